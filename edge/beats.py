@@ -1,0 +1,267 @@
+"""Beat windows and RR-interval features: exactly what the classifier consumes.
+
+Training (at reference beat positions) and the device (at detected beats) both go through
+:func:`extract_windows` and :func:`rr_features`; the streaming :class:`BeatWindower` uses the
+same functions, so a beat's window and RR features do not depend on how the stream was chunked.
+
+Positions: beats are given as input-time sample indices at the processing rate (as the
+detector reports them, aligned with the unfiltered signal). Windows are cut from the
+conditioned signal, where the R peak sits ``align_samples`` later (the conditioning filters'
+delay, see :attr:`edge.rpeak.DetectorConfig.alignment_ms`).
+
+RR features of beat *i* (seconds), computed from beat times only:
+
+* ``pre_rr_s``   -- R(i) - R(i-1); for the first beat, the post RR.
+* ``post_rr_s``  -- R(i+1) - R(i); for the last beat of a stream, the local mean.
+* ``local_rr_s`` -- mean of the last ``local_beats`` RR intervals ending with pre_rr.
+* ``long_rr_s``  -- mean of the last ``long_beats`` RR intervals ending with pre_rr.
+
+Every RR is clipped to [``min_rr_s``, ``max_rr_s``] before use.
+"""
+from __future__ import annotations
+
+import logging
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from edge.errors import ConfigError, SignalError
+from edge.preprocess import PROCESSING_FS_HZ
+
+__all__ = ["WindowConfig", "BeatBatch", "BeatWindower", "extract_windows", "rr_features",
+           "RR_FEATURE_NAMES"]
+
+logger = logging.getLogger(__name__)
+
+RR_FEATURE_NAMES = ("pre_rr_s", "post_rr_s", "local_rr_s", "long_rr_s")
+
+
+@dataclass(frozen=True, kw_only=True)
+class WindowConfig:
+    """Beat window and RR-feature settings (at the processing rate ``fs_hz``)."""
+
+    fs_hz: float = PROCESSING_FS_HZ
+    before_ms: float = 250.0
+    after_ms: float = 450.0
+    align_ms: float = 19.5
+    local_beats: int = 10
+    long_beats: int = 300
+    min_rr_s: float = 0.15
+    max_rr_s: float = 3.0
+
+    def __post_init__(self) -> None:
+        if not self.fs_hz > 0:
+            raise ConfigError("fs_hz", "must be positive")
+        if self.before_ms < 0 or self.after_ms <= 0:
+            raise ConfigError("after_ms", "before_ms must be >= 0 and after_ms > 0")
+        if self.local_beats < 1 or self.long_beats < self.local_beats:
+            raise ConfigError("long_beats", "need 1 <= local_beats <= long_beats")
+        if not 0 < self.min_rr_s < self.max_rr_s:
+            raise ConfigError("min_rr_s", "need 0 < min_rr_s < max_rr_s")
+
+    @property
+    def before_samples(self) -> int:
+        return int(round(self.before_ms * self.fs_hz / 1000.0))
+
+    @property
+    def after_samples(self) -> int:
+        return int(round(self.after_ms * self.fs_hz / 1000.0))
+
+    @property
+    def align_samples(self) -> int:
+        return int(round(self.align_ms * self.fs_hz / 1000.0))
+
+    @property
+    def length(self) -> int:
+        """Samples per window: ``before_samples + after_samples``."""
+        return self.before_samples + self.after_samples
+
+    def to_dict(self) -> dict:
+        return {"fs_hz": self.fs_hz, "before_ms": self.before_ms, "after_ms": self.after_ms,
+                "align_ms": self.align_ms, "local_beats": self.local_beats,
+                "long_beats": self.long_beats, "min_rr_s": self.min_rr_s,
+                "max_rr_s": self.max_rr_s, "length": self.length,
+                "rr_features": list(RR_FEATURE_NAMES)}
+
+
+@dataclass(frozen=True)
+class BeatBatch:
+    """Beats ready for classification.
+
+    ``sample_index`` (int64, input-time processing-rate index of each R peak),
+    ``windows`` (float32, shape (n, length), conditioned mV, R peak at ``before_samples``),
+    ``rr_s`` (float32, shape (n, 4), columns :data:`RR_FEATURE_NAMES`).
+    """
+
+    sample_index: np.ndarray
+    windows: np.ndarray
+    rr_s: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.sample_index.size)
+
+    @staticmethod
+    def empty(length: int) -> "BeatBatch":
+        return BeatBatch(np.zeros(0, np.int64), np.zeros((0, length), np.float32),
+                         np.zeros((0, 4), np.float32))
+
+
+def extract_windows(conditioned_mv: np.ndarray, beats: np.ndarray, config: WindowConfig,
+                    offset: int = 0) -> np.ndarray:
+    """Cut one window per beat from a conditioned signal.
+
+    ``conditioned_mv[k]`` holds conditioned sample ``offset + k``; ``beats`` are input-time
+    indices. Samples outside the signal repeat the nearest edge sample.
+    """
+    x = np.asarray(conditioned_mv, dtype=np.float64)
+    b = np.asarray(beats, dtype=np.int64)
+    if x.ndim != 1:
+        raise SignalError(f"conditioned signal must be 1-D, got shape {x.shape}")
+    if b.size == 0:
+        return np.zeros((0, config.length), dtype=np.float32)
+    if x.size == 0:
+        raise SignalError("cannot cut beat windows from an empty signal")
+    centre = b + config.align_samples - offset
+    idx = centre[:, None] + np.arange(-config.before_samples, config.after_samples)[None, :]
+    np.clip(idx, 0, x.size - 1, out=idx)
+    return x[idx].astype(np.float32)
+
+
+def _clip_rr(rr_samples: np.ndarray, config: WindowConfig) -> np.ndarray:
+    return np.clip(np.asarray(rr_samples, dtype=np.float64) / config.fs_hz,
+                   config.min_rr_s, config.max_rr_s)
+
+
+def _rolling_mean_prefix(rr: np.ndarray, n: int) -> np.ndarray:
+    """out[i] = mean(rr[max(0, i - n + 1) .. i])."""
+    c = np.concatenate([[0.0], np.cumsum(rr)])
+    i = np.arange(rr.size)
+    lo = np.maximum(0, i - n + 1)
+    return (c[i + 1] - c[lo]) / (i + 1 - lo)
+
+
+def rr_features(beats: np.ndarray, config: WindowConfig, *, last_is_final: bool = True,
+                history_rr_s: np.ndarray | None = None) -> np.ndarray:
+    """RR features (seconds, float32, shape (n, 4)) of a sequence of beat positions.
+
+    ``history_rr_s`` are clipped RR intervals (s) that precede ``beats[0]``'s pre RR (the
+    streaming windower passes its history). With ``last_is_final`` the last beat gets the
+    local mean as its post RR (end of stream).
+    """
+    b = np.asarray(beats, dtype=np.int64)
+    n = b.size
+    if n == 0:
+        return np.zeros((0, 4), dtype=np.float32)
+    hist = np.zeros(0) if history_rr_s is None else np.asarray(history_rr_s, dtype=np.float64)
+    rr = _clip_rr(np.diff(b), config)  # rr[i] = beat i+1 - beat i
+    seq = np.concatenate([hist, rr])  # all known intervals in order
+    h = hist.size
+    local_all = _rolling_mean_prefix(seq, config.local_beats) if seq.size else seq
+    long_all = _rolling_mean_prefix(seq, config.long_beats) if seq.size else seq
+    out = np.zeros((n, 4))
+    for_i = np.arange(n)
+    pre_pos = h + for_i - 1  # position in seq of beat i's pre RR
+    has_pre = pre_pos >= 0
+    post = np.full(n, np.nan)
+    post[:-1] = rr
+    pre = np.where(has_pre, seq[np.maximum(pre_pos, 0)] if seq.size else np.nan, np.nan)
+    local = np.where(has_pre, local_all[np.maximum(pre_pos, 0)] if seq.size else np.nan, np.nan)
+    longm = np.where(has_pre, long_all[np.maximum(pre_pos, 0)] if seq.size else np.nan, np.nan)
+    # Beats without a pre RR (the very first): use the post RR everywhere.
+    pre = np.where(np.isnan(pre), post, pre)
+    local = np.where(np.isnan(local), pre, local)
+    longm = np.where(np.isnan(longm), local, longm)
+    if last_is_final:
+        post[-1] = local[-1]
+    # A lone beat with no neighbour at all: fall back to a nominal 1 s rhythm.
+    for arr in (pre, local, longm, post):
+        np.copyto(arr, 1.0, where=np.isnan(arr))
+    out[:, 0], out[:, 1], out[:, 2], out[:, 3] = pre, post, local, longm
+    return out.astype(np.float32)
+
+
+class BeatWindower:
+    """Streaming stage: conditioned chunks + detected beats -> :class:`BeatBatch`.
+
+    A beat is released once its next beat is known (for ``post_rr_s``) and its window's last
+    sample has arrived. ``flush()`` releases the remainder at the end of a stream.
+    """
+
+    def __init__(self, config: WindowConfig | None = None) -> None:
+        self.config = config or WindowConfig()
+        self.reset()
+
+    def reset(self) -> None:
+        self._sig = np.zeros(0)
+        self._sig_start = 0
+        self._n = 0
+        self._pending: deque[int] = deque()
+        self._history: deque[float] = deque(maxlen=self.config.long_beats)
+        self._last_released: int | None = None
+
+    def process(self, conditioned_mv: np.ndarray, beats: np.ndarray) -> BeatBatch:
+        """Feed the next conditioned samples and the beats detected so far (input-time indices,
+        increasing); returns the beats whose window and RR features are complete."""
+        x = np.asarray(conditioned_mv, dtype=np.float64)
+        if x.ndim != 1:
+            raise SignalError("BeatWindower expects a 1-D conditioned chunk")
+        self._sig = np.concatenate([self._sig, x])
+        self._n += x.size
+        for b in np.asarray(beats, dtype=np.int64).tolist():
+            last = self._pending[-1] if self._pending else self._last_released
+            if last is not None and b <= last:
+                raise SignalError(f"beats must increase: {b} after {last}")
+            self._pending.append(int(b))
+        return self._release(final=False)
+
+    def flush(self) -> BeatBatch:
+        """End of stream: release every pending beat (windows padded with the edge sample)."""
+        return self._release(final=True)
+
+    def _release(self, *, final: bool) -> BeatBatch:
+        cfg = self.config
+        ready: list[int] = []
+        pend = list(self._pending)
+        for i, b in enumerate(pend):
+            has_next = i + 1 < len(pend)
+            window_done = b + cfg.align_samples + cfg.after_samples <= self._n
+            if final or (has_next and window_done):
+                ready.append(b)
+            else:
+                break
+        if not ready:
+            self._trim()
+            return BeatBatch.empty(cfg.length)
+        seq = ready + pend[len(ready):len(ready) + 1]
+        prev = [] if self._last_released is None else [self._last_released]
+        positions = np.array(prev + seq, dtype=np.int64)
+        hist = np.array(self._history, dtype=np.float64)
+        # rr_features over [prev] + ready + [next]: drop the prev (only feeds the history)
+        # -- the prev's interval to ready[0] is ready[0]'s pre RR.
+        feats = rr_features(positions, cfg, last_is_final=final and len(seq) == len(ready),
+                            history_rr_s=hist[:-1] if (prev and hist.size) else
+                            (hist if not prev else None))
+        if prev:
+            feats = feats[1:]
+        feats = feats[:len(ready)]
+        win = extract_windows(self._sig, np.array(ready), cfg, offset=self._sig_start)
+        for _ in ready:
+            self._pending.popleft()
+        # Update the history with the intervals now known.
+        all_pos = prev + ready
+        for a, c in zip(all_pos[:-1], all_pos[1:]):
+            self._history.append(float(_clip_rr(np.array([c - a]), cfg)[0]))
+        self._last_released = ready[-1]
+        self._trim()
+        return BeatBatch(np.array(ready, dtype=np.int64), win, feats)
+
+    def _trim(self) -> None:
+        cfg = self.config
+        first_needed = (self._pending[0] if self._pending else self._n) + cfg.align_samples \
+            - cfg.before_samples - 1
+        drop = first_needed - self._sig_start
+        if drop > 0:
+            drop = min(drop, self._sig.size)
+            self._sig = self._sig[drop:]
+            self._sig_start += drop

@@ -1,0 +1,202 @@
+"""Locate and read WFDB records (MIT-BIH and any other PhysioNet-format record).
+
+The data directory is found, in order, from the explicit argument, the environment variable
+(``MITDB_DIR`` for the MIT-BIH Arrhythmia Database, ``NSTDB_DIR`` for the Noise Stress Test
+Database), and ``./data/mitdb`` (``./data/nstdb``). ``wfdb`` is imported lazily, so importing this
+module costs nothing on a device that never reads records.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edge.errors import DataError, DataNotFoundError
+
+__all__ = [
+    "Record",
+    "Annotations",
+    "find_data_dir",
+    "resolve_record",
+    "read_record",
+    "read_annotations",
+    "download_database",
+]
+
+logger = logging.getLogger(__name__)
+
+_ENV = {"mitdb": "MITDB_DIR", "nstdb": "NSTDB_DIR"}
+
+
+@dataclass(frozen=True)
+class Record:
+    """One WFDB record in physical units.
+
+    Attributes
+    ----------
+    name : record name (``"100"``).
+    signal_mv : float64 array, shape (n_samples, n_channels), in millivolts (physical units).
+    adc : int32 array, same shape, the raw ADC values as stored.
+    fs_hz : sampling frequency in Hz.
+    adc_gain : ADC units per physical unit (per channel).
+    baseline : ADC value of 0 physical units (per channel).
+    sig_names : channel names (``["MLII", "V5"]``).
+    units : physical units per channel.
+    """
+
+    name: str
+    signal_mv: np.ndarray
+    adc: np.ndarray
+    fs_hz: float
+    adc_gain: tuple[float, ...]
+    baseline: tuple[int, ...]
+    sig_names: tuple[str, ...]
+    units: tuple[str, ...]
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.signal_mv.shape[0])
+
+
+@dataclass(frozen=True)
+class Annotations:
+    """Annotation positions (absolute sample index) with their symbols and aux notes."""
+
+    sample_index: np.ndarray  # int64
+    symbol: np.ndarray  # str (object)
+    aux_note: tuple[str, ...]
+    fs_hz: float
+
+
+def find_data_dir(database: str = "mitdb", data_dir: str | os.PathLike | None = None) -> Path:
+    """Return the directory holding ``database`` ("mitdb" or "nstdb").
+
+    Raises
+    ------
+    DataNotFoundError
+        When no directory is found; the message says how to point at one or download it.
+    """
+    env = _ENV.get(database, database.upper() + "_DIR")
+    candidates: list[tuple[str, str | os.PathLike]] = []
+    if data_dir is not None:
+        candidates.append(("argument", data_dir))
+    elif os.environ.get(env):
+        candidates.append((f"${env}", os.environ[env]))
+    else:
+        candidates.append(("default", Path("data") / database))
+    origin, raw = candidates[0]
+    path = Path(raw).expanduser()
+    if not path.is_dir():
+        raise DataNotFoundError(
+            f"{database} data directory not found: {str(path)!r} (from {origin}). "
+            f"Set {env}=/path/to/{database} or pass --data-dir; with internet access, "
+            f"download it with `ecg-edge download {database} --out data/{database}`.",
+            path=str(path),
+        )
+    if not any(path.glob("*.hea")):
+        raise DataNotFoundError(
+            f"{str(path)!r} (from {origin}) holds no WFDB header (*.hea) files; "
+            f"it is not a {database} directory. Point {env} or --data-dir at the folder with "
+            f"the .hea/.dat/.atr files.",
+            path=str(path),
+        )
+    return path
+
+
+def resolve_record(record: str | os.PathLike, database: str = "mitdb",
+                   data_dir: str | os.PathLike | None = None) -> Path:
+    """Turn a record name ("100") or a path ("/x/100", "/x/100.hea") into a WFDB record path
+    (without extension)."""
+    text = str(record)
+    if text.endswith((".hea", ".dat", ".atr")):
+        text = text.rsplit(".", 1)[0]
+    as_path = Path(text)
+    if as_path.with_suffix(".hea").is_file() or Path(text + ".hea").is_file():
+        return Path(text)
+    if os.sep not in text and "/" not in text:
+        base = find_data_dir(database, data_dir)
+        candidate = base / text
+        if Path(str(candidate) + ".hea").is_file():
+            return candidate
+        raise DataNotFoundError(
+            f"record {text!r} not found in {str(base)!r} (no {text}.hea there)",
+            path=str(candidate),
+        )
+    raise DataNotFoundError(f"no WFDB record at {text!r} (expected {text}.hea)", path=text)
+
+
+def _wfdb():
+    try:
+        import wfdb  # noqa: PLC0415 (lazy by design: the device may never read records)
+    except ImportError as exc:  # pragma: no cover - depends on the install profile
+        raise DataError("reading WFDB records needs the 'wfdb' package: pip install wfdb") from exc
+    return wfdb
+
+
+def read_record(record: str | os.PathLike, *, channels: list[int] | None = None,
+                sampfrom: int = 0, sampto: int | None = None, database: str = "mitdb",
+                data_dir: str | os.PathLike | None = None) -> Record:
+    """Read a WFDB record (or a part of it) into physical units and raw ADC values."""
+    path = resolve_record(record, database, data_dir)
+    wfdb = _wfdb()
+    try:
+        rec = wfdb.rdrecord(str(path), channels=channels, sampfrom=sampfrom, sampto=sampto,
+                            physical=False)
+    except Exception as exc:  # wfdb raises bare ValueError/OSError on damaged files
+        raise DataError(f"cannot read WFDB record {str(path)!r}: {exc}. The files may be "
+                        f"truncated or damaged; re-download the database.") from exc
+    adc = np.asarray(rec.d_signal, dtype=np.int32)
+    if adc.ndim != 2 or adc.shape[0] == 0:
+        raise DataError(f"WFDB record {str(path)!r} holds no samples")
+    gain = np.array([g if g else 200.0 for g in rec.adc_gain], dtype=np.float64)
+    base = np.array(rec.baseline, dtype=np.float64)
+    signal_mv = (adc - base) / gain
+    return Record(
+        name=Path(path).name,
+        signal_mv=signal_mv,
+        adc=adc,
+        fs_hz=float(rec.fs),
+        adc_gain=tuple(float(g) for g in gain),
+        baseline=tuple(int(b) for b in rec.baseline),
+        sig_names=tuple(rec.sig_name),
+        units=tuple(u or "mV" for u in rec.units),
+    )
+
+
+def read_annotations(record: str | os.PathLike, extension: str = "atr", *,
+                     database: str = "mitdb", data_dir: str | os.PathLike | None = None,
+                     sampfrom: int = 0, sampto: int | None = None) -> Annotations:
+    """Read a WFDB annotation file (``extension``) of a record."""
+    path = resolve_record(record, database, data_dir)
+    wfdb = _wfdb()
+    if not Path(f"{path}.{extension}").is_file():
+        raise DataNotFoundError(f"annotation file {path}.{extension} not found",
+                                path=f"{path}.{extension}")
+    try:
+        ann = wfdb.rdann(str(path), extension, sampfrom=sampfrom, sampto=sampto)
+    except Exception as exc:
+        raise DataError(f"cannot read annotations {path}.{extension}: {exc}") from exc
+    fs = float(ann.fs) if ann.fs else float("nan")
+    return Annotations(
+        sample_index=np.asarray(ann.sample, dtype=np.int64),
+        symbol=np.asarray(ann.symbol, dtype=object),
+        aux_note=tuple(ann.aux_note or [""] * len(ann.sample)),
+        fs_hz=fs,
+    )
+
+
+def download_database(database: str, out_dir: str | os.PathLike) -> Path:
+    """Download a PhysioNet database (e.g. ``"mitdb"``, ``"nstdb"``) with ``wfdb.dl_database``."""
+    wfdb = _wfdb()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    logger.info("downloading %s into %s", database, out)
+    try:
+        wfdb.dl_database(database, str(out))
+    except Exception as exc:
+        raise DataError(f"download of {database!r} failed: {exc} (is there internet access?)") \
+            from exc
+    return out

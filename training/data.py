@@ -1,0 +1,63 @@
+"""MIT-BIH Arrhythmia Database: AAMI EC57 classes and the de Chazal inter-patient split.
+
+Evaluation is inter-patient: models train on DS1 and are judged on DS2, whose patients they
+never see. The four paced records are excluded, as AAMI EC57 recommends.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from edge.records import read_annotations
+from edge.scoring import AAMI_CLASSES
+
+__all__ = ["AAMI_MAP", "AAMI_CLASSES", "DS1", "DS2", "PACED", "ALL_RECORDS", "aami_class",
+           "BeatLabels", "reference_beats"]
+
+#: MIT-BIH annotation symbol -> AAMI EC57 class. Other symbols are not beats.
+AAMI_MAP: dict[str, str] = {
+    **{s: "N" for s in ("N", "L", "R", "e", "j")},
+    **{s: "S" for s in ("A", "a", "J", "S")},
+    **{s: "V" for s in ("V", "E")},
+    "F": "F",
+    **{s: "Q" for s in ("/", "f", "Q")},
+}
+
+#: de Chazal et al. 2004 training set (22 records).
+DS1 = ("101", "106", "108", "109", "112", "114", "115", "116", "118", "119", "122", "124",
+       "201", "203", "205", "207", "208", "209", "215", "220", "223", "230")
+#: de Chazal et al. 2004 test set (22 records).
+DS2 = ("100", "103", "105", "111", "113", "117", "121", "123", "200", "202", "210", "212",
+       "213", "214", "219", "221", "222", "228", "231", "232", "233", "234")
+#: Paced records, excluded from DS1 and DS2.
+PACED = ("102", "104", "107", "217")
+#: All 48 records of the database.
+ALL_RECORDS = tuple(sorted(DS1 + DS2 + PACED))
+
+
+def aami_class(symbol: str) -> str | None:
+    """AAMI class of an MIT-BIH beat symbol, or None for non-beat annotations."""
+    return AAMI_MAP.get(symbol)
+
+
+@dataclass(frozen=True)
+class BeatLabels:
+    """Reference beats of a record: positions (input samples) and AAMI classes."""
+
+    record: str
+    sample_index: np.ndarray  # int64
+    aami: np.ndarray  # str (object)
+    symbol: np.ndarray  # original MIT-BIH symbols
+    fs_hz: float
+
+
+def reference_beats(record: str, *, extension: str = "atr", database: str = "mitdb",
+                    data_dir: str | os.PathLike | None = None) -> BeatLabels:
+    """All AAMI beat annotations of a record."""
+    ann = read_annotations(record, extension, database=database, data_dir=data_dir)
+    cls = np.array([AAMI_MAP.get(s) for s in ann.symbol], dtype=object)
+    keep = np.array([c is not None for c in cls], dtype=bool)
+    return BeatLabels(str(record), ann.sample_index[keep], cls[keep], ann.symbol[keep],
+                      ann.fs_hz)
