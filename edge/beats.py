@@ -141,43 +141,30 @@ def _rolling_mean_prefix(rr: np.ndarray, n: int) -> np.ndarray:
     return (c[i + 1] - c[lo]) / (i + 1 - lo)
 
 
-def rr_features(beats: np.ndarray, config: WindowConfig, *, last_is_final: bool = True,
-                history_rr_s: np.ndarray | None = None) -> np.ndarray:
+def rr_features(beats: np.ndarray, config: WindowConfig, *,
+                last_is_final: bool = True) -> np.ndarray:
     """RR features (seconds, float32, shape (n, 4)) of a sequence of beat positions.
 
-    ``history_rr_s`` are clipped RR intervals (s) that precede ``beats[0]``'s pre RR (the
-    streaming windower passes its history). With ``last_is_final`` the last beat gets the
-    local mean as its post RR (end of stream).
+    Row *i* depends only on ``beats[: i + 2]``. With ``last_is_final`` the last beat gets the
+    local mean as its post RR (end of stream); otherwise its post RR is NaN-free only when a
+    next beat exists, so callers pass the next beat and drop the last row.
     """
     b = np.asarray(beats, dtype=np.int64)
     n = b.size
     if n == 0:
         return np.zeros((0, 4), dtype=np.float32)
-    hist = np.zeros(0) if history_rr_s is None else np.asarray(history_rr_s, dtype=np.float64)
+    if n == 1:
+        return np.ones((1, 4), dtype=np.float32)  # a lone beat: nominal 1 s rhythm
     rr = _clip_rr(np.diff(b), config)  # rr[i] = beat i+1 - beat i
-    seq = np.concatenate([hist, rr])  # all known intervals in order
-    h = hist.size
-    local_all = _rolling_mean_prefix(seq, config.local_beats) if seq.size else seq
-    long_all = _rolling_mean_prefix(seq, config.long_beats) if seq.size else seq
+    local_rr = _rolling_mean_prefix(rr, config.local_beats)
+    long_rr = _rolling_mean_prefix(rr, config.long_beats)
     out = np.zeros((n, 4))
-    for_i = np.arange(n)
-    pre_pos = h + for_i - 1  # position in seq of beat i's pre RR
-    has_pre = pre_pos >= 0
-    post = np.full(n, np.nan)
-    post[:-1] = rr
-    pre = np.where(has_pre, seq[np.maximum(pre_pos, 0)] if seq.size else np.nan, np.nan)
-    local = np.where(has_pre, local_all[np.maximum(pre_pos, 0)] if seq.size else np.nan, np.nan)
-    longm = np.where(has_pre, long_all[np.maximum(pre_pos, 0)] if seq.size else np.nan, np.nan)
-    # Beats without a pre RR (the very first): use the post RR everywhere.
-    pre = np.where(np.isnan(pre), post, pre)
-    local = np.where(np.isnan(local), pre, local)
-    longm = np.where(np.isnan(longm), local, longm)
-    if last_is_final:
-        post[-1] = local[-1]
-    # A lone beat with no neighbour at all: fall back to a nominal 1 s rhythm.
-    for arr in (pre, local, longm, post):
-        np.copyto(arr, 1.0, where=np.isnan(arr))
-    out[:, 0], out[:, 1], out[:, 2], out[:, 3] = pre, post, local, longm
+    out[1:, 0] = rr
+    out[1:, 2] = local_rr
+    out[1:, 3] = long_rr
+    out[:-1, 1] = rr
+    out[0, 0] = out[0, 2] = out[0, 3] = rr[0]  # the first beat: its post RR stands in
+    out[-1, 1] = out[-1, 2] if last_is_final else np.nan
     return out.astype(np.float32)
 
 
@@ -197,7 +184,7 @@ class BeatWindower:
         self._sig_start = 0
         self._n = 0
         self._pending: deque[int] = deque()
-        self._history: deque[float] = deque(maxlen=self.config.long_beats)
+        self._history: deque[int] = deque(maxlen=self.config.long_beats + 1)
         self._last_released: int | None = None
 
     def process(self, conditioned_mv: np.ndarray, beats: np.ndarray) -> BeatBatch:
@@ -233,25 +220,15 @@ class BeatWindower:
         if not ready:
             self._trim()
             return BeatBatch.empty(cfg.length)
-        seq = ready + pend[len(ready):len(ready) + 1]
-        prev = [] if self._last_released is None else [self._last_released]
-        positions = np.array(prev + seq, dtype=np.int64)
-        hist = np.array(self._history, dtype=np.float64)
-        # rr_features over [prev] + ready + [next]: drop the prev (only feeds the history)
-        # -- the prev's interval to ready[0] is ready[0]'s pre RR.
-        feats = rr_features(positions, cfg, last_is_final=final and len(seq) == len(ready),
-                            history_rr_s=hist[:-1] if (prev and hist.size) else
-                            (hist if not prev else None))
-        if prev:
-            feats = feats[1:]
-        feats = feats[:len(ready)]
+        nxt = pend[len(ready):len(ready) + 1]
+        hist = list(self._history)
+        positions = np.array(hist + ready + nxt, dtype=np.int64)
+        feats = rr_features(positions, cfg, last_is_final=not nxt)
+        feats = feats[len(hist):len(hist) + len(ready)]
         win = extract_windows(self._sig, np.array(ready), cfg, offset=self._sig_start)
         for _ in ready:
             self._pending.popleft()
-        # Update the history with the intervals now known.
-        all_pos = prev + ready
-        for a, c in zip(all_pos[:-1], all_pos[1:]):
-            self._history.append(float(_clip_rr(np.array([c - a]), cfg)[0]))
+        self._history.extend(ready)
         self._last_released = ready[-1]
         self._trim()
         return BeatBatch(np.array(ready, dtype=np.int64), win, feats)

@@ -141,6 +141,19 @@ class Preprocessor:
         self.n_nonfinite = 0  # input samples replaced because they were NaN or infinite
         self.n_invalid = 0  # output samples marked invalid
 
+    def flush(self) -> Conditioned:
+        """End of stream: emit the samples held back by the resampler's look-ahead (the input
+        is extended with its last value). Call :meth:`reset` before a new stream."""
+        tail = self.resampler.flush()
+        y = self.filter.process(tail) if tail.size else tail
+        if tail.size and not self.resampler.identity:
+            v = self._valid_resampler.flush()[:tail.size] < 0.05
+        else:
+            v = np.ones(y.size, dtype=bool)
+        out = Conditioned(self._n_out, y, v)
+        self._n_out += y.size
+        return out
+
     def process(self, x_mv: np.ndarray) -> Conditioned:
         """Condition one chunk of device samples (1-D, mV, at ``fs_in_hz``)."""
         x = np.asarray(x_mv, dtype=np.float64)

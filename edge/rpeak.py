@@ -3,7 +3,7 @@
 The detector follows the Pan-Tompkins / Hamilton-Tompkins family, re-cut as a streaming stage
 with explicit state:
 
-1. QRS-energy feature: 5-15 Hz band-pass -> 5-point derivative -> square -> moving-window
+1. QRS-energy feature: 5-18 Hz band-pass -> 5-point derivative -> absolute value -> moving-window
    integral (``integration_ms``).
 2. Candidates: local maxima of the feature that dominate ``dominance_ms`` on each side; of two
    candidates closer than ``preblank_ms`` only the larger survives.
@@ -12,7 +12,11 @@ with explicit state:
    rejection by QRS slope for candidates within ``twave_window_ms`` of the previous beat.
 4. Search-back: when no beat follows the last one within ``searchback_factor`` x the mean RR,
    the largest candidate in the gap above half the threshold is taken as a beat.
-5. Signal quality: candidates touching invalid input (lead-off, flat line, saturation, non-finite
+5. Ventricular flutter/fibrillation: when ``vf_beats`` accepted beats in a row sit in a QRS
+   feature that never returns to baseline (its 10th percentile over ``vf_window_s`` exceeds
+   ``vf_ratio`` x its maximum), the oscillation is flutter, not beats: those detections are
+   suppressed and :attr:`RPeakDetector.in_flutter` is set.
+6. Signal quality: candidates touching invalid input (lead-off, flat line, saturation, non-finite
    samples, as marked by :class:`~edge.preprocess.Preprocessor`) or within ``settle_ms`` after it
    are neither beats nor learning material; thresholds re-learn after ``relearn_s`` without a beat.
 
@@ -49,14 +53,14 @@ class DetectorConfig:
 
     fs_hz: float = PROCESSING_FS_HZ
     band_low_hz: float = 5.0
-    band_high_hz: float = 15.0
+    band_high_hz: float = 18.0
     integration_ms: float = 150.0
     dominance_ms: float = 80.0
-    preblank_ms: float = 195.0
+    preblank_ms: float = 250.0
     refractory_ms: float = 200.0
     twave_window_ms: float = 360.0
     twave_slope_ratio: float = 0.5
-    threshold_fraction: float = 0.3125
+    threshold_fraction: float = 0.35
     searchback_factor: float = 1.66
     searchback_fraction: float = 0.5
     max_searchback_s: float = 2.5
@@ -65,6 +69,9 @@ class DetectorConfig:
     settle_ms: float = 300.0
     r_search_ms: float = 80.0
     alignment_ms: float = 19.5
+    vf_ratio: float = 0.2
+    vf_window_s: float = 1.5
+    vf_beats: int = 8
 
     def __post_init__(self) -> None:
         if not (np.isfinite(self.fs_hz) and self.fs_hz >= 100):
@@ -79,8 +86,21 @@ class DetectorConfig:
             raise ConfigError("threshold_fraction", "must lie in (0, 1)")
         if not 0 < self.searchback_fraction <= 1:
             raise ConfigError("searchback_fraction", "must lie in (0, 1]")
+        if not 0 < self.vf_ratio < 1:
+            raise ConfigError("vf_ratio", "must lie in (0, 1)")
+        if self.vf_beats < 0:
+            raise ConfigError("vf_beats", "must be >= 0 (0 disables flutter suppression)")
         if not self.searchback_factor > 1:
             raise ConfigError("searchback_factor", "must be > 1")
+
+
+def _median(values) -> float:
+    """Median of a short sequence of floats (0.0 when empty); cheaper than np.median here."""
+    v = sorted(values)
+    n = len(v)
+    if n == 0:
+        return 0.0
+    return v[n // 2] if n % 2 else 0.5 * (v[n // 2 - 1] + v[n // 2])
 
 
 @dataclass
@@ -141,6 +161,7 @@ class RPeakDetector:
         self.n_relearn_wait = int(round(cfg.relearn_s * fs))
         self.n_max_sb = int(round(cfg.max_searchback_s * fs))
         self.n_align = int(round(cfg.alignment_ms * ms))
+        self.n_vf_window = int(round(cfg.vf_window_s * fs))
         # The feature peak trails the R wave; the R search looks back over the integration window.
         self.n_lookahead = self.n_dom + self.n_preblank + 2
         self.reset()
@@ -179,6 +200,8 @@ class RPeakDetector:
         self.n_twave_rejected = 0
         self.n_invalid_skipped = 0
         self.n_relearned = 0
+        self.n_vf_suppressed = 0
+        self._vf_run = 0
 
     # ------------------------------------------------------------------ features
     def _features(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -233,6 +256,12 @@ class RPeakDetector:
         self._decide(out)
         self._trim()
         return np.asarray(out, dtype=np.int64)
+
+    @property
+    def in_flutter(self) -> bool:
+        """True while the signal looks like ventricular flutter/fibrillation (no beats are
+        emitted then; the daemon raises an alarm)."""
+        return bool(self.config.vf_beats) and self._vf_run >= self.config.vf_beats
 
     def flush(self) -> np.ndarray:
         """End of stream: decide the beats still inside the look-ahead, as though the signal
@@ -303,8 +332,8 @@ class RPeakDetector:
 
     # ------------------------------------------------------------------ decisions
     def _threshold(self) -> float:
-        q = float(np.median(self._qrs_levels)) if self._qrs_levels else 0.0
-        nz = float(np.median(self._noise_levels)) if self._noise_levels else 0.0
+        q = _median(self._qrs_levels)
+        nz = _median(self._noise_levels)
         return nz + self.config.threshold_fraction * (q - nz)
 
     def _time_now(self) -> int:
@@ -359,7 +388,7 @@ class RPeakDetector:
             return None
         if self._searched_after == self._last_beat_feat:
             return None
-        rr = float(np.mean(self._rr))
+        rr = sum(self._rr) / len(self._rr)
         wait = min(int(self.config.searchback_factor * rr), self.n_max_sb)
         return self._last_beat_feat + wait
 
@@ -411,6 +440,15 @@ class RPeakDetector:
         self._last_slope = c.slope
         self._last_beat_feat = c.feat_index
         self._gap_noise = []
+        # Ventricular flutter/fibrillation: the QRS-energy feature never returns to baseline.
+        # After vf_beats such beats in a row, "beats" are flutter waves: not emitted.
+        seg = self._feat.get(c.feat_index - self.n_vf_window, c.feat_index + 1)
+        peak = float(seg.max()) if seg.size else 0.0
+        floor = float(np.percentile(seg, 10)) if seg.size else 0.0
+        self._vf_run = self._vf_run + 1 if peak > 0 and floor > self.config.vf_ratio * peak else 0
+        if self.config.vf_beats and self._vf_run >= self.config.vf_beats:
+            self.n_vf_suppressed += 1
+            return
         out.append(c.r_index - self.n_align)
 
     def _trim(self) -> None:

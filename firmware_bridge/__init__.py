@@ -1,0 +1,120 @@
+"""firmware_bridge: the wearable's wire protocol, a simulated device, and edge-side sources.
+
+Rooms in this package (one job each):
+
+``protocol``        frame layout v1, :class:`FrameEncoder` (spec: ``PROTOCOL.md``)
+``decoder``         :class:`FrameDecoder`, the incremental resynchronising decoder
+``c/``              reference encoder in C for the firmware (golden-tested)
+``sources``         the :class:`SampleSource` seam, :class:`SampleChunk`, link status
+``serial_source``   :class:`SerialSource` (pyserial, reconnects with backoff)
+``ble``             :class:`BleSource` (bleak; frames profile or Polar H10)
+``polar``           Polar H10 PMD ECG parsing
+``replay``          simulated device ``ecg-sim`` (pty / port) and :func:`start_replay`
+``replay_source``   :class:`ReplaySource`, in-process replay for tests
+``faults``          fault injection for the simulated link
+``errors``          the exception tree
+
+Only numpy is imported eagerly; pyserial, bleak, scipy and wfdb are imported when used.
+"""
+from __future__ import annotations
+
+from firmware_bridge.ble import BleConfig, BleSource
+from firmware_bridge.decoder import DecoderStats, FrameDecoder
+from firmware_bridge.errors import (
+    BleUnavailableError,
+    ConfigError,
+    DecoderInputError,
+    EncodeError,
+    FirmwareBridgeError,
+    LinkError,
+    PmdControlError,
+    PmdError,
+    ProtocolError,
+    ReplayError,
+    SourceClosedError,
+    SourceError,
+)
+from firmware_bridge.faults import FaultConfig, FaultInjector, FaultStats
+from firmware_bridge.polar import PolarEcgAssembler, build_pmd_ecg, parse_pmd_ecg
+from firmware_bridge.protocol import (
+    PROTOCOL_VERSION,
+    EncoderConfig,
+    Frame,
+    FrameEncoder,
+    SampleFormat,
+    encode_frame,
+    frame_size,
+    max_samples_per_frame,
+)
+from firmware_bridge.replay import (
+    ReplayConfig,
+    ReplayDevice,
+    ReplayHandle,
+    ReplayProcess,
+    spawn_replay,
+    start_replay,
+)
+from firmware_bridge.replay_source import ReplaySource
+from firmware_bridge.serial_source import SerialConfig, SerialSource
+from firmware_bridge.sources import (
+    LinkEvent,
+    LinkState,
+    LinkStats,
+    SampleChunk,
+    SampleSource,
+    chunk_to_mv,
+    frames_to_chunks,
+)
+
+__all__ = [
+    # protocol
+    "PROTOCOL_VERSION",
+    "SampleFormat",
+    "Frame",
+    "EncoderConfig",
+    "FrameEncoder",
+    "encode_frame",
+    "frame_size",
+    "max_samples_per_frame",
+    "FrameDecoder",
+    "DecoderStats",
+    # sources
+    "SampleChunk",
+    "SampleSource",
+    "LinkState",
+    "LinkEvent",
+    "LinkStats",
+    "chunk_to_mv",
+    "frames_to_chunks",
+    "SerialConfig",
+    "SerialSource",
+    "BleConfig",
+    "BleSource",
+    "PolarEcgAssembler",
+    "parse_pmd_ecg",
+    "build_pmd_ecg",
+    "ReplaySource",
+    # simulated device
+    "ReplayConfig",
+    "ReplayDevice",
+    "ReplayHandle",
+    "ReplayProcess",
+    "start_replay",
+    "spawn_replay",
+    "FaultConfig",
+    "FaultInjector",
+    "FaultStats",
+    # errors
+    "FirmwareBridgeError",
+    "ConfigError",
+    "ProtocolError",
+    "EncodeError",
+    "DecoderInputError",
+    "PmdError",
+    "PmdControlError",
+    "SourceError",
+    "LinkError",
+    "SourceClosedError",
+    "BleUnavailableError",
+    "ReplayError",
+]

@@ -122,6 +122,17 @@ class FrameDecoder:
         self._streams.clear()
         self.stats = DecoderStats()
 
+    def discard_buffer(self) -> int:
+        """Drop buffered bytes (a partial frame cut by a disconnect); returns how many.
+
+        Per-device expectations are kept, so the gap across the disconnect is still reported.
+        """
+        n = len(self._buf)
+        self.stats.bytes_discarded += n
+        self._offset += n
+        self._buf = bytearray()
+        return n
+
     def forget_streams(self) -> None:
         """Drop per-device expectations only (the next frame of each device starts fresh)."""
         self._streams.clear()

@@ -39,6 +39,7 @@ __all__ = [
     "chunk_to_mv",
     "frames_to_chunks",
     "Backoff",
+    "validate_backoff",
     "LinkMonitor",
 ]
 

@@ -1,0 +1,42 @@
+"""Shared fixtures: data directories come from the environment (``MITDB_DIR``, ``NSTDB_DIR``);
+tests that need them skip, saying why, when they are not set."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+
+def _data_dir(env: str) -> Path:
+    value = os.environ.get(env)
+    if not value or not Path(value).is_dir():
+        pytest.skip(f"{env} is not set to a data directory (see README: Data)")
+    return Path(value)
+
+
+@pytest.fixture(scope="session")
+def mitdb_dir() -> Path:
+    return _data_dir("MITDB_DIR")
+
+
+@pytest.fixture(scope="session")
+def nstdb_dir() -> Path:
+    return _data_dir("NSTDB_DIR")
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(20261125)
+
+
+def feed_in_chunks(stage_fn, x: np.ndarray, sizes, rng: np.random.Generator | None = None):
+    """Feed ``x`` to ``stage_fn`` in chunks; ``sizes`` is an int or "random"."""
+    out = []
+    i = 0
+    while i < x.size:
+        n = int(rng.integers(1, 500)) if sizes == "random" else int(sizes)
+        out.append(stage_fn(x[i:i + n]))
+        i += n
+    return out
