@@ -42,7 +42,7 @@ class PreprocessConfig:
     fs_in_hz: float = PROCESSING_FS_HZ
     filter: FilterConfig = field(default_factory=FilterConfig)
     flat_ms: float = 100.0
-    flat_tolerance_mv: float = 1e-3
+    flat_tolerance_mv: float = 0.0
     rail_low_mv: float | None = None
     rail_high_mv: float | None = None
 

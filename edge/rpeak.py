@@ -69,6 +69,7 @@ class DetectorConfig:
     settle_ms: float = 300.0
     r_search_ms: float = 80.0
     alignment_ms: float = 19.5
+    qrs_level_cap: float = 1.5
     vf_ratio: float = 0.2
     vf_window_s: float = 1.5
     vf_beats: int = 8
@@ -258,6 +259,12 @@ class RPeakDetector:
         return np.asarray(out, dtype=np.int64)
 
     @property
+    def max_delay_ms(self) -> float:
+        """Bound on the delay from an R peak to its emission, search-back included, in ms
+        (after the initial ``learn_s`` of a stream, during which nothing is emitted)."""
+        return self.lookahead_ms + 1000.0 * self.config.max_searchback_s
+
+    @property
     def in_flutter(self) -> bool:
         """True while the signal looks like ventricular flutter/fibrillation (no beats are
         emitted then; the daemon raises an alarm)."""
@@ -435,7 +442,12 @@ class RPeakDetector:
             rr = c.r_index - self._last_r
             if self.n_refractory <= rr <= int(3.0 * self.config.fs_hz):
                 self._rr.append(rr)
-        self._qrs_levels.append(c.height)
+        # One beat may raise the QRS level by at most qrs_level_cap x the running median, so a
+        # burst of noise cannot lift the threshold above the real beats for long.
+        level = c.height
+        if len(self._qrs_levels) >= 4:
+            level = min(level, self.config.qrs_level_cap * _median(self._qrs_levels))
+        self._qrs_levels.append(level)
         self._last_r = c.r_index
         self._last_slope = c.slope
         self._last_beat_feat = c.feat_index

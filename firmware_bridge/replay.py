@@ -10,6 +10,11 @@ Command line (console script ``ecg-sim``)::
 The first line on stdout is the device path to open (``/dev/pts/N``; with ``--port`` the
 port). Logs go to stderr.
 
+Start-up. Streaming starts only once a reader has opened the pty slave (detected as the
+master no longer polling ``POLLHUP``) plus 50 ms, because pyserial flushes the input queue
+when it opens a port; so the reader sees the stream from its first frame, as a USB CDC device
+that waits for the host's DTR. Pacing (``--speed``) starts from that moment.
+
 Disconnects. On a pty, a disconnect closes the master side, so a reader blocked on the slave
 gets ``EIO`` (pyserial raises ``SerialException``), exactly as when a USB CDC device is
 unplugged. Reconnecting opens a *new* pty, which gets a new ``/dev/pts/N`` path; a reader
@@ -329,6 +334,10 @@ class _PtyLink:
         tty.setraw(self.slave)  # binary-safe before any reader configures it
         os.set_blocking(self.master, False)
         self.slave_path = os.ttyname(self.slave)
+        # Close our slave fd: the master then polls POLLHUP until a reader opens the slave,
+        # which is how wait_ready() knows someone is listening (like DTR on a USB CDC port).
+        os.close(self.slave)
+        self.slave = -1
         if self.link_path:
             tmp = f"{self.link_path}.tmp{os.getpid()}"
             try:
@@ -357,15 +366,21 @@ class _PtyLink:
                 return sent
         return sent
 
-    def unread_bytes(self) -> int:
-        """Bytes written but not yet read by the reader (0 when closed)."""
-        if self.slave < 0:
-            return 0
-        import fcntl  # noqa: PLC0415
-        import termios  # noqa: PLC0415
+    def reader_present(self) -> bool:
+        """True while some process has the slave side open."""
+        if self.master < 0:
+            return False
+        po = select.poll()
+        po.register(self.master, select.POLLOUT)
+        return not any(ev & select.POLLHUP for _, ev in po.poll(0))
 
-        buf = fcntl.ioctl(self.slave, termios.FIONREAD, b"\0\0\0\0")
-        return int.from_bytes(buf, sys.byteorder)
+    def wait_ready(self, stop: threading.Event, settle_s: float = 0.05) -> bool:
+        """Block until a reader opened the slave (then ``settle_s`` more, so pyserial's
+        input flush at open cannot eat the first frames); False if stopped first."""
+        while not self.reader_present():
+            if stop.wait(0.01):
+                return False
+        return not stop.wait(settle_s)
 
     def close(self) -> None:
         for fd in (self.master, self.slave):
@@ -402,12 +417,13 @@ class _PortLink:
             raise ReplayError(f"cannot open port {self.url!r}: {exc}") from exc
         return self.url
 
-    def unread_bytes(self) -> int:
-        """Bytes still in the output buffer."""
-        try:
-            return int(self._ser.out_waiting) if self._ser is not None else 0
-        except Exception:  # noqa: BLE001 - not every URL handler supports it
-            return 0
+    def reader_present(self) -> bool:
+        """A real port cannot tell; assume a reader while it is open."""
+        return self._ser is not None
+
+    def wait_ready(self, stop: threading.Event, settle_s: float = 0.0) -> bool:
+        """Ports need no waiting; False only if stopped."""
+        return not stop.is_set()
 
     def write(self, data: bytes, stop: threading.Event) -> int:
         import serial  # noqa: PLC0415
@@ -440,6 +456,8 @@ def _run(device: ReplayDevice, link: _PtyLink | _PortLink, stop: threading.Event
     """Pace and write the device's items until the end or ``stop``."""
     speed = device.config.speed
     st = device.stats
+    if not link.wait_ready(stop):
+        return
     t0 = time.monotonic()
     pending: list[bytes] = []
     pending_n = 0
@@ -466,6 +484,8 @@ def _run(device: ReplayDevice, link: _PtyLink | _PortLink, stop: threading.Event
             st.reconnects += 1
             if on_path is not None:
                 on_path(path)
+            if not link.wait_ready(stop):
+                break
             continue
         if speed is not None:
             sleep_until = t0 + item.t_stream_s / speed
@@ -700,8 +720,8 @@ def build_arg_parser() -> argparse.ArgumentParser:
     p.add_argument("--link", help="keep a symlink here pointing at the current pty "
                                   "(survives simulated reconnects)")
     p.add_argument("--linger-s", type=float, default=10.0,
-                   help="at the end of a non-looping replay, wait up to this long for the "
-                        "reader to drain the port before exiting (default 10; <0 = forever)")
+                   help="at the end of a non-looping replay, keep the pty open until the "
+                        "reader closes it, at most this long (default 10 s; <0 = forever)")
     p.add_argument("--log-level", default="INFO", help="logging level (stderr)")
     return p
 
@@ -752,10 +772,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not stop.is_set():
             # a pty loses unread bytes when the master closes: let the reader drain it
             deadline = None if ns.linger_s < 0 else time.monotonic() + ns.linger_s
-            logger.info("end of record; waiting for the reader to drain the port")
+            logger.info("end of record; keeping the port open until the reader closes it")
             while not stop.wait(0.1):
-                if deadline is not None and (time.monotonic() >= deadline
-                                             or link.unread_bytes() == 0):
+                if (deadline is not None and time.monotonic() >= deadline) \
+                        or not link.reader_present():
                     break
     except KeyboardInterrupt:
         pass

@@ -1,0 +1,137 @@
+"""The model's preprocessing contract: everything the device must do to a beat before the model
+sees it, as a JSON-able dict saved beside the Keras file (``<name>.contract.json``).
+
+Format (``contract_version`` 1)::
+
+    {
+      "contract_version": 1,
+      "model_version": "cnn-1.0.0",            # kind-semver
+      "model": {"kind", "keras_file", "params", "config": ModelConfig dict},
+      "classes": ["N", "S", "V", "F", "Q"],    # output order (AAMI EC57)
+      "lead": "MLII",
+      "sample_rate_hz": 360.0,                 # processing rate of the whole chain
+      "preprocess": {"filter": FilterConfig dict},
+      "window": WindowConfig.to_dict(),        # incl. before/after/align ms, RR settings
+      "features": {
+        "module": "edge.features",
+        "config": FeatureConfig dict,
+        "beat_channels": [...],                 # meaning of the ``beat`` input channels
+        "names": FEATURE_NAMES,                 # order of the ``features`` input
+        "standardize": {"mean": [...], "std": [...]}   # features -> (f - mean) / std
+      },
+      "inputs": [{"name": "beat", "shape": [252, 2], "dtype": "float32"},
+                 {"name": "features", "shape": [12], "dtype": "float32"}],
+      "output": {"name": "probabilities", "shape": [5], "activation": "softmax",
+                 "decision": "argmax"},
+      "training": {"records", "validation_records", "test_records", "selection", ...}
+    }
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from edge.errors import ConfigError
+from edge.features import FEATURE_NAMES, apply_standardization
+from edge.filters import FilterConfig
+from edge.scoring import AAMI_CLASSES
+from training.dataset import DatasetConfig
+from training.models import ModelConfig
+
+__all__ = ["CONTRACT_VERSION", "make_contract", "save_contract", "load_contract",
+           "load_model", "model_inputs", "contract_path"]
+
+logger = logging.getLogger(__name__)
+
+CONTRACT_VERSION = 1
+
+BEAT_CHANNELS = [
+    "window_mv minus its median, divided by max(ptp(template), min_amplitude_mv), clipped",
+    "(window minus running template) divided by the same amplitude, clipped",
+]
+
+
+def contract_path(keras_path: str | os.PathLike) -> Path:
+    """``model.keras`` -> ``model.contract.json``."""
+    p = Path(keras_path)
+    return p.with_name(p.name.removesuffix(".keras") + ".contract.json")
+
+
+def make_contract(*, model_config: ModelConfig, data_config: DatasetConfig, n_params: int,
+                  keras_file: str, feature_mean: np.ndarray, feature_std: np.ndarray,
+                  training: dict, model_version: str) -> dict:
+    """Assemble the contract dict (see module docstring)."""
+    return {
+        "contract_version": CONTRACT_VERSION,
+        "model_version": model_version,
+        "model": {"kind": model_config.kind, "keras_file": keras_file, "params": int(n_params),
+                  "config": model_config.to_dict()},
+        "classes": list(AAMI_CLASSES),
+        "lead": data_config.lead,
+        "sample_rate_hz": float(data_config.window.fs_hz),
+        "preprocess": {"filter": asdict(FilterConfig(fs_hz=data_config.window.fs_hz))},
+        "window": data_config.window.to_dict(),
+        "features": {
+            "module": "edge.features",
+            "config": data_config.features.to_dict(),
+            "beat_channels": BEAT_CHANNELS,
+            "names": list(FEATURE_NAMES),
+            "standardize": {"mean": [float(v) for v in feature_mean],
+                            "std": [float(v) for v in feature_std]},
+        },
+        "inputs": [
+            {"name": "beat", "shape": [data_config.window.length, 2], "dtype": "float32"},
+            {"name": "features", "shape": [len(FEATURE_NAMES)], "dtype": "float32"},
+        ],
+        "output": {"name": "probabilities", "shape": [len(AAMI_CLASSES)],
+                   "activation": "softmax", "decision": "argmax"},
+        "training": training,
+    }
+
+
+def save_contract(contract: dict, path: str | os.PathLike) -> None:
+    Path(path).write_text(json.dumps(contract, indent=1, sort_keys=False) + "\n")
+
+
+def load_contract(path: str | os.PathLike) -> dict:
+    """Read and check a contract JSON file."""
+    c = json.loads(Path(path).read_text())
+    if c.get("contract_version") != CONTRACT_VERSION:
+        raise ConfigError("contract_version", f"expected {CONTRACT_VERSION}, got "
+                          f"{c.get('contract_version')!r} in {path}")
+    if tuple(c["classes"]) != AAMI_CLASSES:
+        raise ConfigError("classes", f"expected {AAMI_CLASSES}, got {c['classes']}")
+    if tuple(c["features"]["names"]) != FEATURE_NAMES:
+        raise ConfigError("features", "feature names differ from edge.features.FEATURE_NAMES")
+    return c
+
+
+def load_model(model_dir_or_file: str | os.PathLike):
+    """Load ``(keras_model, contract)`` from a ``.keras`` file or a directory holding one."""
+    import keras
+
+    p = Path(model_dir_or_file)
+    if p.is_dir():
+        found = sorted(p.glob("*.keras"))
+        if len(found) != 1:
+            raise ConfigError("model", f"expected one .keras file in {p}, found {len(found)}")
+        p = found[0]
+    contract = load_contract(contract_path(p))
+    model = keras.models.load_model(p, compile=False)
+    shapes = [tuple(t.shape[1:]) for t in model.inputs]
+    want = [tuple(i["shape"]) for i in contract["inputs"]]
+    if shapes != want:
+        raise ConfigError("inputs", f"model inputs {shapes} do not match contract {want}")
+    return model, contract
+
+
+def model_inputs(beat: np.ndarray, features: np.ndarray, contract: dict) -> dict:
+    """Keras input dict from :func:`edge.features.beat_inputs` output and the contract."""
+    st = contract["features"]["standardize"]
+    return {"beat": np.asarray(beat, np.float32),
+            "features": apply_standardization(features, st["mean"], st["std"])}

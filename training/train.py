@@ -1,0 +1,265 @@
+"""Train a beat classifier on DS1, validated on held-out DS1 records.
+
+``python -m training.train --model cnn|lstm --out DIR`` writes ``DIR/beat_<kind>.keras``, its
+contract ``DIR/beat_<kind>.contract.json`` (see :mod:`training.contract`) and
+``DIR/history.json``.
+
+Protocol
+--------
+* Training records: DS1 minus ``--val-records`` (default: 106, 118, 124, 201, 220 -- chosen to
+  hold out S and V beats of several patients); the clean record plus ``n_augment`` noisy copies.
+* Validation: the clean held-out DS1 records only. DS2 is never read here.
+* Each epoch uses every non-N training beat and a fresh random draw of ``normal_per_epoch``
+  N beats; the loss is weighted per class by ``(n_N / n_c) ** class_weight_power`` (capped).
+* Model selection: after each epoch the validation records are scored with
+  :func:`edge.scoring.class_metrics`; the kept weights are those of the epoch with the best
+  ``0.4 F1(S) + 0.4 F1(V) + 0.2 accuracy``; training stops after ``patience`` epochs without
+  improvement (the learning rate halves after ``patience // 2``).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from edge.errors import ConfigError
+from edge.scoring import AAMI_CLASSES, class_metrics, confusion_matrix
+from training.data import DS1, DS2
+from training.dataset import BeatSet, DatasetConfig, build_dataset
+
+__all__ = ["TrainConfig", "TrainResult", "train", "selection_score", "main",
+           "DEFAULT_VAL_RECORDS"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_VAL_RECORDS = ("106", "118", "124", "201", "220")
+MODEL_VERSION = "1.0.0"
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainConfig:
+    """Training settings (see module docstring for the protocol)."""
+
+    kind: str = "cnn"
+    train_records: tuple[str, ...] = tuple(r for r in DS1 if r not in DEFAULT_VAL_RECORDS)
+    val_records: tuple[str, ...] = DEFAULT_VAL_RECORDS
+    n_augment: int = 2
+    max_epochs: int = 40
+    patience: int = 8
+    batch_size: int = 256
+    learning_rate: float = 2e-3
+    normal_per_epoch: int = 30000
+    class_weight_power: float = 0.6
+    max_class_weight: float = 20.0
+    seed: int = 7
+    max_minutes: float = 15.0
+    threads: int = 2
+
+    def __post_init__(self) -> None:
+        if set(self.train_records) & set(DS2) or set(self.val_records) & set(DS2):
+            raise ConfigError("train_records", "DS2 records must never be used in training")
+        if set(self.train_records) & set(self.val_records):
+            raise ConfigError("val_records", "must be disjoint from train_records")
+        if not self.train_records:
+            raise ConfigError("train_records", "must not be empty")
+        if self.max_epochs < 1 or self.patience < 1 or self.batch_size < 1:
+            raise ConfigError("max_epochs", "max_epochs, patience and batch_size must be >= 1")
+        if not self.learning_rate > 0 or self.normal_per_epoch < 1:
+            raise ConfigError("learning_rate", "must be positive (normal_per_epoch >= 1)")
+        if self.class_weight_power < 0 or self.max_class_weight < 1:
+            raise ConfigError("class_weight_power", "need power >= 0 and max weight >= 1")
+
+
+@dataclass
+class TrainResult:
+    keras_path: Path
+    contract: dict
+    history: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def selection_score(metrics: dict) -> float:
+    """``0.4 F1(S) + 0.4 F1(V) + 0.2 accuracy`` (NaN F1 counts as 0)."""
+    pc = metrics["per_class"]
+    f = [0.0 if not np.isfinite(pc[c]["f1"]) else pc[c]["f1"] for c in ("S", "V")]
+    return 0.4 * f[0] + 0.4 * f[1] + 0.2 * metrics["accuracy"]
+
+
+def _setup_threads(n: int) -> None:
+    os.environ.setdefault("OMP_NUM_THREADS", str(n))
+    os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(n)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:  # already initialised in this process
+        pass
+
+
+def _class_weights(labels: np.ndarray, power: float, cap: float) -> dict[int, float]:
+    counts = np.bincount(labels, minlength=len(AAMI_CLASSES)).astype(float)
+    ref = counts[0] if counts[0] > 0 else counts.max()
+    return {i: float(min(cap, (ref / c) ** power)) if c > 0 else 1.0
+            for i, c in enumerate(counts)}
+
+
+def _predict(model, data: BeatSet, mean, std, batch_size: int = 1024) -> np.ndarray:
+    x = {"beat": data.beat, "features": (data.features - mean) / std}
+    return model.predict(x, batch_size=batch_size, verbose=0)
+
+
+def train(config: TrainConfig, out_dir: str | os.PathLike, *,
+          data_config: DatasetConfig | None = None, model_config=None,
+          progress: bool = True, data_dir: str | os.PathLike | None = None) -> TrainResult:
+    """Train one model and write it with its contract and history into ``out_dir``."""
+    _setup_threads(config.threads)
+    import keras
+
+    from training.contract import contract_path, make_contract, save_contract
+    from training.models import ModelConfig, build_model
+
+    t0 = time.monotonic()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    dcfg = data_config or DatasetConfig(n_augment=config.n_augment)
+    logger.info("building beats: %d training records (+%d noisy copies), %d validation records",
+                len(config.train_records), dcfg.n_augment, len(config.val_records))
+    tr = build_dataset(config.train_records, dcfg, augment=True, progress=progress,
+                       data_dir=data_dir)
+    va = build_dataset(config.val_records, dcfg, augment=False, progress=progress,
+                       data_dir=data_dir) if config.val_records else None
+    logger.info("training beats %s; validation beats %s", tr.class_counts(),
+                va.class_counts() if va is not None else {})
+    mean = tr.features.mean(axis=0)
+    std = np.maximum(tr.features.std(axis=0), 1e-3)
+
+    mcfg = model_config or ModelConfig(kind=config.kind, window_length=dcfg.window.length,
+                                       n_features=tr.features.shape[1])
+    model = build_model(mcfg, seed=config.seed)
+    opt = keras.optimizers.Adam(learning_rate=config.learning_rate)
+    model.compile(optimizer=opt, loss="sparse_categorical_crossentropy")
+    n_params = model.count_params()
+    logger.info("%s model: %d parameters", mcfg.kind, n_params)
+
+    rng = np.random.default_rng(config.seed)
+    normal = np.flatnonzero(tr.label == 0)
+    other = np.flatnonzero(tr.label != 0)
+    feats_std = ((tr.features - mean) / std).astype(np.float32)
+    history: list[dict] = []
+    best_score, best_epoch, best_weights, since_best = -np.inf, -1, None, 0
+    lr = config.learning_rate
+    for epoch in range(config.max_epochs):
+        take = rng.choice(normal, size=min(config.normal_per_epoch, normal.size), replace=False)
+        idx = rng.permutation(np.concatenate([take, other]))
+        y = tr.label[idx]
+        cw = _class_weights(y, config.class_weight_power, config.max_class_weight)
+        sw = np.array([cw[int(c)] for c in range(len(AAMI_CLASSES))], np.float32)[y]
+        if progress:
+            print(f"epoch {epoch + 1}/{config.max_epochs}", file=sys.stderr)
+        h = model.fit({"beat": tr.beat[idx], "features": feats_std[idx]}, y, sample_weight=sw,
+                      batch_size=config.batch_size, epochs=1, shuffle=False,
+                      verbose=1 if progress else 0)
+        rec = {"epoch": epoch + 1, "loss": float(h.history["loss"][0]), "lr": lr,
+               "class_weights": cw, "seconds": time.monotonic() - t0}
+        if va is not None and len(va):
+            prob = _predict(model, va, mean, std)
+            pred = [AAMI_CLASSES[i] for i in prob.argmax(1)]
+            true = [AAMI_CLASSES[i] for i in va.label]
+            m = class_metrics(confusion_matrix(true, pred))
+            score = selection_score(m)
+            rec.update(val_score=score, val_accuracy=m["accuracy"],
+                       val_f1={c: m["per_class"][c]["f1"] for c in AAMI_CLASSES},
+                       val_se={c: m["per_class"][c]["se"] for c in AAMI_CLASSES},
+                       val_ppv={c: m["per_class"][c]["ppv"] for c in AAMI_CLASSES})
+        else:
+            score = -rec["loss"]
+        history.append(rec)
+        logger.info("epoch %d loss %.4f val score %.4f (S F1 %.3f, V F1 %.3f, acc %.4f)",
+                    epoch + 1, rec["loss"], score, rec.get("val_f1", {}).get("S", np.nan),
+                    rec.get("val_f1", {}).get("V", np.nan), rec.get("val_accuracy", np.nan))
+        if score > best_score:
+            best_score, best_epoch, best_weights, since_best = score, epoch + 1, \
+                model.get_weights(), 0
+        else:
+            since_best += 1
+            if since_best == max(1, config.patience // 2):
+                lr *= 0.5
+                opt.learning_rate.assign(lr)
+                logger.info("learning rate -> %.2e", lr)
+        if since_best >= config.patience:
+            logger.info("early stop after epoch %d (best %d)", epoch + 1, best_epoch)
+            break
+        if (time.monotonic() - t0) / 60 > config.max_minutes:
+            logger.warning("time budget of %.1f min reached after epoch %d",
+                           config.max_minutes, epoch + 1)
+            break
+    model.set_weights(best_weights)
+    seconds = time.monotonic() - t0
+    keras_path = out / f"beat_{mcfg.kind}.keras"
+    model.save(keras_path)
+    best = history[best_epoch - 1]
+    training = {
+        "records": list(config.train_records),
+        "validation_records": list(config.val_records),
+        "test_records": list(DS2),
+        "split": "de Chazal 2004 inter-patient DS1/DS2; paced records excluded",
+        "selection": "epoch with best 0.4*F1(S) + 0.4*F1(V) + 0.2*accuracy on the held-out "
+                     "DS1 validation records (DS2 never used)",
+        "best_epoch": best_epoch, "epochs_run": len(history),
+        "best_validation": {k: best.get(k) for k in ("val_score", "val_accuracy", "val_f1",
+                                                      "val_se", "val_ppv")},
+        "train_config": {k: (list(v) if isinstance(v, tuple) else v)
+                         for k, v in asdict(config).items()},
+        "dataset": dcfg.to_dict(),
+        "train_beats": tr.class_counts(),
+        "seconds": seconds,
+    }
+    contract = make_contract(model_config=mcfg, data_config=dcfg, n_params=n_params,
+                             keras_file=keras_path.name, feature_mean=mean, feature_std=std,
+                             training=training, model_version=f"{mcfg.kind}-{MODEL_VERSION}")
+    save_contract(contract, contract_path(keras_path))
+    (out / "history.json").write_text(json.dumps(history, indent=1) + "\n")
+    logger.info("saved %s (%.1f min, best epoch %d, val score %.4f)", keras_path,
+                seconds / 60, best_epoch, best_score)
+    return TrainResult(keras_path, contract, history, seconds)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m training.train", description=__doc__.split("\n")[0])
+    p.add_argument("--model", choices=("cnn", "lstm"), default="cnn")
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--records", nargs="*", help="training records (default: DS1 minus val)")
+    p.add_argument("--val-records", nargs="*", help="held-out DS1 validation records")
+    p.add_argument("--epochs", type=int, default=TrainConfig.max_epochs)
+    p.add_argument("--patience", type=int, default=TrainConfig.patience)
+    p.add_argument("--n-augment", type=int, default=TrainConfig.n_augment)
+    p.add_argument("--normal-per-epoch", type=int, default=TrainConfig.normal_per_epoch)
+    p.add_argument("--class-weight-power", type=float, default=TrainConfig.class_weight_power)
+    p.add_argument("--lr", type=float, default=TrainConfig.learning_rate)
+    p.add_argument("--seed", type=int, default=TrainConfig.seed)
+    p.add_argument("--max-minutes", type=float, default=TrainConfig.max_minutes)
+    p.add_argument("--data-dir", help="MIT-BIH directory (default: $MITDB_DIR)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    a = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    val = tuple(a.val_records) if a.val_records is not None else DEFAULT_VAL_RECORDS
+    recs = tuple(a.records) if a.records else tuple(r for r in DS1 if r not in val)
+    cfg = TrainConfig(kind=a.model, train_records=recs, val_records=val,
+                      n_augment=a.n_augment, max_epochs=a.epochs, patience=a.patience,
+                      normal_per_epoch=a.normal_per_epoch,
+                      class_weight_power=a.class_weight_power, learning_rate=a.lr,
+                      seed=a.seed, max_minutes=a.max_minutes)
+    train(cfg, a.out, progress=not a.quiet, data_dir=a.data_dir)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
