@@ -29,6 +29,7 @@ import numpy as np
 from edge.errors import ConfigError, SignalError
 
 __all__ = ["FeatureConfig", "FEATURE_NAMES", "rr_ratio_features", "TemplateTracker",
+           "RhythmTracker",
            "BeatFeaturizer", "beat_inputs", "apply_standardization"]
 
 logger = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ FEATURE_NAMES = (
     "log_pre_over_local", "log_pre_over_long", "log_post_over_pre", "log_post_over_local",
     "log_local_over_long", "log_post_over_long",
     "template_corr", "log_template_diff_rel",
+    "rr_irregularity", "log_pre_over_prev_pre",
 )
 
 
@@ -51,12 +53,14 @@ class FeatureConfig:
     n_template_beats : beats in the running median template.
     premature_ratio : a beat joins the template only if ``pre_rr >= premature_ratio *
         local_rr`` (premature beats, mostly ectopic, are kept out).
+    rhythm_beats : pre-RR intervals over which the rhythm irregularity is measured.
     min_amplitude_mv : floor of the template's peak-to-peak amplitude used to normalise the
         windows, in mV (protects against flat templates).
     clip : normalised window samples are clipped to ``[-clip, clip]`` (int8-friendly range).
     """
 
     n_template_beats: int = 16
+    rhythm_beats: int = 10
     premature_ratio: float = 0.9
     min_amplitude_mv: float = 0.2
     clip: float = 4.0
@@ -64,6 +68,8 @@ class FeatureConfig:
     def __post_init__(self) -> None:
         if self.n_template_beats < 1:
             raise ConfigError("n_template_beats", "must be >= 1")
+        if self.rhythm_beats < 2:
+            raise ConfigError("rhythm_beats", "must be >= 2")
         if not 0 < self.premature_ratio <= 2:
             raise ConfigError("premature_ratio", "must be in (0, 2]")
         if not self.min_amplitude_mv > 0:
@@ -147,13 +153,43 @@ class TemplateTracker:
         return out
 
 
+class RhythmTracker:
+    """Streaming rhythm descriptors from the sequence of pre-RR intervals.
+
+    For beat *i*: ``rr_irregularity`` = mean absolute successive difference of the last
+    ``rhythm_beats`` pre-RR intervals (up to and including beat *i*'s) divided by the local
+    mean RR -- high in atrial fibrillation, where prematurity alone does not mean an ectopic
+    beat; ``log_pre_over_prev_pre`` = log(pre_rr(i) / pre_rr(i - 1)) (0 for the first beat).
+    """
+
+    def __init__(self, config: FeatureConfig | None = None) -> None:
+        self.config = config or FeatureConfig()
+        self.reset()
+
+    def reset(self) -> None:
+        self._pre: deque[float] = deque(maxlen=self.config.rhythm_beats)
+
+    def process(self, rr_s: np.ndarray) -> np.ndarray:
+        """(n, 2) float64 descriptors for the next beats' RR rows (n, 4), in seconds."""
+        rr = np.asarray(rr_s, dtype=np.float64)
+        out = np.zeros((rr.shape[0], 2))
+        for i in range(rr.shape[0]):
+            pre = float(rr[i, 0])
+            prev = self._pre[-1] if self._pre else pre
+            self._pre.append(pre)
+            d = np.abs(np.diff(np.fromiter(self._pre, float)))
+            out[i, 0] = d.mean() / max(float(rr[i, 2]), 1e-3) if d.size else 0.0
+            out[i, 1] = np.log(max(pre, 1e-3) / max(prev, 1e-3))
+        return out
+
+
 def _baseline_removed(windows_mv: np.ndarray) -> np.ndarray:
     w = np.asarray(windows_mv, dtype=np.float64)
     return w - np.median(w, axis=1, keepdims=True)
 
 
 def _inputs_from(w: np.ndarray, templates: np.ndarray, rr_s: np.ndarray,
-                 config: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
+                 rhythm: np.ndarray, config: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
     amp = np.maximum(np.ptp(templates, axis=1), config.min_amplitude_mv)[:, None]
     ch0 = np.clip(w / amp, -config.clip, config.clip)
     ch1 = np.clip((w - templates) / amp, -config.clip, config.clip)
@@ -164,7 +200,7 @@ def _inputs_from(w: np.ndarray, templates: np.ndarray, rr_s: np.ndarray,
     corr = np.where(denom > 0, (wc * tc).sum(1) / np.maximum(denom, 1e-12), 1.0)
     diff_rel = np.sqrt(((w - templates) ** 2).sum(1) / np.maximum((templates ** 2).sum(1), 1e-6))
     morph = np.stack([corr, np.log(diff_rel + 1e-3)], axis=1)
-    feats = np.concatenate([rr_ratio_features(rr_s), morph], axis=1).astype(np.float32)
+    feats = np.concatenate([rr_ratio_features(rr_s), morph, rhythm], axis=1).astype(np.float32)
     return beat, feats
 
 
@@ -188,7 +224,8 @@ def beat_inputs(windows_mv: np.ndarray, rr_s: np.ndarray,
     config = config or FeatureConfig()
     w = _baseline_removed(windows_mv)
     templates = TemplateTracker(config).process(w, rr_s)
-    return _inputs_from(w, templates, rr_s, config)
+    rhythm = RhythmTracker(config).process(rr_s)
+    return _inputs_from(w, templates, rr_s, rhythm, config)
 
 
 class BeatFeaturizer:
@@ -197,9 +234,11 @@ class BeatFeaturizer:
     def __init__(self, config: FeatureConfig | None = None) -> None:
         self.config = config or FeatureConfig()
         self.tracker = TemplateTracker(self.config)
+        self.rhythm = RhythmTracker(self.config)
 
     def reset(self) -> None:
         self.tracker.reset()
+        self.rhythm.reset()
 
     def process(self, windows_mv: np.ndarray, rr_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Inputs for the next released beats (same shapes as :func:`beat_inputs`)."""
@@ -208,7 +247,8 @@ class BeatFeaturizer:
             return (np.zeros((0, w.shape[1], 2), np.float32),
                     np.zeros((0, len(FEATURE_NAMES)), np.float32))
         templates = self.tracker.process(w, rr_s)
-        return _inputs_from(w, templates, rr_s, self.config)
+        rhythm = self.rhythm.process(rr_s)
+        return _inputs_from(w, templates, rr_s, rhythm, self.config)
 
 
 def apply_standardization(features: np.ndarray, mean: np.ndarray | list,

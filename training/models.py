@@ -45,7 +45,7 @@ class ModelConfig:
     kind: str = "cnn"
     window_length: int = 252
     n_channels: int = 2
-    n_features: int = 12
+    n_features: int = 14
     n_classes: int = 5
     filters: tuple[int, ...] = (8, 16, 16, 24)
     kernel_sizes: tuple[int, ...] = (7, 5, 5, 3)

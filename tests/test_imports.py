@@ -1,0 +1,21 @@
+"""The device side must never import TensorFlow, and the public API is locked."""
+import subprocess
+import sys
+
+import edge
+
+
+def test_edge_and_detector_never_import_tensorflow():
+    code = ("import sys, edge, edge.detection, edge.rpeak, edge.beats, edge.cli\n"
+            "import numpy as np\n"
+            "edge.detection.detect_signal(np.zeros(3600), 360.0)\n"
+            "bad = [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')]\n"
+            "assert not bad, bad\n")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_public_api():
+    assert set(edge.__all__) >= {"Preprocessor", "RPeakDetector", "BeatWindower",
+                                 "detect_signal", "EdgeError"}
+    for name in edge.__all__:
+        assert hasattr(edge, name), name
