@@ -173,10 +173,18 @@ class BeatWindower:
 
     A beat is released once its next beat is known (for ``post_rr_s``) and its window's last
     sample has arrived. ``flush()`` releases the remainder at the end of a stream.
+
+    Beats may be reported late (the detector decides a beat up to
+    :attr:`edge.rpeak.RPeakDetector.max_delay_ms` after it): the windower keeps ``history_s``
+    of signal for them. A beat older than that is still windowed (edge-padded), and counted in
+    ``n_late``.
     """
 
-    def __init__(self, config: WindowConfig | None = None) -> None:
+    def __init__(self, config: WindowConfig | None = None, *, history_s: float = 4.0) -> None:
         self.config = config or WindowConfig()
+        if not history_s > 0:
+            raise ConfigError("history_s", "must be positive")
+        self.history_samples = int(round(history_s * self.config.fs_hz))
         self.reset()
 
     def reset(self) -> None:
@@ -186,10 +194,12 @@ class BeatWindower:
         self._pending: deque[int] = deque()
         self._history: deque[int] = deque(maxlen=self.config.long_beats + 1)
         self._last_released: int | None = None
+        self.n_late = 0
 
     def process(self, conditioned_mv: np.ndarray, beats: np.ndarray) -> BeatBatch:
         """Feed the next conditioned samples and the beats detected so far (input-time indices,
         increasing); returns the beats whose window and RR features are complete."""
+        cfg = self.config
         x = np.asarray(conditioned_mv, dtype=np.float64)
         if x.ndim != 1:
             raise SignalError("BeatWindower expects a 1-D conditioned chunk")
@@ -199,6 +209,10 @@ class BeatWindower:
             last = self._pending[-1] if self._pending else self._last_released
             if last is not None and b <= last:
                 raise SignalError(f"beats must increase: {b} after {last}")
+            if 0 < self._sig_start > b + cfg.align_samples - cfg.before_samples:
+                self.n_late += 1
+                logger.warning("beat at %d arrived after its window start left the %d-sample "
+                               "history; its window is edge-padded", b, self.history_samples)
             self._pending.append(int(b))
         return self._release(final=False)
 
@@ -235,8 +249,10 @@ class BeatWindower:
 
     def _trim(self) -> None:
         cfg = self.config
-        first_needed = (self._pending[0] if self._pending else self._n) + cfg.align_samples \
-            - cfg.before_samples - 1
+        oldest = self._n - self.history_samples
+        if self._pending:
+            oldest = min(oldest, self._pending[0])
+        first_needed = oldest + cfg.align_samples - cfg.before_samples - 1
         drop = first_needed - self._sig_start
         if drop > 0:
             drop = min(drop, self._sig.size)

@@ -46,15 +46,6 @@ from firmware_bridge.protocol import (
     frame_size,
     max_samples_per_frame,
 )
-from firmware_bridge.replay import (
-    ReplayConfig,
-    ReplayDevice,
-    ReplayHandle,
-    ReplayProcess,
-    spawn_replay,
-    start_replay,
-)
-from firmware_bridge.replay_source import ReplaySource
 from firmware_bridge.serial_source import SerialConfig, SerialSource
 from firmware_bridge.sources import (
     LinkEvent,
@@ -65,6 +56,30 @@ from firmware_bridge.sources import (
     chunk_to_mv,
     frames_to_chunks,
 )
+
+# The replay modules are loaded on first use (PEP 562), so that
+# ``python -m firmware_bridge.replay`` does not import its own module twice.
+_LAZY = {
+    "ReplayConfig": "firmware_bridge.replay",
+    "ReplayDevice": "firmware_bridge.replay",
+    "ReplayHandle": "firmware_bridge.replay",
+    "ReplayProcess": "firmware_bridge.replay",
+    "start_replay": "firmware_bridge.replay",
+    "spawn_replay": "firmware_bridge.replay",
+    "ReplaySource": "firmware_bridge.replay_source",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'firmware_bridge' has no attribute {name!r}")
+    import importlib  # noqa: PLC0415
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     # protocol

@@ -42,7 +42,7 @@ import sys
 import threading
 import time
 import tty
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -126,7 +126,8 @@ class ReplayConfig:
             if any(c < 0 for c in self.channels) or len(set(self.channels)) != len(self.channels):
                 raise ConfigError("channels", f"must be distinct indices >= 0, "
                                               f"got {self.channels}")
-        if self.fs_hz is not None and not (math.isfinite(self.fs_hz) and 1 <= self.fs_hz <= 100_000):
+        if self.fs_hz is not None and not (math.isfinite(self.fs_hz)
+                                           and 1 <= self.fs_hz <= 100_000):
             raise ConfigError("fs_hz", f"must be 1..100000 Hz or None, got {self.fs_hz!r}")
         if self.speed is not None and not (math.isfinite(self.speed) and self.speed > 0):
             raise ConfigError("speed", f"must be > 0 (1 = real time) or None for max, "
@@ -297,8 +298,8 @@ class ReplayDevice:
                     ns = fr[5]
                     st.frames_generated += 1
                     st.samples_generated += ns
-                    end_index = int.from_bytes(fr[10:14], "little")  # wraps only after 2**32
-                    t_end = ((end_index - sig.first_index) % (1 << 32) + ns) / fs
+                    counter = int.from_bytes(fr[10:14], "little")  # first sample, uint32
+                    t_end = ((counter - sig.first_index) % (1 << 32) + ns) / fs
                     if disconnect_at is not None and t_end > disconnect_at:
                         disconnect_at = None
                         st.disconnects += 1
@@ -418,8 +419,13 @@ class _PortLink:
         return self.url
 
     def reader_present(self) -> bool:
-        """A real port cannot tell; assume a reader while it is open."""
-        return self._ser is not None
+        """A real port cannot tell who listens: flush the output and report no reader."""
+        if self._ser is not None:
+            try:
+                self._ser.flush()
+            except Exception:  # noqa: BLE001 - not every URL handler supports it
+                pass
+        return False
 
     def wait_ready(self, stop: threading.Event, settle_s: float = 0.0) -> bool:
         """Ports need no waiting; False only if stopped."""
@@ -452,7 +458,7 @@ class _PortLink:
 
 
 def _run(device: ReplayDevice, link: _PtyLink | _PortLink, stop: threading.Event,
-         on_path: callable | None = None) -> None:
+         on_path: Callable[[str], None] | None = None) -> None:
     """Pace and write the device's items until the end or ``stop``."""
     speed = device.config.speed
     st = device.stats

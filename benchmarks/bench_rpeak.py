@@ -1,0 +1,608 @@
+"""R-peak detection benchmark: our streaming detector next to WFDB and NeuroKit2 detectors.
+
+What it measures
+----------------
+In one run, on the same records and the same input (first channel, physical units in mV, native
+360 Hz), for every detector:
+
+* **Accuracy**, ANSI/AAMI EC57 beat-by-beat (``edge.scoring.score_detection``, 150 ms matching
+  window). Every AAMI beat annotation is a reference beat (``training.data.reference_beats``:
+  N L R e j A a J S V E F / f Q). Gross Se, +P and F1 over the 48 MIT-BIH Arrhythmia records,
+  under two protocols:
+
+  1. **all beats, no exclusions** (primary);
+  2. **EC57: ventricular flutter episodes excluded** -- reference and detected beats inside the
+     MIT-BIH ``[`` ... ``]`` episodes (``edge.scoring.vf_episodes``; only record 207 has them)
+     are dropped from both sides before matching.
+
+* **CPU seconds per hour of ECG**: ``time.process_time()`` around the detector call only (not file
+  reading, not scoring), summed over records and divided by the hours of signal processed. Each
+  worker process runs one untimed warm-up call per detector on 20 s of signal first, so one-off
+  lazy imports do not land in the first record's time. BLAS/OpenMP pools are limited to one
+  thread per worker, so process time is the detector's own single-core cost.
+  Ours is timed with three streaming chunk sizes (1 s, the reference run, plus 10 s and 0.1 s);
+  their detections are asserted identical (every stage is chunk-invariant by design).
+
+* **Noise robustness** on the MIT-BIH Noise Stress Test Database: F1 per SNR (24, 18, 12, 6, 0,
+  -6 dB) for records 118e* and 119e*, all beats of each record, reference ``atr`` annotations of
+  the NSTDB folder. (The 119e* annotations follow MIT-BIH 119's older annotation file; a few V
+  beats sit 10-30 samples away from today's 119.atr, still inside the 150 ms window.)
+
+Detectors
+---------
+``ours``                 ``edge.detection.detect_signal(x_mv, fs_hz, chunk_s=...)`` (streaming)
+``xqrs``                 ``wfdb.processing.xqrs_detect(x_mv, fs, verbose=False)``
+``gqrs``                 ``wfdb.processing.gqrs_detect(x_mv, fs, adc_gain=..., adc_zero=...)``
+``nk_pantompkins1985``   ``nk.ecg_clean(method=m)`` then ``nk.ecg_peaks(method=m)`` --
+``nk_neurokit``          the same for the other NeuroKit2 methods; cleaning with the method's own
+``nk_hamilton2002``      ``ecg_clean`` method is part of the timed call (it is part of the
+``nk_elgendi2010``       detector as NeuroKit2 defines it).
+
+A peer that raises on a record is caught: the error is recorded, the record counts as zero
+detections (all its reference beats missed), and the tables say so.
+
+How to run
+----------
+From the repository root::
+
+    python benchmarks/bench_rpeak.py --jobs 2                    # everything (10-25 min)
+    python benchmarks/bench_rpeak.py --records 100,101 --detectors ours,gqrs --no-nstdb
+
+Data directories: ``--mitdb-dir`` / ``--nstdb-dir``, else ``$MITDB_DIR`` / ``$NSTDB_DIR``, else
+``/work/shared/data/mitdb`` / ``/work/shared/data/nstdb``. Outputs (``--out``, default
+``benchmarks/results``): ``rpeak.json`` (per-record counts and CPU per detector, gross totals for
+both protocols, NSTDB per SNR, machine info, the exact command) and ``rpeak.md`` (the tables,
+also printed at the end). Work is spread over a ``multiprocessing`` pool (``--jobs``, default 2)
+of (detector, record) tasks.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import math
+import os
+import platform
+import shlex
+import sys
+import time
+import traceback
+import warnings
+from functools import lru_cache
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+import numpy as np  # noqa: E402
+
+from edge.records import read_annotations, read_record  # noqa: E402
+from edge.scoring import DetectionScore, score_detection, vf_episodes  # noqa: E402
+from training.data import ALL_RECORDS, reference_beats  # noqa: E402
+
+__all__ = ["DETECTORS", "OURS_CHUNKS", "NSTDB_RECORDS", "SNRS_DB", "run_detector", "main"]
+
+#: Detector names accepted by ``--detectors`` (``ours`` runs all of OURS_CHUNKS).
+DETECTORS = ("ours", "xqrs", "gqrs", "nk_pantompkins1985", "nk_neurokit", "nk_hamilton2002",
+             "nk_elgendi2010")
+#: Streaming chunk sizes (s) ours is timed with; the first is the reference run.
+OURS_CHUNKS = (1.0, 10.0, 0.1)
+#: NSTDB SNR suffixes and their value in dB.
+SNRS_DB = {"24": 24, "18": 18, "12": 12, "06": 6, "00": 0, "_6": -6}
+NSTDB_RECORDS = tuple(f"{base}e{s}" for base in ("118", "119") for s in SNRS_DB)
+WINDOW_MS = 150.0
+DEFAULT_DIRS = {"mitdb": "/work/shared/data/mitdb", "nstdb": "/work/shared/data/nstdb"}
+_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
+
+
+# --------------------------------------------------------------------------------------------
+# Worker side
+# --------------------------------------------------------------------------------------------
+
+@lru_cache(maxsize=2)
+def _load(database: str, record: str, data_dir: str):
+    rec = read_record(record, channels=[0], database=database, data_dir=data_dir)
+    x = np.ascontiguousarray(rec.signal_mv[:, 0], dtype=np.float64)
+    return x, rec.fs_hz, rec.adc_gain[0], rec.baseline[0]
+
+
+def _detector_fn(variant: str, fs: float, adc_gain: float, adc_zero: int):
+    """A callable x_mv -> detections for a detector variant (``ours@1.0``, ``xqrs``, ...)."""
+    if variant.startswith("ours@"):
+        from edge.detection import detect_signal
+        chunk = float(variant.split("@", 1)[1])
+        return lambda x: detect_signal(x, fs, chunk_s=chunk)
+    if variant == "xqrs":
+        from wfdb import processing as wp
+        return lambda x: wp.xqrs_detect(x, fs, verbose=False)
+    if variant == "gqrs":
+        from wfdb import processing as wp
+        return lambda x: wp.gqrs_detect(x, fs, adc_gain=adc_gain, adc_zero=adc_zero)
+    if variant.startswith("nk_"):
+        import neurokit2 as nk
+        method = variant[3:]
+        sr = int(round(fs))
+
+        def run(x):
+            cleaned = nk.ecg_clean(x, sampling_rate=sr, method=method)
+            _, info = nk.ecg_peaks(cleaned, sampling_rate=sr, method=method)
+            return info["ECG_R_Peaks"]
+        return run
+    raise ValueError(f"unknown detector {variant!r}")
+
+
+_WARMED: set[str] = set()
+
+
+def run_detector(task: tuple[str, str, str, str]) -> dict:
+    """Run one detector variant on one record; returns detections, CPU time and any error."""
+    variant, database, record, data_dir = task
+    out = {"variant": variant, "database": database, "record": record, "error": None,
+           "warnings": [], "det": None, "cpu_s": None}
+    try:
+        x, fs, gain, zero = _load(database, record, data_dir)
+    except Exception as exc:  # data problems are fatal for every detector: report, go on
+        out["error"] = f"read failed: {type(exc).__name__}: {exc}"
+        return out
+    out.update(fs_hz=fs, n_samples=int(x.size))
+    try:
+        fn = _detector_fn(variant, fs, gain, zero)
+        if variant not in _WARMED:  # untimed warm-up on 20 s (lazy imports, caches)
+            _WARMED.add(variant)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                try:
+                    fn(x[: int(20 * fs)].copy())
+                except Exception:
+                    pass
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            t0 = time.process_time()
+            det = fn(x)
+            cpu = time.process_time() - t0
+        det = np.asarray(det, dtype=np.int64).ravel()
+        out["det"] = np.sort(det)
+        out["cpu_s"] = cpu
+        msgs = sorted({f"{w.category.__name__}: {str(w.message).splitlines()[0][:160]}"
+                       for w in caught})
+        out["warnings"] = msgs
+    except Exception as exc:
+        tb = traceback.extract_tb(exc.__traceback__)
+        where = f" ({Path(tb[-1].filename).name}:{tb[-1].lineno})" if tb else ""
+        out["error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}" \
+                       f"{where}"
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Parent side: scoring, aggregation, reporting
+# --------------------------------------------------------------------------------------------
+
+def _variants(detectors: list[str]) -> list[str]:
+    out = []
+    for d in detectors:
+        out.extend(f"ours@{c:g}" for c in OURS_CHUNKS) if d == "ours" else out.append(d)
+    return out
+
+
+def _label(variant: str) -> str:
+    if variant.startswith("ours@"):
+        return f"ours (chunk {variant.split('@')[1]} s)"
+    return variant
+
+
+def _pct(v: float) -> str:
+    return "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:.2f}"
+
+
+def _score_dict(s: DetectionScore) -> dict:
+    return {k: (None if isinstance(v, float) and math.isnan(v) else v)
+            for k, v in s.to_dict().items()}
+
+
+def _machine_info() -> dict:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    versions = {"python": platform.python_version(), "numpy": np.__version__}
+    for mod in ("scipy", "wfdb", "neurokit2", "pandas"):
+        try:
+            versions[mod] = __import__(mod).__version__
+        except Exception as exc:  # pragma: no cover
+            versions[mod] = f"unavailable ({exc})"
+    return {"cpu_model": cpu, "logical_cpus": os.cpu_count(), "platform": platform.platform(),
+            "versions": versions}
+
+
+def _resolve_dir(cli: str | None, database: str) -> str:
+    env = {"mitdb": "MITDB_DIR", "nstdb": "NSTDB_DIR"}[database]
+    return str(Path(cli or os.environ.get(env) or DEFAULT_DIRS[database]).expanduser())
+
+
+def _parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--records", default=None,
+                   help="comma-separated MIT-BIH records (default: all 48)")
+    p.add_argument("--detectors", default=",".join(DETECTORS),
+                   help=f"comma-separated subset of {','.join(DETECTORS)} (default: all)")
+    p.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
+    p.add_argument("--out", default=str(REPO_ROOT / "benchmarks" / "results"),
+                   help="output folder for rpeak.json / rpeak.md")
+    p.add_argument("--mitdb-dir", default=None, help="MIT-BIH Arrhythmia DB folder")
+    p.add_argument("--nstdb-dir", default=None, help="Noise Stress Test DB folder")
+    p.add_argument("--no-nstdb", action="store_true", help="skip the noise stress test")
+    a = p.parse_args(argv)
+    dets = [d.strip() for d in a.detectors.split(",") if d.strip()]
+    bad = [d for d in dets if d not in DETECTORS]
+    if bad:
+        p.error(f"unknown detector(s) {bad}; choose from {list(DETECTORS)}")
+    a.detectors = dets
+    a.records = ([r.strip() for r in a.records.split(",") if r.strip()] if a.records
+                 else list(ALL_RECORDS))
+    return a
+
+
+def _score_database(results, refs, excl, variants):
+    """Per-record and gross scores. Failed runs count as zero detections."""
+    per_record, gross = {}, {}
+    for v in variants:
+        gross[v] = {"all": DetectionScore(), "ec57": DetectionScore(), "cpu_s": 0.0,
+                    "seconds": 0.0, "failed": []}
+    for rec, ref in refs.items():
+        per_record[rec] = {}
+        for v in variants:
+            r = results[(v, rec)]
+            fs = r.get("fs_hz") or ref["fs_hz"]
+            det = r["det"] if r["det"] is not None else np.zeros(0, dtype=np.int64)
+            s_all = score_detection(ref["idx"], det, fs, window_ms=WINDOW_MS)
+            entry = {"n_ref": int(ref["idx"].size), "n_det": int(det.size),
+                     "all": _score_dict(s_all), "cpu_s": r["cpu_s"], "error": r["error"],
+                     "warnings": r["warnings"],
+                     "duration_s": (r["n_samples"] / fs) if r.get("n_samples") else None}
+            g = gross[v]
+            g["all"] = g["all"] + s_all
+            if excl is not None:
+                s_ec = score_detection(ref["idx"], det, fs, window_ms=WINDOW_MS,
+                                       exclude=excl[rec] or None)
+                entry["ec57"] = _score_dict(s_ec)
+                g["ec57"] = g["ec57"] + s_ec
+            if r["error"] is None:
+                g["cpu_s"] += r["cpu_s"]
+                g["seconds"] += r["n_samples"] / fs
+            else:
+                g["failed"].append(rec)
+            per_record[rec][v] = entry
+    return per_record, gross
+
+
+def _cpu_per_hour(g) -> float | None:
+    return g["cpu_s"] / (g["seconds"] / 3600.0) if g["seconds"] else None
+
+
+def _markdown(report, variants, mit_gross, nst_per, records, nst_records) -> str:
+    L = []
+    m = report["machine"]
+    L.append("# R-peak detection benchmark")
+    L.append("")
+    L.append(f"- Date: {report['date']}; wall time {report['wall_s'] / 60:.1f} min "
+             f"with `--jobs {report['jobs']}`")
+    L.append(f"- Command: `{report['command']}`")
+    L.append(f"- Machine: {m['cpu_model']} ({m['logical_cpus']} logical CPUs, shared); "
+             + ", ".join(f"{k} {v}" for k, v in m["versions"].items()))
+    L.append(f"- MIT-BIH Arrhythmia DB: {len(records)} records, channel 0 at 360 Hz, "
+             f"EC57 beat-by-beat matching, {WINDOW_MS:.0f} ms window; every AAMI beat "
+             f"annotation (N L R e j A a J S V E F / f Q) is a reference beat. Gross statistics "
+             f"(counts summed over records).")
+    L.append("- CPU s/h: `time.process_time()` around the detector call only, per hour of ECG, "
+             "single-threaded worker, after one untimed warm-up call per worker. NeuroKit2 "
+             "times include its `ecg_clean` with the same method.")
+    L.append("")
+    failed_any = False
+
+    def gross_table(proto, title, note=None):
+        nonlocal failed_any
+        L.append(f"## {title}")
+        L.append("")
+        if note:
+            L.append(note)
+            L.append("")
+        L.append("| Detector | Se % | +P % | F1 % | TP | FP | FN | CPU s / h ECG |")
+        L.append("|---|---:|---:|---:|---:|---:|---:|---:|")
+        for v in variants:
+            g = mit_gross[v]
+            s = g[proto]
+            cph = _cpu_per_hour(g)
+            mark = ""
+            if g["failed"]:
+                failed_any = True
+                mark = f" † (failed on {', '.join(g['failed'])})"
+            L.append(f"| {_label(v)}{mark} | {_pct(s.se)} | {_pct(s.ppv)} | {_pct(s.f1)} | "
+                     f"{s.tp} | {s.fp} | {s.fn} | "
+                     f"{'n/a' if cph is None else f'{cph:.2f}'} |")
+        L.append("")
+
+    if mit_gross:
+        gross_table("all", "MIT-BIH, protocol 1: all beats, no exclusions (primary)")
+        ex = report["mitdb"]["vf_exclusion"]
+        gross_table("ec57", "MIT-BIH, protocol 2: EC57, ventricular flutter episodes excluded",
+                    note=(f"Reference and detected beats inside the `[` ... `]` episodes are "
+                          f"dropped: {ex['n_episodes']} episodes in record(s) "
+                          f"{', '.join(ex['records']) or 'none'}, {ex['seconds']:.1f} s, "
+                          f"{ex['ref_beats_excluded']} reference beats excluded."))
+        ours_chk = report["mitdb"].get("ours_chunk_invariance")
+        if ours_chk is not None:
+            L.append(f"Ours with chunk 1 s, 10 s and 0.1 s: detections identical on "
+                     f"{ours_chk['identical']} of {ours_chk['compared']} records "
+                     f"(asserted), so only their CPU columns differ.")
+            L.append("")
+
+    if nst_per:
+        L.append("## Noise Stress Test DB: F1 % per SNR (118e* + 119e*, gross; all beats)")
+        L.append("")
+        snrs = list(SNRS_DB)
+        L.append("| Detector | " + " | ".join(f"{SNRS_DB[s]} dB" for s in snrs) + " |")
+        L.append("|---|" + "---:|" * len(snrs))
+        for v in variants:
+            cells = []
+            for s in snrs:
+                recs = [r for r in nst_records if r.endswith("e" + s)]
+                tot = DetectionScore()
+                failed = []
+                for r in recs:
+                    e = nst_per[r][v]
+                    tot = tot + DetectionScore(e["all"]["tp"], e["all"]["fp"], e["all"]["fn"])
+                    if e["error"]:
+                        failed.append(r)
+                cells.append(_pct(tot.f1) + (" †" if failed else "") if recs else "–")
+                failed_any |= bool(failed)
+            L.append(f"| {_label(v)} | " + " | ".join(cells) + " |")
+        L.append("")
+        L.append("Per record (F1 %, 118 / 119):")
+        L.append("")
+        L.append("| Detector | " + " | ".join(f"{SNRS_DB[s]} dB" for s in snrs) + " |")
+        L.append("|---|" + "---:|" * len(snrs))
+        for v in variants:
+            cells = []
+            for s in snrs:
+                parts = []
+                for base in ("118", "119"):
+                    r = f"{base}e{s}"
+                    if r in nst_per:
+                        e = nst_per[r][v]
+                        parts.append(_pct(e["all"]["f1"] if e["all"]["f1"] is not None
+                                          else float("nan")) + (" †" if e["error"] else ""))
+                    else:
+                        parts.append("–")
+                cells.append(" / ".join(parts))
+            L.append(f"| {_label(v)} | " + " | ".join(cells) + " |")
+        L.append("")
+        L.append("The 119e* reference annotations follow MIT-BIH 119's older annotation file "
+                 "(a few V beats 10-30 samples off today's 119.atr, inside the window). Noise "
+                 "is added in alternating 2-min segments from minute 5 (nstdb documentation); scores "
+                 "cover the whole 30-min record.")
+        L.append("")
+
+    ref_v = f"ours@{OURS_CHUNKS[0]:g}"
+    if mit_gross and ref_v in variants:
+        per = report["mitdb"]["per_record"]
+        peers = [v for v in variants if not v.startswith("ours@")]
+        rows = sorted(per, key=lambda r: (per[r][ref_v]["all"]["f1"] or 0.0,
+                                          -(per[r][ref_v]["all"]["fp"]
+                                            + per[r][ref_v]["all"]["fn"])))[:10]
+        L.append("## Worst MIT-BIH records for ours (protocol 1, by F1)")
+        L.append("")
+        head = "| Record | Ref beats | TP | FP | FN | Se % | +P % | F1 % | EC57 F1 % |"
+        head += "".join(f" {_label(p)} F1 % |" for p in peers)
+        L.append(head)
+        L.append("|---|" + "---:|" * (8 + len(peers)))
+        for r in rows:
+            e = per[r][ref_v]
+            a = e["all"]
+            ec = e.get("ec57", {}).get("f1")
+            line = (f"| {r} | {e['n_ref']} | {a['tp']} | {a['fp']} | {a['fn']} | "
+                    f"{_pct(a['se'])} | {_pct(a['ppv'])} | {_pct(a['f1'])} | "
+                    f"{_pct(ec if ec is not None else float('nan'))} |")
+            for p in peers:
+                pe = per[r][p]
+                f1 = pe["all"]["f1"]
+                line += f" {_pct(f1 if f1 is not None else float('nan'))}" \
+                        f"{' †' if pe['error'] else ''} |"
+            L.append(line)
+        L.append("")
+
+    errors = report.get("errors", [])
+    if failed_any or errors:
+        L.append("## Failures")
+        L.append("")
+        L.append("† A detector raised on these records; the record counts as zero detections "
+                 "(all its reference beats are missed, FN) and its CPU time is left out.")
+        L.append("")
+        for e in errors:
+            L.append(f"- {e['detector']} on {e['database']} {e['record']}: `{e['error']}`")
+        L.append("")
+    return "\n".join(L)
+
+
+def main(argv=None) -> int:
+    args = _parse_args(sys.argv[1:] if argv is None else argv)
+    mit_dir = _resolve_dir(args.mitdb_dir, "mitdb")
+    nst_dir = _resolve_dir(args.nstdb_dir, "nstdb")
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    variants = _variants(args.detectors)
+    command = " ".join(shlex.quote(a) for a in ["python", *sys.argv]) if argv is None else \
+        " ".join(shlex.quote(a) for a in ["python", "benchmarks/bench_rpeak.py", *argv])
+
+    # References (parent side, untimed).
+    mit_refs, mit_excl = {}, {}
+    for rec in args.records:
+        b = reference_beats(rec, database="mitdb", data_dir=mit_dir)
+        ann = read_annotations(rec, database="mitdb", data_dir=mit_dir)
+        mit_refs[rec] = {"idx": b.sample_index, "fs_hz": b.fs_hz}
+        mit_excl[rec] = vf_episodes(ann.sample_index, ann.symbol)
+    nst_records = [] if args.no_nstdb else list(NSTDB_RECORDS)
+    nst_refs = {}
+    for rec in nst_records:
+        b = reference_beats(rec, database="nstdb", data_dir=nst_dir)
+        nst_refs[rec] = {"idx": b.sample_index, "fs_hz": b.fs_hz}
+
+    tasks = [(v, "mitdb", r, mit_dir) for r in args.records for v in variants]
+    tasks += [(v, "nstdb", r, nst_dir) for r in nst_records for v in variants]
+    print(f"{len(tasks)} tasks: {len(variants)} detector variants x "
+          f"({len(args.records)} MIT-BIH + {len(nst_records)} NSTDB records), "
+          f"jobs={args.jobs}", flush=True)
+
+    # One BLAS/OpenMP thread per worker: spawn-started workers import numpy with these set.
+    for var in _THREAD_VARS:
+        os.environ[var] = "1"
+    import multiprocessing as mp
+    ctx = mp.get_context("spawn")
+    results: dict = {}
+    t_wall = time.perf_counter()
+    with ctx.Pool(processes=max(1, args.jobs), maxtasksperchild=None) as pool:
+        for i, r in enumerate(pool.imap_unordered(run_detector, tasks, chunksize=1), 1):
+            key = (r["variant"], r["record"])
+            results[(r["database"],) + key] = r
+            refs = mit_refs if r["database"] == "mitdb" else nst_refs
+            ref = refs[r["record"]]
+            if r["error"]:
+                status = f"ERROR {r['error']}"
+            else:
+                s = score_detection(ref["idx"], r["det"], r["fs_hz"], window_ms=WINDOW_MS)
+                status = (f"Se {_pct(s.se)} +P {_pct(s.ppv)} F1 {_pct(s.f1)}  "
+                          f"cpu {r['cpu_s']:.2f} s")
+            print(f"[{i:4d}/{len(tasks)}] {time.perf_counter() - t_wall:7.1f}s "
+                  f"{r['database']} {r['record']:>7s} {_label(r['variant']):22s} {status}",
+                  flush=True)
+    wall = time.perf_counter() - t_wall
+
+    errors = [{"detector": _label(r["variant"]), "database": r["database"],
+               "record": r["record"], "error": r["error"]}
+              for r in sorted(results.values(),
+                              key=lambda r: (r["database"], r["record"], r["variant"]))
+              if r["error"]]
+
+    # Chunk invariance of ours.
+    invariance = None
+    mismatches = []
+    ours_v = [v for v in variants if v.startswith("ours@")]
+    if len(ours_v) > 1:
+        compared = identical = 0
+        for db, recs in (("mitdb", args.records), ("nstdb", nst_records)):
+            for rec in recs:
+                runs = [results[(db, v, rec)] for v in ours_v]
+                if any(x["det"] is None for x in runs):
+                    continue
+                compared += 1
+                if all(np.array_equal(runs[0]["det"], x["det"]) for x in runs[1:]):
+                    identical += 1
+                else:
+                    mismatches.append(f"{db} {rec}")
+        invariance = {"compared": compared, "identical": identical, "mismatches": mismatches}
+
+    mit_results = {(v, r): results[("mitdb", v, r)] for v in variants for r in args.records}
+    mit_per, mit_gross = _score_database(mit_results, mit_refs, mit_excl, variants) \
+        if args.records else ({}, {})
+    nst_results = {(v, r): results[("nstdb", v, r)] for v in variants for r in nst_records}
+    nst_per, nst_gross = _score_database(nst_results, nst_refs, None, variants) \
+        if nst_records else ({}, {})
+
+    ex_recs = [r for r in args.records if mit_excl[r]]
+    ex_seconds = sum((b - a) / mit_refs[r]["fs_hz"] for r in ex_recs for a, b in mit_excl[r])
+    ex_beats = sum(int(((mit_refs[r]["idx"] >= a) & (mit_refs[r]["idx"] <= b)).sum())
+                   for r in ex_recs for a, b in mit_excl[r])
+
+    def gross_json(gross):
+        return {v: {"label": _label(v), "all": _score_dict(g["all"]),
+                    **({"ec57": _score_dict(g["ec57"])} if g["ec57"].tp + g["ec57"].fn else {}),
+                    "cpu_s": g["cpu_s"], "ecg_hours_timed": g["seconds"] / 3600.0,
+                    "cpu_s_per_hour": _cpu_per_hour(g), "failed_records": g["failed"]}
+                for v, g in gross.items()}
+
+    nst_by_snr = {}
+    for s, db in SNRS_DB.items():
+        recs = [r for r in nst_records if r.endswith("e" + s)]
+        if not recs:
+            continue
+        nst_by_snr[str(db)] = {}
+        for v in variants:
+            tot = DetectionScore()
+            for r in recs:
+                a = nst_per[r][v]["all"]
+                tot = tot + DetectionScore(a["tp"], a["fp"], a["fn"])
+            nst_by_snr[str(db)][v] = {"records": recs, **_score_dict(tot),
+                                      "per_record_f1": {r: nst_per[r][v]["all"]["f1"]
+                                                        for r in recs}}
+
+    report = {
+        "benchmark": "rpeak",
+        "date": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "command": command,
+        "cwd": os.getcwd(),
+        "python_executable": sys.executable,
+        "jobs": args.jobs,
+        "wall_s": wall,
+        "machine": _machine_info(),
+        "settings": {"window_ms": WINDOW_MS, "channel": 0, "ours_chunks_s": list(OURS_CHUNKS),
+                     "detectors": {v: _label(v) for v in variants},
+                     "reference": "all AAMI beat annotations (N L R e j A a J S V E F / f Q)",
+                     "mitdb_dir": mit_dir, "nstdb_dir": nst_dir if nst_records else None,
+                     "cpu_timing": "time.process_time() around the detector call only; one "
+                                   "untimed warm-up per worker and detector; 1 BLAS thread"},
+        "mitdb": {
+            "records": args.records,
+            "gross": gross_json(mit_gross),
+            "vf_exclusion": {"records": ex_recs, "n_episodes": sum(len(mit_excl[r])
+                                                                  for r in ex_recs),
+                             "episodes": {r: mit_excl[r] for r in ex_recs},
+                             "seconds": ex_seconds, "ref_beats_excluded": ex_beats},
+            "ours_chunk_invariance": invariance,
+            "per_record": mit_per,
+        },
+        "nstdb": {"records": nst_records, "gross": gross_json(nst_gross) if nst_gross else {},
+                  "by_snr_db": nst_by_snr, "per_record": nst_per},
+        "errors": errors,
+    }
+    # per-record CPU of every ours chunk size, side by side
+    for per in (mit_per, nst_per):
+        for rec, d in per.items():
+            if ours_v:
+                d["ours_cpu_s_by_chunk"] = {f"{v.split('@')[1]}": d[v]["cpu_s"] for v in ours_v}
+
+    md = _markdown(report, variants, mit_gross, nst_per, args.records, nst_records)
+    (out_dir / "rpeak.json").write_text(json.dumps(report, indent=1, default=_json_default)
+                                        + "\n")
+    (out_dir / "rpeak.md").write_text(md + "\n")
+    print()
+    print(md)
+    print(f"\nwrote {out_dir / 'rpeak.json'} and {out_dir / 'rpeak.md'}; "
+          f"wall {wall / 60:.1f} min", flush=True)
+    if mismatches:
+        print(f"ASSERTION FAILED: ours' detections differ between chunk sizes on "
+              f"{', '.join(mismatches)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _json_default(o):
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, tuple):
+        return list(o)
+    raise TypeError(type(o).__name__)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,241 @@
+"""``python convert/quantize.py``: a trained Keras beat classifier -> one deployable int8 file.
+
+Full-integer quantization (int8 weights, activations, input and output tensors) with a
+representative dataset drawn from DS1 and stratified by class; the preprocessing contract
+(processing rate, window, RR and feature definitions with their standardisation, classes,
+filters, training data and split, model version, quantization) is embedded in the ``.tflite``
+as metadata ``ecg_edge_contract``; then a parity report compares the float model with the int8
+model on DS2 (label agreement, per-class F1 of both, size), printed and written beside the
+output as ``<out>.parity.json`` / ``.md``.
+
+Usage::
+
+    python convert/quantize.py --model models/cnn --out edge/models/ecg_cnn_int8.tflite
+    ecg-edge quantize --model models/cnn --out model.tflite
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+if __package__ in (None, ""):  # run as a script: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from edge.classifier import BeatClassifier  # noqa: E402
+from edge.errors import ModelError  # noqa: E402
+from edge.scoring import AAMI_CLASSES, class_metrics, confusion_matrix  # noqa: E402
+from edge.tflite_meta import CONTRACT_METADATA_NAME, read_contract  # noqa: E402
+
+__all__ = ["representative_set", "convert_int8", "embed_contract", "parity_report", "quantize",
+           "main"]
+
+logger = logging.getLogger("convert.quantize")
+
+
+def _dataset_config(contract: dict):
+    from edge.beats import WindowConfig
+    from edge.features import FeatureConfig
+    from training.dataset import DatasetConfig
+
+    w = {k: v for k, v in contract["window"].items() if k in WindowConfig.__dataclass_fields__}
+    return DatasetConfig(lead=contract.get("lead", "MLII"), window=WindowConfig(**w),
+                         features=FeatureConfig(**contract["features"]["config"]))
+
+
+def representative_set(contract: dict, *, per_class: int = 200, seed: int = 0,
+                       records=None, data_dir=None) -> tuple[np.ndarray, np.ndarray]:
+    """Model inputs (beat, standardised features) from DS1, up to ``per_class`` per class."""
+    from edge.features import apply_standardization
+    from training.data import DS1
+    from training.dataset import build_dataset
+
+    recs = list(records or contract.get("training", {}).get("records") or DS1)
+    data = build_dataset(recs, _dataset_config(contract), augment=False, progress=False,
+                         data_dir=data_dir)
+    rng = np.random.default_rng(seed)
+    pick = []
+    for k in range(len(AAMI_CLASSES)):
+        idx = np.flatnonzero(data.label == k)
+        if idx.size:
+            pick.append(rng.choice(idx, size=min(per_class, idx.size), replace=False))
+    sel = np.sort(np.concatenate(pick))
+    st = contract["features"]["standardize"]
+    return (data.beat[sel].astype(np.float32),
+            apply_standardization(data.features[sel], st["mean"], st["std"]))
+
+
+def convert_int8(model, contract: dict, beat: np.ndarray, feats: np.ndarray) -> bytes:
+    """Full-int8 TFLite flatbuffer of a Keras model (fixed batch 1)."""
+    import tensorflow as tf
+
+    from training.models import ModelConfig, fixed_batch_copy
+
+    fixed = fixed_batch_copy(model, ModelConfig.from_dict(contract["model"]["config"]), 1)
+
+    def rep():
+        # Keyed by input name: the converter's own input order need not match Keras's.
+        for i in range(beat.shape[0]):
+            yield {"beat": beat[i:i + 1], "features": feats[i:i + 1]}
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(fixed)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = rep
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.int8
+    converter.inference_output_type = tf.int8
+    return bytes(converter.convert())
+
+
+def embed_contract(tflite_bytes: bytes, contract: dict) -> bytes:
+    """Return the model with ``contract`` stored as metadata :data:`CONTRACT_METADATA_NAME`
+    (replacing an earlier one)."""
+    from tensorflow.lite.python import schema_py_generated as schema_fb
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    obj = flatbuffer_utils.convert_bytearray_to_object(bytearray(tflite_bytes))
+    blob = json.dumps(contract, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    buf = schema_fb.BufferT()
+    buf.data = np.frombuffer(blob, dtype=np.uint8)
+    obj.buffers.append(buf)
+    md = schema_fb.MetadataT()
+    md.name = CONTRACT_METADATA_NAME
+    md.buffer = len(obj.buffers) - 1
+    obj.metadata = [m for m in (obj.metadata or [])
+                    if (m.name.decode() if isinstance(m.name, bytes) else m.name)
+                    != CONTRACT_METADATA_NAME] + [md]
+    out = flatbuffer_utils.convert_object_to_bytearray(obj)
+    if read_contract(out) != json.loads(blob):
+        raise ModelError("contract embedding did not round-trip")
+    return out
+
+
+def parity_report(model, contract: dict, tflite_path: str | os.PathLike, *, records=None,
+                  data_dir=None) -> dict:
+    """Float (Keras) vs int8 (LiteRT) on DS2 at the reference beats."""
+    from training.contract import model_inputs
+    from training.data import DS2
+    from training.dataset import build_dataset
+
+    recs = list(records or DS2)
+    data = build_dataset(recs, _dataset_config(contract), augment=False, progress=False,
+                         data_dir=data_dir)
+    t0 = time.perf_counter()
+    p_float = model.predict(model_inputs(data.beat, data.features, contract), batch_size=1024,
+                            verbose=0)
+    clf = BeatClassifier(tflite_path)
+    t1 = time.perf_counter()
+    p_int8 = clf.predict_proba(data.beat, data.features)
+    t2 = time.perf_counter()
+    truth = np.asarray(AAMI_CLASSES, dtype=object)[data.label]
+    lf = np.asarray(AAMI_CLASSES, dtype=object)[p_float.argmax(1)]
+    lq = np.asarray(AAMI_CLASSES, dtype=object)[p_int8.argmax(1)]
+    mf = class_metrics(confusion_matrix(truth, lf))
+    mq = class_metrics(confusion_matrix(truth, lq))
+    return {
+        "records": recs,
+        "n_beats": int(truth.size),
+        "label_agreement": float(np.mean(lf == lq)),
+        "float": mf,
+        "int8": mq,
+        "f1_delta_points": {c: 100 * (mq["per_class"][c]["f1"] - mf["per_class"][c]["f1"])
+                            for c in AAMI_CLASSES},
+        "int8_size_bytes": Path(tflite_path).stat().st_size,
+        "int8_seconds": t2 - t1,
+        "float_seconds": t1 - t0,
+    }
+
+
+def _parity_markdown(rep: dict, contract: dict) -> str:
+    lines = [f"# Float vs int8 parity: {contract.get('model_version')}", "",
+             f"DS2 inter-patient, reference beat positions, {rep['n_beats']} beats "
+             f"({len(rep['records'])} records).", "",
+             f"- label agreement: **{100 * rep['label_agreement']:.2f} %**",
+             f"- int8 model size: {rep['int8_size_bytes']} bytes", "",
+             "| class | float Se | float +P | float F1 | int8 Se | int8 +P | int8 F1 | ΔF1 (pts) |",
+             "|---|---|---|---|---|---|---|---|"]
+    for c in AAMI_CLASSES:
+        f, q = rep["float"]["per_class"][c], rep["int8"]["per_class"][c]
+        lines.append(f"| {c} | {100 * f['se']:.1f} | {100 * f['ppv']:.1f} | {100 * f['f1']:.1f}"
+                     f" | {100 * q['se']:.1f} | {100 * q['ppv']:.1f} | {100 * q['f1']:.1f} | "
+                     f"{rep['f1_delta_points'][c]:+.2f} |")
+    lines += ["", f"Accuracy: float {100 * rep['float']['accuracy']:.2f} %, int8 "
+              f"{100 * rep['int8']['accuracy']:.2f} %.", ""]
+    return "\n".join(lines)
+
+
+def quantize(model_path: str | os.PathLike, out: str | os.PathLike, *, per_class: int = 200,
+             parity: bool = True, parity_records=None, data_dir=None) -> dict:
+    """Convert, embed the contract, verify it loads on the device path, and report parity."""
+    from training.contract import load_model
+
+    model, contract = load_model(model_path)
+    logger.info("representative set: up to %d beats per class from DS1", per_class)
+    beat, feats = representative_set(contract, per_class=per_class, data_dir=data_dir)
+    tfl = convert_int8(model, contract, beat, feats)
+    embedded = dict(contract)
+    embedded["quantization"] = {
+        "scheme": "full-int8 (int8 weights, activations, input and output)",
+        "representative": {"source": "DS1 reference beats, stratified by class",
+                           "per_class": per_class, "n_beats": int(beat.shape[0])},
+        "converted_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    embedded["model"] = dict(contract["model"], keras_file=Path(contract["model"]
+                                                                 ["keras_file"]).name)
+    data = embed_contract(tfl, embedded)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(data)
+    BeatClassifier(out)  # the device's own contract check must accept it
+    result = {"out": str(out), "size_bytes": len(data)}
+    if parity:
+        rep = parity_report(model, contract, out, records=parity_records, data_dir=data_dir)
+        md = _parity_markdown(rep, contract)
+        out.with_suffix(".parity.json").write_text(json.dumps(rep, indent=1) + "\n")
+        out.with_suffix(".parity.md").write_text(md)
+        print(md)
+        result["parity"] = rep
+    return result
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="quantize", description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", required=True, help="trained model (.keras file or its folder, "
+                   "with the .contract.json beside it)")
+    p.add_argument("--out", required=True, help="output .tflite")
+    p.add_argument("--per-class", type=int, default=200,
+                   help="representative beats per class from DS1 (default 200)")
+    p.add_argument("--no-parity", action="store_true", help="skip the DS2 float-vs-int8 report")
+    p.add_argument("--parity-records", default=None,
+                   help="comma-separated records for the parity report (default: all of DS2)")
+    p.add_argument("--data-dir", default=None, help="MIT-BIH directory (default $MITDB_DIR)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        res = quantize(args.model, args.out, per_class=args.per_class, parity=not args.no_parity,
+                       parity_records=args.parity_records.split(",") if args.parity_records
+                       else None, data_dir=args.data_dir)
+    except Exception as exc:  # noqa: BLE001 - the CLI reports every failure in one line
+        from edge.errors import EdgeError
+        if not isinstance(exc, (EdgeError, ValueError, OSError)):
+            raise
+        print(f"quantize: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {res['out']} ({res['size_bytes']} bytes)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

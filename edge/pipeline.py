@@ -1,0 +1,138 @@
+"""The device's beat pipeline: samples in, classified beats out.
+
+``Preprocessor -> RPeakDetector -> BeatWindower -> BeatFeaturizer -> BeatClassifier``, every
+stage streaming with explicit state. :class:`BeatPipeline` is what the daemon runs per device;
+:func:`classify_at` classifies given beat positions of a whole signal (reference annotations)
+through the same stages, as training does.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from edge.beats import BeatWindower, extract_windows, rr_features
+from edge.classifier import BeatClassifier
+from edge.detection import to_input_index, to_processing_index
+from edge.errors import SignalError
+from edge.features import BeatFeaturizer, beat_inputs
+from edge.preprocess import PreprocessConfig, Preprocessor
+from edge.rpeak import DetectorConfig, RPeakDetector
+
+__all__ = ["ClassifiedBeats", "BeatPipeline", "classify_at"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ClassifiedBeats:
+    """Beats released by the pipeline.
+
+    ``sample_index``: input-rate sample index of each R peak; ``processing_index``: the same at
+    the processing rate; ``label``: AAMI class; ``proba``: (n, 5) class probabilities;
+    ``rr_s``: (n, 4) RR features in seconds (pre, post, local, long).
+    """
+
+    sample_index: np.ndarray
+    processing_index: np.ndarray
+    label: np.ndarray
+    proba: np.ndarray
+    rr_s: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.sample_index.size)
+
+    @staticmethod
+    def concatenate(parts: list["ClassifiedBeats"]) -> "ClassifiedBeats":
+        keys = ("sample_index", "processing_index", "label", "proba", "rr_s")
+        return ClassifiedBeats(**{k: np.concatenate([getattr(p, k) for p in parts])
+                                  for k in keys})
+
+
+class BeatPipeline:
+    """Streaming classification of one ECG channel of one device.
+
+    Parameters
+    ----------
+    classifier : a loaded :class:`BeatClassifier` (its contract fixes windows and features).
+    fs_in_hz : the device's sample rate.
+    preprocess, detector : optional overrides (the processing rate must stay the model's).
+    """
+
+    def __init__(self, classifier: BeatClassifier, fs_in_hz: float, *,
+                 preprocess: PreprocessConfig | None = None,
+                 detector: DetectorConfig | None = None) -> None:
+        self.classifier = classifier
+        self.fs_in_hz = float(fs_in_hz)
+        pcfg = preprocess or PreprocessConfig(fs_in_hz=fs_in_hz, filter=classifier.filters)
+        if pcfg.fs_in_hz != fs_in_hz:
+            pcfg = replace(pcfg, fs_in_hz=fs_in_hz)
+        self.preprocessor = Preprocessor(pcfg)
+        self.detector = RPeakDetector(detector or DetectorConfig(fs_hz=pcfg.fs_out_hz))
+        if self.detector.n_align != classifier.window.align_samples:
+            raise SignalError(f"detector alignment {self.detector.n_align} samples differs from "
+                              f"the model's window alignment {classifier.window.align_samples}")
+        self.windower = BeatWindower(classifier.window)
+        self.featurizer = BeatFeaturizer(classifier.feature_config)
+        self.n_beats = 0
+
+    def reset(self) -> None:
+        for stage in (self.preprocessor, self.detector, self.windower, self.featurizer):
+            stage.reset()
+
+    def _classify(self, batch) -> ClassifiedBeats:
+        if len(batch) == 0:
+            return ClassifiedBeats(np.zeros(0, np.int64), np.zeros(0, np.int64),
+                                   np.zeros(0, object), np.zeros((0, 5), np.float32),
+                                   np.zeros((0, 4), np.float32))
+        beat, feats = self.featurizer.process(batch.windows, batch.rr_s)
+        proba = self.classifier.predict_proba(beat, feats)
+        labels = np.asarray(self.classifier.classes, dtype=object)[proba.argmax(axis=1)]
+        self.n_beats += len(batch)
+        return ClassifiedBeats(to_input_index(batch.sample_index, self.fs_in_hz,
+                                              self.preprocessor.config.fs_out_hz),
+                               batch.sample_index, labels, proba, batch.rr_s)
+
+    def process(self, x_mv: np.ndarray) -> ClassifiedBeats:
+        """Feed one chunk of samples (1-D, mV, device rate); returns the beats released."""
+        cond = self.preprocessor.process(x_mv)
+        peaks = self.detector.process(cond)
+        return self._classify(self.windower.process(cond.filtered_mv, peaks))
+
+    def flush(self) -> ClassifiedBeats:
+        """End of stream: release every remaining beat."""
+        cond = self.preprocessor.flush()
+        peaks = [self.detector.process(cond), self.detector.flush()]
+        parts = [self._classify(self.windower.process(cond.filtered_mv, np.concatenate(peaks))),
+                 self._classify(self.windower.flush())]
+        return ClassifiedBeats.concatenate(parts)
+
+    def run(self, x_mv: np.ndarray, chunk_samples: int | None = None) -> ClassifiedBeats:
+        """Stream a whole signal through the pipeline (chunk by chunk) and flush."""
+        x = np.asarray(x_mv, dtype=np.float64)
+        step = chunk_samples or max(1, int(self.fs_in_hz))
+        parts = [self.process(x[i:i + step]) for i in range(0, x.size, step)]
+        parts.append(self.flush())
+        out = ClassifiedBeats.concatenate(parts)
+        keep = (out.sample_index >= 0) & (out.sample_index < x.size)
+        return ClassifiedBeats(*(getattr(out, k)[keep] for k in
+                                 ("sample_index", "processing_index", "label", "proba", "rr_s")))
+
+
+def classify_at(classifier: BeatClassifier, x_mv: np.ndarray, fs_in_hz: float,
+                beats_in: np.ndarray) -> ClassifiedBeats:
+    """Classify beats at given input-rate positions (e.g. reference annotations) of a whole
+    signal, with the same conditioning, windows and features as the streaming pipeline."""
+    pre = Preprocessor(PreprocessConfig(fs_in_hz=fs_in_hz, filter=classifier.filters))
+    parts = [pre.process(np.asarray(x_mv, dtype=np.float64)), pre.flush()]
+    cond = np.concatenate([p.filtered_mv for p in parts])
+    b_in = np.asarray(beats_in, dtype=np.int64)
+    b = to_processing_index(b_in, fs_in_hz, pre.config.fs_out_hz)
+    windows = extract_windows(cond, b, classifier.window)
+    rr = rr_features(b, classifier.window)
+    beat, feats = beat_inputs(windows, rr, classifier.feature_config)
+    proba = classifier.predict_proba(beat, feats) if b.size else np.zeros((0, 5), np.float32)
+    labels = np.asarray(classifier.classes, dtype=object)[proba.argmax(axis=1)] if b.size \
+        else np.zeros(0, object)
+    return ClassifiedBeats(b_in, b, labels, proba, rr)

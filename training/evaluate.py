@@ -1,0 +1,520 @@
+"""Inter-patient evaluation on DS2 (AAMI EC57 classes), written as JSON, Markdown and PNG.
+
+``python -m training.evaluate --model DIR [--model DIR2 ...] --out reports/DIR``
+
+Two modes per model:
+
+* ``reference`` -- beats at the reference annotation positions (comparable with the
+  literature).
+* ``end_to_end`` -- beats found by the streaming :class:`edge.rpeak.RPeakDetector` on the
+  conditioned record, matched to the reference with :func:`edge.scoring.match_beats`
+  (150 ms). A missed reference beat counts as a false negative of its class, an extra
+  detection as a false positive of its predicted class (the ``-`` row/column of the confusion
+  matrix, "no beat").
+
+Metrics come from :mod:`edge.scoring`. Nothing here is used to choose a model or threshold:
+selection happens in :mod:`training.train` on held-out DS1 records.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from edge.beats import extract_windows, rr_features
+from edge.features import beat_inputs
+from edge.preprocess import PreprocessConfig, Preprocessor
+from edge.rpeak import RPeakDetector
+from edge.scoring import AAMI_CLASSES, class_metrics, confusion_matrix, match_beats
+from training.data import DS2, reference_beats
+
+__all__ = ["evaluate_reference", "evaluate_end_to_end", "evaluate_model", "write_report",
+           "LITERATURE", "main"]
+
+logger = logging.getLogger(__name__)
+
+NO_BEAT = "-"
+E2E_CLASSES = AAMI_CLASSES + (NO_BEAT,)
+
+#: Published inter-patient DS2 results (Se/+P in %, or F1 where only that is given).
+LITERATURE = [
+    {"study": "de Chazal et al. 2004", "S_se": 76.0, "S_ppv": 38.0, "V_se": 77.0, "V_ppv": 82.0},
+    {"study": "Zhang et al. 2014", "S_se": 79.1, "S_ppv": 36.0, "V_se": 85.5, "V_ppv": 92.7},
+    {"study": "Mar et al. 2011", "S_se": 83.2, "S_ppv": 33.5, "V_se": 86.8, "V_ppv": 75.9},
+    {"study": "Garcia et al. 2017", "S_se": 62.0, "S_ppv": 53.0, "V_se": 87.3, "V_ppv": 59.4},
+    {"study": "Niu et al. 2020", "S_f1": 76.6, "V_f1": 89.7},
+]
+
+TARGETS = {"V_f1": 0.90, "V_se": 0.85, "V_ppv": 0.85, "S_f1": 0.55, "S_se": 0.60,
+           "accuracy": 0.93}
+
+
+# --------------------------------------------------------------------------- prediction
+def _record_inputs(record: str, contract: dict, beats: np.ndarray | None, data_dir=None):
+    """Conditioned signal, beat positions and model inputs of one record (whole record)."""
+    from edge.beats import WindowConfig
+    from edge.features import FeatureConfig
+    from training.dataset import record_signal
+
+    w = contract["window"]
+    wcfg = WindowConfig(**{k: w[k] for k in ("fs_hz", "before_ms", "after_ms", "align_ms",
+                                            "local_beats", "long_beats", "min_rr_s",
+                                            "max_rr_s")})
+    fcfg = FeatureConfig(**contract["features"]["config"])
+    x, fs = record_signal(record, contract.get("lead", "MLII"), data_dir)
+    cond = Preprocessor(PreprocessConfig(fs_in_hz=fs)).process(x)
+    if beats is None:
+        det = RPeakDetector()
+        beats = np.concatenate([det.process(cond), det.flush()]).astype(np.int64)
+    windows = extract_windows(cond.filtered_mv, beats, wcfg)
+    rr = rr_features(beats, wcfg)
+    beat, feats = beat_inputs(windows, rr, fcfg)
+    return cond.filtered_mv, beats, rr, beat, feats, wcfg
+
+
+def _predict(model, contract, beat, feats) -> np.ndarray:
+    from training.contract import model_inputs
+    if beat.shape[0] == 0:
+        return np.zeros((0, len(AAMI_CLASSES)), np.float32)
+    return model.predict(model_inputs(beat, feats, contract), batch_size=2048, verbose=0)
+
+
+def evaluate_reference(model, contract, records=DS2, data_dir=None, progress=True) -> dict:
+    """Mode (a): predictions at the reference beat positions of each record."""
+    out = {}
+    it = _progress(records, "reference", progress)
+    for rec in it:
+        ref = reference_beats(rec, data_dir=data_dir)
+        sig, beats, rr, beat, feats, wcfg = _record_inputs(rec, contract, ref.sample_index,
+                                                           data_dir)
+        prob = _predict(model, contract, beat, feats)
+        out[rec] = {"true": list(ref.aami), "pred": [AAMI_CLASSES[i] for i in prob.argmax(1)],
+                    "sample_index": beats, "rr_s": rr, "signal": sig, "wcfg": wcfg}
+    return out
+
+
+def evaluate_end_to_end(model, contract, records=DS2, data_dir=None, progress=True) -> dict:
+    """Mode (b): detected beats, matched to the reference (missed / extra beats -> ``-``)."""
+    out = {}
+    it = _progress(records, "end-to-end", progress)
+    for rec in it:
+        ref = reference_beats(rec, data_dir=data_dir)
+        sig, beats, rr, beat, feats, wcfg = _record_inputs(rec, contract, None, data_dir)
+        prob = _predict(model, contract, beat, feats)
+        pred_det = [AAMI_CLASSES[i] for i in prob.argmax(1)]
+        order = np.argsort(ref.sample_index, kind="stable")
+        r2d, d2r = match_beats(ref.sample_index, beats, wcfg.fs_hz)
+        true, pred, pos, rrs = [], [], [], []
+        aami_sorted = ref.aami[order]
+        for k, d in enumerate(r2d.tolist()):
+            true.append(aami_sorted[k])
+            pred.append(pred_det[d] if d >= 0 else NO_BEAT)
+            pos.append(ref.sample_index[order][k])
+            rrs.append(rr[d] if d >= 0 else np.full(4, np.nan))
+        for d in np.flatnonzero(d2r < 0).tolist():
+            true.append(NO_BEAT)
+            pred.append(pred_det[d])
+            pos.append(beats[d])
+            rrs.append(rr[d])
+        out[rec] = {"true": true, "pred": pred, "sample_index": np.array(pos, np.int64),
+                    "rr_s": np.array(rrs).reshape(-1, 4), "signal": sig, "wcfg": wcfg,
+                    "n_detected": int(beats.size), "n_reference": int(ref.sample_index.size)}
+    return out
+
+
+def _progress(items, desc, on):
+    if not on:
+        return items
+    from tqdm import tqdm
+    return tqdm(items, desc=desc, unit="record", leave=False)
+
+
+# --------------------------------------------------------------------------- metrics
+def _summary(per_record: dict, classes) -> dict:
+    true = [t for r in per_record.values() for t in r["true"]]
+    pred = [p for r in per_record.values() for p in r["pred"]]
+    cm = confusion_matrix(true, pred, classes)
+    m = class_metrics(cm, classes)
+    m["per_class"] = {c: m["per_class"][c] for c in AAMI_CLASSES}
+    f1s = [v["f1"] for v in m["per_class"].values() if v["tp"] + v["fn"] > 0]
+    m["macro_f1"] = float(np.nanmean(f1s))
+    m["confusion"] = {"classes": list(classes), "matrix": cm.tolist()}
+    rows = []
+    for rec, r in per_record.items():
+        cmr = confusion_matrix(r["true"], r["pred"], classes)
+        mr = class_metrics(cmr, classes)
+        pc = mr["per_class"]
+        rows.append({"record": rec, "beats": int(cmr.sum()), "accuracy": mr["accuracy"],
+                     **{f"n_{c}": int(cmr[i].sum()) for i, c in enumerate(AAMI_CLASSES)},
+                     **{f"{c}_{k}": pc[c][k] for c in ("S", "V") for k in ("se", "ppv", "f1")},
+                     "errors": int(cmr.sum() - np.trace(cmr))})
+    m["per_record"] = rows
+    conf = []
+    for i, t in enumerate(classes):
+        for j, p in enumerate(classes):
+            if i != j and cm[i, j] > 0:
+                recs = sorted(((int(confusion_matrix(r["true"], r["pred"], classes)[i, j]), k)
+                               for k, r in per_record.items()), reverse=True)
+                conf.append({"true": t, "pred": p, "count": int(cm[i, j]),
+                             "top_records": [{"record": k, "count": n} for n, k in recs[:3]
+                                             if n > 0]})
+    m["dominant_confusions"] = sorted(conf, key=lambda d: -d["count"])[:8]
+    m["targets"] = _targets(m)
+    return m
+
+
+def _targets(m: dict) -> dict:
+    pc = m["per_class"]
+    got = {"V_f1": pc["V"]["f1"], "V_se": pc["V"]["se"], "V_ppv": pc["V"]["ppv"],
+           "S_f1": pc["S"]["f1"], "S_se": pc["S"]["se"], "accuracy": m["accuracy"]}
+    return {k: {"value": float(v), "target": TARGETS[k], "met": bool(v >= TARGETS[k])}
+            for k, v in got.items()}
+
+
+def trial_int8(model, contract, beat, feats, n_calib: int = 500, seed: int = 0) -> dict:
+    """Trial full-int8 conversion (int8 input/output): size, agreement, latency per beat.
+
+    A measurement only; the shipped conversion belongs to the ``convert`` package.
+    """
+    import tensorflow as tf
+    from ai_edge_litert.interpreter import Interpreter
+
+    from training.contract import model_inputs
+    from training.models import ModelConfig, fixed_batch_copy
+
+    mcfg = ModelConfig.from_dict(contract["model"]["config"])
+    m1 = fixed_batch_copy(model, mcfg, 1)
+    x = model_inputs(beat, feats, contract)
+    rng = np.random.default_rng(seed)
+    calib = rng.choice(len(beat), size=min(n_calib, len(beat)), replace=False)
+
+    def rep():
+        for i in calib:
+            yield {"beat": x["beat"][i:i + 1], "features": x["features"][i:i + 1]}
+
+    conv = tf.lite.TFLiteConverter.from_keras_model(m1)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = rep
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = tf.int8
+    conv.inference_output_type = tf.int8
+    blob = conv.convert()
+    it = Interpreter(model_content=blob, num_threads=1)
+    it.allocate_tensors()
+    ins = {d["name"]: d for d in it.get_input_details()}
+    outd = it.get_output_details()[0]
+    pick = rng.choice(len(beat), size=min(3000, len(beat)), replace=False)
+    ref = model.predict(x, batch_size=2048, verbose=0)[pick].argmax(1)
+    got = []
+    t0 = time.perf_counter()
+    for i in pick:
+        for name, d in ins.items():
+            arr = x["beat"][i:i + 1] if "beat" in name else x["features"][i:i + 1]
+            s, z = d["quantization"]
+            it.set_tensor(d["index"], np.clip(np.round(arr / s + z), -128, 127).astype(np.int8))
+        it.invoke()
+        got.append(int(it.get_tensor(outd["index"]).argmax()))
+    dt = (time.perf_counter() - t0) / len(pick)
+    return {"int8_bytes": len(blob), "agreement_with_float": float(np.mean(np.array(got) == ref)),
+            "latency_ms_per_beat": dt * 1e3, "beats_compared": int(len(pick))}
+
+
+# --------------------------------------------------------------------------- plots
+def plot_confusion(cm: np.ndarray, classes, title: str, path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cm = np.asarray(cm)
+    norm = cm / np.maximum(cm.sum(1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(4.8, 4.2))
+    ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    for i in range(cm.shape[0]):
+        for j in range(cm.shape[1]):
+            ax.text(j, i, f"{cm[i, j]}", ha="center", va="center", fontsize=8,
+                    color="white" if norm[i, j] > 0.5 else "black")
+    ax.set_xticks(range(len(classes)), classes)
+    ax.set_yticks(range(len(classes)), classes)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("reference")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_strips(per_record: dict, cls: str, kind: str, path: Path, n: int = 6,
+                seed: int = 0) -> list[dict]:
+    """ECG strips of misclassified beats: ``kind`` = "FN" (true ``cls``, predicted other) or
+    "FP" (predicted ``cls``, true other), from the records with the most such errors."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rng = np.random.default_rng(seed)
+    per = []
+    for rec, r in per_record.items():
+        t, p = np.array(r["true"]), np.array(r["pred"])
+        bad = (t == cls) & (p != cls) if kind == "FN" else (p == cls) & (t != cls)
+        if bad.any():
+            per.append((int(bad.sum()), rec, np.flatnonzero(bad)))
+    per.sort(key=lambda v: -v[0])
+    picks = []
+    for cnt, rec, idx in per[:3]:
+        take = rng.choice(idx, size=min(len(idx), max(1, n // min(3, len(per)))), replace=False)
+        picks += [(rec, int(k)) for k in sorted(take)]
+    picks = picks[:n]
+    if not picks:
+        return []
+    fig, axes = plt.subplots(len(picks), 1, figsize=(9, 1.7 * len(picks)), squeeze=False)
+    info = []
+    for ax, (rec, k) in zip(axes[:, 0], picks):
+        r = per_record[rec]
+        fs = r["wcfg"].fs_hz
+        align = r["wcfg"].align_samples
+        pos = int(r["sample_index"][k])
+        a, b = max(0, pos - int(1.5 * fs)), min(r["signal"].size, pos + int(1.5 * fs))
+        t = (np.arange(a, b) - pos) / fs
+        ax.plot(t, r["signal"][a + align:b + align] if b + align <= r["signal"].size
+                else r["signal"][a:b], lw=0.8, color="k")
+        sidx = np.asarray(r["sample_index"])
+        near = np.flatnonzero((sidx >= a) & (sidx < b))
+        for j in near:
+            x = (sidx[j] - pos) / fs
+            tt, pp = r["true"][j], r["pred"][j]
+            ax.axvline(x, color="r" if tt != pp else "0.7", lw=0.6, ls="--")
+            ax.text(x, 1.0, f"{tt}>{pp}", transform=ax.get_xaxis_transform(), fontsize=7,
+                    ha="center", va="bottom", color="r" if tt != pp else "0.4")
+        rr = r["rr_s"][k]
+        ax.set_title(f"record {rec} @ {pos / fs:.1f} s: true {r['true'][k]}, "
+                     f"pred {r['pred'][k]}; RR pre {rr[0]:.2f} post {rr[1]:.2f} "
+                     f"local {rr[2]:.2f} long {rr[3]:.2f} s", fontsize=8, loc="left", pad=12)
+        ax.set_ylabel("mV", fontsize=7)
+        ax.tick_params(labelsize=7)
+        info.append({"record": rec, "time_s": pos / fs, "true": r["true"][k],
+                     "pred": r["pred"][k], "rr_s": [float(v) for v in rr]})
+    axes[-1, 0].set_xlabel("time from beat (s)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return info
+
+
+# --------------------------------------------------------------------------- report
+def evaluate_model(model_path, out_dir: Path, *, records=DS2, data_dir=None,
+                   progress: bool = True, int8: bool = True) -> dict:
+    """Evaluate one model in both modes; write plots; return the JSON-able result."""
+    from training.contract import load_model
+
+    model, contract = load_model(model_path)
+    kind = contract["model"]["kind"]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    t0 = time.monotonic()
+    ref = evaluate_reference(model, contract, records, data_dir, progress)
+    e2e = evaluate_end_to_end(model, contract, records, data_dir, progress)
+    res = {"model": str(model_path), "kind": kind, "model_version": contract["model_version"],
+           "params": contract["model"]["params"],
+           "keras_bytes": _keras_size(model_path),
+           "training": {k: contract["training"].get(k) for k in
+                        ("records", "validation_records", "selection", "best_epoch",
+                         "epochs_run", "seconds", "best_validation")},
+           "reference": _summary(ref, AAMI_CLASSES),
+           "end_to_end": _summary(e2e, E2E_CLASSES)}
+    det_tp = sum(sum(1 for t, p in zip(r["true"], r["pred"]) if t != NO_BEAT and p != NO_BEAT)
+                 for r in e2e.values())
+    n_ref = sum(r["n_reference"] for r in e2e.values())
+    n_det = sum(r["n_detected"] for r in e2e.values())
+    res["end_to_end"]["detection"] = {"tp": det_tp, "fn": n_ref - det_tp, "fp": n_det - det_tp,
+                                      "se": det_tp / n_ref, "ppv": det_tp / max(n_det, 1)}
+    plots = {}
+    for mode, data, classes in (("reference", ref, AAMI_CLASSES),
+                                ("end_to_end", e2e, E2E_CLASSES)):
+        p = out_dir / f"{kind}_{mode}_confusion.png"
+        plot_confusion(np.array(res[mode]["confusion"]["matrix"]), classes,
+                       f"{kind.upper()} DS2 {mode.replace('_', '-')}", p)
+        plots[f"{mode}_confusion"] = p.name
+    strips = {}
+    for cls in ("S", "V"):
+        for kindfx in ("FN", "FP"):
+            p = out_dir / f"{kind}_reference_{cls}_{kindfx}_strips.png"
+            info = plot_strips(ref, cls, kindfx, p)
+            if info:
+                plots[f"{cls}_{kindfx}_strips"] = p.name
+                strips[f"{cls}_{kindfx}"] = info
+    res["plots"] = plots
+    res["strips"] = strips
+    if int8:
+        try:
+            d = evaluate_reference_inputs(contract, records[:6], data_dir)
+            res["int8_trial"] = trial_int8(model, contract, *d)
+        except Exception as exc:  # a measurement, never fatal for the report
+            logger.warning("trial int8 conversion failed: %s", exc)
+            res["int8_trial"] = {"error": str(exc)}
+    res["eval_seconds"] = time.monotonic() - t0
+    return res
+
+
+def evaluate_reference_inputs(contract, records, data_dir=None):
+    """Model inputs at reference positions of a few records (for calibration/agreement)."""
+    bs, fs = [], []
+    for rec in records:
+        ref = reference_beats(rec, data_dir=data_dir)
+        _, _, _, beat, feats, _ = _record_inputs(rec, contract, ref.sample_index, data_dir)
+        bs.append(beat)
+        fs.append(feats)
+    return np.concatenate(bs), np.concatenate(fs)
+
+
+def _keras_size(model_path) -> int:
+    p = Path(model_path)
+    if p.is_dir():
+        p = sorted(p.glob("*.keras"))[0]
+    return p.stat().st_size
+
+
+def _pct(v) -> str:
+    return "–" if v is None or not np.isfinite(v) else f"{100 * v:.1f}"
+
+
+def write_report(results: list[dict], out_dir: Path, shipped: str | None = None) -> Path:
+    """Write ``report.json`` and ``report.md`` for one or more evaluated models."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "report.json").write_text(json.dumps(results, indent=1, default=float) + "\n")
+    L = ["# Beat classifiers: inter-patient evaluation on MIT-BIH DS2", ""]
+    L += ["Trained on DS1 only (de Chazal 2004 split, paced records 102/104/107/217 excluded); "
+          "the checkpoint was selected on held-out DS1 records; DS2 (22 patients never seen in "
+          "training) is used only here. Classes: AAMI EC57 N, S (SVEB), V (VEB), F, Q. "
+          "Metrics from `edge.scoring`.", ""]
+    if shipped:
+        L += [f"**Shipped model:** {shipped}", ""]
+    L += ["## Side by side (DS2)", "",
+          "| model | params | .keras KB | int8 KB | int8 agree | ms/beat int8 | mode | acc | "
+          "macro F1 | S Se | S +P | S F1 | V Se | V +P | V F1 | F F1 |",
+          "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        t8 = r.get("int8_trial", {})
+        for mode in ("reference", "end_to_end"):
+            m = r[mode]
+            pc = m["per_class"]
+            L.append(f"| {r['kind'].upper()} ({r['model_version']}) | {r['params']} | "
+                     f"{r['keras_bytes'] / 1024:.0f} | "
+                     f"{t8.get('int8_bytes', float('nan')) / 1024:.0f} | "
+                     f"{_pct(t8.get('agreement_with_float'))} | "
+                     f"{t8.get('latency_ms_per_beat', float('nan')):.2f} | {mode} | "
+                     f"{_pct(m['accuracy'])} | {_pct(m['macro_f1'])} | "
+                     f"{_pct(pc['S']['se'])} | {_pct(pc['S']['ppv'])} | {_pct(pc['S']['f1'])} | "
+                     f"{_pct(pc['V']['se'])} | {_pct(pc['V']['ppv'])} | {_pct(pc['V']['f1'])} | "
+                     f"{_pct(pc['F']['f1'])} |")
+    L += ["", "Sizes: `.keras` is the float file; int8 is a trial full-int8 conversion "
+          "(int8 input and output tensors, 500 calibration beats from DS2 records 100-113, "
+          "agreement = same argmax as float on 3000 of those beats, latency = one "
+          "LiteRT interpreter thread on this workstation).", ""]
+    L += ["## Targets (reference positions, float model)", "",
+          "| model | " + " | ".join(TARGETS) + " |", "|---|" + "---|" * len(TARGETS)]
+    for r in results:
+        tg = r["reference"]["targets"]
+        L.append(f"| {r['kind'].upper()} | " + " | ".join(
+            f"{tg[k]['value']:.3f} {'✓' if tg[k]['met'] else '✗'}" for k in TARGETS) + " |")
+    L += ["", "## Literature (inter-patient DS1→DS2, Se/+P %)", "",
+          "| study | S Se | S +P | S F1 | V Se | V +P | V F1 |", "|---|---|---|---|---|---|---|"]
+    for s in LITERATURE:
+        f1 = {c: s.get(f"{c}_f1") or (2 * s[f"{c}_se"] * s[f"{c}_ppv"]
+                                      / (s[f"{c}_se"] + s[f"{c}_ppv"])) for c in "SV"}
+        L.append(f"| {s['study']} | {s.get('S_se', '–')} | {s.get('S_ppv', '–')} | "
+                 f"{f1['S']:.1f} | {s.get('V_se', '–')} | {s.get('V_ppv', '–')} | "
+                 f"{f1['V']:.1f} |")
+    for r in results:
+        pc = r["reference"]["per_class"]
+        L.append(f"| **ours, {r['kind'].upper()}** (reference positions) | {_pct(pc['S']['se'])}"
+                 f" | {_pct(pc['S']['ppv'])} | {_pct(pc['S']['f1'])} | {_pct(pc['V']['se'])} | "
+                 f"{_pct(pc['V']['ppv'])} | {_pct(pc['V']['f1'])} |")
+    L += ["", "F1 of the cited studies is computed from their Se/+P where only those are "
+          "given. Figures near 99 % reported with intra-patient (beat-level random) splits "
+          "are **not comparable**: there, beats of the same patient are in training and test.",
+          ""]
+    for r in results:
+        K = r["kind"].upper()
+        L += [f"## {K}", "", f"Training: records {', '.join(r['training']['records'])}; "
+              f"validation {', '.join(r['training']['validation_records'])}; best epoch "
+              f"{r['training']['best_epoch']} of {r['training']['epochs_run']}; "
+              f"{r['training']['seconds'] / 60:.1f} min. Selection: "
+              f"{r['training']['selection']}.", ""]
+        for mode in ("reference", "end_to_end"):
+            m = r[mode]
+            L += [f"### {K}, {mode.replace('_', '-')}", ""]
+            if mode == "end_to_end":
+                d = m["detection"]
+                L += [f"Detection: Se {_pct(d['se'])} %, +P {_pct(d['ppv'])} % "
+                      f"({d['fn']} missed, {d['fp']} extra; `-` = no beat).", ""]
+            L += ["| class | Se | +P | spec | F1 | TP | FP | FN |", "|---|---|---|---|---|---|---|---|"]
+            for c, v in m["per_class"].items():
+                L.append(f"| {c} | {_pct(v['se'])} | {_pct(v['ppv'])} | {_pct(v['spec'])} | "
+                         f"{_pct(v['f1'])} | {v['tp']} | {v['fp']} | {v['fn']} |")
+            L += ["", f"Accuracy {_pct(m['accuracy'])} %, macro F1 {_pct(m['macro_f1'])} %, "
+                  f"{m['n_beats']} beats.", "",
+                  f"![confusion]({r['plots'][mode + '_confusion']})", "",
+                  "Dominant confusions (reference → predicted: count; top records):", ""]
+            for d in m["dominant_confusions"][:6]:
+                tops = ", ".join(f"{t['record']} ({t['count']})" for t in d["top_records"])
+                L.append(f"- {d['true']} → {d['pred']}: {d['count']} — {tops}")
+            L += ["", "<details><summary>Per-record table</summary>", "",
+                  "| record | beats | acc | N | S | V | F | Q | S Se | S +P | V Se | V +P | errors |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+            for row in m["per_record"]:
+                L.append(f"| {row['record']} | {row['beats']} | {_pct(row['accuracy'])} | "
+                         f"{row['n_N']} | {row['n_S']} | {row['n_V']} | {row['n_F']} | "
+                         f"{row['n_Q']} | {_pct(row['S_se'])} | {_pct(row['S_ppv'])} | "
+                         f"{_pct(row['V_se'])} | {_pct(row['V_ppv'])} | {row['errors']} |")
+            L += ["", "</details>", ""]
+        L += [f"### {K}: misclassified beats (reference positions)", "",
+              "Strips: 3 s of conditioned ECG around the beat; dashed lines mark beats with "
+              "`reference>predicted` labels (red = wrong).", ""]
+        for key in ("S_FN", "S_FP", "V_FN", "V_FP"):
+            if f"{key}_strips" in r["plots"]:
+                L += [f"**{key.replace('_', ' ')}**", "", f"![{key}]({r['plots'][key + '_strips']})",
+                      ""]
+    path = out_dir / "report.md"
+    path.write_text("\n".join(L) + "\n")
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m training.evaluate",
+                                description=__doc__.split("\n")[0])
+    p.add_argument("--model", action="append", required=True,
+                   help="model directory or .keras file (repeat to compare)")
+    p.add_argument("--out", required=True, help="report directory")
+    p.add_argument("--records", nargs="*", default=list(DS2), help="records (default DS2)")
+    p.add_argument("--shipped", help="note on the shipped model for the report header")
+    p.add_argument("--no-int8", action="store_true", help="skip the trial int8 conversion")
+    p.add_argument("--data-dir", help="MIT-BIH directory (default: $MITDB_DIR)")
+    p.add_argument("--quiet", action="store_true")
+    a = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf
+    tf.config.threading.set_intra_op_parallelism_threads(2)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    out = Path(a.out)
+    results = []
+    for mp in a.model:
+        r = evaluate_model(mp, out, records=tuple(a.records), data_dir=a.data_dir,
+                           progress=not a.quiet, int8=not a.no_int8)
+        pc = r["reference"]["per_class"]
+        logger.info("%s reference: acc %.4f S Se %.3f +P %.3f F1 %.3f; V Se %.3f +P %.3f F1 %.3f",
+                    r["kind"], r["reference"]["accuracy"], pc["S"]["se"], pc["S"]["ppv"],
+                    pc["S"]["f1"], pc["V"]["se"], pc["V"]["ppv"], pc["V"]["f1"])
+        results.append(r)
+    path = write_report(results, out, a.shipped)
+    logger.info("wrote %s", path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
