@@ -139,8 +139,7 @@ class BeatClassifier:
         self.path = path
         self.size_bytes = len(data)
         self.contract = read_contract(data)
-        self.window = window or WindowConfig(**{k: v for k, v in self.contract["window"].items()
-                                                if k in WindowConfig.__dataclass_fields__})
+        self.window = window or WindowConfig()
         self.filters = filters or FilterConfig()
         check_contract(self.contract, window=self.window, filters=self.filters)
         feats = self.contract["features"]

@@ -41,6 +41,54 @@ def _cmd_detect(args: argparse.Namespace) -> int:
     return 0
 
 
+def default_model_path() -> Path:
+    """The int8 model bundled with the package."""
+    return Path(__file__).resolve().parent / "models" / "default.tflite"
+
+
+def _cmd_annotate(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from edge.classifier import BeatClassifier
+    from edge.pipeline import BeatPipeline, classify_at
+    from edge.records import read_annotations, read_record
+    from edge.wfdb_io import write_annotations
+
+    clf = BeatClassifier(args.model or default_model_path())
+    rec = read_record(args.record, data_dir=args.data_dir)
+    if not 0 <= args.channel < rec.signal_mv.shape[1]:
+        raise EdgeError(f"--channel {args.channel}: record {rec.name} has "
+                        f"{rec.signal_mv.shape[1]} channels")
+    x = rec.signal_mv[:, args.channel]
+    t0 = time.process_time()
+    if args.reference_beats:
+        from edge.scoring import AAMI_CLASSES  # noqa: F401 (documented symbol set)
+        ann = read_annotations(args.record, args.reference_beats, data_dir=args.data_dir)
+        beat_symbols = set("NLRejAaJSVEF/fQ")
+        positions = ann.sample_index[np.isin(ann.symbol, list(beat_symbols))]
+        beats = classify_at(clf, x, rec.fs_hz, positions)
+        mode = f"at the {beats.sample_index.size} beats of '{args.reference_beats}'"
+    else:
+        beats = BeatPipeline(clf, rec.fs_hz).run(x, int(max(1, args.chunk_s * rec.fs_hz)))
+        mode = "at detected beats"
+    cpu_s = time.process_time() - t0
+    path = write_annotations(rec.name, args.ext, beats.sample_index, beats.label, rec.fs_hz,
+                             args.out_dir)
+    counts = {c: int(np.sum(beats.label == c)) for c in clf.classes}
+    print(f"{rec.name}: {len(beats)} beats classified {mode} with {clf.path.name} "
+          f"({clf.model_version}) -> {path}  {counts}  [{cpu_s:.1f} CPU s]")
+    return 0
+
+
+def _cmd_quantize(args: argparse.Namespace) -> int:
+    try:
+        from convert.quantize import main as quantize_main
+    except ImportError as exc:
+        raise EdgeError(f"quantize needs the training extras (pip install 'ecg-edge[train]'): "
+                        f"{exc}") from exc
+    return quantize_main(args.rest)
+
+
 def _cmd_download(args: argparse.Namespace) -> int:
     from edge.records import download_database
 
@@ -66,6 +114,28 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.set_defaults(func=_cmd_detect)
 
+    p = sub.add_parser("annotate", help="classify the beats of a WFDB record with the int8 "
+                       "model and write them as a WFDB annotation file (N/S/V/F/Q)")
+    p.add_argument("record", help="MIT-BIH record name or WFDB record path (any sample rate)")
+    p.add_argument("--model", default=None, type=Path,
+                   help="int8 .tflite model (default: the bundled model)")
+    p.add_argument("--channel", type=int, default=0)
+    p.add_argument("--ext", default="cls", help="annotation file extension (default cls)")
+    p.add_argument("--out-dir", default=".", type=Path)
+    p.add_argument("--reference-beats", default=None, metavar="EXT",
+                   help="classify at the beats of this annotation file (e.g. atr) instead of "
+                   "detected beats")
+    p.add_argument("--data-dir", default=None)
+    p.add_argument("--chunk-s", type=float, default=1.0)
+    _add_common(p)
+    p.set_defaults(func=_cmd_annotate)
+
+    p = sub.add_parser("quantize", help="convert a trained model to a full-int8 .tflite "
+                       "(same as `python convert/quantize.py`; needs the train extras)",
+                       add_help=False)
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=_cmd_quantize)
+
     p = sub.add_parser("download", help="download a PhysioNet database (needs internet)")
     p.add_argument("database", choices=["mitdb", "nstdb"])
     p.add_argument("--out", required=True, type=Path)
@@ -75,6 +145,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["quantize"]:  # every option belongs to convert/quantize.py
+        try:
+            return _cmd_quantize(argparse.Namespace(rest=argv[1:]))
+        except EdgeError as exc:
+            print(f"ecg-edge quantize: error: {exc}", file=sys.stderr)
+            return 2
     parser = build_parser()
     args = parser.parse_args(argv)
     level = logging.WARNING - 10 * min(getattr(args, "verbose", 0), 2)
