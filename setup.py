@@ -42,7 +42,7 @@ setup(
                                     "convert.*", "firmware_bridge", "firmware_bridge.*"]),
     package_data={"edge": ["models/*.tflite", "models/*.json", "data/*", "py.typed"],
                   "firmware_bridge": ["c/*.c", "c/*.h", "*.md"]},
-    install_requires=["numpy>=1.24", "scipy>=1.10"],
+    install_requires=["numpy>=1.24", "scipy>=1.10", "tomli>=2.0; python_version<'3.11'"],
     extras_require={
         "edge": EDGE,
         "train": TRAIN,
