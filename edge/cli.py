@@ -97,6 +97,101 @@ def _cmd_download(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_overrides(args: argparse.Namespace) -> list[str]:
+    """Command-line options of ``run`` as config overrides (applied after --set)."""
+    o: list[str] = list(args.set or [])
+
+    def q(text: str) -> str:
+        return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    if args.port:
+        o += ['source.kind="serial"', f"source.serial.port={q(args.port)}"]
+    if args.ble:
+        o += ['source.kind="ble"', f"source.ble.address={q(args.ble)}"]
+    if args.replay:
+        o += ['source.kind="replay"', f"source.replay.record={q(args.replay)}"]
+        if args.speed is not None:
+            o.append(f"source.replay.speed={q(args.speed) if args.speed == 'max' else args.speed}")
+    if args.channel is not None:
+        o.append(f"source.channel={args.channel}")
+    if args.model:
+        o.append(f"pipeline.model={q(args.model)}")
+    if args.jsonl:
+        o += ["sinks.jsonl.enabled=true", f"sinks.jsonl.path={q(args.jsonl)}"]
+    if args.json:
+        o += ["sinks.stdout.enabled=true", "sinks.terminal.enabled=false"]
+    if args.quiet:
+        o.append("sinks.terminal.enabled=false")
+    if args.wfdb_dir:
+        o += ["sinks.wfdb.enabled=true", f"sinks.wfdb.out_dir={q(args.wfdb_dir)}"]
+    if args.record_name:
+        o.append(f"sinks.wfdb.record_name={q(args.record_name)}")
+    if args.mqtt:
+        host, _, port = args.mqtt.partition(":")
+        o += ["sinks.mqtt.enabled=true", f"sinks.mqtt.host={q(host)}"]
+        if port:
+            o.append(f"sinks.mqtt.port={int(port)}")
+    if args.idle_exit_s is not None:
+        o.append(f"daemon.idle_exit_s={args.idle_exit_s}")
+    return o
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    import signal
+
+    from edge.classifier import BeatClassifier
+    from edge.config import load_config
+    from edge.daemon import Daemon, build_sinks, build_source
+
+    config = load_config(args.config, _run_overrides(args))
+    clf = BeatClassifier(config.pipeline.model_path(), num_threads=config.pipeline.num_threads)
+    source = build_source(config)
+    sinks = build_sinks(config)
+    if not sinks:
+        logger.warning("no sink is enabled: events are computed and dropped")
+    daemon = Daemon(config, source=source, classifier=clf, sinks=sinks)
+    signal.signal(signal.SIGTERM, lambda *_: daemon.request_stop())
+    signal.signal(signal.SIGINT, lambda *_: daemon.request_stop())
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, lambda *_: daemon.request_reopen())
+    logger.info("ecg-edge run: %s source, model %s (%s)", config.source.kind, clf.path.name,
+                clf.model_version)
+    result = daemon.run()
+    c = result.counters
+    print(f"ecg-edge run: stopped ({result.reason}): {c.get('beats', 0)} beats, "
+          f"{c.get('stream_s', 0):.1f} s of ECG, {c.get('gaps', 0)} gaps, "
+          f"{c.get('x_real_time')} x real time", file=sys.stderr)
+    return 0
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from edge.classifier import BeatClassifier
+    from edge.config import load_config
+
+    config = load_config(args.config, list(args.set or []))
+    path = config.pipeline.model_path()
+    clf = BeatClassifier(path, num_threads=config.pipeline.num_threads)
+    sinks = [name for name in ("terminal", "stdout", "jsonl", "wfdb", "mqtt")
+             if getattr(config.sinks, name).enabled]
+    print(f"{args.config}: OK\n  source: {config.source.kind} "
+          f"{config.source.transport_config()}\n  channel: {config.source.channel}\n"
+          f"  model: {path} ({clf.model_version}, {'int8' if clf.quantized else 'float'}, "
+          f"{clf.size_bytes} bytes, classes {''.join(clf.classes)})\n"
+          f"  sinks: {', '.join(sinks) or 'none'}")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from edge.demo import run_demo
+
+    speed = None if args.speed == "max" else float(args.speed)
+    if speed is not None and not speed > 0:
+        raise EdgeError(f"--speed must be > 0 or 'max', got {args.speed}")
+    run_demo(speed=speed, model=args.model, duration_s=args.duration_s,
+             show_beats=not args.no_beats, color=args.color, install_signals=True)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ecg-edge", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -135,6 +230,46 @@ def build_parser() -> argparse.ArgumentParser:
                        add_help=False)
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(func=_cmd_quantize)
+
+    p = sub.add_parser("run", help="the edge daemon: read a wearable (serial, BLE or replay), "
+                       "classify beats, raise alerts, publish events to the sinks")
+    p.add_argument("--config", type=Path, default=None, help="TOML configuration file")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--port", help="serial device or pyserial URL (source.kind=serial)")
+    src.add_argument("--ble", metavar="ADDRESS", help="BLE device address (source.kind=ble)")
+    src.add_argument("--replay", metavar="RECORD",
+                     help="replay a WFDB record in-process (source.kind=replay)")
+    p.add_argument("--speed", default=None, help="replay speed (1 = real time, 'max')")
+    p.add_argument("--channel", type=int, default=None, help="channel to classify")
+    p.add_argument("--model", default=None, help="int8 .tflite model (default: bundled)")
+    p.add_argument("--jsonl", default=None, metavar="PATH", help="append JSON-lines events")
+    p.add_argument("--json", action="store_true", help="JSON lines on stdout (no terminal)")
+    p.add_argument("--quiet", action="store_true", help="no terminal output")
+    p.add_argument("--wfdb-dir", default=None, help="write beats as a WFDB annotation file")
+    p.add_argument("--record-name", default=None, help="WFDB record name of that file")
+    p.add_argument("--mqtt", default=None, metavar="HOST[:PORT]", help="publish to MQTT")
+    p.add_argument("--idle-exit-s", type=float, default=None,
+                   help="exit after this long without samples once data flowed")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override any config key, e.g. --set alerts.pause_s=3")
+    _add_common(p)
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("check", help="validate a daemon configuration and load its model")
+    p.add_argument("config", type=Path, help="TOML configuration file")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a key")
+    _add_common(p)
+    p.set_defaults(func=_cmd_check)
+
+    p = sub.add_parser("demo", help="replay a bundled MIT-BIH excerpt through a simulated "
+                       "wearable on a pty into the daemon; no hardware or data needed")
+    p.add_argument("--speed", default="1", help="replay speed (1 = real time, 'max')")
+    p.add_argument("--model", default=None, type=Path, help="int8 model (default: bundled)")
+    p.add_argument("--duration-s", type=float, default=None, help="replay only this long")
+    p.add_argument("--no-beats", action="store_true", help="do not print every beat")
+    p.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+    _add_common(p)
+    p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser("download", help="download a PhysioNet database (needs internet)")
     p.add_argument("database", choices=["mitdb", "nstdb"])

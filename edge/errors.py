@@ -4,11 +4,16 @@ The tree::
 
     EdgeError                      every error this package raises on purpose
     ├── ConfigError(ValueError)    a configuration field breaks a stated rule (``field`` names it)
+    │   └── ConfigFileError        a configuration file is unreadable, not TOML, or has an unknown
+    │                              key (``path``, ``field``)
     ├── SignalError(ValueError)    input samples the stage cannot accept (shape, dtype, rate)
     ├── DataError                  a record or data directory is missing, damaged or unreadable
     │   └── DataNotFoundError      the data directory or record does not exist (``path``)
-    └── ModelError                 a model file is damaged or breaks the preprocessing contract
-        └── ContractError          the model's contract disagrees with the pipeline (``field``)
+    ├── ModelError                 a model file is damaged or breaks the preprocessing contract
+    │   └── ContractError          the model's contract disagrees with the pipeline (``field``)
+    ├── SinkError                  an event sink cannot write or connect (``sink`` names it)
+    └── DaemonError                the edge daemon cannot start or keep running (e.g. its source
+                                   cannot be opened)
 """
 from __future__ import annotations
 
@@ -20,6 +25,9 @@ __all__ = [
     "DataNotFoundError",
     "ModelError",
     "ContractError",
+    "ConfigFileError",
+    "SinkError",
+    "DaemonError",
 ]
 
 
@@ -61,3 +69,26 @@ class ContractError(ModelError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"model contract field {field!r}: {message}")
         self.field = field
+
+
+class ConfigFileError(ConfigError):
+    """A configuration file cannot be read, is not valid TOML, or holds an unknown key.
+
+    ``path`` is the file (``None`` for command-line overrides); ``field`` the dotted key.
+    """
+
+    def __init__(self, field: str, message: str, path: str | None = None) -> None:
+        super().__init__(field, message if path is None else f"{message} (in {path})")
+        self.path = path
+
+
+class SinkError(EdgeError):
+    """An event sink cannot write, rotate or connect; ``sink`` names the sink."""
+
+    def __init__(self, sink: str, message: str) -> None:
+        super().__init__(f"sink {sink}: {message}")
+        self.sink = sink
+
+
+class DaemonError(EdgeError):
+    """The edge daemon cannot start or keep running (source unavailable, no sink...)."""

@@ -156,10 +156,11 @@ class TemplateTracker:
 class RhythmTracker:
     """Streaming rhythm descriptors from the sequence of pre-RR intervals.
 
-    For beat *i*: ``rr_irregularity`` = mean absolute successive difference of the last
+    For beat *i*: ``rr_irregularity`` = median absolute successive difference of the last
     ``rhythm_beats`` pre-RR intervals (up to and including beat *i*'s) divided by the local
-    mean RR -- high in atrial fibrillation, where prematurity alone does not mean an ectopic
-    beat; ``log_pre_over_prev_pre`` = log(pre_rr(i) / pre_rr(i - 1)) (0 for the first beat).
+    mean RR -- high in atrial fibrillation ("irregularly irregular"), where prematurity alone
+    does not mean an ectopic beat, but low when a regular rhythm is broken by isolated ectopic
+    beats or pauses (the median ignores those); ``log_pre_over_prev_pre`` = log(pre_rr(i) / pre_rr(i - 1)) (0 for the first beat).
     """
 
     def __init__(self, config: FeatureConfig | None = None) -> None:
@@ -178,7 +179,7 @@ class RhythmTracker:
             prev = self._pre[-1] if self._pre else pre
             self._pre.append(pre)
             d = np.abs(np.diff(np.fromiter(self._pre, float)))
-            out[i, 0] = d.mean() / max(float(rr[i, 2]), 1e-3) if d.size else 0.0
+            out[i, 0] = float(np.median(d)) / max(float(rr[i, 2]), 1e-3) if d.size else 0.0
             out[i, 1] = np.log(max(pre, 1e-3) / max(prev, 1e-3))
         return out
 

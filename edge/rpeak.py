@@ -70,6 +70,15 @@ class DetectorConfig:
     r_search_ms: float = 80.0
     alignment_ms: float = 19.5
     qrs_level_cap: float = 1.5
+    min_slope_ratio: float = 0.0
+    conflict_fraction: float = 0.0
+    busy_gain: float = 0.0
+    busy_window_s: float = 2.5
+    busy_level: float = 0.25
+    busy_free: float = 2.5
+    max_conflict_ms: float = 400.0
+    conflict_ratio: float = 1.0
+    noise_gain: float = 0.0
     vf_ratio: float = 0.2
     vf_window_s: float = 1.5
     vf_beats: int = 8
@@ -163,8 +172,10 @@ class RPeakDetector:
         self.n_max_sb = int(round(cfg.max_searchback_s * fs))
         self.n_align = int(round(cfg.alignment_ms * ms))
         self.n_vf_window = int(round(cfg.vf_window_s * fs))
+        self.n_busy_window = max(1, int(round(cfg.busy_window_s * fs)))
         # The feature peak trails the R wave; the R search looks back over the integration window.
-        self.n_lookahead = self.n_dom + self.n_preblank + 2
+        self.n_max_conflict = int(round(cfg.max_conflict_ms * ms)) if cfg.conflict_fraction else 0
+        self.n_lookahead = self.n_dom + max(self.n_preblank, self.n_max_conflict) + 2
         self.reset()
 
     @property
@@ -194,6 +205,11 @@ class RPeakDetector:
         self._learn_start = 0
         self._last_r: int | None = None
         self._last_slope = 0.0
+        self._slopes: deque[float] = deque(maxlen=8)
+        self.n_slope_rejected = 0
+        self.n_conflict_rejected = 0
+        self._busy: deque[int] = deque()
+        self._last_height = 0.0
         self._last_beat_feat = -(10**9)
         self._gap_noise: list[_Cand] = []  # noise candidates since the last beat (search-back)
         self._searched_after: int | None = None
@@ -341,7 +357,18 @@ class RPeakDetector:
     def _threshold(self) -> float:
         q = _median(self._qrs_levels)
         nz = _median(self._noise_levels)
-        return nz + self.config.threshold_fraction * (q - nz)
+        frac = self.config.threshold_fraction
+        if self.config.busy_gain and self._rr:
+            # Candidates per beat over the last busy_window_s: ~1-2.5 in clean ECG (QRS, T, P),
+            # many more in motion artefact -> demand more of a candidate.
+            rr = sum(self._rr) / len(self._rr)
+            per_beat = len(self._busy) * rr / self.n_busy_window
+            excess = max(0.0, per_beat - self.config.busy_free)
+            frac = min(0.75, frac + self.config.busy_gain * excess)
+        if self.config.noise_gain and q > 0:
+            # Noisier signal (noise peaks close to the beats) -> a higher threshold.
+            frac = min(0.8, frac + self.config.noise_gain * nz / q)
+        return nz + frac * (q - nz)
 
     def _time_now(self) -> int:
         """Feature index up to which candidates are final."""
@@ -420,10 +447,38 @@ class RPeakDetector:
         if not c.valid:
             self.n_invalid_skipped += 1
             return
+        if self.config.busy_gain:
+            busy = self._busy
+            while busy and busy[0] < c.feat_index - self.n_busy_window:
+                busy.popleft()
+            if c.height > self.config.busy_level * _median(self._qrs_levels):
+                busy.append(c.feat_index)
         if self._last_r is not None and c.r_index - self._last_r < self.n_refractory:
             return
         thr = self._threshold()
+        if c.height > thr and self.config.conflict_fraction and self._rr:
+            # Two candidates closer than a fraction of the mean RR: at most one is a beat.
+            win = min(self.n_max_conflict, int(self.config.conflict_fraction
+                                               * sum(self._rr) / len(self._rr)))
+            ratio = self.config.conflict_ratio
+            if self._last_r is not None and c.r_index - self._last_r < win \
+                    and c.height * ratio < self._last_height:
+                self.n_conflict_rejected += 1
+                self._noise(c)
+                return
+            for c2 in self._queue:
+                if c2.feat_index - c.feat_index >= win:
+                    break
+                if c2.valid and c2.height > ratio * c.height and c2.height > thr:
+                    self.n_conflict_rejected += 1
+                    self._noise(c)
+                    return
         if c.height > thr:
+            if (self.config.min_slope_ratio and len(self._slopes) >= 4
+                    and c.slope < self.config.min_slope_ratio * _median(self._slopes)):
+                self.n_slope_rejected += 1
+                self._noise(c)
+                return
             if (self._last_r is not None and c.r_index - self._last_r < self.n_twave
                     and c.slope < self.config.twave_slope_ratio * self._last_slope):
                 self.n_twave_rejected += 1
@@ -449,7 +504,9 @@ class RPeakDetector:
             level = min(level, self.config.qrs_level_cap * _median(self._qrs_levels))
         self._qrs_levels.append(level)
         self._last_r = c.r_index
+        self._last_height = c.height
         self._last_slope = c.slope
+        self._slopes.append(c.slope)
         self._last_beat_feat = c.feat_index
         self._gap_noise = []
         # Ventricular flutter/fibrillation: the QRS-energy feature never returns to baseline.

@@ -39,7 +39,7 @@ __all__ = ["AugmentConfig", "DatasetConfig", "BeatSet", "record_signal", "condit
 logger = logging.getLogger(__name__)
 
 #: Bump when the builder's output changes for the same configuration.
-DATASET_VERSION = 2
+DATASET_VERSION = 3
 NOISE_RECORDS = ("bw", "em", "ma")
 
 

@@ -10,7 +10,8 @@ Protocol
   hold out S and V beats of several patients); the clean record plus ``n_augment`` noisy copies.
 * Validation: the clean held-out DS1 records only. DS2 is never read here.
 * Each epoch uses every non-N training beat and a fresh random draw of ``normal_per_epoch``
-  N beats; the loss is weighted per class by ``(n_N / n_c) ** class_weight_power`` (capped).
+  N beats; the loss is weighted per class by ``(n_N / n_c) ** class_weight_power`` (capped at
+  ``max_class_weight``) times ``class_weight_scale[c]``.
 * Model selection: after each epoch the validation records are scored with
   :func:`edge.scoring.class_metrics`; the kept weights are those of the epoch with the best
   ``0.4 F1(S) + 0.4 F1(V) + 0.2 accuracy``; training stops after ``patience`` epochs without
@@ -58,6 +59,7 @@ class TrainConfig:
     normal_per_epoch: int = 30000
     class_weight_power: float = 0.6
     max_class_weight: float = 20.0
+    class_weight_scale: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0, 1.0)
     seed: int = 7
     max_minutes: float = 15.0
     threads: int = 2
@@ -73,6 +75,8 @@ class TrainConfig:
             raise ConfigError("max_epochs", "max_epochs, patience and batch_size must be >= 1")
         if not self.learning_rate > 0 or self.normal_per_epoch < 1:
             raise ConfigError("learning_rate", "must be positive (normal_per_epoch >= 1)")
+        if len(self.class_weight_scale) != len(AAMI_CLASSES) or min(self.class_weight_scale) <= 0:
+            raise ConfigError("class_weight_scale", "needs one positive factor per AAMI class")
         if self.class_weight_power < 0 or self.max_class_weight < 1:
             raise ConfigError("class_weight_power", "need power >= 0 and max weight >= 1")
 
@@ -104,10 +108,11 @@ def _setup_threads(n: int) -> None:
         pass
 
 
-def _class_weights(labels: np.ndarray, power: float, cap: float) -> dict[int, float]:
+def _class_weights(labels: np.ndarray, power: float, cap: float,
+                   scale=(1.0,) * len(AAMI_CLASSES)) -> dict[int, float]:
     counts = np.bincount(labels, minlength=len(AAMI_CLASSES)).astype(float)
     ref = counts[0] if counts[0] > 0 else counts.max()
-    return {i: float(min(cap, (ref / c) ** power)) if c > 0 else 1.0
+    return {i: float(scale[i] * min(cap, (ref / c) ** power)) if c > 0 else 1.0
             for i, c in enumerate(counts)}
 
 
@@ -160,7 +165,8 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, *,
         take = rng.choice(normal, size=min(config.normal_per_epoch, normal.size), replace=False)
         idx = rng.permutation(np.concatenate([take, other]))
         y = tr.label[idx]
-        cw = _class_weights(y, config.class_weight_power, config.max_class_weight)
+        cw = _class_weights(y, config.class_weight_power, config.max_class_weight,
+                            config.class_weight_scale)
         sw = np.array([cw[int(c)] for c in range(len(AAMI_CLASSES))], np.float32)[y]
         if progress:
             print(f"epoch {epoch + 1}/{config.max_epochs}", file=sys.stderr)
@@ -243,6 +249,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n-augment", type=int, default=TrainConfig.n_augment)
     p.add_argument("--normal-per-epoch", type=int, default=TrainConfig.normal_per_epoch)
     p.add_argument("--class-weight-power", type=float, default=TrainConfig.class_weight_power)
+    p.add_argument("--class-weight-scale", type=float, nargs=5,
+                   default=TrainConfig.class_weight_scale, metavar=("N", "S", "V", "F", "Q"),
+                   help="per-class factors on the class weights")
     p.add_argument("--lr", type=float, default=TrainConfig.learning_rate)
     p.add_argument("--seed", type=int, default=TrainConfig.seed)
     p.add_argument("--max-minutes", type=float, default=TrainConfig.max_minutes)
@@ -255,7 +264,8 @@ def main(argv: list[str] | None = None) -> int:
     cfg = TrainConfig(kind=a.model, train_records=recs, val_records=val,
                       n_augment=a.n_augment, max_epochs=a.epochs, patience=a.patience,
                       normal_per_epoch=a.normal_per_epoch,
-                      class_weight_power=a.class_weight_power, learning_rate=a.lr,
+                      class_weight_power=a.class_weight_power,
+                      class_weight_scale=tuple(a.class_weight_scale), learning_rate=a.lr,
                       seed=a.seed, max_minutes=a.max_minutes)
     train(cfg, a.out, progress=not a.quiet, data_dir=a.data_dir)
     return 0

@@ -1,0 +1,305 @@
+"""What the edge daemon publishes: event records, their JSON form and their sequence numbers.
+
+Every event has a ``type``, the ``device_id`` it concerns, a per-device sequence number
+``seq`` (0, 1, 2, ... in emission order, never reused within one daemon run) and ``time_s``,
+the host's wall-clock time (Unix seconds) when it was emitted. Events tied to the signal also
+carry ``sample_index`` (absolute index in the device's stream, at the device's rate) and
+``t_stream_s`` (``sample_index / fs_hz``).
+
+Types (the JSON schema is ``docs/events.schema.json``, described in ``docs/events.md``):
+
+``beat``      a classified beat: class, probabilities, RR intervals, signal quality
+``hr``        rolling heart rate
+``alert``     rhythm alert: onset / end of a run, or a single event (pause)
+``quality``   signal-quality change (good, noisy, saturated, lead_off)
+``link``      link status: connected, reconnecting, gap (with lost samples), rate change
+``strip``     filtered, decimated ECG for live display
+``status``    daemon counters and per-stage timing (periodic and at exit)
+
+Events are built without ``seq``/``time_s``; :class:`Sequencer` stamps them when they are
+emitted.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, ClassVar
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Event",
+    "BeatEvent",
+    "HeartRateEvent",
+    "AlertEvent",
+    "QualityEvent",
+    "LinkStatusEvent",
+    "StripEvent",
+    "StatusEvent",
+    "Sequencer",
+    "event_to_dict",
+    "event_to_json",
+    "QUALITY_LEVELS",
+    "ALERT_KINDS",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Version of the event schema (bumped on incompatible changes).
+SCHEMA_VERSION = 1
+
+#: Signal-quality levels, best first.
+QUALITY_LEVELS = ("good", "noisy", "saturated", "lead_off")
+
+#: Rhythm alert kinds.
+ALERT_KINDS = ("v_run", "bigeminy", "trigeminy", "bradycardia", "tachycardia", "pause",
+               "vflutter")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Event:
+    """Fields shared by every event.
+
+    Attributes
+    ----------
+    device_id : device/stream the event concerns.
+    seq : per-device sequence number (-1 until stamped by :class:`Sequencer`).
+    time_s : host wall-clock time of emission, Unix seconds (0.0 until stamped).
+    """
+
+    type: ClassVar[str] = "event"
+    device_id: int
+    seq: int = -1
+    time_s: float = 0.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class BeatEvent(Event):
+    """One classified beat.
+
+    Attributes
+    ----------
+    sample_index : R-peak position, absolute device sample index (device rate).
+    fs_hz : device sample rate (Hz).
+    label : AAMI class ``N``, ``S``, ``V``, ``F`` or ``Q``.
+    proba : class probabilities, class name -> probability.
+    rr_s : RR features in seconds: ``pre``, ``post``, ``local``, ``long``.
+    quality : signal quality around the beat (:data:`QUALITY_LEVELS`); a beat in bad signal is
+        still reported with the model's label, flagged here.
+    """
+
+    type: ClassVar[str] = "beat"
+    sample_index: int
+    fs_hz: float
+    label: str
+    proba: dict[str, float]
+    rr_s: dict[str, float]
+    quality: str = "good"
+
+    @property
+    def t_stream_s(self) -> float:
+        """Stream time of the R peak (s)."""
+        return self.sample_index / self.fs_hz
+
+
+@dataclass(frozen=True, kw_only=True)
+class HeartRateEvent(Event):
+    """Rolling heart rate.
+
+    Attributes
+    ----------
+    sample_index : stream position the rate refers to (last beat used).
+    fs_hz : device sample rate (Hz).
+    hr_bpm : mean rate over the window (beats per minute); ``None`` when too few clean beats.
+    window_s : averaging window (s).
+    n_beats : RR intervals used.
+    """
+
+    type: ClassVar[str] = "hr"
+    sample_index: int
+    fs_hz: float
+    hr_bpm: float | None
+    window_s: float
+    n_beats: int
+
+    @property
+    def t_stream_s(self) -> float:
+        """Stream time (s)."""
+        return self.sample_index / self.fs_hz
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlertEvent(Event):
+    """A rhythm alert.
+
+    Attributes
+    ----------
+    kind : one of :data:`ALERT_KINDS`.
+    state : ``"onset"``, ``"end"`` (episodes) or ``"event"`` (single occurrence, e.g. pause).
+    severity : ``"alarm"`` (VT, flutter/fibrillation) or ``"warning"``.
+    sample_index : where the onset / end / event is (device rate).
+    fs_hz : device sample rate (Hz).
+    detail : kind-specific numbers (``n_beats``, ``rate_bpm``, ``duration_s``, ``rr_s``...).
+    """
+
+    type: ClassVar[str] = "alert"
+    kind: str
+    state: str
+    severity: str
+    sample_index: int
+    fs_hz: float
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def t_stream_s(self) -> float:
+        """Stream time (s)."""
+        return self.sample_index / self.fs_hz
+
+
+@dataclass(frozen=True, kw_only=True)
+class QualityEvent(Event):
+    """Signal quality changed (emitted on changes only).
+
+    Attributes
+    ----------
+    quality : new level (:data:`QUALITY_LEVELS`).
+    previous : previous level.
+    sample_index : start of the analysis window that changed it (device rate).
+    fs_hz : device sample rate (Hz).
+    metrics : the window's measurements (``flat_fraction``, ``clip_fraction``, ``noise_ratio``,
+        ``amplitude_mv``).
+    """
+
+    type: ClassVar[str] = "quality"
+    quality: str
+    previous: str
+    sample_index: int
+    fs_hz: float
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class LinkStatusEvent(Event):
+    """Link status.
+
+    Attributes
+    ----------
+    state : ``connecting``, ``connected``, ``reconnecting``, ``disconnected``, ``closed`` (from
+        the source), ``gap`` (samples lost) or ``rate_change``.
+    detail : human-readable reason.
+    lost_samples : samples lost in a gap (0 otherwise).
+    gap_s : duration of the gap (s).
+    action : what the daemon did about a gap: ``filled`` (with invalid samples, classification
+        continues) or ``reset`` (pipeline restarted at the new sample index).
+    sample_index : first sample after the gap / at the rate change (``None`` for source states).
+    fs_hz : device sample rate (``None`` when unknown).
+    """
+
+    type: ClassVar[str] = "link"
+    state: str
+    detail: str = ""
+    lost_samples: int = 0
+    gap_s: float = 0.0
+    action: str = ""
+    sample_index: int | None = None
+    fs_hz: float | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class StripEvent(Event):
+    """Filtered, decimated ECG for live display.
+
+    Attributes
+    ----------
+    sample_index : device sample index of the first strip sample.
+    fs_hz : device sample rate (Hz).
+    strip_fs_hz : rate of ``samples_mv`` (Hz).
+    samples_mv : conditioned ECG in mV (``null`` where the signal was invalid).
+    """
+
+    type: ClassVar[str] = "strip"
+    sample_index: int
+    fs_hz: float
+    strip_fs_hz: float
+    samples_mv: list[float | None]
+
+
+@dataclass(frozen=True, kw_only=True)
+class StatusEvent(Event):
+    """Daemon status: counters and per-stage timing.
+
+    Attributes
+    ----------
+    state : ``running`` (periodic), ``stopped`` (at exit).
+    uptime_s : seconds since the daemon started.
+    counters : named integer/float counters (samples, beats, gaps, events per type, link...).
+    stages : per stage ``{"calls": n, "cpu_s": s}`` (time.perf_counter totals).
+    model_version : the classifier's version string.
+    """
+
+    type: ClassVar[str] = "status"
+    state: str
+    uptime_s: float
+    counters: dict[str, Any] = field(default_factory=dict)
+    stages: dict[str, dict[str, float]] = field(default_factory=dict)
+    model_version: str = ""
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe: non-finite floats become None, numpy scalars become Python numbers."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        return _clean(value.item())
+    return value
+
+
+def event_to_dict(event: Event) -> dict[str, Any]:
+    """The event as a JSON-ready dict: ``type`` first, then ``schema``, the fields, and
+    ``t_stream_s`` for events tied to the signal."""
+    out: dict[str, Any] = {"type": event.type, "schema": SCHEMA_VERSION}
+    for f in fields(event):
+        out[f.name] = getattr(event, f.name)
+    si, fs = out.get("sample_index"), out.get("fs_hz")
+    if si is not None and fs:
+        out["t_stream_s"] = round(si / fs, 6)
+    return _clean(out)
+
+
+def event_to_json(event: Event) -> str:
+    """One line of compact JSON (no trailing newline)."""
+    return json.dumps(event_to_dict(event), separators=(",", ":"), allow_nan=False)
+
+
+class Sequencer:
+    """Stamps events with per-device sequence numbers and the wall-clock emission time.
+
+    Parameters
+    ----------
+    clock : callable returning Unix seconds (default :func:`time.time`).
+    """
+
+    def __init__(self, clock=time.time) -> None:
+        self._clock = clock
+        self._next: dict[int, int] = {}
+
+    def stamp(self, event: Event) -> Event:
+        """Return ``event`` with ``seq`` (next for its device) and ``time_s`` set."""
+        seq = self._next.get(event.device_id, 0)
+        self._next[event.device_id] = seq + 1
+        return replace(event, seq=seq, time_s=round(self._clock(), 6))
+
+    def next_seq(self, device_id: int) -> int:
+        """The sequence number the next event of ``device_id`` will get."""
+        return self._next.get(device_id, 0)
+
+    def reset(self) -> None:
+        """Forget all counters (a new daemon run)."""
+        self._next.clear()
+

@@ -1,0 +1,242 @@
+"""Signal quality of one ECG channel, window by window: lead-off / flat line, saturation,
+excessive noise.
+
+:class:`SignalQuality` is a streaming stage over the device's samples (mV, device rate; ``NaN``
+marks samples that were lost or non-finite). It cuts the stream into windows of ``window_s``
+and grades each:
+
+``lead_off``   more than ``lead_off_fraction`` of the window is non-finite or flat (a run of
+               identical samples of ``flat_ms`` or longer: electrode off, amplifier at a rail).
+``saturated``  more than ``clip_fraction`` of the samples sit exactly at the window's maximum or
+               minimum (the ADC clips the QRS complexes).
+``noisy``      high-frequency energy (above ``hf_cutoff_hz``; muscle noise, mains) exceeds
+               ``noise_ratio_max`` times the QRS-band energy (``qrs_band_hz``), or the
+               QRS-band peak-to-peak amplitude exceeds ``max_amplitude_mv`` (motion artefact).
+``good``       none of the above.
+
+The daemon flags beats that fall into a bad window (``quality`` in the beat event) instead
+of silently trusting their class. Band energies are computed with streaming SOS filters
+(explicit state), so chunking does not change the result.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import signal
+
+from edge.errors import ConfigError
+
+__all__ = ["QualityConfig", "QualityWindow", "SignalQuality"]
+
+logger = logging.getLogger(__name__)
+
+_RANK = {"good": 0, "noisy": 1, "saturated": 2, "lead_off": 3}
+
+
+@dataclass(frozen=True, kw_only=True)
+class QualityConfig:
+    """Settings of :class:`SignalQuality`.
+
+    Attributes
+    ----------
+    fs_hz : device sample rate (Hz).
+    window_s : analysis window (s).
+    flat_ms : identical samples for this long or longer are a flat line (ms).
+    lead_off_fraction : fraction of flat or non-finite samples above which a window is lead-off.
+    clip_fraction : fraction of samples at the window's extreme above which it is saturated.
+    hf_cutoff_hz : lower edge of the "noise" band (Hz; limited to 0.45 x fs_hz).
+    qrs_band_hz : (low, high) edges of the QRS band (Hz).
+    noise_ratio_max : highest acceptable HF / QRS-band energy ratio.
+    max_amplitude_mv : highest plausible QRS-band peak-to-peak amplitude (mV).
+    history_windows : graded windows kept for looking up the quality of late beats.
+    """
+
+    fs_hz: float
+    window_s: float = 2.0
+    flat_ms: float = 100.0
+    lead_off_fraction: float = 0.5
+    clip_fraction: float = 0.03
+    hf_cutoff_hz: float = 40.0
+    qrs_band_hz: tuple[float, float] = (5.0, 15.0)
+    noise_ratio_max: float = 0.35
+    max_amplitude_mv: float = 5.0
+    history_windows: int = 16
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.fs_hz) and self.fs_hz >= 50):
+            raise ConfigError("fs_hz", f"must be >= 50 Hz, got {self.fs_hz}")
+        if not self.window_s * self.fs_hz >= 16:
+            raise ConfigError("window_s", f"must hold at least 16 samples, got {self.window_s}")
+        if not self.flat_ms > 0:
+            raise ConfigError("flat_ms", f"must be > 0 ms, got {self.flat_ms}")
+        for name in ("lead_off_fraction", "clip_fraction"):
+            if not 0 < getattr(self, name) <= 1:
+                raise ConfigError(name, f"must lie in (0, 1], got {getattr(self, name)}")
+        lo, hi = self.qrs_band_hz
+        if not 0 < lo < hi < self.fs_hz / 2:
+            raise ConfigError("qrs_band_hz", f"need 0 < low < high < fs_hz / 2, got "
+                                             f"{self.qrs_band_hz}")
+        if not self.hf_cutoff_hz > hi:
+            raise ConfigError("hf_cutoff_hz", f"must be above the QRS band ({hi} Hz)")
+        if not self.noise_ratio_max > 0:
+            raise ConfigError("noise_ratio_max", "must be > 0")
+        if not self.max_amplitude_mv > 0:
+            raise ConfigError("max_amplitude_mv", "must be > 0 mV")
+        if self.history_windows < 1:
+            raise ConfigError("history_windows", "must be >= 1")
+
+
+@dataclass(frozen=True)
+class QualityWindow:
+    """One graded window: ``[start_index, end_index)`` in device samples, its ``level`` and the
+    ``metrics`` behind it."""
+
+    start_index: int
+    end_index: int
+    level: str
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+class SignalQuality:
+    """Streaming signal-quality grader (see the module docstring).
+
+    Parameters
+    ----------
+    config : QualityConfig
+    first_index : absolute device index of the first sample that will be fed.
+    """
+
+    def __init__(self, config: QualityConfig, first_index: int = 0) -> None:
+        self.config = cfg = config
+        nyq = cfg.fs_hz / 2
+        self._sos_qrs = signal.butter(2, [cfg.qrs_band_hz[0], cfg.qrs_band_hz[1]],
+                                      btype="bandpass", fs=cfg.fs_hz, output="sos")
+        hf = min(cfg.hf_cutoff_hz, 0.45 * cfg.fs_hz)
+        self._sos_hf = signal.butter(2, hf / nyq, btype="highpass", output="sos")
+        self.n_window = int(round(cfg.window_s * cfg.fs_hz))
+        self.n_flat = max(2, int(round(cfg.flat_ms * 1e-3 * cfg.fs_hz)))
+        self.reset(first_index)
+
+    def reset(self, first_index: int = 0) -> None:
+        """Forget the stream; the next sample fed has index ``first_index``."""
+        self._zi_qrs = np.zeros((self._sos_qrs.shape[0], 2))
+        self._zi_hf = np.zeros((self._sos_hf.shape[0], 2))
+        self._start = int(first_index)
+        self._raw: list[np.ndarray] = []
+        self._qrs: list[np.ndarray] = []
+        self._hf: list[np.ndarray] = []
+        self._n = 0
+        self._run = 0
+        self._last = math.nan
+        self._flat: list[np.ndarray] = []
+        self._hold = 0.0
+        self.history: deque[QualityWindow] = deque(maxlen=self.config.history_windows)
+        self.level = "good"
+
+    def _flat_mask(self, x: np.ndarray) -> np.ndarray:
+        """True for samples inside a run of identical samples at least ``n_flat`` long (a
+        run is counted from the sample where it reaches that length on)."""
+        prev = np.concatenate([[self._last], x[:-1]])
+        same = (x == prev) & np.isfinite(x)
+        # run length ending at each sample (streaming: carries self._run)
+        idx = np.arange(x.size)
+        breaks = np.where(~same, idx, -1)
+        last_break = np.maximum.accumulate(breaks)
+        run = np.where(last_break >= 0, idx - last_break + 1, self._run + idx + 1)
+        run = np.where(same, run, 1)
+        self._run = int(run[-1])
+        self._last = float(x[-1])
+        return run >= self.n_flat
+
+    def process(self, x_mv: np.ndarray) -> list[QualityWindow]:
+        """Feed consecutive samples (1-D, mV, NaN = missing); returns the windows completed."""
+        x = np.asarray(x_mv, dtype=np.float64).ravel()
+        if x.size == 0:
+            return []
+        finite = np.isfinite(x)
+        if finite.all():
+            filled = x
+        else:  # hold the last good value through missing samples so the filters stay sane
+            filled = x.copy()
+            idx = np.where(finite, np.arange(x.size), -1)
+            idx = np.maximum.accumulate(idx)
+            filled[idx < 0] = self._hold
+            filled[idx >= 0] = x[idx[idx >= 0]]
+        self._hold = float(filled[-1])
+        qrs, self._zi_qrs = signal.sosfilt(self._sos_qrs, filled, zi=self._zi_qrs)
+        hf, self._zi_hf = signal.sosfilt(self._sos_hf, filled, zi=self._zi_hf)
+        flat = self._flat_mask(x) | ~finite
+        out: list[QualityWindow] = []
+        pos = 0
+        while pos < x.size:
+            take = min(self.n_window - self._n, x.size - pos)
+            sl = slice(pos, pos + take)
+            self._raw.append(x[sl])
+            self._qrs.append(qrs[sl])
+            self._hf.append(hf[sl])
+            self._flat.append(flat[sl])
+            self._n += take
+            pos += take
+            if self._n == self.n_window:
+                out.append(self._grade())
+        return out
+
+    def _grade(self) -> QualityWindow:
+        cfg = self.config
+        raw = np.concatenate(self._raw)
+        qrs = np.concatenate(self._qrs)
+        hf = np.concatenate(self._hf)
+        flat = np.concatenate(self._flat)
+        n = raw.size
+        flat_fraction = float(flat.mean())
+        fin = raw[np.isfinite(raw)]
+        clip = 0.0
+        if fin.size:
+            hi, lo = fin.max(), fin.min()
+            if hi > lo:
+                clip = max(int((fin == hi).sum()), int((fin == lo).sum())) / n
+        e_qrs = float(np.mean(qrs * qrs))
+        e_hf = float(np.mean(hf * hf))
+        ratio = e_hf / e_qrs if e_qrs > 1e-12 else (0.0 if e_hf <= 1e-12 else math.inf)
+        amp = float(qrs.max() - qrs.min())
+        if flat_fraction > cfg.lead_off_fraction:
+            level = "lead_off"
+        elif clip > cfg.clip_fraction:
+            level = "saturated"
+        elif ratio > cfg.noise_ratio_max or amp > cfg.max_amplitude_mv:
+            level = "noisy"
+        else:
+            level = "good"
+        win = QualityWindow(self._start, self._start + n, level,
+                            {"flat_fraction": round(flat_fraction, 4),
+                             "clip_fraction": round(clip, 4),
+                             "noise_ratio": round(ratio, 4) if math.isfinite(ratio) else None,
+                             "amplitude_mv": round(amp, 4)})
+        self.history.append(win)
+        self.level = level
+        self._start += n
+        self._raw, self._qrs, self._hf, self._flat = [], [], [], []
+        self._n = 0
+        return win
+
+    def level_at(self, sample_index: int) -> str:
+        """Quality of the window holding ``sample_index``; for a sample in the window still
+        being filled, the latest graded window's level (``"good"`` before the first)."""
+        for win in reversed(self.history):
+            if win.start_index <= sample_index < win.end_index:
+                return win.level
+            if win.end_index <= sample_index:
+                break
+        return self.history[-1].level if self.history else "good"
+
+    def worst_between(self, a: int, b: int) -> str:
+        """Worst level of the graded windows overlapping ``[a, b)`` (``"good"`` if none)."""
+        worst = "good"
+        for win in self.history:
+            if win.end_index > a and win.start_index < b and _RANK[win.level] > _RANK[worst]:
+                worst = win.level
+        return worst

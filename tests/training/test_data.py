@@ -1,0 +1,32 @@
+"""training.data: AAMI EC57 class map and the de Chazal DS1/DS2 split."""
+from __future__ import annotations
+
+import numpy as np
+
+from training.data import AAMI_MAP, ALL_RECORDS, DS1, DS2, PACED, aami_class, reference_beats
+
+
+def test_aami_map_covers_the_mitbih_beat_symbols():
+    expected = {"N": "NLRej", "S": "AaJS", "V": "VE", "F": "F", "Q": "/fQ"}
+    for cls, symbols in expected.items():
+        for s in symbols:
+            assert AAMI_MAP[s] == cls
+    assert set(AAMI_MAP.values()) == {"N", "S", "V", "F", "Q"}
+    for non_beat in ("+", "~", "|", "[", "]", "!", "x", '"'):
+        assert aami_class(non_beat) is None
+
+
+def test_split_is_22_plus_22_disjoint_without_paced_records():
+    assert len(DS1) == len(set(DS1)) == 22
+    assert len(DS2) == len(set(DS2)) == 22
+    assert not set(DS1) & set(DS2)
+    assert not (set(DS1) | set(DS2)) & set(PACED)
+    assert set(PACED) == {"102", "104", "107", "217"}
+    assert len(ALL_RECORDS) == 48
+
+
+def test_reference_beats_of_record_100(mitdb_dir):
+    ref = reference_beats("100", data_dir=mitdb_dir)
+    assert ref.sample_index.size == 2273
+    assert np.all(np.diff(ref.sample_index) > 0)
+    assert (ref.aami == "S").sum() == 33 and (ref.aami == "V").sum() == 1
