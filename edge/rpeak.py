@@ -8,8 +8,12 @@ with explicit state:
 2. Candidates: local maxima of the feature that dominate ``dominance_ms`` on each side; of two
    candidates closer than ``preblank_ms`` only the larger survives.
 3. Decision, candidate by candidate in time order: adaptive threshold between the median of the
-   last 8 QRS peak levels and of the last 8 noise peak levels; refractory period; T-wave
-   rejection by QRS slope for candidates within ``twave_window_ms`` of the previous beat.
+   last 8 QRS peak levels and of the last 8 noise peak levels (one beat may lift the QRS level
+   by at most ``qrs_level_cap`` x its median, so noise bursts cannot inflate it); refractory
+   period; T-wave rejection by QRS slope for candidates within ``twave_window_ms`` of the
+   previous beat; of two supra-threshold candidates closer than ``conflict_fraction`` x the
+   mean RR (at most ``max_conflict_ms``), the clearly smaller one (by ``conflict_ratio``) is
+   noise -- premature beats survive because they are rarely much smaller than their neighbours.
 4. Search-back: when no beat follows the last one within ``searchback_factor`` x the mean RR,
    the largest candidate in the gap above half the threshold is taken as a beat.
 5. Ventricular flutter/fibrillation: when ``vf_beats`` accepted beats in a row sit in a QRS
@@ -21,7 +25,7 @@ with explicit state:
    are neither beats nor learning material; thresholds re-learn after ``relearn_s`` without a beat.
 
 Latency: a beat found on the main threshold is emitted ``lookahead_ms`` (stated by the
-instance, 395 ms with the defaults at any rate) after its R peak at most; a beat recovered by
+instance, 636 ms with the defaults at any rate) after its R peak at most; a beat recovered by
 search-back is emitted when its search-back deadline passes, at most ``max_searchback_s`` +
 ``lookahead_ms`` after its R peak. The detector never uses samples beyond that look-ahead.
 
@@ -70,15 +74,9 @@ class DetectorConfig:
     r_search_ms: float = 80.0
     alignment_ms: float = 19.5
     qrs_level_cap: float = 1.5
-    min_slope_ratio: float = 0.0
-    conflict_fraction: float = 0.0
-    busy_gain: float = 0.0
-    busy_window_s: float = 2.5
-    busy_level: float = 0.25
-    busy_free: float = 2.5
+    conflict_fraction: float = 0.5
     max_conflict_ms: float = 400.0
-    conflict_ratio: float = 1.0
-    noise_gain: float = 0.0
+    conflict_ratio: float = 1.15
     vf_ratio: float = 0.2
     vf_window_s: float = 1.5
     vf_beats: int = 8
@@ -96,6 +94,10 @@ class DetectorConfig:
             raise ConfigError("threshold_fraction", "must lie in (0, 1)")
         if not 0 < self.searchback_fraction <= 1:
             raise ConfigError("searchback_fraction", "must lie in (0, 1]")
+        if not 0 <= self.conflict_fraction < 1:
+            raise ConfigError("conflict_fraction", "must lie in [0, 1) (0 disables)")
+        if not self.conflict_ratio >= 1:
+            raise ConfigError("conflict_ratio", "must be >= 1")
         if not 0 < self.vf_ratio < 1:
             raise ConfigError("vf_ratio", "must lie in (0, 1)")
         if self.vf_beats < 0:
@@ -172,7 +174,6 @@ class RPeakDetector:
         self.n_max_sb = int(round(cfg.max_searchback_s * fs))
         self.n_align = int(round(cfg.alignment_ms * ms))
         self.n_vf_window = int(round(cfg.vf_window_s * fs))
-        self.n_busy_window = max(1, int(round(cfg.busy_window_s * fs)))
         # The feature peak trails the R wave; the R search looks back over the integration window.
         self.n_max_conflict = int(round(cfg.max_conflict_ms * ms)) if cfg.conflict_fraction else 0
         self.n_lookahead = self.n_dom + max(self.n_preblank, self.n_max_conflict) + 2
@@ -205,10 +206,7 @@ class RPeakDetector:
         self._learn_start = 0
         self._last_r: int | None = None
         self._last_slope = 0.0
-        self._slopes: deque[float] = deque(maxlen=8)
-        self.n_slope_rejected = 0
         self.n_conflict_rejected = 0
-        self._busy: deque[int] = deque()
         self._last_height = 0.0
         self._last_beat_feat = -(10**9)
         self._gap_noise: list[_Cand] = []  # noise candidates since the last beat (search-back)
@@ -357,18 +355,7 @@ class RPeakDetector:
     def _threshold(self) -> float:
         q = _median(self._qrs_levels)
         nz = _median(self._noise_levels)
-        frac = self.config.threshold_fraction
-        if self.config.busy_gain and self._rr:
-            # Candidates per beat over the last busy_window_s: ~1-2.5 in clean ECG (QRS, T, P),
-            # many more in motion artefact -> demand more of a candidate.
-            rr = sum(self._rr) / len(self._rr)
-            per_beat = len(self._busy) * rr / self.n_busy_window
-            excess = max(0.0, per_beat - self.config.busy_free)
-            frac = min(0.75, frac + self.config.busy_gain * excess)
-        if self.config.noise_gain and q > 0:
-            # Noisier signal (noise peaks close to the beats) -> a higher threshold.
-            frac = min(0.8, frac + self.config.noise_gain * nz / q)
-        return nz + frac * (q - nz)
+        return nz + self.config.threshold_fraction * (q - nz)
 
     def _time_now(self) -> int:
         """Feature index up to which candidates are final."""
@@ -447,12 +434,6 @@ class RPeakDetector:
         if not c.valid:
             self.n_invalid_skipped += 1
             return
-        if self.config.busy_gain:
-            busy = self._busy
-            while busy and busy[0] < c.feat_index - self.n_busy_window:
-                busy.popleft()
-            if c.height > self.config.busy_level * _median(self._qrs_levels):
-                busy.append(c.feat_index)
         if self._last_r is not None and c.r_index - self._last_r < self.n_refractory:
             return
         thr = self._threshold()
@@ -474,11 +455,6 @@ class RPeakDetector:
                     self._noise(c)
                     return
         if c.height > thr:
-            if (self.config.min_slope_ratio and len(self._slopes) >= 4
-                    and c.slope < self.config.min_slope_ratio * _median(self._slopes)):
-                self.n_slope_rejected += 1
-                self._noise(c)
-                return
             if (self._last_r is not None and c.r_index - self._last_r < self.n_twave
                     and c.slope < self.config.twave_slope_ratio * self._last_slope):
                 self.n_twave_rejected += 1
@@ -506,7 +482,6 @@ class RPeakDetector:
         self._last_r = c.r_index
         self._last_height = c.height
         self._last_slope = c.slope
-        self._slopes.append(c.slope)
         self._last_beat_feat = c.feat_index
         self._gap_noise = []
         # Ventricular flutter/fibrillation: the QRS-energy feature never returns to baseline.
