@@ -40,6 +40,8 @@ class ModelConfig:
     dense_units : units of the morphology embedding (CNN) or LSTM units (LSTM).
     head_units : units of the dense layer after concatenating the RR features.
     dropout : dropout rate before the output layer.
+    ensemble : number of identical sub-networks whose softmax outputs are averaged (trained
+        separately, on different DS1 patient folds; see :func:`training.train.train_ensemble`).
     """
 
     kind: str = "cnn"
@@ -47,11 +49,12 @@ class ModelConfig:
     n_channels: int = 2
     n_features: int = 14
     n_classes: int = 5
-    filters: tuple[int, ...] = (8, 16, 16, 24)
+    filters: tuple[int, ...] = (8, 12, 16, 16)
     kernel_sizes: tuple[int, ...] = (7, 5, 5, 3)
-    dense_units: int = 16
-    head_units: int = 32
+    dense_units: int = 12
+    head_units: int = 24
     dropout: float = 0.2
+    ensemble: int = 1
 
     def __post_init__(self) -> None:
         if self.kind not in MODEL_KINDS:
@@ -62,6 +65,8 @@ class ModelConfig:
             raise ConfigError("filters", "filters and kernel sizes must be >= 1")
         if not 0 <= self.dropout < 1:
             raise ConfigError("dropout", "must be in [0, 1)")
+        if self.ensemble < 1:
+            raise ConfigError("ensemble", "must be >= 1")
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -82,7 +87,8 @@ def build_model(config: ModelConfig, *, batch_size: int | None = None, seed: int
 
     Parameters
     ----------
-    config : architecture.
+    config : architecture; with ``ensemble > 1`` the model averages that many sub-networks
+        (``ecg_<kind>_0`` ...), whose weights are usually set from separately trained members.
     batch_size : fixed batch size (1 for TFLite conversion) or None.
     seed : seed of the weight initialisers and dropout.
     """
@@ -93,6 +99,18 @@ def build_model(config: ModelConfig, *, batch_size: int | None = None, seed: int
     beat = keras.Input((config.window_length, config.n_channels), batch_size=batch_size,
                        name="beat")
     feats = keras.Input((config.n_features,), batch_size=batch_size, name="features")
+    if config.ensemble == 1:
+        return _single(config, beat, feats, seed, f"ecg_{config.kind}")
+    members = [_single(config, beat, feats, seed + i, f"ecg_{config.kind}_{i}")
+               for i in range(config.ensemble)]
+    out = layers.Average(name="probabilities")([m([beat, feats]) for m in members])
+    return keras.Model([beat, feats], out, name=f"ecg_{config.kind}_x{config.ensemble}")
+
+
+def _single(config: ModelConfig, beat, feats, seed: int, name: str):
+    import keras
+    from keras import layers
+
     x = beat
     for i, (f, k) in enumerate(zip(config.filters, config.kernel_sizes)):
         x = layers.Conv1D(f, k, strides=2, padding="same", use_bias=False, name=f"conv{i}")(x)
@@ -109,7 +127,7 @@ def build_model(config: ModelConfig, *, batch_size: int | None = None, seed: int
     h = layers.Dense(config.head_units, activation="relu", name="head")(h)
     h = layers.Dropout(config.dropout, seed=seed, name="dropout")(h)
     out = layers.Dense(config.n_classes, activation="softmax", name="probabilities")(h)
-    return keras.Model([beat, feats], out, name=f"ecg_{config.kind}")
+    return keras.Model([beat, feats], out, name=name)
 
 
 def fixed_batch_copy(model, config: ModelConfig, batch_size: int = 1):

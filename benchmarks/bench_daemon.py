@@ -1,0 +1,137 @@
+"""Whole-daemon benchmark.
+
+    MITDB_DIR=... python benchmarks/bench_daemon.py [--model M] [--record 233] [--rt-s 60]
+
+1. Throughput: the full record replayed in-process (ReplaySource, as fast as possible, frames
+   decoded exactly as from a serial port) through the daemon into a JSONL file sink, pinned
+   to one core; reported as stream seconds per CPU second (x real time), with per-stage times.
+2. Peak memory: the same run as `ecg-edge run` in a subprocess (LiteRT interpreter, no
+   TensorFlow import), ru_maxrss of the child.
+3. Real time: the simulated wearable on a pty at 1x for --rt-s seconds -> SerialSource ->
+   daemon: CPU share (process CPU s / wall s) and latency from the arrival of the chunk that
+   completes a beat's look-ahead to the beat's event (median, p99).
+
+Writes benchmarks/results/daemon.{json,md}.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def throughput(model: str, record: str) -> dict:
+    from firmware_bridge.replay import ReplayConfig
+    from firmware_bridge.replay_source import ReplaySource
+
+    from edge.classifier import BeatClassifier
+    from edge.config import load_config
+    from edge.daemon import Daemon
+    from edge.sinks import RotatingJsonlSink
+
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+    clf = BeatClassifier(model)
+    cfg = load_config(None, ['source.serial.port="x"', "outputs.status_interval_s=0"])
+    out = Path(tempfile.mkdtemp()) / "ev.jsonl"
+    src = ReplaySource(ReplayConfig(record=record, speed=None), max_frames_per_read=64)
+    c0, w0 = time.process_time(), time.perf_counter()
+    res = Daemon(cfg, source=src, classifier=clf, sinks=[RotatingJsonlSink(out)]).run()
+    cpu, wall = time.process_time() - c0, time.perf_counter() - w0
+    stream_s = res.counters["stream_s"]
+    return {"record": record, "stream_s": stream_s, "cpu_s": round(cpu, 3),
+            "wall_s": round(wall, 3), "x_real_time_cpu": round(stream_s / cpu, 1),
+            "x_real_time_wall": round(stream_s / wall, 1), "beats": res.counters["beats"],
+            "events": res.counters["events"], "stages": res.stages,
+            "jsonl_bytes": out.stat().st_size}
+
+
+def peak_memory(model: str, record: str) -> dict:
+    out = Path(tempfile.mkdtemp()) / "ev.jsonl"
+    code = ("import resource,subprocess,sys;"
+            "p=subprocess.run(sys.argv[1:]);"
+            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    cmd = [sys.executable, "-c", code, sys.executable, "-m", "edge.cli", "run", "--replay",
+           record, "--speed", "max", "--model", model, "--quiet", "--jsonl", str(out)]
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, check=True)
+    kb = int(p.stdout.strip().splitlines()[-1])
+    chk = subprocess.run([sys.executable, "-c", "import edge.daemon, edge.classifier, sys;"
+                          "edge.classifier.load_interpreter_class();"
+                          "print('tensorflow' in sys.modules)"],
+                         capture_output=True, text=True, env=env, cwd=ROOT)
+    return {"peak_rss_mb": round(kb / 1024, 1), "tensorflow_imported": chk.stdout.strip()}
+
+
+def real_time(model: str, record: str, seconds: float) -> dict:
+    from firmware_bridge.replay import ReplayConfig, start_replay
+    from firmware_bridge.serial_source import SerialConfig, SerialSource
+
+    from edge.classifier import BeatClassifier
+    from edge.config import load_config
+    from edge.daemon import Daemon
+    from edge.sinks import RotatingJsonlSink
+
+    clf = BeatClassifier(model)
+    cfg = load_config(None, ['source.serial.port="x"', "outputs.status_interval_s=0",
+                             "daemon.idle_exit_s=1.5"])
+    out = Path(tempfile.mkdtemp()) / "ev.jsonl"
+    with start_replay(ReplayConfig(record=record, speed=1.0, duration_s=seconds)) as h:
+        src = SerialSource(SerialConfig(port=h.device_path))
+        daemon = Daemon(cfg, source=src, classifier=clf, sinks=[RotatingJsonlSink(out)])
+        r0 = resource.getrusage(resource.RUSAGE_SELF)
+        w0 = time.perf_counter()
+        res = daemon.run()
+        wall = time.perf_counter() - w0
+        r1 = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+    return {"seconds": seconds, "wall_s": round(wall, 2),
+            "cpu_share_percent_incl_simulator_thread": round(100 * cpu / wall, 2),
+            "daemon_busy_percent": round(100 * res.counters["processing_s"] / wall, 2),
+            "latency": res.counters["latency"], "beats": res.counters["beats"]}
+
+
+def main() -> int:
+    from edge.cli import default_model_path
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", default=None)
+    ap.add_argument("--record", default="233")
+    ap.add_argument("--rt-s", type=float, default=60.0)
+    args = ap.parse_args()
+    model = str(args.model or default_model_path())
+    result = {"throughput": throughput(model, args.record),
+              "memory": peak_memory(model, args.record),
+              "real_time": real_time(model, args.record, args.rt_s)}
+    res_dir = ROOT / "benchmarks" / "results"
+    res_dir.mkdir(parents=True, exist_ok=True)
+    (res_dir / "daemon.json").write_text(json.dumps(result, indent=1))
+    t, m, r = result["throughput"], result["memory"], result["real_time"]
+    stages = sorted(t["stages"].items(), key=lambda kv: -kv[1]["cpu_s"])
+    md = ["# Daemon benchmark", "", f"record {t['record']} ({t['stream_s']:.0f} s), model "
+          f"{Path(model).name}", "",
+          f"- throughput (one core): **{t['x_real_time_cpu']}x real time** per CPU s "
+          f"({t['x_real_time_wall']}x wall), {t['beats']} beats",
+          f"- peak memory (`ecg-edge run` subprocess, TF imported: {m['tensorflow_imported']}):"
+          f" **{m['peak_rss_mb']} MB** RSS",
+          f"- 1x real time for {r['seconds']:.0f} s on a pty: CPU share "
+          f"{r['cpu_share_percent_incl_simulator_thread']}% (incl. simulator thread), daemon "
+          f"busy {r['daemon_busy_percent']}%; latency median {r['latency']['median_ms']} ms, "
+          f"p99 {r['latency']['p99_ms']} ms", "", "| stage | calls | s |", "|---|---|---|"]
+    md += [f"| {k} | {v['calls']} | {v['cpu_s']:.3f} |" for k, v in stages]
+    (res_dir / "daemon.md").write_text("\n".join(md) + "\n")
+    print("\n".join(md))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
