@@ -53,7 +53,10 @@ Data directories: ``--mitdb-dir`` / ``--nstdb-dir``, else ``$MITDB_DIR`` / ``$NS
 ``benchmarks/results``): ``rpeak.json`` (per-record counts and CPU per detector, gross totals for
 both protocols, NSTDB per SNR, machine info, the exact command) and ``rpeak.md`` (the tables,
 also printed at the end). Work is spread over a ``multiprocessing`` pool (``--jobs``, default 2)
-of (detector, record) tasks.
+of (detector, record) tasks. The workers import ``edge``/``training`` from a snapshot copied when
+the run starts, so edits to the working tree during a run cannot mix code versions; the git
+commit, uncommitted changes and sha256 of the sources under test are recorded with the results.
+The exit status is 1 when ours' detections differ between chunk sizes.
 """
 from __future__ import annotations
 
@@ -72,8 +75,13 @@ from functools import lru_cache
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
+#: Workers import the project's code from a snapshot of edge/ and training/ taken when the run
+#: starts (main() sets this variable), so edits to the working tree during a run cannot mix
+#: versions. Imported directly, the module uses the repository itself.
+_SNAPSHOT_ENV = "BENCH_RPEAK_CODE_ROOT"
+CODE_ROOT = Path(os.environ.get(_SNAPSHOT_ENV) or REPO_ROOT)
+if str(CODE_ROOT) not in sys.path:
+    sys.path.insert(0, str(CODE_ROOT))
 
 import numpy as np  # noqa: E402
 
@@ -134,13 +142,47 @@ def _detector_fn(variant: str, fs: float, adc_gain: float, adc_zero: int):
 
 
 _WARMED: set[str] = set()
+_WORKER_CODE: str | None = None
+
+#: Source files of the code under test (our detector and the shared data/scoring layer).
+CODE_FILES = ("edge/detection.py", "edge/preprocess.py", "edge/rpeak.py", "edge/filters.py",
+              "edge/resample.py", "edge/records.py", "edge/scoring.py", "training/data.py")
+
+
+def source_hashes(root: Path = REPO_ROOT) -> dict:
+    """sha256 (first 16 hex digits) of every file in CODE_FILES under ``root``, as now on disk."""
+    import hashlib
+    out = {}
+    for rel in CODE_FILES:
+        try:
+            out[rel] = hashlib.sha256((Path(root) / rel).read_bytes()).hexdigest()[:16]
+        except OSError:
+            out[rel] = None
+    return out
+
+
+def _combined(hashes: dict) -> str:
+    import hashlib
+    text = "\n".join(f"{k}={v}" for k, v in sorted(hashes.items()))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _worker_code() -> str:
+    """Import our detector once per worker and hash its sources right then, so the parent can
+    tell whether every worker ran the same code."""
+    global _WORKER_CODE
+    if _WORKER_CODE is None:
+        import edge.detection  # noqa: PLC0415
+        root = Path(edge.detection.__file__).resolve().parents[1]
+        _WORKER_CODE = f"{_combined(source_hashes(root))} @ {root}"
+    return _WORKER_CODE
 
 
 def run_detector(task: tuple[str, str, str, str]) -> dict:
     """Run one detector variant on one record; returns detections, CPU time and any error."""
     variant, database, record, data_dir = task
     out = {"variant": variant, "database": database, "record": record, "error": None,
-           "warnings": [], "det": None, "cpu_s": None}
+           "warnings": [], "det": None, "cpu_s": None, "code": _worker_code()}
     try:
         x, fs, gain, zero = _load(database, record, data_dir)
     except Exception as exc:  # data problems are fatal for every detector: report, go on
@@ -221,6 +263,23 @@ def _machine_info() -> dict:
             "versions": versions}
 
 
+def _git_state() -> dict:
+    """Commit and uncommitted changes of the repository (read-only git calls, no index lock)."""
+    import subprocess
+    env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0"}
+
+    def git(*a):
+        try:
+            return subprocess.run(["git", "-C", str(REPO_ROOT), *a], capture_output=True,
+                                  text=True, timeout=20, env=env).stdout.rstrip("\n")
+        except Exception:
+            return ""
+    return {"head": git("rev-parse", "HEAD") or None,
+            "head_subject": git("log", "-1", "--format=%s") or None,
+            "uncommitted": [ln[3:] for ln in git("status", "--porcelain", "--", *CODE_FILES)
+                            .splitlines() if ln.strip()]}
+
+
 def _resolve_dir(cli: str | None, database: str) -> str:
     env = {"mitdb": "MITDB_DIR", "nstdb": "NSTDB_DIR"}[database]
     return str(Path(cli or os.environ.get(env) or DEFAULT_DIRS[database]).expanduser())
@@ -295,6 +354,20 @@ def _markdown(report, variants, mit_gross, nst_per, records, nst_records) -> str
     L.append(f"- Date: {report['date']}; wall time {report['wall_s'] / 60:.1f} min "
              f"with `--jobs {report['jobs']}`")
     L.append(f"- Command: `{report['command']}`")
+    c = report["code"]
+    dirty = (f" + uncommitted changes in {', '.join(c['git']['uncommitted'])}"
+             if c["git"]["uncommitted"] else "")
+    L.append(f"- Code under test: git {str(c['git']['head'])[:7]}{dirty}, as on disk when "
+             f"the run started (workers import a snapshot taken then); sources sha256 "
+             f"{c['snapshot']} (detector + data/scoring files)")
+    if not c["consistent"]:
+        L.append(f"- **WARNING: workers did not all run the snapshot** (snapshot "
+                 f"{c['snapshot']}, workers {', '.join(c['workers'])}); results may mix "
+                 f"versions.")
+    if c["tree_changed_during_run"]:
+        changed = [k for k, v in c["tree_files_end"].items() if v != c["files"].get(k)]
+        L.append(f"- Note: {', '.join(changed)} changed in the working tree during the run; "
+                 f"these results are for the snapshot above, not for the files now on disk.")
     L.append(f"- Machine: {m['cpu_model']} ({m['logical_cpus']} logical CPUs, shared); "
              + ", ".join(f"{k} {v}" for k, v in m["versions"].items()))
     L.append(f"- MIT-BIH Arrhythmia DB: {len(records)} records, channel 0 at 360 Hz, "
@@ -408,8 +481,8 @@ def _markdown(report, variants, mit_gross, nst_per, records, nst_records) -> str
         L.append("")
         L.append("The 119e* reference annotations follow MIT-BIH 119's older annotation file "
                  "(a few V beats 10-30 samples off today's 119.atr, inside the window). Noise "
-                 "is added in alternating 2-min segments from minute 5 (nstdb documentation); scores "
-                 "cover the whole 30-min record.")
+                 "is added in alternating 2-min segments from minute 5 (PhysioNet's nstdb "
+                 "description); scores cover the whole 30-min record.")
         L.append("")
 
     ref_v = f"ours@{OURS_CHUNKS[0]:g}"
@@ -488,6 +561,16 @@ def main(argv=None) -> int:
     import multiprocessing as mp
     ctx = mp.get_context("spawn")
     results: dict = {}
+    import shutil
+    import tempfile
+    git_state = _git_state()
+    tree_start = source_hashes(REPO_ROOT)
+    snap = Path(tempfile.mkdtemp(prefix="bench_rpeak_code_"))
+    for pkg in ("edge", "training"):
+        shutil.copytree(REPO_ROOT / pkg, snap / pkg,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    snap_hashes = source_hashes(snap)
+    os.environ[_SNAPSHOT_ENV] = str(snap)
     t_wall = time.perf_counter()
     with ctx.Pool(processes=max(1, args.jobs), maxtasksperchild=None) as pool:
         for i, r in enumerate(pool.imap_unordered(run_detector, tasks, chunksize=1), 1):
@@ -505,6 +588,22 @@ def main(argv=None) -> int:
                   f"{r['database']} {r['record']:>7s} {_label(r['variant']):22s} {status}",
                   flush=True)
     wall = time.perf_counter() - t_wall
+    shutil.rmtree(snap, ignore_errors=True)
+    tree_end = source_hashes(REPO_ROOT)
+    worker_codes = sorted({r["code"] for r in results.values() if r.get("code")})
+    code = {"git": git_state, "files": snap_hashes, "snapshot": _combined(snap_hashes),
+            "tree_start": _combined(tree_start), "tree_end": _combined(tree_end),
+            "tree_files_end": tree_end, "workers": worker_codes}
+    code["consistent"] = (worker_codes in ([], [f"{code['snapshot']} @ {snap.resolve()}"])
+                          and code["tree_start"] == code["snapshot"])
+    code["tree_changed_during_run"] = code["tree_end"] != code["tree_start"]
+    if not code["consistent"]:
+        print("WARNING: workers did not all run the snapshot of the code; results may mix "
+              "versions", file=sys.stderr)
+    if code["tree_changed_during_run"]:
+        changed = [k for k in tree_end if tree_end[k] != tree_start[k]]
+        print(f"note: {', '.join(changed)} changed in the working tree during the run; the "
+              f"run used the snapshot taken at its start", file=sys.stderr)
 
     errors = [{"detector": _label(r["variant"]), "database": r["database"],
                "record": r["record"], "error": r["error"]}
@@ -586,6 +685,7 @@ def main(argv=None) -> int:
         "jobs": args.jobs,
         "wall_s": wall,
         "machine": _machine_info(),
+        "code": code,
         "settings": {"window_ms": WINDOW_MS, "channel": 0, "ours_chunks_s": list(OURS_CHUNKS),
                      "detectors": {v: _label(v) for v in variants},
                      "reference": "all AAMI beat annotations (N L R e j A a J S V E F / f Q)",

@@ -25,7 +25,7 @@ with explicit state:
    are neither beats nor learning material; thresholds re-learn after ``relearn_s`` without a beat.
 
 Latency: a beat found on the main threshold is emitted ``lookahead_ms`` (stated by the
-instance, 636 ms with the defaults at any rate) after its R peak at most; a beat recovered by
+instance: 956 ms with the defaults, at any rate) after its R peak at most; a beat recovered by
 search-back is emitted when its search-back deadline passes, at most ``max_searchback_s`` +
 ``lookahead_ms`` after its R peak. The detector never uses samples beyond that look-ahead.
 
@@ -163,6 +163,7 @@ class RPeakDetector:
                                   fs=fs, output="sos")
         ms = fs / 1000.0
         self.n_int = max(1, int(round(cfg.integration_ms * ms)))
+        self._box = np.full(self.n_int, 1.0 / self.n_int)
         self.n_dom = max(1, int(round(cfg.dominance_ms * ms)))
         self.n_preblank = int(round(cfg.preblank_ms * ms))
         self.n_refractory = int(round(cfg.refractory_ms * ms))
@@ -176,7 +177,12 @@ class RPeakDetector:
         self.n_vf_window = int(round(cfg.vf_window_s * fs))
         # The feature peak trails the R wave; the R search looks back over the integration window.
         self.n_max_conflict = int(round(cfg.max_conflict_ms * ms)) if cfg.conflict_fraction else 0
-        self.n_lookahead = self.n_dom + max(self.n_preblank, self.n_max_conflict) + 2
+        # A candidate is decided once every candidate that could pre-blank it or conflict with
+        # it is final.
+        # Candidates are tested once n_found samples after them exist (dominance, and the
+        # baseline around the R peak used to place it).
+        self.n_found = max(self.n_dom, self.n_int)
+        self.n_lookahead = self.n_found + self.n_preblank + self.n_max_conflict + 2
         self.reset()
 
     @property
@@ -204,6 +210,7 @@ class RPeakDetector:
         self._rr: deque[int] = deque(maxlen=8)
         self._learned = False
         self._learn_start = 0
+        self._quiet_since = 0
         self._last_r: int | None = None
         self._last_slope = 0.0
         self.n_conflict_rejected = 0
@@ -226,8 +233,9 @@ class RPeakDetector:
         self._deriv_hist = ext[-4:]
         sq = np.abs(d)
         ext2 = np.concatenate([self._sq_hist, sq])
-        c = np.concatenate([[0.0], np.cumsum(ext2)])
-        feat = (c[self.n_int:] - c[:-self.n_int]) / self.n_int
+        # A direct sum per output (not a running cumsum) keeps the feature bit-identical
+        # however the stream is chunked.
+        feat = np.convolve(ext2, self._box, mode="valid")
         if self.n_int > 1:
             self._sq_hist = ext2[-(self.n_int - 1):]
         return bp, feat
@@ -301,7 +309,7 @@ class RPeakDetector:
     # ------------------------------------------------------------------ candidates
     def _find_candidates(self) -> None:
         n_dom = self.n_dom
-        last_testable = self._n - 1 - n_dom
+        last_testable = self._n - 1 - self.n_found
         if last_testable < self._scan:
             return
         lo = max(self._scan - n_dom, self._feat.start)
@@ -362,47 +370,71 @@ class RPeakDetector:
         return self._n - 1 - self.n_lookahead
 
     def _decide(self, out: list[int]) -> None:
+        """Process, in time order, every event up to ``now``: the (re)learning times, search-back
+        deadlines and final candidates. Event times never depend on how the stream was
+        chunked, so neither do the decisions."""
         now = self._time_now()
-        # The pending candidate becomes final once no larger one can pre-blank it.
-        if self._pending is not None and self._pending.feat_index + self.n_preblank <= now:
+        # The pending candidate becomes final once no larger one can pre-blank it: candidates
+        # are known up to the discovery horizon, n - 1 - n_found.
+        found_to = self._n - 1 - self.n_found
+        if self._pending is not None and self._pending.feat_index + self.n_preblank <= found_to:
             self._queue.append(self._pending)
             self._pending = None
-        if not self._learned:
-            if now - self._learn_start < self.n_learn:
-                return
-            self._learn(now)
+        inf = float("inf")
         while True:
-            cand = self._queue[0] if self._queue else None
-            deadline = self._searchback_deadline()
-            if deadline is not None and deadline <= now and (cand is None
-                                                             or deadline < cand.feat_index):
-                self._searchback(deadline, out)
+            if not self._learned:
+                t_learn = self._learn_start + self.n_learn
+                if t_learn > now:
+                    break
+                self._try_learn(t_learn)
                 continue
-            if cand is None or cand.feat_index > now:
+            cand = self._queue[0] if self._queue else None
+            t_cand = cand.feat_index if cand is not None else inf
+            deadline = self._searchback_deadline()
+            t_sb = deadline if deadline is not None else inf
+            t_relearn = self._quiet_since + self.n_relearn_wait
+            t_next = min(t_cand, t_sb, t_relearn)
+            if t_next > now:
                 break
-            self._queue.popleft()
-            self._classify(cand, out)
-        # Re-learn thresholds after a long stretch without any beat in valid signal.
-        ref = self._last_beat_feat if self._last_r is not None else self._learn_start
-        if now - max(ref, self._learn_start) > self.n_relearn_wait and \
-                not self._is_invalid(now - self.n_learn, now):
-            self.n_relearned += 1
-            logger.debug("no beat for %.1f s: re-learning thresholds", self.config.relearn_s)
-            self._learn(now)
+            if t_cand <= t_sb and t_cand <= t_relearn:
+                self._queue.popleft()
+                self._classify(cand, out)
+            elif t_sb <= t_relearn:
+                self._searchback(int(t_sb), out)
+            else:
+                # No beat for relearn_s: re-learn thresholds from the last learn_s (if valid).
+                t = int(t_relearn)
+                self._quiet_since = t
+                if not self._is_invalid(t - self.n_learn, t):
+                    self.n_relearned += 1
+                    logger.debug("no beat for %.1f s: re-learning thresholds",
+                                 self.config.relearn_s)
+                    self._learn(t)
 
-    def _learn(self, now: int) -> None:
-        """Initialise levels from the last ``learn_s`` of valid feature signal."""
-        seg = self._feat.get(now - self.n_learn, now + 1)
-        sec = max(1, int(self.config.fs_hz * 0.5))
-        levels = [float(seg[i:i + sec].max()) for i in range(0, seg.size - sec + 1, sec)]
+    def _try_learn(self, t: int) -> None:
+        """Initial learning at time ``t``, or postponement when the window is unusable."""
+        seg = self._feat.get(t - self.n_learn, t + 1)
+        if self._is_invalid(t - self.n_learn, t) or seg.size == 0 or not seg.max() > 0:
+            self._learn_start = t  # try again on the next window; older candidates are moot
+            while self._queue and self._queue[0].feat_index < t:
+                self._queue.popleft()
+            return
+        self._learn(t)
+
+    def _learn(self, t: int) -> None:
+        """Initialise levels from the ``learn_s`` of feature signal ending at ``t``."""
+        seg = self._feat.get(t - self.n_learn, t + 1)
+        half_s = max(1, int(self.config.fs_hz * 0.5))
+        levels = [float(seg[i:i + half_s].max()) for i in range(0, seg.size - half_s + 1, half_s)]
         self._qrs_levels.clear()
         self._noise_levels.clear()
         if levels:
             self._qrs_levels.extend(levels)
-            self._noise_levels.append(0.25 * float(np.median(seg)) if seg.size else 0.0)
+            self._noise_levels.append(0.25 * float(np.median(seg)))
         self._learned = True
-        self._learn_start = now
-        self._last_beat_feat = now
+        self._learn_start = t
+        self._last_beat_feat = t
+        self._quiet_since = t
 
     def _searchback_deadline(self) -> int | None:
         if self._last_r is None or len(self._rr) < 1:
@@ -447,7 +479,8 @@ class RPeakDetector:
                 self.n_conflict_rejected += 1
                 self._noise(c)
                 return
-            for c2 in self._queue:
+            later = list(self._queue) + ([self._pending] if self._pending is not None else [])
+            for c2 in later:
                 if c2.feat_index - c.feat_index >= win:
                     break
                 if c2.valid and c2.height > ratio * c.height and c2.height > thr:
@@ -476,13 +509,14 @@ class RPeakDetector:
         # One beat may raise the QRS level by at most qrs_level_cap x the running median, so a
         # burst of noise cannot lift the threshold above the real beats for long.
         level = c.height
-        if len(self._qrs_levels) >= 4:
+        if len(self._qrs_levels) >= 4 and _median(self._qrs_levels) > 0:
             level = min(level, self.config.qrs_level_cap * _median(self._qrs_levels))
         self._qrs_levels.append(level)
         self._last_r = c.r_index
         self._last_height = c.height
         self._last_slope = c.slope
         self._last_beat_feat = c.feat_index
+        self._quiet_since = c.feat_index
         self._gap_noise = []
         # Ventricular flutter/fibrillation: the QRS-energy feature never returns to baseline.
         # After vf_beats such beats in a row, "beats" are flutter waves: not emitted.

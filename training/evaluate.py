@@ -51,6 +51,9 @@ LITERATURE = [
     {"study": "Niu et al. 2020", "S_f1": 76.6, "V_f1": 89.7},
 ]
 
+#: DS1 records whose beats calibrate the trial int8 conversion (never DS2).
+CALIBRATION_RECORDS = ("101", "106", "118", "119", "207", "209", "220", "223")
+
 TARGETS = {"V_f1": 0.90, "V_se": 0.85, "V_ppv": 0.85, "S_f1": 0.55, "S_se": 0.60,
            "accuracy": 0.93}
 
@@ -177,10 +180,13 @@ def _targets(m: dict) -> dict:
             for k, v in got.items()}
 
 
-def trial_int8(model, contract, beat, feats, n_calib: int = 500, seed: int = 0) -> dict:
+def trial_int8(model, contract, beat, feats, n_calib: int = 500, seed: int = 0,
+               calib: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
     """Trial full-int8 conversion (int8 input/output): size, agreement, latency per beat.
 
-    A measurement only; the shipped conversion belongs to the ``convert`` package.
+    ``calib`` (beat, features) are the calibration beats (default: drawn from ``beat``);
+    agreement and latency are measured on ``beat`` / ``feats``. A measurement only; the
+    shipped conversion belongs to the ``convert`` package.
     """
     import tensorflow as tf
     from ai_edge_litert.interpreter import Interpreter
@@ -191,12 +197,13 @@ def trial_int8(model, contract, beat, feats, n_calib: int = 500, seed: int = 0) 
     mcfg = ModelConfig.from_dict(contract["model"]["config"])
     m1 = fixed_batch_copy(model, mcfg, 1)
     x = model_inputs(beat, feats, contract)
+    xc = x if calib is None else model_inputs(*calib, contract)
     rng = np.random.default_rng(seed)
-    calib = rng.choice(len(beat), size=min(n_calib, len(beat)), replace=False)
+    cidx = rng.choice(len(xc["beat"]), size=min(n_calib, len(xc["beat"])), replace=False)
 
     def rep():
-        for i in calib:
-            yield {"beat": x["beat"][i:i + 1], "features": x["features"][i:i + 1]}
+        for i in cidx:
+            yield {"beat": xc["beat"][i:i + 1], "features": xc["features"][i:i + 1]}
 
     conv = tf.lite.TFLiteConverter.from_keras_model(m1)
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -323,7 +330,8 @@ def evaluate_model(model_path, out_dir: Path, *, records=DS2, data_dir=None,
            "keras_bytes": _keras_size(model_path),
            "training": {k: contract["training"].get(k) for k in
                         ("records", "validation_records", "selection", "best_epoch",
-                         "epochs_run", "seconds", "best_validation")},
+                         "epochs_run", "seconds", "best_validation", "folds",
+                         "ds1_crossval_members")},
            "reference": _summary(ref, AAMI_CLASSES),
            "end_to_end": _summary(e2e, E2E_CLASSES)}
     det_tp = sum(sum(1 for t, p in zip(r["true"], r["pred"]) if t != NO_BEAT and p != NO_BEAT)
@@ -352,7 +360,8 @@ def evaluate_model(model_path, out_dir: Path, *, records=DS2, data_dir=None,
     if int8:
         try:
             d = evaluate_reference_inputs(contract, records[:6], data_dir)
-            res["int8_trial"] = trial_int8(model, contract, *d)
+            cal = evaluate_reference_inputs(contract, CALIBRATION_RECORDS, data_dir)
+            res["int8_trial"] = trial_int8(model, contract, *d, calib=cal)
         except Exception as exc:  # a measurement, never fatal for the report
             logger.warning("trial int8 conversion failed: %s", exc)
             res["int8_trial"] = {"error": str(exc)}
@@ -382,8 +391,10 @@ def _pct(v) -> str:
     return "–" if v is None or not np.isfinite(v) else f"{100 * v:.1f}"
 
 
-def write_report(results: list[dict], out_dir: Path, shipped: str | None = None) -> Path:
-    """Write ``report.json`` and ``report.md`` for one or more evaluated models."""
+def write_report(results: list[dict], out_dir: Path, shipped: str | None = None,
+                 notes: str | None = None) -> Path:
+    """Write ``report.json`` and ``report.md`` for one or more evaluated models; ``notes``
+    (Markdown) is inserted after the header."""
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "report.json").write_text(json.dumps(results, indent=1, default=float) + "\n")
     L = ["# Beat classifiers: inter-patient evaluation on MIT-BIH DS2", ""]
@@ -393,6 +404,8 @@ def write_report(results: list[dict], out_dir: Path, shipped: str | None = None)
           "Metrics from `edge.scoring`.", ""]
     if shipped:
         L += [f"**Shipped model:** {shipped}", ""]
+    if notes:
+        L += [notes.strip(), ""]
     L += ["## Side by side (DS2)", "",
           "| model | params | .keras KB | int8 KB | int8 agree | ms/beat int8 | mode | acc | "
           "macro F1 | S Se | S +P | S F1 | V Se | V +P | V F1 | F F1 |",
@@ -412,8 +425,9 @@ def write_report(results: list[dict], out_dir: Path, shipped: str | None = None)
                      f"{_pct(pc['V']['se'])} | {_pct(pc['V']['ppv'])} | {_pct(pc['V']['f1'])} | "
                      f"{_pct(pc['F']['f1'])} |")
     L += ["", "Sizes: `.keras` is the float file; int8 is a trial full-int8 conversion "
-          "(int8 input and output tensors, 500 calibration beats from DS2 records 100-113, "
-          "agreement = same argmax as float on 3000 of those beats, latency = one "
+          "(int8 input and output tensors, 500 calibration beats from DS1 records "
+          f"{', '.join(CALIBRATION_RECORDS)}; agreement = same argmax as float on 3000 beats "
+          "of the first six DS2 records; latency = one "
           "LiteRT interpreter thread on this workstation).", ""]
     L += ["## Targets (reference positions, float model)", "",
           "| model | " + " | ".join(TARGETS) + " |", "|---|" + "---|" * len(TARGETS)]
@@ -440,11 +454,25 @@ def write_report(results: list[dict], out_dir: Path, shipped: str | None = None)
           ""]
     for r in results:
         K = r["kind"].upper()
-        L += [f"## {K}", "", f"Training: records {', '.join(r['training']['records'])}; "
-              f"validation {', '.join(r['training']['validation_records'])}; best epoch "
-              f"{r['training']['best_epoch']} of {r['training']['epochs_run']}; "
-              f"{r['training']['seconds'] / 60:.1f} min. Selection: "
-              f"{r['training']['selection']}.", ""]
+        tr = r["training"]
+        L += [f"## {K}", ""]
+        if tr.get("folds"):
+            L += [f"Training: ensemble; DS1 folds {' / '.join(', '.join(f) for f in tr['folds'])}"
+                  f"; best epochs {tr['best_epoch']} ({tr['epochs_run']} epochs in all); "
+                  f"{tr['seconds'] / 60:.1f} min on 2 CPU threads. Selection: {tr['selection']}.",
+                  ""]
+            cv = tr.get("ds1_crossval_members")
+            if cv:
+                pc = cv["per_class"]
+                L += [f"DS1 cross-validation (each member on its held-out fold): accuracy "
+                      f"{_pct(cv['accuracy'])} %, S Se/+P/F1 {_pct(pc['S']['se'])}/"
+                      f"{_pct(pc['S']['ppv'])}/{_pct(pc['S']['f1'])}, V Se/+P/F1 "
+                      f"{_pct(pc['V']['se'])}/{_pct(pc['V']['ppv'])}/{_pct(pc['V']['f1'])}.", ""]
+        else:
+            L += [f"Training: records {', '.join(tr['records'])}; validation "
+                  f"{', '.join(tr['validation_records'])}; best epoch {tr['best_epoch']} of "
+                  f"{tr['epochs_run']}; {tr['seconds'] / 60:.1f} min. Selection: "
+                  f"{tr['selection']}.", ""]
         for mode in ("reference", "end_to_end"):
             m = r[mode]
             L += [f"### {K}, {mode.replace('_', '-')}", ""]
@@ -492,6 +520,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", required=True, help="report directory")
     p.add_argument("--records", nargs="*", default=list(DS2), help="records (default DS2)")
     p.add_argument("--shipped", help="note on the shipped model for the report header")
+    p.add_argument("--notes", help="Markdown file inserted after the report header")
     p.add_argument("--no-int8", action="store_true", help="skip the trial int8 conversion")
     p.add_argument("--data-dir", help="MIT-BIH directory (default: $MITDB_DIR)")
     p.add_argument("--quiet", action="store_true")
@@ -511,7 +540,8 @@ def main(argv: list[str] | None = None) -> int:
                     r["kind"], r["reference"]["accuracy"], pc["S"]["se"], pc["S"]["ppv"],
                     pc["S"]["f1"], pc["V"]["se"], pc["V"]["ppv"], pc["V"]["f1"])
         results.append(r)
-    path = write_report(results, out, a.shipped)
+    notes = Path(a.notes).read_text() if a.notes else None
+    path = write_report(results, out, a.shipped, notes)
     logger.info("wrote %s", path)
     return 0
 

@@ -1,17 +1,22 @@
-"""Train a beat classifier on DS1, validated on held-out DS1 records.
+"""Train a beat classifier on DS1, validated on held-out DS1 patients (never DS2).
 
 ``python -m training.train --model cnn|lstm --out DIR`` writes ``DIR/beat_<kind>.keras``, its
-contract ``DIR/beat_<kind>.contract.json`` (see :mod:`training.contract`) and
-``DIR/history.json``.
+contract ``DIR/beat_<kind>.contract.json`` (see :mod:`training.contract`), ``DIR/history.json``
+and the members' own files under ``DIR/member<k>/``.
 
-Protocol
---------
-* Training records: DS1 minus ``--val-records`` (default: 106, 118, 124, 201, 220 -- chosen to
-  hold out S and V beats of several patients); the clean record plus ``n_augment`` noisy copies.
-* Validation: the clean held-out DS1 records only. DS2 is never read here.
+Protocol (default: :func:`train_ensemble`)
+-----------------------------------------
+* DS1 is cut into three patient folds (:data:`training.crossval.FOLDS`, each with SVEB- and
+  VEB-rich patients). Member *k* trains on the other two folds -- clean records plus
+  ``n_augment`` noisy copies -- and is early-stopped on the clean records of fold *k*. The
+  shipped model averages the members' softmax outputs (one Keras model, one TFLite file).
+  The members' scores on their own held-out folds give a DS1 cross-validation estimate.
+* ``--single`` (or explicit ``--records`` / ``--val-records``) trains one network instead,
+  validated on ``--val-records`` (default: 106, 118, 124, 201, 220).
 * Each epoch uses every non-N training beat and a fresh random draw of ``normal_per_epoch``
   N beats; the loss is weighted per class by ``(n_N / n_c) ** class_weight_power`` (capped at
-  ``max_class_weight``) times ``class_weight_scale[c]``.
+  ``max_class_weight``) times ``class_weight_scale[c]`` (F and Q are down-weighted: they do
+  not generalise across patients in DS1 cross-validation and only add false positives).
 * Model selection: after each epoch the validation records are scored with
   :func:`edge.scoring.class_metrics`; the kept weights are those of the epoch with the best
   ``0.4 F1(S) + 0.4 F1(V) + 0.2 accuracy``; training stops after ``patience`` epochs without

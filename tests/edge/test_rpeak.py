@@ -49,6 +49,22 @@ def test_chunk_size_invariance_on_a_real_record(record_119, sizes, rng):
     np.testing.assert_array_equal(_run(record_119, sizes, rng), whole)
 
 
+@pytest.fixture(scope="module")
+def noisy_excerpt(nstdb_dir):
+    """Two minutes of NSTDB 119e06 (motion artefact at 6 dB): many near-threshold decisions,
+    search-backs and conflicts, where any chunk dependence would show."""
+    rec = read_record("119e06", channels=[0], sampfrom=int(290 * FS), sampto=int(410 * FS),
+                      database="nstdb", data_dir=nstdb_dir)
+    return rec.signal_mv[:, 0]
+
+
+@pytest.mark.parametrize("sizes", [7, 36, "random"])
+def test_chunk_size_invariance_in_noise(noisy_excerpt, sizes, rng):
+    whole = _run(noisy_excerpt, noisy_excerpt.size)
+    assert whole.size > 100
+    np.testing.assert_array_equal(_run(noisy_excerpt, sizes, rng), whole)
+
+
 def test_synthetic_rhythm_is_found_exactly():
     x, truth = _synthetic_ecg(60)
     found = detect_signal(x, FS)
@@ -102,7 +118,7 @@ def test_nan_bursts_are_blanked(rng):
 
 def test_lookahead_is_stated_and_bounded():
     det = RPeakDetector()
-    assert 200 < det.lookahead_ms < 700
+    assert 200 < det.lookahead_ms < 1000
     x, truth = _synthetic_ecg(20)
     pre = Preprocessor()
     emitted_at = {}
@@ -139,5 +155,6 @@ def test_accuracy_floor_on_real_records(mitdb_dir):
         ref = reference_beats(name, data_dir=mitdb_dir).sample_index
         total = total + score_detection(ref, detect_signal(rec.signal_mv[:, 0], rec.fs_hz),
                                         rec.fs_hz)
-    # Measured 2026-11-25 on these records: see benchmarks/bench_rpeak.py for all 48.
-    assert total.se >= 0.995 and total.ppv >= 0.982, total.to_dict()
+    # Measured 2026-11-25 on these 8 records: Se 99.50 %, +P 98.87 % (207 holds ventricular
+    # flutter); benchmarks/bench_rpeak.py covers all 48.
+    assert total.se >= 0.993 and total.ppv >= 0.985, total.to_dict()
