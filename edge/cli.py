@@ -62,10 +62,9 @@ def _cmd_annotate(args: argparse.Namespace) -> int:
     x = rec.signal_mv[:, args.channel]
     t0 = time.process_time()
     if args.reference_beats:
-        from edge.scoring import AAMI_CLASSES  # noqa: F401 (documented symbol set)
+        from edge.scoring import AAMI_MAP
         ann = read_annotations(args.record, args.reference_beats, data_dir=args.data_dir)
-        beat_symbols = set("NLRejAaJSVEF/fQ")
-        positions = ann.sample_index[np.isin(ann.symbol, list(beat_symbols))]
+        positions = ann.sample_index[np.isin(ann.symbol, list(AAMI_MAP))]
         beats = classify_at(clf, x, rec.fs_hz, positions)
         mode = f"at the {beats.sample_index.size} beats of '{args.reference_beats}'"
     else:

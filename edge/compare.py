@@ -10,23 +10,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge.scoring import (AAMI_CLASSES, DetectionScore, class_metrics, confusion_matrix,
-                          match_beats, score_detection, vf_episodes)
+from edge.scoring import (AAMI_CLASSES, AAMI_MAP, DetectionScore, class_metrics,
+                          confusion_matrix, match_beats, score_detection, vf_episodes)
 
 __all__ = ["AAMI_MAP", "Agreement", "compare_beats"]
 
 logger = logging.getLogger(__name__)
-
-#: MIT-BIH beat symbol -> AAMI class (same table as ``training.data.AAMI_MAP``; the device
-#: does not import the training package).
-AAMI_MAP: dict[str, str] = {
-    **{s: "N" for s in ("N", "L", "R", "e", "j")},
-    **{s: "S" for s in ("A", "a", "J", "S")},
-    **{s: "V" for s in ("V", "E")},
-    "F": "F",
-    **{s: "Q" for s in ("/", "f", "Q")},
-}
-
 
 @dataclass(frozen=True)
 class Agreement:

@@ -11,19 +11,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from edge.records import read_annotations
-from edge.scoring import AAMI_CLASSES
+from edge.scoring import AAMI_CLASSES, AAMI_MAP
 
 __all__ = ["AAMI_MAP", "AAMI_CLASSES", "DS1", "DS2", "PACED", "ALL_RECORDS", "aami_class",
            "BeatLabels", "reference_beats"]
-
-#: MIT-BIH annotation symbol -> AAMI EC57 class. Other symbols are not beats.
-AAMI_MAP: dict[str, str] = {
-    **{s: "N" for s in ("N", "L", "R", "e", "j")},
-    **{s: "S" for s in ("A", "a", "J", "S")},
-    **{s: "V" for s in ("V", "E")},
-    "F": "F",
-    **{s: "Q" for s in ("/", "f", "Q")},
-}
 
 #: de Chazal et al. 2004 training set (22 records).
 DS1 = ("101", "106", "108", "109", "112", "114", "115", "116", "118", "119", "122", "124",

@@ -399,8 +399,8 @@ def write_report(results: list[dict], out_dir: Path, shipped: str | None = None,
     (out_dir / "report.json").write_text(json.dumps(results, indent=1, default=float) + "\n")
     L = ["# Beat classifiers: inter-patient evaluation on MIT-BIH DS2", ""]
     L += ["Trained on DS1 only (de Chazal 2004 split, paced records 102/104/107/217 excluded); "
-          "the checkpoint was selected on held-out DS1 records; DS2 (22 patients never seen in "
-          "training) is used only here. Classes: AAMI EC57 N, S (SVEB), V (VEB), F, Q. "
+          "checkpoints were selected on held-out DS1 patients; DS2 (22 patients never seen in "
+          "training) is used for evaluation only (see the notes on how DS2 was looked at). Classes: AAMI EC57 N, S (SVEB), V (VEB), F, Q. "
           "Metrics from `edge.scoring`.", ""]
     if shipped:
         L += [f"**Shipped model:** {shipped}", ""]
