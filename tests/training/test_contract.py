@@ -1,0 +1,53 @@
+"""training.contract: the model's preprocessing contract round-trips and is checked on load."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from edge.errors import ConfigError
+from edge.features import FEATURE_NAMES
+from training.contract import (contract_path, load_contract, make_contract, model_inputs,
+                               save_contract)
+from training.dataset import DatasetConfig
+from training.models import ModelConfig
+
+
+def _contract():
+    n = len(FEATURE_NAMES)
+    return make_contract(model_config=ModelConfig(), data_config=DatasetConfig(), n_params=10,
+                         keras_file="beat_cnn.keras", feature_mean=np.zeros(n),
+                         feature_std=np.full(n, 2.0), training={"records": ["101"]},
+                         model_version="cnn-test")
+
+
+def test_contract_round_trips_as_json(tmp_path):
+    c = _contract()
+    path = contract_path(tmp_path / "beat_cnn.keras")
+    assert path.name == "beat_cnn.contract.json"
+    save_contract(c, path)
+    back = load_contract(path)
+    assert back == json.loads(json.dumps(c))
+    assert back["window"]["length"] == 252
+    assert back["inputs"][1]["shape"] == [len(FEATURE_NAMES)]
+
+
+def test_contract_mismatch_raises(tmp_path):
+    c = _contract()
+    c["features"]["names"] = c["features"]["names"][:-1]
+    save_contract(c, tmp_path / "x.contract.json")
+    with pytest.raises(ConfigError, match="features"):
+        load_contract(tmp_path / "x.contract.json")
+    c = _contract()
+    c["contract_version"] = 99
+    save_contract(c, tmp_path / "y.contract.json")
+    with pytest.raises(ConfigError, match="contract_version"):
+        load_contract(tmp_path / "y.contract.json")
+
+
+def test_model_inputs_standardize_features():
+    c = _contract()
+    x = model_inputs(np.zeros((2, 252, 2)), np.full((2, len(FEATURE_NAMES)), 4.0), c)
+    assert x["beat"].dtype == np.float32
+    np.testing.assert_allclose(x["features"], 2.0)
