@@ -17,7 +17,10 @@ optional; see ``deploy/ecg-edge.toml`` for a commented example)::
     [sinks.jsonl]       enabled, path, max_bytes, backups, fsync, types
     [sinks.wfdb]        enabled, out_dir, record_name, ext
     [sinks.mqtt]        enabled, host, port, topic_prefix, client_id, username, password,
-                        keepalive_s, tls
+                        password_file, keepalive_s, tls, tls_ca_file, tls_cert_file,
+                        tls_key_file, protocol, max_queued, max_inflight, qos_stream,
+                        presence_id, connect_timeout_s, drain_timeout_s, outbox_path,
+                        outbox_max_bytes, outbox_synchronous (see docs/fleet.md)
 
 Overrides are ``dotted.key=value`` strings (the value is parsed as a TOML value, falling back
 to a plain string), applied on top of the file. Every error is a
@@ -288,7 +291,35 @@ class WfdbSinkSettings:
 
 @dataclass(frozen=True, kw_only=True)
 class MqttSinkSettings:
-    """MQTT publishing (topics ``<topic_prefix>/<device_id>/beats|alerts|hr|strip|status``)."""
+    """MQTT publishing (topics ``<topic_prefix>/<device_id>/beats|alerts|hr|strip|status``)
+    through a durable outbox; see ``docs/fleet.md``.
+
+    Attributes
+    ----------
+    host, port : broker (TLS brokers usually listen on 8883).
+    topic_prefix : first topic level (no ``#``, ``+`` or ``/``).
+    client_id : MQTT client id ("" = generated).
+    username : broker user; with the shipped ACL it is the device id, so the device may only
+        publish under ``<topic_prefix>/<username>/``.
+    password, password_file : the password, or a file holding it (first line; keep it
+        ``0600``); not both.
+    keepalive_s : MQTT keep-alive (s).
+    tls : TLS with the system CA store; implied by ``tls_ca_file``.
+    tls_ca_file : CA bundle (PEM) that signed the broker's certificate.
+    tls_cert_file, tls_key_file : client certificate and key (PEM), both or neither.
+    protocol : ``"5"`` (MQTT v5; Mosquitto >= 1.6, EMQX, HiveMQ, VerneMQ) or ``"3.1.1"``.
+    max_queued : paho's in-memory queue limit.
+    max_inflight : messages awaiting PUBACK at once (bounds duplicates after a crash).
+    qos_stream : QoS of ``hr`` and ``strip`` messages (0 or 1).
+    presence_id : topic level of the online/offline presence and last will ("" = username,
+        else ``daemon``).
+    connect_timeout_s : wait for the first connection at start-up (s).
+    drain_timeout_s : at exit, wait this long for the outbox to drain (s).
+    outbox_path : SQLite file of the store-and-forward queue ("" = in memory, lost on exit).
+    outbox_max_bytes : bound on queued bytes; beyond it strips/hr are dropped first, then
+        status, then the oldest beats/alerts (counted in status events).
+    outbox_synchronous : ``"normal"`` (survives a crash) or ``"full"`` (survives power loss).
+    """
 
     enabled: bool = False
     host: str = "localhost"
@@ -297,21 +328,81 @@ class MqttSinkSettings:
     client_id: str = ""
     username: str | None = None
     password: str | None = None
+    password_file: str | None = None
     keepalive_s: int = 30
     tls: bool = False
+    tls_ca_file: str | None = None
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
+    protocol: str = "5"
     max_queued: int = 10000
+    max_inflight: int = 32
+    qos_stream: int = 1
+    presence_id: str = ""
+    connect_timeout_s: float = 5.0
+    drain_timeout_s: float = 10.0
+    outbox_path: str = ""
+    outbox_max_bytes: int = 50_000_000
+    outbox_synchronous: str = "normal"
 
     def __post_init__(self) -> None:
-        if not isinstance(self.port, int) or not 0 < self.port < 65536:
+        def _int(v: Any) -> bool:
+            return isinstance(v, int) and not isinstance(v, bool)
+
+        def _num(v: Any) -> bool:
+            return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+        if self.protocol == 5 and not isinstance(self.protocol, bool):  # --set ...protocol=5
+            object.__setattr__(self, "protocol", "5")
+        for name in ("host", "topic_prefix", "client_id", "presence_id", "outbox_path",
+                     "protocol", "outbox_synchronous"):
+            if not isinstance(getattr(self, name), str):
+                raise ConfigError(f"sinks.mqtt.{name}", f"must be a string, "
+                                                        f"got {getattr(self, name)!r}")
+        for name in ("username", "password", "password_file", "tls_ca_file", "tls_cert_file",
+                     "tls_key_file"):
+            v = getattr(self, name)
+            if v is not None and not isinstance(v, str):
+                raise ConfigError(f"sinks.mqtt.{name}", f"must be a string, got {v!r}")
+        for name in ("enabled", "tls"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"sinks.mqtt.{name}", "must be true or false")
+        if not _int(self.port) or not 0 < self.port < 65536:
             raise ConfigError("sinks.mqtt.port", f"must be 1..65535, got {self.port!r}")
         if not self.host:
             raise ConfigError("sinks.mqtt.host", "must name the broker")
-        if not self.topic_prefix or any(c in self.topic_prefix for c in "#+"):
-            raise ConfigError("sinks.mqtt.topic_prefix", "must be non-empty without # or +")
-        if not isinstance(self.keepalive_s, int) or self.keepalive_s < 1:
+        if not self.topic_prefix or any(c in self.topic_prefix for c in "#+/"):
+            raise ConfigError("sinks.mqtt.topic_prefix", "must be non-empty without #, + or /")
+        if any(c in self.presence_id for c in "#+/"):
+            raise ConfigError("sinks.mqtt.presence_id", "must not contain #, + or /")
+        if not _int(self.keepalive_s) or self.keepalive_s < 1:
             raise ConfigError("sinks.mqtt.keepalive_s", "must be >= 1 s")
-        if not isinstance(self.max_queued, int) or self.max_queued < 1:
+        if not _int(self.max_queued) or self.max_queued < 1:
             raise ConfigError("sinks.mqtt.max_queued", "must be >= 1")
+        if not _int(self.max_inflight) or not 1 <= self.max_inflight <= 1000:
+            raise ConfigError("sinks.mqtt.max_inflight", f"must be 1..1000, "
+                                                         f"got {self.max_inflight!r}")
+        if self.qos_stream not in (0, 1) or isinstance(self.qos_stream, bool):
+            raise ConfigError("sinks.mqtt.qos_stream", f"must be 0 or 1, got {self.qos_stream!r}")
+        if self.protocol not in ("5", "3.1.1"):
+            raise ConfigError("sinks.mqtt.protocol", f"must be \"5\" or \"3.1.1\", "
+                                                     f"got {self.protocol!r}")
+        if self.password is not None and self.password_file is not None:
+            raise ConfigError("sinks.mqtt.password_file", "give password or password_file, "
+                                                          "not both")
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ConfigError("sinks.mqtt.tls_key_file", "tls_cert_file and tls_key_file go "
+                                                         "together")
+        for name in ("connect_timeout_s", "drain_timeout_s"):
+            v = getattr(self, name)
+            if not _num(v) or not 0 <= v <= 3600:
+                raise ConfigError(f"sinks.mqtt.{name}", f"must lie in [0, 3600] s, got {v!r}")
+        if not _int(self.outbox_max_bytes) or self.outbox_max_bytes < 65536:
+            raise ConfigError("sinks.mqtt.outbox_max_bytes", f"must be >= 65536 bytes, "
+                                                             f"got {self.outbox_max_bytes!r}")
+        if self.outbox_synchronous not in ("normal", "full"):
+            raise ConfigError("sinks.mqtt.outbox_synchronous", "must be \"normal\" or "
+                                                               "\"full\"")
 
 
 @dataclass(frozen=True, kw_only=True)

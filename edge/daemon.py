@@ -302,8 +302,5 @@ def build_sinks(config: DaemonConfig, *, stdout=None) -> list[EventSink]:  # noq
     if s.wfdb.enabled:
         out.append(WfdbAnnotationSink(s.wfdb.out_dir, s.wfdb.record_name, ext=s.wfdb.ext))
     if s.mqtt.enabled:
-        m = s.mqtt
-        out.append(MqttSink(m.host, m.port, topic_prefix=m.topic_prefix,
-                            client_id=m.client_id, username=m.username, password=m.password,
-                            keepalive_s=m.keepalive_s, tls=m.tls, max_queued=m.max_queued))
+        out.append(MqttSink.from_settings(s.mqtt))
     return out

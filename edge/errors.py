@@ -12,6 +12,9 @@ The tree::
     ├── ModelError                 a model file is damaged or breaks the preprocessing contract
     │   └── ContractError          the model's contract disagrees with the pipeline (``field``)
     ├── SinkError                  an event sink cannot write or connect (``sink`` names it)
+    │   └── OutboxError            the MQTT store-and-forward queue (SQLite) cannot be opened,
+    │                              written or read (``path``)
+    ├── EventDecodeError(ValueError)  a JSON event breaks the event schema (``field``)
     └── DaemonError                the edge daemon cannot start or keep running (e.g. its source
                                    cannot be opened)
 """
@@ -27,6 +30,8 @@ __all__ = [
     "ContractError",
     "ConfigFileError",
     "SinkError",
+    "OutboxError",
+    "EventDecodeError",
     "DaemonError",
 ]
 
@@ -88,6 +93,23 @@ class SinkError(EdgeError):
     def __init__(self, sink: str, message: str) -> None:
         super().__init__(f"sink {sink}: {message}")
         self.sink = sink
+
+
+class OutboxError(SinkError):
+    """The durable MQTT outbox cannot be opened, written or read; ``path`` is its file."""
+
+    def __init__(self, message: str, path: str | None = None) -> None:
+        super().__init__("outbox", message if path is None else f"{message} ({path})")
+        self.path = path
+
+
+class EventDecodeError(EdgeError, ValueError):
+    """A JSON event cannot be decoded: not JSON, not an object, or a field breaks the event
+    schema; ``field`` names the offending field (``"$"`` for the whole document)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"event field {field!r}: {message}")
+        self.field = field
 
 
 class DaemonError(EdgeError):

@@ -1,0 +1,147 @@
+"""Score ``ecg-edge annotate`` over the DS2 records with the EC57 matcher.
+
+For every DS2 record the command-line tool itself (``ecg-edge annotate``) writes a WFDB
+annotation file twice -- at the reference beat positions (``--reference-beats atr``) and at the
+beats its own streaming detector finds -- with the given int8 model; the files are read back
+with ``wfdb.rdann`` and scored against the reference annotations:
+
+* reference positions: per-class Se/+P/F1 over all reference beats (comparable with the
+  literature and with the float model's report);
+* end to end (detected beats): EC57 beat matching (150 ms); a reference beat that was not
+  detected counts as a false negative of its class, a detection matching no reference beat as
+  a false positive of the class it was given.
+
+    MITDB_DIR=... python benchmarks/bench_annotate.py [--model edge/models/default.tflite]
+
+Writes ``benchmarks/results/annotate.json`` and ``.md``.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import wfdb
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from edge.cli import default_model_path, main as cli_main  # noqa: E402
+from edge.records import read_annotations  # noqa: E402
+from edge.scoring import AAMI_CLASSES, AAMI_MAP, class_metrics, match_beats  # noqa: E402
+from training.data import DS2  # noqa: E402
+
+NONE = "-"  # a missed reference beat (column) or an extra detection (row)
+CLASSES = AAMI_CLASSES + (NONE,)
+
+
+def _confusion(ref_idx, ref_cls, det_idx, det_lab, fs_hz: float) -> np.ndarray:
+    index = {c: i for i, c in enumerate(CLASSES)}
+    cm = np.zeros((len(CLASSES), len(CLASSES)), dtype=np.int64)
+    ro, do = np.argsort(ref_idx, kind="stable"), np.argsort(det_idx, kind="stable")
+    r2d, d2r = match_beats(ref_idx, det_idx, fs_hz)
+    rc, dl = ref_cls[ro], det_lab[do]
+    for r, d in enumerate(r2d):
+        cm[index[rc[r]], index[dl[d]] if d >= 0 else index[NONE]] += 1
+    for d in np.flatnonzero(d2r < 0):
+        cm[index[NONE], index[dl[d]]] += 1
+    return cm
+
+
+def _metrics(cm: np.ndarray) -> dict:
+    m = class_metrics(cm, CLASSES)
+    n = cm[:5, :5]
+    m["accuracy"] = float(np.trace(n) / cm.sum())  # missed and extra beats are errors
+    m["per_class"].pop(NONE)
+    return m
+
+
+def run(model: str, records, data_dir: str | None) -> dict:
+    out = {"model": model, "records": list(records), "per_record": {}}
+    totals = {"reference": 0, "detected": 0}
+    cms = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for rec in records:
+            row = {}
+            for mode, extra in (("reference", ["--reference-beats", "atr"]), ("detected", [])):
+                ext = "ref" if mode == "reference" else "det"
+                argv = ["annotate", rec, "--model", model, "--out-dir", tmp, "--ext", ext,
+                        *extra] + (["--data-dir", data_dir] if data_dir else [])
+                t0 = time.process_time()
+                with contextlib.redirect_stdout(io.StringIO()):
+                    if cli_main(argv) != 0:
+                        raise SystemExit(f"ecg-edge {' '.join(argv)} failed")
+                cpu = time.process_time() - t0
+                ref = read_annotations(rec, data_dir=data_dir)
+                keep = np.isin(ref.symbol, list(AAMI_MAP))
+                r_idx = ref.sample_index[keep]
+                r_cls = np.array([AAMI_MAP[s] for s in ref.symbol[keep]], dtype=object)
+                got = wfdb.rdann(str(Path(tmp) / rec), ext)
+                cm = _confusion(r_idx, r_cls, np.asarray(got.sample, dtype=np.int64),
+                                np.asarray(got.symbol, dtype=object), ref.fs_hz)
+                cms[mode] = cms.get(mode, 0) + cm
+                m = _metrics(cm)
+                row[mode] = {"cpu_s": round(cpu, 2), "accuracy": m["accuracy"],
+                             "S": m["per_class"]["S"], "V": m["per_class"]["V"],
+                             "missed": int(cm[:5, 5].sum()), "extra": int(cm[5, :5].sum())}
+                totals[mode] += cpu
+            out["per_record"][rec] = row
+            print(f"{rec}: ref acc {row['reference']['accuracy']:.4f} | detected acc "
+                  f"{row['detected']['accuracy']:.4f} missed {row['detected']['missed']} extra "
+                  f"{row['detected']['extra']}", flush=True)
+    for mode, cm in cms.items():
+        out[mode] = {"confusion": cm.tolist(), "classes": list(CLASSES), **_metrics(cm),
+                     "cpu_s": round(totals[mode], 1)}
+    return out
+
+
+def markdown(res: dict, command: str) -> str:
+    lines = [f"# `ecg-edge annotate` on DS2 ({len(res['records'])} records), scored with the "
+             "EC57 matcher", "", f"Model: `{Path(res['model']).name}`. Reproduce: `{command}`",
+             "", "| mode | accuracy | S Se | S +P | S F1 | V Se | V +P | V F1 | missed | extra |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for mode, name in (("reference", "reference beat positions"),
+                       ("detected", "end to end (detected beats)")):
+        m = res[mode]
+        cm = np.array(m["confusion"])
+        s, v = m["per_class"]["S"], m["per_class"]["V"]
+        lines.append(f"| {name} | {100 * m['accuracy']:.2f} | {100 * s['se']:.1f} | "
+                     f"{100 * s['ppv']:.1f} | {100 * s['f1']:.1f} | {100 * v['se']:.1f} | "
+                     f"{100 * v['ppv']:.1f} | {100 * v['f1']:.1f} | {int(cm[:5, 5].sum())} | "
+                     f"{int(cm[5, :5].sum())} |")
+    lines += ["", "Confusion, end to end (rows reference, columns predicted; `-` = missed / "
+              "extra):", "", "| | " + " | ".join(CLASSES) + " |", "|---" * (len(CLASSES) + 1)
+              + "|"]
+    for i, c in enumerate(CLASSES):
+        lines.append(f"| {c} | " + " | ".join(str(v) for v in res["detected"]["confusion"][i])
+                     + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", default=str(default_model_path()))
+    ap.add_argument("--records", default=",".join(DS2))
+    ap.add_argument("--data-dir", default=None)
+    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
+    args = ap.parse_args(argv)
+    res = run(args.model, args.records.split(","), args.data_dir)
+    command = "python benchmarks/bench_annotate.py" + (
+        f" --model {args.model}" if args.model != str(default_model_path()) else "")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "annotate.json").write_text(json.dumps(res, indent=1) + "\n")
+    md = markdown(res, command)
+    (out / "annotate.md").write_text(md)
+    print(md)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""The dashboard's settings and the app's own command line (what follows ``--`` in
+``streamlit run edge/dashboard/app.py -- --jsonl PATH --mqtt HOST:PORT --report DIR``).
+"""
+from __future__ import annotations
+
+import argparse
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from edge.dashboard.feeds import JsonlFeedConfig, MqttFeedConfig, parse_host_port
+from edge.dashboard.state import StateConfig
+from edge.errors import ConfigError
+
+__all__ = ["DashboardConfig", "build_app_parser", "parse_app_args", "DEFAULT_REPORT_DIR"]
+
+#: Where ``training.evaluate`` writes the report the repository ships.
+DEFAULT_REPORT_DIR = Path("reports/beat_classifiers")
+
+
+@dataclass(frozen=True, kw_only=True)
+class DashboardConfig:
+    """Everything the app needs.
+
+    Attributes
+    ----------
+    jsonl : follow the daemon's JSONL file (None = not used).
+    mqtt : subscribe to the daemon's MQTT topics (None = not used).
+    report_dir : folder of an evaluation report (``report.json`` + PNG plots).
+    state : buffer capacities.
+    window_s : seconds of ECG strip shown.
+    refresh_s : live view refresh period (s); <= 0.5 s for two updates a second.
+    stale_after_s : no event for this long -> the device is shown as disconnected (s).
+    hr_trend_s : heart-rate trend look-back (s of stream time).
+    poll_interval_s : feed polling period of the background worker (s).
+    """
+
+    jsonl: JsonlFeedConfig | None = None
+    mqtt: MqttFeedConfig | None = None
+    report_dir: Path = DEFAULT_REPORT_DIR
+    state: StateConfig = field(default_factory=StateConfig)
+    window_s: float = 10.0
+    refresh_s: float = 0.5
+    stale_after_s: float = 5.0
+    hr_trend_s: float = 60.0
+    poll_interval_s: float = 0.1
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "report_dir", Path(self.report_dir))
+        for name in ("window_s", "refresh_s", "stale_after_s", "hr_trend_s",
+                     "poll_interval_s"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise ConfigError(name, f"must be a finite number > 0 s, got {value!r}")
+        if self.window_s > self.state.strip_history_s:
+            raise ConfigError("window_s", f"must be <= state.strip_history_s "
+                                          f"({self.state.strip_history_s} s), got "
+                                          f"{self.window_s}")
+
+    @property
+    def sources(self) -> list[str]:
+        """Human-readable list of the configured feeds."""
+        out = []
+        if self.jsonl is not None:
+            out.append(f"JSONL file {self.jsonl.path}")
+        if self.mqtt is not None:
+            out.append(f"MQTT {self.mqtt.host}:{self.mqtt.port} "
+                       f"(topics {self.mqtt.topic_prefix}/+/…)")
+        return out
+
+
+def build_app_parser() -> argparse.ArgumentParser:
+    """The app's options (also used by ``ecg-edge dashboard``)."""
+    p = argparse.ArgumentParser(prog="edge/dashboard/app.py", add_help=False)
+    p.add_argument("--jsonl", type=Path, default=None, metavar="PATH",
+                   help="follow the daemon's JSON-lines event file (its --jsonl PATH)")
+    p.add_argument("--mqtt", default=None, metavar="HOST[:PORT]",
+                   help="subscribe to the daemon's MQTT topics")
+    p.add_argument("--topic-prefix", default="ecg", help="MQTT topic prefix (default ecg)")
+    p.add_argument("--mqtt-username", default=None)
+    p.add_argument("--mqtt-password", default=None)
+    p.add_argument("--mqtt-tls", action="store_true", help="TLS to the broker")
+    p.add_argument("--report", type=Path, default=DEFAULT_REPORT_DIR, metavar="DIR",
+                   help=f"evaluation report folder (default {DEFAULT_REPORT_DIR})")
+    p.add_argument("--window-s", type=float, default=10.0, help="seconds of ECG shown")
+    p.add_argument("--refresh-s", type=float, default=0.5, help="live refresh period (s)")
+    p.add_argument("--stale-after-s", type=float, default=5.0,
+                   help="seconds without events before a device shows as disconnected")
+    return p
+
+
+def parse_app_args(argv: list[str]) -> DashboardConfig:
+    """``argv`` (the app's arguments) -> :class:`DashboardConfig`; raises
+    :class:`~edge.errors.ConfigError` on bad values."""
+    try:
+        a, _ = build_app_parser().parse_known_args(argv)
+    except SystemExit as exc:  # argparse exits on bad values; we raise
+        raise ConfigError("arguments", f"cannot parse {argv!r}") from exc
+    mqtt = None
+    if a.mqtt:
+        host, port = parse_host_port(a.mqtt)
+        mqtt = MqttFeedConfig(host=host, port=port, topic_prefix=a.topic_prefix,
+                              username=a.mqtt_username, password=a.mqtt_password,
+                              tls=a.mqtt_tls)
+    return DashboardConfig(jsonl=JsonlFeedConfig(path=a.jsonl) if a.jsonl else None,
+                           mqtt=mqtt, report_dir=a.report, window_s=a.window_s,
+                           refresh_s=a.refresh_s, stale_after_s=a.stale_after_s)

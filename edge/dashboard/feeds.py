@@ -1,0 +1,391 @@
+"""Where the dashboard's events come from: the daemon's JSONL file and its MQTT topics.
+
+Both feeds implement :class:`EventFeed`: ``poll()`` returns the event dicts that arrived since
+the last call (never blocks), ``status()`` says whether the feed is connected, ``close()``
+releases it.
+
+``JsonlFollower``  tails ``--jsonl PATH`` like ``tail -F``: starts near the end (a bounded
+                   backlog), survives rotation by :class:`edge.sinks.RotatingJsonlSink`
+                   (finishes the rotated file, then opens the new one) and truncation.
+``MqttFeed``       subscribes to ``<prefix>/+/beats|alerts|hr|strip|status`` with paho-mqtt 2.x
+                   (:data:`edge.sinks.MQTT_TOPICS`) and to ``<prefix>/daemon/status`` (online /
+                   offline, the daemon's last will); messages wait in a bounded queue.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Protocol, runtime_checkable
+
+from edge.errors import ConfigError
+
+__all__ = ["EventFeed", "FeedStatus", "JsonlFeedConfig", "JsonlFollower", "MqttFeedConfig",
+           "MqttFeed", "MQTT_SUFFIXES", "parse_host_port"]
+
+logger = logging.getLogger(__name__)
+
+#: Topic suffixes the daemon publishes per device (values of ``edge.sinks.MQTT_TOPICS``).
+MQTT_SUFFIXES = ("beats", "alerts", "hr", "strip", "status")
+
+
+@dataclass(frozen=True, kw_only=True)
+class FeedStatus:
+    """State of one feed, for the status bar.
+
+    Attributes
+    ----------
+    name : e.g. ``jsonl:/var/log/ecg.jsonl`` or ``mqtt:localhost:1883``.
+    connected : file open / broker connected.
+    detail : human-readable reason when not connected (or extra information).
+    n_events : events delivered so far.
+    n_bad : lines / messages that were not valid event JSON.
+    """
+
+    name: str
+    connected: bool
+    detail: str = ""
+    n_events: int = 0
+    n_bad: int = 0
+
+
+@runtime_checkable
+class EventFeed(Protocol):
+    """A source of daemon events."""
+
+    name: str
+
+    def poll(self) -> list[dict[str, Any]]:
+        """Events received since the last call (never blocks)."""
+        ...
+
+    def status(self) -> FeedStatus:
+        """Connection state and counters."""
+        ...
+
+    def close(self) -> None:
+        """Release files / connections; idempotent."""
+        ...
+
+
+def _decode(raw: bytes | str) -> dict[str, Any] | None:
+    try:
+        obj = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return obj if isinstance(obj, dict) and isinstance(obj.get("type"), str) else None
+
+
+# --------------------------------------------------------------------------- JSONL
+@dataclass(frozen=True, kw_only=True)
+class JsonlFeedConfig:
+    """Settings of :class:`JsonlFollower`.
+
+    Attributes
+    ----------
+    path : the daemon's ``--jsonl`` file.
+    backlog_bytes : on first open, start this many bytes before the end (at a line start), so
+        the dashboard shows recent history without replaying hours of events.
+    max_read_bytes : bytes read per :meth:`JsonlFollower.poll` (bounds the work per poll).
+    max_line_bytes : a longer line is dropped as damaged.
+    """
+
+    path: Path
+    backlog_bytes: int = 2_000_000
+    max_read_bytes: int = 4_000_000
+    max_line_bytes: int = 1_000_000
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", Path(self.path))
+        if str(self.path) in ("", "."):
+            raise ConfigError("path", "must name a file")
+        for name in ("backlog_bytes", "max_read_bytes", "max_line_bytes"):
+            value = getattr(self, name)
+            minimum = 0 if name == "backlog_bytes" else 1
+            if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+                raise ConfigError(name, f"must be an integer >= {minimum} bytes, got {value!r}")
+
+
+class JsonlFollower:
+    """Follow a JSON-lines event file across rotation and truncation.
+
+    Parameters
+    ----------
+    config : file and limits.
+    """
+
+    def __init__(self, config: JsonlFeedConfig) -> None:
+        self.config = config
+        self.name = f"jsonl:{config.path}"
+        self._fh: IO[bytes] | None = None
+        self._ino: tuple[int, int] | None = None
+        self._buf = b""
+        self._first_open = True
+        self._detail = "waiting for the file"
+        self.n_events = 0
+        self.n_bad = 0
+        self.n_reopens = 0
+
+    # -- file handling
+    def _open(self) -> bool:
+        try:
+            fh = self.config.path.open("rb")
+        except FileNotFoundError:
+            self._detail = f"no file at {self.config.path} yet"
+            return False
+        except OSError as exc:
+            self._detail = f"cannot open {self.config.path}: {exc}"
+            return False
+        st = os.fstat(fh.fileno())
+        self._fh, self._ino, self._buf = fh, (st.st_dev, st.st_ino), b""
+        if self._first_open and st.st_size > self.config.backlog_bytes:
+            fh.seek(st.st_size - self.config.backlog_bytes)
+            fh.readline()  # drop the partial first line
+        self._first_open = False
+        self._detail = ""
+        logger.debug("%s: opened at byte %d", self.name, fh.tell())
+        return True
+
+    def _close_file(self) -> None:
+        if self._fh is not None:
+            try:
+                self._fh.close()
+            except OSError:
+                pass
+        self._fh, self._ino, self._buf = None, None, b""
+
+    def _read(self, limit: int) -> list[dict[str, Any]]:
+        if self._fh is None:
+            return []
+        chunk = self._fh.read(limit)
+        if not chunk:
+            return []
+        data = self._buf + chunk
+        lines = data.split(b"\n")
+        self._buf = lines.pop()
+        if len(self._buf) > self.config.max_line_bytes:
+            logger.warning("%s: dropping an over-long line (%d bytes)", self.name,
+                           len(self._buf))
+            self._buf = b""
+            self.n_bad += 1
+        out = []
+        for line in lines:
+            if not line.strip():
+                continue
+            obj = _decode(line)
+            if obj is None:
+                self.n_bad += 1
+                continue
+            out.append(obj)
+        self.n_events += len(out)
+        return out
+
+    def poll(self) -> list[dict[str, Any]]:
+        """Events appended since the last call (at most ``max_read_bytes`` read)."""
+        if self._fh is None and not self._open():
+            return []
+        out = self._read(self.config.max_read_bytes)
+        try:
+            st = os.stat(self.config.path)
+        except FileNotFoundError:
+            return out  # rotated away and not recreated yet: keep reading the old file
+        except OSError as exc:
+            self._detail = str(exc)
+            return out
+        if (st.st_dev, st.st_ino) != self._ino:
+            # rotated: finish the old file, then continue with the new one from its start
+            out += self._read(self.config.max_read_bytes)
+            self._close_file()
+            self.n_reopens += 1
+            if self._open():
+                out += self._read(self.config.max_read_bytes)
+        elif st.st_size < self._fh.tell():
+            logger.info("%s: truncated; reading from the start", self.name)
+            self._fh.seek(0)
+            self._buf = b""
+            self.n_reopens += 1
+            out += self._read(self.config.max_read_bytes)
+        return out
+
+    def status(self) -> FeedStatus:
+        return FeedStatus(name=self.name, connected=self._fh is not None, detail=self._detail,
+                          n_events=self.n_events, n_bad=self.n_bad)
+
+    def close(self) -> None:
+        self._close_file()
+
+
+# --------------------------------------------------------------------------- MQTT
+def parse_host_port(text: str, default_port: int = 1883) -> tuple[str, int]:
+    """``"host"`` or ``"host:port"`` -> ``(host, port)``; raises :class:`ConfigError`."""
+    host, sep, port = str(text).strip().rpartition(":")
+    if not sep:
+        host, port = port, str(default_port)
+    if not host:
+        raise ConfigError("mqtt", f"expected HOST[:PORT], got {text!r}")
+    try:
+        return host, int(port)
+    except ValueError:
+        raise ConfigError("mqtt", f"port must be an integer, got {port!r}") from None
+
+
+@dataclass(frozen=True, kw_only=True)
+class MqttFeedConfig:
+    """Settings of :class:`MqttFeed`.
+
+    Attributes
+    ----------
+    host, port : broker.
+    topic_prefix : first topic level (the daemon's ``sinks.mqtt.topic_prefix``).
+    client_id : MQTT client id ("" = generated).
+    username, password : credentials (optional).
+    tls : TLS with the system CA store.
+    keepalive_s : MQTT keep-alive (s).
+    max_queued : messages kept between two polls (oldest dropped beyond that).
+    """
+
+    host: str = "localhost"
+    port: int = 1883
+    topic_prefix: str = "ecg"
+    client_id: str = ""
+    username: str | None = None
+    password: str | None = None
+    tls: bool = False
+    keepalive_s: int = 30
+    max_queued: int = 20_000
+
+    def __post_init__(self) -> None:
+        if not self.host:
+            raise ConfigError("host", "must not be empty")
+        if not isinstance(self.port, int) or not 0 < self.port < 65536:
+            raise ConfigError("port", f"must be an integer in 1..65535, got {self.port!r}")
+        if not self.topic_prefix or any(c in self.topic_prefix for c in "+#"):
+            raise ConfigError("topic_prefix", f"must be non-empty without wildcards, got "
+                                              f"{self.topic_prefix!r}")
+        if not isinstance(self.keepalive_s, int) or self.keepalive_s < 1:
+            raise ConfigError("keepalive_s", f"must be an integer >= 1 s, got "
+                                             f"{self.keepalive_s!r}")
+        if not isinstance(self.max_queued, int) or self.max_queued < 1:
+            raise ConfigError("max_queued", f"must be an integer >= 1, got {self.max_queued!r}")
+
+    def topics(self) -> list[str]:
+        """Subscriptions: every device's topics and the daemon's online/offline topic."""
+        p = self.topic_prefix
+        return [f"{p}/+/{s}" for s in MQTT_SUFFIXES] + [f"{p}/daemon/status"]
+
+
+class MqttFeed:
+    """Subscribe to the daemon's MQTT topics (paho-mqtt 2.x, network loop in its thread).
+
+    Parameters
+    ----------
+    config : broker and topics.
+    client_factory : builds the paho client (tests inject a fake); default
+        ``paho.mqtt.client.Client``.
+    """
+
+    def __init__(self, config: MqttFeedConfig, *, client_factory=None) -> None:
+        self.config = config
+        self.name = f"mqtt:{config.host}:{config.port}"
+        self._queue: deque[dict[str, Any]] = deque(maxlen=config.max_queued)
+        self._lock = threading.Lock()
+        self._connected = threading.Event()
+        self._detail = "connecting"
+        self.n_events = 0
+        self.n_bad = 0
+        self.n_dropped = 0
+        if client_factory is None:
+            try:
+                import paho.mqtt.client as mqtt  # noqa: PLC0415 - optional (dashboard extra)
+            except ImportError as exc:
+                raise ConfigError("mqtt", "needs paho-mqtt>=2.0: pip install "
+                                          "'ecg-edge[dashboard]'") from exc
+
+            def client_factory():  # noqa: ANN202
+                return mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
+                                   client_id=config.client_id or "", clean_session=True)
+        client = client_factory()
+        if config.username:
+            client.username_pw_set(config.username, config.password)
+        if config.tls:
+            client.tls_set()
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        client.reconnect_delay_set(min_delay=1, max_delay=10)
+        self._client = client
+        self._closed = False
+        try:
+            client.connect_async(config.host, config.port, keepalive=config.keepalive_s)
+            client.loop_start()
+        except (OSError, ValueError) as exc:
+            self._detail = f"cannot start the MQTT client: {exc}"
+            logger.warning("%s: %s", self.name, self._detail)
+
+    # -- paho callbacks (network thread)
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:  # noqa: ANN001
+        if getattr(reason_code, "is_failure", False):
+            self._detail = f"connection refused: {reason_code}"
+            logger.warning("%s: %s", self.name, self._detail)
+            return
+        for topic in self.config.topics():
+            client.subscribe(topic, qos=1)
+        self._detail = ""
+        self._connected.set()
+        logger.info("%s: connected, subscribed to %s/#", self.name, self.config.topic_prefix)
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:  # noqa: ANN001
+        self._connected.clear()
+        self._detail = f"disconnected ({reason_code}); reconnecting"
+        logger.warning("%s: %s", self.name, self._detail)
+
+    def _on_message(self, client, userdata, message) -> None:  # noqa: ANN001
+        obj = _decode(message.payload)
+        if obj is None:
+            self.n_bad += 1
+            return
+        parts = str(message.topic).split("/")
+        if len(parts) >= 2 and parts[-2] == "daemon":
+            obj.pop("device_id", None)  # the daemon's online/offline message
+        with self._lock:
+            if len(self._queue) == self._queue.maxlen:
+                self.n_dropped += 1
+            self._queue.append(obj)
+
+    # -- EventFeed
+    def poll(self) -> list[dict[str, Any]]:
+        with self._lock:
+            out = list(self._queue)
+            self._queue.clear()
+        self.n_events += len(out)
+        return out
+
+    @property
+    def connected(self) -> bool:
+        """True while the broker connection is up."""
+        return self._connected.is_set()
+
+    def wait_connected(self, timeout_s: float) -> bool:
+        """Block until connected (True) or ``timeout_s`` passed (False)."""
+        return self._connected.wait(timeout_s)
+
+    def status(self) -> FeedStatus:
+        detail = self._detail
+        if self.n_dropped:
+            detail = f"{detail}; {self.n_dropped} messages dropped".lstrip("; ")
+        return FeedStatus(name=self.name, connected=self.connected, detail=detail,
+                          n_events=self.n_events, n_bad=self.n_bad)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._client.disconnect()
+        finally:
+            self._client.loop_stop()
+

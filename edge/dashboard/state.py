@@ -1,0 +1,508 @@
+"""What the dashboard knows about each device: bounded buffers filled from daemon events.
+
+:class:`MonitorState` takes event dicts (the JSON form documented in ``docs/events.md``) from
+any feed, in any thread, through :meth:`MonitorState.apply`, and hands immutable
+:class:`DeviceSnapshot` objects to the views. Every buffer has a fixed capacity
+(:class:`StateConfig`), so memory stays bounded however long the dashboard runs:
+
+* the ECG strip: the last ``strip_history_s`` seconds of samples (a numpy ring buffer);
+* beats: the last ``max_beats``; per-class counts are plain integers;
+* heart rate: the last ``max_hr_points`` values;
+* alerts: the last ``max_alerts``; open episodes (onset without end) are kept apart;
+* devices: at most ``max_devices`` (the least recently heard from is dropped).
+
+Times: ``t_stream_s`` is stream time (``sample_index / fs_hz``); ``time_s`` is the daemon
+host's wall clock (Unix seconds). The views place signal events on the wall clock with the
+offset of the latest strip piece (:attr:`DeviceSnapshot.clock_offset_s`), so R-peak marks sit
+on the strip they belong to.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from edge.errors import ConfigError
+
+__all__ = ["StateConfig", "BeatMark", "AlertRecord", "DeviceSnapshot", "MonitorState",
+           "BEAT_CLASSES"]
+
+logger = logging.getLogger(__name__)
+
+#: AAMI classes in display order.
+BEAT_CLASSES = ("N", "S", "V", "F", "Q")
+
+#: Event types tied to the signal: a device that sent one of these is shown.
+_SIGNAL_TYPES = frozenset({"beat", "hr", "strip", "alert", "quality"})
+
+
+@dataclass(frozen=True, kw_only=True)
+class StateConfig:
+    """Capacities of the per-device buffers.
+
+    Attributes
+    ----------
+    strip_history_s : seconds of ECG strip kept per device (the view shows the last
+        ``window_s`` of them).
+    max_strip_fs_hz : highest strip rate accepted (Hz); with ``strip_history_s`` it fixes the
+        strip buffer's capacity in samples.
+    max_beats : beats kept per device.
+    max_hr_points : heart-rate values kept per device.
+    max_alerts : alerts kept per device.
+    max_devices : devices tracked at once.
+    restart_seq_margin : a sequence number this much below the highest seen means the daemon
+        restarted (its counters start again at 0); the device's buffers are cleared. MQTT
+        topics are not ordered with each other, so small steps back are normal.
+    """
+
+    strip_history_s: float = 30.0
+    max_strip_fs_hz: float = 360.0
+    max_beats: int = 600
+    max_hr_points: int = 3600
+    max_alerts: int = 200
+    max_devices: int = 16
+    restart_seq_margin: int = 1000
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.strip_history_s) and self.strip_history_s > 0):
+            raise ConfigError("strip_history_s", f"must be a finite number > 0 s, "
+                                                 f"got {self.strip_history_s!r}")
+        if not (math.isfinite(self.max_strip_fs_hz) and self.max_strip_fs_hz > 0):
+            raise ConfigError("max_strip_fs_hz", f"must be > 0 Hz, got {self.max_strip_fs_hz!r}")
+        for name in ("max_beats", "max_hr_points", "max_alerts", "max_devices",
+                     "restart_seq_margin"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(name, f"must be an integer >= 1, got {value!r}")
+
+    @property
+    def strip_capacity(self) -> int:
+        """Strip buffer capacity in samples."""
+        return int(math.ceil(self.strip_history_s * self.max_strip_fs_hz)) + 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class BeatMark:
+    """One classified beat, as the views need it.
+
+    Attributes
+    ----------
+    t_stream_s : R-peak time in stream time (s).
+    time_s : wall-clock emission time (Unix s).
+    label : AAMI class.
+    proba : probability of ``label``.
+    quality : signal quality at the beat.
+    rr_pre_s : RR interval before the beat (s), NaN when unknown.
+    """
+
+    t_stream_s: float
+    time_s: float
+    label: str
+    proba: float
+    quality: str
+    rr_pre_s: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlertRecord:
+    """One alert event.
+
+    Attributes
+    ----------
+    kind, state, severity : as in the event (``state`` is onset / end / event).
+    t_stream_s : stream time of the onset / end / event (s).
+    time_s : wall-clock emission time (Unix s).
+    detail : kind-specific numbers.
+    """
+
+    kind: str
+    state: str
+    severity: str
+    t_stream_s: float
+    time_s: float
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeviceSnapshot:
+    """A consistent copy of one device's state, safe to read without locks.
+
+    Attributes
+    ----------
+    device_id : the device.
+    strip_t_stream_s, strip_mv : strip samples, oldest first (stream s, mV; NaN = invalid
+        sample or a break between non-contiguous pieces).
+    beats : recent beats, oldest first.
+    hr_t_stream_s, hr_time_s, hr_bpm : heart-rate history (NaN where too few beats).
+    counts : beats per class since the dashboard (or the daemon) started.
+    alerts : recent alerts, oldest first.
+    active_alerts : open episodes (onset seen, no end yet), by kind.
+    quality : latest signal quality (``"unknown"`` before any).
+    link_state : latest link state (``"unknown"`` before any).
+    link_detail : its detail text.
+    last_event_time_s : wall clock of the latest event (Unix s, daemon host).
+    last_received_monotonic_s : :func:`time.monotonic` when the latest event arrived here.
+    clock_offset_s : add to a stream time to get the wall clock (from the latest strip).
+    lost_messages : sequence numbers never received (MQTT QoS 0 drops, JSONL backlog cut).
+    n_events : events received.
+    model_version : from the daemon's status events.
+    daemon_state : latest status state (``running``, ``stopped``) or ``""``.
+    """
+
+    device_id: int
+    strip_t_stream_s: np.ndarray
+    strip_mv: np.ndarray
+    beats: tuple[BeatMark, ...]
+    hr_t_stream_s: np.ndarray
+    hr_time_s: np.ndarray
+    hr_bpm: np.ndarray
+    counts: Mapping[str, int]
+    alerts: tuple[AlertRecord, ...]
+    active_alerts: Mapping[str, AlertRecord]
+    quality: str
+    link_state: str
+    link_detail: str
+    last_event_time_s: float | None
+    last_received_monotonic_s: float | None
+    clock_offset_s: float | None
+    lost_messages: int
+    n_events: int
+    model_version: str
+    daemon_state: str
+
+    @property
+    def current_hr_bpm(self) -> float | None:
+        """Latest heart rate (None when unknown)."""
+        if self.hr_bpm.size == 0 or not np.isfinite(self.hr_bpm[-1]):
+            return None
+        return float(self.hr_bpm[-1])
+
+    def hr_trend_bpm(self, lookback_s: float = 60.0) -> float | None:
+        """Change of the heart rate over the last ``lookback_s`` seconds of stream time
+        (bpm; None when there is no earlier valid value)."""
+        now = self.current_hr_bpm
+        if now is None:
+            return None
+        t_now = self.hr_t_stream_s[-1]
+        ok = np.isfinite(self.hr_bpm) & (self.hr_t_stream_s <= t_now - lookback_s)
+        if not ok.any():
+            ok = np.isfinite(self.hr_bpm)
+            ok[-1] = False
+            if not ok.any():
+                return None
+            return now - float(self.hr_bpm[np.flatnonzero(ok)[0]])
+        return now - float(self.hr_bpm[np.flatnonzero(ok)[-1]])
+
+    def seconds_since_data(self, now_monotonic_s: float | None = None) -> float | None:
+        """Seconds since the latest event arrived (None before any)."""
+        if self.last_received_monotonic_s is None:
+            return None
+        now = time.monotonic() if now_monotonic_s is None else now_monotonic_s
+        return max(0.0, now - self.last_received_monotonic_s)
+
+
+class _Ring:
+    """Fixed-capacity float64 ring buffer of (t, value) pairs."""
+
+    def __init__(self, capacity: int) -> None:
+        self._t = np.full(capacity, np.nan)
+        self._v = np.full(capacity, np.nan)
+        self._n = 0      # valid entries
+        self._head = 0   # next write position
+
+    def extend(self, t: np.ndarray, v: np.ndarray) -> None:
+        cap = self._t.size
+        if t.size >= cap:
+            t, v = t[-cap:], v[-cap:]
+        k = t.size
+        end = self._head + k
+        if end <= cap:
+            self._t[self._head:end], self._v[self._head:end] = t, v
+        else:
+            first = cap - self._head
+            self._t[self._head:], self._v[self._head:] = t[:first], v[:first]
+            self._t[:k - first], self._v[:k - first] = t[first:], v[first:]
+        self._head = end % cap
+        self._n = min(cap, self._n + k)
+
+    def last_t(self) -> float | None:
+        if self._n == 0:
+            return None
+        return float(self._t[(self._head - 1) % self._t.size])
+
+    def view(self) -> tuple[np.ndarray, np.ndarray]:
+        """Copies, oldest first."""
+        if self._n < self._t.size:
+            return self._t[:self._n].copy(), self._v[:self._n].copy()
+        order = np.r_[self._head:self._t.size, 0:self._head]
+        return self._t[order], self._v[order]
+
+    def clear(self) -> None:
+        self._n = 0
+        self._head = 0
+
+    @property
+    def nbytes(self) -> int:
+        return self._t.nbytes + self._v.nbytes
+
+
+class _Device:
+    """Mutable per-device state (guarded by the owner's lock)."""
+
+    def __init__(self, device_id: int, config: StateConfig) -> None:
+        self.device_id = device_id
+        self.config = config
+        self.strip = _Ring(config.strip_capacity)
+        self.beats: deque[BeatMark] = deque(maxlen=config.max_beats)
+        self.hr: deque[tuple[float, float, float]] = deque(maxlen=config.max_hr_points)
+        self.alerts: deque[AlertRecord] = deque(maxlen=config.max_alerts)
+        self.active: dict[str, AlertRecord] = {}
+        self.counts: Counter[str] = Counter()
+        self.quality = "unknown"
+        self.link_state = "unknown"
+        self.link_detail = ""
+        self.last_event_time_s: float | None = None
+        self.last_received: float | None = None
+        self.clock_offset_s: float | None = None
+        self.has_signal = False
+        self.seq_min: int | None = None
+        self.seq_max: int | None = None
+        self.n_seq = 0
+        self.lost_before = 0
+        self.n_events = 0
+        self.model_version = ""
+        self.daemon_state = ""
+
+    def clear_stream(self) -> None:
+        """The daemon restarted: forget the stream (strip, beats, rate, counts, episodes)."""
+        self.strip.clear()
+        self.beats.clear()
+        self.hr.clear()
+        self.active.clear()
+        self.counts.clear()
+        self.clock_offset_s = None
+
+    def track_seq(self, seq: int) -> None:
+        if self.seq_max is not None and seq < self.seq_max - self.config.restart_seq_margin:
+            logger.info("device %d: sequence number fell from %d to %d: daemon restarted",
+                        self.device_id, self.seq_max, seq)
+            self.lost_before += self.lost_messages()
+            self.clear_stream()
+            self.seq_min = self.seq_max = None
+            self.n_seq = 0
+        self.seq_min = seq if self.seq_min is None else min(self.seq_min, seq)
+        self.seq_max = seq if self.seq_max is None else max(self.seq_max, seq)
+        self.n_seq += 1
+
+    def lost_messages(self) -> int:
+        if self.seq_min is None or self.seq_max is None:
+            return self.lost_before
+        return self.lost_before + max(0, self.seq_max - self.seq_min + 1 - self.n_seq)
+
+
+def _num(value: Any, default: float = float("nan")) -> float:
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return default
+    return out
+
+
+def _t_stream(event: Mapping[str, Any]) -> float:
+    t = event.get("t_stream_s")
+    if t is not None:
+        return _num(t)
+    si, fs = event.get("sample_index"), event.get("fs_hz")
+    if si is None or not fs:
+        return float("nan")
+    return _num(si) / _num(fs)
+
+
+class MonitorState:
+    """Thread-safe store of every device's recent events.
+
+    Parameters
+    ----------
+    config : buffer capacities.
+    clock : monotonic clock (s) used to time arrivals (injectable for tests).
+    """
+
+    def __init__(self, config: StateConfig | None = None, *,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.config = config if config is not None else StateConfig()
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._devices: dict[int, _Device] = {}
+        self.daemon_online: bool | None = None
+        self.n_events = 0
+        self.n_rejected = 0
+
+    # ------------------------------------------------------------------ input
+    def apply(self, event: Mapping[str, Any]) -> bool:
+        """Take one event dict; returns False (and counts it) when it is not a valid event."""
+        etype = event.get("type") if isinstance(event, Mapping) else None
+        if not isinstance(etype, str):
+            self.n_rejected += 1
+            return False
+        dev_id = event.get("device_id")
+        if dev_id is None:  # ``<prefix>/daemon/status``: online / offline
+            if etype == "status" and event.get("state") in ("online", "offline"):
+                with self._lock:
+                    self.daemon_online = event["state"] == "online"
+                    self.n_events += 1
+                return True
+            self.n_rejected += 1
+            return False
+        try:
+            dev_id = int(dev_id)
+            with self._lock:
+                self._apply(dev_id, etype, event)
+                self.n_events += 1
+        except (TypeError, ValueError, KeyError) as exc:
+            logger.debug("rejected event %r: %s", event, exc)
+            self.n_rejected += 1
+            return False
+        return True
+
+    def apply_many(self, events) -> int:
+        """Apply several events; returns how many were accepted."""
+        return sum(self.apply(e) for e in events)
+
+    def _device(self, dev_id: int) -> _Device:
+        dev = self._devices.get(dev_id)
+        if dev is None:
+            if len(self._devices) >= self.config.max_devices:
+                oldest = min(self._devices.values(), key=lambda d: d.last_received or 0.0)
+                logger.warning("more than %d devices: forgetting device %d",
+                               self.config.max_devices, oldest.device_id)
+                del self._devices[oldest.device_id]
+            dev = self._devices[dev_id] = _Device(dev_id, self.config)
+        return dev
+
+    def _apply(self, dev_id: int, etype: str, e: Mapping[str, Any]) -> None:
+        dev = self._device(dev_id)
+        seq = e.get("seq")
+        if isinstance(seq, int) and seq >= 0:
+            dev.track_seq(seq)
+        dev.n_events += 1
+        dev.last_received = self._clock()
+        time_s = _num(e.get("time_s"))
+        if math.isfinite(time_s):
+            dev.last_event_time_s = time_s
+        if etype in _SIGNAL_TYPES:
+            dev.has_signal = True
+        if etype == "strip":
+            self._apply_strip(dev, e, time_s)
+        elif etype == "beat":
+            label = str(e["label"])
+            proba = e.get("proba") or {}
+            dev.beats.append(BeatMark(t_stream_s=_t_stream(e), time_s=time_s, label=label,
+                                      proba=_num(proba.get(label)),
+                                      quality=str(e.get("quality", "good")),
+                                      rr_pre_s=_num((e.get("rr_s") or {}).get("pre"))))
+            dev.counts[label] += 1
+        elif etype == "hr":
+            hr = e.get("hr_bpm")
+            dev.hr.append((_t_stream(e), time_s, _num(hr) if hr is not None else float("nan")))
+        elif etype == "alert":
+            rec = AlertRecord(kind=str(e["kind"]), state=str(e["state"]),
+                              severity=str(e.get("severity", "warning")),
+                              t_stream_s=_t_stream(e), time_s=time_s,
+                              detail=dict(e.get("detail") or {}))
+            dev.alerts.append(rec)
+            if rec.state == "onset":
+                dev.active[rec.kind] = rec
+            elif rec.state == "end":
+                dev.active.pop(rec.kind, None)
+        elif etype == "quality":
+            dev.quality = str(e["quality"])
+        elif etype == "link":
+            dev.link_state = str(e["state"])
+            dev.link_detail = str(e.get("detail") or "")
+        elif etype == "status":
+            state = str(e.get("state", ""))
+            dev.daemon_state = state
+            if e.get("model_version"):
+                dev.model_version = str(e["model_version"])
+            if state == "stopped":
+                dev.active.clear()
+
+    @staticmethod
+    def _apply_strip(dev: _Device, e: Mapping[str, Any], time_s: float) -> None:
+        samples = e["samples_mv"]
+        fs = _num(e["fs_hz"])
+        sfs = _num(e["strip_fs_hz"])
+        if not (fs > 0 and sfs > 0) or sfs > dev.config.max_strip_fs_hz:
+            raise ValueError(f"strip rates fs_hz={fs}, strip_fs_hz={sfs}")
+        if not samples:
+            return
+        t0 = int(e["sample_index"]) / fs
+        t = t0 + np.arange(len(samples)) / sfs
+        v = np.array([np.nan if s is None else float(s) for s in samples])
+        last = dev.strip.last_t()
+        if last is not None:
+            if t[0] < last - 1.0:  # stream went backwards (pipeline reset, new run)
+                dev.strip.clear()
+            elif t[0] > last + 1.5 / sfs:  # lost piece or gap: break the line
+                dev.strip.extend(np.array([last + 0.5 / sfs]), np.array([np.nan]))
+            elif t[0] <= last:  # duplicate / overlapping piece
+                keep = t > last
+                t, v = t[keep], v[keep]
+        dev.strip.extend(t, v)
+        if math.isfinite(time_s) and t.size:
+            dev.clock_offset_s = time_s - float(t[-1])
+
+    # ------------------------------------------------------------------ output
+    def device_ids(self) -> list[int]:
+        """Devices that sent signal events (or, when none did, every device), sorted."""
+        with self._lock:
+            ids = [d for d, dev in self._devices.items() if dev.has_signal]
+            return sorted(ids or self._devices)
+
+    def snapshot(self, device_id: int) -> DeviceSnapshot | None:
+        """A copy of one device's state (None when unknown)."""
+        with self._lock:
+            dev = self._devices.get(device_id)
+            if dev is None:
+                return None
+            link_state, link_detail = dev.link_state, dev.link_detail
+            if link_state == "unknown" and 0 in self._devices and device_id != 0:
+                # source-level link events come before the device id is known: device 0
+                src = self._devices[0]
+                link_state, link_detail = src.link_state, src.link_detail
+            st, sv = dev.strip.view()
+            hr = np.array(dev.hr, dtype=float).reshape(-1, 3)
+            return DeviceSnapshot(
+                device_id=device_id, strip_t_stream_s=st, strip_mv=sv,
+                beats=tuple(dev.beats), hr_t_stream_s=hr[:, 0], hr_time_s=hr[:, 1],
+                hr_bpm=hr[:, 2], counts={c: dev.counts.get(c, 0) for c in
+                                         (*BEAT_CLASSES, *sorted(set(dev.counts)
+                                                                 - set(BEAT_CLASSES)))},
+                alerts=tuple(dev.alerts), active_alerts=dict(dev.active),
+                quality=dev.quality, link_state=link_state, link_detail=link_detail,
+                last_event_time_s=dev.last_event_time_s,
+                last_received_monotonic_s=dev.last_received,
+                clock_offset_s=dev.clock_offset_s, lost_messages=dev.lost_messages(),
+                n_events=dev.n_events, model_version=dev.model_version,
+                daemon_state=dev.daemon_state)
+
+    def snapshots(self) -> list[DeviceSnapshot]:
+        """Snapshots of :meth:`device_ids`."""
+        return [s for s in (self.snapshot(d) for d in self.device_ids()) if s is not None]
+
+    def memory_bytes(self) -> int:
+        """Approximate bytes held by the buffers (for the memory-bound test and the status
+        line); deques are counted by their length times a fixed per-item estimate."""
+        with self._lock:
+            total = 0
+            for dev in self._devices.values():
+                total += dev.strip.nbytes + 200 * (len(dev.beats) + len(dev.alerts)) \
+                    + 80 * len(dev.hr)
+            return total

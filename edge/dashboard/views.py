@@ -1,0 +1,227 @@
+"""Streamlit render functions of the live view (one device panel, the alarm banner, the
+no-data / disconnected states and the feed status).
+
+Everything here reads :class:`~edge.dashboard.state.DeviceSnapshot` objects and feed statuses;
+nothing reads events or files. The app calls :func:`render_live` inside
+``st.fragment(run_every=...)`` so only this part of the page is redrawn.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Sequence
+
+import streamlit as st
+
+from edge.dashboard.charts import (CLASS_NAMES, hr_chart, hr_frame, strip_chart,
+                                   strip_frames)
+from edge.dashboard.config import DashboardConfig
+from edge.dashboard.feeds import FeedStatus
+from edge.dashboard.state import BEAT_CLASSES, AlertRecord, DeviceSnapshot
+
+__all__ = ["render_live", "render_feed_status", "render_device", "render_alarm_banner",
+           "alert_title", "clock", "ALERT_NAMES"]
+
+logger = logging.getLogger(__name__)
+
+#: Plain names of the alert kinds.
+ALERT_NAMES = {"v_run": "ventricular run", "bigeminy": "ventricular bigeminy",
+               "trigeminy": "ventricular trigeminy", "bradycardia": "bradycardia",
+               "tachycardia": "tachycardia", "pause": "pause",
+               "vflutter": "ventricular flutter / fibrillation"}
+
+_BADGE = {"N": "green", "S": "orange", "V": "red", "F": "violet", "Q": "gray"}
+_QUALITY_BADGE = {"good": "green", "noisy": "orange", "saturated": "red", "lead_off": "red"}
+_LINK_BADGE = {"connected": "green", "connecting": "orange", "reconnecting": "orange",
+               "gap": "orange", "rate_change": "blue", "disconnected": "red", "closed": "red"}
+#: How long a single-occurrence alert (pause) stays in the banner (s).
+RECENT_EVENT_S = 60.0
+
+
+def clock(unix_s: float | None, *, tenths: bool = False) -> str:
+    """Local clock time ``HH:MM:SS`` (``--:--:--`` when unknown)."""
+    if unix_s is None or not math.isfinite(unix_s):
+        return "--:--:--"
+    text = time.strftime("%H:%M:%S", time.localtime(unix_s))
+    return f"{text}.{int((unix_s % 1) * 10)}" if tenths else text
+
+
+def alert_title(a: AlertRecord) -> str:
+    """e.g. ``ventricular run (VT, 5 beats, 150 bpm)``."""
+    name = ALERT_NAMES.get(a.kind, a.kind)
+    d = a.detail
+    bits = []
+    if a.kind == "v_run" and d.get("vt"):
+        bits.append("VT")
+    if d.get("n_beats") is not None:
+        bits.append(f"{d['n_beats']} beats")
+    if d.get("rate_bpm") is not None:
+        bits.append(f"{float(d['rate_bpm']):.0f} bpm")
+    if d.get("duration_s") is not None:
+        bits.append(f"{float(d['duration_s']):.1f} s")
+    if d.get("rr_s") is not None and a.kind == "pause":
+        bits.append(f"RR {float(d['rr_s']):.1f} s")
+    return name + (f" ({', '.join(bits)})" if bits else "")
+
+
+def _age(seconds: float | None) -> str:
+    if seconds is None:
+        return "never"
+    if seconds < 90:
+        return f"{seconds:.0f} s ago"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min ago"
+    return f"{seconds / 3600:.1f} h ago"
+
+
+def render_feed_status(config: DashboardConfig, statuses: Sequence[FeedStatus],
+                       daemon_online: bool | None) -> None:
+    """Where the data comes from, and whether each feed is connected (sidebar)."""
+    st.markdown("**Event sources**")
+    if not statuses:
+        st.caption("none configured")
+    for s in statuses:
+        icon = "🟢" if s.connected else "🔴"
+        extra = f" — {s.detail}" if s.detail else ""
+        st.caption(f"{icon} `{s.name}`: {s.n_events} events{extra}")
+    if daemon_online is not None:
+        st.caption(f"daemon: {'🟢 online' if daemon_online else '🔴 offline'}")
+
+
+def render_alarm_banner(snaps: Sequence[DeviceSnapshot], *, now_s: float | None = None,
+                        multi: bool = False) -> int:
+    """Open alarms and warnings of every device, on top of the page; returns how many.
+
+    An alarm (VT, flutter) is a red box, a warning an amber one; single-occurrence alerts
+    (pause) stay for :data:`RECENT_EVENT_S` seconds.
+    """
+    now = time.time() if now_s is None else now_s
+    n = 0
+    for snap in snaps:
+        who = f"device {snap.device_id}: " if multi else ""
+        items = list(snap.active_alerts.values())
+        items += [a for a in snap.alerts if a.state == "event"
+                  and now - a.time_s <= RECENT_EVENT_S]
+        for a in sorted(items, key=lambda a: (a.severity != "alarm", -a.time_s)):
+            since = "since" if a.state == "onset" else "at"
+            text = f"**{who}{alert_title(a).upper() if a.severity == 'alarm' else alert_title(a)}**" \
+                   f" — {since} {clock(a.time_s)}"
+            if a.severity == "alarm":
+                st.error(f"### ALARM: {text}", icon="🚨")
+            else:
+                st.warning(f"Alert: {text}", icon="⚠️")
+            n += 1
+    return n
+
+
+def _class_badges(counts) -> str:
+    return " ".join(f":{_BADGE.get(c, 'gray')}-badge[{c} {counts.get(c, 0)}]"
+                    for c in BEAT_CLASSES)
+
+
+def render_device(snap: DeviceSnapshot, config: DashboardConfig, *,
+                  now_monotonic_s: float | None = None) -> None:
+    """One device: state warnings, heart rate, quality, link, strip, counts, beats, alerts."""
+    age = snap.seconds_since_data(now_monotonic_s)
+    stale = age is None or age > config.stale_after_s
+    if stale:
+        st.error(f"**Disconnected** — no data from device {snap.device_id} for "
+                 f"{_age(age).removesuffix(' ago')} (last event at "
+                 f"{clock(snap.last_event_time_s)}). The values below are not live.",
+                 icon="📵")
+    elif snap.link_state in ("disconnected", "closed", "reconnecting"):
+        st.warning(f"Link {snap.link_state}: {snap.link_detail or 'the wearable is not '
+                   'sending'}", icon="📡")
+    if snap.daemon_state == "stopped":
+        st.warning("The daemon stopped (end of replay or shut down).", icon="⏹️")
+    if snap.quality not in ("good", "unknown"):
+        st.warning(f"Signal quality **{snap.quality}**: beat classes and rate may be wrong.",
+                   icon="〰️")
+
+    hr = snap.current_hr_bpm
+    trend = snap.hr_trend_bpm(config.hr_trend_s)
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Heart rate", "-- bpm" if hr is None else f"{hr:.0f} bpm",
+              delta=None if trend is None else f"{trend:+.0f} bpm",
+              delta_color="off", help=f"trend: change over the last {config.hr_trend_s:.0f} s",
+              chart_data=[round(float(v)) for v in snap.hr_bpm[-60:] if math.isfinite(v)]
+              or None)
+    c2.metric("Signal quality", snap.quality)
+    c3.metric("Link", snap.link_state, help=snap.link_detail or None)
+    st.caption(f":{_QUALITY_BADGE.get(snap.quality, 'gray')}-badge[quality {snap.quality}] "
+               f":{_LINK_BADGE.get(snap.link_state, 'gray')}-badge[link {snap.link_state}] "
+               f"last data {_age(age)} · {snap.n_events} events"
+               + (f" · {snap.lost_messages} lost" if snap.lost_messages else "")
+               + (f" · model {snap.model_version}" if snap.model_version else ""))
+
+    strip, beats = strip_frames(snap, config.window_s)
+    st.markdown(f"**ECG, last {config.window_s:g} s** (R peaks coloured by class)")
+    if strip.empty:
+        st.info("No ECG strip received yet (the daemon sends one piece per second; "
+                "`outputs.strip` must be on).", icon="⏳")
+    else:
+        st.altair_chart(strip_chart(strip, beats), width="stretch")
+        in_view = {c: int((beats["label"] == c).sum()) for c in BEAT_CLASSES} \
+            if not beats.empty else {}
+        shown = ", ".join(f"{n} {c}" for c, n in in_view.items() if n) or "none"
+        st.caption(f"R peaks on screen: {shown}")
+
+    st.markdown("**Beats per class** (since start)  \n" + _class_badges(snap.counts))
+    recent = list(snap.beats)[-8:]
+    if recent:
+        st.markdown("**Latest beats**  \n" + " ".join(
+            f":{_BADGE.get(b.label, 'gray')}-badge[{clock(b.time_s)} {b.label}"
+            f"{'' if math.isnan(b.proba) else f' {b.proba:.2f}'}]" for b in reversed(recent)))
+        last_v = next((b for b in reversed(snap.beats) if b.label == "V"), None)
+        if last_v is not None:
+            st.caption(f"last V beat ({CLASS_NAMES['V']}) at {clock(last_v.time_s)}")
+
+    hrf = hr_frame(snap)
+    if hrf["bpm"].notna().sum() >= 2:
+        st.markdown("**Heart-rate trend** (last 10 min)")
+        st.altair_chart(hr_chart(hrf), width="stretch")
+
+    st.markdown("**Alerts**")
+    if not snap.alerts:
+        st.caption("no alerts")
+    else:
+        rows = [{"time": clock(a.time_s), "alert": alert_title(a), "state": a.state,
+                 "severity": a.severity} for a in reversed(list(snap.alerts)[-20:])]
+        st.table(rows, hide_index=True)
+
+
+def render_live(config: DashboardConfig, snaps: Sequence[DeviceSnapshot],
+                statuses: Sequence[FeedStatus], daemon_online: bool | None, *,
+                selected: int | None = None) -> None:
+    """The live view: empty state, or the alarm banner, a device picker (several devices)
+    and the device panel."""
+    if not statuses:
+        st.info("**No event source configured.** Start the dashboard with `--jsonl PATH` "
+                "(the daemon's `ecg-edge run --jsonl PATH`) and/or `--mqtt HOST[:PORT]`.",
+                icon="ℹ️")
+        return
+    if daemon_online is False:
+        st.error("**Daemon offline** — the edge daemon's MQTT last will says it is gone.",
+                 icon="📵")
+    if not snaps:
+        waiting = "; ".join(f"{s.name}: {s.detail or ('connected' if s.connected else 'down')}"
+                            for s in statuses)
+        st.warning(f"**No data yet** — waiting for events ({waiting}).", icon="⏳")
+        return
+    render_alarm_banner(snaps, multi=len(snaps) > 1)
+    by_id = {s.device_id: s for s in snaps}
+    if len(snaps) > 1:
+        st.table([{"device": s.device_id,
+                   "HR (bpm)": "--" if s.current_hr_bpm is None else f"{s.current_hr_bpm:.0f}",
+                   "quality": s.quality, "link": s.link_state,
+                   "alarms": ", ".join(ALERT_NAMES.get(k, k) for k in s.active_alerts) or "-",
+                   "last data": _age(s.seconds_since_data())} for s in snaps],
+                 hide_index=True)
+    dev = snaps[0].device_id
+    if len(snaps) > 1:
+        dev = st.radio("Device", list(by_id), horizontal=True, key="ecg_device",
+                       index=list(by_id).index(selected) if selected in by_id else 0)
+    st.subheader(f"Device {dev}")
+    render_device(by_id[dev], config)
+

@@ -1,0 +1,340 @@
+"""Durable store-and-forward queue for MQTT messages: SQLite in WAL mode.
+
+Every message is appended (and committed) *before* it is handed to the MQTT client, and
+deleted only when the broker acknowledges it (PUBACK for QoS 1; for QoS 0 when paho has
+written it to the socket). Messages are read back in append order (``id``), so a reconnect or
+a restart drains them in the order they were produced.
+
+Schema (``PRAGMA user_version = 1``)::
+
+    outbox(id INTEGER PRIMARY KEY AUTOINCREMENT,  -- append order = publish order
+           topic TEXT, payload BLOB, qos INTEGER, retain INTEGER,
+           event_type TEXT,                       -- beat, alert, hr, strip, status, ...
+           priority INTEGER,                      -- drop class, see below
+           n_bytes INTEGER,                       -- len(topic) + len(payload)
+           created_s REAL)                        -- Unix time of the append
+    meta(key TEXT PRIMARY KEY, value INTEGER)     -- "boot" (run counter), "dropped_<type>"
+
+Boot. Each :class:`Outbox` opened on a file increments ``boot``; the MQTT sink puts it in
+every payload, so a consumer orders and de-duplicates a device's events by
+``(boot, seq)`` even though the daemon's ``seq`` restarts at 0 on every run. An in-memory
+outbox (``path=":memory:"``, not crash-safe) uses the Unix time in seconds as its boot.
+
+Drop policy (bounded disk). ``max_bytes`` bounds the sum of ``n_bytes`` of the queued
+messages (the file is about 1.3x that, plus a WAL of at most ``wal_max_bytes``). When an
+append would exceed it, queued messages are evicted, oldest first, by class -- ``strip`` and
+``hr`` (priority 0) first, then ``status``/``link``/``quality`` (1), then ``beat`` and
+``alert`` (2) -- but only messages of a class no higher than the new message's: a new strip
+never evicts a beat; when no room can be made the new message itself is dropped. Every drop
+is counted per event type in :meth:`Outbox.stats` (persisted across runs) and logged.
+
+Thread safety: one connection guarded by a lock; any thread may call any method.
+"""
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from edge.errors import ConfigError, OutboxError
+
+__all__ = ["OutboxConfig", "OutboxMessage", "Outbox", "DROP_PRIORITY", "MEMORY"]
+
+logger = logging.getLogger(__name__)
+
+#: ``path`` of an in-memory (not crash-safe) outbox.
+MEMORY = ":memory:"
+
+#: Event type -> drop class (lower is dropped first). Unknown types get 1.
+DROP_PRIORITY = {"strip": 0, "hr": 0, "status": 1, "link": 1, "quality": 1,
+                 "beat": 2, "alert": 2}
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    topic TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    qos INTEGER NOT NULL,
+    retain INTEGER NOT NULL,
+    event_type TEXT NOT NULL,
+    priority INTEGER NOT NULL,
+    n_bytes INTEGER NOT NULL,
+    created_s REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS outbox_priority ON outbox (priority, id);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+"""
+
+
+@dataclass(frozen=True, kw_only=True)
+class OutboxConfig:
+    """Where the outbox lives and how big it may grow.
+
+    Attributes
+    ----------
+    path : SQLite file (parent directories are created), or ``":memory:"``.
+    max_bytes : bound on the queued topic + payload bytes (>= 65536).
+    synchronous : ``"normal"`` (WAL default: a committed append survives a process crash,
+        the last appends may be lost on power loss) or ``"full"`` (fsync per append; survives
+        power loss; slower on SD cards).
+    wal_max_bytes : the WAL file is truncated to this size after checkpoints.
+    """
+
+    path: str = MEMORY
+    max_bytes: int = 50_000_000
+    synchronous: str = "normal"
+    wal_max_bytes: int = 4_000_000
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.path, str) or not self.path:
+            raise ConfigError("path", f"must name a file or ':memory:', got {self.path!r}")
+        if not isinstance(self.max_bytes, int) or isinstance(self.max_bytes, bool) \
+                or self.max_bytes < 65536:
+            raise ConfigError("max_bytes", f"must be an integer >= 65536 bytes, "
+                                           f"got {self.max_bytes!r}")
+        if self.synchronous not in ("normal", "full"):
+            raise ConfigError("synchronous", f"must be 'normal' or 'full', "
+                                             f"got {self.synchronous!r}")
+        if not isinstance(self.wal_max_bytes, int) or self.wal_max_bytes < 0:
+            raise ConfigError("wal_max_bytes", f"must be an integer >= 0, "
+                                               f"got {self.wal_max_bytes!r}")
+
+
+class OutboxMessage(NamedTuple):
+    """One queued message (``id`` is its position in publish order)."""
+
+    id: int
+    topic: str
+    payload: bytes
+    qos: int
+    retain: bool
+    event_type: str
+
+
+class Outbox:
+    """A bounded, ordered, durable message queue (see the module docstring).
+
+    Parameters
+    ----------
+    config : OutboxConfig
+
+    Raises
+    ------
+    OutboxError
+        When the database cannot be opened or is not an outbox.
+    """
+
+    def __init__(self, config: OutboxConfig | None = None) -> None:
+        self.config = config if config is not None else OutboxConfig()
+        self.path = self.config.path
+        self._lock = threading.Lock()
+        self.n_appended = 0
+        self.n_acked = 0
+        try:
+            if self.path != MEMORY:
+                Path(self.path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, check_same_thread=False,
+                                       isolation_level=None, timeout=10.0)
+            db = self._db
+            if self.path != MEMORY:
+                mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+                if str(mode).lower() != "wal":
+                    raise OutboxError(f"cannot switch to WAL mode (got {mode})", self.path)
+            db.execute(f"PRAGMA synchronous={self.config.synchronous.upper()}")
+            db.execute(f"PRAGMA journal_size_limit={self.config.wal_max_bytes}")
+            db.executescript(_SCHEMA)
+            db.execute("PRAGMA user_version=1")
+            db.execute("BEGIN IMMEDIATE")
+            if self.path == MEMORY:
+                boot = int(time.time())
+            else:
+                row = db.execute("SELECT value FROM meta WHERE key='boot'").fetchone()
+                boot = (row[0] if row else 0) + 1
+            db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('boot', ?)", (boot,))
+            db.execute("COMMIT")
+            self.boot = boot
+            n, size = db.execute("SELECT COUNT(*), COALESCE(SUM(n_bytes), 0) "
+                                 "FROM outbox").fetchone()
+            self._pending = int(n)
+            self._pending_bytes = int(size)
+            self._dropped = {k[len("dropped_"):]: v for k, v in db.execute(
+                "SELECT key, value FROM meta WHERE key LIKE 'dropped_%'")}
+        except (sqlite3.Error, OSError) as exc:
+            raise OutboxError(f"cannot open: {exc}", self.path) from exc
+        self._closed = False
+        self._drop_logged = 0
+        if self._pending:
+            logger.info("outbox %s: %d messages (%d bytes) left from an earlier run will be "
+                        "sent first", self.path, self._pending, self._pending_bytes)
+
+    # -- queue ----------------------------------------------------------------------------
+
+    def append(self, topic: str, payload: bytes, *, qos: int, retain: bool,
+               event_type: str) -> int | None:
+        """Queue one message durably (committed before returning).
+
+        Returns
+        -------
+        int or None
+            The message id, or ``None`` when the drop policy dropped the message itself.
+
+        Raises
+        ------
+        OutboxError
+            When SQLite cannot write (disk full, file removed, closed outbox).
+        """
+        n_bytes = len(topic.encode("utf-8")) + len(payload)
+        priority = DROP_PRIORITY.get(event_type, 1)
+        with self._lock:
+            self._check_open()
+            try:
+                db = self._db
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    excess = self._pending_bytes + n_bytes - self.config.max_bytes
+                    if excess > 0 and not self._make_room(excess, priority):
+                        self._count_drop(event_type)
+                        db.execute("COMMIT")
+                        return None
+                    cur = db.execute(
+                        "INSERT INTO outbox (topic, payload, qos, retain, event_type, "
+                        "priority, n_bytes, created_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (topic, payload, int(qos), int(bool(retain)), event_type, priority,
+                         n_bytes, time.time()))
+                    db.execute("COMMIT")
+                except BaseException:
+                    db.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise OutboxError(f"cannot append: {exc}", self.path) from exc
+            self._pending += 1
+            self._pending_bytes += n_bytes
+            self.n_appended += 1
+            return int(cur.lastrowid)
+
+    def _make_room(self, excess: int, priority: int) -> bool:
+        """Evict by the drop policy until ``excess`` bytes are free (inside a transaction);
+        False (and nothing evicted) when it cannot be done with classes <= ``priority``."""
+        db = self._db
+        victims: list[tuple[int, int, str]] = []
+        freed = 0
+        for prio in range(priority + 1):
+            for row in db.execute("SELECT id, n_bytes, event_type FROM outbox WHERE "
+                                  "priority = ? ORDER BY id", (prio,)):
+                victims.append(row)
+                freed += row[1]
+                if freed >= excess:
+                    break
+            if freed >= excess:
+                break
+        if freed < excess:
+            return False
+        db.executemany("DELETE FROM outbox WHERE id = ?", [(v[0],) for v in victims])
+        for _, n, etype in victims:
+            self._pending -= 1
+            self._pending_bytes -= n
+            self._count_drop(etype)
+        return True
+
+    def _count_drop(self, event_type: str) -> None:
+        n = self._dropped.get(event_type, 0) + 1
+        self._dropped[event_type] = n
+        self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                         (f"dropped_{event_type}", n))
+        total = sum(self._dropped.values())
+        if total <= 5 or total % 1000 == 0:
+            logger.warning("outbox %s full (%d bytes): dropped a %s message (%d dropped so "
+                           "far)", self.path, self.config.max_bytes, event_type, total)
+
+    def peek(self, after_id: int = 0, limit: int = 100) -> list[OutboxMessage]:
+        """Up to ``limit`` queued messages with ``id > after_id``, oldest first."""
+        with self._lock:
+            self._check_open()
+            try:
+                rows = self._db.execute(
+                    "SELECT id, topic, payload, qos, retain, event_type FROM outbox "
+                    "WHERE id > ? ORDER BY id LIMIT ?", (int(after_id), int(limit))).fetchall()
+            except sqlite3.Error as exc:
+                raise OutboxError(f"cannot read: {exc}", self.path) from exc
+        return [OutboxMessage(r[0], r[1], bytes(r[2]), r[3], bool(r[4]), r[5]) for r in rows]
+
+    def ack(self, ids: Iterable[int]) -> int:
+        """Delete acknowledged messages; returns how many were still queued."""
+        ids = [(int(i),) for i in ids]
+        if not ids:
+            return 0
+        with self._lock:
+            self._check_open()
+            try:
+                db = self._db
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    size = 0
+                    n = 0
+                    for (i,) in ids:
+                        row = db.execute("SELECT n_bytes FROM outbox WHERE id = ?",
+                                         (i,)).fetchone()
+                        if row is not None:
+                            size += row[0]
+                            n += 1
+                    db.executemany("DELETE FROM outbox WHERE id = ?", ids)
+                    db.execute("COMMIT")
+                except BaseException:
+                    db.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise OutboxError(f"cannot delete: {exc}", self.path) from exc
+            self._pending -= n
+            self._pending_bytes -= size
+            self.n_acked += n
+            return n
+
+    # -- state ----------------------------------------------------------------------------
+
+    @property
+    def pending(self) -> int:
+        """Messages queued (not yet acknowledged)."""
+        return self._pending
+
+    @property
+    def pending_bytes(self) -> int:
+        """Topic + payload bytes queued."""
+        return self._pending_bytes
+
+    def stats(self) -> dict[str, Any]:
+        """Counters for status events: ``boot``, ``pending``, ``pending_bytes``,
+        ``max_bytes``, ``appended`` / ``acked`` (this run), ``dropped`` per event type
+        (all runs) and ``dropped_total``."""
+        return {"boot": self.boot, "pending": self._pending,
+                "pending_bytes": self._pending_bytes, "max_bytes": self.config.max_bytes,
+                "appended": self.n_appended, "acked": self.n_acked,
+                "dropped": dict(self._dropped),
+                "dropped_total": sum(self._dropped.values())}
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise OutboxError("the outbox is closed", self.path)
+
+    def close(self) -> None:
+        """Checkpoint the WAL and close; idempotent. Queued messages stay in the file."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            try:
+                if self.path != MEMORY:
+                    self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                self._db.close()
+            except sqlite3.Error as exc:
+                logger.warning("outbox %s: close: %s", self.path, exc)
+
+    def __enter__(self) -> Outbox:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
