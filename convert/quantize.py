@@ -35,7 +35,12 @@ from edge.scoring import AAMI_CLASSES, class_metrics, confusion_matrix  # noqa: 
 from edge.tflite_meta import CONTRACT_METADATA_NAME, read_contract  # noqa: E402
 
 __all__ = ["representative_set", "convert_int8", "embed_contract", "parity_report", "quantize",
+           "EMBEDDING_LAYER", "embedding_model", "convert_int8_embedding", "quantize_embedding",
            "main"]
+
+#: Layer of each ensemble member whose activations form the beat embedding (the dense layer
+#: after the morphology embedding and the RR features are concatenated).
+EMBEDDING_LAYER = "head"
 
 logger = logging.getLogger("convert.quantize")
 
@@ -205,6 +210,114 @@ def quantize(model_path: str | os.PathLike, out: str | os.PathLike, *, per_class
     return result
 
 
+def embedding_model(model, config, *, batch_size: int | None = 1,
+                    layer: str = EMBEDDING_LAYER):
+    """A two-output copy of a trained beat classifier, without retraining.
+
+    Parameters
+    ----------
+    model : the trained Keras model (one network or an ensemble of ``ecg_<kind>_<i>`` members
+        averaged by a layer named ``probabilities``).
+    config : its :class:`training.models.ModelConfig`.
+    batch_size : fixed batch size of the copy (1 for TFLite conversion).
+    layer : the member layer whose activations form the embedding.
+
+    Returns
+    -------
+    keras.Model
+        Inputs unchanged (``beat``, ``features``); outputs ``probabilities`` (the same class
+        scores as ``model``) and ``embedding`` (the ``layer`` activations of every member,
+        concatenated in member order: ``ensemble * head_units`` values for ``"head"``).
+    """
+    import keras
+    from keras import layers
+
+    from training.models import fixed_batch_copy
+
+    fixed = fixed_batch_copy(model, config, batch_size)
+    beat, feats = fixed.inputs
+    members = ([fixed] if config.ensemble == 1 else
+               [fixed.get_layer(f"ecg_{config.kind}_{i}") for i in range(config.ensemble)])
+    probs, embeds = [], []
+    for m in members:
+        two = keras.Model(m.inputs, [m.get_layer("probabilities").output,
+                                     m.get_layer(layer).output], name=f"{m.name}_embed")
+        p, e = two([beat, feats])
+        probs.append(p)
+        embeds.append(e)
+    if len(members) == 1:
+        p = layers.Identity(name="probabilities")(probs[0])
+        e = layers.Identity(name="embedding")(embeds[0])
+    else:
+        p = layers.Average(name="probabilities")(probs)
+        e = layers.Concatenate(name="embedding")(embeds)
+    return keras.Model([beat, feats], {"probabilities": p, "embedding": e},
+                       name=f"{fixed.name}_embed")
+
+
+def convert_int8_embedding(model, contract: dict, beat: np.ndarray, feats: np.ndarray, *,
+                           layer: str = EMBEDDING_LAYER) -> tuple[bytes, int]:
+    """Full-int8 TFLite flatbuffer of the two-output :func:`embedding_model` of ``model``.
+
+    Returns the flatbuffer and the embedding size (values per beat). The representative set is
+    the one :func:`convert_int8` uses, so the class scores are quantized alike.
+    """
+    import tensorflow as tf
+
+    from training.models import ModelConfig
+
+    two = embedding_model(model, ModelConfig.from_dict(contract["model"]["config"]), layer=layer)
+    size = int(two.output["embedding"].shape[-1]) if isinstance(two.output, dict) else \
+        int(two.outputs[1].shape[-1])
+
+    def rep():
+        for i in range(beat.shape[0]):
+            yield {"beat": beat[i:i + 1], "features": feats[i:i + 1]}
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(two)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = rep
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.int8
+    converter.inference_output_type = tf.int8
+    return bytes(converter.convert()), size
+
+
+def quantize_embedding(model_path: str | os.PathLike, out: str | os.PathLike, *,
+                       per_class: int = 200, layer: str = EMBEDDING_LAYER,
+                       data_dir=None) -> dict:
+    """Convert a trained model to a full-int8 two-output model (class scores + embedding).
+
+    The contract gains ``"embedding": {"name": "embedding", "layer": layer, "size": n,
+    "members": ensemble}``; the device (:class:`edge.classifier.BeatClassifier`) tells the two
+    outputs apart by their width and exposes the embedding with ``predict_embedding``.
+    """
+    from training.contract import load_model
+
+    model, contract = load_model(model_path)
+    beat, feats = representative_set(contract, per_class=per_class, data_dir=data_dir)
+    tfl, size = convert_int8_embedding(model, contract, beat, feats, layer=layer)
+    embedded = dict(contract)
+    embedded["quantization"] = {
+        "scheme": "full-int8 (int8 weights, activations, inputs and outputs)",
+        "representative": {"source": "DS1 reference beats, stratified by class",
+                           "per_class": per_class, "n_beats": int(beat.shape[0])},
+        "converted_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    embedded["model"] = dict(contract["model"], keras_file=Path(contract["model"]
+                                                                 ["keras_file"]).name)
+    embedded["embedding"] = {"name": "embedding", "layer": layer, "size": size,
+                             "members": int(contract["model"]["config"].get("ensemble", 1))}
+    data = embed_contract(tfl, embedded)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(data)
+    clf = BeatClassifier(out)
+    if clf.embedding_size != size:
+        raise ModelError(f"{out}: the converted model exposes no {size}-value embedding")
+    return {"out": str(out), "size_bytes": len(data), "embedding_size": size}
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="quantize", description=__doc__.split("\n\n")[0])
     p.add_argument("--model", required=True, help="trained model (.keras file or its folder, "
@@ -216,6 +329,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--parity-records", default=None,
                    help="comma-separated records for the parity report (default: all of DS2)")
     p.add_argument("--data-dir", default=None, help="MIT-BIH directory (default $MITDB_DIR)")
+    p.add_argument("--embedding", action="store_true",
+                   help="write a two-output model (class scores + the members' concatenated "
+                   f"'{EMBEDDING_LAYER}' activations) for patient adaptation (ecg-edge adapt); "
+                   "no parity report")
     return p
 
 
@@ -224,6 +341,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
+        if args.embedding:
+            res = quantize_embedding(args.model, args.out, per_class=args.per_class,
+                                     data_dir=args.data_dir)
+            print(f"wrote {res['out']} ({res['size_bytes']} bytes, embedding of "
+                  f"{res['embedding_size']} values)")
+            return 0
         res = quantize(args.model, args.out, per_class=args.per_class, parity=not args.no_parity,
                        parity_records=args.parity_records.split(",") if args.parity_records
                        else None, data_dir=args.data_dir)

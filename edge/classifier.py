@@ -6,6 +6,11 @@ file, and checks it once at load against the pipeline: processing rate, window, 
 definitions, filters, class names; input/output tensors are int8 with usable quantization
 parameters. Inputs are quantized with the model's own scale and zero point, outputs
 dequantized; nothing is hard-coded.
+
+A model may have a second output, a beat embedding (contract field ``"embedding"``:
+``{"name", "size", ...}``, written by ``python convert/quantize.py --embedding``): the two
+outputs are told apart by their width, and :meth:`BeatClassifier.predict_with_embedding`
+returns both (patient adaptation, :mod:`edge.adapt`, fits a per-wearer head on it).
 """
 from __future__ import annotations
 
@@ -169,20 +174,19 @@ class BeatClassifier:
         outs = self._interp.get_output_details()
         L = self.window.length
         n_f = len(FEATURE_NAMES)
-        if len(ins) != 2 or len(outs) != 1:
-            raise ContractError("inputs", f"expected 2 inputs (beat, features) and 1 output, got "
-                                f"{len(ins)} and {len(outs)}")
+        if len(ins) != 2 or len(outs) not in (1, 2):
+            raise ContractError("inputs", f"expected 2 inputs (beat, features) and 1 output "
+                                f"(or 2: class scores and an embedding), got {len(ins)} and "
+                                f"{len(outs)}")
         beat = [d for d in ins if tuple(d["shape"][1:]) == (L, 2)]
         feat = [d for d in ins if tuple(d["shape"][1:]) == (n_f,)]
         if len(beat) != 1 or len(feat) != 1:
             shapes = [tuple(int(v) for v in d["shape"]) for d in ins]
             raise ContractError("inputs", f"expected shapes (1, {L}, 2) and (1, {n_f}); the model "
                                 f"has {shapes} (window or feature count differ from the pipeline)")
-        out = outs[0]
-        if tuple(out["shape"][1:]) != (len(AAMI_CLASSES),):
-            raise ContractError("output", f"expected (1, {len(AAMI_CLASSES)}) class scores, got "
-                                f"{tuple(out['shape'])}")
-        dtypes = {np.dtype(d["dtype"]) for d in (beat[0], feat[0], out)}
+        out, emb = self._split_outputs(outs)
+        ports = (beat[0], feat[0], out) + ((emb,) if emb is not None else ())
+        dtypes = {np.dtype(d["dtype"]) for d in ports}
         quantized = dtypes == {np.dtype(np.int8)}
         if not quantized:
             if not allow_float:
@@ -193,13 +197,54 @@ class BeatClassifier:
                 raise ContractError("dtype", f"mixed tensor types {sorted(map(str, dtypes))}")
         self._beat, self._feat, self._out = (self._port(beat[0]), self._port(feat[0]),
                                              self._port(out))
+        self._emb = self._port(emb) if emb is not None else None
         if quantized:
-            for name, p in (("beat", self._beat), ("features", self._feat),
-                            ("output", self._out)):
+            checked = [("beat", self._beat), ("features", self._feat), ("output", self._out)]
+            if self._emb is not None:
+                checked.append(("embedding", self._emb))
+            for name, p in checked:
                 if not (np.isfinite(p.scale) and p.scale > 0) or not -128 <= p.zero_point <= 127:
                     raise ContractError(f"quantization.{name}", f"unusable scale {p.scale} / "
                                         f"zero point {p.zero_point}")
         return quantized
+
+    def _split_outputs(self, outs: list[dict]) -> tuple[dict, dict | None]:
+        """(class-score output, embedding output or None), told apart by width and checked
+        against the contract's ``embedding`` field."""
+        n_cls = len(AAMI_CLASSES)
+        shapes = [tuple(int(v) for v in d["shape"]) for d in outs]
+        spec = self.contract.get("embedding")
+        if len(outs) == 1:
+            if spec is not None:
+                raise ContractError("embedding", f"the contract describes an embedding output "
+                                    f"({spec!r}) but the model has one output {shapes[0]}")
+            if shapes[0][1:] != (n_cls,):
+                raise ContractError("output", f"expected (1, {n_cls}) class scores, got "
+                                    f"{shapes[0]}")
+            return outs[0], None
+        if not isinstance(spec, dict) or not isinstance(spec.get("size"), int):
+            raise ContractError("embedding", "the model has 2 outputs but its contract has no "
+                                "'embedding' field with an integer 'size'")
+        size = spec["size"]
+        if size == n_cls or size < 1:
+            raise ContractError("embedding.size", f"must be >= 1 and differ from the class "
+                                f"count {n_cls} (outputs are told apart by width), got {size}")
+        cls = [d for d, sh in zip(outs, shapes) if sh[1:] == (n_cls,)]
+        emb = [d for d, sh in zip(outs, shapes) if sh[1:] == (size,)]
+        if len(cls) != 1 or len(emb) != 1:
+            raise ContractError("output", f"expected outputs (1, {n_cls}) class scores and "
+                                f"(1, {size}) embedding, got {shapes}")
+        return cls[0], emb[0]
+
+    @property
+    def embedding_size(self) -> int:
+        """Values per beat of the embedding output (0 when the model has none)."""
+        return 0 if self._emb is None else int(self._emb.shape[-1])
+
+    def _dequantize(self, y: np.ndarray, port: _Port) -> np.ndarray:
+        if not self.quantized:
+            return y.astype(np.float32)
+        return (y.astype(np.float32) - port.zero_point) * port.scale
 
     def _quantize(self, x: np.ndarray, port: _Port) -> np.ndarray:
         if not self.quantized:
@@ -207,25 +252,45 @@ class BeatClassifier:
         q = np.round(x / port.scale) + port.zero_point
         return np.clip(q, -128, 127).astype(np.int8)
 
-    def predict_proba(self, beat: np.ndarray, features: np.ndarray) -> np.ndarray:
-        """Class probabilities (float32, (n, 5), :attr:`classes` order) for model inputs as
-        produced by :class:`edge.features.BeatFeaturizer` (features not yet standardised)."""
+    def _run(self, beat: np.ndarray, features: np.ndarray,
+             embedding: bool) -> tuple[np.ndarray, np.ndarray | None]:
         b = np.asarray(beat, dtype=np.float32)
         f = apply_standardization(features, self._mean, self._std)
         if b.ndim != 3 or b.shape[1:] != (self.window.length, 2) or f.shape[0] != b.shape[0]:
             raise ModelError(f"beat inputs of shape {b.shape} / {f.shape} do not fit the model")
+        if embedding and self._emb is None:
+            raise ModelError(f"{self.path.name} has no embedding output: convert the model "
+                             "with `python convert/quantize.py --embedding` (or use the "
+                             "bundled default_embed.tflite)")
         n = b.shape[0]
         out = np.zeros((n, len(self.classes)), dtype=np.float32)
+        emb = np.zeros((n, self.embedding_size), dtype=np.float32) if embedding else None
         it = self._interp
         for i in range(n):
             it.set_tensor(self._beat.index, self._quantize(b[i:i + 1], self._beat))
             it.set_tensor(self._feat.index, self._quantize(f[i:i + 1], self._feat))
             it.invoke()
-            y = it.get_tensor(self._out.index)[0]
-            if self.quantized:
-                y = (y.astype(np.float32) - self._out.zero_point) * self._out.scale
-            out[i] = y
-        return out
+            out[i] = self._dequantize(it.get_tensor(self._out.index)[0], self._out)
+            if emb is not None:
+                emb[i] = self._dequantize(it.get_tensor(self._emb.index)[0], self._emb)
+        return out, emb
+
+    def predict_proba(self, beat: np.ndarray, features: np.ndarray) -> np.ndarray:
+        """Class probabilities (float32, (n, 5), :attr:`classes` order) for model inputs as
+        produced by :class:`edge.features.BeatFeaturizer` (features not yet standardised)."""
+        return self._run(beat, features, embedding=False)[0]
+
+    def predict_with_embedding(self, beat: np.ndarray,
+                               features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Class probabilities (n, 5) and the dequantized int8 beat embedding (float32,
+        (n, :attr:`embedding_size`)) from one inference per beat; :class:`ModelError` when the
+        model has no embedding output."""
+        proba, emb = self._run(beat, features, embedding=True)
+        return proba, emb
+
+    def predict_embedding(self, beat: np.ndarray, features: np.ndarray) -> np.ndarray:
+        """The beat embedding alone (see :meth:`predict_with_embedding`)."""
+        return self.predict_with_embedding(beat, features)[1]
 
     def predict(self, beat: np.ndarray, features: np.ndarray) -> np.ndarray:
         """Class labels (``"N"``, ``"S"``, ...) for a batch of beats."""

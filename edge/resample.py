@@ -105,7 +105,7 @@ class StreamingResampler:
         return out
 
     def _emit(self, *, final: bool, n_real: int | None = None) -> np.ndarray:
-        up, down, L = self.up, self.down, self._n_per_phase
+        up, down = self.up, self.down
         last_in = self._n_in - 1
         # Output k needs input index floor((k*down + delay)/up) <= last_in.
         k_max = ((last_in + 1) * up - self._delay - 1) // down

@@ -188,47 +188,28 @@ def trial_int8(model, contract, beat, feats, n_calib: int = 500, seed: int = 0,
     agreement and latency are measured on ``beat`` / ``feats``. A measurement only; the
     shipped conversion belongs to the ``convert`` package.
     """
-    import tensorflow as tf
-    from ai_edge_litert.interpreter import Interpreter
+    import tempfile
 
+    from convert.quantize import convert_int8, embed_contract
+    from edge.classifier import BeatClassifier
     from training.contract import model_inputs
-    from training.models import ModelConfig, fixed_batch_copy
 
-    mcfg = ModelConfig.from_dict(contract["model"]["config"])
-    m1 = fixed_batch_copy(model, mcfg, 1)
     x = model_inputs(beat, feats, contract)
     xc = x if calib is None else model_inputs(*calib, contract)
     rng = np.random.default_rng(seed)
     cidx = rng.choice(len(xc["beat"]), size=min(n_calib, len(xc["beat"])), replace=False)
-
-    def rep():
-        for i in cidx:
-            yield {"beat": xc["beat"][i:i + 1], "features": xc["features"][i:i + 1]}
-
-    conv = tf.lite.TFLiteConverter.from_keras_model(m1)
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = rep
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = tf.int8
-    conv.inference_output_type = tf.int8
-    blob = conv.convert()
-    it = Interpreter(model_content=blob, num_threads=1)
-    it.allocate_tensors()
-    ins = {d["name"]: d for d in it.get_input_details()}
-    outd = it.get_output_details()[0]
+    blob = embed_contract(convert_int8(model, contract, xc["beat"][cidx],
+                                       xc["features"][cidx]), contract)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "trial.tflite"
+        path.write_bytes(blob)
+        clf = BeatClassifier(path)  # the device's own loader, checks and quantization
     pick = rng.choice(len(beat), size=min(3000, len(beat)), replace=False)
     ref = model.predict(x, batch_size=2048, verbose=0)[pick].argmax(1)
-    got = []
     t0 = time.perf_counter()
-    for i in pick:
-        for name, d in ins.items():
-            arr = x["beat"][i:i + 1] if "beat" in name else x["features"][i:i + 1]
-            s, z = d["quantization"]
-            it.set_tensor(d["index"], np.clip(np.round(arr / s + z), -128, 127).astype(np.int8))
-        it.invoke()
-        got.append(int(it.get_tensor(outd["index"]).argmax()))
+    got = clf.predict_proba(beat[pick], feats[pick]).argmax(1)
     dt = (time.perf_counter() - t0) / len(pick)
-    return {"int8_bytes": len(blob), "agreement_with_float": float(np.mean(np.array(got) == ref)),
+    return {"int8_bytes": len(blob), "agreement_with_float": float(np.mean(got == ref)),
             "latency_ms_per_beat": dt * 1e3, "beats_compared": int(len(pick))}
 
 

@@ -113,17 +113,15 @@ def strip_chart(strip: pd.DataFrame, beats: pd.DataFrame, *, height_px: int = 26
         x=x, y=alt.Y("mv:Q", title="ECG (mV)", scale=alt.Scale(zero=False)),
         tooltip=[alt.Tooltip("time:T", format="%H:%M:%S.%L"),
                  alt.Tooltip("mv:Q", title="mV", format=".2f")])
-    color = alt.Color("label:N", title="beat class",
-                      scale=alt.Scale(domain=list(BEAT_CLASSES),
-                                      range=[CLASS_COLORS[c] for c in BEAT_CLASSES]),
+    scale = alt.Scale(domain=list(BEAT_CLASSES), range=[CLASS_COLORS[c] for c in BEAT_CLASSES])
+    color = alt.Color("label:N", title="beat class", scale=scale,
                       legend=alt.Legend(orient="top", direction="horizontal"))
     points = alt.Chart(beats).mark_point(filled=True, size=90, opacity=0.9).encode(
         x=x, y="mv:Q", color=color,
         tooltip=[alt.Tooltip("time:T", format="%H:%M:%S.%L"), "label:N", "name:N",
                  alt.Tooltip("proba:Q", format=".2f")])
     text = alt.Chart(beats).mark_text(dy=-14, fontWeight="bold", fontSize=13).encode(
-        x=x, y="mv:Q", text="label:N", color=alt.Color("label:N", scale=color.scale,
-                                                        legend=None))
+        x=x, y="mv:Q", text="label:N", color=alt.Color("label:N", scale=scale, legend=None))
     return (line + points + text).properties(height=height_px)
 
 

@@ -12,13 +12,14 @@ from __future__ import annotations
 import logging
 import math
 import threading
+import weakref
 from collections.abc import Sequence
 
 from edge.dashboard.feeds import EventFeed, FeedStatus
 from edge.dashboard.state import MonitorState
 from edge.errors import ConfigError
 
-__all__ = ["Monitor"]
+__all__ = ["Monitor", "register_monitor", "stop_all_monitors"]
 
 logger = logging.getLogger(__name__)
 
@@ -94,3 +95,21 @@ class Monitor:
                 feed.close()
             except Exception:  # closing is best effort
                 logger.exception("closing %s failed", feed.name)
+
+
+_REGISTRY: "weakref.WeakSet[Monitor]" = weakref.WeakSet()
+
+
+def register_monitor(monitor: Monitor) -> Monitor:
+    """Remember ``monitor`` so :func:`stop_all_monitors` can stop it; returns it."""
+    _REGISTRY.add(monitor)
+    return monitor
+
+
+def stop_all_monitors() -> int:
+    """Stop every registered monitor (tests, server shutdown); returns how many."""
+    monitors = list(_REGISTRY)
+    for m in monitors:
+        m.stop()
+    _REGISTRY.clear()
+    return len(monitors)

@@ -126,12 +126,12 @@ def render_report(folder: str | Path) -> None:
     try:
         report = load_report(folder)
     except DataError as exc:
-        st.error(f"**Damaged report** — {exc}", icon="🛑")
+        st.error(f"**Damaged report** — {exc}", icon=":material/error:")
         return
     if report is None:
         st.info(f"**No report found at `{folder}`** (no `report.json`). Write one with "
                 f"`python -m training.evaluate --model MODEL_DIR --out {folder}`, or start the "
-                f"dashboard with `--report DIR`.", icon="📄")
+                f"dashboard with `--report DIR`.", icon=":material/description:")
         return
     st.caption(f"from `{report.folder}` · {len(report.models)} model(s)")
     labels = [_model_label(m) for m in report.models]

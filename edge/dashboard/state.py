@@ -408,6 +408,7 @@ class MonitorState:
                                       quality=str(e.get("quality", "good")),
                                       rr_pre_s=_num((e.get("rr_s") or {}).get("pre"))))
             dev.counts[label] += 1
+            dev.quality = str(e.get("quality", dev.quality))  # quality events come on changes
         elif etype == "hr":
             hr = e.get("hr_bpm")
             dev.hr.append((_t_stream(e), time_s, _num(hr) if hr is not None else float("nan")))

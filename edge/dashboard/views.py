@@ -82,11 +82,11 @@ def render_feed_status(config: DashboardConfig, statuses: Sequence[FeedStatus],
     if not statuses:
         st.caption("none configured")
     for s in statuses:
-        icon = "🟢" if s.connected else "🔴"
+        icon = ":green[:material/check_circle:]" if s.connected else ":red[:material/cancel:]"
         extra = f" — {s.detail}" if s.detail else ""
         st.caption(f"{icon} `{s.name}`: {s.n_events} events{extra}")
     if daemon_online is not None:
-        st.caption(f"daemon: {'🟢 online' if daemon_online else '🔴 offline'}")
+        st.caption(f"daemon: {':green[online]' if daemon_online else ':red[offline]'}")
 
 
 def render_alarm_banner(snaps: Sequence[DeviceSnapshot], *, now_s: float | None = None,
@@ -108,9 +108,9 @@ def render_alarm_banner(snaps: Sequence[DeviceSnapshot], *, now_s: float | None 
             text = f"**{who}{alert_title(a).upper() if a.severity == 'alarm' else alert_title(a)}**" \
                    f" — {since} {clock(a.time_s)}"
             if a.severity == "alarm":
-                st.error(f"### ALARM: {text}", icon="🚨")
+                st.error(f"### ALARM: {text}", icon=":material/e911_emergency:")
             else:
-                st.warning(f"Alert: {text}", icon="⚠️")
+                st.warning(f"Alert: {text}", icon=":material/warning:")
             n += 1
     return n
 
@@ -129,15 +129,15 @@ def render_device(snap: DeviceSnapshot, config: DashboardConfig, *,
         st.error(f"**Disconnected** — no data from device {snap.device_id} for "
                  f"{_age(age).removesuffix(' ago')} (last event at "
                  f"{clock(snap.last_event_time_s)}). The values below are not live.",
-                 icon="📵")
+                 icon=":material/signal_disconnected:")
     elif snap.link_state in ("disconnected", "closed", "reconnecting"):
-        st.warning(f"Link {snap.link_state}: {snap.link_detail or 'the wearable is not '
-                   'sending'}", icon="📡")
+        reason = snap.link_detail or "the wearable is not sending"
+        st.warning(f"Link {snap.link_state}: {reason}", icon=":material/sensors_off:")
     if snap.daemon_state == "stopped":
-        st.warning("The daemon stopped (end of replay or shut down).", icon="⏹️")
+        st.warning("The daemon stopped (end of replay or shut down).", icon=":material/stop_circle:")
     if snap.quality not in ("good", "unknown"):
         st.warning(f"Signal quality **{snap.quality}**: beat classes and rate may be wrong.",
-                   icon="〰️")
+                   icon=":material/warning:")
 
     hr = snap.current_hr_bpm
     trend = snap.hr_trend_bpm(config.hr_trend_s)
@@ -159,7 +159,7 @@ def render_device(snap: DeviceSnapshot, config: DashboardConfig, *,
     st.markdown(f"**ECG, last {config.window_s:g} s** (R peaks coloured by class)")
     if strip.empty:
         st.info("No ECG strip received yet (the daemon sends one piece per second; "
-                "`outputs.strip` must be on).", icon="⏳")
+                "`outputs.strip` must be on).", icon=":material/hourglass_empty:")
     else:
         st.altair_chart(strip_chart(strip, beats), width="stretch")
         in_view = {c: int((beats["label"] == c).sum()) for c in BEAT_CLASSES} \
@@ -199,15 +199,15 @@ def render_live(config: DashboardConfig, snaps: Sequence[DeviceSnapshot],
     if not statuses:
         st.info("**No event source configured.** Start the dashboard with `--jsonl PATH` "
                 "(the daemon's `ecg-edge run --jsonl PATH`) and/or `--mqtt HOST[:PORT]`.",
-                icon="ℹ️")
+                icon=":material/info:")
         return
     if daemon_online is False:
         st.error("**Daemon offline** — the edge daemon's MQTT last will says it is gone.",
-                 icon="📵")
+                 icon=":material/signal_disconnected:")
     if not snaps:
         waiting = "; ".join(f"{s.name}: {s.detail or ('connected' if s.connected else 'down')}"
                             for s in statuses)
-        st.warning(f"**No data yet** — waiting for events ({waiting}).", icon="⏳")
+        st.warning(f"**No data yet** — waiting for events ({waiting}).", icon=":material/hourglass_empty:")
         return
     render_alarm_banner(snaps, multi=len(snaps) > 1)
     by_id = {s.device_id: s for s in snaps}

@@ -3,6 +3,7 @@ stopped by the test, never a system service), a collecting subscriber, and a tes
 with ``openssl``."""
 from __future__ import annotations
 
+import getpass
 import json
 import shutil
 import socket
@@ -41,7 +42,10 @@ class Broker:
         self.port = port or free_port()
         self.conf = self.workdir / "mosquitto.conf"
         self.log = self.workdir / "mosquitto.log"
-        lines = ["per_listener_settings false", f"listener {self.port} 127.0.0.1",
+        # "user": mosquitto started as root drops to this user; keep ours so it can read the
+        # files the test wrote
+        lines = [f"user {getpass.getuser()}", "per_listener_settings false",
+                 f"listener {self.port} 127.0.0.1",
                  f"allow_anonymous {'true' if anonymous else 'false'}",
                  "persistence true", f"persistence_location {self.workdir}/",
                  "max_queued_messages 100000", "max_inflight_messages 100",

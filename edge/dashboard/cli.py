@@ -1,0 +1,120 @@
+"""``ecg-edge dashboard``: start the Streamlit live view (``edge/dashboard/app.py``).
+
+Hooked into ``edge.cli.build_parser()`` with::
+
+    from edge.dashboard.cli import add_parser as add_dashboard_parser
+    add_dashboard_parser(sub)
+
+The server binds to 127.0.0.1 unless ``--address`` or ``--expose`` says otherwise: the
+dashboard has no authentication, so exposing it on a network is an explicit choice.
+"""
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+from edge.dashboard.config import DEFAULT_REPORT_DIR, parse_app_args
+from edge.errors import ConfigError
+
+__all__ = ["add_parser", "streamlit_command", "run_dashboard", "APP_PATH"]
+
+logger = logging.getLogger(__name__)
+
+#: The Streamlit script.
+APP_PATH = Path(__file__).resolve().parent / "app.py"
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:  # noqa: ANN001 - argparse's private type
+    """Add the ``dashboard`` sub-command to ``subparsers`` (from ``add_subparsers``)."""
+    p = subparsers.add_parser(
+        "dashboard", help="live monitoring dashboard in the browser (Streamlit): ECG strip, "
+        "heart rate, beat classes, alerts; and the model evaluation report",
+        description=__doc__.split("\n")[0])
+    p.add_argument("--jsonl", type=Path, default=None, metavar="PATH",
+                   help="follow the daemon's JSON-lines events (ecg-edge run --jsonl PATH)")
+    p.add_argument("--mqtt", default=None, metavar="HOST[:PORT]",
+                   help="subscribe to the daemon's MQTT topics")
+    p.add_argument("--topic-prefix", default="ecg", help="MQTT topic prefix (default ecg)")
+    p.add_argument("--report", type=Path, default=DEFAULT_REPORT_DIR, metavar="DIR",
+                   help=f"evaluation report folder (default {DEFAULT_REPORT_DIR})")
+    p.add_argument("--port", type=int, default=8501, help="HTTP port (default 8501)")
+    p.add_argument("--address", default="127.0.0.1",
+                   help="address to bind (default 127.0.0.1: this machine only)")
+    p.add_argument("--expose", action="store_true",
+                   help="bind 0.0.0.0: reachable from the network (no authentication!)")
+    p.add_argument("--refresh-s", type=float, default=0.5, help="live refresh period (s)")
+    p.add_argument("--window-s", type=float, default=10.0, help="seconds of ECG shown")
+    p.add_argument("--print-command", action="store_true",
+                   help="print the streamlit command instead of running it")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
+    p.set_defaults(func=run_dashboard)
+    return p
+
+
+def _app_args(args: argparse.Namespace) -> list[str]:
+    out: list[str] = []
+    if args.jsonl is not None:
+        out += ["--jsonl", str(Path(args.jsonl).resolve())]
+    if args.mqtt:
+        out += ["--mqtt", args.mqtt, "--topic-prefix", args.topic_prefix]
+    out += ["--report", str(Path(args.report).resolve()), "--refresh-s", f"{args.refresh_s:g}",
+            "--window-s", f"{args.window_s:g}"]
+    return out
+
+
+def streamlit_command(args: argparse.Namespace) -> list[str]:
+    """The ``python -m streamlit run ...`` command for parsed ``dashboard`` arguments.
+
+    Raises
+    ------
+    ConfigError
+        On a bad port, address or app option.
+    """
+    if not 0 < args.port < 65536:
+        raise ConfigError("port", f"must lie in 1..65535, got {args.port}")
+    address = "0.0.0.0" if args.expose else args.address
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        if address != "localhost":
+            raise ConfigError("address", f"must be an IP address or localhost, got "
+                                         f"{address!r}") from None
+        ip = ipaddress.ip_address("127.0.0.1")
+    if not ip.is_loopback:
+        logger.warning("the dashboard will be reachable from the network on %s:%d and has no "
+                       "authentication", address, args.port)
+    app_args = _app_args(args)
+    parse_app_args(app_args)  # validate now, not in the browser
+    return [sys.executable, "-m", "streamlit", "run", str(APP_PATH),
+            "--server.address", address, "--server.port", str(args.port),
+            "--server.headless", "true", "--server.runOnSave", "false",
+            "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false",
+            "--client.toolbarMode", "viewer",
+            "--", *app_args]
+
+
+def run_dashboard(args: argparse.Namespace) -> int:
+    """Handler of ``ecg-edge dashboard``: run streamlit until it exits (Ctrl-C stops it)."""
+    cmd = streamlit_command(args)
+    if args.print_command:
+        print(" ".join(cmd))
+        return 0
+    if args.jsonl is None and not args.mqtt:
+        logger.warning("no --jsonl or --mqtt: the live view will show no data")
+    address = cmd[cmd.index("--server.address") + 1]
+    print(f"ecg-edge dashboard: http://{address}:{args.port}/ (Ctrl-C to stop)",
+          file=sys.stderr)
+    proc = subprocess.Popen(cmd)
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        proc.terminate()
+        try:
+            return proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            return 130
