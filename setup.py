@@ -29,7 +29,8 @@ TRAIN = [
 ]
 DASHBOARD = ["streamlit>=1.37", "paho-mqtt>=2.0"]
 FLEET = ["paho-mqtt>=2.0"]
-DEV = ["pytest>=7.4", "hypothesis>=6.90", "jsonschema>=4.0", "neurokit2>=0.2.7", "tqdm>=4.60"]
+DEV = ["pytest>=7.4", "hypothesis>=6.90", "jsonschema>=4.0", "neurokit2>=0.2.7", "selenium>=4.15",
+       "tqdm>=4.60"]
 
 setup(
     name="ecg-edge",

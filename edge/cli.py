@@ -275,6 +275,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, type=Path)
     _add_common(p)
     p.set_defaults(func=_cmd_download)
+    from edge.dashboard.cli import add_parser as add_dashboard_parser
+    add_dashboard_parser(sub)
     return parser
 
 

@@ -283,9 +283,10 @@ class WfdbSinkSettings:
     ext: str = "cls"
 
     def __post_init__(self) -> None:
-        if not self.ext.isalnum():
+        if not isinstance(self.ext, str) or not self.ext.isalnum():
             raise ConfigError("sinks.wfdb.ext", f"must be alphanumeric, got {self.ext!r}")
-        if not self.record_name or "/" in self.record_name:
+        if not isinstance(self.record_name, str) or not self.record_name \
+                or "/" in self.record_name:
             raise ConfigError("sinks.wfdb.record_name", "must be a plain file name")
 
 

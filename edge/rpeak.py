@@ -19,7 +19,8 @@ with explicit state:
 5. Ventricular flutter/fibrillation: when ``vf_beats`` accepted beats in a row sit in a QRS
    feature that never returns to baseline (its 10th percentile over ``vf_window_s`` exceeds
    ``vf_ratio`` x its maximum), the oscillation is flutter, not beats: those detections are
-   suppressed and :attr:`RPeakDetector.in_flutter` is set.
+   suppressed and :attr:`RPeakDetector.in_flutter` is set. (The 10th percentile is the order
+   statistic at index ``n // 10``.)
 6. Signal quality: candidates touching invalid input (lead-off, flat line, saturation, non-finite
    samples, as marked by :class:`~edge.preprocess.Preprocessor`) or within ``settle_ms`` after it
    are neither beats nor learning material; thresholds re-learn after ``relearn_s`` without a beat.
@@ -113,6 +114,16 @@ def _median(values) -> float:
     if n == 0:
         return 0.0
     return v[n // 2] if n % 2 else 0.5 * (v[n // 2 - 1] + v[n // 2])
+
+
+def _median_array(x: np.ndarray) -> float:
+    """``np.median`` of a 1-D array without its generic-axis overhead (same value)."""
+    n = x.size
+    k = n // 2
+    if n % 2:
+        return float(np.partition(x, k)[k])
+    part = np.partition(x, [k - 1, k])
+    return float((part[k - 1] + part[k]) / 2.0)
 
 
 @dataclass
@@ -342,7 +353,7 @@ class RPeakDetector:
         sig = self._sig.get(r_bp - self.n_rsearch // 2, r_bp + self.n_rsearch // 2 + 1)
         s0 = max(r_bp - self.n_rsearch // 2, self._sig.start)
         if sig.size:
-            base = np.median(self._sig.get(r_bp - self.n_int, r_bp + self.n_int))
+            base = _median_array(self._sig.get(r_bp - self.n_int, r_bp + self.n_int))
             r = s0 + int(np.argmax(np.abs(sig - base)))
         else:
             r = r_bp
@@ -522,7 +533,7 @@ class RPeakDetector:
         # After vf_beats such beats in a row, "beats" are flutter waves: not emitted.
         seg = self._feat.get(c.feat_index - self.n_vf_window, c.feat_index + 1)
         peak = float(seg.max()) if seg.size else 0.0
-        floor = float(np.percentile(seg, 10)) if seg.size else 0.0
+        floor = float(np.partition(seg, seg.size // 10)[seg.size // 10]) if seg.size else 0.0
         self._vf_run = self._vf_run + 1 if peak > 0 and floor > self.config.vf_ratio * peak else 0
         if self.config.vf_beats and self._vf_run >= self.config.vf_beats:
             self.n_vf_suppressed += 1

@@ -17,25 +17,36 @@ Importing this package does not import Streamlit (``views``, ``report`` and ``ap
 from __future__ import annotations
 
 from edge.dashboard.config import DashboardConfig, parse_app_args
-from edge.dashboard.feeds import (EventFeed, FeedStatus, JsonlFeedConfig, JsonlFollower,
-                                  MqttFeed, MqttFeedConfig)
+from edge.dashboard.feeds import (
+                                  EventFeed,
+                                  FeedStatus,
+                                  JsonlFeedConfig,
+                                  JsonlFollower,
+                                  MqttFeed,
+                                  MqttFeedConfig,
+)
 from edge.dashboard.monitor import Monitor
-from edge.dashboard.state import (AlertRecord, BeatMark, DeviceSnapshot, MonitorState,
-                                  StateConfig)
+from edge.dashboard.state import (
+                                  AlertRecord,
+                                  BeatMark,
+                                  DeviceSnapshot,
+                                  MonitorState,
+                                  StateConfig,
+)
 
 __all__ = [
-    "DashboardConfig",
-    "parse_app_args",
-    "EventFeed",
-    "FeedStatus",
-    "JsonlFeedConfig",
-    "JsonlFollower",
-    "MqttFeedConfig",
-    "MqttFeed",
-    "Monitor",
-    "StateConfig",
-    "MonitorState",
-    "DeviceSnapshot",
-    "BeatMark",
-    "AlertRecord",
+                                  "AlertRecord",
+                                  "BeatMark",
+                                  "DashboardConfig",
+                                  "DeviceSnapshot",
+                                  "EventFeed",
+                                  "FeedStatus",
+                                  "JsonlFeedConfig",
+                                  "JsonlFollower",
+                                  "Monitor",
+                                  "MonitorState",
+                                  "MqttFeed",
+                                  "MqttFeedConfig",
+                                  "StateConfig",
+                                  "parse_app_args",
 ]

@@ -25,15 +25,15 @@ if __package__ in (None, ""):  # `streamlit run edge/dashboard/app.py`: make `ed
     if _repo not in sys.path:
         sys.path.insert(0, _repo)
 
-import streamlit as st  # noqa: E402
+import streamlit as st
 
-from edge.dashboard.config import DashboardConfig, parse_app_args  # noqa: E402
-from edge.dashboard.feeds import JsonlFollower, MqttFeed  # noqa: E402
-from edge.dashboard.monitor import Monitor, register_monitor  # noqa: E402
-from edge.dashboard.report import render_report  # noqa: E402
-from edge.dashboard.state import MonitorState  # noqa: E402
-from edge.dashboard.views import render_feed_status, render_live  # noqa: E402
-from edge.errors import ConfigError  # noqa: E402
+from edge.dashboard.config import DashboardConfig, parse_app_args
+from edge.dashboard.feeds import JsonlFollower, MqttFeed
+from edge.dashboard.monitor import Monitor, register_monitor
+from edge.dashboard.report import render_report
+from edge.dashboard.state import MonitorState
+from edge.dashboard.views import render_feed_status, render_live
+from edge.errors import ConfigError
 
 __all__ = ["CONFIG_KEY", "PAGES", "get_monitor", "main"]
 

@@ -17,8 +17,15 @@ import pandas as pd
 
 from edge.dashboard.state import BEAT_CLASSES, DeviceSnapshot
 
-__all__ = ["CLASS_COLORS", "CLASS_NAMES", "strip_frames", "hr_frame", "strip_chart",
-           "hr_chart", "local_datetimes"]
+__all__ = [
+    "CLASS_COLORS",
+    "CLASS_NAMES",
+    "hr_chart",
+    "hr_frame",
+    "local_datetimes",
+    "strip_chart",
+    "strip_frames",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -105,7 +112,7 @@ def hr_frame(snap: DeviceSnapshot, span_s: float = 600.0) -> pd.DataFrame:
 def strip_chart(strip: pd.DataFrame, beats: pd.DataFrame, *, height_px: int = 260):
     """Layered Altair chart: the ECG line (mV vs local time) and one mark per R peak,
     coloured by class and labelled with its letter."""
-    import altair as alt  # noqa: PLC0415 - dashboard dependency (comes with streamlit)
+    import altair as alt
 
     x = alt.X("time:T", title="local time", axis=alt.Axis(format="%H:%M:%S", labelFlush=True,
                                                           tickCount=5))
@@ -127,10 +134,10 @@ def strip_chart(strip: pd.DataFrame, beats: pd.DataFrame, *, height_px: int = 26
 
 def hr_chart(frame: pd.DataFrame, *, height_px: int = 140):
     """Heart-rate trend: bpm vs local time."""
-    import altair as alt  # noqa: PLC0415
+    import altair as alt
 
     return alt.Chart(frame).mark_line(point=True, color="#c62828").encode(
-        x=alt.X("time:T", title="local time", axis=alt.Axis(format="%H:%M", tickCount=4)),
+        x=alt.X("time:T", title="local time", axis=alt.Axis(format="%H:%M:%S", tickCount=4)),
         y=alt.Y("bpm:Q", title="heart rate (bpm)", scale=alt.Scale(zero=False)),
         tooltip=[alt.Tooltip("time:T", format="%H:%M:%S"),
                  alt.Tooltip("bpm:Q", format=".0f")]).properties(height=height_px)

@@ -20,7 +20,7 @@ from pathlib import Path
 from edge.dashboard.config import DEFAULT_REPORT_DIR, parse_app_args
 from edge.errors import ConfigError
 
-__all__ = ["add_parser", "streamlit_command", "run_dashboard", "APP_PATH"]
+__all__ = ["APP_PATH", "add_parser", "main", "run_dashboard", "streamlit_command"]
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 APP_PATH = Path(__file__).resolve().parent / "app.py"
 
 
-def add_parser(subparsers) -> argparse.ArgumentParser:  # noqa: ANN001 - argparse's private type
+def add_parser(subparsers) -> argparse.ArgumentParser:
     """Add the ``dashboard`` sub-command to ``subparsers`` (from ``add_subparsers``)."""
     p = subparsers.add_parser(
         "dashboard", help="live monitoring dashboard in the browser (Streamlit): ECG strip, "
@@ -118,3 +118,23 @@ def run_dashboard(args: argparse.Namespace) -> int:
         except subprocess.TimeoutExpired:
             proc.kill()
             return 130
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m edge.dashboard.cli [options]``: the ``dashboard`` sub-command on its own
+    (an entry point: configures logging)."""
+    parser = argparse.ArgumentParser(prog="python -m edge.dashboard.cli")
+    sub = parser.add_subparsers(dest="command")
+    add_parser(sub)
+    args = parser.parse_args(["dashboard", *(sys.argv[1:] if argv is None else argv)])
+    logging.basicConfig(level=logging.WARNING - 10 * min(args.verbose, 2),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return run_dashboard(args)
+    except ConfigError as exc:
+        print(f"ecg-edge dashboard: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -12,7 +12,7 @@ from edge.dashboard.feeds import JsonlFeedConfig, MqttFeedConfig, parse_host_por
 from edge.dashboard.state import StateConfig
 from edge.errors import ConfigError
 
-__all__ = ["DashboardConfig", "build_app_parser", "parse_app_args", "DEFAULT_REPORT_DIR"]
+__all__ = ["DEFAULT_REPORT_DIR", "DashboardConfig", "build_app_parser", "parse_app_args"]
 
 #: Where ``training.evaluate`` writes the report the repository ships.
 DEFAULT_REPORT_DIR = Path("reports/beat_classifiers")

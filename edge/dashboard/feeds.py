@@ -8,8 +8,10 @@ releases it.
                    backlog), survives rotation by :class:`edge.sinks.RotatingJsonlSink`
                    (finishes the rotated file, then opens the new one) and truncation.
 ``MqttFeed``       subscribes to ``<prefix>/+/beats|alerts|hr|strip|status`` with paho-mqtt 2.x
-                   (:data:`edge.sinks.MQTT_TOPICS`) and to ``<prefix>/daemon/status`` (online /
-                   offline, the daemon's last will); messages wait in a bounded queue.
+                   (:data:`edge.sinks.MQTT_TOPICS`); the ``status`` topics also carry the
+                   daemon's presence (``{"type": "presence"|"status", "state": "online"|
+                   "offline"}``, retained, the offline one being its last will); messages wait
+                   in a bounded queue.
 """
 from __future__ import annotations
 
@@ -24,8 +26,16 @@ from typing import IO, Any, Protocol, runtime_checkable
 
 from edge.errors import ConfigError
 
-__all__ = ["EventFeed", "FeedStatus", "JsonlFeedConfig", "JsonlFollower", "MqttFeedConfig",
-           "MqttFeed", "MQTT_SUFFIXES", "parse_host_port"]
+__all__ = [
+    "MQTT_SUFFIXES",
+    "EventFeed",
+    "FeedStatus",
+    "JsonlFeedConfig",
+    "JsonlFollower",
+    "MqttFeed",
+    "MqttFeedConfig",
+    "parse_host_port",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -273,9 +283,9 @@ class MqttFeedConfig:
             raise ConfigError("max_queued", f"must be an integer >= 1, got {self.max_queued!r}")
 
     def topics(self) -> list[str]:
-        """Subscriptions: every device's topics and the daemon's online/offline topic."""
-        p = self.topic_prefix
-        return [f"{p}/+/{s}" for s in MQTT_SUFFIXES] + [f"{p}/daemon/status"]
+        """Subscriptions: every device's topics; ``+/status`` also carries the daemon's
+        presence (``<prefix>/daemon/status`` or ``<prefix>/<presence_id>/status``)."""
+        return [f"{self.topic_prefix}/+/{s}" for s in MQTT_SUFFIXES]
 
 
 class MqttFeed:
@@ -300,12 +310,12 @@ class MqttFeed:
         self.n_dropped = 0
         if client_factory is None:
             try:
-                import paho.mqtt.client as mqtt  # noqa: PLC0415 - optional (dashboard extra)
+                import paho.mqtt.client as mqtt
             except ImportError as exc:
                 raise ConfigError("mqtt", "needs paho-mqtt>=2.0: pip install "
                                           "'ecg-edge[dashboard]'") from exc
 
-            def client_factory():  # noqa: ANN202
+            def client_factory():
                 return mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
                                    client_id=config.client_id or "", clean_session=True)
         client = client_factory()
@@ -327,7 +337,7 @@ class MqttFeed:
             logger.warning("%s: %s", self.name, self._detail)
 
     # -- paho callbacks (network thread)
-    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:  # noqa: ANN001
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if getattr(reason_code, "is_failure", False):
             self._detail = f"connection refused: {reason_code}"
             logger.warning("%s: %s", self.name, self._detail)
@@ -338,19 +348,18 @@ class MqttFeed:
         self._connected.set()
         logger.info("%s: connected, subscribed to %s/#", self.name, self.config.topic_prefix)
 
-    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:  # noqa: ANN001
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         self._connected.clear()
         self._detail = f"disconnected ({reason_code}); reconnecting"
         logger.warning("%s: %s", self.name, self._detail)
 
-    def _on_message(self, client, userdata, message) -> None:  # noqa: ANN001
+    def _on_message(self, client, userdata, message) -> None:
         obj = _decode(message.payload)
         if obj is None:
             self.n_bad += 1
             return
-        parts = str(message.topic).split("/")
-        if len(parts) >= 2 and parts[-2] == "daemon":
-            obj.pop("device_id", None)  # the daemon's online/offline message
+        if obj.get("type") == "presence" or str(message.topic).split("/")[-2:-1] == ["daemon"]:
+            obj.pop("device_id", None)  # the daemon's online / offline message
         with self._lock:
             if len(self._queue) == self._queue.maxlen:
                 self.n_dropped += 1

@@ -66,7 +66,7 @@ class Monitor:
             if n == 0:
                 self._stop.wait(self.poll_interval_s)
 
-    def start(self) -> "Monitor":
+    def start(self) -> Monitor:
         """Poll once now, then keep polling in a daemon thread; returns ``self``."""
         if self._thread is not None:
             return self
@@ -97,7 +97,7 @@ class Monitor:
                 logger.exception("closing %s failed", feed.name)
 
 
-_REGISTRY: "weakref.WeakSet[Monitor]" = weakref.WeakSet()
+_REGISTRY: weakref.WeakSet[Monitor] = weakref.WeakSet()
 
 
 def register_monitor(monitor: Monitor) -> Monitor:

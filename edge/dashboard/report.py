@@ -27,8 +27,14 @@ import streamlit as st
 
 from edge.errors import DataError
 
-__all__ = ["EvaluationReport", "load_report", "render_report", "metrics_rows",
-           "confusion_rows", "MODES"]
+__all__ = [
+    "MODES",
+    "EvaluationReport",
+    "confusion_rows",
+    "load_report",
+    "metrics_rows",
+    "render_report",
+]
 
 logger = logging.getLogger(__name__)
 

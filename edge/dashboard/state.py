@@ -31,8 +31,14 @@ import numpy as np
 
 from edge.errors import ConfigError
 
-__all__ = ["StateConfig", "BeatMark", "AlertRecord", "DeviceSnapshot", "MonitorState",
-           "BEAT_CLASSES"]
+__all__ = [
+    "BEAT_CLASSES",
+    "AlertRecord",
+    "BeatMark",
+    "DeviceSnapshot",
+    "MonitorState",
+    "StateConfig",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +91,7 @@ class StateConfig:
     @property
     def strip_capacity(self) -> int:
         """Strip buffer capacity in samples."""
-        return int(math.ceil(self.strip_history_s * self.max_strip_fs_hz)) + 1
+        return math.ceil(self.strip_history_s * self.max_strip_fs_hz) + 1
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -352,8 +358,8 @@ class MonitorState:
             self.n_rejected += 1
             return False
         dev_id = event.get("device_id")
-        if dev_id is None:  # ``<prefix>/daemon/status``: online / offline
-            if etype == "status" and event.get("state") in ("online", "offline"):
+        if dev_id is None:  # the daemon's presence (MQTT retained message / last will)
+            if etype in ("presence", "status") and event.get("state") in ("online", "offline"):
                 with self._lock:
                     self.daemon_online = event["state"] == "online"
                     self.n_events += 1

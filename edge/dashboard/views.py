@@ -14,14 +14,26 @@ from collections.abc import Sequence
 
 import streamlit as st
 
-from edge.dashboard.charts import (CLASS_NAMES, hr_chart, hr_frame, strip_chart,
-                                   strip_frames)
+from edge.dashboard.charts import (
+    CLASS_NAMES,
+    hr_chart,
+    hr_frame,
+    strip_chart,
+    strip_frames,
+)
 from edge.dashboard.config import DashboardConfig
 from edge.dashboard.feeds import FeedStatus
 from edge.dashboard.state import BEAT_CLASSES, AlertRecord, DeviceSnapshot
 
-__all__ = ["render_live", "render_feed_status", "render_device", "render_alarm_banner",
-           "alert_title", "clock", "ALERT_NAMES"]
+__all__ = [
+    "ALERT_NAMES",
+    "alert_title",
+    "clock",
+    "render_alarm_banner",
+    "render_device",
+    "render_feed_status",
+    "render_live",
+]
 
 logger = logging.getLogger(__name__)
 

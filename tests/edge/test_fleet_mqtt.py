@@ -71,22 +71,28 @@ def test_broker_outage_10_s_loses_nothing(broker, classifier, mitdb_dir, tmp_pat
     finally:
         daemon.request_stop()
         t.join(30)
-    total = sum(daemon.events_by_type.values())
-    ok = sub.wait_for(lambda m: len({p["seq"] for p in events(m)}) >= total, 20)
+    # link events before the first sample belong to device 0; the record's are device 1
+    expected = {dev: daemon.sequencer.next_seq(dev) for dev in (0, 1)}
+    assert expected[1] > 300
+
+    def complete(m):
+        return all({p["seq"] for p in events(m, dev)} >= set(range(n))
+                   for dev, n in expected.items())
+    ok = sub.wait_for(complete, 20)
     sub.close()
-    missing = sorted(set(range(total)) - {p["seq"] for p in events(sub.snapshot())})
-    assert ok, (f"{len(missing)} of {total} events missing: {missing[:5]}..{missing[-5:]}; "
+    missing = sorted(set(range(expected[1])) - {p["seq"] for p in events(sub.snapshot())})
+    assert ok, (f"{len(missing)} of {expected} events missing: {missing[:5]}..{missing[-5:]}; "
                 f"{sink.stats()}")
+    for dev, n in expected.items():
+        assert sorted({p["seq"] for p in events(sub.snapshot(), dev)}) == list(range(n))
     evs = events(sub.snapshot())
-    seqs = {p["seq"] for p in evs}
-    assert seqs == set(range(total))  # every event, no gap
     assert {p["boot"] for p in evs} == {sink.boot}
     for kind in ("beat", "alert"):
         got = first_seen([p["seq"] for p in evs if p["type"] == kind])
         assert got == sorted(got), f"{kind} events out of order"
         assert len(got) == daemon.events_by_type.get(kind, 0)
     assert daemon.events_by_type["beat"] > 100
-    assert sink.n_disconnects >= 1 and sink.outbox.pending == 0 if not sink.outbox._closed else True
+    assert sink.n_disconnects >= 1 and sink.n_connects >= 2
     stopped = [p for p in evs if p["type"] == "status" and p["state"] == "stopped"]
     assert stopped and stopped[-1]["counters"]["mqtt"]["disconnects"] >= 1
     assert stopped[-1]["counters"]["outbox"]["dropped_total"] == 0

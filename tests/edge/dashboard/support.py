@@ -8,8 +8,17 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.events import (AlertEvent, BeatEvent, HeartRateEvent, LinkStatusEvent, QualityEvent,
-                         Sequencer, StatusEvent, StripEvent, event_to_dict)
+from edge.events import (
+    AlertEvent,
+    BeatEvent,
+    HeartRateEvent,
+    LinkStatusEvent,
+    QualityEvent,
+    Sequencer,
+    StatusEvent,
+    StripEvent,
+    event_to_dict,
+)
 
 FS_HZ = 360.0
 STRIP_FS_HZ = 90.0
@@ -34,7 +43,7 @@ class EventMaker:
         return event_to_dict(self._seq.stamp(event))
 
     def strip(self, t_start_s: float, n: int = 90, values=None) -> dict:
-        si = int(round(t_start_s * FS_HZ))
+        si = round(t_start_s * FS_HZ)
         if values is None:
             t = t_start_s + np.arange(n) / STRIP_FS_HZ
             values = np.round(np.sin(2 * np.pi * 1.2 * t), 3).tolist()
@@ -100,8 +109,13 @@ def make_report(out_dir: Path, *, with_strips: bool = True) -> Path:
     (``_summary``, ``plot_confusion``, ``plot_strips``, ``write_report``)."""
     from edge.beats import WindowConfig
     from edge.scoring import AAMI_CLASSES
-    from training.evaluate import (E2E_CLASSES, _summary, plot_confusion, plot_strips,
-                                   write_report)
+    from training.evaluate import (
+        E2E_CLASSES,
+        _summary,
+        plot_confusion,
+        plot_strips,
+        write_report,
+    )
 
     rng = np.random.default_rng(7)
     wcfg = WindowConfig()

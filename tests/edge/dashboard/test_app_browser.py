@@ -1,0 +1,197 @@
+"""The dashboard in a real browser: a replay of MIT-BIH record 233 (the bundled excerpt, which
+has V beats) runs through the daemon into a JSONL file, the dashboard follows that file, and
+headless Chromium (Debian's ``chromium`` + ``chromium-driver``, driven by Selenium) must show
+the ECG strip, the heart rate and classified beats including a V.
+
+Artifacts: ``artifacts/dashboard_live.png`` (wide) and ``artifacts/dashboard_live_narrow.png``
+(phone-sized window); with ``ECG_EDGE_UPDATE_SCREENSHOT=1`` the wide one is also copied to
+``docs/dashboard_live.png`` (the README image).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.edge.daemon_support import REPO, read_jsonl, subprocess_env
+
+EXCERPT = REPO / "edge" / "data" / "mitdb_233_excerpt"
+ARTIFACTS = REPO / "artifacts"
+DOCS_SHOT = REPO / "docs" / "dashboard_live.png"
+BEAT_CNN_KERAS = REPO / "edge" / "models" / "beat_cnn.keras"
+
+
+def _chromium() -> tuple[str, str]:
+    browser = next((p for p in (shutil.which("chromium"), shutil.which("chromium-browser"))
+                    if p), None)
+    driver = shutil.which("chromedriver")
+    if browser is None or driver is None:
+        pytest.skip("Debian's chromium and chromium-driver are not installed "
+                    "(apt-get install chromium chromium-driver; .ci/run does)")
+    return browser, driver
+
+
+@pytest.fixture(scope="module")
+def live_model(tmp_path_factory) -> Path:
+    """A trained int8 model: the bundled one, or ``edge/models/beat_cnn.keras`` quantized
+    with ``convert/quantize.py`` (an untrained model would classify no V beat), or, failing
+    both, the daemon tests' model (the V assertions then say why they fail)."""
+    from edge.cli import default_model_path
+
+    bundled = default_model_path()
+    if bundled.is_file():
+        return bundled
+    if BEAT_CNN_KERAS.exists() and os.environ.get("MITDB_DIR"):
+        out = tmp_path_factory.mktemp("model") / "beat_cnn_int8.tflite"
+        proc = subprocess.run([sys.executable, str(REPO / "convert" / "quantize.py"),
+                               "--model", str(BEAT_CNN_KERAS), "--out", str(out),
+                               "--per-class", "20", "--no-parity"], check=False, cwd=REPO,
+                              env=subprocess_env(), capture_output=True, text=True, timeout=300)
+        if proc.returncode == 0 and out.is_file():
+            return out
+    from tests.edge.daemon_support import model_path
+
+    return model_path()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_http_ok(url: str, timeout_s: float, proc: subprocess.Popen) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"the dashboard exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise AssertionError(f"{url} did not answer within {timeout_s} s")
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+def _browser(browser: str, driver: str, size: str):
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        pytest.fail("selenium is not installed: pip install -e '.[dev]' (selenium drives the "
+                    "installed chromium; no browser download)")
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = browser
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+                 "--hide-scrollbars", f"--window-size={size}",
+                 f"--user-data-dir={tempfile.mkdtemp(prefix='ecg-edge-chromium-')}"):
+        opts.add_argument(flag)
+    return webdriver.Chrome(service=Service(driver), options=opts)
+
+
+def _wait_for(drv, predicate, timeout_s: float, what: str) -> None:
+    from selenium.common.exceptions import WebDriverException
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if predicate():
+                return
+        except WebDriverException:  # an element went stale while the page redrew: retry
+            time.sleep(0.05)
+        time.sleep(0.25)
+    text = drv.find_element("tag name", "body").text
+    raise AssertionError(f"timed out waiting for {what}; page text:\n{text[:3000]}")
+
+
+def test_live_dashboard_in_headless_chromium(live_model, tmp_path):
+    browser, driver = _chromium()
+    from edge.dashboard.cli import add_parser, streamlit_command
+
+    events = tmp_path / "events.jsonl"
+    env = subprocess_env()
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "edge.cli", "run", "--replay", str(EXCERPT), "--speed", "5",
+         "--model", str(live_model), "--jsonl", str(events), "--quiet"],
+        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers())
+    port = _free_port()
+    args = parser.parse_args(["dashboard", "--jsonl", str(events), "--port", str(port),
+                              "--report", str(tmp_path / "no-report")])
+    cmd = streamlit_command(args)
+    assert cmd[cmd.index("--server.address") + 1] == "127.0.0.1"  # localhost by default
+    dash = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    drv = None
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        _wait_http_ok(url + "_stcore/health", 45, dash)
+        drv = _browser(browser, driver, "1280,1700")
+        drv.get(url)
+        drv.execute_script("window.__no_reload_marker = 42;")
+        body = lambda: drv.find_element("tag name", "body").text
+
+        def strip_and_hr() -> bool:
+            charts = drv.find_elements("css selector", "[data-testid='stVegaLiteChart']")
+            sized = [c for c in charts if c.size["width"] > 200 and c.size["height"] > 100]
+            return bool(sized) and re.search(r"Heart rate\s*\n\s*\d{2,3} bpm", body()) is not None
+
+        _wait_for(drv, strip_and_hr, 60, "the ECG strip chart and a heart rate")
+        v_count = re.compile(r"\bV ([1-9]\d*)\b")
+        _wait_for(drv, lambda: v_count.search(body()) and "R peaks on screen:" in body()
+                  and re.search(r"R peaks on screen: [^\n]*\d+ V", body()), 60,
+                  "a V beat in the class counts and on the strip")
+        text = body()
+        assert "Live ECG monitor" in text and "Device 1" in text
+        assert re.search(r"\b\d\d:\d\d:\d\d\b", text)  # local clock times
+        updated = re.search(r"updated (\d\d:\d\d:\d\d)", text).group(1)
+        time.sleep(1.5)
+        assert re.search(r"updated (\d\d:\d\d:\d\d)", body()).group(1) != updated
+        assert drv.execute_script("return window.__no_reload_marker;") == 42  # no reload
+        # the daemon really classified V beats, and the page shows as many as it has seen
+        got_v = sum(1 for e in read_jsonl(events) if e["type"] == "beat" and e["label"] == "V")
+        assert got_v > 0, f"the model {live_model.name} classified no V beat on record 233"
+        time.sleep(0.6)  # let the strip scroll on once more before the picture
+        ARTIFACTS.mkdir(exist_ok=True)
+        shot = ARTIFACTS / "dashboard_live.png"
+        assert drv.save_screenshot(str(shot)) and shot.stat().st_size > 20_000
+        if os.environ.get("ECG_EDGE_UPDATE_SCREENSHOT") == "1":
+            shutil.copyfile(shot, DOCS_SHOT)
+
+        # a phone-sized window: everything stacks, nothing sticks out sideways
+        drv.set_window_size(400, 1400)
+        _wait_for(drv, strip_and_hr, 20, "the strip in a narrow window")
+        overflow = drv.execute_script(
+            "return document.documentElement.scrollWidth - window.innerWidth;")
+        assert overflow <= 1, f"page wider than a 400 px window by {overflow} px"
+        drv.save_screenshot(str(ARTIFACTS / "dashboard_live_narrow.png"))
+    finally:
+        if drv is not None:
+            drv.quit()
+        _stop(dash)
+        _stop(daemon)

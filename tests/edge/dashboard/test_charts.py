@@ -1,0 +1,68 @@
+"""Chart frames: the strip window, R-peak marks on the strip, local clock time."""
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+
+from edge.dashboard.charts import (
+    hr_chart,
+    hr_frame,
+    local_datetimes,
+    strip_chart,
+    strip_frames,
+)
+from edge.dashboard.state import MonitorState
+from tests.edge.dashboard.support import EventMaker
+
+
+def peaky_session(seconds: int = 20):
+    """Strip with a 1.5 mV spike at every whole second + 0.5 s; a beat there."""
+    mk = EventMaker()
+    out = []
+    for k in range(seconds):
+        v = np.zeros(90)
+        v[45] = 1.5
+        out.append(mk.strip(float(k), values=v.tolist()))
+        out.append(mk.beat(k + 0.5, "V" if k % 5 == 0 else "N"))
+        out.append(mk.hr(k + 0.5, 60.0))
+    return mk, out
+
+
+def test_strip_window_and_beats_sit_on_the_peaks():
+    mk, events = peaky_session()
+    st = MonitorState()
+    st.apply_many(events)
+    strip, beats = strip_frames(st.snapshot(1), window_s=10.0)
+    span = strip["t_stream_s"].iloc[-1] - strip["t_stream_s"].iloc[0]
+    assert 9.9 <= span <= 10.0
+    assert len(beats) == 10 and set(beats["label"]) == {"N", "V"}
+    np.testing.assert_allclose(beats["mv"], 1.5)
+    # local clock time: stream time + the wall clock at stream start (the piece is emitted one
+    # strip sample after its last sample: within 1/90 s)
+    want = dt.datetime.fromtimestamp(mk.t0_s + beats["t_stream_s"].iloc[0])
+    assert abs((beats["time"].iloc[0] - want).total_seconds()) <= 1 / 90 + 1e-6
+    chart = strip_chart(strip, beats).to_dict()
+    assert len(chart["layer"]) == 3
+    assert chart["layer"][0]["encoding"]["y"]["title"] == "ECG (mV)"
+
+
+def test_empty_snapshot_gives_empty_frames():
+    st = MonitorState()
+    st.apply(EventMaker().link("connected"))
+    strip, beats = strip_frames(st.snapshot(1), 10.0)
+    assert strip.empty and beats.empty and hr_frame(st.snapshot(1)).empty
+
+
+def test_hr_frame_and_chart():
+    _, events = peaky_session()
+    st = MonitorState()
+    st.apply_many(events)
+    f = hr_frame(st.snapshot(1), span_s=5.0)
+    assert len(f) == 6 and (f["bpm"] == 60.0).all()
+    assert hr_chart(f).to_dict()["encoding"]["y"]["title"] == "heart rate (bpm)"
+
+
+def test_local_datetimes_handles_nan():
+    out = local_datetimes(np.array([0.0, np.nan]))
+    assert out.iloc[0] == dt.datetime.fromtimestamp(0) and out.isna().iloc[1]

@@ -1,0 +1,55 @@
+"""``ecg-edge dashboard``: the streamlit command line, localhost unless told otherwise."""
+from __future__ import annotations
+
+import argparse
+import logging
+
+import pytest
+
+from edge.dashboard.cli import APP_PATH, add_parser, main, streamlit_command
+from edge.errors import ConfigError
+
+
+def parse(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="ecg-edge")
+    add_parser(parser.add_subparsers(dest="command"))
+    return parser.parse_args(["dashboard", *argv])
+
+
+def opt(cmd: list[str], name: str) -> str:
+    return cmd[cmd.index(name) + 1]
+
+
+def test_defaults_bind_localhost_headless_without_telemetry(tmp_path):
+    cmd = streamlit_command(parse("--jsonl", str(tmp_path / "ev.jsonl")))
+    assert cmd[1:4] == ["-m", "streamlit", "run"] and cmd[4] == str(APP_PATH)
+    assert opt(cmd, "--server.address") == "127.0.0.1"
+    assert opt(cmd, "--server.port") == "8501"
+    assert opt(cmd, "--server.headless") == "true"
+    assert opt(cmd, "--browser.gatherUsageStats") == "false"
+    app = cmd[cmd.index("--") + 1:]
+    assert opt(app, "--jsonl") == str(tmp_path / "ev.jsonl")
+
+
+def test_exposing_is_explicit_and_warned(caplog):
+    with caplog.at_level(logging.WARNING, logger="edge.dashboard.cli"):
+        cmd = streamlit_command(parse("--expose", "--mqtt", "broker:1884"))
+    assert opt(cmd, "--server.address") == "0.0.0.0"
+    assert "no authentication" in caplog.text
+    app = cmd[cmd.index("--") + 1:]
+    assert opt(app, "--mqtt") == "broker:1884"
+
+
+@pytest.mark.parametrize("argv,field", [(("--port", "0"), "port"),
+                                        (("--address", "my host"), "address"),
+                                        (("--refresh-s", "0"), "refresh_s")])
+def test_bad_options_raise_config_errors(argv, field):
+    with pytest.raises(ConfigError) as err:
+        streamlit_command(parse(*argv))
+    assert err.value.field == field
+
+
+def test_main_prints_the_command(capsys):
+    assert main(["--print-command", "--port", "8600"]) == 0
+    assert "--server.port 8600" in capsys.readouterr().out
+    assert main(["--port", "70000"]) == 2
