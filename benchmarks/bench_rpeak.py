@@ -172,9 +172,12 @@ def _worker_code() -> str:
     tell whether every worker ran the same code."""
     global _WORKER_CODE
     if _WORKER_CODE is None:
-        import edge.detection  # noqa: PLC0415
-        root = Path(edge.detection.__file__).resolve().parents[1]
-        _WORKER_CODE = f"{_combined(source_hashes(root))} @ {root}"
+        try:
+            import edge.detection  # noqa: PLC0415
+            root = Path(edge.detection.__file__).resolve().parents[1]
+            _WORKER_CODE = f"{_combined(source_hashes(root))} @ {root}"
+        except Exception as exc:  # ours then fails on every record, peers still run
+            _WORKER_CODE = f"import of edge.detection failed: {type(exc).__name__}: {exc}"
     return _WORKER_CODE
 
 
@@ -225,7 +228,10 @@ def run_detector(task: tuple[str, str, str, str]) -> dict:
 def _variants(detectors: list[str]) -> list[str]:
     out = []
     for d in detectors:
-        out.extend(f"ours@{c:g}" for c in OURS_CHUNKS) if d == "ours" else out.append(d)
+        if d == "ours":
+            out.extend(f"ours@{c:g}" for c in OURS_CHUNKS)
+        else:
+            out.append(d)
     return out
 
 

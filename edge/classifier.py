@@ -275,6 +275,10 @@ class BeatClassifier:
                 emb[i] = self._dequantize(it.get_tensor(self._emb.index)[0], self._emb)
         return out, emb
 
+    def standardize_features(self, features: np.ndarray) -> np.ndarray:
+        """Scalar features (n, 14) standardised as the model sees them (contract mean/std)."""
+        return apply_standardization(features, self._mean, self._std)
+
     def predict_proba(self, beat: np.ndarray, features: np.ndarray) -> np.ndarray:
         """Class probabilities (float32, (n, 5), :attr:`classes` order) for model inputs as
         produced by :class:`edge.features.BeatFeaturizer` (features not yet standardised)."""

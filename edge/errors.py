@@ -10,7 +10,11 @@ The tree::
     ├── DataError                  a record or data directory is missing, damaged or unreadable
     │   └── DataNotFoundError      the data directory or record does not exist (``path``)
     ├── ModelError                 a model file is damaged or breaks the preprocessing contract
-    │   └── ContractError          the model's contract disagrees with the pipeline (``field``)
+    │   ├── ContractError          the model's contract disagrees with the pipeline (``field``)
+    │   └── AdaptedModelError      an adapted (per-wearer) file is damaged or belongs to another
+    │                              base model (``path``)
+    ├── AdaptError(ValueError)     patient adaptation cannot fit from the given recording/labels
+    │                              (no labelled beats, fewer than the minimum...)
     ├── SinkError                  an event sink cannot write or connect (``sink`` names it)
     │   └── OutboxError            the MQTT store-and-forward queue (SQLite) cannot be opened,
     │                              written or read (``path``)
@@ -28,6 +32,8 @@ __all__ = [
     "DataNotFoundError",
     "ModelError",
     "ContractError",
+    "AdaptedModelError",
+    "AdaptError",
     "ConfigFileError",
     "SinkError",
     "OutboxError",
@@ -74,6 +80,20 @@ class ContractError(ModelError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"model contract field {field!r}: {message}")
         self.field = field
+
+
+class AdaptedModelError(ModelError):
+    """An adapted (per-wearer) model file is unreadable, damaged, or was made for another base
+    model; ``path`` is the file."""
+
+    def __init__(self, message: str, path: str | None = None) -> None:
+        super().__init__(message if path is None else f"{path}: {message}")
+        self.path = path
+
+
+class AdaptError(EdgeError, ValueError):
+    """Patient adaptation cannot fit a head from the given recording and labels (no labelled
+    beats in the adaptation window, no class with enough beats...)."""
 
 
 class ConfigFileError(ConfigError):

@@ -1,0 +1,502 @@
+"""Patient adaptation: a small per-wearer head on top of the int8 base model, fitted on the device.
+
+The base model (a two-output full-int8 ``.tflite``, e.g. ``edge/models/default_embed.tflite``)
+gives, for every beat, the class probabilities ``p`` and an int8 beat embedding ``e`` (the
+members' ``head`` activations). From a labelled recording of the wearer (the first
+:attr:`AdaptConfig.adapt_s` seconds; labels from any WFDB annotation file) :func:`fit_head` fits
+a *residual* multinomial logistic regression::
+
+    logits = log(p) + [z, 1] @ W,     z = standardise([e, standardised RR features])
+
+with an L2 prior pulling ``W`` back to zero (zero = the base model), so with little data the
+head *is* the base model. A class with fewer than :attr:`AdaptConfig.min_beats` labelled beats
+is not adapted: its column of ``W`` stays zero (its score is the base model's) and the file,
+the log and ``ecg-edge adapt`` say so. Everything is numpy (+ ``scipy.optimize`` L-BFGS) and
+takes well under a second for five minutes of beats.
+
+:class:`WearerHead` is the adapted model file (``.npz``, a few kB): the weights, the
+standardisation, which classes are adapted or fell back, the label counts, the configuration,
+and the SHA-256 and version of the base model it belongs to. :class:`AdaptedClassifier` wraps
+the base :class:`~edge.classifier.BeatClassifier` with the same interface (``predict_proba``,
+``classes``, ``window``, ``filters``, ``feature_config``, ``model_version``...), so the daemon
+and :class:`~edge.pipeline.BeatPipeline` run it unchanged; it refuses a head made for another
+base model.
+
+Hyper-parameters (defaults of :class:`AdaptConfig`: ``weight_l2``, ``bias_l2``,
+``class_balance``, ``min_beats``) were chosen on DS1 only, with the patient-specific protocol
+(first 5 minutes adapt, last 25 scored), using for each DS1 record the ensemble member trained
+without that patient (the shipped ensemble saw DS1); see ``benchmarks/bench_adapt.py
+--tune-ds1``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from edge.beats import extract_windows, rr_features
+from edge.classifier import BeatClassifier
+from edge.detection import to_processing_index
+from edge.errors import AdaptedModelError, AdaptError, ConfigError, ModelError
+from edge.features import beat_inputs
+from edge.preprocess import PreprocessConfig, Preprocessor
+from edge.scoring import AAMI_CLASSES, AAMI_MAP
+
+__all__ = ["AdaptConfig", "WearerHead", "AdaptResult", "AdaptedClassifier", "ADAPTED_FORMAT",
+           "model_sha256", "beat_model_inputs", "fit_head", "adapt_recording"]
+
+logger = logging.getLogger(__name__)
+
+#: Format tag (and version) of the adapted model file.
+ADAPTED_FORMAT = "ecg-edge-adapted-head/1"
+
+
+@dataclass(frozen=True, kw_only=True)
+class AdaptConfig:
+    """Settings of the per-wearer head.
+
+    Attributes
+    ----------
+    adapt_s : seconds at the start of the labelled recording used for adaptation (the
+        patient-specific protocol uses 300 s = 5 minutes).
+    min_beats : a class needs at least this many labelled beats in the adaptation window to be
+        adapted; otherwise the base model's score is kept for it (fallback).
+    weight_l2 : L2 penalty on the head's weights over the standardised inputs (larger = closer
+        to the base model).
+    bias_l2 : L2 penalty on the per-class logit offsets.
+    class_balance : exponent of the inverse-frequency class weights (0 = every beat counts
+        alike, 1 = every adapted class counts alike).
+    use_embedding : feed the int8 beat embedding to the head.
+    use_rr : feed the standardised RR / template features to the head.
+    prob_floor : base probabilities are floored here before the log (int8 outputs can be 0).
+    max_iter : L-BFGS iterations.
+    max_disagreement : warn when more than this fraction of the labelled beats disagree with a
+        confident base model (a sign of mislabelled or shifted annotations).
+    """
+
+    adapt_s: float = 300.0
+    min_beats: int = 5
+    weight_l2: float = 3.0
+    bias_l2: float = 3e-4
+    class_balance: float = 0.5
+    use_embedding: bool = True
+    use_rr: bool = True
+    prob_floor: float = 1e-4
+    max_iter: int = 300
+    max_disagreement: float = 0.5
+
+    def __post_init__(self) -> None:
+        if not self.adapt_s > 0:
+            raise ConfigError("adapt_s", f"must be > 0 seconds, got {self.adapt_s}")
+        if self.min_beats < 1:
+            raise ConfigError("min_beats", f"must be >= 1, got {self.min_beats}")
+        if not self.weight_l2 > 0:
+            raise ConfigError("weight_l2", f"must be > 0, got {self.weight_l2}")
+        if not self.bias_l2 > 0:
+            raise ConfigError("bias_l2", f"must be > 0, got {self.bias_l2}")
+        if not 0 <= self.class_balance <= 1:
+            raise ConfigError("class_balance", f"must be in [0, 1], got {self.class_balance}")
+        if not (self.use_embedding or self.use_rr):
+            raise ConfigError("use_embedding", "the head needs the embedding, the RR features "
+                              "or both")
+        if not 0 < self.prob_floor < 0.2:
+            raise ConfigError("prob_floor", f"must be in (0, 0.2), got {self.prob_floor}")
+        if self.max_iter < 1:
+            raise ConfigError("max_iter", f"must be >= 1, got {self.max_iter}")
+        if not 0 < self.max_disagreement <= 1:
+            raise ConfigError("max_disagreement", "must be in (0, 1]")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def model_sha256(path: str | os.PathLike) -> str:
+    """SHA-256 (hex) of a model file: the identity an adapted head is bound to."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+@dataclass(frozen=True, kw_only=True)
+class WearerHead:
+    """A fitted per-wearer head (the adapted model file's content).
+
+    Attributes
+    ----------
+    classes : class order of the base model (``N S V F Q``).
+    adapted : classes whose scores the head changes.
+    fallback : classes kept at the base model's score, with the reason (``"3 beats < 5"``).
+    counts : labelled beats per class in the adaptation window.
+    mean, std : standardisation of the head's inputs, float32 (n_inputs,).
+    weights : float32 (n_inputs + 1, n_classes); the last row is the per-class offset; the
+        columns of non-adapted classes are zero.
+    base_sha256, base_model_version, base_file : the base model this head belongs to.
+    embedding_size : embedding values per beat (0 when the embedding is not used).
+    config : the :class:`AdaptConfig` used, as a dict.
+    info : free-form facts (fit time, disagreement with the base model, record name...).
+    """
+
+    classes: tuple[str, ...]
+    adapted: tuple[str, ...]
+    fallback: dict[str, str]
+    counts: dict[str, int]
+    mean: np.ndarray
+    std: np.ndarray
+    weights: np.ndarray
+    base_sha256: str
+    base_model_version: str
+    base_file: str
+    embedding_size: int
+    config: dict
+    info: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        n_in = int(self.mean.shape[0])
+        if self.std.shape != (n_in,) or self.weights.shape != (n_in + 1, len(self.classes)):
+            raise AdaptedModelError(f"inconsistent head shapes: mean {self.mean.shape}, std "
+                                    f"{self.std.shape}, weights {self.weights.shape}")
+        if not (np.all(np.isfinite(self.weights)) and np.all(self.std > 0)):
+            raise AdaptedModelError("head weights must be finite and std positive")
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the head as ``.npz`` (no pickles) and return the path."""
+        path = Path(path)
+        meta = {"format": ADAPTED_FORMAT, "classes": list(self.classes),
+                "adapted": list(self.adapted), "fallback": self.fallback,
+                "counts": self.counts, "base_sha256": self.base_sha256,
+                "base_model_version": self.base_model_version, "base_file": self.base_file,
+                "embedding_size": self.embedding_size, "config": self.config, "info": self.info}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "wb") as fh:  # np.savez would append ".npz" to a bare name
+            np.savez(fh, meta=np.array(json.dumps(meta, sort_keys=True)),
+                     mean=self.mean.astype(np.float32), std=self.std.astype(np.float32),
+                     weights=self.weights.astype(np.float32))
+        return path
+
+    @staticmethod
+    def load(path: str | os.PathLike) -> "WearerHead":
+        """Read a head written by :meth:`save`; :class:`AdaptedModelError` if it is not one."""
+        path = Path(path)
+        if not path.is_file():
+            raise AdaptedModelError("adapted model file not found", str(path))
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                meta = json.loads(str(z["meta"]))
+                arrays = {k: np.asarray(z[k], dtype=np.float32) for k in ("mean", "std",
+                                                                          "weights")}
+        except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
+            raise AdaptedModelError(f"not an ecg-edge adapted model file ({exc})",
+                                    str(path)) from exc
+        if not isinstance(meta, dict) or meta.get("format") != ADAPTED_FORMAT:
+            raise AdaptedModelError(f"format {meta.get('format') if isinstance(meta, dict) else None!r}"
+                                    f", expected {ADAPTED_FORMAT!r}", str(path))
+        try:
+            return WearerHead(classes=tuple(meta["classes"]), adapted=tuple(meta["adapted"]),
+                              fallback=dict(meta["fallback"]), counts=dict(meta["counts"]),
+                              base_sha256=str(meta["base_sha256"]),
+                              base_model_version=str(meta["base_model_version"]),
+                              base_file=str(meta["base_file"]),
+                              embedding_size=int(meta["embedding_size"]),
+                              config=dict(meta["config"]), info=dict(meta.get("info", {})),
+                              **arrays)
+        except (KeyError, TypeError) as exc:
+            raise AdaptedModelError(f"incomplete adapted model file: {exc!r}", str(path)) \
+                from exc
+
+    def inputs(self, embedding: np.ndarray | None, features_std: np.ndarray) -> np.ndarray:
+        """The head's raw input matrix (before its own standardisation) from the dequantized
+        int8 embedding (n, k) and the standardised features (n, 14)."""
+        cfg = self.config
+        return _head_inputs(embedding, features_std, use_embedding=cfg["use_embedding"],
+                            use_rr=cfg["use_rr"])
+
+    def apply(self, proba: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """Adapted probabilities (float32, (n, n_classes)) from base probabilities and the head
+        inputs of :meth:`inputs`."""
+        return _apply(proba, x, self.mean, self.std, self.weights,
+                      float(self.config["prob_floor"]))
+
+
+def _head_inputs(embedding: np.ndarray | None, features_std: np.ndarray, *,
+                 use_embedding: bool, use_rr: bool) -> np.ndarray:
+    parts = []
+    if use_embedding:
+        if embedding is None:
+            raise ModelError("this head uses the beat embedding; the model has none")
+        parts.append(np.asarray(embedding, dtype=np.float64))
+    if use_rr:
+        parts.append(np.asarray(features_std, dtype=np.float64))
+    return np.hstack(parts)
+
+
+def _log_proba(proba: np.ndarray, floor: float) -> np.ndarray:
+    p = np.clip(np.asarray(proba, dtype=np.float64), floor, None)
+    return np.log(p / p.sum(axis=1, keepdims=True))
+
+
+def _apply(proba, x, mean, std, weights, floor) -> np.ndarray:
+    if len(proba) == 0:
+        return np.zeros((0, weights.shape[1]), dtype=np.float32)
+    xb = np.hstack([(x - mean) / std, np.ones((x.shape[0], 1))])
+    z = _log_proba(proba, floor) + xb @ weights.astype(np.float64)
+    z -= z.max(axis=1, keepdims=True)
+    q = np.exp(z)
+    return (q / q.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def fit_head(proba: np.ndarray, embedding: np.ndarray | None, features_std: np.ndarray,
+             labels: np.ndarray, config: AdaptConfig, *, base: BeatClassifier | None = None,
+             base_sha256: str = "", base_model_version: str = "",
+             base_file: str = "") -> WearerHead:
+    """Fit the residual head on labelled beats.
+
+    Parameters
+    ----------
+    proba : (n, 5) base-model probabilities of the labelled beats.
+    embedding : (n, k) their int8 embeddings (dequantized), or None if ``use_embedding`` is off.
+    features_std : (n, 14) their standardised scalar features (as the model sees them).
+    labels : (n,) AAMI class letters (``"N"``...).
+    config : head settings.
+    base : the base classifier (fills in the ``base_*`` identity fields).
+
+    Raises
+    ------
+    AdaptError
+        No labelled beats, or no class has :attr:`AdaptConfig.min_beats` beats.
+    """
+    from scipy.optimize import minimize
+
+    t0 = time.process_time()
+    classes = tuple(AAMI_CLASSES)
+    labels = np.asarray(labels, dtype=object)
+    n = labels.size
+    if n == 0:
+        raise AdaptError("no labelled beats in the adaptation window: check the annotation "
+                         "file and --adapt-minutes")
+    unknown = sorted(set(labels) - set(classes))
+    if unknown:
+        raise AdaptError(f"labels must be AAMI classes {classes}, got {unknown}")
+    counts = {c: int(np.sum(labels == c)) for c in classes}
+    adapted = tuple(c for c in classes if counts[c] >= config.min_beats)
+    fallback = {c: f"{counts[c]} beats < min_beats {config.min_beats}: base model kept"
+                for c in classes if c not in adapted}
+    if not adapted:
+        raise AdaptError(f"no class has {config.min_beats} labelled beats in the adaptation "
+                         f"window (counts {counts}); nothing to adapt")
+    for c, why in fallback.items():
+        if counts[c] > 0 or c in ("S", "V"):
+            logger.warning("class %s not adapted (%s)", c, why)
+    x = _head_inputs(embedding, features_std, use_embedding=config.use_embedding,
+                     use_rr=config.use_rr)
+    keep = np.isin(labels, adapted)  # beats of fallback classes do not steer the head
+    x, y_lab, logp = x[keep], labels[keep], _log_proba(proba[keep], config.prob_floor)
+    m_rows, k = x.shape[0], len(classes)
+    mean = x.mean(axis=0)
+    std = x.std(axis=0) + 1e-3
+    xb = np.hstack([(x - mean) / std, np.ones((m_rows, 1))])
+    yi = np.array([classes.index(c) for c in y_lab], dtype=np.int64)
+    onehot = np.eye(k)[yi]
+    cnt = onehot.sum(axis=0)
+    w = (m_rows / (len(adapted) * np.maximum(cnt, 1)))[yi] ** config.class_balance
+    w = w / w.sum() * m_rows
+    free = np.array([c in adapted for c in classes])
+    n_in = x.shape[1]
+    lam_w, lam_b = config.weight_l2, config.bias_l2
+
+    def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        wt = theta.reshape(n_in + 1, k)
+        z = logp + xb @ wt
+        z -= z.max(axis=1, keepdims=True)
+        p = np.exp(z)
+        p /= p.sum(axis=1, keepdims=True)
+        loss = (-(w * np.log(p[np.arange(m_rows), yi] + 1e-12)).sum() / m_rows
+                + 0.5 * lam_w * np.sum(wt[:-1] ** 2) + 0.5 * lam_b * np.sum(wt[-1] ** 2))
+        g = xb.T @ ((p - onehot) * w[:, None]) / m_rows
+        g[:-1] += lam_w * wt[:-1]
+        g[-1] += lam_b * wt[-1]
+        g[:, ~free] = 0.0
+        return float(loss), g.ravel()
+
+    res = minimize(objective, np.zeros((n_in + 1) * k), jac=True, method="L-BFGS-B",
+                   options={"maxiter": config.max_iter})
+    weights = res.x.reshape(n_in + 1, k)
+    weights[:, ~free] = 0.0
+    base_label = np.asarray(classes, dtype=object)[np.asarray(proba).argmax(axis=1)]
+    confident = np.asarray(proba).max(axis=1) >= 0.9
+    disagree = float(np.mean(base_label[confident] != labels[confident])) if confident.any() \
+        else 0.0
+    if disagree > config.max_disagreement:
+        logger.warning("%.0f %% of the labelled beats disagree with a confident base model: "
+                       "are the annotations mislabelled or shifted?", 100 * disagree)
+    cpu_s = time.process_time() - t0
+    info = {"fit_cpu_s": round(cpu_s, 4), "n_beats": int(n), "n_used": int(m_rows),
+            "converged": bool(res.success), "confident_disagreement": round(disagree, 4)}
+    if base is not None:
+        base_sha256 = base_sha256 or model_sha256(base.path)
+        base_model_version = base_model_version or base.model_version
+        base_file = base_file or base.path.name
+    return WearerHead(classes=classes, adapted=adapted, fallback=fallback, counts=counts,
+                      mean=mean.astype(np.float32), std=std.astype(np.float32),
+                      weights=weights.astype(np.float32), base_sha256=base_sha256,
+                      base_model_version=base_model_version, base_file=base_file,
+                      embedding_size=int(embedding.shape[1]) if config.use_embedding
+                      and embedding is not None else 0,
+                      config=config.to_dict(), info=info)
+
+
+def beat_model_inputs(clf: BeatClassifier, x_mv: np.ndarray, fs_in_hz: float,
+                      beats_in: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Model inputs ``(beat, features)`` at given input-rate beat positions of a whole signal,
+    through the device's own conditioning (resampling to the model's rate), windows and
+    features -- as :func:`edge.pipeline.classify_at` does."""
+    pre = Preprocessor(PreprocessConfig(fs_in_hz=fs_in_hz, filter=clf.filters))
+    parts = [pre.process(np.asarray(x_mv, dtype=np.float64)), pre.flush()]
+    cond = np.concatenate([p.filtered_mv for p in parts])
+    b = to_processing_index(np.asarray(beats_in, dtype=np.int64), fs_in_hz,
+                            pre.config.fs_out_hz)
+    windows = extract_windows(cond, b, clf.window)
+    rr = rr_features(b, clf.window)
+    return beat_inputs(windows, rr, clf.feature_config)
+
+
+@dataclass(frozen=True)
+class AdaptResult:
+    """What :func:`adapt_recording` did: the head, and the beats it learned from."""
+
+    head: WearerHead
+    n_labelled: int
+    n_ignored: int
+    cpu_s: float
+
+
+def adapt_recording(base: BeatClassifier, x_mv: np.ndarray, fs_in_hz: float,
+                    sample_index: np.ndarray, symbols, config: AdaptConfig | None = None, *,
+                    name: str = "") -> AdaptResult:
+    """Fit a wearer head from a labelled recording.
+
+    Parameters
+    ----------
+    base : the two-output base classifier (:attr:`BeatClassifier.embedding_size` > 0).
+    x_mv : the recording, 1-D, mV, at ``fs_in_hz`` (any rate: the pipeline resamples).
+    sample_index : annotation positions (input-rate samples).
+    symbols : their annotation symbols (MIT-BIH beat symbols are mapped to AAMI classes;
+        non-beat annotations are ignored).
+    config : head settings (defaults: :class:`AdaptConfig`).
+    name : the wearer / record name stored in the file.
+    """
+    config = config or AdaptConfig()
+    if base.embedding_size == 0 and config.use_embedding:
+        raise ModelError(f"{base.path.name} has no embedding output: adapt with a two-output "
+                         "model (edge/models/default_embed.tflite or `python "
+                         "convert/quantize.py --embedding`)")
+    t0 = time.process_time()
+    x = np.asarray(x_mv, dtype=np.float64)
+    if x.ndim != 1 or x.size == 0:
+        raise AdaptError(f"the recording must be a non-empty 1-D signal, got shape {x.shape}")
+    idx = np.asarray(sample_index, dtype=np.int64)
+    sym = np.asarray(symbols, dtype=object)
+    aami = np.array([AAMI_MAP.get(s) for s in sym], dtype=object)
+    is_beat = np.array([a is not None for a in aami], dtype=bool)
+    inside = (idx >= 0) & (idx < x.size)
+    beats, labels = idx[is_beat & inside], aami[is_beat & inside]
+    order = np.argsort(beats, kind="stable")
+    beats, labels = beats[order], labels[order]
+    n_adapt = int(round(config.adapt_s * fs_in_hz))
+    window = beats < n_adapt
+    if not window.any():
+        raise AdaptError(f"no labelled beat in the first {config.adapt_s:g} s of the recording "
+                         f"({int(is_beat.sum())} beat annotations in all): check the "
+                         "annotation file and --adapt-minutes")
+    # Features are causal: compute them over the adaptation window plus a little margin (the
+    # post-RR of the last beat needs the next one), then keep the window's beats.
+    stop = min(x.size, n_adapt + int(round(5.0 * fs_in_hz)))
+    use = beats < stop
+    beat, feats = beat_model_inputs(base, x[:stop], fs_in_hz, beats[use])
+    in_window = window[use]
+    beat, feats, lab = beat[in_window], feats[in_window], labels[use][in_window]
+    proba, emb = base.predict_with_embedding(beat, feats) if base.embedding_size else \
+        (base.predict_proba(beat, feats), None)
+    f_std = base.standardize_features(feats)
+    head = fit_head(proba, emb, f_std, lab, config, base=base)
+    head.info.update({"record": name, "fs_in_hz": float(fs_in_hz),
+                      "adapt_beats_ignored_non_beat": int((~is_beat).sum())})
+    cpu = time.process_time() - t0
+    head.info["adapt_cpu_s"] = round(cpu, 3)
+    logger.info("adapted %s: classes %s adapted, %s base (%d beats, %.2f CPU s)", name or
+                "wearer", "".join(head.adapted), "".join(head.fallback) or "none", lab.size, cpu)
+    return AdaptResult(head, int(lab.size), int((~is_beat).sum()), cpu)
+
+
+class AdaptedClassifier:
+    """A base :class:`BeatClassifier` with a wearer head: the same interface, adapted scores.
+
+    Parameters
+    ----------
+    base : the loaded two-output base model.
+    head : the wearer head; it must have been fitted on this very base model (same SHA-256).
+
+    Raises
+    ------
+    AdaptedModelError
+        The head belongs to another base model, or its inputs do not fit this one.
+    """
+
+    def __init__(self, base: BeatClassifier, head: WearerHead) -> None:
+        digest = model_sha256(base.path)
+        if head.base_sha256 != digest:
+            raise AdaptedModelError(
+                f"this adapted head was made for base model {head.base_file!r} "
+                f"({head.base_model_version}, sha256 {head.base_sha256[:12]}...), not for "
+                f"{base.path.name!r} ({base.model_version}, sha256 {digest[:12]}...): adapt "
+                "again with this model or run with the model it was made for")
+        if tuple(head.classes) != tuple(base.classes):
+            raise AdaptedModelError(f"head classes {head.classes} differ from the model's "
+                                    f"{base.classes}")
+        if head.embedding_size and head.embedding_size != base.embedding_size:
+            raise AdaptedModelError(f"head expects a {head.embedding_size}-value embedding, "
+                                    f"the model gives {base.embedding_size}")
+        self.base = base
+        self.head = head
+        self.classes = base.classes
+        self.window = base.window
+        self.filters = base.filters
+        self.feature_config = base.feature_config
+        self.contract = base.contract
+        self.path = base.path
+        self.quantized = base.quantized
+        self.size_bytes = base.size_bytes
+        self.embedding_size = base.embedding_size
+        wearer = head.info.get("record") or "wearer"
+        self.model_version = f"{base.model_version}+adapted({wearer})"
+
+    @classmethod
+    def load(cls, adapted_path: str | os.PathLike, model_path: str | os.PathLike | None = None,
+             *, num_threads: int = 1) -> "AdaptedClassifier":
+        """Load a head and its base model (``model_path``, else the bundled model of the
+        head's ``base_file`` name next to ``edge/models``)."""
+        head = WearerHead.load(adapted_path)
+        if model_path is None:
+            model_path = Path(__file__).resolve().parent / "models" / head.base_file
+        clf = cls(BeatClassifier(model_path, num_threads=num_threads), head)
+        logger.info("adapted head %s on %s: adapted %s, base kept for %s", Path(adapted_path).name,
+                    clf.path.name, "".join(head.adapted), "".join(head.fallback) or "none")
+        return clf
+
+    def predict_proba(self, beat: np.ndarray, features: np.ndarray) -> np.ndarray:
+        """Adapted class probabilities (float32, (n, 5)), same inputs as
+        :meth:`BeatClassifier.predict_proba`."""
+        if self.head.embedding_size:
+            proba, emb = self.base.predict_with_embedding(beat, features)
+        else:
+            proba, emb = self.base.predict_proba(beat, features), None
+        f_std = self.base.standardize_features(features)
+        return self.head.apply(proba, self.head.inputs(emb, f_std))
+
+    def predict(self, beat: np.ndarray, features: np.ndarray) -> np.ndarray:
+        """Class labels for a batch of beats."""
+        p = self.predict_proba(beat, features)
+        return np.asarray(self.classes, dtype=object)[np.argmax(p, axis=1)]

@@ -1,0 +1,93 @@
+"""``ecg-edge adapt``: fit a per-wearer head from a labelled recording (see :mod:`edge.adapt`).
+
+Usage::
+
+    ecg-edge adapt --record WEARER_RECORD --labels atr --model edge/models/default_embed.tflite \\
+        --out wearer.adapted.npz [--adapt-minutes 5] [--min-beats 5] [--channel 0]
+
+``--labels`` is the extension of a WFDB annotation file of the record (``atr``, or one written
+by a clinician's review tool); MIT-BIH beat symbols are mapped to the AAMI classes, non-beat
+annotations are ignored. The record may be at any sample rate (the pipeline resamples).
+
+Wiring (in :func:`edge.cli.build_parser`)::
+
+    from edge.adapt_cli import add_parser as _add_adapt
+    _add_adapt(sub)
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from dataclasses import replace
+from pathlib import Path
+
+__all__ = ["add_parser", "cmd_adapt", "default_embed_model_path"]
+
+logger = logging.getLogger(__name__)
+
+
+def default_embed_model_path() -> Path:
+    """The bundled two-output int8 model (class scores + beat embedding)."""
+    return Path(__file__).resolve().parent / "models" / "default_embed.tflite"
+
+
+def cmd_adapt(args: argparse.Namespace) -> int:
+    """Handler of ``ecg-edge adapt``: prints a summary (adapted classes, fallbacks, timing)."""
+    from edge.adapt import AdaptConfig, adapt_recording
+    from edge.classifier import BeatClassifier
+    from edge.errors import EdgeError
+    from edge.records import read_annotations, read_record
+
+    t0 = time.process_time()
+    config = replace(AdaptConfig(), adapt_s=60.0 * args.adapt_minutes,
+                     **({"min_beats": args.min_beats} if args.min_beats is not None else {}))
+    clf = BeatClassifier(args.model or default_embed_model_path(), num_threads=1)
+    rec = read_record(args.record, data_dir=args.data_dir)
+    if not 0 <= args.channel < rec.signal_mv.shape[1]:
+        raise EdgeError(f"--channel {args.channel}: record {rec.name} has "
+                        f"{rec.signal_mv.shape[1]} channels")
+    ann = read_annotations(args.record, args.labels, data_dir=args.data_dir)
+    if ann.fs_hz == ann.fs_hz and abs(ann.fs_hz - rec.fs_hz) > 1e-6:  # nan-safe
+        raise EdgeError(f"--labels {args.labels}: annotations at {ann.fs_hz:g} Hz, record at "
+                        f"{rec.fs_hz:g} Hz")
+    n = min(rec.n_samples, int(round((config.adapt_s + 5.0) * rec.fs_hz)))
+    res = adapt_recording(clf, rec.signal_mv[:n, args.channel], rec.fs_hz, ann.sample_index,
+                          ann.symbol, config, name=rec.name)
+    path = res.head.save(args.out)
+    cpu = time.process_time() - t0
+    h = res.head
+    print(f"{rec.name}: adapted on the first {args.adapt_minutes:g} min ({res.n_labelled} "
+          f"labelled beats, {rec.fs_hz:g} Hz) with {clf.path.name} ({h.base_model_version})")
+    print("  beats per class: " + ", ".join(f"{c} {h.counts[c]}" for c in h.classes))
+    print(f"  adapted classes: {', '.join(h.adapted)}")
+    for c, why in h.fallback.items():
+        print(f"  fallback {c}: {why}")
+    dis = h.info.get("confident_disagreement", 0.0)
+    if dis > config.max_disagreement:
+        print(f"  warning: {100 * dis:.0f} % of the labelled beats disagree with a confident "
+              "base model: check the annotations (mislabelled or shifted?)")
+    print(f"  -> {path} ({path.stat().st_size} bytes) [{cpu:.2f} CPU s]")
+    return 0
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Add the ``adapt`` sub-command to ``ecg-edge``'s sub-parsers."""
+    p = subparsers.add_parser("adapt", help="fit a per-wearer head from a labelled recording "
+                              "(patient adaptation); run it with `ecg-edge run --adapted FILE`")
+    p.add_argument("--record", required=True, help="the wearer's WFDB record (name in "
+                   "--data-dir / $MITDB_DIR, or a path); any sample rate")
+    p.add_argument("--labels", required=True, metavar="EXT",
+                   help="extension of the WFDB annotation file with the beat labels (e.g. atr)")
+    p.add_argument("--model", default=None, type=Path,
+                   help="two-output int8 model (default: the bundled default_embed.tflite)")
+    p.add_argument("--out", required=True, type=Path, help="adapted model file to write (.npz)")
+    p.add_argument("--adapt-minutes", type=float, default=5.0,
+                   help="labelled minutes at the start of the record to adapt on (default 5)")
+    p.add_argument("--min-beats", type=int, default=None,
+                   help="beats a class needs to be adapted (default 5); fewer: base model kept")
+    p.add_argument("--channel", type=int, default=0, help="signal channel (default 0)")
+    p.add_argument("--data-dir", default=None, help="record directory (default $MITDB_DIR)")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
+    p.set_defaults(func=cmd_adapt)
+    return p

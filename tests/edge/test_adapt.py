@@ -1,0 +1,242 @@
+"""Patient adaptation (:mod:`edge.adapt`, :mod:`edge.adapt_cli`): a constructed case improves,
+degenerate inputs give a clear error or a safe fallback, the adapted file round-trips and is
+bound to its base model. The constructed cases are pure numpy; the real-record cases use the
+bundled two-output int8 model on MIT-BIH record 100 (LiteRT only)."""
+import argparse
+import logging
+
+import numpy as np
+import pytest
+from scipy import signal
+
+from edge.adapt import (AdaptConfig, AdaptedClassifier, WearerHead, adapt_recording, fit_head,
+                        model_sha256)
+from edge.adapt_cli import add_parser, default_embed_model_path
+from edge.classifier import BeatClassifier
+from edge.cli import default_model_path
+from edge.errors import AdaptedModelError, AdaptError, ConfigError, ModelError
+from edge.pipeline import classify_at
+from edge.records import read_annotations, read_record
+from edge.scoring import AAMI_CLASSES, AAMI_MAP
+
+CLASSES = np.asarray(AAMI_CLASSES, dtype=object)
+
+
+def _wearer(rng, n, p_s=0.2, k=8):
+    """A wearer whose S beats the base model calls N (p(N) 0.7), but whose embedding tells
+    them apart along a wearer-specific direction."""
+    y = np.where(rng.uniform(size=n) < p_s, "S", "N").astype(object)
+    direction = rng.standard_normal(k)
+    emb = rng.standard_normal((n, k)) + np.outer(y == "S", 2.5 * direction)
+    feats = rng.standard_normal((n, 14))
+    proba = np.tile([0.7, 0.25, 0.03, 0.01, 0.01], (n, 1))
+    proba[y == "N"] = [0.9, 0.07, 0.01, 0.01, 0.01]
+    return proba, emb, feats, y
+
+
+def _acc(head, proba, emb, feats, y):
+    q = proba if head is None else head.apply(proba, head.inputs(emb, feats))
+    return float(np.mean(CLASSES[q.argmax(1)] == y))
+
+
+def test_adaptation_improves_a_constructed_case(rng):
+    proba, emb, feats, y = _wearer(rng, 1500)
+    head = fit_head(proba[:300], emb[:300], feats[:300], y[:300], AdaptConfig())
+    base_acc, adapted_acc = _acc(None, *(a[300:] for a in (proba, emb, feats, y))), \
+        _acc(head, *(a[300:] for a in (proba, emb, feats, y)))
+    assert base_acc < 0.85 and adapted_acc > 0.97
+    assert head.adapted == ("N", "S") and set(head.fallback) == {"V", "F", "Q"}
+
+
+def test_class_without_enough_beats_falls_back_to_the_base_model(rng, caplog):
+    proba, emb, feats, y = _wearer(rng, 400)
+    y[:] = "N"
+    y[:3] = "V"  # 3 < min_beats 5
+    with caplog.at_level(logging.WARNING, logger="edge.adapt"):
+        head = fit_head(proba, emb, feats, y, AdaptConfig(min_beats=5))
+    assert head.adapted == ("N",)
+    assert "3 beats < min_beats 5" in head.fallback["V"] and head.counts["V"] == 3
+    assert "S" in head.fallback and head.counts["S"] == 0  # no beats at all: fallback too
+    assert np.all(head.weights[:, 1:] == 0)  # non-adapted columns are the base model's
+    assert "class V not adapted" in caplog.text
+
+
+def test_no_labelled_beats_or_no_class_with_enough_beats_is_a_clear_error(rng):
+    proba, emb, feats, y = _wearer(rng, 50)
+    with pytest.raises(AdaptError, match="no labelled beats"):
+        fit_head(proba[:0], emb[:0], feats[:0], y[:0], AdaptConfig())
+    with pytest.raises(AdaptError, match="no class has 100 labelled beats"):
+        fit_head(proba, emb, feats, y, AdaptConfig(min_beats=100))
+    with pytest.raises(AdaptError, match="AAMI classes"):
+        fit_head(proba, emb, feats, np.full(50, "A", dtype=object), AdaptConfig())
+
+
+def test_mislabelled_beats(rng, caplog):
+    proba, emb, feats, y = _wearer(rng, 1500)
+    noisy = y[:300].copy()
+    flip = rng.choice(300, 30, replace=False)  # 10 % wrong labels: still a clear gain
+    noisy[flip] = np.where(noisy[flip] == "N", "S", "N")
+    head = fit_head(proba[:300], emb[:300], feats[:300], noisy, AdaptConfig())
+    rest = tuple(a[300:] for a in (proba, emb, feats, y))
+    assert _acc(head, *rest) > _acc(None, *rest) + 0.05
+    # Labels that contradict a confident base model everywhere: fitted, but flagged loudly.
+    confident = np.tile([0.97, 0.01, 0.01, 0.005, 0.005], (300, 1))
+    with caplog.at_level(logging.WARNING, logger="edge.adapt"):
+        bad = fit_head(confident, emb[:300], feats[:300], np.full(300, "V", dtype=object),
+                       AdaptConfig())
+    assert bad.info["confident_disagreement"] > 0.5
+    assert "mislabelled or shifted" in caplog.text
+
+
+def test_config_errors_name_the_field():
+    for kw, field in (({"min_beats": 0}, "min_beats"), ({"adapt_s": 0}, "adapt_s"),
+                      ({"class_balance": 2.0}, "class_balance"),
+                      ({"use_embedding": False, "use_rr": False}, "use_embedding")):
+        with pytest.raises(ConfigError) as err:
+            AdaptConfig(**kw)
+        assert err.value.field == field
+
+
+def test_head_file_round_trips_and_is_small(rng, tmp_path):
+    proba, emb, feats, y = _wearer(rng, 400)
+    head = fit_head(proba, emb, feats, y, AdaptConfig(), base_sha256="ab" * 32,
+                    base_model_version="v", base_file="m.tflite")
+    path = head.save(tmp_path / "wearer.adapted")
+    assert path.stat().st_size < 1_000_000
+    back = WearerHead.load(path)
+    assert back.adapted == head.adapted and back.fallback == head.fallback
+    assert back.counts == head.counts and back.base_sha256 == head.base_sha256
+    np.testing.assert_array_equal(back.weights, head.weights)
+    np.testing.assert_allclose(back.apply(proba, back.inputs(emb, feats)),
+                               head.apply(proba, head.inputs(emb, feats)))
+
+
+def test_damaged_or_foreign_file_is_refused(tmp_path):
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not an npz at all")
+    with pytest.raises(AdaptedModelError, match="not an ecg-edge adapted model"):
+        WearerHead.load(bad)
+    other = tmp_path / "other.npz"
+    np.savez(other, meta=np.array('{"format": "something-else"}'), mean=np.zeros(1),
+             std=np.ones(1), weights=np.zeros((2, 5)))
+    with pytest.raises(AdaptedModelError, match="format 'something-else'"):
+        WearerHead.load(other)
+    with pytest.raises(AdaptedModelError, match="not found"):
+        WearerHead.load(tmp_path / "missing.npz")
+
+
+# --- the real model on a real record ------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def base():
+    return BeatClassifier(default_embed_model_path())
+
+
+@pytest.fixture(scope="module")
+def rec100(mitdb_dir):
+    rec = read_record("100", data_dir=mitdb_dir)
+    ann = read_annotations("100", data_dir=mitdb_dir)
+    n = int(8 * 60 * rec.fs_hz)  # 8 minutes keep the test quick
+    keep = ann.sample_index < n
+    return rec.signal_mv[:n, 0], rec.fs_hz, ann.sample_index[keep], ann.symbol[keep]
+
+
+def test_embedding_model_is_full_int8_small_and_agrees_with_its_scores(base):
+    assert base.quantized and base.embedding_size == 72 and base.size_bytes <= 64 * 1024
+    assert base.contract["embedding"]["size"] == 72
+    rng = np.random.default_rng(0)
+    beat = rng.uniform(-1, 1, (4, 252, 2)).astype(np.float32)
+    feats = np.abs(rng.standard_normal((4, 14))).astype(np.float32)
+    p, e = base.predict_with_embedding(beat, feats)
+    np.testing.assert_array_equal(p, base.predict_proba(beat, feats))
+    assert e.shape == (4, 72) and np.all(e >= 0)  # ReLU activations
+    with pytest.raises(ModelError, match="no embedding output"):
+        BeatClassifier(default_model_path()).predict_embedding(beat, feats)
+
+
+def test_adapted_classifier_runs_the_pipeline_and_round_trips(base, rec100, tmp_path):
+    x, fs, idx, sym = rec100
+    res = adapt_recording(base, x, fs, idx, sym, AdaptConfig(adapt_s=180.0), name="100")
+    assert res.head.info["adapt_cpu_s"] < 10
+    path = res.head.save(tmp_path / "100.adapted.npz")
+    clf = AdaptedClassifier.load(path, default_embed_model_path())
+    assert clf.classes == base.classes and "adapted(100)" in clf.model_version
+    beats = idx[np.array([s in AAMI_MAP for s in sym])]
+    out = classify_at(clf, x, fs, beats)  # the pipeline uses it unchanged
+    assert out.proba.shape == (beats.size, 5) and np.allclose(out.proba.sum(1), 1, atol=1e-4)
+    truth = np.array([AAMI_MAP[s] for s in sym if s in AAMI_MAP], dtype=object)
+    rest = beats >= 180 * fs
+    assert np.mean(out.label[rest] == truth[rest]) >= 0.98
+
+
+def test_record_at_another_sample_rate_is_resampled(base, rec100):
+    x, fs, idx, sym = rec100
+    x250 = signal.resample_poly(x, 25, 36)
+    idx250 = np.round(idx * 250.0 / fs).astype(np.int64)
+    a = adapt_recording(base, x, fs, idx, sym, AdaptConfig(adapt_s=120.0)).head
+    b = adapt_recording(base, x250, 250.0, idx250, sym, AdaptConfig(adapt_s=120.0)).head
+    assert b.info["fs_in_hz"] == 250.0
+    assert b.adapted == a.adapted and abs(b.counts["N"] - a.counts["N"]) <= 2
+
+
+def test_no_labelled_beat_in_the_window_is_a_clear_error(base, rec100):
+    x, fs, idx, sym = rec100
+    with pytest.raises(AdaptError, match="no labelled beat in the first"):
+        adapt_recording(base, x, fs, idx + int(400 * fs), sym, AdaptConfig(adapt_s=60.0))
+    with pytest.raises(ModelError, match="no embedding output"):
+        adapt_recording(BeatClassifier(default_model_path()), x, fs, idx, sym)
+
+
+def test_adapted_file_for_another_base_model_is_refused(base, rng, tmp_path):
+    proba, emb, feats, y = _wearer(rng, 200, k=72)
+    head = fit_head(proba, emb, feats, y, AdaptConfig(), base=base)
+    assert head.base_sha256 == model_sha256(base.path)
+    path = head.save(tmp_path / "w.npz")
+    AdaptedClassifier.load(path, base.path)  # its own base: fine
+    with pytest.raises(AdaptedModelError, match="made for base model 'default_embed.tflite'"):
+        AdaptedClassifier.load(path, default_model_path())
+
+
+def test_cli_adapt_reports_fallbacks(mitdb_dir, tmp_path, capsys):
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers(dest="command"))
+    out = tmp_path / "100.npz"
+    args = parser.parse_args(["adapt", "--record", "100", "--labels", "atr", "--out", str(out),
+                              "--adapt-minutes", "2", "--data-dir", str(mitdb_dir)])
+    assert args.func(args) == 0
+    text = capsys.readouterr().out
+    assert "adapted classes: N" in text and "fallback V: 0 beats < min_beats 5" in text
+    assert WearerHead.load(out).info["record"] == "100"
+
+
+def test_two_output_conversion_and_contract_checks(tmp_path):
+    """An (untrained) 2-member ensemble converted with the embedding output loads on the
+    device path; a two-output model whose contract lacks the embedding field is refused."""
+    pytest.importorskip("tensorflow")
+    from convert.quantize import convert_int8_embedding, embed_contract
+    from edge.errors import ContractError
+    from edge.features import FEATURE_NAMES
+    from training.contract import make_contract
+    from training.dataset import DatasetConfig
+    from training.models import ModelConfig, build_model
+
+    mc = ModelConfig(ensemble=2)
+    contract = make_contract(model_config=mc, data_config=DatasetConfig(), n_params=1,
+                             keras_file="x.keras", feature_mean=np.zeros(len(FEATURE_NAMES)),
+                             feature_std=np.ones(len(FEATURE_NAMES)), training={"records": []},
+                             model_version="cnnx2-test")
+    rng = np.random.default_rng(0)
+    beat = rng.uniform(-2, 2, (16, 252, 2)).astype(np.float32)
+    feats = rng.standard_normal((16, len(FEATURE_NAMES))).astype(np.float32)
+    raw, size = convert_int8_embedding(build_model(mc), contract, beat, feats)
+    assert size == 2 * mc.head_units
+    good = tmp_path / "embed.tflite"
+    good.write_bytes(embed_contract(raw, dict(contract, embedding={"name": "embedding",
+                                                                   "size": size})))
+    clf = BeatClassifier(good)
+    assert clf.quantized and clf.embedding_size == size
+    assert clf.predict_embedding(beat[:2], feats[:2]).shape == (2, size)
+    bare = tmp_path / "no_field.tflite"
+    bare.write_bytes(embed_contract(raw, contract))
+    with pytest.raises(ContractError, match="embedding"):
+        BeatClassifier(bare)
