@@ -143,7 +143,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from edge.daemon import Daemon, build_sinks, build_source
 
     config = load_config(args.config, _run_overrides(args))
-    clf = BeatClassifier(config.pipeline.model_path(), num_threads=config.pipeline.num_threads)
+    if args.adapted:
+        from edge.adapt import AdaptedClassifier
+        clf = AdaptedClassifier.load(args.adapted, args.model,
+                                     num_threads=config.pipeline.num_threads)
+    else:
+        clf = BeatClassifier(config.pipeline.model_path(),
+                             num_threads=config.pipeline.num_threads)
     source = build_source(config)
     sinks = build_sinks(config)
     if not sinks:
@@ -233,6 +239,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="the edge daemon: read a wearable (serial, BLE or replay), "
                        "classify beats, raise alerts, publish events to the sinks")
     p.add_argument("--config", type=Path, default=None, help="TOML configuration file")
+    p.add_argument("--adapted", default=None, type=Path,
+                   help="per-wearer head from `ecg-edge adapt` (its base model: --model, else "
+                   "the bundled default_embed.tflite)")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--port", help="serial device or pyserial URL (source.kind=serial)")
     src.add_argument("--ble", metavar="ADDRESS", help="BLE device address (source.kind=ble)")
@@ -277,6 +286,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_download)
     from edge.dashboard.cli import add_parser as add_dashboard_parser
     add_dashboard_parser(sub)
+    from edge.adapt_cli import add_parser as add_adapt_parser
+    add_adapt_parser(sub)
     return parser
 
 
