@@ -79,18 +79,23 @@ def representative_set(contract: dict, *, per_class: int = 200, seed: int = 0,
 
 def convert_int8(model, contract: dict, beat: np.ndarray, feats: np.ndarray) -> bytes:
     """Full-int8 TFLite flatbuffer of a Keras model (fixed batch 1)."""
-    import tensorflow as tf
-
     from training.models import ModelConfig, fixed_batch_copy
 
     fixed = fixed_batch_copy(model, ModelConfig.from_dict(contract["model"]["config"]), 1)
+    return _int8_flatbuffer(fixed, beat, feats)
+
+
+def _int8_flatbuffer(keras_model, beat: np.ndarray, feats: np.ndarray) -> bytes:
+    """Full-integer conversion (int8 weights, activations, inputs and outputs) of a batch-1
+    Keras model, calibrated on the given model inputs (standardised features)."""
+    import tensorflow as tf
 
     def rep():
         # Keyed by input name: the converter's own input order need not match Keras's.
         for i in range(beat.shape[0]):
             yield {"beat": beat[i:i + 1], "features": feats[i:i + 1]}
 
-    converter = tf.lite.TFLiteConverter.from_keras_model(fixed)
+    converter = tf.lite.TFLiteConverter.from_keras_model(keras_model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = rep
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
@@ -262,25 +267,12 @@ def convert_int8_embedding(model, contract: dict, beat: np.ndarray, feats: np.nd
     Returns the flatbuffer and the embedding size (values per beat). The representative set is
     the one :func:`convert_int8` uses, so the class scores are quantized alike.
     """
-    import tensorflow as tf
-
     from training.models import ModelConfig
 
     two = embedding_model(model, ModelConfig.from_dict(contract["model"]["config"]), layer=layer)
     size = int(two.output["embedding"].shape[-1]) if isinstance(two.output, dict) else \
         int(two.outputs[1].shape[-1])
-
-    def rep():
-        for i in range(beat.shape[0]):
-            yield {"beat": beat[i:i + 1], "features": feats[i:i + 1]}
-
-    converter = tf.lite.TFLiteConverter.from_keras_model(two)
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = rep
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = tf.int8
-    converter.inference_output_type = tf.int8
-    return bytes(converter.convert()), size
+    return _int8_flatbuffer(two, beat, feats), size
 
 
 def quantize_embedding(model_path: str | os.PathLike, out: str | os.PathLike, *,
