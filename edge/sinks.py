@@ -87,7 +87,35 @@ _RESET = "\033[0m"
 _BOLD_RED = "\033[1;31m"
 
 
-class TerminalSink:
+class _TextStreamSink:
+    """Shared plumbing of the sinks that write lines to a text stream (``name``, ``_stream``)."""
+
+    name: str
+    _stream: IO[str]
+
+    def _write(self, line: str) -> None:
+        try:
+            self._stream.write(line + "\n")
+        except (OSError, ValueError) as exc:
+            raise SinkError(self.name, f"cannot write: {exc}") from exc
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except (OSError, ValueError) as exc:
+            raise SinkError(self.name, f"cannot flush: {exc}") from exc
+
+    def reopen(self) -> None:
+        return None
+
+    def close(self) -> None:
+        try:
+            self._stream.flush()
+        except (OSError, ValueError):
+            pass
+
+
+class TerminalSink(_TextStreamSink):
     """Human-readable lines on a text stream.
 
     Parameters
@@ -148,30 +176,11 @@ class TerminalSink:
 
     def emit(self, event: Event) -> None:
         line = self.format(event)
-        if line is None:
-            return
-        try:
-            self._stream.write(line + "\n")
-        except (OSError, ValueError) as exc:
-            raise SinkError(self.name, f"cannot write: {exc}") from exc
-
-    def flush(self) -> None:
-        try:
-            self._stream.flush()
-        except (OSError, ValueError) as exc:
-            raise SinkError(self.name, f"cannot flush: {exc}") from exc
-
-    def reopen(self) -> None:
-        return None
-
-    def close(self) -> None:
-        try:
-            self._stream.flush()
-        except (OSError, ValueError):
-            pass
+        if line is not None:
+            self._write(line)
 
 
-class JsonLinesSink:
+class JsonLinesSink(_TextStreamSink):
     """One compact JSON object per line on a text stream (default ``sys.stdout``)."""
 
     def __init__(self, stream: IO[str] | None = None, *,
@@ -181,27 +190,8 @@ class JsonLinesSink:
         self.types = frozenset(types)
 
     def emit(self, event: Event) -> None:
-        if self.types and event.type not in self.types:
-            return
-        try:
-            self._stream.write(event_to_json(event) + "\n")
-        except (OSError, ValueError) as exc:
-            raise SinkError(self.name, f"cannot write: {exc}") from exc
-
-    def flush(self) -> None:
-        try:
-            self._stream.flush()
-        except (OSError, ValueError) as exc:
-            raise SinkError(self.name, f"cannot flush: {exc}") from exc
-
-    def reopen(self) -> None:
-        return None
-
-    def close(self) -> None:
-        try:
-            self._stream.flush()
-        except (OSError, ValueError):
-            pass
+        if not self.types or event.type in self.types:
+            self._write(event_to_json(event))
 
 
 class RotatingJsonlSink:
