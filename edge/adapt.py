@@ -78,6 +78,14 @@ class AdaptConfig:
     max_iter : L-BFGS iterations.
     max_disagreement : warn when more than this fraction of the labelled beats disagree with a
         confident base model (a sign of mislabelled or shifted annotations).
+    class_min_beats : per-class override of ``min_beats`` (``{"F": 50}``); ``None`` as a value
+        means the class is never adapted (always the base model's score).
+    max_fallback_gain : at most this many natural-log units by which the head may raise the
+        probability of a *non-adapted* (fallback) class above the base model's, per beat
+        (``0`` = a fallback class never gains probability; ``None`` = no limit). It bounds how
+        far a head fitted without, e.g., V beats can push atypical beats toward V when it
+        lowers its adapted classes' scores; the excess goes back to the adapted classes in
+        proportion.
     """
 
     adapt_s: float = 300.0
@@ -90,6 +98,8 @@ class AdaptConfig:
     prob_floor: float = 1e-4
     max_iter: int = 300
     max_disagreement: float = 0.5
+    class_min_beats: dict = field(default_factory=dict)
+    max_fallback_gain: float | None = None
 
     def __post_init__(self) -> None:
         if not self.adapt_s > 0:
@@ -111,6 +121,24 @@ class AdaptConfig:
             raise ConfigError("max_iter", f"must be >= 1, got {self.max_iter}")
         if not 0 < self.max_disagreement <= 1:
             raise ConfigError("max_disagreement", "must be in (0, 1]")
+        if not isinstance(self.class_min_beats, dict):
+            raise ConfigError("class_min_beats", "must be a dict {class: beats or None}, got "
+                              f"{type(self.class_min_beats).__name__}")
+        for c, m in self.class_min_beats.items():
+            if c not in AAMI_CLASSES:
+                raise ConfigError("class_min_beats", f"unknown class {c!r}; classes are "
+                                  f"{tuple(AAMI_CLASSES)}")
+            if m is not None and (isinstance(m, bool) or not isinstance(m, (int, np.integer))
+                                  or m < 1):
+                raise ConfigError("class_min_beats", f"{c}: must be an int >= 1 or None, "
+                                  f"got {m!r}")
+        if self.max_fallback_gain is not None and not self.max_fallback_gain >= 0:
+            raise ConfigError("max_fallback_gain", f"must be >= 0 or None, got "
+                              f"{self.max_fallback_gain}")
+
+    def min_beats_for(self, cls: str) -> int | None:
+        """Labelled beats class ``cls`` needs to be adapted (``None``: never adapted)."""
+        return self.class_min_beats.get(cls, self.min_beats)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -217,8 +245,11 @@ class WearerHead:
     def apply(self, proba: np.ndarray, x: np.ndarray) -> np.ndarray:
         """Adapted probabilities (float32, (n, n_classes)) from base probabilities and the head
         inputs of :meth:`inputs`."""
+        gain = self.config.get("max_fallback_gain")
+        free = np.array([c in self.adapted for c in self.classes])
         return _apply(proba, x, self.mean, self.std, self.weights,
-                      float(self.config["prob_floor"]))
+                      float(self.config["prob_floor"]), free=free,
+                      max_fallback_gain=None if gain is None else float(gain))
 
 
 def _head_inputs(embedding: np.ndarray | None, features_std: np.ndarray, *,
@@ -238,14 +269,27 @@ def _log_proba(proba: np.ndarray, floor: float) -> np.ndarray:
     return np.log(p / p.sum(axis=1, keepdims=True))
 
 
-def _apply(proba, x, mean, std, weights, floor) -> np.ndarray:
+def _apply(proba, x, mean, std, weights, floor, *, free=None,
+           max_fallback_gain=None) -> np.ndarray:
     if len(proba) == 0:
         return np.zeros((0, weights.shape[1]), dtype=np.float32)
     xb = np.hstack([(x - mean) / std, np.ones((x.shape[0], 1))])
-    z = _log_proba(proba, floor) + xb @ weights.astype(np.float64)
+    logp = _log_proba(proba, floor)
+    z = logp + xb @ weights.astype(np.float64)
     z -= z.max(axis=1, keepdims=True)
     q = np.exp(z)
-    return (q / q.sum(axis=1, keepdims=True)).astype(np.float32)
+    q /= q.sum(axis=1, keepdims=True)
+    if max_fallback_gain is not None and free is not None and (~free).any() and free.any():
+        # A fallback class's adapted probability is p_f / Z (its residual is zero); cap it at
+        # p_f * exp(gain) and hand the excess back to the adapted classes in proportion.
+        cap = np.exp(logp[:, ~free] + max_fallback_gain)
+        qf = np.minimum(q[:, ~free], cap)
+        qa = q[:, free]
+        rest = 1.0 - qf.sum(axis=1, keepdims=True)
+        qa = qa / np.maximum(qa.sum(axis=1, keepdims=True), 1e-300) * rest
+        q = q.copy()
+        q[:, ~free], q[:, free] = qf, qa
+    return q.astype(np.float32)
 
 
 def fit_head(proba: np.ndarray, embedding: np.ndarray | None, features_std: np.ndarray,
@@ -281,12 +325,16 @@ def fit_head(proba: np.ndarray, embedding: np.ndarray | None, features_std: np.n
     if unknown:
         raise AdaptError(f"labels must be AAMI classes {classes}, got {unknown}")
     counts = {c: int(np.sum(labels == c)) for c in classes}
-    adapted = tuple(c for c in classes if counts[c] >= config.min_beats)
-    fallback = {c: f"{counts[c]} beats < min_beats {config.min_beats}: base model kept"
+    need = {c: config.min_beats_for(c) for c in classes}
+    adapted = tuple(c for c in classes if need[c] is not None and counts[c] >= need[c])
+    fallback = {c: (f"{counts[c]} beats, never adapted (class_min_beats): base model kept"
+                    if need[c] is None else
+                    f"{counts[c]} beats < min_beats {need[c]}: base model kept")
                 for c in classes if c not in adapted}
     if not adapted:
         raise AdaptError(f"no class has {config.min_beats} labelled beats in the adaptation "
-                         f"window (counts {counts}); nothing to adapt")
+                         f"window (counts {counts}, class_min_beats {config.class_min_beats})"
+                         "; nothing to adapt")
     for c, why in fallback.items():
         if counts[c] > 0 or c in ("S", "V"):
             logger.warning("class %s not adapted (%s)", c, why)

@@ -81,6 +81,15 @@ class DetectorConfig:
     vf_ratio: float = 0.2
     vf_window_s: float = 1.5
     vf_beats: int = 8
+    hf_band_low_hz: float = 15.0
+    hf_band_high_hz: float = 35.0
+    hf_integration_ms: float = 50.0
+    noisy_level_ratio: float = 0.35
+    noisy_height_ratio: float = 1.0
+    noisy_hf_ratio: float = 0.9
+    noisy_searchback_ratio: float = 0.3
+    noisy_reject_learns: bool = True
+    noisy_rr_ratio: float = 0.0
 
     def __post_init__(self) -> None:
         if not (np.isfinite(self.fs_hz) and self.fs_hz >= 100):
@@ -105,6 +114,17 @@ class DetectorConfig:
             raise ConfigError("vf_beats", "must be >= 0 (0 disables flutter suppression)")
         if not self.searchback_factor > 1:
             raise ConfigError("searchback_factor", "must be > 1")
+        if not 0 < self.hf_band_low_hz < self.hf_band_high_hz < self.fs_hz / 2:
+            raise ConfigError("hf_band_low_hz",
+                              "need 0 < hf_band_low_hz < hf_band_high_hz < fs_hz / 2")
+        if not self.hf_integration_ms > 0:
+            raise ConfigError("hf_integration_ms", "must be positive")
+        for name in ("noisy_level_ratio", "noisy_searchback_ratio"):
+            if not 0 < getattr(self, name) <= 1:
+                raise ConfigError(name, "must lie in (0, 1] (1 disables)")
+        for name in ("noisy_height_ratio", "noisy_hf_ratio"):
+            if not getattr(self, name) >= 0:
+                raise ConfigError(name, "must be >= 0 (0 disables)")
 
 
 def _median(values) -> float:
@@ -133,6 +153,7 @@ class _Cand:
     r_index: int  # R-peak position in the conditioned signal
     slope: float
     valid: bool
+    hf: float = 0.0  # high-band energy / QRS-energy feature height
 
 
 class _Buffer:
@@ -175,6 +196,10 @@ class RPeakDetector:
         ms = fs / 1000.0
         self.n_int = max(1, int(round(cfg.integration_ms * ms)))
         self._box = np.full(self.n_int, 1.0 / self.n_int)
+        self._hf_sos = signal.butter(2, [cfg.hf_band_low_hz, cfg.hf_band_high_hz],
+                                     btype="bandpass", fs=fs, output="sos")
+        self.n_hf_int = max(1, int(round(cfg.hf_integration_ms * ms)))
+        self._hf_box = np.full(self.n_hf_int, 1.0 / self.n_hf_int)
         self.n_dom = max(1, int(round(cfg.dominance_ms * ms)))
         self.n_preblank = int(round(cfg.preblank_ms * ms))
         self.n_refractory = int(round(cfg.refractory_ms * ms))
@@ -209,6 +234,11 @@ class RPeakDetector:
         self._sig = _Buffer()  # conditioned signal
         self._bp = _Buffer()  # band-passed
         self._feat = _Buffer()  # integrated energy
+        self._hf = _Buffer()  # integrated high-band energy
+        self._hf_zi = np.zeros((self._hf_sos.shape[0], 2))
+        self._hf_deriv_hist = np.zeros(4)
+        self._hf_sq_hist = np.zeros(self.n_hf_int - 1)
+        self._hf_hist: deque[float] = deque(maxlen=8)  # accepted beats' hf ratios
         self._invalid_until = -1  # last index (inclusive) touched by invalid input + settle
         self._invalid_runs: deque[tuple[int, int]] = deque()  # [a, b] invalid, incl. settle
         self._deriv_hist = np.zeros(4)
@@ -230,6 +260,8 @@ class RPeakDetector:
         self._gap_noise: list[_Cand] = []  # noise candidates since the last beat (search-back)
         self._searched_after: int | None = None
         self.n_searchback = 0
+        self.n_searchback_noisy = 0
+        self.n_hf_rejected = 0
         self.n_twave_rejected = 0
         self.n_invalid_skipped = 0
         self.n_relearned = 0
@@ -250,6 +282,17 @@ class RPeakDetector:
         if self.n_int > 1:
             self._sq_hist = ext2[-(self.n_int - 1):]
         return bp, feat
+
+    def _hf_feature(self, x: np.ndarray) -> np.ndarray:
+        hb, self._hf_zi = signal.sosfilt(self._hf_sos, x, zi=self._hf_zi)
+        ext = np.concatenate([self._hf_deriv_hist, hb])
+        d = np.abs(2 * ext[4:] + ext[3:-1] - ext[1:-3] - 2 * ext[:-4]) / 8.0
+        self._hf_deriv_hist = ext[-4:]
+        ext2 = np.concatenate([self._hf_sq_hist, d])
+        out = np.convolve(ext2, self._hf_box, mode="valid")
+        if self.n_hf_int > 1:
+            self._hf_sq_hist = ext2[-(self.n_hf_int - 1):]
+        return out
 
     # ------------------------------------------------------------------ public
     def process(self, chunk: Conditioned) -> np.ndarray:
@@ -273,6 +316,7 @@ class RPeakDetector:
         self._sig.append(x)
         self._bp.append(bp)
         self._feat.append(feat)
+        self._hf.append(self._hf_feature(x))
         self._n += x.size
         inv = np.flatnonzero(~valid)
         if inv.size:
@@ -359,7 +403,9 @@ class RPeakDetector:
             r = r_bp
         slope = float(np.max(np.abs(np.diff(bp)))) if bp.size > 1 else 0.0
         valid = not self._is_invalid(r - self.n_int, f)
-        cand = _Cand(f, height, r, slope, valid)
+        hf = self._hf.get(f - self.n_int, f + 1)
+        hf_ratio = float(hf.max()) / height if hf.size else 0.0
+        cand = _Cand(f, height, r, slope, valid, hf_ratio)
         # Pre-blank: of two candidates closer than preblank, keep the larger.
         p = self._pending
         if p is not None and f - p.feat_index < self.n_preblank:
@@ -456,7 +502,15 @@ class RPeakDetector:
         wait = min(int(self.config.searchback_factor * rr), self.n_max_sb)
         return self._last_beat_feat + wait
 
+    def _noise_ratio(self) -> float:
+        q = _median(self._qrs_levels)
+        return _median(self._noise_levels) / q if q > 0 else 0.0
+
     def _searchback(self, deadline: int, out: list[int]) -> None:
+        if self._noise_ratio() > self.config.noisy_searchback_ratio:
+            self._searched_after = self._last_beat_feat
+            self.n_searchback_noisy += 1
+            return
         thr2 = self.config.searchback_fraction * self._threshold()
         best: _Cand | None = None
         for c in self._gap_noise:
@@ -504,6 +558,18 @@ class RPeakDetector:
                 self.n_twave_rejected += 1
                 self._noise(c)
                 return
+            cfg = self.config
+            if (self._noise_ratio() > cfg.noisy_level_ratio
+                    and c.height < cfg.noisy_height_ratio * _median(self._qrs_levels)
+                    and ((self._hf_hist and c.hf < cfg.noisy_hf_ratio * _median(self._hf_hist))
+                         or (self._last_r is not None and self._rr and c.r_index - self._last_r
+                             < cfg.noisy_rr_ratio * sum(self._rr) / len(self._rr)))):
+                self.n_hf_rejected += 1
+                if cfg.noisy_reject_learns:
+                    self._noise(c)
+                else:
+                    self._gap_noise.append(c)
+                return
             self._accept(c, out, searchback=False)
         else:
             self._noise(c)
@@ -529,6 +595,7 @@ class RPeakDetector:
         self._last_beat_feat = c.feat_index
         self._quiet_since = c.feat_index
         self._gap_noise = []
+        self._hf_hist.append(c.hf)
         # Ventricular flutter/fibrillation: the QRS-energy feature never returns to baseline.
         # After vf_beats such beats in a row, "beats" are flutter waves: not emitted.
         seg = self._feat.get(c.feat_index - self.n_vf_window, c.feat_index + 1)
@@ -543,7 +610,7 @@ class RPeakDetector:
     def _trim(self) -> None:
         keep_from = self._n - (self.n_lookahead + self.n_int + self.n_rsearch + self.n_learn
                                + self.n_max_sb + 64)
-        for buf in (self._sig, self._bp, self._feat):
+        for buf in (self._sig, self._bp, self._feat, self._hf):
             buf.trim_before(keep_from)
         while self._invalid_runs and self._invalid_runs[0][1] < keep_from - self.n_max_sb:
             self._invalid_runs.popleft()

@@ -61,6 +61,39 @@ def test_class_without_enough_beats_falls_back_to_the_base_model(rng, caplog):
     assert "class V not adapted" in caplog.text
 
 
+def test_class_min_beats_overrides_or_disables_a_class(rng):
+    proba, emb, feats, y = _wearer(rng, 400)
+    y[:40] = "F"
+    head = fit_head(proba, emb, feats, y, AdaptConfig(class_min_beats={"F": None}))
+    assert "F" not in head.adapted and "never adapted" in head.fallback["F"]
+    assert np.all(head.weights[:, 3] == 0)
+    head = fit_head(proba, emb, feats, y, AdaptConfig(class_min_beats={"F": 50}))
+    assert "F" not in head.adapted and "40 beats < min_beats 50" in head.fallback["F"]
+    assert "F" in fit_head(proba, emb, feats, y, AdaptConfig()).adapted
+
+
+def test_fallback_gain_caps_non_adapted_classes():
+    """A head adapted on N only must not push atypical beats toward V beyond the cap."""
+    def head(gain):
+        w = np.zeros((3, 5), dtype=np.float32)
+        w[0, 0], w[2, 0] = -4.0, 2.0  # N residual 2 - 4 x: negative for atypical beats
+        return WearerHead(classes=tuple(AAMI_CLASSES), adapted=("N",),
+                          fallback={c: "test" for c in "SVFQ"}, counts={"N": 300},
+                          mean=np.zeros(2, np.float32), std=np.ones(2, np.float32), weights=w,
+                          base_sha256="", base_model_version="", base_file="", embedding_size=0,
+                          config=AdaptConfig(max_fallback_gain=gain).to_dict())
+    p = np.tile([0.6, 0.1, 0.2, 0.05, 0.05], (3, 1)).astype(np.float32)
+    x = np.array([[0.0, 0.0], [1.0, 0.0], [3.0, 0.0]])  # typical .. atypical
+    q_free, q0, q1 = head(None).apply(p, x), head(0.0).apply(p, x), head(1.0).apply(p, x)
+    assert CLASSES[q_free[2].argmax()] == "V"  # unbounded: mass flows to the fallback classes
+    assert np.all(q0[:, 1:] <= p[:, 1:] * (1 + 1e-5))  # capped: never above the base model
+    assert np.all(q1[:, 1:] <= p[:, 1:] * np.e * (1 + 1e-5))
+    assert CLASSES[q0[2].argmax()] == "N"
+    for q in (q_free, q0, q1):
+        np.testing.assert_allclose(q.sum(axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(q0[0], q_free[0], atol=1e-6)  # no outflow: cap does not bite
+
+
 def test_no_labelled_beats_or_no_class_with_enough_beats_is_a_clear_error(rng):
     proba, emb, feats, y = _wearer(rng, 50)
     with pytest.raises(AdaptError, match="no labelled beats"):
@@ -91,7 +124,11 @@ def test_mislabelled_beats(rng, caplog):
 def test_config_errors_name_the_field():
     for kw, field in (({"min_beats": 0}, "min_beats"), ({"adapt_s": 0}, "adapt_s"),
                       ({"class_balance": 2.0}, "class_balance"),
-                      ({"use_embedding": False, "use_rr": False}, "use_embedding")):
+                      ({"use_embedding": False, "use_rr": False}, "use_embedding"),
+                      ({"class_min_beats": {"X": 5}}, "class_min_beats"),
+                      ({"class_min_beats": {"F": 0}}, "class_min_beats"),
+                      ({"class_min_beats": [("F", 5)]}, "class_min_beats"),
+                      ({"max_fallback_gain": -1.0}, "max_fallback_gain")):
         with pytest.raises(ConfigError) as err:
             AdaptConfig(**kw)
         assert err.value.field == field
