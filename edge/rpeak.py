@@ -16,12 +16,23 @@ with explicit state:
    noise -- premature beats survive because they are rarely much smaller than their neighbours.
 4. Search-back: when no beat follows the last one within ``searchback_factor`` x the mean RR,
    the largest candidate in the gap above half the threshold is taken as a beat.
-5. Ventricular flutter/fibrillation: when ``vf_beats`` accepted beats in a row sit in a QRS
+5. Noisy context (median noise level > ``noisy_level_ratio`` x median QRS level): a
+   supra-threshold candidate lower than ``noisy_height_ratio`` x the QRS level whose high-band
+   energy ratio is below ``noisy_hf_ratio`` x the median of the last 8 accepted beats' is an
+   artefact and rejected (without being learnt as a noise level). The high-band ratio is the
+   maximum over the integration window of a second feature channel (``hf_band_low_hz`` -
+   ``hf_band_high_hz`` band-pass -> same derivative -> ``hf_integration_ms`` moving integral)
+   divided by the candidate's QRS-feature height: electrode-motion peaks carry less
+   20-40 Hz energy than QRS complexes. Search-back is skipped while the noise level exceeds
+   ``noisy_searchback_ratio`` x the QRS level (in heavy noise the largest sub-threshold peak
+   is mostly an artefact). Both use only samples up to the candidate's feature peak, so the
+   look-ahead is unchanged.
+6. Ventricular flutter/fibrillation: when ``vf_beats`` accepted beats in a row sit in a QRS
    feature that never returns to baseline (its 10th percentile over ``vf_window_s`` exceeds
    ``vf_ratio`` x its maximum), the oscillation is flutter, not beats: those detections are
    suppressed and :attr:`RPeakDetector.in_flutter` is set. (The 10th percentile is the order
    statistic at index ``n // 10``.)
-6. Signal quality: candidates touching invalid input (lead-off, flat line, saturation, non-finite
+7. Signal quality: candidates touching invalid input (lead-off, flat line, saturation, non-finite
    samples, as marked by :class:`~edge.preprocess.Preprocessor`) or within ``settle_ms`` after it
    are neither beats nor learning material; thresholds re-learn after ``relearn_s`` without a beat.
 
@@ -81,15 +92,13 @@ class DetectorConfig:
     vf_ratio: float = 0.2
     vf_window_s: float = 1.5
     vf_beats: int = 8
-    hf_band_low_hz: float = 15.0
-    hf_band_high_hz: float = 35.0
+    hf_band_low_hz: float = 20.0
+    hf_band_high_hz: float = 40.0
     hf_integration_ms: float = 50.0
     noisy_level_ratio: float = 0.35
-    noisy_height_ratio: float = 1.0
+    noisy_height_ratio: float = 0.95
     noisy_hf_ratio: float = 0.9
-    noisy_searchback_ratio: float = 0.3
-    noisy_reject_learns: bool = True
-    noisy_rr_ratio: float = 0.0
+    noisy_searchback_ratio: float = 0.25
 
     def __post_init__(self) -> None:
         if not (np.isfinite(self.fs_hz) and self.fs_hz >= 100):
@@ -120,8 +129,8 @@ class DetectorConfig:
         if not self.hf_integration_ms > 0:
             raise ConfigError("hf_integration_ms", "must be positive")
         for name in ("noisy_level_ratio", "noisy_searchback_ratio"):
-            if not 0 < getattr(self, name) <= 1:
-                raise ConfigError(name, "must lie in (0, 1] (1 disables)")
+            if not getattr(self, name) > 0:
+                raise ConfigError(name, "must be positive (a large value disables)")
         for name in ("noisy_height_ratio", "noisy_hf_ratio"):
             if not getattr(self, name) >= 0:
                 raise ConfigError(name, "must be >= 0 (0 disables)")
@@ -561,14 +570,12 @@ class RPeakDetector:
             cfg = self.config
             if (self._noise_ratio() > cfg.noisy_level_ratio
                     and c.height < cfg.noisy_height_ratio * _median(self._qrs_levels)
-                    and ((self._hf_hist and c.hf < cfg.noisy_hf_ratio * _median(self._hf_hist))
-                         or (self._last_r is not None and self._rr and c.r_index - self._last_r
-                             < cfg.noisy_rr_ratio * sum(self._rr) / len(self._rr)))):
+                    and self._hf_hist and c.hf < cfg.noisy_hf_ratio * _median(self._hf_hist)):
+                # Noisy context, modest height and too little high-band energy: a motion
+                # artefact. Not learnt as a noise level (that would feed back into the
+                # noisy-context test and the threshold).
                 self.n_hf_rejected += 1
-                if cfg.noisy_reject_learns:
-                    self._noise(c)
-                else:
-                    self._gap_noise.append(c)
+                self._gap_noise.append(c)
                 return
             self._accept(c, out, searchback=False)
         else:
