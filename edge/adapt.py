@@ -23,10 +23,12 @@ and :class:`~edge.pipeline.BeatPipeline` run it unchanged; it refuses a head mad
 base model.
 
 Hyper-parameters (defaults of :class:`AdaptConfig`: ``weight_l2``, ``bias_l2``,
-``class_balance``, ``min_beats``) were chosen on DS1 only, with the patient-specific protocol
-(first 5 minutes adapt, last 25 scored), using for each DS1 record the ensemble member trained
-without that patient (the shipped ensemble saw DS1); see ``benchmarks/bench_adapt.py
---tune-ds1``.
+``class_balance``, ``min_beats``, ``class_min_beats`` (F needs 20 beats),
+``max_fallback_gain`` (0: a non-adapted class never gains probability over the base model;
+DS1 cannot tell 0 from no cap, so the tie-break fixed beforehand chose it)) were chosen on DS1
+only, with the patient-specific protocol (first 5 minutes adapt, last 25 scored), using for
+each DS1 record the ensemble member trained without that patient (the shipped ensemble saw
+DS1); see ``benchmarks/bench_adapt.py --tune-ds1``.
 """
 from __future__ import annotations
 
@@ -78,8 +80,9 @@ class AdaptConfig:
     max_iter : L-BFGS iterations.
     max_disagreement : warn when more than this fraction of the labelled beats disagree with a
         confident base model (a sign of mislabelled or shifted annotations).
-    class_min_beats : per-class override of ``min_beats`` (``{"F": 50}``); ``None`` as a value
-        means the class is never adapted (always the base model's score).
+    class_min_beats : per-class override of ``min_beats`` (default ``{"F": 20}``: fusion beats
+        are few and look like V, so F needs more of them); ``None`` as a value means the class
+        is never adapted (always the base model's score).
     max_fallback_gain : at most this many natural-log units by which the head may raise the
         probability of a *non-adapted* (fallback) class above the base model's, per beat
         (``0`` = a fallback class never gains probability; ``None`` = no limit). It bounds how
@@ -98,8 +101,8 @@ class AdaptConfig:
     prob_floor: float = 1e-4
     max_iter: int = 300
     max_disagreement: float = 0.5
-    class_min_beats: dict = field(default_factory=dict)
-    max_fallback_gain: float | None = None
+    class_min_beats: dict = field(default_factory=lambda: {"F": 20})
+    max_fallback_gain: float | None = 0.0
 
     def __post_init__(self) -> None:
         if not self.adapt_s > 0:

@@ -142,6 +142,25 @@ def test_input_errors():
         DetectorConfig(fs_hz=50)
     with pytest.raises(ConfigError):
         DetectorConfig(threshold_fraction=1.5)
+    with pytest.raises(ConfigError, match="hf_band_low_hz"):
+        DetectorConfig(hf_band_low_hz=45.0)
+    with pytest.raises(ConfigError, match="noisy_level_ratio"):
+        DetectorConfig(noisy_level_ratio=0.0)
+    with pytest.raises(ConfigError, match="noisy_hf_ratio"):
+        DetectorConfig(noisy_hf_ratio=-1.0)
+
+
+def test_noisy_context_gate_rejects_motion_artefacts(noisy_excerpt):
+    def run(cfg):
+        pre, det = Preprocessor(), RPeakDetector(cfg)
+        peaks = np.concatenate([det.process(pre.process(noisy_excerpt)), det.flush()])
+        return det, peaks
+
+    det, peaks = run(None)
+    assert det.n_hf_rejected > 0 and det.n_searchback_noisy > 0
+    off, peaks_off = run(DetectorConfig(noisy_level_ratio=10.0, noisy_searchback_ratio=10.0))
+    assert off.n_hf_rejected == 0 and off.n_searchback_noisy == 0
+    assert peaks.size < peaks_off.size  # fewer (artefact) detections with the gate on
 
 
 # A handful of real records, including noisy and arrhythmic ones, against an accuracy floor.
