@@ -165,6 +165,37 @@ class _Cand:
     hf: float = 0.0  # high-band energy / QRS-energy feature height
 
 
+class _EnergyChannel:
+    """Band-pass -> 5-point derivative -> absolute value -> moving average, streaming.
+
+    The moving average is a direct sum per output (not a running cumsum), so the feature is
+    bit-identical however the stream is chunked.
+    """
+
+    def __init__(self, low_hz: float, high_hz: float, fs_hz: float, n_avg: int) -> None:
+        self.sos = signal.butter(2, [low_hz, high_hz], btype="bandpass", fs=fs_hz, output="sos")
+        self.n_avg = n_avg
+        self.box = np.full(n_avg, 1.0 / n_avg)
+        self.reset()
+
+    def reset(self) -> None:
+        self.zi = np.zeros((self.sos.shape[0], 2))
+        self.deriv_hist = np.zeros(4)
+        self.abs_hist = np.zeros(self.n_avg - 1)
+
+    def process(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(band-passed signal, averaged |derivative|) of one chunk."""
+        bp, self.zi = signal.sosfilt(self.sos, x, zi=self.zi)
+        ext = np.concatenate([self.deriv_hist, bp])
+        d = (2 * ext[4:] + ext[3:-1] - ext[1:-3] - 2 * ext[:-4]) / 8.0
+        self.deriv_hist = ext[-4:]
+        ext2 = np.concatenate([self.abs_hist, np.abs(d)])
+        feat = np.convolve(ext2, self.box, mode="valid")
+        if self.n_avg > 1:
+            self.abs_hist = ext2[-(self.n_avg - 1):]
+        return bp, feat
+
+
 class _Buffer:
     """A growable 1-D buffer addressed by absolute sample index."""
 
@@ -200,15 +231,13 @@ class RPeakDetector:
     def __init__(self, config: DetectorConfig | None = None) -> None:
         self.config = cfg = config or DetectorConfig()
         fs = cfg.fs_hz
-        self._sos = signal.butter(2, [cfg.band_low_hz, cfg.band_high_hz], btype="bandpass",
-                                  fs=fs, output="sos")
         ms = fs / 1000.0
         self.n_int = max(1, int(round(cfg.integration_ms * ms)))
-        self._box = np.full(self.n_int, 1.0 / self.n_int)
-        self._hf_sos = signal.butter(2, [cfg.hf_band_low_hz, cfg.hf_band_high_hz],
-                                     btype="bandpass", fs=fs, output="sos")
         self.n_hf_int = max(1, int(round(cfg.hf_integration_ms * ms)))
-        self._hf_box = np.full(self.n_hf_int, 1.0 / self.n_hf_int)
+        # The QRS-energy feature, and the high-band channel of the noise gate.
+        self._qrs_channel = _EnergyChannel(cfg.band_low_hz, cfg.band_high_hz, fs, self.n_int)
+        self._hf_channel = _EnergyChannel(cfg.hf_band_low_hz, cfg.hf_band_high_hz, fs,
+                                          self.n_hf_int)
         self.n_dom = max(1, int(round(cfg.dominance_ms * ms)))
         self.n_preblank = int(round(cfg.preblank_ms * ms))
         self.n_refractory = int(round(cfg.refractory_ms * ms))
@@ -238,20 +267,16 @@ class RPeakDetector:
 
     def reset(self) -> None:
         """Forget the stream (thresholds re-learn)."""
-        self._zi = np.zeros((self._sos.shape[0], 2))
+        self._qrs_channel.reset()
+        self._hf_channel.reset()
         self._n = 0  # conditioned samples consumed
         self._sig = _Buffer()  # conditioned signal
         self._bp = _Buffer()  # band-passed
         self._feat = _Buffer()  # integrated energy
         self._hf = _Buffer()  # integrated high-band energy
-        self._hf_zi = np.zeros((self._hf_sos.shape[0], 2))
-        self._hf_deriv_hist = np.zeros(4)
-        self._hf_sq_hist = np.zeros(self.n_hf_int - 1)
         self._hf_hist: deque[float] = deque(maxlen=8)  # accepted beats' hf ratios
         self._invalid_until = -1  # last index (inclusive) touched by invalid input + settle
         self._invalid_runs: deque[tuple[int, int]] = deque()  # [a, b] invalid, incl. settle
-        self._deriv_hist = np.zeros(4)
-        self._sq_hist = np.zeros(self.n_int - 1)
         self._scan = 0  # next feature index to test as a candidate
         self._pending: _Cand | None = None  # candidate waiting for the pre-blank decision
         self._queue: deque[_Cand] = deque()  # final candidates awaiting the decision logic
@@ -277,32 +302,6 @@ class RPeakDetector:
         self.n_vf_suppressed = 0
         self._vf_run = 0
 
-    # ------------------------------------------------------------------ features
-    def _features(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        bp, self._zi = signal.sosfilt(self._sos, x, zi=self._zi)
-        ext = np.concatenate([self._deriv_hist, bp])
-        d = (2 * ext[4:] + ext[3:-1] - ext[1:-3] - 2 * ext[:-4]) / 8.0
-        self._deriv_hist = ext[-4:]
-        sq = np.abs(d)
-        ext2 = np.concatenate([self._sq_hist, sq])
-        # A direct sum per output (not a running cumsum) keeps the feature bit-identical
-        # however the stream is chunked.
-        feat = np.convolve(ext2, self._box, mode="valid")
-        if self.n_int > 1:
-            self._sq_hist = ext2[-(self.n_int - 1):]
-        return bp, feat
-
-    def _hf_feature(self, x: np.ndarray) -> np.ndarray:
-        hb, self._hf_zi = signal.sosfilt(self._hf_sos, x, zi=self._hf_zi)
-        ext = np.concatenate([self._hf_deriv_hist, hb])
-        d = np.abs(2 * ext[4:] + ext[3:-1] - ext[1:-3] - 2 * ext[:-4]) / 8.0
-        self._hf_deriv_hist = ext[-4:]
-        ext2 = np.concatenate([self._hf_sq_hist, d])
-        out = np.convolve(ext2, self._hf_box, mode="valid")
-        if self.n_hf_int > 1:
-            self._hf_sq_hist = ext2[-(self.n_hf_int - 1):]
-        return out
-
     # ------------------------------------------------------------------ public
     def process(self, chunk: Conditioned) -> np.ndarray:
         """Consume one conditioned chunk; return the R peaks decided in this call (int64,
@@ -321,11 +320,11 @@ class RPeakDetector:
             x = np.where(bad, 0.0, x)
         valid = np.asarray(chunk.valid, dtype=bool) & ~bad
         start = self._n
-        bp, feat = self._features(x)
+        bp, feat = self._qrs_channel.process(x)
         self._sig.append(x)
         self._bp.append(bp)
         self._feat.append(feat)
-        self._hf.append(self._hf_feature(x))
+        self._hf.append(self._hf_channel.process(x)[1])
         self._n += x.size
         inv = np.flatnonzero(~valid)
         if inv.size:
