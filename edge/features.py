@@ -125,7 +125,7 @@ class TemplateTracker:
         if self._template is None:
             src = self._normal if self._normal else self._any
             if src:
-                self._template = np.median(np.stack(src), axis=0)
+                self._template = _median(np.stack(src), axis=0)
         return self._template
 
     def process(self, windows_mv: np.ndarray, rr_s: np.ndarray) -> np.ndarray:
@@ -179,14 +179,26 @@ class RhythmTracker:
             prev = self._pre[-1] if self._pre else pre
             self._pre.append(pre)
             d = np.abs(np.diff(np.fromiter(self._pre, float)))
-            out[i, 0] = float(np.median(d)) / max(float(rr[i, 2]), 1e-3) if d.size else 0.0
+            out[i, 0] = float(_median(d, axis=0)) / max(float(rr[i, 2]), 1e-3) if d.size else 0.0
             out[i, 1] = np.log(max(pre, 1e-3) / max(prev, 1e-3))
         return out
 
 
+def _median(x: np.ndarray, axis: int) -> np.ndarray:
+    """``np.median(x, axis)`` (bit-identical) without its generic overhead: this runs per beat."""
+    n = x.shape[axis]
+    k = n // 2
+    if n % 2:
+        return np.take(np.partition(x, k, axis=axis), k, axis=axis)
+    part = np.partition(x, [k - 1, k], axis=axis)
+    return (np.take(part, k - 1, axis=axis) + np.take(part, k, axis=axis)) / 2
+
+
 def _baseline_removed(windows_mv: np.ndarray) -> np.ndarray:
     w = np.asarray(windows_mv, dtype=np.float64)
-    return w - np.median(w, axis=1, keepdims=True)
+    if w.shape[0] == 0:
+        return w
+    return w - _median(w, axis=1)[:, None]
 
 
 def _inputs_from(w: np.ndarray, templates: np.ndarray, rr_s: np.ndarray,
