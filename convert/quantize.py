@@ -332,6 +332,13 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import importlib.util
+    missing = [m for m in ("tensorflow", "keras") if importlib.util.find_spec(m) is None]
+    if missing:
+        print(f"quantize: error: converting needs {' and '.join(missing)} (the workstation "
+              "install: pip install 'ecg-edge[train]'); the device needs neither",
+              file=sys.stderr)
+        return 2
     try:
         if args.embedding:
             res = quantize_embedding(args.model, args.out, per_class=args.per_class,

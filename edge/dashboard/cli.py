@@ -103,6 +103,11 @@ def run_dashboard(args: argparse.Namespace) -> int:
     if args.print_command:
         print(" ".join(cmd))
         return 0
+    import importlib.util
+    if importlib.util.find_spec("streamlit") is None:
+        print("ecg-edge dashboard: error: the dashboard needs Streamlit: "
+              "pip install 'ecg-edge[dashboard]'", file=sys.stderr)
+        return 2
     if args.jsonl is None and not args.mqtt:
         logger.warning("no --jsonl or --mqtt: the live view will show no data")
     address = cmd[cmd.index("--server.address") + 1]
