@@ -23,10 +23,11 @@ with explicit state:
    maximum over the integration window of a second feature channel (``hf_band_low_hz`` -
    ``hf_band_high_hz`` band-pass -> same derivative -> ``hf_integration_ms`` moving integral)
    divided by the candidate's QRS-feature height: electrode-motion peaks carry less
-   20-40 Hz energy than QRS complexes. Search-back is skipped while the noise level exceeds
-   ``noisy_searchback_ratio`` x the QRS level (in heavy noise the largest sub-threshold peak
-   is mostly an artefact). Both use only samples up to the candidate's feature peak, so the
-   look-ahead is unchanged.
+   20-40 Hz energy than QRS complexes. It uses only samples up to the candidate's feature
+   peak, so the look-ahead is unchanged. (Checked on records it was not tuned on -- MIT-BIH
+   records with electrode-motion noise added at 6 dB -- where it also helps slightly; skipping
+   search-back in noise, tried alongside, helped the noise-test records but hurt those, and
+   was dropped.)
 6. Ventricular flutter/fibrillation: when ``vf_beats`` accepted beats in a row sit in a QRS
    feature that never returns to baseline (its 10th percentile over ``vf_window_s`` exceeds
    ``vf_ratio`` x its maximum), the oscillation is flutter, not beats: those detections are
@@ -98,7 +99,6 @@ class DetectorConfig:
     noisy_level_ratio: float = 0.35
     noisy_height_ratio: float = 0.95
     noisy_hf_ratio: float = 0.9
-    noisy_searchback_ratio: float = 0.25
 
     def __post_init__(self) -> None:
         if not (np.isfinite(self.fs_hz) and self.fs_hz >= 100):
@@ -128,9 +128,8 @@ class DetectorConfig:
                               "need 0 < hf_band_low_hz < hf_band_high_hz < fs_hz / 2")
         if not self.hf_integration_ms > 0:
             raise ConfigError("hf_integration_ms", "must be positive")
-        for name in ("noisy_level_ratio", "noisy_searchback_ratio"):
-            if not getattr(self, name) > 0:
-                raise ConfigError(name, "must be positive (a large value disables)")
+        if not self.noisy_level_ratio > 0:
+            raise ConfigError("noisy_level_ratio", "must be positive (a large value disables)")
         for name in ("noisy_height_ratio", "noisy_hf_ratio"):
             if not getattr(self, name) >= 0:
                 raise ConfigError(name, "must be >= 0 (0 disables)")
@@ -294,7 +293,6 @@ class RPeakDetector:
         self._gap_noise: list[_Cand] = []  # noise candidates since the last beat (search-back)
         self._searched_after: int | None = None
         self.n_searchback = 0
-        self.n_searchback_noisy = 0
         self.n_hf_rejected = 0
         self.n_twave_rejected = 0
         self.n_invalid_skipped = 0
@@ -515,10 +513,6 @@ class RPeakDetector:
         return _median(self._noise_levels) / q if q > 0 else 0.0
 
     def _searchback(self, deadline: int, out: list[int]) -> None:
-        if self._noise_ratio() > self.config.noisy_searchback_ratio:
-            self._searched_after = self._last_beat_feat
-            self.n_searchback_noisy += 1
-            return
         thr2 = self.config.searchback_fraction * self._threshold()
         best: _Cand | None = None
         for c in self._gap_noise:

@@ -157,9 +157,9 @@ def test_noisy_context_gate_rejects_motion_artefacts(noisy_excerpt):
         return det, peaks
 
     det, peaks = run(None)
-    assert det.n_hf_rejected > 0 and det.n_searchback_noisy > 0
-    off, peaks_off = run(DetectorConfig(noisy_level_ratio=10.0, noisy_searchback_ratio=10.0))
-    assert off.n_hf_rejected == 0 and off.n_searchback_noisy == 0
+    assert det.n_hf_rejected > 0
+    off, peaks_off = run(DetectorConfig(noisy_level_ratio=10.0))
+    assert off.n_hf_rejected == 0
     assert peaks.size < peaks_off.size  # fewer (artefact) detections with the gate on
 
 
