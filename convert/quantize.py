@@ -181,6 +181,21 @@ def _parity_markdown(rep: dict, contract: dict) -> str:
     return "\n".join(lines)
 
 
+def _deployable_contract(contract: dict, per_class: int, n_beats: int) -> dict:
+    """The contract as embedded in a converted model: plus how it was quantized, and the
+    Keras file named without the workstation's path."""
+    embedded = dict(contract)
+    embedded["quantization"] = {
+        "scheme": "full-int8 (int8 weights, activations, inputs and outputs)",
+        "representative": {"source": "DS1 reference beats, stratified by class",
+                           "per_class": per_class, "n_beats": n_beats},
+        "converted_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    embedded["model"] = dict(contract["model"],
+                             keras_file=Path(contract["model"]["keras_file"]).name)
+    return embedded
+
+
 def quantize(model_path: str | os.PathLike, out: str | os.PathLike, *, per_class: int = 200,
              parity: bool = True, parity_records=None, data_dir=None) -> dict:
     """Convert, embed the contract, verify it loads on the device path, and report parity."""
@@ -190,15 +205,7 @@ def quantize(model_path: str | os.PathLike, out: str | os.PathLike, *, per_class
     logger.info("representative set: up to %d beats per class from DS1", per_class)
     beat, feats = representative_set(contract, per_class=per_class, data_dir=data_dir)
     tfl = convert_int8(model, contract, beat, feats)
-    embedded = dict(contract)
-    embedded["quantization"] = {
-        "scheme": "full-int8 (int8 weights, activations, input and output)",
-        "representative": {"source": "DS1 reference beats, stratified by class",
-                           "per_class": per_class, "n_beats": int(beat.shape[0])},
-        "converted_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-    }
-    embedded["model"] = dict(contract["model"], keras_file=Path(contract["model"]
-                                                                 ["keras_file"]).name)
+    embedded = _deployable_contract(contract, per_class, int(beat.shape[0]))
     data = embed_contract(tfl, embedded)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -289,15 +296,7 @@ def quantize_embedding(model_path: str | os.PathLike, out: str | os.PathLike, *,
     model, contract = load_model(model_path)
     beat, feats = representative_set(contract, per_class=per_class, data_dir=data_dir)
     tfl, size = convert_int8_embedding(model, contract, beat, feats, layer=layer)
-    embedded = dict(contract)
-    embedded["quantization"] = {
-        "scheme": "full-int8 (int8 weights, activations, inputs and outputs)",
-        "representative": {"source": "DS1 reference beats, stratified by class",
-                           "per_class": per_class, "n_beats": int(beat.shape[0])},
-        "converted_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-    }
-    embedded["model"] = dict(contract["model"], keras_file=Path(contract["model"]
-                                                                 ["keras_file"]).name)
+    embedded = _deployable_contract(contract, per_class, int(beat.shape[0]))
     embedded["embedding"] = {"name": "embedding", "layer": layer, "size": size,
                              "members": int(contract["model"]["config"].get("ensemble", 1))}
     data = embed_contract(tfl, embedded)
