@@ -89,6 +89,18 @@ class AdaptConfig:
         far a head fitted without, e.g., V beats can push atypical beats toward V when it
         lowers its adapted classes' scores; the excess goes back to the adapted classes in
         proportion.
+    template_k : wearer templates: the adaptation window's labelled beats (of adapted classes)
+        are kept, standardised, in the file; each new beat's ``template_k`` nearest of them
+        vote, and the score of every class in ``template_classes`` is multiplied by
+        ``(share of its votes + template_floor) ** template_weight`` (then renormalised). This
+        is the Holter analyser's template matching on the learned embedding: a beat that
+        looks like none of the wearer's labelled V beats loses V score. ``0`` = off.
+    template_weight : exponent of the vote factor (0 = no effect).
+    template_floor : added to the vote share, so no vote cannot veto a class outright.
+    template_classes : classes whose scores the templates adjust (only adapted ones are;
+        a class without labelled beats keeps its score).
+    max_templates : at most this many labelled beats are kept as templates (evenly spaced
+        over the window when there are more); bounds the file size and the search per beat.
     """
 
     adapt_s: float = 300.0
@@ -103,6 +115,11 @@ class AdaptConfig:
     max_disagreement: float = 0.5
     class_min_beats: dict = field(default_factory=lambda: {"F": 20})
     max_fallback_gain: float | None = 0.0
+    template_k: int = 0
+    template_weight: float = 1.0
+    template_floor: float = 0.2
+    template_classes: tuple = ("V",)
+    max_templates: int = 1500
 
     def __post_init__(self) -> None:
         if not self.adapt_s > 0:
@@ -138,13 +155,30 @@ class AdaptConfig:
         if self.max_fallback_gain is not None and not self.max_fallback_gain >= 0:
             raise ConfigError("max_fallback_gain", f"must be >= 0 or None, got "
                               f"{self.max_fallback_gain}")
+        if isinstance(self.template_k, bool) or not isinstance(self.template_k,
+                                                               (int, np.integer)) \
+                or self.template_k < 0:
+            raise ConfigError("template_k", f"must be an int >= 0, got {self.template_k!r}")
+        if not self.template_weight >= 0:
+            raise ConfigError("template_weight", f"must be >= 0, got {self.template_weight}")
+        if not self.template_floor > 0:
+            raise ConfigError("template_floor", f"must be > 0, got {self.template_floor}")
+        bad = [c for c in self.template_classes if c not in AAMI_CLASSES]
+        if bad or isinstance(self.template_classes, str):
+            raise ConfigError("template_classes", f"must be a tuple of classes from "
+                              f"{tuple(AAMI_CLASSES)}, got {self.template_classes!r}")
+        if self.max_templates < max(1, self.template_k):
+            raise ConfigError("max_templates", f"must be >= max(1, template_k), got "
+                              f"{self.max_templates}")
 
     def min_beats_for(self, cls: str) -> int | None:
         """Labelled beats class ``cls`` needs to be adapted (``None``: never adapted)."""
         return self.class_min_beats.get(cls, self.min_beats)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        d["template_classes"] = list(self.template_classes)
+        return d
 
 
 def model_sha256(path: str | os.PathLike) -> str:
@@ -169,6 +203,9 @@ class WearerHead:
     embedding_size : embedding values per beat (0 when the embedding is not used).
     config : the :class:`AdaptConfig` used, as a dict.
     info : free-form facts (fit time, disagreement with the base model, record name...).
+    templates : float32 (m, n_inputs) standardised head inputs of the labelled beats kept as
+        wearer templates (``None``: template vote off).
+    template_labels : int8 (m,) their class indices into ``classes``.
     """
 
     classes: tuple[str, ...]
@@ -184,12 +221,25 @@ class WearerHead:
     embedding_size: int
     config: dict
     info: dict = field(default_factory=dict)
+    templates: np.ndarray | None = None
+    template_labels: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n_in = int(self.mean.shape[0])
         if self.std.shape != (n_in,) or self.weights.shape != (n_in + 1, len(self.classes)):
             raise AdaptedModelError(f"inconsistent head shapes: mean {self.mean.shape}, std "
                                     f"{self.std.shape}, weights {self.weights.shape}")
+        if (self.templates is None) != (self.template_labels is None):
+            raise AdaptedModelError("templates and template_labels go together")
+        if self.templates is not None:
+            m = self.template_labels.shape[0]
+            if self.templates.shape != (m, n_in) or self.template_labels.ndim != 1 or m == 0:
+                raise AdaptedModelError(f"inconsistent templates: {self.templates.shape}, "
+                                        f"labels {self.template_labels.shape}, {n_in} inputs")
+            if not np.all(np.isfinite(self.templates)) or not (
+                    0 <= self.template_labels.min() and self.template_labels.max()
+                    < len(self.classes)):
+                raise AdaptedModelError("templates must be finite with valid class indices")
         if not (np.all(np.isfinite(self.weights)) and np.all(self.std > 0)):
             raise AdaptedModelError("head weights must be finite and std positive")
 
@@ -202,10 +252,13 @@ class WearerHead:
                 "base_model_version": self.base_model_version, "base_file": self.base_file,
                 "embedding_size": self.embedding_size, "config": self.config, "info": self.info}
         path.parent.mkdir(parents=True, exist_ok=True)
+        extra = {} if self.templates is None else {
+            "templates": self.templates.astype(np.float32),
+            "template_labels": self.template_labels.astype(np.int8)}
         with open(path, "wb") as fh:  # np.savez would append ".npz" to a bare name
             np.savez(fh, meta=np.array(json.dumps(meta, sort_keys=True)),
                      mean=self.mean.astype(np.float32), std=self.std.astype(np.float32),
-                     weights=self.weights.astype(np.float32))
+                     weights=self.weights.astype(np.float32), **extra)
         return path
 
     @staticmethod
@@ -219,6 +272,10 @@ class WearerHead:
                 meta = json.loads(str(z["meta"]))
                 arrays = {k: np.asarray(z[k], dtype=np.float32) for k in ("mean", "std",
                                                                           "weights")}
+                if "templates" in z.files or "template_labels" in z.files:
+                    arrays["templates"] = np.asarray(z["templates"], dtype=np.float32)
+                    arrays["template_labels"] = np.asarray(z["template_labels"],
+                                                           dtype=np.int64)
         except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
             raise AdaptedModelError(f"not an ecg-edge adapted model file ({exc})",
                                     str(path)) from exc
@@ -250,9 +307,20 @@ class WearerHead:
         inputs of :meth:`inputs`."""
         gain = self.config.get("max_fallback_gain")
         free = np.array([c in self.adapted for c in self.classes])
-        return _apply(proba, x, self.mean, self.std, self.weights,
-                      float(self.config["prob_floor"]), free=free,
-                      max_fallback_gain=None if gain is None else float(gain))
+        q = _apply(proba, x, self.mean, self.std, self.weights,
+                   float(self.config["prob_floor"]), free=free,
+                   max_fallback_gain=None if gain is None else float(gain))
+        k = int(self.config.get("template_k", 0))
+        if self.templates is None or k == 0 or len(q) == 0:
+            return q
+        vote = np.array([c in self.adapted and c in self.config["template_classes"]
+                         for c in self.classes])
+        if not vote.any():
+            return q
+        xs = ((np.asarray(x, dtype=np.float64) - self.mean) / self.std).astype(np.float32)
+        return _template_vote(q, xs, self.templates, self.template_labels, k, vote,
+                              float(self.config["template_weight"]),
+                              float(self.config["template_floor"]))
 
 
 def _head_inputs(embedding: np.ndarray | None, features_std: np.ndarray, *,
@@ -293,6 +361,34 @@ def _apply(proba, x, mean, std, weights, floor, *, free=None,
         q = q.copy()
         q[:, ~free], q[:, free] = qf, qa
     return q.astype(np.float32)
+
+
+def _template_vote(q: np.ndarray, xs: np.ndarray, templates: np.ndarray, labels: np.ndarray,
+                   k: int, vote: np.ndarray, weight: float, floor: float) -> np.ndarray:
+    """Scale the ``vote`` columns of ``q`` by ``(neighbour share + floor) ** weight`` over the
+    ``k`` nearest templates (Euclidean, standardised inputs) and renormalise. Row-wise: the
+    result of a beat does not depend on the batch it comes in."""
+    k = min(k, len(labels))
+    t = templates.astype(np.float32)
+    d2 = (np.einsum("ij,ij->i", xs, xs)[:, None] - 2.0 * xs @ t.T
+          + np.einsum("ij,ij->i", t, t)[None, :])
+    # nearest k; ties broken by template order (stable) so the result is deterministic
+    nn = np.argsort(d2, axis=1, kind="stable")[:, :k]
+    share = np.zeros(q.shape, dtype=np.float64)
+    rows = np.repeat(np.arange(len(q)), k)
+    np.add.at(share, (rows, labels[nn].ravel()), 1.0 / k)
+    factor = np.where(vote[None, :], (share + floor) ** weight, 1.0)
+    out = np.asarray(q, dtype=np.float64) * factor
+    out /= out.sum(axis=1, keepdims=True)
+    return out.astype(np.float32)
+
+
+def _pick_templates(xs: np.ndarray, yi: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """At most ``m`` templates, evenly spaced over the window (in time order)."""
+    if len(yi) > m:
+        keep = np.unique(np.linspace(0, len(yi) - 1, m).round().astype(np.int64))
+        xs, yi = xs[keep], yi[keep]
+    return xs.astype(np.float32), yi.astype(np.int8)
 
 
 def fit_head(proba: np.ndarray, embedding: np.ndarray | None, features_std: np.ndarray,
@@ -390,9 +486,13 @@ def fit_head(proba: np.ndarray, embedding: np.ndarray | None, features_std: np.n
         base_sha256 = base_sha256 or model_sha256(base.path)
         base_model_version = base_model_version or base.model_version
         base_file = base_file or base.path.name
+    templates = template_labels = None
+    if config.template_k > 0:
+        templates, template_labels = _pick_templates(xb[:, :-1], yi, config.max_templates)
     return WearerHead(classes=classes, adapted=adapted, fallback=fallback, counts=counts,
                       mean=mean.astype(np.float32), std=std.astype(np.float32),
-                      weights=weights.astype(np.float32), base_sha256=base_sha256,
+                      weights=weights.astype(np.float32), templates=templates,
+                      template_labels=template_labels, base_sha256=base_sha256,
                       base_model_version=base_model_version, base_file=base_file,
                       embedding_size=int(embedding.shape[1]) if config.use_embedding
                       and embedding is not None else 0,

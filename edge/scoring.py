@@ -15,7 +15,8 @@ import numpy as np
 from edge.errors import ConfigError
 
 __all__ = ["DetectionScore", "match_beats", "score_detection", "ClassScore",
-           "confusion_matrix", "class_metrics", "AAMI_CLASSES", "AAMI_MAP", "vf_episodes"]
+           "confusion_matrix", "class_metrics", "ec57_gross", "AAMI_CLASSES", "AAMI_MAP",
+           "vf_episodes"]
 
 AAMI_CLASSES = ("N", "S", "V", "F", "Q")
 
@@ -181,3 +182,47 @@ def class_metrics(cm: np.ndarray, classes=AAMI_CLASSES) -> dict:
         "macro_f1": float(np.nanmean(f1s)) if f1s else float("nan"),
         "n_beats": total,
     }
+
+
+#: Predicted classes that EC57 does not count as false positives of a reference class, per
+#: ectopic class: a fusion or unclassifiable beat called V is not a false VEB, an
+#: unclassifiable beat called S is not a false SVEB (``bxb``: VFP = Nv + Sv + Ov + Xv,
+#: SFP = Ns + Vs + Fs + Os + Xs).
+EC57_NOT_FALSE_POSITIVE = {"V": ("F", "Q"), "S": ("Q",)}
+
+
+def ec57_gross(cm: np.ndarray, classes=AAMI_CLASSES, *, none: str | None = None) -> dict:
+    """VEB and SVEB gross statistics by the ANSI/AAMI EC57 rules (as PhysioNet's ``bxb``).
+
+    They differ from the plain one-vs-rest numbers of :func:`class_metrics` only in the false
+    positives: reference F and Q beats classified as V, and Q beats classified as S, are not
+    counted against the classifier (:data:`EC57_NOT_FALSE_POSITIVE`). False negatives are every
+    reference beat of the class given another label, or missed.
+
+    Parameters
+    ----------
+    cm : confusion counts, rows = reference, columns = predicted, in ``classes`` order.
+    classes : the row/column labels; must contain ``N S V F Q``.
+    none : label of the "no beat" row/column if ``cm`` has one (a missed reference beat in
+        that column is a false negative; an extra detection in that row a false positive).
+
+    Returns
+    -------
+    ``{"V": ClassScore-dict, "S": ClassScore-dict}`` (``tn`` counts every other beat).
+    """
+    cm = np.asarray(cm, dtype=np.int64)
+    index = {c: i for i, c in enumerate(classes)}
+    missing = [c for c in AAMI_CLASSES if c not in index]
+    if missing or cm.shape != (len(classes), len(classes)):
+        raise ConfigError("classes", f"need a square matrix over {AAMI_CLASSES} (+ optional "
+                          f"no-beat label); missing {missing}, shape {cm.shape}")
+    out = {}
+    total = int(cm.sum())
+    for c, exempt in EC57_NOT_FALSE_POSITIVE.items():
+        i = index[c]
+        tp = int(cm[i, i])
+        fn = int(cm[i, :].sum() - tp)
+        skip = {i, *(index[e] for e in exempt)}
+        fp = int(sum(cm[r, i] for r in range(len(classes)) if r not in skip))
+        out[c] = ClassScore(c, tp, fp, fn, total - tp - fp - fn).to_dict()
+    return out

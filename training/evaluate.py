@@ -2,6 +2,10 @@
 
 ``python -m training.evaluate --model DIR [--model DIR2 ...] --out reports/DIR``
 
+``python -m training.evaluate --from-json reports/DIR/report.json --out reports/DIR
+[--shipped TEXT] [--notes FILE]`` re-renders ``report.md`` / ``report.json`` from the confusion
+matrices of an earlier evaluation without loading any model (the plots are kept as they are).
+
 Two modes per model:
 
 * ``reference`` -- beats at the reference annotation positions (comparable with the
@@ -12,8 +16,12 @@ Two modes per model:
   detection as a false positive of its predicted class (the ``-`` row/column of the confusion
   matrix, "no beat").
 
-Metrics come from :mod:`edge.scoring`. Nothing here is used to choose a model or threshold:
-selection happens in :mod:`training.train` on held-out DS1 records.
+Metrics come from :mod:`edge.scoring`: the plain one-vs-rest per-class numbers of
+:func:`~edge.scoring.class_metrics` (conservative; the default everywhere, including the
+targets) and, next to them under ``"ec57"``, the VEB/SVEB gross statistics by the EC57 rules as
+PhysioNet's ``bxb`` computes them (:func:`~edge.scoring.ec57_gross`: a reference F or Q beat
+called V is not a false VEB, a Q beat called S not a false SVEB). Nothing here is used to choose
+a model or threshold: selection happens in :mod:`training.train` on held-out DS1 records.
 """
 from __future__ import annotations
 
@@ -31,11 +39,12 @@ from edge.beats import extract_windows, rr_features
 from edge.features import beat_inputs
 from edge.preprocess import PreprocessConfig, Preprocessor
 from edge.rpeak import RPeakDetector
-from edge.scoring import AAMI_CLASSES, class_metrics, confusion_matrix, match_beats
+from edge.scoring import (AAMI_CLASSES, class_metrics, confusion_matrix, ec57_gross,
+                          match_beats)
 from training.data import DS2, reference_beats
 
 __all__ = ["evaluate_reference", "evaluate_end_to_end", "evaluate_model", "write_report",
-           "LITERATURE", "main"]
+           "with_ec57", "LITERATURE", "main"]
 
 logger = logging.getLogger(__name__)
 
@@ -169,7 +178,24 @@ def _summary(per_record: dict, classes) -> dict:
                                              if n > 0]})
     m["dominant_confusions"] = sorted(conf, key=lambda d: -d["count"])[:8]
     m["targets"] = _targets(m)
+    m["ec57"] = _ec57(m["confusion"])
     return m
+
+
+def _ec57(confusion: dict) -> dict:
+    """EC57/bxb VEB and SVEB gross statistics of a stored ``{"classes", "matrix"}``."""
+    classes = tuple(confusion["classes"])
+    return ec57_gross(np.array(confusion["matrix"]), classes,
+                      none=NO_BEAT if NO_BEAT in classes else None)
+
+
+def with_ec57(results: list[dict]) -> list[dict]:
+    """Set ``"ec57"`` of both modes of every result from its stored confusion matrix (for
+    results written before it existed); returns ``results``."""
+    for r in results:
+        for mode in ("reference", "end_to_end"):
+            r[mode]["ec57"] = _ec57(r[mode]["confusion"])
+    return results
 
 
 def _targets(m: dict) -> dict:
@@ -410,6 +436,22 @@ def write_report(results: list[dict], out_dir: Path, shipped: str | None = None,
           f"{', '.join(CALIBRATION_RECORDS)}; agreement = same argmax as float on 3000 beats "
           "of the first six DS2 records; latency = one "
           "LiteRT interpreter thread on this workstation).", ""]
+    L += ["## EC57 gross statistics (`bxb` rules, DS2)", "",
+          "The same predictions scored by the rules of ANSI/AAMI EC57 as PhysioNet's `bxb` "
+          "applies them: a reference F or Q beat classified V is not a false VEB, a Q beat "
+          "classified S not a false SVEB. Se is unchanged, +P and F1 can only rise. Every other "
+          "figure of ours in this report (including the targets) is plain one-vs-rest: it "
+          "counts those beats as false positives too and is the conservative one.", "",
+          "| model | mode | S Se | S +P | S F1 | V Se | V +P | V F1 | false S (plain → EC57) | "
+          "false V (plain → EC57) |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        for mode in ("reference", "end_to_end"):
+            pc, g = r[mode]["per_class"], r[mode]["ec57"]
+            L.append(f"| {r['kind'].upper()} ({r['model_version']}) | {mode} | "
+                     f"{_pct(g['S']['se'])} | {_pct(g['S']['ppv'])} | {_pct(g['S']['f1'])} | "
+                     f"{_pct(g['V']['se'])} | {_pct(g['V']['ppv'])} | {_pct(g['V']['f1'])} | "
+                     f"{pc['S']['fp']} → {g['S']['fp']} | {pc['V']['fp']} → {g['V']['fp']} |")
+    L += [""]
     L += ["## Targets (reference positions, float model)", "",
           "| model | " + " | ".join(TARGETS) + " |", "|---|" + "---|" * len(TARGETS)]
     for r in results:
@@ -429,6 +471,11 @@ def write_report(results: list[dict], out_dir: Path, shipped: str | None = None,
         L.append(f"| **ours, {r['kind'].upper()}** (reference positions) | {_pct(pc['S']['se'])}"
                  f" | {_pct(pc['S']['ppv'])} | {_pct(pc['S']['f1'])} | {_pct(pc['V']['se'])} | "
                  f"{_pct(pc['V']['ppv'])} | {_pct(pc['V']['f1'])} |")
+    for r in results:
+        g = r["reference"]["ec57"]
+        L.append(f"| ours, {r['kind'].upper()} (reference positions, EC57 `bxb` rules) | "
+                 f"{_pct(g['S']['se'])} | {_pct(g['S']['ppv'])} | {_pct(g['S']['f1'])} | "
+                 f"{_pct(g['V']['se'])} | {_pct(g['V']['ppv'])} | {_pct(g['V']['f1'])} |")
     L += ["", "F1 of the cited studies is computed from their Se/+P where only those are "
           "given. Figures near 99 % reported with intra-patient (beat-level random) splits "
           "are **not comparable**: there, beats of the same patient are in training and test.",
@@ -496,8 +543,12 @@ def write_report(results: list[dict], out_dir: Path, shipped: str | None = None,
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m training.evaluate",
                                 description=__doc__.split("\n")[0])
-    p.add_argument("--model", action="append", required=True,
-                   help="model directory or .keras file (repeat to compare)")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--model", action="append",
+                     help="model directory or .keras file (repeat to compare)")
+    src.add_argument("--from-json", metavar="REPORT_JSON",
+                     help="re-render an earlier report.json (its stored confusion matrices) "
+                          "instead of evaluating; loads no model")
     p.add_argument("--out", required=True, help="report directory")
     p.add_argument("--records", nargs="*", default=list(DS2), help="records (default DS2)")
     p.add_argument("--shipped", help="note on the shipped model for the report header")
@@ -507,6 +558,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quiet", action="store_true")
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    notes = Path(a.notes).read_text() if a.notes else None
+    if a.from_json:
+        results = with_ec57(json.loads(Path(a.from_json).read_text()))
+        path = write_report(results, Path(a.out), a.shipped, notes)
+        logger.info("re-rendered %s from %s", path, a.from_json)
+        return 0
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow as tf
     tf.config.threading.set_intra_op_parallelism_threads(2)
@@ -521,7 +578,6 @@ def main(argv: list[str] | None = None) -> int:
                     r["kind"], r["reference"]["accuracy"], pc["S"]["se"], pc["S"]["ppv"],
                     pc["S"]["f1"], pc["V"]["se"], pc["V"]["ppv"], pc["V"]["f1"])
         results.append(r)
-    notes = Path(a.notes).read_text() if a.notes else None
     path = write_report(results, out, a.shipped, notes)
     logger.info("wrote %s", path)
     return 0

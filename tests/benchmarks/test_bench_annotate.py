@@ -1,0 +1,69 @@
+"""benchmarks/bench_annotate.py: EC57 (bxb) statistics next to the plain ones, and the stored
+results re-render from their own confusion matrices."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks import bench_annotate as ba
+
+RESULTS = Path(ba.__file__).resolve().parent / "results"
+MODES = ("reference", "detected")
+
+
+def _same(a, b) -> bool:
+    """Equal JSON content (NaN equals NaN)."""
+    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+def _check_ec57_next_to_plain(m: dict) -> None:
+    for c in ("S", "V"):
+        plain, g = m["per_class"][c], m["ec57"][c]
+        assert (g["tp"], g["fn"]) == (plain["tp"], plain["fn"])
+        assert g["se"] == plain["se"]
+        assert g["fp"] <= plain["fp"]
+        assert g["ppv"] >= plain["ppv"] and g["f1"] >= plain["f1"]
+
+
+def test_confusion_counts_missed_and_extra_and_ec57_exempts_fusion():
+    fs_hz = 360.0
+    ref_idx = np.array([1000, 2000, 3000, 4000, 5000, 6000])
+    ref_cls = np.array(["N", "V", "F", "Q", "S", "V"], dtype=object)
+    # the last V is missed; one extra detection at 7000 called V
+    det_idx = np.array([1002, 1998, 3001, 4003, 5000, 7000])
+    det_lab = np.array(["N", "V", "V", "S", "S", "V"], dtype=object)
+    cm = ba._confusion(ref_idx, ref_cls, det_idx, det_lab, fs_hz)
+    i = {c: k for k, c in enumerate(ba.CLASSES)}
+    assert cm[i["V"], i[ba.NONE]] == 1 and cm[i[ba.NONE], i["V"]] == 1
+    res = ba.add_ec57({m: {"confusion": cm.tolist(), "classes": list(ba.CLASSES),
+                           **ba._metrics(cm)} for m in MODES})
+    v, s = res["detected"]["ec57"]["V"], res["detected"]["ec57"]["S"]
+    assert (v["tp"], v["fp"], v["fn"]) == (1, 1, 1)  # F->V is not a false VEB; the extra is
+    assert res["detected"]["per_class"]["V"]["fp"] == 2
+    assert (s["tp"], s["fp"], s["fn"]) == (1, 0, 0)  # Q->S is not a false SVEB
+    assert res["detected"]["per_class"]["S"]["fp"] == 1
+    _check_ec57_next_to_plain(res["detected"])
+
+
+def test_stored_results_carry_ec57_from_their_confusion_matrices():
+    stored = json.loads((RESULTS / "annotate.json").read_text())
+    recomputed = ba.add_ec57(json.loads((RESULTS / "annotate.json").read_text()))
+    assert _same(recomputed, stored)
+    for mode in MODES:
+        _check_ec57_next_to_plain(stored[mode])
+    md = (RESULTS / "annotate.md").read_text()
+    command = md.split("Reproduce: `", 1)[1].split("`", 1)[0]
+    assert ba.markdown(stored, command) == md
+    assert "EC57 gross statistics" in md
+
+
+def test_from_json_rerenders_without_running(tmp_path, capsys):
+    assert ba.main(["--from-json", str(RESULTS / "annotate.json"), "--out", str(tmp_path)]) == 0
+    capsys.readouterr()
+    assert _same(json.loads((tmp_path / "annotate.json").read_text()),
+                 json.loads((RESULTS / "annotate.json").read_text()))
+    got = json.loads((tmp_path / "annotate.json").read_text())
+    for mode in MODES:
+        assert set(got[mode]["ec57"]) == {"S", "V"}
