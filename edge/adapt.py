@@ -9,7 +9,9 @@ a *residual* multinomial logistic regression::
     logits = log(p) + [z, 1] @ W,     z = standardise([e, standardised RR features])
 
 with an L2 prior pulling ``W`` back to zero (zero = the base model), so with little data the
-head *is* the base model. A class with fewer than :attr:`AdaptConfig.min_beats` labelled beats
+head *is* the base model. On top, the window's labelled beats are kept as *wearer templates*
+(standardised head inputs, a few hundred rows): each new beat's nearest templates vote on its
+V score, as a Holter analyser matches beats to the templates a technician labelled. A class with fewer than :attr:`AdaptConfig.min_beats` labelled beats
 is not adapted: its column of ``W`` stays zero (its score is the base model's) and the file,
 the log and ``ecg-edge adapt`` say so. Everything is numpy (+ ``scipy.optimize`` L-BFGS) and
 takes well under a second for five minutes of beats.
@@ -25,7 +27,10 @@ base model.
 Hyper-parameters (defaults of :class:`AdaptConfig`: ``weight_l2``, ``bias_l2``,
 ``class_balance``, ``min_beats``, ``class_min_beats`` (F needs 20 beats),
 ``max_fallback_gain`` (0: a non-adapted class never gains probability over the base model;
-DS1 cannot tell 0 from no cap, so the tie-break fixed beforehand chose it)) were chosen on DS1
+DS1 cannot tell 0 from no cap, so the tie-break fixed beforehand chose it), and the
+wearer-template vote (``template_k`` 15 nearest labelled beats of the adaptation window,
+``template_weight`` 8, ``template_floor`` 0.5, on V only: a beat's V score is scaled by how many of its nearest labelled window beats are V,
+so a beat unlike the wearer's own V beats loses its V call)) were chosen on DS1
 only, with the patient-specific protocol (first 5 minutes adapt, last 25 scored), using for
 each DS1 record the ensemble member trained without that patient (the shipped ensemble saw
 DS1); see ``benchmarks/bench_adapt.py --tune-ds1``.
@@ -115,9 +120,9 @@ class AdaptConfig:
     max_disagreement: float = 0.5
     class_min_beats: dict = field(default_factory=lambda: {"F": 20})
     max_fallback_gain: float | None = 0.0
-    template_k: int = 0
-    template_weight: float = 1.0
-    template_floor: float = 0.2
+    template_k: int = 15
+    template_weight: float = 8.0
+    template_floor: float = 0.5
     template_classes: tuple = ("V",)
     max_templates: int = 1500
 

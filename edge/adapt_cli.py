@@ -41,7 +41,8 @@ def cmd_adapt(args: argparse.Namespace) -> int:
 
     t0 = time.process_time()
     config = replace(AdaptConfig(), adapt_s=60.0 * args.adapt_minutes,
-                     **({"min_beats": args.min_beats} if args.min_beats is not None else {}))
+                     **({"min_beats": args.min_beats} if args.min_beats is not None else {}),
+                     **({"template_k": args.templates} if args.templates is not None else {}))
     clf = BeatClassifier(args.model or default_embed_model_path(), num_threads=1)
     rec = read_record(args.record, data_dir=args.data_dir)
     if not 0 <= args.channel < rec.signal_mv.shape[1]:
@@ -61,6 +62,13 @@ def cmd_adapt(args: argparse.Namespace) -> int:
           f"labelled beats, {rec.fs_hz:g} Hz) with {clf.path.name} ({h.base_model_version})")
     print("  beats per class: " + ", ".join(f"{c} {h.counts[c]}" for c in h.classes))
     print(f"  adapted classes: {', '.join(h.adapted)}")
+    if h.templates is not None:
+        voted = [c for c in config.template_classes if c in h.adapted]
+        print(f"  wearer templates: {len(h.template_labels)} labelled beats; the "
+              f"{config.template_k} nearest vote on " + (", ".join(voted) if voted else
+                                                         "no class (none of "
+                                                         f"{''.join(config.template_classes)}"
+                                                         " adapted)"))
     for c, why in h.fallback.items():
         print(f"  fallback {c}: {why}")
     dis = h.info.get("confident_disagreement", 0.0)
@@ -86,6 +94,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="labelled minutes at the start of the record to adapt on (default 5)")
     p.add_argument("--min-beats", type=int, default=None,
                    help="beats a class needs to be adapted (default 5); fewer: base model kept")
+    p.add_argument("--templates", type=int, default=None, metavar="K",
+                   help="wearer-template vote: the K nearest labelled beats vote on a beat's "
+                   "V score (default 15; 0 = off, linear head only)")
     p.add_argument("--channel", type=int, default=0, help="signal channel (default 0)")
     p.add_argument("--data-dir", default=None, help="record directory (default $MITDB_DIR)")
     p.add_argument("-v", "--verbose", action="count", default=0, help="more logging")

@@ -94,6 +94,77 @@ def test_fallback_gain_caps_non_adapted_classes():
     np.testing.assert_allclose(q0[0], q_free[0], atol=1e-6)  # no outflow: cap does not bite
 
 
+def _v_wearer(rng, n, k=6):
+    """A wearer with N and V beats in two embedding clusters, plus "artefact" beats (labelled
+    N) far from both that the base model calls V: the wearer's V templates should veto them."""
+    kind = rng.choice(3, size=n, p=[0.8, 0.12, 0.08])  # 0 N, 1 V, 2 artefact (true N)
+    centre = np.zeros((3, k))
+    centre[1, 0], centre[2, 1] = 4.0, -4.0
+    emb = centre[kind] + 0.5 * rng.standard_normal((n, k))
+    feats = rng.standard_normal((n, 14))
+    feats[:, 0] -= 3.0 * (kind == 1)  # V beats come early (a short pre-RR)
+    proba = np.tile([0.9, 0.04, 0.04, 0.01, 0.01], (n, 1))
+    proba[kind == 1] = [0.2, 0.02, 0.75, 0.02, 0.01]
+    proba[kind == 2] = [0.35, 0.02, 0.6, 0.02, 0.01]
+    y = np.where(kind == 1, "V", "N").astype(object)
+    return proba, emb, feats, y, kind
+
+
+def test_wearer_templates_veto_false_v_and_keep_true_v(rng):
+    proba, emb, feats, y, kind = _v_wearer(rng, 2000)
+    win = np.arange(2000) < 400
+    win &= kind != 2  # the adaptation window holds no artefact
+    rest = np.arange(2000) >= 400
+    on = fit_head(proba[win], emb[win], feats[win], y[win], AdaptConfig())
+    off = fit_head(proba[win], emb[win], feats[win], y[win], AdaptConfig(template_k=0))
+    assert on.templates is not None and off.templates is None
+    assert on.templates.shape == (int(win.sum()), emb.shape[1] + 14)
+    lab_on, lab_off = (CLASSES[h.apply(proba[rest], h.inputs(emb[rest], feats[rest])).argmax(1)]
+                       for h in (on, off))
+    art, true_v = kind[rest] == 2, kind[rest] == 1
+    assert np.mean(lab_off[art] == "V") > 0.5  # the head alone cannot learn an unseen kind
+    assert np.mean(lab_on[art] == "V") < 0.05  # templates: unlike the wearer's V, not V
+    assert np.mean(lab_on[true_v] == "V") > 0.95
+
+
+def test_template_vote_is_per_beat_and_leaves_unadapted_classes(rng):
+    proba, emb, feats, y, _ = _v_wearer(rng, 600)
+    head = fit_head(proba[:300], emb[:300], feats[:300], y[:300], AdaptConfig())
+    x = head.inputs(emb[300:], feats[300:])
+    whole = head.apply(proba[300:], x)
+    parts = np.vstack([head.apply(proba[300 + i:300 + j], x[i:j])
+                       for i, j in ((0, 1), (1, 50), (50, 300))])
+    np.testing.assert_allclose(parts, whole, rtol=1e-6, atol=1e-7)  # batch-size invariant
+    np.testing.assert_allclose(whole.sum(axis=1), 1.0, rtol=1e-5)
+    # A wearer without V beats: V is not adapted, has no templates, and keeps its capped score.
+    only_n = fit_head(proba[:300][y[:300] == "N"], emb[:300][y[:300] == "N"],
+                      feats[:300][y[:300] == "N"], y[:300][y[:300] == "N"], AdaptConfig())
+    assert "V" not in only_n.adapted and set(only_n.template_labels.tolist()) == {0}
+    no_vote = fit_head(proba[:300][y[:300] == "N"], emb[:300][y[:300] == "N"],
+                       feats[:300][y[:300] == "N"], y[:300][y[:300] == "N"],
+                       AdaptConfig(template_k=0))
+    np.testing.assert_allclose(only_n.apply(proba[300:], x), no_vote.apply(proba[300:], x),
+                               rtol=1e-6)
+
+
+def test_templates_are_capped_and_round_trip(rng, tmp_path):
+    proba, emb, feats, y, _ = _v_wearer(rng, 3000)
+    head = fit_head(proba, emb, feats, y, AdaptConfig(max_templates=1000))
+    assert head.templates.shape[0] == 1000
+    path = head.save(tmp_path / "w.npz")
+    assert path.stat().st_size < 1_000_000
+    back = WearerHead.load(path)
+    np.testing.assert_array_equal(back.templates, head.templates)
+    np.testing.assert_allclose(back.apply(proba, back.inputs(emb, feats)),
+                               head.apply(proba, head.inputs(emb, feats)))
+    with np.load(path) as z:  # damaged: templates without their labels
+        arrays = {k: z[k] for k in z.files if k != "template_labels"}
+    with open(tmp_path / "bad.npz", "wb") as fh:
+        np.savez(fh, **arrays)
+    with pytest.raises(AdaptedModelError):
+        WearerHead.load(tmp_path / "bad.npz")
+
+
 def test_no_labelled_beats_or_no_class_with_enough_beats_is_a_clear_error(rng):
     proba, emb, feats, y = _wearer(rng, 50)
     with pytest.raises(AdaptError, match="no labelled beats"):
@@ -128,7 +199,13 @@ def test_config_errors_name_the_field():
                       ({"class_min_beats": {"X": 5}}, "class_min_beats"),
                       ({"class_min_beats": {"F": 0}}, "class_min_beats"),
                       ({"class_min_beats": [("F", 5)]}, "class_min_beats"),
-                      ({"max_fallback_gain": -1.0}, "max_fallback_gain")):
+                      ({"max_fallback_gain": -1.0}, "max_fallback_gain"),
+                      ({"template_k": -1}, "template_k"), ({"template_k": 2.5}, "template_k"),
+                      ({"template_weight": -1.0}, "template_weight"),
+                      ({"template_floor": 0.0}, "template_floor"),
+                      ({"template_classes": ("X",)}, "template_classes"),
+                      ({"template_classes": "V"}, "template_classes"),
+                      ({"template_k": 20, "max_templates": 10}, "max_templates")):
         with pytest.raises(ConfigError) as err:
             AdaptConfig(**kw)
         assert err.value.field == field
@@ -243,7 +320,14 @@ def test_cli_adapt_reports_fallbacks(mitdb_dir, tmp_path, capsys):
     assert args.func(args) == 0
     text = capsys.readouterr().out
     assert "adapted classes: N" in text and "fallback V: 0 beats < min_beats 5" in text
+    assert "nearest vote on no class (none of V adapted)" in text
     assert WearerHead.load(out).info["record"] == "100"
+    args = parser.parse_args(["adapt", "--record", "100", "--labels", "atr", "--out", str(out),
+                              "--adapt-minutes", "2", "--templates", "0", "--data-dir",
+                              str(mitdb_dir)])
+    assert args.func(args) == 0
+    assert "wearer templates" not in capsys.readouterr().out
+    assert WearerHead.load(out).templates is None
 
 
 def test_two_output_conversion_and_contract_checks(tmp_path):
