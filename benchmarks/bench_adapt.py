@@ -62,6 +62,9 @@ GRID = {"weight_l2": (0.3, 1.0, 3.0, 10.0, 100.0, 1000.0),
 TEMPLATE_GRID = {"template_k": (5, 9, 15, 25), "template_weight": (0.5, 1.0, 2.0, 4.0, 8.0, 16.0),
                  "template_floor": (0.02, 0.05, 0.2, 0.5, 1.0),
                  "template_classes": (("V",), ("N", "V"), ("N", "V", "F"))}
+#: Stage 3: the templates' novelty guard (None = always vote), chosen by a safety-first rule.
+NOVELTY_GRID = (None, 1.0, 1.5, 2.0, 3.0)
+NOVELTY_TOLERANCE = 0.002
 #: Tie-break, fixed before any DS2 look: among configurations with the same DS1 criterion,
 #: prefer a capped fallback gain (the documented contract "a non-adapted class keeps the base
 #: model's score" taken literally), then the earlier grid entry.
@@ -182,7 +185,7 @@ def tune_ds1(clf: BeatClassifier, data_dir=None, outs: dict | None = None) -> di
     outs = heldout_outputs(data_dir=data_dir) if outs is None else outs
     base = protocol(outs, AdaptConfig())["base"]
     rows = []
-    head_only = replace(AdaptConfig(), template_k=0)  # stage 1: the head alone
+    head_only = replace(AdaptConfig(), template_k=0, template_novelty=None)  # stage 1: head
     for values in itertools.product(*GRID.values()):
         cfg = grid_config(dict(zip(GRID, values)), head_only)
         m = protocol(outs, cfg)["adapted"]
@@ -205,8 +208,27 @@ def tune_ds1(clf: BeatClassifier, data_dir=None, outs: dict | None = None) -> di
         print("DS1 templates", {k: round(v, 4) if isinstance(v, float) else v
                                 for k, v in trows[-1].items()}, flush=True)
     tbest = max(trows, key=lambda r: round(r["criterion"], 12))  # first maximum: "off" wins ties
+    # Stage 3: the novelty guard on the stage-2 vote. Rule fixed before any DS2 look: the most
+    # protective guard (smallest multiple) whose criterion is within NOVELTY_TOLERANCE of the
+    # best -- a beat the window never showed anything like should not be vetoed.
+    nrows = []
+    if tbest["template_k"]:
+        tcfg = replace(head_cfg, **{k: tuple(v) if k == "template_classes" else v
+                                    for k, v in tbest.items() if k in TEMPLATE_GRID})
+        for nov in NOVELTY_GRID:
+            m = protocol(outs, replace(tcfg, template_novelty=nov))["adapted"]
+            nrows.append({"template_novelty": nov, "S_f1": m["per_class"]["S"]["f1"],
+                          "V_f1": m["per_class"]["V"]["f1"], "V_se": m["per_class"]["V"]["se"],
+                          "V_f1_ec57": m["ec57"]["V"]["f1"], "criterion": _criterion(m)})
+            print("DS1 novelty", nrows[-1], flush=True)
+        top = max(r["criterion"] for r in nrows)
+        ok = [r for r in nrows if r["criterion"] >= top - NOVELTY_TOLERANCE]
+        nbest = min(ok, key=lambda r: np.inf if r["template_novelty"] is None
+                    else r["template_novelty"])
+        tbest = {**tbest, "template_novelty": nbest["template_novelty"]}
     return {"view": "DS1, held-out ensemble member per patient fold (float)", "grid": rows,
             "best": best, "template_grid": trows, "template_best": tbest,
+            "novelty_grid": nrows,
             "base": {"S_f1": base["per_class"]["S"]["f1"],
                                    "V_f1": base["per_class"]["V"]["f1"],
                                    "accuracy": base["accuracy"]}}
@@ -332,6 +354,17 @@ def markdown(res: dict) -> str:
                     lines.append(f"| {k} | {''.join(v) if isinstance(v, list) else v} | "
                                  f"{r['S_f1']:.4f} | {r['V_f1']:.4f} | {r['V_f1_ec57']:.4f} "
                                  f"| {r['criterion']:.4f} |")
+            if t.get("novelty_grid"):
+                lines += ["", "Stage 3, the novelty guard (a beat farther from every template than "
+                          "this multiple of the templates' largest nearest-neighbour distance is "
+                          "not voted on): rule fixed beforehand -- the smallest multiple whose "
+                          f"criterion is within {NOVELTY_TOLERANCE} of the best.", "",
+                          "| template_novelty | SVEB F1 | VEB F1 | VEB Se | EC57 VEB F1 | "
+                          "criterion |", "|---|---|---|---|---|---|"]
+                for r in t["novelty_grid"]:
+                    lines.append(f"| {r['template_novelty']} | {r['S_f1']:.4f} | "
+                                 f"{r['V_f1']:.4f} | {r['V_se']:.4f} | {r['V_f1_ec57']:.4f} | "
+                                 f"{r['criterion']:.4f} |")
             lines += ["", "Chosen: " + ", ".join(f"{k}={tb[k]}" for k in tb if
                                                   k.startswith("template"))
                       + f" (DS1 SVEB F1 {tb['S_f1']:.3f}, VEB F1 {tb['V_f1']:.3f})."]
@@ -370,7 +403,7 @@ def main(argv=None) -> int:
         config = grid_config({k: best[k] for k in GRID}, config)
         tb = res["tuning"]["template_best"]
         config = replace(config, **{k: tuple(tb[k]) if k == "template_classes" else tb[k]
-                                    for k in TEMPLATE_GRID if k in tb})
+                                    for k in (*TEMPLATE_GRID, "template_novelty") if k in tb})
     records = args.records.split(",")
     outs = record_outputs(clf, records, args.data_dir)
     res.update(protocol(outs, config))

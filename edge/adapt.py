@@ -106,6 +106,10 @@ class AdaptConfig:
         a class without labelled beats keeps its score).
     max_templates : at most this many labelled beats are kept as templates (evenly spaced
         over the window when there are more); bounds the file size and the search per beat.
+    template_novelty : a beat farther from every template than ``template_novelty`` times the
+        largest nearest-neighbour distance among the templates themselves is *new* to this
+        wearer (a morphology the window never showed, e.g. a new PVC focus): the templates do
+        not vote on it and the head alone decides. ``None`` = always vote.
     """
 
     adapt_s: float = 300.0
@@ -125,6 +129,7 @@ class AdaptConfig:
     template_floor: float = 0.5
     template_classes: tuple = ("V",)
     max_templates: int = 1500
+    template_novelty: float | None = 1.0
 
     def __post_init__(self) -> None:
         if not self.adapt_s > 0:
@@ -172,6 +177,9 @@ class AdaptConfig:
         if bad or isinstance(self.template_classes, str):
             raise ConfigError("template_classes", f"must be a tuple of classes from "
                               f"{tuple(AAMI_CLASSES)}, got {self.template_classes!r}")
+        if self.template_novelty is not None and not self.template_novelty > 0:
+            raise ConfigError("template_novelty", f"must be > 0 or None, got "
+                              f"{self.template_novelty}")
         if self.max_templates < max(1, self.template_k):
             raise ConfigError("max_templates", f"must be >= max(1, template_k), got "
                               f"{self.max_templates}")
@@ -211,6 +219,8 @@ class WearerHead:
     templates : float32 (m, n_inputs) standardised head inputs of the labelled beats kept as
         wearer templates (``None``: template vote off).
     template_labels : int8 (m,) their class indices into ``classes``.
+    template_reach : distance (standardised units) beyond which a beat is new to the wearer
+        and the templates do not vote (``inf``: always vote).
     """
 
     classes: tuple[str, ...]
@@ -228,6 +238,7 @@ class WearerHead:
     info: dict = field(default_factory=dict)
     templates: np.ndarray | None = None
     template_labels: np.ndarray | None = None
+    template_reach: float = float("inf")
 
     def __post_init__(self) -> None:
         n_in = int(self.mean.shape[0])
@@ -255,7 +266,9 @@ class WearerHead:
                 "adapted": list(self.adapted), "fallback": self.fallback,
                 "counts": self.counts, "base_sha256": self.base_sha256,
                 "base_model_version": self.base_model_version, "base_file": self.base_file,
-                "embedding_size": self.embedding_size, "config": self.config, "info": self.info}
+                "embedding_size": self.embedding_size, "config": self.config, "info": self.info,
+                "template_reach": None if np.isinf(self.template_reach) else
+                float(self.template_reach)}
         path.parent.mkdir(parents=True, exist_ok=True)
         extra = {} if self.templates is None else {
             "templates": self.templates.astype(np.float32),
@@ -295,7 +308,8 @@ class WearerHead:
                               base_file=str(meta["base_file"]),
                               embedding_size=int(meta["embedding_size"]),
                               config=dict(meta["config"]), info=dict(meta.get("info", {})),
-                              **arrays)
+                              template_reach=float("inf") if meta.get("template_reach") is None
+                              else float(meta["template_reach"]), **arrays)
         except (KeyError, TypeError) as exc:
             raise AdaptedModelError(f"incomplete adapted model file: {exc!r}", str(path)) \
                 from exc
@@ -325,7 +339,7 @@ class WearerHead:
         xs = ((np.asarray(x, dtype=np.float64) - self.mean) / self.std).astype(np.float32)
         return _template_vote(q, xs, self.templates, self.template_labels, k, vote,
                               float(self.config["template_weight"]),
-                              float(self.config["template_floor"]))
+                              float(self.config["template_floor"]), self.template_reach)
 
 
 def _head_inputs(embedding: np.ndarray | None, features_std: np.ndarray, *,
@@ -369,10 +383,12 @@ def _apply(proba, x, mean, std, weights, floor, *, free=None,
 
 
 def _template_vote(q: np.ndarray, xs: np.ndarray, templates: np.ndarray, labels: np.ndarray,
-                   k: int, vote: np.ndarray, weight: float, floor: float) -> np.ndarray:
+                   k: int, vote: np.ndarray, weight: float, floor: float,
+                   reach: float = float("inf")) -> np.ndarray:
     """Scale the ``vote`` columns of ``q`` by ``(neighbour share + floor) ** weight`` over the
-    ``k`` nearest templates (Euclidean, standardised inputs) and renormalise. Row-wise: the
-    result of a beat does not depend on the batch it comes in."""
+    ``k`` nearest templates (Euclidean, standardised inputs) and renormalise; beats farther
+    than ``reach`` from every template keep ``q``. Row-wise: the result of a beat does not
+    depend on the batch it comes in."""
     k = min(k, len(labels))
     t = templates.astype(np.float32)
     d2 = (np.einsum("ij,ij->i", xs, xs)[:, None] - 2.0 * xs @ t.T
@@ -382,10 +398,22 @@ def _template_vote(q: np.ndarray, xs: np.ndarray, templates: np.ndarray, labels:
     share = np.zeros(q.shape, dtype=np.float64)
     rows = np.repeat(np.arange(len(q)), k)
     np.add.at(share, (rows, labels[nn].ravel()), 1.0 / k)
-    factor = np.where(vote[None, :], (share + floor) ** weight, 1.0)
+    near = np.sqrt(np.maximum(d2[np.arange(len(q)), nn[:, 0]], 0.0)) <= reach
+    factor = np.where(vote[None, :] & near[:, None], (share + floor) ** weight, 1.0)
     out = np.asarray(q, dtype=np.float64) * factor
     out /= out.sum(axis=1, keepdims=True)
     return out.astype(np.float32)
+
+
+def _template_reach(templates: np.ndarray, novelty: float | None) -> float:
+    """``novelty`` x the largest nearest-neighbour distance among the templates."""
+    if novelty is None or len(templates) < 2:
+        return float("inf")
+    t = templates.astype(np.float64)
+    sq = np.einsum("ij,ij->i", t, t)
+    d2 = sq[:, None] - 2.0 * t @ t.T + sq[None, :]
+    np.fill_diagonal(d2, np.inf)
+    return float(novelty * np.sqrt(max(float(d2.min(axis=1).max()), 0.0)))
 
 
 def _pick_templates(xs: np.ndarray, yi: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
@@ -492,12 +520,15 @@ def fit_head(proba: np.ndarray, embedding: np.ndarray | None, features_std: np.n
         base_model_version = base_model_version or base.model_version
         base_file = base_file or base.path.name
     templates = template_labels = None
+    reach = float("inf")
     if config.template_k > 0:
         templates, template_labels = _pick_templates(xb[:, :-1], yi, config.max_templates)
+        reach = _template_reach(templates, config.template_novelty)
     return WearerHead(classes=classes, adapted=adapted, fallback=fallback, counts=counts,
                       mean=mean.astype(np.float32), std=std.astype(np.float32),
                       weights=weights.astype(np.float32), templates=templates,
-                      template_labels=template_labels, base_sha256=base_sha256,
+                      template_labels=template_labels, template_reach=reach,
+                      base_sha256=base_sha256,
                       base_model_version=base_model_version, base_file=base_file,
                       embedding_size=int(embedding.shape[1]) if config.use_embedding
                       and embedding is not None else 0,

@@ -96,10 +96,11 @@ def test_fallback_gain_caps_non_adapted_classes():
 
 def _v_wearer(rng, n, k=6):
     """A wearer with N and V beats in two embedding clusters, plus "artefact" beats (labelled
-    N) far from both that the base model calls V: the wearer's V templates should veto them."""
+    N) at the edge of the N cloud that the base model calls V: the wearer's V templates should
+    veto them."""
     kind = rng.choice(3, size=n, p=[0.8, 0.12, 0.08])  # 0 N, 1 V, 2 artefact (true N)
     centre = np.zeros((3, k))
-    centre[1, 0], centre[2, 1] = 4.0, -4.0
+    centre[1, 0], centre[2, 1] = 4.0, -2.0  # artefacts: at the edge of the N cloud
     emb = centre[kind] + 0.5 * rng.standard_normal((n, k))
     feats = rng.standard_normal((n, 14))
     feats[:, 0] -= 3.0 * (kind == 1)  # V beats come early (a short pre-RR)
@@ -123,8 +124,29 @@ def test_wearer_templates_veto_false_v_and_keep_true_v(rng):
                        for h in (on, off))
     art, true_v = kind[rest] == 2, kind[rest] == 1
     assert np.mean(lab_off[art] == "V") > 0.5  # the head alone cannot learn an unseen kind
-    assert np.mean(lab_on[art] == "V") < 0.05  # templates: unlike the wearer's V, not V
+    # templates: unlike the wearer's V, not V (the few beyond the templates' reach are "new"
+    # to the wearer and keep the head's call)
+    assert np.mean(lab_on[art] == "V") < 0.15
     assert np.mean(lab_on[true_v] == "V") > 0.95
+
+
+def test_a_new_morphology_is_not_vetoed_by_the_templates(rng):
+    """V beats of a focus the window never showed (far from every template) keep the head's
+    V call when the novelty guard is on; the plain vote would suppress them."""
+    proba, emb, feats, y, kind = _v_wearer(rng, 800)
+    win = kind != 2
+    new_v = rng.standard_normal((60, emb.shape[1])) * 0.5
+    new_v[:, 2] += 12.0  # a direction no window beat ever took
+    p_new = np.tile([0.05, 0.01, 0.92, 0.01, 0.01], (60, 1))
+    f_new = rng.standard_normal((60, 14))
+    calls = {}
+    for nov in (1.0, None):
+        h = fit_head(proba[win], emb[win], feats[win], y[win], AdaptConfig(template_novelty=nov))
+        calls[nov] = CLASSES[h.apply(p_new, h.inputs(new_v, f_new)).argmax(1)]
+        if nov is not None:
+            assert np.isfinite(h.template_reach) and h.template_reach > 0
+    assert np.mean(calls[1.0] == "V") > 0.95
+    assert np.mean(calls[None] == "V") < 0.5
 
 
 def test_template_vote_is_per_beat_and_leaves_unadapted_classes(rng):
@@ -155,6 +177,7 @@ def test_templates_are_capped_and_round_trip(rng, tmp_path):
     assert path.stat().st_size < 1_000_000
     back = WearerHead.load(path)
     np.testing.assert_array_equal(back.templates, head.templates)
+    assert back.template_reach == pytest.approx(head.template_reach)
     np.testing.assert_allclose(back.apply(proba, back.inputs(emb, feats)),
                                head.apply(proba, head.inputs(emb, feats)))
     with np.load(path) as z:  # damaged: templates without their labels
@@ -205,7 +228,8 @@ def test_config_errors_name_the_field():
                       ({"template_floor": 0.0}, "template_floor"),
                       ({"template_classes": ("X",)}, "template_classes"),
                       ({"template_classes": "V"}, "template_classes"),
-                      ({"template_k": 20, "max_templates": 10}, "max_templates")):
+                      ({"template_k": 20, "max_templates": 10}, "max_templates"),
+                      ({"template_novelty": 0.0}, "template_novelty")):
         with pytest.raises(ConfigError) as err:
             AdaptConfig(**kw)
         assert err.value.field == field
