@@ -332,8 +332,8 @@ def _row(name: str, m: dict) -> str:
            f"{100 * v['f1']:.1f} |")
     if "ec57" in m:
         es, ev = m["ec57"]["S"], m["ec57"]["V"]
-        row += (f" {100 * es['ppv']:.1f} | {100 * es['f1']:.1f} | {100 * ev['ppv']:.1f} | "
-                f"{100 * ev['f1']:.1f} |")
+        row += (f" {100 * es['ppv']:.1f} | {100 * es['f1']:.2f} | {100 * ev['ppv']:.1f} | "
+                f"{100 * ev['f1']:.2f} |")
     return row
 
 
@@ -345,7 +345,8 @@ def markdown(res: dict) -> str:
     cfg = res["config"]
     a = res["adapted"]
     tmpl = (f" + wearer-template vote ({cfg['template_k']} nearest of the window's labelled "
-            f"beats, classes {''.join(cfg['template_classes'])})" if cfg.get("template_k")
+            f"beats, classes {''.join(cfg['template_classes'])}, novelty guard "
+            f"{cfg.get('template_novelty')})" if cfg.get("template_k")
             else "")
     lines = ["# Patient adaptation on DS2 (int8, reference beats, last 25 minutes)", "",
              f"Model `{Path(res['model']).name}`; head: residual multinomial logistic "

@@ -42,7 +42,9 @@ def cmd_adapt(args: argparse.Namespace) -> int:
     t0 = time.process_time()
     config = replace(AdaptConfig(), adapt_s=60.0 * args.adapt_minutes,
                      **({"min_beats": args.min_beats} if args.min_beats is not None else {}),
-                     **({"template_k": args.templates} if args.templates is not None else {}))
+                     **({"template_k": args.templates} if args.templates is not None else {}),
+                     **({"template_novelty": args.template_novelty}
+                        if args.template_novelty is not _DEFAULT else {}))
     clf = BeatClassifier(args.model or default_embed_model_path(), num_threads=1)
     rec = read_record(args.record, data_dir=args.data_dir)
     if not 0 <= args.channel < rec.signal_mv.shape[1]:
@@ -79,6 +81,21 @@ def cmd_adapt(args: argparse.Namespace) -> int:
     return 0
 
 
+_DEFAULT = object()  # option not given: keep AdaptConfig's default
+
+
+def _novelty(text: str):
+    if text.lower() in ("off", "none"):
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0 or 'off', got {text!r}")
+    return value
+
+
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Add the ``adapt`` sub-command to ``ecg-edge``'s sub-parsers."""
     p = subparsers.add_parser("adapt", help="fit a per-wearer head from a labelled recording "
@@ -97,6 +114,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--templates", type=int, default=None, metavar="K",
                    help="wearer-template vote: the K nearest labelled beats vote on a beat's "
                    "V score (default 15; 0 = off, linear head only)")
+    p.add_argument("--template-novelty", type=_novelty, default=_DEFAULT, metavar="X|off",
+                   help="a beat farther than X times the templates' own nearest-neighbour "
+                   "spread from every template is new to the wearer and not vetoed (default "
+                   "1.0; 'off' = always vote: fewer false V from noise, but a new PVC "
+                   "morphology can be suppressed)")
     p.add_argument("--channel", type=int, default=0, help="signal channel (default 0)")
     p.add_argument("--data-dir", default=None, help="record directory (default $MITDB_DIR)")
     p.add_argument("-v", "--verbose", action="count", default=0, help="more logging")

@@ -352,6 +352,15 @@ def test_cli_adapt_reports_fallbacks(mitdb_dir, tmp_path, capsys):
     assert args.func(args) == 0
     assert "wearer templates" not in capsys.readouterr().out
     assert WearerHead.load(out).templates is None
+    args = parser.parse_args(["adapt", "--record", "100", "--labels", "atr", "--out", str(out),
+                              "--adapt-minutes", "2", "--template-novelty", "off",
+                              "--data-dir", str(mitdb_dir)])
+    assert args.func(args) == 0
+    head = WearerHead.load(out)
+    assert head.config["template_novelty"] is None and np.isinf(head.template_reach)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["adapt", "--record", "100", "--labels", "atr", "--out", str(out),
+                           "--template-novelty", "-1"])
 
 
 def test_two_output_conversion_and_contract_checks(tmp_path):
