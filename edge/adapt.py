@@ -9,28 +9,33 @@ a *residual* multinomial logistic regression::
     logits = log(p) + [z, 1] @ W,     z = standardise([e, standardised RR features])
 
 with an L2 prior pulling ``W`` back to zero (zero = the base model), so with little data the
-head *is* the base model. On top, the window's labelled beats are kept as *wearer templates*
-(standardised head inputs, a few hundred rows): each new beat's nearest templates vote on its
-V score, as a Holter analyser matches beats to the templates a technician labelled. A class with fewer than :attr:`AdaptConfig.min_beats` labelled beats
+head *is* the base model. A class with fewer than :attr:`AdaptConfig.min_beats` labelled beats
 is not adapted: its column of ``W`` stays zero (its score is the base model's) and the file,
-the log and ``ecg-edge adapt`` say so. Everything is numpy (+ ``scipy.optimize`` L-BFGS) and
-takes well under a second for five minutes of beats.
+the log and ``ecg-edge adapt`` say so.
 
-:class:`WearerHead` is the adapted model file (``.npz``, a few kB): the weights, the
-standardisation, which classes are adapted or fell back, the label counts, the configuration,
-and the SHA-256 and version of the base model it belongs to. :class:`AdaptedClassifier` wraps
-the base :class:`~edge.classifier.BeatClassifier` with the same interface (``predict_proba``,
-``classes``, ``window``, ``filters``, ``feature_config``, ``model_version``...), so the daemon
-and :class:`~edge.pipeline.BeatPipeline` run it unchanged; it refuses a head made for another
-base model.
+On top, the window's labelled beats are kept as *wearer templates* (standardised head inputs, a
+few hundred rows): each new beat's nearest templates vote on its V score, as a Holter analyser
+matches beats to the templates a technician labelled, so a beat unlike the wearer's own PVCs
+loses its V call. A *novelty guard* keeps the vote away from beats farther from every template
+than the templates are from each other (a morphology the window never showed, e.g. a new
+ventricular focus): the head alone decides those, and :class:`AdaptedClassifier` counts them
+(and warns once when they become common: time to adapt again). Everything is numpy
+(+ ``scipy.optimize`` L-BFGS) and takes well under a second for five minutes of beats.
+
+:class:`WearerHead` is the adapted model file (``.npz``, up to ~200 kB with its templates): the
+weights, the templates, the standardisation, which classes are adapted or fell back, the label
+counts, the configuration, and the SHA-256 and version of the base model it belongs to.
+:class:`AdaptedClassifier` wraps the base :class:`~edge.classifier.BeatClassifier` with the same
+interface (``predict_proba``, ``classes``, ``window``, ``filters``, ``feature_config``,
+``model_version``...), so the daemon and :class:`~edge.pipeline.BeatPipeline` run it unchanged;
+it refuses a head made for another base model.
 
 Hyper-parameters (defaults of :class:`AdaptConfig`: ``weight_l2``, ``bias_l2``,
 ``class_balance``, ``min_beats``, ``class_min_beats`` (F needs 20 beats),
 ``max_fallback_gain`` (0: a non-adapted class never gains probability over the base model;
-DS1 cannot tell 0 from no cap, so the tie-break fixed beforehand chose it), and the
-wearer-template vote (``template_k`` 15 nearest labelled beats of the adaptation window,
-``template_weight`` 8, ``template_floor`` 0.5, on V only: a beat's V score is scaled by how many of its nearest labelled window beats are V,
-so a beat unlike the wearer's own V beats loses its V call)) were chosen on DS1
+DS1 cannot tell 0 from no cap, so the tie-break fixed beforehand chose it), the template vote
+(``template_k`` 15, ``template_weight`` 8, ``template_floor`` 0.5, on V only) and its novelty
+guard (``template_novelty`` 1.0, by a safety-first rule fixed in advance)) were chosen on DS1
 only, with the patient-specific protocol (first 5 minutes adapt, last 25 scored), using for
 each DS1 record the ensemble member trained without that patient (the shipped ensemble saw
 DS1); see ``benchmarks/bench_adapt.py --tune-ds1``.
@@ -59,6 +64,11 @@ __all__ = ["AdaptConfig", "WearerHead", "AdaptResult", "AdaptedClassifier", "ADA
            "model_sha256", "beat_model_inputs", "fit_head", "adapt_recording"]
 
 logger = logging.getLogger(__name__)
+
+#: Warn (once) when more than this share of at least NEW_BEATS_MIN scored beats were new to the
+#: wearer (on DS1 about 6 % of the scored beats lie beyond the templates' reach).
+NEW_BEATS_WARN_SHARE = 0.25
+NEW_BEATS_MIN = 500
 
 #: Format tag (and version) of the adapted model file.
 ADAPTED_FORMAT = "ecg-edge-adapted-head/1"
@@ -324,6 +334,13 @@ class WearerHead:
     def apply(self, proba: np.ndarray, x: np.ndarray) -> np.ndarray:
         """Adapted probabilities (float32, (n, n_classes)) from base probabilities and the head
         inputs of :meth:`inputs`."""
+        return self.apply_detail(proba, x)[0]
+
+    def apply_detail(self, proba: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`apply`, plus a bool mask of the beats the templates found *new* to the wearer
+        (farther than :attr:`template_reach` from every template; all False when the templates
+        do not vote)."""
+        new = np.zeros(len(proba), dtype=bool)
         gain = self.config.get("max_fallback_gain")
         free = np.array([c in self.adapted for c in self.classes])
         q = _apply(proba, x, self.mean, self.std, self.weights,
@@ -331,15 +348,16 @@ class WearerHead:
                    max_fallback_gain=None if gain is None else float(gain))
         k = int(self.config.get("template_k", 0))
         if self.templates is None or k == 0 or len(q) == 0:
-            return q
+            return q, new
         vote = np.array([c in self.adapted and c in self.config["template_classes"]
                          for c in self.classes])
         if not vote.any():
-            return q
+            return q, new
         xs = ((np.asarray(x, dtype=np.float64) - self.mean) / self.std).astype(np.float32)
-        return _template_vote(q, xs, self.templates, self.template_labels, k, vote,
-                              float(self.config["template_weight"]),
-                              float(self.config["template_floor"]), self.template_reach)
+        q, near = _template_vote(q, xs, self.templates, self.template_labels, k, vote,
+                                 float(self.config["template_weight"]),
+                                 float(self.config["template_floor"]), self.template_reach)
+        return q, ~near
 
 
 def _head_inputs(embedding: np.ndarray | None, features_std: np.ndarray, *,
@@ -384,11 +402,11 @@ def _apply(proba, x, mean, std, weights, floor, *, free=None,
 
 def _template_vote(q: np.ndarray, xs: np.ndarray, templates: np.ndarray, labels: np.ndarray,
                    k: int, vote: np.ndarray, weight: float, floor: float,
-                   reach: float = float("inf")) -> np.ndarray:
+                   reach: float = float("inf")) -> tuple[np.ndarray, np.ndarray]:
     """Scale the ``vote`` columns of ``q`` by ``(neighbour share + floor) ** weight`` over the
     ``k`` nearest templates (Euclidean, standardised inputs) and renormalise; beats farther
-    than ``reach`` from every template keep ``q``. Row-wise: the result of a beat does not
-    depend on the batch it comes in."""
+    than ``reach`` from every template keep ``q``. Returns the new scores and the "near" mask.
+    Row-wise: the result of a beat does not depend on the batch it comes in."""
     k = min(k, len(labels))
     t = templates.astype(np.float32)
     d2 = (np.einsum("ij,ij->i", xs, xs)[:, None] - 2.0 * xs @ t.T
@@ -402,7 +420,7 @@ def _template_vote(q: np.ndarray, xs: np.ndarray, templates: np.ndarray, labels:
     factor = np.where(vote[None, :] & near[:, None], (share + floor) ** weight, 1.0)
     out = np.asarray(q, dtype=np.float64) * factor
     out /= out.sum(axis=1, keepdims=True)
-    return out.astype(np.float32)
+    return out.astype(np.float32), near
 
 
 def _template_reach(templates: np.ndarray, novelty: float | None) -> float:
@@ -659,6 +677,9 @@ class AdaptedClassifier:
         self.embedding_size = base.embedding_size
         wearer = head.info.get("record") or "wearer"
         self.model_version = f"{base.model_version}+adapted({wearer})"
+        self.n_beats = 0
+        self.n_new = 0
+        self._warned_new = False
 
     @classmethod
     def load(cls, adapted_path: str | os.PathLike, model_path: str | os.PathLike | None = None,
@@ -681,7 +702,23 @@ class AdaptedClassifier:
         else:
             proba, emb = self.base.predict_proba(beat, features), None
         f_std = self.base.standardize_features(features)
-        return self.head.apply(proba, self.head.inputs(emb, f_std))
+        q, new = self.head.apply_detail(proba, self.head.inputs(emb, f_std))
+        self.n_beats += len(q)
+        self.n_new += int(new.sum())
+        if (not self._warned_new and self.n_beats >= NEW_BEATS_MIN
+                and self.n_new > NEW_BEATS_WARN_SHARE * self.n_beats):
+            self._warned_new = True
+            logger.warning("%d of %d beats (%.0f %%) look like nothing in the adaptation "
+                           "recording of %s: the templates leave them to the head; consider "
+                           "adapting again on a recent labelled recording", self.n_new,
+                           self.n_beats, 100.0 * self.n_new / self.n_beats,
+                           self.head.info.get("record") or "this wearer")
+        return q
+
+    def adaptation_stats(self) -> dict:
+        """Counters for the daemon's status event: beats scored, beats new to the wearer."""
+        return {"beats": self.n_beats, "new_to_wearer": self.n_new,
+                "adapted_classes": "".join(self.head.adapted)}
 
     def predict(self, beat: np.ndarray, features: np.ndarray) -> np.ndarray:
         """Class labels for a batch of beats."""

@@ -166,6 +166,9 @@ class Daemon:
         stats = getattr(self.source, "link_stats", None)
         if stats is not None:
             counters["link"] = stats.as_dict()
+        adapt_stats = getattr(self.classifier, "adaptation_stats", None)
+        if callable(adapt_stats):
+            counters["adaptation"] = adapt_stats()
         dstats = getattr(self.source, "decoder_stats", None)
         if dstats is not None:
             counters["decoder"] = dstats.as_dict()

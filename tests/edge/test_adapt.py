@@ -394,3 +394,50 @@ def test_two_output_conversion_and_contract_checks(tmp_path):
     bare.write_bytes(embed_contract(raw, contract))
     with pytest.raises(ContractError, match="embedding"):
         BeatClassifier(bare)
+
+
+def test_daemon_runs_an_adapted_model_and_reports_its_counters(mitdb_dir, tmp_path, capsys):
+    """`ecg-edge adapt` then `ecg-edge run --adapted` on a replayed record: beats carry the
+    adapted model's version and the status event counts the beats new to the wearer."""
+    import json
+
+    from edge.cli import main as cli_main
+
+    head = tmp_path / "119.npz"
+    assert cli_main(["adapt", "--record", "119", "--labels", "atr", "--out", str(head),
+                     "--adapt-minutes", "3", "--data-dir", str(mitdb_dir)]) == 0
+    assert "V" in WearerHead.load(head).adapted  # 119 has PVCs from the start: templates vote
+    jsonl = tmp_path / "events.jsonl"
+    assert cli_main(["run", "--replay", "119", "--speed", "max", "--adapted", str(head),
+                     "--jsonl", str(jsonl), "--quiet", "--idle-exit-s", "1",
+                     "--set", f'source.replay.data_dir="{mitdb_dir}"',
+                     "--set", "source.replay.start_s=180", "--set", "source.replay.duration_s=120",
+                     "--set", "outputs.status_interval_s=0"]) == 0
+    events = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    beats = [e for e in events if e["type"] == "beat"]
+    assert len(beats) > 100 and {e["label"] for e in beats} >= {"N", "V"}
+    final = [e for e in events if e["type"] == "status" and e["state"] == "stopped"][-1]
+    assert "adapted(119)" in final["model_version"]
+    stats = final["counters"]["adaptation"]
+    assert stats["beats"] == len(beats) and stats["adapted_classes"] == "NV"
+    assert 0 <= stats["new_to_wearer"] < 0.25 * stats["beats"]
+
+
+def test_adapted_classifier_warns_when_the_wearer_changed(base, rec100, caplog):
+    """A head whose templates lie far from every real beat: every beat is new to the wearer,
+    the templates stay out of it, and the classifier says to adapt again (once)."""
+    x, fs, idx, sym = rec100
+    rng = np.random.default_rng(0)
+    y = np.where(np.arange(300) % 10 == 0, "V", "N").astype(object)
+    emb = rng.standard_normal((300, base.embedding_size)) * 0.01 + 50.0
+    feats = rng.standard_normal((300, 14)) * 0.01
+    proba = np.tile([0.9, 0.04, 0.04, 0.01, 0.01], (300, 1))
+    proba[y == "V"] = [0.1, 0.01, 0.87, 0.01, 0.01]
+    clf = AdaptedClassifier(base, fit_head(proba, emb, feats, y, AdaptConfig(), base=base))
+    beats = idx[np.array([s in AAMI_MAP for s in sym])][:600]
+    with caplog.at_level(logging.WARNING, logger="edge.adapt"):
+        classify_at(clf, x, fs, beats)
+        classify_at(clf, x, fs, beats)
+    st = clf.adaptation_stats()
+    assert st == {"beats": 1200, "new_to_wearer": 1200, "adapted_classes": "NV"}
+    assert caplog.text.count("consider adapting again") == 1
