@@ -308,8 +308,8 @@ class WearerHead:
             raise AdaptedModelError(f"not an ecg-edge adapted model file ({exc})",
                                     str(path)) from exc
         if not isinstance(meta, dict) or meta.get("format") != ADAPTED_FORMAT:
-            raise AdaptedModelError(f"format {meta.get('format') if isinstance(meta, dict) else None!r}"
-                                    f", expected {ADAPTED_FORMAT!r}", str(path))
+            found = meta.get("format") if isinstance(meta, dict) else None
+            raise AdaptedModelError(f"format {found!r}, expected {ADAPTED_FORMAT!r}", str(path))
         try:
             return WearerHead(classes=tuple(meta["classes"]), adapted=tuple(meta["adapted"]),
                               fallback=dict(meta["fallback"]), counts=dict(meta["counts"]),
