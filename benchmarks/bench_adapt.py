@@ -36,6 +36,7 @@ from dataclasses import replace
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -325,6 +326,28 @@ def time_adaptation(model: Path, records, data_dir=None, adapt_s: float = 300.0)
             "model_extra_bytes": model.stat().st_size}
 
 
+def head_cost(outputs: dict, config: AdaptConfig, repeats: int = 5) -> dict:
+    """CPU microseconds per beat of the head alone (:meth:`WearerHead.apply`: linear head +
+    template vote) on each record's scored beats, best of ``repeats``, one thread (the
+    process pins BLAS to one thread at import)."""
+    split = int(round(config.adapt_s * 360.0))
+    per_beat, n_templates = [], []
+    for d in outputs.values():
+        a, t = d["s"] < split, d["s"] >= split
+        head = fit_head(d["p"][a], d["e"][a], d["f"][a], d["y"][a], config)
+        x = head.inputs(d["e"][t], d["f"][t])
+        best = float("inf")
+        for _ in range(repeats):
+            t0 = time.process_time()
+            head.apply(d["p"][t], x)
+            best = min(best, time.process_time() - t0)
+        per_beat.append(1e6 * best / max(1, int(t.sum())))
+        n_templates.append(0 if head.templates is None else len(head.template_labels))
+    return {"head_us_per_beat_median": float(np.median(per_beat)),
+            "head_us_per_beat_max": float(np.max(per_beat)),
+            "templates_max": int(np.max(n_templates))}
+
+
 def _row(name: str, m: dict) -> str:
     s, v = m["per_class"]["S"], m["per_class"]["V"]
     row = (f"| {name} | {100 * m['accuracy']:.2f} | {100 * s['se']:.1f} | {100 * s['ppv']:.1f} "
@@ -372,7 +395,11 @@ def markdown(res: dict) -> str:
     lines += ["", f"Adaptation per wearer (read + condition + classify 5 min + fit, one thread):"
               f" max {t['cpu_s_max']:.2f} CPU s, mean {t['cpu_s_mean']:.2f} CPU s (target < 10 s)."
               f" Adapted file: max {t['file_bytes_max']} bytes; the two-output model adds "
-              f"{t['model_extra_bytes']} bytes (target < 1 MB).", "",
+              f"{t['model_extra_bytes']} bytes (target < 1 MB)."
+              + (f" Scoring cost of the head (linear head + template vote, one thread): median "
+                 f"{t['head_us_per_beat_median']:.1f} µs per beat, max "
+                 f"{t['head_us_per_beat_max']:.1f} (up to {t['templates_max']} templates)."
+                 if "head_us_per_beat_median" in t else ""), "",
               f"Targets, strict: SVEB F1 >= 0.75 -> **{_met(sf, 0.75)}**; VEB F1 >= 0.95 -> "
               f"**{_met(vf, 0.95)}**."]
     if "ec57" in a:
@@ -489,6 +516,7 @@ def main(argv=None) -> int:
     res["literature"] = LITERATURE
     res["ds2_looks"], res["tie_preference"] = list(DS2_LOOKS), TIE_PREFERENCE
     res["timing"] = time_adaptation(Path(args.model), records, args.data_dir, config.adapt_s)
+    res["timing"].update(head_cost(outs, config))
     res["command"] = "python benchmarks/bench_adapt.py" + (" --tune-ds1" if args.tune_ds1
                                                            else "")
     out = Path(args.out)

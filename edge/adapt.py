@@ -70,6 +70,9 @@ logger = logging.getLogger(__name__)
 NEW_BEATS_WARN_SHARE = 0.25
 NEW_BEATS_MIN = 500
 
+#: Beats per slice of the template search (a slice's distance matrix is VOTE_ROWS x templates).
+VOTE_ROWS = 512
+
 #: Format tag (and version) of the adapted model file.
 ADAPTED_FORMAT = "ecg-edge-adapted-head/1"
 
@@ -406,17 +409,24 @@ def _template_vote(q: np.ndarray, xs: np.ndarray, templates: np.ndarray, labels:
     """Scale the ``vote`` columns of ``q`` by ``(neighbour share + floor) ** weight`` over the
     ``k`` nearest templates (Euclidean, standardised inputs) and renormalise; beats farther
     than ``reach`` from every template keep ``q``. Returns the new scores and the "near" mask.
-    Row-wise: the result of a beat does not depend on the batch it comes in."""
+    Row-wise: the result of a beat does not depend on the batch it comes in (large batches go
+    through in slices of :data:`VOTE_ROWS` beats, bounding the distance matrix's memory)."""
+    if len(q) > VOTE_ROWS:
+        parts = [_template_vote(q[i:i + VOTE_ROWS], xs[i:i + VOTE_ROWS], templates, labels,
+                                k, vote, weight, floor, reach)
+                 for i in range(0, len(q), VOTE_ROWS)]
+        return (np.concatenate([a for a, _ in parts]), np.concatenate([b for _, b in parts]))
     k = min(k, len(labels))
     t = templates.astype(np.float32)
     d2 = (np.einsum("ij,ij->i", xs, xs)[:, None] - 2.0 * xs @ t.T
           + np.einsum("ij,ij->i", t, t)[None, :])
-    # nearest k; ties broken by template order (stable) so the result is deterministic
-    nn = np.argsort(d2, axis=1, kind="stable")[:, :k]
+    # the k nearest, in no particular order (a deterministic selection, row by row)
+    nn = np.argpartition(d2, k - 1, axis=1)[:, :k] if k < d2.shape[1] else \
+        np.broadcast_to(np.arange(k), d2.shape)
     share = np.zeros(q.shape, dtype=np.float64)
     rows = np.repeat(np.arange(len(q)), k)
     np.add.at(share, (rows, labels[nn].ravel()), 1.0 / k)
-    near = np.sqrt(np.maximum(d2[np.arange(len(q)), nn[:, 0]], 0.0)) <= reach
+    near = np.sqrt(np.maximum(d2.min(axis=1), 0.0)) <= reach
     factor = np.where(vote[None, :] & near[:, None], (share + floor) ** weight, 1.0)
     out = np.asarray(q, dtype=np.float64) * factor
     out /= out.sum(axis=1, keepdims=True)
