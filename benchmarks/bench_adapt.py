@@ -96,6 +96,12 @@ DS2_LOOKS = (
 )
 
 
+def template_fields(row: dict) -> dict:
+    """The template fields of a tuning row as :class:`AdaptConfig` keyword arguments."""
+    return {k: tuple(v) if k == "template_classes" else v for k, v in row.items()
+            if k in (*TEMPLATE_GRID, "template_novelty")}
+
+
 def grid_config(values: dict, base: AdaptConfig | None = None) -> AdaptConfig:
     """The :class:`AdaptConfig` of one grid point.
 
@@ -133,13 +139,18 @@ def record_outputs(clf: BeatClassifier, records, data_dir=None) -> dict:
     return out
 
 
+def window_head(d: dict, config: AdaptConfig, fs_hz: float = 360.0):
+    """The wearer head fitted on a record's first ``adapt_s`` (reference labels), and the masks
+    of the adaptation window and of the scored rest."""
+    a = d["s"] < int(round(config.adapt_s * fs_hz))
+    return fit_head(d["p"][a], d["e"][a], d["f"][a], d["y"][a], config), a, ~a
+
+
 def protocol(outputs: dict, config: AdaptConfig, fs_hz: float = 360.0) -> dict:
     """Adapt on the first ``adapt_s`` of each record, score the rest; pooled metrics."""
-    split = int(round(config.adapt_s * fs_hz))
     truth, base, adapted, per_record = [], [], [], {}
     for rec, d in outputs.items():
-        a, t = d["s"] < split, d["s"] >= split
-        head = fit_head(d["p"][a], d["e"][a], d["f"][a], d["y"][a], config)
+        head, _, t = window_head(d, config, fs_hz)
         q = head.apply(d["p"][t], head.inputs(d["e"][t], d["f"][t]))
         lb, la = C[d["p"][t].argmax(1)], C[q.argmax(1)]
         truth.append(d["y"][t])
@@ -205,14 +216,13 @@ def unseen_morphology_v(outs: dict, config: AdaptConfig, folds, per_record: int 
     :data:`SAFETY_VARIANTS` of it.
     """
     rng = np.random.default_rng(seed)
-    split = int(round(config.adapt_s * 360.0))
     fold_of = {r: i for i, f in enumerate(folds) for r in f}
     variants = {"base model": None, "shipped configuration": config,
                 **{k: replace(config, **v) for k, v in SAFETY_VARIANTS.items()}}
     hits = {k: 0 for k in variants}
     n = 0
     for rec, d in outs.items():
-        a = d["s"] < split
+        a = d["s"] < int(round(config.adapt_s * 360.0))
         if int(np.sum(d["y"][a] == "V")) < config.min_beats_for("V") or rec not in fold_of:
             continue
         parts = []
@@ -231,7 +241,7 @@ def unseen_morphology_v(outs: dict, config: AdaptConfig, folds, per_record: int 
             if cfg is None:
                 q = p
             else:
-                head = fit_head(d["p"][a], d["e"][a], d["f"][a], d["y"][a], cfg)
+                head = window_head(d, cfg)[0]
                 q = head.apply(p, head.inputs(e, f))
             hits[name] += int(np.sum(q.argmax(1) == AAMI_CLASSES.index("V")))
     return {"n_beats": n, "called_v": {k: h / n if n else float("nan")
@@ -272,8 +282,7 @@ def tune_ds1(clf: BeatClassifier, data_dir=None, outs: dict | None = None) -> di
     # best -- a beat the window never showed anything like should not be vetoed.
     nrows = []
     if tbest["template_k"]:
-        tcfg = replace(head_cfg, **{k: tuple(v) if k == "template_classes" else v
-                                    for k, v in tbest.items() if k in TEMPLATE_GRID})
+        tcfg = replace(head_cfg, **template_fields(tbest))
         for nov in NOVELTY_GRID:
             m = protocol(outs, replace(tcfg, template_novelty=nov))["adapted"]
             nrows.append({"template_novelty": nov, "S_f1": m["per_class"]["S"]["f1"],
@@ -330,11 +339,9 @@ def head_cost(outputs: dict, config: AdaptConfig, repeats: int = 5) -> dict:
     """CPU microseconds per beat of the head alone (:meth:`WearerHead.apply`: linear head +
     template vote) on each record's scored beats, best of ``repeats``, one thread (the
     process pins BLAS to one thread at import)."""
-    split = int(round(config.adapt_s * 360.0))
     per_beat, n_templates = [], []
     for d in outputs.values():
-        a, t = d["s"] < split, d["s"] >= split
-        head = fit_head(d["p"][a], d["e"][a], d["f"][a], d["y"][a], config)
+        head, _, t = window_head(d, config)
         x = head.inputs(d["e"][t], d["f"][t])
         best = float("inf")
         for _ in range(repeats):
@@ -493,11 +500,7 @@ def main(argv=None) -> int:
     if args.from_json is not None:
         res = json.loads(args.from_json.read_text())
         res["ds2_looks"] = list(DS2_LOOKS)
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "adapt.json").write_text(json.dumps(res, indent=1, default=float) + "\n")
-        (out / "adapt.md").write_text(markdown(res))
-        return 0
+        return write_results(res, Path(args.out), echo=False)
     clf = BeatClassifier(args.model)
     config = AdaptConfig()
     res: dict = {"model": args.model}
@@ -505,9 +508,7 @@ def main(argv=None) -> int:
         res["tuning"] = tune_ds1(clf, args.data_dir)
         best = res["tuning"]["best"]
         config = grid_config({k: best[k] for k in GRID}, config)
-        tb = res["tuning"]["template_best"]
-        config = replace(config, **{k: tuple(tb[k]) if k == "template_classes" else tb[k]
-                                    for k in (*TEMPLATE_GRID, "template_novelty") if k in tb})
+        config = replace(config, **template_fields(res["tuning"]["template_best"]))
     records = args.records.split(",")
     outs = record_outputs(clf, records, args.data_dir)
     res.update(protocol(outs, config))
@@ -519,12 +520,17 @@ def main(argv=None) -> int:
     res["timing"].update(head_cost(outs, config))
     res["command"] = "python benchmarks/bench_adapt.py" + (" --tune-ds1" if args.tune_ds1
                                                            else "")
-    out = Path(args.out)
+    return write_results(res, Path(args.out))
+
+
+def write_results(res: dict, out: Path, *, echo: bool = True) -> int:
+    """Write ``adapt.json`` and ``adapt.md`` into ``out`` (print the Markdown if ``echo``)."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "adapt.json").write_text(json.dumps(res, indent=1, default=float) + "\n")
     md = markdown(res)
     (out / "adapt.md").write_text(md)
-    print(md)
+    if echo:
+        print(md)
     return 0
 
 

@@ -76,7 +76,7 @@ def add_ec57(res: dict) -> dict:
     their stored confusion matrices; returns ``res``."""
     for mode in ("reference", "detected"):
         m = res[mode]
-        m["ec57"] = ec57_gross(np.array(m["confusion"]), tuple(m["classes"]), none=NONE)
+        m["ec57"] = ec57_gross(np.array(m["confusion"]), tuple(m["classes"]))
     return res
 
 

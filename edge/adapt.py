@@ -403,6 +403,12 @@ def _apply(proba, x, mean, std, weights, floor, *, free=None,
     return q.astype(np.float32)
 
 
+def _sq_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Squared Euclidean distances (len(a), len(b)) between the rows of ``a`` and ``b``."""
+    return (np.einsum("ij,ij->i", a, a)[:, None] - 2.0 * a @ b.T
+            + np.einsum("ij,ij->i", b, b)[None, :])
+
+
 def _template_vote(q: np.ndarray, xs: np.ndarray, templates: np.ndarray, labels: np.ndarray,
                    k: int, vote: np.ndarray, weight: float, floor: float,
                    reach: float = float("inf")) -> tuple[np.ndarray, np.ndarray]:
@@ -417,9 +423,7 @@ def _template_vote(q: np.ndarray, xs: np.ndarray, templates: np.ndarray, labels:
                  for i in range(0, len(q), VOTE_ROWS)]
         return (np.concatenate([a for a, _ in parts]), np.concatenate([b for _, b in parts]))
     k = min(k, len(labels))
-    t = templates.astype(np.float32)
-    d2 = (np.einsum("ij,ij->i", xs, xs)[:, None] - 2.0 * xs @ t.T
-          + np.einsum("ij,ij->i", t, t)[None, :])
+    d2 = _sq_distances(xs, templates.astype(np.float32))
     # the k nearest, in no particular order (a deterministic selection, row by row)
     nn = np.argpartition(d2, k - 1, axis=1)[:, :k] if k < d2.shape[1] else \
         np.broadcast_to(np.arange(k), d2.shape)
@@ -438,8 +442,7 @@ def _template_reach(templates: np.ndarray, novelty: float | None) -> float:
     if novelty is None or len(templates) < 2:
         return float("inf")
     t = templates.astype(np.float64)
-    sq = np.einsum("ij,ij->i", t, t)
-    d2 = sq[:, None] - 2.0 * t @ t.T + sq[None, :]
+    d2 = _sq_distances(t, t)
     np.fill_diagonal(d2, np.inf)
     return float(novelty * np.sqrt(max(float(d2.min(axis=1).max()), 0.0)))
 

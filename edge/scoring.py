@@ -191,7 +191,7 @@ def class_metrics(cm: np.ndarray, classes=AAMI_CLASSES) -> dict:
 EC57_NOT_FALSE_POSITIVE = {"V": ("F", "Q"), "S": ("Q",)}
 
 
-def ec57_gross(cm: np.ndarray, classes=AAMI_CLASSES, *, none: str | None = None) -> dict:
+def ec57_gross(cm: np.ndarray, classes=AAMI_CLASSES) -> dict:
     """VEB and SVEB gross statistics by the ANSI/AAMI EC57 rules (as PhysioNet's ``bxb``).
 
     They differ from the plain one-vs-rest numbers of :func:`class_metrics` only in the false
@@ -202,9 +202,9 @@ def ec57_gross(cm: np.ndarray, classes=AAMI_CLASSES, *, none: str | None = None)
     Parameters
     ----------
     cm : confusion counts, rows = reference, columns = predicted, in ``classes`` order.
-    classes : the row/column labels; must contain ``N S V F Q``.
-    none : label of the "no beat" row/column if ``cm`` has one (a missed reference beat in
-        that column is a false negative; an extra detection in that row a false positive).
+    classes : the row/column labels; must contain ``N S V F Q`` and may add a "no beat"
+        label (a missed reference beat in that column is a false negative, an extra detection
+        in that row a false positive, like any other label outside the exemptions).
 
     Returns
     -------

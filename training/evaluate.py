@@ -184,9 +184,7 @@ def _summary(per_record: dict, classes) -> dict:
 
 def _ec57(confusion: dict) -> dict:
     """EC57/bxb VEB and SVEB gross statistics of a stored ``{"classes", "matrix"}``."""
-    classes = tuple(confusion["classes"])
-    return ec57_gross(np.array(confusion["matrix"]), classes,
-                      none=NO_BEAT if NO_BEAT in classes else None)
+    return ec57_gross(np.array(confusion["matrix"]), tuple(confusion["classes"]))
 
 
 def with_ec57(results: list[dict]) -> list[dict]:
