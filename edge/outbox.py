@@ -36,7 +36,8 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -192,26 +193,16 @@ class Outbox:
         priority = DROP_PRIORITY.get(event_type, 1)
         with self._lock:
             self._check_open()
-            try:
-                db = self._db
-                db.execute("BEGIN IMMEDIATE")
-                try:
-                    excess = self._pending_bytes + n_bytes - self.config.max_bytes
-                    if excess > 0 and not self._make_room(excess, priority):
-                        self._count_drop(event_type)
-                        db.execute("COMMIT")
-                        return None
-                    cur = db.execute(
-                        "INSERT INTO outbox (topic, payload, qos, retain, event_type, "
-                        "priority, n_bytes, created_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                        (topic, payload, int(qos), int(bool(retain)), event_type, priority,
-                         n_bytes, time.time()))
-                    db.execute("COMMIT")
-                except BaseException:
-                    db.execute("ROLLBACK")
-                    raise
-            except sqlite3.Error as exc:
-                raise OutboxError(f"cannot append: {exc}", self.path) from exc
+            with self._transaction("append") as db:
+                excess = self._pending_bytes + n_bytes - self.config.max_bytes
+                if excess > 0 and not self._make_room(excess, priority):
+                    self._count_drop(event_type)
+                    return None
+                cur = db.execute(
+                    "INSERT INTO outbox (topic, payload, qos, retain, event_type, "
+                    "priority, n_bytes, created_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (topic, payload, int(qos), int(bool(retain)), event_type, priority,
+                     n_bytes, time.time()))
             self._pending += 1
             self._pending_bytes += n_bytes
             self.n_appended += 1
@@ -270,25 +261,16 @@ class Outbox:
             return 0
         with self._lock:
             self._check_open()
-            try:
-                db = self._db
-                db.execute("BEGIN IMMEDIATE")
-                try:
-                    size = 0
-                    n = 0
-                    for (i,) in ids:
-                        row = db.execute("SELECT n_bytes FROM outbox WHERE id = ?",
-                                         (i,)).fetchone()
-                        if row is not None:
-                            size += row[0]
-                            n += 1
-                    db.executemany("DELETE FROM outbox WHERE id = ?", ids)
-                    db.execute("COMMIT")
-                except BaseException:
-                    db.execute("ROLLBACK")
-                    raise
-            except sqlite3.Error as exc:
-                raise OutboxError(f"cannot delete: {exc}", self.path) from exc
+            with self._transaction("delete") as db:
+                size = 0
+                n = 0
+                for (i,) in ids:
+                    row = db.execute("SELECT n_bytes FROM outbox WHERE id = ?",
+                                     (i,)).fetchone()
+                    if row is not None:
+                        size += row[0]
+                        n += 1
+                db.executemany("DELETE FROM outbox WHERE id = ?", ids)
             self._pending -= n
             self._pending_bytes -= size
             self.n_acked += n
@@ -315,6 +297,23 @@ class Outbox:
                 "appended": self.n_appended, "acked": self.n_acked,
                 "dropped": dict(self._dropped),
                 "dropped_total": sum(self._dropped.values())}
+
+    @contextmanager
+    def _transaction(self, what: str) -> Iterator[sqlite3.Connection]:
+        """One write transaction (caller holds the lock): ``BEGIN IMMEDIATE``, then ``COMMIT``
+        when the block ends (also by ``return``), ``ROLLBACK`` when it raises; SQLite errors
+        become :class:`OutboxError` ("cannot <what>")."""
+        db = self._db
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise OutboxError(f"cannot {what}: {exc}", self.path) from exc
 
     def _check_open(self) -> None:
         if self._closed:
