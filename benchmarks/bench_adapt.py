@@ -10,8 +10,10 @@ and classify the first 5 minutes, fit) in one process pinned to one thread.
 
 Hyper-parameters: ``--tune-ds1`` runs the same protocol on DS1 over a grid and reports the
 configuration maximising mean(SVEB F1, VEB F1); DS2 is never used to choose them. The grid has
-two stages (fixed before any DS2 look): the head (``GRID``), then, with the best head, the
-wearer-template vote (``TEMPLATE_GRID``, ``template_k`` 0 = off is part of it). The shipped
+four stages: the head (``GRID``), then, with the best head, the wearer-template vote
+(``TEMPLATE_GRID``, ``template_k`` 0 = off is part of it), its novelty guard
+(``NOVELTY_GRID``, safety first) and the guard's timing condition (``ECTOPIC_GRID``, judged on
+DS1 with Noise Stress Test noise added by the NST protocol, ``NOISE_CONDITIONS``). The shipped
 ensemble was trained on DS1, so its DS1 outputs are in-sample (they make any adaptation look
 useless and favour "trust the base"); the tuning therefore uses, for each DS1 record, the
 ensemble member that was trained *without* that record's patient fold (float Keras, its own
@@ -66,6 +68,14 @@ TEMPLATE_GRID = {"template_k": (5, 9, 15, 25), "template_weight": (0.5, 1.0, 2.0
 #: Stage 3: the templates' novelty guard (None = always vote), chosen by a safety-first rule.
 NOVELTY_GRID = (None, 1.0, 1.5, 2.0, 3.0)
 NOVELTY_TOLERANCE = 0.002
+#: Stage 4: the guard's timing condition (None = the guard spares every new beat), judged on
+#: DS1 with NSTDB noise added to the scored part by the NST protocol (from minute 5, 2-minute
+#: noisy segments alternating with 2 clean ones) at these (noise record, SNR dB) conditions.
+#: Rule: the highest DS1 safety share (`unseen_morphology_v`) among the values whose mean noisy
+#: VEB F1 is within ECTOPIC_TOLERANCE of the best value's.
+ECTOPIC_GRID = (None, 0.05, 0.1, 0.15, 0.2)
+ECTOPIC_TOLERANCE = 0.001
+NOISE_CONDITIONS = (("em", 6.0), ("em", 0.0), ("ma", 6.0), ("ma", 0.0))
 #: Tie-break, fixed before any DS2 look: among configurations with the same DS1 criterion,
 #: prefer a capped fallback gain (the documented contract "a non-adapted class keeps the base
 #: model's score" taken literally), then the earlier grid entry.
@@ -99,7 +109,7 @@ DS2_LOOKS = (
 def template_fields(row: dict) -> dict:
     """The template fields of a tuning row as :class:`AdaptConfig` keyword arguments."""
     return {k: tuple(v) if k == "template_classes" else v for k, v in row.items()
-            if k in (*TEMPLATE_GRID, "template_novelty")}
+            if k in (*TEMPLATE_GRID, "template_novelty", "novel_ectopic_log")}
 
 
 def grid_config(values: dict, base: AdaptConfig | None = None) -> AdaptConfig:
@@ -125,7 +135,8 @@ C = np.asarray(AAMI_CLASSES, dtype=object)
 
 
 def record_outputs(clf: BeatClassifier, records, data_dir=None) -> dict:
-    """Per record: labels, sample positions, base probabilities, embeddings, std features."""
+    """Per record: labels, sample positions, base probabilities, embeddings, standardised and
+    raw scalar features."""
     from convert.quantize import _dataset_config
     from training.dataset import build_record
 
@@ -135,7 +146,7 @@ def record_outputs(clf: BeatClassifier, records, data_dir=None) -> dict:
         d = build_record(rec, cfg, 0, data_dir=data_dir)
         p, e = clf.predict_with_embedding(d.beat, d.features)
         out[rec] = {"y": C[d.label], "s": d.sample_index, "p": p, "e": e,
-                    "f": clf.standardize_features(d.features)}
+                    "f": clf.standardize_features(d.features), "r": d.features}
     return out
 
 
@@ -151,7 +162,7 @@ def protocol(outputs: dict, config: AdaptConfig, fs_hz: float = 360.0) -> dict:
     truth, base, adapted, per_record = [], [], [], {}
     for rec, d in outputs.items():
         head, _, t = window_head(d, config, fs_hz)
-        q = head.apply(d["p"][t], head.inputs(d["e"][t], d["f"][t]))
+        q = head.apply(d["p"][t], head.inputs(d["e"][t], d["f"][t]), d["r"][t])
         lb, la = C[d["p"][t].argmax(1)], C[q.argmax(1)]
         truth.append(d["y"][t])
         base.append(lb)
@@ -173,39 +184,75 @@ def _criterion(m: dict) -> float:
     return 0.5 * (m["per_class"]["S"]["f1"] + m["per_class"]["V"]["f1"])
 
 
-def heldout_outputs(model_dir: Path = ROOT / "edge" / "models", data_dir=None) -> dict:
-    """DS1 outputs of the ensemble member trained without each record's patient fold."""
+def nst_noise(x_mv: np.ndarray, beats: np.ndarray, noise_mv: np.ndarray, snr_db: float, *,
+              offset: int = 0, fs_hz: float = 360.0, start_s: float = 300.0,
+              segment_s: float = 120.0) -> np.ndarray:
+    """``x_mv`` with ``noise_mv`` added by the Noise Stress Test protocol: from ``start_s`` on,
+    ``segment_s`` noisy alternating with ``segment_s`` clean, at ``snr_db`` with the NST
+    convention S = (median QRS peak-to-peak)^2 / 8, N = noise variance (as
+    ``bench_noise_added.py``); the noise is read from ``offset`` on, wrapping around."""
+    inner = beats[(beats > 50) & (beats < x_mv.size - 50)]
+    pp = float(np.median([np.ptp(x_mv[i - 18:i + 18]) for i in inner[::10]]))
+    z = np.resize(np.roll(noise_mv, -offset), x_mv.size)
+    z = z - z.mean()
+    scale = np.sqrt(pp ** 2 / 8.0 / 10 ** (snr_db / 10) / z.var())
+    seg, start = int(round(segment_s * fs_hz)), int(round(start_s * fs_hz))
+    noisy = np.zeros(x_mv.size, dtype=bool)
+    for s in range(start, x_mv.size, 2 * seg):
+        noisy[s:s + seg] = True
+    return np.where(noisy, x_mv + scale * z, x_mv)
+
+
+def heldout_outputs(model_dir: Path = ROOT / "edge" / "models", data_dir=None,
+                    noise: tuple[str, float] | None = None) -> dict:
+    """DS1 outputs of the ensemble member trained without each record's patient fold; with
+    ``noise`` = (NSTDB record, SNR dB), on the record with that noise added by
+    :func:`nst_noise` (its first channel; the k-th record of the j-th fold reads it from
+    sample 37,000 x (k + 7 j) on, wrapping)."""
     import keras
 
     from convert.quantize import _dataset_config
     from training.contract import load_model, model_inputs
-    from training.dataset import build_record
+    from training.data import reference_beats
+    from training.dataset import build_record, record_signal, signal_beats
 
     model, contract = load_model(model_dir)
     cfg = _dataset_config(contract)
     st = contract["features"]["standardize"]
     kind = contract["model"]["config"]["kind"]
+    noise_mv = {} if noise is None else {
+        noise[0]: read_record(noise[0], channels=[0], database="nstdb").signal_mv[:, 0]}
     out = {}
     for k, fold in enumerate(contract["training"]["folds"]):
         m = model.get_layer(f"{'ecg_' + kind}_{k}")
         two = keras.Model(m.inputs, [m.get_layer("probabilities").output,
                                      m.get_layer("head").output])
-        for rec in fold:
-            d = build_record(rec, cfg, 0, data_dir=data_dir)
-            p, e = two.predict(model_inputs(d.beat, d.features, contract), batch_size=1024,
-                               verbose=0)
-            out[rec] = {"y": C[d.label], "s": d.sample_index, "p": p, "e": e,
-                        "f": apply_standardization(d.features, st["mean"], st["std"])}
+        for j, rec in enumerate(fold):
+            if noise is None:
+                d = build_record(rec, cfg, 0, data_dir=data_dir)
+                y, s, beat, feats = C[d.label], d.sample_index, d.beat, d.features
+            else:
+                x, fs = record_signal(rec, cfg.lead, data_dir)
+                ref = reference_beats(rec, data_dir=data_dir)
+                x = nst_noise(x, ref.sample_index, noise_mv[noise[0]], noise[1],
+                              offset=(37000 * (j + 7 * k)) % noise_mv[noise[0]].size, fs_hz=fs)
+                beat, feats, _ = signal_beats(x, fs, ref.sample_index, cfg)
+                y, s = C[[AAMI_CLASSES.index(c) for c in ref.aami]], ref.sample_index
+            p, e = two.predict(model_inputs(beat, feats, contract), batch_size=1024, verbose=0)
+            out[rec] = {"y": y, "s": s, "p": p, "e": e, "r": feats,
+                        "f": apply_standardization(feats, st["mean"], st["std"])}
     return out
 
 
 #: Variants compared on unseen-morphology V beats (the safety check of the template vote).
 SAFETY_VARIANTS = {"head only (no templates)": {"template_k": 0},
-                   "templates, no novelty guard": {"template_novelty": None}}
+                   "templates, no novelty guard": {"template_novelty": None},
+                   "guard sparing every new beat (no timing condition)":
+                       {"novel_ectopic_log": None}}
 
 
 def unseen_morphology_v(outs: dict, config: AdaptConfig, folds, per_record: int = 100,
-                        seed: int = 0) -> dict:
+                        seed: int = 0, variants: dict | None = None) -> dict:
     """Safety check on DS1: how many PVCs of a morphology the wearer's window never showed
     are still called V after adaptation.
 
@@ -213,12 +260,13 @@ def unseen_morphology_v(outs: dict, config: AdaptConfig, folds, per_record: int 
     up to ``per_record`` V beats of each *other* patient of the same fold (same held-out
     ensemble member, hence the same embedding space) stand in for a new ventricular focus;
     the share called V is reported for the base model, ``config`` and each of
-    :data:`SAFETY_VARIANTS` of it.
+    ``variants`` (default :data:`SAFETY_VARIANTS`) of it.
     """
     rng = np.random.default_rng(seed)
     fold_of = {r: i for i, f in enumerate(folds) for r in f}
     variants = {"base model": None, "shipped configuration": config,
-                **{k: replace(config, **v) for k, v in SAFETY_VARIANTS.items()}}
+                **{k: replace(config, **v) for k, v in
+                   (SAFETY_VARIANTS if variants is None else variants).items()}}
     hits = {k: 0 for k in variants}
     n = 0
     for rec, d in outs.items():
@@ -232,17 +280,17 @@ def unseen_morphology_v(outs: dict, config: AdaptConfig, folds, per_record: int 
             v = np.flatnonzero(outs[other]["y"] == "V")
             if v.size:
                 v = rng.choice(v, size=min(per_record, v.size), replace=False)
-                parts.append({k: outs[other][k][v] for k in ("p", "e", "f")})
+                parts.append({k: outs[other][k][v] for k in ("p", "e", "f", "r")})
         if not parts:
             continue
-        p, e, f = (np.concatenate([q[k] for q in parts]) for k in ("p", "e", "f"))
+        p, e, f, r = (np.concatenate([q[k] for q in parts]) for k in ("p", "e", "f", "r"))
         n += len(p)
         for name, cfg in variants.items():
             if cfg is None:
                 q = p
             else:
                 head = window_head(d, cfg)[0]
-                q = head.apply(p, head.inputs(e, f))
+                q = head.apply(p, head.inputs(e, f), r)
             hits[name] += int(np.sum(q.argmax(1) == AAMI_CLASSES.index("V")))
     return {"n_beats": n, "called_v": {k: h / n if n else float("nan")
                                        for k, h in hits.items()}}
@@ -254,7 +302,9 @@ def tune_ds1(clf: BeatClassifier, data_dir=None, outs: dict | None = None) -> di
     outs = heldout_outputs(data_dir=data_dir) if outs is None else outs
     base = protocol(outs, AdaptConfig())["base"]
     rows = []
-    head_only = replace(AdaptConfig(), template_k=0, template_novelty=None)  # stage 1: head
+    # stage 1: the head (stages 2-3 keep the guard without its timing condition, as designed)
+    head_only = replace(AdaptConfig(), template_k=0, template_novelty=None,
+                        novel_ectopic_log=None)
     for values in itertools.product(*GRID.values()):
         cfg = grid_config(dict(zip(GRID, values)), head_only)
         m = protocol(outs, cfg)["adapted"]
@@ -294,18 +344,43 @@ def tune_ds1(clf: BeatClassifier, data_dir=None, outs: dict | None = None) -> di
         nbest = min(ok, key=lambda r: np.inf if r["template_novelty"] is None
                     else r["template_novelty"])
         tbest = {**tbest, "template_novelty": nbest["template_novelty"]}
-    safety = None
+    safety, erows = None, []
     if tbest["template_k"]:
         from training.contract import load_contract
 
-        contract = load_contract(ROOT / "edge" / "models" / "beat_cnn.contract.json")
+        folds = load_contract(ROOT / "edge" / "models" / "beat_cnn.contract.json")[
+            "training"]["folds"]
         final = replace(tcfg, template_novelty=tbest["template_novelty"])
-        safety = unseen_morphology_v(outs, final, contract["training"]["folds"])
+        if final.template_novelty is not None:
+            # Stage 4: the guard's timing condition, on DS1 with NST noise (rule above).
+            noisy = {f"{kind} {snr:g} dB": heldout_outputs(data_dir=data_dir, noise=(kind, snr))
+                     for kind, snr in NOISE_CONDITIONS}
+            # the last row, for reference only (not a candidate): no guard at all
+            for ect in (*ECTOPIC_GRID, "no guard"):
+                cfg = replace(final, template_novelty=None) if ect == "no guard" else \
+                    replace(final, novel_ectopic_log=ect)
+                m = protocol(outs, cfg)["adapted"]
+                row = {"novel_ectopic_log": ect, "S_f1": m["per_class"]["S"]["f1"],
+                       "V_f1": m["per_class"]["V"]["f1"], "criterion": _criterion(m),
+                       "noisy_V_f1": {}, "safety": unseen_morphology_v(
+                           outs, cfg, folds, variants={})["called_v"]["shipped configuration"]}
+                for name, o in noisy.items():
+                    row["noisy_V_f1"][name] = protocol(o, cfg)["adapted"]["per_class"]["V"]["f1"]
+                row["noisy_V_f1_mean"] = float(np.mean(list(row["noisy_V_f1"].values())))
+                erows.append(row)
+                print("DS1 ectopic", row, flush=True)
+            candidates = erows[:len(ECTOPIC_GRID)]
+            top = max(r["noisy_V_f1_mean"] for r in candidates)
+            ok = [r for r in candidates if r["noisy_V_f1_mean"] >= top - ECTOPIC_TOLERANCE]
+            ebest = max(ok, key=lambda r: r["safety"])  # first maximum in grid order
+            final = replace(final, novel_ectopic_log=ebest["novel_ectopic_log"])
+            tbest = {**tbest, "novel_ectopic_log": ebest["novel_ectopic_log"]}
+        safety = unseen_morphology_v(outs, final, folds)
         print("DS1 unseen-morphology V", safety, flush=True)
     return {"view": "DS1, held-out ensemble member per patient fold (float)", "grid": rows,
             "unseen_morphology_v": safety,
             "best": best, "template_grid": trows, "template_best": tbest,
-            "novelty_grid": nrows,
+            "novelty_grid": nrows, "ectopic_grid": erows,
             "base": {"S_f1": base["per_class"]["S"]["f1"],
                                    "V_f1": base["per_class"]["V"]["f1"],
                                    "accuracy": base["accuracy"]}}
@@ -346,7 +421,7 @@ def head_cost(outputs: dict, config: AdaptConfig, repeats: int = 5) -> dict:
         best = float("inf")
         for _ in range(repeats):
             t0 = time.process_time()
-            head.apply(d["p"][t], x)
+            head.apply(d["p"][t], x, d["r"][t])
             best = min(best, time.process_time() - t0)
         per_beat.append(1e6 * best / max(1, int(t.sum())))
         n_templates.append(0 if head.templates is None else len(head.template_labels))
@@ -376,8 +451,10 @@ def markdown(res: dict) -> str:
     a = res["adapted"]
     tmpl = (f" + wearer-template vote ({cfg['template_k']} nearest of the window's labelled "
             f"beats, classes {''.join(cfg['template_classes'])}, novelty guard "
-            f"{cfg.get('template_novelty')})" if cfg.get("template_k")
-            else "")
+            f"{cfg.get('template_novelty')}"
+            + (f" sparing new beats with ectopic timing, log ratio {cfg['novel_ectopic_log']}"
+               if cfg.get("novel_ectopic_log") is not None else "") + ")"
+            if cfg.get("template_k") else "")
     lines = ["# Patient adaptation on DS2 (int8, reference beats, last 25 minutes)", "",
              f"Model `{Path(res['model']).name}`; head: residual multinomial logistic "
              f"regression over [int8 embedding, standardised RR features] on the first "
@@ -467,6 +544,27 @@ def markdown(res: dict) -> str:
                     lines.append(f"| {r['template_novelty']} | {r['S_f1']:.4f} | "
                                  f"{r['V_f1']:.4f} | {r['V_se']:.4f} | {r['V_f1_ec57']:.4f} | "
                                  f"{r['criterion']:.4f} |")
+            if t.get("ectopic_grid"):
+                conds = list(t["ectopic_grid"][0]["noisy_V_f1"])
+                lines += ["", "Stage 4, the guard's timing condition (a new beat is spared the "
+                          "vote only if premature against the local or long-term mean RR, or "
+                          "followed by a pause, by more than this natural-log ratio; None = "
+                          "every new beat spared). Judged on DS1 with Noise Stress Test noise "
+                          "added to the scored part by the NST protocol (from minute 5, 2-minute "
+                          "noisy segments alternating with 2 clean ones; NST SNR convention); "
+                          "rule: the highest safety share (PVCs of an unseen morphology still "
+                          "called V, see below) among the values whose mean noisy VEB F1 is "
+                          f"within {ECTOPIC_TOLERANCE} of the best. The last row (templates "
+                          "without the guard) is for reference, not a candidate.", "",
+                          "| novel_ectopic_log | clean SVEB F1 | clean VEB F1 | "
+                          + " | ".join(f"VEB F1, {c}" for c in conds)
+                          + " | noisy mean | unseen-morphology V called V |",
+                          "|---" * (5 + len(conds)) + "|"]
+                for r in t["ectopic_grid"]:
+                    lines.append(f"| {r['novel_ectopic_log']} | {r['S_f1']:.4f} | "
+                                 f"{r['V_f1']:.4f} | "
+                                 + " | ".join(f"{r['noisy_V_f1'][c]:.4f}" for c in conds)
+                                 + f" | {r['noisy_V_f1_mean']:.4f} | {100 * r['safety']:.1f} % |")
             if t.get("unseen_morphology_v"):
                 sm = t["unseen_morphology_v"]
                 lines += ["", "Safety check on DS1 (`unseen_morphology_v`): PVCs of a morphology "
@@ -477,7 +575,7 @@ def markdown(res: dict) -> str:
                 for k, v in sm["called_v"].items():
                     lines.append(f"| {k} | {100 * v:.1f} % |")
             lines += ["", "Chosen: " + ", ".join(f"{k}={tb[k]}" for k in tb if
-                                                  k.startswith("template"))
+                                                  k.startswith(("template", "novel")))
                       + f" (DS1 SVEB F1 {tb['S_f1']:.3f}, VEB F1 {tb['V_f1']:.3f})."]
     lines += ["", "DS2 looks (each a full DS2 scoring of a design fixed on DS1 beforehand; "
               "DS2 never chose anything):", ""] + [f"{i}. {look}" for i, look in

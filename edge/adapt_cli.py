@@ -44,7 +44,9 @@ def cmd_adapt(args: argparse.Namespace) -> int:
                      **({"min_beats": args.min_beats} if args.min_beats is not None else {}),
                      **({"template_k": args.templates} if args.templates is not None else {}),
                      **({"template_novelty": args.template_novelty}
-                        if args.template_novelty is not _DEFAULT else {}))
+                        if args.template_novelty is not _DEFAULT else {}),
+                     **({"novel_ectopic_log": args.novel_ectopic}
+                        if args.novel_ectopic is not _DEFAULT else {}))
     clf = BeatClassifier(args.model or default_embed_model_path(), num_threads=1)
     rec = read_record(args.record, data_dir=args.data_dir)
     if not 0 <= args.channel < rec.signal_mv.shape[1]:
@@ -71,6 +73,11 @@ def cmd_adapt(args: argparse.Namespace) -> int:
                                                          "no class (none of "
                                                          f"{''.join(config.template_classes)}"
                                                          " adapted)"))
+        if voted and config.template_novelty is not None:
+            spared = ("with ectopic timing (premature or before a pause, "
+                      f"{config.novel_ectopic_log:g} log ratio)"
+                      if config.novel_ectopic_log is not None else "whatever their timing")
+            print(f"  novelty guard: beats unlike every template are spared the vote {spared}")
     for c, why in h.fallback.items():
         print(f"  fallback {c}: {why}")
     dis = h.info.get("confident_disagreement", 0.0)
@@ -117,8 +124,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--template-novelty", type=_novelty, default=_DEFAULT, metavar="X|off",
                    help="a beat farther than X times the templates' own nearest-neighbour "
                    "spread from every template is new to the wearer and not vetoed (default "
-                   "1.0; 'off' = always vote: fewer false V from noise, but a new PVC "
-                   "morphology can be suppressed)")
+                   "1.0; 'off' = always vote: a new PVC morphology can be suppressed)")
+    p.add_argument("--novel-ectopic", type=_novelty, default=_DEFAULT, metavar="X|off",
+                   help="the novelty guard spares only new beats with ectopic timing: RR "
+                   "shorter than the local or long-term mean by more than X (natural log), or "
+                   "followed by a pause longer by more than X (default 0.1; 'off' = spare every "
+                   "new beat, more false V from noise-deformed normal beats)")
     p.add_argument("--channel", type=int, default=0, help="signal channel (default 0)")
     p.add_argument("--data-dir", default=None, help="record directory (default $MITDB_DIR)")
     p.add_argument("-v", "--verbose", action="count", default=0, help="more logging")

@@ -34,7 +34,7 @@ from edge.scoring import AAMI_CLASSES
 from training.data import reference_beats
 
 __all__ = ["AugmentConfig", "DatasetConfig", "BeatSet", "record_signal", "condition",
-           "build_record", "build_dataset", "cache_dir", "DATASET_VERSION"]
+           "signal_beats", "build_record", "build_dataset", "cache_dir", "DATASET_VERSION"]
 
 logger = logging.getLogger(__name__)
 
@@ -226,6 +226,16 @@ def _record_seed(cfg: DatasetConfig, record: str, copy: int) -> int:
     return (cfg.seed * 1_000_003 + zlib.crc32(record.encode()) * 101 + copy) % (2 ** 32)
 
 
+def signal_beats(x_mv: np.ndarray, fs_hz: float, sample_index: np.ndarray,
+                 cfg: DatasetConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Model inputs ``(beat, features, rr_s)`` at given beat positions of a whole raw signal
+    (1-D mV at the windows' rate): the device's conditioning, windows, RR and beat features."""
+    cond = condition(x_mv, fs_hz)
+    rr = rr_features(sample_index, cfg.window)
+    beat, feats = beat_inputs(extract_windows(cond, sample_index, cfg.window), rr, cfg.features)
+    return beat, feats, rr
+
+
 def build_record(record: str, cfg: DatasetConfig, copy: int = 0, *, use_cache: bool = True,
                  data_dir: str | os.PathLike | None = None) -> BeatSet:
     """Beat examples of one record copy at its reference beat positions (all AAMI beats)."""
@@ -243,10 +253,7 @@ def build_record(record: str, cfg: DatasetConfig, copy: int = 0, *, use_cache: b
         x = augment_signal(x, fs, cfg.augment, np.random.default_rng(_record_seed(cfg, record,
                                                                                    copy)))
     ref = reference_beats(record, data_dir=data_dir)
-    cond = condition(x, fs)
-    windows = extract_windows(cond, ref.sample_index, cfg.window)
-    rr = rr_features(ref.sample_index, cfg.window)
-    beat, feats = beat_inputs(windows, rr, cfg.features)
+    beat, feats, rr = signal_beats(x, fs, ref.sample_index, cfg)
     index = {c: i for i, c in enumerate(AAMI_CLASSES)}
     n = ref.sample_index.size
     out = BeatSet(beat=beat, features=feats,

@@ -1,14 +1,17 @@
-"""benchmarks/bench_adapt.py: the unseen-morphology safety check on a constructed fold."""
+"""benchmarks/bench_adapt.py: the unseen-morphology safety check on a constructed fold, and the
+Noise Stress Test protocol used to judge the novelty guard's timing condition."""
 import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
-from bench_adapt import unseen_morphology_v  # noqa: E402
+from bench_adapt import nst_noise, unseen_morphology_v  # noqa: E402
 
 from edge.adapt import AdaptConfig  # noqa: E402
+from edge.features import FEATURE_NAMES  # noqa: E402
 
 
 def _record(rng, n, v_centre):
@@ -16,9 +19,11 @@ def _record(rng, n, v_centre):
     y = np.where(rng.uniform(size=n) < 0.15, "V", "N").astype(object)
     e = rng.standard_normal((n, 6)) * 0.5 + np.outer(y == "V", v_centre)
     f = rng.standard_normal((n, 14))
+    r = np.zeros((n, 14))  # raw features: V beats come 30 % early
+    r[:, FEATURE_NAMES.index("log_pre_over_local")] = np.where(y == "V", np.log(0.7), 0.0)
     p = np.where((y == "V")[:, None], [0.05, 0.01, 0.92, 0.01, 0.01],
                  [0.9, 0.04, 0.04, 0.01, 0.01])
-    return {"y": y, "s": np.arange(n) * 360, "p": p, "e": e, "f": f}
+    return {"y": y, "s": np.arange(n) * 360, "p": p, "e": e, "f": f, "r": r}
 
 
 def test_unseen_morphology_check_counts_foreign_pvcs(rng):
@@ -31,3 +36,34 @@ def test_unseen_morphology_check_counts_foreign_pvcs(rng):
     assert shares["base model"] == 1.0
     assert shares["shipped configuration"] > 0.9  # the novelty guard keeps them V
     assert shares["templates, no novelty guard"] < 0.5  # the plain vote vetoes them
+    assert shares["guard sparing every new beat (no timing condition)"] > 0.9
+
+
+def test_unseen_morphology_on_time_is_voted_on(rng):
+    """The same foreign beats arriving on time (a deformed normal beat, as far as timing
+    tells) are not spared by the guard's timing condition."""
+    wearer = _record(rng, 600, np.array([4.0, 0, 0, 0, 0, 0]))
+    other = _record(rng, 600, np.array([0, 0, 0, 0, 0, 12.0]))
+    other["r"][:] = 0.0
+    shares = unseen_morphology_v({"A": wearer, "B": other}, AdaptConfig(), [["A", "B"]],
+                                 per_record=50)["called_v"]
+    assert 0.4 < shares["shipped configuration"] < 0.6  # B's beats on A's head: vetoed
+    assert shares["guard sparing every new beat (no timing condition)"] > 0.9
+
+
+def test_nst_noise_follows_the_protocol(rng):
+    fs = 360.0
+    n = int(15 * 60 * fs)
+    beats = np.arange(200, n - 200, 300)
+    x = np.zeros(n)
+    x[beats] = 1.0  # 1 mV spikes: QRS peak-to-peak 1 mV
+    noise = rng.standard_normal(100_000)
+    for snr in (0.0, 6.0):
+        y = nst_noise(x, beats, noise, snr, offset=123)
+        d = y - x
+        minute = d.reshape(-1, int(60 * fs))
+        noisy = np.array([m.std() > 0 for m in minute])
+        # minutes 0-4 clean, then 2 noisy / 2 clean
+        assert noisy.tolist() == [False] * 5 + [True, True, False, False] * 2 + [True, True]
+        s_over_n = (1.0 ** 2 / 8) / d[noisy.repeat(int(60 * fs))].var()
+        assert 10 * np.log10(s_over_n) == pytest.approx(snr, abs=0.3)

@@ -15,6 +15,7 @@ from edge.adapt_cli import add_parser, default_embed_model_path
 from edge.classifier import BeatClassifier
 from edge.cli import default_model_path
 from edge.errors import AdaptedModelError, AdaptError, ConfigError, ModelError
+from edge.features import FEATURE_NAMES
 from edge.pipeline import classify_at
 from edge.records import read_annotations, read_record
 from edge.scoring import AAMI_CLASSES, AAMI_MAP
@@ -35,7 +36,7 @@ def _wearer(rng, n, p_s=0.2, k=8):
 
 
 def _acc(head, proba, emb, feats, y):
-    q = proba if head is None else head.apply(proba, head.inputs(emb, feats))
+    q = proba if head is None else head.apply(proba, head.inputs(emb, feats), feats)
     return float(np.mean(CLASSES[q.argmax(1)] == y))
 
 
@@ -120,8 +121,8 @@ def test_wearer_templates_veto_false_v_and_keep_true_v(rng):
     off = fit_head(proba[win], emb[win], feats[win], y[win], AdaptConfig(template_k=0))
     assert on.templates is not None and off.templates is None
     assert on.templates.shape == (int(win.sum()), emb.shape[1] + 14)
-    lab_on, lab_off = (CLASSES[h.apply(proba[rest], h.inputs(emb[rest], feats[rest])).argmax(1)]
-                       for h in (on, off))
+    lab_on, lab_off = (CLASSES[h.apply(proba[rest], h.inputs(emb[rest], feats[rest]),
+                                       feats[rest]).argmax(1)] for h in (on, off))
     art, true_v = kind[rest] == 2, kind[rest] == 1
     assert np.mean(lab_off[art] == "V") > 0.5  # the head alone cannot learn an unseen kind
     # templates: unlike the wearer's V, not V (the few beyond the templates' reach are "new"
@@ -130,31 +131,65 @@ def test_wearer_templates_veto_false_v_and_keep_true_v(rng):
     assert np.mean(lab_on[true_v] == "V") > 0.95
 
 
+def _timing(n, pre_log=0.0, post_log=0.0):
+    """Unstandardised scalar features of ``n`` beats with the given RR log ratios (pre/local
+    and pre/long = ``pre_log``, post/pre = ``post_log``); only the timing columns matter."""
+    f = np.zeros((n, len(FEATURE_NAMES)))
+    f[:, FEATURE_NAMES.index("log_pre_over_local")] = pre_log
+    f[:, FEATURE_NAMES.index("log_pre_over_long")] = pre_log
+    f[:, FEATURE_NAMES.index("log_post_over_pre")] = post_log
+    return f
+
+
 def test_a_new_morphology_is_not_vetoed_by_the_templates(rng):
     """V beats of a focus the window never showed (far from every template) keep the head's
-    V call when the novelty guard is on; the plain vote would suppress them."""
+    V call when the novelty guard is on and they come early or before a pause; the plain vote
+    would suppress them, and so does the guard when they come on time (a normal beat deformed
+    by noise looks new too)."""
     proba, emb, feats, y, kind = _v_wearer(rng, 800)
     win = kind != 2
     new_v = rng.standard_normal((60, emb.shape[1])) * 0.5
     new_v[:, 2] += 12.0  # a direction no window beat ever took
     p_new = np.tile([0.05, 0.01, 0.92, 0.01, 0.01], (60, 1))
     f_new = rng.standard_normal((60, 14))
+    timing = {"premature": _timing(60, pre_log=-0.3), "pause": _timing(60, post_log=0.4),
+              "on time": _timing(60, pre_log=-0.05, post_log=0.05)}
     calls = {}
-    for nov in (1.0, None):
-        h = fit_head(proba[win], emb[win], feats[win], y[win], AdaptConfig(template_novelty=nov))
-        calls[nov] = CLASSES[h.apply(p_new, h.inputs(new_v, f_new)).argmax(1)]
+    for nov, ectopic in ((1.0, 0.1), (1.0, None), (None, 0.1)):
+        h = fit_head(proba[win], emb[win], feats[win], y[win],
+                     AdaptConfig(template_novelty=nov, novel_ectopic_log=ectopic))
+        x = h.inputs(new_v, f_new)
+        for name, t in timing.items():
+            calls[nov, ectopic, name] = np.mean(CLASSES[h.apply(p_new, x, t).argmax(1)] == "V")
         if nov is not None:
             assert np.isfinite(h.template_reach) and h.template_reach > 0
-    assert np.mean(calls[1.0] == "V") > 0.95
-    assert np.mean(calls[None] == "V") < 0.5
+            assert h.apply_detail(p_new, x, timing["on time"])[1].all()  # all new, counted
+    assert calls[1.0, 0.1, "premature"] > 0.95 and calls[1.0, 0.1, "pause"] > 0.95
+    assert calls[1.0, 0.1, "on time"] < 0.5
+    assert all(calls[1.0, None, name] > 0.95 for name in timing)  # guard spares any new beat
+    assert all(calls[None, 0.1, name] < 0.5 for name in timing)  # no guard
+
+
+def test_the_timing_condition_needs_the_features(rng):
+    proba, emb, feats, y, kind = _v_wearer(rng, 400)
+    h = fit_head(proba, emb, feats, y, AdaptConfig())
+    x = h.inputs(emb, feats)
+    with pytest.raises(AdaptError, match="timing"):
+        h.apply(proba, x)
+    with pytest.raises(AdaptError, match="shape"):
+        h.apply(proba, x, feats[:, :4])
+    nan = _timing(len(y), pre_log=np.nan)  # unknown timing: not ectopic, no crash
+    assert np.all(np.isfinite(h.apply(proba, x, nan)))
+    old = fit_head(proba, emb, feats, y, AdaptConfig(novel_ectopic_log=None))
+    old.apply(proba, x)  # a guard without the timing condition (older files) needs none
 
 
 def test_template_vote_is_per_beat_and_leaves_unadapted_classes(rng):
     proba, emb, feats, y, _ = _v_wearer(rng, 600)
     head = fit_head(proba[:300], emb[:300], feats[:300], y[:300], AdaptConfig())
-    x = head.inputs(emb[300:], feats[300:])
-    whole = head.apply(proba[300:], x)
-    parts = np.vstack([head.apply(proba[300 + i:300 + j], x[i:j])
+    x, f = head.inputs(emb[300:], feats[300:]), feats[300:]
+    whole = head.apply(proba[300:], x, f)
+    parts = np.vstack([head.apply(proba[300 + i:300 + j], x[i:j], f[i:j])
                        for i, j in ((0, 1), (1, 50), (50, 300))])
     np.testing.assert_allclose(parts, whole, rtol=1e-6, atol=1e-7)  # batch-size invariant
     np.testing.assert_allclose(whole.sum(axis=1), 1.0, rtol=1e-5)
@@ -165,7 +200,7 @@ def test_template_vote_is_per_beat_and_leaves_unadapted_classes(rng):
     no_vote = fit_head(proba[:300][y[:300] == "N"], emb[:300][y[:300] == "N"],
                        feats[:300][y[:300] == "N"], y[:300][y[:300] == "N"],
                        AdaptConfig(template_k=0))
-    np.testing.assert_allclose(only_n.apply(proba[300:], x), no_vote.apply(proba[300:], x),
+    np.testing.assert_allclose(only_n.apply(proba[300:], x, f), no_vote.apply(proba[300:], x, f),
                                rtol=1e-6)
 
 
@@ -178,8 +213,8 @@ def test_templates_are_capped_and_round_trip(rng, tmp_path):
     back = WearerHead.load(path)
     np.testing.assert_array_equal(back.templates, head.templates)
     assert back.template_reach == pytest.approx(head.template_reach)
-    np.testing.assert_allclose(back.apply(proba, back.inputs(emb, feats)),
-                               head.apply(proba, head.inputs(emb, feats)))
+    np.testing.assert_allclose(back.apply(proba, back.inputs(emb, feats), feats),
+                               head.apply(proba, head.inputs(emb, feats), feats))
     with np.load(path) as z:  # damaged: templates without their labels
         arrays = {k: z[k] for k in z.files if k != "template_labels"}
     with open(tmp_path / "bad.npz", "wb") as fh:
@@ -229,7 +264,8 @@ def test_config_errors_name_the_field():
                       ({"template_classes": ("X",)}, "template_classes"),
                       ({"template_classes": "V"}, "template_classes"),
                       ({"template_k": 20, "max_templates": 10}, "max_templates"),
-                      ({"template_novelty": 0.0}, "template_novelty")):
+                      ({"template_novelty": 0.0}, "template_novelty"),
+                      ({"novel_ectopic_log": -0.1}, "novel_ectopic_log")):
         with pytest.raises(ConfigError) as err:
             AdaptConfig(**kw)
         assert err.value.field == field
@@ -245,8 +281,8 @@ def test_head_file_round_trips_and_is_small(rng, tmp_path):
     assert back.adapted == head.adapted and back.fallback == head.fallback
     assert back.counts == head.counts and back.base_sha256 == head.base_sha256
     np.testing.assert_array_equal(back.weights, head.weights)
-    np.testing.assert_allclose(back.apply(proba, back.inputs(emb, feats)),
-                               head.apply(proba, head.inputs(emb, feats)))
+    np.testing.assert_allclose(back.apply(proba, back.inputs(emb, feats), feats),
+                               head.apply(proba, head.inputs(emb, feats), feats))
 
 
 def test_damaged_or_foreign_file_is_refused(tmp_path):
@@ -361,6 +397,15 @@ def test_cli_adapt_reports_fallbacks(mitdb_dir, tmp_path, capsys):
     with pytest.raises(SystemExit):
         parser.parse_args(["adapt", "--record", "100", "--labels", "atr", "--out", str(out),
                            "--template-novelty", "-1"])
+    args = parser.parse_args(["adapt", "--record", "100", "--labels", "atr", "--out", str(out),
+                              "--adapt-minutes", "2", "--novel-ectopic", "off",
+                              "--data-dir", str(mitdb_dir)])
+    assert args.func(args) == 0
+    assert WearerHead.load(out).config["novel_ectopic_log"] is None
+    assert AdaptConfig().novel_ectopic_log == 0.1  # the default when the option is absent
+    with pytest.raises(SystemExit):
+        parser.parse_args(["adapt", "--record", "100", "--labels", "atr", "--out", str(out),
+                           "--novel-ectopic", "-1"])
 
 
 def test_two_output_conversion_and_contract_checks(tmp_path):
