@@ -50,20 +50,27 @@ NONE = "-"  # a missed reference beat (column) or an extra detection (row)
 CLASSES = AAMI_CLASSES + (NONE,)
 
 
-def _confusion(ref_idx, ref_cls, det_idx, det_lab, fs_hz: float) -> np.ndarray:
+def detection_confusion(ref_idx, ref_cls, det_idx, det_lab, fs_hz: float,
+                        start: int = 0) -> np.ndarray:
+    """EC57-matched confusion (rows reference, columns predicted, ``-`` = missed / extra) of
+    labelled detections against reference beats; the whole record is matched, and only
+    reference beats and unmatched detections at or after sample ``start`` are counted."""
     index = {c: i for i, c in enumerate(CLASSES)}
     cm = np.zeros((len(CLASSES), len(CLASSES)), dtype=np.int64)
     ro, do = np.argsort(ref_idx, kind="stable"), np.argsort(det_idx, kind="stable")
     r2d, d2r = match_beats(ref_idx, det_idx, fs_hz)
     rc, dl = ref_cls[ro], det_lab[do]
+    ri, di = np.asarray(ref_idx)[ro], np.asarray(det_idx)[do]
     for r, d in enumerate(r2d):
-        cm[index[rc[r]], index[dl[d]] if d >= 0 else index[NONE]] += 1
+        if ri[r] >= start:
+            cm[index[rc[r]], index[dl[d]] if d >= 0 else index[NONE]] += 1
     for d in np.flatnonzero(d2r < 0):
-        cm[index[NONE], index[dl[d]]] += 1
+        if di[d] >= start:
+            cm[index[NONE], index[dl[d]]] += 1
     return cm
 
 
-def _metrics(cm: np.ndarray) -> dict:
+def detection_metrics(cm: np.ndarray) -> dict:
     m = class_metrics(cm, CLASSES)
     n = cm[:5, :5]
     m["accuracy"] = float(np.trace(n) / cm.sum())  # missed and extra beats are errors
@@ -101,10 +108,10 @@ def run(model: str, records, data_dir: str | None) -> dict:
                 r_idx = ref.sample_index[keep]
                 r_cls = np.array([AAMI_MAP[s] for s in ref.symbol[keep]], dtype=object)
                 got = wfdb.rdann(str(Path(tmp) / rec), ext)
-                cm = _confusion(r_idx, r_cls, np.asarray(got.sample, dtype=np.int64),
+                cm = detection_confusion(r_idx, r_cls, np.asarray(got.sample, dtype=np.int64),
                                 np.asarray(got.symbol, dtype=object), ref.fs_hz)
                 cms[mode] = cms.get(mode, 0) + cm
-                m = _metrics(cm)
+                m = detection_metrics(cm)
                 row[mode] = {"cpu_s": round(cpu, 2), "accuracy": m["accuracy"],
                              "S": m["per_class"]["S"], "V": m["per_class"]["V"],
                              "missed": int(cm[:5, 5].sum()), "extra": int(cm[5, :5].sum())}
@@ -114,7 +121,7 @@ def run(model: str, records, data_dir: str | None) -> dict:
                   f"{row['detected']['accuracy']:.4f} missed {row['detected']['missed']} extra "
                   f"{row['detected']['extra']}", flush=True)
     for mode, cm in cms.items():
-        out[mode] = {"confusion": cm.tolist(), "classes": list(CLASSES), **_metrics(cm),
+        out[mode] = {"confusion": cm.tolist(), "classes": list(CLASSES), **detection_metrics(cm),
                      "cpu_s": round(totals[mode], 1)}
     return add_ec57(out)
 

@@ -54,7 +54,11 @@ def _cmd_annotate(args: argparse.Namespace) -> int:
     from edge.records import read_annotations, read_record
     from edge.wfdb_io import write_annotations
 
-    clf = BeatClassifier(args.model or default_model_path())
+    if args.adapted:
+        from edge.adapt import AdaptedClassifier
+        clf = AdaptedClassifier.load(args.adapted, args.model)
+    else:
+        clf = BeatClassifier(args.model or default_model_path())
     rec = read_record(args.record, data_dir=args.data_dir)
     if not 0 <= args.channel < rec.signal_mv.shape[1]:
         raise EdgeError(f"--channel {args.channel}: record {rec.name} has "
@@ -219,6 +223,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("record", help="MIT-BIH record name or WFDB record path (any sample rate)")
     p.add_argument("--model", default=None, type=Path,
                    help="int8 .tflite model (default: the bundled model)")
+    p.add_argument("--adapted", default=None, type=Path,
+                   help="per-wearer head from `ecg-edge adapt` (its base model: --model, else "
+                   "the bundled default_embed.tflite)")
     p.add_argument("--channel", type=int, default=0)
     p.add_argument("--ext", default="cls", help="annotation file extension (default cls)")
     p.add_argument("--out-dir", default=".", type=Path)

@@ -34,17 +34,33 @@ def test_confusion_counts_missed_and_extra_and_ec57_exempts_fusion():
     # the last V is missed; one extra detection at 7000 called V
     det_idx = np.array([1002, 1998, 3001, 4003, 5000, 7000])
     det_lab = np.array(["N", "V", "V", "S", "S", "V"], dtype=object)
-    cm = ba._confusion(ref_idx, ref_cls, det_idx, det_lab, fs_hz)
+    cm = ba.detection_confusion(ref_idx, ref_cls, det_idx, det_lab, fs_hz)
     i = {c: k for k, c in enumerate(ba.CLASSES)}
     assert cm[i["V"], i[ba.NONE]] == 1 and cm[i[ba.NONE], i["V"]] == 1
     res = ba.add_ec57({m: {"confusion": cm.tolist(), "classes": list(ba.CLASSES),
-                           **ba._metrics(cm)} for m in MODES})
+                           **ba.detection_metrics(cm)} for m in MODES})
     v, s = res["detected"]["ec57"]["V"], res["detected"]["ec57"]["S"]
     assert (v["tp"], v["fp"], v["fn"]) == (1, 1, 1)  # F->V is not a false VEB; the extra is
     assert res["detected"]["per_class"]["V"]["fp"] == 2
     assert (s["tp"], s["fp"], s["fn"]) == (1, 0, 0)  # Q->S is not a false SVEB
     assert res["detected"]["per_class"]["S"]["fp"] == 1
     _check_ec57_next_to_plain(res["detected"])
+
+
+def test_confusion_from_a_start_sample_counts_only_the_scored_part():
+    fs_hz = 360.0
+    ref_idx = np.array([1000, 2000, 3000, 4000])
+    ref_cls = np.array(["V", "N", "V", "N"], dtype=object)
+    det_idx = np.array([1001, 2500, 2999, 3500])  # 2000 missed; extras at 2500 and 3500
+    det_lab = np.array(["V", "V", "N", "V"], dtype=object)
+    cm = ba.detection_confusion(ref_idx, ref_cls, det_idx, det_lab, fs_hz, start=2990)
+    i = {c: k for k, c in enumerate(ba.CLASSES)}
+    assert cm.sum() == 3  # refs 3000 and 4000, the extra at 3500
+    assert cm[i["V"], i["N"]] == 1 and cm[i["N"], i[ba.NONE]] == 1
+    assert cm[i[ba.NONE], i["V"]] == 1
+    # a detection just before the start matching a reference inside it still counts
+    cm = ba.detection_confusion(ref_idx, ref_cls, det_idx, det_lab, fs_hz, start=3000)
+    assert cm[i["V"], i["N"]] == 1
 
 
 def test_stored_results_carry_ec57_from_their_confusion_matrices():

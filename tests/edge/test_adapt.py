@@ -468,6 +468,34 @@ def test_daemon_runs_an_adapted_model_and_reports_its_counters(mitdb_dir, tmp_pa
     assert 0 <= stats["new_to_wearer"] < 0.25 * stats["beats"]
 
 
+def test_annotate_with_an_adapted_head(mitdb_dir, tmp_path, capsys):
+    """`ecg-edge annotate --adapted` labels a record with the wearer head (the offline tool of
+    the device path) and refuses a head made for another model."""
+    import wfdb
+
+    from edge.cli import main as cli_main
+
+    head = tmp_path / "119.npz"
+    assert cli_main(["adapt", "--record", "119", "--labels", "atr", "--out", str(head),
+                     "--adapt-minutes", "3", "--data-dir", str(mitdb_dir)]) == 0
+    capsys.readouterr()
+    assert cli_main(["annotate", "119", "--adapted", str(head), "--reference-beats", "atr",
+                     "--ext", "adp", "--out-dir", str(tmp_path),
+                     "--data-dir", str(mitdb_dir)]) == 0
+    assert "adapted(119)" in capsys.readouterr().out
+    got = wfdb.rdann(str(tmp_path / "119"), "adp")
+    ref = read_annotations("119", data_dir=mitdb_dir)
+    keep = np.isin(ref.symbol, list(AAMI_MAP))
+    assert np.array_equal(got.sample, ref.sample_index[keep])
+    truth = np.array([AAMI_MAP[s] for s in ref.symbol[keep]])
+    late = got.sample >= 180 * 360  # after the adaptation window
+    assert np.mean(np.asarray(got.symbol)[late] == truth[late]) > 0.97
+    assert cli_main(["annotate", "119", "--adapted", str(head), "--model",
+                     str(default_model_path()), "--out-dir", str(tmp_path),
+                     "--data-dir", str(mitdb_dir)]) != 0  # head made for another base model
+    assert "made for base model" in capsys.readouterr().err
+
+
 def test_adapted_classifier_warns_when_the_wearer_changed(base, rec100, caplog):
     """A head whose templates lie far from every real beat: every beat is new to the wearer,
     the templates stay out of it, and the classifier says to adapt again (once)."""
