@@ -452,6 +452,8 @@ def test_daemon_runs_an_adapted_model_and_reports_its_counters(mitdb_dir, tmp_pa
     assert cli_main(["adapt", "--record", "119", "--labels", "atr", "--out", str(head),
                      "--adapt-minutes", "3", "--data-dir", str(mitdb_dir)]) == 0
     assert "V" in WearerHead.load(head).adapted  # 119 has PVCs from the start: templates vote
+    assert "novelty guard: beats unlike every template are spared the vote with ectopic " \
+        "timing" in capsys.readouterr().out
     jsonl = tmp_path / "events.jsonl"
     assert cli_main(["run", "--replay", "119", "--speed", "max", "--adapted", str(head),
                      "--jsonl", str(jsonl), "--quiet", "--idle-exit-s", "1",
