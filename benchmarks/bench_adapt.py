@@ -10,7 +10,8 @@ and classify the first 5 minutes, fit) in one process pinned to one thread.
 
 Hyper-parameters: ``--tune-ds1`` runs the same protocol on DS1 over a grid and reports the
 configuration maximising mean(SVEB F1, VEB F1); DS2 is never used to choose them. The grid has
-four stages: the head (``GRID``), then, with the best head, the wearer-template vote
+four stages: the head (``GRID``; then which non-adapted classes keep the base model's
+probability exactly, ``EXACT_FALLBACK_GRID``), then, with the best head, the wearer-template vote
 (``TEMPLATE_GRID``, ``template_k`` 0 = off is part of it), its novelty guard
 (``NOVELTY_GRID``, safety first) and the guard's timing condition (``ECTOPIC_GRID``, judged on
 DS1 with Noise Stress Test noise added by the NST protocol, ``NOISE_CONDITIONS``). The shipped
@@ -62,6 +63,9 @@ GRID = {"weight_l2": (0.3, 1.0, 3.0, 10.0, 100.0, 1000.0),
         "min_beats_F": (5, 20, None), "min_beats_V": (5, 10),
         # how far (log units) the head may raise a non-adapted class above the base model
         "max_fallback_gain": (None, 0.0)}
+#: Stage 1b: non-adapted classes that keep exactly the base model's probability (same
+#: criterion, first maximum in grid order: none first).
+EXACT_FALLBACK_GRID = ((), ("V",), ("V", "F"), ("S", "V"))
 #: Stage 2: the wearer-template vote on top of the stage-1 head (template_k 0 = no vote).
 TEMPLATE_GRID = {"template_k": (5, 9, 15, 25), "template_weight": (0.5, 1.0, 2.0, 4.0, 8.0, 16.0),
                  "template_floor": (0.02, 0.05, 0.2, 0.5, 1.0),
@@ -257,6 +261,8 @@ def heldout_outputs(model_dir: Path = ROOT / "edge" / "models", data_dir=None,
     return out
 
 
+#: Variants compared on the first PVCs of wearers whose window had none (exact V fallback).
+FIRST_PVC_VARIANTS = {"without the exact V fallback": {"exact_fallback": ()}}
 #: Variants compared on unseen-morphology V beats (the safety check of the template vote).
 SAFETY_VARIANTS = {"head only (no templates)": {"template_k": 0},
                    "templates, no novelty guard": {"template_novelty": None},
@@ -265,7 +271,8 @@ SAFETY_VARIANTS = {"head only (no templates)": {"template_k": 0},
 
 
 def unseen_morphology_v(outs: dict, config: AdaptConfig, folds, per_record: int = 100,
-                        seed: int = 0, variants: dict | None = None) -> dict:
+                        seed: int = 0, variants: dict | None = None,
+                        first_pvcs: bool = False) -> dict:
     """Safety check on DS1: how many PVCs of a morphology the wearer's window never showed
     are still called V after adaptation.
 
@@ -273,7 +280,9 @@ def unseen_morphology_v(outs: dict, config: AdaptConfig, folds, per_record: int 
     up to ``per_record`` V beats of each *other* patient of the same fold (same held-out
     ensemble member, hence the same embedding space) stand in for a new ventricular focus;
     the share called V is reported for the base model, ``config`` and each of
-    ``variants`` (default :data:`SAFETY_VARIANTS`) of it.
+    ``variants`` (default :data:`SAFETY_VARIANTS`) of it. With ``first_pvcs`` the wearers
+    are the others, those whose window has too few V beats to adapt V: the foreign PVCs stand
+    in for the wearer's first ones.
     """
     rng = np.random.default_rng(seed)
     fold_of = {r: i for i, f in enumerate(folds) for r in f}
@@ -284,7 +293,9 @@ def unseen_morphology_v(outs: dict, config: AdaptConfig, folds, per_record: int 
     n = 0
     for rec, d in outs.items():
         a = d["s"] < int(round(config.adapt_s * 360.0))
-        if int(np.sum(d["y"][a] == "V")) < config.min_beats_for("V") or rec not in fold_of:
+        need = config.min_beats_for("V")
+        adapts_v = need is not None and int(np.sum(d["y"][a] == "V")) >= need
+        if adapts_v == first_pvcs or rec not in fold_of:
             continue
         parts = []
         for other in folds[fold_of[rec]]:
@@ -317,7 +328,7 @@ def tune_ds1(clf: BeatClassifier, data_dir=None, outs: dict | None = None) -> di
     rows = []
     # stage 1: the head (stages 2-3 keep the guard without its timing condition, as designed)
     head_only = replace(AdaptConfig(), template_k=0, template_novelty=None,
-                        novel_ectopic_log=None)
+                        novel_ectopic_log=None, exact_fallback=())
     for values in itertools.product(*GRID.values()):
         cfg = grid_config(dict(zip(GRID, values)), head_only)
         m = protocol(outs, cfg)["adapted"]
@@ -328,6 +339,15 @@ def tune_ds1(clf: BeatClassifier, data_dir=None, outs: dict | None = None) -> di
                       for k, v in rows[-1].items()}, flush=True)
     best = max(rows, key=_rank)  # first maximum in grid order among exact ties
     head_cfg = grid_config({k: best[k] for k in GRID}, head_only)
+    xrows = []  # stage 1b
+    for ex in EXACT_FALLBACK_GRID:
+        m = protocol(outs, replace(head_cfg, exact_fallback=ex))["adapted"]
+        xrows.append({"exact_fallback": list(ex), "S_f1": m["per_class"]["S"]["f1"],
+                      "V_f1": m["per_class"]["V"]["f1"], "V_se": m["per_class"]["V"]["se"],
+                      "V_ppv": m["per_class"]["V"]["ppv"], "criterion": _criterion(m)})
+        print("DS1 exact fallback", xrows[-1], flush=True)
+    xbest = max(xrows, key=lambda r: round(r["criterion"], 12))
+    head_cfg = replace(head_cfg, exact_fallback=tuple(xbest["exact_fallback"]))
     trows = []
     for values in [None, *itertools.product(*TEMPLATE_GRID.values())]:
         tv = {"template_k": 0} if values is None else dict(zip(TEMPLATE_GRID, values))
@@ -389,11 +409,14 @@ def tune_ds1(clf: BeatClassifier, data_dir=None, outs: dict | None = None) -> di
             final = replace(final, novel_ectopic_log=ebest["novel_ectopic_log"])
             tbest = {**tbest, "novel_ectopic_log": ebest["novel_ectopic_log"]}
         safety = unseen_morphology_v(outs, final, folds)
+        safety["first_pvcs"] = unseen_morphology_v(
+            outs, final, folds, first_pvcs=True, variants=FIRST_PVC_VARIANTS)
         print("DS1 unseen-morphology V", safety, flush=True)
     return {"view": "DS1, held-out ensemble member per patient fold (float)", "grid": rows,
             "unseen_morphology_v": safety,
             "best": best, "template_grid": trows, "template_best": tbest,
-            "novelty_grid": nrows, "ectopic_grid": erows,
+            "novelty_grid": nrows, "ectopic_grid": erows, "exact_fallback_grid": xrows,
+            "exact_fallback": xbest["exact_fallback"],
             "base": {"S_f1": base["per_class"]["S"]["f1"],
                                    "V_f1": base["per_class"]["V"]["f1"],
                                    "accuracy": base["accuracy"]}}
@@ -591,6 +614,16 @@ def markdown(res: dict) -> str:
                 r = max((r for r in t["grid"] if r[k] == v), key=_rank)
                 lines.append(f"| {k} | {v} | {r['S_f1']:.4f} | {r['V_f1']:.4f} | "
                              f"{r['criterion']:.4f} |")
+        if t.get("exact_fallback_grid"):
+            lines += ["", "Stage 1b, on the stage-1 head: non-adapted classes that keep exactly "
+                      "the base model's probability (the adapted classes share the rest); same "
+                      "criterion, first maximum in grid order (none first):", "",
+                      "| exact_fallback | SVEB F1 | VEB F1 | VEB Se | VEB +P | criterion |",
+                      "|---|---|---|---|---|---|"]
+            for r in t["exact_fallback_grid"]:
+                lines.append(f"| {''.join(r['exact_fallback']) or 'none'} | {r['S_f1']:.4f} | "
+                             f"{r['V_f1']:.4f} | {r['V_se']:.4f} | {r['V_ppv']:.4f} | "
+                             f"{r['criterion']:.4f} |")
         if "template_grid" in t:
             tb = t["template_best"]
             rows = t["template_grid"]
@@ -651,6 +684,14 @@ def markdown(res: dict) -> str:
                           "| model | called V |", "|---|---|"]
                 for k, v in sm["called_v"].items():
                     lines.append(f"| {k} | {100 * v:.1f} % |")
+                if sm.get("first_pvcs"):
+                    fp = sm["first_pvcs"]
+                    lines += ["", "The same check on the wearers whose window had too few V "
+                              "beats to adapt V (V beats of the other patients of the fold as "
+                              f"their first PVCs, {fp['n_beats']} in all), share called V:", "",
+                              "| model | called V |", "|---|---|"]
+                    for k, v in fp["called_v"].items():
+                        lines.append(f"| {k} | {100 * v:.1f} % |")
             lines += ["", "Chosen: " + ", ".join(f"{k}={tb[k]}" for k in tb if
                                                   k.startswith(("template", "novel")))
                       + f" (DS1 SVEB F1 {tb['S_f1']:.3f}, VEB F1 {tb['V_f1']:.3f})."]
@@ -683,7 +724,8 @@ def main(argv=None) -> int:
         res["tuning"] = tune_ds1(clf, args.data_dir)
         best = res["tuning"]["best"]
         config = grid_config({k: best[k] for k in GRID}, config)
-        config = replace(config, **template_fields(res["tuning"]["template_best"]))
+        config = replace(config, **template_fields(res["tuning"]["template_best"]),
+                         exact_fallback=tuple(res["tuning"]["exact_fallback"]))
     records = args.records.split(",")
     outs = record_outputs(clf, records, args.data_dir)
     res.update(protocol(outs, config))

@@ -10,8 +10,9 @@ a *residual* multinomial logistic regression::
 
 with an L2 prior pulling ``W`` back to zero (zero = the base model), so with little data the
 head *is* the base model. A class with fewer than :attr:`AdaptConfig.min_beats` labelled beats
-is not adapted: its column of ``W`` stays zero (its score is the base model's) and the file,
-the log and ``ecg-edge adapt`` say so.
+is not adapted: its column of ``W`` stays zero and the file, the log and ``ecg-edge adapt`` say
+so; a non-adapted V (:attr:`AdaptConfig.exact_fallback`) keeps exactly the base model's
+probability, so a head that never saw the wearer's PVCs cannot suppress the first ones.
 
 On top, the window's labelled beats are kept as *wearer templates* (standardised head inputs, a
 few hundred rows): each new beat's nearest templates vote on its V score, as a Holter analyser
@@ -115,6 +116,12 @@ class AdaptConfig:
         far a head fitted without, e.g., V beats can push atypical beats toward V when it
         lowers its adapted classes' scores; the excess goes back to the adapted classes in
         proportion.
+    exact_fallback : non-adapted classes that keep *exactly* the base model's probability (the
+        adapted classes share what is left). Default V: a head fitted on a window without
+        PVCs only knows the wearer's other beats and would otherwise lower every beat's V
+        score, suppressing the wearer's first PVCs (on DS1 it halved the share of unseen
+        PVCs called V). S is not listed: lowering the base model's false S on a wearer's own
+        normal beats is what adaptation is for.
     template_k : wearer templates: the adaptation window's labelled beats (of adapted classes)
         are kept, standardised, in the file; each new beat's ``template_k`` nearest of them
         vote, and the score of every class in ``template_classes`` is multiplied by
@@ -150,6 +157,7 @@ class AdaptConfig:
     max_disagreement: float = 0.5
     class_min_beats: dict = field(default_factory=lambda: {"F": 20})
     max_fallback_gain: float | None = 0.0
+    exact_fallback: tuple = ("V",)
     template_k: int = 15
     template_weight: float = 8.0
     template_floor: float = 0.5
@@ -192,6 +200,10 @@ class AdaptConfig:
         if self.max_fallback_gain is not None and not self.max_fallback_gain >= 0:
             raise ConfigError("max_fallback_gain", f"must be >= 0 or None, got "
                               f"{self.max_fallback_gain}")
+        bad = [c for c in self.exact_fallback if c not in AAMI_CLASSES]
+        if bad or isinstance(self.exact_fallback, str):
+            raise ConfigError("exact_fallback", f"must be a tuple of classes from "
+                              f"{tuple(AAMI_CLASSES)}, got {self.exact_fallback!r}")
         if isinstance(self.template_k, bool) or not isinstance(self.template_k,
                                                                (int, np.integer)) \
                 or self.template_k < 0:
@@ -221,6 +233,7 @@ class AdaptConfig:
     def to_dict(self) -> dict:
         d = asdict(self)
         d["template_classes"] = list(self.template_classes)
+        d["exact_fallback"] = list(self.exact_fallback)
         return d
 
 
@@ -373,16 +386,24 @@ class WearerHead:
         new = np.zeros(len(proba), dtype=bool)
         gain = self.config.get("max_fallback_gain")
         free = np.array([c in self.adapted for c in self.classes])
-        q = _apply(proba, x, self.mean, self.std, self.weights,
-                   float(self.config["prob_floor"]), free=free,
+        floor = float(self.config["prob_floor"])
+        q = _apply(proba, x, self.mean, self.std, self.weights, floor, free=free,
                    max_fallback_gain=None if gain is None else float(gain))
+        exact = np.array([c in self.config.get("exact_fallback", ()) for c in self.classes])
+        q = self._vote(q, x, features, new)
+        return _keep_base(q, proba, floor, exact & ~free), new
+
+    def _vote(self, q: np.ndarray, x: np.ndarray, features: np.ndarray | None,
+              new: np.ndarray) -> np.ndarray:
+        """``q`` after the wearer-template vote (unchanged when the templates do not vote);
+        marks in ``new`` the beats beyond the templates' reach."""
         k = int(self.config.get("template_k", 0))
         if self.templates is None or k == 0 or len(q) == 0:
-            return q, new
+            return q
         vote = np.array([c in self.adapted and c in self.config["template_classes"]
                          for c in self.classes])
         if not vote.any():
-            return q, new
+            return q
         xs = ((np.asarray(x, dtype=np.float64) - self.mean) / self.std).astype(np.float32)
         spare = None  # beats the guard may spare (None: any new beat)
         ectopic_log = self.config.get("novel_ectopic_log")
@@ -392,7 +413,8 @@ class WearerHead:
                                  float(self.config["template_weight"]),
                                  float(self.config["template_floor"]), self.template_reach,
                                  spare)
-        return q, ~near
+        new[:] = ~near
+        return q
 
 
 def _head_inputs(embedding: np.ndarray | None, features_std: np.ndarray, *,
@@ -433,6 +455,20 @@ def _apply(proba, x, mean, std, weights, floor, *, free=None,
         q = q.copy()
         q[:, ~free], q[:, free] = qf, qa
     return q.astype(np.float32)
+
+
+def _keep_base(q: np.ndarray, proba: np.ndarray, floor: float, fixed: np.ndarray) -> np.ndarray:
+    """``q`` with the ``fixed`` columns set to the base model's (floored, renormalised)
+    probabilities and the other columns rescaled to share the rest."""
+    if len(q) == 0 or not fixed.any():
+        return q
+    pb = np.exp(_log_proba(proba, floor))
+    out = np.asarray(q, dtype=np.float64).copy()
+    rest = out[:, ~fixed]
+    left = 1.0 - pb[:, fixed].sum(axis=1, keepdims=True)
+    out[:, ~fixed] = rest / np.maximum(rest.sum(axis=1, keepdims=True), 1e-300) * left
+    out[:, fixed] = pb[:, fixed]
+    return out.astype(np.float32)
 
 
 def ectopic_timing(features: np.ndarray | None, log_ratio: float, n: int) -> np.ndarray:

@@ -67,3 +67,19 @@ def test_nst_noise_follows_the_protocol(rng):
         assert noisy.tolist() == [False] * 5 + [True, True, False, False] * 2 + [True, True]
         s_over_n = (1.0 ** 2 / 8) / d[noisy.repeat(int(60 * fs))].var()
         assert 10 * np.log10(s_over_n) == pytest.approx(snr, abs=0.3)
+
+
+def test_first_pvcs_of_a_wearer_without_v_keep_the_base_call(rng):
+    from bench_adapt import FIRST_PVC_VARIANTS
+
+    wearer = _record(rng, 600, np.array([4.0, 0, 0, 0, 0, 0]))
+    wearer["y"][:] = "N"  # a window (and record) without PVCs
+    wearer["p"][:] = [0.9, 0.04, 0.04, 0.01, 0.01]
+    other = _record(rng, 600, np.array([0, 0, 0, 0, 0, 12.0]))
+    other["p"][other["y"] == "V"] = [0.45, 0.01, 0.52, 0.01, 0.01]  # a close call
+    res = unseen_morphology_v({"A": wearer, "B": other}, AdaptConfig(), [["A", "B"]],
+                              per_record=50, first_pvcs=True, variants=FIRST_PVC_VARIANTS)
+    shares = res["called_v"]
+    assert res["n_beats"] == 50  # only A lacks V: B's PVCs on A's head
+    assert shares["base model"] == 1.0 and shares["shipped configuration"] == 1.0
+    assert shares["without the exact V fallback"] < 1.0  # an N-only head lowers V

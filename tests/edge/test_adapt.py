@@ -62,6 +62,27 @@ def test_class_without_enough_beats_falls_back_to_the_base_model(rng, caplog):
     assert "class V not adapted" in caplog.text
 
 
+def test_a_non_adapted_v_keeps_the_base_probability_exactly(rng):
+    """A head fitted on a window without PVCs knows only the wearer's other beats: it must not
+    lower the V score of a later PVC (exact_fallback), while S may still be lowered."""
+    proba, emb, feats, y = _wearer(rng, 600)
+    head = fit_head(proba[:300], emb[:300], feats[:300], y[:300], AdaptConfig())
+    loose = fit_head(proba[:300], emb[:300], feats[:300], y[:300],
+                     AdaptConfig(exact_fallback=()))
+    assert "V" not in head.adapted
+    pvc = np.tile([0.35, 0.05, 0.55, 0.03, 0.02], (50, 1))  # a first PVC, base says V
+    e_pvc, f_pvc = rng.standard_normal((50, emb.shape[1])), rng.standard_normal((50, 14))
+    q = head.apply(pvc, head.inputs(e_pvc, f_pvc), f_pvc)
+    np.testing.assert_allclose(q[:, 2], pvc[:, 2] / pvc.sum(axis=1), rtol=1e-5)
+    np.testing.assert_allclose(q.sum(axis=1), 1.0, rtol=1e-5)
+    assert np.all(CLASSES[q.argmax(1)] == "V")
+    q_loose = loose.apply(pvc, loose.inputs(e_pvc, f_pvc), f_pvc)
+    assert np.all(q_loose[:, 2] <= q[:, 2] + 1e-6)  # without it, V can only lose
+    rest = head.apply(proba[300:], head.inputs(emb[300:], feats[300:]), feats[300:])
+    np.testing.assert_allclose(rest[:, 2], proba[300:, 2] / proba[300:].sum(axis=1), rtol=1e-5)
+    assert _acc(head, *(a[300:] for a in (proba, emb, feats, y))) > 0.97  # S still adapted
+
+
 def test_class_min_beats_overrides_or_disables_a_class(rng):
     proba, emb, feats, y = _wearer(rng, 400)
     y[:40] = "F"
@@ -82,7 +103,8 @@ def test_fallback_gain_caps_non_adapted_classes():
                           fallback={c: "test" for c in "SVFQ"}, counts={"N": 300},
                           mean=np.zeros(2, np.float32), std=np.ones(2, np.float32), weights=w,
                           base_sha256="", base_model_version="", base_file="", embedding_size=0,
-                          config=AdaptConfig(max_fallback_gain=gain).to_dict())
+                          config=AdaptConfig(max_fallback_gain=gain,
+                                             exact_fallback=()).to_dict())
     p = np.tile([0.6, 0.1, 0.2, 0.05, 0.05], (3, 1)).astype(np.float32)
     x = np.array([[0.0, 0.0], [1.0, 0.0], [3.0, 0.0]])  # typical .. atypical
     q_free, q0, q1 = head(None).apply(p, x), head(0.0).apply(p, x), head(1.0).apply(p, x)
@@ -265,7 +287,9 @@ def test_config_errors_name_the_field():
                       ({"template_classes": "V"}, "template_classes"),
                       ({"template_k": 20, "max_templates": 10}, "max_templates"),
                       ({"template_novelty": 0.0}, "template_novelty"),
-                      ({"novel_ectopic_log": -0.1}, "novel_ectopic_log")):
+                      ({"novel_ectopic_log": -0.1}, "novel_ectopic_log"),
+                      ({"exact_fallback": ("X",)}, "exact_fallback"),
+                      ({"exact_fallback": "V"}, "exact_fallback")):
         with pytest.raises(ConfigError) as err:
             AdaptConfig(**kw)
         assert err.value.field == field
