@@ -80,6 +80,8 @@ NOVELTY_TOLERANCE = 0.002
 #: VEB F1 is within ECTOPIC_TOLERANCE of the best value's.
 ECTOPIC_GRID = (None, 0.05, 0.1, 0.15, 0.2)
 ECTOPIC_TOLERANCE = 0.001
+#: Stage 5: the templates also vote on a non-adapted V (a wearer whose window had no PVC).
+UNADAPTED_VOTE_GRID = (False, True)
 NOISE_CONDITIONS = (("em", 6.0), ("em", 0.0), ("ma", 6.0), ("ma", 0.0))
 #: Tie-break, fixed before any DS2 look: among configurations with the same DS1 criterion,
 #: prefer a capped fallback gain (the documented contract "a non-adapted class keeps the base
@@ -120,13 +122,20 @@ DS2_LOOKS = (
     ("look 5's design unchanged, scored end to end on the device path (`ecg-edge annotate "
      "--adapted` at detected beats, EC57 matcher), reported only: acc 97.38 %, SVEB F1 0.861, "
      "VEB F1 0.944 (Se 95.8, +P 93.0); EC57 VEB F1 0.949. Nothing was chosen on it."),
+    ("exact V fallback (stage 1b on DS1; prompted by a DS1 safety check: on wearers whose "
+     "window had no PVC, an N-only head let 47 % of foreign PVCs be called V, base 84 %): acc "
+     "97.38 %, SVEB F1 0.862 (Se 80.7, +P 92.6), VEB F1 0.942 (Se 97.2, +P 91.3); EC57 VEB F1 "
+     "0.946 -- the VEB target is NOT met (the base model's false V on wearers without PVCs are "
+     "back); end to end: VEB F1 0.931, SVEB F1 0.858. Shipped regardless of DS2 by the DS1 "
+     "rule, then followed by stage 5."),
 )
 
 
 def template_fields(row: dict) -> dict:
     """The template fields of a tuning row as :class:`AdaptConfig` keyword arguments."""
     return {k: tuple(v) if k == "template_classes" else v for k, v in row.items()
-            if k in (*TEMPLATE_GRID, "template_novelty", "novel_ectopic_log")}
+            if k in (*TEMPLATE_GRID, "template_novelty", "novel_ectopic_log",
+                     "template_vote_unadapted")}
 
 
 def grid_config(values: dict, base: AdaptConfig | None = None) -> AdaptConfig:
@@ -262,7 +271,9 @@ def heldout_outputs(model_dir: Path = ROOT / "edge" / "models", data_dir=None,
 
 
 #: Variants compared on the first PVCs of wearers whose window had none (exact V fallback).
-FIRST_PVC_VARIANTS = {"without the exact V fallback": {"exact_fallback": ()}}
+FIRST_PVC_VARIANTS = {"without the exact V fallback": {"exact_fallback": ()},
+                      "without the templates' vote on a non-adapted V":
+                          {"template_vote_unadapted": False}}
 #: Variants compared on unseen-morphology V beats (the safety check of the template vote).
 SAFETY_VARIANTS = {"head only (no templates)": {"template_k": 0},
                    "templates, no novelty guard": {"template_novelty": None},
@@ -328,7 +339,8 @@ def tune_ds1(clf: BeatClassifier, data_dir=None, outs: dict | None = None) -> di
     rows = []
     # stage 1: the head (stages 2-3 keep the guard without its timing condition, as designed)
     head_only = replace(AdaptConfig(), template_k=0, template_novelty=None,
-                        novel_ectopic_log=None, exact_fallback=())
+                        novel_ectopic_log=None, exact_fallback=(),
+                        template_vote_unadapted=False)
     for values in itertools.product(*GRID.values()):
         cfg = grid_config(dict(zip(GRID, values)), head_only)
         m = protocol(outs, cfg)["adapted"]
@@ -377,7 +389,7 @@ def tune_ds1(clf: BeatClassifier, data_dir=None, outs: dict | None = None) -> di
         nbest = min(ok, key=lambda r: np.inf if r["template_novelty"] is None
                     else r["template_novelty"])
         tbest = {**tbest, "template_novelty": nbest["template_novelty"]}
-    safety, erows = None, []
+    safety, erows, urows, noisy = None, [], [], {}
     if tbest["template_k"]:
         from training.contract import load_contract
 
@@ -408,6 +420,27 @@ def tune_ds1(clf: BeatClassifier, data_dir=None, outs: dict | None = None) -> di
             ebest = max(ok, key=lambda r: r["safety"])  # first maximum in grid order
             final = replace(final, novel_ectopic_log=ebest["novel_ectopic_log"])
             tbest = {**tbest, "novel_ectopic_log": ebest["novel_ectopic_log"]}
+        # Stage 5: the templates' vote on a non-adapted V (wearers whose window had no PVC);
+        # same criterion, first maximum in grid order (off first); noise and first-PVC safety
+        # reported next to it.
+        for on in UNADAPTED_VOTE_GRID:
+            cfg = replace(final, template_vote_unadapted=on)
+            m = protocol(outs, cfg)["adapted"]
+            row = {"template_vote_unadapted": on, "S_f1": m["per_class"]["S"]["f1"],
+                   "V_f1": m["per_class"]["V"]["f1"], "V_se": m["per_class"]["V"]["se"],
+                   "V_ppv": m["per_class"]["V"]["ppv"], "criterion": _criterion(m),
+                   "first_pvcs": unseen_morphology_v(outs, cfg, folds, first_pvcs=True,
+                                                     variants={})["called_v"][
+                       "shipped configuration"]}
+            if noisy:
+                row["noisy_V_f1_mean"] = float(np.mean([
+                    protocol(o, cfg)["adapted"]["per_class"]["V"]["f1"]
+                    for o in noisy.values()]))
+            urows.append(row)
+            print("DS1 unadapted vote", row, flush=True)
+        ubest = max(urows, key=lambda r: round(r["criterion"], 12))
+        final = replace(final, template_vote_unadapted=ubest["template_vote_unadapted"])
+        tbest = {**tbest, "template_vote_unadapted": ubest["template_vote_unadapted"]}
         safety = unseen_morphology_v(outs, final, folds)
         safety["first_pvcs"] = unseen_morphology_v(
             outs, final, folds, first_pvcs=True, variants=FIRST_PVC_VARIANTS)
@@ -416,6 +449,7 @@ def tune_ds1(clf: BeatClassifier, data_dir=None, outs: dict | None = None) -> di
             "unseen_morphology_v": safety,
             "best": best, "template_grid": trows, "template_best": tbest,
             "novelty_grid": nrows, "ectopic_grid": erows, "exact_fallback_grid": xrows,
+            "unadapted_vote_grid": urows,
             "exact_fallback": xbest["exact_fallback"],
             "base": {"S_f1": base["per_class"]["S"]["f1"],
                                    "V_f1": base["per_class"]["V"]["f1"],
@@ -540,7 +574,9 @@ def markdown(res: dict) -> str:
             f"beats, classes {''.join(cfg['template_classes'])}, novelty guard "
             f"{cfg.get('template_novelty')}"
             + (f" sparing new beats with ectopic timing, log ratio {cfg['novel_ectopic_log']}"
-               if cfg.get("novel_ectopic_log") is not None else "") + ")"
+               if cfg.get("novel_ectopic_log") is not None else "")
+            + ("; the templates also vote on a V that was not adapted"
+               if cfg.get("template_vote_unadapted") else "") + ")"
             if cfg.get("template_k") else "")
     lines = ["# Patient adaptation on DS2 (int8, reference beats, last 25 minutes)", "",
              f"Model `{Path(res['model']).name}`; head: residual multinomial logistic "
@@ -675,6 +711,23 @@ def markdown(res: dict) -> str:
                                  f"{r['V_f1']:.4f} | "
                                  + " | ".join(f"{r['noisy_V_f1'][c]:.4f}" for c in conds)
                                  + f" | {r['noisy_V_f1_mean']:.4f} | {100 * r['safety']:.1f} % |")
+            if t.get("unadapted_vote_grid"):
+                lines += ["", "Stage 5, the templates' vote on a V that was not adapted (a "
+                          "wearer whose window had no PVC: a beat matching the wearer's own "
+                          "templates loses its V score, a new ectopic beat keeps the base "
+                          "model's); same criterion, first maximum in grid order (off first); "
+                          "the mean VEB F1 on the noisy DS1 of stage 4 and the first-PVC safety "
+                          "check (below) next to it:", "",
+                          "| template_vote_unadapted | SVEB F1 | VEB F1 | VEB Se | VEB +P | "
+                          "criterion | noisy mean VEB F1 | first PVCs called V |",
+                          "|---|---|---|---|---|---|---|---|"]
+                for r in t["unadapted_vote_grid"]:
+                    noisy_f1 = (f"{r['noisy_V_f1_mean']:.4f}" if "noisy_V_f1_mean" in r
+                                else "")
+                    lines.append(f"| {r['template_vote_unadapted']} | {r['S_f1']:.4f} | "
+                                 f"{r['V_f1']:.4f} | {r['V_se']:.4f} | {r['V_ppv']:.4f} | "
+                                 f"{r['criterion']:.4f} | {noisy_f1} | "
+                                 f"{100 * r['first_pvcs']:.1f} % |")
             if t.get("unseen_morphology_v"):
                 sm = t["unseen_morphology_v"]
                 lines += ["", "Safety check on DS1 (`unseen_morphology_v`): PVCs of a morphology "

@@ -12,7 +12,8 @@ with an L2 prior pulling ``W`` back to zero (zero = the base model), so with lit
 head *is* the base model. A class with fewer than :attr:`AdaptConfig.min_beats` labelled beats
 is not adapted: its column of ``W`` stays zero and the file, the log and ``ecg-edge adapt`` say
 so; a non-adapted V (:attr:`AdaptConfig.exact_fallback`) keeps exactly the base model's
-probability, so a head that never saw the wearer's PVCs cannot suppress the first ones.
+probability under the head, so a head that never saw the wearer's PVCs cannot lower the V score
+of the first ones (only the template vote below, which spares new ectopic beats, can).
 
 On top, the window's labelled beats are kept as *wearer templates* (standardised head inputs, a
 few hundred rows): each new beat's nearest templates vote on its V score, as a Holter analyser
@@ -116,12 +117,13 @@ class AdaptConfig:
         far a head fitted without, e.g., V beats can push atypical beats toward V when it
         lowers its adapted classes' scores; the excess goes back to the adapted classes in
         proportion.
-    exact_fallback : non-adapted classes that keep *exactly* the base model's probability (the
-        adapted classes share what is left). Default V: a head fitted on a window without
-        PVCs only knows the wearer's other beats and would otherwise lower every beat's V
-        score, suppressing the wearer's first PVCs (on DS1 it halved the share of unseen
-        PVCs called V). S is not listed: lowering the base model's false S on a wearer's own
-        normal beats is what adaptation is for.
+    exact_fallback : non-adapted classes that keep *exactly* the base model's probability
+        under the linear head (the adapted classes share what is left; only the template vote,
+        see ``template_vote_unadapted``, may then change it). Default V: a head fitted on a
+        window without PVCs only knows the wearer's other beats and would otherwise lower
+        every beat's V score, suppressing the wearer's first PVCs (on DS1 it halved the share
+        of unseen PVCs called V). S is not listed: lowering the base model's false S on a
+        wearer's own normal beats is what adaptation is for.
     template_k : wearer templates: the adaptation window's labelled beats (of adapted classes)
         are kept, standardised, in the file; each new beat's ``template_k`` nearest of them
         vote, and the score of every class in ``template_classes`` is multiplied by
@@ -130,8 +132,13 @@ class AdaptConfig:
         looks like none of the wearer's labelled V beats loses V score. ``0`` = off.
     template_weight : exponent of the vote factor (0 = no effect).
     template_floor : added to the vote share, so no vote cannot veto a class outright.
-    template_classes : classes whose scores the templates adjust (only adapted ones are;
-        a class without labelled beats keeps its score).
+    template_classes : classes whose scores the templates adjust (adapted ones; see
+        ``template_vote_unadapted`` for the others).
+    template_vote_unadapted : the templates also vote on a class of ``template_classes`` that
+        was not adapted (a window without PVCs): none of the wearer's templates is V, so a
+        beat that matches the wearer's own beats loses its V score, while a beat new to the
+        wearer and ectopic (the guard) keeps the base model's. ``False``: such a class keeps
+        the base model's score untouched.
     max_templates : at most this many labelled beats are kept as templates (evenly spaced
         over the window when there are more); bounds the file size and the search per beat.
     template_novelty : a beat farther from every template than ``template_novelty`` times the
@@ -162,6 +169,7 @@ class AdaptConfig:
     template_weight: float = 8.0
     template_floor: float = 0.5
     template_classes: tuple = ("V",)
+    template_vote_unadapted: bool = True
     max_templates: int = 1500
     template_novelty: float | None = 1.0
     novel_ectopic_log: float | None = 0.1
@@ -390,8 +398,8 @@ class WearerHead:
         q = _apply(proba, x, self.mean, self.std, self.weights, floor, free=free,
                    max_fallback_gain=None if gain is None else float(gain))
         exact = np.array([c in self.config.get("exact_fallback", ()) for c in self.classes])
-        q = self._vote(q, x, features, new)
-        return _keep_base(q, proba, floor, exact & ~free), new
+        q = _keep_base(q, proba, floor, exact & ~free)
+        return self._vote(q, x, features, new), new
 
     def _vote(self, q: np.ndarray, x: np.ndarray, features: np.ndarray | None,
               new: np.ndarray) -> np.ndarray:
@@ -400,7 +408,8 @@ class WearerHead:
         k = int(self.config.get("template_k", 0))
         if self.templates is None or k == 0 or len(q) == 0:
             return q
-        vote = np.array([c in self.adapted and c in self.config["template_classes"]
+        unadapted = bool(self.config.get("template_vote_unadapted", False))
+        vote = np.array([c in self.config["template_classes"] and (c in self.adapted or unadapted)
                          for c in self.classes])
         if not vote.any():
             return q

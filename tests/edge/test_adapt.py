@@ -4,6 +4,7 @@ bound to its base model. The constructed cases are pure numpy; the real-record c
 bundled two-output int8 model on MIT-BIH record 100 (LiteRT only)."""
 import argparse
 import logging
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -66,9 +67,10 @@ def test_a_non_adapted_v_keeps_the_base_probability_exactly(rng):
     """A head fitted on a window without PVCs knows only the wearer's other beats: it must not
     lower the V score of a later PVC (exact_fallback), while S may still be lowered."""
     proba, emb, feats, y = _wearer(rng, 600)
-    head = fit_head(proba[:300], emb[:300], feats[:300], y[:300], AdaptConfig())
+    cfg = AdaptConfig(template_vote_unadapted=False)
+    head = fit_head(proba[:300], emb[:300], feats[:300], y[:300], cfg)
     loose = fit_head(proba[:300], emb[:300], feats[:300], y[:300],
-                     AdaptConfig(exact_fallback=()))
+                     replace(cfg, exact_fallback=()))
     assert "V" not in head.adapted
     pvc = np.tile([0.35, 0.05, 0.55, 0.03, 0.02], (50, 1))  # a first PVC, base says V
     e_pvc, f_pvc = rng.standard_normal((50, emb.shape[1])), rng.standard_normal((50, 14))
@@ -81,6 +83,30 @@ def test_a_non_adapted_v_keeps_the_base_probability_exactly(rng):
     rest = head.apply(proba[300:], head.inputs(emb[300:], feats[300:]), feats[300:])
     np.testing.assert_allclose(rest[:, 2], proba[300:, 2] / proba[300:].sum(axis=1), rtol=1e-5)
     assert _acc(head, *(a[300:] for a in (proba, emb, feats, y))) > 0.97  # S still adapted
+
+
+def test_templates_vote_on_a_non_adapted_v(rng):
+    """A wearer whose window had no PVC: a beat matching the wearer's own templates loses the
+    base model's V call; a beat new to the wearer and premature keeps it (a first PVC)."""
+    proba, emb, feats, y = _wearer(rng, 600)
+    head = fit_head(proba[:300], emb[:300], feats[:300], y[:300], AdaptConfig())
+    assert "V" not in head.adapted and head.templates is not None
+    base_v = np.tile([0.35, 0.05, 0.55, 0.03, 0.02], (40, 1))  # the base model says V
+    look_alike = emb[300:340]  # the wearer's own kind of beat
+    new = rng.standard_normal((40, emb.shape[1])) * 0.3
+    new[:, 0] += 25.0  # unlike anything in the window
+    f = rng.standard_normal((40, 14))
+    on_time, early = _timing(40), _timing(40, pre_log=-0.3)
+    calls = {}
+    for name, e, t in (("look-alike", look_alike, on_time), ("new, early", new, early),
+                       ("new, on time", new, on_time)):
+        calls[name] = np.mean(CLASSES[head.apply(base_v, head.inputs(e, f), t).argmax(1)] == "V")
+    assert calls["look-alike"] < 0.1 and calls["new, early"] == 1.0
+    assert calls["new, on time"] < 0.1  # a normal beat deformed by noise, as far as we know
+    off = fit_head(proba[:300], emb[:300], feats[:300], y[:300],
+                   AdaptConfig(template_vote_unadapted=False))
+    assert np.all(CLASSES[off.apply(base_v, off.inputs(look_alike, f), on_time).argmax(1)]
+                  == "V")
 
 
 def test_class_min_beats_overrides_or_disables_a_class(rng):
@@ -215,9 +241,11 @@ def test_template_vote_is_per_beat_and_leaves_unadapted_classes(rng):
                        for i, j in ((0, 1), (1, 50), (50, 300))])
     np.testing.assert_allclose(parts, whole, rtol=1e-6, atol=1e-7)  # batch-size invariant
     np.testing.assert_allclose(whole.sum(axis=1), 1.0, rtol=1e-5)
-    # A wearer without V beats: V is not adapted, has no templates, and keeps its capped score.
+    # A wearer without V beats: V is not adapted, has no V templates, and without the vote on
+    # non-adapted classes keeps the head's score.
     only_n = fit_head(proba[:300][y[:300] == "N"], emb[:300][y[:300] == "N"],
-                      feats[:300][y[:300] == "N"], y[:300][y[:300] == "N"], AdaptConfig())
+                      feats[:300][y[:300] == "N"], y[:300][y[:300] == "N"],
+                      AdaptConfig(template_vote_unadapted=False))
     assert "V" not in only_n.adapted and set(only_n.template_labels.tolist()) == {0}
     no_vote = fit_head(proba[:300][y[:300] == "N"], emb[:300][y[:300] == "N"],
                        feats[:300][y[:300] == "N"], y[:300][y[:300] == "N"],
