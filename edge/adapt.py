@@ -18,7 +18,8 @@ of the first ones (only the template vote below, which spares new ectopic beats,
 On top, the window's labelled beats are kept as *wearer templates* (standardised head inputs, a
 few hundred rows): each new beat's nearest templates vote on its V score, as a Holter analyser
 matches beats to the templates a technician labelled, so a beat unlike the wearer's own PVCs
-loses its V call. A *novelty guard* keeps the vote away from beats farther from every template
+loses its V call (for a wearer whose window had no PVC none of the templates is V: a beat like
+the wearer's own beats loses the base model's V call). A *novelty guard* keeps the vote away from beats farther from every template
 than the templates are from each other (a morphology the window never showed, e.g. a new
 ventricular focus) *when its timing is ectopic* (premature, or followed by a pause): the head
 alone decides those. A new morphology on time -- in practice a normal beat deformed by motion
@@ -37,8 +38,9 @@ it refuses a head made for another base model.
 Hyper-parameters (defaults of :class:`AdaptConfig`: ``weight_l2``, ``bias_l2``,
 ``class_balance``, ``min_beats``, ``class_min_beats`` (F needs 20 beats),
 ``max_fallback_gain`` (0: a non-adapted class never gains probability over the base model;
-DS1 cannot tell 0 from no cap, so the tie-break fixed beforehand chose it), the template vote
-(``template_k`` 15, ``template_weight`` 8, ``template_floor`` 0.5, on V only) and its novelty
+DS1 cannot tell 0 from no cap, so the tie-break fixed beforehand chose it), ``exact_fallback``
+(V), the template vote (``template_k`` 15, ``template_weight`` 8, ``template_floor`` 0.5, on V
+only, also when V is not adapted: ``template_vote_unadapted``) and its novelty
 guard (``template_novelty`` 1.0, by a safety-first rule fixed in advance; its timing condition
 ``novel_ectopic_log`` 0.1, on DS1 with Noise Stress Test noise added)) were chosen on DS1
 only, with the patient-specific protocol (first 5 minutes adapt, last 25 scored), using for

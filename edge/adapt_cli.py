@@ -67,12 +67,16 @@ def cmd_adapt(args: argparse.Namespace) -> int:
     print("  beats per class: " + ", ".join(f"{c} {h.counts[c]}" for c in h.classes))
     print(f"  adapted classes: {', '.join(h.adapted)}")
     if h.templates is not None:
-        voted = [c for c in config.template_classes if c in h.adapted]
+        voted = [c for c in config.template_classes
+                 if c in h.adapted or config.template_vote_unadapted]
+        unseen = [c for c in voted if c not in h.adapted]
         print(f"  wearer templates: {len(h.template_labels)} labelled beats; the "
               f"{config.template_k} nearest vote on " + (", ".join(voted) if voted else
                                                          "no class (none of "
                                                          f"{''.join(config.template_classes)}"
-                                                         " adapted)"))
+                                                         " adapted)")
+              + (f" ({', '.join(unseen)} not in the window: a beat like the wearer's own "
+                 "loses that call)" if unseen else ""))
         if voted and config.template_novelty is not None:
             spared = ("with ectopic timing (premature or before a pause, "
                       f"{config.novel_ectopic_log:g} log ratio)"

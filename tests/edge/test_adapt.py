@@ -432,7 +432,8 @@ def test_cli_adapt_reports_fallbacks(mitdb_dir, tmp_path, capsys):
     assert args.func(args) == 0
     text = capsys.readouterr().out
     assert "adapted classes: N" in text and "fallback V: 0 beats < min_beats 5" in text
-    assert "nearest vote on no class (none of V adapted)" in text
+    assert "nearest vote on V (V not in the window: a beat like the wearer's own loses that " \
+        "call)" in text
     assert WearerHead.load(out).info["record"] == "100"
     args = parser.parse_args(["adapt", "--record", "100", "--labels", "atr", "--out", str(out),
                               "--adapt-minutes", "2", "--templates", "0", "--data-dir",
