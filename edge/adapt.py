@@ -19,13 +19,13 @@ On top, the window's labelled beats are kept as *wearer templates* (standardised
 few hundred rows): each new beat's nearest templates vote on its V score, as a Holter analyser
 matches beats to the templates a technician labelled, so a beat unlike the wearer's own PVCs
 loses its V call (for a wearer whose window had no PVC none of the templates is V: a beat like
-the wearer's own beats loses the base model's V call). A *novelty guard* keeps the vote away from beats farther from every template
-than the templates are from each other (a morphology the window never showed, e.g. a new
-ventricular focus) *when its timing is ectopic* (premature, or followed by a pause): the head
-alone decides those. A new morphology on time -- in practice a normal beat deformed by motion
-or muscle noise -- is still voted on. :class:`AdaptedClassifier` counts the new beats (and warns
-once when they become common: time to adapt again). Everything is numpy
-(+ ``scipy.optimize`` L-BFGS) and takes well under a second for five minutes of beats.
+the wearer's own beats loses the base model's V call). A *novelty guard* keeps the vote away
+from beats farther from every template than the templates are from each other (a morphology the
+window never showed, e.g. a new ventricular focus) *when its timing is ectopic* (premature, or
+followed by a pause): the head alone decides those. A new morphology on time -- in practice a
+normal beat deformed by motion or muscle noise -- is still voted on. :class:`AdaptedClassifier`
+counts the new beats (and warns once when they become common: time to adapt again). Everything
+is numpy (+ ``scipy.optimize`` L-BFGS) and takes well under a second for five minutes of beats.
 
 :class:`WearerHead` is the adapted model file (``.npz``, up to ~200 kB with its templates): the
 weights, the templates, the standardisation, which classes are adapted or fell back, the label
@@ -393,28 +393,28 @@ class WearerHead:
             The guard has a timing condition (``novel_ectopic_log``) and ``features`` is
             missing or of the wrong shape.
         """
-        new = np.zeros(len(proba), dtype=bool)
         gain = self.config.get("max_fallback_gain")
         free = np.array([c in self.adapted for c in self.classes])
-        floor = float(self.config["prob_floor"])
-        q = _apply(proba, x, self.mean, self.std, self.weights, floor, free=free,
-                   max_fallback_gain=None if gain is None else float(gain))
         exact = np.array([c in self.config.get("exact_fallback", ()) for c in self.classes])
-        q = _keep_base(q, proba, floor, exact & ~free)
-        return self._vote(q, x, features, new), new
+        q = _apply(proba, x, self.mean, self.std, self.weights,
+                   float(self.config["prob_floor"]), free=free,
+                   max_fallback_gain=None if gain is None else float(gain),
+                   fixed=exact & ~free)
+        return self._vote(q, x, features)
 
-    def _vote(self, q: np.ndarray, x: np.ndarray, features: np.ndarray | None,
-              new: np.ndarray) -> np.ndarray:
-        """``q`` after the wearer-template vote (unchanged when the templates do not vote);
-        marks in ``new`` the beats beyond the templates' reach."""
+    def _vote(self, q: np.ndarray, x: np.ndarray,
+              features: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """``q`` after the wearer-template vote (unchanged when the templates do not vote),
+        and the mask of the beats beyond the templates' reach."""
+        none_new = np.zeros(len(q), dtype=bool)
         k = int(self.config.get("template_k", 0))
         if self.templates is None or k == 0 or len(q) == 0:
-            return q
+            return q, none_new
         unadapted = bool(self.config.get("template_vote_unadapted", False))
         vote = np.array([c in self.config["template_classes"] and (c in self.adapted or unadapted)
                          for c in self.classes])
         if not vote.any():
-            return q
+            return q, none_new
         xs = ((np.asarray(x, dtype=np.float64) - self.mean) / self.std).astype(np.float32)
         spare = None  # beats the guard may spare (None: any new beat)
         ectopic_log = self.config.get("novel_ectopic_log")
@@ -424,8 +424,7 @@ class WearerHead:
                                  float(self.config["template_weight"]),
                                  float(self.config["template_floor"]), self.template_reach,
                                  spare)
-        new[:] = ~near
-        return q
+        return q, ~near
 
 
 def _head_inputs(embedding: np.ndarray | None, features_std: np.ndarray, *,
@@ -446,7 +445,10 @@ def _log_proba(proba: np.ndarray, floor: float) -> np.ndarray:
 
 
 def _apply(proba, x, mean, std, weights, floor, *, free=None,
-           max_fallback_gain=None) -> np.ndarray:
+           max_fallback_gain=None, fixed=None) -> np.ndarray:
+    """The residual head on base probabilities; non-adapted (``~free``) classes gain at most
+    ``max_fallback_gain`` log units, and the ``fixed`` ones keep exactly the base model's
+    (floored, renormalised) probability, the other classes sharing the rest."""
     if len(proba) == 0:
         return np.zeros((0, weights.shape[1]), dtype=np.float32)
     xb = np.hstack([(x - mean) / std, np.ones((x.shape[0], 1))])
@@ -465,21 +467,16 @@ def _apply(proba, x, mean, std, weights, floor, *, free=None,
         qa = qa / np.maximum(qa.sum(axis=1, keepdims=True), 1e-300) * rest
         q = q.copy()
         q[:, ~free], q[:, free] = qf, qa
-    return q.astype(np.float32)
-
-
-def _keep_base(q: np.ndarray, proba: np.ndarray, floor: float, fixed: np.ndarray) -> np.ndarray:
-    """``q`` with the ``fixed`` columns set to the base model's (floored, renormalised)
-    probabilities and the other columns rescaled to share the rest."""
-    if len(q) == 0 or not fixed.any():
-        return q
-    pb = np.exp(_log_proba(proba, floor))
-    out = np.asarray(q, dtype=np.float64).copy()
-    rest = out[:, ~fixed]
-    left = 1.0 - pb[:, fixed].sum(axis=1, keepdims=True)
-    out[:, ~fixed] = rest / np.maximum(rest.sum(axis=1, keepdims=True), 1e-300) * left
-    out[:, fixed] = pb[:, fixed]
-    return out.astype(np.float32)
+    q = q.astype(np.float32)
+    if fixed is not None and fixed.any():
+        pb = np.exp(logp[:, fixed])
+        out = q.astype(np.float64)
+        rest = out[:, ~fixed]
+        left = 1.0 - pb.sum(axis=1, keepdims=True)
+        out[:, ~fixed] = rest / np.maximum(rest.sum(axis=1, keepdims=True), 1e-300) * left
+        out[:, fixed] = pb
+        q = out.astype(np.float32)
+    return q
 
 
 def ectopic_timing(features: np.ndarray | None, log_ratio: float, n: int) -> np.ndarray:
@@ -820,7 +817,7 @@ class AdaptedClassifier:
                 and self.n_new > NEW_BEATS_WARN_SHARE * self.n_beats):
             self._warned_new = True
             logger.warning("%d of %d beats (%.0f %%) look like nothing in the adaptation "
-                           "recording of %s: the templates leave them to the head; consider "
+                           "recording of %s: the templates can judge only those on time; consider "
                            "adapting again on a recent labelled recording", self.n_new,
                            self.n_beats, 100.0 * self.n_new / self.n_beats,
                            self.head.info.get("record") or "this wearer")
