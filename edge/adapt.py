@@ -367,6 +367,14 @@ class WearerHead:
             raise AdaptedModelError(f"incomplete adapted model file: {exc!r}", str(path)) \
                 from exc
 
+    @property
+    def voted_classes(self) -> tuple[str, ...]:
+        """The classes the wearer templates vote on: the ``template_classes`` that were
+        adapted, or all of them with ``template_vote_unadapted``."""
+        unadapted = bool(self.config.get("template_vote_unadapted", False))
+        return tuple(c for c in self.classes if c in self.config.get("template_classes", ())
+                     and (c in self.adapted or unadapted))
+
     def inputs(self, embedding: np.ndarray | None, features_std: np.ndarray) -> np.ndarray:
         """The head's raw input matrix (before its own standardisation) from the dequantized
         int8 embedding (n, k) and the standardised features (n, 14)."""
@@ -410,9 +418,7 @@ class WearerHead:
         k = int(self.config.get("template_k", 0))
         if self.templates is None or k == 0 or len(q) == 0:
             return q, none_new
-        unadapted = bool(self.config.get("template_vote_unadapted", False))
-        vote = np.array([c in self.config["template_classes"] and (c in self.adapted or unadapted)
-                         for c in self.classes])
+        vote = np.isin(self.classes, self.voted_classes)
         if not vote.any():
             return q, none_new
         xs = ((np.asarray(x, dtype=np.float64) - self.mean) / self.std).astype(np.float32)

@@ -67,8 +67,7 @@ def cmd_adapt(args: argparse.Namespace) -> int:
     print("  beats per class: " + ", ".join(f"{c} {h.counts[c]}" for c in h.classes))
     print(f"  adapted classes: {', '.join(h.adapted)}")
     if h.templates is not None:
-        voted = [c for c in config.template_classes
-                 if c in h.adapted or config.template_vote_unadapted]
+        voted = h.voted_classes
         unseen = [c for c in voted if c not in h.adapted]
         print(f"  wearer templates: {len(h.template_labels)} labelled beats; the "
               f"{config.template_k} nearest vote on " + (", ".join(voted) if voted else
