@@ -49,8 +49,7 @@ from edge.adapt import AdaptConfig, WearerHead, adapt_recording, fit_head  # noq
 from edge.classifier import BeatClassifier  # noqa: E402
 from edge.features import apply_standardization  # noqa: E402
 from edge.records import read_annotations, read_record  # noqa: E402
-from edge.scoring import (AAMI_CLASSES, AAMI_MAP, class_metrics, confusion_matrix,  # noqa: E402
-                          ec57_gross)
+from edge.scoring import AAMI_CLASSES, class_metrics, confusion_matrix, ec57_gross  # noqa: E402
 
 MODEL = ROOT / "edge" / "models" / "default_embed.tflite"
 LITERATURE = {
@@ -132,9 +131,9 @@ DS2_LOOKS = (
      "before this look), the shipped design: acc 97.39 %, SVEB F1 0.862 (Se 80.7, +P 92.6), "
      "VEB F1 0.942 (Se 97.2, +P 91.4); EC57 VEB F1 0.946 -- the VEB target is NOT met. End to "
      "end: VEB F1 0.932, SVEB F1 0.858. Looks 5-6 met it with a head that suppressed a "
-     "wearer's first PVCs (DS1 records whose window had too few PVCs to adapt V: 201, 198 later PVCs, base "
-     "model 177 called V, that design 0, this one 164; 124: 30 / 1 / 25; 108: 9 / 0 / 9); "
-     "DS2 stops here for issue 9."),
+     "wearer's first PVCs (DS1 records whose window had too few PVCs to adapt V: 201, 198 "
+     "later PVCs, base model 177 called V, that design 0, this one 164; 124: 30 / 1 / 25; "
+     "108: 9 / 0 / 9); DS2 stops here for issue 9."),
 )
 
 
@@ -270,7 +269,7 @@ def heldout_outputs(model_dir: Path = ROOT / "edge" / "models", data_dir=None,
                 x = nst_noise(x, ref.sample_index, noise_mv[noise[0]], noise[1],
                               offset=(37000 * (j + 7 * k)) % noise_mv[noise[0]].size, fs_hz=fs)
                 beat, feats, _ = signal_beats(x, fs, ref.sample_index, cfg)
-                y, s = C[[AAMI_CLASSES.index(c) for c in ref.aami]], ref.sample_index
+                y, s = np.asarray(ref.aami, dtype=object), ref.sample_index
             p, e = two.predict(model_inputs(beat, feats, contract), batch_size=1024, verbose=0)
             out[rec] = {"y": y, "s": s, "p": p, "e": e, "r": feats,
                         "f": apply_standardization(feats, st["mean"], st["std"])}
@@ -336,6 +335,18 @@ def unseen_morphology_v(outs: dict, config: AdaptConfig, folds, per_record: int 
             hits[name] += int(np.sum(q.argmax(1) == AAMI_CLASSES.index("V")))
     return {"n_beats": n, "called_v": {k: h / n if n else float("nan")
                                        for k, h in hits.items()}}
+
+
+def _noisy_v_f1(noisy: dict, config: AdaptConfig) -> dict:
+    """VEB F1 of ``config`` by the protocol on each noisy DS1 view ({condition: outputs})."""
+    return {name: protocol(o, config)["adapted"]["per_class"]["V"]["f1"]
+            for name, o in noisy.items()}
+
+
+def _called_v(outs: dict, config: AdaptConfig, folds, first_pvcs: bool = False) -> float:
+    """Share of the safety check's foreign PVCs that ``config`` still calls V."""
+    return unseen_morphology_v(outs, config, folds, variants={},
+                               first_pvcs=first_pvcs)["called_v"]["shipped configuration"]
 
 
 def tune_ds1(clf: BeatClassifier, data_dir=None, outs: dict | None = None) -> dict:
@@ -414,10 +425,8 @@ def tune_ds1(clf: BeatClassifier, data_dir=None, outs: dict | None = None) -> di
                 m = protocol(outs, cfg)["adapted"]
                 row = {"novel_ectopic_log": ect, "S_f1": m["per_class"]["S"]["f1"],
                        "V_f1": m["per_class"]["V"]["f1"], "criterion": _criterion(m),
-                       "noisy_V_f1": {}, "safety": unseen_morphology_v(
-                           outs, cfg, folds, variants={})["called_v"]["shipped configuration"]}
-                for name, o in noisy.items():
-                    row["noisy_V_f1"][name] = protocol(o, cfg)["adapted"]["per_class"]["V"]["f1"]
+                       "noisy_V_f1": _noisy_v_f1(noisy, cfg),
+                       "safety": _called_v(outs, cfg, folds)}
                 row["noisy_V_f1_mean"] = float(np.mean(list(row["noisy_V_f1"].values())))
                 erows.append(row)
                 print("DS1 ectopic", row, flush=True)
@@ -436,13 +445,9 @@ def tune_ds1(clf: BeatClassifier, data_dir=None, outs: dict | None = None) -> di
             row = {"template_vote_unadapted": on, "S_f1": m["per_class"]["S"]["f1"],
                    "V_f1": m["per_class"]["V"]["f1"], "V_se": m["per_class"]["V"]["se"],
                    "V_ppv": m["per_class"]["V"]["ppv"], "criterion": _criterion(m),
-                   "first_pvcs": unseen_morphology_v(outs, cfg, folds, first_pvcs=True,
-                                                     variants={})["called_v"][
-                       "shipped configuration"]}
+                   "first_pvcs": _called_v(outs, cfg, folds, first_pvcs=True)}
             if noisy:
-                row["noisy_V_f1_mean"] = float(np.mean([
-                    protocol(o, cfg)["adapted"]["per_class"]["V"]["f1"]
-                    for o in noisy.values()]))
+                row["noisy_V_f1_mean"] = float(np.mean(list(_noisy_v_f1(noisy, cfg).values())))
             urows.append(row)
             print("DS1 unadapted vote", row, flush=True)
         ubest = max(urows, key=lambda r: round(r["criterion"], 12))
@@ -463,21 +468,29 @@ def tune_ds1(clf: BeatClassifier, data_dir=None, outs: dict | None = None) -> di
                                    "accuracy": base["accuracy"]}}
 
 
-def time_adaptation(model: Path, records, data_dir=None, adapt_s: float = 300.0) -> dict:
-    """CPU seconds of :func:`adapt_recording` per wearer (read record + condition + classify
-    the adaptation window + fit), and the adapted file size."""
+def adapt_wearer(clf: BeatClassifier, rec: str, config: AdaptConfig, out_dir: Path,
+                 data_dir=None):
+    """What ``ecg-edge adapt`` does for one record (its MLII channel, else channel 0; the
+    reference labels): read, adapt on the first ``config.adapt_s``, save ``out_dir/<rec>.npz``.
+    Returns the file, the record's rate, the channel and the annotations read."""
+    r = read_record(rec, data_dir=data_dir)
+    ann = read_annotations(rec, data_dir=data_dir)
+    ch = r.sig_names.index("MLII") if "MLII" in r.sig_names else 0
+    n = int(round((config.adapt_s + 5.0) * r.fs_hz))
+    res = adapt_recording(clf, r.signal_mv[:n, ch], r.fs_hz, ann.sample_index, ann.symbol,
+                          config, name=rec)
+    return res.head.save(Path(out_dir) / f"{rec}.npz"), r.fs_hz, ch, ann
+
+
+def time_adaptation(model: Path, records, config: AdaptConfig, data_dir=None) -> dict:
+    """CPU seconds of :func:`adapt_wearer` per wearer (read record + condition + classify the
+    adaptation window + fit + save), and the adapted file size."""
     clf = BeatClassifier(model, num_threads=1)
     cpu, wall, sizes = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         for rec in records:
             t0, w0 = time.process_time(), time.perf_counter()
-            r = read_record(rec, data_dir=data_dir)
-            ann = read_annotations(rec, data_dir=data_dir)
-            ch = r.sig_names.index("MLII") if "MLII" in r.sig_names else 0
-            n = int(round((adapt_s + 5.0) * r.fs_hz))
-            res = adapt_recording(clf, r.signal_mv[:n, ch], r.fs_hz, ann.sample_index,
-                                  ann.symbol, AdaptConfig(adapt_s=adapt_s), name=rec)
-            path = res.head.save(Path(tmp) / f"{rec}.npz")
+            path = adapt_wearer(clf, rec, config, Path(tmp), data_dir)[0]
             cpu.append(time.process_time() - t0)
             wall.append(time.perf_counter() - w0)
             sizes.append(path.stat().st_size)
@@ -501,21 +514,14 @@ def end_to_end(model: Path, records, config: AdaptConfig, data_dir=None) -> dict
     from benchmarks.bench_annotate import (CLASSES as D_CLASSES, detection_confusion,
                                            detection_metrics)
     from edge.cli import main as cli_main
+    from training.data import aami_beats
 
     clf = BeatClassifier(model, num_threads=1)
     cms = {"base": 0, "adapted": 0}
     with tempfile.TemporaryDirectory() as tmp:
         for rec in records:
-            r = read_record(rec, data_dir=data_dir)
-            ann = read_annotations(rec, data_dir=data_dir)
-            ch = r.sig_names.index("MLII") if "MLII" in r.sig_names else 0
-            n = int(round((config.adapt_s + 5.0) * r.fs_hz))
-            head = adapt_recording(clf, r.signal_mv[:n, ch], r.fs_hz, ann.sample_index,
-                                   ann.symbol, config, name=rec).head
-            path = head.save(Path(tmp) / f"{rec}.npz")
-            keep = np.isin(ann.symbol, list(AAMI_MAP))
-            r_idx, r_cls = ann.sample_index[keep], np.array(
-                [AAMI_MAP[x] for x in ann.symbol[keep]], dtype=object)
+            path, fs_hz, ch, ann = adapt_wearer(clf, rec, config, Path(tmp), data_dir)
+            ref = aami_beats(ann, rec)
             for name, extra in (("base", []), ("adapted", ["--adapted", str(path)])):
                 argv = ["annotate", rec, "--model", str(model), "--channel", str(ch),
                         "--out-dir", tmp, "--ext", name[:3], *extra] + (
@@ -525,9 +531,9 @@ def end_to_end(model: Path, records, config: AdaptConfig, data_dir=None) -> dict
                         raise SystemExit(f"ecg-edge {' '.join(argv)} failed")
                 got = wfdb.rdann(str(Path(tmp) / rec), name[:3])
                 cms[name] = cms[name] + detection_confusion(
-                    r_idx, r_cls, np.asarray(got.sample, dtype=np.int64),
-                    np.asarray(got.symbol, dtype=object), r.fs_hz,
-                    start=int(round(config.adapt_s * r.fs_hz)))
+                    ref.sample_index, ref.aami, np.asarray(got.sample, dtype=np.int64),
+                    np.asarray(got.symbol, dtype=object), fs_hz,
+                    start=int(round(config.adapt_s * fs_hz)))
             print("end to end", rec, flush=True)
     out = {}
     for name, cm in cms.items():
@@ -793,7 +799,7 @@ def main(argv=None) -> int:
     res["records"] = records
     res["literature"] = LITERATURE
     res["ds2_looks"], res["tie_preference"] = list(DS2_LOOKS), TIE_PREFERENCE
-    res["timing"] = time_adaptation(Path(args.model), records, args.data_dir, config.adapt_s)
+    res["timing"] = time_adaptation(Path(args.model), records, config, args.data_dir)
     res["timing"].update(head_cost(outs, config))
     res["end_to_end"] = end_to_end(Path(args.model), records, config, args.data_dir)
     res["command"] = "python benchmarks/bench_adapt.py" + (" --tune-ds1" if args.tune_ds1

@@ -41,10 +41,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from edge.cli import default_model_path, main as cli_main  # noqa: E402
-from edge.records import read_annotations  # noqa: E402
-from edge.scoring import (AAMI_CLASSES, AAMI_MAP, class_metrics, ec57_gross,  # noqa: E402
+from edge.scoring import (AAMI_CLASSES, class_metrics, ec57_gross,  # noqa: E402
                           match_beats)
-from training.data import DS2  # noqa: E402
+from training.data import DS2, reference_beats  # noqa: E402
 
 NONE = "-"  # a missed reference beat (column) or an extra detection (row)
 CLASSES = AAMI_CLASSES + (NONE,)
@@ -94,6 +93,7 @@ def run(model: str, records, data_dir: str | None) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         for rec in records:
             row = {}
+            ref = reference_beats(rec, data_dir=data_dir)
             for mode, extra in (("reference", ["--reference-beats", "atr"]), ("detected", [])):
                 ext = "ref" if mode == "reference" else "det"
                 argv = ["annotate", rec, "--model", model, "--out-dir", tmp, "--ext", ext,
@@ -103,13 +103,10 @@ def run(model: str, records, data_dir: str | None) -> dict:
                     if cli_main(argv) != 0:
                         raise SystemExit(f"ecg-edge {' '.join(argv)} failed")
                 cpu = time.process_time() - t0
-                ref = read_annotations(rec, data_dir=data_dir)
-                keep = np.isin(ref.symbol, list(AAMI_MAP))
-                r_idx = ref.sample_index[keep]
-                r_cls = np.array([AAMI_MAP[s] for s in ref.symbol[keep]], dtype=object)
                 got = wfdb.rdann(str(Path(tmp) / rec), ext)
-                cm = detection_confusion(r_idx, r_cls, np.asarray(got.sample, dtype=np.int64),
-                                np.asarray(got.symbol, dtype=object), ref.fs_hz)
+                cm = detection_confusion(ref.sample_index, ref.aami,
+                                         np.asarray(got.sample, dtype=np.int64),
+                                         np.asarray(got.symbol, dtype=object), ref.fs_hz)
                 cms[mode] = cms.get(mode, 0) + cm
                 m = detection_metrics(cm)
                 row[mode] = {"cpu_s": round(cpu, 2), "accuracy": m["accuracy"],

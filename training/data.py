@@ -14,7 +14,7 @@ from edge.records import read_annotations
 from edge.scoring import AAMI_CLASSES, AAMI_MAP
 
 __all__ = ["AAMI_MAP", "AAMI_CLASSES", "DS1", "DS2", "PACED", "ALL_RECORDS", "aami_class",
-           "BeatLabels", "reference_beats"]
+           "BeatLabels", "reference_beats", "aami_beats"]
 
 #: de Chazal et al. 2004 training set (22 records).
 DS1 = ("101", "106", "108", "109", "112", "114", "115", "116", "118", "119", "122", "124",
@@ -47,7 +47,13 @@ class BeatLabels:
 def reference_beats(record: str, *, extension: str = "atr", database: str = "mitdb",
                     data_dir: str | os.PathLike | None = None) -> BeatLabels:
     """All AAMI beat annotations of a record."""
-    ann = read_annotations(record, extension, database=database, data_dir=data_dir)
+    return aami_beats(read_annotations(record, extension, database=database,
+                                       data_dir=data_dir), record)
+
+
+def aami_beats(ann, record: str = "") -> BeatLabels:
+    """The AAMI beat annotations of annotations already read (:func:`edge.records.
+    read_annotations`); non-beat annotations are dropped."""
     cls = np.array([AAMI_MAP.get(s) for s in ann.symbol], dtype=object)
     keep = np.array([c is not None for c in cls], dtype=bool)
     return BeatLabels(str(record), ann.sample_index[keep], cls[keep], ann.symbol[keep],
