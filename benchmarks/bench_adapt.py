@@ -223,11 +223,11 @@ def nst_noise(x_mv: np.ndarray, beats: np.ndarray, noise_mv: np.ndarray, snr_db:
     ``segment_s`` noisy alternating with ``segment_s`` clean, at ``snr_db`` with the NST
     convention S = (median QRS peak-to-peak)^2 / 8, N = noise variance (as
     ``bench_noise_added.py``); the noise is read from ``offset`` on, wrapping around."""
-    inner = beats[(beats > 50) & (beats < x_mv.size - 50)]
-    pp = float(np.median([np.ptp(x_mv[i - 18:i + 18]) for i in inner[::10]]))
+    from benchmarks.bench_noise_added import nst_scale
+
     z = np.resize(np.roll(noise_mv, -offset), x_mv.size)
     z = z - z.mean()
-    scale = np.sqrt(pp ** 2 / 8.0 / 10 ** (snr_db / 10) / z.var())
+    scale = nst_scale(x_mv, beats, z, snr_db)
     seg, start = int(round(segment_s * fs_hz)), int(round(start_s * fs_hz))
     noisy = np.zeros(x_mv.size, dtype=bool)
     for s in range(start, x_mv.size, 2 * seg):

@@ -32,15 +32,20 @@ RECORDS = ("100", "103", "105", "113", "121", "200", "210", "221", "228", "233")
 VARIANTS = {"default (gate on)": None, "gate off": DetectorConfig(noisy_level_ratio=1e9)}
 
 
+def nst_scale(x_mv: np.ndarray, beats: np.ndarray, noise: np.ndarray, snr_db: float) -> float:
+    """Gain that puts zero-mean ``noise`` ``snr_db`` below ``x_mv`` by the NST convention:
+    S = (median QRS peak-to-peak amplitude, every 10th beat, +-50 ms)^2 / 8, N = variance."""
+    inner = beats[(beats > 50) & (beats < x_mv.size - 50)]
+    pp = np.median([np.ptp(x_mv[i - 18:i + 18]) for i in inner[::10]])
+    return np.sqrt(pp ** 2 / 8.0 / 10 ** (snr_db / 10) / noise.var())
+
+
 def noisy(record: str, k: int, em: np.ndarray, snr_db: float) -> tuple[np.ndarray, np.ndarray]:
     x = read_record(record, channels=[0]).signal_mv[:, 0]
     ref = reference_beats(record).sample_index
-    inner = ref[(ref > 50) & (ref < x.size - 50)]
-    pp = np.median([np.ptp(x[i - 18:i + 18]) for i in inner[::10]])
     noise = np.resize(em[(k * 37000) % 100000:], x.size)
     noise = noise - noise.mean()
-    scale = np.sqrt(pp ** 2 / 8.0 / 10 ** (snr_db / 10) / noise.var())
-    return x + scale * noise, ref
+    return x + nst_scale(x, ref, noise, snr_db) * noise, ref
 
 
 def main(argv=None) -> int:
