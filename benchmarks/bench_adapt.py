@@ -1,11 +1,11 @@
 """Patient adaptation on DS2 by the patient-specific protocol, int8, at reference beats.
 
 For every DS2 record the first 5 minutes (reference labels) fit a wearer head
-(:func:`edge.adapt.fit_head` on the two-output int8 model ``edge/models/default_embed.tflite``);
+(:func:`edge.model.adapt.fit_head` on the two-output int8 model ``edge/models/default_embed.tflite``);
 only the remaining 25 minutes are scored, at the reference beat positions, next to the
 inter-patient base model on the same 25 minutes and the literature. Beat inputs come from
 :func:`training.dataset.build_record` (the device's own DSP code, cached). The adaptation time
-per wearer is measured on the real path (:func:`edge.adapt.adapt_recording`: read, condition
+per wearer is measured on the real path (:func:`edge.model.adapt.adapt_recording`: read, condition
 and classify the first 5 minutes, fit) in one process pinned to one thread.
 
 Hyper-parameters: ``--tune-ds1`` runs the same protocol on DS1 over a grid and reports the
@@ -19,7 +19,7 @@ ensemble was trained on DS1, so its DS1 outputs are in-sample (they make any ada
 useless and favour "trust the base"); the tuning therefore uses, for each DS1 record, the
 ensemble member that was trained *without* that record's patient fold (float Keras, its own
 ``head`` activations as the embedding) -- the view a new wearer gives. The defaults of
-:class:`edge.adapt.AdaptConfig` are that grid's best; exact ties on DS1 are broken by
+:class:`edge.model.adapt.AdaptConfig` are that grid's best; exact ties on DS1 are broken by
 ``TIE_PREFERENCE`` (fixed before DS2 was scored), then by grid order.
 
     MITDB_DIR=... python benchmarks/bench_adapt.py [--tune-ds1]
@@ -45,11 +45,11 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from edge.adapt import AdaptConfig, WearerHead, adapt_recording, fit_head  # noqa: E402
-from edge.classifier import BeatClassifier  # noqa: E402
-from edge.features import apply_standardization  # noqa: E402
-from edge.records import read_annotations, read_record  # noqa: E402
-from edge.scoring import AAMI_CLASSES, class_metrics, confusion_matrix, ec57_gross  # noqa: E402
+from edge.model.adapt import AdaptConfig, WearerHead, adapt_recording, fit_head  # noqa: E402
+from edge.model.classifier import BeatClassifier  # noqa: E402
+from edge.dsp.features import apply_standardization  # noqa: E402
+from edge.io.records import read_annotations, read_record  # noqa: E402
+from edge.eval.scoring import AAMI_CLASSES, class_metrics, confusion_matrix, ec57_gross  # noqa: E402
 
 MODEL = ROOT / "edge" / "models" / "default_embed.tflite"
 LITERATURE = {
@@ -513,7 +513,7 @@ def end_to_end(model: Path, records, config: AdaptConfig, data_dir=None) -> dict
 
     from benchmarks.bench_annotate import (CLASSES as D_CLASSES, detection_confusion,
                                            detection_metrics)
-    from edge.cli import main as cli_main
+    from edge.cli.main import main as cli_main
     from training.data import aami_beats
 
     clf = BeatClassifier(model, num_threads=1)
@@ -599,7 +599,7 @@ def markdown(res: dict) -> str:
              "Strict columns count every wrong label as an error (one-vs-rest). EC57 columns "
              "use the ANSI/AAMI EC57 gross statistics as PhysioNet's `bxb` computes them: a "
              "reference F or Q beat called V is not a false VEB, a Q beat called S not a false "
-             "SVEB (`edge.scoring.ec57_gross`); sensitivities are the same.", "",
+             "SVEB (`edge.eval.scoring.ec57_gross`); sensitivities are the same.", "",
              "| model | acc % | SVEB Se | SVEB +P | SVEB F1 | VEB Se | VEB +P | VEB F1 "
              "| EC57 SVEB +P | EC57 SVEB F1 | EC57 VEB +P | EC57 VEB F1 |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|",

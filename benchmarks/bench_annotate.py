@@ -11,9 +11,9 @@ with ``wfdb.rdann`` and scored against the reference annotations:
   detected counts as a false negative of its class, a detection matching no reference beat as
   a false positive of the class it was given.
 
-Both modes report the plain one-vs-rest Se/+P/F1 of :func:`edge.scoring.class_metrics` (the
+Both modes report the plain one-vs-rest Se/+P/F1 of :func:`edge.eval.scoring.class_metrics` (the
 conservative numbers) and, next to them, the VEB/SVEB gross statistics by the EC57 rules as
-PhysioNet's ``bxb`` computes them (:func:`edge.scoring.ec57_gross`: a reference F or Q beat
+PhysioNet's ``bxb`` computes them (:func:`edge.eval.scoring.ec57_gross`: a reference F or Q beat
 called V is not a false VEB, a Q beat called S not a false SVEB).
 
     MITDB_DIR=... python benchmarks/bench_annotate.py [--model edge/models/default.tflite]
@@ -40,8 +40,9 @@ import wfdb
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from edge.cli import default_model_path, main as cli_main  # noqa: E402
-from edge.scoring import (AAMI_CLASSES, class_metrics, ec57_gross,  # noqa: E402
+from edge.cli.main import main as cli_main  # noqa: E402
+from edge.model.bundled import default_model_path  # noqa: E402
+from edge.eval.scoring import (AAMI_CLASSES, class_metrics, ec57_gross,  # noqa: E402
                           match_beats)
 from training.data import DS2, reference_beats  # noqa: E402
 

@@ -2,7 +2,7 @@
 
 For each trained Keras model given, the benchmark converts a float32 TFLite model and a
 full-int8 one (with the same embedded contract, via ``convert/quantize.py``'s functions), then
-times :class:`edge.classifier.BeatClassifier` -- the device's own code path on LiteRT, one
+times :class:`edge.model.classifier.BeatClassifier` -- the device's own code path on LiteRT, one
 thread -- classifying single beats (median and p99 latency over ``--beats`` beats) and reports
 beats per second and model size. Inputs are real DS1 beats (the representative-set builder).
 
@@ -49,7 +49,7 @@ def _float_tflite(model, contract) -> bytes:
 
 def bench_one(name: str, model_path: str, n_beats: int, workdir: Path) -> list[dict]:
     from convert.quantize import convert_int8, embed_contract, representative_set
-    from edge.classifier import BeatClassifier
+    from edge.model.classifier import BeatClassifier
     from training.contract import load_model
 
     model, contract = load_model(model_path)

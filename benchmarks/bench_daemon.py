@@ -33,9 +33,9 @@ def throughput(model: str, record: str) -> dict:
     from firmware_bridge.replay import ReplayConfig
     from firmware_bridge.replay_source import ReplaySource
 
-    from edge.classifier import BeatClassifier
-    from edge.config import load_config
-    from edge.daemon import Daemon
+    from edge.model.classifier import BeatClassifier
+    from edge.runtime.settings import load_config
+    from edge.runtime.daemon import Daemon
     from edge.sinks import RotatingJsonlSink
 
     if hasattr(os, "sched_setaffinity"):
@@ -73,14 +73,14 @@ def peak_memory(model: str, record: str) -> dict:
 
     out = Path(tempfile.mkdtemp()) / "ev.jsonl"
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    run = [sys.executable, "-m", "edge.cli", "run", "--model", model, "--quiet",
+    run = [sys.executable, "-m", "edge.cli.main", "run", "--model", model, "--quiet",
            "--jsonl", str(out)]
     with spawn_replay([record, "--speed", "max", "--duration-s", "1800"], env=env) as sim:
         serial_mb = _child_peak_rss_mb(run + ["--port", sim.device_path, "--idle-exit-s", "2"],
                                        env)
     replay_mb = _child_peak_rss_mb(run + ["--replay", record, "--speed", "max"], env)
-    chk = subprocess.run([sys.executable, "-c", "import edge.daemon, edge.classifier, sys;"
-                          "edge.classifier.load_interpreter_class();"
+    chk = subprocess.run([sys.executable, "-c", "import edge.runtime.daemon, edge.model.classifier, sys;"
+                          "edge.model.classifier.load_interpreter_class();"
                           "print('tensorflow' in sys.modules)"],
                          capture_output=True, text=True, env=env, cwd=ROOT)
     return {"peak_rss_mb": serial_mb, "peak_rss_mb_replay_source": replay_mb,
@@ -91,9 +91,9 @@ def real_time(model: str, record: str, seconds: float) -> dict:
     from firmware_bridge.replay import ReplayConfig, start_replay
     from firmware_bridge.serial_source import SerialConfig, SerialSource
 
-    from edge.classifier import BeatClassifier
-    from edge.config import load_config
-    from edge.daemon import Daemon
+    from edge.model.classifier import BeatClassifier
+    from edge.runtime.settings import load_config
+    from edge.runtime.daemon import Daemon
     from edge.sinks import RotatingJsonlSink
 
     clf = BeatClassifier(model)
@@ -116,7 +116,7 @@ def real_time(model: str, record: str, seconds: float) -> dict:
 
 
 def main() -> int:
-    from edge.cli import default_model_path
+    from edge.model.bundled import default_model_path
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default=None)

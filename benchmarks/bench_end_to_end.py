@@ -28,14 +28,14 @@ def main() -> int:
     from firmware_bridge.replay import ReplayConfig, start_replay
     from firmware_bridge.serial_source import SerialConfig, SerialSource
 
-    from edge.classifier import BeatClassifier
-    from edge.cli import default_model_path
-    from edge.compare import compare_beats
-    from edge.config import load_config
-    from edge.daemon import Daemon
+    from edge.model.classifier import BeatClassifier
+    from edge.model.bundled import default_model_path
+    from edge.eval.compare import compare_beats
+    from edge.runtime.settings import load_config
+    from edge.runtime.daemon import Daemon
     from edge.pipeline import BeatPipeline
-    from edge.records import read_annotations, read_record
-    from edge.scoring import DetectionScore, class_metrics
+    from edge.io.records import read_annotations, read_record
+    from edge.eval.scoring import DetectionScore, class_metrics
     from edge.sinks import WfdbAnnotationSink
 
     ap = argparse.ArgumentParser()

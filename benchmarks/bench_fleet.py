@@ -119,10 +119,10 @@ def _proc_cpu_s(pid: int) -> float:
 
 def run_fleet(k: int, *, model: str, duration_s: float, port: int, broker_pid: int,
               workdir: Path) -> dict:
-    from edge.classifier import BeatClassifier
-    from edge.config import load_config
-    from edge.daemon import Daemon
-    from edge.outbox import Outbox, OutboxConfig
+    from edge.model.classifier import BeatClassifier
+    from edge.runtime.settings import load_config
+    from edge.runtime.daemon import Daemon
+    from edge.sinks.outbox import Outbox, OutboxConfig
     from edge.sinks import MqttSink
 
     data_dir = os.environ.get("MITDB_DIR")
@@ -188,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     work = Path(tempfile.mkdtemp(prefix="bench-fleet-"))
     sys.path.insert(0, str(REPO / "tests" / "edge"))
-    from tests.edge.broker_support import Broker  # noqa: PLC0415
+    from tests.edge.sinks.broker_support import Broker  # noqa: PLC0415
 
     rows = []
     saturated_k = None

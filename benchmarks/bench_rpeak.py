@@ -5,14 +5,14 @@ What it measures
 In one run, on the same records and the same input (first channel, physical units in mV, native
 360 Hz), for every detector:
 
-* **Accuracy**, ANSI/AAMI EC57 beat-by-beat (``edge.scoring.score_detection``, 150 ms matching
+* **Accuracy**, ANSI/AAMI EC57 beat-by-beat (``edge.eval.scoring.score_detection``, 150 ms matching
   window). Every AAMI beat annotation is a reference beat (``training.data.reference_beats``:
   N L R e j A a J S V E F / f Q). Gross Se, +P and F1 over the 48 MIT-BIH Arrhythmia records,
   under two protocols:
 
   1. **all beats, no exclusions** (primary);
   2. **EC57: ventricular flutter episodes excluded** -- reference and detected beats inside the
-     MIT-BIH ``[`` ... ``]`` episodes (``edge.scoring.vf_episodes``; only record 207 has them)
+     MIT-BIH ``[`` ... ``]`` episodes (``edge.eval.scoring.vf_episodes``; only record 207 has them)
      are dropped from both sides before matching.
 
 * **CPU seconds per hour of ECG**: ``time.process_time()`` around the detector call only (not file
@@ -30,7 +30,7 @@ In one run, on the same records and the same input (first channel, physical unit
 
 Detectors
 ---------
-``ours``                 ``edge.detection.detect_signal(x_mv, fs_hz, chunk_s=...)`` (streaming)
+``ours``                 ``edge.dsp.detection.detect_signal(x_mv, fs_hz, chunk_s=...)`` (streaming)
 ``xqrs``                 ``wfdb.processing.xqrs_detect(x_mv, fs, verbose=False)``
 ``gqrs``                 ``wfdb.processing.gqrs_detect(x_mv, fs, adc_gain=..., adc_zero=...)``
 ``nk_pantompkins1985``   ``nk.ecg_clean(method=m)`` then ``nk.ecg_peaks(method=m)`` --
@@ -85,8 +85,8 @@ if str(CODE_ROOT) not in sys.path:
 
 import numpy as np  # noqa: E402
 
-from edge.records import read_annotations, read_record  # noqa: E402
-from edge.scoring import DetectionScore, score_detection, vf_episodes  # noqa: E402
+from edge.io.records import read_annotations, read_record  # noqa: E402
+from edge.eval.scoring import DetectionScore, score_detection, vf_episodes  # noqa: E402
 from training.data import ALL_RECORDS, reference_beats  # noqa: E402
 
 __all__ = ["DETECTORS", "OURS_CHUNKS", "NSTDB_RECORDS", "SNRS_DB", "run_detector", "main"]
@@ -119,7 +119,7 @@ def _load(database: str, record: str, data_dir: str):
 def _detector_fn(variant: str, fs: float, adc_gain: float, adc_zero: int):
     """A callable x_mv -> detections for a detector variant (``ours@1.0``, ``xqrs``, ...)."""
     if variant.startswith("ours@"):
-        from edge.detection import detect_signal
+        from edge.dsp.detection import detect_signal
         chunk = float(variant.split("@", 1)[1])
         return lambda x: detect_signal(x, fs, chunk_s=chunk)
     if variant == "xqrs":
@@ -145,8 +145,8 @@ _WARMED: set[str] = set()
 _WORKER_CODE: str | None = None
 
 #: Source files of the code under test (our detector and the shared data/scoring layer).
-CODE_FILES = ("edge/detection.py", "edge/preprocess.py", "edge/rpeak.py", "edge/filters.py",
-              "edge/resample.py", "edge/records.py", "edge/scoring.py", "training/data.py")
+CODE_FILES = ("edge/dsp/detection.py", "edge/dsp/preprocess.py", "edge/dsp/rpeak.py", "edge/dsp/filters.py",
+              "edge/dsp/resample.py", "edge/io/records.py", "edge/eval/scoring.py", "training/data.py")
 
 
 def source_hashes(root: Path = REPO_ROOT) -> dict:
@@ -173,11 +173,11 @@ def _worker_code() -> str:
     global _WORKER_CODE
     if _WORKER_CODE is None:
         try:
-            import edge.detection  # noqa: PLC0415
-            root = Path(edge.detection.__file__).resolve().parents[1]
+            import edge.dsp.detection  # noqa: PLC0415
+            root = Path(edge.dsp.detection.__file__).resolve().parents[1]
             _WORKER_CODE = f"{_combined(source_hashes(root))} @ {root}"
         except Exception as exc:  # ours then fails on every record, peers still run
-            _WORKER_CODE = f"import of edge.detection failed: {type(exc).__name__}: {exc}"
+            _WORKER_CODE = f"import of edge.dsp.detection failed: {type(exc).__name__}: {exc}"
     return _WORKER_CODE
 
 

@@ -29,10 +29,10 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from edge.classifier import BeatClassifier  # noqa: E402
+from edge.model.classifier import BeatClassifier  # noqa: E402
 from edge.errors import ModelError  # noqa: E402
-from edge.scoring import AAMI_CLASSES, class_metrics, confusion_matrix  # noqa: E402
-from edge.tflite_meta import CONTRACT_METADATA_NAME, read_contract  # noqa: E402
+from edge.eval.scoring import AAMI_CLASSES, class_metrics, confusion_matrix  # noqa: E402
+from edge.model.tflite_meta import CONTRACT_METADATA_NAME, read_contract  # noqa: E402
 
 __all__ = ["representative_set", "convert_int8", "embed_contract", "parity_report", "quantize",
            "EMBEDDING_LAYER", "embedding_model", "convert_int8_embedding", "quantize_embedding",
@@ -46,8 +46,8 @@ logger = logging.getLogger("convert.quantize")
 
 
 def _dataset_config(contract: dict):
-    from edge.beats import WindowConfig
-    from edge.features import FeatureConfig
+    from edge.dsp.beats import WindowConfig
+    from edge.dsp.features import FeatureConfig
     from training.dataset import DatasetConfig
 
     w = {k: v for k, v in contract["window"].items() if k in WindowConfig.__dataclass_fields__}
@@ -58,7 +58,7 @@ def _dataset_config(contract: dict):
 def representative_set(contract: dict, *, per_class: int = 200, seed: int = 0,
                        records=None, data_dir=None) -> tuple[np.ndarray, np.ndarray]:
     """Model inputs (beat, standardised features) from DS1, up to ``per_class`` per class."""
-    from edge.features import apply_standardization
+    from edge.dsp.features import apply_standardization
     from training.data import DS1
     from training.dataset import build_dataset
 
@@ -288,7 +288,7 @@ def quantize_embedding(model_path: str | os.PathLike, out: str | os.PathLike, *,
     """Convert a trained model to a full-int8 two-output model (class scores + embedding).
 
     The contract gains ``"embedding": {"name": "embedding", "layer": layer, "size": n,
-    "members": ensemble}``; the device (:class:`edge.classifier.BeatClassifier`) tells the two
+    "members": ensemble}``; the device (:class:`edge.model.classifier.BeatClassifier`) tells the two
     outputs apart by their width and exposes the embedding with ``predict_embedding``.
     """
     from training.contract import load_model

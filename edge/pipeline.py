@@ -12,13 +12,13 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from edge.beats import BeatWindower, extract_windows, rr_features
-from edge.classifier import BeatClassifier
-from edge.detection import to_input_index, to_processing_index
+from edge.dsp.beats import BeatWindower, extract_windows, rr_features
+from edge.model.classifier import BeatClassifier
+from edge.dsp.detection import to_input_index, to_processing_index
 from edge.errors import SignalError
-from edge.features import BeatFeaturizer, beat_inputs
-from edge.preprocess import PreprocessConfig, Preprocessor
-from edge.rpeak import DetectorConfig, RPeakDetector
+from edge.dsp.features import BeatFeaturizer, beat_inputs
+from edge.dsp.preprocess import PreprocessConfig, Preprocessor
+from edge.dsp.rpeak import DetectorConfig, RPeakDetector
 
 __all__ = ["ClassifiedBeats", "BeatPipeline", "classify_at"]
 

@@ -79,7 +79,7 @@ class ReplayConfig:
     Attributes
     ----------
     record : MIT-BIH record name looked up in the data directory ("100") or a WFDB record path.
-    data_dir : data directory; ``None`` = ``$MITDB_DIR`` (see :func:`edge.records.find_data_dir`).
+    data_dir : data directory; ``None`` = ``$MITDB_DIR`` (see :func:`edge.io.records.find_data_dir`).
     database : database name for the data-directory lookup ("mitdb").
     start_s : where to start in the record (s, >= 0).
     duration_s : how much to replay (s, > 0); ``None`` = to the end of the record.
@@ -170,7 +170,7 @@ def load_replay_signal(config: ReplayConfig) -> ReplaySignal:
         When the record cannot be found or read, or a channel does not exist.
     """
     from edge.errors import EdgeError  # noqa: PLC0415 - keep import of edge lazy
-    from edge.records import read_record, resolve_record  # noqa: PLC0415
+    from edge.io.records import read_record, resolve_record  # noqa: PLC0415
 
     try:
         path = resolve_record(config.record, config.database, config.data_dir)

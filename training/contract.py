@@ -13,7 +13,7 @@ Format (``contract_version`` 1)::
       "preprocess": {"filter": FilterConfig dict},
       "window": WindowConfig.to_dict(),        # incl. before/after/align ms, RR settings
       "features": {
-        "module": "edge.features",
+        "module": "edge.dsp.features",
         "config": FeatureConfig dict,
         "beat_channels": [...],                 # meaning of the ``beat`` input channels
         "names": FEATURE_NAMES,                 # order of the ``features`` input
@@ -37,9 +37,9 @@ from pathlib import Path
 import numpy as np
 
 from edge.errors import ConfigError
-from edge.features import FEATURE_NAMES, apply_standardization
-from edge.filters import FilterConfig
-from edge.scoring import AAMI_CLASSES
+from edge.dsp.features import FEATURE_NAMES, apply_standardization
+from edge.dsp.filters import FilterConfig
+from edge.eval.scoring import AAMI_CLASSES
 from training.dataset import DatasetConfig
 from training.models import ModelConfig
 
@@ -77,7 +77,7 @@ def make_contract(*, model_config: ModelConfig, data_config: DatasetConfig, n_pa
         "preprocess": {"filter": asdict(FilterConfig(fs_hz=data_config.window.fs_hz))},
         "window": data_config.window.to_dict(),
         "features": {
-            "module": "edge.features",
+            "module": "edge.dsp.features",
             "config": data_config.features.to_dict(),
             "beat_channels": BEAT_CHANNELS,
             "names": list(FEATURE_NAMES),
@@ -107,7 +107,7 @@ def load_contract(path: str | os.PathLike) -> dict:
     if tuple(c["classes"]) != AAMI_CLASSES:
         raise ConfigError("classes", f"expected {AAMI_CLASSES}, got {c['classes']}")
     if tuple(c["features"]["names"]) != FEATURE_NAMES:
-        raise ConfigError("features", "feature names differ from edge.features.FEATURE_NAMES")
+        raise ConfigError("features", "feature names differ from edge.dsp.features.FEATURE_NAMES")
     return c
 
 
@@ -131,7 +131,7 @@ def load_model(model_dir_or_file: str | os.PathLike):
 
 
 def model_inputs(beat: np.ndarray, features: np.ndarray, contract: dict) -> dict:
-    """Keras input dict from :func:`edge.features.beat_inputs` output and the contract."""
+    """Keras input dict from :func:`edge.dsp.features.beat_inputs` output and the contract."""
     st = contract["features"]["standardize"]
     return {"beat": np.asarray(beat, np.float32),
             "features": apply_standardization(features, st["mean"], st["std"])}

@@ -15,7 +15,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from edge.scoring import AAMI_CLASSES, class_metrics, confusion_matrix
+from edge.eval.scoring import AAMI_CLASSES, class_metrics, confusion_matrix
 from training.data import DS1
 
 __all__ = ["FOLDS", "cross_validate", "main"]

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge.records import read_annotations
-from edge.scoring import AAMI_CLASSES, AAMI_MAP
+from edge.io.records import read_annotations
+from edge.eval.scoring import AAMI_CLASSES, AAMI_MAP
 
 __all__ = ["AAMI_MAP", "AAMI_CLASSES", "DS1", "DS2", "PACED", "ALL_RECORDS", "aami_class",
            "BeatLabels", "reference_beats", "aami_beats"]
@@ -52,7 +52,7 @@ def reference_beats(record: str, *, extension: str = "atr", database: str = "mit
 
 
 def aami_beats(ann, record: str = "") -> BeatLabels:
-    """The AAMI beat annotations of annotations already read (:func:`edge.records.
+    """The AAMI beat annotations of annotations already read (:func:`edge.io.records.
     read_annotations`); non-beat annotations are dropped."""
     cls = np.array([AAMI_MAP.get(s) for s in ann.symbol], dtype=object)
     keep = np.array([c is not None for c in cls], dtype=bool)

@@ -1,9 +1,9 @@
 """Beat examples for training and evaluation, built with the edge's own DSP code.
 
 For each record (and each augmented copy of it) the builder runs exactly the device chain:
-:class:`edge.preprocess.Preprocessor` on the whole record, then :func:`edge.beats.extract_windows`
-and :func:`edge.beats.rr_features` at the reference beat positions (or at any given positions),
-then :func:`edge.features.beat_inputs`. Results are cached as ``.npz`` files under
+:class:`edge.dsp.preprocess.Preprocessor` on the whole record, then :func:`edge.dsp.beats.extract_windows`
+and :func:`edge.dsp.beats.rr_features` at the reference beat positions (or at any given positions),
+then :func:`edge.dsp.features.beat_inputs`. Results are cached as ``.npz`` files under
 ``$ECG_EDGE_CACHE`` (default ``cache/`` in the working directory), keyed by a hash of the
 configuration, the record and the augmentation index, so a rebuild is quick.
 
@@ -25,12 +25,12 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.beats import WindowConfig, extract_windows, rr_features
+from edge.dsp.beats import WindowConfig, extract_windows, rr_features
 from edge.errors import ConfigError
-from edge.features import FeatureConfig, beat_inputs
-from edge.preprocess import PreprocessConfig, Preprocessor
-from edge.records import read_record
-from edge.scoring import AAMI_CLASSES
+from edge.dsp.features import FeatureConfig, beat_inputs
+from edge.dsp.preprocess import PreprocessConfig, Preprocessor
+from edge.io.records import read_record
+from edge.eval.scoring import AAMI_CLASSES
 from training.data import reference_beats
 
 __all__ = ["AugmentConfig", "DatasetConfig", "BeatSet", "record_signal", "condition",
@@ -132,9 +132,9 @@ class BeatSet:
 
     Attributes
     ----------
-    beat : float32 (n, length, 2) model window input (see :func:`edge.features.beat_inputs`).
+    beat : float32 (n, length, 2) model window input (see :func:`edge.dsp.features.beat_inputs`).
     features : float32 (n, n_features) unstandardised scalar features.
-    label : int64 (n,) index into :data:`edge.scoring.AAMI_CLASSES`.
+    label : int64 (n,) index into :data:`edge.eval.scoring.AAMI_CLASSES`.
     record : str (n,) record name.
     copy : int16 (n,) 0 for the clean record, k for augmented copy k.
     sample_index : int64 (n,) beat position (input-time sample index).

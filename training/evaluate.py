@@ -10,16 +10,16 @@ Two modes per model:
 
 * ``reference`` -- beats at the reference annotation positions (comparable with the
   literature).
-* ``end_to_end`` -- beats found by the streaming :class:`edge.rpeak.RPeakDetector` on the
-  conditioned record, matched to the reference with :func:`edge.scoring.match_beats`
+* ``end_to_end`` -- beats found by the streaming :class:`edge.dsp.rpeak.RPeakDetector` on the
+  conditioned record, matched to the reference with :func:`edge.eval.scoring.match_beats`
   (150 ms). A missed reference beat counts as a false negative of its class, an extra
   detection as a false positive of its predicted class (the ``-`` row/column of the confusion
   matrix, "no beat").
 
-Metrics come from :mod:`edge.scoring`: the plain one-vs-rest per-class numbers of
-:func:`~edge.scoring.class_metrics` (conservative; the default everywhere, including the
+Metrics come from :mod:`edge.eval.scoring`: the plain one-vs-rest per-class numbers of
+:func:`~edge.eval.scoring.class_metrics` (conservative; the default everywhere, including the
 targets) and, next to them under ``"ec57"``, the VEB/SVEB gross statistics by the EC57 rules as
-PhysioNet's ``bxb`` computes them (:func:`~edge.scoring.ec57_gross`: a reference F or Q beat
+PhysioNet's ``bxb`` computes them (:func:`~edge.eval.scoring.ec57_gross`: a reference F or Q beat
 called V is not a false VEB, a Q beat called S not a false SVEB). Nothing here is used to choose
 a model or threshold: selection happens in :mod:`training.train` on held-out DS1 records.
 """
@@ -35,11 +35,11 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.beats import extract_windows, rr_features
-from edge.features import beat_inputs
-from edge.preprocess import PreprocessConfig, Preprocessor
-from edge.rpeak import RPeakDetector
-from edge.scoring import (AAMI_CLASSES, class_metrics, confusion_matrix, ec57_gross,
+from edge.dsp.beats import extract_windows, rr_features
+from edge.dsp.features import beat_inputs
+from edge.dsp.preprocess import PreprocessConfig, Preprocessor
+from edge.dsp.rpeak import RPeakDetector
+from edge.eval.scoring import (AAMI_CLASSES, class_metrics, confusion_matrix, ec57_gross,
                           match_beats)
 from training.data import DS2, reference_beats
 
@@ -70,8 +70,8 @@ TARGETS = {"V_f1": 0.90, "V_se": 0.85, "V_ppv": 0.85, "S_f1": 0.55, "S_se": 0.60
 # --------------------------------------------------------------------------- prediction
 def _record_inputs(record: str, contract: dict, beats: np.ndarray | None, data_dir=None):
     """Conditioned signal, beat positions and model inputs of one record (whole record)."""
-    from edge.beats import WindowConfig
-    from edge.features import FeatureConfig
+    from edge.dsp.beats import WindowConfig
+    from edge.dsp.features import FeatureConfig
     from training.dataset import record_signal
 
     w = contract["window"]
@@ -215,7 +215,7 @@ def trial_int8(model, contract, beat, feats, n_calib: int = 500, seed: int = 0,
     import tempfile
 
     from convert.quantize import convert_int8, embed_contract
-    from edge.classifier import BeatClassifier
+    from edge.model.classifier import BeatClassifier
     from training.contract import model_inputs
 
     x = model_inputs(beat, feats, contract)
@@ -406,7 +406,7 @@ def write_report(results: list[dict], out_dir: Path, shipped: str | None = None,
     L += ["Trained on DS1 only (de Chazal 2004 split, paced records 102/104/107/217 excluded); "
           "checkpoints were selected on held-out DS1 patients; DS2 (22 patients never seen in "
           "training) is used for evaluation only (see the notes on how DS2 was looked at). Classes: AAMI EC57 N, S (SVEB), V (VEB), F, Q. "
-          "Metrics from `edge.scoring`.", ""]
+          "Metrics from `edge.eval.scoring`.", ""]
     if shipped:
         L += [f"**Shipped model:** {shipped}", ""]
     if notes:

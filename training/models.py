@@ -2,8 +2,8 @@
 
 Both take two inputs -- ``beat`` (window samples x 2 channels: the normalised beat and its
 difference from the patient's running template) and ``features`` (standardised RR ratios and
-template similarity, see :mod:`edge.features`) -- and output the softmax over the five AAMI
-classes in :data:`edge.scoring.AAMI_CLASSES` order.
+template similarity, see :mod:`edge.dsp.features`) -- and output the softmax over the five AAMI
+classes in :data:`edge.eval.scoring.AAMI_CLASSES` order.
 
 Both convert to full-int8 TFLite (int8 input and output tensors) with the TF 2.21 converter:
 the CNN uses only Conv1D/BatchNorm/ReLU/Dense, and the LSTM is built with ``unroll=True`` over

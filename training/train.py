@@ -18,7 +18,7 @@ Protocol (default: :func:`train_ensemble`)
   ``max_class_weight``) times ``class_weight_scale[c]`` (F and Q are down-weighted: they do
   not generalise across patients in DS1 cross-validation and only add false positives).
 * Model selection: after each epoch the validation records are scored with
-  :func:`edge.scoring.class_metrics`; the kept weights are those of the epoch with the best
+  :func:`edge.eval.scoring.class_metrics`; the kept weights are those of the epoch with the best
   ``0.4 F1(S) + 0.4 F1(V) + 0.2 accuracy``; training stops after ``patience`` epochs without
   improvement (the learning rate halves after ``patience // 2``).
 """
@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.errors import ConfigError
-from edge.scoring import AAMI_CLASSES, class_metrics, confusion_matrix
+from edge.eval.scoring import AAMI_CLASSES, class_metrics, confusion_matrix
 from training.data import DS1, DS2
 from training.dataset import BeatSet, DatasetConfig, build_dataset
 

@@ -1,6 +1,6 @@
 """``ecg-edge dashboard``: start the Streamlit live view (``edge/dashboard/app.py``).
 
-Hooked into ``edge.cli.build_parser()`` with::
+Hooked into ``edge.cli.main.build_parser()`` with::
 
     from edge.dashboard.cli import add_parser as add_dashboard_parser
     add_dashboard_parser(sub)

@@ -23,6 +23,6 @@ def mitdb_dir() -> Path:
 @pytest.fixture(scope="session")
 def record100(mitdb_dir: Path):
     """MIT-BIH record 100 (raw ADC and metadata)."""
-    from edge.records import read_record
+    from edge.io.records import read_record
 
     return read_record("100", data_dir=mitdb_dir)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from edge.errors import ConfigError
-from edge.features import FEATURE_NAMES
+from edge.dsp.features import FEATURE_NAMES
 from training.contract import (contract_path, load_contract, make_contract, model_inputs,
                                save_contract)
 from training.dataset import DatasetConfig

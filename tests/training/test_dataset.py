@@ -4,10 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edge.beats import BeatWindower, WindowConfig, extract_windows, rr_features
+from edge.dsp.beats import BeatWindower, WindowConfig, extract_windows, rr_features
 from edge.errors import ConfigError
-from edge.features import BeatFeaturizer, beat_inputs
-from edge.preprocess import PreprocessConfig, Preprocessor
+from edge.dsp.features import BeatFeaturizer, beat_inputs
+from edge.dsp.preprocess import PreprocessConfig, Preprocessor
 from training.data import reference_beats
 from training.dataset import (AugmentConfig, DatasetConfig, augment_signal, build_record,
                               record_signal)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.edge.daemon_support import REPO, read_jsonl, subprocess_env
+from tests.edge.runtime.daemon_support import REPO, read_jsonl, subprocess_env
 
 EXCERPT = REPO / "edge" / "data" / "mitdb_233_excerpt"
 ARTIFACTS = REPO / "artifacts"
@@ -46,7 +46,7 @@ def live_model(tmp_path_factory) -> Path:
     """A trained int8 model: the bundled one, or ``edge/models/beat_cnn.keras`` quantized
     with ``convert/quantize.py`` (an untrained model would classify no V beat), or, failing
     both, the daemon tests' model (the V assertions then say why they fail)."""
-    from edge.cli import default_model_path
+    from edge.model.bundled import default_model_path
 
     bundled = default_model_path()
     if bundled.is_file():
@@ -59,7 +59,7 @@ def live_model(tmp_path_factory) -> Path:
                               env=subprocess_env(), capture_output=True, text=True, timeout=300)
         if proc.returncode == 0 and out.is_file():
             return out
-    from tests.edge.daemon_support import model_path
+    from tests.edge.runtime.daemon_support import model_path
 
     return model_path()
 
@@ -135,7 +135,7 @@ def test_live_dashboard_in_headless_chromium(live_model, tmp_path):
     events = tmp_path / "events.jsonl"
     env = subprocess_env()
     daemon = subprocess.Popen(
-        [sys.executable, "-m", "edge.cli", "run", "--replay", str(EXCERPT), "--speed", "5",
+        [sys.executable, "-m", "edge.cli.main", "run", "--replay", str(EXCERPT), "--speed", "5",
          "--model", str(live_model), "--jsonl", str(events), "--quiet"],
         cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     parser = argparse.ArgumentParser()

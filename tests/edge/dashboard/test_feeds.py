@@ -16,7 +16,7 @@ from edge.dashboard.feeds import (
     parse_host_port,
 )
 from edge.errors import ConfigError
-from edge.events import HeartRateEvent
+from edge.events.model import HeartRateEvent
 from edge.sinks import MQTT_TOPICS, RotatingJsonlSink
 from tests.edge.dashboard.support import EventMaker, write_jsonl
 
@@ -181,7 +181,7 @@ def test_mqtt_feed_receives_what_the_daemon_sink_publishes(tmp_path):
     import time
 
     from edge.dashboard.state import MonitorState
-    from edge.events import BeatEvent, StripEvent
+    from edge.events.model import BeatEvent, StripEvent
 
     broker = shutil.which("mosquitto") or (shutil.which("mosquitto", path="/usr/sbin"))
     if broker is None:

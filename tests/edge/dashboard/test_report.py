@@ -40,7 +40,7 @@ def test_missing_and_damaged_reports(tmp_path):
 
 def test_the_shipped_report_folder_loads_when_present():
     from edge.dashboard.config import DEFAULT_REPORT_DIR
-    from tests.edge.daemon_support import REPO
+    from tests.edge.runtime.daemon_support import REPO
 
     rep = load_report(REPO / DEFAULT_REPORT_DIR)
     if rep is None:

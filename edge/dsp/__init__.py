@@ -1,0 +1,13 @@
+"""Signal processing shared by the device and training: every stage streams with explicit state.
+
+``resample``    :class:`StreamingResampler` (device rate -> processing rate)
+``filters``     :class:`SosFilter`, :class:`EcgFilter` (baseline and mains removal)
+``preprocess``  :class:`Preprocessor`: resample + filter + invalid-sample mask
+``rpeak``       :class:`RPeakDetector`, the real-time R-peak detector
+``detection``   :func:`detect_signal` (whole signal, chunk by chunk) and index conversions
+``beats``       :class:`BeatWindower`, beat windows and RR intervals
+``features``    :class:`BeatFeaturizer`: model inputs from windows and RR intervals
+``quality``     :class:`SignalQuality`: per-window signal quality
+``rate``        rolling heart rate
+``strip``       :class:`StripDecimator`: decimated ECG strips for the clinic
+"""

@@ -1,0 +1,275 @@
+"""Per-beat classifier inputs derived from beat windows and RR intervals.
+
+The classifier sees each beat relative to the patient's own rhythm and morphology, which is
+what makes an inter-patient model work:
+
+* :func:`rr_ratio_features` -- RR intervals relative to the patient's local and long-term
+  rhythm (log ratios) next to the raw intervals.
+* :class:`TemplateTracker` -- a running "average beat" (per-sample median of the last
+  ``n_template_beats`` non-premature beats) and each beat's difference from it.
+* :func:`beat_inputs` / :class:`BeatFeaturizer` -- the model input tensors (``beat`` of shape
+  (n, length, 2) and ``features`` of shape (n, n_features)), normalised as the model contract
+  says.
+
+Everything is pure numpy and causal: row *i* depends only on beats ``0 .. i`` as released by
+:class:`edge.dsp.beats.BeatWindower` (the window of beat *i* and its RR features, which include
+the post RR, known once beat *i + 1* is detected). Training calls :func:`beat_inputs` on a whole
+record; the device calls :class:`BeatFeaturizer` on each :class:`~edge.dsp.beats.BeatBatch`; both
+run the same :class:`TemplateTracker` code, so the results are identical however the stream
+is chunked.
+"""
+from __future__ import annotations
+
+import logging
+from collections import deque
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from edge.errors import ConfigError, SignalError
+
+__all__ = ["FeatureConfig", "FEATURE_NAMES", "rr_ratio_features", "TemplateTracker",
+           "RhythmTracker",
+           "BeatFeaturizer", "beat_inputs", "apply_standardization"]
+
+logger = logging.getLogger(__name__)
+
+#: Columns of the scalar feature vector, in order (before standardisation).
+FEATURE_NAMES = (
+    "pre_rr_s", "post_rr_s", "local_rr_s", "long_rr_s",
+    "log_pre_over_local", "log_pre_over_long", "log_post_over_pre", "log_post_over_local",
+    "log_local_over_long", "log_post_over_long",
+    "template_corr", "log_template_diff_rel",
+    "rr_irregularity", "log_pre_over_prev_pre",
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FeatureConfig:
+    """Settings of the beat-relative features.
+
+    Attributes
+    ----------
+    n_template_beats : beats in the running median template.
+    premature_ratio : a beat joins the template only if ``pre_rr >= premature_ratio *
+        local_rr`` (premature beats, mostly ectopic, are kept out).
+    rhythm_beats : pre-RR intervals over which the rhythm irregularity is measured.
+    min_amplitude_mv : floor of the template's peak-to-peak amplitude used to normalise the
+        windows, in mV (protects against flat templates).
+    clip : normalised window samples are clipped to ``[-clip, clip]`` (int8-friendly range).
+    """
+
+    n_template_beats: int = 16
+    rhythm_beats: int = 10
+    premature_ratio: float = 0.9
+    min_amplitude_mv: float = 0.2
+    clip: float = 4.0
+
+    def __post_init__(self) -> None:
+        if self.n_template_beats < 1:
+            raise ConfigError("n_template_beats", "must be >= 1")
+        if self.rhythm_beats < 2:
+            raise ConfigError("rhythm_beats", "must be >= 2")
+        if not 0 < self.premature_ratio <= 2:
+            raise ConfigError("premature_ratio", "must be in (0, 2]")
+        if not self.min_amplitude_mv > 0:
+            raise ConfigError("min_amplitude_mv", "must be positive")
+        if not self.clip > 0:
+            raise ConfigError("clip", "must be positive")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def rr_ratio_features(rr_s: np.ndarray) -> np.ndarray:
+    """RR features relative to the patient's rhythm.
+
+    Parameters
+    ----------
+    rr_s : array (n, 4), seconds, columns :data:`edge.dsp.beats.RR_FEATURE_NAMES`
+        (pre, post, local mean, long mean).
+
+    Returns
+    -------
+    array (n, 10), float32: the four raw intervals (s) followed by the natural-log ratios
+    pre/local, pre/long, post/pre, post/local, local/long, post/long.
+    """
+    rr = np.asarray(rr_s, dtype=np.float64)
+    if rr.ndim != 2 or rr.shape[1] != 4:
+        raise SignalError(f"rr_s must have shape (n, 4), got {rr.shape}")
+    lg = np.log(np.maximum(rr, 1e-3))
+    pre, post, loc, lng = lg.T
+    ratios = np.stack([pre - loc, pre - lng, post - pre, post - loc, loc - lng, post - lng], 1)
+    return np.concatenate([rr, ratios], axis=1).astype(np.float32)
+
+
+class TemplateTracker:
+    """Streaming running-median template of the patient's usual beat.
+
+    ``process(windows, rr_s)`` returns, for each beat, the template *before* that beat was
+    added (so a beat is never compared with itself). The first beat of a stream, having no
+    history, is its own template.
+    """
+
+    def __init__(self, config: FeatureConfig | None = None) -> None:
+        self.config = config or FeatureConfig()
+        self.reset()
+
+    def reset(self) -> None:
+        n = self.config.n_template_beats
+        self._normal: deque[np.ndarray] = deque(maxlen=n)  # non-premature beats
+        self._any: deque[np.ndarray] = deque(maxlen=n)  # fallback before any normal beat
+        self._template: np.ndarray | None = None
+
+    def _current(self) -> np.ndarray | None:
+        if self._template is None:
+            src = self._normal if self._normal else self._any
+            if src:
+                self._template = _median(np.stack(src), axis=0)
+        return self._template
+
+    def process(self, windows_mv: np.ndarray, rr_s: np.ndarray) -> np.ndarray:
+        """Templates (float64, shape like ``windows_mv``) for a batch of consecutive beats.
+
+        Parameters
+        ----------
+        windows_mv : (n, length) conditioned beat windows in mV, baseline-removed.
+        rr_s : (n, 4) RR features in seconds (pre, post, local, long).
+        """
+        w = np.asarray(windows_mv, dtype=np.float64)
+        rr = np.asarray(rr_s, dtype=np.float64)
+        if w.ndim != 2 or rr.shape != (w.shape[0], 4):
+            raise SignalError(f"need windows (n, length) and rr (n, 4), got {w.shape}, {rr.shape}")
+        out = np.empty_like(w)
+        for i in range(w.shape[0]):
+            t = self._current()
+            out[i] = w[i] if t is None else t
+            self._any.append(w[i])
+            if rr[i, 0] >= self.config.premature_ratio * rr[i, 2]:
+                self._normal.append(w[i])
+                self._template = None
+            elif not self._normal:
+                self._template = None
+        return out
+
+
+class RhythmTracker:
+    """Streaming rhythm descriptors from the sequence of pre-RR intervals.
+
+    For beat *i*: ``rr_irregularity`` = median absolute successive difference of the last
+    ``rhythm_beats`` pre-RR intervals (up to and including beat *i*'s) divided by the local
+    mean RR -- high in atrial fibrillation ("irregularly irregular"), where prematurity alone
+    does not mean an ectopic beat, but low when a regular rhythm is broken by isolated ectopic
+    beats or pauses (the median ignores those); ``log_pre_over_prev_pre`` = log(pre_rr(i) / pre_rr(i - 1)) (0 for the first beat).
+    """
+
+    def __init__(self, config: FeatureConfig | None = None) -> None:
+        self.config = config or FeatureConfig()
+        self.reset()
+
+    def reset(self) -> None:
+        self._pre: deque[float] = deque(maxlen=self.config.rhythm_beats)
+
+    def process(self, rr_s: np.ndarray) -> np.ndarray:
+        """(n, 2) float64 descriptors for the next beats' RR rows (n, 4), in seconds."""
+        rr = np.asarray(rr_s, dtype=np.float64)
+        out = np.zeros((rr.shape[0], 2))
+        for i in range(rr.shape[0]):
+            pre = float(rr[i, 0])
+            prev = self._pre[-1] if self._pre else pre
+            self._pre.append(pre)
+            d = np.abs(np.diff(np.fromiter(self._pre, float)))
+            out[i, 0] = float(_median(d, axis=0)) / max(float(rr[i, 2]), 1e-3) if d.size else 0.0
+            out[i, 1] = np.log(max(pre, 1e-3) / max(prev, 1e-3))
+        return out
+
+
+def _median(x: np.ndarray, axis: int) -> np.ndarray:
+    """``np.median(x, axis)`` (bit-identical) without its generic overhead: this runs per beat."""
+    n = x.shape[axis]
+    k = n // 2
+    if n % 2:
+        return np.take(np.partition(x, k, axis=axis), k, axis=axis)
+    part = np.partition(x, [k - 1, k], axis=axis)
+    return (np.take(part, k - 1, axis=axis) + np.take(part, k, axis=axis)) / 2
+
+
+def _baseline_removed(windows_mv: np.ndarray) -> np.ndarray:
+    w = np.asarray(windows_mv, dtype=np.float64)
+    if w.shape[0] == 0:
+        return w
+    return w - _median(w, axis=1)[:, None]
+
+
+def _inputs_from(w: np.ndarray, templates: np.ndarray, rr_s: np.ndarray,
+                 rhythm: np.ndarray, config: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
+    amp = np.maximum(np.ptp(templates, axis=1), config.min_amplitude_mv)[:, None]
+    ch0 = np.clip(w / amp, -config.clip, config.clip)
+    ch1 = np.clip((w - templates) / amp, -config.clip, config.clip)
+    beat = np.stack([ch0, ch1], axis=-1).astype(np.float32)
+    wc = w - w.mean(axis=1, keepdims=True)
+    tc = templates - templates.mean(axis=1, keepdims=True)
+    denom = np.sqrt((wc ** 2).sum(1) * (tc ** 2).sum(1))
+    corr = np.where(denom > 0, (wc * tc).sum(1) / np.maximum(denom, 1e-12), 1.0)
+    diff_rel = np.sqrt(((w - templates) ** 2).sum(1) / np.maximum((templates ** 2).sum(1), 1e-6))
+    morph = np.stack([corr, np.log(diff_rel + 1e-3)], axis=1)
+    feats = np.concatenate([rr_ratio_features(rr_s), morph, rhythm], axis=1).astype(np.float32)
+    return beat, feats
+
+
+def beat_inputs(windows_mv: np.ndarray, rr_s: np.ndarray,
+                config: FeatureConfig | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Model inputs for all beats of one stream (a whole record), in beat order.
+
+    Parameters
+    ----------
+    windows_mv : (n, length) conditioned windows from :func:`edge.dsp.beats.extract_windows`, mV.
+    rr_s : (n, 4) from :func:`edge.dsp.beats.rr_features`, seconds.
+    config : feature settings.
+
+    Returns
+    -------
+    beat : float32 (n, length, 2): channel 0 the baseline-removed window, channel 1 its
+        difference from the running template, both divided by the template's peak-to-peak
+        amplitude (dimensionless, clipped to ``±config.clip``).
+    features : float32 (n, len(FEATURE_NAMES)) unstandardised scalar features.
+    """
+    config = config or FeatureConfig()
+    w = _baseline_removed(windows_mv)
+    templates = TemplateTracker(config).process(w, rr_s)
+    rhythm = RhythmTracker(config).process(rr_s)
+    return _inputs_from(w, templates, rr_s, rhythm, config)
+
+
+class BeatFeaturizer:
+    """Streaming equivalent of :func:`beat_inputs` for :class:`edge.dsp.beats.BeatBatch` output."""
+
+    def __init__(self, config: FeatureConfig | None = None) -> None:
+        self.config = config or FeatureConfig()
+        self.tracker = TemplateTracker(self.config)
+        self.rhythm = RhythmTracker(self.config)
+
+    def reset(self) -> None:
+        self.tracker.reset()
+        self.rhythm.reset()
+
+    def process(self, windows_mv: np.ndarray, rr_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Inputs for the next released beats (same shapes as :func:`beat_inputs`)."""
+        w = _baseline_removed(windows_mv)
+        if w.shape[0] == 0:
+            return (np.zeros((0, w.shape[1], 2), np.float32),
+                    np.zeros((0, len(FEATURE_NAMES)), np.float32))
+        templates = self.tracker.process(w, rr_s)
+        rhythm = self.rhythm.process(rr_s)
+        return _inputs_from(w, templates, rr_s, rhythm, self.config)
+
+
+def apply_standardization(features: np.ndarray, mean: np.ndarray | list,
+                          std: np.ndarray | list) -> np.ndarray:
+    """``(features - mean) / std`` with the contract's per-column statistics (float32)."""
+    f = np.asarray(features, dtype=np.float32)
+    m = np.asarray(mean, dtype=np.float32)
+    s = np.asarray(std, dtype=np.float32)
+    if f.shape[-1] != m.size or m.size != s.size:
+        raise SignalError(f"feature width {f.shape[-1]} does not match statistics ({m.size})")
+    return (f - m) / s

@@ -1,0 +1,2 @@
+"""Files: ``records`` (reading WFDB records and annotations, downloads) and ``wfdb_io``
+(writing WFDB annotation files)."""

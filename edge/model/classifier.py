@@ -1,0 +1,302 @@
+"""The int8 beat classifier on the device: a ``.tflite`` model run by LiteRT.
+
+:class:`BeatClassifier` loads a full-int8 model with ``ai_edge_litert`` (falling back to
+``tflite_runtime``, then ``tensorflow.lite``), reads the preprocessing contract embedded in the
+file, and checks it once at load against the pipeline: processing rate, window, RR and feature
+definitions, filters, class names; input/output tensors are int8 with usable quantization
+parameters. Inputs are quantized with the model's own scale and zero point, outputs
+dequantized; nothing is hard-coded.
+
+A model may have a second output, a beat embedding (contract field ``"embedding"``:
+``{"name", "size", ...}``, written by ``python convert/quantize.py --embedding``): the two
+outputs are told apart by their width, and :meth:`BeatClassifier.predict_with_embedding`
+returns both (patient adaptation, :mod:`edge.model.adapt`, fits a per-wearer head on it).
+"""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edge.dsp.beats import WindowConfig
+from edge.errors import ContractError, ModelError
+from edge.dsp.features import FEATURE_NAMES, FeatureConfig, apply_standardization
+from edge.dsp.filters import FilterConfig
+from edge.dsp.preprocess import PROCESSING_FS_HZ
+from edge.eval.scoring import AAMI_CLASSES
+from edge.model.tflite_meta import read_contract
+
+__all__ = ["BeatClassifier", "load_interpreter_class", "check_contract"]
+
+logger = logging.getLogger(__name__)
+
+_WINDOW_KEYS = ("fs_hz", "before_ms", "after_ms", "align_ms", "local_beats", "long_beats",
+                "min_rr_s", "max_rr_s", "length")
+_FILTER_KEYS = ("fs_hz", "highpass_hz", "highpass_order", "lowpass_hz", "lowpass_order")
+
+
+def load_interpreter_class():
+    """The TFLite ``Interpreter`` class: ai_edge_litert, else tflite_runtime, else TF."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter  # noqa: PLC0415
+        return Interpreter
+    except ImportError:
+        pass
+    try:
+        from tflite_runtime.interpreter import Interpreter  # noqa: PLC0415
+        logger.info("ai_edge_litert not installed: using tflite_runtime")
+        return Interpreter
+    except ImportError:
+        pass
+    try:
+        import tensorflow as tf  # noqa: PLC0415
+        logger.warning("no LiteRT runtime installed: falling back to tensorflow.lite")
+        return tf.lite.Interpreter
+    except ImportError as exc:
+        raise ModelError("no TFLite interpreter: pip install ai-edge-litert") from exc
+
+
+def _close(a, b) -> bool:
+    if a is None or b is None:
+        return a is b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return abs(float(a) - float(b)) <= 1e-9 * max(1.0, abs(float(a)))
+    return a == b
+
+
+def check_contract(contract: dict, *, window: WindowConfig, filters: FilterConfig,
+                   fs_hz: float = PROCESSING_FS_HZ) -> None:
+    """Raise :class:`ContractError` (naming the field) where the model's contract and the
+    pipeline's settings disagree. A different mains notch only logs a warning: it is a site
+    setting that leaves the QRS band untouched."""
+    try:
+        if contract.get("contract_version") != 1:
+            raise ContractError("contract_version",
+                                f"expected 1, got {contract.get('contract_version')!r}")
+        if not _close(float(contract["sample_rate_hz"]), fs_hz):
+            raise ContractError("sample_rate_hz", f"model expects {contract['sample_rate_hz']} Hz,"
+                                f" the pipeline processes at {fs_hz} Hz")
+        if tuple(contract["classes"]) != AAMI_CLASSES:
+            raise ContractError("classes", f"expected {list(AAMI_CLASSES)}, got "
+                                f"{contract['classes']}")
+        mw = contract["window"]
+        pw = window.to_dict()
+        for key in _WINDOW_KEYS:
+            if not _close(mw.get(key), pw.get(key)):
+                raise ContractError(f"window.{key}", f"model was trained with {mw.get(key)!r}, "
+                                    f"the pipeline uses {pw.get(key)!r}")
+        mf = contract["preprocess"]["filter"]
+        pf = filters.to_dict()
+        for key in _FILTER_KEYS:
+            if not _close(mf.get(key), pf.get(key)):
+                raise ContractError(f"preprocess.filter.{key}", f"model was trained with "
+                                    f"{mf.get(key)!r}, the pipeline uses {pf.get(key)!r}")
+        if not _close(mf.get("notch_hz"), pf.get("notch_hz")):
+            logger.warning("mains notch differs: model trained with %s Hz, pipeline uses %s Hz",
+                           mf.get("notch_hz"), pf.get("notch_hz"))
+        feats = contract["features"]
+        if tuple(feats["names"]) != FEATURE_NAMES:
+            raise ContractError("features.names", "the model's features differ from this "
+                                "version of edge.dsp.features (upgrade ecg-edge or re-convert)")
+        FeatureConfig(**feats["config"])
+        std = np.asarray(feats["standardize"]["std"], dtype=np.float64)
+        mean = np.asarray(feats["standardize"]["mean"], dtype=np.float64)
+        if std.shape != (len(FEATURE_NAMES),) or mean.shape != std.shape:
+            raise ContractError("features.standardize", "mean/std must have one value per "
+                                "feature")
+        if not (np.all(np.isfinite(std)) and np.all(std > 0) and np.all(np.isfinite(mean))):
+            raise ContractError("features.standardize", "std must be positive and finite")
+    except ContractError:
+        raise
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ContractError("contract", f"malformed or incomplete contract: {exc!r}") from exc
+
+
+@dataclass(frozen=True)
+class _Port:
+    index: int
+    shape: tuple[int, ...]
+    scale: float
+    zero_point: int
+
+
+class BeatClassifier:
+    """A loaded, contract-checked int8 beat classifier.
+
+    Parameters
+    ----------
+    model_path : the ``.tflite`` file (with its embedded contract).
+    window, filters : the pipeline's settings the contract must match (defaults: ecg-edge's).
+    num_threads : interpreter threads (1 on a Pi serving one wearer).
+    allow_float : accept a float (non-quantized) model, for float-vs-int8 comparisons.
+    """
+
+    def __init__(self, model_path: str | os.PathLike, *, window: WindowConfig | None = None,
+                 filters: FilterConfig | None = None, num_threads: int = 1,
+                 allow_float: bool = False) -> None:
+        path = Path(model_path)
+        if not path.is_file():
+            raise ModelError(f"model file not found: {str(path)!r}")
+        data = path.read_bytes()
+        self.path = path
+        self.size_bytes = len(data)
+        self.contract = read_contract(data)
+        self.window = window or WindowConfig()
+        self.filters = filters or FilterConfig()
+        check_contract(self.contract, window=self.window, filters=self.filters)
+        feats = self.contract["features"]
+        self.feature_config = FeatureConfig(**feats["config"])
+        self._mean = np.asarray(feats["standardize"]["mean"], dtype=np.float32)
+        self._std = np.asarray(feats["standardize"]["std"], dtype=np.float32)
+        self.classes = tuple(self.contract["classes"])
+        interpreter_cls = load_interpreter_class()
+        try:
+            self._interp = interpreter_cls(model_content=data, num_threads=num_threads)
+            self._interp.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:
+            raise ModelError(f"{path.name}: the interpreter cannot load this model: {exc}") \
+                from exc
+        self.quantized = self._check_tensors(allow_float)
+        self.model_version = str(self.contract.get("model_version", "unknown"))
+        logger.info("loaded %s (%s, %d bytes, %s)", path.name, self.model_version,
+                    self.size_bytes, "int8" if self.quantized else "float")
+
+    def _port(self, detail: dict) -> _Port:
+        scale, zero = detail.get("quantization", (0.0, 0))
+        return _Port(int(detail["index"]), tuple(int(v) for v in detail["shape"]),
+                     float(scale), int(zero))
+
+    def _check_tensors(self, allow_float: bool) -> bool:
+        ins = self._interp.get_input_details()
+        outs = self._interp.get_output_details()
+        L = self.window.length
+        n_f = len(FEATURE_NAMES)
+        if len(ins) != 2 or len(outs) not in (1, 2):
+            raise ContractError("inputs", f"expected 2 inputs (beat, features) and 1 output "
+                                f"(or 2: class scores and an embedding), got {len(ins)} and "
+                                f"{len(outs)}")
+        beat = [d for d in ins if tuple(d["shape"][1:]) == (L, 2)]
+        feat = [d for d in ins if tuple(d["shape"][1:]) == (n_f,)]
+        if len(beat) != 1 or len(feat) != 1:
+            shapes = [tuple(int(v) for v in d["shape"]) for d in ins]
+            raise ContractError("inputs", f"expected shapes (1, {L}, 2) and (1, {n_f}); the model "
+                                f"has {shapes} (window or feature count differ from the pipeline)")
+        out, emb = self._split_outputs(outs)
+        ports = (beat[0], feat[0], out) + ((emb,) if emb is not None else ())
+        dtypes = {np.dtype(d["dtype"]) for d in ports}
+        quantized = dtypes == {np.dtype(np.int8)}
+        if not quantized:
+            if not allow_float:
+                raise ContractError("dtype", f"expected a full-int8 model (int8 inputs and "
+                                    f"output), got {sorted(str(d) for d in dtypes)}; convert it "
+                                    "with `python convert/quantize.py`")
+            if dtypes != {np.dtype(np.float32)}:
+                raise ContractError("dtype", f"mixed tensor types {sorted(map(str, dtypes))}")
+        self._beat, self._feat, self._out = (self._port(beat[0]), self._port(feat[0]),
+                                             self._port(out))
+        self._emb = self._port(emb) if emb is not None else None
+        if quantized:
+            checked = [("beat", self._beat), ("features", self._feat), ("output", self._out)]
+            if self._emb is not None:
+                checked.append(("embedding", self._emb))
+            for name, p in checked:
+                if not (np.isfinite(p.scale) and p.scale > 0) or not -128 <= p.zero_point <= 127:
+                    raise ContractError(f"quantization.{name}", f"unusable scale {p.scale} / "
+                                        f"zero point {p.zero_point}")
+        return quantized
+
+    def _split_outputs(self, outs: list[dict]) -> tuple[dict, dict | None]:
+        """(class-score output, embedding output or None), told apart by width and checked
+        against the contract's ``embedding`` field."""
+        n_cls = len(AAMI_CLASSES)
+        shapes = [tuple(int(v) for v in d["shape"]) for d in outs]
+        spec = self.contract.get("embedding")
+        if len(outs) == 1:
+            if spec is not None:
+                raise ContractError("embedding", f"the contract describes an embedding output "
+                                    f"({spec!r}) but the model has one output {shapes[0]}")
+            if shapes[0][1:] != (n_cls,):
+                raise ContractError("output", f"expected (1, {n_cls}) class scores, got "
+                                    f"{shapes[0]}")
+            return outs[0], None
+        if not isinstance(spec, dict) or not isinstance(spec.get("size"), int):
+            raise ContractError("embedding", "the model has 2 outputs but its contract has no "
+                                "'embedding' field with an integer 'size'")
+        size = spec["size"]
+        if size == n_cls or size < 1:
+            raise ContractError("embedding.size", f"must be >= 1 and differ from the class "
+                                f"count {n_cls} (outputs are told apart by width), got {size}")
+        cls = [d for d, sh in zip(outs, shapes) if sh[1:] == (n_cls,)]
+        emb = [d for d, sh in zip(outs, shapes) if sh[1:] == (size,)]
+        if len(cls) != 1 or len(emb) != 1:
+            raise ContractError("output", f"expected outputs (1, {n_cls}) class scores and "
+                                f"(1, {size}) embedding, got {shapes}")
+        return cls[0], emb[0]
+
+    @property
+    def embedding_size(self) -> int:
+        """Values per beat of the embedding output (0 when the model has none)."""
+        return 0 if self._emb is None else int(self._emb.shape[-1])
+
+    def _dequantize(self, y: np.ndarray, port: _Port) -> np.ndarray:
+        if not self.quantized:
+            return y.astype(np.float32)
+        return (y.astype(np.float32) - port.zero_point) * port.scale
+
+    def _quantize(self, x: np.ndarray, port: _Port) -> np.ndarray:
+        if not self.quantized:
+            return x.astype(np.float32)
+        q = np.round(x / port.scale) + port.zero_point
+        return np.clip(q, -128, 127).astype(np.int8)
+
+    def _run(self, beat: np.ndarray, features: np.ndarray,
+             embedding: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        b = np.asarray(beat, dtype=np.float32)
+        f = apply_standardization(features, self._mean, self._std)
+        if b.ndim != 3 or b.shape[1:] != (self.window.length, 2) or f.shape[0] != b.shape[0]:
+            raise ModelError(f"beat inputs of shape {b.shape} / {f.shape} do not fit the model")
+        if embedding and self._emb is None:
+            raise ModelError(f"{self.path.name} has no embedding output: convert the model "
+                             "with `python convert/quantize.py --embedding` (or use the "
+                             "bundled default_embed.tflite)")
+        n = b.shape[0]
+        out = np.zeros((n, len(self.classes)), dtype=np.float32)
+        emb = np.zeros((n, self.embedding_size), dtype=np.float32) if embedding else None
+        it = self._interp
+        for i in range(n):
+            it.set_tensor(self._beat.index, self._quantize(b[i:i + 1], self._beat))
+            it.set_tensor(self._feat.index, self._quantize(f[i:i + 1], self._feat))
+            it.invoke()
+            out[i] = self._dequantize(it.get_tensor(self._out.index)[0], self._out)
+            if emb is not None:
+                emb[i] = self._dequantize(it.get_tensor(self._emb.index)[0], self._emb)
+        return out, emb
+
+    def standardize_features(self, features: np.ndarray) -> np.ndarray:
+        """Scalar features (n, 14) standardised as the model sees them (contract mean/std)."""
+        return apply_standardization(features, self._mean, self._std)
+
+    def predict_proba(self, beat: np.ndarray, features: np.ndarray) -> np.ndarray:
+        """Class probabilities (float32, (n, 5), :attr:`classes` order) for model inputs as
+        produced by :class:`edge.dsp.features.BeatFeaturizer` (features not yet standardised)."""
+        return self._run(beat, features, embedding=False)[0]
+
+    def predict_with_embedding(self, beat: np.ndarray,
+                               features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Class probabilities (n, 5) and the dequantized int8 beat embedding (float32,
+        (n, :attr:`embedding_size`)) from one inference per beat; :class:`ModelError` when the
+        model has no embedding output."""
+        proba, emb = self._run(beat, features, embedding=True)
+        return proba, emb
+
+    def predict_embedding(self, beat: np.ndarray, features: np.ndarray) -> np.ndarray:
+        """The beat embedding alone (see :meth:`predict_with_embedding`)."""
+        return self.predict_with_embedding(beat, features)[1]
+
+    def predict(self, beat: np.ndarray, features: np.ndarray) -> np.ndarray:
+        """Class labels (``"N"``, ``"S"``, ...) for a batch of beats."""
+        p = self.predict_proba(beat, features)
+        return np.asarray(self.classes, dtype=object)[np.argmax(p, axis=1)]

@@ -1,0 +1,255 @@
+"""Rhythm alerts: a streaming stage over classified beats.
+
+:class:`RhythmMonitor` takes beats in time order (:class:`BeatInfo`: position, AAMI class,
+preceding RR interval, whether that interval is trustworthy) plus the detector's
+flutter/fibrillation flag, and returns :class:`~edge.events.model.AlertEvent` records:
+
+``v_run``        ``vrun_min_beats`` (3) or more consecutive V beats; onset when the run reaches
+                 that length, end at the first non-V beat (``detail``: ``n_beats``,
+                 ``rate_bpm``, ``vt`` = rate >= ``vt_rate_bpm``). Severity alarm when ``vt``.
+``bigeminy``     every other beat is V (N V N V ...) for ``bigeminy_min_cycles`` V beats in a
+                 row; ends when two non-V or two V beats follow each other.
+``trigeminy``    every third beat is V (N N V N N V ...) for ``trigeminy_min_cycles`` V beats.
+``bradycardia``  rolling rate below ``brady_bpm``; ends above ``brady_bpm + hysteresis_bpm``.
+``tachycardia``  rolling rate above ``tachy_bpm``; ends below ``tachy_bpm - hysteresis_bpm``.
+``pause``        a trustworthy RR interval longer than ``pause_s`` (single ``event``).
+``vflutter``     the detector reports ventricular flutter/fibrillation (beats are suppressed
+                 then); onset / end, severity alarm.
+
+Intervals that span a link gap or bad signal (``BeatInfo.clean`` False) never raise a pause
+and are left out of the rate. Episodes still open are ended by :meth:`RhythmMonitor.flush`.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from edge.errors import ConfigError
+from edge.events.model import AlertEvent
+from edge.dsp.rate import RateConfig, RollingRate
+
+__all__ = ["AlertConfig", "BeatInfo", "RhythmMonitor"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlertConfig:
+    """Thresholds of :class:`RhythmMonitor` (rates in beats per minute, times in s).
+
+    Attributes
+    ----------
+    vrun_min_beats : consecutive V beats that make a run (>= 2).
+    vt_rate_bpm : a V run at or above this rate is ventricular tachycardia.
+    bigeminy_min_cycles, trigeminy_min_cycles : V beats in the pattern before the alert.
+    brady_bpm, tachy_bpm : rate limits.
+    hysteresis_bpm : how far back across the limit the rate must come to end the episode.
+    rate_window_s, rate_min_beats : rolling-rate window (s) and fewest intervals.
+    pause_s : longest acceptable RR interval (s).
+    """
+
+    vrun_min_beats: int = 3
+    vt_rate_bpm: float = 100.0
+    bigeminy_min_cycles: int = 4
+    trigeminy_min_cycles: int = 4
+    brady_bpm: float = 40.0
+    tachy_bpm: float = 150.0
+    hysteresis_bpm: float = 5.0
+    rate_window_s: float = 10.0
+    rate_min_beats: int = 4
+    pause_s: float = 2.5
+
+    def __post_init__(self) -> None:
+        if self.vrun_min_beats < 2:
+            raise ConfigError("vrun_min_beats", f"must be >= 2, got {self.vrun_min_beats}")
+        for name in ("bigeminy_min_cycles", "trigeminy_min_cycles", "rate_min_beats"):
+            if getattr(self, name) < 1:
+                raise ConfigError(name, f"must be >= 1, got {getattr(self, name)}")
+        if not 0 < self.brady_bpm < self.tachy_bpm:
+            raise ConfigError("brady_bpm", f"need 0 < brady_bpm < tachy_bpm, got "
+                                           f"{self.brady_bpm} / {self.tachy_bpm}")
+        if not 0 <= self.hysteresis_bpm < (self.tachy_bpm - self.brady_bpm) / 2:
+            raise ConfigError("hysteresis_bpm", "must be >= 0 and below half the gap between "
+                                                "brady_bpm and tachy_bpm")
+        if not self.vt_rate_bpm > 0:
+            raise ConfigError("vt_rate_bpm", "must be > 0 bpm")
+        if not self.rate_window_s > 0:
+            raise ConfigError("rate_window_s", "must be > 0 s")
+        if not self.pause_s > 0:
+            raise ConfigError("pause_s", f"must be > 0 s, got {self.pause_s}")
+
+
+@dataclass(frozen=True)
+class BeatInfo:
+    """What the monitor needs of a beat.
+
+    ``sample_index`` device sample of the R peak; ``label`` AAMI class; ``rr_pre_s`` interval
+    from the previous beat (s, NaN for the first); ``clean`` False when that interval spans a
+    link gap, a pipeline reset or bad signal.
+    """
+
+    sample_index: int
+    label: str
+    rr_pre_s: float
+    clean: bool = True
+
+
+class RhythmMonitor:
+    """Streaming rhythm-alert rules for one device (see the module docstring).
+
+    Parameters
+    ----------
+    config : AlertConfig
+    fs_hz : device sample rate (Hz), for the events' time base.
+    device_id : put in the events.
+    """
+
+    def __init__(self, config: AlertConfig | None = None, *, fs_hz: float,
+                 device_id: int = 0) -> None:
+        self.config = config or AlertConfig()
+        self.fs_hz = float(fs_hz)
+        self.device_id = int(device_id)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the rhythm history (closes nothing: call :meth:`flush` first)."""
+        cfg = self.config
+        self.rate = RollingRate(RateConfig(window_s=cfg.rate_window_s,
+                                           min_beats=cfg.rate_min_beats))
+        self._vrun: list[BeatInfo] = []
+        self._vrun_open = False
+        self._since_v: int | None = None  # non-V beats since the last V (None: no V yet)
+        self._big = 0
+        self._trig = 0
+        self._open: dict[str, int] = {}  # kind -> onset sample index
+        self._flutter = False
+        self._last_index: int | None = None
+
+    def _event(self, kind: str, state: str, at: int, severity: str = "warning",
+               **detail: object) -> AlertEvent:
+        return AlertEvent(device_id=self.device_id, kind=kind, state=state, severity=severity,
+                          sample_index=int(at), fs_hz=self.fs_hz, detail=dict(detail))
+
+    def _end(self, kind: str, at: int, out: list[AlertEvent], **detail: object) -> None:
+        onset = self._open.pop(kind, None)
+        if onset is None:
+            return
+        sev = "alarm" if kind == "vflutter" else "warning"
+        out.append(self._event(kind, "end", at, sev,
+                               duration_s=round((at - onset) / self.fs_hz, 3), **detail))
+
+    def process(self, beats: list[BeatInfo], in_flutter: bool = False,
+                now_index: int | None = None) -> list[AlertEvent]:
+        """Feed the beats released since the last call (time order) and the detector's
+        flutter flag; returns the alerts raised or ended. ``now_index`` (device samples) dates
+        flutter changes (default: the last beat)."""
+        out: list[AlertEvent] = []
+        for b in beats:
+            self._beat(b, out)
+        at = now_index if now_index is not None else (self._last_index or 0)
+        if in_flutter and not self._flutter:
+            self._open["vflutter"] = at
+            out.append(self._event("vflutter", "onset", at, "alarm"))
+        elif not in_flutter and self._flutter:
+            self._end("vflutter", at, out)
+        self._flutter = bool(in_flutter)
+        return out
+
+    def _beat(self, b: BeatInfo, out: list[AlertEvent]) -> None:
+        cfg = self.config
+        t_s = b.sample_index / self.fs_hz
+        is_v = b.label == "V"
+        self._last_index = b.sample_index
+        # pause
+        if b.clean and b.rr_pre_s == b.rr_pre_s and b.rr_pre_s > cfg.pause_s:
+            start = b.sample_index - int(round(b.rr_pre_s * self.fs_hz))
+            out.append(self._event("pause", "event", start, rr_s=round(b.rr_pre_s, 3),
+                                   end_index=int(b.sample_index)))
+        # V runs
+        if is_v:
+            self._vrun.append(b)
+            if len(self._vrun) == cfg.vrun_min_beats:
+                self._vrun_open = True
+                rate = self._run_rate()
+                vt = rate is not None and rate >= cfg.vt_rate_bpm
+                self._open["v_run"] = self._vrun[0].sample_index
+                out.append(self._event("v_run", "onset", self._vrun[0].sample_index,
+                                       "alarm" if vt else "warning",
+                                       n_beats=len(self._vrun), rate_bpm=rate, vt=vt))
+        else:
+            if self._vrun_open:
+                rate = self._run_rate()
+                self._end("v_run", self._vrun[-1].sample_index, out, n_beats=len(self._vrun),
+                          rate_bpm=rate,
+                          vt=rate is not None and rate >= cfg.vt_rate_bpm)
+            self._vrun = []
+            self._vrun_open = False
+        # bigeminy / trigeminy: count V beats preceded by exactly 1 (2) non-V beats
+        if is_v:
+            gap = self._since_v
+            if gap == 1:
+                self._big += 1
+            else:
+                self._end("bigeminy", b.sample_index, out)
+                self._big = 1
+            if gap == 2:
+                self._trig += 1
+            else:
+                self._end("trigeminy", b.sample_index, out)
+                self._trig = 1
+            if self._big >= cfg.bigeminy_min_cycles and "bigeminy" not in self._open:
+                self._open["bigeminy"] = b.sample_index
+                out.append(self._event("bigeminy", "onset", b.sample_index,
+                                       n_cycles=self._big))
+            if self._trig >= cfg.trigeminy_min_cycles and "trigeminy" not in self._open:
+                self._open["trigeminy"] = b.sample_index
+                out.append(self._event("trigeminy", "onset", b.sample_index,
+                                       n_cycles=self._trig))
+            self._since_v = 0
+        elif self._since_v is not None:
+            self._since_v += 1
+            if self._since_v > 1:
+                self._big = 0
+                self._end("bigeminy", b.sample_index, out)
+            if self._since_v > 2:
+                self._trig = 0
+                self._end("trigeminy", b.sample_index, out)
+        # rate limits with hysteresis
+        hr = self.rate.process(t_s, b.rr_pre_s, b.clean)
+        if hr is not None:
+            if "bradycardia" not in self._open and hr < cfg.brady_bpm:
+                self._open["bradycardia"] = b.sample_index
+                out.append(self._event("bradycardia", "onset", b.sample_index,
+                                       rate_bpm=round(hr, 1)))
+            elif "bradycardia" in self._open and hr > cfg.brady_bpm + cfg.hysteresis_bpm:
+                self._end("bradycardia", b.sample_index, out, rate_bpm=round(hr, 1))
+            if "tachycardia" not in self._open and hr > cfg.tachy_bpm:
+                self._open["tachycardia"] = b.sample_index
+                out.append(self._event("tachycardia", "onset", b.sample_index,
+                                       rate_bpm=round(hr, 1)))
+            elif "tachycardia" in self._open and hr < cfg.tachy_bpm - cfg.hysteresis_bpm:
+                self._end("tachycardia", b.sample_index, out, rate_bpm=round(hr, 1))
+
+    def _run_rate(self) -> float | None:
+        run = self._vrun
+        if len(run) < 2:
+            return None
+        span_s = (run[-1].sample_index - run[0].sample_index) / self.fs_hz
+        return round(60.0 * (len(run) - 1) / span_s, 1) if span_s > 0 else None
+
+    @property
+    def open_episodes(self) -> dict[str, int]:
+        """Episodes in progress: kind -> onset sample index."""
+        return dict(self._open)
+
+    def flush(self, at_index: int | None = None) -> list[AlertEvent]:
+        """End every open episode (end of stream, or before a pipeline reset)."""
+        at = at_index if at_index is not None else (self._last_index or 0)
+        out: list[AlertEvent] = []
+        for kind in list(self._open):
+            self._end(kind, at, out)
+        self._vrun, self._vrun_open = [], False
+        self._since_v, self._big, self._trig = None, 0, 0
+        self._flutter = False
+        self.rate.reset()
+        return out

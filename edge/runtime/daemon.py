@@ -1,0 +1,309 @@
+"""The edge daemon's main loop: it only wires stages together.
+
+``source.read`` -> per-device :class:`~edge.runtime.device.DeviceStream` -> :class:`~edge.events.model.Sequencer`
+-> :class:`~edge.sinks.SinkSet`.
+
+* Bounded buffers: each loop turn handles what one ``read`` returned (the serial source reads
+  at most ``max_read_bytes``), events are handed to the sinks in the same turn, and the MQTT
+  client bounds its own queue; nothing accumulates without limit. When processing falls
+  behind, the kernel's serial buffer fills and the decoder reports the loss as a gap.
+* Link: source state changes become ``link`` events; a device whose sample rate changes gets
+  a new pipeline (``link`` event ``rate_change``).
+* Timing: every stage's ``time.perf_counter`` total is kept in a :class:`StageTimer` and
+  published in the periodic ``status`` event and at exit, with the latency from a chunk's
+  arrival (``SampleChunk.t_host_s``) to the emission of the beats it released.
+* Signals (installed by the command line, not here): :meth:`Daemon.request_stop` (SIGTERM,
+  SIGINT) ends the loop, flushes the pipelines -- every beat already computed, and those still
+  inside the detector's look-ahead, is emitted -- then flushes and closes the sinks;
+  :meth:`Daemon.request_reopen` (SIGHUP) reopens output files at the next loop turn.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from firmware_bridge.sources import SampleChunk, SampleSource
+
+from edge.model.classifier import BeatClassifier
+from edge.runtime.settings import DaemonConfig
+from edge.runtime.device import DeviceStream
+from edge.errors import DaemonError, SignalError
+from edge.events.model import BeatEvent, Event, LinkStatusEvent, Sequencer, StatusEvent
+from edge.sinks import EventSink, SinkSet
+from edge.runtime.timing import LatencyStats, StageTimer
+
+__all__ = ["Daemon", "DaemonResult", "build_source", "build_sinks"]
+
+logger = logging.getLogger(__name__)
+
+#: Device id used for events not tied to a device before any data arrived.
+_NO_DEVICE = 0
+
+
+@dataclass
+class DaemonResult:
+    """What a run did: ``counters`` and ``stages`` as in the final status event, and
+    ``reason`` the loop stopped (``"stop requested"``, ``"source finished"``, ``"idle"``)."""
+
+    reason: str
+    counters: dict[str, Any] = field(default_factory=dict)
+    stages: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+class Daemon:
+    """Runs one source through the per-device pipelines into the sinks.
+
+    Parameters
+    ----------
+    config : DaemonConfig
+    source : any :class:`~firmware_bridge.sources.SampleSource` (serial, BLE, replay).
+    classifier : the loaded model.
+    sinks : the outputs.
+    """
+
+    def __init__(self, config: DaemonConfig, *, source: SampleSource,
+                 classifier: BeatClassifier, sinks: Iterable[EventSink]) -> None:
+        self.config = config
+        self.source = source
+        self.classifier = classifier
+        self.sinks = sinks if isinstance(sinks, SinkSet) else SinkSet(sinks)
+        self.sequencer = Sequencer()
+        self.timer = StageTimer()
+        self.latency = LatencyStats()
+        self.streams: dict[int, DeviceStream] = {}
+        self.counters: dict[str, int] = {"chunks": 0, "samples": 0, "chunks_rejected": 0,
+                                         "rate_changes": 0}
+        self.events_by_type: dict[str, int] = {}
+        self._stop = False
+        self._reopen = False
+        self._last_device = _NO_DEVICE
+        self._t_start = time.monotonic()
+
+    # -- control (signal-handler safe: only set flags) ------------------------------------
+
+    def request_stop(self) -> None:
+        """Ask the loop to stop after the current turn (then flush everything)."""
+        self._stop = True
+
+    def request_reopen(self) -> None:
+        """Ask the sinks to reopen their files at the next turn (SIGHUP)."""
+        self._reopen = True
+
+    # -- loop -----------------------------------------------------------------------------
+
+    def emit(self, event: Event) -> None:
+        """Stamp ``event`` and hand it to every sink."""
+        t0 = time.perf_counter()
+        stamped = self.sequencer.stamp(event)
+        self.sinks.emit(stamped)
+        self.events_by_type[event.type] = self.events_by_type.get(event.type, 0) + 1
+        self.timer.add("sinks", time.perf_counter() - t0)
+
+    def _stream(self, chunk: SampleChunk) -> DeviceStream:
+        dev = chunk.device_id
+        stream = self.streams.get(dev)
+        if stream is not None and stream.fs_hz != chunk.fs_hz:
+            for ev in stream.flush():
+                self.emit(ev)
+            self.emit(LinkStatusEvent(device_id=dev, state="rate_change",
+                                      detail=f"{stream.fs_hz:g} Hz -> {chunk.fs_hz:g} Hz; "
+                                             f"pipeline restarted",
+                                      sample_index=chunk.sample_index, fs_hz=chunk.fs_hz))
+            self.counters["rate_changes"] += 1
+            stream = None
+        if stream is None:
+            stream = DeviceStream(self.classifier, self.config, device_id=dev,
+                                  fs_hz=chunk.fs_hz, first_index=chunk.sample_index,
+                                  timer=self.timer)
+            self.streams[dev] = stream
+            logger.info("device %d: %g Hz, %d channel(s), starting at sample %d", dev,
+                        chunk.fs_hz, chunk.n_channels, chunk.sample_index)
+        return stream
+
+    def _handle_chunk(self, chunk: SampleChunk) -> None:
+        self.counters["chunks"] += 1
+        self.counters["samples"] += chunk.n_samples
+        self._last_device = chunk.device_id
+        stream = self._stream(chunk)
+        t0 = time.perf_counter()
+        x_mv = chunk.to_mv()
+        self.timer.add("convert", time.perf_counter() - t0)
+        try:
+            events = stream.process(chunk.sample_index, x_mv)
+        except SignalError as exc:
+            self.counters["chunks_rejected"] += 1
+            if self.counters["chunks_rejected"] in (1, 10, 100, 1000):
+                logger.error("%s (chunk dropped)", exc)
+            return
+        for ev in events:
+            self.emit(ev)
+            if isinstance(ev, BeatEvent):
+                self.latency.add(time.monotonic() - chunk.t_host_s)
+
+    def _link_events(self) -> None:
+        for le in self.source.drain_events():
+            self.emit(LinkStatusEvent(device_id=self._last_device, state=le.state.value,
+                                      detail=le.detail))
+
+    def status_event(self, state: str) -> StatusEvent:
+        """A status event with the current counters and stage times."""
+        counters: dict[str, Any] = dict(self.counters)
+        beats: dict[str, int] = {}
+        for s in self.streams.values():
+            for k, v in s.beats_per_class.items():
+                beats[k] = beats.get(k, 0) + v
+        counters["beats"] = sum(beats.values())
+        counters["beats_per_class"] = beats
+        counters["gaps"] = sum(s.n_gaps for s in self.streams.values())
+        counters["lost_samples"] = sum(s.n_lost_samples for s in self.streams.values())
+        counters["pipeline_resets"] = sum(s.n_resets for s in self.streams.values())
+        counters["events"] = dict(self.events_by_type)
+        counters["latency"] = self.latency.summary_ms()
+        counters["sink_errors"] = dict(self.sinks.errors)
+        stats = getattr(self.source, "link_stats", None)
+        if stats is not None:
+            counters["link"] = stats.as_dict()
+        adapt_stats = getattr(self.classifier, "adaptation_stats", None)
+        if callable(adapt_stats):
+            counters["adaptation"] = adapt_stats()
+        dstats = getattr(self.source, "decoder_stats", None)
+        if dstats is not None:
+            counters["decoder"] = dstats.as_dict()
+        stream_s = sum(s.n_samples / s.fs_hz for s in self.streams.values())
+        counters["stream_s"] = round(stream_s, 3)
+        busy = self.timer.total(exclude=("read",))
+        counters["processing_s"] = round(busy, 4)
+        counters["x_real_time"] = round(stream_s / busy, 1) if busy > 0 else None
+        return StatusEvent(device_id=self._last_device, state=state,
+                           uptime_s=round(time.monotonic() - self._t_start, 3),
+                           counters=counters, stages=self.timer.as_dict(),
+                           model_version=self.classifier.model_version)
+
+    def run(self) -> DaemonResult:
+        """Run until :meth:`request_stop`, the source finishes, or ``idle_exit_s`` passes
+        without samples; then flush the pipelines and close sinks and source.
+
+        Raises
+        ------
+        DaemonError
+            When the source cannot be opened.
+        """
+        cfg = self.config
+        read_timeout = cfg.daemon.read_timeout_s
+        idle_exit = cfg.daemon.idle_exit_s
+        status_every = cfg.outputs.status_interval_s
+        self._t_start = time.monotonic()
+        try:
+            self.source.open()
+        except Exception as exc:  # noqa: BLE001 - any transport failure to start
+            self.sinks.close()
+            raise DaemonError(f"cannot open the source: {exc}") from exc
+        next_status = time.monotonic() + status_every if status_every else float("inf")
+        last_data = time.monotonic()
+        seen_data = False
+        reason = "stop requested"
+        try:
+            while not self._stop:
+                t0 = time.perf_counter()
+                chunks = self.source.read(read_timeout)
+                self.timer.add("read", time.perf_counter() - t0)
+                self._link_events()
+                for chunk in chunks:
+                    self._handle_chunk(chunk)
+                now = time.monotonic()
+                if chunks:
+                    last_data = now
+                    seen_data = True
+                    t0 = time.perf_counter()
+                    self.sinks.flush()
+                    self.timer.add("sinks", time.perf_counter() - t0)
+                if self._reopen:
+                    self._reopen = False
+                    logger.info("reopening output files")
+                    self.sinks.reopen()
+                if now >= next_status:
+                    self.emit(self.status_event("running"))
+                    self.sinks.flush()
+                    next_status = now + status_every
+                if idle_exit and seen_data and now - last_data >= idle_exit:
+                    reason = "idle"
+                    break
+                if self.source.finished:
+                    reason = "source finished"
+                    break
+        finally:
+            result = self._shutdown(reason)
+        return result
+
+    def _shutdown(self, reason: str) -> DaemonResult:
+        logger.info("stopping (%s): flushing pipelines and sinks", reason)
+        try:
+            self._link_events()
+        except Exception:  # noqa: BLE001 - the source may be broken; keep flushing
+            logger.exception("draining link events failed")
+        for stream in self.streams.values():
+            try:
+                events = stream.flush()
+            except Exception:  # noqa: BLE001
+                logger.exception("flushing device %d failed", stream.device_id)
+                continue
+            for ev in events:
+                self.emit(ev)
+        final = self.status_event("stopped")
+        self.emit(final)
+        self.sinks.flush()
+        self.sinks.close()
+        try:
+            self.source.close()
+        except Exception:  # noqa: BLE001
+            logger.exception("closing the source failed")
+        return DaemonResult(reason=reason, counters=final.counters, stages=final.stages)
+
+
+def build_source(config: DaemonConfig) -> SampleSource:
+    """The :class:`SampleSource` the configuration asks for (not opened)."""
+    kind = config.source.kind
+    tcfg = config.source.transport_config()
+    if kind == "serial":
+        from firmware_bridge.serial_source import SerialSource  # noqa: PLC0415
+
+        return SerialSource(tcfg)
+    if kind == "ble":
+        from firmware_bridge.ble import BleSource  # noqa: PLC0415
+
+        return BleSource(tcfg)
+    from firmware_bridge.replay_source import ReplaySource  # noqa: PLC0415
+
+    return ReplaySource(tcfg)
+
+
+def build_sinks(config: DaemonConfig, *, stdout=None) -> list[EventSink]:  # noqa: ANN001
+    """The sinks enabled in ``config.sinks`` (``stdout``: text stream for the terminal and
+    JSON-lines sinks, default ``sys.stdout``).
+
+    Raises
+    ------
+    SinkError
+        When a sink cannot be opened (file not writable, paho-mqtt missing).
+    """
+    from edge.sinks import (JsonLinesSink, MqttSink, RotatingJsonlSink,  # noqa: PLC0415
+                            TerminalSink, WfdbAnnotationSink)
+
+    s = config.sinks
+    out: list[EventSink] = []
+    if s.terminal.enabled:
+        out.append(TerminalSink(stdout, color=s.terminal.color, beats=s.terminal.beats))
+    if s.stdout.enabled:
+        out.append(JsonLinesSink(stdout))
+    if s.jsonl.enabled:
+        out.append(RotatingJsonlSink(s.jsonl.path, max_bytes=s.jsonl.max_bytes,
+                                     backups=s.jsonl.backups, fsync=s.jsonl.fsync,
+                                     types=s.jsonl.types))
+    if s.wfdb.enabled:
+        out.append(WfdbAnnotationSink(s.wfdb.out_dir, s.wfdb.record_name, ext=s.wfdb.ext))
+    if s.mqtt.enabled:
+        out.append(MqttSink.from_settings(s.mqtt))
+    return out

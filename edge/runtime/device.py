@@ -1,0 +1,270 @@
+"""One device's processing chain: sample chunks in, events out.
+
+:class:`DeviceStream` keeps time across link gaps and runs the stages on the configured
+channel::
+
+    SampleChunk -> gap handling -> Preprocessor -> RPeakDetector -> BeatWindower
+                -> BeatFeaturizer -> BeatClassifier -> beat events
+                \\-> SignalQuality (quality events; beats in bad signal are flagged)
+                \\-> RhythmMonitor (alert events), rolling rate (hr events)
+                \\-> StripDecimator (strip events)
+
+It drives the stages of a :class:`~edge.pipeline.BeatPipeline` one by one (same order and
+state as ``BeatPipeline.process``) so that each stage's time lands in a :class:`StageTimer`.
+
+Gaps: a chunk whose ``sample_index`` is past the expected one lost samples. Gaps up to
+``max_gap_fill_s`` are fed as NaN (the preprocessor marks them invalid, the detector blanks
+them, classification continues with correct sample indices); longer gaps -- or a counter that
+went backwards -- flush the pipeline and restart it at the new index. Either way a ``link``
+event with ``state="gap"`` reports the lost-sample count.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import time
+
+import numpy as np
+
+from edge.runtime.alerts import BeatInfo, RhythmMonitor
+from edge.dsp.beats import BeatBatch
+from edge.model.classifier import BeatClassifier
+from edge.runtime.settings import DaemonConfig
+from edge.dsp.detection import to_input_index
+from edge.errors import SignalError
+from edge.events.model import (BeatEvent, Event, HeartRateEvent, LinkStatusEvent, QualityEvent,
+                         StripEvent)
+from edge.pipeline import BeatPipeline
+from edge.dsp.quality import SignalQuality
+from edge.dsp.strip import StripConfig, StripDecimator
+from edge.runtime.timing import StageTimer
+
+__all__ = ["DeviceStream"]
+
+logger = logging.getLogger(__name__)
+
+_RR_NAMES = ("pre", "post", "local", "long")
+
+
+class DeviceStream:
+    """Streaming processing of one device (see the module docstring).
+
+    Parameters
+    ----------
+    classifier : loaded model.
+    config : daemon configuration (channel, gap filling, quality, alerts, outputs).
+    device_id : the device.
+    fs_hz : the device's sample rate (Hz).
+    first_index : absolute sample index of the first sample that will be fed.
+    timer : where stage times are added (a new one if omitted).
+    """
+
+    def __init__(self, classifier: BeatClassifier, config: DaemonConfig, *, device_id: int,
+                 fs_hz: float, first_index: int = 0, timer: StageTimer | None = None) -> None:
+        self.classifier = classifier
+        self.config = config
+        self.device_id = int(device_id)
+        self.fs_hz = float(fs_hz)
+        self.channel = config.source.channel
+        self.timer = timer or StageTimer()
+        self.pipeline = BeatPipeline(classifier, fs_hz)
+        self.fs_proc_hz = self.pipeline.preprocessor.config.fs_out_hz
+        self.quality = SignalQuality(config.quality_config(fs_hz), first_index)
+        self.monitor = RhythmMonitor(config.alerts, fs_hz=fs_hz, device_id=device_id)
+        out = config.outputs
+        self.strip = (StripDecimator(StripConfig(fs_in_hz=self.fs_proc_hz,
+                                                 strip_fs_hz=min(out.strip_fs_hz,
+                                                                 self.fs_proc_hz),
+                                                 interval_s=out.strip_interval_s))
+                      if out.strip else None)
+        self.max_fill = int(round(config.pipeline.max_gap_fill_s * fs_hz))
+        self._classes = np.asarray(classifier.classes, dtype=object)
+        self._origin = int(first_index)  # absolute index of pipeline input sample 0
+        self.expected = int(first_index)  # absolute index of the next sample
+        self._quality_level = "good"
+        self._prev_beat: int | None = None
+        self._barrier = int(first_index)  # intervals must not reach back across this index
+        self._hr_every = int(round(out.hr_interval_s * fs_hz)) if out.hr_interval_s else 0
+        self._next_hr = self._origin + self._hr_every
+        self.n_samples = 0
+        self.n_beats = 0
+        self.n_gaps = 0
+        self.n_lost_samples = 0
+        self.n_resets = 0
+        self.beats_per_class = {c: 0 for c in classifier.classes}
+
+    # -- public -------------------------------------------------------------------------
+
+    def process(self, start_index: int, samples: np.ndarray) -> list[Event]:
+        """Feed one chunk: ``samples`` (n, channels) in mV at :attr:`fs_hz` whose first sample
+        is ``start_index``; returns the events it produced (time order per kind).
+
+        Raises
+        ------
+        SignalError
+            When the chunk lacks the configured channel.
+        """
+        if samples.ndim != 2 or samples.shape[1] <= self.channel:
+            raise SignalError(f"device {self.device_id}: chunk has "
+                              f"{samples.shape[1] if samples.ndim == 2 else 0} channel(s); "
+                              f"source.channel = {self.channel}")
+        events: list[Event] = []
+        start = int(start_index)
+        if start != self.expected:
+            events.extend(self._gap(start))
+        x = np.ascontiguousarray(samples[:, self.channel], dtype=np.float64)
+        events.extend(self._feed(x))
+        return events
+
+    def flush(self) -> list[Event]:
+        """End of stream (or before a restart): release the beats still in the pipeline and
+        end open alert episodes. The stream can go on after :meth:`restart`."""
+        pipe, timer = self.pipeline, self.timer
+        t0 = time.perf_counter()
+        cond = pipe.preprocessor.flush()
+        t1 = time.perf_counter()
+        peaks = np.concatenate([pipe.detector.process(cond), pipe.detector.flush()])
+        t2 = time.perf_counter()
+        batches = [pipe.windower.process(cond.filtered_mv, peaks), pipe.windower.flush()]
+        t3 = time.perf_counter()
+        timer.add("preprocess", t1 - t0)
+        timer.add("detect", t2 - t1)
+        timer.add("window", t3 - t2)
+        events: list[Event] = []
+        for batch in batches:
+            events.extend(self._beats(batch, limit=self.expected))
+        events.extend(self.monitor.flush(self.expected))
+        return events
+
+    def restart(self, start_index: int) -> None:
+        """Reset every stage; the next sample fed has absolute index ``start_index``."""
+        self.pipeline.reset()
+        self.quality.reset(start_index)
+        self.monitor.reset()
+        if self.strip is not None:
+            self.strip.reset()
+        self._origin = self.expected = self._barrier = int(start_index)
+        self._prev_beat = None
+        self._next_hr = self._origin + self._hr_every
+        self.n_resets += 1
+
+    # -- internals ----------------------------------------------------------------------
+
+    def _gap(self, start: int) -> list[Event]:
+        lost = start - self.expected
+        events: list[Event] = []
+        if 0 < lost <= self.max_fill:
+            action = "filled"
+            gap_start = self.expected
+            events.extend(self._feed(np.full(lost, np.nan)))
+            self._barrier = start
+            detail = f"{lost} samples lost; filled with invalid samples"
+        else:
+            action = "reset"
+            gap_start = self.expected
+            events.extend(self.flush())
+            self.restart(start)
+            detail = (f"{lost} samples lost; pipeline restarted" if lost > 0 else
+                      f"sample counter jumped back by {-lost}; pipeline restarted")
+        self.n_gaps += 1
+        self.n_lost_samples += max(0, lost)
+        logger.warning("device %d: gap at %d: %s", self.device_id, gap_start, detail)
+        events.append(LinkStatusEvent(device_id=self.device_id, state="gap", detail=detail,
+                                      lost_samples=max(0, lost),
+                                      gap_s=round(max(0, lost) / self.fs_hz, 6),
+                                      action=action, sample_index=start, fs_hz=self.fs_hz))
+        return events
+
+    def _feed(self, x: np.ndarray) -> list[Event]:
+        pipe, timer = self.pipeline, self.timer
+        events: list[Event] = []
+        t0 = time.perf_counter()
+        cond = pipe.preprocessor.process(x)
+        t1 = time.perf_counter()
+        peaks = pipe.detector.process(cond)
+        t2 = time.perf_counter()
+        batch = pipe.windower.process(cond.filtered_mv, peaks)
+        t3 = time.perf_counter()
+        timer.add("preprocess", t1 - t0)
+        timer.add("detect", t2 - t1)
+        timer.add("window", t3 - t2)
+        self.expected += x.size
+        self.n_samples += x.size
+        # signal quality
+        t0 = time.perf_counter()
+        for win in self.quality.process(x):
+            if win.level != self._quality_level:
+                events.append(QualityEvent(device_id=self.device_id, quality=win.level,
+                                           previous=self._quality_level,
+                                           sample_index=win.start_index, fs_hz=self.fs_hz,
+                                           metrics=win.metrics))
+                self._quality_level = win.level
+        timer.add("quality", time.perf_counter() - t0)
+        # strip
+        if self.strip is not None and len(cond):
+            t0 = time.perf_counter()
+            for piece in self.strip.process(cond.sample_index, cond.filtered_mv, cond.valid):
+                first = self._origin + int(to_input_index(
+                    np.array([piece.processing_index]), self.fs_hz, self.fs_proc_hz)[0])
+                events.append(StripEvent(device_id=self.device_id, sample_index=first,
+                                         fs_hz=self.fs_hz, strip_fs_hz=piece.strip_fs_hz,
+                                         samples_mv=piece.samples_mv))
+            timer.add("strip", time.perf_counter() - t0)
+        events.extend(self._beats(batch, limit=None))
+        # flutter flag and heart rate
+        t0 = time.perf_counter()
+        events.extend(self.monitor.process([], pipe.detector.in_flutter,
+                                           now_index=self.expected))
+        if self._hr_every and self.expected >= self._next_hr:
+            rate = self.monitor.rate
+            events.append(HeartRateEvent(
+                device_id=self.device_id, sample_index=self.expected - 1, fs_hz=self.fs_hz,
+                hr_bpm=None if rate.rate_bpm is None else round(rate.rate_bpm, 1),
+                window_s=rate.config.window_s, n_beats=rate.n_beats))
+            while self._next_hr <= self.expected:
+                self._next_hr += self._hr_every
+        timer.add("alerts", time.perf_counter() - t0)
+        return events
+
+    def _beats(self, batch: BeatBatch, *, limit: int | None) -> list[Event]:
+        if len(batch) == 0:
+            return []
+        pipe, timer, clf = self.pipeline, self.timer, self.classifier
+        t0 = time.perf_counter()
+        beat_in, feats = pipe.featurizer.process(batch.windows, batch.rr_s)
+        t1 = time.perf_counter()
+        proba = clf.predict_proba(beat_in, feats)
+        t2 = time.perf_counter()
+        timer.add("featurize", t1 - t0)
+        timer.add("classify", t2 - t1)
+        t0 = time.perf_counter()
+        labels = self._classes[proba.argmax(axis=1)]
+        idx = self._origin + to_input_index(batch.sample_index, self.fs_hz, self.fs_proc_hz)
+        events: list[Event] = []
+        infos: list[BeatInfo] = []
+        classes = clf.classes
+        for k in range(len(batch)):
+            at = int(idx[k])
+            if at < self._origin or (limit is not None and at >= limit):
+                continue
+            label = str(labels[k])
+            rr = batch.rr_s[k]
+            quality = self.quality.level_at(at)
+            prev = self._prev_beat
+            clean = (prev is not None and prev >= self._barrier
+                     and self.quality.worst_between(prev, at + 1) == "good")
+            self._prev_beat = at
+            events.append(BeatEvent(
+                device_id=self.device_id, sample_index=at, fs_hz=self.fs_hz, label=label,
+                proba={c: round(float(p), 4) for c, p in zip(classes, proba[k])},
+                rr_s={n: round(float(v), 4) for n, v in zip(_RR_NAMES, rr)},
+                quality=quality))
+            rr_pre = float(rr[0]) if prev is None else (at - prev) / self.fs_hz
+            infos.append(BeatInfo(at, label, rr_pre if math.isfinite(rr_pre) else math.nan,
+                                  clean))
+            self.n_beats += 1
+            self.beats_per_class[label] = self.beats_per_class.get(label, 0) + 1
+        events.extend(self.monitor.process(infos, pipe.detector.in_flutter,
+                                           now_index=self.expected))
+        timer.add("events", time.perf_counter() - t0)
+        return events

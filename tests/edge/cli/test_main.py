@@ -1,0 +1,39 @@
+import numpy as np
+import pytest
+import wfdb
+
+from edge.cli.main import main
+
+
+def test_detect_writes_a_wfdb_annotation_file(mitdb_dir, tmp_path, capsys):
+    assert main(["detect", "100", "--out-dir", str(tmp_path), "--data-dir", str(mitdb_dir)]) == 0
+    ann = wfdb.rdann(str(tmp_path / "100"), "qrs")
+    assert 2250 <= len(ann.sample) <= 2290 and set(ann.symbol) == {"N"}
+    assert np.all(np.diff(ann.sample) > 0)
+    assert "100:" in capsys.readouterr().out
+
+
+def test_detect_on_a_record_path_at_another_rate(mitdb_dir, tmp_path):
+    # Write 60 s of record 100 resampled to 250 Hz as a new WFDB record and detect on it.
+    from scipy.signal import resample_poly
+    rec = wfdb.rdrecord(str(mitdb_dir / "100"), sampto=21600, channels=[0])
+    x = resample_poly(rec.p_signal[:, 0], 25, 36)
+    wfdb.wrsamp("ex250", fs=250, units=["mV"], sig_name=["MLII"], p_signal=x[:, None],
+                fmt=["16"], adc_gain=[200.0], baseline=[0], write_dir=str(tmp_path))
+    assert main(["detect", str(tmp_path / "ex250"), "--out-dir", str(tmp_path)]) == 0
+    ann = wfdb.rdann(str(tmp_path / "ex250"), "qrs")
+    assert ann.fs == 250 and 70 <= len(ann.sample) <= 76
+
+
+@pytest.mark.parametrize("argv", [["detect", "nosuchrecord", "--data-dir", "/nonexistent"],
+                                  ["detect", "/tmp/definitely/not/a/record"]])
+def test_missing_data_is_a_clear_error(argv, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "error:" in err and ("MITDB_DIR" in err or "no WFDB record" in err)
+
+
+def test_bad_channel_is_a_clear_error(mitdb_dir, tmp_path, capsys):
+    assert main(["detect", "100", "--channel", "5", "--data-dir", str(mitdb_dir),
+                 "--out-dir", str(tmp_path)]) == 2
+    assert "--channel 5" in capsys.readouterr().err

@@ -1,0 +1,70 @@
+"""edge.dsp.features: causal beat-relative features (owned with the classifiers)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edge.errors import ConfigError, SignalError
+from edge.dsp.features import (FEATURE_NAMES, BeatFeaturizer, FeatureConfig, RhythmTracker,
+                           TemplateTracker, apply_standardization, beat_inputs,
+                           rr_ratio_features)
+
+
+def _beats(rng, n=60, length=252):
+    t = np.linspace(-1, 1, length)
+    base = np.exp(-(t / 0.05) ** 2)
+    w = base[None, :] * rng.uniform(0.9, 1.1, (n, 1)) + 0.01 * rng.standard_normal((n, length))
+    rr = np.full((n, 4), 0.8)
+    return w, rr
+
+
+def test_rr_ratios_are_log_ratios():
+    rr = np.array([[0.5, 1.0, 0.8, 1.0]])
+    out = rr_ratio_features(rr)
+    assert out.shape == (1, 10)
+    np.testing.assert_allclose(out[0, :4], rr[0])
+    np.testing.assert_allclose(out[0, 4], np.log(0.5 / 0.8), rtol=1e-6)
+    np.testing.assert_allclose(out[0, 6], np.log(1.0 / 0.5), rtol=1e-6)
+    with pytest.raises(SignalError):
+        rr_ratio_features(np.zeros((3, 3)))
+
+
+def test_template_excludes_the_current_and_premature_beats(rng):
+    w, rr = _beats(rng)
+    odd = np.zeros(w.shape[1])
+    w[30] = odd + 5.0  # an ectopic-looking beat, premature
+    rr[30, 0] = 0.4
+    t = TemplateTracker(FeatureConfig(n_template_beats=8)).process(w, rr)
+    np.testing.assert_array_equal(t[0], w[0])  # first beat: its own template
+    assert np.abs(t[31] - w[29]).max() < 0.2  # the premature beat never entered the template
+    np.testing.assert_allclose(t[5], np.median(w[:5], axis=0))
+
+
+def test_streaming_featurizer_equals_batch_for_any_split(rng):
+    w, rr = _beats(rng, n=50)
+    rr[:, 0] = rng.uniform(0.5, 1.0, 50)
+    whole = beat_inputs(w, rr)
+    for split in (1, 7, 49):
+        fz = BeatFeaturizer()
+        parts = [fz.process(w[i:i + split], rr[i:i + split]) for i in range(0, 50, split)]
+        np.testing.assert_allclose(np.concatenate([p[0] for p in parts]), whole[0], atol=1e-6)
+        np.testing.assert_allclose(np.concatenate([p[1] for p in parts]), whole[1], atol=1e-6)
+    assert whole[0].shape == (50, 252, 2)
+    assert whole[1].shape == (50, len(FEATURE_NAMES))
+    assert np.abs(whole[0]).max() <= FeatureConfig().clip
+
+
+def test_rhythm_irregularity_separates_af_like_from_regular(rng):
+    regular = np.full((40, 4), 0.8)
+    af = regular.copy()
+    af[:, 0] = rng.uniform(0.4, 1.2, 40)
+    r = RhythmTracker().process(regular)
+    a = RhythmTracker().process(af)
+    assert r[-1, 0] == 0 and a[-1, 0] > 0.1
+
+
+def test_feature_config_validates_and_standardization_checks_width():
+    with pytest.raises(ConfigError, match="n_template_beats"):
+        FeatureConfig(n_template_beats=0)
+    with pytest.raises(SignalError):
+        apply_standardization(np.zeros((2, 3)), [0, 0], [1, 1])

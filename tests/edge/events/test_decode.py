@@ -1,0 +1,82 @@
+"""Strict event decoding: round trip of every event type, and refusals naming the field."""
+import json
+import math
+
+import pytest
+
+from edge.errors import EventDecodeError
+from edge.events.decode import EVENT_CLASSES, parse_event
+from edge.events.model import (AlertEvent, BeatEvent, HeartRateEvent, LinkStatusEvent, QualityEvent,
+                         Sequencer, StatusEvent, StripEvent, event_to_json)
+
+
+def sample_events():
+    s = Sequencer(clock=lambda: 1_700_000_000.25)
+    p = {c: 0.2 for c in "NSVFQ"}
+    rr = {"pre": 0.8, "post": 0.81, "local": 0.79, "long": 0.8}
+    return [s.stamp(e) for e in [
+        BeatEvent(device_id=3, sample_index=720, fs_hz=360.0, label="V", proba=p, rr_s=rr,
+                  quality="noisy"),
+        HeartRateEvent(device_id=3, sample_index=3600, fs_hz=360.0, hr_bpm=None, window_s=10.0,
+                       n_beats=0),
+        AlertEvent(device_id=3, kind="v_run", state="onset", severity="alarm",
+                   sample_index=800, fs_hz=360.0, detail={"n_beats": 3, "rate_bpm": 140.5}),
+        QualityEvent(device_id=3, quality="lead_off", previous="good", sample_index=10,
+                     fs_hz=250.0, metrics={"flat_fraction": 1.0}),
+        LinkStatusEvent(device_id=3, state="gap", lost_samples=36, gap_s=0.1, action="filled",
+                        sample_index=99, fs_hz=360.0),
+        StripEvent(device_id=3, sample_index=0, fs_hz=360.0, strip_fs_hz=90.0,
+                   samples_mv=[0.1, None, -0.25]),
+        StatusEvent(device_id=3, state="running", uptime_s=12.5,
+                    counters={"beats": 4, "events": {"beat": 4}},
+                    stages={"detect": {"calls": 3.0, "cpu_s": 0.01}}, model_version="m1"),
+    ]]
+
+
+@pytest.mark.parametrize("event", sample_events(), ids=lambda e: e.type)
+def test_round_trip(event):
+    text = event_to_json(event)
+    assert parse_event(text) == event
+    assert parse_event(text.encode()) == event
+    d = json.loads(text)
+    d["boot"] = 7  # the MQTT sink's envelope key
+    assert parse_event(json.dumps(d)) == event
+
+
+def test_every_event_type_is_known():
+    assert set(EVENT_CLASSES) == {"beat", "hr", "alert", "quality", "link", "strip", "status"}
+
+
+def test_nulls_in_maps_decode_as_nan():
+    beat = json.loads(event_to_json(sample_events()[0]))
+    beat["proba"]["N"] = None
+    assert math.isnan(parse_event(json.dumps(beat)).proba["N"])
+
+
+@pytest.mark.parametrize("mutate, field", [
+    (lambda d: d.update(type="nope"), "type"),
+    (lambda d: d.update(schema=2), "schema"),
+    (lambda d: d.update(extra=1), "extra"),
+    (lambda d: d.pop("label"), "label"),
+    (lambda d: d.update(label="X"), "label"),
+    (lambda d: d.update(seq=-1), "seq"),
+    (lambda d: d.update(seq=True), "seq"),
+    (lambda d: d.update(sample_index=1.5), "sample_index"),
+    (lambda d: d.update(fs_hz=0), "fs_hz"),
+    (lambda d: d.update(proba=[1]), "proba"),
+    (lambda d: d.update(proba={"N": "x"}), "proba.N"),
+    (lambda d: d.update(boot=-3), "boot"),
+])
+def test_refusals_name_the_field(mutate, field):
+    d = json.loads(event_to_json(sample_events()[0]))
+    mutate(d)
+    with pytest.raises(EventDecodeError) as ei:
+        parse_event(json.dumps(d))
+    assert ei.value.field == field
+
+
+@pytest.mark.parametrize("text", ["", "nul", "[1]", "3", '"beat"', b"\xff\xfe", "[" * 100000])
+def test_not_an_event_document(text):
+    with pytest.raises(EventDecodeError) as ei:
+        parse_event(text)
+    assert ei.value.field == "$" and isinstance(ei.value, ValueError)

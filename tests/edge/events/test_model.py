@@ -1,0 +1,50 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from edge.events.model import (AlertEvent, BeatEvent, HeartRateEvent, LinkStatusEvent, Sequencer,
+                         StatusEvent, StripEvent, event_to_dict, event_to_json)
+
+SCHEMA = Path(__file__).resolve().parents[3] / "docs" / "events.schema.json"
+
+
+def samples():
+    return [
+        BeatEvent(device_id=1, sample_index=360, fs_hz=360.0, label="V",
+                  proba={"N": 0.1, "S": 0.0, "V": 0.9, "F": 0.0, "Q": 0.0},
+                  rr_s={"pre": 0.5, "post": 1.0, "local": 0.8, "long": float("nan")},
+                  quality="noisy"),
+        HeartRateEvent(device_id=1, sample_index=720, fs_hz=360.0, hr_bpm=None, window_s=10.0,
+                       n_beats=0),
+        AlertEvent(device_id=1, kind="v_run", state="onset", severity="alarm",
+                   sample_index=10, fs_hz=360.0, detail={"n_beats": 3}),
+        LinkStatusEvent(device_id=1, state="gap", lost_samples=36, gap_s=0.1, action="filled",
+                        sample_index=100, fs_hz=360.0),
+        LinkStatusEvent(device_id=0, state="connected", detail="/dev/pts/3"),
+        StripEvent(device_id=1, sample_index=0, fs_hz=360.0, strip_fs_hz=90.0,
+                   samples_mv=[0.1, None]),
+        StatusEvent(device_id=1, state="stopped", uptime_s=1.0, counters={"beats": 1},
+                    stages={"detect": {"calls": 1, "cpu_s": 0.1}}, model_version="x"),
+    ]
+
+
+def test_sequence_numbers_are_per_device_and_contiguous():
+    seq = Sequencer(clock=lambda: 123.0)
+    stamped = [seq.stamp(e) for e in samples()]
+    assert [e.seq for e in stamped if e.device_id == 1] == list(range(6))
+    assert [e.seq for e in stamped if e.device_id == 0] == [0]
+    assert all(e.time_s == 123.0 for e in stamped)
+
+
+def test_json_is_strict_and_matches_the_schema():
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads(SCHEMA.read_text())
+    seq = Sequencer()
+    for ev in samples():
+        line = event_to_json(seq.stamp(ev))
+        obj = json.loads(line)
+        jsonschema.validate(obj, schema)
+        assert obj["type"] == ev.type and "\n" not in line
+    d = event_to_dict(samples()[0])
+    assert d["rr_s"]["long"] is None and d["t_stream_s"] == 1.0

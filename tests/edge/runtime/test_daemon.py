@@ -1,0 +1,138 @@
+"""The daemon end to end: simulated wearable on a pty -> SerialSource -> Daemon -> sinks."""
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from edge.eval.compare import compare_beats
+from edge.runtime.settings import load_config
+from edge.runtime.daemon import Daemon
+from edge.runtime.demo import BeatCollector
+from edge.pipeline import BeatPipeline
+from edge.sinks import WfdbAnnotationSink
+from tests.edge.runtime.daemon_support import (REPO, classifier, int8_model,  # noqa: F401
+                                       read_jsonl, subprocess_env)
+
+PORT_CFG = ['source.kind="serial"', 'source.serial.port="(test)"', "daemon.idle_exit_s=3",
+            "outputs.status_interval_s=0"]
+
+
+def run_pty(classifier, replay_cfg, sinks, link_path=None, overrides=()):
+    from firmware_bridge.replay import start_replay
+    from firmware_bridge.serial_source import SerialConfig, SerialSource
+
+    config = load_config(None, PORT_CFG + list(overrides))
+    with start_replay(replay_cfg, link_path=link_path) as handle:
+        src = SerialSource(SerialConfig(port=handle.device_path, backoff_initial_s=0.02,
+                                        backoff_max_s=0.2))
+        result = Daemon(config, source=src, classifier=classifier, sinks=sinks).run()
+    return result
+
+
+@pytest.mark.parametrize("record", ["213", "200"])
+def test_ds2_excerpt_through_the_pty_matches_annotate(classifier, mitdb_dir, tmp_path, record):
+    """5 min of a DS2 record at full speed through the pty -> WFDB sink, scored with the EC57
+    matcher, agrees with the offline pipeline (what `ecg-edge annotate` runs)."""
+    import wfdb
+
+    from firmware_bridge.replay import ReplayConfig
+    from edge.io.records import read_annotations, read_record
+
+    n = 360 * 300
+    cfg = ReplayConfig(record=record, data_dir=str(mitdb_dir), duration_s=300.0, speed=None)
+    result = run_pty(classifier, cfg, [WfdbAnnotationSink(tmp_path, record, ext="dmn")])
+    assert result.counters["gaps"] == 0 and result.counters["samples"] == n
+    got = wfdb.rdann(str(tmp_path / record), "dmn")
+    x = read_record(record, data_dir=mitdb_dir, sampto=n).signal_mv[:, 0]
+    off = BeatPipeline(classifier, 360.0).run(x, 360)
+    ann = read_annotations(record, data_dir=mitdb_dir, sampto=n)
+    a = compare_beats(ann.sample_index, ann.symbol, got.sample, got.symbol, 360.0)
+    b = compare_beats(ann.sample_index, ann.symbol, off.sample_index, off.label, 360.0)
+    assert abs(a.detection.se - b.detection.se) <= 0.005
+    assert abs(a.detection.ppv - b.detection.ppv) <= 0.005
+    assert abs(a.metrics["accuracy"] - b.metrics["accuracy"]) <= 0.005
+    assert a.detection.se > 0.98
+
+
+def test_serial_device_pulled_and_restored(classifier, mitdb_dir, tmp_path):
+    """The pty vanishes mid-stream (USB unplug) and comes back behind the same link path:
+    the daemon reconnects, reports the gap and keeps classifying."""
+    from firmware_bridge.faults import FaultConfig
+    from firmware_bridge.replay import ReplayConfig
+
+    cfg = ReplayConfig(record="100", data_dir=str(mitdb_dir), duration_s=90.0, speed=20.0,
+                       faults=FaultConfig(disconnect_after_s=30.0, reconnect_after_s=1.0))
+    sink = BeatCollector()
+    result = run_pty(classifier, cfg, [sink], link_path=tmp_path / "ecg0")
+    states = [e.state for e in sink.events if e.type == "link"]
+    assert "reconnecting" in states and states.count("connected") >= 2
+    gaps = [e for e in sink.events if e.type == "link" and e.state == "gap"]
+    assert len(gaps) == 1 and gaps[0].lost_samples > 0
+    assert gaps[0].lost_samples == result.counters["lost_samples"]
+    # 1 s wall-clock outage at 20x = 20 s of signal lost: longer than max_gap_fill_s, so the
+    # pipeline restarts at the new sample index
+    assert gaps[0].action == "reset" and 5000 < gaps[0].lost_samples < 9000
+    after = [b for b in sink.beats if b.sample_index > gaps[0].sample_index + 720]
+    assert len(after) > 30  # ~40 s of beats after the gap
+    idx = [b.sample_index for b in sink.beats]
+    assert idx == sorted(idx)
+    # the link gap is not a pause
+    assert not [a for a in sink.alerts if a.kind == "pause"]
+
+
+def test_corrupt_link_is_survived(classifier, mitdb_dir):
+    from firmware_bridge.faults import FaultConfig
+    from firmware_bridge.replay import ReplayConfig
+
+    from edge.io.records import read_annotations
+
+    cfg = ReplayConfig(record="100", data_dir=str(mitdb_dir), duration_s=120.0, speed=None,
+                       faults=FaultConfig(ber=2e-6, drop_frame_prob=0.002,
+                                          garbage_bursts_per_s=0.05), seed=3)
+    sink = BeatCollector()
+    result = run_pty(classifier, cfg, [sink])
+    assert result.counters["gaps"] >= 1 and result.counters["decoder"]["frames_rejected"] >= 0
+    ann = read_annotations("100", data_dir=mitdb_dir, sampto=360 * 120)
+    a = compare_beats(ann.sample_index, ann.symbol, [b.sample_index for b in sink.beats],
+                      [b.label for b in sink.beats], 360.0)
+    assert a.detection.se > 0.9 and a.detection.ppv > 0.98
+
+
+def test_sigterm_mid_stream_loses_no_event(int8_model, mitdb_dir, tmp_path):
+    out = tmp_path / "events.jsonl"
+    cmd = [sys.executable, "-m", "edge.cli.main", "run", "--replay", "100", "--speed", "10",
+           "--model", str(int8_model), "--jsonl", str(out), "--quiet",
+           "--set", f'source.replay.data_dir="{mitdb_dir}"']
+    proc = subprocess.Popen(cmd, cwd=REPO, env=subprocess_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if out.exists() and out.read_text().count('"type":"beat"') >= 20:
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail("no beats written")
+        proc.send_signal(signal.SIGTERM)
+        rc = proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    err = proc.stderr.read().decode()
+    assert rc == 0, err
+    events = read_jsonl(out)
+    final = events[-1]
+    assert final["type"] == "status" and final["state"] == "stopped"
+    for dev in {e["device_id"] for e in events}:
+        seqs = [e["seq"] for e in events if e["device_id"] == dev]
+        assert seqs == list(range(len(seqs)))
+    counted = final["counters"]["events"]
+    assert sum(counted.values()) + 1 == len(events)  # every emitted event reached the file
+    n_beats = sum(e["type"] == "beat" for e in events)
+    assert n_beats == final["counters"]["beats"]
+    last_beat = max(e["sample_index"] for e in events if e["type"] == "beat")
+    assert final["counters"]["samples"] - last_beat < 360 * 2.5  # look-ahead beats flushed
+    assert "stopped (stop requested)" in err

@@ -1,0 +1,81 @@
+import numpy as np
+import pytest
+
+from edge.runtime.settings import load_config
+from edge.runtime.device import DeviceStream
+from edge.errors import SignalError
+from edge.pipeline import BeatPipeline
+from tests.edge.runtime.daemon_support import classifier, int8_model  # noqa: F401
+
+CFG = ['source.kind="replay"', 'source.replay.record="100"']
+
+
+@pytest.fixture(scope="module")
+def rec100(mitdb_dir):
+    from edge.io.records import read_record
+
+    return read_record("100", data_dir=mitdb_dir, sampto=360 * 120)
+
+
+def run(stream, x, start=0, step=144):
+    ev = []
+    for i in range(0, x.shape[0], step):
+        ev += stream.process(start + i, x[i:i + step])
+    return ev + stream.flush()
+
+
+def beats(events):
+    return [e for e in events if e.type == "beat"]
+
+
+def test_same_beats_as_the_pipeline_at_any_chunking(classifier, rec100):
+    x = rec100.signal_mv
+    ref = BeatPipeline(classifier, 360).run(x[:, 0], 360)
+    for step in (36, 1000):
+        b = beats(run(DeviceStream(classifier, load_config(None, CFG), device_id=1,
+                                   fs_hz=360), x, step=step))
+        assert [e.sample_index for e in b] == ref.sample_index.tolist()
+        assert [e.label for e in b] == ref.label.tolist()
+
+
+def test_short_gap_is_filled_and_long_gap_resets(classifier, rec100):
+    x = rec100.signal_mv
+    ds = DeviceStream(classifier, load_config(None, CFG), device_id=1, fs_hz=360,
+                      first_index=5000)
+    ev = []
+    ev += ds.process(5000, x[:20000])
+    ev += ds.process(5000 + 20360, x[20360:30000])  # 1 s lost
+    ev += ds.process(5000 + 30000 + 10800, x[40800:])  # 30 s lost
+    ev += ds.flush()
+    gaps = [e for e in ev if e.type == "link" and e.state == "gap"]
+    assert [(g.lost_samples, g.action) for g in gaps] == [(360, "filled"), (10800, "reset")]
+    b = beats(ev)
+    idx = np.array([e.sample_index for e in b])
+    assert np.all(np.diff(idx) > 0) and idx[0] >= 5000
+    assert np.sum(idx > 5000 + 20360 + 720) > 30  # classification continues after the fill
+    assert np.sum(idx > 5000 + 40800) >= 1  # ... and after the restart
+    assert not np.any((idx > 5000 + 30000) & (idx < 5000 + 40800))
+    assert ds.n_gaps == 2 and ds.n_lost_samples == 11160
+
+
+def test_device_at_250_hz(classifier, rec100, mitdb_dir):
+    from scipy.signal import resample_poly
+
+    from edge.eval.compare import compare_beats
+    from edge.io.records import read_annotations
+
+    x = resample_poly(rec100.signal_mv, 25, 36, axis=0)
+    ds = DeviceStream(classifier, load_config(None, CFG), device_id=2, fs_hz=250)
+    b = beats(run(ds, x, step=25))
+    ann = read_annotations("100", data_dir=mitdb_dir, sampto=360 * 120)
+    ref = np.round(ann.sample_index * 250 / 360).astype(int)
+    score = compare_beats(ref, ann.symbol, [e.sample_index for e in b], [e.label for e in b],
+                          250.0).detection
+    assert score.se > 0.99 and score.ppv > 0.99 and b[0].fs_hz == 250
+
+
+def test_missing_channel_is_a_signal_error(classifier):
+    cfg = load_config(None, CFG + ["source.channel=1"])
+    ds = DeviceStream(classifier, cfg, device_id=1, fs_hz=360)
+    with pytest.raises(SignalError):
+        ds.process(0, np.zeros((10, 1)))

@@ -1,0 +1,116 @@
+"""The durable outbox: order, acknowledgement, persistence across runs, the drop policy."""
+import sqlite3
+import threading
+
+import pytest
+
+from edge.errors import ConfigError, OutboxError, SinkError
+from edge.sinks.outbox import MEMORY, Outbox, OutboxConfig
+
+
+def fill(ob, kinds):
+    return [ob.append(f"ecg/1/{k}", f'{{"seq":{i}}}'.encode(), qos=1, retain=False,
+                      event_type=k) for i, k in enumerate(kinds)]
+
+
+def test_append_peek_ack_in_order(tmp_path):
+    with Outbox(OutboxConfig(path=str(tmp_path / "o.sqlite"))) as ob:
+        ids = fill(ob, ["beat", "strip", "alert", "hr"])
+        assert ids == sorted(ids) and ob.pending == 4
+        got = ob.peek(0, 10)
+        assert [m.id for m in got] == ids and got[1].event_type == "strip"
+        assert [m.id for m in ob.peek(ids[1], 1)] == [ids[2]]
+        assert ob.ack([ids[0], ids[2], 999]) == 2
+        assert [m.id for m in ob.peek()] == [ids[1], ids[3]]
+        assert ob.stats()["acked"] == 2 and ob.pending_bytes > 0
+
+
+def test_wal_mode_and_survives_reopen_with_a_new_boot(tmp_path):
+    path = str(tmp_path / "o.sqlite")
+    ob = Outbox(OutboxConfig(path=path))
+    fill(ob, ["beat"] * 3)
+    boot = ob.boot
+    ob._db.execute("PRAGMA wal_checkpoint")  # noqa: SLF001 - the mode is what we check
+    assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    ob.close()
+    ob.close()  # idempotent
+    with pytest.raises(OutboxError):
+        ob.append("t", b"x", qos=1, retain=False, event_type="beat")
+    ob2 = Outbox(OutboxConfig(path=path))
+    assert ob2.boot == boot + 1 and ob2.pending == 3
+    assert [m.payload for m in ob2.peek()] == [b'{"seq":0}', b'{"seq":1}', b'{"seq":2}']
+    ob2.close()
+
+
+def test_uncommitted_nothing_committed_everything(tmp_path):
+    """Appends are committed before append() returns: another connection sees them."""
+    path = str(tmp_path / "o.sqlite")
+    with Outbox(OutboxConfig(path=path)) as ob:
+        fill(ob, ["beat", "alert"])
+        other = sqlite3.connect(path)
+        assert other.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == 2
+        other.close()
+
+
+def test_drop_policy_strips_and_hr_first_then_oldest(tmp_path):
+    ob = Outbox(OutboxConfig(path=str(tmp_path / "o.sqlite"), max_bytes=65536))
+    payload = b"x" * 1000
+    kinds = ["beat", "strip", "hr", "status"] * 20
+    for k in kinds:
+        assert ob.append(f"ecg/1/{k}", payload, qos=1, retain=False, event_type=k) is not None
+    assert ob.pending_bytes <= 65536
+    left = [m.event_type for m in ob.peek(0, 1000)]
+    dropped = ob.stats()["dropped"]
+    # everything dropped so far was a strip or an hr, the oldest of them
+    assert set(dropped) <= {"strip", "hr"} and left.count("beat") == 20
+    # a new strip never evicts a beat: with only beats/status left it is dropped itself
+    while any(k in ("strip", "hr") for k in left):
+        ob.append("ecg/1/beats", payload, qos=1, retain=False, event_type="beat")
+        left = [m.event_type for m in ob.peek(0, 1000)]
+    n_beats = left.count("beat")
+    assert ob.append("ecg/1/strip", payload, qos=1, retain=False, event_type="strip") is None
+    assert [m.event_type for m in ob.peek(0, 1000)].count("beat") == n_beats
+    # beats evict status first, then the oldest beats
+    for _ in range(80):
+        ob.append("ecg/1/beats", payload, qos=1, retain=False, event_type="beat")
+    s = ob.stats()
+    assert s["dropped"]["status"] == 20 and s["dropped"]["beat"] > 0
+    assert s["dropped_total"] == sum(s["dropped"].values())
+    first = ob.peek(0, 1)[0].id
+    assert first > 80  # the oldest beats went
+    ob.close()
+    assert Outbox(OutboxConfig(path=str(tmp_path / "o.sqlite"))).stats()["dropped"] == s["dropped"]
+
+
+def test_thread_safe_append_and_ack():
+    ob = Outbox(OutboxConfig(path=MEMORY))
+    done = threading.Event()
+
+    def acker():
+        while not done.is_set() or ob.pending:
+            ob.ack(m.id for m in ob.peek(0, 50))
+
+    t = threading.Thread(target=acker)
+    t.start()
+    fill(ob, ["beat"] * 500)
+    done.set()
+    t.join(10)
+    assert ob.pending == 0 and ob.stats()["acked"] == 500
+
+
+@pytest.mark.parametrize("kw, field", [({"path": ""}, "path"), ({"max_bytes": 10}, "max_bytes"),
+                                       ({"synchronous": "off"}, "synchronous")])
+def test_config_errors_name_the_field(kw, field):
+    with pytest.raises(ConfigError) as ei:
+        OutboxConfig(**kw)
+    assert ei.value.field == field
+
+
+def test_unopenable_path_is_an_outbox_error(tmp_path):
+    (tmp_path / "f").write_text("not a directory")
+    with pytest.raises(OutboxError) as ei:
+        Outbox(OutboxConfig(path=str(tmp_path / "f" / "o.sqlite")))
+    assert isinstance(ei.value, SinkError)
+    (tmp_path / "junk.sqlite").write_bytes(b"this is not a database" * 100)
+    with pytest.raises(OutboxError):
+        Outbox(OutboxConfig(path=str(tmp_path / "junk.sqlite")))
