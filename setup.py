@@ -54,7 +54,7 @@ setup(
     },
     entry_points={
         "console_scripts": [
-            "ecg-edge=edge.cli.main:main",
+            "ecg-edge=edge.cli:main",
             "ecg-sim=firmware_bridge.replay:main",
         ]
     },

@@ -1,7 +1,8 @@
 """Patient adaptation on DS2 by the patient-specific protocol, int8, at reference beats.
 
 For every DS2 record the first 5 minutes (reference labels) fit a wearer head
-(:func:`edge.model.adapt.fit_head` on the two-output int8 model ``edge/models/default_embed.tflite``);
+(:func:`edge.model.adapt.fit_head` on the two-output int8 model
+``edge/models/default_embed.tflite``);
 only the remaining 25 minutes are scored, at the reference beat positions, next to the
 inter-patient base model on the same 25 minutes and the literature. Beat inputs come from
 :func:`training.dataset.build_record` (the device's own DSP code, cached). The adaptation time
@@ -45,11 +46,11 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from edge.dsp.features import apply_standardization  # noqa: E402
+from edge.eval.scoring import AAMI_CLASSES, class_metrics, confusion_matrix, ec57_gross  # noqa: E402
+from edge.io.records import read_annotations, read_record  # noqa: E402
 from edge.model.adapt import AdaptConfig, WearerHead, adapt_recording, fit_head  # noqa: E402
 from edge.model.classifier import BeatClassifier  # noqa: E402
-from edge.dsp.features import apply_standardization  # noqa: E402
-from edge.io.records import read_annotations, read_record  # noqa: E402
-from edge.eval.scoring import AAMI_CLASSES, class_metrics, confusion_matrix, ec57_gross  # noqa: E402
 
 MODEL = ROOT / "edge" / "models" / "default_embed.tflite"
 LITERATURE = {
@@ -511,8 +512,8 @@ def end_to_end(model: Path, records, config: AdaptConfig, data_dir=None) -> dict
 
     import wfdb
 
-    from benchmarks.bench_annotate import (CLASSES as D_CLASSES, detection_confusion,
-                                           detection_metrics)
+    from benchmarks.bench_annotate import CLASSES as D_CLASSES
+    from benchmarks.bench_annotate import detection_confusion, detection_metrics
     from edge.cli.main import main as cli_main
     from training.data import aami_beats
 

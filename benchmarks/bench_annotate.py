@@ -41,9 +41,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from edge.cli.main import main as cli_main  # noqa: E402
+from edge.eval.scoring import AAMI_CLASSES, class_metrics, ec57_gross, match_beats  # noqa: E402
 from edge.model.bundled import default_model_path  # noqa: E402
-from edge.eval.scoring import (AAMI_CLASSES, class_metrics, ec57_gross,  # noqa: E402
-                          match_beats)
 from training.data import DS2, reference_beats  # noqa: E402
 
 NONE = "-"  # a missed reference beat (column) or an extra detection (row)

@@ -30,13 +30,12 @@ sys.path.insert(0, str(ROOT))
 
 
 def throughput(model: str, record: str) -> dict:
+    from edge.model.classifier import BeatClassifier
+    from edge.runtime.daemon import Daemon
+    from edge.runtime.settings import load_config
+    from edge.sinks import RotatingJsonlSink
     from firmware_bridge.replay import ReplayConfig
     from firmware_bridge.replay_source import ReplaySource
-
-    from edge.model.classifier import BeatClassifier
-    from edge.runtime.settings import load_config
-    from edge.runtime.daemon import Daemon
-    from edge.sinks import RotatingJsonlSink
 
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
@@ -73,13 +72,14 @@ def peak_memory(model: str, record: str) -> dict:
 
     out = Path(tempfile.mkdtemp()) / "ev.jsonl"
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    run = [sys.executable, "-m", "edge.cli.main", "run", "--model", model, "--quiet",
+    run = [sys.executable, "-m", "edge.cli", "run", "--model", model, "--quiet",
            "--jsonl", str(out)]
     with spawn_replay([record, "--speed", "max", "--duration-s", "1800"], env=env) as sim:
         serial_mb = _child_peak_rss_mb(run + ["--port", sim.device_path, "--idle-exit-s", "2"],
                                        env)
     replay_mb = _child_peak_rss_mb(run + ["--replay", record, "--speed", "max"], env)
     chk = subprocess.run([sys.executable, "-c", "import edge.runtime.daemon, edge.model.classifier, sys;"
+                          
                           "edge.model.classifier.load_interpreter_class();"
                           "print('tensorflow' in sys.modules)"],
                          capture_output=True, text=True, env=env, cwd=ROOT)
@@ -88,13 +88,12 @@ def peak_memory(model: str, record: str) -> dict:
 
 
 def real_time(model: str, record: str, seconds: float) -> dict:
+    from edge.model.classifier import BeatClassifier
+    from edge.runtime.daemon import Daemon
+    from edge.runtime.settings import load_config
+    from edge.sinks import RotatingJsonlSink
     from firmware_bridge.replay import ReplayConfig, start_replay
     from firmware_bridge.serial_source import SerialConfig, SerialSource
-
-    from edge.model.classifier import BeatClassifier
-    from edge.runtime.settings import load_config
-    from edge.runtime.daemon import Daemon
-    from edge.sinks import RotatingJsonlSink
 
     clf = BeatClassifier(model)
     cfg = load_config(None, ['source.serial.port="x"', "outputs.status_interval_s=0",

@@ -25,18 +25,18 @@ from training.data import DS2  # noqa: E402
 
 def main() -> int:
     import wfdb
+
+    from edge.eval.compare import compare_beats
+    from edge.eval.scoring import DetectionScore, class_metrics
+    from edge.io.records import read_annotations, read_record
+    from edge.model.bundled import default_model_path
+    from edge.model.classifier import BeatClassifier
+    from edge.pipeline import BeatPipeline
+    from edge.runtime.daemon import Daemon
+    from edge.runtime.settings import load_config
+    from edge.sinks import WfdbAnnotationSink
     from firmware_bridge.replay import ReplayConfig, start_replay
     from firmware_bridge.serial_source import SerialConfig, SerialSource
-
-    from edge.model.classifier import BeatClassifier
-    from edge.model.bundled import default_model_path
-    from edge.eval.compare import compare_beats
-    from edge.runtime.settings import load_config
-    from edge.runtime.daemon import Daemon
-    from edge.pipeline import BeatPipeline
-    from edge.io.records import read_annotations, read_record
-    from edge.eval.scoring import DetectionScore, class_metrics
-    from edge.sinks import WfdbAnnotationSink
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default=None)

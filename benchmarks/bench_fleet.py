@@ -120,10 +120,10 @@ def _proc_cpu_s(pid: int) -> float:
 def run_fleet(k: int, *, model: str, duration_s: float, port: int, broker_pid: int,
               workdir: Path) -> dict:
     from edge.model.classifier import BeatClassifier
-    from edge.runtime.settings import load_config
     from edge.runtime.daemon import Daemon
-    from edge.sinks.outbox import Outbox, OutboxConfig
+    from edge.runtime.settings import load_config
     from edge.sinks import MqttSink
+    from edge.sinks.outbox import Outbox, OutboxConfig
 
     data_dir = os.environ.get("MITDB_DIR")
     sources = [ReplaySource(ReplayConfig(record=RECORDS[i % len(RECORDS)], data_dir=data_dir,

@@ -23,9 +23,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from edge.dsp.detection import detect_signal  # noqa: E402
-from edge.io.records import read_record  # noqa: E402
 from edge.dsp.rpeak import DetectorConfig  # noqa: E402
 from edge.eval.scoring import DetectionScore, score_detection  # noqa: E402
+from edge.io.records import read_record  # noqa: E402
 from training.data import reference_beats  # noqa: E402
 
 RECORDS = ("100", "103", "105", "113", "121", "200", "210", "221", "228", "233")

@@ -85,8 +85,8 @@ if str(CODE_ROOT) not in sys.path:
 
 import numpy as np  # noqa: E402
 
-from edge.io.records import read_annotations, read_record  # noqa: E402
 from edge.eval.scoring import DetectionScore, score_detection, vf_episodes  # noqa: E402
+from edge.io.records import read_annotations, read_record  # noqa: E402
 from training.data import ALL_RECORDS, reference_beats  # noqa: E402
 
 __all__ = ["DETECTORS", "OURS_CHUNKS", "NSTDB_RECORDS", "SNRS_DB", "run_detector", "main"]
@@ -145,8 +145,9 @@ _WARMED: set[str] = set()
 _WORKER_CODE: str | None = None
 
 #: Source files of the code under test (our detector and the shared data/scoring layer).
-CODE_FILES = ("edge/dsp/detection.py", "edge/dsp/preprocess.py", "edge/dsp/rpeak.py", "edge/dsp/filters.py",
-              "edge/dsp/resample.py", "edge/io/records.py", "edge/eval/scoring.py", "training/data.py")
+CODE_FILES = ("edge/dsp/detection.py", "edge/dsp/preprocess.py", "edge/dsp/rpeak.py",
+              "edge/dsp/filters.py", "edge/dsp/resample.py", "edge/io/records.py",
+              "edge/eval/scoring.py", "training/data.py")
 
 
 def source_hashes(root: Path = REPO_ROOT) -> dict:

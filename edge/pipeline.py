@@ -12,13 +12,14 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from edge.dsp.beats import BeatWindower, extract_windows, rr_features
-from edge.model.classifier import BeatClassifier
-from edge.dsp.detection import to_input_index, to_processing_index
-from edge.errors import SignalError
-from edge.dsp.features import BeatFeaturizer, beat_inputs
+from edge.dsp.beats import BeatWindower
+from edge.dsp.detection import to_input_index
+from edge.dsp.features import BeatFeaturizer
+from edge.dsp.inputs import beat_inputs_at
 from edge.dsp.preprocess import PreprocessConfig, Preprocessor
 from edge.dsp.rpeak import DetectorConfig, RPeakDetector
+from edge.errors import SignalError
+from edge.model.classifier import BeatClassifier
 
 __all__ = ["ClassifiedBeats", "BeatPipeline", "classify_at"]
 
@@ -123,16 +124,13 @@ class BeatPipeline:
 def classify_at(classifier: BeatClassifier, x_mv: np.ndarray, fs_in_hz: float,
                 beats_in: np.ndarray) -> ClassifiedBeats:
     """Classify beats at given input-rate positions (e.g. reference annotations) of a whole
-    signal, with the same conditioning, windows and features as the streaming pipeline."""
-    pre = Preprocessor(PreprocessConfig(fs_in_hz=fs_in_hz, filter=classifier.filters))
-    parts = [pre.process(np.asarray(x_mv, dtype=np.float64)), pre.flush()]
-    cond = np.concatenate([p.filtered_mv for p in parts])
-    b_in = np.asarray(beats_in, dtype=np.int64)
-    b = to_processing_index(b_in, fs_in_hz, pre.config.fs_out_hz)
-    windows = extract_windows(cond, b, classifier.window)
-    rr = rr_features(b, classifier.window)
-    beat, feats = beat_inputs(windows, rr, classifier.feature_config)
-    proba = classifier.predict_proba(beat, feats) if b.size else np.zeros((0, 5), np.float32)
-    labels = np.asarray(classifier.classes, dtype=object)[proba.argmax(axis=1)] if b.size \
-        else np.zeros(0, object)
-    return ClassifiedBeats(b_in, b, labels, proba, rr)
+    signal, with the same conditioning, windows and features as the streaming pipeline
+    (:func:`edge.dsp.inputs.beat_inputs_at`)."""
+    inp = beat_inputs_at(x_mv, fs_in_hz, beats_in, window=classifier.window,
+                         features=classifier.feature_config, filter_config=classifier.filters)
+    if len(inp) == 0:
+        return ClassifiedBeats(inp.sample_index, inp.processing_index, np.zeros(0, object),
+                               np.zeros((0, 5), np.float32), inp.rr_s)
+    proba = classifier.predict_proba(inp.beat, inp.features)
+    labels = np.asarray(classifier.classes, dtype=object)[proba.argmax(axis=1)]
+    return ClassifiedBeats(inp.sample_index, inp.processing_index, labels, proba, inp.rr_s)

@@ -26,6 +26,10 @@ import numpy as np
 
 from firmware_bridge.errors import DecoderInputError
 from firmware_bridge.protocol import (
+    _HEADER,
+    _META,
+    _U16,
+    _U32,
     CHANNEL_META_SIZE,
     CRC_SIZE,
     HEADER_SIZE,
@@ -34,10 +38,6 @@ from firmware_bridge.protocol import (
     SYNC,
     Frame,
     SampleFormat,
-    _HEADER,
-    _META,
-    _U16,
-    _U32,
 )
 
 __all__ = ["DecoderStats", "FrameDecoder"]

@@ -79,7 +79,7 @@ class ReplayConfig:
     Attributes
     ----------
     record : MIT-BIH record name looked up in the data directory ("100") or a WFDB record path.
-    data_dir : data directory; ``None`` = ``$MITDB_DIR`` (see :func:`edge.io.records.find_data_dir`).
+    data_dir : data directory; ``None`` = ``$MITDB_DIR``.
     database : database name for the data-directory lookup ("mitdb").
     start_s : where to start in the record (s, >= 0).
     duration_s : how much to replay (s, > 0); ``None`` = to the end of the record.

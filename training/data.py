@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge.io.records import read_annotations
 from edge.eval.scoring import AAMI_CLASSES, AAMI_MAP
+from edge.io.records import read_annotations
 
 __all__ = ["AAMI_MAP", "AAMI_CLASSES", "DS1", "DS2", "PACED", "ALL_RECORDS", "aami_class",
            "BeatLabels", "reference_beats", "aami_beats"]

@@ -1,9 +1,8 @@
 """Beat examples for training and evaluation, built with the edge's own DSP code.
 
-For each record (and each augmented copy of it) the builder runs exactly the device chain:
-:class:`edge.dsp.preprocess.Preprocessor` on the whole record, then :func:`edge.dsp.beats.extract_windows`
-and :func:`edge.dsp.beats.rr_features` at the reference beat positions (or at any given positions),
-then :func:`edge.dsp.features.beat_inputs`. Results are cached as ``.npz`` files under
+For each record (and each augmented copy of it) the builder runs exactly the device chain,
+:func:`edge.dsp.inputs.beat_inputs_at` (conditioning of the whole record, windows, RR intervals
+and beat features at the reference beat positions, or at any given positions). Results are cached as ``.npz`` files under
 ``$ECG_EDGE_CACHE`` (default ``cache/`` in the working directory), keyed by a hash of the
 configuration, the record and the augmentation index, so a rebuild is quick.
 
@@ -25,21 +24,22 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.dsp.beats import WindowConfig, extract_windows, rr_features
+from edge.dsp.beats import WindowConfig
+from edge.dsp.features import FeatureConfig
+from edge.dsp.inputs import beat_inputs_at
 from edge.errors import ConfigError
-from edge.dsp.features import FeatureConfig, beat_inputs
-from edge.dsp.preprocess import PreprocessConfig, Preprocessor
-from edge.io.records import read_record
 from edge.eval.scoring import AAMI_CLASSES
+from edge.io.records import read_record
 from training.data import reference_beats
 
-__all__ = ["AugmentConfig", "DatasetConfig", "BeatSet", "record_signal", "condition",
+__all__ = ["AugmentConfig", "DatasetConfig", "BeatSet", "record_signal",
            "signal_beats", "build_record", "build_dataset", "cache_dir", "DATASET_VERSION"]
 
 logger = logging.getLogger(__name__)
 
-#: Bump when the builder's output changes for the same configuration.
-DATASET_VERSION = 3
+#: Bump when the builder's output changes for the same configuration (4: the record is
+#: conditioned through edge.dsp.inputs, flushed, so the last beats see the real signal end).
+DATASET_VERSION = 4
 NOISE_RECORDS = ("bw", "em", "ma")
 
 
@@ -177,11 +177,6 @@ def record_signal(record: str, lead: str = "MLII",
     return rec.signal_mv[:, ch].astype(np.float64), float(rec.fs_hz)
 
 
-def condition(x_mv: np.ndarray, fs_hz: float) -> np.ndarray:
-    """The device's conditioning chain on a whole signal (1-D mV at the processing rate)."""
-    return Preprocessor(PreprocessConfig(fs_in_hz=fs_hz)).process(x_mv).filtered_mv
-
-
 _NOISE_CACHE: dict[str, np.ndarray] = {}
 
 
@@ -228,12 +223,11 @@ def _record_seed(cfg: DatasetConfig, record: str, copy: int) -> int:
 
 def signal_beats(x_mv: np.ndarray, fs_hz: float, sample_index: np.ndarray,
                  cfg: DatasetConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Model inputs ``(beat, features, rr_s)`` at given beat positions of a whole raw signal
-    (1-D mV at the windows' rate): the device's conditioning, windows, RR and beat features."""
-    cond = condition(x_mv, fs_hz)
-    rr = rr_features(sample_index, cfg.window)
-    beat, feats = beat_inputs(extract_windows(cond, sample_index, cfg.window), rr, cfg.features)
-    return beat, feats, rr
+    """Model inputs ``(beat, features, rr_s)`` at given beat positions (input-rate sample
+    indices) of a whole raw signal (1-D mV at ``fs_hz``): the device's own path,
+    :func:`edge.dsp.inputs.beat_inputs_at`."""
+    inp = beat_inputs_at(x_mv, fs_hz, sample_index, window=cfg.window, features=cfg.features)
+    return inp.beat, inp.features, inp.rr_s
 
 
 def build_record(record: str, cfg: DatasetConfig, copy: int = 0, *, use_cache: bool = True,

@@ -35,12 +35,15 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.dsp.beats import extract_windows, rr_features
-from edge.dsp.features import beat_inputs
-from edge.dsp.preprocess import PreprocessConfig, Preprocessor
+from edge.dsp.inputs import condition_signal, inputs_at
 from edge.dsp.rpeak import RPeakDetector
-from edge.eval.scoring import (AAMI_CLASSES, class_metrics, confusion_matrix, ec57_gross,
-                          match_beats)
+from edge.eval.scoring import (
+    AAMI_CLASSES,
+    class_metrics,
+    confusion_matrix,
+    ec57_gross,
+    match_beats,
+)
 from training.data import DS2, reference_beats
 
 __all__ = ["evaluate_reference", "evaluate_end_to_end", "evaluate_model", "write_report",
@@ -80,14 +83,12 @@ def _record_inputs(record: str, contract: dict, beats: np.ndarray | None, data_d
                                             "max_rr_s")})
     fcfg = FeatureConfig(**contract["features"]["config"])
     x, fs = record_signal(record, contract.get("lead", "MLII"), data_dir)
-    cond = Preprocessor(PreprocessConfig(fs_in_hz=fs)).process(x)
+    cond = condition_signal(x, fs)
     if beats is None:
         det = RPeakDetector()
         beats = np.concatenate([det.process(cond), det.flush()]).astype(np.int64)
-    windows = extract_windows(cond.filtered_mv, beats, wcfg)
-    rr = rr_features(beats, wcfg)
-    beat, feats = beat_inputs(windows, rr, fcfg)
-    return cond.filtered_mv, beats, rr, beat, feats, wcfg
+    inp = inputs_at(cond, beats, wcfg, fcfg)
+    return cond.filtered_mv, beats, inp.rr_s, inp.beat, inp.features, wcfg
 
 
 def _predict(model, contract, beat, feats) -> np.ndarray:

@@ -264,7 +264,12 @@ def train_ensemble(config: TrainConfig, out_dir: str | os.PathLike, *, folds=Non
     """
     from dataclasses import replace
 
-    from training.contract import contract_path, make_contract, save_contract, load_model
+    from training.contract import (
+        contract_path,
+        load_model,
+        make_contract,
+        save_contract,
+    )
     from training.crossval import FOLDS
     from training.models import ModelConfig, build_model
 

@@ -1,4 +1,5 @@
-"""``ecg-edge adapt``: fit a per-wearer head from a labelled recording (see :mod:`edge.model.adapt`).
+"""``ecg-edge adapt``: fit a per-wearer head from a labelled recording (see
+:mod:`edge.model.adapt`).
 
 Usage::
 
@@ -31,10 +32,10 @@ logger = logging.getLogger(__name__)
 
 def cmd_adapt(args: argparse.Namespace) -> int:
     """Handler of ``ecg-edge adapt``: prints a summary (adapted classes, fallbacks, timing)."""
-    from edge.model.adapt import AdaptConfig, adapt_recording
-    from edge.model.classifier import BeatClassifier
     from edge.errors import EdgeError
     from edge.io.records import read_annotations, read_record
+    from edge.model.adapt import AdaptConfig, adapt_recording
+    from edge.model.classifier import BeatClassifier
 
     t0 = time.process_time()
     config = replace(AdaptConfig(), adapt_s=60.0 * args.adapt_minutes,

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge.errors import ConfigError, SignalError
 from edge.dsp.preprocess import PROCESSING_FS_HZ
+from edge.errors import ConfigError, SignalError
 
 __all__ = ["WindowConfig", "BeatBatch", "BeatWindower", "extract_windows", "rr_features",
            "RR_FEATURE_NAMES"]

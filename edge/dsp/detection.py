@@ -11,9 +11,9 @@ from dataclasses import replace
 
 import numpy as np
 
-from edge.errors import SignalError
 from edge.dsp.preprocess import PROCESSING_FS_HZ, PreprocessConfig, Preprocessor
 from edge.dsp.rpeak import DetectorConfig, RPeakDetector
+from edge.errors import SignalError
 
 __all__ = ["detect_signal", "to_input_index", "to_processing_index"]
 

@@ -1,7 +1,8 @@
 """The shared front end: device samples (mV, any rate) -> conditioned ECG at the processing rate.
 
 :class:`Preprocessor` chains input repair (non-finite samples are held at the last good value
-and counted), :class:`~edge.dsp.resample.StreamingResampler` and :class:`~edge.dsp.filters.EcgFilter`, and
+and counted), :class:`~edge.dsp.resample.StreamingResampler` and
+:class:`~edge.dsp.filters.EcgFilter`, and
 marks every output sample as valid or not: a sample is invalid when the input was non-finite,
 stuck at one value for ``flat_ms`` or longer (lead-off, a flat line, or an ADC at its rail), or
 at or beyond the configured ADC rails. The detector blanks invalid signal, so lead-off and
@@ -14,9 +15,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from edge.errors import ConfigError, SignalError
 from edge.dsp.filters import EcgFilter, FilterConfig
 from edge.dsp.resample import StreamingResampler
+from edge.errors import ConfigError, SignalError
 
 __all__ = ["PreprocessConfig", "Conditioned", "Preprocessor", "PROCESSING_FS_HZ"]
 

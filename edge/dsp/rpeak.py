@@ -34,7 +34,8 @@ with explicit state:
    suppressed and :attr:`RPeakDetector.in_flutter` is set. (The 10th percentile is the order
    statistic at index ``n // 10``.)
 7. Signal quality: candidates touching invalid input (lead-off, flat line, saturation, non-finite
-   samples, as marked by :class:`~edge.dsp.preprocess.Preprocessor`) or within ``settle_ms`` after it
+   samples, as marked by :class:`~edge.dsp.preprocess.Preprocessor`) or within ``settle_ms``
+   after it
    are neither beats nor learning material; thresholds re-learn after ``relearn_s`` without a beat.
 
 Latency: a beat found on the main threshold is emitted ``lookahead_ms`` (stated by the
@@ -56,8 +57,8 @@ import numpy as np
 from scipy import signal
 from scipy.ndimage import maximum_filter1d
 
-from edge.errors import ConfigError, SignalError
 from edge.dsp.preprocess import PROCESSING_FS_HZ, Conditioned
+from edge.errors import ConfigError, SignalError
 
 __all__ = ["DetectorConfig", "RPeakDetector", "detect_rpeaks"]
 

@@ -10,8 +10,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge.eval.scoring import (AAMI_CLASSES, AAMI_MAP, DetectionScore, class_metrics,
-                          confusion_matrix, match_beats, score_detection, vf_episodes)
+from edge.eval.scoring import (
+    AAMI_CLASSES,
+    AAMI_MAP,
+    DetectionScore,
+    class_metrics,
+    confusion_matrix,
+    match_beats,
+    score_detection,
+    vf_episodes,
+)
 
 __all__ = ["AAMI_MAP", "Agreement", "compare_beats"]
 

@@ -20,9 +20,19 @@ import math
 from typing import Any
 
 from edge.errors import EventDecodeError
-from edge.events.model import (ALERT_KINDS, QUALITY_LEVELS, SCHEMA_VERSION, AlertEvent, BeatEvent,
-                         Event, HeartRateEvent, LinkStatusEvent, QualityEvent, StatusEvent,
-                         StripEvent)
+from edge.events.model import (
+    ALERT_KINDS,
+    QUALITY_LEVELS,
+    SCHEMA_VERSION,
+    AlertEvent,
+    BeatEvent,
+    Event,
+    HeartRateEvent,
+    LinkStatusEvent,
+    QualityEvent,
+    StatusEvent,
+    StripEvent,
+)
 
 __all__ = ["parse_event", "event_from_dict", "EVENT_CLASSES", "ENVELOPE_KEYS"]
 

@@ -30,7 +30,8 @@ is numpy (+ ``scipy.optimize`` L-BFGS) and takes well under a second for five mi
 :class:`WearerHead` is the adapted model file (``.npz``, up to ~200 kB with its templates): the
 weights, the templates, the standardisation, which classes are adapted or fell back, the label
 counts, the configuration, and the SHA-256 and version of the base model it belongs to.
-:class:`AdaptedClassifier` wraps the base :class:`~edge.model.classifier.BeatClassifier` with the same
+:class:`AdaptedClassifier` wraps the base :class:`~edge.model.classifier.BeatClassifier` with the
+same
 interface (``predict_proba``, ``classes``, ``window``, ``filters``, ``feature_config``,
 ``model_version``...), so the daemon and :class:`~edge.pipeline.BeatPipeline` run it unchanged;
 it refuses a head made for another base model.
@@ -59,14 +60,12 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.dsp.beats import extract_windows, rr_features
-from edge.model.classifier import BeatClassifier
-from edge.dsp.detection import to_processing_index
+from edge.dsp.features import FEATURE_NAMES
+from edge.dsp.inputs import beat_inputs_at
 from edge.errors import AdaptedModelError, AdaptError, ConfigError, ModelError
-from edge.dsp.features import FEATURE_NAMES, beat_inputs
-from edge.dsp.preprocess import PreprocessConfig, Preprocessor
 from edge.eval.scoring import AAMI_CLASSES, AAMI_MAP
 from edge.model.bundled import MODELS_DIR
+from edge.model.classifier import BeatClassifier
 
 __all__ = ["AdaptConfig", "WearerHead", "AdaptResult", "AdaptedClassifier", "ADAPTED_FORMAT",
            "model_sha256", "beat_model_inputs", "fit_head", "adapt_recording", "ectopic_timing"]
@@ -673,14 +672,9 @@ def beat_model_inputs(clf: BeatClassifier, x_mv: np.ndarray, fs_in_hz: float,
     """Model inputs ``(beat, features)`` at given input-rate beat positions of a whole signal,
     through the device's own conditioning (resampling to the model's rate), windows and
     features -- as :func:`edge.pipeline.classify_at` does."""
-    pre = Preprocessor(PreprocessConfig(fs_in_hz=fs_in_hz, filter=clf.filters))
-    parts = [pre.process(np.asarray(x_mv, dtype=np.float64)), pre.flush()]
-    cond = np.concatenate([p.filtered_mv for p in parts])
-    b = to_processing_index(np.asarray(beats_in, dtype=np.int64), fs_in_hz,
-                            pre.config.fs_out_hz)
-    windows = extract_windows(cond, b, clf.window)
-    rr = rr_features(b, clf.window)
-    return beat_inputs(windows, rr, clf.feature_config)
+    inp = beat_inputs_at(x_mv, fs_in_hz, beats_in, window=clf.window,
+                         features=clf.feature_config, filter_config=clf.filters)
+    return inp.beat, inp.features
 
 
 @dataclass(frozen=True)

@@ -22,10 +22,10 @@ from pathlib import Path
 import numpy as np
 
 from edge.dsp.beats import WindowConfig
-from edge.errors import ContractError, ModelError
 from edge.dsp.features import FEATURE_NAMES, FeatureConfig, apply_standardization
 from edge.dsp.filters import FilterConfig
 from edge.dsp.preprocess import PROCESSING_FS_HZ
+from edge.errors import ContractError, ModelError
 from edge.eval.scoring import AAMI_CLASSES
 from edge.model.tflite_meta import read_contract
 

@@ -24,9 +24,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from edge.dsp.rate import RateConfig, RollingRate
 from edge.errors import ConfigError
 from edge.events.model import AlertEvent
-from edge.dsp.rate import RateConfig, RollingRate
 
 __all__ = ["AlertConfig", "BeatInfo", "RhythmMonitor"]
 

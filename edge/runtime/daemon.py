@@ -1,6 +1,7 @@
 """The edge daemon's main loop: it only wires stages together.
 
-``source.read`` -> per-device :class:`~edge.runtime.device.DeviceStream` -> :class:`~edge.events.model.Sequencer`
+``source.read`` -> per-device :class:`~edge.runtime.device.DeviceStream`
+-> :class:`~edge.events.model.Sequencer`
 -> :class:`~edge.sinks.SinkSet`.
 
 * Bounded buffers: each loop turn handles what one ``read`` returned (the serial source reads
@@ -25,15 +26,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from firmware_bridge.sources import SampleChunk, SampleSource
-
-from edge.model.classifier import BeatClassifier
-from edge.runtime.settings import DaemonConfig
-from edge.runtime.device import DeviceStream
 from edge.errors import DaemonError, SignalError
 from edge.events.model import BeatEvent, Event, LinkStatusEvent, Sequencer, StatusEvent
-from edge.sinks import EventSink, SinkSet
+from edge.model.classifier import BeatClassifier
+from edge.runtime.device import DeviceStream
+from edge.runtime.settings import DaemonConfig
 from edge.runtime.timing import LatencyStats, StageTimer
+from edge.sinks import EventSink, SinkSet
+from firmware_bridge.sources import SampleChunk, SampleSource
 
 __all__ = ["Daemon", "DaemonResult", "build_source", "build_sinks"]
 
@@ -289,8 +289,13 @@ def build_sinks(config: DaemonConfig, *, stdout=None) -> list[EventSink]:  # noq
     SinkError
         When a sink cannot be opened (file not writable, paho-mqtt missing).
     """
-    from edge.sinks import (JsonLinesSink, MqttSink, RotatingJsonlSink,  # noqa: PLC0415
-                            TerminalSink, WfdbAnnotationSink)
+    from edge.sinks import (  # noqa: PLC0415
+        JsonLinesSink,
+        MqttSink,
+        RotatingJsonlSink,
+        TerminalSink,
+        WfdbAnnotationSink,
+    )
 
     s = config.sinks
     out: list[EventSink] = []

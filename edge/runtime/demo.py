@@ -19,8 +19,8 @@ from typing import IO
 
 import numpy as np
 
-from edge.eval.compare import Agreement, compare_beats
 from edge.errors import DaemonError, DataError, ModelError
+from edge.eval.compare import Agreement, compare_beats
 from edge.events.model import AlertEvent, BeatEvent, Event
 from edge.model.bundled import DEMO_RECORD
 
@@ -126,14 +126,13 @@ def run_demo(*, speed: float | None = 1.0, model: str | Path | None = None,
     DataError
         When the bundled excerpt is missing (broken install).
     """
+    from edge.io.records import read_annotations  # noqa: PLC0415
+    from edge.model.classifier import BeatClassifier  # noqa: PLC0415
+    from edge.runtime.daemon import Daemon  # noqa: PLC0415
+    from edge.runtime.settings import load_config  # noqa: PLC0415
+    from edge.sinks import TerminalSink  # noqa: PLC0415
     from firmware_bridge.replay import ReplayConfig, start_replay  # noqa: PLC0415
     from firmware_bridge.serial_source import SerialConfig, SerialSource  # noqa: PLC0415
-
-    from edge.model.classifier import BeatClassifier  # noqa: PLC0415
-    from edge.runtime.settings import load_config  # noqa: PLC0415
-    from edge.runtime.daemon import Daemon  # noqa: PLC0415
-    from edge.io.records import read_annotations  # noqa: PLC0415
-    from edge.sinks import TerminalSink  # noqa: PLC0415
 
     t_start = time.monotonic()
     out = stream if stream is not None else sys.stdout

@@ -26,17 +26,23 @@ import time
 
 import numpy as np
 
-from edge.runtime.alerts import BeatInfo, RhythmMonitor
 from edge.dsp.beats import BeatBatch
-from edge.model.classifier import BeatClassifier
-from edge.runtime.settings import DaemonConfig
 from edge.dsp.detection import to_input_index
-from edge.errors import SignalError
-from edge.events.model import (BeatEvent, Event, HeartRateEvent, LinkStatusEvent, QualityEvent,
-                         StripEvent)
-from edge.pipeline import BeatPipeline
 from edge.dsp.quality import SignalQuality
 from edge.dsp.strip import StripConfig, StripDecimator
+from edge.errors import SignalError
+from edge.events.model import (
+    BeatEvent,
+    Event,
+    HeartRateEvent,
+    LinkStatusEvent,
+    QualityEvent,
+    StripEvent,
+)
+from edge.model.classifier import BeatClassifier
+from edge.pipeline import BeatPipeline
+from edge.runtime.alerts import BeatInfo, RhythmMonitor
+from edge.runtime.settings import DaemonConfig
 from edge.runtime.timing import StageTimer
 
 __all__ = ["DeviceStream"]

@@ -37,9 +37,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edge.runtime.alerts import AlertConfig
-from edge.errors import ConfigError, ConfigFileError, EdgeError
 from edge.dsp.quality import QualityConfig
+from edge.errors import ConfigError, ConfigFileError, EdgeError
+from edge.runtime.alerts import AlertConfig
 
 __all__ = [
     "SourceSettings",

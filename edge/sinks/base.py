@@ -5,7 +5,8 @@
 ``RotatingJsonlSink``  JSON lines appended to a file, rotated by size, reopened on SIGHUP
 ``WfdbAnnotationSink`` beats as a WFDB annotation file (N/S/V/F/Q at the device's rate)
 ``MqttSink``           MQTT via paho-mqtt 2.x: ``<prefix>/<device_id>/beats|alerts|hr|strip|status``,
-                       store-and-forward through a durable :class:`~edge.sinks.outbox.Outbox`
+                       store-and-forward through a durable
+                       :class:`~edge.sinks.outbox.Outbox`
 ``SinkSet``            fans events out to several sinks; one failing sink does not stop the rest
 
 A sink receives stamped :class:`~edge.events.model.Event` objects through ``emit`` (called from the
@@ -29,8 +30,17 @@ from typing import IO, Any, Protocol, runtime_checkable
 import numpy as np
 
 from edge.errors import SinkError
-from edge.events.model import (AlertEvent, BeatEvent, Event, HeartRateEvent, LinkStatusEvent,
-                         QualityEvent, StatusEvent, event_to_dict, event_to_json)
+from edge.events.model import (
+    AlertEvent,
+    BeatEvent,
+    Event,
+    HeartRateEvent,
+    LinkStatusEvent,
+    QualityEvent,
+    StatusEvent,
+    event_to_dict,
+    event_to_json,
+)
 from edge.sinks.outbox import MEMORY, Outbox, OutboxConfig
 
 __all__ = [

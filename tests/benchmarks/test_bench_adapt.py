@@ -10,8 +10,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
 from bench_adapt import nst_noise, unseen_morphology_v  # noqa: E402
 
-from edge.model.adapt import AdaptConfig  # noqa: E402
 from edge.dsp.features import FEATURE_NAMES  # noqa: E402
+from edge.model.adapt import AdaptConfig  # noqa: E402
 
 
 def _record(rng, n, v_centre):

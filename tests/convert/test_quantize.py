@@ -8,9 +8,9 @@ import pytest
 tf = pytest.importorskip("tensorflow")
 
 from convert.quantize import convert_int8, embed_contract  # noqa: E402
-from edge.model.classifier import BeatClassifier  # noqa: E402
-from edge.errors import ContractError, ModelError  # noqa: E402
 from edge.dsp.features import FEATURE_NAMES  # noqa: E402
+from edge.errors import ContractError, ModelError  # noqa: E402
+from edge.model.classifier import BeatClassifier  # noqa: E402
 from edge.model.tflite_meta import read_contract, read_metadata  # noqa: E402
 from training.contract import make_contract  # noqa: E402
 from training.dataset import DatasetConfig  # noqa: E402

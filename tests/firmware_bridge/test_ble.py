@@ -14,8 +14,12 @@ import pytest
 
 from firmware_bridge.ble import NUS_TX_UUID, BleConfig, BleSource
 from firmware_bridge.errors import ConfigError, SourceClosedError
-from firmware_bridge.polar import PMD_CONTROL_UUID, PMD_DATA_UUID, PMD_START_ECG_130HZ, \
-    build_pmd_ecg
+from firmware_bridge.polar import (
+    PMD_CONTROL_UUID,
+    PMD_DATA_UUID,
+    PMD_START_ECG_130HZ,
+    build_pmd_ecg,
+)
 from firmware_bridge.protocol import EncoderConfig, FrameEncoder
 from firmware_bridge.sources import LinkState, SampleSource
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from firmware_bridge.decoder import FrameDecoder
 from firmware_bridge.errors import ConfigError
 from firmware_bridge.protocol import EncoderConfig, FrameEncoder
-from firmware_bridge.decoder import FrameDecoder
 from firmware_bridge.sources import (
     Backoff,
     LinkMonitor,

@@ -6,10 +6,15 @@ import json
 import numpy as np
 import pytest
 
-from edge.errors import ConfigError
 from edge.dsp.features import FEATURE_NAMES
-from training.contract import (contract_path, load_contract, make_contract, model_inputs,
-                               save_contract)
+from edge.errors import ConfigError
+from training.contract import (
+    contract_path,
+    load_contract,
+    make_contract,
+    model_inputs,
+    save_contract,
+)
 from training.dataset import DatasetConfig
 from training.models import ModelConfig
 

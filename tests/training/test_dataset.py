@@ -5,12 +5,17 @@ import numpy as np
 import pytest
 
 from edge.dsp.beats import BeatWindower, WindowConfig, extract_windows, rr_features
-from edge.errors import ConfigError
 from edge.dsp.features import BeatFeaturizer, beat_inputs
 from edge.dsp.preprocess import PreprocessConfig, Preprocessor
+from edge.errors import ConfigError
 from training.data import reference_beats
-from training.dataset import (AugmentConfig, DatasetConfig, augment_signal, build_record,
-                              record_signal)
+from training.dataset import (
+    AugmentConfig,
+    DatasetConfig,
+    augment_signal,
+    build_record,
+    record_signal,
+)
 
 EXCERPT_S = 90
 

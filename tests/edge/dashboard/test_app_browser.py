@@ -135,7 +135,7 @@ def test_live_dashboard_in_headless_chromium(live_model, tmp_path):
     events = tmp_path / "events.jsonl"
     env = subprocess_env()
     daemon = subprocess.Popen(
-        [sys.executable, "-m", "edge.cli.main", "run", "--replay", str(EXCERPT), "--speed", "5",
+        [sys.executable, "-m", "edge.cli", "run", "--replay", str(EXCERPT), "--speed", "5",
          "--model", str(live_model), "--jsonl", str(events), "--quiet"],
         cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     parser = argparse.ArgumentParser()

@@ -4,10 +4,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from edge.dsp.features import (
+    FEATURE_NAMES,
+    BeatFeaturizer,
+    FeatureConfig,
+    RhythmTracker,
+    TemplateTracker,
+    apply_standardization,
+    beat_inputs,
+    rr_ratio_features,
+)
 from edge.errors import ConfigError, SignalError
-from edge.dsp.features import (FEATURE_NAMES, BeatFeaturizer, FeatureConfig, RhythmTracker,
-                           TemplateTracker, apply_standardization, beat_inputs,
-                           rr_ratio_features)
 
 
 def _beats(rng, n=60, length=252):

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from edge.errors import ConfigError, SignalError
 from edge.dsp.filters import EcgFilter, FilterConfig, SosFilter, design_ecg_sos
+from edge.errors import ConfigError, SignalError
 from tests.conftest import feed_in_chunks
 
 

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from edge.errors import ConfigError, SignalError
 from edge.dsp.preprocess import PreprocessConfig, Preprocessor
+from edge.errors import ConfigError, SignalError
 from tests.conftest import feed_in_chunks
 
 

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from edge.errors import ConfigError
 from edge.dsp.quality import QualityConfig, SignalQuality
+from edge.errors import ConfigError
 
 
 @pytest.fixture(scope="module")

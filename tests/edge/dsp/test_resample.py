@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from edge.errors import ConfigError, SignalError
 from edge.dsp.resample import StreamingResampler, rate_ratio
+from edge.errors import ConfigError, SignalError
 from tests.conftest import feed_in_chunks
 
 RATES = [125, 128, 130, 250, 256, 360, 500, 1000]

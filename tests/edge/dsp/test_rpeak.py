@@ -2,11 +2,11 @@ import numpy as np
 import pytest
 
 from edge.dsp.detection import detect_signal
-from edge.errors import ConfigError, SignalError
 from edge.dsp.preprocess import Conditioned, Preprocessor
-from edge.io.records import read_record
 from edge.dsp.rpeak import DetectorConfig, RPeakDetector
+from edge.errors import ConfigError, SignalError
 from edge.eval.scoring import DetectionScore, score_detection
+from edge.io.records import read_record
 from training.data import reference_beats
 
 FS = 360.0

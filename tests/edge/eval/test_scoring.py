@@ -2,8 +2,16 @@ import numpy as np
 import pytest
 
 from edge.errors import ConfigError
-from edge.eval.scoring import (AAMI_CLASSES, DetectionScore, class_metrics, confusion_matrix,
-                          ec57_gross, match_beats, score_detection, vf_episodes)
+from edge.eval.scoring import (
+    AAMI_CLASSES,
+    DetectionScore,
+    class_metrics,
+    confusion_matrix,
+    ec57_gross,
+    match_beats,
+    score_detection,
+    vf_episodes,
+)
 
 
 def test_matching_within_150_ms_nearest_first():

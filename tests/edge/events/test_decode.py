@@ -6,8 +6,17 @@ import pytest
 
 from edge.errors import EventDecodeError
 from edge.events.decode import EVENT_CLASSES, parse_event
-from edge.events.model import (AlertEvent, BeatEvent, HeartRateEvent, LinkStatusEvent, QualityEvent,
-                         Sequencer, StatusEvent, StripEvent, event_to_json)
+from edge.events.model import (
+    AlertEvent,
+    BeatEvent,
+    HeartRateEvent,
+    LinkStatusEvent,
+    QualityEvent,
+    Sequencer,
+    StatusEvent,
+    StripEvent,
+    event_to_json,
+)
 
 
 def sample_events():

@@ -11,13 +11,21 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from edge.runtime.alerts import AlertConfig
-from edge.runtime.settings import (DaemonSettings, JsonlSinkSettings, MqttSinkSettings, OutputSettings,
-                         PipelineSettings, TerminalSinkSettings, WfdbSinkSettings, load_config)
+from edge.dsp.quality import QualityConfig
 from edge.errors import ConfigError, EventDecodeError
 from edge.events.decode import parse_event
 from edge.events.model import event_to_json
-from edge.dsp.quality import QualityConfig
+from edge.runtime.alerts import AlertConfig
+from edge.runtime.settings import (
+    DaemonSettings,
+    JsonlSinkSettings,
+    MqttSinkSettings,
+    OutputSettings,
+    PipelineSettings,
+    TerminalSinkSettings,
+    WfdbSinkSettings,
+    load_config,
+)
 from firmware_bridge.decoder import FrameDecoder
 from firmware_bridge.protocol import EncoderConfig, FrameEncoder, SampleFormat
 from firmware_bridge.replay import ReplayConfig

@@ -3,8 +3,17 @@ from pathlib import Path
 
 import pytest
 
-from edge.events.model import (AlertEvent, BeatEvent, HeartRateEvent, LinkStatusEvent, Sequencer,
-                         StatusEvent, StripEvent, event_to_dict, event_to_json)
+from edge.events.model import (
+    AlertEvent,
+    BeatEvent,
+    HeartRateEvent,
+    LinkStatusEvent,
+    Sequencer,
+    StatusEvent,
+    StripEvent,
+    event_to_dict,
+    event_to_json,
+)
 
 SCHEMA = Path(__file__).resolve().parents[3] / "docs" / "events.schema.json"
 

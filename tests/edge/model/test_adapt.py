@@ -10,17 +10,22 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from edge.model.adapt import (AdaptConfig, AdaptedClassifier, WearerHead, adapt_recording, fit_head,
-                        model_sha256)
 from edge.cli.adapt import add_parser
-from edge.model.bundled import default_embed_model_path
-from edge.model.classifier import BeatClassifier
-from edge.model.bundled import default_model_path
-from edge.errors import AdaptedModelError, AdaptError, ConfigError, ModelError
 from edge.dsp.features import FEATURE_NAMES
-from edge.pipeline import classify_at
-from edge.io.records import read_annotations, read_record
+from edge.errors import AdaptedModelError, AdaptError, ConfigError, ModelError
 from edge.eval.scoring import AAMI_CLASSES, AAMI_MAP
+from edge.io.records import read_annotations, read_record
+from edge.model.adapt import (
+    AdaptConfig,
+    AdaptedClassifier,
+    WearerHead,
+    adapt_recording,
+    fit_head,
+    model_sha256,
+)
+from edge.model.bundled import default_embed_model_path, default_model_path
+from edge.model.classifier import BeatClassifier
+from edge.pipeline import classify_at
 
 CLASSES = np.asarray(AAMI_CLASSES, dtype=object)
 
@@ -467,8 +472,8 @@ def test_two_output_conversion_and_contract_checks(tmp_path):
     device path; a two-output model whose contract lacks the embedding field is refused."""
     pytest.importorskip("tensorflow")
     from convert.quantize import convert_int8_embedding, embed_contract
-    from edge.errors import ContractError
     from edge.dsp.features import FEATURE_NAMES
+    from edge.errors import ContractError
     from training.contract import make_contract
     from training.dataset import DatasetConfig
     from training.models import ModelConfig, build_model

@@ -2,14 +2,14 @@
 import numpy as np
 import pytest
 
-from edge.dsp.beats import WindowConfig
-from edge.model.classifier import BeatClassifier
 from edge.cli.main import main
-from edge.model.bundled import default_model_path
+from edge.dsp.beats import WindowConfig
 from edge.errors import ContractError
-from edge.pipeline import BeatPipeline, classify_at
-from edge.io.records import read_record
 from edge.eval.scoring import AAMI_MAP, class_metrics, confusion_matrix
+from edge.io.records import read_record
+from edge.model.bundled import default_model_path
+from edge.model.classifier import BeatClassifier
+from edge.pipeline import BeatPipeline, classify_at
 
 MODEL = default_model_path()
 

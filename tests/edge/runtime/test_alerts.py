@@ -2,8 +2,8 @@ import math
 
 import pytest
 
-from edge.runtime.alerts import AlertConfig, BeatInfo, RhythmMonitor
 from edge.errors import ConfigError
+from edge.runtime.alerts import AlertConfig, BeatInfo, RhythmMonitor
 
 FS = 360.0
 

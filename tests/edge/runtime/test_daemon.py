@@ -8,13 +8,18 @@ import numpy as np
 import pytest
 
 from edge.eval.compare import compare_beats
-from edge.runtime.settings import load_config
+from edge.pipeline import BeatPipeline
 from edge.runtime.daemon import Daemon
 from edge.runtime.demo import BeatCollector
-from edge.pipeline import BeatPipeline
+from edge.runtime.settings import load_config
 from edge.sinks import WfdbAnnotationSink
-from tests.edge.runtime.daemon_support import (REPO, classifier, int8_model,  # noqa: F401
-                                       read_jsonl, subprocess_env)
+from tests.edge.runtime.daemon_support import (  # noqa: F401
+    REPO,
+    classifier,
+    int8_model,
+    read_jsonl,
+    subprocess_env,
+)
 
 PORT_CFG = ['source.kind="serial"', 'source.serial.port="(test)"', "daemon.idle_exit_s=3",
             "outputs.status_interval_s=0"]
@@ -38,8 +43,8 @@ def test_ds2_excerpt_through_the_pty_matches_annotate(classifier, mitdb_dir, tmp
     matcher, agrees with the offline pipeline (what `ecg-edge annotate` runs)."""
     import wfdb
 
-    from firmware_bridge.replay import ReplayConfig
     from edge.io.records import read_annotations, read_record
+    from firmware_bridge.replay import ReplayConfig
 
     n = 360 * 300
     cfg = ReplayConfig(record=record, data_dir=str(mitdb_dir), duration_s=300.0, speed=None)
@@ -84,10 +89,9 @@ def test_serial_device_pulled_and_restored(classifier, mitdb_dir, tmp_path):
 
 
 def test_corrupt_link_is_survived(classifier, mitdb_dir):
+    from edge.io.records import read_annotations
     from firmware_bridge.faults import FaultConfig
     from firmware_bridge.replay import ReplayConfig
-
-    from edge.io.records import read_annotations
 
     cfg = ReplayConfig(record="100", data_dir=str(mitdb_dir), duration_s=120.0, speed=None,
                        faults=FaultConfig(ber=2e-6, drop_frame_prob=0.002,
@@ -103,7 +107,7 @@ def test_corrupt_link_is_survived(classifier, mitdb_dir):
 
 def test_sigterm_mid_stream_loses_no_event(int8_model, mitdb_dir, tmp_path):
     out = tmp_path / "events.jsonl"
-    cmd = [sys.executable, "-m", "edge.cli.main", "run", "--replay", "100", "--speed", "10",
+    cmd = [sys.executable, "-m", "edge.cli", "run", "--replay", "100", "--speed", "10",
            "--model", str(int8_model), "--jsonl", str(out), "--quiet",
            "--set", f'source.replay.data_dir="{mitdb_dir}"']
     proc = subprocess.Popen(cmd, cwd=REPO, env=subprocess_env(), stdout=subprocess.PIPE,

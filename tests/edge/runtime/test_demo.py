@@ -12,7 +12,7 @@ def test_demo_prints_beats_quickly_and_a_summary(int8_model):
     env = subprocess_env()
     env.pop("MITDB_DIR", None)
     t0 = time.monotonic()
-    proc = subprocess.Popen([sys.executable, "-m", "edge.cli.main", "demo", "--speed", "30",
+    proc = subprocess.Popen([sys.executable, "-m", "edge.cli", "demo", "--speed", "30",
                              "--duration-s", "60", "--model", str(int8_model),
                              "--color", "never"], cwd=REPO, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, text=True)

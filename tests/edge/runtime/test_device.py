@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
-from edge.runtime.settings import load_config
-from edge.runtime.device import DeviceStream
 from edge.errors import SignalError
 from edge.pipeline import BeatPipeline
+from edge.runtime.device import DeviceStream
+from edge.runtime.settings import load_config
 from tests.edge.runtime.daemon_support import classifier, int8_model  # noqa: F401
 
 CFG = ['source.kind="replay"', 'source.replay.record="100"']

@@ -1,8 +1,8 @@
 import pytest
 
 from edge.cli.main import main
-from edge.runtime.settings import apply_overrides, load_config
 from edge.errors import ConfigError, ConfigFileError
+from edge.runtime.settings import apply_overrides, load_config
 
 
 def write(tmp_path, text):

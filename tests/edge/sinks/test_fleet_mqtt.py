@@ -3,6 +3,7 @@ killed with SIGKILL and restarted on the same outbox, TLS + passwords + the ship
 
 The broker is started by the tests (``mosquitto -c <generated conf>`` on a free loopback
 port); the tests skip when the Debian package ``mosquitto`` is not installed."""
+import json
 import os
 import signal
 import sqlite3
@@ -10,19 +11,23 @@ import subprocess
 import sys
 import threading
 import time
-import json
 from collections import Counter
 
 import pytest
 
-from edge.runtime.settings import load_config
 from edge.runtime.daemon import Daemon, build_source
-from edge.sinks.outbox import Outbox, OutboxConfig
+from edge.runtime.settings import load_config
 from edge.sinks import MqttSink
-from tests.edge.sinks.broker_support import (DEPLOY_ACL, Broker, Subscriber, events, make_test_ca,
-                                       need_mosquitto)
-from tests.edge.runtime.daemon_support import (REPO, classifier, int8_model,  # noqa: F401
-                                       subprocess_env)
+from edge.sinks.outbox import Outbox, OutboxConfig
+from tests.edge.runtime.daemon_support import REPO, classifier, int8_model, subprocess_env  # noqa: F401
+from tests.edge.sinks.broker_support import (
+    DEPLOY_ACL,
+    Broker,
+    Subscriber,
+    events,
+    make_test_ca,
+    need_mosquitto,
+)
 
 
 @pytest.fixture
@@ -99,7 +104,7 @@ def test_broker_outage_10_s_loses_nothing(broker, classifier, mitdb_dir, tmp_pat
 
 
 def _daemon_cmd(model, port, outbox, *extra):
-    return [sys.executable, "-m", "edge.cli.main", "run", "--model", str(model), "--quiet",
+    return [sys.executable, "-m", "edge.cli", "run", "--model", str(model), "--quiet",
             "--mqtt", f"127.0.0.1:{port}", "--set", f'sinks.mqtt.outbox_path="{outbox}"',
             "--set", "outputs.status_interval_s=0", *extra]
 

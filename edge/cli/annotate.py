@@ -1,0 +1,73 @@
+"""``ecg-edge annotate``: classify the beats of a WFDB record (detected, or at a reference
+annotation file's beats) and write them as a WFDB annotation file."""
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from edge.cli.common import add_common
+from edge.errors import EdgeError
+from edge.model.bundled import default_model_path
+
+__all__ = ["add_parser", "cmd_annotate"]
+
+
+def cmd_annotate(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from edge.io.records import read_annotations, read_record
+    from edge.io.wfdb_io import write_annotations
+    from edge.model.classifier import BeatClassifier
+    from edge.pipeline import BeatPipeline, classify_at
+
+    if args.adapted:
+        from edge.model.adapt import AdaptedClassifier
+        clf = AdaptedClassifier.load(args.adapted, args.model)
+    else:
+        clf = BeatClassifier(args.model or default_model_path())
+    rec = read_record(args.record, data_dir=args.data_dir)
+    if not 0 <= args.channel < rec.signal_mv.shape[1]:
+        raise EdgeError(f"--channel {args.channel}: record {rec.name} has "
+                        f"{rec.signal_mv.shape[1]} channels")
+    x = rec.signal_mv[:, args.channel]
+    t0 = time.process_time()
+    if args.reference_beats:
+        from edge.eval.scoring import AAMI_MAP
+        ann = read_annotations(args.record, args.reference_beats, data_dir=args.data_dir)
+        positions = ann.sample_index[np.isin(ann.symbol, list(AAMI_MAP))]
+        beats = classify_at(clf, x, rec.fs_hz, positions)
+        mode = f"at the {beats.sample_index.size} beats of '{args.reference_beats}'"
+    else:
+        beats = BeatPipeline(clf, rec.fs_hz).run(x, int(max(1, args.chunk_s * rec.fs_hz)))
+        mode = "at detected beats"
+    cpu_s = time.process_time() - t0
+    path = write_annotations(rec.name, args.ext, beats.sample_index, beats.label, rec.fs_hz,
+                             args.out_dir)
+    counts = {c: int(np.sum(beats.label == c)) for c in clf.classes}
+    print(f"{rec.name}: {len(beats)} beats classified {mode} with {clf.path.name} "
+          f"({clf.model_version}) -> {path}  {counts}  [{cpu_s:.1f} CPU s]")
+    return 0
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Add ``annotate`` to ``ecg-edge``'s sub-commands."""
+    p = subparsers.add_parser("annotate", help="classify the beats of a WFDB record with the int8 "
+                              "model and write them as a WFDB annotation file (N/S/V/F/Q)")
+    p.add_argument("record", help="MIT-BIH record name or WFDB record path (any sample rate)")
+    p.add_argument("--model", default=None, type=Path,
+                   help="int8 .tflite model (default: the bundled model)")
+    p.add_argument("--adapted", default=None, type=Path,
+                   help="per-wearer head from `ecg-edge adapt` (its base model: --model, else "
+                   "the bundled default_embed.tflite)")
+    p.add_argument("--channel", type=int, default=0)
+    p.add_argument("--ext", default="cls", help="annotation file extension (default cls)")
+    p.add_argument("--out-dir", default=".", type=Path)
+    p.add_argument("--reference-beats", default=None, metavar="EXT",
+                   help="classify at the beats of this annotation file (e.g. atr) instead of "
+                   "detected beats")
+    p.add_argument("--data-dir", default=None)
+    p.add_argument("--chunk-s", type=float, default=1.0)
+    add_common(p)
+    p.set_defaults(func=cmd_annotate)
+    return p

@@ -1,0 +1,36 @@
+"""``ecg-edge check``: validate a daemon configuration and load its model."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from edge.cli.common import add_common
+
+__all__ = ["add_parser", "cmd_check"]
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from edge.model.classifier import BeatClassifier
+    from edge.runtime.settings import load_config
+
+    config = load_config(args.config, list(args.set or []))
+    path = config.pipeline.model_path()
+    clf = BeatClassifier(path, num_threads=config.pipeline.num_threads)
+    sinks = [name for name in ("terminal", "stdout", "jsonl", "wfdb", "mqtt")
+             if getattr(config.sinks, name).enabled]
+    print(f"{args.config}: OK\n  source: {config.source.kind} "
+          f"{config.source.transport_config()}\n  channel: {config.source.channel}\n"
+          f"  model: {path} ({clf.model_version}, {'int8' if clf.quantized else 'float'}, "
+          f"{clf.size_bytes} bytes, classes {''.join(clf.classes)})\n"
+          f"  sinks: {', '.join(sinks) or 'none'}")
+    return 0
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Add ``check`` to ``ecg-edge``'s sub-commands."""
+    p = subparsers.add_parser("check", help="validate a daemon configuration and load its model")
+    p.add_argument("config", type=Path, help="TOML configuration file")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a key")
+    add_common(p)
+    p.set_defaults(func=cmd_check)
+    return p

@@ -1,0 +1,35 @@
+"""``ecg-edge demo``: the no-hardware demo (simulated wearable on a pty, bundled model)."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from edge.cli.common import add_common
+from edge.errors import EdgeError
+
+__all__ = ["add_parser", "cmd_demo"]
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from edge.runtime.demo import run_demo
+
+    speed = None if args.speed == "max" else float(args.speed)
+    if speed is not None and not speed > 0:
+        raise EdgeError(f"--speed must be > 0 or 'max', got {args.speed}")
+    run_demo(speed=speed, model=args.model, duration_s=args.duration_s,
+             show_beats=not args.no_beats, color=args.color, install_signals=True)
+    return 0
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Add ``demo`` to ``ecg-edge``'s sub-commands."""
+    p = subparsers.add_parser("demo", help="replay a bundled MIT-BIH excerpt through a simulated "
+                              "wearable on a pty into the daemon; no hardware or data needed")
+    p.add_argument("--speed", default="1", help="replay speed (1 = real time, 'max')")
+    p.add_argument("--model", default=None, type=Path, help="int8 model (default: bundled)")
+    p.add_argument("--duration-s", type=float, default=None, help="replay only this long")
+    p.add_argument("--no-beats", action="store_true", help="do not print every beat")
+    p.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+    add_common(p)
+    p.set_defaults(func=cmd_demo)
+    return p

@@ -1,0 +1,52 @@
+"""``ecg-edge detect``: R peaks of a WFDB record, written as a WFDB annotation file (like
+PhysioNet's gqrs)."""
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from edge.cli.common import add_common
+from edge.errors import EdgeError
+
+__all__ = ["add_parser", "cmd_detect"]
+
+
+def cmd_detect(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from edge.dsp.detection import detect_signal
+    from edge.io.records import read_record
+    from edge.io.wfdb_io import write_annotations
+
+    rec = read_record(args.record, data_dir=args.data_dir)
+    if not 0 <= args.channel < rec.signal_mv.shape[1]:
+        raise EdgeError(f"--channel {args.channel}: record {rec.name} has "
+                        f"{rec.signal_mv.shape[1]} channels (0..{rec.signal_mv.shape[1] - 1})")
+    t0 = time.process_time()
+    peaks = detect_signal(rec.signal_mv[:, args.channel], rec.fs_hz, chunk_s=args.chunk_s)
+    cpu_s = time.process_time() - t0
+    path = write_annotations(rec.name, args.ext, peaks, np.full(peaks.size, "N"), rec.fs_hz,
+                             args.out_dir)
+    hours = rec.n_samples / rec.fs_hz / 3600.0
+    print(f"{rec.name}: {peaks.size} beats on channel {args.channel} "
+          f"({rec.sig_names[args.channel]}, {rec.fs_hz:g} Hz) -> {path} "
+          f"[{cpu_s:.2f} CPU s, {cpu_s / hours:.2f} CPU s per hour of ECG]")
+    return 0
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Add ``detect`` to ``ecg-edge``'s sub-commands."""
+    p = subparsers.add_parser("detect", help="detect R peaks in a WFDB record and write a WFDB "
+                              "annotation file (like PhysioNet's gqrs/sqrs)")
+    p.add_argument("record", help="MIT-BIH record name (looked up in --data-dir / $MITDB_DIR) "
+                   "or a WFDB record path")
+    p.add_argument("--channel", type=int, default=0, help="signal channel (default 0)")
+    p.add_argument("--ext", default="qrs", help="annotation file extension (default qrs)")
+    p.add_argument("--out-dir", default=".", type=Path, help="where to write the annotations")
+    p.add_argument("--data-dir", default=None, help="MIT-BIH directory (default $MITDB_DIR)")
+    p.add_argument("--chunk-s", type=float, default=1.0,
+                   help="feed the streaming detector this many seconds at a time")
+    add_common(p)
+    p.set_defaults(func=cmd_detect)
+    return p
