@@ -46,8 +46,9 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from edge.aami import AAMI_CLASSES  # noqa: E402
 from edge.dsp.features import apply_standardization  # noqa: E402
-from edge.eval.scoring import AAMI_CLASSES, class_metrics, confusion_matrix, ec57_gross  # noqa: E402
+from edge.eval.scoring import class_metrics, confusion_matrix, ec57_gross  # noqa: E402
 from edge.io.records import read_annotations, read_record  # noqa: E402
 from edge.model.adapt import AdaptConfig, WearerHead, adapt_recording, fit_head  # noqa: E402
 from edge.model.classifier import BeatClassifier  # noqa: E402

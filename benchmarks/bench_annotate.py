@@ -40,8 +40,9 @@ import wfdb
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from edge.aami import AAMI_CLASSES  # noqa: E402
 from edge.cli.main import main as cli_main  # noqa: E402
-from edge.eval.scoring import AAMI_CLASSES, class_metrics, ec57_gross, match_beats  # noqa: E402
+from edge.eval.scoring import class_metrics, ec57_gross, match_beats  # noqa: E402
 from edge.model.bundled import default_model_path  # noqa: E402
 from training.data import DS2, reference_beats  # noqa: E402
 

@@ -29,8 +29,9 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from edge.aami import AAMI_CLASSES  # noqa: E402
 from edge.errors import ModelError  # noqa: E402
-from edge.eval.scoring import AAMI_CLASSES, class_metrics, confusion_matrix  # noqa: E402
+from edge.eval.scoring import class_metrics, confusion_matrix  # noqa: E402
 from edge.model.classifier import BeatClassifier  # noqa: E402
 from edge.model.tflite_meta import CONTRACT_METADATA_NAME, read_contract  # noqa: E402
 

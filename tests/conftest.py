@@ -26,6 +26,22 @@ def nstdb_dir() -> Path:
     return _data_dir("NSTDB_DIR")
 
 
+@pytest.fixture(scope="session")
+def int8_model() -> Path:
+    """An int8 model: the bundled one (or an untrained one built once, see daemon_support)."""
+    from tests.edge.runtime.daemon_support import model_path
+
+    return model_path()
+
+
+@pytest.fixture(scope="session")
+def classifier(int8_model):
+    """The int8 model loaded on LiteRT."""
+    from edge.model.classifier import BeatClassifier
+
+    return BeatClassifier(int8_model)
+
+
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(20261125)

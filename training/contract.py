@@ -36,10 +36,10 @@ from pathlib import Path
 
 import numpy as np
 
+from edge.aami import AAMI_CLASSES
 from edge.dsp.features import FEATURE_NAMES, apply_standardization
 from edge.dsp.filters import FilterConfig
 from edge.errors import ConfigError
-from edge.eval.scoring import AAMI_CLASSES
 from training.dataset import DatasetConfig
 from training.models import ModelConfig
 

@@ -15,7 +15,8 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from edge.eval.scoring import AAMI_CLASSES, class_metrics, confusion_matrix
+from edge.aami import AAMI_CLASSES
+from edge.eval.scoring import class_metrics, confusion_matrix
 from training.data import DS1
 
 __all__ = ["FOLDS", "cross_validate", "main"]

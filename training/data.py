@@ -10,10 +10,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge.eval.scoring import AAMI_CLASSES, AAMI_MAP
+from edge.aami import aami_class, aami_classes
 from edge.io.records import read_annotations
 
-__all__ = ["AAMI_MAP", "AAMI_CLASSES", "DS1", "DS2", "PACED", "ALL_RECORDS", "aami_class",
+__all__ = ["DS1", "DS2", "PACED", "ALL_RECORDS", "aami_class",
            "BeatLabels", "reference_beats", "aami_beats"]
 
 #: de Chazal et al. 2004 training set (22 records).
@@ -26,11 +26,6 @@ DS2 = ("100", "103", "105", "111", "113", "117", "121", "123", "200", "202", "21
 PACED = ("102", "104", "107", "217")
 #: All 48 records of the database.
 ALL_RECORDS = tuple(sorted(DS1 + DS2 + PACED))
-
-
-def aami_class(symbol: str) -> str | None:
-    """AAMI class of an MIT-BIH beat symbol, or None for non-beat annotations."""
-    return AAMI_MAP.get(symbol)
 
 
 @dataclass(frozen=True)
@@ -54,7 +49,7 @@ def reference_beats(record: str, *, extension: str = "atr", database: str = "mit
 def aami_beats(ann, record: str = "") -> BeatLabels:
     """The AAMI beat annotations of annotations already read (:func:`edge.io.records.
     read_annotations`); non-beat annotations are dropped."""
-    cls = np.array([AAMI_MAP.get(s) for s in ann.symbol], dtype=object)
+    cls = aami_classes(ann.symbol)
     keep = np.array([c is not None for c in cls], dtype=bool)
     return BeatLabels(str(record), ann.sample_index[keep], cls[keep], ann.symbol[keep],
                       ann.fs_hz)

@@ -24,11 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
+from edge.aami import AAMI_CLASSES
 from edge.dsp.beats import WindowConfig
 from edge.dsp.features import FeatureConfig
 from edge.dsp.inputs import beat_inputs_at
 from edge.errors import ConfigError
-from edge.eval.scoring import AAMI_CLASSES
 from edge.io.records import read_record
 from training.data import reference_beats
 

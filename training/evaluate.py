@@ -35,15 +35,10 @@ from pathlib import Path
 
 import numpy as np
 
+from edge.aami import AAMI_CLASSES
 from edge.dsp.inputs import condition_signal, inputs_at
 from edge.dsp.rpeak import RPeakDetector
-from edge.eval.scoring import (
-    AAMI_CLASSES,
-    class_metrics,
-    confusion_matrix,
-    ec57_gross,
-    match_beats,
-)
+from edge.eval.scoring import class_metrics, confusion_matrix, ec57_gross, match_beats
 from training.data import DS2, reference_beats
 
 __all__ = ["evaluate_reference", "evaluate_end_to_end", "evaluate_model", "write_report",

@@ -35,8 +35,9 @@ from pathlib import Path
 
 import numpy as np
 
+from edge.aami import AAMI_CLASSES
 from edge.errors import ConfigError
-from edge.eval.scoring import AAMI_CLASSES, class_metrics, confusion_matrix
+from edge.eval.scoring import class_metrics, confusion_matrix
 from training.data import DS1, DS2
 from training.dataset import BeatSet, DatasetConfig, build_dataset
 

@@ -33,7 +33,7 @@ def cmd_annotate(args: argparse.Namespace) -> int:
     x = rec.signal_mv[:, args.channel]
     t0 = time.process_time()
     if args.reference_beats:
-        from edge.eval.scoring import AAMI_MAP
+        from edge.aami import AAMI_MAP
         ann = read_annotations(args.record, args.reference_beats, data_dir=args.data_dir)
         positions = ann.sample_index[np.isin(ann.symbol, list(AAMI_MAP))]
         beats = classify_at(clf, x, rec.fs_hz, positions)

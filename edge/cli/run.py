@@ -56,7 +56,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     import signal
 
     from edge.model.classifier import BeatClassifier
-    from edge.runtime.daemon import Daemon, build_sinks, build_source
+    from edge.runtime.daemon import Daemon
+    from edge.runtime.loader import build_sinks, build_source
     from edge.runtime.settings import load_config
 
     config = load_config(args.config, run_overrides(args))

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from edge.aami import AAMI_CLASSES
 from edge.errors import ConfigError
 
 __all__ = [
@@ -43,7 +44,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: AAMI classes in display order.
-BEAT_CLASSES = ("N", "S", "V", "F", "Q")
+BEAT_CLASSES = AAMI_CLASSES
 
 #: Event types tied to the signal: a device that sent one of these is shown.
 _SIGNAL_TYPES = frozenset({"beat", "hr", "strip", "alert", "quality"})

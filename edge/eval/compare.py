@@ -10,9 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edge.aami import AAMI_CLASSES, AAMI_MAP
 from edge.eval.scoring import (
-    AAMI_CLASSES,
-    AAMI_MAP,
     DetectionScore,
     class_metrics,
     confusion_matrix,
@@ -21,7 +20,7 @@ from edge.eval.scoring import (
     vf_episodes,
 )
 
-__all__ = ["AAMI_MAP", "Agreement", "compare_beats"]
+__all__ = ["Agreement", "compare_beats"]
 
 logger = logging.getLogger(__name__)
 

@@ -12,23 +12,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from edge.aami import AAMI_CLASSES
 from edge.errors import ConfigError
 
 __all__ = ["DetectionScore", "match_beats", "score_detection", "ClassScore",
-           "confusion_matrix", "class_metrics", "ec57_gross", "AAMI_CLASSES", "AAMI_MAP",
-           "vf_episodes"]
-
-AAMI_CLASSES = ("N", "S", "V", "F", "Q")
-
-#: MIT-BIH annotation symbol -> AAMI EC57 class. Other symbols are not beats.
-AAMI_MAP: dict[str, str] = {
-    **{s: "N" for s in ("N", "L", "R", "e", "j")},
-    **{s: "S" for s in ("A", "a", "J", "S")},
-    **{s: "V" for s in ("V", "E")},
-    "F": "F",
-    **{s: "Q" for s in ("/", "f", "Q")},
-}
-
+           "confusion_matrix", "class_metrics", "ec57_gross", "vf_episodes"]
 
 @dataclass
 class DetectionScore:

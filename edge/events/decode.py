@@ -19,6 +19,7 @@ import logging
 import math
 from typing import Any
 
+from edge.aami import AAMI_CLASSES
 from edge.errors import EventDecodeError
 from edge.events.model import (
     ALERT_KINDS,
@@ -46,7 +47,7 @@ EVENT_CLASSES: dict[str, type[Event]] = {c.type: c for c in (
 #: Keys that may accompany an event without being one of its fields.
 ENVELOPE_KEYS = frozenset({"type", "schema", "t_stream_s", "boot"})
 
-_BEAT_CLASSES = ("N", "S", "V", "F", "Q")
+_BEAT_CLASSES = AAMI_CLASSES
 
 
 def _is_int(v: Any) -> bool:

@@ -43,6 +43,8 @@ __all__ = [
     "event_to_json",
     "QUALITY_LEVELS",
     "ALERT_KINDS",
+    "EVENT_TYPES",
+    "EVENT_CLASSES",
 ]
 
 logger = logging.getLogger(__name__)
@@ -275,6 +277,15 @@ def event_to_dict(event: Event) -> dict[str, Any]:
 def event_to_json(event: Event) -> str:
     """One line of compact JSON (no trailing newline)."""
     return json.dumps(event_to_dict(event), separators=(",", ":"), allow_nan=False)
+
+
+#: Every event class, by its ``type`` (the one list of event types: sinks, settings, the
+#: decoder and the dashboard read it from here).
+EVENT_CLASSES: dict[str, type[Event]] = {cls.type: cls for cls in (
+    BeatEvent, HeartRateEvent, AlertEvent, QualityEvent, LinkStatusEvent, StripEvent,
+    StatusEvent)}
+#: The event types, in the order of :data:`EVENT_CLASSES`.
+EVENT_TYPES: tuple[str, ...] = tuple(EVENT_CLASSES)
 
 
 class Sequencer:

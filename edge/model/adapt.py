@@ -60,10 +60,10 @@ from pathlib import Path
 
 import numpy as np
 
+from edge.aami import AAMI_CLASSES, aami_classes
 from edge.dsp.features import FEATURE_NAMES
 from edge.dsp.inputs import beat_inputs_at
 from edge.errors import AdaptedModelError, AdaptError, ConfigError, ModelError
-from edge.eval.scoring import AAMI_CLASSES, AAMI_MAP
 from edge.model.bundled import MODELS_DIR
 from edge.model.classifier import BeatClassifier
 
@@ -713,7 +713,7 @@ def adapt_recording(base: BeatClassifier, x_mv: np.ndarray, fs_in_hz: float,
         raise AdaptError(f"the recording must be a non-empty 1-D signal, got shape {x.shape}")
     idx = np.asarray(sample_index, dtype=np.int64)
     sym = np.asarray(symbols, dtype=object)
-    aami = np.array([AAMI_MAP.get(s) for s in sym], dtype=object)
+    aami = aami_classes(sym)
     is_beat = np.array([a is not None for a in aami], dtype=bool)
     inside = (idx >= 0) & (idx < x.size)
     beats, labels = idx[is_beat & inside], aami[is_beat & inside]

@@ -21,12 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
+from edge.aami import AAMI_CLASSES
 from edge.dsp.beats import WindowConfig
 from edge.dsp.features import FEATURE_NAMES, FeatureConfig, apply_standardization
 from edge.dsp.filters import FilterConfig
 from edge.dsp.preprocess import PROCESSING_FS_HZ
 from edge.errors import ContractError, ModelError
-from edge.eval.scoring import AAMI_CLASSES
 from edge.model.tflite_meta import read_contract
 
 __all__ = ["BeatClassifier", "load_interpreter_class", "check_contract"]

@@ -35,7 +35,7 @@ from edge.runtime.timing import LatencyStats, StageTimer
 from edge.sinks import EventSink, SinkSet
 from firmware_bridge.sources import SampleChunk, SampleSource
 
-__all__ = ["Daemon", "DaemonResult", "build_source", "build_sinks"]
+__all__ = ["Daemon", "DaemonResult"]
 
 logger = logging.getLogger(__name__)
 
@@ -261,54 +261,3 @@ class Daemon:
         except Exception:  # noqa: BLE001
             logger.exception("closing the source failed")
         return DaemonResult(reason=reason, counters=final.counters, stages=final.stages)
-
-
-def build_source(config: DaemonConfig) -> SampleSource:
-    """The :class:`SampleSource` the configuration asks for (not opened)."""
-    kind = config.source.kind
-    tcfg = config.source.transport_config()
-    if kind == "serial":
-        from firmware_bridge.serial_source import SerialSource  # noqa: PLC0415
-
-        return SerialSource(tcfg)
-    if kind == "ble":
-        from firmware_bridge.ble import BleSource  # noqa: PLC0415
-
-        return BleSource(tcfg)
-    from firmware_bridge.replay_source import ReplaySource  # noqa: PLC0415
-
-    return ReplaySource(tcfg)
-
-
-def build_sinks(config: DaemonConfig, *, stdout=None) -> list[EventSink]:  # noqa: ANN001
-    """The sinks enabled in ``config.sinks`` (``stdout``: text stream for the terminal and
-    JSON-lines sinks, default ``sys.stdout``).
-
-    Raises
-    ------
-    SinkError
-        When a sink cannot be opened (file not writable, paho-mqtt missing).
-    """
-    from edge.sinks import (  # noqa: PLC0415
-        JsonLinesSink,
-        MqttSink,
-        RotatingJsonlSink,
-        TerminalSink,
-        WfdbAnnotationSink,
-    )
-
-    s = config.sinks
-    out: list[EventSink] = []
-    if s.terminal.enabled:
-        out.append(TerminalSink(stdout, color=s.terminal.color, beats=s.terminal.beats))
-    if s.stdout.enabled:
-        out.append(JsonLinesSink(stdout))
-    if s.jsonl.enabled:
-        out.append(RotatingJsonlSink(s.jsonl.path, max_bytes=s.jsonl.max_bytes,
-                                     backups=s.jsonl.backups, fsync=s.jsonl.fsync,
-                                     types=s.jsonl.types))
-    if s.wfdb.enabled:
-        out.append(WfdbAnnotationSink(s.wfdb.out_dir, s.wfdb.record_name, ext=s.wfdb.ext))
-    if s.mqtt.enabled:
-        out.append(MqttSink.from_settings(s.mqtt))
-    return out

@@ -39,6 +39,7 @@ from typing import Any
 
 from edge.dsp.quality import QualityConfig
 from edge.errors import ConfigError, ConfigFileError, EdgeError
+from edge.events.model import EVENT_TYPES
 from edge.runtime.alerts import AlertConfig
 
 __all__ = [
@@ -62,7 +63,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 SOURCE_KINDS = ("serial", "ble", "replay")
-EVENT_TYPES = ("beat", "hr", "alert", "quality", "link", "strip", "status")
 
 
 @dataclass(frozen=True, kw_only=True)

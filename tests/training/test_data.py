@@ -3,17 +3,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from training.data import AAMI_MAP, ALL_RECORDS, DS1, DS2, PACED, aami_class, reference_beats
-
-
-def test_aami_map_covers_the_mitbih_beat_symbols():
-    expected = {"N": "NLRej", "S": "AaJS", "V": "VE", "F": "F", "Q": "/fQ"}
-    for cls, symbols in expected.items():
-        for s in symbols:
-            assert AAMI_MAP[s] == cls
-    assert set(AAMI_MAP.values()) == {"N", "S", "V", "F", "Q"}
-    for non_beat in ("+", "~", "|", "[", "]", "!", "x", '"'):
-        assert aami_class(non_beat) is None
+from training.data import (
+    ALL_RECORDS,
+    DS1,
+    DS2,
+    PACED,
+    reference_beats,
+)
 
 
 def test_split_is_22_plus_22_disjoint_without_paced_records():

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge.eval.scoring import AAMI_CLASSES
+from edge.aami import AAMI_CLASSES
 from training.data import DS1, DS2
 
 pytest.importorskip("tensorflow")

@@ -107,8 +107,8 @@ def write_jsonl(path: Path, events) -> Path:
 def make_report(out_dir: Path, *, with_strips: bool = True) -> Path:
     """A small two-record evaluation report written by ``training.evaluate``'s own functions
     (``_summary``, ``plot_confusion``, ``plot_strips``, ``write_report``)."""
+    from edge.aami import AAMI_CLASSES
     from edge.dsp.beats import WindowConfig
-    from edge.eval.scoring import AAMI_CLASSES
     from training.evaluate import (
         E2E_CLASSES,
         _summary,

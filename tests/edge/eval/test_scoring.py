@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
+from edge.aami import AAMI_CLASSES
 from edge.errors import ConfigError
 from edge.eval.scoring import (
-    AAMI_CLASSES,
     DetectionScore,
     class_metrics,
     confusion_matrix,

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from scipy import signal
 
+from edge.aami import AAMI_CLASSES, AAMI_MAP
 from edge.cli.adapt import add_parser
 from edge.dsp.features import FEATURE_NAMES
 from edge.errors import AdaptedModelError, AdaptError, ConfigError, ModelError
-from edge.eval.scoring import AAMI_CLASSES, AAMI_MAP
 from edge.io.records import read_annotations, read_record
 from edge.model.adapt import (
     AdaptConfig,

@@ -2,10 +2,11 @@
 import numpy as np
 import pytest
 
+from edge.aami import AAMI_MAP
 from edge.cli.main import main
 from edge.dsp.beats import WindowConfig
 from edge.errors import ContractError
-from edge.eval.scoring import AAMI_MAP, class_metrics, confusion_matrix
+from edge.eval.scoring import class_metrics, confusion_matrix
 from edge.io.records import read_record
 from edge.model.bundled import default_model_path
 from edge.model.classifier import BeatClassifier

@@ -1,5 +1,6 @@
 """Helpers for the daemon tests: an int8 model (the bundled one when it exists, otherwise an
-untrained but valid int8 model built once per session the same way the training team does:
+untrained but valid int8 model built once per session (the ``int8_model`` and ``classifier``
+fixtures of ``tests/conftest.py``) the same way the training team does:
 ``training.models`` -> ``convert/quantize.py``), and small utilities."""
 from __future__ import annotations
 
@@ -59,18 +60,6 @@ def model_path() -> Path:
                     "--no-parity"], check=True, env=env, cwd=REPO, capture_output=True,
                    timeout=900)
     return out
-
-
-@pytest.fixture(scope="session")
-def int8_model() -> Path:
-    return model_path()
-
-
-@pytest.fixture(scope="session")
-def classifier(int8_model):
-    from edge.model.classifier import BeatClassifier
-
-    return BeatClassifier(int8_model)
 
 
 def read_jsonl(path: Path) -> list[dict]:

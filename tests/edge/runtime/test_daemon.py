@@ -4,7 +4,6 @@ import subprocess
 import sys
 import time
 
-import numpy as np
 import pytest
 
 from edge.eval.compare import compare_beats
@@ -13,13 +12,7 @@ from edge.runtime.daemon import Daemon
 from edge.runtime.demo import BeatCollector
 from edge.runtime.settings import load_config
 from edge.sinks import WfdbAnnotationSink
-from tests.edge.runtime.daemon_support import (  # noqa: F401
-    REPO,
-    classifier,
-    int8_model,
-    read_jsonl,
-    subprocess_env,
-)
+from tests.edge.runtime.daemon_support import REPO, read_jsonl, subprocess_env
 
 PORT_CFG = ['source.kind="serial"', 'source.serial.port="(test)"', "daemon.idle_exit_s=3",
             "outputs.status_interval_s=0"]

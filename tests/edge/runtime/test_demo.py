@@ -3,7 +3,7 @@ import subprocess
 import sys
 import time
 
-from tests.edge.runtime.daemon_support import REPO, int8_model, subprocess_env  # noqa: F401
+from tests.edge.runtime.daemon_support import REPO, subprocess_env
 
 
 def test_demo_prints_beats_quickly_and_a_summary(int8_model):

@@ -5,7 +5,6 @@ from edge.errors import SignalError
 from edge.pipeline import BeatPipeline
 from edge.runtime.device import DeviceStream
 from edge.runtime.settings import load_config
-from tests.edge.runtime.daemon_support import classifier, int8_model  # noqa: F401
 
 CFG = ['source.kind="replay"', 'source.replay.record="100"']
 

@@ -56,4 +56,3 @@ def test_check_command(tmp_path, int8_model, capsys):
     assert main(["check", str(good), "--set", 'pipeline.model="/nonexistent.tflite"']) == 2
 
 
-from tests.edge.runtime.daemon_support import int8_model  # noqa: E402,F401

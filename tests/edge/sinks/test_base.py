@@ -1,13 +1,18 @@
 import io
 import json
 
-import numpy as np
 import pytest
 import wfdb
 
 from edge.errors import SinkError
 from edge.events.model import BeatEvent, HeartRateEvent, LinkStatusEvent, Sequencer
-from edge.sinks import JsonLinesSink, RotatingJsonlSink, SinkSet, TerminalSink, WfdbAnnotationSink
+from edge.sinks import (
+    JsonLinesSink,
+    RotatingJsonlSink,
+    SinkSet,
+    TerminalSink,
+    WfdbAnnotationSink,
+)
 
 
 def beat(i, label="N", dev=1, fs=360.0):

@@ -15,11 +15,12 @@ from collections import Counter
 
 import pytest
 
-from edge.runtime.daemon import Daemon, build_source
+from edge.runtime.daemon import Daemon
+from edge.runtime.loader import build_source
 from edge.runtime.settings import load_config
 from edge.sinks import MqttSink
 from edge.sinks.outbox import Outbox, OutboxConfig
-from tests.edge.runtime.daemon_support import REPO, classifier, int8_model, subprocess_env  # noqa: F401
+from tests.edge.runtime.daemon_support import REPO, subprocess_env
 from tests.edge.sinks.broker_support import (
     DEPLOY_ACL,
     Broker,
