@@ -17,16 +17,11 @@ from pathlib import Path
 
 from edge.aami import AAMI_CLASSES
 from edge.eval.scoring import class_metrics, confusion_matrix
-from training.data import DS1
+from training.data import DS1, FOLDS
 
 __all__ = ["FOLDS", "cross_validate", "main"]
 
 logger = logging.getLogger(__name__)
-
-#: DS1 folds balanced for S and V beats (each holds SVEB- and VEB-rich patients).
-FOLDS = (("209", "106", "115", "122", "108", "119", "230"),
-         ("201", "118", "220", "112", "203", "114", "116", "101"),
-         ("207", "223", "124", "205", "208", "215", "109"))
 
 
 def cross_validate(config, out_dir: str | Path, *, data_dir=None, progress=False) -> dict:

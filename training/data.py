@@ -13,7 +13,7 @@ import numpy as np
 from edge.aami import aami_class, aami_classes
 from edge.io.records import read_annotations
 
-__all__ = ["DS1", "DS2", "PACED", "ALL_RECORDS", "aami_class",
+__all__ = ["DS1", "DS2", "PACED", "ALL_RECORDS", "FOLDS", "aami_class",
            "BeatLabels", "reference_beats", "aami_beats"]
 
 #: de Chazal et al. 2004 training set (22 records).
@@ -26,6 +26,11 @@ DS2 = ("100", "103", "105", "111", "113", "117", "121", "123", "200", "202", "21
 PACED = ("102", "104", "107", "217")
 #: All 48 records of the database.
 ALL_RECORDS = tuple(sorted(DS1 + DS2 + PACED))
+#: DS1 cut into three patient folds balanced for S and V beats (each holds SVEB- and VEB-rich
+#: patients); used by cross-validation and by the fold ensemble of training.
+FOLDS = (("209", "106", "115", "122", "108", "119", "230"),
+         ("201", "118", "220", "112", "203", "114", "116", "101"),
+         ("207", "223", "124", "205", "208", "215", "109"))
 
 
 @dataclass(frozen=True)

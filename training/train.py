@@ -6,7 +6,7 @@ and the members' own files under ``DIR/member<k>/``.
 
 Protocol (default: :func:`train_ensemble`)
 -----------------------------------------
-* DS1 is cut into three patient folds (:data:`training.crossval.FOLDS`, each with SVEB- and
+* DS1 is cut into three patient folds (:data:`training.data.FOLDS`, each with SVEB- and
   VEB-rich patients). Member *k* trains on the other two folds -- clean records plus
   ``n_augment`` noisy copies -- and is early-stopped on the clean records of fold *k*. The
   shipped model averages the members' softmax outputs (one Keras model, one TFLite file).
@@ -38,7 +38,7 @@ import numpy as np
 from edge.aami import AAMI_CLASSES
 from edge.errors import ConfigError
 from edge.eval.scoring import class_metrics, confusion_matrix
-from training.data import DS1, DS2
+from training.data import DS1, DS2, FOLDS
 from training.dataset import BeatSet, DatasetConfig, build_dataset
 
 __all__ = ["TrainConfig", "TrainResult", "train", "train_ensemble", "selection_score", "main",
@@ -271,7 +271,6 @@ def train_ensemble(config: TrainConfig, out_dir: str | os.PathLike, *, folds=Non
         make_contract,
         save_contract,
     )
-    from training.crossval import FOLDS
     from training.models import ModelConfig, build_model
 
     folds = folds or FOLDS
@@ -362,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-minutes", type=float, default=TrainConfig.max_minutes)
     p.add_argument("--single", action="store_true",
                    help="one network early-stopped on --val-records instead of the default "
-                        "ensemble of three DS1 patient folds (training.crossval.FOLDS)")
+                        "ensemble of three DS1 patient folds (training.data.FOLDS)")
     p.add_argument("--data-dir", help="MIT-BIH directory (default: $MITDB_DIR)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     a = p.parse_args(argv)
