@@ -3,7 +3,8 @@
 The tree::
 
     EdgeError                      every error this package raises on purpose
-    ├── ConfigError(ValueError)    a configuration field breaks a stated rule (``field`` names it)
+    ├── ConfigError(ValueError)    a configuration field breaks a stated rule (``field`` names it,
+    │                              ``rule`` states it)
     │   └── ConfigFileError        a configuration file is unreadable, not TOML, or has an unknown
     │                              key (``path``, ``field``)
     ├── SignalError(ValueError)    input samples the stage cannot accept (shape, dtype, rate)
@@ -47,11 +48,13 @@ class EdgeError(Exception):
 
 
 class ConfigError(EdgeError, ValueError):
-    """A configuration value breaks a rule; ``field`` names the offending field."""
+    """A configuration value breaks a rule; ``field`` names the offending field, ``rule`` is the
+    message without it (so a caller can re-key the error without parsing its text)."""
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
+        self.rule = message
 
 
 class SignalError(EdgeError, ValueError):
@@ -104,6 +107,7 @@ class ConfigFileError(ConfigError):
 
     def __init__(self, field: str, message: str, path: str | None = None) -> None:
         super().__init__(field, message if path is None else f"{message} (in {path})")
+        self.rule = message
         self.path = path
 
 
