@@ -9,12 +9,21 @@ Rooms in this package (one job each):
 ``serial_source``   :class:`SerialSource` (pyserial, reconnects with backoff)
 ``ble``             :class:`BleSource` (bleak; frames profile or Polar H10)
 ``polar``           Polar H10 PMD ECG parsing
-``replay``          simulated device ``ecg-sim`` (pty / port) and :func:`start_replay`
-``replay_source``   :class:`ReplaySource`, in-process replay for tests
+``replay_source``   :class:`ReplaySource`, in-process replay (no pty) for tests and demos
 ``faults``          fault injection for the simulated link
+``replay/``         the simulated device ``ecg-sim``, one job per module:
+  ``config``          :class:`ReplayConfig` (record, excerpt, rate, speed, faults)
+  ``records``         find and read the WFDB record (wfdb; the lookup of ``ecg-edge``)
+  ``samples``         :class:`ReplaySignal`: excerpt, channels, resampling, wire format
+  ``device``          :class:`ReplayDevice`: frames, faults, disconnects in stream time
+  ``link``            the pty (``--link`` symlink) or port the device writes to
+  ``runner``          pacing at ``--speed``; :func:`start_replay` / :class:`ReplayHandle`
+  ``spawn``           :func:`spawn_replay` / :class:`ReplayProcess` (``ecg-sim`` subprocess)
+  ``cli``             the ``ecg-sim`` command line (``python -m firmware_bridge.replay``)
 ``errors``          the exception tree
 
-Only numpy is imported eagerly; pyserial, bleak, scipy and wfdb are imported when used.
+This package imports no module of ``edge`` (the chain is ``firmware_bridge <- edge``). Only
+numpy is imported eagerly; pyserial, bleak, scipy and wfdb are imported when used.
 """
 from __future__ import annotations
 
@@ -57,8 +66,8 @@ from firmware_bridge.sources import (
     frames_to_chunks,
 )
 
-# The replay modules are loaded on first use (PEP 562), so that
-# ``python -m firmware_bridge.replay`` does not import its own module twice.
+# The simulator is loaded on first use (PEP 562): a device that only decodes frames never
+# imports the replay package (argparse, subprocess, its command line).
 _LAZY = {
     "ReplayConfig": "firmware_bridge.replay",
     "ReplayDevice": "firmware_bridge.replay",

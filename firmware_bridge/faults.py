@@ -4,8 +4,9 @@
 one clean frame and returns the bytes the link delivers for it -- possibly nothing (dropped
 frame), with flipped bits (bit-error rate), with bytes missing, and preceded by garbage
 bursts. Randomness comes from ``numpy.random.default_rng(seed)``, so a run is reproducible.
-The disconnect/reconnect fault is timed by the replay loop (:mod:`firmware_bridge.replay`),
-which reads ``disconnect_after_s``/``reconnect_after_s`` from the same :class:`FaultConfig`.
+The disconnect/reconnect fault is scheduled by the simulated device
+(:mod:`firmware_bridge.replay.device`), which reads ``disconnect_after_s`` and
+``reconnect_after_s`` from the same :class:`FaultConfig`.
 """
 from __future__ import annotations
 

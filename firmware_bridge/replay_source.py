@@ -16,7 +16,9 @@ from collections.abc import Callable
 
 from firmware_bridge.decoder import DecoderStats, FrameDecoder
 from firmware_bridge.errors import SourceClosedError
-from firmware_bridge.replay import ReplayConfig, ReplayDevice, ReplayItem, ReplaySignal
+from firmware_bridge.replay.config import ReplayConfig
+from firmware_bridge.replay.device import ReplayDevice, ReplayItem
+from firmware_bridge.replay.samples import ReplaySignal
 from firmware_bridge.sources import (
     LinkEvent,
     LinkMonitor,
@@ -135,5 +137,5 @@ class ReplaySource(_SourceBase):
         self._link.stats.bytes_received += len(data)
         chunks = frames_to_chunks(self.decoder.process(data), time.monotonic())
         if self._next is None and self._resume_at == 0.0:
-            self._link.set(LinkState.DISCONNECTED, "end of record")
+            self._link.set(LinkState.DISCONNECTED, "end of record", expected=True)
         return self._count(chunks)

@@ -318,8 +318,13 @@ class LinkMonitor:
         """Current state."""
         return self._state
 
-    def set(self, state: LinkState, detail: str = "") -> None:
-        """Move to ``state`` (no event if unchanged) and update the counters."""
+    def set(self, state: LinkState, detail: str = "", *, expected: bool = False) -> None:
+        """Move to ``state`` (no event if unchanged) and update the counters.
+
+        The change is logged at INFO, or at WARNING when the link is lost or given up
+        (``RECONNECTING``, ``DISCONNECTED``) -- unless ``expected`` says the stream ended
+        normally (a replay reached the end of its record), which is INFO.
+        """
         with self._lock:
             old = self._state
             if state is old:
@@ -332,8 +337,8 @@ class LinkMonitor:
                 self.stats.disconnects += 1
             event = LinkEvent(state=state, t_host_s=time.monotonic(), detail=detail)
             self._events.append(event)
-        level = logging.WARNING if state in (LinkState.RECONNECTING,
-                                             LinkState.DISCONNECTED) else logging.INFO
+        level = logging.WARNING if (state in (LinkState.RECONNECTING, LinkState.DISCONNECTED)
+                                    and not expected) else logging.INFO
         logger.log(level, "%s: %s -> %s %s", self.name, old.value, state.value, detail)
         if self._on_event is not None:
             self._on_event(event)

@@ -1,0 +1,192 @@
+"""Find and read the WFDB record a simulated device replays (``wfdb``, imported when used).
+
+The lookup is the one ``ecg-edge`` uses: a record given as a path (``/data/mitdb/100``,
+``/data/mitdb/100.hea``) is read from there; a bare name (``"100"``) is looked up in the data
+directory, found from the explicit ``data_dir``, else the environment variable
+(``MITDB_DIR`` for "mitdb", ``NSTDB_DIR`` for "nstdb", ``<DATABASE>_DIR`` otherwise), else
+``./data/<database>``. Samples are the raw ADC values as stored, with the per-channel gain
+(a gain of 0 in the header is read as 200 counts/mV, as ``ecg-edge`` does) and baseline;
+:attr:`RecordSamples.signal_mv` gives them in physical units.
+
+Every failure is a one-line :class:`~firmware_bridge.errors.ReplayError` naming the
+directory, record or file and what to set.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+
+from firmware_bridge.errors import ReplayError
+
+__all__ = [
+    "RecordHeader",
+    "RecordSamples",
+    "data_dir_env",
+    "find_data_dir",
+    "resolve_record",
+    "read_header",
+    "read_samples",
+]
+
+_ENV = {"mitdb": "MITDB_DIR", "nstdb": "NSTDB_DIR"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordHeader:
+    """What the header of a record says.
+
+    Attributes
+    ----------
+    fs_hz : sample rate (Hz).
+    n_samples : samples per channel in the whole record (``None`` when the header does not
+        say).
+    n_channels : channels in the record.
+    """
+
+    fs_hz: float
+    n_samples: int | None
+    n_channels: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordSamples:
+    """A stretch of a record as stored.
+
+    Attributes
+    ----------
+    name : record name (``"100"``).
+    adc : int32 array (n_samples, n_channels), the raw ADC values.
+    fs_hz : sample rate (Hz).
+    adc_gain : ADC counts per mV, per channel (a header gain of 0 reads as 200).
+    baseline : ADC value of 0 mV, per channel.
+    """
+
+    name: str
+    adc: np.ndarray
+    fs_hz: float
+    adc_gain: tuple[float, ...]
+    baseline: tuple[int, ...]
+
+    @property
+    def signal_mv(self) -> np.ndarray:
+        """float64 array (n_samples, n_channels): ``(adc - baseline) / adc_gain`` (mV)."""
+        return (self.adc - np.array(self.baseline, dtype=np.float64)) \
+            / np.array(self.adc_gain, dtype=np.float64)
+
+
+def data_dir_env(database: str) -> str:
+    """Name of the environment variable that points at ``database`` (``"MITDB_DIR"``)."""
+    return _ENV.get(database, database.upper() + "_DIR")
+
+
+def find_data_dir(database: str = "mitdb", data_dir: str | os.PathLike | None = None) -> Path:
+    """Return the directory holding ``database``.
+
+    Raises
+    ------
+    ReplayError
+        When the directory does not exist or holds no WFDB header; the message says what to
+        set.
+    """
+    env = data_dir_env(database)
+    if data_dir is not None:
+        origin, raw = "data_dir / --data-dir", data_dir
+    elif os.environ.get(env):
+        origin, raw = f"${env}", os.environ[env]
+    else:
+        origin, raw = "default", Path("data") / database
+    path = Path(raw).expanduser()
+    if not path.is_dir():
+        raise ReplayError(f"{database} data directory not found: {str(path)!r} (from {origin}); "
+                          f"set {env}=/path/to/{database}, pass --data-dir, or give the record "
+                          f"as a path")
+    if not any(path.glob("*.hea")):
+        raise ReplayError(f"{str(path)!r} (from {origin}) holds no WFDB header (*.hea) files; "
+                          f"point {env} or --data-dir at the folder with the .hea/.dat files")
+    return path
+
+
+def resolve_record(record: str | os.PathLike, database: str = "mitdb",
+                   data_dir: str | os.PathLike | None = None) -> Path:
+    """Turn a record name (``"100"``) or a path (``"/x/100"``, ``"/x/100.hea"``) into a WFDB
+    record path (without extension).
+
+    Raises
+    ------
+    ReplayError
+        When no such record exists (or the data directory is missing).
+    """
+    text = str(record)
+    if text.endswith((".hea", ".dat", ".atr")):
+        text = text.rsplit(".", 1)[0]
+    as_path = Path(text)
+    if as_path.with_suffix(".hea").is_file() or Path(text + ".hea").is_file():
+        return Path(text)
+    if os.sep not in text and "/" not in text:
+        base = find_data_dir(database, data_dir)
+        candidate = base / text
+        if Path(str(candidate) + ".hea").is_file():
+            return candidate
+        raise ReplayError(f"record {text!r} not found in {str(base)!r} (no {text}.hea there); "
+                          f"check the name, --data-dir or ${data_dir_env(database)}")
+    raise ReplayError(f"no WFDB record at {text!r} (expected {text}.hea)")
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _wfdb() -> ModuleType:
+    try:
+        import wfdb  # noqa: PLC0415 - only the simulator reads records
+    except ImportError as exc:  # pragma: no cover - depends on the install profile
+        raise ReplayError("reading WFDB records needs the 'wfdb' package: pip install wfdb") \
+            from exc
+    return wfdb
+
+
+def read_header(path: str | os.PathLike) -> RecordHeader:
+    """Read the header of the record at ``path`` (from :func:`resolve_record`).
+
+    Raises
+    ------
+    ReplayError
+        When the header cannot be parsed.
+    """
+    wfdb = _wfdb()
+    try:
+        header = wfdb.rdheader(str(path))
+    except Exception as exc:  # noqa: BLE001 - wfdb raises bare ValueError/OSError
+        raise ReplayError(f"cannot read the WFDB header {str(path)!r}.hea: {_one_line(exc)}") \
+            from exc
+    n_samples = None if header.sig_len is None else int(header.sig_len)
+    return RecordHeader(fs_hz=float(header.fs), n_samples=n_samples,
+                        n_channels=int(header.n_sig))
+
+
+def read_samples(path: str | os.PathLike, *, channels: list[int] | None = None,
+                 sampfrom: int = 0, sampto: int | None = None) -> RecordSamples:
+    """Read samples ``sampfrom:sampto`` of ``channels`` (``None`` = all) as stored.
+
+    Raises
+    ------
+    ReplayError
+        When the signal file is missing, truncated or damaged, or holds no samples.
+    """
+    wfdb = _wfdb()
+    try:
+        rec = wfdb.rdrecord(str(path), channels=channels, sampfrom=sampfrom, sampto=sampto,
+                            physical=False)
+    except Exception as exc:  # noqa: BLE001 - wfdb raises bare ValueError/OSError
+        raise ReplayError(f"cannot read WFDB record {str(path)!r}: {_one_line(exc)}; the files "
+                          f"may be truncated or damaged, re-download the database") from exc
+    adc = np.asarray(rec.d_signal, dtype=np.int32)
+    if adc.ndim != 2 or adc.shape[0] == 0:
+        raise ReplayError(f"WFDB record {str(path)!r} holds no samples")
+    return RecordSamples(name=Path(path).name, adc=adc, fs_hz=float(rec.fs),
+                         adc_gain=tuple(float(g) if g else 200.0 for g in rec.adc_gain),
+                         baseline=tuple(int(b) for b in rec.baseline))
