@@ -2,9 +2,10 @@
 
 For each record (and each augmented copy of it) the builder runs exactly the device chain,
 :func:`edge.dsp.inputs.beat_inputs_at` (conditioning of the whole record, windows, RR intervals
-and beat features at the reference beat positions, or at any given positions). Results are cached as ``.npz`` files under
-``$ECG_EDGE_CACHE`` (default ``cache/`` in the working directory), keyed by a hash of the
-configuration, the record and the augmentation index, so a rebuild is quick.
+and beat features at the reference beat positions, or at any given positions). Results are
+cached as ``.npz`` files under ``$ECG_EDGE_CACHE`` (default ``cache/`` in the working
+directory), keyed by a hash of the configuration, the record and the augmentation index, so a
+rebuild is quick.
 
 Augmentation (copies ``1 .. n_augment`` of a record; copy 0 is the clean record) works on the
 raw signal, before the filters, as a wearable would see it: a random gain, a slow baseline

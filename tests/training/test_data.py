@@ -26,3 +26,16 @@ def test_reference_beats_of_record_100(mitdb_dir):
     assert ref.sample_index.size == 2273
     assert np.all(np.diff(ref.sample_index) > 0)
     assert (ref.aami == "S").sum() == 33 and (ref.aami == "V").sum() == 1
+
+
+def test_folds_partition_ds1_and_are_shared_by_crossval_and_train():
+    """FOLDS lives in training.data (no train <-> crossval import cycle); each DS1 patient is
+    in exactly one fold and no DS2 patient in any."""
+    import training.crossval
+    import training.train
+    from training.data import FOLDS
+
+    flat = [r for fold in FOLDS for r in fold]
+    assert len(FOLDS) == 3
+    assert sorted(flat) == sorted(DS1)
+    assert training.crossval.FOLDS is FOLDS and training.train.FOLDS is FOLDS

@@ -40,7 +40,7 @@ def test_builder_windows_equal_streaming_windower(mitdb_dir, chunk):
     # Device path: chunks through Preprocessor -> BeatWindower -> BeatFeaturizer, each beat
     # handed over once the stream has passed it (as the detector would report it).
     pre, bw, fz = Preprocessor(PreprocessConfig(fs_in_hz=fs)), BeatWindower(cfg), BeatFeaturizer()
-    wins, rrs, beats_out, feats = [], [], [], []
+    wins, rrs, feats = [], [], []
     k = 0
     for i in range(0, x.size, chunk):
         c = pre.process(x[i:i + chunk])

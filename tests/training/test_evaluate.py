@@ -1,17 +1,20 @@
-"""training.evaluate and the shipped model: accuracy floors on DS2 records (inter-patient)."""
+"""training.evaluate and the shipped model: accuracy floors on DS2 records (inter-patient), and
+the int8 model measured from a given ``.tflite`` (training never converts)."""
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from edge.aami import AAMI_CLASSES
+from tests.training.support import check_ec57_next_to_plain
 from training.data import DS1, DS2
 
 pytest.importorskip("tensorflow")
 
-SHIPPED = Path(__file__).resolve().parents[2] / "edge" / "models" / "beat_cnn.keras"
+MODELS = Path(__file__).resolve().parents[2] / "edge" / "models"
+SHIPPED = MODELS / "beat_cnn.keras"
+SHIPPED_INT8 = MODELS / "default.tflite"
 #: DS2 records with N, S and V beats; floors sit a few points under the measured values.
 FLOOR_RECORDS = ("100", "105", "200", "210", "221", "233")
 
@@ -33,83 +36,70 @@ def test_shipped_contract_is_ds1_only(shipped):
 
 
 def test_shipped_model_accuracy_floor_on_ds2_records(shipped, mitdb_dir):
-    from training.evaluate import _summary, evaluate_reference
+    from training.evaluate import evaluate_reference
+    from training.metrics import summarize
 
     model, contract = shipped
     res = evaluate_reference(model, contract, FLOOR_RECORDS, mitdb_dir, progress=False)
-    m = _summary(res, AAMI_CLASSES)
+    m = summarize(res, AAMI_CLASSES)
     assert m["accuracy"] >= 0.93
     assert m["per_class"]["V"]["se"] >= 0.85
     assert m["per_class"]["V"]["ppv"] >= 0.80
 
 
 def test_end_to_end_counts_missed_and_extra_beats(shipped, mitdb_dir):
-    from training.evaluate import E2E_CLASSES, NO_BEAT, _summary, evaluate_end_to_end
+    from training.evaluate import evaluate_end_to_end
+    from training.metrics import E2E_CLASSES, NO_BEAT, summarize
 
     model, contract = shipped
     res = evaluate_end_to_end(model, contract, ("100",), mitdb_dir, progress=False)
     r = res["100"]
     assert sum(t != NO_BEAT for t in r["true"]) == r["n_reference"]
     assert sum(p != NO_BEAT for p in r["pred"]) == r["n_detected"]
-    m = _summary(res, E2E_CLASSES)
+    m = summarize(res, E2E_CLASSES)
     assert m["accuracy"] >= 0.90
-    _check_ec57_next_to_plain(m)
+    check_ec57_next_to_plain(m)
 
 
-def _check_ec57_next_to_plain(m: dict) -> None:
-    """EC57 (bxb) VEB/SVEB statistics sit next to the plain ones: same Se, never more FPs."""
-    for c in ("S", "V"):
-        plain, g = m["per_class"][c], m["ec57"][c]
-        assert (g["tp"], g["fn"]) == (plain["tp"], plain["fn"])
-        assert g["se"] == plain["se"] or (np.isnan(g["se"]) and np.isnan(plain["se"]))
-        assert g["fp"] <= plain["fp"]
-        if g["tp"]:
-            assert g["ppv"] >= plain["ppv"] and g["f1"] >= plain["f1"]
+def test_the_shipped_int8_model_agrees_with_its_float_model(shipped, mitdb_dir):
+    from edge.model.classifier import BeatClassifier
+    from training.evaluate import int8_agreement, load_int8, reference_inputs
+
+    if not SHIPPED_INT8.exists():
+        pytest.skip(f"{SHIPPED_INT8} not present")
+    model, contract = shipped
+    clf = load_int8(SHIPPED_INT8, contract)
+    assert isinstance(clf, BeatClassifier)
+    beat, feats = reference_inputs(contract, ("100",), mitdb_dir)
+    r = int8_agreement(model, contract, clf, beat, feats, n_beats=500)
+    assert r["tflite"] == "default.tflite" and r["beats_compared"] == 500
+    assert r["int8_bytes"] == SHIPPED_INT8.stat().st_size
+    assert r["agreement_with_float"] >= 0.99 and r["latency_ms_per_beat"] > 0
 
 
-def test_summary_reports_ec57_next_to_the_plain_metrics():
-    from training.evaluate import E2E_CLASSES, NO_BEAT, _summary
+def test_an_int8_model_of_another_model_version_is_refused(shipped):
+    """Agreement between a float model and the conversion of another model means nothing."""
+    from edge.errors import ModelError
+    from training.evaluate import load_int8
 
-    # reference -> predicted: F and Q called V, Q called S, a missed V, an extra "V"
-    pairs = ([("N", "N")] * 20 + [("V", "V")] * 6 + [("S", "S")] * 4 + [("F", "V")] * 2
-             + [("Q", "V"), ("Q", "S"), ("N", "V"), ("N", "S"), ("V", NO_BEAT), (NO_BEAT, "V")])
-    per_record = {"r1": {"true": [t for t, _ in pairs], "pred": [p for _, p in pairs]}}
-    m = _summary(per_record, E2E_CLASSES)
-    _check_ec57_next_to_plain(m)
-    v, s = m["ec57"]["V"], m["ec57"]["S"]
-    assert (v["tp"], v["fp"], v["fn"]) == (6, 2, 1)  # N->V and the extra beat
-    assert m["per_class"]["V"]["fp"] == 5  # plain: F->V (2), Q->V, N->V, extra
-    assert (s["tp"], s["fp"], s["fn"]) == (4, 1, 0)  # N->S; Q->S is not a false SVEB
-    assert m["per_class"]["S"]["fp"] == 2
+    if not SHIPPED_INT8.exists():
+        pytest.skip(f"{SHIPPED_INT8} not present")
+    _, contract = shipped
+    with pytest.raises(ModelError, match="model_version 'cnnx3-.*' is not the evaluated "
+                                         "model's 'other-1'"):
+        load_int8(SHIPPED_INT8, dict(contract, model_version="other-1"))
 
 
-REPORT_DIR = Path(__file__).resolve().parents[2] / "reports" / "beat_classifiers"
+@pytest.mark.parametrize("argv, message", [
+    (["--model", "a", "--model", "b", "--int8", "a.tflite"], "one .tflite per --model"),
+    (["--model", "a", "--int8", "a.tflite", "--no-int8"], "contradict"),
+    (["--model", "a", "--int8", "missing.tflite"], "--int8 missing.tflite: no such file"),
+])
+def test_int8_arguments_are_checked_before_evaluating(argv, message, tmp_path, capsys):
+    from training.evaluate import main
 
+    with pytest.raises(SystemExit) as exc:
+        main(argv + ["--out", str(tmp_path)])
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err
 
-def _same(a, b) -> bool:
-    """Equal JSON content (NaN equals NaN)."""
-    import json
-    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
-
-
-def test_stored_report_is_rendered_from_its_confusion_matrices(tmp_path):
-    """The committed report carries EC57 next to the plain numbers, and re-rendering it from
-    the confusion matrices in report.json (no model) gives the committed files back."""
-    import json
-
-    from training.evaluate import main, with_ec57
-
-    stored = json.loads((REPORT_DIR / "report.json").read_text())
-    recomputed = with_ec57(json.loads((REPORT_DIR / "report.json").read_text()))
-    assert _same(recomputed, stored)
-    for r in stored:
-        for mode in ("reference", "end_to_end"):
-            _check_ec57_next_to_plain(r[mode])
-    md = (REPORT_DIR / "report.md").read_text()
-    shipped = next(line.split("**Shipped model:** ", 1)[1] for line in md.splitlines()
-                   if line.startswith("**Shipped model:** "))
-    assert main(["--from-json", str(REPORT_DIR / "report.json"), "--out", str(tmp_path),
-                 "--shipped", shipped, "--notes", str(REPORT_DIR / "notes.md")]) == 0
-    assert (tmp_path / "report.md").read_text() == md
-    assert _same(json.loads((tmp_path / "report.json").read_text()), stored)
-    assert "## EC57 gross statistics" in md

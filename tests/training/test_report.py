@@ -1,0 +1,74 @@
+"""training.report: the committed report re-renders byte for byte from its JSON; the int8
+columns say what was measured."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from edge.aami import AAMI_CLASSES
+from tests.training.support import check_ec57_next_to_plain
+from training.metrics import E2E_CLASSES, summarize, with_ec57
+from training.report import write_report
+
+REPORT_DIR = Path(__file__).resolve().parents[2] / "reports" / "beat_classifiers"
+
+
+def _same(a, b) -> bool:
+    """Equal JSON content (NaN equals NaN)."""
+    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+def test_stored_report_is_rendered_from_its_confusion_matrices(tmp_path):
+    """The committed report carries EC57 next to the plain numbers, and re-rendering it from
+    the confusion matrices in report.json (no model) gives the committed files back."""
+    from training.evaluate import main
+
+    stored = json.loads((REPORT_DIR / "report.json").read_text())
+    recomputed = with_ec57(json.loads((REPORT_DIR / "report.json").read_text()))
+    assert _same(recomputed, stored)
+    for r in stored:
+        for mode in ("reference", "end_to_end"):
+            check_ec57_next_to_plain(r[mode])
+    md = (REPORT_DIR / "report.md").read_text()
+    shipped = next(line.split("**Shipped model:** ", 1)[1] for line in md.splitlines()
+                   if line.startswith("**Shipped model:** "))
+    assert main(["--from-json", str(REPORT_DIR / "report.json"), "--out", str(tmp_path),
+                 "--shipped", shipped, "--notes", str(REPORT_DIR / "notes.md")]) == 0
+    assert (tmp_path / "report.md").read_text() == md
+    assert _same(json.loads((tmp_path / "report.json").read_text()), stored)
+    assert "## EC57 gross statistics" in md
+
+
+def _result(**extra) -> dict:
+    per_record = {"100": {"true": list("NNNNSVVN"), "pred": list("NNNVSVVN")}}
+    e2e = summarize(per_record, E2E_CLASSES)
+    e2e["detection"] = {"tp": 8, "fn": 0, "fp": 0, "se": 1.0, "ppv": 1.0}
+    return {"model": "m", "kind": "cnn", "model_version": "cnn-test", "params": 10,
+            "keras_bytes": 2048,
+            "training": {"records": ["101"], "validation_records": ["106"], "selection": "s",
+                         "best_epoch": 1, "epochs_run": 2, "seconds": 6.0},
+            "reference": summarize(per_record, AAMI_CLASSES), "end_to_end": e2e,
+            "plots": {"reference_confusion": "r.png", "end_to_end_confusion": "e.png"},
+            "strips": {}, **extra}
+
+
+def _side_by_side_row(md: str) -> list[str]:
+    row = next(line for line in md.splitlines() if line.startswith("| CNN (cnn-test) |"))
+    return [c.strip() for c in row.strip("|").split("|")]
+
+
+def test_int8_columns_name_the_given_model(tmp_path):
+    int8 = {"tflite": "model.tflite", "int8_bytes": 51200, "agreement_with_float": 0.998,
+            "latency_ms_per_beat": 0.031, "beats_compared": 3000}
+    md = write_report([_result(int8=int8)], tmp_path).read_text()
+    assert _side_by_side_row(md)[3:6] == ["50", "99.8", "0.03"]
+    assert "given with `--int8` (made by `python convert/quantize.py`: `model.tflite`)" in md
+    assert "trial full-int8 conversion" not in md
+
+
+def test_without_int8_the_report_says_none_was_measured(tmp_path):
+    md = write_report([_result()], tmp_path).read_text()
+    assert _side_by_side_row(md)[3:6] == ["nan", "–", "nan"]
+    assert "no int8 model was measured" in md
+    assert "trial full-int8 conversion" not in md
+    assert json.loads((tmp_path / "report.json").read_text())[0]["kind"] == "cnn"
