@@ -5,51 +5,107 @@ import argparse
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from edge.cli.common import add_common
+from edge.errors import ConfigError
 
-__all__ = ["add_parser", "cmd_run", "run_overrides"]
+if TYPE_CHECKING:
+    from edge.runtime.settings import DaemonConfig
+
+__all__ = ["add_parser", "cmd_run", "run_options", "load_run_config", "parse_speed"]
 
 logger = logging.getLogger(__name__)
 
+#: ``--speed`` not given (``None`` is a value: ``--speed max``).
+_UNSET = object()
 
-def run_overrides(args: argparse.Namespace) -> list[str]:
-    """Command-line options of ``run`` as config overrides (applied after --set)."""
-    o: list[str] = list(args.set or [])
 
-    def q(text: str) -> str:
-        return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"') + '"'
+def parse_speed(text: str) -> float | None:
+    """``--speed``: a factor > 0 (1 = real time) or ``max`` (``None``: as fast as possible).
 
+    Raises
+    ------
+    argparse.ArgumentTypeError
+        For anything else (argparse prints it as a one-line usage error).
+    """
+    if text.strip().lower() == "max":
+        return None
+    try:
+        speed = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number > 0 or 'max', got {text!r}") \
+            from None
+    if not speed > 0 or speed == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number > 0 or 'max', got {text!r}")
+    return speed
+
+
+def _mqtt_address(text: str) -> dict[str, Any]:
+    host, sep, port = text.rpartition(":") if ":" in text else (text, "", "")
+    if not host or (sep and not port.isdigit()):
+        raise ConfigError("--mqtt", f"expected HOST or HOST:PORT, got {text!r}")
+    out: dict[str, Any] = {"sinks.mqtt.enabled": True, "sinks.mqtt.host": host}
+    if port:
+        out["sinks.mqtt.port"] = int(port)
+    return out
+
+
+def run_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The command-line options of ``run`` as typed values at configuration keys (applied
+    after the file and ``--set``).
+
+    Raises
+    ------
+    ConfigError
+        For a malformed ``--mqtt`` address.
+    """
+    o: dict[str, Any] = {}
     if args.port:
-        o += ['source.kind="serial"', f"source.serial.port={q(args.port)}"]
+        o.update({"source.kind": "serial", "source.serial.port": args.port})
     if args.ble:
-        o += ['source.kind="ble"', f"source.ble.address={q(args.ble)}"]
+        o.update({"source.kind": "ble", "source.ble.address": args.ble})
     if args.replay:
-        o += ['source.kind="replay"', f"source.replay.record={q(args.replay)}"]
-        if args.speed is not None:
-            o.append(f"source.replay.speed={q(args.speed) if args.speed == 'max' else args.speed}")
+        o.update({"source.kind": "replay", "source.replay.record": args.replay})
+    if args.speed is not _UNSET:  # also for a replay source named in the file
+        o["source.replay.speed"] = args.speed
     if args.channel is not None:
-        o.append(f"source.channel={args.channel}")
+        o["source.channel"] = args.channel
     if args.model:
-        o.append(f"pipeline.model={q(args.model)}")
+        o["pipeline.model"] = args.model
     if args.jsonl:
-        o += ["sinks.jsonl.enabled=true", f"sinks.jsonl.path={q(args.jsonl)}"]
+        o.update({"sinks.jsonl.enabled": True, "sinks.jsonl.path": args.jsonl})
     if args.json:
-        o += ["sinks.stdout.enabled=true", "sinks.terminal.enabled=false"]
+        o.update({"sinks.stdout.enabled": True, "sinks.terminal.enabled": False})
     if args.quiet:
-        o.append("sinks.terminal.enabled=false")
+        o["sinks.terminal.enabled"] = False
     if args.wfdb_dir:
-        o += ["sinks.wfdb.enabled=true", f"sinks.wfdb.out_dir={q(args.wfdb_dir)}"]
+        o.update({"sinks.wfdb.enabled": True, "sinks.wfdb.out_dir": args.wfdb_dir})
     if args.record_name:
-        o.append(f"sinks.wfdb.record_name={q(args.record_name)}")
+        o["sinks.wfdb.record_name"] = args.record_name
     if args.mqtt:
-        host, _, port = args.mqtt.partition(":")
-        o += ["sinks.mqtt.enabled=true", f"sinks.mqtt.host={q(host)}"]
-        if port:
-            o.append(f"sinks.mqtt.port={int(port)}")
+        o.update(_mqtt_address(args.mqtt))
     if args.idle_exit_s is not None:
-        o.append(f"daemon.idle_exit_s={args.idle_exit_s}")
+        o["daemon.idle_exit_s"] = args.idle_exit_s
     return o
+
+
+def load_run_config(args: argparse.Namespace) -> DaemonConfig:
+    """The :class:`~edge.runtime.settings.DaemonConfig` of ``run``: ``--config``, ``--set``,
+    then the command-line options.
+
+    Raises
+    ------
+    ConfigError
+        A key breaks its rule, or ``--speed`` is given for a source that is not a replay.
+    """
+    from edge.runtime.settings import load_config  # noqa: PLC0415
+
+    config = load_config(args.config, args.set or [], run_options(args))
+    if args.speed is not _UNSET and config.source.kind != "replay":
+        raise ConfigError("--speed", f"applies to a replay source; source.kind is "
+                                     f"{config.source.kind!r}")
+    return config
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -58,9 +114,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from edge.model.classifier import BeatClassifier
     from edge.runtime.daemon import Daemon
     from edge.runtime.loader import build_sinks, build_source
-    from edge.runtime.settings import load_config
 
-    config = load_config(args.config, run_overrides(args))
+    config = load_run_config(args)
     if args.adapted:
         from edge.model.adapt import AdaptedClassifier
         clf = AdaptedClassifier.load(args.adapted, args.model,
@@ -87,7 +142,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parser(subparsers) -> argparse.ArgumentParser:
+def add_parser(subparsers) -> argparse.ArgumentParser:  # noqa: ANN001 - argparse's private type
     """Add ``run`` to ``ecg-edge``'s sub-commands."""
     p = subparsers.add_parser("run", help="the edge daemon: read a wearable (serial, BLE or "
                               "replay), classify beats, raise alerts, publish events to the sinks")
@@ -100,7 +155,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     src.add_argument("--ble", metavar="ADDRESS", help="BLE device address (source.kind=ble)")
     src.add_argument("--replay", metavar="RECORD",
                      help="replay a WFDB record in-process (source.kind=replay)")
-    p.add_argument("--speed", default=None, help="replay speed (1 = real time, 'max')")
+    p.add_argument("--speed", type=parse_speed, default=_UNSET, metavar="X|max",
+                   help="replay speed (1 = real time, 'max' = as fast as possible); for --replay "
+                   "or a replay source in --config")
     p.add_argument("--channel", type=int, default=None, help="channel to classify")
     p.add_argument("--model", default=None, help="int8 .tflite model (default: bundled)")
     p.add_argument("--jsonl", default=None, metavar="PATH", help="append JSON-lines events")
@@ -112,7 +169,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--idle-exit-s", type=float, default=None,
                    help="exit after this long without samples once data flowed")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
-                   help="override any config key, e.g. --set alerts.pause_s=3")
+                   help="override any config key (VALUE is a TOML value), "
+                   "e.g. --set alerts.pause_s=3")
     add_common(p)
     p.set_defaults(func=cmd_run)
     return p

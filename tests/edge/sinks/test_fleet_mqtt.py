@@ -18,7 +18,7 @@ import pytest
 from edge.runtime.daemon import Daemon
 from edge.runtime.loader import build_source
 from edge.runtime.settings import load_config
-from edge.sinks import MqttSink
+from edge.sinks import MqttSink, MqttSinkSettings
 from edge.sinks.outbox import Outbox, OutboxConfig
 from tests.edge.runtime.daemon_support import REPO, subprocess_env
 from tests.edge.sinks.broker_support import (
@@ -56,8 +56,8 @@ def test_broker_outage_10_s_loses_nothing(broker, classifier, mitdb_dir, tmp_pat
                              f'source.replay.data_dir="{mitdb_dir}"', "source.replay.speed=10",
                              "source.replay.duration_s=200", "outputs.status_interval_s=0",
                              "sinks.terminal.enabled=false"])
-    sink = MqttSink("127.0.0.1", broker.port, outbox=Outbox(OutboxConfig(
-        path=str(tmp_path / "outbox.sqlite"))), drain_timeout_s=30.0)
+    sink = MqttSink(MqttSinkSettings(host="127.0.0.1", port=broker.port, drain_timeout_s=30.0),
+                    outbox=Outbox(OutboxConfig(path=str(tmp_path / "outbox.sqlite"))))
     assert sink.connected
     daemon = Daemon(cfg, source=build_source(cfg), classifier=classifier, sinks=[sink])
     t = threading.Thread(target=daemon.run)
@@ -196,9 +196,10 @@ def test_tls_passwords_and_per_device_acl(tls_broker):
     sub = Subscriber(broker.port, username="dashboard", password="pw-dash",
                      tls_ca=str(ca["ca"]))
     assert sub.wait_for(lambda m: True, 0) is True
-    common = dict(tls_ca_file=str(ca["ca"]), connect_timeout_s=5.0, drain_timeout_s=3.0)
+    common = dict(host="127.0.0.1", port=broker.port, tls_ca_file=str(ca["ca"]),
+                  connect_timeout_s=5.0, drain_timeout_s=3.0)
     # right credentials: accepted, publishes under its own id
-    good = MqttSink("127.0.0.1", broker.port, username="1", password="pw-one", **common)
+    good = MqttSink(MqttSinkSettings(username="1", password="pw-one", **common))
     assert good.connected and good.refused is None
     # a device cannot publish to another device's topics
     good.emit(_beat(2, 0))
@@ -207,23 +208,24 @@ def test_tls_passwords_and_per_device_acl(tls_broker):
     time.sleep(0.5)
     assert not any(t.startswith("ecg/2/") for t, _, _ in sub.snapshot())
     # device 2 may publish its own
-    other = MqttSink("127.0.0.1", broker.port, username="2", password="pw-two", **common)
+    other = MqttSink(MqttSinkSettings(username="2", password="pw-two", **common))
     other.emit(_beat(2, 1))
     assert sub.wait_for(lambda m: any(t == "ecg/2/beats" for t, _, _ in m), 10)
     # wrong password, unknown user, no credentials: refused by the broker
     for user, pw in [("1", "wrong"), ("3", "pw-one"), (None, None)]:
-        bad = MqttSink("127.0.0.1", broker.port, username=user, password=pw, **common)
+        bad = MqttSink(MqttSinkSettings(username=user, password=pw, **common))
         assert not bad.connected and bad.refused is not None, (user, bad.refused)
         bad.close(timeout_s=0)
     # plain text on the TLS port: never connects
-    plain = MqttSink("127.0.0.1", broker.port, username="1", password="pw-one",
-                     connect_timeout_s=3.0)
+    plain = MqttSink(MqttSinkSettings(host="127.0.0.1", port=broker.port, username="1",
+                                      password="pw-one", connect_timeout_s=3.0))
     assert not plain.wait_connected(1.0) and not plain.connected
     plain.close(timeout_s=0)
     # a wrong CA: the broker's certificate is not trusted
     wrong = make_test_ca(broker.workdir.parent / "other-ca")
-    untrusted = MqttSink("127.0.0.1", broker.port, username="1", password="pw-one",
-                         tls_ca_file=str(wrong["ca"]), connect_timeout_s=3.0)
+    untrusted = MqttSink(MqttSinkSettings(host="127.0.0.1", port=broker.port, username="1",
+                                          password="pw-one", tls_ca_file=str(wrong["ca"]),
+                                          connect_timeout_s=3.0))
     assert not untrusted.connected
     untrusted.close(timeout_s=0)
     good.close()

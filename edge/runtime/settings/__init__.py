@@ -1,0 +1,78 @@
+"""Configuration of the edge daemon: a TOML file, command-line overrides, sensible defaults,
+as typed, frozen dataclasses built once.
+
+A configuration is a :class:`DaemonConfig` built from nested tables (every table and key is
+optional except the source's own required field; see ``deploy/ecg-edge.toml`` for a commented
+example)::
+
+    [source]            kind = "serial" | "ble" | "replay", channel = 0
+    [source.serial]     firmware_bridge.SerialConfig fields (port, baudrate, backoff_*...)
+    [source.ble]        firmware_bridge.BleConfig fields (address, profile...)
+    [source.replay]     firmware_bridge.ReplayConfig fields (record, speed, fs_hz, faults...)
+    [pipeline]          PipelineSettings: model, max_gap_fill_s, num_threads
+    [quality]           QualitySettings: edge.dsp.quality.QualityConfig fields (except fs_hz)
+    [alerts]            edge.runtime.alerts.AlertConfig fields
+    [outputs]           OutputSettings: hr_interval_s, strip, strip_fs_hz, strip_interval_s,
+                        status_interval_s
+    [daemon]            DaemonSettings: read_timeout_s, idle_exit_s
+    [sinks.terminal]    edge.sinks.terminal.TerminalSinkSettings: enabled, color, beats
+    [sinks.stdout]      edge.sinks.jsonl.StdoutSinkSettings: enabled (JSON lines on stdout)
+    [sinks.jsonl]       edge.sinks.jsonl.JsonlSinkSettings: enabled, path, max_bytes, ...
+    [sinks.wfdb]        edge.sinks.wfdb.WfdbSinkSettings: enabled, out_dir, record_name, ext
+    [sinks.mqtt]        edge.sinks.mqtt.MqttSinkSettings (see docs/fleet.md)
+
+Modules: :mod:`~edge.runtime.settings.config` (the dataclasses),
+:mod:`~edge.runtime.settings.typed` (TOML value -> field type, with errors that name the key
+and the rule), :mod:`~edge.runtime.settings.load` (file, ``--set`` overrides, typed options).
+Every value is checked against its field's type: ``enabled = "false"`` (a string), a
+``vrun_min_beats = 2.7`` or ``pause_s = "long"`` are refused with e.g.
+``alerts.pause_s: expected a number, got 'long'``. Unknown keys are errors.
+"""
+from edge.runtime.alerts import AlertConfig
+from edge.runtime.settings.config import (
+    SINK_NAMES,
+    SOURCE_KINDS,
+    DaemonConfig,
+    DaemonSettings,
+    OutputSettings,
+    PipelineSettings,
+    QualitySettings,
+    SinkSettings,
+    SourceSettings,
+)
+from edge.runtime.settings.load import (
+    apply_options,
+    apply_overrides,
+    config_from_dict,
+    load_config,
+    parse_value,
+    read_toml,
+)
+from edge.sinks.jsonl import JsonlSinkSettings, StdoutSinkSettings
+from edge.sinks.mqtt import MqttSinkSettings
+from edge.sinks.terminal import TerminalSinkSettings
+from edge.sinks.wfdb import WfdbSinkSettings
+
+__all__ = [
+    "SOURCE_KINDS",
+    "SINK_NAMES",
+    "SourceSettings",
+    "PipelineSettings",
+    "QualitySettings",
+    "AlertConfig",
+    "OutputSettings",
+    "DaemonSettings",
+    "TerminalSinkSettings",
+    "StdoutSinkSettings",
+    "JsonlSinkSettings",
+    "WfdbSinkSettings",
+    "MqttSinkSettings",
+    "SinkSettings",
+    "DaemonConfig",
+    "load_config",
+    "config_from_dict",
+    "apply_overrides",
+    "apply_options",
+    "parse_value",
+    "read_toml",
+]

@@ -1,0 +1,172 @@
+"""JSON Lines outputs: one compact JSON object per event, on a stream (stdout) or appended to
+a file that is rotated by size and reopened after log rotation (SIGHUP)."""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from edge.errors import ConfigError, SinkError
+from edge.events.model import EVENT_TYPES, Event, event_to_json
+from edge.sinks.base import TextStreamSink
+
+__all__ = ["StdoutSinkSettings", "JsonlSinkSettings", "JsonLinesSink", "RotatingJsonlSink"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class StdoutSinkSettings:
+    """The ``[sinks.stdout]`` table: ``enabled`` writes JSON lines on stdout."""
+
+    enabled: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class JsonlSinkSettings:
+    """The ``[sinks.jsonl]`` table: a rotating JSON-lines file.
+
+    Attributes
+    ----------
+    enabled : write the file.
+    path : file to append to.
+    max_bytes : rotate when the file would exceed this size (bytes; 0 = never).
+    backups : rotated files kept (``path.1`` ... ``path.N``).
+    fsync : fsync on every flush (durable across power loss; slower on SD cards).
+    types : event types written (empty = all; one of :data:`~edge.events.model.EVENT_TYPES`).
+    """
+
+    enabled: bool = False
+    path: str = "ecg-edge-events.jsonl"
+    max_bytes: int = 50_000_000
+    backups: int = 5
+    fsync: bool = False
+    types: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.enabled and not self.path:
+            raise ConfigError("path", "must name a file")
+        if not isinstance(self.max_bytes, int) or self.max_bytes < 0:
+            raise ConfigError("max_bytes", f"must be >= 0, got {self.max_bytes!r}")
+        if not isinstance(self.backups, int) or self.backups < 0:
+            raise ConfigError("backups", f"must be >= 0, got {self.backups!r}")
+        for t in self.types:
+            if t not in EVENT_TYPES:
+                raise ConfigError("types", f"unknown event type {t!r}; known: "
+                                           f"{', '.join(EVENT_TYPES)}")
+
+
+class JsonLinesSink(TextStreamSink):
+    """One compact JSON object per line on a text stream (default ``sys.stdout``)."""
+
+    def __init__(self, stream: IO[str] | None = None, *,
+                 types: Iterable[str] = ()) -> None:
+        self.name = "stdout"
+        self._stream = stream if stream is not None else sys.stdout
+        self.types = frozenset(types)
+
+    def emit(self, event: Event) -> None:
+        if not self.types or event.type in self.types:
+            self._write(event_to_json(event))
+
+
+
+class RotatingJsonlSink:
+    """JSON lines appended to ``path``; rotated to ``path.1`` ... ``path.<backups>`` when the
+    file would exceed ``max_bytes``; :meth:`reopen` reopens the path (after logrotate).
+
+    Parameters
+    ----------
+    path : file to append to (parent directories are created).
+    max_bytes : size limit in bytes (0 = never rotate).
+    backups : rotated files kept.
+    fsync : ``os.fsync`` on every flush.
+    types : event types written (empty = all).
+    """
+
+    def __init__(self, path: str | os.PathLike, *, max_bytes: int = 50_000_000,
+                 backups: int = 5, fsync: bool = False, types: Iterable[str] = ()) -> None:
+        self.name = f"jsonl:{path}"
+        self.path = Path(path)
+        self.max_bytes = int(max_bytes)
+        self.backups = int(backups)
+        self.fsync = fsync
+        self.types = frozenset(types)
+        self.n_rotations = 0
+        self._fh: IO[str] | None = None
+        self._size = 0
+        self._open()
+
+    def _open(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fh = self.path.open("a", encoding="utf-8")
+            self._size = self._fh.tell()
+        except OSError as exc:
+            raise SinkError(self.name, f"cannot open: {exc}") from exc
+
+    def _rotate(self) -> None:
+        self._close_file()
+        try:
+            if self.backups > 0:
+                for i in range(self.backups - 1, 0, -1):
+                    src = self.path.with_name(f"{self.path.name}.{i}")
+                    if src.exists():
+                        src.replace(self.path.with_name(f"{self.path.name}.{i + 1}"))
+                self.path.replace(self.path.with_name(f"{self.path.name}.1"))
+            else:
+                self.path.unlink(missing_ok=True)
+        except OSError as exc:
+            raise SinkError(self.name, f"cannot rotate: {exc}") from exc
+        self.n_rotations += 1
+        self._open()
+
+    def emit(self, event: Event) -> None:
+        if self.types and event.type not in self.types:
+            return
+        line = event_to_json(event) + "\n"
+        n = len(line.encode("utf-8"))
+        if self.max_bytes and self._size > 0 and self._size + n > self.max_bytes:
+            self._rotate()
+        if self._fh is None:
+            self._open()
+        try:
+            self._fh.write(line)
+        except (OSError, ValueError) as exc:
+            raise SinkError(self.name, f"cannot write: {exc}") from exc
+        self._size += n
+
+    def flush(self) -> None:
+        if self._fh is None:
+            return
+        try:
+            self._fh.flush()
+            if self.fsync:
+                os.fsync(self._fh.fileno())
+        except (OSError, ValueError) as exc:
+            raise SinkError(self.name, f"cannot flush: {exc}") from exc
+
+    def _close_file(self) -> None:
+        if self._fh is not None:
+            try:
+                self._fh.flush()
+                if self.fsync:
+                    os.fsync(self._fh.fileno())
+                self._fh.close()
+            except (OSError, ValueError) as exc:
+                raise SinkError(self.name, f"cannot close: {exc}") from exc
+            finally:
+                self._fh = None
+
+    def reopen(self) -> None:
+        """Close and reopen ``path`` (a rotated-away file is left to its new name)."""
+        self._close_file()
+        self._open()
+
+    def close(self) -> None:
+        self._close_file()
+

@@ -1,0 +1,125 @@
+"""Human-readable terminal output: one line per beat, rate, alert, quality change, link change
+and status event (ANSI colour optional)."""
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass
+from typing import IO
+
+from edge.errors import ConfigError
+from edge.events.model import (
+    AlertEvent,
+    BeatEvent,
+    Event,
+    HeartRateEvent,
+    LinkStatusEvent,
+    QualityEvent,
+    StatusEvent,
+)
+from edge.sinks.base import TextStreamSink
+
+__all__ = ["TerminalSinkSettings", "TerminalSink"]
+
+logger = logging.getLogger(__name__)
+
+COLOR_MODES = ("auto", "always", "never")
+
+
+@dataclass(frozen=True, kw_only=True)
+class TerminalSinkSettings:
+    """The ``[sinks.terminal]`` table.
+
+    Attributes
+    ----------
+    enabled : print events on stdout.
+    color : "auto" (when stdout is a tty), "always" or "never".
+    beats : one line per beat (else only rate, alerts, quality, link and status).
+    """
+
+    enabled: bool = True
+    color: str = "auto"
+    beats: bool = True
+
+    def __post_init__(self) -> None:
+        if self.color not in COLOR_MODES:
+            raise ConfigError("color", f"must be auto, always or never, got {self.color!r}")
+
+
+def _clock(t_s: float) -> str:
+    """Stream time as H:MM:SS.s."""
+    tenths = int(max(0.0, t_s) * 10)
+    h, rem = divmod(tenths, 36000)
+    m, rem = divmod(rem, 600)
+    return f"{h}:{m:02d}:{rem // 10:02d}.{rem % 10}"
+
+
+_COLORS = {"N": "", "S": "\033[33m", "V": "\033[31m", "F": "\033[35m", "Q": "\033[90m"}
+_RESET = "\033[0m"
+_BOLD_RED = "\033[1;31m"
+
+
+class TerminalSink(TextStreamSink):
+    """Human-readable lines on a text stream.
+
+    Parameters
+    ----------
+    stream : where to write (default ``sys.stdout``).
+    color : "auto" (when ``stream`` is a tty), "always" or "never".
+    beats : one line per beat (otherwise only rate, alerts, quality, link and status).
+    """
+
+    def __init__(self, stream: IO[str] | None = None, *, color: str = "auto",
+                 beats: bool = True) -> None:
+        self.name = "terminal"
+        self._stream = stream if stream is not None else sys.stdout
+        isatty = getattr(self._stream, "isatty", lambda: False)()
+        self.color = color == "always" or (color == "auto" and isatty)
+        self.beats = beats
+        self._last_hr: dict[int, float | None] = {}
+
+    def _c(self, code: str, text: str) -> str:
+        return f"{code}{text}{_RESET}" if self.color and code else text
+
+    def format(self, event: Event) -> str | None:
+        """The line for ``event`` (None: not shown)."""
+        dev = f"dev{event.device_id}"
+        if isinstance(event, BeatEvent):
+            if not self.beats:
+                return None
+            rr = event.rr_s.get("pre")
+            hr = self._last_hr.get(event.device_id)
+            p = event.proba.get(event.label, float("nan"))
+            flag = "" if event.quality == "good" else f"  [{event.quality}]"
+            return (f"{_clock(event.t_stream_s)} {dev} beat "
+                    f"{self._c(_COLORS.get(event.label, ''), event.label)}  "
+                    f"p={p:.2f}  RR {rr if rr is not None else float('nan'):.2f} s"
+                    f"{'' if hr is None else f'  HR {hr:.0f}'}{flag}")
+        if isinstance(event, HeartRateEvent):
+            self._last_hr[event.device_id] = event.hr_bpm
+            hr = "--" if event.hr_bpm is None else f"{event.hr_bpm:.0f}"
+            return f"{_clock(event.t_stream_s)} {dev} HR {hr} bpm ({event.n_beats} beats)"
+        if isinstance(event, AlertEvent):
+            det = " ".join(f"{k}={v}" for k, v in event.detail.items())
+            text = f"ALERT {event.kind} {event.state} ({event.severity}) {det}".rstrip()
+            return f"{_clock(event.t_stream_s)} {dev} " + self._c(_BOLD_RED, text)
+        if isinstance(event, QualityEvent):
+            return (f"{_clock(event.sample_index / event.fs_hz)} {dev} signal quality "
+                    f"{event.quality} (was {event.previous})")
+        if isinstance(event, LinkStatusEvent):
+            if event.state == "gap":
+                return (f"{dev} link gap: {event.lost_samples} samples lost "
+                        f"({event.gap_s:.2f} s), {event.action}")
+            return f"{dev} link {event.state} {event.detail}".rstrip()
+        if isinstance(event, StatusEvent):
+            c = event.counters
+            return (f"status {event.state}: uptime {event.uptime_s:.1f} s, "
+                    f"{c.get('beats', 0)} beats, {c.get('samples', 0)} samples, "
+                    f"{c.get('gaps', 0)} gaps")
+        return None
+
+    def emit(self, event: Event) -> None:
+        line = self.format(event)
+        if line is not None:
+            self._write(line)
+

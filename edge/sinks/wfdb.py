@@ -1,0 +1,120 @@
+"""Beats as a WFDB annotation file (N/S/V/F/Q at the device's sample rate), rewritten as beats
+arrive so the file always holds every beat so far."""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edge.errors import ConfigError, SinkError
+from edge.events.model import BeatEvent, Event
+
+__all__ = ["WfdbSinkSettings", "WfdbAnnotationSink"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class WfdbSinkSettings:
+    """The ``[sinks.wfdb]`` table: beats as ``<out_dir>/<record_name>.<ext>`` (with several
+    devices the device id is appended to the record name).
+
+    Attributes
+    ----------
+    enabled : write the file.
+    out_dir : directory of the annotation file.
+    record_name : WFDB record name (a plain file name).
+    ext : annotation extension (alphanumeric).
+    """
+
+    enabled: bool = False
+    out_dir: str = "."
+    record_name: str = "ecg-edge"
+    ext: str = "cls"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.ext, str) or not self.ext.isalnum():
+            raise ConfigError("ext", f"must be alphanumeric, got {self.ext!r}")
+        if not isinstance(self.record_name, str) or not self.record_name \
+                or "/" in self.record_name:
+            raise ConfigError("record_name", "must be a plain file name")
+
+
+class WfdbAnnotationSink:
+    """Beats as WFDB annotation files, written on :meth:`flush` / :meth:`close`.
+
+    Beats of device ``d`` go to ``<out_dir>/<record_name>.<ext>`` when ``per_device`` is
+    False, else ``<out_dir>/<record_name>_<d>.<ext>``. Positions are the beats' device sample
+    indices at the device rate (the rate of the first beat; a beat at another rate starts a
+    file ``<record_name>_<d>_<rate>hz``). Each write rewrites the whole file, so it always
+    holds every beat so far.
+    """
+
+    def __init__(self, out_dir: str | os.PathLike, record_name: str = "ecg-edge", *,
+                 ext: str = "cls", per_device: bool = False,
+                 min_write_interval_s: float = 30.0) -> None:
+        self.name = f"wfdb:{out_dir}/{record_name}.{ext}"
+        self.out_dir = Path(out_dir)
+        self.record_name = record_name
+        self.ext = ext
+        self.per_device = per_device
+        self._beats: dict[tuple[int, float], tuple[list[int], list[str]]] = {}
+        self._dirty: set[tuple[int, float]] = set()
+        self._first_fs: dict[int, float] = {}
+        self.paths: list[Path] = []
+        self.min_write_interval_s = float(min_write_interval_s)
+        self._last_write = -1e300
+
+    def _record(self, key: tuple[int, float]) -> str:
+        dev, fs = key
+        name = f"{self.record_name}_{dev}" if self.per_device else self.record_name
+        if self._first_fs.get(dev, fs) != fs:
+            name += f"_{fs:g}hz"
+        return name
+
+    def emit(self, event: Event) -> None:
+        if not isinstance(event, BeatEvent):
+            return
+        key = (event.device_id, float(event.fs_hz))
+        self._first_fs.setdefault(event.device_id, key[1])
+        idx, sym = self._beats.setdefault(key, ([], []))
+        idx.append(int(event.sample_index))
+        sym.append(event.label)
+        self._dirty.add(key)
+
+    def flush(self) -> None:
+        """Rewrite the files that gained beats, at most every ``min_write_interval_s``
+        seconds (rewriting is O(beats)); :meth:`close` always writes."""
+        if time.monotonic() - self._last_write >= self.min_write_interval_s:
+            self.write()
+
+    def write(self) -> None:
+        """Rewrite the files that gained beats now."""
+        from edge.errors import EdgeError  # noqa: PLC0415
+        from edge.io.wfdb_io import write_annotations  # noqa: PLC0415
+
+        self._last_write = time.monotonic()
+
+        for key in sorted(self._dirty):
+            idx, sym = self._beats[key]
+            order = np.argsort(np.asarray(idx, dtype=np.int64), kind="stable")
+            try:
+                path = write_annotations(self._record(key), self.ext,
+                                         np.asarray(idx, dtype=np.int64)[order],
+                                         [sym[i] for i in order], key[1], self.out_dir)
+            except (EdgeError, OSError, ValueError) as exc:
+                raise SinkError(self.name, f"cannot write annotations: {exc}") from exc
+            if path not in self.paths:
+                self.paths.append(path)
+        self._dirty.clear()
+
+    def reopen(self) -> None:
+        return None
+
+    def close(self) -> None:
+        self.write()
+

@@ -1,0 +1,100 @@
+import json
+import logging
+
+import pytest
+
+from edge.errors import ConfigError, SinkError
+from edge.events.model import EVENT_TYPES, LinkStatusEvent
+from edge.sinks.mqtt import MQTT_TOPICS, MqttSink, MqttSinkSettings
+from edge.sinks.outbox import MEMORY, Outbox, OutboxConfig
+from tests.edge.events.test_decode import sample_events
+from tests.edge.sinks.broker_support import Broker, Subscriber, free_port, need_mosquitto
+
+
+def test_every_event_type_has_a_topic():
+    assert tuple(MQTT_TOPICS) == EVENT_TYPES
+    assert set(MQTT_TOPICS.values()) == {"beats", "alerts", "hr", "strip", "status"}
+    assert {t for t, s in MQTT_TOPICS.items() if s == "status"} == {"status", "link", "quality"}
+
+
+@pytest.mark.parametrize("kw,field", [
+    ({"port": 0}, "port"),
+    ({"port": True}, "port"),
+    ({"protocol": "4"}, "protocol"),
+    ({"protocol": 5}, "protocol"),
+    ({"topic_prefix": "a/b"}, "topic_prefix"),
+    ({"qos_stream": 2}, "qos_stream"),
+    ({"password": "x", "password_file": "/f"}, "password_file"),
+    ({"tls_cert_file": "/c"}, "tls_key_file"),
+    ({"tls": "yes"}, "tls"),
+    ({"outbox_max_bytes": 10}, "outbox_max_bytes"),
+    ({"drain_timeout_s": -1}, "drain_timeout_s"),
+])
+def test_settings_rules_name_the_field(kw, field):
+    with pytest.raises(ConfigError) as err:
+        MqttSinkSettings(**kw)
+    assert err.value.field == field
+
+
+def test_password_file_and_outbox_from_settings(tmp_path):
+    secret = tmp_path / "secret"
+    secret.write_text("pw-one\n")
+    s = MqttSinkSettings(username="1", password_file=str(secret))
+    assert s.read_password() == "pw-one"
+    assert MqttSinkSettings(tls_ca_file="/ca").uses_tls and not s.uses_tls
+    assert s.outbox_config().path == MEMORY
+    with pytest.raises(SinkError, match="sinks.mqtt.password_file"):
+        MqttSinkSettings(password_file=str(tmp_path / "missing")).read_password()
+
+
+def test_offline_sink_queues_every_event_type_on_its_topic(caplog):
+    """No broker: the sink starts, warns, and queues each event type on its topic with its
+    QoS (hr and strip: qos_stream) and retain flag (status topic)."""
+    pytest.importorskip("paho.mqtt.client")
+    settings = MqttSinkSettings(host="127.0.0.1", port=free_port(), topic_prefix="w",
+                                qos_stream=0, connect_timeout_s=0.0, drain_timeout_s=0.0)
+    with caplog.at_level(logging.WARNING, logger="edge.sinks.mqtt"):
+        sink = MqttSink(settings)
+    assert "outbox_path is not set" in caplog.text
+    try:
+        for ev in sample_events():
+            assert sink.topic(ev) == f"w/3/{MQTT_TOPICS[ev.type]}"
+            sink.emit(ev)
+        msgs = sink.outbox.peek(0, 100)
+        assert [m.topic.rsplit("/", 1)[1] for m in msgs] == \
+            [MQTT_TOPICS[e.type] for e in sample_events()]
+        for m, ev in zip(msgs, sample_events()):
+            assert m.qos == (0 if ev.type in ("hr", "strip") else 1)
+            assert m.retain == (MQTT_TOPICS[ev.type] == "status")
+            assert json.loads(m.payload)["boot"] == sink.boot
+    finally:
+        sink.close(timeout_s=0)
+
+
+def test_given_outbox_is_used_and_closed(tmp_path):
+    pytest.importorskip("paho.mqtt.client")
+    outbox = Outbox(OutboxConfig(path=str(tmp_path / "o.sqlite")))
+    sink = MqttSink(MqttSinkSettings(port=free_port(), connect_timeout_s=0.0), outbox=outbox)
+    assert sink.outbox is outbox
+    sink.emit(LinkStatusEvent(device_id=1, state="connected"))
+    sink.close(timeout_s=0)
+    assert Outbox(OutboxConfig(path=str(tmp_path / "o.sqlite"))).pending == 1
+
+
+def test_mqtt_sink_against_a_local_broker(tmp_path, beat):
+    need_mosquitto()
+    broker = Broker(tmp_path / "broker").start()
+    try:
+        sub = Subscriber(broker.port)
+        s = MqttSink(MqttSinkSettings(host="127.0.0.1", port=broker.port, topic_prefix="ecg"))
+        assert s.connected
+        s.emit(beat(10, "V"))
+        s.emit(LinkStatusEvent(device_id=1, state="connected"))
+        s.close()
+        assert sub.wait_for(lambda m: {"ecg/1/beats", "ecg/1/status"}
+                            <= {t for t, _, _ in m}, 5)
+        assert sub.wait_for(lambda m: any(t == "ecg/daemon/status" and p["state"] == "offline"
+                                          for t, p, _ in m), 5)
+        sub.close()
+    finally:
+        broker.stop()

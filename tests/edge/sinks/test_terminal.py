@@ -1,0 +1,32 @@
+import io
+
+import pytest
+
+from edge.errors import ConfigError
+from edge.events.model import HeartRateEvent, LinkStatusEvent
+from edge.sinks.terminal import TerminalSink, TerminalSinkSettings
+
+
+def test_terminal_lines(beat):
+    buf = io.StringIO()
+    t = TerminalSink(buf, color="never")
+    t.emit(HeartRateEvent(device_id=1, sample_index=3600, fs_hz=360.0, hr_bpm=71.6,
+                          window_s=10.0, n_beats=12))
+    t.emit(beat(3960, "V"))
+    t.emit(LinkStatusEvent(device_id=1, state="gap", lost_samples=36, gap_s=0.1,
+                           action="filled"))
+    lines = buf.getvalue().splitlines()
+    assert "HR 72 bpm" in lines[0] and "beat V" in lines[1] and "HR 72" in lines[1]
+    assert "36 samples lost" in lines[2]
+
+
+def test_terminal_without_beats(beat):
+    buf = io.StringIO()
+    TerminalSink(buf, color="never", beats=False).emit(beat(5))
+    assert buf.getvalue() == ""
+
+
+def test_settings_color_rule():
+    with pytest.raises(ConfigError) as err:
+        TerminalSinkSettings(color="rainbow")
+    assert err.value.field == "color" and "auto, always or never" in err.value.rule
