@@ -30,7 +30,7 @@ import streamlit as st
 from edge.dashboard.config import DashboardConfig, parse_app_args
 from edge.dashboard.feeds import JsonlFollower, MqttFeed
 from edge.dashboard.monitor import Monitor, register_monitor
-from edge.dashboard.report import render_report
+from edge.dashboard.report_page import render_report
 from edge.dashboard.state import MonitorState
 from edge.dashboard.views import render_feed_status, render_live
 from edge.errors import ConfigError
@@ -81,8 +81,8 @@ def _page_from_query() -> str:
 
 def main() -> None:
     """Render the app (called on every script run)."""
-    st.set_page_config(page_title="ecg-edge monitor", page_icon=":material/ecg_heart:", layout="wide",
-                       initial_sidebar_state="auto")
+    st.set_page_config(page_title="ecg-edge monitor", page_icon=":material/ecg_heart:",
+                       layout="wide", initial_sidebar_state="auto")
     try:
         config = _config()
     except ConfigError as exc:
@@ -111,7 +111,7 @@ def main() -> None:
     def live() -> None:
         t0 = time.perf_counter()
         render_live(config, monitor.state.snapshots(), monitor.feed_statuses(),
-                    monitor.state.daemon_online)
+                    monitor.state.daemon_online, malformed=monitor.malformed_counts())
         st.caption(f"updated {time.strftime('%H:%M:%S')} · "
                    f"{(time.perf_counter() - t0) * 1000:.0f} ms")
 

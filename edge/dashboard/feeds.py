@@ -1,33 +1,44 @@
 """Where the dashboard's events come from: the daemon's JSONL file and its MQTT topics.
 
-Both feeds implement :class:`EventFeed`: ``poll()`` returns the event dicts that arrived since
-the last call (never blocks), ``status()`` says whether the feed is connected, ``close()``
-releases it.
+Both feeds implement :class:`EventFeed`: ``poll()`` returns the events that arrived since the
+last call (never blocks), ``status()`` says whether the feed is connected, ``close()``
+releases it. Every payload is decoded with the strict event decoder
+(:func:`edge.events.decode.parse_message`): what comes out is a typed
+:class:`~edge.events.model.Event` or the daemon's :class:`~edge.events.model.Presence`; a
+malformed payload is dropped, counted by kind and logged once per kind
+(:class:`~edge.dashboard.rejects.Rejects`), and its count is shown in the view.
 
 ``JsonlFollower``  tails ``--jsonl PATH`` like ``tail -F``: starts near the end (a bounded
                    backlog), survives rotation by :class:`edge.sinks.RotatingJsonlSink`
                    (finishes the rotated file, then opens the new one) and truncation.
-``MqttFeed``       subscribes to ``<prefix>/+/beats|alerts|hr|strip|status`` with paho-mqtt 2.x
-                   (:data:`edge.sinks.MQTT_TOPICS`); the ``status`` topics also carry the
-                   daemon's presence (``{"type": "presence"|"status", "state": "online"|
-                   "offline"}``, retained, the offline one being its last will); messages wait
-                   in a bounded queue.
+``MqttFeed``       subscribes to ``<prefix>/+/<suffix>`` for the suffixes of every event type
+                   (:data:`edge.sinks.MQTT_TOPICS` over :data:`edge.events.model.EVENT_TYPES`:
+                   beats, hr, alerts, status, strip) with paho-mqtt 2.x; the ``status`` topics
+                   also carry the daemon's presence (``{"type": "presence", "state": "online"|
+                   "offline"}``, retained, the offline one being its last will). An event must
+                   come on its own device's topic for its type. Messages wait in a bounded
+                   queue.
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
 from collections import deque
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Protocol, runtime_checkable
+from typing import IO, Protocol, runtime_checkable
 
-from edge.errors import ConfigError
+from edge.dashboard.rejects import Rejects
+from edge.errors import ConfigError, EventDecodeError
+from edge.events.decode import parse_message
+from edge.events.model import EVENT_TYPES, Event, Presence
+from edge.sinks import MQTT_TOPICS
 
 __all__ = [
     "MQTT_SUFFIXES",
+    "Message",
     "EventFeed",
     "FeedStatus",
     "JsonlFeedConfig",
@@ -39,8 +50,12 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Topic suffixes the daemon publishes per device (values of ``edge.sinks.MQTT_TOPICS``).
-MQTT_SUFFIXES = ("beats", "alerts", "hr", "strip", "status")
+#: Topic suffixes the daemon publishes per device: ``edge.sinks.MQTT_TOPICS`` of every event
+#: type, without repeats.
+MQTT_SUFFIXES: tuple[str, ...] = tuple(dict.fromkeys(MQTT_TOPICS[t] for t in EVENT_TYPES))
+
+#: What a feed delivers: a decoded event or the daemon's presence.
+Message = Event | Presence
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -53,7 +68,9 @@ class FeedStatus:
     connected : file open / broker connected.
     detail : human-readable reason when not connected (or extra information).
     n_events : events delivered so far.
-    n_bad : lines / messages that were not valid event JSON.
+    n_bad : lines / messages refused as malformed (not JSON, not a valid event, wrong
+        topic, over-long line).
+    malformed : ``n_bad`` by kind (e.g. ``field label``), most frequent first.
     """
 
     name: str
@@ -61,6 +78,7 @@ class FeedStatus:
     detail: str = ""
     n_events: int = 0
     n_bad: int = 0
+    malformed: Mapping[str, int] = field(default_factory=dict)
 
 
 @runtime_checkable
@@ -69,8 +87,9 @@ class EventFeed(Protocol):
 
     name: str
 
-    def poll(self) -> list[dict[str, Any]]:
-        """Events received since the last call (never blocks)."""
+    def poll(self) -> list[Message]:
+        """Decoded events (and presence messages) received since the last call (never
+        blocks)."""
         ...
 
     def status(self) -> FeedStatus:
@@ -80,14 +99,6 @@ class EventFeed(Protocol):
     def close(self) -> None:
         """Release files / connections; idempotent."""
         ...
-
-
-def _decode(raw: bytes | str) -> dict[str, Any] | None:
-    try:
-        obj = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return obj if isinstance(obj, dict) and isinstance(obj.get("type"), str) else None
 
 
 # --------------------------------------------------------------------------- JSONL
@@ -136,9 +147,14 @@ class JsonlFollower:
         self._buf = b""
         self._first_open = True
         self._detail = "waiting for the file"
+        self.rejects = Rejects(self.name)
         self.n_events = 0
-        self.n_bad = 0
         self.n_reopens = 0
+
+    @property
+    def n_bad(self) -> int:
+        """Lines refused as malformed."""
+        return self.rejects.total
 
     # -- file handling
     def _open(self) -> bool:
@@ -168,7 +184,7 @@ class JsonlFollower:
                 pass
         self._fh, self._ino, self._buf = None, None, b""
 
-    def _read(self, limit: int) -> list[dict[str, Any]]:
+    def _read(self, limit: int) -> list[Message]:
         if self._fh is None:
             return []
         chunk = self._fh.read(limit)
@@ -178,23 +194,21 @@ class JsonlFollower:
         lines = data.split(b"\n")
         self._buf = lines.pop()
         if len(self._buf) > self.config.max_line_bytes:
-            logger.warning("%s: dropping an over-long line (%d bytes)", self.name,
-                           len(self._buf))
+            self.rejects.add("line too long", f"{len(self._buf)} bytes without a newline, more "
+                                              f"than max_line_bytes={self.config.max_line_bytes}")
             self._buf = b""
-            self.n_bad += 1
-        out = []
+        out: list[Message] = []
         for line in lines:
             if not line.strip():
                 continue
-            obj = _decode(line)
-            if obj is None:
-                self.n_bad += 1
-                continue
-            out.append(obj)
+            try:
+                out.append(parse_message(line))
+            except EventDecodeError as err:
+                self.rejects.add_decode_error(err)
         self.n_events += len(out)
         return out
 
-    def poll(self) -> list[dict[str, Any]]:
+    def poll(self) -> list[Message]:
         """Events appended since the last call (at most ``max_read_bytes`` read)."""
         if self._fh is None and not self._open():
             return []
@@ -223,7 +237,8 @@ class JsonlFollower:
 
     def status(self) -> FeedStatus:
         return FeedStatus(name=self.name, connected=self._fh is not None, detail=self._detail,
-                          n_events=self.n_events, n_bad=self.n_bad)
+                          n_events=self.n_events, n_bad=self.rejects.total,
+                          malformed=self.rejects.by_kind())
 
     def close(self) -> None:
         self._close_file()
@@ -301,12 +316,12 @@ class MqttFeed:
     def __init__(self, config: MqttFeedConfig, *, client_factory=None) -> None:
         self.config = config
         self.name = f"mqtt:{config.host}:{config.port}"
-        self._queue: deque[dict[str, Any]] = deque(maxlen=config.max_queued)
+        self._queue: deque[Message] = deque(maxlen=config.max_queued)
         self._lock = threading.Lock()
         self._connected = threading.Event()
         self._detail = "connecting"
+        self.rejects = Rejects(self.name)
         self.n_events = 0
-        self.n_bad = 0
         self.n_dropped = 0
         if client_factory is None:
             try:
@@ -353,20 +368,40 @@ class MqttFeed:
         self._detail = f"disconnected ({reason_code}); reconnecting"
         logger.warning("%s: %s", self.name, self._detail)
 
+    @property
+    def n_bad(self) -> int:
+        """Messages refused as malformed."""
+        return self.rejects.total
+
+    def _topic_error(self, topic: str, msg: Message) -> str | None:
+        """Why ``msg`` does not belong on ``topic`` (None when it does)."""
+        levels = topic.split("/")
+        suffix = levels[-1]
+        if isinstance(msg, Presence):
+            return None if suffix == "status" else f"a presence message on {topic!r}"
+        want = MQTT_TOPICS.get(msg.type)
+        if len(levels) < 2 or levels[-2] != str(msg.device_id) or suffix != want:
+            return (f"a {msg.type} event of device {msg.device_id} on {topic!r} (expected "
+                    f".../{msg.device_id}/{want})")
+        return None
+
     def _on_message(self, client, userdata, message) -> None:
-        obj = _decode(message.payload)
-        if obj is None:
-            self.n_bad += 1
+        try:
+            msg = parse_message(message.payload)
+        except EventDecodeError as err:
+            self.rejects.add_decode_error(err)
             return
-        if obj.get("type") == "presence" or str(message.topic).split("/")[-2:-1] == ["daemon"]:
-            obj.pop("device_id", None)  # the daemon's online / offline message
+        wrong = self._topic_error(str(message.topic), msg)
+        if wrong is not None:
+            self.rejects.add("topic", wrong)
+            return
         with self._lock:
             if len(self._queue) == self._queue.maxlen:
                 self.n_dropped += 1
-            self._queue.append(obj)
+            self._queue.append(msg)
 
     # -- EventFeed
-    def poll(self) -> list[dict[str, Any]]:
+    def poll(self) -> list[Message]:
         with self._lock:
             out = list(self._queue)
             self._queue.clear()
@@ -387,7 +422,8 @@ class MqttFeed:
         if self.n_dropped:
             detail = f"{detail}; {self.n_dropped} messages dropped".lstrip("; ")
         return FeedStatus(name=self.name, connected=self.connected, detail=detail,
-                          n_events=self.n_events, n_bad=self.n_bad)
+                          n_events=self.n_events, n_bad=self.rejects.total,
+                          malformed=self.rejects.by_kind())
 
     def close(self) -> None:
         if self._closed:

@@ -13,6 +13,7 @@ import logging
 import math
 import threading
 import weakref
+from collections import Counter
 from collections.abc import Sequence
 
 from edge.dashboard.feeds import EventFeed, FeedStatus
@@ -84,6 +85,14 @@ class Monitor:
     def feed_statuses(self) -> list[FeedStatus]:
         """Status of every feed."""
         return [f.status() for f in self.feeds]
+
+    def malformed_counts(self) -> dict[str, int]:
+        """Payloads refused so far, by kind, over every feed and the state (most frequent
+        first); empty when everything decoded."""
+        total: Counter[str] = Counter(self.state.rejects.by_kind())
+        for status in self.feed_statuses():
+            total.update(status.malformed)
+        return dict(total.most_common())
 
     def stop(self, timeout_s: float = 2.0) -> None:
         """Stop polling and close the feeds; idempotent."""

@@ -11,8 +11,9 @@ Files read (see :func:`training.evaluate.write_report` and ``evaluate_model``):
                   ``<S|V>_<FN|FP>_strips``), ``strips`` describes the strip beats.
 ``*.png``         confusion matrices and false negative / false positive strips.
 
-A missing folder or ``report.json`` gives a clear "no report found" state; a damaged one an
-error message; missing PNGs fall back to tables.
+A missing folder or ``report.json`` gives ``None`` (the page's "no report found" state); a
+damaged one a :class:`~edge.errors.DataError`. This module does not import Streamlit: the page
+that shows the report is :mod:`edge.dashboard.report_page`.
 """
 from __future__ import annotations
 
@@ -23,8 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import streamlit as st
-
 from edge.errors import DataError
 
 __all__ = [
@@ -33,7 +32,8 @@ __all__ = [
     "confusion_rows",
     "load_report",
     "metrics_rows",
-    "render_report",
+    "model_label",
+    "percent_text",
 ]
 
 logger = logging.getLogger(__name__)
@@ -43,11 +43,6 @@ MODES = {"reference": "beats at the reference annotation positions (comparable w
                       "literature)",
          "end_to_end": "beats found by the streaming detector, matched to the reference "
                        "(`-` = missed or extra beat)"}
-
-_STRIP_KEYS = (("V_FN", "V beats missed (false negatives)"),
-               ("V_FP", "beats wrongly called V (false positives)"),
-               ("S_FN", "S beats missed (false negatives)"),
-               ("S_FP", "beats wrongly called S (false positives)"))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -95,7 +90,8 @@ def load_report(folder: str | Path) -> EvaluationReport | None:
     return EvaluationReport(folder=folder, models=tuple(data))
 
 
-def _pct(value: Any) -> str:
+def percent_text(value: Any) -> str:
+    """A fraction as a percentage with one decimal (``–`` when missing or not finite)."""
     try:
         v = float(value)
     except (TypeError, ValueError):
@@ -107,8 +103,9 @@ def metrics_rows(mode_result: dict[str, Any]) -> list[dict[str, Any]]:
     """Per-class table rows: class, Se, +P, Spec, F1 (%), TP, FP, FN."""
     rows = []
     for c, v in (mode_result.get("per_class") or {}).items():
-        rows.append({"class": c, "Se %": _pct(v.get("se")), "+P %": _pct(v.get("ppv")),
-                     "Spec %": _pct(v.get("spec")), "F1 %": _pct(v.get("f1")),
+        rows.append({"class": c, "Se %": percent_text(v.get("se")),
+                     "+P %": percent_text(v.get("ppv")), "Spec %": percent_text(v.get("spec")),
+                     "F1 %": percent_text(v.get("f1")),
                      "TP": v.get("tp"), "FP": v.get("fp"), "FN": v.get("fn")})
     return rows
 
@@ -121,86 +118,6 @@ def confusion_rows(mode_result: dict[str, Any]) -> list[dict[str, Any]]:
             for t, row in zip(classes, conf.get("matrix") or [])]
 
 
-def _model_label(m: dict[str, Any]) -> str:
+def model_label(m: dict[str, Any]) -> str:
+    """e.g. ``CNN (cnn-2024-1)``."""
     return f"{str(m.get('kind', 'model')).upper()} ({m.get('model_version', '?')})"
-
-
-def render_report(folder: str | Path) -> None:
-    """The report page for ``folder``."""
-    folder = Path(folder)
-    st.header("Model evaluation report")
-    try:
-        report = load_report(folder)
-    except DataError as exc:
-        st.error(f"**Damaged report** — {exc}", icon=":material/error:")
-        return
-    if report is None:
-        st.info(f"**No report found at `{folder}`** (no `report.json`). Write one with "
-                f"`python -m training.evaluate --model MODEL_DIR --out {folder}`, or start the "
-                f"dashboard with `--report DIR`.", icon=":material/description:")
-        return
-    st.caption(f"from `{report.folder}` · {len(report.models)} model(s)")
-    labels = [_model_label(m) for m in report.models]
-    idx = 0
-    if len(labels) > 1:
-        idx = labels.index(st.selectbox("Model", labels, key="report_model"))
-    model = report.models[idx]
-    mode = st.radio("Beats", list(MODES), horizontal=True, key="report_mode",
-                    format_func=lambda m: m.replace("_", "-"))
-    st.caption(MODES[mode])
-    res = model.get(mode)
-    if not isinstance(res, dict):
-        st.warning(f"The report has no `{mode}` results for {labels[idx]}.")
-        return
-
-    c1, c2, c3 = st.columns(3)
-    c1.metric("Accuracy", f"{_pct(res.get('accuracy'))} %")
-    c2.metric("Macro F1", f"{_pct(res.get('macro_f1'))} %")
-    c3.metric("Beats", f"{res.get('n_beats', '–')}")
-    det = res.get("detection")
-    if isinstance(det, dict):
-        st.caption(f"Detection: Se {_pct(det.get('se'))} %, +P {_pct(det.get('ppv'))} % "
-                   f"({det.get('fn')} missed, {det.get('fp')} extra)")
-
-    st.subheader("Metrics per class")
-    st.table(metrics_rows(res), hide_index=True)
-    targets = res.get("targets")
-    if isinstance(targets, dict) and targets:
-        st.caption("Targets: " + ", ".join(
-            f"{k} {float(v.get('value', float('nan'))):.3f} "
-            f"{'✓' if v.get('met') else '✗'} (≥ {v.get('target')})"
-            for k, v in targets.items()))
-
-    st.subheader("Confusion matrix")
-    png = report.plot_path(model, f"{mode}_confusion")
-    if png is not None:
-        st.image(str(png), caption=f"{labels[idx]}, {mode.replace('_', '-')}: rows reference, "
-                                   f"columns predicted")
-    rows = confusion_rows(res)
-    if rows:
-        if png is None:
-            st.table(rows, hide_index=True)
-        else:
-            with st.expander("as a table"):
-                st.table(rows, hide_index=True)
-
-    st.subheader("Per-record results")
-    per_record = res.get("per_record") or []
-    if per_record:
-        st.dataframe(per_record, width="stretch", hide_index=True)
-    else:
-        st.caption("no per-record results in the report")
-
-    st.subheader("False negative / false positive strips")
-    st.caption("3 s of conditioned ECG around misclassified beats (reference positions); "
-               "dashed lines mark beats as `reference>predicted`, red = wrong.")
-    shown = 0
-    for key, title in _STRIP_KEYS:
-        png = report.plot_path(model, f"{key}_strips")
-        if png is None:
-            continue
-        st.markdown(f"**{title}**")
-        st.image(str(png), width="stretch")
-        shown += 1
-    if not shown:
-        st.caption("no strip images in the report")

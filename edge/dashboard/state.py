@@ -1,9 +1,15 @@
 """What the dashboard knows about each device: bounded buffers filled from daemon events.
 
-:class:`MonitorState` takes event dicts (the JSON form documented in ``docs/events.md``) from
-any feed, in any thread, through :meth:`MonitorState.apply`, and hands immutable
-:class:`DeviceSnapshot` objects to the views. Every buffer has a fixed capacity
-(:class:`StateConfig`), so memory stays bounded however long the dashboard runs:
+:class:`MonitorState` takes decoded events (:class:`~edge.events.model.Event`, and the
+daemon's :class:`~edge.events.model.Presence`) from any feed, in any thread, through
+:meth:`MonitorState.apply`, and hands immutable :class:`DeviceSnapshot` objects to the views.
+An event given as a dict (its JSON form, ``docs/events.md``) is decoded with the same strict
+decoder as the feeds use (:func:`edge.events.decode.message_from_dict`); what it refuses, and
+what the state cannot show (a strip faster than ``max_strip_fs_hz``), is counted by kind and
+logged once per kind (:attr:`MonitorState.rejects`), never turned into numbers.
+
+Every buffer has a fixed capacity (:class:`StateConfig`), so memory stays bounded however long
+the dashboard runs:
 
 * the ECG strip: the last ``strip_history_s`` seconds of samples (a numpy ring buffer);
 * beats: the last ``max_beats``; per-class counts are plain integers;
@@ -18,6 +24,7 @@ on the strip they belong to.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import threading
@@ -30,7 +37,21 @@ from typing import Any
 import numpy as np
 
 from edge.aami import AAMI_CLASSES
-from edge.errors import ConfigError
+from edge.dashboard.rejects import Rejects
+from edge.errors import ConfigError, EventDecodeError
+from edge.events.decode import message_from_dict
+from edge.events.model import (
+    EVENT_CLASSES,
+    AlertEvent,
+    BeatEvent,
+    Event,
+    HeartRateEvent,
+    LinkStatusEvent,
+    Presence,
+    QualityEvent,
+    StatusEvent,
+    StripEvent,
+)
 
 __all__ = [
     "BEAT_CLASSES",
@@ -46,8 +67,18 @@ logger = logging.getLogger(__name__)
 #: AAMI classes in display order.
 BEAT_CLASSES = AAMI_CLASSES
 
-#: Event types tied to the signal: a device that sent one of these is shown.
-_SIGNAL_TYPES = frozenset({"beat", "hr", "strip", "alert", "quality"})
+
+
+def _tied_to_signal(cls: type[Event]) -> bool:
+    """The event type always carries a stream position (a required ``sample_index``)."""
+    return any(f.name == "sample_index" and f.default is dataclasses.MISSING
+               for f in dataclasses.fields(cls))
+
+
+#: Event types tied to the signal (beat, hr, alert, quality, strip: every type of
+#: :data:`~edge.events.model.EVENT_CLASSES` with a required ``sample_index``): a device that
+#: sent one of these is shown.
+_SIGNAL_TYPES = frozenset(t for t, cls in EVENT_CLASSES.items() if _tied_to_signal(cls))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -314,22 +345,12 @@ class _Device:
         return self.lost_before + max(0, self.seq_max - self.seq_min + 1 - self.n_seq)
 
 
-def _num(value: Any, default: float = float("nan")) -> float:
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        return default
-    return out
+class _Unshowable(Exception):
+    """A valid event the state cannot show (``kind`` for the reject counts)."""
 
-
-def _t_stream(event: Mapping[str, Any]) -> float:
-    t = event.get("t_stream_s")
-    if t is not None:
-        return _num(t)
-    si, fs = event.get("sample_index"), event.get("fs_hz")
-    if si is None or not fs:
-        return float("nan")
-    return _num(si) / _num(fs)
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 class MonitorState:
@@ -349,38 +370,41 @@ class MonitorState:
         self._devices: dict[int, _Device] = {}
         self.daemon_online: bool | None = None
         self.n_events = 0
-        self.n_rejected = 0
+        self.rejects = Rejects("dashboard state")
+
+    @property
+    def n_rejected(self) -> int:
+        """Events refused (malformed, or not showable)."""
+        return self.rejects.total
 
     # ------------------------------------------------------------------ input
-    def apply(self, event: Mapping[str, Any]) -> bool:
-        """Take one event dict; returns False (and counts it) when it is not a valid event."""
-        etype = event.get("type") if isinstance(event, Mapping) else None
-        if not isinstance(etype, str):
-            self.n_rejected += 1
-            return False
-        dev_id = event.get("device_id")
-        if dev_id is None:  # the daemon's presence (MQTT retained message / last will)
-            if etype in ("presence", "status") and event.get("state") in ("online", "offline"):
-                with self._lock:
-                    self.daemon_online = event["state"] == "online"
-                    self.n_events += 1
-                return True
-            self.n_rejected += 1
-            return False
-        try:
-            dev_id = int(dev_id)
+    def apply(self, message: Event | Presence | Mapping[str, Any]) -> bool:
+        """Take one event (or presence message); returns False, and counts it in
+        :attr:`rejects`, when it is refused. A mapping is decoded strictly first."""
+        if not isinstance(message, (Event, Presence)):
+            try:
+                message = message_from_dict(dict(message) if isinstance(message, Mapping)
+                                            else message)
+            except EventDecodeError as err:
+                self.rejects.add_decode_error(err)
+                return False
+        if isinstance(message, Presence):
             with self._lock:
-                self._apply(dev_id, etype, event)
+                self.daemon_online = message.state == "online"
                 self.n_events += 1
-        except (TypeError, ValueError, KeyError) as exc:
-            logger.debug("rejected event %r: %s", event, exc)
-            self.n_rejected += 1
+            return True
+        try:
+            with self._lock:
+                self._apply(message)
+                self.n_events += 1
+        except _Unshowable as exc:
+            self.rejects.add(exc.kind, str(exc))
             return False
         return True
 
-    def apply_many(self, events) -> int:
+    def apply_many(self, messages) -> int:
         """Apply several events; returns how many were accepted."""
-        return sum(self.apply(e) for e in events)
+        return sum(self.apply(m) for m in messages)
 
     def _device(self, dev_id: int) -> _Device:
         dev = self._devices.get(dev_id)
@@ -393,67 +417,58 @@ class MonitorState:
             dev = self._devices[dev_id] = _Device(dev_id, self.config)
         return dev
 
-    def _apply(self, dev_id: int, etype: str, e: Mapping[str, Any]) -> None:
-        dev = self._device(dev_id)
-        seq = e.get("seq")
-        if isinstance(seq, int) and seq >= 0:
-            dev.track_seq(seq)
+    def _apply(self, e: Event) -> None:
+        if isinstance(e, StripEvent) and e.strip_fs_hz > self.config.max_strip_fs_hz:
+            raise _Unshowable("strip rate", f"strip_fs_hz={e.strip_fs_hz:g} Hz is above "
+                                            f"max_strip_fs_hz={self.config.max_strip_fs_hz:g}")
+        dev = self._device(e.device_id)
+        if e.seq >= 0:  # -1: an unstamped event built in-process
+            dev.track_seq(e.seq)
         dev.n_events += 1
         dev.last_received = self._clock()
-        time_s = _num(e.get("time_s"))
-        if math.isfinite(time_s):
-            dev.last_event_time_s = time_s
-        if etype in _SIGNAL_TYPES:
+        dev.last_event_time_s = e.time_s
+        if e.type in _SIGNAL_TYPES:
             dev.has_signal = True
-        if etype == "strip":
-            self._apply_strip(dev, e, time_s)
-        elif etype == "beat":
-            label = str(e["label"])
-            proba = e.get("proba") or {}
-            dev.beats.append(BeatMark(t_stream_s=_t_stream(e), time_s=time_s, label=label,
-                                      proba=_num(proba.get(label)),
-                                      quality=str(e.get("quality", "good")),
-                                      rr_pre_s=_num((e.get("rr_s") or {}).get("pre"))))
-            dev.counts[label] += 1
-            dev.quality = str(e.get("quality", dev.quality))  # quality events come on changes
-        elif etype == "hr":
-            hr = e.get("hr_bpm")
-            dev.hr.append((_t_stream(e), time_s, _num(hr) if hr is not None else float("nan")))
-        elif etype == "alert":
-            rec = AlertRecord(kind=str(e["kind"]), state=str(e["state"]),
-                              severity=str(e.get("severity", "warning")),
-                              t_stream_s=_t_stream(e), time_s=time_s,
-                              detail=dict(e.get("detail") or {}))
+        if isinstance(e, StripEvent):
+            self._apply_strip(dev, e)
+        elif isinstance(e, BeatEvent):
+            dev.beats.append(BeatMark(t_stream_s=e.t_stream_s, time_s=e.time_s, label=e.label,
+                                      proba=e.proba.get(e.label, math.nan),
+                                      quality=e.quality,
+                                      rr_pre_s=e.rr_s.get("pre", math.nan)))
+            dev.counts[e.label] += 1
+            dev.quality = e.quality  # quality events come on changes only
+        elif isinstance(e, HeartRateEvent):
+            dev.hr.append((e.t_stream_s, e.time_s,
+                           math.nan if e.hr_bpm is None else e.hr_bpm))
+        elif isinstance(e, AlertEvent):
+            rec = AlertRecord(kind=e.kind, state=e.state, severity=e.severity,
+                              t_stream_s=e.t_stream_s, time_s=e.time_s, detail=dict(e.detail))
             dev.alerts.append(rec)
             if rec.state == "onset":
                 dev.active[rec.kind] = rec
             elif rec.state == "end":
                 dev.active.pop(rec.kind, None)
-        elif etype == "quality":
-            dev.quality = str(e["quality"])
-        elif etype == "link":
-            dev.link_state = str(e["state"])
-            dev.link_detail = str(e.get("detail") or "")
-        elif etype == "status":
-            state = str(e.get("state", ""))
-            dev.daemon_state = state
-            if e.get("model_version"):
-                dev.model_version = str(e["model_version"])
-            if state == "stopped":
+        elif isinstance(e, QualityEvent):
+            dev.quality = e.quality
+        elif isinstance(e, LinkStatusEvent):
+            dev.link_state = e.state
+            dev.link_detail = e.detail
+        elif isinstance(e, StatusEvent):
+            dev.daemon_state = e.state
+            if e.model_version:
+                dev.model_version = e.model_version
+            if e.state == "stopped":
                 dev.active.clear()
 
     @staticmethod
-    def _apply_strip(dev: _Device, e: Mapping[str, Any], time_s: float) -> None:
-        samples = e["samples_mv"]
-        fs = _num(e["fs_hz"])
-        sfs = _num(e["strip_fs_hz"])
-        if not (fs > 0 and sfs > 0) or sfs > dev.config.max_strip_fs_hz:
-            raise ValueError(f"strip rates fs_hz={fs}, strip_fs_hz={sfs}")
+    def _apply_strip(dev: _Device, e: StripEvent) -> None:
+        samples, sfs = e.samples_mv, e.strip_fs_hz
         if not samples:
             return
-        t0 = int(e["sample_index"]) / fs
+        t0 = e.sample_index / e.fs_hz
         t = t0 + np.arange(len(samples)) / sfs
-        v = np.array([np.nan if s is None else float(s) for s in samples])
+        v = np.array([np.nan if s is None else s for s in samples], dtype=float)
         last = dev.strip.last_t()
         if last is not None:
             if t[0] < last - 1.0:  # stream went backwards (pipeline reset, new run)
@@ -464,8 +479,8 @@ class MonitorState:
                 keep = t > last
                 t, v = t[keep], v[keep]
         dev.strip.extend(t, v)
-        if math.isfinite(time_s) and t.size:
-            dev.clock_offset_s = time_s - float(t[-1])
+        if t.size:
+            dev.clock_offset_s = e.time_s - float(t[-1])
 
     # ------------------------------------------------------------------ output
     def device_ids(self) -> list[int]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import streamlit as st
 
@@ -29,6 +29,7 @@ __all__ = [
     "ALERT_NAMES",
     "alert_title",
     "clock",
+    "malformed_text",
     "render_alarm_banner",
     "render_device",
     "render_feed_status",
@@ -96,7 +97,8 @@ def render_feed_status(config: DashboardConfig, statuses: Sequence[FeedStatus],
     for s in statuses:
         icon = ":green[:material/check_circle:]" if s.connected else ":red[:material/cancel:]"
         extra = f" — {s.detail}" if s.detail else ""
-        st.caption(f"{icon} `{s.name}`: {s.n_events} events{extra}")
+        bad = f", {s.n_bad} malformed" if s.n_bad else ""
+        st.caption(f"{icon} `{s.name}`: {s.n_events} events{bad}{extra}")
     if daemon_online is not None:
         st.caption(f"daemon: {':green[online]' if daemon_online else ':red[offline]'}")
 
@@ -117,8 +119,8 @@ def render_alarm_banner(snaps: Sequence[DeviceSnapshot], *, now_s: float | None 
                   and now - a.time_s <= RECENT_EVENT_S]
         for a in sorted(items, key=lambda a: (a.severity != "alarm", -a.time_s)):
             since = "since" if a.state == "onset" else "at"
-            text = f"**{who}{alert_title(a).upper() if a.severity == 'alarm' else alert_title(a)}**" \
-                   f" — {since} {clock(a.time_s)}"
+            title = alert_title(a).upper() if a.severity == "alarm" else alert_title(a)
+            text = f"**{who}{title}** — {since} {clock(a.time_s)}"
             if a.severity == "alarm":
                 st.error(f"### ALARM: {text}", icon=":material/e911_emergency:")
             else:
@@ -146,7 +148,8 @@ def render_device(snap: DeviceSnapshot, config: DashboardConfig, *,
         reason = snap.link_detail or "the wearable is not sending"
         st.warning(f"Link {snap.link_state}: {reason}", icon=":material/sensors_off:")
     if snap.daemon_state == "stopped":
-        st.warning("The daemon stopped (end of replay or shut down).", icon=":material/stop_circle:")
+        st.warning("The daemon stopped (end of replay or shut down).",
+                   icon=":material/stop_circle:")
     if snap.quality not in ("good", "unknown"):
         st.warning(f"Signal quality **{snap.quality}**: beat classes and rate may be wrong.",
                    icon=":material/warning:")
@@ -203,11 +206,26 @@ def render_device(snap: DeviceSnapshot, config: DashboardConfig, *,
         st.table(rows, hide_index=True)
 
 
+def malformed_text(malformed: Mapping[str, int]) -> str:
+    """e.g. ``3 malformed messages ignored (field label 2, not a JSON object 1)``; ``""``
+    when there were none."""
+    n = sum(malformed.values())
+    if not n:
+        return ""
+    kinds = ", ".join(f"{kind} {count}" for kind, count in malformed.items())
+    return f"{n} malformed message{'s' if n != 1 else ''} ignored ({kinds})"
+
+
 def render_live(config: DashboardConfig, snaps: Sequence[DeviceSnapshot],
                 statuses: Sequence[FeedStatus], daemon_online: bool | None, *,
-                selected: int | None = None) -> None:
+                selected: int | None = None, malformed: Mapping[str, int] | None = None
+                ) -> None:
     """The live view: empty state, or the alarm banner, a device picker (several devices)
-    and the device panel."""
+    and the device panel; ``malformed`` (refused payloads by kind) is shown as a count."""
+    bad = malformed_text(malformed or {})
+    if bad:
+        st.caption(f":orange-badge[:material/report: {bad}] — the first of each kind is in "
+                   f"the dashboard's log; the numbers shown come only from valid events")
     if not statuses:
         st.info("**No event source configured.** Start the dashboard with `--jsonl PATH` "
                 "(the daemon's `ecg-edge run --jsonl PATH`) and/or `--mqtt HOST[:PORT]`.",
@@ -219,7 +237,8 @@ def render_live(config: DashboardConfig, snaps: Sequence[DeviceSnapshot],
     if not snaps:
         waiting = "; ".join(f"{s.name}: {s.detail or ('connected' if s.connected else 'down')}"
                             for s in statuses)
-        st.warning(f"**No data yet** — waiting for events ({waiting}).", icon=":material/hourglass_empty:")
+        st.warning(f"**No data yet** — waiting for events ({waiting}).",
+                   icon=":material/hourglass_empty:")
         return
     render_alarm_banner(snaps, multi=len(snaps) > 1)
     by_id = {s.device_id: s for s in snaps}

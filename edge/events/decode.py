@@ -1,12 +1,16 @@
 """Strict decoding of a JSON event (an MQTT payload, a JSON line) back into an
 :class:`~edge.events.model.Event`: the inverse of :func:`~edge.events.model.event_to_json`.
 
-Consumers of the fleet's topics use :func:`parse_event` to reject anything that is not an
-event of schema :data:`~edge.events.model.SCHEMA_VERSION`: every field of the event's dataclass is
-type-checked, unknown fields are refused, enumerations (beat class, quality level, alert
-kind) are checked. Envelope keys added on the way are accepted and dropped: ``schema``,
-``t_stream_s`` (derived) and ``boot`` (the MQTT sink's run number). Non-finite floats were
-written as ``null``; they decode as ``nan`` inside probability / metric maps and strips.
+Consumers of the fleet's topics (the dashboard's feeds among them) use :func:`parse_event`, or
+:func:`parse_message` where the daemon's :class:`~edge.events.model.Presence` may come too, to
+reject anything that is not an event of schema :data:`~edge.events.model.SCHEMA_VERSION`:
+every field of the event's dataclass is type-checked (integers fit in 64 bits), unknown fields
+are refused, enumerations (beat class, quality level, alert kind / state / severity, link
+state and gap action, daemon state) are checked, probabilities lie in [0, 1] and counts are
+>= 0. Envelope keys added on the way are accepted and dropped: ``schema``, ``t_stream_s``
+(derived; it must agree with ``sample_index / fs_hz``) and ``boot`` (the MQTT sink's run
+number). Non-finite floats were written as ``null``; they decode as ``nan`` inside
+probability / metric maps, and stay ``None`` in strips.
 
 Every failure is an :class:`~edge.errors.EventDecodeError` whose ``field`` names the
 offending key; nothing else is raised, whatever the input (a property test fuzzes it).
@@ -23,31 +27,37 @@ from edge.aami import AAMI_CLASSES
 from edge.errors import EventDecodeError
 from edge.events.model import (
     ALERT_KINDS,
+    ALERT_SEVERITIES,
+    ALERT_STATES,
+    EVENT_CLASSES,
+    GAP_ACTIONS,
+    LINK_STATES,
+    PRESENCE_STATES,
     QUALITY_LEVELS,
     SCHEMA_VERSION,
+    STATUS_STATES,
     AlertEvent,
     BeatEvent,
     Event,
-    HeartRateEvent,
     LinkStatusEvent,
+    Presence,
     QualityEvent,
     StatusEvent,
     StripEvent,
 )
 
-__all__ = ["parse_event", "event_from_dict", "EVENT_CLASSES", "ENVELOPE_KEYS"]
+__all__ = ["parse_event", "event_from_dict", "parse_message", "message_from_dict",
+           "presence_from_dict", "EVENT_CLASSES", "ENVELOPE_KEYS"]
 
 logger = logging.getLogger(__name__)
-
-#: ``type`` -> event class.
-EVENT_CLASSES: dict[str, type[Event]] = {c.type: c for c in (
-    BeatEvent, HeartRateEvent, AlertEvent, QualityEvent, LinkStatusEvent, StripEvent,
-    StatusEvent)}
 
 #: Keys that may accompany an event without being one of its fields.
 ENVELOPE_KEYS = frozenset({"type", "schema", "t_stream_s", "boot"})
 
 _BEAT_CLASSES = AAMI_CLASSES
+_INT64 = 2 ** 63
+#: Slack of a probability above 1 (float rounding of a normalisation).
+_PROBA_SLACK = 1e-6
 
 
 def _is_int(v: Any) -> bool:
@@ -76,6 +86,8 @@ def _check(name: str, annotation: str, v: Any) -> Any:
     if ann == "int":
         if not _is_int(v):
             raise EventDecodeError(name, f"must be an integer, got {type(v).__name__}")
+        if not -_INT64 <= v < _INT64:
+            raise EventDecodeError(name, "must fit in 64 bits")
         return v
     if ann == "float":
         if not _is_num(v) or not math.isfinite(v):
@@ -105,6 +117,11 @@ def _check(name: str, annotation: str, v: Any) -> Any:
     raise EventDecodeError(name, f"cannot decode a field of type {annotation}")  # pragma: no cover
 
 
+def _one_of(event: Event, name: str, allowed: tuple[str, ...]) -> None:
+    if getattr(event, name) not in allowed:
+        raise EventDecodeError(name, f"must be one of {', '.join(map(repr, allowed))}")
+
+
 def _check_values(event: Event) -> None:
     if event.device_id < 0:
         raise EventDecodeError("device_id", "must be >= 0")
@@ -113,22 +130,46 @@ def _check_values(event: Event) -> None:
     fs = getattr(event, "fs_hz", None)
     if fs is not None and not fs > 0:
         raise EventDecodeError("fs_hz", "must be > 0 Hz")
+    si = getattr(event, "sample_index", None)
+    if si is not None and fs is not None and not math.isfinite(si / fs):
+        raise EventDecodeError("fs_hz", "sample_index / fs_hz must be a finite time")
     if isinstance(event, BeatEvent):
-        if event.label not in _BEAT_CLASSES:
-            raise EventDecodeError("label", f"must be one of {', '.join(_BEAT_CLASSES)}")
-        if event.quality not in QUALITY_LEVELS:
-            raise EventDecodeError("quality", f"must be one of {', '.join(QUALITY_LEVELS)}")
+        _one_of(event, "label", _BEAT_CLASSES)
+        _one_of(event, "quality", QUALITY_LEVELS)
+        for c, p in event.proba.items():
+            if not (math.isnan(p) or 0.0 <= p <= 1.0 + _PROBA_SLACK):
+                raise EventDecodeError(f"proba.{c}", "must be a probability in [0, 1] or null")
     elif isinstance(event, AlertEvent):
-        if event.kind not in ALERT_KINDS:
-            raise EventDecodeError("kind", f"must be one of {', '.join(ALERT_KINDS)}")
-        if event.state not in ("onset", "end", "event"):
-            raise EventDecodeError("state", "must be onset, end or event")
+        _one_of(event, "kind", ALERT_KINDS)
+        _one_of(event, "state", ALERT_STATES)
+        _one_of(event, "severity", ALERT_SEVERITIES)
     elif isinstance(event, QualityEvent):
-        for name in ("quality", "previous"):
-            if getattr(event, name) not in QUALITY_LEVELS:
-                raise EventDecodeError(name, f"must be one of {', '.join(QUALITY_LEVELS)}")
+        _one_of(event, "quality", QUALITY_LEVELS)
+        _one_of(event, "previous", QUALITY_LEVELS)
+    elif isinstance(event, LinkStatusEvent):
+        _one_of(event, "state", LINK_STATES)
+        _one_of(event, "action", GAP_ACTIONS)
+        if event.lost_samples < 0:
+            raise EventDecodeError("lost_samples", "must be >= 0")
+        if event.gap_s < 0:
+            raise EventDecodeError("gap_s", "must be >= 0 s")
+    elif isinstance(event, StatusEvent):
+        _one_of(event, "state", STATUS_STATES)
     elif isinstance(event, StripEvent) and not event.strip_fs_hz > 0:
         raise EventDecodeError("strip_fs_hz", "must be > 0 Hz")
+
+
+def _check_t_stream(event: Event, value: Any) -> None:
+    """The envelope's ``t_stream_s`` must be what :func:`event_to_dict` derives."""
+    si, fs = getattr(event, "sample_index", None), getattr(event, "fs_hz", None)
+    if si is None or not fs:
+        raise EventDecodeError("t_stream_s", "only goes with sample_index and fs_hz")
+    if not _is_num(value) or not math.isfinite(value):
+        raise EventDecodeError("t_stream_s", "must be a finite number")
+    want = si / fs
+    if abs(value - want) > 1e-6 + 1e-12 * abs(want):
+        raise EventDecodeError("t_stream_s", f"must be sample_index / fs_hz = {want:.6f} s, "
+                                             f"got {value!r}")
 
 
 def event_from_dict(data: Any) -> Event:
@@ -163,7 +204,51 @@ def event_from_dict(data: Any) -> Event:
         kwargs[name] = _check(name, str(f.type), data[name])
     event = cls(**kwargs)
     _check_values(event)
+    if "t_stream_s" in data:
+        _check_t_stream(event, data["t_stream_s"])
     return event
+
+
+def presence_from_dict(data: Any) -> Presence:
+    """Validate the daemon's presence message (``{"type": "presence", "state": ...}``).
+
+    Raises
+    ------
+    EventDecodeError
+        ``field`` names the key that breaks the rule.
+    """
+    if not isinstance(data, dict):
+        raise EventDecodeError("$", f"must be a JSON object, got {type(data).__name__}")
+    if data.get("type") != Presence.type:
+        raise EventDecodeError("type", f"must be {Presence.type!r}, got {data.get('type')!r}")
+    for key in data:
+        if key not in ("type", "state", "boot", "time_s"):
+            raise EventDecodeError(str(key), "unknown field of a presence message")
+    if data.get("state") not in PRESENCE_STATES:
+        raise EventDecodeError("state", f"must be one of {', '.join(PRESENCE_STATES)}")
+    boot, time_s = data.get("boot"), data.get("time_s")
+    if boot is not None and (not _is_int(boot) or not 0 <= boot < _INT64):
+        raise EventDecodeError("boot", "must be an integer >= 0")
+    if time_s is not None and (not _is_num(time_s) or not math.isfinite(time_s)):
+        raise EventDecodeError("time_s", "must be a finite number")
+    return Presence(state=data["state"], boot=boot,
+                    time_s=None if time_s is None else float(time_s))
+
+
+def message_from_dict(data: Any) -> Event | Presence:
+    """:func:`presence_from_dict` for ``"type": "presence"``, else :func:`event_from_dict`."""
+    if isinstance(data, dict) and data.get("type") == Presence.type:
+        return presence_from_dict(data)
+    return event_from_dict(data)
+
+
+def _load_json(text: Any) -> Any:
+    if not isinstance(text, (str, bytes, bytearray)):
+        raise EventDecodeError("$", f"needs str or bytes, got {type(text).__name__}")
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError
+        raise EventDecodeError("$", f"not valid JSON: {exc}") from None
 
 
 def parse_event(text: str | bytes | bytearray) -> Event:
@@ -178,10 +263,15 @@ def parse_event(text: str | bytes | bytearray) -> Event:
     EventDecodeError
         Not UTF-8, not JSON, too deeply nested, or not a valid event (``field`` says where).
     """
-    if not isinstance(text, (str, bytes, bytearray)):
-        raise EventDecodeError("$", f"needs str or bytes, got {type(text).__name__}")
-    try:
-        data = json.loads(text)
-    except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError
-        raise EventDecodeError("$", f"not valid JSON: {exc}") from None
-    return event_from_dict(data)
+    return event_from_dict(_load_json(text))
+
+
+def parse_message(text: str | bytes | bytearray) -> Event | Presence:
+    """Decode one message of the daemon's topics: an event or its presence (strictly).
+
+    Raises
+    ------
+    EventDecodeError
+        As :func:`parse_event`; a presence message is checked by :func:`presence_from_dict`.
+    """
+    return message_from_dict(_load_json(text))

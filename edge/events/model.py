@@ -16,6 +16,10 @@ Types (the JSON schema is ``docs/events.schema.json``, described in ``docs/event
 ``strip``     filtered, decimated ECG for live display
 ``status``    daemon counters and per-stage timing (periodic and at exit)
 
+Besides events, the MQTT sink publishes the daemon's :class:`Presence` (``online`` /
+``offline``, the offline one being its last will); it is not an event (no device, no sequence
+number) and is not in :data:`EVENT_TYPES`.
+
 Events are built without ``seq``/``time_s``; :class:`Sequencer` stamps them when they are
 emitted.
 """
@@ -43,6 +47,13 @@ __all__ = [
     "event_to_json",
     "QUALITY_LEVELS",
     "ALERT_KINDS",
+    "ALERT_STATES",
+    "ALERT_SEVERITIES",
+    "LINK_STATES",
+    "GAP_ACTIONS",
+    "STATUS_STATES",
+    "PRESENCE_STATES",
+    "Presence",
     "EVENT_TYPES",
     "EVENT_CLASSES",
 ]
@@ -58,6 +69,26 @@ QUALITY_LEVELS = ("good", "noisy", "saturated", "lead_off")
 #: Rhythm alert kinds.
 ALERT_KINDS = ("v_run", "bigeminy", "trigeminy", "bradycardia", "tachycardia", "pause",
                "vflutter")
+
+#: Alert states: an episode's ``onset`` / ``end``, or a single ``event`` (pause).
+ALERT_STATES = ("onset", "end", "event")
+
+#: Alert severities: ``alarm`` (VT, flutter/fibrillation) or ``warning``.
+ALERT_SEVERITIES = ("alarm", "warning")
+
+#: Link states: the source's (the values of ``firmware_bridge.sources.LinkState``), then the
+#: daemon's ``gap`` and ``rate_change``.
+LINK_STATES = ("idle", "connecting", "connected", "reconnecting", "disconnected", "closed",
+               "gap", "rate_change")
+
+#: What the daemon did about a gap (``""`` for link events that are not gaps).
+GAP_ACTIONS = ("", "filled", "reset")
+
+#: Daemon states of status events: ``running`` (periodic), ``stopped`` (at exit).
+STATUS_STATES = ("running", "stopped")
+
+#: States of the daemon's MQTT presence.
+PRESENCE_STATES = ("online", "offline")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -247,6 +278,25 @@ class StatusEvent(Event):
     counters: dict[str, Any] = field(default_factory=dict)
     stages: dict[str, dict[str, float]] = field(default_factory=dict)
     model_version: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Presence:
+    """The daemon's presence on MQTT: ``{"type": "presence", "state": ..., "boot": ...,
+    "time_s": ...}``, retained on ``<prefix>/<presence_id>/status``; ``offline`` is also its
+    last will. Not an event: it concerns the daemon, not a device, and has no ``seq``.
+
+    Attributes
+    ----------
+    state : one of :data:`PRESENCE_STATES`.
+    boot : the MQTT sink's run number (``None`` when absent).
+    time_s : host wall-clock time when it was built (Unix s; ``None`` when absent).
+    """
+
+    type: ClassVar[str] = "presence"
+    state: str
+    boot: int | None = None
+    time_s: float | None = None
 
 
 def _clean(value: Any) -> Any:

@@ -1,9 +1,11 @@
-"""Fixtures of the dashboard tests."""
+"""Fixtures of the dashboard tests.
+
+Only the tests that render with Streamlit (``test_app``, ``test_app_browser``, ``test_views``)
+skip when it is not installed; state, feeds, monitor, charts, report, config and the command
+line are tested without it (``test_without_streamlit`` proves it)."""
 from __future__ import annotations
 
 import pytest
-
-pytest.importorskip("streamlit")
 
 
 @pytest.fixture(autouse=True)

@@ -2,10 +2,14 @@
 several-device states) and the report page (report, no report, damaged report)."""
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
 import pytest
+
+pytest.importorskip("streamlit")
+
 from streamlit.testing.v1 import AppTest
 
 from edge.dashboard.app import CONFIG_KEY
@@ -64,6 +68,25 @@ def test_live_page_shows_strip_heart_rate_classes_and_alerts(tmp_path):
     assert any("ALARM" in a and "VENTRICULAR RUN" in a for a in alarms), alarms
     assert "model cnn-test-7" in out
     assert "Disconnected" not in out and "No data yet" not in out
+
+
+def test_live_page_counts_malformed_lines_and_keeps_its_numbers(tmp_path):
+    mk, events = live_events()
+    path = write_jsonl(tmp_path / "events.jsonl", events)
+    with path.open("a") as fh:  # a rate as a string, an unknown class, garbage
+        fh.write(json.dumps({**mk.hr(11.6, 80.0), "hr_bpm": "300"}) + "\n")
+        fh.write(json.dumps({**mk.beat(11.7, "V"), "label": "X"}) + "\n")
+        fh.write(json.dumps({**mk.beat(11.8, "V"), "label": "Y"}) + "\n")
+        fh.write("{garbage\n")
+    at = run_app(jsonl_config(path, stale_after_s=3600.0))
+    assert not at.exception, at.exception
+    out = texts(at)
+    assert "4 malformed messages ignored (field label 2, field hr_bpm 1, not a JSON object 1)" \
+        in out
+    assert ", 4 malformed" in out  # the feed's line in the sidebar
+    hr = next(m for m in at.metric if m.label == "Heart rate")
+    assert hr.value == "81 bpm"  # not 300
+    assert "V 3" in out and "N 9" in out
 
 
 def test_live_page_says_disconnected_when_data_stops(tmp_path):

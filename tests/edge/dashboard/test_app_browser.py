@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pytest
 
+pytest.importorskip("streamlit")  # the dashboard under test is a Streamlit app
+
 from tests.edge.runtime.daemon_support import REPO, read_jsonl, subprocess_env
 
 EXCERPT = REPO / "edge" / "data" / "mitdb_233_excerpt"
@@ -154,7 +156,8 @@ def test_live_dashboard_in_headless_chromium(live_model, tmp_path):
         drv = _browser(browser, driver, "1280,1700")
         drv.get(url)
         drv.execute_script("window.__no_reload_marker = 42;")
-        body = lambda: drv.find_element("tag name", "body").text
+        def body() -> str:
+            return drv.find_element("tag name", "body").text
 
         def strip_and_hr() -> bool:
             charts = drv.find_elements("css selector", "[data-testid='stVegaLiteChart']")

@@ -1,9 +1,11 @@
-"""Chart frames: the strip window, R-peak marks on the strip, local clock time."""
+"""Chart frames (pure pandas: the strip window, R-peak marks on the strip, local clock time)
+and the Altair charts built from them (these need altair, which Streamlit brings)."""
 from __future__ import annotations
 
 import datetime as dt
 
 import numpy as np
+import pytest
 
 from edge.dashboard.charts import (
     hr_chart,
@@ -42,6 +44,14 @@ def test_strip_window_and_beats_sit_on_the_peaks():
     # strip sample after its last sample: within 1/90 s)
     want = dt.datetime.fromtimestamp(mk.t0_s + beats["t_stream_s"].iloc[0])
     assert abs((beats["time"].iloc[0] - want).total_seconds()) <= 1 / 90 + 1e-6
+
+
+def test_strip_chart_layers():
+    pytest.importorskip("altair")
+    _, events = peaky_session()
+    st = MonitorState()
+    st.apply_many(events)
+    strip, beats = strip_frames(st.snapshot(1), window_s=10.0)
     chart = strip_chart(strip, beats).to_dict()
     assert len(chart["layer"]) == 3
     assert chart["layer"][0]["encoding"]["y"]["title"] == "ECG (mV)"
@@ -54,12 +64,20 @@ def test_empty_snapshot_gives_empty_frames():
     assert strip.empty and beats.empty and hr_frame(st.snapshot(1)).empty
 
 
-def test_hr_frame_and_chart():
+def test_hr_frame():
     _, events = peaky_session()
     st = MonitorState()
     st.apply_many(events)
     f = hr_frame(st.snapshot(1), span_s=5.0)
     assert len(f) == 6 and (f["bpm"] == 60.0).all()
+
+
+def test_hr_chart():
+    pytest.importorskip("altair")
+    _, events = peaky_session()
+    st = MonitorState()
+    st.apply_many(events)
+    f = hr_frame(st.snapshot(1), span_s=5.0)
     assert hr_chart(f).to_dict()["encoding"]["y"]["title"] == "heart rate (bpm)"
 
 

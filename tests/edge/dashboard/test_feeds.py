@@ -1,13 +1,17 @@
 """Event feeds: the JSONL follower (backlog, partial lines, rotation by the daemon's own
-rotating sink, truncation) and the MQTT subscriber (with a fake paho client)."""
+rotating sink, truncation), the MQTT subscriber (with a fake paho client, and with a real
+broker), and the strict decoding of every payload (malformed ones counted by kind, logged once
+per kind, never turned into numbers)."""
 from __future__ import annotations
 
 import json
+import logging
 from types import SimpleNamespace
 
 import pytest
 
 from edge.dashboard.feeds import (
+    MQTT_SUFFIXES,
     EventFeed,
     JsonlFeedConfig,
     JsonlFollower,
@@ -15,14 +19,15 @@ from edge.dashboard.feeds import (
     MqttFeedConfig,
     parse_host_port,
 )
+from edge.dashboard.state import MonitorState
 from edge.errors import ConfigError
-from edge.events.model import HeartRateEvent
+from edge.events.model import EVENT_TYPES, BeatEvent, HeartRateEvent, Presence
 from edge.sinks import MQTT_TOPICS, RotatingJsonlSink
 from tests.edge.dashboard.support import EventMaker, write_jsonl
 
 
 def seqs(events):
-    return [e["seq"] for e in events]
+    return [e.seq for e in events]
 
 
 def test_missing_file_then_appended_lines_and_partial_line(tmp_path):
@@ -40,9 +45,11 @@ def test_missing_file_then_appended_lines_and_partial_line(tmp_path):
     assert f.poll() == []
     with path.open("a") as fh:
         fh.write(line[10:] + "\nnot json\n")
-    assert seqs(f.poll()) == [2]
+    got = f.poll()
+    assert seqs(got) == [2] and isinstance(got[0], HeartRateEvent)  # decoded, typed
     st = f.status()
     assert st.connected and st.n_events == 3 and st.n_bad == 1
+    assert st.malformed == {"not a JSON object": 1}
 
 
 def test_backlog_starts_at_a_line_boundary(tmp_path):
@@ -101,16 +108,16 @@ class FakeClient:
         self.subscribed: list[str] = []
         self.started = self.stopped = False
 
-    def username_pw_set(self, u, p):  
+    def username_pw_set(self, u, p):
         self.auth = (u, p)
 
     def tls_set(self):
         self.tls = True
 
-    def reconnect_delay_set(self, **kw):  
+    def reconnect_delay_set(self, **kw):
         pass
 
-    def connect_async(self, host, port, keepalive):  
+    def connect_async(self, host, port, keepalive):
         self.target = (host, port)
 
     def loop_start(self):
@@ -122,7 +129,7 @@ class FakeClient:
     def disconnect(self):
         pass
 
-    def subscribe(self, topic, qos):  
+    def subscribe(self, topic, qos):
         self.subscribed.append(topic)
 
     def deliver(self, topic: str, payload) -> None:
@@ -143,12 +150,12 @@ def test_mqtt_feed_subscribes_and_queues_messages():
     assert set(client.subscribed) == {f"ward3/+/{s}" for s in set(MQTT_TOPICS.values())}
     mk = EventMaker()
     client.deliver("ward3/1/hr", mk.hr(1.0))
-    client.deliver("ward3/daemon/status", {"type": "status", "state": "offline"})
+    client.deliver("ward3/daemon/status", {"type": "presence", "state": "offline"})
     client.deliver("ward3/pi7/status", {"type": "presence", "state": "online", "boot": 3})
     client.deliver("ward3/1/beats", b"\xff garbage")
     got = feed.poll()
-    assert [e["type"] for e in got] == ["hr", "status", "presence"]
-    assert "device_id" not in got[1] and "device_id" not in got[2]
+    assert [e.type for e in got] == ["hr", "presence", "presence"]
+    assert got[1] == Presence(state="offline") and got[2] == Presence(state="online", boot=3)
     assert feed.poll() == []
     for k in range(5):  # bounded queue: the oldest are dropped
         client.deliver("ward3/1/hr", mk.hr(float(k)))
@@ -156,6 +163,7 @@ def test_mqtt_feed_subscribes_and_queues_messages():
     client.on_disconnect(client, None, {}, "gone", None)
     st = feed.status()
     assert not st.connected and st.n_bad == 1 and "2 messages dropped" in st.detail
+    assert st.malformed == {"not a JSON object": 1}
     feed.close()
     assert client.stopped
 
@@ -180,8 +188,7 @@ def test_mqtt_feed_receives_what_the_daemon_sink_publishes(tmp_path):
     import subprocess
     import time
 
-    from edge.dashboard.state import MonitorState
-    from edge.events.model import BeatEvent, StripEvent
+    from edge.events.model import StripEvent
 
     broker = shutil.which("mosquitto") or (shutil.which("mosquitto", path="/usr/sbin"))
     if broker is None:
@@ -195,14 +202,14 @@ def test_mqtt_feed_receives_what_the_daemon_sink_publishes(tmp_path):
                             stderr=subprocess.DEVNULL)
     feed = sink = None
     try:
-        from edge.sinks import MqttSink
+        from edge.sinks import MqttSink, MqttSinkSettings
 
         feed = MqttFeed(MqttFeedConfig(host="127.0.0.1", port=port, topic_prefix="t"))
         deadline = time.monotonic() + 10
         while not feed.wait_connected(0.2) and time.monotonic() < deadline:
             pass
         assert feed.connected, feed.status()
-        sink = MqttSink("127.0.0.1", port, topic_prefix="t")
+        sink = MqttSink(MqttSinkSettings(host="127.0.0.1", port=port, topic_prefix="t"))
         sink.emit(StripEvent(device_id=4, seq=0, time_s=1.0, sample_index=0, fs_hz=360.0,
                              strip_fs_hz=90.0, samples_mv=[0.1, 0.2]))
         sink.emit(BeatEvent(device_id=4, seq=1, time_s=1.0, sample_index=40, fs_hz=360.0,
@@ -222,3 +229,91 @@ def test_mqtt_feed_receives_what_the_daemon_sink_publishes(tmp_path):
             feed.close()
         proc.terminate()
         proc.wait(5)
+
+
+# --------------------------------------------------------------------------- strict decoding
+def bad_lines(mk: EventMaker) -> list[str]:
+    """One line per kind of fault; each would have become a number in the loose parser."""
+    def mutated(event: dict, **changes) -> str:
+        return json.dumps({**event, **changes})
+
+    beat = mk.beat(5.0, "N")
+    hr = mk.hr(5.5, 75.0)
+    return [
+        "{not json",
+        mutated(hr, hr_bpm="75"),                          # a string rate would read as 75
+        mutated(beat, label="X"),                          # an unknown class would be counted
+        mutated(beat, label="Z"),                          # (same kind: logged once)
+        mutated(beat, proba={**beat["proba"], "N": 7.0}),  # not a probability
+        mutated(beat, t_stream_s=999.0),                   # disagrees with sample_index
+        mutated(hr, extra_field=1),                        # unknown field
+        json.dumps({"type": "beat", "device_id": 1}),      # fields missing
+    ]
+
+
+def test_malformed_lines_are_counted_by_kind_logged_once_and_change_no_number(tmp_path,
+                                                                              caplog):
+    path = tmp_path / "ev.jsonl"
+    mk = EventMaker()
+    good = mk.session(3)
+    bad = bad_lines(mk)
+    with path.open("w") as fh:
+        for k, e in enumerate(good):
+            fh.write(json.dumps(e) + "\n")
+            if k < len(bad):
+                fh.write(bad[k] + "\n")
+        fh.write("\n".join(bad) + "\n")  # every fault a second time
+    f = JsonlFollower(JsonlFeedConfig(path=path))
+    with caplog.at_level(logging.WARNING, logger="edge.dashboard.rejects"):
+        got = f.poll()
+    assert seqs(got) == [e["seq"] for e in good]
+    st = f.status()
+    assert st.n_bad == 2 * len(bad)
+    assert st.malformed == {"field label": 4, "not a JSON object": 2, "field hr_bpm": 2,
+                            "field proba.N": 2, "field t_stream_s": 2, "field extra_field": 2,
+                            "field sample_index": 2}
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == len(st.malformed)  # once per kind, not per line
+    assert all(f.name in r.getMessage() for r in warnings)
+    state = MonitorState()
+    assert state.apply_many(got) == len(good)
+    snap = state.snapshot(1)
+    assert dict(snap.counts) == {"N": 3, "S": 0, "V": 0, "F": 0, "Q": 0}
+    assert snap.hr_bpm.tolist() == [71.0]  # the string "75" did not become a rate
+
+
+def test_over_long_line_is_a_malformed_kind_of_its_own(tmp_path):
+    path = tmp_path / "ev.jsonl"
+    mk = EventMaker()
+    path.write_text("x" * 300)
+    f = JsonlFollower(JsonlFeedConfig(path=path, max_line_bytes=100))
+    assert f.poll() == []
+    write_jsonl(path, [mk.hr(1.0)])
+    assert seqs(f.poll()) == [0]
+    assert f.status().malformed == {"line too long": 1}
+
+
+def test_mqtt_topic_suffixes_derive_from_the_event_types():
+    assert set(EVENT_TYPES) <= set(MQTT_TOPICS)  # every event type has a topic
+    assert set(MQTT_SUFFIXES) == {MQTT_TOPICS[t] for t in EVENT_TYPES}
+    assert len(MQTT_SUFFIXES) == len(set(MQTT_SUFFIXES))
+    assert MqttFeedConfig(topic_prefix="w").topics() == [f"w/+/{s}" for s in MQTT_SUFFIXES]
+
+
+def test_mqtt_messages_on_the_wrong_topic_or_malformed_are_refused(caplog):
+    client = FakeClient()
+    feed = MqttFeed(MqttFeedConfig(topic_prefix="w"), client_factory=lambda: client)
+    mk = EventMaker(device_id=2)
+    beat = mk.beat(1.0, "V")
+    with caplog.at_level(logging.WARNING, logger="edge.dashboard.rejects"):
+        client.deliver("w/2/hr", beat)                     # a beat on the rate topic
+        client.deliver("w/3/beats", beat)                  # device 2's beat on device 3's topic
+        client.deliver("w/2/beats", {**beat, "seq": -4})   # not a stamped event
+        client.deliver("w/2/beats", {**beat, "seq": -5})
+        client.deliver("w/2/hr", {"type": "presence", "state": "online"})
+        client.deliver("w/2/status", {"type": "presence", "state": "maybe"})
+        client.deliver("w/2/beats", beat)
+    got = feed.poll()
+    assert len(got) == 1 and isinstance(got[0], BeatEvent) and got[0].label == "V"
+    assert feed.status().malformed == {"topic": 3, "field seq": 2, "field state": 1}
+    assert len([r for r in caplog.records if r.levelno == logging.WARNING]) == 3

@@ -1,11 +1,16 @@
 """MonitorState: events in, bounded per-device buffers out."""
 from __future__ import annotations
 
+import json
+import logging
+
 import numpy as np
 import pytest
 
 from edge.dashboard.state import MonitorState, StateConfig
 from edge.errors import ConfigError
+from edge.events.decode import parse_event
+from edge.events.model import Presence
 from tests.edge.dashboard.support import STRIP_FS_HZ, EventMaker
 
 
@@ -125,18 +130,80 @@ def test_source_link_events_of_device_0_apply_to_the_device():
     assert st.snapshot(1).link_detail == "record 233"
 
 
-def test_daemon_online_offline_and_bad_events():
+def test_daemon_presence_online_offline():
     st = MonitorState()
-    assert st.apply({"type": "status", "state": "offline"})
+    assert st.apply({"type": "presence", "state": "offline"})
     assert st.daemon_online is False
-    assert st.apply({"type": "presence", "state": "online", "boot": 2})
+    assert st.apply(Presence(state="online", boot=2))
     assert st.daemon_online is True
-    assert not st.apply({"no": "type"})
-    assert not st.apply({"type": "beat", "device_id": 1})  # no label
-    assert not st.apply({"type": "strip", "device_id": 1, "sample_index": 0, "fs_hz": 360,
-                         "strip_fs_hz": 0, "samples_mv": [1.0]})
-    assert st.n_rejected == 3
-    assert st.snapshot(1) is not None and st.snapshot(1).strip_mv.size == 0
+    assert st.device_ids() == []
+
+
+def test_bad_events_are_counted_by_kind_and_change_nothing(caplog):
+    """Dicts are decoded strictly: what the loose parser turned into numbers (a string rate,
+    an unknown class, a strip faster than the buffer) is refused, counted and logged once."""
+    st = MonitorState()
+    mk = EventMaker()
+    beat, hr = mk.beat(1.0, "N"), mk.hr(1.5, 60.0)
+    with caplog.at_level(logging.WARNING, logger="edge.dashboard.rejects"):
+        assert not st.apply({"no": "type"})
+        assert not st.apply({"type": "status", "state": "offline"})  # neither event nor presence
+        assert not st.apply({"type": "beat", "device_id": 1})  # no label
+        assert not st.apply({**beat, "label": "X"})
+        assert not st.apply({**beat, "label": 5})
+        assert not st.apply({**hr, "hr_bpm": "75"})
+        assert not st.apply({**hr, "hr_bpm": True})
+        assert not st.apply("not a mapping")
+        assert not st.apply({"type": "strip", "device_id": 1, "seq": 9, "time_s": 1.0,
+                             "sample_index": 0, "fs_hz": 360, "strip_fs_hz": 0,
+                             "samples_mv": [1.0]})
+    assert st.n_rejected == 9
+    assert st.rejects.by_kind() == {"field hr_bpm": 2, "field label": 2,
+                                    "field device_id": 1, "field type": 1,
+                                    "field sample_index": 1, "not a JSON object": 1,
+                                    "field strip_fs_hz": 1}
+    assert len([r for r in caplog.records if r.levelno == logging.WARNING]) == 7
+    assert st.device_ids() == [] and st.snapshot(1) is None  # no device made up either
+    assert st.apply(beat) and st.apply(hr)
+    snap = st.snapshot(1)
+    assert dict(snap.counts) == {"N": 1, "S": 0, "V": 0, "F": 0, "Q": 0}
+    assert snap.hr_bpm.tolist() == [60.0]
+
+
+def test_a_strip_faster_than_the_buffer_is_refused_not_squeezed():
+    st = MonitorState(StateConfig(max_strip_fs_hz=50.0))
+    assert not st.apply(EventMaker().strip(0.0))  # 90 Hz
+    assert st.rejects.by_kind() == {"strip rate": 1}
+    assert st.device_ids() == []
+
+
+def test_every_event_type_is_applied_and_the_signal_types_derive_from_the_model():
+    from edge.dashboard.state import _SIGNAL_TYPES
+    from edge.events.model import EVENT_CLASSES
+
+    mk = EventMaker()
+    one_of_each = {"beat": mk.beat(1.0), "hr": mk.hr(1.0), "alert": mk.alert(1.0),
+                   "quality": mk.quality(1.0, "noisy"), "link": mk.link("connected"),
+                   "strip": mk.strip(0.0), "status": mk.status()}
+    assert set(one_of_each) == set(EVENT_CLASSES)  # a new type needs a line here
+    st = MonitorState()
+    for etype, event in one_of_each.items():
+        assert st.apply(event), etype
+    assert st.n_rejected == 0 and st.snapshot(1).n_events == len(one_of_each)
+    assert _SIGNAL_TYPES == {"beat", "hr", "alert", "quality", "strip"}
+    shown = MonitorState()  # a device that only sent link / status events is not shown
+    shown.apply(EventMaker(device_id=5).link("connected"))
+    shown.apply(EventMaker(device_id=5).status())
+    shown.apply(EventMaker(device_id=6).beat(1.0))
+    assert shown.device_ids() == [6]
+
+
+def test_typed_events_are_applied_as_they_are():
+    st = MonitorState()
+    e = parse_event(json.dumps(EventMaker().beat(2.0, "V", p=0.8)))
+    assert st.apply(e)
+    snap = st.snapshot(1)
+    assert snap.counts["V"] == 1 and snap.beats[0].proba == 0.8
 
 
 def test_stale_detection_uses_arrival_time():

@@ -3,6 +3,10 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
+pytest.importorskip("streamlit")
+
 from streamlit.testing.v1 import AppTest
 
 from edge.dashboard.state import AlertRecord
