@@ -1,16 +1,19 @@
-"""Strict event decoding: round trip of every event type, and refusals naming the field."""
+"""Strict event decoding: round trip of every event type and of the daemon's presence, and
+refusals naming the field."""
 import json
 import math
 
 import pytest
 
 from edge.errors import EventDecodeError
-from edge.events.decode import EVENT_CLASSES, parse_event
+from edge.events import model
+from edge.events.decode import EVENT_CLASSES, parse_event, parse_message
 from edge.events.model import (
     AlertEvent,
     BeatEvent,
     HeartRateEvent,
     LinkStatusEvent,
+    Presence,
     QualityEvent,
     Sequencer,
     StatusEvent,
@@ -54,6 +57,7 @@ def test_round_trip(event):
 
 def test_every_event_type_is_known():
     assert set(EVENT_CLASSES) == {"beat", "hr", "alert", "quality", "link", "strip", "status"}
+    assert EVENT_CLASSES is model.EVENT_CLASSES  # the one list, not a copy
 
 
 def test_nulls_in_maps_decode_as_nan():
@@ -75,6 +79,12 @@ def test_nulls_in_maps_decode_as_nan():
     (lambda d: d.update(proba=[1]), "proba"),
     (lambda d: d.update(proba={"N": "x"}), "proba.N"),
     (lambda d: d.update(boot=-3), "boot"),
+    (lambda d: d.update(sample_index=2 ** 70), "sample_index"),
+    (lambda d: d.update(fs_hz=1e-320), "fs_hz"),  # sample_index / fs_hz overflows
+    (lambda d: d["proba"].update(V=1.5), "proba.V"),
+    (lambda d: d["proba"].update(V=-0.1), "proba.V"),
+    (lambda d: d.update(t_stream_s=d["t_stream_s"] + 1), "t_stream_s"),
+    (lambda d: d.update(t_stream_s="2"), "t_stream_s"),
 ])
 def test_refusals_name_the_field(mutate, field):
     d = json.loads(event_to_json(sample_events()[0]))
@@ -89,3 +99,69 @@ def test_not_an_event_document(text):
     with pytest.raises(EventDecodeError) as ei:
         parse_event(text)
     assert ei.value.field == "$" and isinstance(ei.value, ValueError)
+
+
+@pytest.mark.parametrize("index, changes, field", [
+    (2, {"severity": "panic"}, "severity"),
+    (2, {"state": "begin"}, "state"),
+    (4, {"state": "unplugged"}, "state"),
+    (4, {"action": "ignored"}, "action"),
+    (4, {"lost_samples": -1}, "lost_samples"),
+    (4, {"gap_s": -0.5}, "gap_s"),
+    (6, {"state": "paused"}, "state"),
+    (3, {"previous": "bad"}, "previous"),
+])
+def test_enumerations_and_counts_of_the_schema_are_checked(index, changes, field):
+    d = {**json.loads(event_to_json(sample_events()[index])), **changes}
+    with pytest.raises(EventDecodeError) as ei:
+        parse_event(json.dumps(d))
+    assert ei.value.field == field
+
+
+def test_a_t_stream_s_that_agrees_to_the_microsecond_is_accepted():
+    d = json.loads(event_to_json(sample_events()[4]))  # gap at sample 99, 360 Hz
+    for t in (99 / 360, 0.275, 0.2750004):
+        d["t_stream_s"] = t
+        assert parse_event(json.dumps(d)) == sample_events()[4]
+
+
+def test_a_t_stream_s_without_a_stream_position_is_refused():
+    d = json.loads(event_to_json(sample_events()[6]))  # status: no sample_index
+    d["t_stream_s"] = 1.0
+    with pytest.raises(EventDecodeError) as ei:
+        parse_event(json.dumps(d))
+    assert ei.value.field == "t_stream_s"
+
+
+@pytest.mark.parametrize("presence", [
+    Presence(state="online", boot=3, time_s=1_700_000_000.5),
+    Presence(state="offline"),
+])
+def test_presence_round_trip(presence):
+    d = {"type": "presence", "state": presence.state}
+    if presence.boot is not None:
+        d.update(boot=presence.boot, time_s=presence.time_s)
+    assert parse_message(json.dumps(d)) == presence
+    with pytest.raises(EventDecodeError) as ei:  # not an event
+        parse_event(json.dumps(d))
+    assert ei.value.field == "type"
+
+
+def test_parse_message_decodes_events_too():
+    for event in sample_events():
+        assert parse_message(event_to_json(event)) == event
+
+
+@pytest.mark.parametrize("doc, field", [
+    ({"type": "presence", "state": "maybe"}, "state"),
+    ({"type": "presence"}, "state"),
+    ({"type": "presence", "state": "online", "boot": -1}, "boot"),
+    ({"type": "presence", "state": "online", "boot": "2"}, "boot"),
+    ({"type": "presence", "state": "online", "time_s": "now"}, "time_s"),
+    ({"type": "presence", "state": "online", "device_id": 1}, "device_id"),
+    ({"type": "status", "state": "offline"}, "device_id"),  # the pre-presence form
+])
+def test_presence_refusals_name_the_field(doc, field):
+    with pytest.raises(EventDecodeError) as ei:
+        parse_message(json.dumps(doc))
+    assert ei.value.field == field

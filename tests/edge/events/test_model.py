@@ -1,9 +1,21 @@
+"""Event records, their JSON form, sequence numbers, and the agreement of the model's
+enumerations with the JSON schema."""
 import json
 from pathlib import Path
 
 import pytest
 
+from edge.aami import AAMI_CLASSES
 from edge.events.model import (
+    ALERT_KINDS,
+    ALERT_SEVERITIES,
+    ALERT_STATES,
+    EVENT_CLASSES,
+    EVENT_TYPES,
+    GAP_ACTIONS,
+    LINK_STATES,
+    QUALITY_LEVELS,
+    STATUS_STATES,
     AlertEvent,
     BeatEvent,
     HeartRateEvent,
@@ -57,3 +69,28 @@ def test_json_is_strict_and_matches_the_schema():
         assert obj["type"] == ev.type and "\n" not in line
     d = event_to_dict(samples()[0])
     assert d["rr_s"]["long"] is None and d["t_stream_s"] == 1.0
+
+
+def test_the_schema_lists_the_model_types_and_enumerations():
+    schema = json.loads(SCHEMA.read_text())
+    defs = schema["$defs"]
+    assert [r["$ref"].rsplit("/", 1)[-1] for r in schema["oneOf"]] == list(EVENT_TYPES)
+    assert tuple(EVENT_CLASSES) == EVENT_TYPES
+
+    def enum(etype: str, prop: str) -> list:
+        return defs[etype]["properties"][prop]["enum"]
+
+    assert enum("beat", "label") == list(AAMI_CLASSES)
+    assert enum("beat", "quality") == enum("quality", "quality") == list(QUALITY_LEVELS)
+    assert enum("alert", "kind") == list(ALERT_KINDS)
+    assert enum("alert", "state") == list(ALERT_STATES)
+    assert enum("alert", "severity") == list(ALERT_SEVERITIES)
+    assert enum("link", "state") == list(LINK_STATES)
+    assert enum("link", "action") == list(GAP_ACTIONS)
+    assert enum("status", "state") == list(STATUS_STATES)
+
+
+def test_link_states_cover_the_sources_link_states():
+    from firmware_bridge.sources import LinkState
+
+    assert [s.value for s in LinkState] == list(LINK_STATES[:len(LinkState)])
