@@ -153,6 +153,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, ReplayError) as exc:
         print(f"ecg-sim: error: {exc}", file=sys.stderr)
         return 2
+    stop = threading.Event()
+    # before the path is printed: a spawner may stop us as soon as it has read it
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     print(path, flush=True)
     if ns.link and not ns.port:
         logger.info("link %s -> %s", ns.link, path)
@@ -161,8 +164,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "speed %s", config.record, sig.adc.shape[0], sig.adc.shape[1], sig.fs_hz,
                 sig.sample_format.name.lower(), device.frame_samples,
                 "max" if config.speed is None else f"{config.speed:g}x")
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         run_device(device, link, stop)
         if not stop.is_set():

@@ -24,7 +24,7 @@ import os
 import select
 import threading
 import tty
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from firmware_bridge.errors import ReplayError
 
@@ -33,6 +33,7 @@ __all__ = ["Link", "PtyLink", "PortLink"]
 logger = logging.getLogger(__name__)
 
 
+@runtime_checkable
 class Link(Protocol):
     """What the runner needs from the device's side of a link."""
 

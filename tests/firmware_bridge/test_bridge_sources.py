@@ -1,6 +1,8 @@
 """Tests of firmware_bridge/sources.py: SampleChunk, chunk merging, link status, backoff."""
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pytest
 
@@ -69,6 +71,21 @@ def test_link_monitor_events_and_counters():
                                        LinkState.RECONNECTING, LinkState.CONNECTED]
     assert len(mon.drain()) == 3 and mon.drain() == []  # bounded queue
     assert mon.stats.connects == 2 and mon.stats.disconnects == 1
+
+
+@pytest.mark.parametrize("state, expected, level", [
+    (LinkState.RECONNECTING, False, logging.WARNING),   # link lost: retrying
+    (LinkState.DISCONNECTED, False, logging.WARNING),   # link lost for good / gave up
+    (LinkState.DISCONNECTED, True, logging.INFO),       # the stream ended normally
+    (LinkState.CLOSED, False, logging.INFO),
+])
+def test_link_monitor_log_level(caplog, state, expected, level):
+    mon = LinkMonitor("x")
+    mon.set(LinkState.CONNECTED)
+    with caplog.at_level(logging.DEBUG, logger="firmware_bridge.sources"):
+        mon.set(state, "why", expected=expected)
+    assert [(r.levelno, r.getMessage()) for r in caplog.records] == \
+        [(level, f"x: connected -> {state.value} why")]
 
 
 def test_backoff_doubles_up_to_max_and_resets():

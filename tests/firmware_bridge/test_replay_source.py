@@ -1,6 +1,7 @@
 """Tests of firmware_bridge/replay_source.py: the in-process replay source."""
 from __future__ import annotations
 
+import logging
 import time
 
 import numpy as np
@@ -8,7 +9,7 @@ import pytest
 
 from firmware_bridge.errors import SourceClosedError
 from firmware_bridge.faults import FaultConfig
-from firmware_bridge.replay import ReplayConfig
+from firmware_bridge.replay.config import ReplayConfig
 from firmware_bridge.replay_source import ReplaySource
 from firmware_bridge.sources import LinkState, SampleSource
 
@@ -63,3 +64,22 @@ def test_real_time_pacing(mitdb_dir):
         n = sum(c.n_samples for c in src)
     assert n == 3600
     assert 0.9 <= time.monotonic() - t0 <= 1.5
+
+
+def test_normal_end_is_info_and_a_disconnect_stays_a_warning(mitdb_dir, caplog):
+    """The end of the record is not a fault (it was logged as a WARNING); the simulated
+    disconnect is, and stays one."""
+    faults = FaultConfig(disconnect_after_s=2.0, reconnect_after_s=0.01)
+    src = ReplaySource(ReplayConfig(record="100", data_dir=str(mitdb_dir), speed=None,
+                                    duration_s=4, faults=faults))
+    with caplog.at_level(logging.INFO, logger="firmware_bridge.sources"), src:
+        while not src.finished:
+            src.read(0.1)
+        assert src.state is LinkState.DISCONNECTED
+    link = [(r.levelno, r.getMessage()) for r in caplog.records
+            if r.name == "firmware_bridge.sources"]
+    assert (logging.WARNING, "replay:100: connected -> reconnecting simulated disconnect") \
+        in link
+    assert (logging.INFO, "replay:100: connected -> disconnected end of record") in link
+    assert [m for lv, m in link if lv >= logging.WARNING] == \
+        ["replay:100: connected -> reconnecting simulated disconnect"]
