@@ -4,26 +4,54 @@
 stage streaming with explicit state. :class:`BeatPipeline` is what the daemon runs per device;
 :func:`classify_at` classifies given beat positions of a whole signal (reference annotations)
 through the same stages, as training does.
+
+Timing: a :class:`BeatPipeline` given ``on_stage`` calls it with each stage's name
+(:data:`STAGES`) and its ``time.perf_counter`` seconds, once per call of the stage (the
+featurizer and the classifier run only when beats are released).
+
+Invalid samples (lost, flat, saturated; see :mod:`edge.dsp.preprocess`): an RR interval that
+spans them is unknown and replaced by the local mean before the features (a gap must not make
+the beat before it look like a premature beat followed by a pause, nor the beats after it
+premature); a beat whose window touches them is labelled ``Q`` (unclassifiable, the AAMI
+class for beats that cannot be classified) -- the model's probabilities are kept for
+inspection -- and stays out of the running template. ``ClassifiedBeats.window_invalid`` and
+``rr_unknown`` say which beats were concerned, so callers can flag them.
 """
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from edge.dsp.beats import BeatWindower
+from edge.aami import AAMI_CLASSES
+from edge.dsp.beats import BeatBatch, BeatWindower
 from edge.dsp.detection import to_input_index
 from edge.dsp.features import BeatFeaturizer
 from edge.dsp.inputs import beat_inputs_at
-from edge.dsp.preprocess import PreprocessConfig, Preprocessor
+from edge.dsp.preprocess import Conditioned, PreprocessConfig, Preprocessor
 from edge.dsp.rpeak import DetectorConfig, RPeakDetector
-from edge.errors import SignalError
+from edge.errors import ConfigError, SignalError
 from edge.model.classifier import BeatClassifier
 
-__all__ = ["ClassifiedBeats", "BeatPipeline", "classify_at"]
+__all__ = ["ClassifiedBeats", "BeatPipeline", "classify_at", "StageHook", "STAGES",
+           "UNCLASSIFIABLE"]
 
 logger = logging.getLogger(__name__)
+
+#: Called with a stage name and the seconds it took (``time.perf_counter``).
+StageHook = Callable[[str, float], None]
+
+#: Stage names passed to a :data:`StageHook`, in pipeline order.
+STAGES = ("preprocess", "detect", "window", "featurize", "classify")
+
+#: The label of a beat whose window touches invalid samples (AAMI "unclassifiable").
+UNCLASSIFIABLE = AAMI_CLASSES[-1]
+
+_KEYS = ("sample_index", "processing_index", "label", "proba", "rr_s", "window_invalid",
+         "rr_unknown")
 
 
 @dataclass(frozen=True)
@@ -31,8 +59,11 @@ class ClassifiedBeats:
     """Beats released by the pipeline.
 
     ``sample_index``: input-rate sample index of each R peak; ``processing_index``: the same at
-    the processing rate; ``label``: AAMI class; ``proba``: (n, 5) class probabilities;
-    ``rr_s``: (n, 4) RR features in seconds (pre, post, local, long).
+    the processing rate; ``label``: AAMI class (``Q`` where ``window_invalid``); ``proba``:
+    (n, 5) the model's class probabilities; ``rr_s``: (n, 4) RR features in seconds (pre,
+    post, local, long; unknown intervals replaced); ``window_invalid``: bool (n,), the beat's
+    window touches invalid samples; ``rr_unknown``: bool (n, 2), its pre / post interval spans
+    invalid samples (both all False when omitted).
     """
 
     sample_index: np.ndarray
@@ -40,15 +71,39 @@ class ClassifiedBeats:
     label: np.ndarray
     proba: np.ndarray
     rr_s: np.ndarray
+    window_invalid: np.ndarray | None = None
+    rr_unknown: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        n = int(np.asarray(self.sample_index).size)
+        if self.window_invalid is None:
+            object.__setattr__(self, "window_invalid", np.zeros(n, dtype=bool))
+        if self.rr_unknown is None:
+            object.__setattr__(self, "rr_unknown", np.zeros((n, 2), dtype=bool))
 
     def __len__(self) -> int:
         return int(self.sample_index.size)
 
+    @property
+    def near_invalid(self) -> np.ndarray:
+        """bool (n,): the beat's window or one of its RR intervals touches invalid samples."""
+        return self.window_invalid | self.rr_unknown.any(axis=1)
+
+    def select(self, keep: np.ndarray) -> "ClassifiedBeats":
+        """The beats where ``keep`` (a bool mask or indices) selects."""
+        return ClassifiedBeats(*(getattr(self, k)[keep] for k in _KEYS))
+
     @staticmethod
     def concatenate(parts: list["ClassifiedBeats"]) -> "ClassifiedBeats":
-        keys = ("sample_index", "processing_index", "label", "proba", "rr_s")
         return ClassifiedBeats(**{k: np.concatenate([getattr(p, k) for p in parts])
-                                  for k in keys})
+                                  for k in _KEYS})
+
+
+def _labels(classes, proba: np.ndarray, window_invalid: np.ndarray) -> np.ndarray:
+    labels = np.asarray(classes, dtype=object)[proba.argmax(axis=1)]
+    if window_invalid.any():
+        labels[window_invalid] = UNCLASSIFIABLE
+    return labels
 
 
 class BeatPipeline:
@@ -59,11 +114,18 @@ class BeatPipeline:
     classifier : a loaded :class:`BeatClassifier` (its contract fixes windows and features).
     fs_in_hz : the device's sample rate.
     preprocess, detector : optional overrides (the processing rate must stay the model's).
+    on_stage : optional :data:`StageHook`, called after every stage with its name and seconds.
+
+    Attributes
+    ----------
+    conditioned : the conditioned samples of the last :meth:`process` / :meth:`flush` call
+        (processing rate; for consumers such as the ECG strip).
     """
 
     def __init__(self, classifier: BeatClassifier, fs_in_hz: float, *,
                  preprocess: PreprocessConfig | None = None,
-                 detector: DetectorConfig | None = None) -> None:
+                 detector: DetectorConfig | None = None,
+                 on_stage: StageHook | None = None) -> None:
         self.classifier = classifier
         self.fs_in_hz = float(fs_in_hz)
         pcfg = preprocess or PreprocessConfig(fs_in_hz=fs_in_hz, filter=classifier.filters)
@@ -76,61 +138,92 @@ class BeatPipeline:
                               f"the model's window alignment {classifier.window.align_samples}")
         self.windower = BeatWindower(classifier.window)
         self.featurizer = BeatFeaturizer(classifier.feature_config)
+        self.on_stage = on_stage
         self.n_beats = 0
+        self.conditioned = Conditioned(0, np.zeros(0), np.zeros(0, dtype=bool))
 
     def reset(self) -> None:
         for stage in (self.preprocessor, self.detector, self.windower, self.featurizer):
             stage.reset()
 
-    def _classify(self, batch) -> ClassifiedBeats:
+    def _timed(self, stage: str, t0: float) -> float:
+        t1 = time.perf_counter()
+        if self.on_stage is not None:
+            self.on_stage(stage, t1 - t0)
+        return t1
+
+    def _classify(self, batch: BeatBatch) -> ClassifiedBeats:
         if len(batch) == 0:
             return ClassifiedBeats(np.zeros(0, np.int64), np.zeros(0, np.int64),
                                    np.zeros(0, object), np.zeros((0, 5), np.float32),
                                    np.zeros((0, 4), np.float32))
-        beat, feats = self.featurizer.process(batch.windows, batch.rr_s)
+        t0 = time.perf_counter()
+        beat, feats = self.featurizer.process(batch.windows, batch.rr_s,
+                                              batch.window_invalid)
+        t0 = self._timed("featurize", t0)
         proba = self.classifier.predict_proba(beat, feats)
-        labels = np.asarray(self.classifier.classes, dtype=object)[proba.argmax(axis=1)]
+        self._timed("classify", t0)
+        labels = _labels(self.classifier.classes, proba, batch.window_invalid)
         self.n_beats += len(batch)
         return ClassifiedBeats(to_input_index(batch.sample_index, self.fs_in_hz,
                                               self.preprocessor.config.fs_out_hz),
-                               batch.sample_index, labels, proba, batch.rr_s)
+                               batch.sample_index, labels, proba, batch.rr_s,
+                               batch.window_invalid, batch.rr_unknown)
 
     def process(self, x_mv: np.ndarray) -> ClassifiedBeats:
         """Feed one chunk of samples (1-D, mV, device rate); returns the beats released."""
-        cond = self.preprocessor.process(x_mv)
+        t0 = time.perf_counter()
+        cond = self.conditioned = self.preprocessor.process(x_mv)
+        t0 = self._timed("preprocess", t0)
         peaks = self.detector.process(cond)
-        return self._classify(self.windower.process(cond.filtered_mv, peaks))
+        t0 = self._timed("detect", t0)
+        batch = self.windower.process(cond.filtered_mv, peaks, cond.valid)
+        self._timed("window", t0)
+        return self._classify(batch)
 
     def flush(self) -> ClassifiedBeats:
         """End of stream: release every remaining beat."""
-        cond = self.preprocessor.flush()
-        peaks = [self.detector.process(cond), self.detector.flush()]
-        parts = [self._classify(self.windower.process(cond.filtered_mv, np.concatenate(peaks))),
-                 self._classify(self.windower.flush())]
-        return ClassifiedBeats.concatenate(parts)
+        t0 = time.perf_counter()
+        cond = self.conditioned = self.preprocessor.flush()
+        t0 = self._timed("preprocess", t0)
+        peaks = np.concatenate([self.detector.process(cond), self.detector.flush()])
+        t0 = self._timed("detect", t0)
+        batches = [self.windower.process(cond.filtered_mv, peaks, cond.valid),
+                   self.windower.flush()]
+        self._timed("window", t0)
+        return ClassifiedBeats.concatenate([self._classify(b) for b in batches])
 
     def run(self, x_mv: np.ndarray, chunk_samples: int | None = None) -> ClassifiedBeats:
-        """Stream a whole signal through the pipeline (chunk by chunk) and flush."""
+        """Stream a whole signal through the pipeline, ``chunk_samples`` at a time (default:
+        one second), and flush.
+
+        Raises
+        ------
+        ConfigError
+            When ``chunk_samples`` is not an integer >= 1 (or None).
+        """
+        if chunk_samples is not None and not (isinstance(chunk_samples, (int, np.integer))
+                                              and chunk_samples >= 1):
+            raise ConfigError("chunk_samples", f"must be an integer >= 1, got {chunk_samples!r}")
         x = np.asarray(x_mv, dtype=np.float64)
         step = chunk_samples or max(1, int(self.fs_in_hz))
         parts = [self.process(x[i:i + step]) for i in range(0, x.size, step)]
         parts.append(self.flush())
         out = ClassifiedBeats.concatenate(parts)
-        keep = (out.sample_index >= 0) & (out.sample_index < x.size)
-        return ClassifiedBeats(*(getattr(out, k)[keep] for k in
-                                 ("sample_index", "processing_index", "label", "proba", "rr_s")))
+        return out.select((out.sample_index >= 0) & (out.sample_index < x.size))
 
 
 def classify_at(classifier: BeatClassifier, x_mv: np.ndarray, fs_in_hz: float,
                 beats_in: np.ndarray) -> ClassifiedBeats:
     """Classify beats at given input-rate positions (e.g. reference annotations) of a whole
-    signal, with the same conditioning, windows and features as the streaming pipeline
-    (:func:`edge.dsp.inputs.beat_inputs_at`)."""
+    signal, with the same conditioning, windows, features and invalid-sample handling as the
+    streaming pipeline (:func:`edge.dsp.inputs.beat_inputs_at`)."""
     inp = beat_inputs_at(x_mv, fs_in_hz, beats_in, window=classifier.window,
                          features=classifier.feature_config, filter_config=classifier.filters)
     if len(inp) == 0:
         return ClassifiedBeats(inp.sample_index, inp.processing_index, np.zeros(0, object),
                                np.zeros((0, 5), np.float32), inp.rr_s)
     proba = classifier.predict_proba(inp.beat, inp.features)
-    labels = np.asarray(classifier.classes, dtype=object)[proba.argmax(axis=1)]
-    return ClassifiedBeats(inp.sample_index, inp.processing_index, labels, proba, inp.rr_s)
+    labels = _labels(classifier.classes, proba, inp.window_invalid)
+    return ClassifiedBeats(inp.sample_index, inp.processing_index, labels, proba, inp.rr_s,
+                           inp.window_invalid, inp.rr_unknown)

@@ -1,16 +1,24 @@
 """``ecg-edge annotate``: classify the beats of a WFDB record (detected, or at a reference
-annotation file's beats) and write them as a WFDB annotation file."""
+annotation file's beats) and write them as a WFDB annotation file.
+
+Beats next to invalid samples (missing -- WFDB's invalid value --, flat or saturated): a beat
+whose window touches them is written as ``Q`` (unclassifiable), an RR interval across them is
+replaced by the local mean (see :mod:`edge.pipeline`); a warning gives the counts.
+"""
 from __future__ import annotations
 
 import argparse
+import logging
 import time
 from pathlib import Path
 
-from edge.cli.common import add_common
+from edge.cli.common import add_common, non_negative_int, positive_float
 from edge.errors import EdgeError
 from edge.model.bundled import default_model_path
 
 __all__ = ["add_parser", "cmd_annotate"]
+
+logger = logging.getLogger(__name__)
 
 
 def cmd_annotate(args: argparse.Namespace) -> int:
@@ -39,9 +47,17 @@ def cmd_annotate(args: argparse.Namespace) -> int:
         beats = classify_at(clf, x, rec.fs_hz, positions)
         mode = f"at the {beats.sample_index.size} beats of '{args.reference_beats}'"
     else:
-        beats = BeatPipeline(clf, rec.fs_hz).run(x, int(max(1, args.chunk_s * rec.fs_hz)))
+        beats = BeatPipeline(clf, rec.fs_hz).run(x, max(1, int(args.chunk_s * rec.fs_hz)))
         mode = "at detected beats"
     cpu_s = time.process_time() - t0
+    n_window = int(beats.window_invalid.sum())
+    n_rr = int((beats.near_invalid & ~beats.window_invalid).sum())
+    if n_window or n_rr:
+        logger.warning("%s channel %d: %d beats next to invalid samples (%d missing, others "
+                       "flat or saturated): %d written as Q (their window touches them), %d "
+                       "with an RR interval across them replaced by the local mean", rec.name,
+                       args.channel, n_window + n_rr, int(np.sum(~np.isfinite(x))), n_window,
+                       n_rr)
     path = write_annotations(rec.name, args.ext, beats.sample_index, beats.label, rec.fs_hz,
                              args.out_dir)
     counts = {c: int(np.sum(beats.label == c)) for c in clf.classes}
@@ -60,14 +76,18 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--adapted", default=None, type=Path,
                    help="per-wearer head from `ecg-edge adapt` (its base model: --model, else "
                    "the bundled default_embed.tflite)")
-    p.add_argument("--channel", type=int, default=0)
+    p.add_argument("--channel", type=non_negative_int, default=0,
+                   help="signal channel (default 0)")
     p.add_argument("--ext", default="cls", help="annotation file extension (default cls)")
-    p.add_argument("--out-dir", default=".", type=Path)
+    p.add_argument("--out-dir", default=".", type=Path,
+                   help="where to write the annotation file (default: the current directory)")
     p.add_argument("--reference-beats", default=None, metavar="EXT",
                    help="classify at the beats of this annotation file (e.g. atr) instead of "
                    "detected beats")
-    p.add_argument("--data-dir", default=None)
-    p.add_argument("--chunk-s", type=float, default=1.0)
+    p.add_argument("--data-dir", default=None, help="MIT-BIH directory (default $MITDB_DIR)")
+    p.add_argument("--chunk-s", type=positive_float, default=1.0,
+                   help="with detected beats: feed the streaming pipeline this many seconds "
+                   "at a time (> 0; default 1; the result does not depend on it)")
     add_common(p)
     p.set_defaults(func=cmd_annotate)
     return p

@@ -1,11 +1,51 @@
-"""What every ``ecg-edge`` sub-command shares."""
+"""What every ``ecg-edge`` sub-command shares: the common options and the argument types that
+refuse a bad value with a one-line error naming the option and the rule (argparse exits 2)."""
 from __future__ import annotations
 
 import argparse
+import math
 
-__all__ = ["add_common"]
+__all__ = ["add_common", "positive_float", "non_negative_int", "replay_speed"]
 
 
 def add_common(p: argparse.ArgumentParser) -> None:
     """Options every sub-command takes."""
     p.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv debug)")
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return math.nan
+
+
+def positive_float(text: str) -> float:
+    """A finite number > 0 (seconds, ...)."""
+    value = _number(text)
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """An integer >= 0 (a channel index, ...)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
+def replay_speed(text: str) -> float | None:
+    """A replay speed: a finite number > 0 (1 = real time) or ``max`` (as fast as possible,
+    returned as None). ``0`` is refused: it means neither."""
+    if text.strip().lower() == "max":
+        return None
+    value = _number(text)
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a number > 0 (1 = real time) or 'max' "
+                                         f"(as fast as possible), got {text!r}")
+    return value

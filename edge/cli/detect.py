@@ -6,7 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
-from edge.cli.common import add_common
+from edge.cli.common import add_common, non_negative_int, positive_float
 from edge.errors import EdgeError
 
 __all__ = ["add_parser", "cmd_detect"]
@@ -41,12 +41,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                               "annotation file (like PhysioNet's gqrs/sqrs)")
     p.add_argument("record", help="MIT-BIH record name (looked up in --data-dir / $MITDB_DIR) "
                    "or a WFDB record path")
-    p.add_argument("--channel", type=int, default=0, help="signal channel (default 0)")
+    p.add_argument("--channel", type=non_negative_int, default=0,
+                   help="signal channel (default 0)")
     p.add_argument("--ext", default="qrs", help="annotation file extension (default qrs)")
     p.add_argument("--out-dir", default=".", type=Path, help="where to write the annotations")
     p.add_argument("--data-dir", default=None, help="MIT-BIH directory (default $MITDB_DIR)")
-    p.add_argument("--chunk-s", type=float, default=1.0,
-                   help="feed the streaming detector this many seconds at a time")
+    p.add_argument("--chunk-s", type=positive_float, default=1.0,
+                   help="feed the streaming detector this many seconds at a time (> 0; "
+                   "default 1; the result does not depend on it)")
     add_common(p)
     p.set_defaults(func=cmd_detect)
     return p

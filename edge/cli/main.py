@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 
+from edge import __version__
 from edge.cli import adapt, annotate, check, demo, detect, download, run
 from edge.errors import EdgeError
 
@@ -18,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ecg-edge", description="Open edge arrhythmia detection: streaming ECG, R-peak "
         "detection and int8 AAMI beat classification.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for command in (detect, annotate, run, check, demo, download):
         command.add_parser(sub)

@@ -17,11 +17,21 @@ RR features of beat *i* (seconds), computed from beat times only:
 * ``long_rr_s``  -- mean of the last ``long_beats`` RR intervals ending with pre_rr.
 
 Every RR is clipped to [``min_rr_s``, ``max_rr_s``] before use.
+
+Invalid samples (lost, flat or saturated: the ``valid`` mask of
+:class:`~edge.dsp.preprocess.Conditioned`): an RR interval with an invalid sample between its
+two beats (both included) is *unknown* -- beats may have been missed there, and a 10 s gap
+would otherwise read as a 3 s pause followed by a premature beat. :func:`fill_unknown_rr`
+replaces it by the mean of the ``local_beats`` intervals before it (as already replaced;
+1 s clipped to the RR range when there is none) before any feature is computed, so it never
+looks premature or like a pause. A beat whose window has an invalid sample is flagged
+(``window_invalid``); what to do with it is the classifier's caller's decision.
 """
 from __future__ import annotations
 
 import logging
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,7 +40,7 @@ from edge.dsp.preprocess import PROCESSING_FS_HZ
 from edge.errors import ConfigError, SignalError
 
 __all__ = ["WindowConfig", "BeatBatch", "BeatWindower", "extract_windows", "rr_features",
-           "RR_FEATURE_NAMES"]
+           "RR_FEATURE_NAMES", "fill_unknown_rr", "invalid_flags", "rr_intervals_s"]
 
 logger = logging.getLogger(__name__)
 
@@ -91,12 +101,24 @@ class BeatBatch:
 
     ``sample_index`` (int64, input-time processing-rate index of each R peak),
     ``windows`` (float32, shape (n, length), conditioned mV, R peak at ``before_samples``),
-    ``rr_s`` (float32, shape (n, 4), columns :data:`RR_FEATURE_NAMES`).
+    ``rr_s`` (float32, shape (n, 4), columns :data:`RR_FEATURE_NAMES`, unknown intervals
+    replaced), ``window_invalid`` (bool (n,): the window has an invalid sample) and
+    ``rr_unknown`` (bool (n, 2): the pre / post interval spans invalid samples and was
+    replaced by the local mean); both all False when omitted.
     """
 
     sample_index: np.ndarray
     windows: np.ndarray
     rr_s: np.ndarray
+    window_invalid: np.ndarray | None = None
+    rr_unknown: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        n = int(np.asarray(self.sample_index).size)
+        if self.window_invalid is None:
+            object.__setattr__(self, "window_invalid", np.zeros(n, dtype=bool))
+        if self.rr_unknown is None:
+            object.__setattr__(self, "rr_unknown", np.zeros((n, 2), dtype=bool))
 
     def __len__(self) -> int:
         return int(self.sample_index.size)
@@ -128,6 +150,12 @@ def extract_windows(conditioned_mv: np.ndarray, beats: np.ndarray, config: Windo
     return x[idx].astype(np.float32)
 
 
+def rr_intervals_s(beats: np.ndarray, config: WindowConfig) -> np.ndarray:
+    """The RR intervals (s, float64, (n - 1,)) of beat positions at ``config.fs_hz``, clipped
+    to [``min_rr_s``, ``max_rr_s``]: what :func:`rr_features` computes from."""
+    return _clip_rr(np.diff(np.asarray(beats, dtype=np.int64)), config)
+
+
 def _clip_rr(rr_samples: np.ndarray, config: WindowConfig) -> np.ndarray:
     return np.clip(np.asarray(rr_samples, dtype=np.float64) / config.fs_hz,
                    config.min_rr_s, config.max_rr_s)
@@ -141,13 +169,57 @@ def _rolling_mean_prefix(rr: np.ndarray, n: int) -> np.ndarray:
     return (c[i + 1] - c[lo]) / (i + 1 - lo)
 
 
+def invalid_flags(beats: np.ndarray, config: WindowConfig,
+                  count_invalid: Callable[[np.ndarray, np.ndarray], np.ndarray]
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Which beats and intervals touch invalid samples.
+
+    Parameters
+    ----------
+    beats : int (n,) processing-rate beat positions, increasing.
+    config : window settings.
+    count_invalid : ``count_invalid(lo, hi)`` -> invalid samples in ``[lo, hi)`` (vectorised).
+
+    Returns
+    -------
+    window_invalid : bool (n,), an invalid sample in the beat's window.
+    interval_unknown : bool (n - 1,), an invalid sample in ``[beats[i], beats[i + 1]]``.
+    """
+    b = np.asarray(beats, dtype=np.int64)
+    if b.size == 0:
+        return np.zeros(0, dtype=bool), np.zeros(0, dtype=bool)
+    centre = b + config.align_samples
+    window = count_invalid(centre - config.before_samples, centre + config.after_samples) > 0
+    interval = count_invalid(b[:-1], b[1:] + 1) > 0
+    return window, interval
+
+
+def fill_unknown_rr(rr_s: np.ndarray, unknown: np.ndarray, config: WindowConfig, *,
+                    start: int = 0) -> np.ndarray:
+    """Replace unknown RR intervals (s) by the mean of the ``local_beats`` intervals before
+    each (as already replaced); 1 s, clipped to [``min_rr_s``, ``max_rr_s``], when none
+    precedes it. ``rr_s[:start]`` is taken as already replaced. Returns a float64 copy."""
+    out = np.array(rr_s, dtype=np.float64)
+    unk = np.asarray(unknown, dtype=bool)
+    if unk.shape != out.shape:
+        raise SignalError(f"unknown mask {unk.shape} does not match the intervals {out.shape}")
+    nominal = float(np.clip(1.0, config.min_rr_s, config.max_rr_s))
+    for i in np.flatnonzero(unk[start:]) + start:
+        before = out[max(0, i - config.local_beats):i]
+        out[i] = float(before.mean()) if before.size else nominal
+    return out
+
+
 def rr_features(beats: np.ndarray, config: WindowConfig, *,
-                last_is_final: bool = True) -> np.ndarray:
+                last_is_final: bool = True, intervals_s: np.ndarray | None = None
+                ) -> np.ndarray:
     """RR features (seconds, float32, shape (n, 4)) of a sequence of beat positions.
 
     Row *i* depends only on ``beats[: i + 2]``. With ``last_is_final`` the last beat gets the
     local mean as its post RR (end of stream); otherwise its post RR is NaN-free only when a
-    next beat exists, so callers pass the next beat and drop the last row.
+    next beat exists, so callers pass the next beat and drop the last row. ``intervals_s``
+    (n - 1,) replaces the clipped intervals ``diff(beats)`` (e.g. with unknown intervals
+    filled by :func:`fill_unknown_rr`).
     """
     b = np.asarray(beats, dtype=np.int64)
     n = b.size
@@ -155,7 +227,9 @@ def rr_features(beats: np.ndarray, config: WindowConfig, *,
         return np.zeros((0, 4), dtype=np.float32)
     if n == 1:
         return np.ones((1, 4), dtype=np.float32)  # a lone beat: nominal 1 s rhythm
-    rr = _clip_rr(np.diff(b), config)  # rr[i] = beat i+1 - beat i
+    rr = _clip_rr(np.diff(b), config) if intervals_s is None else np.asarray(intervals_s)
+    if rr.shape != (n - 1,):
+        raise SignalError(f"need {n - 1} intervals for {n} beats, got shape {rr.shape}")
     local_rr = _rolling_mean_prefix(rr, config.local_beats)
     long_rr = _rolling_mean_prefix(rr, config.long_beats)
     out = np.zeros((n, 4))
@@ -178,6 +252,10 @@ class BeatWindower:
     :attr:`edge.dsp.rpeak.RPeakDetector.max_delay_ms` after it): the windower keeps ``history_s``
     of signal for them. A beat older than that is still windowed (edge-padded), and counted in
     ``n_late``.
+
+    With the conditioned chunk's ``valid`` mask, intervals spanning invalid samples are
+    replaced (:func:`fill_unknown_rr`) and flagged, as are windows touching them (see the
+    module docstring); the runs of invalid samples are kept back to the last released beat.
     """
 
     def __init__(self, config: WindowConfig | None = None, *, history_s: float = 4.0) -> None:
@@ -193,16 +271,28 @@ class BeatWindower:
         self._n = 0
         self._pending: deque[int] = deque()
         self._history: deque[int] = deque(maxlen=self.config.long_beats + 1)
+        # the interval (s) ending at each history beat as used (unknown ones replaced), and
+        # whether it was replaced
+        self._history_rr: deque[float] = deque(maxlen=self.config.long_beats + 1)
+        self._history_replaced: deque[bool] = deque(maxlen=self.config.long_beats + 1)
+        self._invalid_runs: deque[list[int]] = deque()  # [start, end) of invalid samples
         self._last_released: int | None = None
         self.n_late = 0
 
-    def process(self, conditioned_mv: np.ndarray, beats: np.ndarray) -> BeatBatch:
-        """Feed the next conditioned samples and the beats detected so far (input-time indices,
-        increasing); returns the beats whose window and RR features are complete."""
+    def process(self, conditioned_mv: np.ndarray, beats: np.ndarray,
+                valid: np.ndarray | None = None) -> BeatBatch:
+        """Feed the next conditioned samples, the beats detected so far (input-time indices,
+        increasing) and, optionally, the samples' validity (bool, same length; all valid when
+        omitted); returns the beats whose window and RR features are complete."""
         cfg = self.config
         x = np.asarray(conditioned_mv, dtype=np.float64)
         if x.ndim != 1:
             raise SignalError("BeatWindower expects a 1-D conditioned chunk")
+        if valid is not None:
+            v = np.asarray(valid, dtype=bool)
+            if v.shape != x.shape:
+                raise SignalError(f"valid mask {v.shape} does not match the chunk {x.shape}")
+            self._add_invalid(v)
         self._sig = np.concatenate([self._sig, x])
         self._n += x.size
         for b in np.asarray(beats, dtype=np.int64).tolist():
@@ -220,6 +310,23 @@ class BeatWindower:
         """End of stream: release every pending beat (windows padded with the edge sample)."""
         return self._release(final=True)
 
+    def _add_invalid(self, valid: np.ndarray) -> None:
+        if valid.all():
+            return
+        bad = np.concatenate([[False], ~valid, [False]])
+        edges = np.flatnonzero(np.diff(bad.astype(np.int8)))
+        for lo, hi in zip(edges[0::2] + self._n, edges[1::2] + self._n):
+            if self._invalid_runs and self._invalid_runs[-1][1] == lo:
+                self._invalid_runs[-1][1] = int(hi)
+            else:
+                self._invalid_runs.append([int(lo), int(hi)])
+
+    def _count_invalid(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        out = np.zeros(np.shape(lo), dtype=np.int64)
+        for a, b in self._invalid_runs:
+            out += np.maximum(0, np.minimum(hi, b) - np.maximum(lo, a))
+        return out
+
     def _release(self, *, final: bool) -> BeatBatch:
         cfg = self.config
         ready: list[int] = []
@@ -236,16 +343,51 @@ class BeatWindower:
             return BeatBatch.empty(cfg.length)
         nxt = pend[len(ready):len(ready) + 1]
         hist = list(self._history)
+        n_hist = len(hist)
         positions = np.array(hist + ready + nxt, dtype=np.int64)
-        feats = rr_features(positions, cfg, last_is_final=not nxt)
-        feats = feats[len(hist):len(hist) + len(ready)]
+        measured = _clip_rr(np.diff(positions), cfg)
+        # intervals before first_new were decided when their end beat was released
+        first_new = max(n_hist - 1, 0)
+        new = positions[first_new:]
+        r0 = n_hist - first_new  # index of ready[0] in ``new``
+        if self._invalid_runs:
+            window_all, unknown_new = invalid_flags(new, cfg, self._count_invalid)
+            window_bad = window_all[r0:r0 + len(ready)]
+        else:
+            window_bad = np.zeros(len(ready), dtype=bool)
+            unknown_new = np.zeros(max(new.size - 1, 0), dtype=bool)
+        intervals = measured
+        if unknown_new.any() or any(self._history_replaced):
+            intervals = measured.copy()
+            if first_new:
+                intervals[:first_new] = list(self._history_rr)[1:]
+            mask = np.zeros(intervals.size, dtype=bool)
+            mask[first_new:] = unknown_new
+            intervals = fill_unknown_rr(intervals, mask, cfg, start=first_new)
+        feats = rr_features(positions, cfg, last_is_final=not nxt,
+                            intervals_s=None if intervals is measured else intervals)
+        feats = feats[n_hist:n_hist + len(ready)]
+        rr_unknown = np.zeros((len(ready), 2), dtype=bool)
+        if unknown_new.any():
+            # ready[j] is new[r0 + j]: its pre interval is unknown_new[r0 + j - 1], its post
+            # unknown_new[r0 + j] (the first beat of a stream: its post stands in for its pre)
+            post = np.zeros(len(ready), dtype=bool)
+            m = min(len(ready), unknown_new.size - r0)
+            post[:m] = unknown_new[r0:r0 + m]
+            pre = np.concatenate([[post[0]] if r0 == 0 else unknown_new[r0 - 1:r0],
+                                  post[:-1]])
+            rr_unknown[:, 0], rr_unknown[:, 1] = pre, post
         win = extract_windows(self._sig, np.array(ready), cfg, offset=self._sig_start)
-        for _ in ready:
+        for j, b in enumerate(ready):
             self._pending.popleft()
-        self._history.extend(ready)
+            self._history.append(b)
+            k = n_hist + j - 1  # the interval ending at ready[j]
+            self._history_rr.append(float(intervals[k]) if k >= 0 else float("nan"))
+            self._history_replaced.append(bool(k >= first_new and k >= 0
+                                               and unknown_new[k - first_new]))
         self._last_released = ready[-1]
         self._trim()
-        return BeatBatch(np.array(ready, dtype=np.int64), win, feats)
+        return BeatBatch(np.array(ready, dtype=np.int64), win, feats, window_bad, rr_unknown)
 
     def _trim(self) -> None:
         cfg = self.config
@@ -258,3 +400,7 @@ class BeatWindower:
             drop = min(drop, self._sig.size)
             self._sig = self._sig[drop:]
             self._sig_start += drop
+        if self._last_released is not None:
+            keep_from = self._last_released + min(0, cfg.align_samples - cfg.before_samples)
+            while self._invalid_runs and self._invalid_runs[0][1] <= keep_from:
+                self._invalid_runs.popleft()

@@ -13,7 +13,7 @@ import numpy as np
 
 from edge.dsp.preprocess import PROCESSING_FS_HZ, PreprocessConfig, Preprocessor
 from edge.dsp.rpeak import DetectorConfig, RPeakDetector
-from edge.errors import SignalError
+from edge.errors import ConfigError, SignalError
 
 __all__ = ["detect_signal", "to_input_index", "to_processing_index"]
 
@@ -41,7 +41,17 @@ def detect_signal(x_mv: np.ndarray, fs_hz: float, *, chunk_s: float | None = 1.0
 
     ``chunk_s=None`` feeds the signal in one call (same result: every stage is
     chunk-invariant).
+
+    Raises
+    ------
+    ConfigError
+        When ``chunk_s`` is not a number > 0 (or None).
+    SignalError
+        When ``x_mv`` is not 1-D.
     """
+    if chunk_s is not None and not (np.isfinite(chunk_s) and chunk_s > 0):
+        raise ConfigError("chunk_s", f"must be > 0 s (or None: the whole signal at once), "
+                                     f"got {chunk_s}")
     x = np.asarray(x_mv, dtype=np.float64)
     if x.ndim != 1:
         raise SignalError(f"detect_signal expects one channel (1-D), got shape {x.shape}")
@@ -50,7 +60,7 @@ def detect_signal(x_mv: np.ndarray, fs_hz: float, *, chunk_s: float | None = 1.0
         pcfg = replace(pcfg, fs_in_hz=fs_hz)
     pre = Preprocessor(pcfg)
     det = RPeakDetector(detector or DetectorConfig(fs_hz=pcfg.fs_out_hz))
-    step = x.size if not chunk_s else max(1, int(round(chunk_s * fs_hz)))
+    step = max(1, x.size) if chunk_s is None else max(1, int(round(chunk_s * fs_hz)))
     out: list[np.ndarray] = []
     for i in range(0, x.size, step):
         out.append(det.process(pre.process(x[i:i + step])))

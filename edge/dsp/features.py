@@ -108,7 +108,8 @@ class TemplateTracker:
 
     ``process(windows, rr_s)`` returns, for each beat, the template *before* that beat was
     added (so a beat is never compared with itself). The first beat of a stream, having no
-    history, is its own template.
+    history, is its own template. Beats marked in ``exclude`` (windows touching invalid
+    samples) never join the template.
     """
 
     def __init__(self, config: FeatureConfig | None = None) -> None:
@@ -128,13 +129,15 @@ class TemplateTracker:
                 self._template = _median(np.stack(src), axis=0)
         return self._template
 
-    def process(self, windows_mv: np.ndarray, rr_s: np.ndarray) -> np.ndarray:
+    def process(self, windows_mv: np.ndarray, rr_s: np.ndarray,
+                exclude: np.ndarray | None = None) -> np.ndarray:
         """Templates (float64, shape like ``windows_mv``) for a batch of consecutive beats.
 
         Parameters
         ----------
         windows_mv : (n, length) conditioned beat windows in mV, baseline-removed.
         rr_s : (n, 4) RR features in seconds (pre, post, local, long).
+        exclude : bool (n,), beats kept out of the template (None: none).
         """
         w = np.asarray(windows_mv, dtype=np.float64)
         rr = np.asarray(rr_s, dtype=np.float64)
@@ -144,6 +147,8 @@ class TemplateTracker:
         for i in range(w.shape[0]):
             t = self._current()
             out[i] = w[i] if t is None else t
+            if exclude is not None and exclude[i]:
+                continue
             self._any.append(w[i])
             if rr[i, 0] >= self.config.premature_ratio * rr[i, 2]:
                 self._normal.append(w[i])
@@ -160,7 +165,8 @@ class RhythmTracker:
     ``rhythm_beats`` pre-RR intervals (up to and including beat *i*'s) divided by the local
     mean RR -- high in atrial fibrillation ("irregularly irregular"), where prematurity alone
     does not mean an ectopic beat, but low when a regular rhythm is broken by isolated ectopic
-    beats or pauses (the median ignores those); ``log_pre_over_prev_pre`` = log(pre_rr(i) / pre_rr(i - 1)) (0 for the first beat).
+    beats or pauses (the median ignores those); ``log_pre_over_prev_pre`` =
+    log(pre_rr(i) / pre_rr(i - 1)) (0 for the first beat).
     """
 
     def __init__(self, config: FeatureConfig | None = None) -> None:
@@ -218,7 +224,8 @@ def _inputs_from(w: np.ndarray, templates: np.ndarray, rr_s: np.ndarray,
 
 
 def beat_inputs(windows_mv: np.ndarray, rr_s: np.ndarray,
-                config: FeatureConfig | None = None) -> tuple[np.ndarray, np.ndarray]:
+                config: FeatureConfig | None = None, *,
+                exclude: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Model inputs for all beats of one stream (a whole record), in beat order.
 
     Parameters
@@ -226,6 +233,8 @@ def beat_inputs(windows_mv: np.ndarray, rr_s: np.ndarray,
     windows_mv : (n, length) conditioned windows from :func:`edge.dsp.beats.extract_windows`, mV.
     rr_s : (n, 4) from :func:`edge.dsp.beats.rr_features`, seconds.
     config : feature settings.
+    exclude : bool (n,), beats kept out of the running template (windows touching invalid
+        samples); None: none.
 
     Returns
     -------
@@ -236,7 +245,7 @@ def beat_inputs(windows_mv: np.ndarray, rr_s: np.ndarray,
     """
     config = config or FeatureConfig()
     w = _baseline_removed(windows_mv)
-    templates = TemplateTracker(config).process(w, rr_s)
+    templates = TemplateTracker(config).process(w, rr_s, exclude)
     rhythm = RhythmTracker(config).process(rr_s)
     return _inputs_from(w, templates, rr_s, rhythm, config)
 
@@ -253,13 +262,15 @@ class BeatFeaturizer:
         self.tracker.reset()
         self.rhythm.reset()
 
-    def process(self, windows_mv: np.ndarray, rr_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Inputs for the next released beats (same shapes as :func:`beat_inputs`)."""
+    def process(self, windows_mv: np.ndarray, rr_s: np.ndarray,
+                exclude: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Inputs for the next released beats (same shapes and ``exclude`` as
+        :func:`beat_inputs`)."""
         w = _baseline_removed(windows_mv)
         if w.shape[0] == 0:
             return (np.zeros((0, w.shape[1], 2), np.float32),
                     np.zeros((0, len(FEATURE_NAMES)), np.float32))
-        templates = self.tracker.process(w, rr_s)
+        templates = self.tracker.process(w, rr_s, exclude)
         rhythm = self.rhythm.process(rr_s)
         return _inputs_from(w, templates, rr_s, rhythm, self.config)
 

@@ -15,7 +15,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge.dsp.beats import WindowConfig, extract_windows, rr_features
+from edge.dsp.beats import (
+    WindowConfig,
+    extract_windows,
+    fill_unknown_rr,
+    invalid_flags,
+    rr_features,
+    rr_intervals_s,
+)
 from edge.dsp.detection import to_processing_index
 from edge.dsp.features import FeatureConfig, beat_inputs
 from edge.dsp.filters import FilterConfig
@@ -31,10 +38,13 @@ class BeatInputs:
 
     ``sample_index``: int64 (n,) input-rate positions as given; ``processing_index``: the same
     at the processing rate; ``rr_s``: float32 (n, 4) RR features in seconds (pre, post, local,
-    long); ``beat``: float32 (n, length, 2) and ``features``: float32 (n, n_features), as
-    :func:`edge.dsp.features.beat_inputs` returns them; ``near_invalid``: bool (n,), True where
-    the beat's window or either RR interval touches invalid samples (a gap, a flat line,
-    saturation), so its shape and timing say nothing reliable.
+    long; an interval spanning invalid samples is replaced by the local mean, see
+    :mod:`edge.dsp.beats`); ``beat``: float32 (n, length, 2) and ``features``: float32
+    (n, n_features), as :func:`edge.dsp.features.beat_inputs` returns them; ``near_invalid``:
+    bool (n,), True where the beat's window or either RR interval touches invalid samples (a
+    gap, a flat line, saturation); ``window_invalid``: bool (n,), the window itself does (its
+    shape says nothing reliable); ``rr_unknown``: bool (n, 2), the pre / post interval does
+    (replaced).
     """
 
     sample_index: np.ndarray
@@ -43,6 +53,8 @@ class BeatInputs:
     beat: np.ndarray
     features: np.ndarray
     near_invalid: np.ndarray
+    window_invalid: np.ndarray
+    rr_unknown: np.ndarray
 
     def __len__(self) -> int:
         return int(self.sample_index.size)
@@ -66,14 +78,9 @@ def condition_signal(x_mv: np.ndarray, fs_in_hz: float,
                        np.concatenate([p.valid for p in parts]))
 
 
-def near_invalid(valid: np.ndarray, beats: np.ndarray, window: WindowConfig) -> np.ndarray:
-    """bool (n,): beat ``i`` (processing-rate positions ``beats``) has an invalid sample in its
-    window, between the previous beat and it (its pre RR) or between it and the next beat (its
-    post RR)."""
-    b = np.asarray(beats, dtype=np.int64)
+def _invalid_counter(valid: np.ndarray):
+    """``count(lo, hi)``: invalid samples of ``valid`` in ``[lo, hi)`` (clipped to the signal)."""
     v = np.asarray(valid, dtype=bool)
-    if b.size == 0 or v.size == 0 or v.all():
-        return np.zeros(b.size, dtype=bool)
     bad = np.concatenate([[0], np.cumsum(~v)])  # bad[k] = invalid samples in v[:k]
 
     def count(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -81,20 +88,54 @@ def near_invalid(valid: np.ndarray, beats: np.ndarray, window: WindowConfig) -> 
         hi = np.clip(hi, 0, v.size)
         return bad[np.maximum(hi, lo)] - bad[lo]
 
-    centre = b + window.align_samples
-    in_window = count(centre - window.before_samples, centre + window.after_samples)
-    prev = np.concatenate([[b[0]], b[:-1]])
-    nxt = np.concatenate([b[1:], [b[-1]]])
-    return (in_window > 0) | (count(prev, b) > 0) | (count(b, nxt + 1) > 0)
+    return count
+
+
+def _flags(valid: np.ndarray, beats: np.ndarray,
+           window: WindowConfig) -> tuple[np.ndarray, np.ndarray]:
+    b = np.asarray(beats, dtype=np.int64)
+    v = np.asarray(valid, dtype=bool)
+    if b.size == 0 or v.size == 0 or v.all():
+        return np.zeros(b.size, dtype=bool), np.zeros(max(b.size - 1, 0), dtype=bool)
+    return invalid_flags(b, window, _invalid_counter(v))
+
+
+def near_invalid(valid: np.ndarray, beats: np.ndarray, window: WindowConfig) -> np.ndarray:
+    """bool (n,): beat ``i`` (processing-rate positions ``beats``) has an invalid sample in its
+    window, between the previous beat and it (its pre RR) or between it and the next beat (its
+    post RR)."""
+    win, unknown = _flags(valid, beats, window)
+    return win | _rr_unknown(unknown, win.size).any(axis=1)
+
+
+def _rr_unknown(interval_unknown: np.ndarray, n: int) -> np.ndarray:
+    """(n, 2) pre / post flags from the (n - 1,) interval flags (a first beat's post RR stands
+    in for its pre RR)."""
+    out = np.zeros((n, 2), dtype=bool)
+    if n > 1:
+        out[1:, 0] = interval_unknown
+        out[:-1, 1] = interval_unknown
+        out[0, 0] = interval_unknown[0]
+    return out
 
 
 def inputs_at(conditioned: Conditioned, beats: np.ndarray, window: WindowConfig,
               features: FeatureConfig | None = None) -> BeatInputs:
-    """Model inputs at processing-rate beat positions of a conditioned whole signal."""
+    """Model inputs at processing-rate beat positions of a conditioned whole signal.
+
+    RR intervals spanning invalid samples are replaced by the local mean
+    (:func:`edge.dsp.beats.fill_unknown_rr`) and beats whose window touches them stay out of
+    the running template, exactly as the streaming pipeline does."""
     b = np.asarray(beats, dtype=np.int64)
-    rr = rr_features(b, window)
-    beat, feats = beat_inputs(extract_windows(conditioned.filtered_mv, b, window), rr, features)
-    return BeatInputs(b, b, rr, beat, feats, near_invalid(conditioned.valid, b, window))
+    win, unknown = _flags(conditioned.valid, b, window)
+    intervals = None
+    if unknown.any():
+        intervals = fill_unknown_rr(rr_intervals_s(b, window), unknown, window)
+    rr = rr_features(b, window, intervals_s=intervals)
+    beat, feats = beat_inputs(extract_windows(conditioned.filtered_mv, b, window), rr, features,
+                              exclude=win if win.any() else None)
+    rr_unknown = _rr_unknown(unknown, b.size)
+    return BeatInputs(b, b, rr, beat, feats, win | rr_unknown.any(axis=1), win, rr_unknown)
 
 
 def beat_inputs_at(x_mv: np.ndarray, fs_in_hz: float, beats_in: np.ndarray, *,
@@ -118,5 +159,6 @@ def beat_inputs_at(x_mv: np.ndarray, fs_in_hz: float, beats_in: np.ndarray, *,
     b = to_processing_index(b_in, fs_in_hz,
                             _preprocess_config(fs_in_hz, filter_config).fs_out_hz)
     out = inputs_at(cond, b, window, features)
-    return BeatInputs(b_in, b, out.rr_s, out.beat, out.features, out.near_invalid)
+    return BeatInputs(b_in, b, out.rr_s, out.beat, out.features, out.near_invalid,
+                      out.window_invalid, out.rr_unknown)
 

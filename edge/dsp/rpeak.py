@@ -60,7 +60,7 @@ from scipy.ndimage import maximum_filter1d
 from edge.dsp.preprocess import PROCESSING_FS_HZ, Conditioned
 from edge.errors import ConfigError, SignalError
 
-__all__ = ["DetectorConfig", "RPeakDetector", "detect_rpeaks"]
+__all__ = ["DetectorConfig", "RPeakDetector"]
 
 logger = logging.getLogger(__name__)
 
@@ -616,17 +616,3 @@ class RPeakDetector:
         while self._invalid_runs and self._invalid_runs[0][1] < keep_from - self.n_max_sb:
             self._invalid_runs.popleft()
 
-
-def detect_rpeaks(filtered_mv: np.ndarray, valid: np.ndarray | None = None,
-                  config: DetectorConfig | None = None) -> np.ndarray:
-    """Run :class:`RPeakDetector` over a whole conditioned signal in one call.
-
-    The stream is flushed at the end: beats within the final look-ahead are decided as though
-    the signal continued flat.
-    """
-    x = np.asarray(filtered_mv, dtype=np.float64)
-    v = np.ones(x.size, dtype=bool) if valid is None else np.asarray(valid, dtype=bool)
-    det = RPeakDetector(config)
-    peaks = [det.process(Conditioned(0, x, v))]
-    peaks.append(det.flush())
-    return np.concatenate(peaks)

@@ -17,6 +17,7 @@ import numpy as np
 from edge.errors import DataError, DataNotFoundError
 
 __all__ = [
+    "INVALID_ADC",
     "Record",
     "Annotations",
     "find_data_dir",
@@ -30,6 +31,14 @@ logger = logging.getLogger(__name__)
 
 _ENV = {"mitdb": "MITDB_DIR", "nstdb": "NSTDB_DIR"}
 
+#: The "invalid sample" value of each WFDB storage format (the most negative value the format
+#: holds; the difference format 8 has none): WFDB writes it where a sample is missing, and
+#: ``wfdb.rdrecord(physical=True)`` reads it as NaN.
+INVALID_ADC: dict[str, int] = {"80": -128, "508": -128, "310": -512, "311": -512,
+                               "212": -2048, "16": -32768, "61": -32768, "160": -32768,
+                               "516": -32768, "24": -8388608, "524": -8388608,
+                               "32": -2147483648}
+
 
 @dataclass(frozen=True)
 class Record:
@@ -38,7 +47,8 @@ class Record:
     Attributes
     ----------
     name : record name (``"100"``).
-    signal_mv : float64 array, shape (n_samples, n_channels), in millivolts (physical units).
+    signal_mv : float64 array, shape (n_samples, n_channels), in millivolts (physical units);
+        NaN where the record marks a sample invalid (WFDB's invalid value, :data:`INVALID_ADC`).
     adc : int32 array, same shape, the raw ADC values as stored.
     fs_hz : sampling frequency in Hz.
     adc_gain : ADC units per physical unit (per channel).
@@ -154,6 +164,15 @@ def read_record(record: str | os.PathLike, *, channels: list[int] | None = None,
     gain = np.array([g if g else 200.0 for g in rec.adc_gain], dtype=np.float64)
     base = np.array(rec.baseline, dtype=np.float64)
     signal_mv = (adc - base) / gain
+    fmts = rec.fmt if isinstance(rec.fmt, list) else [rec.fmt] * adc.shape[1]
+    for ch, fmt in enumerate(fmts):
+        invalid = INVALID_ADC.get(str(fmt))
+        if invalid is not None:
+            missing = adc[:, ch] == invalid
+            if missing.any():
+                signal_mv[missing, ch] = np.nan
+                logger.info("record %s channel %d: %d invalid samples (read as NaN)",
+                            Path(path).name, ch, int(missing.sum()))
     return Record(
         name=Path(path).name,
         signal_mv=signal_mv,

@@ -8,8 +8,11 @@
   at most ``max_read_bytes``), events are handed to the sinks in the same turn, and the MQTT
   client bounds its own queue; nothing accumulates without limit. When processing falls
   behind, the kernel's serial buffer fills and the decoder reports the loss as a gap.
-* Link: source state changes become ``link`` events; a device whose sample rate changes gets
-  a new pipeline (``link`` event ``rate_change``).
+* Link: source state changes become ``link`` events of the device the source delivers; the
+  ones that come before the first samples (``connected``) are held until the first chunk
+  names the device (at most ``LINK_HOLD_S``, then they go out as device 0: no device is
+  known). A device whose sample rate changes gets a new pipeline (``link`` event
+  ``rate_change``).
 * Timing: every stage's ``time.perf_counter`` total is kept in a :class:`StageTimer` and
   published in the periodic ``status`` event and at exit, with the latency from a chunk's
   arrival (``SampleChunk.t_host_s``) to the emission of the beats it released.
@@ -23,7 +26,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from edge.errors import DaemonError, SignalError
@@ -35,12 +38,15 @@ from edge.runtime.timing import LatencyStats, StageTimer
 from edge.sinks import EventSink, SinkSet
 from firmware_bridge.sources import SampleChunk, SampleSource
 
-__all__ = ["Daemon", "DaemonResult"]
+__all__ = ["Daemon", "DaemonResult", "LINK_HOLD_S"]
 
 logger = logging.getLogger(__name__)
 
 #: Device id used for events not tied to a device before any data arrived.
 _NO_DEVICE = 0
+
+#: Longest time (s) a link event that came before any data waits for the device's id.
+LINK_HOLD_S = 2.0
 
 
 @dataclass
@@ -80,6 +86,8 @@ class Daemon:
         self._stop = False
         self._reopen = False
         self._last_device = _NO_DEVICE
+        self._device_known = False
+        self._held_links: list[tuple[float, LinkStatusEvent]] = []
         self._t_start = time.monotonic()
 
     # -- control (signal-handler safe: only set flags) ------------------------------------
@@ -127,6 +135,9 @@ class Daemon:
         self.counters["chunks"] += 1
         self.counters["samples"] += chunk.n_samples
         self._last_device = chunk.device_id
+        if not self._device_known:
+            self._device_known = True
+            self._release_links(force=True)
         stream = self._stream(chunk)
         t0 = time.perf_counter()
         x_mv = chunk.to_mv()
@@ -143,10 +154,26 @@ class Daemon:
             if isinstance(ev, BeatEvent):
                 self.latency.add(time.monotonic() - chunk.t_host_s)
 
-    def _link_events(self) -> None:
+    def _link_events(self, *, final: bool = False) -> None:
+        now = time.monotonic()
         for le in self.source.drain_events():
-            self.emit(LinkStatusEvent(device_id=self._last_device, state=le.state.value,
-                                      detail=le.detail))
+            ev = LinkStatusEvent(device_id=self._last_device, state=le.state.value,
+                                 detail=le.detail)
+            if self._device_known:
+                self.emit(ev)
+            else:
+                self._held_links.append((now, ev))
+        self._release_links(force=final, now=now)
+
+    def _release_links(self, *, force: bool, now: float | None = None) -> None:
+        """Emit held link events: all of them with the device now known (or ``force``), else
+        those older than :data:`LINK_HOLD_S` as device 0."""
+        while self._held_links:
+            t, ev = self._held_links[0]
+            if not (force or self._device_known or (now or 0.0) - t >= LINK_HOLD_S):
+                break
+            self._held_links.pop(0)
+            self.emit(replace(ev, device_id=self._last_device))
 
     def status_event(self, state: str) -> StatusEvent:
         """A status event with the current counters and stage times."""
@@ -241,7 +268,7 @@ class Daemon:
     def _shutdown(self, reason: str) -> DaemonResult:
         logger.info("stopping (%s): flushing pipelines and sinks", reason)
         try:
-            self._link_events()
+            self._link_events(final=True)
         except Exception:  # noqa: BLE001 - the source may be broken; keep flushing
             logger.exception("draining link events failed")
         for stream in self.streams.values():

@@ -6,11 +6,13 @@ fusion and supraventricular beats; see ``edge/data/ATTRIBUTION.md``) as protocol
 into a pseudo-terminal; the daemon reads that pty with a :class:`SerialSource`, exactly as it
 reads a USB wearable, classifies with the bundled int8 model and prints beats, heart rate and
 alerts live. At the end it prints beats per class and the EC57 agreement with the excerpt's
-reference annotations.
+reference annotations over the span that was played (all of it, ``duration_s``, or up to
+Ctrl-C).
 """
 from __future__ import annotations
 
 import logging
+import math
 import sys
 import time
 from dataclasses import dataclass, field
@@ -19,7 +21,7 @@ from typing import IO
 
 import numpy as np
 
-from edge.errors import DaemonError, DataError, ModelError
+from edge.errors import ConfigError, DaemonError, DataError, ModelError
 from edge.eval.compare import Agreement, compare_beats
 from edge.events.model import AlertEvent, BeatEvent, Event
 from edge.model.bundled import DEMO_RECORD
@@ -62,8 +64,9 @@ class BeatCollector:
 
 @dataclass
 class DemoResult:
-    """What the demo did: beats per class, alerts, the agreement with the reference, and the
-    seconds from start to the first printed beat."""
+    """What the demo did: beats per class, alerts, the agreement with the reference over the
+    span played (``played_s`` seconds of ECG), and the seconds from start to the first printed
+    beat."""
 
     beats_per_class: dict[str, int]
     n_alerts: int
@@ -71,6 +74,7 @@ class DemoResult:
     first_beat_s: float | None
     wall_s: float
     counters: dict = field(default_factory=dict)
+    played_s: float = 0.0
 
 
 def format_summary(result: DemoResult) -> str:
@@ -84,8 +88,9 @@ def format_summary(result: DemoResult) -> str:
     ag = result.agreement
     if ag is not None:
         d = ag.detection
-        lines.append(f"EC57 detection vs reference: Se {100 * d.se:.2f}%  +P {100 * d.ppv:.2f}%"
-                     f"  (TP {d.tp}, FN {d.fn}, FP {d.fp})")
+        lines.append(f"EC57 detection vs reference (the {result.played_s:.0f} s played): "
+                     f"Se {100 * d.se:.2f}%  +P {100 * d.ppv:.2f}%  (TP {d.tp}, FN {d.fn}, "
+                     f"FP {d.fp})")
         lines.append("class confusion of matched beats (rows reference, columns model):")
         classes = list(ag.metrics["per_class"])
         lines.append("        " + "".join(f"{c:>7}" for c in classes))
@@ -121,11 +126,19 @@ def run_demo(*, speed: float | None = 1.0, model: str | Path | None = None,
 
     Raises
     ------
+    ConfigError
+        When ``speed`` or ``duration_s`` is not a number > 0 (``speed`` may be None).
     ModelError
         When no model is found.
     DataError
         When the bundled excerpt is missing (broken install).
     """
+    if speed is not None and not (math.isfinite(speed) and speed > 0):
+        raise ConfigError("speed", f"must be > 0 (1 = real time) or None (as fast as "
+                                   f"possible), got {speed}")
+    if duration_s is not None and not (math.isfinite(duration_s) and duration_s > 0):
+        raise ConfigError("duration_s", f"must be > 0 s or None (the whole excerpt), got "
+                                        f"{duration_s}")
     from edge.io.records import read_annotations  # noqa: PLC0415
     from edge.model.classifier import BeatClassifier  # noqa: PLC0415
     from edge.runtime.daemon import Daemon  # noqa: PLC0415
@@ -171,12 +184,14 @@ def run_demo(*, speed: float | None = 1.0, model: str | Path | None = None,
             result = daemon.run()
         except DaemonError:
             raise
+    # score only the span that was played: to its end, the duration, or Ctrl-C
+    start = min((st.first_index for st in daemon.streams.values()), default=0)
+    end = max((st.expected for st in daemon.streams.values()), default=start)
+    fs = next(iter(daemon.streams.values())).fs_hz if daemon.streams else 0.0
     ref = read_annotations(str(DEMO_RECORD), "atr")
     agreement = None
     if collector.beats:
-        fs = collector.beats[0].fs_hz
-        end = max(b.sample_index for b in collector.beats) + 1
-        keep = ref.sample_index < end if duration_s is not None else slice(None)
+        keep = (ref.sample_index >= start) & (ref.sample_index < end)
         agreement = compare_beats(ref.sample_index[keep], ref.symbol[keep],
                                   np.array([b.sample_index for b in collector.beats]),
                                   [b.label for b in collector.beats], fs)
@@ -187,7 +202,8 @@ def run_demo(*, speed: float | None = 1.0, model: str | Path | None = None,
                      agreement=agreement,
                      first_beat_s=(None if collector.t_first_beat is None
                                    else collector.t_first_beat - t_start),
-                     wall_s=time.monotonic() - t_start, counters=result.counters)
+                     wall_s=time.monotonic() - t_start, counters=result.counters,
+                     played_s=(end - start) / fs if fs else 0.0)
     out.write(format_summary(res) + "\n")
     out.flush()
     return res

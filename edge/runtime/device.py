@@ -9,8 +9,18 @@ channel::
                 \\-> RhythmMonitor (alert events), rolling rate (hr events)
                 \\-> StripDecimator (strip events)
 
-It drives the stages of a :class:`~edge.pipeline.BeatPipeline` one by one (same order and
-state as ``BeatPipeline.process``) so that each stage's time lands in a :class:`StageTimer`.
+It runs a :class:`~edge.pipeline.BeatPipeline` whose stage hook adds each stage's time to a
+:class:`StageTimer` (stages ``preprocess detect window featurize classify``, then this
+module's ``quality strip events alerts``).
+
+Beats next to invalid samples (a filled gap, a flat line): the pipeline labels a beat whose
+window touches them ``Q`` and replaces RR intervals across them by the local mean; such a
+beat's event carries ``quality="lead_off"`` (or worse) and an interval across them is not
+trusted by the alerts (no pause, left out of the rate).
+
+Heart rate: an ``hr`` event every ``outputs.hr_interval_s`` of ECG, whatever the chunk size
+(a chunk is processed in pieces that end where an ``hr`` event is due, so a replay at
+``--speed max`` reports at the same ECG times as one in real time).
 
 Gaps: a chunk whose ``sample_index`` is past the expected one lost samples. Gaps up to
 ``max_gap_fill_s`` are fed as NaN (the preprocessor marks them invalid, the detector blanks
@@ -26,7 +36,6 @@ import time
 
 import numpy as np
 
-from edge.dsp.beats import BeatBatch
 from edge.dsp.detection import to_input_index
 from edge.dsp.quality import SignalQuality
 from edge.dsp.strip import StripConfig, StripDecimator
@@ -40,7 +49,7 @@ from edge.events.model import (
     StripEvent,
 )
 from edge.model.classifier import BeatClassifier
-from edge.pipeline import BeatPipeline
+from edge.pipeline import BeatPipeline, ClassifiedBeats
 from edge.runtime.alerts import BeatInfo, RhythmMonitor
 from edge.runtime.settings import DaemonConfig
 from edge.runtime.timing import StageTimer
@@ -50,6 +59,10 @@ __all__ = ["DeviceStream"]
 logger = logging.getLogger(__name__)
 
 _RR_NAMES = ("pre", "post", "local", "long")
+
+#: Quality level of a beat next to invalid samples (:data:`edge.events.model.QUALITY_LEVELS`).
+_NEAR_INVALID = "lead_off"
+_RANK = {"good": 0, "noisy": 1, "saturated": 2, "lead_off": 3}
 
 
 class DeviceStream:
@@ -73,7 +86,7 @@ class DeviceStream:
         self.fs_hz = float(fs_hz)
         self.channel = config.source.channel
         self.timer = timer or StageTimer()
-        self.pipeline = BeatPipeline(classifier, fs_hz)
+        self.pipeline = BeatPipeline(classifier, fs_hz, on_stage=self.timer.add)
         self.fs_proc_hz = self.pipeline.preprocessor.config.fs_out_hz
         self.quality = SignalQuality(config.quality_config(fs_hz), first_index)
         self.monitor = RhythmMonitor(config.alerts, fs_hz=fs_hz, device_id=device_id)
@@ -84,7 +97,7 @@ class DeviceStream:
                                                  interval_s=out.strip_interval_s))
                       if out.strip else None)
         self.max_fill = int(round(config.pipeline.max_gap_fill_s * fs_hz))
-        self._classes = np.asarray(classifier.classes, dtype=object)
+        self.first_index = int(first_index)  # absolute index of the stream's first sample
         self._origin = int(first_index)  # absolute index of pipeline input sample 0
         self.expected = int(first_index)  # absolute index of the next sample
         self._quality_level = "good"
@@ -97,6 +110,7 @@ class DeviceStream:
         self.n_gaps = 0
         self.n_lost_samples = 0
         self.n_resets = 0
+        self.n_near_invalid = 0  # beats next to invalid samples (flagged)
         self.beats_per_class = {c: 0 for c in classifier.classes}
 
     # -- public -------------------------------------------------------------------------
@@ -125,20 +139,7 @@ class DeviceStream:
     def flush(self) -> list[Event]:
         """End of stream (or before a restart): release the beats still in the pipeline and
         end open alert episodes. The stream can go on after :meth:`restart`."""
-        pipe, timer = self.pipeline, self.timer
-        t0 = time.perf_counter()
-        cond = pipe.preprocessor.flush()
-        t1 = time.perf_counter()
-        peaks = np.concatenate([pipe.detector.process(cond), pipe.detector.flush()])
-        t2 = time.perf_counter()
-        batches = [pipe.windower.process(cond.filtered_mv, peaks), pipe.windower.flush()]
-        t3 = time.perf_counter()
-        timer.add("preprocess", t1 - t0)
-        timer.add("detect", t2 - t1)
-        timer.add("window", t3 - t2)
-        events: list[Event] = []
-        for batch in batches:
-            events.extend(self._beats(batch, limit=self.expected))
+        events = self._beats(self.pipeline.flush(), limit=self.expected)
         events.extend(self.monitor.flush(self.expected))
         return events
 
@@ -182,18 +183,22 @@ class DeviceStream:
         return events
 
     def _feed(self, x: np.ndarray) -> list[Event]:
+        """Feed samples in pieces that end where an ``hr`` event is due (ECG time)."""
+        if not self._hr_every:
+            return self._feed_piece(x)
+        events: list[Event] = []
+        pos = 0
+        while pos < x.size:
+            take = min(x.size - pos, max(1, self._next_hr - self.expected))
+            events.extend(self._feed_piece(x[pos:pos + take]))
+            pos += take
+        return events
+
+    def _feed_piece(self, x: np.ndarray) -> list[Event]:
         pipe, timer = self.pipeline, self.timer
         events: list[Event] = []
-        t0 = time.perf_counter()
-        cond = pipe.preprocessor.process(x)
-        t1 = time.perf_counter()
-        peaks = pipe.detector.process(cond)
-        t2 = time.perf_counter()
-        batch = pipe.windower.process(cond.filtered_mv, peaks)
-        t3 = time.perf_counter()
-        timer.add("preprocess", t1 - t0)
-        timer.add("detect", t2 - t1)
-        timer.add("window", t3 - t2)
+        beats = pipe.process(x)
+        cond = pipe.conditioned
         self.expected += x.size
         self.n_samples += x.size
         # signal quality
@@ -216,7 +221,7 @@ class DeviceStream:
                                          fs_hz=self.fs_hz, strip_fs_hz=piece.strip_fs_hz,
                                          samples_mv=piece.samples_mv))
             timer.add("strip", time.perf_counter() - t0)
-        events.extend(self._beats(batch, limit=None))
+        events.extend(self._beats(beats, limit=None))
         # flutter flag and heart rate
         t0 = time.perf_counter()
         events.extend(self.monitor.process([], pipe.detector.in_flutter,
@@ -232,37 +237,34 @@ class DeviceStream:
         timer.add("alerts", time.perf_counter() - t0)
         return events
 
-    def _beats(self, batch: BeatBatch, *, limit: int | None) -> list[Event]:
-        if len(batch) == 0:
+    def _beats(self, beats: ClassifiedBeats, *, limit: int | None) -> list[Event]:
+        if len(beats) == 0:
             return []
-        pipe, timer, clf = self.pipeline, self.timer, self.classifier
         t0 = time.perf_counter()
-        beat_in, feats = pipe.featurizer.process(batch.windows, batch.rr_s)
-        t1 = time.perf_counter()
-        proba = clf.predict_proba(beat_in, feats)
-        t2 = time.perf_counter()
-        timer.add("featurize", t1 - t0)
-        timer.add("classify", t2 - t1)
-        t0 = time.perf_counter()
-        labels = self._classes[proba.argmax(axis=1)]
-        idx = self._origin + to_input_index(batch.sample_index, self.fs_hz, self.fs_proc_hz)
+        idx = self._origin + beats.sample_index
+        near = beats.near_invalid
         events: list[Event] = []
         infos: list[BeatInfo] = []
-        classes = clf.classes
-        for k in range(len(batch)):
+        classes = self.classifier.classes
+        for k in range(len(beats)):
             at = int(idx[k])
             if at < self._origin or (limit is not None and at >= limit):
                 continue
-            label = str(labels[k])
-            rr = batch.rr_s[k]
+            label = str(beats.label[k])
+            rr = beats.rr_s[k]
             quality = self.quality.level_at(at)
+            if near[k]:
+                self.n_near_invalid += 1
+                if _RANK[quality] < _RANK[_NEAR_INVALID]:
+                    quality = _NEAR_INVALID
             prev = self._prev_beat
             clean = (prev is not None and prev >= self._barrier
+                     and not beats.rr_unknown[k, 0]
                      and self.quality.worst_between(prev, at + 1) == "good")
             self._prev_beat = at
             events.append(BeatEvent(
                 device_id=self.device_id, sample_index=at, fs_hz=self.fs_hz, label=label,
-                proba={c: round(float(p), 4) for c, p in zip(classes, proba[k])},
+                proba={c: round(float(p), 4) for c, p in zip(classes, beats.proba[k])},
                 rr_s={n: round(float(v), 4) for n, v in zip(_RR_NAMES, rr)},
                 quality=quality))
             rr_pre = float(rr[0]) if prev is None else (at - prev) / self.fs_hz
@@ -270,7 +272,7 @@ class DeviceStream:
                                   clean))
             self.n_beats += 1
             self.beats_per_class[label] = self.beats_per_class.get(label, 0) + 1
-        events.extend(self.monitor.process(infos, pipe.detector.in_flutter,
+        events.extend(self.monitor.process(infos, self.pipeline.detector.in_flutter,
                                            now_index=self.expected))
-        timer.add("events", time.perf_counter() - t0)
+        self.timer.add("events", time.perf_counter() - t0)
         return events

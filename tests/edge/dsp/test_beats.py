@@ -1,11 +1,19 @@
 import numpy as np
 import pytest
 
-from edge.dsp.beats import BeatWindower, WindowConfig, extract_windows, rr_features
+from edge.dsp.beats import (
+    BeatWindower,
+    WindowConfig,
+    extract_windows,
+    fill_unknown_rr,
+    invalid_flags,
+    rr_features,
+    rr_intervals_s,
+)
 from edge.errors import ConfigError, SignalError
 
 
-def _stream(x, beats, cfg, sizes, rng):
+def _stream(x, beats, cfg, sizes, rng, valid=None, parts=False):
     """Beats are reported late, as the detector does: up to 3 s after their R peak."""
     w = BeatWindower(cfg)
     known = beats + rng.integers(0, int(3 * cfg.fs_hz), size=beats.size)
@@ -13,10 +21,13 @@ def _stream(x, beats, cfg, sizes, rng):
     out, i = [], 0
     while i < x.size:
         n = int(rng.integers(1, 900)) if sizes == "random" else sizes
-        out.append(w.process(x[i:i + n], beats[(known >= i) & (known < i + n)]))
+        out.append(w.process(x[i:i + n], beats[(known >= i) & (known < i + n)],
+                             None if valid is None else valid[i:i + n]))
         i += n
     out.append(w.process(np.zeros(0), beats[known >= i]))
     out.append(w.flush())
+    if parts:
+        return out
     return (np.concatenate([o.sample_index for o in out]),
             np.concatenate([o.windows for o in out]), np.concatenate([o.rr_s for o in out]))
 
@@ -77,3 +88,66 @@ def test_errors():
     with pytest.raises(SignalError):
         extract_windows(np.zeros((2, 2)), np.array([1]), WindowConfig())
     assert len(BeatWindower().flush()) == 0
+
+
+def _gapped(rng, n_s=60):
+    cfg = WindowConfig(long_beats=20)
+    x = rng.standard_normal(360 * n_s)
+    beats = np.cumsum(rng.integers(250, 330, size=400))
+    beats = beats[beats < x.size - 5]
+    valid = np.ones(x.size, dtype=bool)
+    valid[360 * 10:360 * 18] = False  # an 8 s gap (longer than the windower's 4 s history)
+    valid[360 * 30:360 * 30 + 50] = False  # a 0.14 s flat run
+    beats = beats[valid[beats]]  # the detector finds no beat in invalid signal
+    return cfg, x, beats, valid
+
+
+def _offline(x, beats, valid, cfg):
+    bad = np.concatenate([[0], np.cumsum(~valid)])
+
+    def count(lo, hi):
+        lo, hi = np.clip(lo, 0, x.size), np.clip(hi, 0, x.size)
+        return bad[np.maximum(hi, lo)] - bad[lo]
+
+    window, unknown = invalid_flags(beats, cfg, count)
+    rr = rr_features(beats, cfg,
+                     intervals_s=fill_unknown_rr(rr_intervals_s(beats, cfg), unknown, cfg))
+    return window, unknown, rr
+
+
+@pytest.mark.parametrize("sizes", [1, 7, 360, "random"])
+def test_invalid_samples_streaming_equals_offline(sizes, rng):
+    """Intervals across invalid samples are replaced by the local mean and flagged, windows
+    touching them flagged -- identically at any chunking, even when the gap is longer than
+    the windower's signal history."""
+    cfg, x, beats, valid = _gapped(rng)
+    window, unknown, rr = _offline(x, beats, valid, cfg)
+    out = _stream(x, beats, cfg, sizes, rng, valid=valid, parts=True)
+    np.testing.assert_array_equal(np.concatenate([o.sample_index for o in out]), beats)
+    np.testing.assert_array_equal(np.concatenate([o.rr_s for o in out]), rr)
+    np.testing.assert_array_equal(np.concatenate([o.window_invalid for o in out]), window)
+    flags = np.concatenate([o.rr_unknown for o in out])
+    np.testing.assert_array_equal(flags[1:, 0], unknown)
+    np.testing.assert_array_equal(flags[:-1, 1], unknown)
+    assert unknown.sum() == 2 and window.sum() >= 2
+
+
+def test_an_interval_across_a_gap_is_the_local_mean_not_a_pause(rng):
+    cfg, x, beats, valid = _gapped(rng)
+    _, unknown, rr = _offline(x, beats, valid, cfg)
+    k = int(np.flatnonzero(unknown)[0])  # beats[k] -> beats[k + 1] spans the 8 s gap
+    measured = rr_features(beats, cfg)
+    assert measured[k, 1] == cfg.max_rr_s  # what the gap looked like: a 3 s pause ...
+    assert measured[k + 1, 0] == cfg.max_rr_s
+    local = rr_intervals_s(beats, cfg)[k - cfg.local_beats:k].mean()
+    np.testing.assert_allclose(rr[k, 1], local, rtol=1e-6)  # ... now the local mean
+    np.testing.assert_allclose(rr[k + 1, 0], local, rtol=1e-6)
+    assert rr[k + 1:k + 12, 2].max() < 1.0  # and the local mean after it is not inflated
+
+
+def test_fill_unknown_rr_without_history_is_nominal():
+    cfg = WindowConfig()
+    out = fill_unknown_rr(np.array([3.0, 0.8, 3.0]), np.array([True, False, True]), cfg)
+    np.testing.assert_allclose(out, [1.0, 0.8, 0.9])
+    with pytest.raises(SignalError):
+        fill_unknown_rr(np.ones(3), np.ones(2, dtype=bool), cfg)

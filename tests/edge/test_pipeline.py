@@ -1,0 +1,103 @@
+"""edge.pipeline: the stage hook, and beats next to invalid samples (a NaN gap)."""
+import numpy as np
+import pytest
+
+from edge.errors import ConfigError
+from edge.pipeline import STAGES, BeatPipeline, ClassifiedBeats, classify_at
+
+FS = 360.0
+GAP = slice(int(20 * FS), int(30 * FS))  # issue 14, bad input 9: seconds 20-30 of record 100
+
+
+@pytest.fixture(scope="module")
+def rec100(mitdb_dir):
+    from edge.io.records import read_annotations, read_record
+
+    n = int(90 * FS)
+    x = read_record("100", data_dir=mitdb_dir, sampto=n).signal_mv[:, 0]
+    ann = read_annotations("100", data_dir=mitdb_dir, sampto=n)
+    beats = ann.sample_index[np.isin(ann.symbol, ["N", "A", "V"])]
+    gapped = x.copy()
+    gapped[GAP] = np.nan
+    return x, gapped, beats
+
+
+def _around_gap(idx):
+    before = int(np.flatnonzero(idx < GAP.start)[-1])
+    after = np.flatnonzero(idx >= GAP.stop)[:3]
+    return before, after
+
+
+def test_stage_hook_sees_every_stage_once_per_call(classifier, rec100):
+    x = rec100[0][:int(20 * FS)]
+    calls = []
+    pipe = BeatPipeline(classifier, FS, on_stage=lambda name, s: calls.append((name, s)))
+    n_chunks = 0
+    for i in range(0, x.size, 360):
+        pipe.process(x[i:i + 360])
+        n_chunks += 1
+    pipe.flush()
+    names = [c[0] for c in calls]
+    assert set(names) == set(STAGES)
+    for stage in ("preprocess", "detect", "window"):
+        assert names.count(stage) == n_chunks + 1
+    assert names.count("featurize") == names.count("classify") >= 5
+    assert all(s >= 0 for _, s in calls)
+    assert pipe.conditioned.sample_index == x.size  # the last call's conditioned samples
+
+
+def test_classify_at_a_nan_gap(classifier, rec100):
+    """Reference beats: those whose window touches the gap are Q (unclassifiable), the beats
+    around it are called as without the gap -- not V before it, not S after it."""
+    x, gapped, beats = rec100
+    clean = classify_at(classifier, x, FS, beats)
+    out = classify_at(classifier, gapped, FS, beats)
+    assert not clean.near_invalid.any()
+    w = classifier.window
+    centre = beats + w.align_samples
+    inside = (centre + w.after_samples > GAP.start) & (centre - w.before_samples < GAP.stop)
+    assert np.all(out.label[out.window_invalid] == "Q")
+    np.testing.assert_array_equal(out.window_invalid, inside)
+    before, after = _around_gap(beats)
+    assert clean.label[before] == "N" and out.label[before] == "Q"  # its window reaches in
+    for k in after:
+        assert out.label[k] == clean.label[k] == "N", k
+    assert out.rr_unknown[int(np.flatnonzero(~inside & (beats > GAP.stop))[0]), 0]
+    # the RR interval across the gap is the local mean: no pause, no premature beat
+    assert out.rr_s[after, 0].max() < 1.2
+    assert not np.isin(out.label[out.near_invalid], ["V", "S"]).any()
+    # beats away from the gap are called as without it
+    far = (beats < GAP.start - 10 * FS) | (beats > GAP.stop + 20 * FS)
+    assert np.mean(out.label[far] == clean.label[far]) > 0.98
+
+
+def test_streaming_pipeline_at_a_nan_gap(classifier, rec100):
+    x, gapped, _ = rec100
+    clean = BeatPipeline(classifier, FS).run(x, 360)
+    out = BeatPipeline(classifier, FS).run(gapped, 360)
+    assert not clean.near_invalid.any()
+    before, after = _around_gap(out.sample_index)
+    assert out.near_invalid[before] and out.near_invalid[after[0]]
+    assert out.rr_unknown[before, 1] and out.rr_unknown[after[0], 0]
+    assert not np.isin(out.label[[before, *after]], ["V", "S"]).any()
+    assert np.all(out.label[out.window_invalid] == "Q")
+    assert not np.any((out.sample_index >= GAP.start) & (out.sample_index < GAP.stop))
+    # chunking does not change anything
+    again = BeatPipeline(classifier, FS).run(gapped, 97)
+    np.testing.assert_array_equal(again.sample_index, out.sample_index)
+    np.testing.assert_array_equal(again.label, out.label)
+    np.testing.assert_array_equal(again.rr_unknown, out.rr_unknown)
+
+
+def test_classified_beats_select_and_default_flags():
+    b = ClassifiedBeats(np.arange(3), np.arange(3), np.array(["N", "V", "N"], object),
+                        np.zeros((3, 5), np.float32), np.ones((3, 4), np.float32))
+    assert b.window_invalid.shape == (3,) and b.rr_unknown.shape == (3, 2)
+    assert not b.near_invalid.any()
+    assert b.select(np.array([False, True, False])).label.tolist() == ["V"]
+
+
+@pytest.mark.parametrize("chunk", [0, -1, 2.5])
+def test_run_refuses_a_bad_chunk(classifier, chunk):
+    with pytest.raises(ConfigError, match="chunk_samples"):
+        BeatPipeline(classifier, FS).run(np.zeros(720), chunk)
