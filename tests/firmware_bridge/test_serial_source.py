@@ -1,4 +1,6 @@
-"""Tests of firmware_bridge/serial_source.py: timeouts, backoff, reconnect (fake + pty)."""
+"""Tests of firmware_bridge/serial_source.py: timeouts, backoff, reconnect -- on pyserial's own
+``loop://`` port (``serial.serial_for_url("loop://")``: the real pyserial code path, bytes in
+a queue) and on the simulator's pty."""
 from __future__ import annotations
 
 import threading
@@ -7,6 +9,7 @@ import time
 import numpy as np
 import pytest
 import serial
+from serial.urlhandler import protocol_loop
 
 from firmware_bridge.errors import ConfigError, LinkError, SourceClosedError
 from firmware_bridge.faults import FaultConfig
@@ -16,31 +19,35 @@ from firmware_bridge.serial_source import SerialConfig, SerialSource
 from firmware_bridge.sources import LinkState, SampleSource
 
 
-class FakePort:
-    """Serial-like object serving a byte string, then failing like an unplugged device."""
+class UnpluggedLoop(protocol_loop.Serial):
+    """pyserial's ``loop://`` port that, once everything written to it has been read, fails
+    the next read as a vanished USB device does on Linux.
 
-    def __init__(self, data: bytes, fail_at_end: bool = True, timeout: float = 0.02):
-        self.data = bytearray(data)
-        self.fail_at_end = fail_at_end
-        self.timeout = timeout
-        self.closed = False
+    The one fake left here: ``loop://`` cannot express an unplug (an empty loop port only
+    times out), so only that error is injected; opening, reading and timeouts are pyserial's.
+    """
 
-    @property
-    def in_waiting(self):
-        return len(self.data)
+    def read(self, size: int = 1) -> bytes:
+        if self.is_open and self.in_waiting == 0:
+            raise serial.SerialException("device reports readiness to read but returned no "
+                                         "data (device disconnected or multiple access on "
+                                         "port?)")
+        return super().read(size)
 
-    def read(self, n):
-        if not self.data:
-            if self.fail_at_end:
-                raise serial.SerialException("device reports readiness to read but returned "
-                                             "no data (device disconnected?)")
-            time.sleep(self.timeout)
-            return b""
-        out, self.data = bytes(self.data[:n]), self.data[n:]
-        return out
 
-    def close(self):
-        self.closed = True
+def loop_port(config: SerialConfig, data: bytes = b"", *, unplug_at_end: bool = False):
+    """A ``loop://`` port opened with the source's settings, holding ``data`` (what the
+    wearable sent). With ``unplug_at_end`` the device is unplugged once ``data`` was read."""
+    if unplug_at_end:
+        port = UnpluggedLoop(None, baudrate=config.baudrate, timeout=config.read_timeout_s)
+        port.port = "loop://"
+    else:
+        port = serial.serial_for_url("loop://", do_not_open=True, baudrate=config.baudrate,
+                                     timeout=config.read_timeout_s)
+    port.buffer_size = len(data) + 4096  # loop:// blocks a writer beyond its buffer
+    port.open()
+    port.write(data)
+    return port
 
 
 def frames(n=720, start=0):
@@ -62,21 +69,22 @@ def test_config_validation():
         assert info.value.field == field
 
 
-def test_reconnects_with_backoff_and_reports_the_gap():
+def test_reconnects_with_backoff_and_reports_the_gap(tmp_path):
     x1, b1 = frames(720, 0)
     x2, b2 = frames(360, 1080)  # 360 samples lost while unplugged
-    plan = [FakePort(b1), OSError("no such device"), OSError("no such device"),
-            FakePort(b2, fail_at_end=False)]
+    gone = str(tmp_path / "ttyACM0")  # the device node while unplugged: opening it fails
+    plan = [(b1, True), gone, gone, (b2, False)]
     opened = []
 
     def factory(cfg):
-        item = plan.pop(0) if plan else FakePort(b"", fail_at_end=False)
+        item = plan.pop(0) if plan else (b"", False)
         opened.append(time.monotonic())
-        if isinstance(item, Exception):
-            raise item
-        return item
+        if isinstance(item, str):
+            return serial.serial_for_url(item, timeout=cfg.read_timeout_s)  # raises
+        data, unplug = item
+        return loop_port(cfg, data, unplug_at_end=unplug)
 
-    src = SerialSource(SerialConfig(port="fake", backoff_initial_s=0.02, backoff_max_s=0.1),
+    src = SerialSource(SerialConfig(port="loop://", backoff_initial_s=0.02, backoff_max_s=0.1),
                        serial_factory=factory)
     assert isinstance(src, SampleSource)
     chunks = []
@@ -96,26 +104,48 @@ def test_reconnects_with_backoff_and_reports_the_gap():
     assert src.link_stats.reconnect_attempts == 2 and src.link_stats.connects == 2
 
 
-def test_open_failure_without_reconnect_raises_link_error():
-    def factory(cfg):
-        raise serial.SerialException("could not open port")
+def test_frames_arriving_in_pieces_on_loop_are_decoded_whole():
+    """A wearable writes while the source reads: frames split at any byte come out whole."""
+    x, data = frames(720, 0)
+    cfg = SerialConfig(port="loop://", read_timeout_s=0.02, max_read_bytes=97)
+    port = loop_port(cfg)
 
-    src = SerialSource(SerialConfig(port="/dev/nope", reconnect=False), serial_factory=factory)
+    def wearable():
+        for k in range(0, len(data), 301):
+            port.write(data[k:k + 301])
+            time.sleep(0.002)
+
+    src = SerialSource(cfg, serial_factory=lambda c: port)
+    writer = threading.Thread(target=wearable)
+    chunks = []
+    with src:
+        writer.start()
+        end = time.monotonic() + 5
+        while sum(c.n_samples for c in chunks) < 720 and time.monotonic() < end:
+            chunks += src.read(0.05)
+        writer.join()
+    np.testing.assert_array_equal(np.concatenate([c.samples for c in chunks]), x)
+    assert src.decoder_stats.gaps == 0 and src.link_stats.bytes_received == len(data)
+
+
+def test_open_failure_without_reconnect_raises_link_error(tmp_path):
+    missing = str(tmp_path / "ttyUSB7")  # pyserial's own "could not open port"
+    src = SerialSource(SerialConfig(port=missing, reconnect=False))
     with pytest.raises(LinkError) as info:
         src.open()
-    assert info.value.port == "/dev/nope" and src.finished
+    assert info.value.port == missing and src.finished
+    assert "could not open port" in str(info.value)
 
 
 def test_read_never_blocks_past_its_timeout_and_close_from_another_thread():
-    src = SerialSource(SerialConfig(port="fake", read_timeout_s=0.05),
-                       serial_factory=lambda cfg: FakePort(b"", fail_at_end=False))
+    src = SerialSource(SerialConfig(port="loop://", read_timeout_s=0.05))  # serial_for_url
     src.open()
     t0 = time.monotonic()
     assert src.read(0.2) == []
     assert 0.15 <= time.monotonic() - t0 < 0.4
     threading.Timer(0.1, src.close).start()
     t0 = time.monotonic()
-    for _ in src:  # iteration ends when closed
+    for _ in src:  # iteration ends when closed (close cancels the pending loop:// read)
         pass
     assert time.monotonic() - t0 < 1.0 and src.state is LinkState.CLOSED
     with pytest.raises(SourceClosedError):
