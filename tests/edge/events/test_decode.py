@@ -2,6 +2,7 @@
 refusals naming the field."""
 import json
 import math
+from pathlib import Path
 
 import pytest
 
@@ -165,3 +166,10 @@ def test_presence_refusals_name_the_field(doc, field):
     with pytest.raises(EventDecodeError) as ei:
         parse_message(json.dumps(doc))
     assert ei.value.field == field
+
+
+def test_the_example_of_the_docs_decodes():
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "events.md").read_text()
+    example = doc.split("```json\n", 1)[1].split("\n```", 1)[0]
+    event = parse_event(example)
+    assert isinstance(event, BeatEvent) and event.t_stream_s == pytest.approx(40 / 360)
