@@ -56,3 +56,123 @@ def test_check_command(tmp_path, int8_model, capsys):
     assert main(["check", str(good), "--set", 'pipeline.model="/nonexistent.tflite"']) == 2
 
 
+# -- typed values (issue 14, bad input 6) ----------------------------------------------------
+
+SERIAL = '[source.serial]\nport = "/dev/x"\n'
+
+
+@pytest.mark.parametrize("text,field,rule", [
+    ('[sinks.jsonl]\nenabled = "false"\n', "sinks.jsonl.enabled",
+     "expected true or false, got 'false'"),
+    ('[sinks.terminal]\nbeats = 1\n', "sinks.terminal.beats", "expected true or false, got 1"),
+    ('[alerts]\nvrun_min_beats = 2.7\n', "alerts.vrun_min_beats",
+     "expected an integer, got 2.7"),
+    ('[alerts]\nrate_min_beats = true\n', "alerts.rate_min_beats",
+     "expected an integer, got True"),
+    ('[alerts]\npause_s = "long"\n', "alerts.pause_s", "expected a number, got 'long'"),
+    ('baudrate = "fast"\n', "source.serial.baudrate",
+     "expected an integer, got 'fast'"),
+    ('[source]\nchannel = 1.0\n', "source.channel", "expected an integer, got 1.0"),
+    ('[quality]\nqrs_band_hz = [5, "a"]\n', "quality.qrs_band_hz[1]",
+     "expected a number, got 'a'"),
+    ('[quality]\nqrs_band_hz = [5, 10, 15]\n', "quality.qrs_band_hz",
+     "expected a list of 2 values, got [5, 10, 15]"),
+    ('[sinks.jsonl]\ntypes = "beat"\n', "sinks.jsonl.types", "expected a list, got 'beat'"),
+    ('[sinks.mqtt]\nprotocol = 5\n', "sinks.mqtt.protocol",
+     'expected a string, got 5 (quote it: "5")'),
+    ('[pipeline]\nmodel = 3\n', "pipeline.model", 'expected a string, got 3 (quote it: "3")'),
+    ('[outputs]\nstrip = "yes"\n', "outputs.strip", "expected true or false, got 'yes'"),
+])
+def test_values_must_have_their_fields_type(tmp_path, text, field, rule):
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, SERIAL + text))
+    assert err.value.field == field and err.value.rule == rule
+    assert str(err.value) == f"{field}: {rule}"
+
+
+def test_replay_tables_are_typed_too(tmp_path):
+    base = '[source]\nkind = "replay"\n[source.replay]\nrecord = "100"\n'
+    cfg = load_config(write(tmp_path, base + 'sample_format = "int24"\nchannels = [0]\n'
+                                             "[source.replay.faults]\nber = 0.001\n"))
+    replay = cfg.source.transport
+    assert replay.sample_format.name == "INT24" and replay.channels == (0,)
+    assert replay.faults.ber == 0.001
+    for text, field in [('[source.replay.faults]\nber = "x"\n', "source.replay.faults.ber"),
+                        ("[source.replay.faults]\nber = 0.9\n", "source.replay.faults.ber"),
+                        ("[source.replay.faults]\nnope = 1\n", "source.replay.faults.nope"),
+                        ('speed = "fast"\n', "source.replay.speed")]:
+        with pytest.raises(ConfigError) as err:
+            load_config(write(tmp_path, base + text))
+        assert err.value.field == field, text
+
+
+def test_ints_become_floats_and_lists_tuples(tmp_path):
+    cfg = load_config(write(tmp_path, SERIAL + "[alerts]\npause_s = 3\n"
+                                               "[quality]\nqrs_band_hz = [4, 16]\n"
+                                               '[sinks.jsonl]\ntypes = ["beat", "alert"]\n'))
+    assert type(cfg.alerts.pause_s) is float and cfg.alerts.pause_s == 3.0
+    assert cfg.quality.qrs_band_hz == (4.0, 16.0)
+    assert all(type(v) is float for v in cfg.quality.qrs_band_hz)
+    assert cfg.sinks.jsonl.types == ("beat", "alert")
+
+
+def test_rules_of_other_classes_are_rekeyed_from_attributes(tmp_path):
+    """A rule broken in AlertConfig / QualityConfig / SerialConfig keeps its text and gains its
+    table's name (carried in ``field``/``rule``, not parsed from the message)."""
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, SERIAL + "[alerts]\nvrun_min_beats = 1\n"))
+    assert err.value.field == "alerts.vrun_min_beats" and err.value.rule == "must be >= 2, got 1"
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, SERIAL + "[quality]\nwindow_s = 0.01\n"))
+    assert err.value.field == "quality.window_s" and err.value.rule.startswith("must hold")
+
+
+def test_quality_is_a_typed_dataclass_derived_from_quality_config(tmp_path):
+    import dataclasses
+
+    from edge.dsp.quality import QualityConfig
+    from edge.runtime.settings import QualitySettings
+
+    ours = {f.name: f.default for f in dataclasses.fields(QualitySettings)}
+    theirs = {f.name: f.default for f in dataclasses.fields(QualityConfig) if f.name != "fs_hz"}
+    assert ours == theirs
+    cfg = load_config(write(tmp_path, SERIAL + "[quality]\nwindow_s = 1.5\n"))
+    assert isinstance(cfg.quality, QualitySettings) and cfg.quality.window_s == 1.5
+    q = cfg.quality_config(250.0)
+    assert isinstance(q, QualityConfig) and q.fs_hz == 250.0 and q.window_s == 1.5
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.quality.window_s = 3.0
+    with pytest.raises(ConfigError) as err:  # valid at 360 Hz, too short at 20 Hz
+        load_config(write(tmp_path, SERIAL + "[quality]\nwindow_s = 0.1\n")).quality_config(60)
+    assert err.value.field == "quality.window_s"
+    with pytest.raises(ConfigFileError) as err:
+        load_config(write(tmp_path, SERIAL + "[quality]\nfs_hz = 250\n"))
+    assert err.value.field == "quality.fs_hz"
+
+
+def test_typed_options_after_overrides(tmp_path):
+    p = write(tmp_path, SERIAL + "[alerts]\npause_s = 3\n")
+    cfg = load_config(p, ["alerts.pause_s=4", "source.channel=1"],
+                      {"source.kind": "replay", "source.replay.record": "100",
+                       "source.replay.speed": None, "source.channel": 0})
+    assert cfg.alerts.pause_s == 4.0 and cfg.source.channel == 0
+    assert cfg.source.kind == "replay" and cfg.source.transport.speed is None
+    with pytest.raises(ConfigError) as err:
+        load_config(p, [], {"sinks.jsonl.enabled": "false"})
+    assert err.value.field == "sinks.jsonl.enabled"
+
+
+def test_unknown_keys_name_the_file(tmp_path):
+    p = write(tmp_path, SERIAL + "[alerts]\npause = 3\n")
+    with pytest.raises(ConfigFileError) as err:
+        load_config(p)
+    assert err.value.field == "alerts.pause" and err.value.path == str(p)
+    assert "pause_s" in err.value.rule and str(p) in str(err.value)
+
+
+def test_deploy_example_loads():
+    from pathlib import Path
+
+    cfg = load_config(Path(__file__).resolve().parents[3] / "deploy" / "ecg-edge.toml")
+    assert cfg.source.kind == "serial" and cfg.sinks.enabled() == ["jsonl"]
+    assert cfg.sinks.mqtt.outbox_path and type(cfg.sinks.mqtt.drain_timeout_s) is float

@@ -1,0 +1,49 @@
+import io
+
+import pytest
+
+from edge.errors import SinkError
+from edge.runtime.loader import build_sinks, build_source
+from edge.runtime.settings import load_config
+from edge.sinks import JsonLinesSink, RotatingJsonlSink, TerminalSink, WfdbAnnotationSink
+
+
+@pytest.mark.parametrize("overrides,cls", [
+    (['source.serial.port="loop://"'], "SerialSource"),
+    (['source.kind="ble"', 'source.ble.address="AA:BB:CC:DD:EE:FF"'], "BleSource"),
+    (['source.kind="replay"', 'source.replay.record="100"'], "ReplaySource"),
+])
+def test_build_source_per_kind(overrides, cls):
+    config = load_config(None, overrides)
+    source = build_source(config)
+    assert type(source).__name__ == cls and source.config is config.source.transport
+
+
+def test_build_sinks_in_table_order(tmp_path):
+    config = load_config(None, ['source.serial.port="loop://"'], {
+        "sinks.stdout.enabled": True, "sinks.jsonl.enabled": True,
+        "sinks.jsonl.path": str(tmp_path / "e.jsonl"), "sinks.jsonl.types": ["beat"],
+        "sinks.wfdb.enabled": True, "sinks.wfdb.out_dir": str(tmp_path),
+        "sinks.terminal.color": "never", "sinks.terminal.beats": False})
+    out = io.StringIO()
+    sinks = build_sinks(config, stdout=out)
+    assert [type(s) for s in sinks] == [TerminalSink, JsonLinesSink, RotatingJsonlSink,
+                                        WfdbAnnotationSink]
+    assert sinks[0].beats is False and sinks[0].color is False
+    assert sinks[2].types == frozenset({"beat"})
+    for s in sinks:
+        s.close()
+    assert build_sinks(load_config(None, ['source.serial.port="x"',
+                                          "sinks.terminal.enabled=false"])) == []
+
+
+def test_a_sink_that_cannot_open_closes_the_ones_before(tmp_path, monkeypatch):
+    pytest.importorskip("paho.mqtt.client")
+    closed = []
+    monkeypatch.setattr(RotatingJsonlSink, "close", lambda self: closed.append(self.path))
+    config = load_config(None, ['source.serial.port="x"', "sinks.terminal.enabled=false"], {
+        "sinks.jsonl.enabled": True, "sinks.jsonl.path": str(tmp_path / "e.jsonl"),
+        "sinks.mqtt.enabled": True, "sinks.mqtt.password_file": str(tmp_path / "missing")})
+    with pytest.raises(SinkError, match="password_file"):
+        build_sinks(config)
+    assert closed == [tmp_path / "e.jsonl"]
