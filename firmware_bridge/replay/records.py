@@ -6,7 +6,9 @@ directory, found from the explicit ``data_dir``, else the environment variable
 (``MITDB_DIR`` for "mitdb", ``NSTDB_DIR`` for "nstdb", ``<DATABASE>_DIR`` otherwise), else
 ``./data/<database>``. Samples are the raw ADC values as stored, with the per-channel gain
 (a gain of 0 in the header is read as 200 counts/mV, as ``ecg-edge`` does) and baseline;
-:attr:`RecordSamples.signal_mv` gives them in physical units.
+:attr:`RecordSamples.signal_mv` gives them in physical units, NaN where the record marks a
+sample invalid (WFDB's invalid value of the storage format, :data:`INVALID_ADC`). The wire
+carries the raw counts, invalid values included.
 
 Every failure is a one-line :class:`~firmware_bridge.errors.ReplayError` naming the
 directory, record or file and what to set.
@@ -23,6 +25,7 @@ import numpy as np
 from firmware_bridge.errors import ReplayError
 
 __all__ = [
+    "INVALID_ADC",
     "RecordHeader",
     "RecordSamples",
     "data_dir_env",
@@ -33,6 +36,13 @@ __all__ = [
 ]
 
 _ENV = {"mitdb": "MITDB_DIR", "nstdb": "NSTDB_DIR"}
+
+#: The "invalid sample" value of each WFDB storage format (the most negative value the format
+#: holds; the difference format 8 has none): WFDB writes it where a sample is missing.
+INVALID_ADC: dict[str, int] = {"80": -128, "508": -128, "310": -512, "311": -512,
+                               "212": -2048, "16": -32768, "61": -32768, "160": -32768,
+                               "516": -32768, "24": -8388608, "524": -8388608,
+                               "32": -2147483648}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -63,6 +73,8 @@ class RecordSamples:
     fs_hz : sample rate (Hz).
     adc_gain : ADC counts per mV, per channel (a header gain of 0 reads as 200).
     baseline : ADC value of 0 mV, per channel.
+    invalid_adc : per channel, the ADC value that marks an invalid sample in the channel's
+        storage format (``None`` when the format has none).
     """
 
     name: str
@@ -70,12 +82,18 @@ class RecordSamples:
     fs_hz: float
     adc_gain: tuple[float, ...]
     baseline: tuple[int, ...]
+    invalid_adc: tuple[int | None, ...] = ()
 
     @property
     def signal_mv(self) -> np.ndarray:
-        """float64 array (n_samples, n_channels): ``(adc - baseline) / adc_gain`` (mV)."""
-        return (self.adc - np.array(self.baseline, dtype=np.float64)) \
+        """float64 array (n_samples, n_channels): ``(adc - baseline) / adc_gain`` (mV), NaN
+        at invalid samples."""
+        out = (self.adc - np.array(self.baseline, dtype=np.float64)) \
             / np.array(self.adc_gain, dtype=np.float64)
+        for ch, invalid in enumerate(self.invalid_adc):
+            if invalid is not None:
+                out[self.adc[:, ch] == invalid, ch] = np.nan
+        return out
 
 
 def data_dir_env(database: str) -> str:
@@ -187,6 +205,8 @@ def read_samples(path: str | os.PathLike, *, channels: list[int] | None = None,
     adc = np.asarray(rec.d_signal, dtype=np.int32)
     if adc.ndim != 2 or adc.shape[0] == 0:
         raise ReplayError(f"WFDB record {str(path)!r} holds no samples")
+    fmts = rec.fmt if isinstance(rec.fmt, list) else [rec.fmt] * adc.shape[1]
     return RecordSamples(name=Path(path).name, adc=adc, fs_hz=float(rec.fs),
                          adc_gain=tuple(float(g) if g else 200.0 for g in rec.adc_gain),
-                         baseline=tuple(int(b) for b in rec.baseline))
+                         baseline=tuple(int(b) for b in rec.baseline),
+                         invalid_adc=tuple(INVALID_ADC.get(str(f)) for f in fmts))

@@ -69,6 +69,24 @@ def test_zero_gain_reads_as_200_counts_per_mv(mitdb_dir, tmp_path):
     assert_same_record(mine, theirs)
 
 
+def test_invalid_samples_are_nan_in_mv_and_raw_on_the_wire(tmp_path):
+    """WFDB marks a missing sample with its format's most negative value (-32768 in format
+    16, -2048 in format 212): NaN in mV, as ``wfdb.rdrecord(physical=True)`` reads it."""
+    import wfdb
+
+    adc = np.array([[10, 20], [-32768, 30], [40, -2048], [50, 60]], dtype=np.int64)
+    wfdb.wrsamp("rec", fs=360, units=["mV", "mV"], sig_name=["a", "b"], d_signal=adc,
+                fmt=["16", "212"], adc_gain=[200.0, 200.0], baseline=[0, 0],
+                write_dir=str(tmp_path))
+    rec = read_samples(tmp_path / "rec")
+    np.testing.assert_array_equal(rec.adc, adc)
+    assert rec.invalid_adc == (-32768, -2048)
+    physical = wfdb.rdrecord(str(tmp_path / "rec")).p_signal
+    np.testing.assert_array_equal(np.isnan(rec.signal_mv), np.isnan(physical))
+    assert np.isnan(rec.signal_mv).sum() == 2
+    np.testing.assert_allclose(rec.signal_mv, physical, equal_nan=True)
+
+
 def test_lookup_by_name_env_default_and_path(mitdb_dir, tmp_path, monkeypatch):
     expected = mitdb_dir / "100"
     assert resolve_record("100", "mitdb", mitdb_dir) == expected           # --data-dir
