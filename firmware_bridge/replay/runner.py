@@ -26,7 +26,19 @@ logger = logging.getLogger(__name__)
 
 def run_device(device: ReplayDevice, link: Link, stop: threading.Event,
                on_path: Callable[[str], None] | None = None) -> None:
-    """Pace and write the device's items until the end or ``stop``."""
+    """Pace and write the device's items until the end or ``stop``.
+
+    Parameters
+    ----------
+    device : ReplayDevice
+        What to send; its ``stats`` count what was written.
+    link : Link
+        Where to write; opened by the caller (reopened here after a simulated disconnect).
+    stop : threading.Event
+        Set it to end the replay early (also ends the waits).
+    on_path : callable, optional
+        Called with the new device path after each reconnect.
+    """
     speed = device.config.speed
     st = device.stats
     if not link.wait_ready(stop):
