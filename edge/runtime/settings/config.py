@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from firmware_bridge import BleConfig, ReplayConfig, SerialConfig
 
     TransportConfig = SerialConfig | BleConfig | ReplayConfig
+else:  # firmware_bridge is imported only when a source is built (0.1 s)
+    TransportConfig = Any
 
 __all__ = [
     "SOURCE_KINDS",

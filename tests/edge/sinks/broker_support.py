@@ -60,7 +60,8 @@ class Broker:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"mosquitto exited: {self.log.read_text() if self.log.exists() else ''}")
+                log = self.log.read_text() if self.log.exists() else ""
+                raise RuntimeError(f"mosquitto exited: {log}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
                     return self
