@@ -84,3 +84,10 @@ def test_hr_chart():
 def test_local_datetimes_handles_nan():
     out = local_datetimes(np.array([0.0, np.nan]))
     assert out.iloc[0] == dt.datetime.fromtimestamp(0) and out.isna().iloc[1]
+
+
+def test_every_class_has_a_colour_and_a_name():
+    from edge.aami import AAMI_CLASSES
+    from edge.dashboard.charts import CLASS_COLORS, CLASS_NAMES
+
+    assert tuple(CLASS_COLORS) == tuple(CLASS_NAMES) == AAMI_CLASSES

@@ -54,3 +54,14 @@ def test_alarm_banner_shows_open_alarms_first_and_recent_pauses():
     assert any("tachycardia (130 bpm)" in w for w in warnings)
     assert any("pause (RR 3.0 s)" in w for w in warnings)
     assert not any("bigeminy" in w for w in warnings)  # ended
+
+
+def test_names_and_badges_cover_the_event_enumerations():
+    from edge.aami import AAMI_CLASSES
+    from edge.dashboard import views
+    from edge.events.model import ALERT_KINDS, LINK_STATES, QUALITY_LEVELS
+
+    assert set(views.ALERT_NAMES) == set(ALERT_KINDS)
+    assert set(views._QUALITY_BADGE) == set(QUALITY_LEVELS)
+    assert set(views._LINK_BADGE) <= set(LINK_STATES)
+    assert set(views._BADGE) == set(AAMI_CLASSES)
