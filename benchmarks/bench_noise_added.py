@@ -27,17 +27,10 @@ from edge.dsp.rpeak import DetectorConfig  # noqa: E402
 from edge.eval.scoring import DetectionScore, score_detection  # noqa: E402
 from edge.io.records import read_record  # noqa: E402
 from training.data import reference_beats  # noqa: E402
+from training.nst import nst_scale  # noqa: E402
 
 RECORDS = ("100", "103", "105", "113", "121", "200", "210", "221", "228", "233")
 VARIANTS = {"default (gate on)": None, "gate off": DetectorConfig(noisy_level_ratio=1e9)}
-
-
-def nst_scale(x_mv: np.ndarray, beats: np.ndarray, noise: np.ndarray, snr_db: float) -> float:
-    """Gain that puts zero-mean ``noise`` ``snr_db`` below ``x_mv`` by the NST convention:
-    S = (median QRS peak-to-peak amplitude, every 10th beat, +-50 ms)^2 / 8, N = variance."""
-    inner = beats[(beats > 50) & (beats < x_mv.size - 50)]
-    pp = np.median([np.ptp(x_mv[i - 18:i + 18]) for i in inner[::10]])
-    return np.sqrt(pp ** 2 / 8.0 / 10 ** (snr_db / 10) / noise.var())
 
 
 def noisy(record: str, k: int, em: np.ndarray, snr_db: float) -> tuple[np.ndarray, np.ndarray]:

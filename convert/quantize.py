@@ -11,7 +11,6 @@ output as ``<out>.parity.json`` / ``.md``.
 Usage::
 
     python convert/quantize.py --model models/cnn --out edge/models/ecg_cnn_int8.tflite
-    ecg-edge quantize --model models/cnn --out model.tflite
 """
 from __future__ import annotations
 
@@ -30,10 +29,14 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from edge.aami import AAMI_CLASSES  # noqa: E402
-from edge.errors import ModelError  # noqa: E402
+from edge.errors import EdgeError, ModelError  # noqa: E402
 from edge.eval.scoring import class_metrics, confusion_matrix  # noqa: E402
 from edge.model.classifier import BeatClassifier  # noqa: E402
 from edge.model.tflite_meta import CONTRACT_METADATA_NAME, read_contract  # noqa: E402
+from training.contract import dataset_config, load_model, model_inputs  # noqa: E402
+from training.data import DS1, DS2  # noqa: E402
+from training.dataset import build_dataset  # noqa: E402
+from training.models import ModelConfig, fixed_batch_copy  # noqa: E402
 
 __all__ = ["representative_set", "convert_int8", "embed_contract", "parity_report", "quantize",
            "EMBEDDING_LAYER", "embedding_model", "convert_int8_embedding", "quantize_embedding",
@@ -46,25 +49,11 @@ EMBEDDING_LAYER = "head"
 logger = logging.getLogger("convert.quantize")
 
 
-def _dataset_config(contract: dict):
-    from edge.dsp.beats import WindowConfig
-    from edge.dsp.features import FeatureConfig
-    from training.dataset import DatasetConfig
-
-    w = {k: v for k, v in contract["window"].items() if k in WindowConfig.__dataclass_fields__}
-    return DatasetConfig(lead=contract.get("lead", "MLII"), window=WindowConfig(**w),
-                         features=FeatureConfig(**contract["features"]["config"]))
-
-
 def representative_set(contract: dict, *, per_class: int = 200, seed: int = 0,
                        records=None, data_dir=None) -> tuple[np.ndarray, np.ndarray]:
     """Model inputs (beat, standardised features) from DS1, up to ``per_class`` per class."""
-    from edge.dsp.features import apply_standardization
-    from training.data import DS1
-    from training.dataset import build_dataset
-
     recs = list(records or contract.get("training", {}).get("records") or DS1)
-    data = build_dataset(recs, _dataset_config(contract), augment=False, progress=False,
+    data = build_dataset(recs, dataset_config(contract), augment=False, progress=False,
                          data_dir=data_dir)
     rng = np.random.default_rng(seed)
     pick = []
@@ -73,15 +62,12 @@ def representative_set(contract: dict, *, per_class: int = 200, seed: int = 0,
         if idx.size:
             pick.append(rng.choice(idx, size=min(per_class, idx.size), replace=False))
     sel = np.sort(np.concatenate(pick))
-    st = contract["features"]["standardize"]
-    return (data.beat[sel].astype(np.float32),
-            apply_standardization(data.features[sel], st["mean"], st["std"]))
+    x = model_inputs(data.beat[sel], data.features[sel], contract)
+    return x["beat"], x["features"]
 
 
 def convert_int8(model, contract: dict, beat: np.ndarray, feats: np.ndarray) -> bytes:
     """Full-int8 TFLite flatbuffer of a Keras model (fixed batch 1)."""
-    from training.models import ModelConfig, fixed_batch_copy
-
     fixed = fixed_batch_copy(model, ModelConfig.from_dict(contract["model"]["config"]), 1)
     return _int8_flatbuffer(fixed, beat, feats)
 
@@ -131,12 +117,8 @@ def embed_contract(tflite_bytes: bytes, contract: dict) -> bytes:
 def parity_report(model, contract: dict, tflite_path: str | os.PathLike, *, records=None,
                   data_dir=None) -> dict:
     """Float (Keras) vs int8 (LiteRT) on DS2 at the reference beats."""
-    from training.contract import model_inputs
-    from training.data import DS2
-    from training.dataset import build_dataset
-
     recs = list(records or DS2)
-    data = build_dataset(recs, _dataset_config(contract), augment=False, progress=False,
+    data = build_dataset(recs, dataset_config(contract), augment=False, progress=False,
                          data_dir=data_dir)
     t0 = time.perf_counter()
     p_float = model.predict(model_inputs(data.beat, data.features, contract), batch_size=1024,
@@ -200,8 +182,6 @@ def _deployable_contract(contract: dict, per_class: int, n_beats: int) -> dict:
 def quantize(model_path: str | os.PathLike, out: str | os.PathLike, *, per_class: int = 200,
              parity: bool = True, parity_records=None, data_dir=None) -> dict:
     """Convert, embed the contract, verify it loads on the device path, and report parity."""
-    from training.contract import load_model
-
     model, contract = load_model(model_path)
     logger.info("representative set: up to %d beats per class from DS1", per_class)
     beat, feats = representative_set(contract, per_class=per_class, data_dir=data_dir)
@@ -245,8 +225,6 @@ def embedding_model(model, config, *, batch_size: int | None = 1,
     import keras
     from keras import layers
 
-    from training.models import fixed_batch_copy
-
     fixed = fixed_batch_copy(model, config, batch_size)
     beat, feats = fixed.inputs
     members = ([fixed] if config.ensemble == 1 else
@@ -275,8 +253,6 @@ def convert_int8_embedding(model, contract: dict, beat: np.ndarray, feats: np.nd
     Returns the flatbuffer and the embedding size (values per beat). The representative set is
     the one :func:`convert_int8` uses, so the class scores are quantized alike.
     """
-    from training.models import ModelConfig
-
     two = embedding_model(model, ModelConfig.from_dict(contract["model"]["config"]), layer=layer)
     size = int(two.output["embedding"].shape[-1]) if isinstance(two.output, dict) else \
         int(two.outputs[1].shape[-1])
@@ -292,8 +268,6 @@ def quantize_embedding(model_path: str | os.PathLike, out: str | os.PathLike, *,
     "members": ensemble}``; the device (:class:`edge.model.classifier.BeatClassifier`) tells the two
     outputs apart by their width and exposes the embedding with ``predict_embedding``.
     """
-    from training.contract import load_model
-
     model, contract = load_model(model_path)
     beat, feats = representative_set(contract, per_class=per_class, data_dir=data_dir)
     tfl, size = convert_int8_embedding(model, contract, beat, feats, layer=layer)
@@ -350,7 +324,6 @@ def main(argv: list[str] | None = None) -> int:
                        parity_records=args.parity_records.split(",") if args.parity_records
                        else None, data_dir=args.data_dir)
     except Exception as exc:  # noqa: BLE001 - the CLI reports every failure in one line
-        from edge.errors import EdgeError
         if not isinstance(exc, (EdgeError, ValueError, OSError)):
             raise
         print(f"quantize: error: {exc}", file=sys.stderr)

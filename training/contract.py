@@ -37,14 +37,15 @@ from pathlib import Path
 import numpy as np
 
 from edge.aami import AAMI_CLASSES
-from edge.dsp.features import FEATURE_NAMES, apply_standardization
+from edge.dsp.beats import WindowConfig
+from edge.dsp.features import FEATURE_NAMES, FeatureConfig, apply_standardization
 from edge.dsp.filters import FilterConfig
 from edge.errors import ConfigError
 from training.dataset import DatasetConfig
 from training.models import ModelConfig
 
 __all__ = ["CONTRACT_VERSION", "make_contract", "save_contract", "load_contract",
-           "load_model", "model_inputs", "contract_path"]
+           "load_model", "model_inputs", "contract_path", "dataset_config"]
 
 logger = logging.getLogger(__name__)
 
@@ -128,6 +129,15 @@ def load_model(model_dir_or_file: str | os.PathLike):
     if shapes != want:
         raise ConfigError("inputs", f"model inputs {shapes} do not match contract {want}")
     return model, contract
+
+
+def dataset_config(contract: dict) -> DatasetConfig:
+    """The :class:`training.dataset.DatasetConfig` a contract describes (lead, beat window,
+    feature definitions): the inverse of the data part of :func:`make_contract`. Derived
+    window values the contract also lists (``length``, ``rr_features``) are not settings."""
+    w = {k: v for k, v in contract["window"].items() if k in WindowConfig.__dataclass_fields__}
+    return DatasetConfig(lead=contract.get("lead", "MLII"), window=WindowConfig(**w),
+                         features=FeatureConfig(**contract["features"]["config"]))
 
 
 def model_inputs(beat: np.ndarray, features: np.ndarray, contract: dict) -> dict:

@@ -45,7 +45,9 @@ from edge.dsp.rpeak import RPeakDetector
 from edge.errors import EdgeError, ModelError
 from edge.eval.scoring import match_beats
 from edge.model.classifier import BeatClassifier
+from training.contract import dataset_config, load_model, model_inputs
 from training.data import DS2, reference_beats
+from training.dataset import record_signal
 from training.metrics import E2E_CLASSES, NO_BEAT, summarize, with_ec57
 from training.plots import plot_confusion, plot_strips
 from training.report import LITERATURE, write_report
@@ -65,26 +67,17 @@ INT8_BEATS = 3000
 # --------------------------------------------------------------------------- prediction
 def _record_inputs(record: str, contract: dict, beats: np.ndarray | None, data_dir=None):
     """Conditioned signal, beat positions and model inputs of one record (whole record)."""
-    from edge.dsp.beats import WindowConfig
-    from edge.dsp.features import FeatureConfig
-    from training.dataset import record_signal
-
-    w = contract["window"]
-    wcfg = WindowConfig(**{k: w[k] for k in ("fs_hz", "before_ms", "after_ms", "align_ms",
-                                            "local_beats", "long_beats", "min_rr_s",
-                                            "max_rr_s")})
-    fcfg = FeatureConfig(**contract["features"]["config"])
-    x, fs = record_signal(record, contract.get("lead", "MLII"), data_dir)
+    cfg = dataset_config(contract)
+    x, fs = record_signal(record, cfg.lead, data_dir)
     cond = condition_signal(x, fs)
     if beats is None:
         det = RPeakDetector()
         beats = np.concatenate([det.process(cond), det.flush()]).astype(np.int64)
-    inp = inputs_at(cond, beats, wcfg, fcfg)
-    return cond.filtered_mv, beats, inp.rr_s, inp.beat, inp.features, wcfg
+    inp = inputs_at(cond, beats, cfg.window, cfg.features)
+    return cond.filtered_mv, beats, inp.rr_s, inp.beat, inp.features, cfg.window
 
 
 def _predict(model, contract, beat, feats) -> np.ndarray:
-    from training.contract import model_inputs
     if beat.shape[0] == 0:
         return np.zeros((0, len(AAMI_CLASSES)), np.float32)
     return model.predict(model_inputs(beat, feats, contract), batch_size=2048, verbose=0)
@@ -160,7 +153,6 @@ def int8_agreement(model, contract: dict, clf: BeatClassifier, beat: np.ndarray,
         of beats with the same argmax), ``latency_ms_per_beat`` (one interpreter thread, ms)
         and ``beats_compared``.
     """
-    from training.contract import model_inputs
 
     if beat.shape[0] == 0:
         raise ModelError("int8 agreement: no beats to compare")
@@ -246,8 +238,6 @@ def evaluate_model(model_path, out_dir: Path, *, records=DS2, data_dir=None,
     ``int8_path`` (a ``.tflite`` made from this model by ``python convert/quantize.py``) adds
     ``"int8"``: :func:`int8_agreement` on the reference beats of the first six records.
     """
-    from training.contract import load_model
-
     model, contract = load_model(model_path)
     clf = None if int8_path is None else load_int8(int8_path, contract)
     kind = contract["model"]["kind"]

@@ -10,6 +10,7 @@ from edge.dsp.features import FEATURE_NAMES
 from edge.errors import ConfigError
 from training.contract import (
     contract_path,
+    dataset_config,
     load_contract,
     make_contract,
     model_inputs,
@@ -56,3 +57,18 @@ def test_model_inputs_standardize_features():
     x = model_inputs(np.zeros((2, 252, 2)), np.full((2, len(FEATURE_NAMES)), 4.0), c)
     assert x["beat"].dtype == np.float32
     np.testing.assert_allclose(x["features"], 2.0)
+
+
+def test_dataset_config_is_read_back_from_the_contract():
+    """Evaluation and conversion rebuild the training data settings from the contract alone."""
+    from edge.dsp.beats import WindowConfig
+    from edge.dsp.features import FeatureConfig
+
+    n = len(FEATURE_NAMES)
+    cfg = DatasetConfig(lead="V1", window=WindowConfig(before_ms=300.0, local_beats=6),
+                        features=FeatureConfig())
+    c = make_contract(model_config=ModelConfig(), data_config=cfg, n_params=10,
+                      keras_file="k.keras", feature_mean=np.zeros(n), feature_std=np.ones(n),
+                      training={}, model_version="v")
+    back = dataset_config(json.loads(json.dumps(c)))
+    assert (back.lead, back.window, back.features) == (cfg.lead, cfg.window, cfg.features)
