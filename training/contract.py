@@ -131,10 +131,15 @@ def load_model(model_dir_or_file: str | os.PathLike):
     return model, contract
 
 
-def dataset_config(contract: dict) -> DatasetConfig:
+def dataset_config(contract) -> DatasetConfig:
     """The :class:`training.dataset.DatasetConfig` a contract describes (lead, beat window,
     feature definitions): the inverse of the data part of :func:`make_contract`. Derived
-    window values the contract also lists (``length``, ``rr_features``) are not settings."""
+    window values the contract also lists (``length``, ``rr_features``) are not settings.
+
+    ``contract`` is the JSON dict, or a loaded model's contract object (anything with
+    ``to_dict()``, e.g. ``BeatClassifier(...).contract``)."""
+    if hasattr(contract, "to_dict"):
+        contract = contract.to_dict()
     w = {k: v for k, v in contract["window"].items() if k in WindowConfig.__dataclass_fields__}
     return DatasetConfig(lead=contract.get("lead", "MLII"), window=WindowConfig(**w),
                          features=FeatureConfig(**contract["features"]["config"]))

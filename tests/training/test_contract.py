@@ -72,3 +72,11 @@ def test_dataset_config_is_read_back_from_the_contract():
                       training={}, model_version="v")
     back = dataset_config(json.loads(json.dumps(c)))
     assert (back.lead, back.window, back.features) == (cfg.lead, cfg.window, cfg.features)
+
+
+def test_dataset_config_from_a_loaded_models_contract(classifier):
+    """A .tflite's contract as the device loads it gives the same settings as its JSON."""
+    from edge.model.tflite_meta import read_contract
+
+    as_json = read_contract(classifier.path.read_bytes())
+    assert dataset_config(classifier.contract) == dataset_config(as_json)
