@@ -16,6 +16,9 @@
 * Timing: every stage's ``time.perf_counter`` total is kept in a :class:`StageTimer` and
   published in the periodic ``status`` event and at exit, with the latency from a chunk's
   arrival (``SampleChunk.t_host_s``) to the emission of the beats it released.
+* A device whose chunks lack ``source.channel`` is a configuration error: the loop stops
+  with a :class:`~edge.errors.DaemonError` naming the key (other chunks a stage refuses are
+  dropped and counted in ``chunks_rejected``).
 * Signals (installed by the command line, not here): :meth:`Daemon.request_stop` (SIGTERM,
   SIGINT) ends the loop, flushes the pipelines -- every beat already computed, and those still
   inside the detector's look-ahead, is emitted -- then flushes and closes the sinks;
@@ -135,6 +138,12 @@ class Daemon:
         self.counters["chunks"] += 1
         self.counters["samples"] += chunk.n_samples
         self._last_device = chunk.device_id
+        channel = self.config.source.channel
+        if chunk.n_channels <= channel:
+            # a configuration error, not a damaged chunk: every chunk of this device will
+            # lack the channel; stop with one clear error instead of dropping them all
+            raise DaemonError(f"source.channel = {channel}: device {chunk.device_id} sends "
+                              f"{chunk.n_channels} channel(s) (0..{chunk.n_channels - 1})")
         if not self._device_known:
             self._device_known = True
             self._release_links(force=True)
@@ -216,7 +225,8 @@ class Daemon:
         Raises
         ------
         DaemonError
-            When the source cannot be opened.
+            When the source cannot be opened, or its device lacks ``source.channel`` (after
+            the shutdown: sinks flushed and closed).
         """
         cfg = self.config
         read_timeout = cfg.daemon.read_timeout_s

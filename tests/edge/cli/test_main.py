@@ -37,3 +37,12 @@ def test_bad_channel_is_a_clear_error(mitdb_dir, tmp_path, capsys):
     assert main(["detect", "100", "--channel", "5", "--data-dir", str(mitdb_dir),
                  "--out-dir", str(tmp_path)]) == 2
     assert "--channel 5" in capsys.readouterr().err
+
+
+def test_version(capsys):
+    import edge
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out.strip() == f"ecg-edge {edge.__version__}"

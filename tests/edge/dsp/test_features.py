@@ -75,3 +75,20 @@ def test_feature_config_validates_and_standardization_checks_width():
         FeatureConfig(n_template_beats=0)
     with pytest.raises(SignalError):
         apply_standardization(np.zeros((2, 3)), [0, 0], [1, 1])
+
+
+def test_excluded_beats_never_join_the_template(rng):
+    """Windows touching invalid samples (a gap held flat) must not become the template the
+    next beats are compared with."""
+    w, rr = _beats(rng, n=40)
+    w[10:25] = 0.0  # 15 flat windows (inside a gap)
+    exclude = np.zeros(40, dtype=bool)
+    exclude[10:25] = True
+    t = TemplateTracker(FeatureConfig(n_template_beats=8)).process(w, rr, exclude)
+    np.testing.assert_allclose(t[25], np.median(w[2:10], axis=0))  # as before the gap
+    polluted = TemplateTracker(FeatureConfig(n_template_beats=8)).process(w, rr)
+    assert np.abs(polluted[25]).max() < 0.1  # (without exclusion the template went flat)
+    whole = beat_inputs(w, rr, exclude=exclude)
+    fz = BeatFeaturizer()
+    parts = [fz.process(w[i:i + 7], rr[i:i + 7], exclude[i:i + 7]) for i in range(0, 40, 7)]
+    np.testing.assert_allclose(np.concatenate([p[1] for p in parts]), whole[1], atol=1e-6)

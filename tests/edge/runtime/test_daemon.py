@@ -133,3 +133,86 @@ def test_sigterm_mid_stream_loses_no_event(int8_model, mitdb_dir, tmp_path):
     last_beat = max(e["sample_index"] for e in events if e["type"] == "beat")
     assert final["counters"]["samples"] - last_beat < 360 * 2.5  # look-ahead beats flushed
     assert "stopped (stop requested)" in err
+
+
+class _ScriptedSource:
+    """A sample source that reports 'connected' before its first chunk (as the serial and
+    replay sources do) and then delivers ``chunks`` one per read."""
+
+    def __init__(self, chunks, events_first=True):
+        from firmware_bridge.sources import LinkEvent, LinkState
+
+        self._chunks = list(chunks)
+        self._events = ([LinkEvent(state=LinkState.CONNECTED, t_host_s=time.monotonic(),
+                                   detail="scripted")] if events_first else [])
+        self.finished = False
+
+    def open(self):
+        return None
+
+    def read(self, timeout_s):
+        if not self._chunks:
+            self.finished = True
+            return []
+        return [self._chunks.pop(0)]
+
+    def drain_events(self):
+        out, self._events = self._events, []
+        return out
+
+    def close(self):
+        return None
+
+
+def _chunks(x_mv, device_id, n=360):
+    import numpy as np
+
+    from firmware_bridge.sources import SampleChunk
+
+    adc = np.round(x_mv * 200).astype(np.int32)[:, None]
+    return [SampleChunk(sample_index=i, samples=adc[i:i + n], fs_hz=360.0, adc_gain=(200.0,),
+                        baseline=(0,), t_host_s=time.monotonic(), device_id=device_id)
+            for i in range(0, adc.shape[0], n)]
+
+
+def test_link_events_carry_the_device_of_the_samples(classifier, mitdb_dir):
+    """Issue 14, bad input 10: the 'connected' link event (before any data) said dev0 while
+    the beats said dev1."""
+    from edge.io.records import read_record
+
+    x = read_record("100", data_dir=mitdb_dir, sampto=360 * 10).signal_mv[:, 0]
+    sink = BeatCollector()
+    config = load_config(None, PORT_CFG)
+    Daemon(config, source=_ScriptedSource(_chunks(x, 7)), classifier=classifier,
+           sinks=[sink]).run()
+    links = [e for e in sink.events if e.type == "link"]
+    assert links and {e.device_id for e in links} == {7}
+    assert {e.device_id for e in sink.beats} == {7}
+    assert sink.events.index(links[0]) < sink.events.index(sink.beats[0])
+
+
+def test_link_events_without_any_data_go_out_as_device_0(classifier):
+    sink = BeatCollector()
+    Daemon(load_config(None, PORT_CFG), source=_ScriptedSource([]), classifier=classifier,
+           sinks=[sink]).run()
+    assert [(e.state, e.device_id) for e in sink.events if e.type == "link"] == \
+        [("connected", 0)]
+
+
+def test_a_channel_the_device_lacks_stops_with_one_error(classifier, mitdb_dir, caplog):
+    """Issue 14, bad input 8 (the daemon's part): chunks without source.channel were logged
+    and dropped, and the run ended 'normally' with 0 beats."""
+    import logging
+
+    from edge.errors import DaemonError
+    from edge.io.records import read_record
+
+    x = read_record("100", data_dir=mitdb_dir, sampto=360 * 5).signal_mv[:, 0]
+    sink = BeatCollector()
+    daemon = Daemon(load_config(None, PORT_CFG + ["source.channel=1"]),
+                    source=_ScriptedSource(_chunks(x, 1)), classifier=classifier, sinks=[sink])
+    with caplog.at_level(logging.ERROR), pytest.raises(DaemonError) as exc:
+        daemon.run()
+    assert "source.channel = 1" in str(exc.value) and "1 channel(s)" in str(exc.value)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert sink.events[-1].type == "status" and sink.events[-1].state == "stopped"

@@ -41,3 +41,26 @@ def test_run_demo_in_process(int8_model):
     assert res.agreement.detection.se > 0.95
     import re
     assert not re.search(r" beat [NSVFQ] ", buf.getvalue())
+
+
+def test_ctrl_c_scores_only_what_was_played(int8_model):
+    """Issue 14, bad input 4: after Ctrl-C the summary scored the detections against the whole
+    5-minute reference (Se 19.50 % after 60 s). It must score only the span played."""
+    import signal
+
+    env = subprocess_env()
+    proc = subprocess.Popen([sys.executable, "-m", "edge.cli", "demo", "--speed", "20",
+                             "--model", str(int8_model), "--color", "never", "--no-beats"],
+                            cwd=REPO, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    try:
+        time.sleep(6.0)  # ~100 s of the 300 s excerpt
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, out[-2000:]
+    m = re.search(r"EC57 detection vs reference \(the (\d+) s played\): Se ([\d.]+)%", out)
+    assert m, out[-2000:]
+    assert 20 < int(m.group(1)) < 290 and float(m.group(2)) > 95.0

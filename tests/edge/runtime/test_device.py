@@ -78,3 +78,46 @@ def test_missing_channel_is_a_signal_error(classifier):
     ds = DeviceStream(classifier, cfg, device_id=1, fs_hz=360)
     with pytest.raises(SignalError):
         ds.process(0, np.zeros((10, 1)))
+
+
+def test_stage_times_come_from_the_pipeline_hook(classifier, rec100):
+    """DeviceStream runs BeatPipeline (no second copy of its stages): every stage time the
+    pipeline reports lands in the stream's StageTimer, under the names bench_daemon reads."""
+    ds = DeviceStream(classifier, load_config(None, CFG), device_id=1, fs_hz=360)
+    calls = []
+    process = ds.pipeline.process
+    ds.pipeline.process = lambda x: calls.append(x.size) or process(x)
+    run(ds, rec100.signal_mv[:360 * 30], step=720)
+    assert sum(calls) == 360 * 30
+    assert {"preprocess", "detect", "window", "featurize", "classify", "quality", "events",
+            "alerts"} <= set(ds.timer.calls)
+    assert ds.timer.calls["preprocess"] == ds.timer.calls["detect"] == len(calls) + 1
+
+
+def test_beats_next_to_a_nan_gap_are_flagged_not_ectopic(classifier, rec100):
+    """Issue 14, bad input 9 in the device path: record 100 with seconds 20-30 lost."""
+    x = rec100.signal_mv[:360 * 60].copy()
+    x[360 * 20:360 * 30] = np.nan
+    b = beats(run(DeviceStream(classifier, load_config(None, CFG), device_id=1, fs_hz=360),
+                  x, step=144))
+    idx = np.array([e.sample_index for e in b])
+    before = int(np.flatnonzero(idx < 360 * 20)[-1])
+    after = np.flatnonzero(idx >= 360 * 30)[:3]
+    assert b[before].quality == "lead_off" and b[after[0]].quality == "lead_off"
+    assert b[before].label not in ("V", "S") and all(b[k].label == "N" for k in after)
+    assert b[after[0]].rr_s["pre"] < 1.2  # the local mean, not a 3 s "pause"
+    assert all(e.quality == "good" for e in b[:before - 2])
+    assert not any(e.type == "alert" and e.kind == "pause"
+                   for e in run(DeviceStream(classifier, load_config(None, CFG), device_id=1,
+                                             fs_hz=360), x, step=144))
+
+
+def test_hr_events_every_interval_of_ecg_whatever_the_chunk_size(classifier, rec100):
+    """At --speed max the serial source delivers big chunks; hr events must still come every
+    outputs.hr_interval_s (5 s) of ECG, not once per chunk (6.4 s chunks gave 6.4 s)."""
+    x = rec100.signal_mv[:360 * 60]
+    for step in (144, int(6.4 * 360)):
+        ds = DeviceStream(classifier, load_config(None, CFG), device_id=1, fs_hz=360)
+        hr = [e for e in run(ds, x, step=step) if e.type == "hr"]
+        assert [e.sample_index + 1 for e in hr] == [360 * 5 * k for k in range(1, 13)], step
+        assert hr[-1].hr_bpm is not None

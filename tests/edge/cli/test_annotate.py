@@ -1,0 +1,67 @@
+"""``ecg-edge annotate``: option values, help, and a record with a NaN gap."""
+import logging
+
+import numpy as np
+import pytest
+import wfdb
+
+from edge.cli.main import build_parser, main
+
+
+@pytest.mark.parametrize("argv, option", [
+    (["--chunk-s", "-1"], "--chunk-s"),
+    (["--chunk-s", "0"], "--chunk-s"),
+    (["--channel", "-1"], "--channel"),
+])
+def test_bad_values_are_one_line_errors(argv, option, capsys, tmp_path):
+    with pytest.raises(SystemExit) as exc:
+        main(["annotate", "100", "--out-dir", str(tmp_path), *argv])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("ecg-edge annotate: error: argument") and option in err[-1]
+
+
+def test_every_option_has_help():
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    p = sub.choices["annotate"]
+    missing = [a.option_strings for a in p._actions if a.option_strings and not a.help]
+    assert not missing
+
+
+@pytest.fixture(scope="module")
+def gapped_record(mitdb_dir, tmp_path_factory):
+    """Issue 14, bad input 9: the first 60 s of record 100, seconds 20-30 missing (NaN, which
+    WFDB stores as its invalid sample value), with the reference annotations."""
+
+    out = tmp_path_factory.mktemp("gap")
+    rec = wfdb.rdrecord(str(mitdb_dir / "100"), sampto=360 * 60)
+    p = rec.p_signal.copy()
+    p[360 * 20:360 * 30] = np.nan
+    wfdb.wrsamp("100gap", fs=360, units=rec.units, sig_name=rec.sig_name, p_signal=p,
+                fmt=["16", "16"], adc_gain=rec.adc_gain, baseline=rec.baseline,
+                write_dir=str(out))
+    ann = wfdb.rdann(str(mitdb_dir / "100"), "atr", sampto=360 * 60)
+    wfdb.wrann("100gap", "atr", ann.sample, symbol=ann.symbol, write_dir=str(out), fs=360)
+    return out / "100gap"
+
+
+@pytest.mark.parametrize("mode", [["--reference-beats", "atr"], []])
+def test_a_nan_gap_is_warned_and_its_beats_not_ectopic(gapped_record, tmp_path, mode, caplog):
+    with caplog.at_level(logging.WARNING, logger="edge.cli.annotate"):
+        assert main(["annotate", str(gapped_record), "--out-dir", str(tmp_path), *mode]) == 0
+    warn = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warn) == 1 and "3600 missing" in warn[0] and "written as Q" in warn[0], warn
+    got = wfdb.rdann(str(tmp_path / "100gap"), "cls")
+    t = got.sample / 360.0
+    sym = np.array(got.symbol)
+    near = (t > 18.5) & (t < 33.0)
+    assert not np.isin(sym[near], ["V", "S"]).any(), list(zip(t[near], sym[near]))
+    assert np.all(sym[(t >= 20.5) & (t < 29.5)] == "Q")  # beats inside the gap: unclassifiable
+    assert np.all(sym[(t > 30.5) & (t < 33.0)] == "N")  # as without the gap
+
+
+def test_no_warning_on_a_clean_record(mitdb_dir, tmp_path, caplog):
+    with caplog.at_level(logging.WARNING):
+        assert main(["annotate", "100", "--reference-beats", "atr", "--out-dir",
+                     str(tmp_path), "--data-dir", str(mitdb_dir)]) == 0
+    assert not [r for r in caplog.records if r.name == "edge.cli.annotate"]
