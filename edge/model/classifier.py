@@ -1,11 +1,15 @@
 """The int8 beat classifier on the device: a ``.tflite`` model run by LiteRT.
 
 :class:`BeatClassifier` loads a full-int8 model with ``ai_edge_litert`` (falling back to
-``tflite_runtime``, then ``tensorflow.lite``), reads the preprocessing contract embedded in the
-file, and checks it once at load against the pipeline: processing rate, window, RR and feature
-definitions, filters, class names; input/output tensors are int8 with usable quantization
-parameters. Inputs are quantized with the model's own scale and zero point, outputs
-dequantized; nothing is hard-coded.
+``tflite_runtime``, then ``tensorflow.lite``; see :mod:`edge.model.interpreter`), reads the
+preprocessing contract embedded in the file as a validated
+:class:`~edge.model.contract.ModelContract`, and checks it once at load against the pipeline:
+processing rate, window, RR and feature definitions, filters, class names; input/output
+tensors are int8 with usable quantization parameters. It then runs the model once on a zero
+beat: a file that loads but cannot run (damaged weights or tensor data) is refused at load with
+a :class:`~edge.errors.ModelError` naming the file, not on the wearer's first beat. Inputs are
+quantized with the model's own scale and zero point, outputs dequantized; nothing is
+hard-coded.
 
 A model may have a second output, a beat embedding (contract field ``"embedding"``:
 ``{"name", "size", ...}``, written by ``python convert/quantize.py --embedding``): the two
@@ -23,96 +27,19 @@ import numpy as np
 
 from edge.aami import AAMI_CLASSES
 from edge.dsp.beats import WindowConfig
-from edge.dsp.features import FEATURE_NAMES, FeatureConfig, apply_standardization
+from edge.dsp.features import FEATURE_NAMES, apply_standardization
 from edge.dsp.filters import FilterConfig
-from edge.dsp.preprocess import PROCESSING_FS_HZ
 from edge.errors import ContractError, ModelError
-from edge.model.tflite_meta import read_contract
+from edge.model.contract import ModelContract, check_contract
+from edge.model.interpreter import (
+    create_interpreter,
+    load_interpreter_class,
+    native_stderr_filtered,
+)
 
 __all__ = ["BeatClassifier", "load_interpreter_class", "check_contract"]
 
 logger = logging.getLogger(__name__)
-
-_WINDOW_KEYS = ("fs_hz", "before_ms", "after_ms", "align_ms", "local_beats", "long_beats",
-                "min_rr_s", "max_rr_s", "length")
-_FILTER_KEYS = ("fs_hz", "highpass_hz", "highpass_order", "lowpass_hz", "lowpass_order")
-
-
-def load_interpreter_class():
-    """The TFLite ``Interpreter`` class: ai_edge_litert, else tflite_runtime, else TF."""
-    try:
-        from ai_edge_litert.interpreter import Interpreter  # noqa: PLC0415
-        return Interpreter
-    except ImportError:
-        pass
-    try:
-        from tflite_runtime.interpreter import Interpreter  # noqa: PLC0415
-        logger.info("ai_edge_litert not installed: using tflite_runtime")
-        return Interpreter
-    except ImportError:
-        pass
-    try:
-        import tensorflow as tf  # noqa: PLC0415
-        logger.warning("no LiteRT runtime installed: falling back to tensorflow.lite")
-        return tf.lite.Interpreter
-    except ImportError as exc:
-        raise ModelError("no TFLite interpreter: pip install ai-edge-litert") from exc
-
-
-def _close(a, b) -> bool:
-    if a is None or b is None:
-        return a is b
-    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
-        return abs(float(a) - float(b)) <= 1e-9 * max(1.0, abs(float(a)))
-    return a == b
-
-
-def check_contract(contract: dict, *, window: WindowConfig, filters: FilterConfig,
-                   fs_hz: float = PROCESSING_FS_HZ) -> None:
-    """Raise :class:`ContractError` (naming the field) where the model's contract and the
-    pipeline's settings disagree. A different mains notch only logs a warning: it is a site
-    setting that leaves the QRS band untouched."""
-    try:
-        if contract.get("contract_version") != 1:
-            raise ContractError("contract_version",
-                                f"expected 1, got {contract.get('contract_version')!r}")
-        if not _close(float(contract["sample_rate_hz"]), fs_hz):
-            raise ContractError("sample_rate_hz", f"model expects {contract['sample_rate_hz']} Hz,"
-                                f" the pipeline processes at {fs_hz} Hz")
-        if tuple(contract["classes"]) != AAMI_CLASSES:
-            raise ContractError("classes", f"expected {list(AAMI_CLASSES)}, got "
-                                f"{contract['classes']}")
-        mw = contract["window"]
-        pw = window.to_dict()
-        for key in _WINDOW_KEYS:
-            if not _close(mw.get(key), pw.get(key)):
-                raise ContractError(f"window.{key}", f"model was trained with {mw.get(key)!r}, "
-                                    f"the pipeline uses {pw.get(key)!r}")
-        mf = contract["preprocess"]["filter"]
-        pf = filters.to_dict()
-        for key in _FILTER_KEYS:
-            if not _close(mf.get(key), pf.get(key)):
-                raise ContractError(f"preprocess.filter.{key}", f"model was trained with "
-                                    f"{mf.get(key)!r}, the pipeline uses {pf.get(key)!r}")
-        if not _close(mf.get("notch_hz"), pf.get("notch_hz")):
-            logger.warning("mains notch differs: model trained with %s Hz, pipeline uses %s Hz",
-                           mf.get("notch_hz"), pf.get("notch_hz"))
-        feats = contract["features"]
-        if tuple(feats["names"]) != FEATURE_NAMES:
-            raise ContractError("features.names", "the model's features differ from this "
-                                "version of edge.dsp.features (upgrade ecg-edge or re-convert)")
-        FeatureConfig(**feats["config"])
-        std = np.asarray(feats["standardize"]["std"], dtype=np.float64)
-        mean = np.asarray(feats["standardize"]["mean"], dtype=np.float64)
-        if std.shape != (len(FEATURE_NAMES),) or mean.shape != std.shape:
-            raise ContractError("features.standardize", "mean/std must have one value per "
-                                "feature")
-        if not (np.all(np.isfinite(std)) and np.all(std > 0) and np.all(np.isfinite(mean))):
-            raise ContractError("features.standardize", "std must be positive and finite")
-    except ContractError:
-        raise
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ContractError("contract", f"malformed or incomplete contract: {exc!r}") from exc
 
 
 @dataclass(frozen=True)
@@ -143,26 +70,40 @@ class BeatClassifier:
         data = path.read_bytes()
         self.path = path
         self.size_bytes = len(data)
-        self.contract = read_contract(data)
         self.window = window or WindowConfig()
         self.filters = filters or FilterConfig()
-        check_contract(self.contract, window=self.window, filters=self.filters)
-        feats = self.contract["features"]
-        self.feature_config = FeatureConfig(**feats["config"])
-        self._mean = np.asarray(feats["standardize"]["mean"], dtype=np.float32)
-        self._std = np.asarray(feats["standardize"]["std"], dtype=np.float32)
-        self.classes = tuple(self.contract["classes"])
-        interpreter_cls = load_interpreter_class()
-        try:
-            self._interp = interpreter_cls(model_content=data, num_threads=num_threads)
-            self._interp.allocate_tensors()
-        except (ValueError, RuntimeError) as exc:
-            raise ModelError(f"{path.name}: the interpreter cannot load this model: {exc}") \
-                from exc
+        #: The model's validated preprocessing contract.
+        self.contract: ModelContract = check_contract(ModelContract.from_model_bytes(data),
+                                                      window=self.window, filters=self.filters)
+        feats = self.contract.features
+        self.feature_config = feats.config
+        self._mean = np.asarray(feats.standardize.mean, dtype=np.float32)
+        self._std = np.asarray(feats.standardize.std, dtype=np.float32)
+        self.classes = self.contract.classes
+        self._interp = create_interpreter(data, num_threads=num_threads, name=str(path))
         self.quantized = self._check_tensors(allow_float)
-        self.model_version = str(self.contract.get("model_version", "unknown"))
+        self.model_version = self.contract.model_version
+        self._smoke_test()
         logger.info("loaded %s (%s, %d bytes, %s)", path.name, self.model_version,
                     self.size_bytes, "int8" if self.quantized else "float")
+
+    def _smoke_test(self) -> None:
+        """Run the model once on a zero beat (all-zero window and features): a file damaged
+        where the header does not look (weights, tensor data) loads but cannot run, and must be
+        refused here rather than on the wearer's first beat."""
+        beat = np.zeros((1, self.window.length, 2), dtype=np.float32)
+        features = np.zeros((1, len(FEATURE_NAMES)), dtype=np.float32)
+        try:
+            with native_stderr_filtered():
+                proba, emb = self._run(beat, features, embedding=self._emb is not None)
+        except (RuntimeError, ValueError) as exc:
+            reason = " ".join(str(exc).split()) or type(exc).__name__
+            raise ModelError(f"{self.path}: the model loads but cannot run ({reason}): the file "
+                             "is damaged; copy or convert it again") from exc
+        outputs = [proba] + ([emb] if emb is not None else [])
+        if not all(np.all(np.isfinite(o)) for o in outputs):
+            raise ModelError(f"{self.path}: the model runs but gives non-finite outputs on a "
+                             "zero beat: the file is damaged; copy or convert it again")
 
     def _port(self, detail: dict) -> _Port:
         scale, zero = detail.get("quantization", (0.0, 0))
@@ -213,7 +154,7 @@ class BeatClassifier:
         against the contract's ``embedding`` field."""
         n_cls = len(AAMI_CLASSES)
         shapes = [tuple(int(v) for v in d["shape"]) for d in outs]
-        spec = self.contract.get("embedding")
+        spec = self.contract.embedding
         if len(outs) == 1:
             if spec is not None:
                 raise ContractError("embedding", f"the contract describes an embedding output "
@@ -222,10 +163,10 @@ class BeatClassifier:
                 raise ContractError("output", f"expected (1, {n_cls}) class scores, got "
                                     f"{shapes[0]}")
             return outs[0], None
-        if not isinstance(spec, dict) or not isinstance(spec.get("size"), int):
+        if spec is None:
             raise ContractError("embedding", "the model has 2 outputs but its contract has no "
                                 "'embedding' field with an integer 'size'")
-        size = spec["size"]
+        size = spec.size
         if size == n_cls or size < 1:
             raise ContractError("embedding.size", f"must be >= 1 and differ from the class "
                                 f"count {n_cls} (outputs are told apart by width), got {size}")

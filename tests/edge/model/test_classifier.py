@@ -5,11 +5,12 @@ import pytest
 from edge.aami import AAMI_MAP
 from edge.cli.main import main
 from edge.dsp.beats import WindowConfig
-from edge.errors import ContractError
+from edge.errors import ContractError, ModelError
 from edge.eval.scoring import class_metrics, confusion_matrix
 from edge.io.records import read_record
-from edge.model.bundled import default_model_path
+from edge.model.bundled import default_embed_model_path, default_model_path
 from edge.model.classifier import BeatClassifier
+from edge.model.contract import ModelContract
 from edge.pipeline import BeatPipeline, classify_at
 
 MODEL = default_model_path()
@@ -27,9 +28,10 @@ def test_bundled_model_is_full_int8_small_and_contracted(clf):
     assert clf.size_bytes <= 64 * 1024
     assert clf.classes == ("N", "S", "V", "F", "Q")
     c = clf.contract
-    assert c["sample_rate_hz"] == 360.0 and c["window"]["length"] == 252
-    assert "DS1" in str(c["training"]) or "101" in c["training"]["records"]
-    assert "quantization" in c
+    assert isinstance(c, ModelContract) and c.sample_rate_hz == 360.0 and c.window.length == 252
+    assert "DS1" in str(c.to_dict()["training"]) or "101" in c.training["records"]
+    assert c.quantization is not None and "int8" in c.quantization.scheme
+    assert c.embedding is None and clf.embedding_size == 0
 
 
 def test_pipeline_settings_must_match(clf):
@@ -37,6 +39,43 @@ def test_pipeline_settings_must_match(clf):
         BeatClassifier(MODEL, window=WindowConfig(after_ms=400.0))
 
 
+def _damaged_copy(tmp_path, start=20000, stop=21000):
+    data = bytearray(MODEL.read_bytes())
+    data[start:stop] = bytes(stop - start)
+    path = tmp_path / "damaged.tflite"
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_a_model_that_loads_but_cannot_run_is_refused_at_load(tmp_path):
+    """Issue 14, bad input 1: bytes 20000-21000 zeroed keep the header (the interpreter
+    allocates it) but the model fails on its first beat; the load's run on a zero beat now
+    refuses it, naming the file, in one line."""
+    path = _damaged_copy(tmp_path)
+    with pytest.raises(ModelError) as err:
+        BeatClassifier(path)
+    msg = str(err.value)
+    assert msg.startswith(f"{path}: the model loads but cannot run") and "\n" not in msg
+    assert "lacks data" in msg
+
+
+def test_the_load_run_leaves_the_results_unchanged(clf):
+    """The zero beat run at load is not seen by later predictions (same bytes out as a fresh
+    interpreter that never ran it)."""
+    from edge.model.interpreter import create_interpreter
+
+    rng = np.random.default_rng(3)
+    beat = rng.uniform(-2, 2, (6, 252, 2)).astype(np.float32)
+    feats = rng.standard_normal((6, 14)).astype(np.float32)
+    fresh = create_interpreter(MODEL.read_bytes())
+    raw = []
+    for i in range(len(beat)):
+        fresh.set_tensor(clf._beat.index, clf._quantize(beat[i:i + 1], clf._beat))
+        fresh.set_tensor(clf._feat.index, clf._quantize(clf.standardize_features(
+            feats[i:i + 1]), clf._feat))
+        fresh.invoke()
+        raw.append(clf._dequantize(fresh.get_tensor(clf._out.index)[0], clf._out))
+    np.testing.assert_array_equal(clf.predict_proba(beat, feats), np.array(raw))
 
 
 # 200 has many V beats, 232 most of DS2's S beats; the floors sit below what the bundled model
@@ -76,3 +115,50 @@ def test_annotate_writes_aami_symbols(mitdb_dir, tmp_path, capsys):
         ann = wfdb.rdann(str(tmp_path / "100"), "cls")
         assert set(ann.symbol) <= set("NSVFQ") and 2250 <= len(ann.sample) <= 2290
     assert "beats classified" in capsys.readouterr().out
+
+
+def test_embedding_model_is_full_int8_small_and_agrees_with_its_scores():
+    base = BeatClassifier(default_embed_model_path())
+    assert base.quantized and base.embedding_size == 72 and base.size_bytes <= 64 * 1024
+    assert base.contract.embedding.size == 72
+    rng = np.random.default_rng(0)
+    beat = rng.uniform(-1, 1, (4, 252, 2)).astype(np.float32)
+    feats = np.abs(rng.standard_normal((4, 14))).astype(np.float32)
+    p, e = base.predict_with_embedding(beat, feats)
+    np.testing.assert_array_equal(p, base.predict_proba(beat, feats))
+    assert e.shape == (4, 72) and np.all(e >= 0)  # ReLU activations
+    with pytest.raises(ModelError, match="no embedding output"):
+        BeatClassifier(default_model_path()).predict_embedding(beat, feats)
+
+
+def test_two_output_conversion_and_contract_checks(tmp_path):
+    """An (untrained) 2-member ensemble converted with the embedding output loads on the
+    device path; a two-output model whose contract lacks the embedding field is refused."""
+    pytest.importorskip("tensorflow")
+    from convert.quantize import convert_int8_embedding, embed_contract
+    from edge.dsp.features import FEATURE_NAMES
+    from edge.errors import ContractError
+    from training.contract import make_contract
+    from training.dataset import DatasetConfig
+    from training.models import ModelConfig, build_model
+
+    mc = ModelConfig(ensemble=2)
+    contract = make_contract(model_config=mc, data_config=DatasetConfig(), n_params=1,
+                             keras_file="x.keras", feature_mean=np.zeros(len(FEATURE_NAMES)),
+                             feature_std=np.ones(len(FEATURE_NAMES)), training={"records": []},
+                             model_version="cnnx2-test")
+    rng = np.random.default_rng(0)
+    beat = rng.uniform(-2, 2, (16, 252, 2)).astype(np.float32)
+    feats = rng.standard_normal((16, len(FEATURE_NAMES))).astype(np.float32)
+    raw, size = convert_int8_embedding(build_model(mc), contract, beat, feats)
+    assert size == 2 * mc.head_units
+    good = tmp_path / "embed.tflite"
+    good.write_bytes(embed_contract(raw, dict(contract, embedding={"name": "embedding",
+                                                                   "size": size})))
+    clf = BeatClassifier(good)
+    assert clf.quantized and clf.embedding_size == size
+    assert clf.predict_embedding(beat[:2], feats[:2]).shape == (2, size)
+    bare = tmp_path / "no_field.tflite"
+    bare.write_bytes(embed_contract(raw, contract))
+    with pytest.raises(ContractError, match="embedding"):
+        BeatClassifier(bare)
