@@ -7,6 +7,7 @@
 ``detection``   :func:`detect_signal` (whole signal, chunk by chunk) and index conversions
 ``beats``       :class:`BeatWindower`, beat windows and RR intervals
 ``features``    :class:`BeatFeaturizer`: model inputs from windows and RR intervals
+``inputs``      :func:`beat_inputs_at`: a whole signal + beat positions -> model inputs
 ``quality``     :class:`SignalQuality`: per-window signal quality
 ``rate``        rolling heart rate
 ``strip``       :class:`StripDecimator`: decimated ECG strips for the clinic
