@@ -1,4 +1,8 @@
-"""``ecg-edge check``: validate a daemon configuration and load its model."""
+"""``ecg-edge check``: validate a daemon configuration, load its model and run it once.
+
+Loading the model (:class:`~edge.model.classifier.BeatClassifier`) checks its contract against
+the pipeline and runs it on a zero beat, so a model that loads but cannot run fails here, with
+one line naming the file, rather than on the wearer's first beat."""
 from __future__ import annotations
 
 import argparse
@@ -22,13 +26,15 @@ def cmd_check(args: argparse.Namespace) -> int:
           f"{config.source.transport_config()}\n  channel: {config.source.channel}\n"
           f"  model: {path} ({clf.model_version}, {'int8' if clf.quantized else 'float'}, "
           f"{clf.size_bytes} bytes, classes {''.join(clf.classes)})\n"
+          f"  model run: OK (one zero beat, {clf.load_run_ms:.1f} ms)\n"
           f"  sinks: {', '.join(sinks) or 'none'}")
     return 0
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Add ``check`` to ``ecg-edge``'s sub-commands."""
-    p = subparsers.add_parser("check", help="validate a daemon configuration and load its model")
+    p = subparsers.add_parser("check", help="validate a daemon configuration, load its model and "
+                              "run it once")
     p.add_argument("config", type=Path, help="TOML configuration file")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a key")
     add_common(p)

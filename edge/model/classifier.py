@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,6 +94,7 @@ class BeatClassifier:
         refused here rather than on the wearer's first beat."""
         beat = np.zeros((1, self.window.length, 2), dtype=np.float32)
         features = np.zeros((1, len(FEATURE_NAMES)), dtype=np.float32)
+        t0 = time.perf_counter()
         try:
             with native_stderr_filtered():
                 proba, emb = self._run(beat, features, embedding=self._emb is not None)
@@ -104,6 +106,8 @@ class BeatClassifier:
         if not all(np.all(np.isfinite(o)) for o in outputs):
             raise ModelError(f"{self.path}: the model runs but gives non-finite outputs on a "
                              "zero beat: the file is damaged; copy or convert it again")
+        #: Wall-clock milliseconds of the zero-beat run at load (it passed).
+        self.load_run_ms = 1000.0 * (time.perf_counter() - t0)
 
     def _port(self, detail: dict) -> _Port:
         scale, zero = detail.get("quantization", (0.0, 0))

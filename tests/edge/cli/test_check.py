@@ -1,0 +1,63 @@
+"""``ecg-edge check`` (:mod:`edge.cli.check`): it loads and runs the configured model, refuses
+one that loads but cannot run in one line, and no command prints LiteRT's start-up INFO line."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from edge.cli.main import main
+from edge.model.bundled import default_model_path
+
+REPO = Path(__file__).resolve().parents[3]
+CONFIG = REPO / "deploy" / "ecg-edge.toml"
+
+
+def damaged_model(tmp_path: Path) -> Path:
+    """The bundled model with bytes 20000-21000 zeroed: it loads, but cannot run."""
+    data = bytearray(default_model_path().read_bytes())
+    data[20000:21000] = bytes(1000)
+    path = tmp_path / "damaged.tflite"
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_check_loads_and_runs_the_model(capsys):
+    assert main(["check", str(CONFIG)]) == 0
+    out = capsys.readouterr().out
+    assert f"{CONFIG}: OK" in out and "model run: OK (one zero beat" in out
+
+
+@pytest.mark.parametrize("command", ["check", "annotate"])
+def test_a_model_that_loads_but_cannot_run_is_one_line_and_exit_2(command, tmp_path, mitdb_dir,
+                                                                  capsys):
+    """Issue 14, bad input 1: `check` passed this model and `annotate`/`run`/`demo` died on
+    the first beat with ``RuntimeError: Input tensor 24 lacks data``."""
+    bad = damaged_model(tmp_path)
+    argv = {"check": ["check", str(CONFIG), "--set", f'pipeline.model="{bad}"'],
+            "annotate": ["annotate", "100", "--model", str(bad), "--out-dir", str(tmp_path),
+                         "--data-dir", str(mitdb_dir)]}[command]
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    err = captured.err.strip()
+    assert err == (f"ecg-edge {command}: error: {bad}: the model loads but cannot run (Input "
+                   "tensor 24 lacks data): the file is damaged; copy or convert it again"), err
+    assert "OK" not in captured.out and not (tmp_path / "100.cls").exists()
+
+
+@pytest.mark.parametrize("argv", [["check", str(CONFIG)],
+                                  ["annotate", "100", "--reference-beats", "atr"]])
+def test_no_command_prints_the_litert_delegate_line(argv, tmp_path, mitdb_dir):
+    """Issue 14, bad input 10: every command printed ``INFO: Created TensorFlow Lite XNNPACK
+    delegate for CPU.`` (LiteRT's C++ runtime, on fd 2, when the interpreter is created)."""
+    if argv[0] == "annotate":
+        argv = argv + ["--out-dir", str(tmp_path), "--data-dir", str(mitdb_dir)]
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("TF_CPP_MIN_LOG_LEVEL", "PYTHONWARNINGS")}
+    env["PYTHONPATH"] = str(REPO)
+    proc = subprocess.run([sys.executable, "-m", "edge.cli.main", *argv], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "XNNPACK" not in proc.stderr and "INFO:" not in proc.stderr, proc.stderr
+    assert proc.stdout.strip()
