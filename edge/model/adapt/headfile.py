@@ -180,7 +180,7 @@ class WearerHead:
         try:
             data = path.read_bytes()
         except OSError as exc:
-            raise AdaptedModelError(f"cannot read the file ({exc.strerror or exc})",
+            raise AdaptedModelError(f"cannot read the file ({exc.strerror or _text(exc)})",
                                     str(path)) from exc
         meta, arrays = _read_archive(data, str(path))
         return _head_from(meta, arrays, str(path))
@@ -266,7 +266,7 @@ def _read_archive(data: bytes, where: str) -> tuple[Any, dict[str, np.ndarray]]:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except _ARCHIVE_ERRORS as exc:
         raise AdaptedModelError(f"damaged or truncated .npz archive ({len(data)} bytes; "
-                                f"{exc})", where) from exc
+                                f"{_text(exc)})", where) from exc
     with archive:
         declared = _declared_entries(data)
         if declared is not None and declared != len(archive.infolist()):
@@ -292,7 +292,7 @@ def _read_archive(data: bytes, where: str) -> tuple[Any, dict[str, np.ndarray]]:
     try:
         meta = json.loads(str(meta_arr))
     except ValueError as exc:
-        raise AdaptedModelError(f"member 'meta' is not valid JSON ({exc})", where) from exc
+        raise AdaptedModelError(f"member 'meta' is not valid JSON ({_text(exc)})", where) from exc
     for key in (*_ARRAYS, "templates"):
         if key in out and out[key].dtype.kind not in "fiu":
             raise AdaptedModelError(f"member {key!r} must hold numbers, got {out[key].dtype}",
@@ -305,6 +305,11 @@ def _read_archive(data: bytes, where: str) -> tuple[Any, dict[str, np.ndarray]]:
         arrays["templates"] = np.asarray(out["templates"], dtype=np.float32)
         arrays["template_labels"] = np.asarray(out["template_labels"], dtype=np.int64)
     return meta, arrays
+
+
+def _text(exc: BaseException) -> str:
+    """An exception's message on one line."""
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def _declared_entries(data: bytes) -> int | None:
@@ -321,20 +326,20 @@ def _read_member(archive: zipfile.ZipFile, key: str, where: str) -> np.ndarray:
     try:
         raw = archive.read(f"{key}.npy")  # checks the CRC
     except _ARCHIVE_ERRORS as exc:
-        raise AdaptedModelError(f"damaged .npz archive: member {key!r} is unreadable ({exc})",
-                                where) from exc
+        raise AdaptedModelError(f"damaged .npz archive: member {key!r} is unreadable "
+                                f"({_text(exc)})", where) from exc
     try:
         return np.lib.format.read_array(io.BytesIO(raw), allow_pickle=False)
     except ValueError as exc:
         if "pickle" in str(exc).lower():
             reason = "it holds Python objects, which an adapted model file never does"
         else:
-            reason = " ".join(str(exc).split())
+            reason = _text(exc)
         raise AdaptedModelError(f"damaged .npz archive: member {key!r} is not a valid array "
                                 f"({reason})", where) from exc
     except (OSError, EOFError, TypeError, UnicodeDecodeError) as exc:
         raise AdaptedModelError(f"damaged .npz archive: member {key!r} is not a valid array "
-                                f"({exc})", where) from exc
+                                f"({_text(exc)})", where) from exc
 
 
 def config_from_file(values: Any, where: str) -> AdaptConfig:
@@ -356,7 +361,7 @@ def config_from_file(values: Any, where: str) -> AdaptConfig:
     try:
         return AdaptConfig.from_dict(merged)
     except (ConfigError, TypeError) as exc:
-        raise AdaptedModelError(f"meta 'config': {exc}", where) from exc
+        raise AdaptedModelError(f"meta 'config': {_text(exc)}", where) from exc
 
 
 def _head_from(meta: Any, arrays: dict[str, np.ndarray], where: str) -> WearerHead:
@@ -378,6 +383,6 @@ def _head_from(meta: Any, arrays: dict[str, np.ndarray], where: str) -> WearerHe
         raise AdaptedModelError(f"incomplete adapted model file: meta lacks {exc.args[0]!r}",
                                 where) from exc
     except (TypeError, ValueError) as exc:
-        raise AdaptedModelError(f"invalid meta ({exc})", where) from exc
+        raise AdaptedModelError(f"invalid meta ({_text(exc)})", where) from exc
     except AdaptedModelError as exc:
-        raise AdaptedModelError(str(exc), where) from exc
+        raise AdaptedModelError(_text(exc), where) from exc
