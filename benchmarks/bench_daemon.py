@@ -78,8 +78,8 @@ def peak_memory(model: str, record: str) -> dict:
         serial_mb = _child_peak_rss_mb(run + ["--port", sim.device_path, "--idle-exit-s", "2"],
                                        env)
     replay_mb = _child_peak_rss_mb(run + ["--replay", record, "--speed", "max"], env)
-    chk = subprocess.run([sys.executable, "-c", "import edge.runtime.daemon, edge.model.classifier, sys;"
-                          
+    chk = subprocess.run([sys.executable, "-c",
+                          "import edge.runtime.daemon, edge.model.classifier, sys;"
                           "edge.model.classifier.load_interpreter_class();"
                           "print('tensorflow' in sys.modules)"],
                          capture_output=True, text=True, env=env, cwd=ROOT)

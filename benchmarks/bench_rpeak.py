@@ -45,18 +45,20 @@ How to run
 ----------
 From the repository root::
 
-    python benchmarks/bench_rpeak.py --jobs 2                    # everything (10-25 min)
+    python benchmarks/bench_rpeak.py --jobs 2                    # everything (5-16 min)
     python benchmarks/bench_rpeak.py --records 100,101 --detectors ours,gqrs --no-nstdb
+    python benchmarks/bench_rpeak.py --records 100,207 --nstdb-records 118e06,119e00 --out /tmp/r
 
-Data directories: ``--mitdb-dir`` / ``--nstdb-dir``, else ``$MITDB_DIR`` / ``$NSTDB_DIR``, else
-``/work/shared/data/mitdb`` / ``/work/shared/data/nstdb``. Outputs (``--out``, default
-``benchmarks/results``): ``rpeak.json`` (per-record counts and CPU per detector, gross totals for
-both protocols, NSTDB per SNR, machine info, the exact command) and ``rpeak.md`` (the tables,
-also printed at the end). Work is spread over a ``multiprocessing`` pool (``--jobs``, default 2)
-of (detector, record) tasks. The workers import ``edge``/``training`` from a snapshot copied when
-the run starts, so edits to the working tree during a run cannot mix code versions; the git
-commit, uncommitted changes and sha256 of the sources under test are recorded with the results.
-The exit status is 1 when ours' detections differ between chunk sizes.
+Data directories: ``--data-dir`` (MIT-BIH; ``--mitdb-dir`` is the same) / ``--nstdb-dir``,
+else ``$MITDB_DIR`` / ``$NSTDB_DIR``; a missing one is a one-line error (exit 2). Outputs
+(``--out``, default ``benchmarks/results``): ``rpeak.json`` (per-record counts and CPU per
+detector, gross totals for both protocols, NSTDB per SNR, machine info, the exact command) and
+``rpeak.md`` (the tables, also printed at the end). Work is spread over a ``multiprocessing``
+pool (``--jobs``, default 2) of (detector, record) tasks. The workers import ``edge``/``training``
+from a snapshot copied when the run starts, so edits to the working tree during a run cannot mix
+code versions; the git commit, uncommitted changes and sha256 of the sources under test are
+recorded with the results. The exit status is 1 when ours' detections differ between chunk
+sizes.
 """
 from __future__ import annotations
 
@@ -85,8 +87,9 @@ if str(CODE_ROOT) not in sys.path:
 
 import numpy as np  # noqa: E402
 
+from edge.errors import EdgeError  # noqa: E402
 from edge.eval.scoring import DetectionScore, score_detection, vf_episodes  # noqa: E402
-from edge.io.records import read_annotations, read_record  # noqa: E402
+from edge.io.records import find_data_dir, read_annotations, read_record  # noqa: E402
 from training.data import ALL_RECORDS, reference_beats  # noqa: E402
 
 __all__ = ["DETECTORS", "OURS_CHUNKS", "NSTDB_RECORDS", "SNRS_DB", "run_detector", "main"]
@@ -100,7 +103,6 @@ OURS_CHUNKS = (1.0, 10.0, 0.1)
 SNRS_DB = {"24": 24, "18": 18, "12": 12, "06": 6, "00": 0, "_6": -6}
 NSTDB_RECORDS = tuple(f"{base}e{s}" for base in ("118", "119") for s in SNRS_DB)
 WINDOW_MS = 150.0
-DEFAULT_DIRS = {"mitdb": "/work/shared/data/mitdb", "nstdb": "/work/shared/data/nstdb"}
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                 "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
 
@@ -175,7 +177,8 @@ def _worker_code() -> str:
     if _WORKER_CODE is None:
         try:
             import edge.dsp.detection  # noqa: PLC0415
-            root = Path(edge.dsp.detection.__file__).resolve().parents[1]
+            # <root>/edge/dsp/detection.py -> <root> (the snapshot, or the repository)
+            root = Path(edge.dsp.detection.__file__).resolve().parents[2]
             _WORKER_CODE = f"{_combined(source_hashes(root))} @ {root}"
         except Exception as exc:  # ours then fails on every record, peers still run
             _WORKER_CODE = f"import of edge.dsp.detection failed: {type(exc).__name__}: {exc}"
@@ -288,12 +291,18 @@ def _git_state() -> dict:
 
 
 def _resolve_dir(cli: str | None, database: str) -> str:
-    env = {"mitdb": "MITDB_DIR", "nstdb": "NSTDB_DIR"}[database]
-    return str(Path(cli or os.environ.get(env) or DEFAULT_DIRS[database]).expanduser())
+    """The data directory of ``database``: the command-line option, else ``$MITDB_DIR`` /
+    ``$NSTDB_DIR`` (:func:`edge.io.records.find_data_dir`, which raises
+    :class:`~edge.errors.DataNotFoundError` saying how to point at one)."""
+    return str(find_data_dir(database, cli))
 
 
-def _parse_args(argv):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+def _split(text: str | None) -> list[str]:
+    return [t.strip() for t in (text or "").split(",") if t.strip()]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="bench_rpeak.py", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--records", default=None,
                    help="comma-separated MIT-BIH records (default: all 48)")
@@ -302,17 +311,32 @@ def _parse_args(argv):
     p.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
     p.add_argument("--out", default=str(REPO_ROOT / "benchmarks" / "results"),
                    help="output folder for rpeak.json / rpeak.md")
-    p.add_argument("--mitdb-dir", default=None, help="MIT-BIH Arrhythmia DB folder")
-    p.add_argument("--nstdb-dir", default=None, help="Noise Stress Test DB folder")
+    p.add_argument("--data-dir", "--mitdb-dir", dest="mitdb_dir", default=None,
+                   help="MIT-BIH Arrhythmia DB folder (default $MITDB_DIR)")
+    p.add_argument("--nstdb-dir", default=None,
+                   help="Noise Stress Test DB folder (default $NSTDB_DIR)")
+    p.add_argument("--nstdb-records", default=None,
+                   help=f"comma-separated subset of {','.join(NSTDB_RECORDS)} (default: all)")
     p.add_argument("--no-nstdb", action="store_true", help="skip the noise stress test")
+    return p
+
+
+def _parse_args(argv):
+    p = build_parser()
     a = p.parse_args(argv)
-    dets = [d.strip() for d in a.detectors.split(",") if d.strip()]
+    dets = _split(a.detectors)
     bad = [d for d in dets if d not in DETECTORS]
     if bad:
         p.error(f"unknown detector(s) {bad}; choose from {list(DETECTORS)}")
+    if a.jobs < 1:
+        p.error(f"--jobs: must be >= 1, got {a.jobs}")
     a.detectors = dets
-    a.records = ([r.strip() for r in a.records.split(",") if r.strip()] if a.records
-                 else list(ALL_RECORDS))
+    a.records = _split(a.records) if a.records else list(ALL_RECORDS)
+    nst = _split(a.nstdb_records) if a.nstdb_records else list(NSTDB_RECORDS)
+    bad = [r for r in nst if r not in NSTDB_RECORDS]
+    if bad:
+        p.error(f"--nstdb-records: unknown {bad}; choose from {list(NSTDB_RECORDS)}")
+    a.nstdb_records = [] if a.no_nstdb else [r for r in NSTDB_RECORDS if r in nst]
     return a
 
 
@@ -353,15 +377,13 @@ def _cpu_per_hour(g) -> float | None:
     return g["cpu_s"] / (g["seconds"] / 3600.0) if g["seconds"] else None
 
 
-def _markdown(report, variants, mit_gross, nst_per, records, nst_records) -> str:
-    L = []
+def _md_header(report: dict, records) -> list[str]:
     m = report["machine"]
-    L.append("# R-peak detection benchmark")
-    L.append("")
-    L.append(f"- Date: {report['date']}; wall time {report['wall_s'] / 60:.1f} min "
-             f"with `--jobs {report['jobs']}`")
-    L.append(f"- Command: `{report['command']}`")
     c = report["code"]
+    L = ["# R-peak detection benchmark", "",
+         f"- Date: {report['date']}; wall time {report['wall_s'] / 60:.1f} min "
+         f"with `--jobs {report['jobs']}`",
+         f"- Command: `{report['command']}`"]
     dirty = (f" + uncommitted changes in {', '.join(c['git']['uncommitted'])}"
              if c["git"]["uncommitted"] else "")
     L.append(f"- Code under test: git {str(c['git']['head'])[:7]}{dirty}, as on disk when "
@@ -384,207 +406,213 @@ def _markdown(report, variants, mit_gross, nst_per, records, nst_records) -> str
     L.append("- CPU s/h: `time.process_time()` around the detector call only, per hour of ECG, "
              "single-threaded worker, after one untimed warm-up call per worker. NeuroKit2 "
              "times include its `ecg_clean` with the same method.")
-    L.append("")
-    failed_any = False
+    return L + [""]
 
-    def gross_table(proto, title, note=None):
-        nonlocal failed_any
-        L.append(f"## {title}")
-        L.append("")
-        if note:
-            L.append(note)
-            L.append("")
-        L.append("| Detector | Se % | +P % | F1 % | TP | FP | FN | CPU s / h ECG |")
-        L.append("|---|---:|---:|---:|---:|---:|---:|---:|")
-        for v in variants:
-            g = mit_gross[v]
-            s = g[proto]
-            cph = _cpu_per_hour(g)
-            mark = ""
-            if g["failed"]:
-                failed_any = True
-                mark = f" † (failed on {', '.join(g['failed'])})"
-            L.append(f"| {_label(v)}{mark} | {_pct(s.se)} | {_pct(s.ppv)} | {_pct(s.f1)} | "
-                     f"{s.tp} | {s.fp} | {s.fn} | "
-                     f"{'n/a' if cph is None else f'{cph:.2f}'} |")
-        L.append("")
 
-    if mit_gross:
-        gross_table("all", "MIT-BIH, protocol 1: all beats, no exclusions (primary)")
-        ex = report["mitdb"]["vf_exclusion"]
-        gross_table("ec57", "MIT-BIH, protocol 2: EC57, ventricular flutter episodes excluded",
-                    note=(f"Reference and detected beats inside the `[` ... `]` episodes are "
-                          f"dropped: {ex['n_episodes']} episodes in record(s) "
-                          f"{', '.join(ex['records']) or 'none'}, {ex['seconds']:.1f} s, "
-                          f"{ex['ref_beats_excluded']} reference beats excluded."))
-        ours_chk = report.get("ours_chunk_invariance")
-        if ours_chk is not None and not ours_chk["mismatches"]:
-            L.append(f"Ours with chunk 1 s, 10 s and 0.1 s: detections identical on all "
-                     f"{ours_chk['compared']} records (MIT-BIH + NSTDB; asserted), so only "
-                     f"their CPU columns differ.")
-            L.append("")
-        elif ours_chk is not None:
-            L.append("## ASSERTION FAILED: ours is not chunk-size invariant")
-            L.append("")
-            L.append(f"Ours' detections with chunk 1 s, 10 s and 0.1 s are identical on "
-                     f"{ours_chk['identical']} of {ours_chk['compared']} records (MIT-BIH + "
-                     f"NSTDB) and differ on {len(ours_chk['mismatches'])}: "
-                     f"{', '.join(m['db'] + ' ' + m['record'] for m in ours_chk['mismatches'])}."
-                     f" The script exits with status 1. Per differing record (protocol 1 "
-                     f"counts; \"+only / -only\" = detections present only in this run / only "
-                     f"in the chunk-1 s run):")
-            L.append("")
-            L.append("| Record | Chunk | Detections | TP | FP | FN | +only | -only "
-                     "| First differing sample indices |")
-            L.append("|---|---:|---:|---:|---:|---:|---:|---:|---|")
-            for m in ours_chk["mismatches"]:
-                for c, d in m["runs"].items():
-                    first = ", ".join(str(i) for i in sorted(d["only_here"][:4]
-                                                             + d["only_in_ref_run"][:4])[:6])
-                    L.append(f"| {m['db']} {m['record']} | {c} s | {d['n_det']} | {d['tp']} "
-                             f"| {d['fp']} | {d['fn']} | {d['n_only_here']} "
-                             f"| {d['n_only_in_ref_run']} | {first} |")
-            L.append("")
+def _md_gross(mit_gross: dict, variants, proto: str, title: str,
+              note: str | None = None) -> list[str]:
+    """One gross table of the MIT-BIH run (``proto`` "all" or "ec57")."""
+    L = [f"## {title}", ""]
+    if note:
+        L += [note, ""]
+    L += ["| Detector | Se % | +P % | F1 % | TP | FP | FN | CPU s / h ECG |",
+          "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for v in variants:
+        g = mit_gross[v]
+        s = g[proto]
+        cph = _cpu_per_hour(g)
+        mark = f" † (failed on {', '.join(g['failed'])})" if g["failed"] else ""
+        L.append(f"| {_label(v)}{mark} | {_pct(s.se)} | {_pct(s.ppv)} | {_pct(s.f1)} | "
+                 f"{s.tp} | {s.fp} | {s.fn} | "
+                 f"{'n/a' if cph is None else f'{cph:.2f}'} |")
+    return L + [""]
 
-    if nst_per:
-        L.append("## Noise Stress Test DB: F1 % per SNR (118e* + 119e*, gross; all beats)")
-        L.append("")
-        snrs = list(SNRS_DB)
-        L.append("| Detector | " + " | ".join(f"{SNRS_DB[s]} dB" for s in snrs) + " |")
-        L.append("|---|" + "---:|" * len(snrs))
-        for v in variants:
-            cells = []
-            for s in snrs:
-                recs = [r for r in nst_records if r.endswith("e" + s)]
-                tot = DetectionScore()
-                failed = []
-                for r in recs:
+
+def _md_invariance(chk: dict | None) -> list[str]:
+    """Whether ours' detections are identical for every chunk size."""
+    if chk is None:
+        return []
+    if not chk["mismatches"]:
+        return [f"Ours with chunk 1 s, 10 s and 0.1 s: detections identical on all "
+                f"{chk['compared']} records (MIT-BIH + NSTDB; asserted), so only "
+                f"their CPU columns differ.", ""]
+    L = ["## ASSERTION FAILED: ours is not chunk-size invariant", "",
+         f"Ours' detections with chunk 1 s, 10 s and 0.1 s are identical on "
+         f"{chk['identical']} of {chk['compared']} records (MIT-BIH + "
+         f"NSTDB) and differ on {len(chk['mismatches'])}: "
+         f"{', '.join(m['db'] + ' ' + m['record'] for m in chk['mismatches'])}."
+         f" The script exits with status 1. Per differing record (protocol 1 "
+         f"counts; \"+only / -only\" = detections present only in this run / only "
+         f"in the chunk-1 s run):", "",
+         "| Record | Chunk | Detections | TP | FP | FN | +only | -only "
+         "| First differing sample indices |",
+         "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for m in chk["mismatches"]:
+        for c, d in m["runs"].items():
+            first = ", ".join(str(i) for i in sorted(d["only_here"][:4]
+                                                     + d["only_in_ref_run"][:4])[:6])
+            L.append(f"| {m['db']} {m['record']} | {c} s | {d['n_det']} | {d['tp']} "
+                     f"| {d['fp']} | {d['fn']} | {d['n_only_here']} "
+                     f"| {d['n_only_in_ref_run']} | {first} |")
+    return L + [""]
+
+
+def _md_mitdb(report: dict, variants, mit_gross: dict) -> list[str]:
+    if not mit_gross:
+        return []
+    ex = report["mitdb"]["vf_exclusion"]
+    return (_md_gross(mit_gross, variants, "all",
+                      "MIT-BIH, protocol 1: all beats, no exclusions (primary)")
+            + _md_gross(mit_gross, variants, "ec57",
+                        "MIT-BIH, protocol 2: EC57, ventricular flutter episodes excluded",
+                        note=(f"Reference and detected beats inside the `[` ... `]` episodes "
+                              f"are dropped: {ex['n_episodes']} episodes in record(s) "
+                              f"{', '.join(ex['records']) or 'none'}, {ex['seconds']:.1f} s, "
+                              f"{ex['ref_beats_excluded']} reference beats excluded."))
+            + _md_invariance(report.get("ours_chunk_invariance")))
+
+
+def _md_nstdb(variants, nst_per: dict, nst_records) -> list[str]:
+    """F1 per SNR (gross, then per record) on the Noise Stress Test DB."""
+    if not nst_per:
+        return []
+    snrs = list(SNRS_DB)
+    L = ["## Noise Stress Test DB: F1 % per SNR (118e* + 119e*, gross; all beats)", "",
+         "| Detector | " + " | ".join(f"{SNRS_DB[s]} dB" for s in snrs) + " |",
+         "|---|" + "---:|" * len(snrs)]
+    for v in variants:
+        cells = []
+        for s in snrs:
+            recs = [r for r in nst_records if r.endswith("e" + s)]
+            tot = DetectionScore()
+            failed = []
+            for r in recs:
+                e = nst_per[r][v]
+                tot = tot + DetectionScore(e["all"]["tp"], e["all"]["fp"], e["all"]["fn"])
+                if e["error"]:
+                    failed.append(r)
+            cells.append(_pct(tot.f1) + (" †" if failed else "") if recs else "–")
+        L.append(f"| {_label(v)} | " + " | ".join(cells) + " |")
+    L += ["", "Per record (F1 %, 118 / 119):", "",
+          "| Detector | " + " | ".join(f"{SNRS_DB[s]} dB" for s in snrs) + " |",
+          "|---|" + "---:|" * len(snrs)]
+    for v in variants:
+        cells = []
+        for s in snrs:
+            parts = []
+            for base in ("118", "119"):
+                r = f"{base}e{s}"
+                if r in nst_per:
                     e = nst_per[r][v]
-                    tot = tot + DetectionScore(e["all"]["tp"], e["all"]["fp"], e["all"]["fn"])
-                    if e["error"]:
-                        failed.append(r)
-                cells.append(_pct(tot.f1) + (" †" if failed else "") if recs else "–")
-                failed_any |= bool(failed)
-            L.append(f"| {_label(v)} | " + " | ".join(cells) + " |")
-        L.append("")
-        L.append("Per record (F1 %, 118 / 119):")
-        L.append("")
-        L.append("| Detector | " + " | ".join(f"{SNRS_DB[s]} dB" for s in snrs) + " |")
-        L.append("|---|" + "---:|" * len(snrs))
-        for v in variants:
-            cells = []
-            for s in snrs:
-                parts = []
-                for base in ("118", "119"):
-                    r = f"{base}e{s}"
-                    if r in nst_per:
-                        e = nst_per[r][v]
-                        parts.append(_pct(e["all"]["f1"] if e["all"]["f1"] is not None
-                                          else float("nan")) + (" †" if e["error"] else ""))
-                    else:
-                        parts.append("–")
-                cells.append(" / ".join(parts))
-            L.append(f"| {_label(v)} | " + " | ".join(cells) + " |")
-        L.append("")
-        L.append("The 119e* reference annotations follow MIT-BIH 119's older annotation file "
-                 "(a few V beats 10-30 samples off today's 119.atr, inside the window). Noise "
-                 "is added in alternating 2-min segments from minute 5 (PhysioNet's nstdb "
-                 "description); scores cover the whole 30-min record.")
-        L.append("")
+                    parts.append(_pct(e["all"]["f1"] if e["all"]["f1"] is not None
+                                      else float("nan")) + (" †" if e["error"] else ""))
+                else:
+                    parts.append("–")
+            cells.append(" / ".join(parts))
+        L.append(f"| {_label(v)} | " + " | ".join(cells) + " |")
+    return L + ["", "The 119e* reference annotations follow MIT-BIH 119's older annotation file "
+                "(a few V beats 10-30 samples off today's 119.atr, inside the window). Noise "
+                "is added in alternating 2-min segments from minute 5 (PhysioNet's nstdb "
+                "description); scores cover the whole 30-min record.", ""]
 
+
+def _md_worst(report: dict, variants, mit_gross: dict) -> list[str]:
+    """The ten MIT-BIH records where ours has the lowest F1, with the peers' F1."""
     ref_v = f"ours@{OURS_CHUNKS[0]:g}"
-    if mit_gross and ref_v in variants:
-        per = report["mitdb"]["per_record"]
-        peers = [v for v in variants if not v.startswith("ours@")]
-        rows = sorted(per, key=lambda r: (per[r][ref_v]["all"]["f1"] or 0.0,
-                                          -(per[r][ref_v]["all"]["fp"]
-                                            + per[r][ref_v]["all"]["fn"])))[:10]
-        L.append("## Worst MIT-BIH records for ours (protocol 1, by F1)")
-        L.append("")
-        head = "| Record | Ref beats | TP | FP | FN | Se % | +P % | F1 % | EC57 F1 % |"
-        head += "".join(f" {_label(p)} F1 % |" for p in peers)
-        L.append(head)
-        L.append("|---|" + "---:|" * (8 + len(peers)))
-        for r in rows:
-            e = per[r][ref_v]
-            a = e["all"]
-            ec = e.get("ec57", {}).get("f1")
-            line = (f"| {r} | {e['n_ref']} | {a['tp']} | {a['fp']} | {a['fn']} | "
-                    f"{_pct(a['se'])} | {_pct(a['ppv'])} | {_pct(a['f1'])} | "
-                    f"{_pct(ec if ec is not None else float('nan'))} |")
-            for p in peers:
-                pe = per[r][p]
-                f1 = pe["all"]["f1"]
-                line += f" {_pct(f1 if f1 is not None else float('nan'))}" \
-                        f"{' †' if pe['error'] else ''} |"
-            L.append(line)
-        L.append("")
+    if not mit_gross or ref_v not in variants:
+        return []
+    per = report["mitdb"]["per_record"]
+    peers = [v for v in variants if not v.startswith("ours@")]
+    rows = sorted(per, key=lambda r: (per[r][ref_v]["all"]["f1"] or 0.0,
+                                      -(per[r][ref_v]["all"]["fp"]
+                                        + per[r][ref_v]["all"]["fn"])))[:10]
+    head = "| Record | Ref beats | TP | FP | FN | Se % | +P % | F1 % | EC57 F1 % |"
+    head += "".join(f" {_label(p)} F1 % |" for p in peers)
+    L = ["## Worst MIT-BIH records for ours (protocol 1, by F1)", "", head,
+         "|---|" + "---:|" * (8 + len(peers))]
+    for r in rows:
+        e = per[r][ref_v]
+        a = e["all"]
+        ec = e.get("ec57", {}).get("f1")
+        line = (f"| {r} | {e['n_ref']} | {a['tp']} | {a['fp']} | {a['fn']} | "
+                f"{_pct(a['se'])} | {_pct(a['ppv'])} | {_pct(a['f1'])} | "
+                f"{_pct(ec if ec is not None else float('nan'))} |")
+        for p in peers:
+            pe = per[r][p]
+            f1 = pe["all"]["f1"]
+            line += f" {_pct(f1 if f1 is not None else float('nan'))}" \
+                    f"{' †' if pe['error'] else ''} |"
+        L.append(line)
+    return L + [""]
 
+
+def _md_failures(report: dict, variants, mit_gross: dict, nst_per: dict) -> list[str]:
+    """The detectors that raised, and on which records (the † of the tables)."""
+    failed_any = any(mit_gross[v]["failed"] for v in mit_gross) or any(
+        nst_per[r][v]["error"] for r in nst_per for v in variants)
     errors = report.get("errors", [])
-    if failed_any or errors:
-        L.append("## Failures")
-        L.append("")
-        L.append("† A detector raised on these records; the record counts as zero detections "
-                 "(all its reference beats are missed, FN) and its CPU time is left out.")
-        L.append("")
-        for e in errors:
-            L.append(f"- {e['detector']} on {e['database']} {e['record']}: `{e['error']}`")
-        L.append("")
+    if not (failed_any or errors):
+        return []
+    L = ["## Failures", "",
+         "† A detector raised on these records; the record counts as zero detections "
+         "(all its reference beats are missed, FN) and its CPU time is left out.", ""]
+    L += [f"- {e['detector']} on {e['database']} {e['record']}: `{e['error']}`" for e in errors]
+    return L + [""]
+
+
+def _markdown(report, variants, mit_gross, nst_per, records, nst_records) -> str:
+    """``rpeak.md``: header, MIT-BIH tables, chunk invariance, NSTDB, worst records, failures."""
+    L = _md_header(report, records)
+    L += _md_mitdb(report, variants, mit_gross)
+    L += _md_nstdb(variants, nst_per, nst_records)
+    L += _md_worst(report, variants, mit_gross)
+    L += _md_failures(report, variants, mit_gross, nst_per)
     return "\n".join(L)
 
 
-def main(argv=None) -> int:
-    args = _parse_args(sys.argv[1:] if argv is None else argv)
-    mit_dir = _resolve_dir(args.mitdb_dir, "mitdb")
-    nst_dir = _resolve_dir(args.nstdb_dir, "nstdb")
-    out_dir = Path(args.out)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    variants = _variants(args.detectors)
-    command = " ".join(shlex.quote(a) for a in ["python", *sys.argv]) if argv is None else \
-        " ".join(shlex.quote(a) for a in ["python", "benchmarks/bench_rpeak.py", *argv])
+# --------------------------------------------------------------------------------------------
+# The run
+# --------------------------------------------------------------------------------------------
 
-    # References (parent side, untimed).
+def _references(records, nst_records, mit_dir: str, nst_dir: str | None):
+    """Reference beats (and the MIT-BIH ventricular flutter episodes), parent side, untimed."""
     mit_refs, mit_excl = {}, {}
-    for rec in args.records:
+    for rec in records:
         b = reference_beats(rec, database="mitdb", data_dir=mit_dir)
         ann = read_annotations(rec, database="mitdb", data_dir=mit_dir)
         mit_refs[rec] = {"idx": b.sample_index, "fs_hz": b.fs_hz}
         mit_excl[rec] = vf_episodes(ann.sample_index, ann.symbol)
-    nst_records = [] if args.no_nstdb else list(NSTDB_RECORDS)
     nst_refs = {}
     for rec in nst_records:
         b = reference_beats(rec, database="nstdb", data_dir=nst_dir)
         nst_refs[rec] = {"idx": b.sample_index, "fs_hz": b.fs_hz}
+    return mit_refs, mit_excl, nst_refs
 
-    tasks = [(v, "mitdb", r, mit_dir) for r in args.records for v in variants]
-    tasks += [(v, "nstdb", r, nst_dir) for r in nst_records for v in variants]
-    print(f"{len(tasks)} tasks: {len(variants)} detector variants x "
-          f"({len(args.records)} MIT-BIH + {len(nst_records)} NSTDB records), "
-          f"jobs={args.jobs}", flush=True)
 
-    # One BLAS/OpenMP thread per worker: spawn-started workers import numpy with these set.
-    for var in _THREAD_VARS:
-        os.environ[var] = "1"
-    import multiprocessing as mp
-    ctx = mp.get_context("spawn")
-    results: dict = {}
+def _snapshot() -> Path:
+    """Copy edge/ and training/ to a temporary folder the workers import from."""
     import shutil
     import tempfile
-    git_state = _git_state()
-    tree_start = source_hashes(REPO_ROOT)
     snap = Path(tempfile.mkdtemp(prefix="bench_rpeak_code_"))
     for pkg in ("edge", "training"):
         shutil.copytree(REPO_ROOT / pkg, snap / pkg,
                         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    snap_hashes = source_hashes(snap)
-    os.environ[_SNAPSHOT_ENV] = str(snap)
+    return snap
+
+
+def _run_tasks(tasks, jobs: int, refs_of: dict) -> tuple[dict, float]:
+    """Run every (variant, database, record, dir) task on a spawn pool of ``jobs`` workers with
+    one BLAS/OpenMP thread each; print one progress line per task. Returns the results keyed
+    by (database, variant, record) and the wall time (s)."""
+    import multiprocessing as mp
+    for var in _THREAD_VARS:  # spawn-started workers import numpy with these set
+        os.environ[var] = "1"
+    results: dict = {}
     t_wall = time.perf_counter()
-    with ctx.Pool(processes=max(1, args.jobs), maxtasksperchild=None) as pool:
+    with mp.get_context("spawn").Pool(processes=jobs, maxtasksperchild=None) as pool:
         for i, r in enumerate(pool.imap_unordered(run_detector, tasks, chunksize=1), 1):
-            key = (r["variant"], r["record"])
-            results[(r["database"],) + key] = r
-            refs = mit_refs if r["database"] == "mitdb" else nst_refs
-            ref = refs[r["record"]]
+            results[(r["database"], r["variant"], r["record"])] = r
+            ref = refs_of[r["database"]][r["record"]]
             if r["error"]:
                 status = f"ERROR {r['error']}"
             else:
@@ -594,8 +622,13 @@ def main(argv=None) -> int:
             print(f"[{i:4d}/{len(tasks)}] {time.perf_counter() - t_wall:7.1f}s "
                   f"{r['database']} {r['record']:>7s} {_label(r['variant']):22s} {status}",
                   flush=True)
-    wall = time.perf_counter() - t_wall
-    shutil.rmtree(snap, ignore_errors=True)
+    return results, time.perf_counter() - t_wall
+
+
+def _code_state(results: dict, git_state: dict, tree_start: dict, snap: Path,
+                snap_hashes: dict) -> dict:
+    """Which code ran: the snapshot's hashes, the workers' and the working tree's before and
+    after; warns on stderr when they disagree."""
     tree_end = source_hashes(REPO_ROOT)
     worker_codes = sorted({r["code"] for r in results.values() if r.get("code")})
     code = {"git": git_state, "files": snap_hashes, "snapshot": _combined(snap_hashes),
@@ -611,43 +644,124 @@ def main(argv=None) -> int:
         changed = [k for k in tree_end if tree_end[k] != tree_start[k]]
         print(f"note: {', '.join(changed)} changed in the working tree during the run; the "
               f"run used the snapshot taken at its start", file=sys.stderr)
+    return code
 
-    errors = [{"detector": _label(r["variant"]), "database": r["database"],
-               "record": r["record"], "error": r["error"]}
-              for r in sorted(results.values(),
-                              key=lambda r: (r["database"], r["record"], r["variant"]))
-              if r["error"]]
 
-    # Chunk invariance of ours.
-    invariance = None
-    mismatches = []
+def _errors(results: dict) -> list[dict]:
+    return [{"detector": _label(r["variant"]), "database": r["database"],
+             "record": r["record"], "error": r["error"]}
+            for r in sorted(results.values(),
+                            key=lambda r: (r["database"], r["record"], r["variant"]))
+            if r["error"]]
+
+
+def _chunk_invariance(results: dict, variants, records_of: dict, refs_of: dict) -> dict | None:
+    """Ours' detections compared between chunk sizes, record by record (None with one size)."""
     ours_v = [v for v in variants if v.startswith("ours@")]
-    if len(ours_v) > 1:
-        compared = identical = 0
-        for db, recs in (("mitdb", args.records), ("nstdb", nst_records)):
-            for rec in recs:
-                runs = [results[(db, v, rec)] for v in ours_v]
-                if any(x["det"] is None for x in runs):
-                    continue
-                compared += 1
-                if all(np.array_equal(runs[0]["det"], x["det"]) for x in runs[1:]):
-                    identical += 1
-                    continue
-                refs = mit_refs if db == "mitdb" else nst_refs
-                detail = {}
-                for v, x in zip(ours_v, runs):
-                    s = score_detection(refs[rec]["idx"], x["det"], x["fs_hz"],
-                                        window_ms=WINDOW_MS)
-                    here = np.setdiff1d(x["det"], runs[0]["det"])
-                    there = np.setdiff1d(runs[0]["det"], x["det"])
-                    detail[v.split("@")[1]] = {
-                        "n_det": int(x["det"].size), "tp": s.tp, "fp": s.fp, "fn": s.fn,
-                        "n_only_here": int(here.size), "n_only_in_ref_run": int(there.size),
-                        "only_here": here[:50].tolist(), "only_in_ref_run": there[:50].tolist()}
-                mismatches.append({"db": db, "record": rec, "runs": detail})
-        invariance = {"chunks_s": [float(v.split("@")[1]) for v in ours_v],
-                      "reference_chunk_s": float(ours_v[0].split("@")[1]),
-                      "compared": compared, "identical": identical, "mismatches": mismatches}
+    if len(ours_v) <= 1:
+        return None
+    compared = identical = 0
+    mismatches = []
+    for db, recs in records_of.items():
+        for rec in recs:
+            runs = [results[(db, v, rec)] for v in ours_v]
+            if any(x["det"] is None for x in runs):
+                continue
+            compared += 1
+            if all(np.array_equal(runs[0]["det"], x["det"]) for x in runs[1:]):
+                identical += 1
+                continue
+            detail = {}
+            for v, x in zip(ours_v, runs):
+                s = score_detection(refs_of[db][rec]["idx"], x["det"], x["fs_hz"],
+                                    window_ms=WINDOW_MS)
+                here = np.setdiff1d(x["det"], runs[0]["det"])
+                there = np.setdiff1d(runs[0]["det"], x["det"])
+                detail[v.split("@")[1]] = {
+                    "n_det": int(x["det"].size), "tp": s.tp, "fp": s.fp, "fn": s.fn,
+                    "n_only_here": int(here.size), "n_only_in_ref_run": int(there.size),
+                    "only_here": here[:50].tolist(), "only_in_ref_run": there[:50].tolist()}
+            mismatches.append({"db": db, "record": rec, "runs": detail})
+    return {"chunks_s": [float(v.split("@")[1]) for v in ours_v],
+            "reference_chunk_s": float(ours_v[0].split("@")[1]),
+            "compared": compared, "identical": identical, "mismatches": mismatches}
+
+
+def _vf_exclusion(records, mit_refs: dict, mit_excl: dict) -> dict:
+    ex_recs = [r for r in records if mit_excl[r]]
+    return {"records": ex_recs, "n_episodes": sum(len(mit_excl[r]) for r in ex_recs),
+            "episodes": {r: mit_excl[r] for r in ex_recs},
+            "seconds": sum((b - a) / mit_refs[r]["fs_hz"] for r in ex_recs
+                           for a, b in mit_excl[r]),
+            "ref_beats_excluded": sum(int(((mit_refs[r]["idx"] >= a)
+                                           & (mit_refs[r]["idx"] <= b)).sum())
+                                      for r in ex_recs for a, b in mit_excl[r])}
+
+
+def _gross_json(gross: dict) -> dict:
+    return {v: {"label": _label(v), "all": _score_dict(g["all"]),
+                **({"ec57": _score_dict(g["ec57"])} if g["ec57"].tp + g["ec57"].fn else {}),
+                "cpu_s": g["cpu_s"], "ecg_hours_timed": g["seconds"] / 3600.0,
+                "cpu_s_per_hour": _cpu_per_hour(g), "failed_records": g["failed"]}
+            for v, g in gross.items()}
+
+
+def _nst_by_snr(nst_per: dict, variants, nst_records) -> dict:
+    out = {}
+    for s, db in SNRS_DB.items():
+        recs = [r for r in nst_records if r.endswith("e" + s)]
+        if not recs:
+            continue
+        out[str(db)] = {}
+        for v in variants:
+            tot = DetectionScore()
+            for r in recs:
+                a = nst_per[r][v]["all"]
+                tot = tot + DetectionScore(a["tp"], a["fp"], a["fn"])
+            out[str(db)][v] = {"records": recs, **_score_dict(tot),
+                               "per_record_f1": {r: nst_per[r][v]["all"]["f1"] for r in recs}}
+    return out
+
+
+def _command(argv) -> str:
+    return " ".join(shlex.quote(a) for a in ["python", *sys.argv]) if argv is None else \
+        " ".join(shlex.quote(a) for a in ["python", "benchmarks/bench_rpeak.py", *argv])
+
+
+def main(argv=None) -> int:
+    args = _parse_args(sys.argv[1:] if argv is None else argv)
+    nst_records = args.nstdb_records
+    try:
+        mit_dir = _resolve_dir(args.mitdb_dir, "mitdb")
+        nst_dir = _resolve_dir(args.nstdb_dir, "nstdb") if nst_records else None
+        mit_refs, mit_excl, nst_refs = _references(args.records, nst_records, mit_dir, nst_dir)
+    except EdgeError as exc:
+        print(f"bench_rpeak.py: error: {exc}", file=sys.stderr)
+        return 2
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    variants = _variants(args.detectors)
+    records_of = {"mitdb": args.records, "nstdb": nst_records}
+    refs_of = {"mitdb": mit_refs, "nstdb": nst_refs}
+    tasks = [(v, "mitdb", r, mit_dir) for r in args.records for v in variants]
+    tasks += [(v, "nstdb", r, nst_dir) for r in nst_records for v in variants]
+    print(f"{len(tasks)} tasks: {len(variants)} detector variants x "
+          f"({len(args.records)} MIT-BIH + {len(nst_records)} NSTDB records), "
+          f"jobs={args.jobs}", flush=True)
+
+    git_state = _git_state()
+    tree_start = source_hashes(REPO_ROOT)
+    snap = _snapshot()
+    snap_hashes = source_hashes(snap)
+    os.environ[_SNAPSHOT_ENV] = str(snap)
+    try:
+        results, wall = _run_tasks(tasks, args.jobs, refs_of)
+    finally:
+        import shutil
+        shutil.rmtree(snap, ignore_errors=True)
+    code = _code_state(results, git_state, tree_start, snap, snap_hashes)
+    invariance = _chunk_invariance(results, variants, records_of, refs_of)
+    mismatches = invariance["mismatches"] if invariance else []
 
     mit_results = {(v, r): results[("mitdb", v, r)] for v in variants for r in args.records}
     mit_per, mit_gross = _score_database(mit_results, mit_refs, mit_excl, variants) \
@@ -656,37 +770,10 @@ def main(argv=None) -> int:
     nst_per, nst_gross = _score_database(nst_results, nst_refs, None, variants) \
         if nst_records else ({}, {})
 
-    ex_recs = [r for r in args.records if mit_excl[r]]
-    ex_seconds = sum((b - a) / mit_refs[r]["fs_hz"] for r in ex_recs for a, b in mit_excl[r])
-    ex_beats = sum(int(((mit_refs[r]["idx"] >= a) & (mit_refs[r]["idx"] <= b)).sum())
-                   for r in ex_recs for a, b in mit_excl[r])
-
-    def gross_json(gross):
-        return {v: {"label": _label(v), "all": _score_dict(g["all"]),
-                    **({"ec57": _score_dict(g["ec57"])} if g["ec57"].tp + g["ec57"].fn else {}),
-                    "cpu_s": g["cpu_s"], "ecg_hours_timed": g["seconds"] / 3600.0,
-                    "cpu_s_per_hour": _cpu_per_hour(g), "failed_records": g["failed"]}
-                for v, g in gross.items()}
-
-    nst_by_snr = {}
-    for s, db in SNRS_DB.items():
-        recs = [r for r in nst_records if r.endswith("e" + s)]
-        if not recs:
-            continue
-        nst_by_snr[str(db)] = {}
-        for v in variants:
-            tot = DetectionScore()
-            for r in recs:
-                a = nst_per[r][v]["all"]
-                tot = tot + DetectionScore(a["tp"], a["fp"], a["fn"])
-            nst_by_snr[str(db)][v] = {"records": recs, **_score_dict(tot),
-                                      "per_record_f1": {r: nst_per[r][v]["all"]["f1"]
-                                                        for r in recs}}
-
     report = {
         "benchmark": "rpeak",
         "date": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "command": command,
+        "command": _command(argv),
         "cwd": os.getcwd(),
         "python_executable": sys.executable,
         "jobs": args.jobs,
@@ -699,22 +786,17 @@ def main(argv=None) -> int:
                      "mitdb_dir": mit_dir, "nstdb_dir": nst_dir if nst_records else None,
                      "cpu_timing": "time.process_time() around the detector call only; one "
                                    "untimed warm-up per worker and detector; 1 BLAS thread"},
-        "mitdb": {
-            "records": args.records,
-            "gross": gross_json(mit_gross),
-            "vf_exclusion": {"records": ex_recs, "n_episodes": sum(len(mit_excl[r])
-                                                                  for r in ex_recs),
-                             "episodes": {r: mit_excl[r] for r in ex_recs},
-                             "seconds": ex_seconds, "ref_beats_excluded": ex_beats},
-            "per_record": mit_per,
-        },
-        "nstdb": {"records": nst_records, "gross": gross_json(nst_gross) if nst_gross else {},
-                  "by_snr_db": nst_by_snr, "per_record": nst_per},
+        "mitdb": {"records": args.records, "gross": _gross_json(mit_gross),
+                  "vf_exclusion": _vf_exclusion(args.records, mit_refs, mit_excl),
+                  "per_record": mit_per},
+        "nstdb": {"records": nst_records, "gross": _gross_json(nst_gross) if nst_gross else {},
+                  "by_snr_db": _nst_by_snr(nst_per, variants, nst_records),
+                  "per_record": nst_per},
         "ours_chunk_invariance": invariance,
-        "errors": errors,
+        "errors": _errors(results),
     }
-    # per-record CPU of every ours chunk size, side by side
-    for per in (mit_per, nst_per):
+    ours_v = [v for v in variants if v.startswith("ours@")]
+    for per in (mit_per, nst_per):  # per-record CPU of every ours chunk size, side by side
         for rec, d in per.items():
             if ours_v:
                 d["ours_cpu_s_by_chunk"] = {f"{v.split('@')[1]}": d[v]["cpu_s"] for v in ours_v}
