@@ -128,9 +128,15 @@ def _config(cls: type, block: Any, where: str) -> Any:
     if unknown:
         raise ContractError(f"{where}.{unknown[0]}", f"unknown key (this version of ecg-edge "
                             f"knows {sorted(known)}): upgrade ecg-edge or re-convert the model")
+    types = {f.name: str(f.type) for f in dataclasses.fields(cls)}
     for key, value in block.items():
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
-            raise ContractError(f"{where}.{key}", f"expected a number, got {value!r}")
+        if value is None and "None" in types[key]:
+            continue
+        if types[key] == "int" and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ContractError(f"{where}.{key}", f"expected an integer, got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                or not math.isfinite(value):
+            raise ContractError(f"{where}.{key}", f"expected a finite number, got {value!r}")
     try:
         return cls(**block)
     except ConfigError as exc:
