@@ -122,7 +122,7 @@ def run_fleet(k: int, *, model: str, duration_s: float, port: int, broker_pid: i
     from edge.model.classifier import BeatClassifier
     from edge.runtime.daemon import Daemon
     from edge.runtime.settings import load_config
-    from edge.sinks import MqttSink
+    from edge.sinks import MqttSink, MqttSinkSettings
     from edge.sinks.outbox import Outbox, OutboxConfig
 
     data_dir = os.environ.get("MITDB_DIR")
@@ -137,7 +137,8 @@ def run_fleet(k: int, *, model: str, duration_s: float, port: int, broker_pid: i
     config = load_config(None, ["outputs.status_interval_s=0", "sinks.terminal.enabled=false",
                                 'source.kind="replay"', 'source.replay.record="100"'])
     outbox = Outbox(OutboxConfig(path=str(workdir / f"outbox_{k}.sqlite")))
-    sink = MqttSink("127.0.0.1", port, outbox=outbox, drain_timeout_s=10.0)
+    sink = MqttSink(MqttSinkSettings(host="127.0.0.1", port=port, drain_timeout_s=10.0),
+                    outbox=outbox)
     clf = BeatClassifier(model)
     fleet = FleetSource(sources)
     fleet.open()  # loads the K records; the replay clocks start now
