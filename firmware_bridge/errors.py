@@ -42,11 +42,13 @@ class FirmwareBridgeError(Exception):
 
 
 class ConfigError(FirmwareBridgeError, ValueError):
-    """A configuration value breaks a rule; ``field`` names the offending field."""
+    """A configuration value breaks a rule; ``field`` names the offending field, ``rule`` the
+    rule it breaks (the message without the field)."""
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
+        self.rule = message
 
 
 class ProtocolError(FirmwareBridgeError, ValueError):

@@ -41,11 +41,12 @@ def non_negative_int(text: str) -> int:
 
 def replay_speed(text: str) -> float | None:
     """A replay speed: a finite number > 0 (1 = real time) or ``max`` (as fast as possible,
-    returned as None). ``0`` is refused: it means neither."""
-    if text.strip().lower() == "max":
-        return None
-    value = _number(text)
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"expected a number > 0 (1 = real time) or 'max' "
-                                         f"(as fast as possible), got {text!r}")
-    return value
+    returned as None). ``0`` is refused: it means neither. The rule is the simulator's own
+    (:func:`firmware_bridge.replay.parse_speed`), so ``ecg-sim``, ``demo`` and ``run`` agree."""
+    from firmware_bridge.errors import ConfigError as BridgeConfigError
+    from firmware_bridge.replay.cli import parse_speed
+
+    try:
+        return parse_speed(text)
+    except BridgeConfigError as exc:
+        raise argparse.ArgumentTypeError(exc.rule) from None

@@ -7,38 +7,18 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from edge.cli.common import add_common
+from edge.cli.common import add_common, replay_speed
 from edge.errors import ConfigError
 
 if TYPE_CHECKING:
     from edge.runtime.settings import DaemonConfig
 
-__all__ = ["add_parser", "cmd_run", "run_options", "load_run_config", "parse_speed"]
+__all__ = ["add_parser", "cmd_run", "run_options", "load_run_config"]
 
 logger = logging.getLogger(__name__)
 
 #: ``--speed`` not given (``None`` is a value: ``--speed max``).
 _UNSET = object()
-
-
-def parse_speed(text: str) -> float | None:
-    """``--speed``: a factor > 0 (1 = real time) or ``max`` (``None``: as fast as possible).
-
-    Raises
-    ------
-    argparse.ArgumentTypeError
-        For anything else (argparse prints it as a one-line usage error).
-    """
-    if text.strip().lower() == "max":
-        return None
-    try:
-        speed = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number > 0 or 'max', got {text!r}") \
-            from None
-    if not speed > 0 or speed == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number > 0 or 'max', got {text!r}")
-    return speed
 
 
 def _mqtt_address(text: str) -> dict[str, Any]:
@@ -155,7 +135,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:  # noqa: ANN001 - argpars
     src.add_argument("--ble", metavar="ADDRESS", help="BLE device address (source.kind=ble)")
     src.add_argument("--replay", metavar="RECORD",
                      help="replay a WFDB record in-process (source.kind=replay)")
-    p.add_argument("--speed", type=parse_speed, default=_UNSET, metavar="X|max",
+    p.add_argument("--speed", type=replay_speed, default=_UNSET, metavar="X|max",
                    help="replay speed (1 = real time, 'max' = as fast as possible); for --replay "
                    "or a replay source in --config")
     p.add_argument("--channel", type=int, default=None, help="channel to classify")

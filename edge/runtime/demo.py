@@ -160,9 +160,9 @@ def run_demo(*, speed: float | None = 1.0, model: str | Path | None = None,
             raise ModelError(f"the bundled model {model} is not installed yet; pass --model "
                              f"PATH.tflite")
     clf = BeatClassifier(model)
-    config = load_config(None, [
-        'source.kind="serial"', 'source.serial.port="(demo)"',
-        "daemon.idle_exit_s=1.5", "outputs.status_interval_s=0", "outputs.strip=false"])
+    config = load_config(options={
+        "source.kind": "serial", "source.serial.port": "(demo)", "daemon.idle_exit_s": 1.5,
+        "outputs.status_interval_s": 0.0, "outputs.strip": False})
     replay_cfg = ReplayConfig(record=str(DEMO_RECORD), speed=speed, duration_s=duration_s)
     out.write(f"ecg-edge demo: simulated wearable replaying MIT-BIH record 233 (first "
               f"{duration_s or 300:g} s, {'max' if speed is None else f'{speed:g}x'} speed) "
