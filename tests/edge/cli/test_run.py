@@ -82,7 +82,8 @@ def test_bad_speed_is_a_usage_error(capsys, speed):
     with pytest.raises(SystemExit) as exited:
         main(["run", "--replay", "100", "--speed", speed])
     assert exited.value.code == 2
-    assert "argument --speed: expected a number > 0 or 'max'" in capsys.readouterr().err
+    assert (f"argument --speed: must be a number > 0 (1 = real time) or 'max' (as fast as "
+            f"possible), got '{speed}'") in capsys.readouterr().err
 
 
 def _run(*argv, timeout_s=120):
