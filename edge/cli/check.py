@@ -7,10 +7,20 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from edge.cli.common import add_common
 
 __all__ = ["add_parser", "cmd_check"]
+
+
+def describe_source(kind: str, transport: Any) -> str:
+    """One line saying which device the configuration reads: the transport's identifying
+    fields (the full settings are in the file)."""
+    keys = {"serial": ("port", "baudrate"), "ble": ("address", "profile"),
+            "replay": ("record", "speed", "channels")}.get(kind, ())
+    parts = [f"{k}={getattr(transport, k)!r}" for k in keys if hasattr(transport, k)]
+    return f"{kind} ({', '.join(parts)})" if parts else kind
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -20,10 +30,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     config = load_config(args.config, list(args.set or []))
     path = config.pipeline.model_path()
     clf = BeatClassifier(path, num_threads=config.pipeline.num_threads)
-    sinks = [name for name in ("terminal", "stdout", "jsonl", "wfdb", "mqtt")
-             if getattr(config.sinks, name).enabled]
-    print(f"{args.config}: OK\n  source: {config.source.kind} "
-          f"{config.source.transport_config()}\n  channel: {config.source.channel}\n"
+    sinks = config.sinks.enabled()
+    source = describe_source(config.source.kind, config.source.transport_config())
+    print(f"{args.config}: OK\n  source: {source}\n  channel: {config.source.channel}\n"
           f"  model: {path} ({clf.model_version}, {'int8' if clf.quantized else 'float'}, "
           f"{clf.size_bytes} bytes, classes {''.join(clf.classes)})\n"
           f"  model run: OK (one zero beat, {clf.load_run_ms:.1f} ms)\n"

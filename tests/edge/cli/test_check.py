@@ -61,3 +61,11 @@ def test_no_command_prints_the_litert_delegate_line(argv, tmp_path, mitdb_dir):
     assert proc.returncode == 0, proc.stderr
     assert "XNNPACK" not in proc.stderr and "INFO:" not in proc.stderr, proc.stderr
     assert proc.stdout.strip()
+
+
+def test_check_names_the_source_in_one_line(capsys):
+    assert main(["check", str(REPO / "deploy" / "ecg-edge.toml"), "--set",
+                 'source.kind="replay"', "--set", 'source.replay.record="100"']) == 0
+    out = capsys.readouterr().out
+    assert "  source: replay (record='100', speed=1.0, channels=None)\n" in out
+    assert "ReplayConfig(" not in out and "  sinks: jsonl" in out
