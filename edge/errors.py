@@ -74,25 +74,27 @@ class DataNotFoundError(DataError, FileNotFoundError):
 
 
 class ModelError(EdgeError):
-    """A model file is damaged, of the wrong kind, or unusable."""
+    """A model file is damaged, of the wrong kind, or unusable; ``path`` names the file when
+    known (the message then starts with it), ``reason`` is the message without it."""
+
+    def __init__(self, message: str, path: str | None = None) -> None:
+        super().__init__(f"{path}: {message}" if path else message)
+        self.path = path
+        self.reason = message
 
 
 class ContractError(ModelError):
     """The model's embedded preprocessing contract disagrees with the pipeline."""
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"model contract field {field!r}: {message}")
+    def __init__(self, field: str, message: str, path: str | None = None) -> None:
+        super().__init__(f"model contract field {field!r}: {message}", path)
         self.field = field
+        self.rule = message
 
 
 class AdaptedModelError(ModelError):
     """An adapted (per-wearer) model file is unreadable, damaged, or was made for another base
     model; ``path`` is the file."""
-
-    def __init__(self, message: str, path: str | None = None) -> None:
-        super().__init__(message if path is None else f"{path}: {message}")
-        self.path = path
-
 
 class AdaptError(EdgeError, ValueError):
     """Patient adaptation cannot fit a head from the given recording and labels (no labelled

@@ -66,6 +66,9 @@ class BeatClassifier:
                  filters: FilterConfig | None = None, num_threads: int = 1,
                  allow_float: bool = False) -> None:
         path = Path(model_path)
+        if path.is_dir():
+            raise ModelError("a directory, not a .tflite model (a trained Keras model folder is "
+                             "converted with `python convert/quantize.py`)", str(path))
         if not path.is_file():
             raise ModelError(f"model file not found: {str(path)!r}")
         data = path.read_bytes()
@@ -74,8 +77,13 @@ class BeatClassifier:
         self.window = window or WindowConfig()
         self.filters = filters or FilterConfig()
         #: The model's validated preprocessing contract.
-        self.contract: ModelContract = check_contract(ModelContract.from_model_bytes(data),
-                                                      window=self.window, filters=self.filters)
+        try:
+            self.contract: ModelContract = check_contract(
+                ModelContract.from_model_bytes(data), window=self.window, filters=self.filters)
+        except ContractError as exc:
+            raise ContractError(exc.field, exc.rule, str(path)) from None
+        except ModelError as exc:
+            raise ModelError(exc.reason, str(path)) from None
         feats = self.contract.features
         self.feature_config = feats.config
         self._mean = np.asarray(feats.standardize.mean, dtype=np.float32)

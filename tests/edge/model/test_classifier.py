@@ -162,3 +162,18 @@ def test_two_output_conversion_and_contract_checks(tmp_path):
     bare.write_bytes(embed_contract(raw, contract))
     with pytest.raises(ContractError, match="embedding"):
         BeatClassifier(bare)
+
+
+def test_load_errors_name_the_file(tmp_path):
+    not_tflite = tmp_path / "notes.tflite"
+    not_tflite.write_text("# not a model\n")
+    with pytest.raises(ModelError, match=r"notes\.tflite: not a TFLite model") as info:
+        BeatClassifier(not_tflite)
+    assert info.value.path == str(not_tflite)
+    with pytest.raises(ModelError, match=r"a directory, not a \.tflite model .*convert/quantize"):
+        BeatClassifier(tmp_path)
+    other = tmp_path / "other.tflite"
+    other.write_bytes(MODEL.read_bytes())
+    with pytest.raises(ContractError, match=r"other\.tflite: model contract field") as info:
+        BeatClassifier(other, window=WindowConfig(before_ms=300.0))
+    assert info.value.path == str(other) and info.value.field
