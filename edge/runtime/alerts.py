@@ -7,6 +7,12 @@ flutter/fibrillation flag, and returns :class:`~edge.events.model.AlertEvent` re
 ``v_run``        ``vrun_min_beats`` (3) or more consecutive V beats; onset when the run reaches
                  that length, end at the first non-V beat (``detail``: ``n_beats``,
                  ``rate_bpm``, ``vt`` = rate >= ``vt_rate_bpm``). Severity alarm when ``vt``.
+``svt``          ``svt_min_beats`` (3) or more consecutive S beats whose rate (from the run's
+                 own RR intervals: first to last beat) is at least ``svt_rate_bpm`` (100);
+                 onset at the run's first beat once both hold (``detail``: ``n_beats``,
+                 ``rate_bpm``), end at its last S beat when a non-S beat follows (same detail
+                 and ``duration_s``). An S beat whose interval is not trustworthy
+                 (``clean`` False) starts a new run: a rate across a link gap means nothing.
 ``bigeminy``     every other beat is V (N V N V ...) for ``bigeminy_min_cycles`` V beats in a
                  row; ends when two non-V or two V beats follow each other.
 ``trigeminy``    every third beat is V (N N V N N V ...) for ``trigeminy_min_cycles`` V beats.
@@ -41,6 +47,8 @@ class AlertConfig:
     ----------
     vrun_min_beats : consecutive V beats that make a run (>= 2).
     vt_rate_bpm : a V run at or above this rate is ventricular tachycardia.
+    svt_min_beats : consecutive S beats that make a supraventricular run (>= 2).
+    svt_rate_bpm : an S run raises ``svt`` at or above this rate.
     bigeminy_min_cycles, trigeminy_min_cycles : V beats in the pattern before the alert.
     brady_bpm, tachy_bpm : rate limits.
     hysteresis_bpm : how far back across the limit the rate must come to end the episode.
@@ -50,6 +58,8 @@ class AlertConfig:
 
     vrun_min_beats: int = 3
     vt_rate_bpm: float = 100.0
+    svt_min_beats: int = 3
+    svt_rate_bpm: float = 100.0
     bigeminy_min_cycles: int = 4
     trigeminy_min_cycles: int = 4
     brady_bpm: float = 40.0
@@ -62,6 +72,8 @@ class AlertConfig:
     def __post_init__(self) -> None:
         if self.vrun_min_beats < 2:
             raise ConfigError("vrun_min_beats", f"must be >= 2, got {self.vrun_min_beats}")
+        if self.svt_min_beats < 2:
+            raise ConfigError("svt_min_beats", f"must be >= 2, got {self.svt_min_beats}")
         for name in ("bigeminy_min_cycles", "trigeminy_min_cycles", "rate_min_beats"):
             if getattr(self, name) < 1:
                 raise ConfigError(name, f"must be >= 1, got {getattr(self, name)}")
@@ -73,6 +85,8 @@ class AlertConfig:
                                                 "brady_bpm and tachy_bpm")
         if not self.vt_rate_bpm > 0:
             raise ConfigError("vt_rate_bpm", "must be > 0 bpm")
+        if not self.svt_rate_bpm > 0:
+            raise ConfigError("svt_rate_bpm", f"must be > 0 bpm, got {self.svt_rate_bpm}")
         if not self.rate_window_s > 0:
             raise ConfigError("rate_window_s", "must be > 0 s")
         if not self.pause_s > 0:
@@ -118,6 +132,7 @@ class RhythmMonitor:
                                            min_beats=cfg.rate_min_beats))
         self._vrun: list[BeatInfo] = []
         self._vrun_open = False
+        self._srun: list[BeatInfo] = []  # the current run of consecutive S beats
         self._since_v: int | None = None  # non-V beats since the last V (None: no V yet)
         self._big = 0
         self._trig = 0
@@ -184,6 +199,7 @@ class RhythmMonitor:
                           vt=rate is not None and rate >= cfg.vt_rate_bpm)
             self._vrun = []
             self._vrun_open = False
+        self._svt(b, out)
         # bigeminy / trigeminy: count V beats preceded by exactly 1 (2) non-V beats
         if is_v:
             gap = self._since_v
@@ -230,8 +246,36 @@ class RhythmMonitor:
             elif "tachycardia" in self._open and hr < cfg.tachy_bpm - cfg.hysteresis_bpm:
                 self._end("tachycardia", b.sample_index, out, rate_bpm=round(hr, 1))
 
-    def _run_rate(self) -> float | None:
-        run = self._vrun
+    def _svt(self, b: BeatInfo, out: list[AlertEvent]) -> None:
+        """Runs of S beats: onset once long and fast enough, end at the first other beat."""
+        cfg = self.config
+        run = self._srun
+        if b.label == "S" and run and not b.clean:  # the run's rate would span a gap
+            self._end_svt(out)
+            run = self._srun
+        if b.label != "S":
+            self._end_svt(out)
+            return
+        run.append(b)
+        if "svt" in self._open or len(run) < cfg.svt_min_beats:
+            return
+        rate = self._run_rate(run)
+        if rate is not None and rate >= cfg.svt_rate_bpm:
+            self._open["svt"] = run[0].sample_index
+            out.append(self._event("svt", "onset", run[0].sample_index, n_beats=len(run),
+                                   rate_bpm=rate))
+
+    def _end_svt(self, out: list[AlertEvent]) -> None:
+        run = self._srun
+        if "svt" in self._open:
+            self._end("svt", run[-1].sample_index, out, n_beats=len(run),
+                      rate_bpm=self._run_rate(run))
+        self._srun = []
+
+    def _run_rate(self, run: list[BeatInfo] | None = None) -> float | None:
+        """Rate of a run of beats (bpm) from its first to its last beat; the V run by
+        default."""
+        run = self._vrun if run is None else run
         if len(run) < 2:
             return None
         span_s = (run[-1].sample_index - run[0].sample_index) / self.fs_hz
@@ -249,6 +293,7 @@ class RhythmMonitor:
         for kind in list(self._open):
             self._end(kind, at, out)
         self._vrun, self._vrun_open = [], False
+        self._srun = []
         self._since_v, self._big, self._trig = None, 0, 0
         self._flutter = False
         self.rate.reset()

@@ -74,7 +74,100 @@ def test_vflutter_follows_the_detector_flag():
     assert ev[0].detail["duration_s"] == pytest.approx(2000 / FS, abs=1e-3)
 
 
+def svt_beats(labels, rr_s):
+    """BeatInfo for ``labels`` with preceding intervals ``rr_s`` (s, one per beat)."""
+    out, i = [], 0
+    for lab, rr in zip(labels, rr_s):
+        i += int(round(rr * FS))
+        out.append(BeatInfo(i, lab, rr))
+    return out
+
+
+def test_three_s_beats_at_120_bpm_are_an_svt_episode():
+    m = RhythmMonitor(fs_hz=FS, device_id=3)
+    beats = svt_beats("NNNNSSSNNN", [0.8] * 4 + [0.5] * 3 + [0.8] * 3)
+    ev = m.process(beats)
+    assert kinds(ev) == [("svt", "onset"), ("svt", "end")]
+    onset, end = ev
+    assert onset.sample_index == beats[4].sample_index and end.sample_index == beats[6].sample_index
+    assert onset.detail == {"n_beats": 3, "rate_bpm": 120.0} and onset.severity == "warning"
+    assert end.detail["n_beats"] == 3 and end.detail["duration_s"] == pytest.approx(1.0)
+    assert m.open_episodes == {}
+
+
+def test_a_long_svt_run_is_one_episode_that_ends_with_the_run():
+    m = RhythmMonitor(fs_hz=FS)
+    beats = svt_beats("NN" + "S" * 10 + "NN", [0.8] * 2 + [0.4] * 10 + [0.8] * 2)
+    ev = m.process(beats[:8])
+    assert kinds(ev) == [("svt", "onset")] and ev[0].detail["rate_bpm"] == 150.0
+    assert m.open_episodes == {"svt": beats[2].sample_index}
+    ev = m.process(beats[8:])
+    assert kinds(ev) == [("svt", "end")] and ev[0].detail["n_beats"] == 10
+
+
+@pytest.mark.parametrize("labels, rr", [
+    ("NNNNSSNNN", [0.8] * 4 + [0.5] * 2 + [0.8] * 3),           # two S beats: no run
+    ("NNNNSSSNNN", [0.8] * 4 + [0.75] * 3 + [0.8] * 3),         # three S beats at 80 bpm
+    ("NNNNSSNSSNN", [0.8] * 4 + [0.5, 0.5, 0.8, 0.5, 0.5, 0.8, 0.8]),  # 2 + 2, not a run of 4
+    ("NNNNSSVSNN", [0.8] * 4 + [0.5] * 4 + [0.8] * 2),          # a V beat breaks the run
+])
+def test_short_or_slow_s_runs_are_not_svt(labels, rr):
+    _, ev = feed(labels, rr_s=rr)
+    assert [k for k in kinds(ev) if k[0] == "svt"] == []
+
+
+def test_an_s_run_across_a_link_gap_does_not_count():
+    m = RhythmMonitor(fs_hz=FS)
+    beats = svt_beats("NNSSSSN", [0.8, 0.8, 0.5, 0.5, 0.5, 0.5, 0.8])
+    beats[4] = BeatInfo(beats[4].sample_index, "S", 0.5, clean=False)
+    assert [k for k in kinds(m.process(beats)) if k[0] == "svt"] == []
+    beats = svt_beats("NNSSSSSN", [0.8, 0.8] + [0.5] * 5 + [0.8])
+    beats[4] = BeatInfo(beats[4].sample_index, "S", 0.5, clean=False)
+    ev = RhythmMonitor(fs_hz=FS).process(beats)  # S S | S S S: the second part is a run
+    assert kinds(ev) == [("svt", "onset"), ("svt", "end")]
+    assert ev[0].sample_index == beats[4].sample_index
+
+
+def test_svt_thresholds_are_configurable():
+    beats = svt_beats("NNSSSSNN", [0.8, 0.8] + [0.55] * 4 + [0.8, 0.8])  # 109 bpm
+    cfg = AlertConfig(svt_min_beats=5, svt_rate_bpm=100)
+    assert kinds(RhythmMonitor(cfg, fs_hz=FS).process(beats)) == []
+    cfg = AlertConfig(svt_min_beats=4, svt_rate_bpm=110)
+    assert kinds(RhythmMonitor(cfg, fs_hz=FS).process(beats)) == []
+    cfg = AlertConfig(svt_min_beats=4, svt_rate_bpm=105)
+    assert kinds(RhythmMonitor(cfg, fs_hz=FS).process(beats)) == [("svt", "onset"),
+                                                                  ("svt", "end")]
+
+
+def test_flush_ends_an_open_svt_episode():
+    m = RhythmMonitor(fs_hz=FS)
+    m.process(svt_beats("NSSSS", [0.8] + [0.5] * 4))
+    ev = m.flush()
+    assert kinds(ev) == [("svt", "end")] and m.open_episodes == {}
+    # after the flush a new S beat starts a new run, not the old one's fourth beat
+    assert m.process(svt_beats("SS", [0.5, 0.5])) == []
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 7, 100])
+def test_alerts_do_not_depend_on_how_beats_are_chunked(chunk):
+    labels = ("NNNNSSSNNN" + "NSSNNN" + "N" + "S" * 8 + "NNVVVVNN" + "NV" * 5 + "NNN"
+              + "NNSSSSNN")
+    rr = ([0.8] * 4 + [0.5] * 3 + [0.8] * 3 + [0.8] + [0.45] * 2 + [0.8] * 3 + [0.8]
+          + [0.42] * 8 + [0.8, 0.8] + [0.45] * 4 + [0.8] * 2 + [0.8] * 10 + [0.8] * 3
+          + [0.8, 0.8, 0.7, 0.7, 0.7, 0.7, 0.8, 0.8])
+    beats = svt_beats(labels, rr)
+    whole = RhythmMonitor(fs_hz=FS).process(beats)
+    assert ("svt", "onset") in kinds(whole) and ("v_run", "onset") in kinds(whole)
+    m = RhythmMonitor(fs_hz=FS)
+    pieces = []
+    for i in range(0, len(beats), chunk):
+        pieces += m.process(beats[i:i + chunk])
+    assert pieces == whole
+
+
 @pytest.mark.parametrize("kw,field", [({"vrun_min_beats": 1}, "vrun_min_beats"),
+                                      ({"svt_min_beats": 1}, "svt_min_beats"),
+                                      ({"svt_rate_bpm": 0}, "svt_rate_bpm"),
                                       ({"brady_bpm": 200}, "brady_bpm"),
                                       ({"pause_s": 0}, "pause_s"),
                                       ({"hysteresis_bpm": 100}, "hysteresis_bpm")])
