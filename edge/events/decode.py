@@ -5,12 +5,14 @@ Consumers of the fleet's topics (the dashboard's feeds among them) use :func:`pa
 :func:`parse_message` where the daemon's :class:`~edge.events.model.Presence` may come too, to
 reject anything that is not an event of schema :data:`~edge.events.model.SCHEMA_VERSION`:
 every field of the event's dataclass is type-checked (integers fit in 64 bits), unknown fields
-are refused, enumerations (beat class, quality level, alert kind / state / severity, link
-state and gap action, daemon state) are checked, probabilities lie in [0, 1] and counts are
->= 0. Envelope keys added on the way are accepted and dropped: ``schema``, ``t_stream_s``
-(derived; it must agree with ``sample_index / fs_hz``) and ``boot`` (the MQTT sink's run
-number). Non-finite floats were written as ``null``; they decode as ``nan`` inside
-probability / metric maps, and stay ``None`` in strips.
+are refused, enumerations (beat class, quality level, beat rhythm, alert kind / state /
+severity, link state and gap action, daemon state) are checked, probabilities and AF burdens
+lie in [0, 1] and counts are >= 0. Optional fields added within the schema version (``rhythm``,
+``af_burden_1h``, ``af_burden_run``) may be absent or ``null``. Envelope keys added on the
+way are accepted and dropped: ``schema``, ``t_stream_s`` (derived; it must agree with
+``sample_index / fs_hz``) and ``boot`` (the MQTT sink's run number). Non-finite floats were
+written as ``null``; they decode as ``nan`` inside probability / metric maps, and stay
+``None`` in strips.
 
 Every failure is an :class:`~edge.errors.EventDecodeError` whose ``field`` names the
 offending key; nothing else is raised, whatever the input (a property test fuzzes it).
@@ -34,11 +36,13 @@ from edge.events.model import (
     LINK_STATES,
     PRESENCE_STATES,
     QUALITY_LEVELS,
+    RHYTHM_LABELS,
     SCHEMA_VERSION,
     STATUS_STATES,
     AlertEvent,
     BeatEvent,
     Event,
+    HeartRateEvent,
     LinkStatusEvent,
     Presence,
     QualityEvent,
@@ -122,6 +126,13 @@ def _one_of(event: Event, name: str, allowed: tuple[str, ...]) -> None:
         raise EventDecodeError(name, f"must be one of {', '.join(map(repr, allowed))}")
 
 
+def _check_burden(event: Event) -> None:
+    for name in ("af_burden_1h", "af_burden_run"):
+        value = getattr(event, name)
+        if value is not None and not 0.0 <= value <= 1.0:
+            raise EventDecodeError(name, f"must be a fraction in [0, 1] or null, got {value!r}")
+
+
 def _check_values(event: Event) -> None:
     if event.device_id < 0:
         raise EventDecodeError("device_id", "must be >= 0")
@@ -136,6 +147,8 @@ def _check_values(event: Event) -> None:
     if isinstance(event, BeatEvent):
         _one_of(event, "label", _BEAT_CLASSES)
         _one_of(event, "quality", QUALITY_LEVELS)
+        if event.rhythm is not None:
+            _one_of(event, "rhythm", RHYTHM_LABELS)
         for c, p in event.proba.items():
             if not (math.isnan(p) or 0.0 <= p <= 1.0 + _PROBA_SLACK):
                 raise EventDecodeError(f"proba.{c}", "must be a probability in [0, 1] or null")
@@ -153,8 +166,11 @@ def _check_values(event: Event) -> None:
             raise EventDecodeError("lost_samples", "must be >= 0")
         if event.gap_s < 0:
             raise EventDecodeError("gap_s", "must be >= 0 s")
+    elif isinstance(event, HeartRateEvent):
+        _check_burden(event)
     elif isinstance(event, StatusEvent):
         _one_of(event, "state", STATUS_STATES)
+        _check_burden(event)
     elif isinstance(event, StripEvent) and not event.strip_fs_hz > 0:
         raise EventDecodeError("strip_fs_hz", "must be > 0 Hz")
 

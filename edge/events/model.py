@@ -22,6 +22,14 @@ number) and is not in :data:`EVENT_TYPES`.
 
 Events are built without ``seq``/``time_s``; :class:`Sequencer` stamps them when they are
 emitted.
+
+Schema versions: :data:`SCHEMA_VERSION` is bumped on incompatible changes only (a field
+removed, renamed, retyped or made required, a value's meaning changed). Within a version, new
+fields are optional, default to ``None``, and are left out of the JSON while ``None`` (they
+are marked :data:`OMIT_IF_NONE` in their field's metadata), so an event that does not use
+them is byte for byte what the version wrote before; enumerations may gain values. Added in
+schema 1: ``rhythm`` on beats, ``af_burden_1h`` / ``af_burden_run`` on ``hr`` and ``status``
+events, alert kinds ``afib``, ``aflutter``, ``svt``.
 """
 from __future__ import annotations
 
@@ -47,6 +55,8 @@ __all__ = [
     "event_to_json",
     "QUALITY_LEVELS",
     "ALERT_KINDS",
+    "RHYTHM_LABELS",
+    "OMIT_IF_NONE",
     "ALERT_STATES",
     "ALERT_SEVERITIES",
     "LINK_STATES",
@@ -68,7 +78,20 @@ QUALITY_LEVELS = ("good", "noisy", "saturated", "lead_off")
 
 #: Rhythm alert kinds.
 ALERT_KINDS = ("v_run", "bigeminy", "trigeminy", "bradycardia", "tachycardia", "pause",
-               "vflutter")
+               "vflutter", "afib", "aflutter", "svt")
+
+#: Rhythm a beat lies in (its ``rhythm`` field; ``None`` when unknown): ``N`` sinus or other
+#: non-AF rhythm, ``AFIB`` atrial fibrillation, ``AFL`` atrial flutter, ``NOISE`` unreadable.
+RHYTHM_LABELS = ("N", "AFIB", "AFL", "NOISE")
+
+#: Field-metadata key of an optional field that :func:`event_to_dict` leaves out while ``None``.
+OMIT_IF_NONE = "omit_if_none"
+
+
+def _optional(**kwargs: Any) -> Any:
+    """A field added within the schema version: ``None`` by default, absent from JSON while
+    ``None``."""
+    return field(default=None, metadata={OMIT_IF_NONE: True}, **kwargs)
 
 #: Alert states: an episode's ``onset`` / ``end``, or a single ``event`` (pause).
 ALERT_STATES = ("onset", "end", "event")
@@ -121,6 +144,8 @@ class BeatEvent(Event):
     rr_s : RR features in seconds: ``pre``, ``post``, ``local``, ``long``.
     quality : signal quality around the beat (:data:`QUALITY_LEVELS`); a beat in bad signal is
         still reported with the model's label, flagged here.
+    rhythm : rhythm the beat lies in (:data:`RHYTHM_LABELS`), ``None`` when unknown (no rhythm
+        analysis, or not yet decided); left out of the JSON when ``None``.
     """
 
     type: ClassVar[str] = "beat"
@@ -130,6 +155,7 @@ class BeatEvent(Event):
     proba: dict[str, float]
     rr_s: dict[str, float]
     quality: str = "good"
+    rhythm: str | None = _optional()
 
     @property
     def t_stream_s(self) -> float:
@@ -148,6 +174,9 @@ class HeartRateEvent(Event):
     hr_bpm : mean rate over the window (beats per minute); ``None`` when too few clean beats.
     window_s : averaging window (s).
     n_beats : RR intervals used.
+    af_burden_1h : share of the last hour of analysed stream time in atrial fibrillation or
+        flutter, 0..1; ``None`` when unknown (left out of the JSON).
+    af_burden_run : the same share over the whole daemon run, 0..1; ``None`` when unknown.
     """
 
     type: ClassVar[str] = "hr"
@@ -156,6 +185,8 @@ class HeartRateEvent(Event):
     hr_bpm: float | None
     window_s: float
     n_beats: int
+    af_burden_1h: float | None = _optional()
+    af_burden_run: float | None = _optional()
 
     @property
     def t_stream_s(self) -> float:
@@ -270,6 +301,8 @@ class StatusEvent(Event):
     counters : named integer/float counters (samples, beats, gaps, events per type, link...).
     stages : per stage ``{"calls": n, "cpu_s": s}`` (time.perf_counter totals).
     model_version : the classifier's version string.
+    af_burden_1h, af_burden_run : as in :class:`HeartRateEvent` (0..1, ``None`` when unknown;
+        left out of the JSON when ``None``).
     """
 
     type: ClassVar[str] = "status"
@@ -278,6 +311,8 @@ class StatusEvent(Event):
     counters: dict[str, Any] = field(default_factory=dict)
     stages: dict[str, dict[str, float]] = field(default_factory=dict)
     model_version: str = ""
+    af_burden_1h: float | None = _optional()
+    af_burden_run: float | None = _optional()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -313,11 +348,15 @@ def _clean(value: Any) -> Any:
 
 
 def event_to_dict(event: Event) -> dict[str, Any]:
-    """The event as a JSON-ready dict: ``type`` first, then ``schema``, the fields, and
-    ``t_stream_s`` for events tied to the signal."""
+    """The event as a JSON-ready dict: ``type`` first, then ``schema``, the fields (an
+    :data:`OMIT_IF_NONE` field only when set), and ``t_stream_s`` for events tied to the
+    signal."""
     out: dict[str, Any] = {"type": event.type, "schema": SCHEMA_VERSION}
     for f in fields(event):
-        out[f.name] = getattr(event, f.name)
+        value = getattr(event, f.name)
+        if value is None and f.metadata.get(OMIT_IF_NONE):
+            continue
+        out[f.name] = value
     si, fs = out.get("sample_index"), out.get("fs_hz")
     if si is not None and fs:
         out["t_stream_s"] = round(si / fs, 6)

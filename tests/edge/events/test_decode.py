@@ -1,5 +1,6 @@
 """Strict event decoding: round trip of every event type and of the daemon's presence, and
 refusals naming the field."""
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -173,3 +174,56 @@ def test_the_example_of_the_docs_decodes():
     example = doc.split("```json\n", 1)[1].split("\n```", 1)[0]
     event = parse_event(example)
     assert isinstance(event, BeatEvent) and event.t_stream_s == pytest.approx(40 / 360)
+
+
+def rhythm_events():
+    """Events that use the fields added within schema 1, stamped."""
+    beat, hr, alert = sample_events()[0], sample_events()[1], sample_events()[2]
+    status = sample_events()[6]
+    out = [dataclasses.replace(beat, rhythm=r) for r in model.RHYTHM_LABELS]
+    out += [dataclasses.replace(hr, hr_bpm=92.0, n_beats=14, af_burden_1h=0.5,
+                                af_burden_run=0.125),
+            dataclasses.replace(hr, af_burden_1h=0.0),
+            dataclasses.replace(status, af_burden_1h=1.0, af_burden_run=0.3)]
+    out += [dataclasses.replace(alert, kind=k, severity="warning",
+                                detail={"n_beats": 3, "rate_bpm": 120.0})
+            for k in ("afib", "aflutter", "svt")]
+    return out
+
+
+@pytest.mark.parametrize("event", rhythm_events(),
+                         ids=lambda e: f"{e.type}-{getattr(e, 'rhythm', None) or ''}"
+                                       f"{getattr(e, 'kind', '')}")
+def test_round_trip_of_the_rhythm_fields(event):
+    assert parse_event(event_to_json(event)) == event
+
+
+def test_rhythm_fields_may_be_null_or_absent():
+    for event in (sample_events()[0], sample_events()[1], sample_events()[6]):
+        d = json.loads(event_to_json(event))
+        assert parse_event(json.dumps(d)) == event  # absent (as written while unset)
+        for name in ("rhythm", "af_burden_1h", "af_burden_run"):
+            if name in {f.name for f in dataclasses.fields(event)}:
+                d[name] = None
+        assert parse_event(json.dumps(d)) == event  # explicit null
+
+
+@pytest.mark.parametrize("index, changes, field", [
+    (0, {"rhythm": "AF"}, "rhythm"),
+    (0, {"rhythm": "afib"}, "rhythm"),
+    (0, {"rhythm": 1}, "rhythm"),
+    (1, {"af_burden_1h": 1.5}, "af_burden_1h"),
+    (1, {"af_burden_1h": -0.01}, "af_burden_1h"),
+    (1, {"af_burden_run": 2}, "af_burden_run"),
+    (1, {"af_burden_run": "0.5"}, "af_burden_run"),
+    (1, {"af_burden_run": True}, "af_burden_run"),
+    (6, {"af_burden_1h": 1.0000001}, "af_burden_1h"),
+    (6, {"af_burden_run": -1}, "af_burden_run"),
+    (2, {"kind": "afl"}, "kind"),
+    (3, {"af_burden_1h": 0.5}, "af_burden_1h"),  # a quality event has no burden
+])
+def test_unknown_rhythms_and_burdens_out_of_range_are_refused(index, changes, field):
+    d = {**json.loads(event_to_json(sample_events()[index])), **changes}
+    with pytest.raises(EventDecodeError) as ei:
+        parse_event(json.dumps(d))
+    assert ei.value.field == field

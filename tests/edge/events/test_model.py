@@ -1,6 +1,7 @@
 """Event records, their JSON form, sequence numbers, and the agreement of the model's
 enumerations with the JSON schema."""
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from edge.events.model import (
     GAP_ACTIONS,
     LINK_STATES,
     QUALITY_LEVELS,
+    RHYTHM_LABELS,
     STATUS_STATES,
     AlertEvent,
     BeatEvent,
@@ -83,6 +85,12 @@ def test_the_schema_lists_the_model_types_and_enumerations():
     assert enum("beat", "label") == list(AAMI_CLASSES)
     assert enum("beat", "quality") == enum("quality", "quality") == list(QUALITY_LEVELS)
     assert enum("alert", "kind") == list(ALERT_KINDS)
+    assert enum("beat", "rhythm") == [*RHYTHM_LABELS, None]
+    for etype in ("hr", "status"):
+        for name in ("af_burden_1h", "af_burden_run"):
+            assert defs[etype]["properties"][name]["maximum"] == 1
+            assert name not in defs[etype]["required"]
+    assert "rhythm" not in defs["beat"]["required"]
     assert enum("alert", "state") == list(ALERT_STATES)
     assert enum("alert", "severity") == list(ALERT_SEVERITIES)
     assert enum("link", "state") == list(LINK_STATES)
@@ -94,3 +102,43 @@ def test_link_states_cover_the_sources_link_states():
     from firmware_bridge.sources import LinkState
 
     assert [s.value for s in LinkState] == list(LINK_STATES[:len(LinkState)])
+
+
+def test_rhythm_alert_kinds_are_known():
+    assert {"afib", "aflutter", "svt"} <= set(ALERT_KINDS)
+
+
+def test_unset_rhythm_fields_are_left_out_of_the_json():
+    """An event that does not use the fields added within schema 1 is written as before, so a
+    consumer of the earlier schema-1 form still reads it."""
+    beat, hr = samples()[0], samples()[1]
+    status = samples()[-1]
+    assert list(event_to_dict(beat)) == ["type", "schema", "device_id", "seq", "time_s",
+                                         "sample_index", "fs_hz", "label", "proba", "rr_s",
+                                         "quality", "t_stream_s"]
+    assert "af_burden_1h" not in event_to_dict(hr) and "af_burden_run" not in event_to_dict(hr)
+    assert "af_burden_1h" not in event_to_dict(status)
+    assert event_to_json(beat) == (
+        '{"type":"beat","schema":1,"device_id":1,"seq":-1,"time_s":0.0,"sample_index":360,'
+        '"fs_hz":360.0,"label":"V","proba":{"N":0.1,"S":0.0,"V":0.9,"F":0.0,"Q":0.0},'
+        '"rr_s":{"pre":0.5,"post":1.0,"local":0.8,"long":null},"quality":"noisy",'
+        '"t_stream_s":1.0}')
+
+
+def test_set_rhythm_fields_are_written_and_match_the_schema():
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads(SCHEMA.read_text())
+    seq = Sequencer(clock=lambda: 5.0)
+    beat = replace(samples()[0], rhythm="AFIB")
+    hr = replace(samples()[1], af_burden_1h=0.25, af_burden_run=0.0)
+    status = replace(samples()[-1], af_burden_1h=None, af_burden_run=1.0)
+    for ev in (beat, hr, status):
+        obj = json.loads(event_to_json(seq.stamp(ev)))
+        jsonschema.validate(obj, schema)
+    assert event_to_dict(beat)["rhythm"] == "AFIB"
+    assert event_to_dict(hr)["af_burden_1h"] == 0.25 and event_to_dict(hr)["af_burden_run"] == 0
+    assert "af_burden_1h" not in event_to_dict(status)
+    bad = json.loads(event_to_json(seq.stamp(hr)))
+    bad["af_burden_1h"] = 1.5
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(bad, schema)
