@@ -1,2 +1,2 @@
 """Files: ``records`` (reading WFDB records and annotations, downloads) and ``wfdb_io``
-(writing WFDB annotation files)."""
+(writing WFDB annotation files: beats and rhythm changes)."""

@@ -1,23 +1,109 @@
-"""Write beats as WFDB annotation files, so results open in PhysioNet tools (``rdann``,
-``bxb``, ``wfdb.rdann``)."""
+"""Write beats, and rhythm changes, as WFDB annotation files, so results open in PhysioNet
+tools (``rdann``, ``bxb``, ``epicmp``, ``wfdb.rdann``).
+
+Rhythm changes are written as MIT-BIH writes them: an annotation of type ``+`` (rhythm change)
+whose ``aux_note`` is ``"("`` followed by the rhythm's name (``(N``, ``(AFIB``, ``(AFL``,
+``(SVTA``, ...), in the same file as the beats, everything in time order. WFDB's canonical
+order (time, then channel) has no room for two annotations of one channel at one sample, so a
+rhythm change that falls on a beat's sample is written one sample earlier, before the beat
+whose rhythm it starts (MIT-BIH's reference annotators also put it just before the beat).
+Without rhythm changes the file is byte for byte what the beat-only writer wrote.
+"""
 from __future__ import annotations
 
+import logging
 import os
+import re
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
 from edge.errors import DataError
 
-__all__ = ["write_annotations"]
+__all__ = ["write_annotations", "RHYTHM_SYMBOL", "rhythm_aux_note"]
+
+logger = logging.getLogger(__name__)
+
+#: WFDB annotation symbol of a rhythm change.
+RHYTHM_SYMBOL = "+"
+
+_RHYTHM_NAME = re.compile(r"[A-Z][A-Z0-9]*")
+
+
+def rhythm_aux_note(rhythm: str) -> str:
+    """The ``aux_note`` of a rhythm change to ``rhythm`` (``"AFIB"`` -> ``"(AFIB"``).
+
+    Raises
+    ------
+    DataError
+        ``rhythm`` is not a WFDB rhythm name (capital letters and digits, a letter first,
+        without the ``(``: ``N``, ``AFIB``, ``AFL``, ``SVTA``, ``VT``, ...).
+    """
+    if not isinstance(rhythm, str) or not _RHYTHM_NAME.fullmatch(rhythm):
+        raise DataError(f"rhythm name must be capital letters and digits without '(' "
+                        f"(N, AFIB, AFL, SVTA, ...), got {rhythm!r}")
+    return "(" + rhythm
+
+
+def _rhythm_positions(rhythm_changes: Iterable[tuple[int, str]],
+                      beat_index: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Positions (a change on a beat moved one sample earlier) and aux notes of the rhythm
+    changes, checked."""
+    pairs = list(rhythm_changes)
+    pos = np.empty(len(pairs), dtype=np.int64)
+    notes: list[str] = []
+    for i, pair in enumerate(pairs):
+        try:
+            at, rhythm = pair
+        except (TypeError, ValueError):
+            raise DataError(f"rhythm change {i} must be a (sample_index, rhythm) pair, "
+                            f"got {pair!r}") from None
+        if isinstance(at, (bool, np.bool_)) or not isinstance(at, (int, np.integer)):
+            raise DataError(f"rhythm change {i}: sample_index must be an integer, got {at!r}")
+        if at < 0:
+            raise DataError(f"rhythm change {i}: sample_index must be >= 0, got {at}")
+        pos[i] = at
+        notes.append(rhythm_aux_note(rhythm))
+    if pos.size > 1 and np.any(np.diff(pos) <= 0):
+        i = int(np.flatnonzero(np.diff(pos) <= 0)[0]) + 1
+        raise DataError(f"rhythm changes must be at increasing sample indices: change {i} at "
+                        f"{pos[i]} follows one at {pos[i - 1]}")
+    on_beat = np.isin(pos, beat_index)
+    moved = pos - on_beat
+    bad = (moved < 0) | (on_beat & np.isin(moved, beat_index))
+    if moved.size > 1:
+        bad[1:] |= np.diff(moved) <= 0
+    if np.any(bad):
+        i = int(np.flatnonzero(bad)[0])
+        raise DataError(f"rhythm change {i} at sample {pos[i]} falls on a beat and the sample "
+                        f"before it is not free for the '+' annotation")
+    return moved, notes
 
 
 def write_annotations(record_name: str, extension: str, sample_index: np.ndarray,
-                      symbols, fs_hz: float, out_dir: str | os.PathLike = ".") -> Path:
+                      symbols, fs_hz: float, out_dir: str | os.PathLike = ".", *,
+                      rhythm_changes: Iterable[tuple[int, str]] | None = None) -> Path:
     """Write ``<out_dir>/<record_name>.<extension>``; returns its path.
 
-    ``sample_index`` are sample numbers at the record's own rate, increasing; ``symbols`` are
-    WFDB beat codes (``"N"``, ``"S"``, ``"V"``, ``"F"``, ``"Q"``).
+    Parameters
+    ----------
+    record_name, extension : the annotation file's record name and annotator (alphanumeric).
+    sample_index : beat positions, sample numbers at the record's own rate, increasing.
+    symbols : WFDB beat codes (``"N"``, ``"S"``, ``"V"``, ``"F"``, ``"Q"``), one per beat.
+    fs_hz : the record's sample rate (Hz), stored in the file.
+    out_dir : directory (created if missing).
+    rhythm_changes : ``(sample_index, rhythm)`` pairs at strictly increasing sample indices
+        (record rate): from there on the rhythm is ``rhythm`` (``"N"``, ``"AFIB"``, ``"AFL"``,
+        ``"SVTA"``, ...). Written as ``+`` annotations with ``aux_note`` ``"(" + rhythm``,
+        merged with the beats by sample; one on a beat's sample goes one sample earlier (see
+        the module docstring). ``None`` or empty: a beat-only file, as before.
+
+    Raises
+    ------
+    DataError
+        Positions and symbols of different lengths, positions out of order, a bad extension
+        or rhythm change (the message names it and the rule).
     """
     try:
         import wfdb  # noqa: PLC0415 (lazy: optional on the device)
@@ -33,10 +119,19 @@ def write_annotations(record_name: str, extension: str, sample_index: np.ndarray
         raise DataError("annotation positions must be increasing")
     if not extension.isalnum():
         raise DataError(f"annotation extension must be alphanumeric, got {extension!r}")
-    if idx.size == 0:
+    rpos, rnotes = _rhythm_positions(rhythm_changes or (), idx)
+    path = out / f"{record_name}.{extension}"
+    if idx.size == 0 and rpos.size == 0:
         # wrann refuses an empty file; write a single-note-free file with no annotations.
-        path = out / f"{record_name}.{extension}"
         path.write_bytes(b"\x00\x00")
         return path
-    wfdb.wrann(record_name, extension, idx, symbol=sym, write_dir=str(out), fs=fs_hz)
-    return out / f"{record_name}.{extension}"
+    if rpos.size == 0:
+        wfdb.wrann(record_name, extension, idx, symbol=sym, write_dir=str(out), fs=fs_hz)
+        return path
+    all_idx = np.concatenate([idx, rpos])
+    order = np.argsort(all_idx, kind="stable")
+    all_sym = sym + [RHYTHM_SYMBOL] * rpos.size
+    all_aux = [""] * idx.size + rnotes  # wrann writes no aux_note for an empty one
+    wfdb.wrann(record_name, extension, all_idx[order], symbol=[all_sym[i] for i in order],
+               aux_note=[all_aux[i] for i in order], write_dir=str(out), fs=fs_hz)
+    return path
