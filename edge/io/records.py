@@ -1,4 +1,5 @@
-"""Locate and read WFDB records (MIT-BIH and any other PhysioNet-format record).
+"""Locate and read WFDB records (MIT-BIH and any other PhysioNet-format record, the CinC 2017
+``.mat`` + ``.hea`` form included), and expand command-line PATH arguments into records.
 
 The data directory is found, in order, from the explicit argument, the environment variable
 (``MITDB_DIR`` for the MIT-BIH Arrhythmia Database, ``NSTDB_DIR`` for the Noise Stress Test
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +24,8 @@ __all__ = [
     "Annotations",
     "find_data_dir",
     "resolve_record",
+    "expand_record_paths",
+    "RECORD_SUFFIXES",
     "read_record",
     "read_annotations",
     "download_database",
@@ -38,6 +42,11 @@ INVALID_ADC: dict[str, int] = {"80": -128, "508": -128, "310": -512, "311": -512
                                "212": -2048, "16": -32768, "61": -32768, "160": -32768,
                                "516": -32768, "24": -8388608, "524": -8388608,
                                "32": -2147483648}
+
+
+#: File suffixes of a WFDB record's files that a record path may be given with (header, signal
+#: files -- ``.mat`` is the CinC / PhysioNet MATLAB form -- and reference annotations).
+RECORD_SUFFIXES = (".hea", ".dat", ".mat", ".atr")
 
 
 @dataclass(frozen=True)
@@ -118,10 +127,10 @@ def find_data_dir(database: str = "mitdb", data_dir: str | os.PathLike | None = 
 
 def resolve_record(record: str | os.PathLike, database: str = "mitdb",
                    data_dir: str | os.PathLike | None = None) -> Path:
-    """Turn a record name ("100") or a path ("/x/100", "/x/100.hea") into a WFDB record path
-    (without extension)."""
+    """Turn a record name ("100") or a path ("/x/100", "/x/100.hea", "/x/A00001.mat") into a
+    WFDB record path (without extension)."""
     text = str(record)
-    if text.endswith((".hea", ".dat", ".atr")):
+    if text.endswith(RECORD_SUFFIXES):
         text = text.rsplit(".", 1)[0]
     as_path = Path(text)
     if as_path.with_suffix(".hea").is_file() or Path(text + ".hea").is_file():
@@ -136,6 +145,93 @@ def resolve_record(record: str | os.PathLike, database: str = "mitdb",
             path=str(candidate),
         )
     raise DataNotFoundError(f"no WFDB record at {text!r} (expected {text}.hea)", path=text)
+
+
+def _record_at(text: str) -> Path | None:
+    """The record path (without extension) that the file-system path ``text`` names, if any."""
+    if text.endswith(RECORD_SUFFIXES):
+        text = text.rsplit(".", 1)[0]
+    return Path(text) if Path(text + ".hea").is_file() else None
+
+
+def _records_in(directory: Path) -> list[Path]:
+    """The records of a directory: those its ``RECORDS`` file lists (one name per line, blank
+    lines and ``#`` comments skipped), else every ``*.hea`` in it, by name."""
+    listing = directory / "RECORDS"
+    if not listing.is_file():
+        found = sorted(directory.glob("*.hea"))
+        if not found:
+            raise DataNotFoundError(f"directory {str(directory)!r} has no RECORDS file and no "
+                                    f"WFDB header (*.hea)", path=str(directory))
+        return [h.with_suffix("") for h in found]
+    try:
+        lines = listing.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"cannot read {str(listing)!r}: {exc}") from None
+    out = []
+    for number, line in enumerate(lines, start=1):
+        name = line.strip()
+        if not name or name.startswith("#"):
+            continue
+        record = _record_at(str(directory / name))
+        if record is None:
+            raise DataNotFoundError(f"{str(listing)!r} line {number}: no record {name!r} "
+                                    f"(no {name}.hea in {str(directory)!r})",
+                                    path=str(directory / name))
+        out.append(record)
+    if not out:
+        raise DataNotFoundError(f"{str(listing)!r} lists no records", path=str(listing))
+    return out
+
+
+def expand_record_paths(paths: Iterable[str | os.PathLike]) -> list[Path]:
+    """Expand command-line PATH arguments into WFDB record paths (without extension).
+
+    Each PATH is a record (``x/A00001``, ``x/A00001.hea``, ``x/A00001.mat``, ``x/100.dat``: a
+    file-system path, not a name looked up in a data directory) or a directory: the records
+    its ``RECORDS`` file lists (PhysioNet's convention; CinC 2017 and MIT-BIH have one), else
+    every ``*.hea`` in it by name. All PATHs are checked before anything is returned, so a
+    command fails before its first output line. A record reached twice is kept once (the first
+    time), and the repeat is logged.
+
+    Raises
+    ------
+    DataNotFoundError
+        A PATH that is neither a record nor a directory, a ``RECORDS`` line without a header,
+        a directory with no records (one line naming it; ``path`` is where we looked).
+    DataError
+        An unreadable ``RECORDS`` file, or no PATH at all.
+    """
+    out: list[Path] = []
+    seen: set[Path] = set()
+    given = 0
+    for raw in paths:
+        given += 1
+        text = os.fspath(raw)
+        as_dir = Path(text).expanduser()
+        if as_dir.is_dir():
+            records = _records_in(as_dir)
+        else:
+            record = _record_at(str(Path(text).expanduser()))
+            if record is None:
+                raise DataNotFoundError(f"{text!r} is neither a WFDB record (no "
+                                        f"{_strip_suffix(text)}.hea) nor a directory",
+                                        path=text)
+            records = [record]
+        for record in records:
+            key = record.resolve()
+            if key in seen:
+                logger.info("record %s given twice; classified once", record)
+                continue
+            seen.add(key)
+            out.append(record)
+    if not given:
+        raise DataError("no PATH given (a WFDB record or a directory of records)")
+    return out
+
+
+def _strip_suffix(text: str) -> str:
+    return text.rsplit(".", 1)[0] if text.endswith(RECORD_SUFFIXES) else text
 
 
 def _wfdb():

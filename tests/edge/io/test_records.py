@@ -1,4 +1,5 @@
-"""edge.io.records: WFDB records in physical units; invalid samples read as NaN."""
+"""edge.io.records: WFDB records in physical units (MIT-BIH and the CinC 2017 .mat form); invalid
+samples read as NaN; command-line PATHs expanded into records."""
 import numpy as np
 import pytest
 import wfdb
@@ -25,3 +26,137 @@ def test_wfdb_invalid_samples_are_nan(tmp_path, fmt):
 def test_mitdb_record_has_no_nan(mitdb_dir):
     rec = read_record("100", data_dir=mitdb_dir, sampto=3600)
     assert np.isfinite(rec.signal_mv).all() and rec.signal_mv.shape == (3600, 2)
+
+
+# -- CinC 2017 records (.mat + .hea) and PATH expansion -------------------------------------
+
+def write_cinc_record(directory, name, adc, fs_hz=300, gain=1000.0):
+    """A record in the CinC 2017 form: MATLAB v4 ``name.mat`` holding ``val`` (int16, one
+    row), and a header whose format is ``16+24`` (the 24-byte MAT header skipped)."""
+    import io
+
+    import scipy.io
+
+    adc = np.asarray(adc, dtype=np.int16)
+    buf = io.BytesIO()
+    scipy.io.savemat(buf, {"val": adc[None, :]}, format="4")
+    (directory / f"{name}.mat").write_bytes(buf.getvalue())
+    (directory / f"{name}.hea").write_text(
+        f"{name} 1 {fs_hz} {adc.size} 05:05:15 1/05/2000 \n"
+        f"{name}.mat 16+24 {gain:g}/mV 16 0 {int(adc[0])} 0 0 ECG \n")
+    return directory / name
+
+
+@pytest.fixture(scope="session")
+def cinc2017_dir():
+    """$CINC2017_DIR, else ``cinc2017`` next to $MITDB_DIR; skipped when neither exists."""
+    import os
+    from pathlib import Path
+
+    for raw in (os.environ.get("CINC2017_DIR"),
+                os.environ.get("MITDB_DIR") and Path(os.environ["MITDB_DIR"]).parent
+                / "cinc2017"):
+        if raw and (Path(raw) / "A00001.hea").is_file():
+            return Path(raw)
+    pytest.skip("CINC2017_DIR is not set to the CinC 2017 data directory")
+
+
+@pytest.mark.parametrize("suffix", ["", ".hea", ".mat"])
+def test_a_cinc_style_record_reads_in_millivolts(tmp_path, suffix):
+    """A ``.mat`` path was kept as the record name and read as ``A.mat.hea`` (a traceback-free
+    but wrong 'damaged files' error)."""
+    adc = (np.sin(np.linspace(0, 30, 2700)) * 800).astype(np.int16)
+    path = write_cinc_record(tmp_path, "A09999", adc)
+    rec = read_record(f"{path}{suffix}")
+    assert rec.name == "A09999" and rec.fs_hz == 300.0 and rec.signal_mv.shape == (2700, 1)
+    assert rec.units == ("mV",) and rec.adc_gain == (1000.0,) and rec.baseline == (0,)
+    np.testing.assert_array_equal(rec.adc[:, 0], adc)
+    np.testing.assert_allclose(rec.signal_mv[:, 0], adc / 1000.0)
+
+
+def test_cinc2017_a00001_reads_like_a_mitdb_record(cinc2017_dir):
+    import scipy.io
+
+    for given in ("A00001", "A00001.hea", "A00001.mat"):
+        rec = read_record(cinc2017_dir / given)
+        assert rec.fs_hz == 300.0 and rec.signal_mv.shape == (9000, 1) and rec.name == "A00001"
+        assert rec.sig_names == ("ECG",) and np.isfinite(rec.signal_mv).all()
+    val = scipy.io.loadmat(str(cinc2017_dir / "A00001.mat"))["val"][0]
+    np.testing.assert_array_equal(rec.adc[:, 0], val)
+    np.testing.assert_allclose(rec.signal_mv[:, 0], val / 1000.0)
+
+
+def test_cinc2017_directory_expands_through_its_records_file(cinc2017_dir):
+    from edge.io.records import expand_record_paths
+
+    names = (cinc2017_dir / "RECORDS").read_text().split()
+    paths = expand_record_paths([cinc2017_dir])
+    assert [p.name for p in paths] == names and paths[0] == cinc2017_dir / "A00001"
+
+
+def small_db(tmp_path):
+    db = tmp_path / "db"
+    db.mkdir()
+    for name in ("A1", "A2", "A3"):
+        write_cinc_record(db, name, np.arange(600) % 100)
+    return db
+
+
+def test_paths_expand_to_records_with_or_without_extension(tmp_path):
+    from edge.io.records import expand_record_paths
+
+    db = small_db(tmp_path)
+    wfdb.wrsamp("m100", fs=360, units=["mV"], sig_name=["MLII"],
+                p_signal=np.zeros((720, 1)), fmt=["212"], write_dir=str(db))
+    got = expand_record_paths([db / "A2.mat", str(db / "A1.hea"), db / "A3", db / "m100.dat"])
+    assert got == [db / "A2", db / "A1", db / "A3", db / "m100"]
+
+
+def test_a_directory_without_records_file_gives_every_header_by_name(tmp_path):
+    from edge.io.records import expand_record_paths
+
+    db = small_db(tmp_path)
+    assert expand_record_paths([db]) == [db / "A1", db / "A2", db / "A3"]
+
+
+def test_a_records_file_gives_its_records_in_its_order(tmp_path):
+    from edge.io.records import expand_record_paths
+
+    db = small_db(tmp_path)
+    (db / "RECORDS").write_text("A3\n\n# a comment\nA1\n")
+    assert expand_record_paths([db]) == [db / "A3", db / "A1"]
+    # a record reached twice is classified once
+    assert expand_record_paths([db / "A1", db, db / "A1.mat"]) == [db / "A1", db / "A3"]
+
+
+@pytest.mark.parametrize("setup, arg, words", [
+    (None, "nosuch", "is neither a WFDB record"),
+    (None, "nosuch.mat", "no {tmp}/nosuch.hea"),
+    ("records", "db", "line 2: no record 'A7'"),
+    ("empty_records", "db", "lists no records"),
+    ("empty_dir", "empty", "no RECORDS file and no WFDB header"),
+])
+def test_missing_paths_are_one_line_data_errors(tmp_path, setup, arg, words):
+    from edge.errors import DataError, DataNotFoundError
+    from edge.io.records import expand_record_paths
+
+    db = small_db(tmp_path)
+    if setup == "records":
+        (db / "RECORDS").write_text("A1\nA7\n")
+    elif setup == "empty_records":
+        (db / "RECORDS").write_text("\n# nothing\n")
+    elif setup == "empty_dir":
+        (tmp_path / "empty").mkdir()
+    with pytest.raises(DataNotFoundError) as err:
+        expand_record_paths([db / "A1", tmp_path / arg])
+    msg = str(err.value)
+    assert words.replace("{tmp}", str(tmp_path)) in msg and "\n" not in msg
+    assert isinstance(err.value, DataError)
+
+
+def test_no_path_at_all_is_a_data_error():
+    from edge.errors import DataError
+    from edge.io.records import expand_record_paths
+
+    with pytest.raises(DataError, match="no PATH given"):
+        expand_record_paths([])
