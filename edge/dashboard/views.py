@@ -42,7 +42,8 @@ logger = logging.getLogger(__name__)
 ALERT_NAMES = {"v_run": "ventricular run", "bigeminy": "ventricular bigeminy",
                "trigeminy": "ventricular trigeminy", "bradycardia": "bradycardia",
                "tachycardia": "tachycardia", "pause": "pause",
-               "vflutter": "ventricular flutter / fibrillation"}
+               "vflutter": "ventricular flutter / fibrillation", "afib": "atrial fibrillation",
+               "aflutter": "atrial flutter", "svt": "supraventricular tachycardia"}
 
 _BADGE = {"N": "green", "S": "orange", "V": "red", "F": "violet", "Q": "gray"}
 _QUALITY_BADGE = {"good": "green", "noisy": "orange", "saturated": "red", "lead_off": "red"}

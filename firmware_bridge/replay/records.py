@@ -139,7 +139,7 @@ def resolve_record(record: str | os.PathLike, database: str = "mitdb",
         When no such record exists (or the data directory is missing).
     """
     text = str(record)
-    if text.endswith((".hea", ".dat", ".atr")):
+    if text.endswith((".hea", ".dat", ".atr", ".mat")):
         text = text.rsplit(".", 1)[0]
     as_path = Path(text)
     if as_path.with_suffix(".hea").is_file() or Path(text + ".hea").is_file():

@@ -46,3 +46,19 @@ def test_version(capsys):
         main(["--version"])
     assert exc.value.code == 0
     assert capsys.readouterr().out.strip() == f"ecg-edge {edge.__version__}"
+
+
+def test_a_closed_pipe_is_not_a_traceback():
+    """``ecg-edge check CONFIG | head -1``: the reader leaves early; no BrokenPipeError trace."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[3]
+    proc = subprocess.Popen([sys.executable, "-m", "edge.cli", "check",
+                             str(repo / "deploy" / "ecg-edge.toml")], cwd=repo,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # the reader is gone before the first line is written
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141
+    assert "Traceback" not in err and "BrokenPipeError" not in err
