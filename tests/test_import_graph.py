@@ -20,7 +20,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGES = ("firmware_bridge", "edge", "training", "convert")  # the chain, left to right
-EDGE_LAYERS = (("errors", "aami"), ("dsp", "io", "eval"), ("model",), ("pipeline",),
+EDGE_LAYERS = (("errors", "aami"), ("dsp", "io", "eval"), ("model",), ("pipeline",), ("rhythm",),
                ("events",), ("sinks",), ("runtime",), ("dashboard",), ("cli",))
 
 

@@ -1,0 +1,290 @@
+"""Streaming rhythm analyser: beats in, atrial-fibrillation episodes out.
+
+For every beat, the RR intervals of the last ``window_beats`` beats (bounded look-back) give the
+features of :mod:`edge.rhythm.features`, and the bundled tree model
+(:mod:`edge.rhythm.model`) gives P(AF) of that window. Episodes come from a hysteresis on
+P(AF): an AF episode starts once P(AF) >= ``p_onset`` for ``onset_beats`` consecutive beats
+spanning at least ``min_episode_s`` (shorter runs are no episode), and ends once P(AF) <
+``p_offset`` for ``offset_beats`` beats spanning ``offset_s``. Each change is dated at the first
+beat of the run that confirmed it, moved back by ``lag_beats`` beats (the window's delay), so
+the changes are emitted late but dated where the rhythm changed.
+
+**Flutter is not separated from fibrillation.** From RR intervals alone atrial flutter with
+variable block looks like AF and flutter with a fixed block like sinus tachycardia; the
+analyser labels both :data:`RHYTHM_AF` (``"AF/AFL"``) and writes ``(AFIB`` for it in WFDB
+aux notes (:data:`WFDB_AUX`). :data:`RHYTHM_OTHER` (``"N"``) is every rhythm that is not AF/AFL
+(sinus and others).
+
+An interval outside ``min_rr_s``..``max_rr_s`` (a missed stretch, signal loss) restarts the
+window: no window ever spans it. Feeding beats one, seven or all at a time gives identical
+results (state is explicit: the last ``window_beats`` beat positions and the episode state).
+"""
+from __future__ import annotations
+
+import logging
+import os
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from edge.errors import ConfigError, SignalError
+from edge.rhythm.features import FEATURE_NAMES, MIN_INTERVALS, rr_window_features
+from edge.rhythm.model import TreeModel, default_model_path, load_tree_model
+
+__all__ = ["RHYTHM_AF", "RHYTHM_OTHER", "RHYTHMS", "WFDB_AUX", "RhythmConfig", "RhythmChange",
+           "RhythmAnalyser", "RhythmResult", "analyse_beats", "load_af_model"]
+
+logger = logging.getLogger(__name__)
+
+RHYTHM_OTHER = "N"
+RHYTHM_AF = "AF/AFL"
+RHYTHMS = (RHYTHM_OTHER, RHYTHM_AF)
+#: MIT-BIH rhythm aux notes of our rhythm labels.
+WFDB_AUX = {RHYTHM_OTHER: "(N", RHYTHM_AF: "(AFIB"}
+_EVIDENCE = ("nrmssd", "cosen", "turning_point_ratio", "pnn50", "short_long_share")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RhythmConfig:
+    """Settings of :class:`RhythmAnalyser`.
+
+    Attributes
+    ----------
+    window_beats : RR intervals in the look-back window (>= 8).
+    min_window_beats : fewest intervals for a P(AF) (8..window_beats).
+    min_rr_s, max_rr_s : plausible RR range (s); an interval outside it restarts the window.
+    p_onset, p_offset : hysteresis thresholds on P(AF) (0 < p_offset <= p_onset < 1).
+    onset_beats, offset_beats : consecutive beats above / below them to start / end.
+    min_episode_s : shortest AF episode (s); shorter AF runs are not reported.
+    offset_s : shortest non-AF run that ends an episode (s).
+    lag_beats : beats a change is dated back (0..window_beats).
+    model_path : the AF window model (JSON); ``None``: the bundled one.
+    """
+
+    window_beats: int = 40
+    min_window_beats: int = 12
+    min_rr_s: float = 0.2
+    max_rr_s: float = 3.0
+    p_onset: float = 0.6
+    p_offset: float = 0.4
+    onset_beats: int = 10
+    offset_beats: int = 10
+    min_episode_s: float = 30.0
+    offset_s: float = 10.0
+    lag_beats: int = 0
+    model_path: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("window_beats", "min_window_beats", "onset_beats", "offset_beats",
+                     "lag_beats"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool):
+                raise ConfigError(name, f"must be an integer, got {v!r}")
+        if self.window_beats < MIN_INTERVALS:
+            raise ConfigError("window_beats", f"must be >= {MIN_INTERVALS}, got "
+                                              f"{self.window_beats}")
+        if not MIN_INTERVALS <= self.min_window_beats <= self.window_beats:
+            raise ConfigError("min_window_beats", f"must be in {MIN_INTERVALS}..window_beats "
+                                                  f"({self.window_beats}), got "
+                                                  f"{self.min_window_beats}")
+        if not (np.isfinite(self.min_rr_s) and np.isfinite(self.max_rr_s)
+                and 0 < self.min_rr_s < self.max_rr_s):
+            raise ConfigError("min_rr_s", f"need 0 < min_rr_s < max_rr_s, got {self.min_rr_s}, "
+                                          f"{self.max_rr_s}")
+        if not 0 < self.p_onset < 1:
+            raise ConfigError("p_onset", f"must be in (0, 1), got {self.p_onset}")
+        if not 0 < self.p_offset <= self.p_onset:
+            raise ConfigError("p_offset", f"must be in (0, p_onset], got {self.p_offset}")
+        if self.onset_beats < 1:
+            raise ConfigError("onset_beats", f"must be >= 1, got {self.onset_beats}")
+        if self.offset_beats < 1:
+            raise ConfigError("offset_beats", f"must be >= 1, got {self.offset_beats}")
+        if not (np.isfinite(self.min_episode_s) and self.min_episode_s >= 0):
+            raise ConfigError("min_episode_s", f"must be >= 0 s, got {self.min_episode_s}")
+        if not (np.isfinite(self.offset_s) and self.offset_s >= 0):
+            raise ConfigError("offset_s", f"must be >= 0 s, got {self.offset_s}")
+        if not 0 <= self.lag_beats <= self.window_beats:
+            raise ConfigError("lag_beats", f"must be in 0..window_beats ({self.window_beats}), "
+                                           f"got {self.lag_beats}")
+
+
+@dataclass(frozen=True)
+class RhythmChange:
+    """The rhythm changes to ``rhythm`` at ``sample_index`` (input samples); ``p_af`` is P(AF)
+    of the window that confirmed it, ``evidence`` that window's main features."""
+
+    sample_index: int
+    rhythm: str
+    p_af: float
+    evidence: dict[str, float] = field(default_factory=dict)
+
+
+def load_af_model(path: str | os.PathLike | None = None) -> TreeModel:
+    """The AF window model at ``path`` (default: bundled), checked against our features."""
+    return load_tree_model(default_model_path("af_window") if path is None else Path(path),
+                           kind="af_window", feature_names=FEATURE_NAMES)
+
+
+class RhythmAnalyser:
+    """Streaming AF/AFL episode detector over beat positions (explicit state).
+
+    Parameters
+    ----------
+    config : settings; default :class:`RhythmConfig`.
+    model : a loaded model (overrides ``config.model_path``).
+    """
+
+    def __init__(self, config: RhythmConfig | None = None, model: TreeModel | None = None):
+        self.config = config or RhythmConfig()
+        self.model = model if model is not None else load_af_model(self.config.model_path)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every beat and the episode state."""
+        n = self.config.window_beats + 1
+        self._pos: deque[int] = deque(maxlen=n)  # beat sample indices of the current window
+        self._lab: deque[str] = deque(maxlen=n)
+        self._recent: deque[int] = deque(maxlen=self.config.lag_beats + 1)  # for dating back
+        self._fs_hz: float | None = None
+        self._last: int | None = None
+        self._rhythm: str | None = None  # None until the first P(AF)
+        self._first: int | None = None
+        self._run_start: int | None = None  # first beat of the run against the current rhythm
+        self._run_beats = 0
+        self.n_beats = 0
+        self.n_window_restarts = 0
+
+    @property
+    def rhythm(self) -> str | None:
+        """The current rhythm (``None`` before the first window)."""
+        return self._rhythm
+
+    def _check(self, sample_index: np.ndarray, fs_hz: float,
+               labels: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+        idx = np.asarray(sample_index)
+        if idx.ndim != 1 or (idx.size and not np.issubdtype(idx.dtype, np.integer)):
+            raise SignalError(f"sample_index must be a 1-D integer array, got shape {idx.shape} "
+                              f"dtype {idx.dtype}")
+        if not (np.isfinite(fs_hz) and fs_hz > 0):
+            raise SignalError(f"fs_hz must be > 0, got {fs_hz}")
+        if self._fs_hz is not None and fs_hz != self._fs_hz:
+            raise SignalError(f"fs_hz changed from {self._fs_hz} to {fs_hz} (reset first)")
+        idx = idx.astype(np.int64)
+        if idx.size and (np.any(np.diff(idx) <= 0)
+                         or (self._last is not None and idx[0] <= self._last)):
+            raise SignalError("sample_index must be strictly increasing (across calls too)")
+        lab = None
+        if labels is not None:
+            lab = np.asarray(labels).astype(str)
+            if lab.shape != idx.shape:
+                raise SignalError(f"labels must match sample_index: shape {lab.shape} vs "
+                                  f"{idx.shape}")
+        return idx, lab
+
+    def process_beats(self, sample_index: np.ndarray, fs_hz: float,
+                      labels: np.ndarray | None = None) -> tuple[np.ndarray, list[RhythmChange]]:
+        """Like :meth:`process`, also returning each beat's P(AF) (NaN before a full window)."""
+        idx, lab = self._check(sample_index, fs_hz, labels)
+        self._fs_hz = float(fs_hz)
+        cfg = self.config
+        p_out = np.full(idx.size, np.nan)
+        changes: list[RhythmChange] = []
+        for i, s in enumerate(idx.tolist()):
+            self.n_beats += 1
+            self._recent.append(s)
+            if self._first is None:
+                self._first = s
+            if self._last is not None:
+                rr = (s - self._last) / self._fs_hz
+                if not cfg.min_rr_s <= rr <= cfg.max_rr_s:
+                    self._pos.clear()
+                    self._lab.clear()
+                    self.n_window_restarts += 1
+            self._last = s
+            self._pos.append(s)
+            self._lab.append(lab[i] if lab is not None else "")
+            if len(self._pos) - 1 < cfg.min_window_beats:
+                continue
+            rr_w = np.diff(np.fromiter(self._pos, dtype=np.int64, count=len(self._pos)))
+            feats = rr_window_features(rr_w / self._fs_hz)
+            p = float(self.model.predict_proba(feats)[0, 1])
+            p_out[i] = p
+            change = self._step(s, p, feats, lab is not None)
+            if change is not None:
+                changes.append(change)
+        return p_out, changes
+
+    def process(self, sample_index: np.ndarray, fs_hz: float,
+                labels: np.ndarray | None = None) -> list[RhythmChange]:
+        """Take the next beats (input sample indices at ``fs_hz``, optional beat classes);
+        return the rhythm changes they confirm, in order.
+
+        Raises
+        ------
+        SignalError
+            On a non-integer or non-increasing ``sample_index``, a bad or changing ``fs_hz``,
+            or ``labels`` of another length.
+        """
+        return self.process_beats(sample_index, fs_hz, labels)[1]
+
+    def flush(self) -> list[RhythmChange]:
+        """End of stream: an unconfirmed run is dropped (too short to be an episode)."""
+        return []
+
+    def _evidence(self, feats: np.ndarray, with_labels: bool) -> dict[str, float]:
+        ev = {k: round(float(feats[FEATURE_NAMES.index(k)]), 4) for k in _EVIDENCE}
+        ev["window_beats"] = float(len(self._pos) - 1)
+        if with_labels:
+            labs = list(self._lab)[1:]
+            ev["ectopic_share"] = round(sum(c in ("S", "V") for c in labs) / max(1, len(labs)), 4)
+        return ev
+
+    def _step(self, s: int, p: float, feats: np.ndarray, with_labels: bool) -> RhythmChange | None:
+        cfg = self.config
+        if self._rhythm is None:
+            self._rhythm = RHYTHM_OTHER
+            first = self._first if self._first is not None else s
+            return RhythmChange(first, RHYTHM_OTHER, p, self._evidence(feats, with_labels))
+        against = p >= cfg.p_onset if self._rhythm == RHYTHM_OTHER else p < cfg.p_offset
+        if not against:
+            self._run_start, self._run_beats = None, 0
+            return None
+        if self._run_start is None:
+            self._run_start = self._recent[0]  # dated back by up to lag_beats beats
+        self._run_beats += 1
+        need_beats, need_s = ((cfg.onset_beats, cfg.min_episode_s)
+                              if self._rhythm == RHYTHM_OTHER
+                              else (cfg.offset_beats, cfg.offset_s))
+        fs = self._fs_hz or 1.0
+        if self._run_beats >= need_beats and (s - self._run_start) / fs >= need_s:
+            self._rhythm = RHYTHM_AF if self._rhythm == RHYTHM_OTHER else RHYTHM_OTHER
+            start = self._run_start
+            self._run_start, self._run_beats = None, 0
+            return RhythmChange(start, self._rhythm, p, self._evidence(feats, with_labels))
+        return None
+
+
+@dataclass(frozen=True)
+class RhythmResult:
+    """Whole-record result: per-beat rhythm and P(AF) (NaN before a window), and the changes."""
+
+    rhythm: np.ndarray  # str per beat
+    p_af: np.ndarray  # float per beat
+    changes: list[RhythmChange]
+
+
+def analyse_beats(sample_index: np.ndarray, fs_hz: float, labels: np.ndarray | None = None,
+                  config: RhythmConfig | None = None,
+                  model: TreeModel | None = None) -> RhythmResult:
+    """Run :class:`RhythmAnalyser` over all beats of a record; a beat's rhythm is that of the
+    last change at or before it (``N`` before the first)."""
+    an = RhythmAnalyser(config, model)
+    p, changes = an.process_beats(sample_index, fs_hz, labels)
+    changes += an.flush()
+    idx = np.asarray(sample_index, dtype=np.int64)
+    rhythm = np.full(idx.size, RHYTHM_OTHER, dtype=object)
+    for ch in changes:
+        rhythm[idx >= ch.sample_index] = ch.rhythm
+    return RhythmResult(rhythm.astype(str), p, changes)

@@ -1,0 +1,162 @@
+"""The rhythm model file: boosted shallow trees stored as JSON, evaluated with numpy.
+
+Training (:mod:`training.rhythm`) fits scikit-learn gradient boosting on the workstation and
+exports it here; the device never imports scikit-learn. Every tree is padded to a complete
+binary tree of the file's ``depth`` (a leaf above the last level becomes a split whose two
+children carry its value), so all trees are evaluated at once, level by level.
+
+The file (``format`` :data:`MODEL_FORMAT`, ``version`` 1)::
+
+    {"format": "ecg-edge-rhythm-trees", "version": 1, "kind": "af_window" | "strip",
+     "classes": [...], "feature_names": [...], "depth": d,
+     "init": [K floats], "feature": [[T*K][2**d - 1] ints], "threshold": [[...] floats],
+     "leaf": [[T*K][2**d] floats]}
+
+Tree ``t`` adds to the raw score of class ``t % K`` (leaf values already scaled by the
+learning rate); probabilities are the logistic (K = 1, binary: P of ``classes[1]``) or the
+softmax of the raw scores. ``x <= threshold`` goes left, as in scikit-learn.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edge.errors import ModelError
+
+__all__ = ["MODEL_FORMAT", "TreeModel", "load_tree_model", "default_model_path"]
+
+logger = logging.getLogger(__name__)
+
+MODEL_FORMAT = "ecg-edge-rhythm-trees"
+_MODELS = Path(__file__).resolve().parents[1] / "models"
+
+
+def default_model_path(kind: str) -> Path:
+    """The bundled model of ``kind`` (``"af_window"`` or ``"strip"``)."""
+    return _MODELS / {"af_window": "rhythm_af.json", "strip": "rhythm_strip.json"}[kind]
+
+
+@dataclass(frozen=True, eq=False)
+class TreeModel:
+    """A loaded tree ensemble (arrays validated by :func:`load_tree_model`)."""
+
+    kind: str
+    classes: tuple[str, ...]
+    feature_names: tuple[str, ...]
+    depth: int
+    init: np.ndarray  # (K,)
+    feature: np.ndarray  # (T*K, 2**d - 1) int64
+    threshold: np.ndarray  # (T*K, 2**d - 1) float64
+    leaf: np.ndarray  # (T*K, 2**d) float64
+    path: str = ""
+
+    @property
+    def n_outputs(self) -> int:
+        """K: 1 for a binary model, else the number of classes."""
+        return int(self.init.size)
+
+    def raw(self, x: np.ndarray) -> np.ndarray:
+        """Raw scores, shape (n, K), of feature rows ``x`` (n, F) (or one row (F,))."""
+        x = np.atleast_2d(np.asarray(x, dtype=np.float64))
+        n_trees = self.feature.shape[0]
+        node = np.zeros((x.shape[0], n_trees), dtype=np.int64)
+        cols = np.arange(n_trees)
+        for _ in range(self.depth):
+            f = self.feature[cols, node]
+            go_right = x[np.arange(x.shape[0])[:, None], f] > self.threshold[cols, node]
+            node = 2 * node + 1 + go_right
+        leaves = self.leaf[cols, node - (2 ** self.depth - 1)]  # (n, T*K)
+        k = self.n_outputs
+        return self.init[None, :] + leaves.reshape(x.shape[0], -1, k).sum(axis=1)
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        """Class probabilities, shape (n, len(classes))."""
+        raw = self.raw(x)
+        if self.n_outputs == 1:
+            p = 1.0 / (1.0 + np.exp(-raw[:, 0]))
+            return np.stack([1.0 - p, p], axis=1)
+        z = np.exp(raw - raw.max(axis=1, keepdims=True))
+        return z / z.sum(axis=1, keepdims=True)
+
+
+def _array(doc: dict, key: str, shape: tuple[int, ...], dtype, path: str) -> np.ndarray:
+    try:
+        arr = np.asarray(doc[key], dtype=dtype)
+    except KeyError:
+        raise ModelError(f"rhythm model has no {key!r} field", path) from None
+    except (TypeError, ValueError):
+        raise ModelError(f"rhythm model field {key!r} is not a numeric array", path) from None
+    if arr.shape != shape:
+        raise ModelError(f"rhythm model field {key!r} has shape {arr.shape}, expected {shape}",
+                         path)
+    if not np.all(np.isfinite(arr)) and key != "threshold":
+        raise ModelError(f"rhythm model field {key!r} holds a non-finite number", path)
+    return arr
+
+
+def load_tree_model(path: str | os.PathLike, *, kind: str | None = None,
+                    feature_names: tuple[str, ...] | None = None) -> TreeModel:
+    """Read and validate a rhythm model file.
+
+    Parameters
+    ----------
+    path : the JSON file.
+    kind : the expected ``kind`` (``None``: any).
+    feature_names : the features the caller computes; the file must list the same, in order.
+
+    Raises
+    ------
+    ModelError
+        One line naming the file: missing, unreadable, not JSON, of another format, version or
+        kind, other features, or arrays of the wrong shape or with non-finite numbers.
+    """
+    p = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ModelError("rhythm model file does not exist", p) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ModelError(f"rhythm model file cannot be read ({type(exc).__name__})", p) from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ModelError(f"rhythm model is not JSON (line {exc.lineno}: {exc.msg})", p) from None
+    if not isinstance(doc, dict) or doc.get("format") != MODEL_FORMAT:
+        raise ModelError(f"not a rhythm model (format must be {MODEL_FORMAT!r})", p)
+    if doc.get("version") != 1:
+        raise ModelError(f"rhythm model version {doc.get('version')!r} is not supported "
+                         "(this code reads version 1)", p)
+    if kind is not None and doc.get("kind") != kind:
+        raise ModelError(f"rhythm model kind is {doc.get('kind')!r}, expected {kind!r}", p)
+    classes = doc.get("classes")
+    names = doc.get("feature_names")
+    depth = doc.get("depth")
+    if not (isinstance(classes, list) and len(classes) >= 2
+            and all(isinstance(c, str) for c in classes)):
+        raise ModelError("rhythm model field 'classes' must list >= 2 class names", p)
+    if not (isinstance(names, list) and names and all(isinstance(c, str) for c in names)):
+        raise ModelError("rhythm model field 'feature_names' must list the feature names", p)
+    if feature_names is not None and tuple(names) != tuple(feature_names):
+        raise ModelError("rhythm model was trained on other features than this code computes "
+                         f"({len(names)} vs {len(feature_names)} names)", p)
+    if not (isinstance(depth, int) and not isinstance(depth, bool) and 1 <= depth <= 8):
+        raise ModelError(f"rhythm model field 'depth' must be an integer 1..8, got {depth!r}", p)
+    k = 1 if len(classes) == 2 else len(classes)
+    init = _array(doc, "init", (k,), np.float64, p)
+    n_rows = len(doc.get("feature") or [])
+    if n_rows == 0 or n_rows % k:
+        raise ModelError(f"rhythm model needs a positive multiple of {k} trees, got {n_rows}", p)
+    feature = _array(doc, "feature", (n_rows, 2 ** depth - 1), np.int64, p)
+    threshold = _array(doc, "threshold", (n_rows, 2 ** depth - 1), np.float64, p)
+    leaf = _array(doc, "leaf", (n_rows, 2 ** depth), np.float64, p)
+    if feature.min() < 0 or feature.max() >= len(names):
+        raise ModelError("rhythm model field 'feature' indexes a feature it does not list", p)
+    if np.any(np.isnan(threshold)):
+        raise ModelError("rhythm model field 'threshold' holds NaN", p)
+    return TreeModel(str(doc.get("kind")), tuple(classes), tuple(names), depth, init, feature,
+                     threshold, leaf, p)

@@ -1,0 +1,163 @@
+"""Streaming rhythm analyser: config rules, synthetic regular/irregular RR, hysteresis and
+minimum episode length, chunk invariance, a real AF excerpt of MIT-BIH 201 (DS1)."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from edge.errors import ConfigError, ModelError, SignalError
+from edge.rhythm.analyser import (
+    RHYTHM_AF,
+    RHYTHM_OTHER,
+    RhythmAnalyser,
+    RhythmConfig,
+    analyse_beats,
+)
+from edge.rhythm.features import FEATURE_NAMES
+
+FS = 250.0
+
+
+def _beats(rr_s: np.ndarray, fs: float = FS) -> np.ndarray:
+    return np.r_[0, np.cumsum(np.round(np.asarray(rr_s) * fs))].astype(np.int64) + 100
+
+
+def _sinus(rng, n, mean=0.8):
+    return mean + 0.01 * rng.standard_normal(n) + 0.02 * np.sin(np.arange(n) / 4)
+
+
+def _af(rng, n):
+    return rng.uniform(0.4, 1.1, n)
+
+
+@pytest.mark.parametrize("kw, field", [
+    ({"window_beats": 4}, "window_beats"),
+    ({"window_beats": 40.0}, "window_beats"),
+    ({"min_window_beats": 50}, "min_window_beats"),
+    ({"min_rr_s": 2.0, "max_rr_s": 1.0}, "min_rr_s"),
+    ({"p_onset": 1.0}, "p_onset"),
+    ({"p_offset": 0.7, "p_onset": 0.6}, "p_offset"),
+    ({"onset_beats": 0}, "onset_beats"),
+    ({"min_episode_s": -1.0}, "min_episode_s"),
+    ({"offset_s": float("nan")}, "offset_s"),
+    ({"lag_beats": 41}, "lag_beats"),
+])
+def test_config_rules_name_the_field(kw, field):
+    with pytest.raises(ConfigError) as info:
+        RhythmConfig(**kw)
+    assert info.value.field == field
+
+
+def test_regular_rhythm_has_no_af(rng):
+    res = analyse_beats(_beats(_sinus(rng, 400)), FS)
+    assert [c.rhythm for c in res.changes] == [RHYTHM_OTHER]
+    assert np.nanmax(res.p_af) < 0.5 and set(res.rhythm) == {RHYTHM_OTHER}
+
+
+def test_irregular_stretch_is_one_af_episode(rng):
+    rr = np.r_[_sinus(rng, 150), _af(rng, 200), _sinus(rng, 150)]
+    idx = _beats(rr)
+    res = analyse_beats(idx, FS)
+    assert [c.rhythm for c in res.changes] == [RHYTHM_OTHER, RHYTHM_AF, RHYTHM_OTHER]
+    on, off = res.changes[1].sample_index, res.changes[2].sample_index
+    # dated within a window of the true change
+    assert abs(on - idx[150]) < 45 * 0.8 * FS and abs(off - idx[350]) < 45 * 0.8 * FS
+    assert res.changes[1].p_af >= 0.6 and "nrmssd" in res.changes[1].evidence
+    inside = (idx >= on) & (idx < off)
+    assert np.all(res.rhythm[inside] == RHYTHM_AF) and np.all(res.rhythm[~inside] == RHYTHM_OTHER)
+
+
+def test_short_af_run_is_no_episode(rng):
+    rr = np.r_[_sinus(rng, 150), _af(rng, 60), _sinus(rng, 150)]  # ~45 s of AF
+    long = analyse_beats(_beats(rr), FS, config=RhythmConfig(min_episode_s=120.0))
+    assert [c.rhythm for c in long.changes] == [RHYTHM_OTHER]
+    short = analyse_beats(_beats(rr), FS, config=RhythmConfig(min_episode_s=5.0))
+    assert RHYTHM_AF in [c.rhythm for c in short.changes]
+
+
+@pytest.mark.parametrize("size", [1, 7])
+def test_chunk_invariance(rng, size):
+    rr = np.r_[_sinus(rng, 100), _af(rng, 150), 3.5, _af(rng, 50), _sinus(rng, 120)]
+    idx = _beats(rr)
+    labels = np.where(rng.random(idx.size) < 0.1, "V", "N")
+    whole = RhythmAnalyser()
+    p_all, ch_all = whole.process_beats(idx, FS, labels)
+    part = RhythmAnalyser()
+    ps, chs = [], []
+    for i in range(0, idx.size, size):
+        p, ch = part.process_beats(idx[i:i + size], FS, labels[i:i + size])
+        ps.append(p)
+        chs += ch
+    np.testing.assert_array_equal(np.concatenate(ps), p_all)
+    assert chs == ch_all and len(ch_all) >= 2
+    assert part.n_window_restarts == whole.n_window_restarts == 1
+    assert "ectopic_share" in ch_all[-1].evidence
+
+
+def test_streaming_equals_batch_features(rng):
+    from edge.rhythm.features import beat_window_features
+
+    idx = _beats(np.r_[_sinus(rng, 60), _af(rng, 60)])
+    cfg = RhythmConfig()
+    an = RhythmAnalyser(cfg)
+    p, _ = an.process_beats(idx, FS)
+    f, v = beat_window_features(idx, FS, window_beats=cfg.window_beats,
+                                min_window_beats=cfg.min_window_beats, min_rr_s=cfg.min_rr_s,
+                                max_rr_s=cfg.max_rr_s)
+    np.testing.assert_allclose(p[v], an.model.predict_proba(f[v])[:, 1])
+    assert np.all(np.isnan(p[~v]))
+
+
+def test_reset_forgets_everything(rng):
+    idx = _beats(_af(rng, 120))
+    an = RhythmAnalyser()
+    first = an.process(idx, FS)
+    an.reset()
+    assert an.process(idx, FS) == first
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda a: a.process(np.array([5, 3]), FS), "strictly increasing"),
+    (lambda a: a.process(np.array([1.5, 3.0]), FS), "integer"),
+    (lambda a: a.process(np.array([1, 3]), 0.0), "fs_hz"),
+    (lambda a: a.process(np.array([1, 3]), FS, np.array(["N"])), "labels"),
+])
+def test_bad_beats_are_refused(call, words):
+    with pytest.raises(SignalError, match=words):
+        call(RhythmAnalyser())
+
+
+def test_beats_going_back_across_calls_and_rate_change_are_refused():
+    an = RhythmAnalyser()
+    an.process(np.array([100, 300]), FS)
+    with pytest.raises(SignalError, match="strictly increasing"):
+        an.process(np.array([200]), FS)
+    with pytest.raises(SignalError, match="fs_hz changed"):
+        an.process(np.array([400]), 360.0)
+
+
+def test_model_path_errors_name_the_file(tmp_path):
+    bad = tmp_path / "af.json"
+    bad.write_text(json.dumps({"format": "ecg-edge-rhythm-trees", "version": 1,
+                               "kind": "af_window"}))
+    with pytest.raises(ModelError) as info:
+        RhythmAnalyser(RhythmConfig(model_path=str(bad)))
+    assert str(info.value).startswith(str(bad)) and "\n" not in str(info.value)
+    assert len(FEATURE_NAMES) > 10
+
+
+def test_real_af_excerpt_mitdb_201(mitdb_dir):
+    """MIT-BIH 201 (DS1): reference '+' (AFIB from sample 60 to 136226 (~6.3 min), then (NOD and
+    (N. Reference beats of the first 12 minutes: the AF stretch is found, the rest is not AF."""
+    from edge.io.records import read_annotations
+
+    ann = read_annotations("201", "atr", data_dir=mitdb_dir, sampto=12 * 60 * 360)
+    beat = np.array([s not in "+~|\"x[]!" for s in ann.symbol])
+    idx = ann.sample_index[beat]
+    res = analyse_beats(idx, 360.0, labels=ann.symbol[beat].astype(str))
+    af = res.rhythm == RHYTHM_AF
+    truth = idx < 136226
+    assert af[truth].mean() > 0.8
+    assert af[~truth].mean() < 0.2

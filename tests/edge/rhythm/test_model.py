@@ -1,0 +1,74 @@
+"""Rhythm model files: evaluation of padded trees, and one-line ModelErrors naming the file."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from edge.errors import ModelError
+from edge.rhythm.analyser import load_af_model
+from edge.rhythm.features import FEATURE_NAMES
+from edge.rhythm.model import MODEL_FORMAT, load_tree_model
+from edge.rhythm.strip import load_strip_model
+
+
+def _doc(**over):
+    doc = {"format": MODEL_FORMAT, "version": 1, "kind": "af_window", "classes": ["o", "a"],
+           "feature_names": ["x0", "x1"], "depth": 2, "init": [0.5],
+           # tree: x0 <= 1 ? (x1 <= 0 ? -1 : 1) : leaf 2 (padded split with +inf threshold)
+           "feature": [[0, 1, 0]], "threshold": [[1.0, 0.0, 1e308]],
+           "leaf": [[-1.0, 1.0, 2.0, 2.0]]}
+    doc.update(over)
+    return doc
+
+
+def _write(tmp_path, doc, name="m.json"):
+    p = tmp_path / name
+    p.write_text(json.dumps(doc) if isinstance(doc, dict) else doc)
+    return p
+
+
+def test_padded_tree_evaluation(tmp_path):
+    m = load_tree_model(_write(tmp_path, _doc()))
+    raw = m.raw(np.array([[0.0, -1.0], [0.0, 3.0], [5.0, -7.0]]))[:, 0]
+    np.testing.assert_allclose(raw, [-0.5, 1.5, 2.5])
+    p = m.predict_proba(np.array([0.0, 3.0]))
+    np.testing.assert_allclose(p[0], [1 - 1 / (1 + np.exp(-1.5)), 1 / (1 + np.exp(-1.5))])
+
+
+@pytest.mark.parametrize("content, words", [
+    (None, "does not exist"),
+    ("{not json", "not JSON"),
+    (_doc(format="x"), "not a rhythm model"),
+    (_doc(version=2), "version 2"),
+    (_doc(kind="strip"), "kind is 'strip'"),
+    (_doc(depth=0), "depth"),
+    (_doc(leaf=[[1.0, 2.0]]), "'leaf' has shape"),
+    (_doc(feature=[[0, 5, 0]]), "indexes a feature"),
+    (_doc(init=["a"]), "'init' is not a numeric array"),
+    (_doc(leaf=[[1.0, 2.0, None, 1.0]]), "'leaf'"),
+    (_doc(classes=["only"]), "'classes'"),
+])
+def test_bad_files_raise_one_line_model_error_naming_file(tmp_path, content, words):
+    path = tmp_path / "missing.json" if content is None else _write(tmp_path, content)
+    with pytest.raises(ModelError) as info:
+        load_tree_model(path, kind="af_window")
+    msg = str(info.value)
+    assert words in msg and "\n" not in msg and msg.startswith(str(path))
+    assert info.value.path == str(path)
+
+
+def test_feature_names_must_match_the_code(tmp_path):
+    p = _write(tmp_path, _doc())
+    with pytest.raises(ModelError, match="other features"):
+        load_af_model(p)
+
+
+def test_bundled_models_load_and_match_the_features():
+    af = load_af_model()
+    assert af.feature_names == FEATURE_NAMES and af.classes[1] == "AF/AFL"
+    strip = load_strip_model()
+    assert set(strip.classes) <= {"N", "A", "O", "~"}
+    p = af.predict_proba(np.zeros((3, len(FEATURE_NAMES))))
+    assert p.shape == (3, 2) and np.allclose(p.sum(axis=1), 1)

@@ -1,0 +1,313 @@
+"""Train the rhythm models (AF window model, CinC strip model) and export them as JSON trees.
+
+Data:
+
+* CinC 2017 (``$CINC2017_DIR`` or ``/work/shared/data/cinc2017``; ``REFERENCE.csv``):
+  beats from our own streaming detector (:func:`edge.dsp.detection.detect_signal`);
+* MIT-BIH **DS1 only** (:data:`training.data.DS1`): detected beats, each given the rhythm of
+  the reference '+' annotation before it (``(AFIB`` and ``(AFL`` are AF/AFL). DS2 is never
+  read here.
+
+Beats are cached under ``$ECG_EDGE_CACHE`` (``rhythm_cinc_beats.npz``,
+``rhythm_mitdb_<rec>.npz``). ``python -m training.rhythm`` runs the CinC record-stratified
+5-fold cross-validation, prints it, and writes ``edge/models/rhythm_af.json`` and
+``edge/models/rhythm_strip.json`` fitted on all the training data.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edge.dsp.detection import detect_signal
+from edge.errors import SignalError
+from edge.io.records import read_annotations, read_record
+from edge.rhythm.analyser import RhythmConfig
+from edge.rhythm.features import FEATURE_NAMES, beat_window_features
+from edge.rhythm.model import MODEL_FORMAT, default_model_path
+from edge.rhythm.strip import STRIP_CLASSES, STRIP_FEATURE_NAMES, strip_features
+from training.data import DS1, DS2
+from training.dataset import cache_dir
+
+__all__ = ["CincBeats", "cinc_dir", "cinc_beats", "mitdb_rhythm_beats", "rhythm_intervals",
+           "window_dataset", "strip_dataset", "fit_trees", "export_trees", "cinc_folds",
+           "f1_scores", "main"]
+
+logger = logging.getLogger(__name__)
+
+AF_AUX = ("(AFIB", "(AFL")
+TREE_PARAMS = {"n_estimators": 150, "max_depth": 3, "learning_rate": 0.1, "subsample": 0.8}
+
+
+def cinc_dir() -> Path:
+    """``$CINC2017_DIR`` or the shared copy."""
+    return Path(os.environ.get("CINC2017_DIR", "/work/shared/data/cinc2017"))
+
+
+@dataclass(frozen=True)
+class CincBeats:
+    """Detected beats of every CinC recording (``offsets`` cut ``beats`` per record)."""
+
+    names: np.ndarray
+    labels: np.ndarray
+    duration_s: np.ndarray
+    fs_hz: np.ndarray
+    offsets: np.ndarray
+    beats: np.ndarray
+
+    def record_beats(self, i: int) -> np.ndarray:
+        return self.beats[self.offsets[i]:self.offsets[i + 1]]
+
+
+def cinc_beats(data_dir: str | os.PathLike | None = None) -> CincBeats:
+    """Detected beats of all CinC 2017 recordings (cached)."""
+    base = Path(data_dir) if data_dir else cinc_dir()
+    cache = cache_dir() / "rhythm_cinc_beats.npz"
+    if cache.is_file():
+        z = np.load(cache, allow_pickle=False)
+        return CincBeats(*(z[k] for k in ("names", "labels", "duration_s", "fs_hz", "offsets",
+                                          "beats")))
+    with open(base / "REFERENCE.csv", newline="") as fh:
+        rows = [(r[0], r[1]) for r in csv.reader(fh) if r]
+    beats, offs, durs, fss = [], [0], [], []
+    for k, (name, _) in enumerate(rows):
+        rec = read_record(base / name)
+        x = np.nan_to_num(rec.signal_mv[:, 0])
+        b = detect_signal(x, rec.fs_hz, chunk_s=None)
+        beats.append(b)
+        offs.append(offs[-1] + b.size)
+        durs.append(x.size / rec.fs_hz)
+        fss.append(rec.fs_hz)
+        if k % 500 == 0:
+            logger.info("CinC beats: %d / %d", k, len(rows))
+    out = CincBeats(np.array([r[0] for r in rows]), np.array([r[1] for r in rows]),
+                    np.array(durs), np.array(fss), np.array(offs, dtype=np.int64),
+                    np.concatenate(beats).astype(np.int64))
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(cache, **{k: getattr(out, k) for k in ("names", "labels", "duration_s", "fs_hz",
+                                                     "offsets", "beats")})
+    return out
+
+
+def rhythm_intervals(record: str, data_dir: str | os.PathLike | None = None
+                     ) -> tuple[list[tuple[int, int]], int, float]:
+    """AF/AFL intervals ``(start, end)`` (samples) of a MIT-BIH record from its '+'
+    annotations, the record length (samples) and its rate."""
+    ann = read_annotations(record, "atr", data_dir=data_dir)
+    rec = read_record(record, data_dir=data_dir, sampto=1)
+    from wfdb import rdheader  # noqa: PLC0415 (training side only)
+
+    from edge.io.records import resolve_record  # noqa: PLC0415
+    n = int(rdheader(str(resolve_record(record, data_dir=data_dir))).sig_len)
+    out: list[tuple[int, int]] = []
+    start = None
+    for s, sym, aux in zip(ann.sample_index, ann.symbol, ann.aux_note):
+        if sym != "+":
+            continue
+        aux = (aux or "").rstrip("\x00").strip()
+        is_af = aux in AF_AUX
+        if is_af and start is None:
+            start = int(s)
+        elif not is_af and start is not None:
+            out.append((start, int(s)))
+            start = None
+    if start is not None:
+        out.append((start, n))
+    return out, n, rec.fs_hz
+
+
+def mitdb_rhythm_beats(record: str, data_dir: str | os.PathLike | None = None
+                       ) -> tuple[np.ndarray, np.ndarray, float]:
+    """Detected beats of a MIT-BIH record (cached) and whether each is inside AF/AFL."""
+    cache = cache_dir() / f"rhythm_mitdb_{record}.npz"
+    if cache.is_file():
+        z = np.load(cache)
+        beats, fs = z["beats"], float(z["fs_hz"])
+    else:
+        rec = read_record(record, data_dir=data_dir)
+        ch = rec.sig_names.index("MLII") if "MLII" in rec.sig_names else 0
+        beats = detect_signal(np.nan_to_num(rec.signal_mv[:, ch]), rec.fs_hz, chunk_s=None)
+        fs = rec.fs_hz
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(cache, beats=beats, fs_hz=fs)
+    intervals, _, _ = rhythm_intervals(record, data_dir)
+    af = np.zeros(beats.size, dtype=bool)
+    for a, b in intervals:
+        af |= (beats >= a) & (beats < b)
+    return beats.astype(np.int64), af, fs
+
+
+def _window_kw(cfg: RhythmConfig) -> dict:
+    return {"window_beats": cfg.window_beats, "min_window_beats": cfg.min_window_beats,
+            "min_rr_s": cfg.min_rr_s, "max_rr_s": cfg.max_rr_s}
+
+
+def window_dataset(cinc: CincBeats, records: np.ndarray, cfg: RhythmConfig, *,
+                   stride: int = 3) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Window features of CinC recordings ``records`` (indices), every ``stride``-th beat:
+    (X, y = recording is A, recording index)."""
+    xs, ys, gs = [], [], []
+    for i in records:
+        b = cinc.record_beats(int(i))
+        f, v = beat_window_features(b, float(cinc.fs_hz[i]), **_window_kw(cfg))
+        rows = np.flatnonzero(v)[::stride]
+        xs.append(f[rows])
+        ys.append(np.full(rows.size, cinc.labels[i] == "A"))
+        gs.append(np.full(rows.size, i))
+    return np.concatenate(xs), np.concatenate(ys), np.concatenate(gs)
+
+
+def mitdb_window_dataset(records: tuple[str, ...], cfg: RhythmConfig, *, stride: int = 5
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    """Window features of MIT-BIH records (DS1 only), every ``stride``-th beat, and AF labels."""
+    if set(records) & set(DS2):
+        raise ValueError("DS2 records are never used for training")
+    xs, ys = [], []
+    for r in records:
+        b, af, fs = mitdb_rhythm_beats(r)
+        f, v = beat_window_features(b, fs, **_window_kw(cfg))
+        rows = np.flatnonzero(v)[::stride]
+        xs.append(f[rows])
+        ys.append(af[rows])
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+def strip_dataset(cinc: CincBeats) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Strip features of every CinC recording: (X, y class index, has_features)."""
+    x = np.zeros((cinc.names.size, len(STRIP_FEATURE_NAMES)))
+    ok = np.zeros(cinc.names.size, dtype=bool)
+    for i in range(cinc.names.size):
+        try:
+            x[i] = strip_features(cinc.record_beats(i), float(cinc.fs_hz[i]),
+                                  float(cinc.duration_s[i]))
+            ok[i] = True
+        except SignalError:
+            pass
+    y = np.array([STRIP_CLASSES.index(c) for c in cinc.labels])
+    return x, y, ok
+
+
+def fit_trees(x: np.ndarray, y: np.ndarray, *, seed: int = 0, sample_weight=None, **params):
+    """Gradient-boosted shallow trees (scikit-learn, ``init='zero'`` so the export is exact)."""
+    from sklearn.ensemble import GradientBoostingClassifier  # noqa: PLC0415
+
+    kw = {**TREE_PARAMS, **params}
+    clf = GradientBoostingClassifier(init="zero", random_state=seed, **kw)
+    clf.fit(x, y, sample_weight=sample_weight)
+    return clf
+
+
+def export_trees(clf, *, kind: str, classes: tuple[str, ...],
+                 feature_names: tuple[str, ...]) -> dict:
+    """The :mod:`edge.rhythm.model` JSON document of a fitted ``GradientBoostingClassifier``
+    (every tree padded to a complete tree of the largest depth)."""
+    depth = int(max(e.tree_.max_depth for e in clf.estimators_.ravel()))
+    depth = max(depth, 1)
+    lr = float(clf.learning_rate)
+    n_inner, n_leaf = 2 ** depth - 1, 2 ** depth
+    feats, thrs, leaves = [], [], []
+    for stage in clf.estimators_:
+        for est in stage:
+            t = est.tree_
+            f = np.zeros(n_inner, dtype=np.int64)
+            th = np.full(n_inner, np.inf)
+            lv = np.zeros(n_leaf)
+
+            def fill(node: int, pos: int, level: int) -> None:
+                if level == depth:
+                    lv[pos - n_inner] = lr * float(t.value[node].ravel()[0])
+                    return
+                if t.children_left[node] == -1:  # leaf above the last level
+                    f[pos], th[pos] = 0, np.inf
+                    fill(node, 2 * pos + 1, level + 1)
+                    fill(node, 2 * pos + 2, level + 1)
+                    return
+                f[pos], th[pos] = int(t.feature[node]), float(t.threshold[node])
+                fill(int(t.children_left[node]), 2 * pos + 1, level + 1)
+                fill(int(t.children_right[node]), 2 * pos + 2, level + 1)
+
+            fill(0, 0, 0)
+            feats.append(f.tolist())
+            thrs.append([float(v) if np.isfinite(v) else 1e308 for v in th])
+            leaves.append(lv.tolist())
+    k = clf.estimators_.shape[1]
+    return {"format": MODEL_FORMAT, "version": 1, "kind": kind, "classes": list(classes),
+            "feature_names": list(feature_names), "depth": depth, "init": [0.0] * k,
+            "feature": feats, "threshold": thrs, "leaf": leaves}
+
+
+def cinc_folds(labels: np.ndarray, n_folds: int = 5, seed: int = 0) -> np.ndarray:
+    """Record-stratified fold index (0..n_folds-1) of each CinC recording."""
+    rng = np.random.default_rng(seed)
+    fold = np.zeros(labels.size, dtype=np.int64)
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        rng.shuffle(idx)
+        fold[idx] = np.arange(idx.size) % n_folds
+    return fold
+
+
+def f1_scores(truth: np.ndarray, pred: np.ndarray) -> dict[str, float]:
+    """F1 of each CinC class and the challenge score (mean F1 of N, A, O)."""
+    out = {}
+    for c in STRIP_CLASSES:
+        tp = float(np.sum((truth == c) & (pred == c)))
+        den = float(np.sum(truth == c) + np.sum(pred == c))
+        out[c] = 2 * tp / den if den else 0.0
+    out["challenge"] = (out["N"] + out["A"] + out["O"]) / 3
+    return out
+
+
+def strip_predictions(x: np.ndarray, ok: np.ndarray, y: np.ndarray, train: np.ndarray,
+                      test: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Fit the strip model on ``train`` rows and label ``test`` rows (class strings)."""
+    tr = train & ok
+    clf = fit_trees(x[tr], y[tr], seed=seed)
+    pred = np.full(test.sum(), "~", dtype=object)
+    sub = ok[test]
+    if sub.any():
+        pred[sub] = np.array(STRIP_CLASSES)[clf.predict(x[test][sub])]
+    return pred.astype(str)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--no-export", action="store_true", help="cross-validate only")
+    ap.add_argument("--folds", type=int, default=5)
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    cfg = RhythmConfig()
+    cinc = cinc_beats()
+    xs, ys, ok = strip_dataset(cinc)
+    fold = cinc_folds(cinc.labels, args.folds)
+    pred = np.empty(cinc.names.size, dtype=object)
+    for k in range(args.folds):
+        pred[fold == k] = strip_predictions(xs, ok, ys, fold != k, fold == k)
+    cv = f1_scores(cinc.labels, pred.astype(str))
+    print("CinC strip 5-fold CV:", json.dumps({k: round(v, 4) for k, v in cv.items()}))
+    if args.no_export:
+        return 0
+    xw, yw, _ = window_dataset(cinc, np.arange(cinc.names.size), cfg)
+    xm, ym = mitdb_window_dataset(DS1, cfg)
+    x = np.concatenate([xw, xm])
+    y = np.concatenate([yw, ym]).astype(int)
+    af = fit_trees(x, y)
+    doc = export_trees(af, kind="af_window", classes=("other", "AF/AFL"),
+                       feature_names=FEATURE_NAMES)
+    default_model_path("af_window").write_text(json.dumps(doc, separators=(",", ":")))
+    st = fit_trees(xs[ok], ys[ok])
+    doc = export_trees(st, kind="strip", classes=tuple(STRIP_CLASSES[c] for c in st.classes_),
+                       feature_names=STRIP_FEATURE_NAMES)
+    default_model_path("strip").write_text(json.dumps(doc, separators=(",", ":")))
+    print("wrote", default_model_path("af_window"), default_model_path("strip"))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
