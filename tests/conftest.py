@@ -27,6 +27,18 @@ def nstdb_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def cinc2017_dir() -> Path:
+    """The CinC 2017 recordings: ``$CINC2017_DIR``, else ``cinc2017`` next to ``$MITDB_DIR``
+    (the layout of ``../shared/data``); skipped, saying why, when neither holds them."""
+    for raw in (os.environ.get("CINC2017_DIR"),
+                os.environ.get("MITDB_DIR") and Path(os.environ["MITDB_DIR"]).parent
+                / "cinc2017"):
+        if raw and (Path(raw) / "A00001.hea").is_file():
+            return Path(raw)
+    pytest.skip("CINC2017_DIR is not set to the CinC 2017 data directory (see README: Data)")
+
+
+@pytest.fixture(scope="session")
 def int8_model() -> Path:
     """An int8 model: the bundled one (or an untrained one built once, see daemon_support)."""
     from tests.edge.runtime.daemon_support import model_path

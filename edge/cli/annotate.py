@@ -58,12 +58,35 @@ def cmd_annotate(args: argparse.Namespace) -> int:
                        "with an RR interval across them replaced by the local mean", rec.name,
                        args.channel, n_window + n_rr, int(np.sum(~np.isfinite(x))), n_window,
                        n_rr)
+    changes = rhythm_changes(beats.sample_index, beats.label, rec.fs_hz) if args.rhythm else None
     path = write_annotations(rec.name, args.ext, beats.sample_index, beats.label, rec.fs_hz,
-                             args.out_dir)
+                             args.out_dir, rhythm_changes=changes)
+    if changes is not None:
+        n_af = sum(1 for _, name in changes if name != "N")
+        mode += f", rhythm: {n_af} AF/AFL episodes"
     counts = {c: int(np.sum(beats.label == c)) for c in clf.classes}
     print(f"{rec.name}: {len(beats)} beats classified {mode} with {clf.path.name} "
           f"({clf.model_version}) -> {path}  {counts}  [{cpu_s:.1f} CPU s]")
     return 0
+
+
+def rhythm_changes(sample_index, labels, fs_hz: float) -> list[tuple[int, str]]:  # noqa: ANN001
+    """The rhythm changes of classified beats as ``(sample, name)`` for
+    :func:`edge.io.wfdb_io.write_annotations` ('+' annotations, aux note ``(name``): the
+    analyser's rhythm from the first beat (``N`` at sample 0, as MIT-BIH opens its files),
+    then every change :func:`edge.rhythm.analyse_beats` reports."""
+    from edge.rhythm import WFDB_AUX, analyse_beats
+
+    result = analyse_beats(sample_index, fs_hz, labels)
+    out: list[tuple[int, str]] = []
+    first_beat = int(sample_index[0]) if len(sample_index) else 1
+    if first_beat > 0 and not (result.changes and result.changes[0].sample_index == 0):
+        out.append((0, "N"))
+    for change in result.changes:
+        name = WFDB_AUX[change.rhythm].lstrip("(")
+        if not out or out[-1][1] != name:
+            out.append((int(change.sample_index), name))
+    return out
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -88,6 +111,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--chunk-s", type=positive_float, default=1.0,
                    help="with detected beats: feed the streaming pipeline this many seconds "
                    "at a time (> 0; default 1; the result does not depend on it)")
+    p.add_argument("--rhythm", action="store_true",
+                   help="also write the rhythm (atrial fibrillation/flutter episodes from the "
+                   "rhythm analyser) as MIT-BIH '+' annotations with aux notes '(N' / '(AFIB')")
     add_common(p)
     p.set_defaults(func=cmd_annotate)
     return p

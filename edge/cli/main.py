@@ -8,7 +8,7 @@ import os
 import sys
 
 from edge import __version__
-from edge.cli import adapt, annotate, check, demo, detect, download, run
+from edge.cli import adapt, annotate, check, demo, detect, download, rhythm, run
 from edge.errors import EdgeError
 
 __all__ = ["main", "build_parser"]
@@ -22,7 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
         "detection and int8 AAMI beat classification.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    for command in (detect, annotate, run, check, demo, download):
+    for command in (detect, annotate, rhythm, run, check, demo, download):
         command.add_parser(sub)
     from edge.dashboard.cli import add_parser as add_dashboard_parser
     add_dashboard_parser(sub)

@@ -7,6 +7,7 @@ channel::
                 -> BeatFeaturizer -> BeatClassifier -> beat events
                 \\-> SignalQuality (quality events; beats in bad signal are flagged)
                 \\-> RhythmMonitor (alert events), rolling rate (hr events)
+                \\-> DeviceRhythm (beat rhythm, afib alerts, AF burden in hr events)
                 \\-> StripDecimator (strip events)
 
 It runs a :class:`~edge.pipeline.BeatPipeline` whose stage hook adds each stage's time to a
@@ -51,6 +52,7 @@ from edge.events.model import (
 from edge.model.classifier import BeatClassifier
 from edge.pipeline import BeatPipeline, ClassifiedBeats
 from edge.runtime.alerts import BeatInfo, RhythmMonitor
+from edge.runtime.rhythm import DeviceRhythm
 from edge.runtime.settings import DaemonConfig
 from edge.runtime.timing import StageTimer
 
@@ -63,6 +65,10 @@ _RR_NAMES = ("pre", "post", "local", "long")
 #: Quality level of a beat next to invalid samples (:data:`edge.events.model.QUALITY_LEVELS`).
 _NEAR_INVALID = "lead_off"
 _RANK = {"good": 0, "noisy": 1, "saturated": 2, "lead_off": 3}
+
+
+def _share(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
 
 
 class DeviceStream:
@@ -90,6 +96,7 @@ class DeviceStream:
         self.fs_proc_hz = self.pipeline.preprocessor.config.fs_out_hz
         self.quality = SignalQuality(config.quality_config(fs_hz), first_index)
         self.monitor = RhythmMonitor(config.alerts, fs_hz=fs_hz, device_id=device_id)
+        self.rhythm = DeviceRhythm(device_id=device_id, fs_hz=fs_hz)
         out = config.outputs
         self.strip = (StripDecimator(StripConfig(fs_in_hz=self.fs_proc_hz,
                                                  strip_fs_hz=min(out.strip_fs_hz,
@@ -141,6 +148,7 @@ class DeviceStream:
         end open alert episodes. The stream can go on after :meth:`restart`."""
         events = self._beats(self.pipeline.flush(), limit=self.expected)
         events.extend(self.monitor.flush(self.expected))
+        events.extend(self.rhythm.end(self.expected, "end of stream"))
         return events
 
     def restart(self, start_index: int) -> None:
@@ -231,7 +239,9 @@ class DeviceStream:
             events.append(HeartRateEvent(
                 device_id=self.device_id, sample_index=self.expected - 1, fs_hz=self.fs_hz,
                 hr_bpm=None if rate.rate_bpm is None else round(rate.rate_bpm, 1),
-                window_s=rate.config.window_s, n_beats=rate.n_beats))
+                window_s=rate.config.window_s, n_beats=rate.n_beats,
+                af_burden_1h=_share(self.rhythm.burden.window_share),
+                af_burden_run=_share(self.rhythm.burden.run_share)))
             while self._next_hr <= self.expected:
                 self._next_hr += self._hr_every
         timer.add("alerts", time.perf_counter() - t0)
@@ -262,14 +272,16 @@ class DeviceStream:
                      and not beats.rr_unknown[k, 0]
                      and self.quality.worst_between(prev, at + 1) == "good")
             self._prev_beat = at
+            rr_pre = float(rr[0]) if prev is None else (at - prev) / self.fs_hz
+            rr_pre = rr_pre if math.isfinite(rr_pre) else math.nan
+            rhythm, afib = self.rhythm.beat(at, label, rr_pre, clean)
             events.append(BeatEvent(
                 device_id=self.device_id, sample_index=at, fs_hz=self.fs_hz, label=label,
                 proba={c: round(float(p), 4) for c, p in zip(classes, beats.proba[k])},
                 rr_s={n: round(float(v), 4) for n, v in zip(_RR_NAMES, rr)},
-                quality=quality))
-            rr_pre = float(rr[0]) if prev is None else (at - prev) / self.fs_hz
-            infos.append(BeatInfo(at, label, rr_pre if math.isfinite(rr_pre) else math.nan,
-                                  clean))
+                quality=quality, rhythm=rhythm))
+            events.extend(afib)
+            infos.append(BeatInfo(at, label, rr_pre, clean))
             self.n_beats += 1
             self.beats_per_class[label] = self.beats_per_class.get(label, 0) + 1
         events.extend(self.monitor.process(infos, self.pipeline.detector.in_flutter,

@@ -65,3 +65,27 @@ def test_no_warning_on_a_clean_record(mitdb_dir, tmp_path, caplog):
         assert main(["annotate", "100", "--reference-beats", "atr", "--out-dir",
                      str(tmp_path), "--data-dir", str(mitdb_dir)]) == 0
     assert not [r for r in caplog.records if r.name == "edge.cli.annotate"]
+
+
+def test_rhythm_changes_are_written_as_mitbih_does(mitdb_dir, tmp_path, capsys):
+    """``--rhythm``: '+' annotations with aux notes '(N' / '(AFIB' in the beats' file, read back
+    by wfdb.rdann; MIT-BIH 201 (DS1) opens in atrial fibrillation (reference: '(AFIB' at
+    sample 60, until 378 s)."""
+    rec = wfdb.rdrecord(str(mitdb_dir / "201"), sampto=360 * 300)
+    wfdb.wrsamp("201start", fs=360, units=rec.units, sig_name=rec.sig_name,
+                p_signal=rec.p_signal, fmt=["212"] * rec.n_sig, write_dir=str(tmp_path))
+    record = str(tmp_path / "201start")
+    assert main(["annotate", record, "--out-dir", str(tmp_path / "plain")]) == 0
+    assert main(["annotate", record, "--rhythm", "--out-dir", str(tmp_path / "rhythm")]) == 0
+    assert "AF/AFL episodes" in capsys.readouterr().out
+    plain = wfdb.rdann(str(tmp_path / "plain" / "201start"), "cls")
+    ann = wfdb.rdann(str(tmp_path / "rhythm" / "201start"), "cls")
+    assert "+" not in plain.symbol
+    beats = [(s, y) for s, y in zip(ann.sample, ann.symbol) if y != "+"]
+    assert beats == list(zip(plain.sample, plain.symbol))
+    changes = [(int(s), a.rstrip("\x00")) for s, y, a in zip(ann.sample, ann.symbol,
+                                                             ann.aux_note) if y == "+"]
+    assert changes[0] == (0, "(N")
+    assert {a for _, a in changes} <= {"(N", "(AFIB"}
+    af_onsets = [s for s, a in changes if a == "(AFIB"]
+    assert af_onsets and af_onsets[0] < 60 * 360

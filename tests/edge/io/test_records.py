@@ -47,20 +47,6 @@ def write_cinc_record(directory, name, adc, fs_hz=300, gain=1000.0):
     return directory / name
 
 
-@pytest.fixture(scope="session")
-def cinc2017_dir():
-    """$CINC2017_DIR, else ``cinc2017`` next to $MITDB_DIR; skipped when neither exists."""
-    import os
-    from pathlib import Path
-
-    for raw in (os.environ.get("CINC2017_DIR"),
-                os.environ.get("MITDB_DIR") and Path(os.environ["MITDB_DIR"]).parent
-                / "cinc2017"):
-        if raw and (Path(raw) / "A00001.hea").is_file():
-            return Path(raw)
-    pytest.skip("CINC2017_DIR is not set to the CinC 2017 data directory")
-
-
 @pytest.mark.parametrize("suffix", ["", ".hea", ".mat"])
 def test_a_cinc_style_record_reads_in_millivolts(tmp_path, suffix):
     """A ``.mat`` path was kept as the record name and read as ``A.mat.hea`` (a traceback-free

@@ -1,0 +1,109 @@
+"""``ecg-edge rhythm PATH... [--out FILE]``: the rhythm class of short recordings.
+
+Each PATH is a WFDB record (any sample rate; CinC 2017's ``.mat`` + ``.hea`` form included) or
+a directory with a ``RECORDS`` file. Every recording goes through the device's own path --
+conditioning and the streaming R-peak detector (:func:`edge.dsp.detection.detect_signal`),
+then :func:`edge.rhythm.classify_strip` -- and one line ``name,label`` is written per
+recording (the CinC 2017 answer format: ``N`` normal, ``A`` atrial fibrillation, ``O`` other
+rhythm, ``~`` too noisy to classify). A recording that is too short, unreadable or has no
+usable beats gets ``~`` with the reason logged, never a crash; the summary on stderr counts
+them.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import IO
+
+from edge.cli.common import add_common, non_negative_int
+
+__all__ = ["add_parser", "cmd_rhythm", "classify_record"]
+
+logger = logging.getLogger(__name__)
+
+
+def classify_record(path: Path, *, channel: int = 0, model=None) -> tuple[str, str]:  # noqa: ANN001
+    """``(label, reason)`` of one recording: ``reason`` is empty unless the recording is ``~``
+    for a reason other than the model's answer (unreadable, too short, no such channel)."""
+    import numpy as np
+
+    from edge.dsp.detection import detect_signal
+    from edge.errors import DataError, SignalError
+    from edge.io.records import read_record
+    from edge.rhythm import classify_strip
+
+    try:
+        rec = read_record(str(path))
+    except DataError as exc:
+        return "~", f"unreadable: {exc}"
+    if channel >= rec.signal_mv.shape[1]:
+        return "~", f"no channel {channel} (the record has {rec.signal_mv.shape[1]})"
+    x = rec.signal_mv[:, channel].astype(np.float64)
+    duration_s = x.size / rec.fs_hz
+    if x.size == 0 or not np.isfinite(x).any():
+        return "~", "no valid samples"
+    try:
+        beats = detect_signal(x, rec.fs_hz)
+    except SignalError as exc:
+        return "~", f"no beats: {exc}"
+    result = classify_strip(beats, rec.fs_hz, duration_s, model=model)
+    return result.label, result.reason
+
+
+def _write_line(out: IO[str], name: str, label: str) -> None:
+    out.write(f"{name},{label}\n")
+    out.flush()
+
+
+def cmd_rhythm(args: argparse.Namespace) -> int:
+    from edge.io.records import expand_record_paths
+    from edge.rhythm import load_strip_model
+
+    records = expand_record_paths(args.paths)
+    model = load_strip_model(args.model)
+    counts: Counter[str] = Counter()
+    unreadable = 0
+    out: IO[str]
+    if args.out is None:
+        out = sys.stdout
+    else:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        out = args.out.open("w", encoding="utf-8")
+    try:
+        for path in records:
+            label, reason = classify_record(path, channel=args.channel, model=model)
+            if reason:
+                unreadable += 1
+                logger.warning("%s: '~' (%s)", path.name, reason)
+            counts[label] += 1
+            _write_line(out, path.name, label)
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    summary = ", ".join(f"{c} {counts[c]}" for c in ("N", "A", "O", "~") if counts[c])
+    where = f" -> {args.out}" if args.out is not None else ""
+    print(f"ecg-edge rhythm: {len(records)} recordings{where}: {summary}"
+          + (f" ({unreadable} '~' without the model's answer, see the log)" if unreadable
+             else ""), file=sys.stderr)
+    return 0
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:  # noqa: ANN001
+    """Add ``rhythm`` to ``ecg-edge``'s sub-commands."""
+    p = subparsers.add_parser(
+        "rhythm", help="rhythm class of short recordings (CinC 2017 format: name,N|A|O|~)")
+    p.add_argument("paths", nargs="+", metavar="PATH",
+                   help="WFDB record (any rate; .hea/.mat/.dat accepted) or a directory with "
+                   "a RECORDS file")
+    p.add_argument("--out", type=Path, default=None,
+                   help="write the name,label lines to this file (default: stdout)")
+    p.add_argument("--channel", type=non_negative_int, default=0,
+                   help="signal channel (default 0)")
+    p.add_argument("--model", type=Path, default=None,
+                   help="strip model file (default: the bundled one)")
+    add_common(p)
+    p.set_defaults(func=cmd_rhythm)
+    return p

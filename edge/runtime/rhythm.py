@@ -1,0 +1,154 @@
+"""One device's rhythm in the daemon: the AF analyser on its beats, ``afib`` alert episodes and
+the AF burden.
+
+:class:`DeviceRhythm` feeds every released beat to a :class:`edge.rhythm.RhythmAnalyser`
+(beat by beat, so each beat event carries the rhythm confirmed when it left) and turns the
+analyser's rhythm changes into ``afib`` alert onsets and ends (severity ``warning``; the onset
+carries P(AF) and the window's irregularity evidence, dated where the rhythm changed, so it
+arrives about ``min_episode_s`` late). The analyser does not separate atrial flutter from
+fibrillation (see :mod:`edge.rhythm.analyser`): its ``AF/AFL`` rhythm is reported as ``AFIB``.
+
+:class:`AfBurden` is the share of analysed stream time spent in AF -- over the last hour and
+over the whole run -- counted in clean RR intervals (an interval across a gap, a reset or bad
+signal is not analysed time).
+"""
+from __future__ import annotations
+
+import logging
+import math
+from collections import deque
+
+import numpy as np
+
+from edge.events.model import AlertEvent
+from edge.rhythm import RHYTHM_AF, RhythmAnalyser, RhythmChange, RhythmConfig
+
+__all__ = ["AfBurden", "DeviceRhythm", "event_rhythm"]
+
+logger = logging.getLogger(__name__)
+
+
+def event_rhythm(rhythm: str | None) -> str | None:
+    """The beat events' rhythm label (``edge.events.model.RHYTHM_LABELS``) of an analyser
+    rhythm: ``AF/AFL`` -> ``AFIB``, ``N`` -> ``N``, ``None`` (no window yet) -> ``None``."""
+    if rhythm is None:
+        return None
+    return "AFIB" if rhythm == RHYTHM_AF else "N"
+
+
+class AfBurden:
+    """Share of analysed time in AF, over a sliding window and over the whole run.
+
+    Parameters
+    ----------
+    window_s : the sliding window (s); 3600 for the last hour.
+    """
+
+    def __init__(self, window_s: float = 3600.0) -> None:
+        if not (math.isfinite(window_s) and window_s > 0):
+            raise ValueError(f"window_s must be > 0, got {window_s}")
+        self.window_s = float(window_s)
+        self.reset()
+
+    def reset(self) -> None:
+        self._recent: deque[tuple[float, float, bool]] = deque()  # (end_s, duration_s, af)
+        self._recent_s = 0.0
+        self._recent_af_s = 0.0
+        self.total_s = 0.0
+        self.af_s = 0.0
+
+    def add(self, end_s: float, duration_s: float, af: bool) -> None:
+        """One analysed interval of ``duration_s`` seconds ending at stream time ``end_s``."""
+        if not (math.isfinite(duration_s) and duration_s > 0):
+            return
+        self._recent.append((end_s, duration_s, af))
+        self._recent_s += duration_s
+        self.total_s += duration_s
+        if af:
+            self._recent_af_s += duration_s
+            self.af_s += duration_s
+        while self._recent and self._recent[0][0] <= end_s - self.window_s:
+            _, d, was_af = self._recent.popleft()
+            self._recent_s -= d
+            if was_af:
+                self._recent_af_s -= d
+
+    @property
+    def window_share(self) -> float | None:
+        """AF share of the window's analysed time (``None`` before any)."""
+        if self._recent_s <= 0:
+            return None
+        return min(1.0, max(0.0, self._recent_af_s / self._recent_s))
+
+    @property
+    def run_share(self) -> float | None:
+        """AF share of the run's analysed time (``None`` before any)."""
+        return min(1.0, max(0.0, self.af_s / self.total_s)) if self.total_s > 0 else None
+
+
+class DeviceRhythm:
+    """The rhythm stage of one device (see the module docstring).
+
+    Parameters
+    ----------
+    device_id, fs_hz : the device and its sample rate (Hz).
+    config : analyser settings (default :class:`edge.rhythm.RhythmConfig`).
+    analyser : a ready analyser (tests; overrides ``config``).
+    """
+
+    def __init__(self, *, device_id: int, fs_hz: float, config: RhythmConfig | None = None,
+                 analyser: RhythmAnalyser | None = None) -> None:
+        self.device_id = int(device_id)
+        self.fs_hz = float(fs_hz)
+        self.analyser = analyser if analyser is not None else RhythmAnalyser(config)
+        self.burden = AfBurden()
+        self._onset: int | None = None  # open afib episode's onset (device samples)
+        self.n_episodes = 0
+
+    @property
+    def rhythm(self) -> str | None:
+        """The current beat-event rhythm label (``None`` before the first window)."""
+        return event_rhythm(self.analyser.rhythm)
+
+    def _alert(self, state: str, at: int, **detail: object) -> AlertEvent:
+        return AlertEvent(device_id=self.device_id, kind="afib", state=state,
+                          severity="warning", sample_index=int(at), fs_hz=self.fs_hz,
+                          detail=dict(detail))
+
+    def _change(self, change: RhythmChange) -> list[AlertEvent]:
+        evidence = {k: round(float(v), 4) for k, v in change.evidence.items()}
+        if change.rhythm == RHYTHM_AF and self._onset is None:
+            self._onset = int(change.sample_index)
+            self.n_episodes += 1
+            return [self._alert("onset", change.sample_index, p_af=round(change.p_af, 4),
+                                **evidence)]
+        if change.rhythm != RHYTHM_AF and self._onset is not None:
+            return self._end(int(change.sample_index), p_af=round(change.p_af, 4))
+        return []
+
+    def _end(self, at: int, **detail: object) -> list[AlertEvent]:
+        onset, self._onset = self._onset, None
+        if onset is None:
+            return []
+        return [self._alert("end", at, duration_s=round((at - onset) / self.fs_hz, 3),
+                            **detail)]
+
+    def beat(self, sample_index: int, label: str, rr_pre_s: float,
+             clean: bool) -> tuple[str | None, list[AlertEvent]]:
+        """Take one released beat (time order); returns its rhythm label for the beat event
+        and the ``afib`` alerts it confirmed. ``rr_pre_s``/``clean``: the interval before it
+        and whether it is analysed time (see :class:`AfBurden`)."""
+        changes = self.analyser.process(np.array([int(sample_index)], dtype=np.int64),
+                                        self.fs_hz, np.array([label]))
+        alerts = [a for c in changes for a in self._change(c)]
+        rhythm = self.rhythm
+        if clean and rhythm is not None and math.isfinite(rr_pre_s):
+            self.burden.add(sample_index / self.fs_hz, rr_pre_s, rhythm == "AFIB")
+        return rhythm, alerts
+
+    def end(self, at: int, reason: str) -> list[AlertEvent]:
+        """End of stream or restart: close an open episode at ``at`` and start over (the
+        burden keeps counting over the run)."""
+        out = self._end(int(at), reason=reason)
+        self.analyser.reset()
+        return out

@@ -1,0 +1,70 @@
+"""``ecg-edge rhythm``: CinC 2017 recordings in, ``name,label`` lines out, through the device's
+detector and the strip model; too short or unreadable recordings are ``~``, never a crash."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import wfdb
+
+from edge.cli.main import main
+from edge.rhythm import STRIP_CLASSES
+
+RECORDS = ("A00001", "A00004", "A00009", "A00020", "A00034")  # N, A, A, O, ~ in REFERENCE.csv
+
+
+def _lines(text: str) -> list[tuple[str, str]]:
+    return [tuple(line.split(",")) for line in text.strip().splitlines()]
+
+
+def test_a_few_cinc_recordings(cinc2017_dir, capsys):
+    paths = [str(cinc2017_dir / f"{r}.hea") for r in RECORDS]
+    assert main(["rhythm", *paths]) == 0
+    captured = capsys.readouterr()
+    lines = _lines(captured.out)
+    assert [name for name, _ in lines] == list(RECORDS)
+    assert all(label in STRIP_CLASSES for _, label in lines)
+    assert captured.err.startswith("ecg-edge rhythm: 5 recordings")
+
+
+def test_out_file_and_every_path_form(cinc2017_dir, tmp_path, capsys):
+    out = tmp_path / "answers" / "answers.txt"
+    assert main(["rhythm", str(cinc2017_dir / "A00001"), str(cinc2017_dir / "A00004.mat"),
+                 "--out", str(out)]) == 0
+    assert [n for n, _ in _lines(out.read_text())] == ["A00001", "A00004"]
+    assert capsys.readouterr().out == ""
+
+
+def test_too_short_and_flat_recordings_are_noise_with_the_reason(cinc2017_dir, tmp_path,
+                                                                   capsys, caplog):
+    rec = wfdb.rdrecord(str(cinc2017_dir / "A00001"))
+    x = rec.p_signal[:, :1]
+    wfdb.wrsamp("short", fs=rec.fs, units=["mV"], sig_name=["ECG"], p_signal=x[:2 * 300],
+                fmt=["16"], write_dir=str(tmp_path))
+    wfdb.wrsamp("flat", fs=rec.fs, units=["mV"], sig_name=["ECG"],
+                p_signal=np.zeros((30 * 300, 1)), fmt=["16"], write_dir=str(tmp_path))
+    assert main(["rhythm", str(tmp_path / "short"), str(tmp_path / "flat")]) == 0
+    assert _lines(capsys.readouterr().out) == [("short", "~"), ("flat", "~")]
+    assert "short: '~'" in caplog.text and "flat: '~'" in caplog.text
+
+
+def test_a_missing_path_is_one_line_before_any_output(cinc2017_dir, tmp_path, capsys):
+    assert main(["rhythm", str(cinc2017_dir / "A00001"), str(tmp_path / "nothere")]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1 and "nothere" in captured.err
+
+
+def test_a_directory_with_records(cinc2017_dir, tmp_path, capsys):
+    for name in ("A00001", "A00004"):
+        for ext in (".hea", ".mat"):
+            (tmp_path / f"{name}{ext}").write_bytes((cinc2017_dir / f"{name}{ext}").read_bytes())
+    (tmp_path / "RECORDS").write_text("A00004\nA00001\n")
+    assert main(["rhythm", str(tmp_path)]) == 0
+    assert [n for n, _ in _lines(capsys.readouterr().out)] == ["A00004", "A00001"]
+
+
+@pytest.mark.parametrize("argv", [["--channel", "-1"], []])
+def test_bad_arguments(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["rhythm", *argv])
+    assert exc.value.code == 2

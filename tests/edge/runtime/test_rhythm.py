@@ -1,0 +1,124 @@
+"""edge.runtime.rhythm: the AF analyser in the daemon -- beat rhythm, afib alert episodes, AF
+burden -- and the daemon end to end on a record that opens in atrial fibrillation."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edge.runtime.rhythm import AfBurden, DeviceRhythm, event_rhythm
+
+FS = 250.0
+
+
+def beat_times(rng: np.random.Generator, af_s: float, sinus_s: float) -> np.ndarray:
+    """Beat sample indices (at FS): ``af_s`` of irregular RR (AF-like), then ``sinus_s`` of
+    regular 0.8 s RR with small respiratory variation."""
+    rr: list[float] = []
+    while sum(rr) < af_s:
+        rr.append(float(rng.uniform(0.35, 1.1)))
+    t_af = sum(rr)
+    k = 0
+    while sum(rr) < t_af + sinus_s:
+        rr.append(0.8 + 0.02 * np.sin(k / 4.0))
+        k += 1
+    return np.round(np.cumsum(rr) * FS).astype(np.int64)
+
+
+def feed(dr: DeviceRhythm, beats: np.ndarray):
+    rhythms, alerts = [], []
+    prev = None
+    for b in beats.tolist():
+        rr = np.nan if prev is None else (b - prev) / FS
+        rhythm, a = dr.beat(b, "N", rr, prev is not None)
+        rhythms.append(rhythm)
+        alerts.extend(a)
+        prev = b
+    return rhythms, alerts
+
+
+def test_burden_window_and_run():
+    b = AfBurden(window_s=100.0)
+    assert b.window_share is None and b.run_share is None
+    for t in range(1, 101):
+        b.add(float(t), 1.0, af=t > 50)
+    assert b.window_share == pytest.approx(0.5) and b.run_share == pytest.approx(0.5)
+    for t in range(101, 151):
+        b.add(float(t), 1.0, af=False)
+    assert b.window_share == pytest.approx(50 / 100) and b.run_share == pytest.approx(50 / 150)
+    b.add(151.0, float("nan"), af=True)  # not analysed time
+    assert b.run_share == pytest.approx(50 / 150)
+
+
+def test_event_rhythm_labels():
+    assert event_rhythm(None) is None and event_rhythm("N") == "N"
+    assert event_rhythm("AF/AFL") == "AFIB"
+
+
+def test_af_then_sinus_gives_one_episode_with_evidence(rng):
+    beats = beat_times(rng, af_s=180.0, sinus_s=180.0)
+    dr = DeviceRhythm(device_id=3, fs_hz=FS)
+    rhythms, alerts = feed(dr, beats)
+    assert [(a.kind, a.state) for a in alerts] == [("afib", "onset"), ("afib", "end")]
+    onset, end = alerts
+    assert onset.severity == "warning" and onset.device_id == 3
+    assert onset.sample_index / FS < 60.0  # dated where the AF began, not when confirmed
+    assert 0.5 <= onset.detail["p_af"] <= 1.0 and "nrmssd" in onset.detail
+    assert 150.0 <= end.sample_index / FS <= 240.0
+    assert end.detail["duration_s"] == pytest.approx((end.sample_index - onset.sample_index)
+                                                     / FS, abs=1e-3)
+    assert rhythms[0] is None and "AFIB" in rhythms and rhythms[-1] == "N"
+    assert 0.3 <= dr.burden.run_share <= 0.7
+
+
+def test_regular_rhythm_raises_nothing(rng):
+    beats = beat_times(rng, af_s=0.0, sinus_s=300.0)
+    dr = DeviceRhythm(device_id=1, fs_hz=FS)
+    rhythms, alerts = feed(dr, beats)
+    assert alerts == [] and set(rhythms[-100:]) == {"N"}
+    assert dr.burden.run_share == 0.0
+
+
+def test_end_of_stream_closes_an_open_episode(rng):
+    beats = beat_times(rng, af_s=240.0, sinus_s=0.0)
+    dr = DeviceRhythm(device_id=1, fs_hz=FS)
+    _, alerts = feed(dr, beats)
+    assert [a.state for a in alerts] == ["onset"]
+    end = dr.end(int(beats[-1]) + 10, "end of stream")
+    assert [(a.state, a.detail["reason"]) for a in end] == [("end", "end of stream")]
+    assert dr.end(int(beats[-1]) + 20, "again") == []
+    # after the end the analyser starts over: earlier sample indices are accepted
+    assert dr.beat(5, "N", np.nan, False)[1] == []
+
+
+def test_daemon_reports_afib_and_burden(classifier, mitdb_dir):
+    """MIT-BIH 201 (DS1) opens in atrial fibrillation (reference '(AFIB' from sample 60 to
+    378 s): 6 minutes replayed through the daemon give an afib onset within the first
+    minute, AFIB beats and a positive AF burden in the hr events."""
+    from edge.runtime.daemon import Daemon
+    from edge.runtime.demo import BeatCollector
+    from edge.runtime.settings import load_config
+    from firmware_bridge.replay import ReplayConfig
+    from firmware_bridge.replay_source import ReplaySource
+
+    class Everything(BeatCollector):
+        def __init__(self) -> None:
+            super().__init__()
+            self.events = []
+
+        def emit(self, event) -> None:  # noqa: ANN001
+            self.events.append(event)
+            super().emit(event)
+
+    config = load_config(options={"source.kind": "replay", "source.replay.record": "201",
+                                  "outputs.status_interval_s": 0.0, "outputs.strip": False})
+    src = ReplaySource(ReplayConfig(record="201", data_dir=str(mitdb_dir), duration_s=360.0,
+                                    speed=None))
+    sink = Everything()
+    Daemon(config, source=src, classifier=classifier, sinks=[sink]).run()
+    afib = [e for e in sink.events if e.type == "alert" and e.kind == "afib"]
+    assert afib and afib[0].state == "onset" and afib[0].t_stream_s < 60.0
+    beats = [e for e in sink.events if e.type == "beat"]
+    assert sum(e.rhythm == "AFIB" for e in beats) > len(beats) // 2
+    hr = [e for e in sink.events if e.type == "hr"]
+    assert hr[-1].af_burden_run is not None and hr[-1].af_burden_run > 0.5
+    assert hr[-1].af_burden_1h == pytest.approx(hr[-1].af_burden_run, abs=1e-6)
