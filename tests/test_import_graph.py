@@ -6,8 +6,8 @@
   wearable's bridge depends on no module of ``edge``);
 * inside ``edge`` the rooms form layers, each importing only its own layer or lower ones::
 
-      errors, aami  <-  dsp, io, eval  <-  model  <-  pipeline  <-  events  <-  sinks
-                    <-  runtime  <-  dashboard  <-  cli
+      errors, aami  <-  dsp, io, eval  <-  model  <-  pipeline  <-  rhythm  <-  events
+                    <-  sinks  <-  runtime  <-  dashboard  <-  cli
 
   (``edge/__init__.py`` re-exports a public API and is exempt).
 """
