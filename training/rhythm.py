@@ -29,13 +29,15 @@ from edge.dsp.detection import detect_signal
 from edge.errors import SignalError
 from edge.io.records import read_annotations, read_record
 from edge.rhythm.analyser import RhythmConfig
+from edge.rhythm.atrial import ATRIAL_FEATURE_NAMES, atrial_features
 from edge.rhythm.features import FEATURE_NAMES, beat_window_features
 from edge.rhythm.model import MODEL_FORMAT, default_model_path
-from edge.rhythm.strip import STRIP_CLASSES, STRIP_FEATURE_NAMES, strip_features
+from edge.rhythm.strip import STRIP_CLASSES, STRIP_FEATURE_NAMES, rr_strip_features
 from training.data import DS1, DS2
 from training.dataset import cache_dir
 
-__all__ = ["CincBeats", "cinc_dir", "cinc_beats", "mitdb_rhythm_beats", "rhythm_intervals",
+__all__ = ["CincBeats", "cinc_dir", "cinc_beats", "cinc_atrial", "mitdb_rhythm_beats",
+           "rhythm_intervals", "mitdb_window_dataset", "strip_predictions",
            "window_dataset", "strip_dataset", "fit_trees", "export_trees", "cinc_folds",
            "f1_scores", "main"]
 
@@ -178,17 +180,37 @@ def mitdb_window_dataset(records: tuple[str, ...], cfg: RhythmConfig, *, stride:
     return np.concatenate(xs), np.concatenate(ys)
 
 
+def cinc_atrial(cinc: CincBeats, data_dir: str | os.PathLike | None = None) -> np.ndarray:
+    """Atrial features (:mod:`edge.rhythm.atrial`) of every CinC recording (cached)."""
+    base = Path(data_dir) if data_dir else cinc_dir()
+    cache = cache_dir() / "rhythm_cinc_atrial.npz"
+    if cache.is_file():
+        z = np.load(cache)
+        if tuple(z["names"]) == tuple(ATRIAL_FEATURE_NAMES):
+            return z["x"]
+    out = np.zeros((cinc.names.size, len(ATRIAL_FEATURE_NAMES)))
+    for i, name in enumerate(cinc.names):
+        rec = read_record(base / str(name))
+        out[i] = atrial_features(np.nan_to_num(rec.signal_mv[:, 0]), rec.fs_hz,
+                                 cinc.record_beats(i))
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(cache, x=out, names=np.array(ATRIAL_FEATURE_NAMES))
+    return out
+
+
 def strip_dataset(cinc: CincBeats) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Strip features of every CinC recording: (X, y class index, has_features)."""
+    n_rr = len(STRIP_FEATURE_NAMES) - len(ATRIAL_FEATURE_NAMES)
     x = np.zeros((cinc.names.size, len(STRIP_FEATURE_NAMES)))
     ok = np.zeros(cinc.names.size, dtype=bool)
     for i in range(cinc.names.size):
         try:
-            x[i] = strip_features(cinc.record_beats(i), float(cinc.fs_hz[i]),
-                                  float(cinc.duration_s[i]))
+            x[i, :n_rr] = rr_strip_features(cinc.record_beats(i), float(cinc.fs_hz[i]),
+                                            float(cinc.duration_s[i]))
             ok[i] = True
         except SignalError:
             pass
+    x[:, n_rr:] = cinc_atrial(cinc)
     y = np.array([STRIP_CLASSES.index(c) for c in cinc.labels])
     return x, y, ok
 

@@ -4,6 +4,7 @@
 * :mod:`edge.rhythm.model` -- the tree-ensemble model file, evaluated with numpy;
 * :mod:`edge.rhythm.analyser` -- the streaming analyser (P(AF) per beat, episodes with
   hysteresis) and :func:`analyse_beats` for a whole record;
+* :mod:`edge.rhythm.atrial` -- P-wave presence and QRS repeatability of a strip's waveform;
 * :mod:`edge.rhythm.strip` -- ``N``/``A``/``O``/``~`` of a short recording.
 """
 from __future__ import annotations

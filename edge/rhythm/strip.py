@@ -1,11 +1,15 @@
 """Rhythm class of a short recording (a strip): CinC 2017's ``N``, ``A``, ``O``, ``~``.
 
-The strip model (:mod:`edge.rhythm.model`, kind ``"strip"``) reads RR features only: the
+The strip model (:mod:`edge.rhythm.model`, kind ``"strip"``) reads: the
 :mod:`edge.rhythm.features` vector over the strip's RR intervals (the last
 :data:`STRIP_MAX_INTERVALS`), the medians of a few window features over the strip's
-40-beat windows, and beat-series plausibility (beats per second, share of implausible
-intervals, longest and shortest interval, duration). ``O`` (other rhythm) and ``~`` (noise)
-are learned from what RR timing shows of them; no waveform feature is used yet.
+40-beat windows, beat-series plausibility (beats per second, share of implausible
+intervals, longest and shortest interval, duration), and the atrial-activity and
+beat-consistency features of :mod:`edge.rhythm.atrial` (P-wave presence, QRS repeatability).
+``O`` (other rhythm) and ``~`` (noise) are learned from what these show of them.
+
+Beats come from the device's own streaming detector (:func:`edge.dsp.detection.detect_signal`)
+unless given.
 
 A strip with fewer than ``MIN_INTERVALS + 1`` beats (too short, or a detector that found
 almost nothing) is ``~`` without asking the model; the reason is logged and returned.
@@ -19,7 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
+from edge.dsp.detection import detect_signal
 from edge.errors import SignalError
+from edge.rhythm.atrial import ATRIAL_FEATURE_NAMES, atrial_features
 from edge.rhythm.features import (
     FEATURE_NAMES,
     MIN_INTERVALS,
@@ -29,7 +35,7 @@ from edge.rhythm.features import (
 from edge.rhythm.model import TreeModel, default_model_path, load_tree_model
 
 __all__ = ["STRIP_CLASSES", "STRIP_FEATURE_NAMES", "STRIP_MAX_INTERVALS", "StripResult",
-           "strip_features", "classify_strip", "load_strip_model"]
+           "strip_features", "rr_strip_features", "classify_strip", "load_strip_model"]
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +46,8 @@ _WINDOW_MEDIANS = ("cv_rr", "nrmssd", "turning_point_ratio", "cosen", "pnn50",
 STRIP_FEATURE_NAMES = (tuple(f"strip_{n}" for n in FEATURE_NAMES)
                        + tuple(f"win_median_{n}" for n in _WINDOW_MEDIANS)
                        + ("beats_per_s", "implausible_rr_share", "max_rr_s", "min_rr_s",
-                          "duration_s"))
+                          "duration_s")
+                       + ATRIAL_FEATURE_NAMES)
 _MIN_RR_S, _MAX_RR_S = 0.25, 2.5
 
 
@@ -60,9 +67,9 @@ def load_strip_model(path: str | os.PathLike | None = None) -> TreeModel:
                            kind="strip", feature_names=STRIP_FEATURE_NAMES)
 
 
-def strip_features(sample_index: np.ndarray, fs_hz: float, duration_s: float) -> np.ndarray:
-    """The :data:`STRIP_FEATURE_NAMES` vector of a strip's beats (input samples at ``fs_hz``)
-    lasting ``duration_s`` seconds.
+def rr_strip_features(sample_index: np.ndarray, fs_hz: float, duration_s: float) -> np.ndarray:
+    """The RR part of :data:`STRIP_FEATURE_NAMES` (all but the atrial features) of a strip's
+    beats (input samples at ``fs_hz``) lasting ``duration_s`` seconds.
 
     Raises
     ------
@@ -89,17 +96,45 @@ def strip_features(sample_index: np.ndarray, fs_hz: float, duration_s: float) ->
     return np.concatenate([whole, med, extra])
 
 
-def classify_strip(sample_index: np.ndarray, fs_hz: float, duration_s: float, *,
+def strip_features(x_mv: np.ndarray, fs_hz: float, sample_index: np.ndarray) -> np.ndarray:
+    """The :data:`STRIP_FEATURE_NAMES` vector of a strip (mV at ``fs_hz``) and its beats.
+
+    Raises
+    ------
+    SignalError
+        As :func:`rr_strip_features`.
+    """
+    x = np.asarray(x_mv, dtype=np.float64)
+    rr = rr_strip_features(sample_index, fs_hz, x.size / float(fs_hz))
+    return np.concatenate([rr, atrial_features(x, fs_hz, sample_index)])
+
+
+def classify_strip(x_mv: np.ndarray, fs_hz: float, *, sample_index: np.ndarray | None = None,
                    model: TreeModel | None = None) -> StripResult:
-    """CinC 2017 class of a short recording from its beats (see the module docstring)."""
-    if not (np.isfinite(duration_s) and duration_s > 0):
-        raise SignalError(f"duration_s must be > 0, got {duration_s}")
+    """CinC 2017 class of a short recording (one channel, mV at ``fs_hz``); beats from the
+    streaming detector unless ``sample_index`` (input samples) is given.
+
+    Raises
+    ------
+    SignalError
+        When ``x_mv`` is not 1-D or ``fs_hz`` is not > 0 (a strip too short or without enough
+        beats is ``~``, not an error).
+    """
+    x = np.asarray(x_mv, dtype=np.float64)
+    if x.ndim != 1:
+        raise SignalError(f"classify_strip expects one channel (1-D), got shape {x.shape}")
+    if not (np.isfinite(fs_hz) and fs_hz > 0):
+        raise SignalError(f"fs_hz must be > 0, got {fs_hz}")
+    if x.size == 0:
+        logger.info("strip is '~': no samples")
+        return StripResult("~", {}, "no samples")
+    idx = detect_signal(np.nan_to_num(x), fs_hz) if sample_index is None else sample_index
     try:
-        x = strip_features(sample_index, fs_hz, duration_s)
+        feats = strip_features(x, fs_hz, idx)
     except SignalError as exc:
         logger.info("strip is '~': %s", exc)
         return StripResult("~", {}, str(exc))
     m = model if model is not None else load_strip_model()
-    prob = m.predict_proba(x)[0]
+    prob = m.predict_proba(feats)[0]
     probs = {c: float(v) for c, v in zip(m.classes, prob)}
     return StripResult(m.classes[int(np.argmax(prob))], probs)

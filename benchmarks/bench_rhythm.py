@@ -1,0 +1,291 @@
+"""Measure the rhythm analyser (issue 15): CinC 2017 strips, MIT-BIH AF/AFL episodes, cost.
+
+* CinC 2017, record-stratified 5-fold cross-validation of the strip classifier
+  (:func:`edge.rhythm.strip.classify_strip`'s model refitted per fold by
+  :mod:`training.rhythm`): F1 of N, A, O, ~ and the challenge score (mean F1 of N, A, O);
+* MIT-BIH end to end: beats from the streaming detector (``detect_signal``, 1-s chunks), the
+  streaming analyser with the bundled AF model; AF+flutter **duration** Se/+P (overlap of
+  detected and reference '(AFIB'/'(AFL' time, pooled over records), **episode** Se/+P (a
+  reference episode is found when a detected one overlaps it, and vice versa), and false AF
+  episodes >= 30 s in records without AF. DS1 is the design set (the AF model saw its beats);
+  DS2 is a look;
+* the plain RR-irregularity baseline in the same run: logistic regression on the same features
+  (strip: the 17 RR features of the whole strip; MIT-BIH: the window features with the same
+  hysteresis), fitted on the same training data;
+* analyser cost per beat (us, one core, one call over all beats of a record).
+
+    MITDB_DIR=... python benchmarks/bench_rhythm.py [--no-ds2]
+
+Beats are cached under ``$ECG_EDGE_CACHE`` (default ``cache/``). Writes
+``benchmarks/results/rhythm.json`` and ``.md``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from edge.rhythm.analyser import (  # noqa: E402
+    RHYTHM_AF,
+    RhythmAnalyser,
+    RhythmConfig,
+    analyse_beats,
+    load_af_model,
+)
+from edge.rhythm.features import FEATURE_NAMES  # noqa: E402
+from edge.rhythm.strip import STRIP_CLASSES  # noqa: E402
+from training.data import DS1, DS2  # noqa: E402
+from training.rhythm import (  # noqa: E402
+    cinc_beats,
+    cinc_folds,
+    f1_scores,
+    mitdb_rhythm_beats,
+    mitdb_window_dataset,
+    rhythm_intervals,
+    strip_dataset,
+    strip_predictions,
+    window_dataset,
+)
+
+COMMAND = "MITDB_DIR=/work/shared/data/mitdb python benchmarks/bench_rhythm.py"
+EPISODE_MIN_S = 30.0
+DS2_LOOKS = [
+    "1. issue-15 first analyser, end to end from detected beats (boosted-tree window model "
+    "on CinC windows + DS1 windows, 40-beat RR window, hysteresis p_onset 0.6 / p_offset 0.4 "
+    "over 10 beats, min episode 30 s, end run 10 s, no dating back; the design was fixed on "
+    "CinC CV and DS1 before this look, and the RR baseline was scored in the same look): see "
+    "the DS2 table of this run. Nothing was chosen on it.",
+]
+
+Interval = tuple[int, int]
+
+
+def overlap(a: list[Interval], b: list[Interval]) -> int:
+    """Samples covered by both interval lists (each list non-overlapping)."""
+    total = 0
+    for s0, e0 in a:
+        for s1, e1 in b:
+            total += max(0, min(e0, e1) - max(s0, s1))
+    return total
+
+
+def intervals_from_changes(changes, n_samples: int) -> list[Interval]:
+    """AF/AFL intervals from an analyser's change list (the last runs to ``n_samples``)."""
+    out: list[Interval] = []
+    start = None
+    for ch in changes:
+        if ch.rhythm == RHYTHM_AF and start is None:
+            start = ch.sample_index
+        elif ch.rhythm != RHYTHM_AF and start is not None:
+            out.append((start, ch.sample_index))
+            start = None
+    if start is not None:
+        out.append((start, n_samples))
+    return out
+
+
+def episode_counts(truth: list[Interval], found: list[Interval]) -> dict[str, int]:
+    """Reference episodes overlapped by a detection (TP for Se) and detections overlapping a
+    reference episode (TP for +P)."""
+    def hits(a, b):
+        return sum(any(overlap([x], [y]) > 0 for y in b) for x in a)
+    return {"ref": len(truth), "ref_found": hits(truth, found), "det": len(found),
+            "det_true": hits(found, truth)}
+
+
+def ratio(num: float, den: float) -> float | None:
+    return None if den == 0 else num / den
+
+
+class _LogReg:
+    """A scikit-learn logistic regression behind the tree model's ``predict_proba``."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray) -> None:
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        self.clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+        self.clf.fit(x, y)
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        return self.clf.predict_proba(np.atleast_2d(x))
+
+
+def cinc_cv(folds: int) -> dict:
+    """Strip model and baseline, record-stratified ``folds``-fold CV on CinC."""
+    cinc = cinc_beats()
+    x, y, ok = strip_dataset(cinc)
+    fold = cinc_folds(cinc.labels, folds)
+    pred = np.empty(cinc.names.size, dtype=object)
+    base = np.empty(cinc.names.size, dtype=object)
+    n_rr = len(FEATURE_NAMES)
+    for k in range(folds):
+        tr, te = fold != k, fold == k
+        pred[te] = strip_predictions(x, ok, y, tr, te)
+        lr = _LogReg(x[tr & ok][:, :n_rr], y[tr & ok])
+        b = np.full(te.sum(), "~", dtype=object)
+        sub = ok[te]
+        b[sub] = np.array(STRIP_CLASSES)[lr.clf.predict(x[te][sub][:, :n_rr])]
+        base[te] = b
+    cm = {t: {p: int(np.sum((cinc.labels == t) & (pred == p))) for p in STRIP_CLASSES}
+          for t in STRIP_CLASSES}
+    return {"n_records": int(cinc.names.size), "folds": folds,
+            "counts": {c: int(np.sum(cinc.labels == c)) for c in STRIP_CLASSES},
+            "too_few_beats": int((~ok).sum()),
+            "model": f1_scores(cinc.labels, pred.astype(str)),
+            "baseline": f1_scores(cinc.labels, base.astype(str)), "confusion": cm}
+
+
+def baseline_window_model() -> _LogReg:
+    cfg = RhythmConfig()
+    cinc = cinc_beats()
+    xw, yw, _ = window_dataset(cinc, np.arange(cinc.names.size), cfg)
+    xm, ym = mitdb_window_dataset(DS1, cfg)
+    return _LogReg(np.concatenate([xw, xm]), np.concatenate([yw, ym]).astype(int))
+
+
+def mitdb_af(records: tuple[str, ...], model, cfg: RhythmConfig) -> dict:
+    """Per-record AF/AFL duration and episodes, end to end from detected beats."""
+    per = {}
+    for r in records:
+        beats, _, fs = mitdb_rhythm_beats(r)
+        truth, n, _ = rhythm_intervals(r)
+        res = analyse_beats(beats, fs, config=cfg, model=model)
+        found = intervals_from_changes(res.changes, n)
+        long_false = [f for f in found if overlap([f], truth) == 0
+                      and (f[1] - f[0]) / fs >= EPISODE_MIN_S]
+        per[r] = {"fs_hz": fs, "truth_s": sum(e - s for s, e in truth) / fs,
+                  "found_s": sum(e - s for s, e in found) / fs,
+                  "overlap_s": overlap(truth, found) / fs, **episode_counts(truth, found),
+                  "false_episodes_ge_30s": len(long_false),
+                  "false_episode_s": [round((e - s) / fs, 1) for s, e in long_false]}
+    return per
+
+
+def summarise(per: dict) -> dict:
+    t = sum(v["truth_s"] for v in per.values())
+    f = sum(v["found_s"] for v in per.values())
+    o = sum(v["overlap_s"] for v in per.values())
+    no_af = [r for r, v in per.items() if v["truth_s"] == 0]
+    return {"duration_se": ratio(o, t), "duration_ppv": ratio(o, f),
+            "episode_se": ratio(sum(v["ref_found"] for v in per.values()),
+                                sum(v["ref"] for v in per.values())),
+            "episode_ppv": ratio(sum(v["det_true"] for v in per.values()),
+                                 sum(v["det"] for v in per.values())),
+            "records_without_af": len(no_af),
+            "false_episodes_ge_30s_in_records_without_af": sum(
+                per[r]["false_episodes_ge_30s"] for r in no_af),
+            "truth_s": t, "found_s": f, "overlap_s": o}
+
+
+def cost_per_beat_us(record: str = "201", repeats: int = 3) -> float:
+    beats, _, fs = mitdb_rhythm_beats(record)
+    best = float("inf")
+    for _ in range(repeats):
+        an = RhythmAnalyser()
+        t0 = time.perf_counter()
+        an.process(beats, fs)
+        best = min(best, time.perf_counter() - t0)
+    return 1e6 * best / beats.size
+
+
+def _fmt(v) -> str:
+    return "-" if v is None else f"{v:.3f}"
+
+
+def markdown(res: dict) -> str:
+    c = res["cinc"]
+    lines = ["# Rhythm analyser (issue 15)", "", f"Command: `{res['command']}`", "",
+             f"Run: {res['date']}, {res['runtime_s']:.0f} s.", "",
+             "## CinC 2017, record-stratified 5-fold CV (strip classifier: RR + atrial features)",
+             "", f"{c['n_records']} recordings ({c['counts']}); {c['too_few_beats']} with too "
+             "few detected beats for features are answered `~` without the model.", "",
+             "| | F1 N | F1 A | F1 O | F1 ~ | challenge (mean F1 N, A, O) |",
+             "|---|---|---|---|---|---|"]
+    for name in ("model", "baseline"):
+        m = c[name]
+        label = "strip model (boosted trees)" if name == "model" else \
+            "baseline (logistic regression, 17 strip RR features)"
+        lines.append(f"| {label} | {m['N']:.3f} | {m['A']:.3f} | {m['O']:.3f} | {m['~']:.3f} | "
+                     f"{m['challenge']:.3f} |")
+    lines += ["", "Targets: AF F1 >= 0.85 -> " + ("met" if c["model"]["A"] >= 0.85 else
+                                                   "**not met**")
+              + "; challenge >= 0.80 -> " + ("met" if c["model"]["challenge"] >= 0.80 else
+                                              "**not met**") + ".", "",
+              "Confusion (rows reference, columns predicted):", "",
+              "| | " + " | ".join(STRIP_CLASSES) + " |", "|---" * 5 + "|"]
+    for t in STRIP_CLASSES:
+        lines.append(f"| {t} | " + " | ".join(str(c["confusion"][t][p])
+                                                for p in STRIP_CLASSES) + " |")
+    for key, title in (("ds1", "MIT-BIH DS1 (design set; the AF model was fitted on these "
+                                "beats)"), ("ds2", "MIT-BIH DS2 (a look)")):
+        if key not in res:
+            continue
+        lines += ["", f"## {title}: AF+flutter end to end (detected beats)", "",
+                  "| | duration Se | duration +P | episode Se | episode +P | false AF episodes"
+                  " >= 30 s in records without AF |", "|---|---|---|---|---|---|"]
+        for name in ("model", "baseline"):
+            s = res[key][name]["summary"]
+            lines.append(f"| {name} | {_fmt(s['duration_se'])} | {_fmt(s['duration_ppv'])} | "
+                         f"{_fmt(s['episode_se'])} | {_fmt(s['episode_ppv'])} | "
+                         f"{s['false_episodes_ge_30s_in_records_without_af']} (of "
+                         f"{s['records_without_af']} records) |")
+        lines += ["", "Per record (model): reference AF s / detected s / overlap s / false "
+                  "episodes >= 30 s", ""]
+        for r, v in res[key]["model"]["records"].items():
+            if v["truth_s"] or v["found_s"]:
+                lines.append(f"- {r}: {v['truth_s']:.0f} / {v['found_s']:.0f} / "
+                             f"{v['overlap_s']:.0f} / {v['false_episodes_ge_30s']}")
+    lines += ["", f"## Cost: {res['cost_us_per_beat']:.0f} us per beat (one core, record 201, "
+              "features + model per beat)", "", "## DS2 looks", ""] + DS2_LOOKS
+    lines += ["", "Flutter is not separated from fibrillation: the streaming analyser labels "
+              "both `AF/AFL` from RR timing only (no waveform). The strip classifier adds "
+              "atrial-activity features (P-wave repeatability) of the strip's waveform.",
+              "", "DS1 numbers are in-sample for the AF window model (it was fitted on DS1 "
+              "windows with CinC windows); CinC numbers are out-of-fold for the strip model."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="Measure the rhythm analyser.")
+    ap.add_argument("--no-ds2", action="store_true", help="skip the DS2 look")
+    ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument("--out-dir", default=str(ROOT / "benchmarks" / "results"))
+    args = ap.parse_args(argv)
+    if args.folds < 2:
+        print("bench_rhythm: error: --folds must be >= 2", file=sys.stderr)
+        return 2
+    t0 = time.time()
+    res: dict = {"command": COMMAND, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    res["cinc"] = cinc_cv(args.folds)
+    print("CinC:", json.dumps(res["cinc"]["model"]), flush=True)
+    cfg = RhythmConfig()
+    model, base = load_af_model(), baseline_window_model()
+    sets = [("ds1", DS1)] + ([] if args.no_ds2 else [("ds2", DS2)])
+    for key, recs in sets:
+        res[key] = {}
+        for name, m in (("model", model), ("baseline", base)):
+            per = mitdb_af(recs, m, cfg)
+            res[key][name] = {"summary": summarise(per), "records": per}
+        print(key, json.dumps(res[key]["model"]["summary"]), flush=True)
+    res["cost_us_per_beat"] = cost_per_beat_us()
+    res["runtime_s"] = time.time() - t0
+    res["ds2_looks"] = DS2_LOOKS
+    out = Path(args.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "rhythm.json").write_text(json.dumps(res, indent=1, default=float) + "\n")
+    (out / "rhythm.md").write_text(markdown(res))
+    print(f"wrote {out / 'rhythm.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,60 @@
+"""benchmarks/bench_rhythm.py: interval overlap, changes -> AF intervals, episode counts and the
+pooled duration/episode statistics (hand-made cases), and the stored results are complete."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from benchmarks import bench_rhythm as br
+from edge.rhythm.analyser import RHYTHM_AF, RHYTHM_OTHER, RhythmChange
+
+RESULTS = Path(br.__file__).resolve().parent / "results"
+
+
+def test_overlap():
+    assert br.overlap([(0, 10), (20, 30)], [(5, 25)]) == 10
+    assert br.overlap([(0, 10)], [(10, 20)]) == 0
+    assert br.overlap([], [(0, 5)]) == 0
+
+
+def test_intervals_from_changes_open_episode_runs_to_the_end():
+    ch = [RhythmChange(0, RHYTHM_OTHER, 0.1), RhythmChange(100, RHYTHM_AF, 0.9),
+          RhythmChange(200, RHYTHM_OTHER, 0.1), RhythmChange(300, RHYTHM_AF, 0.9)]
+    assert br.intervals_from_changes(ch, 1000) == [(100, 200), (300, 1000)]
+    assert br.intervals_from_changes([RhythmChange(0, RHYTHM_OTHER, 0.1)], 50) == []
+
+
+def test_episode_counts():
+    c = br.episode_counts([(0, 100), (200, 300), (400, 500)], [(50, 60), (250, 450), (600, 700)])
+    assert c == {"ref": 3, "ref_found": 3, "det": 3, "det_true": 2}
+
+
+def test_summary_pools_records_and_counts_false_episodes_only_without_af():
+    per = {
+        "a": {"truth_s": 100.0, "found_s": 80.0, "overlap_s": 70.0, "ref": 1, "ref_found": 1,
+              "det": 2, "det_true": 1, "false_episodes_ge_30s": 1},
+        "b": {"truth_s": 0.0, "found_s": 40.0, "overlap_s": 0.0, "ref": 0, "ref_found": 0,
+              "det": 1, "det_true": 0, "false_episodes_ge_30s": 1},
+        "c": {"truth_s": 0.0, "found_s": 0.0, "overlap_s": 0.0, "ref": 0, "ref_found": 0,
+              "det": 0, "det_true": 0, "false_episodes_ge_30s": 0},
+    }
+    s = br.summarise(per)
+    assert s["duration_se"] == pytest.approx(0.7) and s["duration_ppv"] == pytest.approx(70 / 120)
+    assert s["episode_se"] == 1.0 and s["episode_ppv"] == pytest.approx(1 / 3)
+    assert s["records_without_af"] == 2
+    assert s["false_episodes_ge_30s_in_records_without_af"] == 1
+
+
+def test_stored_results_are_complete():
+    path = RESULTS / "rhythm.json"
+    if not path.is_file():
+        pytest.skip("no stored rhythm results yet")
+    res = json.loads(path.read_text())
+    assert res["command"].endswith("python benchmarks/bench_rhythm.py")
+    for k in ("N", "A", "O", "~", "challenge"):
+        assert 0 <= res["cinc"]["model"][k] <= 1 and 0 <= res["cinc"]["baseline"][k] <= 1
+    assert res["ds2_looks"] and res["cost_us_per_beat"] > 0
+    assert res["ds2"]["model"]["summary"]["records_without_af"] == 17
+    assert "DS2 looks" in (RESULTS / "rhythm.md").read_text()

@@ -1,0 +1,63 @@
+"""Strip classification (CinC classes): too short / too few beats is '~' with a reason, real
+CinC recordings of each class through the device path, bad input refused."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edge.errors import SignalError
+from edge.rhythm.atrial import ATRIAL_FEATURE_NAMES, atrial_features
+from edge.rhythm.strip import STRIP_FEATURE_NAMES, classify_strip, strip_features
+
+CINC = Path("/work/shared/data/cinc2017")
+
+
+def _cinc(name: str) -> tuple[np.ndarray, float]:
+    import wfdb
+
+    if not (CINC / f"{name}.hea").is_file():
+        pytest.skip("CinC 2017 data not present")
+    rec = wfdb.rdrecord(str(CINC / name))
+    return rec.p_signal[:, 0], float(rec.fs)
+
+
+def test_too_short_strip_is_noise_with_reason():
+    res = classify_strip(np.zeros(300 * 3), 300.0)
+    assert res.label == "~" and "beats" in res.reason and res.probabilities == {}
+    assert classify_strip(np.zeros(0), 300.0).label == "~"
+
+
+def test_few_beats_given_is_noise():
+    res = classify_strip(np.zeros(3000), 300.0, sample_index=np.array([100, 400, 700]))
+    assert res.label == "~" and "3 beats" in res.reason
+
+
+@pytest.mark.parametrize("x, fs, words", [(np.zeros((2, 100)), 300.0, "1-D"),
+                                          (np.zeros(100), 0.0, "fs_hz")])
+def test_bad_input_is_refused(x, fs, words):
+    with pytest.raises(SignalError, match=words):
+        classify_strip(x, fs)
+
+
+@pytest.mark.parametrize("name, label", [("A00001", "N"), ("A00004", "A"), ("A00009", "A"),
+                                         ("A00020", "O"), ("A00034", "~")])
+def test_real_cinc_recordings(name, label):
+    x, fs = _cinc(name)
+    res = classify_strip(x, fs)
+    assert res.label == label
+    assert abs(sum(res.probabilities.values()) - 1) < 1e-9
+
+
+def test_features_shape_and_atrial_sinus_vs_af():
+    xn, fs = _cinc("A00001")  # N
+    xa, _ = _cinc("A00004")  # A
+    from edge.dsp.detection import detect_signal
+
+    fn = atrial_features(xn, fs, detect_signal(xn, fs))
+    fa = atrial_features(xa, fs, detect_signal(xa, fs))
+    i = ATRIAL_FEATURE_NAMES.index("p_corr")
+    assert fn[i] > fa[i]  # a repeatable P wave in sinus rhythm, none in AF
+    f = strip_features(xn, fs, detect_signal(xn, fs))
+    assert f.shape == (len(STRIP_FEATURE_NAMES),) and np.all(np.isfinite(f))

@@ -1,0 +1,65 @@
+"""training.rhythm: the JSON export reproduces scikit-learn exactly, folds are stratified,
+F1/challenge arithmetic, DS2 is never used for training, MIT-BIH rhythm intervals."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from edge.rhythm.analyser import RhythmConfig
+from edge.rhythm.model import load_tree_model
+from training.rhythm import (
+    cinc_folds,
+    export_trees,
+    f1_scores,
+    fit_trees,
+    mitdb_window_dataset,
+    rhythm_intervals,
+)
+
+
+@pytest.mark.parametrize("n_classes", [2, 4])
+def test_export_reproduces_sklearn_probabilities(tmp_path, n_classes):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((600, 5))
+    y = (x[:, 0] > 0).astype(int) + (x[:, 1] > 0.5).astype(int) * (n_classes - 2)
+    y = np.minimum(y, n_classes - 1)
+    clf = fit_trees(x, y, n_estimators=20, max_depth=3)
+    names = tuple(f"f{i}" for i in range(5))
+    classes = tuple(f"c{i}" for i in range(n_classes))
+    doc = export_trees(clf, kind="strip", classes=classes, feature_names=names)
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps(doc))
+    model = load_tree_model(path, kind="strip", feature_names=names)
+    xt = rng.standard_normal((200, 5)) * 2
+    np.testing.assert_allclose(model.predict_proba(xt), clf.predict_proba(xt), atol=1e-9)
+
+
+def test_folds_are_stratified():
+    labels = np.array(["N"] * 50 + ["A"] * 10 + ["~"] * 5)
+    fold = cinc_folds(labels, 5)
+    for k in range(5):
+        assert np.sum((fold == k) & (labels == "A")) == 2
+        assert np.sum((fold == k) & (labels == "~")) == 1
+
+
+def test_f1_and_challenge():
+    truth = np.array(["N", "N", "A", "O", "~"])
+    pred = np.array(["N", "A", "A", "O", "N"])
+    f = f1_scores(truth, pred)
+    assert f["N"] == pytest.approx(2 / 4) and f["A"] == pytest.approx(2 / 3)
+    assert f["O"] == 1.0 and f["~"] == 0.0
+    assert f["challenge"] == pytest.approx((0.5 + 2 / 3 + 1) / 3)
+
+
+def test_ds2_is_refused_for_training():
+    with pytest.raises(ValueError, match="DS2"):
+        mitdb_window_dataset(("201", "202"), RhythmConfig())
+
+
+def test_rhythm_intervals_of_201(mitdb_dir):
+    iv, n, fs = rhythm_intervals("201", mitdb_dir)
+    assert fs == 360.0 and n == 650000
+    assert iv[0] == (60, 136226)  # '(AFIB' then '(NOD'
+    assert all(a < b for a, b in iv)
