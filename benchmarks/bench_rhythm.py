@@ -3,9 +3,10 @@
 * CinC 2017, record-stratified 5-fold cross-validation of the strip classifier
   (:func:`edge.rhythm.strip.classify_strip`'s model refitted per fold by
   :mod:`training.rhythm`): F1 of N, A, O, ~ and the challenge score (mean F1 of N, A, O);
-* MIT-BIH end to end: beats from the streaming detector (``detect_signal``, 1-s chunks), the
-  streaming analyser with the bundled AF model; AF+flutter **duration** Se/+P (overlap of
-  detected and reference '(AFIB'/'(AFL' time, pooled over records), **episode** Se/+P (a
+* MIT-BIH end to end: beats from the streaming detector (``detect_signal``, fed the whole
+  signal in one call: identical to chunked feeding by its chunk invariance), the streaming
+  analyser with the bundled AF model; AF+flutter **duration** Se/+P (overlap of detected and
+  reference '(AFIB'/'(AFL' time, pooled over records), **episode** Se/+P (a
   reference episode is found when a detected one overlaps it, and vice versa), and false AF
   episodes >= 30 s in records without AF. DS1 is the design set (the AF model saw its beats);
   DS2 is a look;
