@@ -61,3 +61,11 @@ def test_features_shape_and_atrial_sinus_vs_af():
     assert fn[i] > fa[i]  # a repeatable P wave in sinus rhythm, none in AF
     f = strip_features(xn, fs, detect_signal(xn, fs))
     assert f.shape == (len(STRIP_FEATURE_NAMES),) and np.all(np.isfinite(f))
+
+
+@pytest.mark.parametrize("make", [lambda rng: np.full(9000, np.nan),
+                                  lambda rng: rng.standard_normal(9000),
+                                  lambda rng: np.zeros(9000)])
+def test_unreadable_strips_are_noise_not_a_crash(rng, make):
+    res = classify_strip(make(rng), 300.0)
+    assert res.label == "~" and res.reason
