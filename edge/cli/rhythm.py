@@ -2,9 +2,9 @@
 
 Each PATH is a WFDB record (any sample rate; CinC 2017's ``.mat`` + ``.hea`` form included) or
 a directory with a ``RECORDS`` file. Every recording goes through the device's own path --
-conditioning and the streaming R-peak detector (:func:`edge.dsp.detection.detect_signal`),
-then :func:`edge.rhythm.classify_strip` -- and one line ``name,label`` is written per
-recording (the CinC 2017 answer format: ``N`` normal, ``A`` atrial fibrillation, ``O`` other
+conditioning and the streaming R-peak detector, then the strip model over its RR intervals
+and atrial activity (:func:`edge.rhythm.classify_strip`) -- and one line ``name,label`` is
+written per recording (the CinC 2017 answer format: ``N`` normal, ``A`` atrial fibrillation, ``O`` other
 rhythm, ``~`` too noisy to classify). A recording that is too short, unreadable or has no
 usable beats gets ``~`` with the reason logged, never a crash; the summary on stderr counts
 them.
@@ -30,7 +30,6 @@ def classify_record(path: Path, *, channel: int = 0, model=None) -> tuple[str, s
     for a reason other than the model's answer (unreadable, too short, no such channel)."""
     import numpy as np
 
-    from edge.dsp.detection import detect_signal
     from edge.errors import DataError, SignalError
     from edge.io.records import read_record
     from edge.rhythm import classify_strip
@@ -42,14 +41,12 @@ def classify_record(path: Path, *, channel: int = 0, model=None) -> tuple[str, s
     if channel >= rec.signal_mv.shape[1]:
         return "~", f"no channel {channel} (the record has {rec.signal_mv.shape[1]})"
     x = rec.signal_mv[:, channel].astype(np.float64)
-    duration_s = x.size / rec.fs_hz
     if x.size == 0 or not np.isfinite(x).any():
         return "~", "no valid samples"
     try:
-        beats = detect_signal(x, rec.fs_hz)
+        result = classify_strip(x, rec.fs_hz, model=model)
     except SignalError as exc:
-        return "~", f"no beats: {exc}"
-    result = classify_strip(beats, rec.fs_hz, duration_s, model=model)
+        return "~", f"unreadable signal: {exc}"
     return result.label, result.reason
 
 
