@@ -1,13 +1,12 @@
 """``ecg-edge rhythm PATH... [--out FILE]``: the rhythm class of short recordings.
 
-Each PATH is a WFDB record (any sample rate; CinC 2017's ``.mat`` + ``.hea`` form included) or
-a directory with a ``RECORDS`` file. Every recording goes through the device's own path --
-conditioning and the streaming R-peak detector, then the strip model over its RR intervals
-and atrial activity (:func:`edge.rhythm.classify_strip`) -- and one line ``name,label`` is
-written per recording (the CinC 2017 answer format: ``N`` normal, ``A`` atrial fibrillation, ``O`` other
-rhythm, ``~`` too noisy to classify). A recording that is too short, unreadable or has no
-usable beats gets ``~`` with the reason logged, never a crash; the summary on stderr counts
-them.
+Each PATH is a WFDB record (any sample rate; CinC 2017's ``.mat`` + ``.hea`` form included) or a
+directory with a ``RECORDS`` file. Every recording goes through the device's own path --
+conditioning and the streaming R-peak detector, then the strip model over its RR intervals and
+atrial activity (:func:`edge.rhythm.classify_strip`) -- and one line ``name,label`` is written
+per recording (the CinC 2017 answer format: ``N`` normal, ``A`` atrial fibrillation, ``O`` other
+rhythm, ``~`` too noisy to classify). A recording that is too short, unreadable or has no usable
+beats gets ``~`` with the reason logged, never a crash; the summary on stderr counts them.
 """
 from __future__ import annotations
 
