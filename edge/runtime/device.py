@@ -12,7 +12,7 @@ channel::
 
 It runs a :class:`~edge.pipeline.BeatPipeline` whose stage hook adds each stage's time to a
 :class:`StageTimer` (stages ``preprocess detect window featurize classify``, then this
-module's ``quality strip events alerts``).
+module's ``quality strip events rhythm alerts``).
 
 Beats next to invalid samples (a filled gap, a flat line): the pipeline labels a beat whose
 window touches them ``Q`` and replaces RR intervals across them by the local mean; such a
@@ -255,6 +255,7 @@ class DeviceStream:
         near = beats.near_invalid
         events: list[Event] = []
         infos: list[BeatInfo] = []
+        t_rhythm = 0.0
         classes = self.classifier.classes
         for k in range(len(beats)):
             at = int(idx[k])
@@ -274,7 +275,9 @@ class DeviceStream:
             self._prev_beat = at
             rr_pre = float(rr[0]) if prev is None else (at - prev) / self.fs_hz
             rr_pre = rr_pre if math.isfinite(rr_pre) else math.nan
+            t1 = time.perf_counter()
             rhythm, afib = self.rhythm.beat(at, label, rr_pre, clean)
+            t_rhythm += time.perf_counter() - t1
             events.append(BeatEvent(
                 device_id=self.device_id, sample_index=at, fs_hz=self.fs_hz, label=label,
                 proba={c: round(float(p), 4) for c, p in zip(classes, beats.proba[k])},
@@ -286,5 +289,6 @@ class DeviceStream:
             self.beats_per_class[label] = self.beats_per_class.get(label, 0) + 1
         events.extend(self.monitor.process(infos, self.pipeline.detector.in_flutter,
                                            now_index=self.expected))
-        self.timer.add("events", time.perf_counter() - t0)
+        self.timer.add("rhythm", t_rhythm)
+        self.timer.add("events", time.perf_counter() - t0 - t_rhythm)
         return events
