@@ -31,11 +31,22 @@ def cmd_check(args: argparse.Namespace) -> int:
     path = config.pipeline.model_path()
     clf = BeatClassifier(path, num_threads=config.pipeline.num_threads)
     sinks = config.sinks.enabled()
+    rhythm = "off"
+    if config.rhythm.enabled:
+        from edge.rhythm import RhythmAnalyser
+        from edge.rhythm.model import default_model_path as default_rhythm_model
+
+        cfg = config.rhythm.analyser
+        RhythmAnalyser(cfg)  # loads and checks its model file
+        model_file = Path(cfg.model_path) if cfg.model_path else default_rhythm_model("af_window")
+        rhythm = (f"AF analyser ({model_file.name}, episodes >= "
+                  f"{config.rhythm.analyser.min_episode_s:g} s)")
     source = describe_source(config.source.kind, config.source.transport_config())
     print(f"{args.config}: OK\n  source: {source}\n  channel: {config.source.channel}\n"
           f"  model: {path} ({clf.model_version}, {'int8' if clf.quantized else 'float'}, "
           f"{clf.size_bytes} bytes, classes {''.join(clf.classes)})\n"
           f"  model run: OK (one zero beat, {clf.load_run_ms:.1f} ms)\n"
+          f"  rhythm: {rhythm}\n"
           f"  sinks: {', '.join(sinks) or 'none'}")
     return 0
 

@@ -103,6 +103,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         clf = BeatClassifier(config.pipeline.model_path(),
                              num_threads=config.pipeline.num_threads)
+    if config.rhythm.enabled:  # a bad rhythm model fails here, not on the first device
+        from edge.rhythm import RhythmAnalyser
+        RhythmAnalyser(config.rhythm.analyser)
     source = build_source(config)
     sinks = build_sinks(config)
     if not sinks:

@@ -96,7 +96,9 @@ class DeviceStream:
         self.fs_proc_hz = self.pipeline.preprocessor.config.fs_out_hz
         self.quality = SignalQuality(config.quality_config(fs_hz), first_index)
         self.monitor = RhythmMonitor(config.alerts, fs_hz=fs_hz, device_id=device_id)
-        self.rhythm = DeviceRhythm(device_id=device_id, fs_hz=fs_hz)
+        self.rhythm = (DeviceRhythm(device_id=device_id, fs_hz=fs_hz,
+                                    config=config.rhythm.analyser)
+                       if config.rhythm.enabled else None)
         out = config.outputs
         self.strip = (StripDecimator(StripConfig(fs_in_hz=self.fs_proc_hz,
                                                  strip_fs_hz=min(out.strip_fs_hz,
@@ -148,7 +150,8 @@ class DeviceStream:
         end open alert episodes. The stream can go on after :meth:`restart`."""
         events = self._beats(self.pipeline.flush(), limit=self.expected)
         events.extend(self.monitor.flush(self.expected))
-        events.extend(self.rhythm.end(self.expected, "end of stream"))
+        if self.rhythm is not None:
+            events.extend(self.rhythm.end(self.expected, "end of stream"))
         return events
 
     def restart(self, start_index: int) -> None:
@@ -240,8 +243,10 @@ class DeviceStream:
                 device_id=self.device_id, sample_index=self.expected - 1, fs_hz=self.fs_hz,
                 hr_bpm=None if rate.rate_bpm is None else round(rate.rate_bpm, 1),
                 window_s=rate.config.window_s, n_beats=rate.n_beats,
-                af_burden_1h=_share(self.rhythm.burden.window_share),
-                af_burden_run=_share(self.rhythm.burden.run_share)))
+                af_burden_1h=None if self.rhythm is None
+                else _share(self.rhythm.burden.window_share),
+                af_burden_run=None if self.rhythm is None
+                else _share(self.rhythm.burden.run_share)))
             while self._next_hr <= self.expected:
                 self._next_hr += self._hr_every
         timer.add("alerts", time.perf_counter() - t0)
@@ -275,9 +280,11 @@ class DeviceStream:
             self._prev_beat = at
             rr_pre = float(rr[0]) if prev is None else (at - prev) / self.fs_hz
             rr_pre = rr_pre if math.isfinite(rr_pre) else math.nan
-            t1 = time.perf_counter()
-            rhythm, afib = self.rhythm.beat(at, label, rr_pre, clean)
-            t_rhythm += time.perf_counter() - t1
+            rhythm, afib = None, []
+            if self.rhythm is not None:
+                t1 = time.perf_counter()
+                rhythm, afib = self.rhythm.beat(at, label, rr_pre, clean)
+                t_rhythm += time.perf_counter() - t1
             events.append(BeatEvent(
                 device_id=self.device_id, sample_index=at, fs_hz=self.fs_hz, label=label,
                 proba={c: round(float(p), 4) for c, p in zip(classes, beats.proba[k])},
@@ -289,6 +296,7 @@ class DeviceStream:
             self.beats_per_class[label] = self.beats_per_class.get(label, 0) + 1
         events.extend(self.monitor.process(infos, self.pipeline.detector.in_flutter,
                                            now_index=self.expected))
-        self.timer.add("rhythm", t_rhythm)
+        if self.rhythm is not None:
+            self.timer.add("rhythm", t_rhythm)
         self.timer.add("events", time.perf_counter() - t0 - t_rhythm)
         return events

@@ -15,6 +15,8 @@ example)::
     [outputs]           OutputSettings: hr_interval_s, strip, strip_fs_hz, strip_interval_s,
                         status_interval_s
     [daemon]            DaemonSettings: read_timeout_s, idle_exit_s
+    [rhythm]            RhythmSettings: enabled (the AF analyser on every device)
+    [rhythm.analyser]   edge.rhythm.RhythmConfig fields (window, hysteresis, min_episode_s)
     [sinks.terminal]    edge.sinks.terminal.TerminalSinkSettings: enabled, color, beats
     [sinks.stdout]      edge.sinks.jsonl.StdoutSinkSettings: enabled (JSON lines on stdout)
     [sinks.jsonl]       edge.sinks.jsonl.JsonlSinkSettings: enabled, path, max_bytes, ...
@@ -37,6 +39,7 @@ from edge.runtime.settings.config import (
     OutputSettings,
     PipelineSettings,
     QualitySettings,
+    RhythmSettings,
     SinkSettings,
     SourceSettings,
 )
@@ -62,6 +65,7 @@ __all__ = [
     "AlertConfig",
     "OutputSettings",
     "DaemonSettings",
+    "RhythmSettings",
     "TerminalSinkSettings",
     "StdoutSinkSettings",
     "JsonlSinkSettings",

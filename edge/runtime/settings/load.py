@@ -24,6 +24,7 @@ from edge.runtime.settings.config import (
     OutputSettings,
     PipelineSettings,
     QualitySettings,
+    RhythmSettings,
     SinkSettings,
     SourceSettings,
     transport_class,
@@ -46,6 +47,7 @@ _SECTIONS: dict[str, type] = {
     "alerts": AlertConfig,
     "outputs": OutputSettings,
     "daemon": DaemonSettings,
+    "rhythm": RhythmSettings,
 }
 #: ``[sinks.<name>]`` -> settings class (declared next to each sink).
 _SINKS: dict[str, type] = {

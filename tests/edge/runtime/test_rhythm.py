@@ -122,3 +122,46 @@ def test_daemon_reports_afib_and_burden(classifier, mitdb_dir):
     hr = [e for e in sink.events if e.type == "hr"]
     assert hr[-1].af_burden_run is not None and hr[-1].af_burden_run > 0.5
     assert hr[-1].af_burden_1h == pytest.approx(hr[-1].af_burden_run, abs=1e-6)
+
+
+def test_rhythm_settings_are_typed_and_checked():
+    from edge.errors import ConfigError
+    from edge.runtime.settings import load_config
+
+    base = ['source.serial.port="x"']
+    cfg = load_config(None, base + ["rhythm.enabled=false", "rhythm.analyser.min_episode_s=60"])
+    assert cfg.rhythm.enabled is False and cfg.rhythm.analyser.min_episode_s == 60.0
+    assert load_config(None, base).rhythm.enabled is True
+    for override, field in [('rhythm.enabled="no"', "rhythm.enabled"),
+                            ("rhythm.analyser.window_beats=2.5", "rhythm.analyser.window_beats"),
+                            ("rhythm.analyser.p_offset=0.9", "rhythm.analyser.p_offset"),
+                            ("rhythm.colour=1", "rhythm.colour")]:
+        with pytest.raises(ConfigError) as info:
+            load_config(None, base + [override])
+        assert info.value.field == field
+
+
+def test_rhythm_off_leaves_the_fields_out(classifier, mitdb_dir):
+    """Three minutes of MIT-BIH 201 (atrial fibrillation) with the analyser on and off."""
+    from edge.io.records import read_record
+    from edge.runtime.device import DeviceStream
+    from edge.runtime.settings import load_config
+
+    x = read_record("201", data_dir=mitdb_dir, sampto=360 * 180).signal_mv
+    out = {}
+    for enabled in (True, False):
+        cfg = load_config(None, ['source.serial.port="x"', f"rhythm.enabled={str(enabled).lower()}",
+                                 "outputs.strip=false"])
+        dev = DeviceStream(classifier, cfg, device_id=1, fs_hz=360.0)
+        events = dev.process(0, x) + dev.flush()
+        out[enabled] = events
+        assert (dev.rhythm is None) is (not enabled)
+    beats_on = [e for e in out[True] if e.type == "beat"]
+    beats_off = [e for e in out[False] if e.type == "beat"]
+    assert len(beats_on) == len(beats_off) > 100
+    assert any(e.rhythm == "AFIB" for e in beats_on)
+    assert all(e.rhythm is None for e in beats_off)
+    assert any(e.type == "alert" and e.kind == "afib" for e in out[True])
+    assert not any(e.type == "alert" and e.kind == "afib" for e in out[False])
+    hr_off = [e for e in out[False] if e.type == "hr"]
+    assert hr_off and all(e.af_burden_run is None for e in hr_off)
