@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from edge.aami import AAMI_CLASSES
-from edge.dsp.beats import BeatBatch, BeatWindower
+from edge.dsp.beats import BeatBatch, BeatWindower, InvalidFlags
 from edge.dsp.detection import to_input_index
 from edge.dsp.features import BeatFeaturizer
 from edge.dsp.inputs import beat_inputs_at
@@ -55,7 +55,7 @@ _KEYS = ("sample_index", "processing_index", "label", "proba", "rr_s", "window_i
 
 
 @dataclass(frozen=True)
-class ClassifiedBeats:
+class ClassifiedBeats(InvalidFlags):
     """Beats released by the pipeline.
 
     ``sample_index``: input-rate sample index of each R peak; ``processing_index``: the same at
@@ -74,20 +74,8 @@ class ClassifiedBeats:
     window_invalid: np.ndarray | None = None
     rr_unknown: np.ndarray | None = None
 
-    def __post_init__(self) -> None:
-        n = int(np.asarray(self.sample_index).size)
-        if self.window_invalid is None:
-            object.__setattr__(self, "window_invalid", np.zeros(n, dtype=bool))
-        if self.rr_unknown is None:
-            object.__setattr__(self, "rr_unknown", np.zeros((n, 2), dtype=bool))
-
     def __len__(self) -> int:
         return int(self.sample_index.size)
-
-    @property
-    def near_invalid(self) -> np.ndarray:
-        """bool (n,): the beat's window or one of its RR intervals touches invalid samples."""
-        return self.window_invalid | self.rr_unknown.any(axis=1)
 
     def select(self, keep: np.ndarray) -> "ClassifiedBeats":
         """The beats where ``keep`` (a bool mask or indices) selects."""

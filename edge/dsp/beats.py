@@ -40,7 +40,8 @@ from edge.dsp.preprocess import PROCESSING_FS_HZ
 from edge.errors import ConfigError, SignalError
 
 __all__ = ["WindowConfig", "BeatBatch", "BeatWindower", "extract_windows", "rr_features",
-           "RR_FEATURE_NAMES", "fill_unknown_rr", "invalid_flags", "rr_intervals_s"]
+           "RR_FEATURE_NAMES", "fill_unknown_rr", "invalid_flags", "rr_intervals_s",
+           "InvalidFlags"]
 
 logger = logging.getLogger(__name__)
 
@@ -95,8 +96,31 @@ class WindowConfig:
                 "rr_features": list(RR_FEATURE_NAMES)}
 
 
+class InvalidFlags:
+    """What the beat records of the device path share about invalid samples (a gap, a flat
+    line, saturation): ``window_invalid`` (bool (n,)) and ``rr_unknown`` (bool (n, 2), pre /
+    post interval) default to all False, and :attr:`near_invalid` is derived from them. Mixed
+    into frozen dataclasses that have ``sample_index`` and those two fields."""
+
+    sample_index: np.ndarray
+    window_invalid: np.ndarray | None
+    rr_unknown: np.ndarray | None
+
+    def __post_init__(self) -> None:
+        n = int(np.asarray(self.sample_index).size)
+        if self.window_invalid is None:
+            object.__setattr__(self, "window_invalid", np.zeros(n, dtype=bool))
+        if self.rr_unknown is None:
+            object.__setattr__(self, "rr_unknown", np.zeros((n, 2), dtype=bool))
+
+    @property
+    def near_invalid(self) -> np.ndarray:
+        """bool (n,): the beat's window or one of its RR intervals touches invalid samples."""
+        return self.window_invalid | self.rr_unknown.any(axis=1)
+
+
 @dataclass(frozen=True)
-class BeatBatch:
+class BeatBatch(InvalidFlags):
     """Beats ready for classification.
 
     ``sample_index`` (int64, input-time processing-rate index of each R peak),
@@ -112,13 +136,6 @@ class BeatBatch:
     rr_s: np.ndarray
     window_invalid: np.ndarray | None = None
     rr_unknown: np.ndarray | None = None
-
-    def __post_init__(self) -> None:
-        n = int(np.asarray(self.sample_index).size)
-        if self.window_invalid is None:
-            object.__setattr__(self, "window_invalid", np.zeros(n, dtype=bool))
-        if self.rr_unknown is None:
-            object.__setattr__(self, "rr_unknown", np.zeros((n, 2), dtype=bool))
 
     def __len__(self) -> int:
         return int(self.sample_index.size)

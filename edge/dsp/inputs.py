@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edge.dsp.beats import (
+    InvalidFlags,
     WindowConfig,
     extract_windows,
     fill_unknown_rr,
@@ -33,18 +34,17 @@ __all__ = ["BeatInputs", "condition_signal", "inputs_at", "beat_inputs_at", "nea
 
 
 @dataclass(frozen=True)
-class BeatInputs:
+class BeatInputs(InvalidFlags):
     """Model inputs of ``n`` beats of one signal.
 
     ``sample_index``: int64 (n,) input-rate positions as given; ``processing_index``: the same
     at the processing rate; ``rr_s``: float32 (n, 4) RR features in seconds (pre, post, local,
     long; an interval spanning invalid samples is replaced by the local mean, see
     :mod:`edge.dsp.beats`); ``beat``: float32 (n, length, 2) and ``features``: float32
-    (n, n_features), as :func:`edge.dsp.features.beat_inputs` returns them; ``near_invalid``:
-    bool (n,), True where the beat's window or either RR interval touches invalid samples (a
-    gap, a flat line, saturation); ``window_invalid``: bool (n,), the window itself does (its
-    shape says nothing reliable); ``rr_unknown``: bool (n, 2), the pre / post interval does
-    (replaced).
+    (n, n_features), as :func:`edge.dsp.features.beat_inputs` returns them;
+    ``window_invalid``: bool (n,), the beat's window touches invalid samples (a gap, a flat
+    line, saturation: its shape says nothing reliable); ``rr_unknown``: bool (n, 2), the pre /
+    post interval does (replaced); ``near_invalid`` (derived): either.
     """
 
     sample_index: np.ndarray
@@ -52,7 +52,6 @@ class BeatInputs:
     rr_s: np.ndarray
     beat: np.ndarray
     features: np.ndarray
-    near_invalid: np.ndarray
     window_invalid: np.ndarray
     rr_unknown: np.ndarray
 
@@ -135,7 +134,7 @@ def inputs_at(conditioned: Conditioned, beats: np.ndarray, window: WindowConfig,
     beat, feats = beat_inputs(extract_windows(conditioned.filtered_mv, b, window), rr, features,
                               exclude=win if win.any() else None)
     rr_unknown = _rr_unknown(unknown, b.size)
-    return BeatInputs(b, b, rr, beat, feats, win | rr_unknown.any(axis=1), win, rr_unknown)
+    return BeatInputs(b, b, rr, beat, feats, win, rr_unknown)
 
 
 def beat_inputs_at(x_mv: np.ndarray, fs_in_hz: float, beats_in: np.ndarray, *,
@@ -159,6 +158,6 @@ def beat_inputs_at(x_mv: np.ndarray, fs_in_hz: float, beats_in: np.ndarray, *,
     b = to_processing_index(b_in, fs_in_hz,
                             _preprocess_config(fs_in_hz, filter_config).fs_out_hz)
     out = inputs_at(cond, b, window, features)
-    return BeatInputs(b_in, b, out.rr_s, out.beat, out.features, out.near_invalid,
-                      out.window_invalid, out.rr_unknown)
+    return BeatInputs(b_in, b, out.rr_s, out.beat, out.features, out.window_invalid,
+                      out.rr_unknown)
 
