@@ -30,11 +30,12 @@ from scipy import signal
 
 from edge.errors import ConfigError
 
-__all__ = ["QualityConfig", "QualityWindow", "SignalQuality"]
+__all__ = ["QualityConfig", "QualityWindow", "SignalQuality", "QUALITY_RANK"]
 
 logger = logging.getLogger(__name__)
 
-_RANK = {"good": 0, "noisy": 1, "saturated": 2, "lead_off": 3}
+#: Quality levels, best first, by rank (the order of ``edge.events.model.QUALITY_LEVELS``).
+QUALITY_RANK = {"good": 0, "noisy": 1, "saturated": 2, "lead_off": 3}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -237,6 +238,7 @@ class SignalQuality:
         """Worst level of the graded windows overlapping ``[a, b)`` (``"good"`` if none)."""
         worst = "good"
         for win in self.history:
-            if win.end_index > a and win.start_index < b and _RANK[win.level] > _RANK[worst]:
+            if (win.end_index > a and win.start_index < b
+                    and QUALITY_RANK[win.level] > QUALITY_RANK[worst]):
                 worst = win.level
         return worst

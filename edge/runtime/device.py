@@ -38,7 +38,7 @@ import time
 import numpy as np
 
 from edge.dsp.detection import to_input_index
-from edge.dsp.quality import SignalQuality
+from edge.dsp.quality import QUALITY_RANK, SignalQuality
 from edge.dsp.strip import StripConfig, StripDecimator
 from edge.errors import SignalError
 from edge.events.model import (
@@ -64,7 +64,6 @@ _RR_NAMES = ("pre", "post", "local", "long")
 
 #: Quality level of a beat next to invalid samples (:data:`edge.events.model.QUALITY_LEVELS`).
 _NEAR_INVALID = "lead_off"
-_RANK = {"good": 0, "noisy": 1, "saturated": 2, "lead_off": 3}
 
 
 def _share(value: float | None) -> float | None:
@@ -271,7 +270,7 @@ class DeviceStream:
             quality = self.quality.level_at(at)
             if near[k]:
                 self.n_near_invalid += 1
-                if _RANK[quality] < _RANK[_NEAR_INVALID]:
+                if QUALITY_RANK[quality] < QUALITY_RANK[_NEAR_INVALID]:
                     quality = _NEAR_INVALID
             prev = self._prev_beat
             clean = (prev is not None and prev >= self._barrier

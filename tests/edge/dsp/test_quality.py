@@ -61,3 +61,10 @@ def test_config_errors_name_the_field():
     with pytest.raises(ConfigError) as err:
         QualityConfig(fs_hz=360, qrs_band_hz=(20.0, 10.0))
     assert err.value.field == "qrs_band_hz"
+
+
+def test_quality_rank_follows_the_event_levels():
+    from edge.dsp.quality import QUALITY_RANK
+    from edge.events.model import QUALITY_LEVELS
+
+    assert sorted(QUALITY_RANK, key=QUALITY_RANK.get) == list(QUALITY_LEVELS)
