@@ -58,26 +58,33 @@ def cmd_annotate(args: argparse.Namespace) -> int:
                        "with an RR interval across them replaced by the local mean", rec.name,
                        args.channel, n_window + n_rr, int(np.sum(~np.isfinite(x))), n_window,
                        n_rr)
-    changes = rhythm_changes(beats.sample_index, beats.label, rec.fs_hz) if args.rhythm else None
+    changes = None
+    if args.rhythm or args.rhythm_context:
+        from edge.rhythm import rhythm_aware
+        aware = rhythm_aware(beats, rec.fs_hz)
+        if args.rhythm_context:
+            beats = aware.beats
+            mode += f", {aware.n_changed} S calls in confirmed AF/AFL reported N"
+        if args.rhythm:
+            changes = rhythm_changes(aware.rhythm, beats.sample_index)
+            n_af = sum(1 for _, name in changes if name != "N")
+            mode += f", rhythm: {n_af} AF/AFL episodes"
     path = write_annotations(rec.name, args.ext, beats.sample_index, beats.label, rec.fs_hz,
                              args.out_dir, rhythm_changes=changes)
-    if changes is not None:
-        n_af = sum(1 for _, name in changes if name != "N")
-        mode += f", rhythm: {n_af} AF/AFL episodes"
     counts = {c: int(np.sum(beats.label == c)) for c in clf.classes}
     print(f"{rec.name}: {len(beats)} beats classified {mode} with {clf.path.name} "
           f"({clf.model_version}) -> {path}  {counts}  [{cpu_s:.1f} CPU s]")
     return 0
 
 
-def rhythm_changes(sample_index, labels, fs_hz: float) -> list[tuple[int, str]]:  # noqa: ANN001
-    """The rhythm changes of classified beats as ``(sample, name)`` for
-    :func:`edge.io.wfdb_io.write_annotations` ('+' annotations, aux note ``(name``): the
-    analyser's rhythm from the first beat (``N`` at sample 0, as MIT-BIH opens its files),
-    then every change :func:`edge.rhythm.analyse_beats` reports."""
-    from edge.rhythm import WFDB_AUX, analyse_beats
+def rhythm_changes(result, sample_index) -> list[tuple[int, str]]:  # noqa: ANN001
+    """The rhythm changes of an analyser result (:func:`edge.rhythm.analyse_beats` over the
+    beats at ``sample_index``) as ``(sample, name)`` for
+    :func:`edge.io.wfdb_io.write_annotations` ('+' annotations, aux note ``(name``): ``N`` at
+    sample 0 (as MIT-BIH opens its files), then every change the analyser reports, dated
+    where the rhythm changed."""
+    from edge.rhythm import WFDB_AUX
 
-    result = analyse_beats(sample_index, fs_hz, labels)
     out: list[tuple[int, str]] = []
     first_beat = int(sample_index[0]) if len(sample_index) else 1
     if first_beat > 0 and not (result.changes and result.changes[0].sample_index == 0):
@@ -114,6 +121,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--rhythm", action="store_true",
                    help="also write the rhythm (atrial fibrillation/flutter episodes from the "
                    "rhythm analyser) as MIT-BIH '+' annotations with aux notes '(N' / '(AFIB')")
+    p.add_argument("--no-rhythm-context", dest="rhythm_context", action="store_false",
+                   help="write the beat model's calls as they are; by default a beat the model "
+                   "calls S inside atrial fibrillation/flutter the analyser has confirmed is "
+                   "written N (EC57 counts no atrial ectopy in AF), as the daemon reports it")
     add_common(p)
     p.set_defaults(func=cmd_annotate)
     return p

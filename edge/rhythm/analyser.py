@@ -186,10 +186,20 @@ class RhythmAnalyser:
     def process_beats(self, sample_index: np.ndarray, fs_hz: float,
                       labels: np.ndarray | None = None) -> tuple[np.ndarray, list[RhythmChange]]:
         """Like :meth:`process`, also returning each beat's P(AF) (NaN before a full window)."""
+        p_out, _, changes = self.process_online(sample_index, fs_hz, labels)
+        return p_out, changes
+
+    def process_online(self, sample_index: np.ndarray, fs_hz: float,
+                       labels: np.ndarray | None = None
+                       ) -> tuple[np.ndarray, np.ndarray, list[RhythmChange]]:
+        """Like :meth:`process_beats`, also returning the rhythm confirmed when each beat was
+        taken (what a device knows as the beat leaves: ``""`` before the first window); the
+        changes are dated back, this state is not."""
         idx, lab = self._check(sample_index, fs_hz, labels)
         self._fs_hz = float(fs_hz)
         cfg = self.config
         p_out = np.full(idx.size, np.nan)
+        state = np.full(idx.size, "", dtype=object)
         changes: list[RhythmChange] = []
         for i, s in enumerate(idx.tolist()):
             self.n_beats += 1
@@ -205,16 +215,16 @@ class RhythmAnalyser:
             self._last = s
             self._pos.append(s)
             self._lab.append(lab[i] if lab is not None else "")
-            if len(self._pos) - 1 < cfg.min_window_beats:
-                continue
-            rr_w = np.diff(np.fromiter(self._pos, dtype=np.int64, count=len(self._pos)))
-            feats = rr_window_features(rr_w / self._fs_hz)
-            p = float(self.model.predict_proba(feats)[0, 1])
-            p_out[i] = p
-            change = self._step(s, p, feats, lab is not None)
-            if change is not None:
-                changes.append(change)
-        return p_out, changes
+            if len(self._pos) - 1 >= cfg.min_window_beats:
+                rr_w = np.diff(np.fromiter(self._pos, dtype=np.int64, count=len(self._pos)))
+                feats = rr_window_features(rr_w / self._fs_hz)
+                p = float(self.model.predict_proba(feats)[0, 1])
+                p_out[i] = p
+                change = self._step(s, p, feats, lab is not None)
+                if change is not None:
+                    changes.append(change)
+            state[i] = self._rhythm or ""
+        return p_out, state.astype(str), changes
 
     def process(self, sample_index: np.ndarray, fs_hz: float,
                 labels: np.ndarray | None = None) -> list[RhythmChange]:
@@ -268,11 +278,14 @@ class RhythmAnalyser:
 
 @dataclass(frozen=True)
 class RhythmResult:
-    """Whole-record result: per-beat rhythm and P(AF) (NaN before a window), and the changes."""
+    """Whole-record result: per-beat rhythm (changes dated back), P(AF) (NaN before a
+    window), the rhythm confirmed when each beat was taken (``online``: what the device
+    knows as the beat leaves; ``""`` before the first window), and the changes."""
 
     rhythm: np.ndarray  # str per beat
     p_af: np.ndarray  # float per beat
     changes: list[RhythmChange]
+    online: np.ndarray  # str per beat
 
 
 def analyse_beats(sample_index: np.ndarray, fs_hz: float, labels: np.ndarray | None = None,
@@ -281,10 +294,10 @@ def analyse_beats(sample_index: np.ndarray, fs_hz: float, labels: np.ndarray | N
     """Run :class:`RhythmAnalyser` over all beats of a record; a beat's rhythm is that of the
     last change at or before it (``N`` before the first)."""
     an = RhythmAnalyser(config, model)
-    p, changes = an.process_beats(sample_index, fs_hz, labels)
+    p, online, changes = an.process_online(sample_index, fs_hz, labels)
     changes += an.flush()
     idx = np.asarray(sample_index, dtype=np.int64)
     rhythm = np.full(idx.size, RHYTHM_OTHER, dtype=object)
     for ch in changes:
         rhythm[idx >= ch.sample_index] = ch.rhythm
-    return RhythmResult(rhythm.astype(str), p, changes)
+    return RhythmResult(rhythm.astype(str), p, changes, online)

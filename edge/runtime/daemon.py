@@ -196,6 +196,8 @@ class Daemon:
         counters["gaps"] = sum(s.n_gaps for s in self.streams.values())
         counters["lost_samples"] = sum(s.n_lost_samples for s in self.streams.values())
         counters["pipeline_resets"] = sum(s.n_resets for s in self.streams.values())
+        counters["s_calls_in_af"] = sum(s.rhythm.n_calls_changed for s in self.streams.values()
+                                        if s.rhythm is not None)
         counters["events"] = dict(self.events_by_type)
         counters["latency"] = self.latency.summary_ms()
         counters["sink_errors"] = dict(self.sinks.errors)

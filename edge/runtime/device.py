@@ -96,7 +96,8 @@ class DeviceStream:
         self.quality = SignalQuality(config.quality_config(fs_hz), first_index)
         self.monitor = RhythmMonitor(config.alerts, fs_hz=fs_hz, device_id=device_id)
         self.rhythm = (DeviceRhythm(device_id=device_id, fs_hz=fs_hz,
-                                    config=config.rhythm.analyser)
+                                    config=config.rhythm.analyser,
+                                    beat_context=config.rhythm.beat_context)
                        if config.rhythm.enabled else None)
         out = config.outputs
         self.strip = (StripDecimator(StripConfig(fs_in_hz=self.fs_proc_hz,
@@ -283,6 +284,7 @@ class DeviceStream:
             if self.rhythm is not None:
                 t1 = time.perf_counter()
                 rhythm, afib = self.rhythm.beat(at, label, rr_pre, clean)
+                label = self.rhythm.call(label)
                 t_rhythm += time.perf_counter() - t1
             events.append(BeatEvent(
                 device_id=self.device_id, sample_index=at, fs_hz=self.fs_hz, label=label,

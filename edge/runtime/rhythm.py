@@ -2,7 +2,8 @@
 the AF burden.
 
 :class:`DeviceRhythm` feeds every released beat to a :class:`edge.rhythm.RhythmAnalyser`
-(beat by beat, so each beat event carries the rhythm confirmed when it left) and turns the
+(beat by beat, so each beat event carries the rhythm confirmed when it left, and its call is
+read in that rhythm: :meth:`DeviceRhythm.call`, :mod:`edge.rhythm.context`) and turns the
 analyser's rhythm changes into ``afib`` alert onsets and ends (severity ``warning``; the onset
 carries P(AF) and the window's irregularity evidence, dated where the rhythm changed, so it
 arrives about ``min_episode_s`` late). The analyser does not separate atrial flutter from
@@ -21,7 +22,7 @@ from collections import deque
 import numpy as np
 
 from edge.events.model import AlertEvent
-from edge.rhythm import RHYTHM_AF, RhythmAnalyser, RhythmChange, RhythmConfig
+from edge.rhythm import RHYTHM_AF, RhythmAnalyser, RhythmChange, RhythmConfig, beat_call
 
 __all__ = ["AfBurden", "DeviceRhythm", "event_rhythm"]
 
@@ -94,12 +95,15 @@ class DeviceRhythm:
     device_id, fs_hz : the device and its sample rate (Hz).
     config : analyser settings (default :class:`edge.rhythm.RhythmConfig`).
     analyser : a ready analyser (tests; overrides ``config``).
+    beat_context : rhythm-aware beat calls (:meth:`call`); off, calls pass unchanged.
     """
 
     def __init__(self, *, device_id: int, fs_hz: float, config: RhythmConfig | None = None,
-                 analyser: RhythmAnalyser | None = None) -> None:
+                 analyser: RhythmAnalyser | None = None, beat_context: bool = True) -> None:
         self.device_id = int(device_id)
         self.fs_hz = float(fs_hz)
+        self.beat_context = bool(beat_context)
+        self.n_calls_changed = 0  # S calls reported N in confirmed AF/AFL
         self.analyser = analyser if analyser is not None else RhythmAnalyser(config)
         self.burden = AfBurden()
         self._onset: int | None = None  # open afib episode's onset (device samples)
@@ -145,6 +149,16 @@ class DeviceRhythm:
         if clean and rhythm is not None and math.isfinite(rr_pre_s):
             self.burden.add(sample_index / self.fs_hz, rr_pre_s, rhythm == "AFIB")
         return rhythm, alerts
+
+    def call(self, label: str) -> str:
+        """The reported call of the beat just taken by :meth:`beat` that the model labelled
+        ``label``, in the rhythm confirmed now (:func:`edge.rhythm.beat_call`)."""
+        if not self.beat_context:
+            return label
+        out = beat_call(label, self.analyser.rhythm)
+        if out != label:
+            self.n_calls_changed += 1
+        return out
 
     def end(self, at: int, reason: str) -> list[AlertEvent]:
         """End of stream or restart: close an open episode at ``at`` and start over (the

@@ -227,11 +227,15 @@ class RhythmSettings:
     ----------
     enabled : run it (beat ``rhythm``, ``afib`` alerts, AF burden in ``hr`` events); off, those
         fields are absent and the daemon saves its ≈0.5 ms per beat.
+    beat_context : rhythm-aware beat calls (:mod:`edge.rhythm.context`): a beat the model
+        calls ``S`` inside AF/AFL the analyser has confirmed is reported ``N`` (its ``proba``
+        unchanged); off, beat events carry the model's call.
     analyser : the ``[rhythm.analyser]`` table, :class:`edge.rhythm.RhythmConfig` (window,
         hysteresis, ``min_episode_s``, ``model_path``).
     """
 
     enabled: bool = True
+    beat_context: bool = True
     analyser: RhythmConfig = field(default_factory=RhythmConfig)
 
 

@@ -89,3 +89,25 @@ def test_rhythm_changes_are_written_as_mitbih_does(mitdb_dir, tmp_path, capsys):
     assert {a for _, a in changes} <= {"(N", "(AFIB"}
     af_onsets = [s for s, a in changes if a == "(AFIB"]
     assert af_onsets and af_onsets[0] < 60 * 360
+
+
+def test_s_calls_in_confirmed_af_are_written_n(mitdb_dir, tmp_path, capsys):
+    """Rhythm-aware calls (default): in the first 5 minutes of MIT-BIH 201 (DS1, atrial
+    fibrillation from 0.2 s to 378 s) the model calls some conducted AF beats S; written N
+    once the analyser has confirmed AF; ``--no-rhythm-context`` writes the model's calls."""
+    rec = wfdb.rdrecord(str(mitdb_dir / "201"), sampto=360 * 300)
+    wfdb.wrsamp("201start", fs=360, units=rec.units, sig_name=rec.sig_name,
+                p_signal=rec.p_signal, fmt=["212"] * rec.n_sig, write_dir=str(tmp_path))
+    record = str(tmp_path / "201start")
+    assert main(["annotate", record, "--out-dir", str(tmp_path / "aware")]) == 0
+    assert "S calls in confirmed AF/AFL reported N" in capsys.readouterr().out
+    assert main(["annotate", record, "--no-rhythm-context", "--out-dir",
+                 str(tmp_path / "model")]) == 0
+    assert "confirmed AF/AFL" not in capsys.readouterr().out
+    aware = wfdb.rdann(str(tmp_path / "aware" / "201start"), "cls")
+    model = wfdb.rdann(str(tmp_path / "model" / "201start"), "cls")
+    assert list(aware.sample) == list(model.sample)
+    a, m = np.array(aware.symbol), np.array(model.symbol)
+    changed = a != m
+    assert changed.sum() > 0 and set(m[changed]) == {"S"} and set(a[changed]) == {"N"}
+    assert aware.sample[changed].min() > 30 * 360  # not before the analyser confirmed AF

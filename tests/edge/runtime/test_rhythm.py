@@ -142,20 +142,29 @@ def test_rhythm_settings_are_typed_and_checked():
 
 
 def test_rhythm_off_leaves_the_fields_out(classifier, mitdb_dir):
-    """Three minutes of MIT-BIH 201 (atrial fibrillation) with the analyser on and off."""
+    """Three minutes of MIT-BIH 201 (atrial fibrillation) with the analyser on, on without
+    rhythm-aware calls, and off."""
     from edge.io.records import read_record
     from edge.runtime.device import DeviceStream
     from edge.runtime.settings import load_config
 
     x = read_record("201", data_dir=mitdb_dir, sampto=360 * 180).signal_mv
     out = {}
-    for enabled in (True, False):
-        cfg = load_config(None, ['source.serial.port="x"', f"rhythm.enabled={str(enabled).lower()}",
-                                 "outputs.strip=false"])
+    for key, options in ((True, ["rhythm.enabled=true"]), (False, ["rhythm.enabled=false"]),
+                         ("model calls", ["rhythm.beat_context=false"])):
+        cfg = load_config(None, ['source.serial.port="x"', *options, "outputs.strip=false"])
         dev = DeviceStream(classifier, cfg, device_id=1, fs_hz=360.0)
         events = dev.process(0, x) + dev.flush()
-        out[enabled] = events
-        assert (dev.rhythm is None) is (not enabled)
+        out[key] = events
+        assert (dev.rhythm is None) is (key is False)
+    # rhythm-aware calls: only S calls in confirmed AF changed (to N); off, the model's calls
+    model = [e for e in out["model calls"] if e.type == "beat"]
+    assert [e.label for e in model] == [e.label for e in out[False] if e.type == "beat"]
+    aware = [e for e in out[True] if e.type == "beat"]
+    changed = [(m, a) for m, a in zip(model, aware) if m.label != a.label]
+    assert changed and all(m.label == "S" and a.label == "N" and a.rhythm == "AFIB"
+                           and a.proba == m.proba for m, a in changed)
+    assert not any(e.label == "S" and e.rhythm == "AFIB" for e in aware)
     beats_on = [e for e in out[True] if e.type == "beat"]
     beats_off = [e for e in out[False] if e.type == "beat"]
     assert len(beats_on) == len(beats_off) > 100
