@@ -87,8 +87,12 @@ def add_ec57(res: dict) -> dict:
     return res
 
 
-def run(model: str, records, data_dir: str | None) -> dict:
-    out = {"model": model, "records": list(records), "per_record": {}}
+def run(model: str, records, data_dir: str | None, extra_args: tuple[str, ...] = (),
+        quiet: bool = False) -> dict:
+    """Annotate ``records`` in both modes (``extra_args`` added to every ``ecg-edge annotate``)
+    and score them."""
+    out = {"model": model, "records": list(records), "per_record": {},
+           "extra_args": list(extra_args)}
     totals = {"reference": 0, "detected": 0}
     cms = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -98,7 +102,7 @@ def run(model: str, records, data_dir: str | None) -> dict:
             for mode, extra in (("reference", ["--reference-beats", "atr"]), ("detected", [])):
                 ext = "ref" if mode == "reference" else "det"
                 argv = ["annotate", rec, "--model", model, "--out-dir", tmp, "--ext", ext,
-                        *extra] + (["--data-dir", data_dir] if data_dir else [])
+                        *extra, *extra_args] + (["--data-dir", data_dir] if data_dir else [])
                 t0 = time.process_time()
                 with contextlib.redirect_stdout(io.StringIO()):
                     if cli_main(argv) != 0:
@@ -115,9 +119,10 @@ def run(model: str, records, data_dir: str | None) -> dict:
                              "missed": int(cm[:5, 5].sum()), "extra": int(cm[5, :5].sum())}
                 totals[mode] += cpu
             out["per_record"][rec] = row
-            print(f"{rec}: ref acc {row['reference']['accuracy']:.4f} | detected acc "
-                  f"{row['detected']['accuracy']:.4f} missed {row['detected']['missed']} extra "
-                  f"{row['detected']['extra']}", flush=True)
+            if not quiet:
+                print(f"{rec}: ref acc {row['reference']['accuracy']:.4f} | detected acc "
+                      f"{row['detected']['accuracy']:.4f} missed {row['detected']['missed']} "
+                      f"extra {row['detected']['extra']}", flush=True)
     for mode, cm in cms.items():
         out[mode] = {"confusion": cm.tolist(), "classes": list(CLASSES), **detection_metrics(cm),
                      "cpu_s": round(totals[mode], 1)}

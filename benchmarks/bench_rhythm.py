@@ -13,9 +13,14 @@
 * the plain RR-irregularity baseline in the same run: logistic regression on the same features
   (strip: the 17 RR features of the whole strip; MIT-BIH: the window features with the same
   hysteresis), fitted on the same training data;
+* beat classes before/after the rhythm context (:mod:`edge.rhythm.context`: an S call in
+  confirmed AF/AFL is N): ``ecg-edge annotate`` itself with and without
+  ``--no-rhythm-context`` on DS2 (reference beats and end to end, as
+  ``benchmarks/bench_annotate.py`` scores them) and on the SVDB records here (a second,
+  S-rich set of patients the beat model never saw; design data);
 * analyser cost per beat (us, one core, one call over all beats of a record).
 
-    MITDB_DIR=... python benchmarks/bench_rhythm.py [--no-ds2]
+    MITDB_DIR=... SVDB_DIR=... python benchmarks/bench_rhythm.py [--no-ds2] [--no-beats]
 
 Beats are cached under ``$ECG_EDGE_CACHE`` (default ``cache/``). Writes
 ``benchmarks/results/rhythm.json`` and ``.md``.
@@ -24,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -42,6 +48,7 @@ from edge.rhythm.analyser import (  # noqa: E402
 )
 from edge.rhythm.features import FEATURE_NAMES  # noqa: E402
 from edge.rhythm.strip import STRIP_CLASSES  # noqa: E402
+from edge.model.bundled import default_model_path  # noqa: E402
 from training.data import DS1, DS2  # noqa: E402
 from training.rhythm import (  # noqa: E402
     cinc_beats,
@@ -55,7 +62,8 @@ from training.rhythm import (  # noqa: E402
     window_dataset,
 )
 
-COMMAND = "MITDB_DIR=/work/shared/data/mitdb python benchmarks/bench_rhythm.py"
+COMMAND = ("MITDB_DIR=/work/shared/data/mitdb SVDB_DIR=/work/shared/data/svdb "
+           "python benchmarks/bench_rhythm.py")
 EPISODE_MIN_S = 30.0
 DS2_LOOKS = [
     "1. issue-15 first analyser, end to end from detected beats (boosted-tree window model "
@@ -187,6 +195,22 @@ def summarise(per: dict) -> dict:
             "truth_s": t, "found_s": f, "overlap_s": o}
 
 
+def beat_classes(records, data_dir: str | None) -> dict:
+    """``ecg-edge annotate`` scored (``bench_annotate.run``) with the rhythm context (its
+    default) and without (``--no-rhythm-context``)."""
+    from benchmarks.bench_annotate import run as annotate_run
+
+    model = str(default_model_path())
+    out = {}
+    for name, extra in (("model_calls", ("--no-rhythm-context",)), ("rhythm_context", ())):
+        r = annotate_run(model, records, data_dir, extra_args=extra, quiet=True)
+        out[name] = {mode: {k: r[mode][k] for k in ("accuracy", "per_class", "ec57",
+                                                    "confusion", "classes")}
+                     for mode in ("reference", "detected")}
+        out[name]["per_record"] = r["per_record"]
+    return out
+
+
 def cost_per_beat_us(record: str = "201", repeats: int = 3) -> float:
     beats, _, fs = mitdb_rhythm_beats(record)
     best = float("inf")
@@ -245,6 +269,8 @@ def markdown(res: dict) -> str:
             if v["truth_s"] or v["found_s"]:
                 lines.append(f"- {r}: {v['truth_s']:.0f} / {v['found_s']:.0f} / "
                              f"{v['overlap_s']:.0f} / {v['false_episodes_ge_30s']}")
+    if res.get("beats"):
+        lines += _beats_markdown(res["beats"])
     lines += ["", f"## Cost: {res['cost_us_per_beat']:.0f} us per beat (one core, record 201, "
               "features + model per beat)", "", "## DS2 looks", ""] + DS2_LOOKS
     lines += ["", "Flutter is not separated from fibrillation: the streaming analyser labels "
@@ -255,9 +281,44 @@ def markdown(res: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _pc(m: dict, c: str) -> str:
+    v = m["per_class"][c]
+    return f"{100 * v['se']:.1f} | {100 * v['ppv']:.1f} | {v['f1']:.3f}"
+
+
+def _beats_markdown(beats: dict) -> list[str]:
+    titles = {"ds2": "MIT-BIH DS2 (a look)", "svdb": "SVDB, the 39 records here (design data; "
+              "128 Hz; the beat model never saw these patients)"}
+    lines = ["", "## Beat classes before/after the rhythm context (int8, `ecg-edge annotate`)",
+             "", "'model calls': `--no-rhythm-context`; 'rhythm context': the default, an S "
+             "call inside AF/AFL the analyser had confirmed at that beat is written N "
+             "(`edge.rhythm.context`). Strict one-vs-rest Se / +P / F1 (every wrong label an "
+             "error); EC57 F1 by the rules of PhysioNet's `bxb` in the last columns. End to "
+             "end: EC57 matcher (150 ms), missed beats are false negatives.", "",
+             "| set | beats | calls | SVEB Se | SVEB +P | SVEB F1 | VEB Se | VEB +P | VEB F1 "
+             "| EC57 SVEB F1 | EC57 VEB F1 |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for key, b in beats.items():
+        for mode, mname in (("reference", "reference"), ("detected", "detected")):
+            for name in ("model_calls", "rhythm_context"):
+                m = b[name][mode]
+                lines.append(f"| {key} | {mname} | {name.replace('_', ' ')} | {_pc(m, 'S')} | "
+                             f"{_pc(m, 'V')} | {m['ec57']['S']['f1']:.3f} | "
+                             f"{m['ec57']['V']['f1']:.3f} |")
+    if "ds2" in beats:
+        m = beats["ds2"]["rhythm_context"]["reference"]["per_class"]
+        ok = m["S"]["f1"] >= 0.78 and m["S"]["se"] >= 0.85 and m["V"]["f1"] >= 0.93
+        lines += ["", f"Target, DS2 reference beats: SVEB F1 >= 0.78 with Se >= 0.85, VEB F1 >= "
+                  f"0.93 -> {'met' if ok else '**not met**'} (SVEB F1 {m['S']['f1']:.3f}, Se "
+                  f"{m['S']['se']:.3f}, VEB F1 {m['V']['f1']:.3f})."]
+    lines += [""] + [f"- {titles.get(k, k)}" for k in beats]
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Measure the rhythm analyser.")
     ap.add_argument("--no-ds2", action="store_true", help="skip the DS2 look")
+    ap.add_argument("--no-beats", action="store_true",
+                    help="skip the beat classes before/after the rhythm context")
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--out-dir", default=str(ROOT / "benchmarks" / "results"))
     args = ap.parse_args(argv)
@@ -277,6 +338,20 @@ def main(argv: list[str] | None = None) -> int:
             per = mitdb_af(recs, m, cfg)
             res[key][name] = {"summary": summarise(per), "records": per}
         print(key, json.dumps(res[key]["model"]["summary"]), flush=True)
+    if not args.no_beats:
+        sets = ([] if args.no_ds2 else [("ds2", DS2, None)])
+        svdb = os.environ.get("SVDB_DIR")
+        if svdb and (Path(svdb) / "RECORDS").is_file():
+            sets.append(("svdb", tuple((Path(svdb) / "RECORDS").read_text().split()), svdb))
+        else:
+            print("bench_rhythm: SVDB_DIR not set (or no RECORDS): SVDB beat classes skipped",
+                  file=sys.stderr)
+        res["beats"] = {}
+        for key, recs, data_dir in sets:
+            res["beats"][key] = beat_classes(recs, data_dir)
+            print(f"beats {key}", json.dumps({n: v["reference"]["per_class"]["S"]
+                                               for n, v in res["beats"][key].items()},
+                                              default=float), flush=True)
     res["cost_us_per_beat"] = cost_per_beat_us()
     res["runtime_s"] = time.time() - t0
     res["ds2_looks"] = DS2_LOOKS

@@ -256,15 +256,26 @@ def window_head(d: dict, config: AdaptConfig, fs_hz: float = FS_HZ):
     return fit_head(d["p"][a], d["e"][a], d["f"][a], d["y"][a], config), a, ~a
 
 
-def protocol(outputs: dict, config: AdaptConfig, fs_hz: float = FS_HZ) -> dict:
+def protocol(outputs: dict, config: AdaptConfig, fs_hz: float = FS_HZ, *,
+             rhythm_context: bool = False) -> dict:
     """Adapt on the first ``adapt_s`` of each record, score the rest; pooled metrics of the
     base model and the adapted one (``base``, ``adapted``: class metrics, ``ec57``,
-    ``confusion``), ``per_record`` summaries and ``n_scored``."""
+    ``confusion``), ``per_record`` summaries and ``n_scored``.
+
+    With ``rhythm_context`` both models' calls are read in the rhythm the AF analyser had
+    confirmed at each beat (:func:`edge.rhythm.beat_calls` on the online rhythm of
+    :func:`edge.rhythm.analyse_beats` over all the record's beats), as ``ecg-edge annotate``
+    and the daemon report them."""
+    from edge.rhythm import analyse_beats, beat_calls
+
     truth, base, adapted, per_record = [], [], [], {}
     for rec, d in outputs.items():
         head, _, t = window_head(d, config, fs_hz)
         q = head.apply(d["p"][t], head.inputs(d["e"][t], d["f"][t]), d["r"][t])
         lb, la = C[d["p"][t].argmax(1)], C[q.argmax(1)]
+        if rhythm_context:
+            online = analyse_beats(d["s"], fs_hz, C[d["p"].argmax(1)]).online[t]
+            lb, la = beat_calls(lb, online), beat_calls(la, online)
         truth.append(d["y"][t])
         base.append(lb)
         adapted.append(la)
