@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import json
 import logging
 import os
@@ -36,7 +37,8 @@ from edge.rhythm.strip import STRIP_CLASSES, STRIP_FEATURE_NAMES, rr_strip_featu
 from training.data import DS1, DS2
 from training.dataset import cache_dir
 
-__all__ = ["CincBeats", "cinc_dir", "cinc_beats", "cinc_atrial", "mitdb_rhythm_beats",
+__all__ = ["CincBeats", "cinc_dir", "cinc_beats", "cinc_atrial", "cinc_labels",
+           "mitdb_rhythm_beats", "mitdb_rhythm_labels",
            "rhythm_intervals", "mitdb_window_dataset", "strip_predictions",
            "window_dataset", "strip_dataset", "fit_trees", "export_trees", "cinc_folds",
            "f1_scores", "main"]
@@ -97,6 +99,65 @@ def cinc_beats(data_dir: str | os.PathLike | None = None) -> CincBeats:
     return out
 
 
+@functools.lru_cache(maxsize=1)
+def _classifier():
+    from edge.model.bundled import default_model_path as beat_model_path  # noqa: PLC0415
+    from edge.model.classifier import BeatClassifier  # noqa: PLC0415
+
+    return BeatClassifier(beat_model_path())
+
+
+def _labels_at(clf, x: np.ndarray, fs_hz: float, beats: np.ndarray) -> np.ndarray:
+    from edge.pipeline import classify_at  # noqa: PLC0415
+
+    if beats.size == 0:
+        return np.zeros(0, dtype="<U1")
+    return classify_at(clf, x, fs_hz, beats).label.astype("<U1")
+
+
+def cinc_labels(cinc: CincBeats, data_dir: str | os.PathLike | None = None) -> np.ndarray:
+    """The bundled beat model's class of every detected CinC beat (what the device passes to
+    the analyser; cached per model version), aligned with ``cinc.beats``."""
+    base = Path(data_dir) if data_dir else cinc_dir()
+    clf = _classifier()
+    cache = cache_dir() / f"rhythm_cinc_labels_{clf.model_version}.npz"
+    if cache.is_file():
+        z = np.load(cache)
+        if z["labels"].size == cinc.beats.size:
+            return z["labels"]
+    out = np.empty(cinc.beats.size, dtype="<U1")
+    for i, name in enumerate(cinc.names):
+        rec = read_record(base / str(name))
+        out[cinc.offsets[i]:cinc.offsets[i + 1]] = _labels_at(
+            clf, np.nan_to_num(rec.signal_mv[:, 0]), rec.fs_hz, cinc.record_beats(i))
+        if i % 500 == 0:
+            logger.info("CinC labels: %d / %d", i, cinc.names.size)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(cache, labels=out)
+    return out
+
+
+def mitdb_rhythm_labels(record: str, data_dir: str | os.PathLike | None = None, *,
+                        for_training: bool = True) -> np.ndarray:
+    """The bundled beat model's class of every detected beat of a MIT-BIH record (cached);
+    DS2 only with ``for_training=False`` (benchmarks score it, nothing is fitted on it)."""
+    if for_training and record in DS2:
+        raise ValueError("DS2 records are never used for training")
+    clf = _classifier()
+    beats, _, fs = mitdb_rhythm_beats(record, data_dir)
+    cache = cache_dir() / f"rhythm_mitdb_labels_{record}_{clf.model_version}.npz"
+    if cache.is_file():
+        z = np.load(cache)
+        if z["labels"].size == beats.size:
+            return z["labels"]
+    rec = read_record(record, data_dir=data_dir)
+    ch = rec.sig_names.index("MLII") if "MLII" in rec.sig_names else 0
+    out = _labels_at(clf, np.nan_to_num(rec.signal_mv[:, ch]), rec.fs_hz, beats)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(cache, labels=out)
+    return out
+
+
 def rhythm_intervals(record: str, data_dir: str | os.PathLike | None = None
                      ) -> tuple[list[tuple[int, int]], int, float]:
     """AF/AFL intervals ``(start, end)`` (samples) of a MIT-BIH record from its '+'
@@ -151,13 +212,16 @@ def _window_kw(cfg: RhythmConfig) -> dict:
 
 
 def window_dataset(cinc: CincBeats, records: np.ndarray, cfg: RhythmConfig, *,
-                   stride: int = 3) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                   stride: int = 3, labels: np.ndarray | None = None
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Window features of CinC recordings ``records`` (indices), every ``stride``-th beat:
-    (X, y = recording is A, recording index)."""
+    (X, y = recording is A, recording index). ``labels``: beat classes aligned with
+    ``cinc.beats`` (:func:`cinc_labels`), read as the analyser reads them."""
     xs, ys, gs = [], [], []
     for i in records:
         b = cinc.record_beats(int(i))
-        f, v = beat_window_features(b, float(cinc.fs_hz[i]), **_window_kw(cfg))
+        lab = None if labels is None else labels[cinc.offsets[i]:cinc.offsets[i + 1]]
+        f, v = beat_window_features(b, float(cinc.fs_hz[i]), labels=lab, **_window_kw(cfg))
         rows = np.flatnonzero(v)[::stride]
         xs.append(f[rows])
         ys.append(np.full(rows.size, cinc.labels[i] == "A"))
@@ -165,15 +229,17 @@ def window_dataset(cinc: CincBeats, records: np.ndarray, cfg: RhythmConfig, *,
     return np.concatenate(xs), np.concatenate(ys), np.concatenate(gs)
 
 
-def mitdb_window_dataset(records: tuple[str, ...], cfg: RhythmConfig, *, stride: int = 5
-                         ) -> tuple[np.ndarray, np.ndarray]:
-    """Window features of MIT-BIH records (DS1 only), every ``stride``-th beat, and AF labels."""
+def mitdb_window_dataset(records: tuple[str, ...], cfg: RhythmConfig, *, stride: int = 5,
+                         with_labels: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Window features of MIT-BIH records (DS1 only), every ``stride``-th beat, and AF labels;
+    ``with_labels``: the beat model's classes enter the windows as on the device."""
     if set(records) & set(DS2):
         raise ValueError("DS2 records are never used for training")
     xs, ys = [], []
     for r in records:
         b, af, fs = mitdb_rhythm_beats(r)
-        f, v = beat_window_features(b, fs, **_window_kw(cfg))
+        lab = mitdb_rhythm_labels(r) if with_labels else None
+        f, v = beat_window_features(b, fs, labels=lab, **_window_kw(cfg))
         rows = np.flatnonzero(v)[::stride]
         xs.append(f[rows])
         ys.append(af[rows])
@@ -315,7 +381,8 @@ def main(argv: list[str] | None = None) -> int:
     print("CinC strip 5-fold CV:", json.dumps({k: round(v, 4) for k, v in cv.items()}))
     if args.no_export:
         return 0
-    xw, yw, _ = window_dataset(cinc, np.arange(cinc.names.size), cfg)
+    xw, yw, _ = window_dataset(cinc, np.arange(cinc.names.size), cfg,
+                               labels=cinc_labels(cinc))
     xm, ym = mitdb_window_dataset(DS1, cfg)
     x = np.concatenate([xw, xm])
     y = np.concatenate([yw, ym]).astype(int)

@@ -15,7 +15,10 @@ analyser labels both :data:`RHYTHM_AF` (``"AF/AFL"``) and writes ``(AFIB`` for i
 aux notes (:data:`WFDB_AUX`). :data:`RHYTHM_OTHER` (``"N"``) is every rhythm that is not AF/AFL
 (sinus and others).
 
-An interval outside ``min_rr_s``..``max_rr_s`` (a missed stretch, signal loss) restarts the
+With beat classes, an interval that starts or ends at a ventricular beat (``V``, ``F``) is left
+out of the window (:func:`edge.rhythm.features.usable_intervals`): PVCs make sinus rhythm
+irregular without any atrial disorder, and AF with PVCs stays irregular without them. An
+interval outside ``min_rr_s``..``max_rr_s`` (a missed stretch, signal loss) restarts the
 window: no window ever spans it. Feeding beats one, seven or all at a time gives identical
 results (state is explicit: the last ``window_beats`` beat positions and the episode state).
 """
@@ -30,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.errors import ConfigError, SignalError
-from edge.rhythm.features import FEATURE_NAMES, MIN_INTERVALS, rr_window_features
+from edge.rhythm.features import FEATURE_NAMES, MIN_INTERVALS, VENTRICULAR, rr_window_features
 from edge.rhythm.model import TreeModel, default_model_path, load_tree_model
 
 __all__ = ["RHYTHM_AF", "RHYTHM_OTHER", "RHYTHMS", "WFDB_AUX", "RhythmConfig", "RhythmChange",
@@ -73,7 +76,7 @@ class RhythmConfig:
     offset_beats: int = 10
     min_episode_s: float = 30.0
     offset_s: float = 10.0
-    lag_beats: int = 0
+    lag_beats: int = 20
     model_path: str | None = None
 
     def __post_init__(self) -> None:
@@ -144,8 +147,9 @@ class RhythmAnalyser:
     def reset(self) -> None:
         """Forget every beat and the episode state."""
         n = self.config.window_beats + 1
-        self._pos: deque[int] = deque(maxlen=n)  # beat sample indices of the current window
-        self._lab: deque[str] = deque(maxlen=n)
+        self._rr: deque[int] = deque(maxlen=n - 1)  # usable intervals (samples) of the window
+        self._lab: deque[str] = deque(maxlen=n)  # labels of the last beats (evidence)
+        self._last_label = ""
         self._recent: deque[int] = deque(maxlen=self.config.lag_beats + 1)  # for dating back
         self._fs_hz: float | None = None
         self._last: int | None = None
@@ -206,17 +210,19 @@ class RhythmAnalyser:
             self._recent.append(s)
             if self._first is None:
                 self._first = s
+            label = lab[i] if lab is not None else ""
             if self._last is not None:
                 rr = (s - self._last) / self._fs_hz
                 if not cfg.min_rr_s <= rr <= cfg.max_rr_s:
-                    self._pos.clear()
+                    self._rr.clear()
                     self._lab.clear()
                     self.n_window_restarts += 1
-            self._last = s
-            self._pos.append(s)
-            self._lab.append(lab[i] if lab is not None else "")
-            if len(self._pos) - 1 >= cfg.min_window_beats:
-                rr_w = np.diff(np.fromiter(self._pos, dtype=np.int64, count=len(self._pos)))
+                elif label not in VENTRICULAR and self._last_label not in VENTRICULAR:
+                    self._rr.append(s - self._last)
+            self._last, self._last_label = s, label
+            self._lab.append(label)
+            if len(self._rr) >= cfg.min_window_beats:
+                rr_w = np.fromiter(self._rr, dtype=np.int64, count=len(self._rr))
                 feats = rr_window_features(rr_w / self._fs_hz)
                 p = float(self.model.predict_proba(feats)[0, 1])
                 p_out[i] = p
@@ -245,7 +251,7 @@ class RhythmAnalyser:
 
     def _evidence(self, feats: np.ndarray, with_labels: bool) -> dict[str, float]:
         ev = {k: round(float(feats[FEATURE_NAMES.index(k)]), 4) for k in _EVIDENCE}
-        ev["window_beats"] = float(len(self._pos) - 1)
+        ev["window_beats"] = float(len(self._rr))
         if with_labels:
             labs = list(self._lab)[1:]
             ev["ectopic_share"] = round(sum(c in ("S", "V") for c in labs) / max(1, len(labs)), 4)

@@ -26,8 +26,8 @@ import numpy as np
 
 from edge.errors import SignalError
 
-__all__ = ["FEATURE_NAMES", "MIN_INTERVALS", "rr_window_features", "sample_entropy",
-           "beat_window_features"]
+__all__ = ["FEATURE_NAMES", "MIN_INTERVALS", "VENTRICULAR", "rr_window_features",
+           "sample_entropy", "beat_window_features", "usable_intervals"]
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +37,8 @@ FEATURE_NAMES = (
     "pnn50", "pnn12pct", "turning_point_ratio", "ac1_rr", "sampen", "cosen",
     "hist_entropy_bits", "sd1_sd2", "nsd1", "short_long_share", "nrmssd_no_ectopy",
 )
+#: Beat classes whose intervals the window leaves out (:func:`usable_intervals`).
+VENTRICULAR = frozenset({"V", "F"})
 #: Fewest intervals a window needs.
 MIN_INTERVALS = 8
 SAMPEN_R_S = 0.03  # tolerance of the sample entropy (s)
@@ -125,11 +127,25 @@ def rr_window_features(rr_s: np.ndarray) -> np.ndarray:
     return out
 
 
+def usable_intervals(labels: np.ndarray | None, n_beats: int) -> np.ndarray:
+    """Which of the ``n_beats - 1`` RR intervals between consecutive beats the rhythm
+    features read: with beat ``labels``, not an interval that starts or ends at a ventricular
+    beat (:data:`VENTRICULAR`) -- a PVC's coupling and pause say nothing about the atria, and
+    in sinus rhythm they are what makes frequent PVCs look irregular; without labels, all."""
+    n = max(0, int(n_beats) - 1)
+    if labels is None:
+        return np.ones(n, dtype=bool)
+    vent = np.isin(np.asarray(labels).astype(str), list(VENTRICULAR))
+    return ~(vent[:-1] | vent[1:])
+
+
 def beat_window_features(sample_index: np.ndarray, fs_hz: float, *, window_beats: int,
-                         min_window_beats: int, min_rr_s: float,
-                         max_rr_s: float) -> tuple[np.ndarray, np.ndarray]:
+                         min_window_beats: int, min_rr_s: float, max_rr_s: float,
+                         labels: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Features of the window ending at each beat of a whole record, as the streaming
-    analyser computes them (an interval outside ``min_rr_s``..``max_rr_s`` restarts the window).
+    analyser computes them: the last ``window_beats`` usable intervals
+    (:func:`usable_intervals`; ``labels`` optional), an interval outside
+    ``min_rr_s``..``max_rr_s`` restarts the window.
 
     Returns
     -------
@@ -140,13 +156,17 @@ def beat_window_features(sample_index: np.ndarray, fs_hz: float, *, window_beats
     out = np.zeros((idx.size, len(FEATURE_NAMES)))
     valid = np.zeros(idx.size, dtype=bool)
     rr = np.diff(idx) / float(fs_hz)
-    start = 0  # first beat of the current window run
+    use = usable_intervals(labels, idx.size)
+    window: list[float] = []
     for i in range(1, idx.size):
         if not min_rr_s <= rr[i - 1] <= max_rr_s:
-            start = i
+            window = []
             continue
-        lo = max(start, i - window_beats)
-        if i - lo >= min_window_beats:
-            out[i] = rr_window_features(rr[lo:i])
+        if use[i - 1]:
+            window.append(float(rr[i - 1]))
+            if len(window) > window_beats:
+                del window[0]
+        if len(window) >= min_window_beats:
+            out[i] = rr_window_features(np.asarray(window))
             valid[i] = True
     return out, valid

@@ -96,18 +96,42 @@ def test_chunk_invariance(rng, size):
     assert "ectopic_share" in ch_all[-1].evidence
 
 
-def test_streaming_equals_batch_features(rng):
+@pytest.mark.parametrize("with_labels", [False, True])
+def test_streaming_equals_batch_features(rng, with_labels):
     from edge.rhythm.features import beat_window_features
 
     idx = _beats(np.r_[_sinus(rng, 60), _af(rng, 60)])
+    labels = rng.choice(np.array(["N", "S", "V", "F", "Q"]), idx.size,
+                        p=[0.7, 0.1, 0.1, 0.05, 0.05]) if with_labels else None
     cfg = RhythmConfig()
     an = RhythmAnalyser(cfg)
-    p, _ = an.process_beats(idx, FS)
+    p, _ = an.process_beats(idx, FS, labels)
     f, v = beat_window_features(idx, FS, window_beats=cfg.window_beats,
                                 min_window_beats=cfg.min_window_beats, min_rr_s=cfg.min_rr_s,
-                                max_rr_s=cfg.max_rr_s)
+                                max_rr_s=cfg.max_rr_s, labels=labels)
     np.testing.assert_allclose(p[v], an.model.predict_proba(f[v])[:, 1])
     assert np.all(np.isnan(p[~v]))
+
+
+def test_pvc_intervals_are_left_out(rng):
+    """Sinus rhythm with a PVC (short coupling, compensatory pause) every third beat is
+    irregular by its RR alone; told which beats are V, the analyser reads only the sinus
+    intervals and finds no AF -- while AF with the same PVCs stays AF."""
+    rr, lab = [], []
+    for k in range(240):
+        if k % 3 == 2:
+            rr += [0.45, 1.15]
+            lab += ["V", "N"]
+        else:
+            rr.append(0.8 + 0.01 * rng.standard_normal())
+            lab.append("N")
+    idx = _beats(np.array(rr))
+    labels = np.array(["N", *lab])
+    with_v = analyse_beats(idx, FS, labels)
+    assert RHYTHM_AF not in set(with_v.rhythm)
+    assert np.nanmax(with_v.p_af) < 0.5
+    af = _beats(_af(rng, len(rr)))
+    assert RHYTHM_AF in set(analyse_beats(af, FS, labels).rhythm)
 
 
 def test_reset_forgets_everything(rng):

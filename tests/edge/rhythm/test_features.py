@@ -9,6 +9,7 @@ from edge.rhythm.features import (
     FEATURE_NAMES,
     MIN_INTERVALS,
     beat_window_features,
+    usable_intervals,
     rr_window_features,
     sample_entropy,
 )
@@ -73,3 +74,21 @@ def test_batch_windows_restart_at_implausible_interval(rng):
     assert not v[gap_beat:gap_beat + 10].any() and v[gap_beat + 10]
     want = rr_window_features(np.diff(idx[gap_beat:gap_beat + 11]) / fs)
     np.testing.assert_allclose(f[gap_beat + 10], want)
+
+
+def test_intervals_at_ventricular_beats_are_left_out(rng):
+    fs = 250.0
+    rr = _sinus(rng, 40)
+    idx = np.r_[0, np.cumsum(np.round(rr * fs))].astype(np.int64)
+    labels = np.full(idx.size, "N")
+    labels[[5, 17]] = "V"
+    labels[30] = "F"
+    use = usable_intervals(labels, idx.size)
+    assert use.size == idx.size - 1
+    assert sorted(np.flatnonzero(~use).tolist()) == [4, 5, 16, 17, 29, 30]
+    assert usable_intervals(None, idx.size).all()
+    f, v = beat_window_features(idx, fs, window_beats=20, min_window_beats=10, min_rr_s=0.2,
+                                max_rr_s=3.0, labels=labels)
+    kept = (np.diff(idx) / fs)[use]
+    np.testing.assert_allclose(f[-1], rr_window_features(kept[-20:]))
+    assert v[-1]
