@@ -39,6 +39,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from edge.model.bundled import default_model_path  # noqa: E402
 from edge.rhythm.analyser import (  # noqa: E402
     RHYTHM_AF,
     RhythmAnalyser,
@@ -48,7 +49,6 @@ from edge.rhythm.analyser import (  # noqa: E402
 )
 from edge.rhythm.features import FEATURE_NAMES  # noqa: E402
 from edge.rhythm.strip import STRIP_CLASSES  # noqa: E402
-from edge.model.bundled import default_model_path  # noqa: E402
 from training.data import DS1, DS2  # noqa: E402
 from training.rhythm import (  # noqa: E402
     cinc_beats,

@@ -9,9 +9,9 @@ from edge.rhythm.features import (
     FEATURE_NAMES,
     MIN_INTERVALS,
     beat_window_features,
-    usable_intervals,
     rr_window_features,
     sample_entropy,
+    usable_intervals,
 )
 
 

@@ -100,20 +100,11 @@ def test_daemon_reports_afib_and_burden(classifier, mitdb_dir):
     from firmware_bridge.replay import ReplayConfig
     from firmware_bridge.replay_source import ReplaySource
 
-    class Everything(BeatCollector):
-        def __init__(self) -> None:
-            super().__init__()
-            self.events = []
-
-        def emit(self, event) -> None:  # noqa: ANN001
-            self.events.append(event)
-            super().emit(event)
-
     config = load_config(options={"source.kind": "replay", "source.replay.record": "201",
                                   "outputs.status_interval_s": 0.0, "outputs.strip": False})
     src = ReplaySource(ReplayConfig(record="201", data_dir=str(mitdb_dir), duration_s=360.0,
                                     speed=None))
-    sink = Everything()
+    sink = BeatCollector()  # keeps every event in .events
     Daemon(config, source=src, classifier=classifier, sinks=[sink]).run()
     afib = [e for e in sink.events if e.type == "alert" and e.kind == "afib"]
     assert afib and afib[0].state == "onset" and afib[0].t_stream_s < 60.0
@@ -122,6 +113,35 @@ def test_daemon_reports_afib_and_burden(classifier, mitdb_dir):
     hr = [e for e in sink.events if e.type == "hr"]
     assert hr[-1].af_burden_run is not None and hr[-1].af_burden_run > 0.5
     assert hr[-1].af_burden_1h == pytest.approx(hr[-1].af_burden_run, abs=1e-6)
+
+
+def test_daemon_raises_svt_on_a_real_run(classifier, mitdb_dir):
+    """MIT-BIH 209 (DS1): the reference marks supraventricular tachyarrhythmia '(SVTA' from
+    555.7 s to 584.3 s. Replayed from 540 s through the daemon, an svt alert (S run at >= 100
+    bpm) opens inside that stretch and carries its rate; the S beats of the run are reported
+    (no AF there to change them)."""
+    from edge.runtime.daemon import Daemon
+    from edge.runtime.demo import BeatCollector
+    from edge.runtime.settings import load_config
+    from firmware_bridge.replay import ReplayConfig
+    from firmware_bridge.replay_source import ReplaySource
+
+    config = load_config(options={"source.kind": "replay", "source.replay.record": "209",
+                                  "outputs.status_interval_s": 0.0, "outputs.strip": False})
+    start_s = 540.0
+    src = ReplaySource(ReplayConfig(record="209", data_dir=str(mitdb_dir), start_s=start_s,
+                                    duration_s=60.0, speed=None))
+    sink = BeatCollector()  # keeps every event in .events
+    Daemon(config, source=src, classifier=classifier, sinks=[sink]).run()
+    svt = [e for e in sink.events if e.type == "alert" and e.kind == "svt"]
+    onsets = [e for e in svt if e.state == "onset"]
+    assert onsets, [(e.kind, e.state) for e in sink.events if e.type == "alert"]
+    # the replay keeps the record's sample numbering: stream time is record time
+    assert all(start_s <= e.t_stream_s <= start_s + 60.0 for e in sink.events
+               if e.type == "beat")
+    assert any(555.0 <= e.t_stream_s <= 585.0 and e.detail["rate_bpm"] >= 100
+               for e in onsets), [(e.t_stream_s, e.detail) for e in onsets]
+    assert not any(e.type == "alert" and e.kind == "afib" for e in sink.events)
 
 
 def test_rhythm_settings_are_typed_and_checked():
