@@ -114,6 +114,10 @@ DS2_LOOKS = (
      "wearer's first PVCs (DS1 records whose window had too few PVCs to adapt V: 201, 198 "
      "later PVCs, base model 177 called V, that design 0, this one 164; 124: 30 / 1 / 25; "
      "108: 9 / 0 / 9); DS2 stops here for issue 9."),
+    ("issue 15: look 8's design unchanged, re-measured with the rhythm context (each model's "
+     "calls read in the rhythm the AF analyser had confirmed at that beat: an S in AF/AFL is N; "
+     "the analyser and the rule were fixed on DS1, CinC and SVDB before this look): the "
+     "'rhythm context' rows of this run. Nothing was chosen on it."),
 )
 
 

@@ -273,9 +273,12 @@ def protocol(outputs: dict, config: AdaptConfig, fs_hz: float = FS_HZ, *,
         head, _, t = window_head(d, config, fs_hz)
         q = head.apply(d["p"][t], head.inputs(d["e"][t], d["f"][t]), d["r"][t])
         lb, la = C[d["p"][t].argmax(1)], C[q.argmax(1)]
-        if rhythm_context:
-            online = analyse_beats(d["s"], fs_hz, C[d["p"].argmax(1)]).online[t]
-            lb, la = beat_calls(lb, online), beat_calls(la, online)
+        if rhythm_context:  # the analyser reads each model's own calls, as on the device
+            calls_b = C[d["p"].argmax(1)]
+            calls_a = calls_b.copy()
+            calls_a[t] = la
+            lb = beat_calls(lb, analyse_beats(d["s"], fs_hz, calls_b).online[t])
+            la = beat_calls(la, analyse_beats(d["s"], fs_hz, calls_a).online[t])
         truth.append(d["y"][t])
         base.append(lb)
         adapted.append(la)
