@@ -103,13 +103,18 @@ def _duration(seconds: float | None) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
+#: Short names of the rhythm-episode kinds (a metric's value must fit a phone's third).
+_EPISODE_SHORT = {"afib": "AF", "aflutter": "flutter"}
+
+
 def rhythm_text(snap: DeviceSnapshot) -> str:
-    """The current rhythm in words: an ongoing episode (``atrial fibrillation, ongoing``),
-    else the latest beat's rhythm (``no AF``), ``unknown`` without either."""
+    """The current rhythm in a few words: an ongoing episode (``AF, ongoing``), else the
+    latest beat's rhythm (``no AF``, ``AF``, ``flutter``, ``unreadable``), ``unknown``
+    without either."""
     ongoing = snap.open_episodes
     if ongoing:
-        return ", ".join(ALERT_NAMES.get(e.kind, e.kind) for e in ongoing) + ", ongoing"
-    return {"N": "no AF", "AFIB": "atrial fibrillation", "AFL": "atrial flutter",
+        return " + ".join(_EPISODE_SHORT.get(e.kind, e.kind) for e in ongoing) + ", ongoing"
+    return {"N": "no AF", "AFIB": "AF", "AFL": "flutter",
             "NOISE": "unreadable"}.get(snap.rhythm or "", "unknown")
 
 
@@ -145,7 +150,9 @@ def render_rhythm(snap: DeviceSnapshot) -> None:
     c2.metric("AF burden, whole run", burden_text(snap.af_burden_run),
               help="share of the daemon's whole run of analysed ECG in atrial fibrillation "
                    "or flutter")
-    c3.metric("Rhythm", rhythm_text(snap))
+    c3.metric("Rhythm", rhythm_text(snap),
+              help="an open atrial fibrillation (AF) / flutter episode, else the rhythm of the "
+                   "latest beat")
 
 
 def _age(seconds: float | None) -> str:

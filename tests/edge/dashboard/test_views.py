@@ -88,7 +88,7 @@ def test_burden_rhythm_and_episode_texts():
     st_.apply(mk.alert(70.4, "afib", "end", "warning", duration_s=60.4))
     st_.apply(mk.alert(120.0, "afib", "onset", "warning"))
     snap = st_.snapshot(1)
-    assert rhythm_text(snap) == "atrial fibrillation, ongoing"
+    assert rhythm_text(snap) == "AF, ongoing"
     rows = episode_rows(snap)
     assert rows[0] == {"rhythm": "atrial fibrillation", "onset": clock(mk.t0_s + 120.0),
                        "end": "ongoing", "duration": "80 s so far"}  # to 200 s
@@ -121,7 +121,7 @@ def test_device_panel_shows_the_burden_the_rhythm_and_the_episode():
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["AF burden, last hour"] == "81 %"
     assert metrics["AF burden, whole run"] == "4.6 %"
-    assert metrics["Rhythm"] == "atrial fibrillation, ongoing"
+    assert metrics["Rhythm"] == "AF, ongoing"
     captions = " ".join(c.value for c in at.caption)
     assert "rhythm on screen: AF (ongoing) 10 s" in captions
     table = next(t.value for t in at.table if "rhythm" in t.value.columns)
