@@ -224,6 +224,8 @@ def test_status_carries_each_devices_af_burden(classifier, mitdb_dir):
     own device (the last one heard) in ``af_burden_1h``/``af_burden_run``, and both devices'
     in ``counters.af_burden``, equal to what each device's last ``hr`` event said; with the
     rhythm analysis off neither is in the JSON."""
+    import json
+
     from edge.events.decode import parse_event
     from edge.events.model import event_to_dict, event_to_json
     from edge.io.records import read_record
@@ -256,6 +258,9 @@ def test_status_carries_each_devices_af_burden(classifier, mitdb_dir):
     assert per_device["2"]["af_burden_run"] == 0.0
     assert (final.af_burden_1h, final.af_burden_run) == (0.0, 0.0)  # its own device: 2
     assert parse_event(event_to_json(final)) == final  # the strict decoder takes it
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads((REPO / "docs" / "events.schema.json").read_text())
+    jsonschema.validate(json.loads(event_to_json(final)), schema)
 
     off = event_to_dict(runs[False][-1])
     assert off["type"] == "status"
