@@ -15,6 +15,11 @@ the dashboard runs:
 * beats: the last ``max_beats``; per-class counts are plain integers;
 * heart rate: the last ``max_hr_points`` values;
 * alerts: the last ``max_alerts``; open episodes (onset without end) are kept apart;
+* rhythm episodes (atrial fibrillation / flutter, :class:`RhythmEpisode`): the last
+  ``max_alerts`` ended ones and the open ones, from the ``afib`` / ``aflutter`` alerts and the
+  beats' ``rhythm`` (an episode whose onset alert never came -- the dashboard joined an MQTT
+  stream mid-episode -- opens at its first AF beat; an end alert without its onset is placed
+  with its ``duration_s``); the AF burden is the latest an ``hr`` or ``status`` event gave;
 * devices: at most ``max_devices`` (the least recently heard from is dropped).
 
 Times: ``t_stream_s`` is stream time (``sample_index / fs_hz``); ``time_s`` is the daemon
@@ -55,10 +60,12 @@ from edge.events.model import (
 
 __all__ = [
     "BEAT_CLASSES",
+    "RHYTHM_EPISODE_KINDS",
     "AlertRecord",
     "BeatMark",
     "DeviceSnapshot",
     "MonitorState",
+    "RhythmEpisode",
     "StateConfig",
 ]
 
@@ -66,6 +73,11 @@ logger = logging.getLogger(__name__)
 
 #: AAMI classes in display order.
 BEAT_CLASSES = AAMI_CLASSES
+
+#: Alert kinds that are rhythm episodes drawn along the strip, with the beat ``rhythm`` label
+#: (:data:`~edge.events.model.RHYTHM_LABELS`) that lies inside them.
+RHYTHM_EPISODE_KINDS = {"afib": "AFIB", "aflutter": "AFL"}
+_EPISODE_OF_RHYTHM = {r: k for k, r in RHYTHM_EPISODE_KINDS.items()}
 
 
 
@@ -138,6 +150,8 @@ class BeatMark:
     proba : probability of ``label``.
     quality : signal quality at the beat.
     rr_pre_s : RR interval before the beat (s), NaN when unknown.
+    rhythm : the rhythm the beat lies in (``N``, ``AFIB``, ``AFL``, ``NOISE``; ``None`` when
+        unknown or the daemon's rhythm analysis is off).
     """
 
     t_stream_s: float
@@ -146,6 +160,7 @@ class BeatMark:
     proba: float
     quality: str
     rr_pre_s: float
+    rhythm: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -166,6 +181,38 @@ class AlertRecord:
     t_stream_s: float
     time_s: float
     detail: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RhythmEpisode:
+    """An atrial fibrillation / flutter episode.
+
+    Attributes
+    ----------
+    kind : alert kind, a key of :data:`RHYTHM_EPISODE_KINDS` (``afib``, ``aflutter``).
+    onset_t_stream_s : where it began (stream s; the onset alert is dated there, and arrives
+        some 30 s later).
+    end_t_stream_s : where it ended (stream s); ``None`` while it is ongoing.
+    onset_time_s : wall clock (Unix s) of the event that opened it here.
+    from_beats : opened by a beat's ``rhythm`` because no onset alert was received (the
+        dashboard joined mid-episode): ``onset_t_stream_s`` is then the first AF beat seen.
+    """
+
+    kind: str
+    onset_t_stream_s: float
+    end_t_stream_s: float | None
+    onset_time_s: float
+    from_beats: bool = False
+
+    @property
+    def ongoing(self) -> bool:
+        """No end yet."""
+        return self.end_t_stream_s is None
+
+    def duration_s(self, now_t_stream_s: float | None = None) -> float | None:
+        """Length (s): to the end, or, while ongoing, to ``now_t_stream_s`` (None without)."""
+        end = self.end_t_stream_s if self.end_t_stream_s is not None else now_t_stream_s
+        return None if end is None else max(0.0, end - self.onset_t_stream_s)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -192,6 +239,10 @@ class DeviceSnapshot:
     n_events : events received.
     model_version : from the daemon's status events.
     daemon_state : latest status state (``running``, ``stopped``) or ``""``.
+    rhythm_episodes : AF / flutter episodes, oldest onset first (ended ones, then the
+        ongoing ones in order).
+    af_burden_1h, af_burden_run : latest AF burden of the device (share of the last hour / of
+        the daemon run in AF, 0..1), ``None`` when unknown (the daemon's rhythm analysis off).
     """
 
     device_id: int
@@ -214,6 +265,33 @@ class DeviceSnapshot:
     n_events: int
     model_version: str
     daemon_state: str
+    rhythm_episodes: tuple[RhythmEpisode, ...] = ()
+    af_burden_1h: float | None = None
+    af_burden_run: float | None = None
+
+    @property
+    def open_episodes(self) -> tuple[RhythmEpisode, ...]:
+        """The ongoing rhythm episodes."""
+        return tuple(e for e in self.rhythm_episodes if e.ongoing)
+
+    @property
+    def rhythm(self) -> str | None:
+        """The latest beat's rhythm (None when unknown)."""
+        return self.beats[-1].rhythm if self.beats else None
+
+    @property
+    def latest_t_stream_s(self) -> float | None:
+        """Latest stream time known (strip end or last beat; None before either)."""
+        ts = [float(np.nanmax(self.strip_t_stream_s))] if self.strip_t_stream_s.size else []
+        if self.beats:
+            ts.append(self.beats[-1].t_stream_s)
+        return max(ts) if ts else None
+
+    @property
+    def has_rhythm(self) -> bool:
+        """The daemon analyses the rhythm (a burden, an episode or a beat rhythm came)."""
+        return (self.af_burden_1h is not None or self.af_burden_run is not None
+                or bool(self.rhythm_episodes) or any(b.rhythm for b in self.beats))
 
     @property
     def current_hr_bpm(self) -> float | None:
@@ -317,15 +395,83 @@ class _Device:
         self.n_events = 0
         self.model_version = ""
         self.daemon_state = ""
+        self.episodes: deque[RhythmEpisode] = deque(maxlen=config.max_alerts)  # ended
+        self.open_episodes: dict[str, RhythmEpisode] = {}
+        self.episode_end_time_s: dict[str, float] = {}  # wall clock of the latest end, by kind
+        self.af_burden_1h: float | None = None
+        self.af_burden_run: float | None = None
 
     def clear_stream(self) -> None:
-        """The daemon restarted: forget the stream (strip, beats, rate, counts, episodes)."""
+        """The daemon restarted: forget the stream (strip, beats, rate, counts, episodes,
+        burden)."""
         self.strip.clear()
         self.beats.clear()
         self.hr.clear()
         self.active.clear()
         self.counts.clear()
         self.clock_offset_s = None
+        self.episodes.clear()
+        self.open_episodes.clear()
+        self.episode_end_time_s.clear()
+        self.af_burden_1h = self.af_burden_run = None
+
+    def set_burden(self, one_hour: float | None, run: float | None) -> None:
+        """Take the burden an event carried (``None`` = not in it: keep the last value)."""
+        if one_hour is not None:
+            self.af_burden_1h = one_hour
+        if run is not None:
+            self.af_burden_run = run
+
+    def episode_alert(self, a: AlertRecord) -> None:
+        """An ``afib`` / ``aflutter`` onset or end."""
+        if a.state == "onset":
+            was = self.open_episodes.get(a.kind)
+            onset = a.t_stream_s if was is None or not was.from_beats \
+                else min(a.t_stream_s, was.onset_t_stream_s)
+            self.open_episodes[a.kind] = RhythmEpisode(kind=a.kind, onset_t_stream_s=onset,
+                                                       end_t_stream_s=None,
+                                                       onset_time_s=a.time_s)
+        elif a.state == "end":
+            was = self.open_episodes.pop(a.kind, None)
+            if was is None:  # the onset was missed: place it with the episode's duration
+                try:
+                    duration = float(a.detail.get("duration_s"))
+                except (TypeError, ValueError):
+                    duration = math.nan
+                if not (math.isfinite(duration) and duration >= 0):
+                    duration = 0.0
+                was = RhythmEpisode(kind=a.kind, onset_t_stream_s=a.t_stream_s - duration,
+                                    end_t_stream_s=None, onset_time_s=a.time_s)
+            self.episodes.append(dataclasses.replace(
+                was, end_t_stream_s=max(a.t_stream_s, was.onset_t_stream_s)))
+            self.episode_end_time_s[a.kind] = max(a.time_s,
+                                                  self.episode_end_time_s.get(a.kind, -math.inf))
+
+    def episode_beat(self, b: BeatMark) -> None:
+        """A beat inside AF / flutter opens an episode when none is open and the beat left
+        the daemon after the latest end (an earlier one is a late arrival of that episode)."""
+        kind = _EPISODE_OF_RHYTHM.get(b.rhythm or "")
+        if kind is None or kind in self.open_episodes:
+            return
+        if b.time_s <= self.episode_end_time_s.get(kind, -math.inf):
+            return
+        self.open_episodes[kind] = RhythmEpisode(kind=kind, onset_t_stream_s=b.t_stream_s,
+                                                 end_t_stream_s=None, onset_time_s=b.time_s,
+                                                 from_beats=True)
+
+    def close_episodes(self) -> None:
+        """The daemon stopped without ending an episode (its end alert was lost): end the
+        open ones at the last beat."""
+        last = self.beats[-1].t_stream_s if self.beats else None
+        for ep in self.open_episodes.values():
+            end = ep.onset_t_stream_s if last is None else max(last, ep.onset_t_stream_s)
+            self.episodes.append(dataclasses.replace(ep, end_t_stream_s=end))
+        self.open_episodes.clear()
+
+    def rhythm_episodes(self) -> tuple[RhythmEpisode, ...]:
+        ended = sorted(self.episodes, key=lambda e: e.onset_t_stream_s)
+        ongoing = sorted(self.open_episodes.values(), key=lambda e: e.onset_t_stream_s)
+        return (*ended, *ongoing)
 
     def track_seq(self, seq: int) -> None:
         if self.seq_max is not None and seq < self.seq_max - self.config.restart_seq_margin:
@@ -432,15 +578,17 @@ class MonitorState:
         if isinstance(e, StripEvent):
             self._apply_strip(dev, e)
         elif isinstance(e, BeatEvent):
-            dev.beats.append(BeatMark(t_stream_s=e.t_stream_s, time_s=e.time_s, label=e.label,
-                                      proba=e.proba.get(e.label, math.nan),
-                                      quality=e.quality,
-                                      rr_pre_s=e.rr_s.get("pre", math.nan)))
+            mark = BeatMark(t_stream_s=e.t_stream_s, time_s=e.time_s, label=e.label,
+                            proba=e.proba.get(e.label, math.nan), quality=e.quality,
+                            rr_pre_s=e.rr_s.get("pre", math.nan), rhythm=e.rhythm)
+            dev.beats.append(mark)
+            dev.episode_beat(mark)
             dev.counts[e.label] += 1
             dev.quality = e.quality  # quality events come on changes only
         elif isinstance(e, HeartRateEvent):
             dev.hr.append((e.t_stream_s, e.time_s,
                            math.nan if e.hr_bpm is None else e.hr_bpm))
+            dev.set_burden(e.af_burden_1h, e.af_burden_run)
         elif isinstance(e, AlertEvent):
             rec = AlertRecord(kind=e.kind, state=e.state, severity=e.severity,
                               t_stream_s=e.t_stream_s, time_s=e.time_s, detail=dict(e.detail))
@@ -449,6 +597,8 @@ class MonitorState:
                 dev.active[rec.kind] = rec
             elif rec.state == "end":
                 dev.active.pop(rec.kind, None)
+            if rec.kind in RHYTHM_EPISODE_KINDS:
+                dev.episode_alert(rec)
         elif isinstance(e, QualityEvent):
             dev.quality = e.quality
         elif isinstance(e, LinkStatusEvent):
@@ -458,8 +608,34 @@ class MonitorState:
             dev.daemon_state = e.state
             if e.model_version:
                 dev.model_version = e.model_version
+            dev.set_burden(e.af_burden_1h, e.af_burden_run)
+            self._apply_burden_counters(e)
             if e.state == "stopped":
                 dev.active.clear()
+                dev.close_episodes()
+
+    def _apply_burden_counters(self, e: StatusEvent) -> None:
+        """``counters.af_burden`` (every device of the daemon, ``docs/events.md``) for the
+        devices already shown; a malformed entry is counted in :attr:`rejects` and skipped."""
+        table = e.counters.get("af_burden")
+        if table is None:
+            return
+        if not isinstance(table, Mapping):
+            self.rejects.add("field counters.af_burden", "must be an object by device id")
+            return
+        for key, entry in table.items():
+            try:
+                dev_id = int(key)
+                values = [entry.get(name) for name in ("af_burden_1h", "af_burden_run")]
+                if not all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)
+                                         and 0.0 <= v <= 1.0) for v in values):
+                    raise ValueError(f"burdens must be fractions in [0, 1] or null: {entry!r}")
+            except (TypeError, ValueError, AttributeError) as exc:
+                self.rejects.add("field counters.af_burden", f"device {key!r}: {exc}")
+                continue
+            dev = self._devices.get(dev_id)
+            if dev is not None and dev_id != e.device_id:
+                dev.set_burden(*(None if v is None else float(v) for v in values))
 
     @staticmethod
     def _apply_strip(dev: _Device, e: StripEvent) -> None:
@@ -514,7 +690,8 @@ class MonitorState:
                 last_received_monotonic_s=dev.last_received,
                 clock_offset_s=dev.clock_offset_s, lost_messages=dev.lost_messages(),
                 n_events=dev.n_events, model_version=dev.model_version,
-                daemon_state=dev.daemon_state)
+                daemon_state=dev.daemon_state, rhythm_episodes=dev.rhythm_episodes(),
+                af_burden_1h=dev.af_burden_1h, af_burden_run=dev.af_burden_run)
 
     def snapshots(self) -> list[DeviceSnapshot]:
         """Snapshots of :meth:`device_ids`."""
@@ -527,5 +704,5 @@ class MonitorState:
             total = 0
             for dev in self._devices.values():
                 total += dev.strip.nbytes + 200 * (len(dev.beats) + len(dev.alerts)) \
-                    + 80 * len(dev.hr)
+                    + 80 * len(dev.hr) + 120 * (len(dev.episodes) + len(dev.open_episodes))
             return total

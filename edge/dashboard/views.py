@@ -16,6 +16,7 @@ import streamlit as st
 
 from edge.dashboard.charts import (
     CLASS_NAMES,
+    episode_frame,
     hr_chart,
     hr_frame,
     strip_chart,
@@ -23,17 +24,21 @@ from edge.dashboard.charts import (
 )
 from edge.dashboard.config import DashboardConfig
 from edge.dashboard.feeds import FeedStatus
-from edge.dashboard.state import BEAT_CLASSES, AlertRecord, DeviceSnapshot
+from edge.dashboard.state import BEAT_CLASSES, AlertRecord, DeviceSnapshot, RhythmEpisode
 
 __all__ = [
     "ALERT_NAMES",
     "alert_title",
+    "burden_text",
     "clock",
+    "episode_rows",
     "malformed_text",
     "render_alarm_banner",
     "render_device",
     "render_feed_status",
     "render_live",
+    "render_rhythm",
+    "rhythm_text",
 ]
 
 logger = logging.getLogger(__name__)
@@ -77,6 +82,77 @@ def alert_title(a: AlertRecord) -> str:
     if d.get("rr_s") is not None and a.kind == "pause":
         bits.append(f"RR {float(d['rr_s']):.1f} s")
     return name + (f" ({', '.join(bits)})" if bits else "")
+
+
+def burden_text(share: float | None) -> str:
+    """An AF burden as a percentage: ``90 %``, ``4.2 %`` under 10 %, ``0 %``; ``--`` unknown."""
+    if share is None or not math.isfinite(share):
+        return "--"
+    pct = 100.0 * share
+    return f"{pct:.1f} %" if 0 < pct < 10 else f"{pct:.0f} %"
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None or not math.isfinite(seconds):
+        return "--"
+    whole = round(seconds)
+    if whole < 120:
+        return f"{whole} s"
+    if whole < 7200:
+        return f"{whole // 60} min {whole % 60:02d} s"
+    return f"{seconds / 3600:.1f} h"
+
+
+#: Short names of the rhythm-episode kinds (a metric's value must fit a phone's third).
+_EPISODE_SHORT = {"afib": "AF", "aflutter": "flutter"}
+
+
+def rhythm_text(snap: DeviceSnapshot) -> str:
+    """The current rhythm in a few words: an ongoing episode (``AF, ongoing``), else the
+    latest beat's rhythm (``no AF``, ``AF``, ``flutter``, ``unreadable``), ``unknown``
+    without either."""
+    ongoing = snap.open_episodes
+    if ongoing:
+        return " + ".join(_EPISODE_SHORT.get(e.kind, e.kind) for e in ongoing) + ", ongoing"
+    return {"N": "no AF", "AFIB": "AF", "AFL": "flutter",
+            "NOISE": "unreadable"}.get(snap.rhythm or "", "unknown")
+
+
+def episode_rows(snap: DeviceSnapshot, *, limit: int = 10) -> list[dict[str, str]]:
+    """The latest ``limit`` rhythm episodes as table rows, newest first: rhythm, onset and
+    end (local clock; ``ongoing``) and duration (so far, for an ongoing one)."""
+    off = snap.clock_offset_s
+    if off is None and snap.beats:
+        off = snap.beats[-1].time_s - snap.beats[-1].t_stream_s
+    now = snap.latest_t_stream_s
+
+    def at(t: float | None) -> str:
+        return clock(None if t is None or off is None else t + off)
+
+    def row(e: RhythmEpisode) -> dict[str, str]:
+        return {"rhythm": ALERT_NAMES.get(e.kind, e.kind) + (" (from beats)" if e.from_beats
+                                                             else ""),
+                "onset": at(e.onset_t_stream_s),
+                "end": "ongoing" if e.ongoing else at(e.end_t_stream_s),
+                "duration": _duration(e.duration_s(now)) + (" so far" if e.ongoing else "")}
+
+    return [row(e) for e in reversed(snap.rhythm_episodes[-limit:])]
+
+
+def render_rhythm(snap: DeviceSnapshot) -> None:
+    """AF burden (last hour, whole run) and the current rhythm; nothing when the daemon does
+    not analyse the rhythm."""
+    if not snap.has_rhythm:
+        return
+    c1, c2, c3 = st.columns(3)
+    c1.metric("AF burden, last hour", burden_text(snap.af_burden_1h),
+              help="share of the last hour of analysed ECG in atrial fibrillation or flutter")
+    c2.metric("AF burden, whole run", burden_text(snap.af_burden_run),
+              help="share of the daemon's whole run of analysed ECG in atrial fibrillation "
+                   "or flutter")
+    c3.metric("Rhythm", rhythm_text(snap),
+              help="an open atrial fibrillation (AF) / flutter episode, else the rhythm of the "
+                   "latest beat")
 
 
 def _age(seconds: float | None) -> str:
@@ -170,18 +246,24 @@ def render_device(snap: DeviceSnapshot, config: DashboardConfig, *,
                f"last data {_age(age)} · {snap.n_events} events"
                + (f" · {snap.lost_messages} lost" if snap.lost_messages else "")
                + (f" · model {snap.model_version}" if snap.model_version else ""))
+    render_rhythm(snap)
 
     strip, beats = strip_frames(snap, config.window_s)
-    st.markdown(f"**ECG, last {config.window_s:g} s** (R peaks coloured by class)")
+    st.markdown(f"**ECG, last {config.window_s:g} s** (R peaks coloured by class"
+                + ("; atrial fibrillation / flutter shaded" if snap.has_rhythm else "") + ")")
     if strip.empty:
         st.info("No ECG strip received yet (the daemon sends one piece per second; "
                 "`outputs.strip` must be on).", icon=":material/hourglass_empty:")
     else:
-        st.altair_chart(strip_chart(strip, beats), width="stretch")
+        t_end = float(strip["t_stream_s"].max())
+        episodes = episode_frame(snap, float(strip["t_stream_s"].min()), t_end)
+        st.altair_chart(strip_chart(strip, beats, episodes=episodes), width="stretch")
         in_view = {c: int((beats["label"] == c).sum()) for c in BEAT_CLASSES} \
             if not beats.empty else {}
         shown = ", ".join(f"{n} {c}" for c, n in in_view.items() if n) or "none"
-        st.caption(f"R peaks on screen: {shown}")
+        bands = "; ".join(f"{b.band} {b.shown_s:.0f} s" for b in episodes.itertuples())
+        st.caption(f"R peaks on screen: {shown}"
+                   + (f" · rhythm on screen: {bands}" if bands else ""))
 
     st.markdown("**Beats per class** (since start)  \n" + _class_badges(snap.counts))
     recent = list(snap.beats)[-8:]
@@ -196,7 +278,13 @@ def render_device(snap: DeviceSnapshot, config: DashboardConfig, *,
     hrf = hr_frame(snap)
     if hrf["bpm"].notna().sum() >= 2:
         st.markdown("**Heart-rate trend** (last 10 min)")
-        st.altair_chart(hr_chart(hrf), width="stretch")
+        t_end = float(snap.hr_t_stream_s[-1])
+        st.altair_chart(hr_chart(hrf, episodes=episode_frame(snap, t_end - 600.0, t_end)),
+                        width="stretch")
+
+    if snap.rhythm_episodes:
+        st.markdown("**Rhythm episodes**")
+        st.table(episode_rows(snap), hide_index=True)
 
     st.markdown("**Alerts**")
     if not snap.alerts:

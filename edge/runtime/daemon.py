@@ -13,6 +13,9 @@
   names the device (at most ``LINK_HOLD_S``, then they go out as device 0: no device is
   known). A device whose sample rate changes gets a new pipeline (``link`` event
   ``rate_change``).
+* AF burden: with the rhythm analysis on, a ``status`` event carries its device's burden in
+  ``af_burden_1h`` / ``af_burden_run`` and every device's in ``counters.af_burden``
+  (``{"<device_id>": {"af_burden_1h": ..., "af_burden_run": ...}}``); off, neither is there.
 * Timing: every stage's ``time.perf_counter`` total is kept in a :class:`StageTimer` and
   published in the periodic ``status`` event and at exit, with the latency from a chunk's
   arrival (``SampleChunk.t_host_s``) to the emission of the beats it released.
@@ -215,10 +218,17 @@ class Daemon:
         busy = self.timer.total(exclude=("read",))
         counters["processing_s"] = round(busy, 4)
         counters["x_real_time"] = round(stream_s / busy, 1) if busy > 0 else None
+        burden = {dev: s.af_burden() for dev, s in sorted(self.streams.items())
+                  if s.rhythm is not None}
+        if burden:
+            counters["af_burden"] = {str(dev): b for dev, b in burden.items()}
+        own = burden.get(self._last_device, {})
         return StatusEvent(device_id=self._last_device, state=state,
                            uptime_s=round(time.monotonic() - self._t_start, 3),
                            counters=counters, stages=self.timer.as_dict(),
-                           model_version=self.classifier.model_version)
+                           model_version=self.classifier.model_version,
+                           af_burden_1h=own.get("af_burden_1h"),
+                           af_burden_run=own.get("af_burden_run"))
 
     def run(self) -> DaemonResult:
         """Run until :meth:`request_stop`, the source finishes, or ``idle_exit_s`` passes

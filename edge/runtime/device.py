@@ -124,6 +124,16 @@ class DeviceStream:
 
     # -- public -------------------------------------------------------------------------
 
+    def af_burden(self) -> dict[str, float | None]:
+        """``{"af_burden_1h": ..., "af_burden_run": ...}``: the share of analysed stream time
+        in AF over the last hour and the run (0..1, rounded to 4 decimals; ``None`` when the
+        rhythm analysis is off or has analysed nothing yet), as the ``hr`` and ``status``
+        events carry it."""
+        if self.rhythm is None:
+            return {"af_burden_1h": None, "af_burden_run": None}
+        return {"af_burden_1h": _share(self.rhythm.burden.window_share),
+                "af_burden_run": _share(self.rhythm.burden.run_share)}
+
     def process(self, start_index: int, samples: np.ndarray) -> list[Event]:
         """Feed one chunk: ``samples`` (n, channels) in mV at :attr:`fs_hz` whose first sample
         is ``start_index``; returns the events it produced (time order per kind).
@@ -243,10 +253,7 @@ class DeviceStream:
                 device_id=self.device_id, sample_index=self.expected - 1, fs_hz=self.fs_hz,
                 hr_bpm=None if rate.rate_bpm is None else round(rate.rate_bpm, 1),
                 window_s=rate.config.window_s, n_beats=rate.n_beats,
-                af_burden_1h=None if self.rhythm is None
-                else _share(self.rhythm.burden.window_share),
-                af_burden_run=None if self.rhythm is None
-                else _share(self.rhythm.burden.run_share)))
+                **self.af_burden()))
             while self._next_hr <= self.expected:
                 self._next_hr += self._hr_every
         timer.add("alerts", time.perf_counter() - t0)

@@ -52,17 +52,20 @@ class EventMaker:
                           t_start_s + len(values) / STRIP_FS_HZ)
 
     def beat(self, t_s: float, label: str = "N", p: float = 0.9,
-             quality: str = "good") -> dict:
+             quality: str = "good", rhythm: str | None = None) -> dict:
         proba = {c: (p if c == label else (1 - p) / 4) for c in "NSVFQ"}
         return self._emit(BeatEvent(device_id=self.device_id, sample_index=int(t_s * FS_HZ),
                                     fs_hz=FS_HZ, label=label, proba=proba,
                                     rr_s={"pre": 0.8, "post": 0.8, "local": 0.8, "long": 0.8},
-                                    quality=quality), t_s + 0.3)
+                                    quality=quality, rhythm=rhythm), t_s + 0.3)
 
-    def hr(self, t_s: float, bpm: float | None = 75.0) -> dict:
+    def hr(self, t_s: float, bpm: float | None = 75.0, af_burden_1h: float | None = None,
+           af_burden_run: float | None = None) -> dict:
         return self._emit(HeartRateEvent(device_id=self.device_id,
                                          sample_index=int(t_s * FS_HZ), fs_hz=FS_HZ,
-                                         hr_bpm=bpm, window_s=10.0, n_beats=10), t_s)
+                                         hr_bpm=bpm, window_s=10.0, n_beats=10,
+                                         af_burden_1h=af_burden_1h,
+                                         af_burden_run=af_burden_run), t_s)
 
     def alert(self, t_s: float, kind: str = "v_run", state: str = "onset",
               severity: str = "alarm", **detail) -> dict:
@@ -79,9 +82,10 @@ class EventMaker:
         return self._emit(LinkStatusEvent(device_id=self.device_id, state=state,
                                           detail=detail))
 
-    def status(self, state: str = "running", model_version: str = "test-model") -> dict:
+    def status(self, state: str = "running", model_version: str = "test-model",
+               **fields) -> dict:
         return self._emit(StatusEvent(device_id=self.device_id, state=state, uptime_s=1.0,
-                                      model_version=model_version))
+                                      model_version=model_version, **fields))
 
     def session(self, seconds: int = 12, v_every: int = 4) -> list[dict]:
         """``seconds`` of a plausible stream: a strip piece per second, a beat per second

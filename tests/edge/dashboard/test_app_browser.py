@@ -1,7 +1,9 @@
 """The dashboard in a real browser: a replay of MIT-BIH record 233 (the bundled excerpt, which
 has V beats) runs through the daemon into a JSONL file, the dashboard follows that file, and
 headless Chromium (Debian's ``chromium`` + ``chromium-driver``, driven by Selenium) must show
-the ECG strip, the heart rate and classified beats including a V.
+the ECG strip, the heart rate and classified beats including a V. A second test replays
+MIT-BIH 201 (atrial fibrillation from the start; needs ``MITDB_DIR``) and checks the AF burden
+and the AF episode, first ongoing, then ended (``artifacts/dashboard_af.png``).
 
 Artifacts: ``artifacts/dashboard_live.png`` (wide) and ``artifacts/dashboard_live_narrow.png``
 (phone-sized window); with ``ECG_EDGE_UPDATE_SCREENSHOT=1`` the wide one is also copied to
@@ -198,3 +200,98 @@ def test_live_dashboard_in_headless_chromium(live_model, tmp_path):
             drv.quit()
         _stop(dash)
         _stop(daemon)
+
+
+def _split_at_shutdown(events: list[dict]) -> int:
+    """Index of the daemon's shutdown tail: from the source's 'disconnected' (end of record)
+    on come the flushed beats, the end of an open episode and the final status."""
+    return next(i for i, e in enumerate(events)
+                if e["type"] == "link" and e["state"] == "disconnected")
+
+
+def test_af_episode_and_burden_in_headless_chromium(live_model, mitdb_dir, tmp_path):
+    """Four minutes of MIT-BIH 201 (DS1; reference atrial fibrillation from the start) run
+    through the daemon into a JSONL file. The dashboard first follows the events up to the
+    end of the record (the episode still open, as on a live feed), then the rest: the page
+    must show the AF burden the last ``hr`` event carried, the episode shaded on the strip as
+    ongoing, then the episode ended with its duration and the final status's burden."""
+    import json
+
+    from edge.dashboard.views import burden_text
+
+    browser, driver = _chromium()
+    from edge.dashboard.cli import add_parser, streamlit_command
+
+    env = {**subprocess_env(), "MITDB_DIR": str(mitdb_dir)}
+    full = tmp_path / "daemon.jsonl"
+    subprocess.run(
+        [sys.executable, "-m", "edge.cli", "run", "--replay", "201", "--speed", "max",
+         "--set", "source.replay.duration_s=240", "--set", "outputs.status_interval_s=0",
+         "--model", str(live_model), "--jsonl", str(full), "--quiet"],
+        cwd=REPO, env=env, check=True, stdout=subprocess.DEVNULL, timeout=300)
+    events = read_jsonl(full)
+    cut = _split_at_shutdown(events)
+    live, tail = events[:cut], events[cut:]
+    onsets = [e for e in live if e["type"] == "alert" and e["kind"] == "afib"]
+    assert onsets and onsets[0]["state"] == "onset", "the daemon raised no afib onset on 201"
+    last_hr = [e for e in live if e["type"] == "hr"][-1]
+    assert last_hr["af_burden_1h"] > 0.5
+    ends = [e for e in tail if e["type"] == "alert" and e["kind"] == "afib"]
+    assert [e["state"] for e in ends] == ["end"]
+    final = tail[-1]
+    assert final["type"] == "status" and final["af_burden_1h"] > 0.5
+
+    followed = tmp_path / "events.jsonl"
+    followed.write_text("".join(json.dumps(e) + "\n" for e in live))
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers())
+    port = _free_port()
+    args = parser.parse_args(["dashboard", "--jsonl", str(followed), "--port", str(port),
+                              "--report", str(tmp_path / "none")])
+    dash = subprocess.Popen(streamlit_command(args), cwd=tmp_path, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    drv = None
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        _wait_http_ok(url + "_stcore/health", 45, dash)
+        drv = _browser(browser, driver, "1280,2000")
+        drv.get(url)
+
+        def body() -> str:
+            return drv.find_element("tag name", "body").text
+
+        want_1h = burden_text(last_hr["af_burden_1h"])
+        burden = re.compile(r"AF burden, last hour\s*\n\s*" + re.escape(want_1h))
+        _wait_for(drv, lambda: burden.search(body()) is not None
+                  and re.search(r"Rhythm\s*\n\s*AF, ongoing", body())
+                  and re.search(r"rhythm on screen: AF \(ongoing\) \d+ s", body()), 60,
+                  f"AF burden {want_1h} and the ongoing AF episode on the strip")
+        text = body()
+        assert re.search(r"AF burden, whole run\s*\n\s*"
+                         + re.escape(burden_text(last_hr["af_burden_run"])), text)
+        assert "Rhythm episodes" in text and re.search(r"atrial fibrillation\s+\d\d:\d\d:\d\d"
+                                                       r"\s+ongoing", text)
+        assert "Alert: atrial fibrillation" in text  # the open episode in the banner
+        ARTIFACTS.mkdir(exist_ok=True)
+        shot = ARTIFACTS / "dashboard_af.png"
+        assert drv.save_screenshot(str(shot)) and shot.stat().st_size > 20_000
+
+        with followed.open("a", encoding="utf-8") as fh:  # the daemon's shutdown tail
+            fh.write("".join(json.dumps(e) + "\n" for e in tail))
+        duration = float(ends[0]["detail"]["duration_s"])
+        whole = round(duration)
+        shown = f"{whole // 60} min {whole % 60:02d} s"
+        final_1h = re.compile(r"AF burden, last hour\s*\n\s*"
+                              + re.escape(burden_text(final["af_burden_1h"])))
+        _wait_for(drv, lambda: "daemon stopped" in body() and shown in body()
+                  and final_1h.search(body()) is not None, 30,
+                  f"the ended episode ({shown}) and the final burden")
+        text = body()
+        assert "ongoing" not in text
+        assert re.search(r"atrial fibrillation\s+\d\d:\d\d:\d\d\s+\d\d:\d\d:\d\d\s+"
+                         + re.escape(shown), text)
+        drv.save_screenshot(str(ARTIFACTS / "dashboard_af_ended.png"))
+    finally:
+        if drv is not None:
+            drv.quit()
+        _stop(dash)

@@ -91,3 +91,58 @@ def test_every_class_has_a_colour_and_a_name():
     from edge.dashboard.charts import CLASS_COLORS, CLASS_NAMES
 
     assert tuple(CLASS_COLORS) == tuple(CLASS_NAMES) == AAMI_CLASSES
+
+
+def af_state():
+    """20 s of strip and beats; an AF episode from 2 to 6 s and an ongoing one from 12 s."""
+    mk, events = peaky_session()
+    st = MonitorState()
+    st.apply_many(events)
+    st.apply(mk.alert(2.0, "afib", "onset", "warning"))
+    st.apply(mk.alert(6.0, "afib", "end", "warning", duration_s=4.0))
+    st.apply(mk.alert(12.0, "afib", "onset", "warning"))
+    return st.snapshot(1)
+
+
+def test_episode_frame_clips_episodes_to_the_span_and_runs_ongoing_ones_to_its_end():
+    from edge.dashboard.charts import episode_frame
+
+    snap = af_state()
+    whole = episode_frame(snap, 0.0, 20.0)
+    assert list(whole["band"]) == ["AF", "AF (ongoing)"]
+    assert list(whole["ongoing"]) == [False, True]
+    np.testing.assert_allclose(whole["start_s"], [2.0, 12.0], atol=0.01)
+    np.testing.assert_allclose(whole["end_s"], [6.0, 20.0], atol=0.01)
+    np.testing.assert_allclose(whole["shown_s"], [4.0, 8.0], atol=0.01)
+    # local clock: stream time + the strip's clock offset, as the strip's own times
+    want = dt.datetime.fromtimestamp(snap.clock_offset_s + float(whole["start_s"].iloc[1]))
+    assert abs((whole["start"].iloc[1] - want).total_seconds()) < 1e-3
+    late = episode_frame(snap, 10.0, 19.99)  # the strip window: the ended one is out of view
+    assert list(late["band"]) == ["AF (ongoing)"]
+    np.testing.assert_allclose(late[["start_s", "end_s"]].iloc[0], [12.0, 19.99], atol=0.01)
+    assert episode_frame(snap, 6.5, 11.0).empty
+    quiet = MonitorState()
+    quiet.apply_many(peaky_session()[1])
+    assert episode_frame(quiet.snapshot(1), 0.0, 20.0).empty
+
+
+def test_strip_and_hr_charts_shade_the_episodes():
+    pytest.importorskip("altair")
+    from edge.dashboard.charts import EPISODE_COLOR, episode_frame
+
+    snap = af_state()
+    strip, beats = strip_frames(snap, window_s=10.0)
+    episodes = episode_frame(snap, float(strip["t_stream_s"].min()),
+                             float(strip["t_stream_s"].max()))
+    chart = strip_chart(strip, beats, episodes=episodes).to_dict()
+    assert len(chart["layer"]) == 5  # band, its label, line, R peaks, letters
+    band = chart["layer"][0]
+    assert band["mark"]["type"] == "rect" and band["mark"]["color"] == EPISODE_COLOR
+    assert band["encoding"]["x2"]["field"] == "end"
+    ds = chart["datasets"][band["data"]["name"]]
+    assert [r["band"] for r in ds] == ["AF (ongoing)"]
+    f = hr_frame(snap)
+    hr = hr_chart(f, episodes=episode_frame(snap, 0.0, 20.0)).to_dict()
+    assert [layer["mark"]["type"] for layer in hr["layer"]] == ["rect", "text", "line"]
+    # without episodes the charts are what they were
+    assert len(strip_chart(strip, beats, episodes=episodes.iloc[:0]).to_dict()["layer"]) == 3

@@ -231,3 +231,146 @@ def test_config_errors_name_the_field(field, value):
     with pytest.raises(ConfigError) as err:
         StateConfig(**{field: value})
     assert err.value.field == field
+
+
+# -- rhythm episodes and AF burden (issue 15) --------------------------------------------------
+
+def af_session(mk: EventMaker, seconds: int, *, af_from_s: float = 0.0,
+               rhythm: str = "AFIB") -> list[dict]:
+    """A strip piece and a beat per second; beats from ``af_from_s`` carry ``rhythm``, the
+    others ``N``."""
+    out = []
+    for k in range(seconds):
+        out.append(mk.strip(float(k)))
+        out.append(mk.beat(k + 0.2, rhythm=rhythm if k + 0.2 >= af_from_s else "N"))
+    return out
+
+
+def test_rhythm_episode_from_onset_and_end_alerts():
+    mk = EventMaker()
+    st = MonitorState()
+    st.apply_many(af_session(mk, 40, af_from_s=35.0, rhythm="N"))
+    assert st.snapshot(1).rhythm_episodes == () and st.snapshot(1).rhythm == "N"
+    # the onset is dated back to where the rhythm changed (5 s), and arrives later
+    st.apply(mk.alert(5.0, "afib", "onset", "warning", p_af=0.95))
+    snap = st.snapshot(1)
+    (ep,) = snap.rhythm_episodes
+    assert ep.kind == "afib" and ep.ongoing
+    assert ep.onset_t_stream_s == pytest.approx(5.0, abs=0.01)
+    assert not ep.from_beats and snap.open_episodes == (ep,)
+    assert ep.duration_s(snap.latest_t_stream_s) == pytest.approx(35.0, abs=0.05)
+    st.apply(mk.alert(30.0, "afib", "end", "warning", duration_s=25.0))
+    (ep,) = st.snapshot(1).rhythm_episodes
+    assert not ep.ongoing and ep.end_t_stream_s == pytest.approx(30.0, abs=0.01)
+    assert ep.duration_s() == pytest.approx(25.0, abs=0.01)
+    assert st.snapshot(1).open_episodes == ()
+    # another kind is its own episode; other alert kinds are not episodes
+    st.apply(mk.alert(36.0, "aflutter", "onset", "warning"))
+    st.apply(mk.alert(37.0, "v_run", "onset", "alarm"))
+    assert [e.kind for e in st.snapshot(1).rhythm_episodes] == ["afib", "aflutter"]
+
+
+def test_an_episode_whose_onset_was_missed_opens_at_its_first_af_beat():
+    """The dashboard joined mid-episode (MQTT alerts are not retained): the beats' rhythm
+    opens the episode; the onset alert, if it comes late, moves it back; a beat of the
+    episode arriving after its end alert (topics are not ordered) does not reopen it."""
+    mk = EventMaker()
+    st = MonitorState()
+    st.apply_many(af_session(mk, 20, af_from_s=8.0))
+    (ep,) = st.snapshot(1).rhythm_episodes
+    assert ep.from_beats and ep.ongoing
+    assert ep.onset_t_stream_s == pytest.approx(8.2, abs=0.01)
+    st.apply(mk.alert(3.0, "afib", "onset", "warning"))
+    (ep,) = st.snapshot(1).rhythm_episodes
+    assert not ep.from_beats and ep.onset_t_stream_s == pytest.approx(3.0, abs=0.01)
+
+    late_beat = mk.beat(20.2, rhythm="AFIB")  # left the daemon before the end alert
+    end = mk.alert(18.0, "afib", "end", "warning", duration_s=15.0)  # dated back 2.5 s
+    st.apply({**end, "time_s": late_beat["time_s"] + 0.5})  # ... emitted after the beat
+    st.apply(late_beat)
+    assert [e.ongoing for e in st.snapshot(1).rhythm_episodes] == [False]
+    st.apply(mk.beat(40.2, rhythm="AFIB"))  # after the end: a new episode, onset missed
+    first, second = st.snapshot(1).rhythm_episodes
+    assert second.ongoing and second.from_beats
+    assert second.onset_t_stream_s == pytest.approx(40.2, abs=0.01)
+
+
+def test_an_end_without_its_onset_is_placed_by_its_duration():
+    mk = EventMaker()
+    st = MonitorState()
+    st.apply_many(af_session(mk, 10, rhythm="N"))
+    st.apply(mk.alert(9.0, "afib", "end", "warning", duration_s=6.5))
+    st.apply(mk.alert(9.5, "aflutter", "end", "warning", duration_s="long"))  # not a number
+    afib, afl = st.snapshot(1).rhythm_episodes
+    assert afib.onset_t_stream_s == pytest.approx(2.5, abs=0.01)
+    assert afib.end_t_stream_s == pytest.approx(9.0, abs=0.01)
+    assert afl.onset_t_stream_s == afl.end_t_stream_s == pytest.approx(9.5, abs=0.01)
+
+
+def test_a_stopped_daemon_ends_open_episodes_at_the_last_beat():
+    mk = EventMaker()
+    st = MonitorState()
+    st.apply_many(af_session(mk, 12))
+    st.apply(mk.alert(0.5, "afib", "onset", "warning"))
+    st.apply(mk.status("stopped"))
+    (ep,) = st.snapshot(1).rhythm_episodes
+    assert not ep.ongoing and ep.end_t_stream_s == pytest.approx(11.2, abs=0.01)
+
+
+def test_af_burden_from_hr_and_status_events():
+    mk = EventMaker()
+    st = MonitorState()
+    st.apply_many(mk.session(4))
+    snap = st.snapshot(1)
+    assert snap.af_burden_1h is None and snap.af_burden_run is None and not snap.has_rhythm
+    st.apply(mk.hr(4.5, 80.0, af_burden_1h=0.5, af_burden_run=0.25))
+    snap = st.snapshot(1)
+    assert (snap.af_burden_1h, snap.af_burden_run) == (0.5, 0.25) and snap.has_rhythm
+    st.apply(mk.hr(5.5, 80.0))  # no burden in it (unknown): the last value stands
+    assert st.snapshot(1).af_burden_1h == 0.5
+    st.apply(mk.status(af_burden_1h=0.75, af_burden_run=0.5))
+    assert (st.snapshot(1).af_burden_1h, st.snapshot(1).af_burden_run) == (0.75, 0.5)
+
+
+def test_status_burden_table_reaches_the_other_devices():
+    """A daemon with two devices: its status (sent as device 2) lists both burdens in
+    ``counters.af_burden``; device 1 takes its entry, an unknown device is not created, and a
+    malformed entry is counted and skipped."""
+    one, two = EventMaker(device_id=1), EventMaker(device_id=2)
+    st = MonitorState()
+    st.apply_many(one.session(3) + two.session(3))
+    table = {"1": {"af_burden_1h": 0.9, "af_burden_run": 0.8},
+             "2": {"af_burden_1h": 0.0, "af_burden_run": 0.0},
+             "5": {"af_burden_1h": 0.3, "af_burden_run": 0.3},
+             "x": {"af_burden_1h": 0.3}, "3": {"af_burden_1h": 7}, "4": "much"}
+    assert st.apply(two.status(af_burden_1h=0.0, af_burden_run=0.0,
+                               counters={"af_burden": table}))
+    assert (st.snapshot(1).af_burden_1h, st.snapshot(1).af_burden_run) == (0.9, 0.8)
+    assert st.snapshot(2).af_burden_run == 0.0
+    assert st.device_ids() == [1, 2] and st.snapshot(5) is None
+    assert st.rejects.by_kind() == {"field counters.af_burden": 3}
+    st.apply(two.status(counters={"af_burden": [0.1]}))
+    assert st.rejects.by_kind() == {"field counters.af_burden": 4}
+
+
+def test_restart_forgets_episodes_and_burden():
+    mk = EventMaker()
+    st = MonitorState(StateConfig(restart_seq_margin=5))
+    st.apply_many(af_session(mk, 10))
+    st.apply(mk.hr(10.5, 80.0, af_burden_1h=0.9, af_burden_run=0.9))
+    assert st.snapshot(1).rhythm_episodes and st.snapshot(1).af_burden_run == 0.9
+    fresh = EventMaker()
+    st.apply(fresh.strip(0.0))
+    snap = st.snapshot(1)
+    assert snap.rhythm_episodes == () and snap.af_burden_run is None
+
+
+def test_rhythm_episodes_stay_bounded():
+    cfg = StateConfig(max_alerts=5)
+    mk = EventMaker()
+    st = MonitorState(cfg)
+    for k in range(50):
+        st.apply(mk.alert(10.0 * k, "afib", "onset", "warning"))
+        st.apply(mk.alert(10.0 * k + 5, "afib", "end", "warning", duration_s=5.0))
+    eps = st.snapshot(1).rhythm_episodes
+    assert len(eps) == 5 and eps[-1].onset_t_stream_s == pytest.approx(490.0, abs=0.01)

@@ -65,3 +65,87 @@ def test_names_and_badges_cover_the_event_enumerations():
     assert set(views._QUALITY_BADGE) == set(QUALITY_LEVELS)
     assert set(views._LINK_BADGE) <= set(LINK_STATES)
     assert set(views._BADGE) == set(AAMI_CLASSES)
+
+
+def test_burden_rhythm_and_episode_texts():
+    from edge.dashboard.state import MonitorState
+    from edge.dashboard.views import burden_text, episode_rows, rhythm_text
+    from tests.edge.dashboard.support import EventMaker
+
+    assert [burden_text(v) for v in (None, float("nan"), 0.0, 0.0042, 0.0951, 0.9034, 1.0)] \
+        == ["--", "--", "0 %", "0.4 %", "9.5 %", "90 %", "100 %"]
+    mk = EventMaker()
+    st_ = MonitorState()
+    st_.apply_many(mk.session(4, v_every=0))
+    assert rhythm_text(st_.snapshot(1)) == "unknown" and episode_rows(st_.snapshot(1)) == []
+    st_.apply(mk.strip(4.0))
+    st_.apply(mk.beat(4.5, rhythm="N"))
+    assert rhythm_text(st_.snapshot(1)) == "no AF"
+    for k in range(5, 200):
+        st_.apply(mk.strip(float(k)))
+        st_.apply(mk.beat(k + 0.5, rhythm="N" if k < 150 else "AFIB"))
+    st_.apply(mk.alert(10.0, "afib", "onset", "warning"))
+    st_.apply(mk.alert(70.4, "afib", "end", "warning", duration_s=60.4))
+    st_.apply(mk.alert(120.0, "afib", "onset", "warning"))
+    snap = st_.snapshot(1)
+    assert rhythm_text(snap) == "AF, ongoing"
+    rows = episode_rows(snap)
+    assert rows[0] == {"rhythm": "atrial fibrillation", "onset": clock(mk.t0_s + 120.0),
+                       "end": "ongoing", "duration": "80 s so far"}  # to 200 s
+    assert rows[1]["end"] == clock(mk.t0_s + 70.4) and rows[1]["duration"] == "60 s"
+    assert len(episode_rows(snap, limit=1)) == 1
+
+
+def _rhythm_panel_app():
+    import time as _time
+
+    from edge.dashboard.config import DashboardConfig
+    from edge.dashboard.state import MonitorState
+    from edge.dashboard.views import render_device
+    from tests.edge.dashboard.support import EventMaker
+
+    mk = EventMaker(t0_s=_time.time() - 20)
+    st_ = MonitorState()
+    for k in range(20):
+        st_.apply(mk.strip(float(k)))
+        st_.apply(mk.beat(k + 0.5, rhythm="AFIB" if k >= 4 else "N"))
+    st_.apply(mk.alert(3.0, "afib", "onset", "warning", p_af=0.97))
+    st_.apply(mk.hr(19.5, 110.0, af_burden_1h=0.8123, af_burden_run=0.0456))
+    st_.apply(mk.hr(19.6, 111.0))
+    render_device(st_.snapshot(1), DashboardConfig(window_s=10.0, stale_after_s=3600.0))
+
+
+def test_device_panel_shows_the_burden_the_rhythm_and_the_episode():
+    at = AppTest.from_function(_rhythm_panel_app).run()
+    assert not at.exception, at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["AF burden, last hour"] == "81 %"
+    assert metrics["AF burden, whole run"] == "4.6 %"
+    assert metrics["Rhythm"] == "AF, ongoing"
+    captions = " ".join(c.value for c in at.caption)
+    assert "rhythm on screen: AF (ongoing) 10 s" in captions
+    table = next(t.value for t in at.table if "rhythm" in t.value.columns)
+    assert list(table["end"]) == ["ongoing"] and "so far" in table["duration"].iloc[0]
+    assert any("atrial fibrillation / flutter shaded" in m.value for m in at.markdown)
+
+
+def _plain_panel_app():
+    import time as _time
+
+    from edge.dashboard.config import DashboardConfig
+    from edge.dashboard.state import MonitorState
+    from edge.dashboard.views import render_device
+    from tests.edge.dashboard.support import EventMaker
+
+    mk = EventMaker(t0_s=_time.time() - 12)
+    st_ = MonitorState()
+    st_.apply_many(mk.session(12))
+    render_device(st_.snapshot(1), DashboardConfig(window_s=10.0, stale_after_s=3600.0))
+
+
+def test_without_rhythm_analysis_the_panel_is_unchanged():
+    at = AppTest.from_function(_plain_panel_app).run()
+    assert not at.exception, at.exception
+    assert [m.label for m in at.metric] == ["Heart rate", "Signal quality", "Link"]
+    assert not any("rhythm" in c.value for c in at.caption)
+    assert not any("Rhythm episodes" in m.value or "shaded" in m.value for m in at.markdown)

@@ -142,3 +142,22 @@ def test_set_rhythm_fields_are_written_and_match_the_schema():
     bad["af_burden_1h"] = 1.5
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(bad, schema)
+
+
+def test_status_af_burden_counters_match_the_schema():
+    """``counters.af_burden`` (every device's burden, by device id) is described by the
+    schema: fractions or null, both keys, device ids as decimal strings."""
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads(SCHEMA.read_text())
+    seq = Sequencer(clock=lambda: 5.0)
+    table = {"1": {"af_burden_1h": 0.9, "af_burden_run": 0.75},
+             "2": {"af_burden_1h": None, "af_burden_run": None}}
+    status = replace(samples()[-1], counters={"beats": 3, "af_burden": table},
+                     af_burden_1h=0.9, af_burden_run=0.75)
+    obj = json.loads(event_to_json(seq.stamp(status)))
+    jsonschema.validate(obj, schema)
+    for broken in ({"1": {"af_burden_1h": 1.5, "af_burden_run": 0.0}},
+                   {"1": {"af_burden_1h": 0.5}},
+                   {"dev1": {"af_burden_1h": 0.5, "af_burden_run": 0.5}}):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate({**obj, "counters": {"af_burden": broken}}, schema)

@@ -216,3 +216,53 @@ def test_a_channel_the_device_lacks_stops_with_one_error(classifier, mitdb_dir, 
     assert "source.channel = 1" in str(exc.value) and "1 channel(s)" in str(exc.value)
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert sink.events[-1].type == "status" and sink.events[-1].state == "stopped"
+
+
+def test_status_carries_each_devices_af_burden(classifier, mitdb_dir):
+    """Two devices in one daemon: MIT-BIH 201 (atrial fibrillation from the start) as device
+    1 and 100 (sinus rhythm) as device 2. The final status event carries the burden of its
+    own device (the last one heard) in ``af_burden_1h``/``af_burden_run``, and both devices'
+    in ``counters.af_burden``, equal to what each device's last ``hr`` event said; with the
+    rhythm analysis off neither is in the JSON."""
+    import json
+
+    from edge.events.decode import parse_event
+    from edge.events.model import event_to_dict, event_to_json
+    from edge.io.records import read_record
+
+    n = 360 * 120
+    af = _chunks(read_record("201", data_dir=mitdb_dir, sampto=n).signal_mv[:, 0], 1)
+    sinus = _chunks(read_record("100", data_dir=mitdb_dir, sampto=n).signal_mv[:, 0], 2)
+    chunks = [c for pair in zip(af, sinus) for c in pair]  # device 2 is heard last
+    runs, daemons = {}, {}
+    for on in (True, False):
+        sink = BeatCollector()
+        config = load_config(None, PORT_CFG + [f"rhythm.enabled={str(on).lower()}",
+                                               "outputs.strip=false"])
+        daemons[on] = Daemon(config, source=_ScriptedSource(list(chunks)),
+                             classifier=classifier, sinks=[sink])
+        daemons[on].run()
+        runs[on] = sink.events
+    final = runs[True][-1]
+    assert final.type == "status" and final.device_id == 2
+    per_device = final.counters["af_burden"]
+    assert set(per_device) == {"1", "2"}
+    last_hr = {d: [e for e in runs[True] if e.type == "hr" and e.device_id == d][-1]
+               for d in (1, 2)}
+    for d in (1, 2):
+        assert per_device[str(d)] == daemons[True].streams[d].af_burden()
+        # the beats flushed from the detector's look-ahead after the last hr move it a little
+        assert per_device[str(d)]["af_burden_run"] == pytest.approx(
+            last_hr[d].af_burden_run, abs=0.02)
+    assert per_device["1"]["af_burden_run"] > 0.5
+    assert per_device["2"]["af_burden_run"] == 0.0
+    assert (final.af_burden_1h, final.af_burden_run) == (0.0, 0.0)  # its own device: 2
+    assert parse_event(event_to_json(final)) == final  # the strict decoder takes it
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads((REPO / "docs" / "events.schema.json").read_text())
+    jsonschema.validate(json.loads(event_to_json(final)), schema)
+
+    off = event_to_dict(runs[False][-1])
+    assert off["type"] == "status"
+    assert "af_burden_1h" not in off and "af_burden_run" not in off
+    assert "af_burden" not in off["counters"]
