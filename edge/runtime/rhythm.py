@@ -11,7 +11,8 @@ fibrillation (see :mod:`edge.rhythm.analyser`): its ``AF/AFL`` rhythm is reporte
 
 :class:`AfBurden` is the share of analysed stream time spent in AF -- over the last hour and
 over the whole run -- counted in clean RR intervals (an interval across a gap, a reset or bad
-signal is not analysed time).
+signal is not analysed time), each in the rhythm of the episode it lies in: when a change is
+confirmed and dated back, the intervals since its date take the new rhythm.
 """
 from __future__ import annotations
 
@@ -73,6 +74,20 @@ class AfBurden:
             self._recent_s -= d
             if was_af:
                 self._recent_af_s -= d
+
+    def relabel_since(self, start_s: float, af: bool) -> None:
+        """The rhythm changed (to AF when ``af``) at stream time ``start_s``: intervals
+        already counted that end after it take the new rhythm (a change is confirmed after
+        the fact and dated back; the burden follows the dating)."""
+        for k in range(len(self._recent) - 1, -1, -1):
+            end_s, d, was_af = self._recent[k]
+            if end_s <= start_s:
+                break
+            if was_af != af:
+                self._recent[k] = (end_s, d, af)
+                sign = 1.0 if af else -1.0
+                self._recent_af_s += sign * d
+                self.af_s += sign * d
 
     @property
     def window_share(self) -> float | None:
@@ -145,6 +160,8 @@ class DeviceRhythm:
         changes = self.analyser.process(np.array([int(sample_index)], dtype=np.int64),
                                         self.fs_hz, np.array([label]))
         alerts = [a for c in changes for a in self._change(c)]
+        for c in changes:
+            self.burden.relabel_since(c.sample_index / self.fs_hz, c.rhythm == RHYTHM_AF)
         rhythm = self.rhythm
         if clean and rhythm is not None and math.isfinite(rr_pre_s):
             self.burden.add(sample_index / self.fs_hz, rr_pre_s, rhythm == "AFIB")

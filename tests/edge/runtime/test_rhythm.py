@@ -49,6 +49,18 @@ def test_burden_window_and_run():
     assert b.run_share == pytest.approx(50 / 150)
 
 
+def test_burden_follows_a_change_dated_back():
+    b = AfBurden(window_s=100.0)
+    for t in range(1, 61):
+        b.add(float(t), 1.0, af=False)
+    b.relabel_since(30.0, af=True)  # AF confirmed at 60 s, dated back to 30 s
+    assert b.run_share == pytest.approx(30 / 60) and b.window_share == pytest.approx(30 / 60)
+    b.relabel_since(30.0, af=True)  # idempotent
+    assert b.run_share == pytest.approx(30 / 60)
+    b.relabel_since(50.0, af=False)  # the episode ended at 50 s
+    assert b.run_share == pytest.approx(20 / 60)
+
+
 def test_event_rhythm_labels():
     assert event_rhythm(None) is None and event_rhythm("N") == "N"
     assert event_rhythm("AF/AFL") == "AFIB"
