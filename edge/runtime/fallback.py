@@ -15,8 +15,9 @@ and when every waiting alert has been acknowledged it emits ``state="alarms_deli
 (how long it took, how long the oldest waited) and runs ``clear_command``. Both commands get
 ``ECG_EDGE_ALARM_STATE`` (``delayed`` / ``delivered``), ``ECG_EDGE_ALARMS_WAITING`` and
 ``ECG_EDGE_ALARM_WAIT_S`` in their environment. Commands run without a shell, in their own
-session, without blocking the daemon: one that fails, cannot start or outlives
-``command_timeout_s`` (then killed) is logged and counted, never fatal.
+session, one at a time and in order (a buzzer's "off" never overtakes its "on"), without
+blocking the daemon: one that fails, cannot start or outlives ``command_timeout_s`` (then
+killed) is logged and counted, never fatal.
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections import deque
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -119,7 +121,8 @@ class AlarmFallback:
         self._delayed_since: float | None = None
         self._last_fire = 0.0
         self._max_age_s = 0.0
-        self._running: list[tuple[subprocess.Popen, float, str]] = []
+        self._running: tuple[subprocess.Popen, float, str] | None = None
+        self._queue: deque[tuple[tuple[str, ...], str, int, float]] = deque()
         self.n_warnings = 0
         self.n_delivered = 0
         self.n_hook_runs = 0
@@ -175,6 +178,11 @@ class AlarmFallback:
             self._run(s.command, "delayed", pending, age)
         return []
 
+    def poll(self) -> None:
+        """Reap the running hook command and start the next queued one (:meth:`check` does
+        this too)."""
+        self._reap()
+
     def counters(self) -> dict[str, Any]:
         """For status events: ``delayed`` (now), ``warnings``, ``delivered``, ``hook_runs``,
         ``hook_failures``."""
@@ -185,14 +193,19 @@ class AlarmFallback:
     def close(self, timeout_s: float = 2.0) -> None:
         """Wait briefly for running commands, then kill what is left."""
         deadline = time.monotonic() + timeout_s
-        while self._running and time.monotonic() < deadline:
+        while (self._running or self._queue) and time.monotonic() < deadline:
             self._reap()
             time.sleep(0.02)
-        for proc, _, _ in self._running:
+        if self._running is not None:
+            proc, _, state = self._running
             proc.kill()
             proc.wait()
             self.n_hook_failures += 1
-        self._running.clear()
+            logger.error("alarm_fallback: the %s command was still running at exit; killed",
+                         state)
+        self._running = None
+        self.n_hook_failures += len(self._queue)
+        self._queue.clear()
 
     # -- internals ------------------------------------------------------------------------
 
@@ -208,8 +221,12 @@ class AlarmFallback:
             pass
 
     def _run(self, argv: tuple[str, ...], state: str, pending: int, age_s: float) -> None:
-        if not argv:
-            return
+        """Queue a command; it starts when the one before it has ended."""
+        if argv:
+            self._queue.append((argv, state, pending, age_s))
+            self._reap()
+
+    def _start(self, argv: tuple[str, ...], state: str, pending: int, age_s: float) -> None:
         env = dict(os.environ, ECG_EDGE_ALARM_STATE=state, ECG_EDGE_ALARMS_WAITING=str(pending),
                    ECG_EDGE_ALARM_WAIT_S=f"{age_s:.1f}")
         self.n_hook_runs += 1
@@ -220,23 +237,27 @@ class AlarmFallback:
             self.n_hook_failures += 1
             logger.error("alarm_fallback: cannot run %s: %s", argv[0], exc)
             return
-        self._running.append((proc, time.monotonic(), state))
+        self._running = (proc, time.monotonic(), state)
 
     def _reap(self) -> None:
-        still = []
-        now = time.monotonic()
-        for proc, t0, state in self._running:
-            rc = proc.poll()
-            if rc is None:
-                if now - t0 <= self.settings.command_timeout_s:
-                    still.append((proc, t0, state))
-                    continue
-                proc.kill()
-                proc.wait()
-                self.n_hook_failures += 1
-                logger.error("alarm_fallback: the %s command ran longer than %g s; killed",
-                             state, self.settings.command_timeout_s)
-            elif rc != 0:
-                self.n_hook_failures += 1
-                logger.error("alarm_fallback: the %s command exited with status %d", state, rc)
-        self._running = still
+        """End the running command when it has exited (or timed out), then start the next."""
+        while True:
+            if self._running is not None:
+                proc, t0, state = self._running
+                rc = proc.poll()
+                if rc is None:
+                    if time.monotonic() - t0 <= self.settings.command_timeout_s:
+                        return
+                    proc.kill()
+                    proc.wait()
+                    self.n_hook_failures += 1
+                    logger.error("alarm_fallback: the %s command ran longer than %g s; killed",
+                                 state, self.settings.command_timeout_s)
+                elif rc != 0:
+                    self.n_hook_failures += 1
+                    logger.error("alarm_fallback: the %s command exited with status %d",
+                                  state, rc)
+                self._running = None
+            if not self._queue:
+                return
+            self._start(*self._queue.popleft())

@@ -435,7 +435,7 @@ class MqttSink:
             delay = self._backoff.delay_s(failures, urgent=urgent, u=u)
             if logged != urgent and failures:
                 logged = urgent
-                self.link_log.append((t0, "wait", f"{delay:.3f} "
+                self.link_log.append((time.monotonic(), "wait", f"{delay:.3f} "
                                                   f"{'urgent' if urgent else 'normal'}"))
             remaining = t0 + delay - time.monotonic()
             if remaining <= 0:
