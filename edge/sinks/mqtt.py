@@ -252,7 +252,10 @@ class MqttSink:
 
     Reconnect and dead links: paho's network thread runs the connection, but the waits
     between attempts are this sink's (:class:`~edge.sinks.backoff.Backoff`, taken in paho's
-    ``on_pre_connect`` hook; paho's own delay is set to 0): doubling from ``reconnect_min_s``
+    ``on_disconnect`` and ``on_connect_fail`` callbacks, after a lost connection or a failed
+    attempt; paho's own delay is set to 0 -- not in ``on_pre_connect``: paho starts its
+    keep-alive clock before that hook, and a wait longer than the keep-alive there made
+    it drop the next connection at once): doubling from ``reconnect_min_s``
     to ``reconnect_max_s`` with jitter, and never more than ``reconnect_alarm_max_s`` while an
     alert is queued -- an alert emitted during a long wait cuts it short. A message not
     acknowledged within ``ack_timeout_s`` (or a CONNACK that does not come) declares the link
@@ -317,7 +320,7 @@ class MqttSink:
         self._backoff = s.backoff()
         self._ack_timeout_s = float(s.ack_timeout_s)
         self._rng = random.Random()
-        self._failures = 0  # connection attempts since the last CONNACK (0: the first ever)
+        self._failures = 1  # failed attempts (or lost connections) since the last CONNACK
         self._urgent_wake = threading.Event()
         self._t_attempt: float | None = None  # monotonic start of the current attempt
         self._t_connected = 0.0  # monotonic time of the last CONNACK
@@ -361,7 +364,8 @@ class MqttSink:
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
         client.on_pre_connect = self._on_pre_connect
-        client.reconnect_delay_set(min_delay=0, max_delay=0)  # waits: _on_pre_connect
+        client.on_connect_fail = self._on_connect_fail
+        client.reconnect_delay_set(min_delay=0, max_delay=0)  # waits: _backoff_wait
         self._client = client
         self._thread = threading.Thread(target=self._publisher, name=f"{self.name}-outbox",
                                         daemon=True)
@@ -413,24 +417,34 @@ class MqttSink:
         self._connected.clear()
         self._lost_link = True
         self._wake.set()
+        self._backoff_wait()  # paho reconnects when this returns
+
+    def _on_connect_fail(self, client, userdata) -> None:  # noqa: ANN001
+        self._backoff_wait()  # paho tries again when this returns
 
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:  # noqa: ANN001
         self._acks.append((mid, bool(getattr(reason_code, "is_failure", False))))
         self._wake.set()
 
     def _on_pre_connect(self, client, userdata) -> None:  # noqa: ANN001
-        """Wait the backoff before a connection attempt (paho's network thread). The wait is
-        re-evaluated when an alert is queued; closing the sink ends it (the attempt is then
-        abandoned with an OSError, which paho treats as a failed connect)."""
+        """A connection attempt starts (paho's network thread); closing the sink abandons it
+        with an OSError, which paho treats as a failed connect."""
+        if self._stop.is_set():
+            time.sleep(0.05)  # paho retries at once; do not spin while close() runs
+            raise OSError("the sink is closing")
+        self.n_attempts += 1
+        self._t_attempt = time.monotonic()
+
+    def _backoff_wait(self) -> None:
+        """Wait the backoff before the next connection attempt (paho's network thread, in
+        its disconnect / connect-failure callback). The wait is re-evaluated when an alert
+        is queued; closing the sink ends it."""
         failures = self._failures
         self._failures += 1
         u = self._rng.random()
         t0 = time.monotonic()
         logged = None
-        while True:
-            if self._stop.is_set():
-                time.sleep(0.05)  # paho retries at once; do not spin while close() runs
-                raise OSError("the sink is closing")
+        while not self._stop.is_set():
             urgent = self._outbox.urgent_pending > 0 and self.refused is None
             delay = self._backoff.delay_s(failures, urgent=urgent, u=u)
             if logged != urgent and failures:
@@ -439,11 +453,9 @@ class MqttSink:
                                                   f"{'urgent' if urgent else 'normal'}"))
             remaining = t0 + delay - time.monotonic()
             if remaining <= 0:
-                break
+                return
             self._urgent_wake.wait(remaining)
             self._urgent_wake.clear()
-        self.n_attempts += 1
-        self._t_attempt = time.monotonic()
 
     # -- publisher thread -----------------------------------------------------------------
 

@@ -277,3 +277,23 @@ def test_local_hook_fires_while_alarms_wait_and_clears_on_delivery(broker, class
     c = daemon.fallback.counters()
     assert c["warnings"] == 1 and c["delivered"] == 1 and c["hook_failures"] == 0
     sub.close()
+
+
+def test_a_wait_longer_than_the_keepalive_still_reconnects(broker):
+    """Regression: paho starts its keep-alive clock before ``on_pre_connect``; a backoff
+    wait taken there that outlasted the keep-alive made paho drop every new connection at
+    once (a 16-s wait with keepalive 10 s never reconnected). Waits of 2 s with a 1-s
+    keep-alive must still reconnect."""
+    sink = MqttSink(MqttSinkSettings(host="127.0.0.1", port=broker.port, keepalive_s=1,
+                                     reconnect_min_s=2.0, reconnect_max_s=2.0,
+                                     reconnect_alarm_max_s=2.0, reconnect_jitter=0.0,
+                                     drain_timeout_s=0.0))
+    try:
+        assert sink.connected
+        broker.stop()
+        assert wait_until(lambda: len(waits(sink)) >= 2, 30), list(sink.link_log)
+        broker.start()
+        assert wait_until(lambda: sink.connected, 30), list(sink.link_log)
+        assert all(d == 2.0 for _, d, _ in waits(sink))
+    finally:
+        sink.close(timeout_s=0)
