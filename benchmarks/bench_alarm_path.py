@@ -5,10 +5,10 @@ half-open link.
     MITDB_DIR=/work/shared/data/mitdb python benchmarks/bench_alarm_path.py [--steady-s 120]
 
 Everything runs on this machine: a Mosquitto started on a free loopback port (persistence on),
-the daemon in process (``Daemon`` + ``ReplaySource`` at speed 1 with the wearable's own frame
-size, 36 samples = 100 ms at 360 Hz, decoded by the real frame decoder + ``MqttSink`` with a
-file outbox and the shipped defaults), and a subscriber (QoS 1, persistent session) in the
-same process.
+the daemon (``Daemon`` + ``ReplaySource`` at speed 1 with the wearable's own frame size, 36
+samples = 100 ms at 360 Hz, decoded by the real frame decoder + ``MqttSink`` with a file
+outbox and the shipped defaults; in a process of its own per wearer in scenario A, in this
+process otherwise), and a subscriber (QoS 1, persistent session) in this process.
 
 Evidence. For every alert the sample that completes its evidence is found exactly, offline:
 the same frames are fed to a ``DeviceStream`` one sample at a time, and the alert's evidence
@@ -24,8 +24,10 @@ loss but not timed.
 
 Scenarios:
 
-A. steady: three wearers at once (MIT-BIH 203, 207, 200, alert-dense segments), ``--steady-s``
-   seconds each: latency median / p99 / worst over every alert, and over alarm-severity ones.
+A. steady: three wearers at once (MIT-BIH 203, 207, 200, alert-dense segments), each with
+   its own daemon process (one gateway per wearer) and ``--steady-s`` seconds: latency
+   median / p99 / worst over every alert and over alarm-severity ones, split into evidence
+   -> emitted (frame wait, read loop, pipeline) and emitted -> received (outbox, MQTT).
 B. broker restart: the bundled excerpt of record 233 around its first ventricular run (and a
    second segment around a bigeminy onset); Mosquitto is stopped 5 s before the alert's
    evidence is complete and started again 15 s after: time from the broker's start to the
@@ -255,9 +257,12 @@ def latencies(expected: list[Expected], sub: Subscriber, origins: dict[int, tupl
             continue
         origin_wall, first, fs = origins[e.device_id]
         t_evidence = origin_wall + (e.evidence_index - first + 1) / fs
+        emitted = sub.emitted[e.key]
         rows.append({"key": list(e.key), "sample_index": e.sample_index,
                      "evidence_index": e.evidence_index, "severity": e.severity,
-                     "latency_ms": round((got - t_evidence) * 1000.0, 1)})
+                     "latency_ms": round((got - t_evidence) * 1000.0, 1),
+                     "evidence_to_emit_ms": round((emitted - t_evidence) * 1000.0, 1),
+                     "emit_to_receipt_ms": round((got - emitted) * 1000.0, 1)})
     return {"rows": rows, "lost": lost}
 
 
@@ -276,7 +281,23 @@ def sink_settings(port: int, outbox: Path, **kw):
                             drain_timeout_s=40.0, **kw)
 
 
-def scenario_steady(clf_factory, broker, work: Path, seconds: float) -> dict:
+def worker(spec: dict) -> int:
+    """One wearer's gateway (``--worker``): the daemon of ``spec`` at 1x into MQTT; writes the
+    replay's clock origin (Unix s) and the daemon's counters to ``spec["out"]``."""
+    from firmware_bridge.replay import ReplayConfig
+
+    rc = ReplayConfig(record=spec["record"], start_s=spec["start_s"],
+                      duration_s=spec["duration_s"], speed=1.0, device_id=spec["device_id"])
+    r = run_device(classifier(), rc, daemon_config(spec["record"]),
+                   sink_settings(spec["port"], Path(spec["outbox"])))
+    Path(spec["out"]).write_text(json.dumps({
+        "origin_wall_s": r["origin_wall_s"],
+        "events": r["daemon"].events_by_type, "mqtt": r["sink"].stats()["mqtt"]}))
+    return 0
+
+
+def scenario_steady(broker, work: Path, seconds: float) -> dict:
+    """Each wearer's daemon in a process of its own (one gateway per wearer), all at once."""
     from firmware_bridge.replay import ReplayConfig
 
     runs = []
@@ -285,35 +306,38 @@ def scenario_steady(clf_factory, broker, work: Path, seconds: float) -> dict:
     for dev, (record, start) in enumerate(STEADY, start=1):
         rc = ReplayConfig(record=record, start_s=start, duration_s=seconds, speed=1.0,
                           device_id=dev)
-        cfg = daemon_config(record)
-        first, fs, exp = offline(rc, cfg)
+        first, fs, exp = offline(rc, daemon_config(record))
         expected.extend(exp)
-        runs.append((rc, cfg, first, fs))
+        runs.append((rc, first, fs))
     sub = Subscriber(broker.port, "bench-steady")
-    results: dict[int, dict] = {}
-
-    def one(rc, cfg):
-        results[rc.device_id] = run_device(
-            clf_factory(), rc, cfg, sink_settings(broker.port, work / f"steady-{rc.device_id}"
-                                                                      ".sqlite"))
-    threads = [threading.Thread(target=one, args=(rc, cfg)) for rc, cfg, _, _ in runs]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
+    procs = []
+    for rc, _, _ in runs:
+        spec = {"record": rc.record, "start_s": rc.start_s, "duration_s": seconds,
+                "device_id": rc.device_id, "port": broker.port,
+                "outbox": str(work / f"steady-{rc.device_id}.sqlite"),
+                "out": str(work / f"steady-{rc.device_id}.json")}
+        procs.append(subprocess.Popen([sys.executable, __file__, "--worker", json.dumps(spec)],
+                                      cwd=ROOT))
+    for p in procs:
+        if p.wait() != 0:
+            raise RuntimeError(f"a wearer's daemon failed (exit {p.returncode})")
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and any(e.key not in sub.alerts for e in expected):
         time.sleep(0.1)
     sub.close()
-    for rc, _, first, fs in runs:
-        origins[rc.device_id] = (results[rc.device_id]["origin_wall_s"], first, fs)
+    for rc, first, fs in runs:
+        out = json.loads((work / f"steady-{rc.device_id}.json").read_text())
+        origins[rc.device_id] = (out["origin_wall_s"], first, fs)
     lat = latencies(expected, sub, origins)
     all_ms = [r["latency_ms"] for r in lat["rows"]]
     alarm_ms = [r["latency_ms"] for r in lat["rows"] if r["severity"] == "alarm"]
+    emit_ms = [r["evidence_to_emit_ms"] for r in lat["rows"]]
+    path_ms = [r["emit_to_receipt_ms"] for r in lat["rows"]]
     return {"wearers": [f"{r}@{s:g}s" for r, s in STEADY], "seconds_each": seconds,
             "alerts_expected": len(expected), "alerts_timed": len(all_ms),
             "lost": len(lat["lost"]), "lost_keys": lat["lost"],
             "all_alerts": summary(all_ms), "alarm_severity": summary(alarm_ms),
+            "evidence_to_emit": summary(emit_ms), "emit_to_receipt": summary(path_ms),
             "per_alert": lat["rows"]}
 
 
@@ -448,11 +472,16 @@ def write_md(res: dict, path: Path) -> None:
              f"`{res['command']}` — {res['host']}; Mosquitto {res['mosquitto']} on loopback; "
              f"{res['wall_s']:.0f} s. Definitions in the script's docstring.", "",
              "## A. Steady state, 1× real time, 100-ms frames", "",
-             f"{len(a['wearers'])} wearers at once ({', '.join(a['wearers'])}), "
+             f"{len(a['wearers'])} wearers at once, one daemon process each "
+             f"({', '.join(a['wearers'])}), "
              f"{a['seconds_each']:g} s each: {a['alerts_expected']} alerts expected, "
              f"{a['alerts_timed']} timed, **{a['lost']} lost**.", "",
              "| alerts | n | median ms | p99 ms | worst ms |", "|---|---|---|---|---|"]
-    for name, k in (("all", "all_alerts"), ("severity alarm", "alarm_severity")):
+    for name, k in (("all: evidence → subscriber", "all_alerts"),
+                    ("severity alarm: evidence → subscriber", "alarm_severity"),
+                    ("all: evidence → emitted (frame wait, read loop, pipeline)",
+                     "evidence_to_emit"),
+                    ("all: emitted → subscriber (outbox, MQTT, broker)", "emit_to_receipt")):
         s = a[k]
         lines.append(f"| {name} | {s['n']} | {s.get('median_ms', '-')} | {s.get('p99_ms', '-')}"
                      f" | {s.get('worst_ms', '-')} |")
@@ -481,10 +510,16 @@ def write_md(res: dict, path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--steady-s", type=float, default=120.0,
+    ap.add_argument("--steady-s", type=float, default=180.0,
                     help="seconds of each wearer in the steady scenario")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    ap.add_argument("--only", choices=("steady",), default=None,
+                    help="run only the steady scenario (printed, results not written)")
+    ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.worker:
+        logging.basicConfig(level=logging.WARNING)
+        return worker(json.loads(args.worker))
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     if shutil.which("mosquitto") is None:
         print("needs mosquitto (apt-get install mosquitto)", file=sys.stderr)
@@ -498,7 +533,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.monotonic()
     clf = classifier()
     res: dict = {"command": "MITDB_DIR=... python benchmarks/bench_alarm_path.py"
-                            + (f" --steady-s {args.steady_s:g}" if args.steady_s != 120 else ""),
+                            + (f" --steady-s {args.steady_s:g}" if args.steady_s != 180 else ""),
                  "host": f"{platform.machine()}, {os.cpu_count()} CPUs (shared), Python "
                          f"{platform.python_version()}",
                  "mosquitto": subprocess.run(["mosquitto", "-h"], capture_output=True,
@@ -506,7 +541,13 @@ def main(argv: list[str] | None = None) -> int:
     broker = Broker(work / "broker").start()
     try:
         print("A: steady state...", file=sys.stderr)
-        res["steady"] = scenario_steady(classifier, broker, work, args.steady_s)
+        res["steady"] = scenario_steady(broker, work, args.steady_s)
+        if args.only == "steady":
+            print(json.dumps({k: v for k, v in res["steady"].items() if k != "per_alert"},
+                             indent=1))
+            print(json.dumps(sorted(res["steady"]["per_alert"],
+                                    key=lambda r: -r["latency_ms"])[:8], indent=1))
+            return 0
         print("B: broker restarts...", file=sys.stderr)
         res["broker_restart"] = [
             scenario_broker_restart(clf, broker, work, 15.0, label="v_run"),

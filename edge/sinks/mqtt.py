@@ -330,6 +330,7 @@ class MqttSink:
         #: (a reconnect wait: detail ``"<delay_s> urgent|normal"``).
         self.link_log: deque[tuple[float, str, str]] = deque(maxlen=200)
         self.refused: str | None = None
+        self.connect_error: str | None = None
         self.n_published = 0
         self.n_acked = 0
         self.n_rejected = 0
@@ -382,7 +383,7 @@ class MqttSink:
         self._thread.start()
         if not self._answered.wait(s.connect_timeout_s) or not self.connected:
             logger.warning("%s: broker not reachable yet (%s); events are queued in the outbox",
-                           self.name, self.refused or "no answer")
+                           self.name, self.refused or self.connect_error or "no answer")
 
     # -- paho callbacks (network thread) --------------------------------------------------
 
@@ -420,6 +421,9 @@ class MqttSink:
         self._backoff_wait()  # paho reconnects when this returns
 
     def _on_connect_fail(self, client, userdata) -> None:  # noqa: ANN001
+        if not self._answered.is_set():
+            self.connect_error = "connection failed"
+            self._answered.set()  # the constructor need not wait connect_timeout_s
         self._backoff_wait()  # paho tries again when this returns
 
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:  # noqa: ANN001
