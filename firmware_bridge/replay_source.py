@@ -68,6 +68,13 @@ class ReplaySource(_SourceBase):
         return self.decoder.stats
 
     @property
+    def clock_origin_s(self) -> float | None:
+        """``time.monotonic()`` of stream time 0 (after ``open``; ``None`` before): at
+        ``speed`` the frame whose last sample is at stream time ``t`` is due at
+        ``clock_origin_s + t / speed``."""
+        return self._t0 if self._device is not None else None
+
+    @property
     def device(self) -> ReplayDevice | None:
         """The simulated device (after ``open``)."""
         return self._device

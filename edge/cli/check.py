@@ -41,13 +41,18 @@ def cmd_check(args: argparse.Namespace) -> int:
         model_file = Path(cfg.model_path) if cfg.model_path else default_rhythm_model("af_window")
         rhythm = (f"AF analyser ({model_file.name}, episodes >= "
                   f"{config.rhythm.analyser.min_episode_s:g} s)")
+    config.alarm_fallback.check_commands()  # the hook programs exist
+    fb = config.alarm_fallback
+    fallback = (f"after {fb.after_s:g} s: bell {'on' if fb.bell else 'off'}, command "
+                f"{' '.join(fb.command) or 'none'}" if fb.enabled else "off")
     source = describe_source(config.source.kind, config.source.transport_config())
     print(f"{args.config}: OK\n  source: {source}\n  channel: {config.source.channel}\n"
           f"  model: {path} ({clf.model_version}, {'int8' if clf.quantized else 'float'}, "
           f"{clf.size_bytes} bytes, classes {''.join(clf.classes)})\n"
           f"  model run: OK (one zero beat, {clf.load_run_ms:.1f} ms)\n"
           f"  rhythm: {rhythm}\n"
-          f"  sinks: {', '.join(sinks) or 'none'}")
+          f"  sinks: {', '.join(sinks) or 'none'}\n"
+          f"  alarm fallback: {fallback}")
     return 0
 
 

@@ -96,6 +96,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from edge.runtime.loader import build_sinks, build_source
 
     config = load_run_config(args)
+    config.alarm_fallback.check_commands()  # a missing hook program: refused now, not in an outage
     if args.adapted:
         from edge.model.adapt import AdaptedClassifier
         clf = AdaptedClassifier.load(args.adapted, args.model,

@@ -100,9 +100,11 @@ ALERT_STATES = ("onset", "end", "event")
 ALERT_SEVERITIES = ("alarm", "warning")
 
 #: Link states: the source's (the values of ``firmware_bridge.sources.LinkState``), then the
-#: daemon's ``gap`` and ``rate_change``.
+#: daemon's ``gap`` and ``rate_change``, then the alarm path's ``alarms_delayed`` (alerts not
+#: delivered for ``alarm_fallback.after_s``: the local fallback was raised) and
+#: ``alarms_delivered`` (that backlog has been delivered).
 LINK_STATES = ("idle", "connecting", "connected", "reconnecting", "disconnected", "closed",
-               "gap", "rate_change")
+               "gap", "rate_change", "alarms_delayed", "alarms_delivered")
 
 #: What the daemon did about a gap (``""`` for link events that are not gaps).
 GAP_ACTIONS = ("", "filled", "reset")
@@ -251,7 +253,8 @@ class LinkStatusEvent(Event):
     Attributes
     ----------
     state : ``connecting``, ``connected``, ``reconnecting``, ``disconnected``, ``closed`` (from
-        the source), ``gap`` (samples lost) or ``rate_change``.
+        the source), ``gap`` (samples lost), ``rate_change``, ``alarms_delayed`` /
+        ``alarms_delivered`` (the alarm path: :mod:`edge.runtime.fallback`).
     detail : human-readable reason.
     lost_samples : samples lost in a gap (0 otherwise).
     gap_s : duration of the gap (s).

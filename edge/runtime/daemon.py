@@ -22,6 +22,10 @@
 * A device whose chunks lack ``source.channel`` is a configuration error: the loop stops
   with a :class:`~edge.errors.DaemonError` naming the key (other chunks a stage refuses are
   dropped and counted in ``chunks_rejected``).
+* Alarm path: every loop turn the alert backlog of the forwarding sinks (the MQTT outbox) is
+  handed to :class:`~edge.runtime.fallback.AlarmFallback`; alerts undelivered for
+  ``alarm_fallback.after_s`` raise a ``link`` event ``alarms_delayed`` and the local hook,
+  their delivery a ``link`` event ``alarms_delivered``.
 * Signals (installed by the command line, not here): :meth:`Daemon.request_stop` (SIGTERM,
   SIGINT) ends the loop, flushes the pipelines -- every beat already computed, and those still
   inside the detector's look-ahead, is emitted -- then flushes and closes the sinks;
@@ -39,6 +43,7 @@ from edge.errors import DaemonError, SignalError
 from edge.events.model import BeatEvent, Event, LinkStatusEvent, Sequencer, StatusEvent
 from edge.model.classifier import BeatClassifier
 from edge.runtime.device import DeviceStream
+from edge.runtime.fallback import AlarmFallback
 from edge.runtime.settings import DaemonConfig
 from edge.runtime.timing import LatencyStats, StageTimer
 from edge.sinks import EventSink, SinkSet
@@ -95,6 +100,7 @@ class Daemon:
         self._device_known = False
         self._held_links: list[tuple[float, LinkStatusEvent]] = []
         self._t_start = time.monotonic()
+        self.fallback = AlarmFallback(config.alarm_fallback)
 
     # -- control (signal-handler safe: only set flags) ------------------------------------
 
@@ -204,6 +210,7 @@ class Daemon:
         counters["events"] = dict(self.events_by_type)
         counters["latency"] = self.latency.summary_ms()
         counters["sink_errors"] = dict(self.sinks.errors)
+        counters["alarm_fallback"] = self.fallback.counters()
         stats = getattr(self.source, "link_stats", None)
         if stats is not None:
             counters["link"] = stats.as_dict()
@@ -273,6 +280,7 @@ class Daemon:
                     self._reopen = False
                     logger.info("reopening output files")
                     self.sinks.reopen()
+                self._check_alarm_path()
                 if now >= next_status:
                     self.emit(self.status_event("running"))
                     self.sinks.flush()
@@ -286,6 +294,15 @@ class Daemon:
         finally:
             result = self._shutdown(reason)
         return result
+
+    def _check_alarm_path(self) -> None:
+        """Hand the sinks' alert backlog to the local fallback; emit what it raises."""
+        events = self.fallback.check(time.time(), self.sinks.alarm_backlogs(),
+                                     device_id=self._last_device)
+        for ev in events:
+            self.emit(ev)
+        if events:
+            self.sinks.flush()
 
     def _shutdown(self, reason: str) -> DaemonResult:
         logger.info("stopping (%s): flushing pipelines and sinks", reason)
@@ -305,6 +322,7 @@ class Daemon:
         self.emit(final)
         self.sinks.flush()
         self.sinks.close()
+        self.fallback.close()
         try:
             self.source.close()
         except Exception:  # noqa: BLE001

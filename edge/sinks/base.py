@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import IO, Protocol, runtime_checkable
 
 from edge.errors import SinkError
 from edge.events.model import Event
 
-__all__ = ["EventSink", "SinkSet", "TextStreamSink"]
+__all__ = ["EventSink", "SinkSet", "TextStreamSink", "AlarmBacklog"]
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +45,30 @@ class EventSink(Protocol):
         """Flush and release; idempotent."""
         ...
 
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlarmBacklog:
+    """Alerts a forwarding sink holds and has not delivered yet (the MQTT sink: queued in its
+    outbox, not acknowledged by the broker). A sink that forwards offers it through an
+    ``alarm_backlog()`` method (not part of :class:`EventSink`).
+
+    Attributes
+    ----------
+    sink : the sink's name.
+    pending : alerts waiting.
+    oldest_s : when the oldest was queued (Unix s); ``None`` when none waits.
+    connected : the sink's link is up (alerts may still wait for their acknowledgement).
+    """
+
+    sink: str
+    pending: int
+    oldest_s: float | None
+    connected: bool
+
+    def age_s(self, now_s: float) -> float:
+        """How long the oldest alert has waited at Unix time ``now_s`` (0 when none)."""
+        return max(0.0, now_s - self.oldest_s) if self.oldest_s is not None else 0.0
 
 
 class TextStreamSink:
@@ -96,6 +121,20 @@ class SinkSet:
     def emit(self, event: Event) -> None:
         for s in self.sinks:
             self._call(s, "emit", event)
+
+    def alarm_backlogs(self) -> list[AlarmBacklog]:
+        """The :class:`AlarmBacklog` of every sink that forwards alerts (has
+        ``alarm_backlog()``); a sink that fails to answer is logged and left out."""
+        out = []
+        for s in self.sinks:
+            fn = getattr(s, "alarm_backlog", None)
+            if fn is None:
+                continue
+            try:
+                out.append(fn())
+            except (SinkError, OSError) as exc:
+                logger.error("%s (alarm_backlog)", exc)
+        return out
 
     def flush(self) -> None:
         for s in self.sinks:

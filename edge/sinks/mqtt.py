@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
+import random
+import socket
 import threading
 import time
 from collections import deque
@@ -18,7 +20,9 @@ from typing import Any
 
 from edge.errors import ConfigError, SinkError
 from edge.events.model import EVENT_TYPES, Event, event_to_dict
-from edge.sinks.outbox import MEMORY, Outbox, OutboxConfig
+from edge.sinks.backoff import Backoff
+from edge.sinks.base import AlarmBacklog
+from edge.sinks.outbox import MEMORY, URGENT_TYPES, Outbox, OutboxConfig
 
 __all__ = ["MQTT_TOPICS", "MqttSinkSettings", "MqttSink"]
 
@@ -58,7 +62,22 @@ class MqttSinkSettings:
         publish under ``<topic_prefix>/<username>/``.
     password, password_file : the password, or a file holding it (first line; keep it
         ``0600``); not both.
-    keepalive_s : MQTT keep-alive (s).
+    keepalive_s : MQTT keep-alive (s): with no traffic for this long the client pings, and
+        declares the link dead when no answer comes within another keep-alive (a half-open
+        connection is noticed within about two keep-alives even when nothing is published).
+    ack_timeout_s : a message handed to the broker and not acknowledged (PUBACK) within this
+        long, or a connection attempt not answered (CONNACK) within it, declares the link
+        dead: the socket is shut, the outbox keeps the messages, and the reconnect starts
+        (0 = off). With events flowing this notices a half-open link sooner than the
+        keep-alive.
+    reconnect_min_s, reconnect_max_s : reconnect backoff (s): the wait doubles from
+        ``reconnect_min_s`` after each failed attempt, up to ``reconnect_max_s``
+        (:class:`~edge.sinks.backoff.Backoff`).
+    reconnect_alarm_max_s : the backoff's ceiling while an alert is queued (s): once the
+        broker is back, a queued alarm waits at most this long (plus the connect) for the
+        next attempt.
+    reconnect_jitter : random share of each wait (0..1), so a fleet does not reconnect in
+        step after a broker restart.
     tls : TLS with the system CA store; implied by any ``tls_*_file``.
     tls_ca_file : CA bundle (PEM) that signed the broker's certificate.
     tls_cert_file, tls_key_file : client certificate and key (PEM), both or neither.
@@ -77,7 +96,11 @@ class MqttSinkSettings:
     outbox_path : SQLite file of the store-and-forward queue ("" = in memory, lost on exit).
     outbox_max_bytes : bound on queued bytes; beyond it strips/hr are dropped first, then
         status, then the oldest beats/alerts (counted in status events).
-    outbox_synchronous : ``"normal"`` (survives a crash) or ``"full"`` (survives power loss).
+    outbox_synchronous : ``"normal"`` (survives a crash) or ``"full"`` (every event fsync'd:
+        survives power loss).
+    outbox_fsync_types : with ``"normal"``, the event types fsync'd per event anyway
+        (default ``["alert"]``: an alarm survives power loss once emitted; see
+        ``docs/fleet.md`` for the measured cost).
     """
 
     enabled: bool = False
@@ -88,7 +111,12 @@ class MqttSinkSettings:
     username: str | None = None
     password: str | None = None
     password_file: str | None = None
-    keepalive_s: int = 30
+    keepalive_s: int = 10
+    ack_timeout_s: float = 5.0
+    reconnect_min_s: float = 0.5
+    reconnect_max_s: float = 10.0
+    reconnect_alarm_max_s: float = 1.0
+    reconnect_jitter: float = 0.5
     tls: bool = False
     tls_ca_file: str | None = None
     tls_cert_file: str | None = None
@@ -103,6 +131,7 @@ class MqttSinkSettings:
     outbox_path: str = ""
     outbox_max_bytes: int = 50_000_000
     outbox_synchronous: str = "normal"
+    outbox_fsync_types: tuple[str, ...] = ("alert",)
 
     def __post_init__(self) -> None:
         for name in ("host", "topic_prefix", "client_id", "presence_id", "outbox_path",
@@ -148,6 +177,29 @@ class MqttSinkSettings:
                                                   f"got {self.outbox_max_bytes!r}")
         if self.outbox_synchronous not in ("normal", "full"):
             raise ConfigError("outbox_synchronous", "must be \"normal\" or \"full\"")
+        if not isinstance(self.outbox_fsync_types, tuple) \
+                or not set(self.outbox_fsync_types) <= set(EVENT_TYPES):
+            raise ConfigError("outbox_fsync_types", f"must be a list of event types "
+                                                    f"({', '.join(EVENT_TYPES)}), "
+                                                    f"got {self.outbox_fsync_types!r}")
+        if not _is_number(self.ack_timeout_s) or not (self.ack_timeout_s == 0
+                                                      or 1 <= self.ack_timeout_s <= 3600):
+            raise ConfigError("ack_timeout_s", f"must be 0 (off) or lie in [1, 3600] s, "
+                                               f"got {self.ack_timeout_s!r}")
+        try:
+            self.backoff()
+        except ConfigError as exc:
+            name = {"min_delay_s": "reconnect_min_s", "max_delay_s": "reconnect_max_s",
+                    "alarm_max_delay_s": "reconnect_alarm_max_s",
+                    "jitter": "reconnect_jitter"}[exc.field]
+            raise ConfigError(name, exc.rule.replace("min_delay_s", "reconnect_min_s")
+                              .replace("max_delay_s", "reconnect_max_s")) from None
+
+    def backoff(self) -> Backoff:
+        """The reconnect backoff these settings describe."""
+        return Backoff(min_delay_s=self.reconnect_min_s, max_delay_s=self.reconnect_max_s,
+                       alarm_max_delay_s=self.reconnect_alarm_max_s,
+                       jitter=self.reconnect_jitter)
 
     @property
     def uses_tls(self) -> bool:
@@ -174,7 +226,8 @@ class MqttSinkSettings:
     def outbox_config(self) -> OutboxConfig:
         """The outbox these settings describe (in memory when ``outbox_path`` is "")."""
         return OutboxConfig(path=self.outbox_path or MEMORY, max_bytes=self.outbox_max_bytes,
-                            synchronous=self.outbox_synchronous)
+                            synchronous=self.outbox_synchronous,
+                            fsync_types=self.outbox_fsync_types)
 
 
 class MqttSink:
@@ -196,6 +249,20 @@ class MqttSink:
     the publisher continues with the rest, in order. After a crash the next run sends what
     the outbox still holds first; at most ``max_inflight`` of those may be duplicates (sent,
     but the PUBACK was not recorded), recognisable by ``(boot, seq)``.
+
+    Reconnect and dead links: paho's network thread runs the connection, but the waits
+    between attempts are this sink's (:class:`~edge.sinks.backoff.Backoff`, taken in paho's
+    ``on_disconnect`` and ``on_connect_fail`` callbacks, after a lost connection or a failed
+    attempt; paho's own delay is set to 0 -- not in ``on_pre_connect``: paho starts its
+    keep-alive clock before that hook, and a wait longer than the keep-alive there made
+    it drop the next connection at once): doubling from ``reconnect_min_s``
+    to ``reconnect_max_s`` with jitter, and never more than ``reconnect_alarm_max_s`` while an
+    alert is queued -- an alert emitted during a long wait cuts it short. A message not
+    acknowledged within ``ack_timeout_s`` (or a CONNACK that does not come) declares the link
+    dead: the publisher thread shuts the socket down, paho reports the disconnect and the
+    reconnect begins; ``keepalive_s`` catches a dead link when nothing is in flight.
+    :meth:`alarm_backlog` says how many alerts wait and since when (the daemon's local
+    fallback reads it).
 
     Presence: the last will publishes ``{"type": "presence", "state": "offline"}`` retained
     (QoS 1) on ``<topic_prefix>/<presence_id>/status``; ``online`` is published there on every
@@ -246,10 +313,24 @@ class MqttSink:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._acks: deque[tuple[int, bool]] = deque()
-        self._inflight: dict[int, tuple[int, int]] = {}  # mid -> (outbox id, qos)
+        # mid -> (outbox id, qos, monotonic time handed to paho)
+        self._inflight: dict[int, tuple[int, int, float]] = {}
         self._cursor = 0  # last outbox id handed to paho
         self._lost_link = False
+        self._backoff = s.backoff()
+        self._ack_timeout_s = float(s.ack_timeout_s)
+        self._rng = random.Random()
+        self._failures = 1  # failed attempts (or lost connections) since the last CONNACK
+        self._urgent_wake = threading.Event()
+        self._t_attempt: float | None = None  # monotonic start of the current attempt
+        self._t_connected = 0.0  # monotonic time of the last CONNACK
+        self._shut_sock: Any = None  # the socket the watchdog shut (once per socket)
+        #: ``(monotonic s, what, detail)`` of recent connection changes: ``connected``,
+        #: ``disconnected``, ``timeout`` (the watchdog declared the link dead), ``wait``
+        #: (a reconnect wait: detail ``"<delay_s> urgent|normal"``).
+        self.link_log: deque[tuple[float, str, str]] = deque(maxlen=200)
         self.refused: str | None = None
+        self.connect_error: str | None = None
         self.n_published = 0
         self.n_acked = 0
         self.n_rejected = 0
@@ -257,6 +338,8 @@ class MqttSink:
         self.n_connects = 0
         self.n_disconnects = 0
         self.n_qos0_lost = 0
+        self.n_attempts = 0
+        self.n_link_timeouts = 0
         v5 = s.protocol == "5"
         if v5:
             client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=s.client_id,
@@ -281,7 +364,9 @@ class MqttSink:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
-        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        client.on_pre_connect = self._on_pre_connect
+        client.on_connect_fail = self._on_connect_fail
+        client.reconnect_delay_set(min_delay=0, max_delay=0)  # waits: _backoff_wait
         self._client = client
         self._thread = threading.Thread(target=self._publisher, name=f"{self.name}-outbox",
                                         daemon=True)
@@ -298,7 +383,7 @@ class MqttSink:
         self._thread.start()
         if not self._answered.wait(s.connect_timeout_s) or not self.connected:
             logger.warning("%s: broker not reachable yet (%s); events are queued in the outbox",
-                           self.name, self.refused or "no answer")
+                           self.name, self.refused or self.connect_error or "no answer")
 
     # -- paho callbacks (network thread) --------------------------------------------------
 
@@ -314,6 +399,9 @@ class MqttSink:
             return
         self.refused = None
         self.n_connects += 1
+        self._failures = 1  # the next attempt follows a lost connection
+        self._t_connected = time.monotonic()
+        self.link_log.append((self._t_connected, "connected", ""))
         logger.info("%s: connected (MQTT %s)", self.name, self.protocol)
         client.publish(self.presence_topic, self._presence("online"), qos=1, retain=True)
         self._connected.set()
@@ -323,15 +411,55 @@ class MqttSink:
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:  # noqa: ANN001
         if self._connected.is_set():
             self.n_disconnects += 1
-            logger.warning("%s: disconnected (%s); queueing in the outbox", self.name,
-                           reason_code)
+            if not self._stop.is_set():  # not the sink's own disconnect at close
+                logger.warning("%s: disconnected (%s); queueing in the outbox", self.name,
+                               reason_code)
+            self.link_log.append((time.monotonic(), "disconnected", str(reason_code)))
         self._connected.clear()
         self._lost_link = True
         self._wake.set()
+        self._backoff_wait()  # paho reconnects when this returns
+
+    def _on_connect_fail(self, client, userdata) -> None:  # noqa: ANN001
+        if not self._answered.is_set():
+            self.connect_error = "connection failed"
+            self._answered.set()  # the constructor need not wait connect_timeout_s
+        self._backoff_wait()  # paho tries again when this returns
 
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:  # noqa: ANN001
         self._acks.append((mid, bool(getattr(reason_code, "is_failure", False))))
         self._wake.set()
+
+    def _on_pre_connect(self, client, userdata) -> None:  # noqa: ANN001
+        """A connection attempt starts (paho's network thread); closing the sink abandons it
+        with an OSError, which paho treats as a failed connect."""
+        if self._stop.is_set():
+            time.sleep(0.05)  # paho retries at once; do not spin while close() runs
+            raise OSError("the sink is closing")
+        self.n_attempts += 1
+        self._t_attempt = time.monotonic()
+
+    def _backoff_wait(self) -> None:
+        """Wait the backoff before the next connection attempt (paho's network thread, in
+        its disconnect / connect-failure callback). The wait is re-evaluated when an alert
+        is queued; closing the sink ends it."""
+        failures = self._failures
+        self._failures += 1
+        u = self._rng.random()
+        t0 = time.monotonic()
+        logged = None
+        while not self._stop.is_set():
+            urgent = self._outbox.urgent_pending > 0 and self.refused is None
+            delay = self._backoff.delay_s(failures, urgent=urgent, u=u)
+            if logged != urgent and failures:
+                logged = urgent
+                self.link_log.append((time.monotonic(), "wait", f"{delay:.3f} "
+                                                  f"{'urgent' if urgent else 'normal'}"))
+            remaining = t0 + delay - time.monotonic()
+            if remaining <= 0:
+                return
+            self._urgent_wake.wait(remaining)
+            self._urgent_wake.clear()
 
     # -- publisher thread -----------------------------------------------------------------
 
@@ -343,6 +471,7 @@ class MqttSink:
                 self._settle_acks()
                 if self._stop.is_set():
                     return
+                self._watchdog()
                 if self._connected.is_set():
                     self._publish_some()
             except SinkError as exc:  # OutboxError: keep trying, the daemon keeps running
@@ -350,6 +479,39 @@ class MqttSink:
                 if self.n_failed <= 5 or self.n_failed % 1000 == 0:
                     logger.error("%s (publisher; %d errors)", exc, self.n_failed)
                 self._stop.wait(0.5)
+
+    def _watchdog(self) -> None:
+        """Declare the link dead when the broker does not acknowledge: the oldest in-flight
+        message (counted from its publish, or from the reconnect that re-sent it) or the
+        pending CONNACK is older than ``ack_timeout_s``."""
+        if self._ack_timeout_s <= 0:
+            return
+        now = time.monotonic()
+        if self._connected.is_set():
+            if not self._inflight:
+                return
+            t_sent = max(next(iter(self._inflight.values()))[2], self._t_connected)
+            what = "PUBACK"
+        elif self._t_attempt is not None:
+            t_sent = self._t_attempt
+            what = "CONNACK"
+        else:
+            return
+        waited = now - t_sent
+        if waited <= self._ack_timeout_s:
+            return
+        sock = self._client.socket()
+        if sock is None or sock is self._shut_sock:
+            return
+        self._shut_sock = sock
+        self.n_link_timeouts += 1
+        detail = f"no {what} for {waited:.1f} s"
+        logger.warning("%s: %s: link declared dead; queueing in the outbox", self.name, detail)
+        self.link_log.append((now, "timeout", detail))
+        try:
+            sock.shutdown(socket.SHUT_RDWR)  # paho's select wakes, reads EOF: disconnect
+        except OSError:
+            pass
 
     def _settle_acks(self) -> None:
         done: list[int] = []
@@ -368,7 +530,7 @@ class MqttSink:
                 self.n_acked += 1
         if self._lost_link:
             self._lost_link = False
-            for mid, (oid, qos) in list(self._inflight.items()):
+            for mid, (oid, qos, _) in list(self._inflight.items()):
                 if qos == 0:  # paho does not re-send QoS 0: those are lost
                     del self._inflight[mid]
                     done.append(oid)
@@ -389,7 +551,7 @@ class MqttSink:
                 info = self._client.publish(m.topic, m.payload, qos=m.qos, retain=m.retain)
                 if info.rc == mqtt.MQTT_ERR_SUCCESS or (info.rc == mqtt.MQTT_ERR_NO_CONN
                                                         and m.qos > 0):
-                    self._inflight[info.mid] = (m.id, m.qos)
+                    self._inflight[info.mid] = (m.id, m.qos, time.monotonic())
                     self._cursor = m.id
                     self.n_published += 1
                     continue
@@ -420,11 +582,20 @@ class MqttSink:
         """Topic for ``event``."""
         return f"{self.topic_prefix}/{event.device_id}/{MQTT_TOPICS[event.type]}"
 
+    def alarm_backlog(self) -> AlarmBacklog:
+        """The alerts queued in the outbox (not yet acknowledged by the broker)."""
+        oldest = self._outbox.oldest_urgent_s
+        return AlarmBacklog(sink=self.name, pending=self._outbox.urgent_pending,
+                            oldest_s=oldest, connected=self.connected)
+
     def stats(self) -> dict[str, Any]:
-        """``{"outbox": Outbox.stats(), "mqtt": {...}}``: connection and message counters."""
+        """``{"outbox": Outbox.stats(), "mqtt": {...}}``: connection and message counters
+        (``attempts``: connection attempts; ``link_timeouts``: links declared dead for want
+        of an acknowledgement)."""
         return {"outbox": self._outbox.stats(),
                 "mqtt": {"connected": self.connected, "connects": self.n_connects,
-                         "disconnects": self.n_disconnects, "published": self.n_published,
+                         "disconnects": self.n_disconnects, "attempts": self.n_attempts,
+                         "link_timeouts": self.n_link_timeouts, "published": self.n_published,
                          "acked": self.n_acked, "rejected": self.n_rejected,
                          "failed": self.n_failed, "qos0_lost": self.n_qos0_lost,
                          "inflight": len(self._inflight), "refused": self.refused}}
@@ -453,6 +624,8 @@ class MqttSink:
             self.n_failed += 1
             raise
         self._wake.set()
+        if event.type in URGENT_TYPES:
+            self._urgent_wake.set()  # a reconnect wait is re-evaluated with the alarm ceiling
 
     def flush(self) -> None:
         """Wake the publisher (appends are already durable)."""
@@ -475,6 +648,7 @@ class MqttSink:
             time.sleep(0.02)
         self._stop.set()
         self._wake.set()
+        self._urgent_wake.set()
         self._thread.join(5.0)
         if self._outbox.pending:
             logger.warning("%s: %d messages still queued in the outbox %s", self.name,

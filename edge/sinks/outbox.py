@@ -28,6 +28,17 @@ append would exceed it, queued messages are evicted, oldest first, by class -- `
 never evicts a beat; when no room can be made the new message itself is dropped. Every drop
 is counted per event type in :meth:`Outbox.stats` (persisted across runs) and logged.
 
+Urgent messages. Messages of :data:`URGENT_TYPES` (``alert``) are tracked in memory (id and
+append time, reloaded from the file at open): :attr:`Outbox.urgent_pending` and
+:attr:`Outbox.oldest_urgent_s` tell the MQTT sink how long an alarm has been waiting, which
+shortens its reconnect backoff and drives the daemon's local fallback.
+
+Durability by class. ``synchronous = "normal"`` (WAL): a committed append survives a crash of
+the process, not necessarily a power loss (the last transactions may roll back; the file is
+never corrupted). ``synchronous = "full"``: every append is fsync'd. ``fsync_types``: only
+the appends of those event types (``alert`` by default in the MQTT sink) are committed with
+``synchronous = FULL`` -- their fsync of the WAL also makes every earlier append durable.
+
 Thread safety: one connection guarded by a lock; any thread may call any method.
 """
 from __future__ import annotations
@@ -44,7 +55,8 @@ from typing import Any, NamedTuple
 
 from edge.errors import ConfigError, OutboxError
 
-__all__ = ["OutboxConfig", "OutboxMessage", "Outbox", "DROP_PRIORITY", "MEMORY"]
+__all__ = ["OutboxConfig", "OutboxMessage", "Outbox", "DROP_PRIORITY", "MEMORY",
+           "URGENT_TYPES"]
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +66,9 @@ MEMORY = ":memory:"
 #: Event type -> drop class (lower is dropped first). Unknown types get 1.
 DROP_PRIORITY = {"strip": 0, "hr": 0, "status": 1, "link": 1, "quality": 1,
                  "beat": 2, "alert": 2}
+
+#: Event types whose waiting time is tracked (:attr:`Outbox.oldest_urgent_s`).
+URGENT_TYPES = ("alert",)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -83,12 +98,16 @@ class OutboxConfig:
     synchronous : ``"normal"`` (WAL default: a committed append survives a process crash,
         the last appends may be lost on power loss) or ``"full"`` (fsync per append; survives
         power loss; slower on SD cards).
+    fsync_types : event types whose appends are fsync'd even when ``synchronous`` is
+        ``"normal"`` (``("alert",)``: an alarm survives power loss once ``append`` returns,
+        on storage that honours fsync).
     wal_max_bytes : the WAL file is truncated to this size after checkpoints.
     """
 
     path: str = MEMORY
     max_bytes: int = 50_000_000
     synchronous: str = "normal"
+    fsync_types: tuple[str, ...] = ()
     wal_max_bytes: int = 4_000_000
 
     def __post_init__(self) -> None:
@@ -101,6 +120,10 @@ class OutboxConfig:
         if self.synchronous not in ("normal", "full"):
             raise ConfigError("synchronous", f"must be 'normal' or 'full', "
                                              f"got {self.synchronous!r}")
+        if not isinstance(self.fsync_types, tuple) or not all(
+                isinstance(t, str) and t for t in self.fsync_types):
+            raise ConfigError("fsync_types", f"must be a tuple of event types, "
+                                             f"got {self.fsync_types!r}")
         if not isinstance(self.wal_max_bytes, int) or self.wal_max_bytes < 0:
             raise ConfigError("wal_max_bytes", f"must be an integer >= 0, "
                                                f"got {self.wal_max_bytes!r}")
@@ -165,6 +188,10 @@ class Outbox:
             self._pending_bytes = int(size)
             self._dropped = {k[len("dropped_"):]: v for k, v in db.execute(
                 "SELECT key, value FROM meta WHERE key LIKE 'dropped_%'")}
+            marks = ",".join("?" * len(URGENT_TYPES))
+            self._urgent: dict[int, float] = {int(i): float(t) for i, t in db.execute(
+                f"SELECT id, created_s FROM outbox WHERE event_type IN ({marks}) ORDER BY id",
+                URGENT_TYPES)}
         except (sqlite3.Error, OSError) as exc:
             raise OutboxError(f"cannot open: {exc}", self.path) from exc
         self._closed = False
@@ -191,22 +218,42 @@ class Outbox:
         """
         n_bytes = len(topic.encode("utf-8")) + len(payload)
         priority = DROP_PRIORITY.get(event_type, 1)
+        fsync = (self.config.synchronous == "normal" and self.path != MEMORY
+                 and event_type in self.config.fsync_types)
         with self._lock:
             self._check_open()
-            with self._transaction("append") as db:
-                excess = self._pending_bytes + n_bytes - self.config.max_bytes
-                if excess > 0 and not self._make_room(excess, priority):
-                    self._count_drop(event_type)
-                    return None
-                cur = db.execute(
-                    "INSERT INTO outbox (topic, payload, qos, retain, event_type, "
-                    "priority, n_bytes, created_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (topic, payload, int(qos), int(bool(retain)), event_type, priority,
-                     n_bytes, time.time()))
+            created_s = time.time()
+            if fsync:
+                self._set_synchronous("FULL")
+            try:
+                with self._transaction("append") as db:
+                    excess = self._pending_bytes + n_bytes - self.config.max_bytes
+                    if excess > 0 and not self._make_room(excess, priority):
+                        self._count_drop(event_type)
+                        return None
+                    cur = db.execute(
+                        "INSERT INTO outbox (topic, payload, qos, retain, event_type, "
+                        "priority, n_bytes, created_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (topic, payload, int(qos), int(bool(retain)), event_type, priority,
+                         n_bytes, created_s))
+            finally:
+                if fsync:
+                    self._set_synchronous("NORMAL")
+            oid = int(cur.lastrowid)
             self._pending += 1
             self._pending_bytes += n_bytes
             self.n_appended += 1
-            return int(cur.lastrowid)
+            if event_type in URGENT_TYPES:
+                self._urgent[oid] = created_s
+            return oid
+
+    def _set_synchronous(self, level: str) -> None:
+        """Switch the connection's ``PRAGMA synchronous`` (outside a transaction; the caller
+        holds the lock)."""
+        try:
+            self._db.execute(f"PRAGMA synchronous={level}")
+        except sqlite3.Error as exc:
+            raise OutboxError(f"cannot set synchronous={level}: {exc}", self.path) from exc
 
     def _make_room(self, excess: int, priority: int) -> bool:
         """Evict by the drop policy until ``excess`` bytes are free (inside a transaction);
@@ -226,7 +273,8 @@ class Outbox:
         if freed < excess:
             return False
         db.executemany("DELETE FROM outbox WHERE id = ?", [(v[0],) for v in victims])
-        for _, n, etype in victims:
+        for oid, n, etype in victims:
+            self._urgent.pop(oid, None)
             self._pending -= 1
             self._pending_bytes -= n
             self._count_drop(etype)
@@ -271,6 +319,8 @@ class Outbox:
                         size += row[0]
                         n += 1
                 db.executemany("DELETE FROM outbox WHERE id = ?", ids)
+            for (i,) in ids:
+                self._urgent.pop(i, None)
             self._pending -= n
             self._pending_bytes -= size
             self.n_acked += n
@@ -288,11 +338,23 @@ class Outbox:
         """Topic + payload bytes queued."""
         return self._pending_bytes
 
+    @property
+    def urgent_pending(self) -> int:
+        """Messages of :data:`URGENT_TYPES` (alerts) queued."""
+        return len(self._urgent)
+
+    @property
+    def oldest_urgent_s(self) -> float | None:
+        """Append time (Unix s) of the oldest queued alert; ``None`` when none is queued."""
+        with self._lock:
+            return next(iter(self._urgent.values()), None)
+
     def stats(self) -> dict[str, Any]:
         """Counters for status events: ``boot``, ``pending``, ``pending_bytes``,
-        ``max_bytes``, ``appended`` / ``acked`` (this run), ``dropped`` per event type
-        (all runs) and ``dropped_total``."""
+        ``max_bytes``, ``appended`` / ``acked`` (this run), ``urgent_pending`` (alerts
+        queued), ``dropped`` per event type (all runs) and ``dropped_total``."""
         return {"boot": self.boot, "pending": self._pending,
+                "urgent_pending": len(self._urgent),
                 "pending_bytes": self._pending_bytes, "max_bytes": self.config.max_bytes,
                 "appended": self.n_appended, "acked": self.n_acked,
                 "dropped": dict(self._dropped),

@@ -110,6 +110,8 @@ class TerminalSink(TextStreamSink):
             if event.state == "gap":
                 return (f"{dev} link gap: {event.lost_samples} samples lost "
                         f"({event.gap_s:.2f} s), {event.action}")
+            if event.state == "alarms_delayed":
+                return f"{dev} " + self._c(_BOLD_RED, f"LINK alarms_delayed {event.detail}")
             return f"{dev} link {event.state} {event.detail}".rstrip()
         if isinstance(event, StatusEvent):
             c = event.counters

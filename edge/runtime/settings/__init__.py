@@ -17,6 +17,7 @@ example)::
     [daemon]            DaemonSettings: read_timeout_s, idle_exit_s
     [rhythm]            RhythmSettings: enabled (the AF analyser on every device)
     [rhythm.analyser]   edge.rhythm.RhythmConfig fields (window, hysteresis, min_episode_s)
+    [alarm_fallback]    edge.runtime.fallback.AlarmFallbackSettings: after_s, command, bell...
     [sinks.terminal]    edge.sinks.terminal.TerminalSinkSettings: enabled, color, beats
     [sinks.stdout]      edge.sinks.jsonl.StdoutSinkSettings: enabled (JSON lines on stdout)
     [sinks.jsonl]       edge.sinks.jsonl.JsonlSinkSettings: enabled, path, max_bytes, ...

@@ -23,6 +23,7 @@ from edge.dsp.quality import QualityConfig
 from edge.errors import ConfigError
 from edge.rhythm import RhythmConfig
 from edge.runtime.alerts import AlertConfig
+from edge.runtime.fallback import AlarmFallbackSettings
 from edge.sinks.jsonl import JsonlSinkSettings, StdoutSinkSettings
 from edge.sinks.mqtt import MqttSinkSettings
 from edge.sinks.terminal import TerminalSinkSettings
@@ -270,6 +271,7 @@ class DaemonConfig:
     daemon: DaemonSettings = field(default_factory=DaemonSettings)
     sinks: SinkSettings = field(default_factory=SinkSettings)
     rhythm: RhythmSettings = field(default_factory=RhythmSettings)
+    alarm_fallback: AlarmFallbackSettings = field(default_factory=AlarmFallbackSettings)
 
     def quality_config(self, fs_hz: float) -> QualityConfig:
         """The :class:`~edge.dsp.quality.QualityConfig` for a device at ``fs_hz`` (Hz).

@@ -17,6 +17,7 @@ from typing import Any
 
 from edge.errors import ConfigError, ConfigFileError
 from edge.runtime.alerts import AlertConfig
+from edge.runtime.fallback import AlarmFallbackSettings
 from edge.runtime.settings.config import (
     SOURCE_KINDS,
     DaemonConfig,
@@ -48,6 +49,7 @@ _SECTIONS: dict[str, type] = {
     "outputs": OutputSettings,
     "daemon": DaemonSettings,
     "rhythm": RhythmSettings,
+    "alarm_fallback": AlarmFallbackSettings,
 }
 #: ``[sinks.<name>]`` -> settings class (declared next to each sink).
 _SINKS: dict[str, type] = {

@@ -155,3 +155,93 @@ def make_test_ca(out: Path) -> dict[str, Path]:
     run("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
         "-CAcreateserial", "-out", "server.crt", "-days", "2", "-extfile", "san.ext")
     return {"ca": out / "ca.crt", "cert": out / "server.crt", "key": out / "server.key"}
+
+
+class Relay:
+    """A TCP relay on a free loopback port in front of ``127.0.0.1:<upstream_port>`` that can
+    stop forwarding without closing anything -- a half-open link as a dropped Wi-Fi makes it
+    (no FIN, no RST; nothing leaves the machine).
+
+    :meth:`freeze` kills every current connection silently (its bytes are no longer read or
+    forwarded, its sockets stay open) and does the same to connections accepted while frozen;
+    :meth:`heal` lets new connections through again (the frozen ones stay dead, as a TCP
+    connection across a lost route does)."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream_port = upstream_port
+        self._server = socket.socket()
+        self._server.bind(("127.0.0.1", 0))
+        self._server.listen(16)
+        self._server.settimeout(0.1)
+        self.port = self._server.getsockname()[1]
+        self.frozen = False
+        self._closed = False
+        self._lock = threading.Lock()
+        self._conns: list[dict] = []
+        self.n_accepted = 0
+        self._thread = threading.Thread(target=self._accept, name="relay", daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while not self._closed:
+            try:
+                client, _ = self._server.accept()
+            except (TimeoutError, socket.timeout):
+                continue
+            except OSError:
+                return
+            self.n_accepted += 1
+            conn = {"client": client, "upstream": None, "dead": self.frozen}
+            if not conn["dead"]:
+                try:
+                    conn["upstream"] = socket.create_connection(
+                        ("127.0.0.1", self.upstream_port), timeout=2.0)
+                except OSError:
+                    client.close()  # broker down: refuse as the broker would
+                    continue
+            with self._lock:
+                self._conns.append(conn)
+            if conn["upstream"] is not None:
+                for src, dst in (("client", "upstream"), ("upstream", "client")):
+                    threading.Thread(target=self._pump, args=(conn, src, dst),
+                                     daemon=True).start()
+
+    def _pump(self, conn: dict, src: str, dst: str) -> None:
+        import select
+
+        a, b = conn[src], conn[dst]
+        while not self._closed:
+            if conn["dead"]:
+                time.sleep(0.05)
+                continue
+            try:
+                ready, _, _ = select.select([a], [], [], 0.05)
+                if not ready or conn["dead"]:
+                    continue
+                data = a.recv(65536)
+                if not data:
+                    b.shutdown(socket.SHUT_WR)
+                    return
+                b.sendall(data)
+            except OSError:
+                return
+
+    def freeze(self) -> None:
+        """Stop forwarding, close nothing."""
+        with self._lock:
+            self.frozen = True
+            for c in self._conns:
+                c["dead"] = True
+
+    def heal(self) -> None:
+        """Forward new connections again."""
+        self.frozen = False
+
+    def close(self) -> None:
+        self._closed = True
+        self._server.close()
+        with self._lock:
+            for c in self._conns:
+                for k in ("client", "upstream"):
+                    if c[k] is not None:
+                        c[k].close()

@@ -29,11 +29,29 @@ def test_every_event_type_has_a_topic():
     ({"tls": "yes"}, "tls"),
     ({"outbox_max_bytes": 10}, "outbox_max_bytes"),
     ({"drain_timeout_s": -1}, "drain_timeout_s"),
+    ({"ack_timeout_s": 0.5}, "ack_timeout_s"),
+    ({"reconnect_min_s": 0}, "reconnect_min_s"),
+    ({"reconnect_max_s": 0.1}, "reconnect_max_s"),
+    ({"reconnect_alarm_max_s": 60.0}, "reconnect_alarm_max_s"),
+    ({"reconnect_jitter": 2.0}, "reconnect_jitter"),
+    ({"outbox_fsync_types": ("alarm",)}, "outbox_fsync_types"),
+    ({"outbox_fsync_types": ["alert"]}, "outbox_fsync_types"),
 ])
 def test_settings_rules_name_the_field(kw, field):
     with pytest.raises(ConfigError) as err:
         MqttSinkSettings(**kw)
     assert err.value.field == field
+
+
+def test_alarm_path_defaults_and_rule_messages():
+    s = MqttSinkSettings()
+    assert (s.keepalive_s, s.ack_timeout_s, s.outbox_fsync_types) == (10, 5.0, ("alert",))
+    b = s.backoff()
+    assert (b.min_delay_s, b.max_delay_s, b.alarm_max_delay_s) == (0.5, 10.0, 1.0)
+    assert s.outbox_config().fsync_types == ("alert",)
+    with pytest.raises(ConfigError, match=r"reconnect_alarm_max_s: must lie in "
+                                          r"\[reconnect_min_s, reconnect_max_s\]"):
+        MqttSinkSettings(reconnect_alarm_max_s=60.0)
 
 
 def test_password_file_and_outbox_from_settings(tmp_path):

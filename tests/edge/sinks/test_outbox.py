@@ -114,3 +114,90 @@ def test_unopenable_path_is_an_outbox_error(tmp_path):
     (tmp_path / "junk.sqlite").write_bytes(b"this is not a database" * 100)
     with pytest.raises(OutboxError):
         Outbox(OutboxConfig(path=str(tmp_path / "junk.sqlite")))
+
+
+def test_queued_alerts_are_tracked_across_ack_drop_and_reopen(tmp_path):
+    """The outbox knows how many alerts wait and since when (the reconnect ceiling and the
+    local fallback read it), also after a restart on the same file."""
+    path = str(tmp_path / "o.sqlite")
+    ob = Outbox(OutboxConfig(path=path))
+    assert ob.urgent_pending == 0 and ob.oldest_urgent_s is None
+    ids = fill(ob, ["beat", "alert", "strip", "alert"])
+    assert ob.urgent_pending == 2 and ob.stats()["urgent_pending"] == 2
+    first = ob.oldest_urgent_s
+    assert first is not None and abs(first - __import__("time").time()) < 60
+    ob.ack([ids[1]])
+    assert ob.urgent_pending == 1 and ob.oldest_urgent_s >= first
+    ob.close()
+    ob2 = Outbox(OutboxConfig(path=path))
+    assert ob2.urgent_pending == 1
+    ob2.ack([ids[3]])
+    assert ob2.urgent_pending == 0 and ob2.oldest_urgent_s is None
+    ob2.close()
+
+
+def test_an_evicted_alert_no_longer_counts_as_waiting():
+    with Outbox(OutboxConfig(max_bytes=65536)) as ob:
+        big = b"x" * 30000
+        ob.append("a", big, qos=1, retain=False, event_type="alert")
+        assert ob.urgent_pending == 1
+        ob.append("b", big, qos=1, retain=False, event_type="beat")
+        ob.append("c", big, qos=1, retain=False, event_type="beat")  # evicts the alert
+        assert ob.stats()["dropped"] == {"alert": 1} and ob.urgent_pending == 0
+
+
+def test_fsync_types_rule():
+    with pytest.raises(ConfigError) as err:
+        OutboxConfig(fsync_types=["alert"])
+    assert err.value.field == "fsync_types"
+    with pytest.raises(ConfigError):
+        OutboxConfig(fsync_types=("",))
+
+
+_FSYNC_SCRIPT = """
+import sys
+from edge.sinks.outbox import Outbox, OutboxConfig
+ob = Outbox(OutboxConfig(path=sys.argv[1], fsync_types=("alert",)))
+print("ready", flush=True)
+sys.stdin.readline()
+for i in range(40):
+    ob.append("t", b"x" * 300, qos=1, retain=False, event_type=sys.argv[2])
+ob.close()
+"""
+
+
+def _fsyncs(tmp_path, event_type):
+    """fsync/fdatasync calls made by 40 appends of ``event_type`` (counted with strace)."""
+    import shutil
+    import subprocess
+    import sys
+
+    from tests.edge.runtime.daemon_support import REPO, subprocess_env
+
+    if shutil.which("strace") is None:
+        pytest.skip("strace not installed")
+    log = tmp_path / f"strace-{event_type}.log"
+    script = tmp_path / "append.py"
+    script.write_text(_FSYNC_SCRIPT)
+    proc = subprocess.Popen(
+        ["strace", "-f", "-qq", "-e", "trace=fsync,fdatasync", "-o", str(log),
+         sys.executable, str(script), str(tmp_path / f"{event_type}.sqlite"), event_type],
+        cwd=REPO, env=subprocess_env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        text=True)
+    assert proc.stdout.readline().strip() == "ready"
+    opened = sum(1 for _ in log.open()) if log.exists() else 0  # fsyncs while opening
+    proc.communicate("go\n", timeout=60)
+    assert proc.returncode == 0
+    lines = [x for x in log.read_text().splitlines() if "sync(" in x]
+    if not lines and opened == 0 and "Operation not permitted" in log.read_text():
+        pytest.skip("ptrace not permitted here")
+    return len(lines) - opened
+
+
+def test_alerts_are_fsynced_per_append_and_beats_are_not(tmp_path):
+    """With synchronous = "normal" and fsync_types = ("alert",): 40 alerts cost at least 40
+    fsyncs of the WAL, 40 beats almost none (only the checkpoint at close)."""
+    n_alert = _fsyncs(tmp_path, "alert")
+    n_beat = _fsyncs(tmp_path, "beat")
+    assert n_alert >= 40, (n_alert, n_beat)
+    assert n_beat <= 10, (n_alert, n_beat)

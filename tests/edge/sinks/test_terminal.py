@@ -30,3 +30,13 @@ def test_settings_color_rule():
     with pytest.raises(ConfigError) as err:
         TerminalSinkSettings(color="rainbow")
     assert err.value.field == "color" and "auto, always or never" in err.value.rule
+
+
+def test_alarms_delayed_stands_out():
+    buf = io.StringIO()
+    t = TerminalSink(buf, color="always")
+    t.emit(LinkStatusEvent(device_id=1, state="alarms_delayed", detail="2 alert(s) waiting"))
+    t.emit(LinkStatusEvent(device_id=1, state="alarms_delivered", detail="delivered"))
+    first, second = buf.getvalue().splitlines()
+    assert "LINK alarms_delayed 2 alert(s) waiting" in first and "\x1b[" in first
+    assert "link alarms_delivered delivered" in second and "\x1b[" not in second

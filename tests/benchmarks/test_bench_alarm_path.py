@@ -1,0 +1,49 @@
+"""benchmarks/bench_alarm_path.py and bench_outbox_durability.py: the offline evidence pass,
+the summary statistics, the event mix, and the stored results are complete."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from benchmarks import bench_alarm_path as bap
+from benchmarks import bench_outbox_durability as bod
+
+RESULTS = Path(bap.__file__).resolve().parent / "results"
+
+
+def test_summary():
+    assert bap.summary([]) == {"n": 0}
+    s = bap.summary([10.0, 20.0, 30.0])
+    assert s["n"] == 3 and s["median_ms"] == 20.0 and s["worst_ms"] == 30.0
+
+
+def test_offline_pass_finds_the_sample_completing_a_ventricular_run():
+    """The excerpt's first V run: its onset is dated at the first V, but the evidence is
+    complete only once the third V has been classified (two RR intervals later, plus the
+    look-ahead): the evidence sample lies 1-3 s after the onset's sample_index."""
+    from firmware_bridge.replay import ReplayConfig
+
+    rc = ReplayConfig(record=str(bap.EXCERPT), start_s=15.0, duration_s=20.0, speed=None,
+                      device_id=1)
+    first, fs, expected = bap.offline(rc, bap.daemon_config(str(bap.EXCERPT)))
+    assert first == 15 * 360 and fs == 360.0
+    onset = next(e for e in expected if e.kind == "v_run" and e.state == "onset")
+    assert onset.severity == "alarm" and onset.nth == 0
+    assert 1.0 * fs < onset.evidence_index - onset.sample_index < 3.0 * fs
+
+
+def test_event_mix_schedule():
+    kinds = bod.schedule(10)
+    assert len(kinds) == sum(int(r * 600) for r, _ in bod.MIX.values())
+    assert kinds.count("alert") == 24 and kinds.count("beat") == 1038
+
+
+def test_stored_results_are_complete():
+    res = json.loads((RESULTS / "alarm_path.json").read_text())
+    assert res["steady"]["lost"] == 0 and res["steady"]["all_alerts"]["n"] > 20
+    assert {b["policy"] for b in res["broker_restart"]} == {"new", "old"}
+    assert all(b["lost"] == 0 for b in res["broker_restart"])
+    assert res["half_open"]["lost"] == 0
+    assert res["idle_keepalive"]["declared_dead_after_freeze_s"] is not None
+    dur = json.loads((RESULTS / "outbox_durability.json").read_text())
+    assert [r["config"] for r in dur["results"]] == list(bod.CONFIGS)
