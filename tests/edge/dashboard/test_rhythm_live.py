@@ -79,8 +79,9 @@ def test_a_dashboard_joining_mid_episode_shows_it_from_the_beats(int8_model, mit
 
         def late_shows_episode() -> bool:
             snap = late_state.snapshot(1)
+            # the retained status may predate the onset (burden 0): wait for a fresh one
             return snap is not None and bool(snap.open_episodes) \
-                and snap.af_burden_1h is not None
+                and snap.af_burden_1h is not None and snap.af_burden_1h > 0.0
 
         both = [(early, early_state), (late, late_state)]
         _until(both, late_shows_episode, 60, "the episode and burden at the late subscriber")
