@@ -295,8 +295,8 @@ class EventStore:
     # ---- reading ---------------------------------------------------------------------
 
     def query(self, sql: str, params: Iterable[Any] = ()) -> list[tuple]:
-        """Run a read query written with ``?`` placeholders (translated for PostgreSQL);
-        returns its rows.
+        """Run a query written with ``?`` placeholders (translated for PostgreSQL) and commit;
+        returns its rows (none for a statement without a result).
 
         Raises
         ------
@@ -308,7 +308,7 @@ class EventStore:
         try:
             cur = self._conn.cursor()
             cur.execute(sql, tuple(params))
-            rows = [tuple(r) for r in cur.fetchall()]
+            rows = [tuple(r) for r in cur.fetchall()] if cur.description else []
             self._conn.commit()  # end the read transaction (PostgreSQL: no idle-in-tx)
             return rows
         except (sqlite3.Error, _pg_errors()) as exc:

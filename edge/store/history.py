@@ -157,7 +157,7 @@ def ward_overview(store: EventStore, since_s: float = 86400.0, *, now_s: float |
     now_s = time.time() if now_s is None else now_s
     since_us = int((now_s - since_s) * _US)
     hr = _latest(store, "hr", "t.time_us, t.hr_bpm, t.af_burden_1h, t.boot", since_us)
-    beat = _latest(store, "beats", "t.time_us, t.rhythm, t.label", since_us)
+    beat = _latest(store, "beats", "t.time_us, t.rhythm, t.label, t.boot", since_us)
     link = _latest(store, "device_events", "t.time_us, t.state", since_us,
                    "AND type = 'link'")
     quality = _latest(store, "device_events", "t.time_us, t.state", since_us,
@@ -168,7 +168,8 @@ def ward_overview(store: EventStore, since_s: float = 86400.0, *, now_s: float |
             "WHERE time_us >= ? ORDER BY device_id, time_us, seq", [since_us]):
         episodes = active.setdefault(int(dev), {})
         for k in [k for k, a in episodes.items() if a["boot"] != boot]:
-            del episodes[k]  # a new gateway run ends the previous run's episodes
+            del episodes[k]  # a new gateway run ends the previous run's episodes (so does
+            # any newer event of the device, below)
         if state == "onset":
             episodes[kind] = {"kind": kind, "severity": sev, "time_s": t / _US,
                               "boot": int(boot), "detail": json.loads(detail)}
@@ -178,13 +179,14 @@ def ward_overview(store: EventStore, since_s: float = 86400.0, *, now_s: float |
     rows = []
     for dev in devices:
         h, b = hr.get(dev), beat.get(dev)
+        boot = max((int(x[3]) for x in (h, b) if x), default=None)
+        episodes = [a for a in active.get(dev, {}).values() if boot is None or a["boot"] >= boot]
         seen = [x[0] for x in (h, b, link.get(dev), quality.get(dev)) if x]
         rows.append(WardRow(
             device_id=dev, last_seen_s=max(seen) / _US if seen else None,
             hr_bpm=h[1] if h else None, af_burden_1h=h[2] if h else None,
-            boot=int(h[3]) if h else None, rhythm=b[1] if b else None,
-            last_label=b[2] if b else None,
-            active=tuple(sorted(active.get(dev, {}).values(), key=lambda a: a["time_s"])),
+            boot=boot, rhythm=b[1] if b else None, last_label=b[2] if b else None,
+            active=tuple(sorted(episodes, key=lambda a: a["time_s"])),
             link=link[dev][1] if dev in link else None,
             quality=quality[dev][1] if dev in quality else None))
     return sorted(rows, key=lambda r: (r.priority, r.device_id))
