@@ -307,6 +307,7 @@ class MqttIngest:
         self._inbox: queue.SimpleQueue = queue.SimpleQueue()
         self._generation = 0
         self._connected = threading.Event()
+        self._answered = threading.Event()
         self.refused: str | None = None
         self._client = self._make_client()
 
@@ -360,6 +361,7 @@ class MqttIngest:
             self.refused = str(reason)
             logger.error("broker %s:%d refused the connection: %s", self.settings.host,
                          self.settings.port, reason)
+            self._answered.set()
             return
         self._generation += 1
         self.counters.connects += 1
@@ -369,6 +371,7 @@ class MqttIngest:
                     getattr(flags, "session_present", None), self.settings.topic)
         client.subscribe(self.settings.topic, qos=1)
         self._connected.set()
+        self._answered.set()
 
     def _on_disconnect(self, client: Any, userdata: Any, flags: Any, reason: Any,
                        properties: Any = None) -> None:
@@ -405,7 +408,8 @@ class MqttIngest:
         """
         self.connect()
         try:
-            if not self._connected.wait(connect_timeout_s):
+            self._answered.wait(connect_timeout_s)
+            if not self._connected.is_set():
                 raise StoreError(f"broker {self.settings.host}:{self.settings.port}: "
                                  + (f"refused: {self.refused}" if self.refused else
                                     f"no connection within {connect_timeout_s:g} s"))

@@ -112,12 +112,16 @@ class Publisher:
         self.client.max_inflight_messages_set(200)
         self._connected = threading.Event()
         self.client.on_connect = lambda *a: self._connected.set()
+        self.client.on_disconnect = lambda *a: self._connected.clear()
+        self.client.reconnect_delay_set(0.2, 1)
         self.client.connect("127.0.0.1", port)
         self.client.loop_start()
         if not self._connected.wait(10):
             raise RuntimeError("publisher could not connect")
 
     def publish(self, items: list[tuple[str, bytes]], timeout_s: float = 60.0) -> None:
+        if not self._connected.wait(timeout_s):
+            raise RuntimeError("publisher is not connected")
         infos = [self.client.publish(t, p, qos=1) for t, p in items]
         for info in infos:
             info.wait_for_publish(timeout_s)
