@@ -18,7 +18,7 @@ import logging
 import sqlite3
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +38,16 @@ _MIGRATION_LOCK = 0x45434745  # "ECGE"
 
 @dataclass(frozen=True)
 class StoredEvent:
-    """An event and the ``boot`` of the gateway run that sent it (``docs/fleet.md``)."""
+    """An event and the ``boot`` of the gateway run that sent it (``docs/fleet.md``);
+    ``raw`` is the decoded JSON object it came from, when there is one (its nested objects
+    are written as they came, without encoding the event again); ``payload`` is the JSON text
+    itself (a strip's samples are then copied from it, not re-encoded: 90 float reprs are
+    most of the cost of storing a strip)."""
 
     boot: int
     event: Event
+    raw: dict | None = field(default=None, compare=False, repr=False)
+    payload: bytes | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -57,25 +63,62 @@ def _json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), allow_nan=False)
 
 
+def _samples_text(payload: bytes) -> str | None:
+    """The ``samples_mv`` array of a decoded strip's JSON text, copied as it is; ``None``
+    when the text is not plain enough to be sure it is what the decoder read (an escape
+    anywhere, a NaN/Infinity literal) and the samples must be encoded again.
+
+    Safe because the decoder refused every key a strip does not have, so the only strings in
+    the text are its keys and ``"strip"``, and with no backslash no key is spelt otherwise:
+    the last ``"samples_mv"`` is the key whose value ``json.loads`` kept (the last one wins),
+    and an array of numbers and nulls holds no ``]``."""
+    if b"\\" in payload:
+        return None
+    i = payload.rfind(b'"samples_mv"')
+    start = payload.find(b"[", i)
+    end = payload.find(b"]", start)
+    if i < 0 or start < 0 or end < 0 or payload[i + 12:start].strip() != b":":
+        return None
+    text = payload[start:end + 1]
+    if b"N" in text or b"I" in text:  # NaN, Infinity
+        return None
+    return b"".join(text.split()).decode("ascii", "replace")  # numbers hold no whitespace
+
+
+def _nested(stored: StoredEvent, name: str) -> str:
+    """A nested object (``proba``, ``rr_s``, ``detail``, ``samples_mv``) as JSON text: from the
+    payload when there is one (it was valid JSON and the decoder checked it), else encoded
+    from the event (non-finite floats as null, as the daemon writes them)."""
+    raw = stored.raw
+    if raw is not None and name in raw:
+        try:
+            return _json(raw[name])
+        except ValueError:  # a NaN/Infinity literal (Python's json accepts them): clean it
+            pass
+    return _json(event_to_dict(stored.event)[name])
+
+
 def event_row(stored: StoredEvent, ingest_us: int) -> tuple[str, tuple]:
     """``(table, row)`` of one event, the row in :func:`edge.store.schema.columns` order."""
-    d = event_to_dict(stored.event)  # JSON-safe: non-finite floats are None
-    t = d["type"]
-    head = (d["device_id"], stored.boot, d["seq"], int(round(d["time_s"] * 1e6)))
+    e = stored.event
+    t = e.type
+    head = (e.device_id, stored.boot, e.seq, int(round(e.time_s * 1e6)))
     if t == "beat":
-        own = (d["sample_index"], d["fs_hz"], d["label"], d["quality"], d.get("rhythm"),
-               _json(d["proba"]), _json(d["rr_s"]))
+        own = (e.sample_index, e.fs_hz, e.label, e.quality, e.rhythm,
+               _nested(stored, "proba"), _nested(stored, "rr_s"))
     elif t == "hr":
-        own = (d["sample_index"], d["fs_hz"], d["hr_bpm"], d["window_s"], d["n_beats"],
-               d.get("af_burden_1h"), d.get("af_burden_run"))
+        own = (e.sample_index, e.fs_hz, e.hr_bpm, e.window_s, e.n_beats, e.af_burden_1h,
+               e.af_burden_run)
     elif t == "alert":
-        own = (d["sample_index"], d["fs_hz"], d["kind"], d["state"], d["severity"],
-               _json(d["detail"]))
+        own = (e.sample_index, e.fs_hz, e.kind, e.state, e.severity,
+               _nested(stored, "detail"))
     elif t == "strip":
-        own = (d["sample_index"], d["fs_hz"], d["strip_fs_hz"], _json(d["samples_mv"]))
-    else:  # status, link, quality
-        state = d["quality"] if t == "quality" else d["state"]
-        own = (t, state, _json(d))
+        samples = _samples_text(stored.payload) if stored.payload is not None else None
+        own = (e.sample_index, e.fs_hz, e.strip_fs_hz,
+               samples if samples is not None else _nested(stored, "samples_mv"))
+    else:  # status, link, quality: rare; the whole event as the daemon encodes it
+        d = event_to_dict(e)
+        own = (t, d["quality"] if t == "quality" else d["state"], _json(d))
     return TABLE_OF_TYPE[t], head + own + (ingest_us,)
 
 

@@ -111,7 +111,7 @@ def decode_payload(data: Any, *, topic: str | None = None, default_boot: int = 0
             raise EventDecodeError("device_id", f"{event.device_id} does not match the "
                                                 f"topic {topic!r}")
     boot = data.get("boot", default_boot)
-    return StoredEvent(boot=boot, event=event)
+    return StoredEvent(boot, event, data)
 
 
 def _load(raw: str | bytes) -> Any:
@@ -144,8 +144,10 @@ class EventWriter:
             logger.warning("malformed payload #%d (%s): %s", c.malformed, where, exc)
 
     def add(self, raw: str | bytes | Any, where: str, *, topic: str | None = None,
-            parsed: bool = False, default_boot: int = 0) -> StoredEvent | None:
-        """Decode one payload into the batch; a malformed one is counted, never raised."""
+            parsed: bool = False, default_boot: int = 0, payload: bytes | None = None
+            ) -> StoredEvent | None:
+        """Decode one payload into the batch; a malformed one is counted, never raised.
+        ``raw`` is the JSON text, or (``parsed``) the object decoded from ``payload``."""
         self.counters.received += 1
         try:
             stored = decode_payload(raw if parsed else _load(raw), topic=topic,
@@ -156,6 +158,9 @@ class EventWriter:
         if stored is None:
             self.counters.presence += 1
             return None
+        text = payload if parsed else raw
+        if stored.event.type == "strip" and isinstance(text, bytes):
+            stored = StoredEvent(stored.boot, stored.event, stored.raw, text)
         self.batch.append(stored)
         return stored
 
@@ -210,7 +215,7 @@ def import_jsonl(store: EventStore, paths: Iterable[str | Path], *, batch_max: i
                             run_boot[dev] = int(t)
                         last_seq[dev] = seq
                         boot = run_boot[dev]
-                writer.add(data, where, parsed=True, default_boot=boot)
+                writer.add(data, where, parsed=True, default_boot=boot, payload=line)
                 if len(writer.batch) >= batch_max:
                     writer.flush()
     writer.flush()

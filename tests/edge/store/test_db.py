@@ -143,3 +143,31 @@ def test_write_after_the_server_went_away_raises_store_error(pg_server):
     store.close()
     with EventStore.open(url) as again:  # nothing half-written
         assert again.write(mixed(1, 3)).inserted == 3
+
+
+@pytest.mark.parametrize("text, expected", [
+    (b'{"type":"strip","samples_mv":[0.1,null,-2e-3]}', "[0.1,null,-2e-3]"),
+    (b'{"samples_mv" :\n [ 1.5 , 2 ],"type":"strip"}', "[1.5,2]"),
+    # duplicate keys: json.loads keeps the last, so does the copy
+    (b'{"samples_mv":[1.0],"samples_mv":[2.0]}', "[2.0]"),
+    (b'{"samples_mv":[1.0],"samples\\u005fmv":[2.0]}', None),    # an escape: encode again
+    (b'{"samples_mv":[NaN,1.0]}', None),
+    (b'{"samples_mv":[-Infinity]}', None),
+])
+def test_strip_samples_are_copied_only_when_unambiguous(text, expected):
+    from edge.store.db import _samples_text
+
+    assert _samples_text(text) == expected
+
+
+def test_strip_text_stored_equals_the_decoded_samples(db_url):
+    from edge.store.ingest import EventWriter
+    from tests.edge.store.support import payload
+
+    e = strip(1, 0, T0, n=40)
+    with EventStore.open(db_url) as store:
+        writer = EventWriter(store)
+        writer.add(payload(e).replace(b'"samples_mv":[', b'"samples_mv": [ '), "test")
+        writer.flush()
+        (text,) = store.query("SELECT samples_mv FROM strips")[0]
+    assert json.loads(text) == e.event.samples_mv and " " not in text
