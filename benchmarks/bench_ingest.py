@@ -163,9 +163,11 @@ def publish(port: int, n_devices: int, per_device: int, *, rate_per_s: float | N
 class Ingest:
     """An ``ecg-edge ingest`` subprocess."""
 
-    def __init__(self, db: str, port: int, client_id: str, share: str | None, log: Path):
+    def __init__(self, db: str, port: int, client_id: str, share: str | None, log: Path,
+                 protocol: str = "3.1.1"):
         self.argv = [sys.executable, "-m", "edge.cli", "ingest", "--db", db, "--mqtt",
-                     f"127.0.0.1:{port}", "--client-id", client_id, "--json", "--no-prune"]
+                     f"127.0.0.1:{port}", "--client-id", client_id, "--json", "--no-prune",
+                     "-v", "--protocol", protocol]
         if share:
             self.argv += ["--share", share]
         self.log = log
@@ -176,6 +178,16 @@ class Ingest:
         self.proc = subprocess.Popen(self.argv, cwd=REPO, stdout=subprocess.PIPE,
                                      stderr=open(self.log, "a"),
                                      env=dict(os.environ, PYTHONPATH=str(REPO)))
+
+    def wait_connected(self, n: int, timeout_s: float = 60.0) -> None:
+        """Wait until the log shows ``n`` connections of this process (or its restarts)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.log.exists() and self.log.read_text().count("INFO edge.store.ingest: "
+                                                                "connected to") >= n:
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"ingest did not connect; see {self.log}")
 
     def kill9(self) -> None:
         self.proc.send_signal(signal.SIGKILL)
@@ -197,7 +209,11 @@ def counter(db: str):
         conn = psycopg.connect(db, autocommit=True)
 
         def count() -> int:
-            return sum(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables)
+            try:
+                return sum(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+                           for t in tables)
+            except psycopg.errors.UndefinedTable:
+                return 0
     else:
         import sqlite3
 
@@ -232,16 +248,30 @@ def verify(db: str, n_devices: int, per_device: int) -> dict:
             "table_sizes": sizes}
 
 
+def end_sessions(db: str, port: int, client_ids: list[str], protocol: str) -> None:
+    """Delete the runs' persistent sessions (a later run must not share the broker with
+    them: an offline session keeps receiving its copy, or its share of a group)."""
+    from edge.store.ingest import MqttIngest, MqttIngestSettings
+
+    for cid in client_ids:
+        ing = MqttIngest(MqttIngestSettings(host="127.0.0.1", port=port, client_id=cid,
+                                            protocol=protocol), db)
+        ing.end_session()
+        ing.close()
+
+
 def drain_run(label: str, db: str, broker, *, n_devices: int, per_device: int, procs: int,
-              faults: bool, work: Path) -> dict:
+              faults: bool, work: Path, protocol: str = "3.1.1") -> dict:
     """Backlog published while ingest is away, then drained (see the module docstring)."""
-    share = "bench" if procs > 1 else None
-    ingests = [Ingest(db, broker.port, f"{label}-{i}", share, work / f"{label}-{i}.log")
-               for i in range(procs)]
+    share = f"bench-{label}" if procs > 1 else None
+    ingests = [Ingest(db, broker.port, f"{label}-{i}", share, work / f"{label}-{i}.log",
+                      protocol) for i in range(procs)]
     # register the persistent sessions (subscribe once), then leave
     for ing in ingests:
         ing.start()
-    time.sleep(2.5)
+    for ing in ingests:
+        ing.wait_connected(1)
+    time.sleep(0.5)  # SUBSCRIBE acknowledged
     for ing in ingests:
         ing.stop()
     n = n_devices * per_device
@@ -286,9 +316,10 @@ def drain_run(label: str, db: str, broker, *, n_devices: int, per_device: int, p
         if c2 > c1 and c2 < n:
             per_s.append((c2 - c1) / (t2 - t1))
     check = verify(db, n_devices, per_device)
+    end_sessions(db, broker.port, [f"{label}-{i}" for i in range(procs)], protocol)
     outs = [o for ing in ingests for o in ing.outputs]
     return {"label": label, "db": db.split("://")[0] if "://" in db else "sqlite",
-            "ingest_processes": procs, "devices": n_devices, "events": n,
+            "mqtt": protocol, "ingest_processes": procs, "devices": n_devices, "events": n,
             "published": published, "publish_s": round(pub_s, 2),
             "drain_s": round(elapsed, 2), "events_per_s": round(n / elapsed),
             "steady_events_per_s": round(statistics.median(per_s)) if per_s else None,
@@ -300,7 +331,8 @@ def latency_run(db: str, broker, *, n_devices: int, rate: float, seconds: float,
                 work: Path) -> dict:
     ing = Ingest(db, broker.port, "latency", None, work / "latency.log")
     ing.start()
-    time.sleep(2.5)
+    ing.wait_connected(1)
+    time.sleep(0.5)
     per_device = int(rate * seconds / n_devices)
     publish(broker.port, n_devices, per_device, rate_per_s=rate, stamp=True)
     time.sleep(2.0)
@@ -341,11 +373,12 @@ def to_markdown(report: dict) -> str:
              f"{report['mosquitto']}, PostgreSQL {report['postgres']} (fsync on, "
              f"synchronous_commit on), SQLite WAL synchronous=FULL. Command: "
              f"`{report['command']}`", "",
-             "| run | db | ingest processes | events | events/s (outages included) | "
+             "| run | db | MQTT | ingest processes | events | events/s (outages included) | "
              "steady events/s | lost | duplicated | re-deliveries absorbed | faults |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in report["runs"]:
-        lines.append(f"| {r['label']} | {r['db']} | {r['ingest_processes']} | {r['events']} | "
+        lines.append(f"| {r['label']} | {r['db']} | {r['mqtt']} | {r['ingest_processes']} | "
+                     f"{r['events']} | "
                      f"{r['events_per_s']} | {r['steady_events_per_s']} | {r['lost']} | "
                      f"{r['duplicated']} | {r['redeliveries_absorbed']} | "
                      f"{'; '.join(r['faults']) or '-'} |")
@@ -403,6 +436,10 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(runs[-1]), flush=True)
         runs.append(drain_run("pg-2-clean", new_pg_db(pg), broker, n_devices=args.devices,
                               per_device=per_device, procs=2, faults=False, work=work))
+        print(json.dumps(runs[-1]), flush=True)
+        runs.append(drain_run("pg-1-clean-v5", new_pg_db(pg), broker, n_devices=args.devices,
+                              per_device=per_device, procs=1, faults=False, work=work,
+                              protocol="5"))
         print(json.dumps(runs[-1]), flush=True)
         if not args.no_sqlite:
             runs.append(drain_run("sqlite-1", str(work / "bench.sqlite"), broker,

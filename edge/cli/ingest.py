@@ -60,8 +60,14 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         signal.signal(signal.SIGINT, lambda *_: stop.set())
         try:
-            counters = ingest.run(stop, idle_exit_s=args.idle_exit_s,
-                                  connect_timeout_s=args.connect_timeout_s)
+            if args.retire:
+                counters = ingest.retire(stop, idle_s=args.idle_exit_s or 3.0,
+                                         connect_timeout_s=args.connect_timeout_s)
+                print(f"ecg-edge ingest: session {args.client_id!r} retired at "
+                      f"{host}:{port}", file=sys.stderr)
+            else:
+                counters = ingest.run(stop, idle_exit_s=args.idle_exit_s,
+                                      connect_timeout_s=args.connect_timeout_s)
         finally:
             ingest.close()
     if args.json:
@@ -95,6 +101,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:  # noqa: ANN001 - argpars
     m.add_argument("--share", metavar="GROUP", default=None,
                    help="shared subscription $share/GROUP/...: processes of one group split "
                         "the messages")
+    m.add_argument("--retire", action="store_true",
+                   help="retire the worker --client-id: unsubscribe, store what the broker "
+                        "queued for it, delete its session, exit (an offline member of a "
+                        "--share group keeps receiving its share)")
     m.add_argument("--username", default=None)
     m.add_argument("--password-file", default=None, metavar="PATH",
                    help="file whose first line is the password")
@@ -102,7 +112,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:  # noqa: ANN001 - argpars
     m.add_argument("--tls-ca-file", default=None, metavar="PEM")
     m.add_argument("--tls-cert-file", default=None, metavar="PEM")
     m.add_argument("--tls-key-file", default=None, metavar="PEM")
-    m.add_argument("--protocol", default="5", choices=("5", "3.1.1"))
+    m.add_argument("--protocol", default="3.1.1", choices=("5", "3.1.1"),
+                   help="MQTT version of the session (default 3.1.1: faster in paho; both "
+                        "keep a persistent session and support --share)")
     m.add_argument("--connect-timeout-s", type=positive_float, default=10.0,
                    help="give up at start when the broker does not answer (default 10 s; "
                         "later outages are waited out)")

@@ -91,7 +91,7 @@ def _fields(cls: type) -> dict[str, tuple[str, bool]]:
 
 def _check(name: str, annotation: str, v: Any) -> Any:
     """Check ``v`` against the dataclass annotation (a string: postponed annotations)."""
-    ann = annotation.replace(" ", "")
+    ann = annotation.replace(" ", "") if " " in annotation else annotation
     if ann.endswith("|None"):
         if v is None:
             return None

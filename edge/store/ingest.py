@@ -4,8 +4,8 @@ Every payload goes through the strict decoder (:func:`edge.events.decode.event_f
 a malformed one is counted (per offending field) and logged, never fatal. Events are written
 in batches, one transaction each; idempotent on ``(device_id, boot, seq)``.
 
-MQTT (:class:`MqttIngest`): a persistent session (MQTT v5 ``clean_start=False`` with a
-session expiry, or v3.1.1 ``clean_session=False``) subscribed at QoS 1 to
+MQTT (:class:`MqttIngest`): a persistent session (MQTT v3.1.1 ``clean_session=False`` by
+default, or v5 ``clean_start=False`` with a session expiry) subscribed at QoS 1 to
 ``<prefix>/+/+`` (or ``$share/<group>/<prefix>/+/+`` so that several ingest processes share
 the load). Messages are acknowledged by hand (paho ``manual_ack``) and **only after the
 batch holding them is committed**, in the order they arrived. So:
@@ -236,7 +236,12 @@ class MqttIngestSettings:
     share_group : subscribe as ``$share/<group>/...`` (several processes share the load).
     username, password_file : credentials (first line of the file is the password).
     tls, tls_ca_file, tls_cert_file, tls_key_file : TLS as the daemon's MQTT sink.
-    protocol : ``"5"`` or ``"3.1.1"``.
+    protocol : ``"3.1.1"`` (default: a persistent session with ``clean_session=False``, kept
+        by the broker until the same client id returns) or ``"5"`` (``clean_start=False``
+        with ``session_expiry_s``). 3.1.1 is the default for ingest because paho decodes MQTT
+        v5 properties for every message: measured here, one process ingests ~20 % more
+        events per second with it (``benchmarks/results/ingest.md``). Shared subscriptions
+        work with both (Mosquitto, EMQX, HiveMQ, VerneMQ).
     keepalive_s : MQTT keep-alive (s).
     session_expiry_s : how long the broker keeps the session while ingest is away (v5).
     batch_max : most events per transaction.
@@ -253,7 +258,7 @@ class MqttIngestSettings:
     tls_ca_file: str | None = None
     tls_cert_file: str | None = None
     tls_key_file: str | None = None
-    protocol: str = "5"
+    protocol: str = "3.1.1"
     keepalive_s: int = 30
     session_expiry_s: int = 7 * 86400
     batch_max: int = 2000
@@ -314,9 +319,13 @@ class MqttIngest:
         self._connected = threading.Event()
         self._answered = threading.Event()
         self.refused: str | None = None
-        self._client = self._make_client()
+        self.retiring = False  # unsubscribe instead of subscribing (see :meth:`retire`)
+        self._stopping = False
+        self._client, self._connect_kwargs = self._make_client()
 
-    def _make_client(self) -> Any:
+    def _make_client(self, clean: bool = False) -> tuple[Any, dict[str, Any]]:
+        """A paho client for the session, and the keyword arguments of its ``connect``
+        (``clean``: a clean session, which deletes the persistent one)."""
         try:
             import paho.mqtt.client as mqtt
             from paho.mqtt.packettypes import PacketTypes
@@ -329,12 +338,12 @@ class MqttIngest:
             client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=s.client_id,
                                  protocol=mqtt.MQTTv5, manual_ack=True)
             props = Properties(PacketTypes.CONNECT)
-            props.SessionExpiryInterval = int(s.session_expiry_s)
-            self._connect_kwargs = {"clean_start": False, "properties": props}
+            props.SessionExpiryInterval = 0 if clean else int(s.session_expiry_s)
+            kwargs: dict[str, Any] = {"clean_start": clean, "properties": props}
         else:
             client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=s.client_id,
-                                 clean_session=False, protocol=mqtt.MQTTv311, manual_ack=True)
-            self._connect_kwargs = {}
+                                 clean_session=clean, protocol=mqtt.MQTTv311, manual_ack=True)
+            kwargs = {}
         if s.username:
             password = None
             if s.password_file:
@@ -356,7 +365,7 @@ class MqttIngest:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
-        return client
+        return client, kwargs
 
     # ---- paho callbacks (network thread) ---------------------------------------------
 
@@ -371,18 +380,25 @@ class MqttIngest:
         self._generation += 1
         self.counters.connects += 1
         self.refused = None
-        logger.info("connected to %s:%d (session present: %s); subscribing %s",
+        logger.info("connected to %s:%d (session present: %s); %s %s",
                     self.settings.host, self.settings.port,
-                    getattr(flags, "session_present", None), self.settings.topic)
-        client.subscribe(self.settings.topic, qos=1)
+                    getattr(flags, "session_present", None),
+                    "unsubscribing" if self.retiring else "subscribing", self.settings.topic)
+        if self.retiring:
+            client.unsubscribe(self.settings.topic)
+        else:
+            client.subscribe(self.settings.topic, qos=1)
         self._connected.set()
         self._answered.set()
 
     def _on_disconnect(self, client: Any, userdata: Any, flags: Any, reason: Any,
                        properties: Any = None) -> None:
         self._connected.clear()
-        logger.warning("disconnected from %s:%d (%s); reconnecting", self.settings.host,
-                       self.settings.port, reason)
+        if self._stopping:
+            logger.info("disconnected from %s:%d", self.settings.host, self.settings.port)
+        else:
+            logger.warning("disconnected from %s:%d (%s); reconnecting", self.settings.host,
+                           self.settings.port, reason)
 
     def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
         self._inbox.put((self._generation, msg.mid, msg.qos, msg.topic, msg.payload))
@@ -420,6 +436,7 @@ class MqttIngest:
                                     f"no connection within {connect_timeout_s:g} s"))
             self._loop(stop, idle_exit_s)
         finally:
+            self._stopping = True
             self._client.disconnect()
             self._client.loop_stop()
         return self.counters
@@ -511,6 +528,49 @@ class MqttIngest:
             return
         if any(deleted.values()):
             logger.info("retention deleted %s", deleted)
+
+    def retire(self, stop: threading.Event, *, idle_s: float = 3.0,
+               connect_timeout_s: float = 10.0) -> IngestCounters:
+        """Retire this worker: resume the session, unsubscribe (no new messages come to
+        it), store what the broker had queued for it until nothing arrives for ``idle_s``,
+        then delete the session. An offline session of a shared group would otherwise keep
+        receiving its share of the messages, stored by nobody.
+
+        Raises
+        ------
+        StoreError
+            As :meth:`run` and :meth:`end_session`.
+        """
+        self.retiring = True
+        counters = self.run(stop, idle_exit_s=idle_s, connect_timeout_s=connect_timeout_s)
+        self.end_session(connect_timeout_s)
+        return counters
+
+    def end_session(self, timeout_s: float = 10.0) -> None:
+        """Delete this client id's persistent session at the broker, with whatever it still
+        holds (:meth:`retire` stores that first).
+
+        Raises
+        ------
+        StoreError
+            The broker did not answer or refused.
+        """
+        s = self.settings
+        client, kwargs = self._make_client(clean=True)
+        done = threading.Event()
+        client.on_connect = lambda *a: done.set()
+        try:
+            client.connect(s.host, s.port, keepalive=s.keepalive_s, **kwargs)
+        except (OSError, ValueError) as exc:
+            raise StoreError(f"broker {s.host}:{s.port}: {exc}") from None
+        client.loop_start()
+        try:
+            if not done.wait(timeout_s):
+                raise StoreError(f"broker {s.host}:{s.port}: no answer within {timeout_s:g} s")
+        finally:
+            client.disconnect()
+            client.loop_stop()
+        logger.info("session %r ended", s.client_id)
 
     def close(self) -> None:
         self.store.close()

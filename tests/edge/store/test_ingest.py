@@ -281,3 +281,28 @@ def test_tls_and_credentials(tmp_path):
         t.join(10)
         ok.close()
     assert len(stored_keys(url)) == 20
+
+
+def test_an_offline_shared_worker_keeps_its_share_until_retired(broker, db_url):
+    """The pitfall of persistent sessions in a shared group, and the way out: retiring the
+    worker stores what was queued for it, and the group's messages go to the others."""
+    events = mixed(1, 400)
+    a = Running(broker.port, db_url, client_id="w-a", share_group="g")
+    b = Running(broker.port, db_url, client_id="w-b", share_group="g")
+    b.close()                                # offline, its session stays in the group
+    pub = Publisher(broker.port)
+    try:
+        pub.publish([(topic(e), payload(e)) for e in events[:200]])
+        time.sleep(1.0)
+        assert 0 < len(stored_keys(db_url)) < 200  # b's share waits at the broker
+        retiring = MqttIngest(MqttIngestSettings(host="127.0.0.1", port=broker.port,
+                                                 client_id="w-b", share_group="g"), db_url)
+        retiring.retire(threading.Event(), idle_s=1.5)
+        retiring.close()
+        assert len(stored_keys(db_url)) == 200
+        pub.publish([(topic(e), payload(e)) for e in events[200:]])
+        assert wait_until(lambda: len(stored_keys(db_url)) >= 400)
+    finally:
+        pub.close()
+        a.close()
+    assert len(stored_keys(db_url)) == 400
