@@ -160,6 +160,15 @@ def publish(port: int, n_devices: int, per_device: int, *, rate_per_s: float | N
     return total
 
 
+def proc_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a live process, all threads (``/proc/<pid>/stat``)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class Ingest:
     """An ``ecg-edge ingest`` subprocess."""
 
@@ -173,6 +182,7 @@ class Ingest:
         self.log = log
         self.outputs: list[dict] = []
         self.proc: subprocess.Popen | None = None
+        self.cpu_s = 0.0  # CPU of every run of this worker (start-up included)
 
     def start(self) -> None:
         self.proc = subprocess.Popen(self.argv, cwd=REPO, stdout=subprocess.PIPE,
@@ -189,11 +199,16 @@ class Ingest:
             time.sleep(0.1)
         raise RuntimeError(f"ingest did not connect; see {self.log}")
 
+    def _add_cpu(self) -> None:
+        self.cpu_s += proc_cpu_s(self.proc.pid)
+
     def kill9(self) -> None:
+        self._add_cpu()
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(30)
 
     def stop(self) -> None:
+        self._add_cpu()
         self.proc.send_signal(signal.SIGTERM)
         out, _ = self.proc.communicate(timeout=120)
         if out.strip():
@@ -274,6 +289,7 @@ def drain_run(label: str, db: str, broker, *, n_devices: int, per_device: int, p
     time.sleep(0.5)  # SUBSCRIBE acknowledged
     for ing in ingests:
         ing.stop()
+        ing.cpu_s = 0.0
     n = n_devices * per_device
     t_pub = time.monotonic()
     published = publish(broker.port, n_devices, per_device)
@@ -283,6 +299,7 @@ def drain_run(label: str, db: str, broker, *, n_devices: int, per_device: int, p
     timeline: list[tuple[float, int]] = []
     events: list[str] = []
     start = time.monotonic()
+    broker_cpu0 = proc_cpu_s(broker.proc.pid)
     for ing in ingests:
         ing.start()
     killed = restarted = False
@@ -300,6 +317,7 @@ def drain_run(label: str, db: str, broker, *, n_devices: int, per_device: int, p
             killed = True
         elif faults and killed and not restarted and c >= 2 * n / 3:
             t0 = time.monotonic()
+            broker_cpu0 -= proc_cpu_s(broker.proc.pid)
             broker.stop()
             broker.start(timeout_s=60)
             events.append(f"broker restarted at {c} rows ({now:.1f} s; down "
@@ -307,9 +325,11 @@ def drain_run(label: str, db: str, broker, *, n_devices: int, per_device: int, p
             restarted = True
         time.sleep(0.25)
     elapsed = timeline[-1][0]
+    broker_cpu = proc_cpu_s(broker.proc.pid) - broker_cpu0
     time.sleep(1.0)
     for ing in ingests:
         ing.stop()
+    ingest_cpu = sum(ing.cpu_s for ing in ingests)
     conn.close()
     per_s = []
     for (t1, c1), (t2, c2) in zip(timeline, timeline[4:]):
@@ -323,6 +343,10 @@ def drain_run(label: str, db: str, broker, *, n_devices: int, per_device: int, p
             "published": published, "publish_s": round(pub_s, 2),
             "drain_s": round(elapsed, 2), "events_per_s": round(n / elapsed),
             "steady_events_per_s": round(statistics.median(per_s)) if per_s else None,
+            "ingest_cpu_s": round(ingest_cpu, 2),
+            "events_per_ingest_cpu_s": round(n / ingest_cpu) if ingest_cpu else None,
+            "broker_cpu_s": round(broker_cpu, 2),
+            "load_avg_1min_after": round(os.getloadavg()[0], 2),
             "faults": events, "redeliveries_absorbed": sum(o["duplicates"] for o in outs),
             "malformed": sum(o["malformed"] for o in outs), **check}
 
@@ -374,12 +398,15 @@ def to_markdown(report: dict) -> str:
              f"synchronous_commit on), SQLite WAL synchronous=FULL. Command: "
              f"`{report['command']}`", "",
              "| run | db | MQTT | ingest processes | events | events/s (outages included) | "
-             "steady events/s | lost | duplicated | re-deliveries absorbed | faults |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "steady events/s | events per ingest CPU-s | load avg | lost | duplicated | "
+             "re-deliveries absorbed | faults |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in report["runs"]:
         lines.append(f"| {r['label']} | {r['db']} | {r['mqtt']} | {r['ingest_processes']} | "
                      f"{r['events']} | "
-                     f"{r['events_per_s']} | {r['steady_events_per_s']} | {r['lost']} | "
+                     f"{r['events_per_s']} | {r['steady_events_per_s']} | "
+                     f"{r['events_per_ingest_cpu_s']} | {r['load_avg_1min_after']} | "
+                     f"{r['lost']} | "
                      f"{r['duplicated']} | {r['redeliveries_absorbed']} | "
                      f"{'; '.join(r['faults']) or '-'} |")
     lat = report["latency"]

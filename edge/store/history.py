@@ -242,7 +242,13 @@ def render_history(reports: list[dict]) -> str:
         peak = "-" if af["max_1h"] is None else f"{100 * af['max_1h']:.1f} %"
         lines.append(f"  AF burden: {share} of {af['beats_with_rhythm']} beats with a rhythm; "
                      f"last 1 h {last}, max 1 h {peak}")
-        lines.append(f"  alerts {len(r['alerts'])}:")
+        kinds: dict[str, int] = {}
+        for a in r["alerts"]:
+            if a["state"] != "end":
+                kinds[a["kind"]] = kinds.get(a["kind"], 0) + 1
+        summary = ", ".join(f"{k} {n}" for k, n in sorted(kinds.items(), key=lambda x: -x[1]))
+        lines.append(f"  alerts {len(r['alerts'])}" + (f" ({summary})" if summary else "")
+                     + ":")
         for a in r["alerts"]:
             lines.append(f"    {_fmt_time(a['time_s'])}  {a['severity']:<7} {a['kind']:<11} "
                          f"{a['state']}")
