@@ -306,3 +306,32 @@ def test_an_offline_shared_worker_keeps_its_share_until_retired(broker, db_url):
         pub.close()
         a.close()
     assert len(stored_keys(db_url)) == 400
+
+
+def test_database_outage_keeps_messages_unacknowledged_until_it_is_back(broker):
+    from tests.edge.store.pg_support import PostgresServer, need_postgres
+
+    need_postgres()
+    # a durable server (fsync and synchronous_commit on): the test stops it the hard way,
+    # and only a commit that survives that may be acknowledged
+    server = PostgresServer(fsync=True).start()
+    try:
+        url = server.new_database()
+        events = mixed(6, 400)
+        run = Running(broker.port, url, client_id="ingest-dbdown")
+        pub = Publisher(broker.port)
+        try:
+            pub.publish([(topic(e), payload(e)) for e in events[:200]])
+            assert wait_until(lambda: run.ingest.counters.stored >= 200)
+            server.stop()                        # the database goes away
+            pub.publish([(topic(e), payload(e)) for e in events[200:]])
+            assert wait_until(lambda: run.ingest.counters.store_errors >= 1)
+            server.start()                       # same port, same data
+            assert wait_until(lambda: run.ingest.counters.stored >= 400, 90)
+        finally:
+            pub.close()
+            c = run.close()
+        assert stored_keys(url) == sorted((6, 1, s) for s in range(400))
+        assert c.store_errors >= 1 and c.stored == 400
+    finally:
+        server.cleanup()
