@@ -559,6 +559,7 @@ class MqttIngest:
         client, kwargs = self._make_client(clean=True)
         done = threading.Event()
         client.on_connect = lambda *a: done.set()
+        client.on_disconnect = None
         try:
             client.connect(s.host, s.port, keepalive=s.keepalive_s, **kwargs)
         except (OSError, ValueError) as exc:
