@@ -239,8 +239,8 @@ class MqttIngestSettings:
     protocol : ``"3.1.1"`` (default: a persistent session with ``clean_session=False``, kept
         by the broker until the same client id returns) or ``"5"`` (``clean_start=False``
         with ``session_expiry_s``). 3.1.1 is the default for ingest because paho decodes MQTT
-        v5 properties for every message: measured here, one process ingests ~20 % more
-        events per second with it (``benchmarks/results/ingest.md``). Shared subscriptions
+        v5 properties for every message: the benchmark measured ~10 % less CPU per event
+        with 3.1.1 (``benchmarks/results/ingest.md``). Shared subscriptions
         work with both (Mosquitto, EMQX, HiveMQ, VerneMQ).
     keepalive_s : MQTT keep-alive (s).
     session_expiry_s : how long the broker keeps the session while ingest is away (v5).
