@@ -442,23 +442,29 @@ class MqttIngest:
         return self.counters
 
     def _loop(self, stop: threading.Event, idle_exit_s: float | None) -> None:
-        writer = EventWriter(self.store, self.counters)
-        next_prune = 0.0
+        """Decode batches here; a committer thread writes them and acknowledges their
+        messages after each commit, in order, while the next batch is decoded (at most one
+        batch waits for it: back-pressure)."""
+        writer = EventWriter(self.store, self.counters)  # decoding only: no flush here
+        batches: queue.Queue = queue.Queue(maxsize=1)
+        failure: list[BaseException] = []
+        committer = threading.Thread(target=self._committer, args=(batches, stop, failure),
+                                     name="ingest-commit", daemon=True)
+        committer.start()
         last_message = time.monotonic()
         last_log = time.monotonic()
         pending: list[tuple[int, int, int]] = []  # (generation, mid, qos) of the batch
-        while not stop.is_set():
-            now = time.monotonic()
-            if self.retention is not None and now >= next_prune:
-                self._prune()
-                next_prune = now + self.prune_every_s
-            if now - last_log >= 60.0:
-                logger.info("ingest: %s", self.counters.summary())
-                last_log = now
-            if self.refused:
-                raise StoreError(f"broker {self.settings.host}:{self.settings.port} refused "
-                                 f"the connection: {self.refused}")
-            if not pending:
+        try:
+            while not stop.is_set():
+                now = time.monotonic()
+                if failure:
+                    raise failure[0]
+                if now - last_log >= 60.0:
+                    logger.info("ingest: %s", self.counters.summary())
+                    last_log = now
+                if self.refused:
+                    raise StoreError(f"broker {self.settings.host}:{self.settings.port} "
+                                     f"refused the connection: {self.refused}")
                 try:
                     item = self._inbox.get(timeout=0.2)
                 except queue.Empty:
@@ -466,41 +472,76 @@ class MqttIngest:
                         return
                     continue
                 self._take(writer, item, pending)
-            # everything that arrived meanwhile joins the batch (up to batch_max)
-            while len(pending) < self.settings.batch_max:
-                try:
-                    self._take(writer, self._inbox.get_nowait(), pending)
-                except queue.Empty:
-                    break
-            last_message = time.monotonic()
-            if not self._commit(writer, stop):
-                continue
-            self._ack(pending)
-            pending = []
-        # stop: what is still queued was not acknowledged; the broker re-sends it
-        if pending and self._commit(writer, stop, retry=False):
-            self._ack(pending)
+                # everything that arrived meanwhile joins the batch (up to batch_max)
+                while len(pending) < self.settings.batch_max:
+                    try:
+                        self._take(writer, self._inbox.get_nowait(), pending)
+                    except queue.Empty:
+                        break
+                last_message = time.monotonic()
+                self._hand_over(batches, writer, pending, stop)
+                pending = []
+        finally:
+            # stop: what was not handed over was not acknowledged; the broker re-sends it
+            batches.put(None)
+            committer.join()
+
+    def _hand_over(self, batches: queue.Queue, writer: EventWriter, pending: list,
+                   stop: threading.Event) -> None:
+        while True:
+            try:
+                batches.put((writer.batch, pending), timeout=0.2)
+                break
+            except queue.Full:
+                if stop.is_set():
+                    return  # not handed over: not acknowledged
+        writer.batch = []
+
+    def _committer(self, batches: queue.Queue, stop: threading.Event,
+                   failure: list[BaseException]) -> None:
+        next_prune = 0.0
+        try:
+            while True:
+                item = batches.get()
+                if item is None:
+                    return
+                if self.retention is not None and time.monotonic() >= next_prune:
+                    self._prune()
+                    next_prune = time.monotonic() + self.prune_every_s
+                events, pending = item
+                if self._commit(events, stop):
+                    self._ack(pending)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            failure.append(exc)
+            while batches.get() is not None:  # let the caller hand over and stop
+                pass
 
     def _take(self, writer: EventWriter, item: tuple, pending: list) -> None:
         generation, mid, qos, topic, payload = item
         writer.add(payload, f"topic {topic}", topic=topic)
         pending.append((generation, mid, qos))
 
-    def _commit(self, writer: EventWriter, stop: threading.Event, retry: bool = True) -> bool:
+    def _commit(self, events: list[StoredEvent], stop: threading.Event) -> bool:
+        """Write one batch, retrying with back-off (reopening the store) until it is
+        committed; ``False`` when ``stop`` came first (nothing acknowledged)."""
         delay_s = 0.5
         while True:
             try:
-                writer.flush()
-                return True
+                result = self.store.write(events)
             except StoreError as exc:
                 self.counters.store_errors += 1
                 logger.error("cannot store a batch of %d events (kept, not acknowledged): %s",
-                             len(writer.batch), exc)
-                if not retry or stop.wait(delay_s):
+                             len(events), exc)
+                if stop.wait(delay_s):
                     return False
                 delay_s = min(delay_s * 2, 10.0)
                 self._reopen()
-                writer.store = self.store
+                continue
+            c = self.counters
+            c.batches += 1
+            c.stored += result.inserted
+            c.duplicates += result.duplicates
+            return True
 
     def _reopen(self) -> None:
         self.store.close()
