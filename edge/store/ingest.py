@@ -318,6 +318,7 @@ class MqttIngest:
         self._generation = 0
         self._connected = threading.Event()
         self._answered = threading.Event()
+        self.subscribed = threading.Event()  # the broker acknowledged (un)subscribing
         self.refused: str | None = None
         self.retiring = False  # unsubscribe instead of subscribing (see :meth:`retire`)
         self._stopping = False
@@ -365,6 +366,8 @@ class MqttIngest:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
+        client.on_unsubscribe = self._on_subscribe
         return client, kwargs
 
     # ---- paho callbacks (network thread) ---------------------------------------------
@@ -400,6 +403,16 @@ class MqttIngest:
             logger.warning("disconnected from %s:%d (%s); reconnecting", self.settings.host,
                            self.settings.port, reason)
 
+    def _on_subscribe(self, client: Any, userdata: Any, mid: int, reason_codes: Any,
+                      properties: Any = None) -> None:
+        codes = reason_codes if isinstance(reason_codes, list) else [reason_codes]
+        failed = [str(c) for c in codes if getattr(c, "is_failure", False)]
+        if failed:
+            self.refused = f"subscription to {self.settings.topic} refused ({', '.join(failed)})"
+            logger.error("broker %s:%d: %s", self.settings.host, self.settings.port,
+                         self.refused)
+        self.subscribed.set()
+
     def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
         self._inbox.put((self._generation, msg.mid, msg.qos, msg.topic, msg.payload))
 
@@ -434,6 +447,10 @@ class MqttIngest:
                 raise StoreError(f"broker {self.settings.host}:{self.settings.port}: "
                                  + (f"refused: {self.refused}" if self.refused else
                                     f"no connection within {connect_timeout_s:g} s"))
+            # from here on the broker keeps the session's messages, even if we stop at once
+            if not self.subscribed.wait(connect_timeout_s):
+                raise StoreError(f"broker {self.settings.host}:{self.settings.port}: no "
+                                 f"answer to the subscription within {connect_timeout_s:g} s")
             self._loop(stop, idle_exit_s)
         finally:
             self._stopping = True

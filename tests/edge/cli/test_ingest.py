@@ -74,15 +74,17 @@ def test_missing_servers_are_clear_errors(tmp_path, capsys):
 def test_ctrl_c_stops_mqtt_ingest_cleanly(tmp_path):
     need_mosquitto()
     with Broker(tmp_path / "broker") as b:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "edge.cli", "ingest", "--db", str(tmp_path / "x.db"),
-             "--mqtt", f"127.0.0.1:{b.port}", "-v"], cwd=REPO,
-            env=dict(os.environ, PYTHONPATH=str(REPO)), stderr=subprocess.PIPE, text=True)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not (tmp_path / "x.db").exists():
+        log = tmp_path / "ingest.log"
+        with log.open("w") as fh:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "edge.cli", "ingest", "--db", str(tmp_path / "x.db"),
+                 "--mqtt", f"127.0.0.1:{b.port}", "-v"], cwd=REPO,
+                env=dict(os.environ, PYTHONPATH=str(REPO)), stderr=fh, text=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and "subscribing" not in log.read_text():
             time.sleep(0.1)
-        time.sleep(1.0)
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=30)
+        proc.send_signal(signal.SIGINT)  # running: its handlers are installed
+        proc.wait(30)
+        err = log.read_text()
     assert proc.returncode == 0, err
     assert "ecg-edge ingest: 0 received" in err and "Traceback" not in err
