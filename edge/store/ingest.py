@@ -239,7 +239,7 @@ class MqttIngestSettings:
     protocol : ``"3.1.1"`` (default: a persistent session with ``clean_session=False``, kept
         by the broker until the same client id returns) or ``"5"`` (``clean_start=False``
         with ``session_expiry_s``). 3.1.1 is the default for ingest because paho decodes MQTT
-        v5 properties for every message: the benchmark measured 10-20 % less CPU per event
+        v5 properties for every message: three benchmark runs measured 10-22 % less CPU per event
         with 3.1.1 (``benchmarks/results/ingest.md``). Shared subscriptions
         work with both (Mosquitto, EMQX, HiveMQ, VerneMQ).
     keepalive_s : MQTT keep-alive (s).
