@@ -7,6 +7,8 @@ Install profiles (extras):
 * ``train``     -- the workstation: TensorFlow/Keras, wfdb, scikit-learn, matplotlib.
 * ``dashboard`` -- the Streamlit live view.
 * ``fleet``     -- MQTT publishing.
+* ``store``     -- the clinic side: ``ecg-edge ingest`` / ``history`` into SQLite (built in) or
+                   PostgreSQL (psycopg 3), from MQTT (paho-mqtt).
 * ``dev``       -- test tools.
 * ``all``       -- everything.
 """
@@ -29,6 +31,7 @@ TRAIN = [
 ]
 DASHBOARD = ["streamlit>=1.37", "paho-mqtt>=2.0"]
 FLEET = ["paho-mqtt>=2.0"]
+STORE = ["paho-mqtt>=2.0", "psycopg[binary]>=3.1"]
 DEV = ["pytest>=7.4", "hypothesis>=6.90", "jsonschema>=4.0", "neurokit2>=0.2.7", "selenium>=4.15",
        "tqdm>=4.60"]
 
@@ -49,8 +52,9 @@ setup(
         "train": TRAIN,
         "dashboard": DASHBOARD,
         "fleet": FLEET,
+        "store": STORE,
         "dev": DEV,
-        "all": sorted(set(EDGE + TRAIN + DASHBOARD + FLEET + DEV)),
+        "all": sorted(set(EDGE + TRAIN + DASHBOARD + FLEET + STORE + DEV)),
     },
     entry_points={
         "console_scripts": [

@@ -20,6 +20,10 @@ The tree::
     │   └── OutboxError            the MQTT store-and-forward queue (SQLite) cannot be opened,
     │                              written or read (``path``)
     ├── EventDecodeError(ValueError)  a JSON event breaks the event schema (``field``)
+    ├── StoreError                 the event store (SQLite / PostgreSQL) cannot be opened,
+    │   │                          upgraded, written or read (``url`` without its password)
+    │   └── SchemaVersionError     the database was written by a newer ecg-edge (``found``,
+    │                              ``supported``)
     └── DaemonError                the edge daemon cannot start or keep running (e.g. its source
                                    cannot be opened)
 """
@@ -39,6 +43,8 @@ __all__ = [
     "SinkError",
     "OutboxError",
     "EventDecodeError",
+    "StoreError",
+    "SchemaVersionError",
     "DaemonError",
 ]
 
@@ -136,6 +142,27 @@ class EventDecodeError(EdgeError, ValueError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"event field {field!r}: {message}")
         self.field = field
+
+
+class StoreError(EdgeError):
+    """The event store cannot be opened, upgraded, written or read; ``url`` names the database
+    (its password masked)."""
+
+    def __init__(self, message: str, url: str | None = None) -> None:
+        super().__init__(f"{url}: {message}" if url else message)
+        self.url = url
+        self.reason = message
+
+
+class SchemaVersionError(StoreError):
+    """The database's schema is newer than this ecg-edge understands (``found`` >
+    ``supported``): upgrade ecg-edge, never downgrade the database."""
+
+    def __init__(self, found: int, supported: int, url: str | None = None) -> None:
+        super().__init__(f"schema version {found} is newer than this ecg-edge supports "
+                         f"({supported}); upgrade ecg-edge", url)
+        self.found = found
+        self.supported = supported
 
 
 class DaemonError(EdgeError):

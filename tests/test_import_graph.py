@@ -7,7 +7,7 @@
 * inside ``edge`` the rooms form layers, each importing only its own layer or lower ones::
 
       errors, aami  <-  dsp, io, eval  <-  model  <-  pipeline  <-  rhythm  <-  events
-                    <-  sinks  <-  runtime  <-  dashboard  <-  cli
+                    <-  sinks, store  <-  runtime  <-  dashboard  <-  cli
 
   (``edge/__init__.py`` re-exports a public API and is exempt).
 """
@@ -21,7 +21,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 PACKAGES = ("firmware_bridge", "edge", "training", "convert")  # the chain, left to right
 EDGE_LAYERS = (("errors", "aami"), ("dsp", "io", "eval"), ("model",), ("pipeline",), ("rhythm",),
-               ("events",), ("sinks",), ("runtime",), ("dashboard",), ("cli",))
+               ("events",), ("sinks", "store"), ("runtime",), ("dashboard",), ("cli",))
 
 
 def module_files() -> dict[str, Path]:

@@ -8,7 +8,7 @@ import os
 import sys
 
 from edge import __version__
-from edge.cli import adapt, annotate, check, demo, detect, download, rhythm, run
+from edge.cli import adapt, annotate, check, demo, detect, download, history, ingest, rhythm, run
 from edge.errors import EdgeError
 
 __all__ = ["main", "build_parser"]
@@ -27,6 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
     from edge.dashboard.cli import add_parser as add_dashboard_parser
     add_dashboard_parser(sub)
     adapt.add_parser(sub)
+    ingest.add_parser(sub)
+    history.add_parser(sub)
     return parser
 
 

@@ -43,7 +43,8 @@ logger = logging.getLogger(__name__)
 CONFIG_KEY = "ecg_dashboard_config"
 
 #: Page keys (``?page=...``) and titles.
-PAGES = {"live": "Live monitor", "report": "Evaluation report"}
+PAGES = {"live": "Live monitor", "ward": "Ward overview", "wearer": "Wearer history",
+         "report": "Evaluation report"}
 
 
 def _build_monitor(config: DashboardConfig) -> Monitor:
@@ -74,9 +75,9 @@ def _config() -> DashboardConfig:
     return parse_app_args(sys.argv[1:])
 
 
-def _page_from_query() -> str:
-    page = st.query_params.get("page", "live")
-    return page if page in PAGES else "live"
+def _page_from_query(default: str = "live") -> str:
+    page = st.query_params.get("page", default)
+    return page if page in PAGES else default
 
 
 def main() -> None:
@@ -88,15 +89,30 @@ def main() -> None:
     except ConfigError as exc:
         st.error(f"**Bad dashboard arguments** — {exc}")
         st.stop()
+    # with only a database, the ward overview is the first page
+    default = "ward" if config.db and config.jsonl is None and config.mqtt is None else "live"
     with st.sidebar:
         st.markdown("### :material/ecg_heart: ecg-edge")
         keys = list(PAGES)
-        page = st.radio("Page", keys, index=keys.index(_page_from_query()),
+        page = st.radio("Page", keys, index=keys.index(_page_from_query(default)),
                         format_func=PAGES.get, key="ecg_page")
-        if page != _page_from_query():
+        if page != _page_from_query(default):
             st.query_params["page"] = page
     if page == "report":
         render_report(config.report_dir)
+        return
+    if page in ("ward", "wearer"):
+        if config.db is None:
+            st.title(PAGES[page])
+            st.info("These pages read the event store that `ecg-edge ingest` fills: start "
+                    "the dashboard with `--db URL` (an SQLite file or postgresql://...).")
+            return
+        from edge.dashboard.store_pages import render_ward, render_wearer
+
+        if page == "ward":
+            render_ward(config.db)
+        else:
+            render_wearer(config.db)
         return
 
     monitor = get_monitor(config)

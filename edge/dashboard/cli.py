@@ -39,6 +39,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--mqtt", default=None, metavar="HOST[:PORT]",
                    help="subscribe to the daemon's MQTT topics")
     p.add_argument("--topic-prefix", default="ecg", help="MQTT topic prefix (default ecg)")
+    p.add_argument("--db", default=None, metavar="URL",
+                   help="event store of ecg-edge ingest: adds the ward overview and each "
+                        "wearer's history (postgresql://... or an SQLite file)")
     p.add_argument("--report", type=Path, default=DEFAULT_REPORT_DIR, metavar="DIR",
                    help=f"evaluation report folder (default {DEFAULT_REPORT_DIR})")
     p.add_argument("--port", type=int, default=8501, help="HTTP port (default 8501)")
@@ -61,6 +64,10 @@ def _app_args(args: argparse.Namespace) -> list[str]:
         out += ["--jsonl", str(Path(args.jsonl).resolve())]
     if args.mqtt:
         out += ["--mqtt", args.mqtt, "--topic-prefix", args.topic_prefix]
+    if args.db:
+        db = args.db if "://" in args.db or args.db.startswith("sqlite:") \
+            else str(Path(args.db).resolve())
+        out += ["--db", db]
     out += ["--report", str(Path(args.report).resolve()), "--refresh-s", f"{args.refresh_s:g}",
             "--window-s", f"{args.window_s:g}"]
     return out
@@ -108,8 +115,8 @@ def run_dashboard(args: argparse.Namespace) -> int:
         print("ecg-edge dashboard: error: the dashboard needs Streamlit: "
               "pip install 'ecg-edge[dashboard]'", file=sys.stderr)
         return 2
-    if args.jsonl is None and not args.mqtt:
-        logger.warning("no --jsonl or --mqtt: the live view will show no data")
+    if args.jsonl is None and not args.mqtt and not args.db:
+        logger.warning("no --jsonl, --mqtt or --db: the live view will show no data")
     address = cmd[cmd.index("--server.address") + 1]
     print(f"ecg-edge dashboard: http://{address}:{args.port}/ (Ctrl-C to stop)",
           file=sys.stderr)

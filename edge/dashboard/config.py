@@ -33,6 +33,8 @@ class DashboardConfig:
     stale_after_s : no event for this long -> the device is shown as disconnected (s).
     hr_trend_s : heart-rate trend look-back (s of stream time).
     poll_interval_s : feed polling period of the background worker (s).
+    db : the event store of ``ecg-edge ingest`` (URL or SQLite path) for the ward and
+        history pages (None = those pages say how to enable them).
     """
 
     jsonl: JsonlFeedConfig | None = None
@@ -44,6 +46,7 @@ class DashboardConfig:
     stale_after_s: float = 5.0
     hr_trend_s: float = 60.0
     poll_interval_s: float = 0.1
+    db: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "report_dir", Path(self.report_dir))
@@ -82,6 +85,8 @@ def build_app_parser() -> argparse.ArgumentParser:
     p.add_argument("--mqtt-tls", action="store_true", help="TLS to the broker")
     p.add_argument("--report", type=Path, default=DEFAULT_REPORT_DIR, metavar="DIR",
                    help=f"evaluation report folder (default {DEFAULT_REPORT_DIR})")
+    p.add_argument("--db", default=None, metavar="URL",
+                   help="event store of ecg-edge ingest (ward overview, wearer history)")
     p.add_argument("--window-s", type=float, default=10.0, help="seconds of ECG shown")
     p.add_argument("--refresh-s", type=float, default=0.5, help="live refresh period (s)")
     p.add_argument("--stale-after-s", type=float, default=5.0,
@@ -104,4 +109,4 @@ def parse_app_args(argv: list[str]) -> DashboardConfig:
                               tls=a.mqtt_tls)
     return DashboardConfig(jsonl=JsonlFeedConfig(path=a.jsonl) if a.jsonl else None,
                            mqtt=mqtt, report_dir=a.report, window_s=a.window_s,
-                           refresh_s=a.refresh_s, stale_after_s=a.stale_after_s)
+                           refresh_s=a.refresh_s, stale_after_s=a.stale_after_s, db=a.db)

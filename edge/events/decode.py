@@ -20,6 +20,7 @@ offending key; nothing else is raised, whatever the input (a property test fuzze
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import math
@@ -80,9 +81,17 @@ def _num_or_nan(name: str, v: Any) -> float:
     return float(v)
 
 
+@functools.lru_cache(maxsize=None)
+def _fields(cls: type) -> dict[str, tuple[str, bool]]:
+    """Field name -> (annotation without spaces, required) of an event class."""
+    return {f.name: (str(f.type).replace(" ", ""), f.default is dataclasses.MISSING
+                     and f.default_factory is dataclasses.MISSING)
+            for f in dataclasses.fields(cls)}
+
+
 def _check(name: str, annotation: str, v: Any) -> Any:
     """Check ``v`` against the dataclass annotation (a string: postponed annotations)."""
-    ann = annotation.replace(" ", "")
+    ann = annotation.replace(" ", "") if " " in annotation else annotation
     if ann.endswith("|None"):
         if v is None:
             return None
@@ -105,6 +114,8 @@ def _check(name: str, annotation: str, v: Any) -> Any:
         if not isinstance(v, dict):
             raise EventDecodeError(name, f"must be an object, got {type(v).__name__}")
         if ann == "dict[str,float]":
+            if all(type(x) is float for x in v.values()):  # the common case, checked fast
+                return dict(v)
             return {k: _num_or_nan(f"{name}.{k}", x) for k, x in v.items()}
         if ann == "dict[str,dict[str,float]]":
             out = {}
@@ -117,6 +128,8 @@ def _check(name: str, annotation: str, v: Any) -> Any:
     if ann == "list[float|None]":
         if not isinstance(v, list):
             raise EventDecodeError(name, f"must be an array, got {type(v).__name__}")
+        if all(x is None or type(x) is float for x in v):  # the common case, checked fast
+            return list(v)
         return [None if x is None else _num_or_nan(f"{name}[{i}]", x) for i, x in enumerate(v)]
     raise EventDecodeError(name, f"cannot decode a field of type {annotation}")  # pragma: no cover
 
@@ -207,17 +220,17 @@ def event_from_dict(data: Any) -> Event:
         raise EventDecodeError("schema", f"must be {SCHEMA_VERSION}, got {data['schema']!r}")
     if "boot" in data and (not _is_int(data["boot"]) or data["boot"] < 0):
         raise EventDecodeError("boot", "must be an integer >= 0")
-    fields = {f.name: f for f in dataclasses.fields(cls)}
+    fields = _fields(cls)
     for key in data:
         if key not in fields and key not in ENVELOPE_KEYS:
             raise EventDecodeError(str(key), f"unknown field of a {etype} event")
     kwargs: dict[str, Any] = {}
-    for name, f in fields.items():
+    for name, (annotation, required) in fields.items():
         if name not in data:
-            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            if required:
                 raise EventDecodeError(name, f"is required in a {etype} event")
             continue
-        kwargs[name] = _check(name, str(f.type), data[name])
+        kwargs[name] = _check(name, annotation, data[name])
     event = cls(**kwargs)
     _check_values(event)
     if "t_stream_s" in data:

@@ -53,3 +53,16 @@ def test_main_prints_the_command(capsys):
     assert main(["--print-command", "--port", "8600"]) == 0
     assert "--server.port 8600" in capsys.readouterr().out
     assert main(["--port", "70000"]) == 2
+
+
+@pytest.mark.parametrize("db, expected", [("night.db", "{cwd}/night.db"),
+                                          ("postgresql://ecg@db/clinic",
+                                           "postgresql://ecg@db/clinic")])
+def test_db_reaches_the_app_absolute(db, expected, tmp_path, monkeypatch):
+    from edge.dashboard.config import parse_app_args
+
+    monkeypatch.chdir(tmp_path)
+    cmd = streamlit_command(parse("--db", db))
+    app = cmd[cmd.index("--") + 1:]
+    assert opt(app, "--db") == expected.format(cwd=tmp_path)
+    assert parse_app_args(app).db == expected.format(cwd=tmp_path)

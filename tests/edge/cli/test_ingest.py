@@ -1,0 +1,90 @@
+"""``ecg-edge ingest`` and ``ecg-edge history`` as a user runs them: a JSONL night into a
+database and its history; wrong values, a missing server, Ctrl-C."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from edge.cli.main import main
+from edge.events.model import event_to_json
+from tests.edge.sinks.broker_support import Broker, free_port, need_mosquitto
+from tests.edge.store.support import mixed
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture
+def night(tmp_path) -> Path:
+    path = tmp_path / "night.jsonl"
+    events = mixed(3, 90, t0=round(time.time() - 600, 3), step_s=1.0)
+    path.write_text("".join(event_to_json(e.event) + "\n" for e in events) + "garbage\n")
+    return path
+
+
+def test_ingest_then_history(night, tmp_path, capsys):
+    db = str(tmp_path / "ward.db")
+    assert main(["ingest", "--db", db, "--jsonl", str(night), "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["stored"] == 90 and "1 malformed" in err
+    assert "malformed payloads by field: $ 1" in err
+    assert main(["ingest", "--db", f"sqlite:///{db}", "--jsonl", str(night)]) == 0
+    assert "0 stored, 90 duplicates" in capsys.readouterr().err
+    assert main(["history", "--db", db]) == 0
+    text = capsys.readouterr().out
+    assert "device 3" in text and "beats 30: N 18  S 10  V 2" in text and "alerts 10" in text
+    assert main(["history", "--db", db, "--device", "3", "--since", "2h", "--json"]) == 0
+    (report,) = json.loads(capsys.readouterr().out)
+    assert report["beats_total"] == 30 and report["beats"] == {"N": 18, "S": 10, "V": 2}
+    assert main(["history", "--db", db, "--device", "4"]) == 1
+    assert "no events of device 4" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["history", "--db", "mysql://h/x"], "unsupported database 'mysql'"),
+    (["history", "--db", "x.db", "--since", "yesterday"], "--since: expected a positive"),
+    (["ingest", "--db", "x.db", "--jsonl", "x", "--retention", "strips=1d"], "--retention"),
+    (["ingest", "--db", "x.db", "--mqtt", "host:notaport"], "expected HOST or HOST:PORT"),
+    (["ingest", "--db", "x.db", "--jsonl", "/nonexistent.jsonl"], "cannot read"),
+])
+def test_bad_values_are_one_line_errors(argv, message, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_missing_servers_are_clear_errors(tmp_path, capsys):
+    pg = f"postgresql://ecg:pw@127.0.0.1:{free_port()}/clinic"
+    assert main(["history", "--db", pg]) == 2
+    err = capsys.readouterr().err
+    assert "cannot connect" in err and ":pw@" not in err
+    argv = ["ingest", "--db", str(tmp_path / "x.db"), "--mqtt", f"127.0.0.1:{free_port()}",
+            "--connect-timeout-s", "1"]
+    assert main(argv) == 2
+    assert "no connection within 1 s" in capsys.readouterr().err
+
+
+def test_ctrl_c_stops_mqtt_ingest_cleanly(tmp_path):
+    need_mosquitto()
+    with Broker(tmp_path / "broker") as b:
+        log = tmp_path / "ingest.log"
+        with log.open("w") as fh:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "edge.cli", "ingest", "--db", str(tmp_path / "x.db"),
+                 "--mqtt", f"127.0.0.1:{b.port}", "-v"], cwd=REPO,
+                env=dict(os.environ, PYTHONPATH=str(REPO)), stderr=fh, text=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and "subscribing" not in log.read_text():
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)  # running: its handlers are installed
+        proc.wait(30)
+        err = log.read_text()
+    assert proc.returncode == 0, err
+    assert "ecg-edge ingest: 0 received" in err and "Traceback" not in err

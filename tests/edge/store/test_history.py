@@ -1,0 +1,113 @@
+"""History, ward overview and strips read back from a synthetic night with known content, on
+both backends."""
+from __future__ import annotations
+
+import pytest
+
+from edge.store import EventStore
+from edge.store.history import (
+    device_history,
+    hr_series,
+    render_history,
+    strip_around,
+    ward_overview,
+)
+from tests.edge.store.support import alert, beat, hr, link, quality, strip
+
+H0 = 497223 * 3600.0  # an hour boundary (Unix s)
+NOW = H0 + 2 * 3600
+
+
+def night() -> list:
+    """Device 5: 10 beats, 6 hr values over two hours with a silence, a v_run that ended, an
+    afib still going, a link gap and two seq numbers never received."""
+    seq = iter(range(1000))
+    ev = []
+    labels = "NNNNNNVVSS"
+    rhythms = ["AFIB"] * 4 + ["N"] * 4 + [None] * 2
+    for i, (lab, rh) in enumerate(zip(labels, rhythms)):
+        ev.append(beat(5, next(seq), H0 + 1 + i, lab, rh))
+    for t, bpm, burden in ((0, 60, .1), (60, 70, .2), (120, 80, .3), (3600, 100, .25),
+                           (3660, None, None), (3720, 90, .2)):
+        ev.append(hr(5, next(seq), H0 + t, bpm, burden))
+    next(seq), next(seq)  # lost on the way
+    ev.append(alert(5, next(seq), H0 + 30, "v_run", "onset"))
+    ev.append(alert(5, next(seq), H0 + 40, "v_run", "end"))
+    ev.append(link(5, next(seq), H0 + 3000))
+    ev.append(alert(5, next(seq), H0 + 3650, "afib", "onset"))
+    return ev
+
+
+def ward() -> list:
+    return [hr(6, 0, H0 + 10, 70.0), link(6, 1, H0 + 5, "connected"),
+            quality(6, 2, H0 + 11, "noisy"), beat(6, 3, H0 + 12, "N", "N"),
+            hr(7, 0, H0 + 10, 120.0), alert(7, 1, H0 + 20, "bigeminy", "onset", "warning"),
+            # device 8: an alarm of a previous gateway run does not stay active
+            alert(8, 0, H0 + 5, "v_run", "onset", boot=1), hr(8, 0, H0 + 50, 65.0, boot=2)]
+
+
+@pytest.fixture
+def store(db_url):
+    with EventStore.open(db_url) as s:
+        s.write(night() + ward())
+        yield s
+
+
+def test_history_of_one_wearer(store):
+    (r,) = device_history(store, 3 * 3600, device=5, now_s=NOW)
+    assert r["device_id"] == 5 and r["boots"] == [1]
+    assert r["beats"] == {"N": 6, "S": 2, "V": 2} and r["beats_total"] == 10
+    assert r["af_burden"] == {"beats": 0.5, "beats_with_rhythm": 8, "last_1h": 0.2,
+                              "max_1h": 0.3}
+    assert [(a["kind"], a["state"], a["time_s"]) for a in r["alerts"]] == [
+        ("v_run", "onset", H0 + 30), ("v_run", "end", H0 + 40), ("afib", "onset", H0 + 3650)]
+    assert r["hr_hourly"] == [
+        {"hour_s": int(H0), "min": 60.0, "mean": 70.0, "max": 80.0, "n": 3},
+        {"hour_s": int(H0) + 3600, "min": 90.0, "mean": 95.0, "max": 100.0, "n": 2}]
+    gaps = r["gaps"]
+    assert gaps["missing_events"] == 2
+    assert gaps["silences"] == [{"from_s": H0 + 120, "to_s": H0 + 3600, "duration_s": 3480.0}]
+    assert gaps["link"] == [{"time_s": H0 + 3000, "gap_s": 2.0, "lost_samples": 720,
+                             "action": "filled"}]
+    assert (r["first_s"], r["last_s"]) == (H0, H0 + 3720)
+
+
+def test_window_and_devices(store):
+    assert [r["device_id"] for r in device_history(store, 3 * 3600, now_s=NOW)] == [5, 6, 7, 8]
+    (r,) = device_history(store, 3500, device=5, now_s=NOW)  # from H0 + 3700
+    assert r["beats_total"] == 0 and r["alerts"] == [] and len(r["hr_hourly"]) == 1
+    assert device_history(store, 3600, device=99, now_s=NOW) == []
+
+
+def test_text_rendering_names_everything(store):
+    text = render_history(device_history(store, 3 * 3600, device=5, now_s=NOW))
+    for needle in ("device 5", "beats 10: N 6  S 2  V 2", "AF burden: 50.0 %", "afib",
+                   "60 / 70 / 80", "1 link gaps, 1 silences, 2 events missing by seq"):
+        assert needle in text
+    assert render_history([]) == "no events stored in this window\n"
+
+
+def test_ward_overview_puts_active_alarms_first(store):
+    rows = ward_overview(store, 3 * 3600, now_s=NOW)
+    assert [r.device_id for r in rows] == [5, 7, 6, 8]
+    five, seven, six, eight = rows
+    assert [a["kind"] for a in five.active] == ["afib"] and five.priority == 0
+    assert five.hr_bpm == 90.0 and five.rhythm is None and five.last_label == "S"
+    assert five.link == "gap"
+    assert seven.priority == 1 and seven.hr_bpm == 120.0
+    assert (six.hr_bpm, six.rhythm, six.link, six.quality, six.active) == (
+        70.0, "N", "connected", "noisy", ())
+    assert eight.active == () and eight.boot == 2
+
+
+def test_hr_series_and_strip_around_an_alarm(store):
+    assert hr_series(store, 5, 3 * 3600, now_s=NOW)[:2] == [(H0, 60.0), (H0 + 60, 70.0)]
+    # 1 s strips (125 Hz) around the afib onset at H0 + 3650
+    store.write([strip(5, 500 + k, H0 + 3640 + k) for k in range(20)])
+    a = [a for a in device_history(store, 3 * 3600, device=5, now_s=NOW)[0]["alerts"]
+         if a["kind"] == "afib"][0]
+    s = strip_around(store, 5, 1, a["sample_index"], before_s=4, after_s=4)
+    assert s is not None and len(s["t_s"]) == len(s["mv"])
+    assert min(s["t_s"]) == pytest.approx(-4, abs=0.01) and max(s["t_s"]) <= 4
+    assert s["t_s"] == sorted(s["t_s"]) and None in s["mv"]
+    assert strip_around(store, 5, 1, a["sample_index"] + 10**7) is None
