@@ -173,34 +173,42 @@ class _Cand:
 
 
 class _EnergyChannel:
-    """Band-pass -> 5-point derivative -> absolute value -> moving average, streaming.
+    """Band-pass -> 5-point derivative -> absolute value -> moving average, streaming; with
+    ``n_avg2``, a second moving average of the same |derivative| (a shorter envelope).
 
-    The moving average is a direct sum per output (not a running cumsum), so the feature is
+    The moving averages are a direct sum per output (not a running cumsum), so the features are
     bit-identical however the stream is chunked.
     """
 
-    def __init__(self, low_hz: float, high_hz: float, fs_hz: float, n_avg: int) -> None:
+    def __init__(self, low_hz: float, high_hz: float, fs_hz: float, n_avg: int,
+                 n_avg2: int | None = None) -> None:
         self.sos = signal.butter(2, [low_hz, high_hz], btype="bandpass", fs=fs_hz, output="sos")
         self.n_avg = n_avg
         self.box = np.full(n_avg, 1.0 / n_avg)
+        self.box2 = np.full(n_avg2, 1.0 / n_avg2) if n_avg2 else None
+        self.n_hist = max(n_avg, n_avg2 or 1) - 1
         self.reset()
 
     def reset(self) -> None:
         self.zi = np.zeros((self.sos.shape[0], 2))
         self.deriv_hist = np.zeros(4)
-        self.abs_hist = np.zeros(self.n_avg - 1)
+        self.abs_hist = np.zeros(self.n_hist)
 
-    def process(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(band-passed signal, averaged |derivative|) of one chunk."""
+    def process(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """(band-passed signal, averaged |derivative|, second average or None) of one chunk."""
         bp, self.zi = signal.sosfilt(self.sos, x, zi=self.zi)
         ext = np.concatenate([self.deriv_hist, bp])
         d = (2 * ext[4:] + ext[3:-1] - ext[1:-3] - 2 * ext[:-4]) / 8.0
         self.deriv_hist = ext[-4:]
         ext2 = np.concatenate([self.abs_hist, np.abs(d)])
-        feat = np.convolve(ext2, self.box, mode="valid")
-        if self.n_avg > 1:
-            self.abs_hist = ext2[-(self.n_avg - 1):]
-        return bp, feat
+        feat = np.convolve(ext2[self.n_hist - (self.n_avg - 1):], self.box, mode="valid")
+        feat2 = None
+        if self.box2 is not None:
+            feat2 = np.convolve(ext2[self.n_hist - (self.box2.size - 1):], self.box2,
+                                mode="valid")
+        if self.n_hist:
+            self.abs_hist = ext2[-self.n_hist:]
+        return bp, feat, feat2
 
 
 class _Buffer:
@@ -242,7 +250,9 @@ class RPeakDetector:
         self.n_int = max(1, int(round(cfg.integration_ms * ms)))
         self.n_hf_int = max(1, int(round(cfg.hf_integration_ms * ms)))
         # The QRS-energy feature, and the high-band channel of the noise gate.
-        self._qrs_channel = _EnergyChannel(cfg.band_low_hz, cfg.band_high_hz, fs, self.n_int)
+        self.n_vf_int = max(1, int(round(cfg.vf_integration_ms * ms)))
+        self._qrs_channel = _EnergyChannel(cfg.band_low_hz, cfg.band_high_hz, fs, self.n_int,
+                                           self.n_vf_int)
         self._hf_channel = _EnergyChannel(cfg.hf_band_low_hz, cfg.hf_band_high_hz, fs,
                                           self.n_hf_int)
         self.n_dom = max(1, int(round(cfg.dominance_ms * ms)))
@@ -256,7 +266,6 @@ class RPeakDetector:
         self.n_max_sb = int(round(cfg.max_searchback_s * fs))
         self.n_align = int(round(cfg.alignment_ms * ms))
         self.n_vf_window = int(round(cfg.vf_window_s * fs))
-        self.n_vf_int = max(1, int(round(cfg.vf_integration_ms * ms)))
         # The feature peak trails the R wave; the R search looks back over the integration window.
         self.n_max_conflict = int(round(cfg.max_conflict_ms * ms)) if cfg.conflict_fraction else 0
         # A candidate is decided once every candidate that could pre-blank it or conflict with
@@ -282,6 +291,7 @@ class RPeakDetector:
         self._bp = _Buffer()  # band-passed
         self._feat = _Buffer()  # integrated energy
         self._hf = _Buffer()  # integrated high-band energy
+        self._env = _Buffer()  # QRS-band |derivative| over vf_integration_ms (flutter test)
         self._hf_hist: deque[float] = deque(maxlen=8)  # accepted beats' hf ratios
         self._invalid_until = -1  # last index (inclusive) touched by invalid input + settle
         self._invalid_runs: deque[tuple[int, int]] = deque()  # [a, b] invalid, incl. settle
@@ -327,10 +337,11 @@ class RPeakDetector:
             x = np.where(bad, 0.0, x)
         valid = np.asarray(chunk.valid, dtype=bool) & ~bad
         start = self._n
-        bp, feat = self._qrs_channel.process(x)
+        bp, feat, env = self._qrs_channel.process(x)
         self._sig.append(x)
         self._bp.append(bp)
         self._feat.append(feat)
+        self._env.append(env)
         self._hf.append(self._hf_channel.process(x)[1])
         self._n += x.size
         inv = np.flatnonzero(~valid)
@@ -607,7 +618,7 @@ class RPeakDetector:
         self._hf_hist.append(c.hf)
         # Ventricular flutter/fibrillation: the QRS-energy feature never returns to baseline.
         # After vf_beats such beats in a row, "beats" are flutter waves: not emitted.
-        seg = self._flutter_envelope(c.feat_index)
+        seg = self._env.get(c.feat_index - self.n_vf_window, c.feat_index + 1)
         peak = float(seg.max()) if seg.size else 0.0
         floor = float(np.partition(seg, seg.size // 10)[seg.size // 10]) if seg.size else 0.0
         self._vf_run = self._vf_run + 1 if peak > 0 and floor > self.config.vf_ratio * peak else 0
@@ -616,22 +627,11 @@ class RPeakDetector:
             return
         out.append(c.r_index - self.n_align)
 
-    def _flutter_envelope(self, f: int) -> np.ndarray:
-        """The band-passed signal's |derivative| averaged over ``vf_integration_ms``, over the
-        ``vf_window_s`` ending at feature index ``f`` (recomputed from the buffered band-pass,
-        so chunking cannot change it)."""
-        bp = self._bp.get(f - self.n_vf_window - self.n_vf_int - 3, f + 1)
-        if bp.size < 5 + self.n_vf_int:
-            return np.zeros(0)
-        d = np.abs(2 * bp[4:] + bp[3:-1] - bp[1:-3] - 2 * bp[:-4]) / 8.0
-        c = np.concatenate([[0.0], np.cumsum(d)])
-        return (c[self.n_vf_int:] - c[:-self.n_vf_int]) / self.n_vf_int
-
     def _trim(self) -> None:
-        history = max(self.n_learn, self.n_vf_window + self.n_vf_int + 4)
+        history = max(self.n_learn, self.n_vf_window + 1)
         keep_from = self._n - (self.n_lookahead + self.n_int + self.n_rsearch + history
                                + self.n_max_sb + 64)
-        for buf in (self._sig, self._bp, self._feat, self._hf):
+        for buf in (self._sig, self._bp, self._feat, self._hf, self._env):
             buf.trim_before(keep_from)
         while self._invalid_runs and self._invalid_runs[0][1] < keep_from - self.n_max_sb:
             self._invalid_runs.popleft()

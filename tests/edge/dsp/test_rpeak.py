@@ -215,9 +215,9 @@ def test_supraventricular_tachycardia_at_128_hz_is_not_taken_for_flutter(svt_exc
     s = score(None)
     assert s.se >= 0.99 and s.ppv >= 0.99, s.to_dict()
     # The former flutter test (the 150 ms-integrated QRS feature, floor 0.2, 8 beats) took this
-    # run for flutter and emitted none of it.
+    # run for flutter and emitted (almost) none of it: measured 1 of 139.
     old = score(DetectorConfig(vf_integration_ms=150.0, vf_ratio=0.2, vf_beats=8))
-    assert old.tp == 0, old.to_dict()
+    assert old.tp <= 5, old.to_dict()
 
 
 def test_ventricular_flutter_is_still_suppressed(mitdb_dir):
