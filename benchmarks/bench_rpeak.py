@@ -23,6 +23,12 @@ In one run, on the same records and the same input (first channel, physical unit
   Ours is timed with three streaming chunk sizes (1 s, the reference run, plus 10 s and 0.1 s);
   their detections are asserted identical (every stage is chunk-invariant by design).
 
+* **A low sample rate**: the MIT-BIH Supraventricular Arrhythmia Database (SVDB, 128 Hz, every
+  ``*.hea`` record in its folder: 39 in ``../shared/data/svdb``, 78 in the full database), first
+  channel at its native rate, reference ``atr``, every AAMI beat a reference beat; gross Se, +P,
+  F1 for ours (which resamples to its 360 Hz processing rate itself), ``gqrs`` and NeuroKit2's
+  Pan-Tompkins (``SVDB_DETECTORS``; the other peers are not run there).
+
 * **Noise robustness** on the MIT-BIH Noise Stress Test Database: F1 per SNR (24, 18, 12, 6, 0,
   -6 dB) for records 118e* and 119e*, all beats of each record, reference ``atr`` annotations of
   the NSTDB folder. (The 119e* annotations follow MIT-BIH 119's older annotation file; a few V
@@ -48,9 +54,13 @@ From the repository root::
     python benchmarks/bench_rpeak.py --jobs 2                    # everything (5-16 min)
     python benchmarks/bench_rpeak.py --records 100,101 --detectors ours,gqrs --no-nstdb
     python benchmarks/bench_rpeak.py --records 100,207 --nstdb-records 118e06,119e00 --out /tmp/r
+    python benchmarks/bench_rpeak.py --records 100 --no-nstdb --svdb-records 865,848
 
 Data directories: ``--data-dir`` (MIT-BIH; ``--mitdb-dir`` is the same) / ``--nstdb-dir``,
-else ``$MITDB_DIR`` / ``$NSTDB_DIR``; a missing one is a one-line error (exit 2). Outputs
+else ``$MITDB_DIR`` / ``$NSTDB_DIR``; a missing one is a one-line error (exit 2). SVDB:
+``--svdb-dir``, else ``$SVDB_DIR``, else ``svdb`` next to the MIT-BIH folder; when none of these
+holds it the SVDB section is skipped with a note (``--svdb-dir`` given and wrong, or
+``--svdb-records`` without any folder, is an error, exit 2). Outputs
 (``--out``, default ``benchmarks/results``): ``rpeak.json`` (per-record counts and CPU per
 detector, gross totals for both protocols, NSTDB per SNR, machine info, the exact command) and
 ``rpeak.md`` (the tables, also printed at the end). Work is spread over a ``multiprocessing``
@@ -102,6 +112,8 @@ OURS_CHUNKS = (1.0, 10.0, 0.1)
 #: NSTDB SNR suffixes and their value in dB.
 SNRS_DB = {"24": 24, "18": 18, "12": 12, "06": 6, "00": 0, "_6": -6}
 NSTDB_RECORDS = tuple(f"{base}e{s}" for base in ("118", "119") for s in SNRS_DB)
+#: Detectors run on SVDB (ours at every chunk size of OURS_CHUNKS).
+SVDB_DETECTORS = ("ours", "gqrs", "nk_pantompkins1985")
 WINDOW_MS = 150.0
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                 "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
@@ -318,6 +330,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--nstdb-records", default=None,
                    help=f"comma-separated subset of {','.join(NSTDB_RECORDS)} (default: all)")
     p.add_argument("--no-nstdb", action="store_true", help="skip the noise stress test")
+    p.add_argument("--svdb-dir", default=None,
+                   help="SVDB folder (default $SVDB_DIR, else svdb next to the MIT-BIH folder)")
+    p.add_argument("--svdb-records", default=None,
+                   help="comma-separated SVDB records (default: every *.hea in its folder)")
+    p.add_argument("--no-svdb", action="store_true", help="skip the SVDB (128 Hz) section")
     return p
 
 
@@ -337,7 +354,26 @@ def _parse_args(argv):
     if bad:
         p.error(f"--nstdb-records: unknown {bad}; choose from {list(NSTDB_RECORDS)}")
     a.nstdb_records = [] if a.no_nstdb else [r for r in NSTDB_RECORDS if r in nst]
+    if a.no_svdb and (a.svdb_records or a.svdb_dir):
+        p.error("--no-svdb contradicts --svdb-records / --svdb-dir")
+    a.svdb_records = _split(a.svdb_records) if a.svdb_records else None
     return a
+
+
+def _svdb_dir(cli: str | None, mit_dir: str, required: bool) -> str | None:
+    """The SVDB folder: ``--svdb-dir``, else ``$SVDB_DIR``, else ``svdb`` beside the MIT-BIH
+    folder. None when the last two do not hold it and nothing asked for it (``required``
+    False); otherwise a missing folder raises :class:`~edge.errors.DataNotFoundError`."""
+    if cli is not None:
+        return _resolve_dir(cli, "svdb")
+    if os.environ.get("SVDB_DIR"):
+        return _resolve_dir(None, "svdb")
+    beside = Path(mit_dir).parent / "svdb"
+    if any(beside.glob("*.hea")):
+        return str(beside)
+    if required:
+        return _resolve_dir(None, "svdb")
+    return None
 
 
 def _score_database(results, refs, excl, variants):
@@ -434,12 +470,12 @@ def _md_invariance(chk: dict | None) -> list[str]:
         return []
     if not chk["mismatches"]:
         return [f"Ours with chunk 1 s, 10 s and 0.1 s: detections identical on all "
-                f"{chk['compared']} records (MIT-BIH + NSTDB; asserted), so only "
+                f"{chk['compared']} records (MIT-BIH + NSTDB + SVDB; asserted), so only "
                 f"their CPU columns differ.", ""]
     L = ["## ASSERTION FAILED: ours is not chunk-size invariant", "",
          f"Ours' detections with chunk 1 s, 10 s and 0.1 s are identical on "
          f"{chk['identical']} of {chk['compared']} records (MIT-BIH + "
-         f"NSTDB) and differ on {len(chk['mismatches'])}: "
+         f"NSTDB + SVDB) and differ on {len(chk['mismatches'])}: "
          f"{', '.join(m['db'] + ' ' + m['record'] for m in chk['mismatches'])}."
          f" The script exits with status 1. Per differing record (protocol 1 "
          f"counts; \"+only / -only\" = detections present only in this run / only "
@@ -516,6 +552,32 @@ def _md_nstdb(variants, nst_per: dict, nst_records) -> list[str]:
                 "description); scores cover the whole 30-min record.", ""]
 
 
+def _md_svdb(variants, gross: dict, per: dict) -> list[str]:
+    """Gross table on SVDB (128 Hz) and the records where ours misses most."""
+    if not gross:
+        return []
+    L = _md_gross(gross, variants, "all",
+                  f"SVDB (MIT-BIH Supraventricular Arrhythmia DB, 128 Hz): {len(per)} records, "
+                  f"all beats")
+    L[2:2] = ["Channel 0 at its native 128 Hz; every AAMI beat annotation of `atr` is a "
+              "reference beat; EC57 matching, 150 ms window. Ours resamples to its 360 Hz "
+              "processing rate; gqrs and NeuroKit2 run at 128 Hz.", ""]
+    ours = next((v for v in variants if v.startswith("ours@")), None)
+    if ours is None:
+        return L
+    worst = sorted(per, key=lambda r: (-per[r][ours]["all"]["fn"], r))[:8]
+    L += ["Records where ours misses most (FN / FP per detector):", "",
+          "| Record | Beats | " + " | ".join(_label(v) for v in variants
+                                             if not v.startswith("ours@") or v == ours) + " |",
+          "|---|---:|" + "---:|" * len([v for v in variants
+                                        if not v.startswith("ours@") or v == ours])]
+    for r in worst:
+        cells = [f"{per[r][v]['all']['fn']} / {per[r][v]['all']['fp']}"
+                 for v in variants if not v.startswith("ours@") or v == ours]
+        L.append(f"| {r} | {per[r][ours]['n_ref']} | " + " | ".join(cells) + " |")
+    return L + [""]
+
+
 def _md_worst(report: dict, variants, mit_gross: dict) -> list[str]:
     """The ten MIT-BIH records where ours has the lowest F1, with the peers' F1."""
     ref_v = f"ours@{OURS_CHUNKS[0]:g}"
@@ -560,11 +622,14 @@ def _md_failures(report: dict, variants, mit_gross: dict, nst_per: dict) -> list
     return L + [""]
 
 
-def _markdown(report, variants, mit_gross, nst_per, records, nst_records) -> str:
-    """``rpeak.md``: header, MIT-BIH tables, chunk invariance, NSTDB, worst records, failures."""
+def _markdown(report, variants, mit_gross, nst_per, records, nst_records,
+              svdb_variants=(), svdb_gross=None, svdb_per=None) -> str:
+    """``rpeak.md``: header, MIT-BIH tables, chunk invariance, NSTDB, SVDB, worst records,
+    failures."""
     L = _md_header(report, records)
     L += _md_mitdb(report, variants, mit_gross)
     L += _md_nstdb(variants, nst_per, nst_records)
+    L += _md_svdb(svdb_variants, svdb_gross or {}, svdb_per or {})
     L += _md_worst(report, variants, mit_gross)
     L += _md_failures(report, variants, mit_gross, nst_per)
     return "\n".join(L)
@@ -587,6 +652,14 @@ def _references(records, nst_records, mit_dir: str, nst_dir: str | None):
         b = reference_beats(rec, database="nstdb", data_dir=nst_dir)
         nst_refs[rec] = {"idx": b.sample_index, "fs_hz": b.fs_hz}
     return mit_refs, mit_excl, nst_refs
+
+
+def _svdb_references(records, svdb_dir: str) -> dict:
+    out = {}
+    for rec in records:
+        b = reference_beats(rec, database="svdb", data_dir=svdb_dir)
+        out[rec] = {"idx": b.sample_index, "fs_hz": b.fs_hz}
+    return out
 
 
 def _snapshot() -> Path:
@@ -735,19 +808,32 @@ def main(argv=None) -> int:
         mit_dir = _resolve_dir(args.mitdb_dir, "mitdb")
         nst_dir = _resolve_dir(args.nstdb_dir, "nstdb") if nst_records else None
         mit_refs, mit_excl, nst_refs = _references(args.records, nst_records, mit_dir, nst_dir)
+        svdb_dir = None if args.no_svdb else _svdb_dir(args.svdb_dir, mit_dir,
+                                                       args.svdb_records is not None)
+        svdb_records = [] if svdb_dir is None else (
+            args.svdb_records or sorted(p.stem for p in Path(svdb_dir).glob("*.hea")))
+        svdb_refs = _svdb_references(svdb_records, svdb_dir) if svdb_records else {}
     except EdgeError as exc:
         print(f"bench_rpeak.py: error: {exc}", file=sys.stderr)
         return 2
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     variants = _variants(args.detectors)
-    records_of = {"mitdb": args.records, "nstdb": nst_records}
-    refs_of = {"mitdb": mit_refs, "nstdb": nst_refs}
+    svdb_variants = _variants([d for d in args.detectors if d in SVDB_DETECTORS])
+    if not svdb_variants:
+        svdb_records, svdb_refs = [], {}
+    if svdb_dir is None and not args.no_svdb:
+        print("note: no SVDB folder ($SVDB_DIR, or svdb next to the MIT-BIH folder); the "
+              "SVDB section is skipped", file=sys.stderr)
+    records_of = {"mitdb": args.records, "nstdb": nst_records, "svdb": svdb_records}
+    refs_of = {"mitdb": mit_refs, "nstdb": nst_refs, "svdb": svdb_refs}
     tasks = [(v, "mitdb", r, mit_dir) for r in args.records for v in variants]
     tasks += [(v, "nstdb", r, nst_dir) for r in nst_records for v in variants]
+    tasks += [(v, "svdb", r, svdb_dir) for r in svdb_records for v in svdb_variants]
     print(f"{len(tasks)} tasks: {len(variants)} detector variants x "
-          f"({len(args.records)} MIT-BIH + {len(nst_records)} NSTDB records), "
-          f"jobs={args.jobs}", flush=True)
+          f"({len(args.records)} MIT-BIH + {len(nst_records)} NSTDB records) + "
+          f"{len(svdb_variants)} x {len(svdb_records)} SVDB records, jobs={args.jobs}",
+          flush=True)
 
     git_state = _git_state()
     tree_start = source_hashes(REPO_ROOT)
@@ -769,6 +855,9 @@ def main(argv=None) -> int:
     nst_results = {(v, r): results[("nstdb", v, r)] for v in variants for r in nst_records}
     nst_per, nst_gross = _score_database(nst_results, nst_refs, None, variants) \
         if nst_records else ({}, {})
+    svdb_results = {(v, r): results[("svdb", v, r)] for v in svdb_variants for r in svdb_records}
+    svdb_per, svdb_gross = _score_database(svdb_results, svdb_refs, None, svdb_variants) \
+        if svdb_records else ({}, {})
 
     report = {
         "benchmark": "rpeak",
@@ -784,6 +873,7 @@ def main(argv=None) -> int:
                      "detectors": {v: _label(v) for v in variants},
                      "reference": "all AAMI beat annotations (N L R e j A a J S V E F / f Q)",
                      "mitdb_dir": mit_dir, "nstdb_dir": nst_dir if nst_records else None,
+                     "svdb_dir": svdb_dir if svdb_records else None,
                      "cpu_timing": "time.process_time() around the detector call only; one "
                                    "untimed warm-up per worker and detector; 1 BLAS thread"},
         "mitdb": {"records": args.records, "gross": _gross_json(mit_gross),
@@ -792,16 +882,20 @@ def main(argv=None) -> int:
         "nstdb": {"records": nst_records, "gross": _gross_json(nst_gross) if nst_gross else {},
                   "by_snr_db": _nst_by_snr(nst_per, variants, nst_records),
                   "per_record": nst_per},
+        "svdb": {"records": svdb_records,
+                 "gross": _gross_json(svdb_gross) if svdb_gross else {},
+                 "per_record": svdb_per},
         "ours_chunk_invariance": invariance,
         "errors": _errors(results),
     }
     ours_v = [v for v in variants if v.startswith("ours@")]
-    for per in (mit_per, nst_per):  # per-record CPU of every ours chunk size, side by side
+    for per in (mit_per, nst_per, svdb_per):  # per-record CPU of every ours chunk size
         for rec, d in per.items():
             if ours_v:
                 d["ours_cpu_s_by_chunk"] = {f"{v.split('@')[1]}": d[v]["cpu_s"] for v in ours_v}
 
-    md = _markdown(report, variants, mit_gross, nst_per, args.records, nst_records)
+    md = _markdown(report, variants, mit_gross, nst_per, args.records, nst_records,
+                   svdb_variants, svdb_gross, svdb_per)
     (out_dir / "rpeak.json").write_text(json.dumps(report, indent=1, default=_json_default)
                                         + "\n")
     (out_dir / "rpeak.md").write_text(md + "\n")

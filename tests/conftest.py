@@ -27,6 +27,17 @@ def nstdb_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def svdb_dir() -> Path:
+    """The MIT-BIH Supraventricular Arrhythmia Database (128 Hz): ``$SVDB_DIR``, else ``svdb``
+    next to ``$MITDB_DIR`` (the layout of ``../shared/data``); skipped, saying why, otherwise."""
+    for raw in (os.environ.get("SVDB_DIR"),
+                os.environ.get("MITDB_DIR") and Path(os.environ["MITDB_DIR"]).parent / "svdb"):
+        if raw and (Path(raw) / "865.hea").is_file():
+            return Path(raw)
+    pytest.skip("SVDB_DIR is not set to the SVDB data directory (see README: Data)")
+
+
+@pytest.fixture(scope="session")
 def cinc2017_dir() -> Path:
     """The CinC 2017 recordings: ``$CINC2017_DIR``, else ``cinc2017`` next to ``$MITDB_DIR``
     (the layout of ``../shared/data``); skipped, saying why, when neither holds them."""

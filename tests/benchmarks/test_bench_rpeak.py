@@ -56,12 +56,37 @@ def test_unknown_record_is_a_one_line_error(tmp_path, monkeypatch, capsys, mitdb
     (["--detectors", "ours,pan"], "unknown detector(s) ['pan']"),
     (["--nstdb-records", "118e07"], "--nstdb-records: unknown ['118e07']"),
     (["--jobs", "0"], "--jobs: must be >= 1"),
+    (["--no-svdb", "--svdb-records", "865"], "--no-svdb contradicts"),
 ])
 def test_bad_options(argv, message, capsys):
     with pytest.raises(SystemExit) as exc:
         bench_rpeak.main(argv)
     assert exc.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_svdb_directory_and_records(tmp_path, monkeypatch, capsys, mitdb_dir):
+    monkeypatch.setenv("MITDB_DIR", str(mitdb_dir))
+    missing = tmp_path / "nope"
+    assert bench_rpeak.main(["--records", "100", "--no-nstdb", "--svdb-dir", str(missing),
+                             "--out", str(tmp_path)]) == 2
+    assert "svdb data directory not found" in _one_line_error(capsys)
+    # Without --svdb-dir / $SVDB_DIR / a sibling svdb folder the section is skipped ...
+    monkeypatch.delenv("SVDB_DIR", raising=False)
+    assert bench_rpeak._svdb_dir(None, str(tmp_path / "mitdb"), required=False) is None
+    # ... unless records were asked for.
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(bench_rpeak.EdgeError, match="SVDB_DIR"):
+        bench_rpeak._svdb_dir(None, str(tmp_path / "mitdb"), required=True)
+    assert not (tmp_path / "rpeak.json").exists()
+
+
+def test_unknown_svdb_record_is_a_one_line_error(tmp_path, monkeypatch, capsys, mitdb_dir,
+                                                 svdb_dir):
+    monkeypatch.setenv("MITDB_DIR", str(mitdb_dir))
+    assert bench_rpeak.main(["--records", "100", "--no-nstdb", "--svdb-dir", str(svdb_dir),
+                             "--svdb-records", "865,999", "--out", str(tmp_path)]) == 2
+    assert "'999' not found" in _one_line_error(capsys)
 
 
 def test_record_selection():
