@@ -8,9 +8,10 @@ Data:
   the reference '+' annotation before it (``(AFIB`` and ``(AFL`` are AF/AFL). DS2 is never
   read here.
 
-Beats are cached under ``$ECG_EDGE_CACHE`` (``rhythm_cinc_beats.npz``,
-``rhythm_mitdb_<rec>.npz``). ``python -m training.rhythm`` runs the CinC record-stratified
-5-fold cross-validation, prints it, and writes ``edge/models/rhythm_af.json`` and
+Beats are cached under ``$ECG_EDGE_CACHE`` (``rhythm_cinc_beats_<tag>.npz``,
+``rhythm_mitdb_<rec>_<tag>.npz``, ``<tag>``: :func:`detector_tag`).
+``python -m training.rhythm`` runs the CinC record-stratified 5-fold cross-validation, prints
+it, and writes ``edge/models/rhythm_af.json`` and
 ``edge/models/rhythm_strip.json`` fitted on all the training data.
 """
 from __future__ import annotations
@@ -69,10 +70,20 @@ class CincBeats:
         return self.beats[self.offsets[i]:self.offsets[i + 1]]
 
 
+def detector_tag() -> str:
+    """Short hash of the streaming detector's default settings: cached detected beats are
+    keyed by it, so a detector change never reuses beats found by the old one."""
+    import hashlib  # noqa: PLC0415
+
+    from edge.dsp.rpeak import DetectorConfig  # noqa: PLC0415
+
+    return hashlib.sha256(repr(DetectorConfig()).encode()).hexdigest()[:8]
+
+
 def cinc_beats(data_dir: str | os.PathLike | None = None) -> CincBeats:
     """Detected beats of all CinC 2017 recordings (cached)."""
     base = Path(data_dir) if data_dir else cinc_dir()
-    cache = cache_dir() / "rhythm_cinc_beats.npz"
+    cache = cache_dir() / f"rhythm_cinc_beats_{detector_tag()}.npz"
     if cache.is_file():
         z = np.load(cache, allow_pickle=False)
         return CincBeats(*(z[k] for k in ("names", "labels", "duration_s", "fs_hz", "offsets",
@@ -120,7 +131,7 @@ def cinc_labels(cinc: CincBeats, data_dir: str | os.PathLike | None = None) -> n
     the analyser; cached per model version), aligned with ``cinc.beats``."""
     base = Path(data_dir) if data_dir else cinc_dir()
     clf = _classifier()
-    cache = cache_dir() / f"rhythm_cinc_labels_{clf.model_version}.npz"
+    cache = cache_dir() / f"rhythm_cinc_labels_{clf.model_version}_{detector_tag()}.npz"
     if cache.is_file():
         z = np.load(cache)
         if z["labels"].size == cinc.beats.size:
@@ -145,7 +156,7 @@ def mitdb_rhythm_labels(record: str, data_dir: str | os.PathLike | None = None, 
         raise ValueError("DS2 records are never used for training")
     clf = _classifier()
     beats, _, fs = mitdb_rhythm_beats(record, data_dir)
-    cache = cache_dir() / f"rhythm_mitdb_labels_{record}_{clf.model_version}.npz"
+    cache = cache_dir() / f"rhythm_mitdb_labels_{record}_{clf.model_version}_{detector_tag()}.npz"
     if cache.is_file():
         z = np.load(cache)
         if z["labels"].size == beats.size:
@@ -188,7 +199,7 @@ def rhythm_intervals(record: str, data_dir: str | os.PathLike | None = None
 def mitdb_rhythm_beats(record: str, data_dir: str | os.PathLike | None = None
                        ) -> tuple[np.ndarray, np.ndarray, float]:
     """Detected beats of a MIT-BIH record (cached) and whether each is inside AF/AFL."""
-    cache = cache_dir() / f"rhythm_mitdb_{record}.npz"
+    cache = cache_dir() / f"rhythm_mitdb_{record}_{detector_tag()}.npz"
     if cache.is_file():
         z = np.load(cache)
         beats, fs = z["beats"], float(z["fs_hz"])
