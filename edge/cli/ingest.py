@@ -113,8 +113,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:  # noqa: ANN001 - argpars
     m.add_argument("--tls-cert-file", default=None, metavar="PEM")
     m.add_argument("--tls-key-file", default=None, metavar="PEM")
     m.add_argument("--protocol", default="3.1.1", choices=("5", "3.1.1"),
-                   help="MQTT version of the session (default 3.1.1: less CPU per event in paho; both "
-                        "keep a persistent session and support --share)")
+                   help="MQTT version of the session (default 3.1.1: less CPU per event in "
+                        "paho; both keep a persistent session and support --share)")
     m.add_argument("--connect-timeout-s", type=positive_float, default=10.0,
                    help="give up at start when the broker does not answer (default 10 s; "
                         "later outages are waited out)")
