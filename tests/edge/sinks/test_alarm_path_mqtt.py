@@ -15,8 +15,6 @@ import sys
 import threading
 import time
 
-import pytest
-
 from edge.events.model import AlertEvent, BeatEvent, Sequencer
 from edge.runtime.daemon import Daemon
 from edge.runtime.loader import build_source
@@ -25,23 +23,13 @@ from edge.sinks import MqttSink, MqttSinkSettings
 from edge.sinks.outbox import Outbox, OutboxConfig
 from tests.edge.runtime.daemon_support import REPO, subprocess_env
 from tests.edge.sinks.broker_support import (
-    Broker,
     Relay,
     Subscriber,
     events,
     free_port,
-    need_mosquitto,
 )
 
 EXCERPT = REPO / "edge" / "data" / "mitdb_233_excerpt"
-
-
-@pytest.fixture
-def broker(tmp_path):
-    need_mosquitto()
-    b = Broker(tmp_path / "broker").start()
-    yield b
-    b.stop()
 
 
 def wait_until(predicate, timeout_s):

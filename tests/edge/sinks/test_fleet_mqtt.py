@@ -31,14 +31,6 @@ from tests.edge.sinks.broker_support import (
 )
 
 
-@pytest.fixture
-def broker(tmp_path):
-    need_mosquitto()
-    b = Broker(tmp_path / "broker").start()
-    yield b
-    b.stop()
-
-
 def first_seen(seqs):
     out, seen = [], set()
     for s in seqs:

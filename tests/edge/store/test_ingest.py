@@ -94,14 +94,6 @@ def test_jsonl_missing_file_is_a_store_error(tmp_path):
 
 # ---- MQTT --------------------------------------------------------------------------------
 
-@pytest.fixture
-def broker(tmp_path):
-    need_mosquitto()
-    b = Broker(tmp_path / "broker").start()
-    yield b
-    b.stop()
-
-
 class Running:
     """An :class:`MqttIngest` in a thread."""
 
