@@ -12,6 +12,7 @@ Artifacts: ``artifacts/dashboard_live.png`` (wide) and ``artifacts/dashboard_liv
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import shutil
@@ -117,6 +118,35 @@ def _browser(browser: str, driver: str, size: str):
     return webdriver.Chrome(service=Service(driver), options=opts)
 
 
+@contextlib.contextmanager
+def dashboard_in_chromium(options: list[str], *, browser: str, driver: str, cwd: Path,
+                          env: dict, size: str, stop_also: subprocess.Popen | None = None):
+    """``ecg-edge dashboard OPTIONS`` (as its own command line builds it) on a free loopback
+    port, its page opened in headless Chromium of ``size``; yields ``(driver, url, command)``
+    and stops the browser, the dashboard (and ``stop_also``) at the end."""
+    from edge.dashboard.cli import add_parser, streamlit_command
+
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers())
+    port = _free_port()
+    cmd = streamlit_command(parser.parse_args(["dashboard", *options, "--port", str(port)]))
+    dash = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    drv = None
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        _wait_http_ok(url + "_stcore/health", 45, dash)
+        drv = _browser(browser, driver, size)
+        drv.get(url)
+        yield drv, url, cmd
+    finally:
+        if drv is not None:
+            drv.quit()
+        _stop(dash)
+        if stop_also is not None:
+            _stop(stop_also)
+
+
 def _wait_for(drv, predicate, timeout_s: float, what: str) -> None:
     from selenium.common.exceptions import WebDriverException
 
@@ -134,29 +164,16 @@ def _wait_for(drv, predicate, timeout_s: float, what: str) -> None:
 
 def test_live_dashboard_in_headless_chromium(live_model, tmp_path):
     browser, driver = _chromium()
-    from edge.dashboard.cli import add_parser, streamlit_command
-
     events = tmp_path / "events.jsonl"
     env = subprocess_env()
     daemon = subprocess.Popen(
         [sys.executable, "-m", "edge.cli", "run", "--replay", str(EXCERPT), "--speed", "5",
          "--model", str(live_model), "--jsonl", str(events), "--quiet"],
         cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    parser = argparse.ArgumentParser()
-    add_parser(parser.add_subparsers())
-    port = _free_port()
-    args = parser.parse_args(["dashboard", "--jsonl", str(events), "--port", str(port),
-                              "--report", str(tmp_path / "no-report")])
-    cmd = streamlit_command(args)
-    assert cmd[cmd.index("--server.address") + 1] == "127.0.0.1"  # localhost by default
-    dash = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
-    drv = None
-    try:
-        url = f"http://127.0.0.1:{port}/"
-        _wait_http_ok(url + "_stcore/health", 45, dash)
-        drv = _browser(browser, driver, "1280,1700")
-        drv.get(url)
+    with dashboard_in_chromium(["--jsonl", str(events), "--report", str(tmp_path / "no-report")],
+                               browser=browser, driver=driver, cwd=tmp_path, env=env,
+                               size="1280,1700", stop_also=daemon) as (drv, _, cmd):
+        assert cmd[cmd.index("--server.address") + 1] == "127.0.0.1"  # localhost by default
         drv.execute_script("window.__no_reload_marker = 42;")
         def body() -> str:
             return drv.find_element("tag name", "body").text
@@ -195,11 +212,6 @@ def test_live_dashboard_in_headless_chromium(live_model, tmp_path):
             "return document.documentElement.scrollWidth - window.innerWidth;")
         assert overflow <= 1, f"page wider than a 400 px window by {overflow} px"
         drv.save_screenshot(str(ARTIFACTS / "dashboard_live_narrow.png"))
-    finally:
-        if drv is not None:
-            drv.quit()
-        _stop(dash)
-        _stop(daemon)
 
 
 def _split_at_shutdown(events: list[dict]) -> int:
@@ -220,8 +232,6 @@ def test_af_episode_and_burden_in_headless_chromium(live_model, mitdb_dir, tmp_p
     from edge.dashboard.views import burden_text
 
     browser, driver = _chromium()
-    from edge.dashboard.cli import add_parser, streamlit_command
-
     env = {**subprocess_env(), "MITDB_DIR": str(mitdb_dir)}
     full = tmp_path / "daemon.jsonl"
     subprocess.run(
@@ -243,19 +253,9 @@ def test_af_episode_and_burden_in_headless_chromium(live_model, mitdb_dir, tmp_p
 
     followed = tmp_path / "events.jsonl"
     followed.write_text("".join(json.dumps(e) + "\n" for e in live))
-    parser = argparse.ArgumentParser()
-    add_parser(parser.add_subparsers())
-    port = _free_port()
-    args = parser.parse_args(["dashboard", "--jsonl", str(followed), "--port", str(port),
-                              "--report", str(tmp_path / "none")])
-    dash = subprocess.Popen(streamlit_command(args), cwd=tmp_path, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    drv = None
-    try:
-        url = f"http://127.0.0.1:{port}/"
-        _wait_http_ok(url + "_stcore/health", 45, dash)
-        drv = _browser(browser, driver, "1280,2000")
-        drv.get(url)
+    with dashboard_in_chromium(["--jsonl", str(followed), "--report", str(tmp_path / "none")],
+                               browser=browser, driver=driver, cwd=tmp_path, env=env,
+                               size="1280,2000") as (drv, _, _):
 
         def body() -> str:
             return drv.find_element("tag name", "body").text
@@ -291,7 +291,3 @@ def test_af_episode_and_burden_in_headless_chromium(live_model, mitdb_dir, tmp_p
         assert re.search(r"atrial fibrillation\s+\d\d:\d\d:\d\d\s+\d\d:\d\d:\d\d\s+"
                          + re.escape(shown), text)
         drv.save_screenshot(str(ARTIFACTS / "dashboard_af_ended.png"))
-    finally:
-        if drv is not None:
-            drv.quit()
-        _stop(dash)

@@ -11,7 +11,6 @@ README image).
 """
 from __future__ import annotations
 
-import argparse
 import os
 import re
 import shutil
@@ -28,12 +27,9 @@ from edge.store import EventStore, StoredEvent  # noqa: E402
 from tests.edge.dashboard.test_app_browser import (  # noqa: E402
     ARTIFACTS,
     EXCERPT,
-    _browser,
     _chromium,
-    _free_port,
-    _stop,
     _wait_for,
-    _wait_http_ok,
+    dashboard_in_chromium,
 )
 from tests.edge.runtime.daemon_support import REPO, subprocess_env  # noqa: E402
 from tests.edge.store.support import T0, alert, beat, hr, link, quality  # noqa: E402
@@ -107,22 +103,10 @@ def test_ward_and_wearer_pages_in_headless_chromium(tmp_path):
     with EventStore.open(str(db)) as store:
         store.write(ward_night(time.time()))
 
-    from edge.dashboard.cli import add_parser, streamlit_command
-
-    parser = argparse.ArgumentParser()
-    add_parser(parser.add_subparsers())
-    port = _free_port()
-    cmd = streamlit_command(parser.parse_args(
-        ["dashboard", "--db", str(db), "--port", str(port),
-         "--report", str(tmp_path / "no-report")]))
-    dash = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
-    drv = None
-    try:
-        url = f"http://127.0.0.1:{port}/"
-        _wait_http_ok(url + "_stcore/health", 45, dash)
-        drv = _browser(browser, driver, "1280,1100")
-        drv.get(url)  # only --db: the ward overview is the first page
+    # only --db: the ward overview is the first page
+    with dashboard_in_chromium(["--db", str(db), "--report", str(tmp_path / "no-report")],
+                               browser=browser, driver=driver, cwd=tmp_path, env=env,
+                               size="1280,1100") as (drv, url, _):
 
         def body() -> str:
             return drv.find_element("tag name", "body").text
@@ -156,7 +140,3 @@ def test_ward_and_wearer_pages_in_headless_chromium(tmp_path):
         assert "afib onset" in text and "strip not stored" in text  # v_run: no strip kept
         assert not text.rstrip().endswith("None")
         drv.save_screenshot(str(ARTIFACTS / "dashboard_wearer.png"))
-    finally:
-        if drv is not None:
-            drv.quit()
-        _stop(dash)
