@@ -475,22 +475,16 @@ def main(argv: list[str] | None = None) -> int:
         broker.start()
         mosq = subprocess.run(["mosquitto", "-h"], capture_output=True, text=True).stdout
         mosq_version = mosq.split("\n")[0].replace("mosquitto version ", "")
-        runs.append(drain_run("pg-1", new_pg_db(pg), broker, n_devices=args.devices,
-                              per_device=per_device, procs=1, faults=True, work=work))
-        print(json.dumps(runs[-1]), flush=True)
-        runs.append(drain_run("pg-2", new_pg_db(pg), broker, n_devices=args.devices,
-                              per_device=per_device, procs=2, faults=True, work=work))
-        print(json.dumps(runs[-1]), flush=True)
-        runs.append(drain_run("pg-1-clean", new_pg_db(pg), broker, n_devices=args.devices,
-                              per_device=per_device, procs=1, faults=False, work=work))
-        print(json.dumps(runs[-1]), flush=True)
-        runs.append(drain_run("pg-2-clean", new_pg_db(pg), broker, n_devices=args.devices,
-                              per_device=per_device, procs=2, faults=False, work=work))
-        print(json.dumps(runs[-1]), flush=True)
-        runs.append(drain_run("pg-1-clean-v5", new_pg_db(pg), broker, n_devices=args.devices,
-                              per_device=per_device, procs=1, faults=False, work=work,
-                              protocol="5"))
-        print(json.dumps(runs[-1]), flush=True)
+        # (label, ingest processes, broker restart + ingest kill -9, MQTT protocol)
+        for label, procs, faults, protocol in (("pg-1", 1, True, "3.1.1"),
+                                               ("pg-2", 2, True, "3.1.1"),
+                                               ("pg-1-clean", 1, False, "3.1.1"),
+                                               ("pg-2-clean", 2, False, "3.1.1"),
+                                               ("pg-1-clean-v5", 1, False, "5")):
+            runs.append(drain_run(label, new_pg_db(pg), broker, n_devices=args.devices,
+                                  per_device=per_device, procs=procs, faults=faults, work=work,
+                                  protocol=protocol))
+            print(json.dumps(runs[-1]), flush=True)
         if not args.no_sqlite:
             runs.append(drain_run("sqlite-1", str(work / "bench.sqlite"), broker,
                                   n_devices=args.devices, per_device=per_device, procs=1,
