@@ -63,8 +63,12 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             if args.retire:
                 counters = ingest.retire(stop, idle_s=args.idle_exit_s or 3.0,
                                          connect_timeout_s=args.connect_timeout_s)
-                print(f"ecg-edge ingest: session {args.client_id!r} retired at "
-                      f"{host}:{port}", file=sys.stderr)
+                if stop.is_set():
+                    print(f"ecg-edge ingest: interrupted; session {args.client_id!r} kept at "
+                          f"{host}:{port} (run --retire again to finish)", file=sys.stderr)
+                else:
+                    print(f"ecg-edge ingest: session {args.client_id!r} retired at "
+                          f"{host}:{port}", file=sys.stderr)
             else:
                 counters = ingest.run(stop, idle_exit_s=args.idle_exit_s,
                                       connect_timeout_s=args.connect_timeout_s)

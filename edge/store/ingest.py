@@ -295,6 +295,17 @@ class MqttIngestSettings:
         return bool(self.tls or self.tls_ca_file or self.tls_cert_file)
 
 
+def _wait_unless_stopped(event: threading.Event, stop: threading.Event,
+                         timeout_s: float, poll_s: float = 0.05) -> bool:
+    """Wait for ``event`` up to ``timeout_s``; give up early (``False``) once ``stop`` is set,
+    so a SIGTERM during connection set-up is honoured at once."""
+    deadline = time.monotonic() + timeout_s
+    while not event.wait(min(poll_s, max(0.0, deadline - time.monotonic()))):
+        if stop.is_set() or time.monotonic() >= deadline:
+            return False
+    return True
+
+
 class MqttIngest:
     """Subscribe, decode, store, acknowledge after commit (see the module docstring).
 
@@ -442,13 +453,20 @@ class MqttIngest:
         """
         self.connect()
         try:
-            self._answered.wait(connect_timeout_s)
+            if not _wait_unless_stopped(self._answered, stop, connect_timeout_s):
+                if stop.is_set():
+                    logger.info("stopped before the broker answered; nothing was taken")
+                    return self.counters
             if not self._connected.is_set():
                 raise StoreError(f"broker {self.settings.host}:{self.settings.port}: "
                                  + (f"refused: {self.refused}" if self.refused else
                                     f"no connection within {connect_timeout_s:g} s"))
             # from here on the broker keeps the session's messages, even if we stop at once
-            if not self.subscribed.wait(connect_timeout_s):
+            if not _wait_unless_stopped(self.subscribed, stop, connect_timeout_s):
+                if stop.is_set():
+                    logger.info("stopped before the subscription was answered; nothing was "
+                                "taken (the broker keeps the session's messages)")
+                    return self.counters
                 raise StoreError(f"broker {self.settings.host}:{self.settings.port}: no "
                                  f"answer to the subscription within {connect_timeout_s:g} s")
             self._loop(stop, idle_exit_s)
@@ -601,6 +619,12 @@ class MqttIngest:
         """
         self.retiring = True
         counters = self.run(stop, idle_exit_s=idle_s, connect_timeout_s=connect_timeout_s)
+        if stop.is_set():
+            # the queue may not be drained: deleting the session now would discard it
+            logger.warning("retirement of %r interrupted: the session is kept with what the "
+                           "broker still holds for it; run the retirement again to finish",
+                           self.settings.client_id)
+            return counters
         self.end_session(connect_timeout_s)
         return counters
 

@@ -232,6 +232,32 @@ def test_no_broker_is_a_clear_error(db_url):
         ingest.close()
 
 
+def test_stop_during_connection_setup_returns_at_once(db_url):
+    """A broker that accepts the TCP connection and never answers: setting ``stop`` (what
+    SIGTERM does) ends ``run`` without waiting out the connect timeout."""
+    import socket
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+    ingest = MqttIngest(MqttIngestSettings(host="127.0.0.1", port=server.getsockname()[1]),
+                        db_url)
+    stop = threading.Event()
+    result: list = []
+    worker = threading.Thread(target=lambda: result.append(
+        ingest.run(stop, connect_timeout_s=600)), daemon=True)
+    try:
+        worker.start()
+        conn, _ = server.accept()          # the client is connected and waits for CONNACK
+        stop.set()
+        worker.join(timeout=60)
+        assert not worker.is_alive(), "run() ignored stop while waiting for the broker"
+        assert result and result[0].stored == 0
+        conn.close()
+    finally:
+        server.close()
+        ingest.close()
+
+
 def test_tls_and_credentials(tmp_path):
     need_mosquitto()
     ca = make_test_ca(tmp_path / "ca")
