@@ -27,7 +27,6 @@ import logging
 import os
 from collections import deque
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -37,7 +36,7 @@ from edge.rhythm.model import TreeModel, default_model_path, load_tree_model
 from edge.rhythm.vfeatures import MIN_WINDOW_S, VF_FEATURE_NAMES, vf_window_features
 
 __all__ = ["VF_KIND", "VentricularConfig", "VfWindow", "VfChange", "VfWindows",
-           "VfDetector", "VfOutput", "load_vf_model", "VFL_PEAK_SHARE"]
+           "VfDetector", "VfOutput", "load_vf_model", "VFL_PEAK_SHARE", "vf_episodes"]
 
 logger = logging.getLogger(__name__)
 
@@ -165,7 +164,12 @@ class VfWindows:
         self.n_windows = 0
         self.n_unanalysed = 0
 
-    def process(self, chunk: Conditioned) -> list[tuple[int, np.ndarray]]:
+    @property
+    def end_index(self) -> int | None:
+        """Absolute index after the last sample fed (``None`` before any)."""
+        return self._end
+
+    def process(self, chunk: Conditioned) -> list[tuple[int, np.ndarray | None]]:
         """Feed one chunk; returns ``(end_index, features or None)`` of each window it
         completes (``None``: too few valid samples).
 
@@ -312,10 +316,37 @@ class VfDetector:
         last = self._last_shockable if self._last_shockable is not None else 0
         kind = self._kind()
         self._peak_shares = []
-        return [VfChange("end", last - self.half_window, self.windows._end or last, kind,
+        return [VfChange("end", last - self.half_window, self.windows.end_index or last, kind,
                          float("nan"), {})]
 
 
-def model_file_path() -> Path:
-    """Where the bundled VF model lives."""
-    return default_model_path(VF_KIND)
+def vf_episodes(x_mv: np.ndarray, fs_in_hz: float, *, config: VentricularConfig | None = None,
+                model: TreeModel | None = None,
+                chunk_samples: int | None = None) -> list[tuple[int, int, str]]:
+    """VF/VFL episodes ``(start, end, "VF" | "VFL")`` (input-rate samples, dated as the
+    changes are) of a whole signal, streamed ``chunk_samples`` at a time (default one second;
+    the result does not depend on it) through the conditioning and :class:`VfDetector`."""
+    from edge.dsp.detection import to_input_index  # noqa: PLC0415
+    from edge.dsp.preprocess import PreprocessConfig, Preprocessor  # noqa: PLC0415
+
+    pre = Preprocessor(PreprocessConfig(fs_in_hz=fs_in_hz))
+    cfg = config or VentricularConfig()
+    det = VfDetector(cfg, model)
+    x = np.asarray(x_mv, dtype=np.float64)
+    step = chunk_samples or max(1, int(fs_in_hz))
+    changes: list[VfChange] = []
+    for i in range(0, x.size, step):
+        changes += det.process(pre.process(x[i:i + step])).changes
+    changes += det.process(pre.flush()).changes
+    changes += det.end()
+    out: list[tuple[int, int, str]] = []
+    start: int | None = None
+    for c in changes:
+        at = int(to_input_index(np.array([max(0, c.sample_index)]), fs_in_hz,
+                                pre.config.fs_out_hz)[0])
+        if c.state == "onset":
+            start = at
+        elif start is not None:
+            out.append((start, max(at, start + 1), c.rhythm))
+            start = None
+    return out
