@@ -72,9 +72,9 @@ class VentricularConfig:
     step_s: float = 1.0
     min_valid_share: float = 0.9
     p_shockable: float = 0.6
-    onset_k: int = 4
-    onset_n: int = 5
-    offset_windows: int = 4
+    onset_k: int = 5
+    onset_n: int = 6
+    offset_windows: int = 12
     flutter_peak_share: float = VFL_PEAK_SHARE
     model_path: str | None = None
 
