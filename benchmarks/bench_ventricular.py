@@ -121,7 +121,9 @@ def _r(num: float, den: float) -> float | None:
 
 def daemon_alerts(record: str, model_path: str, noisy: bool = False) -> dict:
     """Replay a record through :class:`DeviceStream` (1-s chunks); alerts as dicts (cached)."""
-    tag = "em6" if noisy else "clean"
+    cfg = VentricularConfig()
+    tag = (("em6" if noisy else "clean") + f"_p{cfg.p_shockable}_{cfg.onset_k}of{cfg.onset_n}"
+           f"_off{cfg.offset_windows}")
     path = cache_dir() / f"vf_daemon_{record}_{tag}_{Path(model_path).stem}.json"
     if path.is_file():
         return json.loads(path.read_text())
