@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edge.dsp.preprocess import PROCESSING_FS_HZ, Conditioned
-from edge.errors import ConfigError, SignalError
+from edge.errors import ConfigError, ModelError, SignalError
 from edge.rhythm.model import TreeModel, default_model_path, load_tree_model
 from edge.rhythm.vfeatures import MIN_WINDOW_S, VF_FEATURE_NAMES, vf_window_features
 
@@ -225,8 +225,8 @@ class VfDetector:
         self.config = config or VentricularConfig()
         self.model = model if model is not None else load_vf_model(self.config.model_path)
         if tuple(self.model.feature_names) != VF_FEATURE_NAMES:
-            raise SignalError("the VF model was trained on other features than this code "
-                              "computes")
+            raise ModelError("the VF model was trained on other features than this code "
+                             "computes", self.model.path)
         self.windows = VfWindows(self.config)
         self.half_window = self.windows.n_window // 2
         self.reset()

@@ -62,6 +62,9 @@ def test_model_file_is_checked(tmp_path):
     bad.write_text('{"format": "ecg-edge-rhythm-trees", "version": 1, "kind": "af_window"}')
     with pytest.raises(ModelError, match="kind"):
         load_vf_model(bad)
+    from edge.rhythm.model import default_model_path, load_tree_model
+    with pytest.raises(ModelError, match="other features"):
+        VfDetector(model=load_tree_model(default_model_path("af_window")))
 
 
 @pytest.mark.parametrize("fs", [128.0, 250.0, 360.0])
