@@ -68,7 +68,12 @@ def cmd_annotate(args: argparse.Namespace) -> int:
         if args.rhythm:
             changes = rhythm_changes(aware.rhythm, beats.sample_index)
             n_af = sum(1 for _, name in changes if name != "N")
-            mode += f", rhythm: {n_af} AF/AFL episodes"
+            vent = ventricular_episodes(x, rec.fs_hz, beats,
+                                        max(1, int(args.chunk_s * rec.fs_hz)))
+            changes = overlay_changes(changes, vent)
+            n_vf = sum(1 for *_, name in vent if name != "VT")
+            mode += (f", rhythm: {n_af} AF/AFL episodes, {n_vf} VF/VFL, "
+                     f"{len(vent) - n_vf} VT")
     path = write_annotations(rec.name, args.ext, beats.sample_index, beats.label, rec.fs_hz,
                              args.out_dir, rhythm_changes=changes)
     counts = {c: int(np.sum(beats.label == c)) for c in clf.classes}
@@ -96,6 +101,72 @@ def rhythm_changes(result, sample_index) -> list[tuple[int, str]]:  # noqa: ANN0
     return out
 
 
+def ventricular_episodes(x, fs_hz: float, beats, chunk_samples: int  # noqa: ANN001
+                         ) -> list[tuple[int, int, str]]:
+    """VF/VFL episodes of the signal (:func:`edge.rhythm.ventricular.vf_episodes`) and VT
+    episodes of the beats (runs of V beats, :class:`edge.runtime.ventricular.VtTracker`) as
+    ``(start, end, name)``, time order; a VT run inside a VF/VFL episode is left out."""
+    import numpy as np
+
+    from edge.rhythm.ventricular import vf_episodes
+    from edge.runtime.alerts import BeatInfo
+    from edge.runtime.ventricular import VtTracker
+
+    vf = vf_episodes(np.nan_to_num(x), fs_hz, chunk_samples=chunk_samples)
+    tracker = VtTracker(fs_hz=fs_hz)
+    infos = [BeatInfo(int(s), str(lab), float("nan"), True)
+             for s, lab in zip(beats.sample_index, beats.label)]
+    alerts = tracker.process(infos) + tracker.flush()
+    vt: list[tuple[int, int, str]] = []
+    start = None
+    for a in alerts:
+        if a.state == "onset":
+            start = a.sample_index
+        elif start is not None:
+            vt.append((start, max(a.sample_index, start + 1), "VT"))
+            start = None
+    vt = [e for e in vt if not any(e[0] < b and a < e[1] for a, b, _ in vf)]
+    return sorted(vf + vt)
+
+
+def overlay_changes(base: list[tuple[int, str]],
+                    episodes: list[tuple[int, int, str]]) -> list[tuple[int, str]]:
+    """Rhythm changes ``base`` (``(sample, name)``, time order) with ventricular episodes laid
+    over them: ``(start, name)`` at each episode's start, and at its end the base rhythm in
+    force then; base changes inside an episode are moved to its end."""
+    def base_at(t: int) -> str:
+        name = "N"
+        for s, n in base:
+            if s > t:
+                break
+            name = n
+        return name
+
+    out: list[tuple[int, str]] = []
+    events = [(s, n, "b") for s, n in base]
+    for a, b, name in episodes:
+        events.append((a, name, "s"))
+        events.append((b, "", "e"))
+    inside = 0
+    for s, name, what in sorted(events, key=lambda e: (e[0], e[2] != "e")):
+        if what == "s":
+            inside += 1
+            out.append((s, name))
+        elif what == "e":
+            inside -= 1
+            if inside == 0:
+                out.append((s, base_at(s)))
+        elif inside == 0:
+            out.append((s, name))
+    merged: list[tuple[int, str]] = []
+    for s, name in out:
+        if merged and merged[-1][0] == s:
+            merged[-1] = (s, name)
+        elif not merged or merged[-1][1] != name:
+            merged.append((s, name))
+    return merged
+
+
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Add ``annotate`` to ``ecg-edge``'s sub-commands."""
     p = subparsers.add_parser("annotate", help="classify the beats of a WFDB record with the int8 "
@@ -120,7 +191,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    "at a time (> 0; default 1; the result does not depend on it)")
     p.add_argument("--rhythm", action="store_true",
                    help="also write the rhythm (atrial fibrillation/flutter episodes from the "
-                   "rhythm analyser) as MIT-BIH '+' annotations with aux notes '(N' / '(AFIB')")
+                   "rhythm analyser, ventricular fibrillation/flutter from the VF detector, "
+                   "ventricular tachycardia from runs of >= 3 V beats at >= 100 bpm) as "
+                   "MIT-BIH '+' annotations with aux notes '(N' / '(AFIB' / '(VF' / '(VFL' / "
+                   "'(VT'")
     p.add_argument("--no-rhythm-context", dest="rhythm_context", action="store_false",
                    help="write the beat model's calls as they are; by default a beat the model "
                    "calls S inside atrial fibrillation/flutter the analyser has confirmed is "

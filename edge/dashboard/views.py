@@ -48,7 +48,9 @@ ALERT_NAMES = {"v_run": "ventricular run", "bigeminy": "ventricular bigeminy",
                "trigeminy": "ventricular trigeminy", "bradycardia": "bradycardia",
                "tachycardia": "tachycardia", "pause": "pause",
                "vflutter": "ventricular flutter / fibrillation", "afib": "atrial fibrillation",
-               "aflutter": "atrial flutter", "svt": "supraventricular tachycardia"}
+               "aflutter": "atrial flutter", "svt": "supraventricular tachycardia",
+               "vfib": "ventricular fibrillation / flutter",
+               "vt": "ventricular tachycardia"}
 
 _BADGE = {"N": "green", "S": "orange", "V": "red", "F": "violet", "Q": "gray"}
 _QUALITY_BADGE = {"good": "green", "noisy": "orange", "saturated": "red", "lead_off": "red"}

@@ -7,7 +7,7 @@ children carry its value), so all trees are evaluated at once, level by level.
 
 The file (``format`` :data:`MODEL_FORMAT`, ``version`` 1)::
 
-    {"format": "ecg-edge-rhythm-trees", "version": 1, "kind": "af_window" | "strip",
+    {"format": "ecg-edge-rhythm-trees", "version": 1, "kind": "af_window" | "strip" | "vf_window",
      "classes": [...], "feature_names": [...], "depth": d,
      "init": [K floats], "feature": [[T*K][2**d - 1] ints], "threshold": [[...] floats],
      "leaf": [[T*K][2**d] floats]}
@@ -37,8 +37,9 @@ _MODELS = Path(__file__).resolve().parents[1] / "models"
 
 
 def default_model_path(kind: str) -> Path:
-    """The bundled model of ``kind`` (``"af_window"`` or ``"strip"``)."""
-    return _MODELS / {"af_window": "rhythm_af.json", "strip": "rhythm_strip.json"}[kind]
+    """The bundled model of ``kind`` (``"af_window"``, ``"strip"`` or ``"vf_window"``)."""
+    return _MODELS / {"af_window": "rhythm_af.json", "strip": "rhythm_strip.json",
+                      "vf_window": "rhythm_vf.json"}[kind]
 
 
 @dataclass(frozen=True, eq=False)

@@ -8,6 +8,7 @@ channel::
                 \\-> SignalQuality (quality events; beats in bad signal are flagged)
                 \\-> RhythmMonitor (alert events), rolling rate (hr events)
                 \\-> DeviceRhythm (beat rhythm, afib alerts, AF burden in hr events)
+                \\-> DeviceVentricular (vfib from the conditioned signal, vt from V runs)
                 \\-> StripDecimator (strip events)
 
 It runs a :class:`~edge.pipeline.BeatPipeline` whose stage hook adds each stage's time to a
@@ -55,6 +56,7 @@ from edge.runtime.alerts import BeatInfo, RhythmMonitor
 from edge.runtime.rhythm import DeviceRhythm
 from edge.runtime.settings import DaemonConfig
 from edge.runtime.timing import StageTimer
+from edge.runtime.ventricular import DeviceVentricular
 
 __all__ = ["DeviceStream"]
 
@@ -99,6 +101,11 @@ class DeviceStream:
                                     config=config.rhythm.analyser,
                                     beat_context=config.rhythm.beat_context)
                        if config.rhythm.enabled else None)
+        self.ventricular = (DeviceVentricular(device_id=device_id, fs_hz=fs_hz,
+                                              fs_proc_hz=self.fs_proc_hz,
+                                              config=config.rhythm.vf, vt=config.rhythm.vt,
+                                              detector=None)
+                            if config.rhythm.ventricular else None)
         out = config.outputs
         self.strip = (StripDecimator(StripConfig(fs_in_hz=self.fs_proc_hz,
                                                  strip_fs_hz=min(out.strip_fs_hz,
@@ -159,6 +166,11 @@ class DeviceStream:
         """End of stream (or before a restart): release the beats still in the pipeline and
         end open alert episodes. The stream can go on after :meth:`restart`."""
         events = self._beats(self.pipeline.flush(), limit=self.expected)
+        if self.ventricular is not None:
+            t0 = time.perf_counter()
+            events.extend(self.ventricular.signal(self.pipeline.conditioned))
+            events.extend(self.ventricular.end())
+            self.timer.add("ventricular", time.perf_counter() - t0)
         events.extend(self.monitor.flush(self.expected))
         if self.rhythm is not None:
             events.extend(self.rhythm.end(self.expected, "end of stream"))
@@ -169,6 +181,8 @@ class DeviceStream:
         self.pipeline.reset()
         self.quality.reset(start_index)
         self.monitor.reset()
+        if self.ventricular is not None:
+            self.ventricular.restart(start_index)
         if self.strip is not None:
             self.strip.reset()
         self._origin = self.expected = self._barrier = int(start_index)
@@ -243,6 +257,10 @@ class DeviceStream:
                                          samples_mv=piece.samples_mv))
             timer.add("strip", time.perf_counter() - t0)
         events.extend(self._beats(beats, limit=None))
+        if self.ventricular is not None and len(cond):
+            t0 = time.perf_counter()
+            events.extend(self.ventricular.signal(cond))
+            timer.add("ventricular", time.perf_counter() - t0)
         # flutter flag and heart rate
         t0 = time.perf_counter()
         events.extend(self.monitor.process([], pipe.detector.in_flutter,
@@ -304,6 +322,8 @@ class DeviceStream:
             self.beats_per_class[label] = self.beats_per_class.get(label, 0) + 1
         events.extend(self.monitor.process(infos, self.pipeline.detector.in_flutter,
                                            now_index=self.expected))
+        if self.ventricular is not None:
+            events.extend(self.ventricular.beats(infos))
         if self.rhythm is not None:
             self.timer.add("rhythm", t_rhythm)
         self.timer.add("events", time.perf_counter() - t0 - t_rhythm)

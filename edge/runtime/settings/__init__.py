@@ -17,6 +17,10 @@ example)::
     [daemon]            DaemonSettings: read_timeout_s, idle_exit_s
     [rhythm]            RhythmSettings: enabled (the AF analyser on every device)
     [rhythm.analyser]   edge.rhythm.RhythmConfig fields (window, hysteresis, min_episode_s)
+    [rhythm.vf]         edge.rhythm.ventricular.VentricularConfig fields (p_shockable, onset_k,
+                        onset_n, offset_windows, model_path); [rhythm] ventricular = false
+                        turns the vfib / vt stage off
+    [rhythm.vt]         edge.runtime.ventricular.VtConfig fields (vt_rate_bpm, sustained_s)
     [alarm_fallback]    edge.runtime.fallback.AlarmFallbackSettings: after_s, command, bell...
     [sinks.terminal]    edge.sinks.terminal.TerminalSinkSettings: enabled, color, beats
     [sinks.stdout]      edge.sinks.jsonl.StdoutSinkSettings: enabled (JSON lines on stdout)

@@ -22,8 +22,10 @@ from typing import TYPE_CHECKING, Any
 from edge.dsp.quality import QualityConfig
 from edge.errors import ConfigError
 from edge.rhythm import RhythmConfig
+from edge.rhythm.ventricular import VentricularConfig
 from edge.runtime.alerts import AlertConfig
 from edge.runtime.fallback import AlarmFallbackSettings
+from edge.runtime.ventricular import VtConfig
 from edge.sinks.jsonl import JsonlSinkSettings, StdoutSinkSettings
 from edge.sinks.mqtt import MqttSinkSettings
 from edge.sinks.terminal import TerminalSinkSettings
@@ -233,11 +235,20 @@ class RhythmSettings:
         unchanged); off, beat events carry the model's call.
     analyser : the ``[rhythm.analyser]`` table, :class:`edge.rhythm.RhythmConfig` (window,
         hysteresis, ``min_episode_s``, ``model_path``).
+    ventricular : run the ventricular-arrhythmia stage (``vfib`` and ``vt`` alerts,
+        :mod:`edge.runtime.ventricular`) on every device.
+    vf : the ``[rhythm.vf]`` table, :class:`edge.rhythm.ventricular.VentricularConfig`
+        (window, ``p_shockable``, ``onset_k`` of ``onset_n``, ``offset_windows``,
+        ``model_path``).
+    vt : the ``[rhythm.vt]`` table, :class:`edge.runtime.ventricular.VtConfig`.
     """
 
     enabled: bool = True
     beat_context: bool = True
     analyser: RhythmConfig = field(default_factory=RhythmConfig)
+    ventricular: bool = True
+    vf: VentricularConfig = field(default_factory=VentricularConfig)
+    vt: VtConfig = field(default_factory=VtConfig)
 
 
 @dataclass(frozen=True, kw_only=True)

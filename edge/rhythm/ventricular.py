@@ -1,0 +1,352 @@
+"""Streaming ventricular flutter / fibrillation detector: conditioned ECG in, VF episodes out.
+
+VF has no QRS complexes, so it is found from the waveform, not the beat stream: every
+``step_s`` (1 s) the last ``window_s`` (4 s) of conditioned samples (the band-passed signal the
+R-peak detector sees, :class:`edge.dsp.preprocess.Conditioned`, at the processing rate) give
+the features of :mod:`edge.rhythm.vfeatures`, and the bundled tree model
+(:mod:`edge.rhythm.model`, ``kind`` ``"vf_window"``) gives P(shockable) of that window. A window
+with fewer than ``min_valid_share`` valid samples (lead-off, flat, saturated) gets no P (NaN)
+and counts as not shockable.
+
+Episodes: an episode starts when ``onset_k`` of the last ``onset_n`` windows have P >=
+``p_shockable`` (the alarm is raised at the end of the window that completes the count) and
+ends after ``offset_windows`` windows in a row below it. The onset is dated at the middle of
+the first shockable window of that count, the end at the middle of the last shockable window
+(a window is called shockable once VF fills about half of it). Each change carries its
+evidence (P, dominant frequency, the window's features) and the episode's character:
+``VFL`` (ventricular flutter: most of the power at one frequency, ``peak_share`` >=
+``flutter_peak_share`` on the median of the episode's windows so far) or ``VF``.
+
+Window ends are fixed at ``first sample + window + k x step`` (processing-rate samples), so
+feeding 1, 7 or all samples at a time gives identical windows, probabilities and episodes
+(state: the last window of samples, the decision history, the open episode).
+"""
+from __future__ import annotations
+
+import logging
+import os
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from edge.dsp.preprocess import PROCESSING_FS_HZ, Conditioned
+from edge.errors import ConfigError, ModelError, SignalError
+from edge.rhythm.model import TreeModel, default_model_path, load_tree_model
+from edge.rhythm.vfeatures import MIN_WINDOW_S, VF_FEATURE_NAMES, vf_window_features
+
+__all__ = ["VF_KIND", "VentricularConfig", "VfWindow", "VfChange", "VfWindows",
+           "VfDetector", "VfOutput", "load_vf_model", "VFL_PEAK_SHARE", "vf_episodes"]
+
+logger = logging.getLogger(__name__)
+
+#: The ``kind`` of the VF window model file.
+VF_KIND = "vf_window"
+
+#: Default ``flutter_peak_share``: above it an episode is flutter (``VFL``), else ``VF``.
+VFL_PEAK_SHARE = 0.5
+
+_EVIDENCE = ("std_mv", "tcsc", "vf_leakage", "dom_freq_hz", "peak_share", "baseline_share")
+
+
+@dataclass(frozen=True, kw_only=True)
+class VentricularConfig:
+    """Settings of :class:`VfDetector` (times in s, converted to samples once).
+
+    Attributes
+    ----------
+    fs_hz : the conditioned signal's rate (the processing rate, Hz).
+    window_s : window length (>= 2 s).
+    step_s : window step (0 < step_s <= window_s).
+    min_valid_share : fewest valid samples for a window to be analysed (0..1).
+    p_shockable : P(shockable) at or above which a window is shockable (0..1).
+    onset_k, onset_n : an episode starts when ``onset_k`` of the last ``onset_n`` windows are
+        shockable (1 <= k <= n).
+    offset_windows : non-shockable windows in a row that end it (>= 1).
+    flutter_peak_share : spectral concentration above which an episode is ``VFL``.
+    model_path : the window model (JSON); ``None``: the bundled one.
+    """
+
+    fs_hz: float = PROCESSING_FS_HZ
+    window_s: float = 4.0
+    step_s: float = 1.0
+    min_valid_share: float = 0.9
+    p_shockable: float = 0.6
+    onset_k: int = 5
+    onset_n: int = 6
+    offset_windows: int = 12
+    flutter_peak_share: float = VFL_PEAK_SHARE
+    model_path: str | None = None
+
+    def __post_init__(self) -> None:
+        if not (np.isfinite(self.fs_hz) and self.fs_hz >= 100):
+            raise ConfigError("fs_hz", f"must be >= 100 Hz, got {self.fs_hz!r}")
+        if not (np.isfinite(self.window_s) and self.window_s >= MIN_WINDOW_S):
+            raise ConfigError("window_s", f"must be >= {MIN_WINDOW_S} s, got {self.window_s!r}")
+        if not (np.isfinite(self.step_s) and 0 < self.step_s <= self.window_s):
+            raise ConfigError("step_s", f"must lie in (0, window_s], got {self.step_s!r}")
+        for name in ("min_valid_share", "p_shockable", "flutter_peak_share"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and 0 <= v <= 1):
+                raise ConfigError(name, f"must lie in [0, 1], got {v!r}")
+        for name in ("onset_k", "onset_n", "offset_windows"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise ConfigError(name, f"must be an integer >= 1, got {v!r}")
+        if self.onset_k > self.onset_n:
+            raise ConfigError("onset_k", f"must be <= onset_n ({self.onset_n}), "
+                                         f"got {self.onset_k}")
+
+
+def load_vf_model(path: str | os.PathLike | None = None) -> TreeModel:
+    """The VF window model (the bundled one by default), checked against this code's
+    features (:class:`~edge.errors.ModelError` otherwise)."""
+    return load_tree_model(path or default_model_path(VF_KIND), kind=VF_KIND,
+                           feature_names=VF_FEATURE_NAMES)
+
+
+@dataclass(frozen=True)
+class VfWindow:
+    """One analysed window: its end (processing-rate sample index, exclusive), P(shockable)
+    (NaN when not analysed), its features (NaN when not analysed)."""
+
+    end_index: int
+    p: float
+    features: np.ndarray
+
+
+@dataclass(frozen=True)
+class VfChange:
+    """An episode onset (``state="onset"``) or end.
+
+    ``sample_index``: where it is dated (processing rate); ``alarm_index``: the end of the
+    window that confirmed it (when a device knows); ``rhythm``: ``VF`` or ``VFL``; ``p``:
+    P(shockable) of the confirming window; ``evidence``: its features.
+    """
+
+    state: str
+    sample_index: int
+    alarm_index: int
+    rhythm: str
+    p: float
+    evidence: dict[str, float]
+
+
+@dataclass(frozen=True)
+class VfOutput:
+    """What one call released: the windows completed and the episode changes they confirmed."""
+
+    windows: list[VfWindow]
+    changes: list[VfChange]
+
+
+class VfWindows:
+    """Streaming 4-s windows of conditioned samples and their features (no model).
+
+    Parameters
+    ----------
+    config : window, step and validity settings.
+    """
+
+    def __init__(self, config: VentricularConfig | None = None) -> None:
+        self.config = config or VentricularConfig()
+        cfg = self.config
+        self.n_window = int(round(cfg.window_s * cfg.fs_hz))
+        self.n_step = int(round(cfg.step_s * cfg.fs_hz))
+        self.reset()
+
+    def reset(self) -> None:
+        self._x = np.zeros(0)
+        self._valid = np.zeros(0, dtype=bool)
+        self._start: int | None = None  # absolute index of the stream's first sample
+        self._end: int | None = None  # absolute index after the last sample fed
+        self._next: int | None = None  # end of the next window
+        self.n_windows = 0
+        self.n_unanalysed = 0
+
+    @property
+    def end_index(self) -> int | None:
+        """Absolute index after the last sample fed (``None`` before any)."""
+        return self._end
+
+    def process(self, chunk: Conditioned) -> list[tuple[int, np.ndarray | None]]:
+        """Feed one chunk; returns ``(end_index, features or None)`` of each window it
+        completes (``None``: too few valid samples).
+
+        Raises
+        ------
+        SignalError
+            When the chunk does not continue the stream (its ``sample_index`` is not the
+            previous chunk's end).
+        """
+        n = len(chunk)
+        if self._start is None:
+            if n == 0:
+                return []
+            self._start = self._end = int(chunk.sample_index)
+            self._next = self._start + self.n_window
+        elif n and int(chunk.sample_index) != self._end:
+            raise SignalError(f"conditioned chunk starts at {chunk.sample_index}, expected "
+                              f"{self._end} (call reset() after a gap)")
+        if n == 0:
+            return []
+        x = np.concatenate([self._x, np.asarray(chunk.filtered_mv, dtype=np.float64)])
+        v = np.concatenate([self._valid, np.asarray(chunk.valid, dtype=bool)])
+        self._end += n
+        base = self._end - x.size  # absolute index of x[0]
+        out: list[tuple[int, np.ndarray | None]] = []
+        cfg = self.config
+        while self._next <= self._end:
+            a = self._next - self.n_window - base
+            xw, vw = x[a:a + self.n_window], v[a:a + self.n_window]
+            self.n_windows += 1
+            if vw.mean() >= cfg.min_valid_share and np.all(np.isfinite(xw)):
+                out.append((self._next, vf_window_features(xw, cfg.fs_hz)))
+            else:
+                self.n_unanalysed += 1
+                out.append((self._next, None))
+            self._next += self.n_step
+        keep = self.n_window  # enough for the next window's start
+        self._x, self._valid = x[-keep:].copy(), v[-keep:].copy()
+        return out
+
+
+class VfDetector:
+    """Windows, P(shockable) and VF episodes of one stream (see the module docstring).
+
+    Parameters
+    ----------
+    config : settings.
+    model : a loaded model (default: ``config.model_path`` or the bundled one).
+    """
+
+    def __init__(self, config: VentricularConfig | None = None,
+                 model: TreeModel | None = None) -> None:
+        self.config = config or VentricularConfig()
+        self.model = model if model is not None else load_vf_model(self.config.model_path)
+        if tuple(self.model.feature_names) != VF_FEATURE_NAMES:
+            raise ModelError("the VF model was trained on other features than this code "
+                             "computes", self.model.path)
+        self.windows = VfWindows(self.config)
+        self.half_window = self.windows.n_window // 2
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything (a new stream); an open episode is dropped (call
+        :meth:`end` first to close it)."""
+        self.windows.reset()
+        self._recent: deque[tuple[int, bool]] = deque(maxlen=self.config.onset_n)
+        self._in_vf = False
+        self._below = 0
+        self._last_shockable: int | None = None
+        self._peak_shares: list[float] = []
+        self.n_episodes = 0
+
+    @property
+    def in_vf(self) -> bool:
+        """An episode is open."""
+        return self._in_vf
+
+    def process(self, chunk: Conditioned) -> VfOutput:
+        """Feed one chunk of conditioned samples (consecutive, processing rate)."""
+        done = self.windows.process(chunk)
+        windows: list[VfWindow] = []
+        changes: list[VfChange] = []
+        if not done:
+            return VfOutput(windows, changes)
+        feats = [f for _, f in done if f is not None]
+        probs = (iter(self.model.predict_proba(np.vstack(feats))[:, 1].tolist())
+                 if feats else iter(()))
+        nan_feats = np.full(len(VF_FEATURE_NAMES), np.nan)
+        for end, f in done:
+            p = next(probs) if f is not None else float("nan")
+            win = VfWindow(end, p, f if f is not None else nan_feats)
+            windows.append(win)
+            change = self._step(win)
+            if change is not None:
+                changes.append(change)
+        return VfOutput(windows, changes)
+
+    def _evidence(self, win: VfWindow) -> dict[str, float]:
+        ev = {k: round(float(win.features[VF_FEATURE_NAMES.index(k)]), 4) for k in _EVIDENCE}
+        return {k: v for k, v in ev.items() if np.isfinite(v)}
+
+    def _kind(self) -> str:
+        share = float(np.median(self._peak_shares)) if self._peak_shares else 0.0
+        return "VFL" if share >= self.config.flutter_peak_share else "VF"
+
+    def _step(self, win: VfWindow) -> VfChange | None:
+        cfg = self.config
+        shock = bool(win.p >= cfg.p_shockable)  # NaN: False
+        self._recent.append((win.end_index, shock))
+        if shock:
+            self._last_shockable = win.end_index
+            self._peak_shares.append(float(win.features[VF_FEATURE_NAMES.index("peak_share")]))
+        if not self._in_vf:
+            if not shock:
+                self._peak_shares = self._peak_shares[-cfg.onset_n:]
+            if sum(s for _, s in self._recent) >= cfg.onset_k and shock:
+                first = next(e for e, s in self._recent if s)
+                self._peak_shares = self._peak_shares[-cfg.onset_n:]
+                self._in_vf, self._below = True, 0
+                self.n_episodes += 1
+                return VfChange("onset", first - self.half_window, win.end_index, self._kind(),
+                                float(win.p), self._evidence(win))
+            return None
+        if shock:
+            self._below = 0
+            return None
+        self._below += 1
+        if self._below >= cfg.offset_windows:
+            self._in_vf = False
+            kind = self._kind()
+            self._peak_shares = []
+            self._recent.clear()
+            last = self._last_shockable if self._last_shockable is not None else win.end_index
+            return VfChange("end", last - self.half_window, win.end_index, kind,
+                            float(win.p) if np.isfinite(win.p) else float("nan"),
+                            self._evidence(win))
+        return None
+
+    def end(self) -> list[VfChange]:
+        """End of stream: close an open episode at the last shockable window."""
+        if not self._in_vf:
+            return []
+        self._in_vf = False
+        last = self._last_shockable if self._last_shockable is not None else 0
+        kind = self._kind()
+        self._peak_shares = []
+        return [VfChange("end", last - self.half_window, self.windows.end_index or last, kind,
+                         float("nan"), {})]
+
+
+def vf_episodes(x_mv: np.ndarray, fs_in_hz: float, *, config: VentricularConfig | None = None,
+                model: TreeModel | None = None,
+                chunk_samples: int | None = None) -> list[tuple[int, int, str]]:
+    """VF/VFL episodes ``(start, end, "VF" | "VFL")`` (input-rate samples, dated as the
+    changes are) of a whole signal, streamed ``chunk_samples`` at a time (default one second;
+    the result does not depend on it) through the conditioning and :class:`VfDetector`."""
+    from edge.dsp.detection import to_input_index  # noqa: PLC0415
+    from edge.dsp.preprocess import PreprocessConfig, Preprocessor  # noqa: PLC0415
+
+    pre = Preprocessor(PreprocessConfig(fs_in_hz=fs_in_hz))
+    cfg = config or VentricularConfig()
+    det = VfDetector(cfg, model)
+    x = np.asarray(x_mv, dtype=np.float64)
+    step = chunk_samples or max(1, int(fs_in_hz))
+    changes: list[VfChange] = []
+    for i in range(0, x.size, step):
+        changes += det.process(pre.process(x[i:i + step])).changes
+    changes += det.process(pre.flush()).changes
+    changes += det.end()
+    out: list[tuple[int, int, str]] = []
+    start: int | None = None
+    for c in changes:
+        at = int(to_input_index(np.array([max(0, c.sample_index)]), fs_in_hz,
+                                pre.config.fs_out_hz)[0])
+        if c.state == "onset":
+            start = at
+        elif start is not None:
+            out.append((start, max(at, start + 1), c.rhythm))
+            start = None
+    return out

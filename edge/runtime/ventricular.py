@@ -1,0 +1,204 @@
+"""One device's ventricular-arrhythmia alerts in the daemon: ``vfib`` and ``vt``.
+
+:class:`DeviceVentricular` runs two things per device:
+
+* a :class:`edge.rhythm.ventricular.VfDetector` on the conditioned signal (the samples the
+  R-peak detector sees): ``vfib`` (ventricular fibrillation or flutter, severity ``alarm``).
+  The onset is emitted at the end of the window that confirmed it (``sample_index``: the alarm
+  time, when a shock advisory would speak) with ``detail``: ``onset_index`` (where the episode
+  is dated, device samples), ``rhythm`` (``VF`` or ``VFL``), ``p_shockable`` and the window's
+  evidence (``dom_freq_hz``, ``tcsc``, ``vf_leakage``, ``peak_share``, ...); the end likewise
+  (``sample_index``: when it was confirmed, ``detail.end_index``: where it is dated,
+  ``duration_s``).
+* ventricular tachycardia from the beat stream: ``vt`` (severity ``alarm``) once a run of
+  consecutive ``V`` beats holds ``vt_min_beats`` (3) beats at ``vt_rate_bpm`` (100) or faster
+  (the rate from the run's own first to last beat); onset at the run's first beat (``detail``:
+  ``n_beats``, ``rate_bpm``, ``sustained`` false), end at its last V beat when another beat
+  follows (``detail``: ``n_beats``, ``rate_bpm``, ``duration_s``, ``sustained`` = the run
+  lasted ``sustained_s`` (30 s) or longer). A V beat after an untrustworthy interval starts a
+  new run (a rate across a gap means nothing).
+
+The older alerts stay as they were (backwards compatible): ``vflutter`` (the R-peak detector's
+flutter flag) and ``v_run`` (any run of >= 3 V beats, ``detail.vt`` at >= 100 bpm) are still
+raised by :class:`edge.runtime.alerts.RhythmMonitor`; ``vfib`` and ``vt`` are the measured
+ones (``benchmarks/results/ventricular.md``).
+"""
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from edge.dsp.detection import to_input_index
+from edge.dsp.preprocess import Conditioned
+from edge.errors import ConfigError
+from edge.events.model import AlertEvent
+from edge.rhythm.ventricular import VentricularConfig, VfChange, VfDetector
+from edge.runtime.alerts import BeatInfo
+
+__all__ = ["VtConfig", "VtTracker", "DeviceVentricular"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class VtConfig:
+    """Ventricular tachycardia from V runs.
+
+    Attributes
+    ----------
+    vt_min_beats : consecutive V beats that can be VT (>= 3).
+    vt_rate_bpm : their rate at or above which it is VT (> 0).
+    sustained_s : a run this long or longer is sustained VT (> 0).
+    """
+
+    vt_min_beats: int = 3
+    vt_rate_bpm: float = 100.0
+    sustained_s: float = 30.0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.vt_min_beats, int) or self.vt_min_beats < 3:
+            raise ConfigError("vt_min_beats", f"must be an integer >= 3, got "
+                                              f"{self.vt_min_beats!r}")
+        for name in ("vt_rate_bpm", "sustained_s"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+                raise ConfigError(name, f"must be > 0, got {v!r}")
+
+
+class VtTracker:
+    """``vt`` alerts from beats in time order (see the module docstring)."""
+
+    def __init__(self, config: VtConfig | None = None, *, fs_hz: float,
+                 device_id: int = 0) -> None:
+        self.config = config or VtConfig()
+        self.fs_hz = float(fs_hz)
+        self.device_id = int(device_id)
+        self.reset()
+
+    def reset(self) -> None:
+        self._run: list[int] = []
+        self._open = False
+        self.n_episodes = 0
+
+    def _rate(self) -> float | None:
+        if len(self._run) < 2:
+            return None
+        span = (self._run[-1] - self._run[0]) / self.fs_hz
+        return round(60.0 * (len(self._run) - 1) / span, 1) if span > 0 else None
+
+    def _event(self, state: str, at: int, **detail: object) -> AlertEvent:
+        return AlertEvent(device_id=self.device_id, kind="vt", state=state, severity="alarm",
+                          sample_index=int(at), fs_hz=self.fs_hz, detail=dict(detail))
+
+    def _close(self, out: list[AlertEvent]) -> None:
+        if self._open:
+            dur = (self._run[-1] - self._run[0]) / self.fs_hz
+            out.append(self._event("end", self._run[-1], n_beats=len(self._run),
+                                   rate_bpm=self._rate(), duration_s=round(dur, 3),
+                                   sustained=dur >= self.config.sustained_s))
+        self._run, self._open = [], False
+
+    def process(self, beats: list[BeatInfo]) -> list[AlertEvent]:
+        out: list[AlertEvent] = []
+        cfg = self.config
+        for b in beats:
+            if b.label != "V":
+                self._close(out)
+                continue
+            if self._run and not b.clean:
+                self._close(out)
+            self._run.append(int(b.sample_index))
+            if not self._open and len(self._run) >= cfg.vt_min_beats:
+                rate = self._rate()
+                if rate is not None and rate >= cfg.vt_rate_bpm:
+                    self._open = True
+                    self.n_episodes += 1
+                    out.append(self._event("onset", self._run[0], n_beats=len(self._run),
+                                           rate_bpm=rate, sustained=False))
+        return out
+
+    def flush(self) -> list[AlertEvent]:
+        out: list[AlertEvent] = []
+        self._close(out)
+        return out
+
+
+class DeviceVentricular:
+    """``vfib`` and ``vt`` alerts of one device.
+
+    Parameters
+    ----------
+    device_id, fs_hz : the device and its sample rate (Hz).
+    fs_proc_hz : the conditioned signal's rate (the processing rate).
+    config : VF detector settings (its ``fs_hz`` is replaced by ``fs_proc_hz``).
+    vt : VT settings.
+    detector : a ready detector (tests; overrides ``config``).
+    """
+
+    def __init__(self, *, device_id: int, fs_hz: float, fs_proc_hz: float,
+                 config: VentricularConfig | None = None, vt: VtConfig | None = None,
+                 detector: VfDetector | None = None) -> None:
+        self.device_id = int(device_id)
+        self.fs_hz = float(fs_hz)
+        self.fs_proc_hz = float(fs_proc_hz)
+        if detector is None:
+            cfg = config or VentricularConfig()
+            if cfg.fs_hz != self.fs_proc_hz:
+                from dataclasses import replace  # noqa: PLC0415
+                cfg = replace(cfg, fs_hz=self.fs_proc_hz)
+            detector = VfDetector(cfg)
+        self.detector = detector
+        self.vt = VtTracker(vt, fs_hz=fs_hz, device_id=device_id)
+        self._origin = 0
+        self._onset: int | None = None
+
+    def _to_device(self, processing_index: int) -> int:
+        return self._origin + int(to_input_index(np.array([processing_index]), self.fs_hz,
+                                                 self.fs_proc_hz)[0])
+
+    def _alert(self, change: VfChange) -> AlertEvent:
+        at = self._to_device(change.alarm_index)
+        dated = self._to_device(change.sample_index)
+        detail: dict[str, object] = {"rhythm": change.rhythm}
+        if change.state == "onset":
+            self._onset = dated
+            detail.update(onset_index=dated, p_shockable=round(change.p, 4), **change.evidence)
+        else:
+            onset, self._onset = self._onset, None
+            detail.update(end_index=dated,
+                          duration_s=round((dated - (onset if onset is not None else dated))
+                                           / self.fs_hz, 3))
+            if math.isfinite(change.p):
+                detail["p_shockable"] = round(change.p, 4)
+        return AlertEvent(device_id=self.device_id, kind="vfib", state=change.state,
+                          severity="alarm", sample_index=at, fs_hz=self.fs_hz, detail=detail)
+
+    def signal(self, cond: Conditioned) -> list[AlertEvent]:
+        """Feed the conditioned samples of the last pipeline call; returns ``vfib`` alerts."""
+        if len(cond) == 0:
+            return []
+        return [self._alert(c) for c in self.detector.process(cond).changes]
+
+    def beats(self, beats: list[BeatInfo]) -> list[AlertEvent]:
+        """Feed released beats (time order); returns ``vt`` alerts."""
+        return self.vt.process(beats)
+
+    @property
+    def in_vf(self) -> bool:
+        return self.detector.in_vf
+
+    def end(self) -> list[AlertEvent]:
+        """End of stream or before a restart: close open episodes."""
+        out = [self._alert(c) for c in self.detector.end()]
+        out.extend(self.vt.flush())
+        return out
+
+    def restart(self, origin: int) -> None:
+        """The pipeline restarts; the next conditioned sample 0 is device sample ``origin``."""
+        self.detector.reset()
+        self.vt.reset()
+        self._origin = int(origin)
+        self._onset = None

@@ -1,0 +1,138 @@
+"""The VF detector: synthetic VF-like and organised rhythms, a real CUDB excerpt, chunk
+invariance, sample rates."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edge.dsp.preprocess import PreprocessConfig, Preprocessor
+from edge.errors import ConfigError, ModelError, SignalError
+from edge.io.records import read_record
+from edge.rhythm.ventricular import (
+    VentricularConfig,
+    VfDetector,
+    load_vf_model,
+    vf_episodes,
+)
+
+REPO = Path(__file__).resolve().parents[3]
+EXCERPT = REPO / "tests" / "data" / "cudb" / "cudb_cu01_excerpt"
+VF_ONSET_S = 8546 / 250  # '[' in the excerpt's atr
+
+
+def synthetic_ecg(seconds, fs, rate_bpm=72.0, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * fs)) / fs
+    x = 0.05 * np.sin(2 * np.pi * 0.25 * t)  # baseline wander
+    c = 0.4
+    while c < seconds:
+        x += 1.1 * np.exp(-0.5 * ((t - c) / 0.012) ** 2)
+        x += 0.12 * np.exp(-0.5 * ((t - c + 0.16) / 0.025) ** 2)  # P
+        x += 0.3 * np.exp(-0.5 * ((t - c - 0.3) / 0.05) ** 2)  # T
+        c += 60.0 / rate_bpm * (1 + 0.03 * rng.standard_normal())
+    return x + 0.01 * rng.standard_normal(t.size)
+
+
+def synthetic_vf(seconds, fs, seed=1):
+    """Sinusoid-like 4-6 Hz oscillation with wandering frequency and amplitude."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * fs)
+    f = 5.0 + np.cumsum(rng.standard_normal(n)) / np.sqrt(n) * 0.8
+    f = np.clip(f, 4.0, 6.0)
+    phase = 2 * np.pi * np.cumsum(f) / fs
+    amp = 0.6 + 0.2 * np.sin(2 * np.pi * 0.2 * np.arange(n) / fs)
+    return amp * np.sin(phase) + 0.01 * rng.standard_normal(n)
+
+
+def test_config_rules():
+    with pytest.raises(ConfigError, match="onset_k"):
+        VentricularConfig(onset_k=5, onset_n=3)
+    with pytest.raises(ConfigError, match="window_s"):
+        VentricularConfig(window_s=1.0)
+    with pytest.raises(ConfigError, match="p_shockable"):
+        VentricularConfig(p_shockable=1.5)
+    with pytest.raises(ConfigError, match="offset_windows"):
+        VentricularConfig(offset_windows=0)
+
+
+def test_model_file_is_checked(tmp_path):
+    m = load_vf_model()
+    assert m.kind == "vf_window" and m.classes == ("other", "shockable")
+    bad = tmp_path / "m.json"
+    bad.write_text('{"format": "ecg-edge-rhythm-trees", "version": 1, "kind": "af_window"}')
+    with pytest.raises(ModelError, match="kind"):
+        load_vf_model(bad)
+    from edge.rhythm.model import default_model_path, load_tree_model
+    with pytest.raises(ModelError, match="other features"):
+        VfDetector(model=load_tree_model(default_model_path("af_window")))
+
+
+@pytest.mark.parametrize("fs", [128.0, 250.0, 360.0])
+def test_synthetic_vf_after_sinus_is_one_episode_at_any_rate(fs):
+    x = np.concatenate([synthetic_ecg(40, fs), synthetic_vf(30, fs), synthetic_ecg(30, fs)])
+    eps = vf_episodes(x, fs)
+    assert len(eps) == 1
+    start, end, _ = eps[0]
+    assert 38 <= start / fs <= 44 and 66 <= end / fs <= 74
+
+
+def test_organised_rhythms_raise_nothing():
+    fs = 360.0
+    for rate in (50.0, 75.0, 140.0):
+        assert vf_episodes(synthetic_ecg(60, fs, rate_bpm=rate), fs) == []
+
+
+def test_real_cudb_excerpt_onset_and_latency():
+    rec = read_record(EXCERPT)
+    x, fs = rec.signal_mv[:, 0], rec.fs_hz
+    pre = Preprocessor(PreprocessConfig(fs_in_hz=fs))
+    det = VfDetector()
+    changes = []
+    for i in range(0, x.size, 250):
+        changes += det.process(pre.process(x[i:i + 250])).changes
+    onsets = [c for c in changes if c.state == "onset"]
+    assert len(onsets) == 1 and det.in_vf
+    alarm_s = onsets[0].alarm_index / 360.0
+    assert VF_ONSET_S < alarm_s <= VF_ONSET_S + 8  # raised within 8 s of the reference onset
+    assert abs(onsets[0].sample_index / 360.0 - VF_ONSET_S) < 4
+    assert onsets[0].evidence["dom_freq_hz"] > 2
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 250, None])
+def test_chunk_invariance(chunk):
+    rec = read_record(EXCERPT)
+    x = rec.signal_mv[:, 0][:250 * 45]  # 45 s: onset inside
+    fs = rec.fs_hz
+
+    def run(step):
+        pre = Preprocessor(PreprocessConfig(fs_in_hz=fs))
+        det = VfDetector()
+        wins, changes = [], []
+        step = step or x.size
+        for i in range(0, x.size, step):
+            out = det.process(pre.process(x[i:i + step]))
+            wins += out.windows
+            changes += out.changes
+        out = det.process(pre.flush())
+        return wins + out.windows, changes + out.changes + det.end()
+
+    ref_w, ref_c = run(None)
+    w, c = run(chunk)
+    assert [a.end_index for a in w] == [a.end_index for a in ref_w]
+    np.testing.assert_array_equal([a.p for a in w], [a.p for a in ref_w])
+    assert repr(c) == repr(ref_c)  # NaN-safe equality of every field
+    assert any(ch.state == "onset" for ch in c)
+
+
+def test_unanalysed_windows_and_stream_breaks():
+    fs = 360.0
+    pre = Preprocessor(PreprocessConfig(fs_in_hz=fs))
+    det = VfDetector()
+    x = synthetic_vf(20, fs)
+    x[: int(10 * fs)] = 0.0  # flat: invalid
+    out = det.process(pre.process(x))
+    assert np.isnan(out.windows[0].p) and det.windows.n_unanalysed >= 5
+    chunk = pre.process(x[:100])
+    from edge.dsp.preprocess import Conditioned
+    with pytest.raises(SignalError, match="expected"):
+        det.process(Conditioned(chunk.sample_index + 5, chunk.filtered_mv, chunk.valid))

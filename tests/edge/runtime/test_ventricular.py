@@ -1,0 +1,104 @@
+"""``vt`` from V runs, ``vfib`` from the conditioned signal, and both through ``ecg-edge run``."""
+import subprocess
+import sys
+
+import pytest
+
+from edge.errors import ConfigError
+from edge.runtime.alerts import BeatInfo
+from edge.runtime.ventricular import VtConfig, VtTracker
+from tests.edge.runtime.daemon_support import REPO, read_jsonl, subprocess_env
+
+EXCERPT = REPO / "tests" / "data" / "cudb" / "cudb_cu01_excerpt"
+FS = 360.0
+
+
+def beats(labels, rr_s, start=1000, clean=None):
+    out, at = [], start
+    for k, lab in enumerate(labels):
+        at += int(rr_s * FS)
+        out.append(BeatInfo(at, lab, rr_s, True if clean is None else clean[k]))
+    return out
+
+
+def kinds(events):
+    return [(e.kind, e.state) for e in events]
+
+
+def test_vt_needs_three_fast_v_beats():
+    t = VtTracker(fs_hz=FS)
+    assert t.process(beats("NNVVN", 0.5)) == []  # two V beats: no run
+    t = VtTracker(fs_hz=FS)
+    assert t.process(beats("NVVVN", 0.75)) == []  # 80 bpm: idioventricular, not VT
+    t = VtTracker(fs_hz=FS)
+    ev = t.process(beats("NVVVVN", 0.4))  # 150 bpm
+    assert kinds(ev) == [("vt", "onset"), ("vt", "end")]
+    on, end = ev
+    assert on.severity == "alarm" and on.detail["rate_bpm"] == 150.0
+    assert on.detail["n_beats"] == 3 and end.detail["n_beats"] == 4
+    assert end.detail["sustained"] is False
+
+
+def test_sustained_vt_and_runs_broken_by_bad_signal():
+    t = VtTracker(fs_hz=FS)
+    ev = t.process(beats("N" + "V" * 80 + "N", 0.4))  # 32 s of VT
+    assert kinds(ev) == [("vt", "onset"), ("vt", "end")]
+    assert ev[1].detail["sustained"] is True and ev[1].detail["duration_s"] >= 30
+    t = VtTracker(fs_hz=FS)
+    ev = t.process(beats("VVVV", 0.4, clean=[True, True, False, True]))
+    assert kinds(ev) == []  # the interval across the gap restarts the run
+    assert kinds(t.flush()) == []
+    t = VtTracker(fs_hz=FS)
+    t.process(beats("VVV", 0.4))
+    assert kinds(t.flush()) == [("vt", "end")]
+
+
+def test_vt_config_rules():
+    with pytest.raises(ConfigError, match="vt_min_beats"):
+        VtConfig(vt_min_beats=2)
+    with pytest.raises(ConfigError, match="sustained_s"):
+        VtConfig(sustained_s=0)
+
+
+def test_device_stream_vfib_on_the_cudb_excerpt(classifier):
+    from edge.io.records import read_record
+    from edge.runtime.device import DeviceStream
+    from edge.runtime.settings import load_config
+
+    rec = read_record(EXCERPT)
+    cfg = load_config(None, ['source.serial.port="x"', "outputs.strip=false"])
+    dev = DeviceStream(classifier, cfg, device_id=3, fs_hz=rec.fs_hz)
+    events = []
+    for i in range(0, rec.signal_mv.shape[0], 125):
+        events += dev.process(i, rec.signal_mv[i:i + 125])
+    events += dev.flush()
+    vf = [e for e in events if e.type == "alert" and e.kind == "vfib"]
+    assert [e.state for e in vf] == ["onset", "end"]
+    on = vf[0]
+    assert on.severity == "alarm" and on.device_id == 3
+    assert 8546 < on.sample_index <= 8546 + 8 * 250  # alarm within 8 s of the reference
+    assert abs(on.detail["onset_index"] - 8546) < 4 * 250
+    assert on.detail["rhythm"] in ("VF", "VFL") and 0.6 <= on.detail["p_shockable"] <= 1
+    off = load_config(None, ['source.serial.port="x"', "rhythm.ventricular=false"])
+    dev = DeviceStream(classifier, off, device_id=3, fs_hz=rec.fs_hz)
+    events = dev.process(0, rec.signal_mv) + dev.flush()
+    assert not any(e.type == "alert" and e.kind in ("vfib", "vt") for e in events)
+
+
+def test_ecg_edge_run_raises_vfib_end_to_end(int8_model, tmp_path):
+    out = tmp_path / "events.jsonl"
+    cmd = [sys.executable, "-m", "edge.cli", "run", "--replay", str(EXCERPT), "--speed", "max",
+           "--model", str(int8_model), "--jsonl", str(out), "--quiet"]
+    proc = subprocess.run(cmd, cwd=REPO, env=subprocess_env(), capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    events = read_jsonl(out)
+    vf = [e for e in events if e["type"] == "alert" and e["kind"] == "vfib"]
+    assert [e["state"] for e in vf] == ["onset", "end"]
+    assert vf[0]["severity"] == "alarm" and vf[0]["fs_hz"] == 250.0
+    assert 8546 < vf[0]["sample_index"] <= 8546 + 8 * 250
+    assert vf[0]["detail"]["rhythm"] in ("VF", "VFL")
+    assert vf[1]["detail"]["duration_s"] > 15
+    # before the reference onset: no ventricular alarm of the new kinds
+    assert not any(e["type"] == "alert" and e["kind"] in ("vfib", "vt")
+                   and e["sample_index"] < 8546 for e in events)

@@ -1,0 +1,317 @@
+"""Train the VF window model (``edge/models/rhythm_vf.json``) and the data the VF benchmark
+scores against.
+
+Data (development data only):
+
+* CUDB (``$CUDB_DIR`` or ``/work/shared/data/cudb``, 35 records, 250 Hz): shockable = inside
+  '[' ... ']' (VF/VFL; a record whose first bracket is ']' starts in VF, an unclosed '['
+  runs to the end);
+* MIT-BIH **DS1** (:data:`training.data.DS1`, MLII): shockable = ``(VFL`` / ``(VF`` rhythm
+  episodes; ``(VT`` episodes are kept apart (scored as VT, trained as not shockable). DS2 and
+  the paced records are never fitted here.
+* optionally the same records with NSTDB electrode-motion noise (``em``, channel 0) added
+  throughout at 6 dB (:func:`noisy_signal`), a different noise offset per record.
+
+Windows are those of :class:`edge.rhythm.ventricular.VfWindows` (4 s stepped 1 s on the
+conditioned signal, exactly what the device computes), cached per record under
+``$ECG_EDGE_CACHE`` (``vf_<db>_<record>_<variant>.npz``). A window is labelled from the share
+of it inside a shockable episode: 1 when >= 0.75, 0 when 0 (and no VT), else left out of
+training.
+
+``python -m training.ventricular`` fits the model on all the training records and writes the
+JSON (with ``--cv`` it also prints the record-wise cross-validation).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edge.dsp.detection import to_input_index
+from edge.dsp.preprocess import PreprocessConfig, Preprocessor
+from edge.io.records import read_annotations, read_record
+from edge.rhythm.model import default_model_path
+from edge.rhythm.ventricular import VF_KIND, VentricularConfig, VfWindows
+from edge.rhythm.vfeatures import VF_FEATURE_NAMES
+from training.data import DS1, DS2, PACED
+from training.dataset import cache_dir
+from training.rhythm import export_trees, fit_trees
+
+__all__ = ["CUDB_RECORDS", "Episodes", "cudb_episodes", "mitdb_episodes", "record_signal",
+           "noisy_signal", "RecordWindows", "record_windows", "window_labels", "folds",
+           "fit_vf", "main", "VF_TREE_PARAMS"]
+
+logger = logging.getLogger(__name__)
+
+CUDB_RECORDS = tuple(f"cu{k:02d}" for k in range(1, 36))
+VF_TREE_PARAMS = {"n_estimators": 120, "max_depth": 3, "learning_rate": 0.1, "subsample": 0.8,
+                  "min_samples_leaf": 20}
+SHOCK_AUX = ("(VFL", "(VF")
+VT_AUX = ("(VT",)
+NOISE_SNR_DB = 6.0
+
+
+def cudb_dir() -> Path:
+    return Path(os.environ.get("CUDB_DIR", "/work/shared/data/cudb"))
+
+
+def _db(record: str) -> str:
+    return "cudb" if record.startswith("cu") else "mitdb"
+
+
+@dataclass(frozen=True)
+class Episodes:
+    """Reference episodes of a record (input-rate samples, ``[start, end)``)."""
+
+    shockable: list[tuple[int, int]]
+    vt: list[tuple[int, int]]
+    n_samples: int
+    fs_hz: float
+
+
+def _n_samples(record: str) -> tuple[int, float]:
+    from wfdb import rdheader  # noqa: PLC0415 (training side only)
+
+    from edge.io.records import resolve_record  # noqa: PLC0415
+    db = _db(record)
+    data_dir = cudb_dir() if db == "cudb" else None
+    h = rdheader(str(resolve_record(record, db, data_dir)))
+    return int(h.sig_len), float(h.fs)
+
+
+def cudb_episodes(record: str) -> Episodes:
+    """CUDB: '[' ... ']' are VF/VFL (shockable); ``(VT`` rhythm runs are VT."""
+    n, fs = _n_samples(record)
+    ann = read_annotations(record, "atr", database="cudb", data_dir=cudb_dir())
+    shock: list[tuple[int, int]] = []
+    start: int | None = None
+    seen = False
+    for s, y in zip(ann.sample_index.tolist(), list(ann.symbol)):
+        if y == "[":
+            seen = True
+            if start is None:
+                start = s
+        elif y == "]":
+            if start is None and not seen:
+                start = 0  # the record starts in VF
+            seen = True
+            if start is not None:
+                shock.append((start, s))
+                start = None
+    if start is not None:
+        shock.append((start, n))
+    vt = _aux_runs(ann, VT_AUX, n)
+    return Episodes(shock, vt, n, fs)
+
+
+def _aux_runs(ann, names: tuple[str, ...], n: int) -> list[tuple[int, int]]:  # noqa: ANN001
+    out: list[tuple[int, int]] = []
+    start = None
+    for s, y, aux in zip(ann.sample_index.tolist(), list(ann.symbol), list(ann.aux_note)):
+        if y != "+":
+            continue
+        aux = (aux or "").rstrip("\x00").strip()
+        inside = aux in names
+        if inside and start is None:
+            start = s
+        elif not inside and start is not None:
+            out.append((start, s))
+            start = None
+    if start is not None:
+        out.append((start, n))
+    return out
+
+
+def mitdb_episodes(record: str) -> Episodes:
+    """MIT-BIH: ``(VFL``/``(VF`` rhythm runs are shockable, ``(VT`` runs VT."""
+    n, fs = _n_samples(record)
+    ann = read_annotations(record, "atr")
+    return Episodes(_aux_runs(ann, SHOCK_AUX, n), _aux_runs(ann, VT_AUX, n), n, fs)
+
+
+def episodes(record: str) -> Episodes:
+    return cudb_episodes(record) if _db(record) == "cudb" else mitdb_episodes(record)
+
+
+def record_signal(record: str) -> tuple[np.ndarray, float]:
+    """The analysed channel (mV; CUDB's only one, MIT-BIH's MLII) and its rate."""
+    if _db(record) == "cudb":
+        rec = read_record(record, database="cudb", data_dir=cudb_dir())
+        return rec.signal_mv[:, 0].astype(np.float64), float(rec.fs_hz)
+    rec = read_record(record)
+    ch = rec.sig_names.index("MLII") if "MLII" in rec.sig_names else 0
+    return rec.signal_mv[:, ch].astype(np.float64), float(rec.fs_hz)
+
+
+_EM: np.ndarray | None = None
+
+
+def noisy_signal(record: str, x: np.ndarray, fs_hz: float, snr_db: float = NOISE_SNR_DB,
+                 offset_s: float | None = None) -> np.ndarray:
+    """``x`` with NSTDB ``em`` (channel 0, 360 Hz, resampled to ``fs_hz``) added throughout at
+    ``snr_db`` by the NST convention (S = (median QRS peak-to-peak)^2 / 8 over organised
+    beats; records without enough of them: over 1-s blocks' peak-to-peak), from a
+    record-dependent offset."""
+    global _EM
+    if _EM is None:
+        _EM = read_record("em", database="nstdb").signal_mv[:, 0].astype(np.float64)
+    em = _EM
+    if fs_hz != 360.0:
+        from scipy.signal import resample_poly  # noqa: PLC0415
+        em = resample_poly(em, int(round(fs_hz)), 360)
+    key = sum(ord(c) * (k + 1) for k, c in enumerate(record))
+    off = int((offset_s if offset_s is not None else (key * 37) % 1500) * fs_hz)
+    z = np.resize(np.roll(em, -off), x.size)
+    z = z - z.mean()
+    half = int(round(0.05 * fs_hz))
+    try:
+        beats = read_annotations(record, "atr", database=_db(record),
+                                 data_dir=cudb_dir() if _db(record) == "cudb" else None)
+        pos = beats.sample_index[np.isin(beats.symbol, list("NLRBAaJSVrFejnE/fQ"))]
+    except Exception:  # noqa: BLE001 - no annotations: use blocks
+        pos = np.zeros(0, dtype=np.int64)
+    pos = pos[(pos > half) & (pos < x.size - half)]
+    xs = np.nan_to_num(x)
+    if pos.size >= 20:
+        pp = np.median([np.ptp(xs[i - half:i + half]) for i in pos[::10]])
+    else:
+        blk = int(fs_hz)
+        pp = np.median([np.ptp(xs[i:i + blk]) for i in range(0, xs.size - blk, blk)])
+    scale = np.sqrt(pp ** 2 / 8.0 / 10 ** (snr_db / 10) / max(z.var(), 1e-12))
+    return x + scale * z
+
+
+@dataclass(frozen=True)
+class RecordWindows:
+    """The windows of one record: end (input-rate sample, exclusive), features (NaN rows:
+    not analysed), the record's rate and length."""
+
+    record: str
+    end_in: np.ndarray
+    features: np.ndarray
+    fs_hz: float
+    n_samples: int
+
+
+def compute_windows(x: np.ndarray, fs_hz: float,
+                    config: VentricularConfig | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(window ends at the input rate, features) of a whole signal, as the device computes
+    them (one call of :class:`Preprocessor` and :class:`VfWindows`)."""
+    pre = Preprocessor(PreprocessConfig(fs_in_hz=fs_hz))
+    vw = VfWindows(config)
+    parts = [vw.process(pre.process(x)), vw.process(pre.flush())]
+    done = [w for p in parts for w in p]
+    ends = np.array([e for e, _ in done], dtype=np.int64)
+    nan = np.full(len(VF_FEATURE_NAMES), np.nan)
+    feats = np.vstack([f if f is not None else nan for _, f in done]) if done else \
+        np.zeros((0, len(VF_FEATURE_NAMES)))
+    return to_input_index(ends, fs_hz, pre.config.fs_out_hz), feats
+
+
+def record_windows(record: str, *, noisy: bool = False) -> RecordWindows:
+    """Windows of a record (cached), clean or with 6-dB ``em`` noise."""
+    variant = "em6" if noisy else "clean"
+    path = cache_dir() / f"vf_{_db(record)}_{record}_{variant}.npz"
+    if path.is_file():
+        z = np.load(path)
+        return RecordWindows(record, z["end_in"], z["features"], float(z["fs_hz"]),
+                             int(z["n_samples"]))
+    x, fs = record_signal(record)
+    if noisy:
+        x = noisy_signal(record, x, fs)
+    ends, feats = compute_windows(x, fs)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, end_in=ends, features=feats, fs_hz=fs, n_samples=x.size)
+    return RecordWindows(record, ends, feats, fs, x.size)
+
+
+def overlap_share(starts: np.ndarray, ends: np.ndarray,
+                  intervals: list[tuple[int, int]]) -> np.ndarray:
+    """Share of each window ``[starts, ends)`` covered by ``intervals``."""
+    cover = np.zeros(starts.size)
+    for a, b in intervals:
+        cover += np.clip(np.minimum(ends, b) - np.maximum(starts, a), 0, None)
+    return cover / np.maximum(ends - starts, 1)
+
+
+def window_labels(rw: RecordWindows, ep: Episodes, window_s: float = 4.0
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """(share of each window in a shockable episode, share in VT)."""
+    starts = rw.end_in - int(round(window_s * rw.fs_hz))
+    return (overlap_share(starts, rw.end_in, ep.shockable),
+            overlap_share(starts, rw.end_in, ep.vt))
+
+
+def training_rows(records, *, noisy: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(features, labels, record index) of the trainable windows of ``records``."""
+    xs, ys, gs = [], [], []
+    for k, rec in enumerate(records):
+        if rec in DS2 or rec in PACED:
+            raise ValueError(f"record {rec} is held out (DS2 / paced): never trained on")
+        variants = [False, True] if noisy else [False]
+        ep = episodes(rec)
+        for nz in variants:
+            rw = record_windows(rec, noisy=nz)
+            shock, vt = window_labels(rw, ep)
+            ok = np.all(np.isfinite(rw.features), axis=1)
+            pos = ok & (shock >= 0.75)
+            neg = ok & (shock == 0)
+            keep = pos | neg
+            xs.append(rw.features[keep])
+            ys.append(pos[keep].astype(np.int64))
+            gs.append(np.full(int(keep.sum()), k))
+    return np.vstack(xs), np.concatenate(ys), np.concatenate(gs)
+
+
+def folds(records, n_folds: int = 5) -> dict[str, int]:
+    """Record-wise folds: CUDB and MIT-BIH records dealt round-robin in name order."""
+    cudb = [r for r in records if r.startswith("cu")]
+    mit = [r for r in records if not r.startswith("cu")]
+    out = {r: k % n_folds for k, r in enumerate(cudb)}
+    out.update({r: k % n_folds for k, r in enumerate(mit)})
+    return out
+
+
+def fit_vf(records, *, noisy: bool = False, seed: int = 0, **params):
+    """A fitted ``GradientBoostingClassifier`` on the windows of ``records``."""
+    x, y, _ = training_rows(records, noisy=noisy)
+    # balance the classes: shockable windows are rare in MIT-BIH
+    w = np.where(y == 1, 0.5 / max(y.mean(), 1e-9), 0.5 / max(1 - y.mean(), 1e-9))
+    return fit_trees(x, y, seed=seed, sample_weight=w, **{**VF_TREE_PARAMS, **params})
+
+
+def export_vf(clf, path: str | os.PathLike, *, note: str = "") -> Path:
+    doc = export_trees(clf, kind=VF_KIND, classes=("other", "shockable"),
+                       feature_names=VF_FEATURE_NAMES)
+    if note:
+        doc["note"] = note
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(json.dumps(doc, separators=(",", ":")) + "\n", encoding="utf-8")
+    return p
+
+
+TRAIN_RECORDS = CUDB_RECORDS + DS1
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="train the VF window model (CUDB + MIT-BIH DS1)")
+    ap.add_argument("--out", default=str(default_model_path(VF_KIND)))
+    ap.add_argument("--no-noise", dest="noisy", action="store_false",
+                    help="train without the 6-dB electrode-motion copies")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    clf = fit_vf(TRAIN_RECORDS, noisy=args.noisy)
+    p = export_vf(clf, args.out, note="CUDB (35) + MIT-BIH DS1 (22)"
+                  + (", with 6-dB em copies" if args.noisy else ""))
+    print(f"wrote {p}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
