@@ -342,24 +342,36 @@ def _beats_markdown(beats: dict) -> list[str]:
     return lines
 
 
+def merge_cinc(res: dict, cinc: dict, run: dict) -> dict:
+    """``res`` (a stored full run, or ``{}``) with its CinC part replaced by ``cinc``, which
+    records ``run`` (``command``, ``date``, ``runtime_s``) as the run it came from."""
+    out = dict(res) if res else {"command": COMMAND, "date": "-"}
+    out["cinc"] = {**cinc, "cinc_run": dict(run)}
+    out["ds2_looks"] = DS2_LOOKS
+    return out
+
+
 def cinc_only(folds: int, out: Path) -> int:
     """The CinC section alone, merged into ``out/rhythm.json`` (if any) and ``rhythm.md``."""
     t0 = time.time()
-    res: dict = {"command": COMMAND, "date": "-"}
+    res: dict = {}
     old = out / "rhythm.json"
     if old.is_file():
         try:
             res = json.loads(old.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             print(f"bench_rhythm: error: {old} cannot be read ({exc}); move it away or run "
                   "the full benchmark", file=sys.stderr)
             return 1
-    res["cinc"] = cinc_cv(folds)
-    res["cinc"]["cinc_run"] = {"command": CINC_COMMAND + (f" --folds {folds}" if folds != 5
-                                                          else ""),
-                               "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-                               "runtime_s": time.time() - t0}
-    res["ds2_looks"] = DS2_LOOKS
+        if not isinstance(res, dict):
+            print(f"bench_rhythm: error: {old} is not a rhythm results object; move it away "
+                  "or run the full benchmark", file=sys.stderr)
+            return 1
+    cinc = cinc_cv(folds)
+    run = {"command": CINC_COMMAND + (f" --folds {folds}" if folds != 5 else ""),
+           "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+           "runtime_s": time.time() - t0}
+    res = merge_cinc(res, cinc, run)
     print("CinC:", json.dumps(res["cinc"]["model"]), flush=True)
     out.mkdir(parents=True, exist_ok=True)
     (out / "rhythm.json").write_text(json.dumps(res, indent=1, default=float) + "\n")
