@@ -8,11 +8,15 @@ Data:
   the reference '+' annotation before it (``(AFIB`` and ``(AFL`` are AF/AFL). DS2 is never
   read here.
 
-Beats are cached under ``$ECG_EDGE_CACHE`` (``rhythm_cinc_beats_<tag>.npz``,
-``rhythm_mitdb_<rec>_<tag>.npz``, ``<tag>``: :func:`detector_tag`).
-``python -m training.rhythm`` runs the CinC record-stratified 5-fold cross-validation, prints
-it, and writes ``edge/models/rhythm_af.json`` and
-``edge/models/rhythm_strip.json`` fitted on all the training data.
+Beats and strip features are cached under ``$ECG_EDGE_CACHE`` (``rhythm_cinc_beats_<tag>.npz``,
+``rhythm_cinc_strip_<tag>_<names>.npz``, ``rhythm_mitdb_<rec>_<tag>.npz``, ``<tag>``:
+:func:`detector_tag`).
+``python -m training.rhythm`` runs the CinC record-stratified 5-fold cross-validation of the
+strip model, prints it, and writes ``edge/models/rhythm_af.json`` and
+``edge/models/rhythm_strip.json`` fitted on all the training data; ``--strip-only`` refits
+and writes the strip model alone (the streaming analyser's window model is left as it is).
+The strip model's rows are weighted so every class weighs the same (:func:`balanced_weights`,
+from the rows it is fitted on).
 """
 from __future__ import annotations
 
@@ -31,23 +35,34 @@ from edge.dsp.detection import detect_signal
 from edge.errors import SignalError
 from edge.io.records import read_annotations, read_record
 from edge.rhythm.analyser import RhythmConfig
-from edge.rhythm.atrial import ATRIAL_FEATURE_NAMES, atrial_features
 from edge.rhythm.features import FEATURE_NAMES, beat_window_features
 from edge.rhythm.model import MODEL_FORMAT, default_model_path
-from edge.rhythm.strip import STRIP_CLASSES, STRIP_FEATURE_NAMES, rr_strip_features
+from edge.rhythm.strip import STRIP_CLASSES, STRIP_FEATURE_NAMES, strip_features
 from training.data import DS1, DS2
 from training.dataset import cache_dir
 
-__all__ = ["CincBeats", "cinc_dir", "cinc_beats", "cinc_atrial", "cinc_labels",
+__all__ = ["CincBeats", "cinc_dir", "cinc_beats", "cinc_labels",
            "mitdb_rhythm_beats", "mitdb_rhythm_labels",
            "rhythm_intervals", "mitdb_window_dataset", "strip_predictions",
            "window_dataset", "strip_dataset", "fit_trees", "export_trees", "cinc_folds",
-           "f1_scores", "main"]
+           "balanced_weights", "f1_scores", "main"]
 
 logger = logging.getLogger(__name__)
 
 AF_AUX = ("(AFIB", "(AFL")
 TREE_PARAMS = {"n_estimators": 150, "max_depth": 3, "learning_rate": 0.1, "subsample": 0.8}
+#: The strip model's trees (the AF window model keeps :data:`TREE_PARAMS`).
+STRIP_TREE_PARAMS = dict(TREE_PARAMS)
+
+
+def balanced_weights(y: np.ndarray) -> np.ndarray:
+    """Per-row weights making every class weigh the same in total (scikit-learn's
+    ``"balanced"``); the strip model is fitted so -- A and ~ are rare in CinC -- computed
+    from the training rows only."""
+    y = np.asarray(y)
+    classes, counts = np.unique(y, return_counts=True)
+    w = {c: y.size / (classes.size * n) for c, n in zip(classes, counts)}
+    return np.array([w[v] for v in y])
 
 
 def cinc_dir() -> Path:
@@ -257,38 +272,36 @@ def mitdb_window_dataset(records: tuple[str, ...], cfg: RhythmConfig, *, stride:
     return np.concatenate(xs), np.concatenate(ys)
 
 
-def cinc_atrial(cinc: CincBeats, data_dir: str | os.PathLike | None = None) -> np.ndarray:
-    """Atrial features (:mod:`edge.rhythm.atrial`) of every CinC recording (cached)."""
+def strip_dataset(cinc: CincBeats, data_dir: str | os.PathLike | None = None
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Strip features of every CinC recording: (X, y class index, has_features); each row is
+    :func:`edge.rhythm.strip.strip_features` of the recording and its detected beats, exactly
+    what the device computes (cached, keyed by the detector and the feature names; a recording
+    with too few beats is a zero row with ``has_features`` False)."""
     base = Path(data_dir) if data_dir else cinc_dir()
-    cache = cache_dir() / "rhythm_cinc_atrial.npz"
+    import hashlib  # noqa: PLC0415
+
+    names_tag = hashlib.sha256(repr(STRIP_FEATURE_NAMES).encode()).hexdigest()[:8]
+    cache = cache_dir() / f"rhythm_cinc_strip_{detector_tag()}_{names_tag}.npz"
+    y = np.array([STRIP_CLASSES.index(c) for c in cinc.labels])
     if cache.is_file():
         z = np.load(cache)
-        if tuple(z["names"]) == tuple(ATRIAL_FEATURE_NAMES):
-            return z["x"]
-    out = np.zeros((cinc.names.size, len(ATRIAL_FEATURE_NAMES)))
-    for i, name in enumerate(cinc.names):
-        rec = read_record(base / str(name))
-        out[i] = atrial_features(np.nan_to_num(rec.signal_mv[:, 0]), rec.fs_hz,
-                                 cinc.record_beats(i))
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(cache, x=out, names=np.array(ATRIAL_FEATURE_NAMES))
-    return out
-
-
-def strip_dataset(cinc: CincBeats) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Strip features of every CinC recording: (X, y class index, has_features)."""
-    n_rr = len(STRIP_FEATURE_NAMES) - len(ATRIAL_FEATURE_NAMES)
+        if z["x"].shape == (cinc.names.size, len(STRIP_FEATURE_NAMES)):
+            return z["x"], y, z["ok"]
     x = np.zeros((cinc.names.size, len(STRIP_FEATURE_NAMES)))
     ok = np.zeros(cinc.names.size, dtype=bool)
-    for i in range(cinc.names.size):
+    for i, name in enumerate(cinc.names):
+        rec = read_record(base / str(name))
         try:
-            x[i, :n_rr] = rr_strip_features(cinc.record_beats(i), float(cinc.fs_hz[i]),
-                                            float(cinc.duration_s[i]))
+            x[i] = strip_features(np.nan_to_num(rec.signal_mv[:, 0]), rec.fs_hz,
+                                  cinc.record_beats(i))
             ok[i] = True
         except SignalError:
             pass
-    x[:, n_rr:] = cinc_atrial(cinc)
-    y = np.array([STRIP_CLASSES.index(c) for c in cinc.labels])
+        if i % 500 == 0:
+            logger.info("CinC strip features: %d / %d", i, cinc.names.size)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(cache, x=x, ok=ok)
     return x, y, ok
 
 
@@ -367,7 +380,8 @@ def strip_predictions(x: np.ndarray, ok: np.ndarray, y: np.ndarray, train: np.nd
                       test: np.ndarray, seed: int = 0) -> np.ndarray:
     """Fit the strip model on ``train`` rows and label ``test`` rows (class strings)."""
     tr = train & ok
-    clf = fit_trees(x[tr], y[tr], seed=seed)
+    clf = fit_trees(x[tr], y[tr], seed=seed, sample_weight=balanced_weights(y[tr]),
+                    **STRIP_TREE_PARAMS)
     pred = np.full(test.sum(), "~", dtype=object)
     sub = ok[test]
     if sub.any():
@@ -379,6 +393,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--no-export", action="store_true", help="cross-validate only")
     ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument("--strip-only", action="store_true",
+                    help="refit and export the strip model only (rhythm_af.json untouched)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     cfg = RhythmConfig()
@@ -392,6 +408,18 @@ def main(argv: list[str] | None = None) -> int:
     print("CinC strip 5-fold CV:", json.dumps({k: round(v, 4) for k, v in cv.items()}))
     if args.no_export:
         return 0
+    if not args.strip_only:
+        _export_af_window(cinc, cfg)
+    st = fit_trees(xs[ok], ys[ok], sample_weight=balanced_weights(ys[ok]), **STRIP_TREE_PARAMS)
+    doc = export_trees(st, kind="strip", classes=tuple(STRIP_CLASSES[c] for c in st.classes_),
+                       feature_names=STRIP_FEATURE_NAMES)
+    default_model_path("strip").write_text(json.dumps(doc, separators=(",", ":")))
+    print("wrote", default_model_path("strip"))
+    return 0
+
+
+def _export_af_window(cinc: CincBeats, cfg: RhythmConfig) -> None:
+    """Fit the streaming analyser's window model on CinC + DS1 windows and write it."""
     xw, yw, _ = window_dataset(cinc, np.arange(cinc.names.size), cfg,
                                labels=cinc_labels(cinc))
     xm, ym = mitdb_window_dataset(DS1, cfg)
@@ -401,12 +429,7 @@ def main(argv: list[str] | None = None) -> int:
     doc = export_trees(af, kind="af_window", classes=("other", "AF/AFL"),
                        feature_names=FEATURE_NAMES)
     default_model_path("af_window").write_text(json.dumps(doc, separators=(",", ":")))
-    st = fit_trees(xs[ok], ys[ok])
-    doc = export_trees(st, kind="strip", classes=tuple(STRIP_CLASSES[c] for c in st.classes_),
-                       feature_names=STRIP_FEATURE_NAMES)
-    default_model_path("strip").write_text(json.dumps(doc, separators=(",", ":")))
-    print("wrote", default_model_path("af_window"), default_model_path("strip"))
-    return 0
+    print("wrote", default_model_path("af_window"))
 
 
 if __name__ == "__main__":

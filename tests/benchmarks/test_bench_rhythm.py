@@ -58,3 +58,33 @@ def test_stored_results_are_complete():
     assert res["ds2_looks"] and res["cost_us_per_beat"] > 0
     assert res["ds2"]["model"]["summary"]["records_without_af"] == 17
     assert "DS2 looks" in (RESULTS / "rhythm.md").read_text()
+
+
+def test_cinc_only_merge_keeps_the_other_sections():
+    path = RESULTS / "rhythm.json"
+    if not path.is_file():
+        pytest.skip("no stored rhythm results yet")
+    res = json.loads(path.read_text())
+    cinc = {k: v for k, v in res["cinc"].items() if k != "cinc_run"}
+    run = {"command": br.CINC_COMMAND, "date": "2026-11-30 00:00 UTC", "runtime_s": 12.0}
+    merged = br.merge_cinc(res, cinc, run)
+    assert merged["ds2"] == res["ds2"] and merged["date"] == res["date"]
+    assert merged["cinc"]["cinc_run"] == run and merged["cinc"]["model"] == cinc["model"]
+    md = br.markdown(merged)
+    assert "re-run alone" in md and "--cinc-only" in md and "MIT-BIH DS2" in md
+    # no stored full run: the CinC section and the DS2 looks only
+    md = br.markdown(br.merge_cinc({}, cinc, run))
+    assert "CinC 2017" in md and "MIT-BIH DS2" not in md and "DS2 looks" in md
+
+
+@pytest.mark.parametrize("text", ["{not json", "[1, 2]"])
+def test_cinc_only_refuses_a_damaged_results_file_before_running(tmp_path, capsys, text):
+    (tmp_path / "rhythm.json").write_text(text)
+    assert br.main(["--cinc-only", "--out-dir", str(tmp_path)]) == 1
+    assert capsys.readouterr().err.startswith("bench_rhythm: error: ")
+    assert (tmp_path / "rhythm.json").read_text() == text  # left as it was
+
+
+def test_cinc_only_needs_two_folds(tmp_path, capsys):
+    assert br.main(["--cinc-only", "--folds", "1", "--out-dir", str(tmp_path)]) == 2
+    assert "--folds" in capsys.readouterr().err and not any(tmp_path.iterdir())

@@ -63,3 +63,41 @@ def test_rhythm_intervals_of_201(mitdb_dir):
     assert fs == 360.0 and n == 650000
     assert iv[0] == (60, 136226)  # '(AFIB' then '(NOD'
     assert all(a < b for a, b in iv)
+
+
+def test_balanced_weights_give_every_class_the_same_total():
+    from training.rhythm import balanced_weights
+
+    y = np.array([0] * 60 + [1] * 10 + [2] * 30)
+    w = balanced_weights(y)
+    totals = [w[y == c].sum() for c in (0, 1, 2)]
+    np.testing.assert_allclose(totals, [y.size / 3] * 3)
+
+
+def test_strip_dataset_rows_are_the_device_features(cinc2017_dir, tmp_path, monkeypatch):
+    """Each training row is what ``classify_strip`` computes on the device (too-short strips
+    flagged), and the cache returns the same rows."""
+    from edge.dsp.detection import detect_signal
+    from edge.io.records import read_record
+    from edge.rhythm.strip import STRIP_FEATURE_NAMES, strip_features
+    from training.rhythm import CincBeats, strip_dataset
+
+    monkeypatch.setenv("ECG_EDGE_CACHE", str(tmp_path))
+    names = ["A00001", "A00004", "A00034"]
+    sigs = [read_record(cinc2017_dir / n) for n in names]
+    beats = [detect_signal(np.nan_to_num(r.signal_mv[:, 0]), r.fs_hz) for r in sigs]
+    beats[2] = beats[2][:4]  # too few beats: no features
+    cinc = CincBeats(np.array(names), np.array(["N", "A", "~"]),
+                     np.array([r.signal_mv.shape[0] / r.fs_hz for r in sigs]),
+                     np.array([r.fs_hz for r in sigs]),
+                     np.cumsum([0] + [b.size for b in beats]), np.concatenate(beats))
+    x, y, ok = strip_dataset(cinc, cinc2017_dir)
+    assert x.shape == (3, len(STRIP_FEATURE_NAMES)) and list(y) == [0, 1, 3]
+    assert list(ok) == [True, True, False]
+    for i in (0, 1):
+        np.testing.assert_array_equal(x[i], strip_features(sigs[i].signal_mv[:, 0],
+                                                           sigs[i].fs_hz, beats[i]))
+    x2, _, ok2 = strip_dataset(cinc, cinc2017_dir)
+    np.testing.assert_array_equal(x2, x)
+    np.testing.assert_array_equal(ok2, ok)
+    assert list(tmp_path.glob("rhythm_cinc_strip_*.npz"))

@@ -30,8 +30,11 @@ def test_too_short_strip_is_noise_with_reason():
 
 
 def test_few_beats_given_is_noise():
-    res = classify_strip(np.zeros(3000), 300.0, sample_index=np.array([100, 400, 700]))
+    res = classify_strip(np.zeros(3000), 300.0, sample_index=np.array([1000, 1300, 1600]))
     assert res.label == "~" and "3 beats" in res.reason
+    # beats in the settling first second do not count
+    res = classify_strip(np.zeros(3000), 300.0, sample_index=np.array([100, 250, 1000, 1300]))
+    assert res.label == "~" and "2 beats" in res.reason
 
 
 @pytest.mark.parametrize("x, fs, words", [(np.zeros((2, 100)), 300.0, "1-D"),
