@@ -24,3 +24,23 @@ def test_public_api():
                                  "detect_signal", "EdgeError"}
     for name in edge.__all__:
         assert hasattr(edge, name), name
+
+
+def test_import_edge_and_the_entry_point_load_no_numeric_library():
+    """``import edge`` and ``edge.cli.main``'s wrapper stay light (names load on first use),
+    so Ctrl-C while a command starts is a clean exit and start-up pays for what it runs."""
+    code = ("import sys, edge, edge.cli\n"
+            "heavy = [m for m in ('numpy', 'scipy') if m in sys.modules]\n"
+            "assert not heavy, heavy\n"
+            "from edge import RPeakDetector, EdgeError\n"
+            "assert RPeakDetector.__module__ == 'edge.dsp.rpeak'\n"
+            "try:\n"
+            "    edge.no_such_name\n"
+            "except AttributeError:\n"
+            "    pass\n"
+            "else:\n"
+            "    raise AssertionError('unknown name resolved')\n")
+    subprocess.run([sys.executable, "-c", code], check=True)
+    out = subprocess.run([sys.executable, "-m", "edge.cli", "--version"], check=True,
+                         capture_output=True, text=True)
+    assert edge.__version__ in out.stdout + out.stderr

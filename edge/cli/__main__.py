@@ -1,6 +1,6 @@
 """``python -m edge.cli``: the same as ``ecg-edge``."""
 import sys
 
-from edge.cli.main import main
+from edge.cli import main
 
 sys.exit(main())
