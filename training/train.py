@@ -11,6 +11,14 @@ Protocol (default: :func:`train_ensemble`)
   ``n_augment`` noisy copies -- and is early-stopped on the clean records of fold *k*. The
   shipped model averages the members' softmax outputs (one Keras model, one TFLite file).
   The members' scores on their own held-out folds give a DS1 cross-validation estimate.
+* ``--svdb`` adds the SVDB records (:data:`training.data.SVDB_FOLDS`, 128 Hz, through the
+  device's resampler) to training: member *k* also leaves out SVDB fold *k* and is scored on
+  it after training (never early-stopped on it), so the members' held-out SVDB predictions
+  are a record-wise SVDB cross-validation of the recipe (``svdb_crossval_members`` in the
+  contract). DS2 is refused in every record list.
+* ``--device-rates 128 250 500`` / ``--other-lead-period N``: augmented copies recorded at
+  other rates / from the other lead (:class:`training.dataset.AugmentConfig`); ``--width``
+  scales every layer (the size curve).
 * ``--single`` (or explicit ``--records`` / ``--val-records``) trains one network instead,
   validated on ``--val-records`` (default: 106, 118, 124, 201, 220).
 * Each epoch uses every non-N training beat and a fresh random draw of ``normal_per_epoch``
@@ -36,10 +44,10 @@ from pathlib import Path
 import numpy as np
 
 from edge.aami import AAMI_CLASSES
-from edge.errors import ConfigError
+from edge.errors import ConfigError, EdgeError
 from edge.eval.scoring import class_metrics, confusion_matrix
-from training.data import DS1, DS2, FOLDS
-from training.dataset import BeatSet, DatasetConfig, build_dataset
+from training.data import DS1, DS2, FOLDS, SVDB_FOLDS, is_ds2
+from training.dataset import AugmentConfig, BeatSet, DatasetConfig, build_dataset
 
 __all__ = ["TrainConfig", "TrainResult", "train", "train_ensemble", "selection_score", "main",
            "DEFAULT_VAL_RECORDS"]
@@ -69,10 +77,20 @@ class TrainConfig:
     seed: int = 7
     max_minutes: float = 15.0
     threads: int = 2
+    extra_folds: tuple[tuple[str, ...], ...] = ()
+    device_rates_hz: tuple[float, ...] = ()
+    other_lead_period: int = 0
+    width: float = 1.0
 
     def __post_init__(self) -> None:
-        if set(self.train_records) & set(DS2) or set(self.val_records) & set(DS2):
+        extra = [r for f in self.extra_folds for r in f]
+        if any(is_ds2(r) for r in (*self.train_records, *self.val_records, *extra)):
             raise ConfigError("train_records", "DS2 records must never be used in training")
+        if len(set(extra)) != len(extra):
+            raise ConfigError("extra_folds", "a record may sit in one fold only")
+        if not 0.1 <= self.width <= 4:
+            raise ConfigError("width", f"must be within 0.1 .. 4, got {self.width}")
+        self.dataset_config()  # validates the augmentation settings
         if set(self.train_records) & set(self.val_records):
             raise ConfigError("val_records", "must be disjoint from train_records")
         if not self.train_records:
@@ -85,6 +103,12 @@ class TrainConfig:
             raise ConfigError("class_weight_scale", "needs one positive factor per AAMI class")
         if self.class_weight_power < 0 or self.max_class_weight < 1:
             raise ConfigError("class_weight_power", "need power >= 0 and max weight >= 1")
+
+    def dataset_config(self) -> DatasetConfig:
+        """The beat-example settings of this training (augmentation included)."""
+        return DatasetConfig(n_augment=self.n_augment, augment=AugmentConfig(
+            device_rates_hz=tuple(self.device_rates_hz),
+            other_lead_period=self.other_lead_period))
 
 
 @dataclass
@@ -145,7 +169,7 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, *,
     t0 = time.monotonic()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    dcfg = data_config or DatasetConfig(n_augment=config.n_augment)
+    dcfg = data_config or config.dataset_config()
     logger.info("building beats: %d training records (+%d noisy copies), %d validation records",
                 len(config.train_records), dcfg.n_augment, len(config.val_records))
     tr = build_dataset(config.train_records, dcfg, augment=True, progress=progress,
@@ -161,7 +185,7 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, *,
         mean, std = (np.asarray(v, np.float32) for v in feature_stats)
 
     mcfg = model_config or ModelConfig(kind=config.kind, window_length=dcfg.window.length,
-                                       n_features=tr.features.shape[1])
+                                       n_features=tr.features.shape[1]).scaled(config.width)
     model = build_model(mcfg, seed=config.seed)
     opt = keras.optimizers.Adam(learning_rate=config.learning_rate)
     model.compile(optimizer=opt, loss="sparse_categorical_crossentropy")
@@ -259,9 +283,12 @@ def train_ensemble(config: TrainConfig, out_dir: str | os.PathLike, *, folds=Non
 
     Member *k* trains on DS1 minus fold *k* (with ``n_augment`` noisy copies) and is
     early-stopped on the clean records of fold *k*; all members share one feature
-    standardisation (computed on all DS1 training beats). Each member's score on its own
+    standardisation (computed on all training beats). Each member's score on its own
     held-out fold is pooled into a DS1 cross-validation estimate stored in the contract.
-    ``config.train_records`` / ``val_records`` are ignored.
+    With ``config.extra_folds`` (one per DS1 fold, e.g. :data:`training.data.SVDB_FOLDS`)
+    member *k* also trains on the other extra folds and is scored, after training, on the
+    clean records of extra fold *k* (``svdb_crossval_members``: patients it never saw and was
+    not selected on). ``config.train_records`` / ``val_records`` are ignored.
     """
     from dataclasses import replace
 
@@ -277,19 +304,29 @@ def train_ensemble(config: TrainConfig, out_dir: str | os.PathLike, *, folds=Non
     t0 = time.monotonic()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    dcfg = DatasetConfig(n_augment=config.n_augment)
+    dcfg = config.dataset_config()
     records = tuple(r for f in folds for r in f)
-    if set(records) & set(DS2):
+    extra = tuple(config.extra_folds)
+    if extra and len(extra) != len(folds):
+        raise ConfigError("extra_folds", f"need one extra fold per DS1 fold ({len(folds)}), "
+                                         f"got {len(extra)}")
+    extra_records = tuple(r for f in extra for r in f)
+    if any(is_ds2(r) for r in records + extra_records):
         raise ConfigError("folds", "DS2 records must never be used in training")
-    pool = build_dataset(records, dcfg, augment=True, progress=progress, data_dir=data_dir)
+    pool = build_dataset(records + extra_records, dcfg, augment=True, progress=progress,
+                         data_dir=data_dir)
     mean = pool.features.mean(axis=0)
     std = np.maximum(pool.features.std(axis=0), 1e-3)
     del pool
     members, true, pred = [], [], []
+    x_true, x_pred, x_members = [], [], []
     for k, fold in enumerate(folds):
-        cfg = replace(config, train_records=tuple(r for r in records if r not in fold),
-                      val_records=tuple(fold), seed=config.seed + k)
-        logger.info("ensemble member %d/%d: validation fold %s", k + 1, len(folds), fold)
+        held = extra[k] if extra else ()
+        cfg = replace(config, train_records=tuple(r for r in records + extra_records
+                                                  if r not in fold and r not in held),
+                      val_records=tuple(fold), seed=config.seed + k, extra_folds=())
+        logger.info("ensemble member %d/%d: validation fold %s%s", k + 1, len(folds), fold,
+                    f", held-out extra fold {held}" if held else "")
         res = train(cfg, out / f"member{k}", data_config=dcfg, progress=progress,
                     data_dir=data_dir, feature_stats=(mean, std))
         model, contract = load_model(res.keras_path)
@@ -297,10 +334,25 @@ def train_ensemble(config: TrainConfig, out_dir: str | os.PathLike, *, folds=Non
         p = _predict(model, va, mean, std).argmax(1)
         true += [AAMI_CLASSES[i] for i in va.label]
         pred += [AAMI_CLASSES[i] for i in p]
+        if held:
+            xa = build_dataset(held, dcfg, augment=False, progress=False, data_dir=data_dir)
+            xp = _predict(model, xa, mean, std).argmax(1)
+            xt = [AAMI_CLASSES[i] for i in xa.label]
+            xq = [AAMI_CLASSES[i] for i in xp]
+            x_true += xt
+            x_pred += xq
+            m = class_metrics(confusion_matrix(xt, xq))
+            x_members.append({"records": list(held), "f1": {c: m["per_class"][c]["f1"]
+                                                            for c in ("S", "V")}})
         members.append((model, res))
     cv = class_metrics(confusion_matrix(true, pred))
     cv["confusion"] = confusion_matrix(true, pred).tolist()
     cv["score"] = selection_score(cv)
+    xcv = None
+    if x_true:
+        xcv = class_metrics(confusion_matrix(x_true, x_pred))
+        xcv["confusion"] = confusion_matrix(x_true, x_pred).tolist()
+        xcv["members"] = x_members
     single = ModelConfig.from_dict(members[0][1].contract["model"]["config"])
     mcfg = replace(single, ensemble=len(members))
     merged = build_model(mcfg)
@@ -309,13 +361,16 @@ def train_ensemble(config: TrainConfig, out_dir: str | os.PathLike, *, folds=Non
     keras_path = out / f"beat_{mcfg.kind}.keras"
     merged.save(keras_path)
     training = {
-        "records": list(records), "validation_records": list(records),
+        "records": list(records + extra_records), "validation_records": list(records),
         "test_records": list(DS2),
-        "split": "de Chazal 2004 inter-patient DS1/DS2; paced records excluded",
+        "split": "de Chazal 2004 inter-patient DS1/DS2; paced records excluded"
+                 + ("; SVDB patient folds joined to training (record-wise CV)" if extra
+                    else ""),
         "selection": f"ensemble of {len(folds)} members; member k trained on DS1 minus patient "
                      "fold k and early-stopped at its best 0.4*F1(S) + 0.4*F1(V) + "
                      "0.2*accuracy on fold k (DS2 never used)",
         "folds": [list(f) for f in folds],
+        "extra_folds": [list(f) for f in extra],
         "members": [{"fold": list(f), "best_epoch": r.contract["training"]["best_epoch"],
                      "epochs_run": r.contract["training"]["epochs_run"],
                      "best_validation": r.contract["training"]["best_validation"]}
@@ -323,6 +378,7 @@ def train_ensemble(config: TrainConfig, out_dir: str | os.PathLike, *, folds=Non
         "best_epoch": [r.contract["training"]["best_epoch"] for _, r in members],
         "epochs_run": sum(r.contract["training"]["epochs_run"] for _, r in members),
         "ds1_crossval_members": cv,
+        "svdb_crossval_members": xcv,
         "train_config": {k: (list(v) if isinstance(v, tuple) else v)
                          for k, v in asdict(config).items()
                          if k not in ("train_records", "val_records")},
@@ -339,6 +395,11 @@ def train_ensemble(config: TrainConfig, out_dir: str | os.PathLike, *, folds=Non
     pc = cv["per_class"]
     logger.info("saved %s (%.1f min); DS1 CV of members: acc %.4f, S F1 %.3f, V F1 %.3f",
                 keras_path, seconds / 60, cv["accuracy"], pc["S"]["f1"], pc["V"]["f1"])
+    if xcv is not None:
+        xc = xcv["per_class"]
+        logger.info("held-out extra folds (reference beats): S Se %.3f +P %.3f F1 %.3f, "
+                    "V Se %.3f +P %.3f F1 %.3f", xc["S"]["se"], xc["S"]["ppv"], xc["S"]["f1"],
+                    xc["V"]["se"], xc["V"]["ppv"], xc["V"]["f1"])
     return TrainResult(keras_path, contract, [], seconds)
 
 
@@ -362,22 +423,47 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--single", action="store_true",
                    help="one network early-stopped on --val-records instead of the default "
                         "ensemble of three DS1 patient folds (training.data.FOLDS)")
+    p.add_argument("--svdb", action="store_true",
+                   help="join the SVDB records ($SVDB_DIR, training.data.SVDB_FOLDS) to the "
+                        "ensemble's folds; members are scored on their held-out SVDB fold")
+    p.add_argument("--device-rates", type=float, nargs="+", default=(), metavar="HZ",
+                   help="augmented copies recorded at these rates (e.g. 128 250 500)")
+    p.add_argument("--other-lead-period", type=int, default=0, metavar="N",
+                   help="every N-th augmented copy from the record's other lead (0: never)")
+    p.add_argument("--width", type=float, default=TrainConfig.width,
+                   help="layer width multiplier (size curve)")
     p.add_argument("--data-dir", help="MIT-BIH directory (default: $MITDB_DIR)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     val = tuple(a.val_records) if a.val_records is not None else DEFAULT_VAL_RECORDS
     recs = tuple(a.records) if a.records else tuple(r for r in DS1 if r not in val)
-    cfg = TrainConfig(kind=a.model, train_records=recs, val_records=val,
-                      n_augment=a.n_augment, max_epochs=a.epochs, patience=a.patience,
-                      normal_per_epoch=a.normal_per_epoch,
-                      class_weight_power=a.class_weight_power,
-                      class_weight_scale=tuple(a.class_weight_scale), learning_rate=a.lr,
-                      seed=a.seed, max_minutes=a.max_minutes)
-    if a.single or a.records or a.val_records is not None:
-        train(cfg, a.out, progress=not a.quiet, data_dir=a.data_dir)
-    else:
-        train_ensemble(cfg, a.out, progress=not a.quiet, data_dir=a.data_dir)
+    if a.svdb and (a.single or a.records or a.val_records is not None):
+        p.error("--svdb works with the fold ensemble only (not --single/--records)")
+    try:
+        cfg = TrainConfig(kind=a.model, train_records=recs, val_records=val,
+                          n_augment=a.n_augment, max_epochs=a.epochs, patience=a.patience,
+                          normal_per_epoch=a.normal_per_epoch,
+                          class_weight_power=a.class_weight_power,
+                          class_weight_scale=tuple(a.class_weight_scale), learning_rate=a.lr,
+                          seed=a.seed, max_minutes=a.max_minutes,
+                          extra_folds=SVDB_FOLDS if a.svdb else (),
+                          device_rates_hz=tuple(a.device_rates),
+                          other_lead_period=a.other_lead_period, width=a.width)
+    except ConfigError as exc:
+        p.error(str(exc))
+    try:
+        if a.single or a.records or a.val_records is not None:
+            train(cfg, a.out, progress=not a.quiet, data_dir=a.data_dir)
+        else:
+            train_ensemble(cfg, a.out, progress=not a.quiet, data_dir=a.data_dir)
+    except EdgeError as exc:
+        print(f"python -m training.train: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("python -m training.train: interrupted; nothing saved for the unfinished model",
+              file=sys.stderr)
+        return 130
     return 0
 
 
