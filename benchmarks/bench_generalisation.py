@@ -116,7 +116,8 @@ def evaluate_record(task: dict) -> dict:
     """QRS detection and beat classes of one record at one rate (a worker task).
 
     ``task``: ``record`` (MIT-BIH name or ``svdb/<name>``), ``rate_hz`` (None: its own),
-    ``model`` (int8 .tflite path), ``detectors`` (names), ``classes`` (bool)."""
+    ``model`` (int8 .tflite path), ``detectors`` (names), ``classes`` (bool), ``modes``
+    (optional: a subset of :data:`MODES`)."""
     from edge.model.classifier import BeatClassifier
     from edge.pipeline import BeatPipeline, classify_at
     from edge.rhythm import rhythm_aware
@@ -138,8 +139,12 @@ def evaluate_record(task: dict) -> dict:
                                 "cpu_s": time.process_time() - t0}
         if task["classes"]:
             clf = BeatClassifier(task["model"])
-            beats = {"reference": classify_at(clf, x, rate, ref_idx),
-                     "detected": BeatPipeline(clf, rate).run(x, max(1, int(rate)))}
+            beats = {}
+            modes = task.get("modes", MODES)
+            if "reference" in modes:
+                beats["reference"] = classify_at(clf, x, rate, ref_idx)
+            if "detected" in modes:
+                beats["detected"] = BeatPipeline(clf, rate).run(x, max(1, int(rate)))
             out["confusion"] = {}
             for mode, b in beats.items():
                 aware = rhythm_aware(b, rate).beats
@@ -331,8 +336,9 @@ def main(argv: list[str] | None = None) -> int:
                  "detectors": DETECTORS, "classes": True} for r in ds2]
     sets["SVDB @ 128 Hz"] = [{"record": r, "rate_hz": None, "model": svdb_model[r],
                               "detectors": DETECTORS, "classes": True} for r in svdb]
-    extra_tasks = [{"record": r, "rate_hz": None, "model": m, "detectors": (), "classes": True}
-                   for m in a.seed_models for r in ds2] if not a.no_ds2 else []
+    extra_tasks = [{"record": r, "rate_hz": None, "model": m, "detectors": (), "classes": True,
+                    "modes": ("reference",)} for m in a.seed_models for r in ds2] \
+        if not a.no_ds2 else []
     all_tasks = [t for ts in sets.values() for t in ts] + extra_tasks
     try:
         rows = _run(all_tasks, a.jobs)

@@ -27,8 +27,10 @@ Protocol (default: :func:`train_ensemble`)
   not generalise across patients in DS1 cross-validation and only add false positives).
 * Model selection: after each epoch the validation records are scored with
   :func:`edge.eval.scoring.class_metrics`; the kept weights are those of the epoch with the best
-  ``0.4 F1(S) + 0.4 F1(V) + 0.2 accuracy``; training stops after ``patience`` epochs without
-  improvement (the learning rate halves after ``patience // 2``).
+  ``0.4 F1(S) + 0.4 F1(V) + 0.2 accuracy``, from epoch ``min_epochs`` on (``--min-epochs``:
+  a held-out fold with few S beats can make an undertrained first epoch look best); training
+  stops after ``patience`` epochs without improvement (the learning rate halves after
+  ``patience // 2``).
 """
 from __future__ import annotations
 
@@ -55,7 +57,7 @@ __all__ = ["TrainConfig", "TrainResult", "train", "train_ensemble", "selection_s
 logger = logging.getLogger(__name__)
 
 DEFAULT_VAL_RECORDS = ("106", "118", "124", "201", "220")
-MODEL_VERSION = "1.0.0"
+MODEL_VERSION = "1.1.0"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -81,6 +83,7 @@ class TrainConfig:
     device_rates_hz: tuple[float, ...] = ()
     other_lead_period: int = 0
     width: float = 1.0
+    min_epochs: int = 1
 
     def __post_init__(self) -> None:
         extra = [r for f in self.extra_folds for r in f]
@@ -97,6 +100,8 @@ class TrainConfig:
             raise ConfigError("train_records", "must not be empty")
         if self.max_epochs < 1 or self.patience < 1 or self.batch_size < 1:
             raise ConfigError("max_epochs", "max_epochs, patience and batch_size must be >= 1")
+        if not 1 <= self.min_epochs <= self.max_epochs:
+            raise ConfigError("min_epochs", "must be within 1 .. max_epochs")
         if not self.learning_rate > 0 or self.normal_per_epoch < 1:
             raise ConfigError("learning_rate", "must be positive (normal_per_epoch >= 1)")
         if len(self.class_weight_scale) != len(AAMI_CLASSES) or min(self.class_weight_scale) <= 0:
@@ -229,7 +234,9 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, *,
         logger.info("epoch %d loss %.4f val score %.4f (S F1 %.3f, V F1 %.3f, acc %.4f)",
                     epoch + 1, rec["loss"], score, rec.get("val_f1", {}).get("S", np.nan),
                     rec.get("val_f1", {}).get("V", np.nan), rec.get("val_accuracy", np.nan))
-        if score > best_score:
+        if epoch + 1 < config.min_epochs:  # warm-up: no checkpoint, no patience count
+            pass
+        elif score > best_score:
             best_score, best_epoch, best_weights, since_best = score, epoch + 1, \
                 model.get_weights(), 0
         else:
@@ -277,8 +284,8 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, *,
 
 
 def train_ensemble(config: TrainConfig, out_dir: str | os.PathLike, *, folds=None,
-                   progress: bool = True,
-                   data_dir: str | os.PathLike | None = None) -> TrainResult:
+                   progress: bool = True, data_dir: str | os.PathLike | None = None,
+                   only: int | None = None) -> TrainResult:
     """Train one member per DS1 patient fold and save their average as one model.
 
     Member *k* trains on DS1 minus fold *k* (with ``n_augment`` noisy copies) and is
@@ -288,7 +295,8 @@ def train_ensemble(config: TrainConfig, out_dir: str | os.PathLike, *, folds=Non
     With ``config.extra_folds`` (one per DS1 fold, e.g. :data:`training.data.SVDB_FOLDS`)
     member *k* also trains on the other extra folds and is scored, after training, on the
     clean records of extra fold *k* (``svdb_crossval_members``: patients it never saw and was
-    not selected on). ``config.train_records`` / ``val_records`` are ignored.
+    not selected on). ``config.train_records`` / ``val_records`` are ignored. ``only=k``
+    trains member *k* alone (a one-member model; its CV figures are fold *k*'s).
     """
     from dataclasses import replace
 
@@ -318,9 +326,11 @@ def train_ensemble(config: TrainConfig, out_dir: str | os.PathLike, *, folds=Non
     mean = pool.features.mean(axis=0)
     std = np.maximum(pool.features.std(axis=0), 1e-3)
     del pool
-    members, true, pred = [], [], []
+    members, member_folds, true, pred = [], [], [], []
     x_true, x_pred, x_members = [], [], []
     for k, fold in enumerate(folds):
+        if only is not None and k != only:
+            continue
         held = extra[k] if extra else ()
         cfg = replace(config, train_records=tuple(r for r in records + extra_records
                                                   if r not in fold and r not in held),
@@ -345,6 +355,7 @@ def train_ensemble(config: TrainConfig, out_dir: str | os.PathLike, *, folds=Non
             x_members.append({"records": list(held), "f1": {c: m["per_class"][c]["f1"]
                                                             for c in ("S", "V")}})
         members.append((model, res))
+        member_folds.append(fold)
     cv = class_metrics(confusion_matrix(true, pred))
     cv["confusion"] = confusion_matrix(true, pred).tolist()
     cv["score"] = selection_score(cv)
@@ -366,7 +377,7 @@ def train_ensemble(config: TrainConfig, out_dir: str | os.PathLike, *, folds=Non
         "split": "de Chazal 2004 inter-patient DS1/DS2; paced records excluded"
                  + ("; SVDB patient folds joined to training (record-wise CV)" if extra
                     else ""),
-        "selection": f"ensemble of {len(folds)} members; member k trained on DS1 minus patient "
+        "selection": f"ensemble of {len(members)} members; member k trained on DS1 minus patient "
                      "fold k and early-stopped at its best 0.4*F1(S) + 0.4*F1(V) + "
                      "0.2*accuracy on fold k (DS2 never used)",
         "folds": [list(f) for f in folds],
@@ -374,7 +385,7 @@ def train_ensemble(config: TrainConfig, out_dir: str | os.PathLike, *, folds=Non
         "members": [{"fold": list(f), "best_epoch": r.contract["training"]["best_epoch"],
                      "epochs_run": r.contract["training"]["epochs_run"],
                      "best_validation": r.contract["training"]["best_validation"]}
-                    for f, (_, r) in zip(folds, members)],
+                    for f, (_, r) in zip(member_folds, members)],
         "best_epoch": [r.contract["training"]["best_epoch"] for _, r in members],
         "epochs_run": sum(r.contract["training"]["epochs_run"] for _, r in members),
         "ds1_crossval_members": cv,
@@ -388,7 +399,9 @@ def train_ensemble(config: TrainConfig, out_dir: str | os.PathLike, *, folds=Non
     contract = make_contract(model_config=mcfg, data_config=dcfg,
                              n_params=merged.count_params(), keras_file=keras_path.name,
                              feature_mean=mean, feature_std=std, training=training,
-                             model_version=f"{mcfg.kind}x{len(folds)}-{MODEL_VERSION}")
+                             model_version=f"{mcfg.kind}x{len(members)}-{MODEL_VERSION}"
+                             + (f"-w{config.width:g}" if config.width != 1 else "")
+                             + (f"-fold{only}" if only is not None else ""))
     save_contract(contract, contract_path(keras_path))
     (out / "history.json").write_text(json.dumps(
         {f"member{k}": r.history for k, (_, r) in enumerate(members)}, indent=1) + "\n")
@@ -432,6 +445,11 @@ def main(argv: list[str] | None = None) -> int:
                    help="every N-th augmented copy from the record's other lead (0: never)")
     p.add_argument("--width", type=float, default=TrainConfig.width,
                    help="layer width multiplier (size curve)")
+    p.add_argument("--min-epochs", type=int, default=TrainConfig.min_epochs,
+                   help="first epoch eligible as the kept checkpoint (default 1)")
+    p.add_argument("--fold", type=int, choices=range(len(FOLDS)), default=None, metavar="K",
+                   help="train only ensemble member K (its DS1 fold, and its SVDB fold with "
+                        "--svdb, held out): a one-member model, e.g. for the size curve")
     p.add_argument("--data-dir", help="MIT-BIH directory (default: $MITDB_DIR)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     a = p.parse_args(argv)
@@ -449,12 +467,16 @@ def main(argv: list[str] | None = None) -> int:
                           seed=a.seed, max_minutes=a.max_minutes,
                           extra_folds=SVDB_FOLDS if a.svdb else (),
                           device_rates_hz=tuple(a.device_rates),
-                          other_lead_period=a.other_lead_period, width=a.width)
+                          other_lead_period=a.other_lead_period, width=a.width,
+                          min_epochs=a.min_epochs)
     except ConfigError as exc:
         p.error(str(exc))
     try:
         if a.single or a.records or a.val_records is not None:
             train(cfg, a.out, progress=not a.quiet, data_dir=a.data_dir)
+        elif a.fold is not None:
+            train_ensemble(cfg, a.out, progress=not a.quiet, data_dir=a.data_dir,
+                           only=a.fold)
         else:
             train_ensemble(cfg, a.out, progress=not a.quiet, data_dir=a.data_dir)
     except EdgeError as exc:

@@ -129,3 +129,37 @@ def test_svdb_record_through_the_device_path(svdb_dir, private_cache, monkeypatc
     other = build_record("svdb/804", cfg, 2)  # 250 Hz, ECG2
     assert len(other) == len(clean) and not np.allclose(other.beat, clean.beat)
     np.testing.assert_array_equal(other.label, clean.label)
+
+
+def test_width_multiplier_scales_every_layer():
+    from training.models import ModelConfig
+    base = ModelConfig()
+    half = base.scaled(0.5)
+    assert half.filters == (4, 6, 8, 8) and (half.dense_units, half.head_units) == (6, 12)
+    assert base.scaled(1.0) is base
+    assert min(base.scaled(0.1).filters) == 2
+
+
+def test_min_epochs_keeps_no_warm_up_checkpoint(mitdb_dir, tmp_path):
+    pytest.importorskip("tensorflow")
+    from training.train import main
+    out = tmp_path / "run"
+    rc = main(["--model", "cnn", "--out", str(out), "--records", "119", "--val-records", "101",
+               "--epochs", "2", "--min-epochs", "2", "--n-augment", "0",
+               "--normal-per-epoch", "300", "--quiet", "--width", "0.5",
+               "--data-dir", str(mitdb_dir)])
+    assert rc == 0
+    import json
+    c = json.loads((out / "beat_cnn.contract.json").read_text())
+    assert c["training"]["best_epoch"] == 2
+    assert c["model"]["config"]["filters"] == [4, 6, 8, 8]
+
+
+def test_train_cli_refuses_bad_settings_without_a_traceback(capsys):
+    from training.train import main
+    with pytest.raises(SystemExit) as e:
+        main(["--out", "/nonexistent", "--min-epochs", "50"])
+    assert e.value.code == 2 and "min_epochs" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--out", "/nonexistent", "--svdb", "--single"])
+    assert "--svdb works with the fold ensemble only" in capsys.readouterr().err
