@@ -64,7 +64,17 @@ COMMAND = ("MITDB_DIR=/work/shared/data/mitdb SVDB_DIR=/work/shared/data/svdb "
            "NSTDB_DIR=/work/shared/data/nstdb python benchmarks/bench_generalisation.py")
 
 #: Every look at DS2 by the models of issue 16, with what was fixed before it.
-DS2_LOOKS: list[str] = []
+DS2_LOOKS: list[str] = [
+    "issue-16 recipe (this run, one look for all its models): DS1 + the 39 SVDB records in "
+    "training (three SVDB patient folds, member k leaves out DS1 fold k and SVDB fold k), 3 "
+    "augmented copies per record recorded at 128 / 250 / 500 Hz through the device resampler "
+    "(the third from the other lead), NSTDB noise, gain and drift as before, checkpoints "
+    "from epoch 6 on (--min-epochs 6); seeds 7 (shipped), 8 and 9 and the size-curve members. "
+    "Chosen before this look on DS1 and SVDB held-out folds only (members scored on patients "
+    "they never saw, float, reference beats): see generalisation.md 'Design data'. The "
+    "int8 parity report of `convert/quantize.py` (float vs int8 on DS2) was written in the "
+    "same session for the shipped model and is part of this look. Nothing was chosen on it.",
+]
 
 
 # ------------------------------------------------------------------------------ scoring
@@ -187,10 +197,21 @@ def model_info(path: str) -> dict:
     clf = BeatClassifier(path)
     c = clf.contract.to_dict() if hasattr(clf.contract, "to_dict") else dict(clf.contract)
     recs = c.get("training", {}).get("records", [])
+    t = c.get("training", {})
+    design = {}
+    for key in ("ds1_crossval_members", "svdb_crossval_members"):
+        m = t.get(key)
+        if m:
+            design[key] = {k: {q: m["per_class"][k][q] for q in ("se", "ppv", "f1")}
+                           for k in ("S", "V")}
     return {"path": str(path), "bytes": Path(path).stat().st_size,
             "model_version": clf.model_version,
+            "params": c.get("model", {}).get("params"),
+            "members": c.get("model", {}).get("config", {}).get("ensemble"),
             "svdb_in_training": any(str(r).startswith("svdb/") for r in recs),
-            "ds2_in_training": any(r in DS2 for r in recs)}
+            "ds2_in_training": any(r in DS2 for r in recs),
+            "seed": t.get("train_config", {}).get("seed"),
+            "design": design}
 
 
 def svdb_models(cv_dir: str | None, model: str, records) -> tuple[dict, str]:
@@ -274,6 +295,10 @@ def markdown(res: dict) -> str:
                      f"{100 * c['S']['se']:.1f} | {100 * c['S']['ppv']:.1f} | "
                      f"{_f(c['S']['f1'])} | {100 * c['V']['se']:.1f} | "
                      f"{100 * c['V']['ppv']:.1f} | {_f(c['V']['f1'])} |")
+    L += _design_table([res["model"]] + res.get("extra_models", []))
+    for key in ("DS2 @ 360 Hz", "SVDB @ 128 Hz"):
+        if key in res["sets"]:
+            L += _per_record(key, res["sets"][key])
     errs = {k: s["errors"] for k, s in res["sets"].items() if s["errors"]}
     if errs:
         L += ["", "## Errors", ""] + [f"- {k} {r}: {e}" for k, d in errs.items()
@@ -281,6 +306,45 @@ def markdown(res: dict) -> str:
     L += ["", "## DS2 looks", ""] + ([f"{i + 1}. {t}" for i, t in enumerate(res["ds2_looks"])]
                                      or ["(none listed)"])
     return "\n".join(L) + "\n"
+
+
+def _per_record(key: str, s: dict) -> list[str]:
+    """Per-record QRS (ours) and S / V counts end to end with the rhythm context."""
+    L = ["", f"## Per record: {key} (our detector; beat classes end to end, rhythm context)",
+         "", "| record | beats | QRS Se | QRS +P | S | S found | S calls | V | V found | "
+         "V calls |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for rec, r in s["per_record"].items():
+        q = (r.get("qrs") or {}).get("ours")
+        cm = np.array((r.get("confusion") or {}).get("detected/rhythm_context", []))
+        if q is None or cm.size == 0:
+            continue
+        si, vi = CLASSES.index("S"), CLASSES.index("V")
+        L.append(f"| {rec} | {q['tp'] + q['fn']} | {_p(q['se'])} | {_p(q['ppv'])} | "
+                 f"{cm[si].sum()} | {cm[si, si]} | {cm[:, si].sum()} | {cm[vi].sum()} | "
+                 f"{cm[vi, vi]} | {cm[:, vi].sum()} |")
+    return L
+
+
+def _design_table(models: list[dict]) -> list[str]:
+    """Each model's own held-out design figures, from its contract: members scored (float,
+    reference beats) on the DS1 / SVDB patient folds they never saw."""
+    rows = [m for m in models if m.get("design")]
+    if not rows:
+        return []
+    L = ["", "## Design data (from each model's contract; float members on their held-out "
+         "folds, reference beats, Se / +P / F1)", "",
+         "| model | seed | members | params | DS1 CV SVEB | DS1 CV VEB | SVDB CV SVEB | "
+         "SVDB CV VEB |", "|---|---|---|---|---|---|---|---|"]
+    for m in rows:
+        cells = []
+        for key in ("ds1_crossval_members", "svdb_crossval_members"):
+            d = m["design"].get(key)
+            for c in ("S", "V"):
+                cells.append("-" if d is None else
+                             f"{d[c]['se']:.3f} / {d[c]['ppv']:.3f} / {_f(d[c]['f1'])}")
+        L.append(f"| `{Path(m['path']).name}` | {m.get('seed')} | {m.get('members')} | "
+                 f"{m.get('params')} | " + " | ".join(cells) + " |")
+    return L
 
 
 # ------------------------------------------------------------------------------ main

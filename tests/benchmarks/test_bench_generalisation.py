@@ -97,3 +97,25 @@ def test_cli_errors(tmp_path, capsys, monkeypatch):
     assert main(["--out-dir", str(tmp_path)]) == 2
     assert "SVDB_DIR" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
+
+
+def test_markdown_renders_every_table():
+    from benchmarks.bench_generalisation import markdown
+    cm = _cm([("N", "N", 90), ("S", "S", 4), ("S", "N", 1), ("V", "V", 5)])
+    row = {"record": "svdb/804", "rate_hz": None, "error": None,
+           "qrs": {d: {**detection_row(DetectionScore(tp=100, fp=1, fn=0)), "cpu_s": 0.5}
+                   for d in DETECTORS},
+           "confusion": {f"{m}/{c}": cm.tolist() for m in ("reference", "detected")
+                         for c in ("model_calls", "rhythm_context")}}
+    info = {"path": "m.tflite", "bytes": 1000, "model_version": "cnnx3-1.1.0", "params": 9,
+            "members": 3, "seed": 7, "ds2_in_training": False, "svdb_in_training": True,
+            "design": {"svdb_crossval_members": {c: {"se": 0.5, "ppv": 0.5, "f1": 0.5}
+                                                 for c in ("S", "V")}}}
+    res = {"command": "x", "date": "d", "runtime_s": 1.0, "quick": True, "model": info,
+           "svdb_models": "out of fold", "sets": {"SVDB @ 128 Hz": aggregate([row], DETECTORS)},
+           "extra_models": [], "ds2_looks": ["one"]}
+    md = markdown(res)
+    assert "| SVDB @ 128 Hz | 1 | 100 | 100.00 | 99.01 |" in md
+    assert "| SVDB @ 128 Hz | detected | rhythm context | 80.0 | 100.0 | 0.889 |" in md
+    assert "| svdb/804 | 100 |" in md and "## DS2 looks" in md and "1. one" in md
+    assert "| `m.tflite` | 7 | 3 | 9 | - | - | 0.500 / 0.500 / 0.500 |" in md
