@@ -121,6 +121,57 @@ def run_detector(name: str, x_mv: np.ndarray, fs_hz: float) -> np.ndarray:
     raise ValueError(f"unknown detector {name!r}")
 
 
+# ------------------------------------------------------------------------------ cache
+#: Code whose change invalidates cached rows (detector, conditioning, windows, model loader,
+#: pipeline, rhythm context, scoring).
+CODE_FILES = ("edge/dsp", "edge/pipeline.py", "edge/rhythm", "edge/model/classifier.py",
+              "edge/eval/scoring.py", "training/dataset.py", "training/data.py",
+              "benchmarks/bench_generalisation.py")
+CACHE_VERSION = 1
+
+
+def code_hash(root: Path = ROOT) -> str:
+    """sha256 (16 hex digits) over the Python sources of :data:`CODE_FILES`."""
+    import hashlib
+    h = hashlib.sha256()
+    for rel in CODE_FILES:
+        path = root / rel
+        files = sorted(path.rglob("*.py")) if path.is_dir() else [path]
+        for f in files:
+            h.update(str(f.relative_to(root)).encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def task_key(task: dict, code: str) -> str:
+    """Cache key of a task: its settings, the model file's content and the code."""
+    import hashlib
+    d = {k: (list(v) if isinstance(v, tuple) else v) for k, v in task.items() if k != "model"}
+    if task.get("classes"):
+        d["model_sha256"] = hashlib.sha256(Path(task["model"]).read_bytes()).hexdigest()
+    blob = json.dumps({"task": d, "code": code, "v": CACHE_VERSION}, sort_keys=True)
+    return hashlib.sha1(blob.encode()).hexdigest()[:20]
+
+
+def cached_evaluate(task: dict) -> dict:
+    """:func:`evaluate_record` through the row cache (``task["cache"]``: a directory, or
+    None for no cache); rows with an error are not cached."""
+    cache = task.get("cache")
+    inner = {k: v for k, v in task.items() if k not in ("cache", "code")}
+    if not cache:
+        return evaluate_record(inner)
+    path = Path(cache) / f"{task_key(inner, task['code'])}.json"
+    if path.is_file():
+        return json.loads(path.read_text())
+    row = evaluate_record(inner)
+    if row["error"] is None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(row, default=float))
+        os.replace(tmp, path)
+    return row
+
+
 # ------------------------------------------------------------------------------ one record
 def evaluate_record(task: dict) -> dict:
     """QRS detection and beat classes of one record at one rate (a worker task).
@@ -169,8 +220,23 @@ def evaluate_record(task: dict) -> dict:
 
 
 # ------------------------------------------------------------------------------ aggregation
+def merge_rows(rows: list[dict]) -> list[dict]:
+    """One row per record from its detection row and its classification row (in order)."""
+    out: dict[str, dict] = {}
+    for r in rows:
+        m = out.setdefault(r["record"], {"record": r["record"], "rate_hz": r["rate_hz"],
+                                         "error": None})
+        if r["error"]:
+            m["error"] = r["error"]
+        for k in ("qrs", "confusion", "n_reference"):
+            if r.get(k) is not None and (k != "qrs" or r[k]):
+                m[k] = r[k]
+    return list(out.values())
+
+
 def aggregate(rows: list[dict], detectors) -> dict:
     """Gross QRS scores per detector and class metrics per mode/calls over record rows."""
+    rows = merge_rows(rows)
     ok = [r for r in rows if r["error"] is None]
     res = {"records": [r["record"] for r in ok],
            "errors": {r["record"]: r["error"] for r in rows if r["error"]}, "qrs": {}}
@@ -350,9 +416,9 @@ def _design_table(models: list[dict]) -> list[str]:
 # ------------------------------------------------------------------------------ main
 def _run(tasks: list[dict], jobs: int) -> list[dict]:
     if jobs <= 1:
-        return [evaluate_record(t) for t in tasks]
+        return [cached_evaluate(t) for t in tasks]
     with ProcessPoolExecutor(jobs) as ex:
-        return list(ex.map(evaluate_record, tasks))
+        return list(ex.map(cached_evaluate, tasks))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -365,6 +431,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="a subset (see module doc)")
     p.add_argument("--no-ds2", action="store_true", help="skip DS2 and its resampled copies")
     p.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument("--no-cache", action="store_true",
+                   help="recompute every row (default: rows are cached under "
+                        "$ECG_EDGE_CACHE/generalisation, keyed by task, model file and code)")
+    p.add_argument("--qrs-only", action="store_true",
+                   help="detection only (fills the cache; no report is written)")
     p.add_argument("--out-dir", default=str(ROOT / "benchmarks" / "results"))
     return p
 
@@ -392,23 +463,38 @@ def main(argv: list[str] | None = None) -> int:
     svdb = [r for r in (QUICK_SVDB if a.quick else [r for f in SVDB_FOLDS for r in f])
             if r.split("/", 1)[1] in here]
     svdb_model, svdb_how = svdb_models(a.cv, model, svdb)
+    cache = None if a.no_cache else str(Path(os.environ.get("ECG_EDGE_CACHE", "cache"))
+                                        / "generalisation")
+    code = code_hash()
+
+    def tasks_of(record, rate, clf_model):
+        base = {"record": record, "rate_hz": rate, "cache": cache, "code": code}
+        out = [{**base, "model": None, "detectors": DETECTORS, "classes": False}]
+        if not a.qrs_only:
+            out.append({**base, "model": clf_model, "detectors": (), "classes": True})
+        return out
+
     sets: dict[str, list[dict]] = {}
     if not a.no_ds2:
         for rate in rates:
-            sets[f"DS2 @ {rate:g} Hz"] = [
-                {"record": r, "rate_hz": None if rate == 360 else rate, "model": model,
-                 "detectors": DETECTORS, "classes": True} for r in ds2]
-    sets["SVDB @ 128 Hz"] = [{"record": r, "rate_hz": None, "model": svdb_model[r],
-                              "detectors": DETECTORS, "classes": True} for r in svdb]
+            sets[f"DS2 @ {rate:g} Hz"] = [t for r in ds2 for t in
+                                          tasks_of(r, None if rate == 360 else rate, model)]
+    sets["SVDB @ 128 Hz"] = [t for r in svdb for t in tasks_of(r, None, svdb_model[r])]
     extra_tasks = [{"record": r, "rate_hz": None, "model": m, "detectors": (), "classes": True,
-                    "modes": ("reference",)} for m in a.seed_models for r in ds2] \
-        if not a.no_ds2 else []
+                    "modes": ("reference",), "cache": cache, "code": code}
+                   for m in a.seed_models for r in ds2] \
+        if not (a.no_ds2 or a.qrs_only) else []
     all_tasks = [t for ts in sets.values() for t in ts] + extra_tasks
     try:
         rows = _run(all_tasks, a.jobs)
     except KeyboardInterrupt:
-        print("bench_generalisation: interrupted; nothing written", file=sys.stderr)
+        print("bench_generalisation: interrupted; finished rows stay cached, no report written",
+              file=sys.stderr)
         return 130
+    if a.qrs_only:
+        print(f"bench_generalisation: {len(rows)} detection rows computed or cached "
+              f"({sum(r['error'] is not None for r in rows)} errors); no report written")
+        return 0
     res = {"command": COMMAND + (" --quick" if a.quick else "")
            + (f" --cv {a.cv}" if a.cv else "")
            + (" --seed-models " + " ".join(a.seed_models) if a.seed_models else ""),

@@ -119,3 +119,23 @@ def test_markdown_renders_every_table():
     assert "| SVDB @ 128 Hz | detected | rhythm context | 80.0 | 100.0 | 0.889 |" in md
     assert "| svdb/804 | 100 |" in md and "## DS2 looks" in md and "1. one" in md
     assert "| `m.tflite` | 7 | 3 | 9 | - | - | 0.500 / 0.500 / 0.500 |" in md
+
+
+def test_rows_are_cached_by_task_model_and_code(svdb_dir, tmp_path, monkeypatch):
+    from benchmarks.bench_generalisation import cached_evaluate, task_key
+    monkeypatch.setenv("SVDB_DIR", str(svdb_dir))
+    task = {"record": "svdb/804", "rate_hz": None, "model": None, "detectors": ("ours",),
+            "classes": False, "cache": str(tmp_path), "code": "c1"}
+    first = cached_evaluate(task)
+    assert first["error"] is None and first["qrs"]["ours"]["tp"] > 2800
+    assert len(list(tmp_path.glob("*.json"))) == 1
+    assert cached_evaluate(task) == json.loads(json.dumps(first, default=float))
+    assert task_key({**task, "rate_hz": 250.0}, "c1") != task_key(task, "c1")
+    assert task_key(task, "c2") != task_key(task, "c1")
+    m1, m2 = tmp_path / "a.tflite", tmp_path / "b.tflite"
+    m1.write_bytes(b"one")
+    m2.write_bytes(b"two")
+    cls = {**task, "classes": True}
+    assert task_key({**cls, "model": str(m1)}, "c1") != task_key({**cls, "model": str(m2)}, "c1")
+    bad = {**task, "record": "svdb/999"}
+    assert cached_evaluate(bad)["error"] and len(list(tmp_path.glob("*.json"))) == 1
