@@ -137,20 +137,31 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m training.calibrate",
                                 description=__doc__.split("\n")[0])
     p.add_argument("--model", required=True, help="trained ensemble directory to calibrate")
-    p.add_argument("--runs", nargs="+", required=True,
+    p.add_argument("--offsets", type=float, nargs=2, metavar=("S", "V"),
+                   help="apply these log offsets (e.g. from an earlier fit on the recipe's "
+                        "runs, to calibrate its other seeds and members alike) instead of "
+                        "fitting")
+    p.add_argument("--runs", nargs="+", default=None,
                    help="runs of the same recipe (seeds) whose members give the out-of-fold "
                         "predictions (the model's own directory may be one of them)")
     p.add_argument("--out", required=True, help="output directory (model + contract)")
     p.add_argument("--data-dir", help="MIT-BIH directory (default: $MITDB_DIR)")
     a = p.parse_args(argv)
+    if not a.runs and a.offsets is None:
+        p.error("give --runs (fit the offsets) or --offsets S V (apply them)")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     from training.train import _setup_threads
     _setup_threads(2)
     from training.contract import contract_path, load_model, save_contract
     try:
         model, contract = load_model(a.model)
-        probs, labels, counts = out_of_fold(a.runs, a.data_dir)
-        fit = fit_offsets(probs, labels)
+        if a.offsets is not None:
+            off = [0.0] * len(AAMI_CLASSES)
+            off[AAMI_CLASSES.index("S")], off[AAMI_CLASSES.index("V")] = a.offsets
+            fit, counts = {"offsets": off, "given": True}, {}
+        else:
+            probs, labels, counts = out_of_fold(a.runs, a.data_dir)
+            fit = fit_offsets(probs, labels)
         n = apply_offsets(model, fit["offsets"])
     except (EdgeError, OSError, StopIteration) as exc:
         print(f"python -m training.calibrate: {exc or 'no beat_*.contract.json in a run'}",
@@ -161,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     keras_path = out / contract["model"]["keras_file"]
     model.save(keras_path)
     contract["training"]["calibration"] = {
-        **fit, "runs": [str(r) for r in a.runs], "beats": counts, "layers": n,
+        **fit, "runs": [str(r) for r in a.runs or ()], "beats": counts, "layers": n,
         "rule": "log offsets added to each member's output bias; fitted on out-of-fold "
                 "predictions of DS1 (and SVDB) patient folds, grid over S and V"}
     contract["model_version"] = contract["model_version"] + "-cal"
@@ -169,6 +180,9 @@ def main(argv: list[str] | None = None) -> int:
     for extra in ("history.json",):
         if (Path(a.model) / extra).is_file():
             shutil.copy(Path(a.model) / extra, out / extra)
+    if a.offsets is not None:
+        print(f"offsets S {a.offsets[0]:+.2f} V {a.offsets[1]:+.2f} applied; wrote {keras_path}")
+        return 0
     pc = fit["per_class"]
     print(f"offsets S {fit['offsets'][1]:+.2f} V {fit['offsets'][2]:+.2f}: out-of-fold score "
           f"{fit['score_uncalibrated']:.4f} -> {fit['score']:.4f} (S F1 {pc['S']['f1']:.3f}, "

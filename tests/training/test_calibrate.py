@@ -49,3 +49,14 @@ def test_bias_offsets_equal_shifted_member_average(ensemble):
     after = model.predict(x, verbose=0)
     want = np.mean([shift_probabilities(p, off) for p in before], axis=0)
     np.testing.assert_allclose(after, want, atol=1e-5)
+
+
+def test_cli_needs_runs_or_offsets_and_reports_a_missing_model(tmp_path, capsys):
+    from training.calibrate import main
+    with pytest.raises(SystemExit) as e:
+        main(["--model", str(tmp_path), "--out", str(tmp_path / "o")])
+    assert e.value.code == 2 and "--runs" in capsys.readouterr().err
+    assert main(["--model", str(tmp_path), "--out", str(tmp_path / "o"),
+                 "--offsets", "-0.5", "0"]) == 2
+    assert "expected one .keras file" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
