@@ -430,6 +430,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="more int8 models scored on DS2 reference beats (model calls)")
     p.add_argument("--quick", action="store_true", help="a subset (see module doc)")
     p.add_argument("--no-ds2", action="store_true", help="skip DS2 and its resampled copies")
+    p.add_argument("--rates", type=float, nargs="+", default=None, metavar="HZ",
+                   help=f"DS2 sample rates (default {' '.join(f'{r:g}' for r in RATES_HZ)}; "
+                        "--quick: 360 128)")
     p.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
     p.add_argument("--no-cache", action="store_true",
                    help="recompute every row (default: rows are cached under "
@@ -458,7 +461,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     t0 = time.time()
     ds2 = QUICK_DS2 if a.quick else DS2
-    rates = (360.0, 128.0) if a.quick else RATES_HZ
+    rates = tuple(a.rates) if a.rates else (360.0, 128.0) if a.quick else RATES_HZ
+    if any(not 50 <= r <= 2000 for r in rates):
+        print("bench_generalisation: error: --rates must be within 50 .. 2000 Hz",
+              file=sys.stderr)
+        return 2
     here = set(Path(svdb_dir, "RECORDS").read_text().split())
     svdb = [r for r in (QUICK_SVDB if a.quick else [r for f in SVDB_FOLDS for r in f])
             if r.split("/", 1)[1] in here]
@@ -496,6 +503,7 @@ def main(argv: list[str] | None = None) -> int:
               f"({sum(r['error'] is not None for r in rows)} errors); no report written")
         return 0
     res = {"command": COMMAND + (" --quick" if a.quick else "")
+           + (" --rates " + " ".join(f"{r:g}" for r in rates) if a.rates else "")
            + (f" --cv {a.cv}" if a.cv else "")
            + (" --seed-models " + " ".join(a.seed_models) if a.seed_models else ""),
            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "quick": a.quick,
