@@ -11,7 +11,15 @@ Augmentation (copies ``1 .. n_augment`` of a record; copy 0 is the clean record)
 raw signal, before the filters, as a wearable would see it: a random gain, a slow baseline
 drift, and Noise Stress Test Database noise (``bw``, ``em``, ``ma``) added in segments at a
 random SNR. Every random draw comes from ``np.random.default_rng`` seeded with the
-configuration seed, the record name and the copy index.
+configuration seed, the record name and the copy index. Two device-path options
+(:class:`AugmentConfig`): ``device_rates_hz`` records copy *k* as if sampled at another rate
+(anti-aliased resampling of the noisy signal, :func:`to_device_rate`), and the device's own
+resampler brings it back to the processing rate (:func:`edge.dsp.inputs.beat_inputs_at`);
+``other_lead_period`` takes every such copy from the record's other channel (another
+electrode position; MIT-BIH: mostly V1, SVDB: ECG2).
+
+Records of other databases are named ``"<database>/<record>"`` (:func:`training.data.
+split_record`), e.g. ``"svdb/804"`` at 128 Hz: the device path resamples them like any input.
 """
 from __future__ import annotations
 
@@ -31,10 +39,11 @@ from edge.dsp.features import FeatureConfig
 from edge.dsp.inputs import beat_inputs_at
 from edge.errors import ConfigError
 from edge.io.records import read_record
-from training.data import reference_beats
+from training.data import reference_beats, split_record
 
-__all__ = ["AugmentConfig", "DatasetConfig", "BeatSet", "record_signal",
-           "signal_beats", "build_record", "build_dataset", "cache_dir", "DATASET_VERSION"]
+__all__ = ["AugmentConfig", "DatasetConfig", "BeatSet", "record_signal", "to_device_rate",
+           "copy_plan", "signal_beats", "build_record", "build_dataset", "cache_dir",
+           "DATASET_VERSION"]
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +67,10 @@ class AugmentConfig:
     gain_low, gain_high : range of the random amplitude gain.
     baseline_mv : peak amplitude of the added slow baseline drift, mV.
     baseline_hz_high : highest drift frequency, Hz (drift is a sum of two sinusoids).
+    device_rates_hz : if given, copy *k* is recorded at ``device_rates_hz[(k - 1) % n]``
+        (a rate equal to the record's own leaves it as it is).
+    other_lead_period : if > 0, copies *k* with ``k % other_lead_period == 0`` are read from
+        the record's other channel (records with one channel keep theirs).
     """
 
     snr_db_low: float = 6.0
@@ -69,8 +82,14 @@ class AugmentConfig:
     gain_high: float = 2.0
     baseline_mv: float = 0.5
     baseline_hz_high: float = 0.4
+    device_rates_hz: tuple[float, ...] = ()
+    other_lead_period: int = 0
 
     def __post_init__(self) -> None:
+        if any(not (np.isfinite(r) and 50 <= r <= 2000) for r in self.device_rates_hz):
+            raise ConfigError("device_rates_hz", "rates must be within 50 .. 2000 Hz")
+        if self.other_lead_period < 0:
+            raise ConfigError("other_lead_period", "must be >= 0 (0: never)")
         if self.snr_db_low > self.snr_db_high:
             raise ConfigError("snr_db_low", "must be <= snr_db_high")
         if not set(self.noise_types) <= set(NOISE_RECORDS):
@@ -114,6 +133,10 @@ class DatasetConfig:
         d = asdict(self)
         d["window"] = self.window.to_dict()
         d["augment"]["noise_types"] = list(self.augment.noise_types)
+        d["augment"]["device_rates_hz"] = list(self.augment.device_rates_hz)
+        if not self.augment.device_rates_hz and not self.augment.other_lead_period:
+            # The keys of earlier configurations (and their cached copies) stay as they were.
+            del d["augment"]["device_rates_hz"], d["augment"]["other_lead_period"]
         return d
 
     def key(self, record: str, copy: int) -> str:
@@ -171,11 +194,59 @@ def cache_dir() -> Path:
 
 
 def record_signal(record: str, lead: str = "MLII",
-                  data_dir: str | os.PathLike | None = None) -> tuple[np.ndarray, float]:
-    """Raw signal (mV, 1-D float64) of the preferred lead (channel 0 if absent) and its rate."""
-    rec = read_record(record, data_dir=data_dir)
+                  data_dir: str | os.PathLike | None = None, *,
+                  other_lead: bool = False) -> tuple[np.ndarray, float]:
+    """Raw signal (mV, 1-D float64) of the preferred lead (channel 0 if absent) and its rate.
+
+    ``record`` is a MIT-BIH name or ``"<database>/<record>"`` (``data_dir`` names the MIT-BIH
+    directory only). ``other_lead``: the first other channel instead (the same one if the
+    record has a single channel)."""
+    db, name = split_record(record)
+    rec = read_record(name, database=db, data_dir=data_dir if db == "mitdb" else None)
     ch = rec.sig_names.index(lead) if lead in rec.sig_names else 0
+    if other_lead and rec.signal_mv.shape[1] > 1:
+        ch = 1 if ch == 0 else 0
     return rec.signal_mv[:, ch].astype(np.float64), float(rec.fs_hz)
+
+
+def to_device_rate(x_mv: np.ndarray, fs_hz: float, beats: np.ndarray,
+                   device_fs_hz: float) -> tuple[np.ndarray, np.ndarray]:
+    """The signal as a device sampling at ``device_fs_hz`` would have recorded it
+    (anti-aliased polyphase resampling, zero phase) and the beat positions at that rate
+    (``round(index * device_fs_hz / fs_hz)``).
+
+    Non-finite samples (gaps) are bridged by linear interpolation first: a device records
+    numbers, and the gap's flat bridge is what its validity checks then see."""
+    from scipy.signal import resample_poly
+
+    from edge.dsp.resample import rate_ratio
+
+    x = np.asarray(x_mv, dtype=np.float64)
+    b = np.asarray(beats, dtype=np.int64)
+    if device_fs_hz == fs_hz:
+        return x.copy(), b.copy()
+    bad = ~np.isfinite(x)
+    if bad.all():
+        raise ConfigError("record", "signal has no finite samples")
+    if bad.any():
+        i = np.arange(x.size)
+        x = x.copy()
+        x[bad] = np.interp(i[bad], i[~bad], x[~bad])
+    up, down = rate_ratio(fs_hz, device_fs_hz)
+    y = resample_poly(x, up, down)
+    pos = np.rint(b * (device_fs_hz / fs_hz)).astype(np.int64)
+    return y, np.clip(pos, 0, max(y.size - 1, 0))
+
+
+def copy_plan(cfg: "AugmentConfig", copy: int) -> tuple[float | None, bool]:
+    """``(device rate Hz or None, other lead?)`` of copy ``copy`` of a record: None keeps the
+    record's own rate; copy 0, the clean record, is always ``(None, False)``."""
+    if copy <= 0:
+        return None, False
+    rate = (float(cfg.device_rates_hz[(copy - 1) % len(cfg.device_rates_hz)])
+            if cfg.device_rates_hz else None)
+    other = cfg.other_lead_period > 0 and copy % cfg.other_lead_period == 0
+    return rate, other
 
 
 _NOISE_CACHE: dict[str, np.ndarray] = {}
@@ -234,21 +305,25 @@ def signal_beats(x_mv: np.ndarray, fs_hz: float, sample_index: np.ndarray,
 def build_record(record: str, cfg: DatasetConfig, copy: int = 0, *, use_cache: bool = True,
                  data_dir: str | os.PathLike | None = None) -> BeatSet:
     """Beat examples of one record copy at its reference beat positions (all AAMI beats)."""
-    path = cache_dir() / "beats" / f"{record}_{copy}_{cfg.key(record, copy)}.npz"
+    stem = str(record).replace("/", "_")
+    path = cache_dir() / "beats" / f"{stem}_{copy}_{cfg.key(record, copy)}.npz"
     if use_cache and path.exists():
         with np.load(path, allow_pickle=False) as z:
             d = {k: z[k] for k in z.files}
         return BeatSet(beat=d["beat"], features=d["features"], label=d["label"],
                        record=d["record"].astype(str).astype(object), copy=d["copy"],
                        sample_index=d["sample_index"], rr_s=d["rr_s"])
-    x, fs = record_signal(record, cfg.lead, data_dir)
-    if fs != cfg.window.fs_hz:
-        raise ConfigError("window", f"record {record} is at {fs} Hz, windows at {cfg.window.fs_hz}")
+    rate, other = copy_plan(cfg.augment, copy)
+    x, fs = record_signal(record, cfg.lead, data_dir, other_lead=other)
+    ref = reference_beats(record, data_dir=data_dir)
+    positions = ref.sample_index
     if copy > 0:
         x = augment_signal(x, fs, cfg.augment, np.random.default_rng(_record_seed(cfg, record,
                                                                                    copy)))
-    ref = reference_beats(record, data_dir=data_dir)
-    beat, feats, rr = signal_beats(x, fs, ref.sample_index, cfg)
+        if rate is not None and rate != fs:
+            x, positions = to_device_rate(x, fs, positions, rate)
+            fs = rate
+    beat, feats, rr = signal_beats(x, fs, positions, cfg)
     index = {c: i for i, c in enumerate(AAMI_CLASSES)}
     n = ref.sample_index.size
     out = BeatSet(beat=beat, features=feats,

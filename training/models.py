@@ -13,7 +13,7 @@ with :func:`build_model` (``batch_size=1``) and copy the weights (:func:`fixed_b
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from edge.errors import ConfigError
 
@@ -67,6 +67,19 @@ class ModelConfig:
             raise ConfigError("dropout", "must be in [0, 1)")
         if self.ensemble < 1:
             raise ConfigError("ensemble", "must be >= 1")
+
+    def scaled(self, width: float) -> "ModelConfig":
+        """Every layer's width times ``width`` (at least 2 units each): the size curve."""
+        if width == 1:
+            return self
+        if not width > 0:
+            raise ConfigError("width", f"must be positive, got {width}")
+
+        def w(n: int) -> int:
+            return max(2, int(round(n * width)))
+
+        return replace(self, filters=tuple(w(f) for f in self.filters),
+                       dense_units=w(self.dense_units), head_units=w(self.head_units))
 
     def to_dict(self) -> dict:
         d = asdict(self)

@@ -11,6 +11,14 @@ Protocol (default: :func:`train_ensemble`)
   ``n_augment`` noisy copies -- and is early-stopped on the clean records of fold *k*. The
   shipped model averages the members' softmax outputs (one Keras model, one TFLite file).
   The members' scores on their own held-out folds give a DS1 cross-validation estimate.
+* ``--svdb`` adds the SVDB records (:data:`training.data.SVDB_FOLDS`, 128 Hz, through the
+  device's resampler) to training: member *k* also leaves out SVDB fold *k* and is scored on
+  it after training (never early-stopped on it), so the members' held-out SVDB predictions
+  are a record-wise SVDB cross-validation of the recipe (``svdb_crossval_members`` in the
+  contract). DS2 is refused in every record list.
+* ``--device-rates 128 250 500`` / ``--other-lead-period N``: augmented copies recorded at
+  other rates / from the other lead (:class:`training.dataset.AugmentConfig`); ``--width``
+  scales every layer (the size curve).
 * ``--single`` (or explicit ``--records`` / ``--val-records``) trains one network instead,
   validated on ``--val-records`` (default: 106, 118, 124, 201, 220).
 * Each epoch uses every non-N training beat and a fresh random draw of ``normal_per_epoch``
@@ -19,8 +27,10 @@ Protocol (default: :func:`train_ensemble`)
   not generalise across patients in DS1 cross-validation and only add false positives).
 * Model selection: after each epoch the validation records are scored with
   :func:`edge.eval.scoring.class_metrics`; the kept weights are those of the epoch with the best
-  ``0.4 F1(S) + 0.4 F1(V) + 0.2 accuracy``; training stops after ``patience`` epochs without
-  improvement (the learning rate halves after ``patience // 2``).
+  ``0.4 F1(S) + 0.4 F1(V) + 0.2 accuracy``, from epoch ``min_epochs`` on (``--min-epochs``:
+  a held-out fold with few S beats can make an undertrained first epoch look best); training
+  stops after ``patience`` epochs without improvement (the learning rate halves after
+  ``patience // 2``).
 """
 from __future__ import annotations
 
@@ -36,10 +46,10 @@ from pathlib import Path
 import numpy as np
 
 from edge.aami import AAMI_CLASSES
-from edge.errors import ConfigError
+from edge.errors import ConfigError, EdgeError
 from edge.eval.scoring import class_metrics, confusion_matrix
-from training.data import DS1, DS2, FOLDS
-from training.dataset import BeatSet, DatasetConfig, build_dataset
+from training.data import DS1, DS2, FOLDS, SVDB_FOLDS, is_ds2
+from training.dataset import AugmentConfig, BeatSet, DatasetConfig, build_dataset
 
 __all__ = ["TrainConfig", "TrainResult", "train", "train_ensemble", "selection_score", "main",
            "DEFAULT_VAL_RECORDS"]
@@ -47,7 +57,7 @@ __all__ = ["TrainConfig", "TrainResult", "train", "train_ensemble", "selection_s
 logger = logging.getLogger(__name__)
 
 DEFAULT_VAL_RECORDS = ("106", "118", "124", "201", "220")
-MODEL_VERSION = "1.0.0"
+MODEL_VERSION = "1.1.0"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -69,22 +79,41 @@ class TrainConfig:
     seed: int = 7
     max_minutes: float = 15.0
     threads: int = 2
+    extra_folds: tuple[tuple[str, ...], ...] = ()
+    device_rates_hz: tuple[float, ...] = ()
+    other_lead_period: int = 0
+    width: float = 1.0
+    min_epochs: int = 1
 
     def __post_init__(self) -> None:
-        if set(self.train_records) & set(DS2) or set(self.val_records) & set(DS2):
+        extra = [r for f in self.extra_folds for r in f]
+        if any(is_ds2(r) for r in (*self.train_records, *self.val_records, *extra)):
             raise ConfigError("train_records", "DS2 records must never be used in training")
+        if len(set(extra)) != len(extra):
+            raise ConfigError("extra_folds", "a record may sit in one fold only")
+        if not 0.1 <= self.width <= 4:
+            raise ConfigError("width", f"must be within 0.1 .. 4, got {self.width}")
+        self.dataset_config()  # validates the augmentation settings
         if set(self.train_records) & set(self.val_records):
             raise ConfigError("val_records", "must be disjoint from train_records")
         if not self.train_records:
             raise ConfigError("train_records", "must not be empty")
         if self.max_epochs < 1 or self.patience < 1 or self.batch_size < 1:
             raise ConfigError("max_epochs", "max_epochs, patience and batch_size must be >= 1")
+        if not 1 <= self.min_epochs <= self.max_epochs:
+            raise ConfigError("min_epochs", "must be within 1 .. max_epochs")
         if not self.learning_rate > 0 or self.normal_per_epoch < 1:
             raise ConfigError("learning_rate", "must be positive (normal_per_epoch >= 1)")
         if len(self.class_weight_scale) != len(AAMI_CLASSES) or min(self.class_weight_scale) <= 0:
             raise ConfigError("class_weight_scale", "needs one positive factor per AAMI class")
         if self.class_weight_power < 0 or self.max_class_weight < 1:
             raise ConfigError("class_weight_power", "need power >= 0 and max weight >= 1")
+
+    def dataset_config(self) -> DatasetConfig:
+        """The beat-example settings of this training (augmentation included)."""
+        return DatasetConfig(n_augment=self.n_augment, augment=AugmentConfig(
+            device_rates_hz=tuple(self.device_rates_hz),
+            other_lead_period=self.other_lead_period))
 
 
 @dataclass
@@ -145,7 +174,7 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, *,
     t0 = time.monotonic()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    dcfg = data_config or DatasetConfig(n_augment=config.n_augment)
+    dcfg = data_config or config.dataset_config()
     logger.info("building beats: %d training records (+%d noisy copies), %d validation records",
                 len(config.train_records), dcfg.n_augment, len(config.val_records))
     tr = build_dataset(config.train_records, dcfg, augment=True, progress=progress,
@@ -161,7 +190,7 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, *,
         mean, std = (np.asarray(v, np.float32) for v in feature_stats)
 
     mcfg = model_config or ModelConfig(kind=config.kind, window_length=dcfg.window.length,
-                                       n_features=tr.features.shape[1])
+                                       n_features=tr.features.shape[1]).scaled(config.width)
     model = build_model(mcfg, seed=config.seed)
     opt = keras.optimizers.Adam(learning_rate=config.learning_rate)
     model.compile(optimizer=opt, loss="sparse_categorical_crossentropy")
@@ -205,7 +234,9 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, *,
         logger.info("epoch %d loss %.4f val score %.4f (S F1 %.3f, V F1 %.3f, acc %.4f)",
                     epoch + 1, rec["loss"], score, rec.get("val_f1", {}).get("S", np.nan),
                     rec.get("val_f1", {}).get("V", np.nan), rec.get("val_accuracy", np.nan))
-        if score > best_score:
+        if epoch + 1 < config.min_epochs:  # warm-up: no checkpoint, no patience count
+            pass
+        elif score > best_score:
             best_score, best_epoch, best_weights, since_best = score, epoch + 1, \
                 model.get_weights(), 0
         else:
@@ -253,15 +284,19 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, *,
 
 
 def train_ensemble(config: TrainConfig, out_dir: str | os.PathLike, *, folds=None,
-                   progress: bool = True,
-                   data_dir: str | os.PathLike | None = None) -> TrainResult:
+                   progress: bool = True, data_dir: str | os.PathLike | None = None,
+                   only: int | None = None) -> TrainResult:
     """Train one member per DS1 patient fold and save their average as one model.
 
     Member *k* trains on DS1 minus fold *k* (with ``n_augment`` noisy copies) and is
     early-stopped on the clean records of fold *k*; all members share one feature
-    standardisation (computed on all DS1 training beats). Each member's score on its own
+    standardisation (computed on all training beats). Each member's score on its own
     held-out fold is pooled into a DS1 cross-validation estimate stored in the contract.
-    ``config.train_records`` / ``val_records`` are ignored.
+    With ``config.extra_folds`` (one per DS1 fold, e.g. :data:`training.data.SVDB_FOLDS`)
+    member *k* also trains on the other extra folds and is scored, after training, on the
+    clean records of extra fold *k* (``svdb_crossval_members``: patients it never saw and was
+    not selected on). ``config.train_records`` / ``val_records`` are ignored. ``only=k``
+    trains member *k* alone (a one-member model; its CV figures are fold *k*'s).
     """
     from dataclasses import replace
 
@@ -277,19 +312,31 @@ def train_ensemble(config: TrainConfig, out_dir: str | os.PathLike, *, folds=Non
     t0 = time.monotonic()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    dcfg = DatasetConfig(n_augment=config.n_augment)
+    dcfg = config.dataset_config()
     records = tuple(r for f in folds for r in f)
-    if set(records) & set(DS2):
+    extra = tuple(config.extra_folds)
+    if extra and len(extra) != len(folds):
+        raise ConfigError("extra_folds", f"need one extra fold per DS1 fold ({len(folds)}), "
+                                         f"got {len(extra)}")
+    extra_records = tuple(r for f in extra for r in f)
+    if any(is_ds2(r) for r in records + extra_records):
         raise ConfigError("folds", "DS2 records must never be used in training")
-    pool = build_dataset(records, dcfg, augment=True, progress=progress, data_dir=data_dir)
+    pool = build_dataset(records + extra_records, dcfg, augment=True, progress=progress,
+                         data_dir=data_dir)
     mean = pool.features.mean(axis=0)
     std = np.maximum(pool.features.std(axis=0), 1e-3)
     del pool
-    members, true, pred = [], [], []
+    members, member_folds, true, pred = [], [], [], []
+    x_true, x_pred, x_members = [], [], []
     for k, fold in enumerate(folds):
-        cfg = replace(config, train_records=tuple(r for r in records if r not in fold),
-                      val_records=tuple(fold), seed=config.seed + k)
-        logger.info("ensemble member %d/%d: validation fold %s", k + 1, len(folds), fold)
+        if only is not None and k != only:
+            continue
+        held = extra[k] if extra else ()
+        cfg = replace(config, train_records=tuple(r for r in records + extra_records
+                                                  if r not in fold and r not in held),
+                      val_records=tuple(fold), seed=config.seed + k, extra_folds=())
+        logger.info("ensemble member %d/%d: validation fold %s%s", k + 1, len(folds), fold,
+                    f", held-out extra fold {held}" if held else "")
         res = train(cfg, out / f"member{k}", data_config=dcfg, progress=progress,
                     data_dir=data_dir, feature_stats=(mean, std))
         model, contract = load_model(res.keras_path)
@@ -297,10 +344,26 @@ def train_ensemble(config: TrainConfig, out_dir: str | os.PathLike, *, folds=Non
         p = _predict(model, va, mean, std).argmax(1)
         true += [AAMI_CLASSES[i] for i in va.label]
         pred += [AAMI_CLASSES[i] for i in p]
+        if held:
+            xa = build_dataset(held, dcfg, augment=False, progress=False, data_dir=data_dir)
+            xp = _predict(model, xa, mean, std).argmax(1)
+            xt = [AAMI_CLASSES[i] for i in xa.label]
+            xq = [AAMI_CLASSES[i] for i in xp]
+            x_true += xt
+            x_pred += xq
+            m = class_metrics(confusion_matrix(xt, xq))
+            x_members.append({"records": list(held), "f1": {c: m["per_class"][c]["f1"]
+                                                            for c in ("S", "V")}})
         members.append((model, res))
+        member_folds.append(fold)
     cv = class_metrics(confusion_matrix(true, pred))
     cv["confusion"] = confusion_matrix(true, pred).tolist()
     cv["score"] = selection_score(cv)
+    xcv = None
+    if x_true:
+        xcv = class_metrics(confusion_matrix(x_true, x_pred))
+        xcv["confusion"] = confusion_matrix(x_true, x_pred).tolist()
+        xcv["members"] = x_members
     single = ModelConfig.from_dict(members[0][1].contract["model"]["config"])
     mcfg = replace(single, ensemble=len(members))
     merged = build_model(mcfg)
@@ -309,20 +372,24 @@ def train_ensemble(config: TrainConfig, out_dir: str | os.PathLike, *, folds=Non
     keras_path = out / f"beat_{mcfg.kind}.keras"
     merged.save(keras_path)
     training = {
-        "records": list(records), "validation_records": list(records),
+        "records": list(records + extra_records), "validation_records": list(records),
         "test_records": list(DS2),
-        "split": "de Chazal 2004 inter-patient DS1/DS2; paced records excluded",
-        "selection": f"ensemble of {len(folds)} members; member k trained on DS1 minus patient "
+        "split": "de Chazal 2004 inter-patient DS1/DS2; paced records excluded"
+                 + ("; SVDB patient folds joined to training (record-wise CV)" if extra
+                    else ""),
+        "selection": f"ensemble of {len(members)} members; member k trained on DS1 minus patient "
                      "fold k and early-stopped at its best 0.4*F1(S) + 0.4*F1(V) + "
                      "0.2*accuracy on fold k (DS2 never used)",
         "folds": [list(f) for f in folds],
+        "extra_folds": [list(f) for f in extra],
         "members": [{"fold": list(f), "best_epoch": r.contract["training"]["best_epoch"],
                      "epochs_run": r.contract["training"]["epochs_run"],
                      "best_validation": r.contract["training"]["best_validation"]}
-                    for f, (_, r) in zip(folds, members)],
+                    for f, (_, r) in zip(member_folds, members)],
         "best_epoch": [r.contract["training"]["best_epoch"] for _, r in members],
         "epochs_run": sum(r.contract["training"]["epochs_run"] for _, r in members),
         "ds1_crossval_members": cv,
+        "svdb_crossval_members": xcv,
         "train_config": {k: (list(v) if isinstance(v, tuple) else v)
                          for k, v in asdict(config).items()
                          if k not in ("train_records", "val_records")},
@@ -332,13 +399,20 @@ def train_ensemble(config: TrainConfig, out_dir: str | os.PathLike, *, folds=Non
     contract = make_contract(model_config=mcfg, data_config=dcfg,
                              n_params=merged.count_params(), keras_file=keras_path.name,
                              feature_mean=mean, feature_std=std, training=training,
-                             model_version=f"{mcfg.kind}x{len(folds)}-{MODEL_VERSION}")
+                             model_version=f"{mcfg.kind}x{len(members)}-{MODEL_VERSION}"
+                             + (f"-w{config.width:g}" if config.width != 1 else "")
+                             + (f"-fold{only}" if only is not None else ""))
     save_contract(contract, contract_path(keras_path))
     (out / "history.json").write_text(json.dumps(
         {f"member{k}": r.history for k, (_, r) in enumerate(members)}, indent=1) + "\n")
     pc = cv["per_class"]
     logger.info("saved %s (%.1f min); DS1 CV of members: acc %.4f, S F1 %.3f, V F1 %.3f",
                 keras_path, seconds / 60, cv["accuracy"], pc["S"]["f1"], pc["V"]["f1"])
+    if xcv is not None:
+        xc = xcv["per_class"]
+        logger.info("held-out extra folds (reference beats): S Se %.3f +P %.3f F1 %.3f, "
+                    "V Se %.3f +P %.3f F1 %.3f", xc["S"]["se"], xc["S"]["ppv"], xc["S"]["f1"],
+                    xc["V"]["se"], xc["V"]["ppv"], xc["V"]["f1"])
     return TrainResult(keras_path, contract, [], seconds)
 
 
@@ -362,22 +436,56 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--single", action="store_true",
                    help="one network early-stopped on --val-records instead of the default "
                         "ensemble of three DS1 patient folds (training.data.FOLDS)")
+    p.add_argument("--svdb", action="store_true",
+                   help="join the SVDB records ($SVDB_DIR, training.data.SVDB_FOLDS) to the "
+                        "ensemble's folds; members are scored on their held-out SVDB fold")
+    p.add_argument("--device-rates", type=float, nargs="+", default=(), metavar="HZ",
+                   help="augmented copies recorded at these rates (e.g. 128 250 500)")
+    p.add_argument("--other-lead-period", type=int, default=0, metavar="N",
+                   help="every N-th augmented copy from the record's other lead (0: never)")
+    p.add_argument("--width", type=float, default=TrainConfig.width,
+                   help="layer width multiplier (size curve)")
+    p.add_argument("--min-epochs", type=int, default=TrainConfig.min_epochs,
+                   help="first epoch eligible as the kept checkpoint (default 1)")
+    p.add_argument("--fold", type=int, choices=range(len(FOLDS)), default=None, metavar="K",
+                   help="train only ensemble member K (its DS1 fold, and its SVDB fold with "
+                        "--svdb, held out): a one-member model, e.g. for the size curve")
     p.add_argument("--data-dir", help="MIT-BIH directory (default: $MITDB_DIR)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     val = tuple(a.val_records) if a.val_records is not None else DEFAULT_VAL_RECORDS
     recs = tuple(a.records) if a.records else tuple(r for r in DS1 if r not in val)
-    cfg = TrainConfig(kind=a.model, train_records=recs, val_records=val,
-                      n_augment=a.n_augment, max_epochs=a.epochs, patience=a.patience,
-                      normal_per_epoch=a.normal_per_epoch,
-                      class_weight_power=a.class_weight_power,
-                      class_weight_scale=tuple(a.class_weight_scale), learning_rate=a.lr,
-                      seed=a.seed, max_minutes=a.max_minutes)
-    if a.single or a.records or a.val_records is not None:
-        train(cfg, a.out, progress=not a.quiet, data_dir=a.data_dir)
-    else:
-        train_ensemble(cfg, a.out, progress=not a.quiet, data_dir=a.data_dir)
+    if a.svdb and (a.single or a.records or a.val_records is not None):
+        p.error("--svdb works with the fold ensemble only (not --single/--records)")
+    try:
+        cfg = TrainConfig(kind=a.model, train_records=recs, val_records=val,
+                          n_augment=a.n_augment, max_epochs=a.epochs, patience=a.patience,
+                          normal_per_epoch=a.normal_per_epoch,
+                          class_weight_power=a.class_weight_power,
+                          class_weight_scale=tuple(a.class_weight_scale), learning_rate=a.lr,
+                          seed=a.seed, max_minutes=a.max_minutes,
+                          extra_folds=SVDB_FOLDS if a.svdb else (),
+                          device_rates_hz=tuple(a.device_rates),
+                          other_lead_period=a.other_lead_period, width=a.width,
+                          min_epochs=a.min_epochs)
+    except ConfigError as exc:
+        p.error(str(exc))
+    try:
+        if a.single or a.records or a.val_records is not None:
+            train(cfg, a.out, progress=not a.quiet, data_dir=a.data_dir)
+        elif a.fold is not None:
+            train_ensemble(cfg, a.out, progress=not a.quiet, data_dir=a.data_dir,
+                           only=a.fold)
+        else:
+            train_ensemble(cfg, a.out, progress=not a.quiet, data_dir=a.data_dir)
+    except EdgeError as exc:
+        print(f"python -m training.train: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("python -m training.train: interrupted; nothing saved for the unfinished model",
+              file=sys.stderr)
+        return 130
     return 0
 
 

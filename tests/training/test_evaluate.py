@@ -8,7 +8,7 @@ import pytest
 
 from edge.aami import AAMI_CLASSES
 from tests.training.support import check_ec57_next_to_plain
-from training.data import DS1, DS2
+from training.data import DS1, DS2, SVDB
 
 pytest.importorskip("tensorflow")
 
@@ -27,11 +27,14 @@ def shipped():
     return load_model(SHIPPED)
 
 
-def test_shipped_contract_is_ds1_only(shipped):
+def test_shipped_contract_never_saw_ds2(shipped):
+    """Issue 16: DS1 and the SVDB records (``svdb/<record>``) may train the shipped model; DS2
+    never does."""
     _, contract = shipped
     used = set(contract["training"]["records"]) | set(contract["training"]["validation_records"])
-    assert used <= set(DS1)
+    assert used <= set(DS1) | set(SVDB)
     assert not used & set(DS2)
+    assert set(contract["training"]["validation_records"]) <= set(DS1)
     assert contract["classes"] == list(AAMI_CLASSES)
 
 

@@ -39,7 +39,7 @@ def test_pipeline_settings_must_match(clf):
         BeatClassifier(MODEL, window=WindowConfig(after_ms=400.0))
 
 
-def _damaged_copy(tmp_path, start=20000, stop=21000):
+def _damaged_copy(tmp_path, start=22000, stop=23000):
     data = bytearray(MODEL.read_bytes())
     data[start:stop] = bytes(stop - start)
     path = tmp_path / "damaged.tflite"
@@ -48,7 +48,8 @@ def _damaged_copy(tmp_path, start=20000, stop=21000):
 
 
 def test_a_model_that_loads_but_cannot_run_is_refused_at_load(tmp_path):
-    """Issue 14, bad input 1: bytes 20000-21000 zeroed keep the header (the interpreter
+    """Issue 14, bad input 1: bytes 22000-23000 zeroed (a stretch the interpreter needs at run
+    time in the issue-16 model; 20000-21000 in the earlier one) keep the header (the interpreter
     allocates it) but the model fails on its first beat; the load's run on a zero beat now
     refuses it, naming the file, in one line."""
     path = _damaged_copy(tmp_path)
