@@ -117,7 +117,11 @@ DS2_LOOKS = (
     ("issue 15: look 8's design unchanged, re-measured with the rhythm context (each model's "
      "calls read in the rhythm the AF analyser had confirmed at that beat: an S in AF/AFL is N; "
      "the analyser and the rule were fixed on DS1, CinC and SVDB before this look): the "
-     "'rhythm context' rows of this run. Nothing was chosen on it."),
+     "'rhythm context' rows of the run of look 9. Nothing was chosen on it."),
+    ("issue 16's beat model (cnnx3-1.1.0, DS1 + SVDB in training, its `default_embed.tflite` "
+     "regenerated) under look 8's adaptation design and look 9's rhythm context, with the AF "
+     "window model refitted on the new model's labels (this run; no hyper-parameter re-tuned, "
+     "nothing chosen on it)."),
 )
 
 

@@ -91,6 +91,22 @@ DS2_LOOKS = [
     "lower onset threshold were tried there too and not taken. The rhythm context rule was "
     "fixed on DS1 and SVDB (the online state, not P(AF) thresholds, which cost SVDB SVEB Se; "
     "V left alone). Beat classes before/after and DS2 AF are all from this one run.",
+    "3. issue-15 third analyser (branch `afstream`, NOT merged): seven organised-pattern "
+    "features (RR repeat at lag 1-3, dominant RR mode, irregularity without S intervals) in "
+    "the window model, a NOISE rhythm for >= 10 s of unreadable intervals, the quality stage's "
+    "flags end to end; chosen on DS1 held-out folds (duration Se/+P 0.981/0.977 -> "
+    "0.989/0.976), CinC folds and an NSTDB 6-dB noise check on DS1 (false AF episodes 6 -> 2). "
+    "DS2: duration Se/+P 0.877/0.820 and 6 false AF episodes >= 30 s, worse than look 2; the "
+    "LR baseline 0.893/0.924, 0 false. The design data could not tell the pattern model from "
+    "the look-2 model (DS1 saturated, CinC +0.01) and it costs 21 % more per beat, so main "
+    "keeps the look-2 analyser; this decision was taken after seeing look 3 and is listed "
+    "as such.",
+    "4. the look-2 analyser with issue 16's beat model (cnnx3-1.1.0: DS1 + SVDB in training, "
+    "never DS2) and issue 15's new strip classifier (this run): the AF window model refitted "
+    "with the new beat model's labels (`python -m training.rhythm --af-only`, CinC + DS1 "
+    "windows, nothing else changed). No setting was chosen on DS2 between looks 3 and 4; "
+    "the beat model was chosen on DS1 + SVDB folds before its one DS2 look "
+    "(benchmarks/results/generalisation.md).",
 ]
 
 Interval = tuple[int, int]
@@ -316,7 +332,8 @@ def _pc(m: dict, c: str) -> str:
 
 def _beats_markdown(beats: dict) -> list[str]:
     titles = {"ds2": "MIT-BIH DS2 (a look)", "svdb": "SVDB, the 39 records here (design data; "
-              "128 Hz; the beat model never saw these patients)"}
+              "128 Hz; since cnnx3-1.1.0 the shipped beat model was trained on them: in-sample for "
+              "the beat model, see benchmarks/results/generalisation.md for SVDB out of fold)"}
     lines = ["", "## Beat classes before/after the rhythm context (int8, `ecg-edge annotate`)",
              "", "'model calls': `--no-rhythm-context`; 'rhythm context': the default, an S "
              "call inside AF/AFL the analyser had confirmed at that beat is written N "

@@ -395,10 +395,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--strip-only", action="store_true",
                     help="refit and export the strip model only (rhythm_af.json untouched)")
+    ap.add_argument("--af-only", action="store_true",
+                    help="refit and export the AF window model only (after a new beat model: "
+                    "its V/F calls shape the windows); no strip CV, rhythm_strip.json untouched")
     args = ap.parse_args(argv)
+    if args.af_only and (args.strip_only or args.no_export):
+        ap.error("--af-only exports the AF model: not with --strip-only or --no-export")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     cfg = RhythmConfig()
     cinc = cinc_beats()
+    if args.af_only:
+        _export_af_window(cinc, cfg)
+        return 0
     xs, ys, ok = strip_dataset(cinc)
     fold = cinc_folds(cinc.labels, args.folds)
     pred = np.empty(cinc.names.size, dtype=object)
