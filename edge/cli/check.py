@@ -41,6 +41,16 @@ def cmd_check(args: argparse.Namespace) -> int:
         model_file = Path(cfg.model_path) if cfg.model_path else default_rhythm_model("af_window")
         rhythm = (f"AF analyser ({model_file.name}, episodes >= "
                   f"{config.rhythm.analyser.min_episode_s:g} s)")
+    ventricular = "off"
+    if config.rhythm.ventricular:
+        from edge.rhythm.model import default_model_path as default_rhythm_model
+        from edge.rhythm.ventricular import VF_KIND, load_vf_model
+
+        vf = config.rhythm.vf
+        load_vf_model(vf.model_path)  # loads and checks its model file
+        vf_file = Path(vf.model_path) if vf.model_path else default_rhythm_model(VF_KIND)
+        ventricular = (f"VF detector ({vf_file.name}, alarm after {vf.onset_k} of "
+                       f"{vf.onset_n} windows)")
     config.alarm_fallback.check_commands()  # the hook programs exist
     fb = config.alarm_fallback
     fallback = (f"after {fb.after_s:g} s: bell {'on' if fb.bell else 'off'}, command "
@@ -51,6 +61,7 @@ def cmd_check(args: argparse.Namespace) -> int:
           f"{clf.size_bytes} bytes, classes {''.join(clf.classes)})\n"
           f"  model run: OK (one zero beat, {clf.load_run_ms:.1f} ms)\n"
           f"  rhythm: {rhythm}\n"
+          f"  ventricular: {ventricular}\n"
           f"  sinks: {', '.join(sinks) or 'none'}\n"
           f"  alarm fallback: {fallback}")
     return 0

@@ -107,6 +107,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if config.rhythm.enabled:  # a bad rhythm model fails here, not on the first device
         from edge.rhythm import RhythmAnalyser
         RhythmAnalyser(config.rhythm.analyser)
+    if config.rhythm.ventricular:  # likewise the VF window model
+        from edge.rhythm.ventricular import load_vf_model
+        load_vf_model(config.rhythm.vf.model_path)
     source = build_source(config)
     sinks = build_sinks(config)
     if not sinks:

@@ -72,3 +72,28 @@ def test_check_names_the_source_in_one_line(capsys):
     out = capsys.readouterr().out
     assert "  source: replay (record='100', speed=1.0, channels=None)\n" in out
     assert "ReplayConfig(" not in out and "  sinks: jsonl" in out
+
+
+@pytest.mark.parametrize("command", ["check", "run"])
+def test_a_bad_vf_model_is_refused_before_any_sample(command, tmp_path, capsys):
+    """The VF window model is loaded when the configuration is checked or the daemon starts,
+    before the source is opened (it used to fail only once samples arrived; here the source
+    cannot even open, so a daemon that opened it first would report that instead)."""
+    bad = tmp_path / "vf.json"
+    bad.write_text('{"format": "something else"}')
+    config = ["--set", 'source.kind="replay"', "--set",
+              f'source.replay.record="{tmp_path / "no_such_record"}"',
+              "--set", f'rhythm.vf.model_path="{bad}"']
+    argv = {"check": ["check", str(CONFIG), *config],
+            "run": ["run", "--config", str(CONFIG), *config]}[command]
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.err.strip() == (f"ecg-edge {command}: error: {bad}: not a rhythm model "
+                                    "(format must be 'ecg-edge-rhythm-trees')"), captured.err
+    assert "OK" not in captured.out and "connected" not in captured.out
+
+
+def test_check_names_the_vf_detector(capsys):
+    assert main(["check", str(CONFIG)]) == 0
+    assert "  ventricular: VF detector (rhythm_vf.json, alarm after 5 of 6 windows)\n" in \
+        capsys.readouterr().out
