@@ -34,7 +34,7 @@ from edge.dsp.rate import RateConfig, RollingRate
 from edge.errors import ConfigError
 from edge.events.model import AlertEvent
 
-__all__ = ["AlertConfig", "BeatInfo", "RhythmMonitor"]
+__all__ = ["AlertConfig", "BeatInfo", "FastRun", "RunSpan", "RhythmMonitor"]
 
 logger = logging.getLogger(__name__)
 
@@ -108,6 +108,65 @@ class BeatInfo:
     clean: bool = True
 
 
+@dataclass(frozen=True)
+class RunSpan:
+    """A run of beats: first and last R peak (device samples), beats, rate (bpm, None below
+    two beats or over no time)."""
+
+    first_index: int
+    last_index: int
+    n_beats: int
+    rate_bpm: float | None
+
+
+class FastRun:
+    """Consecutive beats of one class that open an episode once ``min_beats`` of them reach
+    ``rate_bpm`` (the rate from the run's own first to last beat): the run behind ``svt`` and
+    ``vt``. A beat of the class after an untrustworthy interval (``clean`` False) starts a new
+    run: a rate across a link gap means nothing. State: first and last index and the count."""
+
+    def __init__(self, label: str, *, min_beats: int, rate_bpm: float, fs_hz: float) -> None:
+        self.label = label
+        self.min_beats = int(min_beats)
+        self.rate_bpm = float(rate_bpm)
+        self.fs_hz = float(fs_hz)
+        self._first = self._last = 0
+        self._n = 0
+        self.is_open = False
+
+    def span(self) -> RunSpan:
+        rate = None
+        if self._n >= 2:
+            span_s = (self._last - self._first) / self.fs_hz
+            rate = round(60.0 * (self._n - 1) / span_s, 1) if span_s > 0 else None
+        return RunSpan(self._first, self._last, self._n, rate)
+
+    def end(self) -> RunSpan | None:
+        """Forget the run; the span of an open one (its episode ends), else None."""
+        ended = self.span() if self.is_open else None
+        self._n, self.is_open = 0, False
+        return ended
+
+    def feed(self, b: BeatInfo) -> tuple[RunSpan | None, RunSpan | None]:
+        """One beat in time order: (the open run it ended, the run it opened), each or None."""
+        ended = None
+        if b.label != self.label or (self._n and not b.clean):
+            ended = self.end()
+            if b.label != self.label:
+                return ended, None
+        if self._n == 0:
+            self._first = int(b.sample_index)
+        self._last = int(b.sample_index)
+        self._n += 1
+        if self.is_open or self._n < self.min_beats:
+            return ended, None
+        span = self.span()
+        if span.rate_bpm is not None and span.rate_bpm >= self.rate_bpm:
+            self.is_open = True
+            return ended, span
+        return ended, None
+
+
 class RhythmMonitor:
     """Streaming rhythm-alert rules for one device (see the module docstring).
 
@@ -132,7 +191,8 @@ class RhythmMonitor:
                                            min_beats=cfg.rate_min_beats))
         self._vrun: list[BeatInfo] = []
         self._vrun_open = False
-        self._srun: list[BeatInfo] = []  # the current run of consecutive S beats
+        self._srun = FastRun("S", min_beats=cfg.svt_min_beats, rate_bpm=cfg.svt_rate_bpm,
+                             fs_hz=self.fs_hz)
         self._since_v: int | None = None  # non-V beats since the last V (None: no V yet)
         self._big = 0
         self._trig = 0
@@ -248,34 +308,18 @@ class RhythmMonitor:
 
     def _svt(self, b: BeatInfo, out: list[AlertEvent]) -> None:
         """Runs of S beats: onset once long and fast enough, end at the first other beat."""
-        cfg = self.config
-        run = self._srun
-        if b.label == "S" and run and not b.clean:  # the run's rate would span a gap
-            self._end_svt(out)
-            run = self._srun
-        if b.label != "S":
-            self._end_svt(out)
-            return
-        run.append(b)
-        if "svt" in self._open or len(run) < cfg.svt_min_beats:
-            return
-        rate = self._run_rate(run)
-        if rate is not None and rate >= cfg.svt_rate_bpm:
-            self._open["svt"] = run[0].sample_index
-            out.append(self._event("svt", "onset", run[0].sample_index, n_beats=len(run),
-                                   rate_bpm=rate))
+        ended, opened = self._srun.feed(b)
+        if ended is not None:
+            self._end("svt", ended.last_index, out, n_beats=ended.n_beats,
+                      rate_bpm=ended.rate_bpm)
+        if opened is not None:
+            self._open["svt"] = opened.first_index
+            out.append(self._event("svt", "onset", opened.first_index, n_beats=opened.n_beats,
+                                   rate_bpm=opened.rate_bpm))
 
-    def _end_svt(self, out: list[AlertEvent]) -> None:
-        run = self._srun
-        if "svt" in self._open:
-            self._end("svt", run[-1].sample_index, out, n_beats=len(run),
-                      rate_bpm=self._run_rate(run))
-        self._srun = []
-
-    def _run_rate(self, run: list[BeatInfo] | None = None) -> float | None:
-        """Rate of a run of beats (bpm) from its first to its last beat; the V run by
-        default."""
-        run = self._vrun if run is None else run
+    def _run_rate(self) -> float | None:
+        """Rate of the V run (bpm) from its first to its last beat."""
+        run = self._vrun
         if len(run) < 2:
             return None
         span_s = (run[-1].sample_index - run[0].sample_index) / self.fs_hz
@@ -293,7 +337,7 @@ class RhythmMonitor:
         for kind in list(self._open):
             self._end(kind, at, out)
         self._vrun, self._vrun_open = [], False
-        self._srun = []
+        self._srun.end()
         self._since_v, self._big, self._trig = None, 0, 0
         self._flutter = False
         self.rate.reset()

@@ -36,7 +36,7 @@ from edge.dsp.preprocess import Conditioned
 from edge.errors import ConfigError
 from edge.events.model import AlertEvent
 from edge.rhythm.ventricular import VentricularConfig, VfChange, VfDetector
-from edge.runtime.alerts import BeatInfo
+from edge.runtime.alerts import BeatInfo, FastRun, RunSpan
 
 __all__ = ["VtConfig", "VtTracker", "DeviceVentricular"]
 
@@ -79,50 +79,36 @@ class VtTracker:
         self.reset()
 
     def reset(self) -> None:
-        self._run: list[int] = []
-        self._open = False
+        cfg = self.config
+        self._run = FastRun("V", min_beats=cfg.vt_min_beats, rate_bpm=cfg.vt_rate_bpm,
+                            fs_hz=self.fs_hz)
         self.n_episodes = 0
-
-    def _rate(self) -> float | None:
-        if len(self._run) < 2:
-            return None
-        span = (self._run[-1] - self._run[0]) / self.fs_hz
-        return round(60.0 * (len(self._run) - 1) / span, 1) if span > 0 else None
 
     def _event(self, state: str, at: int, **detail: object) -> AlertEvent:
         return AlertEvent(device_id=self.device_id, kind="vt", state=state, severity="alarm",
                           sample_index=int(at), fs_hz=self.fs_hz, detail=dict(detail))
 
-    def _close(self, out: list[AlertEvent]) -> None:
-        if self._open:
-            dur = (self._run[-1] - self._run[0]) / self.fs_hz
-            out.append(self._event("end", self._run[-1], n_beats=len(self._run),
-                                   rate_bpm=self._rate(), duration_s=round(dur, 3),
+    def _end(self, ended: RunSpan | None, out: list[AlertEvent]) -> None:
+        if ended is not None:
+            dur = (ended.last_index - ended.first_index) / self.fs_hz
+            out.append(self._event("end", ended.last_index, n_beats=ended.n_beats,
+                                   rate_bpm=ended.rate_bpm, duration_s=round(dur, 3),
                                    sustained=dur >= self.config.sustained_s))
-        self._run, self._open = [], False
 
     def process(self, beats: list[BeatInfo]) -> list[AlertEvent]:
         out: list[AlertEvent] = []
-        cfg = self.config
         for b in beats:
-            if b.label != "V":
-                self._close(out)
-                continue
-            if self._run and not b.clean:
-                self._close(out)
-            self._run.append(int(b.sample_index))
-            if not self._open and len(self._run) >= cfg.vt_min_beats:
-                rate = self._rate()
-                if rate is not None and rate >= cfg.vt_rate_bpm:
-                    self._open = True
-                    self.n_episodes += 1
-                    out.append(self._event("onset", self._run[0], n_beats=len(self._run),
-                                           rate_bpm=rate, sustained=False))
+            ended, opened = self._run.feed(b)
+            self._end(ended, out)
+            if opened is not None:
+                self.n_episodes += 1
+                out.append(self._event("onset", opened.first_index, n_beats=opened.n_beats,
+                                       rate_bpm=opened.rate_bpm, sustained=False))
         return out
 
     def flush(self) -> list[AlertEvent]:
         out: list[AlertEvent] = []
-        self._close(out)
+        self._end(self._run.end(), out)
         return out
 
 
