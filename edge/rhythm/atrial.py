@@ -30,7 +30,7 @@ import numpy as np
 from edge.dsp.detection import to_processing_index
 from edge.dsp.preprocess import PreprocessConfig, Preprocessor
 
-__all__ = ["ATRIAL_FEATURE_NAMES", "P_SEGMENT_S", "QRS_SEGMENT_S", "condition",
+__all__ = ["ATRIAL_FEATURE_NAMES", "P_SEGMENT_S", "QRS_SEGMENT_S", "condition", "corr_rows",
            "atrial_features"]
 
 logger = logging.getLogger(__name__)
@@ -54,7 +54,8 @@ def condition(x_mv: np.ndarray, fs_hz: float) -> tuple[np.ndarray, float]:
     return y, pre.config.fs_out_hz
 
 
-def _corr_rows(rows: np.ndarray, ref: np.ndarray) -> np.ndarray:
+def corr_rows(rows: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """Pearson correlation of every row of ``rows`` with ``ref``."""
     a = rows - rows.mean(axis=1, keepdims=True)
     b = ref - ref.mean()
     den = np.sqrt((a * a).sum(axis=1) * (b * b).sum()) + 1e-12
@@ -77,8 +78,8 @@ def atrial_features(x_mv: np.ndarray, fs_hz: float, sample_index: np.ndarray) ->
     resid = np.median((p - tp).std(axis=1))
     qrs_ptp = float(np.ptp(tq)) + 1e-6
     amp = np.ptp(q, axis=1)
-    pc = _corr_rows(p, tp)
-    qc = _corr_rows(q, tq)
+    pc = corr_rows(p, tp)
+    qc = corr_rows(q, tq)
     mag = np.abs(tq - np.median(tq))
     return np.array([
         float(tp.std()) / (float(resid) + 1e-6),

@@ -29,7 +29,7 @@ import logging
 import numpy as np
 
 from edge.dsp.detection import to_processing_index
-from edge.rhythm.atrial import condition
+from edge.rhythm.atrial import condition, corr_rows
 
 __all__ = ["TEMPLATE_SPAN_S", "TEMPLATE_STEP_S", "WAVEFORM_FEATURE_NAMES", "waveform_features",
            "conditioned_waveform_features", "quality_features"]
@@ -53,13 +53,6 @@ RESIDUAL_NAMES = ("resid_rms_to_qrs", "tq_rms_to_qrs", "resid_band_4_10",
 QUALITY_NAMES = ("sq_amp_mv", "sq_hf_share", "sq_lf_share", "sq_loud_share", "sq_kurtosis",
                  "sq_flat_share")
 WAVEFORM_FEATURE_NAMES = MORPH_NAMES + RESIDUAL_NAMES + QUALITY_NAMES
-
-
-def _corr_rows(rows: np.ndarray, ref: np.ndarray) -> np.ndarray:
-    a = rows - rows.mean(axis=1, keepdims=True)
-    b = ref - ref.mean()
-    den = np.sqrt((a * a).sum(axis=1) * (b * b).sum()) + 1e-12
-    return (a @ b) / den
 
 
 def _band_power(x: np.ndarray, fs_hz: float) -> tuple[np.ndarray, np.ndarray]:
@@ -134,7 +127,7 @@ def conditioned_waveform_features(y_mv: np.ndarray, fs_p: float, r_index: np.nda
     s0, s1 = (int(round(v * fs_p)) - a0 for v in (0.08, 0.12))
     st = float(norm[s0:s1].mean())
     cw = seg[:, q0 - int(round(0.04 * fs_p)):q1 + int(round(0.1 * fs_p))]
-    corr = _corr_rows(cw, np.median(cw, axis=0))
+    corr = corr_rows(cw, np.median(cw, axis=0))
     rr = np.diff(r_all) / fs_p
     if rr.size >= 3:
         med = np.array([np.median(rr[max(0, i - 2):i + 3]) for i in range(rr.size)])
