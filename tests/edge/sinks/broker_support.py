@@ -24,6 +24,16 @@ def free_port() -> int:
         return so.getsockname()[1]
 
 
+def wait_until(predicate, timeout_s: float = 60.0) -> bool:  # noqa: ANN001
+    """Poll ``predicate`` every 50 ms until it holds or ``timeout_s`` passes; its last value."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
 def need_mosquitto() -> None:
     pytest.importorskip("paho.mqtt.client")
     if shutil.which("mosquitto") is None:

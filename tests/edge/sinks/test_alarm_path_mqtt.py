@@ -27,18 +27,10 @@ from tests.edge.sinks.broker_support import (
     Subscriber,
     events,
     free_port,
+    wait_until,
 )
 
 EXCERPT = REPO / "edge" / "data" / "mitdb_233_excerpt"
-
-
-def wait_until(predicate, timeout_s):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 class Events:

@@ -25,6 +25,7 @@ from tests.edge.sinks.broker_support import (
     free_port,
     make_test_ca,
     need_mosquitto,
+    wait_until,
 )
 from tests.edge.store.support import T0, Publisher, beat, mixed, payload, topic
 
@@ -35,15 +36,6 @@ def stored_keys(url: str) -> list[tuple[int, int, int]]:
     with EventStore.open(url) as store:
         return sorted(tuple(r) for t in TABLES
                       for r in store.query(f"SELECT device_id, boot, seq FROM {t}"))
-
-
-def wait_until(predicate, timeout_s: float = 60.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 # ---- JSON lines --------------------------------------------------------------------------
