@@ -172,6 +172,20 @@ class Daemon:
             if isinstance(ev, BeatEvent):
                 self.latency.add(time.monotonic() - chunk.t_host_s)
 
+    def _drain_streams(self) -> None:
+        """The source had nothing to read: process the samples waiting for a full block
+        (``pipeline.min_block_ms``) now, so a stalled link does not hold them back."""
+        for stream in self.streams.values():
+            if stream.queued_samples:
+                try:
+                    events = stream.drain()
+                except SignalError as exc:
+                    self.counters["chunks_rejected"] += 1
+                    logger.error("%s (queued samples dropped)", exc)
+                    continue
+                for ev in events:
+                    self.emit(ev)
+
     def _link_events(self, *, final: bool = False) -> None:
         now = time.monotonic()
         for le in self.source.drain_events():
@@ -269,6 +283,8 @@ class Daemon:
                 self._link_events()
                 for chunk in chunks:
                     self._handle_chunk(chunk)
+                if not chunks:
+                    self._drain_streams()
                 now = time.monotonic()
                 if chunks:
                     last_data = now

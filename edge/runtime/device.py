@@ -24,6 +24,12 @@ Heart rate: an ``hr`` event every ``outputs.hr_interval_s`` of ECG, whatever the
 (a chunk is processed in pieces that end where an ``hr`` event is due, so a replay at
 ``--speed max`` reports at the same ECG times as one in real time).
 
+Blocks: chunks shorter than ``pipeline.min_block_ms`` wait in a queue until that much ECG
+has arrived and are processed together (:meth:`DeviceStream.drain` processes the queue at
+once; the daemon calls it when its source has nothing more to read). The stages are
+chunk-invariant, so every event is the same as without the queue; only the per-call cost
+(and, for chunks shorter than a block, up to one block of latency) changes.
+
 Gaps: a chunk whose ``sample_index`` is past the expected one lost samples. Gaps up to
 ``max_gap_fill_s`` are fed as NaN (the preprocessor marks them invalid, the detector blanks
 them, classification continues with correct sample indices); longer gaps -- or a counter that
@@ -113,6 +119,9 @@ class DeviceStream:
                                                  interval_s=out.strip_interval_s))
                       if out.strip else None)
         self.max_fill = int(round(config.pipeline.max_gap_fill_s * fs_hz))
+        self.block = int(round(config.pipeline.min_block_ms * fs_hz / 1000.0))
+        self._queue: list[np.ndarray] = []  # chunks waiting for a block to fill
+        self._queued = 0  # samples in the queue
         self.first_index = int(first_index)  # absolute index of the stream's first sample
         self._origin = int(first_index)  # absolute index of pipeline input sample 0
         self.expected = int(first_index)  # absolute index of the next sample
@@ -156,16 +165,39 @@ class DeviceStream:
                               f"source.channel = {self.channel}")
         events: list[Event] = []
         start = int(start_index)
-        if start != self.expected:
+        if start != self.expected + self._queued:
+            events.extend(self.drain())
             events.extend(self._gap(start))
         x = np.ascontiguousarray(samples[:, self.channel], dtype=np.float64)
+        if self._queued + x.size < self.block:
+            self._queue.append(x)
+            self._queued += x.size
+            return events
+        if self._queue:
+            self._queue.append(x)
+            x = np.concatenate(self._queue)
+            self._queue, self._queued = [], 0
         events.extend(self._feed(x))
         return events
+
+    @property
+    def queued_samples(self) -> int:
+        """Samples received but not yet processed (waiting for ``pipeline.min_block_ms``)."""
+        return self._queued
+
+    def drain(self) -> list[Event]:
+        """Process the samples waiting in the block queue now; returns their events."""
+        if not self._queue:
+            return []
+        x = np.concatenate(self._queue) if len(self._queue) > 1 else self._queue[0]
+        self._queue, self._queued = [], 0
+        return self._feed(x)
 
     def flush(self) -> list[Event]:
         """End of stream (or before a restart): release the beats still in the pipeline and
         end open alert episodes. The stream can go on after :meth:`restart`."""
-        events = self._beats(self.pipeline.flush(), limit=self.expected)
+        events = self.drain()
+        events.extend(self._beats(self.pipeline.flush(), limit=self.expected))
         if self.ventricular is not None:
             t0 = time.perf_counter()
             events.extend(self.ventricular.signal(self.pipeline.conditioned))
@@ -177,7 +209,9 @@ class DeviceStream:
         return events
 
     def restart(self, start_index: int) -> None:
-        """Reset every stage; the next sample fed has absolute index ``start_index``."""
+        """Reset every stage; the next sample fed has absolute index ``start_index`` (samples
+        still queued are dropped: :meth:`flush` first to keep them)."""
+        self._queue, self._queued = [], 0
         self.pipeline.reset()
         self.quality.reset(start_index)
         self.monitor.reset()

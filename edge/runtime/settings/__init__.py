@@ -9,7 +9,7 @@ example)::
     [source.serial]     firmware_bridge.SerialConfig fields (port, baudrate, backoff_*...)
     [source.ble]        firmware_bridge.BleConfig fields (address, profile...)
     [source.replay]     firmware_bridge.ReplayConfig fields (record, speed, fs_hz, faults...)
-    [pipeline]          PipelineSettings: model, max_gap_fill_s, num_threads
+    [pipeline]          PipelineSettings: model, max_gap_fill_s, num_threads, min_block_ms
     [quality]           QualitySettings: edge.dsp.quality.QualityConfig fields (except fs_hz)
     [alerts]            edge.runtime.alerts.AlertConfig fields
     [outputs]           OutputSettings: hr_interval_s, strip, strip_fs_hz, strip_interval_s,

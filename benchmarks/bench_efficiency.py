@@ -1,0 +1,307 @@
+"""Device efficiency: CPU per hour of ECG for the whole device pipeline and each stage, as a
+ratio to ``gqrs`` measured in the same run; memory and start-up.
+
+    MITDB_DIR=... python benchmarks/bench_efficiency.py [--records 100 103 ...]
+        [--chunks-s 0.02 0.1 1 10] [--no-daemon] [--out-stem efficiency]
+
+1. ``gqrs`` (``wfdb.processing.gqrs_detect``, QRS detection only) on each record, CPU seconds
+   (``time.process_time``) around the call, after one untimed warm-up call.
+2. The device pipeline, exactly what the daemon runs per wearer (:class:`DeviceStream`:
+   conditioning, R-peak detection, beat windows, features, int8 classification, signal quality,
+   ECG strip, beat and alert events, the rhythm analyser and the ventricular stage; no sinks),
+   fed the record in chunks of each ``--chunks-s`` size: process CPU seconds per hour of ECG,
+   per stage (the stream's :class:`StageTimer`), and the events' fingerprint -- the outputs must
+   not depend on the chunk size, and the run fails loudly if they do.
+3. ``ecg-edge annotate --rhythm`` in-process on each record (reading, the pipeline, the rhythm
+   analyser, the VF detector, writing the annotation file; the interpreter start-up excluded
+   after one warm-up record).
+4. Per-beat microseconds of features, classifier and rhythm analyser and per-window
+   microseconds of the VF stage, from the 1-s-chunk stage times.
+5. Without ``--no-daemon``: peak RSS of ``ecg-edge run --port`` on the simulated wearable's pty,
+   start-up to the first processed sample, RSS per component (``efficiency_memory``).
+
+Everything runs single-threaded in this process (pinned to one core when the OS allows).
+Writes ``benchmarks/results/<out-stem>.json`` and ``.md``.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import io
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+#: Ten MIT-BIH records: sinus with APCs, noisy (105), AF (201, 203, 210), ventricular flutter
+#: (207), PVC-dense (208, 233), about five hours of ECG.
+DEFAULT_RECORDS = ("100", "103", "105", "119", "201", "203", "207", "208", "210", "233")
+DEFAULT_CHUNKS_S = (0.02, 0.1, 1.0, 10.0)
+#: Stages of the device pipeline, in order (StageTimer names).
+STAGES = ("preprocess", "detect", "window", "featurize", "classify", "quality", "strip",
+          "events", "rhythm", "ventricular", "alerts")
+
+
+def _pin_one_core() -> None:
+    if hasattr(os, "sched_setaffinity"):
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+
+
+def read_record(data_dir: str, record: str, channel: int = 0) -> tuple[np.ndarray, float, dict]:
+    import wfdb
+
+    rec = wfdb.rdrecord(str(Path(data_dir) / record), channels=[channel], physical=False)
+    d = rec.d_signal[:, 0]
+    x_mv = (d.astype(np.float64) - rec.adc_zero[0]) / rec.adc_gain[0]
+    return x_mv, float(rec.fs), {"d_signal": d, "adc_gain": rec.adc_gain[0],
+                                 "adc_zero": rec.adc_zero[0]}
+
+
+def gqrs_cpu_s(x_mv: np.ndarray, fs_hz: float, meta: dict) -> tuple[float, int]:
+    """CPU seconds of ``gqrs_detect`` on the whole record, and its detection count."""
+    import wfdb.processing as wp
+
+    t0 = time.process_time()
+    peaks = wp.gqrs_detect(x_mv, fs_hz, adc_gain=meta["adc_gain"], adc_zero=meta["adc_zero"])
+    return time.process_time() - t0, int(len(peaks))
+
+
+def _fingerprint(events) -> str:
+    """Hash of the events' content, time stamps and sequence numbers left out; the order
+    across kinds depends on where chunks end (events are in time order per kind), so the
+    lines are sorted."""
+    from edge.events.model import event_to_dict
+
+    lines = []
+    for e in events:
+        d = event_to_dict(e)
+        for k in ("time_s", "seq"):
+            d.pop(k, None)
+        lines.append(json.dumps(d, sort_keys=True, default=str))
+    return hashlib.sha256("\n".join(sorted(lines)).encode()).hexdigest()[:16]
+
+
+def stream_cost(classifier, config, x_mv: np.ndarray, fs_hz: float, chunk_s: float) -> dict:
+    """Run one record through a :class:`DeviceStream` in chunks of ``chunk_s`` seconds."""
+    from edge.runtime.device import DeviceStream
+
+    stream = DeviceStream(classifier, config, device_id=1, fs_hz=fs_hz)
+    step = max(1, int(round(chunk_s * fs_hz)))
+    x2 = x_mv.reshape(-1, 1)
+    events = []
+    c0 = time.process_time()
+    for i in range(0, x2.shape[0], step):
+        events.extend(stream.process(i, x2[i:i + step]))
+    events.extend(stream.flush())
+    cpu = time.process_time() - c0
+    kinds: dict[str, int] = {}
+    for e in events:
+        kinds[e.type] = kinds.get(e.type, 0) + 1
+    return {"cpu_s": cpu, "stages": {k: stream.timer.seconds.get(k, 0.0) for k in STAGES},
+            "calls": dict(stream.timer.calls), "beats": stream.n_beats, "events": kinds,
+            "fingerprint": _fingerprint(events), "chunks": -(-x2.shape[0] // step)}
+
+
+def annotate_cpu_s(record: str, data_dir: str, out_dir: str) -> float:
+    from edge.cli.main import main as cli_main
+
+    t0 = time.process_time()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        rc = cli_main(["annotate", record, "--rhythm", "--data-dir", data_dir,
+                       "--out-dir", out_dir])
+    if rc not in (0, None):
+        raise RuntimeError(f"ecg-edge annotate {record} failed (rc {rc})")
+    return time.process_time() - t0
+
+
+def measure(records: list[str], chunks_s: list[float], data_dir: str) -> dict:
+    from edge.model.bundled import default_model_path
+    from edge.model.classifier import BeatClassifier
+    from edge.runtime.settings import load_config
+
+    _pin_one_core()
+    clf = BeatClassifier(default_model_path())
+    cfg = load_config(None, ['source.serial.port="x"'])
+    signals = {r: read_record(data_dir, r) for r in records}
+    hours = {r: s[0].size / s[1] / 3600.0 for r, s in signals.items()}
+    total_h = sum(hours.values())
+    # warm-up: one short stream and one gqrs call (imports, interpreter allocation)
+    x0, fs0, m0 = signals[records[0]]
+    n_warm = int(60 * fs0)
+    stream_cost(clf, cfg, x0[:n_warm], fs0, 1.0)
+    gqrs_cpu_s(x0[:n_warm], fs0, m0)
+
+    per_record: dict[str, dict] = {}
+    gq_total = 0.0
+    for r in records:
+        x, fs, meta = signals[r]
+        cpu, n = gqrs_cpu_s(x, fs, meta)
+        gq_total += cpu
+        per_record[r] = {"hours": round(hours[r], 4), "gqrs_cpu_s": round(cpu, 4),
+                         "gqrs_beats": n, "chunks": {}}
+        print(f"{r}: gqrs {cpu:.3f} s", flush=True)
+    chunk_rows = {}
+    for c in chunks_s:
+        tot = {"cpu_s": 0.0, "stages": dict.fromkeys(STAGES, 0.0), "beats": 0, "windows": 0}
+        for r in records:
+            x, fs, _ = signals[r]
+            res = stream_cost(clf, cfg, x, fs, c)
+            per_record[r]["chunks"][str(c)] = {"cpu_s": round(res["cpu_s"], 4),
+                                               "fingerprint": res["fingerprint"],
+                                               "beats": res["beats"],
+                                               "events": res["events"]}
+            tot["cpu_s"] += res["cpu_s"]
+            tot["beats"] += res["beats"]
+            tot["windows"] += int(round(x.size / fs))
+            for k in STAGES:
+                tot["stages"][k] += res["stages"][k]
+            print(f"{r}: chunk {c} s: {res['cpu_s']:.3f} s, {res['beats']} beats", flush=True)
+        chunk_rows[str(c)] = {
+            "cpu_s_per_h": round(tot["cpu_s"] / total_h, 4),
+            "ratio_to_gqrs": round(tot["cpu_s"] / gq_total, 4),
+            "stages_s_per_h": {k: round(v / total_h, 4) for k, v in tot["stages"].items()},
+            "beats": tot["beats"], "windows": tot["windows"]}
+    # outputs must not depend on the chunk size
+    mismatched = [r for r in records
+                  if len({v["fingerprint"] for v in per_record[r]["chunks"].values()}) > 1]
+    ref = chunk_rows[str(1.0)] if str(1.0) in chunk_rows else next(iter(chunk_rows.values()))
+    st = ref["stages_s_per_h"]
+    beats_h = ref["beats"] / total_h
+    windows_h = ref["windows"] / total_h
+    per_unit = {"featurize_us_per_beat": round(1e6 * st["featurize"] / beats_h, 2),
+                "classify_us_per_beat": round(1e6 * st["classify"] / beats_h, 2),
+                "rhythm_us_per_beat": round(1e6 * st["rhythm"] / beats_h, 2),
+                "ventricular_us_per_s_of_ecg": round(1e6 * st["ventricular"] / windows_h, 2)}
+    # annotate in-process (warm-up on the first record)
+    ann_total = 0.0
+    with tempfile.TemporaryDirectory() as tmp:
+        annotate_cpu_s(records[0], data_dir, tmp)
+        for r in records:
+            cpu = annotate_cpu_s(r, data_dir, tmp)
+            per_record[r]["annotate_cpu_s"] = round(cpu, 4)
+            ann_total += cpu
+            print(f"{r}: annotate {cpu:.3f} s", flush=True)
+    return {"records": records, "hours": round(total_h, 4),
+            "gqrs_cpu_s_per_h": round(gq_total / total_h, 4),
+            "chunks": chunk_rows, "chunk_invariant": not mismatched,
+            "chunk_mismatch_records": mismatched,
+            "annotate_cpu_s_per_h": round(ann_total / total_h, 4),
+            "annotate_ratio_to_gqrs": round(ann_total / gq_total, 4),
+            "per_unit": per_unit, "per_record": per_record}
+
+
+def device_memory() -> dict:
+    """RSS, start-up (see efficiency_memory); empty when that module is absent."""
+    try:
+        import efficiency_memory as em  # type: ignore[import-not-found]
+    except ImportError:
+        return {}
+    return {"import_rss_mb": em.import_rss_mb(), "daemon_peak_rss_mb": em.daemon_peak_rss_mb(),
+            "startup_s": em.startup_s()}
+
+
+def _git() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                              capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def render(res: dict) -> str:
+    lines = ["# Device efficiency", "",
+             f"- Date: {res['date']}; code: git {res['git']}; wall time {res['wall_s']:.0f} s",
+             f"- Command: `{res['command']}`",
+             f"- Machine: {res['machine']}; one core (pinned); CPU = `time.process_time`",
+             f"- Records: {', '.join(res['records'])} (MIT-BIH, channel 0, 360 Hz), "
+             f"{res['hours']:.2f} h of ECG", ""]
+    g = res["gqrs_cpu_s_per_h"]
+    lines += ["## Whole device pipeline against gqrs (same records, same run)", "",
+              f"`gqrs` (`wfdb.processing.gqrs_detect`, detection only): **{g:.3f} CPU s per "
+              "hour of ECG**.", "",
+              "| chunk | CPU s / h ECG | × gqrs | " + " | ".join(STAGES) + " |",
+              "|---|---:|---:|" + "---:|" * len(STAGES)]
+    for c, row in res["chunks"].items():
+        st = row["stages_s_per_h"]
+        lines.append(f"| {float(c) * 1000:.0f} ms | {row['cpu_s_per_h']:.3f} | "
+                     f"{row['ratio_to_gqrs']:.3f} | "
+                     + " | ".join(f"{st[k]:.3f}" for k in STAGES) + " |")
+    lines += ["", "Stage columns: seconds per hour of ECG by the stream's stage timer "
+              "(`time.perf_counter`); the total is process CPU and also holds the glue between "
+              "stages (gap handling, hr pieces, event objects).", ""]
+    chunks = res["chunks"]
+    if "0.02" in chunks and "10.0" in chunks:
+        r = chunks["0.02"]["cpu_s_per_h"] / chunks["10.0"]["cpu_s_per_h"]
+        lines.append(f"20-ms chunks cost **{r:.2f}×** the 10-s-chunk cost.")
+    lines.append("Outputs identical at every chunk size (event fingerprints): "
+                 + ("**yes**" if res["chunk_invariant"] else
+                    f"**NO** ({', '.join(res['chunk_mismatch_records'])})"))
+    lines += ["", f"`ecg-edge annotate --rhythm` in-process (read, pipeline, rhythm, VF, write): "
+              f"**{res['annotate_cpu_s_per_h']:.3f} CPU s / h**, "
+              f"**{res['annotate_ratio_to_gqrs']:.3f}× gqrs**.", ""]
+    pu = res["per_unit"]
+    lines += ["## Per beat / per second (1-s chunks)", "",
+              f"- features {pu['featurize_us_per_beat']} µs/beat, classifier "
+              f"{pu['classify_us_per_beat']} µs/beat, rhythm analyser "
+              f"{pu['rhythm_us_per_beat']} µs/beat",
+              f"- ventricular stage {pu['ventricular_us_per_s_of_ecg']} µs per second of ECG "
+              "(one 4-s window per second)", ""]
+    mem = res.get("memory") or {}
+    if mem:
+        lines += ["## Memory and start-up", "", "```", json.dumps(mem, indent=1), "```", ""]
+    lines += ["## Per record (CPU s)", "",
+              "| record | h | gqrs | " + " | ".join(f"{float(c) * 1000:.0f} ms"
+                                                   for c in res["chunks"]) + " | annotate |",
+              "|---|---:|---:|" + "---:|" * (len(res["chunks"]) + 1)]
+    for r, row in res["per_record"].items():
+        lines.append(f"| {r} | {row['hours']:.3f} | {row['gqrs_cpu_s']:.3f} | "
+                     + " | ".join(f"{v['cpu_s']:.3f}" for v in row["chunks"].values())
+                     + f" | {row.get('annotate_cpu_s', float('nan')):.3f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--records", nargs="+", default=list(DEFAULT_RECORDS))
+    ap.add_argument("--chunks-s", nargs="+", type=float, default=list(DEFAULT_CHUNKS_S))
+    ap.add_argument("--data-dir", default=os.environ.get("MITDB_DIR"))
+    ap.add_argument("--no-daemon", action="store_true",
+                    help="skip the daemon memory and start-up measurements")
+    ap.add_argument("--out-stem", default="efficiency")
+    args = ap.parse_args(argv)
+    if not args.data_dir or not Path(args.data_dir).is_dir():
+        ap.error("set MITDB_DIR or --data-dir to the MIT-BIH directory")
+    if any(not (c > 0) for c in args.chunks_s):
+        ap.error("--chunks-s: every chunk size must be > 0")
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    w0 = time.perf_counter()
+    res = measure(args.records, args.chunks_s, args.data_dir)
+    if not args.no_daemon:
+        res["memory"] = device_memory()
+    res.update(date=time.strftime("%Y-%m-%dT%H:%M:%S%z"), git=_git(),
+               wall_s=time.perf_counter() - w0,
+               command="python benchmarks/bench_efficiency.py " + " ".join(argv or sys.argv[1:]),
+               machine=f"{platform.processor() or platform.machine()}, "
+                       f"{os.cpu_count()} logical CPUs; python {platform.python_version()}, "
+                       f"numpy {np.__version__}")
+    out = ROOT / "benchmarks" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{args.out_stem}.json").write_text(json.dumps(res, indent=1) + "\n")
+    (out / f"{args.out_stem}.md").write_text(render(res))
+    print(render(res))
+    return 0 if res["chunk_invariant"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
