@@ -128,12 +128,10 @@ class SignalQuality:
         self._zi_hf = np.zeros((self._sos_hf.shape[0], 2))
         self._start = int(first_index)
         self._raw: list[np.ndarray] = []
-        self._qrs: list[np.ndarray] = []
-        self._hf: list[np.ndarray] = []
+        self._filled: list[np.ndarray] = []  # raw with missing samples held, for the filters
         self._n = 0
         self._run = 0
         self._last = math.nan
-        self._flat: list[np.ndarray] = []
         self._hold = 0.0
         self.history: deque[QualityWindow] = deque(maxlen=self.config.history_windows)
         self.level = "good"
@@ -168,18 +166,13 @@ class SignalQuality:
             filled[idx < 0] = self._hold
             filled[idx >= 0] = x[idx[idx >= 0]]
         self._hold = float(filled[-1])
-        qrs, self._zi_qrs = signal.sosfilt(self._sos_qrs, filled, zi=self._zi_qrs)
-        hf, self._zi_hf = signal.sosfilt(self._sos_hf, filled, zi=self._zi_hf)
-        flat = self._flat_mask(x) | ~finite
         out: list[QualityWindow] = []
         pos = 0
         while pos < x.size:
             take = min(self.n_window - self._n, x.size - pos)
             sl = slice(pos, pos + take)
             self._raw.append(x[sl])
-            self._qrs.append(qrs[sl])
-            self._hf.append(hf[sl])
-            self._flat.append(flat[sl])
+            self._filled.append(filled[sl])
             self._n += take
             pos += take
             if self._n == self.n_window:
@@ -189,9 +182,12 @@ class SignalQuality:
     def _grade(self) -> QualityWindow:
         cfg = self.config
         raw = np.concatenate(self._raw)
-        qrs = np.concatenate(self._qrs)
-        hf = np.concatenate(self._hf)
-        flat = np.concatenate(self._flat)
+        # The filters and the flat-run tracker run once per window, not per chunk: with their
+        # state carried between windows the output is the same however the samples arrived.
+        filled = np.concatenate(self._filled)
+        qrs, self._zi_qrs = signal.sosfilt(self._sos_qrs, filled, zi=self._zi_qrs)
+        hf, self._zi_hf = signal.sosfilt(self._sos_hf, filled, zi=self._zi_hf)
+        flat = self._flat_mask(raw) | ~np.isfinite(raw)
         n = raw.size
         flat_fraction = float(flat.mean())
         fin = raw[np.isfinite(raw)]
@@ -220,24 +216,36 @@ class SignalQuality:
         self.history.append(win)
         self.level = level
         self._start += n
-        self._raw, self._qrs, self._hf, self._flat = [], [], [], []
+        self._raw, self._filled = [], []
         self._n = 0
         return win
 
-    def level_at(self, sample_index: int) -> str:
+    def level_at(self, sample_index: int, horizon: int | None = None) -> str:
         """Quality of the window holding ``sample_index``; for a sample in the window still
-        being filled, the latest graded window's level (``"good"`` before the first)."""
+        being filled, the latest graded window's level (``"good"`` before the first).
+
+        ``horizon``: only windows ending at or before this index count, as though the stream
+        had been graded up to there -- a caller that asks at a fixed delay after
+        ``sample_index`` (no longer than the stream has surely reached) gets the same answer
+        however the samples were chunked."""
+        newest = None
         for win in reversed(self.history):
+            if horizon is not None and win.end_index > horizon:
+                continue
+            newest = newest or win
             if win.start_index <= sample_index < win.end_index:
                 return win.level
             if win.end_index <= sample_index:
                 break
-        return self.history[-1].level if self.history else "good"
+        return newest.level if newest is not None else "good"
 
-    def worst_between(self, a: int, b: int) -> str:
-        """Worst level of the graded windows overlapping ``[a, b)`` (``"good"`` if none)."""
+    def worst_between(self, a: int, b: int, horizon: int | None = None) -> str:
+        """Worst level of the graded windows overlapping ``[a, b)`` (``"good"`` if none);
+        ``horizon`` as in :meth:`level_at`."""
         worst = "good"
         for win in self.history:
+            if horizon is not None and win.end_index > horizon:
+                continue
             if (win.end_index > a and win.start_index < b
                     and QUALITY_RANK[win.level] > QUALITY_RANK[worst]):
                 worst = win.level

@@ -318,6 +318,7 @@ class RPeakDetector:
         self.n_relearned = 0
         self.n_vf_suppressed = 0
         self._vf_run = 0
+        self._flutter_changes: list[tuple[int, bool]] = []
 
     # ------------------------------------------------------------------ public
     def process(self, chunk: Conditioned) -> np.ndarray:
@@ -372,6 +373,14 @@ class RPeakDetector:
         """True while the signal looks like ventricular flutter/fibrillation (no beats are
         emitted then; the daemon raises an alarm)."""
         return bool(self.config.vf_beats) and self._vf_run >= self.config.vf_beats
+
+    def pop_flutter_changes(self) -> list[tuple[int, bool]]:
+        """Changes of :attr:`in_flutter` decided since the last call, as ``(index, state)``
+        pairs in time order; ``index`` is the processing-rate position of the beat whose
+        decision changed it (aligned like the R peaks this detector emits), so the dates do
+        not depend on how the stream was chunked."""
+        changes, self._flutter_changes = self._flutter_changes, []
+        return changes
 
     def flush(self) -> np.ndarray:
         """End of stream: decide the beats still inside the look-ahead, as though the signal
@@ -621,7 +630,10 @@ class RPeakDetector:
         seg = self._env.get(c.feat_index - self.n_vf_window, c.feat_index + 1)
         peak = float(seg.max()) if seg.size else 0.0
         floor = float(np.partition(seg, seg.size // 10)[seg.size // 10]) if seg.size else 0.0
+        was = self.in_flutter
         self._vf_run = self._vf_run + 1 if peak > 0 and floor > self.config.vf_ratio * peak else 0
+        if self.in_flutter != was:
+            self._flutter_changes.append((c.r_index - self.n_align, not was))
         if self.config.vf_beats and self._vf_run >= self.config.vf_beats:
             self.n_vf_suppressed += 1
             return

@@ -213,6 +213,11 @@ class RhythmMonitor:
         out.append(self._event(kind, "end", at, sev,
                                duration_s=round((at - onset) / self.fs_hz, 3), **detail))
 
+    @property
+    def in_flutter(self) -> bool:
+        """The flutter flag as last fed to :meth:`process`."""
+        return self._flutter
+
     def process(self, beats: list[BeatInfo], in_flutter: bool = False,
                 now_index: int | None = None) -> list[AlertEvent]:
         """Feed the beats released since the last call (time order) and the detector's

@@ -119,6 +119,10 @@ class DeviceStream:
                                                  interval_s=out.strip_interval_s))
                       if out.strip else None)
         self.max_fill = int(round(config.pipeline.max_gap_fill_s * fs_hz))
+        # A beat is released at least the detector's look-ahead after its R peak; its quality
+        # is judged on the windows graded by then (``horizon``), whatever the chunking.
+        self._quality_lag = max(0, int(self.pipeline.detector.n_lookahead * self.fs_hz
+                                       / self.fs_proc_hz) - 2)
         self.block = int(round(config.pipeline.min_block_ms * fs_hz / 1000.0))
         self._queue: list[np.ndarray] = []  # chunks waiting for a block to fill
         self._queued = 0  # samples in the queue
@@ -198,6 +202,7 @@ class DeviceStream:
         end open alert episodes. The stream can go on after :meth:`restart`."""
         events = self.drain()
         events.extend(self._beats(self.pipeline.flush(), limit=self.expected))
+        events.extend(self._flutter_changes())
         if self.ventricular is not None:
             t0 = time.perf_counter()
             events.extend(self.ventricular.signal(self.pipeline.conditioned))
@@ -297,8 +302,7 @@ class DeviceStream:
             timer.add("ventricular", time.perf_counter() - t0)
         # flutter flag and heart rate
         t0 = time.perf_counter()
-        events.extend(self.monitor.process([], pipe.detector.in_flutter,
-                                           now_index=self.expected))
+        events.extend(self._flutter_changes())
         if self._hr_every and self.expected >= self._next_hr:
             rate = self.monitor.rate
             events.append(HeartRateEvent(
@@ -309,6 +313,16 @@ class DeviceStream:
             while self._next_hr <= self.expected:
                 self._next_hr += self._hr_every
         timer.add("alerts", time.perf_counter() - t0)
+        return events
+
+    def _flutter_changes(self) -> list[Event]:
+        """``vflutter`` onsets/ends, dated at the beat decision that changed the detector's
+        flutter flag (not at the end of the chunk that carried it: chunk-invariant)."""
+        events: list[Event] = []
+        for at, state in self.pipeline.detector.pop_flutter_changes():
+            first = self._origin + int(to_input_index(np.array([at]), self.fs_hz,
+                                                      self.fs_proc_hz)[0])
+            events.extend(self.monitor.process([], state, now_index=first))
         return events
 
     def _beats(self, beats: ClassifiedBeats, *, limit: int | None) -> list[Event]:
@@ -327,7 +341,8 @@ class DeviceStream:
                 continue
             label = str(beats.label[k])
             rr = beats.rr_s[k]
-            quality = self.quality.level_at(at)
+            horizon = at + self._quality_lag
+            quality = self.quality.level_at(at, horizon)
             if near[k]:
                 self.n_near_invalid += 1
                 if QUALITY_RANK[quality] < QUALITY_RANK[_NEAR_INVALID]:
@@ -335,7 +350,7 @@ class DeviceStream:
             prev = self._prev_beat
             clean = (prev is not None and prev >= self._barrier
                      and not beats.rr_unknown[k, 0]
-                     and self.quality.worst_between(prev, at + 1) == "good")
+                     and self.quality.worst_between(prev, at + 1, horizon) == "good")
             self._prev_beat = at
             rr_pre = float(rr[0]) if prev is None else (at - prev) / self.fs_hz
             rr_pre = rr_pre if math.isfinite(rr_pre) else math.nan
@@ -354,7 +369,7 @@ class DeviceStream:
             infos.append(BeatInfo(at, label, rr_pre, clean))
             self.n_beats += 1
             self.beats_per_class[label] = self.beats_per_class.get(label, 0) + 1
-        events.extend(self.monitor.process(infos, self.pipeline.detector.in_flutter,
+        events.extend(self.monitor.process(infos, self.monitor.in_flutter,
                                            now_index=self.expected))
         if self.ventricular is not None:
             events.extend(self.ventricular.beats(infos))

@@ -121,3 +121,77 @@ def test_hr_events_every_interval_of_ecg_whatever_the_chunk_size(classifier, rec
         hr = [e for e in run(ds, x, step=step) if e.type == "hr"]
         assert [e.sample_index + 1 for e in hr] == [360 * 5 * k for k in range(1, 13)], step
         assert hr[-1].hr_bpm is not None
+
+
+def _content(events):
+    """Events without emission stamps, sorted (the order across kinds follows chunk ends)."""
+    import json
+
+    from edge.events.model import event_to_dict
+
+    out = []
+    for e in events:
+        d = event_to_dict(e)
+        d.pop("time_s", None)
+        d.pop("seq", None)
+        out.append(json.dumps(d, sort_keys=True, default=str))
+    return sorted(out)
+
+
+@pytest.fixture(scope="module")
+def rec207_flutter(mitdb_dir):
+    """Record 207 from 4 min: ventricular flutter at ~4.3 min, with a 3-s NaN gap after 20 s."""
+    from edge.io.records import read_record
+
+    rec = read_record("207", data_dir=mitdb_dir, sampfrom=360 * 240, sampto=360 * 330)
+    x = rec.signal_mv.copy()
+    x[360 * 20:360 * 23, :] = np.nan
+    return x
+
+
+def test_every_event_is_the_same_at_any_chunking(classifier, rec207_flutter):
+    """Beats, their quality and flags, vflutter onsets/ends, hr, quality, strip, rhythm and
+    ventricular alerts: identical for 20-ms frames, with or without the block queue, and
+    for 7.3-s chunks."""
+    x = rec207_flutter
+    results = {}
+    for step, block_ms in ((7, 100.0), (7, 0.0), (2628, 100.0), (36, 100.0)):
+        cfg = load_config(None, CFG + [f"pipeline.min_block_ms={block_ms}"])
+        ev = run(DeviceStream(classifier, cfg, device_id=1, fs_hz=360), x, step=step)
+        results[(step, block_ms)] = _content(ev)
+    kinds = {__import__("json").loads(e)["type"] for e in results[(36, 100.0)]}
+    assert {"beat", "alert", "hr", "quality", "strip"} <= kinds
+    assert any('"vflutter"' in e for e in results[(36, 100.0)])
+    first = next(iter(results.values()))
+    for key, got in results.items():
+        assert got == first, key
+
+
+def test_short_chunks_wait_for_a_block_and_drain_processes_them(classifier, rec100):
+    x = rec100.signal_mv
+    cfg = load_config(None, CFG + ["pipeline.min_block_ms=100"])
+    ds = DeviceStream(classifier, cfg, device_id=1, fs_hz=360)
+    assert ds.block == 36
+    assert ds.process(0, x[:20]) == [] and ds.queued_samples == 20
+    assert ds.expected == 0  # nothing processed yet
+    ds.process(20, x[20:30])
+    assert ds.queued_samples == 30 and ds.expected == 0
+    ds.process(30, x[30:60])  # the block is full: all 60 samples are processed
+    assert ds.queued_samples == 0 and ds.expected == 60
+    ds.process(60, x[60:70])
+    assert ds.queued_samples == 10
+    ds.drain()
+    assert ds.queued_samples == 0 and ds.expected == 70
+    # a gap is measured from the queued samples' end, not from the processed ones
+    ds.process(70, x[70:80])
+    ev = ds.process(80 + 360, x[80 + 360:80 + 400])
+    gaps = [e for e in ev if e.type == "link" and e.state == "gap"]
+    assert [(g.lost_samples, g.sample_index) for g in gaps] == [(360, 440)]
+
+
+def test_min_block_ms_is_validated():
+    from edge.errors import ConfigError
+
+    for bad in ("-1", "5000", '"x"', "nan"):
+        with pytest.raises(ConfigError, match="min_block_ms"):
+            load_config(None, CFG + [f"pipeline.min_block_ms={bad}"])
