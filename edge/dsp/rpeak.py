@@ -59,7 +59,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import signal
-from scipy.ndimage import maximum_filter1d
 
 from edge.dsp.preprocess import PROCESSING_FS_HZ, Conditioned
 from edge.errors import ConfigError, SignalError
@@ -212,31 +211,52 @@ class _EnergyChannel:
 
 
 class _Buffer:
-    """A growable 1-D buffer addressed by absolute sample index."""
+    """A growable 1-D buffer addressed by absolute sample index.
+
+    Appends write into spare capacity (the storage doubles when full, and trimmed samples are
+    reclaimed by moving the kept ones to the front), so a call costs what it appends, not
+    what the buffer holds.
+    """
 
     def __init__(self, dtype=np.float64) -> None:
         self.dtype = dtype
-        self.data = np.zeros(0, dtype=dtype)
+        self._store = np.zeros(1024, dtype=dtype)
+        self._lo = 0  # position of sample ``start`` in the storage
+        self._hi = 0  # one past the last sample
         self.start = 0
 
     @property
+    def data(self) -> np.ndarray:
+        return self._store[self._lo:self._hi]
+
+    @property
     def end(self) -> int:
-        return self.start + self.data.size
+        return self.start + self._hi - self._lo
 
     def append(self, x: np.ndarray) -> None:
-        self.data = np.concatenate([self.data, x.astype(self.dtype, copy=False)])
+        n = x.size
+        if self._hi + n > self._store.size:
+            kept = self._hi - self._lo
+            if kept + n > self._store.size // 2:
+                store = np.zeros(max(2 * self._store.size, 2 * (kept + n)), dtype=self.dtype)
+            else:
+                store = self._store
+            store[:kept] = self._store[self._lo:self._hi]
+            self._store, self._lo, self._hi = store, 0, kept
+        self._store[self._hi:self._hi + n] = x
+        self._hi += n
 
     def get(self, a: int, b: int) -> np.ndarray:
         a = max(a, self.start)
         b = min(b, self.end)
         if b <= a:
             return np.zeros(0, dtype=self.dtype)
-        return self.data[a - self.start:b - self.start]
+        return self._store[self._lo + a - self.start:self._lo + b - self.start]
 
     def trim_before(self, index: int) -> None:
-        drop = index - self.start
+        drop = min(index - self.start, self._hi - self._lo)
         if drop > 0:
-            self.data = self.data[drop:]
+            self._lo += drop
             self.start += drop
 
 
@@ -409,17 +429,17 @@ class RPeakDetector:
         i1 = last_testable - offset + 1
         if i1 <= i0:
             return
-        # Dominance: strictly greater than the n_dom samples before, >= the n_dom after.
-        pad = np.full(n_dom, -np.inf)
-        m0 = maximum_filter1d(np.concatenate([pad, seg, pad]), size=n_dom, mode="constant",
-                              cval=-np.inf)
-        idx = np.arange(i0, i1)
-        h = seg[idx]
-        prev_max = m0[idx + n_dom // 2]
-        right_max = m0[idx + n_dom + 1 + n_dom // 2]
-        cand_mask = (h > prev_max) & (h >= right_max) & (h > 0)
-        for i in idx[cand_mask]:
-            self._add_candidate(int(i + offset), float(seg[i]))
+        # Dominance: strictly greater than the n_dom samples before, >= the n_dom after
+        # (samples outside the buffer do not count). Only a positive local maximum can
+        # dominate, so those few are tested one by one.
+        ext = np.concatenate([[-np.inf], seg, [-np.inf]])
+        mid = ext[i0 + 1:i1 + 1]
+        local = np.flatnonzero((mid > ext[i0:i1]) & (mid >= ext[i0 + 2:i1 + 2]) & (mid > 0))
+        for i in (local + i0).tolist():
+            h = seg[i]
+            if (h > seg[max(0, i - n_dom):i].max(initial=-np.inf)
+                    and h >= seg[i + 1:i + n_dom + 1].max(initial=-np.inf)):
+                self._add_candidate(i + offset, float(h))
         self._scan = last_testable + 1
 
     def _add_candidate(self, f: int, height: float) -> None:
