@@ -117,16 +117,15 @@ class TemplateTracker:
         self.reset()
 
     def reset(self) -> None:
-        n = self.config.n_template_beats
-        self._normal: deque[np.ndarray] = deque(maxlen=n)  # non-premature beats
-        self._any: deque[np.ndarray] = deque(maxlen=n)  # fallback before any normal beat
+        self._normal = _Ring(self.config.n_template_beats)  # non-premature beats
+        self._any = _Ring(self.config.n_template_beats)  # fallback before any normal beat
         self._template: np.ndarray | None = None
 
     def _current(self) -> np.ndarray | None:
         if self._template is None:
-            src = self._normal if self._normal else self._any
-            if src:
-                self._template = _median(np.stack(src), axis=0)
+            src = self._normal if self._normal.count else self._any
+            if src.count:
+                self._template = _median(src.rows(), axis=0)
         return self._template
 
     def process(self, windows_mv: np.ndarray, rr_s: np.ndarray,
@@ -144,18 +143,41 @@ class TemplateTracker:
         if w.ndim != 2 or rr.shape != (w.shape[0], 4):
             raise SignalError(f"need windows (n, length) and rr (n, 4), got {w.shape}, {rr.shape}")
         out = np.empty_like(w)
+        normal = (rr[:, 0] >= self.config.premature_ratio * rr[:, 2]).tolist()
+        skip = [False] * w.shape[0] if exclude is None else np.asarray(exclude, bool).tolist()
         for i in range(w.shape[0]):
             t = self._current()
             out[i] = w[i] if t is None else t
-            if exclude is not None and exclude[i]:
+            if skip[i]:
                 continue
-            self._any.append(w[i])
-            if rr[i, 0] >= self.config.premature_ratio * rr[i, 2]:
-                self._normal.append(w[i])
+            self._any.add(w[i])
+            if normal[i]:
+                self._normal.add(w[i])
                 self._template = None
-            elif not self._normal:
+            elif not self._normal.count:
                 self._template = None
         return out
+
+
+class _Ring:
+    """The last ``size`` beat windows, in a preallocated array (row order is not kept: the
+    template is their median, which does not depend on it)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._rows: np.ndarray | None = None
+        self.count = 0
+        self._next = 0
+
+    def add(self, w: np.ndarray) -> None:
+        if self._rows is None:
+            self._rows = np.empty((self.size, w.size))
+        self._rows[self._next] = w
+        self._next = (self._next + 1) % self.size
+        self.count = min(self.count + 1, self.size)
+
+    def rows(self) -> np.ndarray:
+        return self._rows[:self.count]
 
 
 class RhythmTracker:
@@ -180,13 +202,21 @@ class RhythmTracker:
         """(n, 2) float64 descriptors for the next beats' RR rows (n, 4), in seconds."""
         rr = np.asarray(rr_s, dtype=np.float64)
         out = np.zeros((rr.shape[0], 2))
-        for i in range(rr.shape[0]):
-            pre = float(rr[i, 0])
+        pres, locs = rr[:, 0].tolist(), rr[:, 2].tolist()
+        ratios = []
+        for i, pre in enumerate(pres):
             prev = self._pre[-1] if self._pre else pre
             self._pre.append(pre)
-            d = np.abs(np.diff(np.fromiter(self._pre, float)))
-            out[i, 0] = float(_median(d, axis=0)) / max(float(rr[i, 2]), 1e-3) if d.size else 0.0
-            out[i, 1] = np.log(max(pre, 1e-3) / max(prev, 1e-3))
+            if len(self._pre) > 1:
+                # the median |successive difference| of a few floats, in plain Python (the
+                # same value as np.median: the middle one, or the mean of the middle two)
+                p = list(self._pre)
+                d = sorted(abs(b - a) for a, b in zip(p, p[1:]))
+                k = len(d) // 2
+                med = d[k] if len(d) % 2 else (d[k - 1] + d[k]) / 2
+                out[i, 0] = med / max(locs[i], 1e-3)
+            ratios.append(max(pre, 1e-3) / max(prev, 1e-3))
+        out[:, 1] = np.log(np.asarray(ratios, dtype=np.float64))
         return out
 
 

@@ -218,14 +218,33 @@ class BeatClassifier:
         n = b.shape[0]
         out = np.zeros((n, len(self.classes)), dtype=np.float32)
         emb = np.zeros((n, self.embedding_size), dtype=np.float32) if embedding else None
+        if n == 0:
+            return out, emb
+        # Quantize the whole batch at once (element-wise, so the same values as beat by
+        # beat); the model takes one beat per invocation.
+        qb = self._quantize(b, self._beat)
+        qf = self._quantize(f, self._feat)
+        raw: np.ndarray | None = None
+        raw_emb: np.ndarray | None = None
         it = self._interp
+        set_tensor, invoke, get_tensor = it.set_tensor, it.invoke, it.get_tensor
+        bi, fi, oi = self._beat.index, self._feat.index, self._out.index
         for i in range(n):
-            it.set_tensor(self._beat.index, self._quantize(b[i:i + 1], self._beat))
-            it.set_tensor(self._feat.index, self._quantize(f[i:i + 1], self._feat))
-            it.invoke()
-            out[i] = self._dequantize(it.get_tensor(self._out.index)[0], self._out)
-            if emb is not None:
-                emb[i] = self._dequantize(it.get_tensor(self._emb.index)[0], self._emb)
+            set_tensor(bi, qb[i:i + 1])
+            set_tensor(fi, qf[i:i + 1])
+            invoke()
+            y = get_tensor(oi)[0]
+            if raw is None:
+                raw = np.empty((n,) + y.shape, dtype=y.dtype)
+            raw[i] = y
+            if embedding:
+                e = get_tensor(self._emb.index)[0]
+                if raw_emb is None:
+                    raw_emb = np.empty((n,) + e.shape, dtype=e.dtype)
+                raw_emb[i] = e
+        out[:] = self._dequantize(raw, self._out)
+        if emb is not None:
+            emb[:] = self._dequantize(raw_emb, self._emb)
         return out, emb
 
     def standardize_features(self, features: np.ndarray) -> np.ndarray:
