@@ -266,3 +266,33 @@ def test_status_carries_each_devices_af_burden(classifier, mitdb_dir):
     assert off["type"] == "status"
     assert "af_burden_1h" not in off and "af_burden_run" not in off
     assert "af_burden" not in off["counters"]
+
+
+def test_queued_samples_are_processed_when_the_source_goes_quiet(classifier, mitdb_dir):
+    """20-ms chunks wait in the stream's block queue (pipeline.min_block_ms); a read that
+    returns nothing drains it, so a stalled link does not hold samples back."""
+    from edge.io.records import read_record
+
+    x = read_record("100", data_dir=mitdb_dir, sampto=360 * 20).signal_mv[:, 0]
+    chunks = _chunks(x, 1, n=7)
+    seen = []
+
+    class Source(_ScriptedSource):
+        def read(self, timeout_s):
+            stream = daemon.streams.get(1)
+            if stream is not None:
+                seen.append(stream.queued_samples)
+            if len(seen) == 3:
+                return []  # nothing to read this turn
+            return super().read(timeout_s)
+
+    sink = BeatCollector()
+    daemon = Daemon(load_config(None, PORT_CFG + ["pipeline.min_block_ms=100"]),
+                    source=Source(chunks), classifier=classifier, sinks=[sink])
+    daemon.run()
+    # (the stream exists from the first chunk on) 7, 14, 21 samples queued; the empty read
+    # drained them; the next chunk queues again
+    assert seen[:5] == [7, 14, 21, 0, 7]
+    assert max(seen) < 36
+    ref = BeatPipeline(classifier, 360).run(x, 360)
+    assert [b.sample_index for b in sink.beats] == ref.sample_index.tolist()
