@@ -58,9 +58,9 @@ from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import signal
-from scipy.ndimage import maximum_filter1d
 
+from edge.dsp import scisig as signal
+from edge.dsp.kernels import maximum_filter1d
 from edge.dsp.preprocess import PROCESSING_FS_HZ, Conditioned
 from edge.errors import ConfigError, SignalError
 
