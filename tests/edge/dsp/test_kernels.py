@@ -166,7 +166,8 @@ def test_fallback_to_public_scipy_when_the_direct_load_fails(damaged, tmp_path, 
     y_ref, zf_ref = signal.sosfilt(sos, x, zi=zi)
     np.testing.assert_array_equal(y, y_ref)
     np.testing.assert_array_equal(zf, zf_ref)
-    np.testing.assert_array_equal(k.upfirdn(np.ones(5), x, 3, 2), signal.upfirdn(np.ones(5), x, 3, 2))
+    np.testing.assert_array_equal(k.upfirdn(np.ones(5), x, 3, 2),
+                                  signal.upfirdn(np.ones(5), x, 3, 2))
     np.testing.assert_array_equal(k.maximum_filter1d(x, 9, "constant", -np.inf),
                                   ndimage.maximum_filter1d(x, 9, mode="constant", cval=-np.inf))
 
