@@ -52,10 +52,12 @@ class Kernels(NamedTuple):
 
 # ---------------------------------------------------------------- shared argument handling
 def _as_sos(sos: np.ndarray) -> np.ndarray:
-    sos = np.ascontiguousarray(sos, dtype=np.float64)
+    # Called on every chunk: the cheap checks first (a wearable sends 20-ms chunks).
+    if not (type(sos) is np.ndarray and sos.dtype == np.float64 and sos.flags.c_contiguous):
+        sos = np.ascontiguousarray(sos, dtype=np.float64)
     if sos.ndim != 2 or sos.shape[1] != 6:
         raise SignalError(f"sos must have shape (n_sections, 6), got {sos.shape}")
-    if not np.all(sos[:, 3] == 1):
+    if any(a0 != 1.0 for a0 in sos[:, 3].tolist()):
         raise SignalError("sos[:, 3] must be all ones")
     return sos
 
