@@ -50,7 +50,9 @@ FORBIDDEN_ON_DEVICE = ("scipy.signal", "scipy.ndimage", "scipy.stats", "scipy.li
 _IMPORT_STEPS = (
     ("python", ""),
     ("numpy", "import numpy"),
-    ("kernels", "import edge.dsp.kernels, edge.dsp.designs"),
+    # (before issue 18 the device's kernels and designs came from scipy.signal/ndimage)
+    ("kernels", "try:\n    import edge.dsp.kernels, edge.dsp.designs\n"
+                "except ImportError:\n    from scipy import ndimage, signal"),
     ("model_interpreter", "import edge.model.classifier as c; c.load_interpreter_class()"),
     ("edge_device_path", "import edge.runtime.daemon, edge.runtime.device, edge.sinks"),
     ("whole_run", "import edge.cli.main, edge.cli.run, edge.runtime.loader, "
