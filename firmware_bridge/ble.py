@@ -24,7 +24,6 @@ fake client that delivers constructed notification payloads. No radio was exerci
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 import queue
@@ -202,6 +201,8 @@ class BleSource(_SourceBase):
         self._disconnected.set()
 
     async def _session(self) -> None:
+        import asyncio  # noqa: PLC0415 (lazy: 7 MB and tens of ms a serial-port device never needs)
+
         cfg = self.config
         client = self._factory(cfg.address, self._on_disconnect, cfg.connect_timeout_s)
         self._disconnected.clear()
@@ -232,6 +233,8 @@ class BleSource(_SourceBase):
                 pass
 
     async def _main(self) -> None:
+        import asyncio  # noqa: PLC0415 (lazy, see _session)
+
         cfg = self.config
         while not self._stop.is_set():
             try:
@@ -256,6 +259,8 @@ class BleSource(_SourceBase):
                 await asyncio.sleep(min(0.05, delay))
 
     def _thread_main(self) -> None:
+        import asyncio  # noqa: PLC0415 (lazy, see _session)
+
         try:
             asyncio.run(self._main())
         except Exception:  # noqa: BLE001 - never let the BLE thread die silently

@@ -24,6 +24,7 @@ def describe_source(kind: str, transport: Any) -> str:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from edge.dsp.kernels import KERNELS
     from edge.model.classifier import BeatClassifier
     from edge.runtime.settings import load_config
 
@@ -56,6 +57,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     fallback = (f"after {fb.after_s:g} s: bell {'on' if fb.bell else 'off'}, command "
                 f"{' '.join(fb.command) or 'none'}" if fb.enabled else "off")
     source = describe_source(config.source.kind, config.source.transport_config())
+    kernels = {"direct": "direct (scipy's compiled loops, loaded without scipy.signal)",
+               "scipy": "scipy (fallback: scipy.signal/ndimage imported, see the log)"}[KERNELS]
     print(f"{args.config}: OK\n  source: {source}\n  channel: {config.source.channel}\n"
           f"  model: {path} ({clf.model_version}, {'int8' if clf.quantized else 'float'}, "
           f"{clf.size_bytes} bytes, classes {''.join(clf.classes)})\n"
@@ -63,7 +66,8 @@ def cmd_check(args: argparse.Namespace) -> int:
           f"  rhythm: {rhythm}\n"
           f"  ventricular: {ventricular}\n"
           f"  sinks: {', '.join(sinks) or 'none'}\n"
-          f"  alarm fallback: {fallback}")
+          f"  alarm fallback: {fallback}\n"
+          f"  filter kernels: {kernels}")
     return 0
 
 

@@ -11,8 +11,8 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import signal
 
+from edge.dsp import scisig as signal
 from edge.errors import ConfigError, SignalError
 
 __all__ = ["FilterConfig", "SosFilter", "EcgFilter", "design_ecg_sos"]

@@ -26,8 +26,8 @@ from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import signal
 
+from edge.dsp import scisig as signal
 from edge.errors import ConfigError
 
 __all__ = ["QualityConfig", "QualityWindow", "SignalQuality", "QUALITY_RANK"]

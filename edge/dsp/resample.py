@@ -12,8 +12,8 @@ import logging
 from fractions import Fraction
 
 import numpy as np
-from scipy import signal
 
+from edge.dsp import scisig as signal
 from edge.errors import ConfigError, SignalError
 
 __all__ = ["StreamingResampler", "rate_ratio"]

@@ -58,8 +58,8 @@ from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import signal
 
+from edge.dsp import scisig as signal
 from edge.dsp.preprocess import PROCESSING_FS_HZ, Conditioned
 from edge.errors import ConfigError, SignalError
 
