@@ -155,23 +155,30 @@ def rr_windows_features(rr_s: np.ndarray) -> np.ndarray:
     pair = (d[:, :-1] < -thr) & (d[:, 1:] > thr)  # d[i] = rr[i+1]-rr[i]: rr[i+1] short
     n_pair = pair.sum(axis=1)
     nrmssd_clean = rmssd / mean  # a window without pairs: the clean series is the window
-    for i in np.flatnonzero(n_pair):
-        keep = np.ones(n, dtype=bool)
-        idx = np.flatnonzero(pair[i])
-        keep[idx + 1] = False
-        keep[idx + 2] = False
-        clean = rr[i, keep]
-        if clean.size >= 3:
-            dc = np.diff(clean)
-            nrmssd_clean[i] = float(np.sqrt(np.mean(dc * dc))) / float(clean.mean())
-        else:
-            nrmssd_clean[i] = 0.0
-    return np.stack([
-        mean, sd / mean, rmssd / mean, med_ad / med, (q75 - q25) / med, (p90 - p10) / med,
-        np.count_nonzero(ad > 0.05, axis=1) / (n - 1),
-        np.count_nonzero(ad > 0.12 * mean[:, None], axis=1) / (n - 1),
-        tp, ac1, se, cosen, hist_h, sd1_sd2, sd1 / mean, n_pair / max(1, n - 2), nrmssd_clean,
-    ], axis=1)
+    if n_pair.any():
+        # without each pair's short and long interval, grouped by what is left (row sums of
+        # equal length add as the 1-D sums do)
+        keep = np.ones((n_w, n), dtype=bool)
+        keep[:, 1:-1] &= ~pair
+        keep[:, 2:] &= ~pair
+        n_keep = keep.sum(axis=1)
+        for k in np.unique(n_keep[n_pair > 0]).tolist():
+            rows = np.flatnonzero((n_keep == k) & (n_pair > 0))
+            if k < 3:
+                nrmssd_clean[rows] = 0.0
+                continue
+            clean = rr[rows][keep[rows]].reshape(rows.size, k)
+            dc = clean[:, 1:] - clean[:, :-1]
+            nrmssd_clean[rows] = np.sqrt((dc * dc).sum(axis=1) / (k - 1)) / (clean.sum(axis=1) / k)
+    out = np.empty((n_w, len(FEATURE_NAMES)))
+    for j, col in enumerate((
+            mean, sd / mean, rmssd / mean, med_ad / med, (q75 - q25) / med, (p90 - p10) / med,
+            np.count_nonzero(ad > 0.05, axis=1) / (n - 1),
+            np.count_nonzero(ad > 0.12 * mean[:, None], axis=1) / (n - 1),
+            tp, ac1, se, cosen, hist_h, sd1_sd2, sd1 / mean, n_pair / max(1, n - 2),
+            nrmssd_clean)):
+        out[:, j] = col
+    return out
 
 
 def _percentiles(sorted_rows: np.ndarray, qs: tuple[float, ...]) -> list[np.ndarray]:
@@ -180,14 +187,25 @@ def _percentiles(sorted_rows: np.ndarray, qs: tuple[float, ...]) -> list[np.ndar
     n = sorted_rows.shape[1]
     out = []
     for q in qs:
-        vi = (n - 1) * (np.float64(q) / 100)
-        lo = int(np.floor(vi))
-        hi = min(lo + 1, n - 1)
-        t = vi - lo
+        lo, hi, t = _rank(n, q)
         a, b = sorted_rows[:, lo], sorted_rows[:, hi]
         diff = b - a
         out.append(b - diff * (1 - t) if t >= 0.5 else a + diff * t)
     return out
+
+
+_RANKS: dict[tuple[int, float], tuple[int, int, float]] = {}
+
+
+def _rank(n: int, q: float) -> tuple[int, int, float]:
+    """The ranks around percentile ``q`` of ``n`` sorted values and the weight of the upper
+    one, as np.percentile computes them."""
+    key = (n, q)
+    if key not in _RANKS:
+        vi = (n - 1) * (np.float64(q) / 100)
+        lo = int(np.floor(vi))
+        _RANKS[key] = (lo, min(lo + 1, n - 1), float(vi - lo))
+    return _RANKS[key]
 
 
 def _median(sorted_rows: np.ndarray) -> np.ndarray:

@@ -92,6 +92,23 @@ def _lempel_ziv(bits: np.ndarray) -> float:
 
 
 _HANN: dict[int, np.ndarray] = {}
+_BINS: dict[tuple[int, float], tuple] = {}
+
+
+def _bins(nfft: int, fs_hz: float) -> tuple[np.ndarray, slice, slice, slice, slice]:
+    """Frequencies of an ``nfft``-point rfft and the runs of bins in 0.5..40 Hz, 0.5..12 Hz,
+    2.5..7.5 Hz and (12, 40] Hz (the bands are runs of the sorted frequencies)."""
+    key = (nfft, float(fs_hz))
+    if key not in _BINS:
+        f = np.fft.rfftfreq(nfft, 1.0 / fs_hz)
+
+        def run(mask: np.ndarray) -> slice:
+            i = np.flatnonzero(mask)
+            return slice(int(i[0]), int(i[-1]) + 1) if i.size else slice(0, 0)
+
+        _BINS[key] = (f, run((f >= 0.5) & (f <= 40.0)), run((f >= 0.5) & (f <= 12.0)),
+                      run((f >= 2.5) & (f <= 7.5)), run((f > 12.0) & (f <= 40.0)))
+    return _BINS[key]
 
 
 def _hann(n: int) -> np.ndarray:
@@ -159,7 +176,20 @@ def vf_windows_features(x_mv: np.ndarray, fs_hz: float) -> np.ndarray:
     n_blk = max(1, n // blk)
     tc = np.zeros(n_w)
     cross = np.zeros(n_w, dtype=np.int64)
-    for b in range(n_blk):
+    if n == n_blk * blk and n_blk < 8:  # all blocks at once (a row of < 8 sums adds in order)
+        seg = x.reshape(n_w, n_blk, blk)
+        seg = seg - (seg.sum(axis=2) / blk)[:, :, None]
+        aseg = np.abs(seg)
+        m = aseg.max(axis=2)
+        ok = m > 0
+        thr = (0.2 * m)[:, :, None]
+        tc = np.where(ok, np.count_nonzero(aseg > thr, axis=2) / blk, 0.0).sum(axis=1)
+        up = seg > thr
+        cross = np.where(ok, np.count_nonzero(up[:, :, 1:] & ~up[:, :, :-1], axis=2), 0).sum(axis=1)
+        n_blk_loop = 0
+    else:
+        n_blk_loop = n_blk
+    for b in range(n_blk_loop):
         seg = x[:, b * blk:(b + 1) * blk] if b < n_blk - 1 else x[:, b * blk:]
         seg = seg - (seg.sum(axis=1) / seg.shape[1])[:, None]
         aseg = np.abs(seg)
@@ -212,19 +242,20 @@ def vf_windows_features(x_mv: np.ndarray, fs_hz: float) -> np.ndarray:
     nfft = max(_NFFT, 1 << int(np.ceil(np.log2(n))))
     spec = np.fft.rfft(x * _hann(n), nfft, axis=1)
     p = spec.real * spec.real + spec.imag * spec.imag  # |X|^2 without hypot
-    f = np.fft.rfftfreq(nfft, 1.0 / fs_hz)
+    f, band, low, vf_band, high = _bins(nfft, fs_hz)
     # (C-ordered copies: a row sum then adds in the order a 1-D sum does)
-    band = (f >= 0.5) & (f <= 40.0)
     p_band = np.ascontiguousarray(p[:, band])
     total = np.maximum(p_band.sum(axis=1), _EPS)
-    low = np.flatnonzero((f >= 0.5) & (f <= 12.0))
     fd = f[low][np.argmax(p[:, low], axis=1)]
     res[:, 7] = fd
     res[:, 8] = np.ascontiguousarray(f[band] * p_band).sum(axis=1) / total
-    res[:, 9] = np.ascontiguousarray(p[:, (f >= 2.5) & (f <= 7.5)]).sum(axis=1) / total
-    res[:, 10] = np.ascontiguousarray(p[:, (f > 12.0) & (f <= 40.0)]).sum(axis=1) / total
+    res[:, 9] = np.ascontiguousarray(p[:, vf_band]).sum(axis=1) / total
+    res[:, 10] = np.ascontiguousarray(p[:, high]).sum(axis=1) / total
+    # bins within 0.5 Hz of the peak: a run of f (sorted), found by bisection
+    peak_lo = np.searchsorted(f, fd - 0.5, side="left").tolist()
+    peak_hi = np.searchsorted(f, fd + 0.5, side="right").tolist()
     for r in range(n_w):
-        res[r, 11] = p[r, (f >= fd[r] - 0.5) & (f <= fd[r] + 0.5)].sum() / total[r]
+        res[r, 11] = p[r, peak_lo[r]:peak_hi[r]].sum() / total[r]
     # autocorrelation from the power spectrum (no window): largest peak at 0.15..2 s
     n_ac = 1 << int(np.ceil(np.log2(2 * n - 1)))
     spec = np.fft.rfft(x, n_ac, axis=1)
