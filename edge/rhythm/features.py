@@ -1,7 +1,9 @@
 """RR-rhythm features of one window of beat-to-beat intervals (pure numpy).
 
 One function, :func:`rr_window_features`, turns the RR intervals (s) of a window of beats into
-the vector the rhythm model reads (:data:`FEATURE_NAMES`, in that order). They are the
+the vector the rhythm model reads (:data:`FEATURE_NAMES`, in that order);
+:func:`rr_windows_features` computes many windows of one length at once, row for row the same
+bits (the streaming analyser and :func:`beat_window_features` use it). They are the
 irregularity measures the atrial-fibrillation literature supports:
 
 * dispersion: coefficient of variation, RMSSD over the mean RR (nRMSSD), the median and

@@ -27,7 +27,10 @@ sharp QRS) from organised rhythms (narrow or wide complexes on a flat baseline):
 
 Every feature depends only on the window's samples (no state), so a streaming caller gets the
 same numbers however it chunks the stream. The spectrum is computed at the processing rate
-(360 Hz) over a Hann-windowed, zero-padded 4096-point FFT.
+(360 Hz) over a Hann-windowed, zero-padded 4096-point FFT; the autocorrelation over the
+smallest power-of-two FFT of >= 2 n - 1 points. :func:`vf_windows_features` computes many
+windows of one length at once (:class:`edge.rhythm.ventricular.VfWindows` hands it every
+window a chunk completes), each row the numbers of its window alone.
 """
 from __future__ import annotations
 

@@ -2,8 +2,10 @@
 the AF burden.
 
 :class:`DeviceRhythm` feeds every released beat to a :class:`edge.rhythm.RhythmAnalyser`
-(beat by beat, so each beat event carries the rhythm confirmed when it left, and its call is
-read in that rhythm: :meth:`DeviceRhythm.call`, :mod:`edge.rhythm.context`) and turns the
+(each beat event carries the rhythm confirmed when it left, and its call is read in that
+rhythm: :meth:`DeviceRhythm.call`, :mod:`edge.rhythm.context`; :meth:`DeviceRhythm.beats`
+takes a chunk's beats in one call, the analyser's windows computed in one batch, with the
+results of feeding them one at a time) and turns the
 analyser's rhythm changes into ``afib`` alert onsets and ends (severity ``warning``; the onset
 carries P(AF) and the window's irregularity evidence, dated where the rhythm changed, so it
 arrives about ``min_episode_s`` late). The analyser does not separate atrial flutter from
