@@ -40,6 +40,7 @@ def cmd_annotate(args: argparse.Namespace) -> int:
                         f"{rec.signal_mv.shape[1]} channels")
     x = rec.signal_mv[:, args.channel]
     t0 = time.process_time()
+    vf, vf_cpu_s = None, 0.0
     if args.reference_beats:
         from edge.aami import AAMI_MAP
         ann = read_annotations(args.record, args.reference_beats, data_dir=args.data_dir)
@@ -47,9 +48,14 @@ def cmd_annotate(args: argparse.Namespace) -> int:
         beats = classify_at(clf, x, rec.fs_hz, positions)
         mode = f"at the {beats.sample_index.size} beats of '{args.reference_beats}'"
     else:
-        beats = BeatPipeline(clf, rec.fs_hz).run(x, max(1, int(args.chunk_s * rec.fs_hz)))
+        pipe = BeatPipeline(clf, rec.fs_hz)
+        step = max(1, int(args.chunk_s * rec.fs_hz))
+        if args.rhythm:  # VF on the pipeline's conditioned chunks, as the daemon runs it
+            beats, vf, vf_cpu_s = _run_with_vf(pipe, x, step)
+        else:
+            beats = pipe.run(x, step)
         mode = "at detected beats"
-    cpu_s = time.process_time() - t0
+    cpu_s = time.process_time() - t0 - vf_cpu_s
     n_window = int(beats.window_invalid.sum())
     n_rr = int((beats.near_invalid & ~beats.window_invalid).sum())
     if n_window or n_rr:
@@ -69,7 +75,7 @@ def cmd_annotate(args: argparse.Namespace) -> int:
             changes = rhythm_changes(aware.rhythm, beats.sample_index)
             n_af = sum(1 for _, name in changes if name != "N")
             vent = ventricular_episodes(x, rec.fs_hz, beats,
-                                        max(1, int(args.chunk_s * rec.fs_hz)))
+                                        max(1, int(args.chunk_s * rec.fs_hz)), vf=vf)
             changes = overlay_changes(changes, vent)
             n_vf = sum(1 for *_, name in vent if name != "VT")
             mode += (f", rhythm: {n_af} AF/AFL episodes, {n_vf} VF/VFL, "
@@ -101,10 +107,40 @@ def rhythm_changes(result, sample_index) -> list[tuple[int, str]]:  # noqa: ANN0
     return out
 
 
-def ventricular_episodes(x, fs_hz: float, beats, chunk_samples: int  # noqa: ANN001
+def _run_with_vf(pipe, x, step: int):  # noqa: ANN001, ANN202
+    """:meth:`edge.pipeline.BeatPipeline.run` over ``x`` that also feeds every chunk's
+    conditioned samples (``pipe.conditioned``) to a VF detector, as the daemon does; returns
+    the beats, the VF/VFL episodes (input-rate samples) and the detector's CPU seconds."""
+    import numpy as np
+
+    from edge.pipeline import ClassifiedBeats
+    from edge.rhythm.ventricular import VentricularConfig, VfDetector, vf_change_episodes
+
+    fs_proc = pipe.preprocessor.config.fs_out_hz
+    det = VfDetector(VentricularConfig(fs_hz=fs_proc))
+    changes = []
+    cpu_s = 0.0
+    parts = []
+    x = np.asarray(x, dtype=np.float64)
+    for i in [*range(0, x.size, step), None]:  # None: flush
+        parts.append(pipe.process(x[i:i + step]) if i is not None else pipe.flush())
+        t0 = time.process_time()
+        changes += det.process(pipe.conditioned).changes
+        cpu_s += time.process_time() - t0
+    t0 = time.process_time()
+    changes += det.end()
+    vf = vf_change_episodes(changes, pipe.fs_in_hz, fs_proc)
+    cpu_s += time.process_time() - t0
+    out = ClassifiedBeats.concatenate(parts)
+    return out.select((out.sample_index >= 0) & (out.sample_index < x.size)), vf, cpu_s
+
+
+def ventricular_episodes(x, fs_hz: float, beats, chunk_samples: int,  # noqa: ANN001
+                         vf: list[tuple[int, int, str]] | None = None
                          ) -> list[tuple[int, int, str]]:
-    """VF/VFL episodes of the signal (:func:`edge.rhythm.ventricular.vf_episodes`) and VT
-    episodes of the beats (runs of V beats, :class:`edge.runtime.ventricular.VtTracker`) as
+    """VF/VFL episodes (``vf`` when the caller ran the detector on the pipeline's conditioned
+    signal, else :func:`edge.rhythm.ventricular.vf_episodes` on the signal) and VT episodes
+    of the beats (runs of V beats, :class:`edge.runtime.ventricular.VtTracker`) as
     ``(start, end, name)``, time order; a VT run inside a VF/VFL episode is left out."""
     import numpy as np
 
@@ -112,7 +148,8 @@ def ventricular_episodes(x, fs_hz: float, beats, chunk_samples: int  # noqa: ANN
     from edge.runtime.alerts import BeatInfo
     from edge.runtime.ventricular import VtTracker
 
-    vf = vf_episodes(np.nan_to_num(x), fs_hz, chunk_samples=chunk_samples)
+    if vf is None:
+        vf = vf_episodes(np.nan_to_num(x), fs_hz, chunk_samples=chunk_samples)
     tracker = VtTracker(fs_hz=fs_hz)
     infos = [BeatInfo(int(s), str(lab), float("nan"), True)
              for s, lab in zip(beats.sample_index, beats.label)]

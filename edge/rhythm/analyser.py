@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.errors import ConfigError, SignalError
-from edge.rhythm.features import FEATURE_NAMES, MIN_INTERVALS, VENTRICULAR, rr_window_features
+from edge.rhythm.features import FEATURE_NAMES, MIN_INTERVALS, VENTRICULAR, rr_windows_features
 from edge.rhythm.model import TreeModel, default_model_path, load_tree_model
 
 __all__ = ["RHYTHM_AF", "RHYTHM_OTHER", "RHYTHMS", "WFDB_AUX", "RhythmConfig", "RhythmChange",
@@ -46,6 +46,8 @@ RHYTHM_AF = "AF/AFL"
 RHYTHMS = (RHYTHM_OTHER, RHYTHM_AF)
 #: MIT-BIH rhythm aux notes of our rhythm labels.
 WFDB_AUX = {RHYTHM_OTHER: "(N", RHYTHM_AF: "(AFIB"}
+#: Most windows whose features are computed in one batch (bounds the memory of a long call).
+_BATCH_WINDOWS = 512
 _EVIDENCE = ("nrmssd", "cosen", "turning_point_ratio", "pnn50", "short_long_share")
 
 
@@ -199,36 +201,78 @@ class RhythmAnalyser:
         """Like :meth:`process_beats`, also returning the rhythm confirmed when each beat was
         taken (what a device knows as the beat leaves: ``""`` before the first window); the
         changes are dated back, this state is not."""
+        p_out, state, changes = self.process_indexed(sample_index, fs_hz, labels)
+        return p_out, state, [c for _, c in changes]
+
+    def process_indexed(self, sample_index: np.ndarray, fs_hz: float,
+                        labels: np.ndarray | None = None
+                        ) -> tuple[np.ndarray, np.ndarray, list[tuple[int, RhythmChange]]]:
+        """Like :meth:`process_online`, each change paired with the position (in this
+        call's beats) of the beat that confirmed it -- what a caller needs to handle many
+        beats in one call as if it had fed them one at a time."""
         idx, lab = self._check(sample_index, fs_hz, labels)
         self._fs_hz = float(fs_hz)
         cfg = self.config
-        p_out = np.full(idx.size, np.nan)
-        state = np.full(idx.size, "", dtype=object)
-        changes: list[RhythmChange] = []
+        n = idx.size
+        p_out = np.full(n, np.nan)
+        state = np.full(n, "", dtype=object)
+        changes: list[tuple[int, RhythmChange]] = []
+        if n == 0:
+            return p_out, state.astype(str), changes
+        # 1. the windows (cheap, beat by beat): the usable intervals of this call follow the
+        #    carried-over window in ``stream``; beat i's window is stream[w_start[i]:w_end[i]]
+        labels_l = lab.tolist() if lab is not None else [""] * n
+        stream: list[int] = list(self._rr)
+        seg = 0  # where the current window's run of intervals starts in ``stream``
+        w_start = np.zeros(n, dtype=np.int64)
+        w_end = np.zeros(n, dtype=np.int64)
+        restart = np.zeros(n, dtype=bool)
+        last, last_label = self._last, self._last_label
+        lo_rr, hi_rr, fs = cfg.min_rr_s, cfg.max_rr_s, self._fs_hz
+        wb = cfg.window_beats
+        for i, s in enumerate(idx.tolist()):
+            label = labels_l[i]
+            if last is not None:
+                rr = (s - last) / fs
+                if not lo_rr <= rr <= hi_rr:
+                    seg = len(stream)
+                    restart[i] = True
+                elif label not in VENTRICULAR and last_label not in VENTRICULAR:
+                    stream.append(s - last)
+            last, last_label = s, label
+            w_end[i] = len(stream)
+            w_start[i] = max(seg, w_end[i] - wb)
+        self._last, self._last_label = last, last_label
+        self.n_window_restarts += int(restart.sum())
+        self._rr.clear()
+        self._rr.extend(stream[w_start[-1]:w_end[-1]])
+        # 2. features and P(AF) of every window at once (grouped by length)
+        length = w_end - w_start
+        has = length >= cfg.min_window_beats
+        feats = np.zeros((n, len(FEATURE_NAMES)))
+        if has.any():
+            rr_s = np.asarray(stream, dtype=np.int64) / fs
+            for n_int in np.unique(length[has]).tolist():
+                rows = np.flatnonzero(has & (length == n_int))
+                for k in range(0, rows.size, _BATCH_WINDOWS):  # bounded memory
+                    part = rows[k:k + _BATCH_WINDOWS]
+                    feats[part] = rr_windows_features(rr_s[w_start[part][:, None]
+                                                           + np.arange(n_int)])
+            p_out[has] = self.model.predict_proba(feats[has])[:, 1]
+        # 3. the episode state, beat by beat
+        p_list = p_out.tolist()
         for i, s in enumerate(idx.tolist()):
             self.n_beats += 1
             self._recent.append(s)
             if self._first is None:
                 self._first = s
-            label = lab[i] if lab is not None else ""
-            if self._last is not None:
-                rr = (s - self._last) / self._fs_hz
-                if not cfg.min_rr_s <= rr <= cfg.max_rr_s:
-                    self._rr.clear()
-                    self._lab.clear()
-                    self.n_window_restarts += 1
-                elif label not in VENTRICULAR and self._last_label not in VENTRICULAR:
-                    self._rr.append(s - self._last)
-            self._last, self._last_label = s, label
-            self._lab.append(label)
-            if len(self._rr) >= cfg.min_window_beats:
-                rr_w = np.fromiter(self._rr, dtype=np.int64, count=len(self._rr))
-                feats = rr_window_features(rr_w / self._fs_hz)
-                p = float(self.model.predict_proba(feats)[0, 1])
-                p_out[i] = p
-                change = self._step(s, p, feats, lab is not None)
+            if restart[i]:
+                self._lab.clear()
+            self._lab.append(labels_l[i])
+            if has[i]:
+                change = self._step(s, p_list[i], feats[i], lab is not None, int(length[i]))
                 if change is not None:
-                    changes.append(change)
+                    changes.append((i, change))
             state[i] = self._rhythm or ""
         return p_out, state.astype(str), changes
 
@@ -249,20 +293,23 @@ class RhythmAnalyser:
         """End of stream: an unconfirmed run is dropped (too short to be an episode)."""
         return []
 
-    def _evidence(self, feats: np.ndarray, with_labels: bool) -> dict[str, float]:
+    def _evidence(self, feats: np.ndarray, with_labels: bool,
+                  window_beats: int) -> dict[str, float]:
         ev = {k: round(float(feats[FEATURE_NAMES.index(k)]), 4) for k in _EVIDENCE}
-        ev["window_beats"] = float(len(self._rr))
+        ev["window_beats"] = float(window_beats)
         if with_labels:
             labs = list(self._lab)[1:]
             ev["ectopic_share"] = round(sum(c in ("S", "V") for c in labs) / max(1, len(labs)), 4)
         return ev
 
-    def _step(self, s: int, p: float, feats: np.ndarray, with_labels: bool) -> RhythmChange | None:
+    def _step(self, s: int, p: float, feats: np.ndarray, with_labels: bool,
+              window_beats: int) -> RhythmChange | None:
         cfg = self.config
         if self._rhythm is None:
             self._rhythm = RHYTHM_OTHER
             first = self._first if self._first is not None else s
-            return RhythmChange(first, RHYTHM_OTHER, p, self._evidence(feats, with_labels))
+            return RhythmChange(first, RHYTHM_OTHER, p,
+                                self._evidence(feats, with_labels, window_beats))
         against = p >= cfg.p_onset if self._rhythm == RHYTHM_OTHER else p < cfg.p_offset
         if not against:
             self._run_start, self._run_beats = None, 0
@@ -278,7 +325,8 @@ class RhythmAnalyser:
             self._rhythm = RHYTHM_AF if self._rhythm == RHYTHM_OTHER else RHYTHM_OTHER
             start = self._run_start
             self._run_start, self._run_beats = None, 0
-            return RhythmChange(start, self._rhythm, p, self._evidence(feats, with_labels))
+            return RhythmChange(start, self._rhythm, p,
+                                self._evidence(feats, with_labels, window_beats))
         return None
 
 

@@ -1,7 +1,9 @@
 """RR-rhythm features of one window of beat-to-beat intervals (pure numpy).
 
 One function, :func:`rr_window_features`, turns the RR intervals (s) of a window of beats into
-the vector the rhythm model reads (:data:`FEATURE_NAMES`, in that order). They are the
+the vector the rhythm model reads (:data:`FEATURE_NAMES`, in that order);
+:func:`rr_windows_features` computes many windows of one length at once, row for row the same
+bits (the streaming analyser and :func:`beat_window_features` use it). They are the
 irregularity measures the atrial-fibrillation literature supports:
 
 * dispersion: coefficient of variation, RMSSD over the mean RR (nRMSSD), the median and
@@ -27,7 +29,7 @@ import numpy as np
 from edge.errors import SignalError
 
 __all__ = ["FEATURE_NAMES", "MIN_INTERVALS", "VENTRICULAR", "rr_window_features",
-           "sample_entropy", "beat_window_features", "usable_intervals"]
+           "rr_windows_features", "sample_entropy", "beat_window_features", "usable_intervals"]
 
 logger = logging.getLogger(__name__)
 
@@ -81,50 +83,154 @@ def rr_window_features(rr_s: np.ndarray) -> np.ndarray:
     if rr.ndim != 1 or rr.size < MIN_INTERVALS:
         raise SignalError(f"rr_s: need a 1-D window of >= {MIN_INTERVALS} RR intervals, got "
                           f"shape {rr.shape}")
+    return rr_windows_features(rr[None, :])[0]
+
+
+def _triu_mask(n: int) -> np.ndarray:
+    mask = _TRIU.get(n)
+    if mask is None:
+        mask = _TRIU[n] = np.triu(np.ones((n, n), dtype=bool), 1)
+    return mask
+
+
+_TRIU: dict[int, np.ndarray] = {}
+
+
+def rr_windows_features(rr_s: np.ndarray) -> np.ndarray:
+    """:func:`rr_window_features` of many windows of the same length at once: ``rr_s`` is
+    (n_windows, n_intervals) (s); returns (n_windows, len(FEATURE_NAMES)) float64.
+
+    Every row gives the numbers :func:`rr_window_features` gives for it alone (the same
+    operations along the rows; sums over a row may be re-associated, <= 1e-15 relative).
+
+    Raises
+    ------
+    SignalError
+        When ``rr_s`` is not 2-D with >= :data:`MIN_INTERVALS` columns, or holds an interval
+        that is not finite and > 0.
+    """
+    rr = np.asarray(rr_s, dtype=np.float64)
+    if rr.ndim != 2 or rr.shape[1] < MIN_INTERVALS:
+        raise SignalError(f"rr_s: need windows of >= {MIN_INTERVALS} RR intervals, got "
+                          f"shape {rr.shape}")
     if not np.all(np.isfinite(rr) & (rr > 0)):
         raise SignalError("rr_s: every RR interval must be finite and > 0 s")
-    mean = float(rr.mean())
-    med = float(np.median(rr))
-    d = np.diff(rr)
+    n_w, n = rr.shape
+    # numpy's own reductions, spelled out (np.mean/std/percentile/median cost more in call
+    # overhead than in arithmetic on 40 numbers; the results are the same bits)
+    mean = rr.sum(axis=1) / n
+    c = rr - mean[:, None]
+    sd = np.sqrt((c * c).sum(axis=1) / n)
+    d = rr[:, 1:] - rr[:, :-1]
     ad = np.abs(d)
-    sd = float(rr.std())
-    rmssd = float(np.sqrt(np.mean(d * d)))
-    q25, q75 = np.percentile(d, [25, 75])
-    p10, p90 = np.percentile(rr, [10, 90])
+    rmssd = np.sqrt((d * d).sum(axis=1) / (n - 1))
+    rr_sorted = np.sort(rr, axis=1)
+    d_sorted = np.sort(d, axis=1)
+    q25, q75 = _percentiles(d_sorted, (25, 75))
+    p10, p90 = _percentiles(rr_sorted, (10, 90))
+    med = _median(rr_sorted)
+    med_ad = _median(np.sort(ad, axis=1))
     # turning points: d changes sign
-    tp = float(np.count_nonzero(d[:-1] * d[1:] < 0)) / max(1, d.size - 1)
-    c = rr - mean
-    denom = float(np.dot(c, c))
-    ac1 = float(np.dot(c[:-1], c[1:]) / denom) if denom > 1e-12 else 1.0
-    se = sample_entropy(rr, SAMPEN_R_S)
+    tp = np.count_nonzero(d[:, :-1] * d[:, 1:] < 0, axis=1) / max(1, n - 2)
+    denom = (c[:, None, :] @ c[:, :, None])[:, 0, 0]  # row by row as np.dot (same sums)
+    lag1 = (c[:, None, :-1] @ c[:, 1:, None])[:, 0, 0]
+    ac1 = np.where(denom > 1e-12, lag1 / np.where(denom > 1e-12, denom, 1.0), 1.0)
+    se = _sample_entropies(rr, SAMPEN_R_S)
     cosen = se + np.log(2 * SAMPEN_R_S) - np.log(mean)
-    counts = np.bincount(np.floor((rr - rr.min()) / _HIST_BIN_S).astype(np.int64))
-    prob = counts[counts > 0] / rr.size
-    hist_h = float(-(prob * np.log2(prob)).sum())
-    sd1 = float(np.std(d) / np.sqrt(2.0))
-    sd2sq = max(2 * sd * sd - sd1 * sd1, 0.0)
-    sd2 = float(np.sqrt(sd2sq))
-    sd1_sd2 = sd1 / sd2 if sd2 > 1e-6 else 0.0
+    bins = np.floor((rr - rr_sorted[:, :1]) / _HIST_BIN_S).astype(np.int64)
+    n_bins = int(bins.max()) + 1
+    counts = np.bincount((bins + n_bins * np.arange(n_w)[:, None]).ravel(),
+                         minlength=n_w * n_bins).reshape(n_w, n_bins)
+    occupied = counts > 0
+    n_occupied = occupied.sum(axis=1)
+    hist_h = np.zeros(n_w)
+    for k in np.unique(n_occupied).tolist():  # rows of k occupied bins: sum as np.sum does
+        rows = np.flatnonzero(n_occupied == k)
+        prob = counts[rows][occupied[rows]].reshape(rows.size, k) / n
+        hist_h[rows] = -(prob * np.log2(prob)).sum(axis=1)
+    dc = d - (d.sum(axis=1) / (n - 1))[:, None]
+    sd1 = np.sqrt((dc * dc).sum(axis=1) / (n - 1)) / np.sqrt(2.0)
+    sd2 = np.sqrt(np.maximum(2 * sd * sd - sd1 * sd1, 0.0))
+    sd1_sd2 = np.where(sd2 > 1e-6, sd1 / np.where(sd2 > 1e-6, sd2, 1.0), 0.0)
     # short-long pairs: premature interval then compensatory pause
-    thr = _ECTOPIC_FRACTION * med
-    pair = (d[:-1] < -thr) & (d[1:] > thr)
-    keep = np.ones(rr.size, dtype=bool)
-    idx = np.flatnonzero(pair)  # d[i] = rr[i+1]-rr[i]: rr[i+1] short, rr[i+2] long
-    keep[idx + 1] = False
-    keep[idx + 2] = False
-    clean = rr[keep]
-    if clean.size >= 3:
-        dc = np.diff(clean)
-        nrmssd_clean = float(np.sqrt(np.mean(dc * dc))) / float(clean.mean())
-    else:
-        nrmssd_clean = 0.0
-    out = np.array([
-        mean, sd / mean, rmssd / mean, float(np.median(ad)) / med, float(q75 - q25) / med,
-        float(p90 - p10) / med, float(np.mean(ad > 0.05)), float(np.mean(ad > 0.12 * mean)),
-        tp, ac1, se, cosen, hist_h, sd1_sd2, sd1 / mean,
-        float(pair.sum()) / max(1, d.size - 1), nrmssd_clean,
-    ], dtype=np.float64)
+    thr = (_ECTOPIC_FRACTION * med)[:, None]
+    pair = (d[:, :-1] < -thr) & (d[:, 1:] > thr)  # d[i] = rr[i+1]-rr[i]: rr[i+1] short
+    n_pair = pair.sum(axis=1)
+    nrmssd_clean = rmssd / mean  # a window without pairs: the clean series is the window
+    if n_pair.any():
+        # without each pair's short and long interval, grouped by what is left (row sums of
+        # equal length add as the 1-D sums do)
+        keep = np.ones((n_w, n), dtype=bool)
+        keep[:, 1:-1] &= ~pair
+        keep[:, 2:] &= ~pair
+        n_keep = keep.sum(axis=1)
+        for k in np.unique(n_keep[n_pair > 0]).tolist():
+            rows = np.flatnonzero((n_keep == k) & (n_pair > 0))
+            if k < 3:
+                nrmssd_clean[rows] = 0.0
+                continue
+            clean = rr[rows][keep[rows]].reshape(rows.size, k)
+            dc = clean[:, 1:] - clean[:, :-1]
+            nrmssd_clean[rows] = np.sqrt((dc * dc).sum(axis=1) / (k - 1)) / (clean.sum(axis=1) / k)
+    out = np.empty((n_w, len(FEATURE_NAMES)))
+    for j, col in enumerate((
+            mean, sd / mean, rmssd / mean, med_ad / med, (q75 - q25) / med, (p90 - p10) / med,
+            np.count_nonzero(ad > 0.05, axis=1) / (n - 1),
+            np.count_nonzero(ad > 0.12 * mean[:, None], axis=1) / (n - 1),
+            tp, ac1, se, cosen, hist_h, sd1_sd2, sd1 / mean, n_pair / max(1, n - 2),
+            nrmssd_clean)):
+        out[:, j] = col
     return out
+
+
+def _percentiles(sorted_rows: np.ndarray, qs: tuple[float, ...]) -> list[np.ndarray]:
+    """``np.percentile(rows, qs, axis=1)`` (method 'linear') of row-sorted ``sorted_rows``,
+    with numpy's arithmetic (virtual index (n-1) q/100, its ``_lerp``)."""
+    n = sorted_rows.shape[1]
+    out = []
+    for q in qs:
+        lo, hi, t = _rank(n, q)
+        a, b = sorted_rows[:, lo], sorted_rows[:, hi]
+        diff = b - a
+        out.append(b - diff * (1 - t) if t >= 0.5 else a + diff * t)
+    return out
+
+
+_RANKS: dict[tuple[int, float], tuple[int, int, float]] = {}
+
+
+def _rank(n: int, q: float) -> tuple[int, int, float]:
+    """The ranks around percentile ``q`` of ``n`` sorted values and the weight of the upper
+    one, as np.percentile computes them."""
+    key = (n, q)
+    if key not in _RANKS:
+        vi = (n - 1) * (np.float64(q) / 100)
+        lo = int(np.floor(vi))
+        _RANKS[key] = (lo, min(lo + 1, n - 1), float(vi - lo))
+    return _RANKS[key]
+
+
+def _median(sorted_rows: np.ndarray) -> np.ndarray:
+    """``np.median(rows, axis=1)`` of row-sorted ``sorted_rows`` (the mean of the two middle
+    values when even, as numpy computes it)."""
+    n = sorted_rows.shape[1]
+    if n % 2:
+        return sorted_rows[:, n // 2].copy()
+    return (sorted_rows[:, n // 2 - 1] + sorted_rows[:, n // 2]) / 2.0
+
+
+def _sample_entropies(rr: np.ndarray, r: float) -> np.ndarray:
+    """:func:`sample_entropy` (m = 1) of each row of ``rr`` (n_windows, n)."""
+    n = rr.shape[1] - 1
+    if n < 2:
+        return np.zeros(rr.shape[0])
+    seg, nxt = rr[:, :n], rr[:, 1:]
+    match = np.abs(seg[:, :, None] - seg[:, None, :]) <= r
+    match &= _triu_mask(n)
+    longer = match & (np.abs(nxt[:, :, None] - nxt[:, None, :]) <= r)
+    b = match.sum(axis=(1, 2)).astype(np.float64)
+    a = longer.sum(axis=(1, 2)).astype(np.float64)
+    return np.log((b + 1.0) / (a + 1.0))
 
 
 def usable_intervals(labels: np.ndarray | None, n_beats: int) -> np.ndarray:
@@ -157,16 +263,25 @@ def beat_window_features(sample_index: np.ndarray, fs_hz: float, *, window_beats
     valid = np.zeros(idx.size, dtype=bool)
     rr = np.diff(idx) / float(fs_hz)
     use = usable_intervals(labels, idx.size)
-    window: list[float] = []
-    for i in range(1, idx.size):
-        if not min_rr_s <= rr[i - 1] <= max_rr_s:
-            window = []
-            continue
-        if use[i - 1]:
-            window.append(float(rr[i - 1]))
-            if len(window) > window_beats:
-                del window[0]
-        if len(window) >= min_window_beats:
-            out[i] = rr_window_features(np.asarray(window))
-            valid[i] = True
+    # the window of beat i is stream[start[i]:end[i]] (usable intervals since the last restart)
+    stream: list[float] = []
+    seg = 0
+    start = np.zeros(idx.size, dtype=np.int64)
+    end = np.zeros(idx.size, dtype=np.int64)
+    for i, (r, u) in enumerate(zip(rr.tolist(), use.tolist()), start=1):
+        if not min_rr_s <= r <= max_rr_s:
+            seg = len(stream)
+        elif u:
+            stream.append(r)
+        end[i] = len(stream)
+        start[i] = max(seg, end[i] - window_beats)
+    length = end - start
+    valid = length >= min_window_beats
+    valid[0] = False
+    values = np.asarray(stream, dtype=np.float64)
+    for n_int in np.unique(length[valid]).tolist():
+        rows = np.flatnonzero(valid & (length == n_int))
+        for k in range(0, rows.size, 512):  # bounded memory
+            part = rows[k:k + 512]
+            out[part] = rr_windows_features(values[start[part][:, None] + np.arange(n_int)])
     return out, valid

@@ -33,10 +33,11 @@ import numpy as np
 from edge.dsp.preprocess import PROCESSING_FS_HZ, Conditioned
 from edge.errors import ConfigError, ModelError, SignalError
 from edge.rhythm.model import TreeModel, default_model_path, load_tree_model
-from edge.rhythm.vfeatures import MIN_WINDOW_S, VF_FEATURE_NAMES, vf_window_features
+from edge.rhythm.vfeatures import MIN_WINDOW_S, VF_FEATURE_NAMES, vf_windows_features
 
 __all__ = ["VF_KIND", "VentricularConfig", "VfWindow", "VfChange", "VfWindows",
-           "VfDetector", "VfOutput", "load_vf_model", "VFL_PEAK_SHARE", "vf_episodes"]
+           "VfDetector", "VfOutput", "load_vf_model", "VFL_PEAK_SHARE", "vf_episodes",
+           "vf_change_episodes"]
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +46,9 @@ VF_KIND = "vf_window"
 
 #: Default ``flutter_peak_share``: above it an episode is flutter (``VFL``), else ``VF``.
 VFL_PEAK_SHARE = 0.5
+
+#: Most windows whose features are computed in one batch (bounds the memory of a long chunk).
+_BATCH_WINDOWS = 64
 
 _EVIDENCE = ("std_mv", "tcsc", "vf_leakage", "dom_freq_hz", "peak_share", "baseline_share")
 
@@ -156,8 +160,12 @@ class VfWindows:
         self.reset()
 
     def reset(self) -> None:
-        self._x = np.zeros(0)
-        self._valid = np.zeros(0, dtype=bool)
+        # samples from the next window's start on, in buffers filled in place (a small chunk
+        # costs two slice copies, not a concatenation of the whole window)
+        self._x = np.zeros(4 * self.n_window)
+        self._valid = np.zeros(4 * self.n_window, dtype=bool)
+        self._fill = 0  # samples held
+        self._base = 0  # absolute index of self._x[0]
         self._start: int | None = None  # absolute index of the stream's first sample
         self._end: int | None = None  # absolute index after the last sample fed
         self._next: int | None = None  # end of the next window
@@ -183,31 +191,55 @@ class VfWindows:
         if self._start is None:
             if n == 0:
                 return []
-            self._start = self._end = int(chunk.sample_index)
+            self._start = self._end = self._base = int(chunk.sample_index)
             self._next = self._start + self.n_window
         elif n and int(chunk.sample_index) != self._end:
             raise SignalError(f"conditioned chunk starts at {chunk.sample_index}, expected "
                               f"{self._end} (call reset() after a gap)")
         if n == 0:
             return []
-        x = np.concatenate([self._x, np.asarray(chunk.filtered_mv, dtype=np.float64)])
-        v = np.concatenate([self._valid, np.asarray(chunk.valid, dtype=bool)])
+        if self._fill + n > self._x.size:
+            # drop what no window needs any more (before the next window's start)
+            drop = min(self._fill, max(0, self._next - self.n_window - self._base))
+            held = self._fill - drop
+            if held + n > self._x.size:
+                size = 2 * (held + n)
+                x_new, v_new = np.zeros(size), np.zeros(size, dtype=bool)
+            else:
+                x_new, v_new = self._x, self._valid
+            x_new[:held] = self._x[drop:self._fill]  # (overlapping copy: numpy buffers it)
+            v_new[:held] = self._valid[drop:self._fill]
+            self._x, self._valid = x_new, v_new
+            self._fill, self._base = held, self._base + drop
+        self._x[self._fill:self._fill + n] = chunk.filtered_mv
+        self._valid[self._fill:self._fill + n] = chunk.valid
+        self._fill += n
         self._end += n
-        base = self._end - x.size  # absolute index of x[0]
+        x, v, base = self._x[:self._fill], self._valid[:self._fill], self._base
         out: list[tuple[int, np.ndarray | None]] = []
         cfg = self.config
+        ends: list[int] = []
         while self._next <= self._end:
-            a = self._next - self.n_window - base
-            xw, vw = x[a:a + self.n_window], v[a:a + self.n_window]
-            self.n_windows += 1
-            if vw.mean() >= cfg.min_valid_share and np.all(np.isfinite(xw)):
-                out.append((self._next, vf_window_features(xw, cfg.fs_hz)))
-            else:
-                self.n_unanalysed += 1
-                out.append((self._next, None))
+            ends.append(self._next)
             self._next += self.n_step
-        keep = self.n_window  # enough for the next window's start
-        self._x, self._valid = x[-keep:].copy(), v[-keep:].copy()
+        if ends:
+            # every window this chunk completes, as rows of one strided view
+            first = ends[0] - self.n_window - base
+            rows = np.lib.stride_tricks.as_strided(
+                x[first:], shape=(len(ends), self.n_window),
+                strides=(self.n_step * x.strides[0], x.strides[0]), writeable=False)
+            vrows = np.lib.stride_tricks.as_strided(
+                v[first:], shape=(len(ends), self.n_window),
+                strides=(self.n_step * v.strides[0], v.strides[0]), writeable=False)
+            ok = ((vrows.sum(axis=1) / self.n_window >= cfg.min_valid_share)
+                  & np.isfinite(rows).all(axis=1))
+            good_rows = np.flatnonzero(ok)
+            it = iter(row for k in range(0, good_rows.size, _BATCH_WINDOWS)  # bounded memory
+                      for row in vf_windows_features(rows[good_rows[k:k + _BATCH_WINDOWS]],
+                                                     cfg.fs_hz))
+            self.n_windows += len(ends)
+            self.n_unanalysed += int((~ok).sum())
+            out = [(end, next(it) if good else None) for end, good in zip(ends, ok.tolist())]
         return out
 
 
@@ -326,7 +358,6 @@ def vf_episodes(x_mv: np.ndarray, fs_in_hz: float, *, config: VentricularConfig 
     """VF/VFL episodes ``(start, end, "VF" | "VFL")`` (input-rate samples, dated as the
     changes are) of a whole signal, streamed ``chunk_samples`` at a time (default one second;
     the result does not depend on it) through the conditioning and :class:`VfDetector`."""
-    from edge.dsp.detection import to_input_index  # noqa: PLC0415
     from edge.dsp.preprocess import PreprocessConfig, Preprocessor  # noqa: PLC0415
 
     pre = Preprocessor(PreprocessConfig(fs_in_hz=fs_in_hz))
@@ -339,11 +370,20 @@ def vf_episodes(x_mv: np.ndarray, fs_in_hz: float, *, config: VentricularConfig 
         changes += det.process(pre.process(x[i:i + step])).changes
     changes += det.process(pre.flush()).changes
     changes += det.end()
+    return vf_change_episodes(changes, fs_in_hz, pre.config.fs_out_hz)
+
+
+def vf_change_episodes(changes: list[VfChange], fs_in_hz: float,
+                       fs_proc_hz: float = PROCESSING_FS_HZ) -> list[tuple[int, int, str]]:
+    """Episodes ``(start, end, "VF" | "VFL")`` (input-rate samples) of a stream's
+    :class:`VfChange` list (onset/end pairs, processing-rate indices, ending with
+    :meth:`VfDetector.end`'s)."""
+    from edge.dsp.detection import to_input_index  # noqa: PLC0415
+
     out: list[tuple[int, int, str]] = []
     start: int | None = None
     for c in changes:
-        at = int(to_input_index(np.array([max(0, c.sample_index)]), fs_in_hz,
-                                pre.config.fs_out_hz)[0])
+        at = int(to_input_index(np.array([max(0, c.sample_index)]), fs_in_hz, fs_proc_hz)[0])
         if c.state == "onset":
             start = at
         elif start is not None:

@@ -27,7 +27,10 @@ sharp QRS) from organised rhythms (narrow or wide complexes on a flat baseline):
 
 Every feature depends only on the window's samples (no state), so a streaming caller gets the
 same numbers however it chunks the stream. The spectrum is computed at the processing rate
-(360 Hz) over a Hann-windowed, zero-padded 4096-point FFT.
+(360 Hz) over a Hann-windowed, zero-padded 4096-point FFT; the autocorrelation over the
+smallest power-of-two FFT of >= 2 n - 1 points. :func:`vf_windows_features` computes many
+windows of one length at once (:class:`edge.rhythm.ventricular.VfWindows` hands it every
+window a chunk completes), each row the numbers of its window alone.
 """
 from __future__ import annotations
 
@@ -37,7 +40,7 @@ import numpy as np
 
 from edge.errors import SignalError
 
-__all__ = ["VF_FEATURE_NAMES", "vf_window_features", "MIN_WINDOW_S"]
+__all__ = ["VF_FEATURE_NAMES", "vf_window_features", "vf_windows_features", "MIN_WINDOW_S"]
 
 logger = logging.getLogger(__name__)
 
@@ -54,20 +57,68 @@ _EPS = 1e-12
 
 
 def _lempel_ziv(bits: np.ndarray) -> float:
-    """Lempel-Ziv (1976) complexity of a 0/1 sequence, normalised by n / log2(n)."""
+    """Lempel-Ziv (1976) complexity of a 0/1 sequence, normalised by n / log2(n).
+
+    Each new phrase at ``i`` is one longer than the longest ``s[i:i+k]`` that already occurs
+    in ``s[:i+k-1]``; that property is monotone in ``k``, so ``k`` is found by doubling then
+    bisection (a few substring searches per phrase instead of one per symbol; the same
+    phrases as growing ``k`` one at a time)."""
     s = bits.astype(np.uint8).tobytes()
     n = len(s)
     if n < 2:
         return 0.0
-    c, i = 1, 1
+    find = s.find
+    c, i, guess = 1, 1, 1
     while i < n:
-        k = 1
-        # grow the new phrase while it already occurs in the text before its end
-        while i + k <= n and s.find(s[i:i + k], 0, i + k - 1) >= 0:
-            k += 1
+        # the largest k <= n - i with s[i:i+k] in s[:i+k-1] (0 if none), searched from the
+        # previous phrase's length (phrases grow slowly along the sequence)
+        top = n - i
+        k = min(guess, top)
+        if find(s[i:i + k], 0, i + k - 1) >= 0:
+            good, bad = k, top + 1
+            k *= 2
+            while k <= top and find(s[i:i + k], 0, i + k - 1) >= 0:
+                good, k = k, 2 * k
+            bad = min(k, bad)
+        else:
+            good, bad = 0, k
+        while bad - good > 1:
+            mid = (good + bad) // 2
+            if find(s[i:i + mid], 0, i + mid - 1) >= 0:
+                good = mid
+            else:
+                bad = mid
         c += 1
-        i += k
+        i += good + 1
+        guess = max(good, 1)
     return float(c * np.log2(n) / n)
+
+
+_HANN: dict[int, np.ndarray] = {}
+_BINS: dict[tuple[int, float], tuple] = {}
+
+
+def _bins(nfft: int, fs_hz: float) -> tuple[np.ndarray, slice, slice, slice, slice]:
+    """Frequencies of an ``nfft``-point rfft and the runs of bins in 0.5..40 Hz, 0.5..12 Hz,
+    2.5..7.5 Hz and (12, 40] Hz (the bands are runs of the sorted frequencies)."""
+    key = (nfft, float(fs_hz))
+    if key not in _BINS:
+        f = np.fft.rfftfreq(nfft, 1.0 / fs_hz)
+
+        def run(mask: np.ndarray) -> slice:
+            i = np.flatnonzero(mask)
+            return slice(int(i[0]), int(i[-1]) + 1) if i.size else slice(0, 0)
+
+        _BINS[key] = (f, run((f >= 0.5) & (f <= 40.0)), run((f >= 0.5) & (f <= 12.0)),
+                      run((f >= 2.5) & (f <= 7.5)), run((f > 12.0) & (f <= 40.0)))
+    return _BINS[key]
+
+
+def _hann(n: int) -> np.ndarray:
+    w = _HANN.get(n)
+    if w is None:
+        w = _HANN[n] = np.hanning(n)
+    return w
 
 
 def vf_window_features(x_mv: np.ndarray, fs_hz: float) -> np.ndarray:
@@ -82,68 +133,144 @@ def vf_window_features(x_mv: np.ndarray, fs_hz: float) -> np.ndarray:
     if x.ndim != 1 or x.size < MIN_WINDOW_S * fs_hz:
         raise SignalError(f"a VF window needs >= {MIN_WINDOW_S} s of samples "
                           f"({int(MIN_WINDOW_S * fs_hz)} at {fs_hz:g} Hz), got {x.shape}")
+    return vf_windows_features(x[None, :], fs_hz)[0]
+
+
+def vf_windows_features(x_mv: np.ndarray, fs_hz: float) -> np.ndarray:
+    """:func:`vf_window_features` of many windows of the same length at once: ``x_mv`` is
+    (n_windows, n_samples); returns (n_windows, len(VF_FEATURE_NAMES)).
+
+    Each row's numbers are those of the window alone (the same operations along the rows),
+    except ``periodicity``: the autocorrelation is taken with the smallest FFT that holds it
+    (>= 2 n - 1 points) instead of twice the spectrum's, which changes it by float rounding
+    only (~1e-16 relative).
+
+    Raises
+    ------
+    SignalError
+        When the windows are shorter than :data:`MIN_WINDOW_S` or hold non-finite samples.
+    """
+    x = np.asarray(x_mv, dtype=np.float64)
+    if x.ndim != 2 or x.shape[1] < MIN_WINDOW_S * fs_hz:
+        raise SignalError(f"a VF window needs >= {MIN_WINDOW_S} s of samples "
+                          f"({int(MIN_WINDOW_S * fs_hz)} at {fs_hz:g} Hz), got {x.shape}")
     if not np.all(np.isfinite(x)):
         raise SignalError("a VF window must hold finite samples only")
-    x = x - x.mean()
-    n = x.size
-    sd = float(x.std())
-    out = np.zeros(len(VF_FEATURE_NAMES))
-    out[0] = sd
-    if sd < 1e-6:  # flat: every other feature at its "no rhythm" value
-        out[1] = 3.0
-        out[4] = 1.0
-        out[5] = 1.0
+    n_w, n = x.shape
+    out = np.zeros((n_w, len(VF_FEATURE_NAMES)))
+    x = x - (x.sum(axis=1) / n)[:, None]
+    sd = np.sqrt(((x - (x.sum(axis=1) / n)[:, None]) ** 2).sum(axis=1) / n)  # as np.std
+    out[:, 0] = sd
+    flat = sd < 1e-6  # flat: every other feature at its "no rhythm" value
+    out[flat, 1] = 3.0
+    out[flat, 4] = 1.0
+    out[flat, 5] = 1.0
+    if flat.all():
         return out
-    out[1] = float(np.mean(x ** 4) / sd ** 4)
-    # threshold crossings per 1-s block
+    live = np.flatnonzero(~flat)
+    x, sd = x[live], sd[live]
+    n_w = live.size
+    res = np.zeros((n_w, len(VF_FEATURE_NAMES)))
+    res[:, 0] = sd
+    x2 = x * x
+    res[:, 1] = ((x2 * x2).sum(axis=1) / n) / np.array([v ** 4 for v in sd.tolist()])
+    # threshold crossings per 1-s block (the last block takes the rest)
     blk = int(round(fs_hz))
     n_blk = max(1, n // blk)
-    tc, cross = 0.0, 0
-    for b in range(n_blk):
-        seg = x[b * blk:(b + 1) * blk] if b < n_blk - 1 else x[b * blk:]
-        seg = seg - seg.mean()
-        m = np.abs(seg).max()
-        if m <= 0:
-            continue
-        above = np.abs(seg) > 0.2 * m
-        tc += above.mean()
-        up = seg > 0.2 * m
-        cross += int(np.count_nonzero(up[1:] & ~up[:-1]))
-    out[2] = tc / n_blk
-    out[3] = cross / (n / fs_hz)
-    lo, med, hi = np.percentile(x, [1.0, 50.0, 99.0])
-    out[4] = float(np.mean(np.abs(x - med) < 0.1 * max(hi - lo, _EPS)))
+    tc = np.zeros(n_w)
+    cross = np.zeros(n_w, dtype=np.int64)
+    if n == n_blk * blk and n_blk < 8:  # all blocks at once (a row of < 8 sums adds in order)
+        seg = x.reshape(n_w, n_blk, blk)
+        seg = seg - (seg.sum(axis=2) / blk)[:, :, None]
+        aseg = np.abs(seg)
+        m = aseg.max(axis=2)
+        ok = m > 0
+        thr = (0.2 * m)[:, :, None]
+        tc = np.where(ok, np.count_nonzero(aseg > thr, axis=2) / blk, 0.0).sum(axis=1)
+        up = seg > thr
+        cross = np.where(ok, np.count_nonzero(up[:, :, 1:] & ~up[:, :, :-1], axis=2), 0).sum(axis=1)
+        n_blk_loop = 0
+    else:
+        n_blk_loop = n_blk
+    for b in range(n_blk_loop):
+        seg = x[:, b * blk:(b + 1) * blk] if b < n_blk - 1 else x[:, b * blk:]
+        seg = seg - (seg.sum(axis=1) / seg.shape[1])[:, None]
+        aseg = np.abs(seg)
+        m = aseg.max(axis=1)
+        ok = m > 0
+        thr = (0.2 * m)[:, None]
+        above = np.count_nonzero(aseg > thr, axis=1) / seg.shape[1]
+        tc = np.where(ok, tc + above, tc)
+        up = seg > thr
+        cross += np.where(ok, np.count_nonzero(up[:, 1:] & ~up[:, :-1], axis=1), 0)
+    res[:, 2] = tc / n_blk
+    res[:, 3] = cross / (n / fs_hz)
+    # 1, 50, 99 % percentiles as np.percentile computes them (linear method)
+    qs = np.true_divide(np.array([1.0, 50.0, 99.0]), 100) * (n - 1)
+    lo_i = np.floor(qs).astype(np.intp)
+    hi_i = np.minimum(lo_i + 1, n - 1)
+    part = np.sort(x, axis=1)  # cheaper than a partition at six ranks
+    pct = []
+    for q, i0, i1 in zip(qs.tolist(), lo_i.tolist(), hi_i.tolist()):
+        t = q - i0
+        a0, b0 = part[:, i0], part[:, i1]
+        diff = b0 - a0
+        pct.append(b0 - diff * (1 - t) if t >= 0.5 else a0 + diff * t)
+    lo, med, hi = pct
+    res[:, 4] = np.count_nonzero(np.abs(x - med[:, None])
+                                 < (0.1 * np.maximum(hi - lo, _EPS))[:, None], axis=1) / n
     # VF-filter leakage
-    dx = np.diff(x)
-    half = int(np.floor(np.pi * np.abs(x).sum() / max(np.abs(dx).sum(), _EPS) + 0.5))
-    half = min(max(half, 1), n // 2)
-    a, b = x[half:], x[:-half]
-    out[5] = float(np.abs(a + b).sum() / max((np.abs(a) + np.abs(b)).sum(), _EPS))
+    dx = x[:, 1:] - x[:, :-1]
+    adx = np.abs(dx)
+    half = np.floor(np.pi * np.abs(x).sum(axis=1) / np.maximum(adx.sum(axis=1), _EPS) + 0.5)
+    half = np.minimum(np.maximum(half.astype(np.int64), 1), n // 2)
+    for h in np.unique(half).tolist():
+        rows = np.flatnonzero(half == h)
+        a, b = x[rows, h:], x[rows, :-h]
+        res[rows, 5] = (np.abs(a + b).sum(axis=1)
+                        / np.maximum((np.abs(a) + np.abs(b)).sum(axis=1), _EPS))
     # derivative floor (75 ms |derivative| envelope)
     k = max(1, int(round(0.075 * fs_hz)))
-    env = np.convolve(np.abs(dx), np.full(k, 1.0 / k), mode="valid")
-    if env.size and env.max() > 0:
-        out[6] = float(np.partition(env, env.size // 10)[env.size // 10] / env.max())
+    if n - 1 >= k:
+        # moving mean as a difference of running sums (np.convolve's sums re-associated:
+        # ~1e-13 relative on these windows)
+        run = np.zeros((n_w, n))
+        np.cumsum(adx, axis=1, out=run[:, 1:])
+        env = (run[:, k:] - run[:, :-k]) * (1.0 / k)
+        j = env.shape[1] // 10
+        top = env.max(axis=1)
+        floor = np.partition(env, j, axis=1)[:, j]
+        res[:, 6] = np.where(top > 0, floor / np.where(top > 0, top, 1.0), 0.0)
     # spectrum
     nfft = max(_NFFT, 1 << int(np.ceil(np.log2(n))))
-    p = np.abs(np.fft.rfft(x * np.hanning(n), nfft)) ** 2
-    f = np.fft.rfftfreq(nfft, 1.0 / fs_hz)
-    band = (f >= 0.5) & (f <= 40.0)
-    total = max(float(p[band].sum()), _EPS)
-    low = (f >= 0.5) & (f <= 12.0)
-    fd = float(f[low][np.argmax(p[low])])
-    out[7] = fd
-    out[8] = float((f[band] * p[band]).sum() / total)
-    out[9] = float(p[(f >= 2.5) & (f <= 7.5)].sum() / total)
-    out[10] = float(p[(f > 12.0) & (f <= 40.0)].sum() / total)
-    out[11] = float(p[(f >= fd - 0.5) & (f <= fd + 0.5)].sum() / total)
+    spec = np.fft.rfft(x * _hann(n), nfft, axis=1)
+    p = spec.real * spec.real + spec.imag * spec.imag  # |X|^2 without hypot
+    f, band, low, vf_band, high = _bins(nfft, fs_hz)
+    # (C-ordered copies: a row sum then adds in the order a 1-D sum does)
+    p_band = np.ascontiguousarray(p[:, band])
+    total = np.maximum(p_band.sum(axis=1), _EPS)
+    fd = f[low][np.argmax(p[:, low], axis=1)]
+    res[:, 7] = fd
+    res[:, 8] = np.ascontiguousarray(f[band] * p_band).sum(axis=1) / total
+    res[:, 9] = np.ascontiguousarray(p[:, vf_band]).sum(axis=1) / total
+    res[:, 10] = np.ascontiguousarray(p[:, high]).sum(axis=1) / total
+    # bins within 0.5 Hz of the peak: a run of f (sorted), found by bisection
+    peak_lo = np.searchsorted(f, fd - 0.5, side="left").tolist()
+    peak_hi = np.searchsorted(f, fd + 0.5, side="right").tolist()
+    for r in range(n_w):
+        res[r, 11] = p[r, peak_lo[r]:peak_hi[r]].sum() / total[r]
     # autocorrelation from the power spectrum (no window): largest peak at 0.15..2 s
-    q = np.abs(np.fft.rfft(x, 2 * nfft)) ** 2
-    ac = np.fft.irfft(q)[:n]
-    ac = ac / max(ac[0], _EPS)
+    n_ac = 1 << int(np.ceil(np.log2(2 * n - 1)))
+    spec = np.fft.rfft(x, n_ac, axis=1)
+    q = spec.real * spec.real + spec.imag * spec.imag
+    ac = np.fft.irfft(q, n_ac, axis=1)[:, :n]
     l0, l1 = int(0.15 * fs_hz), min(int(2.0 * fs_hz), n - 1)
-    out[12] = float(ac[l0:l1].max()) if l1 > l0 else 0.0
+    if l1 > l0:
+        res[:, 12] = ac[:, l0:l1].max(axis=1) / np.maximum(ac[:, 0], _EPS)
     # Lempel-Ziv complexity at a quarter of the rate (the band ends at 40 Hz)
     step = max(1, int(fs_hz // 90))
-    out[13] = _lempel_ziv(x[::step] > med)
+    bits = x[:, ::step] > med[:, None]
+    for r in range(n_w):
+        res[r, 13] = _lempel_ziv(bits[r])
+    out[live] = res
     return out

@@ -335,12 +335,12 @@ class DeviceStream:
         infos: list[BeatInfo] = []
         t_rhythm = 0.0
         classes = self.classifier.classes
+        taken: list[tuple[int, int, str, float, bool, str]] = []
         for k in range(len(beats)):
             at = int(idx[k])
             if at < self._origin or (limit is not None and at >= limit):
                 continue
             label = str(beats.label[k])
-            rr = beats.rr_s[k]
             horizon = at + self._quality_lag
             quality = self.quality.level_at(at, horizon)
             if near[k]:
@@ -352,18 +352,21 @@ class DeviceStream:
                      and not beats.rr_unknown[k, 0]
                      and self.quality.worst_between(prev, at + 1, horizon) == "good")
             self._prev_beat = at
-            rr_pre = float(rr[0]) if prev is None else (at - prev) / self.fs_hz
+            rr_pre = float(beats.rr_s[k][0]) if prev is None else (at - prev) / self.fs_hz
             rr_pre = rr_pre if math.isfinite(rr_pre) else math.nan
-            rhythm, afib = None, []
-            if self.rhythm is not None:
-                t1 = time.perf_counter()
-                rhythm, afib = self.rhythm.beat(at, label, rr_pre, clean)
-                label = self.rhythm.call(label)
-                t_rhythm += time.perf_counter() - t1
+            taken.append((k, at, label, rr_pre, clean, quality))
+        if self.rhythm is not None:  # all beats of the call in one batch, as if one by one
+            t1 = time.perf_counter()
+            rhythms = self.rhythm.beats([b[1] for b in taken], [b[2] for b in taken],
+                                        [b[3] for b in taken], [b[4] for b in taken])
+            t_rhythm = time.perf_counter() - t1
+        else:
+            rhythms = [(None, b[2], []) for b in taken]
+        for (k, at, _, rr_pre, clean, quality), (rhythm, label, afib) in zip(taken, rhythms):
             events.append(BeatEvent(
                 device_id=self.device_id, sample_index=at, fs_hz=self.fs_hz, label=label,
                 proba={c: round(float(p), 4) for c, p in zip(classes, beats.proba[k])},
-                rr_s={n: round(float(v), 4) for n, v in zip(_RR_NAMES, rr)},
+                rr_s={n: round(float(v), 4) for n, v in zip(_RR_NAMES, beats.rr_s[k])},
                 quality=quality, rhythm=rhythm))
             events.extend(afib)
             infos.append(BeatInfo(at, label, rr_pre, clean))

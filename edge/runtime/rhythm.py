@@ -2,8 +2,10 @@
 the AF burden.
 
 :class:`DeviceRhythm` feeds every released beat to a :class:`edge.rhythm.RhythmAnalyser`
-(beat by beat, so each beat event carries the rhythm confirmed when it left, and its call is
-read in that rhythm: :meth:`DeviceRhythm.call`, :mod:`edge.rhythm.context`) and turns the
+(each beat event carries the rhythm confirmed when it left, and its call is read in that
+rhythm: :meth:`DeviceRhythm.call`, :mod:`edge.rhythm.context`; :meth:`DeviceRhythm.beats`
+takes a chunk's beats in one call, the analyser's windows computed in one batch, with the
+results of feeding them one at a time) and turns the
 analyser's rhythm changes into ``afib`` alert onsets and ends (severity ``warning``; the onset
 carries P(AF) and the window's irregularity evidence, dated where the rhythm changed, so it
 arrives about ``min_episode_s`` late). The analyser does not separate atrial flutter from
@@ -166,6 +168,38 @@ class DeviceRhythm:
         if clean and rhythm is not None and math.isfinite(rr_pre_s):
             self.burden.add(sample_index / self.fs_hz, rr_pre_s, rhythm == "AFIB")
         return rhythm, alerts
+
+    def beats(self, sample_index: list[int], labels: list[str], rr_pre_s: list[float],
+              clean: list[bool]) -> list[tuple[str | None, str, list[AlertEvent]]]:
+        """Take released beats (time order) in one call: for each, what :meth:`beat` then
+        :meth:`call` give when fed one at a time -- its rhythm label, its reported call and
+        the ``afib`` alerts it confirmed -- with the analyser's windows computed in one
+        batch (:meth:`edge.rhythm.RhythmAnalyser.process_indexed`)."""
+        if not sample_index:
+            return []
+        _, state, changes = self.analyser.process_indexed(
+            np.asarray(sample_index, dtype=np.int64), self.fs_hz, np.asarray(labels, dtype=str))
+        by_beat: dict[int, list[RhythmChange]] = {}
+        for i, c in changes:
+            by_beat.setdefault(i, []).append(c)
+        out: list[tuple[str | None, str, list[AlertEvent]]] = []
+        for i, (at, label, rr, ok, now) in enumerate(zip(sample_index, labels, rr_pre_s, clean,
+                                                         state.tolist())):
+            alerts: list[AlertEvent] = []
+            for c in by_beat.get(i, ()):
+                alerts.extend(self._change(c))
+            for c in by_beat.get(i, ()):
+                self.burden.relabel_since(c.sample_index / self.fs_hz, c.rhythm == RHYTHM_AF)
+            rhythm = event_rhythm(now or None)
+            if ok and rhythm is not None and math.isfinite(rr):
+                self.burden.add(at / self.fs_hz, rr, rhythm == "AFIB")
+            call = label
+            if self.beat_context:
+                call = beat_call(label, now or None)
+                if call != label:
+                    self.n_calls_changed += 1
+            out.append((rhythm, call, alerts))
+        return out
 
     def call(self, label: str) -> str:
         """The reported call of the beat just taken by :meth:`beat` that the model labelled

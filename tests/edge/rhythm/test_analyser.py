@@ -77,7 +77,7 @@ def test_short_af_run_is_no_episode(rng):
     assert RHYTHM_AF in [c.rhythm for c in short.changes]
 
 
-@pytest.mark.parametrize("size", [1, 7])
+@pytest.mark.parametrize("size", [1, 7, 250, None])
 def test_chunk_invariance(rng, size):
     rr = np.r_[_sinus(rng, 100), _af(rng, 150), 3.5, _af(rng, 50), _sinus(rng, 120)]
     idx = _beats(rr)
@@ -86,6 +86,7 @@ def test_chunk_invariance(rng, size):
     p_all, ch_all = whole.process_beats(idx, FS, labels)
     part = RhythmAnalyser()
     ps, chs = [], []
+    size = size or idx.size
     for i in range(0, idx.size, size):
         p, ch = part.process_beats(idx[i:i + size], FS, labels[i:i + size])
         ps.append(p)
@@ -185,3 +186,17 @@ def test_real_af_excerpt_mitdb_201(mitdb_dir):
     truth = idx < 136226
     assert af[truth].mean() > 0.8
     assert af[~truth].mean() < 0.2
+
+
+def test_changes_name_the_beat_that_confirmed_them(rng):
+    """process_indexed pairs each change with its beat: feeding that beat alone (after the
+    ones before it) confirms the same change."""
+    rr = np.r_[_sinus(rng, 100), _af(rng, 150), _sinus(rng, 120)]
+    idx = _beats(rr)
+    p, state, changes = RhythmAnalyser().process_indexed(idx, FS)
+    assert len(changes) >= 3
+    one = RhythmAnalyser()
+    for i, s in enumerate(idx.tolist()):
+        got = one.process(np.array([s]), FS)
+        assert got == [c for k, c in changes if k == i]
+        assert (one.rhythm or "") == state[i]

@@ -92,3 +92,65 @@ def test_intervals_at_ventricular_beats_are_left_out(rng):
     kept = (np.diff(idx) / fs)[use]
     np.testing.assert_allclose(f[-1], rr_window_features(kept[-20:]))
     assert v[-1]
+
+
+def _reference_features(rr: np.ndarray) -> np.ndarray:
+    """The per-window code the batched one replaced (numpy's own percentile, median, std,
+    dot), kept here to hold the batched features to the same bits."""
+    from edge.rhythm.features import _ECTOPIC_FRACTION, _HIST_BIN_S, SAMPEN_R_S
+
+    mean = float(rr.mean())
+    med = float(np.median(rr))
+    d = np.diff(rr)
+    ad = np.abs(d)
+    sd = float(rr.std())
+    rmssd = float(np.sqrt(np.mean(d * d)))
+    q25, q75 = np.percentile(d, [25, 75])
+    p10, p90 = np.percentile(rr, [10, 90])
+    tp = float(np.count_nonzero(d[:-1] * d[1:] < 0)) / max(1, d.size - 1)
+    c = rr - mean
+    denom = float(np.dot(c, c))
+    ac1 = float(np.dot(c[:-1], c[1:]) / denom) if denom > 1e-12 else 1.0
+    se = sample_entropy(rr, SAMPEN_R_S)
+    cosen = se + np.log(2 * SAMPEN_R_S) - np.log(mean)
+    counts = np.bincount(np.floor((rr - rr.min()) / _HIST_BIN_S).astype(np.int64))
+    prob = counts[counts > 0] / rr.size
+    hist_h = float(-(prob * np.log2(prob)).sum())
+    sd1 = float(np.std(d) / np.sqrt(2.0))
+    sd2 = float(np.sqrt(max(2 * sd * sd - sd1 * sd1, 0.0)))
+    sd1_sd2 = sd1 / sd2 if sd2 > 1e-6 else 0.0
+    thr = _ECTOPIC_FRACTION * med
+    pair = (d[:-1] < -thr) & (d[1:] > thr)
+    keep = np.ones(rr.size, dtype=bool)
+    idx = np.flatnonzero(pair)
+    keep[idx + 1] = False
+    keep[idx + 2] = False
+    clean = rr[keep]
+    if clean.size >= 3:
+        dc = np.diff(clean)
+        nrmssd_clean = float(np.sqrt(np.mean(dc * dc))) / float(clean.mean())
+    else:
+        nrmssd_clean = 0.0
+    return np.array([
+        mean, sd / mean, rmssd / mean, float(np.median(ad)) / med, float(q75 - q25) / med,
+        float(p90 - p10) / med, float(np.mean(ad > 0.05)), float(np.mean(ad > 0.12 * mean)),
+        tp, ac1, se, cosen, hist_h, sd1_sd2, sd1 / mean,
+        float(pair.sum()) / max(1, d.size - 1), nrmssd_clean])
+
+
+@pytest.mark.parametrize("n", [MIN_INTERVALS, 12, 39, 40])
+def test_batched_features_are_the_per_window_numbers_bit_for_bit(rng, n):
+    from edge.rhythm.features import rr_windows_features
+
+    rows = [_sinus(rng, n), _af(rng, n), np.full(n, 0.75), _af(rng, n) * 0.5 + 0.3]
+    ectopic = _sinus(rng, n)
+    ectopic[2::7] *= 0.6  # premature beats ...
+    ectopic[3::7] *= 1.4  # ... and their compensatory pauses
+    rows.append(ectopic)
+    rows += [np.round(_af(rng, n) * 360) / 360 for _ in range(20)]  # sample-grid RR
+    batch = np.array(rows)
+    got = rr_windows_features(batch)
+    want = np.array([_reference_features(r) for r in batch])
+    np.testing.assert_array_equal(got, want)
+    assert got[4, FEATURE_NAMES.index("short_long_share")] > 0  # the pairs path ran
+    np.testing.assert_array_equal(rr_window_features(batch[1]), want[1])

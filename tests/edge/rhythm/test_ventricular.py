@@ -98,7 +98,7 @@ def test_real_cudb_excerpt_onset_and_latency():
     assert onsets[0].evidence["dom_freq_hz"] > 2
 
 
-@pytest.mark.parametrize("chunk", [1, 7, 250, None])
+@pytest.mark.parametrize("chunk", [1, 7, 250, None, "mixed"])
 def test_chunk_invariance(chunk):
     rec = read_record(EXCERPT)
     x = rec.signal_mv[:, 0][:250 * 45]  # 45 s: onset inside
@@ -108,9 +108,15 @@ def test_chunk_invariance(chunk):
         pre = Preprocessor(PreprocessConfig(fs_in_hz=fs))
         det = VfDetector()
         wins, changes = [], []
-        step = step or x.size
-        for i in range(0, x.size, step):
-            out = det.process(pre.process(x[i:i + step]))
+        if step == "mixed":  # small, large (past the window buffer), then small again
+            sizes = [3, 1, 2000, 7, 4000, 1, 250] * 100
+        else:
+            sizes = [step or x.size] * x.size
+        bounds = np.minimum(np.cumsum([0] + sizes), x.size)
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            if a == b:
+                break
+            out = det.process(pre.process(x[a:b]))
             wins += out.windows
             changes += out.changes
         out = det.process(pre.flush())

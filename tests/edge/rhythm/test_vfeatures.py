@@ -43,3 +43,118 @@ def test_flat_window_has_no_rhythm_and_bad_windows_are_refused():
     x[10] = np.nan
     with pytest.raises(SignalError, match="finite"):
         vf_window_features(x, FS)
+
+
+def _reference_lempel_ziv(bits: np.ndarray) -> float:
+    """The phrase-by-phrase Lempel-Ziv the faster search replaced (k grows one at a time)."""
+    s = bits.astype(np.uint8).tobytes()
+    n = len(s)
+    if n < 2:
+        return 0.0
+    c, i = 1, 1
+    while i < n:
+        k = 1
+        while i + k <= n and s.find(s[i:i + k], 0, i + k - 1) >= 0:
+            k += 1
+        c += 1
+        i += k
+    return float(c * np.log2(n) / n)
+
+
+def _reference_features(x: np.ndarray, fs: float) -> np.ndarray:
+    """The per-window code the batched one replaced (np.percentile, x ** 4, |FFT| ** 2, a
+    convolution, an 8192-point autocorrelation)."""
+    x = x - x.mean()
+    n = x.size
+    sd = float(x.std())
+    out = np.zeros(len(VF_FEATURE_NAMES))
+    out[0] = sd
+    if sd < 1e-6:
+        out[1], out[4], out[5] = 3.0, 1.0, 1.0
+        return out
+    out[1] = float(np.mean(x ** 4) / sd ** 4)
+    blk = int(round(fs))
+    n_blk = max(1, n // blk)
+    tc, cross = 0.0, 0
+    for b in range(n_blk):
+        seg = x[b * blk:(b + 1) * blk] if b < n_blk - 1 else x[b * blk:]
+        seg = seg - seg.mean()
+        m = np.abs(seg).max()
+        if m <= 0:
+            continue
+        tc += (np.abs(seg) > 0.2 * m).mean()
+        up = seg > 0.2 * m
+        cross += int(np.count_nonzero(up[1:] & ~up[:-1]))
+    out[2] = tc / n_blk
+    out[3] = cross / (n / fs)
+    lo, med, hi = np.percentile(x, [1.0, 50.0, 99.0])
+    out[4] = float(np.mean(np.abs(x - med) < 0.1 * max(hi - lo, 1e-12)))
+    dx = np.diff(x)
+    half = int(np.floor(np.pi * np.abs(x).sum() / max(np.abs(dx).sum(), 1e-12) + 0.5))
+    half = min(max(half, 1), n // 2)
+    a, b = x[half:], x[:-half]
+    out[5] = float(np.abs(a + b).sum() / max((np.abs(a) + np.abs(b)).sum(), 1e-12))
+    k = max(1, int(round(0.075 * fs)))
+    env = np.convolve(np.abs(dx), np.full(k, 1.0 / k), mode="valid")
+    if env.size and env.max() > 0:
+        out[6] = float(np.partition(env, env.size // 10)[env.size // 10] / env.max())
+    nfft = max(4096, 1 << int(np.ceil(np.log2(n))))
+    p = np.abs(np.fft.rfft(x * np.hanning(n), nfft)) ** 2
+    f = np.fft.rfftfreq(nfft, 1.0 / fs)
+    band = (f >= 0.5) & (f <= 40.0)
+    total = max(float(p[band].sum()), 1e-12)
+    low = (f >= 0.5) & (f <= 12.0)
+    fd = float(f[low][np.argmax(p[low])])
+    out[7] = fd
+    out[8] = float((f[band] * p[band]).sum() / total)
+    out[9] = float(p[(f >= 2.5) & (f <= 7.5)].sum() / total)
+    out[10] = float(p[(f > 12.0) & (f <= 40.0)].sum() / total)
+    out[11] = float(p[(f >= fd - 0.5) & (f <= fd + 0.5)].sum() / total)
+    ac = np.fft.irfft(np.abs(np.fft.rfft(x, 2 * nfft)) ** 2)[:n]
+    ac = ac / max(ac[0], 1e-12)
+    l0, l1 = int(0.15 * fs), min(int(2.0 * fs), n - 1)
+    out[12] = float(ac[l0:l1].max()) if l1 > l0 else 0.0
+    out[13] = _reference_lempel_ziv(x[::max(1, int(fs // 90))] > med)
+    return out
+
+
+def _windows(rng: np.random.Generator, fs: float) -> np.ndarray:
+    n = int(4 * fs)
+    t = np.arange(n) / fs
+    rows = [organised(fs=fs), organised(150.0, fs=fs), np.sin(2 * np.pi * 5 * t),
+            np.zeros(n), rng.standard_normal(n)]
+    for _ in range(12):  # VF-like: a wandering 3-7 Hz oscillation with noise
+        phase = np.cumsum(2 * np.pi * rng.uniform(3, 7, n) / fs)
+        rows.append(rng.uniform(0.1, 1.0) * np.sin(phase) + 0.05 * rng.standard_normal(n))
+    return np.array(rows)
+
+
+@pytest.mark.parametrize("fs", [FS, 250.0])
+def test_batched_features_are_the_per_window_numbers(rng, fs):
+    """Rows of a batch are the numbers of each window alone, and the reference code's to
+    float rounding (<= 1e-9 relative; most features bit for bit)."""
+    from edge.rhythm.vfeatures import vf_windows_features
+
+    x = _windows(rng, fs)
+    got = vf_windows_features(x, fs)
+    for r, row in enumerate(x):
+        np.testing.assert_array_equal(vf_window_features(row, fs), got[r])
+    want = np.array([_reference_features(row, fs) for row in x])
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
+    exact = [VF_FEATURE_NAMES.index(k) for k in ("std_mv", "tcsc", "crossings_per_s",
+                                                  "baseline_share", "vf_leakage", "dom_freq_hz",
+                                                  "lz_complexity")]
+    np.testing.assert_array_equal(got[:, exact], want[:, exact])
+
+
+def test_lempel_ziv_phrases_are_the_one_at_a_time_ones(rng):
+    from edge.rhythm.vfeatures import _lempel_ziv
+
+    seqs = [rng.random(n) < p for n in (0, 1, 2, 3, 5, 17, 100, 360, 361) for p in (0, .1, .5, 1)]
+    for _ in range(100):
+        w = np.cumsum(rng.standard_normal(360))
+        seqs.append(w > np.median(w))
+        w = np.sin(np.arange(360) * rng.uniform(0.01, 0.5)) + rng.uniform(0, 1) * rng.random(360)
+        seqs.append(w > np.median(w))
+    for s in seqs:
+        assert _lempel_ziv(s) == _reference_lempel_ziv(s)

@@ -206,3 +206,30 @@ def test_rhythm_off_leaves_the_fields_out(classifier, mitdb_dir):
     assert not any(e.type == "alert" and e.kind == "afib" for e in out[False])
     hr_off = [e for e in out[False] if e.type == "hr"]
     assert hr_off and all(e.af_burden_run is None for e in hr_off)
+
+
+@pytest.mark.parametrize("size", [1, 7, 250, None])
+def test_beats_in_batches_are_the_beats_one_by_one(rng, size):
+    """DeviceRhythm.beats (the daemon hands it a chunk's beats) gives each beat the rhythm,
+    call and alerts of beat() + call() one at a time, and the same burden."""
+    beats = beat_times(rng, af_s=200.0, sinus_s=200.0)
+    labels = rng.choice(["N", "S", "V"], size=beats.size, p=[0.8, 0.15, 0.05]).tolist()
+    rr = [np.nan] + (np.diff(beats) / FS).tolist()
+    clean = [i > 0 and i % 50 != 0 for i in range(beats.size)]
+    one = DeviceRhythm(device_id=1, fs_hz=FS)
+    want = []
+    for b, lab, r, ok in zip(beats.tolist(), labels, rr, clean):
+        rhythm, alerts = one.beat(b, lab, r, ok)
+        want.append((rhythm, one.call(lab), alerts))
+    many = DeviceRhythm(device_id=1, fs_hz=FS)
+    got = []
+    size = size or beats.size
+    for i in range(0, beats.size, size):
+        got += many.beats(beats[i:i + size].tolist(), labels[i:i + size], rr[i:i + size],
+                          clean[i:i + size])
+    assert got == want
+    assert sum(len(a) for *_, a in want) == 2 and ("AFIB", "N") in {(w[0], w[1]) for w in want}
+    assert many.n_calls_changed == one.n_calls_changed > 0
+    assert many.burden.run_share == one.burden.run_share
+    assert many.burden.window_share == one.burden.window_share
+    assert many.beats([], [], [], []) == []
