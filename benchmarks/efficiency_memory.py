@@ -176,6 +176,22 @@ def main() -> int:
                     help="comma-separated subset of imports,daemon,startup")
     args = ap.parse_args()
     only = set(args.only.split(","))
+    if not only <= {"imports", "daemon", "startup"}:
+        ap.error(f"--only: unknown part(s) {sorted(only - {'imports', 'daemon', 'startup'})}")
+    if only & {"daemon", "startup"} and not os.environ.get("MITDB_DIR"):
+        ap.error("the simulated wearable replays MIT-BIH record 233: set MITDB_DIR")
+    if args.repeats < 1 or not args.seconds > 0:
+        ap.error("--repeats must be >= 1 and --seconds > 0")
+    try:
+        result = _measure(only, args)
+    except KeyboardInterrupt:
+        print("efficiency_memory: interrupted", file=sys.stderr)
+        return 130
+    print(json.dumps(result, indent=1))
+    return 0
+
+
+def _measure(only: set[str], args: argparse.Namespace) -> dict:
     result = {}
     if "imports" in only:
         result["import_rss_mb"] = import_rss_mb()
@@ -183,8 +199,7 @@ def main() -> int:
         result["daemon_peak_rss_mb"] = daemon_peak_rss_mb(args.seconds)
     if "startup" in only:
         result["startup_s"] = startup_s(args.repeats)
-    print(json.dumps(result, indent=1))
-    return 0
+    return result
 
 
 if __name__ == "__main__":
