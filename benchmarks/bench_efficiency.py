@@ -201,6 +201,35 @@ def measure(records: list[str], chunks_s: list[float], data_dir: str) -> dict:
             "per_unit": per_unit, "per_record": per_record}
 
 
+def daemon_real_time(seconds: float, samples_per_frame: int, record: str = "233") -> dict:
+    """``ecg-edge run --port`` (its own process) fed by the simulated wearable (another
+    process) at 1x real time with ``samples_per_frame`` samples per frame: the daemon's CPU
+    seconds (user + system, from the wrapper's RUSAGE_CHILDREN) over the stream's duration."""
+    from firmware_bridge.replay import spawn_replay
+
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    out = Path(tempfile.mkdtemp()) / "ev.jsonl"
+    run = [sys.executable, "-m", "edge.cli", "run", "--quiet", "--jsonl", str(out),
+           "--idle-exit-s", "1"]
+    code = ("import resource,subprocess,sys;p=subprocess.run(sys.argv[1:]);"
+            "r=resource.getrusage(resource.RUSAGE_CHILDREN);print(r.ru_utime+r.ru_stime)")
+    data = os.environ.get("MITDB_DIR")
+    sim = [record] + (["--data-dir", data] if data else []) + [
+        "--speed", "1", "--duration-s", str(seconds), "--samples-per-frame",
+        str(samples_per_frame)]
+    with spawn_replay(sim, env=env) as h:
+        w0 = time.perf_counter()
+        p = subprocess.run([sys.executable, "-c", code, *run, "--port", h.device_path],
+                           capture_output=True, text=True, env=env, cwd=ROOT, check=True)
+        wall = time.perf_counter() - w0
+    cpu = float(p.stdout.strip().splitlines()[-1])
+    beats = sum(1 for line in out.open() if '"type":"beat"' in line) if out.exists() else 0
+    return {"seconds": seconds, "samples_per_frame": samples_per_frame,
+            "frame_ms": round(1000 * samples_per_frame / 360.0, 1), "daemon_cpu_s": round(cpu, 3),
+            "wall_s": round(wall, 2), "cpu_percent_of_stream": round(100 * cpu / seconds, 3),
+            "beats": beats}
+
+
 def device_memory() -> dict:
     """RSS, start-up (see efficiency_memory); empty when that module is absent."""
     try:
@@ -212,7 +241,9 @@ def device_memory() -> dict:
             # 126.5/128.4 MB before issue 18), and 20 s at real time with the wearable's frames
             "daemon_peak_rss_mb_whole_record_max_speed": em.daemon_peak_rss_mb(1800, speed=None),
             "daemon_peak_rss_mb_real_time_20s": em.daemon_peak_rss_mb(20),
-            "startup_s": em.startup_s()}
+            "startup_s": em.startup_s(),
+            # process start-up is inside these CPU seconds (see startup_s's cpu_s)
+            "daemon_1x": [daemon_real_time(60.0, n) for n in (36, 7)]}
 
 
 def _git() -> str:

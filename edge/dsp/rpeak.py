@@ -542,7 +542,7 @@ class RPeakDetector:
         self._noise_levels.clear()
         if levels:
             self._qrs_levels.extend(levels)
-            self._noise_levels.append(0.25 * float(np.median(seg)))
+            self._noise_levels.append(0.25 * _median_array(seg))
         self._learned = True
         self._learn_start = t
         self._last_beat_feat = t
