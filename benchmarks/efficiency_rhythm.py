@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from edge.aami import AAMI_MAP  # noqa: E402
 from edge.dsp.preprocess import PreprocessConfig, Preprocessor  # noqa: E402
+from edge.errors import EdgeError  # noqa: E402
 from edge.io.records import read_annotations, read_record  # noqa: E402
 from edge.rhythm.analyser import RhythmAnalyser, load_af_model  # noqa: E402
 from edge.rhythm.ventricular import VentricularConfig, VfDetector, load_vf_model  # noqa: E402
@@ -119,7 +120,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--records", nargs="+", default=list(DEFAULT_RECORDS))
     ap.add_argument("--data-dir", default=None, help="MIT-BIH directory (default $MITDB_DIR)")
     args = ap.parse_args(argv)
-    print(json.dumps(rhythm_stage_costs(args.records, args.data_dir), indent=1))
+    try:
+        costs = rhythm_stage_costs(args.records, args.data_dir)
+    except EdgeError as exc:
+        print(f"efficiency_rhythm: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("efficiency_rhythm: interrupted", file=sys.stderr)
+        return 130
+    print(json.dumps(costs, indent=1))
     return 0
 
 
