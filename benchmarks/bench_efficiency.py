@@ -201,7 +201,8 @@ def measure(records: list[str], chunks_s: list[float], data_dir: str) -> dict:
             "per_unit": per_unit, "per_record": per_record}
 
 
-def daemon_real_time(seconds: float, samples_per_frame: int, record: str = "233") -> dict:
+def daemon_real_time(seconds: float, samples_per_frame: int, record: str = "233",
+                     startup_cpu_s: float = 0.0) -> dict:
     """``ecg-edge run --port`` (its own process) fed by the simulated wearable (another
     process) at 1x real time with ``samples_per_frame`` samples per frame: the daemon's CPU
     seconds (user + system, from the wrapper's RUSAGE_CHILDREN) over the stream's duration."""
@@ -227,7 +228,8 @@ def daemon_real_time(seconds: float, samples_per_frame: int, record: str = "233"
     return {"seconds": seconds, "samples_per_frame": samples_per_frame,
             "frame_ms": round(1000 * samples_per_frame / 360.0, 1), "daemon_cpu_s": round(cpu, 3),
             "wall_s": round(wall, 2), "cpu_percent_of_stream": round(100 * cpu / seconds, 3),
-            "beats": beats}
+            "cpu_percent_without_startup": round(100 * (cpu - startup_cpu_s) / seconds, 3),
+            "startup_cpu_s": startup_cpu_s, "beats": beats}
 
 
 def device_memory() -> dict:
@@ -236,14 +238,17 @@ def device_memory() -> dict:
         import efficiency_memory as em  # type: ignore[import-not-found]
     except ImportError:
         return {}
+    startup = em.startup_s()
+    start_cpu = float(startup["cpu_s_at_first_sample"]["median"])
     return {"import_rss_mb": em.import_rss_mb(),
             # the whole record as fast as the pty carries it (as bench_daemon measured the
             # 126.5/128.4 MB before issue 18), and 20 s at real time with the wearable's frames
             "daemon_peak_rss_mb_whole_record_max_speed": em.daemon_peak_rss_mb(1800, speed=None),
             "daemon_peak_rss_mb_real_time_20s": em.daemon_peak_rss_mb(20),
-            "startup_s": em.startup_s(),
-            # process start-up is inside these CPU seconds (see startup_s's cpu_s)
-            "daemon_1x": [daemon_real_time(60.0, n) for n in (36, 7)]}
+            "startup_s": startup,
+            # process start-up is inside daemon_cpu_s; cpu_percent_without_startup takes the
+            # median CPU at the first processed sample off
+            "daemon_1x": [daemon_real_time(60.0, n, startup_cpu_s=start_cpu) for n in (36, 7)]}
 
 
 def _git() -> str:
@@ -292,9 +297,49 @@ def render(res: dict) -> str:
               f"{pu['rhythm_us_per_beat']} µs/beat",
               f"- ventricular stage {pu['ventricular_us_per_s_of_ecg']} µs per second of ECG "
               "(one 4-s window per second)", ""]
+    before = ROOT / "benchmarks" / "results" / "efficiency_before_0ee91a7.json"
+    if before.exists():
+        b = json.loads(before.read_text())
+        lines += ["## Before issue 18 (main 0ee91a7, the same command, same machine, same day)",
+                  "", f"`{b['command']}` (`--chunks-s 0.1 1 10 --no-daemon`; that code was "
+                  "not chunk-invariant: its `vflutter` dates and beat quality flags moved with "
+                  "the chunk size); gqrs in that run: "
+                  f"{b['gqrs_cpu_s_per_h']:.3f} CPU s / h; `efficiency_before_0ee91a7.md`.", "",
+                  "| chunk | before: CPU s / h | × gqrs | now: CPU s / h | × gqrs |",
+                  "|---|---:|---:|---:|---:|"]
+        for c, row in b["chunks"].items():
+            now = res["chunks"].get(c)
+            lines.append(f"| {float(c) * 1000:.0f} ms | {row['cpu_s_per_h']:.3f} | "
+                         f"{row['ratio_to_gqrs']:.3f} | "
+                         + (f"{now['cpu_s_per_h']:.3f} | {now['ratio_to_gqrs']:.3f} |"
+                            if now else "– | – |"))
+        lines += [f"| annotate --rhythm | {b['annotate_cpu_s_per_h']:.3f} | "
+                  f"{b['annotate_ratio_to_gqrs']:.3f} | {res['annotate_cpu_s_per_h']:.3f} | "
+                  f"{res['annotate_ratio_to_gqrs']:.3f} |", ""]
     mem = res.get("memory") or {}
     if mem:
-        lines += ["## Memory and start-up", "", "```", json.dumps(mem, indent=1), "```", ""]
+        rss = mem["import_rss_mb"]
+        st = mem["startup_s"]
+        lines += ["## Memory and start-up", "",
+                  "| what | measured |", "|---|---|",
+                  "| daemon peak RSS, `ecg-edge run --port` on the simulated wearable's pty, "
+                  "record 233 whole at max speed | "
+                  f"**{mem['daemon_peak_rss_mb_whole_record_max_speed']['peak_rss_mb']} MB** |",
+                  "| the same, 20 s at 1× | "
+                  f"{mem['daemon_peak_rss_mb_real_time_20s']['peak_rss_mb']} MB |",
+                  "| RSS after imports (cumulative) | "
+                  + ", ".join(f"{k} {v}" for k, v in rss.items()) + " MB |",
+                  "| start-up: launch of `ecg-edge run --port PTY --json` → first processed "
+                  "sample (first `strip` event) | "
+                  f"median **{st['first_sample_s']['median']} s**, worst "
+                  f"{st['first_sample_s']['worst']} s (CPU at that point "
+                  f"{st['cpu_s_at_first_sample']['median']} s; load "
+                  f"{st['load_average_1min']}) |"]
+        for d in mem.get("daemon_1x", []):
+            lines.append(f"| daemon at 1× real time, {d['frame_ms']}-ms frames, {d['seconds']:.0f}"
+                         f" s of 233 (own process) | {d['cpu_percent_of_stream']} % of a core "
+                         f"({d.get('cpu_percent_without_startup', '–')} % without start-up) |")
+        lines.append("")
     lines += ["## Per record (CPU s)", "",
               "| record | h | gqrs | " + " | ".join(f"{float(c) * 1000:.0f} ms"
                                                    for c in res["chunks"]) + " | annotate |",
