@@ -366,6 +366,9 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("set MITDB_DIR or --data-dir to the MIT-BIH directory")
     if any(not (c > 0) for c in args.chunks_s):
         ap.error("--chunks-s: every chunk size must be > 0")
+    missing = [r for r in args.records if not (Path(args.data_dir) / f"{r}.hea").exists()]
+    if missing:
+        ap.error(f"--records: no such record in {args.data_dir}: {', '.join(missing)}")
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     w0 = time.perf_counter()
     res = measure(args.records, args.chunks_s, args.data_dir)
@@ -388,4 +391,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("bench_efficiency: interrupted; nothing written", file=sys.stderr)
+        sys.exit(130)
