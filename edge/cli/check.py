@@ -58,7 +58,7 @@ def cmd_check(args: argparse.Namespace) -> int:
                 f"{' '.join(fb.command) or 'none'}" if fb.enabled else "off")
     source = describe_source(config.source.kind, config.source.transport_config())
     kernels = {"direct": "direct (scipy's compiled loops, loaded without scipy.signal)",
-               "scipy": "scipy (fallback: scipy.signal/ndimage imported, see the log)"}[KERNELS]
+               "scipy": "scipy (fallback: scipy.signal imported, see the log)"}[KERNELS]
     print(f"{args.config}: OK\n  source: {source}\n  channel: {config.source.channel}\n"
           f"  model: {path} ({clf.model_version}, {'int8' if clf.quantized else 'float'}, "
           f"{clf.size_bytes} bytes, classes {''.join(clf.classes)})\n"

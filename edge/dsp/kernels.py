@@ -1,17 +1,15 @@
 """The compiled numeric kernels of the device path, without importing ``scipy.signal``.
 
 ``import scipy.signal`` costs ~75 MB of RSS and ~0.5 s (it imports ``scipy.stats``,
-``scipy.linalg``, ``scipy.special``...), ``scipy.ndimage`` ~27 MB, yet the device path needs only
-three compiled loops. This module loads scipy's own compiled extension modules by file --
-``signal/_sosfilt``, ``signal/_upfirdn_apply`` and ``ndimage/_nd_image`` -- without running the
-packages' ``__init__``, and calls them with the contract scipy's public wrappers use, so the
-results are bit-identical to :func:`scipy.signal.sosfilt`, :func:`scipy.signal.upfirdn` and
-:func:`scipy.ndimage.maximum_filter1d` (the same machine code runs):
+``scipy.linalg``, ``scipy.special``...), yet the device path needs only two compiled loops.
+This module loads scipy's own compiled extension modules by file -- ``signal/_sosfilt`` and
+``signal/_upfirdn_apply`` -- without running the package's ``__init__``, and calls them with
+the contract scipy's public wrappers use, so the results are bit-identical to
+:func:`scipy.signal.sosfilt` and :func:`scipy.signal.upfirdn` (the same machine code runs):
 
 ``sosfilt(sos, x, zi) -> (y, zf)``   cascaded second-order sections, state in and out
 ``sosfilt_zi(sos)``                  step-response steady state (numpy; scipy's arithmetic)
 ``upfirdn(h, x, up, down)``          upsample, FIR filter, downsample (zero extension)
-``maximum_filter1d(x, size, ...)``   running maximum, ``mode="constant"``, origin 0
 
 The kernels are float64 (scipy computes in float64 for every real input the device sees).
 On a scipy whose files or kernel signatures differ, loading (or a probe run on a tiny input
@@ -32,13 +30,11 @@ import numpy as np
 
 from edge.errors import SignalError
 
-__all__ = ["KERNELS", "Kernels", "load_kernels", "sosfilt", "sosfilt_zi", "upfirdn",
-           "maximum_filter1d"]
+__all__ = ["KERNELS", "Kernels", "load_kernels", "sosfilt", "sosfilt_zi", "upfirdn"]
 
 logger = logging.getLogger(__name__)
 
 _CONSTANT_MODE_UPFIRDN = 0  # scipy.signal._upfirdn_apply.mode_enum("constant")
-_CONSTANT_MODE_NDIMAGE = 4  # scipy.ndimage._ni_support._extend_mode_to_code("constant")
 
 
 class Kernels(NamedTuple):
@@ -47,7 +43,6 @@ class Kernels(NamedTuple):
     source: str
     sosfilt: Callable[[np.ndarray, np.ndarray, np.ndarray | None], tuple[np.ndarray, np.ndarray]]
     upfirdn: Callable[..., np.ndarray]
-    maximum_filter1d: Callable[..., np.ndarray]
 
 
 # ---------------------------------------------------------------- shared argument handling
@@ -101,11 +96,8 @@ def _direct_kernels(scipy_dir: str) -> Kernels:
                               os.path.join(scipy_dir, "signal", "_sosfilt.*.so"))
     ext_upf = _load_extension("scipy.signal._upfirdn_apply",
                               os.path.join(scipy_dir, "signal", "_upfirdn_apply.*.so"))
-    ext_nd = _load_extension("scipy.ndimage._nd_image",
-                             os.path.join(scipy_dir, "ndimage", "_nd_image.*.so"))
     k_sosfilt = ext_sos._sosfilt
     k_output_len, k_apply = ext_upf._output_len, ext_upf._apply
-    k_minmax = ext_nd.min_or_max_filter1d
     if ext_upf.mode_enum("constant") != _CONSTANT_MODE_UPFIRDN:
         raise ImportError("scipy's upfirdn mode codes changed")
 
@@ -126,14 +118,7 @@ def _direct_kernels(scipy_dir: str) -> Kernels:
         k_apply(x, h_trans_flip, out, up, down, 0, _CONSTANT_MODE_UPFIRDN, 0)
         return out
 
-    def maximum_filter1d(x, size, mode="constant", cval=0.0):
-        x = _as_signal(x)
-        size = _filter_size(size, mode)
-        out = np.zeros(x.shape, dtype=x.dtype.name)
-        k_minmax(x, size, 0, out, _CONSTANT_MODE_NDIMAGE, float(cval), 0, 0)
-        return out
-
-    return Kernels("direct", sosfilt, upfirdn, maximum_filter1d)
+    return Kernels("direct", sosfilt, upfirdn)
 
 
 def _upfirdn_args(h, x, up, down) -> tuple[np.ndarray, np.ndarray, int, int]:
@@ -155,18 +140,9 @@ def _pad_h(h: np.ndarray, up: int) -> np.ndarray:
     return h_full.reshape(-1, up).T[:, ::-1].ravel()
 
 
-def _filter_size(size, mode: str) -> int:
-    if mode != "constant":
-        raise SignalError(f"maximum_filter1d supports mode='constant' only, got {mode!r}")
-    size = int(size)
-    if size < 1:
-        raise SignalError(f"filter size must be >= 1, got {size}")
-    return size
-
-
 # ---------------------------------------------------------------- public scipy fallback
 def _scipy_kernels() -> Kernels:
-    from scipy import ndimage, signal  # the heavy imports the direct route avoids
+    from scipy import signal  # the heavy import the direct route avoids
 
     def sosfilt(sos, x, zi=None):
         sos = _as_sos(sos)
@@ -178,12 +154,7 @@ def _scipy_kernels() -> Kernels:
         h, x, up, down = _upfirdn_args(h, x, up, down)
         return signal.upfirdn(h, x, up, down)
 
-    def maximum_filter1d(x, size, mode="constant", cval=0.0):
-        x = _as_signal(x)
-        return ndimage.maximum_filter1d(x, size=_filter_size(size, mode), mode="constant",
-                                        cval=cval)
-
-    return Kernels("scipy", sosfilt, upfirdn, maximum_filter1d)
+    return Kernels("scipy", sosfilt, upfirdn)
 
 
 # ---------------------------------------------------------------- selection
@@ -202,9 +173,6 @@ def _probe(k: Kernels) -> None:
     h = np.array([0.5, 1.0, 0.5])
     if not np.allclose(k.upfirdn(h, x, 2, 3), np.convolve(np.kron(x, [1.0, 0.0]), h)[::3][:3]):
         raise ImportError("upfirdn kernel probe failed")
-    m = k.maximum_filter1d(x, 3, mode="constant", cval=-np.inf)
-    if not np.array_equal(m, [2.0, 2.0, 2.0, 0.5]):
-        raise ImportError("maximum_filter1d kernel probe failed")
 
 
 def _scipy_dir() -> str:
@@ -223,7 +191,7 @@ def load_kernels(scipy_dir: str | None = None) -> Kernels:
         return kernels
     except Exception as exc:  # any load/probe failure: the public functions are the fallback
         logger.warning("compiled kernels could not be loaded directly (%s: %s); using "
-                       "scipy.signal/scipy.ndimage (slower start, ~75 MB more memory)",
+                       "scipy.signal (slower start, ~75 MB more memory)",
                        type(exc).__name__, exc)
         kernels = _scipy_kernels()
         _probe(kernels)
@@ -247,13 +215,6 @@ def upfirdn(h: np.ndarray, x: np.ndarray, up: int = 1, down: int = 1) -> np.ndar
     """Upsample the 1-D ``x`` by ``up``, FIR-filter with ``h``, downsample by ``down`` (zero
     extension). Bit-identical to ``scipy.signal.upfirdn(h, x, up, down)`` for float64."""
     return _KERNELS.upfirdn(h, x, up, down)
-
-
-def maximum_filter1d(x: np.ndarray, size: int, mode: str = "constant",
-                     cval: float = 0.0) -> np.ndarray:
-    """Running maximum over ``size`` samples centred as :func:`scipy.ndimage.maximum_filter1d`
-    (origin 0), outside samples equal to ``cval``. Only ``mode="constant"``. Bit-identical."""
-    return _KERNELS.maximum_filter1d(x, size, mode, cval)
 
 
 def sosfilt_zi(sos: np.ndarray) -> np.ndarray:

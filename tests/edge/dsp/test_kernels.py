@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from scipy import ndimage, signal
+from scipy import signal
 
 from edge.dsp import kernels
 from edge.dsp.kernels import load_kernels
@@ -116,28 +116,10 @@ def test_upfirdn_rejects_bad_rates_and_taps():
         kernels.upfirdn([], np.ones(4))
 
 
-@pytest.mark.parametrize("size", [1, 2, 3, 10, 71, 72, 500])
-@pytest.mark.parametrize("cval", [-np.inf, 0.0, 3.5])
-def test_running_max_equals_ndimage_bitwise(size, cval, rng):
-    x = rng.standard_normal(1000)
-    x[rng.integers(0, 1000, 20)] = np.nan  # the same kernel: NaNs handled as ndimage does
-    got = kernels.maximum_filter1d(x, size, mode="constant", cval=cval)
-    want = ndimage.maximum_filter1d(x, size=size, mode="constant", cval=cval)
-    np.testing.assert_array_equal(got, want)
-
-
-def test_running_max_takes_constant_mode_only():
-    with pytest.raises(SignalError, match="constant"):
-        kernels.maximum_filter1d(np.ones(5), 3, mode="reflect")
-    with pytest.raises(SignalError, match=">= 1"):
-        kernels.maximum_filter1d(np.ones(5), 0)
-
-
 def _fake_scipy_dir(tmp_path: Path, damaged: str) -> Path:
-    """A copy of scipy's three kernel files with one of them replaced by garbage."""
+    """A copy of scipy's two kernel files with one of them replaced by garbage."""
     real = Path(signal.__file__).resolve().parents[1]
-    for sub, pattern in (("signal", "_sosfilt.*.so"), ("signal", "_upfirdn_apply.*.so"),
-                         ("ndimage", "_nd_image.*.so")):
+    for sub, pattern in (("signal", "_sosfilt.*.so"), ("signal", "_upfirdn_apply.*.so")):
         (tmp_path / sub).mkdir(exist_ok=True)
         for f in (real / sub).glob(pattern):
             if f.name.startswith(damaged):
@@ -147,12 +129,11 @@ def _fake_scipy_dir(tmp_path: Path, damaged: str) -> Path:
     return tmp_path
 
 
-@pytest.mark.parametrize("damaged", ["_sosfilt", "_upfirdn_apply", "_nd_image", "missing"])
+@pytest.mark.parametrize("damaged", ["_sosfilt", "_upfirdn_apply", "missing"])
 def test_fallback_to_public_scipy_when_the_direct_load_fails(damaged, tmp_path, caplog, rng,
                                                              monkeypatch):
     # Not yet in sys.modules, so the damaged/missing files are really opened.
-    for name in ("scipy.signal._sosfilt", "scipy.signal._upfirdn_apply",
-                 "scipy.ndimage._nd_image"):
+    for name in ("scipy.signal._sosfilt", "scipy.signal._upfirdn_apply"):
         monkeypatch.delitem(sys.modules, name, raising=False)
     where = tmp_path / "nothing" if damaged == "missing" else _fake_scipy_dir(tmp_path, damaged)
     with caplog.at_level(logging.WARNING, logger="edge.dsp.kernels"):
@@ -168,12 +149,9 @@ def test_fallback_to_public_scipy_when_the_direct_load_fails(damaged, tmp_path, 
     np.testing.assert_array_equal(zf, zf_ref)
     np.testing.assert_array_equal(k.upfirdn(np.ones(5), x, 3, 2),
                                   signal.upfirdn(np.ones(5), x, 3, 2))
-    np.testing.assert_array_equal(k.maximum_filter1d(x, 9, "constant", -np.inf),
-                                  ndimage.maximum_filter1d(x, 9, mode="constant", cval=-np.inf))
 
 
 def test_a_copy_of_the_real_files_loads_directly(tmp_path, monkeypatch):
-    for name in ("scipy.signal._sosfilt", "scipy.signal._upfirdn_apply",
-                 "scipy.ndimage._nd_image"):
+    for name in ("scipy.signal._sosfilt", "scipy.signal._upfirdn_apply"):
         monkeypatch.delitem(sys.modules, name, raising=False)
     assert load_kernels(str(_fake_scipy_dir(tmp_path, damaged="none"))).source == "direct"
