@@ -181,9 +181,11 @@ class BeatPipeline:
         self._timed("window", t0)
         return ClassifiedBeats.concatenate([self._classify(b) for b in batches])
 
-    def run(self, x_mv: np.ndarray, chunk_samples: int | None = None) -> ClassifiedBeats:
+    def run(self, x_mv: np.ndarray, chunk_samples: int | None = None, *,
+            on_chunk: Callable[[Conditioned], None] | None = None) -> ClassifiedBeats:
         """Stream a whole signal through the pipeline, ``chunk_samples`` at a time (default:
-        one second), and flush.
+        one second), and flush. ``on_chunk``, if given, gets each call's conditioned samples
+        (:attr:`conditioned`, the flush's included), as a daemon stage downstream would.
 
         Raises
         ------
@@ -195,8 +197,11 @@ class BeatPipeline:
             raise ConfigError("chunk_samples", f"must be an integer >= 1, got {chunk_samples!r}")
         x = np.asarray(x_mv, dtype=np.float64)
         step = chunk_samples or max(1, int(self.fs_in_hz))
-        parts = [self.process(x[i:i + step]) for i in range(0, x.size, step)]
-        parts.append(self.flush())
+        parts = []
+        for i in [*range(0, x.size, step), None]:  # None: the flush
+            parts.append(self.process(x[i:i + step]) if i is not None else self.flush())
+            if on_chunk is not None:
+                on_chunk(self.conditioned)
         out = ClassifiedBeats.concatenate(parts)
         return out.select((out.sample_index >= 0) & (out.sample_index < x.size))
 

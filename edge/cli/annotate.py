@@ -109,30 +109,27 @@ def rhythm_changes(result, sample_index) -> list[tuple[int, str]]:  # noqa: ANN0
 
 def _run_with_vf(pipe, x, step: int):  # noqa: ANN001, ANN202
     """:meth:`edge.pipeline.BeatPipeline.run` over ``x`` that also feeds every chunk's
-    conditioned samples (``pipe.conditioned``) to a VF detector, as the daemon does; returns
-    the beats, the VF/VFL episodes (input-rate samples) and the detector's CPU seconds."""
-    import numpy as np
-
-    from edge.pipeline import ClassifiedBeats
+    conditioned samples to a VF detector, as the daemon does; returns the beats, the VF/VFL
+    episodes (input-rate samples) and the detector's CPU seconds."""
     from edge.rhythm.ventricular import VentricularConfig, VfDetector, vf_change_episodes
 
     fs_proc = pipe.preprocessor.config.fs_out_hz
     det = VfDetector(VentricularConfig(fs_hz=fs_proc))
     changes = []
     cpu_s = 0.0
-    parts = []
-    x = np.asarray(x, dtype=np.float64)
-    for i in [*range(0, x.size, step), None]:  # None: flush
-        parts.append(pipe.process(x[i:i + step]) if i is not None else pipe.flush())
+
+    def vf_chunk(cond) -> None:  # noqa: ANN001
+        nonlocal cpu_s
         t0 = time.process_time()
-        changes += det.process(pipe.conditioned).changes
+        changes.extend(det.process(cond).changes)
         cpu_s += time.process_time() - t0
+
+    beats = pipe.run(x, step, on_chunk=vf_chunk)
     t0 = time.process_time()
     changes += det.end()
     vf = vf_change_episodes(changes, pipe.fs_in_hz, fs_proc)
     cpu_s += time.process_time() - t0
-    out = ClassifiedBeats.concatenate(parts)
-    return out.select((out.sample_index >= 0) & (out.sample_index < x.size)), vf, cpu_s
+    return beats, vf, cpu_s
 
 
 def ventricular_episodes(x, fs_hz: float, beats, chunk_samples: int,  # noqa: ANN001
