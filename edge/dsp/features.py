@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from edge.dsp.medians import median, median_of
 from edge.errors import ConfigError, SignalError
 
 __all__ = ["FeatureConfig", "FEATURE_NAMES", "rr_ratio_features", "TemplateTracker",
@@ -125,7 +126,7 @@ class TemplateTracker:
         if self._template is None:
             src = self._normal if self._normal.count else self._any
             if src.count:
-                self._template = _median(src.rows(), axis=0)
+                self._template = median(src.rows(), axis=0)
         return self._template
 
     def process(self, windows_mv: np.ndarray, rr_s: np.ndarray,
@@ -208,33 +209,19 @@ class RhythmTracker:
             prev = self._pre[-1] if self._pre else pre
             self._pre.append(pre)
             if len(self._pre) > 1:
-                # the median |successive difference| of a few floats, in plain Python (the
-                # same value as np.median: the middle one, or the mean of the middle two)
                 p = list(self._pre)
-                d = sorted(abs(b - a) for a, b in zip(p, p[1:]))
-                k = len(d) // 2
-                med = d[k] if len(d) % 2 else (d[k - 1] + d[k]) / 2
+                med = median_of(abs(b - a) for a, b in zip(p, p[1:]))
                 out[i, 0] = med / max(locs[i], 1e-3)
             ratios.append(max(pre, 1e-3) / max(prev, 1e-3))
         out[:, 1] = np.log(np.asarray(ratios, dtype=np.float64))
         return out
 
 
-def _median(x: np.ndarray, axis: int) -> np.ndarray:
-    """``np.median(x, axis)`` (bit-identical) without its generic overhead: this runs per beat."""
-    n = x.shape[axis]
-    k = n // 2
-    if n % 2:
-        return np.take(np.partition(x, k, axis=axis), k, axis=axis)
-    part = np.partition(x, [k - 1, k], axis=axis)
-    return (np.take(part, k - 1, axis=axis) + np.take(part, k, axis=axis)) / 2
-
-
 def _baseline_removed(windows_mv: np.ndarray) -> np.ndarray:
     w = np.asarray(windows_mv, dtype=np.float64)
     if w.shape[0] == 0:
         return w
-    return w - _median(w, axis=1)[:, None]
+    return w - median(w, axis=1)[:, None]
 
 
 def _inputs_from(w: np.ndarray, templates: np.ndarray, rr_s: np.ndarray,

@@ -60,6 +60,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edge.dsp import scisig as signal
+from edge.dsp.medians import median, median_of
 from edge.dsp.preprocess import PROCESSING_FS_HZ, Conditioned
 from edge.errors import ConfigError, SignalError
 
@@ -140,25 +141,6 @@ class DetectorConfig:
         for name in ("noisy_height_ratio", "noisy_hf_ratio"):
             if not getattr(self, name) >= 0:
                 raise ConfigError(name, "must be >= 0 (0 disables)")
-
-
-def _median(values) -> float:
-    """Median of a short sequence of floats (0.0 when empty); cheaper than np.median here."""
-    v = sorted(values)
-    n = len(v)
-    if n == 0:
-        return 0.0
-    return v[n // 2] if n % 2 else 0.5 * (v[n // 2 - 1] + v[n // 2])
-
-
-def _median_array(x: np.ndarray) -> float:
-    """``np.median`` of a 1-D array without its generic-axis overhead (same value)."""
-    n = x.size
-    k = n // 2
-    if n % 2:
-        return float(np.partition(x, k)[k])
-    part = np.partition(x, [k - 1, k])
-    return float((part[k - 1] + part[k]) / 2.0)
 
 
 @dataclass
@@ -452,7 +434,7 @@ class RPeakDetector:
         sig = self._sig.get(r_bp - self.n_rsearch // 2, r_bp + self.n_rsearch // 2 + 1)
         s0 = max(r_bp - self.n_rsearch // 2, self._sig.start)
         if sig.size:
-            base = _median_array(self._sig.get(r_bp - self.n_int, r_bp + self.n_int))
+            base = float(median(self._sig.get(r_bp - self.n_int, r_bp + self.n_int), 0))
             r = s0 + int(np.argmax(np.abs(sig - base)))
         else:
             r = r_bp
@@ -473,8 +455,8 @@ class RPeakDetector:
 
     # ------------------------------------------------------------------ decisions
     def _threshold(self) -> float:
-        q = _median(self._qrs_levels)
-        nz = _median(self._noise_levels)
+        q = median_of(self._qrs_levels)
+        nz = median_of(self._noise_levels)
         return nz + self.config.threshold_fraction * (q - nz)
 
     def _time_now(self) -> int:
@@ -542,7 +524,7 @@ class RPeakDetector:
         self._noise_levels.clear()
         if levels:
             self._qrs_levels.extend(levels)
-            self._noise_levels.append(0.25 * _median_array(seg))
+            self._noise_levels.append(0.25 * float(median(seg, 0)))
         self._learned = True
         self._learn_start = t
         self._last_beat_feat = t
@@ -558,8 +540,8 @@ class RPeakDetector:
         return self._last_beat_feat + wait
 
     def _noise_ratio(self) -> float:
-        q = _median(self._qrs_levels)
-        return _median(self._noise_levels) / q if q > 0 else 0.0
+        q = median_of(self._qrs_levels)
+        return median_of(self._noise_levels) / q if q > 0 else 0.0
 
     def _searchback(self, deadline: int, out: list[int]) -> None:
         thr2 = self.config.searchback_fraction * self._threshold()
@@ -611,8 +593,8 @@ class RPeakDetector:
                 return
             cfg = self.config
             if (self._noise_ratio() > cfg.noisy_level_ratio
-                    and c.height < cfg.noisy_height_ratio * _median(self._qrs_levels)
-                    and self._hf_hist and c.hf < cfg.noisy_hf_ratio * _median(self._hf_hist)):
+                    and c.height < cfg.noisy_height_ratio * median_of(self._qrs_levels)
+                    and self._hf_hist and c.hf < cfg.noisy_hf_ratio * median_of(self._hf_hist)):
                 # Noisy context, modest height and too little high-band energy: a motion
                 # artefact. Not learnt as a noise level (that would feed back into the
                 # noisy-context test and the threshold).
@@ -635,8 +617,8 @@ class RPeakDetector:
         # One beat may raise the QRS level by at most qrs_level_cap x the running median, so a
         # burst of noise cannot lift the threshold above the real beats for long.
         level = c.height
-        if len(self._qrs_levels) >= 4 and _median(self._qrs_levels) > 0:
-            level = min(level, self.config.qrs_level_cap * _median(self._qrs_levels))
+        if len(self._qrs_levels) >= 4 and median_of(self._qrs_levels) > 0:
+            level = min(level, self.config.qrs_level_cap * median_of(self._qrs_levels))
         self._qrs_levels.append(level)
         self._last_r = c.r_index
         self._last_height = c.height
