@@ -289,9 +289,8 @@ class DeviceStream:
         if self.strip is not None and len(cond):
             t0 = time.perf_counter()
             for piece in self.strip.process(cond.sample_index, cond.filtered_mv, cond.valid):
-                first = self._origin + int(to_input_index(
-                    np.array([piece.processing_index]), self.fs_hz, self.fs_proc_hz)[0])
-                events.append(StripEvent(device_id=self.device_id, sample_index=first,
+                events.append(StripEvent(device_id=self.device_id,
+                                         sample_index=self._to_device(piece.processing_index),
                                          fs_hz=self.fs_hz, strip_fs_hz=piece.strip_fs_hz,
                                          samples_mv=piece.samples_mv))
             timer.add("strip", time.perf_counter() - t0)
@@ -320,10 +319,13 @@ class DeviceStream:
         flutter flag (not at the end of the chunk that carried it: chunk-invariant)."""
         events: list[Event] = []
         for at, state in self.pipeline.detector.pop_flutter_changes():
-            first = self._origin + int(to_input_index(np.array([at]), self.fs_hz,
-                                                      self.fs_proc_hz)[0])
-            events.extend(self.monitor.process([], state, now_index=first))
+            events.extend(self.monitor.process([], state, now_index=self._to_device(at)))
         return events
+
+    def _to_device(self, processing_index: int) -> int:
+        """Absolute device sample index of a processing-rate index of the current pipeline."""
+        return self._origin + int(to_input_index(processing_index, self.fs_hz,
+                                                 self.fs_proc_hz))
 
     def _beats(self, beats: ClassifiedBeats, *, limit: int | None) -> list[Event]:
         if len(beats) == 0:

@@ -29,8 +29,6 @@ import logging
 import math
 from dataclasses import dataclass
 
-import numpy as np
-
 from edge.dsp.detection import to_input_index
 from edge.dsp.preprocess import Conditioned
 from edge.errors import ConfigError
@@ -142,8 +140,7 @@ class DeviceVentricular:
         self._onset: int | None = None
 
     def _to_device(self, processing_index: int) -> int:
-        return self._origin + int(to_input_index(np.array([processing_index]), self.fs_hz,
-                                                 self.fs_proc_hz)[0])
+        return self._origin + int(to_input_index(processing_index, self.fs_hz, self.fs_proc_hz))
 
     def _alert(self, change: VfChange) -> AlertEvent:
         at = self._to_device(change.alarm_index)
