@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -160,30 +160,30 @@ class Daemon:
         t0 = time.perf_counter()
         x_mv = chunk.to_mv()
         self.timer.add("convert", time.perf_counter() - t0)
-        try:
-            events = stream.process(chunk.sample_index, x_mv)
-        except SignalError as exc:
-            self.counters["chunks_rejected"] += 1
-            if self.counters["chunks_rejected"] in (1, 10, 100, 1000):
-                logger.error("%s (chunk dropped)", exc)
-            return
+        events = self._guarded(lambda: stream.process(chunk.sample_index, x_mv), "chunk")
         for ev in events:
             self.emit(ev)
             if isinstance(ev, BeatEvent):
                 self.latency.add(time.monotonic() - chunk.t_host_s)
+
+    def _guarded(self, feed: Callable[[], list[Event]], what: str) -> list[Event]:
+        """``feed()``'s events; a :class:`SignalError` drops ``what`` (the chunk, or the
+        queued samples), counted in ``chunks_rejected`` and logged at the 1st, 10th, 100th
+        and 1000th."""
+        try:
+            return feed()
+        except SignalError as exc:
+            self.counters["chunks_rejected"] += 1
+            if self.counters["chunks_rejected"] in (1, 10, 100, 1000):
+                logger.error("%s (%s dropped)", exc, what)
+            return []
 
     def _drain_streams(self) -> None:
         """The source had nothing to read: process the samples waiting for a full block
         (``pipeline.min_block_ms``) now, so a stalled link does not hold them back."""
         for stream in self.streams.values():
             if stream.queued_samples:
-                try:
-                    events = stream.drain()
-                except SignalError as exc:
-                    self.counters["chunks_rejected"] += 1
-                    logger.error("%s (queued samples dropped)", exc)
-                    continue
-                for ev in events:
+                for ev in self._guarded(stream.drain, "queued samples"):
                     self.emit(ev)
 
     def _link_events(self, *, final: bool = False) -> None:
