@@ -54,14 +54,22 @@ def throughput(model: str, record: str) -> dict:
             "jsonl_bytes": out.stat().st_size}
 
 
-def _child_peak_rss_mb(cmd: list[str], env: dict) -> float:
-    """Peak RSS (MB) of a command run as a child of a small wrapper process."""
+def _child_usage(cmd: list[str], env: dict) -> tuple[float, float]:
+    """Peak RSS (MB) and CPU seconds (user + system) of a command run as a child of a small
+    wrapper process."""
     code = ("import resource,subprocess,sys;"
             "p=subprocess.run(sys.argv[1:]);"
-            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+            "r=resource.getrusage(resource.RUSAGE_CHILDREN);"
+            "print(r.ru_maxrss, r.ru_utime + r.ru_stime)")
     p = subprocess.run([sys.executable, "-c", code, *cmd], capture_output=True, text=True,
                        env=env, cwd=ROOT, check=True)
-    return round(int(p.stdout.strip().splitlines()[-1]) / 1024, 1)
+    rss_kb, cpu_s = p.stdout.strip().splitlines()[-1].split()
+    return round(int(rss_kb) / 1024, 1), float(cpu_s)
+
+
+def _child_peak_rss_mb(cmd: list[str], env: dict) -> float:
+    """Peak RSS (MB) of a command run as a child of a small wrapper process."""
+    return _child_usage(cmd, env)[0]
 
 
 def peak_memory(model: str, record: str) -> dict:

@@ -58,14 +58,13 @@ def _pin_one_core() -> None:
             os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
 
 
-def read_record(data_dir: str, record: str, channel: int = 0) -> tuple[np.ndarray, float, dict]:
-    import wfdb
+def read_record(data_dir: str, record: str) -> tuple[np.ndarray, float, dict]:
+    """Channel 0 in mV, its rate, and the ADC gain and zero ``gqrs`` takes."""
+    from edge.io.records import read_record as read_wfdb
 
-    rec = wfdb.rdrecord(str(Path(data_dir) / record), channels=[channel], physical=False)
-    d = rec.d_signal[:, 0]
-    x_mv = (d.astype(np.float64) - rec.adc_zero[0]) / rec.adc_gain[0]
-    return x_mv, float(rec.fs), {"d_signal": d, "adc_gain": rec.adc_gain[0],
-                                 "adc_zero": rec.adc_zero[0]}
+    rec = read_wfdb(record, channels=[0], data_dir=data_dir)
+    x_mv = np.ascontiguousarray(rec.signal_mv[:, 0], dtype=np.float64)
+    return x_mv, rec.fs_hz, {"adc_gain": rec.adc_gain[0], "adc_zero": rec.baseline[0]}
 
 
 def gqrs_cpu_s(x_mv: np.ndarray, fs_hz: float, meta: dict) -> tuple[float, int]:
@@ -201,37 +200,6 @@ def measure(records: list[str], chunks_s: list[float], data_dir: str) -> dict:
             "per_unit": per_unit, "per_record": per_record}
 
 
-def daemon_real_time(seconds: float, samples_per_frame: int, record: str = "233",
-                     startup_cpu_s: float = 0.0) -> dict:
-    """``ecg-edge run --port`` (its own process) fed by the simulated wearable (another
-    process) at 1x real time with ``samples_per_frame`` samples per frame: the daemon's CPU
-    seconds (user + system, from the wrapper's RUSAGE_CHILDREN) over the stream's duration."""
-    from firmware_bridge.replay import spawn_replay
-
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    out = Path(tempfile.mkdtemp()) / "ev.jsonl"
-    run = [sys.executable, "-m", "edge.cli", "run", "--quiet", "--jsonl", str(out),
-           "--idle-exit-s", "1"]
-    code = ("import resource,subprocess,sys;p=subprocess.run(sys.argv[1:]);"
-            "r=resource.getrusage(resource.RUSAGE_CHILDREN);print(r.ru_utime+r.ru_stime)")
-    data = os.environ.get("MITDB_DIR")
-    sim = [record] + (["--data-dir", data] if data else []) + [
-        "--speed", "1", "--duration-s", str(seconds), "--samples-per-frame",
-        str(samples_per_frame)]
-    with spawn_replay(sim, env=env) as h:
-        w0 = time.perf_counter()
-        p = subprocess.run([sys.executable, "-c", code, *run, "--port", h.device_path],
-                           capture_output=True, text=True, env=env, cwd=ROOT, check=True)
-        wall = time.perf_counter() - w0
-    cpu = float(p.stdout.strip().splitlines()[-1])
-    beats = sum(1 for line in out.open() if '"type":"beat"' in line) if out.exists() else 0
-    return {"seconds": seconds, "samples_per_frame": samples_per_frame,
-            "frame_ms": round(1000 * samples_per_frame / 360.0, 1), "daemon_cpu_s": round(cpu, 3),
-            "wall_s": round(wall, 2), "cpu_percent_of_stream": round(100 * cpu / seconds, 3),
-            "cpu_percent_without_startup": round(100 * (cpu - startup_cpu_s) / seconds, 3),
-            "startup_cpu_s": startup_cpu_s, "beats": beats}
-
-
 def device_memory() -> dict:
     """RSS, start-up (see efficiency_memory); empty when that module is absent."""
     try:
@@ -248,7 +216,7 @@ def device_memory() -> dict:
             "startup_s": startup,
             # process start-up is inside daemon_cpu_s; cpu_percent_without_startup takes the
             # median CPU at the first processed sample off
-            "daemon_1x": [daemon_real_time(60.0, n, startup_cpu_s=start_cpu) for n in (36, 7)]}
+            "daemon_1x": [em.daemon_cpu_1x(60.0, n, startup_cpu_s=start_cpu) for n in (36, 7)]}
 
 
 def _git() -> str:

@@ -38,9 +38,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_daemon import _child_peak_rss_mb  # noqa: E402  (after the path set-up)
+from bench_daemon import _child_usage  # noqa: E402  (after the path set-up)
 
-__all__ = ["import_rss_mb", "daemon_peak_rss_mb", "startup_s", "FORBIDDEN_ON_DEVICE"]
+__all__ = ["import_rss_mb", "daemon_peak_rss_mb", "daemon_cpu_1x", "startup_s",
+           "FORBIDDEN_ON_DEVICE"]
 
 #: Modules ``ecg-edge run --port`` must not import (heavy and unused on the device).
 FORBIDDEN_ON_DEVICE = ("scipy.signal", "scipy.ndimage", "scipy.stats", "scipy.linalg",
@@ -98,11 +99,10 @@ def _record_args(record: str) -> list[str]:
     return [record] + (["--data-dir", data_dir] if data_dir else [])
 
 
-def daemon_peak_rss_mb(seconds: float = 20, *, record: str = "233",
-                       speed: float | None = 1.0) -> dict:
-    """Peak RSS (MB) of ``ecg-edge run --port PTY --quiet --jsonl FILE`` while the simulated
-    wearable sends ``seconds`` of ``record`` at ``speed`` (1 = real time, its default frames;
-    None = as fast as possible); the daemon exits 2 s after the stream ends."""
+def _daemon_on_pty(sim_args: list[str], idle_exit_s: float) -> tuple[float, float, float, Path]:
+    """``ecg-edge run --port PTY --quiet --jsonl FILE`` (its own process) fed by the simulated
+    wearable (``firmware_bridge.replay`` with ``sim_args``, another process) until it has been
+    idle ``idle_exit_s``: its peak RSS (MB), CPU seconds, wall seconds and the JSONL file."""
     import tempfile
 
     from firmware_bridge.replay import spawn_replay
@@ -110,13 +110,42 @@ def daemon_peak_rss_mb(seconds: float = 20, *, record: str = "233",
     out = Path(tempfile.mkdtemp()) / "ev.jsonl"
     env = _env()
     run = [sys.executable, "-m", "edge.cli", "run", "--quiet", "--jsonl", str(out)]
+    with spawn_replay(sim_args, env=env) as sim:
+        w0 = time.perf_counter()
+        mb, cpu = _child_usage(run + ["--port", sim.device_path, "--idle-exit-s",
+                                      str(idle_exit_s)], env)
+        wall = time.perf_counter() - w0
+    return mb, cpu, wall, out
+
+
+def daemon_peak_rss_mb(seconds: float = 20, *, record: str = "233",
+                       speed: float | None = 1.0) -> dict:
+    """Peak RSS (MB) of ``ecg-edge run --port PTY --quiet --jsonl FILE`` while the simulated
+    wearable sends ``seconds`` of ``record`` at ``speed`` (1 = real time, its default frames;
+    None = as fast as possible); the daemon exits 2 s after the stream ends."""
     sim_args = _record_args(record) + ["--speed", "max" if speed is None else str(speed),
                                        "--duration-s", str(seconds)]
-    with spawn_replay(sim_args, env=env) as sim:
-        mb = _child_peak_rss_mb(run + ["--port", sim.device_path, "--idle-exit-s", "2"], env)
+    mb, _, _, out = _daemon_on_pty(sim_args, 2)
     n_events = sum(1 for _ in out.open()) if out.exists() else 0
     return {"peak_rss_mb": mb, "record": record, "stream_s": seconds,
             "speed": "max" if speed is None else speed, "events": n_events}
+
+
+def daemon_cpu_1x(seconds: float, samples_per_frame: int, *, record: str = "233",
+                  startup_cpu_s: float = 0.0) -> dict:
+    """The daemon's CPU share at 1x real time: :func:`daemon_peak_rss_mb`'s set-up with the
+    wearable sending ``samples_per_frame`` samples per frame (record 233: 360 Hz); the CPU
+    seconds include the process start-up, ``cpu_percent_without_startup`` takes
+    ``startup_cpu_s`` off."""
+    sim_args = _record_args(record) + ["--speed", "1", "--duration-s", str(seconds),
+                                       "--samples-per-frame", str(samples_per_frame)]
+    _, cpu, wall, out = _daemon_on_pty(sim_args, 1)
+    beats = sum(1 for line in out.open() if '"type":"beat"' in line) if out.exists() else 0
+    return {"seconds": seconds, "samples_per_frame": samples_per_frame,
+            "frame_ms": round(1000 * samples_per_frame / 360.0, 1), "daemon_cpu_s": round(cpu, 3),
+            "wall_s": round(wall, 2), "cpu_percent_of_stream": round(100 * cpu / seconds, 3),
+            "cpu_percent_without_startup": round(100 * (cpu - startup_cpu_s) / seconds, 3),
+            "startup_cpu_s": startup_cpu_s, "beats": beats}
 
 
 def _cpu_s(pid: int) -> float:
