@@ -173,15 +173,10 @@ class DeviceStream:
             events.extend(self.drain())
             events.extend(self._gap(start))
         x = np.ascontiguousarray(samples[:, self.channel], dtype=np.float64)
-        if self._queued + x.size < self.block:
-            self._queue.append(x)
-            self._queued += x.size
-            return events
-        if self._queue:
-            self._queue.append(x)
-            x = np.concatenate(self._queue)
-            self._queue, self._queued = [], 0
-        events.extend(self._feed(x))
+        self._queue.append(x)
+        self._queued += x.size
+        if self._queued >= self.block:
+            events.extend(self.drain())
         return events
 
     @property
