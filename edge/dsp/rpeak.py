@@ -60,6 +60,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edge.dsp import scisig as signal
+from edge.dsp.buffer import SampleBuffer
 from edge.dsp.medians import median, median_of
 from edge.dsp.preprocess import PROCESSING_FS_HZ, Conditioned
 from edge.errors import ConfigError, SignalError
@@ -192,56 +193,6 @@ class _EnergyChannel:
         return bp, feat, feat2
 
 
-class _Buffer:
-    """A growable 1-D buffer addressed by absolute sample index.
-
-    Appends write into spare capacity (the storage doubles when full, and trimmed samples are
-    reclaimed by moving the kept ones to the front), so a call costs what it appends, not
-    what the buffer holds.
-    """
-
-    def __init__(self, dtype=np.float64) -> None:
-        self.dtype = dtype
-        self._store = np.zeros(1024, dtype=dtype)
-        self._lo = 0  # position of sample ``start`` in the storage
-        self._hi = 0  # one past the last sample
-        self.start = 0
-
-    @property
-    def data(self) -> np.ndarray:
-        return self._store[self._lo:self._hi]
-
-    @property
-    def end(self) -> int:
-        return self.start + self._hi - self._lo
-
-    def append(self, x: np.ndarray) -> None:
-        n = x.size
-        if self._hi + n > self._store.size:
-            kept = self._hi - self._lo
-            if kept + n > self._store.size // 2:
-                store = np.zeros(max(2 * self._store.size, 2 * (kept + n)), dtype=self.dtype)
-            else:
-                store = self._store
-            store[:kept] = self._store[self._lo:self._hi]
-            self._store, self._lo, self._hi = store, 0, kept
-        self._store[self._hi:self._hi + n] = x
-        self._hi += n
-
-    def get(self, a: int, b: int) -> np.ndarray:
-        a = max(a, self.start)
-        b = min(b, self.end)
-        if b <= a:
-            return np.zeros(0, dtype=self.dtype)
-        return self._store[self._lo + a - self.start:self._lo + b - self.start]
-
-    def trim_before(self, index: int) -> None:
-        drop = min(index - self.start, self._hi - self._lo)
-        if drop > 0:
-            self._lo += drop
-            self.start += drop
-
-
 class RPeakDetector:
     """Streaming R-peak detector; see the module docstring for the algorithm and latency."""
 
@@ -289,11 +240,11 @@ class RPeakDetector:
         self._qrs_channel.reset()
         self._hf_channel.reset()
         self._n = 0  # conditioned samples consumed
-        self._sig = _Buffer()  # conditioned signal
-        self._bp = _Buffer()  # band-passed
-        self._feat = _Buffer()  # integrated energy
-        self._hf = _Buffer()  # integrated high-band energy
-        self._env = _Buffer()  # QRS-band |derivative| over vf_integration_ms (flutter test)
+        self._sig = SampleBuffer()  # conditioned signal
+        self._bp = SampleBuffer()  # band-passed
+        self._feat = SampleBuffer()  # integrated energy
+        self._hf = SampleBuffer()  # integrated high-band energy
+        self._env = SampleBuffer()  # QRS-band |derivative| over vf_integration_ms (flutter test)
         self._hf_hist: deque[float] = deque(maxlen=8)  # accepted beats' hf ratios
         self._invalid_until = -1  # last index (inclusive) touched by invalid input + settle
         self._invalid_runs: deque[tuple[int, int]] = deque()  # [a, b] invalid, incl. settle

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edge.dsp.buffer import SampleBuffer
 from edge.dsp.preprocess import PROCESSING_FS_HZ, Conditioned
 from edge.errors import ConfigError, ModelError, SignalError
 from edge.rhythm.model import TreeModel, default_model_path, load_tree_model
@@ -160,12 +161,9 @@ class VfWindows:
         self.reset()
 
     def reset(self) -> None:
-        # samples from the next window's start on, in buffers filled in place (a small chunk
-        # costs two slice copies, not a concatenation of the whole window)
-        self._x = np.zeros(4 * self.n_window)
-        self._valid = np.zeros(4 * self.n_window, dtype=bool)
-        self._fill = 0  # samples held
-        self._base = 0  # absolute index of self._x[0]
+        # samples from the next window's start on (a small chunk costs what it appends)
+        self._x = SampleBuffer()
+        self._valid = SampleBuffer(bool)
         self._start: int | None = None  # absolute index of the stream's first sample
         self._end: int | None = None  # absolute index after the last sample fed
         self._next: int | None = None  # end of the next window
@@ -191,31 +189,18 @@ class VfWindows:
         if self._start is None:
             if n == 0:
                 return []
-            self._start = self._end = self._base = int(chunk.sample_index)
+            self._start = self._end = int(chunk.sample_index)
+            self._x, self._valid = SampleBuffer(start=self._start), SampleBuffer(bool, self._start)
             self._next = self._start + self.n_window
         elif n and int(chunk.sample_index) != self._end:
             raise SignalError(f"conditioned chunk starts at {chunk.sample_index}, expected "
                               f"{self._end} (call reset() after a gap)")
         if n == 0:
             return []
-        if self._fill + n > self._x.size:
-            # drop what no window needs any more (before the next window's start)
-            drop = min(self._fill, max(0, self._next - self.n_window - self._base))
-            held = self._fill - drop
-            if held + n > self._x.size:
-                size = 2 * (held + n)
-                x_new, v_new = np.zeros(size), np.zeros(size, dtype=bool)
-            else:
-                x_new, v_new = self._x, self._valid
-            x_new[:held] = self._x[drop:self._fill]  # (overlapping copy: numpy buffers it)
-            v_new[:held] = self._valid[drop:self._fill]
-            self._x, self._valid = x_new, v_new
-            self._fill, self._base = held, self._base + drop
-        self._x[self._fill:self._fill + n] = chunk.filtered_mv
-        self._valid[self._fill:self._fill + n] = chunk.valid
-        self._fill += n
+        self._x.append(chunk.filtered_mv)
+        self._valid.append(chunk.valid)
         self._end += n
-        x, v, base = self._x[:self._fill], self._valid[:self._fill], self._base
+        x, v, base = self._x.data, self._valid.data, self._x.start
         out: list[tuple[int, np.ndarray | None]] = []
         cfg = self.config
         ends: list[int] = []
@@ -240,6 +225,9 @@ class VfWindows:
             self.n_windows += len(ends)
             self.n_unanalysed += int((~ok).sum())
             out = [(end, next(it) if good else None) for end, good in zip(ends, ok.tolist())]
+            # nothing before the next window's start is needed any more
+            self._x.trim_before(self._next - self.n_window)
+            self._valid.trim_before(self._next - self.n_window)
         return out
 
 
