@@ -36,6 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edge.dsp.buffer import SampleBuffer
 from edge.dsp.preprocess import PROCESSING_FS_HZ
 from edge.errors import ConfigError, SignalError
 
@@ -283,8 +284,7 @@ class BeatWindower:
         self.reset()
 
     def reset(self) -> None:
-        self._sig = np.zeros(0)
-        self._sig_start = 0
+        self._sig = SampleBuffer()  # conditioned samples, from the oldest window needed on
         self._n = 0
         self._pending: deque[int] = deque()
         self._history: deque[int] = deque(maxlen=self.config.long_beats + 1)
@@ -310,13 +310,13 @@ class BeatWindower:
             if v.shape != x.shape:
                 raise SignalError(f"valid mask {v.shape} does not match the chunk {x.shape}")
             self._add_invalid(v)
-        self._sig = np.concatenate([self._sig, x])
+        self._sig.append(x)
         self._n += x.size
         for b in np.asarray(beats, dtype=np.int64).tolist():
             last = self._pending[-1] if self._pending else self._last_released
             if last is not None and b <= last:
                 raise SignalError(f"beats must increase: {b} after {last}")
-            if 0 < self._sig_start > b + cfg.align_samples - cfg.before_samples:
+            if 0 < self._sig.start > b + cfg.align_samples - cfg.before_samples:
                 self.n_late += 1
                 logger.warning("beat at %d arrived after its window start left the %d-sample "
                                "history; its window is edge-padded", b, self.history_samples)
@@ -394,7 +394,7 @@ class BeatWindower:
             pre = np.concatenate([[post[0]] if r0 == 0 else unknown_new[r0 - 1:r0],
                                   post[:-1]])
             rr_unknown[:, 0], rr_unknown[:, 1] = pre, post
-        win = extract_windows(self._sig, np.array(ready), cfg, offset=self._sig_start)
+        win = extract_windows(self._sig.data, np.array(ready), cfg, offset=self._sig.start)
         for j, b in enumerate(ready):
             self._pending.popleft()
             self._history.append(b)
@@ -412,11 +412,7 @@ class BeatWindower:
         if self._pending:
             oldest = min(oldest, self._pending[0])
         first_needed = oldest + cfg.align_samples - cfg.before_samples - 1
-        drop = first_needed - self._sig_start
-        if drop > 0:
-            drop = min(drop, self._sig.size)
-            self._sig = self._sig[drop:]
-            self._sig_start += drop
+        self._sig.trim_before(first_needed)
         if self._last_released is not None:
             keep_from = self._last_released + min(0, cfg.align_samples - cfg.before_samples)
             while self._invalid_runs and self._invalid_runs[0][1] <= keep_from:

@@ -1,6 +1,6 @@
 """A growable 1-D sample buffer addressed by absolute sample index, for streaming stages that
-keep a bounded look-back (the R-peak detector's signal and features, the VF detector's
-windows)."""
+keep a bounded look-back (the R-peak detector's signal and features, the beat windower's
+signal, the VF detector's windows)."""
 from __future__ import annotations
 
 import numpy as np
