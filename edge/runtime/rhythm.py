@@ -158,15 +158,10 @@ class DeviceRhythm:
              clean: bool) -> tuple[str | None, list[AlertEvent]]:
         """Take one released beat (time order); returns its rhythm label for the beat event
         and the ``afib`` alerts it confirmed. ``rr_pre_s``/``clean``: the interval before it
-        and whether it is analysed time (see :class:`AfBurden`)."""
-        changes = self.analyser.process(np.array([int(sample_index)], dtype=np.int64),
-                                        self.fs_hz, np.array([label]))
-        alerts = [a for c in changes for a in self._change(c)]
-        for c in changes:
-            self.burden.relabel_since(c.sample_index / self.fs_hz, c.rhythm == RHYTHM_AF)
-        rhythm = self.rhythm
-        if clean and rhythm is not None and math.isfinite(rr_pre_s):
-            self.burden.add(sample_index / self.fs_hz, rr_pre_s, rhythm == "AFIB")
+        and whether it is analysed time (see :class:`AfBurden`). Its reported call:
+        :meth:`call`."""
+        rhythm, _, alerts = self._take([sample_index], [label], [rr_pre_s], [clean],
+                                       calls=False)[0]
         return rhythm, alerts
 
     def beats(self, sample_index: list[int], labels: list[str], rr_pre_s: list[float],
@@ -175,6 +170,11 @@ class DeviceRhythm:
         :meth:`call` give when fed one at a time -- its rhythm label, its reported call and
         the ``afib`` alerts it confirmed -- with the analyser's windows computed in one
         batch (:meth:`edge.rhythm.RhythmAnalyser.process_indexed`)."""
+        return self._take(sample_index, labels, rr_pre_s, clean, calls=True)
+
+    def _take(self, sample_index: list[int], labels: list[str], rr_pre_s: list[float],
+              clean: list[bool], *, calls: bool
+              ) -> list[tuple[str | None, str, list[AlertEvent]]]:
         if not sample_index:
             return []
         _, state, changes = self.analyser.process_indexed(
@@ -194,7 +194,7 @@ class DeviceRhythm:
             if ok and rhythm is not None and math.isfinite(rr):
                 self.burden.add(at / self.fs_hz, rr, rhythm == "AFIB")
             call = label
-            if self.beat_context:
+            if calls and self.beat_context:
                 call = beat_call(label, now or None)
                 if call != label:
                     self.n_calls_changed += 1
