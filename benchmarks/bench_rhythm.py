@@ -18,9 +18,15 @@
   ``--no-rhythm-context`` on DS2 (reference beats and end to end, as
   ``benchmarks/bench_annotate.py`` scores them) and on the SVDB records here (a second,
   S-rich set of patients the beat model never saw; design data);
+* noise check (design data): false AF on DS1 records without AF with NSTDB ``em``/``ma``
+  noise at 6 dB, RR only (no quality flags) and with the quality stage's readable flags;
 * analyser cost per beat (us, one core, one call over all beats of a record).
 
-    MITDB_DIR=... SVDB_DIR=... python benchmarks/bench_rhythm.py [--no-ds2] [--no-beats]
+MIT-BIH end to end, the analyser gets the beat model's classes and the quality stage's
+readable flags (:func:`training.rhythm.mitdb_rhythm_readable`), as the daemon passes them.
+
+    MITDB_DIR=... NSTDB_DIR=... SVDB_DIR=... python benchmarks/bench_rhythm.py [--no-ds2]
+        [--no-beats] [--no-noise]
     python benchmarks/bench_rhythm.py --cinc-only   # the CinC section alone
 
 ``--cinc-only`` re-runs the CinC cross-validation alone and replaces the ``cinc`` part of an
@@ -47,6 +53,7 @@ sys.path.insert(0, str(ROOT))
 from edge.model.bundled import default_model_path  # noqa: E402
 from edge.rhythm.analyser import (  # noqa: E402
     RHYTHM_AF,
+    RHYTHM_NOISE,
     RhythmAnalyser,
     RhythmConfig,
     analyse_beats,
@@ -62,6 +69,7 @@ from training.rhythm import (  # noqa: E402
     f1_scores,
     mitdb_rhythm_beats,
     mitdb_rhythm_labels,
+    mitdb_rhythm_readable,
     mitdb_window_dataset,
     rhythm_intervals,
     strip_dataset,
@@ -69,8 +77,8 @@ from training.rhythm import (  # noqa: E402
     window_dataset,
 )
 
-COMMAND = ("MITDB_DIR=/work/shared/data/mitdb SVDB_DIR=/work/shared/data/svdb "
-           "python benchmarks/bench_rhythm.py")
+COMMAND = ("MITDB_DIR=/work/shared/data/mitdb NSTDB_DIR=/work/shared/data/nstdb "
+           "SVDB_DIR=/work/shared/data/svdb python benchmarks/bench_rhythm.py")
 CINC_COMMAND = ("CINC2017_DIR=/work/shared/data/cinc2017 "
                 "python benchmarks/bench_rhythm.py --cinc-only")
 EPISODE_MIN_S = 30.0
@@ -121,14 +129,15 @@ def overlap(a: list[Interval], b: list[Interval]) -> int:
     return total
 
 
-def intervals_from_changes(changes, n_samples: int) -> list[Interval]:
-    """AF/AFL intervals from an analyser's change list (the last runs to ``n_samples``)."""
+def intervals_from_changes(changes, n_samples: int, rhythm: str = RHYTHM_AF) -> list[Interval]:
+    """``rhythm`` (default AF/AFL) intervals from an analyser's change list (the last runs to
+    ``n_samples``)."""
     out: list[Interval] = []
     start = None
     for ch in changes:
-        if ch.rhythm == RHYTHM_AF and start is None:
+        if ch.rhythm == rhythm and start is None:
             start = ch.sample_index
-        elif ch.rhythm != RHYTHM_AF and start is not None:
+        elif ch.rhythm != rhythm and start is not None:
             out.append((start, ch.sample_index))
             start = None
     if start is not None:
@@ -198,13 +207,15 @@ def baseline_window_model() -> _LogReg:
 
 
 def mitdb_af(records: tuple[str, ...], model, cfg: RhythmConfig) -> dict:
-    """Per-record AF/AFL duration and episodes, end to end from detected beats."""
+    """Per-record AF/AFL duration and episodes, end to end from detected beats (with the beat
+    model's classes and the quality stage's readable flags, as the daemon passes them)."""
     per = {}
     for r in records:
         beats, _, fs = mitdb_rhythm_beats(r)
         labels = mitdb_rhythm_labels(r, for_training=False)  # the beat model's, as on the device
+        readable = mitdb_rhythm_readable(r)
         truth, n, _ = rhythm_intervals(r)
-        res = analyse_beats(beats, fs, labels, config=cfg, model=model)
+        res = analyse_beats(beats, fs, labels, config=cfg, model=model, readable=readable)
         found = intervals_from_changes(res.changes, n)
         long_false = [f for f in found if overlap([f], truth) == 0
                       and (f[1] - f[0]) / fs >= EPISODE_MIN_S]
@@ -214,6 +225,81 @@ def mitdb_af(records: tuple[str, ...], model, cfg: RhythmConfig) -> dict:
                   "false_episodes_ge_30s": len(long_false),
                   "false_episode_s": [round((e - s) / fs, 1) for s, e in long_false]}
     return per
+
+
+NOISE_RECORDS = ("101", "106", "108", "112", "115", "116", "118", "119", "122", "205", "209",
+                 "215", "220", "223", "230")
+NOISE_SNR_DB = 6.0
+
+
+def noisy_signal(x: np.ndarray, fs: float, kind: str, seed: int) -> np.ndarray:
+    """``x`` with NSTDB ``kind`` noise at :data:`NOISE_SNR_DB` in 2-minute segments every
+    4 minutes after the first 5 (the NSTDB protocol); signal power as NSTDB defines it, the
+    squared QRS peak-to-peak amplitude (0.5-99.5 percentile range) over 8."""
+    from training.dataset import _noise
+
+    z = _noise(kind)[:, 0]
+    rng = np.random.default_rng(seed)
+    off = int(rng.integers(0, max(1, z.size - x.size)))
+    zz = np.resize(z[off:], x.size)
+    zz = zz - zz.mean()
+    ptp = float(np.percentile(x, 99.5) - np.percentile(x, 0.5))
+    gain = np.sqrt(ptp ** 2 / 8 / (float(np.var(zz)) * 10 ** (NOISE_SNR_DB / 10)))
+    mask = np.zeros(x.size, dtype=bool)
+    seg = int(120 * fs)
+    for start in range(int(300 * fs), x.size, 2 * seg):
+        mask[start:start + seg] = True
+    return x + gain * zz * mask
+
+
+def noisy_beats(record: str, kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, int]:
+    """Detected beats, the beat model's classes and the readable flags of a DS1 record with
+    NSTDB noise (:func:`noisy_signal`; cached), its rate and length (samples)."""
+    from edge.dsp.detection import detect_signal
+    from edge.io.records import read_record
+    from training.dataset import cache_dir
+    from training.rhythm import _classifier, _labels_at, beat_readable, detector_tag
+
+    clf = _classifier()
+    cache = cache_dir() / (f"rhythm_noisy_{record}_{kind}{NOISE_SNR_DB:g}_{clf.model_version}_"
+                           f"{detector_tag()}.npz")
+    if cache.is_file():
+        z = np.load(cache)
+        return z["beats"], z["labels"], z["readable"], float(z["fs_hz"]), int(z["n"])
+    rec = read_record(record)
+    ch = rec.sig_names.index("MLII") if "MLII" in rec.sig_names else 0
+    fs = rec.fs_hz
+    y = noisy_signal(np.nan_to_num(rec.signal_mv[:, ch]), fs, kind, int(record))
+    beats = detect_signal(y, fs, chunk_s=None).astype(np.int64)
+    labels = _labels_at(clf, y, fs, beats)
+    ok = beat_readable(y, fs, beats)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(cache, beats=beats, labels=labels, readable=ok, fs_hz=fs, n=y.size)
+    return beats, labels, ok, fs, y.size
+
+
+def noise_check(model, cfg: RhythmConfig) -> dict:
+    """False AF on DS1 records without AF with NSTDB ``em`` / ``ma`` noise (design data):
+    AF episodes >= 30 s and AF seconds, with and without the quality stage's readable flags,
+    and the time the analyser called ``NOISE``."""
+    out: dict = {}
+    for kind in ("em", "ma"):
+        for flags in (False, True):
+            out[f"{kind}_{'quality' if flags else 'rr_only'}"] = {
+                "hours": 0.0, "af_episodes_ge_30s": 0, "af_s": 0.0, "noise_s": 0.0}
+        for r in NOISE_RECORDS:
+            beats, labels, ok, fs, n = noisy_beats(r, kind)
+            for flags in (False, True):
+                res = analyse_beats(beats, fs, labels, config=cfg, model=model,
+                                    readable=ok if flags else None)
+                o = out[f"{kind}_{'quality' if flags else 'rr_only'}"]
+                o["hours"] += n / fs / 3600
+                af = intervals_from_changes(res.changes, n)
+                o["af_episodes_ge_30s"] += sum((e - s) / fs >= EPISODE_MIN_S for s, e in af)
+                o["af_s"] += sum(e - s for s, e in af) / fs
+                o["noise_s"] += sum(e - s for s, e in intervals_from_changes(
+                    res.changes, n, RHYTHM_NOISE)) / fs
+    return out
 
 
 def summarise(per: dict) -> dict:

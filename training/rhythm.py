@@ -42,7 +42,7 @@ from training.data import DS1, DS2
 from training.dataset import cache_dir
 
 __all__ = ["CincBeats", "cinc_dir", "cinc_beats", "cinc_labels",
-           "mitdb_rhythm_beats", "mitdb_rhythm_labels",
+           "mitdb_rhythm_beats", "mitdb_rhythm_labels", "mitdb_rhythm_readable", "beat_readable",
            "rhythm_intervals", "mitdb_window_dataset", "strip_predictions",
            "window_dataset", "strip_dataset", "fit_trees", "export_trees", "cinc_folds",
            "balanced_weights", "f1_scores", "main"]
@@ -230,6 +230,45 @@ def mitdb_rhythm_beats(record: str, data_dir: str | os.PathLike | None = None
     for a, b in intervals:
         af |= (beats >= a) & (beats < b)
     return beats.astype(np.int64), af, fs
+
+
+def beat_readable(x_mv: np.ndarray, fs_hz: float, beats: np.ndarray) -> np.ndarray:
+    """Per beat, whether the interval ending at it is readable as the daemon judges it
+    (``clean`` in :mod:`edge.runtime.device`): every signal-quality window
+    (:class:`edge.dsp.quality.SignalQuality`, default settings) overlapping it is ``good``.
+    The first beat has no interval (True; the analyser reads no interval there)."""
+    from edge.dsp.quality import QualityConfig, SignalQuality  # noqa: PLC0415
+
+    b = np.asarray(beats, dtype=np.int64)
+    if b.size == 0:
+        return np.zeros(0, dtype=bool)
+    q = SignalQuality(QualityConfig(fs_hz=fs_hz, history_windows=10 ** 7))
+    q.process(np.asarray(x_mv, dtype=np.float64))
+    hist = list(q.history)
+    start = np.array([w.start_index for w in hist], dtype=np.int64)
+    end = np.array([w.end_index for w in hist], dtype=np.int64)
+    bad = np.r_[0, np.cumsum([w.level != "good" for w in hist])]  # not-good windows before k
+    lo = np.r_[b[:1], b[:-1]]
+    first = np.searchsorted(end, lo, side="right")  # first window ending after lo
+    last = np.searchsorted(start, b, side="right")  # windows starting at or before b
+    return (bad[np.maximum(last, first)] - bad[first]) == 0
+
+
+def mitdb_rhythm_readable(record: str, data_dir: str | os.PathLike | None = None
+                          ) -> np.ndarray:
+    """:func:`beat_readable` of the detected beats of a MIT-BIH record (cached)."""
+    beats, _, _ = mitdb_rhythm_beats(record, data_dir)
+    cache = cache_dir() / f"rhythm_mitdb_readable_{record}_{detector_tag()}.npz"
+    if cache.is_file():
+        z = np.load(cache)
+        if z["readable"].size == beats.size:
+            return z["readable"]
+    rec = read_record(record, data_dir=data_dir)
+    ch = rec.sig_names.index("MLII") if "MLII" in rec.sig_names else 0
+    out = beat_readable(np.nan_to_num(rec.signal_mv[:, ch]), rec.fs_hz, beats)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(cache, readable=out)
+    return out
 
 
 def _window_kw(cfg: RhythmConfig) -> dict:

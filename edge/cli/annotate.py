@@ -229,7 +229,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    "rhythm analyser, ventricular fibrillation/flutter from the VF detector, "
                    "ventricular tachycardia from runs of >= 3 V beats at >= 100 bpm) as "
                    "MIT-BIH '+' annotations with aux notes '(N' / '(AFIB' / '(VF' / '(VFL' / "
-                   "'(VT'")
+                   "'(VT', and '(NOISE' for >= 10 s of implausible beat intervals")
     p.add_argument("--no-rhythm-context", dest="rhythm_context", action="store_false",
                    help="write the beat model's calls as they are; by default a beat the model "
                    "calls S inside atrial fibrillation/flutter the analyser has confirmed is "

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from edge.rhythm.analyser import (
     RHYTHM_AF,
+    RHYTHM_NOISE,
     RHYTHM_OTHER,
     RHYTHMS,
     WFDB_AUX,
@@ -28,8 +29,8 @@ from edge.rhythm.features import FEATURE_NAMES, beat_window_features, rr_window_
 from edge.rhythm.model import TreeModel, load_tree_model
 from edge.rhythm.strip import STRIP_CLASSES, StripResult, classify_strip, load_strip_model
 
-__all__ = ["RHYTHM_AF", "RHYTHM_OTHER", "RHYTHMS", "WFDB_AUX", "RhythmAnalyser", "RhythmChange",
-           "RhythmConfig", "RhythmResult", "analyse_beats", "load_af_model", "FEATURE_NAMES",
-           "beat_window_features", "rr_window_features", "TreeModel", "load_tree_model",
-           "STRIP_CLASSES", "StripResult", "classify_strip", "load_strip_model",
+__all__ = ["RHYTHM_AF", "RHYTHM_NOISE", "RHYTHM_OTHER", "RHYTHMS", "WFDB_AUX", "RhythmAnalyser",
+           "RhythmChange", "RhythmConfig", "RhythmResult", "analyse_beats", "load_af_model",
+           "FEATURE_NAMES", "beat_window_features", "rr_window_features", "TreeModel",
+           "load_tree_model", "STRIP_CLASSES", "StripResult", "classify_strip", "load_strip_model",
            "RhythmAwareBeats", "beat_call", "beat_calls", "rhythm_aware"]

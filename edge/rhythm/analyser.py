@@ -17,10 +17,20 @@ aux notes (:data:`WFDB_AUX`). :data:`RHYTHM_OTHER` (``"N"``) is every rhythm tha
 
 With beat classes, an interval that starts or ends at a ventricular beat (``V``, ``F``) is left
 out of the window (:func:`edge.rhythm.features.usable_intervals`): PVCs make sinus rhythm
-irregular without any atrial disorder, and AF with PVCs stays irregular without them. An
-interval outside ``min_rr_s``..``max_rr_s`` (a missed stretch, signal loss) restarts the
-window: no window ever spans it. Feeding beats one, seven or all at a time gives identical
-results (state is explicit: the last ``window_beats`` beat positions and the episode state).
+irregular without any atrial disorder, and AF with PVCs stays irregular without them.
+
+**Unreadable stretches** (:data:`RHYTHM_NOISE`): an interval outside ``min_rr_s``..``max_rr_s``
+(a missed stretch, signal loss, noise detected as beats) or ending at a beat the caller marks
+unreadable (``readable`` False: the signal-quality stage did not grade its signal good)
+restarts the window -- no window ever spans it. A run of such intervals lasting ``noise_s`` or
+longer changes the rhythm to ``NOISE`` (dated where the run began; an open AF episode ends
+there), and the rhythm stays ``NOISE`` until a full window of readable intervals gives a P(AF)
+again, when it changes to ``N`` (dated at the first readable beat) and AF must be confirmed
+anew, its run never dated back before that change. AF is never declared from a window that
+spans unreadable signal.
+
+Feeding beats one, seven or all at a time gives identical results (state is explicit: the
+last ``window_beats`` beat positions and the episode state).
 """
 from __future__ import annotations
 
@@ -36,18 +46,21 @@ from edge.errors import ConfigError, SignalError
 from edge.rhythm.features import FEATURE_NAMES, MIN_INTERVALS, VENTRICULAR, rr_windows_features
 from edge.rhythm.model import TreeModel, default_model_path, load_tree_model
 
-__all__ = ["RHYTHM_AF", "RHYTHM_OTHER", "RHYTHMS", "WFDB_AUX", "RhythmConfig", "RhythmChange",
-           "RhythmAnalyser", "RhythmResult", "analyse_beats", "load_af_model"]
+__all__ = ["RHYTHM_AF", "RHYTHM_OTHER", "RHYTHM_NOISE", "RHYTHMS", "WFDB_AUX", "RhythmConfig",
+           "RhythmChange", "RhythmAnalyser", "RhythmResult", "analyse_beats", "load_af_model"]
 
 logger = logging.getLogger(__name__)
 
 RHYTHM_OTHER = "N"
 RHYTHM_AF = "AF/AFL"
-RHYTHMS = (RHYTHM_OTHER, RHYTHM_AF)
-#: MIT-BIH rhythm aux notes of our rhythm labels.
-WFDB_AUX = {RHYTHM_OTHER: "(N", RHYTHM_AF: "(AFIB"}
+RHYTHM_NOISE = "NOISE"
+RHYTHMS = (RHYTHM_OTHER, RHYTHM_AF, RHYTHM_NOISE)
+#: MIT-BIH rhythm aux notes of our rhythm labels (``(NOISE``: unreadable, no rhythm judged).
+WFDB_AUX = {RHYTHM_OTHER: "(N", RHYTHM_AF: "(AFIB", RHYTHM_NOISE: "(NOISE"}
 #: Most windows whose features are computed in one batch (bounds the memory of a long call).
 _BATCH_WINDOWS = 512
+#: P(AF) of a NOISE change (none was computed); one object, so equal changes compare equal.
+_NO_P_AF = float("nan")
 _EVIDENCE = ("nrmssd", "cosen", "turning_point_ratio", "pnn50", "short_long_share")
 
 
@@ -65,6 +78,8 @@ class RhythmConfig:
     min_episode_s : shortest AF episode (s); shorter AF runs are not reported.
     offset_s : shortest non-AF run that ends an episode (s).
     lag_beats : beats a change is dated back (0..window_beats).
+    noise_s : shortest run of unreadable intervals that makes the rhythm ``NOISE`` (s, > 0;
+        ``inf``: never).
     model_path : the AF window model (JSON); ``None``: the bundled one.
     """
 
@@ -79,6 +94,7 @@ class RhythmConfig:
     min_episode_s: float = 30.0
     offset_s: float = 10.0
     lag_beats: int = 20
+    noise_s: float = 10.0
     model_path: str | None = None
 
     def __post_init__(self) -> None:
@@ -110,6 +126,9 @@ class RhythmConfig:
             raise ConfigError("min_episode_s", f"must be >= 0 s, got {self.min_episode_s}")
         if not (np.isfinite(self.offset_s) and self.offset_s >= 0):
             raise ConfigError("offset_s", f"must be >= 0 s, got {self.offset_s}")
+        if (isinstance(self.noise_s, bool) or not isinstance(self.noise_s, (int, float))
+                or not self.noise_s > 0):  # NaN fails too
+            raise ConfigError("noise_s", f"must be > 0 s (inf: never), got {self.noise_s}")
         if not 0 <= self.lag_beats <= self.window_beats:
             raise ConfigError("lag_beats", f"must be in 0..window_beats ({self.window_beats}), "
                                            f"got {self.lag_beats}")
@@ -159,16 +178,21 @@ class RhythmAnalyser:
         self._first: int | None = None
         self._run_start: int | None = None  # first beat of the run against the current rhythm
         self._run_beats = 0
+        self._changed_at: int | None = None  # date of the last change (changes stay in order)
+        self._noise_start: int | None = None  # start of the open run of unreadable intervals
+        self._readable_since: int | None = None  # first readable beat after NOISE
         self.n_beats = 0
         self.n_window_restarts = 0
+        self.n_unreadable = 0  # intervals not read (implausible RR or marked unreadable)
 
     @property
     def rhythm(self) -> str | None:
         """The current rhythm (``None`` before the first window)."""
         return self._rhythm
 
-    def _check(self, sample_index: np.ndarray, fs_hz: float,
-               labels: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+    def _check(self, sample_index: np.ndarray, fs_hz: float, labels: np.ndarray | None,
+               readable: np.ndarray | None
+               ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
         idx = np.asarray(sample_index)
         if idx.ndim != 1 or (idx.size and not np.issubdtype(idx.dtype, np.integer)):
             raise SignalError(f"sample_index must be a 1-D integer array, got shape {idx.shape} "
@@ -187,30 +211,37 @@ class RhythmAnalyser:
             if lab.shape != idx.shape:
                 raise SignalError(f"labels must match sample_index: shape {lab.shape} vs "
                                   f"{idx.shape}")
-        return idx, lab
+        ok = None
+        if readable is not None:
+            ok = np.asarray(readable)
+            if ok.shape != idx.shape or ok.dtype != bool:
+                raise SignalError(f"readable must be a bool array like sample_index: shape "
+                                  f"{ok.shape} dtype {ok.dtype} vs {idx.shape}")
+        return idx, lab, ok
 
     def process_beats(self, sample_index: np.ndarray, fs_hz: float,
-                      labels: np.ndarray | None = None) -> tuple[np.ndarray, list[RhythmChange]]:
+                      labels: np.ndarray | None = None, readable: np.ndarray | None = None
+                      ) -> tuple[np.ndarray, list[RhythmChange]]:
         """Like :meth:`process`, also returning each beat's P(AF) (NaN before a full window)."""
-        p_out, _, changes = self.process_online(sample_index, fs_hz, labels)
+        p_out, _, changes = self.process_online(sample_index, fs_hz, labels, readable)
         return p_out, changes
 
     def process_online(self, sample_index: np.ndarray, fs_hz: float,
-                       labels: np.ndarray | None = None
+                       labels: np.ndarray | None = None, readable: np.ndarray | None = None
                        ) -> tuple[np.ndarray, np.ndarray, list[RhythmChange]]:
         """Like :meth:`process_beats`, also returning the rhythm confirmed when each beat was
         taken (what a device knows as the beat leaves: ``""`` before the first window); the
         changes are dated back, this state is not."""
-        p_out, state, changes = self.process_indexed(sample_index, fs_hz, labels)
+        p_out, state, changes = self.process_indexed(sample_index, fs_hz, labels, readable)
         return p_out, state, [c for _, c in changes]
 
     def process_indexed(self, sample_index: np.ndarray, fs_hz: float,
-                        labels: np.ndarray | None = None
+                        labels: np.ndarray | None = None, readable: np.ndarray | None = None
                         ) -> tuple[np.ndarray, np.ndarray, list[tuple[int, RhythmChange]]]:
         """Like :meth:`process_online`, each change paired with the position (in this
         call's beats) of the beat that confirmed it -- what a caller needs to handle many
         beats in one call as if it had fed them one at a time."""
-        idx, lab = self._check(sample_index, fs_hz, labels)
+        idx, lab, ok = self._check(sample_index, fs_hz, labels, readable)
         self._fs_hz = float(fs_hz)
         cfg = self.config
         n = idx.size
@@ -222,6 +253,8 @@ class RhythmAnalyser:
         # 1. the windows (cheap, beat by beat): the usable intervals of this call follow the
         #    carried-over window in ``stream``; beat i's window is stream[w_start[i]:w_end[i]]
         labels_l = lab.tolist() if lab is not None else [""] * n
+        ok_l = ok.tolist() if ok is not None else [True] * n
+        prev = np.empty(n, dtype=np.int64)  # each beat's previous beat (-1: none)
         stream: list[int] = list(self._rr)
         seg = 0  # where the current window's run of intervals starts in ``stream``
         w_start = np.zeros(n, dtype=np.int64)
@@ -232,9 +265,10 @@ class RhythmAnalyser:
         wb = cfg.window_beats
         for i, s in enumerate(idx.tolist()):
             label = labels_l[i]
+            prev[i] = -1 if last is None else last
             if last is not None:
                 rr = (s - last) / fs
-                if not lo_rr <= rr <= hi_rr:
+                if not (lo_rr <= rr <= hi_rr and ok_l[i]):  # unreadable: restart the window
                     seg = len(stream)
                     restart[i] = True
                 elif label not in VENTRICULAR and last_label not in VENTRICULAR:
@@ -244,6 +278,7 @@ class RhythmAnalyser:
             w_start[i] = max(seg, w_end[i] - wb)
         self._last, self._last_label = last, last_label
         self.n_window_restarts += int(restart.sum())
+        self.n_unreadable += int(restart.sum())
         self._rr.clear()
         self._rr.extend(stream[w_start[-1]:w_end[-1]])
         # 2. features and P(AF) of every window at once (grouped by length)
@@ -268,6 +303,13 @@ class RhythmAnalyser:
                 self._first = s
             if restart[i]:
                 self._lab.clear()
+                change = self._unreadable(s, int(prev[i]))
+                if change is not None:
+                    changes.append((i, change))
+            elif prev[i] >= 0:
+                self._noise_start = None
+                if self._rhythm == RHYTHM_NOISE and self._readable_since is None:
+                    self._readable_since = int(prev[i])
             self._lab.append(labels_l[i])
             if has[i]:
                 change = self._step(s, p_list[i], feats[i], lab is not None, int(length[i]))
@@ -277,17 +319,35 @@ class RhythmAnalyser:
         return p_out, state.astype(str), changes
 
     def process(self, sample_index: np.ndarray, fs_hz: float,
-                labels: np.ndarray | None = None) -> list[RhythmChange]:
-        """Take the next beats (input sample indices at ``fs_hz``, optional beat classes);
-        return the rhythm changes they confirm, in order.
+                labels: np.ndarray | None = None,
+                readable: np.ndarray | None = None) -> list[RhythmChange]:
+        """Take the next beats (input sample indices at ``fs_hz``, optional beat classes,
+        optional ``readable`` flags: False where the interval ending at the beat lies in
+        unreadable signal); return the rhythm changes they confirm, in order.
 
         Raises
         ------
         SignalError
             On a non-integer or non-increasing ``sample_index``, a bad or changing ``fs_hz``,
-            or ``labels`` of another length.
+            or ``labels`` / ``readable`` of another length (``readable`` must be bool).
         """
-        return self.process_beats(sample_index, fs_hz, labels)[1]
+        return self.process_beats(sample_index, fs_hz, labels, readable)[1]
+
+    def _unreadable(self, s: int, prev: int) -> RhythmChange | None:
+        """The interval from beat ``prev`` to beat ``s`` is not read (the window restarts); a
+        run of such intervals lasting ``noise_s`` is a NOISE stretch, dated where it began."""
+        if self._noise_start is None:
+            self._noise_start = prev
+        start = self._noise_start
+        fs = self._fs_hz or 1.0
+        if self._rhythm != RHYTHM_NOISE and (s - start) / fs >= self.config.noise_s:
+            self._rhythm = RHYTHM_NOISE
+            self._run_start, self._run_beats = None, 0
+            self._readable_since = None
+            self._changed_at = start
+            return RhythmChange(start, RHYTHM_NOISE, _NO_P_AF,
+                                {"unreadable_s": round((s - start) / fs, 3)})
+        return None
 
     def flush(self) -> list[RhythmChange]:
         """End of stream: an unconfirmed run is dropped (too short to be an episode)."""
@@ -308,14 +368,23 @@ class RhythmAnalyser:
         if self._rhythm is None:
             self._rhythm = RHYTHM_OTHER
             first = self._first if self._first is not None else s
+            self._changed_at = first
             return RhythmChange(first, RHYTHM_OTHER, p,
+                                self._evidence(feats, with_labels, window_beats))
+        if self._rhythm == RHYTHM_NOISE:  # readable again: judge the rhythm anew
+            self._rhythm = RHYTHM_OTHER
+            self._run_start, self._run_beats = None, 0
+            start = self._readable_since if self._readable_since is not None else s
+            self._readable_since = None
+            self._changed_at = start
+            return RhythmChange(start, RHYTHM_OTHER, p,
                                 self._evidence(feats, with_labels, window_beats))
         against = p >= cfg.p_onset if self._rhythm == RHYTHM_OTHER else p < cfg.p_offset
         if not against:
             self._run_start, self._run_beats = None, 0
             return None
-        if self._run_start is None:
-            self._run_start = self._recent[0]  # dated back by up to lag_beats beats
+        if self._run_start is None:  # dated back by up to lag_beats beats, never before
+            self._run_start = max(self._recent[0], self._changed_at or 0)  # the last change
         self._run_beats += 1
         need_beats, need_s = ((cfg.onset_beats, cfg.min_episode_s)
                               if self._rhythm == RHYTHM_OTHER
@@ -325,6 +394,7 @@ class RhythmAnalyser:
             self._rhythm = RHYTHM_AF if self._rhythm == RHYTHM_OTHER else RHYTHM_OTHER
             start = self._run_start
             self._run_start, self._run_beats = None, 0
+            self._changed_at = start
             return RhythmChange(start, self._rhythm, p,
                                 self._evidence(feats, with_labels, window_beats))
         return None
@@ -344,11 +414,13 @@ class RhythmResult:
 
 def analyse_beats(sample_index: np.ndarray, fs_hz: float, labels: np.ndarray | None = None,
                   config: RhythmConfig | None = None,
-                  model: TreeModel | None = None) -> RhythmResult:
-    """Run :class:`RhythmAnalyser` over all beats of a record; a beat's rhythm is that of the
-    last change at or before it (``N`` before the first)."""
+                  model: TreeModel | None = None,
+                  readable: np.ndarray | None = None) -> RhythmResult:
+    """Run :class:`RhythmAnalyser` over all beats of a record (optional per-beat ``readable``
+    flags, see :meth:`RhythmAnalyser.process`); a beat's rhythm is that of the last change at
+    or before it (``N`` before the first)."""
     an = RhythmAnalyser(config, model)
-    p, online, changes = an.process_online(sample_index, fs_hz, labels)
+    p, online, changes = an.process_online(sample_index, fs_hz, labels, readable)
     changes += an.flush()
     idx = np.asarray(sample_index, dtype=np.int64)
     rhythm = np.full(idx.size, RHYTHM_OTHER, dtype=object)

@@ -10,6 +10,9 @@ analyser's rhythm changes into ``afib`` alert onsets and ends (severity ``warnin
 carries P(AF) and the window's irregularity evidence, dated where the rhythm changed, so it
 arrives about ``min_episode_s`` late). The analyser does not separate atrial flutter from
 fibrillation (see :mod:`edge.rhythm.analyser`): its ``AF/AFL`` rhythm is reported as ``AFIB``.
+A beat whose interval is not clean (signal quality not good, a gap) is passed to the analyser
+as unreadable; a long unreadable stretch is the ``NOISE`` rhythm, which ends an open ``afib``
+episode (``detail.reason`` ``unreadable``) -- AF is not declared on noise.
 
 :class:`AfBurden` is the share of analysed stream time spent in AF -- over the last hour and
 over the whole run -- counted in clean RR intervals (an interval across a gap, a reset or bad
@@ -25,7 +28,14 @@ from collections import deque
 import numpy as np
 
 from edge.events.model import AlertEvent
-from edge.rhythm import RHYTHM_AF, RhythmAnalyser, RhythmChange, RhythmConfig, beat_call
+from edge.rhythm import (
+    RHYTHM_AF,
+    RHYTHM_NOISE,
+    RhythmAnalyser,
+    RhythmChange,
+    RhythmConfig,
+    beat_call,
+)
 
 __all__ = ["AfBurden", "DeviceRhythm", "event_rhythm"]
 
@@ -34,10 +44,11 @@ logger = logging.getLogger(__name__)
 
 def event_rhythm(rhythm: str | None) -> str | None:
     """The beat events' rhythm label (``edge.events.model.RHYTHM_LABELS``) of an analyser
-    rhythm: ``AF/AFL`` -> ``AFIB``, ``N`` -> ``N``, ``None`` (no window yet) -> ``None``."""
+    rhythm: ``AF/AFL`` -> ``AFIB``, ``NOISE`` -> ``NOISE``, ``N`` -> ``N``, ``None`` (no window
+    yet) -> ``None``."""
     if rhythm is None:
         return None
-    return "AFIB" if rhythm == RHYTHM_AF else "N"
+    return {RHYTHM_AF: "AFIB", RHYTHM_NOISE: "NOISE"}.get(rhythm, "N")
 
 
 class AfBurden:
@@ -143,6 +154,8 @@ class DeviceRhythm:
             self.n_episodes += 1
             return [self._alert("onset", change.sample_index, p_af=round(change.p_af, 4),
                                 **evidence)]
+        if change.rhythm == RHYTHM_NOISE and self._onset is not None:
+            return self._end(int(change.sample_index), reason="unreadable")
         if change.rhythm != RHYTHM_AF and self._onset is not None:
             return self._end(int(change.sample_index), p_af=round(change.p_af, 4))
         return []
@@ -178,7 +191,8 @@ class DeviceRhythm:
         if not sample_index:
             return []
         _, state, changes = self.analyser.process_indexed(
-            np.asarray(sample_index, dtype=np.int64), self.fs_hz, np.asarray(labels, dtype=str))
+            np.asarray(sample_index, dtype=np.int64), self.fs_hz, np.asarray(labels, dtype=str),
+            np.asarray(clean, dtype=bool))
         by_beat: dict[int, list[RhythmChange]] = {}
         for i, c in changes:
             by_beat.setdefault(i, []).append(c)

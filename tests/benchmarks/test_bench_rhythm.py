@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks import bench_rhythm as br
-from edge.rhythm.analyser import RHYTHM_AF, RHYTHM_OTHER, RhythmChange
+from edge.rhythm.analyser import RHYTHM_AF, RHYTHM_NOISE, RHYTHM_OTHER, RhythmChange
 
 RESULTS = Path(br.__file__).resolve().parent / "results"
 
@@ -24,6 +24,28 @@ def test_intervals_from_changes_open_episode_runs_to_the_end():
           RhythmChange(200, RHYTHM_OTHER, 0.1), RhythmChange(300, RHYTHM_AF, 0.9)]
     assert br.intervals_from_changes(ch, 1000) == [(100, 200), (300, 1000)]
     assert br.intervals_from_changes([RhythmChange(0, RHYTHM_OTHER, 0.1)], 50) == []
+    # a NOISE change ends an AF interval; NOISE intervals are asked for by name
+    ch = [RhythmChange(0, RHYTHM_AF, 0.9), RhythmChange(40, RHYTHM_NOISE, 0.0),
+          RhythmChange(70, RHYTHM_OTHER, 0.1)]
+    assert br.intervals_from_changes(ch, 100) == [(0, 40)]
+    assert br.intervals_from_changes(ch, 100, RHYTHM_NOISE) == [(40, 70)]
+
+
+def test_noisy_signal_adds_noise_in_nstdb_segments_at_the_snr(nstdb_dir):
+    """NSTDB protocol: clean for 5 min, then 2 min noisy every 4 min; noise power = signal
+    power (QRS peak-to-peak^2 / 8) / 10^(SNR/10)."""
+    import numpy as np
+
+    fs = 360.0
+    x = np.sin(np.arange(int(15 * 60 * fs)) / fs * 2 * np.pi)  # peak-to-peak 2
+    y = br.noisy_signal(x, fs, "ma", seed=1)
+    d = y - x
+    t = np.arange(x.size) / fs
+    assert np.all(d[t < 300] == 0) and np.all(d[(t >= 420) & (t < 540)] == 0)
+    noisy = d[((t - 300) % 240 < 120) & (t >= 300)]
+    assert np.all(noisy != 0)
+    # the noise record's power varies along it: within a factor 2 of the aim (6 dB: x4)
+    assert np.var(noisy) == pytest.approx(2.0 ** 2 / 8 / 10 ** (br.NOISE_SNR_DB / 10), rel=0.5)
 
 
 def test_episode_counts():

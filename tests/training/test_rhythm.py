@@ -1,5 +1,6 @@
 """training.rhythm: the JSON export reproduces scikit-learn exactly, folds are stratified,
-F1/challenge arithmetic, DS2 is never used for training, MIT-BIH rhythm intervals."""
+F1/challenge arithmetic, DS2 is never used for training, MIT-BIH rhythm intervals, per-beat
+readable flags from the quality stage."""
 from __future__ import annotations
 
 import json
@@ -10,6 +11,7 @@ import pytest
 from edge.rhythm.analyser import RhythmConfig
 from edge.rhythm.model import load_tree_model
 from training.rhythm import (
+    beat_readable,
     cinc_folds,
     export_trees,
     f1_scores,
@@ -101,3 +103,25 @@ def test_strip_dataset_rows_are_the_device_features(cinc2017_dir, tmp_path, monk
     np.testing.assert_array_equal(x2, x)
     np.testing.assert_array_equal(ok2, ok)
     assert list(tmp_path.glob("rhythm_cinc_strip_*.npz"))
+
+
+def test_beat_readable_marks_the_intervals_in_bad_signal(mitdb_dir):
+    """MIT-BIH 100 (DS1), first minute, with strong 60-Hz-band noise from 20 to 40 s: the
+    intervals ending in (or overlapping) the noise are unreadable, those well clear of it
+    readable -- what the daemon's ``clean`` flag says of the same signal."""
+    from edge.io.records import read_annotations, read_record
+
+    fs = 360.0
+    rec = read_record("100", data_dir=mitdb_dir, sampto=int(60 * fs))
+    x = rec.signal_mv[:, 0].copy()
+    rng = np.random.default_rng(0)
+    x[int(20 * fs):int(40 * fs)] += 0.5 * rng.standard_normal(int(20 * fs))
+    ann = read_annotations("100", "atr", data_dir=mitdb_dir, sampto=int(60 * fs))
+    beats = ann.sample_index[np.isin(ann.symbol, ["N", "A", "V"])]
+    ok = beat_readable(x, fs, beats)
+    t = beats / fs
+    assert ok.dtype == bool and ok.shape == beats.shape
+    assert not ok[(t > 21) & (t < 39)].any()
+    assert ok[(t < 17) | (t > 44)].all()
+    assert beat_readable(rec.signal_mv[:, 0], fs, beats).all()
+    assert beat_readable(x, fs, beats[:0]).size == 0

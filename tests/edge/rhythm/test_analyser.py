@@ -1,5 +1,6 @@
 """Streaming rhythm analyser: config rules, synthetic regular/irregular RR, hysteresis and
-minimum episode length, chunk invariance, a real AF excerpt of MIT-BIH 201 (DS1)."""
+minimum episode length, chunk invariance, unreadable stretches (the NOISE rhythm), a real AF
+excerpt of MIT-BIH 201 (DS1)."""
 from __future__ import annotations
 
 import json
@@ -10,6 +11,7 @@ import pytest
 from edge.errors import ConfigError, ModelError, SignalError
 from edge.rhythm.analyser import (
     RHYTHM_AF,
+    RHYTHM_NOISE,
     RHYTHM_OTHER,
     RhythmAnalyser,
     RhythmConfig,
@@ -43,6 +45,9 @@ def _af(rng, n):
     ({"min_episode_s": -1.0}, "min_episode_s"),
     ({"offset_s": float("nan")}, "offset_s"),
     ({"lag_beats": 41}, "lag_beats"),
+    ({"noise_s": 0.0}, "noise_s"),
+    ({"noise_s": float("nan")}, "noise_s"),
+    ({"noise_s": "10"}, "noise_s"),
 ])
 def test_config_rules_name_the_field(kw, field):
     with pytest.raises(ConfigError) as info:
@@ -148,6 +153,8 @@ def test_reset_forgets_everything(rng):
     (lambda a: a.process(np.array([1.5, 3.0]), FS), "integer"),
     (lambda a: a.process(np.array([1, 3]), 0.0), "fs_hz"),
     (lambda a: a.process(np.array([1, 3]), FS, np.array(["N"])), "labels"),
+    (lambda a: a.process(np.array([1, 3]), FS, readable=np.array([True])), "readable"),
+    (lambda a: a.process(np.array([1, 3]), FS, readable=np.array([1, 0])), "readable"),
 ])
 def test_bad_beats_are_refused(call, words):
     with pytest.raises(SignalError, match=words):
@@ -200,3 +207,83 @@ def test_changes_name_the_beat_that_confirmed_them(rng):
         got = one.process(np.array([s]), FS)
         assert got == [c for k, c in changes if k == i]
         assert (one.rhythm or "") == state[i]
+
+
+def _noisy_stretch(rng, n_before, n_noise, n_after, rhythm=_sinus):
+    """Beats of ``rhythm`` with ``n_noise`` beats in the middle marked unreadable."""
+    idx = _beats(np.r_[rhythm(rng, n_before), rhythm(rng, n_noise), rhythm(rng, n_after)])
+    ok = np.ones(idx.size, dtype=bool)
+    ok[n_before + 1:n_before + 1 + n_noise] = False
+    return idx, ok
+
+
+def test_unreadable_stretch_is_noise_then_judged_anew(rng):
+    """20 unreadable intervals (~16 s >= noise_s 10 s) in sinus rhythm: N, NOISE dated at the
+    beat before the first unreadable interval, N again dated at the first readable beat once
+    a window of readable intervals is full; no P(AF) from a window spanning the noise."""
+    idx, ok = _noisy_stretch(rng, 100, 20, 100)
+    an = RhythmAnalyser()
+    p, state, changes = an.process_indexed(idx, FS, readable=ok)
+    assert [c.rhythm for _, c in changes] == [RHYTHM_OTHER, RHYTHM_NOISE, RHYTHM_OTHER]
+    assert changes[1][1].sample_index == idx[100]
+    assert changes[1][1].evidence["unreadable_s"] >= 10.0
+    assert changes[2][1].sample_index == idx[120]
+    assert changes[2][0] == 120 + RhythmConfig().min_window_beats  # first full window again
+    assert np.all(np.isnan(p[101:120 + RhythmConfig().min_window_beats]))
+    assert set(state[changes[1][0]:changes[2][0]]) == {RHYTHM_NOISE}
+    assert an.n_unreadable == 20
+    short = RhythmAnalyser().process_indexed(*_noisy_stretch(rng, 100, 8, 100)[:1], FS,
+                                             readable=_noisy_stretch(rng, 100, 8, 100)[1])
+    assert [c.rhythm for _, c in short[2]] == [RHYTHM_OTHER]  # ~6 s: no NOISE
+
+
+def test_without_flags_the_noise_is_not_seen(rng):
+    """The same beats without readable flags: no NOISE (the change needs the flags); with
+    ``noise_s`` inf the flags only restart the window."""
+    idx, ok = _noisy_stretch(rng, 100, 20, 100)
+    assert [c.rhythm for c in analyse_beats(idx, FS).changes] == [RHYTHM_OTHER]
+    never = analyse_beats(idx, FS, readable=ok, config=RhythmConfig(noise_s=float("inf")))
+    assert [c.rhythm for c in never.changes] == [RHYTHM_OTHER]
+
+
+def test_implausible_rr_stretch_is_noise(rng):
+    """Noise detected as beats: 60 intervals of 0.18 s (< min_rr_s 0.2 s, ~11 s) are a NOISE
+    stretch without any flags."""
+    rr = np.r_[_sinus(rng, 100), np.full(60, 0.18), _sinus(rng, 100)]
+    res = analyse_beats(_beats(rr), FS)
+    assert [c.rhythm for c in res.changes] == [RHYTHM_OTHER, RHYTHM_NOISE, RHYTHM_OTHER]
+
+
+def test_noise_ends_af_and_af_is_not_dated_back_into_it(rng):
+    """AF, 25 unreadable intervals, AF again: the first AF episode ends at the NOISE change,
+    the rhythm returns to N and AF is confirmed anew, dated no earlier than that N change."""
+    idx, ok = _noisy_stretch(rng, 200, 25, 200, rhythm=_af)
+    res = analyse_beats(idx, FS, readable=ok)
+    names = [c.rhythm for c in res.changes]
+    assert names == [RHYTHM_OTHER, RHYTHM_AF, RHYTHM_NOISE, RHYTHM_OTHER, RHYTHM_AF]
+    assert res.changes[2].sample_index == idx[200]
+    assert res.changes[4].sample_index >= res.changes[3].sample_index == idx[225]
+    # without the flags the irregular RR runs through: one AF episode
+    assert [c.rhythm for c in analyse_beats(idx, FS).changes] == [RHYTHM_OTHER, RHYTHM_AF]
+
+
+@pytest.mark.parametrize("size", [1, 7, 250, None])
+def test_chunk_invariance_with_readable_flags(rng, size):
+    idx, ok = _noisy_stretch(rng, 200, 25, 200, rhythm=_af)
+    ok[300:305] = False  # a short unreadable run inside the second AF stretch too
+    labels = np.where(rng.random(idx.size) < 0.1, "V", "N")
+    whole = RhythmAnalyser()
+    p_all, s_all, ch_all = whole.process_indexed(idx, FS, labels, ok)
+    part = RhythmAnalyser()
+    ps, ss, chs = [], [], []
+    size = size or idx.size
+    for i in range(0, idx.size, size):
+        p, st, ch = part.process_indexed(idx[i:i + size], FS, labels[i:i + size],
+                                         ok[i:i + size])
+        ps.append(p)
+        ss.append(st)
+        chs += [(k + i, c) for k, c in ch]
+    np.testing.assert_array_equal(np.concatenate(ps), p_all)
+    np.testing.assert_array_equal(np.concatenate(ss), s_all)
+    assert chs == ch_all and RHYTHM_NOISE in [c.rhythm for _, c in ch_all]
+    assert part.n_unreadable == whole.n_unreadable == 30

@@ -63,7 +63,31 @@ def test_burden_follows_a_change_dated_back():
 
 def test_event_rhythm_labels():
     assert event_rhythm(None) is None and event_rhythm("N") == "N"
-    assert event_rhythm("AF/AFL") == "AFIB"
+    assert event_rhythm("AF/AFL") == "AFIB" and event_rhythm("NOISE") == "NOISE"
+
+
+def test_unclean_stretch_ends_an_open_episode_as_unreadable(rng):
+    """AF, then 20 s of beats whose intervals are not clean (bad signal): the open afib
+    episode ends where the unreadable stretch began (reason ``unreadable``), the beats are
+    NOISE, and the same beats all clean give one open episode."""
+    beats = beat_times(rng, af_s=240.0, sinus_s=0.0)
+    t = beats / FS
+    bad = (t >= 150.0) & (t < 170.0)
+    dr = DeviceRhythm(device_id=2, fs_hz=FS)
+    rhythms, alerts = [], []
+    prev = None
+    for b, unclean in zip(beats.tolist(), bad.tolist()):
+        rr = np.nan if prev is None else (b - prev) / FS
+        rhythm, a = dr.beat(b, "N", rr, prev is not None and not unclean)
+        rhythms.append(rhythm)
+        alerts.extend(a)
+        prev = b
+    assert [(a.state, a.detail.get("reason")) for a in alerts[:2]] == [
+        ("onset", None), ("end", "unreadable")]
+    assert 149.0 <= alerts[1].sample_index / FS <= 150.0
+    assert "NOISE" in rhythms and rhythms[int(np.argmax(t >= 165.0))] == "NOISE"
+    _, clean_alerts = feed(DeviceRhythm(device_id=2, fs_hz=FS), beats)
+    assert [a.state for a in clean_alerts] == ["onset"]
 
 
 def test_af_then_sinus_gives_one_episode_with_evidence(rng):
