@@ -18,6 +18,10 @@ aux notes (:data:`WFDB_AUX`). :data:`RHYTHM_OTHER` (``"N"``) is every rhythm tha
 With beat classes, an interval that starts or ends at a ventricular beat (``V``, ``F``) is left
 out of the window (:func:`edge.rhythm.features.usable_intervals`): PVCs make sinus rhythm
 irregular without any atrial disorder, and AF with PVCs stays irregular without them.
+Ectopy the beat model misses (or calls ``S``) stays in the window; a repeating pattern of it
+(bigeminy, trigeminy: irregular beat to beat, regular every 2 or 3 beats) does not start an
+AF episode: a window whose :func:`~edge.rhythm.features.rr_windows_pattern_ratio` is below
+``min_pattern_ratio`` does not count towards an onset (it does not end an episode either).
 
 **Unreadable stretches** (:data:`RHYTHM_NOISE`): an interval outside ``min_rr_s``..``max_rr_s``
 (a missed stretch, signal loss, noise detected as beats) or ending at a beat the caller marks
@@ -43,7 +47,13 @@ from pathlib import Path
 import numpy as np
 
 from edge.errors import ConfigError, SignalError
-from edge.rhythm.features import FEATURE_NAMES, MIN_INTERVALS, VENTRICULAR, rr_windows_features
+from edge.rhythm.features import (
+    FEATURE_NAMES,
+    MIN_INTERVALS,
+    VENTRICULAR,
+    rr_windows_features,
+    rr_windows_pattern_ratio,
+)
 from edge.rhythm.model import TreeModel, default_model_path, load_tree_model
 
 __all__ = ["RHYTHM_AF", "RHYTHM_OTHER", "RHYTHM_NOISE", "RHYTHMS", "WFDB_AUX", "RhythmConfig",
@@ -80,6 +90,9 @@ class RhythmConfig:
     lag_beats : beats a change is dated back (0..window_beats).
     noise_s : shortest run of unreadable intervals that makes the rhythm ``NOISE`` (s, > 0;
         ``inf``: never).
+    min_pattern_ratio : a window whose irregularity is a repeating pattern
+        (:func:`~edge.rhythm.features.rr_windows_pattern_ratio` below this; bigeminy,
+        trigeminy) does not count towards an AF onset (0..1; 0: off).
     model_path : the AF window model (JSON); ``None``: the bundled one.
     """
 
@@ -95,6 +108,7 @@ class RhythmConfig:
     offset_s: float = 10.0
     lag_beats: int = 20
     noise_s: float = 10.0
+    min_pattern_ratio: float = 0.8
     model_path: str | None = None
 
     def __post_init__(self) -> None:
@@ -129,6 +143,11 @@ class RhythmConfig:
         if (isinstance(self.noise_s, bool) or not isinstance(self.noise_s, (int, float))
                 or not self.noise_s > 0):  # NaN fails too
             raise ConfigError("noise_s", f"must be > 0 s (inf: never), got {self.noise_s}")
+        if (isinstance(self.min_pattern_ratio, bool)
+                or not isinstance(self.min_pattern_ratio, (int, float))
+                or not 0 <= self.min_pattern_ratio <= 1):
+            raise ConfigError("min_pattern_ratio", f"must be in 0..1, got "
+                                                   f"{self.min_pattern_ratio}")
         if not 0 <= self.lag_beats <= self.window_beats:
             raise ConfigError("lag_beats", f"must be in 0..window_beats ({self.window_beats}), "
                                            f"got {self.lag_beats}")
@@ -285,14 +304,17 @@ class RhythmAnalyser:
         length = w_end - w_start
         has = length >= cfg.min_window_beats
         feats = np.zeros((n, len(FEATURE_NAMES)))
+        pattern = np.ones(n)
         if has.any():
             rr_s = np.asarray(stream, dtype=np.int64) / fs
             for n_int in np.unique(length[has]).tolist():
                 rows = np.flatnonzero(has & (length == n_int))
                 for k in range(0, rows.size, _BATCH_WINDOWS):  # bounded memory
                     part = rows[k:k + _BATCH_WINDOWS]
-                    feats[part] = rr_windows_features(rr_s[w_start[part][:, None]
-                                                           + np.arange(n_int)])
+                    w = rr_s[w_start[part][:, None] + np.arange(n_int)]
+                    feats[part] = rr_windows_features(w)
+                    if cfg.min_pattern_ratio > 0:
+                        pattern[part] = rr_windows_pattern_ratio(w)
             p_out[has] = self.model.predict_proba(feats[has])[:, 1]
         # 3. the episode state, beat by beat
         p_list = p_out.tolist()
@@ -312,7 +334,8 @@ class RhythmAnalyser:
                     self._readable_since = int(prev[i])
             self._lab.append(labels_l[i])
             if has[i]:
-                change = self._step(s, p_list[i], feats[i], lab is not None, int(length[i]))
+                change = self._step(s, p_list[i], feats[i], lab is not None, int(length[i]),
+                                    float(pattern[i]))
                 if change is not None:
                     changes.append((i, change))
             state[i] = self._rhythm or ""
@@ -363,7 +386,7 @@ class RhythmAnalyser:
         return ev
 
     def _step(self, s: int, p: float, feats: np.ndarray, with_labels: bool,
-              window_beats: int) -> RhythmChange | None:
+              window_beats: int, pattern: float = 1.0) -> RhythmChange | None:
         cfg = self.config
         if self._rhythm is None:
             self._rhythm = RHYTHM_OTHER
@@ -379,7 +402,8 @@ class RhythmAnalyser:
             self._changed_at = start
             return RhythmChange(start, RHYTHM_OTHER, p,
                                 self._evidence(feats, with_labels, window_beats))
-        against = p >= cfg.p_onset if self._rhythm == RHYTHM_OTHER else p < cfg.p_offset
+        against = (p >= cfg.p_onset and pattern >= cfg.min_pattern_ratio
+                   if self._rhythm == RHYTHM_OTHER else p < cfg.p_offset)
         if not against:
             self._run_start, self._run_beats = None, 0
             return None

@@ -29,7 +29,8 @@ import numpy as np
 from edge.errors import SignalError
 
 __all__ = ["FEATURE_NAMES", "MIN_INTERVALS", "VENTRICULAR", "rr_window_features",
-           "rr_windows_features", "sample_entropy", "beat_window_features", "usable_intervals"]
+           "rr_windows_features", "rr_windows_pattern_ratio", "sample_entropy",
+           "beat_window_features", "usable_intervals"]
 
 logger = logging.getLogger(__name__)
 
@@ -181,6 +182,28 @@ def rr_windows_features(rr_s: np.ndarray) -> np.ndarray:
             nrmssd_clean)):
         out[:, j] = col
     return out
+
+
+def rr_windows_pattern_ratio(rr_s: np.ndarray) -> np.ndarray:
+    """How much of a window's beat-to-beat irregularity a repeating pattern explains: the
+    smaller RMS of the lag-2 and lag-3 differences ``RR(i) - RR(i-k)`` over the RMS of the
+    lag-1 differences, per row of ``rr_s`` (n_windows, n_intervals >= 4; s).
+
+    About 1 for independent intervals (atrial fibrillation: every lag differs alike), well
+    below 1 when the intervals repeat every 2 or 3 beats (bigeminy, trigeminy: short-long
+    alternation is irregular beat to beat but regular as a pattern); 1 for a window without
+    beat-to-beat change."""
+    rr = np.asarray(rr_s, dtype=np.float64)
+    if rr.ndim != 2 or rr.shape[1] < 4:
+        raise SignalError(f"rr_s: need windows of >= 4 RR intervals, got shape {rr.shape}")
+
+    def rms_lag(k: int) -> np.ndarray:
+        d = rr[:, k:] - rr[:, :-k]
+        return np.sqrt((d * d).sum(axis=1) / d.shape[1])
+
+    lag1 = rms_lag(1)
+    lag23 = np.minimum(rms_lag(2), rms_lag(3))
+    return np.where(lag1 > 1e-9, lag23 / np.where(lag1 > 1e-9, lag1, 1.0), 1.0)
 
 
 def _percentiles(sorted_rows: np.ndarray, qs: tuple[float, ...]) -> list[np.ndarray]:

@@ -48,6 +48,8 @@ def _af(rng, n):
     ({"noise_s": 0.0}, "noise_s"),
     ({"noise_s": float("nan")}, "noise_s"),
     ({"noise_s": "10"}, "noise_s"),
+    ({"min_pattern_ratio": 1.5}, "min_pattern_ratio"),
+    ({"min_pattern_ratio": -0.1}, "min_pattern_ratio"),
 ])
 def test_config_rules_name_the_field(kw, field):
     with pytest.raises(ConfigError) as info:
@@ -287,3 +289,26 @@ def test_chunk_invariance_with_readable_flags(rng, size):
     np.testing.assert_array_equal(np.concatenate(ss), s_all)
     assert chs == ch_all and RHYTHM_NOISE in [c.rhythm for _, c in ch_all]
     assert part.n_unreadable == whole.n_unreadable == 30
+
+
+def test_ectopy_pattern_does_not_start_af(mitdb_dir):
+    """MIT-BIH 208 (DS1: sinus rhythm with frequent PVCs, couplets and trigeminy), reference
+    beats without their classes (as when the beat model misses the PVCs, so their intervals
+    stay in the window): the window model alone reads ~20 min of it as AF; windows whose
+    irregularity is a repeating pattern do not start AF (min_pattern_ratio), cutting it to
+    at most 2 episodes and under 8 min. Real AF (the irregular stretch) still starts."""
+    from edge.io.records import read_annotations
+
+    ann = read_annotations("208", "atr", data_dir=mitdb_dir)
+    idx = ann.sample_index[np.isin(ann.symbol, list("NLRejAaJSVFE/fQ"))]
+
+    def af(cfg):
+        res = analyse_beats(idx, 360.0, config=cfg)
+        ep = [(a.sample_index, b.sample_index if b else int(idx[-1]))
+              for a, b in zip(res.changes, res.changes[1:] + [None]) if a.rhythm == RHYTHM_AF]
+        return len(ep), sum(e - s for s, e in ep) / 360.0
+
+    n_off, s_off = af(RhythmConfig(min_pattern_ratio=0.0))
+    n_on, s_on = af(RhythmConfig())
+    assert s_off > 1000.0 and n_off >= 5
+    assert s_on < 480.0 and n_on <= 2

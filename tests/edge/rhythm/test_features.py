@@ -154,3 +154,21 @@ def test_batched_features_are_the_per_window_numbers_bit_for_bit(rng, n):
     np.testing.assert_array_equal(got, want)
     assert got[4, FEATURE_NAMES.index("short_long_share")] > 0  # the pairs path ran
     np.testing.assert_array_equal(rr_window_features(batch[1]), want[1])
+
+
+def test_pattern_ratio_tells_a_repeating_pattern_from_independent_intervals():
+    """Bigeminy / trigeminy (short-long repeating every 2 / 3 beats, with jitter) are
+    irregular beat to beat but repeat: ratio well below 1; independent intervals (AF-like):
+    about 1; no beat-to-beat change: 1."""
+    from edge.rhythm.features import rr_windows_pattern_ratio
+
+    rng = np.random.default_rng(3)
+    big = np.tile([0.55, 1.05], 20) + 0.03 * rng.standard_normal(40)
+    tri = np.tile([0.8, 0.5, 1.1], 14)[:40] + 0.03 * rng.standard_normal(40)
+    af = rng.uniform(0.4, 1.1, (50, 40))
+    assert rr_windows_pattern_ratio(np.vstack([big, tri])).max() < 0.3
+    ratio_af = rr_windows_pattern_ratio(af)
+    assert np.median(ratio_af) > 0.9 and np.mean(ratio_af < 0.8) < 0.1
+    assert rr_windows_pattern_ratio(np.full((1, 12), 0.8)).tolist() == [1.0]
+    with pytest.raises(SignalError):
+        rr_windows_pattern_ratio(np.ones(12))
