@@ -91,6 +91,26 @@ def test_rhythm_changes_are_written_as_mitbih_does(mitdb_dir, tmp_path, capsys):
     assert af_onsets and af_onsets[0] < 60 * 360
 
 
+def test_a_stretch_without_beats_is_written_noise(mitdb_dir, tmp_path, capsys):
+    """``--rhythm`` on MIT-BIH 100 (DS1, sinus) with 20 s of lost signal (flat, from 60 to
+    80 s): '(NOISE' where the last beat before it was, '(N' again once a window of readable
+    intervals is full, and the summary counts it as an unreadable stretch, not AF."""
+    rec = wfdb.rdrecord(str(mitdb_dir / "100"), sampto=360 * 180)
+    sig = rec.p_signal.copy()
+    sig[60 * 360:80 * 360] = 0.0
+    wfdb.wrsamp("100gap", fs=360, units=rec.units, sig_name=rec.sig_name, p_signal=sig,
+                fmt=["212"] * rec.n_sig, write_dir=str(tmp_path))
+    assert main(["annotate", str(tmp_path / "100gap"), "--rhythm", "--out-dir",
+                 str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "0 AF/AFL episodes" in out and "1 unreadable stretches" in out
+    ann = wfdb.rdann(str(tmp_path / "100gap"), "cls")
+    changes = [(int(s) / 360, a.rstrip("\x00")) for s, y, a in zip(ann.sample, ann.symbol,
+                                                                    ann.aux_note) if y == "+"]
+    assert [a for _, a in changes] == ["(N", "(NOISE", "(N"]
+    assert 58 <= changes[1][0] <= 60 and 80 <= changes[2][0] <= 82
+
+
 def test_s_calls_in_confirmed_af_are_written_n(mitdb_dir, tmp_path, capsys):
     """Rhythm-aware calls (default): in the first 5 minutes of MIT-BIH 201 (DS1, atrial
     fibrillation from 0.2 s to 378 s) the model calls some conducted AF beats S; written N
