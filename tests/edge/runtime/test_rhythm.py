@@ -151,6 +151,54 @@ def test_daemon_reports_afib_and_burden(classifier, mitdb_dir):
     assert hr[-1].af_burden_1h == pytest.approx(hr[-1].af_burden_run, abs=1e-6)
 
 
+def test_daemon_ends_afib_on_unreadable_signal(classifier, mitdb_dir, tmp_path):
+    """MIT-BIH 201 (DS1, atrial fibrillation to 378 s), first 6 minutes, with 20 s of strong
+    broadband noise from 200 s: the quality stage grades it noisy, the daemon passes those
+    beats as unreadable, the open afib episode ends where the noise began (reason
+    ``unreadable``), beats in it carry the NOISE rhythm, and AF is confirmed anew after it.
+    Without the noise the episode runs on."""
+    import wfdb
+
+    from edge.runtime.daemon import Daemon
+    from edge.runtime.demo import BeatCollector
+    from edge.runtime.settings import load_config
+    from firmware_bridge.replay import ReplayConfig
+    from firmware_bridge.replay_source import ReplaySource
+
+    fs = 360
+    rec = wfdb.rdrecord(str(mitdb_dir / "201"), sampto=fs * 360)
+    sig = rec.p_signal.copy()
+    rng = np.random.default_rng(7)
+    sig[200 * fs:220 * fs] += 1.0 * rng.standard_normal((20 * fs, sig.shape[1]))
+    wfdb.wrsamp("201noise", fs=fs, units=rec.units, sig_name=rec.sig_name, p_signal=sig,
+                fmt=["212"] * rec.n_sig, write_dir=str(tmp_path))
+
+    def run(record: str):
+        config = load_config(options={"source.kind": "replay", "source.replay.record": record,
+                                      "outputs.status_interval_s": 0.0,
+                                      "outputs.strip": False})
+        src = ReplaySource(ReplayConfig(record=record, speed=None, duration_s=360.0))
+        sink = BeatCollector()
+        Daemon(config, source=src, classifier=classifier, sinks=[sink]).run()
+        return sink.events
+
+    events = run(str(tmp_path / "201noise"))
+    afib = [(e.state, e.detail.get("reason"), e.t_stream_s) for e in events
+            if e.type == "alert" and e.kind == "afib"]
+    assert afib[0][0] == "onset" and afib[1][:2] == ("end", "unreadable")
+    # dated at the last beat before the first interval graded unclean (the quality stage
+    # grades 2-s windows, the detector emits no beats inside the worst of the noise)
+    assert 195.0 <= afib[1][2] <= 205.0
+    assert afib[2][0] == "onset" and afib[2][2] >= 215.0  # confirmed anew after the noise
+    noise = [e.t_stream_s for e in events if e.type == "beat" and e.rhythm == "NOISE"]
+    assert noise and 200.0 <= min(noise) and max(noise) <= 240.0
+    clean = run(str(mitdb_dir / "201"))
+    assert not any(e.type == "alert" and e.kind == "afib" and e.state == "end"
+                   and e.t_stream_s < 300.0 for e in clean)
+    assert not any(e.type == "beat" and e.rhythm == "NOISE" and e.t_stream_s < 360.0
+                   for e in clean)
+
+
 def test_daemon_raises_svt_on_a_real_run(classifier, mitdb_dir):
     """MIT-BIH 209 (DS1): the reference marks supraventricular tachyarrhythmia '(SVTA' from
     555.7 s to 584.3 s. Replayed from 540 s through the daemon, an svt alert (S run at >= 100
