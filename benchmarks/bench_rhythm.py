@@ -115,6 +115,20 @@ DS2_LOOKS = [
     "windows, nothing else changed). No setting was chosen on DS2 between looks 3 and 4; "
     "the beat model was chosen on DS1 + SVDB folds before its one DS2 look "
     "(benchmarks/results/generalisation.md).",
+    "5. (this run) the look-4 analyser and models plus two changes fixed on design data before "
+    "this look (branch `afnoise`): (a) the NOISE rhythm and the quality stage's readable flags "
+    "end to end (ported from afstream without its pattern features): >= 10 s of unreadable "
+    "intervals ends AF and AF is confirmed anew; (b) a window whose irregularity is a "
+    "repeating pattern (min RMS of lag-2/lag-3 RR differences over lag-1 < 0.8: bigeminy, "
+    "trigeminy) does not count towards an AF onset. Design evidence: DS1 with the beat "
+    "model's classes unchanged by either (AF+flutter duration Se / +P 0.979 / 0.977, 0 false "
+    "episodes; every threshold 0.6-0.9 the same); DS1 without beat classes (PVCs missed, a "
+    "stress case for ectopy-rich sinus rhythm) +P 0.637 -> 0.927 and false AF >= 30 s 11 -> 1; "
+    "NSTDB 6 dB on 15 DS1 records without AF (7.5 h each): ma with quality flags 1 -> 0 false "
+    "episodes (record 119, bigeminy), em 0 -> 0; CinC windows of >= 30 intervals with P(AF) "
+    ">= 0.6 the gate stops: A 10.3 %, O 23.5 %. The AF window model and the strip model are "
+    "unchanged (strip-model class weighting re-tried in CinC 5-fold CV: AF F1 0.811 / 0.814 / "
+    "0.808, no change taken). Nothing was chosen on DS2 between looks 4 and 5.",
 ]
 
 Interval = tuple[int, int]
