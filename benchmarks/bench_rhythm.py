@@ -124,7 +124,7 @@ DS2_LOOKS = [
     "model's classes unchanged by either (AF+flutter duration Se / +P 0.979 / 0.977, 0 false "
     "episodes; every threshold 0.6-0.9 the same); DS1 without beat classes (PVCs missed, a "
     "stress case for ectopy-rich sinus rhythm) +P 0.637 -> 0.927 and false AF >= 30 s 11 -> 1; "
-    "NSTDB 6 dB on 15 DS1 records without AF (7.5 h each): ma with quality flags 1 -> 0 false "
+    "NSTDB 6 dB on 15 DS1 records without AF (7.5 h per noise type): ma with quality flags 1 -> 0 false "
     "episodes (record 119, bigeminy), em 0 -> 0; CinC windows of >= 30 intervals with P(AF) "
     ">= 0.6 the gate stops: A 10.3 %, O 23.5 %. The AF window model and the strip model are "
     "unchanged (strip-model class weighting re-tried in CinC 5-fold CV: AF F1 0.811 / 0.814 / "
