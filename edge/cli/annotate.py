@@ -74,10 +74,11 @@ def cmd_annotate(args: argparse.Namespace) -> int:
         if args.rhythm:
             changes = rhythm_changes(aware.rhythm, beats.sample_index)
             n_af = sum(1 for _, name in changes if name == "AFIB")
-            n_noise = sum(1 for _, name in changes if name == "NOISE")
             vent = ventricular_episodes(x, rec.fs_hz, beats,
                                         max(1, int(args.chunk_s * rec.fs_hz)), vf=vf)
             changes = overlay_changes(changes, vent)
+            n_noise = sum(1 for _, name in changes if name == "NOISE")  # as written (outside
+            # ventricular episodes, which take precedence)
             n_vf = sum(1 for *_, name in vent if name != "VT")
             mode += (f", rhythm: {n_af} AF/AFL episodes, {n_vf} VF/VFL, "
                      f"{len(vent) - n_vf} VT, {n_noise} unreadable stretches")
