@@ -80,6 +80,11 @@ DS2_LOOKS: list[str] = [
     "same session for the shipped model and is part of this look (it came first: int8 "
     "reference-beat SVEB F1 0.758, VEB F1 0.914). Nothing was chosen on it: the shipped seed "
     "was fixed (7, the default) before any DS2 figure of the recipe existed.",
+    "the shipped model's report regenerated (`python -m training.evaluate --model "
+    "edge/models/beat_cnn.keras --int8 edge/models/default.tflite --out "
+    "reports/beat_classifiers`, float model calls at reference and detected DS2 beats, "
+    "per-record tables and error strips; 2026-11-30): the same model as look 1, nothing chosen "
+    "on it or after it (float reference SVEB F1 0.754, VEB F1 0.914).",
 ]
 
 

@@ -71,6 +71,9 @@ class AugmentConfig:
         (a rate equal to the record's own leaves it as it is).
     other_lead_period : if > 0, copies *k* with ``k % other_lead_period == 0`` are read from
         the record's other channel (records with one channel keep theirs).
+    invert_probability : chance that a copy's signal is inverted (an electrode pair placed the
+        other way round, a lead of opposite polarity); 0 draws nothing, so the copies of
+        earlier configurations are unchanged.
     """
 
     snr_db_low: float = 6.0
@@ -84,8 +87,11 @@ class AugmentConfig:
     baseline_hz_high: float = 0.4
     device_rates_hz: tuple[float, ...] = ()
     other_lead_period: int = 0
+    invert_probability: float = 0.0
 
     def __post_init__(self) -> None:
+        if not (np.isfinite(self.invert_probability) and 0 <= self.invert_probability <= 1):
+            raise ConfigError("invert_probability", "must be in [0, 1]")
         if any(not (np.isfinite(r) and 50 <= r <= 2000) for r in self.device_rates_hz):
             raise ConfigError("device_rates_hz", "rates must be within 50 .. 2000 Hz")
         if self.other_lead_period < 0:
@@ -137,6 +143,8 @@ class DatasetConfig:
         if not self.augment.device_rates_hz and not self.augment.other_lead_period:
             # The keys of earlier configurations (and their cached copies) stay as they were.
             del d["augment"]["device_rates_hz"], d["augment"]["other_lead_period"]
+        if not self.augment.invert_probability:
+            del d["augment"]["invert_probability"]
         return d
 
     def key(self, record: str, copy: int) -> str:
@@ -261,10 +269,13 @@ def _noise(name: str) -> np.ndarray:
 
 def augment_signal(x_mv: np.ndarray, fs_hz: float, cfg: AugmentConfig,
                    rng: np.random.Generator) -> np.ndarray:
-    """Gain, baseline drift and segment-wise NSTDB noise at random SNR (see module doc)."""
+    """Gain (inverted with ``invert_probability``), baseline drift and segment-wise NSTDB noise
+    at random SNR (see module doc)."""
     x = np.asarray(x_mv, dtype=np.float64)
     n = x.size
     gain = float(np.exp(rng.uniform(np.log(cfg.gain_low), np.log(cfg.gain_high))))
+    if cfg.invert_probability and rng.uniform() < cfg.invert_probability:
+        gain = -gain  # drawn only when enabled: the other configurations' copies stay as they were
     t = np.arange(n) / fs_hz
     drift = np.zeros(n)
     for _ in range(2):

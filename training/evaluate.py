@@ -251,7 +251,7 @@ def evaluate_model(model_path, out_dir: Path, *, records=DS2, data_dir=None,
            "training": {k: contract["training"].get(k) for k in
                         ("records", "validation_records", "selection", "best_epoch",
                          "epochs_run", "seconds", "best_validation", "folds",
-                         "ds1_crossval_members")},
+                         "extra_folds", "ds1_crossval_members", "svdb_crossval_members")},
            "reference": summarize(ref, AAMI_CLASSES),
            "end_to_end": summarize(e2e, E2E_CLASSES)}
     res["end_to_end"]["detection"] = _detection(e2e)

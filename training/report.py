@@ -46,12 +46,24 @@ def _int8(r: dict) -> dict:
     return r.get("int8") or r.get("int8_trial") or {}
 
 
-def _header(shipped: str | None, notes: str | None) -> list[str]:
+def _trained_on(results: list[dict]) -> str:
+    """What the evaluated models were trained on, from their contracts' training records."""
+    extra = sorted({r for res in results for r in res.get("training", {}).get("records") or ()
+                    if "/" in r})
+    if not extra:
+        return "DS1 only"
+    dbs = sorted({r.split("/")[0].upper() for r in extra})
+    return f"DS1 and {len(extra)} records of {', '.join(dbs)} (never DS2)"
+
+
+def _header(shipped: str | None, notes: str | None, results: list[dict] | None = None
+            ) -> list[str]:
     L = ["# Beat classifiers: inter-patient evaluation on MIT-BIH DS2", ""]
-    L += ["Trained on DS1 only (de Chazal 2004 split, paced records 102/104/107/217 excluded); "
-          "checkpoints were selected on held-out DS1 patients; DS2 (22 patients never seen in "
-          "training) is used for evaluation only (see the notes on how DS2 was looked at). "
-          "Classes: AAMI EC57 N, S (SVEB), V (VEB), F, Q. "
+    L += [f"Trained on {_trained_on(results or [])} (de Chazal 2004 split, paced records "
+          "102/104/107/217 excluded); "
+          "checkpoints were selected on held-out training patients; DS2 (22 patients never "
+          "seen in training) is used for evaluation only (see the notes on how DS2 was looked "
+          "at). Classes: AAMI EC57 N, S (SVEB), V (VEB), F, Q. "
           "Metrics from `edge.eval.scoring`.", ""]
     if shipped:
         L += [f"**Shipped model:** {shipped}", ""]
@@ -157,13 +169,20 @@ def _literature_section(results: list[dict]) -> list[str]:
 
 def _training_section(tr: dict) -> list[str]:
     if tr.get("folds"):
-        L = [f"Training: ensemble; DS1 folds {' / '.join(', '.join(f) for f in tr['folds'])}"
+        folds = " / ".join(", ".join(f) for f in tr["folds"])
+        if tr.get("extra_folds"):
+            folds += ("; with them the extra patient folds (member k also leaves out extra "
+                      "fold k) " + " / ".join(", ".join(f) for f in tr["extra_folds"]))
+        L = [f"Training: ensemble; DS1 folds {folds}"
              f"; best epochs {tr['best_epoch']} ({tr['epochs_run']} epochs in all); "
              f"{tr['seconds'] / 60:.1f} min on 2 CPU threads. Selection: {tr['selection']}.", ""]
-        cv = tr.get("ds1_crossval_members")
-        if cv:
+        for key, name in (("ds1_crossval_members", "DS1"), ("svdb_crossval_members", "SVDB")):
+            cv = tr.get(key)
+            if not cv:
+                continue
             pc = cv["per_class"]
-            L += [f"DS1 cross-validation (each member on its held-out fold): accuracy "
+            L += [f"{name} cross-validation (each member on its held-out fold, reference "
+                  f"beats, float): accuracy "
                   f"{_pct(cv['accuracy'])} %, S Se/+P/F1 {_pct(pc['S']['se'])}/"
                   f"{_pct(pc['S']['ppv'])}/{_pct(pc['S']['f1'])}, V Se/+P/F1 "
                   f"{_pct(pc['V']['se'])}/{_pct(pc['V']['ppv'])}/{_pct(pc['V']['f1'])}.", ""]
@@ -233,7 +252,7 @@ def write_report(results: list[dict], out_dir: Path, shipped: str | None = None,
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "report.json").write_text(json.dumps(results, indent=1, default=float) + "\n")
-    L = _header(shipped, notes)
+    L = _header(shipped, notes, results)
     L += _side_by_side(results)
     L += _ec57_section(results)
     L += _targets_section(results)

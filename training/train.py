@@ -82,6 +82,7 @@ class TrainConfig:
     extra_folds: tuple[tuple[str, ...], ...] = ()
     device_rates_hz: tuple[float, ...] = ()
     other_lead_period: int = 0
+    invert_probability: float = 0.0
     width: float = 1.0
     min_epochs: int = 1
 
@@ -113,7 +114,8 @@ class TrainConfig:
         """The beat-example settings of this training (augmentation included)."""
         return DatasetConfig(n_augment=self.n_augment, augment=AugmentConfig(
             device_rates_hz=tuple(self.device_rates_hz),
-            other_lead_period=self.other_lead_period))
+            other_lead_period=self.other_lead_period,
+            invert_probability=self.invert_probability))
 
 
 @dataclass
@@ -443,6 +445,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="augmented copies recorded at these rates (e.g. 128 250 500)")
     p.add_argument("--other-lead-period", type=int, default=0, metavar="N",
                    help="every N-th augmented copy from the record's other lead (0: never)")
+    p.add_argument("--invert-probability", type=float, default=0.0, metavar="P",
+                   help="chance that an augmented copy is inverted (electrodes the other way "
+                        "round; default 0)")
     p.add_argument("--width", type=float, default=TrainConfig.width,
                    help="layer width multiplier (size curve)")
     p.add_argument("--min-epochs", type=int, default=TrainConfig.min_epochs,
@@ -467,7 +472,8 @@ def main(argv: list[str] | None = None) -> int:
                           seed=a.seed, max_minutes=a.max_minutes,
                           extra_folds=SVDB_FOLDS if a.svdb else (),
                           device_rates_hz=tuple(a.device_rates),
-                          other_lead_period=a.other_lead_period, width=a.width,
+                          other_lead_period=a.other_lead_period,
+                          invert_probability=a.invert_probability, width=a.width,
                           min_epochs=a.min_epochs)
     except ConfigError as exc:
         p.error(str(exc))

@@ -16,7 +16,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     from edge.store.history import device_history, render_history
 
     since_s = parse_duration_s(args.since, "--since")
-    with EventStore.open(args.db) as store:
+    with EventStore.open(args.db, must_exist=True) as store:
         reports = device_history(store, since_s, device=args.device,
                                  silence_s=args.silence_s)
     if args.json:

@@ -44,7 +44,8 @@ def build_parser(running: str | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run one ``ecg-edge`` command; returns the exit code (2 for a bad input, 130 after
+    """Run one ``ecg-edge`` command; returns the exit code (2 for a bad input or a file that
+    cannot be read or written, 130 after
     Ctrl-C, 141 when the reader of stdout went away, as ``| head`` does)."""
     try:
         return _main(list(sys.argv[1:] if argv is None else argv))
@@ -63,6 +64,13 @@ def _main(argv: list[str]) -> int:
     try:
         return int(args.func(args) or 0)
     except EdgeError as exc:
+        print(f"ecg-edge {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        raise  # main() handles it: the reader of stdout went away
+    except OSError as exc:
+        # A file the command was told to read or write cannot be (a missing or read-only
+        # output folder, a full disk): the user's to fix, so one line, not a traceback.
         print(f"ecg-edge {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -28,7 +28,7 @@ WINDOWS = {"6 h": 6 * 3600.0, "24 h": 86400.0, "7 days": 7 * 86400.0}
 
 def _open(db: str) -> EventStore | None:
     try:
-        return EventStore.open(db)
+        return EventStore.open(db, must_exist=True)
     except EdgeError as exc:
         st.error(f"**Cannot open the event store** — {exc}")
         return None

@@ -137,9 +137,13 @@ class EventStore:
 
     @classmethod
     def open(cls, url: str | StoreURL, *, upgrade_to: int = SCHEMA_VERSION,
-             connect_timeout_s: float = 10.0) -> EventStore:
+             connect_timeout_s: float = 10.0, must_exist: bool = False) -> EventStore:
         """Connect, then create the schema or upgrade it to ``upgrade_to`` (the current
         version unless a test asks for an older one).
+
+        ``must_exist``: readers (``history``, the dashboard) refuse an SQLite file that is not
+        there instead of creating an empty one, so a mistyped path is an error, not an empty
+        history.
 
         Raises
         ------
@@ -150,7 +154,7 @@ class EventStore:
         """
         u = url if isinstance(url, StoreURL) else parse_store_url(url)
         conn = _connect_postgres(u, connect_timeout_s) if u.dialect == "postgresql" \
-            else _connect_sqlite(u)
+            else _connect_sqlite(u, must_exist)
         store = cls(u, conn)
         try:
             store._migrate(upgrade_to)
@@ -385,10 +389,12 @@ def _pg_errors() -> type[BaseException] | tuple[type[BaseException], ...]:
     return psycopg.Error
 
 
-def _connect_sqlite(u: StoreURL) -> sqlite3.Connection:
+def _connect_sqlite(u: StoreURL, must_exist: bool = False) -> sqlite3.Connection:
     path = Path(u.target)
     if path.is_dir():
         raise StoreError("is a directory, not an SQLite file", u.display)
+    if must_exist and not path.is_file():
+        raise StoreError("no such database file (`ecg-edge ingest --db` creates it)", u.display)
     if not path.parent.is_dir():
         raise StoreError(f"folder {path.parent} does not exist", u.display)
     try:

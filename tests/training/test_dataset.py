@@ -100,3 +100,27 @@ def test_configs_validate():
         DatasetConfig(n_augment=-1)
     assert DatasetConfig().key("100", 0) != DatasetConfig().key("100", 1)
     assert DatasetConfig().key("100", 0) == DatasetConfig(n_augment=5).key("100", 0)
+
+
+def test_inversion_augmentation(mitdb_dir):
+    """invert_probability 1 flips the copy (an electrode pair the other way round); 0 draws
+    nothing, so the copies and cache keys of the configurations before it are unchanged."""
+    x, fs = record_signal("100", data_dir=mitdb_dir)
+    x = x[: int(10 * fs)]
+    plain = dict(clean_fraction=1.0, baseline_mv=0.0, gain_low=1.0, gain_high=1.0)
+    np.testing.assert_array_equal(
+        augment_signal(x, fs, AugmentConfig(**plain, invert_probability=1.0),
+                       np.random.default_rng(3)), -x)
+    np.testing.assert_array_equal(
+        augment_signal(x, fs, AugmentConfig(**plain), np.random.default_rng(3)), x)
+    noisy = AugmentConfig(clean_fraction=0.0)
+    before = augment_signal(x, fs, noisy, np.random.default_rng(4))
+    np.testing.assert_array_equal(
+        augment_signal(x, fs, AugmentConfig(clean_fraction=0.0, invert_probability=0.0),
+                       np.random.default_rng(4)), before)
+    assert "invert_probability" not in DatasetConfig().to_dict()["augment"]
+    flipped = DatasetConfig(augment=AugmentConfig(invert_probability=0.5))
+    assert flipped.key("100", 1) != DatasetConfig().key("100", 1)
+    for bad in (-0.1, 1.5, float("nan")):
+        with pytest.raises(ConfigError, match="invert_probability"):
+            AugmentConfig(invert_probability=bad)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from edge.aami import AAMI_CLASSES
 from tests.training.support import check_ec57_next_to_plain
 from training.metrics import E2E_CLASSES, summarize, with_ec57
@@ -18,22 +20,25 @@ def _same(a, b) -> bool:
     return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
 
 
-def test_stored_report_is_rendered_from_its_confusion_matrices(tmp_path):
-    """The committed report carries EC57 next to the plain numbers, and re-rendering it from
-    the confusion matrices in report.json (no model) gives the committed files back."""
+@pytest.mark.parametrize("folder", [REPORT_DIR, REPORT_DIR / "cnnx3-1.0.0"],
+                         ids=["shipped", "previous"])
+def test_stored_report_is_rendered_from_its_confusion_matrices(tmp_path, folder):
+    """The committed reports (the shipped model's and the previous one's) carry EC57 next to
+    the plain numbers, and re-rendering them from the confusion matrices in report.json (no
+    model) gives the committed files back."""
     from training.evaluate import main
 
-    stored = json.loads((REPORT_DIR / "report.json").read_text())
-    recomputed = with_ec57(json.loads((REPORT_DIR / "report.json").read_text()))
+    stored = json.loads((folder / "report.json").read_text())
+    recomputed = with_ec57(json.loads((folder / "report.json").read_text()))
     assert _same(recomputed, stored)
     for r in stored:
         for mode in ("reference", "end_to_end"):
             check_ec57_next_to_plain(r[mode])
-    md = (REPORT_DIR / "report.md").read_text()
+    md = (folder / "report.md").read_text()
     shipped = next(line.split("**Shipped model:** ", 1)[1] for line in md.splitlines()
                    if line.startswith("**Shipped model:** "))
-    assert main(["--from-json", str(REPORT_DIR / "report.json"), "--out", str(tmp_path),
-                 "--shipped", shipped, "--notes", str(REPORT_DIR / "notes.md")]) == 0
+    assert main(["--from-json", str(folder / "report.json"), "--out", str(tmp_path),
+                 "--shipped", shipped, "--notes", str(folder / "notes.md")]) == 0
     assert (tmp_path / "report.md").read_text() == md
     assert _same(json.loads((tmp_path / "report.json").read_text()), stored)
     assert "## EC57 gross statistics" in md
@@ -72,3 +77,18 @@ def test_without_int8_the_report_says_none_was_measured(tmp_path):
     assert "no int8 model was measured" in md
     assert "trial full-int8 conversion" not in md
     assert json.loads((tmp_path / "report.json").read_text())[0]["kind"] == "cnn"
+
+
+def test_header_says_what_the_models_were_trained_on(tmp_path):
+    """A DS1-only model and one trained with SVDB patients are told apart in the header, and the
+    extra patient folds and their cross-validation are listed."""
+    md = write_report([_result()], tmp_path).read_text()
+    assert "Trained on DS1 only" in md
+    r = _result()
+    r["training"].update(records=["101", "svdb/800", "svdb/801"], folds=[["101"], ["106"]],
+                         extra_folds=[["svdb/800"], ["svdb/801"]], svdb_crossval_members=r[
+                             "reference"])
+    md = write_report([r], tmp_path).read_text()
+    assert "Trained on DS1 and 2 records of SVDB (never DS2)" in md
+    assert "extra patient folds (member k also leaves out extra fold k) svdb/800 / svdb/801" in md
+    assert "SVDB cross-validation (each member on its held-out fold" in md

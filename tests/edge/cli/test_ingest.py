@@ -52,12 +52,15 @@ def test_ingest_then_history(night, tmp_path, capsys):
     (["ingest", "--db", "x.db", "--jsonl", "x", "--retention", "strips=1d"], "--retention"),
     (["ingest", "--db", "x.db", "--mqtt", "host:notaport"], "expected HOST or HOST:PORT"),
     (["ingest", "--db", "x.db", "--jsonl", "/nonexistent.jsonl"], "cannot read"),
+    # A reader does not create an empty store at a mistyped path ("no events" would be a lie).
+    (["history", "--db", "typo.db"], "no such database file"),
 ])
 def test_bad_values_are_one_line_errors(argv, message, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+    assert not (tmp_path / "typo.db").exists()
 
 
 def test_missing_servers_are_clear_errors(tmp_path, capsys):

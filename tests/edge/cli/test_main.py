@@ -62,3 +62,21 @@ def test_a_closed_pipe_is_not_a_traceback():
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == 141
     assert "Traceback" not in err and "BrokenPipeError" not in err
+
+
+@pytest.mark.parametrize("argv", [
+    ["annotate", "100", "--out-dir", "{blocked}/out"],
+    ["detect", "100", "--out-dir", "{blocked}/out"],
+    ["rhythm", "{cinc}/A00001", "--out", "{blocked}/answers.txt"]])
+def test_an_output_that_cannot_be_written_is_a_clear_error(argv, mitdb_dir, cinc2017_dir,
+                                                           tmp_path, capsys):
+    """An output folder under a regular file cannot be created: one error line and rc 2, not a
+    traceback (found trying ``--out-dir /proc/x``)."""
+    blocked = tmp_path / "a_file"
+    blocked.write_text("not a folder")
+    argv = [a.format(blocked=blocked, cinc=cinc2017_dir) for a in argv]
+    if argv[0] != "rhythm":
+        argv += ["--data-dir", str(mitdb_dir)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"ecg-edge {argv[0]}: error:" in err and "a_file" in err
