@@ -18,6 +18,13 @@
   lasted ``sustained_s`` (30 s) or longer). A V beat after an untrustworthy interval starts a
   new run (a rate across a gap means nothing).
 
+VF outranks VT: while a ``vfib`` episode is open no ``vt`` is raised (the beats the detector
+still releases in VF are not fed to the V-run tracker; :attr:`DeviceVentricular.n_beats_in_vf`
+counts them), and beats dated at or before the end of the last ``vfib`` episode are not fed
+either (beats are released a little after the signal they sit in). A ``vt`` episode open when
+a ``vfib`` onset is raised is ended at that moment: the ``vt`` end comes just before the
+``vfib`` onset, dated at the run's last V beat, with ``detail.ended_by = "vfib"``.
+
 The older alerts stay as they were (backwards compatible): ``vflutter`` (the R-peak detector's
 flutter flag) and ``v_run`` (any run of >= 3 V beats, ``detail.vt`` at >= 100 bpm) are still
 raised by :class:`edge.runtime.alerts.RhythmMonitor`; ``vfib`` and ``vt`` are the measured
@@ -138,6 +145,8 @@ class DeviceVentricular:
         self.vt = VtTracker(vt, fs_hz=fs_hz, device_id=device_id)
         self._origin = 0
         self._onset: int | None = None
+        self._vf_until: int | None = None  # device index of the last vfib episode's end
+        self.n_beats_in_vf = 0
 
     def _to_device(self, processing_index: int) -> int:
         return self._origin + int(to_input_index(processing_index, self.fs_hz, self.fs_proc_hz))
@@ -151,6 +160,7 @@ class DeviceVentricular:
             detail.update(onset_index=dated, p_shockable=round(change.p, 4), **change.evidence)
         else:
             onset, self._onset = self._onset, None
+            self._vf_until = max(dated, at)
             detail.update(end_index=dated,
                           duration_s=round((dated - (onset if onset is not None else dated))
                                            / self.fs_hz, 3))
@@ -163,10 +173,30 @@ class DeviceVentricular:
         """Feed the conditioned samples of the last pipeline call; returns ``vfib`` alerts."""
         if len(cond) == 0:
             return []
-        return [self._alert(c) for c in self.detector.process(cond).changes]
+        out: list[AlertEvent] = []
+        for c in self.detector.process(cond).changes:
+            if c.state == "onset":
+                out.extend(self._end_vt_for_vf())
+            out.append(self._alert(c))
+        return out
+
+    def _end_vt_for_vf(self) -> list[AlertEvent]:
+        """A ``vfib`` onset ends an open ``vt`` episode (``detail.ended_by = "vfib"``)."""
+        ended = self.vt.flush()
+        for e in ended:
+            e.detail["ended_by"] = "vfib"
+        return ended
 
     def beats(self, beats: list[BeatInfo]) -> list[AlertEvent]:
-        """Feed released beats (time order); returns ``vt`` alerts."""
+        """Feed released beats (time order); returns ``vt`` alerts. Beats inside a ``vfib``
+        episode (open, or dated at or before the last one's end) are not fed."""
+        if self.detector.in_vf:
+            self.n_beats_in_vf += len(beats)
+            return []
+        if self._vf_until is not None:
+            keep = [b for b in beats if b.sample_index > self._vf_until]
+            self.n_beats_in_vf += len(beats) - len(keep)
+            beats = keep
         return self.vt.process(beats)
 
     @property
@@ -185,3 +215,4 @@ class DeviceVentricular:
         self.vt.reset()
         self._origin = int(origin)
         self._onset = None
+        self._vf_until = None

@@ -102,3 +102,46 @@ def test_ecg_edge_run_raises_vfib_end_to_end(int8_model, tmp_path):
     # before the reference onset: no ventricular alarm of the new kinds
     assert not any(e["type"] == "alert" and e["kind"] in ("vfib", "vt")
                    and e["sample_index"] < 8546 for e in events)
+
+
+def _vt_through_vf(start_s=20.0):
+    """The CUDB excerpt's conditioned signal (VF from sample 8546) with a 150-bpm V run fed
+    alongside it from ``start_s`` on, straight through the VF, one second at a time."""
+    from edge.dsp.preprocess import PreprocessConfig, Preprocessor
+    from edge.io.records import read_record
+    from edge.runtime.ventricular import DeviceVentricular
+
+    rec = read_record(EXCERPT)
+    fs = rec.fs_hz
+    pre = Preprocessor(PreprocessConfig(fs_in_hz=fs))
+    dev = DeviceVentricular(device_id=1, fs_hz=fs, fs_proc_hz=pre.config.fs_out_hz)
+    x = rec.signal_mv[:, 0]
+    v_at = list(range(int(start_s * fs), x.size, int(0.4 * fs)))  # a V beat every 0.4 s
+    events = []
+    for i in range(0, x.size, int(fs)):
+        # beats are released ~1 s after the signal they sit in, as the pipeline does
+        released = [BeatInfo(a, "V", 0.4, True) for a in v_at if i - fs <= a < i]
+        events += dev.beats(released)
+        events += dev.signal(pre.process(x[i:i + int(fs)]))
+    events += dev.signal(pre.flush()) + dev.end()
+    return dev, events
+
+
+def test_no_vt_inside_an_open_vfib_episode_and_vfib_ends_an_open_vt():
+    dev, events = _vt_through_vf()
+    seq = kinds(events)
+    assert seq[:3] == [("vt", "onset"), ("vt", "end"), ("vfib", "onset")], seq
+    vt_end, vf_on = events[1], events[2]
+    assert vt_end.detail["ended_by"] == "vfib"
+    assert vt_end.sample_index <= vf_on.sample_index  # dated at the run's last V beat
+    assert vt_end.detail["n_beats"] > 3
+    # nothing of kind vt between the vfib onset and its end
+    i_end = seq.index(("vfib", "end"))
+    assert ("vt", "onset") not in seq[2:i_end + 1]
+    assert dev.n_beats_in_vf > 0
+
+
+def test_v_beats_released_inside_vf_raise_no_vt():
+    dev, events = _vt_through_vf(start_s=45.0)  # the vfib alarm is up by 45 s
+    assert kinds(events) == [("vfib", "onset"), ("vfib", "end")]
+    assert dev.n_beats_in_vf >= 30
