@@ -50,3 +50,21 @@ def test_window_cache_is_recomputed_when_the_features_change(mitdb_dir, private_
     np.savez(path, **{**z, "features": z["features"][:, :14], "names": z["names"][:14]})
     again = tv.record_windows("101")  # stale cache (another feature set): recomputed
     np.testing.assert_array_equal(again.features, rw.features)
+
+
+@pytest.fixture
+def cudb_dir():
+    from pathlib import Path
+    d = tv.cudb_dir()
+    if not (Path(d) / "cu01.hea").is_file():
+        pytest.skip(f"CUDB not found at {d} (set CUDB_DIR)")
+    return d
+
+
+def test_cross_validation_scores_out_of_fold_windows_and_episodes(cudb_dir, monkeypatch):
+    monkeypatch.setattr(tv, "TRAIN_RECORDS", ("cu01", "cu02", "cu04", "cu05"))
+    res = tv.cross_validate((), ("clean",), n_folds=2)
+    r = res["cudb clean"]
+    assert 0.5 < r["window_se"] <= 1 and 0.5 < r["window_sp"] <= 1
+    assert r["episode_se"] is not None and r["alarm_episodes"] >= 1
+    assert r["latency_median_s"] is None or 0 <= r["latency_median_s"] < 60
