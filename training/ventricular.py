@@ -31,6 +31,7 @@ import argparse
 import json
 import logging
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +39,7 @@ import numpy as np
 
 from edge.dsp.detection import to_input_index
 from edge.dsp.preprocess import PreprocessConfig, Preprocessor
+from edge.errors import EdgeError
 from edge.io.records import read_annotations, read_record
 from edge.rhythm.model import default_model_path
 from edge.rhythm.ventricular import VF_KIND, VentricularConfig, VfWindows
@@ -413,15 +415,27 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--eval", default="clean," + ",".join(TRAIN_NOISE),
                     help="signal variants scored by --cv (default: %(default)s)")
     args = ap.parse_args(argv)
+    try:
+        for v in args.eval.split(","):
+            if v:
+                parse_variant(v)
+    except ValueError as e:
+        ap.error(str(e))
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     noise = SHIPPED_NOISE if args.noisy else ()
+    try:
+        return _run(args, noise)
+    except EdgeError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _run(args: argparse.Namespace, noise: tuple[str, ...]) -> int:
     if args.cv:
         variants = tuple(v for v in args.eval.split(",") if v)
-        try:
-            for v in variants:
-                parse_variant(v)
-        except ValueError as e:
-            ap.error(str(e))
         print(json.dumps(cross_validate(noise, variants), indent=1))
         return 0
     clf = fit_vf(TRAIN_RECORDS, noisy=noise)
