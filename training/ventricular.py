@@ -9,17 +9,21 @@ Data (development data only):
 * MIT-BIH **DS1** (:data:`training.data.DS1`, MLII): shockable = ``(VFL`` / ``(VF`` rhythm
   episodes; ``(VT`` episodes are kept apart (scored as VT, trained as not shockable). DS2 and
   the paced records are never fitted here.
-* optionally the same records with NSTDB electrode-motion noise (``em``, channel 0) added
-  throughout at 6 dB (:func:`noisy_signal`), a different noise offset per record.
+* optionally the same records with NSTDB noise added throughout (:func:`noisy_signal`, a
+  different noise offset per record): electrode motion (``em``) and muscle artefact (``ma``),
+  channel 0, at 6 and 12 dB (labels kept: the rhythm under the noise is the same).
 
 Windows are those of :class:`edge.rhythm.ventricular.VfWindows` (4 s stepped 1 s on the
 conditioned signal, exactly what the device computes), cached per record under
-``$ECG_EDGE_CACHE`` (``vf_<db>_<record>_<variant>.npz``). A window is labelled from the share
-of it inside a shockable episode: 1 when >= 0.75, 0 when 0 (and no VT), else left out of
-training.
+``$ECG_EDGE_CACHE`` (``vf_<db>_<record>_<variant>.npz``, ``variant`` ``clean`` or
+``<noise><snr>`` such as ``em6``; recomputed when the feature names changed). A window is
+labelled from the share of it inside a shockable episode: 1 when >= 0.75, 0 when 0 (and no
+VT), else left out of training.
 
 ``python -m training.ventricular`` fits the model on all the training records and writes the
-JSON (with ``--cv`` it also prints the record-wise cross-validation).
+JSON; with ``--cv`` it prints the record-wise 5-fold out-of-fold scores instead (4-s windows
+and alarm episodes on CUDB and DS1, clean and each noisy copy; the design numbers of
+``benchmarks/results/ventricular.md``).
 """
 from __future__ import annotations
 
@@ -27,6 +31,7 @@ import argparse
 import json
 import logging
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +39,7 @@ import numpy as np
 
 from edge.dsp.detection import to_input_index
 from edge.dsp.preprocess import PreprocessConfig, Preprocessor
+from edge.errors import EdgeError
 from edge.io.records import read_annotations, read_record
 from edge.rhythm.model import default_model_path
 from edge.rhythm.ventricular import VF_KIND, VentricularConfig, VfWindows
@@ -44,7 +50,7 @@ from training.rhythm import export_trees, fit_trees
 
 __all__ = ["CUDB_RECORDS", "Episodes", "cudb_episodes", "mitdb_episodes", "record_signal",
            "noisy_signal", "RecordWindows", "record_windows", "window_labels", "folds",
-           "fit_vf", "main", "VF_TREE_PARAMS"]
+           "fit_vf", "main", "VF_TREE_PARAMS", "TRAIN_NOISE", "SHIPPED_NOISE", "parse_variant"]
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +60,10 @@ VF_TREE_PARAMS = {"n_estimators": 120, "max_depth": 3, "learning_rate": 0.1, "su
 SHOCK_AUX = ("(VFL", "(VF")
 VT_AUX = ("(VT",)
 NOISE_SNR_DB = 6.0
+#: The noisy copies :func:`training_rows` adds for ``noisy=True`` (see :func:`parse_variant`).
+TRAIN_NOISE = ("em6", "ma6", "em12", "ma12")
+#: The recipe of the shipped model (and of the benchmark's fold models): its noisy copies.
+SHIPPED_NOISE: tuple[str, ...] = TRAIN_NOISE
 
 
 def cudb_dir() -> Path:
@@ -148,19 +158,28 @@ def record_signal(record: str) -> tuple[np.ndarray, float]:
     return rec.signal_mv[:, ch].astype(np.float64), float(rec.fs_hz)
 
 
-_EM: np.ndarray | None = None
+_NOISE: dict[str, np.ndarray] = {}
+
+
+def parse_variant(variant: str) -> tuple[str, float] | None:
+    """``"clean"`` -> None; ``"em6"`` -> ("em", 6.0); ``"ma12"`` -> ("ma", 12.0)."""
+    if variant == "clean":
+        return None
+    kind, snr = variant[:2], variant[2:]
+    if kind not in ("em", "ma", "bw") or not snr.isdigit():
+        raise ValueError(f"noise variant must be clean or em|ma|bw<snr dB>, got {variant!r}")
+    return kind, float(snr)
 
 
 def noisy_signal(record: str, x: np.ndarray, fs_hz: float, snr_db: float = NOISE_SNR_DB,
-                 offset_s: float | None = None) -> np.ndarray:
-    """``x`` with NSTDB ``em`` (channel 0, 360 Hz, resampled to ``fs_hz``) added throughout at
-    ``snr_db`` by the NST convention (S = (median QRS peak-to-peak)^2 / 8 over organised
-    beats; records without enough of them: over 1-s blocks' peak-to-peak), from a
-    record-dependent offset."""
-    global _EM
-    if _EM is None:
-        _EM = read_record("em", database="nstdb").signal_mv[:, 0].astype(np.float64)
-    em = _EM
+                 offset_s: float | None = None, noise: str = "em") -> np.ndarray:
+    """``x`` with NSTDB ``noise`` (``em``, ``ma`` or ``bw``; channel 0, 360 Hz, resampled to
+    ``fs_hz``) added throughout at ``snr_db`` by the NST convention (S = (median QRS
+    peak-to-peak)^2 / 8 over organised beats; records without enough of them: over 1-s
+    blocks' peak-to-peak), from a record-dependent offset."""
+    if noise not in _NOISE:
+        _NOISE[noise] = read_record(noise, database="nstdb").signal_mv[:, 0].astype(np.float64)
+    em = _NOISE[noise]
     if fs_hz != 360.0:
         from scipy.signal import resample_poly  # noqa: PLC0415
         em = resample_poly(em, int(round(fs_hz)), 360)
@@ -213,20 +232,25 @@ def compute_windows(x: np.ndarray, fs_hz: float,
     return to_input_index(ends, fs_hz, pre.config.fs_out_hz), feats
 
 
-def record_windows(record: str, *, noisy: bool = False) -> RecordWindows:
-    """Windows of a record (cached), clean or with 6-dB ``em`` noise."""
-    variant = "em6" if noisy else "clean"
+def record_windows(record: str, *, noisy: bool = False,
+                   variant: str | None = None) -> RecordWindows:
+    """Windows of a record (cached): ``variant`` ``clean`` or a noisy copy (``em6``,
+    ``ma12``, ...; ``noisy=True`` alone is ``em6``)."""
+    variant = variant or ("em6" if noisy else "clean")
+    noise = parse_variant(variant)
     path = cache_dir() / f"vf_{_db(record)}_{record}_{variant}.npz"
     if path.is_file():
         z = np.load(path)
-        return RecordWindows(record, z["end_in"], z["features"], float(z["fs_hz"]),
-                             int(z["n_samples"]))
+        if "names" in z.files and tuple(z["names"].tolist()) == VF_FEATURE_NAMES:
+            return RecordWindows(record, z["end_in"], z["features"], float(z["fs_hz"]),
+                                 int(z["n_samples"]))
     x, fs = record_signal(record)
-    if noisy:
-        x = noisy_signal(record, x, fs)
+    if noise is not None:
+        x = noisy_signal(record, x, fs, snr_db=noise[1], noise=noise[0])
     ends, feats = compute_windows(x, fs)
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(path, end_in=ends, features=feats, fs_hz=fs, n_samples=x.size)
+    np.savez(path, end_in=ends, features=feats, fs_hz=fs, n_samples=x.size,
+             names=np.array(VF_FEATURE_NAMES))
     return RecordWindows(record, ends, feats, fs, x.size)
 
 
@@ -247,16 +271,18 @@ def window_labels(rw: RecordWindows, ep: Episodes, window_s: float = 4.0
             overlap_share(starts, rw.end_in, ep.vt))
 
 
-def training_rows(records, *, noisy: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(features, labels, record index) of the trainable windows of ``records``."""
+def training_rows(records, *, noisy: bool | tuple[str, ...] = False
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(features, labels, record index) of the trainable windows of ``records``, clean and
+    the noisy copies ``noisy`` (True: :data:`TRAIN_NOISE`)."""
     xs, ys, gs = [], [], []
+    extra = TRAIN_NOISE if noisy is True else (tuple(noisy) if noisy else ())
     for k, rec in enumerate(records):
         if rec in DS2 or rec in PACED:
             raise ValueError(f"record {rec} is held out (DS2 / paced): never trained on")
-        variants = [False, True] if noisy else [False]
         ep = episodes(rec)
-        for nz in variants:
-            rw = record_windows(rec, noisy=nz)
+        for variant in ("clean",) + extra:
+            rw = record_windows(rec, variant=variant)
             shock, vt = window_labels(rw, ep)
             ok = np.all(np.isfinite(rw.features), axis=1)
             pos = ok & (shock >= 0.75)
@@ -277,7 +303,7 @@ def folds(records, n_folds: int = 5) -> dict[str, int]:
     return out
 
 
-def fit_vf(records, *, noisy: bool = False, seed: int = 0, **params):
+def fit_vf(records, *, noisy: bool | tuple[str, ...] = False, seed: int = 0, **params):
     """A fitted ``GradientBoostingClassifier`` on the windows of ``records``."""
     x, y, _ = training_rows(records, noisy=noisy)
     # balance the classes: shockable windows are rare in MIT-BIH
@@ -299,16 +325,122 @@ def export_vf(clf, path: str | os.PathLike, *, note: str = "") -> Path:
 TRAIN_RECORDS = CUDB_RECORDS + DS1
 
 
+def _overlap(a: tuple[int, int], b: tuple[int, int]) -> int:
+    return max(0, min(a[1], b[1]) - max(a[0], b[0]))
+
+
+def replay_episodes(rw: RecordWindows, p: np.ndarray, model,  # noqa: ANN001
+                    config: VentricularConfig | None = None) -> list[tuple[int, int, int]]:
+    """Alarm episodes ``(start, end, alarm)`` (input-rate samples) of a record's cached
+    windows scored ``p``, through :meth:`VfDetector.decide` (the device's episode logic)."""
+    from dataclasses import replace  # noqa: PLC0415
+
+    from edge.rhythm.ventricular import VfDetector, VfWindow  # noqa: PLC0415
+    det = VfDetector(replace(config or VentricularConfig(), fs_hz=rw.fs_hz), model)
+    out: list[tuple[int, int, int]] = []
+    start = alarm = None
+    for e, pi, f in zip(rw.end_in.tolist(), p.tolist(), rw.features):
+        c = det.decide(VfWindow(int(e), float(pi), f))
+        if c is None:
+            continue
+        if c.state == "onset":
+            start, alarm = c.sample_index, c.alarm_index
+        else:
+            out.append((max(0, start), max(c.sample_index, start + 1), alarm))
+            start = None
+    if start is not None:
+        out.append((max(0, start), rw.n_samples, alarm))
+    return out
+
+
+def cross_validate(noise: tuple[str, ...], variants: tuple[str, ...],
+                   config: VentricularConfig | None = None, n_folds: int = 5) -> dict:
+    """Out-of-fold scores of the recipe (clean + ``noise`` copies) on CUDB + DS1."""
+    from edge.rhythm.model import load_tree_model  # noqa: PLC0415
+    cfg = config or VentricularConfig()
+    f = folds(TRAIN_RECORDS, n_folds)
+    acc: dict = {}
+    for k in range(n_folds):
+        clf = fit_vf([r for r in TRAIN_RECORDS if f[r] != k], noisy=noise)
+        model = load_tree_model(export_vf(clf, cache_dir() / f"vf_cv_fold{k}.json"))
+        for rec in (r for r in TRAIN_RECORDS if f[r] == k):
+            ep = episodes(rec)
+            for v in variants:
+                rw = record_windows(rec, variant=v)
+                ok = np.all(np.isfinite(rw.features), axis=1)
+                p = np.full(ok.size, np.nan)
+                if ok.any():
+                    p[ok] = model.predict_proba(rw.features[ok])[:, 1]
+                sh, _ = window_labels(rw, ep)
+                a = acc.setdefault((v, _db(rec)), dict.fromkeys(
+                    ("s", "tp", "n", "tn", "ref", "found", "det", "true", "false_rec"), 0)
+                    | {"lat": []})
+                s_in, s_out = np.isfinite(p) & (sh >= 0.999), np.isfinite(p) & (sh <= 0.001)
+                a["s"] += int(s_in.sum())
+                a["tp"] += int((p[s_in] >= cfg.p_shockable).sum())
+                a["n"] += int(s_out.sum())
+                a["tn"] += int((p[s_out] < cfg.p_shockable).sum())
+                alarms = replay_episodes(rw, np.nan_to_num(p, nan=0.0), model, cfg)
+                a["ref"] += len(ep.shockable)
+                a["found"] += sum(any(_overlap(r, d[:2]) for d in alarms) for r in ep.shockable)
+                a["det"] += len(alarms)
+                true = sum(any(_overlap(r, d[:2]) for r in ep.shockable) for d in alarms)
+                a["true"] += true
+                a["false_rec"] += int(true < len(alarms))
+                for r in ep.shockable:
+                    hits = [d[2] for d in alarms if _overlap(r, d[:2])]
+                    if hits and r[0] >= 4 * rw.fs_hz:
+                        a["lat"].append(max(0.0, (min(hits) - r[0]) / rw.fs_hz))
+        logger.info("fold %d done", k)
+    out = {}
+    for (v, db), a in sorted(acc.items()):
+        out[f"{db} {v}"] = {
+            "window_se": round(a["tp"] / a["s"], 4) if a["s"] else None,
+            "window_sp": round(a["tn"] / a["n"], 4) if a["n"] else None,
+            "episode_se": round(a["found"] / a["ref"], 4) if a["ref"] else None,
+            "episode_pp": round(a["true"] / a["det"], 4) if a["det"] else None,
+            "alarm_episodes": a["det"], "false_episodes": a["det"] - a["true"],
+            "latency_median_s": round(float(np.median(a["lat"])), 2) if a["lat"] else None}
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="train the VF window model (CUDB + MIT-BIH DS1)")
     ap.add_argument("--out", default=str(default_model_path(VF_KIND)))
     ap.add_argument("--no-noise", dest="noisy", action="store_false",
-                    help="train without the 6-dB electrode-motion copies")
+                    help="train without the noisy copies (" + ", ".join(SHIPPED_NOISE) + ")")
+    ap.add_argument("--cv", action="store_true",
+                    help="print the out-of-fold scores (CUDB + DS1, 5 record-wise folds) of "
+                         "the recipe instead of writing the model")
+    ap.add_argument("--eval", default="clean," + ",".join(TRAIN_NOISE),
+                    help="signal variants scored by --cv (default: %(default)s)")
     args = ap.parse_args(argv)
+    try:
+        for v in args.eval.split(","):
+            if v:
+                parse_variant(v)
+    except ValueError as e:
+        ap.error(str(e))
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    clf = fit_vf(TRAIN_RECORDS, noisy=args.noisy)
+    noise = SHIPPED_NOISE if args.noisy else ()
+    try:
+        return _run(args, noise)
+    except EdgeError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _run(args: argparse.Namespace, noise: tuple[str, ...]) -> int:
+    if args.cv:
+        variants = tuple(v for v in args.eval.split(",") if v)
+        print(json.dumps(cross_validate(noise, variants), indent=1))
+        return 0
+    clf = fit_vf(TRAIN_RECORDS, noisy=noise)
     p = export_vf(clf, args.out, note="CUDB (35) + MIT-BIH DS1 (22)"
-                  + (", with 6-dB em copies" if args.noisy else ""))
+                  + (", with NSTDB copies " + "/".join(noise) if noise else ""))
     print(f"wrote {p}")
     return 0
 

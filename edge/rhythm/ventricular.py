@@ -76,8 +76,10 @@ class VentricularConfig:
     window_s: float = 4.0
     step_s: float = 1.0
     min_valid_share: float = 0.9
-    p_shockable: float = 0.6
-    onset_k: int = 5
+    # chosen on the out-of-fold CUDB + MIT-BIH DS1 windows (benchmarks/results/ventricular.md):
+    # episode Se 1.0 and median latency <= 5 s with the fewest false episodes
+    p_shockable: float = 0.7
+    onset_k: int = 4
     onset_n: int = 6
     offset_windows: int = 12
     flutter_peak_share: float = VFL_PEAK_SHARE
@@ -286,6 +288,12 @@ class VfDetector:
             if change is not None:
                 changes.append(change)
         return VfOutput(windows, changes)
+
+    def decide(self, window: VfWindow) -> VfChange | None:
+        """The episode logic alone for one already-scored window (in stream order): what
+        :meth:`process` does after the model (training and benchmarks replay cached windows
+        through it)."""
+        return self._step(window)
 
     def _evidence(self, win: VfWindow) -> dict[str, float]:
         ev = {k: round(float(win.features[VF_FEATURE_NAMES.index(k)]), 4) for k in _EVIDENCE}

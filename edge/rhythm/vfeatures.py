@@ -24,6 +24,19 @@ sharp QRS) from organised rhythms (narrow or wide complexes on a flat baseline):
 ``periodicity``      the largest normalised autocorrelation at lags 0.15..2 s: regular rhythms
                      (sinus, VT, flutter) repeat, fibrillation and motion artefact less.
 ``lz_complexity``    normalised Lempel-Ziv complexity of the signal binarised at its median.
+``count2``           share of samples with |x| above the window's mean |x| (Jekova 2007's
+                     count2): low for spikes on a baseline, ~0.5 for a sine.
+``count3``           share of samples with |x| within mean |x| +- its mean absolute
+                     deviation (Jekova 2007's count3): high for a sine.
+``psr``              phase-space reconstruction (Amann 2007): share of a 40 x 40 grid the
+                     trajectory (x(t), x(t - 0.5 s)) visits, at ~50 Hz, range-normalised
+                     (regular rhythms retrace one small loop, VF wanders).
+``hilb``             the same with the Hilbert transform instead of the delay (Amann 2007
+                     HILB; analytic signal by FFT).
+``spike_rate_bpm``   rate of the QRS-like peaks of the 75-ms |derivative| envelope (peaks
+                     above half its maximum, >= 250 ms apart), 0 with fewer than two.
+``spike_rr_cv``      coefficient of variation of their intervals (1 with fewer than three):
+                     an organised rhythm (sinus, slow VT) is regular at a plausible rate.
 
 Every feature depends only on the window's samples (no state), so a streaming caller gets the
 same numbers however it chunks the stream. The spectrum is computed at the processing rate
@@ -47,13 +60,69 @@ logger = logging.getLogger(__name__)
 VF_FEATURE_NAMES = ("std_mv", "kurtosis", "tcsc", "crossings_per_s", "baseline_share",
                     "vf_leakage", "deriv_floor", "dom_freq_hz", "mean_freq_hz",
                     "vf_band_share", "high_share", "peak_share", "periodicity",
-                    "lz_complexity")
+                    "lz_complexity", "count2", "count3", "psr", "hilb", "spike_rate_bpm",
+                    "spike_rr_cv")
 
 #: Shortest window the features are defined on (s).
 MIN_WINDOW_S = 2.0
 
 _NFFT = 4096
 _EPS = 1e-12
+_GRID = 40  # boxes per axis of the phase-space grid (psr, hilb)
+_PS_FS_HZ = 50.0  # rate of the phase-space trajectory
+_PSR_DELAY_S = 0.5
+_SPIKE_REFRACTORY_S = 0.25
+
+
+def _grid_share(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Share of a ``_GRID`` x ``_GRID`` grid visited by the points (a[r, i], b[r, i]) of
+    each row, each coordinate scaled to its row's range."""
+    def cell(v: np.ndarray) -> np.ndarray:
+        lo = v.min(axis=1, keepdims=True)
+        span = np.maximum(v.max(axis=1, keepdims=True) - lo, _EPS)
+        return np.minimum(((v - lo) / span * _GRID).astype(np.int64), _GRID - 1)
+
+    idx = np.sort(cell(a) * _GRID + cell(b), axis=1)
+    return (1 + np.count_nonzero(idx[:, 1:] != idx[:, :-1], axis=1)) / (_GRID * _GRID)
+
+
+def _hilbert_imag(x: np.ndarray) -> np.ndarray:
+    """Imaginary part of the analytic signal of each row (FFT method, as
+    ``scipy.signal.hilbert``)."""
+    n = x.shape[1]
+    h = np.zeros(n)
+    if n % 2 == 0:
+        h[0] = h[n // 2] = 1.0
+        h[1:n // 2] = 2.0
+    else:
+        h[0] = 1.0
+        h[1:(n + 1) // 2] = 2.0
+    return np.fft.ifft(np.fft.fft(x, axis=1) * h, axis=1).imag
+
+
+def _spikes(env: np.ndarray, fs_hz: float, offset: int) -> tuple[float, float]:
+    """(rate bpm, interval CV) of the peaks of one |derivative| envelope: local maxima above
+    half its maximum, each the largest within the refractory time (greedy, largest first)."""
+    top = env.max()
+    if top <= 0:
+        return 0.0, 1.0
+    c = env[1:-1]
+    pk = np.flatnonzero((c >= env[:-2]) & (c > env[2:]) & (c >= 0.5 * top)) + 1
+    if pk.size == 0:
+        return 0.0, 1.0
+    gap = int(round(_SPIKE_REFRACTORY_S * fs_hz))
+    order = pk[np.argsort(-env[pk], kind="stable")]
+    kept: list[int] = []
+    for i in order.tolist():
+        if all(abs(i - j) >= gap for j in kept):
+            kept.append(i)
+    if len(kept) < 2:
+        return 0.0, 1.0
+    kept.sort()
+    rr = np.diff(np.array(kept, dtype=np.float64) + offset) / fs_hz
+    rate = 60.0 / float(rr.mean())
+    cv = float(rr.std() / rr.mean()) if rr.size >= 2 else 1.0
+    return rate, cv
 
 
 def _lempel_ziv(bits: np.ndarray) -> float:
@@ -165,6 +234,7 @@ def vf_windows_features(x_mv: np.ndarray, fs_hz: float) -> np.ndarray:
     out[flat, 1] = 3.0
     out[flat, 4] = 1.0
     out[flat, 5] = 1.0
+    out[flat, 19] = 1.0
     if flat.all():
         return out
     live = np.flatnonzero(~flat)
@@ -241,6 +311,23 @@ def vf_windows_features(x_mv: np.ndarray, fs_hz: float) -> np.ndarray:
         top = env.max(axis=1)
         floor = np.partition(env, j, axis=1)[:, j]
         res[:, 6] = np.where(top > 0, floor / np.where(top > 0, top, 1.0), 0.0)
+        for r in range(n_w):
+            res[r, 18], res[r, 19] = _spikes(env[r], fs_hz, k)
+    else:
+        res[:, 19] = 1.0
+    # amplitude distribution counts (Jekova 2007)
+    ax = np.abs(x)
+    mabs = ax.sum(axis=1) / n
+    res[:, 14] = np.count_nonzero(ax > mabs[:, None], axis=1) / n
+    md = np.abs(ax - mabs[:, None]).sum(axis=1) / n
+    res[:, 15] = np.count_nonzero(np.abs(ax - mabs[:, None]) < md[:, None], axis=1) / n
+    # phase-space measures at ~50 Hz
+    ps = max(1, int(round(fs_hz / _PS_FS_HZ)))
+    xs = x[:, ::ps]
+    lag = int(round(_PSR_DELAY_S * fs_hz / ps))
+    if xs.shape[1] > lag + 1:
+        res[:, 16] = _grid_share(xs[:, lag:], xs[:, :-lag])
+    res[:, 17] = _grid_share(xs, _hilbert_imag(xs))
     # spectrum
     nfft = max(_NFFT, 1 << int(np.ceil(np.log2(n))))
     spec = np.fft.rfft(x * _hann(n), nfft, axis=1)

@@ -18,6 +18,17 @@
   lasted ``sustained_s`` (30 s) or longer). A V beat after an untrustworthy interval starts a
   new run (a rate across a gap means nothing).
 
+VF outranks VT: a beat dated while a ``vfib`` episode is open (from the sample its onset was
+raised at, up to the sample its end was confirmed at) is not fed to the V-run tracker
+(:attr:`DeviceVentricular.n_beats_in_vf` counts them), so no ``vt`` starts or goes on inside
+VF. A ``vt`` episode still open at a ``vfib`` onset is ended, dated at the run's last V beat
+(before the onset), with ``detail.ended_by = "vfib"``; that end is emitted with the first beat
+released after the onset (or at the end of the stream), since only then is the run known
+not to have ended on its own before it. Beats wait until the VF detector has analysed the
+signal up to them (usually it already has: beats are released after the signal they sit in)
+and meet the VF onsets and ends in sample order, so the alerts do not depend on how the
+stream is chunked.
+
 The older alerts stay as they were (backwards compatible): ``vflutter`` (the R-peak detector's
 flutter flag) and ``v_run`` (any run of >= 3 V beats, ``detail.vt`` at >= 100 bpm) are still
 raised by :class:`edge.runtime.alerts.RhythmMonitor`; ``vfib`` and ``vt`` are the measured
@@ -138,6 +149,10 @@ class DeviceVentricular:
         self.vt = VtTracker(vt, fs_hz=fs_hz, device_id=device_id)
         self._origin = 0
         self._onset: int | None = None
+        self._waiting: list[BeatInfo] = []  # beats past the signal the detector has analysed
+        self._changes: list[tuple[int, str]] = []  # vfib (alarm index, state) beats have not met
+        self._in_vf = False
+        self.n_beats_in_vf = 0
 
     def _to_device(self, processing_index: int) -> int:
         return self._origin + int(to_input_index(processing_index, self.fs_hz, self.fs_proc_hz))
@@ -160,14 +175,60 @@ class DeviceVentricular:
                           severity="alarm", sample_index=at, fs_hz=self.fs_hz, detail=detail)
 
     def signal(self, cond: Conditioned) -> list[AlertEvent]:
-        """Feed the conditioned samples of the last pipeline call; returns ``vfib`` alerts."""
+        """Feed the conditioned samples of the last pipeline call; returns ``vfib`` alerts
+        (and the ``vt`` alerts of beats that waited for the signal)."""
         if len(cond) == 0:
             return []
-        return [self._alert(c) for c in self.detector.process(cond).changes]
+        out: list[AlertEvent] = []
+        for c in self.detector.process(cond).changes:
+            self._changes.append((self._to_device(c.alarm_index), c.state))
+            out.append(self._alert(c))
+        out.extend(self._feed_before(self._analysed_end()))
+        return out
+
+    def _analysed_end(self) -> int:
+        """Device index up to which (exclusive) the VF detector has analysed the signal."""
+        end = self.detector.windows.end_index
+        return self._origin if end is None else self._to_device(end)
+
+    def _cross(self, upto: int | None) -> list[AlertEvent]:
+        """Meet the vfib changes raised at or before ``upto`` (all with None)."""
+        out: list[AlertEvent] = []
+        while self._changes and (upto is None or self._changes[0][0] <= upto):
+            _, state = self._changes.pop(0)
+            if state == "onset":
+                out.extend(self._end_vt_for_vf())
+            self._in_vf = state == "onset"
+        return out
+
+    def _feed_before(self, limit: int | None) -> list[AlertEvent]:
+        """Feed the waiting beats dated before ``limit`` (all with None) to the VT tracker in
+        sample order with the vfib changes, except those inside a ``vfib`` episode."""
+        k = len(self._waiting)
+        if limit is not None:
+            k = next((i for i, b in enumerate(self._waiting) if b.sample_index >= limit), k)
+        take, self._waiting = self._waiting[:k], self._waiting[k:]
+        out: list[AlertEvent] = []
+        for b in take:
+            out.extend(self._cross(b.sample_index))
+            if self._in_vf:
+                self.n_beats_in_vf += 1
+            else:
+                out.extend(self.vt.process([b]))
+        return out
+
+    def _end_vt_for_vf(self) -> list[AlertEvent]:
+        """A ``vfib`` onset ends an open ``vt`` episode (``detail.ended_by = "vfib"``)."""
+        ended = self.vt.flush()
+        for e in ended:
+            e.detail["ended_by"] = "vfib"
+        return ended
 
     def beats(self, beats: list[BeatInfo]) -> list[AlertEvent]:
-        """Feed released beats (time order); returns ``vt`` alerts."""
-        return self.vt.process(beats)
+        """Feed released beats (time order); returns ``vt`` alerts (of the beats the VF
+        detector has analysed the signal of; the others wait for :meth:`signal`)."""
+        self._waiting.extend(beats)
+        return self._feed_before(self._analysed_end())
 
     @property
     def in_vf(self) -> bool:
@@ -175,7 +236,10 @@ class DeviceVentricular:
 
     def end(self) -> list[AlertEvent]:
         """End of stream or before a restart: close open episodes."""
-        out = [self._alert(c) for c in self.detector.end()]
+        out = self._feed_before(None)
+        out.extend(self._alert(c) for c in self.detector.end())
+        out.extend(self._cross(None))
+        self._in_vf = False
         out.extend(self.vt.flush())
         return out
 
@@ -185,3 +249,6 @@ class DeviceVentricular:
         self.vt.reset()
         self._origin = int(origin)
         self._onset = None
+        self._waiting = []
+        self._changes = []
+        self._in_vf = False

@@ -95,5 +95,5 @@ def test_a_bad_vf_model_is_refused_before_any_sample(command, tmp_path, capsys):
 
 def test_check_names_the_vf_detector(capsys):
     assert main(["check", str(CONFIG)]) == 0
-    assert "  ventricular: VF detector (rhythm_vf.json, alarm after 5 of 6 windows)\n" in \
+    assert "  ventricular: VF detector (rhythm_vf.json, alarm after 4 of 6 windows)\n" in \
         capsys.readouterr().out

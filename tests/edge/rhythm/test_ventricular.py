@@ -142,3 +142,30 @@ def test_unanalysed_windows_and_stream_breaks():
     from edge.dsp.preprocess import Conditioned
     with pytest.raises(SignalError, match="expected"):
         det.process(Conditioned(chunk.sample_index + 5, chunk.filtered_mv, chunk.valid))
+
+
+def test_decide_replays_scored_windows_into_the_same_episodes():
+    """The episode logic alone (what training and the benchmark replay cached windows
+    through) gives process()'s changes."""
+    rec = read_record(EXCERPT)
+    x, fs = rec.signal_mv[:, 0], rec.fs_hz
+    pre = Preprocessor(PreprocessConfig(fs_in_hz=fs))
+    det = VfDetector()
+    out = det.process(pre.process(x))
+    assert any(c.state == "onset" for c in out.changes)
+    again = VfDetector(model=det.model)
+    replayed = [c for c in (again.decide(w) for w in out.windows) if c is not None]
+    assert repr(replayed) == repr(out.changes)
+
+
+def test_slow_regular_wide_complex_rhythm_is_not_vf():
+    """A regular 120-bpm rhythm of wide (~250 ms) complexes (like CUDB cu03's non-shockable
+    stretch, which the 14-feature model took for VF; it raised a VFL episode on this signal)
+    raises nothing."""
+    fs = 250.0
+    t = np.arange(int(60 * fs)) / fs
+    x = np.zeros(t.size)
+    for c in np.arange(0.3, 60, 0.5):
+        x += 1.0 * np.exp(-0.5 * ((t - c) / 0.06) ** 2) - 0.4 * np.exp(
+            -0.5 * ((t - c - 0.12) / 0.04) ** 2)
+    assert vf_episodes(x + 0.01 * np.random.default_rng(0).standard_normal(t.size), fs) == []
