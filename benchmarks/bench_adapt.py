@@ -123,6 +123,11 @@ DS2_LOOKS = (
      "window model refitted on the new model's labels; no hyper-parameter re-tuned, nothing "
      "chosen on it: benchmarks/results/adapt_cnnx3-1.1.0.md (adapted + rhythm context SVEB "
      "F1 0.876, VEB F1 0.930; the figures of the adapt.md run are the previous model's)."),
+    ("cnnx3-1.2.0 (the cnnx3-1.1.0 recipe plus polarity-inversion augmentation, chosen on DS1 "
+     "and SVDB out-of-fold design data; its `default_embed.tflite` regenerated), look 8's "
+     "adaptation design and look 9's rhythm context, the AF window model refitted on its "
+     "labels; no hyper-parameter re-tuned, nothing chosen on it: "
+     "benchmarks/results/adapt_cnnx3-1.2.0.md."),
 )
 
 

@@ -115,7 +115,7 @@ DS2_LOOKS = [
     "windows, nothing else changed). No setting was chosen on DS2 between looks 3 and 4; "
     "the beat model was chosen on DS1 + SVDB folds before its one DS2 look "
     "(benchmarks/results/generalisation.md).",
-    "5. (this run) the look-4 analyser and models plus two changes fixed on design data before "
+    "5. the look-4 analyser and models plus two changes fixed on design data before "
     "this look (branch `afnoise`): (a) the NOISE rhythm and the quality stage's readable flags "
     "end to end (ported from afstream without its pattern features): >= 10 s of unreadable "
     "intervals ends AF and AF is confirmed anew; (b) a window whose irregularity is a repeating"
@@ -134,6 +134,16 @@ DS2_LOOKS = [
     " 200 (70, 137, 138 s: the gate did not touch them, their windows are not a repeating "
     "pattern); SVEB F1 with the rhythm context at reference beats 0.815 (unchanged); SVDB "
     "(design) 0.802 -> 0.812. Nothing was chosen on it.",
+    "6. (this run) the look-5 analyser with issue 16's beat model retrained with polarity "
+    "inversion augmentation (cnnx3-1.2.0: the cnnx3-1.1.0 recipe plus --invert-probability "
+    "0.5, seed 7) and the AF window model refitted on its calls (python -m training.rhythm "
+    "--af-only). Chosen on design data before any DS2 figure of it: out of fold (each member "
+    "on the DS1 and SVDB patient folds it never trained on, float, reference beats), two "
+    "seeds: VEB F1 as recorded 0.742 -> 0.770 (seed 7) and 0.756 -> 0.802 (seed 8), on "
+    "inverted signals 0.707 -> 0.740 and 0.616 -> 0.720; SVEB F1 0.468 -> 0.460 and 0.453 -> "
+    "0.461. The int8 parity report of convert/quantize.py (DS2, model calls without the "
+    "rhythm context: SVEB F1 0.668, VEB F1 0.934) and the report regeneration came first in "
+    "this look; nothing was chosen on them.",
 ]
 
 Interval = tuple[int, int]

@@ -57,7 +57,7 @@ __all__ = ["TrainConfig", "TrainResult", "train", "train_ensemble", "selection_s
 logger = logging.getLogger(__name__)
 
 DEFAULT_VAL_RECORDS = ("106", "118", "124", "201", "220")
-MODEL_VERSION = "1.1.0"
+MODEL_VERSION = "1.2.0"
 
 
 @dataclass(frozen=True, kw_only=True)

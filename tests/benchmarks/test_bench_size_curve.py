@@ -43,7 +43,7 @@ def test_a_member_file_takes_its_scores_from_the_ensemble(tmp_path, capsys):
     assert "(member 1 of that ensemble)" in rows["member1.tflite"]["recipe"]
     assert m1["records"] == c["training"]["extra_folds"][1]
     md = out.with_suffix(".md").read_text()
-    assert "| `default.tflite` (cnnx3-1.1.0) | 3 × 1 |" in md
+    assert "| `default.tflite` (cnnx3-1.2.0) | 3 × 1 |" in md
 
 
 def test_errors_are_one_line(tmp_path, capsys):

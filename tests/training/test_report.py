@@ -20,8 +20,9 @@ def _same(a, b) -> bool:
     return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
 
 
-@pytest.mark.parametrize("folder", [REPORT_DIR, REPORT_DIR / "cnnx3-1.0.0"],
-                         ids=["shipped", "previous"])
+@pytest.mark.parametrize("folder", [REPORT_DIR, REPORT_DIR / "cnnx3-1.1.0",
+                                    REPORT_DIR / "cnnx3-1.0.0"],
+                         ids=["shipped", "cnnx3-1.1.0", "cnnx3-1.0.0"])
 def test_stored_report_is_rendered_from_its_confusion_matrices(tmp_path, folder):
     """The committed reports (the shipped model's and the previous one's) carry EC57 next to
     the plain numbers, and re-rendering them from the confusion matrices in report.json (no

@@ -26,7 +26,7 @@ def raw() -> dict:
 @pytest.mark.parametrize("path", [default_model_path(), default_embed_model_path()])
 def test_bundled_models_load_as_typed_contracts(path):
     c = ModelContract.from_model_bytes(path.read_bytes())
-    assert c.contract_version == 1 and c.model_version == "cnnx3-1.1.0"
+    assert c.contract_version == 1 and c.model_version == "cnnx3-1.2.0"
     assert c.classes == ("N", "S", "V", "F", "Q") and c.lead == "MLII"
     assert c.window.config == WindowConfig() and c.window.length == 252
     assert c.filter == FilterConfig() and c.features.config == FeatureConfig()
