@@ -37,6 +37,7 @@ Writes ``benchmarks/results/ventricular.{json,md}``; caches under ``$ECG_EDGE_CA
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -70,12 +71,22 @@ N_FOLDS = 5
 Interval = tuple[int, int]
 
 
+def _recipe_key() -> str:
+    """12 hex digits over what a fold model is fitted from (recipe, features, records)."""
+    from edge.rhythm.vfeatures import VF_FEATURE_NAMES
+    from training.ventricular import VF_TREE_PARAMS
+
+    blob = json.dumps([SHIPPED_NOISE, VF_TREE_PARAMS, list(VF_FEATURE_NAMES),
+                       list(TRAIN_RECORDS), N_FOLDS], sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
 def fold_models() -> dict[str, str]:
     """record -> model path: its CV fold's for CUDB + DS1, the bundled one for the rest."""
     f = folds(TRAIN_RECORDS, N_FOLDS)
     out: dict[str, str] = {}
     for k in range(N_FOLDS):
-        path = cache_dir() / f"vf_fold{k}.json"
+        path = cache_dir() / f"vf_fold{k}_{_recipe_key()}.json"
         if not path.is_file():
             print(f"fitting fold {k} ...", flush=True)
             export_vf(fit_vf([r for r in TRAIN_RECORDS if f[r] != k], noisy=SHIPPED_NOISE),
@@ -146,15 +157,30 @@ def _r(num: float, den: float) -> float | None:
 
 # -- daemon replay --------------------------------------------------------------------------
 
+def _replay_key(vf_model: str | Path, beat_model: str | Path) -> str:
+    """12 hex digits of sha256 over both model files and the ``edge`` package's sources."""
+    h = hashlib.sha256()
+    for f in (Path(vf_model), Path(beat_model)):
+        h.update(f.read_bytes())
+    for f in sorted((ROOT / "edge").rglob("*.py")):
+        h.update(f.relative_to(ROOT).as_posix().encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()[:12]
+
+
 def daemon_alerts(record: str, model_path: str, noisy: bool = False) -> dict:
     """Replay a record through :class:`DeviceStream` (1-s chunks); alerts as dicts (cached)."""
+    from edge.model.bundled import default_model_path as beat_model
+
     cfg = VentricularConfig()
     tag = (("em6" if noisy else "clean") + f"_p{cfg.p_shockable}_{cfg.onset_k}of{cfg.onset_n}"
            f"_off{cfg.offset_windows}")
-    path = cache_dir() / f"vf_daemon_{record}_{tag}_{Path(model_path).stem}.json"
+    # The replay depends on the VF model, the beat model (vt, v_run) and the device code: all
+    # three are in the key, so a new beat model or runtime change is never served from cache.
+    path = cache_dir() / (f"vf_daemon_{record}_{tag}_{Path(model_path).stem}_"
+                          f"{_replay_key(model_path, beat_model())}.json")
     if path.is_file():
         return json.loads(path.read_text())
-    from edge.model.bundled import default_model_path as beat_model
     from edge.model.classifier import BeatClassifier
     from edge.runtime.device import DeviceStream
     from edge.runtime.settings import load_config
