@@ -170,17 +170,26 @@ def mitdb_rhythm_labels(record: str, data_dir: str | os.PathLike | None = None, 
     if for_training and record in DS2:
         raise ValueError("DS2 records are never used for training")
     clf = _classifier()
-    beats, _, fs = mitdb_rhythm_beats(record, data_dir)
-    cache = cache_dir() / f"rhythm_mitdb_labels_{record}_{clf.model_version}_{detector_tag()}.npz"
+    return _per_detected_beat(
+        record, data_dir, "labels",
+        f"rhythm_mitdb_labels_{record}_{clf.model_version}_{detector_tag()}.npz",
+        lambda x_mv, fs_hz, beats: _labels_at(clf, x_mv, fs_hz, beats))
+
+
+def _per_detected_beat(record: str, data_dir, key: str, cache_name: str, compute) -> np.ndarray:
+    """``compute(MLII signal in mV, fs, detected beats)`` for a MIT-BIH record, cached as
+    ``key`` in ``cache_name`` (recomputed when the detected beats changed in number)."""
+    beats, _, _ = mitdb_rhythm_beats(record, data_dir)
+    cache = cache_dir() / cache_name
     if cache.is_file():
         z = np.load(cache)
-        if z["labels"].size == beats.size:
-            return z["labels"]
+        if z[key].size == beats.size:
+            return z[key]
     rec = read_record(record, data_dir=data_dir)
     ch = rec.sig_names.index("MLII") if "MLII" in rec.sig_names else 0
-    out = _labels_at(clf, np.nan_to_num(rec.signal_mv[:, ch]), rec.fs_hz, beats)
+    out = compute(np.nan_to_num(rec.signal_mv[:, ch]), rec.fs_hz, beats)
     cache.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(cache, labels=out)
+    np.savez(cache, **{key: out})
     return out
 
 
@@ -257,18 +266,9 @@ def beat_readable(x_mv: np.ndarray, fs_hz: float, beats: np.ndarray) -> np.ndarr
 def mitdb_rhythm_readable(record: str, data_dir: str | os.PathLike | None = None
                           ) -> np.ndarray:
     """:func:`beat_readable` of the detected beats of a MIT-BIH record (cached)."""
-    beats, _, _ = mitdb_rhythm_beats(record, data_dir)
-    cache = cache_dir() / f"rhythm_mitdb_readable_{record}_{detector_tag()}.npz"
-    if cache.is_file():
-        z = np.load(cache)
-        if z["readable"].size == beats.size:
-            return z["readable"]
-    rec = read_record(record, data_dir=data_dir)
-    ch = rec.sig_names.index("MLII") if "MLII" in rec.sig_names else 0
-    out = beat_readable(np.nan_to_num(rec.signal_mv[:, ch]), rec.fs_hz, beats)
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(cache, readable=out)
-    return out
+    return _per_detected_beat(record, data_dir, "readable",
+                              f"rhythm_mitdb_readable_{record}_{detector_tag()}.npz",
+                              beat_readable)
 
 
 def _window_kw(cfg: RhythmConfig) -> dict:
