@@ -192,8 +192,16 @@ def test_kill_9_of_ingest_loses_and_duplicates_nothing(broker, db_url):
     proc = subprocess.Popen(_ingest_cmd(db_url, broker.port), cwd=REPO, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     pub = Publisher(broker.port)
-    publisher = threading.Thread(target=pub.publish,
-                                 args=([(topic(e), payload(e)) for e in events],), daemon=True)
+    messages = [(topic(e), payload(e)) for e in events]
+
+    def paced() -> None:
+        # 100 messages every 50 ms (~2 s in all): the kill below lands mid-stream however fast
+        # the ingest is (unpaced, a quick one had stored all 4000 before the kill was sent).
+        for i in range(0, n, 100):
+            pub.publish(messages[i:i + 100])
+            time.sleep(0.05)
+
+    publisher = threading.Thread(target=paced, daemon=True)
     try:
         publisher.start()
         assert wait_until(lambda: len(stored_keys(db_url)) >= 500)
