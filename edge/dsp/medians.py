@@ -4,6 +4,8 @@
                         Python: the middle value, or the mean of the middle two
 ``median(x, axis)``     an array along one axis (``np.partition`` + the same arithmetic as
                         ``np.median``: bit-identical)
+``sorted_percentiles(rows, qs)``  percentiles of each row of an already row-sorted array, with
+                        ``np.percentile``'s arithmetic (method 'linear': bit-identical)
 
 Neither handles NaN as ``np.median`` does (it returns NaN); callers pass finite values.
 """
@@ -13,7 +15,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-__all__ = ["median_of", "median"]
+__all__ = ["median_of", "median", "sorted_percentiles"]
 
 
 def median_of(values: Iterable[float]) -> float:
@@ -33,3 +35,31 @@ def median(x: np.ndarray, axis: int) -> np.ndarray:
         return np.take(np.partition(x, k, axis=axis), k, axis=axis)
     part = np.partition(x, [k - 1, k], axis=axis)
     return (np.take(part, k - 1, axis=axis) + np.take(part, k, axis=axis)) / 2
+
+
+def sorted_percentiles(sorted_rows: np.ndarray, qs) -> list[np.ndarray]:  # noqa: ANN001
+    """``np.percentile(rows, qs, axis=1)`` (method 'linear') of row-sorted ``sorted_rows``,
+    one array per ``q`` (percent), with numpy's arithmetic (virtual index (n-1) q/100, its
+    ``_lerp``): bit-identical."""
+    n = sorted_rows.shape[1]
+    out = []
+    for q in qs:
+        lo, hi, t = _rank(n, q)
+        a, b = sorted_rows[:, lo], sorted_rows[:, hi]
+        diff = b - a
+        out.append(b - diff * (1 - t) if t >= 0.5 else a + diff * t)
+    return out
+
+
+_RANKS: dict[tuple[int, float], tuple[int, int, float]] = {}
+
+
+def _rank(n: int, q: float) -> tuple[int, int, float]:
+    """The ranks around percentile ``q`` of ``n`` sorted values and the weight of the upper
+    one, as np.percentile computes them."""
+    key = (n, q)
+    if key not in _RANKS:
+        vi = (n - 1) * (np.float64(q) / 100)
+        lo = int(np.floor(vi))
+        _RANKS[key] = (lo, min(lo + 1, n - 1), float(vi - lo))
+    return _RANKS[key]

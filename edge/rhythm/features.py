@@ -26,6 +26,7 @@ import logging
 
 import numpy as np
 
+from edge.dsp.medians import sorted_percentiles
 from edge.errors import SignalError
 
 __all__ = ["FEATURE_NAMES", "MIN_INTERVALS", "VENTRICULAR", "rr_window_features",
@@ -127,8 +128,8 @@ def rr_windows_features(rr_s: np.ndarray) -> np.ndarray:
     rmssd = np.sqrt((d * d).sum(axis=1) / (n - 1))
     rr_sorted = np.sort(rr, axis=1)
     d_sorted = np.sort(d, axis=1)
-    q25, q75 = _percentiles(d_sorted, (25, 75))
-    p10, p90 = _percentiles(rr_sorted, (10, 90))
+    q25, q75 = sorted_percentiles(d_sorted, (25, 75))
+    p10, p90 = sorted_percentiles(rr_sorted, (10, 90))
     med = _median(rr_sorted)
     med_ad = _median(np.sort(ad, axis=1))
     # turning points: d changes sign
@@ -204,33 +205,6 @@ def rr_windows_pattern_ratio(rr_s: np.ndarray) -> np.ndarray:
     lag1 = rms_lag(1)
     lag23 = np.minimum(rms_lag(2), rms_lag(3))
     return np.where(lag1 > 1e-9, lag23 / np.where(lag1 > 1e-9, lag1, 1.0), 1.0)
-
-
-def _percentiles(sorted_rows: np.ndarray, qs: tuple[float, ...]) -> list[np.ndarray]:
-    """``np.percentile(rows, qs, axis=1)`` (method 'linear') of row-sorted ``sorted_rows``,
-    with numpy's arithmetic (virtual index (n-1) q/100, its ``_lerp``)."""
-    n = sorted_rows.shape[1]
-    out = []
-    for q in qs:
-        lo, hi, t = _rank(n, q)
-        a, b = sorted_rows[:, lo], sorted_rows[:, hi]
-        diff = b - a
-        out.append(b - diff * (1 - t) if t >= 0.5 else a + diff * t)
-    return out
-
-
-_RANKS: dict[tuple[int, float], tuple[int, int, float]] = {}
-
-
-def _rank(n: int, q: float) -> tuple[int, int, float]:
-    """The ranks around percentile ``q`` of ``n`` sorted values and the weight of the upper
-    one, as np.percentile computes them."""
-    key = (n, q)
-    if key not in _RANKS:
-        vi = (n - 1) * (np.float64(q) / 100)
-        lo = int(np.floor(vi))
-        _RANKS[key] = (lo, min(lo + 1, n - 1), float(vi - lo))
-    return _RANKS[key]
 
 
 def _median(sorted_rows: np.ndarray) -> np.ndarray:

@@ -51,6 +51,7 @@ import logging
 
 import numpy as np
 
+from edge.dsp.medians import sorted_percentiles
 from edge.errors import SignalError
 
 __all__ = ["VF_FEATURE_NAMES", "vf_window_features", "vf_windows_features", "MIN_WINDOW_S"]
@@ -275,18 +276,9 @@ def vf_windows_features(x_mv: np.ndarray, fs_hz: float) -> np.ndarray:
         cross += np.where(ok, np.count_nonzero(up[:, 1:] & ~up[:, :-1], axis=1), 0)
     res[:, 2] = tc / n_blk
     res[:, 3] = cross / (n / fs_hz)
-    # 1, 50, 99 % percentiles as np.percentile computes them (linear method)
-    qs = np.true_divide(np.array([1.0, 50.0, 99.0]), 100) * (n - 1)
-    lo_i = np.floor(qs).astype(np.intp)
-    hi_i = np.minimum(lo_i + 1, n - 1)
-    part = np.sort(x, axis=1)  # cheaper than a partition at six ranks
-    pct = []
-    for q, i0, i1 in zip(qs.tolist(), lo_i.tolist(), hi_i.tolist()):
-        t = q - i0
-        a0, b0 = part[:, i0], part[:, i1]
-        diff = b0 - a0
-        pct.append(b0 - diff * (1 - t) if t >= 0.5 else a0 + diff * t)
-    lo, med, hi = pct
+    # 1, 50, 99 % percentiles as np.percentile computes them (a sort is cheaper than a
+    # partition at six ranks)
+    lo, med, hi = sorted_percentiles(np.sort(x, axis=1), (1.0, 50.0, 99.0))
     res[:, 4] = np.count_nonzero(np.abs(x - med[:, None])
                                  < (0.1 * np.maximum(hi - lo, _EPS))[:, None], axis=1) / n
     # VF-filter leakage
@@ -319,8 +311,9 @@ def vf_windows_features(x_mv: np.ndarray, fs_hz: float) -> np.ndarray:
     ax = np.abs(x)
     mabs = ax.sum(axis=1) / n
     res[:, 14] = np.count_nonzero(ax > mabs[:, None], axis=1) / n
-    md = np.abs(ax - mabs[:, None]).sum(axis=1) / n
-    res[:, 15] = np.count_nonzero(np.abs(ax - mabs[:, None]) < md[:, None], axis=1) / n
+    dev = np.abs(ax - mabs[:, None])
+    md = dev.sum(axis=1) / n
+    res[:, 15] = np.count_nonzero(dev < md[:, None], axis=1) / n
     # phase-space measures at ~50 Hz
     ps = max(1, int(round(fs_hz / _PS_FS_HZ)))
     xs = x[:, ::ps]

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from edge.dsp.medians import median, median_of
+from edge.dsp.medians import median, median_of, sorted_percentiles
 
 
 @pytest.mark.parametrize("shape", [(1,), (2,), (7,), (8,), (16, 252), (15, 9), (3, 4, 5)])
@@ -21,3 +21,11 @@ def test_median_of_floats_is_np_median(n, rng):
 
 def test_median_of_nothing_is_zero():
     assert median_of([]) == 0.0
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 40, 1440])
+def test_sorted_percentiles_equal_numpy(n):
+    rows = np.sort(np.random.default_rng(n).standard_normal((5, n)), axis=1)
+    qs = (1.0, 10, 25, 50.0, 75, 90, 99.0)
+    for got, q in zip(sorted_percentiles(rows, qs), qs):
+        np.testing.assert_array_equal(got, np.percentile(rows, q, axis=1))
