@@ -61,9 +61,11 @@ from training.ventricular import (  # noqa: E402
     export_vf,
     fit_vf,
     folds,
+    interval_overlap,
     noisy_signal,
     record_signal,
     record_windows,
+    score_alarm_episodes,
     window_labels,
 )
 
@@ -231,24 +233,11 @@ def episodes_of(alerts: list[dict], kinds: tuple[str, ...], n: int) -> list[dict
     return sorted(out, key=lambda e: e["start"])
 
 
-def _ov(a: Interval, b: Interval) -> int:
-    return max(0, min(a[1], b[1]) - max(a[0], b[0]))
-
-
 def score_episodes(ref: list[Interval], found: list[dict], fs: float,
                    latency_from_s: float = 4.0) -> dict:
-    det = [(e["start"], e["end"]) for e in found]
-    tp_ref = sum(1 for r in ref if any(_ov(r, d) for d in det))
-    tp_det = sum(1 for d in det if any(_ov(r, d) for r in ref))
-    ov = sum(_ov(r, d) for r in ref for d in det)
-    lat = []
-    for r in ref:
-        hits = [e["alarm"] for e in found if _ov(r, (e["start"], e["end"]))]
-        if hits and r[0] >= latency_from_s * fs:
-            lat.append(max(0.0, (min(hits) - r[0]) / fs))
-    return {"ref": len(ref), "ref_found": tp_ref, "det": len(det), "det_true": tp_det,
-            "ref_s": sum(b - a for a, b in ref) / fs, "det_s": sum(b - a for a, b in det) / fs,
-            "overlap_s": ov / fs, "latency_s": lat}
+    """:func:`training.ventricular.score_alarm_episodes` of ``episodes_of`` dicts."""
+    return score_alarm_episodes(ref, [(e["start"], e["end"], e["alarm"]) for e in found], fs,
+                                latency_from_s)
 
 
 def total(rows: list[dict]) -> dict:
@@ -309,7 +298,7 @@ def false_alarms(records, models, kinds_by_name: dict, noisy: bool) -> dict:
             d = daemon_alerts(r, models[r], noisy)
             ep = episodes(r)
             found = episodes_of(d["alerts"], kinds, d["n_samples"])
-            false = [e for e in found if not any(_ov(s, (e["start"], e["end"]))
+            false = [e for e in found if not any(interval_overlap(s, (e["start"], e["end"]))
                                                   for s in ep.shockable)]
             n += len(false)
             if false:

@@ -50,7 +50,8 @@ from training.rhythm import export_trees, fit_trees
 
 __all__ = ["CUDB_RECORDS", "Episodes", "cudb_episodes", "mitdb_episodes", "record_signal",
            "noisy_signal", "RecordWindows", "record_windows", "window_labels", "folds",
-           "fit_vf", "main", "VF_TREE_PARAMS", "TRAIN_NOISE", "SHIPPED_NOISE", "parse_variant"]
+           "fit_vf", "main", "VF_TREE_PARAMS", "TRAIN_NOISE", "SHIPPED_NOISE", "parse_variant",
+           "interval_overlap", "score_alarm_episodes"]
 
 logger = logging.getLogger(__name__)
 
@@ -325,8 +326,30 @@ def export_vf(clf, path: str | os.PathLike, *, note: str = "") -> Path:
 TRAIN_RECORDS = CUDB_RECORDS + DS1
 
 
-def _overlap(a: tuple[int, int], b: tuple[int, int]) -> int:
+def interval_overlap(a: tuple[int, int], b: tuple[int, int]) -> int:
+    """Samples ``[a0, a1)`` and ``[b0, b1)`` share (0 when disjoint)."""
     return max(0, min(a[1], b[1]) - max(a[0], b[0]))
+
+
+def score_alarm_episodes(ref: list[tuple[int, int]], alarms: list[tuple[int, int, int]],
+                         fs_hz: float, latency_from_s: float = 4.0) -> dict:
+    """Overlap-based episode scores (EC57 style) of alarm episodes ``(start, end, alarm)``
+    against reference episodes ``(start, end)`` of one record (samples): reference episodes
+    found, alarm episodes true, durations and their overlap (s), and the alarm latency
+    (earliest overlapping alarm - reference onset, >= 0 s) of each found reference episode
+    that starts at least ``latency_from_s`` into the record."""
+    ov = interval_overlap
+    det = [(a, b) for a, b, _ in alarms]
+    lat = []
+    for r in ref:
+        hits = [alarm for a, b, alarm in alarms if ov(r, (a, b))]
+        if hits and r[0] >= latency_from_s * fs_hz:
+            lat.append(max(0.0, (min(hits) - r[0]) / fs_hz))
+    return {"ref": len(ref), "ref_found": sum(1 for r in ref if any(ov(r, d) for d in det)),
+            "det": len(det), "det_true": sum(1 for d in det if any(ov(r, d) for r in ref)),
+            "ref_s": sum(b - a for a, b in ref) / fs_hz,
+            "det_s": sum(b - a for a, b in det) / fs_hz,
+            "overlap_s": sum(ov(r, d) for r in ref for d in det) / fs_hz, "latency_s": lat}
 
 
 def replay_episodes(rw: RecordWindows, p: np.ndarray, model,  # noqa: ANN001
@@ -380,17 +403,15 @@ def cross_validate(noise: tuple[str, ...], variants: tuple[str, ...],
                 a["tp"] += int((p[s_in] >= cfg.p_shockable).sum())
                 a["n"] += int(s_out.sum())
                 a["tn"] += int((p[s_out] < cfg.p_shockable).sum())
-                alarms = replay_episodes(rw, np.nan_to_num(p, nan=0.0), model, cfg)
-                a["ref"] += len(ep.shockable)
-                a["found"] += sum(any(_overlap(r, d[:2]) for d in alarms) for r in ep.shockable)
-                a["det"] += len(alarms)
-                true = sum(any(_overlap(r, d[:2]) for r in ep.shockable) for d in alarms)
-                a["true"] += true
-                a["false_rec"] += int(true < len(alarms))
-                for r in ep.shockable:
-                    hits = [d[2] for d in alarms if _overlap(r, d[:2])]
-                    if hits and r[0] >= 4 * rw.fs_hz:
-                        a["lat"].append(max(0.0, (min(hits) - r[0]) / rw.fs_hz))
+                sc = score_alarm_episodes(
+                    ep.shockable, replay_episodes(rw, np.nan_to_num(p, nan=0.0), model, cfg),
+                    rw.fs_hz)
+                a["ref"] += sc["ref"]
+                a["found"] += sc["ref_found"]
+                a["det"] += sc["det"]
+                a["true"] += sc["det_true"]
+                a["false_rec"] += int(sc["det_true"] < sc["det"])
+                a["lat"].extend(sc["latency_s"])
         logger.info("fold %d done", k)
     out = {}
     for (v, db), a in sorted(acc.items()):
