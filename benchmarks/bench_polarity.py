@@ -16,6 +16,7 @@ used by it. Needs ``MITDB_DIR``, ``SVDB_DIR`` and TensorFlow (the training extra
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -30,12 +31,25 @@ if str(ROOT) not in sys.path:
 VARIANTS = {"as recorded": 1.0, "inverted": -1.0, "gain x0.3": 0.3, "gain x3": 3.0}
 
 
+@functools.lru_cache(maxsize=None)
+def _qrs_score(record: str, factor: float, lead: str):  # noqa: ANN202
+    """Our detector on ``factor`` x the record against its reference beats (the same for
+    every training run: computed once per record and signal)."""
+    from edge.dsp.detection import detect_signal
+    from edge.eval.scoring import score_detection
+    from training.data import reference_beats
+    from training.dataset import record_signal
+
+    x, fs = record_signal(record, lead)
+    ref = reference_beats(record)
+    return score_detection(ref.sample_index, detect_signal(factor * x, fs, chunk_s=None), fs)
+
+
 def evaluate_run(run: Path) -> dict:
     """Pooled out-of-fold scores of one training run under every :data:`VARIANTS` signal."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from edge.aami import AAMI_CLASSES
-    from edge.dsp.detection import detect_signal
-    from edge.eval.scoring import class_metrics, confusion_matrix, score_detection
+    from edge.eval.scoring import class_metrics, confusion_matrix
     from training.contract import dataset_config, load_model, model_inputs
     from training.data import FOLDS, SVDB_FOLDS, reference_beats
     from training.dataset import record_signal, signal_beats
@@ -58,8 +72,7 @@ def evaluate_run(run: Path) -> dict:
                     true[name] += list(ref.aami)
                     pred[name] += [AAMI_CLASSES[i] for i in prob.argmax(1)]
                     if name in det:
-                        s = score_detection(ref.sample_index, detect_signal(xx, fs, chunk_s=None),
-                                            fs)
+                        s = _qrs_score(rec, factor, cfg.lead)
                         det[name] = [det[name][0] + s.tp, det[name][1] + s.fn,
                                      det[name][2] + s.fp]
     out = {"run": str(run), "variants": {}}

@@ -37,6 +37,7 @@ Writes ``benchmarks/results/ventricular.{json,md}``; caches under ``$ECG_EDGE_CA
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import os
@@ -159,8 +160,10 @@ def _r(num: float, den: float) -> float | None:
 
 # -- daemon replay --------------------------------------------------------------------------
 
+@functools.lru_cache(maxsize=None)
 def _replay_key(vf_model: str | Path, beat_model: str | Path) -> str:
-    """12 hex digits of sha256 over both model files and the ``edge`` package's sources."""
+    """12 hex digits of sha256 over both model files and the ``edge`` package's sources
+    (computed once per pair of models in a run)."""
     h = hashlib.sha256()
     for f in (Path(vf_model), Path(beat_model)):
         h.update(f.read_bytes())
