@@ -24,6 +24,16 @@ flutter/fibrillation flag, and returns :class:`~edge.events.model.AlertEvent` re
 
 Intervals that span a link gap or bad signal (``BeatInfo.clean`` False) never raise a pause
 and are left out of the rate. Episodes still open are ended by :meth:`RhythmMonitor.flush`.
+
+Learning: the first ``learning_beats`` (10) beats after the monitor starts or is reset (a
+pipeline restart, which also resets the beat featurizer's running template and RR context)
+are classified worse than later ones (on MIT-BIH DS1 streams started every 2 min, a non-V
+beat is called V 4.3 % of the time in beats 2-5, 1.4 % after beat 10), so the beat-pattern
+alerts of :data:`LEARNING_KINDS` (``v_run``, ``bigeminy``, ``trigeminy``) are held while the
+stream is learning: an episode that opens and ends within the learning beats is dropped
+(counted in :attr:`RhythmMonitor.n_learning_dropped`); one still open when learning ends is
+raised then, dated at its own onset, with ``detail.learning_held = True``. The other alerts
+(rate, pause, ``svt``, ``vflutter``) are never held.
 """
 from __future__ import annotations
 
@@ -34,7 +44,11 @@ from edge.dsp.rate import RateConfig, RollingRate
 from edge.errors import ConfigError
 from edge.events.model import AlertEvent
 
-__all__ = ["AlertConfig", "BeatInfo", "FastRun", "RunSpan", "RhythmMonitor"]
+__all__ = ["AlertConfig", "BeatInfo", "FastRun", "LEARNING_KINDS", "LearningHold", "RunSpan",
+           "RhythmMonitor"]
+
+#: Beat-pattern alerts of :class:`RhythmMonitor` held while the stream is learning.
+LEARNING_KINDS = ("v_run", "bigeminy", "trigeminy")
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +68,8 @@ class AlertConfig:
     hysteresis_bpm : how far back across the limit the rate must come to end the episode.
     rate_window_s, rate_min_beats : rolling-rate window (s) and fewest intervals.
     pause_s : longest acceptable RR interval (s).
+    learning_beats : beats after a start or reset during which :data:`LEARNING_KINDS` alerts
+        are held (>= 0; 0: never held).
     """
 
     vrun_min_beats: int = 3
@@ -68,8 +84,12 @@ class AlertConfig:
     rate_window_s: float = 10.0
     rate_min_beats: int = 4
     pause_s: float = 2.5
+    learning_beats: int = 10
 
     def __post_init__(self) -> None:
+        if not isinstance(self.learning_beats, int) or self.learning_beats < 0:
+            raise ConfigError("learning_beats", f"must be an integer >= 0, got "
+                                                f"{self.learning_beats!r}")
         if self.vrun_min_beats < 2:
             raise ConfigError("vrun_min_beats", f"must be >= 2, got {self.vrun_min_beats}")
         if self.svt_min_beats < 2:
@@ -167,6 +187,64 @@ class FastRun:
         return ended, None
 
 
+class LearningHold:
+    """Holds the onsets of some alert kinds during the first ``n_beats`` beats of a stream.
+
+    Call :meth:`filter` once per beat with the events that beat produced (after the beat was
+    processed): while learning, an onset of a held kind is kept back, and the end of a
+    kept-back episode drops both (counted in :attr:`n_dropped`); on the beat that ends
+    learning the onsets still kept back are returned, marked ``detail.learning_held = True``
+    and dated at their own onset. :meth:`discard` drops what is kept back (the stream ended
+    while learning); :meth:`reset` starts learning again.
+    """
+
+    def __init__(self, n_beats: int, kinds: tuple[str, ...]) -> None:
+        self.n_beats = int(n_beats)
+        self.kinds = tuple(kinds)
+        self.n_dropped = 0
+        self.reset()
+
+    def reset(self) -> None:
+        self.n_seen = 0
+        self._held: dict[str, AlertEvent] = {}
+
+    @property
+    def learning(self) -> bool:
+        return self.n_seen < self.n_beats
+
+    def is_held(self, kind: str) -> bool:
+        return kind in self._held
+
+    def filter(self, events: list[AlertEvent]) -> list[AlertEvent]:
+        """The events of one beat, with held onsets (and the ends of held episodes) removed
+        while learning, and the held onsets released on the beat that ends it."""
+        if not self.learning:
+            return events
+        out: list[AlertEvent] = []
+        for e in events:
+            if e.kind in self.kinds and e.state == "onset":
+                self._held[e.kind] = e
+            elif e.kind in self.kinds and e.state == "end" and e.kind in self._held:
+                del self._held[e.kind]
+                self.n_dropped += 1
+            else:
+                out.append(e)
+        self.n_seen += 1
+        if not self.learning and self._held:
+            for e in sorted(self._held.values(), key=lambda e: e.sample_index):
+                e.detail["learning_held"] = True
+                out.append(e)
+            self._held = {}
+        return out
+
+    def discard(self) -> list[str]:
+        """Drop the held onsets (their episodes end unraised); returns their kinds."""
+        kinds = list(self._held)
+        self.n_dropped += len(kinds)
+        self._held = {}
+        return kinds
+
+
 class RhythmMonitor:
     """Streaming rhythm-alert rules for one device (see the module docstring).
 
@@ -182,11 +260,13 @@ class RhythmMonitor:
         self.config = config or AlertConfig()
         self.fs_hz = float(fs_hz)
         self.device_id = int(device_id)
+        self._learning = LearningHold(self.config.learning_beats, LEARNING_KINDS)
         self.reset()
 
     def reset(self) -> None:
         """Forget the rhythm history (closes nothing: call :meth:`flush` first)."""
         cfg = self.config
+        self._learning.reset()
         self.rate = RollingRate(RateConfig(window_s=cfg.rate_window_s,
                                            min_beats=cfg.rate_min_beats))
         self._vrun: list[BeatInfo] = []
@@ -214,6 +294,16 @@ class RhythmMonitor:
                                duration_s=round((at - onset) / self.fs_hz, 3), **detail))
 
     @property
+    def learning(self) -> bool:
+        """The stream is in its learning beats (beat-pattern alerts are held)."""
+        return self._learning.learning
+
+    @property
+    def n_learning_dropped(self) -> int:
+        """Beat-pattern episodes that opened and ended (or were cut) while learning."""
+        return self._learning.n_dropped
+
+    @property
     def in_flutter(self) -> bool:
         """The flutter flag as last fed to :meth:`process`."""
         return self._flutter
@@ -225,7 +315,12 @@ class RhythmMonitor:
         flutter changes (default: the last beat)."""
         out: list[AlertEvent] = []
         for b in beats:
-            self._beat(b, out)
+            if self._learning.learning:
+                mine: list[AlertEvent] = []
+                self._beat(b, mine)
+                out.extend(self._learning.filter(mine))
+            else:
+                self._beat(b, out)
         at = now_index if now_index is not None else (self._last_index or 0)
         if in_flutter and not self._flutter:
             self._open["vflutter"] = at
@@ -339,6 +434,8 @@ class RhythmMonitor:
         """End every open episode (end of stream, or before a pipeline reset)."""
         at = at_index if at_index is not None else (self._last_index or 0)
         out: list[AlertEvent] = []
+        for kind in self._learning.discard():
+            self._open.pop(kind, None)
         for kind in list(self._open):
             self._end(kind, at, out)
         self._vrun, self._vrun_open = [], False

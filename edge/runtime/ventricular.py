@@ -16,7 +16,12 @@
   ``n_beats``, ``rate_bpm``, ``sustained`` false), end at its last V beat when another beat
   follows (``detail``: ``n_beats``, ``rate_bpm``, ``duration_s``, ``sustained`` = the run
   lasted ``sustained_s`` (30 s) or longer). A V beat after an untrustworthy interval starts a
-  new run (a rate across a gap means nothing).
+  new run (a rate across a gap means nothing). Learning: during the first ``learning_beats``
+  (10) beats after the stream starts or restarts (the beat featurizer starts over, and the
+  first beats are called V more often: :mod:`edge.runtime.alerts`) a ``vt`` onset is held; a
+  run that ends within them is dropped (:attr:`VtTracker.n_learning_dropped`), one still going
+  when they end is raised then, dated at its first beat, ``detail.learning_held`` true. The
+  ``vfib`` detector is never held.
 
 VF outranks VT: a beat dated while a ``vfib`` episode is open (from the sample its onset was
 raised at, up to the sample its end was confirmed at) is not fed to the V-run tracker
@@ -45,7 +50,7 @@ from edge.dsp.preprocess import Conditioned
 from edge.errors import ConfigError
 from edge.events.model import AlertEvent
 from edge.rhythm.ventricular import VentricularConfig, VfChange, VfDetector
-from edge.runtime.alerts import BeatInfo, FastRun, RunSpan
+from edge.runtime.alerts import BeatInfo, FastRun, LearningHold, RunSpan
 
 __all__ = ["VtConfig", "VtTracker", "DeviceVentricular"]
 
@@ -61,13 +66,18 @@ class VtConfig:
     vt_min_beats : consecutive V beats that can be VT (>= 3).
     vt_rate_bpm : their rate at or above which it is VT (> 0).
     sustained_s : a run this long or longer is sustained VT (> 0).
+    learning_beats : beats after a start or restart during which onsets are held (>= 0).
     """
 
     vt_min_beats: int = 3
     vt_rate_bpm: float = 100.0
     sustained_s: float = 30.0
+    learning_beats: int = 10
 
     def __post_init__(self) -> None:
+        if not isinstance(self.learning_beats, int) or self.learning_beats < 0:
+            raise ConfigError("learning_beats", f"must be an integer >= 0, got "
+                                                f"{self.learning_beats!r}")
         if not isinstance(self.vt_min_beats, int) or self.vt_min_beats < 3:
             raise ConfigError("vt_min_beats", f"must be an integer >= 3, got "
                                               f"{self.vt_min_beats!r}")
@@ -85,13 +95,25 @@ class VtTracker:
         self.config = config or VtConfig()
         self.fs_hz = float(fs_hz)
         self.device_id = int(device_id)
+        self._learning = LearningHold(self.config.learning_beats, ("vt",))
         self.reset()
 
     def reset(self) -> None:
         cfg = self.config
         self._run = FastRun("V", min_beats=cfg.vt_min_beats, rate_bpm=cfg.vt_rate_bpm,
                             fs_hz=self.fs_hz)
+        self._learning.reset()
         self.n_episodes = 0
+
+    @property
+    def learning(self) -> bool:
+        """The stream is in its learning beats (onsets are held)."""
+        return self._learning.learning
+
+    @property
+    def n_learning_dropped(self) -> int:
+        """Runs that opened and ended (or were cut) while learning: never raised."""
+        return self._learning.n_dropped
 
     def _event(self, state: str, at: int, **detail: object) -> AlertEvent:
         return AlertEvent(device_id=self.device_id, kind="vt", state=state, severity="alarm",
@@ -107,16 +129,26 @@ class VtTracker:
     def process(self, beats: list[BeatInfo]) -> list[AlertEvent]:
         out: list[AlertEvent] = []
         for b in beats:
+            mine: list[AlertEvent] = []
             ended, opened = self._run.feed(b)
-            self._end(ended, out)
+            self._end(ended, mine)
             if opened is not None:
-                self.n_episodes += 1
-                out.append(self._event("onset", opened.first_index, n_beats=opened.n_beats,
-                                       rate_bpm=opened.rate_bpm, sustained=False))
+                mine.append(self._event("onset", opened.first_index, n_beats=opened.n_beats,
+                                        rate_bpm=opened.rate_bpm, sustained=False))
+            for e in self._learning.filter(mine):
+                self.n_episodes += e.state == "onset"
+                out.append(e)
         return out
+
+    def skip(self, beat: BeatInfo) -> list[AlertEvent]:
+        """A beat not analysed for VT (inside VF) still counts towards learning (an open run
+        has been ended before it)."""
+        return self._learning.filter([])
 
     def flush(self) -> list[AlertEvent]:
         out: list[AlertEvent] = []
+        if self._learning.discard():  # a held run ends unraised
+            self._run.end()
         self._end(self._run.end(), out)
         return out
 
@@ -213,6 +245,7 @@ class DeviceVentricular:
             out.extend(self._cross(b.sample_index))
             if self._in_vf:
                 self.n_beats_in_vf += 1
+                out.extend(self.vt.skip(b))
             else:
                 out.extend(self.vt.process([b]))
         return out

@@ -9,7 +9,8 @@ FS = 360.0
 
 
 def feed(labels, rr_s=0.8, monitor=None, clean=True, start=0):
-    m = monitor or RhythmMonitor(fs_hz=FS, device_id=3)
+    """The rules after learning (``learning_beats=0``) unless a monitor is given."""
+    m = monitor or RhythmMonitor(AlertConfig(learning_beats=0), fs_hz=FS, device_id=3)
     out, i = [], start
     rrs = rr_s if isinstance(rr_s, list) else [rr_s] * len(labels)
     for lab, rr in zip(labels, rrs):
@@ -175,3 +176,76 @@ def test_config_errors_name_the_field(kw, field):
     with pytest.raises(ConfigError) as err:
         AlertConfig(**kw)
     assert err.value.field == field
+
+
+# -- learning: beat-pattern alerts held during the first beats after a start or reset --------
+
+def test_a_false_v_run_in_the_learning_beats_is_dropped_and_counted():
+    # the README demo's start (record 233): the first beats called N V V V, then normal
+    labels = "NVVVN" + "N" * 20
+    rr = [0.8] + [0.45] * 3 + [0.8] * 21
+    m, ev = feed(labels, rr, monitor=RhythmMonitor(fs_hz=FS))
+    assert kinds(ev) == []
+    assert m.n_learning_dropped == 1 and not m.learning
+    _, ev = feed(labels, rr)  # without learning: the false alarm
+    assert kinds(ev) == [("v_run", "onset"), ("v_run", "end")]
+
+
+def test_a_run_still_going_when_learning_ends_is_raised_then_dated_at_its_first_beat():
+    m = RhythmMonitor(AlertConfig(learning_beats=10), fs_hz=FS)
+    labels = "NN" + "V" * 12 + "N"
+    out = []
+    for k, b in enumerate(feed_beats(labels, 0.4)):
+        ev = [e for e in m.process([b]) if e.kind == "v_run"]  # (tachycardia is not held)
+        if k < 9:
+            assert ev == []  # held
+        out += [(k, e) for e in ev]
+    assert [(k, e.kind, e.state) for k, e in out] == [(9, "v_run", "onset"),
+                                                      (14, "v_run", "end")]
+    onset = out[0][1]
+    assert onset.sample_index == feed_beats(labels, 0.4)[2].sample_index  # first V beat
+    assert onset.detail["learning_held"] is True and onset.detail["vt"] is True
+    assert m.n_learning_dropped == 0
+
+
+def test_learning_starts_again_after_reset_and_bigeminy_is_held():
+    m = RhythmMonitor(AlertConfig(learning_beats=10), fs_hz=FS)
+    feed("N" * 12, monitor=m)
+    _, ev = feed("NVVVN", [0.8, 0.45, 0.45, 0.45, 0.8], monitor=m)
+    assert kinds(ev) == [("v_run", "onset"), ("v_run", "end")]  # learnt: raised
+    m.flush()
+    m.reset()
+    assert m.learning
+    _, ev = feed("NVVVN", [0.8, 0.45, 0.45, 0.45, 0.8], monitor=m, start=10 ** 6)
+    assert kinds(ev) == []  # learning again after the reset
+    _, ev = feed("NV" * 4 + "N" * 4, monitor=RhythmMonitor(fs_hz=FS))
+    assert kinds(ev) == []  # bigeminy inside the learning beats: dropped
+
+
+def test_flush_while_learning_raises_nothing_held_but_ends_other_episodes():
+    m = RhythmMonitor(AlertConfig(learning_beats=10), fs_hz=FS)
+    _, ev = feed("NVVVV", [0.8] + [0.45] * 4, monitor=m)
+    assert ev == []
+    assert kinds(m.flush()) == []
+    assert m.n_learning_dropped == 1
+
+
+def test_pause_and_rate_alerts_are_never_held():
+    m = RhythmMonitor(AlertConfig(learning_beats=10), fs_hz=FS)
+    _, ev = feed("NNN", [0.8, 3.0, 0.8], monitor=m)
+    assert kinds(ev) == [("pause", "event")]
+
+
+def test_learning_beats_must_be_a_non_negative_integer():
+    with pytest.raises(ConfigError, match="learning_beats"):
+        AlertConfig(learning_beats=-1)
+    with pytest.raises(ConfigError, match="learning_beats"):
+        AlertConfig(learning_beats=2.5)
+
+
+def feed_beats(labels, rr_s, start=0):
+    out, i = [], start
+    for lab in labels:
+        i += int(round(rr_s * FS))
+        out.append(BeatInfo(i, lab, rr_s, True))
+    return out

@@ -25,12 +25,15 @@ def kinds(events):
     return [(e.kind, e.state) for e in events]
 
 
+NO_LEARNING = VtConfig(learning_beats=0)  # the run rules themselves
+
+
 def test_vt_needs_three_fast_v_beats():
-    t = VtTracker(fs_hz=FS)
+    t = VtTracker(NO_LEARNING, fs_hz=FS)
     assert t.process(beats("NNVVN", 0.5)) == []  # two V beats: no run
-    t = VtTracker(fs_hz=FS)
+    t = VtTracker(NO_LEARNING, fs_hz=FS)
     assert t.process(beats("NVVVN", 0.75)) == []  # 80 bpm: idioventricular, not VT
-    t = VtTracker(fs_hz=FS)
+    t = VtTracker(NO_LEARNING, fs_hz=FS)
     ev = t.process(beats("NVVVVN", 0.4))  # 150 bpm
     assert kinds(ev) == [("vt", "onset"), ("vt", "end")]
     on, end = ev
@@ -40,15 +43,15 @@ def test_vt_needs_three_fast_v_beats():
 
 
 def test_sustained_vt_and_runs_broken_by_bad_signal():
-    t = VtTracker(fs_hz=FS)
+    t = VtTracker(NO_LEARNING, fs_hz=FS)
     ev = t.process(beats("N" + "V" * 80 + "N", 0.4))  # 32 s of VT
     assert kinds(ev) == [("vt", "onset"), ("vt", "end")]
     assert ev[1].detail["sustained"] is True and ev[1].detail["duration_s"] >= 30
-    t = VtTracker(fs_hz=FS)
+    t = VtTracker(NO_LEARNING, fs_hz=FS)
     ev = t.process(beats("VVVV", 0.4, clean=[True, True, False, True]))
     assert kinds(ev) == []  # the interval across the gap restarts the run
     assert kinds(t.flush()) == []
-    t = VtTracker(fs_hz=FS)
+    t = VtTracker(NO_LEARNING, fs_hz=FS)
     t.process(beats("VVV", 0.4))
     assert kinds(t.flush()) == [("vt", "end")]
 
@@ -58,6 +61,27 @@ def test_vt_config_rules():
         VtConfig(vt_min_beats=2)
     with pytest.raises(ConfigError, match="sustained_s"):
         VtConfig(sustained_s=0)
+    with pytest.raises(ConfigError, match="learning_beats"):
+        VtConfig(learning_beats=-3)
+
+
+def test_vt_in_the_learning_beats_is_held_dropped_or_raised_late():
+    # a false run at the start (the README demo: N V V V N ...) is never raised
+    t = VtTracker(fs_hz=FS)
+    assert t.process(beats("NVVVN" + "N" * 10, 0.4)) == []
+    assert t.n_learning_dropped == 1 and not t.learning
+    assert kinds(VtTracker(NO_LEARNING, fs_hz=FS).process(beats("NVVVN", 0.4))) == [
+        ("vt", "onset"), ("vt", "end")]
+    # a VT from the first beat is raised on the 10th beat, dated at its first beat
+    t = VtTracker(fs_hz=FS)
+    bs = beats("V" * 20 + "N", 0.4)
+    raised = [(k, e) for k, b in enumerate(bs) for e in t.process([b])]
+    assert [(k, e.state) for k, e in raised] == [(9, "onset"), (20, "end")]
+    assert raised[0][1].sample_index == bs[0].sample_index
+    assert raised[0][1].detail["learning_held"] is True and t.n_episodes == 1
+    # learning again after reset; a held run at the end of the stream ends unraised
+    t.reset()
+    assert t.process(beats("NVVVV", 0.4)) == [] and t.flush() == []
 
 
 def test_device_stream_vfib_on_the_cudb_excerpt(classifier):
@@ -144,3 +168,49 @@ def test_v_beats_released_inside_vf_raise_no_vt():
     dev, events = _vt_through_vf(start_s=45.0)  # the vfib alarm is up by 45 s
     assert kinds(events) == [("vfib", "onset"), ("vfib", "end")]
     assert dev.n_beats_in_vf >= 30
+
+
+def _demo_alerts(classifier, overrides, *, restart_after_s=None):
+    """The bundled demo excerpt's first 20 s through the daemon's per-device chain (1-s
+    chunks); with ``restart_after_s``, a link gap longer than gap filling there restarts the
+    pipeline and the same 20 s are sent again. Returns the v_run / vt alerts."""
+    from edge.io.records import read_record
+    from edge.runtime.demo import DEMO_RECORD
+    from edge.runtime.device import DeviceStream
+    from edge.runtime.settings import load_config
+
+    rec = read_record(DEMO_RECORD)
+    fs = rec.fs_hz
+    x = rec.signal_mv[:int(20 * fs)]
+    cfg = load_config(None, ['source.serial.port="x"', "outputs.strip=false", *overrides])
+    dev = DeviceStream(classifier, cfg, device_id=1, fs_hz=fs)
+    events, step = [], int(fs)
+    for i in range(0, x.shape[0], step):
+        events += dev.process(i, x[i:i + step])
+    if restart_after_s is not None:
+        origin = x.shape[0] + int(restart_after_s * fs)
+        for i in range(0, x.shape[0], step):
+            events += dev.process(origin + i, x[i:i + step])
+        assert dev.n_resets == 1
+    events += dev.flush()
+    return [e for e in events if e.type == "alert" and e.kind in ("v_run", "vt")]
+
+
+def test_demo_start_raises_no_false_vt_after_start_or_restart(classifier):
+    """Issue 17 defect 1: record 233's first beats are called N V V V (reference V N V N):
+    the template starts from a V and the RR context is empty. The learning beats hold it."""
+    before = _demo_alerts(classifier, ["alerts.learning_beats=0", "rhythm.vt.learning_beats=0"],
+                          restart_after_s=30)
+    assert {(e.kind, e.state) for e in before} >= {("vt", "onset"), ("v_run", "onset")}
+    assert sum(e.kind == "vt" and e.state == "onset" for e in before) == 2  # start + restart
+    assert _demo_alerts(classifier, [], restart_after_s=30) == []
+
+
+def test_ecg_edge_demo_shows_no_vt_alarm_at_start(int8_model):
+    out = subprocess.run([sys.executable, "-m", "edge.cli", "demo", "--speed", "max",
+                          "--duration-s", "20", "--model", str(int8_model), "--color", "never"],
+                         cwd=REPO, env=subprocess_env(), capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert " beat V " in out.stdout  # the V beats are still shown
+    assert "ALERT vt" not in out.stdout and "ALERT v_run" not in out.stdout, out.stdout
