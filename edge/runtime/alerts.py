@@ -38,6 +38,7 @@ raised then, dated at its own onset, with ``detail.learning_held = True``. The o
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 
 from edge.dsp.rate import RateConfig, RollingRate
@@ -119,13 +120,15 @@ class BeatInfo:
 
     ``sample_index`` device sample of the R peak; ``label`` AAMI class; ``rr_pre_s`` interval
     from the previous beat (s, NaN for the first); ``clean`` False when that interval spans a
-    link gap, a pipeline reset or bad signal.
+    link gap, a pipeline reset or bad signal; ``p_v`` the classifier's probability that the
+    beat is V (NaN: not known).
     """
 
     sample_index: int
     label: str
     rr_pre_s: float
     clean: bool = True
+    p_v: float = math.nan
 
 
 @dataclass(frozen=True)
@@ -143,15 +146,21 @@ class FastRun:
     """Consecutive beats of one class that open an episode once ``min_beats`` of them reach
     ``rate_bpm`` (the rate from the run's own first to last beat): the run behind ``svt`` and
     ``vt``. A beat of the class after an untrustworthy interval (``clean`` False) starts a new
-    run: a rate across a link gap means nothing. State: first and last index and the count."""
+    run: a rate across a link gap means nothing. With ``min_evidence``, the run must also hold
+    that much evidence, the sum over its beats of ``p_v - 0.5`` (a beat whose ``p_v`` is
+    unknown passes), before it opens: confident V beats open a run at ``min_beats``, doubtful
+    ones need more beats. State: first and last index, the count and the evidence."""
 
-    def __init__(self, label: str, *, min_beats: int, rate_bpm: float, fs_hz: float) -> None:
+    def __init__(self, label: str, *, min_beats: int, rate_bpm: float, fs_hz: float,
+                 min_evidence: float | None = None) -> None:
         self.label = label
         self.min_beats = int(min_beats)
         self.rate_bpm = float(rate_bpm)
         self.fs_hz = float(fs_hz)
+        self.min_evidence = min_evidence
         self._first = self._last = 0
         self._n = 0
+        self.evidence = 0.0
         self.is_open = False
 
     def span(self) -> RunSpan:
@@ -176,9 +185,13 @@ class FastRun:
                 return ended, None
         if self._n == 0:
             self._first = int(b.sample_index)
+            self.evidence = 0.0
         self._last = int(b.sample_index)
         self._n += 1
+        self.evidence += b.p_v - 0.5  # NaN (unknown) stays NaN: passes the gate
         if self.is_open or self._n < self.min_beats:
+            return ended, None
+        if self.min_evidence is not None and self.evidence < self.min_evidence:
             return ended, None
         span = self.span()
         if span.rate_bpm is not None and span.rate_bpm >= self.rate_bpm:

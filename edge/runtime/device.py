@@ -332,6 +332,7 @@ class DeviceStream:
         infos: list[BeatInfo] = []
         t_rhythm = 0.0
         classes = self.classifier.classes
+        i_v = list(classes).index("V") if "V" in classes else None  # P(V) for the vt gate
         taken: list[tuple[int, int, str, float, bool, str]] = []
         for k in range(len(beats)):
             at = int(idx[k])
@@ -366,7 +367,8 @@ class DeviceStream:
                 rr_s={n: round(float(v), 4) for n, v in zip(_RR_NAMES, beats.rr_s[k])},
                 quality=quality, rhythm=rhythm))
             events.extend(afib)
-            infos.append(BeatInfo(at, label, rr_pre, clean))
+            infos.append(BeatInfo(at, label, rr_pre, clean,
+                                  float(beats.proba[k, i_v]) if i_v is not None else math.nan))
             self.n_beats += 1
             self.beats_per_class[label] = self.beats_per_class.get(label, 0) + 1
         events.extend(self.monitor.process(infos, self.monitor.in_flutter,

@@ -63,6 +63,41 @@ def test_vt_config_rules():
         VtConfig(sustained_s=0)
     with pytest.raises(ConfigError, match="learning_beats"):
         VtConfig(learning_beats=-3)
+    with pytest.raises(ConfigError, match="min_v_evidence"):
+        VtConfig(min_v_evidence=float("nan"))
+    with pytest.raises(ConfigError, match="min_v_evidence"):
+        VtConfig(min_v_evidence=-1)
+
+
+def pbeats(p_v, rr_s=0.4, start=1000):
+    """V beats with the given P(V) after one N beat (no learning in these trackers)."""
+    out = [BeatInfo(start, "N", rr_s, True, 0.01)]
+    for k, p in enumerate(p_v):
+        out.append(BeatInfo(start + (k + 1) * int(rr_s * FS), "V", rr_s, True, p))
+    return out + [BeatInfo(start + (len(p_v) + 1) * int(rr_s * FS), "N", rr_s, True, 0.02)]
+
+
+def test_vt_needs_evidence_doubtful_v_calls_stay_quiet_confident_or_long_runs_open():
+    cfg = VtConfig(learning_beats=0)  # min_v_evidence 0.9
+    # em-noise DS1 false alarm: a couplet plus a noise spike called V (208: 0.82 0.98 0.56)
+    assert VtTracker(cfg, fs_hz=FS).process(pbeats([0.82, 0.98, 0.45])) == []
+    assert VtTracker(cfg, fs_hz=FS).process(pbeats([0.6, 0.55, 0.7])) == []
+    ev = VtTracker(cfg, fs_hz=FS).process(pbeats([0.93, 0.96, 0.99]))  # a real 3-beat run
+    assert kinds(ev) == [("vt", "onset"), ("vt", "end")]
+    assert ev[0].detail["v_evidence"] == pytest.approx(1.38) and ev[0].detail["n_beats"] == 3
+    # doubtful beats open once enough of them: at the 6th, dated at the run's first beat
+    bs = pbeats([0.66] * 8)
+    t = VtTracker(cfg, fs_hz=FS)
+    raised = [(k, e) for k, b in enumerate(bs) for e in t.process([b])]
+    assert [(k, e.state) for k, e in raised] == [(6, "onset"), (9, "end")]
+    assert raised[0][1].sample_index == bs[1].sample_index
+    assert raised[0][1].detail["n_beats"] == 6
+    # unknown P(V) (NaN: a caller without probabilities) passes; 0 turns the gate off
+    assert kinds(VtTracker(cfg, fs_hz=FS).process(beats("NVVVN", 0.4))) == [
+        ("vt", "onset"), ("vt", "end")]
+    assert VtTracker(cfg, fs_hz=FS).process(beats("NVVVN", 0.4))[0].detail["v_evidence"] is None
+    off = VtConfig(learning_beats=0, min_v_evidence=0)
+    assert len(VtTracker(off, fs_hz=FS).process(pbeats([0.6, 0.55, 0.7]))) == 2
 
 
 def test_vt_in_the_learning_beats_is_held_dropped_or_raised_late():
@@ -199,11 +234,21 @@ def _demo_alerts(classifier, overrides, *, restart_after_s=None):
 def test_demo_start_raises_no_false_vt_after_start_or_restart(classifier):
     """Issue 17 defect 1: record 233's first beats are called N V V V (reference V N V N):
     the template starts from a V and the RR context is empty. The learning beats hold it."""
-    before = _demo_alerts(classifier, ["alerts.learning_beats=0", "rhythm.vt.learning_beats=0"],
-                          restart_after_s=30)
+    no_gate = "rhythm.vt.min_v_evidence=0"  # the learning alone (the gate: next test)
+    before = _demo_alerts(classifier, ["alerts.learning_beats=0", "rhythm.vt.learning_beats=0",
+                                       no_gate], restart_after_s=30)
     assert {(e.kind, e.state) for e in before} >= {("vt", "onset"), ("v_run", "onset")}
     assert sum(e.kind == "vt" and e.state == "onset" for e in before) == 2  # start + restart
+    assert _demo_alerts(classifier, [no_gate], restart_after_s=30) == []
     assert _demo_alerts(classifier, [], restart_after_s=30) == []
+
+
+def test_device_stream_gives_the_vt_gate_the_beats_p_v(classifier):
+    """Without learning, the demo's false start run (P(V) 0.73 0.55 0.86: evidence 0.64) is
+    still a v_run (not gated) but no vt: the daemon passes each beat's P(V) to the tracker."""
+    ev = _demo_alerts(classifier, ["alerts.learning_beats=0", "rhythm.vt.learning_beats=0"])
+    assert [(e.kind, e.state) for e in ev][:2] == [("v_run", "onset"), ("v_run", "end")]
+    assert not any(e.kind == "vt" for e in ev)
 
 
 def test_ecg_edge_demo_shows_no_vt_alarm_at_start(int8_model):
