@@ -321,9 +321,16 @@ def main(argv: list[str] | None = None) -> int:
     with_vf = [r for r in mit if episodes(r).shockable]
     no_vf = [r for r in mit if not episodes(r).shockable]
     quiet = [r for r in no_vf if not episodes(r).vt]
-    res: dict = {"config": {k: getattr(cfg, k) for k in ("window_s", "step_s", "p_shockable",
-                                                        "onset_k", "onset_n",
-                                                        "offset_windows")},
+    from edge.runtime.alerts import AlertConfig
+    from edge.runtime.ventricular import VtConfig
+
+    vt_cfg = VtConfig()
+    res: dict = {"config": {**{k: getattr(cfg, k) for k in ("window_s", "step_s", "p_shockable",
+                                                           "onset_k", "onset_n",
+                                                           "offset_windows")},
+                            "vt_min_v_evidence": vt_cfg.min_v_evidence,
+                            "vt_learning_beats": vt_cfg.learning_beats,
+                            "alerts_learning_beats": AlertConfig().learning_beats},
                  "records": {"cudb": len(CUDB_RECORDS), "mitdb": len(mit),
                              "mitdb_with_vf": with_vf, "mitdb_quiet": len(quiet)}}
     th = cfg.p_shockable
@@ -434,10 +441,52 @@ def markdown(res: dict) -> str:
           f"{c['offset_windows']}. Nothing was changed after seeing its DS2 numbers (CUDB "
           "windows Se / Sp 0.843 / 0.926, episode +P 0.712; MIT-BIH 4 false `vfib` alarms; "
           "`vt` +P 0.534 with beat model cnnx3-1.1.0).",
-          "3. Look 3 (this run): look 2's VF detector unchanged; the beat stream's model is "
-          "now cnnx3-1.2.0 (shipped for issue 16 on its own design data), which moves only the "
-          "beat-based `vt` and `v_run` rows. Run to measure the alerts of what ships; nothing "
-          "was chosen on it.",
+          "3. Look 3 (main 4e1e807): look 2's VF detector unchanged; the beat stream's model "
+          "is now cnnx3-1.2.0 (shipped for issue 16 on its own design data), which moves only "
+          "the beat-based `vt` and `v_run` rows. Run to measure the alerts of what ships; "
+          "nothing was chosen on it. Its numbers (before look 4's changes): MIT-BIH `vt` "
+          "episode Se / +P 75.4 / 49.5 % (61 `(VT` episodes, 95 alarm episodes); records "
+          "without VT/VFL/VF (17.55 h) clean: `vt` 7 false alarms (0.399/h), `v_run` vt 7; "
+          "em 6 dB: `vt` 73 (4.159/h), `v_run` vt 74 (4.216/h), `vfib` 13 (0.741/h).",
+          "4. Look 4 (branch vtquiet, issue 17 follow-up): chosen before it on design data "
+          "only (MIT-BIH DS1 replays through the daemon chain, clean and with NSTDB em at 6 "
+          "and 12 dB; DS1 streams started every 2 min; CUDB): a learning period "
+          f"(`alerts.learning_beats` = `rhythm.vt.learning_beats` = "
+          f"{c.get('vt_learning_beats', '–')}: `v_run`, `bigeminy`, `trigeminy` and `vt` "
+          "held for the first beats after a start or restart) and the `vt` evidence gate "
+          f"(`rhythm.vt.min_v_evidence` = {c.get('vt_min_v_evidence', '–')}: sum over the "
+          "run's beats of P(V) - 0.5). Design numbers: see *Design (DS1)* below. The VF "
+          "detector and `v_run` (today's baseline rows, apart from its learning hold) are "
+          "unchanged.",
+          "",
+          "## Design (DS1) for look 4: learning period and `vt` evidence gate", "",
+          "Scripts: `/tmp/work/cache/h17v/{starts,sim_starts2,replay,sim_gate,sweep}.py` "
+          "(branch vtquiet; numbers from the cached DS1 replays through `DeviceStream`).", "",
+          "* First beats of a stream (330 streams: each DS1 record started every 120 s, 60 s "
+          "long): a non-V reference beat is called V in 0.0 % of beat 0, 6.8 % of beat 1, "
+          "4.9 / 2.4 / 3.3 % of beats 2-4, 1.6-2.2 % of beats 5-9, 1.3 % of beats 10-11 and "
+          "1.1-1.5 % from beat 12 on. Alarm-level onsets whose first beat is not a reference "
+          "V: `vt` 21 (6 dated in beats 0-9) before, 17 (2) with 10 learning beats (the two "
+          "left: a run in 207's ventricular flutter, one in 203 completed after learning "
+          "ended), 9 (1) with learning and the "
+          "gate; `v_run` vt 19 (6) -> 15 (2). Longest hold of a run raised when learning "
+          "ended: 4.3 s. Two real V runs that start and end inside the first 10 beats are "
+          "not raised.",
+          "* `vt` on DS1 replays, records without VT/VFL/VF (16 records, 8.0 h), before -> "
+          "after the gate: clean 3 -> 2 false alarms, em 12 dB 4 -> 2, em 6 dB 45 -> 9 "
+          "(5.61/h -> 1.12/h; 23 of the 45 in record 208). DS1 `(VT` episodes found (39): "
+          "clean 31 -> 31, em 12 dB 33 -> 31, em 6 dB 29 -> 25. Lost (all 3-5-beat runs of "
+          "1.2-1.8 s in noise whose calls were doubtful): 203 at 1496.8 s (em12, em6), 205 "
+          "at 927.1 s (em12, em6), 205 at 1476.5 s and 223 at 747.4 s (em6); one em6 episode "
+          "raised 0.51 s later. CUDB: the 5 VT episodes found by `vt` 5/5 clean, 4/5 em 6 dB, "
+          "before and after; every CUDB episode found by `vfib` or `vt` 52/52 clean, 51/52 "
+          "em 6 dB, before and after.",
+          "* Error analysis of the 45 em 6 dB false runs: every beat graded `good` by the "
+          "quality stage (em noise is in-band); 29 hold a detection with no reference beat "
+          "(a noise spike) called V, often next to a real couplet (record 208); mean P(V) "
+          "0.4-0.8 against 0.7-0.99 for most true runs. Beat-to-beat QRS correlation of the "
+          "run's V beats did not separate them (true VT median of the minimum -0.40, false "
+          "0.17 at 6 dB), nor did the classifier's uncertainty over the 16 beats before.",
           ""]
     return "\n".join(L)
 
