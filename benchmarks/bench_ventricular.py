@@ -457,7 +457,10 @@ def markdown(res: dict) -> str:
           f"(`rhythm.vt.min_v_evidence` = {c.get('vt_min_v_evidence', '–')}: sum over the "
           "run's beats of P(V) - 0.5). Design numbers: see *Design (DS1)* below. The VF "
           "detector and `v_run` (today's baseline rows, apart from its learning hold) are "
-          "unchanged.",
+          "unchanged. Result (2026-11-30 ~08:00 UTC): MIT-BIH `vt` episode Se / +P 73.8 / "
+          "71.9 % (45 of 61 `(VT` episodes found, one fewer than look 3); false `vt` on the "
+          "records without VT/VFL/VF clean 3 (0.171/h), em 6 dB 14 (0.798/h); `vfib` rows "
+          "identical to look 3. Nothing was changed after it.",
           "",
           "## Design (DS1) for look 4: learning period and `vt` evidence gate", "",
           "Scripts: `/tmp/work/cache/h17v/{starts,sim_starts2,replay,sim_gate,sweep}.py` "
