@@ -1,0 +1,35 @@
+"""training.vt_alarms: the design script of the learning period and the vt evidence gate."""
+import numpy as np
+import pytest
+
+from edge.runtime.ventricular import VtConfig
+from training.vt_alarms import _design_only, main, vt_runs
+
+FS = 360.0
+
+
+def replayed(labels, p_v, rr_s=0.4):
+    at = 1000 + np.arange(len(labels)) * int(rr_s * FS)
+    return {"at": at, "label": np.array(list(labels)), "rr": np.full(len(labels), rr_s),
+            "clean": np.ones(len(labels), bool), "p_v": np.asarray(p_v, float),
+            "fs": np.float64(FS), "n": np.int64(at[-1] + 1000)}
+
+
+def test_vt_runs_follow_the_tracker_config():
+    # 10 learning beats, then a doubtful 3-beat run (evidence 0.45) and a confident one
+    d = replayed("N" * 10 + "NVVVN" + "NVVVN", [0.01] * 11 + [0.6, 0.7, 0.65] + [0.01] * 2
+                 + [0.95, 0.97, 0.9] + [0.01])
+    gated = vt_runs(d, VtConfig())
+    assert gated == [(int(d["at"][16]), int(d["at"][18]))]
+    assert len(vt_runs(d, VtConfig(min_v_evidence=0.0))) == 2
+
+
+def test_design_numbers_refuse_ds2_records_and_bad_arguments(capsys):
+    with pytest.raises(SystemExit, match="DS2"):
+        _design_only("233")
+    _design_only("208")
+    with pytest.raises(SystemExit):
+        main([])
+    with pytest.raises(SystemExit):
+        main(["--gate", "--variants", "em6,loud3"])
+    assert "noise variant" in capsys.readouterr().err

@@ -1,0 +1,279 @@
+"""Design numbers of the beat-based ventricular alarms (issue 17): the learning period and the
+``vt`` evidence gate, on MIT-BIH DS1 only (DS2 records are refused).
+
+    MITDB_DIR=... NSTDB_DIR=... ECG_EDGE_CACHE=... python -m training.vt_alarms \\
+        [--starts] [--gate] [--variants clean,em12,em6]
+
+``--starts``: every DS1 record is streamed from every ``STEP_S`` (120 s) for ``LEN_S`` (60 s)
+through :class:`edge.pipeline.BeatPipeline` (1-s chunks); prints, by beat position in the
+stream, how often a non-V reference beat is called V, then the alarm-level ``vt`` / ``v_run``
+onsets whose first beat is not a reference V (all, and dated in the first 10 beats) for
+several learning lengths, with and without the evidence gate, and the longest hold.
+
+``--gate``: each DS1 record (clean, and with NSTDB noise at the variants' SNR) is replayed
+through the daemon's per-device chain (:class:`edge.runtime.device.DeviceStream`, 1-s chunks)
+and the beats it gives the VT tracker are kept; :class:`edge.runtime.ventricular.VtTracker`
+is then run on them for several ``min_v_evidence``: false ``vt`` alarms on the DS1 records
+without VT/VFL/VF (per hour) and the DS1 ``(VT`` episodes an alarm overlaps.
+
+Both cache under ``$ECG_EDGE_CACHE`` (``vt_alarms_*``).
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from training.data import DS1, DS2, reference_beats
+from training.dataset import cache_dir
+from training.ventricular import (
+    episodes,
+    interval_overlap,
+    noisy_signal,
+    parse_variant,
+    record_signal,
+)
+
+STEP_S, LEN_S = 120, 60
+LEARNING = (0, 5, 10, 15, 20)
+EVIDENCE = (0.0, 0.5, 0.7, 0.9, 1.1)
+MATCH_S = 0.15
+
+
+def _design_only(record: str) -> None:
+    if record in DS2:
+        raise SystemExit(f"{record} is a DS2 (test) record: design numbers use DS1 only")
+
+
+def _classifier():
+    from edge.model.bundled import default_model_path
+    from edge.model.classifier import BeatClassifier
+
+    return BeatClassifier(default_model_path())
+
+
+def _ref_labels(record: str, at: np.ndarray, fs: float) -> np.ndarray:
+    """The reference AAMI class of each detected beat (``-``: no reference beat within
+    ``MATCH_S``)."""
+    ref = reference_beats(record)
+    tol = int(MATCH_S * fs)
+    out = np.full(at.size, "-", dtype=object)
+    if ref.sample_index.size == 0:
+        return out
+    j = np.clip(np.searchsorted(ref.sample_index, at), 1, ref.sample_index.size - 1)
+    for k, (a, jj) in enumerate(zip(at, j)):
+        c = jj - 1 if abs(ref.sample_index[jj - 1] - a) <= abs(ref.sample_index[jj] - a) else jj
+        if abs(ref.sample_index[c] - a) <= tol:
+            out[k] = ref.aami[c]
+    return out
+
+
+def start_streams(record: str, classifier=None) -> dict:  # noqa: ANN001
+    """Beats of the streams that start every ``STEP_S`` in a DS1 record (cached)."""
+    _design_only(record)
+    path = cache_dir() / f"vt_alarms_starts_{record}_{STEP_S}_{LEN_S}.npz"
+    if path.is_file():
+        z = np.load(path, allow_pickle=True)
+        return {k: z[k] for k in z.files}
+    from edge.pipeline import BeatPipeline, ClassifiedBeats
+
+    clf = classifier or _classifier()
+    x, fs = record_signal(record)
+    step, n = int(fs), int(LEN_S * fs)
+    cols: dict[str, list] = {k: [] for k in ("seg", "pos", "at", "label", "p_v")}
+    iv = list(clf.classes).index("V")
+    for seg, off in enumerate(range(0, x.size - n, int(STEP_S * fs))):
+        pipe = BeatPipeline(clf, fs)
+        xs = x[off:off + n]
+        parts = [pipe.process(xs[i:i + step]) for i in range(0, xs.size, step)]
+        b = ClassifiedBeats.concatenate(parts + [pipe.flush()])
+        cols["seg"] += [seg] * len(b)
+        cols["pos"] += list(range(len(b)))
+        cols["at"] += (b.sample_index + off).tolist()
+        cols["label"] += [str(v) for v in b.label]
+        cols["p_v"] += b.proba[:, iv].tolist()
+    out = {k: np.asarray(v) for k, v in cols.items()}
+    out["ref"] = _ref_labels(record, out["at"], fs).astype(str)
+    out["fs"] = np.float64(fs)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, **out)
+    return out
+
+
+def _streams(d: dict):
+    """(positions, beat rows) of each stream of a :func:`start_streams` result."""
+    seg = d["seg"]
+    for s in np.unique(seg):
+        yield np.flatnonzero(seg == s)
+
+
+def learning_table(records=DS1) -> None:
+    """Print the start-of-stream numbers (``--starts``)."""
+    from edge.runtime.alerts import AlertConfig, BeatInfo, RhythmMonitor
+    from edge.runtime.ventricular import VtConfig, VtTracker
+
+    clf = _classifier()
+    data = {r: start_streams(r, clf) for r in records}
+    pos = np.concatenate([d["pos"] for d in data.values()])
+    lab = np.concatenate([d["label"] for d in data.values()])
+    ref = np.concatenate([d["ref"] for d in data.values()])
+    non_v = (ref != "-") & (ref != "V") & (ref != "Q")
+    n_streams = sum(len(list(_streams(d))) for d in data.values())
+    print(f"{n_streams} streams of {LEN_S} s (every {STEP_S} s of {len(records)} records)")
+    print("beat position | non-V reference beats | called V")
+    for lo, hi in ((0, 1), (1, 2), (2, 3), (3, 4), (4, 5), (5, 10), (10, 12), (12, 20),
+                   (20, 10 ** 6)):
+        m = non_v & (pos >= lo) & (pos < hi)
+        print(f"{lo}-{min(hi - 1, 999)} | {m.sum()} | {100 * np.mean(lab[m] == 'V'):.2f} %")
+    print("learning beats, min_v_evidence | false onsets (first beat not reference V): "
+          "vt all / dated in beats 0-9, v_run(vt) all / 0-9 | runs raised when learning "
+          "ended, longest hold (s)")
+    for n_learn in LEARNING:
+        for ev in (0.0, VtConfig().min_v_evidence):
+            false = {"vt": [0, 0], "v_run": [0, 0]}
+            holds: list[float] = []
+            for d in data.values():
+                fs = float(d["fs"])
+                for rows in _streams(d):
+                    mon = RhythmMonitor(AlertConfig(learning_beats=n_learn), fs_hz=fs)
+                    vt = VtTracker(VtConfig(learning_beats=n_learn, min_v_evidence=ev),
+                                   fs_hz=fs)
+                    at = d["at"][rows]
+                    where = {int(a): k for k, a in enumerate(at)}
+                    for k, i in enumerate(rows):
+                        rr = (at[k] - at[k - 1]) / fs if k else math.nan
+                        b = BeatInfo(int(at[k]), str(d["label"][i]), rr, k > 0,
+                                     float(d["p_v"][i]))
+                        for e in mon.process([b]) + vt.process([b]):
+                            if e.state != "onset" or e.kind not in false:
+                                continue
+                            if e.kind == "v_run" and not e.detail["vt"]:
+                                continue
+                            first = where[int(e.sample_index)]
+                            if e.detail.get("learning_held") and e.kind == "vt":
+                                holds.append((at[k] - e.sample_index) / fs)
+                            if d["ref"][rows[first]] != "V":
+                                false[e.kind][0] += 1
+                                false[e.kind][1] += first < 10
+            print(f"{n_learn}, {ev} | vt {false['vt'][0]} / {false['vt'][1]}, v_run "
+                  f"{false['v_run'][0]} / {false['v_run'][1]} | {len(holds)}, "
+                  f"{max(holds) if holds else 0.0:.2f}")
+
+
+def replay_beats(record: str, variant: str, classifier=None) -> dict:  # noqa: ANN001
+    """The beats :class:`DeviceStream` gives the VT tracker for a DS1 record (cached)."""
+    _design_only(record)
+    path = cache_dir() / f"vt_alarms_replay_{record}_{variant}.npz"
+    if path.is_file():
+        z = np.load(path)
+        return {k: z[k] for k in z.files}
+    from edge.runtime.device import DeviceStream
+    from edge.runtime.settings import load_config
+
+    x, fs = record_signal(record)
+    noise = parse_variant(variant)
+    if noise is not None:
+        x = noisy_signal(record, x, fs, snr_db=noise[1], noise=noise[0])
+    cfg = load_config(None, ['source.serial.port="x"', "outputs.strip=false"])
+    dev = DeviceStream(classifier or _classifier(), cfg, device_id=1, fs_hz=fs)
+    fed: list = []
+    vent = dev.ventricular
+    beats = vent.beats
+
+    def record_beats(infos):  # noqa: ANN001, ANN202 - keeps what the daemon feeds
+        fed.extend(infos)
+        return beats(infos)
+
+    vent.beats = record_beats
+    step = int(fs)
+    for i in range(0, x.size, step):
+        dev.process(i, x[i:i + step, None])
+    dev.flush()
+    out = {"at": np.array([b.sample_index for b in fed], dtype=np.int64),
+           "label": np.array([b.label for b in fed]),
+           "rr": np.array([b.rr_pre_s for b in fed]),
+           "clean": np.array([b.clean for b in fed]),
+           "p_v": np.array([b.p_v for b in fed]),
+           "fs": np.float64(fs), "n": np.int64(x.size)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, **out)
+    return out
+
+
+def vt_runs(d: dict, config) -> list[tuple[int, int]]:  # noqa: ANN001
+    """``vt`` episodes (onset index, end index) of replayed beats under a VT config."""
+    from edge.runtime.alerts import BeatInfo
+    from edge.runtime.ventricular import VtTracker
+
+    t = VtTracker(config, fs_hz=float(d["fs"]))
+    beats = [BeatInfo(int(a), str(lab), float(rr), bool(c), float(p))
+             for a, lab, rr, c, p in zip(d["at"], d["label"], d["rr"], d["clean"], d["p_v"])]
+    out, start = [], None
+    for e in t.process(beats) + t.flush():
+        if e.state == "onset":
+            start = e.sample_index
+        elif start is not None:
+            out.append((start, max(e.sample_index, start + 1)))
+            start = None
+    return out
+
+
+def gate_table(variants: tuple[str, ...], records=DS1) -> None:
+    """Print the evidence-gate numbers (``--gate``)."""
+    from edge.runtime.ventricular import VtConfig
+
+    clf = _classifier()
+    with_vt = [r for r in records if episodes(r).vt or episodes(r).shockable]
+    quiet = [r for r in records if r not in with_vt]
+    hours = sum(episodes(r).n_samples / episodes(r).fs_hz for r in quiet) / 3600
+    print(f"DS1: {len(quiet)} records without VT/VFL/VF ({hours:.2f} h); "
+          f"{sum(len(episodes(r).vt) for r in with_vt)} (VT episodes in {with_vt}")
+    print("variant | min_v_evidence | false vt (per hour) | (VT episodes found | lost vs 0")
+    for v in variants:
+        data = {r: replay_beats(r, v, clf) for r in records}
+        base: set = set()
+        for ev in EVIDENCE:
+            cfg = replace(VtConfig(), min_v_evidence=ev)
+            n_false = sum(len(vt_runs(data[r], cfg)) for r in quiet)
+            found = set()
+            for r in with_vt:
+                runs = vt_runs(data[r], cfg)
+                for s, e in episodes(r).vt:
+                    if any(interval_overlap((s, e), a) for a in runs):
+                        found.add((r, s))
+            if ev == 0.0:
+                base = found
+            lost = sorted((r, round(s / float(data[r]["fs"]), 1)) for r, s in base - found)
+            print(f"{v} | {ev} | {n_false} ({n_false / hours:.2f}/h) | "
+                  f"{len(found)} | {lost}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--starts", action="store_true", help="the learning-period numbers")
+    ap.add_argument("--gate", action="store_true", help="the vt evidence-gate numbers")
+    ap.add_argument("--variants", default="clean,em12,em6",
+                    help="signal variants for --gate (clean, em6, em12, ma6, ...)")
+    args = ap.parse_args(argv)
+    try:
+        variants = tuple(v for v in args.variants.split(",") if v)
+        for v in variants:
+            parse_variant(v)
+    except ValueError as exc:
+        ap.error(str(exc))
+    if not (args.starts or args.gate):
+        ap.error("choose --starts and/or --gate")
+    if args.starts:
+        learning_table()
+    if args.gate:
+        gate_table(variants)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    raise SystemExit(main())
