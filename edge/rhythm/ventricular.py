@@ -177,6 +177,12 @@ class VfWindows:
         """Absolute index after the last sample fed (``None`` before any)."""
         return self._end
 
+    @property
+    def next_window_end(self) -> int:
+        """Absolute index (exclusive) of the end of the next window: :meth:`process` completes
+        no window before samples up to there have been fed (0 before any sample)."""
+        return 0 if self._next is None else self._next
+
     def process(self, chunk: Conditioned) -> list[tuple[int, np.ndarray | None]]:
         """Feed one chunk; returns ``(end_index, features or None)`` of each window it
         completes (``None``: too few valid samples).
