@@ -229,7 +229,7 @@ class VfWindows:
             good_rows = np.flatnonzero(ok)
             it = iter(row for k in range(0, good_rows.size, _BATCH_WINDOWS)  # bounded memory
                       for row in vf_windows_features(rows[good_rows[k:k + _BATCH_WINDOWS]],
-                                                     cfg.fs_hz))
+                                                     cfg.fs_hz, checked=True))
             self.n_windows += len(ends)
             self.n_unanalysed += int((~ok).sum())
             out = [(end, next(it) if good else None) for end, good in zip(ends, ok.tolist())]
