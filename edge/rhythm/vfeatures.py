@@ -244,17 +244,21 @@ def vf_windows_features(x_mv: np.ndarray, fs_hz: float, *, checked: bool = False
     sd = np.sqrt(((x - (x.sum(axis=1) / n)[:, None]) ** 2).sum(axis=1) / n)  # as np.std
     out[:, 0] = sd
     flat = sd < 1e-6  # flat: every other feature at its "no rhythm" value
-    out[flat, 1] = 3.0
-    out[flat, 4] = 1.0
-    out[flat, 5] = 1.0
-    out[flat, 19] = 1.0
-    if flat.all():
-        return out
-    live = np.flatnonzero(~flat)
-    x, sd = x[live], sd[live]
-    n_w = live.size
-    res = np.zeros((n_w, len(VF_FEATURE_NAMES)))
-    res[:, 0] = sd
+    if not flat.any():  # (the usual case: the rows are computed in place)
+        live = None
+        res = out
+    else:
+        out[flat, 1] = 3.0
+        out[flat, 4] = 1.0
+        out[flat, 5] = 1.0
+        out[flat, 19] = 1.0
+        if flat.all():
+            return out
+        live = np.flatnonzero(~flat)
+        x, sd = x[live], sd[live]
+        n_w = live.size
+        res = np.zeros((n_w, len(VF_FEATURE_NAMES)))
+        res[:, 0] = sd
     x2 = x * x
     res[:, 1] = ((x2 * x2).sum(axis=1) / n) / np.array([v ** 4 for v in sd.tolist()])
     # threshold crossings per 1-s block (the last block takes the rest)
@@ -364,5 +368,6 @@ def vf_windows_features(x_mv: np.ndarray, fs_hz: float, *, checked: bool = False
     bits = x[:, ::step] > med[:, None]
     for r in range(n_w):
         res[r, 13] = _lempel_ziv(bits[r])
-    out[live] = res
+    if live is not None:
+        out[live] = res
     return out
