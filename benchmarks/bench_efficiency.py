@@ -91,25 +91,47 @@ def _fingerprint(events) -> str:
     return hashlib.sha256("\n".join(sorted(lines)).encode()).hexdigest()[:16]
 
 
-def stream_cost(classifier, config, x_mv: np.ndarray, fs_hz: float, chunk_s: float) -> dict:
-    """Run one record through a :class:`DeviceStream` in chunks of ``chunk_s`` seconds."""
+def _call_fingerprint(calls: list[list]) -> str:
+    """Hash of every call's events in emission order (stamps left out): which call each
+    event left in, not only what was emitted."""
+    from edge.events.model import event_to_dict
+
+    h = hashlib.sha256()
+    for k, events in enumerate(calls):
+        for e in events:
+            d = event_to_dict(e)
+            for key in ("time_s", "seq"):
+                d.pop(key, None)
+            h.update(f"{k}:{json.dumps(d, sort_keys=True, default=str)}\n".encode())
+    return h.hexdigest()[:16]
+
+
+def stream_cost(classifier, config, x_mv: np.ndarray, fs_hz: float, chunk_s: float,
+                *, lazy_blocks: bool = True, per_call: bool = False) -> dict:
+    """Run one record through a :class:`DeviceStream` in chunks of ``chunk_s`` seconds
+    (``lazy_blocks=False``: every ``min_block_ms`` block processed, idle or not;
+    ``per_call``: also the fingerprint of which call each event left in)."""
     from edge.runtime.device import DeviceStream
 
-    stream = DeviceStream(classifier, config, device_id=1, fs_hz=fs_hz)
+    stream = DeviceStream(classifier, config, device_id=1, fs_hz=fs_hz,
+                          lazy_blocks=lazy_blocks)
     step = max(1, int(round(chunk_s * fs_hz)))
     x2 = x_mv.reshape(-1, 1)
-    events = []
+    calls = []
     c0 = time.process_time()
     for i in range(0, x2.shape[0], step):
-        events.extend(stream.process(i, x2[i:i + step]))
-    events.extend(stream.flush())
+        calls.append(stream.process(i, x2[i:i + step]))
+    calls.append(stream.flush())
     cpu = time.process_time() - c0
+    events = [e for c in calls for e in c]
     kinds: dict[str, int] = {}
     for e in events:
         kinds[e.type] = kinds.get(e.type, 0) + 1
     return {"cpu_s": cpu, "stages": {k: stream.timer.seconds.get(k, 0.0) for k in STAGES},
             "calls": dict(stream.timer.calls), "beats": stream.n_beats, "events": kinds,
-            "fingerprint": _fingerprint(events), "chunks": -(-x2.shape[0] // step)}
+            "fingerprint": _fingerprint(events), "chunks": -(-x2.shape[0] // step),
+            "blocks_held": stream.n_blocks_held,
+            **({"call_fingerprint": _call_fingerprint(calls)} if per_call else {})}
 
 
 def annotate_cpu_s(record: str, data_dir: str, out_dir: str) -> float:
@@ -171,6 +193,35 @@ def measure(records: list[str], chunks_s: list[float], data_dir: str) -> dict:
             "ratio_to_gqrs": round(tot["cpu_s"] / gq_total, 4),
             "stages_s_per_h": {k: round(v / total_h, 4) for k, v in tot["stages"].items()},
             "beats": tot["beats"], "windows": tot["windows"]}
+    # idle blocks held back (DeviceStream.lazy_blocks) against every block processed, at the
+    # smallest chunk: the raw per-call cost, and the calls the events left in (must be equal)
+    eager = None
+    small = min(chunks_s)
+    if small * 1000.0 < cfg.pipeline.min_block_ms:
+        tot = {"cpu_s": 0.0, "stages": dict.fromkeys(STAGES, 0.0), "calls": {}}
+        same_calls = []
+        held = 0
+        for r in records:
+            x, fs, _ = signals[r]
+            res = {lazy: stream_cost(clf, cfg, x, fs, small, lazy_blocks=lazy, per_call=True)
+                   for lazy in (False, True)}
+            same_calls.append(res[False]["call_fingerprint"] == res[True]["call_fingerprint"])
+            held += res[True]["blocks_held"]
+            per_record[r]["eager"] = {"cpu_s": round(res[False]["cpu_s"], 4),
+                                      "same_calls": same_calls[-1]}
+            tot["cpu_s"] += res[False]["cpu_s"]
+            for k in STAGES:
+                tot["stages"][k] += res[False]["stages"][k]
+                tot["calls"][k] = tot["calls"].get(k, 0) + res[False]["calls"].get(k, 0)
+            print(f"{r}: chunk {small} s, every block: {res[False]['cpu_s']:.3f} s; same calls "
+                  f"{same_calls[-1]}", flush=True)
+        eager = {"chunk_s": small, "cpu_s_per_h": round(tot["cpu_s"] / total_h, 4),
+                 "ratio_to_gqrs": round(tot["cpu_s"] / gq_total, 4),
+                 "stages_s_per_h": {k: round(v / total_h, 4) for k, v in tot["stages"].items()},
+                 "stage_us_per_call": {k: round(1e6 * v / max(1, tot["calls"].get(k, 0)), 2)
+                                       for k, v in tot["stages"].items()},
+                 "stage_calls": tot["calls"], "blocks_held_lazy": held,
+                 "same_calls_all_records": all(same_calls)}
     # outputs must not depend on the chunk size
     mismatched = [r for r in records
                   if len({v["fingerprint"] for v in per_record[r]["chunks"].values()}) > 1]
@@ -193,7 +244,7 @@ def measure(records: list[str], chunks_s: list[float], data_dir: str) -> dict:
             print(f"{r}: annotate {cpu:.3f} s", flush=True)
     return {"records": records, "hours": round(total_h, 4),
             "gqrs_cpu_s_per_h": round(gq_total / total_h, 4),
-            "chunks": chunk_rows, "chunk_invariant": not mismatched,
+            "chunks": chunk_rows, "chunk_invariant": not mismatched, "every_block": eager,
             "chunk_mismatch_records": mismatched,
             "annotate_cpu_s_per_h": round(ann_total / total_h, 4),
             "annotate_ratio_to_gqrs": round(ann_total / gq_total, 4),
@@ -255,6 +306,24 @@ def render(res: dict) -> str:
     lines.append("Outputs identical at every chunk size (event fingerprints): "
                  + ("**yes**" if res["chunk_invariant"] else
                     f"**NO** ({', '.join(res['chunk_mismatch_records'])})"))
+    eb = res.get("every_block")
+    if eb:
+        st = eb["stages_s_per_h"]
+        us = eb["stage_us_per_call"]
+        lines += ["", f"Idle blocks: at {eb['chunk_s'] * 1000:.0f}-ms chunks the stream "
+                  "processes a 100-ms block only when some stage can emit by its end "
+                  "(`DeviceStream.next_due_index`; the rows above); processing every block "
+                  f"instead (`lazy_blocks=False`) costs **{eb['cpu_s_per_h']:.3f} CPU s / h** "
+                  f"({eb['ratio_to_gqrs']:.3f}× gqrs). Blocks held back: "
+                  f"{eb['blocks_held_lazy']}. Every event left in the same call either way "
+                  "(per-call fingerprints, all records): "
+                  + ("**yes** — no added latency" if eb["same_calls_all_records"] else "**NO**"),
+                  "", "| every block | " + " | ".join(STAGES) + " |",
+                  "|---|" + "---:|" * len(STAGES),
+                  "| CPU s / h | " + " | ".join(f"{st[k]:.3f}" for k in STAGES) + " |",
+                  "| µs per call | " + " | ".join(f"{us[k]:.1f}" for k in STAGES) + " |",
+                  "| calls | " + " | ".join(str(eb["stage_calls"].get(k, 0)) for k in STAGES)
+                  + " |"]
     lines += ["", f"`ecg-edge annotate --rhythm` in-process (read, pipeline, rhythm, VF, write): "
               f"**{res['annotate_cpu_s_per_h']:.3f} CPU s / h**, "
               f"**{res['annotate_ratio_to_gqrs']:.3f}× gqrs**.", ""]
@@ -284,6 +353,35 @@ def render(res: dict) -> str:
         lines += [f"| annotate --rhythm | {b['annotate_cpu_s_per_h']:.3f} | "
                   f"{b['annotate_ratio_to_gqrs']:.3f} | {res['annotate_cpu_s_per_h']:.3f} | "
                   f"{res['annotate_ratio_to_gqrs']:.3f} |", ""]
+    prev = ROOT / "benchmarks" / "results" / "efficiency_before_4e1e807.json"
+    if prev.exists():
+        b = json.loads(prev.read_text())
+        lines += ["## Before this change (main 4e1e807: idle blocks processed, the same "
+                  "command)", "",
+                  f"`{b['command']}` (`--no-daemon`), run on this machine just before this "
+                  f"one; gqrs in that run: {b['gqrs_cpu_s_per_h']:.3f} CPU s / h; "
+                  "`efficiency_before_4e1e807.md`.", "",
+                  "| chunk | before: CPU s / h | × gqrs | now: CPU s / h | × gqrs | "
+                  "before: VF | now: VF | before: rhythm | now: rhythm |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for c, row in b["chunks"].items():
+            now = res["chunks"].get(c)
+            if now is None:
+                continue
+            lines.append(f"| {float(c) * 1000:.0f} ms | {row['cpu_s_per_h']:.3f} | "
+                         f"{row['ratio_to_gqrs']:.3f} | {now['cpu_s_per_h']:.3f} | "
+                         f"{now['ratio_to_gqrs']:.3f} | "
+                         f"{row['stages_s_per_h']['ventricular']:.3f} | "
+                         f"{now['stages_s_per_h']['ventricular']:.3f} | "
+                         f"{row['stages_s_per_h']['rhythm']:.3f} | "
+                         f"{now['stages_s_per_h']['rhythm']:.3f} |")
+        if "0.02" in b["chunks"] and "10.0" in b["chunks"]:
+            ratio = b["chunks"]["0.02"]["cpu_s_per_h"] / b["chunks"]["10.0"]["cpu_s_per_h"]
+            lines += ["", f"20 ms against 10 s before: {ratio:.2f}×."]
+        lines += ["", f"annotate --rhythm: before {b['annotate_cpu_s_per_h']:.3f} CPU s / h "
+                  f"({b['annotate_ratio_to_gqrs']:.3f}× gqrs), now "
+                  f"{res['annotate_cpu_s_per_h']:.3f} ({res['annotate_ratio_to_gqrs']:.3f}×).",
+                  ""]
     mem = res.get("memory") or {}
     if mem:
         rss = mem["import_rss_mb"]
@@ -355,7 +453,8 @@ def main(argv: list[str] | None = None) -> int:
     stem.with_suffix(".json").write_text(json.dumps(res, indent=1) + "\n")
     stem.with_suffix(".md").write_text(render(res))
     print(render(res))
-    return 0 if res["chunk_invariant"] else 1
+    eb = res.get("every_block")
+    return 0 if res["chunk_invariant"] and (not eb or eb["same_calls_all_records"]) else 1
 
 
 if __name__ == "__main__":

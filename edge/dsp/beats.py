@@ -323,6 +323,17 @@ class BeatWindower:
             self._pending.append(int(b))
         return self._release(final=False)
 
+    @property
+    def next_release_samples(self) -> int | None:
+        """The fewest conditioned samples (counted from the stream's start) at which
+        :meth:`process` releases a beat without being given a new one (a pending beat whose
+        successor is known once its window is complete); ``None``: only a new beat can
+        release one."""
+        if len(self._pending) < 2:
+            return None
+        cfg = self.config
+        return self._pending[0] + cfg.align_samples + cfg.after_samples
+
     def flush(self) -> BeatBatch:
         """End of stream: release every pending beat (windows padded with the edge sample)."""
         return self._release(final=True)

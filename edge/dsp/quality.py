@@ -136,6 +136,12 @@ class SignalQuality:
         self.history: deque[QualityWindow] = deque(maxlen=self.config.history_windows)
         self.level = "good"
 
+    @property
+    def next_window_end(self) -> int:
+        """Absolute index after the last sample of the window being filled: :meth:`process`
+        grades (returns) nothing before samples up to there have been fed."""
+        return self._start + self.n_window
+
     def _flat_mask(self, x: np.ndarray) -> np.ndarray:
         """True for samples inside a run of identical samples at least ``n_flat`` long (a
         run is counted from the sample where it reaches that length on)."""

@@ -322,6 +322,30 @@ class RPeakDetector:
         return self.lookahead_ms + 1000.0 * self.config.max_searchback_s
 
     @property
+    def next_decision_samples(self) -> int:
+        """The fewest conditioned samples (counted from the stream's start) that must have been
+        fed before :meth:`process` can decide anything again -- emit a beat, change the
+        flutter flag, search back or re-learn. Every decision is taken at a time fixed by the
+        signal (a candidate's feature index, a deadline) once ``n_lookahead`` samples follow
+        it, and a candidate not yet found lies at or after the next feature index to test; so
+        a caller holding samples back until this many exist gets the same beats, in the same
+        call, as one feeding every chunk at once (:class:`edge.runtime.device.DeviceStream`
+        does, to skip the calls in which nothing can happen)."""
+        t = self._scan
+        if self._queue:
+            t = min(t, self._queue[0].feat_index)
+        if self._pending is not None:
+            t = min(t, self._pending.feat_index)
+        if not self._learned:
+            t = min(t, self._learn_start + self.n_learn)
+        else:
+            deadline = self._searchback_deadline()
+            if deadline is not None:
+                t = min(t, deadline)
+            t = min(t, self._quiet_since + self.n_relearn_wait)
+        return int(t) + 1 + self.n_lookahead
+
+    @property
     def in_flutter(self) -> bool:
         """True while the signal looks like ventricular flutter/fibrillation (no beats are
         emitted then; the daemon raises an alarm)."""

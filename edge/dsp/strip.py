@@ -75,6 +75,12 @@ class StripDecimator:
         self._start: int | None = None
         self._buf: list[float | None] = []
 
+    @property
+    def next_piece_samples(self) -> int:
+        """The fewest conditioned samples (processing index after the last one fed) at which
+        the next piece is complete."""
+        return self._next + (self.n_piece - len(self._buf) - 1) * self.factor + 1
+
     def process(self, start_index: int, filtered_mv: np.ndarray,
                 valid: np.ndarray) -> list[StripPiece]:
         """Feed conditioned samples starting at processing index ``start_index``; returns the

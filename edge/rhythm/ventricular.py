@@ -177,6 +177,12 @@ class VfWindows:
         """Absolute index after the last sample fed (``None`` before any)."""
         return self._end
 
+    @property
+    def next_window_end(self) -> int:
+        """Absolute index (exclusive) of the end of the next window: :meth:`process` completes
+        no window before samples up to there have been fed (0 before any sample)."""
+        return 0 if self._next is None else self._next
+
     def process(self, chunk: Conditioned) -> list[tuple[int, np.ndarray | None]]:
         """Feed one chunk; returns ``(end_index, features or None)`` of each window it
         completes (``None``: too few valid samples).
@@ -223,7 +229,7 @@ class VfWindows:
             good_rows = np.flatnonzero(ok)
             it = iter(row for k in range(0, good_rows.size, _BATCH_WINDOWS)  # bounded memory
                       for row in vf_windows_features(rows[good_rows[k:k + _BATCH_WINDOWS]],
-                                                     cfg.fs_hz))
+                                                     cfg.fs_hz, checked=True))
             self.n_windows += len(ends)
             self.n_unanalysed += int((~ok).sum())
             out = [(end, next(it) if good else None) for end, good in zip(ends, ok.tolist())]

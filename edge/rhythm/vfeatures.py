@@ -48,6 +48,7 @@ window a chunk completes), each row the numbers of its window alone.
 from __future__ import annotations
 
 import logging
+from bisect import bisect_left
 
 import numpy as np
 
@@ -113,13 +114,13 @@ def _spikes(env: np.ndarray, fs_hz: float, offset: int) -> tuple[float, float]:
         return 0.0, 1.0
     gap = int(round(_SPIKE_REFRACTORY_S * fs_hz))
     order = pk[np.argsort(-env[pk], kind="stable")]
-    kept: list[int] = []
+    kept: list[int] = []  # sorted: a peak is kept if both kept neighbours are >= gap away
     for i in order.tolist():
-        if all(abs(i - j) >= gap for j in kept):
-            kept.append(i)
+        at = bisect_left(kept, i)
+        if (at == 0 or i - kept[at - 1] >= gap) and (at == len(kept) or kept[at] - i >= gap):
+            kept.insert(at, i)
     if len(kept) < 2:
         return 0.0, 1.0
-    kept.sort()
     rr = np.diff(np.array(kept, dtype=np.float64) + offset) / fs_hz
     rate = 60.0 / float(rr.mean())
     cv = float(rr.std() / rr.mean()) if rr.size >= 2 else 1.0
@@ -130,9 +131,10 @@ def _lempel_ziv(bits: np.ndarray) -> float:
     """Lempel-Ziv (1976) complexity of a 0/1 sequence, normalised by n / log2(n).
 
     Each new phrase at ``i`` is one longer than the longest ``s[i:i+k]`` that already occurs
-    in ``s[:i+k-1]``; that property is monotone in ``k``, so ``k`` is found by doubling then
-    bisection (a few substring searches per phrase instead of one per symbol; the same
-    phrases as growing ``k`` one at a time)."""
+    in ``s[:i+k-1]``; that property is monotone in ``k``, so ``k`` is found by a galloping
+    search from the previous phrase's length (phrases grow slowly along the sequence: one or
+    two substring searches per phrase where stepping ``k`` one at a time takes ``k``) -- the
+    same phrases as growing ``k`` one at a time."""
     s = bits.astype(np.uint8).tobytes()
     n = len(s)
     if n < 2:
@@ -140,18 +142,25 @@ def _lempel_ziv(bits: np.ndarray) -> float:
     find = s.find
     c, i, guess = 1, 1, 1
     while i < n:
-        # the largest k <= n - i with s[i:i+k] in s[:i+k-1] (0 if none), searched from the
-        # previous phrase's length (phrases grow slowly along the sequence)
+        # the largest k <= n - i with s[i:i+k] in s[:i+k-1] (0 if none)
         top = n - i
         k = min(guess, top)
         if find(s[i:i + k], 0, i + k - 1) >= 0:
-            good, bad = k, top + 1
-            k *= 2
-            while k <= top and find(s[i:i + k], 0, i + k - 1) >= 0:
-                good, k = k, 2 * k
-            bad = min(k, bad)
+            good, bad, step = k, top + 1, 1  # gallop up: k + 1, k + 2, k + 4, ...
+            while good + step <= top:
+                m = good + step
+                if find(s[i:i + m], 0, i + m - 1) < 0:
+                    bad = m
+                    break
+                good, step = m, 2 * step
         else:
-            good, bad = 0, k
+            good, bad, step = 0, k, 1  # gallop down: k - 1, k - 2, k - 4, ...
+            while bad - step >= 1:
+                m = bad - step
+                if find(s[i:i + m], 0, i + m - 1) >= 0:
+                    good = m
+                    break
+                bad, step = m, 2 * step
         while bad - good > 1:
             mid = (good + bad) // 2
             if find(s[i:i + mid], 0, i + mid - 1) >= 0:
@@ -206,7 +215,8 @@ def vf_window_features(x_mv: np.ndarray, fs_hz: float) -> np.ndarray:
     return vf_windows_features(x[None, :], fs_hz)[0]
 
 
-def vf_windows_features(x_mv: np.ndarray, fs_hz: float) -> np.ndarray:
+def vf_windows_features(x_mv: np.ndarray, fs_hz: float, *, checked: bool = False
+                        ) -> np.ndarray:
     """:func:`vf_window_features` of many windows of the same length at once: ``x_mv`` is
     (n_windows, n_samples); returns (n_windows, len(VF_FEATURE_NAMES)).
 
@@ -214,6 +224,8 @@ def vf_windows_features(x_mv: np.ndarray, fs_hz: float) -> np.ndarray:
     except ``periodicity``: the autocorrelation is taken with the smallest FFT that holds it
     (>= 2 n - 1 points) instead of twice the spectrum's, which changes it by float rounding
     only (~1e-16 relative).
+
+    ``checked``: the caller has made sure every sample is finite (the scan is skipped).
 
     Raises
     ------
@@ -224,7 +236,7 @@ def vf_windows_features(x_mv: np.ndarray, fs_hz: float) -> np.ndarray:
     if x.ndim != 2 or x.shape[1] < MIN_WINDOW_S * fs_hz:
         raise SignalError(f"a VF window needs >= {MIN_WINDOW_S} s of samples "
                           f"({int(MIN_WINDOW_S * fs_hz)} at {fs_hz:g} Hz), got {x.shape}")
-    if not np.all(np.isfinite(x)):
+    if not checked and not np.all(np.isfinite(x)):
         raise SignalError("a VF window must hold finite samples only")
     n_w, n = x.shape
     out = np.zeros((n_w, len(VF_FEATURE_NAMES)))
@@ -232,17 +244,21 @@ def vf_windows_features(x_mv: np.ndarray, fs_hz: float) -> np.ndarray:
     sd = np.sqrt(((x - (x.sum(axis=1) / n)[:, None]) ** 2).sum(axis=1) / n)  # as np.std
     out[:, 0] = sd
     flat = sd < 1e-6  # flat: every other feature at its "no rhythm" value
-    out[flat, 1] = 3.0
-    out[flat, 4] = 1.0
-    out[flat, 5] = 1.0
-    out[flat, 19] = 1.0
-    if flat.all():
-        return out
-    live = np.flatnonzero(~flat)
-    x, sd = x[live], sd[live]
-    n_w = live.size
-    res = np.zeros((n_w, len(VF_FEATURE_NAMES)))
-    res[:, 0] = sd
+    if not flat.any():  # (the usual case: the rows are computed in place)
+        live = None
+        res = out
+    else:
+        out[flat, 1] = 3.0
+        out[flat, 4] = 1.0
+        out[flat, 5] = 1.0
+        out[flat, 19] = 1.0
+        if flat.all():
+            return out
+        live = np.flatnonzero(~flat)
+        x, sd = x[live], sd[live]
+        n_w = live.size
+        res = np.zeros((n_w, len(VF_FEATURE_NAMES)))
+        res[:, 0] = sd
     x2 = x * x
     res[:, 1] = ((x2 * x2).sum(axis=1) / n) / np.array([v ** 4 for v in sd.tolist()])
     # threshold crossings per 1-s block (the last block takes the rest)
@@ -352,5 +368,6 @@ def vf_windows_features(x_mv: np.ndarray, fs_hz: float) -> np.ndarray:
     bits = x[:, ::step] > med[:, None]
     for r in range(n_w):
         res[r, 13] = _lempel_ziv(bits[r])
-    out[live] = res
+    if live is not None:
+        out[live] = res
     return out

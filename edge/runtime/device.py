@@ -30,6 +30,15 @@ once; the daemon calls it when its source has nothing more to read). The stages 
 chunk-invariant, so every event is the same as without the queue; only the per-call cost
 (and, for chunks shorter than a block, up to one block of latency) changes.
 
+Idle blocks: at the end of a block the queue is processed only if some stage could emit an
+event by then (:meth:`DeviceStream.next_due_index`: the detector's next decision, a beat
+window completing, the next ECG-strip piece, signal-quality window, VF window or ``hr``
+event); otherwise the block stays queued and is processed with the next one that is due.
+Every event leaves in the same call as when every block is processed (a block in which
+nothing is due emits nothing), so latency is unchanged; a 100-ms block stream is processed
+about twice a second instead of ten times (``lazy_blocks=False`` processes every block, for
+comparison). The queue never holds more than ``_MAX_HOLD_S`` of ECG.
+
 Gaps: a chunk whose ``sample_index`` is past the expected one lost samples. Gaps up to
 ``max_gap_fill_s`` are fed as NaN (the preprocessor marks them invalid, the detector blanks
 them, classification continues with correct sample indices); longer gaps -- or a counter that
@@ -74,6 +83,10 @@ _RR_NAMES = ("pre", "post", "local", "long")
 _NEAR_INVALID = "lead_off"
 
 
+#: Most ECG (s) that idle blocks may hold in the queue before it is processed anyway.
+_MAX_HOLD_S = 5.0
+
+
 def _share(value: float | None) -> float | None:
     return None if value is None else round(value, 4)
 
@@ -89,10 +102,13 @@ class DeviceStream:
     fs_hz : the device's sample rate (Hz).
     first_index : absolute sample index of the first sample that will be fed.
     timer : where stage times are added (a new one if omitted).
+    lazy_blocks : hold back blocks in which no stage can emit anything (see the module
+        docstring; the events and the calls they leave in are the same either way).
     """
 
     def __init__(self, classifier: BeatClassifier, config: DaemonConfig, *, device_id: int,
-                 fs_hz: float, first_index: int = 0, timer: StageTimer | None = None) -> None:
+                 fs_hz: float, first_index: int = 0, timer: StageTimer | None = None,
+                 lazy_blocks: bool = True) -> None:
         self.classifier = classifier
         self.config = config
         self.device_id = int(device_id)
@@ -126,6 +142,13 @@ class DeviceStream:
         self.block = int(round(config.pipeline.min_block_ms * fs_hz / 1000.0))
         self._queue: list[np.ndarray] = []  # chunks waiting for a block to fill
         self._queued = 0  # samples in the queue
+        self._in_block = 0  # samples since the last block end (or drain)
+        self.lazy_blocks = bool(lazy_blocks)
+        self._max_hold = max(self.block, int(round(_MAX_HOLD_S * fs_hz)))
+        # processing-rate sample counts -> device samples: exact when the rates are equal,
+        # else rounded down (a due point found early only costs one call)
+        self._same_rate = self.pipeline.preprocessor.resampler.identity
+        self.n_blocks_held = 0  # block ends at which nothing was due (processed later)
         self.first_index = int(first_index)  # absolute index of the stream's first sample
         self._origin = int(first_index)  # absolute index of pipeline input sample 0
         self.expected = int(first_index)  # absolute index of the next sample
@@ -175,9 +198,35 @@ class DeviceStream:
         x = np.ascontiguousarray(samples[:, self.channel], dtype=np.float64)
         self._queue.append(x)
         self._queued += x.size
-        if self._queued >= self.block:
-            events.extend(self.drain())
+        self._in_block += x.size
+        if self._in_block >= self.block:  # a block ends here
+            self._in_block = 0
+            if (not self.lazy_blocks or self._queued >= self._max_hold
+                    or self.expected + self._queued >= self.next_due_index()):
+                events.extend(self.drain())
+            else:
+                self.n_blocks_held += 1
         return events
+
+    def next_due_index(self) -> int:
+        """Absolute device index: no stage can emit an event before the samples up to there
+        (exclusive) have been processed -- the earliest of the detector's next decision, a
+        pending beat's window, the next strip piece, quality window, VF window and ``hr``
+        event (the beats' own stages, rhythm and alerts only act on released beats)."""
+        due = self.quality.next_window_end
+        if self._hr_every:
+            due = min(due, self._next_hr)
+        proc = self.pipeline.detector.next_decision_samples
+        release = self.pipeline.windower.next_release_samples
+        if release is not None:
+            proc = min(proc, release)
+        if self.strip is not None:
+            proc = min(proc, self.strip.next_piece_samples)
+        if self.ventricular is not None:
+            proc = min(proc, self.ventricular.detector.windows.next_window_end)
+        if self._same_rate:
+            return min(due, self._origin + proc)
+        return min(due, self._origin + max(0, int((proc - 2) * self.fs_hz / self.fs_proc_hz)))
 
     @property
     def queued_samples(self) -> int:
@@ -189,7 +238,7 @@ class DeviceStream:
         if not self._queue:
             return []
         x = np.concatenate(self._queue) if len(self._queue) > 1 else self._queue[0]
-        self._queue, self._queued = [], 0
+        self._queue, self._queued, self._in_block = [], 0, 0
         return self._feed(x)
 
     def flush(self) -> list[Event]:
@@ -211,7 +260,7 @@ class DeviceStream:
     def restart(self, start_index: int) -> None:
         """Reset every stage; the next sample fed has absolute index ``start_index`` (samples
         still queued are dropped: :meth:`flush` first to keep them)."""
-        self._queue, self._queued = [], 0
+        self._queue, self._queued, self._in_block = [], 0, 0
         self.pipeline.reset()
         self.quality.reset(start_index)
         self.monitor.reset()

@@ -293,6 +293,8 @@ def test_queued_samples_are_processed_when_the_source_goes_quiet(classifier, mit
     # (the stream exists from the first chunk on) 7, 14, 21 samples queued; the empty read
     # drained them; the next chunk queues again
     assert seen[:5] == [7, 14, 21, 0, 7]
-    assert max(seen) < 36
+    # blocks in which no stage is due may wait longer (DeviceStream.lazy_blocks), never more
+    # than 5 s of ECG
+    assert max(seen) < 5 * 360
     ref = BeatPipeline(classifier, 360).run(x, 360)
     assert [b.sample_index for b in sink.beats] == ref.sample_index.tolist()

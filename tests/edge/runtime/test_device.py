@@ -195,3 +195,62 @@ def test_min_block_ms_is_validated():
     for bad in ("-1", "5000", '"x"', "nan"):
         with pytest.raises(ConfigError, match="min_block_ms"):
             load_config(None, CFG + [f"pipeline.min_block_ms={bad}"])
+
+
+def _per_call(stream, x, steps, start=0):
+    """Each call's events in emission order (without stamps), chunk sizes cycling through
+    ``steps``, with a filled gap (0.5 s lost) and a reset gap (30 s lost) on the way."""
+    import json
+
+    from edge.events.model import event_to_dict
+
+    def content(events):
+        out = []
+        for e in events:
+            d = event_to_dict(e)
+            d.pop("time_s", None)
+            d.pop("seq", None)
+            out.append(json.dumps(d, sort_keys=True, default=str))
+        return out
+
+    calls, i, k = [], 0, 0
+    fs = int(stream.fs_hz)
+    lost = {x.shape[0] // 3: fs // 2, 2 * x.shape[0] // 3: 30 * fs}
+    while i < x.shape[0]:
+        n = steps[k % len(steps)]
+        k += 1
+        calls.append(content(stream.process(start + i, x[i:i + n])))
+        i += n
+        for at, skip in lost.items():
+            if i >= at:
+                start += skip
+                lost.pop(at)
+                break
+    calls.append(content(stream.flush()))
+    return calls
+
+
+@pytest.mark.parametrize("fs_hz", [360, 250])
+def test_idle_blocks_change_no_event_and_no_call(classifier, rec207_flutter, fs_hz):
+    """Blocks in which no stage can emit wait in the queue (lazy_blocks): every call returns
+    exactly the events, in the order, that processing every block gives -- with flutter, a
+    NaN stretch, a filled and a reset gap, 20-ms and irregular frames, and at 250 Hz (the
+    due points converted from the processing rate)."""
+    x = rec207_flutter
+    if fs_hz != 360:
+        from scipy.signal import resample_poly
+
+        x = resample_poly(np.nan_to_num(x), 25, 36, axis=0)
+    cfg = load_config(None, CFG + ["pipeline.min_block_ms=100"])
+    frame = int(round(0.02 * fs_hz))
+    for steps in ((frame,), (frame, 3, 50, 1, 2 * fs_hz)):
+        got = {}
+        for lazy in (False, True):
+            ds = DeviceStream(classifier, cfg, device_id=1, fs_hz=fs_hz, lazy_blocks=lazy)
+            got[lazy] = _per_call(ds, x, steps)
+            if lazy and len(steps) == 1:
+                assert ds.n_blocks_held > 300  # of ~900 blocks: the queue did hold idle ones
+        assert len(got[True]) == len(got[False])
+        assert sum(map(len, got[True])) > 100
+        diff = [k for k, (a, b) in enumerate(zip(got[False], got[True])) if a != b]
+        assert diff == [], (steps, diff[:3])
