@@ -6,9 +6,11 @@ with explicit state:
 1. QRS-energy feature: 5-18 Hz band-pass -> 5-point derivative -> absolute value -> moving-window
    integral (``integration_ms``).
 2. Candidates: local maxima of the feature that dominate ``dominance_ms`` on each side; of two
-   candidates closer than ``preblank_ms`` only the larger survives. 220 ms lets rates up to
-   ~270 bpm through (250 ms, used before, dropped every other beat of the ~240 bpm
-   supraventricular tachycardia in SVDB 848).
+   candidates closer than ``preblank_ms`` only the larger survives -- unless they are at least
+   ``refractory_ms`` apart and of similar height (the larger < ``preblank_ratio`` x the
+   smaller): then both go on to the decision, so a tachycardia above 240 bpm keeps its beats
+   (the plain rule dropped every other beat of the ~240 bpm supraventricular tachycardia in
+   SVDB 848), while a noise peak next to a QRS complex, rarely as tall, is still blanked.
 3. Decision, candidate by candidate in time order: adaptive threshold between the median of the
    last 8 QRS peak levels and of the last 8 noise peak levels (one beat may lift the QRS level
    by at most ``qrs_level_cap`` x its median, so noise bursts cannot inflate it); refractory
@@ -47,7 +49,7 @@ with explicit state:
    are neither beats nor learning material; thresholds re-learn after ``relearn_s`` without a beat.
 
 Latency: a beat found on the main threshold is emitted ``lookahead_ms`` (stated by the
-instance: 925 ms with the defaults, at any rate) after its R peak at most; a beat recovered by
+instance: 956 ms with the defaults, at any rate) after its R peak at most; a beat recovered by
 search-back is emitted when its search-back deadline passes, at most ``max_searchback_s`` +
 ``lookahead_ms`` after its R peak. The detector never uses samples beyond that look-ahead.
 
@@ -83,11 +85,12 @@ class DetectorConfig:
     band_high_hz: float = 18.0
     integration_ms: float = 150.0
     dominance_ms: float = 80.0
-    preblank_ms: float = 220.0
+    preblank_ms: float = 250.0
     refractory_ms: float = 200.0
     twave_window_ms: float = 360.0
     twave_slope_ratio: float = 0.5
     twave_rr_fraction: float = 0.7
+    preblank_ratio: float = 1.3
     threshold_fraction: float = 0.35
     searchback_factor: float = 1.66
     searchback_fraction: float = 0.5
@@ -129,6 +132,8 @@ class DetectorConfig:
             raise ConfigError("conflict_fraction", "must lie in [0, 1) (0 disables)")
         if not self.conflict_ratio >= 1:
             raise ConfigError("conflict_ratio", "must be >= 1")
+        if not self.preblank_ratio >= 1:
+            raise ConfigError("preblank_ratio", "must be >= 1 (1: the larger always wins)")
         if not 0 <= self.twave_rr_fraction <= 1:
             raise ConfigError("twave_rr_fraction", "must lie in [0, 1] (0: the fixed window)")
         if not 0 < self.vf_ratio < 1:
@@ -403,7 +408,10 @@ class RPeakDetector:
         cand = _Cand(f, height, r, slope, valid, hf_ratio)
         # Pre-blank: of two candidates closer than preblank, keep the larger.
         p = self._pending
-        if p is not None and f - p.feat_index < self.n_preblank:
+        if (p is not None and f - p.feat_index < self.n_preblank
+                and not (f - p.feat_index >= self.n_refractory
+                         and max(height, p.height) < self.config.preblank_ratio
+                         * min(height, p.height))):
             if height > p.height:
                 self._pending = cand
             return
