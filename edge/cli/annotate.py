@@ -196,9 +196,12 @@ def overlay_changes(base: list[tuple[int, str]],
             out.append((s, name))
     merged: list[tuple[int, str]] = []
     for s, name in out:
-        if merged and merged[-1][0] == s:
-            merged[-1] = (s, name)
-        elif not merged or merged[-1][1] != name:
+        if merged and merged[-1][0] >= s - 1:
+            # The earlier rhythm held for at most one sample (a VF episode ending on the sample
+            # before a VT run's first beat, CUDB cu18): there is no room for two '+'
+            # annotations, so the later rhythm takes the earlier one's place.
+            s = merged.pop()[0]
+        if not merged or merged[-1][1] != name:
             merged.append((s, name))
     return merged
 

@@ -131,3 +131,25 @@ def test_s_calls_in_confirmed_af_are_written_n(mitdb_dir, tmp_path, capsys):
     changed = a != m
     assert changed.sum() > 0 and set(m[changed]) == {"S"} and set(a[changed]) == {"N"}
     assert aware.sample[changed].min() > 30 * 360  # not before the analyser confirmed AF
+
+
+def test_an_episode_ending_where_the_next_starts_is_written(tmp_path):
+    """CUDB cu18: a VFL episode ended at sample 89750 and a VT run began on the beat at 89751;
+    the 'N' between them held for one sample and left no room for the VT's '+' annotation
+    (annotate failed: "not free for the '+' annotation")."""
+    from edge.cli.annotate import overlay_changes
+    from edge.io.wfdb_io import write_annotations
+
+    changes = overlay_changes([(0, "N")], [(1000, 2000, "VFL"), (2001, 2600, "VT")])
+    assert changes == [(0, "N"), (1000, "VFL"), (2000, "VT"), (2600, "N")]
+    beats = np.array([500, 2001, 2300, 2599, 2900])
+    write_annotations("r", "cls", beats, ["N", "V", "V", "V", "N"], 250.0, tmp_path,
+                      rhythm_changes=changes)
+    ann = wfdb.rdann(str(tmp_path / "r"), "cls")
+    rhythm = [(int(s), a) for s, y, a in zip(ann.sample, ann.symbol, ann.aux_note) if y == "+"]
+    assert rhythm == [(0, "(N"), (1000, "(VFL"), (2000, "(VT"), (2600, "(N")]
+    # Same sample or farther apart: as before.
+    assert overlay_changes([(0, "N")], [(10, 20, "VT"), (20, 30, "VFL")]) == [
+        (0, "N"), (10, "VT"), (20, "VFL"), (30, "N")]
+    assert overlay_changes([(0, "N")], [(10, 20, "VT"), (22, 30, "VFL")]) == [
+        (0, "N"), (10, "VT"), (20, "N"), (22, "VFL"), (30, "N")]
