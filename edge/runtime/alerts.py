@@ -45,8 +45,8 @@ from edge.dsp.rate import RateConfig, RollingRate
 from edge.errors import ConfigError
 from edge.events.model import AlertEvent
 
-__all__ = ["AlertConfig", "BeatInfo", "FastRun", "LEARNING_KINDS", "LearningHold", "RunSpan",
-           "RhythmMonitor"]
+__all__ = ["AlertConfig", "BeatInfo", "FastRun", "LEARNING_KINDS", "Learning", "LearningHold",
+           "RunSpan", "RhythmMonitor"]
 
 #: Beat-pattern alerts of :class:`RhythmMonitor` held while the stream is learning.
 LEARNING_KINDS = ("v_run", "bigeminy", "trigeminy")
@@ -258,7 +258,24 @@ class LearningHold:
         return kinds
 
 
-class RhythmMonitor:
+class Learning:
+    """Read-only view of a :class:`LearningHold` kept in ``self._learning`` (mixed into the
+    trackers that hold onsets while the stream is learning)."""
+
+    _learning: LearningHold
+
+    @property
+    def learning(self) -> bool:
+        """The stream is in its learning beats (onsets of held kinds are kept back)."""
+        return self._learning.learning
+
+    @property
+    def n_learning_dropped(self) -> int:
+        """Held episodes that opened and ended (or were cut) while learning: never raised."""
+        return self._learning.n_dropped
+
+
+class RhythmMonitor(Learning):
     """Streaming rhythm-alert rules for one device (see the module docstring).
 
     Parameters
@@ -305,16 +322,6 @@ class RhythmMonitor:
         sev = "alarm" if kind == "vflutter" else "warning"
         out.append(self._event(kind, "end", at, sev,
                                duration_s=round((at - onset) / self.fs_hz, 3), **detail))
-
-    @property
-    def learning(self) -> bool:
-        """The stream is in its learning beats (beat-pattern alerts are held)."""
-        return self._learning.learning
-
-    @property
-    def n_learning_dropped(self) -> int:
-        """Beat-pattern episodes that opened and ended (or were cut) while learning."""
-        return self._learning.n_dropped
 
     @property
     def in_flutter(self) -> bool:

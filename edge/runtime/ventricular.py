@@ -55,7 +55,7 @@ from edge.dsp.preprocess import Conditioned
 from edge.errors import ConfigError
 from edge.events.model import AlertEvent
 from edge.rhythm.ventricular import VentricularConfig, VfChange, VfDetector
-from edge.runtime.alerts import BeatInfo, FastRun, LearningHold, RunSpan
+from edge.runtime.alerts import BeatInfo, FastRun, Learning, LearningHold, RunSpan
 
 __all__ = ["VtConfig", "VtTracker", "DeviceVentricular"]
 
@@ -98,7 +98,7 @@ class VtConfig:
                 raise ConfigError(name, f"must be > 0, got {v!r}")
 
 
-class VtTracker:
+class VtTracker(Learning):
     """``vt`` alerts from beats in time order (see the module docstring)."""
 
     def __init__(self, config: VtConfig | None = None, *, fs_hz: float,
@@ -116,16 +116,6 @@ class VtTracker:
                             min_evidence=cfg.min_v_evidence if cfg.min_v_evidence > 0 else None)
         self._learning.reset()
         self.n_episodes = 0
-
-    @property
-    def learning(self) -> bool:
-        """The stream is in its learning beats (onsets are held)."""
-        return self._learning.learning
-
-    @property
-    def n_learning_dropped(self) -> int:
-        """Runs that opened and ended (or were cut) while learning: never raised."""
-        return self._learning.n_dropped
 
     def _event(self, state: str, at: int, **detail: object) -> AlertEvent:
         return AlertEvent(device_id=self.device_id, kind="vt", state=state, severity="alarm",

@@ -123,8 +123,8 @@ def test_hr_events_every_interval_of_ecg_whatever_the_chunk_size(classifier, rec
         assert hr[-1].hr_bpm is not None
 
 
-def _content(events):
-    """Events without emission stamps, sorted (the order across kinds follows chunk ends)."""
+def _unstamped(events):
+    """Events as JSON without emission stamps, in emission order."""
     import json
 
     from edge.events.model import event_to_dict
@@ -135,7 +135,12 @@ def _content(events):
         d.pop("time_s", None)
         d.pop("seq", None)
         out.append(json.dumps(d, sort_keys=True, default=str))
-    return sorted(out)
+    return out
+
+
+def _content(events):
+    """Events without emission stamps, sorted (the order across kinds follows chunk ends)."""
+    return sorted(_unstamped(events))
 
 
 @pytest.fixture(scope="module")
@@ -200,18 +205,6 @@ def test_min_block_ms_is_validated():
 def _per_call(stream, x, steps, start=0):
     """Each call's events in emission order (without stamps), chunk sizes cycling through
     ``steps``, with a filled gap (0.5 s lost) and a reset gap (30 s lost) on the way."""
-    import json
-
-    from edge.events.model import event_to_dict
-
-    def content(events):
-        out = []
-        for e in events:
-            d = event_to_dict(e)
-            d.pop("time_s", None)
-            d.pop("seq", None)
-            out.append(json.dumps(d, sort_keys=True, default=str))
-        return out
 
     calls, i, k = [], 0, 0
     fs = int(stream.fs_hz)
@@ -219,14 +212,14 @@ def _per_call(stream, x, steps, start=0):
     while i < x.shape[0]:
         n = steps[k % len(steps)]
         k += 1
-        calls.append(content(stream.process(start + i, x[i:i + n])))
+        calls.append(_unstamped(stream.process(start + i, x[i:i + n])))
         i += n
         for at, skip in lost.items():
             if i >= at:
                 start += skip
                 lost.pop(at)
                 break
-    calls.append(content(stream.flush()))
+    calls.append(_unstamped(stream.flush()))
     return calls
 
 
