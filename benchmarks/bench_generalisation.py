@@ -85,7 +85,7 @@ DS2_LOOKS: list[str] = [
     "reports/beat_classifiers`, float model calls at reference and detected DS2 beats, "
     "per-record tables and error strips; 2026-11-30): the same model as look 1, nothing chosen "
     "on it or after it (float reference SVEB F1 0.754, VEB F1 0.914).",
-    "(this run) cnnx3-1.2.0, shipped: the look-1 recipe plus polarity-inversion augmentation "
+    "cnnx3-1.2.0, shipped: the look-1 recipe plus polarity-inversion augmentation "
     "(--invert-probability 0.5: each augmented copy inverted with chance 0.5, an electrode "
     "pair placed the other way round), seed 7, seeds 8 and 9 beside it. Chosen on design data"
     " before any DS2 figure of it (out of fold: each member on the DS1 and SVDB patient folds"
@@ -93,7 +93,17 @@ DS2_LOOKS: list[str] = [
     "0.770 (seed 7) and 0.756 -> 0.802 (seed 8), on inverted signals 0.707 -> 0.740 and 0.616"
     " -> 0.720; SVEB F1 0.468 -> 0.460 and 0.453 -> 0.461. The int8 parity report (DS2 model "
     "calls: SVEB F1 0.668, VEB F1 0.934), the report regeneration and rhythm look 6 came "
-    "first in this look; nothing was chosen on them.",
+    "first in this look; nothing was chosen on them. Its numbers: SVDB QRS Se / +P 99.55 / "
+    "99.91; SVDB end to end (rhythm context) SVEB F1 0.483, VEB F1 0.797; DS2 detected "
+    "beats VEB F1 0.921.",
+    "(this run, 2026-11-30 08:38 UTC) the same models; the R-peak detector changed for fast "
+    "rates (pre-blanking keeps both of two similar candidates >= 200 ms apart, "
+    "`preblank_ratio` 1.3; T-wave window 0.7 x mean RR at fast rates). Chosen before this look"
+    " on SVDB and MIT-BIH QRS detection (all 48 records: the detector's protocol since issue "
+    "2, whose MIT-BIH F1 floor the issue sets) and NSTDB 118/119 e06 (`benchmarks/results/"
+    "rpeak.md`); a 220 ms pre-blank was tried and dropped for NSTDB 6 dB (94.80). The beat "
+    "classes at reference beats cannot move (same model, same beats); nothing was chosen on "
+    "the detected-beat rows.",
 ]
 
 
