@@ -6,18 +6,12 @@ with explicit state:
 1. QRS-energy feature: 5-18 Hz band-pass -> 5-point derivative -> absolute value -> moving-window
    integral (``integration_ms``).
 2. Candidates: local maxima of the feature that dominate ``dominance_ms`` on each side; of two
-   candidates closer than ``preblank_ms`` only the larger survives -- unless they are at least
-   ``refractory_ms`` apart and of similar height (the larger < ``preblank_ratio`` x the
-   smaller): then both go on to the decision, so a tachycardia above 240 bpm keeps its beats
-   (the plain rule dropped every other beat of the ~240 bpm supraventricular tachycardia in
-   SVDB 848), while a noise peak next to a QRS complex, rarely as tall, is still blanked.
+   candidates closer than ``preblank_ms`` only the larger survives.
 3. Decision, candidate by candidate in time order: adaptive threshold between the median of the
    last 8 QRS peak levels and of the last 8 noise peak levels (one beat may lift the QRS level
    by at most ``qrs_level_cap`` x its median, so noise bursts cannot inflate it); refractory
    period; T-wave rejection by QRS slope for candidates within ``twave_window_ms`` of the
-   previous beat, a window shortened to ``twave_rr_fraction`` x the mean RR at fast rates (at
-   160 bpm and above a beat can follow the last one within 360 ms, and its slope need not match
-   the last beat's); of two supra-threshold candidates closer than ``conflict_fraction`` x the
+   previous beat; of two supra-threshold candidates closer than ``conflict_fraction`` x the
    mean RR (at most ``max_conflict_ms``), the clearly smaller one (by ``conflict_ratio``) is
    noise -- premature beats survive because they are rarely much smaller than their neighbours.
 4. Search-back: when no beat follows the last one within ``searchback_factor`` x the mean RR,
@@ -89,8 +83,6 @@ class DetectorConfig:
     refractory_ms: float = 200.0
     twave_window_ms: float = 360.0
     twave_slope_ratio: float = 0.5
-    twave_rr_fraction: float = 0.7
-    preblank_ratio: float = 1.3
     threshold_fraction: float = 0.35
     searchback_factor: float = 1.66
     searchback_fraction: float = 0.5
@@ -132,10 +124,6 @@ class DetectorConfig:
             raise ConfigError("conflict_fraction", "must lie in [0, 1) (0 disables)")
         if not self.conflict_ratio >= 1:
             raise ConfigError("conflict_ratio", "must be >= 1")
-        if not self.preblank_ratio >= 1:
-            raise ConfigError("preblank_ratio", "must be >= 1 (1: the larger always wins)")
-        if not 0 <= self.twave_rr_fraction <= 1:
-            raise ConfigError("twave_rr_fraction", "must lie in [0, 1] (0: the fixed window)")
         if not 0 < self.vf_ratio < 1:
             raise ConfigError("vf_ratio", "must lie in (0, 1)")
         if not self.vf_integration_ms > 0:
@@ -432,10 +420,7 @@ class RPeakDetector:
         cand = _Cand(f, height, r, slope, valid, hf_ratio)
         # Pre-blank: of two candidates closer than preblank, keep the larger.
         p = self._pending
-        if (p is not None and f - p.feat_index < self.n_preblank
-                and not (f - p.feat_index >= self.n_refractory
-                         and max(height, p.height) < self.config.preblank_ratio
-                         * min(height, p.height))):
+        if p is not None and f - p.feat_index < self.n_preblank:
             if height > p.height:
                 self._pending = cand
             return
@@ -529,14 +514,6 @@ class RPeakDetector:
         wait = min(int(self.config.searchback_factor * rr), self.n_max_sb)
         return self._last_beat_feat + wait
 
-    def _twave_window(self) -> int:
-        """Samples after a beat within which a candidate must pass the T-wave slope test:
-        ``twave_window_ms``, shortened to ``twave_rr_fraction`` x the mean RR at fast rates."""
-        f = self.config.twave_rr_fraction
-        if not f or not self._rr:
-            return self.n_twave
-        return min(self.n_twave, int(f * sum(self._rr) / len(self._rr)))
-
     def _noise_ratio(self) -> float:
         q = median_of(self._qrs_levels)
         return median_of(self._noise_levels) / q if q > 0 else 0.0
@@ -547,7 +524,7 @@ class RPeakDetector:
         for c in self._gap_noise:
             if c.feat_index > deadline or not c.valid:
                 continue
-            if c.r_index - self._last_r < self._twave_window():
+            if c.r_index - self._last_r < self.n_twave:
                 continue
             if c.height > thr2 and (best is None or c.height > best.height):
                 best = c
@@ -584,7 +561,7 @@ class RPeakDetector:
                     self._noise(c)
                     return
         if c.height > thr:
-            if (self._last_r is not None and c.r_index - self._last_r < self._twave_window()
+            if (self._last_r is not None and c.r_index - self._last_r < self.n_twave
                     and c.slope < self.config.twave_slope_ratio * self._last_slope):
                 self.n_twave_rejected += 1
                 self._noise(c)
