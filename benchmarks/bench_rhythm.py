@@ -134,7 +134,7 @@ DS2_LOOKS = [
     " 200 (70, 137, 138 s: the gate did not touch them, their windows are not a repeating "
     "pattern); SVEB F1 with the rhythm context at reference beats 0.815 (unchanged); SVDB "
     "(design) 0.802 -> 0.812. Nothing was chosen on it.",
-    "6. (this run) the look-5 analyser with issue 16's beat model retrained with polarity "
+    "6. the look-5 analyser with issue 16's beat model retrained with polarity "
     "inversion augmentation (cnnx3-1.2.0: the cnnx3-1.1.0 recipe plus --invert-probability "
     "0.5, seed 7) and the AF window model refitted on its calls (python -m training.rhythm "
     "--af-only). Chosen on design data before any DS2 figure of it: out of fold (each member "
@@ -144,6 +144,13 @@ DS2_LOOKS = [
     "0.461. The int8 parity report of convert/quantize.py (DS2, model calls without the "
     "rhythm context: SVEB F1 0.668, VEB F1 0.934) and the report regeneration came first in "
     "this look; nothing was chosen on them.",
+    "7. (2026-11-30 08:44 UTC; the result files were then restored to look 6's) look 6's "
+    "analyser and models with an R-peak detector change for fast rates that was then "
+    "reverted: its CinC 5-fold strip-model AF F1 fell 0.811 -> 0.797 (challenge 0.811 -> "
+    "0.802) and it added beats to 586 of 5,970 CinC recordings, in sinus recordings false "
+    "ones (generalisation.md look 4). DS2 AF+flutter duration Se / +P and the 3 false AF "
+    "episodes in record 200 unchanged from look 6; SVDB SVEB F1 (rhythm context) 0.644 -> "
+    "0.643. The revert was decided on CinC (design data); nothing was chosen on DS2.",
 ]
 
 Interval = tuple[int, int]

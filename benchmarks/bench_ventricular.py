@@ -461,6 +461,13 @@ def markdown(res: dict) -> str:
           "71.9 % (45 of 61 `(VT` episodes found, one fewer than look 3); false `vt` on the "
           "records without VT/VFL/VF clean 3 (0.171/h), em 6 dB 14 (0.798/h); `vfib` rows "
           "identical to look 3. Nothing was changed after it.",
+          "5. Look 5 (main, 2026-11-30 08:35 UTC; the result files were then restored to look "
+          "4's): look 4's alarms with an R-peak detector change for fast rates that was then "
+          "reverted (it added false beats to ~10 % of CinC recordings; see generalisation.md "
+          "look 4). `vfib` rows identical to look 4; `vt` MIT-BIH episode Se / +P 73.8 / 70.8 % "
+          "(65 alarm episodes); false `vt` clean 4 (0.228/h), em 6 dB 14 (0.798/h); `v_run` vt "
+          "em 6 dB 83 (4.728/h, look 4: 74); CUDB `v_run` vt alarm episodes 556 (look 4: 486). "
+          "Nothing was chosen on it; the shipped code is look 4's.",
           "",
           "## Design (DS1) for look 4: learning period and `vt` evidence gate", "",
           "Reproduce: `MITDB_DIR=… NSTDB_DIR=… ECG_EDGE_CACHE=… python -m training.vt_alarms "
