@@ -20,7 +20,8 @@ example)::
     [rhythm.vf]         edge.rhythm.ventricular.VentricularConfig fields (p_shockable, onset_k,
                         onset_n, offset_windows, model_path); [rhythm] ventricular = false
                         turns the vfib / vt stage off
-    [rhythm.vt]         edge.runtime.ventricular.VtConfig fields (vt_rate_bpm, sustained_s)
+    [rhythm.vt]         edge.runtime.ventricular.VtConfig fields (vt_min_beats, vt_rate_bpm,
+                        sustained_s, learning_beats, min_v_evidence)
     [alarm_fallback]    edge.runtime.fallback.AlarmFallbackSettings: after_s, command, bell...
     [sinks.terminal]    edge.sinks.terminal.TerminalSinkSettings: enabled, color, beats
     [sinks.stdout]      edge.sinks.jsonl.StdoutSinkSettings: enabled (JSON lines on stdout)
