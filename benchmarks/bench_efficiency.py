@@ -76,10 +76,9 @@ def gqrs_cpu_s(x_mv: np.ndarray, fs_hz: float, meta: dict) -> tuple[float, int]:
     return time.process_time() - t0, int(len(peaks))
 
 
-def _fingerprint(events) -> str:
-    """Hash of the events' content, time stamps and sequence numbers left out; the order
-    across kinds depends on where chunks end (events are in time order per kind), so the
-    lines are sorted."""
+def _unstamped(events) -> list[str]:
+    """Each event as sorted-key JSON, its time stamp and sequence number left out (they
+    differ from run to run), in emission order."""
     from edge.events.model import event_to_dict
 
     lines = []
@@ -88,21 +87,23 @@ def _fingerprint(events) -> str:
         for k in ("time_s", "seq"):
             d.pop(k, None)
         lines.append(json.dumps(d, sort_keys=True, default=str))
-    return hashlib.sha256("\n".join(sorted(lines)).encode()).hexdigest()[:16]
+    return lines
+
+
+def _fingerprint(events) -> str:
+    """Hash of the events' content, time stamps and sequence numbers left out; the order
+    across kinds depends on where chunks end (events are in time order per kind), so the
+    lines are sorted."""
+    return hashlib.sha256("\n".join(sorted(_unstamped(events))).encode()).hexdigest()[:16]
 
 
 def _call_fingerprint(calls: list[list]) -> str:
     """Hash of every call's events in emission order (stamps left out): which call each
     event left in, not only what was emitted."""
-    from edge.events.model import event_to_dict
-
     h = hashlib.sha256()
     for k, events in enumerate(calls):
-        for e in events:
-            d = event_to_dict(e)
-            for key in ("time_s", "seq"):
-                d.pop(key, None)
-            h.update(f"{k}:{json.dumps(d, sort_keys=True, default=str)}\n".encode())
+        for line in _unstamped(events):
+            h.update(f"{k}:{line}\n".encode())
     return h.hexdigest()[:16]
 
 
