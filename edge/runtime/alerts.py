@@ -6,7 +6,11 @@ flutter/fibrillation flag, and returns :class:`~edge.events.model.AlertEvent` re
 
 ``v_run``        ``vrun_min_beats`` (3) or more consecutive V beats; onset when the run reaches
                  that length, end at the first non-V beat (``detail``: ``n_beats``,
-                 ``rate_bpm``, ``vt`` = rate >= ``vt_rate_bpm``). Severity alarm when ``vt``.
+                 ``rate_bpm``, ``vt`` = rate >= ``vt_rate_bpm``). Severity alarm when ``vt``,
+                 unless the monitor is built with ``vt_alarm=False``: the daemon does so when
+                 its ventricular stage runs, whose evidence-gated ``vt`` alert
+                 (:mod:`edge.runtime.ventricular`) then carries the alarm, and a fast
+                 ``v_run`` is a warning (a "run of PVCs", as bedside monitors grade it).
 ``svt``          ``svt_min_beats`` (3) or more consecutive S beats whose rate (from the run's
                  own RR intervals: first to last beat) is at least ``svt_rate_bpm`` (100);
                  onset at the run's first beat once both hold (``detail``: ``n_beats``,
@@ -283,13 +287,16 @@ class RhythmMonitor(Learning):
     config : AlertConfig
     fs_hz : device sample rate (Hz), for the events' time base.
     device_id : put in the events.
+    vt_alarm : a ``v_run`` at VT rate (``detail.vt``) is severity ``alarm`` (True) or
+        ``warning`` (False: another stage raises the VT alarm).
     """
 
     def __init__(self, config: AlertConfig | None = None, *, fs_hz: float,
-                 device_id: int = 0) -> None:
+                 device_id: int = 0, vt_alarm: bool = True) -> None:
         self.config = config or AlertConfig()
         self.fs_hz = float(fs_hz)
         self.device_id = int(device_id)
+        self.vt_alarm = bool(vt_alarm)
         self._learning = LearningHold(self.config.learning_beats, LEARNING_KINDS)
         self.reset()
 
@@ -369,7 +376,7 @@ class RhythmMonitor(Learning):
                 vt = rate is not None and rate >= cfg.vt_rate_bpm
                 self._open["v_run"] = self._vrun[0].sample_index
                 out.append(self._event("v_run", "onset", self._vrun[0].sample_index,
-                                       "alarm" if vt else "warning",
+                                       "alarm" if vt and self.vt_alarm else "warning",
                                        n_beats=len(self._vrun), rate_bpm=rate, vt=vt))
         else:
             if self._vrun_open:

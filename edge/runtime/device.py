@@ -118,7 +118,11 @@ class DeviceStream:
         self.pipeline = BeatPipeline(classifier, fs_hz, on_stage=self.timer.add)
         self.fs_proc_hz = self.pipeline.preprocessor.config.fs_out_hz
         self.quality = SignalQuality(config.quality_config(fs_hz), first_index)
-        self.monitor = RhythmMonitor(config.alerts, fs_hz=fs_hz, device_id=device_id)
+        # With the ventricular stage on, its evidence-gated ``vt`` alert is the VT alarm and a
+        # fast ``v_run`` is a warning (ungated, it raised 4.2 false alarms per hour in
+        # electrode-motion noise: benchmarks/results/ventricular.md).
+        self.monitor = RhythmMonitor(config.alerts, fs_hz=fs_hz, device_id=device_id,
+                                     vt_alarm=not config.rhythm.ventricular)
         self.rhythm = (DeviceRhythm(device_id=device_id, fs_hz=fs_hz,
                                     config=config.rhythm.analyser,
                                     beat_context=config.rhythm.beat_context)

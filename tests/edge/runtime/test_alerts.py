@@ -33,6 +33,13 @@ def test_v_run_of_three_is_an_alert_and_fast_runs_are_vt():
     assert end.detail["n_beats"] == 4 and end.device_id == 3 and end.detail["duration_s"] > 0
 
 
+def test_fast_v_run_is_a_warning_when_another_stage_raises_the_vt_alarm():
+    m = RhythmMonitor(AlertConfig(learning_beats=0), fs_hz=FS, device_id=3, vt_alarm=False)
+    _, ev = feed("NNNNVVVVNNN", rr_s=[0.8] * 4 + [0.45] * 4 + [0.8] * 3, monitor=m)
+    assert kinds(ev) == [("v_run", "onset"), ("v_run", "end")]
+    assert ev[0].detail["vt"] and ev[0].severity == "warning"
+
+
 def test_bigeminy_and_trigeminy_onset_and_end():
     _, ev = feed("NN" + "VN" * 5 + "NNN")
     assert kinds(ev) == [("bigeminy", "onset"), ("bigeminy", "end")]

@@ -145,6 +145,16 @@ def test_device_stream_vfib_on_the_cudb_excerpt(classifier):
     assert not any(e.type == "alert" and e.kind in ("vfib", "vt") for e in events)
 
 
+def test_fast_v_run_is_the_vt_alarm_only_without_the_ventricular_stage(classifier):
+    from edge.runtime.device import DeviceStream
+    from edge.runtime.settings import load_config
+
+    on = load_config(None, ['source.serial.port="x"'])
+    off = load_config(None, ['source.serial.port="x"', "rhythm.ventricular=false"])
+    assert DeviceStream(classifier, on, device_id=1, fs_hz=250.0).monitor.vt_alarm is False
+    assert DeviceStream(classifier, off, device_id=1, fs_hz=250.0).monitor.vt_alarm is True
+
+
 def test_ecg_edge_run_raises_vfib_end_to_end(int8_model, tmp_path):
     out = tmp_path / "events.jsonl"
     cmd = [sys.executable, "-m", "edge.cli", "run", "--replay", str(EXCERPT), "--speed", "max",
