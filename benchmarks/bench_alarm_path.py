@@ -342,7 +342,10 @@ def scenario_steady(broker, work: Path, seconds: float) -> dict:
 
 
 def _first_timed(expected: list[Expected]) -> Expected:
-    return next(e for e in expected if e.evidence_index is not None)
+    """The first timed alarm-severity alert (the alarm path's subject), else the first timed
+    alert (a warning-only segment)."""
+    timed = [e for e in expected if e.evidence_index is not None]
+    return next((e for e in timed if e.severity == "alarm"), timed[0])
 
 
 def scenario_broker_restart(clf, broker, work: Path, start_s: float, *, label: str,
@@ -550,9 +553,9 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         print("B: broker restarts...", file=sys.stderr)
         res["broker_restart"] = [
-            scenario_broker_restart(clf, broker, work, 15.0, label="v_run"),
+            scenario_broker_restart(clf, broker, work, 15.0, label="vt"),
             scenario_broker_restart(clf, broker, work, 115.0, label="bigeminy"),
-            scenario_broker_restart(clf, broker, work, 15.0, label="v_run-old", policy="old"),
+            scenario_broker_restart(clf, broker, work, 15.0, label="vt-old", policy="old"),
         ]
         print("C: half-open link...", file=sys.stderr)
         res["half_open"] = scenario_half_open(clf, broker, work, 15.0)

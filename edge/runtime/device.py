@@ -130,7 +130,7 @@ class DeviceStream:
         self.ventricular = (DeviceVentricular(device_id=device_id, fs_hz=fs_hz,
                                               fs_proc_hz=self.fs_proc_hz,
                                               config=config.rhythm.vf, vt=config.rhythm.vt,
-                                              detector=None)
+                                              detector=None, origin=first_index)
                             if config.rhythm.ventricular else None)
         out = config.outputs
         self.strip = (StripDecimator(StripConfig(fs_in_hz=self.fs_proc_hz,

@@ -168,11 +168,13 @@ class DeviceVentricular:
     config : VF detector settings (its ``fs_hz`` is replaced by ``fs_proc_hz``).
     vt : VT settings.
     detector : a ready detector (tests; overrides ``config``).
+    origin : device index of the first conditioned sample (the stream's first sample; a
+        :meth:`restart` moves it).
     """
 
     def __init__(self, *, device_id: int, fs_hz: float, fs_proc_hz: float,
                  config: VentricularConfig | None = None, vt: VtConfig | None = None,
-                 detector: VfDetector | None = None) -> None:
+                 detector: VfDetector | None = None, origin: int = 0) -> None:
         self.device_id = int(device_id)
         self.fs_hz = float(fs_hz)
         self.fs_proc_hz = float(fs_proc_hz)
@@ -184,7 +186,7 @@ class DeviceVentricular:
             detector = VfDetector(cfg)
         self.detector = detector
         self.vt = VtTracker(vt, fs_hz=fs_hz, device_id=device_id)
-        self._origin = 0
+        self._origin = int(origin)
         self._onset: int | None = None
         self._waiting: list[BeatInfo] = []  # beats past the signal the detector has analysed
         self._changes: list[tuple[int, str]] = []  # vfib (alarm index, state) beats have not met

@@ -18,18 +18,22 @@ def test_summary():
 
 
 def test_offline_pass_finds_the_sample_completing_a_ventricular_run():
-    """The excerpt's first V run: its onset is dated at the first V, but the evidence is
-    complete only once the third V has been classified (two RR intervals later, plus the
-    look-ahead): the evidence sample lies 1-3 s after the onset's sample_index."""
+    """The excerpt's first V run (a ``vt`` alarm): its onset is dated at the first V, but the
+    evidence is complete only once the third V has been classified (two RR intervals later,
+    plus the look-ahead): the evidence sample lies 1-3 s after the onset's sample_index."""
     from firmware_bridge.replay import ReplayConfig
 
     rc = ReplayConfig(record=str(bap.EXCERPT), start_s=15.0, duration_s=20.0, speed=None,
                       device_id=1)
     first, fs, expected = bap.offline(rc, bap.daemon_config(str(bap.EXCERPT)))
     assert first == 15 * 360 and fs == 360.0
-    onset = next(e for e in expected if e.kind == "v_run" and e.state == "onset")
-    assert onset.severity == "alarm" and onset.nth == 0
+    onset = next(e for e in expected if e.kind == "vt" and e.state == "onset")
+    assert onset.severity == "alarm" and onset.nth == 0 and bap._first_timed(expected) == onset
     assert 1.0 * fs < onset.evidence_index - onset.sample_index < 3.0 * fs
+    # the V run is also a v_run, a warning (the daemon's ventricular stage raises the alarm),
+    # whose evidence is complete in the same sample
+    run = next(e for e in expected if e.kind == "v_run" and e.state == "onset")
+    assert run.severity == "warning" and run.evidence_index == onset.evidence_index
 
 
 def test_event_mix_schedule():
