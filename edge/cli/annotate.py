@@ -75,7 +75,8 @@ def cmd_annotate(args: argparse.Namespace) -> int:
             changes = rhythm_changes(aware.rhythm, beats.sample_index)
             n_af = sum(1 for _, name in changes if name == "AFIB")
             vent = ventricular_episodes(x, rec.fs_hz, beats,
-                                        max(1, int(args.chunk_s * rec.fs_hz)), vf=vf)
+                                        max(1, int(args.chunk_s * rec.fs_hz)), vf=vf,
+                                        classes=clf.classes)
             changes = overlay_changes(changes, vent)
             n_noise = sum(1 for _, name in changes if name == "NOISE")  # as written (outside
             # ventricular episodes, which take precedence)
@@ -135,12 +136,15 @@ def _run_with_vf(pipe, x, step: int):  # noqa: ANN001, ANN202
 
 
 def ventricular_episodes(x, fs_hz: float, beats, chunk_samples: int,  # noqa: ANN001
-                         vf: list[tuple[int, int, str]] | None = None
+                         vf: list[tuple[int, int, str]] | None = None,
+                         classes: tuple[str, ...] | None = None
                          ) -> list[tuple[int, int, str]]:
     """VF/VFL episodes (``vf`` when the caller ran the detector on the pipeline's conditioned
     signal, else :func:`edge.rhythm.ventricular.vf_episodes` on the signal) and VT episodes
-    of the beats (runs of V beats, :class:`edge.runtime.ventricular.VtTracker`) as
-    ``(start, end, name)``, time order; a VT run inside a VF/VFL episode is left out."""
+    of the beats (runs of V beats, :class:`edge.runtime.ventricular.VtTracker`, with its
+    evidence gate on P(V) when ``classes`` names the columns of ``beats.proba``, as the
+    daemon's) as ``(start, end, name)``, time order; a VT run inside a VF/VFL episode is left
+    out."""
     import numpy as np
 
     from edge.rhythm.ventricular import vf_episodes
@@ -150,8 +154,10 @@ def ventricular_episodes(x, fs_hz: float, beats, chunk_samples: int,  # noqa: AN
     if vf is None:
         vf = vf_episodes(np.nan_to_num(x), fs_hz, chunk_samples=chunk_samples)
     tracker = VtTracker(fs_hz=fs_hz)
-    infos = [BeatInfo(int(s), str(lab), float("nan"), True)
-             for s, lab in zip(beats.sample_index, beats.label)]
+    p_v = (beats.proba[:, list(classes).index("V")] if classes is not None and "V" in classes
+           else np.full(len(beats.sample_index), np.nan))
+    infos = [BeatInfo(int(s), str(lab), float("nan"), True, float(p))
+             for s, lab, p in zip(beats.sample_index, beats.label, p_v)]
     alerts = tracker.process(infos) + tracker.flush()
     vt: list[tuple[int, int, str]] = []
     start = None

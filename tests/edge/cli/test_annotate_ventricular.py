@@ -3,7 +3,7 @@ from pathlib import Path
 
 import wfdb
 
-from edge.cli.annotate import overlay_changes
+from edge.cli.annotate import overlay_changes, ventricular_episodes
 from edge.cli.main import main
 
 REPO = Path(__file__).resolve().parents[3]
@@ -19,6 +19,30 @@ def test_overlay_puts_ventricular_episodes_over_the_base_rhythm():
     assert overlay_changes(base, [(4000, 6000, "VF")]) == [
         (0, "N"), (1000, "AFIB"), (4000, "VF"), (6000, "N")]
     assert overlay_changes([(0, "N")], [(0, 300, "VFL")]) == [(0, "VFL"), (300, "N")]
+
+
+def test_vt_runs_get_the_daemons_evidence_gate_when_the_probabilities_are_known():
+    """A run of V calls the classifier doubts (P(V) 0.55) is not VT, as in the daemon; a
+    confident one is; without probabilities (``classes`` None) every fast V run is."""
+    import types
+
+    import numpy as np
+
+    fs, classes = 360.0, ("N", "S", "V", "F", "Q")
+    idx = np.arange(20) * 144 + 500  # 150 bpm
+    labels = np.array(["N"] * 8 + ["V"] * 4 + ["N"] * 8, dtype=object)
+
+    def beats(p_v):
+        proba = np.tile([0.9, 0.05, 0.05, 0.0, 0.0], (20, 1))
+        proba[8:12] = [1 - p_v, 0.0, p_v, 0.0, 0.0]
+        return types.SimpleNamespace(sample_index=idx, label=labels, proba=proba)
+
+    def vt(b, cls):
+        return [e for e in ventricular_episodes(None, fs, b, 360, vf=[], classes=cls)
+                if e[2] == "VT"]
+    assert vt(beats(0.55), classes) == []
+    assert vt(beats(0.55), None) == vt(beats(0.95), classes) != []
+    assert vt(beats(0.95), classes)[0][0] == idx[8]
 
 
 def test_cudb_excerpt_gets_a_vf_change_after_the_reference_onset(tmp_path, capsys):
