@@ -58,7 +58,7 @@ class ReplaySource(_SourceBase):
         self._device: ReplayDevice | None = None
         self._items = None
         self._next: ReplayItem | None = None
-        self._t0 = 0.0
+        self._t0: float | None = None  # set last in open(): the clock's start
         self._resume_at = 0.0
         self.decoder = FrameDecoder()
 
@@ -72,7 +72,7 @@ class ReplaySource(_SourceBase):
         """``time.monotonic()`` of stream time 0 (after ``open``; ``None`` before): at
         ``speed`` the frame whose last sample is at stream time ``t`` is due at
         ``clock_origin_s + t / speed``."""
-        return self._t0 if self._device is not None else None
+        return self._t0
 
     @property
     def device(self) -> ReplayDevice | None:

@@ -83,3 +83,26 @@ def test_normal_end_is_info_and_a_disconnect_stays_a_warning(mitdb_dir, caplog):
     assert (logging.INFO, "replay:100: connected -> disconnected end of record") in link
     assert [m for lv, m in link if lv >= logging.WARNING] == \
         ["replay:100: connected -> reconnecting simulated disconnect"]
+
+
+def test_clock_origin_is_unknown_until_the_clock_has_started(mitdb_dir, monkeypatch):
+    """A thread waiting for ``clock_origin_s`` (the alarm-path benchmark, a scheduler) must
+    never read a value before ``open`` has started the clock: it used to see 0.0 while the
+    device was being built, which put the benchmark's steady-state latencies 15 h out."""
+    from firmware_bridge.replay import device as device_mod
+
+    src = ReplaySource(ReplayConfig(record="100", data_dir=str(mitdb_dir), speed=1.0,
+                                    duration_s=10))
+    seen = []
+    items = device_mod.ReplayDevice.items
+
+    def spy(self):
+        seen.append(src.clock_origin_s)  # open() is half done here
+        return items(self)
+    monkeypatch.setattr(device_mod.ReplayDevice, "items", spy)
+    assert src.clock_origin_s is None
+    before = time.monotonic()
+    src.open()
+    assert seen == [None]
+    assert before <= src.clock_origin_s <= time.monotonic()
+    src.close()
