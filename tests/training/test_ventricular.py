@@ -63,11 +63,16 @@ def cudb_dir():
 
 def test_cross_validation_scores_out_of_fold_windows_and_episodes(cudb_dir, monkeypatch):
     monkeypatch.setattr(tv, "TRAIN_RECORDS", ("cu01", "cu02", "cu04", "cu05"))
-    res = tv.cross_validate((), ("clean",), n_folds=2)
+    res = tv.cross_validate((), ("clean",), n_folds=2, errors=True)
     r = res["cudb clean"]
     assert 0.5 < r["window_se"] <= 1 and 0.5 < r["window_sp"] <= 1
     assert r["episode_se"] is not None and r["alarm_episodes"] >= 1
     assert r["latency_median_s"] is None or 0 <= r["latency_median_s"] < 60
+    e = r["errors"]
+    assert sum(e["false_kinds"].values()) == e["false_windows"] == sum(
+        e["false_by_record"].values())
+    assert set(e["false_by_record"]) <= {"cu01", "cu02", "cu04", "cu05"}
+    assert all(0 < m <= n for m, n, _ in e["missed_by_record"].values())
 
 
 def test_window_errors_sorts_false_windows_by_kind_and_counts_missed_ones():
