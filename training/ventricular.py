@@ -522,6 +522,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--eval", default="clean," + ",".join(TRAIN_NOISE),
                     help="signal variants scored by --cv (default: %(default)s)")
     args = ap.parse_args(argv)
+    if args.errors and not args.cv:
+        ap.error("--errors needs --cv (without it the model would be trained and written)")
     try:
         for v in args.eval.split(","):
             if v:

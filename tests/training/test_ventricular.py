@@ -101,3 +101,10 @@ def test_window_errors_sorts_false_windows_by_kind_and_counts_missed_ones():
     assert e["missed_median"] == {"std_mv": 0.3, "dom_freq_hz": 5.0}
     # without reference beats every false window past the first two kinds is "beats"
     assert tv.window_errors(rw, ep, p, 0.7)["false_kinds"]["beats"] == 3
+
+
+def test_errors_without_cv_is_refused_before_anything_is_trained(capsys):
+    with pytest.raises(SystemExit) as e:
+        tv.main(["--errors"])
+    assert e.value.code == 2
+    assert "--errors needs --cv" in capsys.readouterr().err
