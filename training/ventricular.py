@@ -48,7 +48,8 @@ from training.data import DS1, DS2, PACED
 from training.dataset import cache_dir
 from training.rhythm import export_trees, fit_trees
 
-__all__ = ["CUDB_RECORDS", "Episodes", "cudb_episodes", "mitdb_episodes", "record_signal",
+__all__ = ["CUDB_RECORDS", "Episodes", "window_errors", "ERROR_KINDS", "cudb_episodes",
+           "mitdb_episodes", "record_signal",
            "noisy_signal", "RecordWindows", "record_windows", "window_labels", "folds",
            "fit_vf", "main", "VF_TREE_PARAMS", "TRAIN_NOISE", "SHIPPED_NOISE", "parse_variant",
            "interval_overlap", "score_alarm_episodes"]
@@ -376,13 +377,78 @@ def replay_episodes(rw: RecordWindows, p: np.ndarray, model,  # noqa: ANN001
     return out
 
 
+#: What a non-shockable window called shockable is, in the order :func:`window_errors`
+#: tries them (the first that fits).
+ERROR_KINDS = ("vt", "near_boundary", "no_beats", "fast_beats", "beats")
+BOUNDARY_S = 10.0
+FAST_BEATS_PER_WINDOW = 10  # >= 10 annotated beats in 4 s: >= 150 bpm
+
+
+def window_errors(rw: RecordWindows, ep: Episodes, p: np.ndarray, th: float,
+                  beats: np.ndarray | None = None, window_s: float = 4.0) -> dict:
+    """Error analysis of one record's scored windows at threshold ``th``.
+
+    False shockable windows (entirely outside a shockable episode, P >= ``th``) by kind
+    (:data:`ERROR_KINDS`, the first that fits): ``vt`` overlaps a ``(VT`` episode;
+    ``near_boundary`` reaches within :data:`BOUNDARY_S` of a shockable episode's start or
+    end; then by the reference beats ``beats`` (input-rate samples; ``None``: not known,
+    all ``beats``) inside the window: ``no_beats`` none, ``fast_beats`` >=
+    :data:`FAST_BEATS_PER_WINDOW` (>= 150 bpm), else ``beats``. Missed shockable windows
+    (entirely inside, P < ``th``, NaN included) with their median ``std_mv`` and
+    ``dom_freq_hz`` (fine / slow VF)."""
+    sh, vt = window_labels(rw, ep, window_s)
+    n_w = int(round(window_s * rw.fs_hz))
+    start = rw.end_in - n_w
+    m = int(round(BOUNDARY_S * rw.fs_hz))
+    near = np.zeros(rw.end_in.size, dtype=bool)
+    for a, b in ep.shockable:
+        for edge in (a, b):
+            near |= (rw.end_in > edge - m) & (start < edge + m)
+    false = np.isfinite(p) & (sh <= 0.001) & (p >= th)
+    kinds = dict.fromkeys(ERROR_KINDS, 0)
+    for i in np.flatnonzero(false).tolist():
+        if vt[i] > 0:
+            kinds["vt"] += 1
+        elif near[i]:
+            kinds["near_boundary"] += 1
+        elif beats is None:
+            kinds["beats"] += 1
+        else:
+            nb = int(np.count_nonzero((beats >= start[i]) & (beats < rw.end_in[i])))
+            kinds["no_beats" if nb == 0 else
+                  "fast_beats" if nb >= FAST_BEATS_PER_WINDOW else "beats"] += 1
+    inside = sh >= 0.999
+    scored = np.isfinite(p)
+    missed = inside & scored & (np.nan_to_num(p, nan=0.0) < th)
+    names = list(VF_FEATURE_NAMES)
+    med = {}
+    if missed.any():
+        for k in ("std_mv", "dom_freq_hz"):
+            col = rw.features[missed, names.index(k)]
+            col = col[np.isfinite(col)]
+            med[k] = round(float(np.median(col)), 3) if col.size else None
+    return {"false": int(false.sum()), "false_kinds": kinds,
+            "shockable": int((inside & scored).sum()), "missed": int(missed.sum()),
+            "missed_median": med, "unanalysed": int((inside & ~scored).sum())}
+
+
+def _reference_beats(record: str) -> np.ndarray:
+    ann = read_annotations(record, "atr", database=_db(record),
+                           data_dir=cudb_dir() if _db(record) == "cudb" else None)
+    return ann.sample_index[np.isin(ann.symbol, list("NLRBAaJSVrFejnE/fQ"))]
+
+
 def cross_validate(noise: tuple[str, ...], variants: tuple[str, ...],
-                   config: VentricularConfig | None = None, n_folds: int = 5) -> dict:
-    """Out-of-fold scores of the recipe (clean + ``noise`` copies) on CUDB + DS1."""
+                   config: VentricularConfig | None = None, n_folds: int = 5,
+                   errors: bool = False) -> dict:
+    """Out-of-fold scores of the recipe (clean + ``noise`` copies) on CUDB + DS1; with
+    ``errors`` also the error analysis of each variant (:func:`window_errors` summed per
+    database, and the records with the most false / missed windows)."""
     from edge.rhythm.model import load_tree_model  # noqa: PLC0415
     cfg = config or VentricularConfig()
     f = folds(TRAIN_RECORDS, n_folds)
     acc: dict = {}
+    err: dict = {}
     for k in range(n_folds):
         clf = fit_vf([r for r in TRAIN_RECORDS if f[r] != k], noisy=noise)
         model = load_tree_model(export_vf(clf, cache_dir() / f"vf_cv_fold{k}.json"))
@@ -412,6 +478,9 @@ def cross_validate(noise: tuple[str, ...], variants: tuple[str, ...],
                 a["true"] += sc["det_true"]
                 a["false_rec"] += int(sc["det_true"] < sc["det"])
                 a["lat"].extend(sc["latency_s"])
+                if errors:
+                    e = window_errors(rw, ep, p, cfg.p_shockable, _reference_beats(rec))
+                    err.setdefault((v, _db(rec)), {})[rec] = e
         logger.info("fold %d done", k)
     out = {}
     for (v, db), a in sorted(acc.items()):
@@ -422,6 +491,20 @@ def cross_validate(noise: tuple[str, ...], variants: tuple[str, ...],
             "episode_pp": round(a["true"] / a["det"], 4) if a["det"] else None,
             "alarm_episodes": a["det"], "false_episodes": a["det"] - a["true"],
             "latency_median_s": round(float(np.median(a["lat"])), 2) if a["lat"] else None}
+    for (v, db), recs in sorted(err.items()):
+        kinds = dict.fromkeys(ERROR_KINDS, 0)
+        for e in recs.values():
+            for k, n in e["false_kinds"].items():
+                kinds[k] += n
+        out[f"{db} {v}"]["errors"] = {
+            "false_windows": sum(e["false"] for e in recs.values()), "false_kinds": kinds,
+            "false_by_record": {r: e["false"] for r, e in sorted(
+                recs.items(), key=lambda t: -t[1]["false"]) if e["false"]},
+            "missed_windows": sum(e["missed"] for e in recs.values()),
+            "unanalysed_shockable_windows": sum(e["unanalysed"] for e in recs.values()),
+            "missed_by_record": {r: [e["missed"], e["shockable"], e["missed_median"]]
+                                 for r, e in sorted(recs.items(), key=lambda t: -t[1]["missed"])
+                                 if e["missed"]}}
     return out
 
 
@@ -433,9 +516,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cv", action="store_true",
                     help="print the out-of-fold scores (CUDB + DS1, 5 record-wise folds) of "
                          "the recipe instead of writing the model")
+    ap.add_argument("--errors", action="store_true",
+                    help="with --cv: add the error analysis (false shockable windows by kind "
+                         "and record, missed shockable windows by record)")
     ap.add_argument("--eval", default="clean," + ",".join(TRAIN_NOISE),
                     help="signal variants scored by --cv (default: %(default)s)")
     args = ap.parse_args(argv)
+    if args.errors and not args.cv:
+        ap.error("--errors needs --cv (without it the model would be trained and written)")
     try:
         for v in args.eval.split(","):
             if v:
@@ -457,7 +545,7 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace, noise: tuple[str, ...]) -> int:
     if args.cv:
         variants = tuple(v for v in args.eval.split(",") if v)
-        print(json.dumps(cross_validate(noise, variants), indent=1))
+        print(json.dumps(cross_validate(noise, variants, errors=args.errors), indent=1))
         return 0
     clf = fit_vf(TRAIN_RECORDS, noisy=noise)
     p = export_vf(clf, args.out, note="CUDB (35) + MIT-BIH DS1 (22)"

@@ -63,8 +63,48 @@ def cudb_dir():
 
 def test_cross_validation_scores_out_of_fold_windows_and_episodes(cudb_dir, monkeypatch):
     monkeypatch.setattr(tv, "TRAIN_RECORDS", ("cu01", "cu02", "cu04", "cu05"))
-    res = tv.cross_validate((), ("clean",), n_folds=2)
+    res = tv.cross_validate((), ("clean",), n_folds=2, errors=True)
     r = res["cudb clean"]
     assert 0.5 < r["window_se"] <= 1 and 0.5 < r["window_sp"] <= 1
     assert r["episode_se"] is not None and r["alarm_episodes"] >= 1
     assert r["latency_median_s"] is None or 0 <= r["latency_median_s"] < 60
+    e = r["errors"]
+    assert sum(e["false_kinds"].values()) == e["false_windows"] == sum(
+        e["false_by_record"].values())
+    assert set(e["false_by_record"]) <= {"cu01", "cu02", "cu04", "cu05"}
+    assert all(0 < m <= n for m, n, _ in e["missed_by_record"].values())
+
+
+def test_window_errors_sorts_false_windows_by_kind_and_counts_missed_ones():
+    fs = 100.0
+    ends = np.arange(400, 6001, 100)  # 4-s windows stepped 1 s over 60 s
+    feats = np.zeros((ends.size, len(VF_FEATURE_NAMES)))
+    feats[:, VF_FEATURE_NAMES.index("std_mv")] = 0.3
+    feats[:, VF_FEATURE_NAMES.index("dom_freq_hz")] = 5.0
+    rw = tv.RecordWindows("x", ends, feats, fs, 6000)
+    ep = tv.Episodes(shockable=[(3000, 3800)], vt=[(500, 900)], n_samples=6000, fs_hz=fs)
+    beats = np.concatenate([np.arange(1000, 1400, 100),  # 60 bpm at 10-13 s
+                            np.arange(5200, 6000, 25)])  # 240 bpm from 52 s
+    p = np.zeros(ends.size)
+    at = {int(e): i for i, e in enumerate(ends)}
+    for end_s in (8, 14, 20, 27, 57):  # vt, beats, no beats, near the onset, fast beats
+        p[at[end_s * 100]] = 0.9
+    inside = [at[e] for e in range(3400, 3801, 100)]  # windows entirely inside the episode
+    p[inside[:3]] = 0.2  # missed
+    p[inside[3]] = np.nan  # unanalysed
+    p[inside[4:]] = 0.95
+    e = tv.window_errors(rw, ep, p, 0.7, beats)
+    assert e["false"] == 5
+    assert e["false_kinds"] == {"vt": 1, "near_boundary": 1, "no_beats": 1, "fast_beats": 1,
+                                "beats": 1}
+    assert (e["shockable"], e["missed"], e["unanalysed"]) == (len(inside) - 1, 3, 1)
+    assert e["missed_median"] == {"std_mv": 0.3, "dom_freq_hz": 5.0}
+    # without reference beats every false window past the first two kinds is "beats"
+    assert tv.window_errors(rw, ep, p, 0.7)["false_kinds"]["beats"] == 3
+
+
+def test_errors_without_cv_is_refused_before_anything_is_trained(capsys):
+    with pytest.raises(SystemExit) as e:
+        tv.main(["--errors"])
+    assert e.value.code == 2
+    assert "--errors needs --cv" in capsys.readouterr().err
