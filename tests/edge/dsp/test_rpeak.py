@@ -317,13 +317,15 @@ def test_real_fast_svt_is_counted(svt_848):
     new = score_detection(ref, detect_signal(x, SVDB_FS), SVDB_FS)
     old = score_detection(ref, detect_signal(x, SVDB_FS, detector=DetectorConfig(
         fs_hz=360.0, fast_beats=0)), SVDB_FS)
-    # Measured: NEW_FN of OLD_REF missed (plain detector: OLD_FN), NEW_FP false.
-    assert new.fn <= 0.5 * old.fn and new.fp <= old.fp + 1, (new.to_dict(), old.to_dict())
+    # Measured: 34 of 342 beats missed, no false detection; without the mode (fast_beats=0)
+    # 165 missed, none false.
+    assert new.fn <= 0.5 * old.fn and new.fp <= old.fp, (new.to_dict(), old.to_dict())
 
 
 def test_fast_mode_settings_are_checked():
     for kw in ({"fast_beats": -1}, {"fast_height_ratio": 0.9}, {"fast_slope_ratio": 0.5},
                {"fast_shape_corr": 1.5}, {"fast_shape_ms": 0.0}, {"fast_hold_ms": -1.0},
-               {"twave_fast_rr_ms": 0.0}, {"twave_rr_fraction": 1.5}):
+               {"twave_fast_rr_ms": 0.0}, {"twave_rr_fraction": 1.5},
+               {"fast_regularity": 0.9}):
         with pytest.raises(ConfigError):
             DetectorConfig(**kw)
