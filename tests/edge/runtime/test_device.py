@@ -269,15 +269,18 @@ def test_hr_event_reads_a_240_bpm_tachycardia_at_its_rate(classifier):
               - 0.25 * a * np.exp(-0.5 * ((t - r - 0.03) / 0.01) ** 2)
               + 0.3 * a * np.exp(-0.5 * ((t - r - 0.22) / 0.04) ** 2))
 
-    def hr_in_run(fast_beats):
+    def hr_in_run(fast_beats, step=144):
         ds = DeviceStream(classifier, load_config(None, CFG), device_id=1, fs_hz=fs)
         if fast_beats is not None:
             ds.pipeline.detector = RPeakDetector(DetectorConfig(fast_beats=fast_beats))
-        hr = [e for e in run(ds, x[:, None], step=144) if e.type == "hr"]
+        ev = run(ds, x[:, None], step=step)
+        hr = [e for e in ev if e.type == "hr"]
         # events whose 10-s rate window lies inside the run (25, 30, 35, 40 s)
-        return [e.hr_bpm for e in hr if 25 * fs <= e.sample_index + 1 <= 40 * fs]
+        return ([e.hr_bpm for e in hr if 25 * fs <= e.sample_index + 1 <= 40 * fs],
+                [e.sample_index for e in beats(ev)])
 
-    got = hr_in_run(None)
+    got, b144 = hr_in_run(None)
     assert len(got) == 4 and all(abs(v - 240.0) <= 5.0 for v in got), got  # measured: 240.0
-    old = hr_in_run(0)
+    assert hr_in_run(None, step=7)[1] == b144 == hr_in_run(None, step=3600)[1]
+    old, _ = hr_in_run(0)
     assert len(old) == 4 and max(old) < 230.0, old
