@@ -247,3 +247,40 @@ def test_idle_blocks_change_no_event_and_no_call(classifier, rec207_flutter, fs_
         assert sum(map(len, got[True])) > 100
         diff = [k for k, (a, b) in enumerate(zip(got[False], got[True])) if a != b]
         assert diff == [], (steps, diff[:3])
+
+
+def test_hr_event_reads_a_240_bpm_tachycardia_at_its_rate(classifier):
+    """Issue 16: 10 s at 75 bpm, 30 s of a regular 240 bpm tachycardia (RR 250 ms, the
+    detector's pre-blank), 20 s at 75 bpm; the ``hr`` events inside the run read 240 bpm.
+    The detector without its fast-rhythm mode (fast_beats=0) lost the beats its 250-ms
+    pre-blank caught and read 193-222 bpm (measured)."""
+    from edge.dsp.rpeak import DetectorConfig, RPeakDetector
+
+    fs = 360.0
+    rng = np.random.default_rng(0)
+    b = list(np.arange(0.5, 10.0, 0.8))
+    b += list(np.arange(b[-1] + 0.25, 40.0, 0.25))
+    b += list(np.arange(b[-1] + 0.8, 59.5, 0.8))
+    t = np.arange(int(60 * fs)) / fs
+    x = 0.05 * np.sin(2 * np.pi * 0.3 * t) + 0.01 * rng.standard_normal(t.size)
+    for r in b:
+        a = 1.2 * (1 + 0.1 * rng.standard_normal())
+        x += (a * np.exp(-0.5 * ((t - r) / 0.012) ** 2)
+              - 0.25 * a * np.exp(-0.5 * ((t - r - 0.03) / 0.01) ** 2)
+              + 0.3 * a * np.exp(-0.5 * ((t - r - 0.22) / 0.04) ** 2))
+
+    def hr_in_run(fast_beats, step=144):
+        ds = DeviceStream(classifier, load_config(None, CFG), device_id=1, fs_hz=fs)
+        if fast_beats is not None:
+            ds.pipeline.detector = RPeakDetector(DetectorConfig(fast_beats=fast_beats))
+        ev = run(ds, x[:, None], step=step)
+        hr = [e for e in ev if e.type == "hr"]
+        # events whose 10-s rate window lies inside the run (25, 30, 35, 40 s)
+        return ([e.hr_bpm for e in hr if 25 * fs <= e.sample_index + 1 <= 40 * fs],
+                [e.sample_index for e in beats(ev)])
+
+    got, b144 = hr_in_run(None)
+    assert len(got) == 4 and all(abs(v - 240.0) <= 5.0 for v in got), got  # measured: 240.0
+    assert hr_in_run(None, step=7)[1] == b144 == hr_in_run(None, step=3600)[1]
+    old, _ = hr_in_run(0)
+    assert len(old) == 4 and max(old) < 230.0, old
