@@ -468,6 +468,14 @@ def markdown(res: dict) -> str:
           "(65 alarm episodes); false `vt` clean 4 (0.228/h), em 6 dB 14 (0.798/h); `v_run` vt "
           "em 6 dB 83 (4.728/h, look 4: 74); CUDB `v_run` vt alarm episodes 556 (look 4: 486). "
           "Nothing was chosen on it; the shipped code is look 4's.",
+          "6. Look 6 (main e2a088b, 2026-11-30 ~12:05 UTC): look 4's alarms and VF detector "
+          "with the R-peak detector's fast-rhythm mode (issue 16, chosen on SVDB, MIT-BIH "
+          "detection, NSTDB and CinC beat counts; MIT-BIH detections identical but for one "
+          "beat in DS1 207), and a fast `v_run` now a warning when the ventricular stage runs "
+          "(severity only: counted the same here). Run to measure what ships; nothing was "
+          "chosen on it. `vfib` rows and the false-alarm-per-hour table identical to look 4; "
+          "`vt` MIT-BIH episode Se / +P 73.8 / 71.9 % (duration +P 76.7 -> 76.9 %); baseline "
+          "rows: CUDB `v_run` vt alarm episodes 486 -> 490, `vflutter` 211 -> 214.",
           "",
           "## Design (DS1) for look 4: learning period and `vt` evidence gate", "",
           "Reproduce: `MITDB_DIR=… NSTDB_DIR=… ECG_EDGE_CACHE=… python -m training.vt_alarms "
