@@ -148,13 +148,13 @@ def ventricular_episodes(x, fs_hz: float, beats, chunk_samples: int,  # noqa: AN
     import numpy as np
 
     from edge.rhythm.ventricular import vf_episodes
-    from edge.runtime.alerts import BeatInfo
+    from edge.runtime.alerts import BeatInfo, v_probabilities
     from edge.runtime.ventricular import VtTracker
 
     if vf is None:
         vf = vf_episodes(np.nan_to_num(x), fs_hz, chunk_samples=chunk_samples)
     tracker = VtTracker(fs_hz=fs_hz)
-    p_v = (beats.proba[:, list(classes).index("V")] if classes is not None and "V" in classes
+    p_v = (v_probabilities(beats.proba, classes) if classes is not None
            else np.full(len(beats.sample_index), np.nan))
     infos = [BeatInfo(int(s), str(lab), float("nan"), True, float(p))
              for s, lab, p in zip(beats.sample_index, beats.label, p_v)]

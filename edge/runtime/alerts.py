@@ -45,12 +45,14 @@ import logging
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 from edge.dsp.rate import RateConfig, RollingRate
 from edge.errors import ConfigError
 from edge.events.model import AlertEvent
 
 __all__ = ["AlertConfig", "BeatInfo", "FastRun", "LEARNING_KINDS", "Learning", "LearningHold",
-           "RunSpan", "RhythmMonitor"]
+           "RunSpan", "RhythmMonitor", "v_probabilities"]
 
 #: Beat-pattern alerts of :class:`RhythmMonitor` held while the stream is learning.
 LEARNING_KINDS = ("v_run", "bigeminy", "trigeminy")
@@ -116,6 +118,15 @@ class AlertConfig:
             raise ConfigError("rate_window_s", "must be > 0 s")
         if not self.pause_s > 0:
             raise ConfigError("pause_s", f"must be > 0 s, got {self.pause_s}")
+
+
+def v_probabilities(proba: np.ndarray, classes) -> np.ndarray:  # noqa: ANN001
+    """:attr:`BeatInfo.p_v` of each beat: the ``V`` column of the classifier's ``proba``
+    (n, len(classes)), NaN when the classes have no ``V``."""
+    classes = list(classes)
+    if "V" not in classes:
+        return np.full(len(proba), np.nan)
+    return np.asarray(proba, dtype=float)[:, classes.index("V")]
 
 
 @dataclass(frozen=True)

@@ -67,7 +67,7 @@ from edge.events.model import (
 )
 from edge.model.classifier import BeatClassifier
 from edge.pipeline import BeatPipeline, ClassifiedBeats
-from edge.runtime.alerts import BeatInfo, RhythmMonitor
+from edge.runtime.alerts import BeatInfo, RhythmMonitor, v_probabilities
 from edge.runtime.rhythm import DeviceRhythm
 from edge.runtime.settings import DaemonConfig
 from edge.runtime.timing import StageTimer
@@ -385,7 +385,7 @@ class DeviceStream:
         infos: list[BeatInfo] = []
         t_rhythm = 0.0
         classes = self.classifier.classes
-        i_v = list(classes).index("V") if "V" in classes else None  # P(V) for the vt gate
+        p_v = v_probabilities(beats.proba, classes)  # for the vt gate
         taken: list[tuple[int, int, str, float, bool, str]] = []
         for k in range(len(beats)):
             at = int(idx[k])
@@ -420,8 +420,7 @@ class DeviceStream:
                 rr_s={n: round(float(v), 4) for n, v in zip(_RR_NAMES, beats.rr_s[k])},
                 quality=quality, rhythm=rhythm))
             events.extend(afib)
-            infos.append(BeatInfo(at, label, rr_pre, clean,
-                                  float(beats.proba[k, i_v]) if i_v is not None else math.nan))
+            infos.append(BeatInfo(at, label, rr_pre, clean, float(p_v[k])))
             self.n_beats += 1
             self.beats_per_class[label] = self.beats_per_class.get(label, 0) + 1
         events.extend(self.monitor.process(infos, self.monitor.in_flutter,
