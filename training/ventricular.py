@@ -454,6 +454,7 @@ def cross_validate(noise: tuple[str, ...], variants: tuple[str, ...],
         model = load_tree_model(export_vf(clf, cache_dir() / f"vf_cv_fold{k}.json"))
         for rec in (r for r in TRAIN_RECORDS if f[r] == k):
             ep = episodes(rec)
+            ref_beats = _reference_beats(rec) if errors else None
             for v in variants:
                 rw = record_windows(rec, variant=v)
                 ok = np.all(np.isfinite(rw.features), axis=1)
@@ -479,7 +480,7 @@ def cross_validate(noise: tuple[str, ...], variants: tuple[str, ...],
                 a["false_rec"] += int(sc["det_true"] < sc["det"])
                 a["lat"].extend(sc["latency_s"])
                 if errors:
-                    e = window_errors(rw, ep, p, cfg.p_shockable, _reference_beats(rec))
+                    e = window_errors(rw, ep, p, cfg.p_shockable, ref_beats)
                     err.setdefault((v, _db(rec)), {})[rec] = e
         logger.info("fold %d done", k)
     out = {}
