@@ -51,6 +51,9 @@ from edge.rhythm.features import (
     FEATURE_NAMES,
     MIN_INTERVALS,
     VENTRICULAR,
+    SampenCounts,
+    rr_window_pattern_ratio,
+    rr_window_row,
     rr_windows_features,
     rr_windows_pattern_ratio,
 )
@@ -69,9 +72,13 @@ RHYTHMS = (RHYTHM_OTHER, RHYTHM_AF, RHYTHM_NOISE)
 WFDB_AUX = {RHYTHM_OTHER: "(N", RHYTHM_AF: "(AFIB", RHYTHM_NOISE: "(NOISE"}
 #: Most windows whose features are computed in one batch (bounds the memory of a long call).
 _BATCH_WINDOWS = 512
+#: Most new windows in a call computed one by one in plain Python (a streaming call's few;
+#: more go to the numpy batch, same bits either way).
+_PY_WINDOWS = 16
 #: P(AF) of a NOISE change (none was computed); one object, so equal changes compare equal.
 _NO_P_AF = float("nan")
 _EVIDENCE = ("nrmssd", "cosen", "turning_point_ratio", "pnn50", "short_long_share")
+_EVIDENCE_AT = tuple((k, FEATURE_NAMES.index(k)) for k in _EVIDENCE)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -203,6 +210,10 @@ class RhythmAnalyser:
         self.n_beats = 0
         self.n_window_restarts = 0
         self.n_unreadable = 0  # intervals not read (implausible RR or marked unreadable)
+        # the last beat's window result (features, P(AF), pattern ratio) while its window,
+        # ``_rr``, is unchanged (a beat that adds no interval has the same window)
+        self._last_window: tuple[list[float], float, float] | None = None
+        self._sampen = SampenCounts()  # sample-entropy pair counts of successive windows
 
     @property
     def rhythm(self) -> str | None:
@@ -270,59 +281,102 @@ class RhythmAnalyser:
         cfg = self.config
         n = idx.size
         p_out = np.full(n, np.nan)
-        state = np.full(n, "", dtype=object)
         changes: list[tuple[int, RhythmChange]] = []
         if n == 0:
-            return p_out, state.astype(str), changes
+            return p_out, np.full(0, "", dtype=object).astype(str), changes
         # 1. the windows (cheap, beat by beat): the usable intervals of this call follow the
         #    carried-over window in ``stream``; beat i's window is stream[w_start[i]:w_end[i]]
         labels_l = lab.tolist() if lab is not None else [""] * n
         ok_l = ok.tolist() if ok is not None else [True] * n
-        prev = np.empty(n, dtype=np.int64)  # each beat's previous beat (-1: none)
+        prev: list[int] = []  # each beat's previous beat (-1: none)
         stream: list[int] = list(self._rr)
+        n_carried = len(stream)
         seg = 0  # where the current window's run of intervals starts in ``stream``
-        w_start = np.zeros(n, dtype=np.int64)
-        w_end = np.zeros(n, dtype=np.int64)
-        restart = np.zeros(n, dtype=bool)
+        starts: list[int] = []
+        ends: list[int] = []
+        restart: list[bool] = []
         last, last_label = self._last, self._last_label
         lo_rr, hi_rr, fs = cfg.min_rr_s, cfg.max_rr_s, self._fs_hz
         wb = cfg.window_beats
         for i, s in enumerate(idx.tolist()):
             label = labels_l[i]
-            prev[i] = -1 if last is None else last
+            prev.append(-1 if last is None else last)
+            again = False
             if last is not None:
                 rr = (s - last) / fs
                 if not (lo_rr <= rr <= hi_rr and ok_l[i]):  # unreadable: restart the window
                     seg = len(stream)
-                    restart[i] = True
+                    again = True
                 elif label not in VENTRICULAR and last_label not in VENTRICULAR:
                     stream.append(s - last)
+            restart.append(again)
             last, last_label = s, label
-            w_end[i] = len(stream)
-            w_start[i] = max(seg, w_end[i] - wb)
+            end = len(stream)
+            ends.append(end)
+            starts.append(max(seg, end - wb))
         self._last, self._last_label = last, last_label
-        self.n_window_restarts += int(restart.sum())
-        self.n_unreadable += int(restart.sum())
+        n_restarts = sum(restart)
+        self.n_window_restarts += n_restarts
+        self.n_unreadable += n_restarts
         self._rr.clear()
-        self._rr.extend(stream[w_start[-1]:w_end[-1]])
-        # 2. features and P(AF) of every window at once (grouped by length)
-        length = w_end - w_start
-        has = length >= cfg.min_window_beats
-        feats = np.zeros((n, len(FEATURE_NAMES)))
-        pattern = np.ones(n)
-        if has.any():
+        self._rr.extend(stream[starts[-1]:ends[-1]])
+        # 2. features and P(AF) of every window: a beat whose window is its previous beat's
+        #    (it added no interval) takes that beat's numbers; a call's few new windows are
+        #    computed one by one in plain Python, many at once in numpy (grouped by length)
+        lengths = [e - b for b, e in zip(starts, ends)]
+        min_len = cfg.min_window_beats
+        has_l = [k >= min_len for k in lengths]
+        same_l = [not restart[0] and starts[0] == 0 and ends[0] == n_carried]
+        same_l += [starts[i] == starts[i - 1] and ends[i] == ends[i - 1] for i in range(1, n)]
+        new_rows = [i for i in range(n) if has_l[i] and not (same_l[i] and (
+            i > 0 or self._last_window is not None))]
+        feats: list = [None] * n
+        pattern = [1.0] * n
+        fill = cfg.min_pattern_ratio > 0
+        if new_rows and len(new_rows) <= _PY_WINDOWS:
             rr_s = np.asarray(stream, dtype=np.int64) / fs
-            for n_int in np.unique(length[has]).tolist():
-                rows = np.flatnonzero(has & (length == n_int))
+            for i in new_rows:
+                w = rr_s[starts[i]:ends[i]]
+                feats[i] = rr_window_row(w, self._sampen)
+                if fill:
+                    pattern[i] = rr_window_pattern_ratio(w.tolist())
+            p_new = self.model.predict_proba(np.array([feats[i] for i in new_rows]))[:, 1]
+            p_out[new_rows] = p_new
+        elif new_rows:
+            rows_all = np.asarray(new_rows, dtype=np.int64)
+            f_new = np.zeros((n, len(FEATURE_NAMES)))
+            pat_new = np.ones(n)
+            rr_s = np.asarray(stream, dtype=np.int64) / fs
+            w_start = np.asarray(starts, dtype=np.int64)
+            len_new = np.asarray(lengths, dtype=np.int64)[rows_all]
+            for n_int in np.unique(len_new).tolist():
+                rows = rows_all[len_new == n_int]
                 for k in range(0, rows.size, _BATCH_WINDOWS):  # bounded memory
                     part = rows[k:k + _BATCH_WINDOWS]
                     w = rr_s[w_start[part][:, None] + np.arange(n_int)]
-                    feats[part] = rr_windows_features(w)
-                    if cfg.min_pattern_ratio > 0:
-                        pattern[part] = rr_windows_pattern_ratio(w)
-            p_out[has] = self.model.predict_proba(feats[has])[:, 1]
-        # 3. the episode state, beat by beat
+                    f_new[part] = rr_windows_features(w)
+                    if fill:
+                        pat_new[part] = rr_windows_pattern_ratio(w)
+            p_out[rows_all] = self.model.predict_proba(f_new[rows_all])[:, 1]
+            for i in new_rows:
+                feats[i] = f_new[i]
+                pattern[i] = float(pat_new[i])
         p_list = p_out.tolist()
+        last_window = self._last_window
+        copied = []
+        for i in range(n):  # same window as the beat before: the same numbers
+            if has_l[i]:
+                if feats[i] is None:
+                    feats[i], p_list[i], pattern[i] = last_window
+                    copied.append(i)
+                last_window = (feats[i], p_list[i], pattern[i])
+            else:
+                last_window = None
+        self._last_window = last_window
+        if copied:
+            p_out[copied] = [p_list[i] for i in copied]
+        # 3. the episode state, beat by beat
+        states: list[str] = []
         for i, s in enumerate(idx.tolist()):
             self.n_beats += 1
             self._recent.append(s)
@@ -330,21 +384,21 @@ class RhythmAnalyser:
                 self._first = s
             if restart[i]:
                 self._lab.clear()
-                change = self._unreadable(s, int(prev[i]))
+                change = self._unreadable(s, prev[i])
                 if change is not None:
                     changes.append((i, change))
             elif prev[i] >= 0:
                 self._noise_start = None
                 if self._rhythm == RHYTHM_NOISE and self._readable_since is None:
-                    self._readable_since = int(prev[i])
+                    self._readable_since = prev[i]
             self._lab.append(labels_l[i])
-            if has[i]:
-                change = self._step(s, p_list[i], feats[i], lab is not None, int(length[i]),
-                                    float(pattern[i]))
+            if has_l[i]:
+                change = self._step(s, p_list[i], feats[i], lab is not None, lengths[i],
+                                    pattern[i])
                 if change is not None:
                     changes.append((i, change))
-            state[i] = self._rhythm or ""
-        return p_out, state.astype(str), changes
+            states.append(self._rhythm or "")
+        return p_out, np.array(states, dtype=str), changes
 
     def process(self, sample_index: np.ndarray, fs_hz: float,
                 labels: np.ndarray | None = None,
@@ -381,9 +435,9 @@ class RhythmAnalyser:
         """End of stream: an unconfirmed run is dropped (too short to be an episode)."""
         return []
 
-    def _evidence(self, feats: np.ndarray, with_labels: bool,
+    def _evidence(self, feats, with_labels: bool,  # noqa: ANN001 (a row: array or list)
                   window_beats: int) -> dict[str, float]:
-        ev = {k: round(float(feats[FEATURE_NAMES.index(k)]), 4) for k in _EVIDENCE}
+        ev = {k: round(float(feats[j]), 4) for k, j in _EVIDENCE_AT}
         ev["window_beats"] = float(window_beats)
         if with_labels:
             labs = list(self._lab)[1:]

@@ -23,6 +23,7 @@ sample rates do not enter (RR in seconds).
 from __future__ import annotations
 
 import logging
+import math
 
 import numpy as np
 
@@ -30,8 +31,9 @@ from edge.dsp.medians import sorted_percentiles
 from edge.errors import SignalError
 
 __all__ = ["FEATURE_NAMES", "MIN_INTERVALS", "VENTRICULAR", "rr_window_features",
-           "rr_windows_features", "rr_windows_pattern_ratio", "sample_entropy",
-           "beat_window_features", "usable_intervals"]
+           "rr_window_row", "rr_window_pattern_ratio", "rr_windows_features",
+           "rr_windows_pattern_ratio", "sample_entropy", "beat_window_features",
+           "usable_intervals"]
 
 logger = logging.getLogger(__name__)
 
@@ -205,6 +207,233 @@ def rr_windows_pattern_ratio(rr_s: np.ndarray) -> np.ndarray:
     lag1 = rms_lag(1)
     lag23 = np.minimum(rms_lag(2), rms_lag(3))
     return np.where(lag1 > 1e-9, lag23 / np.where(lag1 > 1e-9, lag1, 1.0), 1.0)
+
+
+# -- one window in plain Python ---------------------------------------------------------------
+# A streaming call usually holds one beat, hence one window of ~40 intervals: there numpy's
+# per-call overhead costs far more than the arithmetic. The functions below compute the same
+# operations on Python floats (IEEE doubles: +, -, *, /, sqrt and floor round alike), summing
+# in numpy's pairwise order (:func:`_np_sum`); the logarithms are numpy's own (libm's differ
+# in the last bit), looked up once per value where the argument takes few values. The
+# results are the bits of :func:`rr_windows_features` / :func:`rr_windows_pattern_ratio`
+# (tests/edge/rhythm/test_features.py checks this on random and real windows).
+
+
+def _np_sum(a: list[float]) -> float:
+    """``np.sum`` of a float64 vector, in numpy's order: pairwise blocks of <= 128 values,
+    each summed in 8 interleaved partial sums (``pairwise_sum`` of numpy's ``loops_utils``),
+    added to the reduction's identity 0.0."""
+    return 0.0 + _pairwise(a, 0, len(a))
+
+
+def _pairwise(a: list[float], lo: int, n: int) -> float:
+    if n < 8:
+        res = -0.0
+        for i in range(lo, lo + n):
+            res += a[i]
+        return res
+    if n <= 128:
+        r0, r1, r2, r3, r4, r5, r6, r7 = a[lo:lo + 8]
+        end = lo + n - n % 8
+        for i in range(lo + 8, end, 8):
+            r0 += a[i]
+            r1 += a[i + 1]
+            r2 += a[i + 2]
+            r3 += a[i + 3]
+            r4 += a[i + 4]
+            r5 += a[i + 5]
+            r6 += a[i + 6]
+            r7 += a[i + 7]
+        res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+        for i in range(end, lo + n):
+            res += a[i]
+        return res
+    n2 = n // 2
+    n2 -= n2 % 8
+    return _pairwise(a, lo, n2) + _pairwise(a, lo + n2, n - n2)
+
+
+_RANKS: dict[tuple[int, float], tuple[int, int, float]] = {}
+
+
+def _percentile(sorted_v: list[float], q: float) -> float:
+    """:func:`edge.dsp.medians.sorted_percentiles` of one sorted vector (same arithmetic)."""
+    n = len(sorted_v)
+    key = (n, q)
+    rank = _RANKS.get(key)
+    if rank is None:
+        vi = (n - 1) * (np.float64(q) / 100)
+        lo = int(np.floor(vi))
+        rank = _RANKS[key] = (lo, min(lo + 1, n - 1), float(vi - lo))
+    lo, hi, t = rank
+    a, b = sorted_v[lo], sorted_v[hi]
+    diff = b - a
+    return b - diff * (1 - t) if t >= 0.5 else a + diff * t
+
+
+def _median_of_sorted(v: list[float]) -> float:
+    n = len(v)
+    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2.0
+
+
+_LOG_SAMPEN: dict[tuple[int, int], float] = {}  # (A, B) -> ln((B + 1) / (A + 1)), numpy's
+_PLOG2P: dict[tuple[int, int], float] = {}  # (count, n) -> p log2 p of p = count / n, numpy's
+_LOG_2R = float(np.log(2 * SAMPEN_R_S))
+
+
+def _sampen_counts(v: list[float], r: float) -> tuple[int, int]:
+    """(B, A) of :func:`sample_entropy` (m = 1) of the window ``v``: template pairs i < j
+    with ``|v_i - v_j| <= r`` (the test numpy makes), and of those the pairs whose next
+    values are within ``r`` too."""
+    b = a = 0
+    n = len(v) - 1
+    for i in range(n - 1):
+        si, ni = v[i], v[i + 1]
+        for j in range(i + 1, n):
+            if abs(si - v[j]) <= r:
+                b += 1
+                if abs(ni - v[j + 1]) <= r:
+                    a += 1
+    return b, a
+
+
+def _sampen_with(v: list[float], m: int, r: float) -> tuple[int, int]:
+    """(B, A) of the pairs of template ``m`` of ``v`` with the templates before it."""
+    b = a = 0
+    sm, nm = v[m], v[m + 1]
+    for i in range(m):
+        if abs(v[i] - sm) <= r:
+            b += 1
+            if abs(v[i + 1] - nm) <= r:
+                a += 1
+    return b, a
+
+
+def _sampen_first(v: list[float], r: float) -> tuple[int, int]:
+    """(B, A) of the pairs of template 0 of ``v`` with the templates after it."""
+    b = a = 0
+    s0, n0 = v[0], v[1]
+    for j in range(1, len(v) - 1):
+        if abs(s0 - v[j]) <= r:
+            b += 1
+            if abs(n0 - v[j + 1]) <= r:
+                a += 1
+    return b, a
+
+
+class SampenCounts:
+    """The pair counts (B, A) of :func:`sample_entropy` (m = 1) of a stream's successive
+    windows: when a window is the last one with one interval appended (a growing window) or
+    with its first interval dropped and one appended (a sliding window), only the pairs of
+    the template that left and of the one that came are counted -- integers, so exactly the
+    counts of a full recount; any other window is counted in full."""
+
+    def __init__(self, r: float = SAMPEN_R_S) -> None:
+        self.r = r
+        self._last: list[float] = []
+        self._ba = (0, 0)
+
+    def counts(self, v: list[float]) -> tuple[int, int]:
+        """(B, A) of the window ``v`` (intervals, s; >= 3)."""
+        last, r = self._last, self.r
+        n = len(v)
+        if last and n == len(last) and v[:-1] == last[1:]:  # slid by one interval
+            b, a = self._ba
+            b0, a0 = _sampen_first(last, r)  # the template that left
+            b1, a1 = _sampen_with(v, n - 2, r)  # the new last template
+            ba = (b - b0 + b1, a - a0 + a1)
+        elif last and n == len(last) + 1 and v[:-1] == last:  # grew by one interval
+            b, a = self._ba
+            b1, a1 = _sampen_with(v, n - 2, r)
+            ba = (b + b1, a + a1)
+        else:
+            ba = _sampen_counts(v, r)
+        self._last, self._ba = v, ba
+        return ba
+
+
+def rr_window_row(rr_s: np.ndarray, sampen: SampenCounts | None = None) -> list[float]:
+    """:func:`rr_windows_features` of one window -- ``rr_s`` a 1-D float64 array of >=
+    :data:`MIN_INTERVALS` finite positive intervals (s), not checked -- as a list, computed
+    in plain Python (cheaper than numpy for one window; the same bits). ``sampen``: the
+    caller's :class:`SampenCounts` of its successive windows (counted in full without)."""
+    v = rr_s.tolist()
+    n = len(v)
+    mean = _np_sum(v) / n
+    c = [x - mean for x in v]
+    sd = math.sqrt(_np_sum([x * x for x in c]) / n)
+    d = [b - a for a, b in zip(v, v[1:])]
+    ad = [abs(x) for x in d]
+    rmssd = math.sqrt(_np_sum([x * x for x in d]) / (n - 1))
+    rr_sorted = sorted(v)
+    d_sorted = sorted(d)
+    q25, q75 = _percentile(d_sorted, 25), _percentile(d_sorted, 75)
+    p10, p90 = _percentile(rr_sorted, 10), _percentile(rr_sorted, 90)
+    med = _median_of_sorted(rr_sorted)
+    med_ad = _median_of_sorted(sorted(ad))
+    tp = sum(1 for x, y in zip(d, d[1:]) if x * y < 0) / max(1, n - 2)
+    c_arr = rr_s - mean  # BLAS sums, as the batch's row products
+    denom = float(np.dot(c_arr, c_arr))
+    lag1 = float(np.dot(c_arr[:-1], c_arr[1:]))
+    ac1 = lag1 / denom if denom > 1e-12 else 1.0
+    b, a = (sampen or SampenCounts()).counts(v)
+    se = _LOG_SAMPEN.get((a, b))
+    if se is None:
+        if len(_LOG_SAMPEN) > 100_000:
+            _LOG_SAMPEN.clear()
+        se = _LOG_SAMPEN[(a, b)] = float(np.log((float(b) + 1.0) / (float(a) + 1.0)))
+    cosen = se + _LOG_2R - float(np.log(mean))
+    lo = rr_sorted[0]
+    counts: dict[int, int] = {}
+    for x in v:
+        k = math.floor((x - lo) / _HIST_BIN_S)
+        counts[k] = counts.get(k, 0) + 1
+    terms = []
+    for k in sorted(counts):
+        key = (counts[k], n)
+        t = _PLOG2P.get(key)
+        if t is None:
+            prob = np.float64(counts[k]) / n
+            t = _PLOG2P[key] = float(prob * np.log2(prob))
+        terms.append(t)
+    hist_h = -_np_sum(terms)
+    d_mean = _np_sum(d) / (n - 1)
+    sd1 = math.sqrt(_np_sum([(x - d_mean) * (x - d_mean) for x in d]) / (n - 1)) / math.sqrt(2.0)
+    sd2 = math.sqrt(max(2 * sd * sd - sd1 * sd1, 0.0))
+    sd1_sd2 = sd1 / sd2 if sd2 > 1e-6 else 0.0
+    thr = _ECTOPIC_FRACTION * med
+    pairs = [i for i in range(n - 2) if d[i] < -thr and d[i + 1] > thr]
+    nrmssd_clean = rmssd / mean
+    if pairs:
+        keep = [True] * n
+        for i in pairs:
+            keep[i + 1] = keep[i + 2] = False
+        clean = [x for x, k in zip(v, keep) if k]
+        k = len(clean)
+        if k < 3:
+            nrmssd_clean = 0.0
+        else:
+            dc = [y - x for x, y in zip(clean, clean[1:])]
+            nrmssd_clean = (math.sqrt(_np_sum([x * x for x in dc]) / (k - 1))
+                            / (_np_sum(clean) / k))
+    thr12 = 0.12 * mean
+    return [mean, sd / mean, rmssd / mean, med_ad / med, (q75 - q25) / med, (p90 - p10) / med,
+            sum(1 for x in ad if x > 0.05) / (n - 1), sum(1 for x in ad if x > thr12) / (n - 1),
+            tp, ac1, se, cosen, hist_h, sd1_sd2, sd1 / mean, len(pairs) / max(1, n - 2),
+            nrmssd_clean]
+
+
+def rr_window_pattern_ratio(rr_s: list[float]) -> float:
+    """:func:`rr_windows_pattern_ratio` of one window (a list of >= 4 intervals, s; not
+    checked), in plain Python (the same bits)."""
+    n = len(rr_s)
+
+    def rms_lag(k: int) -> float:
+        return math.sqrt(_np_sum([(y - x) * (y - x) for x, y in zip(rr_s, rr_s[k:])]) / (n - k))
+
+    lag1 = rms_lag(1)
+    lag23 = min(rms_lag(2), rms_lag(3))
+    return lag23 / lag1 if lag1 > 1e-9 else 1.0
 
 
 def _median(sorted_rows: np.ndarray) -> np.ndarray:
