@@ -39,6 +39,7 @@ last ``window_beats`` beat positions and the episode state).
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections import deque
 from dataclasses import dataclass, field
@@ -224,14 +225,15 @@ class RhythmAnalyser:
                readable: np.ndarray | None
                ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
         idx = np.asarray(sample_index)
-        if idx.ndim != 1 or (idx.size and not np.issubdtype(idx.dtype, np.integer)):
+        if idx.ndim != 1 or (idx.size and idx.dtype.kind not in "iu"):
             raise SignalError(f"sample_index must be a 1-D integer array, got shape {idx.shape} "
                               f"dtype {idx.dtype}")
-        if not (np.isfinite(fs_hz) and fs_hz > 0):
+        if not (math.isfinite(fs_hz) and fs_hz > 0):
             raise SignalError(f"fs_hz must be > 0, got {fs_hz}")
         if self._fs_hz is not None and fs_hz != self._fs_hz:
             raise SignalError(f"fs_hz changed from {self._fs_hz} to {fs_hz} (reset first)")
-        idx = idx.astype(np.int64)
+        if idx.dtype != np.int64:
+            idx = idx.astype(np.int64)
         if idx.size < 32:  # a daemon call's few beats: cheaper in Python than np.diff
             seq = idx.tolist()
             increasing = all(a < b for a, b in zip(seq, seq[1:]))
@@ -242,7 +244,9 @@ class RhythmAnalyser:
             raise SignalError("sample_index must be strictly increasing (across calls too)")
         lab = None
         if labels is not None:
-            lab = np.asarray(labels).astype(str)
+            lab = np.asarray(labels)
+            if lab.dtype.kind != "U":
+                lab = lab.astype(str)
             if lab.shape != idx.shape:
                 raise SignalError(f"labels must match sample_index: shape {lab.shape} vs "
                                   f"{idx.shape}")

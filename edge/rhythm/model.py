@@ -118,7 +118,10 @@ class TreeModel:
         raw = self.raw(x)
         if self.n_outputs == 1:
             p = 1.0 / (1.0 + np.exp(-raw[:, 0]))
-            return np.stack([1.0 - p, p], axis=1)
+            out = np.empty((p.size, 2))
+            out[:, 0] = 1.0 - p
+            out[:, 1] = p
+            return out
         z = np.exp(raw - raw.max(axis=1, keepdims=True))
         return z / z.sum(axis=1, keepdims=True)
 

@@ -312,3 +312,20 @@ def test_ectopy_pattern_does_not_start_af(mitdb_dir):
     n_on, s_on = af(RhythmConfig())
     assert s_off > 1000.0 and n_off >= 5
     assert s_on < 480.0 and n_on <= 2
+
+
+def test_a_beat_adding_no_interval_keeps_its_windows_numbers(rng):
+    """A ventricular beat and the beat after it add no interval: their window is the beat
+    before's, and so are P(AF) and the pattern -- fed one beat a call or all at once."""
+    idx = _beats(np.r_[_sinus(rng, 30), _af(rng, 60)])
+    labels = np.full(idx.size, "N")
+    labels[[20, 45, 46, 70]] = "V"
+    whole = RhythmAnalyser()
+    p_all, _ = whole.process_beats(idx, FS, labels)
+    one = RhythmAnalyser()
+    p_one = np.concatenate([one.process_beats(idx[i:i + 1], FS, labels[i:i + 1])[0]
+                            for i in range(idx.size)])
+    np.testing.assert_array_equal(p_one, p_all)
+    for v in (20, 45, 70):
+        assert p_all[v] == p_all[v - 1] and p_all[v + 1] == p_all[v - 1]
+    assert p_all[47] == p_all[44] and len(set(p_all[21:45].tolist())) > 5

@@ -8,6 +8,7 @@ from edge.errors import SignalError
 from edge.rhythm.features import (
     FEATURE_NAMES,
     MIN_INTERVALS,
+    SAMPEN_R_S,
     beat_window_features,
     rr_window_features,
     sample_entropy,
@@ -172,3 +173,74 @@ def test_pattern_ratio_tells_a_repeating_pattern_from_independent_intervals():
     assert rr_windows_pattern_ratio(np.full((1, 12), 0.8)).tolist() == [1.0]
     with pytest.raises(SignalError):
         rr_windows_pattern_ratio(np.ones(12))
+
+
+def _windows(rng, n):
+    """Windows of ``n`` intervals of every kind the features meet: sinus, AF, constant,
+    ectopic pairs, and on a 360-Hz sample grid (ties in sorts, histogram and entropy)."""
+    ectopic = _sinus(rng, n)
+    ectopic[2::7] *= 0.6
+    ectopic[3::7] *= 1.4
+    rows = [_sinus(rng, n), _af(rng, n), np.full(n, 0.75), ectopic,
+            np.round(ectopic * 360) / 360, np.r_[np.full(n - 2, 0.8), 0.48, 1.12]]
+    rows += [np.round(_af(rng, n) * 360) / 360 for _ in range(10)]
+    rows += [np.round(_sinus(rng, n) * 250) / 250 for _ in range(10)]
+    return rows
+
+
+@pytest.mark.parametrize("n", [MIN_INTERVALS, 9, 12, 39, 40, 41, 130])
+def test_one_window_in_python_is_the_batch_row_bit_for_bit(rng, n):
+    """A streaming call's window is computed in plain Python: the same bits as numpy's."""
+    from edge.rhythm.features import (
+        SampenCounts,
+        rr_window_pattern_ratio,
+        rr_window_row,
+        rr_windows_features,
+        rr_windows_pattern_ratio,
+    )
+
+    rows = _windows(rng, n)
+    batch = np.array(rows)
+    want = rr_windows_features(batch)
+    want_pattern = rr_windows_pattern_ratio(batch)
+    counts = SampenCounts()
+    for k, row in enumerate(rows):
+        got = np.array(rr_window_row(row, counts if k % 2 else None))
+        assert got.view(np.int64).tolist() == want[k].view(np.int64).tolist(), k
+        pattern = np.float64(rr_window_pattern_ratio(row.tolist()))
+        assert pattern.view(np.int64) == want_pattern[k].view(np.int64), k
+    assert want[3, FEATURE_NAMES.index("short_long_share")] > 0  # the pairs path ran
+
+
+def test_numpy_pairwise_sum_order():
+    from edge.rhythm.features import _np_sum
+
+    rng = np.random.default_rng(5)
+    for n in list(range(0, 140)) + [255, 256, 257, 300, 1000]:
+        x = rng.standard_normal(n) * 10.0 ** rng.integers(-6, 6, n)
+        assert np.float64(_np_sum(x.tolist())).view(np.int64) == np.sum(x).view(np.int64), n
+
+
+def test_sampen_counts_follow_sliding_growing_and_new_windows(rng):
+    """Counts kept across successive windows (slide, growth, restart, repeat) are the counts
+    of a full recount, and give :func:`sample_entropy`."""
+    from edge.rhythm.features import SampenCounts, _sampen_counts
+
+    stream = np.round(np.r_[_sinus(rng, 150), _af(rng, 150), _sinus(rng, 100)] * 360) / 360
+    counts = SampenCounts()
+    n_incremental = 0
+    start = 0
+    for end in range(MIN_INTERVALS, stream.size):
+        if end % 97 == 0:
+            start = end - MIN_INTERVALS  # a restart: a window unrelated to the last
+        start = max(start, end - 40)
+        v = stream[start:end].tolist()
+        last = counts._last
+        got = counts.counts(v)
+        if last and (v[:-1] == last[1:] or v[:-1] == last):
+            n_incremental += 1
+        assert got == _sampen_counts(v, SAMPEN_R_S), end
+        b, a = got
+        assert np.log((b + 1.0) / (a + 1.0)) == sample_entropy(np.array(v), SAMPEN_R_S)
+        assert counts.counts(v) == got  # the same window again: counted anew, same counts
+    assert n_incremental > 300

@@ -72,3 +72,22 @@ def test_bundled_models_load_and_match_the_features():
     assert set(strip.classes) <= {"N", "A", "O", "~"}
     p = af.predict_proba(np.zeros((3, len(FEATURE_NAMES))))
     assert p.shape == (3, 2) and np.allclose(p.sum(axis=1), 1)
+
+
+@pytest.mark.parametrize("kind", ["af_window", "vf_window", "synthetic"])
+def test_leaf_table_gives_the_level_walks_scores(tmp_path, kind):
+    """A few rows go through the split-pattern -> leaf table, many through the level-by-level
+    walk: the same raw scores, bit for bit (a padded split included)."""
+    from edge.rhythm.model import _LOOKUP_MAX_ROWS, default_model_path
+
+    path = (_write(tmp_path, _doc()) if kind == "synthetic" else default_model_path(kind))
+    m = load_tree_model(path)
+    assert m._leaf_lookup is not None
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((3 * _LOOKUP_MAX_ROWS, len(m.feature_names))) * 2
+    x[::5] = np.round(x[::5])  # values on the split thresholds
+    x[1::7] = m.threshold.ravel()[: x.shape[1]].clip(-1e3, 1e3)
+    walk = m.raw(x)
+    table = np.concatenate([m.raw(x[i:i + 5]) for i in range(0, x.shape[0], 5)])
+    assert walk.view(np.int64).tolist() == table.view(np.int64).tolist()
+    np.testing.assert_array_equal(m.raw(x[7]), walk[7:8])
