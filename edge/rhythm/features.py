@@ -393,6 +393,8 @@ def rr_window_row(rr_s: np.ndarray, sampen: SampenCounts | None = None) -> list[
         key = (counts[k], n)
         t = _PLOG2P.get(key)
         if t is None:
+            if len(_PLOG2P) > 100_000:
+                _PLOG2P.clear()
             prob = np.float64(counts[k]) / n
             t = _PLOG2P[key] = float(prob * np.log2(prob))
         terms.append(t)
