@@ -3,7 +3,9 @@
 One function, :func:`rr_window_features`, turns the RR intervals (s) of a window of beats into
 the vector the rhythm model reads (:data:`FEATURE_NAMES`, in that order);
 :func:`rr_windows_features` computes many windows of one length at once, row for row the same
-bits (the streaming analyser and :func:`beat_window_features` use it). They are the
+bits (the streaming analyser and :func:`beat_window_features` use it), and
+:func:`rr_window_row` one window in plain Python, again the same bits (a streaming call's one
+or few windows, where numpy's per-call overhead would cost more than the arithmetic). They are the
 irregularity measures the atrial-fibrillation literature supports:
 
 * dispersion: coefficient of variation, RMSSD over the mean RR (nRMSSD), the median and
