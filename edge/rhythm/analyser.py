@@ -53,7 +53,6 @@ from edge.rhythm.features import (
     MIN_INTERVALS,
     VENTRICULAR,
     SampenCounts,
-    rr_window_pattern_ratio,
     rr_window_row,
     rr_windows_features,
     rr_windows_pattern_ratio,
@@ -341,9 +340,9 @@ class RhythmAnalyser:
             rr_s = np.asarray(stream, dtype=np.int64) / fs
             for i in new_rows:
                 w = rr_s[starts[i]:ends[i]]
-                feats[i] = rr_window_row(w, self._sampen)
+                feats[i], ratio = rr_window_row(w, self._sampen)
                 if fill:
-                    pattern[i] = rr_window_pattern_ratio(w.tolist())
+                    pattern[i] = ratio
             p_new = self.model.predict_proba(np.array([feats[i] for i in new_rows]))[:, 1]
             p_out[new_rows] = p_new
         elif new_rows:

@@ -4,8 +4,9 @@ One function, :func:`rr_window_features`, turns the RR intervals (s) of a window
 the vector the rhythm model reads (:data:`FEATURE_NAMES`, in that order);
 :func:`rr_windows_features` computes many windows of one length at once, row for row the same
 bits (the streaming analyser and :func:`beat_window_features` use it), and
-:func:`rr_window_row` one window in plain Python, again the same bits (a streaming call's one
-or few windows, where numpy's per-call overhead would cost more than the arithmetic). They are the
+:func:`rr_window_row` one window (and its pattern ratio) in plain Python, again the same bits
+(a streaming call's one or few windows, where numpy's per-call overhead would cost more than
+the arithmetic). They are the
 irregularity measures the atrial-fibrillation literature supports:
 
 * dispersion: coefficient of variation, RMSSD over the mean RR (nRMSSD), the median and
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import math
+from bisect import bisect_right
 
 import numpy as np
 
@@ -33,7 +35,7 @@ from edge.dsp.medians import sorted_percentiles
 from edge.errors import SignalError
 
 __all__ = ["FEATURE_NAMES", "MIN_INTERVALS", "VENTRICULAR", "rr_window_features",
-           "rr_window_row", "rr_window_pattern_ratio", "rr_windows_features",
+           "rr_window_row", "rr_windows_features",
            "rr_windows_pattern_ratio", "sample_entropy", "beat_window_features",
            "usable_intervals"]
 
@@ -354,25 +356,42 @@ class SampenCounts:
         return ba
 
 
-def rr_window_row(rr_s: np.ndarray, sampen: SampenCounts | None = None) -> list[float]:
-    """:func:`rr_windows_features` of one window -- ``rr_s`` a 1-D float64 array of >=
-    :data:`MIN_INTERVALS` finite positive intervals (s), not checked -- as a list, computed
-    in plain Python (cheaper than numpy for one window; the same bits). ``sampen``: the
-    caller's :class:`SampenCounts` of its successive windows (counted in full without)."""
+def _plog2p(count: int, n: int) -> float:
+    """``p * np.log2(p)`` of ``p = count / n`` (numpy's arithmetic), cached."""
+    key = (count, n)
+    t = _PLOG2P.get(key)
+    if t is None:
+        if len(_PLOG2P) > 100_000:
+            _PLOG2P.clear()
+        prob = np.float64(count) / n
+        t = _PLOG2P[key] = float(prob * np.log2(prob))
+    return t
+
+
+def rr_window_row(rr_s: np.ndarray, sampen: SampenCounts | None = None
+                  ) -> tuple[list[float], float]:
+    """:func:`rr_windows_features` and :func:`rr_windows_pattern_ratio` of one window --
+    ``rr_s`` a 1-D float64 array of >= :data:`MIN_INTERVALS` finite positive intervals (s),
+    not checked -- as a list and a float, computed in plain Python (cheaper than numpy for one
+    window; the same bits). ``sampen``: the caller's :class:`SampenCounts` of its successive
+    windows (counted in full without)."""
     v = rr_s.tolist()
     n = len(v)
     mean = _np_sum(v) / n
     c = [x - mean for x in v]
     sd = math.sqrt(_np_sum([x * x for x in c]) / n)
     d = [b - a for a, b in zip(v, v[1:])]
-    ad = [abs(x) for x in d]
     rmssd = math.sqrt(_np_sum([x * x for x in d]) / (n - 1))
     rr_sorted = sorted(v)
     d_sorted = sorted(d)
+    ad_sorted = sorted(map(abs, d))
     q25, q75 = _percentile(d_sorted, 25), _percentile(d_sorted, 75)
     p10, p90 = _percentile(rr_sorted, 10), _percentile(rr_sorted, 90)
     med = _median_of_sorted(rr_sorted)
-    med_ad = _median_of_sorted(sorted(ad))
+    med_ad = _median_of_sorted(ad_sorted)
+    # |dRR| above a threshold: the sorted values past it (the same comparisons)
+    n_over_50ms = (n - 1) - bisect_right(ad_sorted, 0.05)
+    n_over_12pct = (n - 1) - bisect_right(ad_sorted, 0.12 * mean)
     tp = sum(1 for x, y in zip(d, d[1:]) if x * y < 0) / max(1, n - 2)
     c_arr = rr_s - mean  # BLAS sums, as the batch's row products
     denom = float(np.dot(c_arr, c_arr))
@@ -385,28 +404,26 @@ def rr_window_row(rr_s: np.ndarray, sampen: SampenCounts | None = None) -> list[
             _LOG_SAMPEN.clear()
         se = _LOG_SAMPEN[(a, b)] = float(np.log((float(b) + 1.0) / (float(a) + 1.0)))
     cosen = se + _LOG_2R - float(np.log(mean))
+    # histogram: the bin index grows with the value, so the sorted values give the occupied
+    # bins in order with their counts
     lo = rr_sorted[0]
-    counts: dict[int, int] = {}
-    for x in v:
-        k = math.floor((x - lo) / _HIST_BIN_S)
-        counts[k] = counts.get(k, 0) + 1
     terms = []
-    for k in sorted(counts):
-        key = (counts[k], n)
-        t = _PLOG2P.get(key)
-        if t is None:
-            if len(_PLOG2P) > 100_000:
-                _PLOG2P.clear()
-            prob = np.float64(counts[k]) / n
-            t = _PLOG2P[key] = float(prob * np.log2(prob))
-        terms.append(t)
+    bin_now = count = 0
+    for x in rr_sorted:
+        k = math.floor((x - lo) / _HIST_BIN_S)
+        if k == bin_now:
+            count += 1
+        else:
+            terms.append(_plog2p(count, n))
+            bin_now, count = k, 1
+    terms.append(_plog2p(count, n))
     hist_h = -_np_sum(terms)
     d_mean = _np_sum(d) / (n - 1)
     sd1 = math.sqrt(_np_sum([(x - d_mean) * (x - d_mean) for x in d]) / (n - 1)) / math.sqrt(2.0)
     sd2 = math.sqrt(max(2 * sd * sd - sd1 * sd1, 0.0))
     sd1_sd2 = sd1 / sd2 if sd2 > 1e-6 else 0.0
     thr = _ECTOPIC_FRACTION * med
-    pairs = [i for i in range(n - 2) if d[i] < -thr and d[i + 1] > thr]
+    pairs = [i for i, (x, y) in enumerate(zip(d, d[1:])) if x < -thr and y > thr]
     nrmssd_clean = rmssd / mean
     if pairs:
         keep = [True] * n
@@ -420,24 +437,14 @@ def rr_window_row(rr_s: np.ndarray, sampen: SampenCounts | None = None) -> list[
             dc = [y - x for x, y in zip(clean, clean[1:])]
             nrmssd_clean = (math.sqrt(_np_sum([x * x for x in dc]) / (k - 1))
                             / (_np_sum(clean) / k))
-    thr12 = 0.12 * mean
+    # pattern ratio: the lag-1 RMS is the RMSSD (the same sums)
+    rms2 = math.sqrt(_np_sum([(y - x) * (y - x) for x, y in zip(v, v[2:])]) / (n - 2))
+    rms3 = math.sqrt(_np_sum([(y - x) * (y - x) for x, y in zip(v, v[3:])]) / (n - 3))
+    lag23 = min(rms2, rms3)
+    pattern = lag23 / rmssd if rmssd > 1e-9 else 1.0
     return [mean, sd / mean, rmssd / mean, med_ad / med, (q75 - q25) / med, (p90 - p10) / med,
-            sum(1 for x in ad if x > 0.05) / (n - 1), sum(1 for x in ad if x > thr12) / (n - 1),
-            tp, ac1, se, cosen, hist_h, sd1_sd2, sd1 / mean, len(pairs) / max(1, n - 2),
-            nrmssd_clean]
-
-
-def rr_window_pattern_ratio(rr_s: list[float]) -> float:
-    """:func:`rr_windows_pattern_ratio` of one window (a list of >= 4 intervals, s; not
-    checked), in plain Python (the same bits)."""
-    n = len(rr_s)
-
-    def rms_lag(k: int) -> float:
-        return math.sqrt(_np_sum([(y - x) * (y - x) for x, y in zip(rr_s, rr_s[k:])]) / (n - k))
-
-    lag1 = rms_lag(1)
-    lag23 = min(rms_lag(2), rms_lag(3))
-    return lag23 / lag1 if lag1 > 1e-9 else 1.0
+            n_over_50ms / (n - 1), n_over_12pct / (n - 1), tp, ac1, se, cosen, hist_h,
+            sd1_sd2, sd1 / mean, len(pairs) / max(1, n - 2), nrmssd_clean], pattern
 
 
 def _median(sorted_rows: np.ndarray) -> np.ndarray:
