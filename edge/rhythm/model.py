@@ -75,6 +75,36 @@ class TreeModel:
         k = self.n_outputs
         return self.init[None, :] + leaves.reshape(x.shape[0], -1, k).sum(axis=1)
 
+    def raw_bounds(self, x: np.ndarray, known: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Exact (lowest, highest) raw scores, each (n, K), that rows ``x`` (n, F) can reach
+        whatever the values of the features not ``known`` (a boolean mask over the F features;
+        their columns in ``x`` are ignored): a tree whose split reads an unknown feature may go
+        either way, so it adds the least or the most of the leaves still reachable. With every
+        feature known both equal :meth:`raw` up to the order of the sum (float rounding)."""
+        x = np.atleast_2d(np.asarray(x, dtype=np.float64))
+        known = np.asarray(known, dtype=bool)
+        if known.shape != (len(self.feature_names),):
+            raise ValueError(f"known must mask the {len(self.feature_names)} features, "
+                             f"got shape {known.shape}")
+        n = x.shape[0]
+        n_trees = self.feature.shape[0]
+        reach = np.ones((n, n_trees, 1), dtype=bool)
+        for level in range(self.depth):
+            nodes = slice(2 ** level - 1, 2 ** (level + 1) - 1)
+            f = self.feature[:, nodes]  # (T, 2**level)
+            free = ~known[f]  # an unknown feature: both children stay reachable
+            right = x[:, f] > self.threshold[None, :, nodes]  # (n, T, 2**level)
+            nxt = np.empty((n, n_trees, 2 ** (level + 1)), dtype=bool)
+            nxt[:, :, 0::2] = reach & (free | ~right)
+            nxt[:, :, 1::2] = reach & (free | right)
+            reach = nxt
+        leaf = self.leaf[None, :, :]
+        lo = np.where(reach, leaf, np.inf).min(axis=2)  # (n, T*K)
+        hi = np.where(reach, leaf, -np.inf).max(axis=2)
+        k = self.n_outputs
+        return (self.init[None, :] + lo.reshape(n, -1, k).sum(axis=1),
+                self.init[None, :] + hi.reshape(n, -1, k).sum(axis=1))
+
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         """Class probabilities, shape (n, len(classes))."""
         raw = self.raw(x)
