@@ -81,7 +81,7 @@ class VentricularConfig:
     model_path : the window model (JSON); ``None``: the bundled one.
     screen : a window's costlier features (``part="rest"`` of
         :func:`~edge.rhythm.vfeatures.vf_windows_features`) and P are computed only when
-        the model's exact bound over the cheaper ones (:meth:`TreeModel.raw_bounds`) allows
+        the model's exact bound over the cheaper ones (:meth:`TreeModel.raw_upper`) allows
         P >= ``p_shockable``, or when the window could close an episode; a screened window
         has ``p`` NaN and ``p_max`` its bound. Episodes and alerts are the same either way
         (see :class:`VfDetector`).
@@ -341,7 +341,7 @@ class VfDetector:
             self._scores.extend((v, float("nan")) for v in p)
             return feats
         feats = vf_windows_features(rows, cfg.fs_hz, checked=True, part="screen")
-        _, hi = self.model.raw_bounds(feats, _SCREEN_KNOWN)
+        hi = self.model.raw_upper(feats, _SCREEN_KNOWN)
         # 1e-9: the bound and the model's score add the same leaves in another order
         need = hi[:, 0] >= self._raw_shockable - 1e-9
         p = np.full(rows.shape[0], np.nan)
