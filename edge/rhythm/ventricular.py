@@ -17,6 +17,16 @@ evidence (P, dominant frequency, the window's features) and the episode's charac
 ``VFL`` (ventricular flutter: most of the power at one frequency, ``peak_share`` >=
 ``flutter_peak_share`` on the median of the episode's windows so far) or ``VF``.
 
+**Screening** (``screen``, on by default): most windows of organised rhythm are ruled out
+before their costlier half of the features is computed. The model's trees are evaluated over
+the cheaper :data:`~edge.rhythm.vfeatures.SCREEN_FEATURES` with every split on another feature
+allowed to go either way (:meth:`~edge.rhythm.model.TreeModel.raw_upper`, exact); when even
+that highest score stays below ``p_shockable`` the window cannot be shockable, and unless it
+is the one window that could end an episode (``offset_windows`` after the last shockable one)
+its P is never needed. Such a window has ``p`` NaN and ``p_max`` the bound; the episodes, their
+dates, P and evidence are the same as without screening (on 48 MIT-BIH and 35 CUDB records,
+and ``tests/edge/rhythm/test_ventricular.py``).
+
 Window ends are fixed at ``first sample + window + k x step`` (processing-rate samples), so
 feeding 1, 7 or all samples at a time gives identical windows, probabilities and episodes
 (state: the last window of samples, the decision history, the open episode).
