@@ -302,12 +302,7 @@ class VfDetector:
                              "computes", self.model.path)
         self.windows = VfWindows(self.config)
         self.half_window = self.windows.n_window // 2
-        p = self.config.p_shockable
-        # raw score at or above which P >= p_shockable (logistic); a screened window's
-        # bound is compared with a margin far above float rounding
-        self._raw_shockable = (float(np.log(p / (1.0 - p))) if 0.0 < p < 1.0
-                               else (-np.inf if p <= 0.0 else np.inf))
-        self._screen = self.config.screen and self.model.n_outputs == 1 and p > 0.0
+        self._screen = self.config.screen and self.model.n_outputs == 1
         self._scores: deque[tuple[float, float]] = deque()  # (P, p_max) of featured windows
         self.reset()
 
@@ -351,9 +346,10 @@ class VfDetector:
             self._scores.extend((v, float("nan")) for v in p)
             return feats
         feats = vf_windows_features(rows, cfg.fs_hz, checked=True, part="screen")
-        hi = self.model.raw_upper(feats, _SCREEN_KNOWN)
-        # 1e-9: the bound and the model's score add the same leaves in another order
-        need = hi[:, 0] >= self._raw_shockable - 1e-9
+        hi = self.model.raw_upper(feats, _SCREEN_KNOWN)[:, 0]
+        # P is the logistic of the score (monotone in floating point too); + 1e-9: the bound
+        # and the score add the same leaves in another order (rounding ~1e-13)
+        need = 1.0 / (1.0 + np.exp(-(hi + 1e-9))) >= cfg.p_shockable
         p = np.full(rows.shape[0], np.nan)
         self._complete(rows, feats, p, np.flatnonzero(need))
         closing = self.config.offset_windows * self.windows.n_step
@@ -367,7 +363,7 @@ class VfDetector:
         if extra:
             need[extra] = True
             self._complete(rows, feats, p, np.array(extra))
-        p_max = np.where(need, np.nan, 1.0 / (1.0 + np.exp(-hi[:, 0])))
+        p_max = np.where(need, np.nan, 1.0 / (1.0 + np.exp(-hi)))
         self.n_screened += int(rows.shape[0] - np.count_nonzero(need))
         self._scores.extend(zip(p.tolist(), p_max.tolist()))
         return feats

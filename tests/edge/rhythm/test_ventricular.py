@@ -213,3 +213,18 @@ def test_screening_changes_no_episode_and_no_computed_p(step):
     end = c1[-1]
     closing = next(w for w in w1 if w.end_index == end.alarm_index)
     assert np.isfinite(closing.p) and closing.p == end.p  # reported exactly
+
+
+@pytest.mark.parametrize("p_shockable", [0.0, 0.3, 0.999999, 1.0])
+def test_screening_holds_at_any_threshold(p_shockable):
+    """The screen compares the bound in P (the model's own logistic), so extreme thresholds
+    (every window shockable, or only a saturated P) give the unscreened episodes too."""
+    rec = read_record(EXCERPT)
+    x, fs = rec.signal_mv[:, 0], rec.fs_hz
+    runs = []
+    for screen in (False, True):
+        pre = Preprocessor(PreprocessConfig(fs_in_hz=fs))
+        det = VfDetector(VentricularConfig(p_shockable=p_shockable, screen=screen))
+        out = det.process(pre.process(x))
+        runs.append((repr(out.changes + det.end()), [w.p >= p_shockable for w in out.windows]))
+    assert runs[0] == runs[1]
