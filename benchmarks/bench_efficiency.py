@@ -279,6 +279,20 @@ def _git() -> str:
         return "unknown"
 
 
+def _before_summary(b: dict, res: dict, path: Path) -> dict:
+    """What the report shows of a previous run, and whether every event fingerprint it shares
+    with this run (record, chunk size) is the same."""
+    pairs = [(rec["chunks"][c]["fingerprint"], res["per_record"][r]["chunks"][c]["fingerprint"])
+             for r, rec in b["per_record"].items() if r in res["per_record"]
+             for c in rec["chunks"] if c in res["per_record"][r]["chunks"]]
+    return {"file": path.name, "git": b.get("git", "?"), "date": b.get("date", "?"),
+            "command": b.get("command", "?"), "gqrs_cpu_s_per_h": b["gqrs_cpu_s_per_h"],
+            "chunks": b["chunks"], "annotate_cpu_s_per_h": b["annotate_cpu_s_per_h"],
+            "annotate_ratio_to_gqrs": b["annotate_ratio_to_gqrs"],
+            "same_events": bool(pairs) and all(x == y for x, y in pairs),
+            "compared": len(pairs)}
+
+
 def render(res: dict) -> str:
     lines = ["# Device efficiency", "",
              f"- Date: {res['date']}; code: git {res['git']}; wall time {res['wall_s']:.0f} s",
@@ -354,14 +368,12 @@ def render(res: dict) -> str:
         lines += [f"| annotate --rhythm | {b['annotate_cpu_s_per_h']:.3f} | "
                   f"{b['annotate_ratio_to_gqrs']:.3f} | {res['annotate_cpu_s_per_h']:.3f} | "
                   f"{res['annotate_ratio_to_gqrs']:.3f} |", ""]
-    prev = ROOT / "benchmarks" / "results" / "efficiency_before_4e1e807.json"
-    if prev.exists():
-        b = json.loads(prev.read_text())
-        lines += ["## Before this change (main 4e1e807: idle blocks processed, the same "
-                  "command)", "",
-                  f"`{b['command']}` (`--no-daemon`), run on this machine just before this "
-                  f"one; gqrs in that run: {b['gqrs_cpu_s_per_h']:.3f} CPU s / h; "
-                  "`efficiency_before_4e1e807.md`.", "",
+    b = res.get("before")
+    if b:
+        lines += [f"## Before this change (git {b['git']}, `{b['file']}`)", "",
+                  f"`{b['command']}`, run on this machine on {b['date']}; gqrs in that run: "
+                  f"{b['gqrs_cpu_s_per_h']:.3f} CPU s / h (ratios to each run's own gqrs are "
+                  "the comparable figures).", "",
                   "| chunk | before: CPU s / h | × gqrs | now: CPU s / h | × gqrs | "
                   "before: VF | now: VF | before: rhythm | now: rhythm |",
                   "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
@@ -379,6 +391,10 @@ def render(res: dict) -> str:
         if "0.02" in b["chunks"] and "10.0" in b["chunks"]:
             ratio = b["chunks"]["0.02"]["cpu_s_per_h"] / b["chunks"]["10.0"]["cpu_s_per_h"]
             lines += ["", f"20 ms against 10 s before: {ratio:.2f}×."]
+        same = b.get("same_events")
+        if same is not None:
+            lines += ["", "Events identical to the before run's (per record and chunk size, "
+                      f"event fingerprints): **{'yes' if same else 'NO'}**"]
         lines += ["", f"annotate --rhythm: before {b['annotate_cpu_s_per_h']:.3f} CPU s / h "
                   f"({b['annotate_ratio_to_gqrs']:.3f}× gqrs), now "
                   f"{res['annotate_cpu_s_per_h']:.3f} ({res['annotate_ratio_to_gqrs']:.3f}×).",
@@ -428,7 +444,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out-stem", default="efficiency",
                     help="output name in benchmarks/results (or an absolute path without "
                          "suffix)")
+    ap.add_argument("--before", type=Path,
+                    help="a previous run's .json (other code, same command): shown side by "
+                         "side, and its events compared with this run's")
     args = ap.parse_args(argv)
+    before = None
+    if args.before is not None:
+        try:
+            before = json.loads(args.before.read_text())
+        except (OSError, ValueError) as exc:
+            ap.error(f"--before: cannot read {args.before} ({type(exc).__name__})")
+        keys = ("chunks", "per_record", "gqrs_cpu_s_per_h", "annotate_cpu_s_per_h",
+                "annotate_ratio_to_gqrs")
+        if not isinstance(before, dict) or any(k not in before for k in keys):
+            ap.error(f"--before: {args.before} is not a bench_efficiency result")
     if not args.data_dir or not Path(args.data_dir).is_dir():
         ap.error("set MITDB_DIR or --data-dir to the MIT-BIH directory")
     if any(not (c > 0) for c in args.chunks_s):
@@ -441,6 +470,8 @@ def main(argv: list[str] | None = None) -> int:
     res = measure(args.records, args.chunks_s, args.data_dir)
     if not args.no_daemon:
         res["memory"] = device_memory()
+    if before is not None:
+        res["before"] = _before_summary(before, res, args.before)
     res.update(date=time.strftime("%Y-%m-%dT%H:%M:%S%z"), git=_git(),
                wall_s=time.perf_counter() - w0,
                command="python benchmarks/bench_efficiency.py " + " ".join(argv or sys.argv[1:]),
@@ -455,7 +486,9 @@ def main(argv: list[str] | None = None) -> int:
     stem.with_suffix(".md").write_text(render(res))
     print(render(res))
     eb = res.get("every_block")
-    return 0 if res["chunk_invariant"] and (not eb or eb["same_calls_all_records"]) else 1
+    same_before = (res.get("before") or {}).get("same_events", True)
+    return 0 if (res["chunk_invariant"] and (not eb or eb["same_calls_all_records"])
+                 and same_before) else 1
 
 
 if __name__ == "__main__":

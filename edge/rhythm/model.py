@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
@@ -58,6 +58,8 @@ class TreeModel:
     threshold: np.ndarray  # (T*K, 2**d - 1) float64
     leaf: np.ndarray  # (T*K, 2**d) float64
     path: str = ""
+    # per known-feature mask: which splits on each leaf's path are free (raw_bounds)
+    _free: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def n_outputs(self) -> int:
@@ -113,6 +115,40 @@ class TreeModel:
                 np.arange(n_trees, dtype=np.int64) * 2 ** self.depth,
                 np.ascontiguousarray(self.leaf.ravel()))
 
+    def raw_bounds(self, x: np.ndarray, known: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Exact (lowest, highest) raw scores, each (n, K), that rows ``x`` (n, F) can reach
+        whatever the values of the features not ``known`` (a boolean mask over the F features;
+        their columns in ``x`` are ignored): a tree whose split reads an unknown feature may go
+        either way, so it adds the least or the most of the leaves still reachable. With every
+        feature known both equal :meth:`raw` up to the order of the sum (float rounding)."""
+        reach, n = self._reach(x, known)
+        lo = np.where(reach, self.leaf, np.inf).min(axis=2)  # (n, T*K)
+        return (self.init[None, :] + lo.reshape(n, -1, self.n_outputs).sum(axis=1),
+                self.raw_upper(x, known, reach))
+
+    def raw_upper(self, x: np.ndarray, known: np.ndarray,
+                  _reach: np.ndarray | None = None) -> np.ndarray:
+        """The highest raw scores of :meth:`raw_bounds` alone (n, K)."""
+        reach, n = (_reach, _reach.shape[0]) if _reach is not None else self._reach(x, known)
+        hi = np.where(reach, self.leaf, -np.inf).max(axis=2)  # (n, T*K)
+        return self.init[None, :] + hi.reshape(n, -1, self.n_outputs).sum(axis=1)
+
+    def _reach(self, x: np.ndarray, known: np.ndarray) -> tuple[np.ndarray, int]:
+        """(n, T*K, leaves) leaves each row can reach, and n."""
+        x = np.atleast_2d(np.asarray(x, dtype=np.float64))
+        known = np.asarray(known, dtype=bool)
+        if known.shape != (len(self.feature_names),):
+            raise ValueError(f"known must mask the {len(self.feature_names)} features, "
+                             f"got shape {known.shape}")
+        key = known.tobytes()
+        free = self._free.get(key)
+        if free is None:  # (T, leaves, depth): the split on the path may go either way
+            free = self._free[key] = ~known[self.feature][:, _leaf_paths(self.depth)[0]]
+        path, turn = _leaf_paths(self.depth)
+        right = x[:, self.feature] > self.threshold  # (n, T, nodes)
+        # a leaf is reachable when every split on its path is free or turns its way
+        return (free | (right[:, :, path] == turn)).all(axis=3), x.shape[0]
+
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         """Class probabilities, shape (n, len(classes))."""
         raw = self.raw(x)
@@ -124,6 +160,25 @@ class TreeModel:
             return out
         z = np.exp(raw - raw.max(axis=1, keepdims=True))
         return z / z.sum(axis=1, keepdims=True)
+
+
+_PATHS: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _leaf_paths(depth: int) -> tuple[np.ndarray, np.ndarray]:
+    """For each leaf of a complete tree of ``depth`` (heap order: node i's children are
+    2i + 1 and 2i + 2): the nodes on its path (leaves, depth) and whether it turns right at
+    each (the split's ``x > threshold``)."""
+    if depth not in _PATHS:
+        leaves = np.arange(2 ** depth)
+        path = np.zeros((leaves.size, depth), dtype=np.int64)
+        turn = np.zeros((leaves.size, depth), dtype=bool)
+        for level in range(depth):
+            prefix = leaves >> (depth - level)  # the node's index within its level
+            path[:, level] = 2 ** level - 1 + prefix
+            turn[:, level] = (leaves >> (depth - level - 1)) & 1
+        _PATHS[depth] = (path, turn)
+    return _PATHS[depth]
 
 
 def _array(doc: dict, key: str, shape: tuple[int, ...], dtype, path: str) -> np.ndarray:

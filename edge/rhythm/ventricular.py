@@ -17,6 +17,16 @@ evidence (P, dominant frequency, the window's features) and the episode's charac
 ``VFL`` (ventricular flutter: most of the power at one frequency, ``peak_share`` >=
 ``flutter_peak_share`` on the median of the episode's windows so far) or ``VF``.
 
+**Screening** (``screen``, on by default): most windows of organised rhythm are ruled out
+before their costlier half of the features is computed. The model's trees are evaluated over
+the cheaper :data:`~edge.rhythm.vfeatures.SCREEN_FEATURES` with every split on another feature
+allowed to go either way (:meth:`~edge.rhythm.model.TreeModel.raw_upper`, exact); when even
+that highest score stays below ``p_shockable`` the window cannot be shockable, and unless it
+is the one window that could end an episode (``offset_windows`` after the last shockable one)
+its P is never needed. Such a window has ``p`` NaN and ``p_max`` the bound; the episodes, their
+dates, P and evidence are the same as without screening (on 48 MIT-BIH and 35 CUDB records,
+and ``tests/edge/rhythm/test_ventricular.py``).
+
 Window ends are fixed at ``first sample + window + k x step`` (processing-rate samples), so
 feeding 1, 7 or all samples at a time gives identical windows, probabilities and episodes
 (state: the last window of samples, the decision history, the open episode).
@@ -26,6 +36,7 @@ from __future__ import annotations
 import logging
 import os
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,7 +45,12 @@ from edge.dsp.buffer import SampleBuffer
 from edge.dsp.preprocess import PROCESSING_FS_HZ, Conditioned
 from edge.errors import ConfigError, ModelError, SignalError
 from edge.rhythm.model import TreeModel, default_model_path, load_tree_model
-from edge.rhythm.vfeatures import MIN_WINDOW_S, VF_FEATURE_NAMES, vf_windows_features
+from edge.rhythm.vfeatures import (
+    MIN_WINDOW_S,
+    SCREEN_FEATURES,
+    VF_FEATURE_NAMES,
+    vf_windows_features,
+)
 
 __all__ = ["VF_KIND", "VentricularConfig", "VfWindow", "VfChange", "VfWindows",
            "VfDetector", "VfOutput", "load_vf_model", "VFL_PEAK_SHARE", "vf_episodes",
@@ -50,6 +66,9 @@ VFL_PEAK_SHARE = 0.5
 
 #: Most windows whose features are computed in one batch (bounds the memory of a long chunk).
 _BATCH_WINDOWS = 64
+
+_SCREEN_KNOWN = np.array([name in SCREEN_FEATURES for name in VF_FEATURE_NAMES])
+_REST_COLS = np.flatnonzero(~_SCREEN_KNOWN)[None, :]
 
 _EVIDENCE = ("std_mv", "tcsc", "vf_leakage", "dom_freq_hz", "peak_share", "baseline_share")
 
@@ -70,6 +89,12 @@ class VentricularConfig:
     offset_windows : non-shockable windows in a row that end it (>= 1).
     flutter_peak_share : spectral concentration above which an episode is ``VFL``.
     model_path : the window model (JSON); ``None``: the bundled one.
+    screen : a window's costlier features (``part="rest"`` of
+        :func:`~edge.rhythm.vfeatures.vf_windows_features`) and P are computed only when
+        the model's exact bound over the cheaper ones (:meth:`TreeModel.raw_upper`) allows
+        P >= ``p_shockable``, or when the window could close an episode; a screened window
+        has ``p`` NaN and ``p_max`` its bound. Episodes and alerts are the same either way
+        (see :class:`VfDetector`).
     """
 
     fs_hz: float = PROCESSING_FS_HZ
@@ -84,6 +109,7 @@ class VentricularConfig:
     offset_windows: int = 12
     flutter_peak_share: float = VFL_PEAK_SHARE
     model_path: str | None = None
+    screen: bool = True
 
     def __post_init__(self) -> None:
         if not (np.isfinite(self.fs_hz) and self.fs_hz >= 100):
@@ -96,6 +122,8 @@ class VentricularConfig:
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and 0 <= v <= 1):
                 raise ConfigError(name, f"must lie in [0, 1], got {v!r}")
+        if not isinstance(self.screen, bool):
+            raise ConfigError("screen", f"must be true or false, got {self.screen!r}")
         for name in ("onset_k", "onset_n", "offset_windows"):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
@@ -115,11 +143,14 @@ def load_vf_model(path: str | os.PathLike | None = None) -> TreeModel:
 @dataclass(frozen=True)
 class VfWindow:
     """One analysed window: its end (processing-rate sample index, exclusive), P(shockable)
-    (NaN when not analysed), its features (NaN when not analysed)."""
+    (NaN when not analysed or screened), its features (NaN when not analysed; a screened
+    window has only :data:`~edge.rhythm.vfeatures.SCREEN_FEATURES`), and ``p_max``: the
+    highest P its screen features allow (< ``p_shockable``; NaN unless screened)."""
 
     end_index: int
     p: float
     features: np.ndarray
+    p_max: float = float("nan")
 
 
 @dataclass(frozen=True)
@@ -183,9 +214,15 @@ class VfWindows:
         no window before samples up to there have been fed (0 before any sample)."""
         return 0 if self._next is None else self._next
 
-    def process(self, chunk: Conditioned) -> list[tuple[int, np.ndarray | None]]:
+    def process(self, chunk: Conditioned,
+                features: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
+                ) -> list[tuple[int, np.ndarray | None]]:
         """Feed one chunk; returns ``(end_index, features or None)`` of each window it
         completes (``None``: too few valid samples).
+
+        ``features``: computes the features of analysable windows from their end indices and
+        samples (rows), called in stream order on batches of at most 64 windows; ``None``:
+        :func:`~edge.rhythm.vfeatures.vf_windows_features`.
 
         Raises
         ------
@@ -227,9 +264,10 @@ class VfWindows:
             ok = ((vrows.sum(axis=1) / self.n_window >= cfg.min_valid_share)
                   & np.isfinite(rows).all(axis=1))
             good_rows = np.flatnonzero(ok)
+            ends_arr = np.array(ends, dtype=np.int64)
             it = iter(row for k in range(0, good_rows.size, _BATCH_WINDOWS)  # bounded memory
-                      for row in vf_windows_features(rows[good_rows[k:k + _BATCH_WINDOWS]],
-                                                     cfg.fs_hz, checked=True))
+                      for row in self._features(ends_arr[good_rows[k:k + _BATCH_WINDOWS]],
+                                                rows[good_rows[k:k + _BATCH_WINDOWS]], features))
             self.n_windows += len(ends)
             self.n_unanalysed += int((~ok).sum())
             out = [(end, next(it) if good else None) for end, good in zip(ends, ok.tolist())]
@@ -237,6 +275,13 @@ class VfWindows:
             self._x.trim_before(self._next - self.n_window)
             self._valid.trim_before(self._next - self.n_window)
         return out
+
+    def _features(self, ends: np.ndarray, rows: np.ndarray,
+                  features: Callable[[np.ndarray, np.ndarray], np.ndarray] | None
+                  ) -> np.ndarray:
+        if features is None:
+            return vf_windows_features(rows, self.config.fs_hz, checked=True)
+        return features(ends, rows)
 
 
 class VfDetector:
@@ -257,6 +302,8 @@ class VfDetector:
                              "computes", self.model.path)
         self.windows = VfWindows(self.config)
         self.half_window = self.windows.n_window // 2
+        self._screen = self.config.screen and self.model.n_outputs == 1
+        self._scores: deque[tuple[float, float]] = deque()  # (P, p_max) of featured windows
         self.reset()
 
     def reset(self) -> None:
@@ -268,27 +315,82 @@ class VfDetector:
         self._below = 0
         self._last_shockable: int | None = None
         self._peak_shares: list[float] = []
+        self._last_shock_end: int | None = None  # end of the last window with P >= p_shockable
+        self._scores.clear()
         self.n_episodes = 0
+        self.n_screened = 0  # windows whose costlier features and P were not needed
 
     @property
     def in_vf(self) -> bool:
         """An episode is open."""
         return self._in_vf
 
+    def _window_features(self, ends: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Features and P(shockable) of analysable windows (stream order; :class:`VfWindows`
+        calls it). Screening (``config.screen``) computes the costlier features and P only for
+        the windows that need them:
+
+        * the model's bound over the screen features allows P >= ``p_shockable``: every
+          shockable window is among these;
+        * the window ends ``offset_windows`` windows after the last shockable one: the only
+          non-shockable window whose P and features an episode uses (the one that ends it).
+
+        Every other window is below ``p_shockable`` and is neither an onset, part of an
+        onset count, a flutter share nor an end, so the episodes do not depend on its P.
+        Which windows are screened depends on the windows alone (and the last shockable one
+        before them), not on how the stream is chunked."""
+        cfg = self.config
+        if not self._screen:
+            feats = vf_windows_features(rows, cfg.fs_hz, checked=True)
+            p = self.model.predict_proba(feats)[:, 1].tolist()
+            self._scores.extend((v, float("nan")) for v in p)
+            return feats
+        feats = vf_windows_features(rows, cfg.fs_hz, checked=True, part="screen")
+        hi = self.model.raw_upper(feats, _SCREEN_KNOWN)[:, 0]
+        # P is the logistic of the score (monotone in floating point too); + 1e-9: the bound
+        # and the score add the same leaves in another order (rounding ~1e-13)
+        need = 1.0 / (1.0 + np.exp(-(hi + 1e-9))) >= cfg.p_shockable
+        p = np.full(rows.shape[0], np.nan)
+        self._complete(rows, feats, p, np.flatnonzero(need))
+        closing = self.config.offset_windows * self.windows.n_step
+        extra: list[int] = []
+        for i, (end, needed, pi) in enumerate(zip(ends.tolist(), need.tolist(), p.tolist())):
+            if needed:
+                if pi >= cfg.p_shockable:
+                    self._last_shock_end = end
+            elif self._last_shock_end is not None and end - self._last_shock_end == closing:
+                extra.append(i)
+        if extra:
+            need[extra] = True
+            self._complete(rows, feats, p, np.array(extra))
+        p_max = np.where(need, np.nan, 1.0 / (1.0 + np.exp(-hi)))
+        self.n_screened += int(rows.shape[0] - np.count_nonzero(need))
+        self._scores.extend(zip(p.tolist(), p_max.tolist()))
+        return feats
+
+    def _complete(self, rows: np.ndarray, feats: np.ndarray, p: np.ndarray,
+                  idx: np.ndarray) -> None:
+        """Fill in the costlier features and P of rows ``idx`` (in place)."""
+        if idx.size == 0:
+            return
+        rest = vf_windows_features(rows[idx], self.config.fs_hz, checked=True, part="rest")
+        feats[idx[:, None], _REST_COLS] = rest[:, _REST_COLS[0]]
+        p[idx] = self.model.predict_proba(feats[idx])[:, 1]
+
     def process(self, chunk: Conditioned) -> VfOutput:
         """Feed one chunk of conditioned samples (consecutive, processing rate)."""
-        done = self.windows.process(chunk)
+        done = self.windows.process(chunk, self._window_features)
         windows: list[VfWindow] = []
         changes: list[VfChange] = []
         if not done:
             return VfOutput(windows, changes)
-        feats = [f for _, f in done if f is not None]
-        probs = (iter(self.model.predict_proba(np.vstack(feats))[:, 1].tolist())
-                 if feats else iter(()))
         nan_feats = np.full(len(VF_FEATURE_NAMES), np.nan)
         for end, f in done:
-            p = next(probs) if f is not None else float("nan")
-            win = VfWindow(end, p, f if f is not None else nan_feats)
+            if f is None:
+                win = VfWindow(end, float("nan"), nan_feats)
+            else:
+                p, p_max = self._scores.popleft()
+                win = VfWindow(end, p, f, p_max=p_max)
             windows.append(win)
             change = self._step(win)
             if change is not None:

@@ -55,7 +55,8 @@ import numpy as np
 from edge.dsp.medians import sorted_percentiles
 from edge.errors import SignalError
 
-__all__ = ["VF_FEATURE_NAMES", "vf_window_features", "vf_windows_features", "MIN_WINDOW_S"]
+__all__ = ["VF_FEATURE_NAMES", "SCREEN_FEATURES", "vf_window_features", "vf_windows_features",
+           "MIN_WINDOW_S"]
 
 logger = logging.getLogger(__name__)
 
@@ -68,12 +69,23 @@ VF_FEATURE_NAMES = ("std_mv", "kurtosis", "tcsc", "crossings_per_s", "baseline_s
 #: Shortest window the features are defined on (s).
 MIN_WINDOW_S = 2.0
 
+#: The features of the cheaper pass (``part="screen"`` of :func:`vf_windows_features`): the
+#: amplitude, derivative and spectral measures (about half the cost of a window); the others
+#: (the sort, the autocorrelation, Lempel-Ziv, the phase-space measures) are ``part="rest"``.
+SCREEN_FEATURES = ("std_mv", "kurtosis", "tcsc", "crossings_per_s", "vf_leakage",
+                   "deriv_floor", "dom_freq_hz", "mean_freq_hz", "vf_band_share", "high_share",
+                   "peak_share", "count2", "count3", "spike_rate_bpm", "spike_rr_cv")
+
 _NFFT = 4096
 _EPS = 1e-12
 _GRID = 40  # boxes per axis of the phase-space grid (psr, hilb)
 _PS_FS_HZ = 50.0  # rate of the phase-space trajectory
 _PSR_DELAY_S = 0.5
 _SPIKE_REFRACTORY_S = 0.25
+_SCREEN_MASK = np.array([name in SCREEN_FEATURES for name in VF_FEATURE_NAMES])
+_PARTS = {"all": frozenset({"amplitude", "derivative", "spectrum", "rest"}),
+          "screen": frozenset({"amplitude", "derivative", "spectrum"}),
+          "rest": frozenset({"rest"})}
 
 
 def _grid_share(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -215,8 +227,8 @@ def vf_window_features(x_mv: np.ndarray, fs_hz: float) -> np.ndarray:
     return vf_windows_features(x[None, :], fs_hz)[0]
 
 
-def vf_windows_features(x_mv: np.ndarray, fs_hz: float, *, checked: bool = False
-                        ) -> np.ndarray:
+def vf_windows_features(x_mv: np.ndarray, fs_hz: float, *, checked: bool = False,
+                        part: str = "all") -> np.ndarray:
     """:func:`vf_window_features` of many windows of the same length at once: ``x_mv`` is
     (n_windows, n_samples); returns (n_windows, len(VF_FEATURE_NAMES)).
 
@@ -226,6 +238,9 @@ def vf_windows_features(x_mv: np.ndarray, fs_hz: float, *, checked: bool = False
     only (~1e-16 relative).
 
     ``checked``: the caller has made sure every sample is finite (the scan is skipped).
+    ``part``: ``"all"``; ``"screen"``, only the cheaper :data:`SCREEN_FEATURES` (the others
+    NaN); ``"rest"``, only the others (the screen columns NaN). A row's numbers do not depend
+    on the part they are computed in; a flat row (std < 1e-6) gets all its constant values.
 
     Raises
     ------
@@ -236,8 +251,11 @@ def vf_windows_features(x_mv: np.ndarray, fs_hz: float, *, checked: bool = False
     if x.ndim != 2 or x.shape[1] < MIN_WINDOW_S * fs_hz:
         raise SignalError(f"a VF window needs >= {MIN_WINDOW_S} s of samples "
                           f"({int(MIN_WINDOW_S * fs_hz)} at {fs_hz:g} Hz), got {x.shape}")
+    if part not in _PARTS:
+        raise ValueError(f"part must be one of {sorted(_PARTS)}, got {part!r}")
     if not checked and not np.all(np.isfinite(x)):
         raise SignalError("a VF window must hold finite samples only")
+    groups = _PARTS[part]
     n_w, n = x.shape
     out = np.zeros((n_w, len(VF_FEATURE_NAMES)))
     x = x - (x.sum(axis=1) / n)[:, None]
@@ -259,6 +277,29 @@ def vf_windows_features(x_mv: np.ndarray, fs_hz: float, *, checked: bool = False
         n_w = live.size
         res = np.zeros((n_w, len(VF_FEATURE_NAMES)))
         res[:, 0] = sd
+    if "amplitude" in groups or "derivative" in groups:
+        adx = np.abs(x[:, 1:] - x[:, :-1])
+        if "amplitude" in groups:
+            _amplitude(x, sd, adx, fs_hz, res)
+        if "derivative" in groups:
+            _derivative(adx, fs_hz, res)
+    if "spectrum" in groups:
+        _spectrum(x, fs_hz, res)
+    if "rest" in groups:
+        _rest(x, fs_hz, res)
+    if live is not None:
+        out[live] = res
+    if part != "all":
+        keep = _SCREEN_MASK if part == "screen" else ~_SCREEN_MASK
+        out[:, ~keep] = np.nan
+    return out
+
+
+def _amplitude(x: np.ndarray, sd: np.ndarray, adx: np.ndarray, fs_hz: float,
+               res: np.ndarray) -> None:
+    """kurtosis, tcsc, crossings_per_s, vf_leakage, count2, count3 of centred rows ``x``
+    (``sd``: their std, ``adx``: their |first difference|)."""
+    n_w, n = x.shape
     x2 = x * x
     res[:, 1] = ((x2 * x2).sum(axis=1) / n) / np.array([v ** 4 for v in sd.tolist()])
     # threshold crossings per 1-s block (the last block takes the rest)
@@ -292,14 +333,7 @@ def vf_windows_features(x_mv: np.ndarray, fs_hz: float, *, checked: bool = False
         cross += np.where(ok, np.count_nonzero(up[:, 1:] & ~up[:, :-1], axis=1), 0)
     res[:, 2] = tc / n_blk
     res[:, 3] = cross / (n / fs_hz)
-    # 1, 50, 99 % percentiles as np.percentile computes them (a sort is cheaper than a
-    # partition at six ranks)
-    lo, med, hi = sorted_percentiles(np.sort(x, axis=1), (1.0, 50.0, 99.0))
-    res[:, 4] = np.count_nonzero(np.abs(x - med[:, None])
-                                 < (0.1 * np.maximum(hi - lo, _EPS))[:, None], axis=1) / n
     # VF-filter leakage
-    dx = x[:, 1:] - x[:, :-1]
-    adx = np.abs(dx)
     half = np.floor(np.pi * np.abs(x).sum(axis=1) / np.maximum(adx.sum(axis=1), _EPS) + 0.5)
     half = np.minimum(np.maximum(half.astype(np.int64), 1), n // 2)
     for h in np.unique(half).tolist():
@@ -307,7 +341,19 @@ def vf_windows_features(x_mv: np.ndarray, fs_hz: float, *, checked: bool = False
         a, b = x[rows, h:], x[rows, :-h]
         res[rows, 5] = (np.abs(a + b).sum(axis=1)
                         / np.maximum((np.abs(a) + np.abs(b)).sum(axis=1), _EPS))
-    # derivative floor (75 ms |derivative| envelope)
+    # amplitude distribution counts (Jekova 2007)
+    ax = np.abs(x)
+    mabs = ax.sum(axis=1) / n
+    res[:, 14] = np.count_nonzero(ax > mabs[:, None], axis=1) / n
+    dev = np.abs(ax - mabs[:, None])
+    md = dev.sum(axis=1) / n
+    res[:, 15] = np.count_nonzero(dev < md[:, None], axis=1) / n
+
+
+def _derivative(adx: np.ndarray, fs_hz: float, res: np.ndarray) -> None:
+    """deriv_floor, spike_rate_bpm, spike_rr_cv (75 ms envelope of |first difference|
+    ``adx``)."""
+    n_w, n = adx.shape[0], adx.shape[1] + 1
     k = max(1, int(round(0.075 * fs_hz)))
     if n - 1 >= k:
         # moving mean as a difference of running sums (np.convolve's sums re-associated:
@@ -323,21 +369,11 @@ def vf_windows_features(x_mv: np.ndarray, fs_hz: float, *, checked: bool = False
             res[r, 18], res[r, 19] = _spikes(env[r], fs_hz, k)
     else:
         res[:, 19] = 1.0
-    # amplitude distribution counts (Jekova 2007)
-    ax = np.abs(x)
-    mabs = ax.sum(axis=1) / n
-    res[:, 14] = np.count_nonzero(ax > mabs[:, None], axis=1) / n
-    dev = np.abs(ax - mabs[:, None])
-    md = dev.sum(axis=1) / n
-    res[:, 15] = np.count_nonzero(dev < md[:, None], axis=1) / n
-    # phase-space measures at ~50 Hz
-    ps = max(1, int(round(fs_hz / _PS_FS_HZ)))
-    xs = x[:, ::ps]
-    lag = int(round(_PSR_DELAY_S * fs_hz / ps))
-    if xs.shape[1] > lag + 1:
-        res[:, 16] = _grid_share(xs[:, lag:], xs[:, :-lag])
-    res[:, 17] = _grid_share(xs, _hilbert_imag(xs))
-    # spectrum
+
+
+def _spectrum(x: np.ndarray, fs_hz: float, res: np.ndarray) -> None:
+    """dom_freq_hz, mean_freq_hz, vf_band_share, high_share, peak_share."""
+    n_w, n = x.shape
     nfft = max(_NFFT, 1 << int(np.ceil(np.log2(n))))
     spec = np.fft.rfft(x * _hann(n), nfft, axis=1)
     p = spec.real * spec.real + spec.imag * spec.imag  # |X|^2 without hypot
@@ -355,6 +391,23 @@ def vf_windows_features(x_mv: np.ndarray, fs_hz: float, *, checked: bool = False
     peak_hi = np.searchsorted(f, fd + 0.5, side="right").tolist()
     for r in range(n_w):
         res[r, 11] = p[r, peak_lo[r]:peak_hi[r]].sum() / total[r]
+
+
+def _rest(x: np.ndarray, fs_hz: float, res: np.ndarray) -> None:
+    """baseline_share, periodicity, lz_complexity, psr, hilb."""
+    n_w, n = x.shape
+    # 1, 50, 99 % percentiles as np.percentile computes them (a sort is cheaper than a
+    # partition at six ranks)
+    lo, med, hi = sorted_percentiles(np.sort(x, axis=1), (1.0, 50.0, 99.0))
+    res[:, 4] = np.count_nonzero(np.abs(x - med[:, None])
+                                 < (0.1 * np.maximum(hi - lo, _EPS))[:, None], axis=1) / n
+    # phase-space measures at ~50 Hz
+    ps = max(1, int(round(fs_hz / _PS_FS_HZ)))
+    xs = x[:, ::ps]
+    lag = int(round(_PSR_DELAY_S * fs_hz / ps))
+    if xs.shape[1] > lag + 1:
+        res[:, 16] = _grid_share(xs[:, lag:], xs[:, :-lag])
+    res[:, 17] = _grid_share(xs, _hilbert_imag(xs))
     # autocorrelation from the power spectrum (no window): largest peak at 0.15..2 s
     n_ac = 1 << int(np.ceil(np.log2(2 * n - 1)))
     spec = np.fft.rfft(x, n_ac, axis=1)
@@ -368,6 +421,3 @@ def vf_windows_features(x_mv: np.ndarray, fs_hz: float, *, checked: bool = False
     bits = x[:, ::step] > med[:, None]
     for r in range(n_w):
         res[r, 13] = _lempel_ziv(bits[r])
-    if live is not None:
-        out[live] = res
-    return out

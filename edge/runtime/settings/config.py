@@ -248,7 +248,8 @@ class RhythmSettings:
         :mod:`edge.runtime.ventricular`) on every device.
     vf : the ``[rhythm.vf]`` table, :class:`edge.rhythm.ventricular.VentricularConfig`
         (window, ``p_shockable``, ``onset_k`` of ``onset_n``, ``offset_windows``,
-        ``model_path``).
+        ``model_path``, ``screen``: skip the costlier features of windows the model's bound
+        rules out; the same alarms either way).
     vt : the ``[rhythm.vt]`` table, :class:`edge.runtime.ventricular.VtConfig`.
     """
 

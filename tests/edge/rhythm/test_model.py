@@ -91,3 +91,40 @@ def test_leaf_table_gives_the_level_walks_scores(tmp_path, kind):
     table = np.concatenate([m.raw(x[i:i + 5]) for i in range(0, x.shape[0], 5)])
     assert walk.view(np.int64).tolist() == table.view(np.int64).tolist()
     np.testing.assert_array_equal(m.raw(x[7]), walk[7:8])
+
+
+def test_raw_bounds_bracket_every_value_of_the_unknown_features():
+    """The bound over known features holds whatever the unknown ones are, is reached (the
+    extremes are leaves some values reach), and is the score itself when all are known."""
+    m = load_af_model()
+    rng = np.random.default_rng(3)
+    n_f = len(m.feature_names)
+    base = rng.standard_normal((40, n_f)) * m.threshold.std() + m.threshold.mean()
+    lo, hi = m.raw_bounds(base, np.ones(n_f, bool))
+    np.testing.assert_allclose(lo, m.raw(base), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(hi, m.raw(base), rtol=0, atol=1e-12)
+    known = rng.random(n_f) < 0.5
+    lo, hi = m.raw_bounds(base, known)
+    assert np.all(lo <= hi)
+    for _ in range(30):  # other values of the unknown features stay inside
+        x = base.copy()
+        x[:, ~known] = rng.choice(m.threshold.ravel(), size=(40, int((~known).sum())))
+        x[:, ~known] += rng.choice([-1e-9, 1e-9], size=x[:, ~known].shape)
+        raw = m.raw(x)
+        assert np.all(raw >= lo - 1e-9) and np.all(raw <= hi + 1e-9)
+    lo0, hi0 = m.raw_bounds(base, np.zeros(n_f, bool))  # nothing known: one constant range
+    assert np.all(lo0 <= lo + 1e-9) and np.all(hi0 >= hi - 1e-9)
+    assert np.ptp(lo0) == 0 and np.ptp(hi0) == 0
+    with pytest.raises(ValueError, match="mask"):
+        m.raw_bounds(base, np.ones(n_f + 1, bool))
+
+
+def test_raw_bounds_of_a_small_tree(tmp_path):
+    m = load_tree_model(_write(tmp_path, _doc()))  # x0 <= 1 ? (x1 <= 0 ? -1 : 1) : 2
+    x = np.array([[0.0, 5.0], [3.0, 5.0]])
+    lo, hi = m.raw_bounds(x, np.array([True, False]))  # x1 unknown
+    np.testing.assert_allclose(lo[:, 0], [0.5 - 1, 0.5 + 2])
+    np.testing.assert_allclose(hi[:, 0], [0.5 + 1, 0.5 + 2])
+    lo, hi = m.raw_bounds(x, np.array([False, True]))  # x0 unknown, x1 > 0
+    np.testing.assert_allclose(lo[:, 0], [0.5 + 1, 0.5 + 1])
+    np.testing.assert_allclose(hi[:, 0], [0.5 + 2, 0.5 + 2])

@@ -53,6 +53,8 @@ def test_config_rules():
         VentricularConfig(p_shockable=1.5)
     with pytest.raises(ConfigError, match="offset_windows"):
         VentricularConfig(offset_windows=0)
+    with pytest.raises(ConfigError, match="screen"):
+        VentricularConfig(screen="yes")
 
 
 def test_model_file_is_checked(tmp_path):
@@ -169,3 +171,60 @@ def test_slow_regular_wide_complex_rhythm_is_not_vf():
         x += 1.0 * np.exp(-0.5 * ((t - c) / 0.06) ** 2) - 0.4 * np.exp(
             -0.5 * ((t - c - 0.12) / 0.04) ** 2)
     assert vf_episodes(x + 0.01 * np.random.default_rng(0).standard_normal(t.size), fs) == []
+
+
+def _windows_and_changes(x, fs, screen, step):
+    pre = Preprocessor(PreprocessConfig(fs_in_hz=fs))
+    det = VfDetector(VentricularConfig(screen=screen))
+    wins, changes = [], []
+    for i in range(0, x.size, step):
+        out = det.process(pre.process(x[i:i + step]))
+        wins += out.windows
+        changes += out.changes
+    out = det.process(pre.flush())
+    return wins + out.windows, changes + out.changes + det.end(), det
+
+
+@pytest.mark.parametrize("step", [250, 2500])
+def test_screening_changes_no_episode_and_no_computed_p(step):
+    """Screened windows (the bound over the cheaper features rules P >= p_shockable out) have
+    no P; every other window has the unscreened P and features, the episodes are the same
+    (the window that ends one is never screened), and organised rhythm is mostly screened."""
+    rec = read_record(EXCERPT)
+    fs = rec.fs_hz
+    x = np.concatenate([synthetic_ecg(40, fs), rec.signal_mv[:, 0], synthetic_ecg(30, fs)])
+    w0, c0, d0 = _windows_and_changes(x, fs, False, step)
+    w1, c1, d1 = _windows_and_changes(x, fs, True, step)
+    assert repr(c1) == repr(c0) and [c.state for c in c1] == ["onset", "end"]
+    assert d0.n_screened == 0 and d1.n_screened > 40
+    assert [w.end_index for w in w1] == [w.end_index for w in w0]
+    screened = 0
+    for a, b in zip(w0, w1):
+        if np.isnan(b.p) and np.isfinite(b.p_max):
+            screened += 1
+            assert a.p < d1.config.p_shockable and a.p <= b.p_max + 1e-12
+            known = np.isfinite(b.features)
+            np.testing.assert_array_equal(b.features[known], a.features[known])
+        else:
+            assert np.isnan(b.p_max)
+            np.testing.assert_array_equal([b.p], [a.p])
+            np.testing.assert_array_equal(b.features, a.features)
+    assert screened == d1.n_screened
+    end = c1[-1]
+    closing = next(w for w in w1 if w.end_index == end.alarm_index)
+    assert np.isfinite(closing.p) and closing.p == end.p  # reported exactly
+
+
+@pytest.mark.parametrize("p_shockable", [0.0, 0.3, 0.999999, 1.0])
+def test_screening_holds_at_any_threshold(p_shockable):
+    """The screen compares the bound in P (the model's own logistic), so extreme thresholds
+    (every window shockable, or only a saturated P) give the unscreened episodes too."""
+    rec = read_record(EXCERPT)
+    x, fs = rec.signal_mv[:, 0], rec.fs_hz
+    runs = []
+    for screen in (False, True):
+        pre = Preprocessor(PreprocessConfig(fs_in_hz=fs))
+        det = VfDetector(VentricularConfig(p_shockable=p_shockable, screen=screen))
+        out = det.process(pre.process(x))
+        runs.append((repr(out.changes + det.end()), [w.p >= p_shockable for w in out.windows]))
+    assert runs[0] == runs[1]

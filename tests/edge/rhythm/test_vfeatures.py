@@ -204,3 +204,23 @@ def test_lempel_ziv_phrases_are_the_one_at_a_time_ones(rng):
         seqs.append(w > np.median(w))
     for s in seqs:
         assert _lempel_ziv(s) == _reference_lempel_ziv(s)
+
+
+@pytest.mark.parametrize("fs", [FS, 250.0])
+def test_screen_and_rest_parts_are_the_whole_rows(rng, fs):
+    """The two passes of a screened computation give each window's numbers bit for bit,
+    whichever rows are computed together (a flat row included)."""
+    from edge.rhythm.vfeatures import SCREEN_FEATURES, vf_windows_features
+
+    x = _windows(rng, fs)
+    whole = vf_windows_features(x, fs)
+    screen = vf_windows_features(x, fs, part="screen")
+    cols = np.array([n in SCREEN_FEATURES for n in VF_FEATURE_NAMES])
+    assert np.all(np.isnan(screen[:, ~cols])) and not np.isnan(screen[:, cols]).any()
+    np.testing.assert_array_equal(screen[:, cols], whole[:, cols])
+    for rows in (np.arange(len(x)), np.array([1, 3]), np.array([len(x) - 1])):
+        rest = vf_windows_features(x[rows], fs, part="rest")
+        assert np.all(np.isnan(rest[:, cols]))
+        np.testing.assert_array_equal(rest[:, ~cols], whole[rows][:, ~cols])
+    with pytest.raises(ValueError, match="part"):
+        vf_windows_features(x, fs, part="cheap")
