@@ -84,6 +84,7 @@ import numpy as np
 
 from edge.dsp import scisig as signal
 from edge.dsp.buffer import SampleBuffer
+from edge.dsp.kernels import SosStream
 from edge.dsp.medians import median, median_of
 from edge.dsp.preprocess import PROCESSING_FS_HZ, Conditioned
 from edge.errors import ConfigError, SignalError
@@ -212,6 +213,7 @@ class _EnergyChannel:
     def __init__(self, low_hz: float, high_hz: float, fs_hz: float, n_avg: int,
                  n_avg2: int | None = None) -> None:
         self.sos = signal.butter(2, [low_hz, high_hz], btype="bandpass", fs=fs_hz, output="sos")
+        self._filter = SosStream(self.sos)
         self.n_avg = n_avg
         self.box = np.full(n_avg, 1.0 / n_avg)
         self.box2 = np.full(n_avg2, 1.0 / n_avg2) if n_avg2 else None
@@ -219,17 +221,22 @@ class _EnergyChannel:
         self.reset()
 
     def reset(self) -> None:
-        self.zi = np.zeros((self.sos.shape[0], 2))
+        self._filter.set_state(None)
         self.deriv_hist = np.zeros(4)
         self.abs_hist = np.zeros(self.n_hist)
 
     def process(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """(band-passed signal, averaged |derivative|, second average or None) of one chunk."""
-        bp, self.zi = signal.sosfilt(self.sos, x, zi=self.zi)
-        ext = np.concatenate([self.deriv_hist, bp])
-        d = (2 * ext[4:] + ext[3:-1] - ext[1:-3] - 2 * ext[:-4]) / 8.0
+        bp = self._filter(x)
+        ext = np.concatenate((self.deriv_hist, bp))
+        # (2 x[n] + x[n-1] - x[n-3] - 2 x[n-4]) / 8, operation by operation in that order
+        d = np.multiply(ext[4:], 2.0)
+        d += ext[3:-1]
+        d -= ext[1:-3]
+        d -= 2.0 * ext[:-4]
+        d /= 8.0
         self.deriv_hist = ext[-4:]
-        ext2 = np.concatenate([self.abs_hist, np.abs(d)])
+        ext2 = np.concatenate((self.abs_hist, np.abs(d, out=d)))
         feat = np.convolve(ext2[self.n_hist - (self.n_avg - 1):], self.box, mode="valid")
         feat2 = None
         if self.box2 is not None:
@@ -343,10 +350,11 @@ class RPeakDetector:
         if chunk.sample_index != self._n:
             raise SignalError(f"chunk starts at sample {chunk.sample_index}, expected {self._n}; "
                               "call reset() to start a new stream")
-        bad = ~np.isfinite(x)
-        if bad.any():
+        valid = np.asarray(chunk.valid, dtype=bool)
+        if not np.isfinite(x).all():
+            bad = ~np.isfinite(x)
             x = np.where(bad, 0.0, x)
-        valid = np.asarray(chunk.valid, dtype=bool) & ~bad
+            valid = valid & ~bad
         start = self._n
         bp, feat, env = self._qrs_channel.process(x)
         self._sig.append(x)
@@ -355,8 +363,8 @@ class RPeakDetector:
         self._env.append(env)
         self._hf.append(self._hf_channel.process(x)[1])
         self._n += x.size
-        inv = np.flatnonzero(~valid)
-        if inv.size:
+        if not valid.all():
+            inv = np.flatnonzero(~valid)
             # Merge runs of invalid samples into [a, b] intervals widened by settle time.
             splits = np.flatnonzero(np.diff(inv) > 1)
             a_idx = np.concatenate([[inv[0]], inv[splits + 1]]) + start
@@ -446,9 +454,13 @@ class RPeakDetector:
         # Dominance: strictly greater than the n_dom samples before, >= the n_dom after
         # (samples outside the buffer do not count). Only a positive local maximum can
         # dominate, so those few are tested one by one.
-        ext = np.concatenate([[-np.inf], seg, [-np.inf]])
-        mid = ext[i0 + 1:i1 + 1]
-        local = np.flatnonzero((mid > ext[i0:i1]) & (mid >= ext[i0 + 2:i1 + 2]) & (mid > 0))
+        if i0 >= 1 and i1 < seg.size:  # both neighbours inside the buffer (the usual case)
+            ext, j = seg, i0
+        else:
+            ext, j = np.concatenate(([-np.inf], seg, [-np.inf])), i0 + 1
+        mid = ext[j:j + i1 - i0]
+        local = np.flatnonzero((mid > ext[j - 1:j - 1 + i1 - i0])
+                               & (mid >= ext[j + 1:j + 1 + i1 - i0]) & (mid > 0))
         for i in (local + i0).tolist():
             h = seg[i]
             if (h > seg[max(0, i - n_dom):i].max(initial=-np.inf)
