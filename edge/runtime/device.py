@@ -387,23 +387,27 @@ class DeviceStream:
         classes = self.classifier.classes
         p_v = v_probabilities(beats.proba, classes)  # for the vt gate
         taken: list[tuple[int, int, str, float, bool, str]] = []
+        # Python lists once per call, not numpy scalars per beat (the same values)
+        idx_l, label_l, near_l = idx.tolist(), beats.label.tolist(), near.tolist()
+        pre_unknown = beats.rr_unknown[:, 0].tolist()
+        rr_l, proba_l, p_v_l = beats.rr_s.tolist(), beats.proba.tolist(), p_v.tolist()
         for k in range(len(beats)):
-            at = int(idx[k])
+            at = idx_l[k]
             if at < self._origin or (limit is not None and at >= limit):
                 continue
-            label = str(beats.label[k])
+            label = str(label_l[k])
             horizon = at + self._quality_lag
             quality = self.quality.level_at(at, horizon)
-            if near[k]:
+            if near_l[k]:
                 self.n_near_invalid += 1
                 if QUALITY_RANK[quality] < QUALITY_RANK[_NEAR_INVALID]:
                     quality = _NEAR_INVALID
             prev = self._prev_beat
             clean = (prev is not None and prev >= self._barrier
-                     and not beats.rr_unknown[k, 0]
+                     and not pre_unknown[k]
                      and self.quality.worst_between(prev, at + 1, horizon) == "good")
             self._prev_beat = at
-            rr_pre = float(beats.rr_s[k][0]) if prev is None else (at - prev) / self.fs_hz
+            rr_pre = rr_l[k][0] if prev is None else (at - prev) / self.fs_hz
             rr_pre = rr_pre if math.isfinite(rr_pre) else math.nan
             taken.append((k, at, label, rr_pre, clean, quality))
         if self.rhythm is not None:  # all beats of the call in one batch, as if one by one
@@ -416,11 +420,11 @@ class DeviceStream:
         for (k, at, _, rr_pre, clean, quality), (rhythm, label, afib) in zip(taken, rhythms):
             events.append(BeatEvent(
                 device_id=self.device_id, sample_index=at, fs_hz=self.fs_hz, label=label,
-                proba={c: round(float(p), 4) for c, p in zip(classes, beats.proba[k])},
-                rr_s={n: round(float(v), 4) for n, v in zip(_RR_NAMES, beats.rr_s[k])},
+                proba={c: round(p, 4) for c, p in zip(classes, proba_l[k])},
+                rr_s={n: round(v, 4) for n, v in zip(_RR_NAMES, rr_l[k])},
                 quality=quality, rhythm=rhythm))
             events.extend(afib)
-            infos.append(BeatInfo(at, label, rr_pre, clean, float(p_v[k])))
+            infos.append(BeatInfo(at, label, rr_pre, clean, p_v_l[k]))
             self.n_beats += 1
             self.beats_per_class[label] = self.beats_per_class.get(label, 0) + 1
         events.extend(self.monitor.process(infos, self.monitor.in_flutter,
