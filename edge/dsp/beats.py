@@ -175,8 +175,10 @@ def rr_intervals_s(beats: np.ndarray, config: WindowConfig) -> np.ndarray:
 
 
 def _clip_rr(rr_samples: np.ndarray, config: WindowConfig) -> np.ndarray:
-    return np.clip(np.asarray(rr_samples, dtype=np.float64) / config.fs_hz,
-                   config.min_rr_s, config.max_rr_s)
+    # np.clip's arithmetic (max, then min) without its wrapper; intervals are never NaN
+    rr = np.asarray(rr_samples, dtype=np.float64) / config.fs_hz
+    np.maximum(rr, config.min_rr_s, out=rr)
+    return np.minimum(rr, config.max_rr_s, out=rr)
 
 
 def _rolling_mean_prefix(rr: np.ndarray, n: int, c: np.ndarray | None = None) -> np.ndarray:
@@ -390,7 +392,7 @@ class BeatWindower:
         hist = list(self._history)
         n_hist = len(hist)
         positions = np.array(hist + ready + nxt, dtype=np.int64)
-        measured = _clip_rr(np.diff(positions), cfg)
+        measured = _clip_rr(positions[1:] - positions[:-1], cfg)
         # intervals before first_new were decided when their end beat was released
         first_new = max(n_hist - 1, 0)
         new = positions[first_new:]
@@ -409,8 +411,7 @@ class BeatWindower:
             mask = np.zeros(intervals.size, dtype=bool)
             mask[first_new:] = unknown_new
             intervals = fill_unknown_rr(intervals, mask, cfg, start=first_new)
-        feats = rr_features(positions, cfg, last_is_final=not nxt,
-                            intervals_s=None if intervals is measured else intervals)
+        feats = rr_features(positions, cfg, last_is_final=not nxt, intervals_s=intervals)
         feats = feats[n_hist:n_hist + len(ready)]
         rr_unknown = np.zeros((len(ready), 2), dtype=bool)
         if unknown_new.any():

@@ -283,6 +283,8 @@ class RPeakDetector:
         # Candidates are tested once n_found samples after them exist (dominance, and the
         # baseline around the R peak used to place it).
         self.n_found = max(self.n_dom, self.n_int)
+        self._dom_before = np.arange(-self.n_dom, 0)  # offsets of the dominance test
+        self._dom_after = np.arange(1, self.n_dom + 1)
         self.n_lookahead = self.n_found + self.n_preblank + self.n_max_conflict + 2
         self.reset()
 
@@ -461,11 +463,23 @@ class RPeakDetector:
         mid = ext[j:j + i1 - i0]
         local = np.flatnonzero((mid > ext[j - 1:j - 1 + i1 - i0])
                                & (mid >= ext[j + 1:j + 1 + i1 - i0]) & (mid > 0))
-        for i in (local + i0).tolist():
-            h = seg[i]
-            if (h > seg[max(0, i - n_dom):i].max(initial=-np.inf)
-                    and h >= seg[i + 1:i + n_dom + 1].max(initial=-np.inf)):
-                self._add_candidate(i + offset, float(h))
+        if local.size > 8:
+            # many local maxima (a long chunk): test them together; the n_dom samples before
+            # and after each, -inf outside the buffer
+            pad = np.full(seg.size + 2 * n_dom, -np.inf)
+            pad[n_dom:n_dom + seg.size] = seg
+            at = local + (i0 + n_dom)  # positions in ``pad``
+            h = pad[at]
+            keep = ((h > np.maximum.reduce(pad[at[:, None] + self._dom_before], axis=1))
+                    & (h >= np.maximum.reduce(pad[at[:, None] + self._dom_after], axis=1)))
+            for i, hi in zip((local[keep] + i0).tolist(), h[keep].tolist()):
+                self._add_candidate(i + offset, hi)
+        else:
+            for i in (local + i0).tolist():
+                h = seg[i]
+                if (h > seg[max(0, i - n_dom):i].max(initial=-np.inf)
+                        and h >= seg[i + 1:i + n_dom + 1].max(initial=-np.inf)):
+                    self._add_candidate(i + offset, float(h))
         self._scan = last_testable + 1
 
     def _add_candidate(self, f: int, height: float) -> None:
@@ -473,16 +487,16 @@ class RPeakDetector:
         bp = self._bp.get(r_lo, f + 1)
         if bp.size == 0:
             return
-        k = int(np.argmax(np.abs(bp)))
+        k = int(np.abs(bp).argmax())
         r_bp = max(r_lo, self._bp.start) + k
         sig = self._sig.get(r_bp - self.n_rsearch // 2, r_bp + self.n_rsearch // 2 + 1)
         s0 = max(r_bp - self.n_rsearch // 2, self._sig.start)
         if sig.size:
             base = float(median(self._sig.get(r_bp - self.n_int, r_bp + self.n_int), 0))
-            r = s0 + int(np.argmax(np.abs(sig - base)))
+            r = s0 + int(np.abs(sig - base).argmax())
         else:
             r = r_bp
-        slope = float(np.max(np.abs(np.diff(bp)))) if bp.size > 1 else 0.0
+        slope = float(np.abs(bp[1:] - bp[:-1]).max()) if bp.size > 1 else 0.0
         valid = not self._is_invalid(r - self.n_int, f)
         hf = self._hf.get(f - self.n_int, f + 1)
         hf_ratio = float(hf.max()) / height if hf.size else 0.0
@@ -703,8 +717,8 @@ class RPeakDetector:
             return False
         if a.shape is None or b.shape is None or a.shape.size != b.shape.size:
             return False
-        x = a.shape - a.shape.mean()
-        y = b.shape - b.shape.mean()
+        x = a.shape - np.add.reduce(a.shape) / a.shape.size  # ndarray.mean's arithmetic
+        y = b.shape - np.add.reduce(b.shape) / b.shape.size
         den = float(np.sqrt(np.dot(x, x) * np.dot(y, y)))
         return den > 0 and float(np.dot(x, y)) / den >= cfg.fast_shape_corr
 
