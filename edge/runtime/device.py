@@ -148,6 +148,7 @@ class DeviceStream:
         self._queued = 0  # samples in the queue
         self._in_block = 0  # samples since the last block end (or drain)
         self.lazy_blocks = bool(lazy_blocks)
+        self._due_cache: int | None = None  # next_due_index() until the stages' state changes
         self._max_hold = max(self.block, int(round(_MAX_HOLD_S * fs_hz)))
         # processing-rate sample counts -> device samples: exact when the rates are equal,
         # else rounded down (a due point found early only costs one call)
@@ -206,7 +207,7 @@ class DeviceStream:
         if self._in_block >= self.block:  # a block ends here
             self._in_block = 0
             if (not self.lazy_blocks or self._queued >= self._max_hold
-                    or self.expected + self._queued >= self.next_due_index()):
+                    or self.expected + self._queued >= self._due()):
                 events.extend(self.drain())
             else:
                 self.n_blocks_held += 1
@@ -232,6 +233,13 @@ class DeviceStream:
             return min(due, self._origin + proc)
         return min(due, self._origin + max(0, int((proc - 2) * self.fs_hz / self.fs_proc_hz)))
 
+    def _due(self) -> int:
+        """:meth:`next_due_index`, computed once per state: it depends only on the stages'
+        state, which changes only when samples are processed (or on a flush or restart)."""
+        if self._due_cache is None:
+            self._due_cache = self.next_due_index()
+        return self._due_cache
+
     @property
     def queued_samples(self) -> int:
         """Samples received but not yet processed (waiting for ``pipeline.min_block_ms``)."""
@@ -248,6 +256,7 @@ class DeviceStream:
     def flush(self) -> list[Event]:
         """End of stream (or before a restart): release the beats still in the pipeline and
         end open alert episodes. The stream can go on after :meth:`restart`."""
+        self._due_cache = None
         events = self.drain()
         events.extend(self._beats(self.pipeline.flush(), limit=self.expected))
         events.extend(self._flutter_changes())
@@ -259,11 +268,13 @@ class DeviceStream:
         events.extend(self.monitor.flush(self.expected))
         if self.rhythm is not None:
             events.extend(self.rhythm.end(self.expected, "end of stream"))
+        self._due_cache = None
         return events
 
     def restart(self, start_index: int) -> None:
         """Reset every stage; the next sample fed has absolute index ``start_index`` (samples
         still queued are dropped: :meth:`flush` first to keep them)."""
+        self._due_cache = None
         self._queue, self._queued, self._in_block = [], 0, 0
         self.pipeline.reset()
         self.quality.reset(start_index)
@@ -317,6 +328,7 @@ class DeviceStream:
         return events
 
     def _feed_piece(self, x: np.ndarray) -> list[Event]:
+        self._due_cache = None
         pipe, timer = self.pipeline, self.timer
         events: list[Event] = []
         beats = pipe.process(x)
