@@ -128,6 +128,10 @@ class BeatPipeline:
         self.featurizer = BeatFeaturizer(classifier.feature_config)
         self.on_stage = on_stage
         self.n_beats = 0
+        # size 0 (nothing in it can change): shared by the calls that release no beat
+        self._no_beats = ClassifiedBeats(np.zeros(0, np.int64), np.zeros(0, np.int64),
+                                         np.zeros(0, object), np.zeros((0, 5), np.float32),
+                                         np.zeros((0, 4), np.float32))
         self.conditioned = Conditioned(0, np.zeros(0), np.zeros(0, dtype=bool))
 
     def reset(self) -> None:
@@ -142,9 +146,7 @@ class BeatPipeline:
 
     def _classify(self, batch: BeatBatch) -> ClassifiedBeats:
         if len(batch) == 0:
-            return ClassifiedBeats(np.zeros(0, np.int64), np.zeros(0, np.int64),
-                                   np.zeros(0, object), np.zeros((0, 5), np.float32),
-                                   np.zeros((0, 4), np.float32))
+            return self._no_beats
         t0 = time.perf_counter()
         beat, feats = self.featurizer.process(batch.windows, batch.rr_s,
                                               batch.window_invalid)

@@ -175,16 +175,28 @@ def rr_intervals_s(beats: np.ndarray, config: WindowConfig) -> np.ndarray:
 
 
 def _clip_rr(rr_samples: np.ndarray, config: WindowConfig) -> np.ndarray:
-    return np.clip(np.asarray(rr_samples, dtype=np.float64) / config.fs_hz,
-                   config.min_rr_s, config.max_rr_s)
+    # np.clip's arithmetic (max, then min) without its wrapper; intervals are never NaN
+    rr = np.asarray(rr_samples, dtype=np.float64) / config.fs_hz
+    np.maximum(rr, config.min_rr_s, out=rr)
+    return np.minimum(rr, config.max_rr_s, out=rr)
 
 
-def _rolling_mean_prefix(rr: np.ndarray, n: int) -> np.ndarray:
-    """out[i] = mean(rr[max(0, i - n + 1) .. i])."""
-    c = np.concatenate([[0.0], np.cumsum(rr)])
+def _rolling_mean_prefix(rr: np.ndarray, n: int, c: np.ndarray | None = None) -> np.ndarray:
+    """out[i] = mean(rr[max(0, i - n + 1) .. i]); ``c``: :func:`_prefix_sums` of ``rr`` if
+    already computed."""
+    if c is None:
+        c = _prefix_sums(rr)
     i = np.arange(rr.size)
     lo = np.maximum(0, i - n + 1)
     return (c[i + 1] - c[lo]) / (i + 1 - lo)
+
+
+def _prefix_sums(rr: np.ndarray) -> np.ndarray:
+    """[0, rr[0], rr[0] + rr[1], ...] (float64, sequential sums)."""
+    c = np.empty(rr.size + 1)
+    c[0] = 0.0
+    np.cumsum(rr, out=c[1:])
+    return c
 
 
 def invalid_flags(beats: np.ndarray, config: WindowConfig,
@@ -248,8 +260,9 @@ def rr_features(beats: np.ndarray, config: WindowConfig, *,
     rr = _clip_rr(np.diff(b), config) if intervals_s is None else np.asarray(intervals_s)
     if rr.shape != (n - 1,):
         raise SignalError(f"need {n - 1} intervals for {n} beats, got shape {rr.shape}")
-    local_rr = _rolling_mean_prefix(rr, config.local_beats)
-    long_rr = _rolling_mean_prefix(rr, config.long_beats)
+    c = _prefix_sums(rr)
+    local_rr = _rolling_mean_prefix(rr, config.local_beats, c)
+    long_rr = _rolling_mean_prefix(rr, config.long_beats, c)
     out = np.zeros((n, 4))
     out[1:, 0] = rr
     out[1:, 2] = local_rr
@@ -281,6 +294,10 @@ class BeatWindower:
         if not history_s > 0:
             raise ConfigError("history_s", "must be positive")
         self.history_samples = int(round(history_s * self.config.fs_hz))
+        cfg = self.config
+        self._align, self._before = cfg.align_samples, cfg.before_samples
+        self._window_end = cfg.align_samples + cfg.after_samples  # last sample + 1, from R
+        self._empty = BeatBatch.empty(cfg.length)  # size 0: shared by the calls with no beat
         self.reset()
 
     def reset(self) -> None:
@@ -331,8 +348,7 @@ class BeatWindower:
         release one."""
         if len(self._pending) < 2:
             return None
-        cfg = self.config
-        return self._pending[0] + cfg.align_samples + cfg.after_samples
+        return self._pending[0] + self._window_end
 
     def flush(self) -> BeatBatch:
         """End of stream: release every pending beat (windows padded with the edge sample)."""
@@ -357,23 +373,26 @@ class BeatWindower:
 
     def _release(self, *, final: bool) -> BeatBatch:
         cfg = self.config
+        if not final and (len(self._pending) < 2
+                          or self._pending[0] + self._window_end > self._n):
+            self._trim()  # nothing to release (most calls)
+            return self._empty
         ready: list[int] = []
         pend = list(self._pending)
+        end, n = self._window_end, self._n
         for i, b in enumerate(pend):
-            has_next = i + 1 < len(pend)
-            window_done = b + cfg.align_samples + cfg.after_samples <= self._n
-            if final or (has_next and window_done):
+            if final or (i + 1 < len(pend) and b + end <= n):
                 ready.append(b)
             else:
                 break
         if not ready:
             self._trim()
-            return BeatBatch.empty(cfg.length)
+            return self._empty
         nxt = pend[len(ready):len(ready) + 1]
         hist = list(self._history)
         n_hist = len(hist)
         positions = np.array(hist + ready + nxt, dtype=np.int64)
-        measured = _clip_rr(np.diff(positions), cfg)
+        measured = _clip_rr(positions[1:] - positions[:-1], cfg)
         # intervals before first_new were decided when their end beat was released
         first_new = max(n_hist - 1, 0)
         new = positions[first_new:]
@@ -392,8 +411,7 @@ class BeatWindower:
             mask = np.zeros(intervals.size, dtype=bool)
             mask[first_new:] = unknown_new
             intervals = fill_unknown_rr(intervals, mask, cfg, start=first_new)
-        feats = rr_features(positions, cfg, last_is_final=not nxt,
-                            intervals_s=None if intervals is measured else intervals)
+        feats = rr_features(positions, cfg, last_is_final=not nxt, intervals_s=intervals)
         feats = feats[n_hist:n_hist + len(ready)]
         rr_unknown = np.zeros((len(ready), 2), dtype=bool)
         if unknown_new.any():
@@ -418,13 +436,12 @@ class BeatWindower:
         return BeatBatch(np.array(ready, dtype=np.int64), win, feats, window_bad, rr_unknown)
 
     def _trim(self) -> None:
-        cfg = self.config
         oldest = self._n - self.history_samples
         if self._pending:
             oldest = min(oldest, self._pending[0])
-        first_needed = oldest + cfg.align_samples - cfg.before_samples - 1
+        first_needed = oldest + self._align - self._before - 1
         self._sig.trim_before(first_needed)
-        if self._last_released is not None:
-            keep_from = self._last_released + min(0, cfg.align_samples - cfg.before_samples)
+        if self._invalid_runs and self._last_released is not None:
+            keep_from = self._last_released + min(0, self._align - self._before)
             while self._invalid_runs and self._invalid_runs[0][1] <= keep_from:
                 self._invalid_runs.popleft()

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edge.dsp import scisig as signal
+from edge.dsp.kernels import SosStream
 from edge.errors import ConfigError, SignalError
 
 __all__ = ["FilterConfig", "SosFilter", "EcgFilter", "design_ecg_sos"]
@@ -105,11 +106,12 @@ class SosFilter:
         self.sos = sos
         self.settle_on_first = settle_on_first
         self._zi_unit = signal.sosfilt_zi(sos) if settle_on_first else None
-        self._zi: np.ndarray | None = None
+        self._stream = SosStream(sos)  # the state, updated in place chunk by chunk
+        self._started = False
 
     def reset(self) -> None:
         """Forget the state: the next chunk starts a new stream."""
-        self._zi = None
+        self._started = False
 
     def process(self, x: np.ndarray) -> np.ndarray:
         """Filter one chunk (1-D, any length including 0); returns float64 of the same length."""
@@ -118,13 +120,10 @@ class SosFilter:
             raise SignalError(f"SosFilter expects a 1-D chunk, got shape {x.shape}")
         if x.size == 0:
             return x.copy()
-        if self._zi is None:
-            if self._zi_unit is not None:
-                self._zi = self._zi_unit * x[0]
-            else:
-                self._zi = np.zeros((self.sos.shape[0], 2))
-        y, self._zi = signal.sosfilt(self.sos, x, zi=self._zi)
-        return y
+        if not self._started:
+            self._stream.set_state(self._zi_unit * x[0] if self._zi_unit is not None else None)
+            self._started = True
+        return self._stream(x)
 
 
 class EcgFilter(SosFilter):

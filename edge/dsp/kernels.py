@@ -10,6 +10,9 @@ the contract scipy's public wrappers use, so the results are bit-identical to
 ``sosfilt(sos, x, zi) -> (y, zf)``   cascaded second-order sections, state in and out
 ``sosfilt_zi(sos)``                  step-response steady state (numpy; scipy's arithmetic)
 ``upfirdn(h, x, up, down)``          upsample, FIR filter, downsample (zero extension)
+``SosStream(sos, zi)``               a stream's sosfilt: sections checked once, state kept and
+                                     updated in place (no per-chunk checks or state copies;
+                                     the same kernel, so the same numbers)
 
 The kernels are float64 (scipy computes in float64 for every real input the device sees).
 On a scipy whose files or kernel signatures differ, loading (or a probe run on a tiny input
@@ -30,7 +33,8 @@ import numpy as np
 
 from edge.errors import SignalError
 
-__all__ = ["KERNELS", "Kernels", "load_kernels", "sosfilt", "sosfilt_zi", "upfirdn"]
+__all__ = ["KERNELS", "Kernels", "SosStream", "load_kernels", "sosfilt", "sosfilt_zi",
+           "upfirdn"]
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +47,9 @@ class Kernels(NamedTuple):
     source: str
     sosfilt: Callable[[np.ndarray, np.ndarray, np.ndarray | None], tuple[np.ndarray, np.ndarray]]
     upfirdn: Callable[..., np.ndarray]
+    #: ``sosfilt_inplace(sos, y, z)``: checked C-contiguous float64 ``sos`` (n, 6), ``y``
+    #: (1, m) filtered in place, state ``z`` (1, n, 2) updated in place.
+    sosfilt_inplace: Callable[[np.ndarray, np.ndarray, np.ndarray], None] | None = None
 
 
 # ---------------------------------------------------------------- shared argument handling
@@ -118,7 +125,7 @@ def _direct_kernels(scipy_dir: str) -> Kernels:
         k_apply(x, h_trans_flip, out, up, down, 0, _CONSTANT_MODE_UPFIRDN, 0)
         return out
 
-    return Kernels("direct", sosfilt, upfirdn)
+    return Kernels("direct", sosfilt, upfirdn, k_sosfilt)
 
 
 def _upfirdn_args(h, x, up, down) -> tuple[np.ndarray, np.ndarray, int, int]:
@@ -154,7 +161,10 @@ def _scipy_kernels() -> Kernels:
         h, x, up, down = _upfirdn_args(h, x, up, down)
         return signal.upfirdn(h, x, up, down)
 
-    return Kernels("scipy", sosfilt, upfirdn)
+    def sosfilt_inplace(sos, y, z):
+        y[0], z[0] = signal.sosfilt(sos, y[0], zi=z[0])
+
+    return Kernels("scipy", sosfilt, upfirdn, sosfilt_inplace)
 
 
 # ---------------------------------------------------------------- selection
@@ -170,6 +180,10 @@ def _probe(k: Kernels) -> None:
         prev_x, prev_y = xn, yn
     if not (np.allclose(y, want, rtol=1e-12, atol=0) and zf.shape == (1, 2)):
         raise ImportError("sosfilt kernel probe failed")
+    y2, z2 = x.reshape(1, -1).copy(), np.array([[[0.125, 0.0]]])
+    k.sosfilt_inplace(sos, y2, z2)
+    if not (np.array_equal(y2[0], y) and np.array_equal(z2[0], zf)):
+        raise ImportError("in-place sosfilt kernel probe failed")
     h = np.array([0.5, 1.0, 0.5])
     if not np.allclose(k.upfirdn(h, x, 2, 3), np.convolve(np.kron(x, [1.0, 0.0]), h)[::3][:3]):
         raise ImportError("upfirdn kernel probe failed")
@@ -209,6 +223,41 @@ def sosfilt(sos: np.ndarray, x: np.ndarray,
     (n_sections, 2; None = at rest). Returns ``(y, zf)``, both float64; ``zi`` is not modified.
     Bit-identical to ``scipy.signal.sosfilt(sos, x, zi=zi)``."""
     return _KERNELS.sosfilt(sos, x, zi)
+
+
+class SosStream:
+    """:func:`sosfilt` for a stream, its state kept here: the sections are checked once, and
+    each chunk is filtered with the state updated in place -- no per-chunk argument checks or
+    state copies (a wearable's 20-ms chunks make those the cost). The same kernel on the same
+    numbers, so every chunk's output is bit-identical to ``sosfilt(sos, x, zi=state)``.
+
+    Parameters
+    ----------
+    sos : (n_sections, 6) sections.
+    zi : initial state (n_sections, 2); None = at rest.
+    """
+
+    def __init__(self, sos: np.ndarray, zi: np.ndarray | None = None) -> None:
+        self.sos = np.array(_as_sos(sos), dtype=np.float64, order="C")  # own copy
+        self._kernel = _KERNELS.sosfilt_inplace
+        self.set_state(zi)
+
+    def set_state(self, zi: np.ndarray | None) -> None:
+        """Set the state (n_sections, 2; None = at rest)."""
+        self._z = _as_zi(zi, self.sos.shape[0])  # a fresh C-contiguous (1, n, 2) copy
+
+    @property
+    def state(self) -> np.ndarray:
+        """A copy of the current state, (n_sections, 2)."""
+        return self._z[0].copy()
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """Filter the next chunk (1-D real); returns float64 of its length."""
+        if not (type(x) is np.ndarray and x.ndim == 1 and x.dtype.kind == "f"):
+            x = _as_signal(x)
+        y = np.array(x, dtype=np.float64, order="C").reshape(1, -1)
+        self._kernel(self.sos, y, self._z)
+        return y.reshape(-1)
 
 
 def upfirdn(h: np.ndarray, x: np.ndarray, up: int = 1, down: int = 1) -> np.ndarray:

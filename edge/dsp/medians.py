@@ -2,8 +2,8 @@
 
 ``median_of(values)``   a short sequence of Python floats (e.g. the last 8 QRS levels), in plain
                         Python: the middle value, or the mean of the middle two
-``median(x, axis)``     an array along one axis (``np.partition`` + the same arithmetic as
-                        ``np.median``: bit-identical)
+``median(x, axis)``     an array along one axis (``np.partition``, or ``np.sort`` for 2-D, + the
+                        same arithmetic as ``np.median``: bit-identical)
 ``sorted_percentiles(rows, qs)``  percentiles of each row of an already row-sorted array, with
                         ``np.percentile``'s arithmetic (method 'linear': bit-identical)
 
@@ -28,9 +28,18 @@ def median_of(values: Iterable[float]) -> float:
 
 
 def median(x: np.ndarray, axis: int) -> np.ndarray:
-    """``np.median(x, axis)`` (bit-identical for finite ``x``)."""
+    """``np.median(x, axis)`` (bit-identical for finite ``x``).
+
+    A 2-D array is sorted along ``axis`` rather than partitioned: the same middle values
+    (order statistics do not depend on the algorithm that finds them), found 2-3x faster for
+    beat windows (n, 252) along axis 1 and ~3x for a template's 16 beats along axis 0."""
     n = x.shape[axis]
     k = n // 2
+    if x.ndim == 2 and n > 0 and axis in (0, 1):
+        s = np.sort(x, axis=axis)
+        if axis == 0:
+            return s[k].copy() if n % 2 else (s[k - 1] + s[k]) / 2
+        return s[:, k].copy() if n % 2 else (s[:, k - 1] + s[:, k]) / 2
     if n % 2:
         return np.take(np.partition(x, k, axis=axis), k, axis=axis)
     part = np.partition(x, [k - 1, k], axis=axis)

@@ -184,7 +184,7 @@ class Preprocessor:
             # Carry the mask through the same resampler: any invalid input nearby -> invalid.
             v = self._valid_resampler.process(invalid.astype(np.float64))
             valid = v < 0.05
-        self.n_invalid += int((~valid).sum())
+        self.n_invalid += valid.size - int(np.count_nonzero(valid))
         out = Conditioned(self._n_out, y, valid)
         self._n_out += y.size
         return out

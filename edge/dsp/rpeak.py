@@ -84,6 +84,7 @@ import numpy as np
 
 from edge.dsp import scisig as signal
 from edge.dsp.buffer import SampleBuffer
+from edge.dsp.kernels import SosStream
 from edge.dsp.medians import median, median_of
 from edge.dsp.preprocess import PROCESSING_FS_HZ, Conditioned
 from edge.errors import ConfigError, SignalError
@@ -212,6 +213,7 @@ class _EnergyChannel:
     def __init__(self, low_hz: float, high_hz: float, fs_hz: float, n_avg: int,
                  n_avg2: int | None = None) -> None:
         self.sos = signal.butter(2, [low_hz, high_hz], btype="bandpass", fs=fs_hz, output="sos")
+        self._filter = SosStream(self.sos)
         self.n_avg = n_avg
         self.box = np.full(n_avg, 1.0 / n_avg)
         self.box2 = np.full(n_avg2, 1.0 / n_avg2) if n_avg2 else None
@@ -219,17 +221,22 @@ class _EnergyChannel:
         self.reset()
 
     def reset(self) -> None:
-        self.zi = np.zeros((self.sos.shape[0], 2))
+        self._filter.set_state(None)
         self.deriv_hist = np.zeros(4)
         self.abs_hist = np.zeros(self.n_hist)
 
     def process(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """(band-passed signal, averaged |derivative|, second average or None) of one chunk."""
-        bp, self.zi = signal.sosfilt(self.sos, x, zi=self.zi)
-        ext = np.concatenate([self.deriv_hist, bp])
-        d = (2 * ext[4:] + ext[3:-1] - ext[1:-3] - 2 * ext[:-4]) / 8.0
+        bp = self._filter(x)
+        ext = np.concatenate((self.deriv_hist, bp))
+        # (2 x[n] + x[n-1] - x[n-3] - 2 x[n-4]) / 8, operation by operation in that order
+        d = np.multiply(ext[4:], 2.0)
+        d += ext[3:-1]
+        d -= ext[1:-3]
+        d -= 2.0 * ext[:-4]
+        d /= 8.0
         self.deriv_hist = ext[-4:]
-        ext2 = np.concatenate([self.abs_hist, np.abs(d)])
+        ext2 = np.concatenate((self.abs_hist, np.abs(d, out=d)))
         feat = np.convolve(ext2[self.n_hist - (self.n_avg - 1):], self.box, mode="valid")
         feat2 = None
         if self.box2 is not None:
@@ -276,6 +283,8 @@ class RPeakDetector:
         # Candidates are tested once n_found samples after them exist (dominance, and the
         # baseline around the R peak used to place it).
         self.n_found = max(self.n_dom, self.n_int)
+        self._dom_before = np.arange(-self.n_dom, 0)  # offsets of the dominance test
+        self._dom_after = np.arange(1, self.n_dom + 1)
         self.n_lookahead = self.n_found + self.n_preblank + self.n_max_conflict + 2
         self.reset()
 
@@ -343,10 +352,11 @@ class RPeakDetector:
         if chunk.sample_index != self._n:
             raise SignalError(f"chunk starts at sample {chunk.sample_index}, expected {self._n}; "
                               "call reset() to start a new stream")
-        bad = ~np.isfinite(x)
-        if bad.any():
+        valid = np.asarray(chunk.valid, dtype=bool)
+        if not np.isfinite(x).all():
+            bad = ~np.isfinite(x)
             x = np.where(bad, 0.0, x)
-        valid = np.asarray(chunk.valid, dtype=bool) & ~bad
+            valid = valid & ~bad
         start = self._n
         bp, feat, env = self._qrs_channel.process(x)
         self._sig.append(x)
@@ -355,8 +365,8 @@ class RPeakDetector:
         self._env.append(env)
         self._hf.append(self._hf_channel.process(x)[1])
         self._n += x.size
-        inv = np.flatnonzero(~valid)
-        if inv.size:
+        if not valid.all():
+            inv = np.flatnonzero(~valid)
             # Merge runs of invalid samples into [a, b] intervals widened by settle time.
             splits = np.flatnonzero(np.diff(inv) > 1)
             a_idx = np.concatenate([[inv[0]], inv[splits + 1]]) + start
@@ -446,14 +456,30 @@ class RPeakDetector:
         # Dominance: strictly greater than the n_dom samples before, >= the n_dom after
         # (samples outside the buffer do not count). Only a positive local maximum can
         # dominate, so those few are tested one by one.
-        ext = np.concatenate([[-np.inf], seg, [-np.inf]])
-        mid = ext[i0 + 1:i1 + 1]
-        local = np.flatnonzero((mid > ext[i0:i1]) & (mid >= ext[i0 + 2:i1 + 2]) & (mid > 0))
-        for i in (local + i0).tolist():
-            h = seg[i]
-            if (h > seg[max(0, i - n_dom):i].max(initial=-np.inf)
-                    and h >= seg[i + 1:i + n_dom + 1].max(initial=-np.inf)):
-                self._add_candidate(i + offset, float(h))
+        if i0 >= 1 and i1 < seg.size:  # both neighbours inside the buffer (the usual case)
+            ext, j = seg, i0
+        else:
+            ext, j = np.concatenate(([-np.inf], seg, [-np.inf])), i0 + 1
+        mid = ext[j:j + i1 - i0]
+        local = np.flatnonzero((mid > ext[j - 1:j - 1 + i1 - i0])
+                               & (mid >= ext[j + 1:j + 1 + i1 - i0]) & (mid > 0))
+        if local.size > 8:
+            # many local maxima (a long chunk): test them together; the n_dom samples before
+            # and after each, -inf outside the buffer
+            pad = np.full(seg.size + 2 * n_dom, -np.inf)
+            pad[n_dom:n_dom + seg.size] = seg
+            at = local + (i0 + n_dom)  # positions in ``pad``
+            h = pad[at]
+            keep = ((h > np.maximum.reduce(pad[at[:, None] + self._dom_before], axis=1))
+                    & (h >= np.maximum.reduce(pad[at[:, None] + self._dom_after], axis=1)))
+            for i, hi in zip((local[keep] + i0).tolist(), h[keep].tolist()):
+                self._add_candidate(i + offset, hi)
+        else:
+            for i in (local + i0).tolist():
+                h = seg[i]
+                if (h > seg[max(0, i - n_dom):i].max(initial=-np.inf)
+                        and h >= seg[i + 1:i + n_dom + 1].max(initial=-np.inf)):
+                    self._add_candidate(i + offset, float(h))
         self._scan = last_testable + 1
 
     def _add_candidate(self, f: int, height: float) -> None:
@@ -461,16 +487,16 @@ class RPeakDetector:
         bp = self._bp.get(r_lo, f + 1)
         if bp.size == 0:
             return
-        k = int(np.argmax(np.abs(bp)))
+        k = int(np.abs(bp).argmax())
         r_bp = max(r_lo, self._bp.start) + k
         sig = self._sig.get(r_bp - self.n_rsearch // 2, r_bp + self.n_rsearch // 2 + 1)
         s0 = max(r_bp - self.n_rsearch // 2, self._sig.start)
         if sig.size:
             base = float(median(self._sig.get(r_bp - self.n_int, r_bp + self.n_int), 0))
-            r = s0 + int(np.argmax(np.abs(sig - base)))
+            r = s0 + int(np.abs(sig - base).argmax())
         else:
             r = r_bp
-        slope = float(np.max(np.abs(np.diff(bp)))) if bp.size > 1 else 0.0
+        slope = float(np.abs(bp[1:] - bp[:-1]).max()) if bp.size > 1 else 0.0
         valid = not self._is_invalid(r - self.n_int, f)
         hf = self._hf.get(f - self.n_int, f + 1)
         hf_ratio = float(hf.max()) / height if hf.size else 0.0
@@ -691,8 +717,8 @@ class RPeakDetector:
             return False
         if a.shape is None or b.shape is None or a.shape.size != b.shape.size:
             return False
-        x = a.shape - a.shape.mean()
-        y = b.shape - b.shape.mean()
+        x = a.shape - np.add.reduce(a.shape) / a.shape.size  # ndarray.mean's arithmetic
+        y = b.shape - np.add.reduce(b.shape) / b.shape.size
         den = float(np.sqrt(np.dot(x, x) * np.dot(y, y)))
         return den > 0 and float(np.dot(x, y)) / den >= cfg.fast_shape_corr
 

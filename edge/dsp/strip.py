@@ -91,16 +91,20 @@ class StripDecimator:
         first = max(0, self._next - start_index)
         if first >= n:
             return []
-        idx = np.arange(first, n, self.factor)
-        self._next = start_index + int(idx[-1]) + self.factor
-        vals = np.round(filtered_mv[idx], self.config.decimals)
-        ok = valid[idx] & np.isfinite(vals)
-        kept = [float(v) if k else None for v, k in zip(vals.tolist(), ok.tolist())]
+        step = self.factor
+        vals = filtered_mv[first::step].round(self.config.decimals)  # np.round's arithmetic
+        self._next = start_index + first + (vals.size - 1) * step + step
+        ok = valid[first::step]
+        if ok.all() and np.isfinite(vals).all():
+            kept = vals.tolist()
+        else:
+            ok = ok & np.isfinite(vals)
+            kept = [float(v) if k else None for v, k in zip(vals.tolist(), ok.tolist())]
         out: list[StripPiece] = []
         pos = 0
         while pos < len(kept):
             if self._start is None:
-                self._start = start_index + int(idx[pos])
+                self._start = start_index + first + pos * step
             take = min(self.n_piece - len(self._buf), len(kept) - pos)
             self._buf.extend(kept[pos:pos + take])
             pos += take

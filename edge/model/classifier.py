@@ -89,6 +89,7 @@ class BeatClassifier:
         self._mean = np.asarray(feats.standardize.mean, dtype=np.float32)
         self._std = np.asarray(feats.standardize.std, dtype=np.float32)
         self.classes = self.contract.classes
+        self._beat_shape = (self.window.length, 2)
         self._interp = create_interpreter(data, num_threads=num_threads, name=str(path))
         self.quantized = self._check_tensors(allow_float)
         self.model_version = self.contract.model_version
@@ -202,14 +203,20 @@ class BeatClassifier:
     def _quantize(self, x: np.ndarray, port: _Port) -> np.ndarray:
         if not self.quantized:
             return x.astype(np.float32)
-        q = np.round(x / port.scale) + port.zero_point
-        return np.clip(q, -128, 127).astype(np.int8)
+        # round(x / scale) + zero point, clipped to int8: np.round's arithmetic (rint for 0
+        # decimals) and np.clip's (max then min), in place on one temporary
+        q = x / port.scale
+        np.rint(q, out=q)
+        q += port.zero_point
+        np.maximum(q, -128, out=q)
+        np.minimum(q, 127, out=q)
+        return q.astype(np.int8)
 
     def _run(self, beat: np.ndarray, features: np.ndarray,
              embedding: bool) -> tuple[np.ndarray, np.ndarray | None]:
         b = np.asarray(beat, dtype=np.float32)
         f = apply_standardization(features, self._mean, self._std)
-        if b.ndim != 3 or b.shape[1:] != (self.window.length, 2) or f.shape[0] != b.shape[0]:
+        if b.ndim != 3 or b.shape[1:] != self._beat_shape or f.shape[0] != b.shape[0]:
             raise ModelError(f"beat inputs of shape {b.shape} / {f.shape} do not fit the model")
         if embedding and self._emb is None:
             raise ModelError(f"{self.path.name} has no embedding output: convert the model "

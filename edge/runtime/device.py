@@ -148,6 +148,7 @@ class DeviceStream:
         self._queued = 0  # samples in the queue
         self._in_block = 0  # samples since the last block end (or drain)
         self.lazy_blocks = bool(lazy_blocks)
+        self._due_cache: int | None = None  # next_due_index() until the stages' state changes
         self._max_hold = max(self.block, int(round(_MAX_HOLD_S * fs_hz)))
         # processing-rate sample counts -> device samples: exact when the rates are equal,
         # else rounded down (a due point found early only costs one call)
@@ -206,7 +207,7 @@ class DeviceStream:
         if self._in_block >= self.block:  # a block ends here
             self._in_block = 0
             if (not self.lazy_blocks or self._queued >= self._max_hold
-                    or self.expected + self._queued >= self.next_due_index()):
+                    or self.expected + self._queued >= self._due()):
                 events.extend(self.drain())
             else:
                 self.n_blocks_held += 1
@@ -232,6 +233,13 @@ class DeviceStream:
             return min(due, self._origin + proc)
         return min(due, self._origin + max(0, int((proc - 2) * self.fs_hz / self.fs_proc_hz)))
 
+    def _due(self) -> int:
+        """:meth:`next_due_index`, computed once per state: it depends only on the stages'
+        state, which changes only when samples are processed (or on a flush or restart)."""
+        if self._due_cache is None:
+            self._due_cache = self.next_due_index()
+        return self._due_cache
+
     @property
     def queued_samples(self) -> int:
         """Samples received but not yet processed (waiting for ``pipeline.min_block_ms``)."""
@@ -248,6 +256,7 @@ class DeviceStream:
     def flush(self) -> list[Event]:
         """End of stream (or before a restart): release the beats still in the pipeline and
         end open alert episodes. The stream can go on after :meth:`restart`."""
+        self._due_cache = None
         events = self.drain()
         events.extend(self._beats(self.pipeline.flush(), limit=self.expected))
         events.extend(self._flutter_changes())
@@ -259,11 +268,13 @@ class DeviceStream:
         events.extend(self.monitor.flush(self.expected))
         if self.rhythm is not None:
             events.extend(self.rhythm.end(self.expected, "end of stream"))
+        self._due_cache = None
         return events
 
     def restart(self, start_index: int) -> None:
         """Reset every stage; the next sample fed has absolute index ``start_index`` (samples
         still queued are dropped: :meth:`flush` first to keep them)."""
+        self._due_cache = None
         self._queue, self._queued, self._in_block = [], 0, 0
         self.pipeline.reset()
         self.quality.reset(start_index)
@@ -317,6 +328,7 @@ class DeviceStream:
         return events
 
     def _feed_piece(self, x: np.ndarray) -> list[Event]:
+        self._due_cache = None
         pipe, timer = self.pipeline, self.timer
         events: list[Event] = []
         beats = pipe.process(x)
@@ -387,23 +399,27 @@ class DeviceStream:
         classes = self.classifier.classes
         p_v = v_probabilities(beats.proba, classes)  # for the vt gate
         taken: list[tuple[int, int, str, float, bool, str]] = []
+        # Python lists once per call, not numpy scalars per beat (the same values)
+        idx_l, label_l, near_l = idx.tolist(), beats.label.tolist(), near.tolist()
+        pre_unknown = beats.rr_unknown[:, 0].tolist()
+        rr_l, proba_l, p_v_l = beats.rr_s.tolist(), beats.proba.tolist(), p_v.tolist()
         for k in range(len(beats)):
-            at = int(idx[k])
+            at = idx_l[k]
             if at < self._origin or (limit is not None and at >= limit):
                 continue
-            label = str(beats.label[k])
+            label = str(label_l[k])
             horizon = at + self._quality_lag
             quality = self.quality.level_at(at, horizon)
-            if near[k]:
+            if near_l[k]:
                 self.n_near_invalid += 1
                 if QUALITY_RANK[quality] < QUALITY_RANK[_NEAR_INVALID]:
                     quality = _NEAR_INVALID
             prev = self._prev_beat
             clean = (prev is not None and prev >= self._barrier
-                     and not beats.rr_unknown[k, 0]
+                     and not pre_unknown[k]
                      and self.quality.worst_between(prev, at + 1, horizon) == "good")
             self._prev_beat = at
-            rr_pre = float(beats.rr_s[k][0]) if prev is None else (at - prev) / self.fs_hz
+            rr_pre = rr_l[k][0] if prev is None else (at - prev) / self.fs_hz
             rr_pre = rr_pre if math.isfinite(rr_pre) else math.nan
             taken.append((k, at, label, rr_pre, clean, quality))
         if self.rhythm is not None:  # all beats of the call in one batch, as if one by one
@@ -416,11 +432,11 @@ class DeviceStream:
         for (k, at, _, rr_pre, clean, quality), (rhythm, label, afib) in zip(taken, rhythms):
             events.append(BeatEvent(
                 device_id=self.device_id, sample_index=at, fs_hz=self.fs_hz, label=label,
-                proba={c: round(float(p), 4) for c, p in zip(classes, beats.proba[k])},
-                rr_s={n: round(float(v), 4) for n, v in zip(_RR_NAMES, beats.rr_s[k])},
+                proba={c: round(p, 4) for c, p in zip(classes, proba_l[k])},
+                rr_s={n: round(v, 4) for n, v in zip(_RR_NAMES, rr_l[k])},
                 quality=quality, rhythm=rhythm))
             events.extend(afib)
-            infos.append(BeatInfo(at, label, rr_pre, clean, float(p_v[k])))
+            infos.append(BeatInfo(at, label, rr_pre, clean, p_v_l[k]))
             self.n_beats += 1
             self.beats_per_class[label] = self.beats_per_class.get(label, 0) + 1
         events.extend(self.monitor.process(infos, self.monitor.in_flutter,

@@ -92,3 +92,44 @@ def test_excluded_beats_never_join_the_template(rng):
     fz = BeatFeaturizer()
     parts = [fz.process(w[i:i + 7], rr[i:i + 7], exclude[i:i + 7]) for i in range(0, 40, 7)]
     np.testing.assert_allclose(np.concatenate([p[1] for p in parts]), whole[1], atol=1e-6)
+
+
+def _reference_inputs(w, templates, rr_s, rhythm, config):
+    """The model inputs written the plain way (numpy's ptp, clip, stack, mean, sum and
+    concatenate): the featurizer must give these numbers bit for bit."""
+    amp = np.maximum(np.ptp(templates, axis=1), config.min_amplitude_mv)[:, None]
+    ch0 = np.clip(w / amp, -config.clip, config.clip)
+    ch1 = np.clip((w - templates) / amp, -config.clip, config.clip)
+    beat = np.stack([ch0, ch1], axis=-1).astype(np.float32)
+    wc = w - w.mean(axis=1, keepdims=True)
+    tc = templates - templates.mean(axis=1, keepdims=True)
+    denom = np.sqrt((wc ** 2).sum(1) * (tc ** 2).sum(1))
+    corr = np.where(denom > 0, (wc * tc).sum(1) / np.maximum(denom, 1e-12), 1.0)
+    diff_rel = np.sqrt(((w - templates) ** 2).sum(1) / np.maximum((templates ** 2).sum(1), 1e-6))
+    morph = np.stack([corr, np.log(diff_rel + 1e-3)], axis=1)
+    lg = np.log(np.maximum(rr_s, 1e-3))
+    pre, post, loc, lng = lg.T
+    ratios = np.stack([pre - loc, pre - lng, post - pre, post - loc, loc - lng, post - lng], 1)
+    rr_part = np.concatenate([rr_s, ratios], axis=1).astype(np.float32)
+    return beat, np.concatenate([rr_part, morph, rhythm], axis=1).astype(np.float32)
+
+
+@pytest.mark.parametrize("n", [1, 2, 13])
+def test_model_inputs_are_bit_identical_to_the_plain_formulas(n, rng):
+    from edge.dsp.features import _inputs_from
+
+    config = FeatureConfig()
+    w = rng.standard_normal((n, 252)) * rng.uniform(0.01, 8.0, (n, 1))  # some beyond the clip
+    templates = rng.standard_normal((n, 252)) * 0.5
+    templates[0] = 0.0  # a flat template: amplitude floor, zero correlation denominator
+    w[-1, :10] = np.nan  # NaN stays NaN, as in numpy's own functions
+    rr = rng.uniform(0.0, 2.5, (n, 4))  # 0 s intervals hit the log floor
+    rhythm = rng.standard_normal((n, 2))
+    beat, feats = _inputs_from(w, templates, rr, rhythm, config)
+    beat_ref, feats_ref = _reference_inputs(w, templates, rr, rhythm, config)
+    assert beat.dtype == np.float32 and feats.dtype == np.float32
+    assert beat.shape == (n, 252, 2) and feats.shape == (n, len(FEATURE_NAMES))
+    np.testing.assert_array_equal(beat.view(np.uint32), beat_ref.view(np.uint32))
+    np.testing.assert_array_equal(feats.view(np.uint32), feats_ref.view(np.uint32))
+    np.testing.assert_array_equal(rr_ratio_features(rr).view(np.uint32),
+                                  feats_ref[:, :10].view(np.uint32))

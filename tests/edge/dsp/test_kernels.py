@@ -149,9 +149,59 @@ def test_fallback_to_public_scipy_when_the_direct_load_fails(damaged, tmp_path, 
     np.testing.assert_array_equal(zf, zf_ref)
     np.testing.assert_array_equal(k.upfirdn(np.ones(5), x, 3, 2),
                                   signal.upfirdn(np.ones(5), x, 3, 2))
+    y2, z2 = x.reshape(1, -1).copy(), zi.reshape(1, 2, 2).copy()
+    k.sosfilt_inplace(np.ascontiguousarray(sos), y2, z2)  # what SosStream runs
+    np.testing.assert_array_equal(y2[0], y_ref)
+    np.testing.assert_array_equal(z2[0], zf_ref)
 
 
 def test_a_copy_of_the_real_files_loads_directly(tmp_path, monkeypatch):
     for name in ("scipy.signal._sosfilt", "scipy.signal._upfirdn_apply"):
         monkeypatch.delitem(sys.modules, name, raising=False)
     assert load_kernels(str(_fake_scipy_dir(tmp_path, damaged="none"))).source == "direct"
+
+
+@pytest.mark.parametrize("sizes", [1, 7, 36, "random"])
+def test_sos_stream_equals_scipy_bitwise_over_any_chunking(sizes, rng):
+    sos = _random_sos(rng, 3)
+    x = rng.standard_normal(3000) * 10
+    zi = kernels.sosfilt_zi(sos) * x[0]
+    whole, zf_whole = signal.sosfilt(sos, x, zi=zi)
+    stream = kernels.SosStream(sos, zi)
+    parts, pos = [], 0
+    while pos < x.size:
+        step = int(rng.integers(1, 50)) if sizes == "random" else sizes
+        parts.append(stream(x[pos:pos + step]))
+        pos += step
+    np.testing.assert_array_equal(np.concatenate(parts), whole)
+    np.testing.assert_array_equal(stream.state, zf_whole)
+    stream.set_state(None)  # at rest again
+    np.testing.assert_array_equal(stream(x), signal.sosfilt(sos, x))
+
+
+def test_sos_stream_owns_its_sections_and_state_and_checks_them_once(rng):
+    sos = _random_sos(rng, 2)
+    zi = rng.standard_normal((2, 2))
+    x = rng.standard_normal(100)
+    stream = kernels.SosStream(sos, zi)
+    want, _ = signal.sosfilt(sos.copy(), x, zi=zi.copy())
+    sos[:] = 0.0  # the caller's arrays may change afterwards
+    zi[:] = 0.0
+    np.testing.assert_array_equal(stream(x), want)
+    state = stream.state
+    state[:] = 1e9  # a copy
+    assert not np.array_equal(stream.state, state)
+    with pytest.raises(SignalError, match="shape"):
+        kernels.SosStream(np.ones((2, 5)))
+    with pytest.raises(SignalError, match="ones"):
+        kernels.SosStream(np.array([[1.0, 0, 0, 2.0, 0, 0]]))
+    with pytest.raises(SignalError, match="1-D"):
+        kernels.SosStream(_random_sos(rng, 1))(np.ones((2, 3)))
+    with pytest.raises(SignalError, match="zi must have shape"):
+        kernels.SosStream(_random_sos(rng, 1), np.zeros((2, 2)))
+
+
+def test_sos_stream_casts_integer_chunks_as_sosfilt_does(rng):
+    sos = _random_sos(rng, 2)
+    x = (rng.standard_normal(400) * 1000).astype(np.int16)
+    np.testing.assert_array_equal(kernels.SosStream(sos)(x), signal.sosfilt(sos, x))

@@ -4,12 +4,16 @@ import pytest
 from edge.dsp.medians import median, median_of, sorted_percentiles
 
 
-@pytest.mark.parametrize("shape", [(1,), (2,), (7,), (8,), (16, 252), (15, 9), (3, 4, 5)])
+@pytest.mark.parametrize("shape", [(1,), (2,), (7,), (8,), (16, 252), (15, 9), (3, 4, 5),
+                                   (1, 252), (12, 252), (1, 1), (4, 1), (2, 3)])
 def test_median_is_np_median_bit_for_bit(shape, rng):
     x = rng.standard_normal(shape) * rng.uniform(0.1, 10)
     for axis in range(len(shape)):
         got, want = median(x, axis), np.median(x, axis=axis)
         assert np.array_equal(got, want)
+        assert got.shape == want.shape and got.dtype == want.dtype
+        ties = np.round(x)  # many equal values: the middle ones are still the same
+        assert np.array_equal(median(ties, axis), np.median(ties, axis=axis))
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 8, 9])

@@ -178,3 +178,19 @@ def test_load_errors_name_the_file(tmp_path):
     with pytest.raises(ContractError, match=r"other\.tflite: model contract field") as info:
         BeatClassifier(other, window=WindowConfig(before_ms=300.0))
     assert info.value.path == str(other) and info.value.field
+
+
+def test_quantization_is_numpys_round_and_clip_bit_for_bit(clf, rng):
+    # the in-place quantization must give np.clip(np.round(x / scale) + zero, -128, 127)
+    x = (rng.standard_normal((40, 252, 2)) * 200 * clf._beat.scale).astype(np.float32)
+    x[0, :4, 0] = np.array([0.5, 1.5, -0.5, -2.5], np.float32) * clf._beat.scale  # ties
+    want = np.clip(np.round(x / clf._beat.scale) + clf._beat.zero_point, -128,
+                   127).astype(np.int8)
+    got = clf._quantize(x, clf._beat)
+    assert got.dtype == np.int8
+    np.testing.assert_array_equal(got, want)
+    assert got.min() == -128 and got.max() == 127  # both ends clipped
+    np.testing.assert_array_equal(clf.predict_proba(x[:3], np.zeros((3, 14), np.float32)),
+                                  np.concatenate([clf.predict_proba(x[i:i + 1],
+                                                                    np.zeros((1, 14), np.float32))
+                                                  for i in range(3)]))

@@ -284,3 +284,27 @@ def test_hr_event_reads_a_240_bpm_tachycardia_at_its_rate(classifier):
     assert hr_in_run(None, step=7)[1] == b144 == hr_in_run(None, step=3600)[1]
     old, _ = hr_in_run(0)
     assert len(old) == 4 and max(old) < 230.0, old
+
+
+def test_the_cached_due_index_is_always_the_fresh_one(classifier, rec207_flutter):
+    """The block-end test reads next_due_index() from a cache dropped whenever a stage's
+    state changes (processing, flush, restart): after every call -- 20-ms frames, a filled
+    and a reset gap, the flush -- the cached value equals a fresh computation."""
+    cfg = load_config(None, CFG + ["pipeline.min_block_ms=100"])
+    ds = DeviceStream(classifier, cfg, device_id=1, fs_hz=360)
+    x = rec207_flutter[:int(120 * 360)]
+    checked = 0
+    orig = ds.process
+
+    def process(start, chunk):
+        nonlocal checked
+        events = orig(start, chunk)
+        if ds._due_cache is not None:
+            assert ds._due_cache == ds.next_due_index()
+            checked += 1
+        return events
+
+    ds.process = process
+    _per_call(ds, x, (7,))
+    assert ds._due() == ds.next_due_index()  # after the flush
+    assert checked > 1000
