@@ -53,6 +53,7 @@ from edge.rhythm.features import (
     MIN_INTERVALS,
     VENTRICULAR,
     SampenCounts,
+    python_rows_exact,
     rr_window_row,
     rr_windows_features,
     rr_windows_pattern_ratio,
@@ -73,7 +74,9 @@ WFDB_AUX = {RHYTHM_OTHER: "(N", RHYTHM_AF: "(AFIB", RHYTHM_NOISE: "(NOISE"}
 #: Most windows whose features are computed in one batch (bounds the memory of a long call).
 _BATCH_WINDOWS = 512
 #: Most new windows in a call computed one by one in plain Python (a streaming call's few;
-#: more go to the numpy batch, same bits either way).
+#: more go to the numpy batch, same bits either way -- where the plain-Python path would not
+#: give this numpy's bits, :func:`~edge.rhythm.features.python_rows_exact` says so once and
+#: numpy computes every window).
 _PY_WINDOWS = 16
 #: P(AF) of a NOISE change (none was computed); one object, so equal changes compare equal.
 _NO_P_AF = float("nan")
@@ -336,7 +339,7 @@ class RhythmAnalyser:
         feats: list = [None] * n
         pattern = [1.0] * n
         fill = cfg.min_pattern_ratio > 0
-        if new_rows and len(new_rows) <= _PY_WINDOWS:
+        if new_rows and len(new_rows) <= _PY_WINDOWS and python_rows_exact():
             rr_s = np.asarray(stream, dtype=np.int64) / fs
             for i in new_rows:
                 w = rr_s[starts[i]:ends[i]]

@@ -35,7 +35,7 @@ from edge.dsp.medians import sorted_percentiles
 from edge.errors import SignalError
 
 __all__ = ["FEATURE_NAMES", "MIN_INTERVALS", "VENTRICULAR", "rr_window_features",
-           "rr_window_row", "rr_windows_features",
+           "rr_window_row", "python_rows_exact", "rr_windows_features",
            "rr_windows_pattern_ratio", "sample_entropy", "beat_window_features",
            "usable_intervals"]
 
@@ -445,6 +445,43 @@ def rr_window_row(rr_s: np.ndarray, sampen: SampenCounts | None = None
     return [mean, sd / mean, rmssd / mean, med_ad / med, (q75 - q25) / med, (p90 - p10) / med,
             n_over_50ms / (n - 1), n_over_12pct / (n - 1), tp, ac1, se, cosen, hist_h,
             sd1_sd2, sd1 / mean, len(pairs) / max(1, n - 2), nrmssd_clean], pattern
+
+
+_PY_EXACT: bool | None = None
+
+
+def python_rows_exact() -> bool:
+    """Whether :func:`rr_window_row` gives this platform's numpy bits (probed once, on first
+    use, against :func:`rr_windows_features` / :func:`rr_windows_pattern_ratio` on a few
+    windows of sinus, AF-like, ectopic, constant and grid-valued intervals of several
+    lengths). The plain-Python path follows numpy's summation order and libm-free arithmetic
+    as this numpy does it; a numpy that sums differently (another SIMD build, a later
+    version) would make a streaming call's numbers drift from a batch's, so on a mismatch
+    this logs a warning once and returns False, and the analyser computes every window with
+    numpy instead (slower, the same numbers at every chunking)."""
+    global _PY_EXACT
+    if _PY_EXACT is None:
+        rng = np.random.default_rng(20261130)
+        windows = []
+        for n in (MIN_INTERVALS, 21, 40, 41):
+            windows += [0.8 + 0.02 * rng.standard_normal(n),  # sinus
+                        rng.uniform(0.35, 1.3, n),  # AF-like
+                        np.round(rng.uniform(0.4, 1.2, n) * 360) / 360,  # sample grid, ties
+                        np.full(n, 0.75),  # constant
+                        np.where(np.arange(n) % 3 == 1, 0.5, 0.9)]  # trigeminy-like
+        ok = True
+        for w in windows:
+            row, ratio = rr_window_row(w)
+            want = rr_windows_features(w[None, :])[0]
+            want_ratio = rr_windows_pattern_ratio(w[None, :])[0]
+            ok = ok and (np.array(row, dtype=np.float64).tobytes() == want.tobytes()
+                         and np.float64(ratio).tobytes() == np.float64(want_ratio).tobytes())
+        if not ok:
+            logger.warning("rhythm features: the plain-Python window path does not give this "
+                           "numpy's bits (numpy %s); every window is computed with numpy "
+                           "(slower, the same numbers at every chunking)", np.__version__)
+        _PY_EXACT = ok
+    return _PY_EXACT
 
 
 def _median(sorted_rows: np.ndarray) -> np.ndarray:

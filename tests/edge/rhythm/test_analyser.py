@@ -329,3 +329,48 @@ def test_a_beat_adding_no_interval_keeps_its_windows_numbers(rng):
     for v in (20, 45, 70):
         assert p_all[v] == p_all[v - 1] and p_all[v + 1] == p_all[v - 1]
     assert p_all[47] == p_all[44] and len(set(p_all[21:45].tolist())) > 5
+
+
+def test_python_window_path_is_probed_and_numpy_takes_over_on_a_mismatch(rng, monkeypatch,
+                                                                          caplog):
+    """The plain-Python window path is used only where it gives numpy's bits (probed once);
+    a platform where it would not falls back to numpy with one warning, with the same P,
+    states and changes beat by beat."""
+    import edge.rhythm.analyser as analyser
+    import edge.rhythm.features as features
+
+    assert features.python_rows_exact()  # this platform: the probe passes
+    rr = np.r_[_sinus(rng, 80), _af(rng, 120), _sinus(rng, 60)]
+    idx = _beats(rr)
+    exact_row = features.rr_window_row
+    python_calls = []
+
+    def counted_row(rr_s, sampen=None):
+        python_calls.append(1)
+        return exact_row(rr_s, sampen)
+
+    monkeypatch.setattr(analyser, "rr_window_row", counted_row)
+
+    def one_by_one():
+        an = RhythmAnalyser()
+        out = [an.process_beats(idx[i:i + 1], FS) for i in range(idx.size)]
+        return np.concatenate([p for p, _ in out]), [c for _, ch in out for c in ch]
+
+    p_py, ch_py = one_by_one()
+    assert len(python_calls) > 200  # one beat per call: the Python path
+    python_calls.clear()
+
+    def drifting_row(rr_s, sampen=None):  # a numpy that sums in another order
+        row, ratio = exact_row(rr_s, sampen)
+        return [row[0] * (1 + 2 ** -52)] + row[1:], ratio
+
+    monkeypatch.setattr(features, "rr_window_row", drifting_row)
+    monkeypatch.setattr(features, "_PY_EXACT", None)
+    with caplog.at_level("WARNING", logger="edge.rhythm.features"):
+        assert not features.python_rows_exact()
+        assert not features.python_rows_exact()  # probed once, warned once
+    assert sum("plain-Python window path" in r.message for r in caplog.records) == 1
+    p_np, ch_np = one_by_one()
+    assert not python_calls  # numpy computed every window
+    np.testing.assert_array_equal(p_np, p_py)
+    assert ch_np == ch_py and any(c.rhythm == RHYTHM_AF for c in ch_np)
