@@ -6,6 +6,8 @@
                         same arithmetic as ``np.median``: bit-identical)
 ``sorted_percentiles(rows, qs)``  percentiles of each row of an already row-sorted array, with
                         ``np.percentile``'s arithmetic (method 'linear': bit-identical)
+``numpy_sum(values)``   ``np.sum`` of a list of Python floats in numpy's pairwise order (the same
+                        bits, without numpy's per-call cost)
 
 Neither handles NaN as ``np.median`` does (it returns NaN); callers pass finite values.
 """
@@ -15,7 +17,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-__all__ = ["median_of", "median", "sorted_percentiles"]
+__all__ = ["median_of", "median", "sorted_percentiles", "numpy_sum"]
 
 
 def median_of(values: Iterable[float]) -> float:
@@ -72,3 +74,39 @@ def _rank(n: int, q: float) -> tuple[int, int, float]:
         lo = int(np.floor(vi))
         _RANKS[key] = (lo, min(lo + 1, n - 1), float(vi - lo))
     return _RANKS[key]
+
+
+def numpy_sum(a: list[float]) -> float:
+    """``np.sum`` of a float64 vector given as a list of Python floats, in numpy's order:
+    pairwise blocks of <= 128 values, each summed in 8 interleaved partial sums
+    (``pairwise_sum`` of numpy's ``loops_utils``), added to the reduction's identity 0.0 --
+    numpy's bits without numpy's per-call cost, for the few values of one beat or window
+    (``edge.rhythm.features.python_rows_exact`` probes that this numpy sums so)."""
+    return 0.0 + _pairwise(a, 0, len(a))
+
+
+def _pairwise(a: list[float], lo: int, n: int) -> float:
+    if n < 8:
+        res = -0.0
+        for i in range(lo, lo + n):
+            res += a[i]
+        return res
+    if n <= 128:
+        r0, r1, r2, r3, r4, r5, r6, r7 = a[lo:lo + 8]
+        end = lo + n - n % 8
+        for i in range(lo + 8, end, 8):
+            r0 += a[i]
+            r1 += a[i + 1]
+            r2 += a[i + 2]
+            r3 += a[i + 3]
+            r4 += a[i + 4]
+            r5 += a[i + 5]
+            r6 += a[i + 6]
+            r7 += a[i + 7]
+        res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+        for i in range(end, lo + n):
+            res += a[i]
+        return res
+    n2 = n // 2
+    n2 -= n2 % 8
+    return _pairwise(a, lo, n2) + _pairwise(a, lo + n2, n - n2)

@@ -31,6 +31,7 @@ from bisect import bisect_right
 
 import numpy as np
 
+from edge.dsp.medians import numpy_sum as _np_sum
 from edge.dsp.medians import sorted_percentiles
 from edge.errors import SignalError
 
@@ -221,40 +222,6 @@ def rr_windows_pattern_ratio(rr_s: np.ndarray) -> np.ndarray:
 # in the last bit), looked up once per value where the argument takes few values. The
 # results are the bits of :func:`rr_windows_features` / :func:`rr_windows_pattern_ratio`
 # (tests/edge/rhythm/test_features.py checks this on random and real windows).
-
-
-def _np_sum(a: list[float]) -> float:
-    """``np.sum`` of a float64 vector, in numpy's order: pairwise blocks of <= 128 values,
-    each summed in 8 interleaved partial sums (``pairwise_sum`` of numpy's ``loops_utils``),
-    added to the reduction's identity 0.0."""
-    return 0.0 + _pairwise(a, 0, len(a))
-
-
-def _pairwise(a: list[float], lo: int, n: int) -> float:
-    if n < 8:
-        res = -0.0
-        for i in range(lo, lo + n):
-            res += a[i]
-        return res
-    if n <= 128:
-        r0, r1, r2, r3, r4, r5, r6, r7 = a[lo:lo + 8]
-        end = lo + n - n % 8
-        for i in range(lo + 8, end, 8):
-            r0 += a[i]
-            r1 += a[i + 1]
-            r2 += a[i + 2]
-            r3 += a[i + 3]
-            r4 += a[i + 4]
-            r5 += a[i + 5]
-            r6 += a[i + 6]
-            r7 += a[i + 7]
-        res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-        for i in range(end, lo + n):
-            res += a[i]
-        return res
-    n2 = n // 2
-    n2 -= n2 % 8
-    return _pairwise(a, lo, n2) + _pairwise(a, lo + n2, n - n2)
 
 
 _RANKS: dict[tuple[int, float], tuple[int, int, float]] = {}

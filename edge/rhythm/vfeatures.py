@@ -48,11 +48,12 @@ window a chunk completes), each row the numbers of its window alone.
 from __future__ import annotations
 
 import logging
+import math
 from bisect import bisect_left
 
 import numpy as np
 
-from edge.dsp.medians import sorted_percentiles
+from edge.dsp.medians import numpy_sum, sorted_percentiles
 from edge.errors import SignalError
 
 __all__ = ["VF_FEATURE_NAMES", "SCREEN_FEATURES", "vf_window_features", "vf_windows_features",
@@ -125,18 +126,29 @@ def _spikes(env: np.ndarray, fs_hz: float, offset: int) -> tuple[float, float]:
     if pk.size == 0:
         return 0.0, 1.0
     gap = int(round(_SPIKE_REFRACTORY_S * fs_hz))
-    order = pk[np.argsort(-env[pk], kind="stable")]
+    # largest first, ties in index order (a stable sort, as np.argsort(kind="stable"))
+    heights = env[pk].tolist()
+    pks = pk.tolist()
+    order = sorted(range(len(pks)), key=lambda j: -heights[j])
     kept: list[int] = []  # sorted: a peak is kept if both kept neighbours are >= gap away
-    for i in order.tolist():
+    for j in order:
+        i = pks[j]
         at = bisect_left(kept, i)
         if (at == 0 or i - kept[at - 1] >= gap) and (at == len(kept) or kept[at] - i >= gap):
             kept.insert(at, i)
     if len(kept) < 2:
         return 0.0, 1.0
-    rr = np.diff(np.array(kept, dtype=np.float64) + offset) / fs_hz
-    rate = 60.0 / float(rr.mean())
-    cv = float(rr.std() / rr.mean()) if rr.size >= 2 else 1.0
-    return rate, cv
+    # np.diff(kept + offset) / fs, its mean and std, in plain Python with numpy's arithmetic
+    # (float64 +, -, /, numpy's summation order, sqrt): the same bits for a few intervals
+    at = [float(k) + offset for k in kept]
+    rr = [(b - a) / fs_hz for a, b in zip(at, at[1:])]
+    n = len(rr)
+    mean = numpy_sum(rr) / n
+    rate = 60.0 / mean
+    if n < 2:
+        return rate, 1.0
+    std = math.sqrt(numpy_sum([(v - mean) * (v - mean) for v in rr]) / n)
+    return rate, std / mean
 
 
 def _lempel_ziv(bits: np.ndarray) -> float:

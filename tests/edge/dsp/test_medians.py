@@ -33,3 +33,12 @@ def test_sorted_percentiles_equal_numpy(n):
     qs = (1.0, 10, 25, 50.0, 75, 90, 99.0)
     for got, q in zip(sorted_percentiles(rows, qs), qs):
         np.testing.assert_array_equal(got, np.percentile(rows, q, axis=1))
+
+
+def test_numpy_sum_is_numpys_pairwise_order():
+    from edge.dsp.medians import numpy_sum
+
+    rng = np.random.default_rng(5)
+    for n in list(range(0, 140)) + [255, 256, 257, 300, 1000]:
+        x = rng.standard_normal(n) * 10.0 ** rng.integers(-6, 6, n)
+        assert np.float64(numpy_sum(x.tolist())).view(np.int64) == np.sum(x).view(np.int64), n

@@ -212,15 +212,6 @@ def test_one_window_in_python_is_the_batch_row_bit_for_bit(rng, n):
     assert want[3, FEATURE_NAMES.index("short_long_share")] > 0  # the pairs path ran
 
 
-def test_numpy_pairwise_sum_order():
-    from edge.rhythm.features import _np_sum
-
-    rng = np.random.default_rng(5)
-    for n in list(range(0, 140)) + [255, 256, 257, 300, 1000]:
-        x = rng.standard_normal(n) * 10.0 ** rng.integers(-6, 6, n)
-        assert np.float64(_np_sum(x.tolist())).view(np.int64) == np.sum(x).view(np.int64), n
-
-
 def test_sampen_counts_follow_sliding_growing_and_new_windows(rng):
     """Counts kept across successive windows (slide, growth, restart, repeat) are the counts
     of a full recount, and give :func:`sample_entropy`."""
