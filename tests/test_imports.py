@@ -44,3 +44,28 @@ def test_import_edge_and_the_entry_point_load_no_numeric_library():
     out = subprocess.run([sys.executable, "-m", "edge.cli", "--version"], check=True,
                          capture_output=True, text=True)
     assert edge.__version__ in out.stdout + out.stderr
+
+
+def test_the_device_stream_does_not_load_numpy_random():
+    """numpy.random costs ~6 MB of RSS: a whole device stream (AF analyser with its window
+    probe, VF detector) runs without it."""
+    code = ("import sys\n"
+            "import numpy as np\n"
+            "from edge.model.bundled import default_model_path\n"
+            "from edge.model.classifier import BeatClassifier\n"
+            "from edge.runtime.device import DeviceStream\n"
+            "from edge.runtime.settings import load_config\n"
+            "cfg = load_config(None, ['source.serial.port=\"x\"'])\n"
+            "s = DeviceStream(BeatClassifier(default_model_path()), cfg, device_id=1, "
+            "fs_hz=360.0)\n"
+            "t = np.arange(360 * 60) / 360.0\n"
+            "x = np.exp(-0.5 * ((t % 0.8 - 0.4) / 0.01) ** 2)\n"
+            "x += 0.3 * np.exp(-0.5 * ((t % 0.8 - 0.6) / 0.04) ** 2)\n"
+            "for i in range(0, x.size, 36):\n"
+            "    s.process(i, x[i:i + 36].reshape(-1, 1))\n"
+            "s.flush()\n"
+            "assert s.n_beats > 50, s.n_beats\n"
+            "import edge.rhythm.features as f\n"
+            "assert f._PY_EXACT is True, f._PY_EXACT\n"
+            "assert 'numpy.random' not in sys.modules\n")
+    subprocess.run([sys.executable, "-c", code], check=True)
