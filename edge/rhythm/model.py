@@ -121,33 +121,33 @@ class TreeModel:
         their columns in ``x`` are ignored): a tree whose split reads an unknown feature may go
         either way, so it adds the least or the most of the leaves still reachable. With every
         feature known both equal :meth:`raw` up to the order of the sum (float rounding)."""
-        reach, n = self._reach(x, known)
-        lo = np.where(reach, self.leaf, np.inf).min(axis=2)  # (n, T*K)
-        return (self.init[None, :] + lo.reshape(n, -1, self.n_outputs).sum(axis=1),
-                self.raw_upper(x, known, reach))
+        reach = self._reach(x, known)
+        return self._reached_sum(reach, np.inf, np.min), self._reached_sum(reach, -np.inf, np.max)
 
-    def raw_upper(self, x: np.ndarray, known: np.ndarray,
-                  _reach: np.ndarray | None = None) -> np.ndarray:
+    def raw_upper(self, x: np.ndarray, known: np.ndarray) -> np.ndarray:
         """The highest raw scores of :meth:`raw_bounds` alone (n, K)."""
-        reach, n = (_reach, _reach.shape[0]) if _reach is not None else self._reach(x, known)
-        hi = np.where(reach, self.leaf, -np.inf).max(axis=2)  # (n, T*K)
-        return self.init[None, :] + hi.reshape(n, -1, self.n_outputs).sum(axis=1)
+        return self._reached_sum(self._reach(x, known), -np.inf, np.max)
 
-    def _reach(self, x: np.ndarray, known: np.ndarray) -> tuple[np.ndarray, int]:
-        """(n, T*K, leaves) leaves each row can reach, and n."""
+    def _reached_sum(self, reach: np.ndarray, fill: float, pick) -> np.ndarray:  # noqa: ANN001
+        """init + the sum over trees of the ``pick`` (min or max) of their reachable leaves."""
+        leaves = pick(np.where(reach, self.leaf, fill), axis=2)  # (n, T*K)
+        return self.init[None, :] + leaves.reshape(reach.shape[0], -1, self.n_outputs).sum(axis=1)
+
+    def _reach(self, x: np.ndarray, known: np.ndarray) -> np.ndarray:
+        """(n, T*K, leaves): the leaves each row can reach."""
         x = np.atleast_2d(np.asarray(x, dtype=np.float64))
         known = np.asarray(known, dtype=bool)
         if known.shape != (len(self.feature_names),):
             raise ValueError(f"known must mask the {len(self.feature_names)} features, "
                              f"got shape {known.shape}")
+        path, turn = _leaf_paths(self.depth)
         key = known.tobytes()
         free = self._free.get(key)
         if free is None:  # (T, leaves, depth): the split on the path may go either way
-            free = self._free[key] = ~known[self.feature][:, _leaf_paths(self.depth)[0]]
-        path, turn = _leaf_paths(self.depth)
+            free = self._free[key] = ~known[self.feature][:, path]
         right = x[:, self.feature] > self.threshold  # (n, T, nodes)
         # a leaf is reachable when every split on its path is free or turns its way
-        return (free | (right[:, :, path] == turn)).all(axis=3), x.shape[0]
+        return (free | (right[:, :, path] == turn)).all(axis=3)
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         """Class probabilities, shape (n, len(classes))."""
