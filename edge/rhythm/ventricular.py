@@ -47,7 +47,7 @@ from edge.errors import ConfigError, ModelError, SignalError
 from edge.rhythm.model import TreeModel, default_model_path, load_tree_model
 from edge.rhythm.vfeatures import (
     MIN_WINDOW_S,
-    SCREEN_FEATURES,
+    SCREEN_MASK,
     VF_FEATURE_NAMES,
     vf_windows_features,
 )
@@ -67,8 +67,7 @@ VFL_PEAK_SHARE = 0.5
 #: Most windows whose features are computed in one batch (bounds the memory of a long chunk).
 _BATCH_WINDOWS = 64
 
-_SCREEN_KNOWN = np.array([name in SCREEN_FEATURES for name in VF_FEATURE_NAMES])
-_REST_COLS = np.flatnonzero(~_SCREEN_KNOWN)[None, :]
+_REST_COLS = np.flatnonzero(~SCREEN_MASK)[None, :]
 
 _EVIDENCE = ("std_mv", "tcsc", "vf_leakage", "dom_freq_hz", "peak_share", "baseline_share")
 
@@ -346,13 +345,13 @@ class VfDetector:
             self._scores.extend((v, float("nan")) for v in p)
             return feats
         feats = vf_windows_features(rows, cfg.fs_hz, checked=True, part="screen")
-        hi = self.model.raw_upper(feats, _SCREEN_KNOWN)[:, 0]
+        hi = self.model.raw_upper(feats, SCREEN_MASK)[:, 0]
         # P is the logistic of the score (monotone in floating point too); + 1e-9: the bound
         # and the score add the same leaves in another order (rounding ~1e-13)
         need = 1.0 / (1.0 + np.exp(-(hi + 1e-9))) >= cfg.p_shockable
         p = np.full(rows.shape[0], np.nan)
         self._complete(rows, feats, p, np.flatnonzero(need))
-        closing = self.config.offset_windows * self.windows.n_step
+        closing = cfg.offset_windows * self.windows.n_step
         extra: list[int] = []
         for i, (end, needed, pi) in enumerate(zip(ends.tolist(), need.tolist(), p.tolist())):
             if needed:

@@ -56,8 +56,8 @@ import numpy as np
 from edge.dsp.medians import numpy_sum, sorted_percentiles
 from edge.errors import SignalError
 
-__all__ = ["VF_FEATURE_NAMES", "SCREEN_FEATURES", "vf_window_features", "vf_windows_features",
-           "MIN_WINDOW_S"]
+__all__ = ["VF_FEATURE_NAMES", "SCREEN_FEATURES", "SCREEN_MASK", "vf_window_features",
+           "vf_windows_features", "MIN_WINDOW_S"]
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +83,8 @@ _GRID = 40  # boxes per axis of the phase-space grid (psr, hilb)
 _PS_FS_HZ = 50.0  # rate of the phase-space trajectory
 _PSR_DELAY_S = 0.5
 _SPIKE_REFRACTORY_S = 0.25
-_SCREEN_MASK = np.array([name in SCREEN_FEATURES for name in VF_FEATURE_NAMES])
+#: :data:`SCREEN_FEATURES` as a mask over :data:`VF_FEATURE_NAMES`.
+SCREEN_MASK = np.array([name in SCREEN_FEATURES for name in VF_FEATURE_NAMES])
 _PARTS = {"all": frozenset({"amplitude", "derivative", "spectrum", "rest"}),
           "screen": frozenset({"amplitude", "derivative", "spectrum"}),
           "rest": frozenset({"rest"})}
@@ -302,7 +303,7 @@ def vf_windows_features(x_mv: np.ndarray, fs_hz: float, *, checked: bool = False
     if live is not None:
         out[live] = res
     if part != "all":
-        keep = _SCREEN_MASK if part == "screen" else ~_SCREEN_MASK
+        keep = SCREEN_MASK if part == "screen" else ~SCREEN_MASK
         out[:, ~keep] = np.nan
     return out
 
