@@ -6,6 +6,7 @@
                         same arithmetic as ``np.median``: bit-identical)
 ``sorted_percentiles(rows, qs)``  percentiles of each row of an already row-sorted array, with
                         ``np.percentile``'s arithmetic (method 'linear': bit-identical)
+``sorted_percentile(values, q)``  the same for one sorted list of Python floats
 ``numpy_sum(values)``   ``np.sum`` of a list of Python floats in numpy's pairwise order (the same
                         bits, without numpy's per-call cost)
 
@@ -17,7 +18,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-__all__ = ["median_of", "median", "sorted_percentiles", "numpy_sum"]
+__all__ = ["median_of", "median", "sorted_percentiles", "sorted_percentile", "numpy_sum"]
 
 
 def median_of(values: Iterable[float]) -> float:
@@ -56,10 +57,21 @@ def sorted_percentiles(sorted_rows: np.ndarray, qs) -> list[np.ndarray]:  # noqa
     out = []
     for q in qs:
         lo, hi, t = _rank(n, q)
-        a, b = sorted_rows[:, lo], sorted_rows[:, hi]
-        diff = b - a
-        out.append(b - diff * (1 - t) if t >= 0.5 else a + diff * t)
+        out.append(_lerp(sorted_rows[:, lo], sorted_rows[:, hi], t))
     return out
+
+
+def sorted_percentile(sorted_values: list[float], q: float) -> float:
+    """One percentile of an already sorted list of Python floats: :func:`sorted_percentiles`'
+    arithmetic on one row (bit-identical)."""
+    lo, hi, t = _rank(len(sorted_values), q)
+    return _lerp(sorted_values[lo], sorted_values[hi], t)
+
+
+def _lerp(a, b, t: float):  # noqa: ANN001, ANN202 (floats or arrays)
+    """numpy's ``_lerp`` of the two ranks around a percentile."""
+    diff = b - a
+    return b - diff * (1 - t) if t >= 0.5 else a + diff * t
 
 
 _RANKS: dict[tuple[int, float], tuple[int, int, float]] = {}

@@ -32,6 +32,7 @@ from bisect import bisect_right
 import numpy as np
 
 from edge.dsp.medians import numpy_sum as _np_sum
+from edge.dsp.medians import sorted_percentile as _percentile
 from edge.dsp.medians import sorted_percentiles
 from edge.errors import SignalError
 
@@ -222,24 +223,6 @@ def rr_windows_pattern_ratio(rr_s: np.ndarray) -> np.ndarray:
 # in the last bit), looked up once per value where the argument takes few values. The
 # results are the bits of :func:`rr_windows_features` / :func:`rr_windows_pattern_ratio`
 # (tests/edge/rhythm/test_features.py checks this on random and real windows).
-
-
-_RANKS: dict[tuple[int, float], tuple[int, int, float]] = {}
-
-
-def _percentile(sorted_v: list[float], q: float) -> float:
-    """:func:`edge.dsp.medians.sorted_percentiles` of one sorted vector (same arithmetic)."""
-    n = len(sorted_v)
-    key = (n, q)
-    rank = _RANKS.get(key)
-    if rank is None:
-        vi = (n - 1) * (np.float64(q) / 100)
-        lo = int(np.floor(vi))
-        rank = _RANKS[key] = (lo, min(lo + 1, n - 1), float(vi - lo))
-    lo, hi, t = rank
-    a, b = sorted_v[lo], sorted_v[hi]
-    diff = b - a
-    return b - diff * (1 - t) if t >= 0.5 else a + diff * t
 
 
 def _median_of_sorted(v: list[float]) -> float:
