@@ -271,7 +271,8 @@ def device_memory() -> dict:
             "daemon_1x": [em.daemon_cpu_1x(60.0, n, startup_cpu_s=start_cpu) for n in (36, 7)]}
 
 
-def _git() -> str:
+def git_revision() -> str:
+    """Short hash of the checked-out commit ("unknown" outside a git tree)."""
     try:
         return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
                               capture_output=True, text=True, check=True).stdout.strip()
@@ -472,7 +473,7 @@ def main(argv: list[str] | None = None) -> int:
         res["memory"] = device_memory()
     if before is not None:
         res["before"] = _before_summary(before, res, args.before)
-    res.update(date=time.strftime("%Y-%m-%dT%H:%M:%S%z"), git=_git(),
+    res.update(date=time.strftime("%Y-%m-%dT%H:%M:%S%z"), git=git_revision(),
                wall_s=time.perf_counter() - w0,
                command="python benchmarks/bench_efficiency.py " + " ".join(argv or sys.argv[1:]),
                machine=f"{platform.processor() or platform.machine()}, "

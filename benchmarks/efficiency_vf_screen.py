@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from dataclasses import replace
@@ -32,6 +31,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.bench_efficiency import git_revision  # noqa: E402
 from edge.dsp.preprocess import PreprocessConfig, Preprocessor  # noqa: E402
 from edge.errors import EdgeError  # noqa: E402
 from edge.io.records import find_data_dir, read_record  # noqa: E402
@@ -89,14 +89,6 @@ def check_record(record: str, model) -> dict:  # noqa: ANN001
             "cpu_s_screened": round(cpu1, 4)}
 
 
-def _git() -> str:
-    try:
-        return subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-                              capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def render(rows: list[dict], command: str) -> str:
     n_w = sum(r["windows"] for r in rows)
     n_s = sum(r["screened"] for r in rows)
@@ -105,9 +97,8 @@ def render(rows: list[dict], command: str) -> str:
     ok = all(r["changes_identical"] and r["window_mismatches"] == 0 for r in rows)
     lines = ["# VF window screening: identity and cost", "",
              f"- Command: `{command}`",
-             f"- Date: {time.strftime('%Y-%m-%dT%H:%M:%S%z')}; code: git {_git()}; one core, "
-             "`time.process_time`, "
-             "1-s chunks, conditioning outside the timing",
+             f"- Date: {time.strftime('%Y-%m-%dT%H:%M:%S%z')}; code: git {git_revision()}; "
+             "one core, `time.process_time`, 1-s chunks, conditioning outside the timing",
              "- No score is computed (identity and cost only): no look at a test set.", "",
              f"Records: {len(rows)}; windows: {n_w}; screened: **{n_s} "
              f"({100.0 * n_s / max(n_w, 1):.1f} %)**; episode changes identical and every "
