@@ -256,7 +256,6 @@ class DeviceStream:
     def flush(self) -> list[Event]:
         """End of stream (or before a restart): release the beats still in the pipeline and
         end open alert episodes. The stream can go on after :meth:`restart`."""
-        self._due_cache = None
         events = self.drain()
         events.extend(self._beats(self.pipeline.flush(), limit=self.expected))
         events.extend(self._flutter_changes())
