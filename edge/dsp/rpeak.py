@@ -761,16 +761,14 @@ class RPeakDetector:
         last = self._last_beat
         if last is None:
             return 0
-        if c.r_index - last.r_index < self.n_fast_hold and not self._similar(c, last):
-            return -1
+        if not self._similar(c, last):  # no fast rhythm; a short span: no evidence either way
+            return -1 if c.r_index - last.r_index < self.n_fast_hold else 0
         pieces, t = [], last.r_index
         for b in self._gap_rivals:
             if b.r_index - t >= self.n_refractory and c.r_index - b.r_index >= self.n_refractory:
                 pieces.append(b.r_index - t)
                 t = b.r_index
         pieces.append(c.r_index - t)
-        if (len(pieces) > 1 or pieces[0] >= self.n_fast_hold) and not self._similar(c, last):
-            return 0
         ref, reg = self._fast_rr, self.config.fast_regularity
         for p in pieces:
             if p >= self.n_fast_hold or (ref and max(p, ref) > reg * min(p, ref)):
