@@ -108,6 +108,9 @@ class BeatPipeline:
     ----------
     conditioned : the conditioned samples of the last :meth:`process` / :meth:`flush` call
         (processing rate; for consumers such as the ECG strip).
+    peaks, peaks_decided_at : the R peaks the detector returned in that call (processing
+        rate) and when each was decided (:attr:`edge.dsp.rpeak.RPeakDetector.decided_at`;
+        for the VF detector's organised-rhythm veto).
     """
 
     def __init__(self, classifier: BeatClassifier, fs_in_hz: float, *,
@@ -133,10 +136,12 @@ class BeatPipeline:
                                          np.zeros(0, object), np.zeros((0, 5), np.float32),
                                          np.zeros((0, 4), np.float32))
         self.conditioned = Conditioned(0, np.zeros(0), np.zeros(0, dtype=bool))
+        self.peaks = self.peaks_decided_at = np.zeros(0, dtype=np.int64)
 
     def reset(self) -> None:
         for stage in (self.preprocessor, self.detector, self.windower, self.featurizer):
             stage.reset()
+        self.peaks = self.peaks_decided_at = np.zeros(0, dtype=np.int64)
 
     def _timed(self, stage: str, t0: float) -> float:
         t1 = time.perf_counter()
@@ -165,7 +170,8 @@ class BeatPipeline:
         t0 = time.perf_counter()
         cond = self.conditioned = self.preprocessor.process(x_mv)
         t0 = self._timed("preprocess", t0)
-        peaks = self.detector.process(cond)
+        peaks = self.peaks = self.detector.process(cond)
+        self.peaks_decided_at = self.detector.decided_at
         t0 = self._timed("detect", t0)
         batch = self.windower.process(cond.filtered_mv, peaks, cond.valid)
         self._timed("window", t0)
@@ -176,7 +182,10 @@ class BeatPipeline:
         t0 = time.perf_counter()
         cond = self.conditioned = self.preprocessor.flush()
         t0 = self._timed("preprocess", t0)
-        peaks = np.concatenate([self.detector.process(cond), self.detector.flush()])
+        first = self.detector.process(cond)
+        decided = self.detector.decided_at
+        peaks = self.peaks = np.concatenate([first, self.detector.flush()])
+        self.peaks_decided_at = np.concatenate([decided, self.detector.decided_at])
         t0 = self._timed("detect", t0)
         batches = [self.windower.process(cond.filtered_mv, peaks, cond.valid),
                    self.windower.flush()]

@@ -32,7 +32,7 @@ import json
 import logging
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -256,6 +256,57 @@ def record_windows(record: str, *, noisy: bool = False,
     return RecordWindows(record, ends, feats, fs, x.size)
 
 
+def record_organised(record: str, variant: str = "clean",
+                     config: VentricularConfig | None = None) -> np.ndarray:
+    """The organised-rhythm test (:func:`edge.rhythm.ventricular.organised_windows`) of each
+    window of :func:`record_windows` (same order; False where a window is not analysed), with
+    the beats of the device's R-peak detector on the same signal variant, as the device
+    computes it (cached per record, variant and veto settings). The device applies it only to
+    windows with P >= ``p_shockable``; :func:`replay_episodes` does the same."""
+    import hashlib  # noqa: PLC0415
+
+    from edge.dsp.rpeak import DetectorConfig, RPeakDetector  # noqa: PLC0415
+    from edge.rhythm.ventricular import organised_windows  # noqa: PLC0415
+    cfg = config or VentricularConfig()
+    keys = ("organised_min_beats", "organised_min_rr_s", "organised_max_rr_s",
+            "organised_max_rr_cv", "organised_min_corr", "window_s", "step_s")
+    tag = hashlib.sha1(repr([getattr(cfg, k) for k in keys]).encode()).hexdigest()[:10]
+    path = cache_dir() / f"vforg_{_db(record)}_{record}_{variant}_{tag}.npz"
+    rw = record_windows(record, variant=variant)
+    if path.is_file():
+        z = np.load(path)
+        if z["organised"].size == rw.end_in.size:
+            return z["organised"]
+    x, fs = record_signal(record)
+    noise = parse_variant(variant)
+    if noise is not None:
+        x = noisy_signal(record, x, fs, snr_db=noise[1], noise=noise[0])
+    pre = Preprocessor(PreprocessConfig(fs_in_hz=fs))
+    cfg = replace(cfg, fs_hz=pre.config.fs_out_hz)
+    det = RPeakDetector(DetectorConfig(fs_hz=pre.config.fs_out_hz))
+    conds = [pre.process(x), pre.flush()]
+    peaks, decided = [], []
+    for c in conds:
+        peaks.append(det.process(c))
+        decided.append(det.decided_at)
+    peaks.append(det.flush())
+    decided.append(det.decided_at)
+    r, d = np.concatenate(peaks), np.concatenate(decided)
+    lag = det.decision_lag_samples
+    vw = VfWindows(cfg)
+
+    def test(ends: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        return organised_windows(ends, rows, r, d, lag, cfg)[:, None].astype(float)
+
+    done = [w for c in conds for w in vw.process(c, test)]
+    org = np.array([f is not None and bool(f[0]) for _, f in done], dtype=bool)
+    if org.size != rw.end_in.size:
+        raise RuntimeError(f"{record} {variant}: {org.size} windows, cached {rw.end_in.size}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, organised=org)
+    return org
+
+
 def overlap_share(starts: np.ndarray, ends: np.ndarray,
                   intervals: list[tuple[int, int]]) -> np.ndarray:
     """Share of each window ``[starts, ends)`` covered by ``intervals``."""
@@ -354,17 +405,22 @@ def score_alarm_episodes(ref: list[tuple[int, int]], alarms: list[tuple[int, int
 
 
 def replay_episodes(rw: RecordWindows, p: np.ndarray, model,  # noqa: ANN001
-                    config: VentricularConfig | None = None) -> list[tuple[int, int, int]]:
+                    config: VentricularConfig | None = None,
+                    organised: np.ndarray | None = None) -> list[tuple[int, int, int]]:
     """Alarm episodes ``(start, end, alarm)`` (input-rate samples) of a record's cached
-    windows scored ``p``, through :meth:`VfDetector.decide` (the device's episode logic)."""
+    windows scored ``p``, through :meth:`VfDetector.decide` (the device's episode logic);
+    ``organised``: :func:`record_organised` of the windows (the organised-rhythm veto; None:
+    no veto)."""
     from dataclasses import replace  # noqa: PLC0415
 
     from edge.rhythm.ventricular import VfDetector, VfWindow  # noqa: PLC0415
     det = VfDetector(replace(config or VentricularConfig(), fs_hz=rw.fs_hz), model)
     out: list[tuple[int, int, int]] = []
     start = alarm = None
-    for e, pi, f in zip(rw.end_in.tolist(), p.tolist(), rw.features):
-        c = det.decide(VfWindow(int(e), float(pi), f))
+    org = (np.zeros(rw.end_in.size, dtype=bool) if organised is None
+           else np.asarray(organised, dtype=bool))
+    for e, pi, f, o in zip(rw.end_in.tolist(), p.tolist(), rw.features, org.tolist()):
+        c = det.decide(VfWindow(int(e), float(pi), f, organised=o))
         if c is None:
             continue
         if c.state == "onset":
@@ -461,6 +517,8 @@ def cross_validate(noise: tuple[str, ...], variants: tuple[str, ...],
                 p = np.full(ok.size, np.nan)
                 if ok.any():
                     p[ok] = model.predict_proba(rw.features[ok])[:, 1]
+                if cfg.organised_veto:  # as the device: a vetoed window is not shockable
+                    p = np.where(record_organised(rec, v, cfg), 0.0, p)
                 sh, _ = window_labels(rw, ep)
                 a = acc.setdefault((v, _db(rec)), dict.fromkeys(
                     ("s", "tp", "n", "tn", "ref", "found", "det", "true", "false_rec"), 0)

@@ -124,6 +124,8 @@ def _run_with_vf(pipe, x, step: int):  # noqa: ANN001, ANN202
     def vf_chunk(cond) -> None:  # noqa: ANN001
         nonlocal cpu_s
         t0 = time.process_time()
+        det.add_beats(pipe.peaks, pipe.peaks_decided_at,
+                      lag_samples=pipe.detector.decision_lag_samples)
         changes.extend(det.process(cond).changes)
         cpu_s += time.process_time() - t0
 

@@ -338,16 +338,21 @@ class RPeakDetector:
         self._fast_slack = False  # one slow interval tolerated inside a fast rhythm
         self._fast_rr = 0  # the last fast interval (samples; 0: none yet)
         self.n_fast_restored = 0
+        self._t_event = 0  # signal time of the latest event decided (see decided_at)
+        self._decided: list[int] = []
+        self.decided_at = np.zeros(0, dtype=np.int64)
 
     # ------------------------------------------------------------------ public
     def process(self, chunk: Conditioned) -> np.ndarray:
         """Consume one conditioned chunk; return the R peaks decided in this call (int64,
-        absolute processing-rate indices, increasing)."""
+        absolute processing-rate indices, increasing). :attr:`decided_at` then holds, for
+        each, the signal time it was decided at (see :attr:`decision_lag_samples`)."""
         if not isinstance(chunk, Conditioned):
             raise SignalError("RPeakDetector.process expects a Conditioned chunk "
                               "(from edge.dsp.preprocess.Preprocessor)")
         x = np.asarray(chunk.filtered_mv, dtype=np.float64)
         if x.size == 0:
+            self.decided_at = np.zeros(0, dtype=np.int64)
             return np.zeros(0, dtype=np.int64)
         if chunk.sample_index != self._n:
             raise SignalError(f"chunk starts at sample {chunk.sample_index}, expected {self._n}; "
@@ -377,10 +382,23 @@ class RPeakDetector:
                     a = prev_a
                 self._invalid_runs.append((a, b + self.n_settle))
         out: list[int] = []
+        self._decided = []
         self._find_candidates()
         self._decide(out)
         self._trim()
+        self.decided_at = np.asarray(self._decided, dtype=np.int64)
         return np.asarray(out, dtype=np.int64)
+
+    @property
+    def decision_lag_samples(self) -> int:
+        """Every beat :meth:`process` returns was decided at a signal time fixed by the signal
+        (:attr:`decided_at`, processing rate: the time of the event that decided it -- its
+        candidate's feature index, a search-back deadline, or the (re)learning that released
+        candidates held until then) and is returned by the call that brings the stream to that
+        time plus this many samples: once a caller has fed ``n`` samples, every beat decided
+        at or before ``n - decision_lag_samples`` has been returned, and no other, however the
+        stream was chunked."""
+        return self.n_lookahead + 1
 
     @property
     def max_delay_ms(self) -> float:
@@ -432,6 +450,7 @@ class RPeakDetector:
         n_real = self._n
         pad = self.n_lookahead + self.n_int + self.n_dom + 2
         peaks = self.process(Conditioned(self._n, np.zeros(pad), np.ones(pad, dtype=bool)))
+        self.decided_at = self.decided_at[peaks < n_real]
         return peaks[peaks < n_real]
 
     def _is_invalid(self, a: int, b: int) -> bool:
@@ -555,6 +574,7 @@ class RPeakDetector:
                 t_learn = self._learn_start + self.n_learn
                 if t_learn > now:
                     break
+                self._t_event = max(self._t_event, t_learn)
                 self._try_learn(t_learn)
                 continue
             cand = self._queue[0] if self._queue else None
@@ -567,12 +587,15 @@ class RPeakDetector:
                 break
             if t_cand <= t_sb and t_cand <= t_relearn:
                 self._queue.popleft()
+                self._t_event = max(self._t_event, int(t_cand))
                 self._classify(cand, out)
             elif t_sb <= t_relearn:
+                self._t_event = max(self._t_event, int(t_sb))
                 self._searchback(int(t_sb), out)
             else:
                 # No beat for relearn_s: re-learn thresholds from the last learn_s (if valid).
                 t = int(t_relearn)
+                self._t_event = max(self._t_event, t)
                 self._quiet_since = t
                 if not self._is_invalid(t - self.n_learn, t):
                     self.n_relearned += 1
@@ -833,6 +856,7 @@ class RPeakDetector:
             self.n_vf_suppressed += 1
             return
         out.append(c.r_index - self.n_align)
+        self._decided.append(self._t_event)
 
     def _trim(self) -> None:
         history = max(self.n_learn, self.n_vf_window + 1)

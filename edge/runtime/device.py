@@ -261,7 +261,7 @@ class DeviceStream:
         events.extend(self._flutter_changes())
         if self.ventricular is not None:
             t0 = time.perf_counter()
-            events.extend(self.ventricular.signal(self.pipeline.conditioned))
+            events.extend(self._vf_signal())
             events.extend(self.ventricular.end())
             self.timer.add("ventricular", time.perf_counter() - t0)
         events.extend(self.monitor.flush(self.expected))
@@ -356,7 +356,7 @@ class DeviceStream:
         events.extend(self._beats(beats, limit=None))
         if self.ventricular is not None and len(cond):
             t0 = time.perf_counter()
-            events.extend(self.ventricular.signal(cond))
+            events.extend(self._vf_signal())
             timer.add("ventricular", time.perf_counter() - t0)
         # flutter flag and heart rate
         t0 = time.perf_counter()
@@ -372,6 +372,12 @@ class DeviceStream:
                 self._next_hr += self._hr_every
         timer.add("alerts", time.perf_counter() - t0)
         return events
+
+    def _vf_signal(self) -> list[Event]:
+        """The last pipeline call's conditioned samples and R peaks to the VF stage."""
+        pipe = self.pipeline
+        return self.ventricular.signal(pipe.conditioned, pipe.peaks, pipe.peaks_decided_at,
+                                       pipe.detector.decision_lag_samples)
 
     def _flutter_changes(self) -> list[Event]:
         """``vflutter`` onsets/ends, dated at the beat decision that changed the detector's

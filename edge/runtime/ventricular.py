@@ -50,6 +50,8 @@ import logging
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 from edge.dsp.detection import to_input_index
 from edge.dsp.preprocess import Conditioned
 from edge.errors import ConfigError
@@ -213,9 +215,16 @@ class DeviceVentricular:
         return AlertEvent(device_id=self.device_id, kind="vfib", state=change.state,
                           severity="alarm", sample_index=at, fs_hz=self.fs_hz, detail=detail)
 
-    def signal(self, cond: Conditioned) -> list[AlertEvent]:
-        """Feed the conditioned samples of the last pipeline call; returns ``vfib`` alerts
-        (and the ``vt`` alerts of beats that waited for the signal)."""
+    def signal(self, cond: Conditioned, peaks: np.ndarray | None = None,
+               decided_at: np.ndarray | None = None, lag_samples: int = 0
+               ) -> list[AlertEvent]:
+        """Feed the conditioned samples of the last pipeline call, with the R peaks its
+        detector returned in that call (``peaks``, ``decided_at``: the pipeline's
+        ``peaks`` / ``peaks_decided_at``; ``lag_samples``: the detector's
+        ``decision_lag_samples``) for the organised-rhythm veto; returns ``vfib`` alerts (and
+        the ``vt`` alerts of beats that waited for the signal)."""
+        if peaks is not None and decided_at is not None:
+            self.detector.add_beats(peaks, decided_at, lag_samples=lag_samples)
         if len(cond) == 0:
             return []
         out: list[AlertEvent] = []

@@ -18,7 +18,8 @@ example)::
     [rhythm]            RhythmSettings: enabled (the AF analyser on every device)
     [rhythm.analyser]   edge.rhythm.RhythmConfig fields (window, hysteresis, min_episode_s)
     [rhythm.vf]         edge.rhythm.ventricular.VentricularConfig fields (p_shockable, onset_k,
-                        onset_n, offset_windows, model_path, screen); [rhythm] ventricular = false
+                        onset_n, offset_windows, model_path, screen, organised_veto and the
+                        organised_* settings); [rhythm] ventricular = false
                         turns the vfib / vt stage off
     [rhythm.vt]         edge.runtime.ventricular.VtConfig fields (vt_min_beats, vt_rate_bpm,
                         sustained_s, learning_beats, min_v_evidence)

@@ -249,7 +249,9 @@ class RhythmSettings:
     vf : the ``[rhythm.vf]`` table, :class:`edge.rhythm.ventricular.VentricularConfig`
         (window, ``p_shockable``, ``onset_k`` of ``onset_n``, ``offset_windows``,
         ``model_path``, ``screen``: skip the costlier features of windows the model's bound
-        rules out; the same alarms either way).
+        rules out; the same alarms either way; ``organised_veto`` and its ``organised_*``
+        settings: no window counts as shockable while the R-peak detector's beats in it show
+        an organised rhythm).
     vt : the ``[rhythm.vt]`` table, :class:`edge.runtime.ventricular.VtConfig`.
     """
 

@@ -65,6 +65,42 @@ def test_chunk_size_invariance_in_noise(noisy_excerpt, sizes, rng):
     np.testing.assert_array_equal(_run(noisy_excerpt, sizes, rng), whole)
 
 
+def _run_decided(x, sizes, rng=None, fs=FS):
+    """(peaks, decided_at) of a chunked run; checks each call against the stated lag: a
+    call returns exactly the beats decided at or before (samples fed - lag) that earlier
+    calls had not."""
+    pre, det = Preprocessor(PreprocessConfig(fs_in_hz=fs)), RPeakDetector()
+    lag = det.decision_lag_samples
+    peaks, decided, i = [], [], 0
+    while i < x.size:
+        n = int(rng.integers(1, 800)) if sizes == "random" else sizes
+        before = det._n
+        p = det.process(pre.process(x[i:i + n]))
+        assert det.decided_at.shape == p.shape
+        assert np.all(det.decided_at + lag > before) and np.all(det.decided_at + lag <= det._n)
+        peaks.append(p)
+        decided.append(det.decided_at)
+        i += n
+    peaks.append(det.flush())
+    decided.append(det.decided_at)
+    assert decided[-1].shape == peaks[-1].shape
+    return np.concatenate(peaks), np.concatenate(decided)
+
+
+@pytest.mark.parametrize("sizes", [1, 7, 360, "random"])
+def test_decision_times_are_chunk_invariant_and_within_the_lag(noisy_excerpt, sizes, rng):
+    """Each beat's decision time (what the VF detector's organised-rhythm veto relies on)
+    is the same however the stream is chunked, never before the beat, and the beat is
+    returned by the call that brings the stream past it plus ``decision_lag_samples``
+    (learning, search-backs and noise included: the NSTDB excerpt has all of them)."""
+    whole, whole_dec = _run_decided(noisy_excerpt, noisy_excerpt.size)
+    peaks, dec = _run_decided(noisy_excerpt, sizes, rng)
+    np.testing.assert_array_equal(peaks, whole)
+    np.testing.assert_array_equal(dec, whole_dec)
+    assert np.all(dec >= peaks) and np.all(np.diff(dec) >= 0)
+    assert RPeakDetector().decision_lag_samples > 0
+
+
 def test_synthetic_rhythm_is_found_exactly():
     x, truth = _synthetic_ecg(60)
     found = detect_signal(x, FS)

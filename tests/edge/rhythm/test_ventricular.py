@@ -9,9 +9,11 @@ from edge.dsp.preprocess import PreprocessConfig, Preprocessor
 from edge.errors import ConfigError, ModelError, SignalError
 from edge.io.records import read_record
 from edge.rhythm.ventricular import (
+    QRS_HALF_S,
     VentricularConfig,
     VfDetector,
     load_vf_model,
+    organised_windows,
     vf_episodes,
 )
 
@@ -55,6 +57,16 @@ def test_config_rules():
         VentricularConfig(offset_windows=0)
     with pytest.raises(ConfigError, match="screen"):
         VentricularConfig(screen="yes")
+    with pytest.raises(ConfigError, match="organised_veto"):
+        VentricularConfig(organised_veto=1)
+    with pytest.raises(ConfigError, match="organised_min_beats"):
+        VentricularConfig(organised_min_beats=1)
+    with pytest.raises(ConfigError, match="organised_min_rr_s"):
+        VentricularConfig(organised_min_rr_s=1.5, organised_max_rr_s=0.4)
+    with pytest.raises(ConfigError, match="organised_max_rr_cv"):
+        VentricularConfig(organised_max_rr_cv=-0.1)
+    with pytest.raises(ConfigError, match="organised_min_corr"):
+        VentricularConfig(organised_min_corr=1.5)
 
 
 def test_model_file_is_checked(tmp_path):
@@ -228,3 +240,100 @@ def test_screening_holds_at_any_threshold(p_shockable):
         out = det.process(pre.process(x))
         runs.append((repr(out.changes + det.end()), [w.p >= p_shockable for w in out.windows]))
     assert runs[0] == runs[1]
+
+
+# -- organised-rhythm veto ------------------------------------------------------------------
+
+def _beat_rows(fs, r_s, shapes=None, n_s=4.0):
+    """One window of n_s seconds with Gaussian QRS at times r_s (s); its end index is
+    10_000 + n samples. Returns (ends, rows, beat indices)."""
+    n = int(n_s * fs)
+    t = np.arange(n) / fs
+    x = np.zeros(n)
+    for k, c in enumerate(r_s):
+        w = 0.012 if shapes is None else shapes[k]
+        x += np.exp(-0.5 * ((t - c) / w) ** 2)
+    end = 10_000 + n
+    return np.array([end]), x[None, :], (end - n + np.round(np.asarray(r_s) * fs)).astype(
+        np.int64)
+
+
+@pytest.mark.parametrize("case, expected", [
+    ("regular 75 bpm", True), ("two beats", False), ("irregular", False),
+    ("170 bpm", False), ("unlike QRS", False), ("decided too late", False)])
+def test_organised_windows_rule(case, expected):
+    fs, cfg = 360.0, VentricularConfig()
+    times = {"regular 75 bpm": [0.3, 1.1, 1.9, 2.7, 3.5], "two beats": [1.0, 1.8],
+             "irregular": [0.3, 0.9, 1.9, 2.4, 3.5], "170 bpm": list(np.arange(0.2, 3.8, 0.353)),
+             "unlike QRS": [0.3, 1.1, 1.9, 2.7, 3.5],
+             "decided too late": [0.3, 1.1, 1.9, 2.7, 3.5]}[case]
+    shapes = [0.012, 0.012, 0.04, 0.012, 0.012] if case == "unlike QRS" else None
+    ends, rows, r = _beat_rows(fs, times, shapes)
+    lag = 100
+    decided = r + 50
+    if case == "decided too late":  # only the first two were decided by end - lag
+        decided = np.where(np.arange(r.size) < 2, r, ends[0])
+    got = organised_windows(ends, rows, r, decided, lag, cfg)
+    assert got.tolist() == [expected]
+    # beats within QRS_HALF_S of an edge are left out (their QRS is cut)
+    if case == "regular 75 bpm":
+        edge = np.array([ends[0] - rows.shape[1] + int(QRS_HALF_S * fs) - 1])
+        assert organised_windows(ends, rows, edge, edge, lag, cfg).tolist() == [False]
+
+
+def test_veto_stops_organised_rhythm_not_vf():
+    """At a threshold every sinus window passes (P >= 0.001), the model alone makes the
+    whole stream one episode; with the detector's beats the sinus windows are vetoed and
+    the episode is the VF alone. Without beats fed, nothing is vetoed."""
+    fs = 250.0
+    x = np.concatenate([synthetic_ecg(40, fs), synthetic_vf(30, fs), synthetic_ecg(30, fs)])
+    low = VentricularConfig(p_shockable=0.001)
+    (only,) = vf_episodes(x, fs, config=low)
+    assert 38 * fs <= only[0] <= 42 * fs and 68 * fs <= only[1] <= 74 * fs
+    (whole,) = vf_episodes(x, fs, config=VentricularConfig(p_shockable=0.001,
+                                                           organised_veto=False))
+    assert whole[0] <= 5 * fs and whole[1] >= 95 * fs
+    pre = Preprocessor(PreprocessConfig(fs_in_hz=fs))
+    det = VfDetector(low)  # no add_beats: the model alone
+    out = det.process(pre.process(x))
+    assert det.n_vetoed == 0 and not any(w.organised for w in out.windows)
+
+
+def _veto_run(x, fs, sizes, screen=True):
+    from edge.dsp.rpeak import DetectorConfig, RPeakDetector
+    pre = Preprocessor(PreprocessConfig(fs_in_hz=fs))
+    det = VfDetector(VentricularConfig(p_shockable=0.001, screen=screen))
+    peaks = RPeakDetector(DetectorConfig(fs_hz=pre.config.fs_out_hz))
+    wins, changes = [], []
+    bounds = np.minimum(np.cumsum([0] + sizes), x.size)
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        if a == b:
+            break
+        cond = pre.process(x[a:b])
+        r = peaks.process(cond)
+        det.add_beats(r, peaks.decided_at, lag_samples=peaks.decision_lag_samples)
+        out = det.process(cond)
+        wins += out.windows
+        changes += out.changes
+    cond = pre.flush()
+    r = peaks.process(cond)
+    d = peaks.decided_at
+    r, d = np.concatenate([r, peaks.flush()]), np.concatenate([d, peaks.decided_at])
+    det.add_beats(r, d, lag_samples=peaks.decision_lag_samples)
+    out = det.process(cond)
+    return wins + out.windows, changes + out.changes + det.end(), det
+
+
+@pytest.mark.parametrize("sizes", ["small", "mixed"])
+def test_veto_is_chunk_invariant(sizes):
+    """The veto counts only beats decided by a window's end minus the detector's lag, so
+    the windows' flags and the episodes do not depend on the chunking (screened or not)."""
+    fs = 250.0
+    x = np.concatenate([synthetic_ecg(30, fs), synthetic_vf(20, fs), synthetic_ecg(20, fs)])
+    ref_w, ref_c, ref_d = _veto_run(x, fs, [x.size])
+    assert ref_d.n_vetoed > 30
+    plan = [7] * x.size if sizes == "small" else [3, 1, 2000, 7, 4000, 1, 250] * 100
+    for screen in (True, False):
+        w, c, _ = _veto_run(x, fs, plan, screen=screen)
+        assert [a.organised for a in w] == [a.organised for a in ref_w]
+        assert repr(c) == repr(ref_c)

@@ -2,6 +2,7 @@
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from edge.errors import ConfigError
@@ -143,6 +144,32 @@ def test_device_stream_vfib_on_the_cudb_excerpt(classifier):
     dev = DeviceStream(classifier, off, device_id=3, fs_hz=rec.fs_hz)
     events = dev.process(0, rec.signal_mv) + dev.flush()
     assert not any(e.type == "alert" and e.kind in ("vfib", "vt") for e in events)
+
+
+@pytest.mark.parametrize("veto", [True, False])
+def test_device_stream_feeds_its_beats_to_the_organised_rhythm_veto(classifier, veto):
+    """The daemon passes the detector's beats to the VF stage: at a threshold every sinus
+    window passes (P >= 0.001), the veto leaves one vfib episode over the synthetic VF
+    (40-70 s) in 20-ms frames; with ``rhythm.vf.organised_veto = false`` it starts at once."""
+    from edge.runtime.device import DeviceStream
+    from edge.runtime.settings import load_config
+    from tests.edge.rhythm.test_ventricular import synthetic_ecg, synthetic_vf
+
+    fs = 250.0
+    x = np.concatenate([synthetic_ecg(40, fs), synthetic_vf(30, fs), synthetic_ecg(30, fs)])
+    cfg = load_config(None, ['source.serial.port="x"', "outputs.strip=false",
+                             "rhythm.vf.p_shockable=0.001",
+                             f"rhythm.vf.organised_veto={str(veto).lower()}"])
+    dev = DeviceStream(classifier, cfg, device_id=2, fs_hz=fs)
+    events = []
+    for i in range(0, x.size, 5):
+        events += dev.process(i, x[i:i + 5, None])
+    events += dev.flush()
+    vf = [e for e in events if e.type == "alert" and e.kind == "vfib"]
+    assert [e.state for e in vf] == ["onset", "end"]
+    onset = vf[0].detail["onset_index"] / fs
+    assert (38 <= onset <= 42) if veto else onset <= 5
+    assert (dev.ventricular.detector.n_vetoed > 30) is veto
 
 
 def test_fast_v_run_is_the_vt_alarm_only_without_the_ventricular_stage(classifier):
