@@ -222,6 +222,12 @@ def test_tls_passwords_and_per_device_acl(tls_broker):
     untrusted.close(timeout_s=0)
     good.close()
     other.close()
+
+    def offline(messages) -> bool:  # the broker relays the close's presence asynchronously
+        seen = [p for t, p, _ in messages if t == "ecg/1/status"]
+        return bool(seen) and seen[-1].get("state") == "offline"
+
+    assert sub.wait_for(offline, 10)
     presence = [p for t, p, _ in sub.snapshot() if t == "ecg/1/status"]
     assert presence and presence[-1] == {**presence[-1], "type": "presence", "state": "offline"}
     sub.close()
