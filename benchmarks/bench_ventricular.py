@@ -491,6 +491,15 @@ def markdown(res: dict) -> str:
           "chosen on it. `vfib` rows and the false-alarm-per-hour table identical to look 4; "
           "`vt` MIT-BIH episode Se / +P 73.8 / 71.9 % (duration +P 76.7 -> 76.9 %); baseline "
           "rows: CUDB `v_run` vt alarm episodes 486 -> 490, `vflutter` 211 -> 214.",
+          "7. Look 7 (branch vfveto, 2026-11-30 ~15:50 UTC): the organised-rhythm veto "
+          "(`[rhythm.vf] organised_veto`: no window is shockable while the R-peak detector's "
+          "beats in it show an organised rhythm), chosen on the out-of-fold CUDB + DS1 design "
+          "windows before this run (ventricular.design.md section 6). Run to measure what "
+          "ships; nothing was chosen on it. MIT-BIH false `vfib` 4 -> 3 (108's is gone, the "
+          "three in 105 stay); em 6 dB `vfib` on the quiet records 13 -> 10; CUDB window Sp "
+          "92.6 -> 93.7 % (Se 84.3 -> 84.2 %), em 6 dB 85.4 -> 87.2 %, CUDB `vfib` +P 71.2 -> "
+          "72.2 % with episodes and latency unchanged; `vt` em 6 dB 14 -> 15 (a beat run no "
+          "longer inside a false `vfib` episode, in 105). The other rows are unchanged.",
           "",
           "## Design (DS1) for look 4: learning period and `vt` evidence gate", "",
           "Reproduce: `MITDB_DIR=… NSTDB_DIR=… ECG_EDGE_CACHE=… python -m training.vt_alarms "
