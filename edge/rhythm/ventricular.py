@@ -439,6 +439,14 @@ class VfDetector:
         if b.size and self.config.organised_veto:
             self._beat_index.extend(b.tolist())
             self._beat_decided.extend(d.tolist())
+            # no later window starts before the next one (bounded while windows go unanalysed)
+            self._forget_beats_before(self.windows.next_window_end - self.windows.n_window)
+
+    def _forget_beats_before(self, index: int) -> None:
+        k = next((i for i, r in enumerate(self._beat_index) if r >= index),
+                 len(self._beat_index))
+        if k:
+            del self._beat_index[:k], self._beat_decided[:k]
 
     def _organised(self, ends: np.ndarray, rows: np.ndarray, p: np.ndarray) -> np.ndarray:
         """The organised-rhythm veto of the windows with P >= ``p_shockable`` (False for the
@@ -453,11 +461,8 @@ class VfDetector:
                                              np.array(self._beat_decided, dtype=np.int64),
                                              self._beat_lag, cfg)
                 self.n_vetoed += int(org.sum())
-            keep_from = int(ends[-1]) + self.windows.n_step - self.windows.n_window
-            k = next((i for i, r in enumerate(self._beat_index) if r >= keep_from),
-                     len(self._beat_index))
-            if k:
-                del self._beat_index[:k], self._beat_decided[:k]
+            self._forget_beats_before(int(ends[-1]) + self.windows.n_step
+                                      - self.windows.n_window)
         return org
 
     def _window_features(self, ends: np.ndarray, rows: np.ndarray) -> np.ndarray:

@@ -337,3 +337,18 @@ def test_veto_is_chunk_invariant(sizes):
         w, c, _ = _veto_run(x, fs, plan, screen=screen)
         assert [a.organised for a in w] == [a.organised for a in ref_w]
         assert repr(c) == repr(ref_c)
+
+
+def test_beats_held_for_the_veto_stay_bounded_while_windows_go_unanalysed():
+    """Beats fed while no window can be analysed (here: every window has too few valid
+    samples) are forgotten once no later window can hold them."""
+    from edge.dsp.preprocess import Conditioned
+    fs = 360.0
+    det = VfDetector()
+    n = int(fs)
+    for k in range(600):  # 10 min, one beat a second, every sample invalid
+        start = k * n
+        det.add_beats(np.array([start + n // 2]), np.array([start + n // 2]), lag_samples=10)
+        det.process(Conditioned(start, np.zeros(n), np.zeros(n, dtype=bool)))
+    assert det.windows.n_unanalysed > 500
+    assert len(det._beat_index) <= det.config.window_s + 2  # the next window's beats only
