@@ -129,7 +129,7 @@ class VentricularConfig:
     flutter_peak_share: float = VFL_PEAK_SHARE
     model_path: str | None = None
     screen: bool = True
-    # chosen on the out-of-fold CUDB + MIT-BIH DS1 windows (benchmarks/results/ventricular.md)
+    # chosen on the out-of-fold CUDB + MIT-BIH DS1 windows (ventricular.design.md section 6)
     organised_veto: bool = True
     organised_min_beats: int = 3
     organised_min_rr_s: float = 0.4
