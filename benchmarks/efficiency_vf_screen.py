@@ -4,10 +4,12 @@ The VF detector (:class:`edge.rhythm.ventricular.VfDetector`) screens windows: t
 of the features and P are computed only for windows the model's exact bound over the cheaper
 half does not rule out (``VentricularConfig.screen``). This runs every record twice through the
 device's conditioning and the detector at 1-s chunks, screening off and on (the conditioning
-computed once, outside the timing; one core, ``time.process_time``), and checks, per record:
+computed once, outside the timing, with the R-peak detector's beats the daemon feeds the
+organised-rhythm veto; one core, ``time.process_time``), and checks, per record:
 
 * the episode changes (onset/end, dates, rhythm, P, evidence) are identical;
-* every window screening scored has the unscreened P and features bit for bit; every screened
+* every window screening scored has the unscreened P, features and veto flag bit for bit;
+  every screened
   window's unscreened P is below ``p_shockable`` and below its bound ``p_max``, and its screen
   features are the unscreened ones.
 
@@ -33,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.bench_efficiency import git_revision  # noqa: E402
 from edge.dsp.preprocess import PreprocessConfig, Preprocessor  # noqa: E402
+from edge.dsp.rpeak import DetectorConfig, RPeakDetector  # noqa: E402
 from edge.errors import EdgeError  # noqa: E402
 from edge.io.records import find_data_dir, read_record  # noqa: E402
 from edge.rhythm.ventricular import VentricularConfig, VfDetector, load_vf_model  # noqa: E402
@@ -47,20 +50,34 @@ def _records(database: str) -> list[str]:
     return names if database == "mitdb" else [f"{database}/{n}" for n in names]
 
 
-def _conditioned(record: str) -> tuple[list, float]:
+def _conditioned(record: str) -> tuple[list, list, int, float]:
+    """The record's conditioned 1-s chunks, the R-peak detector's beats of each (peaks,
+    decision times; for the organised-rhythm veto, as the daemon feeds them), its decision
+    lag and the processing rate."""
     db, name = record.split("/") if "/" in record else ("mitdb", record)
     rec = read_record(name, database=db)
     x, fs = rec.signal_mv[:, 0], rec.fs_hz
     pre = Preprocessor(PreprocessConfig(fs_in_hz=fs))
     step = max(1, int(round(fs)))
     conds = [pre.process(x[i:i + step]) for i in range(0, x.size, step)] + [pre.flush()]
-    return conds, pre.config.fs_out_hz
+    peaks = RPeakDetector(DetectorConfig(fs_hz=pre.config.fs_out_hz))
+    beats = []
+    for c in conds:
+        beats.append((peaks.process(c), peaks.decided_at))
+    last = beats[-1]
+    beats[-1] = (np.concatenate([last[0], peaks.flush()]),
+                 np.concatenate([last[1], peaks.decided_at]))
+    return conds, beats, peaks.decision_lag_samples, pre.config.fs_out_hz
 
 
-def _run(conds: list, config: VentricularConfig, model) -> tuple[list, list, VfDetector, float]:  # noqa: ANN001
+def _run(conds: list, beats: list, lag: int, config: VentricularConfig,
+         model) -> tuple[list, list, VfDetector, float]:  # noqa: ANN001
     det = VfDetector(config, model)
     t0 = time.process_time()
-    outs = [det.process(c) for c in conds]
+    outs = []
+    for c, (r, d) in zip(conds, beats, strict=True):
+        det.add_beats(r, d, lag_samples=lag)
+        outs.append(det.process(c))
     end = det.end()
     cpu = time.process_time() - t0
     return ([w for o in outs for w in o.windows], [c for o in outs for c in o.changes] + end,
@@ -68,10 +85,10 @@ def _run(conds: list, config: VentricularConfig, model) -> tuple[list, list, VfD
 
 
 def check_record(record: str, model) -> dict:  # noqa: ANN001
-    conds, fs_proc = _conditioned(record)
+    conds, beats, lag, fs_proc = _conditioned(record)
     base = VentricularConfig(fs_hz=fs_proc)
-    w0, c0, _, cpu0 = _run(conds, replace(base, screen=False), model)
-    w1, c1, det, cpu1 = _run(conds, replace(base, screen=True), model)
+    w0, c0, _, cpu0 = _run(conds, beats, lag, replace(base, screen=False), model)
+    w1, c1, det, cpu1 = _run(conds, beats, lag, replace(base, screen=True), model)
     bad = 0
     for a, b in zip(w0, w1, strict=True):
         if a.end_index != b.end_index:
@@ -82,8 +99,10 @@ def check_record(record: str, model) -> dict:  # noqa: ANN001
                         and np.array_equal(a.features[known], b.features[known]))
         else:
             bad += not (np.array_equal([a.p], [b.p], equal_nan=True)
-                        and np.array_equal(a.features, b.features, equal_nan=True))
+                        and np.array_equal(a.features, b.features, equal_nan=True)
+                        and a.organised == b.organised)
     return {"record": record, "windows": len(w1), "screened": det.n_screened,
+            "vetoed": det.n_vetoed,
             "changes": len(c1), "changes_identical": repr(c0) == repr(c1),
             "window_mismatches": int(bad), "cpu_s_unscreened": round(cpu0, 4),
             "cpu_s_screened": round(cpu1, 4)}
@@ -104,11 +123,13 @@ def render(rows: list[dict], command: str) -> str:
              f"({100.0 * n_s / max(n_w, 1):.1f} %)**; episode changes identical and every "
              f"scored window bit-identical on every record: **{'yes' if ok else 'NO'}**.", "",
              f"VF detector CPU: unscreened **{c0:.2f} s**, screened **{c1:.2f} s** "
-             f"({100.0 * (1 - c1 / max(c0, 1e-9)):.0f} % less).", "",
-             "| record | windows | screened | changes | identical | window mismatches | "
-             "CPU s off | CPU s on |", "|---|---:|---:|---:|---|---:|---:|---:|"]
+             f"({100.0 * (1 - c1 / max(c0, 1e-9)):.0f} % less). Windows the organised-rhythm "
+             f"veto stopped: {sum(r.get('vetoed', 0) for r in rows)}.", "",
+             "| record | windows | screened | vetoed | changes | identical | window mismatches | "
+             "CPU s off | CPU s on |", "|---|---:|---:|---:|---:|---|---:|---:|---:|"]
     for r in rows:
-        lines.append(f"| {r['record']} | {r['windows']} | {r['screened']} | {r['changes']} | "
+        lines.append(f"| {r['record']} | {r['windows']} | {r['screened']} | "
+                     f"{r.get('vetoed', 0)} | {r['changes']} | "
                      f"{'yes' if r['changes_identical'] else 'NO'} | {r['window_mismatches']} | "
                      f"{r['cpu_s_unscreened']:.3f} | {r['cpu_s_screened']:.3f} |")
     return "\n".join(lines) + "\n"
