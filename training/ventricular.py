@@ -262,7 +262,8 @@ def record_organised(record: str, variant: str = "clean",
     window of :func:`record_windows` (same order; False where a window is not analysed), with
     the beats of the device's R-peak detector on the same signal variant, as the device
     computes it (cached per record, variant and veto settings). The device applies it only to
-    windows with P >= ``p_shockable``; :func:`replay_episodes` does the same."""
+    windows with P >= ``p_shockable``; :func:`cross_validate` and ``bench_ventricular`` set a
+    vetoed window's P to 0 (not shockable), which is the same."""
     import hashlib  # noqa: PLC0415
 
     from edge.dsp.rpeak import DetectorConfig, RPeakDetector  # noqa: PLC0415
@@ -405,22 +406,18 @@ def score_alarm_episodes(ref: list[tuple[int, int]], alarms: list[tuple[int, int
 
 
 def replay_episodes(rw: RecordWindows, p: np.ndarray, model,  # noqa: ANN001
-                    config: VentricularConfig | None = None,
-                    organised: np.ndarray | None = None) -> list[tuple[int, int, int]]:
+                    config: VentricularConfig | None = None) -> list[tuple[int, int, int]]:
     """Alarm episodes ``(start, end, alarm)`` (input-rate samples) of a record's cached
-    windows scored ``p``, through :meth:`VfDetector.decide` (the device's episode logic);
-    ``organised``: :func:`record_organised` of the windows (the organised-rhythm veto; None:
-    no veto)."""
+    windows scored ``p``, through :meth:`VfDetector.decide` (the device's episode logic; for
+    the organised-rhythm veto pass ``p`` 0 where :func:`record_organised` is True)."""
     from dataclasses import replace  # noqa: PLC0415
 
     from edge.rhythm.ventricular import VfDetector, VfWindow  # noqa: PLC0415
     det = VfDetector(replace(config or VentricularConfig(), fs_hz=rw.fs_hz), model)
     out: list[tuple[int, int, int]] = []
     start = alarm = None
-    org = (np.zeros(rw.end_in.size, dtype=bool) if organised is None
-           else np.asarray(organised, dtype=bool))
-    for e, pi, f, o in zip(rw.end_in.tolist(), p.tolist(), rw.features, org.tolist()):
-        c = det.decide(VfWindow(int(e), float(pi), f, organised=o))
+    for e, pi, f in zip(rw.end_in.tolist(), p.tolist(), rw.features):
+        c = det.decide(VfWindow(int(e), float(pi), f))
         if c is None:
             continue
         if c.state == "onset":
