@@ -435,6 +435,10 @@ class VfDetector:
         if b.shape != d.shape or b.ndim != 1:
             raise SignalError(f"beat_index and decided_at must be 1-D of one length, got "
                               f"{b.shape} and {d.shape}")
+        if b.size and (np.any(np.diff(b) <= 0)
+                       or (self._beat_index and b[0] <= self._beat_index[-1])):
+            raise SignalError("beat_index must increase, within a call and across calls (the "
+                              "R-peak detector's order)")
         self._beat_lag = int(lag_samples)
         if b.size and self.config.organised_veto:
             self._beat_index.extend(b.tolist())

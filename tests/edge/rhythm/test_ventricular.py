@@ -352,3 +352,14 @@ def test_beats_held_for_the_veto_stay_bounded_while_windows_go_unanalysed():
         det.process(Conditioned(start, np.zeros(n), np.zeros(n, dtype=bool)))
     assert det.windows.n_unanalysed > 500
     assert len(det._beat_index) <= det.config.window_s + 2  # the next window's beats only
+
+
+def test_add_beats_checks_its_input():
+    det = VfDetector()
+    with pytest.raises(SignalError, match="one length"):
+        det.add_beats(np.array([1, 2]), np.array([1]), lag_samples=10)
+    with pytest.raises(SignalError, match="increase"):
+        det.add_beats(np.array([5, 3]), np.array([5, 5]), lag_samples=10)
+    det.add_beats(np.array([100, 400]), np.array([120, 420]), lag_samples=10)
+    with pytest.raises(SignalError, match="increase"):
+        det.add_beats(np.array([400]), np.array([430]), lag_samples=10)
