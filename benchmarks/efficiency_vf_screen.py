@@ -62,11 +62,9 @@ def _conditioned(record: str) -> tuple[list, list, int, float]:
     conds = [pre.process(x[i:i + step]) for i in range(0, x.size, step)] + [pre.flush()]
     peaks = RPeakDetector(DetectorConfig(fs_hz=pre.config.fs_out_hz))
     beats = []
-    for c in conds:
-        beats.append((peaks.process(c), peaks.decided_at))
-    last = beats[-1]
-    beats[-1] = (np.concatenate([last[0], peaks.flush()]),
-                 np.concatenate([last[1], peaks.decided_at]))
+    for k, c in enumerate(conds):
+        r = peaks.process(c) if k < len(conds) - 1 else peaks.finish(c)
+        beats.append((r, peaks.decided_at))
     return conds, beats, peaks.decision_lag_samples, pre.config.fs_out_hz
 
 

@@ -182,10 +182,8 @@ class BeatPipeline:
         t0 = time.perf_counter()
         cond = self.conditioned = self.preprocessor.flush()
         t0 = self._timed("preprocess", t0)
-        first = self.detector.process(cond)
-        decided = self.detector.decided_at
-        peaks = self.peaks = np.concatenate([first, self.detector.flush()])
-        self.peaks_decided_at = np.concatenate([decided, self.detector.decided_at])
+        peaks = self.peaks = self.detector.finish(cond)
+        self.peaks_decided_at = self.detector.decided_at
         t0 = self._timed("detect", t0)
         batches = [self.windower.process(cond.filtered_mv, peaks, cond.valid),
                    self.windower.flush()]

@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.dsp.detection import to_input_index
-from edge.dsp.preprocess import PreprocessConfig, Preprocessor
+from edge.dsp.preprocess import Conditioned, PreprocessConfig, Preprocessor
 from edge.errors import EdgeError
 from edge.io.records import read_annotations, read_record
 from edge.rhythm.model import default_model_path
@@ -286,13 +286,11 @@ def record_organised(record: str, variant: str = "clean",
     cfg = replace(cfg, fs_hz=pre.config.fs_out_hz)
     det = RPeakDetector(DetectorConfig(fs_hz=pre.config.fs_out_hz))
     conds = [pre.process(x), pre.flush()]
-    peaks, decided = [], []
-    for c in conds:
-        peaks.append(det.process(c))
-        decided.append(det.decided_at)
-    peaks.append(det.flush())
-    decided.append(det.decided_at)
-    r, d = np.concatenate(peaks), np.concatenate(decided)
+    whole = Conditioned(conds[0].sample_index,  # the detector is chunk-invariant: one chunk
+                        np.concatenate([c.filtered_mv for c in conds]),
+                        np.concatenate([c.valid for c in conds]))
+    r = det.finish(whole)
+    d = det.decided_at
     lag = det.decision_lag_samples
     vw = VfWindows(cfg)
 

@@ -64,8 +64,7 @@ def detect_signal(x_mv: np.ndarray, fs_hz: float, *, chunk_s: float | None = 1.0
     out: list[np.ndarray] = []
     for i in range(0, x.size, step):
         out.append(det.process(pre.process(x[i:i + step])))
-    out.append(det.process(pre.flush()))
-    out.append(det.flush())
+    out.append(det.finish(pre.flush()))
     peaks = np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
     if pre.n_nonfinite:
         logger.info("%d non-finite input samples were held and blanked", pre.n_nonfinite)

@@ -453,6 +453,15 @@ class RPeakDetector:
         self.decided_at = self.decided_at[peaks < n_real]
         return peaks[peaks < n_real]
 
+    def finish(self, chunk: Conditioned) -> np.ndarray:
+        """The stream's last chunk and the end of stream at once: :meth:`process` then
+        :meth:`flush`; returns both calls' beats, and :attr:`decided_at` covers them all."""
+        peaks = self.process(chunk)
+        decided = self.decided_at
+        peaks = np.concatenate([peaks, self.flush()])
+        self.decided_at = np.concatenate([decided, self.decided_at])
+        return peaks
+
     def _is_invalid(self, a: int, b: int) -> bool:
         for ra, rb in self._invalid_runs:
             if ra <= b and a <= rb:

@@ -46,6 +46,7 @@ feeding 1, 7 or all samples at a time gives identical windows, probabilities and
 """
 from __future__ import annotations
 
+import bisect
 import logging
 import os
 from collections import deque
@@ -447,8 +448,7 @@ class VfDetector:
             self._forget_beats_before(self.windows.next_window_end - self.windows.n_window)
 
     def _forget_beats_before(self, index: int) -> None:
-        k = next((i for i, r in enumerate(self._beat_index) if r >= index),
-                 len(self._beat_index))
+        k = bisect.bisect_left(self._beat_index, index)  # the list increases (add_beats)
         if k:
             del self._beat_index[:k], self._beat_decided[:k]
 
@@ -623,11 +623,8 @@ def vf_episodes(x_mv: np.ndarray, fs_in_hz: float, *, config: VentricularConfig 
     changes: list[VfChange] = []
     for i in [*range(0, x.size, step), None]:  # None: the flush
         cond = pre.process(x[i:i + step]) if i is not None else pre.flush()
-        r = peaks.process(cond)
-        d = peaks.decided_at
-        if i is None:
-            r, d = np.concatenate([r, peaks.flush()]), np.concatenate([d, peaks.decided_at])
-        det.add_beats(r, d, lag_samples=lag)
+        r = peaks.process(cond) if i is not None else peaks.finish(cond)
+        det.add_beats(r, peaks.decided_at, lag_samples=lag)
         changes += det.process(cond).changes
     changes += det.end()
     return vf_change_episodes(changes, fs_in_hz, pre.config.fs_out_hz)

@@ -365,3 +365,26 @@ def test_fast_mode_settings_are_checked():
                {"fast_regularity": 0.9}):
         with pytest.raises(ConfigError):
             DetectorConfig(**kw)
+
+
+def test_finish_is_the_last_chunk_and_the_flush(noisy_excerpt):
+    """``finish`` gives the beats of process(last chunk) then flush(), and decision times
+    for all of them (what callers had to concatenate themselves)."""
+    def run(last):
+        pre, det = Preprocessor(PreprocessConfig(fs_in_hz=FS)), RPeakDetector()
+        head = det.process(pre.process(noisy_excerpt))
+        head_dec = det.decided_at
+        cond = pre.flush()
+        if last:
+            tail, tail_dec = det.finish(cond), det.decided_at
+        else:
+            a = det.process(cond)
+            a_dec = det.decided_at
+            b = det.flush()
+            tail, tail_dec = np.concatenate([a, b]), np.concatenate([a_dec, det.decided_at])
+        return np.concatenate([head, tail]), np.concatenate([head_dec, tail_dec]), tail.size
+
+    peaks, dec, n_tail = run(True)
+    np.testing.assert_array_equal(peaks, run(False)[0])
+    np.testing.assert_array_equal(dec, run(False)[1])
+    assert n_tail > 0 and dec.shape == peaks.shape

@@ -316,10 +316,8 @@ def _veto_run(x, fs, sizes, screen=True):
         wins += out.windows
         changes += out.changes
     cond = pre.flush()
-    r = peaks.process(cond)
-    d = peaks.decided_at
-    r, d = np.concatenate([r, peaks.flush()]), np.concatenate([d, peaks.decided_at])
-    det.add_beats(r, d, lag_samples=peaks.decision_lag_samples)
+    r = peaks.finish(cond)
+    det.add_beats(r, peaks.decided_at, lag_samples=peaks.decision_lag_samples)
     out = det.process(cond)
     return wins + out.windows, changes + out.changes + det.end(), det
 
