@@ -24,7 +24,15 @@ from edge.rhythm.analyser import (
     analyse_beats,
     load_af_model,
 )
-from edge.rhythm.context import RhythmAwareBeats, beat_call, beat_calls, rhythm_aware
+from edge.rhythm.context import (
+    RhythmAwareBeats,
+    SvtRunConfig,
+    SvtRunTracker,
+    beat_call,
+    beat_calls,
+    rhythm_aware,
+    svt_run_calls,
+)
 from edge.rhythm.features import FEATURE_NAMES, beat_window_features, rr_window_features
 from edge.rhythm.model import TreeModel, load_tree_model
 from edge.rhythm.strip import STRIP_CLASSES, StripResult, classify_strip, load_strip_model
@@ -33,4 +41,5 @@ __all__ = ["RHYTHM_AF", "RHYTHM_NOISE", "RHYTHM_OTHER", "RHYTHMS", "WFDB_AUX", "
            "RhythmChange", "RhythmConfig", "RhythmResult", "analyse_beats", "load_af_model",
            "FEATURE_NAMES", "beat_window_features", "rr_window_features", "TreeModel",
            "load_tree_model", "STRIP_CLASSES", "StripResult", "classify_strip", "load_strip_model",
-           "RhythmAwareBeats", "beat_call", "beat_calls", "rhythm_aware"]
+           "RhythmAwareBeats", "beat_call", "beat_calls", "rhythm_aware", "SvtRunConfig",
+           "SvtRunTracker", "svt_run_calls"]

@@ -125,7 +125,8 @@ class DeviceStream:
                                      vt_alarm=not config.rhythm.ventricular)
         self.rhythm = (DeviceRhythm(device_id=device_id, fs_hz=fs_hz,
                                     config=config.rhythm.analyser,
-                                    beat_context=config.rhythm.beat_context)
+                                    beat_context=config.rhythm.beat_context,
+                                    svt=config.rhythm.svt)
                        if config.rhythm.enabled else None)
         self.ventricular = (DeviceVentricular(device_id=device_id, fs_hz=fs_hz,
                                               fs_proc_hz=self.fs_proc_hz,

@@ -34,6 +34,8 @@ from edge.rhythm import (
     RhythmAnalyser,
     RhythmChange,
     RhythmConfig,
+    SvtRunConfig,
+    SvtRunTracker,
     beat_call,
 )
 
@@ -124,14 +126,19 @@ class DeviceRhythm:
     config : analyser settings (default :class:`edge.rhythm.RhythmConfig`).
     analyser : a ready analyser (tests; overrides ``config``).
     beat_context : rhythm-aware beat calls (:meth:`call`); off, calls pass unchanged.
+    svt : supraventricular runs in the beat calls (:class:`edge.rhythm.SvtRunTracker`; with
+        ``beat_context`` only).
     """
 
     def __init__(self, *, device_id: int, fs_hz: float, config: RhythmConfig | None = None,
-                 analyser: RhythmAnalyser | None = None, beat_context: bool = True) -> None:
+                 analyser: RhythmAnalyser | None = None, beat_context: bool = True,
+                 svt: SvtRunConfig | None = None) -> None:
         self.device_id = int(device_id)
         self.fs_hz = float(fs_hz)
         self.beat_context = bool(beat_context)
-        self.n_calls_changed = 0  # S calls reported N in confirmed AF/AFL
+        self.n_calls_changed = 0  # calls changed: S in confirmed AF/AFL, N in an S run
+        self.svt = SvtRunTracker(svt)
+        self._taken: tuple[str, str] | None = None  # (model call, run call) of the last beat
         self.analyser = analyser if analyser is not None else RhythmAnalyser(config)
         self.burden = AfBurden()
         self._onset: int | None = None  # open afib episode's onset (device samples)
@@ -208,19 +215,25 @@ class DeviceRhythm:
             if ok and rhythm is not None and math.isfinite(rr):
                 self.burden.add(at / self.fs_hz, rr, rhythm == "AFIB")
             call = label
-            if calls and self.beat_context:
-                call = beat_call(label, now or None)
-                if call != label:
-                    self.n_calls_changed += 1
+            if self.beat_context:
+                run_call = self.svt.call(label, rr, ok)
+                if calls:
+                    call = beat_call(run_call, now or None)
+                    if call != label:
+                        self.n_calls_changed += 1
+                else:
+                    self._taken = (label, run_call)
             out.append((rhythm, call, alerts))
         return out
 
     def call(self, label: str) -> str:
         """The reported call of the beat just taken by :meth:`beat` that the model labelled
-        ``label``, in the rhythm confirmed now (:func:`edge.rhythm.beat_call`)."""
+        ``label``: in a supraventricular run (:class:`edge.rhythm.SvtRunTracker`), then in
+        the rhythm confirmed now (:func:`edge.rhythm.beat_call`)."""
         if not self.beat_context:
             return label
-        out = beat_call(label, self.analyser.rhythm)
+        run_call = self._taken[1] if self._taken and self._taken[0] == label else label
+        out = beat_call(run_call, self.analyser.rhythm)
         if out != label:
             self.n_calls_changed += 1
         return out
@@ -230,4 +243,5 @@ class DeviceRhythm:
         burden keeps counting over the run)."""
         out = self._end(int(at), reason=reason)
         self.analyser.reset()
+        self.svt.reset()
         return out

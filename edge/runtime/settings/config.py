@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from edge.dsp.quality import QualityConfig
 from edge.errors import ConfigError
-from edge.rhythm import RhythmConfig
+from edge.rhythm import RhythmConfig, SvtRunConfig
 from edge.rhythm.ventricular import VentricularConfig
 from edge.runtime.alerts import AlertConfig
 from edge.runtime.fallback import AlarmFallbackSettings
@@ -240,8 +240,12 @@ class RhythmSettings:
     enabled : run it (beat ``rhythm``, ``afib`` alerts, AF burden in ``hr`` events); off, those
         fields are absent and the daemon saves its ≈0.5 ms per beat.
     beat_context : rhythm-aware beat calls (:mod:`edge.rhythm.context`): a beat the model
-        calls ``S`` inside AF/AFL the analyser has confirmed is reported ``N`` (its ``proba``
-        unchanged); off, beat events carry the model's call.
+        calls ``S`` inside AF/AFL the analyser has confirmed is reported ``N``, and the beats of
+        a supraventricular run (``[rhythm.svt]``) are reported ``S`` (``proba`` unchanged);
+        off, beat events carry the model's call.
+    svt : the ``[rhythm.svt]`` table, :class:`edge.rhythm.SvtRunConfig` (``enabled``,
+        ``max_rr_ratio``, ``rr_tolerance``, ``min_rate_bpm``, ``baseline_beats``,
+        ``min_baseline_beats``).
     analyser : the ``[rhythm.analyser]`` table, :class:`edge.rhythm.RhythmConfig` (window,
         hysteresis, ``min_episode_s``, ``model_path``).
     ventricular : run the ventricular-arrhythmia stage (``vfib`` and ``vt`` alerts,
@@ -257,6 +261,7 @@ class RhythmSettings:
 
     enabled: bool = True
     beat_context: bool = True
+    svt: SvtRunConfig = field(default_factory=SvtRunConfig)
     analyser: RhythmConfig = field(default_factory=RhythmConfig)
     ventricular: bool = True
     vf: VentricularConfig = field(default_factory=VentricularConfig)
