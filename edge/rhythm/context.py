@@ -16,23 +16,28 @@ that rule:
 **Supraventricular runs** (:class:`SvtRunTracker`): inside a run of supraventricular
 tachycardia every beat is ``S`` for EC57, but after its first beat or two each beat comes on
 time *for the run* -- its RR matches the beats before it -- so a model that judges a beat by
-its prematurity against the local rhythm calls it ``N`` (on the design sets, out of fold: 1,612
-of SVDB 865's 1,618 missed S beats and 135 of DS1 209's 156 lie in runs of >= 3). The tracker
-keeps the sinus baseline (median of the last ``baseline_beats`` intervals ending at beats
-called ``N`` outside runs) and reads a **run** as an abrupt rate change: a beat (called ``N``
-or ``S``) whose interval is at most ``max_rr_ratio`` of the baseline at >= ``min_rate_bpm``
-starts one; each next beat whose interval is as short and within ``rr_tolerance`` of the run's
-interval continues it and is reported ``S``. Anything else ends the run: a slower beat, an
-irregular interval (AF), a ``V``/``F``/``Q`` call, an interval across unreadable signal. The
-baseline is frozen during a run, so a run is an abrupt rate change against the rhythm before
-it, not sinus tachycardia that built up beat by beat. The AF rule applies after it (a run
-inside confirmed AF/AFL is ``N``).
+its prematurity against the local rhythm calls it ``N`` (on the design sets, out of fold:
+1,612 of SVDB 865's 1,618 missed S beats and 135 of DS1 209's 156 lie in runs of >= 3). The
+tracker keeps the sinus baseline (median of the last ``baseline_beats`` intervals ending at
+beats called ``N`` outside runs; an interval over ``missed_beat_ratio`` times the baseline --
+a missed beat, a pause -- does not enter it, unless ``relearn_beats`` such intervals come with
+no other between them: then the rhythm did slow down and they become the baseline) and reads a
+**run** as an abrupt rate change: a beat (called ``N`` or ``S``) whose interval is at most
+``max_rr_ratio`` of the baseline at >= ``min_rate_bpm`` starts one; each next beat whose
+interval is as short and within ``rr_tolerance`` of the run's interval continues it and is
+reported ``S``. Anything else ends the run: a slower beat, an irregular interval (AF), a
+``V``/``F``/``Q`` call, an interval across unreadable signal. The baseline is frozen during a
+run, so a run is an abrupt rate change against the rhythm before it, not sinus tachycardia
+that built up beat by beat. The AF rule applies after it (a run inside confirmed AF/AFL is
+``N``).
 
-The rhythm is the *online* one (:attr:`edge.rhythm.RhythmResult.online`): what the device knows
-as the beat leaves. The AF analyser confirms an episode after ``min_episode_s`` of AF, so the
-first beats of an episode keep the model's call; ``ecg-edge annotate`` and the daemon apply the
-same rule to the same state and so give the same labels. The model's probabilities are kept
-unchanged (a beat event's ``proba`` still says what the model saw).
+The rhythm is the *online* one (:attr:`edge.rhythm.RhythmResult.online`): what the device
+knows as the beat leaves. The AF analyser confirms an episode after ``min_episode_s`` of AF,
+so the first beats of an episode keep the model's call; ``ecg-edge annotate`` and the daemon
+apply the same rule to the same state and so give the same labels (one difference: the
+daemon also ends a run at an interval whose signal quality is not good, ``annotate`` only at
+one across invalid samples). The model's probabilities are kept unchanged (a beat event's
+``proba`` still says what the model saw).
 """
 from __future__ import annotations
 
@@ -90,6 +95,10 @@ class SvtRunConfig:
     min_rate_bpm : a run's rate is at least this (EC57's tachycardia: 100 bpm).
     baseline_beats : intervals in the sinus baseline (median).
     min_baseline_beats : no run before the baseline holds this many intervals.
+    missed_beat_ratio : an interval longer than this times the baseline does not enter it (a
+        beat the detector missed doubles an interval; end to end on SVDB 848's 160 bpm
+        stretches such intervals raised the baseline and made a run of every beat).
+    relearn_beats : that many too-long intervals in a row replace the baseline.
     """
 
     enabled: bool = True
@@ -98,6 +107,8 @@ class SvtRunConfig:
     min_rate_bpm: float = 100.0
     baseline_beats: int = 8
     min_baseline_beats: int = 3
+    missed_beat_ratio: float = 1.5
+    relearn_beats: int = 16
 
     def __post_init__(self) -> None:
         if not isinstance(self.enabled, bool):
@@ -109,7 +120,11 @@ class SvtRunConfig:
         if not (isinstance(self.min_rate_bpm, (int, float)) and 0 < self.min_rate_bpm <= 400):
             raise ConfigError("min_rate_bpm", f"must lie in (0, 400] bpm, "
                                               f"got {self.min_rate_bpm!r}")
-        for name in ("baseline_beats", "min_baseline_beats"):
+        if not (isinstance(self.missed_beat_ratio, (int, float))
+                and 1 < self.missed_beat_ratio <= 10):
+            raise ConfigError("missed_beat_ratio", f"must lie in (1, 10], "
+                                                   f"got {self.missed_beat_ratio!r}")
+        for name in ("baseline_beats", "min_baseline_beats", "relearn_beats"):
             v = getattr(self, name)
             if not (isinstance(v, int) and not isinstance(v, bool) and v >= 1):
                 raise ConfigError(name, f"must be an integer >= 1, got {v!r}")
@@ -122,8 +137,9 @@ class SvtRunConfig:
 class SvtRunTracker:
     """Streaming: beats in time order -> their calls with supraventricular runs ``S``.
 
-    State: the last ``baseline_beats`` sinus intervals, whether a run is open and its
-    interval. Feeding beats one at a time or in arrays gives the same calls.
+    State: the last ``baseline_beats`` sinus intervals, the too-long ones since the last
+    (up to ``relearn_beats``), whether a run is open and its interval. Feeding beats one at
+    a time or in arrays gives the same calls.
     """
 
     def __init__(self, config: SvtRunConfig | None = None) -> None:
@@ -133,6 +149,7 @@ class SvtRunTracker:
     def reset(self) -> None:
         """Forget the baseline and any open run (a gap, a restart)."""
         self._baseline: deque[float] = deque(maxlen=self.config.baseline_beats)
+        self._too_long: list[float] = []  # N intervals kept out of the baseline, in a row
         self._run_rr_s: float | None = None
         self.n_changed = 0  # N calls reported S
 
@@ -147,8 +164,9 @@ class SvtRunTracker:
         if not (clean and math.isfinite(r) and r > 0):
             self._run_rr_s = None
             return label
-        fast = (label in ("N", "S") and len(self._baseline) >= cfg.min_baseline_beats
-                and r <= cfg.max_rr_ratio * median_of(self._baseline)
+        base = median_of(self._baseline) if len(self._baseline) >= cfg.min_baseline_beats \
+            else math.nan
+        fast = (label in ("N", "S") and r <= cfg.max_rr_ratio * base
                 and 60.0 / r >= cfg.min_rate_bpm)
         run = self._run_rr_s
         if fast and run is not None and abs(r - run) <= cfg.rr_tolerance * run:
@@ -161,7 +179,15 @@ class SvtRunTracker:
             return label
         self._run_rr_s = None
         if label == "N":
-            self._baseline.append(r)
+            if not r > cfg.missed_beat_ratio * base:  # NaN (no baseline yet): taken
+                self._baseline.append(r)
+                self._too_long.clear()
+            else:
+                self._too_long.append(r)
+                if len(self._too_long) >= cfg.relearn_beats:
+                    self._baseline.clear()
+                    self._baseline.extend(self._too_long)
+                    self._too_long.clear()
         return label
 
 

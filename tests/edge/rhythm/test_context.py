@@ -189,6 +189,30 @@ def test_what_is_not_a_run(case, rng):
     assert calls.tolist() == list(lab) and n == 0
 
 
+def test_missed_beats_do_not_raise_the_baseline():
+    """A tachycardia at 0.38 s the detector reads with missed beats (0.76 s intervals) among
+    the beats: those intervals stay out of the baseline, so the 0.38-s beats are no run
+    (SVDB 848's 160 bpm stretches end to end, in small)."""
+    rr = [0.38] * 10 + [0.76, 0.38, 0.38, 0.76, 0.76, 0.38, 0.76] + [0.38] * 30
+    lab = ["N"] * len(rr)
+    calls, n = svt_run_calls(np.array(lab), np.array(rr))
+    assert n == 0
+    # without the guard (ratio 10): the missed beats' intervals enter the baseline
+    _, n = svt_run_calls(np.array(lab), np.array(rr), config=SvtRunConfig(missed_beat_ratio=10))
+    assert n > 0
+
+
+def test_a_lasting_slower_rhythm_becomes_the_baseline():
+    """0.4-s sinus, then 0.9-s for good: after relearn_beats such intervals the baseline is
+    0.9 s and a run at 0.45 s is found (without relearning it would never be)."""
+    rr = [0.4] * 10 + [0.9] * 20 + [0.45] * 10
+    lab = ["N"] * len(rr)
+    calls, n = svt_run_calls(np.array(lab), np.array(rr))
+    assert n == 9 and np.all(calls[31:] == "S")
+    _, n = svt_run_calls(np.array(lab), np.array(rr), config=SvtRunConfig(relearn_beats=25))
+    assert n == 0
+
+
 def test_a_v_beat_or_a_slower_beat_ends_the_run():
     rr, lab = _sinus_svt_sinus()
     lab[40] = "V"
@@ -242,6 +266,7 @@ def test_device_rhythm_reports_runs_and_resets_at_a_restart():
     ({"rr_tolerance": -0.1}, "rr_tolerance"), ({"min_rate_bpm": 0}, "min_rate_bpm"),
     ({"baseline_beats": 0}, "baseline_beats"), ({"baseline_beats": 2.5}, "baseline_beats"),
     ({"min_baseline_beats": 9}, "min_baseline_beats"), ({"enabled": "yes"}, "enabled"),
+    ({"missed_beat_ratio": 1.0}, "missed_beat_ratio"), ({"relearn_beats": 0}, "relearn_beats"),
 ])
 def test_svt_config_errors(kw, field):
     with pytest.raises(ConfigError, match=field):

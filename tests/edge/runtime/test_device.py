@@ -308,3 +308,35 @@ def test_the_cached_due_index_is_always_the_fresh_one(classifier, rec207_flutter
     _per_call(ds, x, (7,))
     assert ds._due() == ds.next_due_index()  # after the flush
     assert checked > 1000
+
+
+def test_svt_runs_in_the_daemon_on_a_real_svdb_excerpt(classifier, svdb_dir):
+    """SVDB 865, 600-800 s (128 Hz): sinus rhythm, then runs of supraventricular tachycardia
+    whose beats after the first come on time for the run. With [rhythm.svt] on, more beats
+    are reported S, each one an N call of the model that the reference calls S, and more
+    ``svt`` alerts are raised; 23-ms frames and 1-s chunks give the same events."""
+    from edge.io.records import read_annotations, read_record
+
+    rec = read_record("865", data_dir=svdb_dir, sampfrom=128 * 600, sampto=128 * 800)
+    ann = read_annotations("865", "atr", data_dir=svdb_dir)
+    x = rec.signal_mv[:, :1]
+    out = {}
+    for on, step in (("true", 3), ("false", 3), ("true", 128)):
+        cfg = load_config(None, CFG + [f"rhythm.svt.enabled={on}"])
+        out[on, step] = run(DeviceStream(classifier, cfg, device_id=1, fs_hz=128), x, step=step)
+    def svt_alerts(events):
+        return [(e.state, e.sample_index) for e in events if e.type == "alert" and e.kind == "svt"]
+
+    def calls(events):
+        return [(e.sample_index, e.label) for e in beats(events)]
+    assert calls(out["true", 3]) == calls(out["true", 128])
+    assert svt_alerts(out["true", 3]) == svt_alerts(out["true", 128])
+    b_on, b_off = beats(out["true", 3]), beats(out["false", 3])
+    assert [e.sample_index for e in b_on] == [e.sample_index for e in b_off]
+    changed = [(a, b) for a, b in zip(b_on, b_off) if a.label != b.label]
+    assert len(changed) >= 30
+    assert all(a.label == "S" and b.label == "N" for a, b in changed)
+    ref_s = {int(s) - 128 * 600 for s, sym in zip(ann.sample_index, ann.symbol) if sym == "S"}
+    near = [any(abs(a.sample_index - s) <= 19 for s in ref_s) for a, _ in changed]  # 150 ms
+    assert sum(near) >= 0.95 * len(changed)
+    assert len(svt_alerts(out["true", 3])) > len(svt_alerts(out["false", 3]))
