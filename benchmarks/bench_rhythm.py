@@ -151,6 +151,18 @@ DS2_LOOKS = [
     "ones (generalisation.md look 4). DS2 AF+flutter duration Se / +P and the 3 false AF "
     "episodes in record 200 unchanged from look 6; SVDB SVEB F1 (rhythm context) 0.644 -> "
     "0.643. The revert was decided on CinC (design data); nothing was chosen on DS2.",
+    "8. (2026-11-30 ~19:10 UTC) look 7's analyser and models (cnnx3-1.2.0) with supraventricular "
+    "runs in the rhythm context (`edge.rhythm.SvtRunTracker`, `[rhythm.svt]`): after an "
+    "abrupt rate change to >= 100 bpm at <= 0.7 of the sinus baseline (median of the last 8 N "
+    "intervals outside runs; an interval over 1.5x it stays out unless 16 come in a row), each "
+    "beat within 15 % of the run's interval is reported S. Chosen before this look on design "
+    "data only, out of fold (inv0.5 member k on DS1 fold k and SVDB fold k, patients it never "
+    "saw): SVEB F1 with the rhythm context, reference beats DS1 0.566 -> 0.661, SVDB 0.478 -> "
+    "0.622; end to end (detected beats) DS1 0.577 -> 0.657, SVDB 0.480 -> 0.626 (without the "
+    "missed-beat guard 0.591: SVDB 848); NSTDB 6 dB on the 15 DS1 noise records (shipped "
+    "model): false S em 418 -> 418, ma 976 -> 977. The AF analyser, its episodes and the CinC "
+    "strip model are unchanged by it (they read the model's calls). Nothing was chosen on "
+    "this look.",
 ]
 
 Interval = tuple[int, int]

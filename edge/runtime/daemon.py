@@ -221,6 +221,8 @@ class Daemon:
         counters["pipeline_resets"] = sum(s.n_resets for s in self.streams.values())
         counters["s_calls_in_af"] = sum(s.rhythm.n_calls_changed for s in self.streams.values()
                                         if s.rhythm is not None)
+        counters["svt_run_calls"] = sum(s.rhythm.n_svt_calls for s in self.streams.values()
+                                        if s.rhythm is not None)
         counters["events"] = dict(self.events_by_type)
         counters["latency"] = self.latency.summary_ms()
         counters["sink_errors"] = dict(self.sinks.errors)

@@ -136,7 +136,8 @@ class DeviceRhythm:
         self.device_id = int(device_id)
         self.fs_hz = float(fs_hz)
         self.beat_context = bool(beat_context)
-        self.n_calls_changed = 0  # calls changed: S in confirmed AF/AFL, N in an S run
+        self.n_calls_changed = 0  # S calls reported N in confirmed AF/AFL
+        self.n_svt_calls = 0  # N calls reported S in a supraventricular run
         self.svt = SvtRunTracker(svt)
         self._taken: tuple[str, str] | None = None  # (model call, run call) of the last beat
         self.analyser = analyser if analyser is not None else RhythmAnalyser(config)
@@ -218,9 +219,7 @@ class DeviceRhythm:
             if self.beat_context:
                 run_call = self.svt.call(label, rr, ok)
                 if calls:
-                    call = beat_call(run_call, now or None)
-                    if call != label:
-                        self.n_calls_changed += 1
+                    call = self._count(label, beat_call(run_call, now or None))
                 else:
                     self._taken = (label, run_call)
             out.append((rhythm, call, alerts))
@@ -233,10 +232,14 @@ class DeviceRhythm:
         if not self.beat_context:
             return label
         run_call = self._taken[1] if self._taken and self._taken[0] == label else label
-        out = beat_call(run_call, self.analyser.rhythm)
-        if out != label:
+        return self._count(label, beat_call(run_call, self.analyser.rhythm))
+
+    def _count(self, label: str, call: str) -> str:
+        if label == "S" and call == "N":
             self.n_calls_changed += 1
-        return out
+        elif call == "S" and label != "S":
+            self.n_svt_calls += 1
+        return call
 
     def end(self, at: int, reason: str) -> list[AlertEvent]:
         """End of stream or restart: close an open episode at ``at`` and start over (the

@@ -101,7 +101,8 @@ def test_online_state_is_what_a_device_sees(rng, chunk):
         dr.beat(s, c, r, True)
         device_calls.append(dr.call(c))
     assert device_calls == offline.beats.label.astype(str).tolist()
-    assert dr.n_calls_changed == offline.n_changed
+    assert dr.n_calls_changed + dr.n_svt_calls == offline.n_changed
+    assert dr.n_svt_calls == offline.n_svt
     # and in chunks through beats(), as the daemon feeds them
     for k in (7, 10_000):
         dr = DeviceRhythm(device_id=1, fs_hz=FS)

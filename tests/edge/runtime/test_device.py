@@ -320,10 +320,11 @@ def test_svt_runs_in_the_daemon_on_a_real_svdb_excerpt(classifier, svdb_dir):
     rec = read_record("865", data_dir=svdb_dir, sampfrom=128 * 600, sampto=128 * 800)
     ann = read_annotations("865", "atr", data_dir=svdb_dir)
     x = rec.signal_mv[:, :1]
-    out = {}
+    out, streams = {}, {}
     for on, step in (("true", 3), ("false", 3), ("true", 128)):
         cfg = load_config(None, CFG + [f"rhythm.svt.enabled={on}"])
-        out[on, step] = run(DeviceStream(classifier, cfg, device_id=1, fs_hz=128), x, step=step)
+        streams[on, step] = DeviceStream(classifier, cfg, device_id=1, fs_hz=128)
+        out[on, step] = run(streams[on, step], x, step=step)
     def svt_alerts(events):
         return [(e.state, e.sample_index) for e in events if e.type == "alert" and e.kind == "svt"]
 
@@ -336,6 +337,8 @@ def test_svt_runs_in_the_daemon_on_a_real_svdb_excerpt(classifier, svdb_dir):
     changed = [(a, b) for a, b in zip(b_on, b_off) if a.label != b.label]
     assert len(changed) >= 30
     assert all(a.label == "S" and b.label == "N" for a, b in changed)
+    assert streams["true", 3].rhythm.n_svt_calls == len(changed)  # status: svt_run_calls
+    assert streams["false", 3].rhythm.n_svt_calls == 0
     ref_s = {int(s) - 128 * 600 for s, sym in zip(ann.sample_index, ann.symbol) if sym == "S"}
     near = [any(abs(a.sample_index - s) <= 19 for s in ref_s) for a, _ in changed]  # 150 ms
     assert sum(near) >= 0.95 * len(changed)
