@@ -262,11 +262,12 @@ def protocol(outputs: dict, config: AdaptConfig, fs_hz: float = FS_HZ, *,
     base model and the adapted one (``base``, ``adapted``: class metrics, ``ec57``,
     ``confusion``), ``per_record`` summaries and ``n_scored``.
 
-    With ``rhythm_context`` both models' calls are read in the rhythm the AF analyser had
-    confirmed at each beat (:func:`edge.rhythm.beat_calls` on the online rhythm of
-    :func:`edge.rhythm.analyse_beats` over all the record's beats), as ``ecg-edge annotate``
-    and the daemon report them."""
-    from edge.rhythm import analyse_beats, beat_calls
+    With ``rhythm_context`` both models' calls are read as ``ecg-edge annotate`` and the
+    daemon report them: supraventricular runs (:func:`edge.rhythm.svt_run_calls` over all the
+    record's beats) reported ``S``, then :func:`edge.rhythm.beat_calls` on the online rhythm
+    the AF analyser (:func:`edge.rhythm.analyse_beats`, reading the model's calls) had
+    confirmed at each beat."""
+    from edge.rhythm import analyse_beats, beat_calls, svt_run_calls
 
     truth, base, adapted, per_record = [], [], [], {}
     for rec, d in outputs.items():
@@ -277,8 +278,11 @@ def protocol(outputs: dict, config: AdaptConfig, fs_hz: float = FS_HZ, *,
             calls_b = C[d["p"].argmax(1)]
             calls_a = calls_b.copy()
             calls_a[t] = la
-            lb = beat_calls(lb, analyse_beats(d["s"], fs_hz, calls_b).online[t])
-            la = beat_calls(la, analyse_beats(d["s"], fs_hz, calls_a).online[t])
+            rr_pre_s = np.diff(np.asarray(d["s"], dtype=np.float64), prepend=np.nan) / fs_hz
+            lb = beat_calls(svt_run_calls(calls_b, rr_pre_s)[0][t],
+                            analyse_beats(d["s"], fs_hz, calls_b).online[t])
+            la = beat_calls(svt_run_calls(calls_a, rr_pre_s)[0][t],
+                            analyse_beats(d["s"], fs_hz, calls_a).online[t])
         truth.append(d["y"][t])
         base.append(lb)
         adapted.append(la)

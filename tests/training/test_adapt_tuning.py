@@ -78,6 +78,22 @@ def test_protocol_scores_only_after_the_adaptation_window(rng):
     assert res["base"]["per_class"]["V"]["se"] == 1.0
 
 
+def test_protocol_rhythm_context_reports_svt_runs_as_the_device_does(rng):
+    """Beats 400..419 are a supraventricular run at 0.5 s (truth S) the model calls N: with
+    the rhythm context both models' calls there are S after the run's first beat."""
+    d = _record(rng, 600, np.array([4.0, 0, 0, 0, 0, 0]))
+    d["y"][:] = "N"
+    d["p"][:] = [0.9, 0.04, 0.04, 0.01, 0.01]
+    rr_s = np.r_[np.ones(400), np.full(20, 0.5), np.ones(180)]  # beat i's pre interval
+    d["s"] = np.round(np.cumsum(rr_s) * 360).astype(np.int64)
+    d["y"][401:420] = "S"  # beat 400 starts the run and keeps the model's call
+    plain = protocol({"A": d}, AdaptConfig(adapt_s=300.0))
+    ctx = protocol({"A": d}, AdaptConfig(adapt_s=300.0), rhythm_context=True)
+    assert plain["base"]["per_class"]["S"]["se"] == 0.0
+    assert ctx["base"]["per_class"]["S"]["se"] == 1.0
+    assert ctx["adapted"]["per_class"]["S"]["se"] == 1.0
+
+
 def test_grid_config_sets_per_class_minimum_beats():
     cfg = grid_config({"weight_l2": 10.0, "min_beats_F": None, "min_beats_V": 5})
     assert cfg.weight_l2 == 10.0
