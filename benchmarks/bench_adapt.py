@@ -128,6 +128,10 @@ DS2_LOOKS = (
      "adaptation design and look 9's rhythm context, the AF window model refitted on its "
      "labels; no hyper-parameter re-tuned, nothing chosen on it: "
      "benchmarks/results/adapt_cnnx3-1.2.0.md."),
+    ("(2026-11-30 17:52 UTC) look 11's models and adaptation design with supraventricular runs "
+     "in the rhythm context (`edge.rhythm.svt_run_calls` before the AF rule, as the device "
+     "reports beats; chosen on DS1 and SVDB out of fold: benchmarks/results/rhythm.md look 8); "
+     "nothing chosen on it: benchmarks/results/adapt_cnnx3-1.2.0.md."),
 )
 
 

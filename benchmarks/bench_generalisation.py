@@ -117,11 +117,16 @@ DS2_LOOKS: list[str] = [
     "every record but DS1 207 (one beat moved), so every DS2 row is unchanged. Its numbers: "
     "SVDB QRS Se / +P 99.77 / 99.91; SVDB end to end (rhythm context) SVEB F1 0.480, VEB F1 "
     "0.795 (look 3: 0.483, 0.797); 848 detected Se 92.70 -> 97.58. Nothing was chosen on it.",
-    "(2026-11-30 ~19:10 UTC) the look-3 models (cnnx3-1.2.0, seeds 7/8/9) with "
-    "supraventricular runs added to the rhythm context (`edge.rhythm.SvtRunTracker`; rhythm "
+    "(2026-11-30 17:30 UTC, the run of this file) the look-3 models (cnnx3-1.2.0, seeds "
+    "7/8/9) with supraventricular runs added to the rhythm context "
+    "(`edge.rhythm.SvtRunTracker`; rhythm "
     "look 8 of benchmarks/results/rhythm.md says how it was chosen, on DS1 and SVDB out of fold "
     "only: SVDB end to end SVEB F1 0.480 -> 0.626, DS1 0.577 -> 0.657). The models and the "
-    "detector are unchanged; only the 'rhythm context' rows can move. Nothing was chosen on it.",
+    "detector are unchanged; only the 'rhythm context' rows can move. Nothing was chosen on it. "
+    "Result: SVDB end to end (out of fold) SVEB F1 0.480 -> 0.626, reference beats 0.477 -> "
+    "0.622; DS2 reference beats 0.762 -> 0.756, end to end 0.724 -> 0.719 (record 222 only: "
+    "33 more S calls, one real); DS2 at 128 / 250 / 500 Hz (five records) 0.884 / 0.879 / "
+    "0.882 -> 0.875 / 0.870 / 0.874 (record 222 again).",
 ]
 
 

@@ -151,8 +151,9 @@ DS2_LOOKS = [
     "ones (generalisation.md look 4). DS2 AF+flutter duration Se / +P and the 3 false AF "
     "episodes in record 200 unchanged from look 6; SVDB SVEB F1 (rhythm context) 0.644 -> "
     "0.643. The revert was decided on CinC (design data); nothing was chosen on DS2.",
-    "8. (2026-11-30 ~19:10 UTC) look 7's analyser and models (cnnx3-1.2.0) with supraventricular "
-    "runs in the rhythm context (`edge.rhythm.SvtRunTracker`, `[rhythm.svt]`): after an "
+    "8. (2026-11-30 17:23 UTC, the run of this file) look 7's analyser and models "
+    "(cnnx3-1.2.0) with supraventricular runs in the rhythm context "
+    "(`edge.rhythm.SvtRunTracker`, `[rhythm.svt]`): after an "
     "abrupt rate change to >= 100 bpm at <= 0.7 of the sinus baseline (median of the last 8 N "
     "intervals outside runs; an interval over 1.5x it stays out unless 16 come in a row), each "
     "beat within 15 % of the run's interval is reported S. Chosen before this look on design "
@@ -162,7 +163,13 @@ DS2_LOOKS = [
     "missed-beat guard 0.591: SVDB 848); NSTDB 6 dB on the 15 DS1 noise records (shipped "
     "model): false S em 418 -> 418, ma 976 -> 977. The AF analyser, its episodes and the CinC "
     "strip model are unchanged by it (they read the model's calls). Nothing was chosen on "
-    "this look.",
+    "this look. Result: DS2 reference-beat SVEB F1 with the rhythm context 0.762 -> 0.756 "
+    "(Se 0.860, +P 0.684 -> 0.675), end to end 0.724 -> 0.719 (the only DS2 record it "
+    "changed is 222: 33 more S calls, one of them a real S beat); AF+flutter and false AF "
+    "episodes as look 7 (the same 3 in record 200); SVDB, in-sample for the beat model, "
+    "reference 0.797 -> 0.771, end to end 0.644 -> 0.684. This run also recomputed the CinC "
+    "section with the current R-peak detector (AF F1 0.820 -> 0.819, challenge 0.818 -> "
+    "0.819 against the 11:32 UTC section).",
 ]
 
 Interval = tuple[int, int]
