@@ -98,7 +98,8 @@ class SvtRunConfig:
     missed_beat_ratio : an interval longer than this times the baseline does not enter it (a
         beat the detector missed doubles an interval; end to end on SVDB 848's 160 bpm
         stretches such intervals raised the baseline and made a run of every beat).
-    relearn_beats : that many too-long intervals in a row replace the baseline.
+    relearn_beats : that many too-long N intervals with no baseline interval between them
+        replace the baseline (the rhythm did slow down).
     """
 
     enabled: bool = True
@@ -149,7 +150,7 @@ class SvtRunTracker:
     def reset(self) -> None:
         """Forget the baseline and any open run (a gap, a restart)."""
         self._baseline: deque[float] = deque(maxlen=self.config.baseline_beats)
-        self._too_long: list[float] = []  # N intervals kept out of the baseline, in a row
+        self._too_long: list[float] = []  # N intervals kept out since the last baseline one
         self._run_rr_s: float | None = None
         self.n_changed = 0  # N calls reported S
 
