@@ -21,11 +21,11 @@ its prematurity against the local rhythm calls it ``N`` (on the design sets, out
 tracker keeps the sinus baseline (median of the last ``baseline_beats`` intervals ending at
 beats called ``N`` outside runs; an interval over ``missed_beat_ratio`` times the baseline --
 a missed beat, a pause -- does not enter it, unless ``relearn_beats`` such intervals come with
-no other between them: then the rhythm did slow down and they become the baseline) and reads a
-**run** as an abrupt rate change: a beat (called ``N`` or ``S``) whose interval is at most
-``max_rr_ratio`` of the baseline at >= ``min_rate_bpm`` starts one; each next beat whose
-interval is as short and within ``rr_tolerance`` of the run's interval continues it and is
-reported ``S``. Anything else ends the run: a slower beat, an irregular interval (AF), a
+no baseline interval between them: then the rhythm did slow down and they become the baseline)
+and reads a **run** as an abrupt rate change: a beat (called ``N`` or ``S``) whose interval is
+at most ``max_rr_ratio`` of the baseline at >= ``min_rate_bpm`` starts one; each next beat
+whose interval is as short and within ``rr_tolerance`` of the run's interval continues it and
+is reported ``S``. Anything else ends the run: a slower beat, an irregular interval (AF), a
 ``V``/``F``/``Q`` call, an interval across unreadable signal. The baseline is frozen during a
 run, so a run is an abrupt rate change against the rhythm before it, not sinus tachycardia
 that built up beat by beat. The AF rule applies after it (a run inside confirmed AF/AFL is
