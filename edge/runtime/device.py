@@ -53,7 +53,7 @@ import time
 
 import numpy as np
 
-from edge.dsp.detection import to_input_index
+from edge.dsp.detection import to_input_sample
 from edge.dsp.quality import QUALITY_RANK, SignalQuality
 from edge.dsp.strip import StripConfig, StripDecimator
 from edge.errors import SignalError
@@ -389,8 +389,7 @@ class DeviceStream:
 
     def _to_device(self, processing_index: int) -> int:
         """Absolute device sample index of a processing-rate index of the current pipeline."""
-        return self._origin + int(to_input_index(processing_index, self.fs_hz,
-                                                 self.fs_proc_hz))
+        return self._origin + to_input_sample(processing_index, self.fs_hz, self.fs_proc_hz)
 
     def _beats(self, beats: ClassifiedBeats, *, limit: int | None) -> list[Event]:
         if len(beats) == 0:
