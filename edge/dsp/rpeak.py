@@ -469,7 +469,7 @@ class RPeakDetector:
             if p is not None and p.feat_index <= t_other:
                 nz = median_of(noise)
                 thr = nz + self.config.threshold_fraction * (q - nz)
-                t = (p.feat_index if not self._never_a_beat(p, thr, pending=True)
+                t = (p.feat_index if not self._never_a_beat(p, thr)
                      else (self._pending_rivals[0].feat_index if self._pending_rivals
                            else self._scan))
             else:
@@ -477,11 +477,12 @@ class RPeakDetector:
         t = min(t if t is not None else t_other, t_other, self._scan)
         return int(t) + 1 + self.n_lookahead
 
-    def _never_a_beat(self, c: _Cand, thr: float, *, pending: bool = False) -> bool:
+    def _never_a_beat(self, c: _Cand, thr: float) -> bool:
         """Deciding ``c`` with threshold ``thr`` and the present beat history cannot accept it
-        (see :meth:`_classify`, :meth:`_rival`, :meth:`_fast_rescue`). ``pending``: ``c``
-        may yet be pre-blanked (only the unblanked case can be a beat, in a fast rhythm too)."""
-        if c.blanked and not pending and not self.in_fast_rhythm:
+        (see :meth:`_classify`, :meth:`_rival`, :meth:`_fast_rescue`). The pending candidate
+        is not blanked; a later candidate may still blank it, which makes it no more of a
+        beat (kept as evidence, or decided like any other in a fast rhythm)."""
+        if c.blanked and not self.in_fast_rhythm:
             return True  # kept as evidence at most
         if not c.valid:
             return True
