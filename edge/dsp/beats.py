@@ -163,6 +163,11 @@ def extract_windows(conditioned_mv: np.ndarray, beats: np.ndarray, config: Windo
     if x.size == 0:
         raise SignalError("cannot cut beat windows from an empty signal")
     centre = b + config.align_samples - offset
+    if b.size == 1:  # one beat (a streaming call): a slice when the window lies inside
+        lo = int(centre[0]) - config.before_samples
+        hi = lo + config.length
+        if lo >= 0 and hi <= x.size:
+            return x[lo:hi][None, :].astype(np.float32)
     idx = centre[:, None] + np.arange(-config.before_samples, config.after_samples)[None, :]
     np.clip(idx, 0, x.size - 1, out=idx)
     return x[idx].astype(np.float32)
@@ -273,6 +278,35 @@ def rr_features(beats: np.ndarray, config: WindowConfig, *,
     return out.astype(np.float32)
 
 
+def _rr_feature_rows(rr: np.ndarray, rows: range, config: WindowConfig, *,
+                     last_is_final: bool) -> np.ndarray:
+    """Rows ``rows`` of ``rr_features(beats, config, last_is_final=..., intervals_s=rr)``
+    (``beats``: ``rr.size + 1`` positions) with its arithmetic (the same prefix sums, each
+    mean the same difference over the same count), computed for those rows only: the
+    windower releases a beat or two at a time from a history of ``long_beats``."""
+    n = rr.size + 1
+    if n == 1:
+        return np.ones((len(rows), 4), dtype=np.float32)
+    c = _prefix_sums(rr)
+    out = np.empty((len(rows), 4))
+    for j, i in enumerate(rows):
+        if i == 0:  # the first beat: its post RR stands in
+            pre = local = long_ = rr[0]
+        else:
+            k = i - 1  # the interval ending at beat i
+            pre = rr[k]
+            lo = max(0, k - config.local_beats + 1)
+            local = (c[k + 1] - c[lo]) / (k + 1 - lo)
+            lo = max(0, k - config.long_beats + 1)
+            long_ = (c[k + 1] - c[lo]) / (k + 1 - lo)
+        if i < n - 1:
+            post = rr[i]
+        else:
+            post = local if last_is_final else np.nan
+        out[j] = (pre, post, local, long_)
+    return out.astype(np.float32)
+
+
 class BeatWindower:
     """Streaming stage: conditioned chunks + detected beats -> :class:`BeatBatch`.
 
@@ -304,11 +338,12 @@ class BeatWindower:
         self._sig = SampleBuffer()  # conditioned samples, from the oldest window needed on
         self._n = 0
         self._pending: deque[int] = deque()
-        self._history: deque[int] = deque(maxlen=self.config.long_beats + 1)
-        # the interval (s) ending at each history beat as used (unknown ones replaced), and
-        # whether it was replaced
-        self._history_rr: deque[float] = deque(maxlen=self.config.long_beats + 1)
+        # the last long_beats + 1 released beats, the interval (s) ending at each as used
+        # (unknown ones replaced; NaN for a stream's first beat), and whether it was replaced
+        self._history = SampleBuffer(np.int64)
+        self._history_rr = SampleBuffer(np.float64)
         self._history_replaced: deque[bool] = deque(maxlen=self.config.long_beats + 1)
+        self._n_replaced = 0  # True values in _history_replaced
         self._invalid_runs: deque[list[int]] = deque()  # [start, end) of invalid samples
         self._last_released: int | None = None
         self.n_late = 0
@@ -389,9 +424,9 @@ class BeatWindower:
             self._trim()
             return self._empty
         nxt = pend[len(ready):len(ready) + 1]
-        hist = list(self._history)
-        n_hist = len(hist)
-        positions = np.array(hist + ready + nxt, dtype=np.int64)
+        hist = self._history.data
+        n_hist = hist.size
+        positions = np.concatenate((hist, np.array(ready + nxt, dtype=np.int64)))
         measured = _clip_rr(positions[1:] - positions[:-1], cfg)
         # intervals before first_new were decided when their end beat was released
         first_new = max(n_hist - 1, 0)
@@ -404,15 +439,15 @@ class BeatWindower:
             window_bad = np.zeros(len(ready), dtype=bool)
             unknown_new = np.zeros(max(new.size - 1, 0), dtype=bool)
         intervals = measured
-        if unknown_new.any() or any(self._history_replaced):
+        if unknown_new.any() or self._n_replaced:
             intervals = measured.copy()
             if first_new:
-                intervals[:first_new] = list(self._history_rr)[1:]
+                intervals[:first_new] = self._history_rr.data[1:]
             mask = np.zeros(intervals.size, dtype=bool)
             mask[first_new:] = unknown_new
             intervals = fill_unknown_rr(intervals, mask, cfg, start=first_new)
-        feats = rr_features(positions, cfg, last_is_final=not nxt, intervals_s=intervals)
-        feats = feats[n_hist:n_hist + len(ready)]
+        feats = _rr_feature_rows(intervals, range(n_hist, n_hist + len(ready)), cfg,
+                                 last_is_final=not nxt)
         rr_unknown = np.zeros((len(ready), 2), dtype=bool)
         if unknown_new.any():
             # ready[j] is new[r0 + j]: its pre interval is unknown_new[r0 + j - 1], its post
@@ -424,13 +459,22 @@ class BeatWindower:
                                   post[:-1]])
             rr_unknown[:, 0], rr_unknown[:, 1] = pre, post
         win = extract_windows(self._sig.data, np.array(ready), cfg, offset=self._sig.start)
-        for j, b in enumerate(ready):
+        rr_ready = []
+        for j in range(len(ready)):
             self._pending.popleft()
-            self._history.append(b)
             k = n_hist + j - 1  # the interval ending at ready[j]
-            self._history_rr.append(float(intervals[k]) if k >= 0 else float("nan"))
-            self._history_replaced.append(bool(k >= first_new and k >= 0
-                                               and unknown_new[k - first_new]))
+            rr_ready.append(float(intervals[k]) if k >= 0 else float("nan"))
+            replaced = bool(k >= first_new and k >= 0 and unknown_new[k - first_new])
+            flags = self._history_replaced
+            if len(flags) == flags.maxlen and flags[0]:
+                self._n_replaced -= 1  # leaves the history
+            flags.append(replaced)
+            self._n_replaced += replaced
+        keep = self.config.long_beats + 1
+        self._history.append(positions[n_hist:n_hist + len(ready)])
+        self._history_rr.append(np.array(rr_ready))
+        self._history.trim_before(self._history.end - keep)
+        self._history_rr.trim_before(self._history_rr.end - keep)
         self._last_released = ready[-1]
         self._trim()
         return BeatBatch(np.array(ready, dtype=np.int64), win, feats, window_bad, rr_unknown)

@@ -15,7 +15,7 @@ from edge.dsp.preprocess import PROCESSING_FS_HZ, PreprocessConfig, Preprocessor
 from edge.dsp.rpeak import DetectorConfig, RPeakDetector
 from edge.errors import ConfigError, SignalError
 
-__all__ = ["detect_signal", "to_input_index", "to_processing_index"]
+__all__ = ["detect_signal", "to_input_index", "to_input_sample", "to_processing_index"]
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +25,15 @@ def to_input_index(processing_index: np.ndarray, fs_in_hz: float,
     """Processing-rate sample indices -> nearest input-rate sample indices."""
     p = np.asarray(processing_index, dtype=np.float64)
     return np.round(p * fs_in_hz / fs_proc_hz).astype(np.int64)
+
+
+def to_input_sample(processing_index: int, fs_in_hz: float,
+                    fs_proc_hz: float = PROCESSING_FS_HZ) -> int:
+    """One processing-rate sample index -> the nearest input-rate index: what
+    :func:`to_input_index` gives for it (the same float64 arithmetic, rounding half to even),
+    as a Python int and without numpy's per-call cost (a streaming stage converts one index
+    per call)."""
+    return round(float(processing_index) * fs_in_hz / fs_proc_hz)
 
 
 def to_processing_index(input_index: np.ndarray, fs_in_hz: float,

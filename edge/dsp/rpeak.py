@@ -431,6 +431,74 @@ class RPeakDetector:
         return int(t) + 1 + self.n_lookahead
 
     @property
+    def next_emission_samples(self) -> int:
+        """The fewest conditioned samples (counted from the stream's start) that must have been
+        fed before :meth:`process` can emit a beat or change the flutter flag again (both only
+        happen when a beat is accepted): :attr:`next_decision_samples`, except that queued
+        candidates that cannot be accepted are passed over. The next event is decided on the
+        detector's present state (no other event comes first), so a candidate at or below the
+        threshold is noise unless the fast-rhythm mode rescues it, and one that is invalid,
+        inside the refractory period or pre-blanked outside a fast rhythm is never a beat; the
+        candidates after it are then decided on that state with its height added to the noise
+        levels. The walk stops at the first candidate that could be a beat, at a search-back
+        or re-learning time, or at the pending candidate (which a later one may still
+        pre-blank). A caller holding samples back until this many exist gets the same beats
+        and flutter changes, in the same call, as one feeding every chunk at once."""
+        if not self._learned:
+            return self.next_decision_samples
+        deadline = self._searchback_deadline()
+        t_other = self._quiet_since + self.n_relearn_wait
+        if deadline is not None:
+            t_other = min(t_other, deadline)
+        noise = self._noise_levels.copy()  # the noise levels as the walk's decisions leave them
+        q = median_of(self._qrs_levels)
+        t = None
+        for c in self._queue:
+            if c.feat_index > t_other:
+                break  # a search-back (a beat) or re-learning (new levels) comes first
+            nz = median_of(noise)
+            thr = nz + self.config.threshold_fraction * (q - nz)
+            if not self._never_a_beat(c, thr):
+                t = c.feat_index
+                break
+            if c.valid and not (c.blanked and not self.in_fast_rhythm) and not (
+                    self._last_r is not None and c.r_index - self._last_r < self.n_refractory):
+                noise.append(c.height)  # decided as noise (at or below the threshold)
+        else:
+            p = self._pending
+            if p is not None and p.feat_index <= t_other:
+                nz = median_of(noise)
+                thr = nz + self.config.threshold_fraction * (q - nz)
+                t = (p.feat_index if not self._never_a_beat(p, thr)
+                     else (self._pending_rivals[0].feat_index if self._pending_rivals
+                           else self._scan))
+            else:
+                t = self._scan
+        t = min(t if t is not None else t_other, t_other, self._scan)
+        return int(t) + 1 + self.n_lookahead
+
+    def _never_a_beat(self, c: _Cand, thr: float) -> bool:
+        """Deciding ``c`` with threshold ``thr`` and the present beat history cannot accept it
+        (see :meth:`_classify`, :meth:`_rival`, :meth:`_fast_rescue`). The pending candidate
+        is not blanked; a later candidate may still blank it, which makes it no more of a
+        beat (kept as evidence, or decided like any other in a fast rhythm)."""
+        if c.blanked and not self.in_fast_rhythm:
+            return True  # kept as evidence at most
+        if not c.valid:
+            return True
+        if self._last_r is not None and c.r_index - self._last_r < self.n_refractory:
+            return True
+        if not (thr > 0) or c.height > thr:
+            return False
+        # at or below the threshold: only the fast-rhythm rescue makes it a beat
+        last = self._last_beat
+        return not (self.config.fast_beats and self.in_fast_rhythm and last is not None
+                    and c.r_index - last.r_index >= self.n_refractory
+                    and c.height > self.config.searchback_fraction * thr
+                    and c.r_index - last.r_index < self.n_fast_hold
+                    and self._similar(c, last))
+
+    @property
     def in_flutter(self) -> bool:
         """True while the signal looks like ventricular flutter/fibrillation (no beats are
         emitted then; the daemon raises an alarm)."""

@@ -345,7 +345,21 @@ class VfWindows:
         while self._next <= self._end:
             ends.append(self._next)
             self._next += self.n_step
-        if ends:
+        if len(ends) == 1:  # the streaming case (a chunk shorter than a step): one window
+            first = ends[0] - self.n_window - base
+            row = x[first:first + self.n_window]
+            good = (np.count_nonzero(v[first:first + self.n_window]) / self.n_window
+                    >= cfg.min_valid_share) and bool(np.isfinite(row).all())
+            self.n_windows += 1
+            if good:
+                rows = row[None, :]
+                rows.flags.writeable = False  # a view of the buffer, as the strided rows are
+                feats = self._features(np.array(ends, dtype=np.int64), rows, features)
+                out = [(ends[0], feats[0])]
+            else:
+                self.n_unanalysed += 1
+                out = [(ends[0], None)]
+        elif ends:
             # every window this chunk completes, as rows of one strided view
             first = ends[0] - self.n_window - base
             rows = np.lib.stride_tricks.as_strided(
@@ -364,6 +378,7 @@ class VfWindows:
             self.n_windows += len(ends)
             self.n_unanalysed += int((~ok).sum())
             out = [(end, next(it) if good else None) for end, good in zip(ends, ok.tolist())]
+        if ends:
             # nothing before the next window's start is needed any more
             self._x.trim_before(self._next - self.n_window)
             self._valid.trim_before(self._next - self.n_window)

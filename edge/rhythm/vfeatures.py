@@ -270,6 +270,8 @@ def vf_windows_features(x_mv: np.ndarray, fs_hz: float, *, checked: bool = False
         raise SignalError("a VF window must hold finite samples only")
     groups = _PARTS[part]
     n_w, n = x.shape
+    if n_w == 1 and part == "screen":
+        return _screen_row(x[0], fs_hz)[None, :]
     out = np.zeros((n_w, len(VF_FEATURE_NAMES)))
     x = x - (x.sum(axis=1) / n)[:, None]
     sd = np.sqrt(((x - (x.sum(axis=1) / n)[:, None]) ** 2).sum(axis=1) / n)  # as np.std
@@ -306,6 +308,124 @@ def vf_windows_features(x_mv: np.ndarray, fs_hz: float, *, checked: bool = False
         keep = SCREEN_MASK if part == "screen" else ~SCREEN_MASK
         out[:, ~keep] = np.nan
     return out
+
+
+def _screen_row(x_mv: np.ndarray, fs_hz: float) -> np.ndarray:
+    """``vf_windows_features(x_mv[None, :], fs_hz, checked=True, part="screen")[0]`` of one
+    window, without the batch machinery (a streaming call completes one window a second):
+    the same ufuncs and reductions on the 1-D row, so the same bits (a reduction along a
+    contiguous row of a 2-D array adds in the order a 1-D one does; tested)."""
+    n = x_mv.size
+    res = np.full(len(VF_FEATURE_NAMES), np.nan)
+    add = np.add.reduce
+    x = x_mv - add(x_mv) / n
+    d = x - add(x) / n
+    sd = math.sqrt(add(np.multiply(d, d, out=d)) / n)  # as np.std
+    res[0] = sd
+    if sd < 1e-6:  # flat: every feature at its "no rhythm" value (as the batch gives it)
+        res[:] = 0.0
+        res[[0, 1, 4, 5, 19]] = (sd, 3.0, 1.0, 1.0, 1.0)
+        return res
+    adx = np.subtract(x[1:], x[:-1])
+    np.abs(adx, out=adx)
+    _amplitude_row(x, sd, adx, fs_hz, res)
+    _derivative_row(adx, fs_hz, res)
+    _spectrum_row(x, fs_hz, res)
+    return res
+
+
+def _amplitude_row(x: np.ndarray, sd: float, adx: np.ndarray, fs_hz: float,
+                   res: np.ndarray) -> None:
+    """:func:`_amplitude` of one centred row (the screen's columns of ``res``)."""
+    add = np.add.reduce
+    n = x.size
+    x2 = x * x
+    res[1] = (add(np.multiply(x2, x2, out=x2)) / n) / sd ** 4
+    blk = int(round(fs_hz))
+    n_blk = max(1, n // blk)
+    if n == n_blk * blk and n_blk < 8:  # as the batch: the blocks as rows, their shares
+        seg = x.reshape(n_blk, blk)     # added as one row
+        seg = seg - (add(seg, axis=1) / blk)[:, None]
+        aseg = np.abs(seg)
+        m = np.maximum.reduce(aseg, axis=1)
+        ok = m > 0
+        thr = 0.2 * m
+        above = add(aseg > thr[:, None], axis=1)  # counts (a bool sum is an integer)
+        up = seg > thr[:, None]
+        res[2] = add(np.where(ok, above / blk, 0.0)) / n_blk
+        res[3] = int(add(add(up[:, 1:] > up[:, :-1], axis=1)[ok])) / (n / fs_hz)
+    else:  # the batch's loop: shares added one at a time from 0.0
+        tc, cross = np.float64(0.0), 0
+        for b in range(n_blk):
+            seg = x[b * blk:(b + 1) * blk] if b < n_blk - 1 else x[b * blk:]
+            seg = seg - add(seg) / seg.size
+            aseg = np.abs(seg)
+            m = aseg.max()
+            if m > 0:
+                thr = 0.2 * m
+                tc = tc + np.count_nonzero(aseg > thr) / seg.size
+                up = seg > thr
+                cross += int(np.count_nonzero(up[1:] > up[:-1]))  # upward: False -> True
+        res[2] = tc / n_blk
+        res[3] = cross / (n / fs_hz)
+    # VF-filter leakage
+    ax = np.abs(x)
+    sax = add(ax)
+    half = math.floor(math.pi * sax / max(add(adx), _EPS) + 0.5)
+    h = min(max(half, 1), n // 2)
+    a, b = x[h:], x[:-h]
+    num = np.add(a, b)
+    den = np.abs(a)
+    den += np.abs(b)
+    res[5] = add(np.abs(num, out=num)) / max(add(den), _EPS)
+    # amplitude distribution counts (Jekova 2007)
+    mabs = sax / n
+    res[14] = np.count_nonzero(ax > mabs) / n
+    dev = np.subtract(ax, mabs, out=ax)
+    np.abs(dev, out=dev)
+    md = add(dev) / n
+    res[15] = np.count_nonzero(dev < md) / n
+
+
+def _derivative_row(adx: np.ndarray, fs_hz: float, res: np.ndarray) -> None:
+    """:func:`_derivative` of one row's |first difference|."""
+    n = adx.size + 1
+    k = max(1, int(round(0.075 * fs_hz)))
+    if n - 1 < k:
+        res[6], res[18], res[19] = 0.0, 0.0, 1.0
+        return
+    run = np.empty(n)
+    run[0] = 0.0
+    np.cumsum(adx, out=run[1:])
+    env = np.subtract(run[k:], run[:-k])
+    env *= 1.0 / k
+    j = env.size // 10
+    top = env.max()
+    res[6] = np.partition(env, j)[j] / top if top > 0 else 0.0
+    res[18], res[19] = _spikes(env, fs_hz, k)
+
+
+def _spectrum_row(x: np.ndarray, fs_hz: float, res: np.ndarray) -> None:
+    """:func:`_spectrum` of one row."""
+    add = np.add.reduce
+    n = x.size
+    nfft = max(_NFFT, 1 << int(np.ceil(np.log2(n))))
+    spec = np.fft.rfft(x * _hann(n), nfft)
+    re, im = spec.real, spec.imag
+    p = re * re
+    p += im * im
+    f, band, low, vf_band, high = _bins(nfft, fs_hz)
+    p_band = p[band]
+    total = max(add(p_band), _EPS)
+    fd = f[low.start + int(p[low].argmax())]
+    res[7] = fd
+    res[8] = add(f[band] * p_band) / total
+    res[9] = add(p[vf_band]) / total
+    res[10] = add(p[high]) / total
+    lo, hi = np.searchsorted(f, (fd - 0.5, fd + 0.5), side="left")
+    if hi < f.size and f[hi] == fd + 0.5:  # side="right" for the upper edge
+        hi += 1
+    res[11] = add(p[lo:hi]) / total
 
 
 def _amplitude(x: np.ndarray, sd: np.ndarray, adx: np.ndarray, fs_hz: float,

@@ -31,12 +31,14 @@ chunk-invariant, so every event is the same as without the queue; only the per-c
 (and, for chunks shorter than a block, up to one block of latency) changes.
 
 Idle blocks: at the end of a block the queue is processed only if some stage could emit an
-event by then (:meth:`DeviceStream.next_due_index`: the detector's next decision, a beat
-window completing, the next ECG-strip piece, signal-quality window, VF window or ``hr``
-event); otherwise the block stays queued and is processed with the next one that is due.
+event by then (:meth:`DeviceStream.next_due_index`: the detector's next possible beat
+(:attr:`~edge.dsp.rpeak.RPeakDetector.next_emission_samples`: noise candidates passed
+over), a beat window completing, the next ECG-strip piece, signal-quality window, VF window
+or ``hr`` event); otherwise the block stays queued and is processed with the next one that
+is due.
 Every event leaves in the same call as when every block is processed (a block in which
 nothing is due emits nothing), so latency is unchanged; a 100-ms block stream is processed
-about twice a second instead of ten times (``lazy_blocks=False`` processes every block, for
+about 2.7 times a second instead of ten (``lazy_blocks=False`` processes every block, for
 comparison). The queue never holds more than ``_MAX_HOLD_S`` of ECG.
 
 Gaps: a chunk whose ``sample_index`` is past the expected one lost samples. Gaps up to
@@ -53,7 +55,7 @@ import time
 
 import numpy as np
 
-from edge.dsp.detection import to_input_index
+from edge.dsp.detection import to_input_sample
 from edge.dsp.quality import QUALITY_RANK, SignalQuality
 from edge.dsp.strip import StripConfig, StripDecimator
 from edge.errors import SignalError
@@ -216,13 +218,13 @@ class DeviceStream:
 
     def next_due_index(self) -> int:
         """Absolute device index: no stage can emit an event before the samples up to there
-        (exclusive) have been processed -- the earliest of the detector's next decision, a
+        (exclusive) have been processed -- the earliest of the detector's next possible beat, a
         pending beat's window, the next strip piece, quality window, VF window and ``hr``
         event (the beats' own stages, rhythm and alerts only act on released beats)."""
         due = self.quality.next_window_end
         if self._hr_every:
             due = min(due, self._next_hr)
-        proc = self.pipeline.detector.next_decision_samples
+        proc = self.pipeline.detector.next_emission_samples
         release = self.pipeline.windower.next_release_samples
         if release is not None:
             proc = min(proc, release)
@@ -390,8 +392,7 @@ class DeviceStream:
 
     def _to_device(self, processing_index: int) -> int:
         """Absolute device sample index of a processing-rate index of the current pipeline."""
-        return self._origin + int(to_input_index(processing_index, self.fs_hz,
-                                                 self.fs_proc_hz))
+        return self._origin + to_input_sample(processing_index, self.fs_hz, self.fs_proc_hz)
 
     def _beats(self, beats: ClassifiedBeats, *, limit: int | None) -> list[Event]:
         if len(beats) == 0:

@@ -52,7 +52,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge.dsp.detection import to_input_index
+from edge.dsp.detection import to_input_sample
 from edge.dsp.preprocess import Conditioned
 from edge.errors import ConfigError
 from edge.events.model import AlertEvent
@@ -196,7 +196,7 @@ class DeviceVentricular:
         self.n_beats_in_vf = 0
 
     def _to_device(self, processing_index: int) -> int:
-        return self._origin + int(to_input_index(processing_index, self.fs_hz, self.fs_proc_hz))
+        return self._origin + to_input_sample(processing_index, self.fs_hz, self.fs_proc_hz)
 
     def _alert(self, change: VfChange) -> AlertEvent:
         at = self._to_device(change.alarm_index)

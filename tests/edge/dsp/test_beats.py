@@ -151,3 +151,31 @@ def test_fill_unknown_rr_without_history_is_nominal():
     np.testing.assert_allclose(out, [1.0, 0.8, 0.9])
     with pytest.raises(SignalError):
         fill_unknown_rr(np.ones(3), np.ones(2, dtype=bool), cfg)
+
+
+@pytest.mark.parametrize("last_is_final", [True, False])
+def test_released_rows_are_the_rr_features_rows(rng, last_is_final):
+    """The windower computes only the rows it releases; they are rr_features' rows, bit for
+    bit (a lone beat, short and long histories, clipped and replaced intervals)."""
+    from edge.dsp.beats import _rr_feature_rows
+
+    cfg = WindowConfig()
+    for n in (1, 2, 3, 11, 12, 300, 302, 303):
+        beats = np.cumsum(rng.integers(20, 1300, n))
+        rr = rng.uniform(0.1, 3.5, n - 1).clip(cfg.min_rr_s, cfg.max_rr_s)
+        want = rr_features(beats, cfg, last_is_final=last_is_final, intervals_s=rr)
+        for rows in (range(n), range(max(0, n - 2), n), range(max(0, n - 3), max(0, n - 1))):
+            got = _rr_feature_rows(rr, rows, cfg, last_is_final=last_is_final)
+            np.testing.assert_array_equal(got, want[rows.start:rows.stop])
+            assert got.dtype == np.float32
+
+
+def test_one_window_inside_the_signal_is_the_indexed_one(rng):
+    """A lone beat's window is sliced; the same samples as the gathered windows."""
+    cfg = WindowConfig()
+    x = rng.standard_normal(2000)
+    many = extract_windows(x, np.array([300, 900, 1500]), cfg)
+    for k, b in enumerate((300, 900, 1500)):
+        np.testing.assert_array_equal(extract_windows(x, np.array([b]), cfg)[0], many[k])
+    edge = extract_windows(x, np.array([10]), cfg)  # edge-padded, as before
+    assert edge[0, 0] == np.float32(x[0])

@@ -388,3 +388,41 @@ def test_finish_is_the_last_chunk_and_the_flush(noisy_excerpt):
     np.testing.assert_array_equal(peaks, run(False)[0])
     np.testing.assert_array_equal(dec, run(False)[1])
     assert n_tail > 0 and dec.shape == peaks.shape
+
+
+def _emission_bound_holds(x, fs, chunk):
+    """Feeds ``x`` ``chunk`` samples at a time; every call that leaves the stream short of
+    the :attr:`RPeakDetector.next_emission_samples` taken before it returns no beat and no
+    flutter change. Returns how often that bound lay past :attr:`next_decision_samples`."""
+    pre, det = Preprocessor(PreprocessConfig(fs_in_hz=fs)), RPeakDetector()
+    tighter = emitted = 0
+    for i in range(0, x.size, chunk):
+        bound, loose = det.next_emission_samples, det.next_decision_samples
+        assert bound >= loose
+        tighter += bound > loose
+        peaks = det.process(pre.process(x[i:i + chunk]))
+        changes = det.pop_flutter_changes()
+        if det._n < bound:
+            assert peaks.size == 0 and not changes, (i, bound, det._n)
+        emitted += peaks.size + len(changes)
+    assert emitted > 0
+    return tighter
+
+
+def test_no_beat_before_the_emission_bound_in_noise(noisy_excerpt):
+    """Noise candidates below the threshold are passed over (the NSTDB excerpt: search-backs,
+    conflicts, re-learning), never a beat."""
+    assert _emission_bound_holds(noisy_excerpt, FS, 7) > 100
+
+
+def test_no_beat_before_the_emission_bound_in_fast_rhythms(svt_848):
+    x, _ = svt_848
+    assert _emission_bound_holds(x, SVDB_FS, 3) > 0
+    x, _, _ = _tachycardia(250.0, 255.0)
+    assert _emission_bound_holds(x, 250.0, 5) > 0
+
+
+def test_no_flutter_change_before_the_emission_bound(mitdb_dir):
+    rec = read_record("207", channels=[0], sampfrom=int(1500 * FS), sampto=int(1680 * FS),
+                      data_dir=mitdb_dir)
+    assert _emission_bound_holds(rec.signal_mv[:, 0], FS, 7) > 0

@@ -224,3 +224,25 @@ def test_screen_and_rest_parts_are_the_whole_rows(rng, fs):
         np.testing.assert_array_equal(rest[:, ~cols], whole[rows][:, ~cols])
     with pytest.raises(ValueError, match="part"):
         vf_windows_features(x, fs, part="cheap")
+
+
+@pytest.mark.parametrize("fs", [FS, 250.0])
+@pytest.mark.parametrize("seconds", [4.0, 2.5])
+def test_one_window_screen_is_its_row_of_a_batch(rng, fs, seconds):
+    """A single window's screen pass (the streaming case, no batch machinery) gives the bits
+    of its row in a batch, whole-second windows (blocks at once) or not (block by block), a
+    flat window included."""
+    from edge.rhythm.vfeatures import vf_windows_features
+
+    n = int(seconds * fs)
+    x = np.vstack([_windows(rng, fs)[:, :n], np.full((1, n), 0.7),
+                   np.r_[np.zeros(n // 2), np.ones(n - n // 2)][None, :]])
+    flat = np.ptp(x, axis=1) == 0
+    batch = vf_windows_features(x, fs, part="screen")
+    for r, row in enumerate(x):
+        one = vf_windows_features(row[None, :], fs, part="screen")[0]
+        if not flat[r]:
+            np.testing.assert_array_equal(one, batch[r])
+        else:  # every feature at its constant value, as a lone flat row got them
+            np.testing.assert_array_equal(one, vf_windows_features(np.vstack([row, row]), fs)[0])
+    assert flat.sum() == 2
