@@ -70,10 +70,8 @@ def cmd_annotate(args: argparse.Namespace) -> int:
         aware = rhythm_aware(beats, rec.fs_hz)
         if args.rhythm_context:
             beats = aware.beats
-            n_af = aware.n_changed - aware.n_svt - aware.n_on_time
-            mode += (f", {n_af} S calls in confirmed AF/AFL reported N, {aware.n_svt} N calls "
-                     f"in supraventricular runs reported S, {aware.n_on_time} S calls not "
-                     f"premature reported N")
+            mode += (f", {aware.n_changed - aware.n_svt} S calls in confirmed AF/AFL reported N, "
+                     f"{aware.n_svt} N calls in supraventricular runs reported S")
         if args.rhythm:
             changes = rhythm_changes(aware.rhythm, beats.sample_index)
             n_af = sum(1 for _, name in changes if name == "AFIB")
@@ -249,11 +247,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--no-rhythm-context", dest="rhythm_context", action="store_false",
                    help="write the beat model's calls as they are; by default a beat the model "
                    "calls S inside atrial fibrillation/flutter the analyser has confirmed is "
-                   "written N (EC57 counts no atrial ectopy in AF), the beats of a "
+                   "written N (EC57 counts no atrial ectopy in AF), and the beats of a "
                    "supraventricular run (an abrupt, steady rate of >= 100 bpm at <= 0.7 of the "
-                   "sinus intervals before it) are written S, and an S call outside a run that "
-                   "is not premature (>= 0.9 of the sinus intervals) is written N, as the daemon "
-                   "reports them")
+                   "sinus intervals before it) are written S, as the daemon reports them")
     add_common(p)
     p.set_defaults(func=cmd_annotate)
     return p

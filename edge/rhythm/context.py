@@ -31,13 +31,6 @@ run, so a run is an abrupt rate change against the rhythm before it, not sinus t
 that built up beat by beat. The AF rule applies after it (a run inside confirmed AF/AFL is
 ``N``).
 
-**S calls that are not premature** (the same tracker, ``premature_max_ratio``): an atrial
-premature beat comes early; outside a run, a beat the model calls ``S`` whose interval is at
-least ``premature_max_ratio`` (0.9) of the sinus baseline is reported ``N`` -- the model read
-its shape or the local rhythm's swings (sinus arrhythmia, sinus tachycardia, missed beats) as
-ectopy. Chosen out of fold on the design sets (SVEB F1 end to end DS1 0.657 -> 0.693, SVDB
-0.626 -> 0.642; Se 0.762 / 0.634 -> 0.762 / 0.632); 0.85 gained more +P but lost sensitivity.
-
 The rhythm is the *online* one (:attr:`edge.rhythm.RhythmResult.online`): what the device
 knows as the beat leaves. The AF analyser confirms an episode after ``min_episode_s`` of AF,
 so the first beats of an episode keep the model's call; ``ecg-edge annotate`` and the daemon
@@ -107,8 +100,6 @@ class SvtRunConfig:
         stretches such intervals raised the baseline and made a run of every beat).
     relearn_beats : that many too-long N intervals with no baseline interval between them
         replace the baseline (the rhythm did slow down).
-    premature_max_ratio : outside a run, an ``S`` call whose interval is at least this share
-        of the baseline is not premature and is reported ``N`` (``None``: never).
     """
 
     enabled: bool = True
@@ -119,7 +110,6 @@ class SvtRunConfig:
     min_baseline_beats: int = 3
     missed_beat_ratio: float = 1.5
     relearn_beats: int = 16
-    premature_max_ratio: float | None = 0.9
 
     def __post_init__(self) -> None:
         if not isinstance(self.enabled, bool):
@@ -135,10 +125,6 @@ class SvtRunConfig:
                 and 1 < self.missed_beat_ratio <= 10):
             raise ConfigError("missed_beat_ratio", f"must lie in (1, 10], "
                                                    f"got {self.missed_beat_ratio!r}")
-        r = self.premature_max_ratio
-        if r is not None and not (isinstance(r, (int, float)) and not isinstance(r, bool)
-                                  and 0 < r <= 2):
-            raise ConfigError("premature_max_ratio", f"must lie in (0, 2] or be unset, got {r!r}")
         for name in ("baseline_beats", "min_baseline_beats", "relearn_beats"):
             v = getattr(self, name)
             if not (isinstance(v, int) and not isinstance(v, bool) and v >= 1):
@@ -150,8 +136,7 @@ class SvtRunConfig:
 
 
 class SvtRunTracker:
-    """Streaming: beats in time order -> their calls read against the sinus baseline: the
-    beats of supraventricular runs ``S``, ``S`` calls that are not premature ``N``.
+    """Streaming: beats in time order -> their calls with supraventricular runs ``S``.
 
     State: the last ``baseline_beats`` sinus intervals, the too-long ones since the last
     (up to ``relearn_beats``), whether a run is open and its interval. Feeding beats one at
@@ -167,8 +152,7 @@ class SvtRunTracker:
         self._baseline: deque[float] = deque(maxlen=self.config.baseline_beats)
         self._too_long: list[float] = []  # N intervals kept out since the last baseline one
         self._run_rr_s: float | None = None
-        self.n_changed = 0  # N calls reported S (runs)
-        self.n_on_time = 0  # S calls reported N (not premature)
+        self.n_changed = 0  # N calls reported S
 
     def call(self, label: str, rr_pre_s: float, clean: bool = True) -> str:
         """The reported call of the next beat, which the model labelled ``label``;
@@ -195,10 +179,6 @@ class SvtRunTracker:
             self._run_rr_s = r
             return label
         self._run_rr_s = None
-        if label == "S" and cfg.premature_max_ratio is not None \
-                and r >= cfg.premature_max_ratio * base:  # NaN (no baseline yet): stands
-            self.n_on_time += 1
-            return "N"
         if label == "N":
             if not r > cfg.missed_beat_ratio * base:  # NaN (no baseline yet): taken
                 self._baseline.append(r)
@@ -214,8 +194,7 @@ class SvtRunTracker:
 
 def svt_run_calls(labels: np.ndarray, rr_pre_s: np.ndarray, clean: np.ndarray | None = None,
                   config: SvtRunConfig | None = None) -> tuple[np.ndarray, int]:
-    """:class:`SvtRunTracker` over a record's beats: (calls, how many ``N`` became ``S`` in
-    runs; the ``S`` calls reported ``N`` as not premature are the others that changed)."""
+    """:class:`SvtRunTracker` over a record's beats: (calls, how many ``N`` became ``S``)."""
     lab = np.asarray(labels).astype(str)
     rr = np.asarray(rr_pre_s, dtype=np.float64)
     ok = np.ones(lab.size, dtype=bool) if clean is None else np.asarray(clean, dtype=bool)
@@ -230,15 +209,14 @@ def svt_run_calls(labels: np.ndarray, rr_pre_s: np.ndarray, clean: np.ndarray | 
 @dataclass(frozen=True)
 class RhythmAwareBeats:
     """Beats with rhythm-aware labels, the analyser's result over them, and how many calls
-    the rhythm changed: ``n_changed`` in all; ``n_svt`` of them ``N`` calls in
-    supraventricular runs reported ``S``, ``n_on_time`` ``S`` calls that were not premature
-    reported ``N`` (the others: ``S`` in confirmed AF/AFL reported ``N``)."""
+    the rhythm changed: ``n_changed`` in all, ``n_svt`` of them ``N`` calls in
+    supraventricular runs reported ``S`` (the others: ``S`` in confirmed AF/AFL reported
+    ``N``)."""
 
     beats: ClassifiedBeats
     rhythm: RhythmResult
     n_changed: int
     n_svt: int = 0
-    n_on_time: int = 0
 
 
 def rhythm_aware(beats: ClassifiedBeats, fs_hz: float, *, config: RhythmConfig | None = None,
@@ -257,6 +235,5 @@ def rhythm_aware(beats: ClassifiedBeats, fs_hz: float, *, config: RhythmConfig |
     calls = beat_calls(run_calls, result.online)
     n_changed = int(np.sum(calls != model_calls))
     out = dataclasses.replace(beats, label=calls.astype(object))
-    return RhythmAwareBeats(out, result, n_changed,
-                            int(np.sum((calls == "S") & (model_calls != "S"))),
-                            int(np.sum((run_calls == "N") & (model_calls == "S"))))
+    return RhythmAwareBeats(out, result, n_changed, int(np.sum((calls == "S")
+                                                                & (model_calls != "S"))))

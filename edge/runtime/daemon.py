@@ -223,8 +223,6 @@ class Daemon:
                                         if s.rhythm is not None)
         counters["svt_run_calls"] = sum(s.rhythm.n_svt_calls for s in self.streams.values()
                                         if s.rhythm is not None)
-        counters["s_calls_on_time"] = sum(s.rhythm.n_on_time_calls
-                                          for s in self.streams.values() if s.rhythm is not None)
         counters["events"] = dict(self.events_by_type)
         counters["latency"] = self.latency.summary_ms()
         counters["sink_errors"] = dict(self.sinks.errors)

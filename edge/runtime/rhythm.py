@@ -138,7 +138,6 @@ class DeviceRhythm:
         self.beat_context = bool(beat_context)
         self.n_calls_changed = 0  # S calls reported N in confirmed AF/AFL
         self.n_svt_calls = 0  # N calls reported S in a supraventricular run
-        self.n_on_time_calls = 0  # S calls reported N as not premature
         self.svt = SvtRunTracker(svt)
         self._taken: tuple[str, str] | None = None  # (model call, run call) of the last beat
         self.analyser = analyser if analyser is not None else RhythmAnalyser(config)
@@ -220,7 +219,7 @@ class DeviceRhythm:
             if self.beat_context:
                 run_call = self.svt.call(label, rr, ok)
                 if calls:
-                    call = self._count(label, run_call, beat_call(run_call, now or None))
+                    call = self._count(label, beat_call(run_call, now or None))
                 else:
                     self._taken = (label, run_call)
             out.append((rhythm, call, alerts))
@@ -233,12 +232,10 @@ class DeviceRhythm:
         if not self.beat_context:
             return label
         run_call = self._taken[1] if self._taken and self._taken[0] == label else label
-        return self._count(label, run_call, beat_call(run_call, self.analyser.rhythm))
+        return self._count(label, beat_call(run_call, self.analyser.rhythm))
 
-    def _count(self, label: str, run_call: str, call: str) -> str:
-        if label == "S" and run_call == "N":
-            self.n_on_time_calls += 1
-        elif label == "S" and call == "N":
+    def _count(self, label: str, call: str) -> str:
+        if label == "S" and call == "N":
             self.n_calls_changed += 1
         elif call == "S" and label != "S":
             self.n_svt_calls += 1

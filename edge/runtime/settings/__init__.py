@@ -19,8 +19,7 @@ example)::
     [rhythm.analyser]   edge.rhythm.RhythmConfig fields (window, hysteresis, min_episode_s)
     [rhythm.svt]        edge.rhythm.SvtRunConfig fields (enabled, max_rr_ratio, rr_tolerance,
                         min_rate_bpm, baseline_beats, min_baseline_beats, missed_beat_ratio,
-                        relearn_beats, premature_max_ratio): the beats of a
-                        supraventricular run reported S, S calls not premature N
+                        relearn_beats): the beats of a supraventricular run reported S
     [rhythm.vf]         edge.rhythm.ventricular.VentricularConfig fields (p_shockable, onset_k,
                         onset_n, offset_windows, model_path, screen, organised_veto and the
                         organised_* settings); [rhythm] ventricular = false

@@ -245,9 +245,7 @@ class RhythmSettings:
         off, beat events carry the model's call.
     svt : the ``[rhythm.svt]`` table, :class:`edge.rhythm.SvtRunConfig` (``enabled``,
         ``max_rr_ratio``, ``rr_tolerance``, ``min_rate_bpm``, ``baseline_beats``,
-        ``min_baseline_beats``, ``missed_beat_ratio``, ``relearn_beats``,
-        ``premature_max_ratio``: an ``S`` call outside a run at >= 0.9 of the sinus baseline
-        is reported ``N``).
+        ``min_baseline_beats``, ``missed_beat_ratio``, ``relearn_beats``).
     analyser : the ``[rhythm.analyser]`` table, :class:`edge.rhythm.RhythmConfig` (window,
         hysteresis, ``min_episode_s``, ``model_path``).
     ventricular : run the ventricular-arrhythmia stage (``vfib`` and ``vt`` alerts,

@@ -101,8 +101,8 @@ def test_online_state_is_what_a_device_sees(rng, chunk):
         dr.beat(s, c, r, True)
         device_calls.append(dr.call(c))
     assert device_calls == offline.beats.label.astype(str).tolist()
-    assert dr.n_calls_changed + dr.n_svt_calls + dr.n_on_time_calls == offline.n_changed
-    assert dr.n_svt_calls == offline.n_svt and dr.n_on_time_calls == offline.n_on_time
+    assert dr.n_calls_changed + dr.n_svt_calls == offline.n_changed
+    assert dr.n_svt_calls == offline.n_svt
     # and in chunks through beats(), as the daemon feeds them
     for k in (7, 10_000):
         dr = DeviceRhythm(device_id=1, fs_hz=FS)
@@ -214,30 +214,6 @@ def test_a_lasting_slower_rhythm_becomes_the_baseline():
     assert n == 0
 
 
-@pytest.mark.parametrize("rr, want", [(0.8, "N"), (0.75, "N"), (0.73, "N"), (0.71, "S"),
-                                      (0.5, "S")])
-def test_an_s_call_that_is_not_premature_is_n(rr, want):
-    """Sinus at 0.8 s: an S call at >= 0.9 x 0.8 = 0.72 s is not premature (reported N); an
-    earlier one stays S; premature_max_ratio None leaves every S call."""
-    rrs = [0.8] * 10 + [rr] + [0.8] * 5
-    lab = ["N"] * 10 + ["S"] + ["N"] * 5
-    calls, n = svt_run_calls(np.array(lab), np.array(rrs))
-    assert calls[10] == want and n == 0
-    assert np.all(np.delete(calls, 10) == "N")
-    off, _ = svt_run_calls(np.array(lab), np.array(rrs),
-                           config=SvtRunConfig(premature_max_ratio=None))
-    assert off.tolist() == lab
-
-
-def test_s_calls_before_a_baseline_and_inside_runs_stand():
-    calls, _ = svt_run_calls(np.array(["N", "S", "S", "N"]), np.array([np.nan, 0.8, 0.8, 0.8]))
-    assert calls.tolist() == ["N", "S", "S", "N"]  # fewer than 3 baseline intervals
-    rr, lab = _sinus_svt_sinus()
-    lab[31:50] = ["S"] * 19  # the model calls the whole run S: on time for the run, kept
-    calls, _ = svt_run_calls(np.array(lab), np.array(rr))
-    assert calls.tolist() == lab
-
-
 def test_a_v_beat_or_a_slower_beat_ends_the_run():
     rr, lab = _sinus_svt_sinus()
     lab[40] = "V"
@@ -292,8 +268,6 @@ def test_device_rhythm_reports_runs_and_resets_at_a_restart():
     ({"baseline_beats": 0}, "baseline_beats"), ({"baseline_beats": 2.5}, "baseline_beats"),
     ({"min_baseline_beats": 9}, "min_baseline_beats"), ({"enabled": "yes"}, "enabled"),
     ({"missed_beat_ratio": 1.0}, "missed_beat_ratio"), ({"relearn_beats": 0}, "relearn_beats"),
-    ({"premature_max_ratio": 0}, "premature_max_ratio"),
-    ({"premature_max_ratio": True}, "premature_max_ratio"),
 ])
 def test_svt_config_errors(kw, field):
     with pytest.raises(ConfigError, match=field):
