@@ -132,9 +132,6 @@ DS2_LOOKS = (
      "in the rhythm context (`edge.rhythm.svt_run_calls` before the AF rule, as the device "
      "reports beats; chosen on DS1 and SVDB out of fold: benchmarks/results/rhythm.md look 8); "
      "nothing chosen on it: benchmarks/results/adapt_cnnx3-1.2.0.md."),
-    ("(2026-11-30 ~19:05 UTC) look 12 plus S calls that are not premature reported N in the "
-     "rhythm context (benchmarks/results/rhythm.md look 9: chosen on DS1 and SVDB out of "
-     "fold); nothing chosen on it: benchmarks/results/adapt_cnnx3-1.2.0.md."),
 )
 
 
