@@ -73,7 +73,7 @@ from training.rhythm import (  # noqa: E402
     mitdb_window_dataset,
     rhythm_intervals,
     strip_dataset,
-    strip_predictions,
+    strip_probabilities,
     window_dataset,
 )
 
@@ -82,6 +82,13 @@ COMMAND = ("MITDB_DIR=/work/shared/data/mitdb NSTDB_DIR=/work/shared/data/nstdb 
 CINC_COMMAND = ("CINC2017_DIR=/work/shared/data/cinc2017 "
                 "python benchmarks/bench_rhythm.py --cinc-only")
 EPISODE_MIN_S = 30.0
+NET_NOTE = ("The blend weight was fixed before the shipped network's CV, on a smaller prototype "
+            "network's out-of-fold probabilities (same folds; CinC is design data): choosing "
+            "the weight on four folds for the fifth gave 0.5 in all five. On the shipped "
+            "recipe's folds (int8) weights 0.3 / 0.4 / 0.5 / 0.6 give AF F1 0.825 / 0.831 / "
+            "0.831 / 0.814, challenge 0.831 / 0.838 / 0.841 / 0.835 (`/tmp/work/s31/blend.py`, "
+            "scratch). The AF window model of the streaming analyser (MIT-BIH sections below) "
+            "does not use the network.")
 DS2_LOOKS = [
     "1. issue-15 first analyser, end to end from detected beats (boosted-tree window model "
     "on CinC windows + DS1 windows, 40-beat RR window, hysteresis p_onset 0.6 / p_offset 0.4 "
@@ -240,29 +247,74 @@ class _LogReg:
         return self.clf.predict_proba(np.atleast_2d(x))
 
 
-def cinc_cv(folds: int) -> dict:
-    """Strip model and baseline, record-stratified ``folds``-fold CV on CinC."""
+def net_cv_probabilities(net_cv: Path, fold: np.ndarray, cinc) -> tuple[np.ndarray, float]:  # noqa: ANN001
+    """Out-of-fold strip-network probabilities (STRIP_CLASSES order) of every CinC recording:
+    each through the device's :class:`edge.rhythm.strip_net.StripNet` (int8) of the fold that
+    did not see it (``net_cv/fold<k>.tflite``, ``python -m training.strip_net --cv DIR``), and
+    the folds' blend weight."""
+    from edge.rhythm.strip_net import load_strip_net, net_crops
+    from training.strip_net import net_inputs
+
+    try:
+        made = np.load(net_cv / "oof.npz", allow_pickle=False)["fold"]
+    except (OSError, KeyError, ValueError) as exc:
+        raise SystemExit(f"bench_rhythm: error: {net_cv}/oof.npz unreadable ({exc}): re-run "
+                         f"`python -m training.strip_net --cv {net_cv}`") from exc
+    if made.shape != fold.shape or not np.array_equal(made, fold):
+        raise SystemExit(f"bench_rhythm: error: the networks in {net_cv} were trained on other "
+                         "folds than these (a recording would be scored by a network that saw "
+                         "it): re-run `python -m training.strip_net --cv DIR --folds N`")
+    sigs = net_inputs(cinc)
+    out = np.zeros((fold.size, len(STRIP_CLASSES)))
+    weights = set()
+    for k in np.unique(fold):
+        net = load_strip_net(net_cv / f"fold{k}.tflite")
+        weights.add(net.blend_weight)
+        order = [net.classes.index(c) for c in STRIP_CLASSES]
+        for i in np.flatnonzero(fold == k):
+            out[i] = net.predict_crops(net_crops(sigs[i]))[order]
+    if len(weights) != 1:
+        raise SystemExit(f"bench_rhythm: fold networks in {net_cv} disagree on blend_weight "
+                         f"{sorted(weights)}")
+    return out, weights.pop()
+
+
+def cinc_cv(folds: int, net_cv: Path | None = None) -> dict:
+    """Strip classifier (strip model averaged with the strip network, as the device answers;
+    the strip model alone without ``net_cv``), its two parts alone, and the baseline:
+    record-stratified ``folds``-fold CV on CinC."""
     cinc = cinc_beats()
     x, y, ok = strip_dataset(cinc)
     fold = cinc_folds(cinc.labels, folds)
-    pred = np.empty(cinc.names.size, dtype=object)
+    trees = np.zeros((y.size, len(STRIP_CLASSES)))
     base = np.empty(cinc.names.size, dtype=object)
     n_rr = len(FEATURE_NAMES)
     for k in range(folds):
         tr, te = fold != k, fold == k
-        pred[te] = strip_predictions(x, ok, y, tr, te)
+        trees[te] = strip_probabilities(x, ok, y, tr, te)
         lr = _LogReg(x[tr & ok][:, :n_rr], y[tr & ok])
         b = np.full(te.sum(), "~", dtype=object)
         sub = ok[te]
         b[sub] = np.array(STRIP_CLASSES)[lr.clf.predict(x[te][sub][:, :n_rr])]
         base[te] = b
-    cm = {t: {p: int(np.sum((cinc.labels == t) & (pred == p))) for p in STRIP_CLASSES}
-          for t in STRIP_CLASSES}
-    return {"n_records": int(cinc.names.size), "folds": folds,
-            "counts": {c: int(np.sum(cinc.labels == c)) for c in STRIP_CLASSES},
-            "too_few_beats": int((~ok).sum()),
-            "model": f1_scores(cinc.labels, pred.astype(str)),
-            "baseline": f1_scores(cinc.labels, base.astype(str)), "confusion": cm}
+    names = np.array(STRIP_CLASSES)
+    res = {"n_records": int(cinc.names.size), "folds": folds,
+           "counts": {c: int(np.sum(cinc.labels == c)) for c in STRIP_CLASSES},
+           "too_few_beats": int((~ok).sum()),
+           "trees": f1_scores(cinc.labels, names[trees.argmax(1)]),
+           "baseline": f1_scores(cinc.labels, base.astype(str))}
+    final = trees
+    if net_cv is not None:
+        net, w = net_cv_probabilities(Path(net_cv), fold, cinc)
+        final = np.where(ok[:, None], (1.0 - w) * trees + w * net, trees)
+        res["net"] = f1_scores(cinc.labels, names[net.argmax(1)])
+        res["net_cv"] = str(net_cv)
+        res["blend_weight"] = w
+    pred = names[final.argmax(1)]
+    res["model"] = f1_scores(cinc.labels, pred)
+    res["confusion"] = {t: {p: int(np.sum((cinc.labels == t) & (pred == p)))
+                            for p in STRIP_CLASSES} for t in STRIP_CLASSES}
+    return res
 
 
 def baseline_window_model() -> _LogReg:
@@ -430,12 +482,25 @@ def markdown(res: dict) -> str:
              "few detected beats for features are answered `~` without the model.", "",
              "| | F1 N | F1 A | F1 O | F1 ~ | challenge (mean F1 N, A, O) |",
              "|---|---|---|---|---|---|"]
-    for name in ("model", "baseline"):
+    rows = [("model", "strip model (boosted trees)"),
+            ("baseline", "baseline (logistic regression, 17 strip RR features)")]
+    if "net" in c:  # the shipped classifier averages the strip model and the strip network
+        rows = [("model", f"**strip classifier as shipped**: strip model and strip network "
+                          f"averaged (network weight {c['blend_weight']:g})"),
+                ("trees", "strip model alone (boosted trees)"),
+                ("net", "strip network alone (int8 CNN, device path)")] + rows[1:]
+    elif "trees" in c:
+        rows = [("model", "strip model (boosted trees; the strip network not scored)")] \
+            + rows[1:]
+    for name, label in rows:
         m = c[name]
-        label = "strip model (boosted trees)" if name == "model" else \
-            "baseline (logistic regression, 17 strip RR features)"
         lines.append(f"| {label} | {m['N']:.3f} | {m['A']:.3f} | {m['O']:.3f} | {m['~']:.3f} | "
                      f"{m['challenge']:.3f} |")
+    if "net" in c:
+        lines += ["", f"Strip network folds: `{c['net_cv']}` (`python -m training.strip_net "
+                  "--cv DIR` then `python convert/strip_net.py --cv DIR`: each recording "
+                  "scored by the int8 fold network that did not see it, through "
+                  "`edge.rhythm.strip_net.StripNet`). " + NET_NOTE]
     lines += ["", "Targets: AF F1 >= 0.85 -> " + ("met" if c["model"]["A"] >= 0.85 else
                                                    "**not met**")
               + "; challenge >= 0.80 -> " + ("met" if c["model"]["challenge"] >= 0.80 else
@@ -539,7 +604,7 @@ def merge_cinc(res: dict, cinc: dict, run: dict) -> dict:
     return out
 
 
-def cinc_only(folds: int, out: Path) -> int:
+def cinc_only(folds: int, out: Path, net_cv: Path | None) -> int:
     """The CinC section alone, merged into ``out/rhythm.json`` (if any) and ``rhythm.md``."""
     t0 = time.time()
     res: dict = {}
@@ -555,8 +620,9 @@ def cinc_only(folds: int, out: Path) -> int:
             print(f"bench_rhythm: error: {old} is not a rhythm results object; move it away "
                   "or run the full benchmark", file=sys.stderr)
             return 1
-    cinc = cinc_cv(folds)
-    run = {"command": CINC_COMMAND + (f" --folds {folds}" if folds != 5 else ""),
+    cinc = cinc_cv(folds, net_cv)
+    run = {"command": CINC_COMMAND + (f" --folds {folds}" if folds != 5 else "")
+           + (" --no-net" if net_cv is None else ""),
            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
            "runtime_s": time.time() - t0}
     res = merge_cinc(res, cinc, run)
@@ -566,6 +632,24 @@ def cinc_only(folds: int, out: Path) -> int:
     (out / "rhythm.md").write_text(markdown(res))
     print(f"wrote {out / 'rhythm.md'}")
     return 0
+
+
+def _net_cv_dir(arg: str | None, folds: int) -> Path:
+    """The strip network's fold directory; trained there first (``training.strip_net``, about
+    30 min on 2 cores) when its fold models are missing."""
+    from training.dataset import cache_dir
+
+    d = Path(arg) if arg else cache_dir() / "strip_net_cv"
+    if not all((d / f"fold{k}.tflite").is_file() for k in range(folds)):
+        if arg:
+            raise SystemExit(f"bench_rhythm: error: {d} lacks fold0..fold{folds - 1}.tflite; "
+                             f"make them with `python -m training.strip_net --cv {d}`")
+        print(f"bench_rhythm: training the strip network's {folds} fold models into {d}",
+              file=sys.stderr, flush=True)
+        from training.strip_net import cross_validate
+
+        cross_validate(d, folds=folds)
+    return d
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -578,16 +662,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cinc-only", action="store_true",
                     help="re-run only the CinC cross-validation and update its section")
     ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument("--net-cv", default=None, metavar="DIR",
+                    help="the strip network's fold models (python -m training.strip_net --cv "
+                    "DIR; default $ECG_EDGE_CACHE/strip_net_cv, trained there if missing)")
+    ap.add_argument("--no-net", action="store_true",
+                    help="score the strip model alone (not the shipped strip classifier)")
     ap.add_argument("--out-dir", default=str(ROOT / "benchmarks" / "results"))
     args = ap.parse_args(argv)
     if args.folds < 2:
         print("bench_rhythm: error: --folds must be >= 2", file=sys.stderr)
         return 2
+    if args.no_net and args.net_cv:
+        print("bench_rhythm: error: --net-cv and --no-net exclude each other", file=sys.stderr)
+        return 2
+    net_cv = None if args.no_net else _net_cv_dir(args.net_cv, args.folds)
     if args.cinc_only:
-        return cinc_only(args.folds, Path(args.out_dir))
+        return cinc_only(args.folds, Path(args.out_dir), net_cv)
     t0 = time.time()
     res: dict = {"command": COMMAND, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
-    res["cinc"] = cinc_cv(args.folds)
+    res["cinc"] = cinc_cv(args.folds, net_cv)
     print("CinC:", json.dumps(res["cinc"]["model"]), flush=True)
     cfg = RhythmConfig()
     base_cfg = RhythmConfig(min_pattern_ratio=0.0)  # the plain RR baseline: no pattern gate

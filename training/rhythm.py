@@ -44,6 +44,7 @@ from training.dataset import cache_dir
 __all__ = ["CincBeats", "cinc_dir", "cinc_beats", "cinc_labels",
            "mitdb_rhythm_beats", "mitdb_rhythm_labels", "mitdb_rhythm_readable", "beat_readable",
            "rhythm_intervals", "mitdb_window_dataset", "strip_predictions",
+           "strip_probabilities",
            "window_dataset", "strip_dataset", "fit_trees", "export_trees", "cinc_folds",
            "balanced_weights", "f1_scores", "main"]
 
@@ -418,17 +419,30 @@ def f1_scores(truth: np.ndarray, pred: np.ndarray) -> dict[str, float]:
     return out
 
 
-def strip_predictions(x: np.ndarray, ok: np.ndarray, y: np.ndarray, train: np.ndarray,
-                      test: np.ndarray, seed: int = 0) -> np.ndarray:
-    """Fit the strip model on ``train`` rows and label ``test`` rows (class strings)."""
+def strip_probabilities(x: np.ndarray, ok: np.ndarray, y: np.ndarray, train: np.ndarray,
+                        test: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Fit the strip model on ``train`` rows; class probabilities (n_test, 4) of ``test`` rows
+    in :data:`STRIP_CLASSES` order (a row without features is ``~`` with certainty, as
+    :func:`edge.rhythm.strip.classify_strip` answers it without the model)."""
     tr = train & ok
     clf = fit_trees(x[tr], y[tr], seed=seed, sample_weight=balanced_weights(y[tr]),
                     **STRIP_TREE_PARAMS)
-    pred = np.full(test.sum(), "~", dtype=object)
+    out = np.zeros((int(test.sum()), len(STRIP_CLASSES)))
+    out[:, STRIP_CLASSES.index("~")] = 1.0
     sub = ok[test]
     if sub.any():
-        pred[sub] = np.array(STRIP_CLASSES)[clf.predict(x[test][sub])]
-    return pred.astype(str)
+        p = clf.predict_proba(x[test][sub])
+        full = np.zeros((p.shape[0], len(STRIP_CLASSES)))
+        full[:, clf.classes_] = p
+        out[sub] = full
+    return out
+
+
+def strip_predictions(x: np.ndarray, ok: np.ndarray, y: np.ndarray, train: np.ndarray,
+                      test: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Fit the strip model on ``train`` rows and label ``test`` rows (class strings)."""
+    p = strip_probabilities(x, ok, y, train, test, seed)
+    return np.array(STRIP_CLASSES)[p.argmax(axis=1)].astype(str)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,7 +3,8 @@
 Each PATH is a WFDB record (any sample rate; CinC 2017's ``.mat`` + ``.hea`` form included) or a
 directory with a ``RECORDS`` file. Every recording goes through the device's own path --
 conditioning and the streaming R-peak detector, then the strip model over its RR intervals and
-atrial activity (:func:`edge.rhythm.classify_strip`) -- and one line ``name,label`` is written
+atrial activity averaged with the strip network over its waveform
+(:func:`edge.rhythm.classify_strip`) -- and one line ``name,label`` is written
 per recording (the CinC 2017 answer format: ``N`` normal, ``A`` atrial fibrillation, ``O`` other
 rhythm, ``~`` too noisy to classify). A recording that is too short, unreadable or has no usable
 beats gets ``~`` with the reason logged, never a crash; the summary on stderr counts them.
@@ -24,7 +25,8 @@ __all__ = ["add_parser", "cmd_rhythm", "classify_record"]
 logger = logging.getLogger(__name__)
 
 
-def classify_record(path: Path, *, channel: int = 0, model=None) -> tuple[str, str]:  # noqa: ANN001
+def classify_record(path: Path, *, channel: int = 0, model=None,  # noqa: ANN001
+                    net=None) -> tuple[str, str]:  # noqa: ANN001
     """``(label, reason)`` of one recording: ``reason`` is empty unless the recording is ``~``
     for a reason other than the model's answer (unreadable, too short, no such channel)."""
     import numpy as np
@@ -43,7 +45,7 @@ def classify_record(path: Path, *, channel: int = 0, model=None) -> tuple[str, s
     if x.size == 0 or not np.isfinite(x).any():
         return "~", "no valid samples"
     try:
-        result = classify_strip(x, rec.fs_hz, model=model)
+        result = classify_strip(x, rec.fs_hz, model=model, net=net)
     except SignalError as exc:
         return "~", f"unreadable signal: {exc}"
     return result.label, result.reason
@@ -57,9 +59,11 @@ def _write_line(out: IO[str], name: str, label: str) -> None:
 def cmd_rhythm(args: argparse.Namespace) -> int:
     from edge.io.records import expand_record_paths
     from edge.rhythm import load_strip_model
+    from edge.rhythm.strip_net import load_strip_net
 
     records = expand_record_paths(args.paths)
     model = load_strip_model(args.model)
+    net = False if args.no_net else load_strip_net(args.net)
     counts: Counter[str] = Counter()
     unreadable = 0
     out: IO[str]
@@ -70,7 +74,7 @@ def cmd_rhythm(args: argparse.Namespace) -> int:
         out = args.out.open("w", encoding="utf-8")
     try:
         for path in records:
-            label, reason = classify_record(path, channel=args.channel, model=model)
+            label, reason = classify_record(path, channel=args.channel, model=model, net=net)
             if reason:
                 unreadable += 1
                 logger.warning("%s: '~' (%s)", path.name, reason)
@@ -100,6 +104,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:  # noqa: ANN001
                    help="signal channel (default 0)")
     p.add_argument("--model", type=Path, default=None,
                    help="strip model file (default: the bundled one)")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--net", type=Path, default=None,
+                   help="strip network file, .tflite (default: the bundled one)")
+    g.add_argument("--no-net", action="store_true",
+                   help="the strip model alone, without the strip network's waveform opinion")
     add_common(p)
     p.set_defaults(func=cmd_rhythm)
     return p

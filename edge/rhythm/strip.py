@@ -17,6 +17,11 @@ in this order):
 
 ``O`` (other rhythm) and ``~`` (noise) are learned from what these show of them.
 
+The strip network (:mod:`edge.rhythm.strip_net`, a small int8 CNN over the conditioned
+waveform) gives a second opinion: the class probabilities are the strip model's and the
+network's averaged, the network weighing its contract's ``blend_weight`` (``net=False``: the
+strip model alone).
+
 Beats come from the device's own streaming detector (:func:`edge.dsp.detection.detect_signal`)
 unless given.
 
@@ -25,6 +30,7 @@ almost nothing) is ``~`` without asking the model; the reason is logged and retu
 """
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from dataclasses import dataclass
@@ -33,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.dsp.detection import detect_signal
-from edge.errors import SignalError
+from edge.errors import ModelError, SignalError
 from edge.rhythm.atrial import ATRIAL_FEATURE_NAMES, atrial_features
 from edge.rhythm.features import (
     FEATURE_NAMES,
@@ -42,11 +48,13 @@ from edge.rhythm.features import (
     rr_window_features,
 )
 from edge.rhythm.model import TreeModel, default_model_path, load_tree_model
+from edge.rhythm.strip_net import StripNet, load_strip_net
 from edge.rhythm.waveform import WAVEFORM_FEATURE_NAMES, waveform_features
 
 __all__ = ["STRIP_CLASSES", "STRIP_FEATURE_NAMES", "STRIP_MAX_INTERVALS", "STRIP_SETTLE_S",
            "RR_EXTRA_NAMES", "StripResult", "strip_features", "rr_strip_features",
-           "rr_extra_features", "plausible_rr", "classify_strip", "load_strip_model"]
+           "rr_extra_features", "plausible_rr", "classify_strip", "load_strip_model",
+           "blend_probabilities", "default_strip_net"]
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +97,30 @@ def load_strip_model(path: str | os.PathLike | None = None) -> TreeModel:
     """The strip model at ``path`` (default: bundled), checked against our features."""
     return load_tree_model(default_model_path("strip") if path is None else Path(path),
                            kind="strip", feature_names=STRIP_FEATURE_NAMES)
+
+
+@functools.lru_cache(maxsize=1)
+def default_strip_net() -> StripNet:
+    """The bundled strip network, loaded once per process."""
+    return load_strip_net()
+
+
+def blend_probabilities(tree: np.ndarray, tree_classes: tuple[str, ...], net: np.ndarray,
+                        net_classes: tuple[str, ...], net_weight: float) -> np.ndarray:
+    """``(1 - net_weight) * tree + net_weight * net``, in ``tree_classes`` order (the network's
+    classes matched by name; one the network lacks counts 0 there).
+
+    Raises
+    ------
+    ModelError
+        When the network knows a class the strip model does not.
+    """
+    extra = set(net_classes) - set(tree_classes)
+    if extra:
+        raise ModelError(f"the strip network has classes {sorted(extra)} the strip model lacks")
+    net_p = np.array([float(net[net_classes.index(c)]) if c in net_classes else 0.0
+                      for c in tree_classes])
+    return (1.0 - net_weight) * np.asarray(tree, dtype=np.float64) + net_weight * net_p
 
 
 def rr_strip_features(sample_index: np.ndarray, fs_hz: float, duration_s: float) -> np.ndarray:
@@ -145,9 +177,11 @@ def strip_features(x_mv: np.ndarray, fs_hz: float, sample_index: np.ndarray) -> 
 
 
 def classify_strip(x_mv: np.ndarray, fs_hz: float, *, sample_index: np.ndarray | None = None,
-                   model: TreeModel | None = None) -> StripResult:
+                   model: TreeModel | None = None, net: StripNet | None | bool = None
+                   ) -> StripResult:
     """CinC 2017 class of a short recording (one channel, mV at ``fs_hz``); beats from the
-    streaming detector unless ``sample_index`` (input samples) is given.
+    streaming detector unless ``sample_index`` (input samples) is given. ``net``: the strip
+    network to average with the strip model (``None``: the bundled one; ``False``: none).
 
     Raises
     ------
@@ -171,6 +205,10 @@ def classify_strip(x_mv: np.ndarray, fs_hz: float, *, sample_index: np.ndarray |
         return StripResult("~", {}, str(exc))
     m = model if model is not None else load_strip_model()
     prob = m.predict_proba(feats)[0]
+    if net is not False:
+        n = default_strip_net() if net is None or net is True else net
+        prob = blend_probabilities(prob, m.classes, n.predict_proba(x, fs_hz), n.classes,
+                                   n.blend_weight)
     probs = {c: float(v) for c, v in zip(m.classes, prob)}
     return StripResult(m.classes[int(np.argmax(prob))], probs)
 

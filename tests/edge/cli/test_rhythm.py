@@ -68,3 +68,41 @@ def test_bad_arguments(argv, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["rhythm", *argv])
     assert exc.value.code == 2
+
+
+def test_no_net_and_another_net(cinc2017_dir, tmp_path, capsys):
+    from edge.rhythm.strip_net import default_net_path
+
+    paths = [str(cinc2017_dir / f"{r}.hea") for r in RECORDS]
+    assert main(["rhythm", *paths, "--no-net"]) == 0
+    alone = _lines(capsys.readouterr().out)
+    copy = tmp_path / "net.tflite"
+    copy.write_bytes(default_net_path().read_bytes())
+    assert main(["rhythm", *paths, "--net", str(copy)]) == 0
+    both = _lines(capsys.readouterr().out)
+    assert main(["rhythm", *paths]) == 0
+    assert _lines(capsys.readouterr().out) == both
+    assert [n for n, _ in alone] == [n for n, _ in both] == list(RECORDS)
+
+
+@pytest.mark.parametrize("damage", ["cut", "missing", "beat model"])
+def test_a_damaged_or_wrong_net_is_one_line_before_any_output(cinc2017_dir, tmp_path, capsys,
+                                                              damage):
+    from edge.model.bundled import default_model_path
+    from edge.rhythm.strip_net import default_net_path
+
+    bad = tmp_path / "net.tflite"
+    if damage == "cut":
+        bad.write_bytes(default_net_path().read_bytes()[:5000])
+    elif damage == "beat model":
+        bad.write_bytes(default_model_path().read_bytes())
+    assert main(["rhythm", str(cinc2017_dir / "A00001"), "--net", str(bad)]) != 0
+    captured = capsys.readouterr()
+    assert captured.out == "" and "Traceback" not in captured.err
+    assert captured.err.strip().count("\n") == 0 and "net.tflite" in captured.err
+
+
+def test_net_and_no_net_exclude_each_other(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["rhythm", "x", "--net", "a.tflite", "--no-net"])
+    assert exc.value.code == 2

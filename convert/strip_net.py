@@ -1,0 +1,176 @@
+"""Convert the strip network (``python -m training.strip_net``) to the full-int8 ``.tflite`` the
+device runs (:class:`edge.rhythm.strip_net.StripNet`), its contract embedded, with a
+float-vs-int8 parity report.
+
+    python convert/strip_net.py --model cache/strip_net.keras
+        -> edge/models/rhythm_strip_net.tflite and rhythm_strip_net.parity.json
+    python convert/strip_net.py --cv DIR
+        -> DIR/fold<k>.tflite for each DIR/fold<k>.keras, and DIR/oof.npz: the CV's
+           out-of-fold float probabilities with the int8 fold networks' answers beside them
+
+Int8 input and output, calibrated on the first crop of :data:`N_CALIBRATION` recordings drawn
+from those the network was fitted on (every CinC recording for ``--model``; the fold's training
+recordings for ``--cv``). The contract carries the blend weight
+(:data:`training.strip_net.BLEND_WEIGHT`). The parity report compares the Keras model and the
+int8 file through the device's own code on every CinC recording (in-sample for ``--model``:
+it measures the two numeric forms agreeing, not accuracy).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+if __package__ in (None, ""):  # run as a script: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from convert.quantize import embed_contract  # noqa: E402
+from edge.errors import EdgeError  # noqa: E402
+from edge.rhythm.strip import STRIP_CLASSES  # noqa: E402
+from edge.rhythm.strip_net import (  # noqa: E402
+    NET_LENGTH,
+    default_net_path,
+    load_strip_net,
+    net_contract,
+    net_crops,
+)
+
+__all__ = ["N_CALIBRATION", "to_int8", "int8_probabilities", "convert_model", "convert_cv",
+           "main"]
+
+logger = logging.getLogger(__name__)
+
+N_CALIBRATION = 300
+
+
+def to_int8(model, sigs: list[np.ndarray], idx: np.ndarray, *, blend_weight: float,  # noqa: ANN001
+            n_calibration: int = N_CALIBRATION, seed: int = 0) -> bytes:
+    """Full-int8 ``.tflite`` (batch 1, int8 input and output) of a strip network, calibrated on
+    the first crop of ``n_calibration`` recordings of ``idx``, with its contract embedded."""
+    import tensorflow as tf  # noqa: PLC0415
+
+    from training.strip_net import arch_of, build_net  # noqa: PLC0415
+
+    fixed = build_net(0, arch_of(model), batch_size=1)
+    fixed.set_weights(model.get_weights())
+    rng = np.random.default_rng(seed)
+    pick = rng.choice(np.asarray(idx), size=min(n_calibration, len(idx)), replace=False)
+    rows = [net_crops(sigs[i])[0] for i in pick]
+
+    def rep():
+        for r in rows:
+            yield [r.reshape(1, NET_LENGTH, 1)]
+
+    conv = tf.lite.TFLiteConverter.from_keras_model(fixed)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = rep
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = tf.int8
+    conv.inference_output_type = tf.int8
+    return embed_contract(bytes(conv.convert()), net_contract(STRIP_CLASSES, blend_weight))
+
+
+def int8_probabilities(path: Path, sigs: list[np.ndarray], idx: np.ndarray) -> np.ndarray:
+    """The device's answers (:class:`~edge.rhythm.strip_net.StripNet`, STRIP_CLASSES order) of
+    the file at ``path`` for recordings ``idx``."""
+    net = load_strip_net(path)
+    order = [net.classes.index(c) for c in STRIP_CLASSES]
+    out = np.zeros((len(idx), len(STRIP_CLASSES)))
+    for j, i in enumerate(idx):
+        out[j] = net.predict_crops(net_crops(sigs[i]))[order]
+    return out
+
+
+def _parity(pf: np.ndarray, pi: np.ndarray) -> dict:
+    return {"recordings": int(pf.shape[0]),
+            "label_agreement_float_int8": float(np.mean(pf.argmax(1) == pi.argmax(1))),
+            "max_abs_probability_difference": float(np.max(np.abs(pf - pi))),
+            "mean_abs_probability_difference": float(np.mean(np.abs(pf - pi)))}
+
+
+def _cinc():
+    from training.rhythm import cinc_beats  # noqa: PLC0415
+    from training.strip_net import net_inputs  # noqa: PLC0415
+
+    cinc = cinc_beats()
+    return cinc, net_inputs(cinc)
+
+
+def convert_model(keras_path: str | os.PathLike, out: str | os.PathLike | None = None) -> dict:
+    """``--model``: the int8 file at ``out`` (default: the bundled path) and its parity report
+    beside it (``.parity.json``)."""
+    import keras  # noqa: PLC0415
+
+    from training.strip_net import BLEND_WEIGHT, predict_float  # noqa: PLC0415
+
+    model = keras.models.load_model(keras_path)
+    cinc, sigs = _cinc()
+    idx = np.arange(len(sigs))
+    path = Path(out) if out else default_net_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(to_int8(model, sigs, idx, blend_weight=BLEND_WEIGHT))
+    rep = {"model": path.name, "from": str(keras_path), "bytes": path.stat().st_size,
+           "blend_weight": BLEND_WEIGHT,
+           **_parity(predict_float(model, sigs, idx), int8_probabilities(path, sigs, idx)),
+           "note": "in-sample (every CinC recording, which the network was fitted on): the "
+                   "agreement of the two numeric forms, not accuracy"}
+    path.with_suffix(".parity.json").write_text(json.dumps(rep, indent=1) + "\n")
+    return rep
+
+
+def convert_cv(cv_dir: str | os.PathLike) -> dict:
+    """``--cv``: every fold converted, ``oof.npz`` written (see the module docstring)."""
+    import keras  # noqa: PLC0415
+
+    from training.strip_net import BLEND_WEIGHT  # noqa: PLC0415
+
+    d = Path(cv_dir)
+    try:
+        z = np.load(d / "oof_float.npz", allow_pickle=False)
+        fold, y, p_float, names = z["fold"], z["y"], z["p_float"], z["names"]
+    except (OSError, KeyError, ValueError) as exc:
+        raise EdgeError(f"{d}/oof_float.npz unreadable ({exc}): run "
+                        f"`python -m training.strip_net --cv {d}` first") from exc
+    cinc, sigs = _cinc()
+    if not np.array_equal(names, cinc.names):
+        raise EdgeError(f"{d} was made from other CinC recordings than these")
+    p_int8 = np.zeros_like(p_float)
+    for k in np.unique(fold):
+        model = keras.models.load_model(d / f"fold{k}.keras")
+        tr, te = np.flatnonzero(fold != k), np.flatnonzero(fold == k)
+        path = d / f"fold{k}.tflite"
+        path.write_bytes(to_int8(model, sigs, tr, blend_weight=BLEND_WEIGHT, seed=int(k)))
+        p_int8[te] = int8_probabilities(path, sigs, te)
+        logger.info("fold %d converted", k)
+    np.savez(d / "oof.npz", names=names, fold=fold, y=y, p_float=p_float, p_int8=p_int8)
+    return {"cv": str(d), "folds": int(np.unique(fold).size), **_parity(p_float, p_int8)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    g = ap.add_mutually_exclusive_group(required=True)
+    g.add_argument("--model", metavar="KERAS", help="the network fitted on every recording")
+    g.add_argument("--cv", metavar="DIR", help="the fold networks of training.strip_net --cv")
+    ap.add_argument("--out", default=None,
+                    help="with --model: the .tflite path (default: the bundled one)")
+    args = ap.parse_args(argv)
+    if args.out and not args.model:
+        ap.error("--out goes with --model")
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        res = convert_model(args.model, args.out) if args.model else convert_cv(args.cv)
+    except (EdgeError, OSError, ValueError) as exc:
+        print(f"strip_net: error: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(res, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,48 @@
+"""Converting the strip network: full int8 with its contract; the device loader reads the file
+and answers as the Keras model does; bad arguments and missing CV files refused."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("tensorflow")
+
+from convert import strip_net as cs  # noqa: E402
+from edge.rhythm.strip import STRIP_CLASSES  # noqa: E402
+from edge.rhythm.strip_net import load_strip_net, net_contract, net_crops  # noqa: E402
+from tests.training.support import TINY_STRIP_NET, toy_strips  # noqa: E402
+from training import strip_net as sn  # noqa: E402
+
+
+def test_int8_file_answers_as_the_keras_model(tmp_path):
+    rng = np.random.default_rng(0)
+    sigs, y = toy_strips(320, rng)
+    idx = np.arange(256)
+    model = sn.fit_net(sigs, y, idx, epochs=10, arch=TINY_STRIP_NET, verbose=0)
+    test = np.arange(256, 320)
+    pf = sn.predict_float(model, sigs, test)
+    path = tmp_path / "net.tflite"
+    path.write_bytes(cs.to_int8(model, sigs, idx, blend_weight=0.3, n_calibration=20))
+    net = load_strip_net(path)
+    assert net.blend_weight == pytest.approx(0.3)
+    assert net.contract == net_contract(STRIP_CLASSES, 0.3)
+    pi = cs.int8_probabilities(path, sigs, test)
+    assert np.mean(pf.argmax(1) == pi.argmax(1)) >= 0.9
+    assert np.max(np.abs(pf - pi)) < 0.2
+    rep = cs._parity(pf, pi)
+    assert rep["recordings"] == 64 and rep["label_agreement_float_int8"] >= 0.9
+    one = net.predict_crops(net_crops(sigs[300]))
+    assert one.shape == (4,) and abs(one.sum() - 1) < 1e-9
+
+
+def test_cv_without_the_training_output_is_one_line(tmp_path, capsys):
+    assert cs.main(["--cv", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "training.strip_net --cv" in err
+
+
+@pytest.mark.parametrize("argv", [[], ["--cv", "d", "--model", "m"], ["--cv", "d", "--out", "x"]])
+def test_bad_arguments_exit_2(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        cs.main(argv)
+    assert exc.value.code == 2

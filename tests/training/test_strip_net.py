@@ -1,0 +1,44 @@
+"""Training the strip network: it learns a separable toy task, crops, bad arguments refused
+(the int8 conversion: tests/convert/test_strip_net.py)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("tensorflow")
+
+from edge.rhythm.strip_net import NET_LENGTH  # noqa: E402
+from tests.training.support import TINY_STRIP_NET, toy_strips  # noqa: E402
+from training import strip_net as sn  # noqa: E402
+
+
+def test_fit_learns_a_toy_task_and_predicts_per_recording():
+    rng = np.random.default_rng(0)
+    sigs, y = toy_strips(320, rng)
+    model = sn.fit_net(sigs, y, np.arange(256), epochs=10, arch=TINY_STRIP_NET, verbose=0)
+    assert sn.arch_of(model) == TINY_STRIP_NET
+    test = np.arange(256, 320)
+    pf = sn.predict_float(model, sigs, test)
+    assert pf.shape == (64, 4) and np.allclose(pf.sum(axis=1), 1, atol=1e-5)
+    assert np.mean(pf.argmax(1) == y[test]) >= 0.75  # chance is 0.5
+    assert sn.predict_float(model, sigs, np.arange(0)).shape == (0, 4)
+
+
+def test_random_crops_pad_short_strips():
+    rng = np.random.default_rng(1)
+    z = np.ones(10, np.float32)
+    c = sn._random_crop(z, rng)
+    assert c.shape == (NET_LENGTH,) and c[:10].all() and not c[10:].any()
+    long = np.arange(NET_LENGTH + 50, dtype=np.float32)
+    c = sn._random_crop(long, rng)
+    assert c.size == NET_LENGTH and np.all(np.diff(c) == 1)
+
+
+@pytest.mark.parametrize("argv", [[], ["--cv", "d", "--fit", "m.keras"],
+                                  ["--fit", "m.keras", "--epochs", "0"],
+                                  ["--cv", "d", "--folds", "1"]])
+def test_bad_arguments_exit_2(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        sn.main(argv)
+    assert exc.value.code == 2
+    assert "error" in capsys.readouterr().err
