@@ -38,9 +38,9 @@ from training.data import DS1, DS2  # noqa: E402
 from training.dataset import build_dataset  # noqa: E402
 from training.models import ModelConfig, fixed_batch_copy  # noqa: E402
 
-__all__ = ["representative_set", "convert_int8", "embed_contract", "parity_report", "quantize",
-           "EMBEDDING_LAYER", "embedding_model", "convert_int8_embedding", "quantize_embedding",
-           "main"]
+__all__ = ["representative_set", "convert_int8", "int8_flatbuffer", "embed_contract",
+           "parity_report", "quantize", "EMBEDDING_LAYER", "embedding_model",
+           "convert_int8_embedding", "quantize_embedding", "main"]
 
 #: Layer of each ensemble member whose activations form the beat embedding (the dense layer
 #: after the morphology embedding and the RR features are concatenated).
@@ -75,16 +75,23 @@ def convert_int8(model, contract: dict, beat: np.ndarray, feats: np.ndarray) -> 
 def _int8_flatbuffer(keras_model, beat: np.ndarray, feats: np.ndarray) -> bytes:
     """Full-integer conversion (int8 weights, activations, inputs and outputs) of a batch-1
     Keras model, calibrated on the given model inputs (standardised features)."""
-    import tensorflow as tf
 
     def rep():
         # Keyed by input name: the converter's own input order need not match Keras's.
         for i in range(beat.shape[0]):
             yield {"beat": beat[i:i + 1], "features": feats[i:i + 1]}
 
+    return int8_flatbuffer(keras_model, rep)
+
+
+def int8_flatbuffer(keras_model, representative) -> bytes:  # noqa: ANN001
+    """Full-integer conversion (int8 weights, activations, inputs and outputs) of a batch-1
+    Keras model, calibrated on what the generator function ``representative`` yields."""
+    import tensorflow as tf
+
     converter = tf.lite.TFLiteConverter.from_keras_model(keras_model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = rep
+    converter.representative_dataset = representative
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     converter.inference_input_type = tf.int8
     converter.inference_output_type = tf.int8

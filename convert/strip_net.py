@@ -29,7 +29,7 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from convert.quantize import embed_contract  # noqa: E402
+from convert.quantize import embed_contract, int8_flatbuffer  # noqa: E402
 from edge.errors import EdgeError  # noqa: E402
 from edge.rhythm.strip import STRIP_CLASSES  # noqa: E402
 from edge.rhythm.strip_net import (  # noqa: E402
@@ -52,8 +52,6 @@ def to_int8(model, sigs: list[np.ndarray], idx: np.ndarray, *, blend_weight: flo
             n_calibration: int = N_CALIBRATION, seed: int = 0) -> bytes:
     """Full-int8 ``.tflite`` (batch 1, int8 input and output) of a strip network, calibrated on
     the first crop of ``n_calibration`` recordings of ``idx``, with its contract embedded."""
-    import tensorflow as tf  # noqa: PLC0415
-
     from training.strip_net import arch_of, build_net  # noqa: PLC0415
 
     fixed = build_net(0, arch_of(model), batch_size=1)
@@ -66,13 +64,7 @@ def to_int8(model, sigs: list[np.ndarray], idx: np.ndarray, *, blend_weight: flo
         for r in rows:
             yield [r.reshape(1, NET_LENGTH, 1)]
 
-    conv = tf.lite.TFLiteConverter.from_keras_model(fixed)
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = rep
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = tf.int8
-    conv.inference_output_type = tf.int8
-    return embed_contract(bytes(conv.convert()), net_contract(STRIP_CLASSES, blend_weight))
+    return embed_contract(int8_flatbuffer(fixed, rep), net_contract(STRIP_CLASSES, blend_weight))
 
 
 def int8_probabilities(path: Path, sigs: list[np.ndarray], idx: np.ndarray) -> np.ndarray:

@@ -2,25 +2,13 @@
 CinC recordings of each class through the device path, bad input refused."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from edge.errors import SignalError
 from edge.rhythm.atrial import ATRIAL_FEATURE_NAMES, atrial_features
 from edge.rhythm.strip import STRIP_FEATURE_NAMES, classify_strip, strip_features
-
-CINC = Path("/work/shared/data/cinc2017")
-
-
-def _cinc(name: str) -> tuple[np.ndarray, float]:
-    import wfdb
-
-    if not (CINC / f"{name}.hea").is_file():
-        pytest.skip("CinC 2017 data not present")
-    rec = wfdb.rdrecord(str(CINC / name))
-    return rec.p_signal[:, 0], float(rec.fs)
+from tests.edge.rhythm.support import cinc_strip
 
 
 def test_too_short_strip_is_noise_with_reason():
@@ -47,15 +35,15 @@ def test_bad_input_is_refused(x, fs, words):
 @pytest.mark.parametrize("name, label", [("A00001", "N"), ("A00004", "A"), ("A00009", "A"),
                                          ("A00020", "O"), ("A00034", "~")])
 def test_real_cinc_recordings(name, label):
-    x, fs = _cinc(name)
+    x, fs = cinc_strip(name)
     res = classify_strip(x, fs)
     assert res.label == label
     assert abs(sum(res.probabilities.values()) - 1) < 1e-9
 
 
 def test_features_shape_and_atrial_sinus_vs_af():
-    xn, fs = _cinc("A00001")  # N
-    xa, _ = _cinc("A00004")  # A
+    xn, fs = cinc_strip("A00001")  # N
+    xa, _ = cinc_strip("A00004")  # A
     from edge.dsp.detection import detect_signal
 
     fn = atrial_features(xn, fs, detect_signal(xn, fs))

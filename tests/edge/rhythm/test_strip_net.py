@@ -29,17 +29,7 @@ from edge.rhythm.strip_net import (
     net_crops,
     net_signal,
 )
-
-CINC = Path("/work/shared/data/cinc2017")
-
-
-def _cinc(name: str) -> tuple[np.ndarray, float]:
-    import wfdb
-
-    if not (CINC / f"{name}.hea").is_file():
-        pytest.skip("CinC 2017 data not present")
-    rec = wfdb.rdrecord(str(CINC / name))
-    return rec.p_signal[:, 0], float(rec.fs)
+from tests.edge.rhythm.support import cinc_strip
 
 
 def _pulses(seconds: float, fs: float, rr_s: float = 0.8) -> np.ndarray:
@@ -165,7 +155,7 @@ def test_blend_matches_classes_by_name():
 
 
 def test_classify_strip_averages_the_two_opinions():
-    x, fs = _cinc("A00004")  # AF
+    x, fs = cinc_strip("A00004")  # AF
     model = load_strip_model()
     alone = classify_strip(x, fs, model=model, net=False)
     both = classify_strip(x, fs, model=model)
@@ -179,7 +169,7 @@ def test_classify_strip_averages_the_two_opinions():
 
 
 def test_two_loads_give_identical_probabilities():
-    x, fs = _cinc("A00001")
+    x, fs = cinc_strip("A00001")
     net = StripNet(default_net_path().read_bytes())
     a = net.predict_proba(x, fs)
     b = default_strip_net().predict_proba(x.copy(), fs)
