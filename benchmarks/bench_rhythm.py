@@ -604,8 +604,10 @@ def merge_cinc(res: dict, cinc: dict, run: dict) -> dict:
     return out
 
 
-def cinc_only(folds: int, out: Path, net_cv: Path | None) -> int:
-    """The CinC section alone, merged into ``out/rhythm.json`` (if any) and ``rhythm.md``."""
+def cinc_only(folds: int, out: Path, net: str | None) -> int:
+    """The CinC section alone, merged into ``out/rhythm.json`` (if any) and ``rhythm.md``;
+    ``net``: the strip network's fold directory (``""``: the default one, trained if missing;
+    ``None``: the strip model alone)."""
     t0 = time.time()
     res: dict = {}
     old = out / "rhythm.json"
@@ -620,9 +622,10 @@ def cinc_only(folds: int, out: Path, net_cv: Path | None) -> int:
             print(f"bench_rhythm: error: {old} is not a rhythm results object; move it away "
                   "or run the full benchmark", file=sys.stderr)
             return 1
+    net_cv = None if net is None else _net_cv_dir(net, folds)
     cinc = cinc_cv(folds, net_cv)
     run = {"command": CINC_COMMAND + (f" --folds {folds}" if folds != 5 else "")
-           + (" --no-net" if net_cv is None else ""),
+           + (" --no-net" if net_cv is None else f" --net-cv {net_cv}"),
            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
            "runtime_s": time.time() - t0}
     res = merge_cinc(res, cinc, run)
@@ -634,7 +637,7 @@ def cinc_only(folds: int, out: Path, net_cv: Path | None) -> int:
     return 0
 
 
-def _net_cv_dir(arg: str | None, folds: int) -> Path:
+def _net_cv_dir(arg: str, folds: int) -> Path:
     """The strip network's fold directory; trained there first (``training.strip_net``, about
     30 min on 2 cores) when its fold models are missing."""
     from training.dataset import cache_dir
@@ -675,12 +678,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.no_net and args.net_cv:
         print("bench_rhythm: error: --net-cv and --no-net exclude each other", file=sys.stderr)
         return 2
-    net_cv = None if args.no_net else _net_cv_dir(args.net_cv, args.folds)
+    net = None if args.no_net else (args.net_cv or "")  # "": the default, trained if missing
     if args.cinc_only:
-        return cinc_only(args.folds, Path(args.out_dir), net_cv)
+        return cinc_only(args.folds, Path(args.out_dir), net)
     t0 = time.time()
     res: dict = {"command": COMMAND, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
-    res["cinc"] = cinc_cv(args.folds, net_cv)
+    res["cinc"] = cinc_cv(args.folds, None if net is None else _net_cv_dir(net, args.folds))
     print("CinC:", json.dumps(res["cinc"]["model"]), flush=True)
     cfg = RhythmConfig()
     base_cfg = RhythmConfig(min_pattern_ratio=0.0)  # the plain RR baseline: no pattern gate

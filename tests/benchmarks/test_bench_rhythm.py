@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from benchmarks import bench_rhythm as br
@@ -110,3 +111,20 @@ def test_cinc_only_refuses_a_damaged_results_file_before_running(tmp_path, capsy
 def test_cinc_only_needs_two_folds(tmp_path, capsys):
     assert br.main(["--cinc-only", "--folds", "1", "--out-dir", str(tmp_path)]) == 2
     assert "--folds" in capsys.readouterr().err and not any(tmp_path.iterdir())
+
+
+def test_net_cv_without_fold_networks_is_a_clear_error_before_running(tmp_path):
+    with pytest.raises(SystemExit, match="training.strip_net --cv"):
+        br.main(["--cinc-only", "--net-cv", str(tmp_path), "--out-dir", str(tmp_path)])
+    assert not (tmp_path / "rhythm.json").exists()
+
+
+def test_net_cv_and_no_net_exclude_each_other(tmp_path, capsys):
+    assert br.main(["--cinc-only", "--no-net", "--net-cv", "x", "--out-dir", str(tmp_path)]) == 2
+    assert "exclude" in capsys.readouterr().err
+
+
+def test_fold_networks_from_other_folds_are_refused(tmp_path):
+    np.savez(tmp_path / "oof.npz", fold=np.zeros(3, dtype=np.int64))
+    with pytest.raises(SystemExit, match="other folds"):
+        br.net_cv_probabilities(tmp_path, np.arange(5) % 2, None)
