@@ -8,6 +8,8 @@
   ``N``, as EC57 counts it);
 * :mod:`edge.rhythm.atrial` -- P-wave presence and QRS repeatability of a strip's waveform;
 * :mod:`edge.rhythm.strip` -- ``N``/``A``/``O``/``~`` of a short recording.
+* :mod:`edge.rhythm.strip_net` -- the strip network (an int8 CNN over a strip's waveform,
+  averaged with the strip model).
 """
 from __future__ import annotations
 
