@@ -160,6 +160,10 @@ def main(argv: list[str] | None = None) -> int:
     except (EdgeError, OSError, ValueError) as exc:
         print(f"strip_net: error: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("strip_net: interrupted; files already written stay, oof.npz is written last",
+              file=sys.stderr)
+        return 130
     print(json.dumps(res, indent=1))
     return 0
 

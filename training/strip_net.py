@@ -20,8 +20,9 @@ Commands (then ``convert/strip_net.py``, which says what it writes):
   and its float-vs-int8 parity report.
 
 The blend weight (the network's share in :func:`edge.rhythm.strip.classify_strip`'s average,
-:data:`BLEND_WEIGHT`) was chosen on the CV's out-of-fold probabilities (CinC, design data; see
-``benchmarks/results/rhythm.md``). CinC is all that is read: no MIT-BIH record.
+:data:`BLEND_WEIGHT`) was fixed on a smaller prototype's out-of-fold probabilities and confirmed
+on this recipe's (CinC, design data; ``benchmarks/results/rhythm.md``). CinC is all that is
+read: no MIT-BIH record.
 """
 from __future__ import annotations
 
@@ -30,11 +31,13 @@ import hashlib
 import json
 import logging
 import os
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
+from edge.errors import EdgeError
 from edge.io.records import read_record
 from edge.rhythm.strip import STRIP_CLASSES
 from edge.rhythm.strip_net import NET_LENGTH, net_contract, net_crops, net_signal
@@ -216,10 +219,19 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--epochs must be >= 1 and --folds >= 2")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if args.cv:
-        res = cross_validate(args.cv, folds=args.folds, epochs=args.epochs, seed=args.seed)
-    else:
-        res = fit_all(args.fit, epochs=args.epochs, seed=args.seed)
+    try:
+        if args.cv:
+            res = cross_validate(args.cv, folds=args.folds, epochs=args.epochs, seed=args.seed)
+        else:
+            res = fit_all(args.fit, epochs=args.epochs, seed=args.seed)
+    except EdgeError as exc:
+        print(f"python -m training.strip_net: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("python -m training.strip_net: interrupted; the unfinished model is not saved "
+              "(with --cv, finished folds are kept but oof_float.npz is not written)",
+              file=sys.stderr)
+        return 130
     print(json.dumps(res, indent=1))
     return 0
 
