@@ -82,6 +82,8 @@ COMMAND = ("MITDB_DIR=/work/shared/data/mitdb NSTDB_DIR=/work/shared/data/nstdb 
 CINC_COMMAND = ("CINC2017_DIR=/work/shared/data/cinc2017 "
                 "python benchmarks/bench_rhythm.py --cinc-only")
 EPISODE_MIN_S = 30.0
+NET_CV_COMMANDS = ("`python -m training.strip_net --cv {d}` and "
+                   "`python convert/strip_net.py --cv {d}`")
 NET_NOTE = ("The blend weight was fixed before the shipped network's CV, on a smaller prototype "
             "network's out-of-fold probabilities (same folds; CinC is design data): choosing "
             "the weight on four folds for the fifth gave 0.5 in all five. On the shipped "
@@ -253,29 +255,30 @@ class _LogReg:
 def net_cv_probabilities(net_cv: Path, fold: np.ndarray, cinc) -> tuple[np.ndarray, float]:  # noqa: ANN001
     """Out-of-fold strip-network probabilities (STRIP_CLASSES order) of every CinC recording:
     each through the device's :class:`edge.rhythm.strip_net.StripNet` (int8) of the fold that
-    did not see it (``net_cv/fold<k>.tflite``, ``python -m training.strip_net --cv DIR``), and
-    the folds' blend weight."""
-    from edge.rhythm.strip_net import load_strip_net, net_crops
+    did not see it (``net_cv/fold<k>.tflite``: :data:`NET_CV_COMMANDS`), and the folds' blend
+    weight."""
+    from convert.strip_net import int8_probabilities
+    from edge.rhythm.strip_net import load_strip_net
     from training.strip_net import net_inputs
 
+    remake = NET_CV_COMMANDS.format(d=net_cv)
     try:
         made = np.load(net_cv / "oof.npz", allow_pickle=False)["fold"]
     except (OSError, KeyError, ValueError) as exc:
         raise SystemExit(f"bench_rhythm: error: {net_cv}/oof.npz unreadable ({exc}): re-run "
-                         f"`python -m training.strip_net --cv {net_cv}`") from exc
+                         f"{remake}") from exc
     if made.shape != fold.shape or not np.array_equal(made, fold):
         raise SystemExit(f"bench_rhythm: error: the networks in {net_cv} were trained on other "
                          "folds than these (a recording would be scored by a network that saw "
-                         "it): re-run `python -m training.strip_net --cv DIR --folds N`")
+                         f"it): re-run {remake} with --folds N on the first")
     sigs = net_inputs(cinc)
     out = np.zeros((fold.size, len(STRIP_CLASSES)))
     weights = set()
     for k in np.unique(fold):
         net = load_strip_net(net_cv / f"fold{k}.tflite")
         weights.add(net.blend_weight)
-        order = [net.classes.index(c) for c in STRIP_CLASSES]
-        for i in np.flatnonzero(fold == k):
-            out[i] = net.predict_crops(net_crops(sigs[i]))[order]
+        te = np.flatnonzero(fold == k)
+        out[te] = int8_probabilities(net, sigs, te)
     if len(weights) != 1:
         raise SystemExit(f"bench_rhythm: fold networks in {net_cv} disagree on blend_weight "
                          f"{sorted(weights)}")
@@ -641,20 +644,22 @@ def cinc_only(folds: int, out: Path, net: str | None) -> int:
 
 
 def _net_cv_dir(arg: str, folds: int) -> Path:
-    """The strip network's fold directory; trained there first (``training.strip_net``, about
-    30 min on 2 cores) when its fold models are missing."""
+    """The strip network's fold directory; trained and converted there first
+    (:data:`NET_CV_COMMANDS`, about 30 min on 2 cores) when its fold networks are missing."""
     from training.dataset import cache_dir
 
     d = Path(arg) if arg else cache_dir() / "strip_net_cv"
     if not all((d / f"fold{k}.tflite").is_file() for k in range(folds)):
         if arg:
             raise SystemExit(f"bench_rhythm: error: {d} lacks fold0..fold{folds - 1}.tflite; "
-                             f"make them with `python -m training.strip_net --cv {d}`")
+                             f"make them with {NET_CV_COMMANDS.format(d=d)}")
         print(f"bench_rhythm: training the strip network's {folds} fold models into {d}",
               file=sys.stderr, flush=True)
+        from convert.strip_net import convert_cv
         from training.strip_net import cross_validate
 
         cross_validate(d, folds=folds)
+        convert_cv(d)
     return d
 
 

@@ -34,6 +34,7 @@ from edge.errors import EdgeError  # noqa: E402
 from edge.rhythm.strip import STRIP_CLASSES  # noqa: E402
 from edge.rhythm.strip_net import (  # noqa: E402
     NET_LENGTH,
+    StripNet,
     default_net_path,
     load_strip_net,
     net_contract,
@@ -67,10 +68,9 @@ def to_int8(model, sigs: list[np.ndarray], idx: np.ndarray, *, blend_weight: flo
     return embed_contract(int8_flatbuffer(fixed, rep), net_contract(STRIP_CLASSES, blend_weight))
 
 
-def int8_probabilities(path: Path, sigs: list[np.ndarray], idx: np.ndarray) -> np.ndarray:
-    """The device's answers (:class:`~edge.rhythm.strip_net.StripNet`, STRIP_CLASSES order) of
-    the file at ``path`` for recordings ``idx``."""
-    net = load_strip_net(path)
+def int8_probabilities(net: StripNet, sigs: list[np.ndarray], idx: np.ndarray) -> np.ndarray:
+    """The device's answers (STRIP_CLASSES order) of a loaded network for recordings ``idx``
+    (``sigs``: :func:`~edge.rhythm.strip_net.net_signal` of each recording)."""
     order = [net.classes.index(c) for c in STRIP_CLASSES]
     out = np.zeros((len(idx), len(STRIP_CLASSES)))
     for j, i in enumerate(idx):
@@ -108,7 +108,8 @@ def convert_model(keras_path: str | os.PathLike, out: str | os.PathLike | None =
     path.write_bytes(to_int8(model, sigs, idx, blend_weight=BLEND_WEIGHT))
     rep = {"model": path.name, "from": str(keras_path), "bytes": path.stat().st_size,
            "blend_weight": BLEND_WEIGHT,
-           **_parity(predict_float(model, sigs, idx), int8_probabilities(path, sigs, idx)),
+           **_parity(predict_float(model, sigs, idx),
+                     int8_probabilities(load_strip_net(path), sigs, idx)),
            "note": "in-sample (every CinC recording, which the network was fitted on): the "
                    "agreement of the two numeric forms, not accuracy"}
     path.with_suffix(".parity.json").write_text(json.dumps(rep, indent=1) + "\n")
@@ -137,7 +138,7 @@ def convert_cv(cv_dir: str | os.PathLike) -> dict:
         tr, te = np.flatnonzero(fold != k), np.flatnonzero(fold == k)
         path = d / f"fold{k}.tflite"
         path.write_bytes(to_int8(model, sigs, tr, blend_weight=BLEND_WEIGHT, seed=int(k)))
-        p_int8[te] = int8_probabilities(path, sigs, te)
+        p_int8[te] = int8_probabilities(load_strip_net(path), sigs, te)
         logger.info("fold %d converted", k)
     np.savez(d / "oof.npz", names=names, fold=fold, y=y, p_float=p_float, p_int8=p_int8)
     return {"cv": str(d), "folds": int(np.unique(fold).size), **_parity(p_float, p_int8)}

@@ -26,7 +26,7 @@ def test_int8_file_answers_as_the_keras_model(tmp_path):
     net = load_strip_net(path)
     assert net.blend_weight == pytest.approx(0.3)
     assert net.contract == net_contract(STRIP_CLASSES, 0.3)
-    pi = cs.int8_probabilities(path, sigs, test)
+    pi = cs.int8_probabilities(net, sigs, test)
     assert np.mean(pf.argmax(1) == pi.argmax(1)) >= 0.9
     assert np.max(np.abs(pf - pi)) < 0.2
     rep = cs._parity(pf, pi)
