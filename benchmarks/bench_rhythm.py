@@ -60,7 +60,7 @@ from edge.rhythm.analyser import (  # noqa: E402
     load_af_model,
 )
 from edge.rhythm.features import FEATURE_NAMES  # noqa: E402
-from edge.rhythm.strip import STRIP_CLASSES  # noqa: E402
+from edge.rhythm.strip import STRIP_CLASSES, blend_probabilities  # noqa: E402
 from training.data import DS1, DS2  # noqa: E402
 from training.rhythm import (  # noqa: E402
     cinc_beats,
@@ -312,7 +312,9 @@ def cinc_cv(folds: int, net_cv: Path | None = None) -> dict:
     final = trees
     if net_cv is not None:
         net, w = net_cv_probabilities(Path(net_cv), fold, cinc)
-        final = np.where(ok[:, None], (1.0 - w) * trees + w * net, trees)
+        # as classify_strip answers: the average, except for recordings without features
+        final = np.where(ok[:, None], blend_probabilities(trees, STRIP_CLASSES, net,
+                                                          STRIP_CLASSES, w), trees)
         res["net"] = f1_scores(cinc.labels, names[net.argmax(1)])
         res["net_cv"] = str(net_cv)
         res["blend_weight"] = w

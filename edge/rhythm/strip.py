@@ -108,7 +108,8 @@ def default_strip_net() -> StripNet:
 def blend_probabilities(tree: np.ndarray, tree_classes: tuple[str, ...], net: np.ndarray,
                         net_classes: tuple[str, ...], net_weight: float) -> np.ndarray:
     """``(1 - net_weight) * tree + net_weight * net``, in ``tree_classes`` order (the network's
-    classes matched by name; one the network lacks counts 0 there).
+    classes matched by name; one the network lacks counts 0 there). The last axis is the
+    class axis: one strip's vectors, or rows of many strips (the benchmark's).
 
     Raises
     ------
@@ -118,8 +119,9 @@ def blend_probabilities(tree: np.ndarray, tree_classes: tuple[str, ...], net: np
     extra = set(net_classes) - set(tree_classes)
     if extra:
         raise ModelError(f"the strip network has classes {sorted(extra)} the strip model lacks")
-    net_p = np.array([float(net[net_classes.index(c)]) if c in net_classes else 0.0
-                      for c in tree_classes])
+    net = np.asarray(net, dtype=np.float64)
+    net_p = np.stack([net[..., net_classes.index(c)] if c in net_classes
+                      else np.zeros(net.shape[:-1]) for c in tree_classes], axis=-1)
     return (1.0 - net_weight) * np.asarray(tree, dtype=np.float64) + net_weight * net_p
 
 

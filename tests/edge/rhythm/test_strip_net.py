@@ -150,6 +150,11 @@ def test_blend_matches_classes_by_name():
     np.testing.assert_allclose(out, [0.45, 0.25, 0.15, 0.15])
     np.testing.assert_allclose(blend_probabilities(tree, STRIP_CLASSES, net,
                                                    ("A", "N", "~", "O"), 0.0), tree)
+    rows = blend_probabilities(np.stack([tree, tree[::-1]]), STRIP_CLASSES,
+                               np.stack([net, net]), ("A", "N", "~", "O"), 0.5)
+    np.testing.assert_allclose(rows[0], [0.45, 0.25, 0.15, 0.15])  # rows: strip by strip
+    np.testing.assert_allclose(rows[1], blend_probabilities(tree[::-1], STRIP_CLASSES, net,
+                                                            ("A", "N", "~", "O"), 0.5))
     with pytest.raises(ModelError, match="lacks"):
         blend_probabilities(tree, STRIP_CLASSES, np.ones(5) / 5, STRIP_CLASSES + ("X",), 0.5)
 
