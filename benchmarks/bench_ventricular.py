@@ -103,25 +103,75 @@ def fold_models() -> dict[str, str]:
     return out
 
 
-def window_probs(record: str, model_path: str, noisy: bool = False) -> np.ndarray:
+def fold_nets(cv_dir: str | Path | None = None) -> dict[str, str]:
+    """record -> VF network path: its CV fold's int8 network (``cv_dir``, default
+    ``$ECG_EDGE_CACHE/vf_net_cv``; trained and converted when missing) for CUDB + DS1, the
+    bundled one for the rest."""
+    from edge.rhythm.vf_net import default_vf_net_path
+
+    d = Path(cv_dir) if cv_dir else cache_dir() / "vf_net_cv"
+    f = folds(TRAIN_RECORDS, N_FOLDS)
+    missing = [k for k in range(N_FOLDS) if not (d / f"fold{k}.tflite").is_file()]
+    if missing:
+        if cv_dir:
+            raise SystemExit(f"{d}: fold networks {missing} missing: run `python -m "
+                             f"training.vf_net --cv {d}` and `python convert/vf_net.py --cv {d}`")
+        from convert.vf_net import convert_cv
+        from training.vf_net import cross_validate as net_cv
+
+        print(f"training the VF network's fold models into {d} ...", flush=True)
+        net_cv(d)
+        convert_cv(d)
+    saved = json.loads((d / "folds.json").read_text())["folds"]
+    if saved != f:
+        raise SystemExit(f"{d}: its folds are not training.ventricular.folds' ({N_FOLDS})")
+    out = {r: str(d / f"fold{f[r]}.tflite") for r in TRAIN_RECORDS}
+    for r in ALL_RECORDS:
+        out.setdefault(r, str(default_vf_net_path()))
+    return out
+
+
+@functools.lru_cache(maxsize=8)
+def _net(path: str):
+    from edge.rhythm.vf_net import load_vf_net
+
+    return load_vf_net(path)
+
+
+def window_probs(record: str, model_path: str, noisy: bool = False,
+                 net_path: str | None = None) -> np.ndarray:
+    """P(shockable) of a record's windows: the trees' (``model_path``), averaged with the VF
+    network's (``net_path``, the device's int8 file; ``None``: trees alone) as the device
+    does."""
+    from training.vf_net import window_rows
+
     rw = record_windows(record, noisy=noisy)
     m = load_tree_model(model_path)
     ok = np.all(np.isfinite(rw.features), axis=1)
     p = np.full(ok.size, np.nan)
     if ok.any():
         p[ok] = m.predict_proba(rw.features[ok])[:, 1]
+        if net_path is not None:
+            net = _net(net_path)
+            end_in, rows = window_rows(record, "em6" if noisy else "clean")
+            if not np.array_equal(end_in, rw.end_in):
+                raise SystemExit(f"{record}: network windows differ from the trees' (stale "
+                                 "cache?)")
+            w = net.blend_weight
+            p[ok] = (1.0 - w) * p[ok] + w * net.predict_decimated(rows[ok])
     return p
 
 
 def window_scores(records, models, th: float, noisy: bool = False,
-                  skip_transition_s: float = 0.0, veto: bool = True) -> dict:
+                  skip_transition_s: float = 0.0, veto: bool = True,
+                  nets: dict[str, str] | None = None) -> dict:
     """Window Se/Sp, a window shockable at P >= ``th`` unless the organised-rhythm veto
     stops it (``veto``, as the device does; :func:`training.ventricular.record_organised`);
     ``skip_transition_s`` > 0 also leaves out the windows that lie within that many seconds
     of an episode boundary (a secondary table, never the headline)."""
     n_s = tp = n_n = tn = n_vt = vt_shock = 0
     for r in records:
-        p = window_probs(r, models[r], noisy)
+        p = window_probs(r, models[r], noisy, nets[r] if nets else None)
         if veto:
             p = np.where(record_organised(r, "em6" if noisy else "clean"), 0.0, p)
         rw = record_windows(r, noisy=noisy)
@@ -178,8 +228,11 @@ def _replay_key(vf_model: str | Path, beat_model: str | Path) -> str:
     return h.hexdigest()[:12]
 
 
-def daemon_alerts(record: str, model_path: str, noisy: bool = False) -> dict:
-    """Replay a record through :class:`DeviceStream` (1-s chunks); alerts as dicts (cached)."""
+def daemon_alerts(record: str, model_path: str, noisy: bool = False,
+                  net_path: str | None = None) -> dict:
+    """Replay a record through :class:`DeviceStream` (1-s chunks) with the VF model
+    ``model_path`` and network ``net_path`` (``None``: the trees alone); alerts as dicts
+    (cached)."""
     from edge.model.bundled import default_model_path as beat_model
 
     cfg = VentricularConfig()
@@ -187,7 +240,9 @@ def daemon_alerts(record: str, model_path: str, noisy: bool = False) -> dict:
            f"_off{cfg.offset_windows}")
     # The replay depends on the VF model, the beat model (vt, v_run) and the device code: all
     # three are in the key, so a new beat model or runtime change is never served from cache.
-    path = cache_dir() / (f"vf_daemon_{record}_{tag}_{Path(model_path).stem}_"
+    net_tag = (f"_net{hashlib.sha256(Path(net_path).read_bytes()).hexdigest()[:8]}"
+               if net_path else "_trees")
+    path = cache_dir() / (f"vf_daemon_{record}_{tag}_{Path(model_path).stem}{net_tag}_"
                           f"{_replay_key(model_path, beat_model())}.json")
     if path.is_file():
         return json.loads(path.read_text())
@@ -198,8 +253,9 @@ def daemon_alerts(record: str, model_path: str, noisy: bool = False) -> dict:
     x, fs = record_signal(record)
     if noisy:
         x = noisy_signal(record, x, fs)
+    net = [f'rhythm.vf.net_path="{net_path}"'] if net_path else ["rhythm.vf.net=false"]
     cfg = load_config(None, ['source.serial.port="x"', "outputs.strip=false",
-                             f'rhythm.vf.model_path="{model_path}"'])
+                             f'rhythm.vf.model_path="{model_path}"', *net])
     dev = DeviceStream(BeatClassifier(beat_model()), cfg, device_id=1, fs_hz=fs)
     step = int(fs)
     t0 = time.process_time()
@@ -266,11 +322,12 @@ VARIANTS = {"vfib (new)": ("vfib",), "today: vflutter + v_run vt": ("vflutter", 
             "vflutter only (today)": ("vflutter",)}
 
 
-def episode_table(records, models, noisy: bool = False) -> tuple[dict, dict]:
+def episode_table(records, models, noisy: bool = False,
+                  nets: dict[str, str] | None = None) -> tuple[dict, dict]:
     rows = {v: [] for v in VARIANTS}
     per = {}
     for r in records:
-        d = daemon_alerts(r, models[r], noisy)
+        d = daemon_alerts(r, models[r], noisy, nets[r] if nets else None)
         ep = episodes(r)
         per[r] = {"cpu_s": d["cpu_s"]}
         for v, kinds in VARIANTS.items():
@@ -282,19 +339,20 @@ def episode_table(records, models, noisy: bool = False) -> tuple[dict, dict]:
     return {v: total(rows[v]) for v in VARIANTS}, per
 
 
-def vt_table(records, models) -> dict:
+def vt_table(records, models, nets: dict[str, str] | None = None) -> dict:
     out = {}
     for name, kinds in (("vt (new)", ("vt",)), ("today: v_run vt", ("v_run",))):
         rows = []
         for r in records:
-            d = daemon_alerts(r, models[r])
+            d = daemon_alerts(r, models[r], net_path=nets[r] if nets else None)
             rows.append(score_episodes(episodes(r).vt, episodes_of(d["alerts"], kinds,
                                                                   d["n_samples"]), d["fs_hz"]))
         out[name] = total(rows)
     return out
 
 
-def false_alarms(records, models, kinds_by_name: dict, noisy: bool) -> dict:
+def false_alarms(records, models, kinds_by_name: dict, noisy: bool,
+                 nets: dict[str, str] | None = None) -> dict:
     out = {}
     hours = 0.0
     for r in records:
@@ -303,7 +361,7 @@ def false_alarms(records, models, kinds_by_name: dict, noisy: bool) -> dict:
         n = 0
         per = {}
         for r in records:
-            d = daemon_alerts(r, models[r], noisy)
+            d = daemon_alerts(r, models[r], noisy, nets[r] if nets else None)
             ep = episodes(r)
             found = episodes_of(d["alerts"], kinds, d["n_samples"])
             false = [e for e in found if not any(interval_overlap(s, (e["start"], e["end"]))
@@ -319,9 +377,17 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
     ap.add_argument("--skip-noise", action="store_true", help="leave out the 6-dB runs")
+    g = ap.add_mutually_exclusive_group()
+    g.add_argument("--net-cv", metavar="DIR", default=None,
+                   help="the VF network's fold models (training.vf_net --cv DIR, then "
+                        "convert/vf_net.py --cv DIR); default: $ECG_EDGE_CACHE/vf_net_cv, "
+                        "trained and converted when missing")
+    g.add_argument("--no-net", action="store_true",
+                   help="score the trees alone (the VF detector before the network)")
     args = ap.parse_args(argv)
     cfg = VentricularConfig()
     models = fold_models()
+    nets = None if args.no_net else fold_nets(args.net_cv)
     mit = list(ALL_RECORDS)
     with_vf = [r for r in mit if episodes(r).shockable]
     no_vf = [r for r in mit if not episodes(r).shockable]
@@ -338,32 +404,54 @@ def main(argv: list[str] | None = None) -> int:
                                                            "organised_min_corr")},
                             "vt_min_v_evidence": vt_cfg.min_v_evidence,
                             "vt_learning_beats": vt_cfg.learning_beats,
-                            "alerts_learning_beats": AlertConfig().learning_beats},
+                            "alerts_learning_beats": AlertConfig().learning_beats,
+                            "vf_net": nets is not None,
+                            "vf_net_blend_weight": (_net(nets["cu01"]).blend_weight
+                                                    if nets else None)},
                  "records": {"cudb": len(CUDB_RECORDS), "mitdb": len(mit),
                              "mitdb_with_vf": with_vf, "mitdb_quiet": len(quiet)}}
     th = cfg.p_shockable
-    res["windows"] = {"cudb": window_scores(CUDB_RECORDS, models, th),
-                      "cudb_no_veto": window_scores(CUDB_RECORDS, models, th, veto=False),
-                      "mitdb": window_scores(mit, models, th),
-                      "mitdb_ds1_cv": window_scores(DS1, models, th),
+    res["windows"] = {"cudb": window_scores(CUDB_RECORDS, models, th, nets=nets),
+                      "cudb_no_veto": window_scores(CUDB_RECORDS, models, th, veto=False,
+                                                    nets=nets),
+                      "mitdb": window_scores(mit, models, th, nets=nets),
+                      "mitdb_ds1_cv": window_scores(DS1, models, th, nets=nets),
                       "cudb_no_transition": window_scores(CUDB_RECORDS, models, th,
-                                                          skip_transition_s=TRANSITION_S)}
+                                                          skip_transition_s=TRANSITION_S,
+                                                          nets=nets)}
+    if nets:
+        res["windows"]["cudb_trees_alone"] = window_scores(CUDB_RECORDS, models, th)
+        res["windows"]["mitdb_trees_alone"] = window_scores(mit, models, th)
     print(json.dumps(res["windows"]), flush=True)
-    res["cudb"], res["cudb_per_record"] = episode_table(CUDB_RECORDS, models)
-    res["mitdb_vf"], _ = episode_table(mit, models)
+    res["cudb"], res["cudb_per_record"] = episode_table(CUDB_RECORDS, models, nets=nets)
+    res["mitdb_vf"], _ = episode_table(mit, models, nets=nets)
     res["mitdb_false_vf"] = false_alarms(no_vf, models, {"vfib (new)": ("vfib",),
                                                          "today: vflutter": ("vflutter",)},
-                                         noisy=False)
-    res["mitdb_vt"] = vt_table(mit, models)
+                                         noisy=False, nets=nets)
+    res["mitdb_vt"] = vt_table(mit, models, nets)
     res["mitdb_quiet"] = false_alarms(quiet, models, {
         "vfib (new)": ("vfib",), "vt (new)": ("vt",), "today: vflutter": ("vflutter",),
-        "today: v_run vt": ("v_run",)}, noisy=False)
+        "today: v_run vt": ("v_run",)}, noisy=False, nets=nets)
+    if nets:  # the detector before the network, same run
+        res["trees_alone"] = {
+            "cudb": episode_table(CUDB_RECORDS, models)[0]["vfib (new)"],
+            "mitdb_vf": episode_table(mit, models)[0]["vfib (new)"],
+            "mitdb_false_vf": false_alarms(no_vf, models, {"vfib": ("vfib",)},
+                                           noisy=False)["vfib"]}
     if not args.skip_noise:
-        res["noise_cudb_windows"] = window_scores(CUDB_RECORDS, models, th, noisy=True)
-        res["noise_cudb"], _ = episode_table(CUDB_RECORDS, models, noisy=True)
+        res["noise_cudb_windows"] = window_scores(CUDB_RECORDS, models, th, noisy=True,
+                                                  nets=nets)
+        res["noise_cudb"], _ = episode_table(CUDB_RECORDS, models, noisy=True, nets=nets)
         res["noise_mitdb_quiet"] = false_alarms(quiet, models, {
             "vfib (new)": ("vfib",), "vt (new)": ("vt",), "today: vflutter": ("vflutter",),
-            "today: v_run vt": ("v_run",)}, noisy=True)
+            "today: v_run vt": ("v_run",)}, noisy=True, nets=nets)
+        if nets:
+            res["trees_alone"]["noise_cudb_windows"] = window_scores(CUDB_RECORDS, models, th,
+                                                                     noisy=True)
+            res["trees_alone"]["noise_cudb"] = episode_table(
+                CUDB_RECORDS, models, noisy=True)[0]["vfib (new)"]
+            res["trees_alone"]["noise_mitdb_quiet_vfib"] = false_alarms(
+                quiet, models, {"vfib": ("vfib",)}, noisy=True)["vfib"]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "ventricular.json").write_text(json.dumps(res, indent=1) + "\n")
@@ -385,7 +473,10 @@ def markdown(res: dict) -> str:
          "benchmarks/bench_ventricular.py` (protocol: the script's docstring). CUDB and "
          "MIT-BIH DS1 are scored by record-wise 5-fold cross-validation; DS2 and the paced "
          "records with the bundled model (fitted on CUDB + DS1). "
-         f"Windows {c['window_s']:g} s stepped {c['step_s']:g} s; shockable at P >= "
+         + ("P(shockable) is the device's average of the window trees' and the VF network's "
+            f"(its int8 fold network; the network's share {c['vf_net_blend_weight']:g}). "
+            if c.get("vf_net") else "P(shockable) is the window trees' alone (`--no-net`). ")
+         + f"Windows {c['window_s']:g} s stepped {c['step_s']:g} s; shockable at P >= "
          f"{c['p_shockable']} unless the organised-rhythm veto (the R-peak detector's beats "
          f"in the window: >= {c.get('organised_min_beats', 3)} at 40-150 bpm, regular, alike) "
          f"stops it; `vfib` onset after {c['onset_k']} of {c['onset_n']} windows, "
@@ -397,10 +488,17 @@ def markdown(res: dict) -> str:
     if "cudb_no_veto" in res["windows"]:
         rows.append(("CUDB, window model alone (no organised-rhythm veto)",
                      res["windows"]["cudb_no_veto"]))
+    if "cudb_trees_alone" in res["windows"]:
+        rows.append(("CUDB, trees alone (the detector before the network)",
+                     res["windows"]["cudb_trees_alone"]))
     rows += [("MIT-BIH (all 48)", res["windows"]["mitdb"]),
             ("MIT-BIH DS1 (CV)", res["windows"]["mitdb_ds1_cv"])]
+    if "mitdb_trees_alone" in res["windows"]:
+        rows.append(("MIT-BIH (all 48), trees alone", res["windows"]["mitdb_trees_alone"]))
     if "noise_cudb_windows" in res:
         rows.append(("CUDB + em 6 dB", res["noise_cudb_windows"]))
+    if "noise_cudb_windows" in res.get("trees_alone", {}):
+        rows.append(("CUDB + em 6 dB, trees alone", res["trees_alone"]["noise_cudb_windows"]))
     if "cudb_no_transition" in res["windows"]:
         rows.append((f"CUDB without windows within {TRANSITION_S:g} s of an episode boundary "
                      "(secondary)", res["windows"]["cudb_no_transition"]))
@@ -415,6 +513,10 @@ def markdown(res: dict) -> str:
     sets = [("CUDB", res["cudb"]), ("MIT-BIH", res["mitdb_vf"])]
     if "noise_cudb" in res:
         sets.append(("CUDB + em 6 dB", res["noise_cudb"]))
+    before = res.get("trees_alone", {})
+    for key, name in (("cudb", "CUDB"), ("mitdb_vf", "MIT-BIH"), ("noise_cudb", "CUDB + em 6 dB")):
+        if key in before:
+            sets.append((name, {"vfib, trees alone (before the network)": before[key]}))
     for name, t in sets:
         for v, s in t.items():
             L.append(f"| {name} | {v} | {s['episodes']} | {s['alarm_episodes']} | "
@@ -426,7 +528,13 @@ def markdown(res: dict) -> str:
     L += ["", "## MIT-BIH: false VF alarms and VT", "",
           f"Records without VF/VFL ({fv['hours']} h): "
           + "; ".join(f"{k}: **{v['false_alarms']}** false alarms {v['records']}"
-                      for k, v in fv.items() if k != "hours"), "",
+                      for k, v in fv.items() if k != "hours")
+          + (f"; vfib, trees alone (before the network): "
+             f"{before['mitdb_false_vf']['false_alarms']} {before['mitdb_false_vf']['records']}"
+             if "mitdb_false_vf" in before else "")
+          + (f". em 6 dB on the records without VT/VFL/VF, vfib with the trees alone: "
+             f"{before['noise_mitdb_quiet_vfib']['false_alarms']}"
+             if "noise_mitdb_quiet_vfib" in before else ""), "",
           "| VT alerts vs `(VT` episodes | ref | alarm episodes | episode Se | episode +P | "
           "duration Se | duration +P |", "|---|---:|---:|---:|---:|---:|---:|"]
     for v, s in res["mitdb_vt"].items():

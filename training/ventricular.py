@@ -411,7 +411,7 @@ def replay_episodes(rw: RecordWindows, p: np.ndarray, model,  # noqa: ANN001
     from dataclasses import replace  # noqa: PLC0415
 
     from edge.rhythm.ventricular import VfDetector, VfWindow  # noqa: PLC0415
-    det = VfDetector(replace(config or VentricularConfig(), fs_hz=rw.fs_hz), model)
+    det = VfDetector(replace(config or VentricularConfig(), fs_hz=rw.fs_hz), model, net=False)
     out: list[tuple[int, int, int]] = []
     start = alarm = None
     for e, pi, f in zip(rw.end_in.tolist(), p.tolist(), rw.features):
@@ -491,15 +491,19 @@ def _reference_beats(record: str) -> np.ndarray:
 
 def cross_validate(noise: tuple[str, ...], variants: tuple[str, ...],
                    config: VentricularConfig | None = None, n_folds: int = 5,
-                   errors: bool = False) -> dict:
+                   errors: bool = False, net_cv: str | os.PathLike | None = None) -> dict:
     """Out-of-fold scores of the recipe (clean + ``noise`` copies) on CUDB + DS1; with
     ``errors`` also the error analysis of each variant (:func:`window_errors` summed per
-    database, and the records with the most false / missed windows)."""
+    database, and the records with the most false / missed windows). ``net_cv``: a VF
+    network CV directory (``python -m training.vf_net --cv DIR`` then ``python
+    convert/vf_net.py --cv DIR``, the same folds): each window's P is then the device's
+    average of the trees' and its fold network's int8 P (``DIR/oof.npz``)."""
     from edge.rhythm.model import load_tree_model  # noqa: PLC0415
     cfg = config or VentricularConfig()
     f = folds(TRAIN_RECORDS, n_folds)
     acc: dict = {}
     err: dict = {}
+    net_p, w = _net_oof(net_cv, f) if net_cv else ({}, 0.0)
     for k in range(n_folds):
         clf = fit_vf([r for r in TRAIN_RECORDS if f[r] != k], noisy=noise)
         model = load_tree_model(export_vf(clf, cache_dir() / f"vf_cv_fold{k}.json"))
@@ -512,6 +516,8 @@ def cross_validate(noise: tuple[str, ...], variants: tuple[str, ...],
                 p = np.full(ok.size, np.nan)
                 if ok.any():
                     p[ok] = model.predict_proba(rw.features[ok])[:, 1]
+                if net_cv:
+                    p = (1.0 - w) * p + w * net_p[f"{rec}|{v}"]
                 if cfg.organised_veto:  # as the device: a vetoed window is not shockable
                     p = np.where(record_organised(rec, v, cfg), 0.0, p)
                 sh, _ = window_labels(rw, ep)
@@ -562,6 +568,24 @@ def cross_validate(noise: tuple[str, ...], variants: tuple[str, ...],
     return out
 
 
+def _net_oof(net_cv: str | os.PathLike, f: dict[str, int]) -> tuple[dict, float]:
+    """(the int8 out-of-fold P of a VF network CV directory by ``record|variant``, its blend
+    weight), after checking its folds are ``f``."""
+    from edge.rhythm.vf_net import load_vf_net  # noqa: PLC0415
+    d = Path(net_cv)
+    try:
+        saved = json.loads((d / "folds.json").read_text())["folds"]
+        z = np.load(d / "oof.npz", allow_pickle=False)
+        p = {k: z[k] for k in z.files}
+    except (OSError, KeyError, ValueError) as exc:
+        raise EdgeError(f"{d}: no converted VF network CV ({exc}): run `python -m "
+                        f"training.vf_net --cv {d}` and `python convert/vf_net.py --cv {d}`"
+                        ) from exc
+    if saved != f:
+        raise EdgeError(f"{d}: its folds are not these")
+    return p, load_vf_net(d / "fold0.tflite").blend_weight
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="train the VF window model (CUDB + MIT-BIH DS1)")
     ap.add_argument("--out", default=str(default_model_path(VF_KIND)))
@@ -573,11 +597,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--errors", action="store_true",
                     help="with --cv: add the error analysis (false shockable windows by kind "
                          "and record, missed shockable windows by record)")
+    ap.add_argument("--net-cv", metavar="DIR", default=None,
+                    help="with --cv: average each window's P with the VF network's fold "
+                         "networks in DIR (training.vf_net --cv, convert/vf_net.py --cv)")
     ap.add_argument("--eval", default="clean," + ",".join(TRAIN_NOISE),
                     help="signal variants scored by --cv (default: %(default)s)")
     args = ap.parse_args(argv)
-    if args.errors and not args.cv:
-        ap.error("--errors needs --cv (without it the model would be trained and written)")
+    if (args.errors or args.net_cv) and not args.cv:
+        ap.error("--errors and --net-cv need --cv (without it the model would be trained "
+                 "and written)")
     try:
         for v in args.eval.split(","):
             if v:
@@ -599,7 +627,8 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace, noise: tuple[str, ...]) -> int:
     if args.cv:
         variants = tuple(v for v in args.eval.split(",") if v)
-        print(json.dumps(cross_validate(noise, variants, errors=args.errors), indent=1))
+        print(json.dumps(cross_validate(noise, variants, errors=args.errors,
+                                        net_cv=args.net_cv), indent=1))
         return 0
     clf = fit_vf(TRAIN_RECORDS, noisy=noise)
     p = export_vf(clf, args.out, note="CUDB (35) + MIT-BIH DS1 (22)"

@@ -46,11 +46,17 @@ def cmd_check(args: argparse.Namespace) -> int:
     if config.rhythm.ventricular:
         from edge.rhythm.model import default_model_path as default_rhythm_model
         from edge.rhythm.ventricular import VF_KIND, load_vf_model
+        from edge.rhythm.vf_net import default_vf_net_path, load_vf_net
 
         vf = config.rhythm.vf
         load_vf_model(vf.model_path)  # loads and checks its model file
         vf_file = Path(vf.model_path) if vf.model_path else default_rhythm_model(VF_KIND)
-        ventricular = (f"VF detector ({vf_file.name}, alarm after {vf.onset_k} of "
+        files = vf_file.name
+        if vf.net:
+            net = load_vf_net(vf.net_path)  # likewise the network
+            net_file = Path(vf.net_path) if vf.net_path else default_vf_net_path()
+            files += f" + {net_file.name}, network share {net.blend_weight:g}"
+        ventricular = (f"VF detector ({files}, alarm after {vf.onset_k} of "
                        f"{vf.onset_n} windows)")
     config.alarm_fallback.check_commands()  # the hook programs exist
     fb = config.alarm_fallback

@@ -107,9 +107,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     if config.rhythm.enabled:  # a bad rhythm model fails here, not on the first device
         from edge.rhythm import RhythmAnalyser
         RhythmAnalyser(config.rhythm.analyser)
-    if config.rhythm.ventricular:  # likewise the VF window model
+    if config.rhythm.ventricular:  # likewise the VF window model and network
         from edge.rhythm.ventricular import load_vf_model
+        from edge.rhythm.vf_net import load_vf_net
         load_vf_model(config.rhythm.vf.model_path)
+        if config.rhythm.vf.net:
+            load_vf_net(config.rhythm.vf.net_path)
     source = build_source(config)
     sinks = build_sinks(config)
     if not sinks:

@@ -28,7 +28,6 @@ refuses a file whose contract differs from this module's input, or that is not a
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -106,14 +105,6 @@ def net_crops(z: np.ndarray) -> np.ndarray:
     return np.stack([z[s:s + NET_LENGTH] for s in starts])
 
 
-@dataclass(frozen=True, eq=False)
-class _Port:
-    index: int
-    scale: float
-    zero_point: int
-    dtype: type
-
-
 class StripNet:
     """A loaded strip network (LiteRT; int8 or float input and output).
 
@@ -121,54 +112,22 @@ class StripNet:
     """
 
     def __init__(self, model_bytes: bytes, *, name: str = "strip network") -> None:
-        from edge.model.interpreter import create_interpreter  # noqa: PLC0415
-        from edge.model.tflite_meta import read_contract  # noqa: PLC0415
+        from edge.model.small_net import SmallNet, blend_weight_of, check_contract  # noqa: PLC0415
 
-        try:
-            contract = read_contract(model_bytes)
-        except ModelError as exc:
-            raise ModelError(f"{name}: {exc}") from exc
-        want = net_contract(tuple(contract.get("classes", ())), 0.0)
-        for key in ("kind", "fs_hz", "length", "clip", "crop_step", "decimation"):
-            if contract.get(key) != want[key]:
-                raise ModelError(f"{name}: contract {key}={contract.get(key)!r}, this code "
-                                 f"computes {want[key]!r}: not a strip network for this version")
-        classes = contract.get("classes")
-        w = contract.get("blend_weight")
+        raw = check_contract(model_bytes, net_contract((), 0.0),
+                             ("kind", "fs_hz", "length", "clip", "crop_step", "decimation"),
+                             name=name, what="strip network")
+        classes = raw.get("classes")
         if (not isinstance(classes, list) or not classes
                 or not all(isinstance(c, str) for c in classes)):
             raise ModelError(f"{name}: contract classes must be a list of names")
-        if not isinstance(w, (int, float)) or not 0.0 <= float(w) <= 1.0:
-            raise ModelError(f"{name}: contract blend_weight must be in [0, 1], got {w!r}")
+        self.blend_weight = blend_weight_of(raw, name)
         self.classes: tuple[str, ...] = tuple(classes)
-        self.blend_weight = float(w)
-        self.contract = contract
-        self._interp = create_interpreter(model_bytes, name=name)
-        ins, outs = self._interp.get_input_details(), self._interp.get_output_details()
-        if len(ins) != 1 or len(outs) != 1:
-            raise ModelError(f"{name}: expects one input and one output tensor, got "
-                             f"{len(ins)} and {len(outs)}")
-        if tuple(ins[0]["shape"]) != (1, NET_LENGTH, 1):
-            raise ModelError(f"{name}: input shape {tuple(ins[0]['shape'])}, expected "
-                             f"(1, {NET_LENGTH}, 1)")
-        if tuple(outs[0]["shape"]) != (1, len(self.classes)):
-            raise ModelError(f"{name}: output shape {tuple(outs[0]['shape'])}, expected "
-                             f"(1, {len(self.classes)})")
-        self._in = _Port(ins[0]["index"], *ins[0]["quantization"], ins[0]["dtype"])
-        self._out = _Port(outs[0]["index"], *outs[0]["quantization"], outs[0]["dtype"])
+        self.contract = raw
+        self._net = SmallNet(model_bytes, (NET_LENGTH, 1), len(self.classes), name=name)
 
     def _invoke(self, crop: np.ndarray) -> np.ndarray:
-        p = self._in
-        if p.dtype == np.int8:
-            q = np.clip(np.round(crop / p.scale) + p.zero_point, -128, 127).astype(np.int8)
-        else:
-            q = crop.astype(p.dtype)
-        self._interp.set_tensor(p.index, q.reshape(1, NET_LENGTH, 1))
-        self._interp.invoke()
-        o = self._interp.get_tensor(self._out.index)[0]
-        if self._out.dtype == np.int8:
-            return (o.astype(np.float64) - self._out.zero_point) * self._out.scale
-        return o.astype(np.float64)
+        return self._net.invoke(crop)
 
     def predict_crops(self, crops: np.ndarray) -> np.ndarray:
         """Class probabilities (n_classes,) of a strip given as :func:`net_crops`: the mean over
@@ -194,9 +153,7 @@ def load_strip_net(path: str | os.PathLike | None = None) -> StripNet:
     ModelError
         When the file is missing, unreadable, not a model, or its contract does not match.
     """
+    from edge.model.small_net import read_net_file  # noqa: PLC0415
+
     p = default_net_path() if path is None else Path(path)
-    try:
-        data = p.read_bytes()
-    except OSError as exc:
-        raise ModelError(f"cannot read the strip network {p}: {exc.strerror or exc}") from exc
-    return StripNet(data, name=str(p))
+    return StripNet(read_net_file(p, "strip network"), name=str(p))

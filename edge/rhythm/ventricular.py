@@ -58,7 +58,9 @@ import numpy as np
 from edge.dsp.buffer import SampleBuffer
 from edge.dsp.preprocess import PROCESSING_FS_HZ, Conditioned
 from edge.errors import ConfigError, ModelError, SignalError
+from edge.rhythm import vf_net as _vf_net
 from edge.rhythm.model import TreeModel, default_model_path, load_tree_model
+from edge.rhythm.vf_net import VfNet, load_vf_net
 from edge.rhythm.vfeatures import (
     MIN_WINDOW_S,
     SCREEN_MASK,
@@ -71,6 +73,11 @@ __all__ = ["VF_KIND", "VentricularConfig", "VfWindow", "VfChange", "VfWindows",
            "vf_change_episodes"]
 
 logger = logging.getLogger(__name__)
+
+#: The rate of the windows the VF network reads (the processing rate).
+VF_NET_FS_HZ = _vf_net.NET_FS_HZ * _vf_net.DECIMATION
+#: The window length the VF network reads (s).
+VF_NET_WINDOW_S = _vf_net.WINDOW_S
 
 #: The ``kind`` of the VF window model file.
 VF_KIND = "vf_window"
@@ -115,17 +122,22 @@ class VentricularConfig:
         ``organised_max_rr_cv``, and each beat's QRS (+-60 ms of the conditioned signal)
         correlated >= ``organised_min_corr`` with the beats' median QRS. Without beats fed
         nothing is vetoed.
+    net : average the trees' P with the VF network's (:mod:`edge.rhythm.vf_net`; the
+        network's share is its file's ``blend_weight``); needs 4-s windows at 360 Hz.
+    net_path : the VF network (``.tflite``); ``None``: the bundled one.
     """
 
     fs_hz: float = PROCESSING_FS_HZ
     window_s: float = 4.0
     step_s: float = 1.0
     min_valid_share: float = 0.9
-    # chosen on the out-of-fold CUDB + MIT-BIH DS1 windows (benchmarks/results/ventricular.md):
-    # episode Se 1.0 and median latency <= 5 s with the fewest false episodes
-    p_shockable: float = 0.7
-    onset_k: int = 4
-    onset_n: int = 6
+    # chosen on the out-of-fold CUDB + MIT-BIH DS1 windows with the VF network's average
+    # (ventricular.design.md section 7): every episode found, median latency <= 5 s, no
+    # false episode in clean DS1 and window Se not below the trees' alone, with the fewest
+    # false episodes (clean and NSTDB em / ma 6 dB)
+    p_shockable: float = 0.65
+    onset_k: int = 3
+    onset_n: int = 3
     offset_windows: int = 12
     flutter_peak_share: float = VFL_PEAK_SHARE
     model_path: str | None = None
@@ -137,6 +149,8 @@ class VentricularConfig:
     organised_max_rr_s: float = 1.5
     organised_max_rr_cv: float = 0.1
     organised_min_corr: float = 0.9
+    net: bool = True
+    net_path: str | None = None
 
     def __post_init__(self) -> None:
         if not (np.isfinite(self.fs_hz) and self.fs_hz >= 100):
@@ -149,7 +163,7 @@ class VentricularConfig:
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and 0 <= v <= 1):
                 raise ConfigError(name, f"must lie in [0, 1], got {v!r}")
-        for name in ("screen", "organised_veto"):
+        for name in ("screen", "organised_veto", "net"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(name, f"must be true or false, got {getattr(self, name)!r}")
         if not (isinstance(self.organised_min_beats, int)
@@ -399,15 +413,29 @@ class VfDetector:
     ----------
     config : settings.
     model : a loaded model (default: ``config.model_path`` or the bundled one).
+    net : a loaded VF network (:class:`edge.rhythm.vf_net.VfNet`); ``None``: ``config.net_path``
+        or the bundled one when ``config.net``; ``False``: the trees alone.
     """
 
     def __init__(self, config: VentricularConfig | None = None,
-                 model: TreeModel | None = None) -> None:
+                 model: TreeModel | None = None, net: VfNet | bool | None = None) -> None:
         self.config = config or VentricularConfig()
         self.model = model if model is not None else load_vf_model(self.config.model_path)
         if tuple(self.model.feature_names) != VF_FEATURE_NAMES:
             raise ModelError("the VF model was trained on other features than this code "
                              "computes", self.model.path)
+        if net is False or net is True or (net is None and not self.config.net):
+            if net is True:
+                raise ConfigError("net", "pass a loaded VfNet, None or False")
+            self.net: VfNet | None = None
+        else:
+            self.net = net if net is not None else load_vf_net(self.config.net_path)
+        if self.net is not None and not (self.config.window_s == VF_NET_WINDOW_S
+                                         and self.config.fs_hz == VF_NET_FS_HZ):
+            raise ConfigError("net", f"the VF network reads {VF_NET_WINDOW_S:g}-s windows at "
+                                     f"{VF_NET_FS_HZ:g} Hz (got {self.config.window_s:g} s at "
+                                     f"{self.config.fs_hz:g} Hz); set net = false")
+        self._w = self.net.blend_weight if self.net is not None else 0.0
         self.windows = VfWindows(self.config)
         self.half_window = self.windows.n_window // 2
         self._screen = self.config.screen and self.model.n_outputs == 1
@@ -499,9 +527,12 @@ class VfDetector:
         Which windows are screened depends on the windows alone (and the last shockable one
         before them), not on how the stream is chunked."""
         cfg = self.config
+        w = self._w
         if not self._screen:
             feats = vf_windows_features(rows, cfg.fs_hz, checked=True)
             p = self.model.predict_proba(feats)[:, 1]
+            if self.net is not None:
+                p = (1.0 - w) * p + w * self.net.predict(rows, cfg.fs_hz)
             org = self._organised(ends, rows, p)
             self._scores.extend((v, float("nan"), o) for v, o in zip(p.tolist(), org.tolist()))
             return feats
@@ -509,9 +540,16 @@ class VfDetector:
         hi = self.model.raw_upper(feats, SCREEN_MASK)[:, 0]
         # P is the logistic of the score (monotone in floating point too); + 1e-9: the bound
         # and the score add the same leaves in another order (rounding ~1e-13)
-        need = 1.0 / (1.0 + np.exp(-(hi + 1e-9))) >= cfg.p_shockable
+        tree_hi = 1.0 / (1.0 + np.exp(-(hi + 1e-9)))
+        # the network's P where the trees' bound leaves the average a chance (else <= 1)
+        p_net = np.full(rows.shape[0], np.nan)
+        if self.net is not None:
+            ask = np.flatnonzero((1.0 - w) * tree_hi + w >= cfg.p_shockable)
+            if ask.size:
+                p_net[ask] = self.net.predict(rows[ask], cfg.fs_hz)
+        need = (1.0 - w) * tree_hi + w * np.nan_to_num(p_net, nan=1.0) >= cfg.p_shockable
         p = np.full(rows.shape[0], np.nan)
-        self._complete(rows, feats, p, np.flatnonzero(need))
+        self._complete(rows, feats, p, np.flatnonzero(need), p_net)
         org = self._organised(ends, rows, p)
         closing = cfg.offset_windows * self.windows.n_step
         extra: list[int] = []
@@ -524,20 +562,27 @@ class VfDetector:
                 extra.append(i)
         if extra:
             need[extra] = True
-            self._complete(rows, feats, p, np.array(extra))
-        p_max = np.where(need, np.nan, 1.0 / (1.0 + np.exp(-hi)))
+            self._complete(rows, feats, p, np.array(extra), p_net)
+        p_max = np.where(need, np.nan, (1.0 - w) / (1.0 + np.exp(-hi))
+                         + w * np.nan_to_num(p_net, nan=1.0))
         self.n_screened += int(rows.shape[0] - np.count_nonzero(need))
         self._scores.extend(zip(p.tolist(), p_max.tolist(), org.tolist()))
         return feats
 
     def _complete(self, rows: np.ndarray, feats: np.ndarray, p: np.ndarray,
-                  idx: np.ndarray) -> None:
-        """Fill in the costlier features and P of rows ``idx`` (in place)."""
+                  idx: np.ndarray, p_net: np.ndarray) -> None:
+        """Fill in the costlier features and P of rows ``idx`` (in place; the network's P,
+        ``p_net``, too where it is still NaN)."""
         if idx.size == 0:
             return
         rest = vf_windows_features(rows[idx], self.config.fs_hz, checked=True, part="rest")
         feats[idx[:, None], _REST_COLS] = rest[:, _REST_COLS[0]]
         p[idx] = self.model.predict_proba(feats[idx])[:, 1]
+        if self.net is not None:
+            todo = idx[np.isnan(p_net[idx])]
+            if todo.size:
+                p_net[todo] = self.net.predict(rows[todo], self.config.fs_hz)
+            p[idx] = (1.0 - self._w) * p[idx] + self._w * p_net[idx]
 
     def process(self, chunk: Conditioned) -> VfOutput:
         """Feed one chunk of conditioned samples (consecutive, processing rate)."""

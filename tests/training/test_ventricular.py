@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from edge.errors import EdgeError
 from edge.rhythm.vfeatures import VF_FEATURE_NAMES
 from training import ventricular as tv
 
@@ -103,8 +104,14 @@ def test_window_errors_sorts_false_windows_by_kind_and_counts_missed_ones():
     assert tv.window_errors(rw, ep, p, 0.7)["false_kinds"]["beats"] == 3
 
 
-def test_errors_without_cv_is_refused_before_anything_is_trained(capsys):
+@pytest.mark.parametrize("argv", [["--errors"], ["--net-cv", "d"]])
+def test_cv_options_without_cv_are_refused_before_anything_is_trained(argv, capsys):
     with pytest.raises(SystemExit) as e:
-        tv.main(["--errors"])
+        tv.main(argv)
     assert e.value.code == 2
-    assert "--errors needs --cv" in capsys.readouterr().err
+    assert "need --cv" in capsys.readouterr().err
+
+
+def test_net_cv_without_a_converted_network_cv_is_one_line(tmp_path):
+    with pytest.raises(EdgeError, match="convert/vf_net.py --cv"):
+        tv._net_oof(tmp_path, tv.folds(tv.TRAIN_RECORDS))

@@ -255,7 +255,8 @@ class RhythmSettings:
         ``model_path``, ``screen``: skip the costlier features of windows the model's bound
         rules out; the same alarms either way; ``organised_veto`` and its ``organised_*``
         settings: no window counts as shockable while the R-peak detector's beats in it show
-        an organised rhythm).
+        an organised rhythm; ``net``, ``net_path``: average the trees' P with the VF
+        network's).
     vt : the ``[rhythm.vt]`` table, :class:`edge.runtime.ventricular.VtConfig`.
     """
 

@@ -93,7 +93,28 @@ def test_a_bad_vf_model_is_refused_before_any_sample(command, tmp_path, capsys):
     assert "OK" not in captured.out and "connected" not in captured.out
 
 
+@pytest.mark.parametrize("command", ["check", "run"])
+def test_a_bad_vf_network_is_refused_before_any_sample(command, tmp_path, capsys):
+    """Likewise the VF network: a damaged file is one line before the source is opened."""
+    bad = tmp_path / "vf_net.tflite"
+    bad.write_bytes(b"TFL3" + b"\0" * 64)
+    config = ["--set", 'source.kind="replay"', "--set",
+              f'source.replay.record="{tmp_path / "no_such_record"}"',
+              "--set", f'rhythm.vf.net_path="{bad}"']
+    argv = {"check": ["check", str(CONFIG), *config],
+            "run": ["run", "--config", str(CONFIG), *config]}[command]
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    err = captured.err.strip()
+    assert err.startswith(f"ecg-edge {command}: error: {bad}") and "\n" not in err, err
+    assert "OK" not in captured.out and "connected" not in captured.out
+
+
 def test_check_names_the_vf_detector(capsys):
     assert main(["check", str(CONFIG)]) == 0
-    assert "  ventricular: VF detector (rhythm_vf.json, alarm after 4 of 6 windows)\n" in \
+    out = capsys.readouterr().out
+    assert ("  ventricular: VF detector (rhythm_vf.json + rhythm_vf_net.tflite, network share "
+            "0.5, alarm after 3 of 3 windows)\n") in out
+    assert main(["check", str(CONFIG), "--set", "rhythm.vf.net=false"]) == 0
+    assert "  ventricular: VF detector (rhythm_vf.json, alarm after 3 of 3 windows)\n" in \
         capsys.readouterr().out

@@ -1,0 +1,61 @@
+"""training.vf_net: the device's windows as inputs (cached), labels as the trees', held-out
+records refused, and a network that learns a toy VF / sinus split."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edge.rhythm.vf_net import NET_LENGTH
+from training import ventricular as tv
+from training import vf_net as tn
+
+
+def test_held_out_records_are_refused():
+    with pytest.raises(ValueError, match="held out"):
+        tn.training_set(["100"])  # DS2
+    with pytest.raises(ValueError, match="held out"):
+        tn.training_set(["102"])  # paced
+
+
+def test_window_rows_are_the_device_windows_and_cached(mitdb_dir, private_cache):
+    end_in, rows = tn.window_rows("101")
+    rw = tv.record_windows("101")
+    assert np.array_equal(end_in, rw.end_in)  # the trees' windows, one for one
+    assert rows.shape == (end_in.size, NET_LENGTH)
+    assert np.array_equal(np.isfinite(rows).all(axis=1), np.isfinite(rw.features).all(axis=1))
+    assert (private_cache / "vfnet_rows_mitdb_101_clean.npz").is_file()
+    again_end, again = tn.window_rows("101")  # from the cache: the same (float16) values
+    assert np.array_equal(again_end, end_in) and np.array_equal(again, rows, equal_nan=True)
+
+
+def test_training_set_labels_as_the_trees(mitdb_dir, nstdb_dir, private_cache):
+    x, y = tn.training_set(["207"], variants=("clean",))  # DS1 with ventricular flutter
+    end_in, rows = tn.window_rows("207")
+    sh = tn._labels("207", end_in)
+    assert y.sum() == np.count_nonzero(np.isfinite(rows).all(axis=1) & (sh >= 0.75))
+    assert x.shape == (y.size, NET_LENGTH) and np.isfinite(x).all()
+    assert 0 < y.sum() < y.size
+
+
+def _toy(n, rng):
+    t = np.arange(NET_LENGTH) / 90.0
+    x = np.zeros((n, NET_LENGTH), np.float32)
+    y = (np.arange(n) % 2).astype(np.float32)
+    for i in range(n):
+        if y[i]:
+            x[i] = 0.5 * np.sin(2 * np.pi * rng.uniform(4, 6) * t + rng.uniform(0, 6))
+        else:
+            for c in np.arange(rng.uniform(0, 0.8), 4.0, 0.8):
+                x[i] += np.exp(-0.5 * ((t - c) / 0.02) ** 2)
+    return x + 0.02 * rng.standard_normal(x.shape).astype(np.float32), y
+
+
+def test_network_learns_a_toy_split_and_predicts_nan_for_unanalysed_rows():
+    pytest.importorskip("tensorflow")
+    rng = np.random.default_rng(0)
+    x, y = _toy(400, rng)
+    model = tn.fit_net(x[:320], y[:320], epochs=4)
+    rows = np.vstack([x[320:], np.full((1, NET_LENGTH), np.nan, np.float32)])
+    p = tn.predict_float(model, rows)
+    assert np.isnan(p[-1]) and np.isfinite(p[:-1]).all()
+    assert np.mean((p[:-1] >= 0.5) == (y[320:] == 1)) >= 0.9
