@@ -17,7 +17,6 @@ it measures the two numeric forms agreeing, not accuracy).
 """
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
@@ -29,6 +28,7 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from convert.net_tool import net_main  # noqa: E402
 from convert.quantize import embed_contract, int8_flatbuffer  # noqa: E402
 from edge.errors import EdgeError  # noqa: E402
 from edge.rhythm.strip import STRIP_CLASSES  # noqa: E402
@@ -145,28 +145,8 @@ def convert_cv(cv_dir: str | os.PathLike) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    g = ap.add_mutually_exclusive_group(required=True)
-    g.add_argument("--model", metavar="KERAS", help="the network fitted on every recording")
-    g.add_argument("--cv", metavar="DIR", help="the fold networks of training.strip_net --cv")
-    ap.add_argument("--out", default=None,
-                    help="with --model: the .tflite path (default: the bundled one)")
-    args = ap.parse_args(argv)
-    if args.out and not args.model:
-        ap.error("--out goes with --model")
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    try:
-        res = convert_model(args.model, args.out) if args.model else convert_cv(args.cv)
-    except (EdgeError, OSError, ValueError) as exc:
-        print(f"strip_net: error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("strip_net: interrupted; files already written stay, oof.npz is written last",
-              file=sys.stderr)
-        return 130
-    print(json.dumps(res, indent=1))
-    return 0
+    return net_main(argv, name="strip_net", description=__doc__.splitlines()[0],
+                    convert_model=convert_model, convert_cv=convert_cv)
 
 
 if __name__ == "__main__":

@@ -28,20 +28,18 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import logging
 import os
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from edge.errors import EdgeError
 from edge.io.records import read_record
 from edge.rhythm.strip import STRIP_CLASSES
 from edge.rhythm.strip_net import NET_LENGTH, net_contract, net_crops, net_signal
 from training.dataset import cache_dir
+from training.tool import run_tool
 
 __all__ = ["ARCH", "BLEND_WEIGHT", "EPOCHS", "net_inputs", "build_net", "fit_net",
            "predict_float", "arch_of", "cross_validate", "fit_all", "main"]
@@ -206,6 +204,11 @@ def fit_all(out: str | os.PathLike, *, epochs: int = EPOCHS, seed: int = 0) -> d
     return {"model": str(out), "recordings": int(y.size), "epochs": epochs, "seed": seed}
 
 
+#: What Ctrl-C leaves behind (the command's one line on stderr).
+INTERRUPTED = ("interrupted; the unfinished model is not saved (with --cv, finished folds are "
+               "kept but oof_float.npz is not written)")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     g = ap.add_mutually_exclusive_group(required=True)
@@ -219,21 +222,13 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--epochs must be >= 1 and --folds >= 2")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    try:
-        if args.cv:
-            res = cross_validate(args.cv, folds=args.folds, epochs=args.epochs, seed=args.seed)
-        else:
-            res = fit_all(args.fit, epochs=args.epochs, seed=args.seed)
-    except EdgeError as exc:
-        print(f"python -m training.strip_net: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("python -m training.strip_net: interrupted; the unfinished model is not saved "
-              "(with --cv, finished folds are kept but oof_float.npz is not written)",
-              file=sys.stderr)
-        return 130
-    print(json.dumps(res, indent=1))
-    return 0
+    prefix = "python -m training.strip_net: "
+    if args.cv:
+        return run_tool(prefix, lambda: cross_validate(args.cv, folds=args.folds,
+                                                       epochs=args.epochs, seed=args.seed),
+                        interrupted=INTERRUPTED)
+    return run_tool(prefix, lambda: fit_all(args.fit, epochs=args.epochs, seed=args.seed),
+                    interrupted=INTERRUPTED)
 
 
 if __name__ == "__main__":

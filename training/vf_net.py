@@ -27,15 +27,14 @@ import argparse
 import json
 import logging
 import os
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from edge.errors import EdgeError
 from edge.rhythm.vf_net import NET_LENGTH, decimate_rows, vf_net_input
 from training.dataset import cache_dir
+from training.tool import run_tool
 
 __all__ = ["ARCH", "EPOCHS", "BLEND_WEIGHT", "VARIANTS", "window_rows", "training_set",
            "build_net", "fit_net", "predict_float", "cross_validate", "fit_all", "main"]
@@ -219,6 +218,11 @@ def fit_all(out: str | os.PathLike, *, epochs: int = EPOCHS, seed: int = 0) -> d
             "epochs": epochs, "seed": seed}
 
 
+#: What Ctrl-C leaves behind (the command's one line on stderr).
+INTERRUPTED = ("interrupted; the unfinished model is not saved (with --cv, finished folds are "
+               "kept but oof_float.npz is not written)")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     g = ap.add_mutually_exclusive_group(required=True)
@@ -231,21 +235,12 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--epochs must be >= 1")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    try:
-        if args.cv:
-            res = cross_validate(args.cv, epochs=args.epochs, seed=args.seed)
-        else:
-            res = fit_all(args.fit, epochs=args.epochs, seed=args.seed)
-    except EdgeError as exc:
-        print(f"python -m training.vf_net: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("python -m training.vf_net: interrupted; the unfinished model is not saved "
-              "(with --cv, finished folds are kept but oof_float.npz is not written)",
-              file=sys.stderr)
-        return 130
-    print(json.dumps(res, indent=1))
-    return 0
+    prefix = "python -m training.vf_net: "
+    if args.cv:
+        return run_tool(prefix, lambda: cross_validate(args.cv, epochs=args.epochs,
+                                                       seed=args.seed), interrupted=INTERRUPTED)
+    return run_tool(prefix, lambda: fit_all(args.fit, epochs=args.epochs, seed=args.seed),
+                    interrupted=INTERRUPTED)
 
 
 if __name__ == "__main__":

@@ -185,9 +185,11 @@ def test_slow_regular_wide_complex_rhythm_is_not_vf():
     assert vf_episodes(x + 0.01 * np.random.default_rng(0).standard_normal(t.size), fs) == []
 
 
-def _windows_and_changes(x, fs, screen, step):
+def _windows_and_changes(x, fs, screen, step, **config):
+    """Windows, changes (end of stream included) and the detector of ``x`` fed ``step``
+    samples at a time (``config``: more :class:`VentricularConfig` fields)."""
     pre = Preprocessor(PreprocessConfig(fs_in_hz=fs))
-    det = VfDetector(VentricularConfig(screen=screen))
+    det = VfDetector(VentricularConfig(screen=screen, **config))
     wins, changes = [], []
     for i in range(0, x.size, step):
         out = det.process(pre.process(x[i:i + step]))

@@ -21,7 +21,12 @@ from edge.rhythm.vf_net import (
     vf_net_contract,
     vf_net_input,
 )
-from tests.edge.rhythm.test_ventricular import EXCERPT, synthetic_ecg, synthetic_vf
+from tests.edge.rhythm.test_ventricular import (
+    EXCERPT,
+    _windows_and_changes,
+    synthetic_ecg,
+    synthetic_vf,
+)
 
 REPO = Path(__file__).resolve().parents[3]
 FS = 360.0
@@ -95,19 +100,8 @@ def test_bad_network_files_are_one_line_model_errors(tmp_path):
         assert "\n" not in str(exc.value)
 
 
-def _run(x, fs, step, **kw):
-    cfg = VentricularConfig(**kw)
-    pre = Preprocessor(PreprocessConfig(fs_in_hz=fs))
-    det = VfDetector(cfg)
-    wins, changes = [], []
-    for i in range(0, x.size, step):
-        out = det.process(pre.process(x[i:i + step]))
-        wins += out.windows
-        changes += out.changes
-    out = det.process(pre.flush())
-    wins += out.windows
-    changes += out.changes + det.end()
-    return wins, changes, det
+def _run(x, fs, step, screen=True, **config):
+    return _windows_and_changes(x, fs, screen, step, **config)
 
 
 def _excerpt(seconds=60):
