@@ -4,9 +4,11 @@ VF has no QRS complexes, so it is found from the waveform, not the beat stream: 
 ``step_s`` (1 s) the last ``window_s`` (4 s) of conditioned samples (the band-passed signal the
 R-peak detector sees, :class:`edge.dsp.preprocess.Conditioned`, at the processing rate) give
 the features of :mod:`edge.rhythm.vfeatures`, and the bundled tree model
-(:mod:`edge.rhythm.model`, ``kind`` ``"vf_window"``) gives P(shockable) of that window. A window
-with fewer than ``min_valid_share`` valid samples (lead-off, flat, saturated) gets no P (NaN)
-and counts as not shockable.
+(:mod:`edge.rhythm.model`, ``kind`` ``"vf_window"``) gives P(shockable) of that window. With
+``net`` (on by default) P is the average of the trees' P and the VF network's
+(:mod:`edge.rhythm.vf_net`: a small int8 CNN over the window's waveform; its share is its
+file's ``blend_weight``). A window with fewer than ``min_valid_share`` valid samples
+(lead-off, flat, saturated) gets no P (NaN) and counts as not shockable.
 
 Episodes: an episode starts when ``onset_k`` of the last ``onset_n`` windows have P >=
 ``p_shockable`` (the alarm is raised at the end of the window that completes the count) and
@@ -21,7 +23,9 @@ evidence (P, dominant frequency, the window's features) and the episode's charac
 before their costlier half of the features is computed. The model's trees are evaluated over
 the cheaper :data:`~edge.rhythm.vfeatures.SCREEN_FEATURES` with every split on another feature
 allowed to go either way (:meth:`~edge.rhythm.model.TreeModel.raw_upper`, exact); when even
-that highest score stays below ``p_shockable`` the window cannot be shockable, and unless it
+that highest score, averaged with the network's P (1 where the bound alone already rules the
+window out, so the network is asked only where it could matter), stays below ``p_shockable``
+the window cannot be shockable, and unless it
 is the one window that could end an episode (``offset_windows`` after the last shockable one)
 its P is never needed. Such a window has ``p`` NaN and ``p_max`` the bound; the episodes, their
 dates, P and evidence are the same as without screening (on 48 MIT-BIH and 35 CUDB records,
