@@ -51,6 +51,9 @@ LEARNING_RATE = 2e-3
 #: The network's share in :class:`edge.rhythm.ventricular.VfDetector`'s average with the
 #: trees' P (written into the converted file's contract).
 BLEND_WEIGHT = 0.5
+#: A window is a shockable training example when at least this share of it lies in a VF/VFL
+#: episode (not shockable: none of it; windows between are left out).
+POSITIVE_SHARE = 0.75
 
 
 def _variants() -> tuple[str, ...]:
@@ -108,8 +111,8 @@ def _labels(record: str, end_in: np.ndarray) -> np.ndarray:
     return window_labels(rw, ep)[0]
 
 
-def training_set(records, variants: tuple[str, ...] = VARIANTS
-                 ) -> tuple[np.ndarray, np.ndarray]:
+def training_set(records, variants: tuple[str, ...] = VARIANTS, *,
+                 positive_share: float = POSITIVE_SHARE) -> tuple[np.ndarray, np.ndarray]:
     """(decimated rows, labels 0/1) of the trainable windows of ``records`` (see the module
     docstring)."""
     from training.data import DS2, PACED  # noqa: PLC0415
@@ -122,11 +125,11 @@ def training_set(records, variants: tuple[str, ...] = VARIANTS
             end_in, rows = window_rows(rec, v)
             sh = _labels(rec, end_in)
             ok = np.isfinite(rows).all(axis=1)
-            keep = ok & ((sh >= 0.75) | (sh == 0))
+            keep = ok & ((sh >= positive_share) | (sh == 0))
             if not rec.startswith("cu"):
                 keep &= (np.arange(keep.size) % 2 == 0) | (sh > 0)
             xs.append(rows[keep])
-            ys.append((sh[keep] >= 0.75).astype(np.float32))
+            ys.append((sh[keep] >= positive_share).astype(np.float32))
     return np.concatenate(xs), np.concatenate(ys)
 
 
@@ -184,7 +187,7 @@ def predict_float(model, rows: np.ndarray) -> np.ndarray:  # noqa: ANN001
 
 
 def cross_validate(out_dir: str | os.PathLike, *, epochs: int = EPOCHS, seed: int = 0,
-                   n_folds: int = 5) -> dict:
+                   n_folds: int = 5, positive_share: float = POSITIVE_SHARE) -> dict:
     """Fold models and out-of-fold float P (see the module docstring)."""
     from training.ventricular import TRAIN_RECORDS, folds  # noqa: PLC0415
 
@@ -194,7 +197,8 @@ def cross_validate(out_dir: str | os.PathLike, *, epochs: int = EPOCHS, seed: in
     oof: dict[str, np.ndarray] = {}
     for k in range(n_folds):
         t0 = time.time()
-        x, y = training_set([r for r in TRAIN_RECORDS if f[r] != k])
+        x, y = training_set([r for r in TRAIN_RECORDS if f[r] != k],
+                            positive_share=positive_share)
         model = fit_net(x, y, seed=seed + k, epochs=epochs)
         model.save(out / f"fold{k}.keras")
         for rec in (r for r in TRAIN_RECORDS if f[r] == k):
@@ -202,20 +206,22 @@ def cross_validate(out_dir: str | os.PathLike, *, epochs: int = EPOCHS, seed: in
                 oof[f"{rec}|{v}"] = predict_float(model, window_rows(rec, v)[1])
         logger.info("fold %d: %d windows, %.0f s", k, y.size, time.time() - t0)
     np.savez(out / "oof_float.npz", **oof)
-    (out / "folds.json").write_text(json.dumps({"folds": f, "epochs": epochs, "seed": seed}))
-    return {"folds": n_folds, "epochs": epochs, "seed": seed}
+    (out / "folds.json").write_text(json.dumps({"folds": f, "epochs": epochs, "seed": seed,
+                                                "positive_share": positive_share}))
+    return {"folds": n_folds, "epochs": epochs, "seed": seed, "positive_share": positive_share}
 
 
-def fit_all(out: str | os.PathLike, *, epochs: int = EPOCHS, seed: int = 0) -> dict:
+def fit_all(out: str | os.PathLike, *, epochs: int = EPOCHS, seed: int = 0,
+            positive_share: float = POSITIVE_SHARE) -> dict:
     """Fit on every CUDB + DS1 record; save the Keras model at ``out``."""
     from training.ventricular import TRAIN_RECORDS  # noqa: PLC0415
 
-    x, y = training_set(TRAIN_RECORDS)
+    x, y = training_set(TRAIN_RECORDS, positive_share=positive_share)
     model = fit_net(x, y, seed=seed, epochs=epochs)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     model.save(out)
     return {"model": str(out), "windows": int(y.size), "shockable": int(y.sum()),
-            "epochs": epochs, "seed": seed}
+            "epochs": epochs, "seed": seed, "positive_share": positive_share}
 
 
 #: What Ctrl-C leaves behind (the command's one line on stderr).
@@ -230,16 +236,23 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--fit", metavar="OUT.keras", help="fit on every record; save it here")
     ap.add_argument("--epochs", type=int, default=EPOCHS)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--positive-share", type=float, default=POSITIVE_SHARE,
+                    help="share of a window in VF/VFL from which it is a shockable example "
+                         "(default: %(default)s)")
     args = ap.parse_args(argv)
     if args.epochs < 1:
         ap.error("--epochs must be >= 1")
+    if not 0 < args.positive_share <= 1:
+        ap.error("--positive-share must lie in (0, 1]")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     prefix = "python -m training.vf_net: "
     if args.cv:
-        return run_tool(prefix, lambda: cross_validate(args.cv, epochs=args.epochs,
-                                                       seed=args.seed), interrupted=INTERRUPTED)
-    return run_tool(prefix, lambda: fit_all(args.fit, epochs=args.epochs, seed=args.seed),
+        return run_tool(prefix, lambda: cross_validate(
+            args.cv, epochs=args.epochs, seed=args.seed, positive_share=args.positive_share),
+            interrupted=INTERRUPTED)
+    return run_tool(prefix, lambda: fit_all(args.fit, epochs=args.epochs, seed=args.seed,
+                                            positive_share=args.positive_share),
                     interrupted=INTERRUPTED)
 
 

@@ -170,6 +170,9 @@ class VentricularConfig:
         for name in ("screen", "organised_veto", "net"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(name, f"must be true or false, got {getattr(self, name)!r}")
+        if self.net and self.window_s != VF_NET_WINDOW_S:
+            raise ConfigError("window_s", f"the VF network reads {VF_NET_WINDOW_S:g}-s windows, "
+                                          f"got {self.window_s!r}; set net = false for others")
         if not (isinstance(self.organised_min_beats, int)
                 and not isinstance(self.organised_min_beats, bool)
                 and self.organised_min_beats >= 2):
