@@ -11,7 +11,12 @@ Protocol
   :data:`training.ventricular.SHIPPED_NOISE`) in every fold. Every CUDB and DS1 record is
   scored with the model of the record-wise 5-fold cross-validation that did not see it
   (:func:`training.ventricular.folds`); MIT-BIH DS2 and the four paced records with the
-  bundled model (fitted on all CUDB + DS1).
+  bundled model (fitted on all CUDB + DS1). Likewise the VF network (``--net-cv DIR``, the int8
+  fold networks of ``python -m training.vf_net --cv DIR`` + ``python convert/vf_net.py --cv
+  DIR``; default ``$ECG_EDGE_CACHE/vf_net_cv``, trained and converted when missing), whose P
+  the device averages with the trees'; ``--no-net`` scores the trees alone. With the network
+  the same run also scores the trees alone at their own alarm rule (:data:`TREES_RULE`, the
+  detector before the network) as "before" rows.
 * Windows (AHA style): 4-s windows stepped 1 s, exactly the device's. Shockable Se over the
   windows that lie entirely inside a shockable episode (CUDB '[' ... ']', MIT-BIH ``(VFL`` /
   ``(VF``), non-shockable Sp over those entirely outside one; windows straddling a boundary
