@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, replace
 
 from edge.errors import ConfigError
 
-__all__ = ["ModelConfig", "build_model", "fixed_batch_copy", "MODEL_KINDS"]
+__all__ = ["ModelConfig", "build_model", "fixed_batch_copy", "MODEL_KINDS", "conv_trunk"]
 
 logger = logging.getLogger(__name__)
 
@@ -148,3 +148,21 @@ def fixed_batch_copy(model, config: ModelConfig, batch_size: int = 1):
     m = build_model(config, batch_size=batch_size)
     m.set_weights(model.get_weights())
     return m
+
+
+def conv_trunk(x, arch, pools):  # noqa: ANN001, ANN201
+    """The body of the rhythm networks (:mod:`training.strip_net`, :mod:`training.vf_net`):
+    per ``(filters, kernel)`` of ``arch`` a Conv1D (same padding, no bias), BatchNorm and ReLU,
+    then max-pooling by ``pools[i]`` (1: none); global average and max pooling side by side,
+    Dense(32) ReLU and dropout 0.3. Returns the tensor the output layer reads."""
+    from keras import layers  # noqa: PLC0415
+
+    for (f, k), pool in zip(arch, pools, strict=True):
+        x = layers.Conv1D(f, k, padding="same", use_bias=False)(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.ReLU()(x)
+        if pool > 1:
+            x = layers.MaxPooling1D(pool)(x)
+    x = layers.Concatenate()([layers.GlobalAveragePooling1D()(x), layers.GlobalMaxPooling1D()(x)])
+    x = layers.Dense(32, activation="relu")(x)
+    return layers.Dropout(0.3)(x)

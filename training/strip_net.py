@@ -39,6 +39,7 @@ from edge.io.records import read_record
 from edge.rhythm.strip import STRIP_CLASSES
 from edge.rhythm.strip_net import NET_LENGTH, net_contract, net_crops, net_signal
 from training.dataset import cache_dir
+from training.models import conv_trunk
 from training.tool import run_tool
 
 __all__ = ["ARCH", "BLEND_WEIGHT", "EPOCHS", "net_inputs", "build_net", "fit_net",
@@ -92,16 +93,7 @@ def build_net(seed: int = 0, arch=ARCH, *, batch_size: int | None = None):  # no
 
     keras.utils.set_random_seed(seed)
     inp = keras.Input((NET_LENGTH, 1), batch_size=batch_size, name="strip")
-    x = inp
-    for i, (f, k) in enumerate(arch):
-        x = layers.Conv1D(f, k, padding="same", use_bias=False)(x)
-        x = layers.BatchNormalization()(x)
-        x = layers.ReLU()(x)
-        if i < 6:
-            x = layers.MaxPooling1D(4 if i == 0 else 2)(x)
-    x = layers.Concatenate()([layers.GlobalAveragePooling1D()(x), layers.GlobalMaxPooling1D()(x)])
-    x = layers.Dense(32, activation="relu")(x)
-    x = layers.Dropout(0.3)(x)
+    x = conv_trunk(inp, arch, [4 if i == 0 else 2 if i < 6 else 1 for i in range(len(arch))])
     out = layers.Dense(len(STRIP_CLASSES), activation="softmax", name="classes")(x)
     model = keras.Model(inp, out)
     model.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE),

@@ -34,6 +34,7 @@ import numpy as np
 
 from edge.rhythm.vf_net import NET_LENGTH, decimate_rows, vf_net_input
 from training.dataset import cache_dir
+from training.models import conv_trunk
 from training.tool import run_tool
 
 __all__ = ["ARCH", "EPOCHS", "BLEND_WEIGHT", "VARIANTS", "window_rows", "training_set",
@@ -140,16 +141,7 @@ def build_net(seed: int = 0, arch=ARCH, *, batch_size: int | None = None):  # no
 
     keras.utils.set_random_seed(seed)
     inp = keras.Input((NET_LENGTH, 2), batch_size=batch_size, name="window")
-    x = inp
-    for i, (f, k) in enumerate(arch):
-        x = layers.Conv1D(f, k, padding="same", use_bias=False)(x)
-        x = layers.BatchNormalization()(x)
-        x = layers.ReLU()(x)
-        if i < len(arch) - 1:
-            x = layers.MaxPooling1D(2)(x)
-    x = layers.Concatenate()([layers.GlobalAveragePooling1D()(x), layers.GlobalMaxPooling1D()(x)])
-    x = layers.Dense(32, activation="relu")(x)
-    x = layers.Dropout(0.3)(x)
+    x = conv_trunk(inp, arch, [2] * (len(arch) - 1) + [1])
     out = layers.Dense(1, activation="sigmoid", name="p_shockable")(x)
     model = keras.Model(inp, out)
     model.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE), loss="binary_crossentropy")
