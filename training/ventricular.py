@@ -504,6 +504,10 @@ def cross_validate(noise: tuple[str, ...], variants: tuple[str, ...],
     acc: dict = {}
     err: dict = {}
     net_p, w = _net_oof(net_cv, f) if net_cv else ({}, 0.0)
+    missing = [v for v in variants if net_cv and f"{TRAIN_RECORDS[0]}|{v}" not in net_p]
+    if missing:
+        raise EdgeError(f"{net_cv}: the network CV has no {', '.join(missing)} windows (it "
+                        f"scores {', '.join(sorted({k.split('|')[1] for k in net_p}))})")
     for k in range(n_folds):
         clf = fit_vf([r for r in TRAIN_RECORDS if f[r] != k], noisy=noise)
         model = load_tree_model(export_vf(clf, cache_dir() / f"vf_cv_fold{k}.json"))
