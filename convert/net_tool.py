@@ -3,14 +3,29 @@
 from __future__ import annotations
 
 import argparse
-import logging
+import json
 import os
 from collections.abc import Callable
+from pathlib import Path
 
 from edge.errors import EdgeError
-from training.tool import run_tool
+from training.tool import run_tool, start_tool
 
-__all__ = ["net_main"]
+__all__ = ["net_main", "write_with_parity"]
+
+
+def write_with_parity(path: str | os.PathLike, tflite: bytes, *, keras_path: str | os.PathLike,
+                      blend_weight: float, parity: Callable[[Path], dict], note: str) -> dict:
+    """Write a converted network to ``path`` and, beside it, its parity report
+    (``.parity.json``: the file, its source and size, the blend weight, ``parity(path)`` --
+    the Keras model against the written file through the device's code -- and ``note``)."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_bytes(tflite)
+    rep = {"model": p.name, "from": str(keras_path), "bytes": p.stat().st_size,
+           "blend_weight": blend_weight, **parity(p), "note": note}
+    p.with_suffix(".parity.json").write_text(json.dumps(rep, indent=1) + "\n")
+    return rep
 
 
 def net_main(argv: list[str] | None, *, name: str, description: str,
@@ -26,8 +41,7 @@ def net_main(argv: list[str] | None, *, name: str, description: str,
     args = ap.parse_args(argv)
     if args.out and not args.model:
         ap.error("--out goes with --model")
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    start_tool()
     return run_tool(
         f"{name}: error: ",
         lambda: convert_model(args.model, args.out) if args.model else convert_cv(args.cv),

@@ -17,7 +17,6 @@ it measures the two numeric forms agreeing, not accuracy).
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
@@ -28,7 +27,7 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from convert.net_tool import net_main  # noqa: E402
+from convert.net_tool import net_main, write_with_parity  # noqa: E402
 from convert.quantize import embed_contract, int8_flatbuffer  # noqa: E402
 from edge.errors import EdgeError  # noqa: E402
 from edge.rhythm.strip import STRIP_CLASSES  # noqa: E402
@@ -103,17 +102,13 @@ def convert_model(keras_path: str | os.PathLike, out: str | os.PathLike | None =
     model = keras.models.load_model(keras_path)
     cinc, sigs = _cinc()
     idx = np.arange(len(sigs))
-    path = Path(out) if out else default_net_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(to_int8(model, sigs, idx, blend_weight=BLEND_WEIGHT))
-    rep = {"model": path.name, "from": str(keras_path), "bytes": path.stat().st_size,
-           "blend_weight": BLEND_WEIGHT,
-           **_parity(predict_float(model, sigs, idx),
-                     int8_probabilities(load_strip_net(path), sigs, idx)),
-           "note": "in-sample (every CinC recording, which the network was fitted on): the "
-                   "agreement of the two numeric forms, not accuracy"}
-    path.with_suffix(".parity.json").write_text(json.dumps(rep, indent=1) + "\n")
-    return rep
+    return write_with_parity(
+        out or default_net_path(), to_int8(model, sigs, idx, blend_weight=BLEND_WEIGHT),
+        keras_path=keras_path, blend_weight=BLEND_WEIGHT,
+        parity=lambda p: _parity(predict_float(model, sigs, idx),
+                                 int8_probabilities(load_strip_net(p), sigs, idx)),
+        note="in-sample (every CinC recording, which the network was fitted on): the "
+             "agreement of the two numeric forms, not accuracy")
 
 
 def convert_cv(cv_dir: str | os.PathLike) -> dict:

@@ -28,7 +28,7 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from convert.net_tool import net_main  # noqa: E402
+from convert.net_tool import net_main, write_with_parity  # noqa: E402
 from convert.quantize import embed_contract, int8_flatbuffer  # noqa: E402
 from edge.errors import EdgeError  # noqa: E402
 from edge.rhythm.vf_net import (  # noqa: E402
@@ -49,12 +49,9 @@ N_CALIBRATION = 500
 N_PARITY = 4000
 
 
-def _sample(records, n: int, seed: int) -> np.ndarray:
-    """``n`` analysed windows (decimated rows) drawn from ``records``' training windows, half
-    of them shockable where there are enough."""
-    from training.vf_net import training_set  # noqa: PLC0415
-
-    x, y = training_set(records)
+def _sample(x: np.ndarray, y: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """``n`` of the training windows ``x`` (decimated rows, labels ``y``), half of them
+    shockable where there are enough."""
     rng = np.random.default_rng(seed)
     pos, neg = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
     k = min(n // 2, pos.size)
@@ -103,21 +100,18 @@ def convert_model(keras_path: str | os.PathLike, out: str | os.PathLike | None =
     import keras  # noqa: PLC0415
 
     from training.ventricular import TRAIN_RECORDS  # noqa: PLC0415
-    from training.vf_net import BLEND_WEIGHT, predict_float  # noqa: PLC0415
+    from training.vf_net import BLEND_WEIGHT, predict_float, training_set  # noqa: PLC0415
 
     model = keras.models.load_model(keras_path)
-    path = Path(out) if out else default_vf_net_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(to_int8(model, _sample(TRAIN_RECORDS, N_CALIBRATION, 0),
-                             blend_weight=BLEND_WEIGHT))
-    check = _sample(TRAIN_RECORDS, N_PARITY, 1)
-    rep = {"model": path.name, "from": str(keras_path), "bytes": path.stat().st_size,
-           "blend_weight": BLEND_WEIGHT,
-           **_parity(predict_float(model, check), int8_p(load_vf_net(path), check)),
-           "note": "in-sample (windows of the CUDB + DS1 records the network was fitted on, "
-                   "half shockable): the agreement of the two numeric forms, not accuracy"}
-    path.with_suffix(".parity.json").write_text(json.dumps(rep, indent=1) + "\n")
-    return rep
+    x, y = training_set(TRAIN_RECORDS)  # read once: calibration and parity draw from it
+    check = _sample(x, y, N_PARITY, 1)
+    return write_with_parity(
+        out or default_vf_net_path(),
+        to_int8(model, _sample(x, y, N_CALIBRATION, 0), blend_weight=BLEND_WEIGHT),
+        keras_path=keras_path, blend_weight=BLEND_WEIGHT,
+        parity=lambda p: _parity(predict_float(model, check), int8_p(load_vf_net(p), check)),
+        note="in-sample (windows of the CUDB + DS1 records the network was fitted on, half "
+             "shockable): the agreement of the two numeric forms, not accuracy")
 
 
 def convert_cv(cv_dir: str | os.PathLike) -> dict:
@@ -125,7 +119,7 @@ def convert_cv(cv_dir: str | os.PathLike) -> dict:
     import keras  # noqa: PLC0415
 
     from training.ventricular import TRAIN_RECORDS  # noqa: PLC0415
-    from training.vf_net import BLEND_WEIGHT, window_rows  # noqa: PLC0415
+    from training.vf_net import BLEND_WEIGHT, training_set, window_rows  # noqa: PLC0415
 
     d = Path(cv_dir)
     try:
@@ -144,7 +138,7 @@ def convert_cv(cv_dir: str | os.PathLike) -> dict:
         model = keras.models.load_model(d / f"fold{k}.keras")
         train = [r for r in TRAIN_RECORDS if f[r] != k]
         path = d / f"fold{k}.tflite"
-        path.write_bytes(to_int8(model, _sample(train, N_CALIBRATION, k),
+        path.write_bytes(to_int8(model, _sample(*training_set(train), N_CALIBRATION, k),
                                  blend_weight=BLEND_WEIGHT))
         net = load_vf_net(path)
         for key in (key for key in p_float if f[key.split("|")[0]] == k):

@@ -26,7 +26,6 @@ read: no MIT-BIH record.
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import logging
 import os
@@ -40,7 +39,7 @@ from edge.rhythm.strip import STRIP_CLASSES
 from edge.rhythm.strip_net import NET_LENGTH, net_contract, net_crops, net_signal
 from training.dataset import cache_dir
 from training.models import conv_trunk
-from training.tool import run_tool
+from training.tool import NET_INTERRUPTED, net_training_parser, run_tool, start_tool
 
 __all__ = ["ARCH", "BLEND_WEIGHT", "EPOCHS", "net_inputs", "build_net", "fit_net",
            "predict_float", "arch_of", "cross_validate", "fit_all", "main"]
@@ -196,31 +195,20 @@ def fit_all(out: str | os.PathLike, *, epochs: int = EPOCHS, seed: int = 0) -> d
     return {"model": str(out), "recordings": int(y.size), "epochs": epochs, "seed": seed}
 
 
-#: What Ctrl-C leaves behind (the command's one line on stderr).
-INTERRUPTED = ("interrupted; the unfinished model is not saved (with --cv, finished folds are "
-               "kept but oof_float.npz is not written)")
-
-
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    g = ap.add_mutually_exclusive_group(required=True)
-    g.add_argument("--cv", metavar="DIR", help="cross-validate; fold models and OOF to DIR")
-    g.add_argument("--fit", metavar="OUT.keras", help="fit on every recording; save it here")
-    ap.add_argument("--epochs", type=int, default=EPOCHS)
+    ap = net_training_parser(__doc__.splitlines()[0], epochs=EPOCHS, unit="recording")
     ap.add_argument("--folds", type=int, default=5)
-    ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
     if args.epochs < 1 or args.folds < 2:
         ap.error("--epochs must be >= 1 and --folds >= 2")
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    start_tool()
     prefix = "python -m training.strip_net: "
     if args.cv:
         return run_tool(prefix, lambda: cross_validate(args.cv, folds=args.folds,
                                                        epochs=args.epochs, seed=args.seed),
-                        interrupted=INTERRUPTED)
+                        interrupted=NET_INTERRUPTED)
     return run_tool(prefix, lambda: fit_all(args.fit, epochs=args.epochs, seed=args.seed),
-                    interrupted=INTERRUPTED)
+                    interrupted=NET_INTERRUPTED)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ Commands (then ``convert/vf_net.py``):
 """
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
@@ -35,7 +34,7 @@ import numpy as np
 from edge.rhythm.vf_net import NET_LENGTH, decimate_rows, vf_net_input
 from training.dataset import cache_dir
 from training.models import conv_trunk
-from training.tool import run_tool
+from training.tool import NET_INTERRUPTED, net_training_parser, run_tool, start_tool
 
 __all__ = ["ARCH", "EPOCHS", "BLEND_WEIGHT", "VARIANTS", "window_rows", "training_set",
            "build_net", "fit_net", "predict_float", "cross_validate", "fit_all", "main"]
@@ -216,18 +215,8 @@ def fit_all(out: str | os.PathLike, *, epochs: int = EPOCHS, seed: int = 0,
             "epochs": epochs, "seed": seed, "positive_share": positive_share}
 
 
-#: What Ctrl-C leaves behind (the command's one line on stderr).
-INTERRUPTED = ("interrupted; the unfinished model is not saved (with --cv, finished folds are "
-               "kept but oof_float.npz is not written)")
-
-
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    g = ap.add_mutually_exclusive_group(required=True)
-    g.add_argument("--cv", metavar="DIR", help="cross-validate; fold models and OOF to DIR")
-    g.add_argument("--fit", metavar="OUT.keras", help="fit on every record; save it here")
-    ap.add_argument("--epochs", type=int, default=EPOCHS)
-    ap.add_argument("--seed", type=int, default=0)
+    ap = net_training_parser(__doc__.splitlines()[0], epochs=EPOCHS, unit="record")
     ap.add_argument("--positive-share", type=float, default=POSITIVE_SHARE,
                     help="share of a window in VF/VFL from which it is a shockable example "
                          "(default: %(default)s)")
@@ -236,16 +225,15 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--epochs must be >= 1")
     if not 0 < args.positive_share <= 1:
         ap.error("--positive-share must lie in (0, 1]")
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    start_tool()
     prefix = "python -m training.vf_net: "
     if args.cv:
         return run_tool(prefix, lambda: cross_validate(
             args.cv, epochs=args.epochs, seed=args.seed, positive_share=args.positive_share),
-            interrupted=INTERRUPTED)
+            interrupted=NET_INTERRUPTED)
     return run_tool(prefix, lambda: fit_all(args.fit, epochs=args.epochs, seed=args.seed,
                                             positive_share=args.positive_share),
-                    interrupted=INTERRUPTED)
+                    interrupted=NET_INTERRUPTED)
 
 
 if __name__ == "__main__":

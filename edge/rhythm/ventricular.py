@@ -431,9 +431,9 @@ class VfDetector:
         if tuple(self.model.feature_names) != VF_FEATURE_NAMES:
             raise ModelError("the VF model was trained on other features than this code "
                              "computes", self.model.path)
-        if net is False or net is True or (net is None and not self.config.net):
-            if net is True:
-                raise ConfigError("net", "pass a loaded VfNet, None or False")
+        if net is True:
+            raise ConfigError("net", "pass a loaded VfNet, None or False")
+        if net is False or (net is None and not self.config.net):
             self.net: VfNet | None = None
         else:
             self.net = net if net is not None else load_vf_net(self.config.net_path)
