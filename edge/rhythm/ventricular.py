@@ -44,6 +44,12 @@ the out-of-fold design windows (CUDB + MIT-BIH DS1) it took CUDB window specific
 the false alarm episodes in DS1 from 1 to 0 (clean), 10 to 7 (NSTDB em 6 dB) and 6 to 4 (ma
 6 dB) (benchmarks/results/ventricular.design.md).
 
+**Deferred scoring** (``VfDetector(defer=True)``, the daemon's): an onset needs ``onset_k``
+shockable windows and an end ``offset_windows`` non-shockable ones, so after a window that is
+not shockable the next one or two cannot change anything; those wait and are scored in one
+batch with the first window that could (:attr:`VfDetector.next_change_end`), which costs
+less per window than scoring each alone. Every change leaves in the same call as without it.
+
 Window ends are fixed at ``first sample + window + k x step`` (processing-rate samples), so
 feeding 1, 7 or all samples at a time gives identical windows, probabilities and episodes
 (state: the last window of samples, the decision history, the open episode).
@@ -90,6 +96,8 @@ VF_KIND = "vf_window"
 VFL_PEAK_SHARE = 0.5
 
 #: Most windows whose features are computed in one batch (bounds the memory of a long chunk).
+#: Most windows a deferring :class:`VfDetector` lets wait (bounds the samples it holds).
+_MAX_DEFERRED = 16
 _BATCH_WINDOWS = 64
 
 _REST_COLS = np.flatnonzero(~SCREEN_MASK)[None, :]
@@ -332,7 +340,7 @@ class VfWindows:
                 features: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
                 ) -> list[tuple[int, np.ndarray | None]]:
         """Feed one chunk; returns ``(end_index, features or None)`` of each window it
-        completes (``None``: too few valid samples).
+        completes (``None``: too few valid samples): :meth:`append` then :meth:`complete`.
 
         ``features``: computes the features of analysable windows from their end indices and
         samples (rows), called in stream order on batches of at most 64 windows; ``None``:
@@ -344,10 +352,22 @@ class VfWindows:
             When the chunk does not continue the stream (its ``sample_index`` is not the
             previous chunk's end).
         """
+        self.append(chunk)
+        return self.complete(features)
+
+    def append(self, chunk: Conditioned) -> None:
+        """Take one chunk's samples without computing the windows they complete (a later
+        :meth:`complete` returns them: the same windows, features and order).
+
+        Raises
+        ------
+        SignalError
+            When the chunk does not continue the stream.
+        """
         n = len(chunk)
         if self._start is None:
             if n == 0:
-                return []
+                return
             self._start = self._end = int(chunk.sample_index)
             self._x, self._valid = SampleBuffer(start=self._start), SampleBuffer(bool, self._start)
             self._next = self._start + self.n_window
@@ -355,10 +375,24 @@ class VfWindows:
             raise SignalError(f"conditioned chunk starts at {chunk.sample_index}, expected "
                               f"{self._end} (call reset() after a gap)")
         if n == 0:
-            return []
+            return
         self._x.append(chunk.filtered_mv)
         self._valid.append(chunk.valid)
         self._end += n
+
+    @property
+    def n_ready(self) -> int:
+        """Windows the samples fed so far complete that :meth:`complete` has not returned."""
+        if self._next is None or self._next > self._end:
+            return 0
+        return (self._end - self._next) // self.n_step + 1
+
+    def complete(self, features: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
+                 ) -> list[tuple[int, np.ndarray | None]]:
+        """``(end_index, features or None)`` of every window the samples fed so far complete
+        and no call has returned yet (see :meth:`process`)."""
+        if self._next is None or self._next > self._end:
+            return []
         x, v, base = self._x.data, self._valid.data, self._x.start
         out: list[tuple[int, np.ndarray | None]] = []
         cfg = self.config
@@ -422,11 +456,20 @@ class VfDetector:
     model : a loaded model (default: ``config.model_path`` or the bundled one).
     net : a loaded VF network (:class:`edge.rhythm.vf_net.VfNet`); ``None``: ``config.net_path``
         or the bundled one when ``config.net``; ``False``: the trees alone.
+    defer : score windows only when an episode could change (:attr:`next_change_end`): a
+        window that cannot change an episode waits, unscored, and is scored with the next one
+        that can, in one batch (cheaper per window than one at a time). The changes, their
+        dates, P and evidence, and the call that returns each change, are the same; the
+        windows come out in the call that scores them, not the one that completes them. For
+        callers that use the changes alone (the daemon); ``False``: every window is scored
+        in the call that completes it.
     """
 
     def __init__(self, config: VentricularConfig | None = None,
-                 model: TreeModel | None = None, net: VfNet | bool | None = None) -> None:
+                 model: TreeModel | None = None, net: VfNet | bool | None = None, *,
+                 defer: bool = False) -> None:
         self.config = config or VentricularConfig()
+        self.defer = bool(defer)
         self.model = model if model is not None else load_vf_model(self.config.model_path)
         if tuple(self.model.feature_names) != VF_FEATURE_NAMES:
             raise ModelError("the VF model was trained on other features than this code "
@@ -472,6 +515,32 @@ class VfDetector:
     def in_vf(self) -> bool:
         """An episode is open."""
         return self._in_vf
+
+    @property
+    def next_change_end(self) -> int:
+        """Absolute end index (exclusive, processing rate) of the first window that could
+        change an episode: :meth:`process` returns no change before samples up to there have
+        been fed (0 before any sample). Without ``defer``, the next window's end (every
+        window is scored as it completes). With it, the episode rule bounds it: an onset
+        needs ``onset_k`` shockable windows among the last ``onset_n`` (the windows not yet
+        scored each count at most one), an end ``offset_windows`` non-shockable ones in a
+        row; at most ``_MAX_DEFERRED`` windows wait."""
+        nxt = self.windows.next_window_end
+        if not self.defer or nxt == 0:
+            return nxt
+        cfg = self.config
+        if self._in_vf:
+            m = cfg.offset_windows - self._below
+        else:
+            # after m more windows, all shockable, the last onset_n hold those m and the
+            # last onset_n - m of the windows scored so far
+            flags = [shock for _, shock in self._recent]
+            m = 1
+            while m < cfg.onset_k and m + sum(flags[max(0, len(flags) - (cfg.onset_n - m)):]
+                                              ) < cfg.onset_k:
+                m += 1
+        m = min(max(1, m), _MAX_DEFERRED)
+        return nxt + (m - 1) * self.windows.n_step
 
     def add_beats(self, beat_index: np.ndarray, decided_at: np.ndarray, *,
                   lag_samples: int) -> None:
@@ -593,7 +662,19 @@ class VfDetector:
 
     def process(self, chunk: Conditioned) -> VfOutput:
         """Feed one chunk of conditioned samples (consecutive, processing rate)."""
-        done = self.windows.process(chunk, self._window_features)
+        self.windows.append(chunk)
+        if self.defer and (self.windows.end_index or 0) < self.next_change_end:
+            return VfOutput([], [])  # no window before it can change an episode: wait
+        return self._score()
+
+    def score_waiting(self) -> VfOutput:
+        """Score now the windows that are waiting (``defer``): what :meth:`process` would
+        release for them later (nothing waits without ``defer``)."""
+        return self._score()
+
+    def _score(self) -> VfOutput:
+        """Score the windows completed and not yet scored, and step the episodes."""
+        done = self.windows.complete(self._window_features)
         windows: list[VfWindow] = []
         changes: list[VfChange] = []
         if not done:
@@ -659,15 +740,17 @@ class VfDetector:
         return None
 
     def end(self) -> list[VfChange]:
-        """End of stream: close an open episode at the last shockable window."""
+        """End of stream: score the windows still waiting (``defer``; :meth:`score_waiting`
+        first to have them), then close an open episode at the last shockable window."""
+        changes = self._score().changes if self.windows.n_ready else []
         if not self._in_vf:
-            return []
+            return changes
         self._in_vf = False
         last = self._last_shockable if self._last_shockable is not None else 0
         kind = self._kind()
         self._peak_shares = []
-        return [VfChange("end", last - self.half_window, self.windows.end_index or last, kind,
-                         float("nan"), {})]
+        return [*changes, VfChange("end", last - self.half_window,
+                                   self.windows.end_index or last, kind, float("nan"), {})]
 
 
 def vf_episodes(x_mv: np.ndarray, fs_in_hz: float, *, config: VentricularConfig | None = None,

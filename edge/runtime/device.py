@@ -34,7 +34,9 @@ Idle blocks: at the end of a block the queue is processed only if some stage cou
 event by then (:meth:`DeviceStream.next_due_index`: the detector's next possible beat
 (:attr:`~edge.dsp.rpeak.RPeakDetector.next_emission_samples`: noise candidates passed
 over), a beat window completing, the next ECG-strip piece, signal-quality window, VF window
-or ``hr`` event); otherwise the block stays queued and is processed with the next one that
+that could change an episode (:attr:`~edge.rhythm.ventricular.VfDetector.next_change_end`:
+the VF stage scores the windows that cannot in one batch with the next that can) or ``hr``
+event); otherwise the block stays queued and is processed with the next one that
 is due.
 Every event leaves in the same call as when every block is processed (a block in which
 nothing is due emits nothing), so latency is unchanged; a 100-ms block stream is processed
@@ -219,7 +221,7 @@ class DeviceStream:
     def next_due_index(self) -> int:
         """Absolute device index: no stage can emit an event before the samples up to there
         (exclusive) have been processed -- the earliest of the detector's next possible beat, a
-        pending beat's window, the next strip piece, quality window, VF window and ``hr``
+        pending beat's window, the next strip piece, quality window, VF change and ``hr``
         event (the beats' own stages, rhythm and alerts only act on released beats)."""
         due = self.quality.next_window_end
         if self._hr_every:
@@ -231,7 +233,7 @@ class DeviceStream:
         if self.strip is not None:
             proc = min(proc, self.strip.next_piece_samples)
         if self.ventricular is not None:
-            proc = min(proc, self.ventricular.detector.windows.next_window_end)
+            proc = min(proc, self.ventricular.detector.next_change_end)
         if self._same_rate:
             return min(due, self._origin + proc)
         return min(due, self._origin + max(0, int((proc - 2) * self.fs_hz / self.fs_proc_hz)))

@@ -363,3 +363,79 @@ def test_add_beats_checks_its_input():
     det.add_beats(np.array([100, 400]), np.array([120, 420]), lag_samples=10)
     with pytest.raises(SignalError, match="increase"):
         det.add_beats(np.array([400]), np.array([430]), lag_samples=10)
+
+
+def _per_call(x, fs, sizes, **kw):
+    """(windows, [changes of each call]) of one stream through VfDetector(**kw) with beats."""
+    from edge.dsp.rpeak import DetectorConfig, RPeakDetector
+    pre = Preprocessor(PreprocessConfig(fs_in_hz=fs))
+    det = VfDetector(**kw)
+    peaks = RPeakDetector(DetectorConfig(fs_hz=pre.config.fs_out_hz))
+    wins, calls, waiting = [], [], []
+    bounds = np.minimum(np.cumsum([0] + sizes), x.size)
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        if a == b:
+            break
+        cond = pre.process(x[a:b])
+        det.add_beats(peaks.process(cond), peaks.decided_at,
+                      lag_samples=peaks.decision_lag_samples)
+        out = det.process(cond)
+        wins += out.windows
+        calls.append(repr(out.changes))
+        waiting.append(det.windows.n_ready)
+    out = det.score_waiting()
+    wins += out.windows
+    calls.append(repr(out.changes + det.end()))
+    return wins, calls, waiting, det
+
+
+@pytest.mark.parametrize("sizes", ["small", "mixed"])
+def test_deferred_scoring_returns_each_change_in_the_same_call(sizes):
+    """``defer``: windows that cannot change an episode wait and are scored in a batch with
+    the next one that can; every change (date, P, evidence) leaves in the same call as when
+    each window is scored as it completes, and every window is scored exactly once."""
+    rec = read_record(EXCERPT)
+    fs = rec.fs_hz
+    x = np.concatenate([rec.signal_mv[:, 0], synthetic_ecg(30, fs)])  # onset, end, sinus
+    plan = [9] * (x.size // 9 + 1) if sizes == "small" else [3, 1, 2000, 7, 4000, 1, 250] * 60
+    ref_w, ref_calls, ref_wait, _ = _per_call(x, fs, plan)
+    w, calls, waiting, det = _per_call(x, fs, plan, defer=True)
+    assert calls == ref_calls
+    assert "'onset'" in "".join(calls) and "'end'" in "".join(calls)
+    assert [a.end_index for a in w] == [a.end_index for a in ref_w]
+    np.testing.assert_array_equal([a.p for a in w], [a.p for a in ref_w])
+    assert max(ref_wait) == 0 and max(waiting) >= 2  # windows did wait, and no longer
+    assert max(waiting) <= 16  # than the bound
+
+
+def test_deferred_windows_are_scored_at_the_end_of_the_stream():
+    """A stream that ends inside an episode is closed at its last shockable window, also
+    when the windows after it were still waiting."""
+    rec = read_record(EXCERPT)
+    x, fs = rec.signal_mv[:, 0], rec.fs_hz
+    for defer in (False, True):
+        pre = Preprocessor(PreprocessConfig(fs_in_hz=fs))
+        det = VfDetector(defer=defer)
+        changes = []
+        for i in range(0, x.size, 100):
+            changes += det.process(pre.process(x[i:i + 100])).changes
+        changes += det.end()
+        if not defer:
+            ref = repr(changes)
+    assert repr(changes) == ref and changes[-1].state == "end"
+
+
+def test_next_change_end_follows_the_episode_rule():
+    det = VfDetector(VentricularConfig(onset_k=3, onset_n=4, offset_windows=5), defer=True)
+    assert det.next_change_end == 0  # nothing fed
+    fs = det.config.fs_hz
+    det.process(Preprocessor(PreprocessConfig(fs_in_hz=fs)).process(synthetic_ecg(2, fs)))
+    step, first = det.windows.n_step, det.windows.next_window_end
+    assert det.next_change_end == first + 2 * step  # three shockable windows needed
+    det._recent.extend([(0, False), (1, True), (2, False)])
+    assert det.next_change_end == first + step  # (F, T, F): two more make three of four
+    det._recent.append((3, True))
+    assert det.next_change_end == first  # (T, F, T): the next one can
+    det._in_vf, det._below = True, 3
+    assert det.next_change_end == first + step  # two more below end it
+    assert VfDetector(defer=False).next_change_end == 0
