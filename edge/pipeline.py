@@ -108,6 +108,10 @@ class BeatPipeline:
     ----------
     conditioned : the conditioned samples of the last :meth:`process` / :meth:`flush` call
         (processing rate; for consumers such as the ECG strip).
+    detected : the conditioned samples the detector took in that call: :attr:`conditioned`,
+        preceded by those of the calls that held detection back (``detect=False``); empty
+        when this call held it back (for consumers that must see the samples with their
+        beats, such as the VF detector).
     peaks, peaks_decided_at : the R peaks the detector returned in that call (processing
         rate) and when each was decided (:attr:`edge.dsp.rpeak.RPeakDetector.decided_at`;
         for the VF detector's organised-rhythm veto).
@@ -135,13 +139,29 @@ class BeatPipeline:
         self._no_beats = ClassifiedBeats(np.zeros(0, np.int64), np.zeros(0, np.int64),
                                          np.zeros(0, object), np.zeros((0, 5), np.float32),
                                          np.zeros((0, 4), np.float32))
-        self.conditioned = Conditioned(0, np.zeros(0), np.zeros(0, dtype=bool))
+        self.conditioned = self.detected = Conditioned(0, np.zeros(0), np.zeros(0, dtype=bool))
         self.peaks = self.peaks_decided_at = np.zeros(0, dtype=np.int64)
+        self._held: list[Conditioned] = []  # conditioned, not yet detected (detect=False)
 
     def reset(self) -> None:
         for stage in (self.preprocessor, self.detector, self.windower, self.featurizer):
             stage.reset()
         self.peaks = self.peaks_decided_at = np.zeros(0, dtype=np.int64)
+        self._held = []
+
+    @property
+    def held_samples(self) -> int:
+        """Conditioned samples waiting for the detector (``process(..., detect=False)``)."""
+        return sum(len(c) for c in self._held)
+
+    def _with_held(self, cond: Conditioned) -> Conditioned:
+        """``cond`` preceded by the held conditioned samples (one chunk; the hold emptied)."""
+        if not self._held:
+            return cond
+        parts, self._held = [*self._held, cond], []
+        return Conditioned(parts[0].sample_index,
+                           np.concatenate([c.filtered_mv for c in parts]),
+                           np.concatenate([c.valid for c in parts]))
 
     def _timed(self, stage: str, t0: float) -> float:
         t1 = time.perf_counter()
@@ -165,11 +185,24 @@ class BeatPipeline:
                                batch.sample_index, labels, proba, batch.rr_s,
                                batch.window_invalid, batch.rr_unknown)
 
-    def process(self, x_mv: np.ndarray) -> ClassifiedBeats:
-        """Feed one chunk of samples (1-D, mV, device rate); returns the beats released."""
+    def process(self, x_mv: np.ndarray, *, detect: bool = True) -> ClassifiedBeats:
+        """Feed one chunk of samples (1-D, mV, device rate); returns the beats released.
+
+        ``detect=False``: condition the samples only (:attr:`conditioned`) and hold them for
+        the detector, which takes them with the next call that detects (the detector and
+        windower are chunk-invariant, so the beats are the same; a caller holds detection
+        back only where no beat can be released, as
+        :meth:`edge.runtime.device.DeviceStream.next_due_index` knows)."""
         t0 = time.perf_counter()
         cond = self.conditioned = self.preprocessor.process(x_mv)
         t0 = self._timed("preprocess", t0)
+        if not detect:
+            if len(cond):
+                self._held.append(cond)
+            self.detected = Conditioned(cond.sample_index, cond.filtered_mv[:0], cond.valid[:0])
+            self.peaks = self.peaks_decided_at = np.zeros(0, dtype=np.int64)
+            return self._no_beats
+        cond = self.detected = self._with_held(cond)
         peaks = self.peaks = self.detector.process(cond)
         self.peaks_decided_at = self.detector.decided_at
         t0 = self._timed("detect", t0)
@@ -182,6 +215,7 @@ class BeatPipeline:
         t0 = time.perf_counter()
         cond = self.conditioned = self.preprocessor.flush()
         t0 = self._timed("preprocess", t0)
+        cond = self.detected = self._with_held(cond)
         peaks = self.peaks = self.detector.finish(cond)
         self.peaks_decided_at = self.detector.decided_at
         t0 = self._timed("detect", t0)

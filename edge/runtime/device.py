@@ -223,20 +223,35 @@ class DeviceStream:
         (exclusive) have been processed -- the earliest of the detector's next possible beat, a
         pending beat's window, the next strip piece, quality window, VF change and ``hr``
         event (the beats' own stages, rhythm and alerts only act on released beats)."""
-        due = self.quality.next_window_end
+        due = min(self.quality.next_window_end, self.next_detection_index())
         if self._hr_every:
             due = min(due, self._next_hr)
+        if self.strip is not None:
+            due = min(due, self._device_index(self.strip.next_piece_samples))
+        return due
+
+    def next_detection_index(self) -> int:
+        """Absolute device index: no beat, flutter change or VF change can come before the
+        samples up to there (exclusive) have been through the R-peak detector -- the earliest
+        of the detector's next possible beat, a pending beat's window and the VF stage's next
+        possible change. A block that ends before it is conditioned (for the strip and the
+        quality windows) and its samples wait for the detector (``BeatPipeline.process(...,
+        detect=False)``)."""
         proc = self.pipeline.detector.next_emission_samples
         release = self.pipeline.windower.next_release_samples
         if release is not None:
             proc = min(proc, release)
-        if self.strip is not None:
-            proc = min(proc, self.strip.next_piece_samples)
         if self.ventricular is not None:
             proc = min(proc, self.ventricular.detector.next_change_end)
+        return self._device_index(proc)
+
+    def _device_index(self, proc: int) -> int:
+        """Absolute device index by which ``proc`` processing-rate samples (counted from the
+        pipeline's start) exist: exact when the rates are equal, else rounded down (a due
+        point found early only costs one call)."""
         if self._same_rate:
-            return min(due, self._origin + proc)
-        return min(due, self._origin + max(0, int((proc - 2) * self.fs_hz / self.fs_proc_hz)))
+            return self._origin + proc
+        return self._origin + max(0, int((proc - 2) * self.fs_hz / self.fs_proc_hz))
 
     def _due(self) -> int:
         """:meth:`next_due_index`, computed once per state: it depends only on the stages'
@@ -332,10 +347,12 @@ class DeviceStream:
         return events
 
     def _feed_piece(self, x: np.ndarray) -> list[Event]:
+        # detection only when a beat, flutter or VF change can come by the piece's end
+        detect = not self.lazy_blocks or self.expected + x.size >= self.next_detection_index()
         self._due_cache = None
         pipe, timer = self.pipeline, self.timer
         events: list[Event] = []
-        beats = pipe.process(x)
+        beats = pipe.process(x, detect=detect)
         cond = pipe.conditioned
         self.expected += x.size
         self.n_samples += x.size
@@ -359,7 +376,7 @@ class DeviceStream:
                                          samples_mv=piece.samples_mv))
             timer.add("strip", time.perf_counter() - t0)
         events.extend(self._beats(beats, limit=None))
-        if self.ventricular is not None and len(cond):
+        if self.ventricular is not None and len(pipe.detected):
             t0 = time.perf_counter()
             events.extend(self._vf_signal())
             timer.add("ventricular", time.perf_counter() - t0)
@@ -379,9 +396,9 @@ class DeviceStream:
         return events
 
     def _vf_signal(self) -> list[Event]:
-        """The last pipeline call's conditioned samples and R peaks to the VF stage."""
+        """The last pipeline call's detected samples and R peaks to the VF stage."""
         pipe = self.pipeline
-        return self.ventricular.signal(pipe.conditioned, pipe.peaks, pipe.peaks_decided_at,
+        return self.ventricular.signal(pipe.detected, pipe.peaks, pipe.peaks_decided_at,
                                        pipe.detector.decision_lag_samples)
 
     def _flutter_changes(self) -> list[Event]:

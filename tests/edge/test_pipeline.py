@@ -101,3 +101,30 @@ def test_classified_beats_select_and_default_flags():
 def test_run_refuses_a_bad_chunk(classifier, chunk):
     with pytest.raises(ConfigError, match="chunk_samples"):
         BeatPipeline(classifier, FS).run(np.zeros(720), chunk)
+
+
+def test_held_detection_gives_the_same_beats(classifier, rec100):
+    """``process(x, detect=False)`` conditions the chunk and holds it for the detector; the
+    next detecting call (or the flush) takes the held samples first: the same beats, and
+    :attr:`detected` holds every conditioned sample exactly once."""
+    x = rec100[1][:int(60 * FS)]  # with the NaN gap
+    ref = BeatPipeline(classifier, FS).run(x, 250)
+    pipe = BeatPipeline(classifier, FS)
+    parts, seen = [], []
+    for k, i in enumerate(range(0, x.size, 250)):
+        detect = k % 4 == 3  # three chunks held, the fourth detects
+        parts.append(pipe.process(x[i:i + 250], detect=detect))
+        assert (pipe.held_samples == 0) if detect else (pipe.held_samples > 0)
+        if len(pipe.detected):
+            seen.append((pipe.detected.sample_index, len(pipe.detected)))
+        assert len(parts[-1]) == 0 or detect
+    parts.append(pipe.flush())
+    seen.append((pipe.detected.sample_index, len(pipe.detected)))
+    got = ClassifiedBeats.concatenate(parts)
+    got = got.select((got.sample_index >= 0) & (got.sample_index < x.size))
+    np.testing.assert_array_equal(got.sample_index, ref.sample_index)
+    np.testing.assert_array_equal(got.label, ref.label)
+    np.testing.assert_array_equal(got.proba, ref.proba)
+    starts = [a for a, _ in seen]
+    assert starts == sorted(starts) and all(a + n == b for (a, n), b in zip(seen, starts[1:]))
+    assert pipe.held_samples == 0
