@@ -154,6 +154,7 @@ class DeviceStream:
         self._in_block = 0  # samples since the last block end (or drain)
         self.lazy_blocks = bool(lazy_blocks)
         self._due_cache: int | None = None  # next_due_index() until the stages' state changes
+        self._detect_cache: int | None = None  # next_detection_index(), likewise
         self._max_hold = max(self.block, int(round(_MAX_HOLD_S * fs_hz)))
         # processing-rate sample counts -> device samples: exact when the rates are equal,
         # else rounded down (a due point found early only costs one call)
@@ -223,7 +224,7 @@ class DeviceStream:
         (exclusive) have been processed -- the earliest of the detector's next possible beat, a
         pending beat's window, the next strip piece, quality window, VF change and ``hr``
         event (the beats' own stages, rhythm and alerts only act on released beats)."""
-        due = min(self.quality.next_window_end, self.next_detection_index())
+        due = min(self.quality.next_window_end, self._detection_due())
         if self._hr_every:
             due = min(due, self._next_hr)
         if self.strip is not None:
@@ -260,6 +261,12 @@ class DeviceStream:
             self._due_cache = self.next_due_index()
         return self._due_cache
 
+    def _detection_due(self) -> int:
+        """:meth:`next_detection_index`, computed once per state (as :meth:`_due`)."""
+        if self._detect_cache is None:
+            self._detect_cache = self.next_detection_index()
+        return self._detect_cache
+
     @property
     def queued_samples(self) -> int:
         """Samples received but not yet processed (waiting for ``pipeline.min_block_ms``)."""
@@ -287,13 +294,13 @@ class DeviceStream:
         events.extend(self.monitor.flush(self.expected))
         if self.rhythm is not None:
             events.extend(self.rhythm.end(self.expected, "end of stream"))
-        self._due_cache = None
+        self._due_cache = self._detect_cache = None
         return events
 
     def restart(self, start_index: int) -> None:
         """Reset every stage; the next sample fed has absolute index ``start_index`` (samples
         still queued are dropped: :meth:`flush` first to keep them)."""
-        self._due_cache = None
+        self._due_cache = self._detect_cache = None
         self._queue, self._queued, self._in_block = [], 0, 0
         self.pipeline.reset()
         self.quality.reset(start_index)
@@ -348,8 +355,8 @@ class DeviceStream:
 
     def _feed_piece(self, x: np.ndarray) -> list[Event]:
         # detection only when a beat, flutter or VF change can come by the piece's end
-        detect = not self.lazy_blocks or self.expected + x.size >= self.next_detection_index()
-        self._due_cache = None
+        detect = not self.lazy_blocks or self.expected + x.size >= self._detection_due()
+        self._due_cache = self._detect_cache = None
         pipe, timer = self.pipeline, self.timer
         events: list[Event] = []
         beats = pipe.process(x, detect=detect)

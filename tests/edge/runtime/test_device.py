@@ -306,6 +306,8 @@ def test_the_cached_due_index_is_always_the_fresh_one(classifier, rec207_flutter
         if ds._due_cache is not None:
             assert ds._due_cache == ds.next_due_index()
             checked += 1
+        if ds._detect_cache is not None:
+            assert ds._detect_cache == ds.next_detection_index()
         return events
 
     ds.process = process
