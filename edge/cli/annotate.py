@@ -118,7 +118,7 @@ def _run_with_vf(pipe, x, step: int):  # noqa: ANN001, ANN202
     from edge.rhythm.ventricular import VentricularConfig, VfDetector, vf_change_episodes
 
     fs_proc = pipe.preprocessor.config.fs_out_hz
-    det = VfDetector(VentricularConfig(fs_hz=fs_proc))
+    det = VfDetector(VentricularConfig(fs_hz=fs_proc), changes_only=True)  # episodes alone
     changes = []
     cpu_s = 0.0
 

@@ -44,11 +44,14 @@ the out-of-fold design windows (CUDB + MIT-BIH DS1) it took CUDB window specific
 the false alarm episodes in DS1 from 1 to 0 (clean), 10 to 7 (NSTDB em 6 dB) and 6 to 4 (ma
 6 dB) (benchmarks/results/ventricular.design.md).
 
-**Deferred scoring** (``VfDetector(defer=True)``, the daemon's): an onset needs ``onset_k``
-shockable windows and an end ``offset_windows`` non-shockable ones, so after a window that is
-not shockable the next one or two cannot change anything; those wait and are scored in one
-batch with the first window that could (:attr:`VfDetector.next_change_end`), which costs
-less per window than scoring each alone. Every change leaves in the same call as without it.
+**Changes only** (``VfDetector(changes_only=True)``, the daemon's and ``annotate``'s): an
+onset needs ``onset_k`` shockable windows and an end ``offset_windows`` non-shockable ones, so
+after a window that is not shockable the next one or two cannot change anything; those wait
+and are scored in one batch with the first window that could
+(:attr:`VfDetector.next_change_end`), which costs less per window than scoring each alone.
+And a window the organised-rhythm veto rules out is never shockable, so the veto is tested
+first and such a window is not scored (unless it could close an episode). Every change
+leaves in the same call, with the same dates, P and evidence, as without it.
 
 Window ends are fixed at ``first sample + window + k x step`` (processing-rate samples), so
 feeding 1, 7 or all samples at a time gives identical windows, probabilities and episodes
@@ -96,7 +99,7 @@ VF_KIND = "vf_window"
 VFL_PEAK_SHARE = 0.5
 
 #: Most windows whose features are computed in one batch (bounds the memory of a long chunk).
-#: Most windows a deferring :class:`VfDetector` lets wait (bounds the samples it holds).
+#: Most windows a ``changes_only`` :class:`VfDetector` lets wait (bounds the samples it holds).
 _MAX_DEFERRED = 16
 _BATCH_WINDOWS = 64
 
@@ -456,20 +459,24 @@ class VfDetector:
     model : a loaded model (default: ``config.model_path`` or the bundled one).
     net : a loaded VF network (:class:`edge.rhythm.vf_net.VfNet`); ``None``: ``config.net_path``
         or the bundled one when ``config.net``; ``False``: the trees alone.
-    defer : score windows only when an episode could change (:attr:`next_change_end`): a
-        window that cannot change an episode waits, unscored, and is scored with the next one
-        that can, in one batch (cheaper per window than one at a time). The changes, their
-        dates, P and evidence, and the call that returns each change, are the same; the
-        windows come out in the call that scores them, not the one that completes them. For
-        callers that use the changes alone (the daemon); ``False``: every window is scored
-        in the call that completes it.
+    changes_only : the caller uses the changes alone (the daemon, ``ecg-edge annotate``), so
+        two savings apply. Windows are scored only when an episode could change
+        (:attr:`next_change_end`): a window that cannot waits and is scored with the next one
+        that can, in one batch (cheaper per window than one at a time); the windows come out
+        in the call that scores them, not the one that completes them. And with the
+        organised-rhythm veto and screening on, every window's veto is tested first and a
+        vetoed window (never shockable) is not scored unless it could close an episode: its
+        ``p`` and features stay NaN and ``organised`` is True whatever its P would have been.
+        The changes, their dates, P and evidence, and the call that returns each change, are
+        the same either way. ``False``: every window is scored, in the call that completes
+        it.
     """
 
     def __init__(self, config: VentricularConfig | None = None,
                  model: TreeModel | None = None, net: VfNet | bool | None = None, *,
-                 defer: bool = False) -> None:
+                 changes_only: bool = False) -> None:
         self.config = config or VentricularConfig()
-        self.defer = bool(defer)
+        self.changes_only = bool(changes_only)
         self.model = model if model is not None else load_vf_model(self.config.model_path)
         if tuple(self.model.feature_names) != VF_FEATURE_NAMES:
             raise ModelError("the VF model was trained on other features than this code "
@@ -510,6 +517,8 @@ class VfDetector:
         self.n_episodes = 0
         self.n_screened = 0  # windows whose costlier features and P were not needed
         self.n_vetoed = 0  # windows with P >= p_shockable the organised-rhythm veto stopped
+        # changes_only: windows vetoed before any feature (scored only to close an episode)
+        self.n_vetoed_unscored = 0
 
     @property
     def in_vf(self) -> bool:
@@ -520,13 +529,13 @@ class VfDetector:
     def next_change_end(self) -> int:
         """Absolute end index (exclusive, processing rate) of the first window that could
         change an episode: :meth:`process` returns no change before samples up to there have
-        been fed (0 before any sample). Without ``defer``, the next window's end (every
+        been fed (0 before any sample). Without ``changes_only``, the next window's end (every
         window is scored as it completes). With it, the episode rule bounds it: an onset
         needs ``onset_k`` shockable windows among the last ``onset_n`` (the windows not yet
         scored each count at most one), an end ``offset_windows`` non-shockable ones in a
         row; at most ``_MAX_DEFERRED`` windows wait."""
         nxt = self.windows.next_window_end
-        if not self.defer or nxt == 0:
+        if not self.changes_only or nxt == 0:
             return nxt
         cfg = self.config
         if self._in_vf:
@@ -612,8 +621,18 @@ class VfDetector:
             org = self._organised(ends, rows, p)
             self._scores.extend((v, float("nan"), o) for v, o in zip(p.tolist(), org.tolist()))
             return feats
-        feats = vf_windows_features(rows, cfg.fs_hz, checked=True, part="screen")
-        hi = self.model.raw_upper(feats, SCREEN_MASK)[:, 0]
+        vetoed = self._vetoed_first(ends, rows)
+        if vetoed is None:
+            feats = vf_windows_features(rows, cfg.fs_hz, checked=True, part="screen")
+            hi = self.model.raw_upper(feats, SCREEN_MASK)[:, 0]
+        else:  # the vetoed windows are never shockable: no features, a bound of P = 0
+            feats = np.full((rows.shape[0], len(VF_FEATURE_NAMES)), np.nan)
+            hi = np.full(rows.shape[0], -np.inf)
+            live = np.flatnonzero(~vetoed)
+            if live.size:
+                feats[live] = vf_windows_features(rows[live], cfg.fs_hz, checked=True,
+                                                  part="screen")
+                hi[live] = self.model.raw_upper(feats[live], SCREEN_MASK)[:, 0]
         # P is the logistic of the score (monotone in floating point too); + 1e-9: the bound
         # and the score add the same leaves in another order (rounding ~1e-13)
         tree_hi = 1.0 / (1.0 + np.exp(-(hi + 1e-9)))
@@ -623,10 +642,12 @@ class VfDetector:
             ask = np.flatnonzero((1.0 - w) * tree_hi + w >= cfg.p_shockable)
             if ask.size:
                 p_net[ask] = self.net.predict(rows[ask], cfg.fs_hz)
-        need = (1.0 - w) * tree_hi + w * np.nan_to_num(p_net, nan=1.0) >= cfg.p_shockable
+        need = (1.0 - w) * tree_hi + w * np.where(np.isnan(p_net), 1.0, p_net) >= cfg.p_shockable
+        if vetoed is not None:
+            need &= ~vetoed
         p = np.full(rows.shape[0], np.nan)
         self._complete(rows, feats, p, np.flatnonzero(need), p_net)
-        org = self._organised(ends, rows, p)
+        org = self._organised(ends, rows, p) if vetoed is None else vetoed
         closing = cfg.offset_windows * self.windows.n_step
         extra: list[int] = []
         for i, (end, needed, pi, o) in enumerate(zip(ends.tolist(), need.tolist(), p.tolist(),
@@ -640,17 +661,40 @@ class VfDetector:
             need[extra] = True
             self._complete(rows, feats, p, np.array(extra), p_net)
         p_max = np.where(need, np.nan, (1.0 - w) / (1.0 + np.exp(-hi))
-                         + w * np.nan_to_num(p_net, nan=1.0))
-        self.n_screened += int(rows.shape[0] - np.count_nonzero(need))
+                         + w * np.where(np.isnan(p_net), 1.0, p_net))
+        if vetoed is not None:
+            p_max[vetoed] = np.nan
+        self.n_screened += int(rows.shape[0] - np.count_nonzero(need | org))
         self._scores.extend(zip(p.tolist(), p_max.tolist(), org.tolist()))
         return feats
+
+    def _vetoed_first(self, ends: np.ndarray, rows: np.ndarray) -> np.ndarray | None:
+        """``changes_only``: the organised-rhythm veto of every window, tested before any
+        feature (forgets the beats no later window can hold); ``None`` when not used."""
+        cfg = self.config
+        if not (self.changes_only and cfg.organised_veto):
+            return None
+        vetoed = np.zeros(len(ends), dtype=bool)
+        if self._beat_index:
+            vetoed = organised_windows(ends, rows, np.array(self._beat_index, dtype=np.int64),
+                                       np.array(self._beat_decided, dtype=np.int64),
+                                       self._beat_lag, cfg)
+            self.n_vetoed_unscored += int(vetoed.sum())
+            self._forget_beats_before(int(ends[-1]) + self.windows.n_step
+                                      - self.windows.n_window)
+        return vetoed
 
     def _complete(self, rows: np.ndarray, feats: np.ndarray, p: np.ndarray,
                   idx: np.ndarray, p_net: np.ndarray) -> None:
         """Fill in the costlier features and P of rows ``idx`` (in place; the network's P,
-        ``p_net``, too where it is still NaN)."""
+        ``p_net``, too where it is still NaN; the screen features too where a vetoed window
+        has none)."""
         if idx.size == 0:
             return
+        bare = idx[np.isnan(feats[idx, 0])]  # std_mv: computed for every window screened
+        if bare.size:
+            feats[bare] = vf_windows_features(rows[bare], self.config.fs_hz, checked=True,
+                                              part="screen")
         rest = vf_windows_features(rows[idx], self.config.fs_hz, checked=True, part="rest")
         feats[idx[:, None], _REST_COLS] = rest[:, _REST_COLS[0]]
         p[idx] = self.model.predict_proba(feats[idx])[:, 1]
@@ -663,13 +707,13 @@ class VfDetector:
     def process(self, chunk: Conditioned) -> VfOutput:
         """Feed one chunk of conditioned samples (consecutive, processing rate)."""
         self.windows.append(chunk)
-        if self.defer and (self.windows.end_index or 0) < self.next_change_end:
+        if self.changes_only and (self.windows.end_index or 0) < self.next_change_end:
             return VfOutput([], [])  # no window before it can change an episode: wait
         return self._score()
 
     def score_waiting(self) -> VfOutput:
-        """Score now the windows that are waiting (``defer``): what :meth:`process` would
-        release for them later (nothing waits without ``defer``)."""
+        """Score now the windows that are waiting (``changes_only``): what :meth:`process` would
+        release for them later (nothing waits without ``changes_only``)."""
         return self._score()
 
     def _score(self) -> VfOutput:
@@ -740,7 +784,7 @@ class VfDetector:
         return None
 
     def end(self) -> list[VfChange]:
-        """End of stream: score the windows still waiting (``defer``; :meth:`score_waiting`
+        """End of stream: score the windows still waiting (``changes_only``; :meth:`score_waiting`
         first to have them), then close an open episode at the last shockable window."""
         changes = self._score().changes if self.windows.n_ready else []
         if not self._in_vf:
@@ -765,7 +809,7 @@ def vf_episodes(x_mv: np.ndarray, fs_in_hz: float, *, config: VentricularConfig 
 
     pre = Preprocessor(PreprocessConfig(fs_in_hz=fs_in_hz))
     cfg = config or VentricularConfig()
-    det = VfDetector(cfg, model)
+    det = VfDetector(cfg, model, changes_only=True)  # the episodes alone
     peaks = RPeakDetector(DetectorConfig(fs_hz=pre.config.fs_out_hz))
     lag = peaks.decision_lag_samples
     x = np.asarray(x_mv, dtype=np.float64)

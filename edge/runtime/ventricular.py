@@ -185,7 +185,7 @@ class DeviceVentricular:
             if cfg.fs_hz != self.fs_proc_hz:
                 from dataclasses import replace  # noqa: PLC0415
                 cfg = replace(cfg, fs_hz=self.fs_proc_hz)
-            detector = VfDetector(cfg, defer=True)  # the daemon uses the changes alone
+            detector = VfDetector(cfg, changes_only=True)  # the daemon uses the changes alone
         self.detector = detector
         self.vt = VtTracker(vt, fs_hz=fs_hz, device_id=device_id)
         self._origin = int(origin)

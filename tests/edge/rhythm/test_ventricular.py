@@ -399,13 +399,36 @@ def test_deferred_scoring_returns_each_change_in_the_same_call(sizes):
     x = np.concatenate([rec.signal_mv[:, 0], synthetic_ecg(30, fs)])  # onset, end, sinus
     plan = [9] * (x.size // 9 + 1) if sizes == "small" else [3, 1, 2000, 7, 4000, 1, 250] * 60
     ref_w, ref_calls, ref_wait, _ = _per_call(x, fs, plan)
-    w, calls, waiting, det = _per_call(x, fs, plan, defer=True)
+    w, calls, waiting, det = _per_call(x, fs, plan, changes_only=True)
     assert calls == ref_calls
     assert "'onset'" in "".join(calls) and "'end'" in "".join(calls)
     assert [a.end_index for a in w] == [a.end_index for a in ref_w]
     np.testing.assert_array_equal([a.p for a in w], [a.p for a in ref_w])
     assert max(ref_wait) == 0 and max(waiting) >= 2  # windows did wait, and no longer
     assert max(waiting) <= 16  # than the bound
+    assert det.n_vetoed_unscored > 10  # the sinus windows: vetoed before any feature
+
+
+@pytest.mark.parametrize("p_shockable", [0.001, 0.65])
+def test_windows_vetoed_first_are_not_scored_and_change_no_episode(p_shockable):
+    """``changes_only``: every window's organised-rhythm veto is tested before its features;
+    a vetoed window is not scored (NaN P and features, ``organised``), and the episodes --
+    with a threshold so low that nearly every window would be shockable without the veto --
+    leave in the same calls with the same dates, P and evidence."""
+    fs = 250.0
+    x = np.concatenate([synthetic_ecg(30, fs), synthetic_vf(20, fs), synthetic_ecg(30, fs)])
+    cfg = VentricularConfig(p_shockable=p_shockable)
+    plan = [3, 1, 2000, 7, 4000, 1, 250] * 60
+    ref_w, ref_calls, _, ref = _per_call(x, fs, plan, config=cfg)
+    w, calls, _, det = _per_call(x, fs, plan, config=cfg, changes_only=True)
+    assert calls == ref_calls and "'onset'" in "".join(calls)
+    assert [a.end_index for a in w] == [a.end_index for a in ref_w]
+    unscored = [a for a in w if a.organised and np.isnan(a.p)]
+    # (a vetoed window that closes an episode is scored all the same)
+    assert len(unscored) > 20 and 0 <= det.n_vetoed_unscored - len(unscored) <= 2
+    assert all(np.isnan(a.features).all() for a in unscored)
+    if p_shockable < 0.01:  # without changes_only these were scored, shockable and vetoed
+        assert ref.n_vetoed >= len(unscored) - 2
 
 
 def test_deferred_windows_are_scored_at_the_end_of_the_stream():
@@ -413,20 +436,20 @@ def test_deferred_windows_are_scored_at_the_end_of_the_stream():
     when the windows after it were still waiting."""
     rec = read_record(EXCERPT)
     x, fs = rec.signal_mv[:, 0], rec.fs_hz
-    for defer in (False, True):
+    for changes_only in (False, True):
         pre = Preprocessor(PreprocessConfig(fs_in_hz=fs))
-        det = VfDetector(defer=defer)
+        det = VfDetector(changes_only=changes_only)
         changes = []
         for i in range(0, x.size, 100):
             changes += det.process(pre.process(x[i:i + 100])).changes
         changes += det.end()
-        if not defer:
+        if not changes_only:
             ref = repr(changes)
     assert repr(changes) == ref and changes[-1].state == "end"
 
 
 def test_next_change_end_follows_the_episode_rule():
-    det = VfDetector(VentricularConfig(onset_k=3, onset_n=4, offset_windows=5), defer=True)
+    det = VfDetector(VentricularConfig(onset_k=3, onset_n=4, offset_windows=5), changes_only=True)
     assert det.next_change_end == 0  # nothing fed
     fs = det.config.fs_hz
     det.process(Preprocessor(PreprocessConfig(fs_in_hz=fs)).process(synthetic_ecg(2, fs)))
@@ -438,4 +461,4 @@ def test_next_change_end_follows_the_episode_rule():
     assert det.next_change_end == first  # (T, F, T): the next one can
     det._in_vf, det._below = True, 3
     assert det.next_change_end == first + step  # two more below end it
-    assert VfDetector(defer=False).next_change_end == 0
+    assert VfDetector(changes_only=False).next_change_end == 0
