@@ -584,18 +584,23 @@ class VfDetector:
         """The organised-rhythm veto of the windows with P >= ``p_shockable`` (False for the
         others); forgets beats no later window can hold."""
         cfg = self.config
-        org = np.zeros(len(ends), dtype=bool)
-        if cfg.organised_veto and self._beat_index:
-            idx = np.flatnonzero(p >= cfg.p_shockable)
-            if idx.size:
-                org[idx] = organised_windows(ends[idx], rows[idx],
-                                             np.array(self._beat_index, dtype=np.int64),
-                                             np.array(self._beat_decided, dtype=np.int64),
-                                             self._beat_lag, cfg)
-                self.n_vetoed += int(org.sum())
-            self._forget_beats_before(int(ends[-1]) + self.windows.n_step
-                                      - self.windows.n_window)
+        if not (cfg.organised_veto and self._beat_index):
+            return np.zeros(len(ends), dtype=bool)
+        org = self._veto(ends, rows, np.flatnonzero(p >= cfg.p_shockable))
+        self.n_vetoed += int(org.sum())
         return org
+
+    def _veto(self, ends: np.ndarray, rows: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        """The organised-rhythm test of windows ``idx`` (False for the others; beats fed),
+        then forget the beats no later window can hold."""
+        out = np.zeros(len(ends), dtype=bool)
+        if idx.size:
+            out[idx] = organised_windows(ends[idx], rows[idx],
+                                         np.array(self._beat_index, dtype=np.int64),
+                                         np.array(self._beat_decided, dtype=np.int64),
+                                         self._beat_lag, self.config)
+        self._forget_beats_before(int(ends[-1]) + self.windows.n_step - self.windows.n_window)
+        return out
 
     def _window_features(self, ends: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Features and P(shockable) of analysable windows (stream order; :class:`VfWindows`
@@ -676,12 +681,8 @@ class VfDetector:
             return None
         vetoed = np.zeros(len(ends), dtype=bool)
         if self._beat_index:
-            vetoed = organised_windows(ends, rows, np.array(self._beat_index, dtype=np.int64),
-                                       np.array(self._beat_decided, dtype=np.int64),
-                                       self._beat_lag, cfg)
+            vetoed = self._veto(ends, rows, np.arange(len(ends)))
             self.n_vetoed_unscored += int(vetoed.sum())
-            self._forget_beats_before(int(ends[-1]) + self.windows.n_step
-                                      - self.windows.n_window)
         return vetoed
 
     def _complete(self, rows: np.ndarray, feats: np.ndarray, p: np.ndarray,
