@@ -222,28 +222,48 @@ class _EnergyChannel:
 
     def reset(self) -> None:
         self._filter.set_state(None)
-        self.deriv_hist = np.zeros(4)
-        self.abs_hist = np.zeros(self.n_hist)
+        self._work(0, np.zeros(4), np.zeros(self.n_hist))
+
+    def _work(self, n: int, deriv_hist: np.ndarray, abs_hist: np.ndarray) -> None:
+        """Work arrays for chunks of ``n`` samples, the histories at their fronts: ``ext``
+        (band-passed, after the last 4), ``ext2`` (|derivative|, after the last ``n_hist``)
+        and the views the derivative and averages read and write, sliced once per chunk size
+        (a stream's chunks are mostly of one size)."""
+        h = self.n_hist
+        self._n_work = n
+        self._ext = ext = np.empty(4 + n)
+        self._ext2 = ext2 = np.empty(h + n)
+        ext[:4] = deriv_hist
+        ext2[:h] = abs_hist
+        self._d = np.empty(n)
+        self._t = np.empty(n)
+        self._views = (ext[4:], ext[3:-1], ext[1:-3], ext[:-4], ext[-4:], ext[:4], ext2[h:],
+                       ext2[h - (self.n_avg - 1):],
+                       ext2[h - (self.box2.size - 1):] if self.box2 is not None else None,
+                       ext2[n:], ext2[:h])
 
     def process(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """(band-passed signal, averaged |derivative|, second average or None) of one chunk."""
         bp = self._filter(x)
-        ext = np.concatenate((self.deriv_hist, bp))
+        if bp.size != self._n_work:
+            self._work(bp.size, self._ext[:4].copy(), self._ext2[:self.n_hist].copy())
+        now, prev1, prev3, prev4, tail, head, absd, avg, avg2, tail2, head2 = self._views
+        d, t = self._d, self._t
+        now[...] = bp
         # (2 x[n] + x[n-1] - x[n-3] - 2 x[n-4]) / 8, operation by operation in that order
-        d = np.multiply(ext[4:], 2.0)
-        d += ext[3:-1]
-        d -= ext[1:-3]
-        d -= 2.0 * ext[:-4]
+        np.multiply(now, 2.0, out=d)
+        d += prev1
+        d -= prev3
+        np.multiply(prev4, 2.0, out=t)
+        d -= t
         d /= 8.0
-        self.deriv_hist = ext[-4:]
-        ext2 = np.concatenate((self.abs_hist, np.abs(d, out=d)))
-        feat = np.convolve(ext2[self.n_hist - (self.n_avg - 1):], self.box, mode="valid")
-        feat2 = None
-        if self.box2 is not None:
-            feat2 = np.convolve(ext2[self.n_hist - (self.box2.size - 1):], self.box2,
-                                mode="valid")
+        head[...] = tail
+        np.abs(d, out=absd)
+        # np.convolve's arithmetic: the box is symmetric, so it is its own reverse
+        feat = np.correlate(avg, self.box, "valid")
+        feat2 = np.correlate(avg2, self.box2, "valid") if avg2 is not None else None
         if self.n_hist:
-            self.abs_hist = ext2[-self.n_hist:]
+            head2[...] = tail2
         return bp, feat, feat2
 
 
