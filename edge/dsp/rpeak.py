@@ -83,7 +83,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edge.dsp import scisig as signal
-from edge.dsp.buffer import SampleBuffer
+from edge.dsp.buffer import SampleRows
 from edge.dsp.kernels import SosStream
 from edge.dsp.medians import median, median_of
 from edge.dsp.preprocess import PROCESSING_FS_HZ, Conditioned
@@ -92,6 +92,10 @@ from edge.errors import ConfigError, SignalError
 __all__ = ["DetectorConfig", "RPeakDetector"]
 
 logger = logging.getLogger(__name__)
+
+# Rows of the detector's sample buffer: conditioned signal, band-passed, integrated energy,
+# integrated high-band energy, QRS-band |derivative| over vf_integration_ms (flutter test).
+_SIG, _BP, _FEAT, _HF, _ENV = range(5)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -319,11 +323,7 @@ class RPeakDetector:
         self._qrs_channel.reset()
         self._hf_channel.reset()
         self._n = 0  # conditioned samples consumed
-        self._sig = SampleBuffer()  # conditioned signal
-        self._bp = SampleBuffer()  # band-passed
-        self._feat = SampleBuffer()  # integrated energy
-        self._hf = SampleBuffer()  # integrated high-band energy
-        self._env = SampleBuffer()  # QRS-band |derivative| over vf_integration_ms (flutter test)
+        self._buf = SampleRows(5)  # rows _SIG, _BP, _FEAT, _HF, _ENV
         self._hf_hist: deque[float] = deque(maxlen=8)  # accepted beats' hf ratios
         self._invalid_until = -1  # last index (inclusive) touched by invalid input + settle
         self._invalid_runs: deque[tuple[int, int]] = deque()  # [a, b] invalid, incl. settle
@@ -384,11 +384,7 @@ class RPeakDetector:
             valid = valid & ~bad
         start = self._n
         bp, feat, env = self._qrs_channel.process(x)
-        self._sig.append(x)
-        self._bp.append(bp)
-        self._feat.append(feat)
-        self._env.append(env)
-        self._hf.append(self._hf_channel.process(x)[1])
+        self._buf.append((x, bp, feat, self._hf_channel.process(x)[1], env))
         self._n += x.size
         if not valid.all():
             inv = np.flatnonzero(~valid)
@@ -562,8 +558,8 @@ class RPeakDetector:
         last_testable = self._n - 1 - self.n_found
         if last_testable < self._scan:
             return
-        lo = max(self._scan - n_dom, self._feat.start)
-        seg = self._feat.get(lo, last_testable + n_dom + 1)
+        lo = max(self._scan - n_dom, self._buf.start)
+        seg = self._buf.get(_FEAT, lo, last_testable + n_dom + 1)
         offset = lo
         i0 = self._scan - offset
         i1 = last_testable - offset + 1
@@ -600,26 +596,27 @@ class RPeakDetector:
 
     def _add_candidate(self, f: int, height: float) -> None:
         r_lo = f - self.n_int - self.n_rsearch // 2
-        bp = self._bp.get(r_lo, f + 1)
+        buf = self._buf
+        bp = buf.get(_BP, r_lo, f + 1)
         if bp.size == 0:
             return
         k = int(np.abs(bp).argmax())
-        r_bp = max(r_lo, self._bp.start) + k
-        sig = self._sig.get(r_bp - self.n_rsearch // 2, r_bp + self.n_rsearch // 2 + 1)
-        s0 = max(r_bp - self.n_rsearch // 2, self._sig.start)
+        r_bp = max(r_lo, buf.start) + k
+        sig = buf.get(_SIG, r_bp - self.n_rsearch // 2, r_bp + self.n_rsearch // 2 + 1)
+        s0 = max(r_bp - self.n_rsearch // 2, buf.start)
         if sig.size:
-            base = float(median(self._sig.get(r_bp - self.n_int, r_bp + self.n_int), 0))
+            base = float(median(buf.get(_SIG, r_bp - self.n_int, r_bp + self.n_int), 0))
             r = s0 + int(np.abs(sig - base).argmax())
         else:
             r = r_bp
         slope = float(np.abs(bp[1:] - bp[:-1]).max()) if bp.size > 1 else 0.0
         valid = not self._is_invalid(r - self.n_int, f)
-        hf = self._hf.get(f - self.n_int, f + 1)
+        hf = buf.get(_HF, f - self.n_int, f + 1)
         hf_ratio = float(hf.max()) / height if hf.size else 0.0
         cand = _Cand(f, height, r, slope, valid, hf_ratio)
         fast = self.config.fast_beats > 0
         if fast:
-            cand.shape = self._bp.get(r - self.n_shape, r + self.n_shape + 1).copy()
+            cand.shape = buf.get(_BP, r - self.n_shape, r + self.n_shape + 1).copy()
         # Pre-blank: of two candidates closer than preblank, keep the larger. With the
         # fast-rhythm mode on, the blanked one still goes to the decision queue (in time order)
         # flagged ``blanked``: it is evidence of a fast rhythm and, once one is shown, a beat.
@@ -702,7 +699,7 @@ class RPeakDetector:
 
     def _try_learn(self, t: int) -> None:
         """Initial learning at time ``t``, or postponement when the window is unusable."""
-        seg = self._feat.get(t - self.n_learn, t + 1)
+        seg = self._buf.get(_FEAT, t - self.n_learn, t + 1)
         if self._is_invalid(t - self.n_learn, t) or seg.size == 0 or not seg.max() > 0:
             self._learn_start = t  # try again on the next window; older candidates are moot
             while self._queue and self._queue[0].feat_index < t:
@@ -712,7 +709,7 @@ class RPeakDetector:
 
     def _learn(self, t: int) -> None:
         """Initialise levels from the ``learn_s`` of feature signal ending at ``t``."""
-        seg = self._feat.get(t - self.n_learn, t + 1)
+        seg = self._buf.get(_FEAT, t - self.n_learn, t + 1)
         half_s = max(1, int(self.config.fs_hz * 0.5))
         levels = [float(seg[i:i + half_s].max()) for i in range(0, seg.size - half_s + 1, half_s)]
         self._qrs_levels.clear()
@@ -942,7 +939,7 @@ class RPeakDetector:
             self._update_fast(c)
         # Ventricular flutter/fibrillation: the QRS-energy feature never returns to baseline.
         # After vf_beats such beats in a row, "beats" are flutter waves: not emitted.
-        seg = self._env.get(c.feat_index - self.n_vf_window, c.feat_index + 1)
+        seg = self._buf.get(_ENV, c.feat_index - self.n_vf_window, c.feat_index + 1)
         peak = float(seg.max()) if seg.size else 0.0
         floor = float(np.partition(seg, seg.size // 10)[seg.size // 10]) if seg.size else 0.0
         was = self.in_flutter
@@ -959,8 +956,7 @@ class RPeakDetector:
         history = max(self.n_learn, self.n_vf_window + 1)
         keep_from = self._n - (self.n_lookahead + self.n_int + self.n_rsearch + history
                                + self.n_max_sb + 64)
-        for buf in (self._sig, self._bp, self._feat, self._hf, self._env):
-            buf.trim_before(keep_from)
+        self._buf.trim_before(keep_from)
         while self._invalid_runs and self._invalid_runs[0][1] < keep_from - self.n_max_sb:
             self._invalid_runs.popleft()
 
