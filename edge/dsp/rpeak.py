@@ -96,6 +96,8 @@ logger = logging.getLogger(__name__)
 # Rows of the detector's sample buffer: conditioned signal, band-passed, integrated energy,
 # integrated high-band energy, QRS-band |derivative| over vf_integration_ms (flutter test).
 _SIG, _BP, _FEAT, _HF, _ENV = range(5)
+# Candidate scans of at most this many feature samples (short chunks) run in plain Python.
+_PY_SCAN = 64
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -569,6 +571,18 @@ class RPeakDetector:
         # (samples outside the buffer do not count). Only a positive local maximum can
         # dominate, so those few are tested one by one.
         if i0 >= 1 and i1 < seg.size:  # both neighbours inside the buffer (the usual case)
+            if i1 - i0 <= _PY_SCAN:
+                # a short chunk: the same comparisons on Python floats cost less than numpy's
+                # calls on a few dozen samples
+                v = seg.tolist()
+                for i in range(i0, i1):
+                    h = v[i]
+                    if (h > v[i - 1] and h >= v[i + 1] and h > 0
+                            and h > max(v[max(0, i - n_dom):i])
+                            and h >= max(v[i + 1:i + n_dom + 1])):
+                        self._add_candidate(i + offset, h)
+                self._scan = last_testable + 1
+                return
             ext, j = seg, i0
         else:
             ext, j = np.concatenate(([-np.inf], seg, [-np.inf])), i0 + 1
