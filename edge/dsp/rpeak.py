@@ -336,6 +336,7 @@ class RPeakDetector:
         self._qrs_levels: deque[float] = deque(maxlen=8)
         self._noise_levels: deque[float] = deque(maxlen=8)
         self._rr: deque[int] = deque(maxlen=8)
+        self._rr_sum = 0  # sum(self._rr)
         self._learned = False
         self._learn_start = 0
         self._quiet_since = 0
@@ -363,6 +364,8 @@ class RPeakDetector:
         self._t_event = 0  # signal time of the latest event decided (see decided_at)
         self._decided: list[int] = []
         self.decided_at = np.zeros(0, dtype=np.int64)
+        self._levels_changed()
+        self._state_changed()
 
     # ------------------------------------------------------------------ public
     def process(self, chunk: Conditioned) -> np.ndarray:
@@ -442,7 +445,7 @@ class RPeakDetector:
         if not self._learned:
             t = min(t, self._learn_start + self.n_learn)
         else:
-            deadline = self._searchback_deadline()
+            deadline = self._sb_deadline
             if deadline is not None:
                 t = min(t, deadline)
             t = min(t, self._quiet_since + self.n_relearn_wait)
@@ -464,28 +467,29 @@ class RPeakDetector:
         and flutter changes, in the same call, as one feeding every chunk at once."""
         if not self._learned:
             return self.next_decision_samples
-        deadline = self._searchback_deadline()
+        deadline = self._sb_deadline
         t_other = self._quiet_since + self.n_relearn_wait
         if deadline is not None:
             t_other = min(t_other, deadline)
-        noise = self._noise_levels.copy()  # the noise levels as the walk's decisions leave them
-        q = median_of(self._qrs_levels)
+        noise = None  # the noise levels as the walk's decisions leave them (copied once changed)
+        q, nz = self._qrs_median, self._noise_median
         t = None
         for c in self._queue:
             if c.feat_index > t_other:
                 break  # a search-back (a beat) or re-learning (new levels) comes first
-            nz = median_of(noise)
             thr = nz + self.config.threshold_fraction * (q - nz)
             if not self._never_a_beat(c, thr):
                 t = c.feat_index
                 break
             if c.valid and not (c.blanked and not self.in_fast_rhythm) and not (
                     self._last_r is not None and c.r_index - self._last_r < self.n_refractory):
+                if noise is None:
+                    noise = self._noise_levels.copy()
                 noise.append(c.height)  # decided as noise (at or below the threshold)
+                nz = median_of(noise)
         else:
             p = self._pending
             if p is not None and p.feat_index <= t_other:
-                nz = median_of(noise)
                 thr = nz + self.config.threshold_fraction * (q - nz)
                 t = (p.feat_index if not self._never_a_beat(p, thr)
                      else (self._pending_rivals[0].feat_index if self._pending_rivals
@@ -654,10 +658,24 @@ class RPeakDetector:
         self._pending = cand
 
     # ------------------------------------------------------------------ decisions
-    def _threshold(self) -> float:
-        q = median_of(self._qrs_levels)
-        nz = median_of(self._noise_levels)
-        return nz + self.config.threshold_fraction * (q - nz)
+    def _levels_changed(self) -> None:
+        """Cache what the QRS and noise levels give (they change only when one is learnt):
+        their medians and the threshold between them."""
+        self._qrs_median = q = median_of(self._qrs_levels)
+        self._noise_median = nz = median_of(self._noise_levels)
+        self._threshold = nz + self.config.threshold_fraction * (q - nz)
+
+    def _state_changed(self) -> None:
+        """Cache the search-back deadline (None: none pending), after a beat, a search-back
+        or a (re)learning: the last beat's feature index + ``searchback_factor`` x the mean RR
+        (at most ``max_searchback_s``), once per beat."""
+        if (self._last_r is None or len(self._rr) < 1
+                or self._searched_after == self._last_beat_feat):
+            self._sb_deadline = None
+            return
+        rr = self._rr_sum / len(self._rr)
+        wait = min(int(self.config.searchback_factor * rr), self.n_max_sb)
+        self._sb_deadline = self._last_beat_feat + wait
 
     def _time_now(self) -> int:
         """Feature index up to which candidates are final."""
@@ -687,7 +705,7 @@ class RPeakDetector:
                 continue
             cand = self._queue[0] if self._queue else None
             t_cand = cand.feat_index if cand is not None else inf
-            deadline = self._searchback_deadline()
+            deadline = self._sb_deadline
             t_sb = deadline if deadline is not None else inf
             t_relearn = self._quiet_since + self.n_relearn_wait
             t_next = min(t_cand, t_sb, t_relearn)
@@ -731,26 +749,19 @@ class RPeakDetector:
         if levels:
             self._qrs_levels.extend(levels)
             self._noise_levels.append(0.25 * float(median(seg, 0)))
+        self._levels_changed()
         self._learned = True
         self._learn_start = t
         self._last_beat_feat = t
         self._quiet_since = t
-
-    def _searchback_deadline(self) -> int | None:
-        if self._last_r is None or len(self._rr) < 1:
-            return None
-        if self._searched_after == self._last_beat_feat:
-            return None
-        rr = sum(self._rr) / len(self._rr)
-        wait = min(int(self.config.searchback_factor * rr), self.n_max_sb)
-        return self._last_beat_feat + wait
+        self._state_changed()
 
     def _noise_ratio(self) -> float:
-        q = median_of(self._qrs_levels)
-        return median_of(self._noise_levels) / q if q > 0 else 0.0
+        q = self._qrs_median
+        return self._noise_median / q if q > 0 else 0.0
 
     def _searchback(self, deadline: int, out: list[int]) -> None:
-        thr2 = self.config.searchback_fraction * self._threshold()
+        thr2 = self.config.searchback_fraction * self._threshold
         best: _Cand | None = None
         for c in self._gap_noise:
             if c.feat_index > deadline or not c.valid:
@@ -760,6 +771,7 @@ class RPeakDetector:
             if c.height > thr2 and (best is None or c.height > best.height):
                 best = c
         self._searched_after = self._last_beat_feat
+        self._state_changed()
         if best is not None:
             self.n_searchback += 1
             # Candidates after the chosen one stay available for the next search.
@@ -775,11 +787,11 @@ class RPeakDetector:
             return
         if self._last_r is not None and c.r_index - self._last_r < self.n_refractory:
             return
-        thr = self._threshold()
+        thr = self._threshold
         if c.height > thr and self.config.conflict_fraction and self._rr:
             # Two candidates closer than a fraction of the mean RR: at most one is a beat.
             win = min(self.n_max_conflict, int(self.config.conflict_fraction
-                                               * sum(self._rr) / len(self._rr)))
+                                               * self._rr_sum / len(self._rr)))
             ratio = self.config.conflict_ratio
             if self._last_r is not None and c.r_index - self._last_r < win \
                     and c.height * ratio < self._last_height:
@@ -806,7 +818,7 @@ class RPeakDetector:
                 return
             cfg = self.config
             if (self._noise_ratio() > cfg.noisy_level_ratio
-                    and c.height < cfg.noisy_height_ratio * median_of(self._qrs_levels)
+                    and c.height < cfg.noisy_height_ratio * self._qrs_median
                     and self._hf_hist and c.hf < cfg.noisy_hf_ratio * median_of(self._hf_hist)):
                 # Noisy context, modest height and too little high-band energy: a motion
                 # artefact. Not learnt as a noise level (that would feed back into the
@@ -834,7 +846,7 @@ class RPeakDetector:
         if not self.in_fast_rhythm and (len(self._rr) < self._rr.maxlen
                                         or max(self._rr) >= self.n_twave_fast_rr):
             return self.n_twave
-        return min(self.n_twave, int(f * sum(self._rr) / len(self._rr)))
+        return min(self.n_twave, int(f * self._rr_sum / len(self._rr)))
 
     def _similar(self, a: _Cand, b: _Cand) -> bool:
         """Two candidates alike enough to be beats of one rhythm: heights and QRS slopes
@@ -856,7 +868,7 @@ class RPeakDetector:
     def _alike_to_last(self, c: _Cand) -> bool:
         last = self._last_beat
         return (c.valid and last is not None and c.r_index - last.r_index >= self.n_refractory
-                and c.height > self.config.searchback_fraction * self._threshold()
+                and c.height > self.config.searchback_fraction * self._threshold
                 and self._similar(c, last))
 
     def _rival(self, c: _Cand, out: list[int]) -> None:
@@ -929,6 +941,7 @@ class RPeakDetector:
 
     def _noise(self, c: _Cand) -> None:
         self._noise_levels.append(c.height)
+        self._levels_changed()
         self._gap_noise.append(c)
 
     def _accept(self, c: _Cand, out: list[int], *, searchback: bool) -> None:
@@ -936,16 +949,19 @@ class RPeakDetector:
             rr = c.r_index - self._last_r
             if self.n_refractory <= rr <= int(3.0 * self.config.fs_hz):
                 self._rr.append(rr)
+                self._rr_sum = sum(self._rr)
         # One beat may raise the QRS level by at most qrs_level_cap x the running median, so a
         # burst of noise cannot lift the threshold above the real beats for long.
         level = c.height
-        if len(self._qrs_levels) >= 4 and median_of(self._qrs_levels) > 0:
-            level = min(level, self.config.qrs_level_cap * median_of(self._qrs_levels))
+        if len(self._qrs_levels) >= 4 and self._qrs_median > 0:
+            level = min(level, self.config.qrs_level_cap * self._qrs_median)
         self._qrs_levels.append(level)
+        self._levels_changed()
         self._last_r = c.r_index
         self._last_height = c.height
         self._last_slope = c.slope
         self._last_beat_feat = c.feat_index
+        self._state_changed()
         self._quiet_since = c.feat_index
         self._gap_noise = []
         self._hf_hist.append(c.hf)
