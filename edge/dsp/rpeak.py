@@ -208,54 +208,58 @@ class _Cand:
     shape: np.ndarray | None = None  # band-passed signal around the R peak (fast mode only)
 
 
-class _EnergyChannel:
-    """Band-pass -> 5-point derivative -> absolute value -> moving average, streaming; with
-    ``n_avg2``, a second moving average of the same |derivative| (a shorter envelope).
+class _EnergyChannels:
+    """Band-pass -> 5-point derivative -> absolute value -> moving averages, streaming, for
+    several bands at once (the QRS-energy band and the noise gate's high band): band ``k`` is
+    filtered on its own, the derivative and absolute value of all bands are taken in one pass
+    over their stacked rows (element by element, so each row holds what it alone would), and
+    ``averages`` lists the (band, samples) of each moving average.
 
     The moving averages are a direct sum per output (not a running cumsum), so the features are
     bit-identical however the stream is chunked.
     """
 
-    def __init__(self, low_hz: float, high_hz: float, fs_hz: float, n_avg: int,
-                 n_avg2: int | None = None) -> None:
-        self.sos = signal.butter(2, [low_hz, high_hz], btype="bandpass", fs=fs_hz, output="sos")
-        self._filter = SosStream(self.sos)
-        self.n_avg = n_avg
-        self.box = np.full(n_avg, 1.0 / n_avg)
-        self.box2 = np.full(n_avg2, 1.0 / n_avg2) if n_avg2 else None
-        self.n_hist = max(n_avg, n_avg2 or 1) - 1
+    def __init__(self, bands: list[tuple[float, float]], fs_hz: float,
+                 averages: list[tuple[int, int]]) -> None:
+        self._filters = [SosStream(signal.butter(2, [low, high], btype="bandpass", fs=fs_hz,
+                                                 output="sos")) for low, high in bands]
+        self.averages = averages
+        self.boxes = [np.full(n, 1.0 / n) for _, n in averages]
+        self.n_hist = max(n for _, n in averages) - 1
         self.reset()
 
     def reset(self) -> None:
-        self._filter.set_state(None)
-        self._work(0, np.zeros(4), np.zeros(self.n_hist))
+        for f in self._filters:
+            f.set_state(None)
+        k = len(self._filters)
+        self._work(0, np.zeros((k, 4)), np.zeros((k, self.n_hist)))
 
     def _work(self, n: int, deriv_hist: np.ndarray, abs_hist: np.ndarray) -> None:
         """Work arrays for chunks of ``n`` samples, the histories at their fronts: ``ext``
         (band-passed, after the last 4), ``ext2`` (|derivative|, after the last ``n_hist``)
         and the views the derivative and averages read and write, sliced once per chunk size
         (a stream's chunks are mostly of one size)."""
-        h = self.n_hist
+        h, k = self.n_hist, len(self._filters)
         self._n_work = n
-        self._ext = ext = np.empty(4 + n)
-        self._ext2 = ext2 = np.empty(h + n)
-        ext[:4] = deriv_hist
-        ext2[:h] = abs_hist
-        self._d = np.empty(n)
-        self._t = np.empty(n)
-        self._views = (ext[4:], ext[3:-1], ext[1:-3], ext[:-4], ext[-4:], ext[:4], ext2[h:],
-                       ext2[h - (self.n_avg - 1):],
-                       ext2[h - (self.box2.size - 1):] if self.box2 is not None else None,
-                       ext2[n:], ext2[:h])
+        self._ext = ext = np.empty((k, 4 + n))
+        self._ext2 = ext2 = np.empty((k, h + n))
+        ext[:, :4] = deriv_hist
+        ext2[:, :h] = abs_hist
+        self._d = np.empty((k, n))
+        self._t = np.empty((k, n))
+        self._views = (ext[:, 4:], ext[:, 3:-1], ext[:, 1:-3], ext[:, :-4], ext[:, -4:],
+                       ext[:, :4], ext2[:, h:], ext2[:, n:], ext2[:, :h])
+        self._avg_views = [ext2[band, h - (m - 1):] for band, m in self.averages]
 
-    def process(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        """(band-passed signal, averaged |derivative|, second average or None) of one chunk."""
-        bp = self._filter(x)
-        if bp.size != self._n_work:
-            self._work(bp.size, self._ext[:4].copy(), self._ext2[:self.n_hist].copy())
-        now, prev1, prev3, prev4, tail, head, absd, avg, avg2, tail2, head2 = self._views
+    def process(self, x: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """(band-passed signal of each band, each moving average) of one chunk."""
+        bps = [f(x) for f in self._filters]
+        if x.size != self._n_work:
+            self._work(x.size, self._ext[:, :4].copy(), self._ext2[:, :self.n_hist].copy())
+        now, prev1, prev3, prev4, tail, head, absd, tail2, head2 = self._views
         d, t = self._d, self._t
-        now[...] = bp
+        for k, bp in enumerate(bps):
+            now[k] = bp
         # (2 x[n] + x[n-1] - x[n-3] - 2 x[n-4]) / 8, operation by operation in that order
         np.multiply(now, 2.0, out=d)
         d += prev1
@@ -266,11 +270,10 @@ class _EnergyChannel:
         head[...] = tail
         np.abs(d, out=absd)
         # np.convolve's arithmetic: the box is symmetric, so it is its own reverse
-        feat = np.correlate(avg, self.box, "valid")
-        feat2 = np.correlate(avg2, self.box2, "valid") if avg2 is not None else None
+        feats = [np.correlate(v, box, "valid") for v, box in zip(self._avg_views, self.boxes)]
         if self.n_hist:
             head2[...] = tail2
-        return bp, feat, feat2
+        return bps, feats
 
 
 class RPeakDetector:
@@ -284,10 +287,9 @@ class RPeakDetector:
         self.n_hf_int = max(1, int(round(cfg.hf_integration_ms * ms)))
         # The QRS-energy feature, and the high-band channel of the noise gate.
         self.n_vf_int = max(1, int(round(cfg.vf_integration_ms * ms)))
-        self._qrs_channel = _EnergyChannel(cfg.band_low_hz, cfg.band_high_hz, fs, self.n_int,
-                                           self.n_vf_int)
-        self._hf_channel = _EnergyChannel(cfg.hf_band_low_hz, cfg.hf_band_high_hz, fs,
-                                          self.n_hf_int)
+        self._channels = _EnergyChannels(
+            [(cfg.band_low_hz, cfg.band_high_hz), (cfg.hf_band_low_hz, cfg.hf_band_high_hz)], fs,
+            [(0, self.n_int), (0, self.n_vf_int), (1, self.n_hf_int)])
         self.n_dom = max(1, int(round(cfg.dominance_ms * ms)))
         self.n_preblank = int(round(cfg.preblank_ms * ms))
         self.n_refractory = int(round(cfg.refractory_ms * ms))
@@ -322,8 +324,7 @@ class RPeakDetector:
 
     def reset(self) -> None:
         """Forget the stream (thresholds re-learn)."""
-        self._qrs_channel.reset()
-        self._hf_channel.reset()
+        self._channels.reset()
         self._n = 0  # conditioned samples consumed
         self._buf = SampleRows(5)  # rows _SIG, _BP, _FEAT, _HF, _ENV
         self._hf_hist: deque[float] = deque(maxlen=8)  # accepted beats' hf ratios
@@ -388,8 +389,8 @@ class RPeakDetector:
             x = np.where(bad, 0.0, x)
             valid = valid & ~bad
         start = self._n
-        bp, feat, env = self._qrs_channel.process(x)
-        self._buf.append((x, bp, feat, self._hf_channel.process(x)[1], env))
+        (bp, _), (feat, env, hf) = self._channels.process(x)
+        self._buf.append((x, bp, feat, hf, env))
         self._n += x.size
         if not valid.all():
             inv = np.flatnonzero(~valid)
