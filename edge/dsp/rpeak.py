@@ -85,7 +85,7 @@ import numpy as np
 from edge.dsp import scisig as signal
 from edge.dsp.buffer import SampleRows
 from edge.dsp.kernels import SosStream
-from edge.dsp.medians import median, median_of
+from edge.dsp.medians import median_1d, median_of
 from edge.dsp.preprocess import PROCESSING_FS_HZ, Conditioned
 from edge.errors import ConfigError, SignalError
 
@@ -206,6 +206,15 @@ class _Cand:
     hf: float = 0.0  # high-band energy / QRS-energy feature height
     blanked: bool = False  # dropped by the pre-blank (kept only as fast-rhythm evidence)
     shape: np.ndarray | None = None  # band-passed signal around the R peak (fast mode only)
+    centred: tuple[np.ndarray, float] | None = None  # shape less its mean, its dot with itself
+
+
+def _centred(c: _Cand) -> tuple[np.ndarray, float]:
+    """``c``'s shape less its mean and the dot of that with itself, computed once."""
+    if c.centred is None:
+        x = c.shape - np.add.reduce(c.shape) / c.shape.size  # ndarray.mean's arithmetic
+        c.centred = x, np.dot(x, x)
+    return c.centred
 
 
 class _EnergyChannels:
@@ -624,7 +633,7 @@ class RPeakDetector:
         sig = buf.get(_SIG, r_bp - self.n_rsearch // 2, r_bp + self.n_rsearch // 2 + 1)
         s0 = max(r_bp - self.n_rsearch // 2, buf.start)
         if sig.size:
-            base = float(median(buf.get(_SIG, r_bp - self.n_int, r_bp + self.n_int), 0))
+            base = median_1d(buf.get(_SIG, r_bp - self.n_int, r_bp + self.n_int))
             r = s0 + int(np.abs(sig - base).argmax())
         else:
             r = r_bp
@@ -749,7 +758,7 @@ class RPeakDetector:
         self._noise_levels.clear()
         if levels:
             self._qrs_levels.extend(levels)
-            self._noise_levels.append(0.25 * float(median(seg, 0)))
+            self._noise_levels.append(0.25 * median_1d(seg))
         self._levels_changed()
         self._learned = True
         self._learn_start = t
@@ -861,9 +870,9 @@ class RPeakDetector:
             return False
         if a.shape is None or b.shape is None or a.shape.size != b.shape.size:
             return False
-        x = a.shape - np.add.reduce(a.shape) / a.shape.size  # ndarray.mean's arithmetic
-        y = b.shape - np.add.reduce(b.shape) / b.shape.size
-        den = float(np.sqrt(np.dot(x, x) * np.dot(y, y)))
+        x, xx = _centred(a)
+        y, yy = _centred(b)
+        den = float(np.sqrt(xx * yy))
         return den > 0 and float(np.dot(x, y)) / den >= cfg.fast_shape_corr
 
     def _alike_to_last(self, c: _Cand) -> bool:
@@ -971,8 +980,12 @@ class RPeakDetector:
         # Ventricular flutter/fibrillation: the QRS-energy feature never returns to baseline.
         # After vf_beats such beats in a row, "beats" are flutter waves: not emitted.
         seg = self._buf.get(_ENV, c.feat_index - self.n_vf_window, c.feat_index + 1)
-        peak = float(seg.max()) if seg.size else 0.0
-        floor = float(np.partition(seg, seg.size // 10)[seg.size // 10]) if seg.size else 0.0
+        peak = floor = 0.0
+        if seg.size:
+            peak = float(seg.max())
+            part = seg.copy()  # np.partition's copy and partition, without its wrapper
+            part.partition(seg.size // 10)
+            floor = float(part[seg.size // 10])
         was = self.in_flutter
         self._vf_run = self._vf_run + 1 if peak > 0 and floor > self.config.vf_ratio * peak else 0
         if self.in_flutter != was:
