@@ -258,17 +258,19 @@ class _EnergyChannels:
         self._t = np.empty((k, n))
         self._views = (ext[:, 4:], ext[:, 3:-1], ext[:, 1:-3], ext[:, :-4], ext[:, -4:],
                        ext[:, :4], ext2[:, h:], ext2[:, n:], ext2[:, :h])
+        self._rows = [ext[i:i + 1, 4:] for i in range(k)]  # (1, n): what the filters take
         self._avg_views = [ext2[band, h - (m - 1):] for band, m in self.averages]
 
-    def process(self, x: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        """(band-passed signal of each band, each moving average) of one chunk."""
-        bps = [f(x) for f in self._filters]
+    def process(self, x: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+        """(band-passed signals, a row per band, each moving average) of one 1-D float64
+        chunk. The band-passed rows are a view of a work array: valid until the next call."""
         if x.size != self._n_work:
             self._work(x.size, self._ext[:, :4].copy(), self._ext2[:, :self.n_hist].copy())
         now, prev1, prev3, prev4, tail, head, absd, tail2, head2 = self._views
         d, t = self._d, self._t
-        for k, bp in enumerate(bps):
-            now[k] = bp
+        now[...] = x
+        for f, row in zip(self._filters, self._rows):
+            f.filter_inplace(row)
         # (2 x[n] + x[n-1] - x[n-3] - 2 x[n-4]) / 8, operation by operation in that order
         np.multiply(now, 2.0, out=d)
         d += prev1
@@ -282,7 +284,7 @@ class _EnergyChannels:
         feats = [np.correlate(v, box, "valid") for v, box in zip(self._avg_views, self.boxes)]
         if self.n_hist:
             head2[...] = tail2
-        return bps, feats
+        return now, feats
 
 
 class RPeakDetector:
@@ -398,7 +400,10 @@ class RPeakDetector:
             x = np.where(bad, 0.0, x)
             valid = valid & ~bad
         start = self._n
-        (bp, _), (feat, env, hf) = self._channels.process(x)
+        if x.ndim != 1:
+            raise SignalError(f"x must be 1-D, got shape {x.shape}")
+        bp, (feat, env, hf) = self._channels.process(x)
+        bp = bp[0]
         self._buf.append((x, bp, feat, hf, env))
         self._n += x.size
         if not valid.all():
