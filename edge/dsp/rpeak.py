@@ -196,7 +196,7 @@ class DetectorConfig:
             raise ConfigError("twave_rr_fraction", "must lie in [0, 1] (0: the fixed window)")
 
 
-@dataclass
+@dataclass(slots=True)
 class _Cand:
     feat_index: int  # index of the feature maximum
     height: float
@@ -639,10 +639,15 @@ class RPeakDetector:
         s0 = max(r_bp - self.n_rsearch // 2, buf.start)
         if sig.size:
             base = median_1d(buf.get(_SIG, r_bp - self.n_int, r_bp + self.n_int))
-            r = s0 + int(np.abs(sig - base).argmax())
+            dev = sig - base
+            r = s0 + int(np.abs(dev, out=dev).argmax())
         else:
             r = r_bp
-        slope = float(np.abs(bp[1:] - bp[:-1]).max()) if bp.size > 1 else 0.0
+        if bp.size > 1:
+            step = bp[1:] - bp[:-1]
+            slope = float(np.abs(step, out=step).max())
+        else:
+            slope = 0.0
         valid = not self._is_invalid(r - self.n_int, f)
         hf = buf.get(_HF, f - self.n_int, f + 1)
         hf_ratio = float(hf.max()) / height if hf.size else 0.0
