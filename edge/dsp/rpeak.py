@@ -376,8 +376,8 @@ class RPeakDetector:
         self._t_event = 0  # signal time of the latest event decided (see decided_at)
         self._decided: list[int] = []
         self.decided_at = np.zeros(0, dtype=np.int64)
-        self._levels_changed()
-        self._state_changed()
+        self._update_levels()
+        self._update_deadline()
 
     # ------------------------------------------------------------------ public
     def process(self, chunk: Conditioned) -> np.ndarray:
@@ -402,9 +402,8 @@ class RPeakDetector:
         start = self._n
         if x.ndim != 1:
             raise SignalError(f"x must be 1-D, got shape {x.shape}")
-        bp, (feat, env, hf) = self._channels.process(x)
-        bp = bp[0]
-        self._buf.append((x, bp, feat, hf, env))
+        bps, (feat, env, hf) = self._channels.process(x)
+        self._buf.append((x, bps[0], feat, hf, env))
         self._n += x.size
         if not valid.all():
             inv = np.flatnonzero(~valid)
@@ -678,17 +677,17 @@ class RPeakDetector:
         self._pending = cand
 
     # ------------------------------------------------------------------ decisions
-    def _levels_changed(self) -> None:
+    def _update_levels(self) -> None:
         """Cache what the QRS and noise levels give (they change only when one is learnt):
         their medians and the threshold between them."""
         self._qrs_median = q = median_of(self._qrs_levels)
         self._noise_median = nz = median_of(self._noise_levels)
         self._threshold = nz + self.config.threshold_fraction * (q - nz)
 
-    def _state_changed(self) -> None:
-        """Cache the search-back deadline (None: none pending), after a beat, a search-back
-        or a (re)learning: the last beat's feature index + ``searchback_factor`` x the mean RR
-        (at most ``max_searchback_s``), once per beat."""
+    def _update_deadline(self) -> None:
+        """Cache the search-back deadline (None: none pending) when a beat, a search-back or a
+        (re)learning changes it: the last beat's feature index + ``searchback_factor`` x the
+        mean RR (at most ``max_searchback_s``)."""
         if (self._last_r is None or len(self._rr) < 1
                 or self._searched_after == self._last_beat_feat):
             self._sb_deadline = None
@@ -769,12 +768,12 @@ class RPeakDetector:
         if levels:
             self._qrs_levels.extend(levels)
             self._noise_levels.append(0.25 * median_1d(seg))
-        self._levels_changed()
+        self._update_levels()
         self._learned = True
         self._learn_start = t
         self._last_beat_feat = t
         self._quiet_since = t
-        self._state_changed()
+        self._update_deadline()
 
     def _noise_ratio(self) -> float:
         q = self._qrs_median
@@ -791,7 +790,7 @@ class RPeakDetector:
             if c.height > thr2 and (best is None or c.height > best.height):
                 best = c
         self._searched_after = self._last_beat_feat
-        self._state_changed()
+        self._update_deadline()
         if best is not None:
             self.n_searchback += 1
             # Candidates after the chosen one stay available for the next search.
@@ -961,7 +960,7 @@ class RPeakDetector:
 
     def _noise(self, c: _Cand) -> None:
         self._noise_levels.append(c.height)
-        self._levels_changed()
+        self._update_levels()
         self._gap_noise.append(c)
 
     def _accept(self, c: _Cand, out: list[int], *, searchback: bool) -> None:
@@ -976,12 +975,12 @@ class RPeakDetector:
         if len(self._qrs_levels) >= 4 and self._qrs_median > 0:
             level = min(level, self.config.qrs_level_cap * self._qrs_median)
         self._qrs_levels.append(level)
-        self._levels_changed()
+        self._update_levels()
         self._last_r = c.r_index
         self._last_height = c.height
         self._last_slope = c.slope
         self._last_beat_feat = c.feat_index
-        self._state_changed()
+        self._update_deadline()
         self._quiet_since = c.feat_index
         self._gap_noise = []
         self._hf_hist.append(c.hf)
