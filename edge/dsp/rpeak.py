@@ -989,14 +989,13 @@ class RPeakDetector:
         # Ventricular flutter/fibrillation: the QRS-energy feature never returns to baseline.
         # After vf_beats such beats in a row, "beats" are flutter waves: not emitted.
         seg = self._buf.get(_ENV, c.feat_index - self.n_vf_window, c.feat_index + 1)
-        peak = floor = 0.0
-        if seg.size:
-            peak = float(seg.max())
-            part = seg.copy()  # np.partition's copy and partition, without its wrapper
-            part.partition(seg.size // 10)
-            floor = float(part[seg.size // 10])
+        peak = float(seg.max()) if seg.size else 0.0
+        # The floor (order statistic at n // 10) lies above vf_ratio x the peak exactly when at
+        # most n // 10 samples lie at or below that: counted, not partitioned.
+        flat_free = peak > 0 and (np.count_nonzero(seg <= self.config.vf_ratio * peak)
+                                  <= seg.size // 10)
         was = self.in_flutter
-        self._vf_run = self._vf_run + 1 if peak > 0 and floor > self.config.vf_ratio * peak else 0
+        self._vf_run = self._vf_run + 1 if flat_free else 0
         if self.in_flutter != was:
             self._flutter_changes.append((c.r_index - self.n_align, not was))
         if self.config.vf_beats and self._vf_run >= self.config.vf_beats:
