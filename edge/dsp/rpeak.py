@@ -394,18 +394,18 @@ class RPeakDetector:
         if chunk.sample_index != self._n:
             raise SignalError(f"chunk starts at sample {chunk.sample_index}, expected {self._n}; "
                               "call reset() to start a new stream")
+        if x.ndim != 1:
+            raise SignalError(f"x must be 1-D, got shape {x.shape}")
         valid = np.asarray(chunk.valid, dtype=bool)
         if not np.isfinite(x).all():
             bad = ~np.isfinite(x)
             x = np.where(bad, 0.0, x)
             valid = valid & ~bad
         start = self._n
-        if x.ndim != 1:
-            raise SignalError(f"x must be 1-D, got shape {x.shape}")
         bps, (feat, env, hf) = self._channels.process(x)
         self._buf.append((x, bps[0], feat, hf, env))
         self._n += x.size
-        if not valid.all():
+        if np.count_nonzero(valid) < valid.size:  # valid.all(), without its wrapper
             inv = np.flatnonzero(~valid)
             # Merge runs of invalid samples into [a, b] intervals widened by settle time.
             splits = np.flatnonzero(np.diff(inv) > 1)
