@@ -96,8 +96,10 @@ logger = logging.getLogger(__name__)
 # Rows of the detector's sample buffer: conditioned signal, band-passed, integrated energy,
 # integrated high-band energy, QRS-band |derivative| over vf_integration_ms (flutter test).
 _SIG, _BP, _FEAT, _HF, _ENV = range(5)
-# Candidate scans of at most this many feature samples (short chunks) run in plain Python.
+# Candidate scans of at most this many feature samples (short chunks) run in plain Python, and
+# so does the derivative of chunks of at most _PY_DERIV samples.
 _PY_SCAN = 64
+_PY_DERIV = 10
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -272,14 +274,21 @@ class _EnergyChannels:
         for f, row in zip(self._filters, self._rows):
             f.filter_inplace(row)
         # (2 x[n] + x[n-1] - x[n-3] - 2 x[n-4]) / 8, operation by operation in that order
-        np.multiply(now, 2.0, out=d)
-        d += prev1
-        d -= prev3
-        np.multiply(prev4, 2.0, out=t)
-        d -= t
-        d /= 8.0
+        n = x.size
+        if n <= _PY_DERIV:
+            # a few samples (a 20-ms chunk): the same IEEE operations on Python floats cost
+            # less than numpy's calls
+            absd[...] = [[abs((2.0 * r[i + 4] + r[i + 3] - r[i + 1] - 2.0 * r[i]) / 8.0)
+                          for i in range(n)] for r in self._ext.tolist()]
+        else:
+            np.multiply(now, 2.0, out=d)
+            d += prev1
+            d -= prev3
+            np.multiply(prev4, 2.0, out=t)
+            d -= t
+            d /= 8.0
+            np.abs(d, out=absd)
         head[...] = tail
-        np.abs(d, out=absd)
         # np.convolve's arithmetic: the box is symmetric, so it is its own reverse
         feats = [np.correlate(v, box, "valid") for v, box in zip(self._avg_views, self.boxes)]
         if self.n_hist:
