@@ -12,7 +12,8 @@
 ``rate``        rolling heart rate
 ``strip``       :class:`StripDecimator`: decimated ECG strips for the clinic
 ``medians``     np.median's values without its overhead, for per-beat hot paths
-``buffer``      :class:`SampleBuffer`: growable look-back addressed by absolute sample index
+``buffer``      :class:`SampleBuffer`: growable look-back addressed by absolute sample index;
+                :class:`SampleRows`: equally long streams that advance together, in one
 ``kernels``     scipy's compiled sosfilt and upfirdn loops, loaded without scipy.signal
 ``designs``     butter/iirnotch/tf2sos/firwin in numpy, bit-identical to scipy.signal's
 ``scisig``      the scipy.signal subset above as one namespace for the stages

@@ -259,6 +259,12 @@ class SosStream:
         self._kernel(self.sos, y, self._z)
         return y.reshape(-1)
 
+    def filter_inplace(self, y: np.ndarray) -> None:
+        """Filter the next chunk where it lies: ``y`` is (1, n) C-contiguous float64, e.g. one
+        row of a caller's work array. The numbers :meth:`__call__` would return, without its
+        input checks and copy."""
+        self._kernel(self.sos, y, self._z)
+
 
 def upfirdn(h: np.ndarray, x: np.ndarray, up: int = 1, down: int = 1) -> np.ndarray:
     """Upsample the 1-D ``x`` by ``up``, FIR-filter with ``h``, downsample by ``down`` (zero

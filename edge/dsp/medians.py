@@ -4,6 +4,8 @@
                         Python: the middle value, or the mean of the middle two
 ``median(x, axis)``     an array along one axis (``np.partition``, or ``np.sort`` for 2-D, + the
                         same arithmetic as ``np.median``: bit-identical)
+``median_1d(x)``        ``median(x, 0)`` of a 1-D array as a float, without the axis handling (one
+                        per R-peak candidate)
 ``sorted_percentiles(rows, qs)``  percentiles of each row of an already row-sorted array, with
                         ``np.percentile``'s arithmetic (method 'linear': bit-identical)
 ``sorted_percentile(values, q)``  the same for one sorted list of Python floats
@@ -18,7 +20,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
-__all__ = ["median_of", "median", "sorted_percentiles", "sorted_percentile", "numpy_sum"]
+__all__ = ["median_of", "median", "median_1d", "sorted_percentiles", "sorted_percentile",
+           "numpy_sum"]
 
 
 def median_of(values: Iterable[float]) -> float:
@@ -47,6 +50,19 @@ def median(x: np.ndarray, axis: int) -> np.ndarray:
         return np.take(np.partition(x, k, axis=axis), k, axis=axis)
     part = np.partition(x, [k - 1, k], axis=axis)
     return (np.take(part, k - 1, axis=axis) + np.take(part, k, axis=axis)) / 2
+
+
+def median_1d(x: np.ndarray) -> float:
+    """``float(median(x, 0))`` of a non-empty 1-D array: the same partition and arithmetic,
+    without the generic calls."""
+    n = x.size
+    k = n // 2
+    part = x.copy()
+    if n % 2:
+        part.partition(k)
+        return float(part[k])
+    part.partition((k - 1, k))
+    return float((part[k - 1] + part[k]) / 2)
 
 
 def sorted_percentiles(sorted_rows: np.ndarray, qs) -> list[np.ndarray]:  # noqa: ANN001

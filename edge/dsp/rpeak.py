@@ -83,15 +83,23 @@ from dataclasses import dataclass
 import numpy as np
 
 from edge.dsp import scisig as signal
-from edge.dsp.buffer import SampleBuffer
+from edge.dsp.buffer import SampleRows
 from edge.dsp.kernels import SosStream
-from edge.dsp.medians import median, median_of
+from edge.dsp.medians import median_1d, median_of
 from edge.dsp.preprocess import PROCESSING_FS_HZ, Conditioned
 from edge.errors import ConfigError, SignalError
 
 __all__ = ["DetectorConfig", "RPeakDetector"]
 
 logger = logging.getLogger(__name__)
+
+# Rows of the detector's sample buffer: conditioned signal, band-passed, integrated energy,
+# integrated high-band energy, QRS-band |derivative| over vf_integration_ms (flutter test).
+_SIG, _BP, _FEAT, _HF, _ENV = range(5)
+# Candidate scans of at most this many feature samples (short chunks) run in plain Python, and
+# so does the derivative of chunks of at most _PY_DERIV samples.
+_PY_SCAN = 64
+_PY_DERIV = 10
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -190,7 +198,7 @@ class DetectorConfig:
             raise ConfigError("twave_rr_fraction", "must lie in [0, 1] (0: the fixed window)")
 
 
-@dataclass
+@dataclass(slots=True)
 class _Cand:
     feat_index: int  # index of the feature maximum
     height: float
@@ -200,51 +208,92 @@ class _Cand:
     hf: float = 0.0  # high-band energy / QRS-energy feature height
     blanked: bool = False  # dropped by the pre-blank (kept only as fast-rhythm evidence)
     shape: np.ndarray | None = None  # band-passed signal around the R peak (fast mode only)
+    centred: tuple[np.ndarray, float] | None = None  # shape less its mean, its dot with itself
 
 
-class _EnergyChannel:
-    """Band-pass -> 5-point derivative -> absolute value -> moving average, streaming; with
-    ``n_avg2``, a second moving average of the same |derivative| (a shorter envelope).
+def _centred(c: _Cand) -> tuple[np.ndarray, float]:
+    """``c``'s shape less its mean and the dot of that with itself, computed once."""
+    if c.centred is None:
+        x = c.shape - np.add.reduce(c.shape) / c.shape.size  # ndarray.mean's arithmetic
+        c.centred = x, np.dot(x, x)
+    return c.centred
+
+
+class _EnergyChannels:
+    """Band-pass -> 5-point derivative -> absolute value -> moving averages, streaming, for
+    several bands at once (the QRS-energy band and the noise gate's high band): band ``k`` is
+    filtered on its own, the derivative and absolute value of all bands are taken in one pass
+    over their stacked rows (element by element, so each row holds what it alone would), and
+    ``averages`` lists the (band, samples) of each moving average.
 
     The moving averages are a direct sum per output (not a running cumsum), so the features are
     bit-identical however the stream is chunked.
     """
 
-    def __init__(self, low_hz: float, high_hz: float, fs_hz: float, n_avg: int,
-                 n_avg2: int | None = None) -> None:
-        self.sos = signal.butter(2, [low_hz, high_hz], btype="bandpass", fs=fs_hz, output="sos")
-        self._filter = SosStream(self.sos)
-        self.n_avg = n_avg
-        self.box = np.full(n_avg, 1.0 / n_avg)
-        self.box2 = np.full(n_avg2, 1.0 / n_avg2) if n_avg2 else None
-        self.n_hist = max(n_avg, n_avg2 or 1) - 1
+    def __init__(self, bands: list[tuple[float, float]], fs_hz: float,
+                 averages: list[tuple[int, int]]) -> None:
+        self._filters = [SosStream(signal.butter(2, [low, high], btype="bandpass", fs=fs_hz,
+                                                 output="sos")) for low, high in bands]
+        self.averages = averages
+        self.boxes = [np.full(n, 1.0 / n) for _, n in averages]
+        self.n_hist = max(n for _, n in averages) - 1
         self.reset()
 
     def reset(self) -> None:
-        self._filter.set_state(None)
-        self.deriv_hist = np.zeros(4)
-        self.abs_hist = np.zeros(self.n_hist)
+        for f in self._filters:
+            f.set_state(None)
+        k = len(self._filters)
+        self._work(0, np.zeros((k, 4)), np.zeros((k, self.n_hist)))
 
-    def process(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        """(band-passed signal, averaged |derivative|, second average or None) of one chunk."""
-        bp = self._filter(x)
-        ext = np.concatenate((self.deriv_hist, bp))
+    def _work(self, n: int, deriv_hist: np.ndarray, abs_hist: np.ndarray) -> None:
+        """Work arrays for chunks of ``n`` samples, the histories at their fronts: ``ext``
+        (band-passed, after the last 4), ``ext2`` (|derivative|, after the last ``n_hist``)
+        and the views the derivative and averages read and write, sliced once per chunk size
+        (a stream's chunks are mostly of one size)."""
+        h, k = self.n_hist, len(self._filters)
+        self._n_work = n
+        self._ext = ext = np.empty((k, 4 + n))
+        self._ext2 = ext2 = np.empty((k, h + n))
+        ext[:, :4] = deriv_hist
+        ext2[:, :h] = abs_hist
+        self._d = np.empty((k, n))
+        self._t = np.empty((k, n))
+        self._views = (ext[:, 4:], ext[:, 3:-1], ext[:, 1:-3], ext[:, :-4], ext[:, -4:],
+                       ext[:, :4], ext2[:, h:], ext2[:, n:], ext2[:, :h])
+        self._rows = [ext[i:i + 1, 4:] for i in range(k)]  # (1, n): what the filters take
+        self._avg_views = [ext2[band, h - (m - 1):] for band, m in self.averages]
+
+    def process(self, x: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+        """(band-passed signals, a row per band, each moving average) of one 1-D float64
+        chunk. The band-passed rows are a view of a work array: valid until the next call."""
+        if x.size != self._n_work:
+            self._work(x.size, self._ext[:, :4].copy(), self._ext2[:, :self.n_hist].copy())
+        now, prev1, prev3, prev4, tail, head, absd, tail2, head2 = self._views
+        d, t = self._d, self._t
+        now[...] = x
+        for f, row in zip(self._filters, self._rows):
+            f.filter_inplace(row)
         # (2 x[n] + x[n-1] - x[n-3] - 2 x[n-4]) / 8, operation by operation in that order
-        d = np.multiply(ext[4:], 2.0)
-        d += ext[3:-1]
-        d -= ext[1:-3]
-        d -= 2.0 * ext[:-4]
-        d /= 8.0
-        self.deriv_hist = ext[-4:]
-        ext2 = np.concatenate((self.abs_hist, np.abs(d, out=d)))
-        feat = np.convolve(ext2[self.n_hist - (self.n_avg - 1):], self.box, mode="valid")
-        feat2 = None
-        if self.box2 is not None:
-            feat2 = np.convolve(ext2[self.n_hist - (self.box2.size - 1):], self.box2,
-                                mode="valid")
+        n = x.size
+        if n <= _PY_DERIV:
+            # a few samples (a 20-ms chunk): the same IEEE operations on Python floats cost
+            # less than numpy's calls
+            absd[...] = [[abs((2.0 * r[i + 4] + r[i + 3] - r[i + 1] - 2.0 * r[i]) / 8.0)
+                          for i in range(n)] for r in self._ext.tolist()]
+        else:
+            np.multiply(now, 2.0, out=d)
+            d += prev1
+            d -= prev3
+            np.multiply(prev4, 2.0, out=t)
+            d -= t
+            d /= 8.0
+            np.abs(d, out=absd)
+        head[...] = tail
+        # np.convolve's arithmetic: the box is symmetric, so it is its own reverse
+        feats = [np.correlate(v, box, "valid") for v, box in zip(self._avg_views, self.boxes)]
         if self.n_hist:
-            self.abs_hist = ext2[-self.n_hist:]
-        return bp, feat, feat2
+            head2[...] = tail2
+        return now, feats
 
 
 class RPeakDetector:
@@ -258,10 +307,9 @@ class RPeakDetector:
         self.n_hf_int = max(1, int(round(cfg.hf_integration_ms * ms)))
         # The QRS-energy feature, and the high-band channel of the noise gate.
         self.n_vf_int = max(1, int(round(cfg.vf_integration_ms * ms)))
-        self._qrs_channel = _EnergyChannel(cfg.band_low_hz, cfg.band_high_hz, fs, self.n_int,
-                                           self.n_vf_int)
-        self._hf_channel = _EnergyChannel(cfg.hf_band_low_hz, cfg.hf_band_high_hz, fs,
-                                          self.n_hf_int)
+        self._channels = _EnergyChannels(
+            [(cfg.band_low_hz, cfg.band_high_hz), (cfg.hf_band_low_hz, cfg.hf_band_high_hz)], fs,
+            [(0, self.n_int), (0, self.n_vf_int), (1, self.n_hf_int)])
         self.n_dom = max(1, int(round(cfg.dominance_ms * ms)))
         self.n_preblank = int(round(cfg.preblank_ms * ms))
         self.n_refractory = int(round(cfg.refractory_ms * ms))
@@ -296,14 +344,9 @@ class RPeakDetector:
 
     def reset(self) -> None:
         """Forget the stream (thresholds re-learn)."""
-        self._qrs_channel.reset()
-        self._hf_channel.reset()
+        self._channels.reset()
         self._n = 0  # conditioned samples consumed
-        self._sig = SampleBuffer()  # conditioned signal
-        self._bp = SampleBuffer()  # band-passed
-        self._feat = SampleBuffer()  # integrated energy
-        self._hf = SampleBuffer()  # integrated high-band energy
-        self._env = SampleBuffer()  # QRS-band |derivative| over vf_integration_ms (flutter test)
+        self._buf = SampleRows(5)  # rows _SIG, _BP, _FEAT, _HF, _ENV
         self._hf_hist: deque[float] = deque(maxlen=8)  # accepted beats' hf ratios
         self._invalid_until = -1  # last index (inclusive) touched by invalid input + settle
         self._invalid_runs: deque[tuple[int, int]] = deque()  # [a, b] invalid, incl. settle
@@ -314,6 +357,7 @@ class RPeakDetector:
         self._qrs_levels: deque[float] = deque(maxlen=8)
         self._noise_levels: deque[float] = deque(maxlen=8)
         self._rr: deque[int] = deque(maxlen=8)
+        self._rr_sum = 0  # sum(self._rr)
         self._learned = False
         self._learn_start = 0
         self._quiet_since = 0
@@ -341,6 +385,8 @@ class RPeakDetector:
         self._t_event = 0  # signal time of the latest event decided (see decided_at)
         self._decided: list[int] = []
         self.decided_at = np.zeros(0, dtype=np.int64)
+        self._update_levels()
+        self._update_deadline()
 
     # ------------------------------------------------------------------ public
     def process(self, chunk: Conditioned) -> np.ndarray:
@@ -357,20 +403,18 @@ class RPeakDetector:
         if chunk.sample_index != self._n:
             raise SignalError(f"chunk starts at sample {chunk.sample_index}, expected {self._n}; "
                               "call reset() to start a new stream")
+        if x.ndim != 1:
+            raise SignalError(f"x must be 1-D, got shape {x.shape}")
         valid = np.asarray(chunk.valid, dtype=bool)
         if not np.isfinite(x).all():
             bad = ~np.isfinite(x)
             x = np.where(bad, 0.0, x)
             valid = valid & ~bad
         start = self._n
-        bp, feat, env = self._qrs_channel.process(x)
-        self._sig.append(x)
-        self._bp.append(bp)
-        self._feat.append(feat)
-        self._env.append(env)
-        self._hf.append(self._hf_channel.process(x)[1])
+        bps, (feat, env, hf) = self._channels.process(x)
+        self._buf.append((x, bps[0], feat, hf, env))
         self._n += x.size
-        if not valid.all():
+        if np.count_nonzero(valid) < valid.size:  # valid.all(), without its wrapper
             inv = np.flatnonzero(~valid)
             # Merge runs of invalid samples into [a, b] intervals widened by settle time.
             splits = np.flatnonzero(np.diff(inv) > 1)
@@ -424,7 +468,7 @@ class RPeakDetector:
         if not self._learned:
             t = min(t, self._learn_start + self.n_learn)
         else:
-            deadline = self._searchback_deadline()
+            deadline = self._sb_deadline
             if deadline is not None:
                 t = min(t, deadline)
             t = min(t, self._quiet_since + self.n_relearn_wait)
@@ -446,28 +490,29 @@ class RPeakDetector:
         and flutter changes, in the same call, as one feeding every chunk at once."""
         if not self._learned:
             return self.next_decision_samples
-        deadline = self._searchback_deadline()
+        deadline = self._sb_deadline
         t_other = self._quiet_since + self.n_relearn_wait
         if deadline is not None:
             t_other = min(t_other, deadline)
-        noise = self._noise_levels.copy()  # the noise levels as the walk's decisions leave them
-        q = median_of(self._qrs_levels)
+        noise = None  # the noise levels as the walk's decisions leave them (copied once changed)
+        q, nz = self._qrs_median, self._noise_median
         t = None
         for c in self._queue:
             if c.feat_index > t_other:
                 break  # a search-back (a beat) or re-learning (new levels) comes first
-            nz = median_of(noise)
             thr = nz + self.config.threshold_fraction * (q - nz)
             if not self._never_a_beat(c, thr):
                 t = c.feat_index
                 break
             if c.valid and not (c.blanked and not self.in_fast_rhythm) and not (
                     self._last_r is not None and c.r_index - self._last_r < self.n_refractory):
+                if noise is None:
+                    noise = self._noise_levels.copy()
                 noise.append(c.height)  # decided as noise (at or below the threshold)
+                nz = median_of(noise)
         else:
             p = self._pending
             if p is not None and p.feat_index <= t_other:
-                nz = median_of(noise)
                 thr = nz + self.config.threshold_fraction * (q - nz)
                 t = (p.feat_index if not self._never_a_beat(p, thr)
                      else (self._pending_rivals[0].feat_index if self._pending_rivals
@@ -542,8 +587,8 @@ class RPeakDetector:
         last_testable = self._n - 1 - self.n_found
         if last_testable < self._scan:
             return
-        lo = max(self._scan - n_dom, self._feat.start)
-        seg = self._feat.get(lo, last_testable + n_dom + 1)
+        lo = max(self._scan - n_dom, self._buf.start)
+        seg = self._buf.get(_FEAT, lo, last_testable + n_dom + 1)
         offset = lo
         i0 = self._scan - offset
         i1 = last_testable - offset + 1
@@ -553,6 +598,18 @@ class RPeakDetector:
         # (samples outside the buffer do not count). Only a positive local maximum can
         # dominate, so those few are tested one by one.
         if i0 >= 1 and i1 < seg.size:  # both neighbours inside the buffer (the usual case)
+            if i1 - i0 <= _PY_SCAN:
+                # a short chunk: the same comparisons on Python floats cost less than numpy's
+                # calls on a few dozen samples
+                v = seg.tolist()
+                for i in range(i0, i1):
+                    h = v[i]
+                    if (h > v[i - 1] and h >= v[i + 1] and h > 0
+                            and h > max(v[max(0, i - n_dom):i])
+                            and h >= max(v[i + 1:i + n_dom + 1])):
+                        self._add_candidate(i + offset, h)
+                self._scan = last_testable + 1
+                return
             ext, j = seg, i0
         else:
             ext, j = np.concatenate(([-np.inf], seg, [-np.inf])), i0 + 1
@@ -580,26 +637,32 @@ class RPeakDetector:
 
     def _add_candidate(self, f: int, height: float) -> None:
         r_lo = f - self.n_int - self.n_rsearch // 2
-        bp = self._bp.get(r_lo, f + 1)
+        buf = self._buf
+        bp = buf.get(_BP, r_lo, f + 1)
         if bp.size == 0:
             return
         k = int(np.abs(bp).argmax())
-        r_bp = max(r_lo, self._bp.start) + k
-        sig = self._sig.get(r_bp - self.n_rsearch // 2, r_bp + self.n_rsearch // 2 + 1)
-        s0 = max(r_bp - self.n_rsearch // 2, self._sig.start)
+        r_bp = max(r_lo, buf.start) + k
+        sig = buf.get(_SIG, r_bp - self.n_rsearch // 2, r_bp + self.n_rsearch // 2 + 1)
+        s0 = max(r_bp - self.n_rsearch // 2, buf.start)
         if sig.size:
-            base = float(median(self._sig.get(r_bp - self.n_int, r_bp + self.n_int), 0))
-            r = s0 + int(np.abs(sig - base).argmax())
+            base = median_1d(buf.get(_SIG, r_bp - self.n_int, r_bp + self.n_int))
+            dev = sig - base
+            r = s0 + int(np.abs(dev, out=dev).argmax())
         else:
             r = r_bp
-        slope = float(np.abs(bp[1:] - bp[:-1]).max()) if bp.size > 1 else 0.0
+        if bp.size > 1:
+            step = bp[1:] - bp[:-1]
+            slope = float(np.abs(step, out=step).max())
+        else:
+            slope = 0.0
         valid = not self._is_invalid(r - self.n_int, f)
-        hf = self._hf.get(f - self.n_int, f + 1)
+        hf = buf.get(_HF, f - self.n_int, f + 1)
         hf_ratio = float(hf.max()) / height if hf.size else 0.0
         cand = _Cand(f, height, r, slope, valid, hf_ratio)
         fast = self.config.fast_beats > 0
         if fast:
-            cand.shape = self._bp.get(r - self.n_shape, r + self.n_shape + 1).copy()
+            cand.shape = buf.get(_BP, r - self.n_shape, r + self.n_shape + 1).copy()
         # Pre-blank: of two candidates closer than preblank, keep the larger. With the
         # fast-rhythm mode on, the blanked one still goes to the decision queue (in time order)
         # flagged ``blanked``: it is evidence of a fast rhythm and, once one is shown, a beat.
@@ -623,10 +686,24 @@ class RPeakDetector:
         self._pending = cand
 
     # ------------------------------------------------------------------ decisions
-    def _threshold(self) -> float:
-        q = median_of(self._qrs_levels)
-        nz = median_of(self._noise_levels)
-        return nz + self.config.threshold_fraction * (q - nz)
+    def _update_levels(self) -> None:
+        """Cache what the QRS and noise levels give (they change only when one is learnt):
+        their medians and the threshold between them."""
+        self._qrs_median = q = median_of(self._qrs_levels)
+        self._noise_median = nz = median_of(self._noise_levels)
+        self._threshold = nz + self.config.threshold_fraction * (q - nz)
+
+    def _update_deadline(self) -> None:
+        """Cache the search-back deadline (None: none pending) when a beat, a search-back or a
+        (re)learning changes it: the last beat's feature index + ``searchback_factor`` x the
+        mean RR (at most ``max_searchback_s``)."""
+        if (self._last_r is None or len(self._rr) < 1
+                or self._searched_after == self._last_beat_feat):
+            self._sb_deadline = None
+            return
+        rr = self._rr_sum / len(self._rr)
+        wait = min(int(self.config.searchback_factor * rr), self.n_max_sb)
+        self._sb_deadline = self._last_beat_feat + wait
 
     def _time_now(self) -> int:
         """Feature index up to which candidates are final."""
@@ -656,7 +733,7 @@ class RPeakDetector:
                 continue
             cand = self._queue[0] if self._queue else None
             t_cand = cand.feat_index if cand is not None else inf
-            deadline = self._searchback_deadline()
+            deadline = self._sb_deadline
             t_sb = deadline if deadline is not None else inf
             t_relearn = self._quiet_since + self.n_relearn_wait
             t_next = min(t_cand, t_sb, t_relearn)
@@ -682,7 +759,7 @@ class RPeakDetector:
 
     def _try_learn(self, t: int) -> None:
         """Initial learning at time ``t``, or postponement when the window is unusable."""
-        seg = self._feat.get(t - self.n_learn, t + 1)
+        seg = self._buf.get(_FEAT, t - self.n_learn, t + 1)
         if self._is_invalid(t - self.n_learn, t) or seg.size == 0 or not seg.max() > 0:
             self._learn_start = t  # try again on the next window; older candidates are moot
             while self._queue and self._queue[0].feat_index < t:
@@ -692,34 +769,27 @@ class RPeakDetector:
 
     def _learn(self, t: int) -> None:
         """Initialise levels from the ``learn_s`` of feature signal ending at ``t``."""
-        seg = self._feat.get(t - self.n_learn, t + 1)
+        seg = self._buf.get(_FEAT, t - self.n_learn, t + 1)
         half_s = max(1, int(self.config.fs_hz * 0.5))
         levels = [float(seg[i:i + half_s].max()) for i in range(0, seg.size - half_s + 1, half_s)]
         self._qrs_levels.clear()
         self._noise_levels.clear()
         if levels:
             self._qrs_levels.extend(levels)
-            self._noise_levels.append(0.25 * float(median(seg, 0)))
+            self._noise_levels.append(0.25 * median_1d(seg))
+        self._update_levels()
         self._learned = True
         self._learn_start = t
         self._last_beat_feat = t
         self._quiet_since = t
-
-    def _searchback_deadline(self) -> int | None:
-        if self._last_r is None or len(self._rr) < 1:
-            return None
-        if self._searched_after == self._last_beat_feat:
-            return None
-        rr = sum(self._rr) / len(self._rr)
-        wait = min(int(self.config.searchback_factor * rr), self.n_max_sb)
-        return self._last_beat_feat + wait
+        self._update_deadline()
 
     def _noise_ratio(self) -> float:
-        q = median_of(self._qrs_levels)
-        return median_of(self._noise_levels) / q if q > 0 else 0.0
+        q = self._qrs_median
+        return self._noise_median / q if q > 0 else 0.0
 
     def _searchback(self, deadline: int, out: list[int]) -> None:
-        thr2 = self.config.searchback_fraction * self._threshold()
+        thr2 = self.config.searchback_fraction * self._threshold
         best: _Cand | None = None
         for c in self._gap_noise:
             if c.feat_index > deadline or not c.valid:
@@ -729,6 +799,7 @@ class RPeakDetector:
             if c.height > thr2 and (best is None or c.height > best.height):
                 best = c
         self._searched_after = self._last_beat_feat
+        self._update_deadline()
         if best is not None:
             self.n_searchback += 1
             # Candidates after the chosen one stay available for the next search.
@@ -744,11 +815,11 @@ class RPeakDetector:
             return
         if self._last_r is not None and c.r_index - self._last_r < self.n_refractory:
             return
-        thr = self._threshold()
+        thr = self._threshold
         if c.height > thr and self.config.conflict_fraction and self._rr:
             # Two candidates closer than a fraction of the mean RR: at most one is a beat.
             win = min(self.n_max_conflict, int(self.config.conflict_fraction
-                                               * sum(self._rr) / len(self._rr)))
+                                               * self._rr_sum / len(self._rr)))
             ratio = self.config.conflict_ratio
             if self._last_r is not None and c.r_index - self._last_r < win \
                     and c.height * ratio < self._last_height:
@@ -775,7 +846,7 @@ class RPeakDetector:
                 return
             cfg = self.config
             if (self._noise_ratio() > cfg.noisy_level_ratio
-                    and c.height < cfg.noisy_height_ratio * median_of(self._qrs_levels)
+                    and c.height < cfg.noisy_height_ratio * self._qrs_median
                     and self._hf_hist and c.hf < cfg.noisy_hf_ratio * median_of(self._hf_hist)):
                 # Noisy context, modest height and too little high-band energy: a motion
                 # artefact. Not learnt as a noise level (that would feed back into the
@@ -803,7 +874,7 @@ class RPeakDetector:
         if not self.in_fast_rhythm and (len(self._rr) < self._rr.maxlen
                                         or max(self._rr) >= self.n_twave_fast_rr):
             return self.n_twave
-        return min(self.n_twave, int(f * sum(self._rr) / len(self._rr)))
+        return min(self.n_twave, int(f * self._rr_sum / len(self._rr)))
 
     def _similar(self, a: _Cand, b: _Cand) -> bool:
         """Two candidates alike enough to be beats of one rhythm: heights and QRS slopes
@@ -817,15 +888,15 @@ class RPeakDetector:
             return False
         if a.shape is None or b.shape is None or a.shape.size != b.shape.size:
             return False
-        x = a.shape - np.add.reduce(a.shape) / a.shape.size  # ndarray.mean's arithmetic
-        y = b.shape - np.add.reduce(b.shape) / b.shape.size
-        den = float(np.sqrt(np.dot(x, x) * np.dot(y, y)))
+        x, xx = _centred(a)
+        y, yy = _centred(b)
+        den = float(np.sqrt(xx * yy))
         return den > 0 and float(np.dot(x, y)) / den >= cfg.fast_shape_corr
 
     def _alike_to_last(self, c: _Cand) -> bool:
         last = self._last_beat
         return (c.valid and last is not None and c.r_index - last.r_index >= self.n_refractory
-                and c.height > self.config.searchback_fraction * self._threshold()
+                and c.height > self.config.searchback_fraction * self._threshold
                 and self._similar(c, last))
 
     def _rival(self, c: _Cand, out: list[int]) -> None:
@@ -898,6 +969,7 @@ class RPeakDetector:
 
     def _noise(self, c: _Cand) -> None:
         self._noise_levels.append(c.height)
+        self._update_levels()
         self._gap_noise.append(c)
 
     def _accept(self, c: _Cand, out: list[int], *, searchback: bool) -> None:
@@ -905,16 +977,19 @@ class RPeakDetector:
             rr = c.r_index - self._last_r
             if self.n_refractory <= rr <= int(3.0 * self.config.fs_hz):
                 self._rr.append(rr)
+                self._rr_sum = sum(self._rr)
         # One beat may raise the QRS level by at most qrs_level_cap x the running median, so a
         # burst of noise cannot lift the threshold above the real beats for long.
         level = c.height
-        if len(self._qrs_levels) >= 4 and median_of(self._qrs_levels) > 0:
-            level = min(level, self.config.qrs_level_cap * median_of(self._qrs_levels))
+        if len(self._qrs_levels) >= 4 and self._qrs_median > 0:
+            level = min(level, self.config.qrs_level_cap * self._qrs_median)
         self._qrs_levels.append(level)
+        self._update_levels()
         self._last_r = c.r_index
         self._last_height = c.height
         self._last_slope = c.slope
         self._last_beat_feat = c.feat_index
+        self._update_deadline()
         self._quiet_since = c.feat_index
         self._gap_noise = []
         self._hf_hist.append(c.hf)
@@ -922,11 +997,14 @@ class RPeakDetector:
             self._update_fast(c)
         # Ventricular flutter/fibrillation: the QRS-energy feature never returns to baseline.
         # After vf_beats such beats in a row, "beats" are flutter waves: not emitted.
-        seg = self._env.get(c.feat_index - self.n_vf_window, c.feat_index + 1)
+        seg = self._buf.get(_ENV, c.feat_index - self.n_vf_window, c.feat_index + 1)
         peak = float(seg.max()) if seg.size else 0.0
-        floor = float(np.partition(seg, seg.size // 10)[seg.size // 10]) if seg.size else 0.0
+        # The floor (order statistic at n // 10) lies above vf_ratio x the peak exactly when at
+        # most n // 10 samples lie at or below that: counted, not partitioned.
+        flat_free = peak > 0 and (np.count_nonzero(seg <= self.config.vf_ratio * peak)
+                                  <= seg.size // 10)
         was = self.in_flutter
-        self._vf_run = self._vf_run + 1 if peak > 0 and floor > self.config.vf_ratio * peak else 0
+        self._vf_run = self._vf_run + 1 if flat_free else 0
         if self.in_flutter != was:
             self._flutter_changes.append((c.r_index - self.n_align, not was))
         if self.config.vf_beats and self._vf_run >= self.config.vf_beats:
@@ -939,8 +1017,7 @@ class RPeakDetector:
         history = max(self.n_learn, self.n_vf_window + 1)
         keep_from = self._n - (self.n_lookahead + self.n_int + self.n_rsearch + history
                                + self.n_max_sb + 64)
-        for buf in (self._sig, self._bp, self._feat, self._hf, self._env):
-            buf.trim_before(keep_from)
+        self._buf.trim_before(keep_from)
         while self._invalid_runs and self._invalid_runs[0][1] < keep_from - self.n_max_sb:
             self._invalid_runs.popleft()
 

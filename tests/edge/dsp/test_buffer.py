@@ -1,6 +1,6 @@
 import numpy as np
 
-from edge.dsp.buffer import SampleBuffer
+from edge.dsp.buffer import SampleBuffer, SampleRows
 
 
 def test_appends_trims_and_growth_keep_absolute_indices(rng):
@@ -28,3 +28,25 @@ def test_bool_buffer_and_trim_past_the_end():
     assert (buf.start, buf.end) == (3, 3)
     buf.append(np.array([False]))
     assert buf.get(3, 4).tolist() == [False]
+
+
+def test_rows_hold_what_one_buffer_per_row_holds(rng):
+    x = rng.standard_normal((3, 20_000))
+    rows, bufs = SampleRows(3, start=100), [SampleBuffer(start=100) for _ in range(3)]
+    pos = 0
+    for n in (1, 7, 36, 1024, 3000, 5, 9000, 6927):
+        rows.append([x[k, pos:pos + n] for k in range(3)])
+        for k in range(3):
+            bufs[k].append(x[k, pos:pos + n])
+        pos += n
+        for b in (rows, *bufs):
+            b.trim_before(100 + pos - 2500)
+        assert (rows.start, rows.end) == (bufs[0].start, bufs[0].end)
+        for a, z in ((0, 200), (rows.start - 5, rows.end + 5), (rows.end - 10, rows.end),
+                     (rows.end, rows.end + 3)):
+            for k in range(3):
+                got = rows.get(k, a, z)
+                assert got.flags.c_contiguous
+                np.testing.assert_array_equal(got, bufs[k].get(a, z))
+    rows.trim_before(10**6)  # never beyond what is held
+    assert (rows.start, rows.end) == (100 + pos, 100 + pos)

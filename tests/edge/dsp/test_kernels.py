@@ -179,6 +179,19 @@ def test_sos_stream_equals_scipy_bitwise_over_any_chunking(sizes, rng):
     np.testing.assert_array_equal(stream(x), signal.sosfilt(sos, x))
 
 
+def test_sos_stream_filters_rows_of_a_work_array_in_place_bitwise(rng):
+    sos = _random_sos(rng, 2)
+    x = rng.standard_normal(3000) * 10
+    stream, in_place = kernels.SosStream(sos), kernels.SosStream(sos)
+    for pos, step in ((0, 7), (7, 36), (43, 2957)):
+        work = np.full((2, 4 + step), np.nan)
+        work[1, 4:] = x[pos:pos + step]
+        in_place.filter_inplace(work[1:2, 4:])
+        np.testing.assert_array_equal(work[1, 4:], stream(x[pos:pos + step]))
+        assert np.isnan(work[0]).all() and np.isnan(work[1, :4]).all()  # nothing else written
+    np.testing.assert_array_equal(in_place.state, stream.state)
+
+
 def test_sos_stream_owns_its_sections_and_state_and_checks_them_once(rng):
     sos = _random_sos(rng, 2)
     zi = rng.standard_normal((2, 2))

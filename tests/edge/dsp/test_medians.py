@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from edge.dsp.medians import median, median_of, sorted_percentiles
+from edge.dsp.medians import median, median_1d, median_of, sorted_percentiles
 
 
 @pytest.mark.parametrize("shape", [(1,), (2,), (7,), (8,), (16, 252), (15, 9), (3, 4, 5),
@@ -14,6 +14,16 @@ def test_median_is_np_median_bit_for_bit(shape, rng):
         assert got.shape == want.shape and got.dtype == want.dtype
         ties = np.round(x)  # many equal values: the middle ones are still the same
         assert np.array_equal(median(ties, axis), np.median(ties, axis=axis))
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 8, 9, 107, 108])
+def test_median_1d_is_median_bit_for_bit_and_leaves_its_input(n, rng):
+    x = rng.standard_normal(n) * rng.uniform(0.1, 10)
+    for v in (x, np.round(x), x[::-1]):  # ties; a strided view
+        before = v.copy()
+        got = median_1d(v)
+        assert type(got) is float and got == float(median(v, 0)) == float(np.median(v))
+        assert np.array_equal(v, before)
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 8, 9])

@@ -1,9 +1,11 @@
 import numpy as np
 import pytest
 
+from edge.dsp import kernels
+from edge.dsp import scisig as signal
 from edge.dsp.detection import detect_signal
 from edge.dsp.preprocess import Conditioned, PreprocessConfig, Preprocessor
-from edge.dsp.rpeak import DetectorConfig, RPeakDetector
+from edge.dsp.rpeak import DetectorConfig, RPeakDetector, _Cand, _centred, _EnergyChannels
 from edge.errors import ConfigError, SignalError
 from edge.eval.scoring import DetectionScore, score_detection
 from edge.io.records import read_record
@@ -426,3 +428,41 @@ def test_no_flutter_change_before_the_emission_bound(mitdb_dir):
     rec = read_record("207", channels=[0], sampfrom=int(1500 * FS), sampto=int(1680 * FS),
                       data_dir=mitdb_dir)
     assert _emission_bound_holds(rec.signal_mv[:, 0], FS, 7) > 0
+
+
+@pytest.mark.parametrize("sizes", [1, 7, 36, 3600, "random"])
+def test_energy_channels_are_the_whole_signal_formula_bit_for_bit(sizes, rng):
+    bands, averages = [(5.0, 18.0), (20.0, 40.0)], [(0, 54), (0, 27), (1, 18)]
+    x = rng.standard_normal(8000)
+    channels = _EnergyChannels(bands, FS, averages)
+    bps, feats, i = [], [], 0
+    while i < x.size:
+        n = int(rng.integers(1, 50)) if sizes == "random" else sizes
+        bp, f = channels.process(x[i:i + n])
+        bps.append(bp.copy())  # a view of the work array: valid until the next call
+        feats.append(f)
+        i += n
+    for k, (low, high) in enumerate(bands):
+        sos = signal.butter(2, [low, high], btype="bandpass", fs=FS, output="sos")
+        want_bp = kernels.sosfilt(sos, x)[0]
+        np.testing.assert_array_equal(np.concatenate([b[k] for b in bps]), want_bp)
+        ext = np.concatenate((np.zeros(4), want_bp))
+        d = np.multiply(ext[4:], 2.0)
+        d += ext[3:-1]
+        d -= ext[1:-3]
+        d -= 2.0 * ext[:-4]
+        d /= 8.0
+        for j, (band, m) in enumerate(averages):
+            if band == k:
+                want = np.convolve(np.concatenate((np.zeros(m - 1), np.abs(d))),
+                                   np.full(m, 1.0 / m), mode="valid")
+                np.testing.assert_array_equal(np.concatenate([f[j] for f in feats]), want)
+
+
+def test_a_candidates_centred_shape_is_computed_once():
+    shape = np.array([0.1, -0.4, 1.3, 0.7, 0.2])
+    c = _Cand(10, 1.0, 5, 0.5, True, shape=shape)
+    x, xx = _centred(c)
+    np.testing.assert_array_equal(x, shape - shape.mean())
+    assert xx == np.dot(x, x)
+    assert _centred(c)[0] is x
