@@ -192,7 +192,7 @@ class BeatPipeline:
         the detector, which takes them with the next call that detects (the detector and
         windower are chunk-invariant, so the beats are the same; a caller holds detection
         back only where no beat can be released, as
-        :meth:`edge.runtime.device.DeviceStream.next_due_index` knows)."""
+        :meth:`edge.runtime.device.DeviceStream.next_detection_index` knows)."""
         t0 = time.perf_counter()
         cond = self.conditioned = self.preprocessor.process(x_mv)
         t0 = self._timed("preprocess", t0)

@@ -37,7 +37,9 @@ over), a beat window completing, the next ECG-strip piece, signal-quality window
 that could change an episode (:attr:`~edge.rhythm.ventricular.VfDetector.next_change_end`:
 the VF stage scores the windows that cannot in one batch with the next that can) or ``hr``
 event); otherwise the block stays queued and is processed with the next one that
-is due.
+is due. A block processed only for the strip or a quality window is conditioned, and its
+samples wait for the R-peak detector until a beat, flutter or VF change could come
+(:meth:`DeviceStream.next_detection_index`).
 Every event leaves in the same call as when every block is processed (a block in which
 nothing is due emits nothing), so latency is unchanged; a 100-ms block stream is processed
 about 2.7 times a second instead of ten (``lazy_blocks=False`` processes every block, for
