@@ -61,6 +61,7 @@ from __future__ import annotations
 
 import bisect
 import logging
+import math
 import os
 from collections import deque
 from collections.abc import Callable
@@ -69,6 +70,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edge.dsp.buffer import SampleBuffer
+from edge.dsp.medians import median, numpy_sum
 from edge.dsp.preprocess import PROCESSING_FS_HZ, Conditioned
 from edge.errors import ConfigError, ModelError, SignalError
 from edge.rhythm import vf_net as _vf_net
@@ -225,7 +227,11 @@ def organised_windows(ends: np.ndarray, rows: np.ndarray, beat_index: np.ndarray
     the detector decided by ``end - lag_samples`` (``decided_at``,
     :attr:`edge.dsp.rpeak.RPeakDetector.decision_lag_samples`) show an organised rhythm.
     ``beat_index`` increasing. Only decided beats count, so the answer does not depend on
-    how the stream was chunked."""
+    how the stream was chunked.
+
+    A window holds a few beats, so their intervals are checked on Python floats with
+    numpy's arithmetic (``np.diff(r) / fs``, its min, max, mean and std in numpy's summation
+    order: the same bits), and the median QRS is :func:`edge.dsp.medians.median`'s."""
     cfg = config
     fs = cfg.fs_hz
     n_w = rows.shape[1]
@@ -241,14 +247,18 @@ def organised_windows(ends: np.ndarray, rows: np.ndarray, beat_index: np.ndarray
         r = beat_index[lo[i]:hi[i]][decided_at[lo[i]:hi[i]] <= e - lag_samples]
         if r.size < cfg.organised_min_beats:
             continue
-        rr = np.diff(r) / fs
-        if rr.min() < cfg.organised_min_rr_s or rr.max() > cfg.organised_max_rr_s:
+        r_l = r.tolist()
+        rr = [(b - a) / fs for a, b in zip(r_l, r_l[1:])]
+        if min(rr) < cfg.organised_min_rr_s or max(rr) > cfg.organised_max_rr_s:
             continue
-        if rr.std() > cfg.organised_max_rr_cv * rr.mean():
+        n_rr = len(rr)
+        mean = numpy_sum(rr) / n_rr
+        std = math.sqrt(numpy_sum([(v - mean) * (v - mean) for v in rr]) / n_rr)
+        if std > cfg.organised_max_rr_cv * mean:
             continue
         qrs = rows[i][(r - (e - n_w))[:, None] + offs]
-        qrs = qrs - qrs.mean(axis=1, keepdims=True)
-        med = np.median(qrs, axis=0)
+        qrs = qrs - qrs.sum(axis=1, keepdims=True) / qrs.shape[1]  # qrs.mean(axis=1)
+        med = median(qrs, 0)
         den = np.sqrt((qrs * qrs).sum(axis=1) * float(med @ med))
         corr = (qrs @ med) / np.maximum(den, 1e-12)
         out[i] = bool(corr.min() >= cfg.organised_min_corr)
