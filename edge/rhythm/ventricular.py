@@ -600,12 +600,15 @@ class VfDetector:
         self.n_vetoed += int(org.sum())
         return org
 
-    def _veto(self, ends: np.ndarray, rows: np.ndarray, idx: np.ndarray) -> np.ndarray:
-        """The organised-rhythm test of windows ``idx`` (False for the others; beats fed),
-        then forget the beats no later window can hold."""
+    def _veto(self, ends: np.ndarray, rows: np.ndarray,
+              idx: np.ndarray | None = None) -> np.ndarray:
+        """The organised-rhythm test of windows ``idx`` (all when ``None``, without copying
+        the rows; False for the others; beats fed), then forget the beats no later window can
+        hold."""
         out = np.zeros(len(ends), dtype=bool)
-        if idx.size:
-            out[idx] = organised_windows(ends[idx], rows[idx],
+        sel = slice(None) if idx is None else idx
+        if idx is None or idx.size:
+            out[sel] = organised_windows(ends[sel], rows[sel],
                                          np.array(self._beat_index, dtype=np.int64),
                                          np.array(self._beat_decided, dtype=np.int64),
                                          self._beat_lag, self.config)
@@ -691,7 +694,7 @@ class VfDetector:
             return None
         vetoed = np.zeros(len(ends), dtype=bool)
         if self._beat_index:
-            vetoed = self._veto(ends, rows, np.arange(len(ends)))
+            vetoed = self._veto(ends, rows)
             self.n_vetoed_unscored += int(vetoed.sum())
         return vetoed
 
