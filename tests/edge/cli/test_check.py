@@ -74,6 +74,15 @@ def test_check_names_the_source_in_one_line(capsys):
     assert "ReplayConfig(" not in out and "  sinks: jsonl" in out
 
 
+def _argv_with(command, tmp_path, setting):
+    """``ecg-edge check`` or ``run`` of the test configuration with ``setting`` and a replay
+    source that cannot open (so only a check before opening it can fail first)."""
+    config = ["--set", 'source.kind="replay"', "--set",
+              f'source.replay.record="{tmp_path / "no_such_record"}"', "--set", setting]
+    return {"check": ["check", str(CONFIG), *config],
+            "run": ["run", "--config", str(CONFIG), *config]}[command]
+
+
 @pytest.mark.parametrize("command", ["check", "run"])
 def test_a_bad_vf_model_is_refused_before_any_sample(command, tmp_path, capsys):
     """The VF window model is loaded when the configuration is checked or the daemon starts,
@@ -81,12 +90,7 @@ def test_a_bad_vf_model_is_refused_before_any_sample(command, tmp_path, capsys):
     cannot even open, so a daemon that opened it first would report that instead)."""
     bad = tmp_path / "vf.json"
     bad.write_text('{"format": "something else"}')
-    config = ["--set", 'source.kind="replay"', "--set",
-              f'source.replay.record="{tmp_path / "no_such_record"}"',
-              "--set", f'rhythm.vf.model_path="{bad}"']
-    argv = {"check": ["check", str(CONFIG), *config],
-            "run": ["run", "--config", str(CONFIG), *config]}[command]
-    assert main(argv) == 2
+    assert main(_argv_with(command, tmp_path, f'rhythm.vf.model_path="{bad}"')) == 2
     captured = capsys.readouterr()
     assert captured.err.strip() == (f"ecg-edge {command}: error: {bad}: not a rhythm model "
                                     "(format must be 'ecg-edge-rhythm-trees')"), captured.err
@@ -98,12 +102,7 @@ def test_a_bad_vf_network_is_refused_before_any_sample(command, tmp_path, capsys
     """Likewise the VF network: a damaged file is one line before the source is opened."""
     bad = tmp_path / "vf_net.tflite"
     bad.write_bytes(b"TFL3" + b"\0" * 64)
-    config = ["--set", 'source.kind="replay"', "--set",
-              f'source.replay.record="{tmp_path / "no_such_record"}"',
-              "--set", f'rhythm.vf.net_path="{bad}"']
-    argv = {"check": ["check", str(CONFIG), *config],
-            "run": ["run", "--config", str(CONFIG), *config]}[command]
-    assert main(argv) == 2
+    assert main(_argv_with(command, tmp_path, f'rhythm.vf.net_path="{bad}"')) == 2
     captured = capsys.readouterr()
     err = captured.err.strip()
     assert err.startswith(f"ecg-edge {command}: error: {bad}") and "\n" not in err, err
