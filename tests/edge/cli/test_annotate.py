@@ -153,3 +153,17 @@ def test_an_episode_ending_where_the_next_starts_is_written(tmp_path):
         (0, "N"), (10, "VT"), (20, "VFL"), (30, "N")]
     assert overlay_changes([(0, "N")], [(10, 20, "VT"), (22, 30, "VFL")]) == [
         (0, "N"), (10, "VT"), (20, "N"), (22, "VFL"), (30, "N")]
+
+
+def test_the_default_chunk_gives_the_file_short_chunks_give(mitdb_dir, tmp_path):
+    """Issue 18: ``--chunk-s`` defaults to 60 s because that is cheaper per hour; beats,
+    classes and rhythm (207: ventricular flutter, PVCs) must not depend on it."""
+    out = {}
+    for name, extra in (("default", []), ("short", ["--chunk-s", "7"])):
+        d = tmp_path / name
+        assert main(["annotate", "207", "--rhythm", "--data-dir", str(mitdb_dir),
+                     "--out-dir", str(d), *extra]) == 0
+        out[name] = (d / "207.cls").read_bytes()
+    ann = wfdb.rdann(str(tmp_path / "default" / "207"), "cls")
+    assert "(VFL" in ann.aux_note and len(ann.sample) > 1000
+    assert out["default"] == out["short"]
