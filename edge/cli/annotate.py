@@ -66,14 +66,16 @@ def cmd_annotate(args: argparse.Namespace) -> int:
                        n_rr)
     changes = None
     if args.rhythm or args.rhythm_context:
-        from edge.rhythm import rhythm_aware
+        from edge.rhythm import RhythmConfig, rhythm_aware
         aware = rhythm_aware(beats, rec.fs_hz)
         if args.rhythm_context:
             beats = aware.beats
             mode += (f", {aware.n_changed - aware.n_svt} S calls in confirmed AF/AFL reported N, "
                      f"{aware.n_svt} N calls in supraventricular runs reported S")
         if args.rhythm:
-            changes = rhythm_changes(aware.rhythm, beats.sample_index)
+            changes = rhythm_changes(
+                aware.rhythm, beats.sample_index, n_samples=x.size,
+                unreadable_samples=int(round(RhythmConfig().noise_s * rec.fs_hz)))
             n_af = sum(1 for _, name in changes if name == "AFIB")
             vent = ventricular_episodes(x, rec.fs_hz, beats,
                                         max(1, int(args.chunk_s * rec.fs_hz)), vf=vf,
@@ -92,22 +94,40 @@ def cmd_annotate(args: argparse.Namespace) -> int:
     return 0
 
 
-def rhythm_changes(result, sample_index) -> list[tuple[int, str]]:  # noqa: ANN001
+def rhythm_changes(result, sample_index, *, n_samples: int | None = None,  # noqa: ANN001
+                   unreadable_samples: int | None = None) -> list[tuple[int, str]]:
     """The rhythm changes of an analyser result (:func:`edge.rhythm.analyse_beats` over the
     beats at ``sample_index``) as ``(sample, name)`` for
     :func:`edge.io.wfdb_io.write_annotations` ('+' annotations, aux note ``(name``): ``N`` at
     sample 0 (as MIT-BIH opens its files), then every change the analyser reports, dated
-    where the rhythm changed."""
+    where the rhythm changed.
+
+    With the record's length ``n_samples`` and ``unreadable_samples`` (the analyser's
+    ``noise_s`` in samples), a record's edges are judged as the analyser judges a long
+    interval inside it: ``NOISE`` from sample 0 when the first beat comes that late or later
+    (or there is no beat at all), and from the last beat when no beat follows it for that
+    long (signal lost before the recording ended). The analyser itself only sees intervals
+    between beats, so without this a flat or lead-off stretch at either end of a record
+    would be written as the rhythm next to it."""
     from edge.rhythm import WFDB_AUX
 
+    n_beats = len(sample_index)
+    edges = n_samples is not None and unreadable_samples is not None
     out: list[tuple[int, str]] = []
-    first_beat = int(sample_index[0]) if len(sample_index) else 1
+    first_beat = int(sample_index[0]) if n_beats else (n_samples if edges else 1)
     if first_beat > 0 and not (result.changes and result.changes[0].sample_index == 0):
-        out.append((0, "N"))
+        late = edges and first_beat >= unreadable_samples
+        out.append((0, "NOISE" if late else "N"))
     for change in result.changes:
         name = WFDB_AUX[change.rhythm].lstrip("(")
         if not out or out[-1][1] != name:
             out.append((int(change.sample_index), name))
+    if edges and n_beats and n_samples - int(sample_index[-1]) >= unreadable_samples:
+        last = int(sample_index[-1])
+        if out and out[-1][0] >= last:  # a change dated at the last beat: NOISE from there
+            out.pop()
+        if not out or out[-1][1] != "NOISE":
+            out.append((last, "NOISE"))
     return out
 
 

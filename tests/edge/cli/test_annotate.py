@@ -167,3 +167,68 @@ def test_the_default_chunk_gives_the_file_short_chunks_give(mitdb_dir, tmp_path)
     ann = wfdb.rdann(str(tmp_path / "default" / "207"), "cls")
     assert "(VFL" in ann.aux_note and len(ann.sample) > 1000
     assert out["default"] == out["short"]
+
+
+@pytest.mark.parametrize("lost", ["start", "end", "all"])
+def test_signal_lost_at_a_record_edge_is_written_noise(mitdb_dir, tmp_path, capsys, lost):
+    """``--rhythm`` on the first 90 s of MIT-BIH 100 with the signal flat for the first or
+    the last 30 s, or throughout: the beat-less stretch at the record's edge is '(NOISE' (as
+    a long interval inside a record is), not the rhythm next to it, and it is counted."""
+    rec = wfdb.rdrecord(str(mitdb_dir / "100"), sampto=360 * 90)
+    sig = rec.p_signal.copy()
+    flat = {"start": slice(0, 360 * 30), "end": slice(360 * 60, None), "all": slice(None)}
+    sig[flat[lost]] = 0.0
+    wfdb.wrsamp("100edge", fs=360, units=rec.units, sig_name=rec.sig_name, p_signal=sig,
+                fmt=["212"] * rec.n_sig, write_dir=str(tmp_path))
+    assert main(["annotate", str(tmp_path / "100edge"), "--rhythm", "--out-dir",
+                 str(tmp_path)]) == 0
+    assert "1 unreadable stretches" in capsys.readouterr().out
+    ann = wfdb.rdann(str(tmp_path / "100edge"), "cls")
+    plus = np.array(ann.symbol) == "+"
+    changes = [(int(s), a.rstrip("\x00")) for s, a in zip(ann.sample[plus],
+                                                          np.array(ann.aux_note)[plus])]
+    beats = ann.sample[~plus]
+    # ('+' goes on the sample before a beat's own annotation when both fall on one, as
+    # MIT-BIH writes it)
+    if lost == "start":
+        assert [a for _, a in changes] == ["(NOISE", "(N"]
+        assert changes[0][0] == 0 and beats[0] - 1 <= changes[1][0] <= beats[0]
+        assert 30 * 360 <= beats[0] <= 34 * 360
+    elif lost == "end":
+        assert [a for _, a in changes] == ["(N", "(NOISE"]
+        assert beats[-1] - 1 <= changes[1][0] <= beats[-1] and 59 * 360 <= beats[-1] <= 60 * 360
+    else:
+        assert changes == [(0, "(NOISE")] and beats.size == 0
+
+
+def test_rhythm_changes_at_the_edges():
+    """The edge rule alone: no beat for ``unreadable_samples`` or more before the first or
+    after the last beat is NOISE; shorter stretches are not; without the record's length the
+    changes are the analyser's."""
+    from types import SimpleNamespace
+
+    from edge.cli.annotate import rhythm_changes
+    from edge.rhythm import RhythmChange
+
+    res = SimpleNamespace(changes=[RhythmChange(500, "N", 0.1)])
+    beats = np.arange(500, 9000, 300)
+    assert rhythm_changes(res, beats) == [(0, "N")]
+    assert rhythm_changes(res, beats, n_samples=9100, unreadable_samples=600) == [(0, "N")]
+    assert rhythm_changes(res, beats, n_samples=9800, unreadable_samples=600) == [
+        (0, "N"), (8900, "NOISE")]
+    assert rhythm_changes(res, beats, n_samples=9100, unreadable_samples=500) == [
+        (0, "NOISE"), (500, "N")]
+    # already unreadable at the last beat: nothing to add
+    res2 = SimpleNamespace(changes=[RhythmChange(500, "N", 0.1), RhythmChange(8900, "NOISE",
+                                                                                float("nan"))])
+    assert rhythm_changes(res2, beats, n_samples=9800, unreadable_samples=600) == [
+        (0, "N"), (8900, "NOISE")]
+    # a change dated at the last beat gives way to NOISE there
+    res3 = SimpleNamespace(changes=[RhythmChange(500, "N", 0.1), RhythmChange(8900, "AF/AFL",
+                                                                                0.9)])
+    assert rhythm_changes(res3, beats, n_samples=9800, unreadable_samples=600) == [
+        (0, "N"), (8900, "NOISE")]
+    # no beat at all
+    empty = SimpleNamespace(changes=[])
+    assert rhythm_changes(empty, np.zeros(0, np.int64), n_samples=9800,
+                          unreadable_samples=600) == [(0, "NOISE")]
