@@ -97,11 +97,16 @@ class TreeModel:
         k = self.n_outputs
         return self.init[None, :] + leaves.reshape(n, -1, k).sum(axis=1)
 
+    @property
+    def has_p_row(self) -> bool:
+        """Whether :meth:`p_row` applies (a binary model of depth <= 3)."""
+        return self.n_outputs == 1 and self._leaf_lookup is not None
+
     def p_row(self, row: Sequence[float]) -> float:
         """P(``classes[1]``) of one feature row of Python floats, of a binary model of
         depth <= 3 -- ``float(predict_proba(np.array([row]))[0, 1])``, the same bits (the
         same leaves summed alike, numpy's ``exp``), without the arrays around one row."""
-        if self.n_outputs != 1 or self._leaf_lookup is None:
+        if not self.has_p_row:
             raise ValueError("p_row needs a binary model of depth <= 3")
         _, _, code_leaves, code_base = self._leaf_lookup
         codes = np.frombuffer(self._row_codes(row), dtype=np.uint8)
