@@ -374,7 +374,8 @@ def rr_window_row(rr_s: np.ndarray, sampen: SampenCounts | None = None
     sd2 = math.sqrt(max(2 * sd * sd - sd1 * sd1, 0.0))
     sd1_sd2 = sd1 / sd2 if sd2 > 1e-6 else 0.0
     thr = _ECTOPIC_FRACTION * med
-    pairs = [i for i, (x, y) in enumerate(zip(d, d[1:])) if x < -thr and y > thr]
+    pairs = ([i for i, (x, y) in enumerate(zip(d, d[1:])) if x < -thr and y > thr]
+             if d_sorted[0] < -thr and d_sorted[-1] > thr else [])  # (none without both)
     nrmssd_clean = rmssd / mean
     if pairs:
         keep = [True] * n

@@ -50,7 +50,10 @@ def event_rhythm(rhythm: str | None) -> str | None:
     yet) -> ``None``."""
     if rhythm is None:
         return None
-    return {RHYTHM_AF: "AFIB", RHYTHM_NOISE: "NOISE"}.get(rhythm, "N")
+    return _EVENT_RHYTHM.get(rhythm, "N")
+
+
+_EVENT_RHYTHM = {RHYTHM_AF: "AFIB", RHYTHM_NOISE: "NOISE"}
 
 
 class AfBurden:
