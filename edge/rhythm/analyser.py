@@ -80,6 +80,8 @@ _BATCH_WINDOWS = 512
 _PY_WINDOWS = 16
 #: P(AF) of a NOISE change (none was computed); one object, so equal changes compare equal.
 _NO_P_AF = float("nan")
+_NAN = float("nan")  # P(AF) of a beat without a window
+_INT64_MIN, _INT64_MAX = -2 ** 63, 2 ** 63 - 1
 _EVIDENCE = ("nrmssd", "cosen", "turning_point_ratio", "pnn50", "short_long_share")
 _EVIDENCE_AT = tuple((k, FEATURE_NAMES.index(k)) for k in _EVIDENCE)
 
@@ -192,12 +194,13 @@ class RhythmAnalyser:
     def __init__(self, config: RhythmConfig | None = None, model: TreeModel | None = None):
         self.config = config or RhythmConfig()
         self.model = model if model is not None else load_af_model(self.config.model_path)
+        self._p_row = self.model.has_p_row  # one window's P(AF) without arrays
         self.reset()
 
     def reset(self) -> None:
         """Forget every beat and the episode state."""
         n = self.config.window_beats + 1
-        self._rr: deque[int] = deque(maxlen=n - 1)  # usable intervals (samples) of the window
+        self._rr: deque[float] = deque(maxlen=n - 1)  # usable intervals (s) of the window
         self._lab: deque[str] = deque(maxlen=n)  # labels of the last beats (evidence)
         self._last_label = ""
         self._recent: deque[int] = deque(maxlen=self.config.lag_beats + 1)  # for dating back
@@ -284,18 +287,75 @@ class RhythmAnalyser:
         beats in one call as if it had fed them one at a time."""
         idx, lab, ok = self._check(sample_index, fs_hz, labels, readable)
         self._fs_hz = float(fs_hz)
+        if idx.size == 0:
+            return np.full(0, np.nan), np.full(0, "", dtype=object).astype(str), []
+        p, states, changes = self._run(idx.tolist(), None if lab is None else lab.tolist(),
+                                       None if ok is None else ok.tolist())
+        return np.array(p, dtype=np.float64), np.array(states, dtype=str), changes
+
+    def process_list(self, sample_index: list[int], fs_hz: float,
+                     labels: list[str] | None = None, readable: list[bool] | None = None
+                     ) -> tuple[list[float], list[str], list[tuple[int, RhythmChange]]]:
+        """:meth:`process_indexed` on Python lists -- ``int`` sample indices, ``str`` labels,
+        ``bool`` flags -- giving lists (P(AF) floats, rhythm labels): the same numbers and
+        errors, without the arrays around a streaming call's one or few beats. Lists of
+        other element types go through :meth:`process_indexed` (their ``np.asarray``)."""
+        if not self.plain_lists(sample_index, labels, readable):
+            p, states, changes = self.process_indexed(
+                np.asarray(sample_index), fs_hz, None if labels is None else np.asarray(labels),
+                None if readable is None else np.asarray(readable))
+            return p.tolist(), states.tolist(), changes
+        if not (math.isfinite(fs_hz) and fs_hz > 0):  # _check's rules, on the lists
+            raise SignalError(f"fs_hz must be > 0, got {fs_hz}")
+        if self._fs_hz is not None and fs_hz != self._fs_hz:
+            raise SignalError(f"fs_hz changed from {self._fs_hz} to {fs_hz} (reset first)")
+        if ((self._last is not None and sample_index[0] <= self._last)
+                or not all(a < b for a, b in zip(sample_index, sample_index[1:]))):
+            raise SignalError("sample_index must be strictly increasing (across calls too)")
+        self._fs_hz = float(fs_hz)
+        return self._run(sample_index, labels, readable)
+
+    @staticmethod
+    def plain_lists(sample_index: object, labels: object = None, readable: object = None
+                    ) -> bool:
+        """Whether :meth:`process_list` takes these as they are: non-empty lists of ``int``
+        sample indices (in int64's range), of ``str`` labels (no trailing NUL, which numpy's
+        strings drop) and of ``bool`` flags, of one length (or ``None``)."""
+        if type(sample_index) is not list or not sample_index:
+            return False
+        for s in sample_index:
+            if type(s) is not int or not _INT64_MIN <= s <= _INT64_MAX:
+                return False
+        n = len(sample_index)
+        if labels is not None:
+            if type(labels) is not list or len(labels) != n:
+                return False
+            for c in labels:
+                if type(c) is not str or c[-1:] == "\0":
+                    return False
+        if readable is not None:
+            if type(readable) is not list or len(readable) != n:
+                return False
+            for r in readable:
+                if type(r) is not bool:
+                    return False
+        return True
+
+    def _run(self, idx_l: list[int], labels_l: list[str] | None, ok_l: list[bool] | None
+             ) -> tuple[list[float], list[str], list[tuple[int, RhythmChange]]]:
+        """:meth:`process_indexed` of checked, non-empty lists: each beat's P(AF) (NaN
+        without a window) and rhythm, and the changes with the beats that confirmed them."""
         cfg = self.config
-        n = idx.size
-        p_out = np.full(n, np.nan)
+        n = len(idx_l)
         changes: list[tuple[int, RhythmChange]] = []
-        if n == 0:
-            return p_out, np.full(0, "", dtype=object).astype(str), changes
-        # 1. the windows (cheap, beat by beat): the usable intervals of this call follow the
-        #    carried-over window in ``stream``; beat i's window is stream[w_start[i]:w_end[i]]
-        labels_l = lab.tolist() if lab is not None else [""] * n
-        ok_l = ok.tolist() if ok is not None else [True] * n
+        with_labels = labels_l is not None
+        if labels_l is None:
+            labels_l = [""] * n
+        # 1. the windows (cheap, beat by beat): the usable intervals (s) of this call follow
+        #    the carried-over window in ``stream``; beat i's window is
+        #    stream[starts[i]:ends[i]]
         prev: list[int] = []  # each beat's previous beat (-1: none)
-        stream: list[int] = list(self._rr)
+        stream: list[float] = list(self._rr)
         n_carried = len(stream)
         seg = 0  # where the current window's run of intervals starts in ``stream``
         starts: list[int] = []
@@ -304,17 +364,17 @@ class RhythmAnalyser:
         last, last_label = self._last, self._last_label
         lo_rr, hi_rr, fs = cfg.min_rr_s, cfg.max_rr_s, self._fs_hz
         wb = cfg.window_beats
-        for i, s in enumerate(idx.tolist()):
+        for i, s in enumerate(idx_l):
             label = labels_l[i]
             prev.append(-1 if last is None else last)
             again = False
             if last is not None:
-                rr = (s - last) / fs
-                if not (lo_rr <= rr <= hi_rr and ok_l[i]):  # unreadable: restart the window
-                    seg = len(stream)
+                rr = (s - last) / fs  # (numpy's int64 / float64: the same double)
+                if not (lo_rr <= rr <= hi_rr and (ok_l is None or ok_l[i])):
+                    seg = len(stream)  # unreadable: restart the window
                     again = True
                 elif label not in VENTRICULAR and last_label not in VENTRICULAR:
-                    stream.append(s - last)
+                    stream.append(rr)
             restart.append(again)
             last, last_label = s, label
             end = len(stream)
@@ -338,21 +398,25 @@ class RhythmAnalyser:
             i > 0 or self._last_window is not None))]
         feats: list = [None] * n
         pattern = [1.0] * n
+        p_list = [_NAN] * n
         fill = cfg.min_pattern_ratio > 0
         if new_rows and len(new_rows) <= _PY_WINDOWS and python_rows_exact():
-            rr_s = np.asarray(stream, dtype=np.int64) / fs
             for i in new_rows:
-                w = rr_s[starts[i]:ends[i]]
-                feats[i], ratio = rr_window_row(w, self._sampen)
+                feats[i], ratio = rr_window_row(stream[starts[i]:ends[i]], self._sampen)
                 if fill:
                     pattern[i] = ratio
-            p_new = self.model.predict_proba(np.array([feats[i] for i in new_rows]))[:, 1]
-            p_out[new_rows] = p_new
+            if self._p_row:  # one row at a time, the batch's bits (TreeModel.p_row)
+                for i in new_rows:
+                    p_list[i] = self.model.p_row(feats[i])
+            else:
+                p_new = self.model.predict_proba(np.array([feats[i] for i in new_rows]))[:, 1]
+                for i, p in zip(new_rows, p_new.tolist()):
+                    p_list[i] = p
         elif new_rows:
             rows_all = np.asarray(new_rows, dtype=np.int64)
             f_new = np.zeros((n, len(FEATURE_NAMES)))
             pat_new = np.ones(n)
-            rr_s = np.asarray(stream, dtype=np.int64) / fs
+            rr_s = np.asarray(stream, dtype=np.float64)
             w_start = np.asarray(starts, dtype=np.int64)
             len_new = np.asarray(lengths, dtype=np.int64)[rows_all]
             for n_int in np.unique(len_new).tolist():
@@ -363,27 +427,23 @@ class RhythmAnalyser:
                     f_new[part] = rr_windows_features(w)
                     if fill:
                         pat_new[part] = rr_windows_pattern_ratio(w)
-            p_out[rows_all] = self.model.predict_proba(f_new[rows_all])[:, 1]
-            for i in new_rows:
+            p_new = self.model.predict_proba(f_new[rows_all])[:, 1]
+            for i, p in zip(new_rows, p_new.tolist()):
                 feats[i] = f_new[i]
                 pattern[i] = float(pat_new[i])
-        p_list = p_out.tolist()
+                p_list[i] = p
         last_window = self._last_window
-        copied = []
         for i in range(n):  # same window as the beat before: the same numbers
             if has_l[i]:
                 if feats[i] is None:
                     feats[i], p_list[i], pattern[i] = last_window
-                    copied.append(i)
                 last_window = (feats[i], p_list[i], pattern[i])
             else:
                 last_window = None
         self._last_window = last_window
-        if copied:
-            p_out[copied] = [p_list[i] for i in copied]
         # 3. the episode state, beat by beat
         states: list[str] = []
-        for i, s in enumerate(idx.tolist()):
+        for i, s in enumerate(idx_l):
             self.n_beats += 1
             self._recent.append(s)
             if self._first is None:
@@ -399,12 +459,12 @@ class RhythmAnalyser:
                     self._readable_since = prev[i]
             self._lab.append(labels_l[i])
             if has_l[i]:
-                change = self._step(s, p_list[i], feats[i], lab is not None, lengths[i],
+                change = self._step(s, p_list[i], feats[i], with_labels, lengths[i],
                                     pattern[i])
                 if change is not None:
                     changes.append((i, change))
             states.append(self._rhythm or "")
-        return p_out, np.array(states, dtype=str), changes
+        return p_list, states, changes
 
     def process(self, sample_index: np.ndarray, fs_hz: float,
                 labels: np.ndarray | None = None,

@@ -321,11 +321,12 @@ def _plog2p(count: int, n: int) -> float:
 def rr_window_row(rr_s: np.ndarray, sampen: SampenCounts | None = None
                   ) -> tuple[list[float], float]:
     """:func:`rr_windows_features` and :func:`rr_windows_pattern_ratio` of one window --
-    ``rr_s`` a 1-D float64 array of >= :data:`MIN_INTERVALS` finite positive intervals (s),
-    not checked -- as a list and a float, computed in plain Python (cheaper than numpy for one
-    window; the same bits). ``sampen``: the caller's :class:`SampenCounts` of its successive
-    windows (counted in full without)."""
-    v = rr_s.tolist()
+    ``rr_s`` a 1-D float64 array or a list of floats, >= :data:`MIN_INTERVALS` finite positive
+    intervals (s), not checked -- as a list and a float, computed in plain Python (cheaper than
+    numpy for one window; the same bits). ``sampen``: the caller's :class:`SampenCounts` of its
+    successive windows (counted in full without; it keeps a list ``rr_s``: do not change it
+    after)."""
+    v = rr_s if type(rr_s) is list else rr_s.tolist()
     n = len(v)
     mean = _np_sum(v) / n
     c = [x - mean for x in v]
@@ -343,7 +344,7 @@ def rr_window_row(rr_s: np.ndarray, sampen: SampenCounts | None = None
     n_over_50ms = (n - 1) - bisect_right(ad_sorted, 0.05)
     n_over_12pct = (n - 1) - bisect_right(ad_sorted, 0.12 * mean)
     tp = sum(1 for x, y in zip(d, d[1:]) if x * y < 0) / max(1, n - 2)
-    c_arr = rr_s - mean  # BLAS sums, as the batch's row products
+    c_arr = np.array(c)  # (rr_s - mean) BLAS sums, as the batch's row products
     denom = float(np.dot(c_arr, c_arr))
     lag1 = float(np.dot(c_arr[:-1], c_arr[1:]))
     ac1 = lag1 / denom if denom > 1e-12 else 1.0
@@ -373,7 +374,8 @@ def rr_window_row(rr_s: np.ndarray, sampen: SampenCounts | None = None
     sd2 = math.sqrt(max(2 * sd * sd - sd1 * sd1, 0.0))
     sd1_sd2 = sd1 / sd2 if sd2 > 1e-6 else 0.0
     thr = _ECTOPIC_FRACTION * med
-    pairs = [i for i, (x, y) in enumerate(zip(d, d[1:])) if x < -thr and y > thr]
+    pairs = ([i for i, (x, y) in enumerate(zip(d, d[1:])) if x < -thr and y > thr]
+             if d_sorted[0] < -thr and d_sorted[-1] > thr else [])  # (none without both)
     nrmssd_clean = rmssd / mean
     if pairs:
         keep = [True] * n

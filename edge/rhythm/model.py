@@ -21,6 +21,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+from bisect import bisect_left
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -37,6 +39,7 @@ MODEL_FORMAT = "ecg-edge-rhythm-trees"
 _MODELS = Path(__file__).resolve().parents[1] / "models"
 #: Most rows :meth:`TreeModel.raw` evaluates through its leaf table (a streaming call's few).
 _LOOKUP_MAX_ROWS = 64
+_add_reduce = np.add.reduce  # ``ndarray.sum()`` of a 1-D array, without its wrapper
 
 
 def default_model_path(kind: str) -> Path:
@@ -69,20 +72,19 @@ class TreeModel:
     def raw(self, x: np.ndarray) -> np.ndarray:
         """Raw scores, shape (n, K), of feature rows ``x`` (n, F) (or one row (F,)).
 
-        Every split of every tree is compared at once (``x[f] > threshold``), and a table
-        maps each tree's pattern of split outcomes to the leaf its path ends in -- the leaf
-        the level-by-level walk reaches, as the walk never reads the other splits -- so a
-        call costs a handful of numpy operations (depth <= 3: a pattern fits a byte). Many
-        rows or deeper models walk level by level (there the walk's fewer comparisons pay).
-        The leaves add as before (same sums, same bits)."""
+        A few rows of a model of depth <= 3 (a streaming call's windows): a split goes right
+        when its threshold is below the row's value, so one bisection of each feature's
+        sorted thresholds settles every split on that feature (:meth:`_row_codes`), and a
+        table maps each tree's pattern of split outcomes to the leaf its path ends in -- the
+        leaf the level-by-level walk reaches, as the walk never reads the other splits. Many
+        rows or deeper models walk level by level. The leaves add alike either way (same
+        sums, same bits)."""
         x = np.atleast_2d(np.asarray(x, dtype=np.float64))
         n = x.shape[0]
-        fast = self._leaf_lookup if n <= _LOOKUP_MAX_ROWS else None
-        if fast is not None:
-            feat_flat, thr_flat, n_split, table, leaf_base, leaf_flat = fast
-            go_right = x[:, feat_flat] > thr_flat  # (n, T*(2**d - 1))
-            code = np.packbits(go_right.reshape(n, -1, n_split), axis=2, bitorder="little")
-            leaves = leaf_flat[table[code[:, :, 0]] + leaf_base]  # (n, T*K)
+        lookup = self._leaf_lookup if n <= _LOOKUP_MAX_ROWS else None
+        if lookup is not None:
+            codes = b"".join([self._row_codes(row) for row in x.tolist()])
+            leaves = self._leaves_of(codes).reshape(n, -1)  # (n, T*K)
         else:
             n_trees = self.feature.shape[0]
             node = np.zeros((n, n_trees), dtype=np.int64)
@@ -95,25 +97,83 @@ class TreeModel:
         k = self.n_outputs
         return self.init[None, :] + leaves.reshape(n, -1, k).sum(axis=1)
 
+    @property
+    def has_p_row(self) -> bool:
+        """Whether :meth:`p_row` applies (a binary model of depth <= 3)."""
+        return self.n_outputs == 1 and self._leaf_lookup is not None
+
+    def p_row(self, row: Sequence[float]) -> float:
+        """P(``classes[1]``) of one feature row of Python floats, of a binary model of
+        depth <= 3 -- ``float(predict_proba(np.array([row]))[0, 1])``, the same bits (the
+        same leaves summed alike, numpy's ``exp``), without the arrays around one row."""
+        if not self.has_p_row:
+            raise ValueError("p_row needs a binary model of depth <= 3")
+        _, _, code_leaves, code_base = self._leaf_lookup
+        codes = np.frombuffer(self._row_codes(row), dtype=np.uint8)
+        raw = self._init0 + float(_add_reduce(code_leaves[codes + code_base]))
+        return 1.0 / (1.0 + float(np.exp(-raw)))  # float64 arithmetic, numpy's exp
+
     @cached_property
-    def _leaf_lookup(self) -> tuple[np.ndarray, ...] | None:
-        """Flat split features and thresholds, the number of splits of a tree, the
-        outcome-pattern -> leaf table (bit j of a pattern: split node j goes right), each
-        tree's offset into the flat leaves, and the flat leaves (``None`` for depth > 3)."""
+    def _init0(self) -> float:
+        return float(self.init[0])
+
+    def _leaves_of(self, codes: bytes) -> np.ndarray:
+        """The leaf each tree's split pattern in ``codes`` (one byte per tree, row after
+        row) ends in, flat (n T*K,)."""
+        _, _, code_leaves, code_base = self._leaf_lookup
+        return code_leaves[np.frombuffer(codes, dtype=np.uint8).reshape(-1, code_base.size)
+                           + code_base].ravel()
+
+    def _row_codes(self, row: Sequence[float]) -> bytes:
+        """Each tree's pattern of split outcomes for one row of Python floats, one byte per
+        tree (bit j: split node j goes right), found by bisecting each feature's thresholds
+        (:attr:`_leaf_lookup`)."""
+        thresholds, masks, _, code_base = self._leaf_lookup
+        bits = 0
+        for thr, mask, v in zip(thresholds, masks, row):
+            bits |= mask[bisect_left(thr, v)]  # NaN: no threshold below, as x > thr is False
+        return bits.to_bytes(code_base.size, "little")
+
+    @cached_property
+    def _leaf_lookup(self) -> tuple[list[list[float]], list[list[int]], np.ndarray,
+                                    np.ndarray] | None:
+        """For a depth <= 3 (a tree's splits fit a byte; ``None`` deeper): per feature, the
+        distinct thresholds of its splits, sorted, and for each count ``p`` of them below a
+        value, the splits that go right (``x > threshold``: the first ``p``) as the bits of
+        an integer (tree t's split node j: bit 8 t + j); the leaves by pattern, (T*K * P,)
+        with P = 2**(2**d - 1) patterns (bit j of a pattern: split node j goes right), tree
+        t's leaf of pattern ``code`` at P t + code; and P t of each tree."""
         if self.depth > 3:
             return None
         n_split = 2 ** self.depth - 1
-        table = np.empty(1 << n_split, dtype=np.int64)
+        table = np.empty(1 << n_split, dtype=np.int64)  # pattern -> the leaf the walk reaches
         for code in range(1 << n_split):
             node = 0
             for _ in range(self.depth):
                 node = 2 * node + 1 + ((code >> node) & 1)
             table[code] = node - n_split
         n_trees = self.feature.shape[0]
-        return (np.ascontiguousarray(self.feature.ravel()),
-                np.ascontiguousarray(self.threshold.ravel()), n_split, table,
-                np.arange(n_trees, dtype=np.int64) * 2 ** self.depth,
-                np.ascontiguousarray(self.leaf.ravel()))
+        code_leaves = self.leaf[:, table].ravel()  # (T*K * P,)
+        by_feature: list[list[tuple[float, int]]] = [[] for _ in self.feature_names]
+        for t, (feats, thrs) in enumerate(zip(self.feature.tolist(), self.threshold.tolist())):
+            for j, (f, thr) in enumerate(zip(feats, thrs)):
+                by_feature[f].append((thr, 8 * t + j))
+        thresholds: list[list[float]] = []
+        masks: list[list[int]] = []
+        for splits in by_feature:
+            thr_f: list[float] = []
+            mask_f, bits = [0], 0
+            for thr, bit in sorted(splits):
+                bits |= 1 << bit
+                if thr_f and thr == thr_f[-1]:  # (0.0 and -0.0 compare alike too)
+                    mask_f[-1] = bits
+                else:
+                    thr_f.append(thr)
+                    mask_f.append(bits)
+            thresholds.append(thr_f)
+            masks.append(mask_f)
+        return (thresholds, masks, code_leaves,
+                np.arange(n_trees, dtype=np.int64) * table.size)
 
     def raw_bounds(self, x: np.ndarray, known: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Exact (lowest, highest) raw scores, each (n, K), that rows ``x`` (n, F) can reach

@@ -50,7 +50,10 @@ def event_rhythm(rhythm: str | None) -> str | None:
     yet) -> ``None``."""
     if rhythm is None:
         return None
-    return {RHYTHM_AF: "AFIB", RHYTHM_NOISE: "NOISE"}.get(rhythm, "N")
+    return _EVENT_RHYTHM.get(rhythm, "N")
+
+
+_EVENT_RHYTHM = {RHYTHM_AF: "AFIB", RHYTHM_NOISE: "NOISE"}
 
 
 class AfBurden:
@@ -198,15 +201,20 @@ class DeviceRhythm:
               ) -> list[tuple[str | None, str, list[AlertEvent]]]:
         if not sample_index:
             return []
-        _, state, changes = self.analyser.process_indexed(
-            np.asarray(sample_index, dtype=np.int64), self.fs_hz, np.asarray(labels, dtype=str),
-            np.asarray(clean, dtype=bool))
+        if self.analyser.plain_lists(sample_index, labels, clean):  # the daemon's lists
+            _, state, changes = self.analyser.process_list(sample_index, self.fs_hz, labels,
+                                                           clean)
+        else:
+            _, states, changes = self.analyser.process_indexed(
+                np.asarray(sample_index, dtype=np.int64), self.fs_hz,
+                np.asarray(labels, dtype=str), np.asarray(clean, dtype=bool))
+            state = states.tolist()
         by_beat: dict[int, list[RhythmChange]] = {}
         for i, c in changes:
             by_beat.setdefault(i, []).append(c)
         out: list[tuple[str | None, str, list[AlertEvent]]] = []
         for i, (at, label, rr, ok, now) in enumerate(zip(sample_index, labels, rr_pre_s, clean,
-                                                         state.tolist())):
+                                                         state)):
             alerts: list[AlertEvent] = []
             for c in by_beat.get(i, ()):
                 alerts.extend(self._change(c))

@@ -374,3 +374,104 @@ def test_python_window_path_is_probed_and_numpy_takes_over_on_a_mismatch(rng, mo
     assert not python_calls  # numpy computed every window
     np.testing.assert_array_equal(p_np, p_py)
     assert ch_np == ch_py and any(c.rhythm == RHYTHM_AF for c in ch_np)
+
+
+def _bits(p) -> list[int]:
+    """The float64 bits of P(AF) values (NaN compares equal to NaN)."""
+    return np.asarray(p, dtype=np.float64).view(np.int64).tolist()
+
+
+def _record_beats(mitdb_dir, record="201"):
+    """A real record's reference beats (classes N/S/V/F as the beat model calls them) and
+    readable flags with unreadable beats sprinkled in and one long unreadable stretch."""
+    from edge.io.records import read_annotations
+
+    ann = read_annotations(record, "atr", data_dir=mitdb_dir, sampto=15 * 60 * 360)
+    keep = np.isin(ann.symbol, list("NLRAaJSVFejE/fQ"))
+    idx = ann.sample_index[keep].tolist()
+    cls = {"V": "V", "F": "F", "A": "S", "a": "S", "J": "S", "S": "S"}
+    labels = [cls.get(s, "N") for s in ann.symbol[keep].tolist()]
+    ok = [i % 61 != 17 for i in range(len(idx))]
+    ok[400:425] = [False] * 25
+    return idx, labels, ok
+
+
+@pytest.mark.parametrize("size", [1, 3, None])
+def test_process_list_is_process_indexed_on_lists(mitdb_dir, size):
+    """The plain-list path (a daemon's one or few beats per call) gives process_indexed's
+    P(AF) to the bit, its rhythms and its changes (with the confirming beats), fed alike."""
+    idx, labels, ok = _record_beats(mitdb_dir)
+    size = size or len(idx)
+    arrays, lists = RhythmAnalyser(), RhythmAnalyser()
+    rhythms = set()
+    for i in range(0, len(idx), size):
+        sl = slice(i, i + size)
+        p, states, changes = arrays.process_indexed(np.array(idx[sl], dtype=np.int64), 360.0,
+                                                    np.array(labels[sl]), np.array(ok[sl]))
+        assert RhythmAnalyser.plain_lists(idx[sl], labels[sl], ok[sl])
+        p_l, states_l, changes_l = lists.process_list(idx[sl], 360.0, labels[sl], ok[sl])
+        assert type(p_l) is list and type(states_l) is list
+        assert _bits(p_l) == _bits(p)
+        assert states_l == states.tolist() and changes_l == changes
+        rhythms.update(c.rhythm for _, c in changes_l)
+    assert rhythms == {RHYTHM_AF, RHYTHM_OTHER, RHYTHM_NOISE}
+    assert arrays.n_beats == lists.n_beats and arrays.rhythm == lists.rhythm
+    assert arrays.n_unreadable == lists.n_unreadable > 25
+    p, _, _ = RhythmAnalyser().process_indexed(np.array(idx), 360.0)  # no labels, no flags
+    an = RhythmAnalyser()
+    p_l = [x for i in range(len(idx)) for x in an.process_list(idx[i:i + 1], 360.0)[0]]
+    assert _bits(p_l) == _bits(p)
+
+
+def test_plain_lists_takes_only_what_numpy_would_read_alike():
+    ok = RhythmAnalyser.plain_lists
+    assert ok([1, 2], ["N", "V"], [True, False]) and ok([5]) and ok([5], None, [True])
+    assert not ok([]) and not ok((1, 2)) and not ok(np.array([1, 2]))
+    assert not ok([np.int64(1)]) and not ok([1.0]) and not ok([True]) and not ok([2 ** 63])
+    assert not ok([1, 2], ["N"]) and not ok([1], [np.str_("N")]) and not ok([1], ["N\0"])
+    assert not ok([1], None, [1]) and not ok([1], None, [np.True_]) and not ok([1], None, [])
+
+
+@pytest.mark.parametrize("call", [
+    lambda a, f: f(a)([5, 3], FS),
+    lambda a, f: f(a)([1.5, 3.0], FS),
+    lambda a, f: f(a)([1, 3], 0.0),
+    lambda a, f: f(a)([1, 3], float("nan")),
+    lambda a, f: f(a)([1, 3], FS, ["N"]),
+    lambda a, f: f(a)([1, 3], FS, readable=[True]),
+    lambda a, f: f(a)([1, 3], FS, readable=[1, 0]),
+    lambda a, f: (f(a)([100, 300], FS), f(a)([200], FS)),
+    lambda a, f: (f(a)([100, 300], FS), f(a)([300], FS)),
+    lambda a, f: (f(a)([100, 300], FS), f(a)([400], 360.0)),
+    lambda a, f: (f(a)([100, 300], FS), f(a)([400, 500, 450], FS)),
+])
+def test_process_list_refuses_what_process_indexed_refuses(call):
+    """Bad beats raise the same SignalError on lists as on arrays, and leave the state as
+    it was (a later good call gives the same numbers)."""
+    def on_arrays(a):
+        return lambda i, fs, lab=None, readable=None: a.process_indexed(
+            np.asarray(i), fs, None if lab is None else np.asarray(lab),
+            None if readable is None else np.asarray(readable))
+
+    def on_lists(a):
+        return a.process_list
+
+    arrays, lists = RhythmAnalyser(), RhythmAnalyser()
+    with pytest.raises(SignalError) as want:
+        call(arrays, on_arrays)
+    with pytest.raises(SignalError) as got:
+        call(lists, on_lists)
+    assert str(got.value) == str(want.value)
+    assert lists.n_beats == arrays.n_beats
+    more = list(range(10_000, 10_000 + 30 * 200, 200))
+    p, _, _ = arrays.process_indexed(np.array(more), FS)
+    assert _bits(lists.process_list(more, FS)[0]) == _bits(p)
+
+
+def test_process_list_of_other_element_types_goes_through_numpy():
+    """numpy scalars in the lists: the array path's numbers (np.asarray of them)."""
+    idx = _beats(np.r_[[0.8] * 20, np.linspace(0.5, 1.0, 20)])
+    a, b = RhythmAnalyser(), RhythmAnalyser()
+    p_l, states_l, _ = a.process_list(list(idx), FS, [np.str_("N")] * idx.size)
+    p, states, _ = b.process_indexed(idx, FS, np.array(["N"] * idx.size))
+    assert _bits(p_l) == _bits(p) and states_l == states.tolist() and not np.isnan(p_l[-1])

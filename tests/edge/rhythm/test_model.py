@@ -128,3 +128,73 @@ def test_raw_bounds_of_a_small_tree(tmp_path):
     lo, hi = m.raw_bounds(x, np.array([False, True]))  # x0 unknown, x1 > 0
     np.testing.assert_allclose(lo[:, 0], [0.5 + 1, 0.5 + 1])
     np.testing.assert_allclose(hi[:, 0], [0.5 + 2, 0.5 + 2])
+
+
+def _rows_on_and_around_thresholds(m, rng, n_rows):
+    """Random rows, rows whose values sit exactly on split thresholds or one ulp either
+    side, and rows of special values (-0.0, +-inf, NaN)."""
+    n_f = len(m.feature_names)
+    thr = m.threshold.ravel()
+    usual = thr[np.abs(thr) < 1e6]  # (not the padded splits' huge thresholds)
+    x = rng.standard_normal((n_rows, n_f)) * (usual.std() + 1.0) + usual.mean()
+    on = rng.choice(thr, size=(n_rows, n_f))
+    x[n_rows // 4:n_rows // 2] = on[n_rows // 4:n_rows // 2]
+    x[n_rows // 2:3 * n_rows // 4] = np.nextafter(on, np.inf)[n_rows // 2:3 * n_rows // 4]
+    x[3 * n_rows // 4:] = np.nextafter(on, -np.inf)[3 * n_rows // 4:]
+    special = np.array([-0.0, 0.0, np.inf, -np.inf, np.nan])
+    x[::9, rng.integers(0, n_f)] = rng.choice(special, size=x[::9].shape[0])
+    return x
+
+
+@pytest.mark.parametrize("kind", ["af_window", "vf_window", "synthetic"])
+def test_bisected_split_patterns_give_the_level_walks_scores(tmp_path, kind):
+    """One to 64 rows find their split outcomes by bisecting each feature's thresholds: the
+    raw scores of the level-by-level walk (more than 64 rows) bit for bit, on random rows,
+    on and one ulp around the thresholds, and on -0.0, +-inf and NaN."""
+    from edge.rhythm.model import _LOOKUP_MAX_ROWS, default_model_path
+
+    path = (_write(tmp_path, _doc()) if kind == "synthetic" else default_model_path(kind))
+    m = load_tree_model(path)
+    rng = np.random.default_rng(11)
+    x = _rows_on_and_around_thresholds(m, rng, 4 * _LOOKUP_MAX_ROWS)
+    walk = m.raw(x)
+    for n in (1, 2, 3, 7, _LOOKUP_MAX_ROWS):
+        few = np.concatenate([m.raw(x[i:i + n]) for i in range(0, x.shape[0], n)])
+        assert few.view(np.int64).tolist() == walk.view(np.int64).tolist(), n
+
+
+@pytest.mark.parametrize("kind", ["af_window", "vf_window", "synthetic"])
+def test_p_row_is_predict_proba_of_one_row_bit_for_bit(tmp_path, kind):
+    """:meth:`TreeModel.p_row` (one row of Python floats) gives the bits of predict_proba
+    on a batch of rows (the walk) and on the row alone."""
+    from edge.rhythm.model import default_model_path
+
+    path = (_write(tmp_path, _doc()) if kind == "synthetic" else default_model_path(kind))
+    m = load_tree_model(path)
+    rng = np.random.default_rng(5)
+    x = _rows_on_and_around_thresholds(m, rng, 400)
+    batch = m.predict_proba(x)[:, 1]
+    one = np.array([m.p_row(row) for row in x.tolist()])
+    assert one.view(np.int64).tolist() == batch.view(np.int64).tolist()
+    alone = np.array([m.predict_proba(x[i:i + 1])[0, 1] for i in range(0, 400, 13)])
+    assert one[::13].view(np.int64).tolist() == alone.view(np.int64).tolist()
+
+
+def test_p_row_on_af_feature_rows_of_real_windows():
+    """Rows computed by the features on real-looking windows (Python floats from
+    :func:`rr_window_row`): p_row is the batch's P(AF) bit for bit."""
+    from edge.rhythm.features import rr_window_row
+
+    m = load_af_model()
+    rng = np.random.default_rng(8)
+    rows = [rr_window_row(rng.uniform(0.4, 1.2, 40))[0] for _ in range(150)]
+    rows += [rr_window_row(0.8 + 0.02 * rng.standard_normal(rng.integers(12, 41)))[0]
+             for _ in range(150)]
+    batch = m.predict_proba(np.array(rows))[:, 1]
+    one = np.array([m.p_row(r) for r in rows])
+    assert one.view(np.int64).tolist() == batch.view(np.int64).tolist()
+
+
+def test_p_row_refuses_multiclass_and_deep_models():
+    with pytest.raises(ValueError, match="binary"):
+        load_strip_model().p_row([0.0] * 109)

@@ -305,3 +305,55 @@ def test_beats_in_batches_are_the_beats_one_by_one(rng, size):
     assert many.burden.run_share == one.burden.run_share
     assert many.burden.window_share == one.burden.window_share
     assert many.beats([], [], [], []) == []
+
+
+@pytest.mark.parametrize("size", [1, 3])
+def test_daemon_lists_and_other_inputs_give_the_same_beats(mitdb_dir, size):
+    """The daemon's plain lists take the analyser's list path; the same beats as numpy
+    scalars take the array path: the same rhythms, calls, alerts, counts and burden, on a
+    real record with AF, S and V beats and unclean intervals."""
+    from edge.io.records import read_annotations
+
+    ann = read_annotations("201", "atr", data_dir=mitdb_dir, sampto=15 * 60 * 360)
+    keep = np.isin(ann.symbol, list("NLRAaJSVFejE/fQ"))
+    idx = ann.sample_index[keep]
+    cls = {"V": "V", "F": "F", "A": "S", "a": "S", "J": "S", "S": "S"}
+    labels = [cls.get(s, "N") for s in ann.symbol[keep].tolist()]
+    rr = [np.nan] + (np.diff(idx) / 360.0).tolist()
+    clean = [i > 0 and i % 53 != 0 for i in range(idx.size)]
+    plain, other = DeviceRhythm(device_id=1, fs_hz=360.0), DeviceRhythm(device_id=1, fs_hz=360.0)
+    got, want = [], []
+    for i in range(0, idx.size, size):
+        sl = slice(i, i + size)
+        got += plain.beats(idx[sl].tolist(), labels[sl], rr[sl], clean[sl])
+        want += other.beats(list(idx[sl]), [np.str_(c) for c in labels[sl]], rr[sl],
+                            [np.bool_(c) for c in clean[sl]])
+    assert got == want and any(a for _, _, a in got)
+    assert plain.n_calls_changed == other.n_calls_changed > 0
+    assert plain.n_svt_calls == other.n_svt_calls
+    assert plain.burden.run_share == other.burden.run_share > 0
+    assert plain.burden.window_share == other.burden.window_share
+
+
+@pytest.mark.parametrize("bad", [
+    lambda d: d.beats([500, 400], ["N", "N"], [0.8, 0.8], [True, True]),
+    lambda d: d.beats([500, 600], ["N"], [0.8, 0.8], [True, True]),
+    lambda d: d.beats([500, 600], ["N", "N"], [0.8, 0.8], [True]),
+    lambda d: (d.beats([500], ["N"], [0.8], [True]), d.beats([500], ["N"], [0.8], [True])),
+])
+def test_bad_beats_raise_the_same_error_from_lists_and_arrays(bad):
+    """A beat going back or lists of other lengths: the same SignalError whichever path."""
+    from edge.errors import SignalError
+
+    def as_numpy(d):
+        class Numpy:  # the same beats as numpy scalars (the array path)
+            def beats(self, idx, labels, rr, clean):
+                return d.beats([np.int64(i) for i in idx], labels, rr,
+                               [np.bool_(c) for c in clean])
+        return Numpy()
+
+    with pytest.raises(SignalError) as want:
+        bad(as_numpy(DeviceRhythm(device_id=1, fs_hz=360.0)))
+    with pytest.raises(SignalError) as got:
+        bad(DeviceRhythm(device_id=1, fs_hz=360.0))
+    assert str(got.value) == str(want.value)
