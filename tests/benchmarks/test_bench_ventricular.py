@@ -44,3 +44,29 @@ def test_no_net_and_net_cv_exclude_each_other(capsys):
     with pytest.raises(SystemExit) as exc:
         bench_ventricular.main(["--no-net", "--net-cv", "x"])
     assert exc.value.code == 2
+
+
+def test_an_alarm_inside_annotated_vt_is_true_in_the_secondary_row(monkeypatch):
+    """``with_vt_references``: a ``vfib`` episode inside a record's own ``(VT`` run counts as
+    true (VF and VT references together); the headline's VF-only score calls it false. The
+    row renders only when the result has it (older results re-render unchanged)."""
+    from training.ventricular import Episodes
+
+    fs = 250.0
+    ep = Episodes(shockable=[(1000, 2000)], vt=[(5000, 6000)], n_samples=10000, fs_hz=fs)
+    alerts = [{"kind": "vfib", "state": s, "sample_index": i, "detail": d}
+              for s, i, d in (("onset", 5400, {"onset_index": 5100}),
+                              ("end", 5600, {"end_index": 5500}))]
+    monkeypatch.setattr(bench_ventricular, "episodes", lambda r: ep)
+    monkeypatch.setattr(bench_ventricular, "daemon_alerts", lambda r, m, net_path=None: {
+        "alerts": alerts, "n_samples": ep.n_samples, "fs_hz": fs})
+    both = bench_ventricular.with_vt_references(["x"], {"x": "m"}, None)
+    assert (both["episodes"], both["alarm_episodes"], both["episode_pp"],
+            both["episode_se"]) == (2, 1, 1.0, 0.5)
+    vf_only = bench_ventricular.score_episodes(
+        ep.shockable, bench_ventricular.episodes_of(alerts, ("vfib",), ep.n_samples), fs)
+    assert (vf_only["det"], vf_only["det_true"]) == (1, 0)
+    res = json.loads((RESULTS / "ventricular.json").read_text())
+    res["cudb_vt_references"] = both
+    md = bench_ventricular.markdown(res)
+    assert "| CUDB, VF/VFL and `(VT` references (secondary) | vfib (new) | 2 | 1 |" in md
