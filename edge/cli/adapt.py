@@ -60,8 +60,16 @@ def cmd_adapt(args: argparse.Namespace) -> int:
     path = res.head.save(args.out)
     cpu = time.process_time() - t0
     h = res.head
-    print(f"{rec.name}: adapted on the first {args.adapt_minutes:g} min ({res.n_labelled} "
-          f"labelled beats, {rec.fs_hz:g} Hz) with {clf.path.name} ({h.base_model_version})")
+    record_min = rec.n_samples / rec.fs_hz / 60.0
+    if config.adapt_s >= rec.n_samples / rec.fs_hz:  # the whole record (shorter than asked)
+        logger.warning("%s is %.1f min long, shorter than --adapt-minutes %g: every labelled "
+                       "beat was used, so no beat of this record is left to test the adapted "
+                       "model on", rec.name, record_min, args.adapt_minutes)
+        span = f"the whole record, {record_min:.1f} min (--adapt-minutes {args.adapt_minutes:g})"
+    else:
+        span = f"the first {args.adapt_minutes:g} of {record_min:.1f} min"
+    print(f"{rec.name}: adapted on {span} ({res.n_labelled} labelled beats, {rec.fs_hz:g} Hz) "
+          f"with {clf.path.name} ({h.base_model_version})")
     print("  beats per class: " + ", ".join(f"{c} {h.counts[c]}" for c in h.classes))
     print(f"  adapted classes: {', '.join(h.adapted)}")
     if h.templates is not None:

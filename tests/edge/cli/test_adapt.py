@@ -15,6 +15,28 @@ from edge.model.adapt import AdaptConfig, WearerHead
 from edge.model.bundled import default_model_path
 
 
+def test_adapt_minutes_longer_than_the_record_say_so(mitdb_dir, tmp_path, capsys, caplog):
+    """Asking for more labelled minutes than the record has uses the whole record: the summary
+    says so (it said 'the first 1000 min' of a 30-min record) and a warning says no beat is
+    left to test the head on; a shorter span states both lengths."""
+    import logging
+
+    out = tmp_path / "100.npz"
+    with caplog.at_level(logging.WARNING, logger="edge.cli.adapt"):
+        assert main(["adapt", "--record", str(mitdb_dir / "100"), "--labels", "atr", "--out",
+                     str(out), "--adapt-minutes", "1000"]) == 0
+    text = capsys.readouterr().out
+    assert "adapted on the whole record, 30.1 min (--adapt-minutes 1000)" in text
+    assert "first 1000 min" not in text
+    assert any("shorter than --adapt-minutes 1000" in r.getMessage() for r in caplog.records)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="edge.cli.adapt"):
+        assert main(["adapt", "--record", str(mitdb_dir / "100"), "--labels", "atr", "--out",
+                     str(out), "--adapt-minutes", "2"]) == 0
+    assert "adapted on the first 2 of 30.1 min" in capsys.readouterr().out
+    assert not [r for r in caplog.records if "shorter than" in r.getMessage()]
+
+
 @pytest.fixture(scope="module")
 def head_119(mitdb_dir, tmp_path_factory):
     """`ecg-edge adapt` on the first 3 minutes of record 119, and what it printed."""
