@@ -68,6 +68,20 @@ class WfdbAnnotationSink:
         self.paths: list[Path] = []
         self.min_write_interval_s = float(min_write_interval_s)
         self._last_write = -1e300
+        self._check_writable()
+
+    def _check_writable(self) -> None:
+        """Make ``out_dir`` if missing and prove a file can be written there now, so a run
+        that cannot keep its annotations stops at the start (as a JSON-lines sink that cannot
+        open its file does) instead of finding out when the first write comes."""
+        import tempfile  # noqa: PLC0415
+
+        try:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=self.out_dir):
+                pass
+        except OSError as exc:
+            raise SinkError(self.name, f"cannot write to {self.out_dir}: {exc}") from exc
 
     def _record(self, key: tuple[int, float]) -> str:
         dev, fs = key

@@ -21,3 +21,31 @@ def test_settings_rules(kw, field):
     with pytest.raises(ConfigError) as err:
         WfdbSinkSettings(**kw)
     assert err.value.field == field
+
+
+def test_a_directory_that_cannot_be_written_fails_at_open(tmp_path):
+    """The run stops at the start (a SinkError naming the sink) when the annotations could
+    never be written, instead of processing the whole record and failing at the close; a
+    missing directory is made."""
+    from edge.errors import SinkError
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with pytest.raises(SinkError) as err:
+        WfdbAnnotationSink(blocker / "sub", "rec")
+    assert "cannot write to" in str(err.value) and "wfdb:" in str(err.value)
+    s = WfdbAnnotationSink(tmp_path / "new" / "dir", "rec", ext="tst")
+    assert (tmp_path / "new" / "dir").is_dir()
+    s.close()  # no beats: nothing to write, no error
+
+
+def test_run_with_an_unwritable_wfdb_dir_is_one_line_and_exit_2(mitdb_dir, tmp_path, capsys):
+    from edge.cli.main import main
+
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    rc = main(["run", "--replay", str(mitdb_dir / "100"), "--speed", "max", "--quiet",
+               "--wfdb-dir", str(blocker / "out")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and err[-1].startswith("ecg-edge run: error: sink wfdb:")
+    assert "cannot write to" in err[-1]
