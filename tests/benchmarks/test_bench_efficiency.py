@@ -50,3 +50,42 @@ def test_a_good_before_file_gets_past_its_check(tmp_path, capsys):
         main(["--data-dir", str(tmp_path), "--records", "100", "--before", str(path)])
     assert exc.value.code == 2
     assert "--records" in capsys.readouterr().err
+
+
+def test_repeat_below_one_is_a_usage_error(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--data-dir", str(tmp_path), "--repeat", "0"])
+    assert exc.value.code == 2 and "--repeat" in capsys.readouterr().err
+
+
+def test_repeat_keeps_the_least_cpu_and_refuses_runs_that_disagree(monkeypatch):
+    """``measure(..., repeat=N)``: each stream, gqrs and annotate figure is the least of N runs
+    (the machine's noise only adds time), and repeated streams must give the same events."""
+    import numpy as np
+
+    import benchmarks.bench_efficiency as be
+
+    cpu = iter([3.0, 1.0, 2.0] * 10)
+    prints = iter(["f"] * 30)
+
+    def fake_stream(clf, cfg, x, fs, chunk_s, **kw):  # noqa: ANN001, ANN202
+        return {"cpu_s": next(cpu), "vf_windows": {}, "stages": dict.fromkeys(be.STAGES, 0.1),
+                "calls": {}, "beats": 10, "events": {}, "fingerprint": next(prints),
+                "chunks": 1, "blocks_held": 0}
+
+    gq = iter([9.0, 5.0, 4.0, 6.0])  # the warm-up call, then the record's three
+    ann = iter([0.9, 0.5, 0.7, 0.6, 1.3, 1.1, 1.2])  # the warm-up, 3 at 60 s, 3 at 10 s
+    monkeypatch.setattr(be, "read_record", lambda d, r: (np.zeros(3600 * 360), 360.0, {}))
+    monkeypatch.setattr(be, "_pin_one_core", lambda: None)
+    monkeypatch.setattr(be, "stream_cost", fake_stream)
+    monkeypatch.setattr(be, "gqrs_cpu_s", lambda x, fs, m: (next(gq, 0.0), 5))
+    monkeypatch.setattr(be, "annotate_cpu_s", lambda r, d, o, chunk_s=None: next(ann, 0.0))
+    res = be.measure(["x"], [1.0], "/nowhere", repeat=3)
+    assert res["gqrs_cpu_s_per_h"] == 4.0  # least of 5, 4, 6
+    assert res["chunks"]["1.0"]["cpu_s_per_h"] == 1.0  # least of 1, 2, 3 (after the warm-up)
+    assert res["annotate_cpu_s_per_h"] == 0.5 and res["annotate_10s_cpu_s_per_h"] == 1.1
+    prints = iter(["a", "b", "a"] + ["f"] * 30)
+    cpu = iter([3.0] * 30)
+    gq = iter([5.0] * 10)
+    with pytest.raises(RuntimeError, match="other events"):
+        be.measure(["x"], [1.0], "/nowhere", repeat=3)
