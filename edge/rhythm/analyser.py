@@ -233,20 +233,16 @@ class RhythmAnalyser:
         if idx.ndim != 1 or (idx.size and idx.dtype.kind not in "iu"):
             raise SignalError(f"sample_index must be a 1-D integer array, got shape {idx.shape} "
                               f"dtype {idx.dtype}")
-        if not (math.isfinite(fs_hz) and fs_hz > 0):
-            raise SignalError(f"fs_hz must be > 0, got {fs_hz}")
-        if self._fs_hz is not None and fs_hz != self._fs_hz:
-            raise SignalError(f"fs_hz changed from {self._fs_hz} to {fs_hz} (reset first)")
+        self._check_rate(fs_hz)
         if idx.dtype != np.int64:
             idx = idx.astype(np.int64)
-        if idx.size < 32:  # a daemon call's few beats: cheaper in Python than np.diff
-            seq = idx.tolist()
-            increasing = all(a < b for a, b in zip(seq, seq[1:]))
-        else:
-            increasing = not np.any(np.diff(idx) <= 0)
-        if idx.size and (not increasing
-                         or (self._last is not None and idx[0] <= self._last)):
-            raise SignalError("sample_index must be strictly increasing (across calls too)")
+        if idx.size:
+            if idx.size < 32:  # a daemon call's few beats: cheaper in Python than np.diff
+                seq = idx.tolist()
+                increasing = all(a < b for a, b in zip(seq, seq[1:]))
+            else:
+                increasing = not np.any(np.diff(idx) <= 0)
+            self._check_order(int(idx[0]), increasing)
         lab = None
         if labels is not None:
             lab = np.asarray(labels)
@@ -262,6 +258,18 @@ class RhythmAnalyser:
                 raise SignalError(f"readable must be a bool array like sample_index: shape "
                                   f"{ok.shape} dtype {ok.dtype} vs {idx.shape}")
         return idx, lab, ok
+
+    def _check_rate(self, fs_hz: float) -> None:
+        if not (math.isfinite(fs_hz) and fs_hz > 0):
+            raise SignalError(f"fs_hz must be > 0, got {fs_hz}")
+        if self._fs_hz is not None and fs_hz != self._fs_hz:
+            raise SignalError(f"fs_hz changed from {self._fs_hz} to {fs_hz} (reset first)")
+
+    def _check_order(self, first: int, increasing: bool) -> None:
+        """A call's beats (first ``first``, ``increasing`` among themselves) must follow the
+        last one taken."""
+        if not increasing or (self._last is not None and first <= self._last):
+            raise SignalError("sample_index must be strictly increasing (across calls too)")
 
     def process_beats(self, sample_index: np.ndarray, fs_hz: float,
                       labels: np.ndarray | None = None, readable: np.ndarray | None = None
@@ -305,13 +313,9 @@ class RhythmAnalyser:
                 np.asarray(sample_index), fs_hz, None if labels is None else np.asarray(labels),
                 None if readable is None else np.asarray(readable))
             return p.tolist(), states.tolist(), changes
-        if not (math.isfinite(fs_hz) and fs_hz > 0):  # _check's rules, on the lists
-            raise SignalError(f"fs_hz must be > 0, got {fs_hz}")
-        if self._fs_hz is not None and fs_hz != self._fs_hz:
-            raise SignalError(f"fs_hz changed from {self._fs_hz} to {fs_hz} (reset first)")
-        if ((self._last is not None and sample_index[0] <= self._last)
-                or not all(a < b for a, b in zip(sample_index, sample_index[1:]))):
-            raise SignalError("sample_index must be strictly increasing (across calls too)")
+        self._check_rate(fs_hz)  # _check's rules, on the lists
+        self._check_order(sample_index[0],
+                          all(a < b for a, b in zip(sample_index, sample_index[1:])))
         self._fs_hz = float(fs_hz)
         return self._run(sample_index, labels, readable)
 
