@@ -352,30 +352,28 @@ def episode_table(records, models, noisy: bool = False,
     return {v: total(rows[v]) for v in VARIANTS}, per
 
 
+def _scored(records, models, nets: dict[str, str] | None, kinds: tuple[str, ...],
+            references) -> dict:  # noqa: ANN001 (references: Episodes -> intervals)
+    """Alert episodes of ``kinds`` (clean replays) scored against ``references(episodes)``,
+    summed over ``records``."""
+    rows = []
+    for r in records:
+        d = daemon_alerts(r, models[r], net_path=nets[r] if nets else None)
+        rows.append(score_episodes(references(episodes(r)),
+                                   episodes_of(d["alerts"], kinds, d["n_samples"]), d["fs_hz"]))
+    return total(rows)
+
+
 def with_vt_references(records, models, nets: dict[str, str] | None = None) -> dict:
     """``vfib`` episodes scored against VF/VFL **and** VT references (an alarm overlapping a
     record's own ``(VT`` run counts as true; the issue's baseline scored VT, VFL and VF
     together): a secondary row beside the VF-only headline."""
-    rows = []
-    for r in records:
-        d = daemon_alerts(r, models[r], net_path=nets[r] if nets else None)
-        ep = episodes(r)
-        rows.append(score_episodes(sorted(ep.shockable + ep.vt),
-                                   episodes_of(d["alerts"], ("vfib",), d["n_samples"]),
-                                   d["fs_hz"]))
-    return total(rows)
+    return _scored(records, models, nets, ("vfib",), lambda ep: sorted(ep.shockable + ep.vt))
 
 
 def vt_table(records, models, nets: dict[str, str] | None = None) -> dict:
-    out = {}
-    for name, kinds in (("vt (new)", ("vt",)), ("today: v_run vt", ("v_run",))):
-        rows = []
-        for r in records:
-            d = daemon_alerts(r, models[r], net_path=nets[r] if nets else None)
-            rows.append(score_episodes(episodes(r).vt, episodes_of(d["alerts"], kinds,
-                                                                  d["n_samples"]), d["fs_hz"]))
-        out[name] = total(rows)
-    return out
+    return {name: _scored(records, models, nets, kinds, lambda ep: ep.vt)
+            for name, kinds in (("vt (new)", ("vt",)), ("today: v_run vt", ("v_run",)))}
 
 
 def false_alarms(records, models, kinds_by_name: dict, noisy: bool,
