@@ -139,14 +139,6 @@ def stream_cost(classifier, config, x_mv: np.ndarray, fs_hz: float, chunk_s: flo
             **({"call_fingerprint": _call_fingerprint(calls)} if per_call else {})}
 
 
-def annotate_default_chunk_s() -> float:
-    """``ecg-edge annotate``'s default ``--chunk-s``."""
-    from edge.cli.main import build_parser
-
-    sub = next(a for a in build_parser()._actions if a.dest == "command")
-    return float(sub.choices["annotate"].get_default("chunk_s"))
-
-
 def annotate_cpu_s(record: str, data_dir: str, out_dir: str,
                    chunk_s: float | None = None) -> float:
     """CPU seconds of ``ecg-edge annotate --rhythm`` on one record, in-process (``chunk_s``:
@@ -167,6 +159,7 @@ def measure(records: list[str], chunks_s: list[float], data_dir: str, repeat: in
     """Every CPU figure is the least of ``repeat`` runs (per record and chunk size; gqrs and
     annotate alike): the machine's noise only ever adds time. The runs must give the same
     events."""
+    from edge.cli.annotate import DEFAULT_CHUNK_S
     from edge.model.bundled import default_model_path
     from edge.model.classifier import BeatClassifier
     from edge.runtime.settings import load_config
@@ -281,7 +274,7 @@ def measure(records: list[str], chunks_s: list[float], data_dir: str, repeat: in
             "chunk_mismatch_records": mismatched,
             "annotate_cpu_s_per_h": round(ann_total / total_h, 4),
             "annotate_ratio_to_gqrs": round(ann_total / gq_total, 4),
-            "annotate_chunk_s": annotate_default_chunk_s(),
+            "annotate_chunk_s": DEFAULT_CHUNK_S,
             "annotate_10s_cpu_s_per_h": round(ann10_total / total_h, 4),
             "annotate_10s_ratio_to_gqrs": round(ann10_total / gq_total, 4),
             "per_unit": per_unit, "per_record": per_record}
