@@ -60,8 +60,9 @@ def cmd_adapt(args: argparse.Namespace) -> int:
     path = res.head.save(args.out)
     cpu = time.process_time() - t0
     h = res.head
-    record_min = rec.n_samples / rec.fs_hz / 60.0
-    if config.adapt_s >= rec.n_samples / rec.fs_hz:  # the whole record (shorter than asked)
+    record_s = rec.n_samples / rec.fs_hz
+    record_min = record_s / 60.0
+    if config.adapt_s >= record_s:  # the whole record (shorter than asked)
         logger.warning("%s is %.1f min long, shorter than --adapt-minutes %g: every labelled "
                        "beat was used, so no beat of this record is left to test the adapted "
                        "model on", rec.name, record_min, args.adapt_minutes)
