@@ -20,11 +20,12 @@ evidence (P, dominant frequency, the window's features) and the episode's charac
 ``flutter_peak_share`` on the median of the episode's windows so far) or ``VF``.
 
 **Screening** (``screen``, on by default): most windows of organised rhythm are ruled out
-before their costlier half of the features is computed. The model's trees are evaluated over
-the cheaper :data:`~edge.rhythm.vfeatures.SCREEN_FEATURES` with every split on another feature
-allowed to go either way (:meth:`~edge.rhythm.model.TreeModel.raw_upper`, exact); when even
-that highest score, averaged with the network's P (1 where the bound alone already rules the
-window out, so the network is asked only where it could matter), stays below ``p_shockable``
+before their features are computed. With the network, its P comes first (about a third of the
+cost of the cheaper features): when even a tree P of 1 averaged with it stays below
+``p_shockable``, the window needs no feature at all. Otherwise the model's trees are evaluated
+over the cheaper :data:`~edge.rhythm.vfeatures.SCREEN_FEATURES` with every split on another
+feature allowed to go either way (:meth:`~edge.rhythm.model.TreeModel.raw_upper`, exact); when
+even that highest score, averaged with the network's P, stays below ``p_shockable``
 the window cannot be shockable, and unless it
 is the one window that could end an episode (``offset_windows`` after the last shockable one)
 its P is never needed. Such a window has ``p`` NaN and ``p_max`` the bound; the episodes, their
@@ -126,10 +127,11 @@ class VentricularConfig:
     offset_windows : non-shockable windows in a row that end it (>= 1).
     flutter_peak_share : spectral concentration above which an episode is ``VFL``.
     model_path : the window model (JSON); ``None``: the bundled one.
-    screen : a window's costlier features (``part="rest"`` of
-        :func:`~edge.rhythm.vfeatures.vf_windows_features`) and P are computed only when
-        the model's exact bound over the cheaper ones (:meth:`TreeModel.raw_upper`) allows
-        P >= ``p_shockable``, or when the window could close an episode; a screened window
+    screen : a window's features and P are computed only when the network's P (with a tree
+        P of 1) and then the model's exact bound over the cheaper features
+        (:meth:`TreeModel.raw_upper`) allow P >= ``p_shockable``, or when the window could
+        close an episode (the costlier features, ``part="rest"`` of
+        :func:`~edge.rhythm.vfeatures.vf_windows_features`, only then); a screened window
         has ``p`` NaN and ``p_max`` its bound. Episodes and alerts are the same either way
         (see :class:`VfDetector`).
     organised_veto : a window with P >= ``p_shockable`` is not shockable when the R-peak
@@ -276,8 +278,9 @@ def load_vf_model(path: str | os.PathLike | None = None) -> TreeModel:
 class VfWindow:
     """One analysed window: its end (processing-rate sample index, exclusive), P(shockable)
     (NaN when not analysed or screened), its features (NaN when not analysed; a screened
-    window has only :data:`~edge.rhythm.vfeatures.SCREEN_FEATURES`), ``p_max``: the
-    highest P its screen features allow (< ``p_shockable``; NaN unless screened), and
+    window has only :data:`~edge.rhythm.vfeatures.SCREEN_FEATURES`, or none when the network
+    alone ruled it out), ``p_max``: the highest P its network P and screen features allow
+    (< ``p_shockable``; NaN unless screened), and
     ``organised``: a window with P >= ``p_shockable`` whose beats show an organised rhythm
     (the organised-rhythm veto: not shockable)."""
 
@@ -620,8 +623,8 @@ class VfDetector:
         calls it). Screening (``config.screen``) computes the costlier features and P only for
         the windows that need them:
 
-        * the model's bound over the screen features allows P >= ``p_shockable``: every
-          shockable window is among these;
+        * the network's P (with a tree P of 1), then the model's bound over the screen
+          features, allow P >= ``p_shockable``: every shockable window is among these;
         * the window ends ``offset_windows`` windows after the last shockable one: the only
           non-shockable window whose P and features an episode uses (the one that ends it).
 
@@ -640,26 +643,24 @@ class VfDetector:
             self._scores.extend((v, float("nan"), o) for v, o in zip(p.tolist(), org.tolist()))
             return feats
         vetoed = self._vetoed_first(ends, rows)
-        if vetoed is None:
-            feats = vf_windows_features(rows, cfg.fs_hz, checked=True, part="screen")
-            hi = self.model.raw_upper(feats, SCREEN_MASK)[:, 0]
-        else:  # the vetoed windows are never shockable: no features, a bound of P = 0
-            feats = np.full((rows.shape[0], len(VF_FEATURE_NAMES)), np.nan)
-            hi = np.full(rows.shape[0], -np.inf)
-            live = np.flatnonzero(~vetoed)
-            if live.size:
-                feats[live] = vf_windows_features(rows[live], cfg.fs_hz, checked=True,
-                                                  part="screen")
-                hi[live] = self.model.raw_upper(feats[live], SCREEN_MASK)[:, 0]
+        n = rows.shape[0]
+        # the vetoed windows are never shockable: no features, a bound of P = 0
+        live = np.arange(n) if vetoed is None else np.flatnonzero(~vetoed)
+        feats = np.full((n, len(VF_FEATURE_NAMES)), np.nan)
+        hi = np.full(n, -np.inf)
+        hi[live] = np.inf  # a window without screen features: any tree P
+        p_net = np.full(n, np.nan)
+        if self.net is not None and live.size:
+            # the network first (a third of the screen features' cost): where even a tree P
+            # of 1 leaves the average below p_shockable, the window needs no feature
+            p_net[live] = self.net.predict(rows[live], cfg.fs_hz)
+            live = live[(1.0 - w) + w * p_net[live] >= cfg.p_shockable]
+        if live.size:
+            feats[live] = vf_windows_features(rows[live], cfg.fs_hz, checked=True, part="screen")
+            hi[live] = self.model.raw_upper(feats[live], SCREEN_MASK)[:, 0]
         # P is the logistic of the score (monotone in floating point too); + 1e-9: the bound
         # and the score add the same leaves in another order (rounding ~1e-13)
         tree_hi = 1.0 / (1.0 + np.exp(-(hi + 1e-9)))
-        # the network's P where the trees' bound leaves the average a chance (else <= 1)
-        p_net = np.full(rows.shape[0], np.nan)
-        if self.net is not None:
-            ask = np.flatnonzero((1.0 - w) * tree_hi + w >= cfg.p_shockable)
-            if ask.size:
-                p_net[ask] = self.net.predict(rows[ask], cfg.fs_hz)
         need = (1.0 - w) * tree_hi + w * np.where(np.isnan(p_net), 1.0, p_net) >= cfg.p_shockable
         if vetoed is not None:
             need &= ~vetoed

@@ -145,6 +145,12 @@ def test_screening_with_the_network_changes_no_episode(step):
             assert a.p == pytest.approx(b.p, abs=1e-12)
         elif np.isfinite(b.p):
             assert a.p_max + 1e-9 >= b.p
+    # the network's P comes first: windows it rules out alone have no feature at all, and
+    # their bound is what a tree P of 1 would give
+    bare = [a for a in w if np.isnan(a.p) and np.isfinite(a.p_max)
+            and np.isnan(a.features).all()]
+    assert bare and all(a.p_max < det.config.p_shockable for a in bare)
+    assert all(a.p_max >= 1 - det.net.blend_weight for a in bare)
 
 
 def test_network_needs_four_second_windows_at_360_hz():
