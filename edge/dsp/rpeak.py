@@ -625,8 +625,7 @@ class RPeakDetector:
             h = pad[at]
             keep = ((h > np.maximum.reduce(pad[at[:, None] + self._dom_before], axis=1))
                     & (h >= np.maximum.reduce(pad[at[:, None] + self._dom_after], axis=1)))
-            for i, hi in zip((local[keep] + i0).tolist(), h[keep].tolist()):
-                self._add_candidate(i + offset, hi)
+            self._add_candidates((local[keep] + (i0 + offset)).tolist(), h[keep].tolist())
         else:
             for i in (local + i0).tolist():
                 h = seg[i]
@@ -634,6 +633,54 @@ class RPeakDetector:
                         and h >= seg[i + 1:i + n_dom + 1].max(initial=-np.inf)):
                     self._add_candidate(i + offset, float(h))
         self._scan = last_testable + 1
+
+    def _add_candidates(self, feats: list[int], heights: list[float]) -> None:
+        """:meth:`_add_candidate` of each candidate (time order), the attributes of those
+        whose windows lie whole in the buffer computed together: the same values (arg-maxima
+        and order statistics of the same samples, the same element-wise arithmetic)."""
+        buf = self._buf
+        n_int, h = self.n_int, self.n_rsearch // 2
+        ns = self.n_shape if self.config.fast_beats else 0
+        f = np.array(feats, dtype=np.int64)
+        r_lo = f - n_int - h
+        # every window of a candidate starts at or after r_lo - before and ends at or before
+        # f + after (the R search stays within h of the band-pass maximum, which is <= f)
+        before = max(n_int, h, ns)
+        after = max(h + 1, n_int, h + ns + 1)
+        inside = (r_lo - before >= buf.start) & (f + after <= buf.end)
+        idx = np.flatnonzero(inside)
+        if idx.size == 0:
+            for fi, hi in zip(feats, heights):
+                self._add_candidate(fi, hi)
+            return
+        a0 = int(r_lo[idx[0]]) - before
+        sig_all, bp_all, hf_all = (buf.get(k, a0, int(f[idx[-1]]) + after)
+                                   for k in (_SIG, _BP, _HF))
+        fr, rl = f[idx] - a0, r_lo[idx] - a0  # relative to a0
+        bp = bp_all[rl[:, None] + np.arange(n_int + h + 1)]
+        r_bp = rl + np.abs(bp).argmax(axis=1)
+        step = bp[:, 1:] - bp[:, :-1]
+        slope = np.abs(step, out=step).max(axis=1).tolist()
+        # the baseline around the R peak: the median of its 2 n_int samples (median_1d's)
+        base = np.sort(sig_all[(r_bp - n_int)[:, None] + np.arange(2 * n_int)], axis=1)
+        base = (base[:, n_int - 1] + base[:, n_int]) / 2
+        dev = sig_all[(r_bp - h)[:, None] + np.arange(2 * h + 1)] - base[:, None]
+        r = r_bp - h + np.abs(dev, out=dev).argmax(axis=1)
+        hf_max = hf_all[(fr - n_int)[:, None] + np.arange(n_int + 1)].max(axis=1).tolist()
+        shapes = bp_all[(r - ns)[:, None] + np.arange(2 * ns + 1)] if ns else None
+        r_abs = (r + a0).tolist()
+        j = 0
+        for fi, hi, whole in zip(feats, heights, inside.tolist()):
+            if not whole:
+                self._add_candidate(fi, hi)
+                continue
+            ri = r_abs[j]
+            cand = _Cand(fi, hi, ri, slope[j], not self._is_invalid(ri - n_int, fi),
+                         hf_max[j] / hi)
+            if shapes is not None:
+                cand.shape = shapes[j].copy()
+            self._queue_candidate(cand)
+            j += 1
 
     def _add_candidate(self, f: int, height: float) -> None:
         r_lo = f - self.n_int - self.n_rsearch // 2
@@ -663,6 +710,11 @@ class RPeakDetector:
         fast = self.config.fast_beats > 0
         if fast:
             cand.shape = buf.get(_BP, r - self.n_shape, r + self.n_shape + 1).copy()
+        self._queue_candidate(cand)
+
+    def _queue_candidate(self, cand: _Cand) -> None:
+        fast = self.config.fast_beats > 0
+        f, height = cand.feat_index, cand.height
         # Pre-blank: of two candidates closer than preblank, keep the larger. With the
         # fast-rhythm mode on, the blanked one still goes to the decision queue (in time order)
         # flagged ``blanked``: it is evidence of a fast rhythm and, once one is shown, a beat.

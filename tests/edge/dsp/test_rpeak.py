@@ -466,3 +466,52 @@ def test_a_candidates_centred_shape_is_computed_once():
     np.testing.assert_array_equal(x, shape - shape.mean())
     assert xx == np.dot(x, x)
     assert _centred(c)[0] is x
+
+
+class _Recording(RPeakDetector):
+    """A detector that records every candidate it queues (all of its attributes)."""
+
+    def reset(self) -> None:
+        super().reset()
+        self.queued: list[tuple] = []
+        self.one_by_one = 0
+
+    def _queue_candidate(self, cand: _Cand) -> None:
+        shape = None if cand.shape is None else cand.shape.tobytes()
+        self.queued.append((cand.feat_index, cand.height, cand.r_index, cand.slope, cand.valid,
+                            cand.hf, shape))
+        super()._queue_candidate(cand)
+
+    def _add_candidate(self, f: int, height: float) -> None:
+        self.one_by_one += 1
+        super()._add_candidate(f, height)
+
+
+class _OneByOne(_Recording):
+    def _add_candidates(self, feats, heights) -> None:  # noqa: ANN001
+        for f, h in zip(feats, heights):
+            self._add_candidate(f, h)
+
+
+@pytest.mark.parametrize("fast_beats", [0, 3])
+@pytest.mark.parametrize("chunk_s", [None, 10.0])
+def test_batched_candidates_are_the_one_by_one_candidates(noisy_excerpt, fast_beats, chunk_s):
+    """A long chunk's candidates get their R peak, slope, validity, high-band ratio and shape
+    computed together: the same bits as one at a time (with lead-off gaps, whose windows
+    fall back to the one-by-one path at the buffer's edges)."""
+    x = noisy_excerpt.copy()
+    x[int(20 * FS):int(21.5 * FS)] = np.nan
+    x[int(70 * FS):int(70.3 * FS)] = np.nan
+    runs = []
+    for cls in (_Recording, _OneByOne):
+        pre = Preprocessor(PreprocessConfig(fs_in_hz=FS))
+        det = cls(DetectorConfig(fs_hz=pre.config.fs_out_hz, fast_beats=fast_beats))
+        step = x.size if chunk_s is None else int(chunk_s * FS)
+        peaks = [det.process(pre.process(x[i:i + step])) for i in range(0, x.size, step)]
+        peaks.append(det.finish(pre.flush()))
+        runs.append((det, np.concatenate(peaks)))
+    (batched, p0), (single, p1) = runs
+    assert len(single.queued) > 100 and single.one_by_one == len(single.queued)
+    assert batched.one_by_one < len(batched.queued) // 4  # the batch path did the work
+    assert batched.queued == single.queued
+    np.testing.assert_array_equal(p0, p1)
