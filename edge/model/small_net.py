@@ -92,17 +92,30 @@ class SmallNet:
                              f"(1, {n_outputs})")
         self._in = _Port(ins[0]["index"], *ins[0]["quantization"], ins[0]["dtype"])
         self._out = _Port(outs[0]["index"], *outs[0]["quantization"], outs[0]["dtype"])
+        self._out_shape = (int(n_outputs),)
 
     def invoke(self, x: np.ndarray) -> np.ndarray:
         """The output (float64, ``(n_outputs,)``) for one example ``x`` of ``input_shape``."""
-        p = self._in
+        return self.invoke_rows(np.asarray(x).reshape(1, *self.input_shape))[0]
+
+    def invoke_rows(self, xs: np.ndarray) -> np.ndarray:
+        """The outputs (float64, ``(n, n_outputs)``) for examples ``xs`` ``(n, *input_shape)``,
+        one invocation each; the inputs are quantised, and the outputs dequantised, all at
+        once (element by element: the values one call each would give)."""
+        p, o = self._in, self._out
+        xs = np.asarray(xs)
+        n = xs.shape[0]
         if p.dtype == np.int8:
-            q = np.clip(np.round(x / p.scale) + p.zero_point, -128, 127).astype(np.int8)
+            q = np.clip(np.round(xs / p.scale) + p.zero_point, -128, 127).astype(np.int8)
         else:
-            q = np.asarray(x).astype(p.dtype)
-        self._interp.set_tensor(p.index, q.reshape(1, *self.input_shape))
-        self._interp.invoke()
-        o = self._interp.get_tensor(self._out.index)[0]
-        if self._out.dtype == np.int8:
-            return (o.astype(np.float64) - self._out.zero_point) * self._out.scale
-        return o.astype(np.float64)
+            q = xs.astype(p.dtype)
+        q = q.reshape(n, *self.input_shape)
+        it = self._interp
+        raw = np.empty((n, *self._out_shape), dtype=o.dtype)
+        for i in range(n):
+            it.set_tensor(p.index, q[i:i + 1])
+            it.invoke()
+            raw[i] = it.get_tensor(o.index)[0]
+        if o.dtype == np.int8:
+            return (raw.astype(np.float64) - o.zero_point) * o.scale
+        return raw.astype(np.float64)

@@ -107,11 +107,7 @@ class VfNet:
 
     def predict_decimated(self, z: np.ndarray) -> np.ndarray:
         """P(shockable) ``(n,)`` of :func:`decimate_rows` output."""
-        x = vf_net_input(z)
-        out = np.empty(x.shape[0])
-        for i in range(x.shape[0]):
-            out[i] = self._net.invoke(x[i])[0]
-        return np.clip(out, 0.0, 1.0)
+        return np.clip(self._net.invoke_rows(vf_net_input(z))[:, 0], 0.0, 1.0)
 
     def predict(self, rows_mv: np.ndarray, fs_hz: float) -> np.ndarray:
         """P(shockable) ``(n,)`` of windows ``(n, WINDOW_S x fs_hz)`` (mV, processing rate)."""
