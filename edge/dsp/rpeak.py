@@ -100,6 +100,9 @@ _SIG, _BP, _FEAT, _HF, _ENV = range(5)
 # so does the derivative of chunks of at most _PY_DERIV samples.
 _PY_SCAN = 64
 _PY_DERIV = 10
+# Candidates found together get their attributes computed together from this many on (fewer:
+# one by one, which costs less than the batch's numpy calls).
+_BATCH_CANDIDATES = 4
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -625,7 +628,12 @@ class RPeakDetector:
             h = pad[at]
             keep = ((h > np.maximum.reduce(pad[at[:, None] + self._dom_before], axis=1))
                     & (h >= np.maximum.reduce(pad[at[:, None] + self._dom_after], axis=1)))
-            self._add_candidates((local[keep] + (i0 + offset)).tolist(), h[keep].tolist())
+            found = (local[keep] + (i0 + offset)).tolist()
+            if len(found) >= _BATCH_CANDIDATES:
+                self._add_candidates(found, h[keep].tolist())
+            else:
+                for i, hi in zip(found, h[keep].tolist()):
+                    self._add_candidate(i, hi)
         else:
             for i in (local + i0).tolist():
                 h = seg[i]
