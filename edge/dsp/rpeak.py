@@ -652,9 +652,10 @@ class RPeakDetector:
         f = np.array(feats, dtype=np.int64)
         r_lo = f - n_int - h
         # every window of a candidate starts at or after r_lo - before and ends at or before
-        # f + after (the R search stays within h of the band-pass maximum, which is <= f)
-        before = max(n_int, h, ns)
-        after = max(h + 1, n_int, h + ns + 1)
+        # f + after (the R peak lies within h of the band-pass maximum, itself in r_lo..f;
+        # the baseline spans n_int on either side of that maximum, the shape ns of the peak)
+        before = max(n_int, h + ns)
+        after = max(n_int, h + ns + 1)
         inside = (r_lo - before >= buf.start) & (f + after <= buf.end)
         idx = np.flatnonzero(inside)
         if idx.size == 0:

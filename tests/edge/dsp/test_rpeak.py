@@ -495,17 +495,21 @@ class _OneByOne(_Recording):
 
 @pytest.mark.parametrize("fast_beats", [0, 3])
 @pytest.mark.parametrize("chunk_s", [None, 10.0])
-def test_batched_candidates_are_the_one_by_one_candidates(noisy_excerpt, fast_beats, chunk_s):
+@pytest.mark.parametrize("windows", [{}, {"integration_ms": 40.0, "fast_shape_ms": 90.0,
+                                         "r_search_ms": 100.0}])
+def test_batched_candidates_are_the_one_by_one_candidates(noisy_excerpt, fast_beats, chunk_s,
+                                                          windows):
     """A long chunk's candidates get their R peak, slope, validity, high-band ratio and shape
     computed together: the same bits as one at a time (with lead-off gaps, whose windows
-    fall back to the one-by-one path at the buffer's edges)."""
+    fall back to the one-by-one path at the buffer's edges; and with an R search and a
+    shape reaching further back than the integration window)."""
     x = noisy_excerpt.copy()
     x[int(20 * FS):int(21.5 * FS)] = np.nan
     x[int(70 * FS):int(70.3 * FS)] = np.nan
     runs = []
     for cls in (_Recording, _OneByOne):
         pre = Preprocessor(PreprocessConfig(fs_in_hz=FS))
-        det = cls(DetectorConfig(fs_hz=pre.config.fs_out_hz, fast_beats=fast_beats))
+        det = cls(DetectorConfig(fs_hz=pre.config.fs_out_hz, fast_beats=fast_beats, **windows))
         step = x.size if chunk_s is None else int(chunk_s * FS)
         peaks = [det.process(pre.process(x[i:i + step])) for i in range(0, x.size, step)]
         peaks.append(det.finish(pre.flush()))
