@@ -27,7 +27,7 @@ DEFAULT_CHUNK_S = 60.0
 def cmd_annotate(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from edge.io.records import read_annotations, read_record
+    from edge.io.records import channel_count, read_annotations, read_record
     from edge.io.wfdb_io import write_annotations
     from edge.model.classifier import BeatClassifier
     from edge.pipeline import BeatPipeline, classify_at
@@ -37,11 +37,12 @@ def cmd_annotate(args: argparse.Namespace) -> int:
         clf = AdaptedClassifier.load(args.adapted, args.model)
     else:
         clf = BeatClassifier(args.model or default_model_path())
-    rec = read_record(args.record, data_dir=args.data_dir)
-    if not 0 <= args.channel < rec.signal_mv.shape[1]:
-        raise EdgeError(f"--channel {args.channel}: record {rec.name} has "
-                        f"{rec.signal_mv.shape[1]} channels")
-    x = rec.signal_mv[:, args.channel]
+    n_channels = channel_count(args.record, data_dir=args.data_dir)
+    if not 0 <= args.channel < n_channels:
+        raise EdgeError(f"--channel {args.channel}: record {Path(str(args.record)).name} has "
+                        f"{n_channels} channels")
+    rec = read_record(args.record, channels=[args.channel], data_dir=args.data_dir)
+    x = rec.signal_mv[:, 0]
     t0 = time.process_time()
     vf, vf_cpu_s = None, 0.0
     if args.reference_beats:

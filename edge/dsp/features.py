@@ -141,7 +141,7 @@ class TemplateTracker:
         if self._template is None:
             src = self._normal if self._normal.count else self._any
             if src.count:
-                self._template = median(src.rows(), axis=0)
+                self._template = src.median()
         return self._template
 
     def process(self, windows_mv: np.ndarray, rr_s: np.ndarray,
@@ -176,24 +176,30 @@ class TemplateTracker:
 
 
 class _Ring:
-    """The last ``size`` beat windows, in a preallocated array (row order is not kept: the
-    template is their median, which does not depend on it)."""
+    """The last ``size`` beat windows, in a preallocated array held one window per column
+    (column order is not kept: the template is their median, which does not depend on it).
+    Each sample's values lie contiguous, so the median sorts short contiguous rows."""
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._rows: np.ndarray | None = None
+        self._cols: np.ndarray | None = None
         self.count = 0
         self._next = 0
 
     def add(self, w: np.ndarray) -> None:
-        if self._rows is None:
-            self._rows = np.empty((self.size, w.size))
-        self._rows[self._next] = w
+        if self._cols is None:
+            self._cols = np.empty((w.size, self.size))
+        self._cols[:, self._next] = w
         self._next = (self._next + 1) % self.size
         self.count = min(self.count + 1, self.size)
 
-    def rows(self) -> np.ndarray:
-        return self._rows[:self.count]
+    def median(self) -> np.ndarray:
+        """``np.median`` of the windows held, sample by sample (the same order statistics
+        and arithmetic as :func:`edge.dsp.medians.median` along the windows)."""
+        n = self.count
+        s = np.sort(self._cols[:, :n], axis=1)
+        k = n // 2
+        return s[:, k].copy() if n % 2 else (s[:, k - 1] + s[:, k]) / 2
 
 
 class RhythmTracker:

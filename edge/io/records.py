@@ -23,6 +23,7 @@ __all__ = [
     "Record",
     "Annotations",
     "find_data_dir",
+    "channel_count",
     "resolve_record",
     "expand_record_paths",
     "RECORD_SUFFIXES",
@@ -240,6 +241,18 @@ def _wfdb():
     except ImportError as exc:  # pragma: no cover - depends on the install profile
         raise DataError("reading WFDB records needs the 'wfdb' package: pip install wfdb") from exc
     return wfdb
+
+
+def channel_count(record: str | os.PathLike, *, database: str = "mitdb",
+                  data_dir: str | os.PathLike | None = None) -> int:
+    """How many signals a WFDB record holds (its header alone: to check a channel before
+    reading just that one)."""
+    path = resolve_record(record, database, data_dir)
+    wfdb = _wfdb()
+    try:
+        return int(wfdb.rdheader(str(path)).n_sig)
+    except Exception as exc:  # wfdb raises bare ValueError/OSError on damaged files
+        raise DataError(f"cannot read the header of WFDB record {str(path)!r}: {exc}") from exc
 
 
 def read_record(record: str | os.PathLike, *, channels: list[int] | None = None,

@@ -47,6 +47,15 @@ def test_template_excludes_the_current_and_premature_beats(rng):
     np.testing.assert_allclose(t[5], np.median(w[:5], axis=0))
 
 
+def test_template_is_the_exact_median_of_the_last_beats(rng):
+    """Odd and even counts, before and after the ring wraps: np.median's values bit for bit."""
+    w, rr = _beats(rng, n=40)
+    rr[:, 0] = rr[:, 2]  # every beat joins the template
+    t = TemplateTracker(FeatureConfig(n_template_beats=8)).process(w, rr)
+    for i in range(1, 40):
+        np.testing.assert_array_equal(t[i], np.median(w[max(0, i - 8):i], axis=0))
+
+
 def test_streaming_featurizer_equals_batch_for_any_split(rng):
     w, rr = _beats(rng, n=50)
     rr[:, 0] = rng.uniform(0.5, 1.0, 50)

@@ -146,3 +146,12 @@ def test_no_path_at_all_is_a_data_error():
 
     with pytest.raises(DataError, match="no PATH given"):
         expand_record_paths([])
+
+
+def test_channel_count_reads_the_header(mitdb_dir, tmp_path):
+    from edge.errors import DataError
+    from edge.io.records import channel_count
+    assert channel_count("100", data_dir=mitdb_dir) == 2
+    (tmp_path / "bad.hea").write_text("bad two 360\n")
+    with pytest.raises(DataError, match="header"):
+        channel_count(str(tmp_path / "bad"))
