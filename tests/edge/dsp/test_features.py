@@ -142,3 +142,33 @@ def test_model_inputs_are_bit_identical_to_the_plain_formulas(n, rng):
     np.testing.assert_array_equal(feats.view(np.uint32), feats_ref.view(np.uint32))
     np.testing.assert_array_equal(rr_ratio_features(rr).view(np.uint32),
                                   feats_ref[:, :10].view(np.uint32))
+
+
+def _rhythm_one_by_one(pres, locs, m):
+    """RhythmTracker's definition, beat by beat on Python floats."""
+    hist, out = [], []
+    for pre, loc in zip(pres, locs):
+        prev = hist[-1] if hist else pre
+        hist = (hist + [pre])[-m:]
+        irr = 0.0
+        if len(hist) > 1:
+            d = sorted(abs(b - a) for a, b in zip(hist, hist[1:]))
+            k = len(d) // 2
+            irr = (d[k] if len(d) % 2 else 0.5 * (d[k - 1] + d[k])) / max(loc, 1e-3)
+        out.append((irr, float(np.log(max(pre, 1e-3) / max(prev, 1e-3)))))
+    return np.array(out)
+
+
+@pytest.mark.parametrize("m", [2, 3, 10])
+@pytest.mark.parametrize("split", [1, 3, 8, 9, 41, 200])
+def test_rhythm_descriptors_are_exact_for_any_split(rng, m, split):
+    """Calls of many beats sort their windows together: the one-by-one values bit for bit."""
+    rr = np.full((200, 4), 0.8)
+    rr[:, 0] = rng.uniform(0.3, 1.4, 200)
+    rr[:, 2] = rng.uniform(0.5, 1.1, 200)
+    rr[50, 0] = 0.0  # a floor-clipped interval
+    want = _rhythm_one_by_one(rr[:, 0].tolist(), rr[:, 2].tolist(), m)
+    tracker = RhythmTracker(FeatureConfig(rhythm_beats=m))
+    got = np.concatenate([tracker.process(rr[i:i + split]) for i in range(0, 200, split)])
+    np.testing.assert_array_equal(got, want)
+    assert tracker.process(np.zeros((0, 4))).shape == (0, 2)
