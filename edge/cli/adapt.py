@@ -23,6 +23,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from edge.cli.common import read_channel
 from edge.model.bundled import default_embed_model_path
 
 __all__ = ["add_parser", "cmd_adapt"]
@@ -33,7 +34,7 @@ logger = logging.getLogger(__name__)
 def cmd_adapt(args: argparse.Namespace) -> int:
     """Handler of ``ecg-edge adapt``: prints a summary (adapted classes, fallbacks, timing)."""
     from edge.errors import EdgeError
-    from edge.io.records import read_annotations, read_record
+    from edge.io.records import read_annotations
     from edge.model.adapt import AdaptConfig, adapt_recording
     from edge.model.classifier import BeatClassifier
 
@@ -46,16 +47,13 @@ def cmd_adapt(args: argparse.Namespace) -> int:
                      **({"novel_ectopic_log": args.novel_ectopic}
                         if args.novel_ectopic is not _DEFAULT else {}))
     clf = BeatClassifier(args.model or default_embed_model_path(), num_threads=1)
-    rec = read_record(args.record, data_dir=args.data_dir)
-    if not 0 <= args.channel < rec.signal_mv.shape[1]:
-        raise EdgeError(f"--channel {args.channel}: record {rec.name} has "
-                        f"{rec.signal_mv.shape[1]} channels")
+    rec = read_channel(args.record, args.channel, args.data_dir)
     ann = read_annotations(args.record, args.labels, data_dir=args.data_dir)
     if ann.fs_hz == ann.fs_hz and abs(ann.fs_hz - rec.fs_hz) > 1e-6:  # nan-safe
         raise EdgeError(f"--labels {args.labels}: annotations at {ann.fs_hz:g} Hz, record at "
                         f"{rec.fs_hz:g} Hz")
     n = min(rec.n_samples, int(round((config.adapt_s + 5.0) * rec.fs_hz)))
-    res = adapt_recording(clf, rec.signal_mv[:n, args.channel], rec.fs_hz, ann.sample_index,
+    res = adapt_recording(clf, rec.signal_mv[:n, 0], rec.fs_hz, ann.sample_index,
                           ann.symbol, config, name=rec.name)
     path = res.head.save(args.out)
     cpu = time.process_time() - t0

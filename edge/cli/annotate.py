@@ -12,8 +12,7 @@ import logging
 import time
 from pathlib import Path
 
-from edge.cli.common import add_common, non_negative_int, positive_float
-from edge.errors import EdgeError
+from edge.cli.common import add_common, non_negative_int, positive_float, read_channel
 from edge.model.bundled import default_model_path
 
 __all__ = ["add_parser", "cmd_annotate", "DEFAULT_CHUNK_S"]
@@ -27,7 +26,7 @@ DEFAULT_CHUNK_S = 60.0
 def cmd_annotate(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from edge.io.records import channel_count, read_annotations, read_record
+    from edge.io.records import read_annotations
     from edge.io.wfdb_io import write_annotations
     from edge.model.classifier import BeatClassifier
     from edge.pipeline import BeatPipeline, classify_at
@@ -37,11 +36,7 @@ def cmd_annotate(args: argparse.Namespace) -> int:
         clf = AdaptedClassifier.load(args.adapted, args.model)
     else:
         clf = BeatClassifier(args.model or default_model_path())
-    n_channels = channel_count(args.record, data_dir=args.data_dir)
-    if not 0 <= args.channel < n_channels:
-        raise EdgeError(f"--channel {args.channel}: record {Path(str(args.record)).name} has "
-                        f"{n_channels} channels")
-    rec = read_record(args.record, channels=[args.channel], data_dir=args.data_dir)
+    rec = read_channel(args.record, args.channel, args.data_dir)
     x = rec.signal_mv[:, 0]
     t0 = time.process_time()
     vf, vf_cpu_s = None, 0.0

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
+from pathlib import Path
 
-__all__ = ["add_common", "positive_float", "non_negative_int", "replay_speed"]
+__all__ = ["add_common", "positive_float", "non_negative_int", "replay_speed",
+           "read_channel"]
 
 
 def add_common(p: argparse.ArgumentParser) -> None:
@@ -50,3 +53,18 @@ def replay_speed(text: str) -> float | None:
         return parse_speed(text)
     except BridgeConfigError as exc:
         raise argparse.ArgumentTypeError(exc.rule) from None
+
+
+def read_channel(record: str | os.PathLike, channel: int,
+                 data_dir: str | os.PathLike | None = None):  # noqa: ANN201 (a Record)
+    """Channel ``channel`` of a WFDB record, read alone (the header's channel count checked
+    first): a :class:`~edge.io.records.Record` whose one column is that channel. A channel the
+    record does not have is one :class:`~edge.errors.EdgeError` naming ``--channel``."""
+    from edge.errors import EdgeError  # noqa: PLC0415
+    from edge.io.records import channel_count, read_record  # noqa: PLC0415
+
+    n = channel_count(record, data_dir=data_dir)
+    if not 0 <= channel < n:
+        raise EdgeError(f"--channel {channel}: record {Path(str(record)).name} has {n} "
+                        f"channels (0..{n - 1})")
+    return read_record(record, channels=[channel], data_dir=data_dir)

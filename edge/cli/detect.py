@@ -6,8 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
-from edge.cli.common import add_common, non_negative_int, positive_float
-from edge.errors import EdgeError
+from edge.cli.common import add_common, non_negative_int, positive_float, read_channel
 
 __all__ = ["add_parser", "cmd_detect"]
 
@@ -16,21 +15,17 @@ def cmd_detect(args: argparse.Namespace) -> int:
     import numpy as np
 
     from edge.dsp.detection import detect_signal
-    from edge.io.records import read_record
     from edge.io.wfdb_io import write_annotations
 
-    rec = read_record(args.record, data_dir=args.data_dir)
-    if not 0 <= args.channel < rec.signal_mv.shape[1]:
-        raise EdgeError(f"--channel {args.channel}: record {rec.name} has "
-                        f"{rec.signal_mv.shape[1]} channels (0..{rec.signal_mv.shape[1] - 1})")
+    rec = read_channel(args.record, args.channel, args.data_dir)
     t0 = time.process_time()
-    peaks = detect_signal(rec.signal_mv[:, args.channel], rec.fs_hz, chunk_s=args.chunk_s)
+    peaks = detect_signal(rec.signal_mv[:, 0], rec.fs_hz, chunk_s=args.chunk_s)
     cpu_s = time.process_time() - t0
     path = write_annotations(rec.name, args.ext, peaks, np.full(peaks.size, "N"), rec.fs_hz,
                              args.out_dir)
     hours = rec.n_samples / rec.fs_hz / 3600.0
     print(f"{rec.name}: {peaks.size} beats on channel {args.channel} "
-          f"({rec.sig_names[args.channel]}, {rec.fs_hz:g} Hz) -> {path} "
+          f"({rec.sig_names[0]}, {rec.fs_hz:g} Hz) -> {path} "
           f"[{cpu_s:.2f} CPU s, {cpu_s / hours:.2f} CPU s per hour of ECG]")
     return 0
 
