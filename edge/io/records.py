@@ -255,16 +255,35 @@ def channel_count(record: str | os.PathLike, *, database: str = "mitdb",
         raise DataError(f"cannot read the header of WFDB record {str(path)!r}: {exc}") from exc
 
 
+def _check_channels(path: Path, channels: list[int] | None, exc: Exception) -> None:
+    """After a failed read: a channel the record does not have is said so (the header alone is
+    read, and only on this path), not blamed on damaged files."""
+    if channels is None:
+        return
+    try:
+        n = int(_wfdb().rdheader(str(path)).n_sig)
+    except Exception:  # the header itself is unreadable: the caller's message says so
+        return
+    bad = [c for c in channels if not (isinstance(c, (int, np.integer)) and 0 <= c < n)]
+    if bad:
+        raise DataError(f"WFDB record {str(path)!r} has {n} channels (0..{n - 1}); channels "
+                        f"{bad} do not exist") from exc
+
+
 def read_record(record: str | os.PathLike, *, channels: list[int] | None = None,
                 sampfrom: int = 0, sampto: int | None = None, database: str = "mitdb",
                 data_dir: str | os.PathLike | None = None) -> Record:
     """Read a WFDB record (or a part of it) into physical units and raw ADC values."""
     path = resolve_record(record, database, data_dir)
+    if channels is not None and len(set(channels)) != len(channels):
+        raise DataError(f"WFDB record {str(path)!r}: channels {list(channels)} name a channel "
+                        "twice")
     wfdb = _wfdb()
     try:
         rec = wfdb.rdrecord(str(path), channels=channels, sampfrom=sampfrom, sampto=sampto,
                             physical=False)
     except Exception as exc:  # wfdb raises bare ValueError/OSError on damaged files
+        _check_channels(path, channels, exc)
         raise DataError(f"cannot read WFDB record {str(path)!r}: {exc}. The files may be "
                         f"truncated or damaged; re-download the database.") from exc
     adc = np.asarray(rec.d_signal, dtype=np.int32)

@@ -155,3 +155,18 @@ def test_channel_count_reads_the_header(mitdb_dir, tmp_path):
     (tmp_path / "bad.hea").write_text("bad two 360\n")
     with pytest.raises(DataError, match="header"):
         channel_count(str(tmp_path / "bad"))
+
+
+@pytest.mark.parametrize("channels, words", [
+    ([5], "has 2 channels (0..1); channels [5] do not exist"),
+    ([-1], "has 2 channels (0..1); channels [-1] do not exist"),
+    ([0, 1, 2], "channels [2] do not exist"),
+    ([0, 0], "name a channel twice"),
+])
+def test_a_channel_the_record_lacks_is_named_not_blamed_on_the_files(mitdb_dir, channels, words):
+    from edge.errors import DataError
+    with pytest.raises(DataError) as err:
+        read_record("100", channels=channels, sampto=10, data_dir=mitdb_dir)
+    assert words in str(err.value) and "damaged" not in str(err.value)
+    one = read_record("100", channels=[1], sampto=10, data_dir=mitdb_dir)
+    assert one.signal_mv.shape == (10, 1)
