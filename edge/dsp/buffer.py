@@ -9,56 +9,6 @@ import numpy as np
 __all__ = ["SampleBuffer", "SampleRows"]
 
 
-class SampleBuffer:
-    """A growable 1-D buffer addressed by absolute sample index.
-
-    Appends write into spare capacity (the storage doubles when full, and trimmed samples are
-    reclaimed by moving the kept ones to the front), so a call costs what it appends, not
-    what the buffer holds.
-    """
-
-    def __init__(self, dtype=np.float64, start: int = 0) -> None:
-        self.dtype = dtype
-        self._store = np.zeros(1024, dtype=dtype)
-        self._lo = 0  # position of sample ``start`` in the storage
-        self._hi = 0  # one past the last sample
-        self.start = int(start)  # absolute index of the first sample held
-
-    @property
-    def data(self) -> np.ndarray:
-        return self._store[self._lo:self._hi]
-
-    @property
-    def end(self) -> int:
-        return self.start + self._hi - self._lo
-
-    def append(self, x: np.ndarray) -> None:
-        n = x.size
-        if self._hi + n > self._store.size:
-            kept = self._hi - self._lo
-            if kept + n > self._store.size // 2:
-                store = np.zeros(max(2 * self._store.size, 2 * (kept + n)), dtype=self.dtype)
-            else:
-                store = self._store
-            store[:kept] = self._store[self._lo:self._hi]
-            self._store, self._lo, self._hi = store, 0, kept
-        self._store[self._hi:self._hi + n] = x
-        self._hi += n
-
-    def get(self, a: int, b: int) -> np.ndarray:
-        a = max(a, self.start)
-        b = min(b, self.end)
-        if b <= a:
-            return np.zeros(0, dtype=self.dtype)
-        return self._store[self._lo + a - self.start:self._lo + b - self.start]
-
-    def trim_before(self, index: int) -> None:
-        drop = min(index - self.start, self._hi - self._lo)
-        if drop > 0:
-            self._lo += drop
-            self.start += drop
-
-
 class SampleRows:
     """Equally long 1-D streams addressed by absolute sample index, held as the rows of one
     buffer: :class:`SampleBuffer`'s storage policy, with one append (a sample of every row)
@@ -108,3 +58,26 @@ class SampleRows:
         if drop > 0:
             self._lo += drop
             self.start += drop
+
+
+class SampleBuffer(SampleRows):
+    """A growable 1-D buffer addressed by absolute sample index: a :class:`SampleRows` of one
+    row, appended and read as 1-D arrays.
+
+    Appends write into spare capacity (the storage doubles when full, and trimmed samples are
+    reclaimed by moving the kept ones to the front), so a call costs what it appends, not
+    what the buffer holds.
+    """
+
+    def __init__(self, dtype=np.float64, start: int = 0) -> None:
+        super().__init__(1, dtype, start)
+
+    @property
+    def data(self) -> np.ndarray:
+        return self._store[0, self._lo:self._hi]
+
+    def append(self, x: np.ndarray) -> None:  # type: ignore[override]
+        SampleRows.append(self, (x,))
+
+    def get(self, a: int, b: int) -> np.ndarray:  # type: ignore[override]
+        return SampleRows.get(self, 0, a, b)
