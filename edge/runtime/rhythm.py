@@ -25,8 +25,6 @@ import logging
 import math
 from collections import deque
 
-import numpy as np
-
 from edge.events.model import AlertEvent
 from edge.rhythm import (
     RHYTHM_AF,
@@ -44,6 +42,9 @@ __all__ = ["AfBurden", "DeviceRhythm", "event_rhythm"]
 logger = logging.getLogger(__name__)
 
 
+_EVENT_RHYTHM = {RHYTHM_AF: "AFIB", RHYTHM_NOISE: "NOISE"}
+
+
 def event_rhythm(rhythm: str | None) -> str | None:
     """The beat events' rhythm label (``edge.events.model.RHYTHM_LABELS``) of an analyser
     rhythm: ``AF/AFL`` -> ``AFIB``, ``NOISE`` -> ``NOISE``, ``N`` -> ``N``, ``None`` (no window
@@ -51,9 +52,6 @@ def event_rhythm(rhythm: str | None) -> str | None:
     if rhythm is None:
         return None
     return _EVENT_RHYTHM.get(rhythm, "N")
-
-
-_EVENT_RHYTHM = {RHYTHM_AF: "AFIB", RHYTHM_NOISE: "NOISE"}
 
 
 class AfBurden:
@@ -201,14 +199,8 @@ class DeviceRhythm:
               ) -> list[tuple[str | None, str, list[AlertEvent]]]:
         if not sample_index:
             return []
-        if self.analyser.plain_lists(sample_index, labels, clean):  # the daemon's lists
-            _, state, changes = self.analyser.process_list(sample_index, self.fs_hz, labels,
-                                                           clean)
-        else:
-            _, states, changes = self.analyser.process_indexed(
-                np.asarray(sample_index, dtype=np.int64), self.fs_hz,
-                np.asarray(labels, dtype=str), np.asarray(clean, dtype=bool))
-            state = states.tolist()
+        # the daemon's plain lists as they are; other element types through numpy arrays
+        _, state, changes = self.analyser.process_list(sample_index, self.fs_hz, labels, clean)
         by_beat: dict[int, list[RhythmChange]] = {}
         for i, c in changes:
             by_beat.setdefault(i, []).append(c)
