@@ -10,10 +10,11 @@ float-vs-int8 parity report.
 
 Int8 input and output, calibrated on the first crop of :data:`N_CALIBRATION` recordings drawn
 from those the network was fitted on (every CinC recording for ``--model``; the fold's training
-recordings for ``--cv``). The contract carries the blend weight
-(:data:`training.strip_net.BLEND_WEIGHT`). The parity report compares the Keras model and the
-int8 file through the device's own code on every CinC recording (in-sample for ``--model``:
-it measures the two numeric forms agreeing, not accuracy).
+recordings for ``--cv``). The contract carries the blend weight and the class scale
+(:data:`training.strip_net.BLEND_WEIGHT`, :data:`~training.strip_net.CLASS_SCALE`). The parity
+report compares the Keras model and the int8 file through the device's own code on every CinC
+recording (in-sample for ``--model``: it measures the two numeric forms agreeing, not
+accuracy).
 """
 from __future__ import annotations
 
@@ -64,7 +65,10 @@ def to_int8(model, sigs: list[np.ndarray], idx: np.ndarray, *, blend_weight: flo
         for r in rows:
             yield [r.reshape(1, NET_LENGTH, 1)]
 
-    return embed_contract(int8_flatbuffer(fixed, rep), net_contract(STRIP_CLASSES, blend_weight))
+    from training.strip_net import CLASS_SCALE  # noqa: PLC0415
+
+    return embed_contract(int8_flatbuffer(fixed, rep),
+                          net_contract(STRIP_CLASSES, blend_weight, CLASS_SCALE))
 
 
 def int8_probabilities(net: StripNet, sigs: list[np.ndarray], idx: np.ndarray) -> np.ndarray:

@@ -19,8 +19,9 @@ in this order):
 
 The strip network (:mod:`edge.rhythm.strip_net`, a small int8 CNN over the conditioned
 waveform) gives a second opinion: the class probabilities are the strip model's and the
-network's averaged, the network weighing its contract's ``blend_weight`` (``net=False``: the
-strip model alone).
+network's averaged, the network weighing its contract's ``blend_weight``, and the average's
+classes scaled by its ``class_scale`` (``A`` by 0.85 in the bundled file: see
+:data:`training.strip_net.CLASS_SCALE`) (``net=False``: the strip model alone, unscaled).
 
 Beats come from the device's own streaming detector (:func:`edge.dsp.detection.detect_signal`)
 unless given.
@@ -106,23 +107,32 @@ def default_strip_net() -> StripNet:
 
 
 def blend_probabilities(tree: np.ndarray, tree_classes: tuple[str, ...], net: np.ndarray,
-                        net_classes: tuple[str, ...], net_weight: float) -> np.ndarray:
+                        net_classes: tuple[str, ...], net_weight: float,
+                        class_scale: dict[str, float] | None = None) -> np.ndarray:
     """``(1 - net_weight) * tree + net_weight * net``, in ``tree_classes`` order (the network's
     classes matched by name; one the network lacks counts 0 there). The last axis is the
-    class axis: one strip's vectors, or rows of many strips (the benchmark's).
+    class axis: one strip's vectors, or rows of many strips (the benchmark's). With
+    ``class_scale`` (the network file's), those classes' averages are multiplied by their
+    factors and each row renormalised to sum 1.
 
     Raises
     ------
     ModelError
-        When the network knows a class the strip model does not.
+        When the network knows a class the strip model does not, or ``class_scale`` names one.
     """
-    extra = set(net_classes) - set(tree_classes)
+    extra = (set(net_classes) | set(class_scale or {})) - set(tree_classes)
     if extra:
         raise ModelError(f"the strip network has classes {sorted(extra)} the strip model lacks")
     net = np.asarray(net, dtype=np.float64)
     net_p = np.stack([net[..., net_classes.index(c)] if c in net_classes
                       else np.zeros(net.shape[:-1]) for c in tree_classes], axis=-1)
-    return (1.0 - net_weight) * np.asarray(tree, dtype=np.float64) + net_weight * net_p
+    p = (1.0 - net_weight) * np.asarray(tree, dtype=np.float64) + net_weight * net_p
+    if not class_scale:
+        return p
+    factor = np.array([class_scale.get(c, 1.0) for c in tree_classes])
+    p = p * factor
+    total = p.sum(axis=-1, keepdims=True)
+    return np.divide(p, total, out=np.full_like(p, 1.0 / p.shape[-1]), where=total > 0)
 
 
 def rr_strip_features(sample_index: np.ndarray, fs_hz: float, duration_s: float) -> np.ndarray:
@@ -210,7 +220,7 @@ def classify_strip(x_mv: np.ndarray, fs_hz: float, *, sample_index: np.ndarray |
     if net is not False:
         n = default_strip_net() if net is None or net is True else net
         prob = blend_probabilities(prob, m.classes, n.predict_proba(x, fs_hz), n.classes,
-                                   n.blend_weight)
+                                   n.blend_weight, n.class_scale)
     probs = {c: float(v) for c, v in zip(m.classes, prob)}
     return StripResult(m.classes[int(np.argmax(prob))], probs)
 

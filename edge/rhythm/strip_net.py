@@ -22,8 +22,10 @@ functions):
 
 The ``.tflite`` file carries its contract as metadata (:data:`~edge.model.tflite_meta.
 CONTRACT_METADATA_NAME`): ``kind`` ``"strip_net"``, ``classes``, ``fs_hz``, ``length``,
-``clip``, ``crop_step`` and ``blend_weight`` (the network's share in the average). The loader
-refuses a file whose contract differs from this module's input, or that is not a model.
+``clip``, ``crop_step``, ``blend_weight`` (the network's share in the average) and, optionally,
+``class_scale``: factors on classes of the averaged probabilities (then renormalised), fixed with
+the blend on the same out-of-fold answers (a file without it scales nothing). The loader refuses
+a file whose contract differs from this module's input, or that is not a model.
 """
 from __future__ import annotations
 
@@ -53,9 +55,12 @@ def default_net_path() -> Path:
     return _MODELS / "rhythm_strip_net.tflite"
 
 
-def net_contract(classes: tuple[str, ...], blend_weight: float) -> dict:
+def net_contract(classes: tuple[str, ...], blend_weight: float,
+                 class_scale: dict[str, float] | None = None) -> dict:
     """The contract a strip network's file carries (see the module docstring)."""
-    return {"kind": NET_KIND, "classes": list(classes), "fs_hz": NET_FS_HZ,
+    scale = {} if not class_scale else {"class_scale": {str(c): float(v)
+                                                         for c, v in class_scale.items()}}
+    return {**scale, "kind": NET_KIND, "classes": list(classes), "fs_hz": NET_FS_HZ,
             "length": NET_LENGTH, "clip": NET_CLIP, "crop_step": NET_CROP_STEP,
             "decimation": DECIMATION, "blend_weight": float(blend_weight)}
 
@@ -123,6 +128,7 @@ class StripNet:
             raise ModelError(f"{name}: contract classes must be a list of names")
         self.blend_weight = blend_weight_of(raw, name)
         self.classes: tuple[str, ...] = tuple(classes)
+        self.class_scale: dict[str, float] = _class_scale_of(raw, name)
         self.contract = raw
         self._net = SmallNet(model_bytes, (NET_LENGTH, 1), len(self.classes), name=name)
 
@@ -143,6 +149,22 @@ class StripNet:
     def predict_proba(self, x_mv: np.ndarray, fs_hz: float) -> np.ndarray:
         """Class probabilities (in :attr:`classes` order) of a strip (mV at ``fs_hz``)."""
         return self.predict_crops(net_crops(net_signal(x_mv, fs_hz)))
+
+
+def _class_scale_of(contract: dict, name: str) -> dict[str, float]:
+    """The contract's ``class_scale`` ({} when absent): class name -> a finite factor > 0."""
+    raw = contract.get("class_scale", {})
+    if not isinstance(raw, dict):
+        raise ModelError(f"{name}: contract class_scale must be an object of class -> factor, "
+                         f"got {raw!r}")
+    out = {}
+    for c, v in raw.items():
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not (
+                np.isfinite(v) and v > 0):
+            raise ModelError(f"{name}: contract class_scale[{c!r}] must be a number > 0, "
+                             f"got {v!r}")
+        out[str(c)] = float(v)
+    return out
 
 
 def load_strip_net(path: str | os.PathLike | None = None) -> StripNet:

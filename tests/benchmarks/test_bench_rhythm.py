@@ -100,6 +100,18 @@ def test_cinc_only_merge_keeps_the_other_sections():
     assert "CinC 2017" in md and "MIT-BIH DS2" not in md and "DS2 looks" in md
 
 
+def test_the_cinc_table_shows_the_shipped_scale_beside_the_unscaled_average_and_the_baseline():
+    f1 = {"N": 0.9, "A": 0.8, "O": 0.7, "~": 0.6, "challenge": 0.8}
+    cinc = {"n_records": 10, "folds": 5, "counts": {}, "too_few_beats": 0, "net_cv": "d",
+            "blend_weight": 0.5, "class_scale": {"A": 0.85}, "confusion": {
+                t: {q: 0 for q in br.STRIP_CLASSES} for t in br.STRIP_CLASSES},
+            **{k: f1 for k in ("model", "unscaled", "trees", "net", "baseline")}}
+    md = br.markdown(br.merge_cinc({}, cinc, {"command": "c", "date": "d", "runtime_s": 1.0}))
+    rows = [ln for ln in md.splitlines() if ln.startswith("| ") and "0.800" in ln]
+    assert len(rows) == 5 and "class scale A x 0.85" in rows[0]
+    assert "without the class scale" in rows[1] and "baseline" in rows[4]
+
+
 @pytest.mark.parametrize("text", ["{not json", "[1, 2]"])
 def test_cinc_only_refuses_a_damaged_results_file_before_running(tmp_path, capsys, text):
     (tmp_path / "rhythm.json").write_text(text)

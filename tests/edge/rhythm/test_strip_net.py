@@ -97,7 +97,7 @@ def test_bundled_network_contract_and_probabilities():
     net = default_strip_net()
     assert net.classes == STRIP_CLASSES
     assert 0.0 < net.blend_weight < 1.0
-    assert net.contract == net_contract(STRIP_CLASSES, net.blend_weight)
+    assert net.contract == net_contract(STRIP_CLASSES, net.blend_weight, net.class_scale)
     assert default_net_path().stat().st_size < 256 * 1024
     p = net.predict_proba(_pulses(30.0, 300.0), 300.0)
     assert p.shape == (4,) and abs(p.sum() - 1.0) < 1e-9 and np.all(p >= 0)
@@ -121,7 +121,10 @@ def _with_contract(tmp_path, contract: dict) -> Path:
                                            ({"kind": "beat"}, "kind"),
                                            ({"fs_hz": 100.0}, "fs_hz"),
                                            ({"blend_weight": 1.5}, "blend_weight"),
-                                           ({"classes": []}, "classes")])
+                                           ({"classes": []}, "classes"),
+                                           ({"class_scale": {"A": 0.0}}, "class_scale"),
+                                           ({"class_scale": {"A": "x"}}, "class_scale"),
+                                           ({"class_scale": [0.85]}, "class_scale")])
 def test_a_contract_that_does_not_match_is_refused(tmp_path, change, words):
     contract = {**net_contract(STRIP_CLASSES, 0.5), **change}
     with pytest.raises(ModelError, match=words):
@@ -159,6 +162,32 @@ def test_blend_matches_classes_by_name():
         blend_probabilities(tree, STRIP_CLASSES, np.ones(5) / 5, STRIP_CLASSES + ("X",), 0.5)
 
 
+def test_class_scale_multiplies_the_average_and_renormalises():
+    tree = np.array([0.4, 0.4, 0.1, 0.1])  # N, A, O, ~
+    net = np.array([0.2, 0.6, 0.1, 0.1])
+    plain = blend_probabilities(tree, STRIP_CLASSES, net, STRIP_CLASSES, 0.5)
+    assert STRIP_CLASSES[int(np.argmax(plain))] == "A"
+    out = blend_probabilities(tree, STRIP_CLASSES, net, STRIP_CLASSES, 0.5, {"A": 0.5})
+    want = plain * [1.0, 0.5, 1.0, 1.0]
+    np.testing.assert_allclose(out, want / want.sum())
+    assert STRIP_CLASSES[int(np.argmax(out))] == "N"  # the scale moves the answer
+    rows = blend_probabilities(np.stack([tree, tree]), STRIP_CLASSES, np.stack([net, net]),
+                               STRIP_CLASSES, 0.5, {"A": 0.5})
+    np.testing.assert_allclose(rows, np.stack([out, out]))  # row by row, summing 1
+    np.testing.assert_allclose(
+        blend_probabilities(tree, STRIP_CLASSES, net, STRIP_CLASSES, 0.5, {}), plain)
+    with pytest.raises(ModelError, match="lacks"):
+        blend_probabilities(tree, STRIP_CLASSES, net, STRIP_CLASSES, 0.5, {"X": 2.0})
+
+
+def test_a_file_without_class_scale_scales_nothing(tmp_path):
+    net = load_strip_net(_with_contract(tmp_path, net_contract(STRIP_CLASSES, 0.5)))
+    assert net.class_scale == {}
+    scaled = load_strip_net(_with_contract(tmp_path, net_contract(STRIP_CLASSES, 0.5,
+                                                                  {"A": 0.85})))
+    assert scaled.class_scale == {"A": 0.85}
+
+
 def test_classify_strip_averages_the_two_opinions():
     x, fs = cinc_strip("A00004")  # AF
     model = load_strip_model()
@@ -166,9 +195,13 @@ def test_classify_strip_averages_the_two_opinions():
     both = classify_strip(x, fs, model=model)
     net = default_strip_net()
     p_net = net.predict_proba(x, fs)
-    want = {c: (1 - net.blend_weight) * alone.probabilities[c]
-            + net.blend_weight * float(p_net[net.classes.index(c)]) for c in STRIP_CLASSES}
+    want = {c: ((1 - net.blend_weight) * alone.probabilities[c]
+                + net.blend_weight * float(p_net[net.classes.index(c)]))
+            * net.class_scale.get(c, 1.0) for c in STRIP_CLASSES}
+    total = sum(want.values())
+    want = {c: v / total for c, v in want.items()}
     assert both.probabilities == pytest.approx(want, abs=1e-12)
+    assert net.class_scale == {"A": 0.85}  # the bundled file's (training.strip_net.CLASS_SCALE)
     assert both.label == "A" and alone.label == "A"
     assert classify_strip(x, fs, model=model, net=net).probabilities == both.probabilities
 
