@@ -4,7 +4,7 @@
 Usage::
 
     ecg-edge adapt --record WEARER_RECORD --labels atr --model edge/models/default_embed.tflite \\
-        --out wearer.adapted.npz [--adapt-minutes 5] [--min-beats 5] [--channel 0]
+        --out wearer.adapted.npz [--adapt-minutes 5] [--min-beats 5] [--channel N]
 
 ``--labels`` is the extension of a WFDB annotation file of the record (``atr``, or one written
 by a clinician's review tool); MIT-BIH beat symbols are mapped to the AAMI classes, non-beat
@@ -23,7 +23,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from edge.cli.common import read_channel
+from edge.cli.common import non_negative_int, read_channel
 from edge.model.bundled import default_embed_model_path
 
 __all__ = ["add_parser", "cmd_adapt"]
@@ -47,7 +47,7 @@ def cmd_adapt(args: argparse.Namespace) -> int:
                      **({"novel_ectopic_log": args.novel_ectopic}
                         if args.novel_ectopic is not _DEFAULT else {}))
     clf = BeatClassifier(args.model or default_embed_model_path(), num_threads=1)
-    rec = read_channel(args.record, args.channel, args.data_dir)
+    rec, _ = read_channel(args.record, args.channel, args.data_dir, lead=clf.contract.lead)
     ann = read_annotations(args.record, args.labels, data_dir=args.data_dir)
     if ann.fs_hz == ann.fs_hz and abs(ann.fs_hz - rec.fs_hz) > 1e-6:  # nan-safe
         raise EdgeError(f"--labels {args.labels}: annotations at {ann.fs_hz:g} Hz, record at "
@@ -138,7 +138,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    "shorter than the local or long-term mean by more than X (natural log), or "
                    "followed by a pause longer by more than X (default 0.1; 'off' = spare every "
                    "new beat, more false V from noise-deformed normal beats)")
-    p.add_argument("--channel", type=int, default=0, help="signal channel (default 0)")
+    p.add_argument("--channel", type=non_negative_int, default=None,
+                   help="signal channel (default: the one named as the model's lead, MLII, or "
+                        "a lead II; else 0)")
     p.add_argument("--data-dir", default=None, help="record directory (default $MITDB_DIR)")
     p.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
     p.set_defaults(func=cmd_adapt)

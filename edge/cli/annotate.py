@@ -36,7 +36,8 @@ def cmd_annotate(args: argparse.Namespace) -> int:
         clf = AdaptedClassifier.load(args.adapted, args.model)
     else:
         clf = BeatClassifier(args.model or default_model_path())
-    rec = read_channel(args.record, args.channel, args.data_dir)
+    rec, channel = read_channel(args.record, args.channel, args.data_dir,
+                                lead=clf.contract.lead)
     x = rec.signal_mv[:, 0]
     t0 = time.process_time()
     vf, vf_cpu_s = None, 0.0
@@ -61,7 +62,7 @@ def cmd_annotate(args: argparse.Namespace) -> int:
         logger.warning("%s channel %d: %d beats next to invalid samples (%d missing, others "
                        "flat or saturated): %d written as Q (their window touches them), %d "
                        "with an RR interval across them replaced by the local mean", rec.name,
-                       args.channel, n_window + n_rr, int(np.sum(~np.isfinite(x))), n_window,
+                       channel, n_window + n_rr, int(np.sum(~np.isfinite(x))), n_window,
                        n_rr)
     changes = None
     if args.rhythm or args.rhythm_context:
@@ -244,8 +245,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--adapted", default=None, type=Path,
                    help="per-wearer head from `ecg-edge adapt` (its base model: --model, else "
                    "the bundled default_embed.tflite)")
-    p.add_argument("--channel", type=non_negative_int, default=0,
-                   help="signal channel (default 0)")
+    p.add_argument("--channel", type=non_negative_int, default=None,
+                   help="signal channel (default: the one named as the model's lead, MLII, or "
+                        "a lead II; else 0)")
     p.add_argument("--ext", default="cls", help="annotation file extension (default cls)")
     p.add_argument("--out-dir", default=".", type=Path,
                    help="where to write the annotation file (default: the current directory)")

@@ -3,12 +3,15 @@ refuse a bad value with a one-line error naming the option and the rule (argpars
 from __future__ import annotations
 
 import argparse
+import logging
 import math
 import os
 from pathlib import Path
 
 __all__ = ["add_common", "positive_float", "non_negative_int", "replay_speed",
            "read_channel"]
+
+logger = logging.getLogger(__name__)
 
 
 def add_common(p: argparse.ArgumentParser) -> None:
@@ -55,16 +58,28 @@ def replay_speed(text: str) -> float | None:
         raise argparse.ArgumentTypeError(exc.rule) from None
 
 
-def read_channel(record: str | os.PathLike, channel: int,
-                 data_dir: str | os.PathLike | None = None):  # noqa: ANN201 (a Record)
-    """Channel ``channel`` of a WFDB record, read alone (the header's channel count checked
-    first): a :class:`~edge.io.records.Record` whose one column is that channel. A channel the
-    record does not have is one :class:`~edge.errors.EdgeError` naming ``--channel``."""
+def read_channel(record: str | os.PathLike, channel: int | None,
+                 data_dir: str | os.PathLike | None = None, *, lead: str = "MLII"
+                 ):  # noqa: ANN201 (a Record and its channel)
+    """Channel ``channel`` of a WFDB record, read alone (the header checked first), and that
+    channel: a :class:`~edge.io.records.Record` whose one column is it. ``channel=None``
+    chooses the channel named ``lead`` (the model's lead) or an equivalent
+    (:func:`~edge.io.records.lead_channel`: MIT-BIH's MLII, a standard lead II), else channel
+    0, and logs the choice. A channel the record does not have is one
+    :class:`~edge.errors.EdgeError` naming ``--channel``."""
     from edge.errors import EdgeError  # noqa: PLC0415
-    from edge.io.records import channel_count, read_record  # noqa: PLC0415
+    from edge.io.records import channel_names, lead_channel, read_record  # noqa: PLC0415
 
-    n = channel_count(record, data_dir=data_dir)
+    names = channel_names(record, data_dir=data_dir)
+    n = len(names)
+    name = Path(str(record)).name
+    if channel is None:
+        found = lead_channel(names, lead)
+        channel = 0 if found is None or n == 0 else found
+        if n > 1:
+            logger.info("record %s: channel %d (%s)%s", name, channel, names[channel],
+                        f", the {lead} lead" if found is not None else
+                        f": no channel is named {lead} or an equivalent")
     if not 0 <= channel < n:
-        raise EdgeError(f"--channel {channel}: record {Path(str(record)).name} has {n} "
-                        f"channels (0..{n - 1})")
-    return read_record(record, channels=[channel], data_dir=data_dir)
+        raise EdgeError(f"--channel {channel}: record {name} has {n} channels (0..{n - 1})")
+    return read_record(record, channels=[channel], data_dir=data_dir), channel

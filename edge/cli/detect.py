@@ -17,14 +17,14 @@ def cmd_detect(args: argparse.Namespace) -> int:
     from edge.dsp.detection import detect_signal
     from edge.io.wfdb_io import write_annotations
 
-    rec = read_channel(args.record, args.channel, args.data_dir)
+    rec, channel = read_channel(args.record, args.channel, args.data_dir)
     t0 = time.process_time()
     peaks = detect_signal(rec.signal_mv[:, 0], rec.fs_hz, chunk_s=args.chunk_s)
     cpu_s = time.process_time() - t0
     path = write_annotations(rec.name, args.ext, peaks, np.full(peaks.size, "N"), rec.fs_hz,
                              args.out_dir)
     hours = rec.n_samples / rec.fs_hz / 3600.0
-    print(f"{rec.name}: {peaks.size} beats on channel {args.channel} "
+    print(f"{rec.name}: {peaks.size} beats on channel {channel} "
           f"({rec.sig_names[0]}, {rec.fs_hz:g} Hz) -> {path} "
           f"[{cpu_s:.2f} CPU s, {cpu_s / hours:.2f} CPU s per hour of ECG]")
     return 0
@@ -36,8 +36,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                               "annotation file (like PhysioNet's gqrs/sqrs)")
     p.add_argument("record", help="MIT-BIH record name (looked up in --data-dir / $MITDB_DIR) "
                    "or a WFDB record path")
-    p.add_argument("--channel", type=non_negative_int, default=0,
-                   help="signal channel (default 0)")
+    p.add_argument("--channel", type=non_negative_int, default=None,
+                   help="signal channel (default: the one named MLII, or a lead II; else 0)")
     p.add_argument("--ext", default="qrs", help="annotation file extension (default qrs)")
     p.add_argument("--out-dir", default=".", type=Path, help="where to write the annotations")
     p.add_argument("--data-dir", default=None, help="MIT-BIH directory (default $MITDB_DIR)")

@@ -24,6 +24,9 @@ __all__ = [
     "Annotations",
     "find_data_dir",
     "channel_count",
+    "channel_names",
+    "lead_channel",
+    "LEAD_NAMES",
     "resolve_record",
     "expand_record_paths",
     "RECORD_SUFFIXES",
@@ -243,16 +246,43 @@ def _wfdb():
     return wfdb
 
 
-def channel_count(record: str | os.PathLike, *, database: str = "mitdb",
-                  data_dir: str | os.PathLike | None = None) -> int:
-    """How many signals a WFDB record holds (its header alone: to check a channel before
-    reading just that one)."""
+def channel_names(record: str | os.PathLike, *, database: str = "mitdb",
+                  data_dir: str | os.PathLike | None = None) -> tuple[str, ...]:
+    """The signal names of a WFDB record, one per channel (its header alone: to check or
+    choose a channel before reading just that one)."""
     path = resolve_record(record, database, data_dir)
     wfdb = _wfdb()
     try:
-        return int(wfdb.rdheader(str(path)).n_sig)
+        head = wfdb.rdheader(str(path))
     except Exception as exc:  # wfdb raises bare ValueError/OSError on damaged files
         raise DataError(f"cannot read the header of WFDB record {str(path)!r}: {exc}") from exc
+    names = list(head.sig_name or [])
+    return tuple(str(names[k]) if k < len(names) and names[k] is not None else ""
+                 for k in range(int(head.n_sig or 0)))
+
+
+def channel_count(record: str | os.PathLike, *, database: str = "mitdb",
+                  data_dir: str | os.PathLike | None = None) -> int:
+    """How many signals a WFDB record holds (its header alone)."""
+    return len(channel_names(record, database=database, data_dir=data_dir))
+
+
+#: Signal names read as the same lead, best first (compared without case, spaces, ``-``, ``_``):
+#: the beat models learn MIT-BIH's modified lead II, whose nearest standard lead is II.
+LEAD_NAMES = {"MLII": ("MLII", "II", "ML2", "LEADII", "ECGII")}
+
+
+def lead_channel(sig_names: Iterable[str], lead: str) -> int | None:
+    """The channel whose name is ``lead`` or, failing that, the best of its
+    :data:`LEAD_NAMES` equivalents; ``None`` when no channel is named so."""
+    def norm(name: str) -> str:
+        return "".join(c for c in str(name).upper() if c not in " -_")
+
+    names = [norm(n) for n in sig_names]
+    for want in (lead, *LEAD_NAMES.get(norm(lead), ())):
+        if norm(want) in names:
+            return names.index(norm(want))
+    return None
 
 
 def _check_channels(path: Path, channels: list[int] | None, exc: Exception) -> None:

@@ -39,6 +39,22 @@ def test_bad_channel_is_a_clear_error(mitdb_dir, tmp_path, capsys):
     assert "--channel 5" in capsys.readouterr().err
 
 
+def test_annotate_and_detect_read_the_mlii_lead_unless_told(mitdb_dir, tmp_path, capsys):
+    """MIT-BIH 114 holds V5 in channel 0 and MLII (the model's lead) in channel 1."""
+    d = ["--data-dir", str(mitdb_dir)]
+    assert main(["detect", "114", "--out-dir", str(tmp_path / "auto"), *d]) == 0
+    assert "beats on channel 1 (MLII" in capsys.readouterr().out
+    assert main(["detect", "114", "--channel", "0", "--out-dir", str(tmp_path / "v5"), *d]) == 0
+    assert "beats on channel 0 (V5" in capsys.readouterr().out
+    for ch, sub in ((None, "auto"), ("1", "one"), ("0", "v5")):
+        extra = [] if ch is None else ["--channel", ch]
+        assert main(["annotate", "114", "--out-dir", str(tmp_path / sub), *extra, *d]) == 0
+    read = {sub: wfdb.rdann(str(tmp_path / sub / "114"), "cls") for sub in ("auto", "one", "v5")}
+    np.testing.assert_array_equal(read["auto"].sample, read["one"].sample)
+    assert read["auto"].symbol == read["one"].symbol
+    assert not np.array_equal(read["auto"].sample, read["v5"].sample)
+
+
 def test_version(capsys):
     import edge
 

@@ -170,3 +170,19 @@ def test_a_channel_the_record_lacks_is_named_not_blamed_on_the_files(mitdb_dir, 
     assert words in str(err.value) and "damaged" not in str(err.value)
     one = read_record("100", channels=[1], sampto=10, data_dir=mitdb_dir)
     assert one.signal_mv.shape == (10, 1)
+
+
+def test_lead_channel_finds_the_lead_or_its_equivalents():
+    from edge.io.records import lead_channel
+    assert lead_channel(("V5", "MLII"), "MLII") == 1
+    assert lead_channel(("I", "II", "III", "aVR"), "MLII") == 1  # a standard lead II
+    assert lead_channel(("I", "ml ii"), "MLII") == 1  # case, spaces
+    assert lead_channel(("II", "MLII"), "MLII") == 1  # the lead itself before an equivalent
+    assert lead_channel(("ECG1", "ECG2"), "MLII") is None
+    assert lead_channel(("V1", "V5"), "V5") == 1  # a lead without equivalents: its own name
+    assert lead_channel((), "MLII") is None
+
+
+def test_channel_names_read_the_header(mitdb_dir):
+    from edge.io.records import channel_names
+    assert channel_names("114", data_dir=mitdb_dir) == ("V5", "MLII")
