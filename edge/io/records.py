@@ -60,14 +60,16 @@ class Record:
     Attributes
     ----------
     name : record name (``"100"``).
-    signal_mv : float64 array, shape (n_samples, n_channels), in millivolts (physical units);
-        NaN where the record marks a sample invalid (WFDB's invalid value, :data:`INVALID_ADC`).
+    signal_mv : float64 array, shape (n_samples, n_channels), in millivolts whatever the
+        header's units (a record stored in µV or V is converted:
+        :func:`firmware_bridge.replay.records.counts_per_mv`); NaN where the record marks a
+        sample invalid (WFDB's invalid value, :data:`INVALID_ADC`).
     adc : int32 array, same shape, the raw ADC values as stored.
     fs_hz : sampling frequency in Hz.
-    adc_gain : ADC units per physical unit (per channel).
-    baseline : ADC value of 0 physical units (per channel).
+    adc_gain : ADC counts per mV (per channel).
+    baseline : ADC value of 0 mV (per channel).
     sig_names : channel names (``["MLII", "V5"]``).
-    units : physical units per channel.
+    units : the header's units per channel (``"mV"`` when it gives none).
     """
 
     name: str
@@ -319,7 +321,10 @@ def read_record(record: str | os.PathLike, *, channels: list[int] | None = None,
     adc = np.asarray(rec.d_signal, dtype=np.int32)
     if adc.ndim != 2 or adc.shape[0] == 0:
         raise DataError(f"WFDB record {str(path)!r} holds no samples")
-    gain = np.array([g if g else 200.0 for g in rec.adc_gain], dtype=np.float64)
+    from firmware_bridge.replay.records import counts_per_mv  # noqa: PLC0415 (the one table)
+
+    gain = np.array(counts_per_mv(rec.adc_gain, rec.units, Path(path).name),
+                    dtype=np.float64)
     base = np.array(rec.baseline, dtype=np.float64)
     signal_mv = (adc - base) / gain
     fmts = rec.fmt if isinstance(rec.fmt, list) else [rec.fmt] * adc.shape[1]

@@ -5,7 +5,8 @@ The lookup is the one ``ecg-edge`` uses: a record given as a path (``/data/mitdb
 directory, found from the explicit ``data_dir``, else the environment variable
 (``MITDB_DIR`` for "mitdb", ``NSTDB_DIR`` for "nstdb", ``<DATABASE>_DIR`` otherwise), else
 ``./data/<database>``. Samples are the raw ADC values as stored, with the per-channel gain
-(a gain of 0 in the header is read as 200 counts/mV, as ``ecg-edge`` does) and baseline;
+in counts per mV (a gain of 0 in the header is read as 200 counts/mV, as ``ecg-edge`` does; a
+header in µV or V is converted, :func:`counts_per_mv`) and baseline;
 :attr:`RecordSamples.signal_mv` gives them in physical units, NaN where the record marks a
 sample invalid (WFDB's invalid value of the storage format, :data:`INVALID_ADC`). The wire
 carries the raw counts, invalid values included.
@@ -15,6 +16,7 @@ directory, record or file and what to set.
 """
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +28,8 @@ from firmware_bridge.errors import ReplayError
 
 __all__ = [
     "INVALID_ADC",
+    "MV_PER_UNIT",
+    "counts_per_mv",
     "RecordHeader",
     "RecordSamples",
     "data_dir_env",
@@ -43,6 +47,32 @@ INVALID_ADC: dict[str, int] = {"80": -128, "508": -128, "310": -512, "311": -512
                                "212": -2048, "16": -32768, "61": -32768, "160": -32768,
                                "516": -32768, "24": -8388608, "524": -8388608,
                                "32": -2147483648}
+
+
+#: Millivolts per unit of a header's units (compared in lower case; empty: WFDB's default, mV).
+MV_PER_UNIT: dict[str, float] = {"mv": 1.0, "": 1.0, "millivolt": 1.0, "millivolts": 1.0,
+                                 "uv": 1e-3, "\u00b5v": 1e-3, "\u03bcv": 1e-3,
+                                 "microvolt": 1e-3, "microvolts": 1e-3,
+                                 "v": 1e3, "volt": 1e3, "volts": 1e3, "nv": 1e-6}
+
+logger = logging.getLogger(__name__)
+
+
+def counts_per_mv(gains, units, record: str = "") -> tuple[float, ...]:  # noqa: ANN001
+    """Per channel ADC counts per mV from a header's gains (counts per unit; 0 reads as 200)
+    and units: a record stored in µV or V is read in mV. Units that are not a voltage
+    (``mmHg``, ``NU``, ...) are logged and read as mV."""
+    out = []
+    for ch, g in enumerate(gains):
+        gain = float(g) if g else 200.0
+        unit = (units[ch] if units is not None and ch < len(units) else None) or ""
+        mv = MV_PER_UNIT.get(str(unit).strip().lower())
+        if mv is None:
+            logger.warning("record %s channel %d: units %r are not a voltage; read as mV",
+                           record, ch, unit)
+            mv = 1.0
+        out.append(gain / mv)
+    return tuple(out)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -207,6 +237,6 @@ def read_samples(path: str | os.PathLike, *, channels: list[int] | None = None,
         raise ReplayError(f"WFDB record {str(path)!r} holds no samples")
     fmts = rec.fmt if isinstance(rec.fmt, list) else [rec.fmt] * adc.shape[1]
     return RecordSamples(name=Path(path).name, adc=adc, fs_hz=float(rec.fs),
-                         adc_gain=tuple(float(g) if g else 200.0 for g in rec.adc_gain),
+                         adc_gain=counts_per_mv(rec.adc_gain, rec.units, Path(path).name),
                          baseline=tuple(int(b) for b in rec.baseline),
                          invalid_adc=tuple(INVALID_ADC.get(str(f)) for f in fmts))

@@ -186,3 +186,36 @@ def test_lead_channel_finds_the_lead_or_its_equivalents():
 def test_channel_names_read_the_header(mitdb_dir):
     from edge.io.records import channel_names
     assert channel_names("114", data_dir=mitdb_dir) == ("V5", "MLII")
+
+
+def _copy_in_units(tmp_path, mitdb_dir, units: str, per_mv: float) -> str:
+    """The first 20 s of record 100 (both channels) written again in ``units``."""
+    src = wfdb.rdrecord(str(mitdb_dir / "100"), sampto=7200, physical=False)
+    name = f"u_{units.lower()}"
+    wfdb.wrsamp(name, fs=360, units=[units, units], sig_name=list(src.sig_name),
+                d_signal=src.d_signal, fmt=["16", "16"],
+                adc_gain=[g / per_mv for g in src.adc_gain], baseline=list(src.baseline),
+                write_dir=str(tmp_path))
+    return str(tmp_path / name)
+
+
+@pytest.mark.parametrize("units, per_mv", [("uV", 1e3), ("V", 1e-3), ("mV", 1.0)])
+def test_records_stored_in_other_voltage_units_are_read_in_mv(mitdb_dir, tmp_path, units,
+                                                              per_mv):
+    from firmware_bridge.replay.records import read_samples
+    want = read_record("100", sampto=7200, data_dir=mitdb_dir)
+    path = _copy_in_units(tmp_path, mitdb_dir, units, per_mv)
+    got = read_record(path)
+    np.testing.assert_allclose(got.signal_mv, want.signal_mv, rtol=1e-12)
+    np.testing.assert_allclose(got.adc_gain, want.adc_gain, rtol=1e-12)
+    assert got.units == (units, units)
+    np.testing.assert_allclose(read_samples(path).signal_mv, want.signal_mv, rtol=1e-12)
+
+
+def test_units_that_are_not_a_voltage_are_logged_and_read_as_mv(mitdb_dir, tmp_path, caplog):
+    path = _copy_in_units(tmp_path, mitdb_dir, "mmHg", 1.0)
+    caplog.set_level("WARNING")
+    got = read_record(path)
+    np.testing.assert_allclose(got.signal_mv,
+                               read_record("100", sampto=7200, data_dir=mitdb_dir).signal_mv)
+    assert "units 'mmHg' are not a voltage; read as mV" in caplog.text
