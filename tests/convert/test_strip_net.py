@@ -25,7 +25,8 @@ def test_int8_file_answers_as_the_keras_model(tmp_path):
     path.write_bytes(cs.to_int8(model, sigs, idx, blend_weight=0.3, n_calibration=20))
     net = load_strip_net(path)
     assert net.blend_weight == pytest.approx(0.3)
-    assert net.contract == net_contract(STRIP_CLASSES, 0.3)
+    assert net.contract == net_contract(STRIP_CLASSES, 0.3, sn.CLASS_SCALE)
+    assert net.class_scale == sn.CLASS_SCALE  # the converter writes training's class scale
     pi = cs.int8_probabilities(net, sigs, test)
     assert np.mean(pf.argmax(1) == pi.argmax(1)) >= 0.9
     assert np.max(np.abs(pf - pi)) < 0.2
