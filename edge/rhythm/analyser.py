@@ -188,13 +188,16 @@ class RhythmAnalyser:
     Parameters
     ----------
     config : settings; default :class:`RhythmConfig`.
-    model : a loaded model (overrides ``config.model_path``).
+    model : a loaded model (overrides ``config.model_path``): a :class:`TreeModel`, or any
+        object whose ``predict_proba(rows)`` gives P(not AF), P(AF) per window (a baseline
+        fitted elsewhere, as the benchmark's).
     """
 
     def __init__(self, config: RhythmConfig | None = None, model: TreeModel | None = None):
         self.config = config or RhythmConfig()
         self.model = model if model is not None else load_af_model(self.config.model_path)
-        self._p_row = self.model.has_p_row  # one window's P(AF) without arrays
+        # one window's P(AF) without arrays, where the model offers it
+        self._p_row = bool(getattr(self.model, "has_p_row", False))
         self.reset()
 
     def reset(self) -> None:

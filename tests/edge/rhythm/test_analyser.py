@@ -76,6 +76,24 @@ def test_irregular_stretch_is_one_af_episode(rng):
     assert np.all(res.rhythm[inside] == RHYTHM_AF) and np.all(res.rhythm[~inside] == RHYTHM_OTHER)
 
 
+def test_any_model_with_predict_proba_serves(rng):
+    """A model that is not a TreeModel (only ``predict_proba``, as the benchmark's logistic
+    baseline) takes the array path and gives the bundled model's answers when it is it."""
+    from edge.rhythm.analyser import load_af_model
+
+    tree = load_af_model()
+
+    class Plain:
+        def predict_proba(self, rows):
+            return tree.predict_proba(rows)
+
+    idx = _beats(np.r_[_sinus(rng, 150), _af(rng, 200), _sinus(rng, 150)])
+    want = analyse_beats(idx, FS)
+    got = analyse_beats(idx, FS, model=Plain())
+    np.testing.assert_array_equal(got.p_af, want.p_af)
+    assert got.changes == want.changes
+
+
 def test_short_af_run_is_no_episode(rng):
     rr = np.r_[_sinus(rng, 150), _af(rng, 60), _sinus(rng, 150)]  # ~45 s of AF
     long = analyse_beats(_beats(rr), FS, config=RhythmConfig(min_episode_s=120.0))
