@@ -73,9 +73,11 @@ def read_channel(record: str | os.PathLike, channel: int | None,
     names = channel_names(record, data_dir=data_dir)
     n = len(names)
     name = Path(str(record)).name
+    if n == 0:
+        raise EdgeError(f"record {name} has no signals (its header lists none)")
     if channel is None:
         found = lead_channel(names, lead)
-        channel = 0 if found is None or n == 0 else found
+        channel = 0 if found is None else found
         if n > 1:
             logger.info("record %s: channel %d (%s)%s", name, channel, names[channel],
                         f", the {lead} lead" if found is not None else

@@ -34,3 +34,9 @@ def test_no_channel_given_reads_the_models_lead(mitdb_dir, caplog, record, want,
     np.testing.assert_array_equal(rec.signal_mv[:, 0],
                                   read_record(record, channels=[want],
                                               data_dir=mitdb_dir).signal_mv[:, 0])
+
+
+def test_a_record_without_signals_is_one_error(tmp_path):
+    (tmp_path / "empty.hea").write_text("empty 0 360 0\n")
+    with pytest.raises(EdgeError, match="has no signals"):
+        read_channel(str(tmp_path / "empty"), None)
