@@ -202,13 +202,16 @@ DS2_LOOKS = [
     "rule was removed after this look** -- a decision taken on DS2, said so: a rule that "
     "drops a real patient's APCs wholesale is not shipped for a design-set gain, and DS2 no "
     "longer gives an unbiased figure for that choice (the design sets had no such patient).",
-    "10. (2026-12-01, session 36; entry written before the run) look 8's analyser and models "
-    "with two changes fixed without DS2: `ecg-edge annotate` now reads the channel named as "
-    "the model's lead (MLII) by default, so DS2 record 114 (V5 in channel 0) is read on its "
-    "MLII as training and `training.evaluate` read it (until now this benchmark's "
-    "`annotate` rows read 114 on V5); and the CinC strip classifier's class scale (P(A) x "
-    "0.85, chosen nested on CinC folds), which no MIT-BIH row uses. Run to measure what "
-    "ships; nothing is chosen on it.",
+    "10. (2026-12-01 06:51 UTC, session 36; entry written before the run) look 8's analyser "
+    "and models with two changes fixed without DS2: `ecg-edge annotate` now reads the channel "
+    "named as the model's lead (MLII) by default, so record 114 (V5 in channel 0) is read on "
+    "its MLII as training and `training.evaluate` read it; and the CinC strip classifier's "
+    "class scale (P(A) x 0.85, chosen nested on CinC folds), which no MIT-BIH row uses. Run "
+    "to measure what ships; nothing is chosen on it. Result: every DS2 and SVDB number as "
+    "look 8's (114 is a DS1 record, which the entry above did not know when it was written: "
+    "no DS2 record holds a lead other than MLII in channel 0); the full run also showed that "
+    "it had crashed since the analyser's one-row path landed (the baseline model lacked it; "
+    "fixed in `RhythmAnalyser`).",
 ]
 
 Interval = tuple[int, int]
