@@ -129,6 +129,10 @@ class StripNet:
         self.blend_weight = blend_weight_of(raw, name)
         self.classes: tuple[str, ...] = tuple(classes)
         self.class_scale: dict[str, float] = _class_scale_of(raw, name)
+        if set(self.class_scale) - set(self.classes):
+            raise ModelError(f"{name}: contract class_scale names classes "
+                             f"{sorted(set(self.class_scale) - set(self.classes))} the network "
+                             f"does not have ({', '.join(self.classes)})")
         self.contract = raw
         self._net = SmallNet(model_bytes, (NET_LENGTH, 1), len(self.classes), name=name)
 

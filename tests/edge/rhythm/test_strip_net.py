@@ -124,7 +124,8 @@ def _with_contract(tmp_path, contract: dict) -> Path:
                                            ({"classes": []}, "classes"),
                                            ({"class_scale": {"A": 0.0}}, "class_scale"),
                                            ({"class_scale": {"A": "x"}}, "class_scale"),
-                                           ({"class_scale": [0.85]}, "class_scale")])
+                                           ({"class_scale": [0.85]}, "class_scale"),
+                                           ({"class_scale": {"X": 2.0}}, "does not have")])
 def test_a_contract_that_does_not_match_is_refused(tmp_path, change, words):
     contract = {**net_contract(STRIP_CLASSES, 0.5), **change}
     with pytest.raises(ModelError, match=words):
