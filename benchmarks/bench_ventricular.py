@@ -652,6 +652,12 @@ def markdown(res: dict) -> str:
           "episodes 5 of 6 as before with +P 50 -> 75 %. The trees-alone rows above are the "
           "detector before it, in the same run. `vt` rows unchanged but em 6 dB false `vt` "
           "15 -> 16 (in 105, a beat run no longer inside a false `vfib` episode).",
+          "9. Look 9 (main d6d55b3, 2026-12-01 07:19 UTC, session 36): a run of the whole "
+          "benchmark on today's code, to check that it still runs after issue 18's changes to "
+          "the VF stage (the network-first screen, batched windows) and the R-peak detector "
+          "(batched candidates). Nothing was chosen on it. Every row equals look 8's; it adds "
+          "the secondary CUDB row with `(VT` references, which the code had since session 34 "
+          "but no stored run.",
           "",
           "## Design (DS1) for look 4: learning period and `vt` evidence gate", "",
           "Reproduce: `MITDB_DIR=… NSTDB_DIR=… ECG_EDGE_CACHE=… python -m training.vt_alarms "
