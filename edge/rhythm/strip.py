@@ -20,8 +20,8 @@ in this order):
 The strip network (:mod:`edge.rhythm.strip_net`, a small int8 CNN over the conditioned
 waveform) gives a second opinion: the class probabilities are the strip model's and the
 network's averaged, the network weighing its contract's ``blend_weight``, and the average's
-classes scaled by its ``class_scale`` (``A`` by 0.85 in the bundled file: see
-:data:`training.strip_net.CLASS_SCALE`) (``net=False``: the strip model alone, unscaled).
+classes scaled by its ``class_scale``: ``A`` by 0.85 in the bundled file
+(:data:`training.strip_net.CLASS_SCALE`). ``net=False``: the strip model alone, unscaled.
 
 Beats come from the device's own streaming detector (:func:`edge.dsp.detection.detect_signal`)
 unless given.
