@@ -194,12 +194,8 @@ class _Ring:
         self.count = min(self.count + 1, self.size)
 
     def median(self) -> np.ndarray:
-        """``np.median`` of the windows held, sample by sample (the same order statistics
-        and arithmetic as :func:`edge.dsp.medians.median` along the windows)."""
-        n = self.count
-        s = np.sort(self._cols[:, :n], axis=1)
-        k = n // 2
-        return s[:, k].copy() if n % 2 else (s[:, k - 1] + s[:, k]) / 2
+        """``np.median`` of the windows held, sample by sample."""
+        return median(self._cols[:, :self.count], axis=1)
 
 
 class RhythmTracker:
