@@ -136,16 +136,13 @@ class StripNet:
         self.contract = raw
         self._net = SmallNet(model_bytes, (NET_LENGTH, 1), len(self.classes), name=name)
 
-    def _invoke(self, crop: np.ndarray) -> np.ndarray:
-        return self._net.invoke(crop)
-
     def predict_crops(self, crops: np.ndarray) -> np.ndarray:
         """Class probabilities (n_classes,) of a strip given as :func:`net_crops`: the mean over
         the crops, renormalised."""
         c = np.asarray(crops, dtype=np.float32)
         if c.ndim != 2 or c.shape[1] != NET_LENGTH or c.shape[0] == 0:
             raise SignalError(f"crops must be (n >= 1, {NET_LENGTH}), got shape {c.shape}")
-        p = np.mean([self._invoke(row) for row in c], axis=0)
+        p = np.mean(self._net.invoke_rows(c), axis=0)
         p = np.clip(p, 0.0, None)
         s = float(p.sum())
         return p / s if s > 0 else np.full(p.size, 1.0 / p.size)
