@@ -293,8 +293,8 @@ def _check_channels(path: Path, channels: list[int] | None, exc: Exception) -> N
     if channels is None:
         return
     try:
-        n = int(_wfdb().rdheader(str(path)).n_sig)
-    except Exception:  # the header itself is unreadable: the caller's message says so
+        n = len(channel_names(path))
+    except DataError:  # the header itself is unreadable: the caller's message says so
         return
     bad = [c for c in channels if not (isinstance(c, (int, np.integer)) and 0 <= c < n)]
     if bad:
