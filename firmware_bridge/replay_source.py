@@ -75,6 +75,13 @@ class ReplaySource(_SourceBase):
         return self._t0
 
     @property
+    def channel_names(self) -> tuple[str, ...] | None:
+        """The names of the channels the replay sends, from the record's header (after
+        ``open``; ``None`` before, or when the signal came without names)."""
+        names = self._device.signal.channel_names if self._device is not None else ()
+        return names or None
+
+    @property
     def device(self) -> ReplayDevice | None:
         """The simulated device (after ``open``)."""
         return self._device

@@ -23,6 +23,15 @@ def describe_source(kind: str, transport: Any) -> str:
     return f"{kind} ({', '.join(parts)})" if parts else kind
 
 
+def _channel(config: Any) -> str:
+    """``source.channel`` as the daemon will read it."""
+    if config.source.channel is not None:
+        return str(config.source.channel)
+    if config.source.kind == "replay":
+        return "not set: the record's channel named as the model's lead, else 0"
+    return "not set: 0"
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     from edge.dsp.kernels import KERNELS
     from edge.model.classifier import BeatClassifier
@@ -65,7 +74,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     source = describe_source(config.source.kind, config.source.transport_config())
     kernels = {"direct": "direct (scipy's compiled loops, loaded without scipy.signal)",
                "scipy": "scipy (fallback: scipy.signal imported, see the log)"}[KERNELS]
-    print(f"{args.config}: OK\n  source: {source}\n  channel: {config.source.channel}\n"
+    print(f"{args.config}: OK\n  source: {source}\n  channel: {_channel(config)}\n"
           f"  model: {path} ({clf.model_version}, {'int8' if clf.quantized else 'float'}, "
           f"{clf.size_bytes} bytes, classes {''.join(clf.classes)})\n"
           f"  model run: OK (one zero beat, {clf.load_run_ms:.1f} ms)\n"

@@ -148,7 +148,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:  # noqa: ANN001 - argpars
     p.add_argument("--speed", type=replay_speed, default=_UNSET, metavar="X|max",
                    help="replay speed (1 = real time, 'max' = as fast as possible); for --replay "
                    "or a replay source in --config")
-    p.add_argument("--channel", type=int, default=None, help="channel to classify")
+    p.add_argument("--channel", type=int, default=None,
+                   help="channel to classify (default: source.channel; unset, a replayed "
+                        "record's channel named as the model's lead, MLII, else 0)")
     p.add_argument("--model", default=None, help="int8 .tflite model (default: bundled)")
     p.add_argument("--jsonl", default=None, metavar="PATH", help="append JSON-lines events")
     p.add_argument("--json", action="store_true", help="JSON lines on stdout (no terminal)")

@@ -19,6 +19,9 @@
 * Timing: every stage's ``time.perf_counter`` total is kept in a :class:`StageTimer` and
   published in the periodic ``status`` event and at exit, with the latency from a chunk's
   arrival (``SampleChunk.t_host_s``) to the emission of the beats it released.
+* Channel: ``source.channel`` when set; unset, a replayed record's channel named as the
+  model's lead (MIT-BIH's MLII, or a standard lead II; ``edge.io.records.lead_channel``),
+  else channel 0, chosen at the first chunk and logged.
 * A device whose chunks lack ``source.channel`` is a configuration error: the loop stops
   with a :class:`~edge.errors.DaemonError` naming the key (other chunks a stage refuses are
   dropped and counted in ``chunks_rejected``).
@@ -148,6 +151,8 @@ class Daemon:
         self.counters["samples"] += chunk.n_samples
         self._last_device = chunk.device_id
         channel = self.config.source.channel
+        if channel is None:
+            channel = self._choose_channel()
         if chunk.n_channels <= channel:
             # a configuration error, not a damaged chunk: every chunk of this device will
             # lack the channel; stop with one clear error instead of dropping them all
@@ -165,6 +170,24 @@ class Daemon:
             self.emit(ev)
             if isinstance(ev, BeatEvent):
                 self.latency.add(time.monotonic() - chunk.t_host_s)
+
+    def _choose_channel(self) -> int:
+        """Set the unset ``source.channel`` (once, before any device's pipeline starts): the
+        channel the source names as the model's lead or its equivalent, else 0; logged."""
+        names = getattr(self.source, "channel_names", None)
+        lead = self.classifier.contract.lead
+        channel, why = 0, "the source does not name its channels"
+        if names:
+            from edge.io.records import lead_channel  # noqa: PLC0415 (replays only)
+
+            found = lead_channel(names, lead)
+            if found is None:
+                why = f"no channel is named {lead} or an equivalent ({', '.join(names)})"
+            else:
+                channel, why = found, f"named {names[found]}; the model's lead is {lead}"
+        logger.info("source.channel not set: channel %d (%s)", channel, why)
+        self.config = replace(self.config, source=replace(self.config.source, channel=channel))
+        return channel
 
     def _guarded(self, feed: Callable[[], list[Event]], what: str) -> list[Event]:
         """``feed()``'s events; a :class:`SignalError` drops ``what`` (the chunk, or the

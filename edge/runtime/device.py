@@ -103,7 +103,8 @@ class DeviceStream:
     Parameters
     ----------
     classifier : loaded model.
-    config : daemon configuration (channel, gap filling, quality, alerts, outputs).
+    config : daemon configuration (channel, unset read as 0; gap filling, quality, alerts,
+        outputs).
     device_id : the device.
     fs_hz : the device's sample rate (Hz).
     first_index : absolute sample index of the first sample that will be fed.
@@ -119,7 +120,7 @@ class DeviceStream:
         self.config = config
         self.device_id = int(device_id)
         self.fs_hz = float(fs_hz)
-        self.channel = config.source.channel
+        self.channel = 0 if config.source.channel is None else config.source.channel
         self.timer = timer or StageTimer()
         self.pipeline = BeatPipeline(classifier, fs_hz, on_stage=self.timer.add)
         self.fs_proc_hz = self.pipeline.preprocessor.config.fs_out_hz

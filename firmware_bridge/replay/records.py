@@ -105,6 +105,7 @@ class RecordSamples:
     baseline : ADC value of 0 mV, per channel.
     invalid_adc : per channel, the ADC value that marks an invalid sample in the channel's
         storage format (``None`` when the format has none).
+    channel_names : per channel, its name in the header (``"MLII"``; ``""`` when unnamed).
     """
 
     name: str
@@ -113,6 +114,7 @@ class RecordSamples:
     adc_gain: tuple[float, ...]
     baseline: tuple[int, ...]
     invalid_adc: tuple[int | None, ...] = ()
+    channel_names: tuple[str, ...] = ()
 
     @property
     def signal_mv(self) -> np.ndarray:
@@ -239,4 +241,5 @@ def read_samples(path: str | os.PathLike, *, channels: list[int] | None = None,
     return RecordSamples(name=Path(path).name, adc=adc, fs_hz=float(rec.fs),
                          adc_gain=counts_per_mv(rec.adc_gain, rec.units, Path(path).name),
                          baseline=tuple(int(b) for b in rec.baseline),
-                         invalid_adc=tuple(INVALID_ADC.get(str(f)) for f in fmts))
+                         invalid_adc=tuple(INVALID_ADC.get(str(f)) for f in fmts),
+                         channel_names=tuple(str(n or "") for n in (rec.sig_name or ())))

@@ -25,6 +25,8 @@ class ReplaySignal:
     adc_gain, baseline : per channel counts per mV and counts at 0 mV.
     first_index : sample counter of ``adc[0]`` (``round(start_s * fs_hz)``).
     sample_format : wire format chosen.
+    channel_names : the names of the channels sent, from the record's header (``()`` when
+        not known).
     """
 
     adc: np.ndarray
@@ -33,6 +35,7 @@ class ReplaySignal:
     baseline: tuple[int, ...]
     first_index: int
     sample_format: SampleFormat
+    channel_names: tuple[str, ...] = ()
 
 
 def load_replay_signal(config: ReplayConfig) -> ReplaySignal:
@@ -86,4 +89,5 @@ def load_replay_signal(config: ReplayConfig) -> ReplaySignal:
     fmt = SampleFormat(fmt)
     adc = np.clip(adc, fmt.min_value, fmt.max_value).astype(np.int32)
     return ReplaySignal(adc=adc, fs_hz=fs_out, adc_gain=rec.adc_gain, baseline=rec.baseline,
-                        first_index=int(round(config.start_s * fs_out)), sample_format=fmt)
+                        first_index=int(round(config.start_s * fs_out)), sample_format=fmt,
+                        channel_names=rec.channel_names)

@@ -5,7 +5,8 @@ A configuration is a :class:`DaemonConfig` built from nested tables (every table
 optional except the source's own required field; see ``deploy/ecg-edge.toml`` for a commented
 example)::
 
-    [source]            kind = "serial" | "ble" | "replay", channel = 0
+    [source]            kind = "serial" | "ble" | "replay", channel (default: a replayed
+                        record's channel named as the model's lead, else 0)
     [source.serial]     firmware_bridge.SerialConfig fields (port, baudrate, backoff_*...)
     [source.ble]        firmware_bridge.BleConfig fields (address, profile...)
     [source.replay]     firmware_bridge.ReplayConfig fields (record, speed, fs_hz, faults...)

@@ -79,21 +79,24 @@ class SourceSettings:
     Attributes
     ----------
     kind : ``"serial"``, ``"ble"`` or ``"replay"``.
-    channel : channel index classified on multi-channel devices (>= 0).
+    channel : channel index classified on multi-channel devices (>= 0). ``None`` (not set):
+        a replayed record's channel named as the model's lead (MIT-BIH's MLII) or a standard
+        lead II, else channel 0 (the daemon logs which); a wearable's channel 0 (the wire
+        protocol carries no channel names).
     transport : the transport's own validated configuration, built from ``[source.<kind>]``
         (``firmware_bridge`` ``SerialConfig``, ``BleConfig`` or ``ReplayConfig``).
     """
 
     kind: str
-    channel: int = 0
+    channel: int | None = None
     transport: TransportConfig
 
     def __post_init__(self) -> None:
         if self.kind not in SOURCE_KINDS:
             raise ConfigError("kind", f"must be one of {', '.join(SOURCE_KINDS)}, "
                                       f"got {self.kind!r}")
-        if not isinstance(self.channel, int) or isinstance(self.channel, bool) \
-                or self.channel < 0:
+        if self.channel is not None and (not isinstance(self.channel, int)
+                                         or isinstance(self.channel, bool) or self.channel < 0):
             raise ConfigError("channel", f"must be an integer >= 0, got {self.channel!r}")
         cls = transport_class(self.kind)
         if not isinstance(self.transport, cls):

@@ -143,7 +143,8 @@ def _source(table: Any) -> SourceSettings:
     if kind not in SOURCE_KINDS:
         raise ConfigError("source.kind", f"must be one of {', '.join(SOURCE_KINDS)}, "
                                          f"got {kind!r}")
-    channel = convert(src.get("channel", 0), int, "source.channel")
+    channel = src.get("channel")
+    channel = None if channel is None else convert(channel, int, "source.channel")
     section = f"source.{kind}"
     options = table_of(src.get(kind), section)
     if kind == "replay" and isinstance(options.get("speed"), str) \

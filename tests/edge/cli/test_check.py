@@ -72,6 +72,18 @@ def test_check_names_the_source_in_one_line(capsys):
     out = capsys.readouterr().out
     assert "  source: replay (record='100', speed=1.0, channels=None)\n" in out
     assert "ReplayConfig(" not in out and "  sinks: jsonl" in out
+    assert "  channel: 0\n" in out  # the file sets it
+
+
+@pytest.mark.parametrize("kind, said", [
+    ('"replay"\n[source.replay]\nrecord = "100"',
+     "not set: the record's channel named as the model's lead, else 0"),
+    ('"serial"\n[source.serial]\nport = "/dev/null"', "not set: 0")])
+def test_check_says_how_an_unset_channel_is_chosen(capsys, tmp_path, kind, said):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f"[source]\nkind = {kind}\n")
+    assert main(["check", str(cfg)]) == 0
+    assert f"  channel: {said}\n" in capsys.readouterr().out
 
 
 def _argv_with(command, tmp_path, setting):

@@ -298,3 +298,45 @@ def test_queued_samples_are_processed_when_the_source_goes_quiet(classifier, mit
     assert max(seen) < 5 * 360
     ref = BeatPipeline(classifier, 360).run(x, 360)
     assert [b.sample_index for b in sink.beats] == ref.sample_index.tolist()
+
+
+def _replay_114(mitdb_dir, *overrides):
+    from edge.runtime.loader import build_source
+
+    cfg = load_config(None, ['source.kind="replay"', 'source.replay.record="114"',
+                             f'source.replay.data_dir="{mitdb_dir}"', 'source.replay.speed="max"',
+                             "source.replay.duration_s=8", *overrides])
+    return cfg, build_source(cfg)
+
+
+@pytest.mark.parametrize("overrides, channel", [((), 1), (("source.channel=0",), 0)])
+def test_a_replay_without_source_channel_reads_the_models_lead(classifier, mitdb_dir, caplog,
+                                                                overrides, channel):
+    """MIT-BIH 114 stores V5 first and MLII second: ``run --replay 114`` read V5, where
+    ``annotate`` reads the model's lead by name. Unset, the daemon now takes the channel the
+    record names MLII (logged); a configured channel, 0 included, is kept."""
+    import logging
+
+    cfg, source = _replay_114(mitdb_dir, *overrides)
+    assert cfg.source.channel == (None if not overrides else 0)
+    daemon = Daemon(cfg, source=source, classifier=classifier, sinks=[BeatCollector()])
+    with caplog.at_level(logging.INFO, logger="edge.runtime.daemon"):
+        daemon.run()
+    assert daemon.config.source.channel == channel and daemon.streams[1].channel == channel
+    said = [r.getMessage() for r in caplog.records if "source.channel not set" in r.getMessage()]
+    assert said == ([] if overrides else
+                    ["source.channel not set: channel 1 (named MLII; the model's lead is MLII)"])
+
+
+def test_a_source_without_channel_names_reads_channel_0(classifier, mitdb_dir, caplog):
+    import logging
+
+    from edge.io.records import read_record
+
+    x = read_record("100", data_dir=mitdb_dir, sampto=360 * 5).signal_mv[:, 0]
+    daemon = Daemon(load_config(None, PORT_CFG), source=_ScriptedSource(_chunks(x, 1)),
+                    classifier=classifier, sinks=[BeatCollector()])
+    with caplog.at_level(logging.INFO, logger="edge.runtime.daemon"):
+        daemon.run()
+    assert daemon.streams[1].channel == 0
+    assert "channel 0 (the source does not name its channels)" in caplog.text
