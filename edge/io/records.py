@@ -19,7 +19,6 @@ import numpy as np
 from edge.errors import DataError, DataNotFoundError
 
 __all__ = [
-    "INVALID_ADC",
     "Record",
     "Annotations",
     "find_data_dir",
@@ -39,13 +38,6 @@ logger = logging.getLogger(__name__)
 
 _ENV = {"mitdb": "MITDB_DIR", "nstdb": "NSTDB_DIR"}
 
-#: The "invalid sample" value of each WFDB storage format (the most negative value the format
-#: holds; the difference format 8 has none): WFDB writes it where a sample is missing, and
-#: ``wfdb.rdrecord(physical=True)`` reads it as NaN.
-INVALID_ADC: dict[str, int] = {"80": -128, "508": -128, "310": -512, "311": -512,
-                               "212": -2048, "16": -32768, "61": -32768, "160": -32768,
-                               "516": -32768, "24": -8388608, "524": -8388608,
-                               "32": -2147483648}
 
 
 #: File suffixes of a WFDB record's files that a record path may be given with (header, signal
@@ -63,7 +55,8 @@ class Record:
     signal_mv : float64 array, shape (n_samples, n_channels), in millivolts whatever the
         header's units (a record stored in µV or V is converted:
         :func:`firmware_bridge.replay.records.counts_per_mv`); NaN where the record marks a
-        sample invalid (WFDB's invalid value, :data:`INVALID_ADC`).
+        sample invalid (WFDB's invalid value,
+        :data:`firmware_bridge.replay.records.INVALID_ADC`).
     adc : int32 array, same shape, the raw ADC values as stored.
     fs_hz : sampling frequency in Hz.
     adc_gain : ADC counts per mV (per channel).
@@ -321,7 +314,8 @@ def read_record(record: str | os.PathLike, *, channels: list[int] | None = None,
     adc = np.asarray(rec.d_signal, dtype=np.int32)
     if adc.ndim != 2 or adc.shape[0] == 0:
         raise DataError(f"WFDB record {str(path)!r} holds no samples")
-    from firmware_bridge.replay.records import counts_per_mv  # noqa: PLC0415 (the one table)
+    # the one table of units and of invalid values, shared with the simulated wearable
+    from firmware_bridge.replay.records import INVALID_ADC, counts_per_mv  # noqa: PLC0415
 
     gain = np.array(counts_per_mv(rec.adc_gain, rec.units, Path(path).name),
                     dtype=np.float64)

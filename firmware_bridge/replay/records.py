@@ -42,7 +42,9 @@ __all__ = [
 _ENV = {"mitdb": "MITDB_DIR", "nstdb": "NSTDB_DIR"}
 
 #: The "invalid sample" value of each WFDB storage format (the most negative value the format
-#: holds; the difference format 8 has none): WFDB writes it where a sample is missing.
+#: holds; the difference format 8 has none): WFDB writes it where a sample is missing, and
+#: ``wfdb.rdrecord(physical=True)`` reads it as NaN. ``edge.io.records.read_record`` reads it
+#: as NaN too, from this table.
 INVALID_ADC: dict[str, int] = {"80": -128, "508": -128, "310": -512, "311": -512,
                                "212": -2048, "16": -32768, "61": -32768, "160": -32768,
                                "516": -32768, "24": -8388608, "524": -8388608,

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import wfdb
 
-from edge.io.records import INVALID_ADC, read_record
+from edge.io.records import read_record
+from firmware_bridge.replay.records import INVALID_ADC
 
 
 @pytest.mark.parametrize("fmt", ["16", "212"])
