@@ -91,8 +91,11 @@ def run(model: str, records, data_dir: str | None, extra_args: tuple[str, ...] =
         quiet: bool = False) -> dict:
     """Annotate ``records`` in both modes (``extra_args`` added to every ``ecg-edge annotate``)
     and score them."""
-    out = {"model": model, "records": list(records), "per_record": {},
-           "extra_args": list(extra_args)}
+    from edge.model.classifier import BeatClassifier  # noqa: PLC0415
+
+    out = {"model": model, "model_version": BeatClassifier(model).model_version,
+           "date": time.strftime("%Y-%m-%d", time.gmtime()), "records": list(records),
+           "per_record": {}, "extra_args": list(extra_args)}
     totals = {"reference": 0, "detected": 0}
     cms = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -129,10 +132,29 @@ def run(model: str, records, data_dir: str | None, extra_args: tuple[str, ...] =
     return add_ec57(out)
 
 
+def _version_line(res: dict) -> str:
+    """`` (version), measured DATE`` and, when the bundled model is another version now, a
+    warning that the figures are of an earlier model."""
+    version, date = res.get("model_version"), res.get("date")
+    if version is None:
+        return ""
+    out = f" ({version}), measured {date}" if date else f" ({version})"
+    if Path(res["model"]).name == default_model_path().name:
+        from edge.model.classifier import BeatClassifier  # noqa: PLC0415
+
+        now = BeatClassifier(default_model_path()).model_version
+        if now != version:
+            out += (f". **Not the bundled model** (now {now}): these are an earlier model's "
+                    f"figures; the bundled model's DS2 figures are in `rhythm.md` and "
+                    f"`generalisation.md`")
+    return out
+
+
 def markdown(res: dict, command: str) -> str:
     lines = [f"# `ecg-edge annotate` on DS2 ({len(res['records'])} records), scored with the "
-             "EC57 matcher", "", f"Model: `{Path(res['model']).name}`. Reproduce: `{command}`",
-             "", "| mode | accuracy | S Se | S +P | S F1 | V Se | V +P | V F1 | missed | extra |",
+             "EC57 matcher", "", f"Model: `{Path(res['model']).name}`{_version_line(res)}. "
+             f"Reproduce: `{command}`", "",
+             "| mode | accuracy | S Se | S +P | S F1 | V Se | V +P | V F1 | missed | extra |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for mode, name in (("reference", "reference beat positions"),
                        ("detected", "end to end (detected beats)")):

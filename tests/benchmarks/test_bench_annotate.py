@@ -83,3 +83,15 @@ def test_from_json_rerenders_without_running(tmp_path, capsys):
     got = json.loads((tmp_path / "annotate.json").read_text())
     for mode in MODES:
         assert set(got[mode]["ec57"]) == {"S", "V"}
+
+
+def test_a_stored_run_of_another_model_says_so():
+    """annotate.md kept an earlier model's DS2 figures with nothing saying whose they were."""
+    from edge.model.classifier import BeatClassifier
+
+    stored = json.loads((RESULTS / "annotate.json").read_text())
+    now = BeatClassifier(ba.default_model_path()).model_version
+    for version, warned in ((now, False), ("cnnx3-0.0.0", True)):
+        md = ba.markdown({**stored, "model_version": version, "date": "2026-11-25"}, "cmd")
+        assert f"(`{version}`)" not in md and f"({version}), measured 2026-11-25" in md
+        assert ("**Not the bundled model**" in md) is warned
