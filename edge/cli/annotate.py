@@ -12,7 +12,13 @@ import logging
 import time
 from pathlib import Path
 
-from edge.cli.common import add_common, non_negative_int, positive_float, read_channel
+from edge.cli.common import (
+    add_common,
+    non_negative_int,
+    output_dir,
+    positive_float,
+    read_channel,
+)
 from edge.model.bundled import default_model_path
 
 __all__ = ["add_parser", "cmd_annotate", "DEFAULT_CHUNK_S"]
@@ -249,7 +255,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="signal channel (default: the one named as the model's lead, MLII, or "
                         "a lead II; else 0)")
     p.add_argument("--ext", default="cls", help="annotation file extension (default cls)")
-    p.add_argument("--out-dir", default=".", type=Path,
+    p.add_argument("--out-dir", default=".", type=output_dir,
                    help="where to write the annotation file (default: the current directory)")
     p.add_argument("--reference-beats", default=None, metavar="EXT",
                    help="classify at the beats of this annotation file (e.g. atr) instead of "

@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 __all__ = ["add_common", "positive_float", "non_negative_int", "replay_speed",
-           "read_channel"]
+           "output_dir", "read_channel"]
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +43,22 @@ def non_negative_int(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
     return value
+
+
+def output_dir(text: str) -> Path:
+    """A directory the command can write into (created when missing, on writing): refused at
+    once, before any work, when it is a file or its nearest existing parent is not a writable
+    directory."""
+    path = Path(text)
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: {'is not a directory' if probe == path else f'{str(probe)!r} is a file'}")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"{text!r}: {str(probe)!r} is not writable")
+    return path
 
 
 def replay_speed(text: str) -> float | None:

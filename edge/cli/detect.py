@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
-from edge.cli.common import add_common, non_negative_int, positive_float, read_channel
+from edge.cli.common import (
+    add_common,
+    non_negative_int,
+    output_dir,
+    positive_float,
+    read_channel,
+)
 
 __all__ = ["add_parser", "cmd_detect"]
 
@@ -39,7 +44,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--channel", type=non_negative_int, default=None,
                    help="signal channel (default: the one named MLII, or a lead II; else 0)")
     p.add_argument("--ext", default="qrs", help="annotation file extension (default qrs)")
-    p.add_argument("--out-dir", default=".", type=Path, help="where to write the annotations")
+    p.add_argument("--out-dir", default=".", type=output_dir, help="where to write the annotations")
     p.add_argument("--data-dir", default=None, help="MIT-BIH directory (default $MITDB_DIR)")
     p.add_argument("--chunk-s", type=positive_float, default=10.0,
                    help="feed the streaming detector this many seconds at a time (> 0; "

@@ -40,3 +40,23 @@ def test_a_record_without_signals_is_one_error(tmp_path):
     (tmp_path / "empty.hea").write_text("empty 0 360 0\n")
     with pytest.raises(EdgeError, match="has no signals"):
         read_channel(str(tmp_path / "empty"), None)
+
+
+def test_an_output_folder_that_cannot_be_one_is_refused_before_any_work(tmp_path, capsys):
+    """``annotate --out-dir FILE`` ran the whole record, then said ``[Errno 17] File exists``."""
+    import argparse
+
+    from edge.cli.common import output_dir
+    from edge.cli.main import main
+
+    f = tmp_path / "events.db"
+    f.write_text("x")
+    assert output_dir(str(tmp_path / "new" / "sub")) == tmp_path / "new" / "sub"  # made later
+    assert not (tmp_path / "new").exists()
+    for bad, said in ((f, "is not a directory"), (f / "sub", f"{str(f)!r} is a file")):
+        with pytest.raises(argparse.ArgumentTypeError, match=said):
+            output_dir(str(bad))
+        for command in ("annotate", "detect"):
+            with pytest.raises(SystemExit) as exc:  # argparse: before the record is read
+                main([command, "no-such-record", "--out-dir", str(bad)])
+            assert exc.value.code == 2 and said in capsys.readouterr().err
