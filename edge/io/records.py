@@ -38,8 +38,6 @@ logger = logging.getLogger(__name__)
 
 _ENV = {"mitdb": "MITDB_DIR", "nstdb": "NSTDB_DIR"}
 
-
-
 #: File suffixes of a WFDB record's files that a record path may be given with (header, signal
 #: files -- ``.mat`` is the CinC / PhysioNet MATLAB form -- and reference annotations).
 RECORD_SUFFIXES = (".hea", ".dat", ".mat", ".atr")
