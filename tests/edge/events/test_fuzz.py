@@ -144,7 +144,7 @@ def _all_typed(obj) -> bool:
     """Every field of the settings dataclass ``obj`` (recursively) has its declared type."""
     if isinstance(obj, DaemonConfig):
         src = obj.source
-        return (type(src.channel) is int and _all_typed(src.transport)
+        return ((src.channel is None or type(src.channel) is int) and _all_typed(src.transport)
                 and all(_all_typed(getattr(obj, f.name)) for f in dataclasses.fields(obj)
                         if f.name != "source"))
     hints = typing.get_type_hints(type(obj))
