@@ -84,7 +84,7 @@ def read_channel(record: str | os.PathLike, channel: int | None,
     0, and logs the choice. A channel the record does not have is one
     :class:`~edge.errors.EdgeError` naming ``--channel``."""
     from edge.errors import EdgeError  # noqa: PLC0415
-    from edge.io.records import channel_names, lead_channel, read_record  # noqa: PLC0415
+    from edge.io.records import channel_names, choose_lead_channel, read_record  # noqa: PLC0415
 
     names = channel_names(record, data_dir=data_dir)
     n = len(names)
@@ -92,12 +92,9 @@ def read_channel(record: str | os.PathLike, channel: int | None,
     if n == 0:
         raise EdgeError(f"record {name} has no signals (its header lists none)")
     if channel is None:
-        found = lead_channel(names, lead)
-        channel = 0 if found is None else found
+        channel, why = choose_lead_channel(names, lead)
         if n > 1:
-            logger.info("record %s: channel %d (%s)%s", name, channel, names[channel],
-                        f", the {lead} lead" if found is not None else
-                        f": no channel is named {lead} or an equivalent")
+            logger.info("record %s: channel %d (%s)", name, channel, why)
     if not 0 <= channel < n:
         raise EdgeError(f"--channel {channel}: record {name} has {n} channels (0..{n - 1})")
     return read_record(record, channels=[channel], data_dir=data_dir), channel

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +25,7 @@ __all__ = [
     "channel_count",
     "channel_names",
     "lead_channel",
+    "choose_lead_channel",
     "LEAD_NAMES",
     "resolve_record",
     "expand_record_paths",
@@ -276,6 +277,19 @@ def lead_channel(sig_names: Iterable[str], lead: str) -> int | None:
         if norm(want) in names:
             return names.index(norm(want))
     return None
+
+
+def choose_lead_channel(sig_names: Sequence[str], lead: str) -> tuple[int, str]:
+    """The channel to read when none is configured, and why, for the log: the channel
+    :func:`lead_channel` finds for ``lead`` (the model's lead), else 0."""
+    names = list(sig_names)
+    if not names:
+        return 0, "the channels are not named"
+    found = lead_channel(names, lead)
+    if found is None:
+        return 0, (f"{names[0]}: no channel is named {lead} or an equivalent "
+                   f"({', '.join(names)})")
+    return found, f"{names[found]}, the {lead} lead"
 
 
 def _check_channels(path: Path, channels: list[int] | None, exc: Exception) -> None:

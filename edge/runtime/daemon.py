@@ -174,17 +174,10 @@ class Daemon:
     def _choose_channel(self) -> int:
         """Set the unset ``source.channel`` (once, before any device's pipeline starts): the
         channel the source names as the model's lead or its equivalent, else 0; logged."""
-        names = getattr(self.source, "channel_names", None)
-        lead = self.classifier.contract.lead
-        channel, why = 0, "the source does not name its channels"
-        if names:
-            from edge.io.records import lead_channel  # noqa: PLC0415 (replays only)
+        from edge.io.records import choose_lead_channel  # noqa: PLC0415 (once, at the first chunk)
 
-            found = lead_channel(names, lead)
-            if found is None:
-                why = f"no channel is named {lead} or an equivalent ({', '.join(names)})"
-            else:
-                channel, why = found, f"named {names[found]}; the model's lead is {lead}"
+        names = getattr(self.source, "channel_names", None) or ()
+        channel, why = choose_lead_channel(names, self.classifier.contract.lead)
         logger.info("source.channel not set: channel %d (%s)", channel, why)
         self.config = replace(self.config, source=replace(self.config.source, channel=channel))
         return channel

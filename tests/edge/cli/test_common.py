@@ -23,9 +23,9 @@ def test_a_channel_the_record_lacks_names_the_option(mitdb_dir):
 
 
 @pytest.mark.parametrize("record, want, words", [
-    ("100", 0, "channel 0 (MLII), the MLII lead"),
-    ("114", 1, "channel 1 (MLII), the MLII lead"),  # MIT-BIH 114 holds V5 first
-    ("102", 0, "channel 0 (V5): no channel is named MLII"),
+    ("100", 0, "channel 0 (MLII, the MLII lead)"),
+    ("114", 1, "channel 1 (MLII, the MLII lead)"),  # MIT-BIH 114 holds V5 first
+    ("102", 0, "channel 0 (V5: no channel is named MLII"),
 ])
 def test_no_channel_given_reads_the_models_lead(mitdb_dir, caplog, record, want, words):
     caplog.set_level("INFO", logger="edge.cli.common")

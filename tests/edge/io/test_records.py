@@ -184,6 +184,15 @@ def test_lead_channel_finds_the_lead_or_its_equivalents():
     assert lead_channel((), "MLII") is None
 
 
+def test_choose_lead_channel_says_why():
+    """The daemon and the CLI choose an unset channel alike: the lead, else 0, with a reason."""
+    from edge.io.records import choose_lead_channel
+    assert choose_lead_channel(("V5", "MLII"), "MLII") == (1, "MLII, the MLII lead")
+    assert choose_lead_channel(("ECG1", "ECG2"), "MLII") == (
+        0, "ECG1: no channel is named MLII or an equivalent (ECG1, ECG2)")
+    assert choose_lead_channel((), "MLII") == (0, "the channels are not named")
+
+
 def test_channel_names_read_the_header(mitdb_dir):
     from edge.io.records import channel_names
     assert channel_names("114", data_dir=mitdb_dir) == ("V5", "MLII")

@@ -325,7 +325,7 @@ def test_a_replay_without_source_channel_reads_the_models_lead(classifier, mitdb
     assert daemon.config.source.channel == channel and daemon.streams[1].channel == channel
     said = [r.getMessage() for r in caplog.records if "source.channel not set" in r.getMessage()]
     assert said == ([] if overrides else
-                    ["source.channel not set: channel 1 (named MLII; the model's lead is MLII)"])
+                    ["source.channel not set: channel 1 (MLII, the MLII lead)"])
 
 
 def test_a_source_without_channel_names_reads_channel_0(classifier, mitdb_dir, caplog):
@@ -339,4 +339,4 @@ def test_a_source_without_channel_names_reads_channel_0(classifier, mitdb_dir, c
     with caplog.at_level(logging.INFO, logger="edge.runtime.daemon"):
         daemon.run()
     assert daemon.streams[1].channel == 0
-    assert "channel 0 (the source does not name its channels)" in caplog.text
+    assert "channel 0 (the channels are not named)" in caplog.text
