@@ -39,6 +39,7 @@ from firmware_bridge.errors import (
     PmdControlError,
     PmdError,
     ProtocolError,
+    RecordNotFoundError,
     ReplayError,
     SourceClosedError,
     SourceError,
@@ -141,4 +142,5 @@ __all__ = [
     "SourceClosedError",
     "BleUnavailableError",
     "ReplayError",
+    "RecordNotFoundError",
 ]

@@ -14,6 +14,7 @@ The tree::
     │   ├── SourceClosedError           ``read`` on a source that was closed
     │   └── BleUnavailableError         ``bleak`` is not installed or no BLE adapter is usable
     └── ReplayError                     the simulated device cannot start (record, pty, port)
+        └── RecordNotFoundError         no data directory or no such record (``path``, ``database``)
 
 The frame decoder never raises while decoding: damaged input is counted and skipped
 (:class:`firmware_bridge.decoder.DecoderStats`). The only error it raises is
@@ -34,6 +35,7 @@ __all__ = [
     "SourceClosedError",
     "BleUnavailableError",
     "ReplayError",
+    "RecordNotFoundError",
 ]
 
 
@@ -105,3 +107,15 @@ class BleUnavailableError(SourceError):
 
 class ReplayError(FirmwareBridgeError):
     """The simulated device cannot start (record not found, pty or port not openable)."""
+
+
+class RecordNotFoundError(ReplayError):
+    """The data directory of ``database`` or the record does not exist (or the directory holds
+    no WFDB header); ``path`` is where it was looked for, ``missing`` says which:
+    ``"data_dir"`` or ``"record"``."""
+
+    def __init__(self, message: str, *, path: str, database: str, missing: str) -> None:
+        super().__init__(message)
+        self.path = path
+        self.database = database
+        self.missing = missing

@@ -37,10 +37,12 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-_ENV = {"mitdb": "MITDB_DIR", "nstdb": "NSTDB_DIR"}
+#: the databases ``ecg-edge download`` offers (its choices, :mod:`edge.cli.download`)
+DOWNLOADABLE = ("mitdb", "nstdb")
 
 #: File suffixes of a WFDB record's files that a record path may be given with (header, signal
-#: files -- ``.mat`` is the CinC / PhysioNet MATLAB form -- and reference annotations).
+#: files -- ``.mat`` is the CinC / PhysioNet MATLAB form -- and reference annotations); the
+#: simulator's lookup (``firmware_bridge.replay.records``) strips the same (a test checks).
 RECORD_SUFFIXES = (".hea", ".dat", ".mat", ".atr")
 
 
@@ -89,60 +91,51 @@ class Annotations:
 
 
 def find_data_dir(database: str = "mitdb", data_dir: str | os.PathLike | None = None) -> Path:
-    """Return the directory holding ``database`` ("mitdb" or "nstdb").
+    """Return the directory holding ``database`` (``"mitdb"``, ``"nstdb"``, ...): ``data_dir``
+    if given, else the one ``$<DATABASE>_DIR`` names, else ``./data/<database>`` (the lookup
+    of :func:`firmware_bridge.replay.records.find_data_dir`, the one copy).
 
     Raises
     ------
     DataNotFoundError
         When no directory is found; the message says how to point at one or download it.
     """
-    env = _ENV.get(database, database.upper() + "_DIR")
-    candidates: list[tuple[str, str | os.PathLike]] = []
-    if data_dir is not None:
-        candidates.append(("argument", data_dir))
-    elif os.environ.get(env):
-        candidates.append((f"${env}", os.environ[env]))
-    else:
-        candidates.append(("default", Path("data") / database))
-    origin, raw = candidates[0]
-    path = Path(raw).expanduser()
-    if not path.is_dir():
-        raise DataNotFoundError(
-            f"{database} data directory not found: {str(path)!r} (from {origin}). "
-            f"Set {env}=/path/to/{database} or pass --data-dir; with internet access, "
-            f"download it with `ecg-edge download {database} --out data/{database}`.",
-            path=str(path),
-        )
-    if not any(path.glob("*.hea")):
-        raise DataNotFoundError(
-            f"{str(path)!r} (from {origin}) holds no WFDB header (*.hea) files; "
-            f"it is not a {database} directory. Point {env} or --data-dir at the folder with "
-            f"the .hea/.dat/.atr files.",
-            path=str(path),
-        )
-    return path
+    from firmware_bridge.errors import RecordNotFoundError  # noqa: PLC0415 (see _wfdb)
+    from firmware_bridge.replay.records import find_data_dir as find  # noqa: PLC0415
+
+    try:
+        return find(database, data_dir)
+    except RecordNotFoundError as exc:
+        raise _not_found(exc) from None
 
 
 def resolve_record(record: str | os.PathLike, database: str = "mitdb",
                    data_dir: str | os.PathLike | None = None) -> Path:
     """Turn a record name ("100") or a path ("/x/100", "/x/100.hea", "/x/A00001.mat") into a
-    WFDB record path (without extension)."""
-    text = str(record)
-    if text.endswith(RECORD_SUFFIXES):
-        text = text.rsplit(".", 1)[0]
-    as_path = Path(text)
-    if as_path.with_suffix(".hea").is_file() or Path(text + ".hea").is_file():
-        return Path(text)
-    if os.sep not in text and "/" not in text:
-        base = find_data_dir(database, data_dir)
-        candidate = base / text
-        if Path(str(candidate) + ".hea").is_file():
-            return candidate
-        raise DataNotFoundError(
-            f"record {text!r} not found in {str(base)!r} (no {text}.hea there)",
-            path=str(candidate),
-        )
-    raise DataNotFoundError(f"no WFDB record at {text!r} (expected {text}.hea)", path=text)
+    WFDB record path (without extension): :func:`firmware_bridge.replay.records.resolve_record`.
+
+    Raises
+    ------
+    DataNotFoundError
+        When the record or its data directory does not exist.
+    """
+    from firmware_bridge.errors import RecordNotFoundError  # noqa: PLC0415
+    from firmware_bridge.replay.records import resolve_record as resolve  # noqa: PLC0415
+
+    try:
+        return resolve(record, database, data_dir)
+    except RecordNotFoundError as exc:
+        raise _not_found(exc) from None
+
+
+def _not_found(exc) -> DataNotFoundError:  # noqa: ANN001 (a RecordNotFoundError)
+    """The simulator's lookup error as this package's, with the download hint where
+    ``ecg-edge download`` can fetch the missing directory."""
+    message = str(exc)
+    if exc.missing == "data_dir" and exc.database in DOWNLOADABLE:
+        message += (f"; with internet access: `ecg-edge download {exc.database} --out "
+                    f"data/{exc.database}`")
+    return DataNotFoundError(message, path=exc.path)
 
 
 def _record_at(text: str) -> Path | None:

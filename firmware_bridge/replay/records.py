@@ -24,7 +24,7 @@ from types import ModuleType
 
 import numpy as np
 
-from firmware_bridge.errors import ReplayError
+from firmware_bridge.errors import RecordNotFoundError, ReplayError
 
 __all__ = [
     "INVALID_ADC",
@@ -40,6 +40,8 @@ __all__ = [
 ]
 
 _ENV = {"mitdb": "MITDB_DIR", "nstdb": "NSTDB_DIR"}
+#: the file endings a record path may be given with (stripped to the record's name)
+RECORD_SUFFIXES = (".hea", ".dat", ".mat", ".atr")
 
 #: The "invalid sample" value of each WFDB storage format (the most negative value the format
 #: holds; the difference format 8 has none): WFDB writes it where a sample is missing, and
@@ -136,11 +138,12 @@ def data_dir_env(database: str) -> str:
 
 
 def find_data_dir(database: str = "mitdb", data_dir: str | os.PathLike | None = None) -> Path:
-    """Return the directory holding ``database``.
+    """Return the directory holding ``database``: ``data_dir`` if given, else the one its
+    environment variable (:func:`data_dir_env`) names, else ``./data/<database>``.
 
     Raises
     ------
-    ReplayError
+    RecordNotFoundError
         When the directory does not exist or holds no WFDB header; the message says what to
         set.
     """
@@ -153,27 +156,30 @@ def find_data_dir(database: str = "mitdb", data_dir: str | os.PathLike | None = 
         origin, raw = "default", Path("data") / database
     path = Path(raw).expanduser()
     if not path.is_dir():
-        raise ReplayError(f"{database} data directory not found: {str(path)!r} (from {origin}); "
-                          f"set {env}=/path/to/{database}, pass --data-dir, or give the record "
-                          f"as a path")
+        raise RecordNotFoundError(
+            f"{database} data directory not found: {str(path)!r} (from {origin}); set "
+            f"{env}=/path/to/{database}, pass --data-dir, or give the record as a path",
+            path=str(path), database=database, missing="data_dir")
     if not any(path.glob("*.hea")):
-        raise ReplayError(f"{str(path)!r} (from {origin}) holds no WFDB header (*.hea) files; "
-                          f"point {env} or --data-dir at the folder with the .hea/.dat files")
+        raise RecordNotFoundError(
+            f"{str(path)!r} (from {origin}) holds no WFDB header (*.hea) files; point {env} or "
+            f"--data-dir at the folder with the .hea/.dat files",
+            path=str(path), database=database, missing="data_dir")
     return path
 
 
 def resolve_record(record: str | os.PathLike, database: str = "mitdb",
                    data_dir: str | os.PathLike | None = None) -> Path:
-    """Turn a record name (``"100"``) or a path (``"/x/100"``, ``"/x/100.hea"``) into a WFDB
-    record path (without extension).
+    """Turn a record name (``"100"``) or a path (``"/x/100"``, ``"/x/100.hea"``,
+    ``"/x/A00001.mat"``) into a WFDB record path (without extension).
 
     Raises
     ------
-    ReplayError
+    RecordNotFoundError
         When no such record exists (or the data directory is missing).
     """
     text = str(record)
-    if text.endswith((".hea", ".dat", ".atr", ".mat")):
+    if text.endswith(RECORD_SUFFIXES):
         text = text.rsplit(".", 1)[0]
     as_path = Path(text)
     if as_path.with_suffix(".hea").is_file() or Path(text + ".hea").is_file():
@@ -183,9 +189,12 @@ def resolve_record(record: str | os.PathLike, database: str = "mitdb",
         candidate = base / text
         if Path(str(candidate) + ".hea").is_file():
             return candidate
-        raise ReplayError(f"record {text!r} not found in {str(base)!r} (no {text}.hea there); "
-                          f"check the name, --data-dir or ${data_dir_env(database)}")
-    raise ReplayError(f"no WFDB record at {text!r} (expected {text}.hea)")
+        raise RecordNotFoundError(
+            f"record {text!r} not found in {str(base)!r} (no {text}.hea there); check the "
+            f"name, --data-dir or ${data_dir_env(database)}",
+            path=str(candidate), database=database, missing="record")
+    raise RecordNotFoundError(f"no WFDB record at {text!r} (expected {text}.hea)", path=text,
+                              database=database, missing="record")
 
 
 def _one_line(exc: BaseException) -> str:

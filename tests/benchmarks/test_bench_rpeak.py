@@ -33,7 +33,7 @@ def test_data_dir_option_wins_over_the_environment(tmp_path, monkeypatch, capsys
     missing = tmp_path / "nope"
     assert bench_rpeak.main(["--data-dir", str(missing), "--records", "100", "--no-nstdb",
                              "--out", str(tmp_path)]) == 2
-    assert f"'{missing}' (from argument)" in _one_line_error(capsys)
+    assert f"'{missing}' (from data_dir / --data-dir)" in _one_line_error(capsys)
 
 
 def test_missing_nstdb_directory_is_an_error_only_when_the_nst_runs(tmp_path, monkeypatch,

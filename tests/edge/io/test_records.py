@@ -229,3 +229,26 @@ def test_units_that_are_not_a_voltage_are_logged_and_read_as_mv(mitdb_dir, tmp_p
     np.testing.assert_allclose(got.signal_mv,
                                read_record("100", sampto=7200, data_dir=mitdb_dir).signal_mv)
     assert "units 'mmHg' are not a voltage; read as mV" in caplog.text
+
+
+def test_record_lookup_errors_are_data_errors_with_where_and_what_to_do(tmp_path, monkeypatch,
+                                                                        mitdb_dir):
+    """edge's lookup is the simulator's (one copy): its errors come back as
+    DataNotFoundError with the path looked at, and a download hint where `ecg-edge download`
+    can fetch the directory."""
+    from edge.errors import DataNotFoundError
+    from edge.io.records import RECORD_SUFFIXES, find_data_dir, resolve_record
+    from firmware_bridge.replay import records as sim_records
+    assert RECORD_SUFFIXES == sim_records.RECORD_SUFFIXES
+    monkeypatch.delenv("SVDB_DIR", raising=False)
+    with pytest.raises(DataNotFoundError) as err:
+        find_data_dir("mitdb", tmp_path / "nope")
+    assert err.value.path == str(tmp_path / "nope")
+    assert "`ecg-edge download mitdb --out data/mitdb`" in str(err.value)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(DataNotFoundError) as err:
+        resolve_record("807", "svdb")  # no download for svdb: no hint
+    assert "SVDB_DIR" in str(err.value) and "download" not in str(err.value)
+    with pytest.raises(DataNotFoundError) as err:
+        resolve_record("999", "mitdb", mitdb_dir)
+    assert err.value.path == str(mitdb_dir / "999") and "download" not in str(err.value)
