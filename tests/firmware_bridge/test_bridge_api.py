@@ -18,6 +18,7 @@ PUBLIC = {
     "FaultConfig", "FaultInjector", "FaultStats", "FirmwareBridgeError", "ConfigError",
     "ProtocolError", "EncodeError", "DecoderInputError", "PmdError", "PmdControlError",
     "SourceError", "LinkError", "SourceClosedError", "BleUnavailableError", "ReplayError",
+    "RecordNotFoundError",
 }
 
 
