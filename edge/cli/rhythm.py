@@ -80,6 +80,13 @@ def cmd_rhythm(args: argparse.Namespace) -> int:
                 logger.warning("%s: '~' (%s)", path.name, reason)
             counts[label] += 1
             _write_line(out, path.name, label)
+    except KeyboardInterrupt:
+        # the lines written so far are whole answers; say that the set is not complete
+        done = sum(counts.values())
+        where = f"; {args.out} holds their answers" if args.out is not None and done else ""
+        print(f"ecg-edge rhythm: interrupted after {done} of {len(records)} recordings{where}",
+              file=sys.stderr)
+        raise
     finally:
         if out is not sys.stdout:
             out.close()

@@ -16,6 +16,29 @@ def _lines(text: str) -> list[tuple[str, str]]:
     return [tuple(line.split(",")) for line in text.strip().splitlines()]
 
 
+def test_ctrl_c_halfway_says_how_far_the_answers_go(cinc2017_dir, tmp_path, capsys,
+                                                    monkeypatch):
+    """Ctrl-C on the third recording: exit 130, the two whole answers stay in the file and
+    stderr says the set is not complete (no traceback)."""
+    import edge.cli.rhythm as rhythm_cli
+    real = rhythm_cli.classify_record
+    seen = []
+
+    def interrupted_on_third(path, **kw):
+        seen.append(path.name)
+        if len(seen) == 3:
+            raise KeyboardInterrupt
+        return real(path, **kw)
+
+    monkeypatch.setattr(rhythm_cli, "classify_record", interrupted_on_third)
+    out = tmp_path / "answers.txt"
+    assert main(["rhythm", *[str(cinc2017_dir / r) for r in RECORDS], "--out", str(out)]) == 130
+    assert [n for n, _ in _lines(out.read_text())] == list(RECORDS[:2])
+    err = capsys.readouterr().err
+    assert f"interrupted after 2 of 5 recordings; {out} holds their answers" in err
+    assert "Traceback" not in err
+
+
 def test_a_few_cinc_recordings(cinc2017_dir, capsys):
     paths = [str(cinc2017_dir / f"{r}.hea") for r in RECORDS]
     assert main(["rhythm", *paths]) == 0
