@@ -103,6 +103,10 @@ class BeatPipeline:
     fs_in_hz : the device's sample rate.
     preprocess, detector : optional overrides (the processing rate must stay the model's).
     on_stage : optional :data:`StageHook`, called after every stage with its name and seconds.
+    flutter_beats : classify the beats the detector accepts in a stretch it takes for
+        ventricular flutter too (:attr:`~edge.dsp.rpeak.RPeakDetector.flutter_peaks`: a
+        wide-complex tachycardia has no baseline either, and its beats are real); ``False``
+        drops them, as the detector did before 2026-12-01.
 
     Attributes
     ----------
@@ -114,14 +118,15 @@ class BeatPipeline:
         beats, such as the VF detector).
     peaks, peaks_decided_at : the R peaks the detector returned in that call (processing
         rate) and when each was decided (:attr:`edge.dsp.rpeak.RPeakDetector.decided_at`;
-        for the VF detector's organised-rhythm veto).
+        for the VF detector's organised-rhythm veto: without the flutter beats).
     """
 
     def __init__(self, classifier: BeatClassifier, fs_in_hz: float, *,
                  preprocess: PreprocessConfig | None = None,
                  detector: DetectorConfig | None = None,
-                 on_stage: StageHook | None = None) -> None:
+                 on_stage: StageHook | None = None, flutter_beats: bool = True) -> None:
         self.classifier = classifier
+        self.flutter_beats = bool(flutter_beats)
         self.fs_in_hz = float(fs_in_hz)
         pcfg = preprocess or PreprocessConfig(fs_in_hz=fs_in_hz, filter=classifier.filters)
         if pcfg.fs_in_hz != fs_in_hz:
@@ -162,6 +167,14 @@ class BeatPipeline:
         return Conditioned(parts[0].sample_index,
                            np.concatenate([c.filtered_mv for c in parts]),
                            np.concatenate([c.valid for c in parts]))
+
+    def _with_flutter(self, peaks: np.ndarray) -> np.ndarray:
+        """The beats the windower takes: the detector's, with its flutter beats when
+        :attr:`flutter_beats` (in time order)."""
+        extra = self.detector.flutter_peaks
+        if not self.flutter_beats or extra.size == 0:
+            return peaks
+        return np.sort(np.concatenate([peaks, extra]))
 
     def _timed(self, stage: str, t0: float) -> float:
         t1 = time.perf_counter()
@@ -205,6 +218,7 @@ class BeatPipeline:
         cond = self.detected = self._with_held(cond)
         peaks = self.peaks = self.detector.process(cond)
         self.peaks_decided_at = self.detector.decided_at
+        peaks = self._with_flutter(peaks)
         t0 = self._timed("detect", t0)
         batch = self.windower.process(cond.filtered_mv, peaks, cond.valid)
         self._timed("window", t0)
@@ -218,6 +232,7 @@ class BeatPipeline:
         cond = self.detected = self._with_held(cond)
         peaks = self.peaks = self.detector.finish(cond)
         self.peaks_decided_at = self.detector.decided_at
+        peaks = self._with_flutter(peaks)
         t0 = self._timed("detect", t0)
         batches = [self.windower.process(cond.filtered_mv, peaks, cond.valid),
                    self.windower.flush()]

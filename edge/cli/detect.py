@@ -24,7 +24,8 @@ def cmd_detect(args: argparse.Namespace) -> int:
 
     rec, channel = read_channel(args.record, args.channel, args.data_dir)
     t0 = time.process_time()
-    peaks = detect_signal(rec.signal_mv[:, 0], rec.fs_hz, chunk_s=args.chunk_s)
+    peaks = detect_signal(rec.signal_mv[:, 0], rec.fs_hz, chunk_s=args.chunk_s,
+                          flutter_beats=True)  # every beat the device's beat stream takes
     cpu_s = time.process_time() - t0
     path = write_annotations(rec.name, args.ext, peaks, np.full(peaks.size, "N"), rec.fs_hz,
                              args.out_dir)

@@ -45,11 +45,15 @@ def to_processing_index(input_index: np.ndarray, fs_in_hz: float,
 
 def detect_signal(x_mv: np.ndarray, fs_hz: float, *, chunk_s: float | None = 1.0,
                   preprocess: PreprocessConfig | None = None,
-                  detector: DetectorConfig | None = None) -> np.ndarray:
+                  detector: DetectorConfig | None = None,
+                  flutter_beats: bool = False) -> np.ndarray:
     """Detect R peaks in one ECG channel (mV at ``fs_hz``); returns input-rate sample indices.
 
     ``chunk_s=None`` feeds the signal in one call (same result: every stage is
-    chunk-invariant).
+    chunk-invariant). ``flutter_beats``: also the beats the detector accepted in a stretch it
+    took for ventricular flutter (:attr:`~edge.dsp.rpeak.RPeakDetector.flutter_peaks`), as the
+    device's beat stream takes them; the default leaves them out, as the models fitted on this
+    function's beats (the CinC strip model, the AF and VF training) saw them.
 
     Raises
     ------
@@ -73,8 +77,12 @@ def detect_signal(x_mv: np.ndarray, fs_hz: float, *, chunk_s: float | None = 1.0
     out: list[np.ndarray] = []
     for i in range(0, x.size, step):
         out.append(det.process(pre.process(x[i:i + step])))
+        if flutter_beats:
+            out.append(det.flutter_peaks)
     out.append(det.finish(pre.flush()))
-    peaks = np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
+    if flutter_beats:
+        out.append(det.flutter_peaks)
+    peaks = np.sort(np.concatenate(out)) if out else np.zeros(0, dtype=np.int64)
     if pre.n_nonfinite:
         logger.info("%d non-finite input samples were held and blanked", pre.n_nonfinite)
     idx = to_input_index(peaks, fs_hz, pcfg.fs_out_hz)

@@ -33,7 +33,13 @@ with explicit state:
    was dropped.)
 6. Ventricular flutter/fibrillation: when ``vf_beats`` accepted beats in a row sit in a signal
    that never returns to baseline, the oscillation is flutter, not beats: those detections are
-   suppressed and :attr:`RPeakDetector.in_flutter` is set. "Never returns to baseline": the
+   not returned by :meth:`~RPeakDetector.process` but set apart in
+   :attr:`~RPeakDetector.flutter_peaks`, and :attr:`RPeakDetector.in_flutter` is set. A consumer
+   chooses what to do with them: the VF stage's organised-rhythm veto and the models trained on
+   :func:`~edge.dsp.detection.detect_signal`'s default leave them out; the beat stream
+   (:class:`edge.pipeline.BeatPipeline`) and ``ecg-edge detect`` take them, because a
+   wide-complex tachycardia (CUDB: 120-220 bpm VT) has no baseline either and its beats are
+   real. "Never returns to baseline": the
    band-passed signal's |derivative| averaged over ``vf_integration_ms`` (75 ms) has its 10th
    percentile over ``vf_window_s`` above ``vf_ratio`` x its maximum (the 10th percentile is the
    order statistic at index ``n // 10``). The averaging is shorter than the QRS feature's
@@ -135,6 +141,8 @@ class DetectorConfig:
     vf_window_s: float = 1.5
     vf_integration_ms: float = 75.0
     vf_beats: int = 6
+    flutter_beat_intervals: int = 4
+    flutter_beat_rr_tolerance: float = 0.20
     hf_band_low_hz: float = 20.0
     hf_band_high_hz: float = 40.0
     hf_integration_ms: float = 50.0
@@ -175,6 +183,12 @@ class DetectorConfig:
             raise ConfigError("vf_integration_ms", "must be positive")
         if self.vf_beats < 0:
             raise ConfigError("vf_beats", "must be >= 0 (0 disables flutter suppression)")
+        if not (isinstance(self.flutter_beat_intervals, int)
+                and 0 <= self.flutter_beat_intervals <= 8):
+            raise ConfigError("flutter_beat_intervals", "must be an integer 0..8 (0: no beat "
+                              "of a flutter stretch is set apart for the beat stream)")
+        if not 0 < self.flutter_beat_rr_tolerance < 1:
+            raise ConfigError("flutter_beat_rr_tolerance", "must lie in (0, 1)")
         if not self.searchback_factor > 1:
             raise ConfigError("searchback_factor", "must be > 1")
         if not 0 < self.hf_band_low_hz < self.hf_band_high_hz < self.fs_hz / 2:
@@ -388,6 +402,8 @@ class RPeakDetector:
         self._t_event = 0  # signal time of the latest event decided (see decided_at)
         self._decided: list[int] = []
         self.decided_at = np.zeros(0, dtype=np.int64)
+        self._flutter_out: list[int] = []
+        self.flutter_peaks = np.zeros(0, dtype=np.int64)
         self._update_levels()
         self._update_deadline()
 
@@ -395,13 +411,15 @@ class RPeakDetector:
     def process(self, chunk: Conditioned) -> np.ndarray:
         """Consume one conditioned chunk; return the R peaks decided in this call (int64,
         absolute processing-rate indices, increasing). :attr:`decided_at` then holds, for
-        each, the signal time it was decided at (see :attr:`decision_lag_samples`)."""
+        each, the signal time it was decided at (see :attr:`decision_lag_samples`), and
+        :attr:`flutter_peaks` the beats accepted in this call while :attr:`in_flutter` (not
+        returned; increasing, aligned like the returned ones)."""
         if not isinstance(chunk, Conditioned):
             raise SignalError("RPeakDetector.process expects a Conditioned chunk "
                               "(from edge.dsp.preprocess.Preprocessor)")
         x = np.asarray(chunk.filtered_mv, dtype=np.float64)
         if x.size == 0:
-            self.decided_at = np.zeros(0, dtype=np.int64)
+            self.decided_at = self.flutter_peaks = np.zeros(0, dtype=np.int64)
             return np.zeros(0, dtype=np.int64)
         if chunk.sample_index != self._n:
             raise SignalError(f"chunk starts at sample {chunk.sample_index}, expected {self._n}; "
@@ -430,10 +448,12 @@ class RPeakDetector:
                 self._invalid_runs.append((a, b + self.n_settle))
         out: list[int] = []
         self._decided = []
+        self._flutter_out = []
         self._find_candidates()
         self._decide(out)
         self._trim()
         self.decided_at = np.asarray(self._decided, dtype=np.int64)
+        self.flutter_peaks = np.asarray(self._flutter_out, dtype=np.int64)
         return np.asarray(out, dtype=np.int64)
 
     @property
@@ -567,15 +587,17 @@ class RPeakDetector:
         pad = self.n_lookahead + self.n_int + self.n_dom + 2
         peaks = self.process(Conditioned(self._n, np.zeros(pad), np.ones(pad, dtype=bool)))
         self.decided_at = self.decided_at[peaks < n_real]
+        self.flutter_peaks = self.flutter_peaks[self.flutter_peaks < n_real]
         return peaks[peaks < n_real]
 
     def finish(self, chunk: Conditioned) -> np.ndarray:
         """The stream's last chunk and the end of stream at once: :meth:`process` then
         :meth:`flush`; returns both calls' beats, and :attr:`decided_at` covers them all."""
         peaks = self.process(chunk)
-        decided = self.decided_at
+        decided, flutter = self.decided_at, self.flutter_peaks
         peaks = np.concatenate([peaks, self.flush()])
         self.decided_at = np.concatenate([decided, self.decided_at])
+        self.flutter_peaks = np.concatenate([flutter, self.flutter_peaks])
         return peaks
 
     def _is_invalid(self, a: int, b: int) -> bool:
@@ -1028,6 +1050,18 @@ class RPeakDetector:
         self._last_beat = c
         self._gap_rivals = []
 
+    def _organised(self) -> bool:
+        """The last ``flutter_beat_intervals`` accepted intervals all lie within
+        ``flutter_beat_rr_tolerance`` of their median: a regular rhythm (a monomorphic
+        wide-complex tachycardia), not fibrillation or noise."""
+        k = self.config.flutter_beat_intervals
+        if not k or len(self._rr) < k:
+            return False
+        last = sorted(list(self._rr)[-k:])
+        med = 0.5 * (last[(k - 1) // 2] + last[k // 2])
+        tol = self.config.flutter_beat_rr_tolerance * med
+        return last[0] >= med - tol and last[-1] <= med + tol
+
     def _noise(self, c: _Cand) -> None:
         self._noise_levels.append(c.height)
         self._update_levels()
@@ -1070,6 +1104,8 @@ class RPeakDetector:
             self._flutter_changes.append((c.r_index - self.n_align, not was))
         if self.config.vf_beats and self._vf_run >= self.config.vf_beats:
             self.n_vf_suppressed += 1
+            if self._organised():
+                self._flutter_out.append(c.r_index - self.n_align)
             return
         out.append(c.r_index - self.n_align)
         self._decided.append(self._t_event)

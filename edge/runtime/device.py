@@ -122,7 +122,8 @@ class DeviceStream:
         self.fs_hz = float(fs_hz)
         self.channel = 0 if config.source.channel is None else config.source.channel
         self.timer = timer or StageTimer()
-        self.pipeline = BeatPipeline(classifier, fs_hz, on_stage=self.timer.add)
+        self.pipeline = BeatPipeline(classifier, fs_hz, on_stage=self.timer.add,
+                                     flutter_beats=config.pipeline.flutter_beats)
         self.fs_proc_hz = self.pipeline.preprocessor.config.fs_out_hz
         self.quality = SignalQuality(config.quality_config(fs_hz), first_index)
         # With the ventricular stage on, its evidence-gated ``vt`` alert is the VT alarm and a

@@ -124,12 +124,17 @@ class PipelineSettings:
         Every output is the same for any chunking (the stages are chunk-invariant); the cost
         is up to this much extra latency for chunks shorter than it. 100 ms is the wearable's
         own frame, for which it adds nothing. 0 processes every chunk as it comes.
+    flutter_beats : classify the beats the R-peak detector finds in a stretch it takes for
+        ventricular flutter (no return to baseline: also every wide-complex tachycardia);
+        ``false`` drops them, as before 2026-12-01 (the ``vflutter`` alert and the VF stage
+        do not change either way).
     """
 
     model: str | None = None
     max_gap_fill_s: float = 3.0
     num_threads: int = 1
     min_block_ms: float = 100.0
+    flutter_beats: bool = True
 
     def __post_init__(self) -> None:
         if not (_number(self.max_gap_fill_s) and self.max_gap_fill_s >= 0):
@@ -138,6 +143,9 @@ class PipelineSettings:
             raise ConfigError("num_threads", f"must be >= 1, got {self.num_threads!r}")
         if not (_number(self.min_block_ms) and 0 <= self.min_block_ms <= 1000):
             raise ConfigError("min_block_ms", f"must be 0..1000 ms, got {self.min_block_ms!r}")
+        if not isinstance(self.flutter_beats, bool):
+            raise ConfigError("flutter_beats", f"must be true or false, got "
+                                               f"{self.flutter_beats!r}")
 
     def model_path(self) -> Path:
         """The model file to load."""

@@ -204,6 +204,21 @@ def test_min_block_ms_is_validated():
             load_config(None, CFG + [f"pipeline.min_block_ms={bad}"])
 
 
+def test_flutter_beats_setting_reaches_the_pipeline(classifier):
+    """``pipeline.flutter_beats`` (default true) is the device's BeatPipeline's; a value that
+    is not a boolean is refused by name."""
+    from edge.errors import ConfigError
+
+    for text, want in (("true", True), ("false", False)):
+        cfg = load_config(None, CFG + [f"pipeline.flutter_beats={text}"])
+        assert DeviceStream(classifier, cfg, device_id=1, fs_hz=360.0).pipeline.flutter_beats \
+            is want
+    assert load_config(None, CFG).pipeline.flutter_beats is True
+    for bad in ("1", '"yes"'):
+        with pytest.raises(ConfigError, match="flutter_beats"):
+            load_config(None, CFG + [f"pipeline.flutter_beats={bad}"])
+
+
 def _per_call(stream, x, steps, start=0):
     """Each call's events in emission order (without stamps), chunk sizes cycling through
     ``steps``, with a filled gap (0.5 s lost) and a reset gap (30 s lost) on the way."""
