@@ -36,7 +36,8 @@ In one run, on the same records and the same input (first channel, physical unit
 
 Detectors
 ---------
-``ours``                 ``edge.dsp.detection.detect_signal(x_mv, fs_hz, chunk_s=...)`` (streaming)
+``ours``                 ``edge.dsp.detection.detect_signal(x_mv, fs_hz, chunk_s=...,
+                         flutter_beats=True)`` (streaming; the beats the beat stream takes)
 ``xqrs``                 ``wfdb.processing.xqrs_detect(x_mv, fs, verbose=False)``
 ``gqrs``                 ``wfdb.processing.gqrs_detect(x_mv, fs, adc_gain=..., adc_zero=...)``
 ``nk_pantompkins1985``   ``nk.ecg_clean(method=m)`` then ``nk.ecg_peaks(method=m)`` --
@@ -135,7 +136,8 @@ def _detector_fn(variant: str, fs: float, adc_gain: float, adc_zero: int):
     if variant.startswith("ours@"):
         from edge.dsp.detection import detect_signal
         chunk = float(variant.split("@", 1)[1])
-        return lambda x: detect_signal(x, fs, chunk_s=chunk)
+        # the beats the device's beat stream takes (regular flutter stretches included)
+        return lambda x: detect_signal(x, fs, chunk_s=chunk, flutter_beats=True)
     if variant == "xqrs":
         from wfdb import processing as wp
         return lambda x: wp.xqrs_detect(x, fs, verbose=False)

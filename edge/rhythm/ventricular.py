@@ -36,7 +36,8 @@ and ``tests/edge/rhythm/test_ventricular.py``).
 beats, :meth:`VfDetector.add_beats`): a window with P >= ``p_shockable`` is not shockable when
 the beats inside it show an organised rhythm -- at least 3, at 40-150 bpm, intervals varying
 by <= 10 % (coefficient of variation) and every QRS correlated >= 0.9 with their median QRS.
-VF has no such beats (and the detector emits none in flutter); what it catches is an
+VF has no such beats (and the veto is given none of the detector's flutter beats,
+:attr:`~edge.dsp.rpeak.RPeakDetector.flutter_peaks`); what it catches is an
 organised rhythm under noise or a regular oscillation that the window features take for VF.
 Only beats the detector had decided by the window's end minus its decision lag count
 (:attr:`edge.dsp.rpeak.RPeakDetector.decided_at`), so the veto, too, is chunk-invariant. On

@@ -23,8 +23,9 @@ flutter/fibrillation flag, and returns :class:`~edge.events.model.AlertEvent` re
 ``bradycardia``  rolling rate below ``brady_bpm``; ends above ``brady_bpm + hysteresis_bpm``.
 ``tachycardia``  rolling rate above ``tachy_bpm``; ends below ``tachy_bpm - hysteresis_bpm``.
 ``pause``        a trustworthy RR interval longer than ``pause_s`` (single ``event``).
-``vflutter``     the detector reports ventricular flutter/fibrillation (beats are suppressed
-                 then); onset / end, severity alarm.
+``vflutter``     the detector reports ventricular flutter/fibrillation (a stretch without
+                 baseline: its beats are dropped unless they keep a regular rhythm, as a
+                 wide-complex VT does); onset / end, severity alarm.
 
 Intervals that span a link gap or bad signal (``BeatInfo.clean`` False) never raise a pause
 and are left out of the rate. Episodes still open are ended by :meth:`RhythmMonitor.flush`.
