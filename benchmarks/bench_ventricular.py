@@ -658,6 +658,18 @@ def markdown(res: dict) -> str:
           "(batched candidates). Nothing was chosen on it. Every row equals look 8's; it adds "
           "the secondary CUDB row with `(VT` references, which the code had since session 34 "
           "but no stored run.",
+          "10. Look 10 (main, 2026-12-01 ~12:00 UTC, session 38): the R-peak detector's "
+          "regular flutter beats go to the beat stream (`[pipeline] flutter_beats`: a "
+          "stretch without baseline whose last 4 intervals lie within 20 % of their median "
+          "keeps its beats; the VF stage's veto and the `vflutter` flag see what they saw), "
+          "chosen on CUDB detection outside VF (QRS Se 92.45 -> 95.42 %), MIT-BIH, NSTDB and "
+          "SVDB detection and the DS1 `vt` design replays (false `vt` and `(VT` episodes found "
+          "identical), before this run; and the episode scoring now counts overlapping alarm "
+          "episodes once in the durations (the combined 'vflutter + v_run vt' rows had read "
+          "duration Se 103 % on MIT-BIH). Nothing was chosen on it. `vfib` rows identical; "
+          "`vt` MIT-BIH episodes 73.8 / 71.9 % as before (duration Se / +P 61.9 / 77.6 -> "
+          "62.1 / 77.2 %); the baseline `v_run` rows move with the beats in 207's ventricular "
+          "flutter and CUDB's wide-complex tachycardias.",
           "",
           "## Design (DS1) for look 4: learning period and `vt` evidence gate", "",
           "Reproduce: `MITDB_DIR=… NSTDB_DIR=… ECG_EDGE_CACHE=… python -m training.vt_alarms "

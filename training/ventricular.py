@@ -388,9 +388,12 @@ def score_alarm_episodes(ref: list[tuple[int, int]], alarms: list[tuple[int, int
     against reference episodes ``(start, end)`` of one record (samples): reference episodes
     found, alarm episodes true, durations and their overlap (s), and the alarm latency
     (earliest overlapping alarm - reference onset, >= 0 s) of each found reference episode
-    that starts at least ``latency_from_s`` into the record."""
+    that starts at least ``latency_from_s`` into the record. Durations are those of the
+    intervals' unions, so alarm episodes of several kinds that overlap (``vflutter`` and a
+    ``v_run``) are not counted twice (duration Se and +P stay within 0..1)."""
     ov = interval_overlap
     det = [(a, b) for a, b, _ in alarms]
+    ref_u, det_u = _union(ref), _union(det)
     lat = []
     for r in ref:
         hits = [alarm for a, b, alarm in alarms if ov(r, (a, b))]
@@ -398,9 +401,21 @@ def score_alarm_episodes(ref: list[tuple[int, int]], alarms: list[tuple[int, int
             lat.append(max(0.0, (min(hits) - r[0]) / fs_hz))
     return {"ref": len(ref), "ref_found": sum(1 for r in ref if any(ov(r, d) for d in det)),
             "det": len(det), "det_true": sum(1 for d in det if any(ov(r, d) for r in ref)),
-            "ref_s": sum(b - a for a, b in ref) / fs_hz,
-            "det_s": sum(b - a for a, b in det) / fs_hz,
-            "overlap_s": sum(ov(r, d) for r in ref for d in det) / fs_hz, "latency_s": lat}
+            "ref_s": sum(b - a for a, b in ref_u) / fs_hz,
+            "det_s": sum(b - a for a, b in det_u) / fs_hz,
+            "overlap_s": sum(ov(r, d) for r in ref_u for d in det_u) / fs_hz,
+            "latency_s": lat}
+
+
+def _union(intervals: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Half-open intervals merged where they overlap or touch (sorted, disjoint)."""
+    out: list[list[int]] = []
+    for a, b in sorted(intervals):
+        if out and a <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], b)
+        else:
+            out.append([a, b])
+    return [(a, b) for a, b in out]
 
 
 def replay_episodes(rw: RecordWindows, p: np.ndarray, model,  # noqa: ANN001

@@ -115,3 +115,15 @@ def test_cv_options_without_cv_are_refused_before_anything_is_trained(argv, caps
 def test_net_cv_without_a_converted_network_cv_is_one_line(tmp_path):
     with pytest.raises(EdgeError, match="convert/vf_net.py --cv"):
         tv._net_oof(tmp_path, tv.folds(tv.TRAIN_RECORDS))
+
+
+def test_alarm_durations_count_overlapping_alarms_once():
+    """Two alarm kinds open at once (``vflutter`` and a ``v_run``) cover the reference once:
+    duration Se and +P stay within 0..1 (it read 103 % before), while episodes are counted per
+    alarm episode."""
+    ref = [(100, 200)]
+    alarms = [(90, 210, 95), (120, 180, 125), (300, 350, 305)]
+    s = tv.score_alarm_episodes(ref, alarms, fs_hz=1.0, latency_from_s=0.0)
+    assert (s["ref_s"], s["det_s"], s["overlap_s"]) == (100.0, 170.0, 100.0)
+    assert (s["ref_found"], s["det"], s["det_true"]) == (1, 3, 2)
+    assert s["latency_s"] == [0.0]
