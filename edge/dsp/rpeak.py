@@ -568,8 +568,9 @@ class RPeakDetector:
 
     @property
     def in_flutter(self) -> bool:
-        """True while the signal looks like ventricular flutter/fibrillation (no beats are
-        emitted then; the daemon raises an alarm)."""
+        """True while the signal looks like ventricular flutter/fibrillation (the beats then
+        go to :attr:`flutter_peaks` while regular, else nowhere; the daemon raises an
+        alarm)."""
         return bool(self.config.vf_beats) and self._vf_run >= self.config.vf_beats
 
     def pop_flutter_changes(self) -> list[tuple[int, bool]]:
