@@ -82,7 +82,9 @@ def detect_signal(x_mv: np.ndarray, fs_hz: float, *, chunk_s: float | None = 1.0
     out.append(det.finish(pre.flush()))
     if flutter_beats:
         out.append(det.flutter_peaks)
-    peaks = np.sort(np.concatenate(out)) if out else np.zeros(0, dtype=np.int64)
+    peaks = np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
+    if flutter_beats:  # each call's flutter beats interleave with its other beats
+        peaks = np.sort(peaks)
     if pre.n_nonfinite:
         logger.info("%d non-finite input samples were held and blanked", pre.n_nonfinite)
     idx = to_input_index(peaks, fs_hz, pcfg.fs_out_hz)
