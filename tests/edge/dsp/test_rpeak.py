@@ -1,14 +1,16 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from edge.dsp import kernels
 from edge.dsp import scisig as signal
-from edge.dsp.detection import detect_signal
+from edge.dsp.detection import detect_signal, to_input_index
 from edge.dsp.preprocess import Conditioned, PreprocessConfig, Preprocessor
 from edge.dsp.rpeak import DetectorConfig, RPeakDetector, _Cand, _centred, _EnergyChannels
 from edge.errors import ConfigError, SignalError
 from edge.eval.scoring import DetectionScore, score_detection
-from edge.io.records import read_record
+from edge.io.records import read_annotations, read_record
 from training.data import reference_beats
 
 FS = 360.0
@@ -269,13 +271,12 @@ def test_ventricular_flutter_is_still_suppressed(mitdb_dir):
     assert peaks.size < 40, peaks.size
 
 
-CU03 = __import__("pathlib").Path(__file__).resolve().parents[2] / "data" / "cudb" / \
-    "cudb_cu03_excerpt"
+CU03 = Path(__file__).resolve().parents[2] / "data" / "cudb" / "cudb_cu03_excerpt"
 
 
 def _cu03():
     rec = read_record(str(CU03))
-    ann = __import__("edge.io.records", fromlist=["read_annotations"]).read_annotations(str(CU03))
+    ann = read_annotations(str(CU03))
     return rec.signal_mv[:, 0], rec.fs_hz, ann.sample_index[ann.symbol == "N"]
 
 
@@ -305,7 +306,6 @@ def test_flutter_beats_are_chunk_invariant(sizes):
         got += [det.process(pre.process(x[i:i + n])), det.flutter_peaks]
         i, k = i + n, k + 1
     got += [det.finish(pre.flush()), det.flutter_peaks]
-    from edge.dsp.detection import to_input_index
     peaks = to_input_index(np.sort(np.concatenate(got)), fs, pre.config.fs_out_hz)
     np.testing.assert_array_equal(peaks, ref)
 
