@@ -239,6 +239,16 @@ class Daemon:
                                         if s.rhythm is not None)
         counters["svt_run_calls"] = sum(s.rhythm.n_svt_calls for s in self.streams.values()
                                         if s.rhythm is not None)
+        chained: dict[str, int] = {}
+        dropped: dict[str, int] = {}
+        for s in self.streams.values():
+            if s.chain is not None:
+                for k, v in s.chain.n_held.items():
+                    chained[k] = chained.get(k, 0) + v
+                for k, v in s.chain.n_dropped.items():
+                    dropped[k] = dropped.get(k, 0) + v
+        counters["alerts_chained"] = chained
+        counters["alerts_chained_dropped"] = dropped
         counters["events"] = dict(self.events_by_type)
         counters["latency"] = self.latency.summary_ms()
         counters["sink_errors"] = dict(self.sinks.errors)

@@ -9,6 +9,7 @@ channel::
                 \\-> RhythmMonitor (alert events), rolling rate (hr events)
                 \\-> DeviceRhythm (beat rhythm, afib alerts, AF burden in hr events)
                 \\-> DeviceVentricular (vfib from the conditioned signal, vt from V runs)
+                \\-> AlarmChain (lower alerts wait under an open vfib episode)
                 \\-> StripDecimator (strip events)
 
 It runs a :class:`~edge.pipeline.BeatPipeline` whose stage hook adds each stage's time to a
@@ -74,6 +75,7 @@ from edge.events.model import (
 from edge.model.classifier import BeatClassifier
 from edge.pipeline import BeatPipeline, ClassifiedBeats
 from edge.runtime.alerts import BeatInfo, RhythmMonitor, v_probabilities
+from edge.runtime.chain import AlarmChain
 from edge.runtime.rhythm import DeviceRhythm
 from edge.runtime.settings import DaemonConfig
 from edge.runtime.timing import StageTimer
@@ -141,6 +143,9 @@ class DeviceStream:
                                               config=config.rhythm.vf, vt=config.rhythm.vt,
                                               detector=None, origin=first_index)
                             if config.rhythm.ventricular else None)
+        # lower alerts wait under an open vfib episode (edge.runtime.chain)
+        self.chain = (AlarmChain(fs_hz) if self.ventricular is not None
+                      and config.rhythm.alarm_chain else None)
         out = config.outputs
         self.strip = (StripDecimator(StripConfig(fs_in_hz=self.fs_proc_hz,
                                                  strip_fs_hz=min(out.strip_fs_hz,
@@ -288,6 +293,7 @@ class DeviceStream:
         """End of stream (or before a restart): release the beats still in the pipeline and
         end open alert episodes. The stream can go on after :meth:`restart`."""
         events = self.drain()
+        n_fed = len(events)  # drain's events have been through the alarm chain
         events.extend(self._beats(self.pipeline.flush(), limit=self.expected))
         events.extend(self._flutter_changes())
         if self.ventricular is not None:
@@ -298,6 +304,9 @@ class DeviceStream:
         events.extend(self.monitor.flush(self.expected))
         if self.rhythm is not None:
             events.extend(self.rhythm.end(self.expected, "end of stream"))
+        if self.chain is not None:
+            events[n_fed:] = self.chain.filter(events[n_fed:], None, None, final=True)
+            self.chain.reset()
         self._due_cache = self._detect_cache = None
         return events
 
@@ -311,6 +320,8 @@ class DeviceStream:
         self.monitor.reset()
         if self.ventricular is not None:
             self.ventricular.restart(start_index)
+        if self.chain is not None:
+            self.chain.reset()
         if self.strip is not None:
             self.strip.reset()
         self._origin = self.expected = self._barrier = int(start_index)
@@ -403,6 +414,8 @@ class DeviceStream:
                 **self.af_burden()))
             while self._next_hr <= self.expected:
                 self._next_hr += self._hr_every
+        if self.chain is not None:
+            events = self.chain.filter(events, self.ventricular.analysed_end, self._prev_beat)
         timer.add("alerts", time.perf_counter() - t0)
         return events
 

@@ -234,6 +234,12 @@ class DeviceVentricular:
         out.extend(self._feed_before(self._analysed_end()))
         return out
 
+    @property
+    def analysed_end(self) -> int:
+        """Device index up to which (exclusive) the VF detector has analysed the signal: every
+        ``vfib`` change raised before it has been returned."""
+        return self._analysed_end()
+
     def _analysed_end(self) -> int:
         """Device index up to which (exclusive) the VF detector has analysed the signal."""
         end = self.detector.windows.end_index

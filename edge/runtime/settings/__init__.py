@@ -16,7 +16,8 @@ example)::
     [outputs]           OutputSettings: hr_interval_s, strip, strip_fs_hz, strip_interval_s,
                         status_interval_s
     [daemon]            DaemonSettings: read_timeout_s, idle_exit_s
-    [rhythm]            RhythmSettings: enabled (the AF analyser on every device)
+    [rhythm]            RhythmSettings: enabled (the AF analyser on every device),
+                        beat_context, ventricular, alarm_chain (lower alerts wait under vfib)
     [rhythm.analyser]   edge.rhythm.RhythmConfig fields (window, hysteresis, min_episode_s)
     [rhythm.svt]        edge.rhythm.SvtRunConfig fields (enabled, max_rr_ratio, rr_tolerance,
                         min_rate_bpm, baseline_beats, min_baseline_beats, missed_beat_ratio,

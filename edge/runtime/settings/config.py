@@ -269,6 +269,10 @@ class RhythmSettings:
         an organised rhythm; ``net``, ``net_path``: average the trees' P with the VF
         network's).
     vt : the ``[rhythm.vt]`` table, :class:`edge.runtime.ventricular.VtConfig`.
+    alarm_chain : with the ventricular stage on, the lower alerts (``vflutter``, ``v_run``,
+        rate, pattern, ``svt``, ``afib``) wait under an open ``vfib`` episode: one that ends
+        inside it is never raised, one still open when it ends is raised then
+        (:mod:`edge.runtime.chain`).
     """
 
     enabled: bool = True
@@ -278,6 +282,7 @@ class RhythmSettings:
     ventricular: bool = True
     vf: VentricularConfig = field(default_factory=VentricularConfig)
     vt: VtConfig = field(default_factory=VtConfig)
+    alarm_chain: bool = True
 
 
 @dataclass(frozen=True, kw_only=True)

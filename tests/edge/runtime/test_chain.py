@@ -1,0 +1,139 @@
+"""Alarm chaining under ``vfib``: held, dropped or raised late, whatever the chunking."""
+import subprocess
+import sys
+
+import pytest
+
+from edge.events.model import AlertEvent, HeartRateEvent
+from edge.runtime.chain import CHAINED_KINDS, AlarmChain
+from tests.edge.runtime.daemon_support import REPO, read_jsonl, subprocess_env
+
+FS = 250.0
+EXCERPT = REPO / "tests" / "data" / "cudb" / "cudb_cu21_excerpt"  # VF 25.9-41.2 s
+
+
+def alert(kind, state, at, severity="warning", **detail):
+    return AlertEvent(device_id=1, kind=kind, state=state, severity=severity,
+                      sample_index=at, fs_hz=FS, detail=dict(detail))
+
+
+def vfib(state, at):
+    return alert("vfib", state, at, "alarm")
+
+
+def seen(events):
+    return [(e.kind, e.state, e.sample_index, e.detail.get("chained_under")) for e in events
+            if isinstance(e, AlertEvent)]
+
+
+def test_an_episode_inside_vf_is_never_raised_and_is_counted():
+    c = AlarmChain(FS)
+    out = c.filter([vfib("onset", 1000), alert("v_run", "onset", 1200)], 1500, 1200)
+    assert seen(out) == [("vfib", "onset", 1000, None)] and c.held_kinds == ["v_run"]
+    out = c.filter([alert("v_run", "end", 1900), vfib("end", 3000)], 3100, 3050)
+    assert seen(out) == [("vfib", "end", 3000, None)]
+    assert c.n_held == {"v_run": 1} and c.n_dropped == {"v_run": 1} and c.held_kinds == []
+    # after the vfib end, the same kind passes at once
+    out = c.filter([alert("v_run", "onset", 3200)], 3300, 3200)
+    assert seen(out) == [("v_run", "onset", 3200, None)]
+
+
+def test_an_episode_that_outlives_the_vf_is_raised_after_it_dated_at_its_onset():
+    c = AlarmChain(FS)
+    c.filter([vfib("onset", 1000), alert("bradycardia", "onset", 1500)], 2000, 1500)
+    c.filter([vfib("end", 3000)], 3100, 3000)
+    # no end yet, and the beats are not yet 2 s past the vfib end: still held
+    assert c.filter([], 3300, 3400) == [] and c.held_kinds == ["bradycardia"]
+    out = c.filter([HeartRateEvent(device_id=1, sample_index=3600, fs_hz=FS, hr_bpm=30.0,
+                                   window_s=10.0, n_beats=4)], 3700, 3000 + 500)
+    assert [type(e) for e in out] == [HeartRateEvent, AlertEvent]  # other events pass first
+    assert seen(out) == [("bradycardia", "onset", 1500, "vfib")]
+    assert c.n_dropped == {}
+
+
+def test_an_end_dated_after_the_vfib_end_raises_the_onset_first():
+    c = AlarmChain(FS)
+    c.filter([vfib("onset", 1000), alert("tachycardia", "onset", 1100)], 1200, 1100)
+    out = c.filter([vfib("end", 2000), alert("tachycardia", "end", 2100)], 2200, 2100)
+    assert seen(out) == [("vfib", "end", 2000, None), ("tachycardia", "onset", 1100, "vfib"),
+                         ("tachycardia", "end", 2100, None)]
+
+
+def test_alerts_wait_for_the_vf_analysis_and_are_judged_in_sample_order():
+    c = AlarmChain(FS)
+    # the v_run onset is dated past what the VF detector has analysed: it waits
+    assert seen(c.filter([alert("v_run", "onset", 1100)], 1000, 1100)) == []
+    # the vfib onset raised at 1050 is before it: held; the earlier svt onset passes
+    out = c.filter([alert("svt", "onset", 1020), vfib("onset", 1050)], 1200, 1100)
+    assert seen(out) == [("vfib", "onset", 1050, None), ("svt", "onset", 1020, None)]
+    assert c.held_kinds == ["v_run"]
+
+
+@pytest.mark.parametrize("kind", ["pause", "vt", "afib"])
+def test_pause_vt_and_af_are_never_chained(kind):
+    assert kind not in CHAINED_KINDS
+    c = AlarmChain(FS)
+    out = c.filter([vfib("onset", 1000), alert(kind, "event", 1500)], 2000, 1500)
+    assert seen(out) == [("vfib", "onset", 1000, None), (kind, "event", 1500, None)]
+    with pytest.raises(ValueError):
+        AlarmChain(FS, kinds=("v_run", "pause"))
+
+
+def test_a_flush_inside_vf_drops_what_is_held():
+    c = AlarmChain(FS)
+    c.filter([vfib("onset", 1000), alert("v_run", "onset", 1500),
+              alert("vflutter", "onset", 1600, "alarm")], 2000, 1600)
+    out = c.filter([vfib("end", 2500), alert("v_run", "end", 2500)], None, None, final=True)
+    assert seen(out) == [("vfib", "end", 2500, None)]
+    assert c.n_dropped == {"v_run": 1, "vflutter": 1} and c.held_kinds == []
+
+
+def _device_alerts(classifier, chunk, chain=True):
+    from edge.io.records import read_record
+    from edge.runtime.device import DeviceStream
+    from edge.runtime.settings import load_config
+
+    rec = read_record(EXCERPT)
+    cfg = load_config(None, ['source.serial.port="x"', "outputs.strip=false",
+                             f"rhythm.alarm_chain={str(chain).lower()}"])
+    dev = DeviceStream(classifier, cfg, device_id=2, fs_hz=rec.fs_hz)
+    events = []
+    for i in range(0, rec.signal_mv.shape[0], chunk):
+        events += dev.process(i, rec.signal_mv[i:i + chunk])
+    events += dev.flush()
+    return sorted(seen(events), key=lambda a: (a[2], a[0], a[1])), dev
+
+
+def test_device_stream_chains_the_flutter_alarm_under_vfib_at_every_chunk_size(classifier):
+    ref, dev = _device_alerts(classifier, 250)
+    vf = [a for a in ref if a[0] == "vfib"]
+    assert [a[1] for a in vf] == ["onset", "end"]
+    on, off = vf[0][2], vf[1][2]
+    # nothing chained is dated inside the vfib episode unless it is raised after it
+    assert not [a for a in ref if a[0] in CHAINED_KINDS and a[1] == "onset"
+                and on <= a[2] < off and a[3] is None]
+    late = [a for a in ref if a[3] == "vfib"]
+    assert late and all(a[1] == "onset" and on <= a[2] < off for a in late)
+    assert dev.chain.n_dropped.get("vflutter", 0) >= 1
+    # without the chain, the flutter alarm opened inside the VF is raised there
+    plain, _ = _device_alerts(classifier, 250, chain=False)
+    inside = [a for a in plain if a[0] == "vflutter" and a[1] == "onset" and on <= a[2] < off]
+    assert len(inside) == len(late) + dev.chain.n_dropped["vflutter"]
+    for chunk in (5, 2500, 17500):
+        assert _device_alerts(classifier, chunk)[0] == ref, chunk
+
+
+def test_ecg_edge_run_counts_chained_alerts_in_its_status(int8_model, tmp_path):
+    out = tmp_path / "events.jsonl"
+    cmd = [sys.executable, "-m", "edge.cli", "run", "--replay", str(EXCERPT), "--speed", "max",
+           "--model", str(int8_model), "--jsonl", str(out), "--quiet"]
+    proc = subprocess.run(cmd, cwd=REPO, env=subprocess_env(), capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    events = read_jsonl(out)
+    late = [e for e in events if e["type"] == "alert"
+            and e["detail"].get("chained_under") == "vfib"]
+    assert late and late[0]["kind"] == "vflutter"
+    final = [e for e in events if e["type"] == "status"][-1]
+    assert final["counters"]["alerts_chained"]["vflutter"] >= 2
+    assert final["counters"]["alerts_chained_dropped"]["vflutter"] >= 1
