@@ -25,20 +25,26 @@ __all__ = ["add_parser", "cmd_rhythm", "classify_record"]
 logger = logging.getLogger(__name__)
 
 
-def classify_record(path: Path, *, channel: int = 0, model=None,  # noqa: ANN001
+def classify_record(path: Path, *, channel: int | None = None, model=None,  # noqa: ANN001
                     net=None) -> tuple[str, str]:  # noqa: ANN001
     """``(label, reason)`` of one recording: ``reason`` is empty unless the recording is ``~``
-    for a reason other than the model's answer (unreadable, too short, no such channel)."""
+    for a reason other than the model's answer (unreadable, too short, no such channel).
+    ``channel=None`` reads the channel named MLII or an equivalent lead II
+    (:func:`~edge.io.records.choose_lead_channel`, as ``annotate`` and ``run`` do), else 0."""
     import numpy as np
 
     from edge.errors import DataError, SignalError
-    from edge.io.records import read_record
+    from edge.io.records import choose_lead_channel, read_record
     from edge.rhythm import classify_strip
 
     try:
         rec = read_record(str(path))
     except DataError as exc:
         return "~", f"unreadable: {exc}"
+    if channel is None:
+        channel, why = choose_lead_channel(rec.sig_names, "MLII")
+        if rec.signal_mv.shape[1] > 1:
+            logger.info("%s: channel %d (%s)", path.name, channel, why)
     if channel >= rec.signal_mv.shape[1]:
         return "~", f"no channel {channel} (the record has {rec.signal_mv.shape[1]})"
     x = rec.signal_mv[:, channel].astype(np.float64)
@@ -107,8 +113,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:  # noqa: ANN001
                    "a RECORDS file")
     p.add_argument("--out", type=Path, default=None,
                    help="write the name,label lines to this file (default: stdout)")
-    p.add_argument("--channel", type=non_negative_int, default=0,
-                   help="signal channel (default 0)")
+    p.add_argument("--channel", type=non_negative_int, default=None,
+                   help="signal channel (default: the one named MLII, or a lead II; else 0)")
     p.add_argument("--model", type=Path, default=None,
                    help="strip model file (default: the bundled one)")
     g = p.add_mutually_exclusive_group()

@@ -86,6 +86,30 @@ def test_a_directory_with_records(cinc2017_dir, tmp_path, capsys):
     assert [n for n, _ in _lines(capsys.readouterr().out)] == ["A00004", "A00001"]
 
 
+def test_the_lead_ii_channel_is_read_unless_one_is_given(cinc2017_dir, tmp_path, capsys,
+                                                          caplog):
+    """A two-channel record whose second channel is MLII: that one is read by default (the
+    label of the recording alone, and the choice logged); ``--channel 0`` reads the flat one."""
+    import logging
+
+    rec = wfdb.rdrecord(str(cinc2017_dir / "A00004"))
+    x = rec.p_signal[:, :1]
+    two = np.hstack([np.zeros_like(x), x])
+    wfdb.wrsamp("two", fs=rec.fs, units=["mV", "mV"], sig_name=["V1", "MLII"], p_signal=two,
+                fmt=["16", "16"], write_dir=str(tmp_path))
+    assert main(["rhythm", str(cinc2017_dir / "A00004")]) == 0
+    alone = _lines(capsys.readouterr().out)[0][1]
+    with caplog.at_level(logging.INFO, logger="edge.cli.rhythm"):
+        assert main(["rhythm", str(tmp_path / "two")]) == 0
+    assert _lines(capsys.readouterr().out) == [("two", alone)]
+    assert "two: channel 1 (MLII, the MLII lead)" in caplog.text
+    assert main(["rhythm", str(tmp_path / "two"), "--channel", "0"]) == 0
+    assert _lines(capsys.readouterr().out) == [("two", "~")]
+    assert main(["rhythm", str(tmp_path / "two"), "--channel", "2"]) == 0
+    assert _lines(capsys.readouterr().out) == [("two", "~")]
+    assert "no channel 2 (the record has 2)" in caplog.text
+
+
 @pytest.mark.parametrize("argv", [["--channel", "-1"], []])
 def test_bad_arguments(argv, capsys):
     with pytest.raises(SystemExit) as exc:
