@@ -72,3 +72,14 @@ def subprocess_env() -> dict[str, str]:
                                      if env.get("PYTHONPATH") else "")
     env["TF_CPP_MIN_LOG_LEVEL"] = "3"
     return env
+
+
+def run_replay_jsonl(record: Path, model: Path, out: Path, *extra: str) -> list[dict]:
+    """``ecg-edge run --replay RECORD --speed max`` in a subprocess, as a user runs it; the
+    events it wrote to the JSONL file ``out`` (the run must exit 0)."""
+    cmd = [sys.executable, "-m", "edge.cli", "run", "--replay", str(record), "--speed", "max",
+           "--model", str(model), "--jsonl", str(out), "--quiet", *extra]
+    proc = subprocess.run(cmd, cwd=REPO, env=subprocess_env(), capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    return read_jsonl(out)

@@ -1,12 +1,10 @@
 """Alarm chaining under ``vfib``: held, dropped or raised late, whatever the chunking."""
-import subprocess
-import sys
 
 import pytest
 
 from edge.events.model import AlertEvent, HeartRateEvent
 from edge.runtime.chain import CHAINED_KINDS, AlarmChain
-from tests.edge.runtime.daemon_support import REPO, read_jsonl, subprocess_env
+from tests.edge.runtime.daemon_support import REPO, run_replay_jsonl
 
 FS = 250.0
 EXCERPT = REPO / "tests" / "data" / "cudb" / "cudb_cu21_excerpt"  # VF 25.9-41.2 s
@@ -124,13 +122,7 @@ def test_device_stream_chains_the_flutter_alarm_under_vfib_at_every_chunk_size(c
 
 
 def test_ecg_edge_run_counts_chained_alerts_in_its_status(int8_model, tmp_path):
-    out = tmp_path / "events.jsonl"
-    cmd = [sys.executable, "-m", "edge.cli", "run", "--replay", str(EXCERPT), "--speed", "max",
-           "--model", str(int8_model), "--jsonl", str(out), "--quiet"]
-    proc = subprocess.run(cmd, cwd=REPO, env=subprocess_env(), capture_output=True, text=True,
-                          timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    events = read_jsonl(out)
+    events = run_replay_jsonl(EXCERPT, int8_model, tmp_path / "events.jsonl")
     late = [e for e in events if e["type"] == "alert"
             and e["detail"].get("chained_under") == "vfib"]
     assert late and late[0]["kind"] == "vflutter"

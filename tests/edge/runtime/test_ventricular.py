@@ -8,7 +8,7 @@ import pytest
 from edge.errors import ConfigError
 from edge.runtime.alerts import BeatInfo
 from edge.runtime.ventricular import VtConfig, VtTracker
-from tests.edge.runtime.daemon_support import REPO, read_jsonl, subprocess_env
+from tests.edge.runtime.daemon_support import REPO, run_replay_jsonl, subprocess_env
 
 EXCERPT = REPO / "tests" / "data" / "cudb" / "cudb_cu01_excerpt"
 FS = 360.0
@@ -184,13 +184,7 @@ def test_fast_v_run_is_the_vt_alarm_only_without_the_ventricular_stage(classifie
 
 
 def test_ecg_edge_run_raises_vfib_end_to_end(int8_model, tmp_path):
-    out = tmp_path / "events.jsonl"
-    cmd = [sys.executable, "-m", "edge.cli", "run", "--replay", str(EXCERPT), "--speed", "max",
-           "--model", str(int8_model), "--jsonl", str(out), "--quiet"]
-    proc = subprocess.run(cmd, cwd=REPO, env=subprocess_env(), capture_output=True, text=True,
-                          timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    events = read_jsonl(out)
+    events = run_replay_jsonl(EXCERPT, int8_model, tmp_path / "events.jsonl")
     vf = [e for e in events if e["type"] == "alert" and e["kind"] == "vfib"]
     assert [e["state"] for e in vf] == ["onset", "end"]
     assert vf[0]["severity"] == "alarm" and vf[0]["fs_hz"] == 250.0
