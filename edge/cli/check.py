@@ -66,7 +66,9 @@ def cmd_check(args: argparse.Namespace) -> int:
             net_file = Path(vf.net_path) if vf.net_path else default_vf_net_path()
             files += f" + {net_file.name}, network share {net.blend_weight:g}"
         ventricular = (f"VF detector ({files}, alarm after {vf.onset_k} of "
-                       f"{vf.onset_n} windows)")
+                       f"{vf.onset_n} windows; lower alerts "
+                       f"{'wait under' if config.rhythm.alarm_chain else 'not chained to'}"
+                       f" vfib)")
     config.alarm_fallback.check_commands()  # the hook programs exist
     fb = config.alarm_fallback
     fallback = (f"after {fb.after_s:g} s: bell {'on' if fb.bell else 'off'}, command "

@@ -125,7 +125,8 @@ def test_check_names_the_vf_detector(capsys):
     assert main(["check", str(CONFIG)]) == 0
     out = capsys.readouterr().out
     assert ("  ventricular: VF detector (rhythm_vf.json + rhythm_vf_net.tflite, network share "
-            "0.5, alarm after 3 of 3 windows)\n") in out
-    assert main(["check", str(CONFIG), "--set", "rhythm.vf.net=false"]) == 0
-    assert "  ventricular: VF detector (rhythm_vf.json, alarm after 3 of 3 windows)\n" in \
-        capsys.readouterr().out
+            "0.5, alarm after 3 of 3 windows; lower alerts wait under vfib)\n") in out
+    assert main(["check", str(CONFIG), "--set", "rhythm.vf.net=false", "--set",
+                 "rhythm.alarm_chain=false"]) == 0
+    assert ("  ventricular: VF detector (rhythm_vf.json, alarm after 3 of 3 windows; lower "
+            "alerts not chained to vfib)\n") in capsys.readouterr().out
