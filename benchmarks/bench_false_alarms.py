@@ -1,0 +1,221 @@
+"""Alarms on patients and devices the VF detector never saw, where there is no VF to find.
+
+    SVDB_DIR=... CINC2017_DIR=... python benchmarks/bench_false_alarms.py \\
+        [--sets svdb,cinc] [--jobs 2] [--limit N]
+
+Protocol
+--------
+Every recording of a set is replayed through the daemon's per-device chain
+(:class:`edge.runtime.device.DeviceStream`: settings as shipped, the bundled beat model, AF
+analyser and VF detector, alarm chain on; no strip) in 10-s chunks (every stage is
+chunk-invariant: ``tests/``, ``bench_alarm_chain.py``). Counted per set: hours of signal, and
+the alert onsets of severity *alarm* by kind -- how many, per hour, and in how many
+recordings. For ``vfib``, also the onsets dated within the first 8 s of a recording (the VF
+stage's earliest alarm is at 6 s: three 4-s windows stepped 1 s), the stream's start-up.
+
+Sets (neither was used to fit or choose anything of the VF detector, which is fitted on CUDB
+and MIT-BIH DS1):
+
+* ``svdb``: the 39 records of ``$SVDB_DIR`` (MIT-BIH Supraventricular Arrhythmia Database,
+  Holter, 128 Hz, channel 0); their annotations hold no VF mark (no ``[``, ``]``, ``!``,
+  ``(VF``), so every ``vfib`` and ``vflutter`` is false.
+* ``cinc``: the 5,970 recordings of ``$CINC2017_DIR`` (AliveCor handheld single lead, 300 Hz,
+  9-61 s; CinC 2017 labels N, A, O, ``~``), counted by label too. The labels are rhythm
+  classes without VF, and a person in VF cannot hold the device, so every ``vfib`` and
+  ``vflutter`` is taken as false.
+
+``vt`` alarms are counted but not judged: CinC has no beat annotations, and SVDB's V runs
+are not matched here (``bench_ventricular.py`` scores VT on MIT-BIH).
+
+Writes ``benchmarks/results/false_alarms.{json,md}`` (``--out`` for another folder).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+#: ``vfib`` onsets dated before this (s from the recording's start) count as start-up ones.
+START_S = 8.0
+CHUNK_S = 10.0
+SETS = ("svdb", "cinc")
+
+_CLASSIFIER = None
+
+
+def _data_dir(name: str) -> Path:
+    env = {"svdb": "SVDB_DIR", "cinc": "CINC2017_DIR"}[name]
+    default = {"svdb": "/work/shared/data/svdb", "cinc": "/work/shared/data/cinc2017"}[name]
+    return Path(os.environ.get(env) or default)
+
+
+def recordings(name: str, limit: int | None = None) -> list[tuple[str, str]]:
+    """``(record path, label)`` of a set; the label is CinC's class, or ``""``."""
+    d = _data_dir(name)
+    if name == "svdb":
+        out = [(str(d / r), "") for r in (d / "RECORDS").read_text().split()]
+    else:
+        with (d / "REFERENCE.csv").open() as f:
+            out = [(str(d / row[0]), row[1]) for row in csv.reader(f) if row]
+    return out[:limit] if limit else out
+
+
+def alarms_of(path: str) -> dict:
+    """The replay of one recording: its length, rate and alarm onsets (kind, time s)."""
+    global _CLASSIFIER
+    import numpy as np
+
+    from edge.io.records import read_record
+    from edge.runtime.device import DeviceStream
+    from edge.runtime.settings import load_config
+
+    if _CLASSIFIER is None:
+        from edge.model.bundled import default_model_path
+        from edge.model.classifier import BeatClassifier
+
+        _CLASSIFIER = BeatClassifier(default_model_path())
+    rec = read_record(path)
+    x = rec.signal_mv[:, :1].astype(np.float64)
+    fs = float(rec.fs_hz)
+    cfg = load_config(None, ['source.serial.port="x"', "outputs.strip=false"])
+    dev = DeviceStream(_CLASSIFIER, cfg, device_id=1, fs_hz=fs)
+    step = int(round(CHUNK_S * fs))
+    events = []
+    for i in range(0, x.shape[0], step):
+        events += dev.process(i, x[i:i + step])
+    events += dev.flush()
+    onsets = [(e.kind, round(e.sample_index / fs, 2)) for e in events
+              if e.type == "alert" and e.state == "onset" and e.severity == "alarm"]
+    return {"path": path, "seconds": x.shape[0] / fs, "fs_hz": fs, "alarms": onsets}
+
+
+def summarise(runs: list[dict], labels: list[str]) -> dict:
+    """Per-set counts of :func:`alarms_of` results (``labels`` in the same order)."""
+    hours = sum(r["seconds"] for r in runs) / 3600
+    n, recs, early = Counter(), Counter(), 0
+    by_label: dict[str, Counter] = {}
+    for r, lab in zip(runs, labels):
+        kinds = Counter(k for k, _ in r["alarms"])
+        n.update(kinds)
+        recs.update(kinds.keys())
+        early += sum(1 for k, t in r["alarms"] if k == "vfib" and t < START_S)
+        if lab:
+            by_label.setdefault(lab, Counter())
+            by_label[lab]["recordings"] += 1
+            by_label[lab]["hours"] += r["seconds"] / 3600
+            by_label[lab].update({f"{k}": v for k, v in kinds.items()})
+    return {"recordings": len(runs), "hours": round(hours, 2),
+            "rates_hz": sorted({r["fs_hz"] for r in runs}),
+            "alarms": {k: {"n": v, "per_hour": round(v / hours, 3) if hours else None,
+                           "recordings": recs[k]} for k, v in sorted(n.items())},
+            "vfib_within_start_s": early,
+            "by_label": {lab: {k: (round(v, 2) if k == "hours" else v) for k, v in c.items()}
+                         for lab, c in sorted(by_label.items())},
+            "vfib_recordings": sorted(Path(r["path"]).name for r in runs
+                                      if any(k == "vfib" for k, _ in r["alarms"]))}
+
+
+def run_set(name: str, jobs: int, limit: int | None) -> dict:
+    recs = recordings(name, limit)
+    paths = [p for p, _ in recs]
+    t0 = time.time()
+    if jobs == 1:
+        runs = [alarms_of(p) for p in paths]
+    else:
+        import multiprocessing as mp
+        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[var] = "1"
+        with mp.get_context("spawn").Pool(processes=jobs) as pool:
+            runs = pool.map(alarms_of, paths, chunksize=max(1, len(paths) // (jobs * 20)))
+    print(f"{name}: {len(runs)} recordings in {time.time() - t0:.0f} s", flush=True)
+    return summarise(runs, [lab for _, lab in recs])
+
+
+def markdown(res: dict) -> str:
+    L = ["# Alarms where there is no VF: other patients, other devices", "",
+         f"- Date: {res['date']}; code: git {res['git']}; wall time {res['wall_s']} s",
+         f"- Command: `{res['command']}` (protocol: the script's docstring)",
+         "- Daemon chain as shipped (bundled models, alarm chain on), 10-s chunks. Neither set "
+         "was used to fit or choose anything of the VF detector.", "",
+         "| set | recordings | hours | rate (Hz) | `vfib` (per h; recordings) | of which in the "
+         f"first {START_S:g} s | `vflutter` | `vt` (not judged) | other alarms |",
+         "|---|---:|---:|---|---|---:|---|---|---|"]
+
+    def cell(a: dict, k: str) -> str:
+        if k not in a:
+            return "0"
+        return f"{a[k]['n']} ({a[k]['per_hour']}/h; {a[k]['recordings']})"
+
+    for name, s in res["sets"].items():
+        a = s["alarms"]
+        other = ", ".join(f"{k} {v['n']}" for k, v in a.items()
+                          if k not in ("vfib", "vflutter", "vt")) or "none"
+        L.append(f"| {name} | {s['recordings']} | {s['hours']} | "
+                 f"{', '.join(f'{f:g}' for f in s['rates_hz'])} | {cell(a, 'vfib')} | "
+                 f"{s['vfib_within_start_s']} | {cell(a, 'vflutter')} | {cell(a, 'vt')} | "
+                 f"{other} |")
+    for name, s in res["sets"].items():
+        if not s["by_label"]:
+            continue
+        L += ["", f"## {name} by label", "",
+              "| label | recordings | hours | `vfib` | `vflutter` | `vt` |",
+              "|---|---:|---:|---:|---:|---:|"]
+        for lab, c in s["by_label"].items():
+            L.append(f"| {lab} | {c['recordings']} | {c['hours']} | {c.get('vfib', 0)} | "
+                     f"{c.get('vflutter', 0)} | {c.get('vt', 0)} |")
+    L += ["", "Recordings with a `vfib` alarm: "
+          + "; ".join(f"{n}: {', '.join(s['vfib_recordings']) or 'none'}"
+                      for n, s in res["sets"].items()), ""]
+    return "\n".join(L)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sets", default="svdb,cinc", help="comma-separated: svdb, cinc")
+    ap.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
+    ap.add_argument("--limit", type=int, default=None,
+                    help="only the first N recordings of each set (a quick look)")
+    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
+    args = ap.parse_args(argv)
+    names = [s.strip() for s in args.sets.split(",") if s.strip()]
+    bad = [n for n in names if n not in SETS]
+    if bad or not names:
+        ap.error(f"--sets: unknown {bad or names}; choose from {', '.join(SETS)}")
+    if args.jobs < 1:
+        ap.error(f"--jobs: must be >= 1, got {args.jobs}")
+    if args.limit is not None and args.limit < 1:
+        ap.error(f"--limit: must be >= 1, got {args.limit}")
+    for n in names:
+        listing = _data_dir(n) / ("RECORDS" if n == "svdb" else "REFERENCE.csv")
+        if not listing.is_file():
+            ap.error(f"set {n}: {listing} not found (set "
+                     f"{'SVDB_DIR' if n == 'svdb' else 'CINC2017_DIR'})")
+    t0 = time.time()
+    res = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+           "git": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                                 capture_output=True, text=True).stdout.strip() or "unknown",
+           "command": " ".join(["python benchmarks/bench_false_alarms.py",
+                                *(argv if argv is not None else sys.argv[1:])]),
+           "limit": args.limit,
+           "sets": {n: run_set(n, args.jobs, args.limit) for n in names}}
+    res["wall_s"] = round(time.time() - t0)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "false_alarms.json").write_text(json.dumps(res, indent=1) + "\n")
+    (out / "false_alarms.md").write_text(markdown(res))
+    print(markdown(res))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,63 @@
+"""benchmarks/bench_false_alarms.py: the summary counts, one real replay, the argument checks
+and the stored results."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from benchmarks import bench_false_alarms as bfa
+
+RESULTS = Path(bfa.__file__).resolve().parent / "results"
+
+
+def test_summary_counts_alarms_per_kind_hour_recording_and_label():
+    runs = [{"path": "/x/A1", "seconds": 1800.0, "fs_hz": 300.0,
+             "alarms": [("vfib", 6.0), ("vfib", 20.0), ("vt", 3.0)]},
+            {"path": "/x/A2", "seconds": 1800.0, "fs_hz": 300.0, "alarms": [("vflutter", 9.0)]},
+            {"path": "/x/A3", "seconds": 3600.0, "fs_hz": 300.0, "alarms": []}]
+    s = bfa.summarise(runs, ["N", "~", "N"])
+    assert s["recordings"] == 3 and s["hours"] == 2.0 and s["rates_hz"] == [300.0]
+    assert s["alarms"]["vfib"] == {"n": 2, "per_hour": 1.0, "recordings": 1}
+    assert s["alarms"]["vflutter"]["recordings"] == 1 and s["alarms"]["vt"]["n"] == 1
+    assert s["vfib_within_start_s"] == 1  # 6.0 s < 8 s; 20 s is not
+    assert s["by_label"]["N"] == {"recordings": 2, "hours": 1.5, "vfib": 2, "vt": 1}
+    assert s["by_label"]["~"]["vflutter"] == 1
+    assert s["vfib_recordings"] == ["A1"]
+    md = bfa.markdown({"date": "d", "git": "g", "wall_s": 1, "command": "c",
+                       "sets": {"cinc": s}})
+    assert "| cinc | 3 | 2.0 | 300 | 2 (1.0/h; 1) | 1 | 1 (0.5/h; 1) | 1 (0.5/h; 1) | none |" in md
+
+
+def test_one_real_recording_is_replayed(cinc2017_dir, monkeypatch):
+    monkeypatch.setenv("CINC2017_DIR", str(cinc2017_dir))
+    (path, label), = bfa.recordings("cinc", limit=1)
+    assert Path(path).name == "A00001" and label == "N"
+    r = bfa.alarms_of(path)
+    assert r["fs_hz"] == 300.0 and 9 <= r["seconds"] <= 61
+    assert all(isinstance(k, str) and t >= 0 for k, t in r["alarms"])
+
+
+@pytest.mark.parametrize("argv", [["--sets", "mitdb"], ["--sets", ","], ["--jobs", "0"],
+                                  ["--limit", "0"]])
+def test_bad_arguments_are_one_line(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        bfa.main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "error:" in err and "Traceback" not in err
+
+
+def test_a_missing_set_is_named(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SVDB_DIR", str(tmp_path))
+    with pytest.raises(SystemExit) as exc:
+        bfa.main(["--sets", "svdb"])
+    assert exc.value.code == 2 and "SVDB_DIR" in capsys.readouterr().err
+
+
+def test_stored_results_are_complete():
+    res = json.loads((RESULTS / "false_alarms.json").read_text())
+    assert res["limit"] is None and set(res["sets"]) == {"svdb", "cinc"}
+    assert res["sets"]["svdb"]["recordings"] == 39 and res["sets"]["cinc"]["recordings"] == 5970
+    assert set(res["sets"]["cinc"]["by_label"]) == {"N", "A", "O", "~"}
