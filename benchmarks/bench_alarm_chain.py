@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -39,6 +38,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from benchmarks.common import git_head, parse_sets, write_results  # noqa: E402
 
 from edge.runtime.chain import CHAINED_KINDS  # noqa: E402
 from training.data import DS1, SVDB  # noqa: E402
@@ -173,10 +174,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="chunk sizes (s) with the chain on; the first is counted")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
     args = ap.parse_args(argv)
-    names = [s.strip() for s in args.sets.split(",") if s.strip()]
-    bad = [n for n in names if n not in SETS]
-    if bad or not names:
-        ap.error(f"--sets: unknown {bad or names}; choose from {', '.join(SETS)}")
+    names = parse_sets(ap, args.sets, SETS)
     try:
         chunks = [float(c) for c in args.chunks.split(",")]
     except ValueError:
@@ -189,16 +187,10 @@ def main(argv: list[str] | None = None) -> int:
     clf = BeatClassifier(default_model_path())
     t0 = time.time()
     res = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-           "git": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                                 capture_output=True, text=True).stdout.strip() or "unknown",
-           "chunks_s": chunks, "chained_kinds": list(CHAINED_KINDS),
+           "git": git_head(), "chunks_s": chunks, "chained_kinds": list(CHAINED_KINDS),
            "sets": {n: run_set(clf, SETS[n], chunks) for n in names}}
     res["wall_s"] = round(time.time() - t0)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "alarm_chain.json").write_text(json.dumps(res, indent=1) + "\n")
-    (out / "alarm_chain.md").write_text(markdown(res))
-    print(markdown(res))
+    print(write_results(args.out, "alarm_chain", res, markdown))
     return 0 if all(s["chunk_invariant"] for s in res["sets"].values()) else 1
 
 

@@ -33,9 +33,7 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import os
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -44,6 +42,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from benchmarks.common import git_head, parse_sets, write_results  # noqa: E402
 
 #: ``vfib`` onsets dated before this (s from the recording's start) count as start-up ones.
 START_S = 8.0
@@ -187,10 +187,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="only the first N recordings of each set (a quick look)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
     args = ap.parse_args(argv)
-    names = [s.strip() for s in args.sets.split(",") if s.strip()]
-    bad = [n for n in names if n not in SETS]
-    if bad or not names:
-        ap.error(f"--sets: unknown {bad or names}; choose from {', '.join(SETS)}")
+    names = parse_sets(ap, args.sets, SETS)
     if args.jobs < 1:
         ap.error(f"--jobs: must be >= 1, got {args.jobs}")
     if args.limit is not None and args.limit < 1:
@@ -202,18 +199,13 @@ def main(argv: list[str] | None = None) -> int:
                      f"{'SVDB_DIR' if n == 'svdb' else 'CINC2017_DIR'})")
     t0 = time.time()
     res = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-           "git": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                                 capture_output=True, text=True).stdout.strip() or "unknown",
+           "git": git_head(),
            "command": " ".join(["python benchmarks/bench_false_alarms.py",
                                 *(argv if argv is not None else sys.argv[1:])]),
            "limit": args.limit,
            "sets": {n: run_set(n, args.jobs, args.limit) for n in names}}
     res["wall_s"] = round(time.time() - t0)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "false_alarms.json").write_text(json.dumps(res, indent=1) + "\n")
-    (out / "false_alarms.md").write_text(markdown(res))
-    print(markdown(res))
+    print(write_results(args.out, "false_alarms", res, markdown))
     return 0
 
 
