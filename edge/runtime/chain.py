@@ -2,10 +2,11 @@
 
 A monitor in ventricular fibrillation has one thing to say. Without chaining, the beat
 stream inside VF raised a storm of lower alerts beside the ``vfib`` alarm: on the 35 CUDB
-records (shipped models, 1-s chunks) 383 alert onsets while a ``vfib`` episode was open --
-126 ``vflutter`` alarms, 186 ``v_run``, 29 ``svt``, 23 ``tachycardia``, 11 ``bigeminy``, 5
-``bradycardia``, 2 ``afib``. Bedside monitors chain such alarms under the higher one;
-:class:`AlarmChain` does the same, without losing one that outlives the VF:
+records (shipped models) 368 onsets of the chained kinds dated while a ``vfib`` episode was
+open -- 119 ``vflutter`` alarms, 183 ``v_run``, 28 ``svt``, 23 ``tachycardia``, 10
+``bigeminy``, 5 ``bradycardia`` (``benchmarks/bench_alarm_chain.py``). Bedside monitors
+chain such alarms under the higher one; :class:`AlarmChain` does the same, without losing
+one that outlives the VF:
 
 * an onset of a chained kind (:data:`CHAINED_KINDS`) dated while a ``vfib`` episode is open
   (from the sample the ``vfib`` onset was raised at, up to the sample its end was confirmed
