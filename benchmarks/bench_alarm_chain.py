@@ -40,7 +40,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import git_head, parse_sets, write_results  # noqa: E402
-
 from edge.runtime.chain import CHAINED_KINDS  # noqa: E402
 from training.data import DS1, SVDB  # noqa: E402
 from training.ventricular import CUDB_RECORDS, record_signal  # noqa: E402
@@ -195,4 +194,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("bench_alarm_chain: interrupted; nothing written", file=sys.stderr)
+        sys.exit(130)

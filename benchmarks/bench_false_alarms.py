@@ -210,4 +210,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("bench_false_alarms: interrupted; nothing written", file=sys.stderr)
+        sys.exit(130)
