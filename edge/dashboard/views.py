@@ -70,7 +70,8 @@ def clock(unix_s: float | None, *, tenths: bool = False) -> str:
 
 
 def alert_title(a: AlertRecord) -> str:
-    """e.g. ``ventricular run (VT, 5 beats, 150 bpm)``."""
+    """e.g. ``ventricular run (VT, 5 beats, 150 bpm)``; an alert held under a ``vfib`` alarm
+    and raised after it (``detail.chained_under``) says it began during VF."""
     name = ALERT_NAMES.get(a.kind, a.kind)
     d = a.detail
     bits = []
@@ -84,6 +85,8 @@ def alert_title(a: AlertRecord) -> str:
         bits.append(f"{float(d['duration_s']):.1f} s")
     if d.get("rr_s") is not None and a.kind == "pause":
         bits.append(f"RR {float(d['rr_s']):.1f} s")
+    if d.get("chained_under") == "vfib":
+        bits.append("began during VF")  # held under the vfib alarm, raised after it
     return name + (f" ({', '.join(bits)})" if bits else "")
 
 

@@ -20,6 +20,9 @@ def test_alert_titles_in_plain_words():
     p = AlertRecord(kind="pause", state="event", severity="warning", t_stream_s=1.0,
                     time_s=0.0, detail={"rr_s": 2.71})
     assert alert_title(p) == "pause (RR 2.7 s)"
+    b = AlertRecord(kind="bradycardia", state="onset", severity="warning", t_stream_s=1.0,
+                    time_s=0.0, detail={"rate_bpm": 31.0, "chained_under": "vfib"})
+    assert alert_title(b) == "bradycardia (31 bpm, began during VF)"
 
 
 def test_clock_is_local_time():
