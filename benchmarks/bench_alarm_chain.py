@@ -39,7 +39,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import git_head, parse_sets, write_results  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    git_head,
+    parse_sets,
+    replay_alerts,
+    write_results,
+)
 from edge.runtime.chain import CHAINED_KINDS  # noqa: E402
 from training.data import DS1, SVDB  # noqa: E402
 from training.ventricular import CUDB_RECORDS, record_signal  # noqa: E402
@@ -59,19 +64,9 @@ def signal(record: str) -> tuple:
 
 def replay(classifier, record: str, chunk_s: float, chain: bool) -> tuple[list, object]:
     """Alert events of one record through :class:`DeviceStream`; and the stream."""
-    from edge.runtime.device import DeviceStream
-    from edge.runtime.settings import load_config
-
     x, fs = signal(record)
-    cfg = load_config(None, ['source.serial.port="x"', "outputs.strip=false",
-                             f"rhythm.alarm_chain={'true' if chain else 'false'}"])
-    dev = DeviceStream(classifier, cfg, device_id=1, fs_hz=fs)
-    step = max(1, int(round(chunk_s * fs)))
-    events = []
-    for i in range(0, x.size, step):
-        events += dev.process(i, x[i:i + step, None])
-    events += dev.flush()
-    return [e for e in events if e.type == "alert"], dev
+    return replay_alerts(classifier, x[:, None], fs, chunk_s,
+                         [f"rhythm.alarm_chain={'true' if chain else 'false'}"])
 
 
 def vfib_episodes(alerts) -> list[tuple[int, int]]:

@@ -43,7 +43,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import git_head, parse_sets, write_results  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    git_head,
+    parse_sets,
+    replay_alerts,
+    write_results,
+)
 
 #: ``vfib`` onsets dated before this (s from the recording's start) count as start-up ones.
 START_S = 8.0
@@ -54,9 +59,16 @@ _CLASSIFIER = None
 
 
 def _data_dir(name: str) -> Path:
-    env = {"svdb": "SVDB_DIR", "cinc": "CINC2017_DIR"}[name]
-    default = {"svdb": "/work/shared/data/svdb", "cinc": "/work/shared/data/cinc2017"}[name]
-    return Path(os.environ.get(env) or default)
+    """The set's folder, found as the training code finds it: SVDB by
+    :func:`edge.io.records.find_data_dir` (``$SVDB_DIR``), CinC by
+    :func:`training.rhythm.cinc_dir` (``$CINC2017_DIR``)."""
+    if name == "svdb":
+        from edge.io.records import find_data_dir
+
+        return find_data_dir("svdb")
+    from training.rhythm import cinc_dir
+
+    return cinc_dir()
 
 
 def recordings(name: str, limit: int | None = None) -> list[tuple[str, str]]:
@@ -76,8 +88,6 @@ def alarms_of(path: str) -> dict:
     import numpy as np
 
     from edge.io.records import read_record
-    from edge.runtime.device import DeviceStream
-    from edge.runtime.settings import load_config
 
     if _CLASSIFIER is None:
         from edge.model.bundled import default_model_path
@@ -87,15 +97,9 @@ def alarms_of(path: str) -> dict:
     rec = read_record(path)
     x = rec.signal_mv[:, :1].astype(np.float64)
     fs = float(rec.fs_hz)
-    cfg = load_config(None, ['source.serial.port="x"', "outputs.strip=false"])
-    dev = DeviceStream(_CLASSIFIER, cfg, device_id=1, fs_hz=fs)
-    step = int(round(CHUNK_S * fs))
-    events = []
-    for i in range(0, x.shape[0], step):
-        events += dev.process(i, x[i:i + step])
-    events += dev.flush()
-    onsets = [(e.kind, round(e.sample_index / fs, 2)) for e in events
-              if e.type == "alert" and e.state == "onset" and e.severity == "alarm"]
+    alerts, _ = replay_alerts(_CLASSIFIER, x, fs, CHUNK_S)
+    onsets = [(e.kind, round(e.sample_index / fs, 2)) for e in alerts
+              if e.state == "onset" and e.severity == "alarm"]
     return {"path": path, "seconds": x.shape[0] / fs, "fs_hz": fs, "alarms": onsets}
 
 
@@ -192,8 +196,13 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--jobs: must be >= 1, got {args.jobs}")
     if args.limit is not None and args.limit < 1:
         ap.error(f"--limit: must be >= 1, got {args.limit}")
+    from edge.errors import DataNotFoundError
+
     for n in names:
-        listing = _data_dir(n) / ("RECORDS" if n == "svdb" else "REFERENCE.csv")
+        try:
+            listing = _data_dir(n) / ("RECORDS" if n == "svdb" else "REFERENCE.csv")
+        except DataNotFoundError as exc:
+            ap.error(f"set {n}: {exc}")
         if not listing.is_file():
             ap.error(f"set {n}: {listing} not found (set "
                      f"{'SVDB_DIR' if n == 'svdb' else 'CINC2017_DIR'})")

@@ -1,5 +1,5 @@
-"""What the benchmark scripts share: the ``--sets`` argument, the code's git revision and the
-results' two files (JSON and Markdown)."""
+"""What the benchmark scripts share: the ``--sets`` argument, the code's git revision, the
+results' two files (JSON and Markdown) and a replay through the daemon's per-device chain."""
 from __future__ import annotations
 
 import argparse
@@ -36,3 +36,21 @@ def write_results(out: str | Path, stem: str, res: dict, markdown: Callable[[dic
     (out / f"{stem}.json").write_text(json.dumps(res, indent=1) + "\n")
     (out / f"{stem}.md").write_text(md)
     return md
+
+
+def replay_alerts(classifier, x_mv, fs_hz: float, chunk_s: float,  # noqa: ANN001
+                  settings: Iterable[str] = ()) -> tuple[list, object]:
+    """The alert events of a signal (samples x channels, mV) fed in ``chunk_s`` chunks to
+    :class:`edge.runtime.device.DeviceStream` (strip off; ``settings``: more ``key=value``
+    overrides), and the stream."""
+    from edge.runtime.device import DeviceStream
+    from edge.runtime.settings import load_config
+
+    cfg = load_config(None, ['source.serial.port="x"', "outputs.strip=false", *settings])
+    dev = DeviceStream(classifier, cfg, device_id=1, fs_hz=fs_hz)
+    step = max(1, int(round(chunk_s * fs_hz)))
+    events = []
+    for i in range(0, x_mv.shape[0], step):
+        events += dev.process(i, x_mv[i:i + step])
+    events += dev.flush()
+    return [e for e in events if e.type == "alert"], dev
