@@ -7,14 +7,18 @@
 Protocol
 --------
 * Model: the VF window model (:mod:`training.ventricular`) is learned on CUDB (35 records) and
-  MIT-BIH DS1 (22), with the shipped model's recipe (its noisy copies,
+  MIT-BIH DS1 (22) (and CinC 2017, below), with the shipped model's recipe (its noisy copies,
   :data:`training.ventricular.SHIPPED_NOISE`) in every fold. Every CUDB and DS1 record is
   scored with the model of the record-wise 5-fold cross-validation that did not see it
   (:func:`training.ventricular.folds`); MIT-BIH DS2 and the four paced records with the
   bundled model (fitted on all CUDB + DS1). Likewise the VF network (``--net-cv DIR``, the int8
   fold networks of ``python -m training.vf_net --cv DIR`` + ``python convert/vf_net.py --cv
-  DIR``; default ``$ECG_EDGE_CACHE/vf_net_cv``, trained and converted when missing), whose P
-  the device averages with the trees'; ``--no-net`` scores the trees alone. With the network
+  DIR``; default ``$ECG_EDGE_CACHE/vf_net_cv`` (``vf_net_cv_cinc`` when the shipped network
+  trains with CinC, :data:`training.vf_net.SHIPPED_CINC`), trained and converted when
+  missing), whose P the device averages with the trees'; ``--no-net`` scores the trees alone.
+  When the recipe gives CinC 2017 weight (:data:`training.ventricular.CINC_SHARE`), every
+  fold's trees also see all of CinC's recordings as not-shockable examples, and every fold
+  network four fifths of them (its CinC folds) (CinC is not scored here; ``bench_false_alarms.py --cinc-folds`` scores it out of fold). With the network
   the same run also scores the trees alone at their own alarm rule (:data:`TREES_RULE`, the
   detector before the network) as "before" rows.
 * Windows (AHA style): 4-s windows stepped 1 s, exactly the device's. Shockable Se over the
@@ -62,6 +66,8 @@ from edge.rhythm.ventricular import VF_KIND, VentricularConfig  # noqa: E402
 from training.data import ALL_RECORDS, DS1  # noqa: E402
 from training.dataset import cache_dir  # noqa: E402
 from training.ventricular import (  # noqa: E402
+    CINC_SHARE,
+    CINC_STEP,
     CUDB_RECORDS,
     SHIPPED_NOISE,
     TRAIN_RECORDS,
@@ -76,6 +82,7 @@ from training.ventricular import (  # noqa: E402
     record_windows,
     score_alarm_episodes,
     window_labels,
+    with_cinc,
 )
 
 N_FOLDS = 5
@@ -88,7 +95,9 @@ def _recipe_key() -> str:
     from training.ventricular import VF_TREE_PARAMS
 
     blob = json.dumps([SHIPPED_NOISE, VF_TREE_PARAMS, list(VF_FEATURE_NAMES),
-                       list(TRAIN_RECORDS), N_FOLDS], sort_keys=True, default=str)
+                       list(TRAIN_RECORDS), N_FOLDS]
+                      + ([CINC_SHARE, CINC_STEP] if CINC_SHARE else []),
+                      sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
@@ -100,8 +109,8 @@ def fold_models() -> dict[str, str]:
         path = cache_dir() / f"vf_fold{k}_{_recipe_key()}.json"
         if not path.is_file():
             print(f"fitting fold {k} ...", flush=True)
-            export_vf(fit_vf([r for r in TRAIN_RECORDS if f[r] != k], noisy=SHIPPED_NOISE),
-                      path)
+            export_vf(fit_vf(with_cinc([r for r in TRAIN_RECORDS if f[r] != k]),
+                             noisy=SHIPPED_NOISE), path)
         for r in TRAIN_RECORDS:
             if f[r] == k:
                 out[r] = str(path)
@@ -115,8 +124,10 @@ def fold_nets(cv_dir: str | Path | None = None) -> dict[str, str]:
     ``$ECG_EDGE_CACHE/vf_net_cv``; trained and converted when missing) for CUDB + DS1, the
     bundled one for the rest."""
     from edge.rhythm.vf_net import default_vf_net_path
+    from training.vf_net import SHIPPED_CINC
 
-    d = Path(cv_dir) if cv_dir else cache_dir() / "vf_net_cv"
+    d = Path(cv_dir) if cv_dir else cache_dir() / ("vf_net_cv_cinc" if SHIPPED_CINC
+                                                   else "vf_net_cv")
     f = folds(TRAIN_RECORDS, N_FOLDS)
     missing = [k for k in range(N_FOLDS) if not (d / f"fold{k}.tflite").is_file()]
     if missing:
@@ -127,7 +138,7 @@ def fold_nets(cv_dir: str | Path | None = None) -> dict[str, str]:
         from training.vf_net import cross_validate as net_cv
 
         print(f"training the VF network's fold models into {d} ...", flush=True)
-        net_cv(d)
+        net_cv(d, cinc=SHIPPED_CINC)
         convert_cv(d)
     saved = json.loads((d / "folds.json").read_text())["folds"]
     if saved != f:

@@ -130,18 +130,20 @@ def convert_cv(cv_dir: str | os.PathLike) -> dict:
         raise EdgeError(f"{d}: folds.json / oof_float.npz unreadable ({exc}): run "
                         f"`python -m training.vf_net --cv {d}` first") from exc
     f = meta["folds"]
+    cf = meta.get("cinc_folds", {})  # CinC recordings in the CV (training.vf_net --cinc)
     if set(f) != set(TRAIN_RECORDS):
         raise EdgeError(f"{d} was made from other records than training.ventricular's")
+    fold_of = {**f, **cf}
     oof: dict[str, np.ndarray] = {}
     pf_all, pi_all = [], []
     for k in sorted(set(f.values())):
         model = keras.models.load_model(d / f"fold{k}.keras")
-        train = [r for r in TRAIN_RECORDS if f[r] != k]
+        train = [r for r in TRAIN_RECORDS if f[r] != k] + [r for r, j in cf.items() if j != k]
         path = d / f"fold{k}.tflite"
         path.write_bytes(to_int8(model, _sample(*training_set(train), N_CALIBRATION, k),
                                  blend_weight=BLEND_WEIGHT))
         net = load_vf_net(path)
-        for key in (key for key in p_float if f[key.split("|")[0]] == k):
+        for key in (key for key in p_float if fold_of[key.split("|")[0]] == k):
             rec, variant = key.split("|")
             oof[key] = int8_p(net, window_rows(rec, variant)[1])
             pf_all.append(p_float[key])

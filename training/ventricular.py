@@ -52,7 +52,8 @@ __all__ = ["CUDB_RECORDS", "Episodes", "window_errors", "ERROR_KINDS", "cudb_epi
            "mitdb_episodes", "record_signal",
            "noisy_signal", "RecordWindows", "record_windows", "window_labels", "folds",
            "fit_vf", "main", "VF_TREE_PARAMS", "TRAIN_NOISE", "SHIPPED_NOISE", "parse_variant",
-           "interval_overlap", "score_alarm_episodes"]
+           "interval_overlap", "score_alarm_episodes", "is_cinc", "cinc_records",
+           "with_cinc", "CINC_SHARE", "CINC_STEP"]
 
 logger = logging.getLogger(__name__)
 
@@ -66,14 +67,42 @@ NOISE_SNR_DB = 6.0
 TRAIN_NOISE = ("em6", "ma6", "em12", "ma12")
 #: The recipe of the shipped model (and of the benchmark's fold models): its noisy copies.
 SHIPPED_NOISE: tuple[str, ...] = TRAIN_NOISE
+#: CinC 2017 recordings (handheld, people going about their day) as not-shockable training
+#: windows: their share of the not-shockable weight (0: CinC not used) and the window step.
+CINC_SHARE = 0.0
+CINC_STEP = 2
 
 
 def cudb_dir() -> Path:
     return Path(os.environ.get("CUDB_DIR", "/work/shared/data/cudb"))
 
 
+def is_cinc(record: str) -> bool:
+    """A CinC 2017 recording name (``A00001`` ... ``A08528``)."""
+    return len(record) == 6 and record[0] == "A" and record[1:].isdigit()
+
+
 def _db(record: str) -> str:
-    return "cudb" if record.startswith("cu") else "mitdb"
+    if record.startswith("cu"):
+        return "cudb"
+    return "cinc" if is_cinc(record) else "mitdb"
+
+
+def cinc_records() -> tuple[tuple[str, ...], np.ndarray]:
+    """(names, record-stratified fold 0..4) of every CinC 2017 recording: the folds of the
+    rhythm strip model (:func:`training.rhythm.cinc_folds`), so a recording is out of fold
+    for both. CinC holds no VF: every window of it is a not-shockable example."""
+    import csv  # noqa: PLC0415
+
+    from training.rhythm import cinc_dir, cinc_folds  # noqa: PLC0415
+    ref = cinc_dir() / "REFERENCE.csv"
+    try:
+        with open(ref, newline="") as fh:
+            rows = [(r[0], r[1]) for r in csv.reader(fh) if r]
+    except OSError as exc:
+        raise EdgeError(f"CinC 2017 not found ({exc}): set CINC2017_DIR") from exc
+    names = tuple(r[0] for r in rows)
+    return names, cinc_folds(np.array([r[1] for r in rows]))
 
 
 @dataclass(frozen=True)
@@ -91,6 +120,10 @@ def _n_samples(record: str) -> tuple[int, float]:
 
     from edge.io.records import resolve_record  # noqa: PLC0415
     db = _db(record)
+    if db == "cinc":
+        from training.rhythm import cinc_dir  # noqa: PLC0415
+        h = rdheader(str(cinc_dir() / record))
+        return int(h.sig_len), float(h.fs)
     data_dir = cudb_dir() if db == "cudb" else None
     h = rdheader(str(resolve_record(record, db, data_dir)))
     return int(h.sig_len), float(h.fs)
@@ -147,11 +180,18 @@ def mitdb_episodes(record: str) -> Episodes:
 
 
 def episodes(record: str) -> Episodes:
-    return cudb_episodes(record) if _db(record) == "cudb" else mitdb_episodes(record)
+    db = _db(record)
+    if db == "cinc":  # handheld recordings of people walking about: no VF, no VT marked
+        return Episodes([], [], *_n_samples(record))
+    return cudb_episodes(record) if db == "cudb" else mitdb_episodes(record)
 
 
 def record_signal(record: str) -> tuple[np.ndarray, float]:
-    """The analysed channel (mV; CUDB's only one, MIT-BIH's MLII) and its rate."""
+    """The analysed channel (mV; CUDB's and CinC's only one, MIT-BIH's MLII) and its rate."""
+    if _db(record) == "cinc":
+        from training.rhythm import cinc_dir  # noqa: PLC0415
+        rec = read_record(cinc_dir() / record)
+        return rec.signal_mv[:, 0].astype(np.float64), float(rec.fs_hz)
     if _db(record) == "cudb":
         rec = read_record(record, database="cudb", data_dir=cudb_dir())
         return rec.signal_mv[:, 0].astype(np.float64), float(rec.fs_hz)
@@ -326,17 +366,21 @@ def window_labels(rw: RecordWindows, ep: Episodes, window_s: float = 4.0
 def training_rows(records, *, noisy: bool | tuple[str, ...] = False
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(features, labels, record index) of the trainable windows of ``records``, clean and
-    the noisy copies ``noisy`` (True: :data:`TRAIN_NOISE`)."""
+    the noisy copies ``noisy`` (True: :data:`TRAIN_NOISE`). A CinC recording gives its clean
+    windows only (they carry real-world noise already), every :data:`CINC_STEP`-th."""
     xs, ys, gs = [], [], []
     extra = TRAIN_NOISE if noisy is True else (tuple(noisy) if noisy else ())
     for k, rec in enumerate(records):
         if rec in DS2 or rec in PACED:
             raise ValueError(f"record {rec} is held out (DS2 / paced): never trained on")
         ep = episodes(rec)
-        for variant in ("clean",) + extra:
+        cinc = is_cinc(rec)
+        for variant in ("clean",) + (() if cinc else extra):
             rw = record_windows(rec, variant=variant)
             shock, vt = window_labels(rw, ep)
             ok = np.all(np.isfinite(rw.features), axis=1)
+            if cinc:
+                ok &= np.arange(ok.size) % CINC_STEP == 0
             pos = ok & (shock >= 0.75)
             neg = ok & (shock == 0)
             keep = pos | neg
@@ -344,6 +388,15 @@ def training_rows(records, *, noisy: bool | tuple[str, ...] = False
             ys.append(pos[keep].astype(np.int64))
             gs.append(np.full(int(keep.sum()), k))
     return np.vstack(xs), np.concatenate(ys), np.concatenate(gs)
+
+
+def with_cinc(records, share: float | None = None) -> list[str]:
+    """``records`` and, when the recipe gives CinC weight (``share``, default
+    :data:`CINC_SHARE`, > 0), every CinC 2017 recording: the shipped recipe's training
+    records around CUDB / MIT-BIH ones (CinC is never scored against CUDB or MIT-BIH, so a
+    CUDB fold model may see all of it)."""
+    share = CINC_SHARE if share is None else share
+    return list(records) + (list(cinc_records()[0]) if share > 0 else [])
 
 
 def folds(records, n_folds: int = 5) -> dict[str, int]:
@@ -355,11 +408,31 @@ def folds(records, n_folds: int = 5) -> dict[str, int]:
     return out
 
 
-def fit_vf(records, *, noisy: bool | tuple[str, ...] = False, seed: int = 0, **params):
-    """A fitted ``GradientBoostingClassifier`` on the windows of ``records``."""
-    x, y, _ = training_rows(records, noisy=noisy)
-    # balance the classes: shockable windows are rare in MIT-BIH
-    w = np.where(y == 1, 0.5 / max(y.mean(), 1e-9), 0.5 / max(1 - y.mean(), 1e-9))
+def fit_vf(records, *, noisy: bool | tuple[str, ...] = False, seed: int = 0,
+           cinc_share: float | None = None, **params):
+    """A fitted ``GradientBoostingClassifier`` on the windows of ``records``.
+
+    The classes weigh the same in total (shockable windows are rare). Within the not-shockable
+    half, CinC recordings' windows (if ``records`` holds any) weigh ``cinc_share`` (default
+    :data:`CINC_SHARE`) of it in total and CUDB + MIT-BIH the rest: CinC's 5,970 recordings
+    would otherwise outweigh the few hours of monitored patients that hold the hard
+    organised and noisy rhythms."""
+    x, y, g = training_rows(records, noisy=noisy)
+    share = CINC_SHARE if cinc_share is None else float(cinc_share)
+    if not 0.0 <= share < 1.0:
+        raise ValueError(f"cinc_share must lie in [0, 1), got {share}")
+    cinc = np.array([is_cinc(r) for r in records], dtype=bool)[g]
+    if not cinc.any():
+        w = np.where(y == 1, 0.5 / max(y.mean(), 1e-9), 0.5 / max(1 - y.mean(), 1e-9))
+    else:
+        if (cinc & (y == 1)).any():
+            raise ValueError("a CinC window is labelled shockable")
+        base = (y == 0) & ~cinc
+        w = np.empty(y.size)
+        n = float(y.size)
+        w[y == 1] = 0.5 * n / max(int((y == 1).sum()), 1)
+        w[base] = 0.5 * (1.0 - share) * n / max(int(base.sum()), 1)
+        w[cinc] = 0.5 * share * n / int(cinc.sum())
     return fit_trees(x, y, seed=seed, sample_weight=w, **{**VF_TREE_PARAMS, **params})
 
 
@@ -506,16 +579,32 @@ def _reference_beats(record: str) -> np.ndarray:
 
 def cross_validate(noise: tuple[str, ...], variants: tuple[str, ...],
                    config: VentricularConfig | None = None, n_folds: int = 5,
-                   errors: bool = False, net_cv: str | os.PathLike | None = None) -> dict:
+                   errors: bool = False, net_cv: str | os.PathLike | None = None,
+                   cinc_share: float | None = None, cinc_eval: bool = False) -> dict:
     """Out-of-fold scores of the recipe (clean + ``noise`` copies) on CUDB + DS1; with
     ``errors`` also the error analysis of each variant (:func:`window_errors` summed per
     database, and the records with the most false / missed windows). ``net_cv``: a VF
     network CV directory (``python -m training.vf_net --cv DIR`` then ``python
     convert/vf_net.py --cv DIR``, the same folds): each window's P is then the device's
-    average of the trees' and its fold network's int8 P (``DIR/oof.npz``)."""
+    average of the trees' and its fold network's int8 P (``DIR/oof.npz``).
+
+    ``cinc_share`` (default :data:`CINC_SHARE`) > 0: CinC 2017 recordings of the other folds
+    (:func:`cinc_records`) join each fold's training. ``cinc_eval`` (or CinC in training):
+    each fold's CinC recordings are scored too (clean; a ``cinc clean`` row: not-shockable
+    window specificity and the alarm episodes of the device's episode logic -- every one
+    false, CinC holds no VF -- per hour and by recording); with ``net_cv`` their network P
+    come from ``DIR/oof.npz`` when the network CV held CinC, else from ``DIR/fold<k>.tflite``
+    (a network never fitted on CinC: out of fold either way)."""
     from edge.rhythm.model import load_tree_model  # noqa: PLC0415
     cfg = config or VentricularConfig()
+    share = CINC_SHARE if cinc_share is None else float(cinc_share)
     f = folds(TRAIN_RECORDS, n_folds)
+    cinc_fold: dict[str, int] = {}
+    if share > 0 or cinc_eval:
+        names, cf = cinc_records()
+        if n_folds != 5:
+            raise EdgeError("CinC recordings are dealt into 5 folds: use n_folds=5")
+        cinc_fold = dict(zip(names, cf.tolist()))
     acc: dict = {}
     err: dict = {}
     net_p, w = _net_oof(net_cv, f) if net_cv else ({}, 0.0)
@@ -524,8 +613,12 @@ def cross_validate(noise: tuple[str, ...], variants: tuple[str, ...],
         raise EdgeError(f"{net_cv}: the network CV has no {', '.join(missing)} windows (it "
                         f"scores {', '.join(sorted({k.split('|')[1] for k in net_p}))})")
     for k in range(n_folds):
-        clf = fit_vf([r for r in TRAIN_RECORDS if f[r] != k], noisy=noise)
-        model = load_tree_model(export_vf(clf, cache_dir() / f"vf_cv_fold{k}.json"))
+        train = [r for r in TRAIN_RECORDS if f[r] != k]
+        if share > 0:
+            train += [r for r, j in cinc_fold.items() if j != k]
+        clf = fit_vf(train, noisy=noise, cinc_share=share)
+        model = load_tree_model(export_vf(clf, cache_dir() / f"vf_cv_fold{k}_{os.getpid()}.json"))
+        fold_net = None
         for rec in (r for r in TRAIN_RECORDS if f[r] == k):
             ep = episodes(rec)
             ref_beats = _reference_beats(rec) if errors else None
@@ -560,9 +653,49 @@ def cross_validate(noise: tuple[str, ...], variants: tuple[str, ...],
                 if errors:
                     e = window_errors(rw, ep, p, cfg.p_shockable, ref_beats)
                     err.setdefault((v, _db(rec)), {})[rec] = e
+        for rec in (r for r, j in cinc_fold.items() if j == k):
+            rw = record_windows(rec)
+            ok = np.all(np.isfinite(rw.features), axis=1)
+            p = np.full(ok.size, np.nan)
+            if ok.any():
+                p[ok] = model.predict_proba(rw.features[ok])[:, 1]
+            if net_cv:
+                q = net_p.get(f"{rec}|clean")
+                if q is None:
+                    if fold_net is None:
+                        from edge.rhythm.vf_net import load_vf_net  # noqa: PLC0415
+                        fold_net = load_vf_net(Path(net_cv) / f"fold{k}.tflite")
+                    from training.vf_net import window_rows  # noqa: PLC0415
+                    rows = window_rows(rec)[1]
+                    q = np.full(rows.shape[0], np.nan)
+                    good = np.isfinite(rows).all(axis=1)
+                    if good.any():
+                        q[good] = fold_net.predict_decimated(rows[good])
+                p = (1.0 - w) * p + w * q
+            if cfg.organised_veto:
+                p = np.where(record_organised(rec, "clean", cfg), 0.0, p)
+            c = acc.setdefault(("clean", "cinc"), {"n": 0, "tn": 0, "det": 0, "rec": 0,
+                                                   "hours": 0.0, "alarmed": []})
+            scored = np.isfinite(p)
+            c["n"] += int(scored.sum())
+            c["tn"] += int((p[scored] < cfg.p_shockable).sum())
+            eps = replay_episodes(rw, np.nan_to_num(p, nan=0.0), model, cfg)
+            c["det"] += len(eps)
+            c["rec"] += 1
+            c["hours"] += rw.n_samples / rw.fs_hz / 3600.0
+            if eps:
+                c["alarmed"].append(rec)
         logger.info("fold %d done", k)
     out = {}
     for (v, db), a in sorted(acc.items()):
+        if db == "cinc":
+            out[f"{db} {v}"] = {
+                "recordings": a["rec"], "hours": round(a["hours"], 2),
+                "window_sp": round(a["tn"] / a["n"], 4) if a["n"] else None,
+                "alarm_episodes": a["det"],
+                "alarms_per_hour": round(a["det"] / a["hours"], 3) if a["hours"] else None,
+                "recordings_alarmed": len(a["alarmed"]), "alarmed": sorted(a["alarmed"])}
+            continue
         out[f"{db} {v}"] = {
             "window_se": round(a["tp"] / a["s"], 4) if a["s"] else None,
             "window_sp": round(a["tn"] / a["n"], 4) if a["n"] else None,
@@ -621,10 +754,24 @@ def main(argv: list[str] | None = None) -> int:
                          "networks in DIR (training.vf_net --cv, convert/vf_net.py --cv)")
     ap.add_argument("--eval", default="clean," + ",".join(TRAIN_NOISE),
                     help="signal variants scored by --cv (default: %(default)s)")
+    ap.add_argument("--cinc-share", type=float, default=CINC_SHARE, metavar="S",
+                    help="share of the not-shockable training weight given to CinC 2017 "
+                         "recordings ($CINC2017_DIR; 0: CinC not used; default %(default)s)")
+    ap.add_argument("--cinc-folds", metavar="DIR", default=None,
+                    help="instead of the model: write DIR/vf_trees_fold<k>.json, the model "
+                         "fitted on every CUDB + DS1 record and the CinC recordings outside "
+                         "CinC fold k (bench_false_alarms.py --cinc-folds)")
+    ap.add_argument("--cinc-eval", action="store_true",
+                    help="with --cv: also score each fold's CinC recordings (false VF "
+                         "alarms on handheld recordings; implied by --cinc-share > 0)")
     args = ap.parse_args(argv)
-    if (args.errors or args.net_cv) and not args.cv:
-        ap.error("--errors and --net-cv need --cv (without it the model would be trained "
-                 "and written)")
+    if (args.errors or args.net_cv or args.cinc_eval) and not args.cv:
+        ap.error("--errors, --net-cv and --cinc-eval need --cv (without it the model would be "
+                 "trained and written)")
+    if not 0.0 <= args.cinc_share < 1.0:
+        ap.error(f"--cinc-share must lie in [0, 1), got {args.cinc_share}")
+    if args.cinc_folds and (args.cv or args.cinc_share <= 0):
+        ap.error("--cinc-folds needs --cinc-share > 0 and no --cv")
     try:
         for v in args.eval.split(","):
             if v:
@@ -647,11 +794,26 @@ def _run(args: argparse.Namespace, noise: tuple[str, ...]) -> int:
     if args.cv:
         variants = tuple(v for v in args.eval.split(",") if v)
         print(json.dumps(cross_validate(noise, variants, errors=args.errors,
-                                        net_cv=args.net_cv), indent=1))
+                                        net_cv=args.net_cv, cinc_share=args.cinc_share,
+                                        cinc_eval=args.cinc_eval), indent=1))
         return 0
-    clf = fit_vf(TRAIN_RECORDS, noisy=noise)
+    if args.cinc_folds:
+        names, cf = cinc_records()
+        for k in range(5):
+            train = list(TRAIN_RECORDS) + [n for n, j in zip(names, cf.tolist()) if j != k]
+            p = export_vf(fit_vf(train, noisy=noise, cinc_share=args.cinc_share),
+                          Path(args.cinc_folds) / f"vf_trees_fold{k}.json",
+                          note=f"CUDB + DS1 + CinC outside CinC fold {k} "
+                               f"({args.cinc_share:g} of the not-shockable weight)")
+            print(f"wrote {p}", flush=True)
+        return 0
+    records = with_cinc(TRAIN_RECORDS, args.cinc_share)
+    clf = fit_vf(records, noisy=noise, cinc_share=args.cinc_share)
     p = export_vf(clf, args.out, note="CUDB (35) + MIT-BIH DS1 (22)"
-                  + (", with NSTDB copies " + "/".join(noise) if noise else ""))
+                  + (", with NSTDB copies " + "/".join(noise) if noise else "")
+                  + (f"; CinC 2017 ({len(records) - len(TRAIN_RECORDS)} recordings, "
+                     f"{args.cinc_share:g} of the not-shockable weight)"
+                     if args.cinc_share > 0 else ""))
     print(f"wrote {p}")
     return 0
 

@@ -54,6 +54,11 @@ BLEND_WEIGHT = 0.5
 #: A window is a shockable training example when at least this share of it lies in a VF/VFL
 #: episode (not shockable: none of it; windows between are left out).
 POSITIVE_SHARE = 0.75
+#: With ``--cinc``: every this-th clean window of a CinC 2017 recording is a not-shockable
+#: example (windows overlap by 3 s; every 4th keeps CinC near a fifth of the examples).
+CINC_STEP = 4
+#: Whether the shipped network (and the benchmark's fold networks) trains with CinC.
+SHIPPED_CINC = False
 
 
 def _variants() -> tuple[str, ...]:
@@ -114,17 +119,25 @@ def _labels(record: str, end_in: np.ndarray) -> np.ndarray:
 def training_set(records, variants: tuple[str, ...] = VARIANTS, *,
                  positive_share: float = POSITIVE_SHARE) -> tuple[np.ndarray, np.ndarray]:
     """(decimated rows, labels 0/1) of the trainable windows of ``records`` (see the module
-    docstring)."""
+    docstring). A CinC 2017 recording (:func:`training.ventricular.is_cinc`) gives every
+    :data:`CINC_STEP`-th of its clean windows, all not shockable."""
     from training.data import DS2, PACED  # noqa: PLC0415
+    from training.ventricular import is_cinc  # noqa: PLC0415
 
     xs, ys = [], []
     for rec in records:
         if rec in DS2 or rec in PACED:
             raise ValueError(f"record {rec} is held out (DS2 / paced): never trained on")
-        for v in variants:
+        cinc = is_cinc(rec)
+        for v in ("clean",) if cinc else variants:
             end_in, rows = window_rows(rec, v)
-            sh = _labels(rec, end_in)
             ok = np.isfinite(rows).all(axis=1)
+            if cinc:
+                keep = ok & (np.arange(ok.size) % CINC_STEP == 0)
+                xs.append(rows[keep])
+                ys.append(np.zeros(int(keep.sum()), dtype=np.float32))
+                continue
+            sh = _labels(rec, end_in)
             keep = ok & ((sh >= positive_share) | (sh == 0))
             if not rec.startswith("cu"):
                 keep &= (np.arange(keep.size) % 2 == 0) | (sh > 0)
@@ -177,42 +190,66 @@ def predict_float(model, rows: np.ndarray) -> np.ndarray:  # noqa: ANN001
     return p
 
 
+def _cinc(use: bool) -> dict[str, int]:
+    """CinC recording -> its fold (:func:`training.ventricular.cinc_records`); empty when
+    CinC is not used."""
+    if not use:
+        return {}
+    from training.ventricular import cinc_records  # noqa: PLC0415
+
+    names, f = cinc_records()
+    return dict(zip(names, f.tolist()))
+
+
 def cross_validate(out_dir: str | os.PathLike, *, epochs: int = EPOCHS, seed: int = 0,
-                   n_folds: int = 5, positive_share: float = POSITIVE_SHARE) -> dict:
-    """Fold models and out-of-fold float P (see the module docstring)."""
+                   n_folds: int = 5, positive_share: float = POSITIVE_SHARE,
+                   cinc: bool = False) -> dict:
+    """Fold models and out-of-fold float P (see the module docstring); with ``cinc`` the
+    CinC recordings of the other folds join each fold's training and each fold's own are
+    scored (``<name>|clean`` keys; ``folds.json`` holds their folds as ``cinc_folds``)."""
     from training.ventricular import TRAIN_RECORDS, folds  # noqa: PLC0415
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     f = folds(TRAIN_RECORDS, n_folds)
+    cf = _cinc(cinc)
+    if cf and n_folds != 5:
+        raise ValueError("CinC recordings are dealt into 5 folds: use n_folds=5")
     oof: dict[str, np.ndarray] = {}
     for k in range(n_folds):
         t0 = time.time()
-        x, y = training_set([r for r in TRAIN_RECORDS if f[r] != k],
-                            positive_share=positive_share)
+        train = [r for r in TRAIN_RECORDS if f[r] != k] + [r for r, j in cf.items() if j != k]
+        x, y = training_set(train, positive_share=positive_share)
         model = fit_net(x, y, seed=seed + k, epochs=epochs)
         model.save(out / f"fold{k}.keras")
         for rec in (r for r in TRAIN_RECORDS if f[r] == k):
             for v in VARIANTS:
                 oof[f"{rec}|{v}"] = predict_float(model, window_rows(rec, v)[1])
+        for rec in (r for r, j in cf.items() if j == k):
+            oof[f"{rec}|clean"] = predict_float(model, window_rows(rec)[1])
         logger.info("fold %d: %d windows, %.0f s", k, y.size, time.time() - t0)
     np.savez(out / "oof_float.npz", **oof)
     (out / "folds.json").write_text(json.dumps({"folds": f, "epochs": epochs, "seed": seed,
-                                                "positive_share": positive_share}))
-    return {"folds": n_folds, "epochs": epochs, "seed": seed, "positive_share": positive_share}
+                                                "positive_share": positive_share,
+                                                "cinc_folds": cf}))
+    return {"folds": n_folds, "epochs": epochs, "seed": seed, "positive_share": positive_share,
+            "cinc_recordings": len(cf)}
 
 
 def fit_all(out: str | os.PathLike, *, epochs: int = EPOCHS, seed: int = 0,
-            positive_share: float = POSITIVE_SHARE) -> dict:
-    """Fit on every CUDB + DS1 record; save the Keras model at ``out``."""
+            positive_share: float = POSITIVE_SHARE, cinc: bool = False) -> dict:
+    """Fit on every CUDB + DS1 record (and with ``cinc`` every CinC recording); save the
+    Keras model at ``out``."""
     from training.ventricular import TRAIN_RECORDS  # noqa: PLC0415
 
-    x, y = training_set(TRAIN_RECORDS, positive_share=positive_share)
+    records = list(TRAIN_RECORDS) + list(_cinc(cinc))
+    x, y = training_set(records, positive_share=positive_share)
     model = fit_net(x, y, seed=seed, epochs=epochs)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     model.save(out)
     return {"model": str(out), "windows": int(y.size), "shockable": int(y.sum()),
-            "epochs": epochs, "seed": seed, "positive_share": positive_share}
+            "epochs": epochs, "seed": seed, "positive_share": positive_share,
+            "cinc_recordings": len(records) - len(TRAIN_RECORDS)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -220,6 +257,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--positive-share", type=float, default=POSITIVE_SHARE,
                     help="share of a window in VF/VFL from which it is a shockable example "
                          "(default: %(default)s)")
+    ap.add_argument("--cinc", action="store_true",
+                    help="add CinC 2017's recordings ($CINC2017_DIR) as not-shockable windows "
+                         f"(every {CINC_STEP}-th clean window)")
     args = ap.parse_args(argv)
     if args.epochs < 1:
         ap.error("--epochs must be >= 1")
@@ -229,10 +269,11 @@ def main(argv: list[str] | None = None) -> int:
     prefix = "python -m training.vf_net: "
     if args.cv:
         return run_tool(prefix, lambda: cross_validate(
-            args.cv, epochs=args.epochs, seed=args.seed, positive_share=args.positive_share),
-            interrupted=NET_INTERRUPTED)
+            args.cv, epochs=args.epochs, seed=args.seed, positive_share=args.positive_share,
+            cinc=args.cinc), interrupted=NET_INTERRUPTED)
     return run_tool(prefix, lambda: fit_all(args.fit, epochs=args.epochs, seed=args.seed,
-                                            positive_share=args.positive_share),
+                                            positive_share=args.positive_share,
+                                            cinc=args.cinc),
                     interrupted=NET_INTERRUPTED)
 
 

@@ -49,6 +49,30 @@ def test_bad_arguments_are_one_line(argv, capsys):
     assert "error:" in err and "Traceback" not in err
 
 
+def test_cinc_folds_need_the_cinc_set_and_every_fold_file(tmp_path, capsys):
+    for argv, why in ((["--sets", "svdb", "--cinc-folds", str(tmp_path)], "needs the cinc set"),
+                      (["--sets", "cinc", "--cinc-folds", str(tmp_path)], "fold0")):
+        with pytest.raises(SystemExit) as exc:
+            bfa.main(argv)
+        assert exc.value.code == 2 and why in capsys.readouterr().err
+    for k in range(5):
+        (tmp_path / f"vf_trees_fold{k}.json").write_text("{}")
+        (tmp_path / f"fold{k}.tflite").write_bytes(b"")
+    assert bfa.check_folds_dir(tmp_path) is None
+
+
+def test_a_recording_out_of_fold_gets_its_fold_models(cinc2017_dir, monkeypatch, tmp_path):
+    monkeypatch.setenv("CINC2017_DIR", str(cinc2017_dir))
+    from training.ventricular import cinc_records
+    names, f = cinc_records()
+    pick = [names[i] for i in (0, 1, 2)]
+    got = bfa.fold_settings(tmp_path, pick)
+    for name, (trees, net) in zip(pick, got):
+        k = f[names.index(name)]
+        assert trees == f'rhythm.vf.model_path="{tmp_path / f"vf_trees_fold{k}.json"}"'
+        assert net == f'rhythm.vf.net_path="{tmp_path / f"fold{k}.tflite"}"'
+
+
 def test_a_missing_set_is_named(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("SVDB_DIR", str(tmp_path))
     with pytest.raises(SystemExit) as exc:

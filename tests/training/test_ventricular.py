@@ -104,7 +104,7 @@ def test_window_errors_sorts_false_windows_by_kind_and_counts_missed_ones():
     assert tv.window_errors(rw, ep, p, 0.7)["false_kinds"]["beats"] == 3
 
 
-@pytest.mark.parametrize("argv", [["--errors"], ["--net-cv", "d"]])
+@pytest.mark.parametrize("argv", [["--errors"], ["--net-cv", "d"], ["--cinc-eval"]])
 def test_cv_options_without_cv_are_refused_before_anything_is_trained(argv, capsys):
     with pytest.raises(SystemExit) as e:
         tv.main(argv)
@@ -127,3 +127,74 @@ def test_alarm_durations_count_overlapping_alarms_once():
     assert (s["ref_s"], s["det_s"], s["overlap_s"]) == (100.0, 170.0, 100.0)
     assert (s["ref_found"], s["det"], s["det_true"]) == (1, 3, 2)
     assert s["latency_s"] == [0.0]
+
+
+def test_cinc_recordings_are_named_not_shockable_and_dealt_into_the_strip_folds(
+        cinc2017_dir, monkeypatch):
+    monkeypatch.setenv("CINC2017_DIR", str(cinc2017_dir))
+    assert tv.is_cinc("A00001") and tv.is_cinc("A08528")
+    assert not any(tv.is_cinc(r) for r in ("cu01", "101", "A0001", "A0000x", "a00001"))
+    names, f = tv.cinc_records()
+    assert len(names) == f.size and set(f.tolist()) <= set(range(5))
+    from training.rhythm import cinc_folds
+    labels = np.loadtxt(cinc2017_dir / "REFERENCE.csv", dtype=str, delimiter=",")[:, 1]
+    np.testing.assert_array_equal(f, cinc_folds(labels))  # the strip model's folds
+    ep = tv.episodes(names[0])
+    assert ep.shockable == [] and ep.vt == [] and ep.fs_hz == 300.0 and ep.n_samples > 0
+
+
+def test_missing_cinc_is_one_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("CINC2017_DIR", str(tmp_path))
+    with pytest.raises(EdgeError, match="CINC2017_DIR"):
+        tv.cinc_records()
+
+
+def _fake_windows(record, variant="clean", noisy=False):  # noqa: ARG001
+    """Windows of a record without reading it: CinC 10, the others 20 (VF from 12 s:
+    ``_fake_episodes``)."""
+    n = 10 if tv.is_cinc(record) else 20
+    ends = np.arange(n, dtype=np.int64) * 100 + 400
+    feats = np.random.default_rng(len(record) + len(variant)).normal(
+        size=(n, len(VF_FEATURE_NAMES)))
+    return tv.RecordWindows(record, ends, feats, 100.0, int(ends[-1]))
+
+
+def _fake_episodes(record):
+    if tv.is_cinc(record):
+        return tv.Episodes([], [], 1300, 100.0)
+    return tv.Episodes([(1200, 2300)], [], 2300, 100.0)
+
+
+def test_cinc_rows_are_clean_only_every_step_th_and_weigh_their_share(monkeypatch):
+    monkeypatch.setattr(tv, "record_windows", _fake_windows)
+    monkeypatch.setattr(tv, "episodes", _fake_episodes)
+    records = ["cu01", "A00001", "A00002"]
+    x, y, g = tv.training_rows(records, noisy=("em6",))
+    per = np.bincount(g, minlength=3)
+    assert per[1] == per[2] == 10 // tv.CINC_STEP  # CinC: clean only, every step-th window
+    assert per[0] == 2 * (9 + 9)  # cu01: clean + em6, 9 outside VF + 9 >= 75 % inside
+    assert not y[g > 0].any()
+    seen = {}
+
+    def capture(x, y, *, seed, sample_weight, **params):  # noqa: ARG001
+        seen["w"], seen["y"] = sample_weight, y
+        return "model"
+
+    monkeypatch.setattr(tv, "fit_trees", capture)
+    for share in (0.25, 0.5):
+        assert tv.fit_vf(records, noisy=("em6",), cinc_share=share) == "model"
+        w, y = seen["w"], seen["y"]
+        cinc = g > 0
+        assert w[y == 1].sum() == pytest.approx(0.5 * w.sum())
+        assert w[cinc].sum() == pytest.approx(share * 0.5 * w.sum())
+    tv.fit_vf(["cu01"], noisy=("em6",))  # no CinC: classes balanced as before
+    assert seen["w"][seen["y"] == 1].sum() == pytest.approx(0.5 * seen["w"].sum())
+    with pytest.raises(ValueError, match="cinc_share"):
+        tv.fit_vf(records, cinc_share=1.0)
+
+
+def test_a_bad_cinc_share_is_refused_by_the_command(capsys):
+    with pytest.raises(SystemExit) as e:
+        tv.main(["--cinc-share", "1.5"])
+    assert e.value.code == 2
+    assert "--cinc-share" in capsys.readouterr().err

@@ -37,6 +37,17 @@ def test_training_set_labels_as_the_trees(mitdb_dir, nstdb_dir, private_cache):
     assert 0 < y.sum() < y.size
 
 
+def test_a_cinc_recording_gives_its_clean_windows_every_step_th_all_not_shockable(
+        cinc2017_dir, monkeypatch, private_cache):
+    monkeypatch.setenv("CINC2017_DIR", str(cinc2017_dir))
+    x, y = tn.training_set(["A00001"], variants=("clean", "em6"))
+    end_in, rows = tn.window_rows("A00001")
+    ok = np.isfinite(rows).all(axis=1)
+    assert y.size == np.count_nonzero(ok & (np.arange(ok.size) % tn.CINC_STEP == 0)) > 0
+    assert not y.any() and x.shape == (y.size, NET_LENGTH)
+    assert not list(private_cache.glob("vfnet_rows_cinc_A00001_em6*"))  # no noisy copy
+
+
 def _toy(n, rng):
     t = np.arange(NET_LENGTH) / 90.0
     x = np.zeros((n, NET_LENGTH), np.float32)
