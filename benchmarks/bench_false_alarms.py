@@ -26,10 +26,11 @@ Sets:
   (``training.ventricular --cinc-share``, ``training.vf_net --cinc``), so on this set the
   bundled models are scored in-sample. ``--cinc-folds DIR`` adds the honest row ``cinc out of
   fold``: every recording is replayed with the trees and network of its CinC fold
-  (:func:`training.ventricular.cinc_records`), fitted without that fold --
-  ``DIR/fold<k>.tflite`` from ``python -m training.vf_net --cinc --cv DIR`` and
-  ``python convert/vf_net.py --cv DIR``, ``DIR/vf_trees_fold<k>.json`` from
-  ``python -m training.ventricular --cinc-folds DIR``.
+  (:func:`training.ventricular.cinc_records`), fitted without that fold (and without a fifth
+  of CUDB + DS1: the models of the record-wise CV) -- ``DIR/fold<k>.tflite`` from ``python -m
+  training.vf_net --cinc --cv DIR`` and ``python convert/vf_net.py --cv DIR``,
+  ``DIR/vf_trees_fold<k>.json`` from ``python -m training.ventricular --cv --cinc-share S
+  --save-folds DIR``.
 
 ``vt`` alarms are counted but not judged: CinC has no beat annotations, and SVDB's V runs
 are not matched here (``bench_ventricular.py`` scores VT on MIT-BIH).

@@ -17,8 +17,9 @@ Protocol
   trains with CinC, :data:`training.vf_net.SHIPPED_CINC`), trained and converted when
   missing), whose P the device averages with the trees'; ``--no-net`` scores the trees alone.
   When the recipe gives CinC 2017 weight (:data:`training.ventricular.CINC_SHARE`), every
-  fold's trees also see all of CinC's recordings as not-shockable examples, and every fold
-  network four fifths of them (its CinC folds) (CinC is not scored here; ``bench_false_alarms.py --cinc-folds`` scores it out of fold). With the network
+  fold's trees and network also see the CinC recordings of the other four CinC folds as
+  not-shockable examples (the fold models of the training CV); CinC is not scored here
+  (``bench_false_alarms.py --cinc-folds`` scores it out of fold). With the network
   the same run also scores the trees alone at their own alarm rule (:data:`TREES_RULE`, the
   detector before the network) as "before" rows.
 * Windows (AHA style): 4-s windows stepped 1 s, exactly the device's. Shockable Se over the
@@ -67,13 +68,12 @@ from training.data import ALL_RECORDS, DS1  # noqa: E402
 from training.dataset import cache_dir  # noqa: E402
 from training.ventricular import (  # noqa: E402
     CINC_SHARE,
-    CINC_STEP,
     CUDB_RECORDS,
     SHIPPED_NOISE,
     TRAIN_RECORDS,
+    cinc_records,
+    cv_fold_model,
     episodes,
-    export_vf,
-    fit_vf,
     folds,
     interval_overlap,
     noisy_signal,
@@ -82,35 +82,26 @@ from training.ventricular import (  # noqa: E402
     record_windows,
     score_alarm_episodes,
     window_labels,
-    with_cinc,
 )
 
 N_FOLDS = 5
 Interval = tuple[int, int]
 
 
-def _recipe_key() -> str:
-    """12 hex digits over what a fold model is fitted from (recipe, features, records)."""
-    from edge.rhythm.vfeatures import VF_FEATURE_NAMES
-    from training.ventricular import VF_TREE_PARAMS
-
-    blob = json.dumps([SHIPPED_NOISE, VF_TREE_PARAMS, list(VF_FEATURE_NAMES),
-                       list(TRAIN_RECORDS), N_FOLDS]
-                      + ([CINC_SHARE, CINC_STEP] if CINC_SHARE else []),
-                      sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()[:12]
-
-
 def fold_models() -> dict[str, str]:
-    """record -> model path: its CV fold's for CUDB + DS1, the bundled one for the rest."""
+    """record -> model path: its CV fold's for CUDB + DS1 (the same fold models as
+    ``python -m training.ventricular --cv``: :func:`training.ventricular.cv_fold_model`,
+    cached), the bundled one for the rest."""
     f = folds(TRAIN_RECORDS, N_FOLDS)
+    cinc: dict[str, int] = {}
+    if CINC_SHARE:
+        names, cinc_fold = cinc_records()
+        cinc = dict(zip(names, cinc_fold.tolist()))
     out: dict[str, str] = {}
     for k in range(N_FOLDS):
-        path = cache_dir() / f"vf_fold{k}_{_recipe_key()}.json"
-        if not path.is_file():
-            print(f"fitting fold {k} ...", flush=True)
-            export_vf(fit_vf(with_cinc([r for r in TRAIN_RECORDS if f[r] != k]),
-                             noisy=SHIPPED_NOISE), path)
+        print(f"fold {k} model ...", flush=True)
+        train = [r for r in TRAIN_RECORDS if f[r] != k] + [r for r, j in cinc.items() if j != k]
+        path = cv_fold_model(train, SHIPPED_NOISE, CINC_SHARE)
         for r in TRAIN_RECORDS:
             if f[r] == k:
                 out[r] = str(path)

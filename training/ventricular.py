@@ -53,7 +53,7 @@ __all__ = ["CUDB_RECORDS", "Episodes", "window_errors", "ERROR_KINDS", "cudb_epi
            "noisy_signal", "RecordWindows", "record_windows", "window_labels", "folds",
            "fit_vf", "main", "VF_TREE_PARAMS", "TRAIN_NOISE", "SHIPPED_NOISE", "parse_variant",
            "interval_overlap", "score_alarm_episodes", "is_cinc", "cinc_records",
-           "with_cinc", "CINC_SHARE", "CINC_STEP"]
+           "with_cinc", "CINC_SHARE", "CINC_STEP", "cv_fold_model"]
 
 logger = logging.getLogger(__name__)
 
@@ -392,9 +392,8 @@ def training_rows(records, *, noisy: bool | tuple[str, ...] = False
 
 def with_cinc(records, share: float | None = None) -> list[str]:
     """``records`` and, when the recipe gives CinC weight (``share``, default
-    :data:`CINC_SHARE`, > 0), every CinC 2017 recording: the shipped recipe's training
-    records around CUDB / MIT-BIH ones (CinC is never scored against CUDB or MIT-BIH, so a
-    CUDB fold model may see all of it)."""
+    :data:`CINC_SHARE`, > 0), every CinC 2017 recording: the shipped model's training
+    records."""
     share = CINC_SHARE if share is None else share
     return list(records) + (list(cinc_records()[0]) if share > 0 else [])
 
@@ -580,7 +579,8 @@ def _reference_beats(record: str) -> np.ndarray:
 def cross_validate(noise: tuple[str, ...], variants: tuple[str, ...],
                    config: VentricularConfig | None = None, n_folds: int = 5,
                    errors: bool = False, net_cv: str | os.PathLike | None = None,
-                   cinc_share: float | None = None, cinc_eval: bool = False) -> dict:
+                   cinc_share: float | None = None, cinc_eval: bool = False,
+                   save_folds: str | os.PathLike | None = None) -> dict:
     """Out-of-fold scores of the recipe (clean + ``noise`` copies) on CUDB + DS1; with
     ``errors`` also the error analysis of each variant (:func:`window_errors` summed per
     database, and the records with the most false / missed windows). ``net_cv``: a VF
@@ -594,7 +594,10 @@ def cross_validate(noise: tuple[str, ...], variants: tuple[str, ...],
     window specificity and the alarm episodes of the device's episode logic -- every one
     false, CinC holds no VF -- per hour and by recording); with ``net_cv`` their network P
     come from ``DIR/oof.npz`` when the network CV held CinC, else from ``DIR/fold<k>.tflite``
-    (a network never fitted on CinC: out of fold either way)."""
+    (a network never fitted on CinC: out of fold either way).
+
+    The fold models are cached by recipe (:func:`cv_fold_model`); ``save_folds``: a copy of
+    each goes to ``DIR/vf_trees_fold<k>.json`` (``bench_false_alarms.py --cinc-folds``)."""
     from edge.rhythm.model import load_tree_model  # noqa: PLC0415
     cfg = config or VentricularConfig()
     share = CINC_SHARE if cinc_share is None else float(cinc_share)
@@ -616,8 +619,12 @@ def cross_validate(noise: tuple[str, ...], variants: tuple[str, ...],
         train = [r for r in TRAIN_RECORDS if f[r] != k]
         if share > 0:
             train += [r for r, j in cinc_fold.items() if j != k]
-        clf = fit_vf(train, noisy=noise, cinc_share=share)
-        model = load_tree_model(export_vf(clf, cache_dir() / f"vf_cv_fold{k}_{os.getpid()}.json"))
+        path = cv_fold_model(train, noise, share)
+        if save_folds:
+            import shutil  # noqa: PLC0415
+            Path(save_folds).mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, Path(save_folds) / f"vf_trees_fold{k}.json")
+        model = load_tree_model(path)
         fold_net = None
         for rec in (r for r in TRAIN_RECORDS if f[r] == k):
             ep = episodes(rec)
@@ -720,6 +727,21 @@ def cross_validate(noise: tuple[str, ...], variants: tuple[str, ...],
     return out
 
 
+def cv_fold_model(train: list[str], noise: tuple[str, ...], share: float) -> Path:
+    """The tree model fitted on ``train`` with ``noise`` copies and CinC ``share``, cached
+    under ``$ECG_EDGE_CACHE`` by a hash of everything it is fitted from (records, noise,
+    share, tree settings, features), so a second CV of the same recipe refits nothing."""
+    import hashlib  # noqa: PLC0415
+    blob = json.dumps([sorted(train), list(noise), share, CINC_STEP, VF_TREE_PARAMS,
+                       list(VF_FEATURE_NAMES)], sort_keys=True)
+    path = cache_dir() / f"vf_cvfold_{hashlib.sha256(blob.encode()).hexdigest()[:16]}.json"
+    if not path.is_file():
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        export_vf(fit_vf(train, noisy=noise, cinc_share=share), tmp)
+        tmp.replace(path)  # whole or not at all: parallel CVs may share the cache
+    return path
+
+
 def _net_oof(net_cv: str | os.PathLike, f: dict[str, int]) -> tuple[dict, float]:
     """(the int8 out-of-fold P of a VF network CV directory by ``record|variant``, its blend
     weight), after checking its folds are ``f``."""
@@ -757,21 +779,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cinc-share", type=float, default=CINC_SHARE, metavar="S",
                     help="share of the not-shockable training weight given to CinC 2017 "
                          "recordings ($CINC2017_DIR; 0: CinC not used; default %(default)s)")
-    ap.add_argument("--cinc-folds", metavar="DIR", default=None,
-                    help="instead of the model: write DIR/vf_trees_fold<k>.json, the model "
-                         "fitted on every CUDB + DS1 record and the CinC recordings outside "
-                         "CinC fold k (bench_false_alarms.py --cinc-folds)")
+    ap.add_argument("--save-folds", metavar="DIR", default=None,
+                    help="with --cv: also write each fold's model to "
+                         "DIR/vf_trees_fold<k>.json (bench_false_alarms.py --cinc-folds)")
     ap.add_argument("--cinc-eval", action="store_true",
                     help="with --cv: also score each fold's CinC recordings (false VF "
                          "alarms on handheld recordings; implied by --cinc-share > 0)")
     args = ap.parse_args(argv)
-    if (args.errors or args.net_cv or args.cinc_eval) and not args.cv:
-        ap.error("--errors, --net-cv and --cinc-eval need --cv (without it the model would be "
-                 "trained and written)")
+    if (args.errors or args.net_cv or args.cinc_eval or args.save_folds) and not args.cv:
+        ap.error("--errors, --net-cv, --cinc-eval and --save-folds need --cv (without it the "
+                 "model would be trained and written)")
     if not 0.0 <= args.cinc_share < 1.0:
         ap.error(f"--cinc-share must lie in [0, 1), got {args.cinc_share}")
-    if args.cinc_folds and (args.cv or args.cinc_share <= 0):
-        ap.error("--cinc-folds needs --cinc-share > 0 and no --cv")
     try:
         for v in args.eval.split(","):
             if v:
@@ -795,17 +814,8 @@ def _run(args: argparse.Namespace, noise: tuple[str, ...]) -> int:
         variants = tuple(v for v in args.eval.split(",") if v)
         print(json.dumps(cross_validate(noise, variants, errors=args.errors,
                                         net_cv=args.net_cv, cinc_share=args.cinc_share,
-                                        cinc_eval=args.cinc_eval), indent=1))
-        return 0
-    if args.cinc_folds:
-        names, cf = cinc_records()
-        for k in range(5):
-            train = list(TRAIN_RECORDS) + [n for n, j in zip(names, cf.tolist()) if j != k]
-            p = export_vf(fit_vf(train, noisy=noise, cinc_share=args.cinc_share),
-                          Path(args.cinc_folds) / f"vf_trees_fold{k}.json",
-                          note=f"CUDB + DS1 + CinC outside CinC fold {k} "
-                               f"({args.cinc_share:g} of the not-shockable weight)")
-            print(f"wrote {p}", flush=True)
+                                        cinc_eval=args.cinc_eval,
+                                        save_folds=args.save_folds), indent=1))
         return 0
     records = with_cinc(TRAIN_RECORDS, args.cinc_share)
     clf = fit_vf(records, noisy=noise, cinc_share=args.cinc_share)

@@ -104,7 +104,7 @@ def test_window_errors_sorts_false_windows_by_kind_and_counts_missed_ones():
     assert tv.window_errors(rw, ep, p, 0.7)["false_kinds"]["beats"] == 3
 
 
-@pytest.mark.parametrize("argv", [["--errors"], ["--net-cv", "d"], ["--cinc-eval"]])
+@pytest.mark.parametrize("argv", [["--errors"], ["--net-cv", "d"], ["--cinc-eval"], ["--save-folds", "d"]])
 def test_cv_options_without_cv_are_refused_before_anything_is_trained(argv, capsys):
     with pytest.raises(SystemExit) as e:
         tv.main(argv)
@@ -198,3 +198,15 @@ def test_a_bad_cinc_share_is_refused_by_the_command(capsys):
         tv.main(["--cinc-share", "1.5"])
     assert e.value.code == 2
     assert "--cinc-share" in capsys.readouterr().err
+
+
+def test_cv_fold_models_are_cached_by_recipe(monkeypatch, private_cache):
+    from pathlib import Path
+    calls = []
+    monkeypatch.setattr(tv, "fit_vf", lambda train, noisy, cinc_share: calls.append(1) or "m")
+    monkeypatch.setattr(tv, "export_vf", lambda clf, path: Path(path).write_text("{}"))
+    a = tv.cv_fold_model(["cu01", "cu02"], ("em6",), 0.0)
+    b = tv.cv_fold_model(["cu02", "cu01"], ("em6",), 0.0)  # the same records: reused
+    c = tv.cv_fold_model(["cu01", "cu02"], ("em6",), 0.25)  # another CinC share: refitted
+    assert a == b != c and len(calls) == 2 and a.is_file()
+    assert not list(private_cache.glob("*.tmp"))
