@@ -736,6 +736,7 @@ def cv_fold_model(train: list[str], noise: tuple[str, ...], share: float) -> Pat
                        list(VF_FEATURE_NAMES)], sort_keys=True)
     path = cache_dir() / f"vf_cvfold_{hashlib.sha256(blob.encode()).hexdigest()[:16]}.json"
     if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         export_vf(fit_vf(train, noisy=noise, cinc_share=share), tmp)
         tmp.replace(path)  # whole or not at all: parallel CVs may share the cache
