@@ -221,9 +221,10 @@ class DeviceStream:
         self._in_block += x.size
         if self._in_block >= self.block:  # a block ends here
             self._in_block = 0
-            if (not self.lazy_blocks or self._queued >= self._max_hold
-                    or self.expected + self._queued >= self._due()):
+            if not self.lazy_blocks or self._queued >= self._max_hold:
                 events.extend(self.drain())
+            elif self.expected + self._queued >= self._due():
+                events.extend(self._feed(self._take_queue(), hold_idle=True))
             else:
                 self.n_blocks_held += 1
         return events
@@ -285,9 +286,14 @@ class DeviceStream:
         """Process the samples waiting in the block queue now; returns their events."""
         if not self._queue:
             return []
+        self._in_block = 0
+        return self._feed(self._take_queue())
+
+    def _take_queue(self) -> np.ndarray:
+        """The queued samples as one array (the queue emptied)."""
         x = np.concatenate(self._queue) if len(self._queue) > 1 else self._queue[0]
-        self._queue, self._queued, self._in_block = [], 0, 0
-        return self._feed(x)
+        self._queue, self._queued = [], 0
+        return x
 
     def flush(self) -> list[Event]:
         """End of stream (or before a restart): release the beats still in the pipeline and
@@ -356,8 +362,13 @@ class DeviceStream:
                                       action=action, sample_index=start, fs_hz=self.fs_hz))
         return events
 
-    def _feed(self, x: np.ndarray) -> list[Event]:
-        """Feed samples in pieces that end where an ``hr`` event is due (ECG time)."""
+    def _feed(self, x: np.ndarray, *, hold_idle: bool = False) -> list[Event]:
+        """Feed samples in pieces that end where an ``hr`` event is due (ECG time).
+
+        ``hold_idle`` (a block end with something due): the samples after an ``hr`` piece
+        go back to the queue when nothing is due by their end -- they would emit nothing now,
+        so they wait for the next block that is due, as idle blocks do (the same events in
+        the same calls, one pipeline call fewer)."""
         if not self._hr_every:
             return self._feed_piece(x)
         events: list[Event] = []
@@ -366,6 +377,10 @@ class DeviceStream:
             take = min(x.size - pos, max(1, self._next_hr - self.expected))
             events.extend(self._feed_piece(x[pos:pos + take]))
             pos += take
+            if hold_idle and pos < x.size and self.expected + (x.size - pos) < self._due():
+                self._queue, self._queued = [x[pos:]], x.size - pos
+                self.n_blocks_held += 1
+                break
         return events
 
     def _feed_piece(self, x: np.ndarray) -> list[Event]:

@@ -268,6 +268,31 @@ def test_idle_blocks_change_no_event_and_no_call(classifier, rec207_flutter, fs_
         assert diff == [], (steps, diff[:3])
 
 
+def test_samples_after_an_hr_event_wait_when_nothing_is_due(classifier, rec100):
+    """A block processed because an ``hr`` event is due is fed in two pieces (the ``hr``
+    piece, then the rest); the rest goes back to the queue when no stage can emit by its
+    end: at 20-ms frames no pipeline call ends where nothing is due, and every call returns
+    what processing every block returns."""
+    x = rec100.signal_mv
+    cfg = load_config(None, CFG + ["pipeline.min_block_ms=100"])
+    got = {}
+    for lazy in (False, True):
+        ds = DeviceStream(classifier, cfg, device_id=1, fs_hz=360, lazy_blocks=lazy)
+        idle, orig = [], ds._feed_piece
+
+        def feed_piece(piece, ds=ds, orig=orig, idle=idle):
+            idle.append(ds.expected + piece.size < ds.next_due_index())
+            return orig(piece)
+
+        ds._feed_piece = feed_piece
+        got[lazy] = [_unstamped(ds.process(i, x[i:i + 7])) for i in range(0, x.shape[0], 7)]
+        if lazy:
+            assert ds.timer.calls["preprocess"] == len(idle) > 200
+            assert not any(idle)
+    assert got[True] == got[False]
+    assert sum(map(len, got[True])) > 100
+
+
 def test_hr_event_reads_a_240_bpm_tachycardia_at_its_rate(classifier):
     """Issue 16: 10 s at 75 bpm, 30 s of a regular 240 bpm tachycardia (RR 250 ms, the
     detector's pre-blank), 20 s at 75 bpm; the ``hr`` events inside the run read 240 bpm.
