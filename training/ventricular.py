@@ -71,6 +71,10 @@ SHIPPED_NOISE: tuple[str, ...] = TRAIN_NOISE
 #: windows: their share of the not-shockable weight (0: CinC not used) and the window step.
 CINC_SHARE = 0.0
 CINC_STEP = 2
+#: The bundled handheld model's share (``edge/models/rhythm_vf_handheld.json``:
+#: ``python -m training.ventricular --cinc-share 0.25 --out edge/models/rhythm_vf_handheld.json``;
+#: its network ``training.vf_net --cinc``): README, VT/VF section.
+HANDHELD_CINC_SHARE = 0.25
 
 
 def cudb_dir() -> Path:
@@ -709,7 +713,8 @@ def cross_validate(noise: tuple[str, ...], variants: tuple[str, ...],
             "episode_se": round(a["found"] / a["ref"], 4) if a["ref"] else None,
             "episode_pp": round(a["true"] / a["det"], 4) if a["det"] else None,
             "alarm_episodes": a["det"], "false_episodes": a["det"] - a["true"],
-            "latency_median_s": round(float(np.median(a["lat"])), 2) if a["lat"] else None}
+            "latency_median_s": round(float(np.median(a["lat"])), 2) if a["lat"] else None,
+            "latency_worst_s": round(float(np.max(a["lat"])), 2) if a["lat"] else None}
     for (v, db), recs in sorted(err.items()):
         kinds = dict.fromkeys(ERROR_KINDS, 0)
         for e in recs.values():

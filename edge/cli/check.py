@@ -53,18 +53,15 @@ def cmd_check(args: argparse.Namespace) -> int:
                   f"{config.rhythm.analyser.min_episode_s:g} s)")
     ventricular = "off"
     if config.rhythm.ventricular:
-        from edge.rhythm.model import default_model_path as default_rhythm_model
-        from edge.rhythm.ventricular import VF_KIND, load_vf_model
-        from edge.rhythm.vf_net import default_vf_net_path, load_vf_net
+        from edge.rhythm.ventricular import load_vf_model
+        from edge.rhythm.vf_net import load_vf_net
 
         vf = config.rhythm.vf
-        load_vf_model(vf.model_path)  # loads and checks its model file
-        vf_file = Path(vf.model_path) if vf.model_path else default_rhythm_model(VF_KIND)
-        files = vf_file.name
+        load_vf_model(vf.model_file)  # loads and checks its model file
+        files = vf.model_file.name
         if vf.net:
-            net = load_vf_net(vf.net_path)  # likewise the network
-            net_file = Path(vf.net_path) if vf.net_path else default_vf_net_path()
-            files += f" + {net_file.name}, network share {net.blend_weight:g}"
+            net = load_vf_net(vf.net_file)  # likewise the network
+            files += f" + {vf.net_file.name}, network share {net.blend_weight:g}"
         ventricular = (f"VF detector ({files}, alarm after {vf.onset_k} of "
                        f"{vf.onset_n} windows; lower alerts "
                        f"{'wait under' if config.rhythm.alarm_chain else 'not chained to'}"

@@ -110,9 +110,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if config.rhythm.ventricular:  # likewise the VF window model and network
         from edge.rhythm.ventricular import load_vf_model
         from edge.rhythm.vf_net import load_vf_net
-        load_vf_model(config.rhythm.vf.model_path)
+        load_vf_model(config.rhythm.vf.model_file)
         if config.rhythm.vf.net:
-            load_vf_net(config.rhythm.vf.net_path)
+            load_vf_net(config.rhythm.vf.net_file)
     source = build_source(config)
     sinks = build_sinks(config)
     if not sinks:

@@ -68,6 +68,7 @@ import os
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -98,6 +99,13 @@ VF_NET_WINDOW_S = _vf_net.WINDOW_S
 
 #: The ``kind`` of the VF window model file.
 VF_KIND = "vf_window"
+
+#: The bundled (window model, network) pairs :attr:`VentricularConfig.models` names.
+VF_MODEL_SETS: dict[str, tuple[Path, Path]] = {
+    "monitor": (default_model_path(VF_KIND), _vf_net.default_vf_net_path()),
+    "handheld": (default_model_path(VF_KIND).with_name("rhythm_vf_handheld.json"),
+                 _vf_net.default_vf_net_path().with_name("rhythm_vf_net_handheld.tflite")),
+}
 
 #: Default ``flutter_peak_share``: above it an episode is flutter (``VFL``), else ``VF``.
 VFL_PEAK_SHARE = 0.5
@@ -145,6 +153,11 @@ class VentricularConfig:
     net : average the trees' P with the VF network's (:mod:`edge.rhythm.vf_net`; the
         network's share is its file's ``blend_weight``); needs 4-s windows at 360 Hz.
     net_path : the VF network (``.tflite``); ``None``: the bundled one.
+    models : which bundled window model and network ``model_path`` / ``net_path`` default to
+        (:data:`VF_MODEL_SETS`): ``"monitor"`` (fitted on CUDB + MIT-BIH DS1 with NSTDB
+        noise; the default) or ``"handheld"`` (the same recipe with the CinC 2017 handheld
+        recordings as not-shockable examples too: far fewer false alarms from hand-motion
+        artefact, for a median alarm latency 0.18 s longer on CUDB; README, VT/VF section).
     """
 
     fs_hz: float = PROCESSING_FS_HZ
@@ -171,8 +184,22 @@ class VentricularConfig:
     organised_min_corr: float = 0.9
     net: bool = True
     net_path: str | None = None
+    models: str = "monitor"
+
+    @property
+    def model_file(self) -> Path:
+        """The window model this configuration loads."""
+        return Path(self.model_path) if self.model_path else VF_MODEL_SETS[self.models][0]
+
+    @property
+    def net_file(self) -> Path:
+        """The VF network this configuration loads (when ``net``)."""
+        return Path(self.net_path) if self.net_path else VF_MODEL_SETS[self.models][1]
 
     def __post_init__(self) -> None:
+        if self.models not in VF_MODEL_SETS:
+            raise ConfigError("models", f"must be one of {', '.join(VF_MODEL_SETS)}, "
+                                        f"got {self.models!r}")
         if not (np.isfinite(self.fs_hz) and self.fs_hz >= 100):
             raise ConfigError("fs_hz", f"must be >= 100 Hz, got {self.fs_hz!r}")
         if not (np.isfinite(self.window_s) and self.window_s >= MIN_WINDOW_S):
@@ -491,7 +518,7 @@ class VfDetector:
                  changes_only: bool = False) -> None:
         self.config = config or VentricularConfig()
         self.changes_only = bool(changes_only)
-        self.model = model if model is not None else load_vf_model(self.config.model_path)
+        self.model = model if model is not None else load_vf_model(self.config.model_file)
         if tuple(self.model.feature_names) != VF_FEATURE_NAMES:
             raise ModelError("the VF model was trained on other features than this code "
                              "computes", self.model.path)
@@ -500,7 +527,7 @@ class VfDetector:
         if net is False or (net is None and not self.config.net):
             self.net: VfNet | None = None
         else:
-            self.net = net if net is not None else load_vf_net(self.config.net_path)
+            self.net = net if net is not None else load_vf_net(self.config.net_file)
         if self.net is not None and not (self.config.window_s == VF_NET_WINDOW_S
                                          and self.config.fs_hz == VF_NET_FS_HZ):
             raise ConfigError("net", f"the VF network reads {VF_NET_WINDOW_S:g}-s windows at "

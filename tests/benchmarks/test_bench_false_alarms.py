@@ -82,6 +82,6 @@ def test_a_missing_set_is_named(tmp_path, monkeypatch, capsys):
 
 def test_stored_results_are_complete():
     res = json.loads((RESULTS / "false_alarms.json").read_text())
-    assert res["limit"] is None and set(res["sets"]) == {"svdb", "cinc"}
+    assert res["limit"] is None and {"svdb", "cinc"} <= set(res["sets"])
     assert res["sets"]["svdb"]["recordings"] == 39 and res["sets"]["cinc"]["recordings"] == 5970
     assert set(res["sets"]["cinc"]["by_label"]) == {"N", "A", "O", "~"}

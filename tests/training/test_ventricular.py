@@ -104,7 +104,8 @@ def test_window_errors_sorts_false_windows_by_kind_and_counts_missed_ones():
     assert tv.window_errors(rw, ep, p, 0.7)["false_kinds"]["beats"] == 3
 
 
-@pytest.mark.parametrize("argv", [["--errors"], ["--net-cv", "d"], ["--cinc-eval"], ["--save-folds", "d"]])
+@pytest.mark.parametrize("argv", [["--errors"], ["--net-cv", "d"], ["--cinc-eval"],
+                                  ["--save-folds", "d"]])
 def test_cv_options_without_cv_are_refused_before_anything_is_trained(argv, capsys):
     with pytest.raises(SystemExit) as e:
         tv.main(argv)

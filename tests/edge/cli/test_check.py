@@ -130,3 +130,9 @@ def test_check_names_the_vf_detector(capsys):
                  "rhythm.alarm_chain=false"]) == 0
     assert ("  ventricular: VF detector (rhythm_vf.json, alarm after 3 of 3 windows; lower "
             "alerts not chained to vfib)\n") in capsys.readouterr().out
+    assert main(["check", str(CONFIG), "--set", 'rhythm.vf.models="handheld"']) == 0
+    assert ("  ventricular: VF detector (rhythm_vf_handheld.json + "
+            "rhythm_vf_net_handheld.tflite, network share 0.5,") in capsys.readouterr().out
+    assert main(["check", str(CONFIG), "--set", 'rhythm.vf.models="ward"']) == 2
+    err = capsys.readouterr().err
+    assert "rhythm.vf.models" in err and "Traceback" not in err
