@@ -24,7 +24,8 @@ example)::
                         relearn_beats): the beats of a supraventricular run reported S
     [rhythm.vf]         edge.rhythm.ventricular.VentricularConfig fields (p_shockable, onset_k,
                         onset_n, offset_windows, model_path, screen, organised_veto and the
-                        organised_* settings, net, net_path); [rhythm] ventricular = false
+                        organised_* settings, net, net_path, models = "monitor" or
+                        "handheld"); [rhythm] ventricular = false
                         turns the vfib / vt stage off
     [rhythm.vt]         edge.runtime.ventricular.VtConfig fields (vt_min_beats, vt_rate_bpm,
                         sustained_s, learning_beats, min_v_evidence)
