@@ -597,8 +597,7 @@ def cross_validate(noise: tuple[str, ...], variants: tuple[str, ...],
     each fold's CinC recordings are scored too (clean; a ``cinc clean`` row: not-shockable
     window specificity and the alarm episodes of the device's episode logic -- every one
     false, CinC holds no VF -- per hour and by recording); with ``net_cv`` their network P
-    come from ``DIR/oof.npz`` when the network CV held CinC, else from ``DIR/fold<k>.tflite``
-    (a network never fitted on CinC: out of fold either way).
+    come from ``DIR/oof.npz``, so the network CV must hold CinC (``training.vf_net --cinc``).
 
     The fold models are cached by recipe (:func:`cv_fold_model`); ``save_folds``: a copy of
     each goes to ``DIR/vf_trees_fold<k>.json`` (``bench_false_alarms.py --cinc-folds``)."""
@@ -629,7 +628,6 @@ def cross_validate(noise: tuple[str, ...], variants: tuple[str, ...],
             Path(save_folds).mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, Path(save_folds) / f"vf_trees_fold{k}.json")
         model = load_tree_model(path)
-        fold_net = None
         for rec in (r for r in TRAIN_RECORDS if f[r] == k):
             ep = episodes(rec)
             ref_beats = _reference_beats(rec) if errors else None
@@ -671,18 +669,11 @@ def cross_validate(noise: tuple[str, ...], variants: tuple[str, ...],
             if ok.any():
                 p[ok] = model.predict_proba(rw.features[ok])[:, 1]
             if net_cv:
-                q = net_p.get(f"{rec}|clean")
-                if q is None:
-                    if fold_net is None:
-                        from edge.rhythm.vf_net import load_vf_net  # noqa: PLC0415
-                        fold_net = load_vf_net(Path(net_cv) / f"fold{k}.tflite")
-                    from training.vf_net import window_rows  # noqa: PLC0415
-                    rows = window_rows(rec)[1]
-                    q = np.full(rows.shape[0], np.nan)
-                    good = np.isfinite(rows).all(axis=1)
-                    if good.any():
-                        q[good] = fold_net.predict_decimated(rows[good])
-                p = (1.0 - w) * p + w * q
+                if f"{rec}|clean" not in net_p:
+                    raise EdgeError(f"{net_cv}: the network CV did not score CinC: run "
+                                    f"`python -m training.vf_net --cinc --cv {net_cv}` and "
+                                    f"`python convert/vf_net.py --cv {net_cv}`")
+                p = (1.0 - w) * p + w * net_p[f"{rec}|clean"]
             if cfg.organised_veto:
                 p = np.where(record_organised(rec, "clean", cfg), 0.0, p)
             c = acc.setdefault(("clean", "cinc"), {"n": 0, "tn": 0, "det": 0, "rec": 0,
