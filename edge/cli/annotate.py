@@ -57,7 +57,7 @@ def cmd_annotate(args: argparse.Namespace) -> int:
         pipe = BeatPipeline(clf, rec.fs_hz)
         step = max(1, int(args.chunk_s * rec.fs_hz))
         if args.rhythm:  # VF on the pipeline's conditioned chunks, as the daemon runs it
-            beats, vf, vf_cpu_s = _run_with_vf(pipe, x, step)
+            beats, vf, vf_cpu_s = _run_with_vf(pipe, x, step, models=args.vf_models)
         else:
             beats = pipe.run(x, step)
         mode = "at detected beats"
@@ -85,7 +85,7 @@ def cmd_annotate(args: argparse.Namespace) -> int:
             n_af = sum(1 for _, name in changes if name == "AFIB")
             vent = ventricular_episodes(x, rec.fs_hz, beats,
                                         max(1, int(args.chunk_s * rec.fs_hz)), vf=vf,
-                                        classes=clf.classes)
+                                        classes=clf.classes, vf_models=args.vf_models)
             changes = overlay_changes(changes, vent)
             n_noise = sum(1 for _, name in changes if name == "NOISE")  # as written (outside
             # ventricular episodes, which take precedence)
@@ -137,14 +137,16 @@ def rhythm_changes(result, sample_index, *, n_samples: int | None = None,  # noq
     return out
 
 
-def _run_with_vf(pipe, x, step: int):  # noqa: ANN001, ANN202
+def _run_with_vf(pipe, x, step: int, *, models: str = "monitor"):  # noqa: ANN001, ANN202
     """:meth:`edge.pipeline.BeatPipeline.run` over ``x`` that also feeds every chunk's
-    conditioned samples to a VF detector, as the daemon does; returns the beats, the VF/VFL
-    episodes (input-rate samples) and the detector's CPU seconds."""
+    conditioned samples to a VF detector (the bundled ``models`` pair), as the daemon does;
+    returns the beats, the VF/VFL episodes (input-rate samples) and the detector's CPU
+    seconds."""
     from edge.rhythm.ventricular import VentricularConfig, VfDetector, vf_change_episodes
 
     fs_proc = pipe.preprocessor.config.fs_out_hz
-    det = VfDetector(VentricularConfig(fs_hz=fs_proc), changes_only=True)  # episodes alone
+    det = VfDetector(VentricularConfig(fs_hz=fs_proc, models=models),
+                     changes_only=True)  # episodes alone
     changes = []
     cpu_s = 0.0
 
@@ -166,22 +168,23 @@ def _run_with_vf(pipe, x, step: int):  # noqa: ANN001, ANN202
 
 def ventricular_episodes(x, fs_hz: float, beats, chunk_samples: int,  # noqa: ANN001
                          vf: list[tuple[int, int, str]] | None = None,
-                         classes: tuple[str, ...] | None = None
-                         ) -> list[tuple[int, int, str]]:
+                         classes: tuple[str, ...] | None = None,
+                         vf_models: str = "monitor") -> list[tuple[int, int, str]]:
     """VF/VFL episodes (``vf`` when the caller ran the detector on the pipeline's conditioned
     signal, else :func:`edge.rhythm.ventricular.vf_episodes` on the signal) and VT episodes
     of the beats (runs of V beats, :class:`edge.runtime.ventricular.VtTracker`, with its
     evidence gate on P(V) when ``classes`` names the columns of ``beats.proba``, as the
     daemon's) as ``(start, end, name)``, time order; a VT run inside a VF/VFL episode is left
-    out."""
+    out. ``vf_models``: the bundled VF pair :func:`vf_episodes` runs."""
     import numpy as np
 
-    from edge.rhythm.ventricular import vf_episodes
+    from edge.rhythm.ventricular import VentricularConfig, vf_episodes
     from edge.runtime.alerts import BeatInfo, v_probabilities
     from edge.runtime.ventricular import VtTracker
 
     if vf is None:
-        vf = vf_episodes(np.nan_to_num(x), fs_hz, chunk_samples=chunk_samples)
+        vf = vf_episodes(np.nan_to_num(x), fs_hz, chunk_samples=chunk_samples,
+                         config=VentricularConfig(models=vf_models))
     tracker = VtTracker(fs_hz=fs_hz)
     p_v = (v_probabilities(beats.proba, classes) if classes is not None
            else np.full(len(beats.sample_index), np.nan))
@@ -271,6 +274,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    "ventricular tachycardia from runs of >= 3 V beats at >= 100 bpm) as "
                    "MIT-BIH '+' annotations with aux notes '(N' / '(AFIB' / '(VF' / '(VFL' / "
                    "'(VT', and '(NOISE' for >= 10 s of implausible beat intervals")
+    p.add_argument("--vf-models", choices=("monitor", "handheld"), default="monitor",
+                   help="with --rhythm: the bundled VF models (default monitor; handheld: "
+                   "fitted with hand-held recordings too, far fewer false VF calls on motion "
+                   "artefact, a slightly later alarm; README, VT/VF section)")
     p.add_argument("--no-rhythm-context", dest="rhythm_context", action="store_false",
                    help="write the beat model's calls as they are; by default a beat the model "
                    "calls S inside atrial fibrillation/flutter the analyser has confirmed is "

@@ -232,3 +232,13 @@ def test_rhythm_changes_at_the_edges():
     empty = SimpleNamespace(changes=[])
     assert rhythm_changes(empty, np.zeros(0, np.int64), n_samples=9800,
                           unreadable_samples=600) == [(0, "NOISE")]
+
+
+@pytest.mark.parametrize("models,vf", [("monitor", True), ("handheld", False)])
+def test_vf_models_choose_the_bundled_pair(cinc2017_dir, tmp_path, models, vf):
+    """CinC A00230 (labelled normal): hand motion the monitor models call VF. The handheld pair
+    was fitted on CinC, this recording included: which pair runs, not accuracy."""
+    assert main(["annotate", str(cinc2017_dir / "A00230"), "--rhythm", "--vf-models", models,
+                 "--out-dir", str(tmp_path)]) == 0
+    ann = wfdb.rdann(str(tmp_path / "A00230"), "cls")
+    assert ("(VF" in ann.aux_note or "(VFL" in ann.aux_note) == vf
