@@ -9,6 +9,11 @@ Data (development data only):
 * MIT-BIH **DS1** (:data:`training.data.DS1`, MLII): shockable = ``(VFL`` / ``(VF`` rhythm
   episodes; ``(VT`` episodes are kept apart (scored as VT, trained as not shockable). DS2 and
   the paced records are never fitted here.
+* optionally (``--cinc-share S`` > 0; the bundled ``handheld`` model, S 0.25) the 5,970 CinC
+  2017 AliveCor recordings (``$CINC2017_DIR``): every window not shockable (a handheld
+  recorder held by a person in VF does not happen), every :data:`CINC_STEP`-th one, clean
+  only, weighing S of the not-shockable half in total; dealt into the strip model's
+  record-stratified folds for the CV (:func:`cinc_records`);
 * optionally the same records with NSTDB noise added throughout (:func:`noisy_signal`, a
   different noise offset per record): electrode motion (``em``) and muscle artefact (``ma``),
   channel 0, at 6 and 12 dB (labels kept: the rhythm under the noise is the same).

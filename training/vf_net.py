@@ -6,7 +6,9 @@ analyses (:class:`edge.rhythm.ventricular.VfWindows`) of CUDB's 35 records and D
 and with NSTDB ``em`` / ``ma`` noise at 6 and 12 dB (:data:`training.ventricular.SHIPPED_NOISE`),
 labelled as the trees are (shockable when >= 0.75 of the window lies in a VF/VFL episode, not
 shockable when none of it does (VT included), else left out); every second not-shockable DS1
-window (DS1 holds 4 times CUDB's windows, nearly all sinus). The inputs are the device's
+window (DS1 holds 4 times CUDB's windows, nearly all sinus); with ``--cinc`` (the bundled
+``handheld`` network) also every :data:`CINC_STEP`-th clean window of the CinC 2017
+recordings, not shockable, in their strip-model folds for ``--cv``. The inputs are the device's
 (:func:`edge.rhythm.vf_net.decimate_rows`, cached under ``$ECG_EDGE_CACHE`` as
 ``vfnet_rows_<db>_<record>_<variant>.npz``, float16). DS2 and the paced records are never read.
 
