@@ -43,7 +43,6 @@ Writes ``benchmarks/results/false_alarms.{json,md}`` (``--out`` for another fold
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import sys
 import time
@@ -88,8 +87,9 @@ def recordings(name: str, limit: int | None = None) -> list[tuple[str, str]]:
     if name == "svdb":
         out = [(str(d / r), "") for r in (d / "RECORDS").read_text().split()]
     else:
-        with (d / "REFERENCE.csv").open() as f:
-            out = [(str(d / row[0]), row[1]) for row in csv.reader(f) if row]
+        from training.rhythm import cinc_reference
+
+        out = [(str(d / name), label) for name, label in cinc_reference(d)]
     return out[:limit] if limit else out
 
 
@@ -145,10 +145,9 @@ def summarise(runs: list[dict], labels: list[str]) -> dict:
 def fold_settings(folds_dir: Path, names: list[str]) -> list[tuple[str, ...]]:
     """The VF model settings of each CinC recording ``names``: its fold's trees and network
     in ``folds_dir`` (see the module docstring)."""
-    from training.ventricular import cinc_records
+    from training.ventricular import cinc_fold_of
 
-    all_names, f = cinc_records()
-    fold = dict(zip(all_names, f.tolist()))
+    fold = cinc_fold_of()
     out = []
     for n in names:
         k = fold[n]

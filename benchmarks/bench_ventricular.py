@@ -71,9 +71,10 @@ from training.ventricular import (  # noqa: E402
     CUDB_RECORDS,
     SHIPPED_NOISE,
     TRAIN_RECORDS,
-    cinc_records,
+    cinc_fold_of,
     cv_fold_model,
     episodes,
+    fold_training_records,
     folds,
     interval_overlap,
     noisy_signal,
@@ -93,15 +94,11 @@ def fold_models() -> dict[str, str]:
     ``python -m training.ventricular --cv``: :func:`training.ventricular.cv_fold_model`,
     cached), the bundled one for the rest."""
     f = folds(TRAIN_RECORDS, N_FOLDS)
-    cinc: dict[str, int] = {}
-    if CINC_SHARE:
-        names, cinc_fold = cinc_records()
-        cinc = dict(zip(names, cinc_fold.tolist()))
+    cinc = cinc_fold_of() if CINC_SHARE else {}
     out: dict[str, str] = {}
     for k in range(N_FOLDS):
         print(f"fold {k} model ...", flush=True)
-        train = [r for r in TRAIN_RECORDS if f[r] != k] + [r for r, j in cinc.items() if j != k]
-        path = cv_fold_model(train, SHIPPED_NOISE, CINC_SHARE)
+        path = cv_fold_model(fold_training_records(f, k, cinc), SHIPPED_NOISE, CINC_SHARE)
         for r in TRAIN_RECORDS:
             if f[r] == k:
                 out[r] = str(path)

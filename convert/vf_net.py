@@ -118,7 +118,7 @@ def convert_cv(cv_dir: str | os.PathLike) -> dict:
     """``--cv``: every fold converted, ``oof.npz`` written (see the module docstring)."""
     import keras  # noqa: PLC0415
 
-    from training.ventricular import TRAIN_RECORDS  # noqa: PLC0415
+    from training.ventricular import TRAIN_RECORDS, fold_training_records  # noqa: PLC0415
     from training.vf_net import BLEND_WEIGHT, training_set, window_rows  # noqa: PLC0415
 
     d = Path(cv_dir)
@@ -138,7 +138,7 @@ def convert_cv(cv_dir: str | os.PathLike) -> dict:
     pf_all, pi_all = [], []
     for k in sorted(set(f.values())):
         model = keras.models.load_model(d / f"fold{k}.keras")
-        train = [r for r in TRAIN_RECORDS if f[r] != k] + [r for r, j in cf.items() if j != k]
+        train = fold_training_records(f, k, cf)
         path = d / f"fold{k}.tflite"
         path.write_bytes(to_int8(model, _sample(*training_set(train), N_CALIBRATION, k),
                                  blend_weight=BLEND_WEIGHT))

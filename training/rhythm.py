@@ -99,6 +99,13 @@ def detector_tag() -> str:
     return hashlib.sha256(repr(DetectorConfig()).encode()).hexdigest()[:8]
 
 
+def cinc_reference(data_dir: str | os.PathLike | None = None) -> list[tuple[str, str]]:
+    """``(name, label)`` of every CinC 2017 recording, in ``REFERENCE.csv``'s order."""
+    base = Path(data_dir) if data_dir else cinc_dir()
+    with open(base / "REFERENCE.csv", newline="") as fh:
+        return [(r[0], r[1]) for r in csv.reader(fh) if r]
+
+
 def cinc_beats(data_dir: str | os.PathLike | None = None) -> CincBeats:
     """Detected beats of all CinC 2017 recordings (cached)."""
     base = Path(data_dir) if data_dir else cinc_dir()
@@ -107,8 +114,7 @@ def cinc_beats(data_dir: str | os.PathLike | None = None) -> CincBeats:
         z = np.load(cache, allow_pickle=False)
         return CincBeats(*(z[k] for k in ("names", "labels", "duration_s", "fs_hz", "offsets",
                                           "beats")))
-    with open(base / "REFERENCE.csv", newline="") as fh:
-        rows = [(r[0], r[1]) for r in csv.reader(fh) if r]
+    rows = cinc_reference(base)
     beats, offs, durs, fss = [], [0], [], []
     for k, (name, _) in enumerate(rows):
         rec = read_record(base / name)

@@ -58,7 +58,8 @@ __all__ = ["CUDB_RECORDS", "Episodes", "window_errors", "ERROR_KINDS", "cudb_epi
            "noisy_signal", "RecordWindows", "record_windows", "window_labels", "folds",
            "fit_vf", "main", "VF_TREE_PARAMS", "TRAIN_NOISE", "SHIPPED_NOISE", "parse_variant",
            "interval_overlap", "score_alarm_episodes", "is_cinc", "cinc_records",
-           "with_cinc", "CINC_SHARE", "CINC_STEP", "cv_fold_model"]
+           "with_cinc", "CINC_SHARE", "CINC_STEP", "cv_fold_model", "cinc_fold_of",
+           "fold_training_records"]
 
 logger = logging.getLogger(__name__)
 
@@ -76,10 +77,6 @@ SHIPPED_NOISE: tuple[str, ...] = TRAIN_NOISE
 #: windows: their share of the not-shockable weight (0: CinC not used) and the window step.
 CINC_SHARE = 0.0
 CINC_STEP = 2
-#: The bundled handheld model's share (``edge/models/rhythm_vf_handheld.json``:
-#: ``python -m training.ventricular --cinc-share 0.25 --out edge/models/rhythm_vf_handheld.json``;
-#: its network ``training.vf_net --cinc``): README, VT/VF section.
-HANDHELD_CINC_SHARE = 0.25
 
 
 def cudb_dir() -> Path:
@@ -101,17 +98,26 @@ def cinc_records() -> tuple[tuple[str, ...], np.ndarray]:
     """(names, record-stratified fold 0..4) of every CinC 2017 recording: the folds of the
     rhythm strip model (:func:`training.rhythm.cinc_folds`), so a recording is out of fold
     for both. CinC holds no VF: every window of it is a not-shockable example."""
-    import csv  # noqa: PLC0415
-
-    from training.rhythm import cinc_dir, cinc_folds  # noqa: PLC0415
-    ref = cinc_dir() / "REFERENCE.csv"
+    from training.rhythm import cinc_folds, cinc_reference  # noqa: PLC0415
     try:
-        with open(ref, newline="") as fh:
-            rows = [(r[0], r[1]) for r in csv.reader(fh) if r]
+        rows = cinc_reference()
     except OSError as exc:
         raise EdgeError(f"CinC 2017 not found ({exc}): set CINC2017_DIR") from exc
-    names = tuple(r[0] for r in rows)
-    return names, cinc_folds(np.array([r[1] for r in rows]))
+    return tuple(r[0] for r in rows), cinc_folds(np.array([r[1] for r in rows]))
+
+
+def cinc_fold_of() -> dict[str, int]:
+    """CinC recording name -> its fold (:func:`cinc_records`)."""
+    names, f = cinc_records()
+    return dict(zip(names, f.tolist()))
+
+
+def fold_training_records(f: dict[str, int], k: int,
+                          cinc_fold: dict[str, int] | None = None) -> list[str]:
+    """The records fold ``k``'s models are fitted on: those of ``f`` (:func:`folds`) and of
+    ``cinc_fold`` (:func:`cinc_fold_of`; none when empty) outside fold ``k``."""
+    return ([r for r, j in f.items() if j != k]
+            + [r for r, j in (cinc_fold or {}).items() if j != k])
 
 
 @dataclass(frozen=True)
@@ -612,10 +618,9 @@ def cross_validate(noise: tuple[str, ...], variants: tuple[str, ...],
     f = folds(TRAIN_RECORDS, n_folds)
     cinc_fold: dict[str, int] = {}
     if share > 0 or cinc_eval:
-        names, cf = cinc_records()
         if n_folds != 5:
             raise EdgeError("CinC recordings are dealt into 5 folds: use n_folds=5")
-        cinc_fold = dict(zip(names, cf.tolist()))
+        cinc_fold = cinc_fold_of()
     acc: dict = {}
     err: dict = {}
     net_p, w = _net_oof(net_cv, f) if net_cv else ({}, 0.0)
@@ -624,9 +629,7 @@ def cross_validate(noise: tuple[str, ...], variants: tuple[str, ...],
         raise EdgeError(f"{net_cv}: the network CV has no {', '.join(missing)} windows (it "
                         f"scores {', '.join(sorted({k.split('|')[1] for k in net_p}))})")
     for k in range(n_folds):
-        train = [r for r in TRAIN_RECORDS if f[r] != k]
-        if share > 0:
-            train += [r for r, j in cinc_fold.items() if j != k]
+        train = fold_training_records(f, k, cinc_fold if share > 0 else None)
         path = cv_fold_model(train, noise, share)
         if save_folds:
             import shutil  # noqa: PLC0415
@@ -638,14 +641,7 @@ def cross_validate(noise: tuple[str, ...], variants: tuple[str, ...],
             ref_beats = _reference_beats(rec) if errors else None
             for v in variants:
                 rw = record_windows(rec, variant=v)
-                ok = np.all(np.isfinite(rw.features), axis=1)
-                p = np.full(ok.size, np.nan)
-                if ok.any():
-                    p[ok] = model.predict_proba(rw.features[ok])[:, 1]
-                if net_cv:
-                    p = (1.0 - w) * p + w * net_p[f"{rec}|{v}"]
-                if cfg.organised_veto:  # as the device: a vetoed window is not shockable
-                    p = np.where(record_organised(rec, v, cfg), 0.0, p)
+                p = _device_p(rw, v, model, net_p[f"{rec}|{v}"] if net_cv else None, w, cfg)
                 sh, _ = window_labels(rw, ep)
                 a = acc.setdefault((v, _db(rec)), dict.fromkeys(
                     ("s", "tp", "n", "tn", "ref", "found", "det", "true", "false_rec"), 0)
@@ -668,19 +664,13 @@ def cross_validate(noise: tuple[str, ...], variants: tuple[str, ...],
                     e = window_errors(rw, ep, p, cfg.p_shockable, ref_beats)
                     err.setdefault((v, _db(rec)), {})[rec] = e
         for rec in (r for r, j in cinc_fold.items() if j == k):
+            if net_cv and f"{rec}|clean" not in net_p:
+                raise EdgeError(f"{net_cv}: the network CV did not score CinC: run "
+                                f"`python -m training.vf_net --cinc --cv {net_cv}` and "
+                                f"`python convert/vf_net.py --cv {net_cv}`")
             rw = record_windows(rec)
-            ok = np.all(np.isfinite(rw.features), axis=1)
-            p = np.full(ok.size, np.nan)
-            if ok.any():
-                p[ok] = model.predict_proba(rw.features[ok])[:, 1]
-            if net_cv:
-                if f"{rec}|clean" not in net_p:
-                    raise EdgeError(f"{net_cv}: the network CV did not score CinC: run "
-                                    f"`python -m training.vf_net --cinc --cv {net_cv}` and "
-                                    f"`python convert/vf_net.py --cv {net_cv}`")
-                p = (1.0 - w) * p + w * net_p[f"{rec}|clean"]
-            if cfg.organised_veto:
-                p = np.where(record_organised(rec, "clean", cfg), 0.0, p)
+            p = _device_p(rw, "clean", model, net_p[f"{rec}|clean"] if net_cv else None, w,
+                          cfg)
             c = acc.setdefault(("clean", "cinc"), {"n": 0, "tn": 0, "det": 0, "rec": 0,
                                                    "hours": 0.0, "alarmed": []})
             scored = np.isfinite(p)
@@ -726,6 +716,22 @@ def cross_validate(noise: tuple[str, ...], variants: tuple[str, ...],
                                  for r, e in sorted(recs.items(), key=lambda t: -t[1]["missed"])
                                  if e["missed"]}}
     return out
+
+
+def _device_p(rw: RecordWindows, variant: str, model, net_q: np.ndarray | None,  # noqa: ANN001
+              w: float, cfg: VentricularConfig) -> np.ndarray:
+    """Each window's P(shockable) as the device forms it: the trees' (NaN where the window
+    is not analysed), averaged with the network's ``net_q`` at its share ``w`` when given,
+    0 where the organised-rhythm veto (``cfg``) stops it."""
+    ok = np.all(np.isfinite(rw.features), axis=1)
+    p = np.full(ok.size, np.nan)
+    if ok.any():
+        p[ok] = model.predict_proba(rw.features[ok])[:, 1]
+    if net_q is not None:
+        p = (1.0 - w) * p + w * net_q
+    if cfg.organised_veto:  # as the device: a vetoed window is not shockable
+        p = np.where(record_organised(rw.record, variant, cfg), 0.0, p)
+    return p
 
 
 def cv_fold_model(train: list[str], noise: tuple[str, ...], share: float) -> Path:

@@ -193,14 +193,11 @@ def predict_float(model, rows: np.ndarray) -> np.ndarray:  # noqa: ANN001
 
 
 def _cinc(use: bool) -> dict[str, int]:
-    """CinC recording -> its fold (:func:`training.ventricular.cinc_records`); empty when
+    """CinC recording -> its fold (:func:`training.ventricular.cinc_fold_of`); empty when
     CinC is not used."""
-    if not use:
-        return {}
-    from training.ventricular import cinc_records  # noqa: PLC0415
+    from training.ventricular import cinc_fold_of  # noqa: PLC0415
 
-    names, f = cinc_records()
-    return dict(zip(names, f.tolist()))
+    return cinc_fold_of() if use else {}
 
 
 def cross_validate(out_dir: str | os.PathLike, *, epochs: int = EPOCHS, seed: int = 0,
@@ -209,7 +206,7 @@ def cross_validate(out_dir: str | os.PathLike, *, epochs: int = EPOCHS, seed: in
     """Fold models and out-of-fold float P (see the module docstring); with ``cinc`` the
     CinC recordings of the other folds join each fold's training and each fold's own are
     scored (``<name>|clean`` keys; ``folds.json`` holds their folds as ``cinc_folds``)."""
-    from training.ventricular import TRAIN_RECORDS, folds  # noqa: PLC0415
+    from training.ventricular import TRAIN_RECORDS, fold_training_records, folds  # noqa: PLC0415
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -220,8 +217,7 @@ def cross_validate(out_dir: str | os.PathLike, *, epochs: int = EPOCHS, seed: in
     oof: dict[str, np.ndarray] = {}
     for k in range(n_folds):
         t0 = time.time()
-        train = [r for r in TRAIN_RECORDS if f[r] != k] + [r for r, j in cf.items() if j != k]
-        x, y = training_set(train, positive_share=positive_share)
+        x, y = training_set(fold_training_records(f, k, cf), positive_share=positive_share)
         model = fit_net(x, y, seed=seed + k, epochs=epochs)
         model.save(out / f"fold{k}.keras")
         for rec in (r for r in TRAIN_RECORDS if f[r] == k):
