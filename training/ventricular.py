@@ -436,7 +436,7 @@ def fit_vf(records, *, noisy: bool | tuple[str, ...] = False, seed: int = 0,
     if not 0.0 <= share < 1.0:
         raise ValueError(f"cinc_share must lie in [0, 1), got {share}")
     cinc = np.array([is_cinc(r) for r in records], dtype=bool)[g]
-    if not cinc.any():
+    if not cinc.any():  # the monitor recipe's weights, bit for bit (its model is unchanged)
         w = np.where(y == 1, 0.5 / max(y.mean(), 1e-9), 0.5 / max(1 - y.mean(), 1e-9))
     else:
         if (cinc & (y == 1)).any():
