@@ -65,6 +65,7 @@ from edge.dsp.quality import QUALITY_RANK, SignalQuality
 from edge.dsp.strip import StripConfig, StripDecimator
 from edge.errors import SignalError
 from edge.events.model import (
+    AlertEvent,
     BeatEvent,
     Event,
     HeartRateEvent,
@@ -141,7 +142,8 @@ class DeviceStream:
         self.ventricular = (DeviceVentricular(device_id=device_id, fs_hz=fs_hz,
                                               fs_proc_hz=self.fs_proc_hz,
                                               config=config.rhythm.vf, vt=config.rhythm.vt,
-                                              detector=None, origin=first_index)
+                                              detector=None, origin=first_index,
+                                              flutter=config.rhythm.vflutter)
                             if config.rhythm.ventricular else None)
         # lower alerts wait under an open vfib episode (edge.runtime.chain)
         self.chain = (AlarmChain(fs_hz) if self.ventricular is not None
@@ -253,7 +255,10 @@ class DeviceStream:
         if release is not None:
             proc = min(proc, release)
         if self.ventricular is not None:
-            proc = min(proc, self.ventricular.detector.next_change_end)
+            vf = self.ventricular.detector
+            proc = min(proc, vf.next_change_end)
+            if self.ventricular.flutter_pending:  # the next window may grade a vflutter
+                proc = min(proc, vf.windows.next_window_end)
         return self._device_index(proc)
 
     def _device_index(self, proc: int) -> int:
@@ -307,7 +312,12 @@ class DeviceStream:
             events.extend(self._vf_signal())
             events.extend(self.ventricular.end())
             self.timer.add("ventricular", time.perf_counter() - t0)
-        events.extend(self.monitor.flush(self.expected))
+        ended = self.monitor.flush(self.expected)
+        if self.ventricular is not None:  # vflutter graded by the VF stage
+            fl = [e for e in ended if e.kind == "vflutter"]
+            ended = [e for e in ended if e.kind != "vflutter"]
+            ended.extend(self.ventricular.flutter(fl, final=True))
+        events.extend(ended)
         if self.rhythm is not None:
             events.extend(self.rhythm.end(self.expected, "end of stream"))
         if self.chain is not None:
@@ -443,10 +453,12 @@ class DeviceStream:
     def _flutter_changes(self) -> list[Event]:
         """``vflutter`` onsets/ends, dated at the beat decision that changed the detector's
         flutter flag (not at the end of the chunk that carried it: chunk-invariant)."""
-        events: list[Event] = []
+        events: list[AlertEvent] = []
         for at, state in self.pipeline.detector.pop_flutter_changes():
             events.extend(self.monitor.process([], state, now_index=self._to_device(at)))
-        return events
+        if self.ventricular is not None:  # graded by the VF stage (edge.runtime.ventricular)
+            return list(self.ventricular.flutter(events))
+        return list(events)
 
     def _to_device(self, processing_index: int) -> int:
         """Absolute device sample index of a processing-rate index of the current pipeline."""

@@ -46,9 +46,10 @@ ones (``benchmarks/results/ventricular.md``).
 """
 from __future__ import annotations
 
+import bisect
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -56,10 +57,11 @@ from edge.dsp.detection import to_input_sample
 from edge.dsp.preprocess import Conditioned
 from edge.errors import ConfigError
 from edge.events.model import AlertEvent
-from edge.rhythm.ventricular import VentricularConfig, VfChange, VfDetector
+from edge.rhythm.ventricular import VentricularConfig, VfChange, VfDetector, VfOutput
 from edge.runtime.alerts import BeatInfo, FastRun, Learning, LearningHold, RunSpan
 
-__all__ = ["VtConfig", "VtTracker", "DeviceVentricular"]
+__all__ = ["VtConfig", "VtTracker", "FlutterConfirmConfig", "FlutterConfirm",
+           "DeviceVentricular"]
 
 logger = logging.getLogger(__name__)
 
@@ -160,6 +162,148 @@ class VtTracker(Learning):
         return out
 
 
+#: Shockable windows kept this long (s) past the lookback for ``vflutter`` onsets to come.
+_FLUTTER_KEEP_S = 30.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class FlutterConfirmConfig:
+    """The ``[rhythm.vflutter]`` table: ``vflutter`` confirmed by the VF stage.
+
+    Attributes
+    ----------
+    confirm : a ``vflutter`` onset is an alarm only when the VF stage saw a shockable window
+        (P >= ``p_shockable``, not vetoed) ending from ``lookback_s`` before it to ``hold_s``
+        after it; otherwise it is raised as a warning. ``false``: every ``vflutter`` is an
+        alarm at once, as before 2026-12-02.
+    lookback_s : how far before the onset a shockable window's end may lie (>= 0, s).
+    hold_s : how long after the onset the alarm may wait for one (>= 0, s).
+    """
+
+    confirm: bool = False
+    lookback_s: float = 2.0
+    hold_s: float = 4.0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.confirm, bool):
+            raise ConfigError("confirm", f"must be true or false, got {self.confirm!r}")
+        for name in ("lookback_s", "hold_s"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and not isinstance(v, bool)
+                    and math.isfinite(v) and 0 <= v <= 60):
+                raise ConfigError(name, f"must be a number of seconds in 0-60, got {v!r}")
+
+
+class FlutterConfirm:
+    """``vflutter`` alerts graded by the VF stage (see :class:`DeviceVentricular`).
+
+    Feed it the shockable windows as the VF detector scores them (:meth:`windows`, in stream
+    order) and the ``vflutter`` onsets and ends as the R-peak detector's flutter flag raises
+    them (:meth:`feed`); an onset waits until the windows decide it: an alarm as soon as a
+    shockable window ends within ``lookback_s`` before to ``hold_s`` after the onset, raised
+    at that window's end (at the onset when it lies before), else, once the windows up to
+    ``hold_s`` after the onset have been scored without one, a warning raised then. The
+    events keep the flutter flag's dates in ``detail``: ``onset_index`` (the onset) and
+    ``end_index`` (the end), with ``vf_confirmed``; ``sample_index`` is when the device
+    raised them (an end is never raised before its onset). The decision depends only on the
+    windows and the onset, so it does not depend on how the stream is chunked (only the call
+    it leaves in does).
+    """
+
+    def __init__(self, config: FlutterConfirmConfig | None = None, *, fs_hz: float) -> None:
+        self.config = config or FlutterConfirmConfig()
+        self.fs_hz = float(fs_hz)
+        self.lookback = int(round(self.config.lookback_s * self.fs_hz))
+        self.hold = int(round(self.config.hold_s * self.fs_hz))
+        self.n_confirmed = 0
+        self.n_unconfirmed = 0
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the windows and what waits (a restart; :meth:`finish` first to keep it)."""
+        self._shock: list[int] = []  # ends of shockable windows (device samples, increasing)
+        self._scored_end: int | None = None  # end of the last window scored
+        self._pending: list[list[AlertEvent | None]] = []  # [onset, end | None], in order
+        self._decided: tuple[str, int, bool] | None = None  # open episode: severity, raised
+
+    @property
+    def pending(self) -> bool:
+        """An onset waits for windows."""
+        return bool(self._pending)
+
+    def windows(self, ends: list[int], shockable: list[bool]) -> None:
+        """The windows the VF detector scored (device-sample ends, in stream order). A
+        ``vflutter`` onset must be fed within ``_FLUTTER_KEEP_S`` (30 s) of the windows that
+        reach its date (the device feeds it within the R-peak detector's decision lag)."""
+        if not ends:
+            return
+        self._scored_end = ends[-1]
+        self._shock.extend(e for e, s in zip(ends, shockable) if s)
+        # an onset still to come is dated at most the R-peak detector's decision lag before
+        # the signal it has seen (which the VF detector has seen too): far less than the margin
+        horizon = min([ends[-1] - int(_FLUTTER_KEEP_S * self.fs_hz)]
+                      + [p[0].sample_index for p in self._pending[:1]]) - self.lookback
+        k = bisect.bisect_left(self._shock, horizon)
+        if k:
+            del self._shock[:k]
+
+    def feed(self, events: list[AlertEvent]) -> list[AlertEvent]:
+        """``vflutter`` onsets/ends in time order; returns those decided (graded)."""
+        out: list[AlertEvent] = []
+        for e in events:
+            if e.state == "onset":
+                self._pending.append([e, None])
+            elif self._pending and self._pending[-1][1] is None:
+                self._pending[-1][1] = e
+            elif self._decided is not None:
+                out.append(self._end(e, *self._decided))
+                self._decided = None
+        out.extend(self.decide())
+        return out
+
+    def decide(self, final: bool = False) -> list[AlertEvent]:
+        """Grade the waiting onsets the scored windows decide (all of them when ``final``:
+        the stream ended, no window is to come)."""
+        out: list[AlertEvent] = []
+        while self._pending:
+            onset, end = self._pending[0]
+            at = onset.sample_index
+            k = bisect.bisect_left(self._shock, at - self.lookback)
+            if k < len(self._shock) and self._shock[k] <= at + self.hold:
+                confirmed, raised = True, max(at, self._shock[k])
+            elif final or (self._scored_end is not None and self._scored_end >= at + self.hold):
+                confirmed = False
+                raised = at + self.hold if self._scored_end is None else \
+                    max(at, min(at + self.hold, self._scored_end))
+            else:
+                break
+            self._pending.pop(0)
+            sev = "alarm" if confirmed else "warning"
+            self.n_confirmed += confirmed
+            self.n_unconfirmed += not confirmed
+            out.append(replace(onset, severity=sev, sample_index=raised,
+                               detail={**onset.detail, "onset_index": at,
+                                       "vf_confirmed": confirmed}))
+            if end is not None:
+                out.append(self._end(end, sev, raised, confirmed))
+            else:
+                self._decided = (sev, raised, confirmed)
+        return out
+
+    def _end(self, end: AlertEvent, severity: str, raised: int,
+             confirmed: bool) -> AlertEvent:
+        return replace(end, severity=severity, sample_index=max(end.sample_index, raised),
+                       detail={**end.detail, "end_index": end.sample_index,
+                               "vf_confirmed": confirmed})
+
+    def finish(self, events: list[AlertEvent]) -> list[AlertEvent]:
+        """End of stream (or before a restart): the last ``vflutter`` events, every onset
+        still waiting graded on the windows scored."""
+        out = self.feed(events)
+        out.extend(self.decide(final=True))
+        return out
+
+
 class DeviceVentricular:
     """``vfib`` and ``vt`` alerts of one device.
 
@@ -176,7 +320,8 @@ class DeviceVentricular:
 
     def __init__(self, *, device_id: int, fs_hz: float, fs_proc_hz: float,
                  config: VentricularConfig | None = None, vt: VtConfig | None = None,
-                 detector: VfDetector | None = None, origin: int = 0) -> None:
+                 detector: VfDetector | None = None, origin: int = 0,
+                 flutter: FlutterConfirmConfig | None = None) -> None:
         self.device_id = int(device_id)
         self.fs_hz = float(fs_hz)
         self.fs_proc_hz = float(fs_proc_hz)
@@ -188,6 +333,8 @@ class DeviceVentricular:
             detector = VfDetector(cfg, changes_only=True)  # the daemon uses the changes alone
         self.detector = detector
         self.vt = VtTracker(vt, fs_hz=fs_hz, device_id=device_id)
+        flutter = flutter or FlutterConfirmConfig()
+        self.flutter_gate = FlutterConfirm(flutter, fs_hz=fs_hz) if flutter.confirm else None
         self._origin = int(origin)
         self._onset: int | None = None
         self._waiting: list[BeatInfo] = []  # beats past the signal the detector has analysed
@@ -227,11 +374,53 @@ class DeviceVentricular:
             self.detector.add_beats(peaks, decided_at, lag_samples=lag_samples)
         if len(cond) == 0:
             return []
+        out = self._scored(self.detector.process(cond))
+        out.extend(self._flutter_decide())
+        out.extend(self._feed_before(self._analysed_end()))
+        return out
+
+    def _scored(self, res: VfOutput) -> list[AlertEvent]:
+        """The ``vfib`` alerts of the VF detector's changes; its windows to the ``vflutter``
+        gate."""
         out: list[AlertEvent] = []
-        for c in self.detector.process(cond).changes:
+        for c in res.changes:
             self._changes.append((self._to_device(c.alarm_index), c.state))
             out.append(self._alert(c))
-        out.extend(self._feed_before(self._analysed_end()))
+        if self.flutter_gate is not None and res.windows:
+            th = self.detector.config.p_shockable
+            self.flutter_gate.windows([self._to_device(w.end_index) for w in res.windows],
+                                      [bool(w.p >= th) and not w.organised
+                                       for w in res.windows])
+        return out
+
+    def _flutter_decide(self) -> list[AlertEvent]:
+        """While a ``vflutter`` onset waits, the windows completed are scored now (not
+        deferred: :attr:`VfDetector.changes_only`) and the onsets they decide graded."""
+        gate = self.flutter_gate
+        if gate is None or not gate.pending:
+            return []
+        out = self._scored(self.detector.score_waiting()) if self.detector.windows.n_ready \
+            else []
+        out.extend(gate.decide())
+        return out
+
+    @property
+    def flutter_pending(self) -> bool:
+        """A ``vflutter`` onset waits for the VF stage's windows."""
+        return self.flutter_gate is not None and self.flutter_gate.pending
+
+    def flutter(self, events: list[AlertEvent], *, final: bool = False) -> list[AlertEvent]:
+        """The ``vflutter`` onsets/ends of :class:`~edge.runtime.alerts.RhythmMonitor` (time
+        order), graded by the VF stage (:class:`FlutterConfirm`; as they are without it);
+        ``final``: the stream ended (after :meth:`end`), every onset is graded now. Returns
+        the events decided (and ``vfib`` alerts of windows scored early for them)."""
+        gate = self.flutter_gate
+        if gate is None:
+            return list(events)
+        if final:
+            return gate.finish(events)
+        out = gate.feed(events)
+        out.extend(self._flutter_decide())
         return out
 
     @property
@@ -292,6 +481,8 @@ class DeviceVentricular:
     def end(self) -> list[AlertEvent]:
         """End of stream or before a restart: close open episodes."""
         out = self._feed_before(None)
+        if self.flutter_gate is not None and self.detector.windows.n_ready:
+            out.extend(self._scored(self.detector.score_waiting()))  # its windows to the gate
         out.extend(self._alert(c) for c in self.detector.end())
         out.extend(self._cross(None))
         self._in_vf = False
@@ -302,6 +493,8 @@ class DeviceVentricular:
         """The pipeline restarts; the next conditioned sample 0 is device sample ``origin``."""
         self.detector.reset()
         self.vt.reset()
+        if self.flutter_gate is not None:
+            self.flutter_gate.reset()
         self._origin = int(origin)
         self._onset = None
         self._waiting = []

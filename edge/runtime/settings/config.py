@@ -25,7 +25,7 @@ from edge.rhythm import RhythmConfig, SvtRunConfig
 from edge.rhythm.ventricular import VentricularConfig
 from edge.runtime.alerts import AlertConfig
 from edge.runtime.fallback import AlarmFallbackSettings
-from edge.runtime.ventricular import VtConfig
+from edge.runtime.ventricular import FlutterConfirmConfig, VtConfig
 from edge.sinks.jsonl import JsonlSinkSettings, StdoutSinkSettings
 from edge.sinks.mqtt import MqttSinkSettings
 from edge.sinks.terminal import TerminalSinkSettings
@@ -269,6 +269,10 @@ class RhythmSettings:
         an organised rhythm; ``net``, ``net_path``: average the trees' P with the VF
         network's).
     vt : the ``[rhythm.vt]`` table, :class:`edge.runtime.ventricular.VtConfig`.
+    vflutter : the ``[rhythm.vflutter]`` table,
+        :class:`edge.runtime.ventricular.FlutterConfirmConfig`: with the ventricular stage on,
+        a ``vflutter`` (the R-peak detector's flutter flag) is an alarm only when the VF stage
+        sees a shockable window around it, else a warning.
     alarm_chain : with the ventricular stage on, the lower alerts (``vflutter``, ``v_run``,
         rate, pattern, ``svt``, ``afib``) wait under an open ``vfib`` episode: one that ends
         inside it is never raised, one still open when it ends is raised then
@@ -282,6 +286,7 @@ class RhythmSettings:
     ventricular: bool = True
     vf: VentricularConfig = field(default_factory=VentricularConfig)
     vt: VtConfig = field(default_factory=VtConfig)
+    vflutter: FlutterConfirmConfig = field(default_factory=FlutterConfirmConfig)
     alarm_chain: bool = True
 
 

@@ -333,3 +333,148 @@ def test_events_do_not_depend_on_where_the_device_counter_starts(classifier, rec
               and d["state"] == "onset"]
     last = max(k for k, _ in at0)  # the final flush
     assert onsets and all(k < last for k in onsets)  # raised while streaming
+
+
+# -- vflutter graded by the VF stage (FlutterConfirm) -----------------------------------------
+
+def _flutter(state, at):
+    from edge.events.model import AlertEvent
+    return AlertEvent(device_id=1, kind="vflutter", state=state, severity="alarm",
+                      sample_index=at, fs_hz=FS, detail={})
+
+
+def _graded(events):
+    return [(e.state, e.severity, e.sample_index, e.detail.get("onset_index"),
+             e.detail.get("end_index"), e.detail["vf_confirmed"]) for e in events]
+
+
+def _gate(lookback_s=2.0, hold_s=4.0):
+    from edge.runtime.ventricular import FlutterConfirm, FlutterConfirmConfig
+    return FlutterConfirm(FlutterConfirmConfig(confirm=True, lookback_s=lookback_s,
+                                               hold_s=hold_s), fs_hz=FS)
+
+
+def _ends(first_s, last_s):
+    return [int(round(t * FS)) for t in range(first_s, last_s + 1)]
+
+
+def test_vflutter_after_a_shockable_window_is_an_alarm_at_once():
+    g = _gate()
+    g.windows(_ends(1, 10), [t == 9 for t in range(1, 11)])  # shockable window ends at 9 s
+    out = g.feed([_flutter("onset", int(10.5 * FS))])
+    assert _graded(out) == [("onset", "alarm", int(10.5 * FS), int(10.5 * FS), None, True)]
+    assert _graded(g.feed([_flutter("end", 12 * int(FS))])) == [
+        ("end", "alarm", 12 * int(FS), None, 12 * int(FS), True)]
+    assert (g.n_confirmed, g.n_unconfirmed) == (1, 0)
+
+
+def test_vflutter_waits_for_a_shockable_window_within_the_hold_and_is_raised_at_it():
+    g = _gate()
+    on = int(10.5 * FS)
+    g.windows(_ends(1, 11), [False] * 11)
+    assert g.feed([_flutter("onset", on), _flutter("end", int(11.5 * FS))]) == []
+    assert g.pending
+    out = g.feed([])
+    assert out == []
+    g.windows(_ends(12, 13), [False, True])  # shockable window ends at 13 s (2.5 s later)
+    assert _graded(g.decide()) == [
+        ("onset", "alarm", 13 * int(FS), on, None, True),
+        # the end is dated before the alarm: raised with it, its date kept
+        ("end", "alarm", 13 * int(FS), None, int(11.5 * FS), True)]
+    assert not g.pending
+
+
+def test_vflutter_without_a_shockable_window_is_a_warning_once_the_hold_is_scored():
+    g = _gate()
+    on = int(10.5 * FS)
+    g.windows(_ends(1, 12), [True] + [False] * 11)  # 1 s: far before the lookback
+    assert g.feed([_flutter("onset", on)]) == []
+    g.windows(_ends(13, 14), [False, False])
+    assert g.decide() == []  # the windows up to 14.5 s are not all scored yet
+    g.windows(_ends(15, 15), [False])
+    assert _graded(g.decide()) == [("onset", "warning", int(14.5 * FS), on, None, False)]
+    assert _graded(g.feed([_flutter("end", 20 * int(FS))])) == [
+        ("end", "warning", 20 * int(FS), None, 20 * int(FS), False)]
+    assert (g.n_confirmed, g.n_unconfirmed) == (0, 1)
+
+
+def test_vflutter_at_the_end_of_the_stream_is_graded_on_what_was_scored():
+    g = _gate()
+    g.windows(_ends(1, 10), [False] * 10)
+    assert g.feed([_flutter("onset", 10 * int(FS))]) == []
+    out = g.finish([_flutter("end", int(10.8 * FS))])
+    assert _graded(out) == [("onset", "warning", 10 * int(FS), 10 * int(FS), None, False),
+                            ("end", "warning", int(10.8 * FS), None, int(10.8 * FS), False)]
+    g.reset()
+    assert not g.pending and g.finish([]) == []
+
+
+def test_vflutter_grading_does_not_depend_on_how_the_windows_come():
+    rng = np.random.default_rng(3)
+    ends = _ends(1, 120)
+    shock = (rng.random(len(ends)) < 0.08).tolist()
+    flags = [(int(t * FS), s) for t, s in ((7.3, "onset"), (9.1, "end"), (30.2, "onset"),
+                                           (31.0, "end"), (50.5, "onset"), (80.0, "end"))]
+    ref = None
+    # the device feeds a flutter change at most the R-peak detector's lag (< 2 s) after the
+    # windows that reach it; 25-s batches are far beyond that, within what the gate keeps
+    for step in (1, 3, 17, 25):
+        g, out, k = _gate(), [], 0
+        for i in range(0, len(ends), step):
+            g.windows(ends[i:i + step], shock[i:i + step])
+            last = ends[min(i + step, len(ends)) - 1]
+            while k < len(flags) and flags[k][0] <= last:
+                out += g.feed([_flutter(flags[k][1], flags[k][0])])
+                k += 1
+            out += g.decide()
+        out += g.finish([])
+        assert len(out) == 6
+        if ref is None:
+            ref = _graded(out)
+        assert _graded(out) == ref, step
+
+
+@pytest.mark.parametrize("key,value", [("confirm", 1), ("lookback_s", -1.0),
+                                       ("hold_s", float("nan")), ("hold_s", 61.0),
+                                       ("lookback_s", True)])
+def test_flutter_confirm_config_rules(key, value):
+    from edge.runtime.ventricular import FlutterConfirmConfig
+    with pytest.raises(ConfigError, match=key):
+        FlutterConfirmConfig(**{key: value})
+
+
+def _excerpt_alerts(classifier, chunk, *settings):
+    from edge.io.records import read_record
+    from edge.runtime.device import DeviceStream
+    from edge.runtime.settings import load_config
+
+    rec = read_record(REPO / "tests" / "data" / "cudb" / "cudb_cu21_excerpt")
+    cfg = load_config(None, ['source.serial.port="x"', "outputs.strip=false", *settings])
+    dev = DeviceStream(classifier, cfg, device_id=2, fs_hz=rec.fs_hz)
+    events = []
+    for i in range(0, rec.signal_mv.shape[0], chunk):
+        events += dev.process(i, rec.signal_mv[i:i + chunk])
+    events += dev.flush()
+    return [(e.kind, e.state, e.severity, e.sample_index, e.detail.get("onset_index"),
+             e.detail.get("vf_confirmed")) for e in events
+            if e.type == "alert" and e.kind in ("vflutter", "vfib")]
+
+
+def test_device_stream_grades_vflutter_by_the_vf_stage_at_every_chunk_size(classifier):
+    on = ["rhythm.vflutter.confirm=true", "rhythm.alarm_chain=false"]
+    ref = _excerpt_alerts(classifier, 250, *on)
+    fl = [a for a in ref if a[0] == "vflutter" and a[1] == "onset"]
+    vf = [a for a in ref if a[0] == "vfib"]
+    # cu21 excerpt: the flutter alarm inside the VF is confirmed; the flag after the VF stage
+    # has ended its episode (the stage sees no shockable window) is a warning
+    assert [a[2] for a in fl] == ["alarm", "warning", "warning"]
+    assert fl[0][5] is True and vf[0][3] <= fl[0][3] < vf[1][3]
+    assert all(a[5] is False and a[3] >= vf[1][3] for a in fl[1:])
+    for chunk in (5, 2500, 17500):
+        assert _excerpt_alerts(classifier, chunk, *on) == ref, chunk
+    # off: every flutter flag is an alarm at its onset, as before
+    plain = [a for a in _excerpt_alerts(classifier, 250, "rhythm.vflutter.confirm=false",
+                                        "rhythm.alarm_chain=false")
+             if a[0] == "vflutter" and a[1] == "onset"]
+    assert [a[2] for a in plain] == ["alarm"] * 3 and [a[3] for a in plain] == [
+        a[4] for a in fl]
