@@ -113,7 +113,10 @@ def alarms_of(job: str | tuple[str, tuple[str, ...]]) -> dict:
     alerts, _ = replay_alerts(_CLASSIFIER, x, fs, CHUNK_S, settings)
     onsets = [(e.kind, round(e.sample_index / fs, 2)) for e in alerts
               if e.state == "onset" and e.severity == "alarm"]
-    return {"path": path, "seconds": x.shape[0] / fs, "fs_hz": fs, "alarms": onsets}
+    graded = sum(1 for e in alerts if e.kind == "vflutter" and e.state == "onset"
+                 and e.severity != "alarm")
+    return {"path": path, "seconds": x.shape[0] / fs, "fs_hz": fs, "alarms": onsets,
+            "vflutter_warnings": graded}
 
 
 def summarise(runs: list[dict], labels: list[str]) -> dict:
@@ -136,6 +139,7 @@ def summarise(runs: list[dict], labels: list[str]) -> dict:
             "alarms": {k: {"n": v, "per_hour": round(v / hours, 3) if hours else None,
                            "recordings": recs[k]} for k, v in sorted(n.items())},
             "vfib_within_start_s": early,
+            "vflutter_warnings": sum(r.get("vflutter_warnings", 0) for r in runs),
             "by_label": {lab: {k: (round(v, 2) if k == "hours" else v) for k, v in c.items()}
                          for lab, c in sorted(by_label.items())},
             "vfib_recordings": sorted(Path(r["path"]).name for r in runs
@@ -198,8 +202,9 @@ def markdown(res: dict) -> str:
          "recording scored by the VF trees and network of its CinC fold, fitted without it); "
          "on SVDB it runs the bundled handheld pair.", "",
          "| set | recordings | hours | rate (Hz) | `vfib` (per h; recordings) | of which in the "
-         f"first {START_S:g} s | `vflutter` | `vt` (not judged) | other alarms |",
-         "|---|---:|---:|---|---|---:|---|---|---|"]
+         f"first {START_S:g} s | `vflutter` | `vflutter` graded a warning | `vt` (not judged) "
+         "| other alarms |",
+         "|---|---:|---:|---|---|---:|---|---:|---|---|"]
 
     def cell(a: dict, k: str) -> str:
         if k not in a:
@@ -212,8 +217,8 @@ def markdown(res: dict) -> str:
                           if k not in ("vfib", "vflutter", "vt")) or "none"
         L.append(f"| {name} | {s['recordings']} | {s['hours']} | "
                  f"{', '.join(f'{f:g}' for f in s['rates_hz'])} | {cell(a, 'vfib')} | "
-                 f"{s['vfib_within_start_s']} | {cell(a, 'vflutter')} | {cell(a, 'vt')} | "
-                 f"{other} |")
+                 f"{s['vfib_within_start_s']} | {cell(a, 'vflutter')} | "
+                 f"{s.get('vflutter_warnings', 0)} | {cell(a, 'vt')} | {other} |")
     for name, s in res["sets"].items():
         if not s["by_label"]:
             continue
@@ -241,6 +246,9 @@ def main(argv: list[str] | None = None) -> int:
                          "models in DIR (see the module docstring)")
     ap.add_argument("--handheld", action="store_true",
                     help="also replay SVDB with the bundled handheld VF models")
+    ap.add_argument("--flutter-both", action="store_true",
+                    help="also replay every set with the other [rhythm.vflutter] confirm "
+                         "setting (the vflutter alert graded by the VF stage, or not)")
     args = ap.parse_args(argv)
     names = parse_sets(ap, args.sets, SETS)
     folds_dir = Path(args.cinc_folds) if args.cinc_folds else None
@@ -278,6 +286,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.handheld and "svdb" in names:
         res["sets"]["svdb, handheld models"] = run_set("svdb", args.jobs, args.limit,
                                                        settings=('rhythm.vf.models="handheld"',))
+    if args.flutter_both:
+        from edge.runtime.ventricular import FlutterConfirmConfig
+
+        other = not FlutterConfirmConfig().confirm
+        tag = "vflutter graded by the VF stage" if other else "vflutter not graded"
+        for n in names:
+            res["sets"][f"{n}, {tag}"] = run_set(
+                n, args.jobs, args.limit,
+                settings=(f"rhythm.vflutter.confirm={str(other).lower()}",))
     res["wall_s"] = round(time.time() - t0)
     print(write_results(args.out, "false_alarms", res, markdown))
     return 0

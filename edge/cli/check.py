@@ -14,6 +14,15 @@ from edge.cli.common import add_common
 __all__ = ["add_parser", "cmd_check"]
 
 
+def _flutter_grading(config: Any) -> str:
+    """How the ``vflutter`` alert is graded, for the ventricular line."""
+    fl = config.rhythm.vflutter
+    if not fl.confirm:
+        return "always an alarm"
+    return (f"an alarm when the VF stage sees a shockable window {fl.lookback_s:g} s before "
+            f"to {fl.hold_s:g} s after it, else a warning")
+
+
 def describe_source(kind: str, transport: Any) -> str:
     """One line saying which device the configuration reads: the transport's identifying
     fields (the full settings are in the file)."""
@@ -65,7 +74,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         ventricular = (f"VF detector ({files}, alarm after {vf.onset_k} of "
                        f"{vf.onset_n} windows; lower alerts "
                        f"{'wait under' if config.rhythm.alarm_chain else 'not chained to'}"
-                       f" vfib)")
+                       f" vfib; vflutter {_flutter_grading(config)})")
     config.alarm_fallback.check_commands()  # the hook programs exist
     fb = config.alarm_fallback
     fallback = (f"after {fb.after_s:g} s: bell {'on' if fb.bell else 'off'}, command "

@@ -249,6 +249,11 @@ class Daemon:
                     dropped[k] = dropped.get(k, 0) + v
         counters["alerts_chained"] = chained
         counters["alerts_chained_dropped"] = dropped
+        gates = [s.ventricular.flutter_gate for s in self.streams.values()
+                 if s.ventricular is not None and s.ventricular.flutter_gate is not None]
+        if gates:  # vflutter graded by the VF stage
+            counters["vflutter_graded"] = {"alarm": sum(g.n_confirmed for g in gates),
+                                           "warning": sum(g.n_unconfirmed for g in gates)}
         counters["events"] = dict(self.events_by_type)
         counters["latency"] = self.latency.summary_ms()
         counters["sink_errors"] = dict(self.sinks.errors)

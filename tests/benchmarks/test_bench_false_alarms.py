@@ -15,7 +15,8 @@ RESULTS = Path(bfa.__file__).resolve().parent / "results"
 def test_summary_counts_alarms_per_kind_hour_recording_and_label():
     runs = [{"path": "/x/A1", "seconds": 1800.0, "fs_hz": 300.0,
              "alarms": [("vfib", 6.0), ("vfib", 20.0), ("vt", 3.0)]},
-            {"path": "/x/A2", "seconds": 1800.0, "fs_hz": 300.0, "alarms": [("vflutter", 9.0)]},
+            {"path": "/x/A2", "seconds": 1800.0, "fs_hz": 300.0, "alarms": [("vflutter", 9.0)],
+             "vflutter_warnings": 2},
             {"path": "/x/A3", "seconds": 3600.0, "fs_hz": 300.0, "alarms": []}]
     s = bfa.summarise(runs, ["N", "~", "N"])
     assert s["recordings"] == 3 and s["hours"] == 2.0 and s["rates_hz"] == [300.0]
@@ -27,7 +28,9 @@ def test_summary_counts_alarms_per_kind_hour_recording_and_label():
     assert s["vfib_recordings"] == ["A1"]
     md = bfa.markdown({"date": "d", "git": "g", "wall_s": 1, "command": "c",
                        "sets": {"cinc": s}})
-    assert "| cinc | 3 | 2.0 | 300 | 2 (1.0/h; 1) | 1 | 1 (0.5/h; 1) | 1 (0.5/h; 1) | none |" in md
+    assert s["vflutter_warnings"] == 2
+    assert ("| cinc | 3 | 2.0 | 300 | 2 (1.0/h; 1) | 1 | 1 (0.5/h; 1) | 2 | 1 (0.5/h; 1) | "
+            "none |") in md
 
 
 def test_one_real_recording_is_replayed(cinc2017_dir, monkeypatch):
