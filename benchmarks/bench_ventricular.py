@@ -268,9 +268,10 @@ def daemon_alerts(record: str, model_path: str, noisy: bool = False,
            ["rhythm.vf.net=false", *(f"rhythm.vf.{k}={v}" for k, v in TREES_RULE.items())])
     # alarm chaining off: the baseline rows are today's vflutter / v_run as they were raised
     # before chaining (vfib and vt are never chained, so their rows are the same either way;
-    # benchmarks/bench_alarm_chain.py measures the chain)
+    # benchmarks/bench_alarm_chain.py measures the chain); likewise vflutter ungraded by the
+    # VF stage (benchmarks/bench_flutter_grading.py measures the grading)
     cfg = load_config(None, ['source.serial.port="x"', "outputs.strip=false",
-                             "rhythm.alarm_chain=false",
+                             "rhythm.alarm_chain=false", "rhythm.vflutter.confirm=false",
                              f'rhythm.vf.model_path="{model_path}"', *net])
     dev = DeviceStream(BeatClassifier(beat_model()), cfg, device_id=1, fs_hz=fs)
     step = int(fs)

@@ -1,0 +1,208 @@
+"""The ``vflutter`` alert graded by the VF stage (``[rhythm.vflutter] confirm``): what it keeps
+and what it costs in alarm latency, out of fold, on CUDB and MIT-BIH DS1.
+
+    MITDB_DIR=... NSTDB_DIR=... CUDB_DIR=... ECG_EDGE_CACHE=... \\
+        python benchmarks/bench_flutter_grading.py [--skip-noise] [--lookback-s L] [--hold-s H]
+
+Protocol
+--------
+* Records: CUDB's 35 and MIT-BIH DS1's 22 (207 holds DS1's ventricular flutter), each
+  replayed through the daemon's per-device chain (:class:`edge.runtime.device.DeviceStream`,
+  1-s chunks, alarm chain off as in ``bench_ventricular.py``, so every onset is seen where it
+  was raised) with the VF trees and network of its record-wise CV fold
+  (``bench_ventricular.fold_models`` / ``fold_nets``: fitted without the record). MIT-BIH DS2
+  is never read. Each record twice: ``confirm`` off (every ``vflutter`` an alarm at its
+  onset, as before 2026-12-02) and on (``lookback_s`` / ``hold_s`` as given, default the
+  shipped ones); clean and, unless ``--skip-noise``, with NSTDB ``em`` at 6 dB
+  (``training.ventricular.noisy_signal``).
+* Counted: ``vflutter`` onsets, those raised as alarms, split into those inside a reference
+  VF/VFL episode (CUDB ``[`` ... ``]``, MIT-BIH ``(VFL`` / ``(VF``) or at most 2 s before one,
+  and the rest; the reference episodes found by the first alarm of ``vfib`` or an
+  alarm-grade ``vflutter`` overlapping them, with its latency (from the reference onset to
+  the alarm's ``sample_index``: when the device raised it; episodes that start within a
+  record's first 4 s have none), and the same for ``vfib`` alone.
+
+Writes ``benchmarks/results/flutter_grading.{json,md}``; caches replays under
+``$ECG_EDGE_CACHE``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.bench_ventricular import (  # noqa: E402
+    _replay_key,
+    episodes_of,
+    fold_models,
+    fold_nets,
+)
+from benchmarks.common import git_head, write_results  # noqa: E402
+from edge.model.bundled import default_model_path as beat_model  # noqa: E402
+from training.data import DS1  # noqa: E402
+from training.dataset import cache_dir  # noqa: E402
+from training.ventricular import (  # noqa: E402
+    CUDB_RECORDS,
+    episodes,
+    noisy_signal,
+    record_signal,
+    score_alarm_episodes,
+)
+
+#: A ``vflutter`` onset this close before a reference episode counts as inside it (s).
+BEFORE_S = 2.0
+SETS = {"cudb": CUDB_RECORDS, "mitdb_ds1": DS1}
+
+
+def replay(record: str, model_path: str, net_path: str, noisy: bool,
+           settings: tuple[str, ...]) -> dict:
+    """The ``vfib`` / ``vflutter`` alerts of one record (cached by record, signal, settings,
+    models and the ``edge`` sources)."""
+    import hashlib
+
+    tag = hashlib.sha256(repr(settings).encode()).hexdigest()[:8]
+    net = hashlib.sha256(Path(net_path).read_bytes()).hexdigest()[:8]
+    path = cache_dir() / (f"vfl_grade_{record}_{'em6' if noisy else 'clean'}_{tag}_"
+                          f"{Path(model_path).stem}_{net}_{_replay_key(model_path, beat_model())}"
+                          ".json")
+    if path.is_file():
+        return json.loads(path.read_text())
+    from edge.model.classifier import BeatClassifier
+    from edge.runtime.device import DeviceStream
+    from edge.runtime.settings import load_config
+
+    x, fs = record_signal(record)
+    if noisy:
+        x = noisy_signal(record, x, fs)
+    cfg = load_config(None, ['source.serial.port="x"', "outputs.strip=false",
+                             "rhythm.alarm_chain=false", f'rhythm.vf.model_path="{model_path}"',
+                             f'rhythm.vf.net_path="{net_path}"', *settings])
+    dev = DeviceStream(BeatClassifier(beat_model()), cfg, device_id=1, fs_hz=fs)
+    step = int(fs)
+    events = []
+    for i in range(0, x.size, step):
+        events += dev.process(i, x[i:i + step, None])
+    events += dev.flush()
+    out = {"record": record, "fs_hz": fs, "n_samples": int(x.size),
+           "alerts": [{"kind": e.kind, "state": e.state, "severity": e.severity,
+                       "sample_index": e.sample_index, "detail": e.detail}
+                      for e in events if e.type == "alert" and e.kind in ("vfib", "vflutter")]}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(out))
+    return out
+
+
+def score_record(d: dict, shockable: list[tuple[int, int]]) -> dict:
+    """One replay's counts (see the module docstring)."""
+    fs = d["fs_hz"]
+    alerts = d["alerts"]
+    onsets = [a for a in alerts if a["kind"] == "vflutter" and a["state"] == "onset"]
+    inside = [a for a in onsets
+              if any(s - BEFORE_S * fs <= a["detail"].get("onset_index", a["sample_index"]) <= e
+                     for s, e in shockable)]
+    alarm = [a for a in alerts if a["kind"] == "vfib" or a["severity"] == "alarm"]
+    first = score_alarm_episodes(shockable, [(e["start"], e["end"], e["alarm"]) for e in
+                                             episodes_of(alarm, ("vfib", "vflutter"),
+                                                         d["n_samples"])], fs)
+    vf = score_alarm_episodes(shockable, [(e["start"], e["end"], e["alarm"]) for e in
+                                          episodes_of(alerts, ("vfib",), d["n_samples"])], fs)
+    return {"vflutter": len(onsets),
+            "vflutter_alarm": sum(a["severity"] == "alarm" for a in onsets),
+            "inside": len(inside), "inside_alarm": sum(a["severity"] == "alarm" for a in inside),
+            "ref": first["ref"], "found": first["ref_found"], "latency_s": first["latency_s"],
+            "vfib_found": vf["ref_found"], "vfib_latency_s": vf["latency_s"]}
+
+
+def summarise(rows: list[dict]) -> dict:
+    import numpy as np
+
+    def lat(key: str) -> dict:
+        v = [x for r in rows for x in r[key]]
+        return {"median_s": round(float(np.median(v)), 2) if v else None,
+                "worst_s": round(float(np.max(v)), 2) if v else None, "n": len(v)}
+
+    n = {k: sum(r[k] for r in rows) for k in ("vflutter", "vflutter_alarm", "inside",
+                                              "inside_alarm", "ref", "found", "vfib_found")}
+    return {**n, "outside": n["vflutter"] - n["inside"],
+            "outside_alarm": n["vflutter_alarm"] - n["inside_alarm"],
+            "first_alarm_latency": lat("latency_s"), "vfib_latency": lat("vfib_latency_s")}
+
+
+def markdown(res: dict) -> str:
+    c = res["confirm"]
+    L = ["# `vflutter` graded by the VF stage (`[rhythm.vflutter] confirm`)", "",
+         f"- Date: {res['date']}; code: git {res['git']}; wall time {res['wall_s']} s",
+         f"- Command: `{res['command']}` (protocol: the script's docstring)",
+         f"- Confirmed: a shockable window (P >= p_shockable, not vetoed) ending from "
+         f"{c['lookback_s']:g} s before to {c['hold_s']:g} s after the onset. Every record is "
+         "scored by the VF models of its record-wise CV fold (out of fold); MIT-BIH DS2 is "
+         "not read.", "",
+         "| set | signal | confirm | `vflutter` onsets | alarms | inside VF: alarms / onsets "
+         "| outside VF: alarms / onsets | VF episodes found (first alarm) | first alarm "
+         "latency median / worst (n) | `vfib` alone: found, latency median / worst |",
+         "|---|---|---|---:|---:|---|---|---|---|---|"]
+    for row in res["rows"]:
+        s = row["summary"]
+        fa, va = s["first_alarm_latency"], s["vfib_latency"]
+        L.append(f"| {row['set']} | {row['signal']} | {'on' if row['confirm'] else 'off'} | "
+                 f"{s['vflutter']} | {s['vflutter_alarm']} | {s['inside_alarm']} / "
+                 f"{s['inside']} | {s['outside_alarm']} / {s['outside']} | {s['found']} / "
+                 f"{s['ref']} | {fa['median_s']} / {fa['worst_s']} s ({fa['n']}) | "
+                 f"{s['vfib_found']} / {s['ref']}, {va['median_s']} / {va['worst_s']} s |")
+    return "\n".join(L + [""])
+
+
+def main(argv: list[str] | None = None) -> int:
+    from edge.runtime.ventricular import FlutterConfirmConfig
+
+    d = FlutterConfirmConfig()
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
+    ap.add_argument("--skip-noise", action="store_true", help="leave out the em 6 dB replays")
+    ap.add_argument("--lookback-s", type=float, default=d.lookback_s)
+    ap.add_argument("--hold-s", type=float, default=d.hold_s)
+    args = ap.parse_args(argv)
+    from edge.errors import ConfigError
+
+    try:
+        FlutterConfirmConfig(confirm=True, lookback_s=args.lookback_s, hold_s=args.hold_s)
+    except ConfigError as exc:
+        ap.error(str(exc))
+    t0 = time.time()
+    models, nets = fold_models(), fold_nets()
+    on = ("rhythm.vflutter.confirm=true", f"rhythm.vflutter.lookback_s={args.lookback_s}",
+          f"rhythm.vflutter.hold_s={args.hold_s}")
+    res = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "git": git_head(),
+           "command": " ".join(["python benchmarks/bench_flutter_grading.py",
+                                *(argv if argv is not None else sys.argv[1:])]),
+           "confirm": {"lookback_s": args.lookback_s, "hold_s": args.hold_s}, "rows": []}
+    for noisy in (False, True)[:1 if args.skip_noise else 2]:
+        for name, records in SETS.items():
+            for confirm in (False, True):
+                settings = on if confirm else ("rhythm.vflutter.confirm=false",)
+                per = {}
+                for r in records:
+                    per[r] = score_record(replay(r, models[r], nets[r], noisy, settings),
+                                          list(episodes(r).shockable))
+                row = {"set": name, "signal": "em 6 dB" if noisy else "clean",
+                       "confirm": confirm, "summary": summarise(list(per.values())),
+                       "per_record": per}
+                print(row["set"], row["signal"], confirm, row["summary"], flush=True)
+                res["rows"].append(row)
+    res["wall_s"] = round(time.time() - t0)
+    print(write_results(args.out, "flutter_grading", res, markdown))
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("bench_flutter_grading: interrupted; nothing written", file=sys.stderr)
+        sys.exit(130)
