@@ -39,10 +39,16 @@ signal up to them (usually it already has: beats are released after the signal t
 and meet the VF onsets and ends in sample order, so the alerts do not depend on how the
 stream is chunked.
 
-The older alerts stay as they were (backwards compatible): ``vflutter`` (the R-peak detector's
-flutter flag) and ``v_run`` (any run of >= 3 V beats, ``detail.vt`` at >= 100 bpm) are still
-raised by :class:`edge.runtime.alerts.RhythmMonitor`; ``vfib`` and ``vt`` are the measured
-ones (``benchmarks/results/ventricular.md``).
+The older alerts stay (backwards compatible): ``vflutter`` (the R-peak detector's flutter flag)
+and ``v_run`` (any run of >= 3 V beats, ``detail.vt`` at >= 100 bpm) are still raised by
+:class:`edge.runtime.alerts.RhythmMonitor`; ``vfib`` and ``vt`` are the measured ones
+(``benchmarks/results/ventricular.md``). With ``[rhythm.vflutter] confirm`` the VF stage
+grades ``vflutter`` (:class:`FlutterConfirm`): the flag stops the beats of any stretch
+without a baseline -- ventricular flutter, but also a hand moving on a handheld recorder's
+electrodes -- so it is an alarm only when the VF stage sees a shockable window from
+``lookback_s`` before its onset to ``hold_s`` after it, and a warning otherwise
+(``benchmarks/results/flutter_grading.md``). While an onset waits, the windows the detector
+has completed are scored at once instead of in its deferred batch (the same P and changes).
 """
 from __future__ import annotations
 

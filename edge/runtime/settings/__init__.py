@@ -29,6 +29,9 @@ example)::
                         turns the vfib / vt stage off
     [rhythm.vt]         edge.runtime.ventricular.VtConfig fields (vt_min_beats, vt_rate_bpm,
                         sustained_s, learning_beats, min_v_evidence)
+    [rhythm.vflutter]   edge.runtime.ventricular.FlutterConfirmConfig fields (confirm,
+                        lookback_s, hold_s): vflutter an alarm only when the VF stage sees
+                        a shockable window around it, else a warning
     [alarm_fallback]    edge.runtime.fallback.AlarmFallbackSettings: after_s, command, bell...
     [sinks.terminal]    edge.sinks.terminal.TerminalSinkSettings: enabled, color, beats
     [sinks.stdout]      edge.sinks.jsonl.StdoutSinkSettings: enabled (JSON lines on stdout)

@@ -478,3 +478,17 @@ def test_device_stream_grades_vflutter_by_the_vf_stage_at_every_chunk_size(class
              if a[0] == "vflutter" and a[1] == "onset"]
     assert [a[2] for a in plain] == ["alarm"] * 3 and [a[3] for a in plain] == [
         a[4] for a in fl]
+
+
+def test_ecg_edge_run_grades_vflutter_and_counts_it_in_its_status(int8_model, tmp_path):
+    events = run_replay_jsonl(REPO / "tests" / "data" / "cudb" / "cudb_cu21_excerpt",
+                              int8_model, tmp_path / "events.jsonl",
+                              "--set", "rhythm.vflutter.confirm=true")
+    fl = [e for e in events if e["type"] == "alert" and e["kind"] == "vflutter"]
+    # the confirmed one inside the VF waits under vfib and ends there (the chain drops it);
+    # the two after the VF are warnings, their ends too
+    assert [(e["state"], e["severity"], e["detail"]["vf_confirmed"]) for e in fl] == [
+        ("onset", "warning", False), ("end", "warning", False)] * 2
+    status = [e for e in events if e["type"] == "status"][-1]["counters"]
+    assert status["vflutter_graded"] == {"alarm": 1, "warning": 2}
+    assert status["alerts_chained_dropped"] == {"vflutter": 1}
