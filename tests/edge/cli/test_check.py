@@ -125,11 +125,15 @@ def test_check_names_the_vf_detector(capsys):
     assert main(["check", str(CONFIG)]) == 0
     out = capsys.readouterr().out
     assert ("  ventricular: VF detector (rhythm_vf.json + rhythm_vf_net.tflite, network share "
-            "0.5, alarm after 3 of 3 windows; lower alerts wait under vfib)\n") in out
+            "0.5, alarm after 3 of 3 windows; lower alerts wait under vfib; vflutter ") in out
     assert main(["check", str(CONFIG), "--set", "rhythm.vf.net=false", "--set",
-                 "rhythm.alarm_chain=false"]) == 0
+                 "rhythm.alarm_chain=false", "--set", "rhythm.vflutter.confirm=false"]) == 0
     assert ("  ventricular: VF detector (rhythm_vf.json, alarm after 3 of 3 windows; lower "
-            "alerts not chained to vfib)\n") in capsys.readouterr().out
+            "alerts not chained to vfib; vflutter always an alarm)\n") in capsys.readouterr().out
+    assert main(["check", str(CONFIG), "--set", "rhythm.vflutter.confirm=true", "--set",
+                 "rhythm.vflutter.hold_s=3"]) == 0
+    assert ("vflutter an alarm when the VF stage sees a shockable window 2 s before to 3 s "
+            "after it, else a warning)\n") in capsys.readouterr().out
     assert main(["check", str(CONFIG), "--set", 'rhythm.vf.models="handheld"']) == 0
     assert ("  ventricular: VF detector (rhythm_vf_handheld.json + "
             "rhythm_vf_net_handheld.tflite, network share 0.5,") in capsys.readouterr().out
