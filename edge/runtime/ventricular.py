@@ -187,7 +187,7 @@ class FlutterConfirmConfig:
     """
 
     confirm: bool = False
-    lookback_s: float = 2.0
+    lookback_s: float = 1.0
     hold_s: float = 4.0
 
     def __post_init__(self) -> None:

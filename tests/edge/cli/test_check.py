@@ -132,7 +132,7 @@ def test_check_names_the_vf_detector(capsys):
             "alerts not chained to vfib; vflutter always an alarm)\n") in capsys.readouterr().out
     assert main(["check", str(CONFIG), "--set", "rhythm.vflutter.confirm=true", "--set",
                  "rhythm.vflutter.hold_s=3"]) == 0
-    assert ("vflutter an alarm when the VF stage sees a shockable window 2 s before to 3 s "
+    assert ("vflutter an alarm when the VF stage sees a shockable window 1 s before to 3 s "
             "after it, else a warning)\n") in capsys.readouterr().out
     assert main(["check", str(CONFIG), "--set", 'rhythm.vf.models="handheld"']) == 0
     assert ("  ventricular: VF detector (rhythm_vf_handheld.json + "
