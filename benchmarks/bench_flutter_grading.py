@@ -8,8 +8,8 @@ Protocol
 --------
 * Records: CUDB's 35 and MIT-BIH DS1's 22 (207 holds DS1's ventricular flutter), each
   replayed through the daemon's per-device chain (:class:`edge.runtime.device.DeviceStream`,
-  1-s chunks, alarm chain off as in ``bench_ventricular.py``, so every onset is seen where it
-  was raised) with the VF trees and network of its record-wise CV fold
+  1-s chunks, alarm chain off: ``bench_ventricular.daemon_alerts``, so every onset is seen
+  where it was raised) with the VF trees and network of its record-wise CV fold
   (``bench_ventricular.fold_models`` / ``fold_nets``: fitted without the record). MIT-BIH DS2
   is never read. Each record twice: ``confirm`` off (every ``vflutter`` an alarm at its
   onset, as before 2026-12-02) and on (``lookback_s`` / ``hold_s`` as given, default the
@@ -22,13 +22,12 @@ Protocol
   the alarm's ``sample_index``: when the device raised it; episodes that start within a
   record's first 4 s have none), and the same for ``vfib`` alone.
 
-Writes ``benchmarks/results/flutter_grading.{json,md}``; caches replays under
-``$ECG_EDGE_CACHE``.
+Writes ``benchmarks/results/flutter_grading.{json,md}``; the replays are cached under
+``$ECG_EDGE_CACHE`` (as ``bench_ventricular.py``'s).
 """
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from datetime import datetime, timezone
@@ -38,64 +37,22 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.bench_ventricular import (  # noqa: E402
-    _replay_key,
+    daemon_alerts,
     episodes_of,
     fold_models,
     fold_nets,
 )
 from benchmarks.common import git_head, write_results  # noqa: E402
-from edge.model.bundled import default_model_path as beat_model  # noqa: E402
 from training.data import DS1  # noqa: E402
-from training.dataset import cache_dir  # noqa: E402
 from training.ventricular import (  # noqa: E402
     CUDB_RECORDS,
     episodes,
-    noisy_signal,
-    record_signal,
     score_alarm_episodes,
 )
 
 #: A ``vflutter`` onset this close before a reference episode counts as inside it (s).
 BEFORE_S = 2.0
 SETS = {"cudb": CUDB_RECORDS, "mitdb_ds1": DS1}
-
-
-def replay(record: str, model_path: str, net_path: str, noisy: bool,
-           settings: tuple[str, ...]) -> dict:
-    """The ``vfib`` / ``vflutter`` alerts of one record (cached by record, signal, settings,
-    models and the ``edge`` sources)."""
-    import hashlib
-
-    tag = hashlib.sha256(repr(settings).encode()).hexdigest()[:8]
-    net = hashlib.sha256(Path(net_path).read_bytes()).hexdigest()[:8]
-    path = cache_dir() / (f"vfl_grade_{record}_{'em6' if noisy else 'clean'}_{tag}_"
-                          f"{Path(model_path).stem}_{net}_{_replay_key(model_path, beat_model())}"
-                          ".json")
-    if path.is_file():
-        return json.loads(path.read_text())
-    from edge.model.classifier import BeatClassifier
-    from edge.runtime.device import DeviceStream
-    from edge.runtime.settings import load_config
-
-    x, fs = record_signal(record)
-    if noisy:
-        x = noisy_signal(record, x, fs)
-    cfg = load_config(None, ['source.serial.port="x"', "outputs.strip=false",
-                             "rhythm.alarm_chain=false", f'rhythm.vf.model_path="{model_path}"',
-                             f'rhythm.vf.net_path="{net_path}"', *settings])
-    dev = DeviceStream(BeatClassifier(beat_model()), cfg, device_id=1, fs_hz=fs)
-    step = int(fs)
-    events = []
-    for i in range(0, x.size, step):
-        events += dev.process(i, x[i:i + step, None])
-    events += dev.flush()
-    out = {"record": record, "fs_hz": fs, "n_samples": int(x.size),
-           "alerts": [{"kind": e.kind, "state": e.state, "severity": e.severity,
-                       "sample_index": e.sample_index, "detail": e.detail}
-                      for e in events if e.type == "alert" and e.kind in ("vfib", "vflutter")]}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(out))
-    return out
 
 
 def score_record(d: dict, shockable: list[tuple[int, int]]) -> dict:
@@ -185,11 +142,11 @@ def main(argv: list[str] | None = None) -> int:
     for noisy in (False, True)[:1 if args.skip_noise else 2]:
         for name, records in SETS.items():
             for confirm in (False, True):
-                settings = on if confirm else ("rhythm.vflutter.confirm=false",)
+                settings = on if confirm else ()  # bench_ventricular's replays: ungraded
                 per = {}
                 for r in records:
-                    per[r] = score_record(replay(r, models[r], nets[r], noisy, settings),
-                                          list(episodes(r).shockable))
+                    d = daemon_alerts(r, models[r], noisy, nets[r], settings)
+                    per[r] = score_record(d, list(episodes(r).shockable))
                 row = {"set": name, "signal": "em 6 dB" if noisy else "clean",
                        "confirm": confirm, "summary": summarise(list(per.values())),
                        "per_record": per}

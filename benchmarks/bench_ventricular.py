@@ -240,10 +240,11 @@ TREES_RULE = {"p_shockable": 0.7, "onset_k": 4, "onset_n": 6}
 
 
 def daemon_alerts(record: str, model_path: str, noisy: bool = False,
-                  net_path: str | None = None) -> dict:
+                  net_path: str | None = None, settings: tuple[str, ...] = ()) -> dict:
     """Replay a record through :class:`DeviceStream` (1-s chunks) with the VF model
     ``model_path`` and network ``net_path``; ``None``: the trees alone with their alarm rule
-    (:data:`TREES_RULE`). Alerts as dicts (cached)."""
+    (:data:`TREES_RULE`); ``settings``: more ``key=value`` overrides (after this benchmark's
+    own). Alerts as dicts (cached)."""
     from edge.model.bundled import default_model_path as beat_model
 
     cfg = VentricularConfig(**({} if net_path else TREES_RULE))
@@ -253,6 +254,8 @@ def daemon_alerts(record: str, model_path: str, noisy: bool = False,
     # three are in the key, so a new beat model or runtime change is never served from cache.
     net_tag = (f"_net{hashlib.sha256(Path(net_path).read_bytes()).hexdigest()[:8]}"
                if net_path else "_trees")
+    if settings:
+        tag += f"_set{hashlib.sha256(repr(settings).encode()).hexdigest()[:8]}"
     path = cache_dir() / (f"vf_daemon_{record}_{tag}_{Path(model_path).stem}{net_tag}_"
                           f"{_replay_key(model_path, beat_model())}.json")
     if path.is_file():
@@ -272,7 +275,7 @@ def daemon_alerts(record: str, model_path: str, noisy: bool = False,
     # VF stage (benchmarks/bench_flutter_grading.py measures the grading)
     cfg = load_config(None, ['source.serial.port="x"', "outputs.strip=false",
                              "rhythm.alarm_chain=false", "rhythm.vflutter.confirm=false",
-                             f'rhythm.vf.model_path="{model_path}"', *net])
+                             f'rhythm.vf.model_path="{model_path}"', *net, *settings])
     dev = DeviceStream(BeatClassifier(beat_model()), cfg, device_id=1, fs_hz=fs)
     step = int(fs)
     t0 = time.process_time()
@@ -281,8 +284,9 @@ def daemon_alerts(record: str, model_path: str, noisy: bool = False,
         events += dev.process(i, x[i:i + step, None])
     events += dev.flush()
     cpu = time.process_time() - t0
-    alerts = [{"kind": e.kind, "state": e.state, "sample_index": e.sample_index,
-               "detail": e.detail} for e in events if e.type == "alert"
+    alerts = [{"kind": e.kind, "state": e.state, "severity": e.severity,
+               "sample_index": e.sample_index, "detail": e.detail} for e in events
+              if e.type == "alert"
               and e.kind in ("vfib", "vt", "vflutter", "v_run")]
     out = {"record": record, "fs_hz": fs, "n_samples": int(x.size), "cpu_s": round(cpu, 2),
            "alerts": alerts}
