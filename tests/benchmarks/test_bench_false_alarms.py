@@ -88,3 +88,14 @@ def test_stored_results_are_complete():
     assert res["limit"] is None and {"svdb", "cinc"} <= set(res["sets"])
     assert res["sets"]["svdb"]["recordings"] == 39 and res["sets"]["cinc"]["recordings"] == 5970
     assert set(res["sets"]["cinc"]["by_label"]) == {"N", "A", "O", "~"}
+
+
+def test_stored_flutter_grading_results_pair_every_set():
+    res = json.loads((RESULTS / "false_alarms_flutter.json").read_text())
+    for name in ("svdb", "cinc"):
+        plain, graded = res["sets"][name], res["sets"][f"{name}, vflutter graded by the VF stage"]
+        assert plain["vflutter_warnings"] == 0 and plain["hours"] == graded["hours"]
+        n = plain["alarms"]["vflutter"]["n"]
+        # grading only moves vflutter alarms to warnings; vfib is untouched
+        assert graded["alarms"]["vflutter"]["n"] + graded["vflutter_warnings"] == n
+        assert graded["alarms"]["vfib"] == plain["alarms"]["vfib"]
