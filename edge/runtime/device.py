@@ -8,7 +8,8 @@ channel::
                 \\-> SignalQuality (quality events; beats in bad signal are flagged)
                 \\-> RhythmMonitor (alert events), rolling rate (hr events)
                 \\-> DeviceRhythm (beat rhythm, afib alerts, AF burden in hr events)
-                \\-> DeviceVentricular (vfib from the conditioned signal, vt from V runs)
+                \\-> DeviceVentricular (vfib from the conditioned signal, vt from V runs;
+                                   vflutter graded when [rhythm.vflutter] confirm)
                 \\-> AlarmChain (lower alerts wait under an open vfib episode)
                 \\-> StripDecimator (strip events)
 
