@@ -71,7 +71,8 @@ def clock(unix_s: float | None, *, tenths: bool = False) -> str:
 
 def alert_title(a: AlertRecord) -> str:
     """e.g. ``ventricular run (VT, 5 beats, 150 bpm)``; an alert held under a ``vfib`` alarm
-    and raised after it (``detail.chained_under``) says it began during VF."""
+    and raised after it (``detail.chained_under``) says it began during VF, a ``vflutter``
+    the VF stage graded a warning (``detail.vf_confirmed`` false) that it did not confirm."""
     name = ALERT_NAMES.get(a.kind, a.kind)
     d = a.detail
     bits = []
@@ -87,6 +88,8 @@ def alert_title(a: AlertRecord) -> str:
         bits.append(f"RR {float(d['rr_s']):.1f} s")
     if d.get("chained_under") == "vfib":
         bits.append("began during VF")  # held under the vfib alarm, raised after it
+    if a.kind == "vflutter" and d.get("vf_confirmed") is False:
+        bits.append("not confirmed by the VF stage")  # graded a warning ([rhythm.vflutter])
     return name + (f" ({', '.join(bits)})" if bits else "")
 
 

@@ -23,6 +23,12 @@ def test_alert_titles_in_plain_words():
     b = AlertRecord(kind="bradycardia", state="onset", severity="warning", t_stream_s=1.0,
                     time_s=0.0, detail={"rate_bpm": 31.0, "chained_under": "vfib"})
     assert alert_title(b) == "bradycardia (31 bpm, began during VF)"
+    for confirmed, title in ((False, "ventricular flutter / fibrillation (not confirmed by "
+                                     "the VF stage)"),
+                             (True, "ventricular flutter / fibrillation")):
+        f = AlertRecord(kind="vflutter", state="onset", severity="warning", t_stream_s=1.0,
+                        time_s=0.0, detail={"onset_index": 250, "vf_confirmed": confirmed})
+        assert alert_title(f) == title
 
 
 def test_clock_is_local_time():
