@@ -41,14 +41,11 @@ from benchmarks.bench_ventricular import (  # noqa: E402
     episodes_of,
     fold_models,
     fold_nets,
+    score_episodes,
 )
 from benchmarks.common import git_head, write_results  # noqa: E402
 from training.data import DS1  # noqa: E402
-from training.ventricular import (  # noqa: E402
-    CUDB_RECORDS,
-    episodes,
-    score_alarm_episodes,
-)
+from training.ventricular import CUDB_RECORDS, episodes  # noqa: E402
 
 #: A ``vflutter`` onset this close before a reference episode counts as inside it (s).
 BEFORE_S = 2.0
@@ -64,11 +61,9 @@ def score_record(d: dict, shockable: list[tuple[int, int]]) -> dict:
               if any(s - BEFORE_S * fs <= a["detail"].get("onset_index", a["sample_index"]) <= e
                      for s, e in shockable)]
     alarm = [a for a in alerts if a["kind"] == "vfib" or a["severity"] == "alarm"]
-    first = score_alarm_episodes(shockable, [(e["start"], e["end"], e["alarm"]) for e in
-                                             episodes_of(alarm, ("vfib", "vflutter"),
-                                                         d["n_samples"])], fs)
-    vf = score_alarm_episodes(shockable, [(e["start"], e["end"], e["alarm"]) for e in
-                                          episodes_of(alerts, ("vfib",), d["n_samples"])], fs)
+    first = score_episodes(shockable, episodes_of(alarm, ("vfib", "vflutter"),
+                                                  d["n_samples"]), fs)
+    vf = score_episodes(shockable, episodes_of(alerts, ("vfib",), d["n_samples"]), fs)
     return {"vflutter": len(onsets),
             "vflutter_alarm": sum(a["severity"] == "alarm" for a in onsets),
             "inside": len(inside), "inside_alarm": sum(a["severity"] == "alarm" for a in inside),

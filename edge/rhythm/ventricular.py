@@ -793,9 +793,14 @@ class VfDetector:
         share = float(np.median(self._peak_shares)) if self._peak_shares else 0.0
         return "VFL" if share >= self.config.flutter_peak_share else "VF"
 
+    def shockable(self, win: VfWindow) -> bool:
+        """A window the episode rule counts as shockable: P >= ``p_shockable`` (NaN, an
+        unanalysed or screened window: no) and not stopped by the organised-rhythm veto."""
+        return bool(win.p >= self.config.p_shockable) and not win.organised
+
     def _step(self, win: VfWindow) -> VfChange | None:
         cfg = self.config
-        shock = bool(win.p >= cfg.p_shockable) and not win.organised  # NaN: False
+        shock = self.shockable(win)
         self._recent.append((win.end_index, shock))
         if shock:
             self._last_shockable = win.end_index

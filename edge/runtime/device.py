@@ -451,15 +451,15 @@ class DeviceStream:
         return self.ventricular.signal(pipe.detected, pipe.peaks, pipe.peaks_decided_at,
                                        pipe.detector.decision_lag_samples)
 
-    def _flutter_changes(self) -> list[Event]:
+    def _flutter_changes(self) -> list[AlertEvent]:
         """``vflutter`` onsets/ends, dated at the beat decision that changed the detector's
         flutter flag (not at the end of the chunk that carried it: chunk-invariant)."""
         events: list[AlertEvent] = []
         for at, state in self.pipeline.detector.pop_flutter_changes():
             events.extend(self.monitor.process([], state, now_index=self._to_device(at)))
         if self.ventricular is not None:  # graded by the VF stage (edge.runtime.ventricular)
-            return list(self.ventricular.flutter(events))
-        return list(events)
+            return self.ventricular.flutter(events)
+        return events
 
     def _to_device(self, processing_index: int) -> int:
         """Absolute device sample index of a processing-rate index of the current pipeline."""

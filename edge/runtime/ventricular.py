@@ -393,10 +393,8 @@ class DeviceVentricular:
             self._changes.append((self._to_device(c.alarm_index), c.state))
             out.append(self._alert(c))
         if self.flutter_gate is not None and res.windows:
-            th = self.detector.config.p_shockable
             self.flutter_gate.windows([self._to_device(w.end_index) for w in res.windows],
-                                      [bool(w.p >= th) and not w.organised
-                                       for w in res.windows])
+                                      [self.detector.shockable(w) for w in res.windows])
         return out
 
     def _flutter_decide(self) -> list[AlertEvent]:
