@@ -36,7 +36,9 @@ training.vf_net --cinc --cv DIR`` and ``python convert/vf_net.py --cv DIR``,
 SVDB, which it never saw.
 
 ``vt`` alarms are counted but not judged: CinC has no beat annotations, and SVDB's V runs
-are not matched here (``bench_ventricular.py`` scores VT on MIT-BIH).
+are not matched here (``bench_ventricular.py`` scores VT on MIT-BIH). ``--vt-alarm-min-beats
+N`` adds every set replayed with ``[rhythm.vt] alarm_min_beats = N``: a ``vt`` run shorter than
+N beats is then a warning (counted apart).
 
 Writes ``benchmarks/results/false_alarms.{json,md}`` (``--out`` for another folder).
 """
@@ -113,10 +115,10 @@ def alarms_of(job: str | tuple[str, tuple[str, ...]]) -> dict:
     alerts, _ = replay_alerts(_CLASSIFIER, x, fs, CHUNK_S, settings)
     onsets = [(e.kind, round(e.sample_index / fs, 2)) for e in alerts
               if e.state == "onset" and e.severity == "alarm"]
-    graded = sum(1 for e in alerts if e.kind == "vflutter" and e.state == "onset"
-                 and e.severity != "alarm")
+    graded = Counter(e.kind for e in alerts if e.kind in ("vflutter", "vt")
+                     and e.state == "onset" and e.severity != "alarm")
     return {"path": path, "seconds": x.shape[0] / fs, "fs_hz": fs, "alarms": onsets,
-            "vflutter_warnings": graded}
+            "vflutter_warnings": graded["vflutter"], "vt_warnings": graded["vt"]}
 
 
 def summarise(runs: list[dict], labels: list[str]) -> dict:
@@ -140,6 +142,7 @@ def summarise(runs: list[dict], labels: list[str]) -> dict:
                            "recordings": recs[k]} for k, v in sorted(n.items())},
             "vfib_within_start_s": early,
             "vflutter_warnings": sum(r.get("vflutter_warnings", 0) for r in runs),
+            "vt_warnings": sum(r.get("vt_warnings", 0) for r in runs),
             "by_label": {lab: {k: (round(v, 2) if k == "hours" else v) for k, v in c.items()}
                          for lab, c in sorted(by_label.items())},
             "vfib_recordings": sorted(Path(r["path"]).name for r in runs
@@ -203,8 +206,8 @@ def markdown(res: dict) -> str:
          "on SVDB it runs the bundled handheld pair.", "",
          "| set | recordings | hours | rate (Hz) | `vfib` (per h; recordings) | of which in the "
          f"first {START_S:g} s | `vflutter` | `vflutter` graded a warning | `vt` (not judged) "
-         "| other alarms |",
-         "|---|---:|---:|---|---|---:|---|---:|---|---|"]
+         "| `vt` graded a warning | other alarms |",
+         "|---|---:|---:|---|---|---:|---|---:|---|---:|---|"]
 
     def cell(a: dict, k: str) -> str:
         if k not in a:
@@ -218,7 +221,8 @@ def markdown(res: dict) -> str:
         L.append(f"| {name} | {s['recordings']} | {s['hours']} | "
                  f"{', '.join(f'{f:g}' for f in s['rates_hz'])} | {cell(a, 'vfib')} | "
                  f"{s['vfib_within_start_s']} | {cell(a, 'vflutter')} | "
-                 f"{s.get('vflutter_warnings', 0)} | {cell(a, 'vt')} | {other} |")
+                 f"{s.get('vflutter_warnings', 0)} | {cell(a, 'vt')} | "
+                 f"{s.get('vt_warnings', 0)} | {other} |")
     for name, s in res["sets"].items():
         if not s["by_label"]:
             continue
@@ -246,6 +250,9 @@ def main(argv: list[str] | None = None) -> int:
                          "models in DIR (see the module docstring)")
     ap.add_argument("--handheld", action="store_true",
                     help="also replay SVDB with the bundled handheld VF models")
+    ap.add_argument("--vt-alarm-min-beats", type=int, default=None, metavar="N",
+                    help="also replay every set with [rhythm.vt] alarm_min_beats = N (a vt "
+                         "run shorter than N beats a warning)")
     ap.add_argument("--flutter-both", action="store_true",
                     help="also replay every set with the other [rhythm.vflutter] confirm "
                          "setting (the vflutter alert graded by the VF stage, or not)")
@@ -262,6 +269,14 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--jobs: must be >= 1, got {args.jobs}")
     if args.limit is not None and args.limit < 1:
         ap.error(f"--limit: must be >= 1, got {args.limit}")
+    if args.vt_alarm_min_beats is not None:
+        from edge.errors import ConfigError
+        from edge.runtime.ventricular import VtConfig
+
+        try:
+            VtConfig(alarm_min_beats=args.vt_alarm_min_beats)
+        except ConfigError as exc:
+            ap.error(f"--vt-alarm-min-beats: {exc}")
     from edge.errors import DataNotFoundError
 
     for n in names:
@@ -295,6 +310,11 @@ def main(argv: list[str] | None = None) -> int:
             res["sets"][f"{n}, {tag}"] = run_set(
                 n, args.jobs, args.limit,
                 settings=(f"rhythm.vflutter.confirm={str(other).lower()}",))
+    if args.vt_alarm_min_beats is not None:
+        k = args.vt_alarm_min_beats
+        for n in names:
+            res["sets"][f"{n}, vt an alarm from {k} beats"] = run_set(
+                n, args.jobs, args.limit, settings=(f"rhythm.vt.alarm_min_beats={k}",))
     res["wall_s"] = round(time.time() - t0)
     print(write_results(args.out, "false_alarms", res, markdown))
     return 0

@@ -2,7 +2,7 @@
 ``vt`` evidence gate, on MIT-BIH DS1 only (DS2 records are refused).
 
     MITDB_DIR=... NSTDB_DIR=... ECG_EDGE_CACHE=... python -m training.vt_alarms \\
-        [--starts] [--gate] [--variants clean,em12,em6]
+        [--starts] [--gate] [--grade] [--variants clean,em12,em6]
 
 ``--starts``: every DS1 record is streamed from every ``STEP_S`` (120 s) for ``LEN_S`` (60 s)
 through :class:`edge.pipeline.BeatPipeline` (1-s chunks); prints, by beat position in the
@@ -16,7 +16,14 @@ and the beats it gives the VT tracker are kept; :class:`edge.runtime.ventricular
 is then run on them for several ``min_v_evidence``: false ``vt`` alarms on the DS1 records
 without VT/VFL/VF (per hour) and the DS1 ``(VT`` episodes an alarm overlaps.
 
-Both cache under ``$ECG_EDGE_CACHE`` (``vt_alarms_*``).
+``--grade``: the same replays, :class:`~edge.runtime.ventricular.VtTracker` run with
+``alarm_min_beats`` 3-6 (a run shorter than it is a ``warning``): alarm-grade and warning
+``vt`` onsets on the DS1 records without VT/VFL/VF, the DS1 ``(VT`` episodes found by an
+alarm-grade ``vt`` and by either grade, those holding >= 5 reference V beats found by an alarm,
+and how much later their alarm is raised than with ``alarm_min_beats`` 3 (s, from the beat that
+raised it).
+
+All three cache under ``$ECG_EDGE_CACHE`` (``vt_alarms_*``).
 """
 from __future__ import annotations
 
@@ -203,22 +210,32 @@ def replay_beats(record: str, variant: str, classifier=None) -> dict:  # noqa: A
     return out
 
 
-def vt_runs(d: dict, config) -> list[tuple[int, int]]:  # noqa: ANN001
-    """``vt`` episodes (onset index, end index) of replayed beats under a VT config."""
+def vt_episodes(d: dict, config) -> list[tuple[int, int, str, int]]:  # noqa: ANN001
+    """``vt`` episodes of replayed beats under a VT config: (onset index, end index,
+    severity, index of the beat whose arrival raised the onset; the end of the stream: the
+    record's length)."""
     from edge.runtime.alerts import BeatInfo
     from edge.runtime.ventricular import VtTracker
 
     t = VtTracker(config, fs_hz=float(d["fs"]))
-    beats = [BeatInfo(int(a), str(lab), float(rr), bool(c), float(p))
-             for a, lab, rr, c, p in zip(d["at"], d["label"], d["rr"], d["clean"], d["p_v"])]
+    raised: list[tuple[object, int]] = []
+    for a, lab, rr, c, p in zip(d["at"], d["label"], d["rr"], d["clean"], d["p_v"]):
+        raised += [(e, int(a)) for e in t.process([BeatInfo(int(a), str(lab), float(rr),
+                                                            bool(c), float(p))])]
+    raised += [(e, int(d["n"])) for e in t.flush()]
     out, start = [], None
-    for e in t.process(beats) + t.flush():
+    for e, at in raised:
         if e.state == "onset":
-            start = e.sample_index
+            start = (e.sample_index, e.severity, at)
         elif start is not None:
-            out.append((start, max(e.sample_index, start + 1)))
+            out.append((start[0], max(e.sample_index, start[0] + 1), start[1], start[2]))
             start = None
     return out
+
+
+def vt_runs(d: dict, config) -> list[tuple[int, int]]:  # noqa: ANN001
+    """``vt`` episodes (onset index, end index) of replayed beats under a VT config."""
+    return [(s, e) for s, e, _, _ in vt_episodes(d, config)]
 
 
 def gate_table(variants: tuple[str, ...], records=DS1) -> None:
@@ -252,10 +269,73 @@ def gate_table(variants: tuple[str, ...], records=DS1) -> None:
                   f"{len(found)} | {lost}")
 
 
+GRADES = (3, 4, 5, 6)
+#: (VT episodes with at least this many reference V beats are the ones a V-Tach alarm is for.
+LONG_RUN_BEATS = 5
+
+
+def grade_table(variants: tuple[str, ...], records=DS1) -> None:
+    """Print the ``vt`` severity-by-run-length numbers (``--grade``)."""
+    from edge.runtime.ventricular import VtConfig
+
+    clf = _classifier()
+    eps = {r: episodes(r) for r in records}
+    with_vt = [r for r in records if eps[r].vt]
+    quiet = [r for r in records if not (eps[r].vt or eps[r].shockable)]
+    hours = sum(eps[r].n_samples / eps[r].fs_hz for r in quiet) / 3600
+    long_runs = set()
+    for r in with_vt:
+        ref = reference_beats(r)
+        v = ref.sample_index[ref.aami == "V"]
+        long_runs |= {(r, s) for s, e in eps[r].vt
+                      if np.sum((v >= s) & (v <= e)) >= LONG_RUN_BEATS}
+    n_vt = sum(len(eps[r].vt) for r in with_vt)
+    print(f"DS1: {len(quiet)} records without VT/VFL/VF ({hours:.2f} h); {n_vt} (VT episodes, "
+          f"{len(long_runs)} of >= {LONG_RUN_BEATS} reference V beats")
+    print("variant | alarm_min_beats | false alarms (per hour) | false warnings | (VT found by "
+          f"an alarm | by either | >= {LONG_RUN_BEATS} V found by an alarm | their alarm later "
+          "than at 3: median / worst s | lost")
+    for var in variants:
+        data = {r: replay_beats(r, var, clf) for r in records}
+        base_found: set = set()
+        base_at: dict = {}
+        for k in GRADES:
+            cfg = replace(VtConfig(), alarm_min_beats=k)
+            n_alarm = n_warn = 0
+            for r in quiet:
+                sev = [g for _, _, g, _ in vt_episodes(data[r], cfg)]
+                n_alarm += sev.count("alarm")
+                n_warn += sev.count("warning")
+            alarm_found, any_found, at = set(), set(), {}
+            for r in with_vt:
+                runs = vt_episodes(data[r], cfg)
+                for s, e in eps[r].vt:
+                    hit = [x for x in runs if interval_overlap((s, e), x[:2])]
+                    if hit:
+                        any_found.add((r, s))
+                    alarms = [x for x in hit if x[2] == "alarm"]
+                    if alarms:
+                        alarm_found.add((r, s))
+                        at[(r, s)] = min(x[3] for x in alarms) / float(data[r]["fs"])
+            if k == GRADES[0]:
+                base_found, base_at = alarm_found, at
+            long_found = long_runs & alarm_found
+            later = [at[x] - base_at[x] for x in long_found if x in base_at]
+            lost = sorted((r, round(s / float(data[r]["fs"]), 1))
+                          for r, s in (base_found - any_found)
+                          | ((base_found & long_runs) - alarm_found))
+            delay = (f"{np.median(later):.2f} / {max(later):.2f}" if later else "-")
+            print(f"{var} | {k} | {n_alarm} ({n_alarm / hours:.2f}/h) | {n_warn} | "
+                  f"{len(alarm_found)} | {len(any_found)} | {len(long_found)} | {delay} | "
+                  f"{lost}")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--starts", action="store_true", help="the learning-period numbers")
     ap.add_argument("--gate", action="store_true", help="the vt evidence-gate numbers")
+    ap.add_argument("--grade", action="store_true",
+                    help="the vt severity-by-run-length numbers (alarm_min_beats)")
     ap.add_argument("--variants", default="clean,em12,em6",
                     help="signal variants for --gate (clean, em6, em12, ma6, ...)")
     args = ap.parse_args(argv)
@@ -265,12 +345,14 @@ def main(argv: list[str] | None = None) -> int:
             parse_variant(v)
     except ValueError as exc:
         ap.error(str(exc))
-    if not (args.starts or args.gate):
-        ap.error("choose --starts and/or --gate")
+    if not (args.starts or args.gate or args.grade):
+        ap.error("choose --starts, --gate and/or --grade")
     if args.starts:
         learning_table()
     if args.gate:
         gate_table(variants)
+    if args.grade:
+        grade_table(variants)
     return 0
 
 

@@ -15,7 +15,11 @@
   (the rate from the run's own first to last beat); onset at the run's first beat (``detail``:
   ``n_beats``, ``rate_bpm``, ``sustained`` false), end at its last V beat when another beat
   follows (``detail``: ``n_beats``, ``rate_bpm``, ``duration_s``, ``sustained`` = the run
-  lasted ``sustained_s`` (30 s) or longer). A V beat after an untrustworthy interval starts a
+  lasted ``sustained_s`` (30 s) or longer). With ``alarm_min_beats`` above ``vt_min_beats``
+  (opt-in, e.g. 5, the V-Tach run limit of bedside monitors) a run is an ``alarm`` only once it
+  holds that many V beats (onset raised on that beat, still dated at the first, ``n_beats`` the
+  count then); a run that ends shorter -- non-sustained VT -- is raised as a ``warning``, onset
+  and end together when it ends. A V beat after an untrustworthy interval starts a
   new run (a rate across a gap means nothing). Evidence: the run opens only once the sum over
   its beats of (P(V) - 0.5) reaches ``min_v_evidence`` (0.9; ``detail.v_evidence``): runs of
   doubtful V calls in electrode-motion noise (often a real couplet plus a noise spike called
@@ -84,6 +88,11 @@ class VtConfig:
     learning_beats : beats after a start or restart during which onsets are held (>= 0).
     min_v_evidence : the run's evidence, sum over its beats of (P(V) - 0.5), needed before it
         is VT (>= 0; 0: no gate). 0.9 = three beats at P(V) 0.8, or more doubtful beats.
+    alarm_min_beats : V beats the run must hold for the ``vt`` to be an ``alarm``
+        (>= ``vt_min_beats``); a shorter run is raised as a ``warning`` when it ends. The
+        default, 3 (= ``vt_min_beats``), makes every run an alarm at once; 5 is the V-Tach run
+        limit bedside monitors default to (3-4-beat runs: non-sustained VT, a warning), opt-in
+        (``benchmarks/results/ventricular.design.md`` section 11).
     """
 
     vt_min_beats: int = 3
@@ -91,6 +100,7 @@ class VtConfig:
     sustained_s: float = 30.0
     learning_beats: int = 10
     min_v_evidence: float = 0.9
+    alarm_min_beats: int = 3
 
     def __post_init__(self) -> None:
         v = self.min_v_evidence
@@ -106,10 +116,20 @@ class VtConfig:
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
                 raise ConfigError(name, f"must be > 0, got {v!r}")
+        v = self.alarm_min_beats
+        if isinstance(v, bool) or not isinstance(v, int) or v < self.vt_min_beats:
+            raise ConfigError("alarm_min_beats", f"must be an integer >= vt_min_beats "
+                                                 f"({self.vt_min_beats}), got {v!r}")
 
 
 class VtTracker(Learning):
-    """``vt`` alerts from beats in time order (see the module docstring)."""
+    """``vt`` alerts from beats in time order (see the module docstring).
+
+    A run that opens (``vt_min_beats`` fast V beats with enough evidence) is raised at once as
+    an ``alarm`` if it already holds ``alarm_min_beats`` beats; otherwise its onset waits:
+    raised as an ``alarm`` on the beat that brings the run to ``alarm_min_beats``, or, when the
+    run ends shorter, as a ``warning`` together with its end. Counts: :attr:`n_episodes` (onsets
+    raised), :attr:`n_alarms`, :attr:`n_warnings`."""
 
     def __init__(self, config: VtConfig | None = None, *, fs_hz: float,
                  device_id: int = 0) -> None:
@@ -117,6 +137,8 @@ class VtTracker(Learning):
         self.fs_hz = float(fs_hz)
         self.device_id = int(device_id)
         self._learning = LearningHold(self.config.learning_beats, ("vt",))
+        self.n_alarms = 0
+        self.n_warnings = 0
         self.reset()
 
     def reset(self) -> None:
@@ -126,32 +148,56 @@ class VtTracker(Learning):
                             min_evidence=cfg.min_v_evidence if cfg.min_v_evidence > 0 else None)
         self._learning.reset()
         self.n_episodes = 0
+        self._waiting: AlertEvent | None = None  # an open run's onset, short of an alarm
+        self._severity = "alarm"  # of the open run's onset, once raised
 
-    def _event(self, state: str, at: int, **detail: object) -> AlertEvent:
-        return AlertEvent(device_id=self.device_id, kind="vt", state=state, severity="alarm",
+    def _event(self, state: str, at: int, severity: str, **detail: object) -> AlertEvent:
+        return AlertEvent(device_id=self.device_id, kind="vt", state=state, severity=severity,
                           sample_index=int(at), fs_hz=self.fs_hz, detail=dict(detail))
 
+    def _onset(self, span: RunSpan, severity: str) -> AlertEvent:
+        evidence = self._run.evidence
+        return self._event("onset", span.first_index, severity, n_beats=span.n_beats,
+                           rate_bpm=span.rate_bpm, sustained=False,
+                           v_evidence=round(evidence, 3) if math.isfinite(evidence) else None)
+
     def _end(self, ended: RunSpan | None, out: list[AlertEvent]) -> None:
-        if ended is not None:
-            dur = (ended.last_index - ended.first_index) / self.fs_hz
-            out.append(self._event("end", ended.last_index, n_beats=ended.n_beats,
-                                   rate_bpm=ended.rate_bpm, duration_s=round(dur, 3),
-                                   sustained=dur >= self.config.sustained_s))
+        if ended is None:
+            return
+        if self._waiting is not None:  # ended short of an alarm: a warning, raised now
+            out.append(replace(self._waiting, severity="warning"))
+            self._waiting, self._severity = None, "warning"
+        dur = (ended.last_index - ended.first_index) / self.fs_hz
+        out.append(self._event("end", ended.last_index, self._severity,
+                               n_beats=ended.n_beats, rate_bpm=ended.rate_bpm,
+                               duration_s=round(dur, 3),
+                               sustained=dur >= self.config.sustained_s))
 
     def process(self, beats: list[BeatInfo]) -> list[AlertEvent]:
+        alarm_at = self.config.alarm_min_beats
         out: list[AlertEvent] = []
         for b in beats:
             mine: list[AlertEvent] = []
             ended, opened = self._run.feed(b)
             self._end(ended, mine)
             if opened is not None:
-                evidence = self._run.evidence
-                mine.append(self._event("onset", opened.first_index, n_beats=opened.n_beats,
-                                        rate_bpm=opened.rate_bpm, sustained=False,
-                                        v_evidence=(round(evidence, 3)
-                                                    if math.isfinite(evidence) else None)))
+                if opened.n_beats >= alarm_at:
+                    mine.append(self._onset(opened, "alarm"))
+                    self._severity = "alarm"
+                else:
+                    self._waiting = self._onset(opened, "warning")
+            elif self._waiting is not None and self._run.is_open \
+                    and self._run.span().n_beats >= alarm_at:
+                span = self._run.span()  # the run reached the alarm's length: raised now
+                mine.append(replace(self._waiting, severity="alarm",
+                                    detail={**self._waiting.detail, "n_beats": span.n_beats,
+                                            "rate_bpm": span.rate_bpm}))
+                self._waiting, self._severity = None, "alarm"
             for e in self._learning.filter(mine):
-                self.n_episodes += e.state == "onset"
+                if e.state == "onset":
+                    self.n_episodes += 1
+                    self.n_alarms += e.severity == "alarm"
+                    self.n_warnings += e.severity != "alarm"
                 out.append(e)
         return out
 
@@ -161,10 +207,23 @@ class VtTracker(Learning):
         return self._learning.filter([])
 
     def flush(self) -> list[AlertEvent]:
+        """End of stream, a restart or a ``vfib`` onset: an open run ends (a run short of an
+        alarm is raised as a warning with its end)."""
         out: list[AlertEvent] = []
         if self._learning.discard():  # a held run ends unraised
             self._run.end()
-        self._end(self._run.end(), out)
+            self._waiting = None
+        elif self._waiting is not None and self.learning:  # as a run ending in the learning
+            self._run.end()
+            self._waiting = None
+            self._learning.n_dropped += 1
+        mine: list[AlertEvent] = []
+        self._end(self._run.end(), mine)
+        for e in mine:
+            if e.state == "onset":
+                self.n_episodes += 1
+                self.n_warnings += 1
+            out.append(e)
         return out
 
 
@@ -469,7 +528,8 @@ class DeviceVentricular:
         """A ``vfib`` onset ends an open ``vt`` episode (``detail.ended_by = "vfib"``)."""
         ended = self.vt.flush()
         for e in ended:
-            e.detail["ended_by"] = "vfib"
+            if e.state == "end":
+                e.detail["ended_by"] = "vfib"
         return ended
 
     def beats(self, beats: list[BeatInfo]) -> list[AlertEvent]:

@@ -28,7 +28,8 @@ example)::
                         "handheld"); [rhythm] ventricular = false
                         turns the vfib / vt stage off
     [rhythm.vt]         edge.runtime.ventricular.VtConfig fields (vt_min_beats, vt_rate_bpm,
-                        sustained_s, learning_beats, min_v_evidence)
+                        sustained_s, learning_beats, min_v_evidence, alarm_min_beats: a
+                        vt run shorter than it is a warning)
     [rhythm.vflutter]   edge.runtime.ventricular.FlutterConfirmConfig fields (confirm,
                         lookback_s, hold_s): vflutter an alarm only when the VF stage sees
                         a shockable window around it, else a warning

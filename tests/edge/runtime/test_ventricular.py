@@ -27,6 +27,7 @@ def kinds(events):
 
 
 NO_LEARNING = VtConfig(learning_beats=0)  # the run rules themselves
+GRADED = VtConfig(learning_beats=0, alarm_min_beats=5)  # alarms from the 5th beat
 
 
 def test_vt_needs_three_fast_v_beats():
@@ -38,9 +39,52 @@ def test_vt_needs_three_fast_v_beats():
     ev = t.process(beats("NVVVVN", 0.4))  # 150 bpm
     assert kinds(ev) == [("vt", "onset"), ("vt", "end")]
     on, end = ev
-    assert on.severity == "alarm" and on.detail["rate_bpm"] == 150.0
+    assert on.severity == end.severity == "alarm" and on.detail["rate_bpm"] == 150.0
     assert on.detail["n_beats"] == 3 and end.detail["n_beats"] == 4
     assert end.detail["sustained"] is False
+    assert (t.n_episodes, t.n_alarms, t.n_warnings) == (1, 1, 0)
+
+
+def test_vt_is_an_alarm_from_the_fifth_beat_a_shorter_run_a_warning_when_it_ends():
+    bs = beats("NVVVVVVN", 0.4)
+    t = VtTracker(GRADED, fs_hz=FS)
+    raised = [(k, e) for k, b in enumerate(bs) for e in t.process([b])]
+    # nothing at the 3rd V beat (the run opens); the alarm at the 5th, dated at the first
+    assert [(k, e.state, e.severity) for k, e in raised] == [
+        (5, "onset", "alarm"), (7, "end", "alarm")]
+    on, end = raised[0][1], raised[1][1]
+    assert on.sample_index == bs[1].sample_index and on.detail["n_beats"] == 5
+    assert on.detail["rate_bpm"] == 150.0 and end.detail["n_beats"] == 6
+    assert (t.n_alarms, t.n_warnings) == (1, 0)
+    # a 4-beat run: both events when the run is known to have ended (the next beat)
+    bs = beats("NVVVVN", 0.4)
+    t = VtTracker(GRADED, fs_hz=FS)
+    raised = [(k, e.state, e.severity) for k, b in enumerate(bs) for e in t.process([b])]
+    assert raised == [(5, "onset", "warning"), (5, "end", "warning")]
+    # alarm_min_beats = vt_min_beats (the default): every run an alarm at once
+    t = VtTracker(NO_LEARNING, fs_hz=FS)
+    raised = [(k, e.state, e.severity) for k, b in enumerate(bs) for e in t.process([b])]
+    assert raised == [(3, "onset", "alarm"), (5, "end", "alarm")]
+    t = VtTracker(VtConfig(learning_beats=0, alarm_min_beats=4), fs_hz=FS)
+    assert [e.severity for e in t.process(beats("NVVVVN", 0.4))] == ["alarm", "alarm"]
+    # a run still short at the end of the stream (or a vfib onset): a warning with its end
+    t = VtTracker(GRADED, fs_hz=FS)
+    assert t.process(beats("NVVV", 0.4)) == []
+    assert [(e.state, e.severity) for e in t.flush()] == [
+        ("onset", "warning"), ("end", "warning")]
+    assert t.flush() == []
+
+
+def test_vt_grading_does_not_depend_on_how_beats_are_batched():
+    bs = beats("NVVVVN" + "N" * 5 + "V" * 7 + "NNVVVNVV" + "V" * 12 + "N", 0.4)
+    cfg = VtConfig(alarm_min_beats=5)  # learning on
+    ref = VtTracker(cfg, fs_hz=FS).process(bs)
+    for size in (1, 2, 3, 7):
+        t = VtTracker(cfg, fs_hz=FS)
+        got = [e for i in range(0, len(bs), size) for e in t.process(bs[i:i + size])]
+        assert [(e.state, e.severity, e.sample_index, e.detail) for e in got] == \
+            [(e.state, e.severity, e.sample_index, e.detail) for e in ref]
+    assert [e.severity for e in ref if e.state == "onset"] == ["alarm", "warning", "alarm"]
 
 
 def test_sustained_vt_and_runs_broken_by_bad_signal():
@@ -68,6 +112,14 @@ def test_vt_config_rules():
         VtConfig(min_v_evidence=float("nan"))
     with pytest.raises(ConfigError, match="min_v_evidence"):
         VtConfig(min_v_evidence=-1)
+    with pytest.raises(ConfigError, match="alarm_min_beats"):
+        VtConfig(alarm_min_beats=2)
+    with pytest.raises(ConfigError, match="alarm_min_beats"):
+        VtConfig(vt_min_beats=4, alarm_min_beats=3)
+    with pytest.raises(ConfigError, match="alarm_min_beats"):
+        VtConfig(alarm_min_beats=5.0)
+    with pytest.raises(ConfigError, match="alarm_min_beats"):
+        VtConfig(alarm_min_beats=True)
 
 
 def pbeats(p_v, rr_s=0.4, start=1000):
@@ -118,6 +170,17 @@ def test_vt_in_the_learning_beats_is_held_dropped_or_raised_late():
     # learning again after reset; a held run at the end of the stream ends unraised
     t.reset()
     assert t.process(beats("NVVVV", 0.4)) == [] and t.flush() == []
+    # graded: a short run inside the learning is dropped, at its end or the stream's
+    t = VtTracker(VtConfig(alarm_min_beats=5), fs_hz=FS)
+    assert t.process(beats("NVVVN", 0.4)) == [] and t.n_learning_dropped == 1
+    t = VtTracker(VtConfig(alarm_min_beats=5), fs_hz=FS)
+    assert t.process(beats("NVVV", 0.4)) == [] and t.flush() == []
+    assert t.n_learning_dropped == 1
+    # and an alarm-length run from the first beat is raised when the learning ends
+    t = VtTracker(VtConfig(alarm_min_beats=5), fs_hz=FS)
+    bs = beats("V" * 20 + "N", 0.4)
+    raised = [(k, e.state, e.severity) for k, b in enumerate(bs) for e in t.process([b])]
+    assert raised == [(9, "onset", "alarm"), (20, "end", "alarm")]
 
 
 def test_device_stream_vfib_on_the_cudb_excerpt(classifier):
@@ -281,6 +344,26 @@ def test_device_stream_gives_the_vt_gate_the_beats_p_v(classifier):
     ev = _demo_alerts(classifier, ["alerts.learning_beats=0", "rhythm.vt.learning_beats=0"])
     assert [(e.kind, e.state) for e in ev][:2] == [("v_run", "onset"), ("v_run", "end")]
     assert not any(e.kind == "vt" for e in ev)
+
+
+def test_device_stream_grades_a_short_vt_run_a_warning_with_alarm_min_beats(classifier):
+    """The demo's false 3-beat start run (learning and gate off): an alarm by default, a
+    warning with ``[rhythm.vt] alarm_min_beats = 5`` (the setting reaches the tracker)."""
+    off = ["alerts.learning_beats=0", "rhythm.vt.learning_beats=0", "rhythm.vt.min_v_evidence=0"]
+    ev = [e for e in _demo_alerts(classifier, off) if e.kind == "vt"]
+    assert ev and {e.severity for e in ev} == {"alarm"}
+    graded = [e for e in _demo_alerts(classifier, [*off, "rhythm.vt.alarm_min_beats=5"])
+              if e.kind == "vt"]
+    assert [(e.state, e.sample_index) for e in graded] == [(e.state, e.sample_index) for e in ev]
+    assert {e.severity for e in graded} == {"warning"}
+
+
+def test_alarm_min_beats_setting_errors():
+    from edge.runtime.settings import load_config
+
+    for bad in ("2", "4.5", "true", '"five"'):
+        with pytest.raises(ConfigError, match="alarm_min_beats"):
+            load_config(None, ['source.serial.port="x"', f"rhythm.vt.alarm_min_beats={bad}"])
 
 
 def test_ecg_edge_demo_shows_no_vt_alarm_at_start(int8_model):
