@@ -21,7 +21,8 @@ without VT/VFL/VF (per hour) and the DS1 ``(VT`` episodes an alarm overlaps.
 ``vt`` onsets on the DS1 records without VT/VFL/VF, the DS1 ``(VT`` episodes found by an
 alarm-grade ``vt`` and by either grade, those holding >= 5 reference V beats found by an alarm,
 and how much later their alarm is raised than with ``alarm_min_beats`` 3 (s, from the beat that
-raised it).
+raised it); ``--cudb`` adds CUDB's records (no beat annotations there: the run lengths of its
+``(VT`` episodes are not known).
 
 All three cache under ``$ECG_EDGE_CACHE`` (``vt_alarms_*``).
 """
@@ -274,8 +275,8 @@ GRADES = (3, 4, 5, 6)
 LONG_RUN_BEATS = 5
 
 
-def grade_table(variants: tuple[str, ...], records=DS1) -> None:
-    """Print the ``vt`` severity-by-run-length numbers (``--grade``)."""
+def grade_table(variants: tuple[str, ...], records=DS1, name: str = "DS1") -> None:
+    """Print the ``vt`` severity-by-run-length numbers (``--grade``) of ``records``."""
     from edge.runtime.ventricular import VtConfig
 
     clf = _classifier()
@@ -285,12 +286,14 @@ def grade_table(variants: tuple[str, ...], records=DS1) -> None:
     hours = sum(eps[r].n_samples / eps[r].fs_hz for r in quiet) / 3600
     long_runs = set()
     for r in with_vt:
+        if r.startswith("cu"):  # CUDB has no beat annotations: its runs' length is not known
+            continue
         ref = reference_beats(r)
         v = ref.sample_index[ref.aami == "V"]
         long_runs |= {(r, s) for s, e in eps[r].vt
                       if np.sum((v >= s) & (v <= e)) >= LONG_RUN_BEATS}
     n_vt = sum(len(eps[r].vt) for r in with_vt)
-    print(f"DS1: {len(quiet)} records without VT/VFL/VF ({hours:.2f} h); {n_vt} (VT episodes, "
+    print(f"{name}: {len(quiet)} records without VT/VFL/VF ({hours:.2f} h); {n_vt} (VT episodes, "
           f"{len(long_runs)} of >= {LONG_RUN_BEATS} reference V beats")
     print("variant | alarm_min_beats | false alarms (per hour) | false warnings | (VT found by "
           f"an alarm | by either | >= {LONG_RUN_BEATS} V found by an alarm | their alarm later "
@@ -336,6 +339,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--gate", action="store_true", help="the vt evidence-gate numbers")
     ap.add_argument("--grade", action="store_true",
                     help="the vt severity-by-run-length numbers (alarm_min_beats)")
+    ap.add_argument("--cudb", action="store_true",
+                    help="--grade also on CUDB's 35 records (their (VT episodes; CUDB has no "
+                         "beat annotations)")
     ap.add_argument("--variants", default="clean,em12,em6",
                     help="signal variants for --gate (clean, em6, em12, ma6, ...)")
     args = ap.parse_args(argv)
@@ -353,6 +359,10 @@ def main(argv: list[str] | None = None) -> int:
         gate_table(variants)
     if args.grade:
         grade_table(variants)
+        if args.cudb:
+            from training.ventricular import CUDB_RECORDS
+
+            grade_table(variants, CUDB_RECORDS, "CUDB")
     return 0
 
 

@@ -7,7 +7,9 @@ atrial activity averaged with the strip network over its waveform
 (:func:`edge.rhythm.classify_strip`) -- and one line ``name,label`` is written
 per recording (the CinC 2017 answer format: ``N`` normal, ``A`` atrial fibrillation, ``O`` other
 rhythm, ``~`` too noisy to classify). A recording that is too short, unreadable or has no usable
-beats gets ``~`` with the reason logged, never a crash; the summary on stderr counts them.
+beats gets ``~`` with the reason logged, never a crash; the summary on stderr counts them. One
+channel and at most the first ``--max-s`` (600) seconds of a recording are read: a longer one
+is classified on them, with a warning (``annotate --rhythm`` is for long recordings).
 """
 from __future__ import annotations
 
@@ -18,36 +20,54 @@ from collections import Counter
 from pathlib import Path
 from typing import IO
 
-from edge.cli.common import add_common, non_negative_int
+from edge.cli.common import add_common, non_negative_int, positive_float
 
 __all__ = ["add_parser", "cmd_rhythm", "classify_record"]
 
 logger = logging.getLogger(__name__)
 
 
+#: Longest stretch (s) of one recording ``rhythm`` reads: a strip classifier for recordings
+#: of 9-61 s (CinC 2017); a longer one is classified on its first ``MAX_S`` seconds.
+MAX_S = 600.0
+
+
 def classify_record(path: Path, *, channel: int | None = None, model=None,  # noqa: ANN001
-                    net=None) -> tuple[str, str]:  # noqa: ANN001
+                    net=None, max_s: float = MAX_S) -> tuple[str, str]:  # noqa: ANN001
     """``(label, reason)`` of one recording: ``reason`` is empty unless the recording is ``~``
     for a reason other than the model's answer (unreadable, too short, no such channel).
     ``channel=None`` reads the channel named MLII or an equivalent lead II
-    (:func:`~edge.io.records.choose_lead_channel`, as ``annotate`` and ``run`` do), else 0."""
+    (:func:`~edge.io.records.choose_lead_channel`, as ``annotate`` and ``run`` do), else 0.
+    Only that channel and at most the first ``max_s`` seconds are read (a longer recording is
+    classified on them, logged), so a day-long Holter record costs no more memory than that."""
     import numpy as np
 
     from edge.errors import DataError, SignalError
-    from edge.io.records import choose_lead_channel, read_record
+    from edge.io.records import channel_names, choose_lead_channel, read_record, record_extent
     from edge.rhythm import classify_strip
 
     try:
-        rec = read_record(str(path))
+        names = channel_names(str(path))
+        n_samples, fs_hz = record_extent(str(path))
     except DataError as exc:
         return "~", f"unreadable: {exc}"
     if channel is None:
-        channel, why = choose_lead_channel(rec.sig_names, "MLII")
-        if rec.signal_mv.shape[1] > 1:
+        channel, why = choose_lead_channel(names, "MLII")
+        if len(names) > 1:
             logger.info("%s: channel %d (%s)", path.name, channel, why)
-    if channel >= rec.signal_mv.shape[1]:
-        return "~", f"no channel {channel} (the record has {rec.signal_mv.shape[1]})"
-    x = rec.signal_mv[:, channel].astype(np.float64)
+    if channel >= len(names):
+        return "~", f"no channel {channel} (the record has {len(names)})"
+    sampto = None
+    if n_samples is not None and fs_hz > 0 and n_samples > max_s * fs_hz:
+        sampto = int(max_s * fs_hz)
+        logger.warning("%s: %.0f s long; classified on its first %.0f s (`ecg-edge annotate "
+                       "--rhythm` gives a long recording's rhythm over time)", path.name,
+                       n_samples / fs_hz, max_s)
+    try:
+        rec = read_record(str(path), channels=[channel], sampto=sampto)
+    except DataError as exc:
+        return "~", f"unreadable: {exc}"
+    x = rec.signal_mv[:, 0].astype(np.float64)
     if x.size == 0 or not np.isfinite(x).any():
         return "~", "no valid samples"
     try:
@@ -80,7 +100,8 @@ def cmd_rhythm(args: argparse.Namespace) -> int:
         out = args.out.open("w", encoding="utf-8")
     try:
         for path in records:
-            label, reason = classify_record(path, channel=args.channel, model=model, net=net)
+            label, reason = classify_record(path, channel=args.channel, model=model, net=net,
+                                            max_s=args.max_s)
             if reason:
                 unreadable += 1
                 logger.warning("%s: '~' (%s)", path.name, reason)
@@ -115,6 +136,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:  # noqa: ANN001
                    help="write the name,label lines to this file (default: stdout)")
     p.add_argument("--channel", type=non_negative_int, default=None,
                    help="signal channel (default: the one named MLII, or a lead II; else 0)")
+    p.add_argument("--max-s", type=positive_float, default=MAX_S,
+                   help=f"read at most this many seconds of a recording; a longer one is "
+                   f"classified on its start (default {MAX_S:g})")
     p.add_argument("--model", type=Path, default=None,
                    help="strip model file (default: the bundled one)")
     g = p.add_mutually_exclusive_group()

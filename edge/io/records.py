@@ -248,6 +248,20 @@ def channel_names(record: str | os.PathLike, *, database: str = "mitdb",
                  for k in range(int(head.n_sig or 0)))
 
 
+def record_extent(record: str | os.PathLike, *, database: str = "mitdb",
+                  data_dir: str | os.PathLike | None = None) -> tuple[int | None, float]:
+    """``(samples per channel, sample rate Hz)`` of a WFDB record from its header alone (the
+    length is ``None`` when the header does not give it)."""
+    path = resolve_record(record, database, data_dir)
+    wfdb = _wfdb()
+    try:
+        head = wfdb.rdheader(str(path))
+    except Exception as exc:  # wfdb raises bare ValueError/OSError on damaged files
+        raise DataError(f"cannot read the header of WFDB record {str(path)!r}: {exc}") from exc
+    n = int(head.sig_len) if head.sig_len else None
+    return n, float(head.fs)
+
+
 def channel_count(record: str | os.PathLike, *, database: str = "mitdb",
                   data_dir: str | os.PathLike | None = None) -> int:
     """How many signals a WFDB record holds (its header alone)."""

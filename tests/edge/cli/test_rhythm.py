@@ -110,7 +110,29 @@ def test_the_lead_ii_channel_is_read_unless_one_is_given(cinc2017_dir, tmp_path,
     assert "no channel 2 (the record has 2)" in caplog.text
 
 
-@pytest.mark.parametrize("argv", [["--channel", "-1"], []])
+def test_a_long_recording_is_classified_on_its_start_and_says_so(cinc2017_dir, tmp_path,
+                                                                   capsys, caplog):
+    """A recording longer than ``--max-s``: its first ``--max-s`` seconds alone are read (the
+    same label as the cut recording), with a warning naming both lengths."""
+    rec = wfdb.rdrecord(str(cinc2017_dir / "A00004"))  # 30 s
+    x = rec.p_signal[:, :1]
+    wfdb.wrsamp("start", fs=rec.fs, units=["mV"], sig_name=["ECG"], p_signal=x[:20 * 300],
+                fmt=["16"], write_dir=str(tmp_path))
+    wfdb.wrsamp("long", fs=rec.fs, units=["mV"], sig_name=["ECG"],
+                p_signal=np.vstack([x[:20 * 300], np.zeros((10 * 300, 1))]), fmt=["16"],
+                write_dir=str(tmp_path))
+    assert main(["rhythm", str(tmp_path / "start")]) == 0
+    start = _lines(capsys.readouterr().out)
+    assert main(["rhythm", str(tmp_path / "long"), "--max-s", "20"]) == 0
+    assert _lines(capsys.readouterr().out) == [("long", start[0][1])]
+    assert "long: 30 s long; classified on its first 20 s" in caplog.text
+    caplog.clear()
+    assert main(["rhythm", str(tmp_path / "start"), "--max-s", "20"]) == 0  # not longer
+    assert "classified on its first" not in caplog.text
+
+
+@pytest.mark.parametrize("argv", [["--channel", "-1"], [], ["x", "--max-s", "0"],
+                                  ["x", "--max-s", "nan"]])
 def test_bad_arguments(argv, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["rhythm", *argv])
