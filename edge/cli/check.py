@@ -23,6 +23,15 @@ def _flutter_grading(config: Any) -> str:
             f"to {fl.hold_s:g} s after it, else a warning")
 
 
+def _vt_grading(config: Any) -> str:
+    """When a ``vt`` run is an alarm, for the ventricular line."""
+    vt = config.rhythm.vt
+    if vt.alarm_min_beats <= vt.vt_min_beats:
+        return f"vt an alarm from {vt.vt_min_beats} V beats"
+    return (f"vt an alarm from {vt.alarm_min_beats} V beats, a shorter run from "
+            f"{vt.vt_min_beats} a warning")
+
+
 def describe_source(kind: str, transport: Any) -> str:
     """One line saying which device the configuration reads: the transport's identifying
     fields (the full settings are in the file)."""
@@ -74,7 +83,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         ventricular = (f"VF detector ({files}, alarm after {vf.onset_k} of "
                        f"{vf.onset_n} windows; lower alerts "
                        f"{'wait under' if config.rhythm.alarm_chain else 'not chained to'}"
-                       f" vfib; vflutter {_flutter_grading(config)})")
+                       f" vfib; vflutter {_flutter_grading(config)}; "
+                       f"{_vt_grading(config)})")
     config.alarm_fallback.check_commands()  # the hook programs exist
     fb = config.alarm_fallback
     fallback = (f"after {fb.after_s:g} s: bell {'on' if fb.bell else 'off'}, command "

@@ -129,11 +129,13 @@ def test_check_names_the_vf_detector(capsys):
     assert main(["check", str(CONFIG), "--set", "rhythm.vf.net=false", "--set",
                  "rhythm.alarm_chain=false", "--set", "rhythm.vflutter.confirm=false"]) == 0
     assert ("  ventricular: VF detector (rhythm_vf.json, alarm after 3 of 3 windows; lower "
-            "alerts not chained to vfib; vflutter always an alarm)\n") in capsys.readouterr().out
+            "alerts not chained to vfib; vflutter always an alarm; vt an alarm from 3 V "
+            "beats)\n") in capsys.readouterr().out
     assert main(["check", str(CONFIG), "--set", "rhythm.vflutter.confirm=true", "--set",
-                 "rhythm.vflutter.hold_s=3"]) == 0
+                 "rhythm.vflutter.hold_s=3", "--set", "rhythm.vt.alarm_min_beats=5"]) == 0
     assert ("vflutter an alarm when the VF stage sees a shockable window 1 s before to 3 s "
-            "after it, else a warning)\n") in capsys.readouterr().out
+            "after it, else a warning; vt an alarm from 5 V beats, a shorter run from 3 a "
+            "warning)\n") in capsys.readouterr().out
     assert main(["check", str(CONFIG), "--set", 'rhythm.vf.models="handheld"']) == 0
     assert ("  ventricular: VF detector (rhythm_vf_handheld.json + "
             "rhythm_vf_net_handheld.tflite, network share 0.5,") in capsys.readouterr().out
