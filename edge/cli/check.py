@@ -84,7 +84,7 @@ def cmd_check(args: argparse.Namespace) -> int:
                        f"{vf.onset_n} windows; lower alerts "
                        f"{'wait under' if config.rhythm.alarm_chain else 'not chained to'}"
                        f" vfib; vflutter {_flutter_grading(config)}; "
-                       f"{_vt_grading(config)})")
+                       f"{_vt_grading(config)}; preset {config.rhythm.preset})")
     config.alarm_fallback.check_commands()  # the hook programs exist
     fb = config.alarm_fallback
     fallback = (f"after {fb.after_s:g} s: bell {'on' if fb.bell else 'off'}, command "

@@ -17,7 +17,10 @@ example)::
                         status_interval_s
     [daemon]            DaemonSettings: read_timeout_s, idle_exit_s
     [rhythm]            RhythmSettings: enabled (the AF analyser on every device),
-                        beat_context, ventricular, alarm_chain (lower alerts wait under vfib)
+                        beat_context, ventricular, alarm_chain (lower alerts wait under vfib),
+                        preset = "monitor" or "handheld" (hand-held recorders: sets
+                        rhythm.vf.models = "handheld", rhythm.vflutter.confirm = true,
+                        rhythm.vt.alarm_min_beats = 5 where those keys are not set)
     [rhythm.analyser]   edge.rhythm.RhythmConfig fields (window, hysteresis, min_episode_s)
     [rhythm.svt]        edge.rhythm.SvtRunConfig fields (enabled, max_rr_ratio, rr_tolerance,
                         min_rate_bpm, baseline_beats, min_baseline_beats, missed_beat_ratio,

@@ -277,6 +277,11 @@ class RhythmSettings:
         rate, pattern, ``svt``, ``afib``) wait under an open ``vfib`` episode: one that ends
         inside it is never raised, one still open when it ends is raised then
         (:mod:`edge.runtime.chain`).
+    preset : the ventricular alarms' defaults for the kind of recorder (:data:`PRESETS`):
+        ``"monitor"`` (bedside or any monitor a clinician may watch: every default as it is)
+        or ``"handheld"`` (hand-held and ambulatory recorders, where hand and body motion is
+        far more common than VF: ``vf.models = "handheld"``, ``vflutter.confirm = true``,
+        ``vt.alarm_min_beats = 5``). A key set in its own table wins over the preset.
     """
 
     enabled: bool = True
@@ -288,6 +293,22 @@ class RhythmSettings:
     vt: VtConfig = field(default_factory=VtConfig)
     vflutter: FlutterConfirmConfig = field(default_factory=FlutterConfirmConfig)
     alarm_chain: bool = True
+    preset: str = "monitor"
+
+    def __post_init__(self) -> None:
+        if self.preset not in PRESETS:
+            raise ConfigError("preset", f"must be one of {', '.join(map(repr, PRESETS))}, "
+                                        f"got {self.preset!r}")
+
+
+#: ``[rhythm] preset``: the defaults each preset gives to ``[rhythm.<table>] <key>`` (a key set
+#: in the table itself wins). Measured: ``README.md`` (VT/VF), ``ventricular.design.md``
+#: sections 9-11.
+PRESETS: dict[str, dict[tuple[str, str], Any]] = {
+    "monitor": {},
+    "handheld": {("vf", "models"): "handheld", ("vflutter", "confirm"): True,
+                 ("vt", "alarm_min_beats"): 5},
+}
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -19,6 +19,7 @@ from edge.errors import ConfigError, ConfigFileError
 from edge.runtime.alerts import AlertConfig
 from edge.runtime.fallback import AlarmFallbackSettings
 from edge.runtime.settings.config import (
+    PRESETS,
     SOURCE_KINDS,
     DaemonConfig,
     DaemonSettings,
@@ -157,6 +158,23 @@ def _source(table: Any) -> SourceSettings:
         raise rekey(exc, "source") from exc
 
 
+def _with_preset(top: dict[str, Any]) -> dict[str, Any]:
+    """``top`` with the ``[rhythm] preset``'s defaults filled in where the tables leave the
+    key unset (:data:`~edge.runtime.settings.config.PRESETS`; an unknown preset is left for
+    :class:`RhythmSettings` to refuse)."""
+    rhythm = top.get("rhythm")
+    if not isinstance(rhythm, Mapping) or rhythm.get("preset") not in PRESETS:
+        return top
+    rhythm = dict(rhythm)
+    for (table, key), value in PRESETS[rhythm["preset"]].items():
+        sub = rhythm.get(table, {})
+        if not isinstance(sub, Mapping):
+            continue  # not a table: build() says so
+        if key not in sub:
+            rhythm[table] = {**sub, key: value}
+    return {**top, "rhythm": rhythm}
+
+
 def config_from_dict(data: Mapping[str, Any]) -> DaemonConfig:
     """Build and validate a :class:`DaemonConfig` from nested tables (TOML, or Python values).
 
@@ -165,7 +183,7 @@ def config_from_dict(data: Mapping[str, Any]) -> DaemonConfig:
     ConfigError
         ``field`` is the dotted key (:class:`ConfigFileError` for an unknown key).
     """
-    top = table_of(data, "")
+    top = _with_preset(table_of(data, ""))
     check_keys(top, "", {"source", *_SECTIONS, "sinks"})
     sinks_t = table_of(top.get("sinks"), "sinks")
     check_keys(sinks_t, "sinks", _SINKS)

@@ -130,15 +130,28 @@ def test_check_names_the_vf_detector(capsys):
                  "rhythm.alarm_chain=false", "--set", "rhythm.vflutter.confirm=false"]) == 0
     assert ("  ventricular: VF detector (rhythm_vf.json, alarm after 3 of 3 windows; lower "
             "alerts not chained to vfib; vflutter always an alarm; vt an alarm from 3 V "
-            "beats)\n") in capsys.readouterr().out
+            "beats; preset monitor)\n") in capsys.readouterr().out
     assert main(["check", str(CONFIG), "--set", "rhythm.vflutter.confirm=true", "--set",
                  "rhythm.vflutter.hold_s=3", "--set", "rhythm.vt.alarm_min_beats=5"]) == 0
     assert ("vflutter an alarm when the VF stage sees a shockable window 1 s before to 3 s "
             "after it, else a warning; vt an alarm from 5 V beats, a shorter run from 3 a "
-            "warning)\n") in capsys.readouterr().out
+            "warning; preset monitor)\n") in capsys.readouterr().out
     assert main(["check", str(CONFIG), "--set", 'rhythm.vf.models="handheld"']) == 0
     assert ("  ventricular: VF detector (rhythm_vf_handheld.json + "
             "rhythm_vf_net_handheld.tflite, network share 0.5,") in capsys.readouterr().out
+    assert main(["check", str(CONFIG), "--set", 'rhythm.preset="handheld"']) == 0
+    out = capsys.readouterr().out
+    assert ("  ventricular: VF detector (rhythm_vf_handheld.json + "
+            "rhythm_vf_net_handheld.tflite, network share 0.5,") in out
+    assert ("vflutter an alarm when the VF stage sees a shockable window 1 s before to 4 s "
+            "after it, else a warning; vt an alarm from 5 V beats, a shorter run from 3 a "
+            "warning; preset handheld)\n") in out
+    assert main(["check", str(CONFIG), "--set", 'rhythm.preset="handheld"', "--set",
+                 "rhythm.vflutter.confirm=false"]) == 0  # a key of its own wins
+    assert "vflutter always an alarm; vt an alarm from 5 V beats" in capsys.readouterr().out
+    assert main(["check", str(CONFIG), "--set", 'rhythm.preset="ward"']) == 2
+    assert "rhythm.preset: must be one of 'monitor', 'handheld', got 'ward'" in \
+        capsys.readouterr().err
     assert main(["check", str(CONFIG), "--set", 'rhythm.vf.models="ward"']) == 2
     err = capsys.readouterr().err
     assert "rhythm.vf.models" in err and "Traceback" not in err

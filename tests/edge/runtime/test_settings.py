@@ -176,3 +176,36 @@ def test_deploy_example_loads():
     cfg = load_config(Path(__file__).resolve().parents[3] / "deploy" / "ecg-edge.toml")
     assert cfg.source.kind == "serial" and cfg.sinks.enabled() == ["jsonl"]
     assert cfg.sinks.mqtt.outbox_path and type(cfg.sinks.mqtt.drain_timeout_s) is float
+
+
+def test_rhythm_preset_sets_the_handheld_defaults_a_key_of_its_own_wins(tmp_path):
+    monitor = load_config(write(tmp_path, SERIAL))
+    assert monitor.rhythm.preset == "monitor"
+    assert (monitor.rhythm.vf.models, monitor.rhythm.vflutter.confirm,
+            monitor.rhythm.vt.alarm_min_beats) == ("monitor", False, 3)
+    hand = load_config(write(tmp_path, SERIAL + '[rhythm]\npreset = "handheld"\n'))
+    assert (hand.rhythm.vf.models, hand.rhythm.vflutter.confirm,
+            hand.rhythm.vt.alarm_min_beats) == ("handheld", True, 5)
+    assert hand.rhythm.vf.model_file.name == "rhythm_vf_handheld.json"
+    # keys of their own win, in the file or on the command line; other keys are untouched
+    mixed = load_config(write(tmp_path, SERIAL + '[rhythm]\npreset = "handheld"\n'
+                              "[rhythm.vt]\nalarm_min_beats = 4\nlearning_beats = 7\n"),
+                        ["rhythm.vflutter.confirm=false"])
+    assert (mixed.rhythm.vf.models, mixed.rhythm.vflutter.confirm,
+            mixed.rhythm.vt.alarm_min_beats, mixed.rhythm.vt.learning_beats) == \
+        ("handheld", False, 4, 7)
+    by_override = load_config(write(tmp_path, SERIAL), ['rhythm.preset="handheld"'])
+    assert by_override.rhythm == hand.rhythm
+    # the deploy example's preset line switches it too (its three keys are commented out)
+    from pathlib import Path
+
+    deploy = Path(__file__).resolve().parents[3] / "deploy" / "ecg-edge.toml"
+    assert load_config(deploy, ['rhythm.preset="handheld"']).rhythm.vt.alarm_min_beats == 5
+
+
+@pytest.mark.parametrize("value, rule", [('"ward"', "must be one of 'monitor', 'handheld'"),
+                                         ("1", "expected a string")])
+def test_rhythm_preset_errors(tmp_path, value, rule):
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, SERIAL + f"[rhythm]\npreset = {value}\n"))
+    assert err.value.field == "rhythm.preset" and rule in str(err.value)
