@@ -38,7 +38,10 @@ SVDB, which it never saw.
 ``vt`` alarms are counted but not judged: CinC has no beat annotations, and SVDB's V runs
 are not matched here (``bench_ventricular.py`` scores VT on MIT-BIH). ``--vt-alarm-min-beats
 N`` adds every set replayed with ``[rhythm.vt] alarm_min_beats = N``: a ``vt`` run shorter than
-N beats is then a warning (counted apart).
+N beats is then a warning (counted apart). ``--preset NAME`` adds every set replayed with
+``[rhythm] preset = NAME`` (``handheld``: the handheld VF models, ``vflutter`` graded, ``vt`` an
+alarm from 5 beats); its CinC row is out of fold (``--cinc-folds``: each recording's fold VF
+models, with the preset's other settings), since the handheld VF models were fitted on CinC.
 
 Writes ``benchmarks/results/false_alarms.{json,md}`` (``--out`` for another folder).
 """
@@ -179,7 +182,8 @@ def run_set(name: str, jobs: int, limit: int | None, folds_dir: Path | None = No
     recs = recordings(name, limit)
     paths: list = [p for p, _ in recs]
     if folds_dir is not None:
-        paths = list(zip(paths, fold_settings(folds_dir, [Path(p).name for p in paths])))
+        paths = [(p, (*fs, *settings)) for p, fs in
+                 zip(paths, fold_settings(folds_dir, [Path(p).name for p in paths]))]
     elif settings:
         paths = [(p, settings) for p in paths]
     t0 = time.time()
@@ -253,6 +257,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--vt-alarm-min-beats", type=int, default=None, metavar="N",
                     help="also replay every set with [rhythm.vt] alarm_min_beats = N (a vt "
                          "run shorter than N beats a warning)")
+    ap.add_argument("--preset", default=None, metavar="NAME",
+                    help="also replay every set with [rhythm] preset = NAME (CinC with "
+                         "'handheld' only out of fold: needs --cinc-folds)")
     ap.add_argument("--flutter-both", action="store_true",
                     help="also replay every set with the other [rhythm.vflutter] confirm "
                          "setting (the vflutter alert graded by the VF stage, or not)")
@@ -269,6 +276,15 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--jobs: must be >= 1, got {args.jobs}")
     if args.limit is not None and args.limit < 1:
         ap.error(f"--limit: must be >= 1, got {args.limit}")
+    if args.preset is not None:
+        from edge.runtime.settings.config import PRESETS
+
+        if args.preset not in PRESETS:
+            ap.error(f"--preset: one of {', '.join(PRESETS)}, got {args.preset!r}")
+        if "cinc" in names and folds_dir is None and \
+                PRESETS[args.preset].get(("vf", "models"), "monitor") != "monitor":
+            ap.error(f"--preset {args.preset}: its VF models were fitted on CinC; score CinC "
+                     "out of fold with --cinc-folds DIR (or leave cinc out of --sets)")
     if args.vt_alarm_min_beats is not None:
         from edge.errors import ConfigError
         from edge.runtime.ventricular import VtConfig
@@ -315,6 +331,15 @@ def main(argv: list[str] | None = None) -> int:
         for n in names:
             res["sets"][f"{n}, vt an alarm from {k} beats"] = run_set(
                 n, args.jobs, args.limit, settings=(f"rhythm.vt.alarm_min_beats={k}",))
+    if args.preset is not None:
+        preset = (f'rhythm.preset="{args.preset}"',)
+        for n in names:
+            if n == "cinc" and folds_dir is not None:
+                res["sets"][f"cinc out of fold, preset {args.preset}"] = run_set(
+                    "cinc", args.jobs, args.limit, folds_dir, settings=preset)
+            else:
+                res["sets"][f"{n}, preset {args.preset}"] = run_set(
+                    n, args.jobs, args.limit, settings=preset)
     res["wall_s"] = round(time.time() - t0)
     print(write_results(args.out, "false_alarms", res, markdown))
     return 0

@@ -30,7 +30,7 @@ def test_summary_counts_alarms_per_kind_hour_recording_and_label():
                        "sets": {"cinc": s}})
     assert s["vflutter_warnings"] == 2
     assert ("| cinc | 3 | 2.0 | 300 | 2 (1.0/h; 1) | 1 | 1 (0.5/h; 1) | 2 | 1 (0.5/h; 1) | "
-            "none |") in md
+            "0 | none |") in md
 
 
 def test_one_real_recording_is_replayed(cinc2017_dir, monkeypatch):
@@ -40,10 +40,13 @@ def test_one_real_recording_is_replayed(cinc2017_dir, monkeypatch):
     r = bfa.alarms_of(path)
     assert r["fs_hz"] == 300.0 and 9 <= r["seconds"] <= 61
     assert all(isinstance(k, str) and t >= 0 for k, t in r["alarms"])
+    graded = bfa.alarms_of((path, ('rhythm.preset="handheld"',)))
+    assert graded["seconds"] == r["seconds"] and graded["vt_warnings"] >= 0
 
 
 @pytest.mark.parametrize("argv", [["--sets", "mitdb"], ["--sets", ","], ["--jobs", "0"],
-                                  ["--limit", "0"]])
+                                  ["--limit", "0"], ["--vt-alarm-min-beats", "2"],
+                                  ["--preset", "ward"], ["--preset", "handheld"]])
 def test_bad_arguments_are_one_line(argv, capsys):
     with pytest.raises(SystemExit) as exc:
         bfa.main(argv)
@@ -99,3 +102,14 @@ def test_stored_flutter_grading_results_pair_every_set():
         # grading only moves vflutter alarms to warnings; vfib is untouched
         assert graded["alarms"]["vflutter"]["n"] + graded["vflutter_warnings"] == n
         assert graded["alarms"]["vfib"] == plain["alarms"]["vfib"]
+
+
+def test_stored_vt_grading_results_pair_every_set():
+    res = json.loads((RESULTS / "false_alarms_vt.json").read_text())
+    for name in ("svdb", "cinc"):
+        plain, graded = res["sets"][name], res["sets"][f"{name}, vt an alarm from 5 beats"]
+        assert plain.get("vt_warnings", 0) == 0 and plain["hours"] == graded["hours"]
+        # grading only moves short vt runs to warnings; the other alarms are untouched
+        assert graded["alarms"]["vt"]["n"] + graded["vt_warnings"] == plain["alarms"]["vt"]["n"]
+        assert graded["alarms"]["vfib"] == plain["alarms"]["vfib"]
+        assert graded["alarms"]["vflutter"] == plain["alarms"]["vflutter"]

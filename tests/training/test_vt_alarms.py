@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from edge.runtime.ventricular import VtConfig
-from training.vt_alarms import _design_only, main, vt_runs
+from training.vt_alarms import _design_only, main, vt_episodes, vt_runs
 
 FS = 360.0
 
@@ -22,6 +22,20 @@ def test_vt_runs_follow_the_tracker_config():
     gated = vt_runs(d, VtConfig())
     assert gated == [(int(d["at"][16]), int(d["at"][18]))]
     assert len(vt_runs(d, VtConfig(min_v_evidence=0.0))) == 2
+
+
+def test_vt_episodes_carry_the_grade_and_the_beat_that_raised_the_onset():
+    # after the learning: a confident 3-beat run, then a 6-beat one
+    d = replayed("N" * 10 + "NVVVN" + "NVVVVVVN", [0.01] * 11 + [0.95] * 3 + [0.01] * 2
+                 + [0.95] * 6 + [0.01])
+    at = d["at"]
+    assert vt_episodes(d, VtConfig()) == [
+        (int(at[11]), int(at[13]), "alarm", int(at[13])),
+        (int(at[16]), int(at[21]), "alarm", int(at[18]))]
+    graded = vt_episodes(d, VtConfig(alarm_min_beats=5))
+    assert graded == [(int(at[11]), int(at[13]), "warning", int(at[14])),
+                      (int(at[16]), int(at[21]), "alarm", int(at[20]))]
+    assert vt_runs(d, VtConfig(alarm_min_beats=5)) == [g[:2] for g in graded]
 
 
 def test_design_numbers_refuse_ds2_records_and_bad_arguments(capsys):
