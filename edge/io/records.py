@@ -13,6 +13,7 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -233,16 +234,22 @@ def _wfdb():
     return wfdb
 
 
+def _header(record: str | os.PathLike, database: str,
+            data_dir: str | os.PathLike | None) -> Any:
+    """A WFDB record's header (``wfdb.Record`` without samples)."""
+    path = resolve_record(record, database, data_dir)
+    wfdb = _wfdb()
+    try:
+        return wfdb.rdheader(str(path))
+    except Exception as exc:  # wfdb raises bare ValueError/OSError on damaged files
+        raise DataError(f"cannot read the header of WFDB record {str(path)!r}: {exc}") from exc
+
+
 def channel_names(record: str | os.PathLike, *, database: str = "mitdb",
                   data_dir: str | os.PathLike | None = None) -> tuple[str, ...]:
     """The signal names of a WFDB record, one per channel (its header alone: to check or
     choose a channel before reading just that one)."""
-    path = resolve_record(record, database, data_dir)
-    wfdb = _wfdb()
-    try:
-        head = wfdb.rdheader(str(path))
-    except Exception as exc:  # wfdb raises bare ValueError/OSError on damaged files
-        raise DataError(f"cannot read the header of WFDB record {str(path)!r}: {exc}") from exc
+    head = _header(record, database, data_dir)
     names = list(head.sig_name or [])
     return tuple(str(names[k]) if k < len(names) and names[k] is not None else ""
                  for k in range(int(head.n_sig or 0)))
@@ -252,12 +259,7 @@ def record_extent(record: str | os.PathLike, *, database: str = "mitdb",
                   data_dir: str | os.PathLike | None = None) -> tuple[int | None, float]:
     """``(samples per channel, sample rate Hz)`` of a WFDB record from its header alone (the
     length is ``None`` when the header does not give it)."""
-    path = resolve_record(record, database, data_dir)
-    wfdb = _wfdb()
-    try:
-        head = wfdb.rdheader(str(path))
-    except Exception as exc:  # wfdb raises bare ValueError/OSError on damaged files
-        raise DataError(f"cannot read the header of WFDB record {str(path)!r}: {exc}") from exc
+    head = _header(record, database, data_dir)
     n = int(head.sig_len) if head.sig_len else None
     return n, float(head.fs)
 
