@@ -72,12 +72,16 @@ def clock(unix_s: float | None, *, tenths: bool = False) -> str:
 def alert_title(a: AlertRecord) -> str:
     """e.g. ``ventricular run (VT, 5 beats, 150 bpm)``; an alert held under a ``vfib`` alarm
     and raised after it (``detail.chained_under``) says it began during VF, a ``vflutter``
-    the VF stage graded a warning (``detail.vf_confirmed`` false) that it did not confirm."""
+    the VF stage graded a warning (``detail.vf_confirmed`` false) that it did not confirm, a
+    ``vt`` warning (a run shorter than ``[rhythm.vt] alarm_min_beats``) that it was
+    non-sustained."""
     name = ALERT_NAMES.get(a.kind, a.kind)
     d = a.detail
     bits = []
     if a.kind == "v_run" and d.get("vt"):
         bits.append("VT")
+    if a.kind == "vt" and a.severity == "warning":
+        bits.append("non-sustained")  # shorter than [rhythm.vt] alarm_min_beats
     if d.get("n_beats") is not None:
         bits.append(f"{d['n_beats']} beats")
     if d.get("rate_bpm") is not None:

@@ -29,6 +29,12 @@ def test_alert_titles_in_plain_words():
         f = AlertRecord(kind="vflutter", state="onset", severity="warning", t_stream_s=1.0,
                         time_s=0.0, detail={"onset_index": 250, "vf_confirmed": confirmed})
         assert alert_title(f) == title
+    for severity, title in (("warning", "ventricular tachycardia (non-sustained, 4 beats, "
+                                        "127 bpm)"),
+                            ("alarm", "ventricular tachycardia (4 beats, 127 bpm)")):
+        v = AlertRecord(kind="vt", state="onset", severity=severity, t_stream_s=1.0,
+                        time_s=0.0, detail={"n_beats": 4, "rate_bpm": 126.6})
+        assert alert_title(v) == title
 
 
 def test_clock_is_local_time():
