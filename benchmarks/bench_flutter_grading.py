@@ -22,12 +22,19 @@ Protocol
   the alarm's ``sample_index``: when the device raised it; episodes that start within a
   record's first 4 s have none), and the same for ``vfib`` alone.
 
+``--folds-dir DIR`` replays with another recipe's fold models (``DIR/vf_trees_fold<k>.json``,
+``DIR/fold<k>.tflite``, the same record-wise folds), e.g. the handheld recipe's CV
+(``python -m training.vf_net --cinc --cv DIR``, ``python convert/vf_net.py --cv DIR``,
+``python -m training.ventricular --cv --cinc-share 0.25 --save-folds DIR``): the first VF alarm
+with ``[rhythm] preset = "handheld"``'s VF models and grading.
+
 Writes ``benchmarks/results/flutter_grading.{json,md}``; the replays are cached under
 ``$ECG_EDGE_CACHE`` (as ``bench_ventricular.py``'s).
 """
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from datetime import datetime, timezone
@@ -36,7 +43,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.bench_false_alarms import check_folds_dir  # noqa: E402
 from benchmarks.bench_ventricular import (  # noqa: E402
+    N_FOLDS,
     daemon_alerts,
     episodes_of,
     fold_models,
@@ -45,11 +54,23 @@ from benchmarks.bench_ventricular import (  # noqa: E402
 )
 from benchmarks.common import git_head, write_results  # noqa: E402
 from training.data import DS1  # noqa: E402
-from training.ventricular import CUDB_RECORDS, episodes  # noqa: E402
+from training.ventricular import CUDB_RECORDS, TRAIN_RECORDS, episodes, folds  # noqa: E402
 
 #: A ``vflutter`` onset this close before a reference episode counts as inside it (s).
 BEFORE_S = 2.0
 SETS = {"cudb": CUDB_RECORDS, "mitdb_ds1": DS1}
+
+
+def dir_models(folds_dir: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """record -> (trees, network) of its record-wise CV fold in ``folds_dir`` (``--folds-dir``:
+    ``vf_trees_fold<k>.json`` from ``training.ventricular --cv --save-folds DIR``,
+    ``fold<k>.tflite`` from ``training.vf_net --cv DIR`` + ``convert/vf_net.py --cv DIR``)."""
+    f = folds(TRAIN_RECORDS, N_FOLDS)
+    saved = json.loads((folds_dir / "folds.json").read_text())["folds"]
+    if saved != f:
+        raise SystemExit(f"{folds_dir}: its folds are not training.ventricular.folds'")
+    return ({r: str(folds_dir / f"vf_trees_fold{f[r]}.json") for r in TRAIN_RECORDS},
+            {r: str(folds_dir / f"fold{f[r]}.tflite") for r in TRAIN_RECORDS})
 
 
 def score_record(d: dict, shockable: list[tuple[int, int]]) -> dict:
@@ -94,7 +115,8 @@ def markdown(res: dict) -> str:
          f"- Confirmed: a shockable window (P >= p_shockable, not vetoed) ending from "
          f"{c['lookback_s']:g} s before to {c['hold_s']:g} s after the onset. Every record is "
          "scored by the VF models of its record-wise CV fold (out of fold); MIT-BIH DS2 is "
-         "not read.", "",
+         "not read." + (f" Fold models: `{res['folds_dir']}` (`--folds-dir`)."
+                        if res.get("folds_dir") else ""), "",
          "| set | signal | confirm | `vflutter` onsets | alarms | inside VF: alarms / onsets "
          "| outside VF: alarms / onsets | VF episodes found (first alarm) | first alarm "
          "latency median / worst (n) | `vfib` alone: found, latency median / worst |",
@@ -119,6 +141,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-noise", action="store_true", help="leave out the em 6 dB replays")
     ap.add_argument("--lookback-s", type=float, default=d.lookback_s)
     ap.add_argument("--hold-s", type=float, default=d.hold_s)
+    ap.add_argument("--folds-dir", default=None, metavar="DIR",
+                    help="the VF fold models of another recipe: DIR/vf_trees_fold<k>.json and "
+                         "DIR/fold<k>.tflite, e.g. the handheld recipe's CV (see the module "
+                         "docstring); default: the shipped (monitor) recipe's")
     args = ap.parse_args(argv)
     from edge.errors import ConfigError
 
@@ -126,14 +152,20 @@ def main(argv: list[str] | None = None) -> int:
         FlutterConfirmConfig(confirm=True, lookback_s=args.lookback_s, hold_s=args.hold_s)
     except ConfigError as exc:
         ap.error(str(exc))
+    if args.folds_dir is not None:
+        why = check_folds_dir(Path(args.folds_dir))
+        if why:
+            ap.error(f"--folds-dir: {why}")
     t0 = time.time()
-    models, nets = fold_models(), fold_nets()
+    models, nets = (dir_models(Path(args.folds_dir)) if args.folds_dir
+                    else (fold_models(), fold_nets()))
     on = ("rhythm.vflutter.confirm=true", f"rhythm.vflutter.lookback_s={args.lookback_s}",
           f"rhythm.vflutter.hold_s={args.hold_s}")
     res = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "git": git_head(),
            "command": " ".join(["python benchmarks/bench_flutter_grading.py",
                                 *(argv if argv is not None else sys.argv[1:])]),
-           "confirm": {"lookback_s": args.lookback_s, "hold_s": args.hold_s}, "rows": []}
+           "confirm": {"lookback_s": args.lookback_s, "hold_s": args.hold_s},
+           "folds_dir": args.folds_dir, "rows": []}
     for noisy in (False, True)[:1 if args.skip_noise else 2]:
         for name, records in SETS.items():
             for confirm in (False, True):

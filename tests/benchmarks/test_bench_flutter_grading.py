@@ -43,8 +43,22 @@ def test_a_record_counts_graded_onsets_inside_and_outside_vf_and_the_first_alarm
     assert total["first_alarm_latency"] == {"median_s": None, "worst_s": None, "n": 0}
 
 
+def test_another_recipes_fold_models_by_record(tmp_path):
+    from training.ventricular import TRAIN_RECORDS, folds
+
+    f = folds(TRAIN_RECORDS, 5)
+    (tmp_path / "folds.json").write_text(json.dumps({"folds": f}))
+    models, nets = bfg.dir_models(tmp_path)
+    for r in ("cu15", "207"):
+        assert models[r] == str(tmp_path / f"vf_trees_fold{f[r]}.json")
+        assert nets[r] == str(tmp_path / f"fold{f[r]}.tflite")
+    (tmp_path / "folds.json").write_text(json.dumps({"folds": {**f, "cu15": (f["cu15"] + 1) % 5}}))
+    with pytest.raises(SystemExit, match="folds"):
+        bfg.dir_models(tmp_path)
+
+
 @pytest.mark.parametrize("argv", [["--hold-s", "-1"], ["--lookback-s", "x"],
-                                  ["--hold-s", "nan"]])
+                                  ["--hold-s", "nan"], ["--folds-dir", "/nonexistent"]])
 def test_bad_arguments_are_one_line(argv, capsys):
     with pytest.raises(SystemExit) as exc:
         bfg.main(argv)
