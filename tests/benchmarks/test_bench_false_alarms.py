@@ -113,3 +113,15 @@ def test_stored_vt_grading_results_pair_every_set():
         assert graded["alarms"]["vt"]["n"] + graded["vt_warnings"] == plain["alarms"]["vt"]["n"]
         assert graded["alarms"]["vfib"] == plain["alarms"]["vfib"]
         assert graded["alarms"]["vflutter"] == plain["alarms"]["vflutter"]
+
+
+def test_stored_preset_results_only_grade_what_the_preset_grades():
+    res = json.loads((RESULTS / "false_alarms_preset.json").read_text())
+    models = res["sets"]["cinc out of fold, handheld recipe"]
+    preset = res["sets"]["cinc out of fold, preset handheld"]
+    assert preset["recordings"] == models["recordings"] == 5970
+    # the same VF models: vfib identical; vflutter and vt only moved to warnings
+    assert preset["alarms"]["vfib"] == models["alarms"]["vfib"]
+    for kind in ("vflutter", "vt"):
+        assert preset["alarms"][kind]["n"] + preset[f"{kind}_warnings"] == \
+            models["alarms"][kind]["n"]
