@@ -186,25 +186,30 @@ class VtTracker(Learning):
                     self._severity = "alarm"
                 else:
                     self._waiting = self._onset(opened, "warning")
-            elif self._waiting is not None and self._run.is_open \
-                    and self._run.span().n_beats >= alarm_at:
-                span = self._run.span()  # the run reached the alarm's length: raised now
-                mine.append(replace(self._waiting, severity="alarm",
-                                    detail={**self._waiting.detail, "n_beats": span.n_beats,
-                                            "rate_bpm": span.rate_bpm}))
-                self._waiting, self._severity = None, "alarm"
-            for e in self._learning.filter(mine):
-                if e.state == "onset":
-                    self.n_episodes += 1
-                    self.n_alarms += e.severity == "alarm"
-                    self.n_warnings += e.severity != "alarm"
-                out.append(e)
+            elif self._waiting is not None:  # waiting: the run is open (its end clears it)
+                span = self._run.span()
+                if span.n_beats >= alarm_at:  # the run reached the alarm's length: raised now
+                    mine.append(replace(self._waiting, severity="alarm",
+                                        detail={**self._waiting.detail,
+                                                "n_beats": span.n_beats,
+                                                "rate_bpm": span.rate_bpm}))
+                    self._waiting, self._severity = None, "alarm"
+            out.extend(self._counted(self._learning.filter(mine)))
         return out
+
+    def _counted(self, events: list[AlertEvent]) -> list[AlertEvent]:
+        """``events`` as they leave, their onsets counted."""
+        for e in events:
+            if e.state == "onset":
+                self.n_episodes += 1
+                self.n_alarms += e.severity == "alarm"
+                self.n_warnings += e.severity != "alarm"
+        return events
 
     def skip(self, beat: BeatInfo) -> list[AlertEvent]:
         """A beat not analysed for VT (inside VF) still counts towards learning (an open run
         has been ended before it)."""
-        return self._learning.filter([])
+        return self._counted(self._learning.filter([]))
 
     def flush(self) -> list[AlertEvent]:
         """End of stream, a restart or a ``vfib`` onset: an open run ends (a run short of an
@@ -217,14 +222,8 @@ class VtTracker(Learning):
             self._run.end()
             self._waiting = None
             self._learning.n_dropped += 1
-        mine: list[AlertEvent] = []
-        self._end(self._run.end(), mine)
-        for e in mine:
-            if e.state == "onset":
-                self.n_episodes += 1
-                self.n_warnings += 1
-            out.append(e)
-        return out
+        self._end(self._run.end(), out)
+        return self._counted(out)
 
 
 #: Shockable windows kept this long (s) past the lookback for ``vflutter`` onsets to come.
