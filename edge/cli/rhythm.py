@@ -43,14 +43,14 @@ def classify_record(path: Path, *, channel: int | None = None, model=None,  # no
     import numpy as np
 
     from edge.errors import DataError, SignalError
-    from edge.io.records import channel_names, choose_lead_channel, read_record, record_extent
+    from edge.io.records import choose_lead_channel, read_record, record_layout
     from edge.rhythm import classify_strip
 
     try:
-        names = channel_names(str(path))
-        n_samples, fs_hz = record_extent(str(path))
+        layout = record_layout(str(path))
     except DataError as exc:
         return "~", f"unreadable: {exc}"
+    names, n_samples, fs_hz = layout.sig_names, layout.n_samples, layout.fs_hz
     if channel is None:
         channel, why = choose_lead_channel(names, "MLII")
         if len(names) > 1:

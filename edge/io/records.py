@@ -13,7 +13,6 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -234,34 +233,38 @@ def _wfdb():
     return wfdb
 
 
-def _header(record: str | os.PathLike, database: str,
-            data_dir: str | os.PathLike | None) -> Any:
-    """A WFDB record's header (``wfdb.Record`` without samples)."""
+@dataclass(frozen=True)
+class RecordLayout:
+    """What a WFDB record's header says: its signal names (one per channel), samples per
+    channel (``None`` when the header does not give it) and sample rate (Hz)."""
+
+    sig_names: tuple[str, ...]
+    n_samples: int | None
+    fs_hz: float
+
+
+def record_layout(record: str | os.PathLike, *, database: str = "mitdb",
+                  data_dir: str | os.PathLike | None = None) -> RecordLayout:
+    """A WFDB record's :class:`RecordLayout`, from its header alone (to check or choose a
+    channel, or bound what to read, before reading samples)."""
     path = resolve_record(record, database, data_dir)
     wfdb = _wfdb()
     try:
-        return wfdb.rdheader(str(path))
+        head = wfdb.rdheader(str(path))
     except Exception as exc:  # wfdb raises bare ValueError/OSError on damaged files
         raise DataError(f"cannot read the header of WFDB record {str(path)!r}: {exc}") from exc
+    names = list(head.sig_name or [])
+    return RecordLayout(
+        tuple(str(names[k]) if k < len(names) and names[k] is not None else ""
+              for k in range(int(head.n_sig or 0))),
+        int(head.sig_len) if head.sig_len else None, float(head.fs))
 
 
 def channel_names(record: str | os.PathLike, *, database: str = "mitdb",
                   data_dir: str | os.PathLike | None = None) -> tuple[str, ...]:
     """The signal names of a WFDB record, one per channel (its header alone: to check or
     choose a channel before reading just that one)."""
-    head = _header(record, database, data_dir)
-    names = list(head.sig_name or [])
-    return tuple(str(names[k]) if k < len(names) and names[k] is not None else ""
-                 for k in range(int(head.n_sig or 0)))
-
-
-def record_extent(record: str | os.PathLike, *, database: str = "mitdb",
-                  data_dir: str | os.PathLike | None = None) -> tuple[int | None, float]:
-    """``(samples per channel, sample rate Hz)`` of a WFDB record from its header alone (the
-    length is ``None`` when the header does not give it)."""
-    head = _header(record, database, data_dir)
-    n = int(head.sig_len) if head.sig_len else None
-    return n, float(head.fs)
+    return record_layout(record, database=database, data_dir=data_dir).sig_names
 
 
 def channel_count(record: str | os.PathLike, *, database: str = "mitdb",
