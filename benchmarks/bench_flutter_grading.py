@@ -34,7 +34,6 @@ Writes ``benchmarks/results/flutter_grading.{json,md}``; the replays are cached 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from datetime import datetime, timezone
@@ -63,14 +62,11 @@ SETS = {"cudb": CUDB_RECORDS, "mitdb_ds1": DS1}
 
 def dir_models(folds_dir: Path) -> tuple[dict[str, str], dict[str, str]]:
     """record -> (trees, network) of its record-wise CV fold in ``folds_dir`` (``--folds-dir``:
-    ``vf_trees_fold<k>.json`` from ``training.ventricular --cv --save-folds DIR``,
-    ``fold<k>.tflite`` from ``training.vf_net --cv DIR`` + ``convert/vf_net.py --cv DIR``)."""
+    ``vf_trees_fold<k>.json`` from ``training.ventricular --cv --save-folds DIR``; the
+    networks and their folds checked by ``bench_ventricular.fold_nets``)."""
+    nets = fold_nets(folds_dir)
     f = folds(TRAIN_RECORDS, N_FOLDS)
-    saved = json.loads((folds_dir / "folds.json").read_text())["folds"]
-    if saved != f:
-        raise SystemExit(f"{folds_dir}: its folds are not training.ventricular.folds'")
-    return ({r: str(folds_dir / f"vf_trees_fold{f[r]}.json") for r in TRAIN_RECORDS},
-            {r: str(folds_dir / f"fold{f[r]}.tflite") for r in TRAIN_RECORDS})
+    return {r: str(folds_dir / f"vf_trees_fold{f[r]}.json") for r in TRAIN_RECORDS}, nets
 
 
 def score_record(d: dict, shockable: list[tuple[int, int]]) -> dict:

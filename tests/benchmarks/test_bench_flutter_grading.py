@@ -48,6 +48,8 @@ def test_another_recipes_fold_models_by_record(tmp_path):
 
     f = folds(TRAIN_RECORDS, 5)
     (tmp_path / "folds.json").write_text(json.dumps({"folds": f}))
+    for k in range(5):
+        (tmp_path / f"fold{k}.tflite").write_bytes(b"")
     models, nets = bfg.dir_models(tmp_path)
     for r in ("cu15", "207"):
         assert models[r] == str(tmp_path / f"vf_trees_fold{f[r]}.json")
