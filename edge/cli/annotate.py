@@ -14,6 +14,7 @@ from pathlib import Path
 
 from edge.cli.common import (
     add_common,
+    check_annotation_output,
     non_negative_int,
     output_dir,
     positive_float,
@@ -21,7 +22,7 @@ from edge.cli.common import (
 )
 from edge.model.bundled import default_model_path
 
-__all__ = ["add_parser", "cmd_annotate", "DEFAULT_CHUNK_S"]
+__all__ = ["add_parser", "cmd_annotate", "reference_positions", "DEFAULT_CHUNK_S"]
 
 logger = logging.getLogger(__name__)
 
@@ -44,13 +45,14 @@ def cmd_annotate(args: argparse.Namespace) -> int:
         clf = BeatClassifier(args.model or default_model_path())
     rec, channel = read_channel(args.record, args.channel, args.data_dir,
                                 lead=clf.contract.lead)
+    check_annotation_output(args.record, rec.name, args.ext, args.out_dir,
+                            reads=args.reference_beats)
     x = rec.signal_mv[:, 0]
     t0 = time.process_time()
     vf, vf_cpu_s = None, 0.0
     if args.reference_beats:
-        from edge.aami import AAMI_MAP
         ann = read_annotations(args.record, args.reference_beats, data_dir=args.data_dir)
-        positions = ann.sample_index[np.isin(ann.symbol, list(AAMI_MAP))]
+        positions = reference_positions(ann, x.size, f"{rec.name}.{args.reference_beats}")
         beats = classify_at(clf, x, rec.fs_hz, positions)
         mode = f"at the {beats.sample_index.size} beats of '{args.reference_beats}'"
     else:
@@ -98,6 +100,30 @@ def cmd_annotate(args: argparse.Namespace) -> int:
     print(f"{rec.name}: {len(beats)} beats classified {mode} with {clf.path.name} "
           f"({clf.model_version}) -> {path}  {counts}  [{cpu_s:.1f} CPU s]")
     return 0
+
+
+def reference_positions(ann, n_samples: int, name: str):  # noqa: ANN001, ANN201
+    """The beat positions of an annotation file (its AAMI beat codes) that lie in a signal of
+    ``n_samples``, increasing and once each; what is left out is logged with its count. An
+    annotation file without a beat in the signal is an :class:`~edge.errors.EdgeError`."""
+    import numpy as np  # noqa: PLC0415
+
+    from edge.aami import AAMI_MAP  # noqa: PLC0415
+    from edge.errors import EdgeError  # noqa: PLC0415
+
+    at = np.asarray(ann.sample_index, dtype=np.int64)[np.isin(ann.symbol, list(AAMI_MAP))]
+    inside = (at >= 0) & (at < n_samples)
+    if not inside.all():
+        logger.warning("%s: %d beat annotations outside the signal (0..%d) left out", name,
+                       int((~inside).sum()), n_samples - 1)
+    kept = np.unique(at[inside])  # sorted, once each
+    if kept.size < int(inside.sum()):
+        logger.warning("%s: %d beat annotations at a sample already annotated left out", name,
+                       int(inside.sum()) - kept.size)
+    if kept.size == 0:
+        raise EdgeError(f"{name}: no beat annotation in the signal ({ann.sample_index.size} "
+                        f"annotations in all); is it the record's beat annotation file?")
+    return kept
 
 
 def rhythm_changes(result, sample_index, *, n_samples: int | None = None,  # noqa: ANN001

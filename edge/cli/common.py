@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 __all__ = ["add_common", "positive_float", "non_negative_int", "replay_speed",
-           "output_dir", "read_channel"]
+           "output_dir", "read_channel", "check_annotation_output"]
 
 logger = logging.getLogger(__name__)
 
@@ -98,3 +98,29 @@ def read_channel(record: str | os.PathLike, channel: int | None,
     if not 0 <= channel < n:
         raise EdgeError(f"--channel {channel}: record {name} has {n} channels (0..{n - 1})")
     return read_record(record, channels=[channel], data_dir=data_dir), channel
+
+
+#: The annotator name of a PhysioNet database's reference (expert) annotations.
+REFERENCE_ANNOTATOR = "atr"
+
+
+def check_annotation_output(record: str | os.PathLike, record_name: str, extension: str,
+                            out_dir: str | os.PathLike, *,
+                            reads: str | None = None) -> None:
+    """Refuse (one :class:`~edge.errors.EdgeError`) to write ``<out_dir>/<record_name>.
+    <extension>`` over the annotation file the command reads (``reads``: its extension, next
+    to ``record``), or over an existing ``.atr`` file -- a database's expert reference, which
+    a model's output must never replace."""
+    from edge.errors import EdgeError  # noqa: PLC0415
+    from edge.io.records import resolve_record  # noqa: PLC0415
+
+    out = Path(out_dir) / f"{record_name}.{extension}"
+    if reads is not None:
+        src = Path(f"{resolve_record(record)}.{reads}")
+        if extension == reads and out.resolve() == src.resolve():
+            raise EdgeError(f"--ext {extension} with --out-dir {out_dir} would overwrite "
+                            f"{src}, the annotation file being read; choose another --ext "
+                            f"or --out-dir")
+    if extension == REFERENCE_ANNOTATOR and out.exists():
+        raise EdgeError(f"{out} exists and .{REFERENCE_ANNOTATOR} is a database's reference "
+                        f"annotation file: not overwritten; choose another --ext or --out-dir")

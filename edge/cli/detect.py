@@ -7,6 +7,7 @@ import time
 
 from edge.cli.common import (
     add_common,
+    check_annotation_output,
     non_negative_int,
     output_dir,
     positive_float,
@@ -23,6 +24,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
     from edge.io.wfdb_io import write_annotations
 
     rec, channel = read_channel(args.record, args.channel, args.data_dir)
+    check_annotation_output(args.record, rec.name, args.ext, args.out_dir)
     t0 = time.process_time()
     peaks = detect_signal(rec.signal_mv[:, 0], rec.fs_hz, chunk_s=args.chunk_s,
                           flutter_beats=True)  # every beat the device's beat stream takes

@@ -38,6 +38,11 @@ logger = logging.getLogger(__name__)
 QUALITY_RANK = {"good": 0, "noisy": 1, "saturated": 2, "lead_off": 3}
 
 
+#: The lowest sample rate the device analyses (Hz): below it a QRS complex (≈ 80-120 ms)
+#: spans too few samples to detect or to grade; records and streams are refused under it.
+MIN_FS_HZ = 50.0
+
+
 @dataclass(frozen=True, kw_only=True)
 class QualityConfig:
     """Settings of :class:`SignalQuality`.
@@ -68,8 +73,8 @@ class QualityConfig:
     history_windows: int = 16
 
     def __post_init__(self) -> None:
-        if not (math.isfinite(self.fs_hz) and self.fs_hz >= 50):
-            raise ConfigError("fs_hz", f"must be >= 50 Hz, got {self.fs_hz}")
+        if not (math.isfinite(self.fs_hz) and self.fs_hz >= MIN_FS_HZ):
+            raise ConfigError("fs_hz", f"must be >= {MIN_FS_HZ:g} Hz, got {self.fs_hz}")
         if not self.window_s * self.fs_hz >= 16:
             raise ConfigError("window_s", f"must hold at least 16 samples, got {self.window_s}")
         if not self.flat_ms > 0:

@@ -243,6 +243,28 @@ class RecordLayout:
     fs_hz: float
 
 
+#: The highest sample rate a record may declare (Hz); the lowest is the device's
+#: (:data:`edge.dsp.quality.MIN_FS_HZ`).
+MAX_FS_HZ = 10000.0
+
+
+def _checked_rate(path: Path, fs_hz: object) -> float:
+    """The record's sample rate, or a :class:`DataError` when its header's rate field is
+    damaged (:func:`firmware_bridge.replay.records.header_rate_problem`) or the rate is one
+    no ECG is analysed at."""
+    from edge.dsp.quality import MIN_FS_HZ  # noqa: PLC0415
+    from firmware_bridge.replay.records import header_rate_problem  # noqa: PLC0415
+
+    problem = header_rate_problem(path, fs_hz)
+    if problem:
+        raise DataError(f"WFDB record {str(path)!r}: {problem}")
+    fs = float(fs_hz)  # type: ignore[arg-type] - checked above
+    if not MIN_FS_HZ <= fs <= MAX_FS_HZ:
+        raise DataError(f"WFDB record {str(path)!r}: sample rate {fs:g} Hz is outside "
+                        f"{MIN_FS_HZ:g}-{MAX_FS_HZ:g} Hz (check the header's rate field)")
+    return fs
+
+
 def record_layout(record: str | os.PathLike, *, database: str = "mitdb",
                   data_dir: str | os.PathLike | None = None) -> RecordLayout:
     """A WFDB record's :class:`RecordLayout`, from its header alone (to check or choose a
@@ -257,7 +279,7 @@ def record_layout(record: str | os.PathLike, *, database: str = "mitdb",
     return RecordLayout(
         tuple(str(names[k]) if k < len(names) and names[k] is not None else ""
               for k in range(int(head.n_sig or 0))),
-        int(head.sig_len) if head.sig_len else None, float(head.fs))
+        int(head.sig_len) if head.sig_len else None, _checked_rate(path, head.fs))
 
 
 def channel_names(record: str | os.PathLike, *, database: str = "mitdb",
@@ -335,6 +357,9 @@ def read_record(record: str | os.PathLike, *, channels: list[int] | None = None,
         _check_channels(path, channels, exc)
         raise DataError(f"cannot read WFDB record {str(path)!r}: {exc}. The files may be "
                         f"truncated or damaged; re-download the database.") from exc
+    fs_hz = _checked_rate(path, rec.fs)
+    if rec.d_signal is None:
+        raise DataError(f"WFDB record {str(path)!r} has no signals")
     adc = np.asarray(rec.d_signal, dtype=np.int32)
     if adc.ndim != 2 or adc.shape[0] == 0:
         raise DataError(f"WFDB record {str(path)!r} holds no samples")
@@ -358,7 +383,7 @@ def read_record(record: str | os.PathLike, *, channels: list[int] | None = None,
         name=Path(path).name,
         signal_mv=signal_mv,
         adc=adc,
-        fs_hz=float(rec.fs),
+        fs_hz=fs_hz,
         adc_gain=tuple(float(g) for g in gain),
         baseline=tuple(int(b) for b in rec.baseline),
         sig_names=tuple(rec.sig_name),

@@ -42,6 +42,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from edge.dsp.quality import MIN_FS_HZ
 from edge.errors import DaemonError, SignalError
 from edge.events.model import BeatEvent, Event, LinkStatusEvent, Sequencer, StatusEvent
 from edge.model.classifier import BeatClassifier
@@ -138,6 +139,9 @@ class Daemon:
             self.counters["rate_changes"] += 1
             stream = None
         if stream is None:
+            if not chunk.fs_hz >= MIN_FS_HZ:  # a QRS would span a few samples: not analysable
+                raise DaemonError(f"device {dev} sends {chunk.fs_hz:g} Hz; the device analyses "
+                                  f"ECG at {MIN_FS_HZ:g} Hz or more")
             stream = DeviceStream(self.classifier, self.config, device_id=dev,
                                   fs_hz=chunk.fs_hz, first_index=chunk.sample_index,
                                   timer=self.timer)

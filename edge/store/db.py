@@ -142,8 +142,9 @@ class EventStore:
         version unless a test asks for an older one).
 
         ``must_exist``: readers (``history``, the dashboard) refuse an SQLite file that is not
-        there instead of creating an empty one, so a mistyped path is an error, not an empty
-        history.
+        there, and a database without the ecg-edge schema (an empty file, a new database),
+        instead of creating it, so a mistyped path is an error, not an empty history, and a
+        reader never writes a schema into a file it was only pointed at.
 
         Raises
         ------
@@ -157,7 +158,7 @@ class EventStore:
             else _connect_sqlite(u, must_exist)
         store = cls(u, conn)
         try:
-            store._migrate(upgrade_to)
+            store._migrate(upgrade_to, create=not must_exist)
         except BaseException:
             store.close()
             raise
@@ -166,7 +167,7 @@ class EventStore:
     def _error(self, what: str, exc: BaseException) -> StoreError:
         return StoreError(f"{what}: {str(exc).strip() or type(exc).__name__}", self.url.display)
 
-    def _migrate(self, target: int) -> None:
+    def _migrate(self, target: int, *, create: bool = True) -> None:
         pg = self.dialect == "postgresql"
         try:
             cur = self._conn.cursor()
@@ -175,6 +176,9 @@ class EventStore:
             else:
                 cur.execute("BEGIN IMMEDIATE")
             version = self._read_version(cur)
+            if version == 0 and not create:
+                raise StoreError("holds no ecg-edge schema: no events were ever stored here "
+                                 "(`ecg-edge ingest --db` creates it)", self.url.display)
             if version > SCHEMA_VERSION:
                 raise SchemaVersionError(version, SCHEMA_VERSION, self.url.display)
             self.timescale = self._read_meta(cur, "timescale") == "1" if version else (
@@ -395,6 +399,9 @@ def _connect_sqlite(u: StoreURL, must_exist: bool = False) -> sqlite3.Connection
         raise StoreError("is a directory, not an SQLite file", u.display)
     if must_exist and not path.is_file():
         raise StoreError("no such database file (`ecg-edge ingest --db` creates it)", u.display)
+    if must_exist and path.stat().st_size == 0:  # left as found: a reader writes nothing
+        raise StoreError("is an empty file, not an ecg-edge event store (`ecg-edge ingest "
+                         "--db` creates one)", u.display)
     if not path.parent.is_dir():
         raise StoreError(f"folder {path.parent} does not exist", u.display)
     try:

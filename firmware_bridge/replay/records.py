@@ -17,6 +17,7 @@ directory, record or file and what to set.
 from __future__ import annotations
 
 import logging
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,7 @@ __all__ = [
     "data_dir_env",
     "find_data_dir",
     "resolve_record",
+    "header_rate_problem",
     "read_header",
     "read_samples",
 ]
@@ -182,6 +184,10 @@ def resolve_record(record: str | os.PathLike, database: str = "mitdb",
     if text.endswith(RECORD_SUFFIXES):
         text = text.rsplit(".", 1)[0]
     as_path = Path(text)
+    if not as_path.name:  # "", ".", "/": a directory, never a record
+        raise RecordNotFoundError(f"no WFDB record at {text!r} (a record is a path such as "
+                                  f"data/100, for data/100.hea)", path=text, database=database,
+                                  missing="record")
     if as_path.with_suffix(".hea").is_file() or Path(text + ".hea").is_file():
         return Path(text)
     if os.sep not in text and "/" not in text:
@@ -210,6 +216,39 @@ def _wfdb() -> ModuleType:
     return wfdb
 
 
+def header_rate_problem(path: str | os.PathLike, fs_hz: object) -> str | None:
+    """Why the sample rate ``fs_hz`` wfdb read for the record at ``path`` is not the one its
+    header declares (a damaged rate field, which wfdb reads as its 250-Hz default or as the
+    digits it could parse), or is no rate at all; None when it is."""
+    field = None
+    try:
+        with open(f"{path}.hea", encoding="latin-1") as fh:
+            for line in fh:
+                if line.strip() and not line.lstrip().startswith("#"):
+                    tokens = line.split()  # name nsig [fs[/counter][(base)]] [length] ...
+                    field = tokens[2] if len(tokens) > 2 else None
+                    break
+    except OSError:
+        pass
+    if field is not None:
+        try:
+            declared = float(field.split("/")[0].split("(")[0])
+        except ValueError:
+            declared = math.nan
+        if not (math.isfinite(declared) and declared > 0):
+            return f"the header's sample rate {field!r} is not a rate in Hz"
+        if fs_hz is None or not math.isclose(declared, float(fs_hz), rel_tol=1e-9):
+            return (f"the header's sample rate {field!r} cannot be read as WFDB writes it "
+                    f"(it reads {fs_hz} Hz)")
+    try:
+        fs = float(fs_hz)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        fs = math.nan
+    if not (math.isfinite(fs) and fs > 0):
+        return f"sample rate {fs_hz!r} is not a rate in Hz"
+    return None
+
+
 def read_header(path: str | os.PathLike) -> RecordHeader:
     """Read the header of the record at ``path`` (from :func:`resolve_record`).
 
@@ -224,6 +263,9 @@ def read_header(path: str | os.PathLike) -> RecordHeader:
     except Exception as exc:  # noqa: BLE001 - wfdb raises bare ValueError/OSError
         raise ReplayError(f"cannot read the WFDB header {str(path)!r}.hea: {_one_line(exc)}") \
             from exc
+    problem = header_rate_problem(path, header.fs)
+    if problem:
+        raise ReplayError(f"WFDB record {str(path)!r}: {problem}")
     n_samples = None if header.sig_len is None else int(header.sig_len)
     return RecordHeader(fs_hz=float(header.fs), n_samples=n_samples,
                         n_channels=int(header.n_sig))
@@ -245,6 +287,11 @@ def read_samples(path: str | os.PathLike, *, channels: list[int] | None = None,
     except Exception as exc:  # noqa: BLE001 - wfdb raises bare ValueError/OSError
         raise ReplayError(f"cannot read WFDB record {str(path)!r}: {_one_line(exc)}; the files "
                           f"may be truncated or damaged, re-download the database") from exc
+    problem = header_rate_problem(path, rec.fs)
+    if problem:
+        raise ReplayError(f"WFDB record {str(path)!r}: {problem}")
+    if rec.d_signal is None:
+        raise ReplayError(f"WFDB record {str(path)!r} has no signals")
     adc = np.asarray(rec.d_signal, dtype=np.int32)
     if adc.ndim != 2 or adc.shape[0] == 0:
         raise ReplayError(f"WFDB record {str(path)!r} holds no samples")

@@ -242,3 +242,54 @@ def test_vf_models_choose_the_bundled_pair(cinc2017_dir, tmp_path, models, vf):
                  "--out-dir", str(tmp_path)]) == 0
     ann = wfdb.rdann(str(tmp_path / "A00230"), "cls")
     assert ("(VF" in ann.aux_note or "(VFL" in ann.aux_note) == vf
+
+
+@pytest.fixture
+def short_record(mitdb_dir, tmp_path):
+    """Record 100's first 20 s with its reference beats (``atr``)."""
+    rec = wfdb.rdrecord(str(mitdb_dir / "100"), sampto=7200)
+    wfdb.wrsamp("rec20", fs=360, units=rec.units, sig_name=rec.sig_name, p_signal=rec.p_signal,
+                fmt=["212", "212"], write_dir=str(tmp_path))
+    ann = wfdb.rdann(str(mitdb_dir / "100"), "atr", sampto=7200)
+    wfdb.wrann("rec20", "atr", ann.sample, symbol=ann.symbol, write_dir=str(tmp_path), fs=360)
+    return tmp_path / "rec20"
+
+
+def test_reference_beats_outside_the_signal_or_twice_are_left_out_and_said(short_record,
+                                                                            tmp_path, caplog):
+    """Session 44 audit: beats past the record's end were classified (S, N) with exit 0."""
+    wfdb.wrann("rec20", "far", np.array([100, 400, 400, 5000, 7199, 7300, 100000]),
+               symbol=["N"] * 7, write_dir=str(tmp_path), fs=360)
+    out = tmp_path / "out"
+    with caplog.at_level(logging.WARNING, logger="edge.cli.annotate"):
+        assert main(["annotate", str(short_record), "--reference-beats", "far", "--out-dir",
+                     str(out)]) == 0
+    warn = " ".join(r.getMessage() for r in caplog.records)
+    assert "2 beat annotations outside the signal (0..7199) left out" in warn
+    assert "1 beat annotations at a sample already annotated left out" in warn
+    assert list(wfdb.rdann(str(out / "rec20"), "cls").sample) == [100, 400, 5000, 7199]
+
+
+def test_an_annotation_file_without_beats_is_an_error(short_record, tmp_path, capsys):
+    (tmp_path / "rec20.empty").write_bytes(b"")
+    assert main(["annotate", str(short_record), "--reference-beats", "empty", "--out-dir",
+                 str(tmp_path / "out")]) == 2
+    assert "no beat annotation in the signal" in capsys.readouterr().err
+    assert not (tmp_path / "out" / "rec20.cls").exists()
+
+
+@pytest.mark.parametrize("command", [["annotate", "--reference-beats", "atr"], ["annotate"],
+                                     ["detect"]])
+def test_the_reference_annotation_file_is_never_overwritten(short_record, tmp_path, capsys,
+                                                            command):
+    """Session 44 audit: ``--ext atr`` next to the record replaced the expert annotations."""
+    before = (tmp_path / "rec20.atr").read_bytes()
+    assert main([command[0], str(short_record), *command[1:], "--ext", "atr", "--out-dir",
+                 str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "not overwritten" in err or "the annotation file being read" in err
+    assert (tmp_path / "rec20.atr").read_bytes() == before
+    # another extension, or another directory, is written as before
+    assert main([command[0], str(short_record), *command[1:], "--ext", "atr", "--out-dir",
+                 str(tmp_path / "elsewhere")]) == 0
+    assert (tmp_path / "elsewhere" / "rec20.atr").is_file()

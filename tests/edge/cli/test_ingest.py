@@ -63,6 +63,26 @@ def test_bad_values_are_one_line_errors(argv, message, tmp_path, capsys, monkeyp
     assert not (tmp_path / "typo.db").exists()
 
 
+def test_history_leaves_a_file_without_the_schema_as_it_found_it(tmp_path, capsys):
+    """Session 44 audit: ``history`` wrote the ecg-edge schema into an empty file (and would
+    into any SQLite database without it) and reported "no events"."""
+    import sqlite3
+
+    empty = tmp_path / "empty.db"
+    empty.write_bytes(b"")
+    assert main(["history", "--db", str(empty)]) == 2
+    assert "is an empty file, not an ecg-edge event store" in capsys.readouterr().err
+    assert empty.read_bytes() == b""
+    bare = tmp_path / "bare.db"
+    with sqlite3.connect(bare) as conn:  # an SQLite file with no table at all
+        conn.execute("PRAGMA user_version = 7")
+    conn.close()
+    assert main(["history", "--db", str(bare)]) == 2
+    assert "holds no ecg-edge schema" in capsys.readouterr().err
+    with sqlite3.connect(bare) as conn:
+        assert conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
+
+
 def test_missing_servers_are_clear_errors(tmp_path, capsys):
     pg = f"postgresql://ecg:pw@127.0.0.1:{free_port()}/clinic"
     assert main(["history", "--db", pg]) == 2

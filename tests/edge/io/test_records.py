@@ -252,3 +252,46 @@ def test_record_lookup_errors_are_data_errors_with_where_and_what_to_do(tmp_path
     with pytest.raises(DataNotFoundError) as err:
         resolve_record("999", "mitdb", mitdb_dir)
     assert err.value.path == str(mitdb_dir / "999") and "download" not in str(err.value)
+
+
+@pytest.mark.parametrize("field, words", [
+    ("-360", "'-360' is not a rate in Hz"), ("abc", "'abc' is not a rate in Hz"),
+    ("1e9", "'1e9' cannot be read as WFDB writes it (it reads 1"),
+    ("10", "10 Hz is outside 50-10000 Hz"), ("1", "1 Hz is outside")])
+def test_a_header_rate_the_device_cannot_analyse_is_refused(tmp_path, field, words):
+    """A damaged rate field was read as wfdb's 250-Hz default (or as the digits it parsed),
+    and 1-10 Hz records were analysed: thousands of 'beats' with exit 0 (session 44 audit)."""
+    from edge.errors import DataError
+    from edge.io.records import record_layout
+    from firmware_bridge.errors import ReplayError
+    from firmware_bridge.replay.records import read_header, read_samples
+
+    path = write_cinc_record(tmp_path, "A09998", np.zeros(900, np.int16))
+    lines = path.with_suffix(".hea").read_text().splitlines()
+    lines[0] = f"A09998 1 {field} 900"
+    path.with_suffix(".hea").write_text("\n".join(lines) + "\n")
+    for read in (read_record, record_layout):
+        with pytest.raises(DataError, match=words.replace("(", r"\(")):
+            read(path)
+    if "outside" not in words:  # the simulator refuses damaged fields; rates: the daemon
+        for read in (read_header, read_samples):
+            with pytest.raises(ReplayError, match="not a rate|cannot be read"):
+                read(path)
+
+
+def test_a_header_without_a_rate_is_read_at_wfdbs_default(tmp_path):
+    """The WFDB header format makes the rate optional (250 Hz then): that is not damage."""
+    path = write_cinc_record(tmp_path, "A09997", np.zeros(900, np.int16))
+    lines = path.with_suffix(".hea").read_text().splitlines()
+    lines[0] = "A09997 1"
+    path.with_suffix(".hea").write_text("\n".join(lines) + "\n")
+    assert read_record(path).fs_hz == 250.0
+
+
+@pytest.mark.parametrize("text", ["", ".", "./", "/"])
+def test_a_directory_is_no_record(text):
+    """``ecg-edge detect .`` gave a traceback (PosixPath('.') has an empty name)."""
+    from edge.errors import DataNotFoundError
+
+    with pytest.raises(DataNotFoundError, match="no WFDB record at"):
+        read_record(text)
