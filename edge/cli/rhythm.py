@@ -32,6 +32,11 @@ logger = logging.getLogger(__name__)
 MAX_S = 600.0
 
 
+#: How :func:`classify_record`'s reasons start when the recording could not be read at all
+#: (as opposed to read and found too short, flat or noisy).
+NOT_READ = ("unreadable:", "no channel")
+
+
 def classify_record(path: Path, *, channel: int | None = None, model=None,  # noqa: ANN001
                     net=None, max_s: float = MAX_S) -> tuple[str, str]:  # noqa: ANN001
     """``(label, reason)`` of one recording: ``reason`` is empty unless the recording is ``~``
@@ -91,7 +96,7 @@ def cmd_rhythm(args: argparse.Namespace) -> int:
     model = load_strip_model(args.model)
     net = False if args.no_net else load_strip_net(args.net)
     counts: Counter[str] = Counter()
-    unreadable = 0
+    unreadable = not_read = 0
     out: IO[str]
     if args.out is None:
         out = sys.stdout
@@ -104,6 +109,7 @@ def cmd_rhythm(args: argparse.Namespace) -> int:
                                             max_s=args.max_s)
             if reason:
                 unreadable += 1
+                not_read += reason.startswith(NOT_READ)
                 logger.warning("%s: '~' (%s)", path.name, reason)
             counts[label] += 1
             _write_line(out, path.name, label)
@@ -122,7 +128,9 @@ def cmd_rhythm(args: argparse.Namespace) -> int:
     print(f"ecg-edge rhythm: {len(records)} recordings{where}: {summary}"
           + (f" ({unreadable} '~' without the model's answer, see the log)" if unreadable
              else ""), file=sys.stderr)
-    return 0
+    # every line written; exit 1 when no recording could be read at all (a wrong --channel,
+    # a folder of damaged files), so a script does not take that for noise
+    return 1 if records and not_read == len(records) else 0
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:  # noqa: ANN001

@@ -274,7 +274,10 @@ def record_layout(record: str | os.PathLike, *, database: str = "mitdb",
     try:
         head = wfdb.rdheader(str(path))
     except Exception as exc:  # wfdb raises bare ValueError/OSError on damaged files
-        raise DataError(f"cannot read the header of WFDB record {str(path)!r}: {exc}") from exc
+        from firmware_bridge.replay.records import damage_reason  # noqa: PLC0415
+
+        raise DataError(f"cannot read the header of WFDB record {str(path)!r}: "
+                        f"{damage_reason(path, exc)}") from exc
     names = list(head.sig_name or [])
     return RecordLayout(
         tuple(str(names[k]) if k < len(names) and names[k] is not None else ""
@@ -355,8 +358,10 @@ def read_record(record: str | os.PathLike, *, channels: list[int] | None = None,
                             physical=False)
     except Exception as exc:  # wfdb raises bare ValueError/OSError on damaged files
         _check_channels(path, channels, exc)
-        raise DataError(f"cannot read WFDB record {str(path)!r}: {exc}. The files may be "
-                        f"truncated or damaged; re-download the database.") from exc
+        from firmware_bridge.replay.records import damage_reason  # noqa: PLC0415
+
+        raise DataError(f"cannot read WFDB record {str(path)!r}: "
+                        f"{damage_reason(path, exc)}") from exc
     fs_hz = _checked_rate(path, rec.fs)
     if rec.d_signal is None:
         raise DataError(f"WFDB record {str(path)!r} has no signals")
@@ -417,11 +422,19 @@ def download_database(database: str, out_dir: str | os.PathLike) -> Path:
     """Download a PhysioNet database (e.g. ``"mitdb"``, ``"nstdb"``) with ``wfdb.dl_database``."""
     wfdb = _wfdb()
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise DataError(f"--out {str(out)!r} is a file, not a folder")
+    created = not out.exists()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(f"cannot create {str(out)!r}: {exc.strerror or exc}") from None
     logger.info("downloading %s into %s", database, out)
     try:
         wfdb.dl_database(database, str(out))
     except Exception as exc:
+        if created and not any(out.iterdir()):
+            out.rmdir()  # leave no empty folder behind
         raise DataError(f"download of {database!r} failed: {exc} (is there internet access?)") \
             from exc
     return out

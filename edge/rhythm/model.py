@@ -277,7 +277,10 @@ def load_tree_model(path: str | os.PathLike, *, kind: str | None = None,
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ModelError("rhythm model file does not exist", p) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError:
+        raise ModelError("not a rhythm model: a binary file (rhythm models are JSON, such as "
+                         "edge/models/rhythm_strip.json; a .tflite is a network)", p) from None
+    except OSError as exc:
         raise ModelError(f"rhythm model file cannot be read ({type(exc).__name__})", p) from None
     try:
         doc = json.loads(text)

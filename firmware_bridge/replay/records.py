@@ -36,6 +36,7 @@ __all__ = [
     "data_dir_env",
     "find_data_dir",
     "resolve_record",
+    "damage_reason",
     "header_rate_problem",
     "read_header",
     "read_samples",
@@ -216,6 +217,19 @@ def _wfdb() -> ModuleType:
     return wfdb
 
 
+def damage_reason(path: str | os.PathLike, exc: BaseException) -> str:
+    """What is wrong with a record wfdb could not read, in words: an empty header file, a
+    missing or empty signal file, else wfdb's own message; and what to do."""
+    head = Path(f"{path}.hea")
+    try:
+        if head.stat().st_size == 0:
+            return f"its header file {head.name} is empty"
+    except OSError:
+        pass
+    return (f"{_one_line(exc)}; the files may be truncated or damaged (a copy of a PhysioNet "
+            f"database: download it again)")
+
+
 def header_rate_problem(path: str | os.PathLike, fs_hz: object) -> str | None:
     """Why the sample rate ``fs_hz`` wfdb read for the record at ``path`` is not the one its
     header declares (a damaged rate field, which wfdb reads as its 250-Hz default or as the
@@ -261,8 +275,8 @@ def read_header(path: str | os.PathLike) -> RecordHeader:
     try:
         header = wfdb.rdheader(str(path))
     except Exception as exc:  # noqa: BLE001 - wfdb raises bare ValueError/OSError
-        raise ReplayError(f"cannot read the WFDB header {str(path)!r}.hea: {_one_line(exc)}") \
-            from exc
+        raise ReplayError(f"cannot read the WFDB header {str(path)!r}.hea: "
+                          f"{damage_reason(path, exc)}") from exc
     problem = header_rate_problem(path, header.fs)
     if problem:
         raise ReplayError(f"WFDB record {str(path)!r}: {problem}")
@@ -285,8 +299,8 @@ def read_samples(path: str | os.PathLike, *, channels: list[int] | None = None,
         rec = wfdb.rdrecord(str(path), channels=channels, sampfrom=sampfrom, sampto=sampto,
                             physical=False)
     except Exception as exc:  # noqa: BLE001 - wfdb raises bare ValueError/OSError
-        raise ReplayError(f"cannot read WFDB record {str(path)!r}: {_one_line(exc)}; the files "
-                          f"may be truncated or damaged, re-download the database") from exc
+        raise ReplayError(f"cannot read WFDB record {str(path)!r}: "
+                          f"{damage_reason(path, exc)}") from exc
     problem = header_rate_problem(path, rec.fs)
     if problem:
         raise ReplayError(f"WFDB record {str(path)!r}: {problem}")

@@ -105,9 +105,12 @@ def test_the_lead_ii_channel_is_read_unless_one_is_given(cinc2017_dir, tmp_path,
     assert "two: channel 1 (MLII, the MLII lead)" in caplog.text
     assert main(["rhythm", str(tmp_path / "two"), "--channel", "0"]) == 0
     assert _lines(capsys.readouterr().out) == [("two", "~")]
-    assert main(["rhythm", str(tmp_path / "two"), "--channel", "2"]) == 0
+    # no recording read at all: still its line, and exit 1 (session 44 audit)
+    assert main(["rhythm", str(tmp_path / "two"), "--channel", "2"]) == 1
     assert _lines(capsys.readouterr().out) == [("two", "~")]
     assert "no channel 2 (the record has 2)" in caplog.text
+    assert main(["rhythm", str(tmp_path / "two"), str(cinc2017_dir / "A00004"),
+                 "--channel", "1"]) == 0  # A00004 lacks channel 1, two has it
 
 
 def test_a_long_recording_is_classified_on_its_start_and_says_so(cinc2017_dir, tmp_path,
