@@ -50,6 +50,55 @@ def _channel(config: Any) -> str:
     return "not set: 0"
 
 
+def _writable_place(path: Path, what: str) -> None:
+    """Refuse (one :class:`~edge.errors.ConfigError`) a file or folder the daemon could not
+    create: its nearest existing ancestor must be a folder it may write in (the sinks create
+    the folders below it); nothing is created here."""
+    import os  # noqa: PLC0415
+
+    from edge.errors import ConfigError  # noqa: PLC0415
+
+    if path.is_dir() and what.endswith("path"):
+        raise ConfigError(what, f"{path} is a folder, not a file")
+    probe = path if path.exists() else path.parent
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise ConfigError(what, f"{path}: {probe} is not a folder")
+    target = path if path.exists() else probe
+    if not os.access(target, os.W_OK):
+        raise ConfigError(what, f"{path}: {target} is not writable")
+
+
+def _probe_outputs(config: Any) -> None:
+    """The file sinks' places (:func:`_writable_place`)."""
+    sinks = config.sinks
+    if sinks.jsonl.enabled:
+        _writable_place(Path(sinks.jsonl.path), "sinks.jsonl.path")
+    if sinks.wfdb.enabled:
+        _writable_place(Path(sinks.wfdb.out_dir), "sinks.wfdb.out_dir")
+
+
+def _probe_replay(config: Any) -> str:
+    """A replay source's record read as ``run`` reads it (found, readable, the excerpt and
+    the channel there), in words; the same errors as ``run``."""
+    from edge.errors import ConfigError, DaemonError  # noqa: PLC0415
+    from firmware_bridge.errors import FirmwareBridgeError  # noqa: PLC0415
+    from firmware_bridge.replay.samples import load_replay_signal  # noqa: PLC0415
+
+    try:
+        sig = load_replay_signal(config.source.transport)
+    except FirmwareBridgeError as exc:  # as `run` says it
+        raise DaemonError(f"cannot open the source: {exc}") from None
+    n_ch = sig.adc.shape[1]
+    channel = config.source.channel
+    if channel is not None and channel >= n_ch:
+        raise ConfigError("source.channel", f"{channel}: the replayed record sends {n_ch} "
+                                            f"channel(s) (0..{n_ch - 1})")
+    return (f"{n_ch} channel(s) at {sig.fs_hz:g} Hz, {sig.adc.shape[0] / sig.fs_hz:.1f} s "
+            f"replayed")
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     from edge.dsp.kernels import KERNELS
     from edge.model.classifier import BeatClassifier
@@ -90,6 +139,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     fallback = (f"after {fb.after_s:g} s: bell {'on' if fb.bell else 'off'}, command "
                 f"{' '.join(fb.command) or 'none'}" if fb.enabled else "off")
     source = describe_source(config.source.kind, config.source.transport_config())
+    if config.source.kind == "replay":
+        source += f": {_probe_replay(config)}"
+    _probe_outputs(config)
     kernels = {"direct": "direct (scipy's compiled loops, loaded without scipy.signal)",
                "scipy": "scipy (fallback: scipy.signal imported, see the log)"}[KERNELS]
     print(f"{args.config}: OK\n  source: {source}\n  channel: {_channel(config)}\n"

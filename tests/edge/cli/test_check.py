@@ -70,7 +70,9 @@ def test_check_names_the_source_in_one_line(capsys):
     assert main(["check", str(REPO / "deploy" / "ecg-edge.toml"), "--set",
                  'source.kind="replay"', "--set", 'source.replay.record="100"']) == 0
     out = capsys.readouterr().out
-    assert "  source: replay (record='100', speed=1.0, channels=None)\n" in out
+    # the record read as `run` reads it (session 44 audit: a missing record was "OK")
+    assert ("  source: replay (record='100', speed=1.0, channels=None): 2 channel(s) at "
+            "360 Hz, 1805.6 s replayed\n") in out
     assert "ReplayConfig(" not in out and "  sinks: jsonl" in out
     assert "  channel: 0\n" in out  # the file sets it
 
@@ -155,3 +157,29 @@ def test_check_names_the_vf_detector(capsys):
     assert main(["check", str(CONFIG), "--set", 'rhythm.vf.models="ward"']) == 2
     err = capsys.readouterr().err
     assert "rhythm.vf.models" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("setting, words", [
+    ('source.replay.record="nothere"', "cannot open the source: record 'nothere' not found"),
+    ("source.replay.start_s=1e6", "cannot open the source: start_s"),
+    ("source.channel=7", "source.channel: 7: the replayed record sends 2 channel(s)"),
+])
+def test_check_refuses_a_replay_run_would_refuse(capsys, setting, words):
+    """Session 44 audit: `check` said OK for a record `run` could not open."""
+    assert main(["check", str(REPO / "deploy" / "ecg-edge.toml"), "--set",
+                 'source.kind="replay"', "--set", 'source.replay.record="100"', "--set",
+                 setting]) == 2
+    err = capsys.readouterr().err
+    assert words in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("sink", ['sinks.jsonl.path="{f}/x.jsonl"', 'sinks.wfdb.out_dir="{f}/d"',
+                                  'sinks.jsonl.path="{d}"'])
+def test_check_refuses_an_output_place_the_daemon_cannot_create(capsys, tmp_path, sink):
+    (tmp_path / "afile").write_text("x")
+    enable = "sinks.jsonl.enabled=true" if "jsonl" in sink else "sinks.wfdb.enabled=true"
+    assert main(["check", str(REPO / "deploy" / "ecg-edge.toml"), "--set", enable, "--set",
+                 sink.format(f=tmp_path / "afile", d=tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert ("is not a folder" in err or "is a folder, not a file" in err) and \
+        "Traceback" not in err
