@@ -166,6 +166,9 @@ class MqttSinkSettings:
             raise ConfigError("protocol", f"must be \"5\" or \"3.1.1\", got {self.protocol!r}")
         if self.password is not None and self.password_file is not None:
             raise ConfigError("password_file", "give password or password_file, not both")
+        if (self.password is not None or self.password_file is not None) and not self.username:
+            raise ConfigError("username", "a password needs a username (MQTT sends a password "
+                                          "only with one)")
         if (self.tls_cert_file is None) != (self.tls_key_file is None):
             raise ConfigError("tls_key_file", "tls_cert_file and tls_key_file go together")
         for name in ("connect_timeout_s", "drain_timeout_s"):

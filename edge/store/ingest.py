@@ -283,6 +283,9 @@ class MqttIngestSettings:
             raise ConfigError("batch_max", f"must be >= 1, got {self.batch_max!r}")
         if not isinstance(self.keepalive_s, int) or self.keepalive_s < 1:
             raise ConfigError("keepalive_s", "must be >= 1 s")
+        if self.password_file is not None and not self.username:
+            raise ConfigError("password_file", "needs a username (--username): MQTT sends a "
+                                               "password only with one")
 
     @property
     def topic(self) -> str:
@@ -362,9 +365,12 @@ class MqttIngest:
                 try:
                     password = Path(s.password_file).expanduser().read_text(
                         encoding="utf-8").splitlines()[0]
-                except (OSError, IndexError) as exc:
+                except OSError as exc:
                     raise StoreError(f"cannot read the password file {s.password_file}: "
-                                     f"{exc}") from None
+                                     f"{exc.strerror or exc}") from None
+                except IndexError:
+                    raise StoreError(f"the password file {s.password_file} is empty (the "
+                                     f"password is its first line)") from None
             client.username_pw_set(s.username, password)
         if s.uses_tls:
             try:

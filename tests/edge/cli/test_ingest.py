@@ -52,6 +52,9 @@ def test_ingest_then_history(night, tmp_path, capsys):
     (["ingest", "--db", "x.db", "--jsonl", "x", "--retention", "strips=1d"], "--retention"),
     (["ingest", "--db", "x.db", "--mqtt", "host:notaport"], "expected HOST or HOST:PORT"),
     (["ingest", "--db", "x.db", "--jsonl", "/nonexistent.jsonl"], "cannot read"),
+    # session 44 audit: a password file without a username was silently not used
+    (["ingest", "--db", "x.db", "--mqtt", "localhost", "--password-file", "pw"],
+     "needs a username"),
     # A reader does not create an empty store at a mistyped path ("no events" would be a lie).
     (["history", "--db", "typo.db"], "no such database file"),
 ])

@@ -62,7 +62,11 @@ def test_password_file_and_outbox_from_settings(tmp_path):
     assert MqttSinkSettings(tls_ca_file="/ca").uses_tls and not s.uses_tls
     assert s.outbox_config().path == MEMORY
     with pytest.raises(SinkError, match="sinks.mqtt.password_file"):
-        MqttSinkSettings(password_file=str(tmp_path / "missing")).read_password()
+        MqttSinkSettings(username="1", password_file=str(tmp_path / "missing")).read_password()
+    # a password without a username was silently not sent (session 44 audit)
+    for kw in ({"password": "pw"}, {"password_file": str(secret)}):
+        with pytest.raises(ConfigError, match="username"):
+            MqttSinkSettings(**kw)
 
 
 def test_offline_sink_queues_every_event_type_on_its_topic(caplog):
