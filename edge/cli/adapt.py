@@ -39,6 +39,10 @@ def cmd_adapt(args: argparse.Namespace) -> int:
     from edge.model.classifier import BeatClassifier
 
     t0 = time.process_time()
+    kept = AdaptConfig().max_templates
+    if args.templates is not None and not 0 <= args.templates <= kept:
+        raise EdgeError(f"--templates {args.templates}: must be 0 (off) to {kept}, the "
+                        f"labelled beats kept as templates")
     config = replace(AdaptConfig(), adapt_s=60.0 * args.adapt_minutes,
                      **({"min_beats": args.min_beats} if args.min_beats is not None else {}),
                      **({"template_k": args.templates} if args.templates is not None else {}),

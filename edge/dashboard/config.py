@@ -15,7 +15,7 @@ from edge.errors import ConfigError
 __all__ = ["DEFAULT_REPORT_DIR", "DashboardConfig", "build_app_parser", "parse_app_args"]
 
 #: Where ``training.evaluate`` writes the report the repository ships.
-DEFAULT_REPORT_DIR = Path("reports/beat_classifiers")
+DEFAULT_REPORT_DIR = Path(__file__).resolve().parents[2] / "reports" / "beat_classifiers"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -56,9 +56,8 @@ class DashboardConfig:
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise ConfigError(name, f"must be a finite number > 0 s, got {value!r}")
         if self.window_s > self.state.strip_history_s:
-            raise ConfigError("window_s", f"must be <= state.strip_history_s "
-                                          f"({self.state.strip_history_s} s), got "
-                                          f"{self.window_s}")
+            raise ConfigError("window_s", f"must be <= {self.state.strip_history_s:g} s, the "
+                                          f"ECG strip kept per device, got {self.window_s:g}")
 
     @property
     def sources(self) -> list[str]:

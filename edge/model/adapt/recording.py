@@ -28,13 +28,14 @@ logger = logging.getLogger(__name__)
 
 
 def beat_model_inputs(clf: BeatClassifier, x_mv: np.ndarray, fs_in_hz: float,
-                      beats_in: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Model inputs ``(beat, features)`` at given input-rate beat positions of a whole signal,
-    through the device's own conditioning (resampling to the model's rate), windows and
-    features -- as :func:`edge.pipeline.classify_at` does."""
+                      beats_in: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Model inputs ``(beat, features, window_invalid)`` at given input-rate beat positions of
+    a whole signal, through the device's own conditioning (resampling to the model's rate),
+    windows and features -- as :func:`edge.pipeline.classify_at` does; ``window_invalid``:
+    the beat's window touches missing, flat or saturated samples."""
     inp = beat_inputs_at(x_mv, fs_in_hz, beats_in, window=clf.window,
                          features=clf.feature_config, filter_config=clf.filters)
-    return inp.beat, inp.features
+    return inp.beat, inp.features, inp.window_invalid
 
 
 @dataclass(frozen=True)
@@ -89,15 +90,28 @@ def adapt_recording(base: BeatClassifier, x_mv: np.ndarray, fs_in_hz: float,
     # post-RR of the last beat needs the next one), then keep the window's beats.
     stop = min(x.size, n_adapt + int(round(5.0 * fs_in_hz)))
     use = beats < stop
-    beat, feats = beat_model_inputs(base, x[:stop], fs_in_hz, beats[use])
+    beat, feats, invalid = beat_model_inputs(base, x[:stop], fs_in_hz, beats[use])
     in_window = window[use]
+    # a beat in missing, flat or saturated signal teaches the head nothing about the wearer
+    # (the device calls it Q): left out, and none left is an error, not a head of flat lines
+    n_invalid = int((invalid & in_window).sum())
+    if n_invalid == int(in_window.sum()):
+        raise AdaptError(f"every labelled beat in the first {config.adapt_s:g} s lies in "
+                         f"missing, flat or saturated signal ({n_invalid} beats): nothing to "
+                         "adapt on; check the recording and --adapt-minutes")
+    if n_invalid:
+        logger.warning("%s: %d of %d labelled beats lie in missing, flat or saturated signal; "
+                       "left out of the adaptation", name or "wearer", n_invalid,
+                       int(in_window.sum()))
+    in_window &= ~invalid
     beat, feats, lab = beat[in_window], feats[in_window], labels[use][in_window]
     proba, emb = base.predict_with_embedding(beat, feats) if base.embedding_size else \
         (base.predict_proba(beat, feats), None)
     f_std = base.standardize_features(feats)
     head = fit_head(proba, emb, f_std, lab, config, base=base)
     head.info.update({"record": name, "fs_in_hz": float(fs_in_hz),
-                      "adapt_beats_ignored_non_beat": int((~is_beat).sum())})
+                      "adapt_beats_ignored_non_beat": int((~is_beat).sum()),
+                      "adapt_beats_ignored_invalid_signal": n_invalid})
     cpu = time.process_time() - t0
     head.info["adapt_cpu_s"] = round(cpu, 3)
     logger.info("adapted %s: classes %s adapted, %s base (%d beats, %.2f CPU s)", name or

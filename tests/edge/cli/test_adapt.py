@@ -169,3 +169,23 @@ def test_a_damaged_adapted_file_is_one_line_and_exit_2(command, kind, head_119, 
     assert err.startswith(f"ecg-edge {command}: error: {bad}: "), err
     assert "Traceback" not in err and "allow_pickle" not in err
     assert not (tmp_path / "119.cls").exists()
+
+
+def test_a_flat_recording_or_too_many_templates_is_one_line_and_exit_2(mitdb_dir, tmp_path,
+                                                                       capsys):
+    """Session 44 audit: a flat signal gave a head of flat-line templates with exit 0, and
+    --templates 100000 was refused in the words of a setting the command does not have."""
+    import wfdb
+
+    wfdb.wrsamp("flat", fs=360, units=["mV"], sig_name=["MLII"],
+                p_signal=np.zeros((360 * 20, 1)), fmt=["16"], write_dir=str(tmp_path))
+    ann = wfdb.rdann(str(mitdb_dir / "100"), "atr", sampto=360 * 20)
+    wfdb.wrann("flat", "atr", ann.sample, symbol=ann.symbol, write_dir=str(tmp_path), fs=360)
+    out = tmp_path / "head.npz"
+    assert main(["adapt", "--record", str(tmp_path / "flat"), "--labels", "atr", "--out",
+                 str(out)]) == 2
+    assert "lies in missing, flat or saturated signal" in capsys.readouterr().err
+    assert not out.exists()
+    assert main(["adapt", "--record", "100", "--data-dir", str(mitdb_dir), "--labels", "atr",
+                 "--out", str(out), "--templates", "100000"]) == 2
+    assert "--templates 100000: must be 0 (off) to" in capsys.readouterr().err

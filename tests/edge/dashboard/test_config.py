@@ -41,3 +41,11 @@ def test_bad_argument_values_raise_config_errors():
     with pytest.raises(ConfigError) as err:
         parse_app_args(["--mqtt", "host:port"])
     assert err.value.field == "mqtt"
+
+
+def test_the_default_report_is_found_from_any_working_directory(tmp_path, monkeypatch):
+    """Session 44 audit: the default was relative to the working directory, so the report
+    page said "no report found" unless started from the repository."""
+    monkeypatch.chdir(tmp_path)
+    c = parse_app_args([])
+    assert c.report_dir.is_absolute() and c.report_dir.is_dir()
