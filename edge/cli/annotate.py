@@ -14,11 +14,13 @@ from pathlib import Path
 
 from edge.cli.common import (
     add_common,
+    annotator,
     check_annotation_output,
     non_negative_int,
     output_dir,
     positive_float,
     read_channel,
+    warn_if_no_beats,
 )
 from edge.model.bundled import default_model_path
 
@@ -94,6 +96,7 @@ def cmd_annotate(args: argparse.Namespace) -> int:
             n_vf = sum(1 for *_, name in vent if name != "VT")
             mode += (f", rhythm: {n_af} AF/AFL episodes, {n_vf} VF/VFL, "
                      f"{len(vent) - n_vf} VT, {n_noise} unreadable stretches")
+    warn_if_no_beats(len(beats), x, rec.fs_hz, rec.name)
     path = write_annotations(rec.name, args.ext, beats.sample_index, beats.label, rec.fs_hz,
                              args.out_dir, rhythm_changes=changes)
     counts = {c: int(np.sum(beats.label == c)) for c in clf.classes}
@@ -283,10 +286,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--channel", type=non_negative_int, default=None,
                    help="signal channel (default: the one named as the model's lead, MLII, or "
                         "a lead II; else 0)")
-    p.add_argument("--ext", default="cls", help="annotation file extension (default cls)")
+    p.add_argument("--ext", type=annotator, default="cls",
+                   help="annotation file extension (default cls)")
     p.add_argument("--out-dir", default=".", type=output_dir,
                    help="where to write the annotation file (default: the current directory)")
-    p.add_argument("--reference-beats", default=None, metavar="EXT",
+    p.add_argument("--reference-beats", type=annotator, default=None, metavar="EXT",
                    help="classify at the beats of this annotation file (e.g. atr) instead of "
                    "detected beats")
     p.add_argument("--data-dir", default=None, help="MIT-BIH directory (default $MITDB_DIR)")

@@ -9,9 +9,17 @@ import os
 from pathlib import Path
 
 __all__ = ["add_common", "positive_float", "non_negative_int", "replay_speed",
-           "output_dir", "read_channel", "check_annotation_output"]
+           "output_dir", "read_channel", "check_annotation_output", "description",
+           "annotator", "positive_int", "warn_if_no_beats"]
 
 logger = logging.getLogger(__name__)
+
+
+def description(doc: str | None) -> str:
+    """A module docstring's first paragraph as a ``--help`` description: one line, without
+    the reStructuredText markup (double backquotes) meant for the API docs."""
+    first = (doc or "").strip().split("\n\n")[0]
+    return " ".join(first.replace("``", "").split())
 
 
 def add_common(p: argparse.ArgumentParser) -> None:
@@ -43,6 +51,48 @@ def non_negative_int(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
     return value
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def annotator(text: str) -> str:
+    """An argparse type: a WFDB annotator name (an annotation file's extension): letters and
+    digits, not empty."""
+    if not (text and text.isascii() and text.isalnum()):
+        raise argparse.ArgumentTypeError(f"an annotation file extension is letters and digits "
+                                         f"(e.g. atr, qrs), got {text!r}")
+    return text
+
+
+def warn_if_no_beats(n_beats: int, signal_mv, fs_hz: float, name: str) -> None:  # noqa: ANN001
+    """Log a warning when a record gave no beat at all, saying what the signal is like (a
+    flat line, missing samples, or just too short), so an empty file is not taken for a
+    heart without beats."""
+    import numpy as np  # noqa: PLC0415
+
+    if n_beats:
+        return
+    x = np.asarray(signal_mv, dtype=np.float64)
+    finite = x[np.isfinite(x)]
+    seconds = x.size / fs_hz
+    if finite.size == 0:
+        why = "every sample is missing"
+    elif float(np.ptp(finite)) < 0.01:
+        why = "the signal is flat (lead off?)"
+    elif seconds < 3.0:
+        why = f"the record is {seconds:.1f} s long"
+    else:
+        why = "no QRS complex was found"
+    logger.warning("%s: no beat found: %s", name, why)
 
 
 def output_dir(text: str) -> Path:

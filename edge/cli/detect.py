@@ -7,11 +7,13 @@ import time
 
 from edge.cli.common import (
     add_common,
+    annotator,
     check_annotation_output,
     non_negative_int,
     output_dir,
     positive_float,
     read_channel,
+    warn_if_no_beats,
 )
 
 __all__ = ["add_parser", "cmd_detect"]
@@ -29,6 +31,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
     peaks = detect_signal(rec.signal_mv[:, 0], rec.fs_hz, chunk_s=args.chunk_s,
                           flutter_beats=True)  # every beat the device's beat stream takes
     cpu_s = time.process_time() - t0
+    warn_if_no_beats(peaks.size, rec.signal_mv[:, 0], rec.fs_hz, rec.name)
     path = write_annotations(rec.name, args.ext, peaks, np.full(peaks.size, "N"), rec.fs_hz,
                              args.out_dir)
     hours = rec.n_samples / rec.fs_hz / 3600.0
@@ -46,7 +49,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    "or a WFDB record path")
     p.add_argument("--channel", type=non_negative_int, default=None,
                    help="signal channel (default: the one named MLII, or a lead II; else 0)")
-    p.add_argument("--ext", default="qrs", help="annotation file extension (default qrs)")
+    p.add_argument("--ext", type=annotator, default="qrs",
+                   help="annotation file extension (default qrs)")
     p.add_argument("--out-dir", default=".", type=output_dir, help="where to write the annotations")
     p.add_argument("--data-dir", default=None, help="MIT-BIH directory (default $MITDB_DIR)")
     p.add_argument("--chunk-s", type=positive_float, default=10.0,

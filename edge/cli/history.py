@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from edge.cli.common import add_common, non_negative_int, positive_float
+from edge.cli.common import add_common, description, non_negative_int, positive_float
 
 __all__ = ["add_parser", "cmd_history"]
 
@@ -34,7 +34,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:  # noqa: ANN001 - argpars
     """Add ``history`` to ``ecg-edge``'s sub-commands."""
     p = subparsers.add_parser(
         "history", help="each wearer's stored history: beats per class, alerts, AF burden, "
-        "heart rate per hour, gaps", description=__doc__.split("\n")[0])
+        "heart rate per hour, gaps", description=description(__doc__))
     p.add_argument("--db", required=True, metavar="URL",
                    help="postgresql://user@host/db, sqlite:///path.db or a file path")
     p.add_argument("--device", type=non_negative_int, default=None, help="one device id")

@@ -16,7 +16,7 @@ import signal
 import sys
 import threading
 
-from edge.cli.common import add_common, positive_float
+from edge.cli.common import add_common, positive_float, positive_int
 from edge.errors import ConfigError
 
 __all__ = ["add_parser", "cmd_ingest", "parse_mqtt_address"]
@@ -125,7 +125,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:  # noqa: ANN001 - argpars
     m.add_argument("--idle-exit-s", type=positive_float, default=None,
                    help="exit after this long without a message (default: run until "
                         "Ctrl-C / SIGTERM)")
-    p.add_argument("--batch-max", type=int, default=2000, help="most events per transaction")
+    p.add_argument("--batch-max", type=positive_int, default=2000,
+                   help="most events per transaction")
     p.add_argument("--retention", action="append", metavar="TYPE=DURATION",
                    help="keep TYPE (beat, alert, hr, strip, status/link/quality) this long, "
                         "e.g. strip=2d; 0 = for ever. Defaults: beat 30d, alert 365d, "

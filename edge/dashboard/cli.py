@@ -33,7 +33,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "dashboard", help="live monitoring dashboard in the browser (Streamlit): ECG strip, "
         "heart rate, beat classes, alerts; and the model evaluation report",
-        description=__doc__.split("\n")[0])
+        description=" ".join(__doc__.split("\n\n")[0].replace("``", "").split()))
     p.add_argument("--jsonl", type=Path, default=None, metavar="PATH",
                    help="follow the daemon's JSON-lines events (ecg-edge run --jsonl PATH)")
     p.add_argument("--mqtt", default=None, metavar="HOST[:PORT]",

@@ -27,3 +27,31 @@ def test_chunk_size_does_not_change_the_result(mitdb_dir, tmp_path):
                      str(tmp_path), "--data-dir", str(mitdb_dir)]) == 0
     a, b = (wfdb.rdann(str(tmp_path / "100"), e) for e in ("qa", "qb"))
     assert list(a.sample) == list(b.sample)
+
+
+def test_a_flat_record_says_why_it_has_no_beats(tmp_path, caplog):
+    """Session 44 audit: a flat line gave "0 beats" and exit 0 without a word."""
+    import logging
+
+    import numpy as np
+    import wfdb
+
+    from edge.cli.main import main
+
+    wfdb.wrsamp("flat", fs=360, units=["mV"], sig_name=["MLII"],
+                p_signal=np.zeros((360 * 20, 1)), fmt=["16"], write_dir=str(tmp_path))
+    with caplog.at_level(logging.WARNING):
+        assert main(["detect", str(tmp_path / "flat"), "--out-dir", str(tmp_path)]) == 0
+    assert "flat: no beat found: the signal is flat (lead off?)" in caplog.text
+
+
+def test_an_annotation_extension_is_letters_and_digits(tmp_path, capsys):
+    import pytest
+
+    from edge.cli.main import main
+
+    for bad in ("", "a/b", "x.y"):
+        with pytest.raises(SystemExit) as exc:
+            main(["detect", "100", "--ext", bad, "--out-dir", str(tmp_path)])
+        assert exc.value.code == 2
+        assert "letters and digits" in capsys.readouterr().err
