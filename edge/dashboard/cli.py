@@ -83,6 +83,14 @@ def streamlit_command(args: argparse.Namespace) -> list[str]:
     """
     if not 0 < args.port < 65536:
         raise ConfigError("port", f"must lie in 1..65535, got {args.port}")
+    if args.expose and args.address != "127.0.0.1":
+        raise ConfigError("expose", f"binds 0.0.0.0 (every address); give it or --address "
+                                    f"{args.address}, not both")
+    if args.jsonl is not None and Path(args.jsonl).is_dir():
+        raise ConfigError("jsonl", f"{args.jsonl} is a folder; give the events file "
+                                   f"(ecg-edge run --jsonl PATH)")
+    if Path(args.report).exists() and not Path(args.report).is_dir():
+        raise ConfigError("report", f"{args.report} is a file; give the report folder")
     address = "0.0.0.0" if args.expose else args.address
     try:
         ip = ipaddress.ip_address(address)

@@ -111,14 +111,12 @@ class AlertConfig:
         if not 0 <= self.hysteresis_bpm < (self.tachy_bpm - self.brady_bpm) / 2:
             raise ConfigError("hysteresis_bpm", "must be >= 0 and below half the gap between "
                                                 "brady_bpm and tachy_bpm")
-        if not self.vt_rate_bpm > 0:
-            raise ConfigError("vt_rate_bpm", "must be > 0 bpm")
-        if not self.svt_rate_bpm > 0:
-            raise ConfigError("svt_rate_bpm", f"must be > 0 bpm, got {self.svt_rate_bpm}")
-        if not self.rate_window_s > 0:
-            raise ConfigError("rate_window_s", "must be > 0 s")
-        if not self.pause_s > 0:
-            raise ConfigError("pause_s", f"must be > 0 s, got {self.pause_s}")
+        # finite too: an infinite threshold would silently switch the alert off
+        for name, unit in (("vt_rate_bpm", "bpm"), ("svt_rate_bpm", "bpm"),
+                           ("rate_window_s", "s"), ("pause_s", "s")):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+                raise ConfigError(name, f"must be a finite number > 0 {unit}, got {v!r}")
 
 
 def v_probabilities(proba: np.ndarray, classes) -> np.ndarray:  # noqa: ANN001

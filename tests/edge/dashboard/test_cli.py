@@ -42,7 +42,12 @@ def test_exposing_is_explicit_and_warned(caplog):
 
 @pytest.mark.parametrize("argv,field", [(("--port", "0"), "port"),
                                         (("--address", "my host"), "address"),
-                                        (("--refresh-s", "0"), "refresh_s")])
+                                        (("--refresh-s", "0"), "refresh_s"),
+                                        # session 44 audit: silently bound 0.0.0.0
+                                        (("--address", "10.0.0.5", "--expose"), "expose"),
+                                        (("--jsonl", "."), "jsonl"),
+                                        (("--report", __file__), "report"),
+                                        (("--window-s", "1e9"), "window_s")])
 def test_bad_options_raise_config_errors(argv, field):
     with pytest.raises(ConfigError) as err:
         streamlit_command(parse(*argv))

@@ -256,3 +256,10 @@ def feed_beats(labels, rr_s, start=0):
         i += int(round(rr_s * FS))
         out.append(BeatInfo(i, lab, rr_s, True))
     return out
+
+
+@pytest.mark.parametrize("name", ["pause_s", "vt_rate_bpm", "svt_rate_bpm", "rate_window_s"])
+def test_an_infinite_threshold_is_refused_not_an_alert_switched_off(name):
+    """Session 44 audit: ``alerts.pause_s = inf`` was accepted, silencing every pause."""
+    with pytest.raises(ConfigError, match=name):
+        AlertConfig(**{name: float("inf")})
