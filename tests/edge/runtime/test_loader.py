@@ -43,7 +43,8 @@ def test_a_sink_that_cannot_open_closes_the_ones_before(tmp_path, monkeypatch):
     monkeypatch.setattr(RotatingJsonlSink, "close", lambda self: closed.append(self.path))
     config = load_config(None, ['source.serial.port="x"', "sinks.terminal.enabled=false"], {
         "sinks.jsonl.enabled": True, "sinks.jsonl.path": str(tmp_path / "e.jsonl"),
-        "sinks.mqtt.enabled": True, "sinks.mqtt.password_file": str(tmp_path / "missing")})
+        "sinks.mqtt.enabled": True, "sinks.mqtt.username": "1",
+        "sinks.mqtt.password_file": str(tmp_path / "missing")})
     with pytest.raises(SinkError, match="password_file"):
         build_sinks(config)
     assert closed == [tmp_path / "e.jsonl"]
