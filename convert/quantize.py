@@ -155,8 +155,10 @@ def parity_report(model, contract: dict, tflite_path: str | os.PathLike, *, reco
 
 def _parity_markdown(rep: dict, contract: dict) -> str:
     lines = [f"# Float vs int8 parity: {contract.get('model_version')}", "",
-             f"DS2 inter-patient, reference beat positions, {rep['n_beats']} beats "
-             f"({len(rep['records'])} records).", "",
+             (f"DS2 inter-patient, reference beat positions, {rep['n_beats']} beats "
+              f"({len(rep['records'])} records)." if sorted(rep["records"]) == sorted(DS2)
+              else f"Records {', '.join(rep['records'])} (not DS2), reference beat positions, "
+                   f"{rep['n_beats']} beats."), "",
              f"- label agreement: **{100 * rep['label_agreement']:.2f} %**",
              f"- int8 model size: {rep['int8_size_bytes']} bytes", "",
              "| class | float Se | float +P | float F1 | int8 Se | int8 +P | int8 F1 | ΔF1 (pts) |",
@@ -186,6 +188,22 @@ def _deployable_contract(contract: dict, per_class: int, n_beats: int) -> dict:
     return embedded
 
 
+def _write_checked(out: str | os.PathLike, data: bytes, check) -> Path:  # noqa: ANN001
+    """Write ``data`` to ``out`` only once ``check`` (called with a path) accepts it: written
+    beside it first and renamed, so a failed conversion never leaves a file at ``out`` nor
+    replaces a good one there."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    try:
+        tmp.write_bytes(data)
+        check(tmp)
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return out
+
+
 def quantize(model_path: str | os.PathLike, out: str | os.PathLike, *, per_class: int = 200,
              parity: bool = True, parity_records=None, data_dir=None) -> dict:
     """Convert, embed the contract, verify it loads on the device path, and report parity."""
@@ -195,10 +213,7 @@ def quantize(model_path: str | os.PathLike, out: str | os.PathLike, *, per_class
     tfl = convert_int8(model, contract, beat, feats)
     embedded = _deployable_contract(contract, per_class, int(beat.shape[0]))
     data = embed_contract(tfl, embedded)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(data)
-    BeatClassifier(out)  # the device's own contract check must accept it
+    out = _write_checked(out, data, BeatClassifier)  # the device's own check must accept it
     result = {"out": str(out), "size_bytes": len(data)}
     if parity:
         rep = parity_report(model, contract, out, records=parity_records, data_dir=data_dir)
@@ -282,13 +297,23 @@ def quantize_embedding(model_path: str | os.PathLike, out: str | os.PathLike, *,
     embedded["embedding"] = {"name": "embedding", "layer": layer, "size": size,
                              "members": int(contract["model"]["config"].get("ensemble", 1))}
     data = embed_contract(tfl, embedded)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(data)
-    clf = BeatClassifier(out)
-    if clf.embedding_size != size:
-        raise ModelError(f"{out}: the converted model exposes no {size}-value embedding")
+
+    def check(path: Path) -> None:
+        if BeatClassifier(path).embedding_size != size:
+            raise ModelError(f"{out}: the converted model exposes no {size}-value embedding")
+
+    out = _write_checked(out, data, check)
     return {"out": str(out), "size_bytes": len(data), "embedding_size": size}
+
+
+def _at_least_one(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {v}")
+    return v
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -296,7 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help="trained model (.keras file or its folder, "
                    "with the .contract.json beside it)")
     p.add_argument("--out", required=True, help="output .tflite")
-    p.add_argument("--per-class", type=int, default=200,
+    p.add_argument("--per-class", type=_at_least_one, default=200,
                    help="representative beats per class from DS1 (default 200)")
     p.add_argument("--no-parity", action="store_true", help="skip the DS2 float-vs-int8 report")
     p.add_argument("--parity-records", default=None,
@@ -321,6 +346,11 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     try:
+        if args.parity_records and not args.no_parity:  # found now, not after the conversion
+            from edge.io.records import resolve_record  # noqa: PLC0415
+
+            for r in args.parity_records.split(","):
+                resolve_record(r, data_dir=args.data_dir)
         if args.embedding:
             res = quantize_embedding(args.model, args.out, per_class=args.per_class,
                                      data_dir=args.data_dir)

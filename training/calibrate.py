@@ -108,8 +108,19 @@ def out_of_fold(runs: list[str], data_dir=None) -> tuple[list[np.ndarray], np.nd
     from training.contract import load_model, model_inputs
     from training.dataset import DatasetConfig, build_dataset
 
-    contracts = [json.loads(next(Path(r).glob("beat_*.contract.json")).read_text())
-                 for r in runs]
+    contracts = []
+    for r in runs:
+        found = sorted(Path(r).glob("beat_*.contract.json"))
+        if not found:
+            raise ConfigError("runs", f"{r}: no beat_*.contract.json (a run of python -m "
+                                      f"training.train)")
+        try:
+            contracts.append(json.loads(found[0].read_text()))
+        except (OSError, ValueError) as exc:
+            raise ConfigError("runs", f"{found[0]}: unreadable contract ({exc})") from None
+        if "folds" not in contracts[-1].get("training", {}):
+            raise ConfigError("runs", f"{r}: a single model, not an ensemble run (its contract "
+                                      f"lists no folds)")
     t0 = contracts[0]["training"]
     sets = [("DS1", t0["folds"])] + ([("SVDB", t0["extra_folds"])] if t0.get("extra_folds")
                                      else [])
@@ -133,11 +144,22 @@ def out_of_fold(runs: list[str], data_dir=None) -> tuple[list[np.ndarray], np.nd
     return [np.concatenate(p) for p in probs], np.concatenate(labels), counts
 
 
+def _finite(text: str) -> float:
+    """An argparse type: a finite number (a NaN offset made every output NaN)."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not np.isfinite(v):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+    return v
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m training.calibrate",
                                 description=__doc__.split("\n")[0])
     p.add_argument("--model", required=True, help="trained ensemble directory to calibrate")
-    p.add_argument("--offsets", type=float, nargs=2, metavar=("S", "V"),
+    p.add_argument("--offsets", type=_finite, nargs=2, metavar=("S", "V"),
                    help="apply these log offsets (e.g. from an earlier fit on the recipe's "
                         "runs, to calibrate its other seeds and members alike) instead of "
                         "fitting")
@@ -163,9 +185,8 @@ def main(argv: list[str] | None = None) -> int:
             probs, labels, counts = out_of_fold(a.runs, a.data_dir)
             fit = fit_offsets(probs, labels)
         n = apply_offsets(model, fit["offsets"])
-    except (EdgeError, OSError, StopIteration) as exc:
-        print(f"python -m training.calibrate: {exc or 'no beat_*.contract.json in a run'}",
-              file=sys.stderr)
+    except (EdgeError, OSError) as exc:
+        print(f"python -m training.calibrate: {exc}", file=sys.stderr)
         return 2
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -26,13 +26,14 @@ import functools
 import json
 import logging
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from edge.dsp.detection import detect_signal
-from edge.errors import SignalError
+from edge.errors import DataError, DataNotFoundError, EdgeError, SignalError
 from edge.io.records import read_annotations, read_record
 from edge.rhythm.analyser import RhythmConfig
 from edge.rhythm.features import FEATURE_NAMES, beat_window_features
@@ -102,19 +103,42 @@ def detector_tag() -> str:
 def cinc_reference(data_dir: str | os.PathLike | None = None) -> list[tuple[str, str]]:
     """``(name, label)`` of every CinC 2017 recording, in ``REFERENCE.csv``'s order."""
     base = Path(data_dir) if data_dir else cinc_dir()
-    with open(base / "REFERENCE.csv", newline="") as fh:
-        return [(r[0], r[1]) for r in csv.reader(fh) if r]
+    ref = base / "REFERENCE.csv"
+    where = "$CINC2017_DIR" if base == cinc_dir() else "the folder given"
+    if not base.is_dir():
+        raise DataNotFoundError(f"CinC 2017 folder {base} ({where}) is not a folder")
+    try:
+        with open(ref, newline="") as fh:
+            rows = [(n, r) for n, r in enumerate(csv.reader(fh), 1) if r]
+    except FileNotFoundError:
+        raise DataNotFoundError(f"{ref} not found: is {base} ({where}) the CinC 2017 "
+                                f"training set?") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"cannot read {ref}: {exc}") from None
+    out = []
+    for n, r in rows:
+        if len(r) < 2 or r[1].strip() not in ("N", "A", "O", "~"):
+            raise DataError(f"{ref} line {n}: expected 'name,label' with label N, A, O or ~, "
+                            f"got {','.join(r)!r}")
+        out.append((r[0].strip(), r[1].strip()))
+    if not out:
+        raise DataError(f"{ref} lists no recordings")
+    return out
 
 
 def cinc_beats(data_dir: str | os.PathLike | None = None) -> CincBeats:
     """Detected beats of all CinC 2017 recordings (cached)."""
     base = Path(data_dir) if data_dir else cinc_dir()
+    rows = cinc_reference(data_dir)  # the data set is checked even when its beats are cached
     cache = cache_dir() / f"rhythm_cinc_beats_{detector_tag()}.npz"
     if cache.is_file():
         z = np.load(cache, allow_pickle=False)
-        return CincBeats(*(z[k] for k in ("names", "labels", "duration_s", "fs_hz", "offsets",
-                                          "beats")))
-    rows = cinc_reference(base)
+        cached = CincBeats(*(z[k] for k in ("names", "labels", "duration_s", "fs_hz",
+                                            "offsets", "beats")))
+        if [str(n) for n in cached.names] == [n for n, _ in rows]:
+            return cached
+        logger.info("%s: cached for other recordings than %s lists; detecting again",
+                    cache.name, base / "REFERENCE.csv")
     beats, offs, durs, fss = [], [0], [], []
     for k, (name, _) in enumerate(rows):
         rec = read_record(base / name)
@@ -454,7 +478,8 @@ def strip_predictions(x: np.ndarray, ok: np.ndarray, y: np.ndarray, train: np.nd
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--no-export", action="store_true", help="cross-validate only")
-    ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument("--folds", type=_folds, default=5,
+                    help="cross-validation folds (2-20, default 5)")
     ap.add_argument("--strip-only", action="store_true",
                     help="refit and export the strip model only (rhythm_af.json untouched)")
     ap.add_argument("--af-only", action="store_true",
@@ -464,6 +489,28 @@ def main(argv: list[str] | None = None) -> int:
     if args.af_only and (args.strip_only or args.no_export):
         ap.error("--af-only exports the AF model: not with --strip-only or --no-export")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        return _run(args)
+    except EdgeError as exc:
+        print(f"python -m training.rhythm: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("python -m training.rhythm: interrupted; no model file was written",
+              file=sys.stderr)
+        return 130
+
+
+def _folds(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if not 2 <= v <= 20:
+        raise argparse.ArgumentTypeError(f"must be 2-20, got {v}")
+    return v
+
+
+def _run(args: argparse.Namespace) -> int:
     cfg = RhythmConfig()
     cinc = cinc_beats()
     if args.af_only:
@@ -475,7 +522,8 @@ def main(argv: list[str] | None = None) -> int:
     for k in range(args.folds):
         pred[fold == k] = strip_predictions(xs, ok, ys, fold != k, fold == k)
     cv = f1_scores(cinc.labels, pred.astype(str))
-    print("CinC strip 5-fold CV:", json.dumps({k: round(v, 4) for k, v in cv.items()}))
+    print(f"CinC strip {args.folds}-fold CV:",
+          json.dumps({k: round(v, 4) for k, v in cv.items()}))
     if args.no_export:
         return 0
     if not args.strip_only:

@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import sys
 import time
@@ -103,12 +104,20 @@ class TrainConfig:
             raise ConfigError("max_epochs", "max_epochs, patience and batch_size must be >= 1")
         if not 1 <= self.min_epochs <= self.max_epochs:
             raise ConfigError("min_epochs", "must be within 1 .. max_epochs")
-        if not self.learning_rate > 0 or self.normal_per_epoch < 1:
-            raise ConfigError("learning_rate", "must be positive (normal_per_epoch >= 1)")
-        if len(self.class_weight_scale) != len(AAMI_CLASSES) or min(self.class_weight_scale) <= 0:
-            raise ConfigError("class_weight_scale", "needs one positive factor per AAMI class")
-        if self.class_weight_power < 0 or self.max_class_weight < 1:
-            raise ConfigError("class_weight_power", "need power >= 0 and max weight >= 1")
+        if not (math.isfinite(self.learning_rate) and self.learning_rate > 0) \
+                or self.normal_per_epoch < 1:
+            raise ConfigError("learning_rate", "must be a finite number > 0 (normal_per_epoch "
+                                               ">= 1)")
+        if len(self.class_weight_scale) != len(AAMI_CLASSES) or not all(
+                math.isfinite(v) and v > 0 for v in self.class_weight_scale):
+            raise ConfigError("class_weight_scale", "needs one finite factor > 0 per AAMI class")
+        if not (math.isfinite(self.class_weight_power) and self.class_weight_power >= 0
+                and math.isfinite(self.max_class_weight) and self.max_class_weight >= 1):
+            raise ConfigError("class_weight_power", "need a finite power >= 0 and a finite max "
+                                                    "weight >= 1")
+        if not (math.isfinite(self.max_minutes) and self.max_minutes > 0):
+            raise ConfigError("max_minutes", f"must be a finite number of minutes > 0, got "
+                                             f"{self.max_minutes}")
 
     def dataset_config(self) -> DatasetConfig:
         """The beat-example settings of this training (augmentation included)."""
@@ -254,7 +263,13 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, *,
             logger.warning("time budget of %.1f min reached after epoch %d",
                            config.max_minutes, epoch + 1)
             break
-    model.set_weights(best_weights)
+    if best_weights is None:  # the budget ended the run inside the warm-up: keep the last
+        logger.warning("the time budget ended training at epoch %d, before --min-epochs %d: "
+                       "the last epoch's weights are kept (no checkpoint was chosen)",
+                       len(history), config.min_epochs)
+        best_epoch, best_score = len(history), score
+    else:
+        model.set_weights(best_weights)
     seconds = time.monotonic() - t0
     keras_path = out / f"beat_{mcfg.kind}.keras"
     model.save(keras_path)
@@ -267,6 +282,7 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, *,
         "selection": "epoch with best 0.4*F1(S) + 0.4*F1(V) + 0.2*accuracy on the held-out "
                      "DS1 validation records (DS2 never used)",
         "best_epoch": best_epoch, "epochs_run": len(history),
+        "ended_in_warm_up": best_weights is None,  # the time budget came first: last epoch
         "best_validation": {k: best.get(k) for k in ("val_score", "val_accuracy", "val_f1",
                                                       "val_se", "val_ppv")},
         "train_config": {k: (list(v) if isinstance(v, tuple) else v)
@@ -477,6 +493,11 @@ def main(argv: list[str] | None = None) -> int:
                           min_epochs=a.min_epochs)
     except ConfigError as exc:
         p.error(str(exc))
+    where = Path(a.out)
+    while not where.exists() and where != where.parent:
+        where = where.parent
+    if not where.is_dir():  # checked now, not after the training
+        p.error(f"--out {a.out}: {where} is not a folder")
     try:
         if a.single or a.records or a.val_records is not None:
             train(cfg, a.out, progress=not a.quiet, data_dir=a.data_dir)
@@ -487,6 +508,10 @@ def main(argv: list[str] | None = None) -> int:
             train_ensemble(cfg, a.out, progress=not a.quiet, data_dir=a.data_dir)
     except EdgeError as exc:
         print(f"python -m training.train: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # an output or cache folder that cannot be written
+        print(f"python -m training.train: {exc.filename or ''}: {exc.strerror or exc}",
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("python -m training.train: interrupted; nothing saved for the unfinished model",

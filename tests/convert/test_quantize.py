@@ -116,3 +116,46 @@ def test_float_model_is_refused(tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(ModelError, match="not found"):
         BeatClassifier(tmp_path / "nope.tflite")
+
+
+def test_a_failed_check_leaves_no_file_and_keeps_a_good_one(tmp_path):
+    """Session 44 audit: a conversion refused by the device check was left at --out (and had
+    replaced the good model there first)."""
+    from convert.quantize import _write_checked
+
+    out = tmp_path / "m.tflite"
+    out.write_bytes(b"good")
+
+    def refuse(path):
+        assert path != out and path.read_bytes() == b"bad"
+        raise ModelError("refused")
+
+    with pytest.raises(ModelError):
+        _write_checked(out, b"bad", refuse)
+    assert out.read_bytes() == b"good" and [p.name for p in tmp_path.iterdir()] == ["m.tflite"]
+    _write_checked(out, b"new", lambda path: None)
+    assert out.read_bytes() == b"new" and [p.name for p in tmp_path.iterdir()] == ["m.tflite"]
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--per-class", "0"], "--per-class: must be >= 1"),
+    (["--per-class", "-3"], "--per-class: must be >= 1"),
+])
+def test_bad_options_are_argparse_errors(argv, words, tmp_path, capsys):
+    from convert.quantize import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--model", "x", "--out", str(tmp_path / "q.tflite"), *argv])
+    assert exc.value.code == 2 and words in capsys.readouterr().err
+
+
+def test_parity_records_are_found_before_the_conversion(tmp_path, capsys, mitdb_dir):
+    from convert.quantize import main
+
+    out = tmp_path / "q.tflite"
+    from pathlib import Path
+
+    model = Path(__file__).resolve().parents[2] / "edge" / "models" / "beat_cnn.keras"
+    assert main(["--model", str(model), "--out", str(out), "--data-dir",
+                 str(mitdb_dir), "--parity-records", "999"]) == 2
+    assert "999" in capsys.readouterr().err and not out.exists()

@@ -60,3 +60,30 @@ def test_cli_needs_runs_or_offsets_and_reports_a_missing_model(tmp_path, capsys)
                  "--offsets", "-0.5", "0"]) == 2
     assert "expected one .keras file" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_cli_refuses_non_finite_offsets_and_runs_that_are_not_ensembles(tmp_path, capsys):
+    """Session 44 audit: NaN offsets were applied (every output NaN, exit 0); a folder without
+    a contract gave an empty error line, a single model a KeyError traceback."""
+    import json
+    from pathlib import Path
+
+    from training.calibrate import main
+
+    model = Path(__file__).resolve().parents[2] / "edge" / "models"
+    for bad in ("nan", "inf"):
+        with pytest.raises(SystemExit) as e:
+            main(["--model", str(model), "--out", str(tmp_path / "o"), "--offsets", bad, "0"])
+        assert e.value.code == 2 and "must be a finite number" in capsys.readouterr().err
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["--model", str(model), "--out", str(tmp_path / "o"), "--runs",
+                 str(empty)]) == 2
+    assert "no beat_*.contract.json" in capsys.readouterr().err
+    single = tmp_path / "single"
+    single.mkdir()
+    (single / "beat_cnn.contract.json").write_text(json.dumps({"training": {}}))
+    assert main(["--model", str(model), "--out", str(tmp_path / "o"), "--runs",
+                 str(single)]) == 2
+    assert "a single model, not an ensemble run" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()

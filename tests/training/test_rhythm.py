@@ -125,3 +125,27 @@ def test_beat_readable_marks_the_intervals_in_bad_signal(mitdb_dir):
     assert ok[(t < 17) | (t > 44)].all()
     assert beat_readable(rec.signal_mv[:, 0], fs, beats).all()
     assert beat_readable(x, fs, beats[:0]).size == 0
+
+
+@pytest.mark.parametrize("content, words", [
+    (None, "REFERENCE.csv not found"), ("A00001,N\nXYZ\n", "line 2: expected 'name,label'"),
+    ("A00001,Q\n", "line 1: expected"), ("", "lists no recordings")])
+def test_a_damaged_cinc_folder_is_one_line(tmp_path, monkeypatch, capsys, content, words):
+    """Session 44 audit: an empty CINC2017_DIR, a file, or a malformed REFERENCE.csv line gave
+    tracebacks, and --folds 0 printed a CV score of 0.0 with exit 0."""
+    from training.rhythm import main
+
+    if content is not None:
+        (tmp_path / "REFERENCE.csv").write_text(content)
+    monkeypatch.setenv("CINC2017_DIR", str(tmp_path))
+    assert main(["--no-export"]) == 2
+    err = capsys.readouterr().err
+    assert words in err and "Traceback" not in err
+    monkeypatch.setenv("CINC2017_DIR", str(tmp_path / "REFERENCE.csv"))
+    if content is not None:
+        assert main(["--no-export"]) == 2
+        assert "is not a folder" in capsys.readouterr().err
+    for bad in ("0", "1", "-2"):
+        with pytest.raises(SystemExit) as exc:
+            main(["--no-export", "--folds", bad])
+        assert exc.value.code == 2 and "--folds: must be 2-20" in capsys.readouterr().err

@@ -44,3 +44,27 @@ def test_class_weights_and_selection_score():
     assert w[0] == 1.0 and w[1] == 3.0 and w[2] == pytest.approx(2.0)
     m = {"accuracy": 0.9, "per_class": {"S": {"f1": 0.5}, "V": {"f1": float("nan")}}}
     assert selection_score(m) == pytest.approx(0.4 * 0.5 + 0.2 * 0.9)
+
+
+def test_a_time_budget_inside_the_warm_up_keeps_the_last_epoch(mitdb_dir, tmp_path):
+    """Session 44 audit: the budget ending training before --min-epochs crashed after the
+    training (no checkpoint chosen: set_weights(None)) and nothing was saved."""
+    out = tmp_path / "run"
+    rc = main(["--model", "cnn", "--out", str(out), "--records", "119", "--val-records", "101",
+               "--epochs", "3", "--min-epochs", "3", "--max-minutes", "1e-6",
+               "--n-augment", "0", "--normal-per-epoch", "300", "--quiet",
+               "--data-dir", str(mitdb_dir)])
+    assert rc == 0
+    contract = json.loads((out / "beat_cnn.contract.json").read_text())
+    assert contract["training"]["ended_in_warm_up"] is True
+    assert contract["training"]["best_epoch"] == contract["training"]["epochs_run"] == 1
+
+
+@pytest.mark.parametrize("field, value", [
+    ("class_weight_power", float("nan")), ("learning_rate", float("inf")),
+    ("max_minutes", float("nan")), ("max_minutes", 0.0), ("max_minutes", -5.0),
+    ("class_weight_scale", (float("nan"), 1.0, 1.0, 1.0, 1.0))])
+def test_non_finite_settings_are_refused(field, value):
+    """Session 44 audit: NaN weights trained silently and were stored in the contract."""
+    with pytest.raises(ConfigError, match=field):
+        TrainConfig(train_records=("101",), val_records=("106",), **{field: value})
