@@ -29,6 +29,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from edge.aami import AAMI_CLASSES  # noqa: E402
+from edge.cli.common import positive_int  # noqa: E402
 from edge.errors import EdgeError, ModelError  # noqa: E402
 from edge.eval.scoring import class_metrics, confusion_matrix  # noqa: E402
 from edge.model.classifier import BeatClassifier  # noqa: E402
@@ -306,22 +307,12 @@ def quantize_embedding(model_path: str | os.PathLike, out: str | os.PathLike, *,
     return {"out": str(out), "size_bytes": len(data), "embedding_size": size}
 
 
-def _at_least_one(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {v}")
-    return v
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="quantize", description=__doc__.split("\n\n")[0])
     p.add_argument("--model", required=True, help="trained model (.keras file or its folder, "
                    "with the .contract.json beside it)")
     p.add_argument("--out", required=True, help="output .tflite")
-    p.add_argument("--per-class", type=_at_least_one, default=200,
+    p.add_argument("--per-class", type=positive_int, default=200,
                    help="representative beats per class from DS1 (default 200)")
     p.add_argument("--no-parity", action="store_true", help="skip the DS2 float-vs-int8 report")
     p.add_argument("--parity-records", default=None,
