@@ -50,7 +50,7 @@ ALERT_NAMES = {"v_run": "ventricular run", "bigeminy": "ventricular bigeminy",
                "vflutter": "ventricular flutter / fibrillation", "afib": "atrial fibrillation",
                "aflutter": "atrial flutter", "svt": "supraventricular tachycardia",
                "vfib": "ventricular fibrillation / flutter",
-               "vt": "ventricular tachycardia"}
+               "vt": "ventricular tachycardia", "asystole": "asystole (no heartbeat)"}
 
 _BADGE = {"N": "green", "S": "orange", "V": "red", "F": "violet", "Q": "gray"}
 _QUALITY_BADGE = {"good": "green", "noisy": "orange", "saturated": "red", "lead_off": "red"}

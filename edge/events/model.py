@@ -78,7 +78,7 @@ QUALITY_LEVELS = ("good", "noisy", "saturated", "lead_off")
 
 #: Rhythm alert kinds.
 ALERT_KINDS = ("v_run", "bigeminy", "trigeminy", "bradycardia", "tachycardia", "pause",
-               "vflutter", "afib", "aflutter", "svt", "vfib", "vt")
+               "vflutter", "afib", "aflutter", "svt", "vfib", "vt", "asystole")
 
 #: Rhythm a beat lies in (its ``rhythm`` field; ``None`` when unknown): ``N`` sinus or other
 #: non-AF rhythm, ``AFIB`` atrial fibrillation, ``AFL`` atrial flutter, ``NOISE`` unreadable.

@@ -22,7 +22,10 @@ flutter/fibrillation flag, and returns :class:`~edge.events.model.AlertEvent` re
 ``trigeminy``    every third beat is V (N N V N N V ...) for ``trigeminy_min_cycles`` V beats.
 ``bradycardia``  rolling rate below ``brady_bpm``; ends above ``brady_bpm + hysteresis_bpm``.
 ``tachycardia``  rolling rate above ``tachy_bpm``; ends below ``tachy_bpm - hysteresis_bpm``.
-``pause``        a trustworthy RR interval longer than ``pause_s`` (single ``event``).
+``pause``        a trustworthy RR interval longer than ``pause_s`` (single ``event``, raised
+                 when the beat that ends it arrives; no heartbeat at all for ``asystole_s``
+                 is the device chain's ``asystole`` alarm, raised while it lasts:
+                 :mod:`edge.runtime.asystole`).
 ``vflutter``     the detector reports ventricular flutter/fibrillation (a stretch without
                  baseline: its beats are dropped unless they keep a regular rhythm, as a
                  wide-complex VT does); onset / end, severity alarm.
@@ -76,6 +79,8 @@ class AlertConfig:
     hysteresis_bpm : how far back across the limit the rate must come to end the episode.
     rate_window_s, rate_min_beats : rolling-rate window (s) and fewest intervals.
     pause_s : longest acceptable RR interval (s).
+    asystole_s : no beat for this long (s, 2-30) raises ``asystole`` while it lasts
+        (:mod:`edge.runtime.asystole`; the device's chain).
     learning_beats : beats after a start or reset during which :data:`LEARNING_KINDS` alerts
         are held (>= 0; 0: never held).
     """
@@ -92,6 +97,7 @@ class AlertConfig:
     rate_window_s: float = 10.0
     rate_min_beats: int = 4
     pause_s: float = 2.5
+    asystole_s: float = 4.0
     learning_beats: int = 10
 
     def __post_init__(self) -> None:
@@ -117,6 +123,10 @@ class AlertConfig:
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
                 raise ConfigError(name, f"must be a finite number > 0 {unit}, got {v!r}")
+        v = self.asystole_s
+        if isinstance(v, bool) or not (isinstance(v, (int, float)) and math.isfinite(v)
+                                       and 2.0 <= v <= 30.0):
+            raise ConfigError("asystole_s", f"must be a number of seconds in 2-30, got {v!r}")
 
 
 def v_probabilities(proba: np.ndarray, classes) -> np.ndarray:  # noqa: ANN001

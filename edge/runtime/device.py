@@ -7,6 +7,7 @@ channel::
                 -> BeatFeaturizer -> BeatClassifier -> beat events
                 \\-> SignalQuality (quality events; beats in bad signal are flagged)
                 \\-> RhythmMonitor (alert events), rolling rate (hr events)
+                \\-> AsystoleWatch (asystole: no beat from the detector for asystole_s)
                 \\-> DeviceRhythm (beat rhythm, afib alerts, AF burden in hr events)
                 \\-> DeviceVentricular (vfib from the conditioned signal, vt from V runs;
                                    vflutter graded when [rhythm.vflutter] confirm)
@@ -77,6 +78,7 @@ from edge.events.model import (
 from edge.model.classifier import BeatClassifier
 from edge.pipeline import BeatPipeline, ClassifiedBeats
 from edge.runtime.alerts import BeatInfo, RhythmMonitor, v_probabilities
+from edge.runtime.asystole import AsystoleWatch
 from edge.runtime.chain import AlarmChain
 from edge.runtime.rhythm import DeviceRhythm
 from edge.runtime.settings import DaemonConfig
@@ -146,6 +148,15 @@ class DeviceStream:
                                               detector=None, origin=first_index,
                                               flutter=config.rhythm.vflutter)
                             if config.rhythm.ventricular else None)
+        # no heartbeat for alerts.asystole_s: raised while it lasts (edge.runtime.asystole);
+        # decided once the detector has analysed that far plus its look-ahead
+        self.asystole = AsystoleWatch(after_s=config.alerts.asystole_s, fs_hz=fs_hz,
+                                      device_id=device_id,
+                                      learning_beats=config.alerts.learning_beats)
+        self._asy_lag = int(math.ceil(self.pipeline.detector.lookahead_ms * self.fs_proc_hz
+                                      / 1000.0))
+        self._declared: list[tuple[int, str, bool]] = []  # (at, vfib|vflutter, on), recent
+        self._new_declared: list[tuple[int, str, bool]] = []  # flag changes not yet seen
         # lower alerts wait under an open vfib episode (edge.runtime.chain)
         self.chain = (AlarmChain(fs_hz) if self.ventricular is not None
                       and config.rhythm.alarm_chain else None)
@@ -260,7 +271,19 @@ class DeviceStream:
             proc = min(proc, vf.next_change_end)
             if self.ventricular.flutter_pending:  # the next window may grade a vflutter
                 proc = min(proc, vf.windows.next_window_end)
+        due = self.asystole.due_index  # the detector must look when asystole can be decided
+        if due is not None:
+            proc = min(proc, self._processing_count(due) + self._asy_lag)
         return self._device_index(proc)
+
+    def _processing_count(self, index: int) -> int:
+        """Processing-rate samples (counted from the pipeline's start) that cover the device
+        samples before absolute ``index`` (rounded up: a due point found early only costs one
+        call)."""
+        n = index - self._origin
+        if self._same_rate:
+            return n
+        return int(math.ceil(n * self.fs_proc_hz / self.fs_hz)) + 2
 
     def _device_index(self, proc: int) -> int:
         """Absolute device index by which ``proc`` processing-rate samples (counted from the
@@ -313,7 +336,7 @@ class DeviceStream:
             events.extend(self._vf_signal())
             events.extend(self.ventricular.end())
             self.timer.add("ventricular", time.perf_counter() - t0)
-        ended = self.monitor.flush(self.expected)
+        ended = self.monitor.flush(self.expected) + self.asystole.flush(self.expected)
         if self.ventricular is not None:  # vflutter graded by the VF stage
             fl = [e for e in ended if e.kind == "vflutter"]
             ended = [e for e in ended if e.kind != "vflutter"]
@@ -335,6 +358,8 @@ class DeviceStream:
         self.pipeline.reset()
         self.quality.reset(start_index)
         self.monitor.reset()
+        self.asystole.reset()
+        self._declared, self._new_declared = [], []
         if self.ventricular is not None:
             self.ventricular.restart(start_index)
         if self.chain is not None:
@@ -431,11 +456,15 @@ class DeviceStream:
         # flutter flag and heart rate
         t0 = time.perf_counter()
         events.extend(self._flutter_changes())
+        if detect:
+            events.extend(self._asystole(events))
         if self._hr_every and self.expected >= self._next_hr:
             rate = self.monitor.rate
+            hr = None if rate.rate_bpm is None or self._quality_level == "lead_off" \
+                else round(rate.rate_bpm, 1)  # lead off: unknown, not the last beats' rate
             events.append(HeartRateEvent(
                 device_id=self.device_id, sample_index=self.expected - 1, fs_hz=self.fs_hz,
-                hr_bpm=None if rate.rate_bpm is None else round(rate.rate_bpm, 1),
+                hr_bpm=0.0 if self.asystole.is_open else hr,  # not the last beats' rate
                 window_s=rate.config.window_s, n_beats=rate.n_beats,
                 **self.af_burden()))
             while self._next_hr <= self.expected:
@@ -444,6 +473,50 @@ class DeviceStream:
             events = self.chain.filter(events, self.ventricular.analysed_end, self._prev_beat)
         timer.add("alerts", time.perf_counter() - t0)
         return events
+
+    def _asystole(self, call_events: list[Event]) -> list[Event]:
+        """The detector's R peaks of the last pipeline call to the asystole watch, then how
+        far it has looked for beats (its fed samples less its look-ahead). VF and the
+        detector's flutter flag, by the sample each was declared at (``call_events``' ``vfib``
+        alerts, the flag changes of :meth:`_flutter_changes`), end an open episode and hold
+        the clock, in time order with the beats: dated by the signal, whatever the
+        chunking."""
+        pipe, watch = self.pipeline, self.asystole
+        new, self._new_declared = self._new_declared, []
+        new += [(e.sample_index, "vfib", e.state == "onset") for e in call_events
+                if isinstance(e, AlertEvent) and e.kind == "vfib" and e.state != "event"]
+        new.sort(key=lambda d: d[0])
+        self._declared = sorted(self._declared + new, key=lambda d: d[0])[-16:]
+        # each beat is returned once the detector has been fed its decision time plus the
+        # decision lag; the watch is asked first how far it had looked just before that, so an
+        # asystole decided before the beat came is raised (then ended by it) in any chunking
+        lag = pipe.detector.decision_lag_samples
+        beats = [(self._to_device(p), max(0, d + lag - 1 - self._asy_lag))
+                 for p, d in zip(pipe.peaks.tolist(), pipe.peaks_decided_at.tolist())]
+        out: list[Event] = []
+        i = 0
+        for at, what, on in [*new, (None, "", False)]:
+            while i < len(beats) and (at is None or beats[i][0] < at):
+                r, before = beats[i]
+                out.extend(watch.check(self._to_device(before), self.quality.worst_between,
+                                       self._blocked_at))
+                out.extend(watch.beats([r]))
+                i += 1
+            if on:
+                out.extend(watch.interrupt(at, what))
+        fed = pipe.detected.sample_index + len(pipe.detected.filtered_mv)
+        decided = self._to_device(max(0, fed - self._asy_lag))
+        out.extend(watch.check(decided, self.quality.worst_between, self._blocked_at))
+        return out
+
+    def _blocked_at(self, index: int) -> bool:
+        """VF or the flutter flag declared and not over at ``index`` (device samples)."""
+        state = {"vfib": False, "vflutter": False}
+        for at, what, on in self._declared:
+            if at > index:
+                break
+            state[what] = on
+        return state["vfib"] or state["vflutter"]
 
     def _vf_signal(self) -> list[Event]:
         """The last pipeline call's detected samples and R peaks to the VF stage."""
@@ -457,6 +530,7 @@ class DeviceStream:
         events: list[AlertEvent] = []
         for at, state in self.pipeline.detector.pop_flutter_changes():
             events.extend(self.monitor.process([], state, now_index=self._to_device(at)))
+            self._new_declared.append((self._to_device(at), "vflutter", bool(state)))
         if self.ventricular is not None:  # graded by the VF stage (edge.runtime.ventricular)
             return self.ventricular.flutter(events)
         return events

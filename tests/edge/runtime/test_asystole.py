@@ -1,0 +1,138 @@
+"""``asystole``: no heartbeat for ``alerts.asystole_s``, raised while it lasts -- not for a
+flat line (lead off) nor in VF -- and the heart rate says so."""
+import numpy as np
+import pytest
+
+from edge.errors import ConfigError
+from edge.runtime.alerts import AlertConfig
+from edge.runtime.asystole import AsystoleWatch
+
+FS = 250.0
+
+
+def good(a, b, horizon):
+    return "good"
+
+
+def never(t):
+    return False
+
+
+def test_no_beat_for_asystole_s_is_an_alarm_dated_there_and_ended_by_the_next_beat():
+    w = AsystoleWatch(after_s=4.0, fs_hz=FS, device_id=2)
+    assert w.check(10_000, good, never) == []  # no beat yet: the clock does not run
+    assert w.beats([1000, 1200]) == []
+    assert w.due_index == 1200 + 1000
+    assert w.check(2199, good, never) == []  # not looked far enough yet
+    (on,) = w.check(2200, good, never)
+    assert (on.kind, on.state, on.severity, on.sample_index, on.device_id) == (
+        "asystole", "onset", "alarm", 2200, 2)
+    assert on.detail == {"last_beat_index": 1200, "after_s": 4.0, "since_s": 4.0}
+    assert w.is_open and w.due_index is None and w.check(9000, good, never) == []
+    (end,) = w.beats([3700])
+    assert (end.state, end.sample_index, end.detail["duration_s"]) == ("end", 3700, 10.0)
+    assert not w.is_open and w.due_index == 3700 + 1000 and w.n_episodes == 1
+
+
+def test_a_flat_line_or_vf_is_not_asystole_and_the_clock_starts_again():
+    w = AsystoleWatch(after_s=4.0, fs_hz=FS)
+    w.beats([1000])
+    assert w.check(2000, lambda a, b, h: "lead_off", never) == []
+    assert w.n_technical == 1 and w.due_index == 3000  # looked at again one period later
+    assert w.check(2999, good, never) == []
+    assert w.check(3000, good, lambda t: t < 2500) != []  # VF over by then: asystole
+    w = AsystoleWatch(after_s=4.0, fs_hz=FS)
+    w.beats([1000])
+    assert w.check(5000, good, lambda t: True) == [] and w.due_index == 6000  # 1000 per period
+    # an open episode is ended by VF declared (a flat-looking start of VF is VF)
+    w = AsystoleWatch(after_s=4.0, fs_hz=FS)
+    w.beats([1000])
+    assert len(w.check(2000, good, never)) == 1
+    (end,) = w.interrupt(2600, "vfib")
+    assert end.detail == {"duration_s": 6.4, "ended_by": "vfib"} and end.sample_index == 2600
+    assert w.due_index == 3600
+    (end,) = (w.check(3600, good, never) and w.flush(4000))
+    assert end.detail["ended_by"] == "end of stream" and w.due_index is None
+
+
+@pytest.mark.parametrize("bad", [1.0, 31.0, float("nan"), float("inf"), True, "4"])
+def test_asystole_s_is_a_number_of_seconds_in_2_to_30(bad):
+    with pytest.raises(ConfigError, match="asystole_s"):
+        AlertConfig(asystole_s=bad)
+
+
+def _stream(classifier, x, fs, step, settings=()):
+    from edge.runtime.device import DeviceStream
+    from edge.runtime.settings import load_config
+
+    cfg = load_config(None, ['source.serial.port="x"', "outputs.strip=false", *settings])
+    dev = DeviceStream(classifier, cfg, device_id=1, fs_hz=fs)
+    events = []
+    for i in range(0, x.size, step):
+        events += dev.process(i, x[i:i + step, None])
+    return events + dev.flush()
+
+
+@pytest.fixture(scope="module")
+def stopped_heart(mitdb_dir):
+    """Record 100's first 20 s, 10 s of baseline noise (0.02 mV: the heart stopped, the
+    electrodes on), then 20 s more of the record; and the same with a flat line instead (an
+    electrode off)."""
+    from edge.io.records import read_record
+
+    x = read_record("100", channels=[0], sampto=360 * 40, data_dir=mitdb_dir).signal_mv[:, 0]
+    noise = x[7200] + 0.02 * np.random.default_rng(0).standard_normal(3600)
+    return (np.concatenate([x[:7200], noise, x[7200:]]),
+            np.concatenate([x[:7200], np.full(3600, x[7200]), x[7200:]]))
+
+
+def test_the_daemon_raises_asystole_whatever_the_chunking_and_the_rate_says_zero(
+        classifier, stopped_heart):
+    x, _ = stopped_heart
+    ref = None
+    for step in (7, 36, 360, 3600, 18_000):  # 18,000: the whole stream in one call
+        ev = _stream(classifier, x, 360.0, step)
+        asy = [(e.state, e.sample_index, e.detail) for e in ev
+               if e.type == "alert" and e.kind == "asystole"]
+        ref = ref or asy
+        assert asy == ref, step
+    (on, end) = ref
+    assert on[0] == "onset" and 20.0 < on[1] / 360 < 24.0  # 4 s after the last beat
+    assert on[1] - on[2]["last_beat_index"] == 4 * 360
+    assert end[0] == "end" and end[1] / 360 > on[1] / 360
+    hr = {round(e.sample_index / 360): e.hr_bpm for e in ev if e.type == "hr"}
+    assert hr[25] == 0.0 and hr[20] > 60  # not the last beats' rate while it lasts
+
+
+def test_a_flat_line_is_lead_off_not_asystole_and_has_no_rate(classifier, stopped_heart):
+    _, flat = stopped_heart
+    ev = _stream(classifier, flat, 360.0, 360)
+    assert not [e for e in ev if e.type == "alert" and e.kind == "asystole"]
+    assert any(e.type == "quality" and e.quality == "lead_off" for e in ev)
+    hr = {round(e.sample_index / 360): e.hr_bpm for e in ev if e.type == "hr"}
+    assert hr[25] is None and hr[30] is None and hr[15] > 60
+
+
+def test_no_asystole_in_ventricular_fibrillation(classifier):
+    """CUDB cu01 (excerpt): VF from 34 s, no QRS after it -- vflutter, then vfib; never
+    asystole, in any chunking."""
+    from edge.io.records import read_record
+    from tests.edge.runtime.daemon_support import REPO
+
+    rec = read_record(REPO / "tests" / "data" / "cudb" / "cudb_cu01_excerpt")
+    for step in (25, 2500):
+        ev = _stream(classifier, rec.signal_mv[:, 0], rec.fs_hz, step)
+        kinds = {e.kind for e in ev if e.type == "alert"}
+        assert "vfib" in kinds and "asystole" not in kinds
+
+
+def test_the_clock_runs_from_the_learning_beats_on():
+    """A detector still learning (a hand-held recorder's first seconds of motion) may miss
+    beats until it re-learns: no asystole is counted before ``learning_beats`` beats."""
+    w = AsystoleWatch(after_s=4.0, fs_hz=FS, learning_beats=3)
+    w.beats([1000, 1200])
+    assert w.due_index is None and w.check(9000, good, never) == []
+    w.beats([9100])
+    assert w.due_index == 10_100 and len(w.check(10_100, good, never)) == 1
+    w.reset()
+    assert w.due_index is None
