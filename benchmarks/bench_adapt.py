@@ -40,6 +40,8 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.common import check_records, parse_names, read_json, run_bench  # noqa: E402
+from edge.errors import ModelError  # noqa: E402
 from edge.eval.scoring import ec57_gross  # noqa: E402
 from edge.io.records import read_annotations, read_record  # noqa: E402
 from edge.model.adapt import AdaptConfig, WearerHead, adapt_recording  # noqa: E402
@@ -514,19 +516,33 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    ap = build_parser()
+    args = ap.parse_args(argv)
     if args.from_json is not None:
-        res = json.loads(args.from_json.read_text())
-        res["ds2_looks"] = list(DS2_LOOKS)
-        return write_results(res, Path(args.out), echo=False)
+        res = read_json(ap, "--from-json", args.from_json, "an adapt.json of this benchmark")
+        try:  # rendered before anything is written: a file of another kind is one line
+            res["ds2_looks"] = list(DS2_LOOKS)
+            markdown(res)
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+            ap.error(f"--from-json {args.from_json}: not an adapt.json of this benchmark "
+                     f"({type(exc).__name__}: {exc})")
+        return run_bench("bench_adapt", lambda: write_results(res, Path(args.out), echo=False))
+    records = parse_names(ap, "--records", args.records)
+    return run_bench("bench_adapt", lambda: _run(args, records))
+
+
+def _run(args: argparse.Namespace, records: list[str]) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     clf = BeatClassifier(args.model)
+    if not clf.embedding_size:
+        raise ModelError("no embedding output: adaptation needs the two-output model "
+                         "(python convert/quantize.py --embedding)", args.model)
+    check_records(records, data_dir=args.data_dir)  # before any work
     config = AdaptConfig()
     res: dict = {"model": args.model}
     if args.tune_ds1:
         res["tuning"] = tune_ds1(data_dir=args.data_dir)
         config = tuned_config(res["tuning"], config)
-    records = args.records.split(",")
     outs = record_outputs(clf, records, args.data_dir)
     res.update(protocol(outs, config))
     ctx = protocol(outs, config, rhythm_context=True)

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from collections import Counter
@@ -43,6 +44,7 @@ from benchmarks.common import (  # noqa: E402
     git_head,
     parse_sets,
     replay_alerts,
+    run_bench,
     write_results,
 )
 from edge.runtime.chain import CHAINED_KINDS  # noqa: E402
@@ -173,8 +175,15 @@ def main(argv: list[str] | None = None) -> int:
         chunks = [float(c) for c in args.chunks.split(",")]
     except ValueError:
         ap.error(f"--chunks: expected numbers, got {args.chunks!r}")
-    if not chunks or min(chunks) <= 0:
-        ap.error("--chunks: every chunk size must be > 0")
+    if not chunks or not all(math.isfinite(c) and c > 0 for c in chunks):
+        ap.error("--chunks: every chunk size must be a finite number > 0")
+    return run_bench("bench_alarm_chain", lambda: _run(args, names, chunks),
+                     data_dir_option=False)
+
+
+def _run(args: argparse.Namespace, names: list[str], chunks: list[float]) -> int:
+    for n in names:  # each set's folder, before any work: a missing one is one line
+        signal(SETS[n][0])
     from edge.model.bundled import default_model_path
     from edge.model.classifier import BeatClassifier
 
@@ -189,8 +198,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        print("bench_alarm_chain: interrupted; nothing written", file=sys.stderr)
-        sys.exit(130)
+    sys.exit(main())

@@ -66,6 +66,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.common import check_records, positive_float, run_bench  # noqa: E402
+
 EXCERPT = ROOT / "edge" / "data" / "mitdb_233_excerpt"
 #: (record, start_s) of the steady scenario: the densest 150-s windows of alerts.
 STEADY = [("203", 690.0), ("207", 1530.0), ("200", 1050.0)]
@@ -513,7 +515,7 @@ def write_md(res: dict, path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--steady-s", type=float, default=180.0,
+    ap.add_argument("--steady-s", type=positive_float, default=180.0,
                     help="seconds of each wearer in the steady scenario")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     ap.add_argument("--only", choices=("steady",), default=None,
@@ -530,9 +532,18 @@ def main(argv: list[str] | None = None) -> int:
     if not os.environ.get("MITDB_DIR"):
         print("set MITDB_DIR to the MIT-BIH directory", file=sys.stderr)
         return 2
+    work = Path(tempfile.mkdtemp(prefix="bench-alarm-"))
+    try:  # the broker's and the wearers' files go on every exit
+        return run_bench("bench_alarm_path", lambda: _run(args, work), data_dir_option=False,
+                         interrupted="interrupted; broker stopped, nothing written")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _run(args: argparse.Namespace, work: Path) -> int:
     from tests.edge.sinks.broker_support import Broker
 
-    work = Path(tempfile.mkdtemp(prefix="bench-alarm-"))
+    check_records([r for r, _ in STEADY])  # before any work: $MITDB_DIR holds them
     t0 = time.monotonic()
     clf = classifier()
     res: dict = {"command": "MITDB_DIR=... python benchmarks/bench_alarm_path.py"
@@ -568,7 +579,6 @@ def main(argv: list[str] | None = None) -> int:
     (args.out / "alarm_path.json").write_text(json.dumps(res, indent=1) + "\n")
     write_md(res, args.out / "alarm_path.md")
     print((args.out / "alarm_path.md").read_text())
-    shutil.rmtree(work, ignore_errors=True)
     return 0
 
 

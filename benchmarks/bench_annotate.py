@@ -40,6 +40,13 @@ import wfdb
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.common import (  # noqa: E402
+    check_model,
+    check_records,
+    parse_names,
+    read_json,
+    run_bench,
+)
 from edge.aami import AAMI_CLASSES  # noqa: E402
 from edge.cli.main import main as cli_main  # noqa: E402
 from edge.eval.scoring import class_metrics, ec57_gross, match_beats  # noqa: E402
@@ -206,11 +213,26 @@ def main(argv=None) -> int:
                          "instead of running; --model/--records/--data-dir are ignored")
     args = ap.parse_args(argv)
     if args.from_json:
-        res = add_ec57(json.loads(Path(args.from_json).read_text()))
-    else:
-        res = run(args.model, args.records.split(","), args.data_dir)
+        res = read_json(ap, "--from-json", args.from_json, "an annotate.json of this benchmark")
+        try:  # rendered before anything is written: a file of another kind is one line
+            markdown(add_ec57(res), reproduce_command(res["model"]))
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+            ap.error(f"--from-json {args.from_json}: not an annotate.json of this benchmark "
+                     f"({type(exc).__name__}: {exc})")
+        return run_bench("bench_annotate", lambda: _write(res, args.out))
+    records = parse_names(ap, "--records", args.records)
+
+    def job() -> int:
+        check_model(args.model)  # before any work: a damaged model or a missing record
+        check_records(records, data_dir=args.data_dir)
+        return _write(run(args.model, records, args.data_dir), args.out)
+
+    return run_bench("bench_annotate", job)
+
+
+def _write(res: dict, out_dir: str) -> int:
     command = reproduce_command(res["model"])
-    out = Path(args.out)
+    out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "annotate.json").write_text(json.dumps(res, indent=1) + "\n")
     md = markdown(res, command)

@@ -25,6 +25,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.common import positive_int, run_bench  # noqa: E402
+
 
 def _cpu_model() -> str:
     try:
@@ -90,14 +92,27 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", action="append", required=True, metavar="NAME=PATH",
                     help="a trained Keras model (.keras file or its folder); repeatable")
-    ap.add_argument("--beats", type=int, default=2000)
+    ap.add_argument("--beats", type=positive_int, default=2000)
     ap.add_argument("--out", default="benchmarks/results")
     args = ap.parse_args(argv)
+    specs = []
+    for spec in args.model:
+        name, eq, path = spec.partition("=")
+        if not (eq and name.strip() and path.strip()):
+            ap.error(f"--model {spec!r}: expected NAME=PATH (e.g. cnn=edge/models/beat_cnn.keras)")
+        specs.append((name.strip(), path.strip()))
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    return run_bench("bench_classifier", lambda: _run(args, specs))
+
+
+def _run(args: argparse.Namespace, specs: list[tuple[str, str]]) -> int:
+    from training.contract import load_model
+
+    for _, path in specs:  # every model read before any is converted or timed
+        load_model(path)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for spec in args.model:
-            name, _, path = spec.partition("=")
+        for name, path in specs:
             rows += bench_one(name, path, args.beats, Path(tmp))
     import ai_edge_litert
     meta = {"date": time.strftime("%Y-%m-%d"), "cpu": _cpu_model(), "python":

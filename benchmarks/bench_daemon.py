@@ -28,6 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.common import check_model, check_records, positive_float, run_bench  # noqa: E402
+
 
 def throughput(model: str, record: str) -> dict:
     from edge.model.classifier import BeatClassifier
@@ -122,15 +124,22 @@ def real_time(model: str, record: str, seconds: float) -> dict:
             "latency": res.counters["latency"], "beats": res.counters["beats"]}
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", default=None, help="int8 .tflite model (default: the bundled one)")
+    ap.add_argument("--record", default="233", help="MIT-BIH record ($MITDB_DIR) or its path")
+    ap.add_argument("--rt-s", type=positive_float, default=60.0,
+                    help="seconds of the real-time run (default %(default)s)")
+    args = ap.parse_args(argv)
+    return run_bench("bench_daemon", lambda: _run(args), data_dir_option=False)
+
+
+def _run(args: argparse.Namespace) -> int:
     from edge.model.bundled import default_model_path
 
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--model", default=None)
-    ap.add_argument("--record", default="233")
-    ap.add_argument("--rt-s", type=float, default=60.0)
-    args = ap.parse_args()
     model = str(args.model or default_model_path())
+    check_model(model)  # before any work: a damaged model or a missing record is one line
+    check_records([args.record])
     result = {"throughput": throughput(model, args.record),
               "memory": peak_memory(model, args.record),
               "real_time": real_time(model, args.record, args.rt_s)}

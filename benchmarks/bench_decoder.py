@@ -27,6 +27,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.common import positive_float, positive_int  # noqa: E402
 from firmware_bridge.decoder import FrameDecoder  # noqa: E402
 from firmware_bridge.faults import FaultConfig, FaultInjector  # noqa: E402
 from firmware_bridge.protocol import EncoderConfig, FrameEncoder  # noqa: E402
@@ -50,6 +51,14 @@ def make_stream(seconds: float, seed: int = 0) -> tuple[bytes, int, int]:
     return b"".join(frames), len(frames), len(frames[0])
 
 
+def signal_seconds(text: str) -> float:
+    """An argparse type: seconds of signal, enough for one frame (1 s or more)."""
+    value = positive_float(text)
+    if value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected at least 1 s of signal, got {text!r}")
+    return value
+
+
 def run_case(blob: bytes, piece: int, merge: bool, repeats: int) -> tuple[float, int]:
     """Best wall time (s) over ``repeats`` and the frames decoded."""
     best = float("inf")
@@ -69,8 +78,8 @@ def run_case(blob: bytes, piece: int, merge: bool, repeats: int) -> tuple[float,
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seconds-of-signal", type=float, default=3600.0)
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--seconds-of-signal", type=signal_seconds, default=3600.0)
+    ap.add_argument("--repeats", type=positive_int, default=3)
     ap.add_argument("--out-dir", default=str(Path(__file__).resolve().parent / "results"))
     args = ap.parse_args(argv)
     try:

@@ -20,10 +20,21 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.common import check_records, parse_names, run_bench  # noqa: E402
 from training.data import DS2  # noqa: E402
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", default=None, help="int8 .tflite model (default: the bundled one)")
+    ap.add_argument("--records", default=",".join(DS2),
+                    help="comma-separated MIT-BIH records ($MITDB_DIR; default: DS2)")
+    args = ap.parse_args(argv)
+    args.records = ",".join(parse_names(ap, "--records", args.records))
+    return run_bench("bench_end_to_end", lambda: _run(args), data_dir_option=False)
+
+
+def _run(args: argparse.Namespace) -> int:
     import wfdb
 
     from edge.eval.compare import compare_beats
@@ -38,11 +49,8 @@ def main() -> int:
     from firmware_bridge.replay import ReplayConfig, start_replay
     from firmware_bridge.serial_source import SerialConfig, SerialSource
 
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--model", default=None)
-    ap.add_argument("--records", default=",".join(DS2))
-    args = ap.parse_args()
     clf = BeatClassifier(args.model or default_model_path())
+    check_records(args.records.split(","))  # before any work: a missing one is one line
     cfg = load_config(None, ['source.serial.port="x"', "daemon.idle_exit_s=3",
                              "outputs.status_interval_s=0", "sinks.terminal.enabled=false"])
     rows, tot = [], {"daemon": [DetectionScore(), np.zeros((5, 5), int)],

@@ -33,6 +33,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.common import (  # noqa: E402
+    check_model,
+    check_records,
+    positive_float,
+    positive_ints,
+    run_bench,
+)
 from firmware_bridge.replay import ReplayConfig  # noqa: E402
 from firmware_bridge.replay_source import ReplaySource  # noqa: E402
 from firmware_bridge.sources import SampleChunk  # noqa: E402
@@ -172,11 +179,13 @@ def run_fleet(k: int, *, model: str, duration_s: float, port: int, broker_pid: i
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", required=True, help="int8 .tflite model")
-    ap.add_argument("--ks", default="8,16,32,48,64", help="fleet sizes to try, ascending")
-    ap.add_argument("--duration-s", type=float, default=20.0, help="replay length per K (s)")
-    ap.add_argument("--saturation", type=float, default=0.9, help="daemon CPU (cores) "
+    ap.add_argument("--ks", type=positive_ints, default="8,16,32,48,64",
+                    help="fleet sizes to try, ascending")
+    ap.add_argument("--duration-s", type=positive_float, default=20.0,
+                    help="replay length per K (s)")
+    ap.add_argument("--saturation", type=positive_float, default=0.9, help="daemon CPU (cores) "
                     "that counts as a saturated core")
-    ap.add_argument("--max-p99-ms", type=float, default=1000.0, help="pipeline latency "
+    ap.add_argument("--max-p99-ms", type=positive_float, default=1000.0, help="pipeline latency "
                     "p99 (chunk arrival -> beat emitted) beyond which the fleet counts as "
                     "saturated (a shared host may never give the process a full core)")
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "fleet.json"))
@@ -187,14 +196,27 @@ def main(argv: list[str] | None = None) -> int:
     if shutil.which("mosquitto") is None:
         print("needs mosquitto (apt-get install mosquitto)", file=sys.stderr)
         return 2
+    return run_bench("bench_fleet", lambda: _run(args), data_dir_option=False)
+
+
+def _run(args: argparse.Namespace) -> int:
+    check_model(args.model)  # before any broker or replay: a damaged model is one line
+    check_records(RECORDS[:max(args.ks)])  # read from $MITDB_DIR, as the replays do
     work = Path(tempfile.mkdtemp(prefix="bench-fleet-"))
+    try:
+        return _sweep(args, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _sweep(args: argparse.Namespace, work: Path) -> int:
     sys.path.insert(0, str(REPO / "tests" / "edge"))
     from tests.edge.sinks.broker_support import Broker  # noqa: PLC0415
 
     rows = []
     saturated_k = None
     with Broker(work / "broker") as broker:
-        for k in [int(x) for x in args.ks.split(",")]:
+        for k in args.ks:
             row = run_fleet(k, model=args.model, duration_s=args.duration_s, port=broker.port,
                             broker_pid=broker.proc.pid, workdir=work)
             rows.append(row)
@@ -214,7 +236,6 @@ def main(argv: list[str] | None = None) -> int:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=1))
     print(json.dumps({"saturated_k": saturated_k, "at_half": half}, indent=1))
-    shutil.rmtree(work, ignore_errors=True)
     return 0
 
 

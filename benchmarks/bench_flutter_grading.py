@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
                          "DIR/fold<k>.tflite, e.g. the handheld recipe's CV (see the module "
                          "docstring); default: the shipped (monitor) recipe's")
     args = ap.parse_args(argv)
-    from edge.errors import ConfigError
+    from edge.errors import ConfigError, EdgeError
 
     try:
         FlutterConfirmConfig(confirm=True, lookback_s=args.lookback_s, hold_s=args.hold_s)
@@ -153,8 +153,12 @@ def main(argv: list[str] | None = None) -> int:
         if why:
             ap.error(f"--folds-dir: {why}")
     t0 = time.time()
-    models, nets = (dir_models(Path(args.folds_dir)) if args.folds_dir
-                    else (fold_models(), fold_nets()))
+    try:
+        models, nets = (dir_models(Path(args.folds_dir)) if args.folds_dir
+                        else (fold_models(), fold_nets()))
+    except EdgeError as exc:  # fold networks missing, or made with other folds
+        print(f"bench_flutter_grading: error: {exc}", file=sys.stderr)
+        return 2
     on = ("rhythm.vflutter.confirm=true", f"rhythm.vflutter.lookback_s={args.lookback_s}",
           f"rhythm.vflutter.hold_s={args.hold_s}")
     res = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "git": git_head(),

@@ -51,6 +51,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.bench_annotate import CLASSES, detection_confusion, detection_metrics  # noqa: E402
+from edge.errors import EdgeError, ModelError  # noqa: E402
 from edge.eval.scoring import DetectionScore, ec57_gross, score_detection  # noqa: E402
 from edge.model.bundled import default_model_path  # noqa: E402
 from training.data import DS2, SVDB_FOLDS, reference_beats  # noqa: E402
@@ -363,18 +364,25 @@ def svdb_models(cv_dir: str | None, model: str, records) -> tuple[dict, str]:
                + (" (**its training data include these SVDB patients: in-sample**)"
                   if info["svdb_in_training"] else " (never trained on SVDB)"))
         return {r: model for r in records}, how
-    contract = json.loads(next(Path(cv_dir).glob("beat_*.contract.json")).read_text())
-    folds = contract["training"].get("extra_folds") or []
+    found = sorted(Path(cv_dir).glob("beat_*.contract.json"))
+    if not found:
+        raise ModelError(f"--cv {cv_dir}: no beat_*.contract.json there (give the output "
+                         "folder of python -m training.train --svdb, its members converted to "
+                         "member<k>.tflite)")
+    try:
+        folds = json.loads(found[0].read_text())["training"].get("extra_folds") or []
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ModelError(f"{found[0]}: unreadable contract ({type(exc).__name__}: {exc})"
+                         ) from None
     if not folds:
-        raise SystemExit(f"bench_generalisation: {cv_dir} was not trained with --svdb "
-                         "(no extra_folds in its contract)")
+        raise ModelError(f"--cv {cv_dir} was not trained with --svdb (no extra_folds in its "
+                         "contract)")
     out = {}
     for k, fold in enumerate(folds):
         path = Path(cv_dir) / f"member{k}.tflite"
         if not path.is_file():
-            raise SystemExit(f"bench_generalisation: {path} missing; convert the member: "
-                             f"python convert/quantize.py --model {cv_dir}/member{k} "
-                             f"--out {path} --no-parity")
+            raise ModelError(f"{path} missing; convert the member: python convert/quantize.py "
+                             f"--model {cv_dir}/member{k} --out {path} --no-parity")
         for r in fold:
             out[r] = str(path)
     how = (f"record-wise CV: each SVDB record classified by the int8 member of "
@@ -549,7 +557,11 @@ def main(argv: list[str] | None = None) -> int:
     here = set(Path(svdb_dir, "RECORDS").read_text().split())
     svdb = [r for r in (QUICK_SVDB if a.quick else [r for f in SVDB_FOLDS for r in f])
             if r.split("/", 1)[1] in here]
-    svdb_model, svdb_how = svdb_models(a.cv, model, svdb)
+    try:
+        svdb_model, svdb_how = svdb_models(a.cv, model, svdb)
+    except EdgeError as exc:
+        print(f"bench_generalisation: error: {exc}", file=sys.stderr)
+        return 2
     cache = None if a.no_cache else str(Path(os.environ.get("ECG_EDGE_CACHE", "cache"))
                                         / "generalisation")
     code = code_hash()

@@ -44,6 +44,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from benchmarks.common import positive_float, positive_int, run_bench  # noqa: E402
 from edge.events.model import (  # noqa: E402
     AlertEvent,
     BeatEvent,
@@ -445,23 +446,39 @@ def to_markdown(report: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--devices", type=int, default=200, help="simulated gateways")
-    ap.add_argument("--events", type=int, default=120_000, help="events per throughput run")
-    ap.add_argument("--rate", type=float, default=2000.0, help="latency run: events/s")
-    ap.add_argument("--latency-s", type=float, default=20.0, help="latency run: seconds")
+    ap.add_argument("--devices", type=positive_int, default=200, help="simulated gateways")
+    ap.add_argument("--events", type=positive_int, default=120_000,
+                    help="events per throughput run (at least one per device)")
+    ap.add_argument("--rate", type=positive_float, default=2000.0,
+                    help="latency run: events/s")
+    ap.add_argument("--latency-s", type=positive_float, default=20.0,
+                    help="latency run: seconds")
     ap.add_argument("--no-sqlite", action="store_true", help="skip the SQLite run")
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "ingest.json"))
     args = ap.parse_args(argv)
+    if args.events < args.devices:
+        ap.error(f"--events {args.events} is fewer than --devices {args.devices}: each "
+                 "gateway publishes at least one event")
     if shutil.which("mosquitto") is None:
         print("needs mosquitto (apt-get install mosquitto)", file=sys.stderr)
         return 2
-    from tests.edge.sinks.broker_support import Broker
-    from tests.edge.store.pg_support import PostgresServer, pg_bin
+    from tests.edge.store.pg_support import pg_bin
 
     if pg_bin("initdb") is None:
         print("needs PostgreSQL server binaries (apt-get install postgresql)", file=sys.stderr)
         return 2
     work = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
+    try:  # the servers' folders go on every exit: results, error or Ctrl-C
+        return run_bench("bench_ingest", lambda: _run(args, argv, work),
+                         interrupted="interrupted; servers stopped, nothing written")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _run(args: argparse.Namespace, argv: list[str] | None, work: Path) -> int:
+    from tests.edge.sinks.broker_support import Broker
+    from tests.edge.store.pg_support import PostgresServer
+
     os.chmod(work, 0o755)
     per_device = args.events // args.devices
     broker = Broker(work / "broker")
@@ -469,9 +486,10 @@ def main(argv: list[str] | None = None) -> int:
                                            "max_queued_messages 0") \
         .replace("max_inflight_messages 100", "max_inflight_messages 2000")
     broker.conf.write_text(conf)
-    pg = PostgresServer(fsync=True).start()
+    pg = PostgresServer(fsync=True)
     runs = []
     try:
+        pg.start()
         broker.start()
         mosq = subprocess.run(["mosquitto", "-h"], capture_output=True, text=True).stdout
         mosq_version = mosq.split("\n")[0].replace("mosquitto version ", "")
@@ -512,7 +530,6 @@ def main(argv: list[str] | None = None) -> int:
     out.write_text(json.dumps(report, indent=1))
     out.with_suffix(".md").write_text(to_markdown(report))
     print(to_markdown(report))
-    shutil.rmtree(work, ignore_errors=True)
     return 0
 
 

@@ -25,6 +25,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -35,6 +36,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from benchmarks.common import positive_float, run_bench  # noqa: E402
 
 #: Events per second and payload bytes of one monitored wearer (see the module docstring).
 MIX = {"beat": (1.73, 303), "strip": (1.0, 743), "hr": (0.2, 216), "alert": (0.04, 223)}
@@ -117,14 +120,32 @@ def write_md(res: dict, path: Path) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
+def minutes_of_mix(text: str) -> float:
+    """An argparse type: minutes of the mix, enough for one event of every class (the rarest,
+    an alert, comes every 25 s): 0.5 or more."""
+    value = positive_float(text)
+    if value < 0.5:
+        raise argparse.ArgumentTypeError(f"expected at least 0.5 min (one alert), got {text!r}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--minutes", type=float, default=30.0)
+    ap.add_argument("--minutes", type=minutes_of_mix, default=30.0)
     ap.add_argument("--dir", type=Path, default=None,
                     help="directory of the outbox files (default: a temporary one)")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     args = ap.parse_args(argv)
-    directory = args.dir or Path(tempfile.mkdtemp(prefix="outbox-bench-"))
+    if args.dir is not None:
+        return run_bench("bench_outbox_durability", lambda: _run(args, args.dir))
+    directory = Path(tempfile.mkdtemp(prefix="outbox-bench-"))
+    try:
+        return run_bench("bench_outbox_durability", lambda: _run(args, directory))
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _run(args: argparse.Namespace, directory: Path) -> int:
     directory.mkdir(parents=True, exist_ok=True)
     kinds = schedule(args.minutes)
     results = [run_config(name, directory, kinds) for name in CONFIGS]

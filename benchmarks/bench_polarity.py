@@ -27,6 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from edge.errors import EdgeError  # noqa: E402
+
 #: Signal variants: name -> factor applied to the raw record (mV).
 VARIANTS = {"as recorded": 1.0, "inverted": -1.0, "gain x0.3": 0.3, "gain x3": 3.0}
 
@@ -118,6 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.monotonic()
     try:
         results = [evaluate_run(run) for run in a.runs]
+    except EdgeError as exc:  # a damaged member model or contract, a missing record
+        print(f"{p.prog}: error: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"{p.prog}: interrupted", file=sys.stderr)
         return 130

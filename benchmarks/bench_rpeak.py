@@ -343,6 +343,11 @@ def build_parser() -> argparse.ArgumentParser:
 def _parse_args(argv):
     p = build_parser()
     a = p.parse_args(argv)
+    for option in ("detectors", "records", "nstdb_records", "svdb_records"):
+        text = getattr(a, option)
+        if text is not None and not _split(text):  # "," or "": nothing to run, not "all"
+            p.error(f"--{option.replace('_', '-')}: expected comma-separated names, got "
+                    f"{text!r}")
     dets = _split(a.detectors)
     bad = [d for d in dets if d not in DETECTORS]
     if bad:
@@ -350,8 +355,8 @@ def _parse_args(argv):
     if a.jobs < 1:
         p.error(f"--jobs: must be >= 1, got {a.jobs}")
     a.detectors = dets
-    a.records = _split(a.records) if a.records else list(ALL_RECORDS)
-    nst = _split(a.nstdb_records) if a.nstdb_records else list(NSTDB_RECORDS)
+    a.records = _split(a.records) if a.records is not None else list(ALL_RECORDS)
+    nst = _split(a.nstdb_records) if a.nstdb_records is not None else list(NSTDB_RECORDS)
     bad = [r for r in nst if r not in NSTDB_RECORDS]
     if bad:
         p.error(f"--nstdb-records: unknown {bad}; choose from {list(NSTDB_RECORDS)}")
@@ -675,6 +680,12 @@ def _snapshot() -> Path:
     return snap
 
 
+def _ignore_sigint() -> None:
+    """A worker leaves Ctrl-C to the parent (which ends the pool and says so in one line)."""
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _run_tasks(tasks, jobs: int, refs_of: dict) -> tuple[dict, float]:
     """Run every (variant, database, record, dir) task on a spawn pool of ``jobs`` workers with
     one BLAS/OpenMP thread each; print one progress line per task. Returns the results keyed
@@ -684,7 +695,8 @@ def _run_tasks(tasks, jobs: int, refs_of: dict) -> tuple[dict, float]:
         os.environ[var] = "1"
     results: dict = {}
     t_wall = time.perf_counter()
-    with mp.get_context("spawn").Pool(processes=jobs, maxtasksperchild=None) as pool:
+    with mp.get_context("spawn").Pool(processes=jobs, maxtasksperchild=None,
+                                      initializer=_ignore_sigint) as pool:
         for i, r in enumerate(pool.imap_unordered(run_detector, tasks, chunksize=1), 1):
             results[(r["database"], r["variant"], r["record"])] = r
             ref = refs_of[r["database"]][r["record"]]
@@ -805,6 +817,14 @@ def _command(argv) -> str:
 
 def main(argv=None) -> int:
     args = _parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        return _main(args, argv)
+    except KeyboardInterrupt:
+        print("bench_rpeak.py: interrupted; nothing written", file=sys.stderr)
+        return 130
+
+
+def _main(args: argparse.Namespace, argv) -> int:
     nst_records = args.nstdb_records
     try:
         mit_dir = _resolve_dir(args.mitdb_dir, "mitdb")

@@ -62,6 +62,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.common import run_bench  # noqa: E402
+from edge.errors import ModelError  # noqa: E402
 from edge.rhythm.model import default_model_path, load_tree_model  # noqa: E402
 from edge.rhythm.ventricular import VF_KIND, VentricularConfig  # noqa: E402
 from training.data import ALL_RECORDS, DS1  # noqa: E402
@@ -120,7 +122,7 @@ def fold_nets(cv_dir: str | Path | None = None) -> dict[str, str]:
     missing = [k for k in range(N_FOLDS) if not (d / f"fold{k}.tflite").is_file()]
     if missing:
         if cv_dir:
-            raise SystemExit(f"{d}: fold networks {missing} missing: run `python -m "
+            raise ModelError(f"--net-cv {d}: fold networks {missing} missing: run `python -m "
                              f"training.vf_net --cv {d}` and `python convert/vf_net.py --cv {d}`")
         from convert.vf_net import convert_cv
         from training.vf_net import cross_validate as net_cv
@@ -128,9 +130,13 @@ def fold_nets(cv_dir: str | Path | None = None) -> dict[str, str]:
         print(f"training the VF network's fold models into {d} ...", flush=True)
         net_cv(d, cinc=SHIPPED_CINC)
         convert_cv(d)
-    saved = json.loads((d / "folds.json").read_text())["folds"]
+    try:
+        saved = json.loads((d / "folds.json").read_text())["folds"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ModelError(f"{d}/folds.json unreadable ({type(exc).__name__}: {exc}): run "
+                         f"`python -m training.vf_net --cv {d}` again") from None
     if saved != f:
-        raise SystemExit(f"{d}: its folds are not training.ventricular.folds' ({N_FOLDS})")
+        raise ModelError(f"{d}: its folds are not training.ventricular.folds' ({N_FOLDS})")
     out = {r: str(d / f"fold{f[r]}.tflite") for r in TRAIN_RECORDS}
     for r in ALL_RECORDS:
         out.setdefault(r, str(default_vf_net_path()))
@@ -418,8 +424,16 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--no-net", action="store_true",
                    help="score the trees alone (the VF detector before the network)")
     args = ap.parse_args(argv)
+    return run_bench("bench_ventricular", lambda: _run(args), data_dir_option=False,
+                     interrupted="interrupted; fold models already fitted stay cached, nothing "
+                                 "written")
+
+
+def _run(args: argparse.Namespace) -> int:
+    nets = fold_nets(args.net_cv) if args.net_cv else None  # checked before any fitting
     models = fold_models()
-    nets = None if args.no_net else fold_nets(args.net_cv)
+    if not (args.no_net or args.net_cv):
+        nets = fold_nets(None)
     cfg = VentricularConfig(**({} if nets else TREES_RULE))
     mit = list(ALL_RECORDS)
     with_vf = [r for r in mit if episodes(r).shockable]

@@ -1,14 +1,115 @@
-"""What the benchmark scripts share: the ``--sets`` argument, the code's git revision, the
-results' two files (JSON and Markdown) and a replay through the daemon's per-device chain."""
+"""What the benchmark scripts share: the ``--sets`` argument, checked option values (argparse
+types and lists), the ending of a run (a user error one line and exit 2, Ctrl-C exit 130), the
+code's git revision, the results' two files (JSON and Markdown) and a replay through the
+daemon's per-device chain."""
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import subprocess
+import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+
+if str(ROOT) not in sys.path:  # run as a script: make the repository importable
+    sys.path.insert(0, str(ROOT))
+
+from edge.cli.common import positive_float, positive_int  # noqa: E402
+
+__all__ = ["parse_sets", "parse_names", "positive_int", "positive_float", "finite_float",
+           "positive_ints", "read_json", "check_records", "check_model", "run_bench",
+           "git_head", "write_results", "replay_alerts"]
+
+
+def finite_float(text: str) -> float:
+    """An argparse type: a finite number (``nan`` and ``inf`` refused)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def positive_ints(text: str) -> list[int]:
+    """An argparse type: comma-separated integers >= 1 (``8,16,32``), at least one."""
+    parts = [t.strip() for t in text.split(",") if t.strip()]
+    if not parts:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers >= 1, got {text!r}")
+    return [positive_int(t) for t in parts]
+
+
+def parse_names(ap: argparse.ArgumentParser, option: str, text: str,
+                known: Iterable[str] | None = None) -> list[str]:
+    """The names of a comma-separated option value (records, detectors...); none at all, or
+    one not in ``known`` when given, is the parser's one-line error (exit 2)."""
+    names = [s.strip() for s in text.split(",") if s.strip()]
+    if not names:
+        ap.error(f"{option}: expected comma-separated names, got {text!r}")
+    if known is not None:
+        known = list(known)
+        bad = [n for n in names if n not in known]
+        if bad:
+            ap.error(f"{option}: unknown {bad}; choose from {', '.join(known)}")
+    return names
+
+
+def read_json(ap: argparse.ArgumentParser, option: str, path: str | os.PathLike,
+              what: str = "a result JSON of this benchmark"):
+    """The JSON document of a file an option names; a missing, unreadable or non-JSON file is
+    the parser's one-line error (exit 2). ``what`` says what the file should be."""
+    try:
+        return json.loads(Path(path).read_text())
+    except OSError as exc:
+        ap.error(f"{option} {path}: cannot read it ({exc.strerror or exc})")
+    except (UnicodeDecodeError, ValueError) as exc:
+        ap.error(f"{option} {path}: not JSON ({exc}); expected {what}")
+
+
+def check_records(records: Iterable[str], database: str = "mitdb",
+                  data_dir: str | os.PathLike | None = None) -> None:
+    """Every record found (its header), before any work: raises
+    :class:`~edge.errors.DataNotFoundError` naming the first missing one or the data folder."""
+    from edge.io.records import resolve_record  # noqa: PLC0415
+
+    for r in records:
+        resolve_record(r, database, data_dir)
+
+
+def check_model(path: str | os.PathLike, **kwargs):  # noqa: ANN201
+    """The int8 beat model of ``path`` loaded on the device's loader, before any work (a
+    missing or damaged file raises :class:`~edge.errors.ModelError` naming it)."""
+    from edge.model.classifier import BeatClassifier  # noqa: PLC0415
+
+    return BeatClassifier(path, **kwargs)
+
+
+def run_bench(prog: str, job: Callable[[], int], *, data_dir_option: bool = True,
+              interrupted: str = "interrupted; nothing written") -> int:
+    """Run a benchmark's ``job`` and return its exit code; a user error (a missing or damaged
+    model, record or data folder: :class:`~edge.errors.EdgeError`; a folder that cannot be
+    written) is one line on stderr and exit 2, Ctrl-C one line (``interrupted``) and exit 130.
+    Without ``data_dir_option`` the data hints name only the environment variables."""
+    from edge.errors import EdgeError  # noqa: PLC0415
+    from training.tool import env_only  # noqa: PLC0415
+
+    try:
+        return job()
+    except EdgeError as exc:
+        print(f"{prog}: error: {exc if data_dir_option else env_only(str(exc))}",
+              file=sys.stderr)
+        return 2
+    except OSError as exc:  # an output folder that cannot be written
+        print(f"{prog}: error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{prog}: {interrupted}", file=sys.stderr)
+        return 130
 
 
 def parse_sets(ap: argparse.ArgumentParser, text: str, known: Iterable[str]) -> list[str]:

@@ -8,10 +8,33 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from edge.errors import EdgeError
+from edge.errors import EdgeError, ModelError
 from training.tool import run_tool, start_tool
 
-__all__ = ["net_main", "write_with_parity"]
+__all__ = ["net_main", "load_net", "write_with_parity"]
+
+
+def load_net(path: str | os.PathLike, *, input_shape: tuple[int, ...],
+             output_shape: tuple[int, ...], what: str):
+    """The Keras network of a ``.keras`` file, checked to be ``what`` (e.g. ``"strip
+    network"``): one input of ``input_shape`` and one output of ``output_shape`` (batch left
+    out).
+
+    Raises
+    ------
+    ModelError
+        The file is missing or damaged (:func:`training.contract.load_keras`), or holds another
+        kind of network (the beat classifier, the other rhythm network...).
+    """
+    from training.contract import load_keras  # noqa: PLC0415
+
+    model = load_keras(path)
+    got_in = [tuple(t.shape[1:]) for t in model.inputs]
+    got_out = [tuple(t.shape[1:]) for t in model.outputs]
+    if got_in != [tuple(input_shape)] or got_out != [tuple(output_shape)]:
+        raise ModelError(f"not a {what} (inputs {got_in}, outputs {got_out}; a {what} takes "
+                         f"{tuple(input_shape)} and gives {tuple(output_shape)})", str(path))
+    return model
 
 
 def write_with_parity(path: str | os.PathLike, tflite: bytes, *, keras_path: str | os.PathLike,
@@ -45,5 +68,5 @@ def net_main(argv: list[str] | None, *, name: str, description: str,
     return run_tool(
         f"{name}: error: ",
         lambda: convert_model(args.model, args.out) if args.model else convert_cv(args.cv),
-        errors=(EdgeError, OSError, ValueError), error_code=1,
+        errors=(EdgeError, OSError, ValueError),
         interrupted="interrupted; files already written stay, oof.npz is written last")

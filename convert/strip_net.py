@@ -28,7 +28,7 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from convert.net_tool import net_main, write_with_parity  # noqa: E402
+from convert.net_tool import load_net, net_main, write_with_parity  # noqa: E402
 from convert.quantize import embed_contract, int8_flatbuffer  # noqa: E402
 from edge.errors import EdgeError  # noqa: E402
 from edge.rhythm.strip import STRIP_CLASSES  # noqa: E402
@@ -88,6 +88,12 @@ def _parity(pf: np.ndarray, pi: np.ndarray) -> dict:
             "mean_abs_probability_difference": float(np.mean(np.abs(pf - pi)))}
 
 
+def _load(path: str | os.PathLike):
+    """The strip network of a ``.keras`` file (a damaged file or another network refused)."""
+    return load_net(path, input_shape=(NET_LENGTH, 1), output_shape=(len(STRIP_CLASSES),),
+                    what="strip network")
+
+
 def _cinc():
     from training.rhythm import cinc_beats  # noqa: PLC0415
     from training.strip_net import net_inputs  # noqa: PLC0415
@@ -99,11 +105,9 @@ def _cinc():
 def convert_model(keras_path: str | os.PathLike, out: str | os.PathLike | None = None) -> dict:
     """``--model``: the int8 file at ``out`` (default: the bundled path) and its parity report
     beside it (``.parity.json``)."""
-    import keras  # noqa: PLC0415
-
     from training.strip_net import BLEND_WEIGHT, predict_float  # noqa: PLC0415
 
-    model = keras.models.load_model(keras_path)
+    model = _load(keras_path)
     cinc, sigs = _cinc()
     idx = np.arange(len(sigs))
     return write_with_parity(
@@ -117,8 +121,6 @@ def convert_model(keras_path: str | os.PathLike, out: str | os.PathLike | None =
 
 def convert_cv(cv_dir: str | os.PathLike) -> dict:
     """``--cv``: every fold converted, ``oof.npz`` written (see the module docstring)."""
-    import keras  # noqa: PLC0415
-
     from training.strip_net import BLEND_WEIGHT  # noqa: PLC0415
 
     d = Path(cv_dir)
@@ -133,7 +135,7 @@ def convert_cv(cv_dir: str | os.PathLike) -> dict:
         raise EdgeError(f"{d} was made from other CinC recordings than these")
     p_int8 = np.zeros_like(p_float)
     for k in np.unique(fold):
-        model = keras.models.load_model(d / f"fold{k}.keras")
+        model = _load(d / f"fold{k}.keras")
         tr, te = np.flatnonzero(fold != k), np.flatnonzero(fold == k)
         path = d / f"fold{k}.tflite"
         path.write_bytes(to_int8(model, sigs, tr, blend_weight=BLEND_WEIGHT, seed=int(k)))

@@ -28,7 +28,7 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from convert.net_tool import net_main, write_with_parity  # noqa: E402
+from convert.net_tool import load_net, net_main, write_with_parity  # noqa: E402
 from convert.quantize import embed_contract, int8_flatbuffer  # noqa: E402
 from edge.errors import EdgeError  # noqa: E402
 from edge.rhythm.vf_net import (  # noqa: E402
@@ -47,6 +47,11 @@ logger = logging.getLogger(__name__)
 
 N_CALIBRATION = 500
 N_PARITY = 4000
+
+
+def _load(path: str | os.PathLike):
+    """The VF network of a ``.keras`` file (a damaged file or another network refused)."""
+    return load_net(path, input_shape=(NET_LENGTH, 2), output_shape=(1,), what="VF network")
 
 
 def _sample(x: np.ndarray, y: np.ndarray, n: int, seed: int) -> np.ndarray:
@@ -97,12 +102,10 @@ def _parity(pf: np.ndarray, pi: np.ndarray, th: float = 0.5) -> dict:
 def convert_model(keras_path: str | os.PathLike, out: str | os.PathLike | None = None) -> dict:
     """``--model``: the int8 file at ``out`` (default: the bundled path) and its parity report
     beside it (``.parity.json``)."""
-    import keras  # noqa: PLC0415
-
     from training.ventricular import TRAIN_RECORDS  # noqa: PLC0415
     from training.vf_net import BLEND_WEIGHT, predict_float, training_set  # noqa: PLC0415
 
-    model = keras.models.load_model(keras_path)
+    model = _load(keras_path)
     x, y = training_set(TRAIN_RECORDS)  # read once: calibration and parity draw from it
     check = _sample(x, y, N_PARITY, 1)
     return write_with_parity(
@@ -116,8 +119,6 @@ def convert_model(keras_path: str | os.PathLike, out: str | os.PathLike | None =
 
 def convert_cv(cv_dir: str | os.PathLike) -> dict:
     """``--cv``: every fold converted, ``oof.npz`` written (see the module docstring)."""
-    import keras  # noqa: PLC0415
-
     from training.ventricular import TRAIN_RECORDS, fold_training_records  # noqa: PLC0415
     from training.vf_net import BLEND_WEIGHT, training_set, window_rows  # noqa: PLC0415
 
@@ -137,7 +138,7 @@ def convert_cv(cv_dir: str | os.PathLike) -> dict:
     oof: dict[str, np.ndarray] = {}
     pf_all, pi_all = [], []
     for k in sorted(set(f.values())):
-        model = keras.models.load_model(d / f"fold{k}.keras")
+        model = _load(d / f"fold{k}.keras")
         train = fold_training_records(f, k, cf)
         path = d / f"fold{k}.tflite"
         path.write_bytes(to_int8(model, _sample(*training_set(train), N_CALIBRATION, k),

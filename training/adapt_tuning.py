@@ -539,3 +539,10 @@ def tune_ds1(outs: dict | None = None, *, folds=None, noisy: dict | None = None,
             "base": {"S_f1": base["per_class"]["S"]["f1"],
                      "V_f1": base["per_class"]["V"]["f1"],
                      "accuracy": base["accuracy"]}}
+
+
+if __name__ == "__main__":
+    from training.tool import no_command
+
+    no_command("training.adapt_tuning",
+               "the DS1 tuning runs with python benchmarks/bench_adapt.py --tune-ds1")

@@ -40,12 +40,12 @@ from edge.aami import AAMI_CLASSES
 from edge.dsp.beats import WindowConfig
 from edge.dsp.features import FEATURE_NAMES, FeatureConfig, apply_standardization
 from edge.dsp.filters import FilterConfig
-from edge.errors import ConfigError
+from edge.errors import ConfigError, ModelError
 from training.dataset import DatasetConfig
 from training.models import ModelConfig
 
 __all__ = ["CONTRACT_VERSION", "make_contract", "save_contract", "load_contract",
-           "load_model", "model_inputs", "contract_path", "dataset_config"]
+           "load_model", "load_keras", "model_inputs", "contract_path", "dataset_config"]
 
 logger = logging.getLogger(__name__)
 
@@ -100,30 +100,90 @@ def save_contract(contract: dict, path: str | os.PathLike) -> None:
 
 
 def load_contract(path: str | os.PathLike) -> dict:
-    """Read and check a contract JSON file."""
-    c = json.loads(Path(path).read_text())
+    """Read and check a contract JSON file.
+
+    Raises
+    ------
+    ModelError
+        The file is missing, unreadable, not JSON or not a contract (``path`` names it).
+    ConfigError
+        The contract's version, classes or feature names are not this code's.
+    """
+    try:
+        c = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise ModelError("no such contract file (a model's contract is saved beside its "
+                         ".keras file as <name>.contract.json)", str(path)) from None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ModelError(f"not a readable contract JSON (damaged or not a contract): {exc}",
+                         str(path)) from None
+    if not isinstance(c, dict):
+        raise ModelError("not a model contract (expected a JSON object)", str(path))
     if c.get("contract_version") != CONTRACT_VERSION:
         raise ConfigError("contract_version", f"expected {CONTRACT_VERSION}, got "
                           f"{c.get('contract_version')!r} in {path}")
-    if tuple(c["classes"]) != AAMI_CLASSES:
-        raise ConfigError("classes", f"expected {AAMI_CLASSES}, got {c['classes']}")
-    if tuple(c["features"]["names"]) != FEATURE_NAMES:
-        raise ConfigError("features", "feature names differ from edge.dsp.features.FEATURE_NAMES")
+    try:
+        if tuple(c["classes"]) != AAMI_CLASSES:
+            raise ConfigError("classes", f"expected {AAMI_CLASSES}, got {c['classes']}")
+        if tuple(c["features"]["names"]) != FEATURE_NAMES:
+            raise ConfigError("features",
+                              "feature names differ from edge.dsp.features.FEATURE_NAMES")
+        if not all(isinstance(i["shape"], list) for i in c["inputs"]):
+            raise TypeError("inputs")
+    except (KeyError, TypeError) as exc:
+        raise ModelError(f"not a model contract (no valid {exc} field)", str(path)) from None
     return c
 
 
-def load_model(model_dir_or_file: str | os.PathLike):
-    """Load ``(keras_model, contract)`` from a ``.keras`` file or a directory holding one."""
-    import keras
+def load_keras(path: str | os.PathLike, *, compile: bool = True):  # noqa: A002 (Keras' name)
+    """The Keras model of a ``.keras`` file.
 
+    Raises
+    ------
+    ModelError
+        The file is missing, not a ``.keras`` file, or cannot be read as one (damaged): one
+        message starting with the path.
+    """
+    import keras  # noqa: PLC0415
+
+    p = Path(path)
+    if not p.is_file():
+        raise ModelError("no such .keras file" if not p.exists() else "not a file (expected a "
+                         ".keras model)", str(p))
+    if p.suffix != ".keras":
+        raise ModelError(f"not a .keras model (a {p.suffix or 'suffix-less'} file); give the "
+                         ".keras file training wrote", str(p))
+    try:
+        return keras.models.load_model(p, compile=compile)
+    except Exception:  # noqa: BLE001 - Keras raises anything on a damaged file
+        raise ModelError("not a readable .keras model (damaged or not a Keras file)",
+                         str(p)) from None
+
+
+def load_model(model_dir_or_file: str | os.PathLike):
+    """Load ``(keras_model, contract)`` from a ``.keras`` file or a directory holding one.
+
+    Raises
+    ------
+    ModelError
+        The file or its contract (``<name>.contract.json`` beside it) is missing or damaged.
+    ConfigError
+        A directory without exactly one ``.keras`` file; a contract that is not this code's
+        or does not match the model's inputs.
+    """
     p = Path(model_dir_or_file)
     if p.is_dir():
         found = sorted(p.glob("*.keras"))
         if len(found) != 1:
             raise ConfigError("model", f"expected one .keras file in {p}, found {len(found)}")
         p = found[0]
+    elif not p.is_file():
+        raise ModelError("no such .keras file or model folder", str(p))
+    elif p.suffix != ".keras":
+        raise ModelError(f"not a .keras model (a {p.suffix or 'suffix-less'} file); give the "
+                         ".keras file training wrote or its folder", str(p))
+    model = load_keras(p, compile=False)
     contract = load_contract(contract_path(p))
-    model = keras.models.load_model(p, compile=False)
     shapes = [tuple(t.shape[1:]) for t in model.inputs]
     want = [tuple(i["shape"]) for i in contract["inputs"]]
     if shapes != want:

@@ -16,8 +16,10 @@ from dataclasses import replace
 from pathlib import Path
 
 from edge.aami import AAMI_CLASSES
+from edge.errors import ConfigError, EdgeError
 from edge.eval.scoring import class_metrics, confusion_matrix
 from training.data import DS1, FOLDS
+from training.tool import output_dir
 
 __all__ = ["FOLDS", "cross_validate", "main"]
 
@@ -57,17 +59,31 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m training.crossval",
                                 description=__doc__.split("\n")[0])
     p.add_argument("--model", choices=("cnn", "lstm"), default="cnn")
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", required=True, type=output_dir)
     p.add_argument("--class-weight-power", type=float, default=TrainConfig.class_weight_power)
     p.add_argument("--class-weight-scale", type=float, nargs=5,
                    default=TrainConfig.class_weight_scale)
     p.add_argument("--data-dir")
     a = p.parse_args(argv)
+    try:
+        cfg = TrainConfig(kind=a.model, class_weight_power=a.class_weight_power,
+                          class_weight_scale=tuple(a.class_weight_scale))
+    except ConfigError as exc:
+        p.error(f"--{exc.field.replace('_', '-')}: {exc.rule}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    cfg = TrainConfig(kind=a.model, class_weight_power=a.class_weight_power,
-                      class_weight_scale=tuple(a.class_weight_scale))
-    m = cross_validate(cfg, a.out, data_dir=a.data_dir)
-    Path(a.out, "crossval.json").write_text(json.dumps(m, indent=1, default=float) + "\n")
+    try:
+        m = cross_validate(cfg, a.out, data_dir=a.data_dir)
+        Path(a.out, "crossval.json").write_text(json.dumps(m, indent=1, default=float) + "\n")
+    except EdgeError as exc:  # a missing or damaged MIT-BIH directory, record or model
+        print(f"{p.prog}: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # an output or cache folder that cannot be written
+        print(f"{p.prog}: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{p.prog}: interrupted; finished folds stay in {a.out}, crossval.json is not "
+              "written", file=sys.stderr)
+        return 130
     pc = m["per_class"]
     print(f"pooled DS1 CV: acc {m['accuracy']:.4f}  S Se {pc['S']['se']:.3f} +P "
           f"{pc['S']['ppv']:.3f} F1 {pc['S']['f1']:.3f}  V Se {pc['V']['se']:.3f} +P "

@@ -51,6 +51,7 @@ from training.dataset import record_signal
 from training.metrics import E2E_CLASSES, NO_BEAT, summarize, with_ec57
 from training.plots import plot_confusion, plot_strips
 from training.report import LITERATURE, write_report
+from training.tool import output_dir
 
 __all__ = ["evaluate_reference", "evaluate_end_to_end", "evaluate_model", "int8_agreement",
            "reference_inputs", "write_report", "with_ec57", "LITERATURE", "main"]
@@ -205,10 +206,12 @@ evaluate_reference_inputs = reference_inputs
 def _plots(kind: str, res: dict, ref: dict, out_dir: Path) -> tuple[dict, dict]:
     """Confusion matrices of both modes and strips of S/V errors at reference positions."""
     plots = {}
+    on = ("DS2" if sorted(ref) == sorted(DS2) else
+          "records " + ",".join(ref) if len(ref) <= 4 else f"{len(ref)} records")
     for mode, classes in (("reference", AAMI_CLASSES), ("end_to_end", E2E_CLASSES)):
         p = out_dir / f"{kind}_{mode}_confusion.png"
         plot_confusion(np.array(res[mode]["confusion"]["matrix"]), classes,
-                       f"{kind.upper()} DS2 {mode.replace('_', '-')}", p)
+                       f"{kind.upper()} {on} {mode.replace('_', '-')}", p)
         plots[f"{mode}_confusion"] = p.name
     strips = {}
     for cls in ("S", "V"):
@@ -284,8 +287,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="full-int8 model made from the --model of the same rank by "
                         "python convert/quantize.py: report its size, agreement with the float "
                         "model and latency (one per --model, in order)")
-    p.add_argument("--out", required=True, help="report directory")
-    p.add_argument("--records", nargs="*", default=list(DS2), help="records (default DS2)")
+    p.add_argument("--out", required=True, type=output_dir, help="report directory")
+    p.add_argument("--records", nargs="+", default=list(DS2), help="records (default DS2)")
     p.add_argument("--shipped", help="note on the shipped model for the report header")
     p.add_argument("--notes", help="Markdown file inserted after the report header")
     p.add_argument("--no-int8", action="store_true",
@@ -293,6 +296,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", help="MIT-BIH directory (default: $MITDB_DIR)")
     p.add_argument("--quiet", action="store_true")
     return p
+
+
+def _read_text(p: argparse.ArgumentParser, option: str, path: str) -> str:
+    """The text of a file an option names; a missing or unreadable one is the parser's
+    one-line error (exit 2)."""
+    try:
+        return Path(path).read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        p.error(f"{option} {path}: cannot read it ({why})")
+
+
+def _rerender(p: argparse.ArgumentParser, a: argparse.Namespace, notes: str | None) -> int:
+    """``--from-json``: the report re-rendered from an earlier ``report.json``; a file that is
+    not one is the parser's one-line error and nothing is written."""
+    text = _read_text(p, "--from-json", a.from_json)
+    try:
+        results = json.loads(text)
+    except ValueError as exc:
+        p.error(f"--from-json {a.from_json}: not JSON ({exc})")
+    try:
+        if not (isinstance(results, list) and results
+                and all(isinstance(r, dict) for r in results)):
+            raise TypeError("expected a list of evaluated models")
+        path = write_report(with_ec57(results), Path(a.out), a.shipped, notes)
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+        p.error(f"--from-json {a.from_json}: not a report.json of python -m training.evaluate "
+                f"({type(exc).__name__}: {exc})")
+    logger.info("re-rendered %s from %s", path, a.from_json)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -305,28 +338,40 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"--int8: give one .tflite per --model, in order ({len(int8)} for "
                 f"{len(a.model or [])} models)")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    notes = Path(a.notes).read_text() if a.notes else None
-    if a.from_json:
-        results = with_ec57(json.loads(Path(a.from_json).read_text()))
-        path = write_report(results, Path(a.out), a.shipped, notes)
-        logger.info("re-rendered %s from %s", path, a.from_json)
-        return 0
+    notes = _read_text(p, "--notes", a.notes) if a.notes else None
+    try:
+        if a.from_json:
+            return _rerender(p, a, notes)
+        return _evaluate(p, a, int8, notes)
+    except EdgeError as exc:  # a missing or damaged model, contract, record or data folder
+        print(f"{p.prog}: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a report folder or cache that cannot be written
+        print(f"{p.prog}: error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{p.prog}: interrupted; no report written (plots of models already evaluated "
+              f"may be in {a.out})", file=sys.stderr)
+        return 130
+
+
+def _evaluate(p: argparse.ArgumentParser, a: argparse.Namespace, int8: list[str],
+              notes: str | None) -> int:
     for path in int8:  # fail before the long evaluation, not after it
         if not Path(path).is_file():
             p.error(f"--int8 {path}: no such file")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow as tf
-    tf.config.threading.set_intra_op_parallelism_threads(2)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(2)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:  # TensorFlow already running (main called in-process): as it is
+        pass
     out = Path(a.out)
     results = []
     for k, mp in enumerate(a.model):
-        try:
-            r = evaluate_model(mp, out, records=tuple(a.records), data_dir=a.data_dir,
-                               progress=not a.quiet, int8_path=int8[k] if int8 else None)
-        except EdgeError as exc:
-            print(f"{p.prog}: error: {exc}", file=sys.stderr)
-            return 2
+        r = evaluate_model(mp, out, records=tuple(a.records), data_dir=a.data_dir,
+                           progress=not a.quiet, int8_path=int8[k] if int8 else None)
         pc = r["reference"]["per_class"]
         logger.info("%s reference: acc %.4f S Se %.3f +P %.3f F1 %.3f; V Se %.3f +P %.3f F1 %.3f",
                     r["kind"], r["reference"]["accuracy"], pc["S"]["se"], pc["S"]["ppv"],

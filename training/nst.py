@@ -54,3 +54,10 @@ def nst_noise(x_mv: np.ndarray, beats: np.ndarray, noise_mv: np.ndarray, snr_db:
     for s in range(start, x_mv.size, 2 * seg):
         noisy[s:s + seg] = True
     return np.where(noisy, x_mv + scale * z, x_mv)
+
+
+if __name__ == "__main__":
+    from training.tool import no_command
+
+    no_command("training.nst",
+               "it adds noise for training.dataset and benchmarks/bench_noise_added.py")

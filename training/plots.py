@@ -100,3 +100,10 @@ def plot_strips(per_record: dict, cls: str, kind: str, path: Path, n: int = 6,
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return info
+
+
+if __name__ == "__main__":
+    from training.tool import no_command
+
+    no_command("training.plots",
+               "python -m training.evaluate draws the figures")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from training.data import DS2
 from training.metrics import TARGETS
 
 __all__ = ["LITERATURE", "CALIBRATION_RECORDS", "write_report"]
@@ -56,15 +57,46 @@ def _trained_on(results: list[dict]) -> str:
     return f"DS1 and {len(extra)} records of {', '.join(dbs)} (never DS2)"
 
 
+def _evaluated(results: list[dict]) -> list[str]:
+    """The records the results were evaluated on (their per-record tables), in order."""
+    return list(dict.fromkeys(row["record"] for r in results
+                              for row in r.get("reference", {}).get("per_record", ())))
+
+
+def _on(results: list[dict]) -> str:
+    """``DS2`` when the results were evaluated on exactly the DS2 records (or do not say),
+    else ``records 100, 101, ...``: the name of the evaluation set in headings."""
+    recs = _evaluated(results)
+    return "DS2" if not recs or sorted(recs) == sorted(DS2) else f"records {', '.join(recs)}"
+
+
+def _evaluation_sentence(results: list[dict]) -> str:
+    """What the evaluation set is: DS2's 22 unseen patients, or the records given instead
+    (and which of them the models saw in training or validation)."""
+    if _on(results) == "DS2":
+        return ("DS2 (22 patients never seen in training) is used for evaluation only (see the "
+                "notes on how DS2 was looked at).")
+    recs = _evaluated(results)
+    seen = [r for r in recs if any(r in (res.get("training", {}).get(k) or ())
+                                   for res in results for k in ("records", "validation_records"))]
+    text = (f"evaluated on {len(recs)} record{'s' if len(recs) != 1 else ''} given with "
+            f"--records ({', '.join(recs)}), not the DS2 test set")
+    if not seen:
+        return text + "."
+    return text + (f"; {', '.join(seen)} {'was' if len(seen) == 1 else 'were'} seen in "
+                   "training or validation: not an inter-patient figure.")
+
+
 def _header(shipped: str | None, notes: str | None, results: list[dict] | None = None
             ) -> list[str]:
-    L = ["# Beat classifiers: inter-patient evaluation on MIT-BIH DS2", ""]
+    on = _on(results or [])
+    L = ["# Beat classifiers: inter-patient evaluation on MIT-BIH DS2" if on == "DS2" else
+         f"# Beat classifiers: evaluation on MIT-BIH {on}", ""]
     L += [f"Trained on {_trained_on(results or [])} (de Chazal 2004 split, paced records "
           "102/104/107/217 excluded); "
-          "checkpoints were selected on held-out training patients; DS2 (22 patients never "
-          "seen in training) is used for evaluation only (see the notes on how DS2 was looked "
-          "at). Classes: AAMI EC57 N, S (SVEB), V (VEB), F, Q. "
-          "Metrics from `edge.eval.scoring`.", ""]
+          "checkpoints were selected on held-out training patients; "
+          f"{_evaluation_sentence(results or [])} Classes: AAMI EC57 N, S (SVEB), V (VEB), F, "
+          "Q. Metrics from `edge.eval.scoring`.", ""]
     if shipped:
         L += [f"**Shipped model:** {shipped}", ""]
     if notes:
@@ -92,7 +124,7 @@ def _int8_note(results: list[dict]) -> str:
 
 
 def _side_by_side(results: list[dict]) -> list[str]:
-    L = ["## Side by side (DS2)", "",
+    L = [f"## Side by side ({_on(results)})", "",
          "| model | params | .keras KB | int8 KB | int8 agree | ms/beat int8 | mode | acc | "
          "macro F1 | S Se | S +P | S F1 | V Se | V +P | V F1 | F F1 |",
          "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -114,7 +146,7 @@ def _side_by_side(results: list[dict]) -> list[str]:
 
 
 def _ec57_section(results: list[dict]) -> list[str]:
-    L = ["## EC57 gross statistics (`bxb` rules, DS2)", "",
+    L = [f"## EC57 gross statistics (`bxb` rules, {_on(results)})", "",
          "The same predictions scored by the rules of ANSI/AAMI EC57 as PhysioNet's `bxb` "
          "applies them: a reference F or Q beat classified V is not a false VEB, a Q beat "
          "classified S not a false SVEB. Se is unchanged, +P and F1 can only rise. Every other "
@@ -161,10 +193,14 @@ def _literature_section(results: list[dict]) -> list[str]:
         L.append(f"| ours, {r['kind'].upper()} (reference positions, EC57 `bxb` rules) | "
                  f"{_pct(g['S']['se'])} | {_pct(g['S']['ppv'])} | {_pct(g['S']['f1'])} | "
                  f"{_pct(g['V']['se'])} | {_pct(g['V']['ppv'])} | {_pct(g['V']['f1'])} |")
-    return L + ["", "F1 of the cited studies is computed from their Se/+P where only those are "
-                "given. Figures near 99 % reported with intra-patient (beat-level random) splits "
-                "are **not comparable**: there, beats of the same patient are in training and "
-                "test.", ""]
+    L += ["", "F1 of the cited studies is computed from their Se/+P where only those are "
+          "given. Figures near 99 % reported with intra-patient (beat-level random) splits "
+          "are **not comparable**: there, beats of the same patient are in training and "
+          "test.", ""]
+    if _on(results) != "DS2":
+        L += [f"Ours above are on {_on(results)}, not DS2: not comparable with the studies "
+              "either.", ""]
+    return L
 
 
 def _training_section(tr: dict) -> list[str]:
@@ -250,8 +286,6 @@ def write_report(results: list[dict], out_dir: Path, shipped: str | None = None,
     Path
         The written ``report.md``.
     """
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "report.json").write_text(json.dumps(results, indent=1, default=float) + "\n")
     L = _header(shipped, notes, results)
     L += _side_by_side(results)
     L += _ec57_section(results)
@@ -263,6 +297,16 @@ def write_report(results: list[dict], out_dir: Path, shipped: str | None = None,
         for mode in MODES:
             L += _mode_section(r, mode)
         L += _strips_section(r)
+    out_dir.mkdir(parents=True, exist_ok=True)  # written once rendered: all or nothing new
+    (out_dir / "report.json").write_text(json.dumps(results, indent=1, default=float) + "\n")
     path = out_dir / "report.md"
     path.write_text("\n".join(L) + "\n")
     return path
+
+
+if __name__ == "__main__":
+    from training.tool import no_command
+
+    no_command("training.report",
+               "re-render a report with python -m training.evaluate --from-json REPORT_JSON "
+               "--out DIR")

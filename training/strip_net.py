@@ -212,9 +212,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.cv:
         return run_tool(prefix, lambda: cross_validate(args.cv, folds=args.folds,
                                                        epochs=args.epochs, seed=args.seed),
-                        interrupted=NET_INTERRUPTED)
+                        interrupted=NET_INTERRUPTED, data_dir_option=False)
     return run_tool(prefix, lambda: fit_all(args.fit, epochs=args.epochs, seed=args.seed),
-                    interrupted=NET_INTERRUPTED)
+                    interrupted=NET_INTERRUPTED, data_dir_option=False)
 
 
 if __name__ == "__main__":

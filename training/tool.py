@@ -1,29 +1,87 @@
 """What the training and conversion commands share: the start (logging, TensorFlow's log
-level), the rhythm networks' training command line, and the ending -- run the job, print its
-JSON result; an expected failure is one line on stderr (no traceback), Ctrl-C one line and
-exit 130."""
+level), the rhythm networks' training command line, output paths checked before any work, and
+the ending -- run the job, print its JSON result; an expected failure is one line on stderr (no
+traceback), Ctrl-C one line and exit 130."""
 from __future__ import annotations
 
 import argparse
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from edge.errors import EdgeError
 
-__all__ = ["run_tool", "start_tool", "net_training_parser", "NET_INTERRUPTED"]
+__all__ = ["run_tool", "start_tool", "net_training_parser", "NET_INTERRUPTED", "output_dir",
+           "output_file", "keras_output", "env_only", "no_command"]
 
 #: What Ctrl-C leaves behind in a network's training command (its one line on stderr).
 NET_INTERRUPTED = ("interrupted; the unfinished model is not saved (with --cv, finished folds "
                    "are kept but oof_float.npz is not written)")
 
 
+def no_command(module: str, use: str) -> None:
+    """``python -m <module>`` of a library module without a command line: one line saying
+    so and what to run instead (``use``), exit 2 -- not a silent exit 0."""
+    print(f"python -m {module}: a library module with no command line; {use}",
+          file=sys.stderr)
+    raise SystemExit(2)
+
+
 def start_tool() -> None:
     """Progress lines on stderr; TensorFlow's C++ log quieted unless the user set its level."""
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def output_dir(text: str) -> str:
+    """An argparse type: a folder the command can write into (created when missing), refused
+    at once -- before any training -- when it is a file or under one, or not writable."""
+    from edge.cli.common import output_dir as check  # noqa: PLC0415
+
+    check(text)
+    return text
+
+
+def output_file(text: str) -> str:
+    """An argparse type: a file the command can write (its folders created when missing),
+    refused at once when it is a folder or its nearest existing parent is not a writable
+    folder."""
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is a folder, not a file name")
+    from edge.cli.common import output_dir as check  # noqa: PLC0415
+
+    check(str(path.parent))
+    return text
+
+
+def keras_output(text: str) -> str:
+    """An argparse type: :func:`output_file` named ``*.keras`` (the only form Keras 3 saves a
+    whole model in)."""
+    if Path(text).suffix != ".keras":
+        raise argparse.ArgumentTypeError(f"{text!r}: a model is saved as a .keras file "
+                                         "(e.g. cache/net.keras)")
+    return output_file(text)
+
+
+#: The data-directory hints of :mod:`edge.io.records` that name ``--data-dir``, and their
+#: wording for a command that reads its data from environment variables only.
+_DATA_DIR_HINTS = ((re.compile(r", pass --data-dir, or give the record as a path"), ""),
+                   (re.compile(r" or --data-dir at "), " at "),
+                   (re.compile(r"check the name, --data-dir or "), "check the name or "),
+                   (re.compile(r" \(from data_dir / --data-dir\)"), ""))
+
+
+def env_only(message: str) -> str:
+    """``message`` (a data error) without the hints that name a ``--data-dir`` option, for a
+    command that has none: its data directories come from ``$MITDB_DIR``, ``$CUDB_DIR``..."""
+    for pattern, repl in _DATA_DIR_HINTS:
+        message = pattern.sub(repl, message)
+    return message
 
 
 def net_training_parser(description: str, *, epochs: int, unit: str
@@ -33,8 +91,10 @@ def net_training_parser(description: str, *, epochs: int, unit: str
     ``record``). Callers add their own options."""
     ap = argparse.ArgumentParser(description=description)
     g = ap.add_mutually_exclusive_group(required=True)
-    g.add_argument("--cv", metavar="DIR", help="cross-validate; fold models and OOF to DIR")
-    g.add_argument("--fit", metavar="OUT.keras", help=f"fit on every {unit}; save it here")
+    g.add_argument("--cv", metavar="DIR", type=output_dir,
+                   help="cross-validate; fold models and OOF to DIR")
+    g.add_argument("--fit", metavar="OUT.keras", type=keras_output,
+                   help=f"fit on every {unit}; save it here")
     ap.add_argument("--epochs", type=int, default=epochs)
     ap.add_argument("--seed", type=int, default=0)
     return ap
@@ -42,14 +102,16 @@ def net_training_parser(description: str, *, epochs: int, unit: str
 
 def run_tool(prefix: str, job: Callable[[], dict], *,
              errors: tuple[type[BaseException], ...] = (EdgeError,), error_code: int = 2,
-             interrupted: str = "interrupted") -> int:
+             interrupted: str = "interrupted", data_dir_option: bool = True) -> int:
     """Run ``job``; print its result as JSON and return 0. An exception of ``errors`` prints
     ``prefix`` + the message and returns ``error_code``; Ctrl-C prints ``prefix`` +
-    ``interrupted`` (what is kept, what is not) and returns 130."""
+    ``interrupted`` (what is kept, what is not) and returns 130. Without ``data_dir_option``
+    (the command has no ``--data-dir``) data hints name only the environment variables
+    (:func:`env_only`)."""
     try:
         res = job()
     except errors as exc:
-        print(f"{prefix}{exc}", file=sys.stderr)
+        print(f"{prefix}{exc if data_dir_option else env_only(str(exc))}", file=sys.stderr)
         return error_code
     except KeyboardInterrupt:
         print(f"{prefix}{interrupted}", file=sys.stderr)

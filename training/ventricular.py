@@ -52,6 +52,7 @@ from edge.rhythm.vfeatures import VF_FEATURE_NAMES
 from training.data import DS1, DS2, PACED
 from training.dataset import cache_dir
 from training.rhythm import export_trees, fit_trees
+from training.tool import env_only, output_dir, output_file
 
 __all__ = ["CUDB_RECORDS", "Episodes", "window_errors", "ERROR_KINDS", "cudb_episodes",
            "mitdb_episodes", "record_signal",
@@ -101,6 +102,8 @@ def cinc_records() -> tuple[tuple[str, ...], np.ndarray]:
     from training.rhythm import cinc_folds, cinc_reference  # noqa: PLC0415
     try:
         rows = cinc_reference()
+    except EdgeError:
+        raise  # its own words: the folder, the file or the line, and what to set
     except OSError as exc:
         raise EdgeError(f"CinC 2017 not found ({exc}): set CINC2017_DIR") from exc
     return tuple(r[0] for r in rows), cinc_folds(np.array([r[1] for r in rows]))
@@ -770,7 +773,7 @@ def _net_oof(net_cv: str | os.PathLike, f: dict[str, int]) -> tuple[dict, float]
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="train the VF window model (CUDB + MIT-BIH DS1)")
-    ap.add_argument("--out", default=str(default_model_path(VF_KIND)))
+    ap.add_argument("--out", type=output_file, default=str(default_model_path(VF_KIND)))
     ap.add_argument("--no-noise", dest="noisy", action="store_false",
                     help="train without the noisy copies (" + ", ".join(SHIPPED_NOISE) + ")")
     ap.add_argument("--cv", action="store_true",
@@ -787,7 +790,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cinc-share", type=float, default=CINC_SHARE, metavar="S",
                     help="share of the not-shockable training weight given to CinC 2017 "
                          "recordings ($CINC2017_DIR; 0: CinC not used; default %(default)s)")
-    ap.add_argument("--save-folds", metavar="DIR", default=None,
+    ap.add_argument("--save-folds", metavar="DIR", type=output_dir, default=None,
                     help="with --cv: also write each fold's model to "
                          "DIR/vf_trees_fold<k>.json (bench_false_alarms.py --cinc-folds)")
     ap.add_argument("--cinc-eval", action="store_true",
@@ -810,7 +813,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _run(args, noise)
     except EdgeError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {env_only(str(e))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -268,11 +268,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.cv:
         return run_tool(prefix, lambda: cross_validate(
             args.cv, epochs=args.epochs, seed=args.seed, positive_share=args.positive_share,
-            cinc=args.cinc), interrupted=NET_INTERRUPTED)
+            cinc=args.cinc), interrupted=NET_INTERRUPTED, data_dir_option=False)
     return run_tool(prefix, lambda: fit_all(args.fit, epochs=args.epochs, seed=args.seed,
                                             positive_share=args.positive_share,
                                             cinc=args.cinc),
-                    interrupted=NET_INTERRUPTED)
+                    interrupted=NET_INTERRUPTED, data_dir_option=False)
 
 
 if __name__ == "__main__":

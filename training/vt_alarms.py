@@ -36,8 +36,10 @@ from pathlib import Path
 
 import numpy as np
 
+from edge.errors import EdgeError
 from training.data import DS1, DS2, reference_beats
 from training.dataset import cache_dir
+from training.tool import env_only
 from training.ventricular import (
     episodes,
     interval_overlap,
@@ -353,16 +355,24 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(str(exc))
     if not (args.starts or args.gate or args.grade):
         ap.error("choose --starts, --gate and/or --grade")
-    if args.starts:
-        learning_table()
-    if args.gate:
-        gate_table(variants)
-    if args.grade:
-        grade_table(variants)
-        if args.cudb:
-            from training.ventricular import CUDB_RECORDS
+    try:
+        if args.starts:
+            learning_table()
+        if args.gate:
+            gate_table(variants)
+        if args.grade:
+            grade_table(variants)
+            if args.cudb:
+                from training.ventricular import CUDB_RECORDS
 
-            grade_table(variants, CUDB_RECORDS, "CUDB")
+                grade_table(variants, CUDB_RECORDS, "CUDB")
+    except EdgeError as exc:  # a missing or damaged database: its variable named
+        print(f"python -m training.vt_alarms: {env_only(str(exc))}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("python -m training.vt_alarms: interrupted (replays already cached stay in "
+              "$ECG_EDGE_CACHE)", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -37,3 +37,42 @@ def test_help_runs_no_model(capsys):
         bench_adapt.main(["--help"])
     assert exc.value.code == 0
     assert "--tune-ds1" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("content, words", [
+    (None, ["--from-json", "cannot read it"]), ("not json", ["--from-json", "not JSON"]),
+    ('{"a": 1}', ["not an adapt.json"]), ("[1]", ["not an adapt.json"])])
+def test_a_bad_from_json_is_one_line_and_writes_nothing(content, words, tmp_path, capsys):
+    src = tmp_path / "in.json"
+    if content is not None:
+        src.write_text(content)
+    with pytest.raises(SystemExit) as exc:
+        bench_adapt.main(["--from-json", str(src), "--out", str(tmp_path / "out")])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and all(w in err.splitlines()[-1] for w in words)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_damaged_or_one_output_model_is_one_line(tmp_path, capsys):
+    bad = tmp_path / "trunc.tflite"
+    bad.write_bytes((ROOT / "edge" / "models" / "default.tflite").read_bytes()[:5000])
+    one_output = ROOT / "edge" / "models" / "default.tflite"
+    for model, words in ((bad, "damaged .tflite"), (one_output, "no embedding output")):
+        assert bench_adapt.main(["--model", str(model), "--records", "100",
+                                 "--out", str(tmp_path / "out")]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and words in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_unknown_record_is_one_line_before_any_work(tmp_path, capsys, monkeypatch,
+                                                       mitdb_dir):
+    def no_tuning(**kwargs):
+        raise AssertionError("tuned before the records were checked")
+
+    monkeypatch.setattr(bench_adapt, "tune_ds1", no_tuning)
+    assert bench_adapt.main(["--records", "100,999", "--tune-ds1", "--data-dir",
+                             str(mitdb_dir), "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "record '999' not found" in err

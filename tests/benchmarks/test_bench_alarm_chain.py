@@ -38,7 +38,7 @@ def test_the_svdb_set_is_read_at_its_own_rate(svdb_dir):
 
 
 @pytest.mark.parametrize("argv", [["--sets", "ds2"], ["--sets", ","], ["--chunks", "x"],
-                                  ["--chunks", "1,0"]])
+                                  ["--chunks", "1,0"], ["--chunks", "nan"]])
 def test_bad_arguments_are_one_line(argv, capsys):
     with pytest.raises(SystemExit) as exc:
         bac.main(argv)
@@ -57,3 +57,30 @@ def test_stored_results_are_complete():
                                            + sum(s["raised_after"].values())), name
     assert res["sets"]["cudb"]["vfib_episodes"] > 40
     assert res["chunks_s"][0] == 0.02
+
+
+@pytest.mark.parametrize("env, sets", [("CUDB_DIR", "cudb"), ("SVDB_DIR", "ds1,svdb")])
+def test_an_empty_data_folder_is_one_line_before_any_replay(env, sets, tmp_path, monkeypatch,
+                                                            capsys):
+    """Session 44 script audit: CUDB_DIR empty was a traceback; a set's folder is now read
+    before any set is replayed, and the hint names the variable (no --data-dir here)."""
+    monkeypatch.setenv(env, str(tmp_path))
+
+    def no_replay(*args, **kwargs):
+        raise AssertionError("a set was replayed before every folder was checked")
+
+    monkeypatch.setattr(bac, "run_set", no_replay)
+    assert bac.main(["--sets", sets, "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and env in err and "--data-dir" not in err
+    assert "Traceback" not in err and not (tmp_path / "out").exists()
+
+
+def test_ctrl_c_is_one_line_and_exit_130(tmp_path, monkeypatch, capsys):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(bac, "signal", lambda record: None)
+    monkeypatch.setattr(bac, "run_set", interrupted)
+    assert bac.main(["--sets", "cudb", "--out", str(tmp_path)]) == 130
+    assert capsys.readouterr().err == "bench_alarm_chain: interrupted; nothing written\n"

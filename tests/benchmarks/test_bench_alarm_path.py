@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from benchmarks import bench_alarm_path as bap
 from benchmarks import bench_outbox_durability as bod
+from tests.benchmarks.support import exits_2, one_line_error
 
 RESULTS = Path(bap.__file__).resolve().parent / "results"
 
@@ -51,3 +54,21 @@ def test_stored_results_are_complete():
     assert res["idle_keepalive"]["declared_dead_after_freeze_s"] is not None
     dur = json.loads((RESULTS / "outbox_durability.json").read_text())
     assert [r["config"] for r in dur["results"]] == list(bod.CONFIGS)
+
+
+@pytest.mark.parametrize("value", ["-5", "0", "nan"])
+def test_a_bad_steady_duration_is_refused(value, tmp_path, capsys):
+    exits_2(bap.main, ["--steady-s", value, "--out", str(tmp_path)])
+    one_line_error(capsys, "--steady-s", "> 0")
+
+
+def test_an_empty_mitdb_is_one_line_and_leaves_no_folder(tmp_path, monkeypatch, capsys):
+    import shutil
+    import tempfile
+
+    monkeypatch.setenv("MITDB_DIR", str(tmp_path))
+    monkeypatch.setattr(shutil, "which", lambda name: "/usr/bin/" + name)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    assert bap.main(["--out", str(tmp_path / "out")]) == 2
+    one_line_error(capsys, "MITDB_DIR")
+    assert not list(tmp_path.glob("bench-alarm-*")) and not (tmp_path / "out").exists()

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from benchmarks import bench_annotate as ba
 
@@ -95,3 +96,30 @@ def test_a_stored_run_of_another_model_says_so():
         md = ba.markdown({**stored, "model_version": version, "date": "2026-11-25"}, "cmd")
         assert f"(`{version}`)" not in md and f"({version}), measured 2026-11-25" in md
         assert ("**Not the bundled model**" in md) is warned
+
+
+@pytest.mark.parametrize("content, words", [
+    (None, ["--from-json", "cannot read it"]), ("not json", ["--from-json", "not JSON"]),
+    ('{"a": 1}', ["not an annotate.json"]), ("[1]", ["not an annotate.json"])])
+def test_a_bad_from_json_is_one_line_and_writes_nothing(content, words, tmp_path, capsys):
+    src = tmp_path / "in.json"
+    if content is not None:
+        src.write_text(content)
+    with pytest.raises(SystemExit) as exc:
+        ba.main(["--from-json", str(src), "--out", str(tmp_path / "out")])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and all(w in err.splitlines()[-1] for w in words)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_damaged_model_or_unknown_record_is_one_line(truncated_tflite, tmp_path, capsys,
+                                                       mitdb_dir):
+    assert ba.main(["--model", str(truncated_tflite), "--records", "100",
+                    "--out", str(tmp_path / "out")]) == 2
+    assert "damaged .tflite" in capsys.readouterr().err
+    assert ba.main(["--records", "100,999", "--data-dir", str(mitdb_dir),
+                    "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "record '999' not found" in err
+    assert not (tmp_path / "out").exists()

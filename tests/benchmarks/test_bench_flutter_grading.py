@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks import bench_flutter_grading as bfg
+from edge.errors import ModelError
 
 RESULTS = Path(bfg.__file__).resolve().parent / "results"
 FS = 250.0
@@ -55,8 +56,21 @@ def test_another_recipes_fold_models_by_record(tmp_path):
         assert models[r] == str(tmp_path / f"vf_trees_fold{f[r]}.json")
         assert nets[r] == str(tmp_path / f"fold{f[r]}.tflite")
     (tmp_path / "folds.json").write_text(json.dumps({"folds": {**f, "cu15": (f["cu15"] + 1) % 5}}))
-    with pytest.raises(SystemExit, match="folds"):
+    with pytest.raises(ModelError, match="folds"):
         bfg.dir_models(tmp_path)
+
+
+def test_a_folds_dir_of_other_folds_is_one_line(tmp_path, capsys):
+    from training.ventricular import TRAIN_RECORDS, folds
+
+    f = folds(TRAIN_RECORDS, 5)
+    (tmp_path / "folds.json").write_text(json.dumps({"folds": {**f, "cu15": (f["cu15"] + 1) % 5}}))
+    for k in range(5):
+        (tmp_path / f"fold{k}.tflite").write_bytes(b"")
+        (tmp_path / f"vf_trees_fold{k}.json").write_text("{}")
+    assert bfg.main(["--folds-dir", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "its folds are not" in err and "Traceback" not in err
 
 
 @pytest.mark.parametrize("argv", [["--hold-s", "-1"], ["--lookback-s", "x"],

@@ -17,6 +17,7 @@ from benchmarks.bench_generalisation import (
     main,
     svdb_models,
 )
+from edge.errors import ModelError
 from edge.eval.scoring import DetectionScore
 from training.data import SVDB_FOLDS
 
@@ -82,11 +83,25 @@ def test_svdb_models_out_of_fold(tmp_path):
                    recs[1]: str(tmp_path / "member2.tflite")}
     assert "never saw" in how
     (tmp_path / "member1.tflite").unlink()
-    with pytest.raises(SystemExit, match="member1.tflite missing"):
+    with pytest.raises(ModelError, match="member1.tflite missing"):
         svdb_models(str(tmp_path), "shipped.tflite", recs)
     (tmp_path / "beat_cnn.contract.json").write_text(json.dumps({"training": {}}))
-    with pytest.raises(SystemExit, match="--svdb"):
+    with pytest.raises(ModelError, match="--svdb"):
         svdb_models(str(tmp_path), "shipped.tflite", recs)
+    (tmp_path / "beat_cnn.contract.json").write_text("not json")
+    with pytest.raises(ModelError, match="unreadable contract"):
+        svdb_models(str(tmp_path), "shipped.tflite", recs)
+    with pytest.raises(ModelError, match="no beat_.*contract.json there"):
+        svdb_models(str(tmp_path / "nonexist"), "shipped.tflite", recs)
+
+
+def test_a_cv_folder_without_a_contract_is_one_line(tmp_path, capsys, svdb_dir, monkeypatch):
+    """Session 44 script audit: --cv of a missing folder ended in a bare StopIteration."""
+    monkeypatch.setenv("SVDB_DIR", str(svdb_dir))
+    assert main(["--cv", str(tmp_path / "nonexist"), "--out-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "nonexist: no beat_*.contract.json" in err
+    assert "Traceback" not in err and not list(tmp_path.iterdir())
 
 
 def test_cli_errors(tmp_path, capsys, monkeypatch):

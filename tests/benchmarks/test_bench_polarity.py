@@ -32,3 +32,13 @@ def test_a_folder_that_is_not_a_training_run_is_a_usage_error(tmp_path, capsys):
         main([str(tmp_path)])
     assert exc.value.code == 2
     assert "not a training run" in capsys.readouterr().err
+
+
+def test_a_damaged_member_model_is_one_line(tmp_path, capsys):
+    pytest.importorskip("tensorflow")
+    (tmp_path / "member0").mkdir()
+    (tmp_path / "member0" / "beat_cnn.keras").write_text("garbage")
+    assert main([str(tmp_path), "--out-stem", str(tmp_path / "out" / "polarity")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "beat_cnn.keras: not a readable .keras model" in err
+    assert not (tmp_path / "out").exists()

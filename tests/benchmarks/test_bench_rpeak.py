@@ -57,6 +57,11 @@ def test_unknown_record_is_a_one_line_error(tmp_path, monkeypatch, capsys, mitdb
     (["--nstdb-records", "118e07"], "--nstdb-records: unknown ['118e07']"),
     (["--jobs", "0"], "--jobs: must be >= 1"),
     (["--no-svdb", "--svdb-records", "865"], "--no-svdb contradicts"),
+    # session 44 script audit: "," ran nothing (or everything) and wrote empty results, exit 0
+    (["--detectors", ","], "--detectors: expected comma-separated names, got ','"),
+    (["--records", ","], "--records: expected comma-separated names"),
+    (["--nstdb-records", ""], "--nstdb-records: expected comma-separated names"),
+    (["--svdb-records", ","], "--svdb-records: expected comma-separated names"),
 ])
 def test_bad_options(argv, message, capsys):
     with pytest.raises(SystemExit) as exc:
@@ -107,3 +112,13 @@ def test_workers_hash_the_code_they_imported():
     assert (root / "edge" / "dsp" / "detection.py").is_file()
     assert code.split(" @ ", 1)[0] == bench_rpeak._combined(bench_rpeak.source_hashes(root))
     assert None not in bench_rpeak.source_hashes(root).values()
+
+
+def test_ctrl_c_is_one_line_and_exit_130(tmp_path, monkeypatch, capsys):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(bench_rpeak, "_resolve_dir", interrupted)
+    assert bench_rpeak.main(["--records", "100", "--no-nstdb", "--out", str(tmp_path)]) == 130
+    assert _one_line_error(capsys) == "bench_rpeak.py: interrupted; nothing written"
+    assert not (tmp_path / "rpeak.json").exists()

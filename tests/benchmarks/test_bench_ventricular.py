@@ -34,10 +34,35 @@ def test_stored_result_is_the_shipped_rule_with_the_network_and_a_before_row():
 
 
 def test_a_missing_network_cv_names_the_commands(tmp_path):
-    with pytest.raises(SystemExit) as exc:
+    from edge.errors import ModelError
+
+    with pytest.raises(ModelError) as exc:
         bench_ventricular.fold_nets(tmp_path)
     msg = str(exc.value)
     assert "training.vf_net --cv" in msg and "convert/vf_net.py --cv" in msg
+
+
+def test_a_missing_network_cv_is_one_line_before_any_fitting(tmp_path, monkeypatch, capsys):
+    """Session 44 script audit: --net-cv was checked only after the fold models were fitted
+    (a minute of work)."""
+    def fitting():
+        raise AssertionError("fold models fitted before --net-cv was checked")
+
+    monkeypatch.setattr(bench_ventricular, "fold_models", fitting)
+    assert bench_ventricular.main(["--net-cv", str(tmp_path / "nonexist"),
+                                   "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--net-cv" in err and "convert/vf_net.py --cv" in err
+
+
+def test_ctrl_c_is_one_line_and_exit_130(tmp_path, monkeypatch, capsys):
+    def interrupted():
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(bench_ventricular, "fold_models", interrupted)
+    assert bench_ventricular.main(["--no-net", "--out", str(tmp_path)]) == 130
+    err = capsys.readouterr().err
+    assert err.startswith("bench_ventricular: interrupted") and "Traceback" not in err
 
 
 def test_no_net_and_net_cv_exclude_each_other(capsys):

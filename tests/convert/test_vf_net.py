@@ -2,6 +2,8 @@
 and answers as the Keras model does; bad arguments and missing CV files refused."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -11,6 +13,8 @@ from convert import vf_net as cv  # noqa: E402
 from edge.rhythm.vf_net import load_vf_net, vf_net_contract  # noqa: E402
 from tests.training.test_vf_net import _toy  # noqa: E402
 from training import vf_net as tn  # noqa: E402
+
+BEAT_KERAS = Path(__file__).resolve().parents[2] / "edge" / "models" / "beat_cnn.keras"
 
 
 def test_int8_file_answers_as_the_keras_model(tmp_path):
@@ -31,7 +35,7 @@ def test_int8_file_answers_as_the_keras_model(tmp_path):
 
 
 def test_cv_without_the_training_output_is_one_line(tmp_path, capsys):
-    assert cv.main(["--cv", str(tmp_path)]) == 1
+    assert cv.main(["--cv", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "training.vf_net --cv" in err
 
@@ -41,3 +45,22 @@ def test_bad_arguments_exit_2(argv, capsys):
     with pytest.raises(SystemExit) as exc:
         cv.main(argv)
     assert exc.value.code == 2
+
+
+def test_another_network_is_refused_in_one_line(tmp_path, capsys):
+    """The beat classifier (or the other rhythm network) given as --model: one line naming
+    it, exit 2, before any data is read."""
+    assert cv.main(["--model", str(BEAT_KERAS), "--out", str(tmp_path / "x.tflite")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not a VF network" in err and str(BEAT_KERAS) in err
+    assert "Traceback" not in err and not (tmp_path / "x.tflite").exists()
+
+
+@pytest.mark.parametrize("content", [b"garbage", None])
+def test_a_damaged_keras_file_is_one_line(tmp_path, capsys, content):
+    path = tmp_path / "m.keras"
+    path.write_bytes(content if content is not None else BEAT_KERAS.read_bytes()[:5000])
+    assert cv.main(["--model", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == (f"vf_net: error: {path}: not a readable .keras model (damaged or not "
+                           f"a Keras file)")

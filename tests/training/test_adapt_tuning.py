@@ -161,3 +161,16 @@ def test_tune_ds1_runs_every_stage_on_a_tiny_case(rng):
 def test_tuning_grid_names_the_bad_field(kwargs, match):
     with pytest.raises(ConfigError, match=match):
         TuningGrid(**kwargs)
+
+
+def test_running_the_module_says_it_has_no_command_line():
+    """Session 44 script audit: `python -m training.adapt_tuning` printed nothing and exited 0."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    p = subprocess.run([sys.executable, "-m", "training.adapt_tuning"], capture_output=True,
+                       text=True, cwd=Path(__file__).resolve().parents[2], timeout=120)
+    assert p.returncode == 2 and p.stdout == ""
+    assert p.stderr.startswith("python -m training.adapt_tuning: a library module with no "
+                               "command line")

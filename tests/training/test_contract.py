@@ -80,3 +80,19 @@ def test_dataset_config_from_a_loaded_models_contract(classifier):
 
     as_json = read_contract(classifier.path.read_bytes())
     assert dataset_config(classifier.contract) == dataset_config(as_json)
+
+
+@pytest.mark.parametrize("text, words", [
+    (None, "no such contract file"), ("not json", "not a readable contract JSON"),
+    ("[1]", "not a model contract"),
+    ('{"contract_version": 1, "classes": ["N", "S", "V", "F", "Q"]}', "not a model contract"),
+])
+def test_a_missing_or_damaged_contract_is_a_model_error_naming_it(tmp_path, text, words):
+    from edge.errors import ModelError
+
+    path = tmp_path / "m.contract.json"
+    if text is not None:
+        path.write_text(text)
+    with pytest.raises(ModelError, match=words) as exc:
+        load_contract(path)
+    assert str(exc.value).startswith(f"{path}: ")

@@ -106,3 +106,112 @@ def test_int8_arguments_are_checked_before_evaluating(argv, message, tmp_path, c
     assert exc.value.code == 2
     assert message in capsys.readouterr().err
 
+
+
+MODEL_OPTS = ["--model", str(SHIPPED), "--records", "100"]
+
+
+def _one_line_error(capsys, *words: str) -> str:
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    last = err.strip().splitlines()[-1]
+    for w in words:
+        assert w in last, (w, err)
+    return last
+
+
+@pytest.fixture
+def damaged(tmp_path):
+    """A .keras file cut in half (its contract beside it), a text file named .keras, a folder
+    with the model but no contract, and one with a contract that is not JSON."""
+    if not SHIPPED.exists():
+        pytest.skip(f"shipped model {SHIPPED} not present")
+    contract = SHIPPED.with_name("beat_cnn.contract.json").read_bytes()
+    half = tmp_path / "half"
+    half.mkdir()
+    (half / "m.keras").write_bytes(SHIPPED.read_bytes()[:SHIPPED.stat().st_size // 2])
+    (half / "m.contract.json").write_bytes(contract)
+    (tmp_path / "text.keras").write_text("garbage")
+    for name, text in (("no_contract", None), ("bad_contract", "not json")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "beat_cnn.keras").write_bytes(SHIPPED.read_bytes())
+        if text is not None:
+            (tmp_path / name / "beat_cnn.contract.json").write_text(text)
+    return tmp_path
+
+
+@pytest.mark.parametrize("model, words", [
+    ("half/m.keras", ["half/m.keras: not a readable .keras model (damaged or not a Keras file)"]),
+    ("half", ["half/m.keras: not a readable .keras model"]),
+    ("text.keras", ["text.keras: not a readable .keras model"]),
+    ("no_contract", ["no_contract/beat_cnn.contract.json: no such contract file"]),
+    ("bad_contract", ["bad_contract/beat_cnn.contract.json: not a readable contract JSON"]),
+    ("missing.keras", ["missing.keras: no such .keras file"]),
+])
+def test_a_damaged_model_or_contract_is_one_line(damaged, model, words, capsys):
+    from training.evaluate import main
+
+    assert main(["--model", str(damaged / model), "--records", "100",
+                 "--out", str(damaged / "out")]) == 2
+    _one_line_error(capsys, *words)
+    assert not (damaged / "out" / "report.md").exists()
+
+
+def test_a_tflite_given_as_model_is_one_line(tmp_path, capsys):
+    from training.evaluate import main
+
+    assert main(["--model", str(SHIPPED_INT8), "--records", "100", "--out", str(tmp_path)]) == 2
+    _one_line_error(capsys, "default.tflite: not a .keras model (a .tflite file)")
+
+
+@pytest.mark.parametrize("content, words", [
+    (None, ["--from-json", "cannot read it"]),
+    ("not json", ["--from-json", "not JSON"]),
+    ('{"a": 1}', ["--from-json", "not a report.json of python -m training.evaluate"]),
+    ('[{"a": 1}]', ["--from-json", "not a report.json of python -m training.evaluate"]),
+])
+def test_a_bad_from_json_is_one_line_and_writes_nothing(tmp_path, content, words, capsys):
+    from training.evaluate import main
+
+    src = tmp_path / "in.json"
+    if content is not None:
+        src.write_text(content)
+    with pytest.raises(SystemExit) as exc:
+        main(["--from-json", str(src), "--out", str(tmp_path / "out")])
+    assert exc.value.code == 2
+    _one_line_error(capsys, *words)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("extra, words", [
+    (["--notes", "missing.md"], ["--notes missing.md: cannot read it"]),
+    (["--records"], ["--records", "expected at least one argument"]),
+])
+def test_bad_options_are_one_line(tmp_path, extra, words, capsys):
+    from training.evaluate import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--model", str(SHIPPED), "--out", str(tmp_path), *extra])
+    assert exc.value.code == 2
+    _one_line_error(capsys, *words)
+
+
+def test_an_out_under_a_file_is_refused_before_evaluating(tmp_path, capsys):
+    from training.evaluate import main
+
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(SystemExit) as exc:
+        main([*MODEL_OPTS, "--out", str(tmp_path / "afile" / "x")])
+    assert exc.value.code == 2
+    _one_line_error(capsys, "--out", "is a file")
+
+
+def test_ctrl_c_is_one_line_and_exit_130(tmp_path, monkeypatch, capsys):
+    import training.evaluate as ev
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ev, "evaluate_model", interrupted)
+    assert ev.main([*MODEL_OPTS, "--out", str(tmp_path)]) == 130
+    _one_line_error(capsys, "interrupted; no report written")

@@ -40,3 +40,15 @@ def test_a_zero_segment_is_refused():
     x = np.zeros(1000)
     with pytest.raises(ConfigError, match="segment_s"):
         nst_noise(x, np.array([100, 400]), np.ones(10), 6.0, segment_s=0.0)
+
+
+def test_running_the_module_says_it_has_no_command_line():
+    """Session 44 script audit: `python -m training.nst` printed nothing and exited 0."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    p = subprocess.run([sys.executable, "-m", "training.nst"], capture_output=True, text=True,
+                       cwd=Path(__file__).resolve().parents[2], timeout=120)
+    assert p.returncode == 2 and p.stdout == ""
+    assert p.stderr.startswith("python -m training.nst: a library module with no command line")

@@ -33,3 +33,15 @@ def test_strips_of_false_positives_and_none_when_no_error(tmp_path):
     assert (tmp_path / "fp.png").read_bytes()[:4] == PNG
     assert plot_strips(per_record, "V", "FN", tmp_path / "fn.png") == []
     assert not (tmp_path / "fn.png").exists()
+
+
+def test_running_the_module_says_it_has_no_command_line():
+    """Session 44 script audit: `python -m training.plots` printed nothing and exited 0."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    p = subprocess.run([sys.executable, "-m", "training.plots"], capture_output=True, text=True,
+                       cwd=Path(__file__).resolve().parents[2], timeout=120)
+    assert p.returncode == 2 and p.stdout == ""
+    assert p.stderr.startswith("python -m training.plots: a library module with no command line")

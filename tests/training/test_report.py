@@ -93,3 +93,43 @@ def test_header_says_what_the_models_were_trained_on(tmp_path):
     assert "Trained on DS1 and 2 records of SVDB (never DS2)" in md
     assert "extra patient folds (member k also leaves out extra fold k) svdb/800 / svdb/801" in md
     assert "SVDB cross-validation (each member on its held-out fold" in md
+
+
+def test_the_header_names_the_records_when_they_are_not_ds2(tmp_path):
+    """Evaluated on --records other than DS2 (here 100, and 101 which the model trained on):
+    the report says so instead of claiming DS2's 22 unseen patients."""
+    r = _result()
+    r["reference"] = summarize({"100": {"true": list("NNS"), "pred": list("NNS")},
+                                "101": {"true": list("NV"), "pred": list("NV")}}, AAMI_CLASSES)
+    md = write_report([r], tmp_path).read_text()
+    assert md.startswith("# Beat classifiers: evaluation on MIT-BIH records 100, 101\n")
+    assert "22 patients never seen in training" not in md
+    assert ("evaluated on 2 records given with --records (100, 101), not the DS2 test set; 101 "
+            "was seen in training or validation") in md
+    assert "## Side by side (records 100, 101)" in md
+    assert "## EC57 gross statistics (`bxb` rules, records 100, 101)" in md
+    assert "Ours above are on records 100, 101, not DS2" in md
+
+
+def test_the_header_keeps_the_ds2_wording_on_ds2(tmp_path):
+    from training.data import DS2
+
+    r = _result()
+    r["reference"] = summarize({rec: {"true": ["N"], "pred": ["N"]} for rec in reversed(DS2)},
+                               AAMI_CLASSES)
+    md = write_report([r], tmp_path).read_text()
+    assert md.startswith("# Beat classifiers: inter-patient evaluation on MIT-BIH DS2\n")
+    assert "DS2 (22 patients never seen in training) is used for evaluation only" in md
+    assert "## Side by side (DS2)" in md and "not DS2" not in md
+
+
+def test_running_the_module_says_it_has_no_command_line():
+    """Session 44 script audit: `python -m training.report` printed nothing and exited 0."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    p = subprocess.run([sys.executable, "-m", "training.report"], capture_output=True, text=True,
+                       cwd=Path(__file__).resolve().parents[2], timeout=120)
+    assert p.returncode == 2 and p.stdout == ""
+    assert p.stderr.startswith("python -m training.report: a library module with no command line")

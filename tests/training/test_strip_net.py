@@ -42,3 +42,34 @@ def test_bad_arguments_exit_2(argv, capsys):
         sn.main(argv)
     assert exc.value.code == 2
     assert "error" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--cv", "{afile}"], ["--cv", "is not a directory"]),
+    (["--fit", "{afile}/m.keras"], ["--fit", "is not a directory"]),
+    (["--fit", "{tmp}/m.h5"], ["--fit", "a model is saved as a .keras file"]),
+])
+def test_an_output_it_cannot_write_is_refused_before_training(tmp_path, argv, words, capsys):
+    """Session 44 script audit: --fit under a file or named .h5 failed after the whole fit."""
+    (tmp_path / "afile").write_text("x")
+    argv = [a.format(afile=tmp_path / "afile", tmp=tmp_path) for a in argv]
+    with pytest.raises(SystemExit) as exc:
+        sn.main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert all(w in err for w in words) and "Traceback" not in err
+
+
+@pytest.mark.parametrize("cinc", ["empty", "file", "malformed"])
+def test_a_missing_or_damaged_cinc_folder_is_one_line(tmp_path, monkeypatch, capsys, cinc):
+    path = tmp_path / "cinc"
+    if cinc == "file":
+        path.write_text("x")
+    else:
+        path.mkdir()
+        if cinc == "malformed":
+            (path / "REFERENCE.csv").write_text("A00001,N\nA00002\n")
+    monkeypatch.setenv("CINC2017_DIR", str(path))
+    assert sn.main(["--cv", str(tmp_path / "cv"), "--epochs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(path) in err and "Traceback" not in err

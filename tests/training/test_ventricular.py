@@ -211,3 +211,38 @@ def test_cv_fold_models_are_cached_by_recipe(monkeypatch, private_cache):
     c = tv.cv_fold_model(["cu01", "cu02"], ("em6",), 0.25)  # another CinC share: refitted
     assert a == b != c and len(calls) == 2 and a.is_file()
     assert not list(private_cache.glob("*.tmp"))
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--out", "{afile}/vf.json"], ["--out", "is not a directory"]),
+    (["--out", "{tmp}"], ["--out", "is a folder"]),
+    (["--cv", "--save-folds", "{afile}"], ["--save-folds", "is not a directory"]),
+])
+def test_an_output_it_cannot_write_is_refused_before_fitting(tmp_path, argv, words, capsys):
+    (tmp_path / "afile").write_text("x")
+    argv = [a.format(afile=tmp_path / "afile", tmp=tmp_path) for a in argv]
+    with pytest.raises(SystemExit) as exc:
+        tv.main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert all(w in err for w in words) and "Traceback" not in err
+
+
+@pytest.mark.parametrize("argv", [["--cv", "--cinc-share", "0.5"], ["--cinc-share", "0.5"]])
+def test_a_damaged_cinc_folder_is_one_line_in_its_own_words(tmp_path, monkeypatch, capsys,
+                                                             argv):
+    (tmp_path / "REFERENCE.csv").write_text("A00001,N\nA00002\n")
+    monkeypatch.setenv("CINC2017_DIR", str(tmp_path))
+    assert tv.main([*argv, "--out", str(tmp_path / "vf.json")]
+                   if "--cv" not in argv else argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "REFERENCE.csv line 2" in err
+    assert "not found" not in err  # a malformed file is not a missing one
+
+
+def test_an_empty_cudb_names_its_variable_not_a_data_dir_option(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("ECG_EDGE_CACHE", str(tmp_path / "cache"))  # nothing cached: reads
+    monkeypatch.setenv("CUDB_DIR", str(tmp_path))
+    assert tv.main(["--out", str(tmp_path / "vf.json"), "--no-noise"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "CUDB_DIR" in err and "--data-dir" not in err

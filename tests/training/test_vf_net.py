@@ -70,3 +70,38 @@ def test_network_learns_a_toy_split_and_predicts_nan_for_unanalysed_rows():
     p = tn.predict_float(model, rows)
     assert np.isnan(p[-1]) and np.isfinite(p[:-1]).all()
     assert np.mean((p[:-1] >= 0.5) == (y[320:] == 1)) >= 0.9
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--cv", "{afile}"], ["--cv", "is not a directory"]),
+    (["--fit", "{afile}/m.keras"], ["--fit", "is not a directory"]),
+    (["--fit", "{tmp}/m.h5"], ["--fit", "a model is saved as a .keras file"]),
+])
+def test_an_output_it_cannot_write_is_refused_before_training(tmp_path, argv, words, capsys):
+    (tmp_path / "afile").write_text("x")
+    argv = [a.format(afile=tmp_path / "afile", tmp=tmp_path) for a in argv]
+    with pytest.raises(SystemExit) as exc:
+        tn.main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert all(w in err for w in words) and "Traceback" not in err
+
+
+def test_a_damaged_cinc_folder_is_one_line(tmp_path, monkeypatch, capsys):
+    (tmp_path / "cinc").mkdir()
+    (tmp_path / "cinc" / "REFERENCE.csv").write_text("A00001,N\nA00002\n")
+    monkeypatch.setenv("CINC2017_DIR", str(tmp_path / "cinc"))
+    assert tn.main(["--cv", str(tmp_path / "cv"), "--cinc", "--epochs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "REFERENCE.csv line 2" in err
+
+
+def test_an_empty_data_folder_names_its_variable_not_a_data_dir_option(tmp_path, monkeypatch,
+                                                                        capsys):
+    """The command has no --data-dir: the hint names the environment variable."""
+    monkeypatch.setenv("ECG_EDGE_CACHE", str(tmp_path / "cache"))  # nothing cached: reads
+    for env in ("CUDB_DIR", "MITDB_DIR", "NSTDB_DIR"):
+        monkeypatch.setenv(env, str(tmp_path))
+    assert tn.main(["--fit", str(tmp_path / "m.keras"), "--epochs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "_DIR" in err and "--data-dir" not in err

@@ -47,3 +47,30 @@ def test_design_numbers_refuse_ds2_records_and_bad_arguments(capsys):
     with pytest.raises(SystemExit):
         main(["--gate", "--variants", "em6,loud3"])
     assert "noise variant" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("mitdb", ["empty", "unset"])
+def test_a_missing_mitdb_is_one_line_naming_its_variable(tmp_path, monkeypatch, capsys, mitdb):
+    """Session 44 script audit: MITDB_DIR empty or unset was a traceback, and the hint named a
+    --data-dir option this script does not have."""
+    monkeypatch.setenv("ECG_EDGE_CACHE", str(tmp_path / "cache"))  # nothing cached: reads
+    monkeypatch.chdir(tmp_path)  # unset: ./data/mitdb, which is not there
+    if mitdb == "unset":
+        monkeypatch.delenv("MITDB_DIR", raising=False)
+    else:
+        monkeypatch.setenv("MITDB_DIR", str(tmp_path))
+    assert main(["--starts"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "MITDB_DIR" in err and "--data-dir" not in err
+    assert "Traceback" not in err
+
+
+def test_ctrl_c_is_one_line_and_exit_130(monkeypatch, capsys):
+    import training.vt_alarms as va
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(va, "learning_table", interrupted)
+    assert main(["--starts"]) == 130
+    assert capsys.readouterr().err.startswith("python -m training.vt_alarms: interrupted")
