@@ -49,12 +49,17 @@ def test_bad_arguments_exit_2(argv, capsys):
     (["--fit", "{afile}/m.keras"], ["--fit", "is not a directory"]),
     (["--fit", "{tmp}/m.h5"], ["--fit", "a model is saved as a .keras file"]),
 ])
-def test_an_output_it_cannot_write_is_refused_before_training(tmp_path, argv, words, capsys):
-    """Session 44 script audit: --fit under a file or named .h5 failed after the whole fit."""
+@pytest.mark.parametrize("module", ["training.strip_net", "training.vf_net"])
+def test_an_output_it_cannot_write_is_refused_before_training(tmp_path, argv, words, capsys,
+                                                              module):
+    """Session 44 script audit: --fit under a file or named .h5 failed after the whole fit
+    (both rhythm networks' commands: ``training.tool.net_training_parser``)."""
+    import importlib
+
     (tmp_path / "afile").write_text("x")
     argv = [a.format(afile=tmp_path / "afile", tmp=tmp_path) for a in argv]
     with pytest.raises(SystemExit) as exc:
-        sn.main(argv)
+        importlib.import_module(module).main(argv)
     assert exc.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert all(w in err for w in words) and "Traceback" not in err

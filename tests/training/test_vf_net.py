@@ -72,21 +72,6 @@ def test_network_learns_a_toy_split_and_predicts_nan_for_unanalysed_rows():
     assert np.mean((p[:-1] >= 0.5) == (y[320:] == 1)) >= 0.9
 
 
-@pytest.mark.parametrize("argv, words", [
-    (["--cv", "{afile}"], ["--cv", "is not a directory"]),
-    (["--fit", "{afile}/m.keras"], ["--fit", "is not a directory"]),
-    (["--fit", "{tmp}/m.h5"], ["--fit", "a model is saved as a .keras file"]),
-])
-def test_an_output_it_cannot_write_is_refused_before_training(tmp_path, argv, words, capsys):
-    (tmp_path / "afile").write_text("x")
-    argv = [a.format(afile=tmp_path / "afile", tmp=tmp_path) for a in argv]
-    with pytest.raises(SystemExit) as exc:
-        tn.main(argv)
-    assert exc.value.code == 2
-    err = capsys.readouterr().err.strip().splitlines()[-1]
-    assert all(w in err for w in words) and "Traceback" not in err
-
-
 def test_a_damaged_cinc_folder_is_one_line(tmp_path, monkeypatch, capsys):
     (tmp_path / "cinc").mkdir()
     (tmp_path / "cinc" / "REFERENCE.csv").write_text("A00001,N\nA00002\n")
