@@ -483,10 +483,17 @@ class DeviceStream:
         chunking."""
         pipe, watch = self.pipeline, self.asystole
         new, self._new_declared = self._new_declared, []
-        new += [(e.sample_index, "vfib", e.state == "onset") for e in call_events
-                if isinstance(e, AlertEvent) and e.kind == "vfib" and e.state != "event"]
-        new.sort(key=lambda d: d[0])
-        self._declared = sorted(self._declared + new, key=lambda d: d[0])[-16:]
+        if self.ventricular is not None and call_events:
+            new += [(e.sample_index, "vfib", e.state == "onset") for e in call_events
+                    if e.type == "alert" and e.kind == "vfib" and e.state != "event"]
+        if new:
+            new.sort(key=lambda d: d[0])
+            self._declared = sorted(self._declared + new, key=lambda d: d[0])[-16:]
+        fed = pipe.detected.sample_index + len(pipe.detected.filtered_mv)
+        if not new and not len(pipe.peaks):  # nothing new: only whether the clock ran out
+            due = watch.due_index
+            if due is None or self._to_device(max(0, fed - self._asy_lag)) < due:
+                return []
         # each beat is returned once the detector has been fed its decision time plus the
         # decision lag; the watch is asked first how far it had looked just before that, so an
         # asystole decided before the beat came is raised (then ended by it) in any chunking
@@ -504,7 +511,6 @@ class DeviceStream:
                 i += 1
             if on:
                 out.extend(watch.interrupt(at, what))
-        fed = pipe.detected.sample_index + len(pipe.detected.filtered_mv)
         decided = self._to_device(max(0, fed - self._asy_lag))
         out.extend(watch.check(decided, self.quality.worst_between, self._blocked_at))
         return out
