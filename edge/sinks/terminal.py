@@ -77,6 +77,7 @@ class TerminalSink(TextStreamSink):
         self.color = color == "always" or (color == "auto" and isatty)
         self.beats = beats
         self._last_hr: dict[int, float | None] = {}
+        self._last_beat: dict[int, int] = {}  # device -> the previous beat's sample index
 
     def _c(self, code: str, text: str) -> str:
         return f"{code}{text}{_RESET}" if self.color and code else text
@@ -87,7 +88,12 @@ class TerminalSink(TextStreamSink):
         if isinstance(event, BeatEvent):
             if not self.beats:
                 return None
-            rr = event.rr_s.get("pre")
+            # the time since the device's previous beat as it happened (the event's RR
+            # features are the model's: clipped to 3 s, a gap's interval replaced)
+            prev = self._last_beat.get(event.device_id)
+            self._last_beat[event.device_id] = event.sample_index
+            rr = ((event.sample_index - prev) / event.fs_hz if prev is not None
+                  and event.sample_index > prev else event.rr_s.get("pre"))
             hr = self._last_hr.get(event.device_id)
             p = event.proba.get(event.label, float("nan"))
             flag = "" if event.quality == "good" else f"  [{event.quality}]"
@@ -100,6 +106,8 @@ class TerminalSink(TextStreamSink):
             hr = "--" if event.hr_bpm is None else f"{event.hr_bpm:.0f}"
             return f"{_clock(event.t_stream_s)} {dev} HR {hr} bpm ({event.n_beats} beats)"
         if isinstance(event, AlertEvent):
+            if event.kind == "asystole":  # the beat lines' HR: 0 while it lasts, then unknown
+                self._last_hr[event.device_id] = 0.0 if event.state == "onset" else None
             det = " ".join(f"{k}={v}" for k, v in event.detail.items())
             text = f"ALERT {event.kind} {event.state} ({event.severity}) {det}".rstrip()
             return f"{_clock(event.t_stream_s)} {dev} " + self._c(_BOLD_RED, text)

@@ -40,3 +40,24 @@ def test_alarms_delayed_stands_out():
     first, second = buf.getvalue().splitlines()
     assert "LINK alarms_delayed 2 alert(s) waiting" in first and "\x1b[" in first
     assert "link alarms_delivered delivered" in second and "\x1b[" not in second
+
+
+def test_beat_lines_show_the_interval_as_it_was_and_no_stale_rate_after_asystole(beat):
+    """Session 44: after a 7.65-s pause a beat line read "RR 3.00 s" (the model's RR
+    feature, clipped to 3 s) and "HR 0" stayed on the beat lines after the asystole ended."""
+    from edge.events.model import AlertEvent
+
+    buf = io.StringIO()
+    t = TerminalSink(buf, color="never")
+    t.emit(HeartRateEvent(device_id=1, sample_index=3600, fs_hz=360.0, hr_bpm=60.0,
+                          window_s=10.0, n_beats=10))
+    t.emit(beat(3960))
+    t.emit(AlertEvent(device_id=1, kind="asystole", state="onset", severity="alarm",
+                      sample_index=3960 + 1440, fs_hz=360.0))
+    t.emit(beat(3960 + 2754))  # 7.65 s later
+    t.emit(AlertEvent(device_id=1, kind="asystole", state="end", severity="alarm",
+                      sample_index=3960 + 2754, fs_hz=360.0))
+    t.emit(beat(3960 + 2754 + 360))
+    lines = buf.getvalue().splitlines()
+    assert "RR 7.65 s  HR 0" in lines[3]
+    assert "RR 1.00 s" in lines[5] and "HR" not in lines[5]
