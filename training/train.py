@@ -47,6 +47,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.aami import AAMI_CLASSES
+from edge.cli.common import nearest_existing
 from edge.errors import ConfigError, EdgeError
 from edge.eval.scoring import class_metrics, confusion_matrix
 from training.data import DS1, DS2, FOLDS, SVDB_FOLDS, is_ds2
@@ -493,9 +494,7 @@ def main(argv: list[str] | None = None) -> int:
                           min_epochs=a.min_epochs)
     except ConfigError as exc:
         p.error(str(exc))
-    where = Path(a.out)
-    while not where.exists() and where != where.parent:
-        where = where.parent
+    where = nearest_existing(Path(a.out))
     if not where.is_dir():  # checked now, not after the training
         p.error(f"--out {a.out}: {where} is not a folder")
     try:

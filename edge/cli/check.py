@@ -60,9 +60,9 @@ def _writable_place(path: Path, what: str) -> None:
 
     if path.is_dir() and what.endswith("path"):
         raise ConfigError(what, f"{path} is a folder, not a file")
-    probe = path if path.exists() else path.parent
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
+    from edge.cli.common import nearest_existing  # noqa: PLC0415
+
+    probe = nearest_existing(path)
     if not probe.is_dir():
         raise ConfigError(what, f"{path}: {probe} is not a folder")
     target = path if path.exists() else probe

@@ -10,7 +10,7 @@ from pathlib import Path
 
 __all__ = ["add_common", "positive_float", "non_negative_int", "replay_speed",
            "output_dir", "read_channel", "check_annotation_output", "description",
-           "annotator", "positive_int", "warn_if_no_beats"]
+           "annotator", "positive_int", "warn_if_no_beats", "nearest_existing"]
 
 logger = logging.getLogger(__name__)
 
@@ -95,14 +95,21 @@ def warn_if_no_beats(n_beats: int, signal_mv, fs_hz: float, name: str) -> None: 
     logger.warning("%s: no beat found: %s", name, why)
 
 
+def nearest_existing(path: Path) -> Path:
+    """``path`` if it exists, else its nearest existing ancestor: where the folders to write
+    it would be created, so the one to check for being a writable folder."""
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    return probe
+
+
 def output_dir(text: str) -> Path:
     """A directory the command can write into (created when missing, on writing): refused at
     once, before any work, when it is a file or its nearest existing parent is not a writable
     directory."""
     path = Path(text)
-    probe = path
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
+    probe = nearest_existing(path)
     if not probe.is_dir():
         raise argparse.ArgumentTypeError(
             f"{text!r}: {'is not a directory' if probe == path else f'{str(probe)!r} is a file'}")

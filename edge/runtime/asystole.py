@@ -79,9 +79,7 @@ class AsystoleWatch:
         out: list[AlertEvent] = []
         for at in indices:
             if self._open is not None:
-                last = self._last if self._last is not None else self._open
-                out.append(self._event("end", at, duration_s=round((at - last) / self.fs_hz, 3)))
-                self._open = None
+                out.append(self._close(at))
             self._n_beats += 1
             self._last = int(at)
             if self._n_beats >= self.learning_beats:
@@ -93,11 +91,7 @@ class AsystoleWatch:
         flat-looking start of VF is VF), and the clock starts again from it."""
         out: list[AlertEvent] = []
         if self._open is not None:
-            last = self._last if self._last is not None else self._open
-            out.append(self._event("end", max(at, self._open),
-                                   duration_s=round((max(at, self._open) - last) / self.fs_hz,
-                                                    3), ended_by=by))
-            self._open = None
+            out.append(self._close(max(at, self._open), ended_by=by))
         if self._since is not None:
             self._since = max(self._since, int(at))
         return out
@@ -129,10 +123,12 @@ class AsystoleWatch:
 
     def flush(self, at: int) -> list[AlertEvent]:
         """End of stream (or before a restart): an open episode ends at ``at``."""
-        out: list[AlertEvent] = []
-        if self._open is not None:
-            last = self._last if self._last is not None else self._open
-            out.append(self._event("end", at, duration_s=round((at - last) / self.fs_hz, 3),
-                                   ended_by="end of stream"))
+        out = [self._close(at, ended_by="end of stream")] if self._open is not None else []
         self.reset()
         return out
+
+    def _close(self, at: int, **detail: object) -> AlertEvent:
+        """The open episode's end at ``at`` (``duration_s``: the time without a beat)."""
+        last = self._last if self._last is not None else self._open
+        self._open = None
+        return self._event("end", at, duration_s=round((at - last) / self.fs_hz, 3), **detail)

@@ -490,9 +490,10 @@ class DeviceStream:
             new.sort(key=lambda d: d[0])
             self._declared = sorted(self._declared + new, key=lambda d: d[0])[-16:]
         fed = pipe.detected.sample_index + len(pipe.detected.filtered_mv)
+        decided = self._to_device(max(0, fed - self._asy_lag))
         if not new and not len(pipe.peaks):  # nothing new: only whether the clock ran out
             due = watch.due_index
-            if due is None or self._to_device(max(0, fed - self._asy_lag)) < due:
+            if due is None or decided < due:
                 return []
         # each beat is returned once the detector has been fed its decision time plus the
         # decision lag; the watch is asked first how far it had looked just before that, so an
@@ -511,7 +512,6 @@ class DeviceStream:
                 i += 1
             if on:
                 out.extend(watch.interrupt(at, what))
-        decided = self._to_device(max(0, fed - self._asy_lag))
         out.extend(watch.check(decided, self.quality.worst_between, self._blocked_at))
         return out
 

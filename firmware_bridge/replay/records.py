@@ -218,8 +218,8 @@ def _wfdb() -> ModuleType:
 
 
 def damage_reason(path: str | os.PathLike, exc: BaseException) -> str:
-    """What is wrong with a record wfdb could not read, in words: an empty header file, a
-    missing or empty signal file, else wfdb's own message; and what to do."""
+    """What is wrong with a record wfdb could not read, in words: an empty header file, else
+    wfdb's own message and what to do."""
     head = Path(f"{path}.hea")
     try:
         if head.stat().st_size == 0:
