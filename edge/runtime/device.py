@@ -156,6 +156,7 @@ class DeviceStream:
         self._asy_lag = int(math.ceil(self.pipeline.detector.lookahead_ms * self.fs_proc_hz
                                       / 1000.0))
         self._declared: list[tuple[int, str, bool]] = []  # (at, vfib|vflutter, on), recent
+        self._declared_base = {"vfib": False, "vflutter": False}  # before the oldest kept
         self._new_declared: list[tuple[int, str, bool]] = []  # flag changes not yet seen
         # lower alerts wait under an open vfib episode (edge.runtime.chain)
         self.chain = (AlarmChain(fs_hz) if self.ventricular is not None
@@ -360,6 +361,7 @@ class DeviceStream:
         self.monitor.reset()
         self.asystole.reset()
         self._declared, self._new_declared = [], []
+        self._declared_base = {"vfib": False, "vflutter": False}
         if self.ventricular is not None:
             self.ventricular.restart(start_index)
         if self.chain is not None:
@@ -488,7 +490,10 @@ class DeviceStream:
                     if e.type == "alert" and e.kind == "vfib" and e.state != "event"]
         if new:
             new.sort(key=lambda d: d[0])
-            self._declared = sorted(self._declared + new, key=lambda d: d[0])[-16:]
+            declared = sorted(self._declared + new, key=lambda d: d[0])
+            for _, what, on in declared[:-16]:  # the states they leave, kept as the base
+                self._declared_base[what] = on
+            self._declared = declared[-16:]
         fed = pipe.detected.sample_index + len(pipe.detected.filtered_mv)
         decided = self._to_device(max(0, fed - self._asy_lag))
         if not new and not len(pipe.peaks):  # nothing new: only whether the clock ran out
@@ -517,7 +522,7 @@ class DeviceStream:
 
     def _blocked_at(self, index: int) -> bool:
         """VF or the flutter flag declared and not over at ``index`` (device samples)."""
-        state = {"vfib": False, "vflutter": False}
+        state = dict(self._declared_base)
         for at, what, on in self._declared:
             if at > index:
                 break

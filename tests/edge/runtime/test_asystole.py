@@ -136,3 +136,17 @@ def test_the_clock_runs_from_the_learning_beats_on():
     assert w.due_index == 10_100 and len(w.check(10_100, good, never)) == 1
     w.reset()
     assert w.due_index is None
+
+
+def test_vf_declared_long_ago_still_holds_the_clock(classifier):
+    """The stream keeps its last 16 VF / flutter-flag changes for ``_blocked_at``; a
+    ``vfib`` onset pushed out by many flag changes inside the same VF still holds it."""
+    from edge.runtime.device import DeviceStream
+    from edge.runtime.settings import load_config
+
+    cfg = load_config(None, ['source.serial.port="x"', "outputs.strip=false"])
+    dev = DeviceStream(classifier, cfg, device_id=1, fs_hz=360.0)
+    dev._new_declared = [(1000, "vfib", True)] + [
+        (2000 + 100 * k, "vflutter", k % 2 == 0) for k in range(20)]  # ends off
+    dev._asystole([])
+    assert len(dev._declared) == 16 and dev._blocked_at(10_000)
