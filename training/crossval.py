@@ -16,10 +16,10 @@ from dataclasses import replace
 from pathlib import Path
 
 from edge.aami import AAMI_CLASSES
-from edge.errors import ConfigError, EdgeError
+from edge.errors import ConfigError
 from edge.eval.scoring import class_metrics, confusion_matrix
 from training.data import DS1, FOLDS
-from training.tool import output_dir
+from training.tool import output_dir, run_guarded
 
 __all__ = ["FOLDS", "cross_validate", "main"]
 
@@ -71,25 +71,17 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         p.error(f"--{exc.field.replace('_', '-')}: {exc.rule}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    try:
+    def job() -> int:
         m = cross_validate(cfg, a.out, data_dir=a.data_dir)
         Path(a.out, "crossval.json").write_text(json.dumps(m, indent=1, default=float) + "\n")
-    except EdgeError as exc:  # a missing or damaged MIT-BIH directory, record or model
-        print(f"{p.prog}: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:  # an output or cache folder that cannot be written
-        print(f"{p.prog}: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"{p.prog}: interrupted; finished folds stay in {a.out}, crossval.json is not "
-              "written", file=sys.stderr)
-        return 130
-    pc = m["per_class"]
-    print(f"pooled DS1 CV: acc {m['accuracy']:.4f}  S Se {pc['S']['se']:.3f} +P "
-          f"{pc['S']['ppv']:.3f} F1 {pc['S']['f1']:.3f}  V Se {pc['V']['se']:.3f} +P "
-          f"{pc['V']['ppv']:.3f} F1 {pc['V']['f1']:.3f}  score {m['score']:.4f}")
-    return 0
+        pc = m["per_class"]
+        print(f"pooled DS1 CV: acc {m['accuracy']:.4f}  S Se {pc['S']['se']:.3f} +P "
+              f"{pc['S']['ppv']:.3f} F1 {pc['S']['f1']:.3f}  V Se {pc['V']['se']:.3f} +P "
+              f"{pc['V']['ppv']:.3f} F1 {pc['V']['f1']:.3f}  score {m['score']:.4f}")
+        return 0
 
+    return run_guarded(p.prog, job, interrupted=f"interrupted; finished folds stay in "
+                                                f"{a.out}, crossval.json is not written")
 
 if __name__ == "__main__":
     sys.exit(main())

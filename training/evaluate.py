@@ -42,7 +42,7 @@ import numpy as np
 from edge.aami import AAMI_CLASSES
 from edge.dsp.inputs import condition_signal, inputs_at
 from edge.dsp.rpeak import RPeakDetector
-from edge.errors import EdgeError, ModelError
+from edge.errors import ModelError
 from edge.eval.scoring import match_beats
 from edge.model.classifier import BeatClassifier
 from training.contract import dataset_config, load_model, model_inputs
@@ -51,7 +51,7 @@ from training.dataset import record_signal
 from training.metrics import E2E_CLASSES, NO_BEAT, summarize, with_ec57
 from training.plots import plot_confusion, plot_strips
 from training.report import LITERATURE, write_report
-from training.tool import output_dir
+from training.tool import output_dir, run_guarded
 
 __all__ = ["evaluate_reference", "evaluate_end_to_end", "evaluate_model", "int8_agreement",
            "reference_inputs", "write_report", "with_ec57", "LITERATURE", "main"]
@@ -339,20 +339,11 @@ def main(argv: list[str] | None = None) -> int:
                 f"{len(a.model or [])} models)")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     notes = _read_text(p, "--notes", a.notes) if a.notes else None
-    try:
-        if a.from_json:
-            return _rerender(p, a, notes)
-        return _evaluate(p, a, int8, notes)
-    except EdgeError as exc:  # a missing or damaged model, contract, record or data folder
-        print(f"{p.prog}: error: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:  # a report folder or cache that cannot be written
-        print(f"{p.prog}: error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"{p.prog}: interrupted; no report written (plots of models already evaluated "
-              f"may be in {a.out})", file=sys.stderr)
-        return 130
+    return run_guarded(p.prog, lambda: (_rerender(p, a, notes) if a.from_json
+                                        else _evaluate(p, a, int8, notes)),
+                       error_tag="error: ",
+                       interrupted=f"interrupted; no report written (plots of models already "
+                                   f"evaluated may be in {a.out})")
 
 
 def _evaluate(p: argparse.ArgumentParser, a: argparse.Namespace, int8: list[str],

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from edge.errors import EdgeError
 
-__all__ = ["run_tool", "start_tool", "net_training_parser", "NET_INTERRUPTED", "output_dir",
-           "output_file", "keras_output", "env_only", "no_command"]
+__all__ = ["run_tool", "run_guarded", "start_tool", "net_training_parser", "NET_INTERRUPTED",
+           "output_dir", "output_file", "keras_output", "env_only", "no_command"]
 
 #: What Ctrl-C leaves behind in a network's training command (its one line on stderr).
 NET_INTERRUPTED = ("interrupted; the unfinished model is not saved (with --cv, finished folds "
@@ -98,6 +98,26 @@ def net_training_parser(description: str, *, epochs: int, unit: str
     ap.add_argument("--epochs", type=int, default=epochs)
     ap.add_argument("--seed", type=int, default=0)
     return ap
+
+
+def run_guarded(prog: str, job: Callable[[], int], *, interrupted: str,
+                error_tag: str = "") -> int:
+    """Run ``job`` (it returns the exit code) for command ``prog``: an :class:`EdgeError`
+    prints ``prog: <error_tag><message>`` and returns 2, an :class:`OSError` (a folder or
+    file that cannot be written) the same with its file and reason, Ctrl-C ``prog:
+    <interrupted>`` (what is kept, what is not) and returns 130."""
+    try:
+        return job()
+    except EdgeError as exc:
+        print(f"{prog}: {error_tag}{exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"{prog}: {error_tag}{exc.filename or ''}: {exc.strerror or exc}",
+              file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{prog}: {interrupted}", file=sys.stderr)
+        return 130
 
 
 def run_tool(prefix: str, job: Callable[[], dict], *,

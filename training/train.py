@@ -48,10 +48,11 @@ import numpy as np
 
 from edge.aami import AAMI_CLASSES
 from edge.cli.common import nearest_existing
-from edge.errors import ConfigError, EdgeError
+from edge.errors import ConfigError
 from edge.eval.scoring import class_metrics, confusion_matrix
 from training.data import DS1, DS2, FOLDS, SVDB_FOLDS, is_ds2
 from training.dataset import AugmentConfig, BeatSet, DatasetConfig, build_dataset
+from training.tool import run_guarded
 
 __all__ = ["TrainConfig", "TrainResult", "train", "train_ensemble", "selection_score", "main",
            "DEFAULT_VAL_RECORDS"]
@@ -497,7 +498,8 @@ def main(argv: list[str] | None = None) -> int:
     where = nearest_existing(Path(a.out))
     if not where.is_dir():  # checked now, not after the training
         p.error(f"--out {a.out}: {where} is not a folder")
-    try:
+
+    def job() -> int:
         if a.single or a.records or a.val_records is not None:
             train(cfg, a.out, progress=not a.quiet, data_dir=a.data_dir)
         elif a.fold is not None:
@@ -505,18 +507,10 @@ def main(argv: list[str] | None = None) -> int:
                            only=a.fold)
         else:
             train_ensemble(cfg, a.out, progress=not a.quiet, data_dir=a.data_dir)
-    except EdgeError as exc:
-        print(f"python -m training.train: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:  # an output or cache folder that cannot be written
-        print(f"python -m training.train: {exc.filename or ''}: {exc.strerror or exc}",
-              file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("python -m training.train: interrupted; nothing saved for the unfinished model",
-              file=sys.stderr)
-        return 130
-    return 0
+        return 0
+
+    return run_guarded("python -m training.train", job,
+                       interrupted="interrupted; nothing saved for the unfinished model")
 
 
 if __name__ == "__main__":
