@@ -48,7 +48,7 @@ def cmd_annotate(args: argparse.Namespace) -> int:
     rec, channel = read_channel(args.record, args.channel, args.data_dir,
                                 lead=clf.contract.lead)
     check_annotation_output(args.record, rec.name, args.ext, args.out_dir,
-                            reads=args.reference_beats)
+                            reads=args.reference_beats, data_dir=args.data_dir)
     x = rec.signal_mv[:, 0]
     t0 = time.process_time()
     vf, vf_cpu_s = None, 0.0

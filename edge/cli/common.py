@@ -162,8 +162,8 @@ REFERENCE_ANNOTATOR = "atr"
 
 
 def check_annotation_output(record: str | os.PathLike, record_name: str, extension: str,
-                            out_dir: str | os.PathLike, *,
-                            reads: str | None = None) -> None:
+                            out_dir: str | os.PathLike, *, reads: str | None = None,
+                            data_dir: str | os.PathLike | None = None) -> None:
     """Refuse (one :class:`~edge.errors.EdgeError`) to write ``<out_dir>/<record_name>.
     <extension>`` over the annotation file the command reads (``reads``: its extension, next
     to ``record``), or over an existing ``.atr`` file -- a database's expert reference, which
@@ -173,7 +173,7 @@ def check_annotation_output(record: str | os.PathLike, record_name: str, extensi
 
     out = Path(out_dir) / f"{record_name}.{extension}"
     if reads is not None:
-        src = Path(f"{resolve_record(record)}.{reads}")
+        src = Path(f"{resolve_record(record, data_dir=data_dir)}.{reads}")
         if extension == reads and out.resolve() == src.resolve():
             raise EdgeError(f"--ext {extension} with --out-dir {out_dir} would overwrite "
                             f"{src}, the annotation file being read; choose another --ext "

@@ -293,3 +293,13 @@ def test_the_reference_annotation_file_is_never_overwritten(short_record, tmp_pa
     assert main([command[0], str(short_record), *command[1:], "--ext", "atr", "--out-dir",
                  str(tmp_path / "elsewhere")]) == 0
     assert (tmp_path / "elsewhere" / "rec20.atr").is_file()
+
+
+def test_reference_beats_by_record_name_and_data_dir_alone(mitdb_dir, tmp_path, monkeypatch):
+    """The overwrite check resolves the record as the command does: with ``--data-dir`` and
+    no ``$MITDB_DIR`` (it looked in the environment only and refused a good command)."""
+    monkeypatch.delenv("MITDB_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert main(["annotate", "100", "--data-dir", str(mitdb_dir), "--reference-beats", "atr",
+                 "--out-dir", str(tmp_path)]) == 0
+    assert (tmp_path / "100.cls").is_file()
