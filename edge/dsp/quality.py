@@ -10,12 +10,22 @@ and grades each:
 ``saturated``  more than ``clip_fraction`` of the samples sit exactly at the window's maximum or
                minimum (the ADC clips the QRS complexes).
 ``noisy``      high-frequency energy (above ``hf_cutoff_hz``; muscle noise, mains) exceeds
-               ``noise_ratio_max`` times the QRS-band energy (``qrs_band_hz``), or the
-               QRS-band peak-to-peak amplitude exceeds ``max_amplitude_mv`` (motion artefact).
+               ``noise_ratio_max`` times the QRS-band energy (``qrs_band_hz``) and is more than
+               the ADC's quiet floor (RMS above ``quiet_hf_rms_mv``), or the QRS-band
+               peak-to-peak amplitude exceeds ``max_amplitude_mv`` (motion artefact).
 ``good``       none of the above.
 
 The daemon flags beats that fall into a bad window (``quality`` in the beat event) instead
-of silently trusting their class. Band energies are computed with streaming SOS filters
+of silently trusting their class.
+
+A quiet window is not a noisy one: a window without a QRS complex (a sinus pause, asystole)
+has almost no QRS-band energy, so its high-frequency / QRS-band ratio only reads the
+recorder's noise floor and can be large. Below ``quiet_hf_rms_mv`` of high-frequency RMS the
+ratio is not judged (measured on MIT-BIH DS1: no window graded noisy by real noise has an
+HF RMS under 0.015 mV, while record 232's QRS-less pause windows read 0.004-0.010 mV and
+were all "noisy", which made their RR intervals untrusted and hid their ``pause`` alerts).
+
+Band energies are computed with streaming SOS filters
 (explicit state), so chunking does not change the result.
 """
 from __future__ import annotations
@@ -57,6 +67,8 @@ class QualityConfig:
     hf_cutoff_hz : lower edge of the "noise" band (Hz; limited to 0.45 x fs_hz).
     qrs_band_hz : (low, high) edges of the QRS band (Hz).
     noise_ratio_max : highest acceptable HF / QRS-band energy ratio.
+    quiet_hf_rms_mv : HF RMS (mV) at or below which the window is quiet and its HF / QRS-band
+        ratio is not judged (0: always judged).
     max_amplitude_mv : highest plausible QRS-band peak-to-peak amplitude (mV).
     history_windows : graded windows kept for looking up the quality of late beats.
     """
@@ -69,6 +81,7 @@ class QualityConfig:
     hf_cutoff_hz: float = 40.0
     qrs_band_hz: tuple[float, float] = (5.0, 15.0)
     noise_ratio_max: float = 0.35
+    quiet_hf_rms_mv: float = 0.015
     max_amplitude_mv: float = 5.0
     history_windows: int = 16
 
@@ -90,6 +103,8 @@ class QualityConfig:
             raise ConfigError("hf_cutoff_hz", f"must be above the QRS band ({hi} Hz)")
         if not self.noise_ratio_max > 0:
             raise ConfigError("noise_ratio_max", "must be > 0")
+        if not (math.isfinite(self.quiet_hf_rms_mv) and self.quiet_hf_rms_mv >= 0):
+            raise ConfigError("quiet_hf_rms_mv", f"must be >= 0 mV, got {self.quiet_hf_rms_mv}")
         if not self.max_amplitude_mv > 0:
             raise ConfigError("max_amplitude_mv", "must be > 0 mV")
         if self.history_windows < 1:
@@ -215,7 +230,8 @@ class SignalQuality:
             level = "lead_off"
         elif clip > cfg.clip_fraction:
             level = "saturated"
-        elif ratio > cfg.noise_ratio_max or amp > cfg.max_amplitude_mv:
+        elif ((ratio > cfg.noise_ratio_max and e_hf > cfg.quiet_hf_rms_mv ** 2)
+              or amp > cfg.max_amplitude_mv):
             level = "noisy"
         else:
             level = "good"
@@ -223,7 +239,8 @@ class SignalQuality:
                             {"flat_fraction": round(flat_fraction, 4),
                              "clip_fraction": round(clip, 4),
                              "noise_ratio": round(ratio, 4) if math.isfinite(ratio) else None,
-                             "amplitude_mv": round(amp, 4)})
+                             "amplitude_mv": round(amp, 4),
+                             "hf_rms_mv": round(math.sqrt(e_hf), 5)})
         self.history.append(win)
         self.level = level
         self._start += n

@@ -235,7 +235,7 @@ class QualityEvent(Event):
     sample_index : start of the analysis window that changed it (device rate).
     fs_hz : device sample rate (Hz).
     metrics : the window's measurements (``flat_fraction``, ``clip_fraction``, ``noise_ratio``,
-        ``amplitude_mv``).
+        ``amplitude_mv``, ``hf_rms_mv``).
     """
 
     type: ClassVar[str] = "quality"

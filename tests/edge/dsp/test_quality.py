@@ -68,3 +68,41 @@ def test_quality_rank_follows_the_event_levels():
     from edge.events.model import QUALITY_LEVELS
 
     assert sorted(QUALITY_RANK, key=QUALITY_RANK.get) == list(QUALITY_LEVELS)
+
+
+def test_a_quiet_window_without_a_qrs_is_a_pause_not_noise(mitdb_dir):
+    """MIT-BIH 232, 40-42 s lies inside a 2.8-s sinus pause (reference beats at 39.77 and
+    42.55 s): almost no QRS-band energy, so the HF / QRS-band ratio (0.46) reads the
+    recorder's noise floor. Its HF RMS (0.014 mV) is under ``quiet_hf_rms_mv``: good. With the
+    floor off it is graded noisy, as it was before the floor."""
+    from edge.io.records import read_record
+
+    x = read_record("232", data_dir=mitdb_dir, sampto=360 * 46).signal_mv[:, 0]
+    wins = SignalQuality(QualityConfig(fs_hz=360.0)).process(x)
+    pause = wins[20]
+    assert pause.start_index == 360 * 40
+    assert pause.metrics["noise_ratio"] > 0.35 and pause.metrics["hf_rms_mv"] < 0.015
+    assert {w.level for w in wins} == {"good"}
+    off = SignalQuality(QualityConfig(fs_hz=360.0, quiet_hf_rms_mv=0.0)).process(x)
+    assert off[20].level == "noisy"
+    assert [w.level for w in off[:20]] == ["good"] * 20
+
+
+def test_noise_above_the_quiet_floor_is_still_noise(ecg, rng):
+    """A QRS-less stretch with muscle-like noise of 0.05 mV RMS is noisy; the same stretch with
+    0.003 mV (an ADC's floor) is quiet and good."""
+    x = ecg[:720 * 4].copy()
+    x[720:2160] = np.median(ecg)
+    loud = x.copy()
+    loud[720:2160] += rng.normal(0, 0.05, 1440)
+    quiet = x.copy()
+    quiet[720:2160] += np.round(rng.normal(0, 0.003, 1440) / 0.005) * 0.005  # 5-µV ADC steps
+    assert levels(loud)[1] == "noisy"
+    assert levels(quiet)[1] == "good"
+
+
+@pytest.mark.parametrize("bad", [-0.01, float("nan"), float("inf")])
+def test_quiet_floor_must_be_a_finite_non_negative_mv(bad):
+    with pytest.raises(ConfigError) as err:
+        QualityConfig(fs_hz=360, quiet_hf_rms_mv=bad)
+    assert err.value.field == "quiet_hf_rms_mv"
