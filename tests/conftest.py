@@ -38,6 +38,17 @@ def svdb_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def cudb_data_dir() -> Path:
+    """The Creighton University Ventricular Tachyarrhythmia Database (250 Hz): ``$CUDB_DIR``,
+    else ``cudb`` next to ``$MITDB_DIR``; skipped, saying why, otherwise."""
+    for raw in (os.environ.get("CUDB_DIR"),
+                os.environ.get("MITDB_DIR") and Path(os.environ["MITDB_DIR"]).parent / "cudb"):
+        if raw and (Path(raw) / "cu03.hea").is_file():
+            return Path(raw)
+    pytest.skip("CUDB_DIR is not set to the CUDB data directory (see README: Data)")
+
+
+@pytest.fixture(scope="session")
 def cinc2017_dir() -> Path:
     """The CinC 2017 recordings: ``$CINC2017_DIR``, else ``cinc2017`` next to ``$MITDB_DIR``
     (the layout of ``../shared/data``); skipped, saying why, when neither holds them."""

@@ -68,13 +68,41 @@ def test_alerts_wait_for_the_vf_analysis_and_are_judged_in_sample_order():
 
 
 @pytest.mark.parametrize("kind", ["pause", "vt", "afib"])
-def test_pause_vt_and_af_are_never_chained(kind):
+def test_pause_vt_and_af_are_never_held(kind):
     assert kind not in CHAINED_KINDS
     c = AlarmChain(FS)
-    out = c.filter([vfib("onset", 1000), alert(kind, "event", 1500)], 2000, 1500)
-    assert seen(out) == [("vfib", "onset", 1000, None), (kind, "event", 1500, None)]
+    out = c.filter([vfib("onset", 1000), alert(kind, "event", 1500, end_index=1900)], 2000, 1500)
+    if kind == "pause":  # closed (1900) inside the open VF episode: dropped, not held
+        assert seen(out) == [("vfib", "onset", 1000, None)]
+        assert c.n_dropped == {"pause": 1} and c.held_kinds == []
+    else:
+        assert seen(out) == [("vfib", "onset", 1000, None), (kind, "event", 1500, None)]
     with pytest.raises(ValueError):
         AlarmChain(FS, kinds=("v_run", "pause"))
+
+
+def test_a_pause_is_judged_by_the_beat_that_closes_it():
+    """A pause that closes after the vfib end is raised as it is (a pause after VF may be
+    asystole), even when it opened inside the VF; one that closes inside is dropped; a pause
+    waits until the VF analysis has reached its closing beat, then leaves in sample order."""
+    c = AlarmChain(FS)
+    out = c.filter([vfib("onset", 1000), alert("pause", "event", 800, end_index=1200)], 1100, 1200)
+    assert seen(out) == [("vfib", "onset", 1000, None)]  # waits: VF analysed to 1100 only
+    out = c.filter([], 1300, 1200)
+    assert seen(out) == [] and c.n_dropped == {"pause": 1}
+    out = c.filter([vfib("end", 3000), alert("pause", "event", 2500, end_index=3400)],
+                   3500, 3400)
+    assert seen(out) == [("vfib", "end", 3000, None), ("pause", "event", 2500, None)]
+    out = c.filter([alert("pause", "event", 3600, end_index=4400)], 5000, 4400)
+    assert seen(out) == [("pause", "event", 3600, None)]
+    assert c.n_dropped == {"pause": 1}
+
+
+def test_a_pause_closing_inside_vf_at_the_end_of_the_stream_is_dropped():
+    c = AlarmChain(FS)
+    c.filter([vfib("onset", 1000)], 2000, 1000)
+    out = c.filter([alert("pause", "event", 1500, end_index=2100)], None, None, final=True)
+    assert seen(out) == [] and c.n_dropped == {"pause": 1}
 
 
 def test_a_flush_inside_vf_drops_what_is_held():
@@ -104,6 +132,34 @@ def _device_alerts(classifier, chunk, chain=True, confirm=False):
         events += dev.process(i, rec.signal_mv[i:i + chunk])
     events += dev.flush()
     return sorted(seen(events), key=lambda a: (a[2], a[0], a[1])), dev
+
+
+def test_pauses_closing_inside_vf_are_dropped_at_every_chunk_size(classifier, cudb_data_dir):
+    """CUDB cu03 from 430 s: VF from 465.7 s to its end (508.9 s). The beats the detector
+    still finds in it leave gaps that raised two ``pause`` warnings under the ``vfib`` alarm
+    (482.1 and 490.2 s); with the chain they are dropped and counted, at any chunking."""
+    from edge.io.records import read_record
+    from edge.runtime.device import DeviceStream
+    from edge.runtime.settings import load_config
+
+    x = read_record(cudb_data_dir / "cu03", sampfrom=250 * 430).signal_mv[:, :1]
+    got = {}
+    for chain, chunk in (("true", 250), ("true", 9), ("true", 2500), ("false", 250)):
+        cfg = load_config(None, ['source.serial.port="x"', "outputs.strip=false",
+                                 f"rhythm.alarm_chain={chain}"])
+        dev = DeviceStream(classifier, cfg, device_id=1, fs_hz=250.0)
+        events = []
+        for i in range(0, x.shape[0], chunk):
+            events += dev.process(i, x[i:i + chunk])
+        events += dev.flush()
+        got[chain, chunk] = [(a[0], a[1], round(a[2] / 250 + 430, 1)) for a in seen(events)
+                             if a[0] in ("pause", "vfib")]
+        if chain == "true":
+            assert dev.chain.n_dropped["pause"] == 2
+    assert got["true", 250] == got["true", 9] == got["true", 2500] == [
+        ("vfib", "onset", 471.0), ("vfib", "end", 508.9)]
+    assert [a for a in got["false", 250] if a[0] == "pause"] == [
+        ("pause", "event", 482.1), ("pause", "event", 490.2)]
 
 
 def test_device_stream_chains_the_flutter_alarm_under_vfib_at_every_chunk_size(classifier):
