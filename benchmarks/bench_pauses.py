@@ -2,6 +2,7 @@
 
     MITDB_DIR=... SVDB_DIR=... CUDB_DIR=... python benchmarks/bench_pauses.py \\
         [--sets ds1,ds2,svdb,cudb] [--jobs 2] [--set KEY=VALUE ...] [--baseline KEY=VALUE ...]
+        [--records A,B] [--limit N] [--chunk-s S] [--out DIR]
 
 Protocol
 --------
@@ -147,8 +148,11 @@ _KEYS = ("ref_pauses", "pauses_found", "pause_alerts", "pause_alerts_unmatched",
          "asystole_found", "asystole_alarms", "asystole_unmatched")
 
 
-def run_set(name: str, settings: tuple[str, ...], jobs: int, chunk_s: float) -> dict:
+def run_set(name: str, settings: tuple[str, ...], jobs: int, chunk_s: float,
+            limit: int | None = None, only: list[str] | None = None) -> dict:
     d, names = set_records(name)
+    names = [r for r in names if only is None or r in only]
+    names = names[:limit] if limit else names
     work = [(str(d / r), r, settings, chunk_s) for r in names]
     if jobs > 1:
         with Pool(jobs) as pool:
@@ -220,13 +224,24 @@ def main(argv: list[str] | None = None) -> int:
                     metavar="KEY=VALUE", help="a daemon setting for every replay (repeatable)")
     ap.add_argument("--baseline", action="append", default=[], metavar="KEY=VALUE",
                     help="also replay with these settings (on top of --set) and compare")
+    ap.add_argument("--limit", type=int, default=None,
+                    help="only the first N records of each set (a quick look)")
+    ap.add_argument("--records", default=None, metavar="A,B",
+                    help="only these records of the sets (comma-separated names)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
     args = ap.parse_args(argv)
     names = parse_sets(ap, args.sets, SETS)
     if args.jobs < 1:
         ap.error(f"--jobs: must be >= 1, got {args.jobs}")
+    if args.limit is not None and args.limit < 1:
+        ap.error(f"--limit: must be >= 1, got {args.limit}")
     if not (args.chunk_s == args.chunk_s and 0.001 <= args.chunk_s <= 3600):
         ap.error(f"--chunk-s: must lie in 0.001..3600 s, got {args.chunk_s}")
+    only = None
+    if args.records is not None:
+        only = [r.strip() for r in args.records.split(",") if r.strip()]
+        if not only:
+            ap.error("--records: no record named")
     settings = _settings(ap, "--set", args.settings)
     baseline = _settings(ap, "--baseline", args.settings + args.baseline) if args.baseline \
         else None
@@ -234,23 +249,32 @@ def main(argv: list[str] | None = None) -> int:
     def job() -> int:
         from edge.runtime.settings import load_config
 
-        for n in names:
-            set_records(n)  # every folder found before any work
+        listed = {n: set(set_records(n)[1]) for n in names}  # every folder before any work
+        missing = sorted(set(only or ()).difference(*listed.values()))
+        if missing:
+            print(f"bench_pauses: error: --records: {', '.join(missing)} not in the sets "
+                  f"{', '.join(names)}", file=sys.stderr)
+            return 2
         cfg = load_config(None, ['source.serial.port="x"', *settings])
         t0 = time.time()
         res = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                "git": git_head(),
                "command": " ".join(["python benchmarks/bench_pauses.py",
                                     *(argv if argv is not None else sys.argv[1:])]),
-               "chunk_s": args.chunk_s, "pause_s": cfg.alerts.pause_s,
+               "chunk_s": args.chunk_s, "limit": args.limit,
+               "records": only, "pause_s": cfg.alerts.pause_s,
                "asystole_s": cfg.alerts.asystole_s, "runs": {}}
         differ = []
         for n in names:
-            res["runs"][n] = now = run_set(n, settings, args.jobs, args.chunk_s)
+            if only is not None and not listed[n] & set(only):
+                continue
+            res["runs"][n] = now = run_set(n, settings, args.jobs, args.chunk_s, args.limit,
+                                           only)
             print(f"{n}: {now['total']}", file=sys.stderr)
             if baseline is not None:
                 res["runs"][f"{n} | baseline"] = before = run_set(n, baseline, args.jobs,
-                                                                  args.chunk_s)
+                                                                  args.chunk_s, args.limit,
+                                                                  only)
                 print(f"{n} baseline: {before['total']}", file=sys.stderr)
                 differ += [f"{n} {a['record']}" for a, b in zip(now["records"],
                                                                  before["records"])
