@@ -2,7 +2,7 @@
 
 Data:
 
-* CinC 2017 (``$CINC2017_DIR`` or ``/work/shared/data/cinc2017``; ``REFERENCE.csv``):
+* CinC 2017 (``$CINC2017_DIR`` or ``./data/cinc2017``; ``REFERENCE.csv``):
   beats from our own streaming detector (:func:`edge.dsp.detection.detect_signal`);
 * MIT-BIH **DS1 only** (:data:`training.data.DS1`): detected beats, each given the rhythm of
   the reference '+' annotation before it (``(AFIB`` and ``(AFL`` are AF/AFL). DS2 is never
@@ -71,8 +71,9 @@ def balanced_weights(y: np.ndarray) -> np.ndarray:
 
 
 def cinc_dir() -> Path:
-    """``$CINC2017_DIR`` or the shared copy."""
-    return Path(os.environ.get("CINC2017_DIR", "/work/shared/data/cinc2017"))
+    """``$CINC2017_DIR``, else ``./data/cinc2017`` (the default of
+    :func:`edge.io.records.find_data_dir`)."""
+    return Path(os.environ.get("CINC2017_DIR") or Path("data") / "cinc2017")
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@ scores against.
 
 Data (development data only):
 
-* CUDB (``$CUDB_DIR`` or ``/work/shared/data/cudb``, 35 records, 250 Hz): shockable = inside
+* CUDB (``$CUDB_DIR`` or ``./data/cudb``, 35 records, 250 Hz): shockable = inside
   '[' ... ']' (VF/VFL; a record whose first bracket is ']' starts in VF, an unclosed '['
   runs to the end);
 * MIT-BIH **DS1** (:data:`training.data.DS1`, MLII): shockable = ``(VFL`` / ``(VF`` rhythm
@@ -81,7 +81,9 @@ CINC_STEP = 2
 
 
 def cudb_dir() -> Path:
-    return Path(os.environ.get("CUDB_DIR", "/work/shared/data/cudb"))
+    """``$CUDB_DIR``, else ``./data/cudb`` (the default of
+    :func:`edge.io.records.find_data_dir`)."""
+    return Path(os.environ.get("CUDB_DIR") or Path("data") / "cudb")
 
 
 def is_cinc(record: str) -> bool:
