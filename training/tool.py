@@ -100,16 +100,23 @@ def net_training_parser(description: str, *, epochs: int, unit: str
     return ap
 
 
+#: The data hint of :mod:`edge.io.records`, and its wording for commands that read records by
+#: name only.
+_RECORD_PATH_HINT = (", pass --data-dir, or give the record as a path", ", or pass --data-dir")
+
+
 def run_guarded(prog: str, job: Callable[[], int], *, interrupted: str,
                 error_tag: str = "") -> int:
     """Run ``job`` (it returns the exit code) for command ``prog``: an :class:`EdgeError`
     prints ``prog: <error_tag><message>`` and returns 2, an :class:`OSError` (a folder or
     file that cannot be written) the same with its file and reason, Ctrl-C ``prog:
-    <interrupted>`` (what is kept, what is not) and returns 130."""
+    <interrupted>`` (what is kept, what is not) and returns 130. These commands take record
+    names (``--records``), not paths, so a data hint does not offer a path."""
     try:
         return job()
     except EdgeError as exc:
-        print(f"{prog}: {error_tag}{exc}", file=sys.stderr)
+        message = str(exc).replace(*_RECORD_PATH_HINT)
+        print(f"{prog}: {error_tag}{message}", file=sys.stderr)
         return 2
     except OSError as exc:
         print(f"{prog}: {error_tag}{exc.filename or ''}: {exc.strerror or exc}",

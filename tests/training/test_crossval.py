@@ -30,6 +30,7 @@ def test_a_missing_mitdb_is_one_line(tmp_path, monkeypatch, capsys, where):
     assert crossval.main(["--out", str(tmp_path / "cv"), *extra]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "mitdb" in err.lower() and "Traceback" not in err
+    assert "as a path" not in err  # crossval takes record names, not paths
 
 
 def test_ctrl_c_is_one_line_and_exit_130(tmp_path, monkeypatch, capsys):
