@@ -47,6 +47,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import (  # noqa: E402
     git_head,
+    output_dir,
     parse_sets,
     replay_alerts,
     run_bench,
@@ -148,6 +149,13 @@ _KEYS = ("ref_pauses", "pauses_found", "pause_alerts", "pause_alerts_unmatched",
          "asystole_found", "asystole_alarms", "asystole_unmatched")
 
 
+def _ignore_sigint() -> None:
+    """A worker leaves Ctrl-C to the parent (which ends the pool and says so in one line)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def run_set(name: str, settings: tuple[str, ...], jobs: int, chunk_s: float,
             limit: int | None = None, only: list[str] | None = None) -> dict:
     d, names = set_records(name)
@@ -155,7 +163,7 @@ def run_set(name: str, settings: tuple[str, ...], jobs: int, chunk_s: float,
     names = names[:limit] if limit else names
     work = [(str(d / r), r, settings, chunk_s) for r in names]
     if jobs > 1:
-        with Pool(jobs) as pool:
+        with Pool(jobs, initializer=_ignore_sigint) as pool:
             rows = pool.map(replay, work)
     else:
         rows = [replay(w) for w in work]
@@ -215,7 +223,8 @@ def _settings(ap: argparse.ArgumentParser, option: str, items: list[str]) -> tup
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 epilog="Protocol and sets: the module docstring.")
     ap.add_argument("--sets", default="ds1,ds2,svdb,cudb",
                     help="comma-separated: ds1, ds2, svdb, cudb")
     ap.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
@@ -228,7 +237,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="only the first N records of each set (a quick look)")
     ap.add_argument("--records", default=None, metavar="A,B",
                     help="only these records of the sets (comma-separated names)")
-    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
+    ap.add_argument("--out", type=output_dir, default=str(ROOT / "benchmarks" / "results"),
+                    help="folder for pauses.json and pauses.md (default benchmarks/results)")
     args = ap.parse_args(argv)
     names = parse_sets(ap, args.sets, SETS)
     if args.jobs < 1:
@@ -285,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
         print(write_results(args.out, "pauses", res, markdown))
         return 0
 
-    return run_bench("bench_pauses", job)
+    return run_bench("bench_pauses", job, data_dir_option=False)
 
 
 if __name__ == "__main__":

@@ -18,9 +18,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script: make the repository importable
     sys.path.insert(0, str(ROOT))
 
-from edge.cli.common import positive_float, positive_int  # noqa: E402
+from edge.cli.common import output_dir, positive_float, positive_int  # noqa: E402
 
 __all__ = ["parse_sets", "parse_names", "positive_int", "positive_float", "finite_float",
+           "output_dir",
            "positive_ints", "read_json", "check_records", "check_model", "run_bench",
            "git_head", "write_results", "replay_alerts"]
 

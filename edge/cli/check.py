@@ -142,6 +142,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     if config.source.kind == "replay":
         source += f": {_probe_replay(config)}"
     _probe_outputs(config)
+    q = config.quality
+    quiet = (f" unless quiet (HF RMS <= {q.quiet_hf_rms_mv:g} mV)" if q.quiet_hf_rms_mv > 0
+             else " (quiet floor off)")
+    quality = (f"{q.window_s:g}-s windows; noisy when HF/QRS energy > {q.noise_ratio_max:g}"
+               f"{quiet} or QRS-band amplitude > {q.max_amplitude_mv:g} mV")
     kernels = {"direct": "direct (scipy's compiled loops, loaded without scipy.signal)",
                "scipy": "scipy (fallback: scipy.signal imported, see the log)"}[KERNELS]
     print(f"{args.config}: OK\n  source: {source}\n  channel: {_channel(config)}\n"
@@ -150,6 +155,7 @@ def cmd_check(args: argparse.Namespace) -> int:
           f"  model run: OK (one zero beat, {clf.load_run_ms:.1f} ms)\n"
           f"  rhythm: {rhythm}\n"
           f"  ventricular: {ventricular}\n"
+          f"  quality: {quality}\n"
           f"  sinks: {', '.join(sinks) or 'none'}\n"
           f"  alarm fallback: {fallback}\n"
           f"  filter kernels: {kernels}")

@@ -22,7 +22,7 @@ A quiet window is not a noisy one: a window without a QRS complex (a sinus pause
 has almost no QRS-band energy, so its high-frequency / QRS-band ratio only reads the
 recorder's noise floor and can be large. Below ``quiet_hf_rms_mv`` of high-frequency RMS the
 ratio is not judged (measured on MIT-BIH DS1: no window graded noisy by real noise has an
-HF RMS under 0.015 mV, while record 232's QRS-less pause windows read 0.004-0.010 mV and
+HF RMS under 0.015 mV, while record 232's QRS-less pause windows read 0.004-0.014 mV and
 were all "noisy", which made their RR intervals untrusted and hid their ``pause`` alerts).
 
 Band energies are computed with streaming SOS filters
@@ -47,6 +47,11 @@ logger = logging.getLogger(__name__)
 #: Quality levels, best first, by rank (the order of ``edge.events.model.QUALITY_LEVELS``).
 QUALITY_RANK = {"good": 0, "noisy": 1, "saturated": 2, "lead_off": 3}
 
+
+#: The highest quiet floor accepted (mV of HF RMS): DS1's windows graded noisy by real muscle
+#: noise start at 0.015-0.03 mV, so a floor above this would hide real noise; a value meant in
+#: µV (15) is refused, not taken as 15 mV.
+QUIET_HF_RMS_MAX_MV = 0.05
 
 #: The lowest sample rate the device analyses (Hz): below it a QRS complex (≈ 80-120 ms)
 #: spans too few samples to detect or to grade; records and streams are refused under it.
@@ -103,8 +108,13 @@ class QualityConfig:
             raise ConfigError("hf_cutoff_hz", f"must be above the QRS band ({hi} Hz)")
         if not self.noise_ratio_max > 0:
             raise ConfigError("noise_ratio_max", "must be > 0")
-        if not (math.isfinite(self.quiet_hf_rms_mv) and self.quiet_hf_rms_mv >= 0):
-            raise ConfigError("quiet_hf_rms_mv", f"must be >= 0 mV, got {self.quiet_hf_rms_mv}")
+        if not (isinstance(self.quiet_hf_rms_mv, (int, float))
+                and not isinstance(self.quiet_hf_rms_mv, bool)
+                and 0 <= self.quiet_hf_rms_mv <= QUIET_HF_RMS_MAX_MV):
+            raise ConfigError("quiet_hf_rms_mv",
+                              f"must be a number in 0..{QUIET_HF_RMS_MAX_MV:g} mV (the HF RMS of "
+                              f"a quiet window, in mV: 0.015 = 15 µV), got "
+                              f"{self.quiet_hf_rms_mv!r}")
         if not self.max_amplitude_mv > 0:
             raise ConfigError("max_amplitude_mv", "must be > 0 mV")
         if self.history_windows < 1:
@@ -230,7 +240,7 @@ class SignalQuality:
             level = "lead_off"
         elif clip > cfg.clip_fraction:
             level = "saturated"
-        elif ((ratio > cfg.noise_ratio_max and e_hf > cfg.quiet_hf_rms_mv ** 2)
+        elif ((ratio > cfg.noise_ratio_max and math.sqrt(e_hf) > cfg.quiet_hf_rms_mv)
               or amp > cfg.max_amplitude_mv):
             level = "noisy"
         else:

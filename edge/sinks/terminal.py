@@ -54,6 +54,13 @@ def _clock(t_s: float) -> str:
     return f"{h}:{m:02d}:{rem // 10:02d}.{rem % 10}"
 
 
+def _detail_item(key: str, value: object, fs_hz: float) -> str:
+    """An alert's detail as ``key=value``; a sample index (``*_index``) as its stream time."""
+    if key.endswith("_index") and type(value) is int and fs_hz > 0:
+        return f"{key[:-len('_index')]}={_clock(value / fs_hz)}"
+    return f"{key}={value}"
+
+
 _COLORS = {"N": "", "S": "\033[33m", "V": "\033[31m", "F": "\033[35m", "Q": "\033[90m"}
 _RESET = "\033[0m"
 _BOLD_RED = "\033[1;31m"
@@ -108,7 +115,7 @@ class TerminalSink(TextStreamSink):
         if isinstance(event, AlertEvent):
             if event.kind == "asystole":  # the beat lines' HR: 0 while it lasts, then unknown
                 self._last_hr[event.device_id] = 0.0 if event.state == "onset" else None
-            det = " ".join(f"{k}={v}" for k, v in event.detail.items())
+            det = " ".join(_detail_item(k, v, event.fs_hz) for k, v in event.detail.items())
             text = f"ALERT {event.kind} {event.state} ({event.severity}) {det}".rstrip()
             return f"{_clock(event.t_stream_s)} {dev} " + self._c(_BOLD_RED, text)
         if isinstance(event, QualityEvent):
@@ -123,9 +130,12 @@ class TerminalSink(TextStreamSink):
             return f"{dev} link {event.state} {event.detail}".rstrip()
         if isinstance(event, StatusEvent):
             c = event.counters
+            dropped = c.get("alerts_chained_dropped") or {}
+            under = ("; not raised under vfib: " + ", ".join(
+                f"{k} {n}" for k, n in sorted(dropped.items()))) if dropped else ""
             return (f"status {event.state}: uptime {event.uptime_s:.1f} s, "
                     f"{c.get('beats', 0)} beats, {c.get('samples', 0)} samples, "
-                    f"{c.get('gaps', 0)} gaps")
+                    f"{c.get('gaps', 0)} gaps{under}")
         return None
 
     def emit(self, event: Event) -> None:

@@ -50,7 +50,8 @@ def test_a_run_on_record_232_finds_its_pauses(mitdb_dir, tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("argv", [["--sets", "mitdb"], ["--jobs", "0"], ["--limit", "0"],
                                   ["--chunk-s", "nan"], ["--set", "alerts.pause_s=-1"],
-                                  ["--baseline", "quality.nope=1"], ["--records", ","]])
+                                  ["--baseline", "quality.nope=1"], ["--records", ","],
+                                  ["--set", "quality.quiet_hf_rms_mv=15"], ["--out", __file__]])
 def test_bad_arguments_are_one_line(argv, capsys):
     with pytest.raises(SystemExit) as exc:
         bp.main(argv)

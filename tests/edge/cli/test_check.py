@@ -183,3 +183,16 @@ def test_check_refuses_an_output_place_the_daemon_cannot_create(capsys, tmp_path
     err = capsys.readouterr().err
     assert ("is not a folder" in err or "is a folder, not a file" in err) and \
         "Traceback" not in err
+
+
+def test_check_states_the_quality_grading_and_refuses_a_floor_meant_in_microvolts(capsys):
+    assert main(["check", str(CONFIG)]) == 0
+    assert ("  quality: 2-s windows; noisy when HF/QRS energy > 0.35 unless quiet (HF RMS <= "
+            "0.015 mV) or QRS-band amplitude > 5 mV\n") in capsys.readouterr().out
+    assert main(["check", str(CONFIG), "--set", "quality.quiet_hf_rms_mv=0"]) == 0
+    assert "HF/QRS energy > 0.35 (quiet floor off) or" in capsys.readouterr().out
+    for bad in ("15", "1e200", "inf", "-0.01"):
+        assert main(["check", str(CONFIG), "--set", f"quality.quiet_hf_rms_mv={bad}"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert "quality.quiet_hf_rms_mv: must be a number in 0..0.05 mV" in err
+        assert "\n" not in err and "Traceback" not in err

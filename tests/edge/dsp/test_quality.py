@@ -101,8 +101,9 @@ def test_noise_above_the_quiet_floor_is_still_noise(ecg, rng):
     assert levels(quiet)[1] == "good"
 
 
-@pytest.mark.parametrize("bad", [-0.01, float("nan"), float("inf")])
-def test_quiet_floor_must_be_a_finite_non_negative_mv(bad):
+@pytest.mark.parametrize("bad", [-0.01, float("nan"), float("inf"), 15, 1e200, True, "0.01"])
+def test_quiet_floor_must_be_a_plausible_mv(bad):
     with pytest.raises(ConfigError) as err:
         QualityConfig(fs_hz=360, quiet_hf_rms_mv=bad)
-    assert err.value.field == "quiet_hf_rms_mv"
+    assert err.value.field == "quiet_hf_rms_mv" and "0..0.05 mV" in str(err.value)
+    assert QualityConfig(fs_hz=360, quiet_hf_rms_mv=0).quiet_hf_rms_mv == 0

@@ -3,7 +3,7 @@ import io
 import pytest
 
 from edge.errors import ConfigError
-from edge.events.model import HeartRateEvent, LinkStatusEvent
+from edge.events.model import AlertEvent, HeartRateEvent, LinkStatusEvent, StatusEvent
 from edge.sinks.terminal import TerminalSink, TerminalSinkSettings
 
 
@@ -61,3 +61,19 @@ def test_beat_lines_show_the_interval_as_it_was_and_no_stale_rate_after_asystole
     lines = buf.getvalue().splitlines()
     assert "RR 7.65 s  HR 0" in lines[3]
     assert "RR 1.00 s" in lines[5] and "HR" not in lines[5]
+
+
+def test_alert_sample_indices_read_as_stream_times_and_status_counts_dropped_alerts():
+    buf = io.StringIO()
+    t = TerminalSink(buf, color="never")
+    t.emit(AlertEvent(device_id=1, kind="pause", state="event", severity="warning",
+                      sample_index=3600, fs_hz=360.0, detail={"rr_s": 2.8, "end_index": 4608}))
+    t.emit(StatusEvent(device_id=0, state="stopped", uptime_s=3.0, counters={
+        "beats": 10, "samples": 9000, "gaps": 0,
+        "alerts_chained_dropped": {"v_run": 4, "pause": 2}}))
+    t.emit(StatusEvent(device_id=0, state="stopped", uptime_s=3.0,
+                       counters={"alerts_chained_dropped": {}}))
+    pause, status, plain = buf.getvalue().splitlines()
+    assert pause.endswith("ALERT pause event (warning) rr_s=2.8 end=0:00:12.8")
+    assert status.endswith("0 gaps; not raised under vfib: pause 2, v_run 4")
+    assert plain.endswith("0 gaps")
