@@ -17,6 +17,7 @@ from edge.cli.common import (
     annotator,
     check_annotation_output,
     non_negative_int,
+    output_annotator,
     output_dir,
     positive_float,
     read_channel,
@@ -286,7 +287,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--channel", type=non_negative_int, default=None,
                    help="signal channel (default: the one named as the model's lead, MLII, or "
                         "a lead II; else 0)")
-    p.add_argument("--ext", type=annotator, default="cls",
+    p.add_argument("--ext", type=output_annotator, default="cls",
                    help="annotation file extension (default cls)")
     p.add_argument("--out-dir", default=".", type=output_dir,
                    help="where to write the annotation file (default: the current directory)")

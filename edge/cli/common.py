@@ -10,7 +10,8 @@ from pathlib import Path
 
 __all__ = ["add_common", "positive_float", "non_negative_int", "replay_speed",
            "output_dir", "read_channel", "check_annotation_output", "description",
-           "annotator", "positive_int", "warn_if_no_beats", "nearest_existing"]
+           "annotator", "positive_int", "warn_if_no_beats", "nearest_existing", "device_id",
+           "output_annotator"]
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +54,18 @@ def non_negative_int(text: str) -> int:
     return value
 
 
+def device_id(text: str) -> int:
+    """An argparse type: a device id, an integer 0 .. 2**63 - 1 (the events' 64-bit id)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value < 2 ** 63:
+        raise argparse.ArgumentTypeError(f"expected a device id, an integer 0 .. 2**63 - 1; "
+                                         f"got {text!r}")
+    return value
+
+
 def positive_int(text: str) -> int:
     """An argparse type: an integer >= 1."""
     try:
@@ -65,11 +78,20 @@ def positive_int(text: str) -> int:
 
 
 def annotator(text: str) -> str:
-    """An argparse type: a WFDB annotator name (an annotation file's extension): letters and
-    digits, not empty."""
+    """An argparse type: a WFDB annotator name to read (an annotation file's extension):
+    letters and digits (PhysioNet has ``pu0``, ``q1c``), not empty."""
     if not (text and text.isascii() and text.isalnum()):
         raise argparse.ArgumentTypeError(f"an annotation file extension is letters and digits "
                                          f"(e.g. atr, qrs), got {text!r}")
+    return text
+
+
+def output_annotator(text: str) -> str:
+    """An argparse type: a WFDB annotator name to write: letters only (``wfdb.wrann`` refuses
+    digits), not empty."""
+    if not (text and text.isascii() and text.isalpha()):
+        raise argparse.ArgumentTypeError(f"an annotation file to write has an extension of "
+                                         f"letters only (e.g. cls, qrs), got {text!r}")
     return text
 
 

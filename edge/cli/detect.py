@@ -7,9 +7,9 @@ import time
 
 from edge.cli.common import (
     add_common,
-    annotator,
     check_annotation_output,
     non_negative_int,
+    output_annotator,
     output_dir,
     positive_float,
     read_channel,
@@ -49,7 +49,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    "or a WFDB record path")
     p.add_argument("--channel", type=non_negative_int, default=None,
                    help="signal channel (default: the one named MLII, or a lead II; else 0)")
-    p.add_argument("--ext", type=annotator, default="qrs",
+    p.add_argument("--ext", type=output_annotator, default="qrs",
                    help="annotation file extension (default qrs)")
     p.add_argument("--out-dir", default=".", type=output_dir, help="where to write the annotations")
     p.add_argument("--data-dir", default=None, help="MIT-BIH directory (default $MITDB_DIR)")

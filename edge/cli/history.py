@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from edge.cli.common import add_common, description, non_negative_int, positive_float
+from edge.cli.common import add_common, description, device_id, positive_float
 
 __all__ = ["add_parser", "cmd_history"]
 
@@ -37,7 +37,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:  # noqa: ANN001 - argpars
         "heart rate per hour, gaps", description=description(__doc__))
     p.add_argument("--db", required=True, metavar="URL",
                    help="postgresql://user@host/db, sqlite:///path.db or a file path")
-    p.add_argument("--device", type=non_negative_int, default=None, help="one device id")
+    p.add_argument("--device", type=device_id, default=None, help="one device id")
     p.add_argument("--since", default="24h", help="window ending now (default 24h; 90m, 7d)")
     p.add_argument("--silence-s", type=positive_float, default=120.0,
                    help="report stretches without heart-rate events longer than this "

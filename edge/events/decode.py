@@ -146,7 +146,15 @@ def _check_burden(event: Event) -> None:
             raise EventDecodeError(name, f"must be a fraction in [0, 1] or null, got {value!r}")
 
 
+#: The largest wall-clock time an event may carry (s from 1970; ~290,000 years): its time in
+#: microseconds must fit in 64 bits (the event store's ``time_us``; 2**63 us is 9.22e12 s).
+MAX_TIME_S = 9.2e12
+
+
 def _check_values(event: Event) -> None:
+    if not abs(event.time_s) <= MAX_TIME_S:
+        raise EventDecodeError("time_s", "must be a wall-clock time (s since 1970) whose "
+                                         "microseconds fit in 64 bits")
     if event.device_id < 0:
         raise EventDecodeError("device_id", "must be >= 0")
     if event.seq < 0:
@@ -218,8 +226,8 @@ def event_from_dict(data: Any) -> Event:
                                        f"got {etype!r}")
     if "schema" in data and (not _is_int(data["schema"]) or data["schema"] != SCHEMA_VERSION):
         raise EventDecodeError("schema", f"must be {SCHEMA_VERSION}, got {data['schema']!r}")
-    if "boot" in data and (not _is_int(data["boot"]) or data["boot"] < 0):
-        raise EventDecodeError("boot", "must be an integer >= 0")
+    if "boot" in data and (not _is_int(data["boot"]) or not 0 <= data["boot"] < _INT64):
+        raise EventDecodeError("boot", "must be an integer >= 0 that fits in 64 bits")
     fields = _fields(cls)
     for key in data:
         if key not in fields and key not in ENVELOPE_KEYS:

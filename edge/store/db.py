@@ -122,6 +122,10 @@ def event_row(stored: StoredEvent, ingest_us: int) -> tuple[str, tuple]:
     return TABLE_OF_TYPE[t], head + own + (ingest_us,)
 
 
+#: ``store_meta`` key: the latest retention cut-off (event time, us) that deleted rows.
+PRUNED_BEFORE_KEY = "pruned_before_us"
+
+
 class EventStore:
     """An open event store (use :meth:`open`). Not shared between threads."""
 
@@ -228,6 +232,30 @@ class EventStore:
             cur.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
         return any(r[0] not in names for r in cur.fetchall())
 
+    def _pruned_before_us(self, cur: Any) -> int | None:
+        value = self._read_meta(cur, PRUNED_BEFORE_KEY)
+        try:
+            return None if value is None else int(value)
+        except ValueError:
+            return None
+
+    def pruned_before_s(self) -> float | None:
+        """Event time (s) before which retention has deleted rows of some table (so holes in
+        ``seq`` there are not events the store never received); ``None``: nothing deleted.
+
+        Raises
+        ------
+        StoreError
+            The database refused the query.
+        """
+        try:
+            value = self._pruned_before_us(self._conn.cursor())
+            self._conn.commit()
+        except (sqlite3.Error, _pg_errors()) as exc:
+            self._rollback()
+            raise self._error("cannot read the store's metadata", exc) from None
+        return None if value is None else value / 1e6
+
     def _read_meta(self, cur: Any, key: str) -> str | None:
         cur.execute(f"SELECT value FROM store_meta WHERE key = {self._ph}", (key,))
         row = cur.fetchone()
@@ -330,13 +358,18 @@ class EventStore:
         out: dict[str, int] = {}
         try:
             cur = self._conn.cursor()
+            pruned = self._pruned_before_us(cur)
             for table in TABLES:
                 days = policy.days_for(table)
                 if days <= 0:
                     continue
-                cur.execute(f"DELETE FROM {table} WHERE time_us < {self._ph}",
-                            (now_us - int(days * 86400e6),))
+                cutoff = now_us - int(days * 86400e6)
+                cur.execute(f"DELETE FROM {table} WHERE time_us < {self._ph}", (cutoff,))
                 out[table] = max(cur.rowcount, 0)
+                if out[table] and (pruned is None or cutoff > pruned):
+                    pruned = cutoff  # seq holes before it may be rows retention removed
+            if pruned is not None:
+                self._write_meta(cur, PRUNED_BEFORE_KEY, str(pruned))
             self._conn.commit()
         except (sqlite3.Error, _pg_errors()) as exc:
             self._rollback()

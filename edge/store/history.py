@@ -48,10 +48,12 @@ def device_history(store: EventStore, since_s: float, *, device: int | None = No
     ``max_1h``: the gateway's reported 1-hour burden), ``hr_hourly`` (``hour_s``, ``min``,
     ``mean``, ``max``, ``n``), ``gaps`` (``link``: the gateway's gap events; ``silences``:
     stretches longer than ``silence_s`` without any ``hr`` event; ``missing_events``: holes
-    in ``seq`` within each boot, events the store never received).
+    in ``seq`` within each boot, events the store never received -- counted from
+    ``missing_counted_from_s`` when retention deleted rows inside the window, else ``None``).
     """
     now_s = time.time() if now_s is None else now_s
     since_us = int((now_s - since_s) * _US)
+    pruned_s = store.pruned_before_s()
     out = []
     for dev in _devices(store, since_us, device):
         w, p = _where(since_us, dev)
@@ -83,7 +85,7 @@ def device_history(store: EventStore, since_s: float, *, device: int | None = No
                 f"SELECT time_us / 3600000000 AS h, min(hr_bpm), avg(hr_bpm), max(hr_bpm), "
                 f"count(*) FROM hr WHERE {w} AND hr_bpm IS NOT NULL GROUP BY h ORDER BY h",
                 p)]
-        rep["gaps"] = _gaps(store, w, p, silence_s)
+        rep["gaps"] = _gaps(store, w, p, silence_s, since_us, dev, pruned_s)
         span = store.query(
             "SELECT min(lo), max(hi) FROM (" + " UNION ALL ".join(
                 f"SELECT min(time_us) AS lo, max(time_us) AS hi FROM {t} WHERE {w}"
@@ -97,7 +99,8 @@ def device_history(store: EventStore, since_s: float, *, device: int | None = No
     return out
 
 
-def _gaps(store: EventStore, w: str, p: list, silence_s: float) -> dict[str, Any]:
+def _gaps(store: EventStore, w: str, p: list, silence_s: float, since_us: int, dev: int,
+          pruned_s: float | None) -> dict[str, Any]:
     link = []
     for t, payload in store.query(f"SELECT time_us, payload FROM device_events WHERE {w} "
                                   f"AND type = 'link' AND state = 'gap' ORDER BY time_us", p):
@@ -111,11 +114,19 @@ def _gaps(store: EventStore, w: str, p: list, silence_s: float) -> dict[str, Any
             f"(ORDER BY time_us) AS prev_us FROM hr WHERE {w}) s "
             f"WHERE prev_us IS NOT NULL AND time_us - prev_us > ? ORDER BY time_us",
             p + [int(silence_s * _US)])]
-    seqs = " UNION ALL ".join(f"SELECT boot, seq FROM {t} WHERE {w}"
+    # holes in seq before the latest retention cut-off may be rows retention deleted (strips
+    # go first): they are counted from there on only
+    counted_from_us = since_us
+    if pruned_s is not None:
+        counted_from_us = max(since_us, int(pruned_s * _US))
+    ws, ps = _where(counted_from_us, dev)
+    seqs = " UNION ALL ".join(f"SELECT boot, seq FROM {t} WHERE {ws}"
                               for t in ("beats", "hr", "alerts", "strips", "device_events"))
     missing = sum(int(hi - lo + 1 - n) for _, lo, hi, n in store.query(
-        f"SELECT boot, min(seq), max(seq), count(*) FROM ({seqs}) s GROUP BY boot", p * 5))
-    return {"link": link, "silences": silences, "missing_events": missing}
+        f"SELECT boot, min(seq), max(seq), count(*) FROM ({seqs}) s GROUP BY boot", ps * 5))
+    return {"link": link, "silences": silences, "missing_events": missing,
+            "missing_counted_from_s": (counted_from_us / _US if counted_from_us > since_us
+                                       else None)}
 
 
 @dataclass(frozen=True)
@@ -257,8 +268,11 @@ def render_history(reports: list[dict]) -> str:
             lines.append(f"    {_fmt_time(h['hour_s'])[:13]}h  {h['min']:.0f} / "
                          f"{h['mean']:.0f} / {h['max']:.0f}  ({h['n']} values)")
         g = r["gaps"]
+        since = g.get("missing_counted_from_s")
         lines.append(f"  gaps: {len(g['link'])} link gaps, {len(g['silences'])} silences, "
-                     f"{g['missing_events']} events missing by seq")
+                     f"{g['missing_events']} events missing by seq"
+                     + (f" (counted from {_fmt_time(since)}: older events were removed by "
+                        f"retention)" if since is not None else ""))
         for s in g["silences"]:
             lines.append(f"    no data {_fmt_time(s['from_s'])} .. {_fmt_time(s['to_s'])} "
                          f"({s['duration_s']:.0f} s)")

@@ -10,6 +10,9 @@ from edge.errors import ConfigError
 
 __all__ = ["RetentionPolicy", "parse_duration_s", "parse_retention"]
 
+#: The longest duration accepted (s): 1000 years (a window or a retention beyond it means
+#: "everything", and its microseconds would overflow the store's 64-bit times).
+MAX_DURATION_S = 1000 * 365.25 * 86400.0
 _UNITS_S = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 7 * 86400.0}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
 
@@ -27,6 +30,9 @@ def parse_duration_s(text: str, field: str = "duration") -> float:
     if not (value > 0 and math.isfinite(value)):
         raise ConfigError(field, f"expected a positive duration such as 90s, 30m, 24h, 7d; "
                                  f"got {text!r}")
+    if value > MAX_DURATION_S:
+        raise ConfigError(field, f"at most 1000 years ({MAX_DURATION_S / 86400:.0f}d); got "
+                                 f"{text!r}")
     return value
 
 

@@ -16,7 +16,8 @@ table               rows
 ``strips``          ``strip``: ``strip_fs_hz``, ``samples_mv`` (JSON text)
 ``device_events``   ``status``, ``link``, ``quality``: ``type``, ``state`` (the status or link
                     state, or the quality level) and the whole event as JSON ``payload``
-``store_meta``      ``key``/``value``: ``schema_version``, ``timescale``
+``store_meta``      ``key``/``value``: ``schema_version``, ``timescale``,
+                    ``pruned_before_us`` (the latest retention cut-off that deleted rows)
 ==================  =====================================================================
 
 Versions (:data:`SCHEMA_VERSION`; each step in :data:`MIGRATIONS` runs once, in a

@@ -50,8 +50,9 @@ def test_an_annotation_extension_is_letters_and_digits(tmp_path, capsys):
 
     from edge.cli.main import main
 
-    for bad in ("", "a/b", "x.y"):
-        with pytest.raises(SystemExit) as exc:
-            main(["detect", "100", "--ext", bad, "--out-dir", str(tmp_path)])
-        assert exc.value.code == 2
-        assert "letters and digits" in capsys.readouterr().err
+    for bad in ("", "a/b", "x.y", "qrs1"):  # wfdb writes no digit (qrs1 was a traceback)
+        for command in ("detect", "annotate"):
+            with pytest.raises(SystemExit) as exc:
+                main([command, "100", "--ext", bad, "--out-dir", str(tmp_path)])
+            assert exc.value.code == 2
+            assert "extension of letters only" in capsys.readouterr().err

@@ -57,6 +57,10 @@ def test_ingest_then_history(night, tmp_path, capsys):
      "needs a username"),
     # A reader does not create an empty store at a mistyped path ("no events" would be a lie).
     (["history", "--db", "typo.db"], "no such database file"),
+    # session 45 audit: numbers past the store's 64-bit columns were tracebacks
+    (["history", "--db", "x.db", "--since", "99999999999d"], "at most 1000 years"),
+    (["ingest", "--db", "x.db", "--jsonl", "x", "--retention", "strip=99999999999d"],
+     "at most 1000 years"),
 ])
 def test_bad_values_are_one_line_errors(argv, message, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -64,6 +68,14 @@ def test_bad_values_are_one_line_errors(argv, message, tmp_path, capsys, monkeyp
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
     assert not (tmp_path / "typo.db").exists()
+
+
+def test_a_device_id_past_64_bits_is_refused_by_the_parser(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["history", "--db", "x.db", "--device", "99999999999999999999"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "expected a device id, an integer 0 .. 2**63 - 1" in err and "Traceback" not in err
 
 
 def test_history_leaves_a_file_without_the_schema_as_it_found_it(tmp_path, capsys):

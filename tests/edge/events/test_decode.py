@@ -82,6 +82,9 @@ def test_nulls_in_maps_decode_as_nan():
     (lambda d: d.update(proba={"N": "x"}), "proba.N"),
     (lambda d: d.update(boot=-3), "boot"),
     (lambda d: d.update(sample_index=2 ** 70), "sample_index"),
+    (lambda d: d.update(boot=2 ** 70), "boot"),  # the store's boot column is 64-bit
+    (lambda d: d.update(time_s=1e30), "time_s"),  # its microseconds would not fit either
+    (lambda d: d.update(time_s=-9.3e12), "time_s"),
     (lambda d: d.update(fs_hz=1e-320), "fs_hz"),  # sample_index / fs_hz overflows
     (lambda d: d["proba"].update(V=1.5), "proba.V"),
     (lambda d: d["proba"].update(V=-0.1), "proba.V"),

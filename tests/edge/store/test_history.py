@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from edge.store import EventStore
+from edge.store import EventStore, RetentionPolicy
 from edge.store.history import (
     device_history,
     hr_series,
@@ -70,6 +70,32 @@ def test_history_of_one_wearer(store):
     assert gaps["link"] == [{"time_s": H0 + 3000, "gap_s": 2.0, "lost_samples": 720,
                              "action": "filled"}]
     assert (r["first_s"], r["last_s"]) == (H0, H0 + 3720)
+
+
+def test_events_retention_deleted_are_not_reported_missing(db_url):
+    """Strips are kept shortest: after retention the seq numbers of deleted strips are holes,
+    which are not events the store never received; holes are counted from the latest
+    cut-off that deleted rows (and said so), lost ones after it still are."""
+    ev = [beat(5, 0, H0 + 10), strip(5, 1, H0 + 20), beat(5, 2, H0 + 30), strip(5, 3, H0 + 40),
+          beat(5, 4, H0 + 3000), beat(5, 6, H0 + 3100)]  # seq 5 never arrived
+    with EventStore.open(db_url) as s:
+        s.write(ev)
+        assert s.pruned_before_s() is None
+        (r,) = device_history(s, 3 * 3600, device=5, now_s=NOW)
+        assert r["gaps"]["missing_events"] == 1 and r["gaps"]["missing_counted_from_s"] is None
+        s.prune(RetentionPolicy(strip_days=(NOW - H0 - 100) / 86400, beat_days=0,
+                                hr_days=0, alert_days=0, device_days=0), now_s=NOW)
+        assert s.count("strips") == 0 and s.pruned_before_s() == pytest.approx(H0 + 100)
+        (r,) = device_history(s, 3 * 3600, device=5, now_s=NOW)
+        assert r["gaps"]["missing_events"] == 1  # seq 5, not the two strips
+        assert r["gaps"]["missing_counted_from_s"] == pytest.approx(H0 + 100)
+        assert "(counted from " in render_history([r])
+        # a window that starts after the cut-off is counted as before
+        (r,) = device_history(s, NOW - H0 - 2000, device=5, now_s=NOW)
+        assert r["gaps"]["missing_counted_from_s"] is None
+        # a later prune that deletes nothing keeps the cut-off
+        s.prune(RetentionPolicy(strip_days=1), now_s=NOW)
+        assert s.pruned_before_s() == pytest.approx(H0 + 100)
 
 
 def test_window_and_devices(store):

@@ -57,6 +57,25 @@ def test_jsonl_import_is_idempotent_and_counts_malformed_lines(db_url, tmp_path)
         assert sum(store.count(t) for t in TABLES) == 39
 
 
+def test_numbers_the_store_cannot_hold_are_malformed_not_fatal(db_url, tmp_path):
+    """A time in 1e30 s or a boot of 2**70 would not fit the store's 64-bit columns: such a
+    line is counted under its field, the good lines around it are stored (it crashed the
+    whole batch, and an MQTT ingest on every redelivery)."""
+    good = mixed(1, 6)
+    bad_time = json.loads(event_to_json(good[2].event))
+    bad_time["time_s"] = 1e30
+    bad_boot = json.loads(event_to_json(good[3].event))
+    bad_boot["boot"] = 2 ** 70
+    lines = [event_to_json(good[0].event), event_to_json(good[1].event), json.dumps(bad_time),
+             json.dumps(bad_boot), event_to_json(good[4].event), event_to_json(good[5].event)]
+    path = tmp_path / "events.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    with EventStore.open(db_url) as store:
+        c = import_jsonl(store, [path])
+        assert (c.stored, c.malformed) == (4, 2)
+        assert dict(c.malformed_by_field) == {"time_s": 1, "boot": 1}
+
+
 def test_jsonl_runs_in_one_file_get_their_own_boot(db_url, tmp_path):
     """A JSONL file appended by two daemon runs: seq restarts at 0, nothing is lost."""
     run1 = [e.event for e in mixed(1, 10, t0=T0)]

@@ -11,7 +11,7 @@ def test_durations(text, seconds):
     assert parse_duration_s(text) == seconds
 
 
-@pytest.mark.parametrize("text", ["", "0", "-1h", "24x", "h", "nan", "1e999"])
+@pytest.mark.parametrize("text", ["", "0", "-1h", "24x", "h", "nan", "1e999", "365251d"])
 def test_bad_durations_name_the_option(text):
     with pytest.raises(ConfigError, match="--since"):
         parse_duration_s(text, "--since")
