@@ -15,6 +15,7 @@ import ipaddress
 import logging
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from edge.dashboard.config import DEFAULT_REPORT_DIR, parse_app_args
@@ -129,15 +130,36 @@ def run_dashboard(args: argparse.Namespace) -> int:
     print(f"ecg-edge dashboard: http://{address}:{args.port}/ (Ctrl-C to stop)",
           file=sys.stderr)
     proc = subprocess.Popen(cmd)
+    return _serve(proc)
+
+
+def _serve(proc: subprocess.Popen) -> int:
+    """Wait for the Streamlit server; Ctrl-C or SIGTERM (a service manager stopping the
+    dashboard) stops it too -- it held the port after its parent was gone."""
+    import signal
+
+    stopped: list[int] = []
+
+    def stop(signum: int, _frame: object) -> None:
+        stopped.append(signum)
+        proc.terminate()
+
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, stop)
     try:
-        return proc.wait()
+        code = proc.wait()
+        return 128 + stopped[0] if stopped else code
     except KeyboardInterrupt:
         proc.terminate()
         try:
-            return proc.wait(10)
+            proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
-            return 130
+        return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def main(argv: list[str] | None = None) -> int:
