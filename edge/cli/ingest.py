@@ -44,10 +44,23 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     retention = parse_retention(args.retention)
     if args.jsonl:
+        from edge.store.ingest import IngestCounters
+
+        counters = IngestCounters()
         with EventStore.open(args.db) as store:
-            counters = import_jsonl(store, args.jsonl, batch_max=args.batch_max)
+            try:
+                import_jsonl(store, args.jsonl, batch_max=args.batch_max, counters=counters)
+            except KeyboardInterrupt:
+                print(f"ecg-edge ingest: interrupted; {counters.stored} events committed "
+                      f"before it (importing the same files again skips them)",
+                      file=sys.stderr)
+                return 130
             if not args.no_prune:
-                store.prune(retention)
+                removed = store.prune(retention)
+                if any(removed.values()):
+                    print("ecg-edge ingest: retention removed " + ", ".join(
+                        f"{n} {t}" for t, n in removed.items() if n) + " (older than kept)",
+                        file=sys.stderr)
     else:
         host, port = parse_mqtt_address(args.mqtt)
         settings = MqttIngestSettings(
@@ -80,6 +93,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if counters.malformed:
         fields = ", ".join(f"{k} {n}" for k, n in counters.malformed_by_field.most_common(5))
         print(f"ecg-edge ingest: malformed payloads by field: {fields}", file=sys.stderr)
+    if args.jsonl and counters.received and counters.malformed == counters.received:
+        print("ecg-edge ingest: error: nothing stored: no line of the files is an ecg-edge "
+              "event (ecg-edge run --jsonl writes them)", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -436,7 +436,11 @@ def _connect_sqlite(u: StoreURL, must_exist: bool = False) -> sqlite3.Connection
         raise StoreError("is an empty file, not an ecg-edge event store (`ecg-edge ingest "
                          "--db` creates one)", u.display)
     if not path.parent.is_dir():
-        raise StoreError(f"folder {path.parent} does not exist", u.display)
+        above = path.parent
+        while not above.exists() and above != above.parent:
+            above = above.parent
+        raise StoreError(f"folder {path.parent} does not exist" if above.is_dir() else
+                         f"{above} is a file, not a folder", u.display)
     try:
         conn = sqlite3.connect(str(path), timeout=30.0, isolation_level="DEFERRED",
                                check_same_thread=False)

@@ -258,8 +258,12 @@ def render_history(reports: list[dict]) -> str:
             if a["state"] != "end":
                 kinds[a["kind"]] = kinds.get(a["kind"], 0) + 1
         summary = ", ".join(f"{k} {n}" for k, n in sorted(kinds.items(), key=lambda x: -x[1]))
-        lines.append(f"  alerts {len(r['alerts'])}" + (f" ({summary})" if summary else "")
-                     + ":")
+        raised = sum(kinds.values())
+        ends = len(r["alerts"]) - raised
+        lines.append(f"  alerts {len(r['alerts'])}" + (
+            f" ({raised} raised: {summary}"
+            + (f"; {ends} end{'s' if ends != 1 else ''}" if ends else "") + ")"
+            if summary else "") + ":")
         for a in r["alerts"]:
             lines.append(f"    {_fmt_time(a['time_s'])}  {a['severity']:<7} {a['kind']:<11} "
                          f"{a['state']}")

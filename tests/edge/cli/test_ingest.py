@@ -61,13 +61,46 @@ def test_ingest_then_history(night, tmp_path, capsys):
     (["history", "--db", "x.db", "--since", "99999999999d"], "at most 1000 years"),
     (["ingest", "--db", "x.db", "--jsonl", "x", "--retention", "strip=99999999999d"],
      "at most 1000 years"),
+    (["ingest", "--db", "x/y.db", "--jsonl", "x"], "x is a file, not a folder"),
 ])
 def test_bad_values_are_one_line_errors(argv, message, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "x").write_text("")
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
     assert not (tmp_path / "typo.db").exists()
+
+
+def test_a_file_of_no_events_stores_nothing_and_says_so(tmp_path, capsys):
+    path = tmp_path / "notes.txt"
+    path.write_text("# notes\nnot an event\n")
+    assert main(["ingest", "--db", str(tmp_path / "w.db"), "--jsonl", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "2 malformed" in err and "nothing stored: no line of the files" in err
+
+
+def test_jsonl_ingest_says_what_retention_removed_and_what_ctrl_c_kept(night, tmp_path,
+                                                                        capsys, monkeypatch):
+    db = str(tmp_path / "ward.db")
+    assert main(["ingest", "--db", db, "--jsonl", str(night), "--retention", "beat=60s"]) == 0
+    assert "retention removed " in capsys.readouterr().err
+    from edge.store import ingest as ingest_module
+
+    real = ingest_module.EventWriter.flush
+    calls = []
+
+    def flush_then_ctrl_c(self):  # the second batch is cut short by Ctrl-C
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(self)
+    monkeypatch.setattr(ingest_module.EventWriter, "flush", flush_then_ctrl_c)
+    db2 = str(tmp_path / "ward2.db")
+    assert main(["ingest", "--db", db2, "--jsonl", str(night), "--batch-max", "40"]) == 130
+    err = capsys.readouterr().err.strip()
+    assert err == ("ecg-edge ingest: interrupted; 40 events committed before it (importing "
+                   "the same files again skips them)")
 
 
 def test_a_device_id_past_64_bits_is_refused_by_the_parser(capsys):
