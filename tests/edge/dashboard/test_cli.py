@@ -109,3 +109,16 @@ def test_sigterm_stops_the_streamlit_server_too(tmp_path):
         alive = Path(f"/proc/{kid}/stat").exists() and \
             Path(f"/proc/{kid}/stat").read_text().split()[2] != "Z"
         assert not alive, f"Streamlit server {kid} still running"
+
+
+def test_a_store_that_cannot_be_opened_is_refused_before_the_server_starts(tmp_path, capsys):
+    from edge.cli.main import main as ecg_edge
+
+    pytest.importorskip("streamlit")
+    empty = tmp_path / "events.jsonl"
+    empty.write_text("")
+    for db, words in ((tmp_path / "missing.db", "no such database file"),
+                      (empty, "not an ecg-edge event store")):
+        assert ecg_edge(["dashboard", "--db", str(db)]) == 2
+        err = capsys.readouterr().err
+        assert words in err and "Traceback" not in err and "http://" not in err
