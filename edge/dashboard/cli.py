@@ -119,6 +119,11 @@ def run_dashboard(args: argparse.Namespace) -> int:
     if args.print_command:
         print(" ".join(cmd))
         return 0
+    if args.db:  # the store opens now, or its error is one line here, not in the browser
+        from edge.store import EventStore
+
+        with EventStore.open(args.db, must_exist=True, connect_timeout_s=5.0):
+            pass
     import importlib.util
     if importlib.util.find_spec("streamlit") is None:
         print("ecg-edge dashboard: error: the dashboard needs Streamlit: "
@@ -126,11 +131,6 @@ def run_dashboard(args: argparse.Namespace) -> int:
         return 2
     if args.jsonl is None and not args.mqtt and not args.db:
         logger.warning("no --jsonl, --mqtt or --db: the live view will show no data")
-    if args.db:  # the store opens now, or its error is one line here, not in the browser
-        from edge.store import EventStore
-
-        with EventStore.open(args.db, must_exist=True, connect_timeout_s=5.0):
-            pass
     address = cmd[cmd.index("--server.address") + 1]
     print(f"ecg-edge dashboard: http://{address}:{args.port}/ (Ctrl-C to stop)",
           file=sys.stderr)

@@ -1,7 +1,8 @@
 """The dashboard's state, feeds, monitor, charts, report reader, settings and command line are
 tested without Streamlit: their test files run in a Python where ``import streamlit`` fails
 (``sys.modules["streamlit"] = None``), and none of their tests may skip for it. Only the tests
-that render with Streamlit (``test_app``, ``test_views``, ``test_app_browser``) skip there."""
+that render with Streamlit (``test_app``, ``test_views``, ``test_app_browser``) or start its
+server (``test_cli_server``) skip there."""
 from __future__ import annotations
 
 import re
@@ -17,7 +18,8 @@ REPO = HERE.parents[2]
 WITHOUT_STREAMLIT = ("test_state.py", "test_feeds.py", "test_monitor.py", "test_charts.py",
                      "test_report.py", "test_config.py", "test_cli.py", "test_api.py")
 #: Test files that need Streamlit (they must skip cleanly, not fail, without it).
-NEED_STREAMLIT = ("test_app.py", "test_views.py", "test_app_browser.py")
+NEED_STREAMLIT = ("test_app.py", "test_views.py", "test_app_browser.py",
+                  "test_cli_server.py")
 
 _RUN_WITHOUT_STREAMLIT = (
     "import sys\n"
