@@ -237,6 +237,10 @@ def _fmt_time(t: float | None) -> str:
     return "-" if t is None else time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(t))
 
 
+#: Events stamped more than this after "now" (s) are pointed out: a gateway clock ahead.
+FUTURE_SLACK_S = 60.0
+
+
 def render_history(reports: list[dict]) -> str:
     """The text form of :func:`device_history` (UTC times)."""
     if not reports:
@@ -245,6 +249,9 @@ def render_history(reports: list[dict]) -> str:
     for r in reports:
         lines.append(f"device {r['device_id']}  events {_fmt_time(r['first_s'])} .. "
                      f"{_fmt_time(r['last_s'])} UTC  boots {r['boots']}")
+        if r["last_s"] is not None and r["last_s"] > r["window"]["to_s"] + FUTURE_SLACK_S:
+            lines.append(f"  note: events stamped up to {_fmt_time(r['last_s'])} UTC, after "
+                         f"now: the gateway's clock runs ahead (they are shown)")
         classes = "  ".join(f"{k} {n}" for k, n in r["beats"].items()) or "none"
         lines.append(f"  beats {r['beats_total']}: {classes}")
         af = r["af_burden"]

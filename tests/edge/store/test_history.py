@@ -98,6 +98,14 @@ def test_events_retention_deleted_are_not_reported_missing(db_url):
         assert s.pruned_before_s() == pytest.approx(H0 + 100)
 
 
+def test_events_stamped_after_now_are_shown_and_pointed_out(store):
+    (r,) = device_history(store, 3 * 3600, device=5, now_s=H0 + 3000)  # afib etc. are later
+    assert r["last_s"] == H0 + 3720
+    assert "note: events stamped up to " in render_history([r])
+    (r,) = device_history(store, 3 * 3600, device=5, now_s=NOW)
+    assert "note:" not in render_history([r])
+
+
 def test_window_and_devices(store):
     assert [r["device_id"] for r in device_history(store, 3 * 3600, now_s=NOW)] == [5, 6, 7, 8]
     (r,) = device_history(store, 3500, device=5, now_s=NOW)  # from H0 + 3700
