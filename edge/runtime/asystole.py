@@ -10,14 +10,16 @@ onset (severity ``alarm``) is raised, dated ``asystole_s`` after the last beat (
 time without a beat).
 
 Not asystole: a stretch whose signal quality is ``lead_off`` or ``saturated`` (a flat line or
-an amplifier at its rail is an electrode problem, reported by the ``quality`` events: the
-clock starts again after it), and the time while the detector's ventricular-flutter flag is
-up or a ``vfib`` episode is open (no QRS there is VF's, not asystole: the clock starts again
-when they end). Learning: the clock runs only from the ``learning_beats``-th beat of a stream
-(or after a restart; ``alerts.learning_beats``, 10) -- a detector that learned its thresholds
-on a hand-held recorder's first seconds of motion can miss the beats after them until it
-re-learns (8 s): on the 5,970 CinC 2017 recordings that was 33 of 38 ``asystole`` alarms
-(``README.md``, issue 17).
+an amplifier at its rail is an electrode problem, reported by the ``quality`` events: the clock
+starts again after it), a link gap filled with invalid samples and the detector's settling
+after it (beats lost on the radio link are not a stopped heart: the clock starts again after
+it; a lossy link raised false alarms), and the time while the detector's ventricular-flutter
+flag is up or a ``vfib`` episode is open (no QRS there is VF's, not asystole: the clock starts
+again when they end). Learning: the clock runs only from the ``learning_beats``-th beat of a
+stream (or after a restart; ``alerts.learning_beats``, 10) -- a detector that learned its
+thresholds on a hand-held recorder's first seconds of motion can miss the beats after them
+until it re-learns (8 s): on the 5,970 CinC 2017 recordings that was 33 of 38 ``asystole``
+alarms (``README.md``, issue 17).
 
 The state is the last beat, the clock's start and the open episode, and every date is fixed
 by the signal (the beats, the quality windows ending by the onset), so the events do not
@@ -48,6 +50,7 @@ class AsystoleWatch:
         self.device_id = int(device_id)
         self.n_episodes = 0
         self.n_technical = 0  # clocks restarted because the signal was lead-off or saturated
+        self.n_unseen = 0  # clocks restarted after a link gap the detector could not see
         self.reset()
 
     def reset(self) -> None:
@@ -97,17 +100,26 @@ class AsystoleWatch:
         return out
 
     def check(self, decided: int, worst_quality: Callable[[int, int, int], str],
-              blocked: Callable[[int], bool]) -> list[AlertEvent]:
+              blocked: Callable[[int], bool],
+              unseen: Callable[[int, int], int | None] | None = None) -> list[AlertEvent]:
         """The detector has looked for beats up to ``decided`` and found none after the last:
         the onset if the clock has reached ``asystole_s`` by then. ``worst_quality(a, b,
         horizon)``: the worst signal quality of the windows over ``[a, b)`` graded by
         ``horizon`` (:meth:`edge.dsp.quality.SignalQuality.worst_between`); ``blocked(t)``:
-        VF or ventricular flutter was declared and not over at ``t``."""
+        VF or ventricular flutter was declared and not over at ``t``; ``unseen(a, b)``: where
+        the last stretch the detector could not see (a link gap filled with invalid samples,
+        and its settling) inside ``[a, b)`` ends, or ``None`` -- the clock starts again there:
+        beats lost in a gap are not a stopped heart."""
         out: list[AlertEvent] = []
         while (due := self.due_index) is not None and decided >= due:
             since = self._since
             if blocked(due):  # VF's, not asystole: look again one period later
                 self._since = due
+                continue
+            gap_end = unseen(since, due) if unseen is not None else None
+            if gap_end is not None:  # the detector was blind there: count from after it
+                self.n_unseen += 1
+                self._since = max(since + 1, min(gap_end, due))
                 continue
             if worst_quality(since, due, due) in TECHNICAL:  # an electrode problem
                 self.n_technical += 1

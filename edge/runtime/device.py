@@ -158,6 +158,9 @@ class DeviceStream:
         self._declared: list[tuple[int, str, bool]] = []  # (at, vfib|vflutter, on), recent
         self._declared_base = {"vfib": False, "vflutter": False}  # before the oldest kept
         self._new_declared: list[tuple[int, str, bool]] = []  # flag changes not yet seen
+        # filled link gaps and the detector's settling after them (device samples, recent)
+        self._unseen_spans: list[tuple[int, int]] = []
+        self._settle = int(math.ceil(self.pipeline.detector.config.settle_ms * fs_hz / 1000.0))
         # lower alerts wait under an open vfib episode (edge.runtime.chain)
         self.chain = (AlarmChain(fs_hz) if self.ventricular is not None
                       and config.rhythm.alarm_chain else None)
@@ -361,6 +364,7 @@ class DeviceStream:
         self.monitor.reset()
         self.asystole.reset()
         self._declared, self._new_declared = [], []
+        self._unseen_spans = []
         self._declared_base = {"vfib": False, "vflutter": False}
         if self.ventricular is not None:
             self.ventricular.restart(start_index)
@@ -383,6 +387,8 @@ class DeviceStream:
             gap_start = self.expected
             events.extend(self._feed(np.full(lost, np.nan)))
             self._barrier = start
+            self._unseen_spans.append((gap_start, start + self._settle))
+            del self._unseen_spans[:-16]
             detail = f"{lost} samples lost; filled with invalid samples"
         else:
             action = "reset"
@@ -512,13 +518,23 @@ class DeviceStream:
             while i < len(beats) and (at is None or beats[i][0] < at):
                 r, before = beats[i]
                 out.extend(watch.check(self._to_device(before), self.quality.worst_between,
-                                       self._blocked_at))
+                                       self._blocked_at, self._unseen))
                 out.extend(watch.beats([r]))
                 i += 1
             if on:
                 out.extend(watch.interrupt(at, what))
-        out.extend(watch.check(decided, self.quality.worst_between, self._blocked_at))
+        out.extend(watch.check(decided, self.quality.worst_between, self._blocked_at,
+                               self._unseen))
         return out
+
+    def _unseen(self, a: int, b: int) -> int | None:
+        """End of the last filled link gap (with the detector's settling after it) that
+        overlaps ``[a, b)`` (device samples), or ``None``: the asystole clock starts after
+        it."""
+        for start, end in reversed(self._unseen_spans):
+            if start < b and end > a:
+                return end
+        return None
 
     def _blocked_at(self, index: int) -> bool:
         """VF or the flutter flag declared and not over at ``index`` (device samples)."""
