@@ -39,6 +39,12 @@ never corrupted). ``synchronous = "full"``: every append is fsync'd. ``fsync_typ
 the appends of those event types (``alert`` by default in the MQTT sink) are committed with
 ``synchronous = FULL`` -- their fsync of the WAL also makes every earlier append durable.
 
+Damage. A file SQLite finds corrupt or not a database (at open, or under a running outbox: a
+failing SD card) is moved aside as ``<path>.damaged-<unix s>`` (with its WAL), logged as an
+error, and a fresh outbox takes the new messages (``set_aside`` in :meth:`Outbox.stats`); the
+messages queued in the damaged file are not sent. New ids continue above the old file's. A
+full disk or a removed file is not damage: those stay errors.
+
 Thread safety: one connection guarded by a lock; any thread may call any method.
 """
 from __future__ import annotations
@@ -140,6 +146,16 @@ class OutboxMessage(NamedTuple):
     event_type: str
 
 
+def _damaged(exc: BaseException | None) -> bool:
+    """SQLite found the file corrupt or not a database (not a full disk, a lock or a removed
+    file, which are not the file's fault)."""
+    if not isinstance(exc, sqlite3.DatabaseError):
+        return False
+    name = getattr(exc, "sqlite_errorname", "")
+    return name in ("SQLITE_CORRUPT", "SQLITE_NOTADB") or (
+        not name and ("malformed" in str(exc) or "not a database" in str(exc)))
+
+
 class Outbox:
     """A bounded, ordered, durable message queue (see the module docstring).
 
@@ -159,6 +175,24 @@ class Outbox:
         self._lock = threading.Lock()
         self.n_appended = 0
         self.n_acked = 0
+        self.n_set_aside = 0  # damaged files moved aside (this run)
+        self._max_id = 0  # the highest message id handed out or read
+        try:
+            self._open()
+        except OutboxError as exc:
+            if not _damaged(exc.__cause__):
+                raise
+            self._set_aside(exc.__cause__)  # a damaged file: start a fresh outbox
+            self._open()
+        self._closed = False
+        self._drop_logged = 0
+        if self._pending:
+            logger.info("outbox %s: %d messages (%d bytes) left from an earlier run will be "
+                        "sent first", self.path, self._pending, self._pending_bytes)
+
+    def _open(self) -> None:
+        """Open (create) the database and load the queue's state; :class:`OutboxError` with
+        the SQLite error as its cause when it cannot."""
         try:
             if self.path != MEMORY:
                 Path(self.path).expanduser().parent.mkdir(parents=True, exist_ok=True)
@@ -194,11 +228,48 @@ class Outbox:
                 URGENT_TYPES)}
         except (sqlite3.Error, OSError) as exc:
             raise OutboxError(f"cannot open: {exc}", self.path) from exc
-        self._closed = False
-        self._drop_logged = 0
-        if self._pending:
-            logger.info("outbox %s: %d messages (%d bytes) left from an earlier run will be "
-                        "sent first", self.path, self._pending, self._pending_bytes)
+
+    def _set_aside(self, cause: BaseException | None) -> None:
+        """The file is damaged (SQLite says corrupt, or not a database): move it (and its WAL)
+        aside as ``<path>.damaged-<unix s>`` and say so -- the messages queued in it are not
+        sent; a fresh outbox takes the new ones (they were silently failing before)."""
+        if self.path == MEMORY:
+            raise OutboxError(f"in-memory outbox failed: {cause}", self.path) from cause
+        try:
+            self._db.close()
+        except (AttributeError, sqlite3.Error):
+            pass
+        stamp = f".damaged-{int(time.time())}"
+        base = Path(self.path).expanduser()
+        moved = None
+        for suffix in ("", "-wal", "-shm"):
+            f = base.with_name(base.name + suffix)
+            if f.exists():
+                target = base.with_name(base.name + stamp + suffix)
+                try:
+                    f.replace(target)
+                except OSError as exc:
+                    raise OutboxError(f"damaged ({cause}) and cannot be moved aside: "
+                                      f"{exc.strerror or exc}", self.path) from exc
+                moved = moved or target
+        self.n_set_aside += 1
+        logger.error("outbox %s is damaged (%s): moved aside to %s; the messages queued in it "
+                     "will not be sent; a fresh outbox continues", self.path, cause, moved)
+
+    def _recover(self, exc: OutboxError) -> bool:
+        """After a failed operation (lock held): set a damaged file aside and open a fresh
+        outbox; False when ``exc`` is not damage (disk full, a removed file...)."""
+        if not _damaged(exc.__cause__) or self.path == MEMORY:
+            return False
+        self._set_aside(exc.__cause__)
+        self._open()
+        if self._max_id:  # ids above the old file's: an old in-flight ack deletes nothing new
+            try:
+                self._db.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('outbox', ?)",
+                                 (self._max_id,))
+            except sqlite3.Error as err:
+                raise OutboxError(f"cannot open: {err}", self.path) from err
+        return True
 
     # -- queue ----------------------------------------------------------------------------
 
@@ -222,30 +293,43 @@ class Outbox:
                  and event_type in self.config.fsync_types)
         with self._lock:
             self._check_open()
-            created_s = time.time()
-            if fsync:
-                self._set_synchronous("FULL")
             try:
-                with self._transaction("append") as db:
-                    excess = self._pending_bytes + n_bytes - self.config.max_bytes
-                    if excess > 0 and not self._make_room(excess, priority):
-                        self._count_drop(event_type)
-                        return None
-                    cur = db.execute(
-                        "INSERT INTO outbox (topic, payload, qos, retain, event_type, "
-                        "priority, n_bytes, created_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                        (topic, payload, int(qos), int(bool(retain)), event_type, priority,
-                         n_bytes, created_s))
-            finally:
-                if fsync:
-                    self._set_synchronous("NORMAL")
-            oid = int(cur.lastrowid)
-            self._pending += 1
-            self._pending_bytes += n_bytes
-            self.n_appended += 1
-            if event_type in URGENT_TYPES:
-                self._urgent[oid] = created_s
-            return oid
+                return self._append(topic, payload, qos, retain, event_type, n_bytes,
+                                    priority, fsync)
+            except OutboxError as exc:
+                if not self._recover(exc):
+                    raise
+                return self._append(topic, payload, qos, retain, event_type, n_bytes,
+                                    priority, fsync)
+
+    def _append(self, topic: str, payload: bytes, qos: int, retain: bool, event_type: str,
+                n_bytes: int, priority: int, fsync: bool) -> int | None:
+        """:meth:`append` with the lock held."""
+        created_s = time.time()
+        if fsync:
+            self._set_synchronous("FULL")
+        try:
+            with self._transaction("append") as db:
+                excess = self._pending_bytes + n_bytes - self.config.max_bytes
+                if excess > 0 and not self._make_room(excess, priority):
+                    self._count_drop(event_type)
+                    return None
+                cur = db.execute(
+                    "INSERT INTO outbox (topic, payload, qos, retain, event_type, "
+                    "priority, n_bytes, created_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (topic, payload, int(qos), int(bool(retain)), event_type, priority,
+                     n_bytes, created_s))
+        finally:
+            if fsync:
+                self._set_synchronous("NORMAL")
+        oid = int(cur.lastrowid)
+        self._max_id = max(self._max_id, oid)
+        self._pending += 1
+        self._pending_bytes += n_bytes
+        self.n_appended += 1
+        if event_type in URGENT_TYPES:
+            self._urgent[oid] = created_s
+        return oid
 
     def _set_synchronous(self, level: str) -> None:
         """Switch the connection's ``PRAGMA synchronous`` (outside a transaction; the caller
@@ -294,12 +378,20 @@ class Outbox:
         """Up to ``limit`` queued messages with ``id > after_id``, oldest first."""
         with self._lock:
             self._check_open()
-            try:
-                rows = self._db.execute(
-                    "SELECT id, topic, payload, qos, retain, event_type FROM outbox "
-                    "WHERE id > ? ORDER BY id LIMIT ?", (int(after_id), int(limit))).fetchall()
-            except sqlite3.Error as exc:
-                raise OutboxError(f"cannot read: {exc}", self.path) from exc
+            for attempt in (0, 1):
+                try:
+                    rows = self._db.execute(
+                        "SELECT id, topic, payload, qos, retain, event_type FROM outbox "
+                        "WHERE id > ? ORDER BY id LIMIT ?",
+                        (int(after_id), int(limit))).fetchall()
+                    break
+                except sqlite3.Error as exc:
+                    err = OutboxError(f"cannot read: {exc}", self.path)
+                    err.__cause__ = exc
+                    if attempt or not self._recover(err):
+                        raise err from exc
+            if rows:
+                self._max_id = max(self._max_id, int(rows[-1][0]))
         return [OutboxMessage(r[0], r[1], bytes(r[2]), r[3], bool(r[4]), r[5]) for r in rows]
 
     def ack(self, ids: Iterable[int]) -> int:
@@ -309,22 +401,31 @@ class Outbox:
             return 0
         with self._lock:
             self._check_open()
-            with self._transaction("delete") as db:
-                size = 0
-                n = 0
-                for (i,) in ids:
-                    row = db.execute("SELECT n_bytes FROM outbox WHERE id = ?",
-                                     (i,)).fetchone()
-                    if row is not None:
-                        size += row[0]
-                        n += 1
-                db.executemany("DELETE FROM outbox WHERE id = ?", ids)
+            try:
+                return self._ack(ids)
+            except OutboxError as exc:
+                if not self._recover(exc):
+                    raise
+                return 0  # the ids were the damaged file's
+
+    def _ack(self, ids: list[tuple[int]]) -> int:
+        """:meth:`ack` with the lock held."""
+        with self._transaction("delete") as db:
+            size = 0
+            n = 0
             for (i,) in ids:
-                self._urgent.pop(i, None)
-            self._pending -= n
-            self._pending_bytes -= size
-            self.n_acked += n
-            return n
+                row = db.execute("SELECT n_bytes FROM outbox WHERE id = ?",
+                                 (i,)).fetchone()
+                if row is not None:
+                    size += row[0]
+                    n += 1
+            db.executemany("DELETE FROM outbox WHERE id = ?", ids)
+        for (i,) in ids:
+            self._urgent.pop(i, None)
+        self._pending -= n
+        self._pending_bytes -= size
+        self.n_acked += n
+        return n
 
     # -- state ----------------------------------------------------------------------------
 
@@ -352,13 +453,15 @@ class Outbox:
     def stats(self) -> dict[str, Any]:
         """Counters for status events: ``boot``, ``pending``, ``pending_bytes``,
         ``max_bytes``, ``appended`` / ``acked`` (this run), ``urgent_pending`` (alerts
-        queued), ``dropped`` per event type (all runs) and ``dropped_total``."""
+        queued), ``dropped`` per event type (all runs) and ``dropped_total``, ``set_aside``
+        (damaged files moved aside this run)."""
         return {"boot": self.boot, "pending": self._pending,
                 "urgent_pending": len(self._urgent),
                 "pending_bytes": self._pending_bytes, "max_bytes": self.config.max_bytes,
                 "appended": self.n_appended, "acked": self.n_acked,
                 "dropped": dict(self._dropped),
-                "dropped_total": sum(self._dropped.values())}
+                "dropped_total": sum(self._dropped.values()),
+                "set_aside": self.n_set_aside}
 
     @contextmanager
     def _transaction(self, what: str) -> Iterator[sqlite3.Connection]:

@@ -111,9 +111,44 @@ def test_unopenable_path_is_an_outbox_error(tmp_path):
     with pytest.raises(OutboxError) as ei:
         Outbox(OutboxConfig(path=str(tmp_path / "f" / "o.sqlite")))
     assert isinstance(ei.value, SinkError)
-    (tmp_path / "junk.sqlite").write_bytes(b"this is not a database" * 100)
-    with pytest.raises(OutboxError):
-        Outbox(OutboxConfig(path=str(tmp_path / "junk.sqlite")))
+
+
+def test_a_file_that_is_not_a_database_is_set_aside_and_a_fresh_outbox_opened(tmp_path,
+                                                                              caplog):
+    junk = tmp_path / "junk.sqlite"
+    junk.write_bytes(b"this is not a database" * 100)
+    with Outbox(OutboxConfig(path=str(junk))) as ob:
+        assert ob.n_set_aside == 1 and ob.pending == 0
+        assert fill(ob, ["beat"]) == [1]
+    (aside,) = tmp_path.glob("junk.sqlite.damaged-*")
+    assert aside.read_bytes() == b"this is not a database" * 100
+    assert "is damaged" in caplog.text and "will not be sent" in caplog.text
+
+
+def test_damage_found_while_running_moves_the_file_aside_and_loses_no_new_message(tmp_path,
+                                                                                  caplog):
+    """A page of the file overwritten under a running outbox (a failing SD card): every
+    append failed "database disk image is malformed" and the daemon went on dropping every
+    new event, logging every 1000th error (session 45 audit). Now the file is set aside, a
+    fresh outbox takes the message, and new ids stay above the old ones (an ack still in
+    flight for the old file deletes nothing new)."""
+    path = tmp_path / "o.sqlite"
+    with Outbox(OutboxConfig(path=str(path))) as ob:
+        fill(ob, ["strip"] * 300)
+    ob = Outbox(OutboxConfig(path=str(path)))
+    old = ob.peek(0, 1000)
+    assert len(old) == 300
+    ob._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    with open(path, "r+b") as f:  # damage the table's pages behind the open connection
+        f.seek(4096)
+        f.write(b"\xff" * 8192)
+    new_id = ob.append("ecg/1/alert", b"{}", qos=1, retain=False, event_type="alert")
+    assert ob.n_set_aside == 1 and new_id is not None and new_id > old[-1].id
+    assert ob.ack([m.id for m in old]) == 0  # the old file's ids: nothing new deleted
+    assert [m.id for m in ob.peek()] == [new_id] and ob.pending == 1
+    assert list(tmp_path.glob("o.sqlite.damaged-*"))
+    assert "is damaged" in caplog.text
+    ob.close()
 
 
 def test_queued_alerts_are_tracked_across_ack_drop_and_reopen(tmp_path):
