@@ -57,6 +57,10 @@ QUIET_HF_RMS_MAX_MV = 0.05
 #: spans too few samples to detect or to grade; records and streams are refused under it.
 MIN_FS_HZ = 50.0
 
+#: The highest sample rate the device accepts (Hz): a rate no ECG front end has is a damaged
+#: header or frame, not a recording.
+MAX_FS_HZ = 10000.0
+
 
 @dataclass(frozen=True, kw_only=True)
 class QualityConfig:

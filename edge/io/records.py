@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edge.dsp.quality import MAX_FS_HZ
 from edge.errors import DataError, DataNotFoundError
 
 __all__ = [
@@ -243,9 +244,6 @@ class RecordLayout:
     fs_hz: float
 
 
-#: The highest sample rate a record may declare (Hz); the lowest is the device's
-#: (:data:`edge.dsp.quality.MIN_FS_HZ`).
-MAX_FS_HZ = 10000.0
 
 
 def _checked_rate(path: Path, fs_hz: object) -> float:

@@ -42,7 +42,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from edge.dsp.quality import MIN_FS_HZ
+from edge.dsp.quality import MAX_FS_HZ, MIN_FS_HZ
 from edge.errors import DaemonError, SignalError
 from edge.events.model import BeatEvent, Event, LinkStatusEvent, Sequencer, StatusEvent
 from edge.model.classifier import BeatClassifier
@@ -139,9 +139,10 @@ class Daemon:
             self.counters["rate_changes"] += 1
             stream = None
         if stream is None:
-            if not chunk.fs_hz >= MIN_FS_HZ:  # a QRS would span a few samples: not analysable
+            if not MIN_FS_HZ <= chunk.fs_hz <= MAX_FS_HZ:  # a QRS would span a few samples,
+                # or a rate no ECG front end has: not analysable
                 raise DaemonError(f"device {dev} sends {chunk.fs_hz:g} Hz; the device analyses "
-                                  f"ECG at {MIN_FS_HZ:g} Hz or more")
+                                  f"ECG at {MIN_FS_HZ:g}-{MAX_FS_HZ:g} Hz")
             stream = DeviceStream(self.classifier, self.config, device_id=dev,
                                   fs_hz=chunk.fs_hz, first_index=chunk.sample_index,
                                   timer=self.timer)
@@ -157,11 +158,20 @@ class Daemon:
         channel = self.config.source.channel
         if channel is None:
             channel = self._choose_channel()
+        running = chunk.device_id in self.streams
         if chunk.n_channels <= channel:
-            # a configuration error, not a damaged chunk: every chunk of this device will
-            # lack the channel; stop with one clear error instead of dropping them all
-            raise DaemonError(f"source.channel = {channel}: device {chunk.device_id} sends "
-                              f"{chunk.n_channels} channel(s) (0..{chunk.n_channels - 1})")
+            why = (f"source.channel = {channel}: device {chunk.device_id} sends "
+                   f"{chunk.n_channels} channel(s) (0..{chunk.n_channels - 1})")
+            if not running:
+                # a configuration error, not a damaged chunk: every chunk of this device will
+                # lack the channel; stop with one clear error instead of dropping them all
+                raise DaemonError(why)
+            self._reject(why, "chunk")  # one odd frame of a running device: not a reason
+            return  # to stop monitoring it
+        if not MIN_FS_HZ <= chunk.fs_hz <= MAX_FS_HZ and running:
+            self._reject(f"device {chunk.device_id} sends a chunk at {chunk.fs_hz:g} Hz; the "
+                         f"device analyses ECG at {MIN_FS_HZ:g}-{MAX_FS_HZ:g} Hz", "chunk")
+            return
         if not self._device_known:
             self._device_known = True
             self._release_links(force=True)
@@ -193,10 +203,15 @@ class Daemon:
         try:
             return feed()
         except SignalError as exc:
-            self.counters["chunks_rejected"] += 1
-            if self.counters["chunks_rejected"] in (1, 10, 100, 1000):
-                logger.error("%s (%s dropped)", exc, what)
+            self._reject(str(exc), what)
             return []
+
+    def _reject(self, why: str, what: str) -> None:
+        """Count a dropped chunk in ``chunks_rejected``; log the 1st, 10th, 100th, 1000th."""
+        self.counters["chunks_rejected"] += 1
+        if self.counters["chunks_rejected"] in (1, 10, 100, 1000):
+            logger.error("%s (%s dropped; %d so far)", why, what,
+                         self.counters["chunks_rejected"])
 
     def _drain_streams(self) -> None:
         """The source had nothing to read: process the samples waiting for a full block

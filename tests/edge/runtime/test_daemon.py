@@ -218,6 +218,42 @@ def test_a_channel_the_device_lacks_stops_with_one_error(classifier, mitdb_dir, 
     assert sink.events[-1].type == "status" and sink.events[-1].state == "stopped"
 
 
+def test_one_odd_frame_of_a_running_device_is_dropped_not_the_end_of_monitoring(
+        classifier, mitdb_dir, caplog):
+    """Session 45 audit: one frame with a valid CRC that claimed 0.001 Hz (or lacked the
+    configured channel) stopped the daemon -- monitoring over for every device. Once a device
+    runs, such a chunk is dropped, counted in chunks_rejected and logged; the stream goes on
+    (its beats after the odd frame are the same as without it)."""
+    import dataclasses
+    import logging
+
+    import numpy as np
+
+    from edge.io.records import read_record
+
+    x = read_record("100", data_dir=mitdb_dir, sampto=360 * 30).signal_mv[:, 0]
+    runs = {}
+    for odd in ("none", "rate", "channels"):
+        chunks = _chunks(x, 1)
+        if odd == "rate":
+            chunks.insert(10, dataclasses.replace(chunks[10], fs_hz=0.001))
+        elif odd == "channels":
+            bad = dataclasses.replace(chunks[10], samples=np.zeros((360, 0), dtype=np.int32),
+                                      adc_gain=(), baseline=())
+            chunks.insert(10, bad)
+        sink = BeatCollector()
+        daemon = Daemon(load_config(None, PORT_CFG), source=_ScriptedSource(chunks),
+                        classifier=classifier, sinks=[sink])
+        with caplog.at_level(logging.ERROR):
+            daemon.run()
+        runs[odd] = ([(e.sample_index, e.label) for e in sink.beats],
+                     daemon.counters["chunks_rejected"])
+    assert runs["none"][1] == 0 and len(runs["none"][0]) > 30
+    for odd in ("rate", "channels"):
+        assert runs[odd] == (runs["none"][0], 1), odd
+    assert "a chunk at 0.001 Hz" in caplog.text and "chunk dropped; 1 so far" in caplog.text
+
+
 def test_status_carries_each_devices_af_burden(classifier, mitdb_dir):
     """Two devices in one daemon: MIT-BIH 201 (atrial fibrillation from the start) as device
     1 and 100 (sinus rhythm) as device 2. The final status event carries the burden of its
