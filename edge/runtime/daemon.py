@@ -64,6 +64,42 @@ _NO_DEVICE = 0
 LINK_HOLD_S = 2.0
 
 
+def _add(into: dict[str, int], more: dict[str, int]) -> dict[str, int]:
+    out = dict(into)
+    for k, v in more.items():
+        out[k] = out.get(k, 0) + v
+    return out
+
+
+def _stream_totals(streams: Iterable[DeviceStream], base: dict[str, Any]) -> dict[str, Any]:
+    """The status counters the device streams keep, summed over ``streams`` and on top of
+    ``base`` (the same of streams already replaced: a rate change starts a new stream, and
+    its predecessor's beats still count)."""
+    out: dict[str, Any] = {
+        "beats_per_class": dict(base.get("beats_per_class", {})),
+        "gaps": base.get("gaps", 0), "lost_samples": base.get("lost_samples", 0),
+        "pipeline_resets": base.get("pipeline_resets", 0),
+        "s_calls_in_af": base.get("s_calls_in_af", 0),
+        "svt_run_calls": base.get("svt_run_calls", 0),
+        "alerts_chained": dict(base.get("alerts_chained", {})),
+        "alerts_chained_dropped": dict(base.get("alerts_chained_dropped", {})),
+        "stream_s": base.get("stream_s", 0.0)}
+    for s in streams:
+        out["beats_per_class"] = _add(out["beats_per_class"], s.beats_per_class)
+        out["gaps"] += s.n_gaps
+        out["lost_samples"] += s.n_lost_samples
+        out["pipeline_resets"] += s.n_resets
+        if s.rhythm is not None:
+            out["s_calls_in_af"] += s.rhythm.n_calls_changed
+            out["svt_run_calls"] += s.rhythm.n_svt_calls
+        if s.chain is not None:
+            out["alerts_chained"] = _add(out["alerts_chained"], s.chain.n_held)
+            out["alerts_chained_dropped"] = _add(out["alerts_chained_dropped"],
+                                                 s.chain.n_dropped)
+        out["stream_s"] += s.n_samples / s.fs_hz
+    return out
+
+
 @dataclass
 class DaemonResult:
     """What a run did: ``counters`` and ``stages`` as in the final status event, and
@@ -95,6 +131,7 @@ class Daemon:
         self.timer = StageTimer()
         self.latency = LatencyStats()
         self.streams: dict[int, DeviceStream] = {}
+        self._retired: dict[str, Any] = {}  # counts of streams a rate change replaced
         self.counters: dict[str, int] = {"chunks": 0, "samples": 0, "chunks_rejected": 0,
                                          "rate_changes": 0}
         self.events_by_type: dict[str, int] = {}
@@ -132,6 +169,7 @@ class Daemon:
         if stream is not None and stream.fs_hz != chunk.fs_hz:
             for ev in stream.flush():
                 self.emit(ev)
+            self._retired = _stream_totals([stream], self._retired)  # its counts stay counted
             self.emit(LinkStatusEvent(device_id=dev, state="rate_change",
                                       detail=f"{stream.fs_hz:g} Hz -> {chunk.fs_hz:g} Hz; "
                                              f"pipeline restarted",
@@ -245,29 +283,10 @@ class Daemon:
     def status_event(self, state: str) -> StatusEvent:
         """A status event with the current counters and stage times."""
         counters: dict[str, Any] = dict(self.counters)
-        beats: dict[str, int] = {}
-        for s in self.streams.values():
-            for k, v in s.beats_per_class.items():
-                beats[k] = beats.get(k, 0) + v
-        counters["beats"] = sum(beats.values())
-        counters["beats_per_class"] = beats
-        counters["gaps"] = sum(s.n_gaps for s in self.streams.values())
-        counters["lost_samples"] = sum(s.n_lost_samples for s in self.streams.values())
-        counters["pipeline_resets"] = sum(s.n_resets for s in self.streams.values())
-        counters["s_calls_in_af"] = sum(s.rhythm.n_calls_changed for s in self.streams.values()
-                                        if s.rhythm is not None)
-        counters["svt_run_calls"] = sum(s.rhythm.n_svt_calls for s in self.streams.values()
-                                        if s.rhythm is not None)
-        chained: dict[str, int] = {}
-        dropped: dict[str, int] = {}
-        for s in self.streams.values():
-            if s.chain is not None:
-                for k, v in s.chain.n_held.items():
-                    chained[k] = chained.get(k, 0) + v
-                for k, v in s.chain.n_dropped.items():
-                    dropped[k] = dropped.get(k, 0) + v
-        counters["alerts_chained"] = chained
-        counters["alerts_chained_dropped"] = dropped
+        totals = _stream_totals(self.streams.values(), self._retired)  # incl. before rate changes
+        counters["beats"] = sum(totals["beats_per_class"].values())
+        counters.update(totals)
+        stream_s = counters.pop("stream_s")
         gates = [s.ventricular.flutter_gate for s in self.streams.values()
                  if s.ventricular is not None and s.ventricular.flutter_gate is not None]
         if gates:  # vflutter graded by the VF stage
@@ -286,7 +305,6 @@ class Daemon:
         dstats = getattr(self.source, "decoder_stats", None)
         if dstats is not None:
             counters["decoder"] = dstats.as_dict()
-        stream_s = sum(s.n_samples / s.fs_hz for s in self.streams.values())
         counters["stream_s"] = round(stream_s, 3)
         busy = self.timer.total(exclude=("read",))
         counters["processing_s"] = round(busy, 4)

@@ -254,6 +254,31 @@ def test_one_odd_frame_of_a_running_device_is_dropped_not_the_end_of_monitoring(
     assert "a chunk at 0.001 Hz" in caplog.text and "chunk dropped; 1 so far" in caplog.text
 
 
+def test_counts_survive_a_rate_change(classifier, mitdb_dir):
+    """Session 45 audit: after a device changed its sample rate (a new stream), the status
+    counters and the exit summary counted only the last stream's beats and seconds."""
+    import dataclasses
+
+    from edge.io.records import read_record
+
+    x = read_record("100", data_dir=mitdb_dir, sampto=360 * 60).signal_mv[:, 0]
+    chunks = _chunks(x, 1)
+    for i in range(20, 40):  # 20 s in the middle declared (and read) at 300 Hz
+        c = chunks[i]
+        chunks[i] = dataclasses.replace(c, fs_hz=300.0, sample_index=(i - 20) * 360)
+    for i in range(40, 60):
+        chunks[i] = dataclasses.replace(chunks[i], sample_index=(i - 40) * 360)
+    sink = BeatCollector()
+    daemon = Daemon(load_config(None, PORT_CFG), source=_ScriptedSource(chunks),
+                    classifier=classifier, sinks=[sink])
+    daemon.run()
+    status = sink.events[-1]
+    assert daemon.counters["rate_changes"] == 2
+    assert status.counters["beats"] == len(sink.beats) > 60
+    assert sum(status.counters["beats_per_class"].values()) == len(sink.beats)
+    assert status.counters["stream_s"] == pytest.approx(40 + 20 * 360 / 300, abs=0.01)
+
+
 def test_status_carries_each_devices_af_burden(classifier, mitdb_dir):
     """Two devices in one daemon: MIT-BIH 201 (atrial fibrillation from the start) as device
     1 and 100 (sinus rhythm) as device 2. The final status event carries the burden of its
