@@ -90,6 +90,11 @@ def _probe_replay(config: Any) -> str:
         sig = load_replay_signal(config.source.transport)
     except FirmwareBridgeError as exc:  # as `run` says it
         raise DaemonError(f"cannot open the source: {exc}") from None
+    from edge.dsp.quality import MAX_FS_HZ, MIN_FS_HZ  # noqa: PLC0415
+
+    if not MIN_FS_HZ <= sig.fs_hz <= MAX_FS_HZ:  # as `run` stops at its first chunk
+        raise DaemonError(f"the replayed record is at {sig.fs_hz:g} Hz; the device analyses "
+                          f"ECG at {MIN_FS_HZ:g}-{MAX_FS_HZ:g} Hz")
     n_ch = sig.adc.shape[1]
     channel = config.source.channel
     if channel is not None and channel >= n_ch:

@@ -196,3 +196,17 @@ def test_check_states_the_quality_grading_and_refuses_a_floor_meant_in_microvolt
         err = capsys.readouterr().err.strip()
         assert "quality.quiet_hf_rms_mv: must be a number in 0..0.05 mV" in err
         assert "\n" not in err and "Traceback" not in err
+
+
+def test_check_refuses_a_replay_rate_run_refuses(capsys, tmp_path, mitdb_dir):
+    """Session 45 audit: a record declaring 30000 Hz passed check ("OK") while run stopped."""
+    import shutil
+
+    shutil.copy(mitdb_dir / "100.dat", tmp_path / "100.dat")
+    header = (mitdb_dir / "100.hea").read_text().replace("100 2 360 ", "100 2 30000 ", 1)
+    (tmp_path / "100.hea").write_text(header)
+    assert main(["check", str(CONFIG), "--set", 'source.kind="replay"', "--set",
+                 f'source.replay.record="{tmp_path / "100"}"']) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith("the replayed record is at 30000 Hz; the device analyses ECG at "
+                        "50-10000 Hz") and "\n" not in err
