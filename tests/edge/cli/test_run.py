@@ -113,3 +113,16 @@ def test_a_channel_the_device_lacks_is_an_error(mitdb_dir):
     errors = [line for line in proc.stderr.splitlines() if "error" in line.lower()]
     assert len(errors) == 1 and "source.channel" in errors[0] and "2 channel" in errors[0], \
         proc.stderr
+
+
+@pytest.mark.skipif(not __import__("os").path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_sink_that_cannot_write_makes_the_run_fail(mitdb_dir):
+    """Session 45 audit: with the JSONL sink on a full disk every event was lost, a few log
+    lines said so, and the run exited 0 with a normal summary."""
+    proc, _ = _run("--replay", "100", "--speed", "max", "--jsonl", "/dev/full",
+                   "--set", f'source.replay.data_dir="{mitdb_dir}"',
+                   "--set", "source.replay.duration_s=20")
+    assert proc.returncode == 1, proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("ecg-edge run: error: sink failures") and "jsonl:/dev/full" in last
+    assert "Traceback" not in proc.stderr
