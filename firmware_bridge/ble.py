@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import math
 import queue
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -65,6 +66,12 @@ NUS_TX_UUID = "6e400003-b5a3-f393-e0a9-e50e24dcca9e"
 _PROFILES = ("frames", "polar_h10")
 
 
+#: A BLE address: a MAC (``AA:BB:CC:DD:EE:FF``, ``-`` also accepted) or a CoreBluetooth UUID.
+_ADDRESS = re.compile(r"^(?:[0-9A-Fa-f]{2}([:-])(?:[0-9A-Fa-f]{2}\1){4}[0-9A-Fa-f]{2}"
+                      r"|[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}"
+                      r"-[0-9A-Fa-f]{12})$")
+
+
 @dataclass(frozen=True, kw_only=True)
 class BleConfig:
     """Configuration of a :class:`BleSource`.
@@ -100,8 +107,10 @@ class BleConfig:
     max_queued_notifications: int = 10000
 
     def __post_init__(self) -> None:
-        if not self.address:
-            raise ConfigError("address", "must be a BLE address")
+        if not (isinstance(self.address, str) and _ADDRESS.match(self.address)):
+            raise ConfigError("address", f"must be a BLE address: a MAC such as "
+                                         f"AA:BB:CC:DD:EE:FF (Linux, Windows) or a "
+                                         f"CoreBluetooth UUID (macOS), got {self.address!r}")
         if self.profile not in _PROFILES:
             raise ConfigError("profile", f"must be one of {_PROFILES}, got {self.profile!r}")
         for name in ("connect_timeout_s", "read_timeout_s"):

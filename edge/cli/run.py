@@ -43,7 +43,7 @@ def run_options(args: argparse.Namespace) -> dict[str, Any]:
     o: dict[str, Any] = {}
     if args.port:
         o.update({"source.kind": "serial", "source.serial.port": args.port})
-    if args.ble:
+    if args.ble is not None:  # '' too: its own error, not the serial port's
         o.update({"source.kind": "ble", "source.ble.address": args.ble})
     if args.replay:
         o.update({"source.kind": "replay", "source.replay.record": args.replay})

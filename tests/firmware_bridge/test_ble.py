@@ -90,18 +90,21 @@ def _reset_instances():
 
 def test_config_validation():
     with pytest.raises(ConfigError) as info:
-        BleConfig(address="AA", profile="nope")
+        BleConfig(address="AA:BB:CC:DD:EE:FF", profile="nope")
     assert info.value.field == "profile"
-    with pytest.raises(ConfigError):
-        BleConfig(address="")
-    cfg = BleConfig(address="AA", profile="polar_h10")
+    for bad in ("", "AA", "not-an-address", "AA:BB:CC:DD:EE", " AA:BB:CC:DD:EE:FF"):
+        with pytest.raises(ConfigError) as info:  # session 45 audit: any string was taken
+            BleConfig(address=bad)
+        assert info.value.field == "address" and "AA:BB:CC:DD:EE:FF" in str(info.value)
+    BleConfig(address="12345678-1234-1234-1234-123456789abc")  # a CoreBluetooth UUID
+    cfg = BleConfig(address="AA:BB:CC:DD:EE:FF", profile="polar_h10")
     assert cfg.resolved_notify_uuid == PMD_DATA_UUID
 
 
 def test_frames_profile_reassembles_frames_split_across_notifications():
     x, notes = frame_notifications()
     factory = lambda a, cb, t: FakeClient(a, cb, t, notes)  # noqa: E731
-    src = BleSource(BleConfig(address="AA:BB"), client_factory=factory)
+    src = BleSource(BleConfig(address="AA:BB:CC:DD:EE:FF"), client_factory=factory)
     assert isinstance(src, SampleSource)
     with src:
         chunks = collect(src, len(x))
@@ -129,8 +132,9 @@ def test_polar_profile_starts_ecg_and_reconnects():
         clients.append(c)
         return c
 
-    src = BleSource(BleConfig(address="H10", profile="polar_h10", backoff_initial_s=0.01,
-                              backoff_max_s=0.02), client_factory=factory)
+    src = BleSource(BleConfig(address="A0:9E:1A:00:00:10", profile="polar_h10",
+                              backoff_initial_s=0.01, backoff_max_s=0.02),
+                    client_factory=factory)
     with src:
         chunks = collect(src, 4 * 73)
     assert (PMD_CONTROL_UUID, PMD_START_ECG_130HZ) in clients[1].writes
