@@ -66,6 +66,16 @@ NUS_TX_UUID = "6e400003-b5a3-f393-e0a9-e50e24dcca9e"
 _PROFILES = ("frames", "polar_h10")
 
 
+def _why(exc: BaseException) -> str:
+    """A connection failure in words: bleak on Linux raises a bare FileNotFoundError when
+    the D-Bus system bus socket is missing (no BlueZ running) -- retried, as bluetoothd may
+    start after the daemon, but said so."""
+    if isinstance(exc, FileNotFoundError):
+        return (f"Bluetooth unavailable: no D-Bus system bus ({exc.filename or exc}); is "
+                f"BlueZ (bluetoothd) running?")
+    return f"{type(exc).__name__}: {exc}"
+
+
 #: A BLE address: a MAC (``AA:BB:CC:DD:EE:FF``, ``-`` also accepted) or a CoreBluetooth UUID.
 _ADDRESS = re.compile(r"^(?:[0-9A-Fa-f]{2}([:-])(?:[0-9A-Fa-f]{2}\1){4}[0-9A-Fa-f]{2}"
                       r"|[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}"
@@ -255,7 +265,7 @@ class BleSource(_SourceBase):
                 return
             except Exception as exc:  # noqa: BLE001 - BleakError, TimeoutError, OSError...
                 self._link.stats.reconnect_attempts += 1
-                detail = f"{type(exc).__name__}: {exc}"
+                detail = _why(exc)
             if self._stop.is_set():
                 return
             if not cfg.reconnect:

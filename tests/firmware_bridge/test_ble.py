@@ -145,3 +145,13 @@ def test_polar_profile_starts_ecg_and_reconnects():
     for c in chunks:
         np.testing.assert_array_equal(c.samples[:, 0], uv[c.sample_index:c.end_index])
     assert src.link_stats.connects == 2 and src.pmd_stats.samples_lost == 146
+
+
+def test_a_missing_dbus_socket_is_said_in_words():
+    """Session 45 audit: without BlueZ, bleak's bare FileNotFoundError was the whole message
+    ('FileNotFoundError: [Errno 2] No such file or directory'), retried silently."""
+    from firmware_bridge.ble import _why
+
+    said = _why(FileNotFoundError(2, "No such file or directory"))
+    assert said.startswith("Bluetooth unavailable: no D-Bus system bus") and "BlueZ" in said
+    assert _why(TimeoutError("slow")) == "TimeoutError: slow"
