@@ -232,7 +232,10 @@ class FrameDecoder:
                 gap = delta
                 stats.gaps += 1
                 stats.samples_lost += delta
-                stats.frames_lost += (seq - st.next_seq) & 0xFFFF
+                # by the frame counter -- unless the device restarted it (a reboot: seq back
+                # to 0 read as ~65,000 lost frames): never more than the lost samples fill
+                by_samples = -(-delta // max(1, nsmp))
+                stats.frames_lost += min((seq - st.next_seq) & 0xFFFF, by_samples)
                 logger.debug("device %d: gap of %d samples before index %d", dev, delta, index)
             elif delta < 0:
                 stats.stream_restarts += 1

@@ -103,6 +103,22 @@ def test_crc_rejection_and_gap_report():
         np.testing.assert_array_equal(f.samples, x[f.sample_index:f.end_index])
 
 
+def test_a_restarted_frame_counter_does_not_count_65000_lost_frames():
+    """Session 45 audit: a wearable rebooted with its sample counter ahead (a gap of 233
+    frames) and its frame counter back at 0: frames_lost read 65,369."""
+    from firmware_bridge.protocol import encode_frame
+
+    def frame(seq, counter):
+        return encode_frame(np.zeros((36, 1), dtype=np.int32), device_id=1, seq=seq,
+                            sample_counter=counter, fs_hz=360.0, adc_gain=(200.0,),
+                            baseline=(0,))
+    dec = FrameDecoder()
+    dec.process(b"".join(frame(i, i * 36) for i in range(400)))
+    out = dec.process(frame(0, (400 + 233) * 36) + frame(1, (401 + 233) * 36))
+    assert [f.gap_samples for f in out] == [233 * 36, 0]
+    assert dec.stats.samples_lost == 233 * 36 and dec.stats.frames_lost == 233
+
+
 def test_gaps_are_tracked_per_device_and_restart_counted():
     _, a = make_frames(n_samples=360, device_id=1, spf=36)
     _, b = make_frames(n_samples=360, device_id=2, spf=36, seed=1)
