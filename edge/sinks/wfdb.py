@@ -50,8 +50,10 @@ class WfdbAnnotationSink:
     Beats of device ``d`` go to ``<out_dir>/<record_name>.<ext>`` when ``per_device`` is
     False, else ``<out_dir>/<record_name>_<d>.<ext>``. Positions are the beats' device sample
     indices at the device rate (the rate of the first beat; a beat at another rate starts a
-    file ``<record_name>_<d>_<rate>hz``). Each write rewrites the whole file, so it always
-    holds every beat so far.
+    file ``<record_name>_<d>_<rate>hz``). A beat whose sample index goes back (the wearable
+    restarted and counts from 0 again) starts a file ``..._part<k>`` (k = 2, 3...): two
+    sessions' positions would otherwise mix in one file, with duplicate sample numbers.
+    Each write rewrites the whole file, so it always holds every beat so far.
     """
 
     def __init__(self, out_dir: str | os.PathLike, record_name: str = "ecg-edge", *,
@@ -62,8 +64,9 @@ class WfdbAnnotationSink:
         self.record_name = record_name
         self.ext = ext
         self.per_device = per_device
-        self._beats: dict[tuple[int, float], tuple[list[int], list[str]]] = {}
-        self._dirty: set[tuple[int, float]] = set()
+        self._beats: dict[tuple[int, float, int], tuple[list[int], list[str]]] = {}
+        self._dirty: set[tuple[int, float, int]] = set()
+        self._part: dict[tuple[int, float], int] = {}  # the file part a (device, rate) is at
         self._first_fs: dict[int, float] = {}
         self.paths: list[Path] = []
         self.min_write_interval_s = float(min_write_interval_s)
@@ -83,20 +86,31 @@ class WfdbAnnotationSink:
         except OSError as exc:
             raise SinkError(self.name, f"cannot write to {self.out_dir}: {exc}") from exc
 
-    def _record(self, key: tuple[int, float]) -> str:
-        dev, fs = key
+    def _record(self, key: tuple[int, float, int]) -> str:
+        dev, fs, part = key
         name = f"{self.record_name}_{dev}" if self.per_device else self.record_name
         if self._first_fs.get(dev, fs) != fs:
             name += f"_{fs:g}hz"
+        if part > 1:
+            name += f"_part{part}"
         return name
 
     def emit(self, event: Event) -> None:
         if not isinstance(event, BeatEvent):
             return
-        key = (event.device_id, float(event.fs_hz))
-        self._first_fs.setdefault(event.device_id, key[1])
-        idx, sym = self._beats.setdefault(key, ([], []))
-        idx.append(int(event.sample_index))
+        stream = (event.device_id, float(event.fs_hz))
+        self._first_fs.setdefault(event.device_id, stream[1])
+        part = self._part.setdefault(stream, 1)
+        at = int(event.sample_index)
+        idx, sym = self._beats.setdefault((*stream, part), ([], []))
+        if idx and at < idx[-1]:  # the device counts from the start again: a new file
+            part = self._part[stream] = part + 1
+            logger.info("%s: device %d's sample index went back (%d -> %d): its beats go to "
+                        "%s", self.name, event.device_id, idx[-1], at,
+                        self._record((*stream, part)))
+            idx, sym = self._beats.setdefault((*stream, part), ([], []))
+        key = (*stream, part)
+        idx.append(at)
         sym.append(event.label)
         self._dirty.add(key)
 

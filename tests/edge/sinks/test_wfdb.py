@@ -15,6 +15,21 @@ def test_wfdb_sink_writes_beats(tmp_path, beat):
     assert ann.fs == 360
 
 
+def test_a_restarted_device_gets_a_file_of_its_own(tmp_path, beat):
+    """Session 45 audit: a wearable that rebooted counted from 0 again, and its beats were
+    merged into the first session's file (duplicate sample numbers, re-sorted)."""
+    s = WfdbAnnotationSink(tmp_path, "rec", ext="tst")
+    for i in (74, 368, 700, 1000):
+        s.emit(beat(i, "N"))
+    for i in (74, 400):  # the device restarted
+        s.emit(beat(i, "V"))
+    s.close()
+    first = wfdb.rdann(str(tmp_path / "rec"), "tst")
+    second = wfdb.rdann(str(tmp_path / "rec_part2"), "tst")
+    assert list(first.sample) == [74, 368, 700, 1000] and set(first.symbol) == {"N"}
+    assert list(second.sample) == [74, 400] and second.symbol == ["V", "V"]
+
+
 @pytest.mark.parametrize("kw,field", [({"ext": "c.s"}, "ext"),
                                       ({"record_name": "a/b"}, "record_name")])
 def test_settings_rules(kw, field):
