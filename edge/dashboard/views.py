@@ -56,7 +56,8 @@ _BADGE = {"N": "green", "S": "orange", "V": "red", "F": "violet", "Q": "gray"}
 _QUALITY_BADGE = {"good": "green", "noisy": "orange", "saturated": "red", "lead_off": "red"}
 _LINK_BADGE = {"connected": "green", "connecting": "orange", "reconnecting": "orange",
                "gap": "orange", "rate_change": "blue", "disconnected": "red", "closed": "red",
-               "alarms_delayed": "red", "alarms_delivered": "green"}
+               "alarms_delayed": "red", "alarms_delivered": "green", "stalled": "red",
+               "resumed": "green"}
 #: How long a single-occurrence alert (pause) stays in the banner (s).
 RECENT_EVENT_S = 60.0
 

@@ -104,7 +104,7 @@ ALERT_SEVERITIES = ("alarm", "warning")
 #: delivered for ``alarm_fallback.after_s``: the local fallback was raised) and
 #: ``alarms_delivered`` (that backlog has been delivered).
 LINK_STATES = ("idle", "connecting", "connected", "reconnecting", "disconnected", "closed",
-               "gap", "rate_change", "alarms_delayed", "alarms_delivered")
+               "gap", "rate_change", "alarms_delayed", "alarms_delivered", "stalled", "resumed")
 
 #: What the daemon did about a gap (``""`` for link events that are not gaps).
 GAP_ACTIONS = ("", "filled", "reset")

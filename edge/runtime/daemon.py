@@ -133,6 +133,7 @@ class Daemon:
         self.streams: dict[int, DeviceStream] = {}
         self._retired: dict[str, Any] = {}  # counts of streams a rate change replaced
         self.counters: dict[str, int] = {"chunks": 0, "samples": 0, "chunks_rejected": 0,
+                                         "stalls": 0,
                                          "rate_changes": 0}
         self.events_by_type: dict[str, int] = {}
         self._stop = False
@@ -344,6 +345,8 @@ class Daemon:
         next_status = time.monotonic() + status_every if status_every else float("inf")
         last_data = time.monotonic()
         seen_data = False
+        stall_s = cfg.daemon.stall_s
+        stalled = False
         reason = "stop requested"
         try:
             while not self._stop:
@@ -351,6 +354,11 @@ class Daemon:
                 chunks = self.source.read(read_timeout)
                 self.timer.add("read", time.perf_counter() - t0)
                 self._link_events()
+                if chunks and stalled:
+                    stalled = False
+                    self.emit(LinkStatusEvent(
+                        device_id=chunks[0].device_id, state="resumed",
+                        detail=f"samples again after {time.monotonic() - last_data:.1f} s"))
                 for chunk in chunks:
                     self._handle_chunk(chunk)
                 if not chunks:
@@ -359,6 +367,14 @@ class Daemon:
                 if chunks:
                     last_data = now
                     seen_data = True
+                elif stall_s and seen_data and not stalled and now - last_data >= stall_s:
+                    stalled = True  # connected or not, nothing comes: say so once
+                    self.counters["stalls"] += 1
+                    logger.warning("no samples for %.1f s", now - last_data)
+                    self.emit(LinkStatusEvent(device_id=self._last_device, state="stalled",
+                                              detail=f"no samples for {stall_s:g} s"))
+                    self.sinks.flush()
+                if chunks:
                     t0 = time.perf_counter()
                     self.sinks.flush()
                     self.timer.add("sinks", time.perf_counter() - t0)

@@ -229,12 +229,18 @@ class DaemonSettings:
     ----------
     read_timeout_s : longest wait for samples per loop turn (s); bounds signal latency.
     idle_exit_s : stop after this long without samples once data has flowed (s; 0 = never).
+    stall_s : once data has flowed, this long without samples raises a ``link`` event
+        ``stalled`` (a wearable still connected but sending nothing: no other event would
+        say so), and the next samples one ``resumed`` (s; 0 = never).
     """
 
     read_timeout_s: float = 0.05
     idle_exit_s: float = 0.0
+    stall_s: float = 10.0
 
     def __post_init__(self) -> None:
+        if not (_number(self.stall_s) and self.stall_s >= 0):
+            raise ConfigError("stall_s", f"must be >= 0 s, got {self.stall_s!r}")
         if not (_number(self.read_timeout_s) and 0 < self.read_timeout_s <= 5):
             raise ConfigError("read_timeout_s", f"must lie in (0, 5] s, "
                                                 f"got {self.read_timeout_s!r}")

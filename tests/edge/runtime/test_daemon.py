@@ -254,6 +254,42 @@ def test_one_odd_frame_of_a_running_device_is_dropped_not_the_end_of_monitoring(
     assert "a chunk at 0.001 Hz" in caplog.text and "chunk dropped; 1 so far" in caplog.text
 
 
+def test_a_wearable_that_stops_sending_is_reported_stalled_then_resumed(classifier,
+                                                                          mitdb_dir):
+    """Session 45 audit: a wearable still connected but sending nothing for 25 s raised no
+    event at all. Now, after daemon.stall_s without samples: a link event 'stalled', and
+    'resumed' before the next samples' events."""
+    from edge.io.records import read_record
+
+    x = read_record("100", data_dir=mitdb_dir, sampto=360 * 4).signal_mv[:, 0]
+    chunks = _chunks(x, 3)
+
+    class Stalling(_ScriptedSource):
+        def __init__(self, chunks):
+            super().__init__(chunks)
+            self.turn = 0
+
+        def read(self, timeout_s):
+            self.turn += 1
+            if 2 <= self.turn <= 6:  # silence for a while after the second chunk
+                time.sleep(0.05)
+                return []
+            return super().read(timeout_s)
+
+    sink = BeatCollector()
+    daemon = Daemon(load_config(None, PORT_CFG + ["daemon.stall_s=0.15"]),
+                    source=Stalling(chunks), classifier=classifier, sinks=[sink])
+    daemon.run()
+    links = [(e.state, e.device_id) for e in sink.events if e.type == "link"
+             and e.state in ("stalled", "resumed")]
+    assert links == [("stalled", 3), ("resumed", 3)]
+    assert daemon.counters["stalls"] == 1
+    from edge.errors import ConfigError
+
+    with pytest.raises(ConfigError):
+        load_config(None, PORT_CFG + ["daemon.stall_s=-1"])
+
+
 def test_counts_survive_a_rate_change(classifier, mitdb_dir):
     """Session 45 audit: after a device changed its sample rate (a new stream), the status
     counters and the exit summary counted only the last stream's beats and seconds."""
