@@ -53,11 +53,11 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from edge.errors import ConfigError, OutboxError
 
@@ -65,6 +65,8 @@ __all__ = ["OutboxConfig", "OutboxMessage", "Outbox", "DROP_PRIORITY", "MEMORY",
            "URGENT_TYPES"]
 
 logger = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
 
 #: ``path`` of an in-memory (not crash-safe) outbox.
 MEMORY = ":memory:"
@@ -256,6 +258,17 @@ class Outbox:
         logger.error("outbox %s is damaged (%s): moved aside to %s; the messages queued in it "
                      "will not be sent; a fresh outbox continues", self.path, cause, moved)
 
+    def _recovering(self, op: Callable[[], _T], after: Callable[[], _T]) -> _T:
+        """``op()`` (lock held); when it fails because the file is damaged, the file is set
+        aside, a fresh outbox opened (:meth:`_recover`) and ``after()`` is the answer. Any
+        other :class:`OutboxError` is raised."""
+        try:
+            return op()
+        except OutboxError as exc:
+            if not self._recover(exc):
+                raise
+            return after()
+
     def _recover(self, exc: OutboxError) -> bool:
         """After a failed operation (lock held): set a damaged file aside and open a fresh
         outbox; False when ``exc`` is not damage (disk full, a removed file...)."""
@@ -293,14 +306,10 @@ class Outbox:
                  and event_type in self.config.fsync_types)
         with self._lock:
             self._check_open()
-            try:
-                return self._append(topic, payload, qos, retain, event_type, n_bytes,
-                                    priority, fsync)
-            except OutboxError as exc:
-                if not self._recover(exc):
-                    raise
-                return self._append(topic, payload, qos, retain, event_type, n_bytes,
-                                    priority, fsync)
+            def append() -> int | None:
+                return self._append(topic, payload, qos, retain, event_type, n_bytes, priority,
+                                    fsync)
+            return self._recovering(append, append)  # into the fresh outbox after damage
 
     def _append(self, topic: str, payload: bytes, qos: int, retain: bool, event_type: str,
                 n_bytes: int, priority: int, fsync: bool) -> int | None:
@@ -378,18 +387,16 @@ class Outbox:
         """Up to ``limit`` queued messages with ``id > after_id``, oldest first."""
         with self._lock:
             self._check_open()
-            for attempt in (0, 1):
+
+            def read() -> list[tuple]:
                 try:
-                    rows = self._db.execute(
+                    return self._db.execute(
                         "SELECT id, topic, payload, qos, retain, event_type FROM outbox "
                         "WHERE id > ? ORDER BY id LIMIT ?",
                         (int(after_id), int(limit))).fetchall()
-                    break
                 except sqlite3.Error as exc:
-                    err = OutboxError(f"cannot read: {exc}", self.path)
-                    err.__cause__ = exc
-                    if attempt or not self._recover(err):
-                        raise err from exc
+                    raise OutboxError(f"cannot read: {exc}", self.path) from exc
+            rows = self._recovering(read, read)
             if rows:
                 self._max_id = max(self._max_id, int(rows[-1][0]))
         return [OutboxMessage(r[0], r[1], bytes(r[2]), r[3], bool(r[4]), r[5]) for r in rows]
@@ -401,12 +408,8 @@ class Outbox:
             return 0
         with self._lock:
             self._check_open()
-            try:
-                return self._ack(ids)
-            except OutboxError as exc:
-                if not self._recover(exc):
-                    raise
-                return 0  # the ids were the damaged file's
+            return self._recovering(lambda: self._ack(ids),
+                                    lambda: 0)  # after damage: the ids were the old file's
 
     def _ack(self, ids: list[tuple[int]]) -> int:
         """:meth:`ack` with the lock held."""
