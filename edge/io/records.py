@@ -244,8 +244,6 @@ class RecordLayout:
     fs_hz: float
 
 
-
-
 def _checked_rate(path: Path, fs_hz: object) -> float:
     """The record's sample rate, or a :class:`DataError` when its header's rate field is
     damaged (:func:`firmware_bridge.replay.records.header_rate_problem`) or the rate is one

@@ -178,10 +178,6 @@ class Daemon:
             self.counters["rate_changes"] += 1
             stream = None
         if stream is None:
-            if not MIN_FS_HZ <= chunk.fs_hz <= MAX_FS_HZ:  # a QRS would span a few samples,
-                # or a rate no ECG front end has: not analysable
-                raise DaemonError(f"device {dev} sends {chunk.fs_hz:g} Hz; the device analyses "
-                                  f"ECG at {MIN_FS_HZ:g}-{MAX_FS_HZ:g} Hz")
             stream = DeviceStream(self.classifier, self.config, device_id=dev,
                                   fs_hz=chunk.fs_hz, first_index=chunk.sample_index,
                                   timer=self.timer)
@@ -207,9 +203,14 @@ class Daemon:
                 raise DaemonError(why)
             self._reject(why, "chunk")  # one odd frame of a running device: not a reason
             return  # to stop monitoring it
-        if not MIN_FS_HZ <= chunk.fs_hz <= MAX_FS_HZ and running:
-            self._reject(f"device {chunk.device_id} sends a chunk at {chunk.fs_hz:g} Hz; the "
-                         f"device analyses ECG at {MIN_FS_HZ:g}-{MAX_FS_HZ:g} Hz", "chunk")
+        if not MIN_FS_HZ <= chunk.fs_hz <= MAX_FS_HZ:  # a QRS would span a few samples, or a
+            # rate no ECG front end has: not analysable
+            why = (f"device {chunk.device_id} sends {'a chunk at ' if running else ''}"
+                   f"{chunk.fs_hz:g} Hz; the device analyses ECG at {MIN_FS_HZ:g}-"
+                   f"{MAX_FS_HZ:g} Hz")
+            if not running:
+                raise DaemonError(why)
+            self._reject(why, "chunk")
             return
         if not self._device_known:
             self._device_known = True
@@ -367,6 +368,9 @@ class Daemon:
                 if chunks:
                     last_data = now
                     seen_data = True
+                    t0 = time.perf_counter()
+                    self.sinks.flush()
+                    self.timer.add("sinks", time.perf_counter() - t0)
                 elif stall_s and seen_data and not stalled and now - last_data >= stall_s:
                     stalled = True  # connected or not, nothing comes: say so once
                     self.counters["stalls"] += 1
@@ -374,10 +378,6 @@ class Daemon:
                     self.emit(LinkStatusEvent(device_id=self._last_device, state="stalled",
                                               detail=f"no samples for {stall_s:g} s"))
                     self.sinks.flush()
-                if chunks:
-                    t0 = time.perf_counter()
-                    self.sinks.flush()
-                    self.timer.add("sinks", time.perf_counter() - t0)
                 if self._reopen:
                     self._reopen = False
                     logger.info("reopening output files")
