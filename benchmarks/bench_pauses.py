@@ -47,6 +47,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import (  # noqa: E402
     git_head,
+    ignore_sigint,
     output_dir,
     parse_sets,
     replay_alerts,
@@ -149,12 +150,6 @@ _KEYS = ("ref_pauses", "pauses_found", "pause_alerts", "pause_alerts_unmatched",
          "asystole_found", "asystole_alarms", "asystole_unmatched")
 
 
-def _ignore_sigint() -> None:
-    """A worker leaves Ctrl-C to the parent (which ends the pool and says so in one line)."""
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
 
 def run_set(name: str, settings: tuple[str, ...], jobs: int, chunk_s: float,
             limit: int | None = None, only: list[str] | None = None) -> dict:
@@ -163,7 +158,7 @@ def run_set(name: str, settings: tuple[str, ...], jobs: int, chunk_s: float,
     names = names[:limit] if limit else names
     work = [(str(d / r), r, settings, chunk_s) for r in names]
     if jobs > 1:
-        with Pool(jobs, initializer=_ignore_sigint) as pool:
+        with Pool(jobs, initializer=ignore_sigint) as pool:
             rows = pool.map(replay, work)
     else:
         rows = [replay(w) for w in work]

@@ -681,7 +681,9 @@ def _snapshot() -> Path:
 
 
 def _ignore_sigint() -> None:
-    """A worker leaves Ctrl-C to the parent (which ends the pool and says so in one line)."""
+    """A worker leaves Ctrl-C to the parent (which ends the pool and says so in one line).
+    Not :func:`benchmarks.common.ignore_sigint`: importing that module in a spawned worker
+    puts the repository before the code snapshot on ``sys.path``."""
     import signal
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 

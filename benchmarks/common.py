@@ -21,7 +21,7 @@ if str(ROOT) not in sys.path:  # run as a script: make the repository importable
 from edge.cli.common import output_dir, positive_float, positive_int  # noqa: E402
 
 __all__ = ["parse_sets", "parse_names", "positive_int", "positive_float", "finite_float",
-           "output_dir",
+           "output_dir", "ignore_sigint",
            "positive_ints", "read_json", "check_records", "check_model", "run_bench",
            "git_head", "write_results", "replay_alerts"]
 
@@ -122,6 +122,14 @@ def parse_sets(ap: argparse.ArgumentParser, text: str, known: Iterable[str]) -> 
     if bad or not names:
         ap.error(f"--sets: unknown {bad or names}; choose from {', '.join(known)}")
     return names
+
+
+def ignore_sigint() -> None:
+    """A pool worker's initializer: the worker leaves Ctrl-C to the parent (which ends the
+    pool and says so in one line), so no worker prints its own traceback."""
+    import signal  # noqa: PLC0415
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def git_head() -> str:
