@@ -239,12 +239,13 @@ class SignalQuality:
         e_qrs = float(np.mean(qrs * qrs))
         e_hf = float(np.mean(hf * hf))
         ratio = e_hf / e_qrs if e_qrs > 1e-12 else (0.0 if e_hf <= 1e-12 else math.inf)
+        hf_rms = math.sqrt(e_hf)
         amp = float(qrs.max() - qrs.min())
         if flat_fraction > cfg.lead_off_fraction:
             level = "lead_off"
         elif clip > cfg.clip_fraction:
             level = "saturated"
-        elif ((ratio > cfg.noise_ratio_max and math.sqrt(e_hf) > cfg.quiet_hf_rms_mv)
+        elif ((ratio > cfg.noise_ratio_max and hf_rms > cfg.quiet_hf_rms_mv)
               or amp > cfg.max_amplitude_mv):
             level = "noisy"
         else:
@@ -254,7 +255,7 @@ class SignalQuality:
                              "clip_fraction": round(clip, 4),
                              "noise_ratio": round(ratio, 4) if math.isfinite(ratio) else None,
                              "amplitude_mv": round(amp, 4),
-                             "hf_rms_mv": round(math.sqrt(e_hf), 5)})
+                             "hf_rms_mv": round(hf_rms, 5)})
         self.history.append(win)
         self.level = level
         self._start += n
