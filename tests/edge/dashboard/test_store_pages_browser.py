@@ -130,13 +130,19 @@ def test_ward_and_wearer_pages_in_headless_chromium(tmp_path):
 
         drv.set_window_size(1280, 2200)
         drv.get(url + "?page=wearer&device=11")
+        def sized_charts() -> int:
+            charts = drv.find_elements("css selector", "[data-testid='stVegaLiteChart']")
+            return len([c for c in charts if c.size["width"] > 200 and c.size["height"] > 100])
+
+        # Streamlit draws the page in pieces and Vega draws a chart's title after its frame:
+        # wait for the last pieces (the afib strip's title, the v_run caption) before judging
         _wait_for(drv, lambda: "Wearer history" in body() and "Alarm timeline" in body()
-                  and "ECG around each alarm" in body(), 60, "the wearer's history")
+                  and "ECG around each alarm" in body() and "afib onset" in body()
+                  and "strip not stored" in body(), 60, "the wearer's history")
         text = body()
         assert "afib" in text and "v_run" in text and "onset" in text and "end" in text
-        charts = drv.find_elements("css selector", "[data-testid='stVegaLiteChart']")
-        sized = [c for c in charts if c.size["width"] > 200 and c.size["height"] > 100]
-        assert len(sized) >= 3, "heart-rate trend, beats per class and a strip"
+        _wait_for(drv, lambda: sized_charts() >= 3, 30,
+                  "three charts: heart-rate trend, beats per class and a strip")
         assert "afib onset" in text and "strip not stored" in text  # v_run: no strip kept
         assert not text.rstrip().endswith("None")
         drv.save_screenshot(str(ARTIFACTS / "dashboard_wearer.png"))
