@@ -33,6 +33,12 @@ from edge.cli.common import positive_int  # noqa: E402
 from edge.errors import EdgeError, ModelError  # noqa: E402
 from edge.eval.scoring import class_metrics, confusion_matrix  # noqa: E402
 from edge.model.classifier import BeatClassifier  # noqa: E402
+from edge.model.seal import (  # noqa: E402
+    SEALED_FROM_KEY,
+    TFLITE_SEAL_KEY,
+    seal_tflite,
+    tflite_seal_placeholder,
+)
 from edge.model.tflite_meta import CONTRACT_METADATA_NAME, read_contract  # noqa: E402
 from training.contract import dataset_config, load_model, model_inputs  # noqa: E402
 from training.data import DS1, DS2  # noqa: E402
@@ -101,23 +107,34 @@ def int8_flatbuffer(keras_model, representative) -> bytes:  # noqa: ANN001
 
 def embed_contract(tflite_bytes: bytes, contract: dict) -> bytes:
     """Return the model with ``contract`` stored as metadata :data:`CONTRACT_METADATA_NAME`
-    (replacing an earlier one)."""
+    (replacing an earlier one), sealed with the file's SHA-256 (:mod:`edge.model.seal`)."""
     from tensorflow.lite.python import schema_py_generated as schema_fb
     from tensorflow.lite.tools import flatbuffer_utils
 
     obj = flatbuffer_utils.convert_bytearray_to_object(bytearray(tflite_bytes))
-    blob = json.dumps(contract, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    contract = {k: v for k, v in contract.items() if k != TFLITE_SEAL_KEY}
+    blob = json.dumps({**contract, TFLITE_SEAL_KEY: tflite_seal_placeholder()}, sort_keys=True,
+                      separators=(",", ":")).encode("utf-8")
+    contract.pop(SEALED_FROM_KEY, None)  # read back as the seal's, not the contract's
     buf = schema_fb.BufferT()
     buf.data = np.frombuffer(blob, dtype=np.uint8)
-    obj.buffers.append(buf)
-    md = schema_fb.MetadataT()
-    md.name = CONTRACT_METADATA_NAME
-    md.buffer = len(obj.buffers) - 1
-    obj.metadata = [m for m in (obj.metadata or [])
-                    if (m.name.decode() if isinstance(m.name, bytes) else m.name)
-                    != CONTRACT_METADATA_NAME] + [md]
-    out = flatbuffer_utils.convert_object_to_bytearray(obj)
-    if read_contract(out) != json.loads(blob):
+    earlier = [m for m in (obj.metadata or [])
+               if (m.name.decode() if isinstance(m.name, bytes) else m.name)
+               == CONTRACT_METADATA_NAME]
+    if earlier:  # the earlier contract's buffer takes the new one (no orphan left in the file)
+        md = earlier[0]
+        obj.buffers[md.buffer] = buf
+        obj.metadata = [m for m in obj.metadata if m is md
+                        or (m.name.decode() if isinstance(m.name, bytes) else m.name)
+                        != CONTRACT_METADATA_NAME]
+    else:
+        obj.buffers.append(buf)
+        md = schema_fb.MetadataT()
+        md.name = CONTRACT_METADATA_NAME
+        md.buffer = len(obj.buffers) - 1
+        obj.metadata = [*(obj.metadata or []), md]
+    out = seal_tflite(bytes(flatbuffer_utils.convert_object_to_bytearray(obj)))
+    if read_contract(out) != json.loads(json.dumps(contract)):
         raise ModelError("contract embedding did not round-trip")
     return out
 

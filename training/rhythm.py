@@ -35,6 +35,7 @@ import numpy as np
 from edge.dsp.detection import detect_signal
 from edge.errors import DataError, DataNotFoundError, EdgeError, SignalError
 from edge.io.records import read_annotations, read_record
+from edge.model.seal import seal_json
 from edge.rhythm.analyser import RhythmConfig
 from edge.rhythm.features import FEATURE_NAMES, beat_window_features
 from edge.rhythm.model import MODEL_FORMAT, default_model_path
@@ -428,6 +429,15 @@ def export_trees(clf, *, kind: str, classes: tuple[str, ...],
             "feature": feats, "threshold": thrs, "leaf": leaves}
 
 
+def write_tree_model(doc: dict, path: str | os.PathLike) -> Path:
+    """Write an :func:`export_trees` document, sealed (:func:`edge.model.seal.seal_json`), as
+    compact JSON; returns the path."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(json.dumps(seal_json(doc), separators=(",", ":")) + "\n", encoding="utf-8")
+    return p
+
+
 def cinc_folds(labels: np.ndarray, n_folds: int = 5, seed: int = 0) -> np.ndarray:
     """Record-stratified fold index (0..n_folds-1) of each CinC recording."""
     rng = np.random.default_rng(seed)
@@ -532,8 +542,7 @@ def _run(args: argparse.Namespace) -> int:
     st = fit_trees(xs[ok], ys[ok], sample_weight=balanced_weights(ys[ok]), **STRIP_TREE_PARAMS)
     doc = export_trees(st, kind="strip", classes=tuple(STRIP_CLASSES[c] for c in st.classes_),
                        feature_names=STRIP_FEATURE_NAMES)
-    default_model_path("strip").write_text(json.dumps(doc, separators=(",", ":")))
-    print("wrote", default_model_path("strip"))
+    print("wrote", write_tree_model(doc, default_model_path("strip")))
     return 0
 
 
@@ -547,8 +556,7 @@ def _export_af_window(cinc: CincBeats, cfg: RhythmConfig) -> None:
     af = fit_trees(x, y)
     doc = export_trees(af, kind="af_window", classes=("other", "AF/AFL"),
                        feature_names=FEATURE_NAMES)
-    default_model_path("af_window").write_text(json.dumps(doc, separators=(",", ":")))
-    print("wrote", default_model_path("af_window"))
+    print("wrote", write_tree_model(doc, default_model_path("af_window")))
 
 
 if __name__ == "__main__":

@@ -51,7 +51,7 @@ from edge.rhythm.ventricular import VF_KIND, VentricularConfig, VfWindows
 from edge.rhythm.vfeatures import VF_FEATURE_NAMES
 from training.data import DS1, DS2, PACED
 from training.dataset import cache_dir
-from training.rhythm import export_trees, fit_trees
+from training.rhythm import export_trees, fit_trees, write_tree_model
 from training.tool import env_only, output_dir, output_file
 
 __all__ = ["CUDB_RECORDS", "Episodes", "window_errors", "ERROR_KINDS", "cudb_episodes",
@@ -460,10 +460,7 @@ def export_vf(clf, path: str | os.PathLike, *, note: str = "") -> Path:
                        feature_names=VF_FEATURE_NAMES)
     if note:
         doc["note"] = note
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text(json.dumps(doc, separators=(",", ":")) + "\n", encoding="utf-8")
-    return p
+    return write_tree_model(doc, path)
 
 
 TRAIN_RECORDS = CUDB_RECORDS + DS1

@@ -154,9 +154,11 @@ def cmd_check(args: argparse.Namespace) -> int:
                f"{quiet} or QRS-band amplitude > {q.max_amplitude_mv:g} mV")
     kernels = {"direct": "direct (scipy's compiled loops, loaded without scipy.signal)",
                "scipy": "scipy (fallback: scipy.signal imported, see the log)"}[KERNELS]
+    seal = (f"intact: sha256 seal {clf.seal.sha256[:12]}..." if clf.seal else
+            "not sealed: damage to it cannot be detected, see convert/seal.py")
     print(f"{args.config}: OK\n  source: {source}\n  channel: {_channel(config)}\n"
           f"  model: {path} ({clf.model_version}, {'int8' if clf.quantized else 'float'}, "
-          f"{clf.size_bytes} bytes, classes {''.join(clf.classes)})\n"
+          f"{clf.size_bytes} bytes, classes {''.join(clf.classes)}, {seal})\n"
           f"  model run: OK (one zero beat, {clf.load_run_ms:.1f} ms)\n"
           f"  rhythm: {rhythm}\n"
           f"  ventricular: {ventricular}\n"

@@ -37,6 +37,8 @@ from edge.model.interpreter import (
     load_interpreter_class,
     native_stderr_filtered,
 )
+from edge.model.seal import warn_unsealed
+from edge.model.tflite_meta import read_sealed_contract
 
 __all__ = ["BeatClassifier", "load_interpreter_class", "check_contract"]
 
@@ -78,12 +80,15 @@ class BeatClassifier:
         self.filters = filters or FilterConfig()
         #: The model's validated preprocessing contract.
         try:
+            raw, self.seal = read_sealed_contract(data)
             self.contract: ModelContract = check_contract(
-                ModelContract.from_model_bytes(data), window=self.window, filters=self.filters)
+                ModelContract.from_dict(raw), window=self.window, filters=self.filters)
         except ContractError as exc:
             raise ContractError(exc.field, exc.rule, str(path)) from None
         except ModelError as exc:
             raise ModelError(exc.reason, str(path)) from None
+        if not self.seal:  # a Seal: false when the file has none
+            warn_unsealed(str(path))
         feats = self.contract.features
         self.feature_config = feats.config
         self._mean = np.asarray(feats.standardize.mean, dtype=np.float32)

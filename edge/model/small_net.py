@@ -33,12 +33,15 @@ def check_contract(model_bytes: bytes, want: dict, keys: tuple[str, ...], *, nam
                    what: str) -> dict:
     """The embedded contract of ``model_bytes``, after checking that each of ``keys`` equals
     ``want``'s (what this code computes)."""
-    from edge.model.tflite_meta import read_contract  # noqa: PLC0415
+    from edge.model.seal import warn_unsealed  # noqa: PLC0415
+    from edge.model.tflite_meta import read_sealed_contract  # noqa: PLC0415
 
     try:
-        contract = read_contract(model_bytes)
+        contract, seal = read_sealed_contract(model_bytes)
     except ModelError as exc:
         raise ModelError(f"{name}: {exc}") from exc
+    if not seal:
+        warn_unsealed(name)
     for key in keys:
         if contract.get(key) != want[key]:
             raise ModelError(f"{name}: contract {key}={contract.get(key)!r}, this code "

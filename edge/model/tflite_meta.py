@@ -13,8 +13,10 @@ import json
 import struct
 
 from edge.errors import ModelError
+from edge.model.seal import SEALED_FROM_KEY, TFLITE_SEAL_KEY, Seal, verify_tflite
 
-__all__ = ["CONTRACT_METADATA_NAME", "read_metadata", "read_contract"]
+__all__ = ["CONTRACT_METADATA_NAME", "read_metadata", "read_contract", "read_sealed_contract",
+           "contract_span"]
 
 CONTRACT_METADATA_NAME = "ecg_edge_contract"
 
@@ -77,9 +79,8 @@ class _Reader:
         return vec + 4, n
 
 
-def read_metadata(model_bytes: bytes) -> dict[str, bytes]:
-    """All named metadata buffers of a TFLite model."""
-    buf = bytes(model_bytes)
+def _metadata_spans(buf: bytes) -> dict[str, tuple[int, int]]:
+    """(start, stop) in the file of each named metadata buffer."""
     if len(buf) < 16:
         raise ModelError(f"not a TFLite model: {len(buf)} bytes is too short")
     if buf[4:8] != b"TFL3":
@@ -97,7 +98,7 @@ def read_metadata(model_bytes: bytes) -> dict[str, bytes]:
     meta_start, n_meta = r.vector(meta_pos)
     if n_meta > 10_000 or n_buffers > 10_000_000:
         raise ModelError("damaged .tflite: implausible metadata or buffer count")
-    out: dict[str, bytes] = {}
+    out: dict[str, tuple[int, int]] = {}
     for i in range(n_meta):
         table = r.indirect(meta_start + 4 * i)
         name_pos = r.field(table, _METADATA_NAME)
@@ -117,31 +118,55 @@ def read_metadata(model_bytes: bytes) -> dict[str, bytes]:
         if dpos is not None:
             d0, dn = r.vector(dpos)
             r._check(d0, dn)
-            out[name] = buf[d0:d0 + dn]
+            out[name] = (d0, d0 + dn)
         else:
             # Large models keep buffers after the flatbuffer: (offset, size) from the file start.
             opos, spos = r.field(btable, _BUFFER_OFFSET), r.field(btable, _BUFFER_SIZE)
             if opos is None or spos is None:
-                out[name] = b""
+                out[name] = (0, 0)
                 continue
             off, size = r.u64(opos), r.u64(spos)
             r._check(off, size)
-            out[name] = buf[off:off + size]
+            out[name] = (off, off + size)
     return out
 
 
-def read_contract(model_bytes: bytes) -> dict:
-    """The embedded ecg-edge contract (a dict), or :class:`ModelError` saying it is missing."""
-    meta = read_metadata(model_bytes)
-    if CONTRACT_METADATA_NAME not in meta:
-        names = ", ".join(sorted(meta)) or "none"
+def read_metadata(model_bytes: bytes) -> dict[str, bytes]:
+    """All named metadata buffers of a TFLite model."""
+    buf = bytes(model_bytes)
+    return {name: buf[a:b] for name, (a, b) in _metadata_spans(buf).items()}
+
+
+def contract_span(model_bytes: bytes) -> tuple[int, int]:
+    """(start, stop) of the embedded contract's JSON in the file."""
+    spans = _metadata_spans(bytes(model_bytes))
+    if CONTRACT_METADATA_NAME not in spans:
+        names = ", ".join(sorted(spans)) or "none"
         raise ModelError(f"the model has no embedded ecg-edge contract (metadata "
                          f"{CONTRACT_METADATA_NAME!r} missing; metadata present: {names}). "
                          "Convert it with `python convert/quantize.py`.")
+    return spans[CONTRACT_METADATA_NAME]
+
+
+def read_contract(model_bytes: bytes) -> dict:
+    """The embedded ecg-edge contract (a dict, without its integrity seal), after checking the
+    file against the seal (:mod:`edge.model.seal`); :class:`ModelError` when the contract is
+    missing or not JSON, or the file's content does not match its seal."""
+    return read_sealed_contract(model_bytes)[0]
+
+
+def read_sealed_contract(model_bytes: bytes) -> tuple[dict, Seal]:
+    """(:func:`read_contract`'s contract, the file's verified :class:`~edge.model.seal.Seal`,
+    false for a file without one); the seal's keys are not in the contract."""
+    buf = bytes(model_bytes)
+    start, stop = contract_span(buf)
     try:
-        contract = json.loads(meta[CONTRACT_METADATA_NAME].decode("utf-8"))
+        contract = json.loads(buf[start:stop].decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelError(f"the embedded contract is not valid JSON: {exc}") from exc
     if not isinstance(contract, dict):
         raise ModelError("the embedded contract is not a JSON object")
-    return contract
+    digest = verify_tflite(buf, (start, stop))
+    contract.pop(TFLITE_SEAL_KEY, None)
+    before = contract.pop(SEALED_FROM_KEY, "")
+    return contract, Seal(digest, before if digest and isinstance(before, str) else "")

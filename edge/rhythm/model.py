@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.errors import ModelError
+from edge.model.seal import verify_json, warn_unsealed
 
 __all__ = ["MODEL_FORMAT", "TreeModel", "load_tree_model", "default_model_path"]
 
@@ -288,6 +289,12 @@ def load_tree_model(path: str | os.PathLike, *, kind: str | None = None,
         raise ModelError(f"rhythm model is not JSON (line {exc.lineno}: {exc.msg})", p) from None
     if not isinstance(doc, dict) or doc.get("format") != MODEL_FORMAT:
         raise ModelError(f"not a rhythm model (format must be {MODEL_FORMAT!r})", p)
+    try:
+        seal = verify_json(doc)
+    except ModelError as exc:
+        raise ModelError(exc.reason, p) from None
+    if not seal:
+        warn_unsealed(p)
     if doc.get("version") != 1:
         raise ModelError(f"rhythm model version {doc.get('version')!r} is not supported "
                          "(this code reads version 1)", p)

@@ -51,7 +51,8 @@ class AdaptedClassifier:
                  head_path: str | os.PathLike | None = None) -> None:
         where = None if head_path is None else str(head_path)
         digest = model_sha256(base.path)
-        if head.base_sha256 != digest:
+        # a model sealed after heads were adapted on it names the digest it had (convert/seal.py)
+        if head.base_sha256 not in (digest, base.seal.sealed_from_sha256 or digest):
             raise AdaptedModelError(
                 f"this adapted head was made for base model {head.base_file!r} "
                 f"({head.base_model_version}, sha256 {head.base_sha256[:12]}...), not for "

@@ -15,13 +15,16 @@ REPO = Path(__file__).resolve().parents[3]
 CONFIG = REPO / "deploy" / "ecg-edge.toml"
 
 
-def damaged_model(tmp_path: Path) -> Path:
+def damaged_model(tmp_path: Path, *, resealed: bool = True) -> Path:
     """The bundled model with bytes 22000-23000 zeroed: it loads, but cannot run (the range is
-    tied to the shipped file's layout; 20000-21000 in the model before issue 16)."""
+    tied to the shipped file's layout; 20000-21000 in the model before issue 16). Resealed: a
+    model converted wrong, which its seal cannot catch; else the seal refuses it first."""
+    from edge.model.seal import seal_tflite
+
     data = bytearray(default_model_path().read_bytes())
     data[22000:23000] = bytes(1000)
     path = tmp_path / "damaged.tflite"
-    path.write_bytes(bytes(data))
+    path.write_bytes(seal_tflite(bytes(data)) if resealed else bytes(data))
     return path
 
 
@@ -47,6 +50,26 @@ def test_a_model_that_loads_but_cannot_run_is_one_line_and_exit_2(command, tmp_p
                                   "run (Input tensor ") + r"\d+" + re.escape(
         " lacks data): the file is damaged; copy or convert it again"), err), err
     assert "OK" not in captured.out and not (tmp_path / "100.cls").exists()
+
+
+@pytest.mark.parametrize("command", ["check", "annotate", "run"])
+def test_a_model_changed_after_sealing_is_one_line_and_exit_2(command, tmp_path, mitdb_dir,
+                                                               capsys):
+    bad = damaged_model(tmp_path, resealed=False)
+    argv = {"check": ["check", str(CONFIG), "--set", f'pipeline.model="{bad}"'],
+            "annotate": ["annotate", "100", "--model", str(bad), "--out-dir", str(tmp_path),
+                         "--data-dir", str(mitdb_dir)],
+            "run": ["run", "--replay", str(mitdb_dir / "100"), "--model", str(bad),
+                    "--jsonl", str(tmp_path / "e.jsonl")]}[command]
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    err = captured.err.strip()
+    assert re.fullmatch(re.escape(f"ecg-edge {command}: error: {bad}: the file is damaged: its "
+                                  "content no longer matches the SHA-256 sealed in it (content ")
+                        + r"[0-9a-f]{12}\.\.\., seal [0-9a-f]{12}\.\.\.\); copy the model again "
+                        r"from its source", err), err
+    assert "OK" not in captured.out and not (tmp_path / "100.cls").exists()
+    assert not (tmp_path / "e.jsonl").exists() or not (tmp_path / "e.jsonl").read_text().strip()
 
 
 @pytest.mark.parametrize("argv", [["check", str(CONFIG)],

@@ -39,20 +39,34 @@ def test_pipeline_settings_must_match(clf):
         BeatClassifier(MODEL, window=WindowConfig(after_ms=400.0))
 
 
-def _damaged_copy(tmp_path, start=22000, stop=23000):
+def _damaged_copy(tmp_path, start=22000, stop=23000, *, resealed=False):
+    from edge.model.seal import seal_tflite
+
     data = bytearray(MODEL.read_bytes())
     data[start:stop] = bytes(stop - start)
     path = tmp_path / "damaged.tflite"
-    path.write_bytes(bytes(data))
+    path.write_bytes(seal_tflite(bytes(data)) if resealed else bytes(data))
     return path
+
+
+def test_a_damaged_model_is_refused_by_its_seal(tmp_path):
+    """A stretch of zeroed bytes no longer matches the SHA-256 sealed in the file: refused at
+    load, naming the file, in one line, before the interpreter sees it."""
+    path = _damaged_copy(tmp_path)
+    with pytest.raises(ModelError) as err:
+        BeatClassifier(path)
+    msg = str(err.value)
+    assert msg.startswith(f"{path}: the file is damaged: its content no longer matches the "
+                          "SHA-256 sealed in it") and "\n" not in msg
 
 
 def test_a_model_that_loads_but_cannot_run_is_refused_at_load(tmp_path):
     """Issue 14, bad input 1: bytes 22000-23000 zeroed (a stretch the interpreter needs at run
     time in the issue-16 model; 20000-21000 in the earlier one) keep the header (the interpreter
     allocates it) but the model fails on its first beat; the load's run on a zero beat now
-    refuses it, naming the file, in one line."""
-    path = _damaged_copy(tmp_path)
+    refuses it, naming the file, in one line. Resealed after the damage (a model converted
+    wrong, not changed after sealing), so the seal does not catch it first."""
+    path = _damaged_copy(tmp_path, resealed=True)
     with pytest.raises(ModelError) as err:
         BeatClassifier(path)
     msg = str(err.value)

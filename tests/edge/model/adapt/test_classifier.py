@@ -91,3 +91,17 @@ def test_a_head_whose_base_model_is_not_bundled_names_the_option(base, rng, tmp_
     path = head.save(tmp_path / "w.npz")
     with pytest.raises(AdaptedModelError, match="'mine.tflite' is not bundled .* --model"):
         AdaptedClassifier.load(path)
+
+
+def test_a_head_adapted_before_its_base_model_was_sealed_stays_valid(base, rng):
+    """convert/seal.py records the digest the bundled model had before its seal; a head made on
+    that file is still this model's head, another digest is still refused."""
+    from dataclasses import replace
+
+    sealed_from = base.seal.sealed_from_sha256
+    assert len(sealed_from) == 64 and sealed_from != model_sha256(base.path)
+    proba, emb, feats, y = wearer(rng, 200, k=72)
+    head = fit_head(proba, emb, feats, y, AdaptConfig(), base=base)
+    AdaptedClassifier(base, replace(head, base_sha256=sealed_from))
+    with pytest.raises(AdaptedModelError, match="made for base model"):
+        AdaptedClassifier(base, replace(head, base_sha256="ab" * 32))

@@ -1,0 +1,162 @@
+"""Seal model files with their own SHA-256, or check their seals (:mod:`edge.model.seal`).
+
+    python convert/seal.py MODEL...          seal each file in place (a sealed one is left as is)
+    python convert/seal.py --check MODEL...  only check: each file sealed and intact, unsealed,
+                                             or damaged
+    python convert/seal.py --bundled [--check]   the models in edge/models
+
+A MODEL is an ecg-edge ``.tflite`` (its contract gains ``file_sha256``, and
+``sealed_from_sha256``, the digest of the file as it was, so heads adapted on it stay valid;
+adding the fields rewrites the flatbuffer, which needs TensorFlow, the workstation install)
+or a rhythm tree model (``.json``; gains ``sha256``, no TensorFlow needed). Every file
+``convert/quantize.py``, ``convert/strip_net.py``, ``convert/vf_net.py`` and the rhythm training
+write is sealed already; this tool is for files made before seals existed. A file whose content
+does not match its seal is damaged and is never resealed.
+
+Exit status: 0 when every file ends sealed and intact, 1 when one is damaged, unreadable, not a
+model, or (``--check``) unsealed, 2 for a usage error.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from edge.errors import ModelError  # noqa: E402
+from edge.model.seal import SEALED_FROM_KEY, seal_json, verify_json  # noqa: E402
+from edge.model.tflite_meta import read_contract, read_sealed_contract  # noqa: E402
+
+__all__ = ["bundled_models", "seal_file", "check_file", "main"]
+
+MODELS_DIR = Path(__file__).resolve().parents[1] / "edge" / "models"
+
+
+def bundled_models() -> list[Path]:
+    """The deployable model files in ``edge/models`` (networks and rhythm tree models)."""
+    out = sorted(MODELS_DIR.glob("*.tflite"))
+    for p in sorted(MODELS_DIR.glob("rhythm_*.json")):
+        try:
+            doc = json.loads(p.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            out.append(p)  # reported when checked
+            continue
+        if isinstance(doc, dict) and "format" in doc:
+            out.append(p)
+    return out
+
+
+def _read(path: Path) -> bytes:
+    if path.is_dir():
+        raise ModelError("a directory, not a model file", str(path))
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise ModelError("no such file", str(path)) from None
+    except OSError as exc:
+        raise ModelError(f"cannot read it ({exc.strerror or exc})", str(path)) from None
+
+
+def _json_doc(path: Path, data: bytes) -> dict:
+    try:
+        doc = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"not a model: neither a .tflite nor JSON ({exc})", str(path)) from None
+    if not isinstance(doc, dict) or "format" not in doc:
+        raise ModelError("not a model file (a JSON document without a 'format')", str(path))
+    return doc
+
+
+def check_file(path: str | os.PathLike) -> str:
+    """The file's seal after checking it (``""``: unsealed); :class:`ModelError` when it is
+    damaged, unreadable or not a model."""
+    p = Path(path)
+    data = _read(p)
+    try:
+        if data[4:8] == b"TFL3":
+            return read_sealed_contract(data)[1].sha256
+        return verify_json(_json_doc(p, data))
+    except ModelError as exc:
+        raise ModelError(exc.reason, str(p)) from None
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".sealing")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def seal_file(path: str | os.PathLike) -> tuple[str, bool]:
+    """Seal ``path`` in place; (its seal, whether the file changed). A sealed file is left as
+    is; a damaged one is refused (:class:`ModelError`)."""
+    p = Path(path)
+    seal = check_file(p)
+    if seal:
+        return seal, False
+    data = _read(p)
+    if data[4:8] == b"TFL3":
+        try:
+            from convert.quantize import embed_contract  # noqa: PLC0415 (needs TensorFlow)
+        except ImportError as exc:
+            raise ModelError(f"sealing a .tflite rewrites its flatbuffer, which needs "
+                             f"TensorFlow (pip install 'ecg-edge[train]'): {exc}",
+                             str(p)) from None
+        # the digest the file had: per-wearer heads adapted on it stay valid (edge.model.adapt)
+        out = embed_contract(data, {**read_contract(data),
+                                    SEALED_FROM_KEY: hashlib.sha256(data).hexdigest()})
+    else:
+        text = data.decode("utf-8")
+        out = (json.dumps(seal_json(_json_doc(p, data)), separators=(",", ":"))
+               + ("\n" if text.endswith("\n") else "")).encode("utf-8")
+    _write_atomically(p, out)
+    return check_file(p), True
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="seal", description="Seal model files with their SHA-256, or check their seals.")
+    ap.add_argument("models", nargs="*", metavar="MODEL", help=".tflite or rhythm .json files")
+    ap.add_argument("--bundled", action="store_true", help="the models in edge/models")
+    ap.add_argument("--check", action="store_true", help="only check, change nothing")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = build_parser()
+    args = ap.parse_args(argv)
+    paths = [Path(m) for m in args.models] + (bundled_models() if args.bundled else [])
+    if not paths:
+        ap.error("give MODEL files or --bundled")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    failed = 0
+    for p in paths:
+        try:
+            if args.check:
+                seal = check_file(p)
+                if not seal:
+                    failed += 1
+                    print(f"{p}: not sealed (damage cannot be detected; seal it: "
+                          f"python convert/seal.py {p})")
+                    continue
+                print(f"{p}: intact (sha256 {seal[:16]}...)")
+            else:
+                seal, changed = seal_file(p)
+                print(f"{p}: {'sealed' if changed else 'already sealed'} "
+                      f"(sha256 {seal[:16]}...)")
+        except ModelError as exc:
+            failed += 1
+            print(f"seal: error: {exc}", file=sys.stderr)
+        except KeyboardInterrupt:
+            print("seal: interrupted; files written so far are sealed, the rest unchanged",
+                  file=sys.stderr)
+            return 130
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
