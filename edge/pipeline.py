@@ -198,8 +198,10 @@ class BeatPipeline:
                                batch.sample_index, labels, proba, batch.rr_s,
                                batch.window_invalid, batch.rr_unknown)
 
-    def process(self, x_mv: np.ndarray, *, detect: bool = True) -> ClassifiedBeats:
+    def process(self, x_mv: np.ndarray, *, detect: bool = True,
+                bridge_mv: np.ndarray | None = None) -> ClassifiedBeats:
         """Feed one chunk of samples (1-D, mV, device rate); returns the beats released.
+        ``bridge_mv``: :meth:`edge.dsp.preprocess.Preprocessor.process`'s.
 
         ``detect=False``: condition the samples only (:attr:`conditioned`) and hold them for
         the detector, which takes them with the next call that detects (the detector and
@@ -207,7 +209,7 @@ class BeatPipeline:
         back only where no beat can be released, as
         :meth:`edge.runtime.device.DeviceStream.next_detection_index` knows)."""
         t0 = time.perf_counter()
-        cond = self.conditioned = self.preprocessor.process(x_mv)
+        cond = self.conditioned = self.preprocessor.process(x_mv, bridge_mv=bridge_mv)
         t0 = self._timed("preprocess", t0)
         if not detect:
             if len(cond):

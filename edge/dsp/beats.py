@@ -46,6 +46,13 @@ __all__ = ["WindowConfig", "BeatBatch", "BeatWindower", "extract_windows", "rr_f
 
 logger = logging.getLogger(__name__)
 
+#: Half-width (ms) of a beat's QRS core around its R peak: bridged samples (a link gap,
+#: :meth:`BeatWindower.bridge`) inside it make the window invalid, outside it they do not.
+BRIDGE_CORE_MS = 80.0
+#: No beat follows another closer than this (the R-peak detector's refractory period): an RR
+#: interval across bridged samples none of which lies this far from both its beats is known.
+MIN_BEAT_SPACING_MS = 200.0
+
 RR_FEATURE_NAMES = ("pre_rr_s", "post_rr_s", "local_rr_s", "long_rr_s")
 
 
@@ -330,6 +337,8 @@ class BeatWindower:
         self.history_samples = int(round(history_s * self.config.fs_hz))
         cfg = self.config
         self._align, self._before = cfg.align_samples, cfg.before_samples
+        self._core = int(round(BRIDGE_CORE_MS * cfg.fs_hz / 1000.0))
+        self._spacing = int(round(MIN_BEAT_SPACING_MS * cfg.fs_hz / 1000.0))
         self._window_end = cfg.align_samples + cfg.after_samples  # last sample + 1, from R
         self._empty = BeatBatch.empty(cfg.length)  # size 0: shared by the calls with no beat
         self.reset()
@@ -344,7 +353,9 @@ class BeatWindower:
         self._history_rr = SampleBuffer(np.float64)
         self._history_replaced: deque[bool] = deque(maxlen=self.config.long_beats + 1)
         self._n_replaced = 0  # True values in _history_replaced
-        self._invalid_runs: deque[list[int]] = deque()  # [start, end) of invalid samples
+        self._invalid_runs: deque[list[int]] = deque()  # [start, end, bridged] invalid runs
+        self._bridges: deque[tuple[int, int]] = deque()  # [start, stop) announced by bridge()
+        self._n_bridged_runs = 0  # runs in _invalid_runs inside a bridge
         self._last_released: int | None = None
         self.n_late = 0
 
@@ -389,22 +400,57 @@ class BeatWindower:
         """End of stream: release every pending beat (windows padded with the edge sample)."""
         return self._release(final=True)
 
+    def bridge(self, start: int, stop: int) -> None:
+        """Announce that samples ``[start, stop)`` (not yet fed) were lost in transit and are
+        fed as a straight line (:meth:`edge.dsp.rpeak.RPeakDetector.bridge`): a beat's window
+        that holds bridged samples only outside its QRS (``BRIDGE_CORE_MS`` around the R peak)
+        is not flagged ``window_invalid``; an RR interval across them stays unknown (a beat
+        may have been lost in them)."""
+        if stop > start:
+            self._bridges.append((int(start), int(stop)))
+
     def _add_invalid(self, valid: np.ndarray) -> None:
         if valid.all():
             return
         bad = np.concatenate([[False], ~valid, [False]])
         edges = np.flatnonzero(np.diff(bad.astype(np.int8)))
-        for lo, hi in zip(edges[0::2] + self._n, edges[1::2] + self._n):
-            if self._invalid_runs and self._invalid_runs[-1][1] == lo:
-                self._invalid_runs[-1][1] = int(hi)
+        for lo, hi in zip((edges[0::2] + self._n).tolist(), (edges[1::2] + self._n).tolist()):
+            bridged = any(a <= lo and hi <= b for a, b in self._bridges)
+            last = self._invalid_runs[-1] if self._invalid_runs else None
+            if last is not None and last[1] == lo and last[2] == bridged:
+                last[1] = hi
             else:
-                self._invalid_runs.append([int(lo), int(hi)])
+                self._invalid_runs.append([lo, hi, bridged])
+                self._n_bridged_runs += bridged
 
-    def _count_invalid(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    def _count_invalid(self, lo: np.ndarray, hi: np.ndarray,
+                       bridged: bool | None = None) -> np.ndarray:
+        """Invalid samples in ``[lo, hi)``: of every run, or only of the bridged (True) or the
+        other (False) ones."""
         out = np.zeros(np.shape(lo), dtype=np.int64)
-        for a, b in self._invalid_runs:
-            out += np.maximum(0, np.minimum(hi, b) - np.maximum(lo, a))
+        for a, b, kind in self._invalid_runs:
+            if bridged is None or kind == bridged:
+                out += np.maximum(0, np.minimum(hi, b) - np.maximum(lo, a))
         return out
+
+    def _interval_flags(self, beats: np.ndarray) -> np.ndarray:
+        """:func:`invalid_flags`' interval flags, bridged samples counting only where a beat
+        could have been lost: ``MIN_BEAT_SPACING_MS`` or more from both beats."""
+        b = np.asarray(beats, dtype=np.int64)
+        hard = self._count_invalid(b[:-1], b[1:] + 1, bridged=False) > 0
+        return hard | (self._count_invalid(b[:-1] + self._spacing, b[1:] - self._spacing + 1,
+                                           bridged=True) > 0)
+
+    def _window_flags(self, beats: np.ndarray) -> np.ndarray:
+        """:func:`invalid_flags`' window flags, bridged samples counting only inside the
+        QRS core."""
+        cfg = self.config
+        b = np.asarray(beats, dtype=np.int64)
+        centre = b + cfg.align_samples
+        hard = self._count_invalid(centre - cfg.before_samples, centre + cfg.after_samples,
+                                   bridged=False) > 0
+        return hard | (self._count_invalid(b - self._core, b + self._core + 1,
+                                           bridged=True) > 0)
 
     def _release(self, *, final: bool) -> BeatBatch:
         cfg = self.config
@@ -435,6 +481,10 @@ class BeatWindower:
         if self._invalid_runs:
             window_all, unknown_new = invalid_flags(new, cfg, self._count_invalid)
             window_bad = window_all[r0:r0 + len(ready)]
+            if self._n_bridged_runs and window_bad.any():
+                window_bad = self._window_flags(np.array(ready, dtype=np.int64))
+            if self._n_bridged_runs and unknown_new.any():
+                unknown_new = self._interval_flags(new)
         else:
             window_bad = np.zeros(len(ready), dtype=bool)
             unknown_new = np.zeros(max(new.size - 1, 0), dtype=bool)
@@ -488,4 +538,6 @@ class BeatWindower:
         if self._invalid_runs and self._last_released is not None:
             keep_from = self._last_released + min(0, self._align - self._before)
             while self._invalid_runs and self._invalid_runs[0][1] <= keep_from:
-                self._invalid_runs.popleft()
+                self._n_bridged_runs -= self._invalid_runs.popleft()[2]
+            while self._bridges and self._bridges[0][1] <= keep_from:
+                self._bridges.popleft()

@@ -155,12 +155,17 @@ class Preprocessor:
         self._n_out += y.size
         return out
 
-    def process(self, x_mv: np.ndarray) -> Conditioned:
-        """Condition one chunk of device samples (1-D, mV, at ``fs_in_hz``)."""
+    def process(self, x_mv: np.ndarray, *, bridge_mv: np.ndarray | None = None) -> Conditioned:
+        """Condition one chunk of device samples (1-D, mV, at ``fs_in_hz``).
+
+        ``bridge_mv`` (same shape, optional): the values a non-finite sample takes instead of
+        the last finite one, where finite (a link gap bridged by a line between the samples
+        around it, so the filters see no step); the sample is invalid all the same."""
         x = np.asarray(x_mv, dtype=np.float64)
         if x.ndim != 1:
             raise SignalError(f"Preprocessor expects a 1-D chunk of one channel, got {x.shape}")
         bad = ~np.isfinite(x)
+        flat_x = None
         if bad.any():
             n_bad = int(bad.sum())
             self.n_nonfinite += n_bad
@@ -169,10 +174,20 @@ class Preprocessor:
             good_idx = np.where(~bad, np.arange(x.size), -1)
             good_idx = np.maximum.accumulate(good_idx)
             x = np.where(good_idx >= 0, x[np.maximum(good_idx, 0)], self._hold)
+            if bridge_mv is not None:
+                bridge = np.asarray(bridge_mv, dtype=np.float64)
+                if bridge.shape != x.shape:
+                    raise SignalError(f"bridge_mv has shape {bridge.shape}, the chunk "
+                                      f"{x.shape}")
+                use = bad & np.isfinite(bridge)
+                x[use] = bridge[use]
+                if use.any():  # a flat-line run neither runs through a bridge nor starts in one
+                    flat_x = x.copy()
+                    flat_x[use] = np.nan
         if x.size:
             self._hold = float(x[-1])
         cfg = self.config
-        invalid = bad | self._flat.process(x)
+        invalid = bad | self._flat.process(x if flat_x is None else flat_x)
         if cfg.rail_low_mv is not None:
             invalid |= x <= cfg.rail_low_mv
         if cfg.rail_high_mv is not None:

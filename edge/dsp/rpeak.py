@@ -50,6 +50,8 @@ with explicit state:
    samples, as marked by :class:`~edge.dsp.preprocess.Preprocessor`) or within ``settle_ms``
    after it
    are neither beats nor learning material; thresholds re-learn after ``relearn_s`` without a beat.
+   Samples lost in transit and bridged by a line (:meth:`RPeakDetector.bridge`) are invalid too,
+   but only for a candidate whose R peak lies within ``bridge_guard_ms`` of them.
 8. Fast rhythms (``fast_beats``; 0 disables): a tachycardia faster than the 250 ms pre-blank
    (240-270 bpm) lost about every other beat to it, and at 128 Hz more to the threshold and
    the T-wave test (SVDB 848: a ~240 bpm SVT counted at ~120 bpm). A candidate the pre-blank
@@ -131,6 +133,7 @@ class DetectorConfig:
     learn_s: float = 2.0
     relearn_s: float = 8.0
     settle_ms: float = 300.0
+    bridge_guard_ms: float = 0.0
     r_search_ms: float = 80.0
     alignment_ms: float = 19.5
     qrs_level_cap: float = 1.5
@@ -169,6 +172,8 @@ class DetectorConfig:
                      "twave_window_ms", "learn_s", "relearn_s", "max_searchback_s"):
             if not getattr(self, name) > 0:
                 raise ConfigError(name, f"must be positive, got {getattr(self, name)}")
+        if not (np.isfinite(self.bridge_guard_ms) and self.bridge_guard_ms >= 0):
+            raise ConfigError("bridge_guard_ms", f"must be >= 0, got {self.bridge_guard_ms}")
         if not 0 < self.threshold_fraction < 1:
             raise ConfigError("threshold_fraction", "must lie in (0, 1)")
         if not 0 < self.searchback_fraction <= 1:
@@ -332,6 +337,7 @@ class RPeakDetector:
         self.n_refractory = int(round(cfg.refractory_ms * ms))
         self.n_twave = int(round(cfg.twave_window_ms * ms))
         self.n_settle = int(round(cfg.settle_ms * ms))
+        self.n_bridge_guard = int(round(cfg.bridge_guard_ms * ms))
         self.n_rsearch = int(round(cfg.r_search_ms * ms))
         self.n_learn = int(round(cfg.learn_s * fs))
         self.n_relearn_wait = int(round(cfg.relearn_s * fs))
@@ -367,6 +373,8 @@ class RPeakDetector:
         self._hf_hist: deque[float] = deque(maxlen=8)  # accepted beats' hf ratios
         self._invalid_until = -1  # last index (inclusive) touched by invalid input + settle
         self._invalid_runs: deque[tuple[int, int]] = deque()  # [a, b] invalid, incl. settle
+        self._bridges: deque[tuple[int, int]] = deque()  # [a, b) announced by bridge()
+        self._bridged_runs: deque[tuple[int, int]] = deque()  # [a, b] invalid runs inside one
         self._scan = 0  # next feature index to test as a candidate
         self._pending: _Cand | None = None  # candidate waiting for the pre-blank decision
         self._pending_rivals: list[_Cand] = []  # candidates the pending one blanked (later)
@@ -442,6 +450,9 @@ class RPeakDetector:
             a_idx = np.concatenate([[inv[0]], inv[splits + 1]]) + start
             b_idx = np.concatenate([inv[splits], [inv[-1]]]) + start
             for a, b in zip(a_idx.tolist(), b_idx.tolist()):
+                if self._bridged(a, b):
+                    self._bridged_runs.append((a, b))  # no transient to settle: not widened
+                    continue
                 if self._invalid_runs and a <= self._invalid_runs[-1][1] + 1:
                     prev_a, _ = self._invalid_runs.pop()
                     a = prev_a
@@ -601,9 +612,38 @@ class RPeakDetector:
         self.flutter_peaks = np.concatenate([flutter, self.flutter_peaks])
         return peaks
 
+    def bridge(self, start: int, stop: int) -> None:
+        """Announce that samples ``[start, stop)`` (absolute, this detector's rate; not yet fed)
+        were lost in transit and are fed as a straight line between the samples around them
+        (:meth:`edge.runtime.device.DeviceStream.process`), invalid in the chunk's mask.
+
+        An invalid run that lies inside an announced span is not widened by ``settle_ms``
+        (a line leaves no filter transient to settle, unlike a lead-off step), and it makes
+        a candidate invalid only when it lies within ``bridge_guard_ms`` of the candidate's
+        R peak (the beat's own QRS was cut): a beat just before or after a lost 0.1-s frame is
+        found instead of being blanked with its neighbours."""
+        if stop > start:
+            self._bridges.append((int(start), int(stop)))
+
+    def _bridged(self, a: int, b: int) -> bool:
+        """The invalid run ``[a, b]`` lies inside an announced bridge."""
+        for ba, bb in self._bridges:
+            if ba <= a and b < bb:
+                return True
+        return False
+
     def _is_invalid(self, a: int, b: int) -> bool:
         for ra, rb in self._invalid_runs:
             if ra <= b and a <= rb:
+                return True
+        return False
+
+    def _cuts_qrs(self, r: int) -> bool:
+        """A bridged run lies within ``bridge_guard_ms`` of the R peak at ``r``."""
+        g = self.n_bridge_guard
+        r_in = r - self.n_align  # the R peak in the input's time, as the runs are
+        for ra, rb in self._bridged_runs:
+            if ra <= r_in + g and r_in - g <= rb:
                 return True
         return False
 
@@ -707,7 +747,8 @@ class RPeakDetector:
                 self._add_candidate(fi, hi)
                 continue
             ri = r_abs[j]
-            cand = _Cand(fi, hi, ri, slope[j], not self._is_invalid(ri - n_int, fi),
+            cand = _Cand(fi, hi, ri, slope[j],
+                         not self._is_invalid(ri - n_int, fi) and not self._cuts_qrs(ri),
                          hf_max[j] / hi)
             if shapes is not None:
                 cand.shape = shapes[j].copy()
@@ -735,7 +776,7 @@ class RPeakDetector:
             slope = float(np.abs(step, out=step).max())
         else:
             slope = 0.0
-        valid = not self._is_invalid(r - self.n_int, f)
+        valid = not self._is_invalid(r - self.n_int, f) and not self._cuts_qrs(r)
         hf = buf.get(_HF, f - self.n_int, f + 1)
         hf_ratio = float(hf.max()) / height if hf.size else 0.0
         cand = _Cand(f, height, r, slope, valid, hf_ratio)
@@ -835,7 +876,7 @@ class RPeakDetector:
                 t = int(t_relearn)
                 self._t_event = max(self._t_event, t)
                 self._quiet_since = t
-                if not self._is_invalid(t - self.n_learn, t):
+                if not self._is_invalid(t - self.n_learn, t) and self._learning_levels(t):
                     self.n_relearned += 1
                     logger.debug("no beat for %.1f s: re-learning thresholds",
                                  self.config.relearn_s)
@@ -844,18 +885,33 @@ class RPeakDetector:
     def _try_learn(self, t: int) -> None:
         """Initial learning at time ``t``, or postponement when the window is unusable."""
         seg = self._buf.get(_FEAT, t - self.n_learn, t + 1)
-        if self._is_invalid(t - self.n_learn, t) or seg.size == 0 or not seg.max() > 0:
+        if (self._is_invalid(t - self.n_learn, t) or seg.size == 0 or not seg.max() > 0
+                or not self._learning_levels(t)):
             self._learn_start = t  # try again on the next window; older candidates are moot
             while self._queue and self._queue[0].feat_index < t:
                 self._queue.popleft()
             return
         self._learn(t)
 
+    def _learning_levels(self, t: int) -> list[float]:
+        """The QRS levels of the ``learn_s`` of feature signal ending at ``t``: the maxima of its
+        half seconds, leaving out a half second that a bridged run (:meth:`bridge`) reaches
+        (its QRS may be lost, and its maximum a T wave's); none when fewer than two are left."""
+        a0 = max(t - self.n_learn, self._buf.start)
+        seg = self._buf.get(_FEAT, t - self.n_learn, t + 1)
+        half_s = max(1, int(self.config.fs_hz * 0.5))
+        levels = []
+        for i in range(0, seg.size - half_s + 1, half_s):
+            lo, hi = a0 + i - self.n_int, a0 + i + half_s
+            if any(ra < hi and lo <= rb for ra, rb in self._bridged_runs):
+                continue
+            levels.append(float(seg[i:i + half_s].max()))
+        return levels if len(levels) >= 2 or not self._bridged_runs else []
+
     def _learn(self, t: int) -> None:
         """Initialise levels from the ``learn_s`` of feature signal ending at ``t``."""
         seg = self._buf.get(_FEAT, t - self.n_learn, t + 1)
-        half_s = max(1, int(self.config.fs_hz * 0.5))
-        levels = [float(seg[i:i + half_s].max()) for i in range(0, seg.size - half_s + 1, half_s)]
+        levels = self._learning_levels(t)
         self._qrs_levels.clear()
         self._noise_levels.clear()
         if levels:
@@ -1118,4 +1174,8 @@ class RPeakDetector:
         self._buf.trim_before(keep_from)
         while self._invalid_runs and self._invalid_runs[0][1] < keep_from - self.n_max_sb:
             self._invalid_runs.popleft()
+        while self._bridged_runs and self._bridged_runs[0][1] < keep_from - self.n_max_sb:
+            self._bridged_runs.popleft()
+        while self._bridges and self._bridges[0][1] < keep_from - self.n_max_sb:
+            self._bridges.popleft()
 

@@ -160,6 +160,7 @@ class DeviceStream:
         self._new_declared: list[tuple[int, str, bool]] = []  # flag changes not yet seen
         # filled link gaps and the detector's settling after them (device samples, recent)
         self._unseen_spans: list[tuple[int, int]] = []
+        self._tail_mv = math.nan  # the last finite sample queued (a gap's bridge starts there)
         self._settle = int(math.ceil(self.pipeline.detector.config.settle_ms * fs_hz / 1000.0))
         # lower alerts wait under an open vfib episode (edge.runtime.chain)
         self.chain = (AlarmChain(fs_hz) if self.ventricular is not None
@@ -171,6 +172,7 @@ class DeviceStream:
                                                  interval_s=out.strip_interval_s))
                       if out.strip else None)
         self.max_fill = int(round(config.pipeline.max_gap_fill_s * fs_hz))
+        self.bridge_gaps = config.pipeline.bridge_gaps
         # A beat is released at least the detector's look-ahead after its R peak; its quality
         # is judged on the windows graded by then (``horizon``), whatever the chunking.
         self._quality_lag = max(0, int(self.pipeline.detector.n_lookahead * self.fs_hz
@@ -230,10 +232,12 @@ class DeviceStream:
                               f"source.channel = {self.channel}")
         events: list[Event] = []
         start = int(start_index)
+        x = np.ascontiguousarray(samples[:, self.channel], dtype=np.float64)
         if start != self.expected + self._queued:
             events.extend(self.drain())
-            events.extend(self._gap(start))
-        x = np.ascontiguousarray(samples[:, self.channel], dtype=np.float64)
+            events.extend(self._gap(start, float(x[0]) if x.size else math.nan))
+        if x.size and x[-1] == x[-1]:  # finite: the bridge over a later gap starts here
+            self._tail_mv = float(x[-1])
         self._queue.append(x)
         self._queued += x.size
         self._in_block += x.size
@@ -365,6 +369,7 @@ class DeviceStream:
         self.asystole.reset()
         self._declared, self._new_declared = [], []
         self._unseen_spans = []
+        self._tail_mv = math.nan
         self._declared_base = {"vfib": False, "vflutter": False}
         if self.ventricular is not None:
             self.ventricular.restart(start_index)
@@ -379,14 +384,18 @@ class DeviceStream:
 
     # -- internals ----------------------------------------------------------------------
 
-    def _gap(self, start: int) -> list[Event]:
+    def _gap(self, start: int, next_mv: float) -> list[Event]:
         lost = start - self.expected
         events: list[Event] = []
         if 0 < lost <= self.max_fill:
             action = "filled"
             gap_start = self.expected
-            events.extend(self._feed(np.full(lost, np.nan)))
-            self._barrier = start
+            bridge = self._bridge(start, next_mv)
+            events.extend(self._feed(np.full(lost, np.nan), bridge=bridge))
+            if not np.isfinite(bridge).all():
+                self._barrier = start  # not bridged: no interval across it is trusted
+            # bridged: an interval across it is trusted unless a beat could hide in it
+            # (the windower's rr_unknown, edge.dsp.beats.BeatWindower.bridge)
             self._unseen_spans.append((gap_start, start + self._settle))
             del self._unseen_spans[:-16]
             detail = f"{lost} samples lost; filled with invalid samples"
@@ -406,20 +415,46 @@ class DeviceStream:
                                       action=action, sample_index=start, fs_hz=self.fs_hz))
         return events
 
-    def _feed(self, x: np.ndarray, *, hold_idle: bool = False) -> list[Event]:
+    def _bridge(self, start: int, next_mv: float) -> np.ndarray:
+        """The values of the lost samples from :attr:`expected` to ``start``: a straight line
+        from the last sample received to the first after the gap (either end unknown: the
+        other; both, or ``pipeline.bridge_gaps`` off: none, NaN), announced to the R-peak
+        detector and the beat windower (:meth:`edge.dsp.rpeak.RPeakDetector.bridge`,
+        :meth:`edge.dsp.beats.BeatWindower.bridge`) so the beats around the gap are found
+        and classified. The samples stay invalid."""
+        lost = start - self.expected
+        if not self.bridge_gaps:
+            return np.full(lost, np.nan)
+        a = self._tail_mv if self._tail_mv == self._tail_mv else next_mv
+        b = next_mv if next_mv == next_mv else a
+        if a != a:
+            return np.full(lost, np.nan)
+        ratio = self.fs_proc_hz / self.fs_hz
+        spread = 0 if self._same_rate else int(math.ceil(
+            self.pipeline.preprocessor.lookahead_in_samples * ratio)) + 2
+        a_proc = int(math.floor((self.expected - self._origin) * ratio)) - spread
+        b_proc = int(math.ceil((start - self._origin) * ratio)) + spread
+        self.pipeline.detector.bridge(a_proc, b_proc)
+        self.pipeline.windower.bridge(a_proc, b_proc)
+        return np.linspace(a, b, lost + 2)[1:-1]
+
+    def _feed(self, x: np.ndarray, *, hold_idle: bool = False,
+              bridge: np.ndarray | None = None) -> list[Event]:
         """Feed samples in pieces that end where an ``hr`` event is due (ECG time).
 
         ``hold_idle`` (a block end with something due): the samples after an ``hr`` piece
         go back to the queue when nothing is due by their end -- they would emit nothing now,
         so they wait for the next block that is due, as idle blocks do (the same events in
-        the same calls, one pipeline call fewer)."""
+        the same calls, one pipeline call fewer). ``bridge``: the values of lost (NaN)
+        samples, :meth:`_bridge`'s (never with ``hold_idle``)."""
         if not self._hr_every:
-            return self._feed_piece(x)
+            return self._feed_piece(x, bridge)
         events: list[Event] = []
         pos = 0
         while pos < x.size:
             take = min(x.size - pos, max(1, self._next_hr - self.expected))
-            events.extend(self._feed_piece(x[pos:pos + take]))
+            events.extend(self._feed_piece(x[pos:pos + take], None if bridge is None
+                                           else bridge[pos:pos + take]))
             pos += take
             if hold_idle and pos < x.size and self.expected + (x.size - pos) < self._due():
                 self._queue, self._queued = [x[pos:]], x.size - pos
@@ -427,13 +462,13 @@ class DeviceStream:
                 break
         return events
 
-    def _feed_piece(self, x: np.ndarray) -> list[Event]:
+    def _feed_piece(self, x: np.ndarray, bridge: np.ndarray | None = None) -> list[Event]:
         # detection only when a beat, flutter or VF change can come by the piece's end
         detect = not self.lazy_blocks or self.expected + x.size >= self._detection_due()
         self._due_cache = self._detect_cache = None
         pipe, timer = self.pipeline, self.timer
         events: list[Event] = []
-        beats = pipe.process(x, detect=detect)
+        beats = pipe.process(x, detect=detect, bridge_mv=bridge)
         cond = pipe.conditioned
         self.expected += x.size
         self.n_samples += x.size

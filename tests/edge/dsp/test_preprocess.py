@@ -34,6 +34,28 @@ def test_nonfinite_samples_are_held_counted_and_invalid():
     assert c.valid[:100].all()
 
 
+def test_a_bridge_gives_lost_samples_their_values_and_leaves_them_invalid():
+    """A link gap bridged by a line (edge.runtime.device): the filters see the line, not the
+    last value held and a step, and the samples stay invalid and counted."""
+    x = np.sin(np.arange(720) / 20.0)
+    lost = x.copy()
+    lost[300:336] = np.nan
+    bridge = np.full(720, np.nan)
+    bridge[300:336] = np.linspace(x[299], x[336], 38)[1:-1]
+    held, bridged = Preprocessor().process(lost), Preprocessor().process(lost, bridge_mv=bridge)
+    np.testing.assert_array_equal(held.valid, bridged.valid)
+    assert not bridged.valid[300:336].any() and bridged.valid[:300].all()
+    ref = Preprocessor().process(x).filtered_mv
+    after = slice(336, 500)
+    assert np.abs(bridged.filtered_mv[after] - ref[after]).max() < 0.2 * np.abs(
+        held.filtered_mv[after] - ref[after]).max()
+    p = Preprocessor()
+    p.process(lost, bridge_mv=bridge)
+    assert p.n_nonfinite == 36
+    with pytest.raises(SignalError, match="bridge_mv"):
+        Preprocessor().process(lost, bridge_mv=bridge[:10])
+
+
 def test_flat_line_and_rails_are_invalid():
     x = np.sin(np.arange(3600) / 20.0)
     x[1000:1500] = 0.0  # lead-off: flat for 1.4 s

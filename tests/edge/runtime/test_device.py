@@ -280,9 +280,9 @@ def test_samples_after_an_hr_event_wait_when_nothing_is_due(classifier, rec100):
         ds = DeviceStream(classifier, cfg, device_id=1, fs_hz=360, lazy_blocks=lazy)
         idle, orig = [], ds._feed_piece
 
-        def feed_piece(piece, ds=ds, orig=orig, idle=idle):
+        def feed_piece(piece, *bridge, ds=ds, orig=orig, idle=idle):
             idle.append(ds.expected + piece.size < ds.next_due_index())
-            return orig(piece)
+            return orig(piece, *bridge)
 
         ds._feed_piece = feed_piece
         got[lazy] = [_unstamped(ds.process(i, x[i:i + 7])) for i in range(0, x.shape[0], 7)]
