@@ -62,6 +62,7 @@ from benchmarks.common import (  # noqa: E402
     git_head,
     parse_sets,
     replay_alerts,
+    worker_classifier,
     write_results,
 )
 
@@ -69,9 +70,6 @@ from benchmarks.common import (  # noqa: E402
 START_S = 8.0
 CHUNK_S = 10.0
 SETS = ("svdb", "cinc")
-
-_CLASSIFIER = None
-
 
 def _data_dir(name: str) -> Path:
     """The set's folder, found as the training code finds it: SVDB by
@@ -102,20 +100,14 @@ def alarms_of(job: str | tuple[str, tuple[str, ...]]) -> dict:
     """The replay of one recording (a path, or a path and ``key=value`` settings such as
     another VF model): its length, rate and alarm onsets (kind, time s)."""
     path, settings = (job, ()) if isinstance(job, str) else job
-    global _CLASSIFIER
     import numpy as np
 
     from edge.io.records import read_record
 
-    if _CLASSIFIER is None:
-        from edge.model.bundled import default_model_path
-        from edge.model.classifier import BeatClassifier
-
-        _CLASSIFIER = BeatClassifier(default_model_path())
     rec = read_record(path)
     x = rec.signal_mv[:, :1].astype(np.float64)
     fs = float(rec.fs_hz)
-    alerts, _ = replay_alerts(_CLASSIFIER, x, fs, CHUNK_S, settings)
+    alerts, _ = replay_alerts(worker_classifier(), x, fs, CHUNK_S, settings)
     onsets = [(e.kind, round(e.sample_index / fs, 2)) for e in alerts
               if e.state == "onset" and e.severity == "alarm"]
     graded = Counter(e.kind for e in alerts if e.kind in ("vflutter", "vt")

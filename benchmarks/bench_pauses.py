@@ -46,12 +46,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import (  # noqa: E402
+    add_replay_options,
     git_head,
     ignore_sigint,
-    output_dir,
     parse_sets,
     replay_alerts,
+    replay_options,
     run_bench,
+    worker_classifier,
     write_results,
 )
 
@@ -62,8 +64,6 @@ BEAT_SYMBOLS = frozenset("NLRBAaJSVrFejnE/fQ")
 _UNREADABLE = frozenset("~|U")
 _VF_MARKS = frozenset("[!]")
 TOL_S = 0.2
-
-_CLASSIFIER = None
 
 
 def set_records(name: str) -> tuple[Path, list[str]]:
@@ -119,23 +119,17 @@ def score(pauses: list[tuple[int, int]], pause_at: list[int], asystole_at: list[
 def replay(job: tuple[str, str, tuple[str, ...], float]) -> dict:
     """One record's alerts and score."""
     path, name, settings, chunk_s = job
-    global _CLASSIFIER
     import numpy as np
 
     from edge.io.records import read_annotations, read_record
     from edge.runtime.settings import load_config
 
-    if _CLASSIFIER is None:
-        from edge.model.bundled import default_model_path
-        from edge.model.classifier import BeatClassifier
-
-        _CLASSIFIER = BeatClassifier(default_model_path())
     cfg = load_config(None, ['source.serial.port="x"', *settings])
     rec = read_record(path)
     ann = read_annotations(path)
     fs = float(rec.fs_hz)
     x = rec.signal_mv[:, :1].astype(np.float64)
-    alerts, _ = replay_alerts(_CLASSIFIER, x, fs, chunk_s, settings)
+    alerts, _ = replay_alerts(worker_classifier(), x, fs, chunk_s, settings)
     pause_at = [e.sample_index for e in alerts if e.kind == "pause"]
     asystole_at = [e.sample_index for e in alerts if e.kind == "asystole" and e.state == "onset"]
     ref = reference_pauses(ann.sample_index, ann.symbol, ann.aux_note, fs, cfg.alerts.pause_s)
@@ -206,50 +200,18 @@ def markdown(res: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _settings(ap: argparse.ArgumentParser, option: str, items: list[str]) -> tuple[str, ...]:
-    from edge.errors import ConfigError
-    from edge.runtime.settings import load_config
-
-    try:
-        load_config(None, ['source.serial.port="x"', *items])
-    except ConfigError as exc:
-        ap.error(f"{option}: {exc}")
-    return tuple(items)
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  epilog="Protocol and sets: the module docstring.")
     ap.add_argument("--sets", default="ds1,ds2,svdb,cudb",
                     help="comma-separated: ds1, ds2, svdb, cudb")
-    ap.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
     ap.add_argument("--chunk-s", type=float, default=10.0, help="chunk length (s, default 10)")
-    ap.add_argument("--set", dest="settings", action="append", default=[],
-                    metavar="KEY=VALUE", help="a daemon setting for every replay (repeatable)")
-    ap.add_argument("--baseline", action="append", default=[], metavar="KEY=VALUE",
-                    help="also replay with these settings (on top of --set) and compare")
-    ap.add_argument("--limit", type=int, default=None,
-                    help="only the first N records of each set (a quick look)")
-    ap.add_argument("--records", default=None, metavar="A,B",
-                    help="only these records of the sets (comma-separated names)")
-    ap.add_argument("--out", type=output_dir, default=str(ROOT / "benchmarks" / "results"),
-                    help="folder for pauses.json and pauses.md (default benchmarks/results)")
+    add_replay_options(ap, "pauses")
     args = ap.parse_args(argv)
     names = parse_sets(ap, args.sets, SETS)
-    if args.jobs < 1:
-        ap.error(f"--jobs: must be >= 1, got {args.jobs}")
-    if args.limit is not None and args.limit < 1:
-        ap.error(f"--limit: must be >= 1, got {args.limit}")
     if not (args.chunk_s == args.chunk_s and 0.001 <= args.chunk_s <= 3600):
         ap.error(f"--chunk-s: must lie in 0.001..3600 s, got {args.chunk_s}")
-    only = None
-    if args.records is not None:
-        only = [r.strip() for r in args.records.split(",") if r.strip()]
-        if not only:
-            ap.error("--records: no record named")
-    settings = _settings(ap, "--set", args.settings)
-    baseline = _settings(ap, "--baseline", args.settings + args.baseline) if args.baseline \
-        else None
+    only, settings, baseline = replay_options(ap, args)
 
     def job() -> int:
         from edge.runtime.settings import load_config

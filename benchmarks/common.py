@@ -23,7 +23,8 @@ from edge.cli.common import output_dir, positive_float, positive_int  # noqa: E4
 __all__ = ["parse_sets", "parse_names", "positive_int", "positive_float", "finite_float",
            "output_dir", "ignore_sigint",
            "positive_ints", "read_json", "check_records", "check_model", "run_bench",
-           "git_head", "write_results", "replay_alerts"]
+           "git_head", "write_results", "replay_alerts", "worker_classifier",
+           "checked_settings", "add_replay_options", "replay_options"]
 
 
 def finite_float(text: str) -> float:
@@ -164,3 +165,67 @@ def replay_alerts(classifier, x_mv, fs_hz: float, chunk_s: float,  # noqa: ANN00
         events += dev.process(i, x_mv[i:i + step])
     events += dev.flush()
     return [e for e in events if e.type == "alert"], dev
+
+
+_WORKER_CLASSIFIER = None
+
+
+def worker_classifier():  # noqa: ANN201
+    """The bundled beat classifier, loaded once per (worker) process."""
+    global _WORKER_CLASSIFIER
+    if _WORKER_CLASSIFIER is None:
+        from edge.model.bundled import default_model_path  # noqa: PLC0415
+        from edge.model.classifier import BeatClassifier  # noqa: PLC0415
+
+        _WORKER_CLASSIFIER = BeatClassifier(default_model_path())
+    return _WORKER_CLASSIFIER
+
+
+def checked_settings(ap: argparse.ArgumentParser, option: str, items: list[str]
+                     ) -> tuple[str, ...]:
+    """``key=value`` daemon settings, checked by the configuration loader (a wrong one is the
+    parser's one-line error naming ``option``)."""
+    from edge.errors import ConfigError  # noqa: PLC0415
+    from edge.runtime.settings import load_config  # noqa: PLC0415
+
+    try:
+        load_config(None, ['source.serial.port="x"', *items])
+    except ConfigError as exc:
+        ap.error(f"{option}: {exc}")
+    return tuple(items)
+
+
+def add_replay_options(ap: argparse.ArgumentParser, stem: str) -> None:
+    """The options of a benchmark that replays record sets through the daemon's chain:
+    ``--jobs``, ``--set``, ``--baseline``, ``--limit``, ``--records`` and ``--out`` (for
+    ``stem``.json and .md); :func:`replay_options` checks them."""
+    ap.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
+    ap.add_argument("--set", dest="settings", action="append", default=[],
+                    metavar="KEY=VALUE", help="a daemon setting for every replay (repeatable)")
+    ap.add_argument("--baseline", action="append", default=[], metavar="KEY=VALUE",
+                    help="also replay with these settings (on top of --set) and compare")
+    ap.add_argument("--limit", type=int, default=None,
+                    help="only the first N records of each set (a quick look)")
+    ap.add_argument("--records", default=None, metavar="A,B",
+                    help="only these records of the sets (comma-separated names)")
+    ap.add_argument("--out", type=output_dir, default=str(ROOT / "benchmarks" / "results"),
+                    help=f"folder for {stem}.json and {stem}.md (default benchmarks/results)")
+
+
+def replay_options(ap: argparse.ArgumentParser, args: argparse.Namespace
+                   ) -> tuple[list[str] | None, tuple[str, ...], tuple[str, ...] | None]:
+    """:func:`add_replay_options`' values checked: (the records named or None, the settings,
+    the baseline's settings or None); a wrong one is the parser's one-line error."""
+    if args.jobs < 1:
+        ap.error(f"--jobs: must be >= 1, got {args.jobs}")
+    if args.limit is not None and args.limit < 1:
+        ap.error(f"--limit: must be >= 1, got {args.limit}")
+    only = None
+    if args.records is not None:
+        only = [r.strip() for r in args.records.split(",") if r.strip()]
+        if not only:
+            ap.error("--records: no record named")
+    settings = checked_settings(ap, "--set", args.settings)
+    baseline = (checked_settings(ap, "--baseline", args.settings + args.baseline)
+                if args.baseline else None)
+    return only, settings, baseline

@@ -179,3 +179,55 @@ def test_one_window_inside_the_signal_is_the_indexed_one(rng):
         np.testing.assert_array_equal(extract_windows(x, np.array([b]), cfg)[0], many[k])
     edge = extract_windows(x, np.array([10]), cfg)  # edge-padded, as before
     assert edge[0, 0] == np.float32(x[0])
+
+
+@pytest.mark.parametrize("sizes", [1, 36, 900])
+def test_bridged_samples_flag_a_window_only_in_its_qrs_and_an_interval_only_if_a_beat_fits(
+        sizes):
+    """A link gap bridged by a line (BeatWindower.bridge): a window holding its samples only
+    outside the QRS core (BRIDGE_CORE_MS around the R peak) is classified; an RR interval
+    across it is unknown only when a beat could hide in it (MIN_BEAT_SPACING_MS from both
+    beats). The same gaps unannounced flag every window and interval they touch."""
+    from edge.dsp.beats import BRIDGE_CORE_MS, MIN_BEAT_SPACING_MS
+
+    cfg = WindowConfig()
+    fs = cfg.fs_hz
+    x = np.random.default_rng(0).standard_normal(int(12 * fs))
+    beats = np.arange(int(0.5 * fs), x.size - int(fs), int(0.8 * fs))  # RR 0.8 s
+    core, spacing = BRIDGE_CORE_MS * fs / 1000, MIN_BEAT_SPACING_MS * fs / 1000
+    gaps = [(beats[2] + int(0.09 * fs), 36),   # after beat 2's core, near it: interval known
+            (beats[5] + int(0.35 * fs), 36),   # mid-interval: a beat could hide in it
+            (beats[8] - int(0.05 * fs), 36)]   # over beat 8's R peak: its core
+    valid = np.ones(x.size, dtype=bool)
+    for a, n in gaps:
+        valid[a:a + n] = False
+
+    def run(announce):
+        w = BeatWindower(cfg)
+        if announce:
+            for a, n in gaps:
+                w.bridge(a, a + n)
+        out, i = [], 0
+        while i < x.size:
+            out.append(w.process(x[i:i + sizes], beats[(beats >= i) & (beats < i + sizes)],
+                                 valid[i:i + sizes]))
+            i += sizes
+        out.append(w.flush())
+        return (np.concatenate([o.window_invalid for o in out]),
+                np.concatenate([o.rr_unknown for o in out]))
+
+    window, unknown = run(True)
+    expect_window = np.zeros(beats.size, dtype=bool)
+    for a, n in gaps:
+        expect_window |= (beats + core >= a) & (beats - core <= a + n - 1)
+    np.testing.assert_array_equal(window, expect_window)
+    assert window.tolist().count(True) == 1 and window[8]
+    post = unknown[:, 1]
+    expect_post = np.zeros(beats.size, dtype=bool)
+    for a, n in gaps:
+        k = np.searchsorted(beats, a) - 1
+        expect_post[k] = a + n - 1 >= beats[k] + spacing and a <= beats[k + 1] - spacing
+    np.testing.assert_array_equal(post, expect_post)
+    assert post[5] and not post[2]
+    blind_window, blind_unknown = run(False)
+    assert blind_window.sum() == 3 and blind_unknown[:, 1].sum() == 4  # 7-8 and 8-9

@@ -219,6 +219,18 @@ def test_flutter_beats_setting_reaches_the_pipeline(classifier):
             load_config(None, CFG + [f"pipeline.flutter_beats={bad}"])
 
 
+def test_bridge_gaps_setting_is_a_boolean_and_reaches_the_stream(classifier):
+    from edge.errors import ConfigError
+
+    for text, want in (("true", True), ("false", False)):
+        cfg = load_config(None, CFG + [f"pipeline.bridge_gaps={text}"])
+        assert DeviceStream(classifier, cfg, device_id=1, fs_hz=360.0).bridge_gaps is want
+    assert load_config(None, CFG).pipeline.bridge_gaps is True
+    for bad in ("1", '"yes"'):
+        with pytest.raises(ConfigError, match="bridge_gaps"):
+            load_config(None, CFG + [f"pipeline.bridge_gaps={bad}"])
+
+
 def _per_call(stream, x, steps, start=0):
     """Each call's events in emission order (without stamps), chunk sizes cycling through
     ``steps``, with a filled gap (0.5 s lost) and a reset gap (30 s lost) on the way."""
@@ -411,3 +423,48 @@ def test_a_sinus_pause_raises_a_pause_at_any_chunking(classifier, mitdb_dir):
                             if e.type == "alert" and e.kind == "pause"]
     assert got[3600, 0.015] == got[7, 0.015] == [24.8, 56.0, 161.2, 239.5, 283.4]
     assert got[3600, 0.0] == [24.8, 56.0, 161.2]
+
+
+def test_lost_frames_are_bridged_and_the_beats_around_them_kept(classifier, mitdb_dir):
+    """Record 119 (bigeminy) in 0.1-s frames of which 5 % never arrive: the gaps are bridged
+    (pipeline.bridge_gaps), so the beats next to them are found and classified and the
+    bigeminy is still raised; with bridge_gaps=false (blanked, as before) a quarter of the
+    beats were lost. Every output is the same whatever the block size."""
+    from edge.io.records import read_annotations, read_record
+
+    x = read_record("119", channels=[0], sampto=360 * 120, data_dir=mitdb_dir).signal_mv
+    ann = read_annotations("119", data_dir=mitdb_dir)
+    keep = [(i, s) for i, s in zip(ann.sample_index, ann.symbol) if s in "NV" and i < x.shape[0]]
+    ref = np.array([i for i, _ in keep])
+    drop = np.random.default_rng(7).random(x.shape[0] // 36 + 1) < 0.05
+    drop[0] = False
+    lost = np.repeat(drop, 36)[:x.shape[0]]
+    received = ref[~lost[ref]]
+    n_v = sum(s == "V" and not lost[i] for i, s in keep)
+
+    def replay(settings):
+        ds = DeviceStream(classifier, load_config(None, CFG + list(settings)), device_id=1,
+                          fs_hz=360.0)
+        ev = []
+        for k, i in enumerate(range(0, x.shape[0], 36)):
+            if not drop[k]:
+                ev += ds.process(i, x[i:i + 36])
+        return ev + ds.flush(), ds
+
+    def found(ev):
+        at = np.array([e.sample_index for e in beats(ev)])
+        return int(sum(np.abs(at - r).min() <= 54 for r in received)), at.size
+
+    ev, ds = replay([])
+    assert ds.n_gaps > 50
+    n_found, n_beats = found(ev)
+    assert n_found >= 0.98 * received.size and n_beats <= n_found + 2
+    labels = [e.label for e in beats(ev)]
+    assert labels.count("Q") <= 0.15 * len(labels) and labels.count("V") >= 0.8 * n_v, n_v
+    assert any(e.type == "alert" and e.kind == "bigeminy" for e in ev)
+    blind, _ = replay(["pipeline.bridge_gaps=false"])
+    assert found(blind)[0] < 0.85 * received.size
+    for block in (0, 1000):  # beats and alerts the same, in the same order
+        other, _ = replay([f"pipeline.min_block_ms={block}"])
+        assert _unstamped(e for e in other if e.type in ("beat", "alert")) == _unstamped(
+            e for e in ev if e.type in ("beat", "alert"))
