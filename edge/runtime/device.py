@@ -408,7 +408,12 @@ class DeviceStream:
                       f"sample counter jumped back by {-lost}; pipeline restarted")
         self.n_gaps += 1
         self.n_lost_samples += max(0, lost)
-        logger.warning("device %d: gap at %d: %s", self.device_id, gap_start, detail)
+        if action == "filled" and self.n_gaps > 1:  # a lossy link: one line per gap is noise
+            logger.info("device %d: gap at %d: %s", self.device_id, gap_start, detail)
+        else:
+            logger.warning("device %d: gap at %d: %s%s", self.device_id, gap_start, detail,
+                           "; later filled gaps are logged at INFO level (each is a link "
+                           "event and counted in the status)" if action == "filled" else "")
         events.append(LinkStatusEvent(device_id=self.device_id, state="gap", detail=detail,
                                       lost_samples=max(0, lost),
                                       gap_s=round(max(0, lost) / self.fs_hz, 6),

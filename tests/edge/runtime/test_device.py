@@ -468,3 +468,19 @@ def test_lost_frames_are_bridged_and_the_beats_around_them_kept(classifier, mitd
         other, _ = replay([f"pipeline.min_block_ms={block}"])
         assert _unstamped(e for e in other if e.type in ("beat", "alert")) == _unstamped(
             e for e in ev if e.type in ("beat", "alert"))
+
+
+def test_a_lossy_link_warns_once_then_logs_gaps_at_info(classifier, rec100, caplog):
+    import logging
+
+    x = rec100.signal_mv[:360 * 20]
+    ds = DeviceStream(classifier, load_config(None, CFG), device_id=1, fs_hz=360.0)
+    with caplog.at_level(logging.INFO, logger="edge.runtime.device"):
+        for i in range(0, x.shape[0], 36):
+            if (i // 36) % 20 != 10:  # every 20th frame lost
+                ds.process(i, x[i:i + 36])
+        ds.flush()
+    gaps = [r for r in caplog.records if "gap at" in r.getMessage()]
+    assert len(gaps) == ds.n_gaps == 10
+    assert [r.levelno for r in gaps] == [logging.WARNING] + [logging.INFO] * 9
+    assert "later filled gaps are logged at INFO level" in gaps[0].getMessage()
