@@ -351,9 +351,9 @@ class Daemon:
         reason = "stop requested"
         try:
             while not self._stop:
-                t0 = time.perf_counter()
+                t0 = time.thread_time()  # CPU, not the wait for data (it blocks)
                 chunks = self.source.read(read_timeout)
-                self.timer.add("read", time.perf_counter() - t0)
+                self.timer.add("read", time.thread_time() - t0)
                 self._link_events()
                 if chunks and stalled:
                     stalled = False

@@ -37,7 +37,9 @@ class StageTimer:
             self.add(stage, time.perf_counter() - t0)
 
     def as_dict(self) -> dict[str, dict[str, float]]:
-        """``{stage: {"calls": n, "cpu_s": total}}`` (``cpu_s`` is perf_counter time)."""
+        """``{stage: {"calls": n, "cpu_s": total}}`` (``cpu_s`` is what the caller added:
+        perf_counter time for the processing stages, which do not wait; the daemon's ``read``
+        adds its thread's CPU time, not the wait for data)."""
         return {k: {"calls": self.calls[k], "cpu_s": round(v, 6)}
                 for k, v in self.seconds.items()}
 

@@ -437,3 +437,24 @@ def test_a_source_without_channel_names_reads_channel_0(classifier, mitdb_dir, c
         daemon.run()
     assert daemon.streams[1].channel == 0
     assert "channel 0 (the channels are not named)" in caplog.text
+
+
+def test_the_read_stage_counts_cpu_not_the_wait_for_data(classifier, mitdb_dir):
+    """A source that waits 50 ms for each chunk (a wearable at real time): the status's
+    ``stages.read.cpu_s`` is the daemon thread's CPU in the read, not the 0.5 s of waiting
+    (it counted the wait, which made the read look like the daemon's costliest stage)."""
+    from edge.io.records import read_record
+
+    chunks = _chunks(read_record("100", data_dir=mitdb_dir, sampto=3600).signal_mv[:, 0], 1)
+
+    class _Waiting(_ScriptedSource):
+        def read(self, timeout_s):
+            time.sleep(0.05)
+            return super().read(timeout_s)
+
+    sink = BeatCollector()
+    config = load_config(None, PORT_CFG + ["outputs.strip=false"])
+    Daemon(config, source=_Waiting(chunks), classifier=classifier, sinks=[sink]).run()
+    final = sink.events[-1]
+    assert final.type == "status" and final.stages["read"]["calls"] >= 10
+    assert final.stages["read"]["cpu_s"] < 0.1
