@@ -39,7 +39,11 @@ from edge.model.seal import (  # noqa: E402
     seal_tflite,
     tflite_seal_placeholder,
 )
-from edge.model.tflite_meta import CONTRACT_METADATA_NAME, read_contract  # noqa: E402
+from edge.model.tflite_meta import (  # noqa: E402
+    CONTRACT_METADATA_NAME,
+    contract_span,
+    read_contract,
+)
 from training.contract import dataset_config, load_model, model_inputs  # noqa: E402
 from training.data import DS1, DS2  # noqa: E402
 from training.dataset import build_dataset  # noqa: E402
@@ -133,7 +137,8 @@ def embed_contract(tflite_bytes: bytes, contract: dict) -> bytes:
         md.name = CONTRACT_METADATA_NAME
         md.buffer = len(obj.buffers) - 1
         obj.metadata = [*(obj.metadata or []), md]
-    out = seal_tflite(bytes(flatbuffer_utils.convert_object_to_bytearray(obj)))
+    raw = bytes(flatbuffer_utils.convert_object_to_bytearray(obj))
+    out = seal_tflite(raw, contract_span(raw))
     if read_contract(out) != json.loads(json.dumps(contract)):
         raise ModelError("contract embedding did not round-trip")
     return out

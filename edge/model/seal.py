@@ -78,13 +78,12 @@ def _digest_without(model_bytes: bytes, offset: int) -> str:
     return hashlib.sha256(blank).hexdigest()
 
 
-def seal_tflite(model_bytes: bytes) -> bytes:
-    """The model with its contract's ``file_sha256`` set to the file's digest (the contract must
-    already hold the key: :func:`tflite_seal_placeholder` or an earlier seal)."""
-    from edge.model.tflite_meta import contract_span  # noqa: PLC0415 (it imports this module)
-
+def seal_tflite(model_bytes: bytes, contract_span: tuple[int, int]) -> bytes:
+    """The model with its contract's ``file_sha256`` set to the file's digest (the contract,
+    at ``contract_span`` = :func:`edge.model.tflite_meta.contract_span`, must already hold the
+    key: :func:`tflite_seal_placeholder` or an earlier seal)."""
     buf = bytes(model_bytes)
-    where = _seal_digits(buf, contract_span(buf))
+    where = _seal_digits(buf, contract_span)
     if where is None:
         raise ModelError("cannot seal: the embedded contract has no file_sha256 field (embed "
                          "the contract with convert/quantize.embed_contract)")

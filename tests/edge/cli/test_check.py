@@ -20,11 +20,13 @@ def damaged_model(tmp_path: Path, *, resealed: bool = True) -> Path:
     tied to the shipped file's layout; 20000-21000 in the model before issue 16). Resealed: a
     model converted wrong, which its seal cannot catch; else the seal refuses it first."""
     from edge.model.seal import seal_tflite
+    from edge.model.tflite_meta import contract_span
 
     data = bytearray(default_model_path().read_bytes())
     data[22000:23000] = bytes(1000)
     path = tmp_path / "damaged.tflite"
-    path.write_bytes(seal_tflite(bytes(data)) if resealed else bytes(data))
+    path.write_bytes(seal_tflite(bytes(data), contract_span(bytes(data))) if resealed
+                     else bytes(data))
     return path
 
 

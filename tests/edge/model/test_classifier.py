@@ -41,11 +41,13 @@ def test_pipeline_settings_must_match(clf):
 
 def _damaged_copy(tmp_path, start=22000, stop=23000, *, resealed=False):
     from edge.model.seal import seal_tflite
+    from edge.model.tflite_meta import contract_span
 
     data = bytearray(MODEL.read_bytes())
     data[start:stop] = bytes(stop - start)
     path = tmp_path / "damaged.tflite"
-    path.write_bytes(seal_tflite(bytes(data)) if resealed else bytes(data))
+    path.write_bytes(seal_tflite(bytes(data), contract_span(bytes(data))) if resealed
+                     else bytes(data))
     return path
 
 

@@ -62,12 +62,12 @@ def test_a_flip_inside_the_contract_and_inside_the_seal_digits_are_refused():
 
 def test_sealing_again_is_idempotent_and_only_touches_the_digits():
     data = (MODELS_DIR / "rhythm_vf_net.tflite").read_bytes()
-    assert seal_tflite(data) == data
+    assert seal_tflite(data, contract_span(data)) == data
     start, _ = contract_span(data)
     blank = bytearray(data)
     i = data.index(b'"file_sha256":"', start) + len(b'"file_sha256":"')
     blank[i:i + 64] = b"1" * 64
-    resealed = seal_tflite(bytes(blank))
+    resealed = seal_tflite(bytes(blank), contract_span(bytes(blank)))
     assert resealed == data
 
 
@@ -79,7 +79,7 @@ def test_a_contract_without_the_field_cannot_be_sealed_in_place():
     contract, seal = read_sealed_contract(bytes(data))
     assert not seal and seal.sha256 == UNSEALED and "file_xxxxxx" in contract
     with pytest.raises(ModelError, match="no file_sha256 field"):
-        seal_tflite(bytes(data))
+        seal_tflite(bytes(data), contract_span(bytes(data)))
 
 
 def test_json_seal_round_trip_and_a_changed_number():
