@@ -237,19 +237,35 @@ def invalid_flags(beats: np.ndarray, config: WindowConfig,
 
 
 def fill_unknown_rr(rr_s: np.ndarray, unknown: np.ndarray, config: WindowConfig, *,
-                    start: int = 0) -> np.ndarray:
+                    start: int = 0, bounded: np.ndarray | None = None) -> np.ndarray:
     """Replace unknown RR intervals (s) by the mean of the ``local_beats`` intervals before
     each (as already replaced); 1 s, clipped to [``min_rr_s``, ``max_rr_s``], when none
-    precedes it. ``rr_s[:start]`` is taken as already replaced. Returns a float64 copy."""
+    precedes it. ``rr_s[:start]`` is taken as already replaced. Returns a float64 copy.
+
+    ``bounded`` (bool, like ``unknown``): unknown intervals whose measured value can only be
+    too long (a beat may have been lost in a link gap inside them, nothing else): one shorter
+    than that mean (by 1 ms or more) keeps its measured value -- a premature beat is
+    premature either way."""
+    return _fill_unknown_rr(rr_s, unknown, config, start, bounded)[0]
+
+
+def _fill_unknown_rr(rr_s: np.ndarray, unknown: np.ndarray, config: WindowConfig, start: int,
+                     bounded: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`fill_unknown_rr`, and which ``bounded`` intervals kept their value."""
     out = np.array(rr_s, dtype=np.float64)
     unk = np.asarray(unknown, dtype=bool)
     if unk.shape != out.shape:
         raise SignalError(f"unknown mask {unk.shape} does not match the intervals {out.shape}")
+    kept = np.zeros(out.shape, dtype=bool)
     nominal = float(np.clip(1.0, config.min_rr_s, config.max_rr_s))
     for i in np.flatnonzero(unk[start:]) + start:
         before = out[max(0, i - config.local_beats):i]
-        out[i] = float(before.mean()) if before.size else nominal
-    return out
+        fill = float(before.mean()) if before.size else nominal
+        if bounded is not None and bounded[i] and out[i] < fill - 1e-3:  # 1 ms short
+            kept[i] = True
+        else:
+            out[i] = fill
+    return out, kept
 
 
 def rr_features(beats: np.ndarray, config: WindowConfig, *,
@@ -433,13 +449,16 @@ class BeatWindower:
                 out += np.maximum(0, np.minimum(hi, b) - np.maximum(lo, a))
         return out
 
-    def _interval_flags(self, beats: np.ndarray) -> np.ndarray:
+    def _interval_flags(self, beats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """:func:`invalid_flags`' interval flags, bridged samples counting only where a beat
-        could have been lost: ``MIN_BEAT_SPACING_MS`` or more from both beats."""
+        could have been lost (``MIN_BEAT_SPACING_MS`` or more from both beats); and which of
+        the unknown intervals are so for a bridge alone (their measured value can only be too
+        long: :func:`fill_unknown_rr`'s ``bounded``)."""
         b = np.asarray(beats, dtype=np.int64)
         hard = self._count_invalid(b[:-1], b[1:] + 1, bridged=False) > 0
-        return hard | (self._count_invalid(b[:-1] + self._spacing, b[1:] - self._spacing + 1,
-                                           bridged=True) > 0)
+        hidden = self._count_invalid(b[:-1] + self._spacing, b[1:] - self._spacing + 1,
+                                     bridged=True) > 0
+        return hard | hidden, hidden & ~hard
 
     def _window_flags(self, beats: np.ndarray) -> np.ndarray:
         """:func:`invalid_flags`' window flags, bridged samples counting only inside the
@@ -478,13 +497,14 @@ class BeatWindower:
         first_new = max(n_hist - 1, 0)
         new = positions[first_new:]
         r0 = n_hist - first_new  # index of ready[0] in ``new``
+        bounded_new = None
         if self._invalid_runs:
             window_all, unknown_new = invalid_flags(new, cfg, self._count_invalid)
             window_bad = window_all[r0:r0 + len(ready)]
             if self._n_bridged_runs and window_bad.any():
                 window_bad = self._window_flags(np.array(ready, dtype=np.int64))
             if self._n_bridged_runs and unknown_new.any():
-                unknown_new = self._interval_flags(new)
+                unknown_new, bounded_new = self._interval_flags(new)
         else:
             window_bad = np.zeros(len(ready), dtype=bool)
             unknown_new = np.zeros(max(new.size - 1, 0), dtype=bool)
@@ -495,7 +515,13 @@ class BeatWindower:
                 intervals[:first_new] = self._history_rr.data[1:]
             mask = np.zeros(intervals.size, dtype=bool)
             mask[first_new:] = unknown_new
-            intervals = fill_unknown_rr(intervals, mask, cfg, start=first_new)
+            bounded = None
+            if bounded_new is not None and bounded_new.any():
+                bounded = np.zeros(intervals.size, dtype=bool)
+                bounded[first_new:] = bounded_new
+            intervals, kept = _fill_unknown_rr(intervals, mask, cfg, first_new, bounded)
+            if kept.any():  # a premature interval kept: known, as measured
+                unknown_new = unknown_new & ~kept[first_new:]
         feats = _rr_feature_rows(intervals, range(n_hist, n_hist + len(ready)), cfg,
                                  last_is_final=not nxt)
         rr_unknown = np.zeros((len(ready), 2), dtype=bool)

@@ -231,3 +231,28 @@ def test_bridged_samples_flag_a_window_only_in_its_qrs_and_an_interval_only_if_a
     assert post[5] and not post[2]
     blind_window, blind_unknown = run(False)
     assert blind_window.sum() == 3 and blind_unknown[:, 1].sum() == 4  # 7-8 and 8-9
+
+
+def test_a_short_interval_over_a_bridge_keeps_its_measured_value():
+    """A beat could only have been lost in a bridged interval, which would make the real
+    interval shorter still: an interval shorter than the local mean keeps its measured value
+    and is known (a premature beat after a lost frame stays premature); a longer one is
+    filled with the mean and unknown, as before."""
+    cfg = WindowConfig()
+    fs = cfg.fs_hz
+    x = np.random.default_rng(1).standard_normal(int(12 * fs))
+    at = [0.5, 1.3, 2.1, 2.9, 3.7, 4.5, 5.0, 5.8, 6.6, 7.4, 9.0, 9.8, 10.6]  # 5.0 premature
+    beats = np.round(np.array(at) * fs).astype(np.int64)
+    gaps = [(int(4.72 * fs), 36), (int(8.15 * fs), 36)]  # mid 4.5-5.0; mid 7.4-9.0
+    valid = np.ones(x.size, dtype=bool)
+    w = BeatWindower(cfg)
+    for a, n in gaps:
+        valid[a:a + n] = False
+        w.bridge(a, a + n)
+    out = [w.process(x, beats, valid), w.flush()]
+    rr = np.concatenate([o.rr_s for o in out])
+    unknown = np.concatenate([o.rr_unknown for o in out])
+    k = 6  # the premature beat: pre interval 0.5 s, measured and known
+    assert rr[k, 0] == pytest.approx(0.5, abs=1e-3) and not unknown[k, 0]
+    j = 10  # after the 1.6-s interval: filled with the mean, unknown
+    assert rr[j, 0] == pytest.approx(rr[j - 1, 0], abs=0.1) and unknown[j, 0]
