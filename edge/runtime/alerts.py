@@ -144,8 +144,11 @@ class BeatInfo:
 
     ``sample_index`` device sample of the R peak; ``label`` AAMI class; ``rr_pre_s`` interval
     from the previous beat (s, NaN for the first); ``clean`` False when that interval spans a
-    link gap, a pipeline reset or bad signal; ``p_v`` the classifier's probability that the
-    beat is V (NaN: not known).
+    link gap in which a beat could have been lost, a pipeline reset or bad signal; ``p_v``
+    the classifier's probability that the beat is V (NaN: not known); ``steady`` False when
+    the interval is not clean or spans a link gap at all (the heart rate uses only steady
+    intervals: the chance that an interval holds a gap grows with its length, so counting the
+    clean ones across gaps would bias the rate toward short intervals).
     """
 
     sample_index: int
@@ -153,6 +156,7 @@ class BeatInfo:
     rr_pre_s: float
     clean: bool = True
     p_v: float = math.nan
+    steady: bool = True
 
 
 @dataclass(frozen=True)
@@ -438,7 +442,7 @@ class RhythmMonitor(Learning):
                 self._trig = 0
                 self._end("trigeminy", b.sample_index, out)
         # rate limits with hysteresis
-        hr = self.rate.process(t_s, b.rr_pre_s, b.clean)
+        hr = self.rate.process(t_s, b.rr_pre_s, b.clean and b.steady)
         if hr is not None:
             if "bradycardia" not in self._open and hr < cfg.brady_bpm:
                 self._open["bradycardia"] = b.sample_index

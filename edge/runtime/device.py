@@ -195,6 +195,7 @@ class DeviceStream:
         self._quality_level = "good"
         self._prev_beat: int | None = None
         self._barrier = int(first_index)  # intervals must not reach back across this index
+        self._gap_barrier = int(first_index)  # nor, to be steady, across a filled gap
         self._hr_every = int(round(out.hr_interval_s * fs_hz)) if out.hr_interval_s else 0
         self._next_hr = self._origin + self._hr_every
         self.n_samples = 0
@@ -377,7 +378,7 @@ class DeviceStream:
             self.chain.reset()
         if self.strip is not None:
             self.strip.reset()
-        self._origin = self.expected = self._barrier = int(start_index)
+        self._origin = self.expected = self._barrier = self._gap_barrier = int(start_index)
         self._prev_beat = None
         self._next_hr = self._origin + self._hr_every
         self.n_resets += 1
@@ -395,7 +396,9 @@ class DeviceStream:
             if not np.isfinite(bridge).all():
                 self._barrier = start  # not bridged: no interval across it is trusted
             # bridged: an interval across it is trusted unless a beat could hide in it
-            # (the windower's rr_unknown, edge.dsp.beats.BeatWindower.bridge)
+            # (the windower's rr_unknown, edge.dsp.beats.BeatWindower.bridge), but it is not
+            # steady: the heart rate and the rhythm analysis leave it out (BeatInfo.steady)
+            self._gap_barrier = start
             self._unseen_spans.append((gap_start, start + self._settle))
             del self._unseen_spans[:-16]
             detail = f"{lost} samples lost; filled with invalid samples"
@@ -640,22 +643,24 @@ class DeviceStream:
             self._prev_beat = at
             rr_pre = rr_l[k][0] if prev is None else (at - prev) / self.fs_hz
             rr_pre = rr_pre if math.isfinite(rr_pre) else math.nan
-            taken.append((k, at, label, rr_pre, clean, quality))
+            taken.append((k, at, label, rr_pre, clean, quality,
+                          clean and prev >= self._gap_barrier))
         if self.rhythm is not None:  # all beats of the call in one batch, as if one by one
             t1 = time.perf_counter()
             rhythms = self.rhythm.beats([b[1] for b in taken], [b[2] for b in taken],
-                                        [b[3] for b in taken], [b[4] for b in taken])
+                                        [b[3] for b in taken], [b[6] for b in taken])
             t_rhythm = time.perf_counter() - t1
         else:
             rhythms = [(None, b[2], []) for b in taken]
-        for (k, at, _, rr_pre, clean, quality), (rhythm, label, afib) in zip(taken, rhythms):
+        for (k, at, _, rr_pre, clean, quality, steady), (rhythm, label, afib) in zip(taken,
+                                                                                   rhythms):
             events.append(BeatEvent(
                 device_id=self.device_id, sample_index=at, fs_hz=self.fs_hz, label=label,
                 proba={c: round(p, 4) for c, p in zip(classes, proba_l[k])},
                 rr_s={n: round(v, 4) for n, v in zip(_RR_NAMES, rr_l[k])},
                 quality=quality, rhythm=rhythm))
             events.extend(afib)
-            infos.append(BeatInfo(at, label, rr_pre, clean, p_v_l[k]))
+            infos.append(BeatInfo(at, label, rr_pre, clean, p_v_l[k], steady))
             self.n_beats += 1
             self.beats_per_class[label] = self.beats_per_class.get(label, 0) + 1
         events.extend(self.monitor.process(infos, self.monitor.in_flutter,
