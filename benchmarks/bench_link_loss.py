@@ -167,9 +167,9 @@ def totals(rows: list[dict]) -> dict:
         t[f"{c}_ppv"] = tp / (tp + fp) if tp + fp else None
     t["confusion"] = dict(sorted(conf.items()))
     t["alerts"] = dict(sorted(alerts.items()))
-    t["hours"] = round(sum(r["hours"] for r in rows), 3)
-    t["lost_share"] = (sum(r["lost_share"] * r["hours"] for r in rows) / t["hours"]
-                       if t["hours"] else 0.0)
+    hours = sum(r["hours"] for r in rows)
+    t["hours"] = round(hours, 3)
+    t["lost_share"] = sum(r["lost_share"] * r["hours"] for r in rows) / hours if hours else 0.0
     return t
 
 

@@ -63,10 +63,13 @@ def _read(path: Path) -> bytes:
 
 
 def _json_doc(path: Path, data: bytes) -> dict:
+    if not data.strip():
+        raise ModelError("an empty file, not a model", str(path))
     try:
         doc = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelError(f"not a model: neither a .tflite nor JSON ({exc})", str(path)) from None
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise ModelError("not a model: neither a .tflite (its identifier 'TFL3' at byte 4 is "
+                         "missing) nor a JSON rhythm model", str(path)) from None
     if not isinstance(doc, dict) or "format" not in doc:
         raise ModelError("not a model file (a JSON document without a 'format')", str(path))
     return doc
@@ -86,9 +89,23 @@ def check_file(path: str | os.PathLike) -> str:
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".sealing")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    """Replace the file (a symlink's target) by ``data`` through a temporary file beside it,
+    keeping its mode and, where allowed, its owner."""
+    target = path.resolve()
+    tmp = target.with_name(target.name + ".sealing")
+    try:
+        st = target.stat()
+        tmp.write_bytes(data)
+        os.chmod(tmp, st.st_mode & 0o7777)
+        try:
+            os.chown(tmp, st.st_uid, st.st_gid)
+        except (PermissionError, AttributeError):  # not root / no chown: the writer owns it
+            pass
+        os.replace(tmp, target)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ModelError(f"cannot write the sealed file ({exc.strerror or exc})",
+                         str(path)) from None
 
 
 def seal_file(path: str | os.PathLike) -> tuple[str, bool]:
@@ -102,24 +119,35 @@ def seal_file(path: str | os.PathLike) -> tuple[str, bool]:
     if data[4:8] == b"TFL3":
         try:
             from convert.quantize import embed_contract  # noqa: PLC0415 (needs TensorFlow)
+
+            # the digest the file had: heads adapted on it stay valid (edge.model.adapt)
+            out = embed_contract(data, {**read_contract(data),
+                                        SEALED_FROM_KEY: hashlib.sha256(data).hexdigest()})
         except ImportError as exc:
             raise ModelError(f"sealing a .tflite rewrites its flatbuffer, which needs "
-                             f"TensorFlow (pip install 'ecg-edge[train]'): {exc}",
-                             str(p)) from None
-        # the digest the file had: per-wearer heads adapted on it stay valid (edge.model.adapt)
-        out = embed_contract(data, {**read_contract(data),
-                                    SEALED_FROM_KEY: hashlib.sha256(data).hexdigest()})
+                             f"TensorFlow (the workstation install: pip install "
+                             f"'ecg-edge[train]'; {exc.name or exc})", str(p)) from None
     else:
         text = data.decode("utf-8")
-        out = (json.dumps(seal_json(_json_doc(p, data)), separators=(",", ":"))
-               + ("\n" if text.endswith("\n") else "")).encode("utf-8")
+        try:
+            sealed = json.dumps(seal_json(_json_doc(p, data)), separators=(",", ":"),
+                                allow_nan=False)
+        except ValueError:
+            raise ModelError("not a usable model: it holds NaN or infinity", str(p)) from None
+        out = (sealed + ("\n" if text.endswith("\n") else "")).encode("utf-8")
     _write_atomically(p, out)
     return check_file(p), True
 
 
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
-        prog="seal", description="Seal model files with their SHA-256, or check their seals.")
+        prog="python convert/seal.py",
+        description="Seal model files with their own SHA-256 (in place: the file is replaced "
+                    "by its sealed form, mode and owner kept), or check their seals. A .tflite "
+                    "is sealed through TensorFlow (the workstation install); a rhythm .json "
+                    "model needs nothing more. A damaged file is never resealed.",
+        epilog="Exit status: 0 every file sealed and intact; 1 a file damaged, unreadable, "
+               "not a model or (--check) not sealed; 2 a usage error; 130 interrupted.")
     ap.add_argument("models", nargs="*", metavar="MODEL", help=".tflite or rhythm .json files")
     ap.add_argument("--bundled", action="store_true", help="the models in edge/models")
     ap.add_argument("--check", action="store_true", help="only check, change nothing")

@@ -49,6 +49,8 @@ class Seal:
     def __bool__(self) -> bool:
         return bool(self.sha256)
 _HEX64 = re.compile(rb'"file_sha256"\s*:\s*"([0-9a-f]{64})"')
+# a key of file_sha256's length holding 64 hex digits: the seal with a byte of its name changed
+_NEAR_KEY = re.compile(rb'"[^"]{11}"\s*:\s*"[0-9a-f]{64}"')
 _DAMAGED = ("the file is damaged: its content no longer matches the SHA-256 sealed in it "
             "(content {got}..., seal {want}...); copy the model again from its source")
 
@@ -66,6 +68,9 @@ def _seal_digits(model_bytes: bytes, contract_span: tuple[int, int]) -> tuple[in
         if b'"file_sha256"' in model_bytes[start:stop]:
             raise ModelError("damaged .tflite: the contract's file_sha256 is not 64 lowercase "
                              "hex digits")
+        if _NEAR_KEY.search(model_bytes, start, stop):
+            raise ModelError("damaged .tflite: the contract holds a SHA-256 under a damaged "
+                             "key (a changed byte in 'file_sha256')")
         return None
     if len(found) > 1:
         raise ModelError("damaged .tflite: the contract holds file_sha256 twice")
@@ -123,6 +128,10 @@ def verify_json(doc: dict) -> str:
     """The sealed digest after checking it (:data:`UNSEALED` when the document has none);
     :class:`~edge.errors.ModelError` when the content does not match it."""
     if JSON_SEAL_KEY not in doc:
+        if any(isinstance(k, str) and len(k) == len(JSON_SEAL_KEY) and isinstance(v, str)
+               and re.fullmatch(r"[0-9a-f]{64}", v) for k, v in doc.items()):
+            raise ModelError("damaged model file: it holds a SHA-256 under a damaged key (a "
+                             "changed byte in 'sha256')")
         return UNSEALED
     want = doc[JSON_SEAL_KEY]
     if not (isinstance(want, str) and re.fullmatch(r"[0-9a-f]{64}", want)):

@@ -49,10 +49,12 @@ about 2.7 times a second instead of ten (``lazy_blocks=False`` processes every b
 comparison). The queue never holds more than ``_MAX_HOLD_S`` of ECG.
 
 Gaps: a chunk whose ``sample_index`` is past the expected one lost samples. Gaps up to
-``max_gap_fill_s`` are fed as NaN (the preprocessor marks them invalid, the detector blanks
-them, classification continues with correct sample indices); longer gaps -- or a counter that
-went backwards -- flush the pipeline and restart it at the new index. Either way a ``link``
-event with ``state="gap"`` reports the lost-sample count.
+``max_gap_fill_s`` are filled: invalid samples whose values are a straight line between the
+samples around the gap (``pipeline.bridge_gaps``; off: NaN, the last value held), announced
+to the detector and the windower so the beats around the gap are found and classified
+(:meth:`_bridge`); classification continues with correct sample indices. Longer gaps -- or a
+counter that went backwards -- flush the pipeline and restart it at the new index. Either
+way a ``link`` event with ``state="gap"`` reports the lost-sample count.
 """
 from __future__ import annotations
 

@@ -74,6 +74,16 @@ def test_an_unsealed_tflite_is_sealed_computing_the_same(tmp_path, capsys):
     assert "already sealed" in capsys.readouterr().out and p.read_bytes() == new
 
 
+def test_a_contract_without_the_field_cannot_be_sealed_in_place():
+    from edge.errors import ModelError
+    from edge.model.seal import seal_tflite
+    from edge.model.tflite_meta import contract_span
+
+    old = _unsealed_tflite((MODELS_DIR / "rhythm_vf_net.tflite").read_bytes())
+    with pytest.raises(ModelError, match="no file_sha256 field"):
+        seal_tflite(old, contract_span(old))
+
+
 def test_a_damaged_model_is_never_resealed(tmp_path, capsys):
     bad = bytearray((MODELS_DIR / "rhythm_vf_net.tflite").read_bytes())
     bad[len(bad) // 3] ^= 0x01
@@ -111,3 +121,44 @@ def test_runs_as_a_script():
                         str(MODELS_DIR / "rhythm_af.json")], cwd=REPO, env=subprocess_env(),
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and "rhythm_af.json: intact" in r.stdout, r.stderr
+
+
+def test_seal_keeps_mode_follows_symlinks_and_refuses_nan(tmp_path, capsys):
+    import os
+    import stat
+
+    doc = json.loads((MODELS_DIR / "rhythm_vf.json").read_text())
+    del doc[JSON_SEAL_KEY]
+    real = tmp_path / "v1.json"
+    real.write_text(json.dumps(doc))
+    os.chmod(real, 0o440)
+    link = tmp_path / "current.json"
+    link.symlink_to(real)
+    assert cs.main([str(link)]) == 0
+    assert link.is_symlink() and stat.S_IMODE(real.stat().st_mode) == 0o440
+    assert cs.check_file(real) and not list(tmp_path.glob("*.sealing"))
+    nan = tmp_path / "nan.json"
+    nan.write_text(json.dumps(doc).replace(str(doc["threshold"][0][0]), "NaN", 1))
+    empty = tmp_path / "empty.json"
+    empty.write_text("")
+    capsys.readouterr()
+    assert cs.main([str(nan), str(empty)]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err == [f"seal: error: {nan}: not a usable model: it holds NaN or infinity",
+                   f"seal: error: {empty}: an empty file, not a model"]
+
+
+def test_sealing_a_tflite_without_tensorflow_is_one_line(tmp_path, capsys, monkeypatch):
+    import convert.quantize as q
+
+    def no_tf(*a, **k):
+        raise ModuleNotFoundError("No module named 'tensorflow'", name="tensorflow")
+
+    monkeypatch.setattr(q, "embed_contract", no_tf)
+    p = tmp_path / "old.tflite"
+    p.write_bytes(_unsealed_tflite((MODELS_DIR / "rhythm_vf_net.tflite").read_bytes()))
+    before = p.read_bytes()
+    assert cs.main([str(p)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "needs TensorFlow" in err and "tensorflow" in err
+    assert p.read_bytes() == before

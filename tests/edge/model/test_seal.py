@@ -71,14 +71,14 @@ def test_sealing_again_is_idempotent_and_only_touches_the_digits():
     assert resealed == data
 
 
-def test_a_contract_without_the_field_cannot_be_sealed_in_place():
+def test_a_renamed_seal_is_damage_and_is_not_sealed_again():
     data = bytearray((MODELS_DIR / "rhythm_vf_net.tflite").read_bytes())
     start, _ = contract_span(bytes(data))
     i = bytes(data).index(b'"file_sha256"', start)
     data[i:i + 13] = b'"file_xxxxxx"'   # same length: the flatbuffer stays readable
-    contract, seal = read_sealed_contract(bytes(data))
-    assert not seal and seal.sha256 == UNSEALED and "file_xxxxxx" in contract
-    with pytest.raises(ModelError, match="no file_sha256 field"):
+    with pytest.raises(ModelError, match="damaged key"):
+        read_sealed_contract(bytes(data))
+    with pytest.raises(ModelError, match="damaged key"):
         seal_tflite(bytes(data), contract_span(bytes(data)))
 
 
@@ -127,3 +127,15 @@ def test_an_unsealed_rhythm_model_loads_with_one_warning(tmp_path, caplog):
     assert len(warned) == 1 and str(p) in warned[0].getMessage()
     sealed = load_tree_model(src, kind="vf_window")
     assert np.array_equal(a.threshold, sealed.threshold) and np.array_equal(a.leaf, b.leaf)
+
+
+def test_a_changed_byte_in_the_seals_name_is_damage_not_an_unsealed_file():
+    data = bytearray((MODELS_DIR / "default.tflite").read_bytes())
+    i = bytes(data).index(b'"file_sha256"') + 3
+    data[i] ^= 0x01
+    with pytest.raises(ModelError, match="damaged key"):
+        read_contract(bytes(data))
+    doc = json.loads((MODELS_DIR / "rhythm_af.json").read_text())
+    doc["shx256"] = doc.pop(JSON_SEAL_KEY)
+    with pytest.raises(ModelError, match="damaged key"):
+        verify_json(doc)
