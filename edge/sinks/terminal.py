@@ -61,6 +61,9 @@ def _detail_item(key: str, value: object, fs_hz: float) -> str:
     return f"{key}={value}"
 
 
+#: A lossy link prints at most one filled-gap line per device this often (stream seconds).
+GAP_LINE_EVERY_S = 10.0
+
 _COLORS = {"N": "", "S": "\033[33m", "V": "\033[31m", "F": "\033[35m", "Q": "\033[90m"}
 _RESET = "\033[0m"
 _BOLD_RED = "\033[1;31m"
@@ -85,9 +88,29 @@ class TerminalSink(TextStreamSink):
         self.beats = beats
         self._last_hr: dict[int, float | None] = {}
         self._last_beat: dict[int, int] = {}  # device -> the previous beat's sample index
+        # device -> [stream time of the last gap line, filled gaps and seconds since]
+        self._gaps: dict[int, list[float]] = {}
 
     def _c(self, code: str, text: str) -> str:
         return f"{code}{text}{_RESET}" if self.color and code else text
+
+    def _filled_gap(self, dev: str, event: LinkStatusEvent) -> str | None:
+        """A filled gap's line, at most one per device every ``GAP_LINE_EVERY_S`` of stream
+        time on a lossy link (it counts the gaps since the last line)."""
+        if event.sample_index is None or not event.fs_hz:  # no stream time: every line
+            return (f"{dev} link gap: {event.lost_samples} samples lost "
+                    f"({event.gap_s:.2f} s), filled")
+        t = event.sample_index / event.fs_hz
+        last = self._gaps.get(event.device_id)
+        if last is not None and 0.0 <= t - last[0] < GAP_LINE_EVERY_S:
+            last[1] += 1
+            last[2] += event.gap_s
+            return None
+        n, lost_s = (last[1], last[2]) if last is not None else (0, 0.0)
+        self._gaps[event.device_id] = [t, 0, 0.0]
+        more = (f"; {int(n)} more filled since the last line ({lost_s:.2f} s)" if n else "")
+        return (f"{_clock(t)} {dev} link gap: {event.lost_samples} samples lost "
+                f"({event.gap_s:.2f} s), filled{more}")
 
     def format(self, event: Event) -> str | None:
         """The line for ``event`` (None: not shown)."""
@@ -122,6 +145,8 @@ class TerminalSink(TextStreamSink):
             return (f"{_clock(event.sample_index / event.fs_hz)} {dev} signal quality "
                     f"{event.quality} (was {event.previous})")
         if isinstance(event, LinkStatusEvent):
+            if event.state == "gap" and event.action == "filled":
+                return self._filled_gap(dev, event)
             if event.state == "gap":
                 return (f"{dev} link gap: {event.lost_samples} samples lost "
                         f"({event.gap_s:.2f} s), {event.action}")

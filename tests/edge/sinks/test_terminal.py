@@ -77,3 +77,19 @@ def test_alert_sample_indices_read_as_stream_times_and_status_counts_dropped_ale
     assert pause.endswith("ALERT pause event (warning) rr_s=2.8 end=0:00:12.8")
     assert status.endswith("0 gaps; not raised under vfib: pause 2, v_run 4")
     assert plain.endswith("0 gaps")
+
+
+def test_a_lossy_link_prints_a_filled_gap_line_at_most_every_10_s():
+    buf = io.StringIO()
+    t = TerminalSink(buf, color="never")
+    for k in range(30):  # a lost frame every second for 30 s
+        t.emit(LinkStatusEvent(device_id=1, state="gap", lost_samples=36, gap_s=0.1,
+                               action="filled", sample_index=360 * k, fs_hz=360.0))
+    t.emit(LinkStatusEvent(device_id=1, state="gap", lost_samples=3600, gap_s=10.0,
+                           action="reset", sample_index=360 * 31, fs_hz=360.0))
+    lines = buf.getvalue().splitlines()
+    assert len(lines) == 4
+    assert lines[0] == "0:00:00.0 dev1 link gap: 36 samples lost (0.10 s), filled"
+    assert lines[1].endswith("filled; 9 more filled since the last line (0.90 s)")
+    assert lines[1].startswith("0:00:10.0") and lines[2].startswith("0:00:20.0")
+    assert lines[3] == "dev1 link gap: 3600 samples lost (10.00 s), reset"
