@@ -154,6 +154,11 @@ def cmd_check(args: argparse.Namespace) -> int:
                f"{quiet} or QRS-band amplitude > {q.max_amplitude_mv:g} mV")
     kernels = {"direct": "direct (scipy's compiled loops, loaded without scipy.signal)",
                "scipy": "scipy (fallback: scipy.signal imported, see the log)"}[KERNELS]
+    pl = config.pipeline
+    gaps = (f"up to {pl.max_gap_fill_s:g} s filled, "
+            + ("bridged by a line (pipeline.bridge_gaps)" if pl.bridge_gaps else
+               "the last value held and blanked (pipeline.bridge_gaps = false)")
+            + "; longer ones restart the pipeline")
     seal = (f"intact: sha256 seal {clf.seal.sha256[:12]}..." if clf.seal else
             "not sealed: damage to it cannot be detected, see convert/seal.py")
     print(f"{args.config}: OK\n  source: {source}\n  channel: {_channel(config)}\n"
@@ -163,6 +168,7 @@ def cmd_check(args: argparse.Namespace) -> int:
           f"  rhythm: {rhythm}\n"
           f"  ventricular: {ventricular}\n"
           f"  quality: {quality}\n"
+          f"  link gaps: {gaps}\n"
           f"  sinks: {', '.join(sinks) or 'none'}\n"
           f"  alarm fallback: {fallback}\n"
           f"  filter kernels: {kernels}")

@@ -235,3 +235,13 @@ def test_check_refuses_a_replay_rate_run_refuses(capsys, tmp_path, mitdb_dir):
     err = capsys.readouterr().err.strip()
     assert err.endswith("the replayed record is at 30000 Hz; the device analyses ECG at "
                         "50-10000 Hz") and "\n" not in err
+
+
+def test_check_states_how_link_gaps_are_handled(capsys):
+    assert main(["check", str(CONFIG)]) == 0
+    assert ("  link gaps: up to 3 s filled, bridged by a line (pipeline.bridge_gaps); longer "
+            "ones restart the pipeline\n") in capsys.readouterr().out
+    assert main(["check", str(CONFIG), "--set", "pipeline.bridge_gaps=false", "--set",
+                 "pipeline.max_gap_fill_s=1.5"]) == 0
+    assert "link gaps: up to 1.5 s filled, the last value held and blanked" in \
+        capsys.readouterr().out
