@@ -209,7 +209,7 @@ def _losses(text: str) -> list[float]:
         out.append(v / 100.0)
     if not out:
         raise argparse.ArgumentTypeError("no loss rate given")
-    return out
+    return sorted(set(out))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -224,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="seconds of each record (default 600)")
     add_replay_options(ap, "link_loss")
     args = ap.parse_args(argv)
-    names = parse_sets(ap, args.sets, SETS)
+    names = list(dict.fromkeys(parse_sets(ap, args.sets, SETS)))  # each set once
     if not 1.0 <= args.frame_ms <= 10_000.0:
         ap.error(f"--frame-ms: must lie in 1..10000 ms, got {args.frame_ms:g}")
     if not 1.0 <= args.max_s <= 86_400.0:

@@ -71,9 +71,15 @@ class BeatClassifier:
         if path.is_dir():
             raise ModelError("a directory, not a .tflite model (a trained Keras model folder is "
                              "converted with `python convert/quantize.py`)", str(path))
-        if not path.is_file():
+        if not path.exists():
             raise ModelError(f"model file not found: {str(path)!r}")
-        data = path.read_bytes()
+        if not path.is_file():
+            raise ModelError("not a regular file, not a .tflite model", str(path))
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise ModelError(f"cannot read the model file ({exc.strerror or exc})",
+                             str(path)) from None
         self.path = path
         self.size_bytes = len(data)
         self.window = window or WindowConfig()

@@ -84,6 +84,9 @@ def _metadata_spans(buf: bytes) -> dict[str, tuple[int, int]]:
     if len(buf) < 16:
         raise ModelError(f"not a TFLite model: {len(buf)} bytes is too short")
     if buf[4:8] != b"TFL3":
+        if buf.lstrip()[:1] in (b"{", b"["):
+            raise ModelError("not a TFLite model: a JSON file (a rhythm tree model or a "
+                             "contract?), where a .tflite network is expected")
         raise ModelError("not a TFLite model: file identifier is "
                          f"{buf[4:8]!r}, expected b'TFL3'")
     r = _Reader(buf)

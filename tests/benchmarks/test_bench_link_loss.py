@@ -74,3 +74,7 @@ def test_stored_results_are_complete():
     for s in sets:
         assert shipped[(s, 0.05)]["se"] >= 0.97 and shipped[(s, 0.05)]["ppv"] >= 0.98
         assert before[(s, 0.05)]["se"] < shipped[(s, 0.05)]["se"]
+
+
+def test_repeated_loss_rates_and_sets_run_once():
+    assert bl._losses("5,5.0,05,1") == [0.01, 0.05]

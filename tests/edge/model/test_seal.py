@@ -139,3 +139,12 @@ def test_a_changed_byte_in_the_seals_name_is_damage_not_an_unsealed_file():
     doc["shx256"] = doc.pop(JSON_SEAL_KEY)
     with pytest.raises(ModelError, match="damaged key"):
         verify_json(doc)
+
+
+def test_a_json_file_or_a_device_where_a_network_is_expected_is_named(tmp_path):
+    from edge.model.classifier import BeatClassifier
+
+    with pytest.raises(ModelError, match="a JSON file .* where a .tflite network is expected"):
+        BeatClassifier(MODELS_DIR / "rhythm_af.json")
+    with pytest.raises(ModelError, match="not a regular file"):
+        BeatClassifier("/dev/null")
