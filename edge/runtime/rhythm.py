@@ -213,7 +213,9 @@ class DeviceRhythm:
             for c in by_beat.get(i, ()):
                 self.burden.relabel_since(c.sample_index / self.fs_hz, c.rhythm == RHYTHM_AF)
             rhythm = event_rhythm(now or None)
-            if ok and rhythm is not None and math.isfinite(rr):
+            # unreadable (NOISE) time is not analysed time: counted as "not AF" it read a
+            # patient in AF over a bad link as 0 % burden
+            if ok and rhythm not in (None, "NOISE") and math.isfinite(rr):
                 self.burden.add(at / self.fs_hz, rr, rhythm == "AFIB")
             call = label
             if self.beat_context:

@@ -508,3 +508,7 @@ def test_a_lossy_link_never_makes_atrial_fibrillation_read_as_sinus(classifier, 
     rhythm = Counter(e.rhythm for e in beats(ev))
     assert rhythm["N"] <= 0.05 * sum(rhythm.values()), rhythm
     assert rhythm["NOISE"] + rhythm["AFIB"] >= 0.5 * sum(rhythm.values()), rhythm
+    # unreadable time is not analysed time: the burden is unknown or AF, never a 0 % read
+    # from NOISE
+    last = [e for e in ev if e.type == "hr"][-1]
+    assert last.af_burden_run is None or last.af_burden_run >= 0.5, last.af_burden_run
