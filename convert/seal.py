@@ -79,7 +79,11 @@ def check_file(path: str | os.PathLike) -> str:
     """The file's seal after checking it (``""``: unsealed); :class:`ModelError` when it is
     damaged, unreadable or not a model."""
     p = Path(path)
-    data = _read(p)
+    return _checked(p, _read(p))
+
+
+def _checked(p: Path, data: bytes) -> str:
+    """:func:`check_file` of bytes already read from ``p``."""
     try:
         if data[4:8] == b"TFL3":
             return read_sealed_contract(data)[1].sha256
@@ -112,10 +116,10 @@ def seal_file(path: str | os.PathLike) -> tuple[str, bool]:
     """Seal ``path`` in place; (its seal, whether the file changed). A sealed file is left as
     is; a damaged one is refused (:class:`ModelError`)."""
     p = Path(path)
-    seal = check_file(p)
+    data = _read(p)
+    seal = _checked(p, data)
     if seal:
         return seal, False
-    data = _read(p)
     if data[4:8] == b"TFL3":
         try:
             from convert.quantize import embed_contract  # noqa: PLC0415 (needs TensorFlow)

@@ -395,7 +395,7 @@ class DeviceStream:
             gap_start = self.expected
             bridge = self._bridge(start, next_mv)
             events.extend(self._feed(np.full(lost, np.nan), bridge=bridge))
-            if not np.isfinite(bridge).all():
+            if bridge is None:
                 self._barrier = start  # not bridged: no interval across it is trusted
             # bridged: an interval across it is trusted unless a beat could hide in it
             # (the windower's rr_unknown, edge.dsp.beats.BeatWindower.bridge), but it is not
@@ -425,20 +425,18 @@ class DeviceStream:
                                       action=action, sample_index=start, fs_hz=self.fs_hz))
         return events
 
-    def _bridge(self, start: int, next_mv: float) -> np.ndarray:
+    def _bridge(self, start: int, next_mv: float) -> np.ndarray | None:
         """The values of the lost samples from :attr:`expected` to ``start``: a straight line
         from the last sample received to the first after the gap (either end unknown: the
-        other; both, or ``pipeline.bridge_gaps`` off: none, NaN), announced to the R-peak
-        detector and the beat windower (:meth:`edge.dsp.rpeak.RPeakDetector.bridge`,
-        :meth:`edge.dsp.beats.BeatWindower.bridge`) so the beats around the gap are found
-        and classified. The samples stay invalid."""
+        other; both, or ``pipeline.bridge_gaps`` off: ``None``, the last value held),
+        announced to the R-peak detector and the beat windower
+        (:meth:`edge.dsp.rpeak.RPeakDetector.bridge`, :meth:`edge.dsp.beats.BeatWindower.bridge`)
+        so the beats around the gap are found and classified. The samples stay invalid."""
         lost = start - self.expected
-        if not self.bridge_gaps:
-            return np.full(lost, np.nan)
         a = self._tail_mv if self._tail_mv == self._tail_mv else next_mv
         b = next_mv if next_mv == next_mv else a
-        if a != a:
-            return np.full(lost, np.nan)
+        if not self.bridge_gaps or a != a:
+            return None
         ratio = self.fs_proc_hz / self.fs_hz
         spread = 0 if self._same_rate else int(math.ceil(
             self.pipeline.preprocessor.lookahead_in_samples * ratio)) + 2
