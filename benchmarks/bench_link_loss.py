@@ -20,6 +20,11 @@ fills (``pipeline.max_gap_fill_s``).
   Q); V and S sensitivity and +P, and the share of beats labelled Q (unclassifiable: the
   window holds invalid samples).
 * Alerts: onsets (and single events) per kind, next to the same set without loss.
+* Heart rate: each ``hr`` event's rate against the reference's over the same window (the
+  annotated beats' intervals ending in the event's ``window_s`` before it, the daemon's own
+  estimator: beats over their intervals' time): bias (mean signed error, bpm), mean absolute
+  error, the share of events more than 5 bpm off, and the share of events without a rate
+  when the reference has one.
 
 ``--baseline KEY=VALUE`` also runs every record with those settings, e.g.
 ``pipeline.bridge_gaps=false`` (gaps blanked, as before 2026-12-03). Choose on ``ds1``; ``ds2``
@@ -98,6 +103,32 @@ def score(ref_at, ref_label, lost, beat_at, beat_label, fs_hz: float) -> dict:  
     return out
 
 
+def hr_errors(ref_at, hr_events, fs_hz: float) -> dict:  # noqa: ANN001
+    """Sums of one record's heart-rate errors (module docstring) over its ``hr`` events."""
+    import numpy as np
+
+    ref_at = np.asarray(ref_at, dtype=np.int64)
+    rr = np.diff(ref_at) / fs_hz
+    end = ref_at[1:]
+    out = {"hr_n": 0, "hr_err": 0.0, "hr_abs": 0.0, "hr_big": 0, "hr_none": 0, "hr_ref": 0}
+    for e in hr_events:
+        lo = np.searchsorted(end, e.sample_index - e.window_s * fs_hz, side="right")
+        hi = np.searchsorted(end, e.sample_index, side="right")
+        if hi - lo < 2:
+            continue
+        ref = 60.0 * (hi - lo) / float(rr[lo:hi].sum())
+        out["hr_ref"] += 1
+        if e.hr_bpm is None:
+            out["hr_none"] += 1
+            continue
+        err = float(e.hr_bpm) - ref
+        out["hr_n"] += 1
+        out["hr_err"] += err
+        out["hr_abs"] += abs(err)
+        out["hr_big"] += int(abs(err) > 5.0)
+    return out
+
+
 def replay(job: tuple) -> dict:
     """One record at one loss rate with one group of settings."""
     path, name, settings, loss, frame_ms, max_s = job
@@ -139,6 +170,7 @@ def replay(job: tuple) -> dict:
     for e in events:
         if e.type == "alert" and e.state in ("onset", "event"):
             alerts[e.kind] = alerts.get(e.kind, 0) + 1
+    out.update(hr_errors(ref_at, [e for e in events if e.type == "hr"], fs))
     out.update(record=name, hours=x.shape[0] / fs / 3600, alerts=alerts,
                lost_share=float(lost.mean()), gaps=dev.n_gaps)
     return out
@@ -146,7 +178,13 @@ def replay(job: tuple) -> dict:
 
 def totals(rows: list[dict]) -> dict:
     """A set's sums and rates."""
-    t = {k: sum(r[k] for r in rows) for k in ("ref", "found", "false")}
+    t = {k: sum(r[k] for r in rows) for k in ("ref", "found", "false", "hr_n", "hr_err",
+                                              "hr_abs", "hr_big", "hr_none", "hr_ref")}
+    n = t["hr_n"]
+    t["hr_bias_bpm"] = round(t["hr_err"] / n, 3) if n else None
+    t["hr_mae_bpm"] = round(t["hr_abs"] / n, 3) if n else None
+    t["hr_big_share"] = t["hr_big"] / n if n else None
+    t["hr_none_share"] = t["hr_none"] / t["hr_ref"] if t["hr_ref"] else None
     conf: dict[str, int] = {}
     alerts: dict[str, int] = {}
     for r in rows:
@@ -173,8 +211,12 @@ def totals(rows: list[dict]) -> dict:
     return t
 
 
-def _pct(v: float | None) -> str:
-    return "–" if v is None else f"{100 * v:.2f}"
+def _pct(v: float | None, digits: int = 2) -> str:
+    return "–" if v is None else f"{100 * v:.{digits}f}"
+
+
+def _bpm(v: float | None, sign: str = "+") -> str:
+    return "–" if v is None else f"{v:{sign}.2f}"
 
 
 def markdown(res: dict) -> str:
@@ -185,10 +227,13 @@ def markdown(res: dict) -> str:
              f"the given probability (seeded by record); the first {res['max_s']:g} s of each "
              "record, channel 0. Beats within 150 ms; Se over the reference beats received; "
              "classes over the beats found (Q: unclassifiable, a window with invalid "
-             "samples).", "",
+             "samples). Heart rate: each `hr` event against the reference beats' rate over "
+             "the same window (bias = mean signed error; > 5: share of events more than "
+             "5 bpm off; none: events without a rate where the reference has one).", "",
              "| set | settings | frames lost | hours | beats Se | beats +P | Q share | "
-             "V Se / +P | S Se / +P | alert onsets |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+             "V Se / +P | S Se / +P | HR bias / MAE (bpm) | HR > 5 / none (%) | "
+             "alert onsets |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for run in res["runs"]:
         t = run["total"]
         alerts = ", ".join(f"{k} {v}" for k, v in t["alerts"].items()) or "none"
@@ -196,6 +241,8 @@ def markdown(res: dict) -> str:
                      f"{100 * t['lost_share']:.1f} % | {t['hours']:.2f} | {_pct(t['se'])} | "
                      f"{_pct(t['ppv'])} | {_pct(t['q_share'])} | {_pct(t['V_se'])} / "
                      f"{_pct(t['V_ppv'])} | {_pct(t['S_se'])} / {_pct(t['S_ppv'])} | "
+                     f"{_bpm(t.get('hr_bias_bpm'))} / {_bpm(t.get('hr_mae_bpm'), '')} | "
+                     f"{_pct(t.get('hr_big_share'), 1)} / {_pct(t.get('hr_none_share'), 1)} | "
                      f"{alerts} |")
     return "\n".join(lines) + "\n"
 

@@ -53,7 +53,8 @@ ALERT_NAMES = {"v_run": "ventricular run", "bigeminy": "ventricular bigeminy",
                "vt": "ventricular tachycardia", "asystole": "asystole (no heartbeat)"}
 
 _BADGE = {"N": "green", "S": "orange", "V": "red", "F": "violet", "Q": "gray"}
-_QUALITY_BADGE = {"good": "green", "noisy": "orange", "saturated": "red", "lead_off": "red"}
+_QUALITY_BADGE = {"good": "green", "noisy": "orange", "saturated": "red", "lead_off": "red",
+                  "link_gap": "orange"}
 _LINK_BADGE = {"connected": "green", "connecting": "orange", "reconnecting": "orange",
                "gap": "orange", "rate_change": "blue", "disconnected": "red", "closed": "red",
                "alarms_delayed": "red", "alarms_delivered": "green", "stalled": "red",
@@ -241,7 +242,10 @@ def render_device(snap: DeviceSnapshot, config: DashboardConfig, *,
     if snap.daemon_state == "stopped":
         st.warning("The daemon stopped (end of replay or shut down).",
                    icon=":material/stop_circle:")
-    if snap.quality not in ("good", "unknown"):
+    if snap.quality == "link_gap":
+        st.warning("Samples were lost on the link around the last beat (**link_gap**): its "
+                   "class may be wrong.", icon=":material/sensors_off:")
+    elif snap.quality not in ("good", "unknown"):
         st.warning(f"Signal quality **{snap.quality}**: beat classes and rate may be wrong.",
                    icon=":material/warning:")
 

@@ -32,6 +32,7 @@ from edge.events.model import (
     ALERT_KINDS,
     ALERT_SEVERITIES,
     ALERT_STATES,
+    BEAT_QUALITY_LEVELS,
     EVENT_CLASSES,
     GAP_ACTIONS,
     LINK_STATES,
@@ -167,7 +168,7 @@ def _check_values(event: Event) -> None:
         raise EventDecodeError("fs_hz", "sample_index / fs_hz must be a finite time")
     if isinstance(event, BeatEvent):
         _one_of(event, "label", _BEAT_CLASSES)
-        _one_of(event, "quality", QUALITY_LEVELS)
+        _one_of(event, "quality", BEAT_QUALITY_LEVELS)
         if event.rhythm is not None:
             _one_of(event, "rhythm", RHYTHM_LABELS)
         for c, p in event.proba.items():

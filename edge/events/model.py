@@ -54,6 +54,7 @@ __all__ = [
     "event_to_dict",
     "event_to_json",
     "QUALITY_LEVELS",
+    "BEAT_QUALITY_LEVELS",
     "ALERT_KINDS",
     "RHYTHM_LABELS",
     "OMIT_IF_NONE",
@@ -75,6 +76,11 @@ SCHEMA_VERSION = 1
 
 #: Signal-quality levels, best first.
 QUALITY_LEVELS = ("good", "noisy", "saturated", "lead_off")
+
+#: A beat's ``quality``: the signal's level around it, or ``link_gap`` when samples near it
+#: were lost on the link (its window or an interval to it holds a filled gap) and the signal
+#: is not worse than noisy -- the radio's fault, not the electrode's.
+BEAT_QUALITY_LEVELS = (*QUALITY_LEVELS, "link_gap")
 
 #: Rhythm alert kinds.
 ALERT_KINDS = ("v_run", "bigeminy", "trigeminy", "bradycardia", "tachycardia", "pause",
@@ -144,8 +150,9 @@ class BeatEvent(Event):
     label : AAMI class ``N``, ``S``, ``V``, ``F`` or ``Q``.
     proba : class probabilities, class name -> probability.
     rr_s : RR features in seconds: ``pre``, ``post``, ``local``, ``long``.
-    quality : signal quality around the beat (:data:`QUALITY_LEVELS`); a beat in bad signal is
-        still reported with the model's label, flagged here.
+    quality : signal quality around the beat (:data:`BEAT_QUALITY_LEVELS`: the signal's level,
+        or ``link_gap`` next to samples lost on the link); a beat in bad signal is still
+        reported with the model's label, flagged here.
     rhythm : rhythm the beat lies in (:data:`RHYTHM_LABELS`), ``None`` when unknown (no rhythm
         analysis, or not yet decided); left out of the JSON when ``None``.
     """

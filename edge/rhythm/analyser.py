@@ -33,6 +33,13 @@ again, when it changes to ``N`` (dated at the first readable beat) and AF must b
 anew, its run never dated back before that change. AF is never declared from a window that
 spans unreadable signal.
 
+**Readable intervals whose timing is no evidence** (``known`` False,
+:meth:`RhythmAnalyser.process_list`; the daemon: an interval across a bridged link gap that a
+lost beat may lie in, or one ending at a beat whose window lost samples) neither enter the
+window nor restart it, like a ventricular beat's intervals. Restarting on them made every
+window of a lossy link unreadable (AF under 5 % frame loss read ``NOISE``); reading them made
+a lost beat, or a PVC unclassified for its lost samples, look like irregularity.
+
 Feeding beats one, seven or all at a time gives identical results (state is explicit: the
 last ``window_beats`` beat positions and the episode state).
 """
@@ -230,8 +237,8 @@ class RhythmAnalyser:
         return self._rhythm
 
     def _check(self, sample_index: np.ndarray, fs_hz: float, labels: np.ndarray | None,
-               readable: np.ndarray | None
-               ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+               readable: np.ndarray | None, known: np.ndarray | None = None
+               ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray | None]:
         idx = np.asarray(sample_index)
         if idx.ndim != 1 or (idx.size and idx.dtype.kind not in "iu"):
             raise SignalError(f"sample_index must be a 1-D integer array, got shape {idx.shape} "
@@ -260,7 +267,13 @@ class RhythmAnalyser:
             if ok.shape != idx.shape or ok.dtype != bool:
                 raise SignalError(f"readable must be a bool array like sample_index: shape "
                                   f"{ok.shape} dtype {ok.dtype} vs {idx.shape}")
-        return idx, lab, ok
+        kn = None
+        if known is not None:
+            kn = np.asarray(known)
+            if kn.shape != idx.shape or kn.dtype != bool:
+                raise SignalError(f"known must be a bool array like sample_index: shape "
+                                  f"{kn.shape} dtype {kn.dtype} vs {idx.shape}")
+        return idx, lab, ok, kn
 
     def _check_rate(self, fs_hz: float) -> None:
         if not (math.isfinite(fs_hz) and fs_hz > 0):
@@ -291,36 +304,42 @@ class RhythmAnalyser:
         return p_out, state, [c for _, c in changes]
 
     def process_indexed(self, sample_index: np.ndarray, fs_hz: float,
-                        labels: np.ndarray | None = None, readable: np.ndarray | None = None
+                        labels: np.ndarray | None = None, readable: np.ndarray | None = None,
+                        known: np.ndarray | None = None
                         ) -> tuple[np.ndarray, np.ndarray, list[tuple[int, RhythmChange]]]:
         """Like :meth:`process_online`, each change paired with the position (in this
         call's beats) of the beat that confirmed it -- what a caller needs to handle many
-        beats in one call as if it had fed them one at a time."""
-        idx, lab, ok = self._check(sample_index, fs_hz, labels, readable)
+        beats in one call as if it had fed them one at a time. ``known`` (bool, optional):
+        False where a readable beat's interval is no evidence (module docstring)."""
+        idx, lab, ok, kn = self._check(sample_index, fs_hz, labels, readable, known)
         self._fs_hz = float(fs_hz)
         if idx.size == 0:
             return np.full(0, np.nan), np.full(0, "", dtype=object).astype(str), []
         p, states, changes = self._run(idx.tolist(), None if lab is None else lab.tolist(),
-                                       None if ok is None else ok.tolist())
+                                       None if ok is None else ok.tolist(),
+                                       None if kn is None else kn.tolist())
         return np.array(p, dtype=np.float64), np.array(states, dtype=str), changes
 
     def process_list(self, sample_index: list[int], fs_hz: float,
-                     labels: list[str] | None = None, readable: list[bool] | None = None
+                     labels: list[str] | None = None, readable: list[bool] | None = None,
+                     known: list[bool] | None = None
                      ) -> tuple[list[float], list[str], list[tuple[int, RhythmChange]]]:
         """:meth:`process_indexed` on Python lists -- ``int`` sample indices, ``str`` labels,
         ``bool`` flags -- giving lists (P(AF) floats, rhythm labels): the same numbers and
         errors, without the arrays around a streaming call's one or few beats. Lists of
         other element types go through :meth:`process_indexed` (their ``np.asarray``)."""
-        if not self.plain_lists(sample_index, labels, readable):
+        if not (self.plain_lists(sample_index, labels, readable)
+                and (known is None or self.plain_lists(sample_index, None, known))):
             p, states, changes = self.process_indexed(
                 np.asarray(sample_index), fs_hz, None if labels is None else np.asarray(labels),
-                None if readable is None else np.asarray(readable))
+                None if readable is None else np.asarray(readable),
+                None if known is None else np.asarray(known))
             return p.tolist(), states.tolist(), changes
         self._check_rate(fs_hz)  # _check's rules, on the lists
         self._check_order(sample_index[0],
                           all(a < b for a, b in zip(sample_index, sample_index[1:])))
         self._fs_hz = float(fs_hz)
-        return self._run(sample_index, labels, readable)
+        return self._run(sample_index, labels, readable, known)
 
     @staticmethod
     def plain_lists(sample_index: object, labels: object = None, readable: object = None
@@ -348,7 +367,8 @@ class RhythmAnalyser:
                     return False
         return True
 
-    def _run(self, idx_l: list[int], labels_l: list[str] | None, ok_l: list[bool] | None
+    def _run(self, idx_l: list[int], labels_l: list[str] | None, ok_l: list[bool] | None,
+             known_l: list[bool] | None = None
              ) -> tuple[list[float], list[str], list[tuple[int, RhythmChange]]]:
         """:meth:`process_indexed` of checked, non-empty lists: each beat's P(AF) (NaN
         without a window) and rhythm, and the changes with the beats that confirmed them."""
@@ -380,6 +400,8 @@ class RhythmAnalyser:
                 if not (lo_rr <= rr <= hi_rr and (ok_l is None or ok_l[i])):
                     seg = len(stream)  # unreadable: restart the window
                     again = True
+                elif known_l is not None and not known_l[i]:
+                    pass  # it may hide a lost beat: no evidence, and no restart
                 elif label not in VENTRICULAR and last_label not in VENTRICULAR:
                     stream.append(rr)
             restart.append(again)

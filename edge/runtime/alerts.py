@@ -145,10 +145,10 @@ class BeatInfo:
     ``sample_index`` device sample of the R peak; ``label`` AAMI class; ``rr_pre_s`` interval
     from the previous beat (s, NaN for the first); ``clean`` False when that interval spans a
     link gap in which a beat could have been lost, a pipeline reset or bad signal; ``p_v``
-    the classifier's probability that the beat is V (NaN: not known); ``steady`` False when
-    the interval is not clean or spans a link gap at all (the heart rate uses only steady
-    intervals: the chance that an interval holds a gap grows with its length, so counting the
-    clean ones across gaps would bias the rate toward short intervals).
+    the classifier's probability that the beat is V (NaN: not known); ``rr_unknown`` True
+    when the interval is not clean only because it spans a bridged link gap in which a beat
+    could be lost (its signal otherwise good): real time, which the heart rate counts as the
+    intervals it most likely holds (:class:`edge.dsp.rate.RollingRate`).
     """
 
     sample_index: int
@@ -156,7 +156,7 @@ class BeatInfo:
     rr_pre_s: float
     clean: bool = True
     p_v: float = math.nan
-    steady: bool = True
+    rr_unknown: bool = False
 
 
 @dataclass(frozen=True)
@@ -442,7 +442,8 @@ class RhythmMonitor(Learning):
                 self._trig = 0
                 self._end("trigeminy", b.sample_index, out)
         # rate limits with hysteresis
-        hr = self.rate.process(t_s, b.rr_pre_s, b.clean and b.steady)
+        hr = self.rate.process(t_s, b.rr_pre_s, b.clean or b.rr_unknown,
+                               may_hide_beat=b.rr_unknown)
         if hr is not None:
             if "bradycardia" not in self._open and hr < cfg.brady_bpm:
                 self._open["bradycardia"] = b.sample_index

@@ -20,8 +20,9 @@ module's ``quality strip events rhythm alerts``).
 
 Beats next to invalid samples (a filled gap, a flat line): the pipeline labels a beat whose
 window touches them ``Q`` and replaces RR intervals across them by the local mean; such a
-beat's event carries ``quality="lead_off"`` (or worse) and an interval across them is not
-trusted by the alerts (no pause, left out of the rate).
+beat's event carries ``quality="link_gap"`` when a filled link gap lies there and the signal
+is not worse than noisy, else ``"lead_off"`` (or worse), and an interval across them is not
+trusted by the alerts (no pause; the rate counts it as the intervals it most likely holds).
 
 Heart rate: an ``hr`` event every ``outputs.hr_interval_s`` of ECG, whatever the chunk size
 (a chunk is processed in pieces that end where an ``hr`` event is due, so a replay at
@@ -95,6 +96,11 @@ _RR_NAMES = ("pre", "post", "local", "long")
 
 #: Quality level of a beat next to invalid samples (:data:`edge.events.model.QUALITY_LEVELS`).
 _NEAR_INVALID = "lead_off"
+#: ... when they are a filled link gap and the signal is not worse than noisy.
+_NEAR_GAP = "link_gap"
+#: An interval across a link gap shorter than this many local mean intervals holds no lost
+#: beat for the rhythm analysis (rounds to one interval, as the heart rate counts it).
+_ONE_INTERVAL = 1.5
 
 
 #: Most ECG (s) that idle blocks may hold in the queue before it is processed anyway.
@@ -164,6 +170,10 @@ class DeviceStream:
         self._unseen_spans: list[tuple[int, int]] = []
         self._tail_mv = math.nan  # the last finite sample queued (a gap's bridge starts there)
         self._settle = int(math.ceil(self.pipeline.detector.config.settle_ms * fs_hz / 1000.0))
+        # where invalid samples flag a beat: its window, and its intervals (up to max_rr_s)
+        win = self.pipeline.windower.config
+        self._near_before = int(math.ceil(win.before_ms * fs_hz / 1000.0))
+        self._near_after = int(math.ceil(max(win.after_ms / 1000.0, win.max_rr_s) * fs_hz))
         # lower alerts wait under an open vfib episode (edge.runtime.chain)
         self.chain = (AlarmChain(fs_hz) if self.ventricular is not None
                       and config.rhythm.alarm_chain else None)
@@ -197,7 +207,7 @@ class DeviceStream:
         self._quality_level = "good"
         self._prev_beat: int | None = None
         self._barrier = int(first_index)  # intervals must not reach back across this index
-        self._gap_barrier = int(first_index)  # nor, to be steady, across a filled gap
+        self._prev_window_bad = False  # the previous beat's window held invalid samples
         self._hr_every = int(round(out.hr_interval_s * fs_hz)) if out.hr_interval_s else 0
         self._next_hr = self._origin + self._hr_every
         self.n_samples = 0
@@ -380,8 +390,9 @@ class DeviceStream:
             self.chain.reset()
         if self.strip is not None:
             self.strip.reset()
-        self._origin = self.expected = self._barrier = self._gap_barrier = int(start_index)
+        self._origin = self.expected = self._barrier = int(start_index)
         self._prev_beat = None
+        self._prev_window_bad = False
         self._next_hr = self._origin + self._hr_every
         self.n_resets += 1
 
@@ -398,9 +409,8 @@ class DeviceStream:
             if bridge is None:
                 self._barrier = start  # not bridged: no interval across it is trusted
             # bridged: an interval across it is trusted unless a beat could hide in it
-            # (the windower's rr_unknown, edge.dsp.beats.BeatWindower.bridge), but it is not
-            # steady: the heart rate and the rhythm analysis leave it out (BeatInfo.steady)
-            self._gap_barrier = start
+            # (the windower's rr_unknown, edge.dsp.beats.BeatWindower.bridge); one that could
+            # is still real time for the heart rate and the rhythm (BeatInfo.rr_unknown)
             self._unseen_spans.append((gap_start, start + self._settle))
             del self._unseen_spans[:-16]
             detail = f"{lost} samples lost; filled with invalid samples"
@@ -620,10 +630,11 @@ class DeviceStream:
         t_rhythm = 0.0
         classes = self.classifier.classes
         p_v = v_probabilities(beats.proba, classes)  # for the vt gate
-        taken: list[tuple[int, int, str, float, bool, str]] = []
+        taken: list[tuple[int, int, str, float, bool, str, bool, bool]] = []
         # Python lists once per call, not numpy scalars per beat (the same values)
         idx_l, label_l, near_l = idx.tolist(), beats.label.tolist(), near.tolist()
         pre_unknown = beats.rr_unknown[:, 0].tolist()
+        window_bad = beats.window_invalid.tolist()
         rr_l, proba_l, p_v_l = beats.rr_s.tolist(), beats.proba.tolist(), p_v.tolist()
         for k in range(len(beats)):
             at = idx_l[k]
@@ -632,35 +643,49 @@ class DeviceStream:
             label = str(label_l[k])
             horizon = at + self._quality_lag
             quality = self.quality.level_at(at, horizon)
+            prev = self._prev_beat
             if near_l[k]:
                 self.n_near_invalid += 1
-                if QUALITY_RANK[quality] < QUALITY_RANK[_NEAR_INVALID]:
+                if QUALITY_RANK[quality] <= QUALITY_RANK["noisy"] and self._unseen(
+                        min(at, prev if prev is not None else at) - self._near_before,
+                        at + self._near_after) is not None:
+                    quality = _NEAR_GAP  # the radio's fault, not the electrode's
+                elif QUALITY_RANK[quality] < QUALITY_RANK[_NEAR_INVALID]:
                     quality = _NEAR_INVALID
-            prev = self._prev_beat
-            clean = (prev is not None and prev >= self._barrier
-                     and not pre_unknown[k]
-                     and self.quality.worst_between(prev, at + 1, horizon) == "good")
-            self._prev_beat = at
+            # readable: good signal, no restart or unfilled gap between the two beats;
+            # clean: also no bridged gap in which a beat could hide (else rr_unknown)
+            readable = (prev is not None and prev >= self._barrier
+                        and self.quality.worst_between(prev, at + 1, horizon) == "good")
+            clean = readable and not pre_unknown[k]
+            # the rhythm reads an interval's timing if no lost beat can hide in it (clean, or
+            # shorter than 1.5 local mean intervals: a lost beat would make it about twice as
+            # long) and neither beat's window held invalid samples: such a beat is
+            # unclassified (Q), under frame loss often a PVC whose coupling and pause are no
+            # atrial evidence (as V, F). The others it skips: no evidence, and no restart.
             rr_pre = rr_l[k][0] if prev is None else (at - prev) / self.fs_hz
             rr_pre = rr_pre if math.isfinite(rr_pre) else math.nan
-            taken.append((k, at, label, rr_pre, clean, quality,
-                          clean and prev >= self._gap_barrier))
+            known = ((clean or (readable and rr_pre < _ONE_INTERVAL * rr_l[k][2]))
+                     and not window_bad[k] and not self._prev_window_bad)
+            self._prev_beat, self._prev_window_bad = at, window_bad[k]
+            taken.append((k, at, label, rr_pre, clean, quality, readable, known))
         if self.rhythm is not None:  # all beats of the call in one batch, as if one by one
             t1 = time.perf_counter()
             rhythms = self.rhythm.beats([b[1] for b in taken], [b[2] for b in taken],
-                                        [b[3] for b in taken], [b[6] for b in taken])
+                                        [b[3] for b in taken], [b[6] for b in taken],
+                                        [b[7] for b in taken])
             t_rhythm = time.perf_counter() - t1
         else:
             rhythms = [(None, b[2], []) for b in taken]
-        for (k, at, _, rr_pre, clean, quality, steady), (rhythm, label, afib) in zip(taken,
-                                                                                   rhythms):
+        for (k, at, _, rr_pre, clean, quality, readable, _), (rhythm, label, afib) in zip(
+                taken, rhythms):
             events.append(BeatEvent(
                 device_id=self.device_id, sample_index=at, fs_hz=self.fs_hz, label=label,
                 proba={c: round(p, 4) for c, p in zip(classes, proba_l[k])},
                 rr_s={n: round(v, 4) for n, v in zip(_RR_NAMES, rr_l[k])},
                 quality=quality, rhythm=rhythm))
             events.extend(afib)
-            infos.append(BeatInfo(at, label, rr_pre, clean, p_v_l[k], steady))
+            infos.append(BeatInfo(at, label, rr_pre, clean, p_v_l[k],
+                                  rr_unknown=readable and not clean))
             self.n_beats += 1
             self.beats_per_class[label] = self.beats_per_class.get(label, 0) + 1
         events.extend(self.monitor.process(infos, self.monitor.in_flutter,

@@ -187,20 +187,24 @@ class DeviceRhythm:
         return rhythm, alerts
 
     def beats(self, sample_index: list[int], labels: list[str], rr_pre_s: list[float],
-              clean: list[bool]) -> list[tuple[str | None, str, list[AlertEvent]]]:
+              clean: list[bool], known: list[bool] | None = None
+              ) -> list[tuple[str | None, str, list[AlertEvent]]]:
         """Take released beats (time order) in one call: for each, what :meth:`beat` then
         :meth:`call` give when fed one at a time -- its rhythm label, its reported call and
         the ``afib`` alerts it confirmed -- with the analyser's windows computed in one
-        batch (:meth:`edge.rhythm.RhythmAnalyser.process_indexed`)."""
-        return self._take(sample_index, labels, rr_pre_s, clean, calls=True)
+        batch (:meth:`edge.rhythm.RhythmAnalyser.process_indexed`). ``clean``: the interval
+        is readable; ``known`` (optional): False where a readable interval's timing is no
+        evidence (a lost beat may hide in it; the analyser's windows skip it)."""
+        return self._take(sample_index, labels, rr_pre_s, clean, calls=True, known=known)
 
     def _take(self, sample_index: list[int], labels: list[str], rr_pre_s: list[float],
-              clean: list[bool], *, calls: bool
+              clean: list[bool], *, calls: bool, known: list[bool] | None = None
               ) -> list[tuple[str | None, str, list[AlertEvent]]]:
         if not sample_index:
             return []
         # the daemon's plain lists as they are; other element types through numpy arrays
-        _, state, changes = self.analyser.process_list(sample_index, self.fs_hz, labels, clean)
+        _, state, changes = self.analyser.process_list(sample_index, self.fs_hz, labels, clean,
+                                                       known)
         by_beat: dict[int, list[RhythmChange]] = {}
         for i, c in changes:
             by_beat.setdefault(i, []).append(c)

@@ -74,10 +74,10 @@ def test_alarm_banner_shows_open_alarms_first_and_recent_pauses():
 def test_names_and_badges_cover_the_event_enumerations():
     from edge.aami import AAMI_CLASSES
     from edge.dashboard import views
-    from edge.events.model import ALERT_KINDS, LINK_STATES, QUALITY_LEVELS
+    from edge.events.model import ALERT_KINDS, BEAT_QUALITY_LEVELS, LINK_STATES
 
     assert set(views.ALERT_NAMES) == set(ALERT_KINDS)
-    assert set(views._QUALITY_BADGE) == set(QUALITY_LEVELS)
+    assert set(views._QUALITY_BADGE) == set(BEAT_QUALITY_LEVELS)  # a beat's sets the badge
     assert set(views._LINK_BADGE) <= set(LINK_STATES)
     assert set(views._BADGE) == set(AAMI_CLASSES)
 

@@ -11,6 +11,7 @@ from edge.events.model import (
     ALERT_KINDS,
     ALERT_SEVERITIES,
     ALERT_STATES,
+    BEAT_QUALITY_LEVELS,
     EVENT_CLASSES,
     EVENT_TYPES,
     GAP_ACTIONS,
@@ -83,7 +84,8 @@ def test_the_schema_lists_the_model_types_and_enumerations():
         return defs[etype]["properties"][prop]["enum"]
 
     assert enum("beat", "label") == list(AAMI_CLASSES)
-    assert enum("beat", "quality") == enum("quality", "quality") == list(QUALITY_LEVELS)
+    assert enum("quality", "quality") == list(QUALITY_LEVELS)
+    assert enum("beat", "quality") == list(BEAT_QUALITY_LEVELS)
     assert enum("alert", "kind") == list(ALERT_KINDS)
     assert enum("beat", "rhythm") == [*RHYTHM_LABELS, None]
     for etype in ("hr", "status"):

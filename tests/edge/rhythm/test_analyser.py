@@ -493,3 +493,55 @@ def test_process_list_of_other_element_types_goes_through_numpy():
     p_l, states_l, _ = a.process_list(list(idx), FS, [np.str_("N")] * idx.size)
     p, states, _ = b.process_indexed(idx, FS, np.array(["N"] * idx.size))
     assert _bits(p_l) == _bits(p) and states_l == states.tolist() and not np.isnan(p_l[-1])
+
+
+def test_an_interval_that_may_hide_a_beat_is_skipped_not_a_restart(rng):
+    """``known`` False (an interval across a bridged link gap in which a beat could be lost):
+    the window goes on without it -- P(AF) afterwards is that of the same beats with the
+    interval's end beat left out of the timing, no restart, no NOISE -- where a readable
+    False at the same beats restarts the window (and a run of them is NOISE)."""
+    rr = _af(rng, 300)
+    idx = _beats(rr)
+    known = np.ones(idx.size, dtype=bool)
+    known[60::7] = False  # every 7th interval from beat 60 may hide a beat
+    skipped = RhythmAnalyser()
+    p, states, changes = skipped.process_indexed(idx, FS, known=known)
+    assert skipped.n_unreadable == 0 and RHYTHM_NOISE not in states.tolist()
+    assert [c.rhythm for _, c in changes] == [c.rhythm for c in analyse_beats(idx, FS).changes]
+    assert changes[-1][1].rhythm == RHYTHM_AF
+    # the window of the last beat holds the known intervals only, in order
+    want = np.diff(idx)[known[1:]][-skipped.config.window_beats:] / FS
+    np.testing.assert_allclose(list(skipped._rr), want)
+    restarted = RhythmAnalyser()
+    p_r, states_r, _ = restarted.process_indexed(idx, FS, readable=known)
+    assert restarted.n_unreadable == int((~known).sum())
+    assert np.isnan(p_r[60:]).mean() > 0.9  # windows never fill between the restarts
+    assert not np.isnan(p[60:]).any()
+
+
+@pytest.mark.parametrize("size", [1, 5, None])
+def test_known_flags_are_chunk_invariant_and_alike_on_lists(rng, size):
+    idx, ok = _noisy_stretch(rng, 150, 20, 150, rhythm=_af)
+    known = rng.random(idx.size) > 0.2
+    labels = np.where(rng.random(idx.size) < 0.1, "V", "N")
+    whole = RhythmAnalyser()
+    p_all, s_all, ch_all = whole.process_indexed(idx, FS, labels, ok, known)
+    part = RhythmAnalyser()
+    ps, ss, chs = [], [], []
+    size = size or idx.size
+    for i in range(0, idx.size, size):
+        sl = slice(i, i + size)
+        p, st, ch = part.process_list(idx[sl].tolist(), FS, labels[sl].tolist(),
+                                      ok[sl].tolist(), known[sl].tolist())
+        ps += p
+        ss += st
+        chs += [(k + i, c) for k, c in ch]
+    assert _bits(ps) == _bits(p_all) and ss == s_all.tolist() and chs == ch_all
+
+
+@pytest.mark.parametrize("known", [[True], [1, 0], np.array([True])])
+def test_bad_known_flags_are_refused(known):
+    with pytest.raises(SignalError, match="known"):
+        RhythmAnalyser().process_indexed(np.array([1, 3]), FS, known=np.asarray(known))
+    with pytest.raises(SignalError, match="known"):
+        RhythmAnalyser().process_list([1, 3], FS, known=list(np.asarray(known).tolist()))
