@@ -178,8 +178,9 @@ def replay(job: tuple) -> dict:
 
 def totals(rows: list[dict]) -> dict:
     """A set's sums and rates."""
-    t = {k: sum(r[k] for r in rows) for k in ("ref", "found", "false", "hr_n", "hr_err",
-                                              "hr_abs", "hr_big", "hr_none", "hr_ref")}
+    t = {k: sum(r[k] for r in rows) for k in ("ref", "found", "false")}
+    t.update({k: sum(r.get(k, 0) for r in rows)  # rows of runs before the heart-rate scoring
+              for k in ("hr_n", "hr_err", "hr_abs", "hr_big", "hr_none", "hr_ref")})
     n = t["hr_n"]
     t["hr_bias_bpm"] = round(t["hr_err"] / n, 3) if n else None
     t["hr_mae_bpm"] = round(t["hr_abs"] / n, 3) if n else None

@@ -134,9 +134,16 @@ def ignore_sigint() -> None:
 
 
 def git_head() -> str:
-    """The checkout's short revision, or ``"unknown"``."""
-    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                          capture_output=True, text=True).stdout.strip() or "unknown"
+    """The checkout's short revision, ``+uncommitted`` when the code under test (tracked files
+    of the packages) differs from it, or ``"unknown"``."""
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                          capture_output=True, text=True).stdout.strip()
+    if not head:
+        return "unknown"
+    changed = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "edge", "training",
+                              "convert", "benchmarks", "firmware_bridge"], cwd=ROOT,
+                             capture_output=True).returncode
+    return head + ("+uncommitted" if changed == 1 else "")
 
 
 def write_results(out: str | Path, stem: str, res: dict, markdown: Callable[[dict], str]) -> str:

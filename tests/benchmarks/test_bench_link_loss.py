@@ -37,6 +37,25 @@ def test_score_counts_received_beats_false_beats_and_classes():
     assert t["alerts"] == {"vt": 1}
 
 
+def test_hr_errors_score_each_hr_event_against_the_reference_rate():
+    from types import SimpleNamespace as Ev
+
+    fs = 100.0
+    ref_at = np.arange(0, 3000, 100)  # a beat every 1 s: 60 bpm
+    events = [Ev(sample_index=1000, window_s=5.0, hr_bpm=63.0),
+              Ev(sample_index=2000, window_s=5.0, hr_bpm=None),
+              Ev(sample_index=2500, window_s=5.0, hr_bpm=54.0),
+              Ev(sample_index=50, window_s=5.0, hr_bpm=70.0)]  # no reference rate yet
+    got = bl.hr_errors(ref_at, events, fs)
+    assert got["hr_ref"] == 3 and got["hr_n"] == 2 and got["hr_none"] == 1
+    assert got["hr_err"] == pytest.approx(-3.0) and got["hr_abs"] == pytest.approx(9.0)
+    assert got["hr_big"] == 1  # 6 bpm off
+    t = bl.totals([dict(got, ref=1, found=1, false=0, confusion={}, alerts={}, hours=1.0,
+                        lost_share=0.0)])
+    assert t["hr_bias_bpm"] == -1.5 and t["hr_mae_bpm"] == 4.5
+    assert t["hr_big_share"] == 0.5 and t["hr_none_share"] == pytest.approx(1 / 3)
+
+
 def test_a_short_run_with_its_baseline(mitdb_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("MITDB_DIR", str(mitdb_dir))
     assert bl.main(["--sets", "ds1", "--records", "119", "--loss", "0,10", "--max-s", "120",
@@ -50,6 +69,8 @@ def test_a_short_run_with_its_baseline(mitdb_dir, tmp_path, monkeypatch):
     assert runs[((), 0.1)]["se"] >= 0.97 > 0.8 > runs[(("pipeline.bridge_gaps=false",), 0.1)][
         "se"]
     assert "| ds1 | pipeline.bridge_gaps=false |" in (tmp_path / "link_loss.md").read_text()
+    assert runs[((), 0.1)]["hr_none_share"] < 0.1  # a lossy link keeps its heart rate
+    assert abs(runs[((), 0.1)]["hr_bias_bpm"]) < 2.0
 
 
 @pytest.mark.parametrize("argv", [["--sets", "cudb"], ["--jobs", "0"], ["--limit", "0"],

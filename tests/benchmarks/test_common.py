@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import pytest
 
@@ -52,3 +53,31 @@ def test_run_bench_makes_errors_one_line(capsys):
     assert common.run_bench("b", interrupted) == 130
     assert capsys.readouterr().err == "b: interrupted; nothing written\n"
     assert common.run_bench("b", lambda: 0) == 0
+
+
+def test_git_head_names_the_revision_and_says_when_the_code_differs(tmp_path, monkeypatch):
+    import subprocess
+
+    from benchmarks import common
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "edge").mkdir()
+    (tmp_path / "edge" / "a.py").write_text("x = 1\n")
+    (tmp_path / "README.md").write_text("r\n")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "one")
+    monkeypatch.setattr(common, "ROOT", tmp_path)
+    head = common.git_head()
+    assert len(head) >= 7 and "+" not in head
+    (tmp_path / "README.md").write_text("changed\n")  # not code under test
+    assert common.git_head() == head
+    (tmp_path / "edge" / "a.py").write_text("x = 2\n")
+    assert common.git_head() == head + "+uncommitted"
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as plain:  # not in a checkout
+        monkeypatch.setattr(common, "ROOT", Path(plain))
+        assert common.git_head() == "unknown"
