@@ -95,6 +95,9 @@ def test_stored_results_are_complete():
     for s in sets:
         assert shipped[(s, 0.05)]["se"] >= 0.97 and shipped[(s, 0.05)]["ppv"] >= 0.98
         assert before[(s, 0.05)]["se"] < shipped[(s, 0.05)]["se"]
+        # the heart rate under loss: nearly always there, and within a bpm on average
+        assert shipped[(s, 0.05)]["hr_none_share"] < 0.03
+        assert abs(shipped[(s, 0.05)]["hr_bias_bpm"]) < 1.0
 
 
 def test_repeated_loss_rates_and_sets_run_once():
