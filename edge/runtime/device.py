@@ -680,7 +680,9 @@ class DeviceStream:
                 taken, rhythms):
             events.append(BeatEvent(
                 device_id=self.device_id, sample_index=at, fs_hz=self.fs_hz, label=label,
-                proba={c: round(p, 4) for c, p in zip(classes, proba_l[k])},
+                # a window with invalid samples is not classified (Q): no probabilities
+                proba=({c: math.nan for c in classes} if window_bad[k] else
+                       {c: round(p, 4) for c, p in zip(classes, proba_l[k])}),
                 rr_s={n: round(v, 4) for n, v in zip(_RR_NAMES, rr_l[k])},
                 quality=quality, rhythm=rhythm))
             events.extend(afib)

@@ -3,6 +3,7 @@ and status event (ANSI colour optional)."""
 from __future__ import annotations
 
 import logging
+import math
 import sys
 from dataclasses import dataclass
 from typing import IO
@@ -126,10 +127,11 @@ class TerminalSink(TextStreamSink):
                   and event.sample_index > prev else event.rr_s.get("pre"))
             hr = self._last_hr.get(event.device_id)
             p = event.proba.get(event.label, float("nan"))
+            p_text = "--" if math.isnan(p) else f"{p:.2f}"  # a Q beat is not classified
             flag = "" if event.quality == "good" else f"  [{event.quality}]"
             return (f"{_clock(event.t_stream_s)} {dev} beat "
                     f"{self._c(_COLORS.get(event.label, ''), event.label)}  "
-                    f"p={p:.2f}  RR {rr if rr is not None else float('nan'):.2f} s"
+                    f"p={p_text}  RR {rr if rr is not None else float('nan'):.2f} s"
                     f"{'' if hr is None else f'  HR {hr:.0f}'}{flag}")
         if isinstance(event, HeartRateEvent):
             self._last_hr[event.device_id] = event.hr_bpm

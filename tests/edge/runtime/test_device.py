@@ -568,3 +568,27 @@ def test_beats_next_to_lost_frames_are_flagged_link_gap_not_lead_off(classifier,
     lossy = qualities(0.05)
     assert lossy["link_gap"] >= 5 and set(lossy) <= {"good", "link_gap"}, lossy
     assert set(qualities(0.0)) == {"good"}
+
+
+def test_a_beat_whose_window_lost_samples_is_q_without_probabilities(classifier, rec100):
+    """A window holding lost samples in its QRS core is not classified: its beat is ``Q``
+    and every class probability is NaN (``null`` in JSON) -- it used to carry the network's
+    answer for the damaged window, which contradicted the label."""
+    import json
+
+    from edge.events.model import event_to_json
+
+    x = rec100.signal_mv[:360 * 120]
+    drop = np.random.default_rng(7).random(x.shape[0] // 36 + 1) < 0.05
+    drop[0] = False
+    ds = DeviceStream(classifier, load_config(None, CFG), device_id=1, fs_hz=360.0)
+    ev = []
+    for k, i in enumerate(range(0, x.shape[0], 36)):
+        if not drop[k]:
+            ev += ds.process(i, x[i:i + 36])
+    ev += ds.flush()
+    q = [e for e in beats(ev) if e.label == "Q"]
+    assert q and all(all(np.isnan(p) for p in e.proba.values()) for e in q)
+    assert set(json.loads(event_to_json(q[0]))["proba"].values()) == {None}
+    others = [e for e in beats(ev) if e.label != "Q"]
+    assert all(abs(sum(e.proba.values()) - 1.0) < 0.01 for e in others)

@@ -93,3 +93,20 @@ def test_a_lossy_link_prints_a_filled_gap_line_at_most_every_10_s():
     assert lines[1].endswith("filled; 9 more filled since the last line (0.90 s)")
     assert lines[1].startswith("0:00:10.0") and lines[2].startswith("0:00:20.0")
     assert lines[3] == "dev1 link gap: 3600 samples lost (10.00 s), reset"
+
+
+def test_an_unclassified_beat_prints_no_probability():
+    from dataclasses import replace
+
+    from edge.events.model import BeatEvent
+
+    b = BeatEvent(device_id=1, sample_index=720, fs_hz=360.0, label="Q",
+                  proba={c: float("nan") for c in "NSVFQ"}, rr_s={"pre": 0.8},
+                  quality="link_gap")
+    buf = io.StringIO()
+    t = TerminalSink(buf, color="never")
+    t.emit(b)
+    t.emit(replace(b, sample_index=1000, label="N", proba={"N": 0.97}, quality="good"))
+    lines = buf.getvalue().splitlines()
+    assert "beat Q  p=--" in lines[0] and lines[0].endswith("[link_gap]")
+    assert "p=0.97" in lines[1] and "nan" not in buf.getvalue()
