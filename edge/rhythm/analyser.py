@@ -189,6 +189,17 @@ def load_af_model(path: str | os.PathLike | None = None) -> TreeModel:
                            kind="af_window", feature_names=FEATURE_NAMES)
 
 
+def _flags(name: str, value: object, idx: np.ndarray) -> np.ndarray | None:
+    """Per-beat bool flags ``value`` (or ``None``) checked against the beats ``idx``."""
+    if value is None:
+        return None
+    out = np.asarray(value)
+    if out.shape != idx.shape or out.dtype != bool:
+        raise SignalError(f"{name} must be a bool array like sample_index: shape {out.shape} "
+                          f"dtype {out.dtype} vs {idx.shape}")
+    return out
+
+
 class RhythmAnalyser:
     """Streaming AF/AFL episode detector over beat positions (explicit state).
 
@@ -261,19 +272,7 @@ class RhythmAnalyser:
             if lab.shape != idx.shape:
                 raise SignalError(f"labels must match sample_index: shape {lab.shape} vs "
                                   f"{idx.shape}")
-        ok = None
-        if readable is not None:
-            ok = np.asarray(readable)
-            if ok.shape != idx.shape or ok.dtype != bool:
-                raise SignalError(f"readable must be a bool array like sample_index: shape "
-                                  f"{ok.shape} dtype {ok.dtype} vs {idx.shape}")
-        kn = None
-        if known is not None:
-            kn = np.asarray(known)
-            if kn.shape != idx.shape or kn.dtype != bool:
-                raise SignalError(f"known must be a bool array like sample_index: shape "
-                                  f"{kn.shape} dtype {kn.dtype} vs {idx.shape}")
-        return idx, lab, ok, kn
+        return idx, lab, _flags("readable", readable, idx), _flags("known", known, idx)
 
     def _check_rate(self, fs_hz: float) -> None:
         if not (math.isfinite(fs_hz) and fs_hz > 0):

@@ -486,6 +486,20 @@ def test_a_lossy_link_warns_once_then_logs_gaps_at_info(classifier, rec100, capl
     assert "later filled gaps are logged at INFO level" in gaps[0].getMessage()
 
 
+def _lossy(classifier, x, loss: float, seed: int, frame: int = 36) -> tuple[list, DeviceStream]:
+    """Replay ``x`` (360 Hz) through a device in ``frame``-sample frames, each lost with
+    probability ``loss`` (never the first, seeded); its events and the stream."""
+    drop = np.random.default_rng(seed).random(x.shape[0] // frame + 1) < loss
+    drop[0] = False
+    ds = DeviceStream(classifier, load_config(None, CFG), device_id=1, fs_hz=360.0)
+    ev = []
+    for k, i in enumerate(range(0, x.shape[0], frame)):
+        if not drop[k]:
+            ev += ds.process(i, x[i:i + frame])
+    ev += ds.flush()
+    return ev, ds
+
+
 @pytest.mark.parametrize("loss", [0.05, 0.10])
 def test_a_lossy_link_keeps_atrial_fibrillation_read_as_such(classifier, mitdb_dir, loss):
     """Record 203 (MIT-BIH DS1, AF throughout its first 280 s) with 5 or 10 % of its 0.1-s
@@ -499,14 +513,7 @@ def test_a_lossy_link_keeps_atrial_fibrillation_read_as_such(classifier, mitdb_d
     from edge.io.records import read_record
 
     x = read_record("203", channels=[0], sampto=360 * 280, data_dir=mitdb_dir).signal_mv
-    drop = np.random.default_rng(2).random(x.shape[0] // 36 + 1) < loss
-    drop[0] = False
-    ds = DeviceStream(classifier, load_config(None, CFG), device_id=1, fs_hz=360.0)
-    ev = []
-    for k, i in enumerate(range(0, x.shape[0], 36)):
-        if not drop[k]:
-            ev += ds.process(i, x[i:i + 36])
-    ev += ds.flush()
+    ev, ds = _lossy(classifier, x, loss, seed=2)
     assert ds.n_gaps > 100
     rhythm = [e.rhythm for e in beats(ev)]
     count = Counter(rhythm)
@@ -526,14 +533,7 @@ def test_a_lossy_link_keeps_the_heart_rate(classifier, rec100):
     x = rec100.signal_mv[:360 * 180]
 
     def rates(loss: float) -> list:
-        drop = np.random.default_rng(5).random(x.shape[0] // 36 + 1) < loss
-        drop[0] = False
-        ds = DeviceStream(classifier, load_config(None, CFG), device_id=1, fs_hz=360.0)
-        ev = []
-        for k, i in enumerate(range(0, x.shape[0], 36)):
-            if not drop[k]:
-                ev += ds.process(i, x[i:i + 36])
-        ev += ds.flush()
+        ev, ds = _lossy(classifier, x, loss, seed=5)
         assert ds.n_gaps > (50 if loss else -1)
         return [(e.sample_index, e.hr_bpm) for e in ev if e.type == "hr"]
 
@@ -553,14 +553,7 @@ def test_beats_next_to_lost_frames_are_flagged_link_gap_not_lead_off(classifier,
     x = rec100.signal_mv[:360 * 120]
 
     def qualities(loss: float) -> Counter:
-        drop = np.random.default_rng(7).random(x.shape[0] // 36 + 1) < loss
-        drop[0] = False
-        ds = DeviceStream(classifier, load_config(None, CFG), device_id=1, fs_hz=360.0)
-        ev = []
-        for k, i in enumerate(range(0, x.shape[0], 36)):
-            if not drop[k]:
-                ev += ds.process(i, x[i:i + 36])
-        ev += ds.flush()
+        ev, _ = _lossy(classifier, x, loss, seed=7)
         q = Counter(e.quality for e in beats(ev))
         assert sum(q.values()) > 120
         return q
@@ -578,15 +571,7 @@ def test_a_beat_whose_window_lost_samples_is_q_without_probabilities(classifier,
 
     from edge.events.model import event_to_json
 
-    x = rec100.signal_mv[:360 * 120]
-    drop = np.random.default_rng(7).random(x.shape[0] // 36 + 1) < 0.05
-    drop[0] = False
-    ds = DeviceStream(classifier, load_config(None, CFG), device_id=1, fs_hz=360.0)
-    ev = []
-    for k, i in enumerate(range(0, x.shape[0], 36)):
-        if not drop[k]:
-            ev += ds.process(i, x[i:i + 36])
-    ev += ds.flush()
+    ev, _ = _lossy(classifier, rec100.signal_mv[:360 * 120], 0.05, seed=7)
     q = [e for e in beats(ev) if e.label == "Q"]
     assert q and all(all(np.isnan(p) for p in e.proba.values()) for e in q)
     assert set(json.loads(event_to_json(q[0]))["proba"].values()) == {None}
