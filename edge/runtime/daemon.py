@@ -357,9 +357,11 @@ class Daemon:
                 self._link_events()
                 if chunks and stalled:
                     stalled = False
+                    waited = time.monotonic() - last_data
                     self.emit(LinkStatusEvent(
                         device_id=chunks[0].device_id, state="resumed",
-                        detail=f"samples again after {time.monotonic() - last_data:.1f} s"))
+                        detail=(f"samples again after {waited:.1f} s" if seen_data else
+                                f"first samples {waited:.1f} s after the source opened")))
                 for chunk in chunks:
                     self._handle_chunk(chunk)
                 if not chunks:
@@ -371,12 +373,16 @@ class Daemon:
                     t0 = time.perf_counter()
                     self.sinks.flush()
                     self.timer.add("sinks", time.perf_counter() - t0)
-                elif stall_s and seen_data and not stalled and now - last_data >= stall_s:
-                    stalled = True  # connected or not, nothing comes: say so once
+                elif stall_s and not stalled and now - last_data >= stall_s:
+                    # connected or not, nothing comes: say so once (also when nothing ever
+                    # came: a wearable that connects and never streams is no better)
+                    stalled = True
                     self.counters["stalls"] += 1
-                    logger.warning("no samples for %.1f s", now - last_data)
+                    what = (f"no samples for {stall_s:g} s" if seen_data else
+                            f"no samples in the {stall_s:g} s since the source opened")
+                    logger.warning("%s", what)
                     self.emit(LinkStatusEvent(device_id=self._last_device, state="stalled",
-                                              detail=f"no samples for {stall_s:g} s"))
+                                              detail=what))
                     self.sinks.flush()
                 if self._reopen:
                     self._reopen = False

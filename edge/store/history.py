@@ -18,6 +18,8 @@ __all__ = ["device_history", "ward_overview", "strip_around", "hr_series", "rend
 #: Beat rhythms counted as atrial fibrillation burden.
 AF_RHYTHMS = ("AFIB", "AFL")
 _US = 1_000_000
+#: The link gaps a device's text history lists one by one; more are summed, the longest listed.
+_LINK_GAPS_LISTED = 10
 
 
 def _where(since_us: int, device: int | None, alias: str = "") -> tuple[str, list[Any]]:
@@ -287,7 +289,14 @@ def render_history(reports: list[dict]) -> str:
         for s in g["silences"]:
             lines.append(f"    no data {_fmt_time(s['from_s'])} .. {_fmt_time(s['to_s'])} "
                          f"({s['duration_s']:.0f} s)")
-        for s in g["link"]:
+        link = g["link"]
+        if len(link) > _LINK_GAPS_LISTED:  # a lossy link: thousands of lines an hour
+            lines.append(f"    {sum(s['gap_s'] for s in link):.1f} s lost in "
+                         f"{len(link)} link gaps from {_fmt_time(link[0]['time_s'])} to "
+                         f"{_fmt_time(link[-1]['time_s'])}; the {_LINK_GAPS_LISTED} longest:")
+            longest = sorted(link, key=lambda s: -s["gap_s"])[:_LINK_GAPS_LISTED]
+            link = sorted(longest, key=lambda s: s["time_s"])
+        for s in link:
             lines.append(f"    link gap at {_fmt_time(s['time_s'])}: {s['gap_s']} s, "
                          f"{s['lost_samples']} samples lost ({s['action']})")
     return "\n".join(lines) + "\n"

@@ -290,6 +290,38 @@ def test_a_wearable_that_stops_sending_is_reported_stalled_then_resumed(classifi
         load_config(None, PORT_CFG + ["daemon.stall_s=-1"])
 
 
+def test_a_wearable_that_connects_and_never_streams_is_reported_stalled(classifier,
+                                                                         mitdb_dir):
+    """Session 47 audit: a source that opened but sent nothing (a wearable dropping every
+    frame) raised no event, because the stall clock started with the first samples. Now it
+    starts when the source opens: 'stalled', then 'resumed' with the first samples."""
+    from edge.io.records import read_record
+
+    x = read_record("100", data_dir=mitdb_dir, sampto=360 * 4).signal_mv[:, 0]
+
+    class Silent(_ScriptedSource):
+        def __init__(self, chunks):
+            super().__init__(chunks)
+            self.turn = 0
+
+        def read(self, timeout_s):
+            self.turn += 1
+            if self.turn <= 5:  # nothing at first
+                time.sleep(0.05)
+                return []
+            return super().read(timeout_s)
+
+    sink = BeatCollector()
+    daemon = Daemon(load_config(None, PORT_CFG + ["daemon.stall_s=0.15"]),
+                    source=Silent(_chunks(x, 3)), classifier=classifier, sinks=[sink])
+    daemon.run()
+    links = [e for e in sink.events if e.type == "link" and e.state in ("stalled", "resumed")]
+    assert [e.state for e in links] == ["stalled", "resumed"]
+    assert "since the source opened" in links[0].detail
+    assert links[1].detail.startswith("first samples") and links[1].device_id == 3
+    assert daemon.counters["stalls"] == 1 and sink.beats
+
+
 def test_counts_survive_a_rate_change(classifier, mitdb_dir):
     """Session 45 audit: after a device changed its sample rate (a new stream), the status
     counters and the exit summary counted only the last stream's beats and seconds."""

@@ -145,3 +145,19 @@ def test_hr_series_and_strip_around_an_alarm(store):
     assert min(s["t_s"]) == pytest.approx(-4, abs=0.01) and max(s["t_s"]) <= 4
     assert s["t_s"] == sorted(s["t_s"]) and None in s["mv"]
     assert strip_around(store, 5, 1, a["sample_index"] + 10**7) is None
+
+
+def test_a_lossy_link_is_summed_in_the_text_not_listed_gap_by_gap(store):
+    """Session 47 audit: 10 % frame loss printed 175 'link gap' lines for 3 minutes of ECG.
+    Over 10 gaps the text sums them and lists the 10 longest, in time order; the result
+    keeps every gap."""
+    (r,) = device_history(store, 3 * 3600, device=5, now_s=NOW)
+    r["gaps"]["link"] = [{"time_s": H0 + i, "gap_s": round(0.1 * (1 + i % 7), 1),
+                          "lost_samples": 36, "action": "filled"} for i in range(175)]
+    text = render_history([r])
+    listed = [line for line in text.splitlines() if "link gap at" in line]
+    assert len(listed) == 10 and all("0.7 s" in line for line in listed)
+    assert "70.0 s lost in 175 link gaps from " in text and "the 10 longest:" in text
+    assert listed == sorted(listed) and len(r["gaps"]["link"]) == 175
+    r["gaps"]["link"] = r["gaps"]["link"][:3]
+    assert sum("link gap at" in line for line in render_history([r]).splitlines()) == 3
