@@ -67,6 +67,7 @@ import numpy as np
 
 from edge.dsp.detection import to_input_sample
 from edge.dsp.quality import QUALITY_RANK, SignalQuality
+from edge.dsp.rate import ONE_INTERVAL_MAX
 from edge.dsp.strip import StripConfig, StripDecimator
 from edge.errors import SignalError
 from edge.events.model import (
@@ -98,9 +99,6 @@ _RR_NAMES = ("pre", "post", "local", "long")
 _NEAR_INVALID = "lead_off"
 #: ... when they are a filled link gap and the signal is not worse than noisy.
 _NEAR_GAP = "link_gap"
-#: An interval across a link gap shorter than this many local mean intervals holds no lost
-#: beat for the rhythm analysis (rounds to one interval, as the heart rate counts it).
-_ONE_INTERVAL = 1.5
 
 
 #: Most ECG (s) that idle blocks may hold in the queue before it is processed anyway.
@@ -658,13 +656,14 @@ class DeviceStream:
                         and self.quality.worst_between(prev, at + 1, horizon) == "good")
             clean = readable and not pre_unknown[k]
             # the rhythm reads an interval's timing if no lost beat can hide in it (clean, or
-            # shorter than 1.5 local mean intervals: a lost beat would make it about twice as
-            # long) and neither beat's window held invalid samples: such a beat is
-            # unclassified (Q), under frame loss often a PVC whose coupling and pause are no
-            # atrial evidence (as V, F). The others it skips: no evidence, and no restart.
+            # shorter than ONE_INTERVAL_MAX local mean intervals, as the heart rate counts it:
+            # a lost beat would make it about twice as long) and neither beat's window held
+            # invalid samples: such a beat is unclassified (Q), under frame loss often a PVC
+            # whose coupling and pause are no atrial evidence (as V, F). The others it skips:
+            # no evidence, and no restart.
             rr_pre = rr_l[k][0] if prev is None else (at - prev) / self.fs_hz
             rr_pre = rr_pre if math.isfinite(rr_pre) else math.nan
-            known = ((clean or (readable and rr_pre < _ONE_INTERVAL * rr_l[k][2]))
+            known = ((clean or (readable and rr_pre < ONE_INTERVAL_MAX * rr_l[k][2]))
                      and not window_bad[k] and not self._prev_window_bad)
             self._prev_beat, self._prev_window_bad = at, window_bad[k]
             taken.append((k, at, label, rr_pre, clean, quality, readable, known))
