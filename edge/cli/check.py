@@ -6,6 +6,7 @@ one line naming the file, rather than on the wearer's first beat."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +38,18 @@ def describe_source(kind: str, transport: Any) -> str:
     fields (the full settings are in the file)."""
     keys = {"serial": ("port", "baudrate"), "ble": ("address", "profile"),
             "replay": ("record", "speed", "channels")}.get(kind, ())
-    parts = [f"{k}={getattr(transport, k)!r}" for k in keys if hasattr(transport, k)]
+    parts = [f"{k}={_shown(k, getattr(transport, k))}" for k in keys if hasattr(transport, k)]
+    faults = getattr(transport, "faults", None) if kind == "replay" else None
+    if faults is not None and faults != type(faults)():  # injected faults: say which
+        changed = {f.name: getattr(faults, f.name) for f in dataclasses.fields(faults)
+                   if getattr(faults, f.name) != f.default}
+        parts.append("faults " + ", ".join(f"{k}={v!r}" for k, v in changed.items()))
     return f"{kind} ({', '.join(parts)})" if parts else kind
+
+
+def _shown(key: str, value: Any) -> str:
+    """A source setting as its TOML reads: a replay speed of ``None`` is ``"max"``."""
+    return "'max'" if key == "speed" and value is None else repr(value)
 
 
 def _channel(config: Any) -> str:

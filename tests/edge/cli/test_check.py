@@ -102,6 +102,17 @@ def test_check_names_the_source_in_one_line(capsys):
     assert "  channel: 0\n" in out  # the file sets it
 
 
+def test_check_says_a_replay_at_max_speed_and_its_injected_faults(capsys):
+    """Session 47 audit: ``speed = "max"`` printed ``speed=None``, and faults configured on the
+    replay were not mentioned."""
+    assert main(["check", str(REPO / "deploy" / "ecg-edge.toml"), "--set",
+                 'source.kind="replay"', "--set", 'source.replay.record="100"', "--set",
+                 'source.replay.speed="max"', "--set",
+                 "source.replay.faults.drop_frame_prob=0.1"]) == 0
+    out = capsys.readouterr().out
+    assert "(record='100', speed='max', channels=None, faults drop_frame_prob=0.1)" in out
+
+
 @pytest.mark.parametrize("kind, said", [
     ('"replay"\n[source.replay]\nrecord = "100"',
      "not set: the record's channel named as the model's lead, else 0"),
