@@ -254,6 +254,23 @@ def test_one_odd_frame_of_a_running_device_is_dropped_not_the_end_of_monitoring(
     assert "a chunk at 0.001 Hz" in caplog.text and "chunk dropped; 1 so far" in caplog.text
 
 
+class _Silent(_ScriptedSource):
+    """A scripted source that returns nothing (after a short wait) on the read calls
+    numbered in ``silent`` (1 = the first)."""
+
+    def __init__(self, chunks, silent: range):
+        super().__init__(chunks)
+        self.silent = silent
+        self.turn = 0
+
+    def read(self, timeout_s):
+        self.turn += 1
+        if self.turn in self.silent:
+            time.sleep(0.05)
+            return []
+        return super().read(timeout_s)
+
+
 def test_a_wearable_that_stops_sending_is_reported_stalled_then_resumed(classifier,
                                                                           mitdb_dir):
     """Session 45 audit: a wearable still connected but sending nothing for 25 s raised no
@@ -264,21 +281,10 @@ def test_a_wearable_that_stops_sending_is_reported_stalled_then_resumed(classifi
     x = read_record("100", data_dir=mitdb_dir, sampto=360 * 4).signal_mv[:, 0]
     chunks = _chunks(x, 3)
 
-    class Stalling(_ScriptedSource):
-        def __init__(self, chunks):
-            super().__init__(chunks)
-            self.turn = 0
-
-        def read(self, timeout_s):
-            self.turn += 1
-            if 2 <= self.turn <= 6:  # silence for a while after the second chunk
-                time.sleep(0.05)
-                return []
-            return super().read(timeout_s)
-
     sink = BeatCollector()
     daemon = Daemon(load_config(None, PORT_CFG + ["daemon.stall_s=0.15"]),
-                    source=Stalling(chunks), classifier=classifier, sinks=[sink])
+                    source=_Silent(chunks, range(2, 7)),  # silence after the second chunk
+                    classifier=classifier, sinks=[sink])
     daemon.run()
     links = [(e.state, e.device_id) for e in sink.events if e.type == "link"
              and e.state in ("stalled", "resumed")]
@@ -299,21 +305,10 @@ def test_a_wearable_that_connects_and_never_streams_is_reported_stalled(classifi
 
     x = read_record("100", data_dir=mitdb_dir, sampto=360 * 4).signal_mv[:, 0]
 
-    class Silent(_ScriptedSource):
-        def __init__(self, chunks):
-            super().__init__(chunks)
-            self.turn = 0
-
-        def read(self, timeout_s):
-            self.turn += 1
-            if self.turn <= 5:  # nothing at first
-                time.sleep(0.05)
-                return []
-            return super().read(timeout_s)
-
     sink = BeatCollector()
     daemon = Daemon(load_config(None, PORT_CFG + ["daemon.stall_s=0.15"]),
-                    source=Silent(_chunks(x, 3)), classifier=classifier, sinks=[sink])
+                    source=_Silent(_chunks(x, 3), range(1, 6)),  # nothing at first
+                    classifier=classifier, sinks=[sink])
     daemon.run()
     links = [e for e in sink.events if e.type == "link" and e.state in ("stalled", "resumed")]
     assert [e.state for e in links] == ["stalled", "resumed"]
