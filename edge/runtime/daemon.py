@@ -12,7 +12,7 @@
   ones that come before the first samples (``connected``) are held until the first chunk
   names the device (at most ``LINK_HOLD_S``, then they go out as device 0: no device is
   known). A device whose sample rate changes gets a new pipeline (``link`` event
-  ``rate_change``).
+  ``rate_change``); its AF burden (run and last hour) and status counts carry on.
 * AF burden: with the rhythm analysis on, a ``status`` event carries its device's burden in
   ``af_burden_1h`` / ``af_burden_run`` and every device's in ``counters.af_burden``
   (``{"<device_id>": {"af_burden_1h": ..., "af_burden_run": ...}}``); off, neither is there.
@@ -176,11 +176,13 @@ class Daemon:
                                              f"pipeline restarted",
                                       sample_index=chunk.sample_index, fs_hz=chunk.fs_hz))
             self.counters["rate_changes"] += 1
-            stream = None
-        if stream is None:
+        if stream is None or stream.fs_hz != chunk.fs_hz:
+            previous = stream
             stream = DeviceStream(self.classifier, self.config, device_id=dev,
                                   fs_hz=chunk.fs_hz, first_index=chunk.sample_index,
                                   timer=self.timer)
+            if previous is not None:
+                stream.continue_run(previous)  # the wearer's AF burden goes on
             self.streams[dev] = stream
             logger.info("device %d: %g Hz, %d channel(s), starting at sample %d", dev,
                         chunk.fs_hz, chunk.n_channels, chunk.sample_index)

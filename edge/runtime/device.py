@@ -228,6 +228,14 @@ class DeviceStream:
         return {"af_burden_1h": _share(self.rhythm.burden.window_share),
                 "af_burden_run": _share(self.rhythm.burden.run_share)}
 
+    def continue_run(self, previous: DeviceStream) -> None:
+        """This stream replaces ``previous`` for the same wearer (its sample rate changed):
+        the AF burden of the run and of the last hour keep what ``previous`` counted, as
+        they do across a pipeline restart. Call it before feeding any sample."""
+        if self.rhythm is not None and previous.rhythm is not None:
+            self.rhythm.burden.continue_from(previous.rhythm.burden,
+                                             self.first_index / self.fs_hz)
+
     def process(self, start_index: int, samples: np.ndarray) -> list[Event]:
         """Feed one chunk: ``samples`` (n, channels) in mV at :attr:`fs_hz` whose first sample
         is ``start_index``; returns the events it produced (time order per kind).

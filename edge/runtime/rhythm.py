@@ -74,6 +74,7 @@ class AfBurden:
         self._recent_af_s = 0.0
         self.total_s = 0.0
         self.af_s = 0.0
+        self._floor_s = -math.inf  # changes are not dated back before this (carried run)
 
     def add(self, end_s: float, duration_s: float, af: bool) -> None:
         """One analysed interval of ``duration_s`` seconds ending at stream time ``end_s``."""
@@ -91,10 +92,27 @@ class AfBurden:
             if was_af:
                 self._recent_af_s -= d
 
+    def continue_from(self, earlier: AfBurden, at_s: float) -> None:
+        """Carry ``earlier``'s run into this one, which starts at stream time ``at_s``: its
+        intervals keep counting in the run and the sliding window, moved to end by ``at_s``
+        (a stream on another time base, e.g. after a sample-rate change, continues the
+        wearer's run; the time between the two is not known, so none is assumed)."""
+        shift = (float(at_s) - earlier._recent[-1][0]) if earlier._recent else 0.0
+        moved = deque((end_s + shift, d, af) for end_s, d, af in earlier._recent)
+        moved.extend(self._recent)
+        self._recent = moved
+        self._recent_s += earlier._recent_s
+        self._recent_af_s += earlier._recent_af_s
+        self.total_s += earlier.total_s
+        self.af_s += earlier.af_s
+        self._floor_s = max(self._floor_s, float(at_s))
+
     def relabel_since(self, start_s: float, af: bool) -> None:
         """The rhythm changed (to AF when ``af``) at stream time ``start_s``: intervals
         already counted that end after it take the new rhythm (a change is confirmed after
-        the fact and dated back; the burden follows the dating)."""
+        the fact and dated back; the burden follows the dating), never reaching intervals
+        carried from an earlier stream (:meth:`continue_from`)."""
+        start_s = max(start_s, self._floor_s)
         for k in range(len(self._recent) - 1, -1, -1):
             end_s, d, was_af = self._recent[k]
             if end_s <= start_s:

@@ -342,6 +342,37 @@ def test_counts_survive_a_rate_change(classifier, mitdb_dir):
     assert status.counters["stream_s"] == pytest.approx(40 + 20 * 360 / 300, abs=0.01)
 
 
+def test_af_burden_carries_on_across_a_rate_change(classifier, mitdb_dir):
+    """Session 47's list: the wearer's AF burden restarted when the device changed its sample
+    rate (a new stream), so after 90 s of sinus rhythm at 360 Hz and 90 s of AF at 250 Hz the
+    run's burden said ~1 instead of ~1/2. It now carries on, the last hour's with it."""
+    import dataclasses
+
+    from scipy.signal import resample_poly
+
+    from edge.io.records import read_record
+
+    n = 360 * 90
+    sinus = _chunks(read_record("100", data_dir=mitdb_dir, sampto=n).signal_mv[:, 0], 1)
+    af = resample_poly(read_record("201", data_dir=mitdb_dir, sampto=n).signal_mv[:, 0],
+                       25, 36)  # the same wearer's AF, now sent at 250 Hz
+    af_chunks = [dataclasses.replace(c, fs_hz=250.0) for c in _chunks(af, 1, n=250)]
+    sink = BeatCollector()
+    daemon = Daemon(load_config(None, PORT_CFG + ["outputs.strip=false"]),
+                    source=_ScriptedSource(sinus + af_chunks), classifier=classifier,
+                    sinks=[sink])
+    daemon.run()
+    assert daemon.counters["rate_changes"] == 1
+    burden = daemon.streams[1].rhythm.burden
+    assert burden.total_s > 150  # both streams' analysed time
+    run = daemon.streams[1].af_burden()
+    assert 0.3 < run["af_burden_run"] < 0.65
+    assert run["af_burden_1h"] == run["af_burden_run"]  # all of it within the hour
+    last_hr = [e for e in sink.events if e.type == "hr"][-1]
+    assert last_hr.fs_hz == 250.0
+    assert last_hr.af_burden_run == pytest.approx(run["af_burden_run"], abs=0.03)
+
+
 def test_status_carries_each_devices_af_burden(classifier, mitdb_dir):
     """Two devices in one daemon: MIT-BIH 201 (atrial fibrillation from the start) as device
     1 and 100 (sinus rhythm) as device 2. The final status event carries the burden of its

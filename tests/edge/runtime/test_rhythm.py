@@ -61,6 +61,31 @@ def test_burden_follows_a_change_dated_back():
     assert b.run_share == pytest.approx(20 / 60)
 
 
+def test_burden_continues_from_an_earlier_stream_on_another_time_base():
+    """A rate change starts a new stream whose times restart: the earlier run still counts,
+    its intervals end where the new stream begins, leave the window as time goes on, and a
+    change dated back in the new stream does not reach them."""
+    old = AfBurden(window_s=100.0)
+    for t in range(1001, 1061):
+        old.add(float(t), 1.0, af=True)  # 60 s of AF ending at 1060 s of the old stream
+    b = AfBurden(window_s=100.0)
+    b.continue_from(old, at_s=0.0)
+    assert b.run_share == pytest.approx(1.0) and b.window_share == pytest.approx(1.0)
+    for t in range(1, 41):
+        b.add(float(t), 1.0, af=False)
+    assert b.run_share == pytest.approx(60 / 100) and b.window_share == pytest.approx(0.6)
+    b.relabel_since(-500.0, af=False)  # reaches back before the new stream: only its own
+    assert b.run_share == pytest.approx(60 / 100)
+    for t in range(41, 91):
+        b.add(float(t), 1.0, af=False)
+    # the window (100 s) ends at 90 s: of the old intervals (ending -59..0 s) the 10 that
+    # end after -10 s are still in it
+    assert b.window_share == pytest.approx(10 / 100) and b.run_share == pytest.approx(60 / 150)
+    empty = AfBurden(window_s=100.0)
+    empty.continue_from(AfBurden(), at_s=5.0)  # nothing to carry
+    assert empty.run_share is None and empty.window_share is None
+
+
 def test_event_rhythm_labels():
     assert event_rhythm(None) is None and event_rhythm("N") == "N"
     assert event_rhythm("AF/AFL") == "AFIB" and event_rhythm("NOISE") == "NOISE"
