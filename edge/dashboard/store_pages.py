@@ -90,8 +90,11 @@ def render_wearer(db: str) -> None:
         af = r["af_burden"]
         m = st.columns(4)
         m[0].metric("Beats", f"{r['beats_total']:,}")
-        m[1].metric("AF burden", "-" if af["beats"] is None else f"{100 * af['beats']:.1f} %",
-                    help="share of beats with a known rhythm that lie in AF or flutter")
+        m[1].metric("AF burden", "-" if af["time"] is None else f"{100 * af['time']:.1f} %",
+                    help="share of analysed time in AF or flutter, as the device counts it "
+                         "(each beat with a readable rhythm brings its preceding interval); "
+                         + ("" if af["beats"] is None else
+                            f"{100 * af['beats']:.1f} % of {af['beats_with_rhythm']:,} beats"))
         m[2].metric("Alerts", len(r["alerts"]))
         m[3].metric("Missing events", r["gaps"]["missing_events"],
                     help="holes in the gateway's sequence numbers")

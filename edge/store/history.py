@@ -31,6 +31,13 @@ def _where(since_us: int, device: int | None, alias: str = "") -> tuple[str, lis
     return sql, params
 
 
+def _pre_interval_sql(store: EventStore) -> str:
+    """SQL for a beat's preceding RR interval (s) from its ``rr_s`` JSON (NULL when absent)."""
+    if store.dialect == "postgresql":
+        return "CAST(rr_s::json->>'pre' AS DOUBLE PRECISION)"
+    return "json_extract(rr_s, '$.pre')"
+
+
 def _devices(store: EventStore, since_us: int, device: int | None) -> list[int]:
     where, params = _where(since_us, device)
     parts = " UNION ".join(f"SELECT DISTINCT device_id FROM {t} WHERE {where}"
@@ -46,8 +53,11 @@ def device_history(store: EventStore, since_s: float, *, device: int | None = No
     Each report: ``device_id``, ``window`` (``from_s``, ``to_s``), ``first_s`` / ``last_s``
     (events seen), ``boots``, ``beats`` (count per class) and ``beats_total``, ``alerts``
     (time order: ``time_s``, ``kind``, ``state``, ``severity``, ``detail``), ``af_burden``
-    (``beats``: share of beats with a known rhythm that lie in AF/flutter; ``last_1h`` and
-    ``max_1h``: the gateway's reported 1-hour burden), ``hr_hourly`` (``hour_s``, ``min``,
+    (``time``: share of analysed time in AF/flutter, as the device counts its burden -- each
+    beat with a known rhythm brings its preceding interval, ``analysed_s`` in all; unreadable
+    stretches (rhythm ``NOISE``) count neither way; ``beats``: share of those beats that lie
+    in AF/flutter, higher than ``time`` when AF runs faster; ``last_1h`` and ``max_1h``: the
+    gateway's reported 1-hour burden), ``hr_hourly`` (``hour_s``, ``min``,
     ``mean``, ``max``, ``n``), ``gaps`` (``link``: the gateway's gap events; ``silences``:
     stretches longer than ``silence_s`` without any ``hr`` event; ``missing_events``: holes
     in ``seq`` within each boot, events the store never received -- counted from
@@ -71,13 +81,18 @@ def device_history(store: EventStore, since_s: float, *, device: int | None = No
             for t, b, k, s, sev, si, d in store.query(
                 f"SELECT time_us, boot, kind, state, severity, sample_index, detail "
                 f"FROM alerts WHERE {w} ORDER BY time_us, seq", p)]
+        in_af = "rhythm IN ('AFIB', 'AFL')"
+        pre = _pre_interval_sql(store)
         af = store.query(
-            f"SELECT sum(CASE WHEN rhythm IN ('AFIB', 'AFL') THEN 1 ELSE 0 END), "
-            f"count(rhythm) FROM beats WHERE {w}", p)[0]
+            f"SELECT sum(CASE WHEN {in_af} THEN 1 ELSE 0 END), count(rhythm), "
+            f"sum(CASE WHEN {in_af} THEN {pre} ELSE 0 END), sum({pre}) "
+            f"FROM beats WHERE {w} AND rhythm IS NOT NULL AND rhythm <> 'NOISE'", p)[0]
         burden = store.query(f"SELECT max(af_burden_1h) FROM hr WHERE {w}", p)[0][0]
         last = store.query(f"SELECT af_burden_1h FROM hr WHERE {w} AND af_burden_1h IS NOT "
                            f"NULL ORDER BY time_us DESC LIMIT 1", p)
-        rep["af_burden"] = {"beats": (int(af[0]) / int(af[1])) if af[1] else None,
+        rep["af_burden"] = {"time": (float(af[2]) / float(af[3])) if af[3] else None,
+                            "analysed_s": float(af[3] or 0.0),
+                            "beats": (int(af[0]) / int(af[1])) if af[1] else None,
                             "beats_with_rhythm": int(af[1] or 0),
                             "last_1h": last[0][0] if last else None,
                             "max_1h": burden}
@@ -239,6 +254,14 @@ def _fmt_time(t: float | None) -> str:
     return "-" if t is None else time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(t))
 
 
+def _fmt_duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    if seconds < 3600:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
 #: Events stamped more than this after "now" (s) are pointed out: a gateway clock ahead.
 FUTURE_SLACK_S = 60.0
 
@@ -257,11 +280,14 @@ def render_history(reports: list[dict]) -> str:
         classes = "  ".join(f"{k} {n}" for k, n in r["beats"].items()) or "none"
         lines.append(f"  beats {r['beats_total']}: {classes}")
         af = r["af_burden"]
-        share = "-" if af["beats"] is None else f"{100 * af['beats']:.1f} %"
         last = "-" if af["last_1h"] is None else f"{100 * af['last_1h']:.1f} %"
         peak = "-" if af["max_1h"] is None else f"{100 * af['max_1h']:.1f} %"
-        lines.append(f"  AF burden: {share} of {af['beats_with_rhythm']} beats with a rhythm; "
-                     f"last 1 h {last}, max 1 h {peak}")
+        if af["time"] is None:
+            share = "-" if af["beats"] is None else f"{100 * af['beats']:.1f} % of beats"
+        else:
+            share = (f"{100 * af['time']:.1f} % of {_fmt_duration(af['analysed_s'])} analysed"
+                     f" ({100 * af['beats']:.1f} % of {af['beats_with_rhythm']} beats)")
+        lines.append(f"  AF burden: {share}; last 1 h {last}, max 1 h {peak}")
         kinds: dict[str, int] = {}
         for a in r["alerts"]:
             if a["state"] != "end":

@@ -23,11 +23,11 @@ FS = 360.0
 
 
 def beat(dev: int, seq: int, t: float, label: str = "N", rhythm: str | None = "N",
-         boot: int = 1) -> StoredEvent:
+         boot: int = 1, rr_pre_s: float = 0.8) -> StoredEvent:
     return StoredEvent(boot, BeatEvent(
         device_id=dev, seq=seq, time_s=t, sample_index=int((t - T0) * FS), fs_hz=FS,
         label=label, rhythm=rhythm, proba={"N": 0.9, "S": 0.05, "V": 0.05, "F": 0.0, "Q": 0.0},
-        rr_s={"pre": 0.8, "post": 0.8, "local": 0.8, "long": 0.8}))
+        rr_s={"pre": rr_pre_s, "post": 0.8, "local": 0.8, "long": 0.8}))
 
 
 def hr(dev: int, seq: int, t: float, bpm: float | None, burden: float | None = None,

@@ -19,14 +19,15 @@ NOW = H0 + 2 * 3600
 
 
 def night() -> list:
-    """Device 5: 10 beats, 6 hr values over two hours with a silence, a v_run that ended, an
-    afib still going, a link gap and two seq numbers never received."""
+    """Device 5: 10 beats (4 in AF at 0.5-s intervals, 4 in sinus rhythm at 0.8 s, one
+    unreadable, the last without a rhythm), 6 hr values over two hours with a silence, a v_run
+    that ended, an afib still going, a link gap and two seq numbers never received."""
     seq = iter(range(1000))
     ev = []
     labels = "NNNNNNVVSS"
-    rhythms = ["AFIB"] * 4 + ["N"] * 4 + [None] * 2
+    rhythms = ["AFIB"] * 4 + ["N"] * 4 + ["NOISE", None]
     for i, (lab, rh) in enumerate(zip(labels, rhythms)):
-        ev.append(beat(5, next(seq), H0 + 1 + i, lab, rh))
+        ev.append(beat(5, next(seq), H0 + 1 + i, lab, rh, rr_pre_s=0.5 if i < 4 else 0.8))
     for t, bpm, burden in ((0, 60, .1), (60, 70, .2), (120, 80, .3), (3600, 100, .25),
                            (3660, None, None), (3720, 90, .2)):
         ev.append(hr(5, next(seq), H0 + t, bpm, burden))
@@ -57,8 +58,11 @@ def test_history_of_one_wearer(store):
     (r,) = device_history(store, 3 * 3600, device=5, now_s=NOW)
     assert r["device_id"] == 5 and r["boots"] == [1]
     assert r["beats"] == {"N": 6, "S": 2, "V": 2} and r["beats_total"] == 10
-    assert r["af_burden"] == {"beats": 0.5, "beats_with_rhythm": 8, "last_1h": 0.2,
-                              "max_1h": 0.3}
+    # as the device counts it: share of analysed time (AF 4 x 0.5 s of 4 x 0.5 + 4 x 0.8 s);
+    # the NOISE beat counts neither way
+    assert r["af_burden"] == pytest.approx({"time": 2.0 / 5.2, "analysed_s": 5.2,
+                                            "beats": 0.5, "beats_with_rhythm": 8,
+                                            "last_1h": 0.2, "max_1h": 0.3})
     assert [(a["kind"], a["state"], a["time_s"]) for a in r["alerts"]] == [
         ("v_run", "onset", H0 + 30), ("v_run", "end", H0 + 40), ("afib", "onset", H0 + 3650)]
     assert r["hr_hourly"] == [
@@ -115,7 +119,8 @@ def test_window_and_devices(store):
 
 def test_text_rendering_names_everything(store):
     text = render_history(device_history(store, 3 * 3600, device=5, now_s=NOW))
-    for needle in ("device 5", "beats 10: N 6  S 2  V 2", "AF burden: 50.0 %", "afib",
+    for needle in ("device 5", "beats 10: N 6  S 2  V 2",
+                   "AF burden: 38.5 % of 5 s analysed (50.0 % of 8 beats)", "afib",
                    "60 / 70 / 80", "1 link gaps, 1 silences, 2 events missing by seq"):
         assert needle in text
     assert render_history([]) == "no events stored in this window\n"
