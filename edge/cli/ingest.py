@@ -44,9 +44,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     retention = parse_retention(args.retention)
     if args.jsonl:
-        from edge.store.ingest import IngestCounters
+        from edge.store.ingest import IngestCounters, check_jsonl_paths
 
         counters = IngestCounters()
+        check_jsonl_paths(args.jsonl)  # before the database is created or written
         with EventStore.open(args.db) as store:
             try:
                 import_jsonl(store, args.jsonl, batch_max=args.batch_max, counters=counters)

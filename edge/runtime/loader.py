@@ -71,4 +71,9 @@ def build_sinks(config: DaemonConfig, *, stdout: IO[str] | None = None) -> list[
         for sink in out:
             sink.close()
         raise
+    mqtt = next((x for x in out if isinstance(x, MqttSink)), None)
+    if mqtt is not None:  # one run, one boot: its file and its MQTT payloads de-duplicate
+        for sink in out:
+            if isinstance(sink, RotatingJsonlSink):
+                sink.boot = mqtt.boot
     return out

@@ -1,10 +1,16 @@
 """JSON Lines outputs: one compact JSON object per event, on a stream (stdout) or appended to
-a file that is rotated by size and reopened after log rotation (SIGHUP)."""
+a file that is rotated by size and reopened after log rotation (SIGHUP).
+
+The file's lines carry ``"boot"``, the daemon run's number (as MQTT payloads do: the MQTT
+sink's boot when the same run publishes too, else the run's start in Unix milliseconds), so
+``ecg-edge ingest --jsonl`` keeps apart runs whose ``seq`` both start at 0 and joins a run's
+rotated files, whatever order they are given in."""
 from __future__ import annotations
 
 import logging
 import os
 import sys
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,11 +92,16 @@ class RotatingJsonlSink:
     backups : rotated files kept.
     fsync : ``os.fsync`` on every flush.
     types : event types written (empty = all).
+    boot : the run's number written on every line (default: the Unix time in milliseconds
+        now); :attr:`boot` may be set before the first event (the daemon gives it the MQTT
+        sink's).
     """
 
     def __init__(self, path: str | os.PathLike, *, max_bytes: int = 50_000_000,
-                 backups: int = 5, fsync: bool = False, types: Iterable[str] = ()) -> None:
+                 backups: int = 5, fsync: bool = False, types: Iterable[str] = (),
+                 boot: int | None = None) -> None:
         self.name = f"jsonl:{path}"
+        self.boot = int(time.time() * 1000) if boot is None else int(boot)
         self.path = Path(path)
         self.max_bytes = int(max_bytes)
         self.backups = int(backups)
@@ -128,7 +139,8 @@ class RotatingJsonlSink:
     def emit(self, event: Event) -> None:
         if self.types and event.type not in self.types:
             return
-        line = event_to_json(event) + "\n"
+        text = event_to_json(event)  # one JSON object: "boot" goes before its closing brace
+        line = f'{text[:-1]},"boot":{self.boot}}}\n'
         n = len(line.encode("utf-8"))
         if self.max_bytes and self._size > 0 and self._size + n > self.max_bytes:
             self._rotate()

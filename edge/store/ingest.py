@@ -24,10 +24,12 @@ The broker must let an ingest client have many unacknowledged messages in flight
 commit, and a window of 20 (Mosquitto's default) caps throughput at 20 messages per commit.
 
 JSON-lines (:func:`import_jsonl`): files written by ``ecg-edge run --jsonl`` (or an MQTT
-capture). Lines carrying ``boot`` use it; lines without it (the JSONL sink writes none) get
-the run's ``boot`` from the file: a device's ``seq`` going back marks a new daemon run, and
-the run's ``boot`` is the whole second of its first event's ``time_s`` in the file — stable,
-so a re-import of the same file is a no-op.
+capture). Lines carrying ``boot`` use it (the JSONL sink writes the run's number on every
+line since 2026-12-03); lines without it (older files) get the run's ``boot`` from the file:
+a device's ``seq`` going back marks a new daemon run, and the run's ``boot`` is the whole
+second of its first event's ``time_s`` in the file — stable, so a re-import of the same file
+is a no-op. Every file is checked readable before anything is stored; a read error in the
+middle of a file stores what was read before it and says how much.
 """
 from __future__ import annotations
 
@@ -177,6 +179,44 @@ class EventWriter:
         return result
 
 
+def check_jsonl_paths(paths: Iterable[str | Path]) -> list[Path]:
+    """``paths`` as :class:`Path`, each checked to open for reading (before anything is
+    stored: a missing second file must not leave half of the first one imported).
+
+    Raises
+    ------
+    StoreError
+        Naming the first file that cannot be read, and why.
+    """
+    out = []
+    for path in map(Path, paths):
+        try:
+            with path.open("rb"):
+                pass
+        except IsADirectoryError:
+            raise StoreError(f"cannot read {path}: a directory, not a JSON-lines file; "
+                             f"nothing was imported") from None
+        except OSError as exc:
+            raise StoreError(f"cannot read {path}: {exc.strerror or exc}; nothing was "
+                             f"imported") from None
+        out.append(path)
+    return out
+
+
+def _lines(fh, path: Path, writer: EventWriter):  # noqa: ANN001, ANN202 (a binary file)
+    """The file's lines; a read error stores what was read before it, then raises."""
+    while True:
+        try:
+            line = fh.readline()
+        except OSError as exc:
+            writer.flush()
+            raise StoreError(f"cannot read {path} further: {exc.strerror or exc} "
+                             f"({writer.counters.stored} events stored before it)") from None
+        if not line:
+            return
+        yield line
+
+
 def import_jsonl(store: EventStore, paths: Iterable[str | Path], *, batch_max: int = 5000,
                  counters: IngestCounters | None = None) -> IngestCounters:
     """Import JSON-lines files (see the module docstring for ``boot``).
@@ -186,17 +226,20 @@ def import_jsonl(store: EventStore, paths: Iterable[str | Path], *, batch_max: i
     StoreError
         A file cannot be read, or the database refuses a batch.
     """
+    paths = check_jsonl_paths(paths)
     writer = EventWriter(store, counters)
     for path in paths:
-        path = Path(path)
         last_seq: dict[int, int] = {}
         run_boot: dict[int, int] = {}
         try:
             fh = path.open("rb")
         except OSError as exc:
-            raise StoreError(f"cannot read {path}: {exc.strerror or exc}") from None
+            writer.flush()
+            raise StoreError(f"cannot read {path}: {exc.strerror or exc} "
+                             f"({writer.counters.stored} events stored before it)") from None
         with fh:
-            for lineno, line in enumerate(fh, 1):
+            lines = _lines(fh, path, writer)
+            for lineno, line in enumerate(lines, 1):
                 if not line.strip():
                     continue
                 where = f"{path}:{lineno}"

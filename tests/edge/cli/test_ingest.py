@@ -103,6 +103,17 @@ def test_jsonl_ingest_says_what_retention_removed_and_what_ctrl_c_kept(night, tm
                    "the same files again skips them)")
 
 
+def test_an_unreadable_file_is_named_before_any_database_is_made(night, tmp_path, capsys):
+    """Session 48 audit: ``--jsonl good missing`` stored part of the good file; a directory
+    left a new empty database behind."""
+    db = tmp_path / "ward.db"
+    for bad in (tmp_path / "missing.jsonl", tmp_path):
+        assert main(["ingest", "--db", str(db), "--jsonl", str(night), str(bad)]) == 2
+        err = capsys.readouterr().err
+        assert f"cannot read {bad}" in err and "nothing was imported" in err
+        assert "Traceback" not in err and not db.exists()
+
+
 def test_a_device_id_past_64_bits_is_refused_by_the_parser(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["history", "--db", "x.db", "--device", "99999999999999999999"])

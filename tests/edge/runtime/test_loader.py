@@ -48,3 +48,38 @@ def test_a_sink_that_cannot_open_closes_the_ones_before(tmp_path, monkeypatch):
     with pytest.raises(SinkError, match="password_file"):
         build_sinks(config)
     assert closed == [tmp_path / "e.jsonl"]
+
+
+def test_the_jsonl_file_carries_the_mqtt_runs_boot(tmp_path):
+    """One run, one boot: with MQTT on, the file's lines carry the MQTT sink's boot (the
+    outbox's run counter), so a store fed by both de-duplicates them; without MQTT, the run's
+    start in Unix milliseconds."""
+    pytest.importorskip("paho.mqtt.client")
+    import json
+    import time
+
+    from edge.events.model import QualityEvent
+    from edge.sinks import MqttSink
+    from tests.edge.sinks.broker_support import free_port
+
+    base = ['source.serial.port="x"', "sinks.terminal.enabled=false"]
+    jsonl = {"sinks.jsonl.enabled": True, "sinks.jsonl.path": str(tmp_path / "e.jsonl")}
+    event = QualityEvent(device_id=1, seq=0, time_s=1.0, quality="good", previous="noisy",
+                         sample_index=0, fs_hz=360.0)
+    for run in range(2):
+        sinks = build_sinks(load_config(None, base, {
+            **jsonl, "sinks.mqtt.enabled": True, "sinks.mqtt.port": free_port(),
+            "sinks.mqtt.outbox_path": str(tmp_path / "outbox.db"),
+            "sinks.mqtt.drain_timeout_s": 0.1}))
+        (file_sink,) = [x for x in sinks if isinstance(x, RotatingJsonlSink)]
+        (mqtt,) = [x for x in sinks if isinstance(x, MqttSink)]
+        assert file_sink.boot == mqtt.boot == run + 1
+        file_sink.emit(event)
+        for x in sinks:
+            x.close()
+    t0 = int(time.time() * 1000)
+    (alone,) = build_sinks(load_config(None, base, jsonl))
+    alone.emit(event)
+    alone.close()
+    boots = [json.loads(line)["boot"] for line in (tmp_path / "e.jsonl").read_text().splitlines()]
+    assert boots[:2] == [1, 2] and t0 <= boots[2] <= t0 + 5000

@@ -103,6 +103,46 @@ def test_jsonl_missing_file_is_a_store_error(tmp_path):
             import_jsonl(store, [tmp_path / "missing.jsonl"])
 
 
+def test_jsonl_a_missing_second_file_stores_nothing(tmp_path):
+    """Session 48 audit: ``ingest --jsonl A B`` with B missing stored part of A (its last
+    batch was dropped) and said only that B could not be read. Every file is now checked
+    first."""
+    path = tmp_path / "events.jsonl"
+    path.write_text("".join(event_to_json(e.event) + "\n" for e in mixed(1, 30)))
+    with EventStore.open(str(tmp_path / "db.sqlite")) as store:
+        for paths in ([path, tmp_path / "missing.jsonl"], [tmp_path, path]):
+            with pytest.raises(StoreError, match="nothing was imported"):
+                import_jsonl(store, paths, batch_max=7)
+            assert sum(store.count(t) for t in TABLES) == 0
+
+
+def test_rotated_files_and_same_second_runs_keep_their_boots(tmp_path):
+    """Session 48 audit: the JSONL sink wrote no boot, so a run's rotated files imported as
+    one boot per file, and two runs of one device started in the same second were taken for
+    each other (events of the second dropped as duplicates). The sink now writes the run's
+    boot on every line; files in any order give one boot per run, nothing lost."""
+    from edge.sinks.jsonl import RotatingJsonlSink
+
+    runs = {"a": [e.event for e in mixed(1, 60, t0=T0)],
+            "b": [e.event for e in mixed(1, 60, t0=T0 + 0.3)]}  # same device, same second
+    for (name, events), boot in zip(runs.items(), (1764770000123, 1764770000456)):
+        sink = RotatingJsonlSink(tmp_path / f"{name}.jsonl", max_bytes=4000, backups=9,
+                                 boot=boot)
+        for e in events:
+            sink.emit(e)
+        sink.close()
+        assert sink.n_rotations >= 2
+    files = sorted(tmp_path.glob("*.jsonl*"))  # a shell glob: newest file of each run first
+    assert all(json.loads(f.read_text().splitlines()[0])["boot"] in (1764770000123,
+                                                                      1764770000456)
+               for f in files)
+    with EventStore.open(str(tmp_path / "db.sqlite")) as store:
+        c = import_jsonl(store, files)
+        assert (c.stored, c.duplicates) == (120, 0)
+        assert store.query("SELECT DISTINCT boot FROM beats ORDER BY boot") == [
+            (1764770000123,), (1764770000456,)]
+
+
 # ---- MQTT --------------------------------------------------------------------------------
 
 class Running:
