@@ -31,6 +31,55 @@ def _where(since_us: int, device: int | None, alias: str = "") -> tuple[str, lis
     return sql, params
 
 
+#: Beats whose rhythm is read (unreadable NOISE and not-yet-known NULL count neither way).
+_READABLE = "rhythm IS NOT NULL AND rhythm <> 'NOISE'"
+_IN_AF = "rhythm IN ('AFIB', 'AFL')"
+#: An ``afib`` episode still open runs to the end of its stream.
+_OPEN_END = 2 ** 62
+
+
+def _af_time(store: EventStore, w: str, p: list[Any], dev: int) -> tuple[float, float]:
+    """(seconds in AF/flutter, seconds analysed) of the window's beats, counted as the
+    device counts its burden: each beat with a readable rhythm brings its preceding
+    interval, in AF when the beat lies in an ``afib`` episode as the device dated it (onset
+    and end alerts carry the dated-back sample index; a beat's own ``rhythm`` is what was
+    known when it left, before the onset was confirmed). A run (boot) without stored
+    ``afib`` alerts (e.g. a JSONL file written without them) counts its beats' own rhythm."""
+    pre = _pre_interval_sql(store)
+    total = store.query(f"SELECT sum({pre}) FROM beats WHERE {w} AND {_READABLE}", p)[0][0]
+    if not total:
+        return 0.0, 0.0
+    alerts = store.query(
+        f"SELECT boot, fs_hz, state, sample_index FROM alerts WHERE device_id = ? AND "
+        f"kind = 'afib' AND boot IN (SELECT DISTINCT boot FROM beats WHERE {w}) "
+        f"ORDER BY boot, time_us, seq", [dev, *p])
+    episodes: list[tuple[int, float, int, int]] = []  # (boot, fs_hz, after, up to)
+    onset: dict[tuple[int, float], int] = {}
+    for boot, fs, state, si in alerts:
+        key = (int(boot), float(fs))
+        if state == "onset":
+            onset.setdefault(key, int(si))
+        elif state == "end" and key in onset:
+            episodes.append((*key, onset.pop(key), int(si)))
+    episodes += [(*key, si, _OPEN_END) for key, si in onset.items()]
+    with_alerts = sorted({int(b) for b, *_ in alerts})
+    af = 0.0
+    if episodes:
+        rows = ", ".join(["(CAST(? AS BIGINT), CAST(? AS DOUBLE PRECISION), CAST(? AS BIGINT), "
+                          "CAST(? AS BIGINT))"] * len(episodes))
+        af += store.query(
+            f"WITH eps(b, f, lo, hi) AS (VALUES {rows}) SELECT sum({pre}) FROM beats "
+            f"JOIN eps ON beats.boot = eps.b AND beats.fs_hz = eps.f AND "
+            f"beats.sample_index > eps.lo AND beats.sample_index <= eps.hi "
+            f"WHERE {w} AND {_READABLE}",
+            [x for ep in episodes for x in ep] + p)[0][0] or 0.0
+    marks = ", ".join("?" * len(with_alerts))
+    others = f" AND boot NOT IN ({marks})" if with_alerts else ""
+    af += store.query(f"SELECT sum({pre}) FROM beats WHERE {w} AND {_IN_AF}{others}",
+                      p + with_alerts)[0][0] or 0.0
+    return float(af), float(total)
+
+
 def _pre_interval_sql(store: EventStore) -> str:
     """SQL for a beat's preceding RR interval (s) from its ``rr_s`` JSON (NULL when absent)."""
     if store.dialect == "postgresql":
@@ -56,8 +105,10 @@ def device_history(store: EventStore, since_s: float, *, device: int | None = No
     (``time``: share of analysed time in AF/flutter, as the device counts its burden -- each
     beat with a known rhythm brings its preceding interval, ``analysed_s`` in all; unreadable
     stretches (rhythm ``NOISE``) count neither way; ``beats``: share of those beats that lie
-    in AF/flutter, higher than ``time`` when AF runs faster; ``last_1h`` and ``max_1h``: the
-    gateway's reported 1-hour burden), ``hr_hourly`` (``hour_s``, ``min``,
+    in AF/flutter, higher than ``time`` when AF runs faster; ``last_1h``: the gateway's last
+    reported 1-hour burden (over less than an hour early in a stream); ``max_1h``: the
+    largest of those with a full hour of their stream behind them, ``None`` before one),
+    ``hr_hourly`` (``hour_s``, ``min``,
     ``mean``, ``max``, ``n``), ``gaps`` (``link``: the gateway's gap events; ``silences``:
     stretches longer than ``silence_s`` without any ``hr`` event; ``missing_events``: holes
     in ``seq`` within each boot, events the store never received -- counted from
@@ -81,17 +132,22 @@ def device_history(store: EventStore, since_s: float, *, device: int | None = No
             for t, b, k, s, sev, si, d in store.query(
                 f"SELECT time_us, boot, kind, state, severity, sample_index, detail "
                 f"FROM alerts WHERE {w} ORDER BY time_us, seq", p)]
-        in_af = "rhythm IN ('AFIB', 'AFL')"
-        pre = _pre_interval_sql(store)
         af = store.query(
-            f"SELECT sum(CASE WHEN {in_af} THEN 1 ELSE 0 END), count(rhythm), "
-            f"sum(CASE WHEN {in_af} THEN {pre} ELSE 0 END), sum({pre}) "
-            f"FROM beats WHERE {w} AND rhythm IS NOT NULL AND rhythm <> 'NOISE'", p)[0]
-        burden = store.query(f"SELECT max(af_burden_1h) FROM hr WHERE {w}", p)[0][0]
+            f"SELECT sum(CASE WHEN {_IN_AF} THEN 1 ELSE 0 END), count(rhythm) "
+            f"FROM beats WHERE {w} AND {_READABLE}", p)[0]
+        af_s, analysed_s = _af_time(store, w, p, dev)
+        # a full hour of the stream behind it (the first hour's values cover less: 100 %
+        # after the first AF minute would read as an hour in AF)
+        wh, ph = _where(since_us, dev, "h")
+        burden = store.query(
+            f"SELECT max(h.af_burden_1h) FROM hr h JOIN (SELECT boot, fs_hz, "
+            f"min(sample_index) AS s0 FROM hr WHERE device_id = ? GROUP BY boot, fs_hz) f "
+            f"ON h.boot = f.boot AND h.fs_hz = f.fs_hz WHERE {wh} AND "
+            f"h.sample_index - f.s0 >= 3600 * h.fs_hz", [dev, *ph])[0][0]
         last = store.query(f"SELECT af_burden_1h FROM hr WHERE {w} AND af_burden_1h IS NOT "
                            f"NULL ORDER BY time_us DESC LIMIT 1", p)
-        rep["af_burden"] = {"time": (float(af[2]) / float(af[3])) if af[3] else None,
-                            "analysed_s": float(af[3] or 0.0),
+        rep["af_burden"] = {"time": af_s / analysed_s if analysed_s > 0 else None,
+                            "analysed_s": analysed_s,
                             "beats": (int(af[0]) / int(af[1])) if af[1] else None,
                             "beats_with_rhythm": int(af[1] or 0),
                             "last_1h": last[0][0] if last else None,
@@ -281,7 +337,7 @@ def render_history(reports: list[dict]) -> str:
         lines.append(f"  beats {r['beats_total']}: {classes}")
         af = r["af_burden"]
         last = "-" if af["last_1h"] is None else f"{100 * af['last_1h']:.1f} %"
-        peak = "-" if af["max_1h"] is None else f"{100 * af['max_1h']:.1f} %"
+        peak = "- (no full hour)" if af["max_1h"] is None else f"{100 * af['max_1h']:.1f} %"
         if af["time"] is None:
             share = "-" if af["beats"] is None else f"{100 * af['beats']:.1f} % of beats"
         else:

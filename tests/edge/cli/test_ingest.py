@@ -114,6 +114,26 @@ def test_an_unreadable_file_is_named_before_any_database_is_made(night, tmp_path
         assert "Traceback" not in err and not db.exists()
 
 
+def test_history_af_burden_is_the_devices_own(mitdb_dir, tmp_path, capsys, monkeypatch):
+    """Session 48 audit: ``history`` gave the AF burden as a share of beats (201: 40.7 %
+    against the device's 31.8 %), then of the beats' own rhythm time, which misses what the
+    device dates back when it confirms an onset (SVDB 867: 25.7 / 33.1 %). It now counts as
+    the device does; a replayed DS1 record with AF: the same number as the last hr event."""
+    monkeypatch.setenv("MITDB_DIR", str(mitdb_dir))
+    events = tmp_path / "201.jsonl"
+    assert main(["run", "--replay", "201", "--speed", "max", "--jsonl", str(events), "--quiet",
+                 "--set", "source.replay.duration_s=600"]) == 0
+    hr = [json.loads(line) for line in events.read_text().splitlines()
+          if '"type":"hr"' in line][-1]
+    assert 0.2 < hr["af_burden_run"] < 0.9
+    db = str(tmp_path / "h.db")
+    assert main(["ingest", "--db", db, "--jsonl", str(events)]) == 0
+    assert main(["history", "--db", db, "--since", "1d", "--json"]) == 0
+    (report,) = json.loads(capsys.readouterr().out)
+    assert report["af_burden"]["time"] == pytest.approx(hr["af_burden_run"], abs=0.01)
+    assert report["af_burden"]["max_1h"] is None  # 10 min: no full hour to report
+
+
 def test_a_device_id_past_64_bits_is_refused_by_the_parser(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["history", "--db", "x.db", "--device", "99999999999999999999"])

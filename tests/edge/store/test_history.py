@@ -28,6 +28,10 @@ def night() -> list:
     rhythms = ["AFIB"] * 4 + ["N"] * 4 + ["NOISE", None]
     for i, (lab, rh) in enumerate(zip(labels, rhythms)):
         ev.append(beat(5, next(seq), H0 + 1 + i, lab, rh, rr_pre_s=0.5 if i < 4 else 0.8))
+    # the AF episode as the device dated it: from before the first beat to after the fifth,
+    # which left as N before the end was confirmed
+    ev.append(alert(5, next(seq), H0 + 0.5, "afib", "onset", "warning"))
+    ev.append(alert(5, next(seq), H0 + 5.5, "afib", "end", "warning"))
     for t, bpm, burden in ((0, 60, .1), (60, 70, .2), (120, 80, .3), (3600, 100, .25),
                            (3660, None, None), (3720, 90, .2)):
         ev.append(hr(5, next(seq), H0 + t, bpm, burden))
@@ -58,13 +62,14 @@ def test_history_of_one_wearer(store):
     (r,) = device_history(store, 3 * 3600, device=5, now_s=NOW)
     assert r["device_id"] == 5 and r["boots"] == [1]
     assert r["beats"] == {"N": 6, "S": 2, "V": 2} and r["beats_total"] == 10
-    # as the device counts it: share of analysed time (AF 4 x 0.5 s of 4 x 0.5 + 4 x 0.8 s);
-    # the NOISE beat counts neither way
-    assert r["af_burden"] == pytest.approx({"time": 2.0 / 5.2, "analysed_s": 5.2,
+    # as the device counts it: share of analysed time in its dated AF episode (4 x 0.5 s and
+    # the fifth beat's 0.8 s of 4 x 0.5 + 4 x 0.8 s); the NOISE beat counts neither way
+    assert r["af_burden"] == pytest.approx({"time": 2.8 / 5.2, "analysed_s": 5.2,
                                             "beats": 0.5, "beats_with_rhythm": 8,
-                                            "last_1h": 0.2, "max_1h": 0.3})
+                                            "last_1h": 0.2, "max_1h": 0.25})
     assert [(a["kind"], a["state"], a["time_s"]) for a in r["alerts"]] == [
-        ("v_run", "onset", H0 + 30), ("v_run", "end", H0 + 40), ("afib", "onset", H0 + 3650)]
+        ("afib", "onset", H0 + 0.5), ("afib", "end", H0 + 5.5), ("v_run", "onset", H0 + 30),
+        ("v_run", "end", H0 + 40), ("afib", "onset", H0 + 3650)]
     assert r["hr_hourly"] == [
         {"hour_s": int(H0), "min": 60.0, "mean": 70.0, "max": 80.0, "n": 3},
         {"hour_s": int(H0) + 3600, "min": 90.0, "mean": 95.0, "max": 100.0, "n": 2}]
@@ -120,7 +125,7 @@ def test_window_and_devices(store):
 def test_text_rendering_names_everything(store):
     text = render_history(device_history(store, 3 * 3600, device=5, now_s=NOW))
     for needle in ("device 5", "beats 10: N 6  S 2  V 2",
-                   "AF burden: 38.5 % of 5 s analysed (50.0 % of 8 beats)", "afib",
+                   "AF burden: 53.8 % of 5 s analysed (50.0 % of 8 beats)", "afib",
                    "60 / 70 / 80", "1 link gaps, 1 silences, 2 events missing by seq"):
         assert needle in text
     assert render_history([]) == "no events stored in this window\n"
@@ -144,7 +149,7 @@ def test_hr_series_and_strip_around_an_alarm(store):
     # 1 s strips (125 Hz) around the afib onset at H0 + 3650
     store.write([strip(5, 500 + k, H0 + 3640 + k) for k in range(20)])
     a = [a for a in device_history(store, 3 * 3600, device=5, now_s=NOW)[0]["alerts"]
-         if a["kind"] == "afib"][0]
+         if a["kind"] == "afib"][-1]
     s = strip_around(store, 5, 1, a["sample_index"], before_s=4, after_s=4)
     assert s is not None and len(s["t_s"]) == len(s["mv"])
     assert min(s["t_s"]) == pytest.approx(-4, abs=0.01) and max(s["t_s"]) <= 4
