@@ -71,10 +71,19 @@ def _main(argv: list[str]) -> int:
     except OSError as exc:
         # A file the command was told to read or write cannot be (a missing or read-only
         # output folder, a full disk): the user's to fix, so one line, not a traceback.
-        print(f"ecg-edge {args.command}: error: {exc}", file=sys.stderr)
+        print(f"ecg-edge {args.command}: error: {_os_error_text(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def _os_error_text(exc: OSError) -> str:
+    """``D: a directory, not a file`` rather than ``[Errno 21] Is a directory: 'D'``."""
+    if exc.filename is None or not exc.strerror:
+        return str(exc)
+    if isinstance(exc, IsADirectoryError):
+        return f"{exc.filename}: a directory, not a file (give a file path)"
+    return f"{exc.filename}: {exc.strerror}"
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -176,6 +176,19 @@ def _records_in(directory: Path) -> list[Path]:
     return out
 
 
+def _elsewhere_hint(text: str) -> str:
+    """``; did you mean ...?`` when a bare record name is a record of a database folder named
+    by the environment (``MITDB_DIR``, ``SVDB_DIR``, ...): these paths are read as given."""
+    if os.sep in text or "/" in text:
+        return ""
+    name = _strip_suffix(text)
+    for var in ("MITDB_DIR", "SVDB_DIR", "CUDB_DIR", "CINC2017_DIR", "NSTDB_DIR"):
+        folder = os.environ.get(var)
+        if folder and (Path(folder) / f"{name}.hea").is_file():
+            return f"; did you mean {Path(folder) / name} (${var})?"
+    return ""
+
+
 def expand_record_paths(paths: Iterable[str | os.PathLike]) -> list[Path]:
     """Expand command-line PATH arguments into WFDB record paths (without extension).
 
@@ -207,8 +220,8 @@ def expand_record_paths(paths: Iterable[str | os.PathLike]) -> list[Path]:
             record = _record_at(str(Path(text).expanduser()))
             if record is None:
                 raise DataNotFoundError(f"{text!r} is neither a WFDB record (no "
-                                        f"{_strip_suffix(text)}.hea) nor a directory",
-                                        path=text)
+                                        f"{_strip_suffix(text)}.hea) nor a directory"
+                                        + _elsewhere_hint(text), path=text)
             records = [record]
         for record in records:
             key = record.resolve()

@@ -77,6 +77,21 @@ def test_a_missing_path_is_one_line_before_any_output(cinc2017_dir, tmp_path, ca
     assert captured.err.count("\n") == 1 and "nothere" in captured.err
 
 
+def test_out_as_a_directory_and_a_bare_database_name_are_one_clear_line(
+        cinc2017_dir, tmp_path, capsys, monkeypatch):
+    """Session 48 audit: ``--out DIR`` said ``[Errno 21] Is a directory: 'DIR'``; ``rhythm
+    201`` did not say that the record lies in ``$MITDB_DIR`` (paths are read as given)."""
+    assert main(["rhythm", str(cinc2017_dir / "A00001"), "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == f"ecg-edge rhythm: error: {tmp_path}: a directory, not a file " \
+                          f"(give a file path)"
+    monkeypatch.setenv("CINC2017_DIR", str(cinc2017_dir))
+    monkeypatch.chdir(tmp_path)
+    assert main(["rhythm", "A00001"]) == 2
+    err = capsys.readouterr().err
+    assert f"did you mean {cinc2017_dir / 'A00001'} ($CINC2017_DIR)?" in err
+
+
 def test_a_directory_with_records(cinc2017_dir, tmp_path, capsys):
     for name in ("A00001", "A00004"):
         for ext in (".hea", ".mat"):
