@@ -23,7 +23,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from edge.cli.common import non_negative_int, read_channel
+from edge.cli.common import non_negative_int, positive_float, positive_int, read_channel
 from edge.model.bundled import default_embed_model_path
 
 __all__ = ["add_parser", "cmd_adapt"]
@@ -126,10 +126,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--model", default=None, type=Path,
                    help="two-output int8 model (default: the bundled default_embed.tflite)")
     p.add_argument("--out", required=True, type=Path, help="adapted model file to write (.npz)")
-    p.add_argument("--adapt-minutes", type=float, default=5.0,
+    p.add_argument("--adapt-minutes", type=positive_float, default=5.0,
                    help="labelled minutes at the start of the record to adapt on (default 5)")
-    p.add_argument("--min-beats", type=int, default=None,
-                   help="beats a class needs to be adapted (default 5); fewer: base model kept")
+    p.add_argument("--min-beats", type=positive_int, default=None,
+                   help="beats a class needs to be adapted (default 5; fusion beats F need 20 "
+                        "whatever it is); fewer: base model kept")
     p.add_argument("--templates", type=int, default=None, metavar="K",
                    help="wearer-template vote: the K nearest labelled beats vote on a beat's "
                    "V score (default 15; 0 = off, linear head only)")

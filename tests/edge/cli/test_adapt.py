@@ -189,3 +189,17 @@ def test_a_flat_recording_or_too_many_templates_is_one_line_and_exit_2(mitdb_dir
     assert main(["adapt", "--record", "100", "--data-dir", str(mitdb_dir), "--labels", "atr",
                  "--out", str(out), "--templates", "100000"]) == 2
     assert "--templates 100000: must be 0 (off) to" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv,said", [
+    (["--adapt-minutes", "0"], "argument --adapt-minutes: expected a number > 0, got '0'"),
+    (["--adapt-minutes", "nan"], "argument --adapt-minutes: expected a number > 0"),
+    (["--min-beats", "0"], "argument --min-beats: must be >= 1, got 0"),
+])
+def test_wrong_numbers_name_the_option(argv, said, tmp_path, capsys):
+    """Session 48 audit: ``--adapt-minutes 0`` said ``adapt_s: must be > 0 seconds`` (an
+    internal name), after reading the record."""
+    with pytest.raises(SystemExit) as exc:
+        main(["adapt", "--record", "201", "--labels", "atr", "--out",
+              str(tmp_path / "x.npz"), *argv])
+    assert exc.value.code == 2 and said in capsys.readouterr().err
