@@ -110,6 +110,8 @@ class RotatingJsonlSink:
         self.n_rotations = 0
         self._fh: IO[str] | None = None
         self._size = 0
+        self._created = not self.path.exists()  # removed at close if nothing was written
+        self._written = False
         self._open()
 
     def _open(self) -> None:
@@ -151,6 +153,7 @@ class RotatingJsonlSink:
         except (OSError, ValueError) as exc:
             raise SinkError(self.name, f"cannot write: {exc}") from exc
         self._size += n
+        self._written = True
 
     def flush(self) -> None:
         if self._fh is None:
@@ -180,5 +183,13 @@ class RotatingJsonlSink:
         self._open()
 
     def close(self) -> None:
+        """Close the file; one this sink created and never wrote to (a run that failed to
+        start) is removed."""
         self._close_file()
+        if self._created and not self._written:
+            try:
+                if self.path.stat().st_size == 0:
+                    self.path.unlink()
+            except OSError:
+                pass  # already gone, or not ours to remove
 

@@ -35,7 +35,24 @@ def test_type_filter(tmp_path, beat):
     s = RotatingJsonlSink(path, types=("hr",))
     s.emit(beat(1))
     s.close()
-    assert path.read_text() == ""
+    assert not path.exists()  # created, nothing written: removed
+
+
+def test_lines_carry_the_runs_boot_and_an_unused_new_file_is_removed(tmp_path, beat):
+    """Session 48 audit: a run that failed to start (``--replay 999``) left an empty file.
+    A file that existed before stays, even empty; every line carries the run's boot."""
+    path = tmp_path / "ev.jsonl"
+    RotatingJsonlSink(path).close()
+    assert not path.exists()
+    path.write_text("")
+    RotatingJsonlSink(path).close()
+    assert path.exists()
+    s = RotatingJsonlSink(tmp_path / "new.jsonl", boot=7)
+    s.emit(beat(1))
+    s.emit(beat(2))
+    s.close()
+    lines = [json.loads(x) for x in (tmp_path / "new.jsonl").read_text().splitlines()]
+    assert [(x["boot"], x["sample_index"]) for x in lines] == [(7, 1), (7, 2)]
 
 
 def test_settings_types_are_event_types():
