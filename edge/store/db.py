@@ -179,7 +179,7 @@ class EventStore:
                 cur.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
             else:
                 cur.execute("BEGIN IMMEDIATE")
-            version = self._read_version(cur)
+            version = self._read_version(cur, create)
             if version == 0 and not create:
                 raise StoreError("holds no ecg-edge schema: no events were ever stored here "
                                  "(`ecg-edge ingest --db` creates it)", self.url.display)
@@ -203,7 +203,7 @@ class EventStore:
             self._rollback()
             raise self._error("cannot create or upgrade the schema", exc) from None
 
-    def _read_version(self, cur: Any) -> int:
+    def _read_version(self, cur: Any, create: bool = True) -> int:
         if self.dialect == "postgresql":
             cur.execute("SELECT to_regclass('store_meta') IS NOT NULL")
             exists = cur.fetchone()[0]
@@ -213,8 +213,9 @@ class EventStore:
         if not exists:
             # a file/database with other tables is not ours to write into
             if self._has_foreign_tables(cur):
-                raise StoreError("holds tables but no ecg-edge schema (store_meta); "
-                                 "refusing to write into another application's database",
+                raise StoreError("holds tables but no ecg-edge schema (store_meta): another "
+                                 "application's database, not an ecg-edge event store"
+                                 + ("; refusing to write into it" if create else ""),
                                  self.url.display)
             return 0
         value = self._read_meta(cur, "schema_version")
@@ -225,12 +226,15 @@ class EventStore:
                              self.url.display) from None
 
     def _has_foreign_tables(self, cur: Any) -> bool:
-        names = set(TABLES) | {"store_meta"}
+        """Any table, while ``store_meta`` is missing: ecg-edge creates its tables and
+        ``store_meta`` in one transaction, so even a table named like one of ours (another
+        application's ``beats``) is not ours."""
         if self.dialect == "postgresql":
             cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
         else:
-            cur.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-        return any(r[0] not in names for r in cur.fetchall())
+            cur.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT "
+                        "LIKE 'sqlite_%'")
+        return bool(cur.fetchall())
 
     def _pruned_before_us(self, cur: Any) -> int | None:
         value = self._read_meta(cur, PRUNED_BEFORE_KEY)

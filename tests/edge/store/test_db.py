@@ -96,6 +96,24 @@ def test_refuses_a_database_of_another_application(tmp_path):
         EventStore.open(str(path))
 
 
+def test_another_applications_beats_table_is_not_ours(tmp_path):
+    """Session 48 audit: a database with its own ``beats`` table (and no ``store_meta``)
+    was taken for an empty store: ingest failed in the middle of the schema ("no such
+    column: device_id"), history said no events were ever stored; a reader said it refused
+    to write."""
+    path = tmp_path / "other.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE beats (patient TEXT, t REAL)")
+    with pytest.raises(StoreError, match="another application's database.*refusing to write"):
+        EventStore.open(str(path))
+    with pytest.raises(StoreError) as info:
+        EventStore.open(str(path), must_exist=True)
+    assert "another application's database" in str(info.value)
+    assert "refusing to write" not in str(info.value)
+    with sqlite3.connect(path) as conn:  # left as it was
+        assert [r[0] for r in conn.execute("SELECT name FROM sqlite_master")] == ["beats"]
+
+
 def test_refuses_a_file_that_is_not_sqlite(tmp_path):
     path = tmp_path / "notes.db"
     path.write_bytes(b"this is not a database" * 100)
