@@ -128,7 +128,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     c = result.counters
     print(f"ecg-edge run: stopped ({result.reason}): {c.get('beats', 0)} beats, "
           f"{c.get('stream_s', 0):.1f} s of ECG, {c.get('gaps', 0)} gaps, "
-          f"{c.get('x_real_time')} x real time", file=sys.stderr)
+          f"processing {c.get('x_real_time')} x faster than real time", file=sys.stderr)
     failed = {name: n for name, n in (c.get("sink_errors") or {}).items() if n}
     if failed:  # events that did not reach a sink: not a clean run (a full disk...)
         print("ecg-edge run: error: sink failures (writes that failed; see the log): "
