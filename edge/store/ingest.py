@@ -117,6 +117,11 @@ def decode_payload(data: Any, *, topic: str | None = None, default_boot: int = 0
 
 
 def _load(raw: str | bytes) -> Any:
+    if isinstance(raw, (bytes, bytearray)):
+        try:  # events are UTF-8 JSON (json.loads would guess UTF-16/32 from binary noise)
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise EventDecodeError("$", f"not UTF-8 text (byte {exc.start})") from None
     try:
         return json.loads(raw)
     except (ValueError, RecursionError) as exc:

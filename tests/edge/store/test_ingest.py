@@ -57,6 +57,18 @@ def test_jsonl_import_is_idempotent_and_counts_malformed_lines(db_url, tmp_path)
         assert sum(store.count(t) for t in TABLES) == 39
 
 
+def test_a_binary_line_is_said_to_be_not_utf8(tmp_path, caplog):
+    """Session 48 audit: a line of binary noise was reported as "not valid JSON: 'utf-16-be'
+    codec can't decode..." (json.loads guessed an encoding from the bytes)."""
+    path = tmp_path / "events.jsonl"
+    good = [event_to_json(e.event).encode() for e in mixed(1, 2)]
+    path.write_bytes(good[0] + b"\n\x00\xff\xfe\x93garbage\n" + good[1] + b"\n")
+    with EventStore.open(str(tmp_path / "db.sqlite")) as store:
+        c = import_jsonl(store, [path])
+    assert (c.stored, c.malformed) == (2, 1)
+    assert "not UTF-8 text" in caplog.text and "utf-16" not in caplog.text
+
+
 def test_numbers_the_store_cannot_hold_are_malformed_not_fatal(db_url, tmp_path):
     """A time in 1e30 s or a boot of 2**70 would not fit the store's 64-bit columns: such a
     line is counted under its field, the good lines around it are stored (it crashed the
