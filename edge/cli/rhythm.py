@@ -65,13 +65,14 @@ def classify_record(path: Path, *, channel: int | None = None, model=None,  # no
     sampto = None
     if n_samples is not None and fs_hz > 0 and n_samples > max_s * fs_hz:
         sampto = int(max_s * fs_hz)
-        logger.warning("%s: %.0f s long; classified on its first %.0f s (`ecg-edge annotate "
-                       "--rhythm` gives a long recording's rhythm over time)", path.name,
-                       n_samples / fs_hz, max_s)
     try:
         rec = read_record(str(path), channels=[channel], sampto=sampto)
     except DataError as exc:
         return "~", f"unreadable: {exc}"
+    if sampto is not None:  # said once the samples were read (a missing .dat is unreadable)
+        logger.warning("%s: %.0f s long; classified on its first %.0f s (`ecg-edge annotate "
+                       "--rhythm` gives a long recording's rhythm over time)", path.name,
+                       n_samples / fs_hz, max_s)
     x = rec.signal_mv[:, 0].astype(np.float64)
     if x.size == 0 or not np.isfinite(x).any():
         return "~", "no valid samples"
