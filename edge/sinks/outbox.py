@@ -23,10 +23,12 @@ outbox (``path=":memory:"``, not crash-safe) uses the Unix time in seconds as it
 Drop policy (bounded disk). ``max_bytes`` bounds the sum of ``n_bytes`` of the queued
 messages (the file is about 1.3x that, plus a WAL of at most ``wal_max_bytes``). When an
 append would exceed it, queued messages are evicted, oldest first, by class -- ``strip`` and
-``hr`` (priority 0) first, then ``status``/``link``/``quality`` (1), then ``beat`` and
-``alert`` (2) -- but only messages of a class no higher than the new message's: a new strip
-never evicts a beat; when no room can be made the new message itself is dropped. Every drop
-is counted per event type in :meth:`Outbox.stats` (persisted across runs) and logged.
+``hr`` (priority 0) first, then ``status``/``link``/``quality`` (1), then ``beat`` (2), and
+``alert`` (3) last -- but only messages of a class no higher than the new message's: a new
+strip never evicts a beat, a new beat never evicts an alarm; when no room can be made the new
+message itself is dropped. Every drop is counted per event type in :meth:`Outbox.stats`
+(persisted across runs) and logged (a dropped alert every time, as an error). Files queued
+before alerts had a class of their own (2, with beats) are given it at open.
 
 Urgent messages. Messages of :data:`URGENT_TYPES` (``alert``) are tracked in memory (id and
 append time, reloaded from the file at open): :attr:`Outbox.urgent_pending` and
@@ -73,7 +75,7 @@ MEMORY = ":memory:"
 
 #: Event type -> drop class (lower is dropped first). Unknown types get 1.
 DROP_PRIORITY = {"strip": 0, "hr": 0, "status": 1, "link": 1, "quality": 1,
-                 "beat": 2, "alert": 2}
+                 "beat": 2, "alert": 3}
 
 #: Event types whose waiting time is tracked (:attr:`Outbox.oldest_urgent_s`).
 URGENT_TYPES = ("alert",)
@@ -216,6 +218,9 @@ class Outbox:
                 row = db.execute("SELECT value FROM meta WHERE key='boot'").fetchone()
                 boot = (row[0] if row else 0) + 1
             db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('boot', ?)", (boot,))
+            for etype, prio in DROP_PRIORITY.items():  # a file of an older drop policy
+                db.execute("UPDATE outbox SET priority = ? WHERE event_type = ? AND "
+                           "priority <> ?", (prio, etype, prio))
             db.execute("COMMIT")
             self.boot = boot
             n, size = db.execute("SELECT COUNT(*), COALESCE(SUM(n_bytes), 0) "
@@ -379,7 +384,11 @@ class Outbox:
         self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
                          (f"dropped_{event_type}", n))
         total = sum(self._dropped.values())
-        if total <= 5 or total % 1000 == 0:
+        if event_type in URGENT_TYPES:  # an alarm lost: never only counted
+            logger.error("outbox %s full (%d bytes): dropped an %s message (%d alerts dropped "
+                         "so far, %d messages in all): raise sinks.mqtt.outbox_max_bytes",
+                         self.path, self.config.max_bytes, event_type, n, total)
+        elif total <= 5 or total % 1000 == 0:
             logger.warning("outbox %s full (%d bytes): dropped a %s message (%d dropped so "
                            "far)", self.path, self.config.max_bytes, event_type, total)
 

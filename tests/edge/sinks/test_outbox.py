@@ -171,14 +171,37 @@ def test_queued_alerts_are_tracked_across_ack_drop_and_reopen(tmp_path):
     ob2.close()
 
 
-def test_an_evicted_alert_no_longer_counts_as_waiting():
+def test_alarms_are_dropped_last_and_each_alarm_dropped_is_an_error(caplog):
+    """Session 48 audit: beats and alerts were one drop class, so during a long outage new
+    beats pushed queued VT and asystole alarms out (208: 123 of 130 alerts), logged only as
+    "dropped a beat message". A beat never evicts an alarm now; only a newer alarm does, when
+    nothing else is left, and each such drop is an error in the log."""
     with Outbox(OutboxConfig(max_bytes=65536)) as ob:
         big = b"x" * 30000
         ob.append("a", big, qos=1, retain=False, event_type="alert")
-        assert ob.urgent_pending == 1
         ob.append("b", big, qos=1, retain=False, event_type="beat")
-        ob.append("c", big, qos=1, retain=False, event_type="beat")  # evicts the alert
-        assert ob.stats()["dropped"] == {"alert": 1} and ob.urgent_pending == 0
+        assert ob.append("c", big, qos=1, retain=False, event_type="beat") is not None
+        assert ob.stats()["dropped"] == {"beat": 1} and ob.urgent_pending == 1  # the older beat
+        ob.append("d", big, qos=1, retain=False, event_type="alert")  # evicts the beat
+        assert ob.stats()["dropped"] == {"beat": 2} and ob.urgent_pending == 2
+        assert ob.append("e", big, qos=1, retain=False, event_type="beat") is None  # itself
+        assert ob.urgent_pending == 2 and "dropped an alert" not in caplog.text
+        ob.append("f", big, qos=1, retain=False, event_type="alert")  # alarms only: the oldest
+        assert ob.stats()["dropped"] == {"beat": 3, "alert": 1} and ob.urgent_pending == 2
+        assert [m.topic for m in ob.peek()] == ["d", "f"]
+        errors = [r for r in caplog.records if r.levelname == "ERROR"]
+        assert len(errors) == 1 and "dropped an alert message" in errors[0].getMessage()
+
+
+def test_a_file_of_the_old_drop_classes_gets_the_new_ones(tmp_path):
+    path = str(tmp_path / "o.sqlite")
+    with Outbox(OutboxConfig(path=path)) as ob:
+        fill(ob, ["alert", "beat"])
+    with sqlite3.connect(path) as db:  # as an outbox of 2026-12-02 wrote them
+        db.execute("UPDATE outbox SET priority = 2")
+    with Outbox(OutboxConfig(path=path)) as ob:
+        rows = ob._db.execute("SELECT event_type, priority FROM outbox ORDER BY id")  # noqa: SLF001
+        assert list(rows) == [("alert", 3), ("beat", 2)]
 
 
 def test_fsync_types_rule():
