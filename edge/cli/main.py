@@ -45,10 +45,14 @@ def build_parser(running: str | None = None) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run one ``ecg-edge`` command; returns the exit code (2 for a bad input or a file that
-    cannot be read or written, 130 after
-    Ctrl-C, 141 when the reader of stdout went away, as ``| head`` does)."""
+    cannot be read or written, 130 after Ctrl-C -- but ``run`` and ``demo`` take Ctrl-C and
+    SIGTERM as the stop they are asked for and exit 0 once stopped --, 141 when the reader of
+    stdout went away, as ``| head`` does)."""
     try:
         return _main(list(sys.argv[1:] if argv is None else argv))
+    except KeyboardInterrupt:  # while the arguments were read (their checks load modules)
+        print("ecg-edge: interrupted", file=sys.stderr)
+        return 130
     except BrokenPipeError:
         # Not an error of ours; point stdout at /dev/null so the final flush stays quiet.
         devnull = os.open(os.devnull, os.O_WRONLY)

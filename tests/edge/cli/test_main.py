@@ -101,3 +101,16 @@ def test_an_output_that_cannot_be_written_is_a_clear_error(argv, mitdb_dir, cinc
     assert code == 2
     err = capsys.readouterr().err
     assert f"ecg-edge {argv[0]}: error:" in err and "a_file" in err
+
+
+def test_ctrl_c_while_the_arguments_are_read_is_one_line(monkeypatch, capsys):
+    """Session 48 audit: Ctrl-C 0.3 s after ``ecg-edge run --replay 100 --speed 20`` printed a
+    traceback: reading ``--speed`` imports the replay package, outside the command's own
+    Ctrl-C handling."""
+    import edge.cli.main as cli_main
+
+    def interrupted(command):  # noqa: ANN001, ANN202
+        raise KeyboardInterrupt
+    monkeypatch.setattr(cli_main, "build_parser", interrupted)
+    assert main(["run", "--replay", "100"]) == 130
+    assert capsys.readouterr().err == "ecg-edge: interrupted\n"
