@@ -95,8 +95,13 @@ class RollingRate:
 
     @property
     def n_beats(self) -> int:
-        """Intervals in the window."""
+        """Intervals in the window (as of the last beat)."""
         return len(self._rr)
+
+    def n_beats_at(self, t_s: float) -> int:
+        """Intervals whose beat lies in the window ending at stream time ``t_s`` (s), without
+        moving the window: what is left of it when no beat came since (lead-off, a pause)."""
+        return sum(1 for t, _, _ in self._rr if t >= t_s - self.config.window_s)
 
     @property
     def rate_bpm(self) -> float | None:

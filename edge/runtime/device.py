@@ -529,10 +529,13 @@ class DeviceStream:
             rate = self.monitor.rate
             hr = None if rate.rate_bpm is None or self._quality_level == "lead_off" \
                 else round(rate.rate_bpm, 1)  # lead off: unknown, not the last beats' rate
-            events.append(HeartRateEvent(
+            stale = hr is None or self.asystole.is_open  # no rate from the last beats: count
+            events.append(HeartRateEvent(  # the beats left in the window now, not then
                 device_id=self.device_id, sample_index=self.expected - 1, fs_hz=self.fs_hz,
                 hr_bpm=0.0 if self.asystole.is_open else hr,  # not the last beats' rate
-                window_s=rate.config.window_s, n_beats=rate.n_beats,
+                window_s=rate.config.window_s,
+                n_beats=(rate.n_beats_at((self.expected - 1) / self.fs_hz) if stale
+                         else rate.n_beats),
                 **self.af_burden()))
             while self._next_hr <= self.expected:
                 self._next_hr += self._hr_every

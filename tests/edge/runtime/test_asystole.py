@@ -111,6 +111,10 @@ def test_a_flat_line_is_lead_off_not_asystole_and_has_no_rate(classifier, stoppe
     assert any(e.type == "quality" and e.quality == "lead_off" for e in ev)
     hr = {round(e.sample_index / 360): e.hr_bpm for e in ev if e.type == "hr"}
     assert hr[25] is None and hr[30] is None and hr[15] > 60
+    # session 48 audit: the no-rate events said 13 beats, the window as of the last beat;
+    # they count what is left of it (25 s: the beats of 15-20 s; 30 s: none)
+    n = {round(e.sample_index / 360): e.n_beats for e in ev if e.type == "hr"}
+    assert 4 <= n[25] <= 8 and n[30] == 0 and n[15] >= 10
 
 
 def test_no_asystole_in_ventricular_fibrillation(classifier):
