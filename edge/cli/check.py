@@ -88,6 +88,11 @@ def _probe_outputs(config: Any) -> None:
         _writable_place(Path(sinks.jsonl.path), "sinks.jsonl.path")
     if sinks.wfdb.enabled:
         _writable_place(Path(sinks.wfdb.out_dir), "sinks.wfdb.out_dir")
+    if sinks.mqtt.enabled:  # what MqttSink reads and opens at start (run refused them)
+        sinks.mqtt.check_files()
+        if sinks.mqtt.outbox_path:
+            _writable_place(Path(sinks.mqtt.outbox_path).expanduser(),
+                            "sinks.mqtt.outbox_path")
 
 
 def _probe_replay(config: Any) -> str:

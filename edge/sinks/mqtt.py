@@ -224,7 +224,30 @@ class MqttSinkSettings:
                 .rstrip("\r\n")
         except OSError as exc:
             raise SinkError(f"mqtt:{self.host}:{self.port}",
-                            f"cannot read sinks.mqtt.password_file: {exc}") from exc
+                            f"cannot read sinks.mqtt.password_file {self.password_file}: "
+                            f"{exc.strerror or exc}") from exc
+
+    def check_files(self) -> None:
+        """The password file and the TLS files read as the sink reads them (``ecg-edge check``
+        calls it too, so a configuration it passes does not fail at ``run``).
+
+        Raises
+        ------
+        SinkError
+            Naming the setting and the file that cannot be read.
+        """
+        self.read_password()
+        for name in ("tls_ca_file", "tls_cert_file", "tls_key_file"):
+            path = getattr(self, name)
+            if not path:
+                continue
+            try:
+                with Path(path).expanduser().open("rb"):
+                    pass
+            except OSError as exc:
+                raise SinkError(f"mqtt:{self.host}:{self.port}",
+                                f"cannot read sinks.mqtt.{name} {path}: "
+                                f"{exc.strerror or exc}") from None
 
     def outbox_config(self) -> OutboxConfig:
         """The outbox these settings describe (in memory when ``outbox_path`` is "")."""
@@ -302,6 +325,7 @@ class MqttSink:
         self.qos_stream = s.qos_stream
         self.drain_timeout_s = float(s.drain_timeout_s)
         self.protocol = s.protocol
+        s.check_files()
         password = s.read_password()
         if outbox is None:
             outbox = Outbox(s.outbox_config())
@@ -358,7 +382,12 @@ class MqttSink:
                                keyfile=s.tls_key_file or None)
             except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
                 self._outbox.close()
-                raise SinkError(self.name, f"cannot load the TLS files: {exc}") from exc
+                files = ", ".join(f"{k} {v}" for k, v in (("ca", s.tls_ca_file),
+                                                          ("cert", s.tls_cert_file),
+                                                          ("key", s.tls_key_file)) if v)
+                files = files or "the system's CA store"
+                raise SinkError(self.name, f"cannot load the TLS files ({files}): {exc}") \
+                    from exc
         client.max_inflight_messages_set(self.max_inflight)
         client.max_queued_messages_set(max(s.max_queued, self.max_inflight))
         self.presence_topic = (f"{s.topic_prefix}/{s.presence_id or s.username or 'daemon'}"

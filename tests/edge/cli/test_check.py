@@ -221,6 +221,28 @@ def test_check_refuses_an_output_place_the_daemon_cannot_create(capsys, tmp_path
         "Traceback" not in err
 
 
+@pytest.mark.parametrize("settings,words", [
+    (['sinks.mqtt.tls_ca_file="{m}/ca.pem"'], "cannot read sinks.mqtt.tls_ca_file {m}/ca.pem"),
+    (['sinks.mqtt.tls_cert_file="{m}/c.pem"', 'sinks.mqtt.tls_key_file="{m}/k.pem"'],
+     "cannot read sinks.mqtt.tls_cert_file {m}/c.pem"),
+    (['sinks.mqtt.username="1"', 'sinks.mqtt.password_file="{m}/pw"'],
+     "cannot read sinks.mqtt.password_file {m}/pw"),
+    (['sinks.mqtt.outbox_path="{f}/ob.sqlite"'], "is not a folder"),
+])
+def test_check_refuses_mqtt_files_run_would_refuse(capsys, tmp_path, settings, words):
+    """Session 48 audit: ``check`` passed a missing TLS or password file and an outbox under a
+    regular file, which ``run`` then refused at once (a restart loop under systemd)."""
+    pytest.importorskip("paho.mqtt.client")
+    (tmp_path / "afile").write_text("x")
+    fill = {"m": tmp_path / "missing", "f": tmp_path / "afile"}
+    argv = ["check", str(CONFIG), "--set", "sinks.mqtt.enabled=true"]
+    for setting in settings:
+        argv += ["--set", setting.format(**fill)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert words.format(**fill) in err and "Traceback" not in err and err.count("\n") == 1
+
+
 def test_check_states_the_quality_grading_and_refuses_a_floor_meant_in_microvolts(capsys):
     assert main(["check", str(CONFIG)]) == 0
     assert ("  quality: 2-s windows; noisy when HF/QRS energy > 0.35 unless quiet (HF RMS <= "
