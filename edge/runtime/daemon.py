@@ -147,7 +147,13 @@ class Daemon:
     # -- control (signal-handler safe: only set flags) ------------------------------------
 
     def request_stop(self) -> None:
-        """Ask the loop to stop after the current turn (then flush everything)."""
+        """Ask the loop to stop after the current turn (then flush everything); asked again,
+        the sinks stop waiting to deliver what they hold (the MQTT sink's drain at close)."""
+        if self._stop:
+            for sink in self.sinks.sinks:
+                give_up = getattr(sink, "give_up_drain", None)
+                if callable(give_up):
+                    give_up()
         self._stop = True
 
     def request_reopen(self) -> None:

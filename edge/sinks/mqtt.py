@@ -339,6 +339,7 @@ class MqttSink:
         self._answered = threading.Event()
         self._wake = threading.Event()
         self._stop = threading.Event()
+        self._give_up = threading.Event()  # close() stops waiting for the broker
         self._acks: deque[tuple[int, bool]] = deque()
         # mid -> (outbox id, qos, monotonic time handed to paho)
         self._inflight: dict[int, tuple[int, int, float]] = {}
@@ -666,6 +667,10 @@ class MqttSink:
     def reopen(self) -> None:
         return None
 
+    def give_up_drain(self) -> None:
+        """Cut :meth:`close`'s wait for the broker short (a second stop request)."""
+        self._give_up.set()
+
     def close(self, timeout_s: float | None = None) -> None:
         """Wait up to ``timeout_s`` (default ``drain_timeout_s``) for the outbox to drain,
         publish ``offline`` presence, disconnect and close the outbox; idempotent. What is
@@ -673,9 +678,14 @@ class MqttSink:
         if getattr(self, "_closed", True):
             return
         self._closed = True
-        deadline = time.monotonic() + (self.drain_timeout_s if timeout_s is None
-                                       else timeout_s)
-        while time.monotonic() < deadline and (self._outbox.pending or self._inflight):
+        wait_s = self.drain_timeout_s if timeout_s is None else timeout_s
+        deadline = time.monotonic() + wait_s
+        if wait_s > 0 and self._outbox.pending and not self.connected:
+            logger.warning("%s: broker not reachable; waiting up to %.0f s for it to take the "
+                           "%d queued messages (%d alerts) -- stop again to give up now",
+                           self.name, wait_s, self._outbox.pending, self._outbox.urgent_pending)
+        while time.monotonic() < deadline and (self._outbox.pending or self._inflight) \
+                and not self._give_up.is_set():
             self._wake.set()
             time.sleep(0.02)
         self._stop.set()
@@ -683,8 +693,15 @@ class MqttSink:
         self._urgent_wake.set()
         self._thread.join(5.0)
         if self._outbox.pending:
-            logger.warning("%s: %d messages still queued in the outbox %s", self.name,
-                           self._outbox.pending, self._outbox.path)
+            alerts = self._outbox.urgent_pending
+            if self._outbox.path == MEMORY:
+                logger.error("%s: %d messages (%d alerts) not delivered are LOST: the outbox "
+                             "is in memory (set sinks.mqtt.outbox_path to keep them for the "
+                             "next run)", self.name, self._outbox.pending, alerts)
+            else:
+                logger.warning("%s: %d messages (%d alerts) still queued in the outbox %s: "
+                               "the next run sends them", self.name, self._outbox.pending,
+                               alerts, self._outbox.path)
         try:
             info = self._client.publish(self.presence_topic, self._presence("offline"), qos=1,
                                         retain=True)

@@ -516,3 +516,22 @@ def test_the_read_stage_counts_cpu_not_the_wait_for_data(classifier, mitdb_dir):
     final = sink.events[-1]
     assert final.type == "status" and final.stages["read"]["calls"] >= 10
     assert final.stages["read"]["cpu_s"] < 0.1
+
+
+def test_a_second_stop_request_cuts_the_sinks_drain_short(classifier):
+    """``run``'s Ctrl-C handler asks the daemon to stop; asked again (a second Ctrl-C while
+    the MQTT sink waits for an unreachable broker), the sinks give up waiting."""
+    class Draining(BeatCollector):
+        name = "draining"
+        gave_up = 0
+
+        def give_up_drain(self):
+            self.gave_up += 1
+
+    sink = Draining()
+    daemon = Daemon(load_config(None, PORT_CFG), source=_ScriptedSource([]),
+                    classifier=classifier, sinks=[sink])
+    daemon.request_stop()
+    assert sink.gave_up == 0
+    daemon.request_stop()
+    assert sink.gave_up == 1

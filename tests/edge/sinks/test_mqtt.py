@@ -103,6 +103,33 @@ def test_given_outbox_is_used_and_closed(tmp_path):
     assert Outbox(OutboxConfig(path=str(tmp_path / "o.sqlite"))).pending == 1
 
 
+def test_closing_without_a_broker_says_it_waits_and_what_is_lost(caplog):
+    """Session 48 audit: Ctrl-C with the broker unreachable waited 10 s in silence, a second
+    Ctrl-C did not cut it short, and "406 messages still queued in the outbox :memory:" hid
+    that they were lost. The wait is said, a second stop ends it, and the loss is an error."""
+    import threading
+    import time
+
+    from edge.events.model import AlertEvent
+
+    pytest.importorskip("paho.mqtt.client")
+    sink = MqttSink(MqttSinkSettings(host="127.0.0.1", port=free_port(), connect_timeout_s=0.0,
+                                     drain_timeout_s=30.0))
+    for ev in sample_events():
+        sink.emit(ev)
+    sink.emit(AlertEvent(device_id=3, kind="vt", state="onset", severity="alarm",
+                         sample_index=10, fs_hz=360.0, detail={}))
+    threading.Timer(0.5, sink.give_up_drain).start()  # the second Ctrl-C
+    t0 = time.monotonic()
+    with caplog.at_level(logging.WARNING, logger="edge.sinks.mqtt"):
+        sink.close()
+    assert time.monotonic() - t0 < 10.0
+    assert "waiting up to 30 s" in caplog.text and "stop again to give up now" in caplog.text
+    lost = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert len(lost) == 1 and "not delivered are LOST" in lost[0].getMessage()
+    assert "alerts)" in lost[0].getMessage()
+
+
 def test_mqtt_sink_against_a_local_broker(tmp_path, beat):
     need_mosquitto()
     broker = Broker(tmp_path / "broker").start()
