@@ -256,6 +256,20 @@ class MqttSinkSettings:
                             fsync_types=self.outbox_fsync_types)
 
 
+def _why_unreachable(host: str, port: int) -> str:
+    """Why a connection failed, in words: a host name that does not resolve, or nothing
+    that answers there."""
+    import socket  # noqa: PLC0415
+
+    try:
+        socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        return f"the host name {host!r} does not resolve: {getattr(exc, 'strerror', None) or exc}"
+    except OSError:
+        pass
+    return f"nothing accepts a connection at {host}:{port}"
+
+
 class MqttSink:
     """Publish events to an MQTT broker (paho-mqtt 2.x) through a durable outbox.
 
@@ -340,6 +354,7 @@ class MqttSink:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._give_up = threading.Event()  # close() stops waiting for the broker
+        self._said_down = False  # a warning said the broker was not reachable
         self._acks: deque[tuple[int, bool]] = deque()
         # mid -> (outbox id, qos, monotonic time handed to paho)
         self._inflight: dict[int, tuple[int, int, float]] = {}
@@ -415,8 +430,12 @@ class MqttSink:
         self._closed = False
         self._thread.start()
         if not self._answered.wait(s.connect_timeout_s) or not self.connected:
+            why = self.refused or self.connect_error or "no answer"
+            if self.connect_error and not self.refused:
+                why = _why_unreachable(s.host, s.port)
+            self._said_down = True
             logger.warning("%s: broker not reachable yet (%s); events are queued in the outbox",
-                           self.name, self.refused or self.connect_error or "no answer")
+                           self.name, why)
 
     # -- paho callbacks (network thread) --------------------------------------------------
 
@@ -435,7 +454,12 @@ class MqttSink:
         self._failures = 1  # the next attempt follows a lost connection
         self._t_connected = time.monotonic()
         self.link_log.append((self._t_connected, "connected", ""))
-        logger.info("%s: connected (MQTT %s)", self.name, self.protocol)
+        if self._said_down:  # the warning that it was down is answered at the same level
+            self._said_down = False
+            logger.warning("%s: connected to the broker (MQTT %s); sending the %d queued "
+                           "messages", self.name, self.protocol, self._outbox.pending)
+        else:
+            logger.info("%s: connected (MQTT %s)", self.name, self.protocol)
         client.publish(self.presence_topic, self._presence("online"), qos=1, retain=True)
         self._connected.set()
         self._answered.set()
@@ -445,6 +469,7 @@ class MqttSink:
         if self._connected.is_set():
             self.n_disconnects += 1
             if not self._stop.is_set():  # not the sink's own disconnect at close
+                self._said_down = True
                 logger.warning("%s: disconnected (%s); queueing in the outbox", self.name,
                                reason_code)
             self.link_log.append((time.monotonic(), "disconnected", str(reason_code)))
@@ -539,6 +564,7 @@ class MqttSink:
         self._shut_sock = sock
         self.n_link_timeouts += 1
         detail = f"no {what} for {waited:.1f} s"
+        self._said_down = True
         logger.warning("%s: %s: link declared dead; queueing in the outbox", self.name, detail)
         self.link_log.append((now, "timeout", detail))
         try:

@@ -8,7 +8,13 @@ from edge.events.model import EVENT_TYPES, LinkStatusEvent
 from edge.sinks.mqtt import MQTT_TOPICS, MqttSink, MqttSinkSettings
 from edge.sinks.outbox import MEMORY, Outbox, OutboxConfig
 from tests.edge.events.test_decode import sample_events
-from tests.edge.sinks.broker_support import Broker, Subscriber, free_port, need_mosquitto
+from tests.edge.sinks.broker_support import (
+    Broker,
+    Subscriber,
+    free_port,
+    need_mosquitto,
+    wait_until,
+)
 
 
 def test_every_event_type_has_a_topic():
@@ -128,6 +134,34 @@ def test_closing_without_a_broker_says_it_waits_and_what_is_lost(caplog):
     lost = [r for r in caplog.records if r.levelname == "ERROR"]
     assert len(lost) == 1 and "not delivered are LOST" in lost[0].getMessage()
     assert "alerts)" in lost[0].getMessage()
+
+
+def test_the_broker_down_then_up_is_said_at_the_same_level(tmp_path, caplog):
+    """Session 48 audit: a name that does not resolve read like a stopped broker, and a broker
+    that came back was only an INFO line after the "not reachable" warning."""
+    pytest.importorskip("paho.mqtt.client")
+    need_mosquitto()
+    with caplog.at_level(logging.WARNING, logger="edge.sinks.mqtt"):
+        MqttSink(MqttSinkSettings(host="no-such-host.invalid", connect_timeout_s=5.0,
+                                  drain_timeout_s=0.0)).close()
+    assert "the host name 'no-such-host.invalid' does not resolve" in caplog.text
+    caplog.clear()
+    port = free_port()
+    with caplog.at_level(logging.WARNING, logger="edge.sinks.mqtt"):
+        sink = MqttSink(MqttSinkSettings(host="127.0.0.1", port=port, connect_timeout_s=5.0,
+                                         reconnect_max_s=1.0, drain_timeout_s=5.0))
+        try:
+            assert f"nothing accepts a connection at 127.0.0.1:{port}" in caplog.text
+            for ev in sample_events():
+                sink.emit(ev)
+            with Broker(tmp_path / "broker", port=port):
+                assert wait_until(lambda: "connected to the broker" in caplog.text, 20.0)
+                assert wait_until(lambda: sink.outbox.pending == 0, 20.0)
+        finally:
+            sink.close()
+    back = [r for r in caplog.records if "connected to the broker" in r.getMessage()]
+    assert len(back) == 1 and back[0].levelname == "WARNING"
+    assert f"sending the {len(sample_events())} queued messages" in back[0].getMessage()
 
 
 def test_mqtt_sink_against_a_local_broker(tmp_path, beat):
