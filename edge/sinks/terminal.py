@@ -166,7 +166,22 @@ class TerminalSink(TextStreamSink):
         return None
 
     def emit(self, event: Event) -> None:
+        if isinstance(event, StatusEvent) and event.state == "stopped":
+            self._write_pending_gaps()  # before the summary, which counts them
         line = self.format(event)
         if line is not None:
             self._write(line)
+
+    def _write_pending_gaps(self) -> None:
+        """The filled gaps counted since each device's last gap line, in one line each (at
+        the end of a run; they were left out of the terminal)."""
+        for device, (_, n, lost_s) in sorted(self._gaps.items()):
+            if n:
+                self._write(f"dev{device} link gap: {int(n)} more filled since the last line "
+                            f"({lost_s:.2f} s)")
+        self._gaps.clear()
+
+    def close(self) -> None:
+        self._write_pending_gaps()
+        super().close()
 

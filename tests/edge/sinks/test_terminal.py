@@ -93,6 +93,17 @@ def test_a_lossy_link_prints_a_filled_gap_line_at_most_every_10_s():
     assert lines[1].endswith("filled; 9 more filled since the last line (0.90 s)")
     assert lines[1].startswith("0:00:10.0") and lines[2].startswith("0:00:20.0")
     assert lines[3] == "dev1 link gap: 3600 samples lost (10.00 s), reset"
+    # session 48 audit: the gaps after the last line were never printed; the end of the run
+    # (the final status, or closing) says them, once
+    for k in range(33, 38):
+        t.emit(LinkStatusEvent(device_id=1, state="gap", lost_samples=36, gap_s=0.1,
+                               action="filled", sample_index=360 * k, fs_hz=360.0))
+    t.emit(StatusEvent(device_id=1, state="stopped", uptime_s=40.0, counters={"gaps": 36}))
+    t.close()
+    lines = buf.getvalue().splitlines()
+    assert lines[4].startswith("0:00:33.0") and lines[5:] == [
+        "dev1 link gap: 4 more filled since the last line (0.40 s)",
+        "status stopped: uptime 40.0 s, 0 beats, 0 samples, 36 gaps"]
 
 
 def test_an_unclassified_beat_prints_no_probability():
