@@ -49,6 +49,8 @@ def run_options(args: argparse.Namespace) -> dict[str, Any]:
         o.update({"source.kind": "replay", "source.replay.record": args.replay})
     if args.speed is not _UNSET:  # also for a replay source named in the file
         o["source.replay.speed"] = args.speed
+    if args.data_dir is not None:
+        o["source.replay.data_dir"] = args.data_dir
     if args.channel is not None:
         o["source.channel"] = args.channel
     if args.model:
@@ -82,9 +84,11 @@ def load_run_config(args: argparse.Namespace) -> DaemonConfig:
     from edge.runtime.settings import load_config  # noqa: PLC0415
 
     config = load_config(args.config, args.set or [], run_options(args))
-    if args.speed is not _UNSET and config.source.kind != "replay":
-        raise ConfigError("--speed", f"applies to a replay source; source.kind is "
-                                     f"{config.source.kind!r}")
+    for option, given in (("--speed", args.speed is not _UNSET),
+                          ("--data-dir", args.data_dir is not None)):
+        if given and config.source.kind != "replay":
+            raise ConfigError(option, f"applies to a replay source; source.kind is "
+                                      f"{config.source.kind!r}")
     return config
 
 
@@ -153,6 +157,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:  # noqa: ANN001 - argpars
     p.add_argument("--speed", type=replay_speed, default=_UNSET, metavar="X|max",
                    help="replay speed (1 = real time, 'max' = as fast as possible); for --replay "
                    "or a replay source in --config")
+    p.add_argument("--data-dir", default=None, metavar="DIR",
+                   help="with --replay: the folder holding the record (default: "
+                        "source.replay.data_dir, else $MITDB_DIR)")
     p.add_argument("--channel", type=int, default=None,
                    help="channel to classify (default: source.channel; unset, a replayed "
                         "record's channel named as the model's lead, MLII, else 0)")

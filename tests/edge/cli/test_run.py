@@ -57,6 +57,16 @@ def test_speed_for_another_source_is_an_error(tmp_path):
     assert err.value.field == "--speed" and "replay" in err.value.rule
 
 
+def test_data_dir_names_the_replayed_records_folder(svdb_dir):
+    """Session 48 audit: a record not found said "check the name, --data-dir or
+    $MITDB_DIR", and ``run`` had no --data-dir (only ``--set source.replay.data_dir=``)."""
+    cfg = load_run_config(args_of("--replay", "824", "--data-dir", str(svdb_dir)))
+    assert cfg.source.transport.data_dir == str(svdb_dir)
+    with pytest.raises(ConfigError) as err:
+        load_run_config(args_of("--port", "/dev/ttyACM0", "--data-dir", str(svdb_dir)))
+    assert err.value.field == "--data-dir" and "replay" in err.value.rule
+
+
 @pytest.mark.parametrize("argv,needle", [
     (["--port", "/dev/ttyACM0", "--speed", "2"], "--speed: applies to a replay source"),
     (["--replay", "100", "--mqtt", "host:port"], "--mqtt: expected HOST or HOST:PORT"),
