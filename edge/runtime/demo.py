@@ -77,12 +77,21 @@ class DemoResult:
     played_s: float = 0.0
 
 
+def _excerpt_s() -> float:
+    """Length (s) of the bundled excerpt, from its header."""
+    try:
+        fields = Path(f"{DEMO_RECORD}.hea").read_text().split("\n", 1)[0].split()
+        return int(fields[3]) / float(fields[2].split("/")[0])
+    except (OSError, IndexError, ValueError):
+        return 300.0
+
+
 def format_summary(result: DemoResult) -> str:
     """Human-readable summary."""
     lines = ["", "=== summary ===",
              "beats per class: " + ", ".join(f"{k} {v}" for k, v in
                                               result.beats_per_class.items()),
-             f"alerts: {result.n_alerts}"]
+             f"alerts raised: {result.n_alerts}"]
     if result.first_beat_s is not None:
         lines.append(f"first classified beat printed {result.first_beat_s:.1f} s after start")
     ag = result.agreement
@@ -164,8 +173,11 @@ def run_demo(*, speed: float | None = 1.0, model: str | Path | None = None,
         "source.kind": "serial", "source.serial.port": "(demo)", "daemon.idle_exit_s": 1.5,
         "outputs.status_interval_s": 0.0, "outputs.strip": False})
     replay_cfg = ReplayConfig(record=str(DEMO_RECORD), speed=speed, duration_s=duration_s)
-    out.write(f"ecg-edge demo: simulated wearable replaying MIT-BIH record 233 (first "
-              f"{duration_s or 300:g} s, {'max' if speed is None else f'{speed:g}x'} speed) "
+    excerpt_s = _excerpt_s()
+    span = (f"first {duration_s:g} s" if duration_s is not None and duration_s < excerpt_s
+            else f"all {excerpt_s:g} s")
+    out.write(f"ecg-edge demo: simulated wearable replaying MIT-BIH record 233 ({span}, "
+              f"{'max' if speed is None else f'{speed:g}x'} speed) "
               f"-> pty -> daemon with {Path(model).name} ({clf.model_version})\n")
     out.flush()
     collector = BeatCollector()
@@ -198,7 +210,8 @@ def run_demo(*, speed: float | None = 1.0, model: str | Path | None = None,
     counts = {c: 0 for c in clf.classes}
     for b in collector.beats:
         counts[b.label] = counts.get(b.label, 0) + 1
-    res = DemoResult(beats_per_class=counts, n_alerts=len(collector.alerts),
+    res = DemoResult(beats_per_class=counts,
+                     n_alerts=sum(1 for a in collector.alerts if a.state != "end"),
                      agreement=agreement,
                      first_beat_s=(None if collector.t_first_beat is None
                                    else collector.t_first_beat - t_start),

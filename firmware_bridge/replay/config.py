@@ -70,8 +70,8 @@ class ReplayConfig:
                                            and 1 <= self.fs_hz <= 100_000):
             raise ConfigError("fs_hz", f"must be 1..100000 Hz or None, got {self.fs_hz!r}")
         if self.speed is not None and not (math.isfinite(self.speed) and self.speed > 0):
-            raise ConfigError("speed", f"must be > 0 (1 = real time) or None for max, "
-                                       f"got {self.speed!r}")
+            raise ConfigError("speed", f"must be > 0 (1 = real time) or \"max\" (as fast as "
+                                       f"possible), got {self.speed!r}")
         if not 0 <= self.device_id <= 0xFFFF:
             raise ConfigError("device_id", f"must be 0..65535, got {self.device_id}")
         if self.samples_per_frame is not None and not 1 <= self.samples_per_frame <= 255:
