@@ -123,15 +123,18 @@ class TerminalSink(TextStreamSink):
             # features are the model's: clipped to 3 s, a gap's interval replaced)
             prev = self._last_beat.get(event.device_id)
             self._last_beat[event.device_id] = event.sample_index
-            rr = ((event.sample_index - prev) / event.fs_hz if prev is not None
-                  and event.sample_index > prev else event.rr_s.get("pre"))
+            if prev is None:  # the device's first beat: no interval before it
+                rr = None
+            else:
+                rr = ((event.sample_index - prev) / event.fs_hz if event.sample_index > prev
+                      else event.rr_s.get("pre"))
             hr = self._last_hr.get(event.device_id)
             p = event.proba.get(event.label, float("nan"))
             p_text = "--" if math.isnan(p) else f"{p:.2f}"  # a Q beat is not classified
             flag = "" if event.quality == "good" else f"  [{event.quality}]"
             return (f"{_clock(event.t_stream_s)} {dev} beat "
                     f"{self._c(_COLORS.get(event.label, ''), event.label)}  "
-                    f"p={p_text}  RR {rr if rr is not None else float('nan'):.2f} s"
+                    f"p={p_text}  RR {'--' if rr is None else f'{rr:.2f}'} s"
                     f"{'' if hr is None else f'  HR {hr:.0f}'}{flag}")
         if isinstance(event, HeartRateEvent):
             self._last_hr[event.device_id] = event.hr_bpm

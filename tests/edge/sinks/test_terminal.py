@@ -59,6 +59,7 @@ def test_beat_lines_show_the_interval_as_it_was_and_no_stale_rate_after_asystole
                       sample_index=3960 + 2754, fs_hz=360.0))
     t.emit(beat(3960 + 2754 + 360))
     lines = buf.getvalue().splitlines()
+    assert "RR -- s  HR 60" in lines[1]  # the first beat: no interval before it (session 48)
     assert "RR 7.65 s  HR 0" in lines[3]
     assert "RR 1.00 s" in lines[5] and "HR" not in lines[5]
 
