@@ -116,6 +116,17 @@ def build_arg_parser() -> argparse.ArgumentParser:
     return p
 
 
+#: ReplayConfig / FaultConfig field -> the ``ecg-sim`` option that sets it.
+_OPTION_OF = {"ber": "--ber", "drop_byte_prob": "--drop-bytes", "drop_frame_prob": "--drop-frames",
+              "garbage_bursts_per_s": "--garbage-bursts",
+              "garbage_max_bytes": "--garbage-max-bytes",
+              "disconnect_after_s": "--disconnect-after-s",
+              "reconnect_after_s": "--reconnect-after-s", "start_s": "--start-s",
+              "duration_s": "--duration-s", "channels": "--channels", "fs_hz": "--fs-hz",
+              "speed": "--speed", "device_id": "--device-id",
+              "samples_per_frame": "--samples-per-frame", "seed": "--seed"}
+
+
 def config_from_args(ns: argparse.Namespace) -> ReplayConfig:
     """Build a :class:`ReplayConfig` from parsed ``ecg-sim`` arguments.
 
@@ -150,7 +161,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         device = ReplayDevice(config)
         link: Link = PortLink(ns.port, ns.baudrate) if ns.port else PtyLink(ns.link)
         path = link.open()
-    except (ConfigError, ReplayError) as exc:
+    except ConfigError as exc:  # named by the option the user typed, not the field
+        option = _OPTION_OF.get(exc.field, exc.field)
+        rule = exc.rule.replace(" or None", "")
+        print(f"ecg-sim: error: {option}: {rule}", file=sys.stderr)
+        return 2
+    except ReplayError as exc:
         print(f"ecg-sim: error: {exc}", file=sys.stderr)
         return 2
     stop = threading.Event()

@@ -60,6 +60,17 @@ def test_speed_zero_exits_2_with_one_line(mitdb_dir):
         "possible), got '0'"]
 
 
+@pytest.mark.parametrize("argv,said", [
+    (["--drop-frames", "2"], "--drop-frames: must be a probability in [0, 1.0], got 2.0"),
+    (["--fs-hz", "0"], "--fs-hz: must be 1..100000 Hz, got 0.0"),
+    (["--duration-s", "-1"], "--duration-s: must be > 0 s, got -1.0"),
+])
+def test_a_wrong_option_is_named_as_typed(mitdb_dir, argv, said):
+    """Session 48 audit: errors named the fields (``drop_frame_prob``) and offered None."""
+    run = ecg_sim("100", "--data-dir", str(mitdb_dir), *argv)
+    assert run.returncode == 2 and run.stderr.splitlines() == [f"ecg-sim: error: {said}"]
+
+
 def test_speed_help_says_max():
     action = next(a for a in build_arg_parser()._actions if a.dest == "speed")
     assert "'max' = as fast as possible" in action.help
