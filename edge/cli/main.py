@@ -60,9 +60,30 @@ def main(argv: list[str] | None = None) -> int:
         return 141
 
 
+#: Options whose value may start with '-' (a negative duration), which argparse would take
+#: for an option of its own ("expected one argument"): their check says what is wrong.
+_DASHED_VALUES = ("--since",)
+
+
+def _join_dashed_values(argv: list[str]) -> list[str]:
+    """``--since -1d`` -> ``--since=-1d``."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a in _DASHED_VALUES and i + 1 < len(argv) and argv[i + 1][:2] not in ("", "--") \
+                and argv[i + 1].startswith("-") and argv[i + 1][1:2].isdigit():
+            out.append(f"{a}={argv[i + 1]}")
+            i += 2
+            continue
+        out.append(a)
+        i += 1
+    return out
+
+
 def _main(argv: list[str]) -> int:
     command = next((a for a in argv if not a.startswith("-")), None)
-    args = build_parser(command).parse_args(argv)
+    args = build_parser(command).parse_args(_join_dashed_values(argv))
     level = logging.WARNING - 10 * min(getattr(args, "verbose", 0), 2)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:

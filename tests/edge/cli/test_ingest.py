@@ -49,6 +49,8 @@ def test_ingest_then_history(night, tmp_path, capsys):
 @pytest.mark.parametrize("argv, message", [
     (["history", "--db", "mysql://h/x"], "unsupported database 'mysql'"),
     (["history", "--db", "x.db", "--since", "yesterday"], "--since: expected a positive"),
+    # session 48 audit: argparse took "-1d" for an option ("expected one argument")
+    (["history", "--db", "x.db", "--since", "-1d"], "--since: expected a positive duration"),
     (["ingest", "--db", "x.db", "--jsonl", "x", "--retention", "strips=1d"], "--retention"),
     (["ingest", "--db", "x.db", "--mqtt", "host:notaport"], "expected HOST or HOST:PORT"),
     (["ingest", "--db", "x.db", "--jsonl", "/nonexistent.jsonl"], "cannot read"),
