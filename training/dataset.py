@@ -27,6 +27,7 @@ import hashlib
 import json
 import logging
 import os
+import sys
 import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -357,7 +358,7 @@ def build_dataset(records, cfg: DatasetConfig, *, augment: bool = False,
     """Beat examples of several records (clean copies, plus ``n_augment`` copies if asked)."""
     jobs = [(r, c) for r in records for c in range(1 + (cfg.n_augment if augment else 0))]
     it = jobs
-    if progress:
+    if progress and sys.stderr.isatty():  # a log file gets no carriage-return bar lines
         from tqdm import tqdm
         it = tqdm(jobs, desc="beats", unit="record", leave=False)
     sets = [build_record(r, cfg, c, use_cache=use_cache, data_dir=data_dir) for r, c in it]

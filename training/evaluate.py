@@ -128,7 +128,7 @@ def evaluate_end_to_end(model, contract, records=DS2, data_dir=None, progress=Tr
 
 
 def _progress(items, desc, on):
-    if not on:
+    if not on or not sys.stderr.isatty():  # a log file gets no carriage-return bar lines
         return items
     from tqdm import tqdm
     return tqdm(items, desc=desc, unit="record", leave=False)
