@@ -68,12 +68,17 @@ def test_serial_device_pulled_and_restored(classifier, mitdb_dir, tmp_path):
     states = [e.state for e in sink.events if e.type == "link"]
     assert "reconnecting" in states and states.count("connected") >= 2
     gaps = [e for e in sink.events if e.type == "link" and e.state == "gap"]
-    assert len(gaps) == 1 and gaps[0].lost_samples > 0
-    assert gaps[0].lost_samples == result.counters["lost_samples"]
+    assert sum(g.lost_samples for g in gaps) == result.counters["lost_samples"]
     # 1 s wall-clock outage at 20x = 20 s of signal lost: longer than max_gap_fill_s, so the
-    # pipeline restarts at the new sample index
-    assert gaps[0].action == "reset" and 5000 < gaps[0].lost_samples < 9000
-    after = [b for b in sink.beats if b.sample_index > gaps[0].sample_index + 720]
+    # pipeline restarts at the new sample index -- one reset. A loaded host may also lose a
+    # few frames in the pty at 20x (seen with two test runs on 2 cores): those are small,
+    # filled gaps, reported as such, and not what this test is about.
+    resets = [g for g in gaps if g.action == "reset"]
+    assert len(resets) == 1 and 5000 < resets[0].lost_samples < 9000
+    small = [g for g in gaps if g.action != "reset"]
+    assert all(g.action == "filled" for g in small)
+    assert sum(g.lost_samples for g in small) < 0.01 * 90 * 360
+    after = [b for b in sink.beats if b.sample_index > resets[0].sample_index + 720]
     assert len(after) > 30  # ~40 s of beats after the gap
     idx = [b.sample_index for b in sink.beats]
     assert idx == sorted(idx)
