@@ -49,15 +49,26 @@ SVDB_FOLDS = tuple(tuple(f"svdb/{r}" for r in fold) for fold in (
 SVDB = tuple(r for f in SVDB_FOLDS for r in f)
 
 
+#: File suffixes a record name may carry when typed as a file (``100.hea``): the record is
+#: the name without it.
+_RECORD_SUFFIXES = (".hea", ".dat", ".atr", ".mat")
+
+
 def split_record(name: str) -> tuple[str, str]:
-    """``"svdb/804"`` -> ``("svdb", "804")``; a bare name is MIT-BIH: ``("mitdb", name)``."""
-    text = str(name)
-    if "/" in text:
-        db, rec = text.split("/", 1)
-        if not db or not rec or "/" in rec:
-            raise ConfigError("records", f"record {text!r}: expected <database>/<record>")
-        return db, rec
-    return "mitdb", text
+    """``"svdb/804"`` -> ``("svdb", "804")``; a bare name is MIT-BIH: ``("mitdb", name)``.
+    The database is read in lower case and a file suffix is dropped (``"MITDB/100.hea"`` is
+    ``("mitdb", "100")``), as the record reader takes them: one record, one name, so the
+    DS2 refusal cannot be passed by spelling a name another way."""
+    text = str(name).strip()
+    db, rec = text.split("/", 1) if "/" in text else ("mitdb", text)
+    if not db or not rec or "/" in rec:
+        raise ConfigError("records", f"record {text!r}: expected <database>/<record>")
+    low = rec.lower()
+    for suffix in _RECORD_SUFFIXES:
+        if low.endswith(suffix) and len(rec) > len(suffix):
+            rec = rec[:-len(suffix)]
+            break
+    return db.lower(), rec
 
 
 def is_ds2(name: str) -> bool:

@@ -314,11 +314,37 @@ def signal_beats(x_mv: np.ndarray, fs_hz: float, sample_index: np.ndarray,
     return inp.beat, inp.features, inp.rr_s
 
 
+def _source_tag(record: str, data_dir: str | os.PathLike | None) -> str:
+    """Short digest of the record's header file where ``data_dir`` (or its database's
+    ``$<DATABASE>_DIR``) finds it: cached beats are only reused for the same files, and a
+    folder without the record fails as an uncached read does (one clear error).
+
+    Raises
+    ------
+    DataNotFoundError
+        The record is not there.
+    """
+    from edge.io.records import resolve_record  # noqa: PLC0415
+
+    db, name = split_record(record)
+    base = resolve_record(name, db, data_dir if db == "mitdb" else None)
+    header = base.with_name(base.name + ".hea")
+    try:
+        data = header.read_bytes()
+    except OSError as exc:
+        from edge.errors import DataError  # noqa: PLC0415
+
+        raise DataError(f"cannot read {header}: {exc.strerror or exc}") from None
+    return hashlib.sha256(data).hexdigest()[:8]
+
+
 def build_record(record: str, cfg: DatasetConfig, copy: int = 0, *, use_cache: bool = True,
                  data_dir: str | os.PathLike | None = None) -> BeatSet:
     """Beat examples of one record copy at its reference beat positions (all AAMI beats)."""
     stem = str(record).replace("/", "_")
     path = cache_dir() / "beats" / f"{stem}_{copy}_{cfg.key(record, copy)}.npz"
+    if use_cache:  # the record as this data folder holds it: another copy is another cache
+        path = path.with_name(f"{path.stem}_{_source_tag(record, data_dir)}.npz")
     if use_cache and path.exists():
         with np.load(path, allow_pickle=False) as z:
             d = {k: z[k] for k in z.files}

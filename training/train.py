@@ -91,8 +91,12 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         extra = [r for f in self.extra_folds for r in f]
-        if any(is_ds2(r) for r in (*self.train_records, *self.val_records, *extra)):
-            raise ConfigError("train_records", "DS2 records must never be used in training")
+        for field_name, records in (("train_records", self.train_records),
+                                    ("val_records", self.val_records), ("extra_folds", extra)):
+            ds2 = [r for r in records if is_ds2(r)]
+            if ds2:
+                raise ConfigError(field_name, f"DS2 records must never be used in training or "
+                                              f"model selection: {', '.join(map(str, ds2))}")
         if len(set(extra)) != len(extra):
             raise ConfigError("extra_folds", "a record may sit in one fold only")
         if not 0.1 <= self.width <= 4:
@@ -339,8 +343,10 @@ def train_ensemble(config: TrainConfig, out_dir: str | os.PathLike, *, folds=Non
         raise ConfigError("extra_folds", f"need one extra fold per DS1 fold ({len(folds)}), "
                                          f"got {len(extra)}")
     extra_records = tuple(r for f in extra for r in f)
-    if any(is_ds2(r) for r in records + extra_records):
-        raise ConfigError("folds", "DS2 records must never be used in training")
+    ds2 = [r for r in records + extra_records if is_ds2(r)]
+    if ds2:
+        raise ConfigError("folds", f"DS2 records must never be used in training: "
+                                   f"{', '.join(map(str, ds2))}")
     pool = build_dataset(records + extra_records, dcfg, augment=True, progress=progress,
                          data_dir=data_dir)
     mean = pool.features.mean(axis=0)

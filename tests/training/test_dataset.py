@@ -77,6 +77,13 @@ def test_build_record_matches_device_chain_and_caches(mitdb_dir, private_cache):
     b = build_record("100", cfg, data_dir=mitdb_dir)  # from the cache
     np.testing.assert_array_equal(a.beat, b.beat)
     np.testing.assert_array_equal(a.label, b.label)
+    # session 48 audit: the cache answered for a data folder without the record
+    from edge.errors import DataError
+
+    empty = private_cache.parent / "empty_mitdb"
+    empty.mkdir(exist_ok=True)
+    with pytest.raises(DataError):
+        build_record("100", cfg, data_dir=empty)
 
 
 def test_augmentation_is_seeded_and_changes_the_signal(mitdb_dir, nstdb_dir):

@@ -26,6 +26,12 @@ def test_record_names_and_ds2_test():
     assert split_record("232") == ("mitdb", "232")
     assert is_ds2("232") and is_ds2("mitdb/232") and not is_ds2("svdb/232")
     assert not is_ds2("101")
+    # session 48 audit: "mitdb/100.hea" and "MITDB/100" trained on DS2 record 100
+    for spelled in ("mitdb/100.hea", "MITDB/100", "100.dat", " 100", "mitdb/232.atr"):
+        assert is_ds2(spelled), spelled
+    assert split_record("MITDB/100.hea") == ("mitdb", "100")
+    with pytest.raises(ConfigError, match="val_records.*: 103"):
+        TrainConfig(train_records=("101",), val_records=("103",))
     for bad in ("/804", "svdb/", "a/b/c"):
         with pytest.raises(ConfigError):
             split_record(bad)
