@@ -64,6 +64,13 @@ def net_main(argv: list[str] | None, *, name: str, description: str,
     args = ap.parse_args(argv)
     if args.out and not args.model:
         ap.error("--out goes with --model")
+    if args.out:
+        from convert.quantize import check_out_path  # noqa: PLC0415
+
+        try:
+            check_out_path(args.out, args.model)
+        except ModelError as exc:
+            ap.exit(2, f"{name}: error: {exc}\n")
     start_tool()
     return run_tool(
         f"{name}: error: ",

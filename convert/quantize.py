@@ -211,6 +211,28 @@ def _deployable_contract(contract: dict, per_class: int, n_beats: int) -> dict:
     return embedded
 
 
+def check_out_path(out: str | os.PathLike, model: str | os.PathLike) -> Path:
+    """``out`` as a path a converter may write: a ``.tflite`` file that is not the model it
+    converts (nor inside a model folder as its Keras file).
+
+    Raises
+    ------
+    ModelError
+        Naming ``out`` and why (it replaced the ``.keras`` input with tflite bytes).
+    """
+    from edge.errors import ModelError  # noqa: PLC0415
+
+    o, m = Path(out).expanduser(), Path(model).expanduser()
+    if o.suffix != ".tflite":
+        raise ModelError(f"--out must name a .tflite file, got {o.name!r}", str(o))
+    if o.is_dir():
+        raise ModelError("--out is a folder, not a .tflite file", str(o))
+    if o.resolve() == m.resolve() or (m.is_dir() and o.resolve().parent == m.resolve()
+                                      and o.suffix == ".keras"):
+        raise ModelError("--out is the model being converted", str(o))
+    return o
+
+
 def _write_checked(out: str | os.PathLike, data: bytes, check) -> Path:  # noqa: ANN001
     """Write ``data`` to ``out`` only once ``check`` (called with a path) accepts it: written
     beside it first and renamed, so a failed conversion never leaves a file at ``out`` nor
@@ -359,6 +381,7 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     try:
+        check_out_path(args.out, args.model)  # refused now, not after the conversion
         if args.parity_records and not args.no_parity:  # found now, not after the conversion
             from edge.io.records import resolve_record  # noqa: PLC0415
 

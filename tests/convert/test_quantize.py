@@ -159,3 +159,31 @@ def test_parity_records_are_found_before_the_conversion(tmp_path, capsys, mitdb_
     assert main(["--model", str(model), "--out", str(out), "--data-dir",
                  str(mitdb_dir), "--parity-records", "999"]) == 2
     assert "999" in capsys.readouterr().err and not out.exists()
+
+
+def test_out_must_be_a_tflite_that_is_not_the_model(tmp_path, capsys):
+    """Session 48 audit: ``--out model2/beat_cnn.keras`` replaced the Keras model being
+    converted with tflite bytes ("wrote model2/beat_cnn.keras")."""
+    from convert.net_tool import net_main
+    from convert.quantize import check_out_path, main
+
+    model = tmp_path / "m"
+    model.mkdir()
+    (model / "beat_cnn.keras").write_bytes(b"keras")
+    (tmp_path / "dir.tflite").mkdir()
+    for out, said in ((model / "beat_cnn.keras", "must name a .tflite file"),
+                      (tmp_path / "dir.tflite", "is a folder"),
+                      (model / "beat_cnn.tflite", None)):
+        if said is None:
+            assert check_out_path(out, model) == out
+            continue
+        with pytest.raises(ModelError, match=said):
+            check_out_path(out, model)
+    assert main(["--model", str(model), "--out", str(model / "beat_cnn.keras")]) == 2
+    assert "must name a .tflite file" in capsys.readouterr().err
+    assert (model / "beat_cnn.keras").read_bytes() == b"keras"
+    with pytest.raises(SystemExit) as exc:
+        net_main(["--model", str(model / "beat_cnn.keras"), "--out",
+                  str(model / "beat_cnn.keras")], name="vf_net", description="",
+                 convert_model=None, convert_cv=None)
+    assert exc.value.code == 2 and "vf_net: error:" in capsys.readouterr().err
