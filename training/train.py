@@ -47,12 +47,11 @@ from pathlib import Path
 import numpy as np
 
 from edge.aami import AAMI_CLASSES
-from edge.cli.common import nearest_existing
 from edge.errors import ConfigError
 from edge.eval.scoring import class_metrics, confusion_matrix
 from training.data import DS1, DS2, FOLDS, SVDB_FOLDS, is_ds2
 from training.dataset import AugmentConfig, BeatSet, DatasetConfig, build_dataset
-from training.tool import run_guarded
+from training.tool import output_dir, run_guarded
 
 __all__ = ["TrainConfig", "TrainResult", "train", "train_ensemble", "selection_score", "main",
            "DEFAULT_VAL_RECORDS"]
@@ -445,7 +444,8 @@ def train_ensemble(config: TrainConfig, out_dir: str | os.PathLike, *, folds=Non
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m training.train", description=__doc__.split("\n")[0])
     p.add_argument("--model", choices=("cnn", "lstm"), default="cnn")
-    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--out", required=True, type=output_dir,
+                   help="output directory (checked writable before any training)")
     p.add_argument("--records", nargs="*", help="training records (default: DS1 minus val)")
     p.add_argument("--val-records", nargs="*", help="held-out DS1 validation records")
     p.add_argument("--epochs", type=int, default=TrainConfig.max_epochs)
@@ -501,9 +501,6 @@ def main(argv: list[str] | None = None) -> int:
                           min_epochs=a.min_epochs)
     except ConfigError as exc:
         p.error(str(exc))
-    where = nearest_existing(Path(a.out))
-    if not where.is_dir():  # checked now, not after the training
-        p.error(f"--out {a.out}: {where} is not a folder")
 
     def job() -> int:
         if a.single or a.records or a.val_records is not None:
