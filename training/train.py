@@ -47,6 +47,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.aami import AAMI_CLASSES
+from edge.cli.common import positive_float, positive_int
 from edge.errors import ConfigError
 from edge.eval.scoring import class_metrics, confusion_matrix
 from training.data import DS1, DS2, FOLDS, SVDB_FOLDS, is_ds2
@@ -105,14 +106,14 @@ class TrainConfig:
             raise ConfigError("val_records", "must be disjoint from train_records")
         if not self.train_records:
             raise ConfigError("train_records", "must not be empty")
-        if self.max_epochs < 1 or self.patience < 1 or self.batch_size < 1:
-            raise ConfigError("max_epochs", "max_epochs, patience and batch_size must be >= 1")
+        for name in ("max_epochs", "patience", "batch_size", "normal_per_epoch"):
+            if getattr(self, name) < 1:
+                raise ConfigError(name, f"must be >= 1, got {getattr(self, name)}")
         if not 1 <= self.min_epochs <= self.max_epochs:
             raise ConfigError("min_epochs", "must be within 1 .. max_epochs")
-        if not (math.isfinite(self.learning_rate) and self.learning_rate > 0) \
-                or self.normal_per_epoch < 1:
-            raise ConfigError("learning_rate", "must be a finite number > 0 (normal_per_epoch "
-                                               ">= 1)")
+        if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
+            raise ConfigError("learning_rate", f"must be a finite number > 0, got "
+                                               f"{self.learning_rate}")
         if len(self.class_weight_scale) != len(AAMI_CLASSES) or not all(
                 math.isfinite(v) and v > 0 for v in self.class_weight_scale):
             raise ConfigError("class_weight_scale", "needs one finite factor > 0 per AAMI class")
@@ -446,17 +447,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", choices=("cnn", "lstm"), default="cnn")
     p.add_argument("--out", required=True, type=output_dir,
                    help="output directory (checked writable before any training)")
-    p.add_argument("--records", nargs="*", help="training records (default: DS1 minus val)")
-    p.add_argument("--val-records", nargs="*", help="held-out DS1 validation records")
-    p.add_argument("--epochs", type=int, default=TrainConfig.max_epochs)
-    p.add_argument("--patience", type=int, default=TrainConfig.patience)
+    p.add_argument("--records", nargs="+", help="training records (default: DS1 minus val)")
+    p.add_argument("--val-records", nargs="+", help="held-out DS1 validation records")
+    p.add_argument("--epochs", type=positive_int, default=TrainConfig.max_epochs)
+    p.add_argument("--patience", type=positive_int, default=TrainConfig.patience)
     p.add_argument("--n-augment", type=int, default=TrainConfig.n_augment)
-    p.add_argument("--normal-per-epoch", type=int, default=TrainConfig.normal_per_epoch)
+    p.add_argument("--normal-per-epoch", type=positive_int,
+                   default=TrainConfig.normal_per_epoch)
     p.add_argument("--class-weight-power", type=float, default=TrainConfig.class_weight_power)
     p.add_argument("--class-weight-scale", type=float, nargs=5,
                    default=TrainConfig.class_weight_scale, metavar=("N", "S", "V", "F", "Q"),
                    help="per-class factors on the class weights")
-    p.add_argument("--lr", type=float, default=TrainConfig.learning_rate)
+    p.add_argument("--lr", type=positive_float, default=TrainConfig.learning_rate)
     p.add_argument("--seed", type=int, default=TrainConfig.seed)
     p.add_argument("--max-minutes", type=float, default=TrainConfig.max_minutes)
     p.add_argument("--single", action="store_true",

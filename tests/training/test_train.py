@@ -68,3 +68,19 @@ def test_non_finite_settings_are_refused(field, value):
     """Session 44 audit: NaN weights trained silently and were stored in the contract."""
     with pytest.raises(ConfigError, match=field):
         TrainConfig(train_records=("101",), val_records=("106",), **{field: value})
+
+
+@pytest.mark.parametrize("argv,said", [
+    (["--normal-per-epoch", "0"], "argument --normal-per-epoch: must be >= 1, got 0"),
+    (["--patience", "0"], "argument --patience: must be >= 1, got 0"),
+    (["--lr", "nan"], "argument --lr: expected a number > 0"),
+    (["--records"], "argument --records: expected at least one argument"),
+    (["--val-records"], "argument --val-records: expected at least one argument"),
+])
+def test_wrong_values_name_their_option(argv, said, tmp_path, capsys):
+    """Session 48 audit: ``--normal-per-epoch 0`` was reported as ``learning_rate``, and
+    ``--patience 0`` as ``max_epochs``; ``--records`` with no value trained the default
+    ensemble, ``--val-records`` with none trained without validation."""
+    with pytest.raises(SystemExit) as exc:
+        main(["--out", str(tmp_path / "o"), *argv])
+    assert exc.value.code == 2 and said in capsys.readouterr().err
