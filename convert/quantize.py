@@ -380,6 +380,7 @@ def main(argv: list[str] | None = None) -> int:
               "install: pip install 'ecg-edge[train]'); the device needs neither",
               file=sys.stderr)
         return 2
+    t_start = time.time()
     try:
         check_out_path(args.out, args.model)  # refused now, not after the conversion
         if args.parity_records and not args.no_parity:  # found now, not after the conversion
@@ -396,6 +397,13 @@ def main(argv: list[str] | None = None) -> int:
         res = quantize(args.model, args.out, per_class=args.per_class, parity=not args.no_parity,
                        parity_records=args.parity_records.split(",") if args.parity_records
                        else None, data_dir=args.data_dir)
+    except KeyboardInterrupt:
+        out = Path(args.out)
+        new = out.is_file() and out.stat().st_mtime >= t_start
+        done = (f"{out} was written, its parity report was not" if new
+                else f"{out} was not written")
+        print(f"quantize: interrupted; {done}", file=sys.stderr)
+        return 130
     except Exception as exc:  # noqa: BLE001 - the CLI reports every failure in one line
         if not isinstance(exc, (EdgeError, ValueError, OSError)):
             raise
