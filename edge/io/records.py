@@ -441,9 +441,11 @@ def download_database(database: str, out_dir: str | os.PathLike) -> Path:
     logger.info("downloading %s into %s", database, out)
     try:
         wfdb.dl_database(database, str(out))
-    except Exception as exc:
-        if created and not any(out.iterdir()):
-            out.rmdir()  # leave no empty folder behind
+    except BaseException as exc:  # Ctrl-C too: no empty folder left behind
+        if created and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()
+        if not isinstance(exc, Exception):
+            raise
         raise DataError(f"download of {database!r} failed: {exc} (is there internet access?)") \
             from exc
     return out
