@@ -115,7 +115,9 @@ def run_guarded(prog: str, job: Callable[[], int], *, interrupted: str,
     try:
         return job()
     except EdgeError as exc:
-        message = str(exc).replace(*_RECORD_PATH_HINT)
+        # --data-dir names the MIT-BIH folder only: another database's hint keeps its variable
+        hint = _RECORD_PATH_HINT if "MITDB_DIR" in str(exc) else (_RECORD_PATH_HINT[0], "")
+        message = str(exc).replace(*hint)
         print(f"{prog}: {error_tag}{message}", file=sys.stderr)
         return 2
     except OSError as exc:
