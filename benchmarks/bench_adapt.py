@@ -263,7 +263,11 @@ def _summary_markdown(res: dict) -> list[str]:
             + ("; the templates also vote on a V that was not adapted"
                if cfg.get("template_vote_unadapted") else "") + ")"
             if cfg.get("template_k") else "")
-    lines = ["# Patient adaptation on DS2 (int8, reference beats, last 25 minutes)", "",
+    recs = list(res.get("records") or DS2)
+    where = ("DS2" if set(recs) == set(DS2) else "DS2 records " + ", ".join(recs)
+             if set(recs) <= set(DS2) else "records " + ", ".join(recs[:8])
+             + (" ..." if len(recs) > 8 else "") + " (not DS2: the targets below do not apply)")
+    lines = [f"# Patient adaptation on {where} (int8, reference beats, last 25 minutes)", "",
              f"Model `{Path(res['model']).name}`; head: residual multinomial logistic "
              f"regression over [int8 embedding, standardised RR features] on the first "
              f"{cfg['adapt_s'] / 60:g} minutes of each record{tmpl}; {res['n_scored']} beats "

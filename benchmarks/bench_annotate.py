@@ -158,7 +158,11 @@ def _version_line(res: dict) -> str:
 
 
 def markdown(res: dict, command: str) -> str:
-    lines = [f"# `ecg-edge annotate` on DS2 ({len(res['records'])} records), scored with the "
+    recs = list(res["records"])
+    where = ("DS2" if set(recs) == set(DS2) else "DS2 records" if set(recs) <= set(DS2)
+             else "records " + ", ".join(recs[:8]) + (" ..." if len(recs) > 8 else "")
+             + " (not DS2 alone: not an inter-patient test figure)")
+    lines = [f"# `ecg-edge annotate` on {where} ({len(recs)} records), scored with the "
              "EC57 matcher", "", f"Model: `{Path(res['model']).name}`{_version_line(res)}. "
              f"Reproduce: `{command}`", "",
              "| mode | accuracy | S Se | S +P | S F1 | V Se | V +P | V F1 | missed | extra |",

@@ -123,3 +123,12 @@ def test_a_damaged_model_or_unknown_record_is_one_line(truncated_tflite, tmp_pat
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "record '999' not found" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_run_on_other_records_is_not_titled_ds2():
+    """Session 48 audit: ``--records 101`` (a training record) was titled "on DS2"."""
+    stored = json.loads((RESULTS / "annotate.json").read_text())
+    first = ba.markdown({**stored, "records": ["101"]}, "cmd").splitlines()[0]
+    assert "records 101 (not DS2 alone" in first and "on DS2 (" not in first
+    assert ba.markdown({**stored, "records": ["232"]}, "cmd").startswith(
+        "# `ecg-edge annotate` on DS2 records (1 records)")
