@@ -696,6 +696,16 @@ def _net_cv_dir(arg: str, folds: int) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The benchmark; a missing data folder or model is one line (exit 2), Ctrl-C one line
+    (exit 130; result files are written only at the end)."""
+    from benchmarks.common import run_bench  # noqa: PLC0415
+
+    return run_bench("bench_rhythm", lambda: _main(argv),
+                     interrupted="interrupted; nothing written (fold models and caches already "
+                                 "made stay)")
+
+
+def _main(argv: list[str] | None) -> int:
     ap = argparse.ArgumentParser(description="Measure the rhythm analyser.")
     ap.add_argument("--no-ds2", action="store_true", help="skip the DS2 look")
     ap.add_argument("--no-beats", action="store_true",
