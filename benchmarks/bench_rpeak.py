@@ -947,5 +947,8 @@ def _json_default(o):
     raise TypeError(type(o).__name__)
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # an unwritable output or Ctrl-C: one line, not a traceback
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from benchmarks.common import run_bench  # noqa: E402
+
+    sys.exit(run_bench("bench_rpeak", main))

@@ -168,5 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if ok else 1
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # an unwritable output or Ctrl-C: one line, not a traceback
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from benchmarks.common import run_bench  # noqa: E402
+
+    sys.exit(run_bench("efficiency_vf_screen", main))
