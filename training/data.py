@@ -17,7 +17,7 @@ import numpy as np
 
 from edge.aami import aami_class, aami_classes
 from edge.errors import ConfigError
-from edge.io.records import read_annotations
+from edge.io.records import RECORD_SUFFIXES, read_annotations
 
 __all__ = ["DS1", "DS2", "PACED", "ALL_RECORDS", "FOLDS", "SVDB_FOLDS", "SVDB", "aami_class",
            "BeatLabels", "reference_beats", "aami_beats", "split_record", "is_ds2"]
@@ -49,11 +49,6 @@ SVDB_FOLDS = tuple(tuple(f"svdb/{r}" for r in fold) for fold in (
 SVDB = tuple(r for f in SVDB_FOLDS for r in f)
 
 
-#: File suffixes a record name may carry when typed as a file (``100.hea``): the record is
-#: the name without it.
-_RECORD_SUFFIXES = (".hea", ".dat", ".atr", ".mat")
-
-
 def split_record(name: str) -> tuple[str, str]:
     """``"svdb/804"`` -> ``("svdb", "804")``; a bare name is MIT-BIH: ``("mitdb", name)``.
     The database is read in lower case and a file suffix is dropped (``"MITDB/100.hea"`` is
@@ -63,11 +58,8 @@ def split_record(name: str) -> tuple[str, str]:
     db, rec = text.split("/", 1) if "/" in text else ("mitdb", text)
     if not db or not rec or "/" in rec:
         raise ConfigError("records", f"record {text!r}: expected <database>/<record>")
-    low = rec.lower()
-    for suffix in _RECORD_SUFFIXES:
-        if low.endswith(suffix) and len(rec) > len(suffix):
-            rec = rec[:-len(suffix)]
-            break
+    if rec.lower().endswith(RECORD_SUFFIXES):  # a file's name: the record is its stem
+        rec = rec.rsplit(".", 1)[0] or rec
     return db.lower(), rec
 
 

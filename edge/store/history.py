@@ -33,7 +33,7 @@ def _where(since_us: int, device: int | None, alias: str = "") -> tuple[str, lis
 
 #: Beats whose rhythm is read (unreadable NOISE and not-yet-known NULL count neither way).
 _READABLE = "rhythm IS NOT NULL AND rhythm <> 'NOISE'"
-_IN_AF = "rhythm IN ('AFIB', 'AFL')"
+_IN_AF = "rhythm IN (" + ", ".join(f"'{r}'" for r in AF_RHYTHMS) + ")"
 #: An ``afib`` episode still open runs to the end of its stream.
 _OPEN_END = 2 ** 62
 
