@@ -111,7 +111,6 @@ class RotatingJsonlSink:
         self._fh: IO[str] | None = None
         self._size = 0
         self._created = not self.path.exists()  # removed at close if nothing was written
-        self._written = False
         self._open()
 
     def _open(self) -> None:
@@ -153,7 +152,6 @@ class RotatingJsonlSink:
         except (OSError, ValueError) as exc:
             raise SinkError(self.name, f"cannot write: {exc}") from exc
         self._size += n
-        self._written = True
 
     def flush(self) -> None:
         if self._fh is None:
@@ -186,7 +184,7 @@ class RotatingJsonlSink:
         """Close the file; one this sink created and never wrote to (a run that failed to
         start) is removed."""
         self._close_file()
-        if self._created and not self._written:
+        if self._created and not self.n_rotations and not self._size:
             try:
                 if self.path.stat().st_size == 0:
                     self.path.unlink()
