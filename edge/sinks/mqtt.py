@@ -237,6 +237,10 @@ class MqttSinkSettings:
             Naming the setting and the file that cannot be read.
         """
         self.read_password()
+        self.check_tls_files()
+
+    def check_tls_files(self) -> None:
+        """The TLS files, each opened for reading (:meth:`check_files`' second half)."""
         for name in ("tls_ca_file", "tls_cert_file", "tls_key_file"):
             path = getattr(self, name)
             if not path:
@@ -339,8 +343,8 @@ class MqttSink:
         self.qos_stream = s.qos_stream
         self.drain_timeout_s = float(s.drain_timeout_s)
         self.protocol = s.protocol
-        s.check_files()
         password = s.read_password()
+        s.check_tls_files()
         if outbox is None:
             outbox = Outbox(s.outbox_config())
             if not s.outbox_path:
