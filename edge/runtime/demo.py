@@ -79,11 +79,10 @@ class DemoResult:
 
 def _excerpt_s() -> float:
     """Length (s) of the bundled excerpt, from its header."""
-    try:
-        fields = Path(f"{DEMO_RECORD}.hea").read_text().split("\n", 1)[0].split()
-        return int(fields[3]) / float(fields[2].split("/")[0])
-    except (OSError, IndexError, ValueError):
-        return 300.0
+    from edge.io.records import record_layout  # noqa: PLC0415
+
+    layout = record_layout(str(DEMO_RECORD))
+    return layout.n_samples / layout.fs_hz if layout.n_samples else 300.0
 
 
 def format_summary(result: DemoResult) -> str:
