@@ -213,7 +213,7 @@ def _deployable_contract(contract: dict, per_class: int, n_beats: int) -> dict:
 
 def check_out_path(out: str | os.PathLike, model: str | os.PathLike) -> Path:
     """``out`` as a path a converter may write: a ``.tflite`` file that is not the model it
-    converts (nor inside a model folder as its Keras file).
+    converts.
 
     Raises
     ------
@@ -227,8 +227,7 @@ def check_out_path(out: str | os.PathLike, model: str | os.PathLike) -> Path:
         raise ModelError(f"--out must name a .tflite file, got {o.name!r}", str(o))
     if o.is_dir():
         raise ModelError("--out is a folder, not a .tflite file", str(o))
-    if o.resolve() == m.resolve() or (m.is_dir() and o.resolve().parent == m.resolve()
-                                      and o.suffix == ".keras"):
+    if o.resolve() == m.resolve():
         raise ModelError("--out is the model being converted", str(o))
     return o
 
