@@ -111,6 +111,7 @@ class RotatingJsonlSink:
         self._fh: IO[str] | None = None
         self._size = 0
         self._created = not self.path.exists()  # removed at close if nothing was written
+        self._written = False
         self._open()
 
     def _open(self) -> None:
@@ -152,6 +153,7 @@ class RotatingJsonlSink:
         except (OSError, ValueError) as exc:
             raise SinkError(self.name, f"cannot write: {exc}") from exc
         self._size += n
+        self._written = True
 
     def flush(self) -> None:
         if self._fh is None:
@@ -184,7 +186,7 @@ class RotatingJsonlSink:
         """Close the file; one this sink created and never wrote to (a run that failed to
         start) is removed."""
         self._close_file()
-        if self._created and not self.n_rotations and not self._size:
+        if self._created and not self._written:
             try:
                 if self.path.stat().st_size == 0:
                     self.path.unlink()
