@@ -40,7 +40,13 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import check_records, parse_names, read_json, run_bench  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    check_records,
+    output_dir,
+    parse_names,
+    read_json,
+    run_bench,
+)
 from edge.errors import ModelError  # noqa: E402
 from edge.eval.scoring import ec57_gross  # noqa: E402
 from edge.io.records import read_annotations, read_record  # noqa: E402
@@ -513,7 +519,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="comma-separated records to score (default: all of DS2)")
     ap.add_argument("--tune-ds1", action="store_true", help="choose hyper-parameters on DS1")
     ap.add_argument("--data-dir", default=None, help="MIT-BIH directory (default $MITDB_DIR)")
-    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
+    ap.add_argument("--out", type=output_dir, default=str(ROOT / "benchmarks" / "results"))
     ap.add_argument("--from-json", type=Path, default=None, metavar="ADAPT_JSON",
                     help="re-render the Markdown of a stored result (no model is run)")
     return ap

@@ -42,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import (  # noqa: E402
     git_head,
+    output_dir,
     parse_sets,
     replay_alerts,
     run_bench,
@@ -168,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sets", default="cudb,ds1,svdb", help="comma-separated: cudb, ds1, svdb")
     ap.add_argument("--chunks", default="0.02,1,10",
                     help="chunk sizes (s) with the chain on; the first is counted")
-    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
+    ap.add_argument("--out", type=output_dir, default=str(ROOT / "benchmarks" / "results"))
     args = ap.parse_args(argv)
     names = parse_sets(ap, args.sets, SETS)
     try:

@@ -66,7 +66,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import check_records, positive_float, run_bench  # noqa: E402
+from benchmarks.common import check_records, output_dir, positive_float, run_bench  # noqa: E402
 
 EXCERPT = ROOT / "edge" / "data" / "mitdb_233_excerpt"
 #: (record, start_s) of the steady scenario: the densest 150-s windows of alerts.
@@ -320,9 +320,14 @@ def scenario_steady(broker, work: Path, seconds: float) -> dict:
                 "out": str(work / f"steady-{rc.device_id}.json")}
         procs.append(subprocess.Popen([sys.executable, __file__, "--worker", json.dumps(spec)],
                                       cwd=ROOT))
-    for p in procs:
-        if p.wait() != 0:
-            raise RuntimeError(f"a wearer's daemon failed (exit {p.returncode})")
+    try:
+        for p in procs:
+            if p.wait() != 0:
+                raise RuntimeError(f"a wearer's daemon failed (exit {p.returncode})")
+    except KeyboardInterrupt:  # the workers end on the same Ctrl-C: let them go first
+        for p in procs:
+            p.wait(30)
+        raise
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and any(e.key not in sub.alerts for e in expected):
         time.sleep(0.1)
@@ -517,14 +522,17 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--steady-s", type=positive_float, default=180.0,
                     help="seconds of each wearer in the steady scenario")
-    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    ap.add_argument("--out", type=output_dir, default=ROOT / "benchmarks" / "results")
     ap.add_argument("--only", choices=("steady",), default=None,
                     help="run only the steady scenario (printed, results not written)")
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
         logging.basicConfig(level=logging.WARNING)
-        return worker(json.loads(args.worker))
+        try:
+            return worker(json.loads(args.worker))
+        except KeyboardInterrupt:  # Ctrl-C reaches the whole group: the parent says it
+            return 130
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     if shutil.which("mosquitto") is None:
         print("needs mosquitto (apt-get install mosquitto)", file=sys.stderr)

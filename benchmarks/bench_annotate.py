@@ -43,6 +43,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.common import (  # noqa: E402
     check_model,
     check_records,
+    output_dir,
     parse_names,
     read_json,
     run_bench,
@@ -115,8 +116,11 @@ def run(model: str, records, data_dir: str | None, extra_args: tuple[str, ...] =
                         *extra, *extra_args] + (["--data-dir", data_dir] if data_dir else [])
                 t0 = time.process_time()
                 with contextlib.redirect_stdout(io.StringIO()):
-                    if cli_main(argv) != 0:
-                        raise SystemExit(f"ecg-edge {' '.join(argv)} failed")
+                    code = cli_main(argv)
+                if code == 130:  # the command took the Ctrl-C: the benchmark's own end
+                    raise KeyboardInterrupt
+                if code != 0:
+                    raise SystemExit(f"ecg-edge {' '.join(argv)} failed")
                 cpu = time.process_time() - t0
                 got = wfdb.rdann(str(Path(tmp) / rec), ext)
                 cm = detection_confusion(ref.sample_index, ref.aami,
@@ -211,7 +215,7 @@ def main(argv=None) -> int:
     ap.add_argument("--model", default=str(default_model_path()))
     ap.add_argument("--records", default=",".join(DS2))
     ap.add_argument("--data-dir", default=None)
-    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
+    ap.add_argument("--out", type=output_dir, default=str(ROOT / "benchmarks" / "results"))
     ap.add_argument("--from-json", metavar="PATH", default=None,
                     help="re-render an earlier annotate.json (its stored confusion matrices) "
                          "instead of running; --model/--records/--data-dir are ignored")

@@ -25,7 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import positive_int, run_bench  # noqa: E402
+from benchmarks.common import output_dir, positive_int, run_bench  # noqa: E402
 
 
 def _cpu_model() -> str:
@@ -93,7 +93,7 @@ def main(argv=None) -> int:
     ap.add_argument("--model", action="append", required=True, metavar="NAME=PATH",
                     help="a trained Keras model (.keras file or its folder); repeatable")
     ap.add_argument("--beats", type=positive_int, default=2000)
-    ap.add_argument("--out", default="benchmarks/results")
+    ap.add_argument("--out", type=output_dir, default="benchmarks/results")
     args = ap.parse_args(argv)
     specs = []
     for spec in args.model:

@@ -27,7 +27,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import positive_float, positive_int  # noqa: E402
+from benchmarks.common import output_dir, positive_float, positive_int  # noqa: E402
 from firmware_bridge.decoder import FrameDecoder  # noqa: E402
 from firmware_bridge.faults import FaultConfig, FaultInjector  # noqa: E402
 from firmware_bridge.protocol import EncoderConfig, FrameEncoder  # noqa: E402
@@ -80,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds-of-signal", type=signal_seconds, default=3600.0)
     ap.add_argument("--repeats", type=positive_int, default=3)
-    ap.add_argument("--out-dir", default=str(Path(__file__).resolve().parent / "results"))
+    ap.add_argument("--out-dir", type=output_dir,
+                    default=str(Path(__file__).resolve().parent / "results"))
     args = ap.parse_args(argv)
     try:
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})

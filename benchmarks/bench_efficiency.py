@@ -483,6 +483,8 @@ def render(res: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from benchmarks.common import results_stem  # noqa: PLC0415
+
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--records", nargs="+", default=list(DEFAULT_RECORDS))
     ap.add_argument("--chunks-s", nargs="+", type=float, default=list(DEFAULT_CHUNKS_S))
@@ -492,7 +494,7 @@ def main(argv: list[str] | None = None) -> int:
                     "(default 1; noise only adds time)")
     ap.add_argument("--no-daemon", action="store_true",
                     help="skip the daemon memory and start-up measurements")
-    ap.add_argument("--out-stem", default="efficiency",
+    ap.add_argument("--out-stem", type=results_stem, default="efficiency",
                     help="output name in benchmarks/results (or an absolute path without "
                          "suffix)")
     ap.add_argument("--before", type=Path,

@@ -60,6 +60,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import (  # noqa: E402
     git_head,
+    output_dir,
     parse_sets,
     replay_alerts,
     worker_classifier,
@@ -240,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
     ap.add_argument("--limit", type=int, default=None,
                     help="only the first N recordings of each set (a quick look)")
-    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
+    ap.add_argument("--out", type=output_dir, default=str(ROOT / "benchmarks" / "results"))
     ap.add_argument("--cinc-folds", metavar="DIR", default=None,
                     help="also replay CinC out of fold with the handheld recipe's VF fold "
                          "models in DIR (see the module docstring)")

@@ -36,6 +36,7 @@ sys.path.insert(0, str(REPO))
 from benchmarks.common import (  # noqa: E402
     check_model,
     check_records,
+    output_file,
     positive_float,
     positive_ints,
     run_bench,
@@ -70,7 +71,10 @@ c.on_message = on_message
 c.connect("127.0.0.1", port)
 c.loop_start()
 print("ready", flush=True)
-time.sleep(stop_after)
+try:
+    time.sleep(stop_after)
+except KeyboardInterrupt:  # Ctrl-C reaches the whole group: the parent says it in one line
+    sys.exit(130)
 c.loop_stop()
 json.dump({"latencies_s": lat, "messages": n[0]}, open(out, "w"))
 """
@@ -188,7 +192,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-p99-ms", type=positive_float, default=1000.0, help="pipeline latency "
                     "p99 (chunk arrival -> beat emitted) beyond which the fleet counts as "
                     "saturated (a shared host may never give the process a full core)")
-    ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "fleet.json"))
+    ap.add_argument("--out", type=output_file,
+                    default=str(REPO / "benchmarks" / "results" / "fleet.json"))
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     logging.getLogger("edge").setLevel(logging.ERROR)

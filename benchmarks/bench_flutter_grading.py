@@ -51,7 +51,7 @@ from benchmarks.bench_ventricular import (  # noqa: E402
     fold_nets,
     score_episodes,
 )
-from benchmarks.common import git_head, write_results  # noqa: E402
+from benchmarks.common import git_head, output_dir, write_results  # noqa: E402
 from training.data import DS1  # noqa: E402
 from training.ventricular import CUDB_RECORDS, TRAIN_RECORDS, episodes, folds  # noqa: E402
 
@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
 
     d = FlutterConfirmConfig()
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
+    ap.add_argument("--out", type=output_dir, default=str(ROOT / "benchmarks" / "results"))
     ap.add_argument("--skip-noise", action="store_true", help="leave out the em 6 dB replays")
     ap.add_argument("--lookback-s", type=float, default=d.lookback_s)
     ap.add_argument("--hold-s", type=float, default=d.hold_s)

@@ -507,6 +507,8 @@ def _run(tasks: list[dict], jobs: int) -> list[dict]:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from benchmarks.common import output_dir  # noqa: PLC0415
+
     p = argparse.ArgumentParser(prog="bench_generalisation", description=__doc__.split("\n")[0])
     p.add_argument("--model", default=None, help="int8 model for DS2 (default: shipped)")
     p.add_argument("--cv", default=None, metavar="DIR",
@@ -527,7 +529,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "$ECG_EDGE_CACHE/generalisation, keyed by task, model file and code)")
     p.add_argument("--qrs-only", action="store_true",
                    help="detection only (fills the cache; no report is written)")
-    p.add_argument("--out-dir", default=str(ROOT / "benchmarks" / "results"))
+    p.add_argument("--out-dir", type=output_dir, default=str(ROOT / "benchmarks" / "results"))
     return p
 
 

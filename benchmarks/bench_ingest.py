@@ -44,7 +44,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from benchmarks.common import positive_float, positive_int, run_bench  # noqa: E402
+from benchmarks.common import output_file, positive_float, positive_int, run_bench  # noqa: E402
 from edge.events.model import (  # noqa: E402
     AlertEvent,
     BeatEvent,
@@ -108,8 +108,17 @@ def _payload(e, boot: int = 1, stamp: bool = False) -> bytes:
     return json.dumps(d, separators=(",", ":")).encode()
 
 
-def publisher(port: int, devices: list[int], per_device: int, rate_per_s: float | None,
-              stamp: bool, done: mp.Queue) -> None:
+def publisher(*args) -> None:
+    """:func:`_publish` in a publisher process; Ctrl-C (it reaches the whole process group)
+    ends it quietly: the parent says it in one line."""
+    try:
+        _publish(*args)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+def _publish(port: int, devices: list[int], per_device: int, rate_per_s: float | None,
+             stamp: bool, done: mp.Queue) -> None:
     """Publish ``per_device`` events of each device at QoS 1 (interleaved by device, as a
     fleet does), paced to ``rate_per_s`` when given; reports the count on ``done``."""
     import paho.mqtt.client as mqtt
@@ -454,7 +463,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--latency-s", type=positive_float, default=20.0,
                     help="latency run: seconds")
     ap.add_argument("--no-sqlite", action="store_true", help="skip the SQLite run")
-    ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "ingest.json"))
+    ap.add_argument("--out", type=output_file,
+                    default=str(REPO / "benchmarks" / "results" / "ingest.json"))
     args = ap.parse_args(argv)
     if args.events < args.devices:
         ap.error(f"--events {args.events} is fewer than --devices {args.devices}: each "

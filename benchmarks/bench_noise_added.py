@@ -22,7 +22,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import check_records, finite_float, run_bench  # noqa: E402
+from benchmarks.common import check_records, finite_float, output_dir, run_bench  # noqa: E402
 from edge.dsp.detection import detect_signal  # noqa: E402
 from edge.dsp.rpeak import DetectorConfig  # noqa: E402
 from edge.eval.scoring import DetectionScore, score_detection  # noqa: E402
@@ -45,7 +45,7 @@ def noisy(record: str, k: int, em: np.ndarray, snr_db: float) -> tuple[np.ndarra
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--snr-db", type=finite_float, default=6.0)
-    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
+    ap.add_argument("--out", type=output_dir, default=str(ROOT / "benchmarks" / "results"))
     args = ap.parse_args(argv)
     return run_bench("bench_noise_added", lambda: _run(args), data_dir_option=False)
 

@@ -37,7 +37,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import positive_float, run_bench  # noqa: E402
+from benchmarks.common import output_dir, positive_float, run_bench  # noqa: E402
 
 #: Events per second and payload bytes of one monitored wearer (see the module docstring).
 MIX = {"beat": (1.73, 303), "strip": (1.0, 743), "hr": (0.2, 216), "alert": (0.04, 223)}
@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--minutes", type=minutes_of_mix, default=30.0)
     ap.add_argument("--dir", type=Path, default=None,
                     help="directory of the outbox files (default: a temporary one)")
-    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    ap.add_argument("--out", type=output_dir, default=ROOT / "benchmarks" / "results")
     args = ap.parse_args(argv)
     if args.dir is not None:
         return run_bench("bench_outbox_durability", lambda: _run(args, args.dir))

@@ -706,6 +706,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None) -> int:
+    from benchmarks.common import output_dir  # noqa: PLC0415
+
     ap = argparse.ArgumentParser(description="Measure the rhythm analyser.")
     ap.add_argument("--no-ds2", action="store_true", help="skip the DS2 look")
     ap.add_argument("--no-beats", action="store_true",
@@ -720,7 +722,7 @@ def _main(argv: list[str] | None) -> int:
                     "DIR; default $ECG_EDGE_CACHE/strip_net_cv, trained there if missing)")
     ap.add_argument("--no-net", action="store_true",
                     help="score the strip model alone (not the shipped strip classifier)")
-    ap.add_argument("--out-dir", default=str(ROOT / "benchmarks" / "results"))
+    ap.add_argument("--out-dir", type=output_dir, default=str(ROOT / "benchmarks" / "results"))
     args = ap.parse_args(argv)
     if args.folds < 2:
         print("bench_rhythm: error: --folds must be >= 2", file=sys.stderr)

@@ -98,7 +98,7 @@ if str(CODE_ROOT) not in sys.path:
 
 import numpy as np  # noqa: E402
 
-from edge.errors import EdgeError  # noqa: E402
+from edge.errors import DataNotFoundError, EdgeError  # noqa: E402
 from edge.eval.scoring import DetectionScore, score_detection, vf_episodes  # noqa: E402
 from edge.io.records import find_data_dir, read_annotations, read_record  # noqa: E402
 from training.data import ALL_RECORDS, reference_beats  # noqa: E402
@@ -307,8 +307,14 @@ def _git_state() -> dict:
 def _resolve_dir(cli: str | None, database: str) -> str:
     """The data directory of ``database``: the command-line option, else ``$MITDB_DIR`` /
     ``$NSTDB_DIR`` (:func:`edge.io.records.find_data_dir`, which raises
-    :class:`~edge.errors.DataNotFoundError` saying how to point at one)."""
-    return str(find_data_dir(database, cli))
+    :class:`~edge.errors.DataNotFoundError` saying how to point at one, with this script's
+    option for it: ``--nstdb-dir`` for the noise records)."""
+    try:
+        return str(find_data_dir(database, cli))
+    except DataNotFoundError as exc:
+        if database == "mitdb":
+            raise
+        raise DataNotFoundError(str(exc).replace("--data-dir", f"--{database}-dir")) from None
 
 
 def _split(text: str | None) -> list[str]:
@@ -316,6 +322,8 @@ def _split(text: str | None) -> list[str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from benchmarks.common import output_dir  # noqa: PLC0415
+
     p = argparse.ArgumentParser(prog="bench_rpeak.py", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--records", default=None,
@@ -323,7 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--detectors", default=",".join(DETECTORS),
                    help=f"comma-separated subset of {','.join(DETECTORS)} (default: all)")
     p.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
-    p.add_argument("--out", default=str(REPO_ROOT / "benchmarks" / "results"),
+    p.add_argument("--out", type=output_dir, default=str(REPO_ROOT / "benchmarks" / "results"),
                    help="output folder for rpeak.json / rpeak.md")
     p.add_argument("--data-dir", "--mitdb-dir", dest="mitdb_dir", default=None,
                    help="MIT-BIH Arrhythmia DB folder (default $MITDB_DIR)")

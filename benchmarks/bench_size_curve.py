@@ -125,12 +125,14 @@ def render(rows: list[dict], command: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from benchmarks.common import output_stem  # noqa: PLC0415
+
     p = argparse.ArgumentParser(prog="python benchmarks/bench_size_curve.py",
                                 description=__doc__.split("\n")[0])
     p.add_argument("models", nargs="+", type=Path, help="int8 .tflite files")
     p.add_argument("--member", action="append", default=[], metavar="FILE=ENSEMBLE:K",
                    help="FILE was quantized from member K of ENSEMBLE (scores read from it)")
-    p.add_argument("--out-stem", type=Path, default=ROOT / "benchmarks/results/size_curve")
+    p.add_argument("--out-stem", type=output_stem, default=ROOT / "benchmarks/results/size_curve")
     a = p.parse_args(argv)
     member_of: dict[str, tuple[Path, int]] = {}
     for spec in a.member:

@@ -62,7 +62,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import run_bench  # noqa: E402
+from benchmarks.common import output_dir, run_bench  # noqa: E402
 from edge.errors import ModelError  # noqa: E402
 from edge.rhythm.model import default_model_path, load_tree_model  # noqa: E402
 from edge.rhythm.ventricular import VF_KIND, VentricularConfig  # noqa: E402
@@ -414,7 +414,7 @@ def false_alarms(records, models, kinds_by_name: dict, noisy: bool,
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
+    ap.add_argument("--out", type=output_dir, default=str(ROOT / "benchmarks" / "results"))
     ap.add_argument("--skip-noise", action="store_true", help="leave out the 6-dB runs")
     g = ap.add_mutually_exclusive_group()
     g.add_argument("--net-cv", metavar="DIR", default=None,

@@ -21,7 +21,7 @@ if str(ROOT) not in sys.path:  # run as a script: make the repository importable
 from edge.cli.common import output_dir, positive_float, positive_int  # noqa: E402
 
 __all__ = ["parse_sets", "parse_names", "positive_int", "positive_float", "finite_float",
-           "output_dir", "ignore_sigint",
+           "output_dir", "output_file", "output_stem", "results_stem", "ignore_sigint",
            "positive_ints", "read_json", "check_records", "check_model", "run_bench",
            "git_head", "write_results", "replay_alerts", "worker_classifier",
            "checked_settings", "add_replay_options", "replay_options"]
@@ -36,6 +36,26 @@ def finite_float(text: str) -> float:
     if not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
     return value
+
+
+def output_file(text: str) -> str:
+    """An argparse type: a results file the benchmark can write, refused before the run when
+    it is a folder or its folder cannot be created and written (as ``--out`` folders are)."""
+    from training.tool import output_file as check  # noqa: PLC0415
+
+    return check(text)
+
+
+def output_stem(text: str) -> Path:
+    """An argparse type: a results path without its suffix (``STEM.json`` and ``STEM.md`` are
+    written), checked before the run as :func:`output_file`."""
+    return Path(output_file(text))
+
+
+def results_stem(text: str) -> Path:
+    """:func:`output_stem` where a relative name is taken under ``benchmarks/results``."""
+    stem = Path(text)
+    return output_stem(str(stem if stem.is_absolute() else ROOT / "benchmarks" / "results" / stem))
 
 
 def positive_ints(text: str) -> list[int]:

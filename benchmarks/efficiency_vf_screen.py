@@ -134,10 +134,12 @@ def render(rows: list[dict], command: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from benchmarks.common import results_stem  # noqa: PLC0415
+
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--records", nargs="+", help="MIT-BIH names or database/name "
                     "(default: all of MIT-BIH and CUDB)")
-    ap.add_argument("--out-stem", default="efficiency_vf_screen",
+    ap.add_argument("--out-stem", type=results_stem, default="efficiency_vf_screen",
                     help="output name in benchmarks/results (or an absolute path without suffix)")
     args = ap.parse_args(argv)
     try:

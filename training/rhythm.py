@@ -42,6 +42,7 @@ from edge.rhythm.model import MODEL_FORMAT, default_model_path
 from edge.rhythm.strip import STRIP_CLASSES, STRIP_FEATURE_NAMES, strip_features
 from training.data import DS1, DS2
 from training.dataset import cache_dir
+from training.tool import fold_count, output_dir
 
 __all__ = ["CincBeats", "cinc_dir", "cinc_beats", "cinc_labels",
            "mitdb_rhythm_beats", "mitdb_rhythm_labels", "mitdb_rhythm_readable", "beat_readable",
@@ -489,13 +490,16 @@ def strip_predictions(x: np.ndarray, ok: np.ndarray, y: np.ndarray, train: np.nd
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--no-export", action="store_true", help="cross-validate only")
-    ap.add_argument("--folds", type=_folds, default=5,
+    ap.add_argument("--folds", type=fold_count, default=5,
                     help="cross-validation folds (2-20, default 5)")
     ap.add_argument("--strip-only", action="store_true",
                     help="refit and export the strip model only (rhythm_af.json untouched)")
     ap.add_argument("--af-only", action="store_true",
                     help="refit and export the AF window model only (after a new beat model: "
                     "its V/F calls shape the windows); no strip CV, rhythm_strip.json untouched")
+    ap.add_argument("--out-dir", type=output_dir, default=None, metavar="DIR",
+                    help="write the models' JSON files here (default: the bundled ones in "
+                    "edge/models, which the device loads)")
     args = ap.parse_args(argv)
     if args.af_only and (args.strip_only or args.no_export):
         ap.error("--af-only exports the AF model: not with --strip-only or --no-export")
@@ -511,21 +515,11 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def _folds(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if not 2 <= v <= 20:
-        raise argparse.ArgumentTypeError(f"must be 2-20, got {v}")
-    return v
-
-
 def _run(args: argparse.Namespace) -> int:
     cfg = RhythmConfig()
     cinc = cinc_beats()
     if args.af_only:
-        _export_af_window(cinc, cfg)
+        _export_af_window(cinc, cfg, args.out_dir)
         return 0
     xs, ys, ok = strip_dataset(cinc)
     fold = cinc_folds(cinc.labels, args.folds)
@@ -538,16 +532,23 @@ def _run(args: argparse.Namespace) -> int:
     if args.no_export:
         return 0
     if not args.strip_only:
-        _export_af_window(cinc, cfg)
+        _export_af_window(cinc, cfg, args.out_dir)
     st = fit_trees(xs[ok], ys[ok], sample_weight=balanced_weights(ys[ok]), **STRIP_TREE_PARAMS)
     doc = export_trees(st, kind="strip", classes=tuple(STRIP_CLASSES[c] for c in st.classes_),
                        feature_names=STRIP_FEATURE_NAMES)
-    print("wrote", write_tree_model(doc, default_model_path("strip")))
+    print("wrote", write_tree_model(doc, _model_path("strip", args.out_dir)))
     return 0
 
 
-def _export_af_window(cinc: CincBeats, cfg: RhythmConfig) -> None:
-    """Fit the streaming analyser's window model on CinC + DS1 windows and write it."""
+def _model_path(kind: str, out_dir: str | None) -> Path:
+    """Where the ``kind`` model is written: the bundled file, or its name in ``out_dir``."""
+    bundled = Path(default_model_path(kind))
+    return bundled if out_dir is None else Path(out_dir) / bundled.name
+
+
+def _export_af_window(cinc: CincBeats, cfg: RhythmConfig, out_dir: str | None = None) -> None:
+    """Fit the streaming analyser's window model on CinC + DS1 windows and write it (into
+    ``out_dir``, else the bundled file)."""
     xw, yw, _ = window_dataset(cinc, np.arange(cinc.names.size), cfg,
                                labels=cinc_labels(cinc))
     xm, ym = mitdb_window_dataset(DS1, cfg)
@@ -556,7 +557,7 @@ def _export_af_window(cinc: CincBeats, cfg: RhythmConfig) -> None:
     af = fit_trees(x, y)
     doc = export_trees(af, kind="af_window", classes=("other", "AF/AFL"),
                        feature_names=FEATURE_NAMES)
-    print("wrote", write_tree_model(doc, default_model_path("af_window")))
+    print("wrote", write_tree_model(doc, _model_path("af_window", out_dir)))
 
 
 if __name__ == "__main__":

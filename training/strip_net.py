@@ -41,7 +41,13 @@ from edge.rhythm.strip import STRIP_CLASSES
 from edge.rhythm.strip_net import NET_LENGTH, net_contract, net_crops, net_signal
 from training.dataset import cache_dir
 from training.models import conv_trunk
-from training.tool import NET_INTERRUPTED, net_training_parser, run_tool, start_tool
+from training.tool import (
+    NET_INTERRUPTED,
+    fold_count,
+    net_training_parser,
+    run_tool,
+    start_tool,
+)
 
 __all__ = ["ARCH", "BLEND_WEIGHT", "CLASS_SCALE", "EPOCHS", "net_inputs", "build_net", "fit_net",
            "predict_float", "arch_of", "cross_validate", "fit_all", "main"]
@@ -203,10 +209,11 @@ def fit_all(out: str | os.PathLike, *, epochs: int = EPOCHS, seed: int = 0) -> d
 
 def main(argv: list[str] | None = None) -> int:
     ap = net_training_parser(__doc__.splitlines()[0], epochs=EPOCHS, unit="recording")
-    ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument("--folds", type=fold_count, default=5,
+                    help="cross-validation folds with --cv (2-20, default 5)")
     args = ap.parse_args(argv)
-    if args.epochs < 1 or args.folds < 2:
-        ap.error("--epochs must be >= 1 and --folds >= 2")
+    if args.epochs < 1:
+        ap.error("--epochs must be >= 1")
     start_tool()
     prefix = "python -m training.strip_net: "
     if args.cv:

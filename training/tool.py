@@ -46,6 +46,17 @@ def output_dir(text: str) -> str:
     return text
 
 
+def fold_count(text: str) -> int:
+    """An argparse type: a number of cross-validation folds, 2 to 20."""
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if not 2 <= v <= 20:
+        raise argparse.ArgumentTypeError(f"must be 2-20, got {v}")
+    return v
+
+
 def output_file(text: str) -> str:
     """An argparse type: a file the command can write (its folders created when missing),
     refused at once when it is a folder or its nearest existing parent is not a writable
@@ -53,8 +64,12 @@ def output_file(text: str) -> str:
     path = Path(text)
     if path.is_dir():
         raise argparse.ArgumentTypeError(f"{text!r} is a folder, not a file name")
+    from edge.cli.common import nearest_existing  # noqa: PLC0415
     from edge.cli.common import output_dir as check  # noqa: PLC0415
 
+    probe = nearest_existing(path.parent)
+    if probe.exists() and not probe.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r}: {str(probe)!r} is a file")
     check(str(path.parent))
     return text
 

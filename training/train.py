@@ -489,6 +489,9 @@ def main(argv: list[str] | None = None) -> int:
     recs = tuple(a.records) if a.records else tuple(r for r in DS1 if r not in val)
     if a.svdb and (a.single or a.records or a.val_records is not None):
         p.error("--svdb works with the fold ensemble only (not --single/--records)")
+    if a.fold is not None and (a.single or a.records or a.val_records is not None):
+        p.error("--fold trains one member of the fold ensemble: not with "
+                "--single/--records/--val-records")
     try:
         cfg = TrainConfig(kind=a.model, train_records=recs, val_records=val,
                           n_augment=a.n_augment, max_epochs=a.epochs, patience=a.patience,

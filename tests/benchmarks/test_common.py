@@ -81,3 +81,41 @@ def test_git_head_names_the_revision_and_says_when_the_code_differs(tmp_path, mo
     with tempfile.TemporaryDirectory() as plain:  # not in a checkout
         monkeypatch.setattr(common, "ROOT", Path(plain))
         assert common.git_head() == "unknown"
+
+
+_OUT_OPTIONS = {
+    "--out": ["bench_adapt", "bench_alarm_chain", "bench_alarm_path", "bench_annotate",
+              "bench_classifier", "bench_false_alarms", "bench_flutter_grading",
+              "bench_noise_added", "bench_outbox_durability", "bench_rpeak",
+              "bench_ventricular", "bench_fleet", "bench_ingest"],
+    "--out-dir": ["bench_decoder", "bench_generalisation", "bench_rhythm"],
+    "--out-stem": ["bench_efficiency", "efficiency_vf_screen", "bench_size_curve",
+                   "bench_polarity"],
+}
+
+
+@pytest.mark.parametrize("module, option", [(m, o) for o, ms in _OUT_OPTIONS.items()
+                                            for m in ms])
+def test_every_benchmark_refuses_an_unwritable_output_before_the_run(tmp_path, capsys,
+                                                                      module, option):
+    """An output under a regular file is the parser's one-line error (exit 2) before any
+    measurement -- not a run of minutes that fails at its last step."""
+    import importlib
+
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    target = blocker / ("x.json" if module in ("bench_fleet", "bench_ingest") else "x")
+    argv = [str(tmp_path)] if module == "bench_polarity" else []
+    main = importlib.import_module(f"benchmarks.{module}").main
+    with pytest.raises(SystemExit) as exc:
+        main(argv + [option, str(target)])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {option}" in err and f"{str(blocker)!r} is a file" in err
+
+
+def test_results_stem_is_under_the_results_folder_unless_absolute(tmp_path):
+    assert common.results_stem("efficiency") == common.ROOT / "benchmarks/results/efficiency"
+    assert common.results_stem(str(tmp_path / "a" / "b")) == tmp_path / "a" / "b"
+    with pytest.raises(argparse.ArgumentTypeError, match="is a folder"):
+        common.output_file(str(tmp_path))

@@ -4,6 +4,7 @@ readable flags from the quality stage."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -149,3 +150,31 @@ def test_a_damaged_cinc_folder_is_one_line(tmp_path, monkeypatch, capsys, conten
         with pytest.raises(SystemExit) as exc:
             main(["--no-export", "--folds", bad])
         assert exc.value.code == 2 and "--folds: must be 2-20" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--out-dir", "{afile}/models"], ["--out-dir", "is a file"]),
+    (["--folds", "1"], ["--folds", "must be 2-20"]),
+    (["--af-only", "--no-export"], ["--af-only"]),
+])
+def test_bad_arguments_are_refused_before_any_fitting(tmp_path, capsys, argv, words):
+    """Refused by the parser (exit 2, one line) before a CinC recording is read; the models
+    go to ``--out-dir`` rather than the bundled files when it is given."""
+    from training.rhythm import main
+
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    with pytest.raises(SystemExit) as exc:
+        main([a.format(afile=afile) for a in argv])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert all(w in err for w in words) and "Traceback" not in err
+
+
+def test_models_are_written_into_out_dir_when_given(tmp_path):
+    from edge.rhythm.model import default_model_path
+    from training.rhythm import _model_path
+
+    assert _model_path("strip", None) == Path(default_model_path("strip"))
+    assert _model_path("af_window", str(tmp_path)) == (
+        tmp_path / Path(default_model_path("af_window")).name)

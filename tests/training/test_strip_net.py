@@ -36,7 +36,7 @@ def test_random_crops_pad_short_strips():
 
 @pytest.mark.parametrize("argv", [[], ["--cv", "d", "--fit", "m.keras"],
                                   ["--fit", "m.keras", "--epochs", "0"],
-                                  ["--cv", "d", "--folds", "1"]])
+                                  ["--cv", "d", "--folds", "1"], ["--cv", "d", "--folds", "50"]])
 def test_bad_arguments_exit_2(argv, capsys):
     with pytest.raises(SystemExit) as exc:
         sn.main(argv)
@@ -46,7 +46,7 @@ def test_bad_arguments_exit_2(argv, capsys):
 
 @pytest.mark.parametrize("argv, words", [
     (["--cv", "{afile}"], ["--cv", "is not a directory"]),
-    (["--fit", "{afile}/m.keras"], ["--fit", "is not a directory"]),
+    (["--fit", "{afile}/m.keras"], ["--fit", "is a file"]),
     (["--fit", "{tmp}/m.h5"], ["--fit", "a model is saved as a .keras file"]),
 ])
 @pytest.mark.parametrize("module", ["training.strip_net", "training.vf_net"])

@@ -84,3 +84,14 @@ def test_wrong_values_name_their_option(argv, said, tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["--out", str(tmp_path / "o"), *argv])
     assert exc.value.code == 2 and said in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("extra", [["--single"], ["--records", "101"], ["--val-records", "101"]])
+def test_fold_is_refused_outside_the_fold_ensemble(tmp_path, capsys, extra):
+    """``--fold K`` trains one ensemble member; with a single network it would be ignored."""
+    from training.train import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--out", str(tmp_path / "m"), "--fold", "1", *extra])
+    assert exc.value.code == 2
+    assert "--fold trains one member" in capsys.readouterr().err

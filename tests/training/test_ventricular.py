@@ -214,7 +214,7 @@ def test_cv_fold_models_are_cached_by_recipe(monkeypatch, private_cache):
 
 
 @pytest.mark.parametrize("argv, words", [
-    (["--out", "{afile}/vf.json"], ["--out", "is not a directory"]),
+    (["--out", "{afile}/vf.json"], ["--out", "is a file"]),
     (["--out", "{tmp}"], ["--out", "is a folder"]),
     (["--cv", "--save-folds", "{afile}"], ["--save-folds", "is not a directory"]),
 ])
