@@ -519,7 +519,7 @@ def write_md(res: dict, path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--steady-s", type=positive_float, default=180.0,
                     help="seconds of each wearer in the steady scenario")
     ap.add_argument("--out", type=output_dir, default=ROOT / "benchmarks" / "results")

@@ -454,7 +454,7 @@ def to_markdown(report: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--devices", type=positive_int, default=200, help="simulated gateways")
     ap.add_argument("--events", type=positive_int, default=120_000,
                     help="events per throughput run (at least one per device)")

@@ -130,7 +130,7 @@ def minutes_of_mix(text: str) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--minutes", type=minutes_of_mix, default=30.0)
     ap.add_argument("--dir", type=Path, default=None,
                     help="directory of the outbox files (default: a temporary one)")

@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.common import output_stem  # noqa: PLC0415
 
     p = argparse.ArgumentParser(prog="python benchmarks/bench_polarity.py",
-                                description=__doc__.split("\n")[0])
+                                description=__doc__.split("\n\n")[0])
     p.add_argument("runs", nargs="+", type=Path, help="training.train --svdb output folders")
     p.add_argument("--out-stem", type=output_stem, default=ROOT / "benchmarks/results/polarity")
     a = p.parse_args(argv)

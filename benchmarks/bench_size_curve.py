@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.common import output_stem  # noqa: PLC0415
 
     p = argparse.ArgumentParser(prog="python benchmarks/bench_size_curve.py",
-                                description=__doc__.split("\n")[0])
+                                description=__doc__.split("\n\n")[0])
     p.add_argument("models", nargs="+", type=Path, help="int8 .tflite files")
     p.add_argument("--member", action="append", default=[], metavar="FILE=ENSEMBLE:K",
                    help="FILE was quantized from member K of ENSEMBLE (scores read from it)")
