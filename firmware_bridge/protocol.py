@@ -99,6 +99,13 @@ class SampleFormat(IntEnum):
         """Largest representable ADC count."""
         return (1 << (8 * self.bytes_per_sample - 1)) - 1
 
+    @property
+    def invalid_value(self) -> int:
+        """The count that marks an invalid sample (lead off, a saturated or missed
+        conversion): the format's most negative value, as in WFDB's formats 16 and 24. A
+        valid sample lies in ``min_value + 1 .. max_value``."""
+        return self.min_value
+
 
 MAX_FRAME_SIZE = (HEADER_SIZE + CHANNEL_META_SIZE * MAX_CHANNELS
                   + MAX_SAMPLES_PER_FRAME * MAX_CHANNELS * 3 + CRC_SIZE)

@@ -68,6 +68,10 @@ class SampleChunk:
         Host ``time.monotonic()`` when the bytes carrying the chunk's last sample arrived (s).
     device_id : int
         Device/stream identifier.
+    invalid_value : int or None
+        The count that marks an invalid sample (the wire format's
+        :attr:`~firmware_bridge.protocol.SampleFormat.invalid_value`); ``None`` when the
+        source has no such marker.
     """
 
     sample_index: int
@@ -78,6 +82,7 @@ class SampleChunk:
     gap_samples: int = 0
     t_host_s: float
     device_id: int = 0
+    invalid_value: int | None = None
 
     def __post_init__(self) -> None:
         s = self.samples
@@ -117,7 +122,9 @@ class SampleChunk:
 
 
 def chunk_to_mv(chunk: SampleChunk) -> np.ndarray:
-    """Convert a chunk's ADC counts to millivolts: ``(counts - baseline) / adc_gain``.
+    """Convert a chunk's ADC counts to millivolts: ``(counts - baseline) / adc_gain``, NaN
+    where a sample holds the chunk's ``invalid_value`` (the device marked it invalid: the
+    pipeline treats it as missing signal, not as a -160 mV excursion).
 
     Returns
     -------
@@ -126,7 +133,10 @@ def chunk_to_mv(chunk: SampleChunk) -> np.ndarray:
     """
     base = np.asarray(chunk.baseline, dtype=np.float64)
     gain = np.asarray(chunk.adc_gain, dtype=np.float64)
-    return (chunk.samples - base) / gain
+    out = (chunk.samples - base) / gain
+    if chunk.invalid_value is not None:
+        out[chunk.samples == chunk.invalid_value] = np.nan
+    return out
 
 
 def frames_to_chunks(frames: Iterable[Frame], t_host_s: float) -> list[SampleChunk]:
@@ -148,7 +158,8 @@ def frames_to_chunks(frames: Iterable[Frame], t_host_s: float) -> list[SampleChu
         chunks.append(SampleChunk(sample_index=first.sample_index, samples=samples,
                                   fs_hz=first.fs_hz, adc_gain=first.adc_gain,
                                   baseline=first.baseline, gap_samples=first.gap_samples,
-                                  t_host_s=t_host_s, device_id=first.device_id))
+                                  t_host_s=t_host_s, device_id=first.device_id,
+                                  invalid_value=first.sample_format.invalid_value))
         group.clear()
 
     for fr in frames:
@@ -157,6 +168,7 @@ def frames_to_chunks(frames: Iterable[Frame], t_host_s: float) -> list[SampleChu
             if (fr.gap_samples or fr.device_id != last.device_id
                     or fr.sample_index != last.end_index or fr.fs_hz != last.fs_hz
                     or fr.adc_gain != last.adc_gain or fr.baseline != last.baseline
+                    or fr.sample_format != last.sample_format
                     or fr.samples.shape[1] != last.samples.shape[1]):
                 flush()
         group.append(fr)

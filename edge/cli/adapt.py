@@ -34,7 +34,7 @@ logger = logging.getLogger(__name__)
 def cmd_adapt(args: argparse.Namespace) -> int:
     """Handler of ``ecg-edge adapt``: prints a summary (adapted classes, fallbacks, timing)."""
     from edge.errors import EdgeError
-    from edge.io.records import read_annotations
+    from edge.io.records import check_annotation_rate, read_annotations
     from edge.model.adapt import AdaptConfig, adapt_recording
     from edge.model.classifier import BeatClassifier
 
@@ -53,9 +53,7 @@ def cmd_adapt(args: argparse.Namespace) -> int:
     clf = BeatClassifier(args.model or default_embed_model_path(), num_threads=1)
     rec, _ = read_channel(args.record, args.channel, args.data_dir, lead=clf.contract.lead)
     ann = read_annotations(args.record, args.labels, data_dir=args.data_dir)
-    if ann.fs_hz == ann.fs_hz and abs(ann.fs_hz - rec.fs_hz) > 1e-6:  # nan-safe
-        raise EdgeError(f"--labels {args.labels}: annotations at {ann.fs_hz:g} Hz, record at "
-                        f"{rec.fs_hz:g} Hz")
+    check_annotation_rate(ann, rec.fs_hz, f"--labels {args.labels}")
     n = min(rec.n_samples, int(round((config.adapt_s + 5.0) * rec.fs_hz)))
     res = adapt_recording(clf, rec.signal_mv[:n, 0], rec.fs_hz, ann.sample_index,
                           ann.symbol, config, name=rec.name)

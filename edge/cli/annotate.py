@@ -36,7 +36,7 @@ DEFAULT_CHUNK_S = 60.0
 def cmd_annotate(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from edge.io.records import read_annotations
+    from edge.io.records import check_annotation_rate, read_annotations
     from edge.io.wfdb_io import write_annotations
     from edge.model.classifier import BeatClassifier
     from edge.pipeline import BeatPipeline, classify_at
@@ -55,6 +55,7 @@ def cmd_annotate(args: argparse.Namespace) -> int:
     vf, vf_cpu_s = None, 0.0
     if args.reference_beats:
         ann = read_annotations(args.record, args.reference_beats, data_dir=args.data_dir)
+        check_annotation_rate(ann, rec.fs_hz, f"--reference-beats {args.reference_beats}")
         positions = reference_positions(ann, x.size, f"{rec.name}.{args.reference_beats}")
         beats = classify_at(clf, x, rec.fs_hz, positions)
         mode = f"at the {beats.sample_index.size} beats of '{args.reference_beats}'"

@@ -414,10 +414,15 @@ def read_annotations(record: str | os.PathLike, extension: str = "atr", *,
     if not Path(f"{path}.{extension}").is_file():
         raise DataNotFoundError(f"annotation file {path}.{extension} not found",
                                 path=f"{path}.{extension}")
-    try:
-        ann = wfdb.rdann(str(path), extension, sampfrom=sampfrom, sampto=sampto)
-    except Exception as exc:
-        raise DataError(f"cannot read annotations {path}.{extension}: {exc}") from exc
+    damage = _annotation_file_damage(Path(f"{path}.{extension}"))
+    if not damage:
+        try:
+            ann = wfdb.rdann(str(path), extension, sampfrom=sampfrom, sampto=sampto)
+        except Exception as exc:
+            raise DataError(f"cannot read annotations {path}.{extension}: {exc}") from exc
+        damage = _annotation_content_damage(ann)
+    if damage:
+        raise DataError(f"annotation file {path}.{extension} is damaged ({damage}); not used")
     fs = float(ann.fs) if ann.fs else float("nan")
     return Annotations(
         sample_index=np.asarray(ann.sample, dtype=np.int64),
@@ -425,6 +430,45 @@ def read_annotations(record: str | os.PathLike, extension: str = "atr", *,
         aux_note=tuple(ann.aux_note or [""] * len(ann.sample)),
         fs_hz=fs,
     )
+
+
+def check_annotation_rate(ann: Annotations, fs_hz: float, what: str) -> None:
+    """Refuse (:class:`~edge.errors.DataError`) annotations written at another sample rate
+    than the record's (``what`` names them): their positions would land elsewhere. A file
+    that states no rate passes."""
+    if ann.fs_hz == ann.fs_hz and abs(ann.fs_hz - fs_hz) > 1e-6:  # nan-safe
+        raise DataError(f"{what}: annotations at {ann.fs_hz:g} Hz, record at {fs_hz:g} Hz")
+
+
+def _annotation_file_damage(path: Path) -> str:
+    """Why the annotation file ``path`` is damaged as a file, or ``""``: a WFDB (MIT-format)
+    annotation file is 16-bit words and, when not empty, ends with a zero code (two zero
+    bytes). ``wfdb`` reads a file cut at a word without a word of its own."""
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as f:
+            f.seek(max(0, size - 2))
+            tail = f.read()
+    except OSError as exc:
+        return f"cannot be read: {exc.strerror or exc}"
+    if size % 2:
+        return "an odd number of bytes: truncated"
+    if tail and tail != b"\0\0":  # an empty file holds no annotation: said downstream
+        return "no end-of-file marker: truncated or overwritten"
+    return ""
+
+
+def _annotation_content_damage(ann) -> str:  # noqa: ANN001 (a wfdb.Annotation)
+    """Why the annotations ``wfdb`` read are damaged, or ``""``: they come in time order and
+    every code is a defined one (a garbled file reads as undefined codes, or positions that
+    go back)."""
+    samples = np.asarray(ann.sample, dtype=np.int64)
+    if samples.size > 1 and (np.diff(samples) < 0).any():
+        return f"{int((np.diff(samples) < 0).sum())} annotation(s) out of time order"
+    unknown = sum(1 for sym in ann.symbol if not isinstance(sym, str))
+    if unknown:
+        return f"{unknown} undefined annotation code(s)"
+    return ""
 
 
 def download_database(database: str, out_dir: str | os.PathLike) -> Path:

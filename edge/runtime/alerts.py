@@ -381,6 +381,15 @@ class RhythmMonitor(Learning):
         self._flutter = bool(in_flutter)
         return out
 
+    def _close_vrun(self, out: list[AlertEvent]) -> None:
+        """End the V run under way (its ``end`` when it had reached an onset)."""
+        if self._vrun_open:
+            rate = self._run_rate()
+            self._end("v_run", self._vrun[-1].sample_index, out, n_beats=len(self._vrun),
+                      rate_bpm=rate, vt=rate is not None and rate >= self.config.vt_rate_bpm)
+        self._vrun = []
+        self._vrun_open = False
+
     def _beat(self, b: BeatInfo, out: list[AlertEvent]) -> None:
         cfg = self.config
         t_s = b.sample_index / self.fs_hz
@@ -391,7 +400,11 @@ class RhythmMonitor(Learning):
             start = b.sample_index - int(round(b.rr_pre_s * self.fs_hz))
             out.append(self._event("pause", "event", start, rr_s=round(b.rr_pre_s, 3),
                                    end_index=int(b.sample_index)))
-        # V runs
+        # V runs: a run does not continue across bad signal or a pipeline reset (a bridged
+        # link gap, the signal good around it, does not break it: ``rr_unknown``)
+        broken = not (b.clean or b.rr_unknown)
+        if is_v and broken:
+            self._close_vrun(out)
         if is_v:
             self._vrun.append(b)
             if len(self._vrun) == cfg.vrun_min_beats:
@@ -403,15 +416,14 @@ class RhythmMonitor(Learning):
                                        "alarm" if vt and self.vt_alarm else "warning",
                                        n_beats=len(self._vrun), rate_bpm=rate, vt=vt))
         else:
-            if self._vrun_open:
-                rate = self._run_rate()
-                self._end("v_run", self._vrun[-1].sample_index, out, n_beats=len(self._vrun),
-                          rate_bpm=rate,
-                          vt=rate is not None and rate >= cfg.vt_rate_bpm)
-            self._vrun = []
-            self._vrun_open = False
+            self._close_vrun(out)
         self._svt(b, out)
-        # bigeminy / trigeminy: count V beats preceded by exactly 1 (2) non-V beats
+        # bigeminy / trigeminy: count V beats preceded by exactly 1 (2) non-V beats (counted
+        # afresh after bad signal or a reset, as V runs)
+        if broken and self._since_v is not None:
+            self._end("bigeminy", b.sample_index, out)
+            self._end("trigeminy", b.sample_index, out)
+            self._since_v, self._big, self._trig = None, 0, 0
         if is_v:
             gap = self._since_v
             if gap == 1:

@@ -53,7 +53,10 @@ class WfdbAnnotationSink:
     file ``<record_name>_<d>_<rate>hz``). A beat whose sample index goes back (the wearable
     restarted and counts from 0 again) starts a file ``..._part<k>`` (k = 2, 3...): two
     sessions' positions would otherwise mix in one file, with duplicate sample numbers.
-    Each write rewrites the whole file, so it always holds every beat so far.
+    Each write rewrites the whole file, so it always holds every beat so far. A file that
+    existed before this sink first wrote it -- a previous run's, or a database's reference
+    ``.atr`` -- is never overwritten: the beats go to ``<name>_run<k>`` (the first k = 2, 3...
+    that is free), said in the log.
     """
 
     def __init__(self, out_dir: str | os.PathLike, record_name: str = "ecg-edge", *,
@@ -68,6 +71,7 @@ class WfdbAnnotationSink:
         self._dirty: set[tuple[int, float, int]] = set()
         self._part: dict[tuple[int, float], int] = {}  # the file part a (device, rate) is at
         self._first_fs: dict[int, float] = {}
+        self._names: dict[tuple[int, float, int], str] = {}  # the file name each key got
         self.paths: list[Path] = []
         self.min_write_interval_s = float(min_write_interval_s)
         self._last_write = -1e300
@@ -93,6 +97,23 @@ class WfdbAnnotationSink:
             name += f"_{fs:g}hz"
         if part > 1:
             name += f"_part{part}"
+        return name
+
+    def _file_name(self, key: tuple[int, float, int]) -> str:
+        """The record name ``key``'s beats are written under: :meth:`_record`, or the first
+        ``_run<k>`` of it whose file does not exist when the key is first written."""
+        name = self._names.get(key)
+        if name is None:
+            base = name = self._record(key)
+            k = 2
+            while (self.out_dir / f"{name}.{self.ext}").exists():
+                name = f"{base}_run{k}"
+                k += 1
+            if name != base:
+                logger.warning("%s: %s exists (not this run's): not overwritten; these beats "
+                               "go to %s", self.name, self.out_dir / f"{base}.{self.ext}",
+                               self.out_dir / f"{name}.{self.ext}")
+            self._names[key] = name
         return name
 
     def emit(self, event: Event) -> None:
@@ -131,7 +152,7 @@ class WfdbAnnotationSink:
             idx, sym = self._beats[key]
             order = np.argsort(np.asarray(idx, dtype=np.int64), kind="stable")
             try:
-                path = write_annotations(self._record(key), self.ext,
+                path = write_annotations(self._file_name(key), self.ext,
                                          np.asarray(idx, dtype=np.int64)[order],
                                          [sym[i] for i in order], key[1], self.out_dir)
             except (EdgeError, OSError, ValueError) as exc:

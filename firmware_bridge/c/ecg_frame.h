@@ -36,6 +36,10 @@ extern "C" {
 #define ECGF_VERSION 1u
 #define ECGF_FMT_INT16 1u
 #define ECGF_FMT_INT24 2u
+/* The count that marks an invalid sample (lead off, saturated, missed): the format's most
+ * negative value; the edge reads it as missing signal (PROTOCOL.md, "Invalid samples"). */
+#define ECGF_INVALID_INT16 (-32768L)
+#define ECGF_INVALID_INT24 (-8388608L)
 #define ECGF_HEADER_SIZE 20u
 #define ECGF_CHANNEL_META_SIZE 8u
 #define ECGF_CRC_SIZE 4u

@@ -44,7 +44,10 @@ def load_replay_signal(config: ReplayConfig) -> ReplaySignal:
     The excerpt is ``start_s`` .. ``start_s + duration_s`` of the record (in the record's
     samples, rounded), at least one sample; with ``fs_hz`` it is resampled with
     ``scipy.signal.resample_poly`` and rounded to counts; the values are clipped to the wire
-    format (int16 when they fit, else int24, unless ``sample_format`` says).
+    format (int16 when they fit, else int24, unless ``sample_format`` says). Samples the
+    record marks invalid (WFDB's invalid value) are sent as the wire format's
+    :attr:`~firmware_bridge.protocol.SampleFormat.invalid_value` (after resampling: every
+    output sample they reach), and no valid sample is.
 
     Raises
     ------
@@ -72,6 +75,10 @@ def load_replay_signal(config: ReplayConfig) -> ReplaySignal:
     rec = read_samples(path, channels=list(config.channels) if config.channels else None,
                        sampfrom=sampfrom, sampto=sampto)
     adc = rec.adc
+    invalid = np.zeros(adc.shape, dtype=bool)  # samples the record marks invalid
+    for ch, value in enumerate(rec.invalid_adc):
+        if value is not None:
+            invalid[:, ch] = adc[:, ch] == value
     if adc.shape[1] > 8:
         raise ReplayError(f"record has {adc.shape[1]} channels; choose at most 8 with --channels")
     fs_out = rec.fs_hz if config.fs_hz is None else float(config.fs_hz)
@@ -80,14 +87,20 @@ def load_replay_signal(config: ReplayConfig) -> ReplaySignal:
 
         ratio = Fraction(fs_out / rec.fs_hz).limit_denominator(1000)
         fs_out = rec.fs_hz * ratio.numerator / ratio.denominator
-        adc = np.rint(resample_poly(adc.astype(np.float64), ratio.numerator, ratio.denominator,
-                                    axis=0)).astype(np.int64)
-    lo, hi = int(adc.min()), int(adc.max())
+        x = adc.astype(np.float64)
+        x[invalid] = np.nan  # an output sample the invalid ones reach is invalid too
+        x = resample_poly(x, ratio.numerator, ratio.denominator, axis=0)
+        invalid = ~np.isfinite(x)
+        adc = np.rint(np.where(invalid, 0.0, x)).astype(np.int64)
+    valid = adc[~invalid]
+    lo, hi = (int(valid.min()), int(valid.max())) if valid.size else (0, 0)
     fmt = config.sample_format
     if fmt is None:
-        fmt = SampleFormat.INT16 if (lo >= -32768 and hi <= 32767) else SampleFormat.INT24
+        fmt = SampleFormat.INT16 if (lo > -32768 and hi <= 32767) else SampleFormat.INT24
     fmt = SampleFormat(fmt)
-    adc = np.clip(adc, fmt.min_value, fmt.max_value).astype(np.int32)
+    # A valid sample never takes the wire's invalid value; an invalid one is sent as it.
+    adc = np.clip(adc, fmt.invalid_value + 1, fmt.max_value).astype(np.int32)
+    adc[invalid] = fmt.invalid_value
     return ReplaySignal(adc=adc, fs_hz=fs_out, adc_gain=rec.adc_gain, baseline=rec.baseline,
                         first_index=int(round(config.start_s * fs_out)), sample_format=fmt,
                         channel_names=rec.channel_names)

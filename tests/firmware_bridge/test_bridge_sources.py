@@ -32,6 +32,22 @@ def test_chunk_to_mv_and_properties():
     assert (c.n_samples, c.n_channels, c.end_index) == (1, 2, 11)
 
 
+def test_the_wire_formats_invalid_value_reads_as_nan():
+    """A sample holding the format's invalid value is missing signal (NaN), not -164 mV."""
+    from firmware_bridge.protocol import SampleFormat
+
+    enc = FrameEncoder(EncoderConfig(fs_hz=360.0, adc_gain=(200.0, 200.0), baseline=(0, 0),
+                                     samples_per_frame=4))
+    x = np.array([[100, 5], [-32768, 6], [-32767, 7], [8, -32768]], np.int32)
+    frames = FrameDecoder().process(b"".join(enc.process(x)))
+    (c,) = frames_to_chunks(frames, t_host_s=0.0)
+    assert c.invalid_value == SampleFormat.INT16.invalid_value == -32768
+    mv = chunk_to_mv(c)
+    assert np.isnan(mv[1, 0]) and np.isnan(mv[3, 1]) and np.isfinite(mv).sum() == 6
+    assert mv[2, 0] == -32767 / 200.0
+    assert np.isfinite(chunk_to_mv(chunk(samples=np.array([[-32768, 0]], np.int32)))).all()
+
+
 @pytest.mark.parametrize("kw, field", [
     (dict(samples=np.zeros((2, 2), np.int64)), "samples"),
     (dict(samples=np.zeros(3, np.int32)), "samples"),

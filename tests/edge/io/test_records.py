@@ -295,3 +295,65 @@ def test_a_directory_is_no_record(text):
 
     with pytest.raises(DataNotFoundError, match="no WFDB record at"):
         read_record(text)
+
+
+def _annotated(tmp_path, mitdb_dir):
+    """60 s of record 100 and its .atr, copied to tmp_path as record ``r``."""
+    import wfdb
+
+    rec = wfdb.rdrecord(str(mitdb_dir / "100"), sampto=360 * 60)
+    ann = wfdb.rdann(str(mitdb_dir / "100"), "atr", sampto=360 * 60)
+    wfdb.wrsamp("r", fs=360, units=["mV", "mV"], sig_name=rec.sig_name, p_signal=rec.p_signal,
+                fmt=["16", "16"], write_dir=str(tmp_path))
+    wfdb.wrann("r", "atr", ann.sample, ann.symbol, fs=360, write_dir=str(tmp_path))
+    return tmp_path / "r"
+
+
+def _undefined_code(b: bytes) -> bytes:
+    """The first N beat's code (the top 6 bits of its little-endian word) set to 42, a code
+    WFDB does not define."""
+    out = bytearray(b)
+    for i in range(0, len(out) - 1, 2):
+        if out[i + 1] >> 2 == 1:
+            out[i + 1] = (42 << 2) | (out[i + 1] & 3)
+            return bytes(out)
+    raise AssertionError("no N beat")
+
+
+@pytest.mark.parametrize("damage, words", [
+    (lambda b: b[:len(b) // 2], "no end-of-file marker"),  # cut at a word
+    (lambda b: b[:len(b) // 2 + 1], "odd number of bytes"),  # cut within a word
+    (_undefined_code, "1 undefined annotation code"),
+])
+def test_a_damaged_annotation_file_is_refused(tmp_path, mitdb_dir, damage, words):
+    """Audit (session 49): wfdb read a truncated or garbled .atr without a word, and `adapt`
+    fitted a wearer's head at its positions and labels."""
+    from edge.errors import DataError
+    from edge.io.records import read_annotations
+
+    path = _annotated(tmp_path, mitdb_dir)
+    assert read_annotations(path).sample_index.size > 60
+    atr = tmp_path / "r.atr"
+    atr.write_bytes(damage(atr.read_bytes()))
+    with pytest.raises(DataError, match=words):
+        read_annotations(path)
+
+
+def test_annotations_at_another_rate_are_refused(tmp_path, mitdb_dir):
+    """Audit (session 49): `annotate --reference-beats` classified at 360-Hz positions in a
+    1000-Hz record (all 207 in its first 43 s); `adapt` already refused it."""
+    import wfdb
+
+    from edge.cli.main import main
+    from edge.errors import DataError
+    from edge.io.records import check_annotation_rate, read_annotations
+
+    path = _annotated(tmp_path, mitdb_dir)
+    ann = read_annotations(path)
+    wfdb.wrann("r", "alt", ann.sample_index, list(ann.symbol), fs=250, write_dir=str(tmp_path))
+    check_annotation_rate(ann, 360.0, "x")
+    with pytest.raises(DataError, match="annotations at 250 Hz, record at 360 Hz"):
+        check_annotation_rate(read_annotations(path, "alt"), 360.0, "--reference-beats alt")
+    assert main(["annotate", str(path), "--reference-beats", "alt", "--out-dir",
+                 str(tmp_path / "o")]) == 2
+    assert not (tmp_path / "o" / "r.cls").exists()

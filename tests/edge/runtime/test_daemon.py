@@ -4,6 +4,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
 from edge.eval.compare import compare_beats
@@ -540,3 +541,32 @@ def test_a_second_stop_request_cuts_the_sinks_drain_short(classifier):
     assert sink.gave_up == 0
     daemon.request_stop()
     assert sink.gave_up == 1
+
+
+def test_invalid_samples_from_a_wearable_are_missing_signal_not_an_excursion(
+        classifier, mitdb_dir, tmp_path):
+    """Audit (session 49): a replayed record's invalid samples reached the filter as -164 mV
+    counts: strips of +-174 mV, beats next to them called V and a 10-bpm `v_run` across the
+    lead-off. They are now read as missing signal, as `annotate` reads them."""
+    import wfdb
+
+    from firmware_bridge.replay import ReplayConfig
+    from firmware_bridge.replay_source import ReplaySource
+
+    rec = wfdb.rdrecord(str(mitdb_dir / "208"), sampto=360 * 90)
+    sig = rec.p_signal.copy()
+    sig[360 * 20:360 * 31] = np.nan
+    wfdb.wrsamp("gap", fs=360, units=["mV", "mV"], sig_name=list(rec.sig_name), p_signal=sig,
+                fmt=["16", "16"], adc_gain=[200.0, 200.0], baseline=[0, 0],
+                write_dir=str(tmp_path))
+    sink = BeatCollector()
+    src = ReplaySource(ReplayConfig(record=str(tmp_path / "gap"), speed=None))
+    Daemon(load_config(None, ["outputs.status_interval_s=0", "sinks.terminal.enabled=false",
+                              'source.kind="replay"', 'source.replay.record="100"']),
+           source=src, classifier=classifier, sinks=[sink]).run()
+    strips = [e for e in sink.events if e.type == "strip"]
+    peak = max(abs(v) for e in strips for v in e.samples_mv if v is not None)
+    assert strips and peak < 20
+    assert not [a for a in sink.alerts if a.kind == "v_run"]
+    assert any(e.type == "quality" and e.quality == "lead_off" for e in sink.events)
+    assert not [b for b in sink.beats if 360 * 20 + 40 < b.sample_index < 360 * 31 - 40]

@@ -30,6 +30,23 @@ def test_a_restarted_device_gets_a_file_of_its_own(tmp_path, beat):
     assert list(second.sample) == [74, 400] and second.symbol == ["V", "V"]
 
 
+def test_a_file_from_before_the_run_is_never_overwritten(tmp_path, beat, caplog):
+    """Audit (session 49): a second run into the same folder replaced the first run's beats,
+    and ``ext = "atr"`` replaced a database's reference file, without a word."""
+    (tmp_path / "rec.atr").write_bytes(b"reference")
+    for run, labels in enumerate(["NNV", "VVN", "SSS"]):
+        s = WfdbAnnotationSink(tmp_path, "rec", ext="atr", min_write_interval_s=0)
+        for k, lab in enumerate(labels):
+            s.emit(beat(100 + 300 * k, lab))
+            s.flush()  # rewrites its own file: still the same name
+        s.close()
+        assert s.paths == [tmp_path / f"rec_run{run + 2}.atr"]
+    assert (tmp_path / "rec.atr").read_bytes() == b"reference"
+    assert wfdb.rdann(str(tmp_path / "rec_run2"), "atr").symbol == list("NNV")
+    assert wfdb.rdann(str(tmp_path / "rec_run4"), "atr").symbol == list("SSS")
+    assert "not overwritten" in caplog.text
+
+
 @pytest.mark.parametrize("kw,field", [({"ext": "c.s"}, "ext"),
                                       ({"record_name": "a/b"}, "record_name")])
 def test_settings_rules(kw, field):

@@ -44,3 +44,34 @@ def test_outside_the_record_names_the_field(mitdb_dir, kw, field):
 def test_missing_record_is_a_replay_error(mitdb_dir):
     with pytest.raises(ReplayError, match="999"):
         load_replay_signal(ReplayConfig(record="999", data_dir=str(mitdb_dir)))
+
+
+def _record_with_invalid_stretch(tmp_path, mitdb_dir, fmt: str):
+    """30 s of record 208 written in WFDB format ``fmt`` with 5 s (10-15 s) marked invalid
+    (NaN written: the format's invalid value)."""
+    import wfdb
+
+    rec = wfdb.rdrecord(str(mitdb_dir / "208"), sampto=360 * 30)
+    sig = rec.p_signal.copy()
+    sig[3600:5400] = np.nan
+    wfdb.wrsamp("gap", fs=360, units=["mV", "mV"], sig_name=list(rec.sig_name),
+                p_signal=sig, fmt=[fmt, fmt], adc_gain=[200.0, 200.0], baseline=[0, 0],
+                write_dir=str(tmp_path))
+    return tmp_path / "gap"
+
+
+@pytest.mark.parametrize("fmt", ["16", "212"])
+def test_samples_the_record_marks_invalid_go_out_as_the_wires_invalid_value(
+        tmp_path, mitdb_dir, fmt):
+    """Audit (session 49): the wire carried WFDB's invalid value as a count, which the daemon
+    read as a -164 mV excursion; now it is the wire format's invalid value and no valid
+    sample takes it."""
+    path = _record_with_invalid_stretch(tmp_path, mitdb_dir, fmt)
+    sig = load_replay_signal(ReplayConfig(record=str(path)))
+    bad = sig.adc == sig.sample_format.invalid_value
+    assert bad[3600:5400].all() and not bad[:3600].any() and not bad[5400:].any()
+    rs = load_replay_signal(ReplayConfig(record=str(path), fs_hz=250))
+    bad = (rs.adc == rs.sample_format.invalid_value).all(axis=1)
+    assert bad[2500:3750].all()  # the stretch, and a few samples its filter reaches
+    assert not bad[:2450].any() and not bad[3800:].any()
+    assert rs.adc[~bad].min() > rs.sample_format.invalid_value
