@@ -100,6 +100,9 @@ class SvtRunConfig:
         stretches such intervals raised the baseline and made a run of every beat).
     relearn_beats : that many too-long N intervals with no baseline interval between them
         replace the baseline (the rhythm did slow down).
+    stale_gap_s : an interval across unreadable signal (a lost link, lead off) at least this
+        long clears the baseline: the rate may have changed unseen, and a faster rhythm after
+        it is not an abrupt change (an 11-s lead-off in record 208 made two sinus beats S).
     """
 
     enabled: bool = True
@@ -110,6 +113,7 @@ class SvtRunConfig:
     min_baseline_beats: int = 3
     missed_beat_ratio: float = 1.5
     relearn_beats: int = 16
+    stale_gap_s: float = 3.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.enabled, bool):
@@ -125,6 +129,10 @@ class SvtRunConfig:
                 and 1 < self.missed_beat_ratio <= 10):
             raise ConfigError("missed_beat_ratio", f"must lie in (1, 10], "
                                                    f"got {self.missed_beat_ratio!r}")
+        if not (isinstance(self.stale_gap_s, (int, float)) and not isinstance(
+                self.stale_gap_s, bool) and 0 < self.stale_gap_s < math.inf):
+            raise ConfigError("stale_gap_s", f"must be a number of seconds > 0, "
+                                             f"got {self.stale_gap_s!r}")
         for name in ("baseline_beats", "min_baseline_beats", "relearn_beats"):
             v = getattr(self, name)
             if not (isinstance(v, int) and not isinstance(v, bool) and v >= 1):
@@ -157,13 +165,17 @@ class SvtRunTracker:
     def call(self, label: str, rr_pre_s: float, clean: bool = True) -> str:
         """The reported call of the next beat, which the model labelled ``label``;
         ``rr_pre_s``: the interval before it (s; NaN unknown); ``clean``: that interval is
-        readable (False ends any run and is not a baseline interval)."""
+        readable (False ends any run and is not a baseline interval; one of at least
+        ``stale_gap_s`` also clears the baseline)."""
         cfg = self.config
         if not cfg.enabled:
             return label
         r = float(rr_pre_s)
         if not (clean and math.isfinite(r) and r > 0):
             self._run_rr_s = None
+            if r >= cfg.stale_gap_s:  # NaN: not
+                self._baseline.clear()
+                self._too_long.clear()
             return label
         base = median_of(self._baseline) if len(self._baseline) >= cfg.min_baseline_beats \
             else math.nan

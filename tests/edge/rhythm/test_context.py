@@ -214,6 +214,24 @@ def test_a_lasting_slower_rhythm_becomes_the_baseline():
     assert n == 0
 
 
+def test_a_long_unreadable_stretch_clears_the_baseline():
+    """Audit (session 49): sinus at 0.8 s, an 11-s lead-off, then sinus at 0.5 s: the rate
+    changed unseen, so the faster beats are no abrupt run (two were reported S). A short
+    unreadable interval (a lost radio frame) keeps the baseline: a real run after it is
+    still found."""
+    rr = [0.8] * 20 + [11.0] + [0.5] * 20
+    lab = ["N"] * len(rr)
+    clean = np.ones(len(rr), bool)
+    clean[20] = False
+    calls, n = svt_run_calls(np.array(lab), np.array(rr), clean)
+    assert n == 0 and calls.tolist() == lab
+    _, n = svt_run_calls(np.array(lab), np.array(rr), clean, SvtRunConfig(stale_gap_s=20.0))
+    assert n > 0  # the guard is what keeps them N
+    rr[20] = 1.2  # a short gap: the baseline stands and the run is found
+    _, n = svt_run_calls(np.array(lab), np.array(rr), clean)
+    assert n > 0
+
+
 def test_a_v_beat_or_a_slower_beat_ends_the_run():
     rr, lab = _sinus_svt_sinus()
     lab[40] = "V"
@@ -268,6 +286,8 @@ def test_device_rhythm_reports_runs_and_resets_at_a_restart():
     ({"baseline_beats": 0}, "baseline_beats"), ({"baseline_beats": 2.5}, "baseline_beats"),
     ({"min_baseline_beats": 9}, "min_baseline_beats"), ({"enabled": "yes"}, "enabled"),
     ({"missed_beat_ratio": 1.0}, "missed_beat_ratio"), ({"relearn_beats": 0}, "relearn_beats"),
+    ({"stale_gap_s": 0}, "stale_gap_s"), ({"stale_gap_s": float("inf")}, "stale_gap_s"),
+    ({"stale_gap_s": True}, "stale_gap_s"),
 ])
 def test_svt_config_errors(kw, field):
     with pytest.raises(ConfigError, match=field):
