@@ -102,7 +102,10 @@ class BeatClassifier:
         self.classes = self.contract.classes
         self._beat_shape = (self.window.length, 2)
         self._interp = create_interpreter(data, num_threads=num_threads, name=str(path))
-        self.quantized = self._check_tensors(allow_float)
+        try:
+            self.quantized = self._check_tensors(allow_float)
+        except ContractError as exc:  # named by its file, as the contract's own errors
+            raise ContractError(exc.field, exc.rule, str(path)) from None
         self.model_version = self.contract.model_version
         self._smoke_test()
         logger.info("loaded %s (%s, %d bytes, %s)", path.name, self.model_version,
@@ -149,6 +152,11 @@ class BeatClassifier:
             shapes = [tuple(int(v) for v in d["shape"]) for d in ins]
             raise ContractError("inputs", f"expected shapes (1, {L}, 2) and (1, {n_f}); the model "
                                 f"has {shapes} (window or feature count differ from the pipeline)")
+        declared = sorted(tuple(spec.shape) for spec in self.contract.inputs)
+        if declared != sorted([(L, 2), (n_f,)]):
+            raise ContractError("inputs", f"the contract declares input shapes {declared}, the "
+                                f"model's graph takes {(L, 2)} and {(n_f,)}: the contract does "
+                                "not describe this model")
         out, emb = self._split_outputs(outs)
         ports = (beat[0], feat[0], out) + ((emb,) if emb is not None else ())
         dtypes = {np.dtype(d["dtype"]) for d in ports}

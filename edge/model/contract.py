@@ -359,6 +359,11 @@ class ModelContract:
     def from_dict(cls, contract: Any) -> "ModelContract":
         """Validate the contract JSON (a dict) and build the object."""
         c = _object(contract, "contract")
+        kind = c.get("kind")
+        if kind is not None and "contract_version" not in c:  # another of the project's nets
+            raise ContractError("kind", f"this is a {kind!r} model, not a beat classifier "
+                                "(the beat model is edge/models/default.tflite or one made "
+                                "by convert/quantize.py)")
         version = c.get("contract_version")
         if version != CONTRACT_VERSION or isinstance(version, bool):
             raise ContractError("contract_version", f"expected {CONTRACT_VERSION}, got "

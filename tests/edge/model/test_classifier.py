@@ -210,3 +210,31 @@ def test_quantization_is_numpys_round_and_clip_bit_for_bit(clf, rng):
                                   np.concatenate([clf.predict_proba(x[i:i + 1],
                                                                     np.zeros((1, 14), np.float32))
                                                   for i in range(3)]))
+
+
+def test_a_contract_that_does_not_describe_the_graph_is_refused(tmp_path):
+    """Audit (session 49): a contract declaring a 250-sample beat input ran the 252-sample
+    graph without a word; the declared inputs must be the graph's."""
+    from edge.model.seal import seal_tflite
+    from edge.model.tflite_meta import contract_span
+
+    src = MODEL.read_bytes()
+    start, end = contract_span(src)
+    block = src[start:end]
+    assert block.count(b'"shape":[252,2]') == 1
+    data = src[:start] + block.replace(b'"shape":[252,2]', b'"shape":[250,2]') + src[end:]
+    path = tmp_path / "shape.tflite"
+    path.write_bytes(seal_tflite(data, (start, end)))
+    with pytest.raises(ContractError, match="does not describe this model") as err:
+        BeatClassifier(path)
+    assert str(err.value).startswith(f"{path}: ")
+
+
+@pytest.mark.parametrize("name, kind", [("rhythm_vf_net.tflite", "vf_net"),
+                                        ("rhythm_strip_net.tflite", "strip_net")])
+def test_another_of_the_projects_networks_is_named_as_such(name, kind):
+    """Audit (session 49): the VF or strip network given as the beat model was refused as
+    "'contract_version': expected 1, got None"."""
+    path = MODEL.parent / name
+    with pytest.raises(ContractError, match=f"this is a '{kind}' model, not a beat classifier"):
+        BeatClassifier(path)
