@@ -163,15 +163,16 @@ def read_channel(record: str | os.PathLike, channel: int | None,
     0, and logs the choice. A channel the record does not have is one
     :class:`~edge.errors.EdgeError` naming ``--channel``."""
     from edge.errors import EdgeError  # noqa: PLC0415
-    from edge.io.records import channel_names, choose_lead_channel, read_record  # noqa: PLC0415
+    from edge.io.records import choose_lead_channel, read_record, record_layout  # noqa: PLC0415
 
-    names = channel_names(record, data_dir=data_dir)
+    layout = record_layout(record, data_dir=data_dir)
+    names = layout.sig_names
     n = len(names)
     name = Path(str(record)).name
     if n == 0:
         raise EdgeError(f"record {name} has no signals (its header lists none)")
     if channel is None:
-        channel, why = choose_lead_channel(names, lead)
+        channel, why = choose_lead_channel(names, lead, layout.units)
         if n > 1:
             logger.info("record %s: channel %d (%s)", name, channel, why)
     if not 0 <= channel < n:

@@ -57,7 +57,7 @@ def classify_record(path: Path, *, channel: int | None = None, model=None,  # no
         return "~", f"unreadable: {exc}"
     names, n_samples, fs_hz = layout.sig_names, layout.n_samples, layout.fs_hz
     if channel is None:
-        channel, why = choose_lead_channel(names, "MLII")
+        channel, why = choose_lead_channel(names, "MLII", layout.units)
         if len(names) > 1:
             logger.info("%s: channel %d (%s)", path.name, channel, why)
     if channel >= len(names):

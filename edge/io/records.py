@@ -250,11 +250,13 @@ def _wfdb():
 @dataclass(frozen=True)
 class RecordLayout:
     """What a WFDB record's header says: its signal names (one per channel), samples per
-    channel (``None`` when the header does not give it) and sample rate (Hz)."""
+    channel (``None`` when the header does not give it), sample rate (Hz) and each channel's
+    units (``""`` when not given)."""
 
     sig_names: tuple[str, ...]
     n_samples: int | None
     fs_hz: float
+    units: tuple[str, ...] = ()
 
 
 def _checked_rate(path: Path, fs_hz: object) -> float:
@@ -287,11 +289,14 @@ def record_layout(record: str | os.PathLike, *, database: str = "mitdb",
 
         raise DataError(f"cannot read the header of WFDB record {str(path)!r}: "
                         f"{damage_reason(path, exc)}") from exc
-    names = list(head.sig_name or [])
+    names, units = list(head.sig_name or []), list(head.units or [])
+    n = int(head.n_sig or 0)
     return RecordLayout(
         tuple(str(names[k]) if k < len(names) and names[k] is not None else ""
-              for k in range(int(head.n_sig or 0))),
-        int(head.sig_len) if head.sig_len else None, _checked_rate(path, head.fs))
+              for k in range(n)),
+        int(head.sig_len) if head.sig_len else None, _checked_rate(path, head.fs),
+        tuple(str(units[k]) if k < len(units) and units[k] is not None else ""
+              for k in range(n)))
 
 
 def channel_names(record: str | os.PathLike, *, database: str = "mitdb",
@@ -325,17 +330,27 @@ def lead_channel(sig_names: Iterable[str], lead: str) -> int | None:
     return None
 
 
-def choose_lead_channel(sig_names: Sequence[str], lead: str) -> tuple[int, str]:
+def choose_lead_channel(sig_names: Sequence[str], lead: str,
+                        units: Sequence[str] = ()) -> tuple[int, str]:
     """The channel to read when none is configured, and why, for the log: the channel
-    :func:`lead_channel` finds for ``lead`` (the model's lead), else 0."""
+    :func:`lead_channel` finds for ``lead`` (the model's lead), else the first channel whose
+    ``units`` are a voltage (a blood-pressure or respiration channel first in the record is
+    not read as ECG), else 0."""
+    from firmware_bridge.replay.records import MV_PER_UNIT  # noqa: PLC0415
+
     names = list(sig_names)
     if not names:
         return 0, "the channels are not named"
     found = lead_channel(names, lead)
-    if found is None:
-        return 0, (f"{names[0]}: no channel is named {lead} or an equivalent "
-                   f"({', '.join(names)})")
-    return found, f"{names[found]}, the {lead} lead"
+    if found is not None:
+        return found, f"{names[found]}, the {lead} lead"
+    voltage = [k for k, u in enumerate(units) if str(u).strip().lower() in MV_PER_UNIT]
+    k = voltage[0] if voltage and len(units) == len(names) else 0
+    why = f"{names[k] or f'channel {k}'}: no channel is named {lead} or an equivalent " \
+          f"({', '.join(names)})"
+    if k:
+        why += f"; the first in a voltage unit ({units[k] or 'mV'})"
+    return k, why
 
 
 def _check_channels(path: Path, channels: list[int] | None, exc: Exception) -> None:

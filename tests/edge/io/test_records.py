@@ -357,3 +357,16 @@ def test_annotations_at_another_rate_are_refused(tmp_path, mitdb_dir):
     assert main(["annotate", str(path), "--reference-beats", "alt", "--out-dir",
                  str(tmp_path / "o")]) == 2
     assert not (tmp_path / "o" / "r.cls").exists()
+
+
+def test_without_a_lead_name_the_first_voltage_channel_is_read():
+    """Audit (session 49): a record with ABP (mmHg) in channel 0 and ECG (mV) in channel 1
+    was analysed on the blood pressure."""
+    from edge.io.records import choose_lead_channel
+
+    assert choose_lead_channel(["ABP", "ECG"], "MLII", ["mmHg", "mV"])[0] == 1
+    assert choose_lead_channel(["ABP", "ECG"], "MLII", ["mmHg", "uV"])[0] == 1
+    assert choose_lead_channel(["ECG1", "ECG2"], "MLII", ["mV", "mV"])[0] == 0
+    assert choose_lead_channel(["ABP", "RESP"], "MLII", ["mmHg", "NU"])[0] == 0
+    assert choose_lead_channel(["ABP", "II"], "MLII", ["mV", "mmHg"])[0] == 1  # named first
+    assert choose_lead_channel(["ABP", "ECG"], "MLII")[0] == 0  # units not known
