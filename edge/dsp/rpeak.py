@@ -896,17 +896,25 @@ class RPeakDetector:
     def _learning_levels(self, t: int) -> list[float]:
         """The QRS levels of the ``learn_s`` of feature signal ending at ``t``: the maxima of its
         half seconds, leaving out a half second that a bridged run (:meth:`bridge`) reaches
-        (its QRS may be lost, and its maximum a T wave's); none when fewer than two are left."""
+        (its QRS may be lost, and its maximum a T wave's). When fewer than two are left -- a
+        frame lost at the same phase every second reaches every half second, and learning
+        waited for ever: no beat in a whole run -- only the halves a bridged run lies in are
+        left out, and failing that none (a half second without its QRS is what every
+        window at a slow rate holds anyway)."""
         a0 = max(t - self.n_learn, self._buf.start)
         seg = self._buf.get(_FEAT, t - self.n_learn, t + 1)
         half_s = max(1, int(self.config.fs_hz * 0.5))
-        levels = []
-        for i in range(0, seg.size - half_s + 1, half_s):
-            lo, hi = a0 + i - self.n_int, a0 + i + half_s
-            if any(ra < hi and lo <= rb for ra, rb in self._bridged_runs):
-                continue
-            levels.append(float(seg[i:i + half_s].max()))
-        return levels if len(levels) >= 2 or not self._bridged_runs else []
+        starts = range(0, seg.size - half_s + 1, half_s)
+        if not self._bridged_runs:
+            return [float(seg[i:i + half_s].max()) for i in starts]
+        for reach in (self.n_int, 0):
+            levels = [float(seg[i:i + half_s].max()) for i in starts
+                      if not any(ra < a0 + i + half_s and a0 + i - reach <= rb
+                                 for ra, rb in self._bridged_runs)]
+            if len(levels) >= 2:
+                return levels
+        levels = [float(seg[i:i + half_s].max()) for i in starts]
+        return levels if len(levels) >= 2 else []
 
     def _learn(self, t: int) -> None:
         """Initialise levels from the ``learn_s`` of feature signal ending at ``t``."""

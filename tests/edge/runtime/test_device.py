@@ -425,6 +425,28 @@ def test_a_sinus_pause_raises_a_pause_at_any_chunking(classifier, mitdb_dir):
     assert got[3600, 0.0] == [24.8, 56.0, 161.2]
 
 
+@pytest.mark.parametrize("phase", [0, 3, 7])
+def test_a_frame_lost_every_second_from_the_start_does_not_blind_the_detector(
+        classifier, mitdb_dir, phase):
+    """Audit (session 49): with the fourth 0.1-s frame of every second lost from the first
+    second, every half second of the detector's 2-s learning window was reached by a bridged
+    gap, learning waited for ever, and a 60-s run gave no beat, no rate and no alarm."""
+    from edge.io.records import read_annotations, read_record
+
+    x = read_record("233", channels=[0], sampto=360 * 60, data_dir=mitdb_dir).signal_mv
+    ann = read_annotations("233", data_dir=mitdb_dir, sampto=360 * 60)
+    n_ref = int(np.isin(ann.symbol, list("NLRVAFejaJESQ/f")).sum())
+    ds = DeviceStream(classifier, load_config(None, CFG), device_id=1, fs_hz=360.0)
+    ev = []
+    for k, i in enumerate(range(0, x.shape[0], 36)):
+        if k % 10 != phase or k == 0:
+            ev += ds.process(i, x[i:i + 36])
+    ev += ds.flush()
+    assert ds.n_gaps >= 59
+    assert len(beats(ev)) >= 0.8 * n_ref
+    assert any(e.type == "hr" and e.hr_bpm is not None for e in ev)
+
+
 def test_lost_frames_are_bridged_and_the_beats_around_them_kept(classifier, mitdb_dir):
     """Record 119 (bigeminy) in 0.1-s frames of which 5 % never arrive: the gaps are bridged
     (pipeline.bridge_gaps), so the beats next to them are found and classified and the
