@@ -69,16 +69,21 @@ def _writable_place(path: Path, what: str) -> None:
 
     from edge.errors import ConfigError  # noqa: PLC0415
 
-    if path.is_dir() and what.endswith("path"):
+    a_file = what.endswith("path")
+    if path.is_dir() and a_file:
         raise ConfigError(what, f"{path} is a folder, not a file")
     from edge.cli.common import nearest_existing  # noqa: PLC0415
 
-    probe = nearest_existing(path)
+    if a_file and path.is_file():  # a previous run's file: appended to, rotated beside it
+        if not os.access(path, os.W_OK):
+            raise ConfigError(what, f"{path} is not writable")
+        probe = path.parent
+    else:
+        probe = nearest_existing(path)
     if not probe.is_dir():
         raise ConfigError(what, f"{path}: {probe} is not a folder")
-    target = path if path.exists() else probe
-    if not os.access(target, os.W_OK):
-        raise ConfigError(what, f"{path}: {target} is not writable")
+    if not os.access(probe, os.W_OK):
+        raise ConfigError(what, f"{path}: {probe} is not writable")
 
 
 def _probe_outputs(config: Any) -> None:

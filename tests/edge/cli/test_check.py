@@ -221,6 +221,33 @@ def test_check_refuses_an_output_place_the_daemon_cannot_create(capsys, tmp_path
         "Traceback" not in err
 
 
+@pytest.mark.parametrize("sink", ['sinks.jsonl.path="{d}/events.jsonl"',
+                                  'sinks.mqtt.outbox_path="{d}/events.jsonl"'])
+def test_check_passes_a_file_an_earlier_run_left(capsys, tmp_path, sink):
+    """Audit (session 49): once the daemon had written its events file, `check` refused the
+    configuration ("events.jsonl is not a folder") while `run` appended to it."""
+    from edge.sinks.outbox import Outbox, OutboxConfig
+
+    path = tmp_path / "events.jsonl"
+    if "jsonl" in sink:
+        path.write_text('{"type": "status"}\n')
+        enable = ["sinks.jsonl.enabled=true"]
+    else:
+        Outbox(OutboxConfig(path=str(path))).close()
+        enable = ["sinks.mqtt.enabled=true", 'sinks.mqtt.host="localhost"']
+    argv = ["check", str(REPO / "deploy" / "ecg-edge.toml")]
+    for setting in enable + [sink.format(d=tmp_path)]:
+        argv += ["--set", setting]
+    assert main(argv) == 0, capsys.readouterr().err
+    path.chmod(0o444)
+    try:
+        if os.geteuid() != 0:  # root writes anyway
+            assert main(argv) == 2
+            assert "is not writable" in capsys.readouterr().err
+    finally:
+        path.chmod(0o644)
+
+
 @pytest.mark.parametrize("settings,words", [
     (['sinks.mqtt.tls_ca_file="{m}/ca.pem"'], "cannot read sinks.mqtt.tls_ca_file {m}/ca.pem"),
     (['sinks.mqtt.tls_cert_file="{m}/c.pem"', 'sinks.mqtt.tls_key_file="{m}/k.pem"'],
