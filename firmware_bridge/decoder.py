@@ -33,11 +33,14 @@ from firmware_bridge.protocol import (
     CHANNEL_META_SIZE,
     CRC_SIZE,
     HEADER_SIZE,
+    MAX_ADC_GAIN,
     MAX_CHANNELS,
+    MIN_ADC_GAIN,
     PROTOCOL_VERSION,
     SYNC,
     Frame,
     SampleFormat,
+    valid_gain,
 )
 
 __all__ = ["DecoderStats", "FrameDecoder"]
@@ -64,6 +67,9 @@ class DecoderStats:
     samples_lost : samples per channel missing in those gaps.
     frames_lost : frames missing according to the sequence numbers.
     stream_restarts : frames whose sample index went backwards (device restarted).
+    frames_invalid : frames with good CRCs whose content is not ECG: an ADC gain outside
+        :data:`~firmware_bridge.protocol.MIN_ADC_GAIN` ..
+        :data:`~firmware_bridge.protocol.MAX_ADC_GAIN` (their samples are lost: a gap).
     """
 
     bytes_in: int = 0
@@ -75,6 +81,7 @@ class DecoderStats:
     samples_lost: int = 0
     frames_lost: int = 0
     stream_restarts: int = 0
+    frames_invalid: int = 0
 
     def as_dict(self) -> dict[str, int]:
         """The counters as a plain dict (for logging and JSON)."""
@@ -200,6 +207,17 @@ class FrameDecoder:
                     pos += 1
                     continue
                 meta = _META[nch].unpack_from(buf, pos + HEADER_SIZE)
+                if not all(valid_gain(g) for g in meta[0::2]):
+                    stats.frames_invalid += 1
+                    if stats.frames_invalid == 1 or stats.frames_invalid % 1000 == 0:
+                        logger.warning(
+                            "device %d: frame with ADC gain %s counts/mV dropped (valid: %g to "
+                            "%g; %d such frames so far)", dev,
+                            [float(f"{g:.3g}") for g in meta[0::2]], MIN_ADC_GAIN, MAX_ADC_GAIN,
+                            stats.frames_invalid)
+                    discarded += body_end + CRC_SIZE - pos
+                    pos = body_end + CRC_SIZE
+                    continue
                 raw = bytes(mv[meta_end:body_end])
                 if bps == 2:
                     values = np.frombuffer(raw, dtype="<i2").astype(np.int32)

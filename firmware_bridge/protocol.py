@@ -44,6 +44,9 @@ __all__ = [
     "CHANNEL_META_SIZE",
     "CRC_SIZE",
     "MAX_CHANNELS",
+    "MIN_ADC_GAIN",
+    "MAX_ADC_GAIN",
+    "valid_gain",
     "MAX_SAMPLES_PER_FRAME",
     "BLE_MAX_PAYLOAD_BYTES",
     "MAX_FRAME_SIZE",
@@ -67,6 +70,11 @@ HEADER_SIZE = 20
 CHANNEL_META_SIZE = 8
 CRC_SIZE = 4
 MAX_CHANNELS = 8
+#: The ADC gains (counts per mV) a frame may carry: from 1 V per count to 1 pV per count.
+#: Outside them the samples are not ECG in any unit (a garbled or unset gain field): the
+#: decoder drops such a frame (``DecoderStats.frames_invalid``), and the encoders refuse it.
+MIN_ADC_GAIN = 1e-3
+MAX_ADC_GAIN = 1e9
 MAX_SAMPLES_PER_FRAME = 255
 #: Largest ATT notification payload with the BLE 4.2+/5 data-length extension (247-byte ATT MTU
 #: minus the 3-byte notification header); default frames are sized to fit it.
@@ -197,6 +205,12 @@ class Frame:
         return self.sample_index + int(self.samples.shape[0])
 
 
+def valid_gain(gain: float) -> bool:
+    """An ADC gain (counts per mV) a frame may carry: finite, from :data:`MIN_ADC_GAIN` to
+    :data:`MAX_ADC_GAIN`."""
+    return math.isfinite(gain) and MIN_ADC_GAIN <= gain <= MAX_ADC_GAIN
+
+
 def _check_meta(n_channels: int, adc_gain: tuple[float, ...], baseline: tuple[int, ...],
                 sample_format: SampleFormat, exc: type) -> None:
     if len(adc_gain) != n_channels:
@@ -205,8 +219,9 @@ def _check_meta(n_channels: int, adc_gain: tuple[float, ...], baseline: tuple[in
         raise exc("baseline", f"needs one baseline per channel ({n_channels}), "
                               f"got {len(baseline)}")
     for g in adc_gain:
-        if not (math.isfinite(g) and g > 0):
-            raise exc("adc_gain", f"must be finite and > 0 counts/mV, got {g!r}")
+        if not valid_gain(g):
+            raise exc("adc_gain", f"must be {MIN_ADC_GAIN:g} to {MAX_ADC_GAIN:g} counts/mV, "
+                                  f"got {g!r}")
     for b in baseline:
         if not -(1 << 31) <= int(b) < (1 << 31):
             raise exc("baseline", f"must fit int32, got {b!r}")

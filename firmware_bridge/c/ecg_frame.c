@@ -49,7 +49,8 @@ int ecgf_stream_init(ecgf_stream_t *s, uint16_t device_id, uint8_t sample_format
     s->n_channels = n_channels;
     s->fs_millihz = fs_millihz;
     for (uint8_t c = 0; c < n_channels; c++) {
-        if (!(adc_gain[c] > 0.0f)) return -ECGF_E_ARG; /* also rejects NaN */
+        /* ECGF_MIN_GAIN..ECGF_MAX_GAIN counts/mV; the comparisons also reject NaN and inf */
+        if (!(adc_gain[c] >= ECGF_MIN_GAIN && adc_gain[c] <= ECGF_MAX_GAIN)) return -ECGF_E_ARG;
         s->adc_gain[c] = adc_gain[c];
         s->baseline[c] = baseline[c];
     }

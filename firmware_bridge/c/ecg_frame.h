@@ -40,6 +40,10 @@ extern "C" {
  * negative value; the edge reads it as missing signal (PROTOCOL.md, "Invalid samples"). */
 #define ECGF_INVALID_INT16 (-32768L)
 #define ECGF_INVALID_INT24 (-8388608L)
+/* The ADC gains a frame may carry (counts per mV; protocol.MIN_ADC_GAIN / MAX_ADC_GAIN): the
+ * edge drops a frame with a gain outside them. */
+#define ECGF_MIN_GAIN 1e-3f
+#define ECGF_MAX_GAIN 1e9f
 #define ECGF_HEADER_SIZE 20u
 #define ECGF_CHANNEL_META_SIZE 8u
 #define ECGF_CRC_SIZE 4u

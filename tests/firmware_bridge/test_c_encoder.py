@@ -96,3 +96,28 @@ def test_c_frames_decode_to_the_generated_samples(c_output):
                (b.sample_index, b.seq, b.adc_gain, b.baseline, b.fs_hz)
     wrapped = [f for f in frames if f.device_id == 0xBEEF]
     assert [f.sample_index for f in wrapped] == [2**32 - 16, 2**32 - 6, 2**32 + 4, 2**32 + 14]
+
+
+def test_c_encoder_refuses_a_gain_the_edge_would_drop(tmp_path):
+    """Audit (session 49): the C encoder took an infinite gain, which the Python encoder
+    refused; both now keep to protocol.MIN_ADC_GAIN..MAX_ADC_GAIN."""
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        pytest.skip("no C compiler (cc) on PATH; install gcc to run the C tests")
+    src = tmp_path / "gains.c"
+    src.write_text(
+        '#include <math.h>\n#include <stdio.h>\n#include "ecg_frame.h"\n'
+        "int main(void) {\n"
+        "    float gains[] = {200.0f, 1e-3f, 1e9f, INFINITY, NAN, 1e-30f, 0.0f, -1.0f, 2e9f};\n"
+        "    int32_t base = 0;\n    ecgf_stream_t s;\n"
+        "    for (unsigned i = 0; i < sizeof gains / sizeof gains[0]; i++)\n"
+        '        printf("%d ", ecgf_stream_init(&s, 1, ECGF_FMT_INT16, 1, 360000u, &gains[i], '
+        "&base, 0u));\n"
+        "    return 0;\n}\n")
+    exe = tmp_path / "gains"
+    subprocess.run([cc, "-std=c99", "-Wall", "-Wextra", "-Werror", "-I", str(C_DIR),
+                    *map(str, sorted(C_DIR.glob("*.c"))), str(src), "-o", str(exe), "-lm"],
+                   check=True, capture_output=True, timeout=60)
+    codes = subprocess.run([str(exe)], check=True, capture_output=True, text=True,
+                           timeout=30).stdout.split()
+    assert codes == ["0", "0", "0"] + ["-1"] * 6

@@ -202,3 +202,24 @@ def test_mutated_frames_only_correct_frames_come_out(ops, step):
     # every undamaged original frame whose bytes survive contiguously is found
     survivors = [fr for fr in CLEAN if bytes(blob).find(fr) >= 0]
     assert len(out) >= len(survivors)
+
+
+@pytest.mark.parametrize("gain", [1e-30, 0.0, float("nan"), float("inf"), -200.0, 1e12])
+def test_a_frame_whose_gain_is_not_ecg_is_dropped_and_counted(gain, caplog):
+    """Audit (session 49): a frame with good CRCs and an ADC gain of 1e-30 read as +-1e29 mV
+    of 'good' signal with V beats; the decoder now drops it (its samples are a gap)."""
+    import struct
+    import zlib
+
+    _, frames = make_frames(n_samples=360, spf=36)
+    bad = bytearray(frames[4])
+    struct.pack_into("<f", bad, 20, gain)  # channel 0's gain, right after the header
+    struct.pack_into("<I", bad, len(bad) - 4, zlib.crc32(bytes(bad[:-4])))
+    dec = FrameDecoder()
+    out = dec.process(b"".join(frames[:4] + [bytes(bad)] + frames[5:]))
+    assert [f.seq for f in out] == [0, 1, 2, 3, 5, 6, 7, 8, 9]
+    assert dec.stats.frames_invalid == 1 and dec.stats.frames_rejected == 0
+    assert out[4].gap_samples == 36 and dec.stats.samples_lost == 36
+    assert "ADC gain" in caplog.text and "dropped" in caplog.text
+    with pytest.raises(FirmwareBridgeError, match="adc_gain"):
+        EncoderConfig(fs_hz=360.0, adc_gain=(gain, 200.0), baseline=(0, 0))
