@@ -7,8 +7,9 @@ reject anything that is not an event of schema :data:`~edge.events.model.SCHEMA_
 every field of the event's dataclass is type-checked (integers fit in 64 bits), unknown fields
 are refused, enumerations (beat class, quality level, beat rhythm, alert kind / state /
 severity, link state and gap action, daemon state) are checked, probabilities and AF burdens
-lie in [0, 1] and counts are >= 0. Optional fields added within the schema version (``rhythm``,
-``af_burden_1h``, ``af_burden_run``) may be absent or ``null``. Envelope keys added on the
+lie in [0, 1], counts are >= 0, rates and windows > 0 and RR intervals >= 0 (or ``null``).
+Optional fields added within the schema version (``rhythm``, ``af_burden_1h``,
+``af_burden_run``) may be absent or ``null``. Envelope keys added on the
 way are accepted and dropped: ``schema``, ``t_stream_s`` (derived; it must agree with
 ``sample_index / fs_hz``) and ``boot`` (the MQTT sink's run number). Non-finite floats were
 written as ``null``; they decode as ``nan`` inside probability / metric maps, and stay
@@ -174,6 +175,9 @@ def _check_values(event: Event) -> None:
         for c, p in event.proba.items():
             if not (math.isnan(p) or 0.0 <= p <= 1.0 + _PROBA_SLACK):
                 raise EventDecodeError(f"proba.{c}", "must be a probability in [0, 1] or null")
+        for k, v in event.rr_s.items():
+            if not (math.isnan(v) or 0.0 <= v < math.inf):
+                raise EventDecodeError(f"rr_s.{k}", "must be an interval >= 0 s or null")
     elif isinstance(event, AlertEvent):
         _one_of(event, "kind", ALERT_KINDS)
         _one_of(event, "state", ALERT_STATES)
@@ -190,6 +194,12 @@ def _check_values(event: Event) -> None:
             raise EventDecodeError("gap_s", "must be >= 0 s")
     elif isinstance(event, HeartRateEvent):
         _check_burden(event)
+        if event.hr_bpm is not None and not 0.0 < event.hr_bpm < math.inf:
+            raise EventDecodeError("hr_bpm", "must be a rate > 0 bpm or null")
+        if not 0.0 < event.window_s < math.inf:
+            raise EventDecodeError("window_s", "must be > 0 s")
+        if event.n_beats < 0:
+            raise EventDecodeError("n_beats", "must be >= 0")
     elif isinstance(event, StatusEvent):
         _one_of(event, "state", STATUS_STATES)
         _check_burden(event)

@@ -115,6 +115,10 @@ def test_not_an_event_document(text):
     (4, {"gap_s": -0.5}, "gap_s"),
     (6, {"state": "paused"}, "state"),
     (3, {"previous": "bad"}, "previous"),
+    # audit (session 49): -50 bpm reached `history` and the live page as a heart rate
+    (1, {"hr_bpm": -50.0}, "hr_bpm"), (1, {"hr_bpm": 0.0}, "hr_bpm"),
+    (1, {"window_s": -10.0}, "window_s"), (1, {"n_beats": -3}, "n_beats"),
+    (0, {"rr_s": {"pre": -5.0, "post": 0.8, "local": 0.8, "long": 0.8}}, "rr_s.pre"),
 ])
 def test_enumerations_and_counts_of_the_schema_are_checked(index, changes, field):
     d = {**json.loads(event_to_json(sample_events()[index])), **changes}
