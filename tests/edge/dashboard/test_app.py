@@ -166,3 +166,25 @@ def test_report_page_with_a_damaged_report(tmp_path):
     at = run_app(DashboardConfig(report_dir=tmp_path), page="report")
     assert not at.exception
     assert any("Damaged report" in e.value for e in at.error)
+
+
+@pytest.mark.parametrize("page", ["ward", "wearer"])
+def test_a_store_damaged_past_its_schema_is_one_error_not_a_traceback(tmp_path, page):
+    """Audit (session 49): a database damaged where the schema does not lie (a failing SD
+    card) opened, then the wearer page showed a StoreError traceback."""
+    import os
+
+    from edge.store import EventStore
+    from tests.edge.dashboard.test_store_pages_browser import ward_night
+
+    db = tmp_path / "night.db"
+    with EventStore.open(str(db)) as store:
+        store.write(ward_night(time.time()))
+    data = bytearray(db.read_bytes())
+    for off in range(16384, len(data), 16384):
+        data[off:off + 300] = bytes(range(256)) + bytes(44)
+    db.write_bytes(bytes(data))
+    at = run_app(DashboardConfig(db=str(db)), page=page)
+    assert not at.exception, at.exception
+    assert "Cannot read the event store" in texts(at) and "malformed" in texts(at)
+    assert os.path.exists(db)
