@@ -36,9 +36,27 @@ from firmware_bridge.sources import (
     validate_backoff,
 )
 
-__all__ = ["SerialConfig", "SerialSource"]
+__all__ = ["SerialConfig", "SerialSource", "port_problem"]
 
 logger = logging.getLogger(__name__)
+
+
+def port_problem(port: str) -> str | None:
+    """Why ``port`` can never be a serial port -- it is a folder or a regular file (a write to
+    a missing ``/dev/ttyUSB0`` creates one) -- or ``None``: a device, or nothing there yet (a
+    USB wearable plugged in later). The port is not opened (opening may reset a board)."""
+    import os  # noqa: PLC0415
+    import stat  # noqa: PLC0415
+
+    try:
+        mode = os.stat(port).st_mode
+    except OSError:
+        return None
+    if stat.S_ISDIR(mode):
+        return "a folder, not a serial port"
+    if not stat.S_ISCHR(mode):
+        return "not a device (a regular file?), not a serial port"
+    return None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -158,8 +176,9 @@ class SerialSource(_SourceBase):
         Raises
         ------
         LinkError
-            If the port cannot be opened and ``reconnect`` is False. With ``reconnect`` the
-            source stays ``RECONNECTING`` and ``read`` keeps retrying.
+            If the port cannot be opened and ``reconnect`` is False (with ``reconnect`` the
+            source stays ``RECONNECTING`` and ``read`` keeps retrying), or its path is one that
+            can never be a serial port (:func:`port_problem`).
         SourceClosedError
             If the source was closed.
         """
@@ -167,6 +186,9 @@ class SerialSource(_SourceBase):
             raise SourceClosedError("SerialSource was closed; create a new one")
         if self._ser is not None:
             return
+        problem = port_problem(self.config.port)
+        if problem is not None:  # retrying could never succeed
+            raise LinkError(f"{self.config.port} is {problem}", port=self.config.port)
         self._link.set(LinkState.CONNECTING, self.config.port)
         if not self._try_open() and not self.config.reconnect:
             raise LinkError(f"cannot open {self.config.port}: {self._last_error}",

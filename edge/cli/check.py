@@ -100,6 +100,20 @@ def _probe_outputs(config: Any) -> None:
                             "sinks.mqtt.outbox_path")
 
 
+def _probe_serial(port: str) -> str:
+    """What the serial port's path is now, in words: a device (nothing to add) or missing (the
+    daemon waits for it: a USB wearable may be plugged in later); a path that can never be a
+    serial port is refused as ``run`` refuses it
+    (:func:`firmware_bridge.serial_source.port_problem`)."""
+    from edge.errors import ConfigError  # noqa: PLC0415
+    from firmware_bridge.serial_source import port_problem  # noqa: PLC0415
+
+    problem = port_problem(port)
+    if problem is not None:
+        raise ConfigError("source.serial.port", f"{port} is {problem}")
+    return "" if Path(port).exists() else ": not present now (run waits for it and retries)"
+
+
 def _probe_replay(config: Any) -> str:
     """A replay source's record read as ``run`` reads it (found, readable, the excerpt and
     the channel there), in words; the same errors as ``run``."""
@@ -167,6 +181,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     source = describe_source(config.source.kind, config.source.transport_config())
     if config.source.kind == "replay":
         source += f": {_probe_replay(config)}"
+    elif config.source.kind == "serial":
+        source += _probe_serial(config.source.transport_config().port)
     _probe_outputs(config)
     q = config.quality
     quiet = (f" unless quiet (HF RMS <= {q.quiet_hf_rms_mv:g} mV)" if q.quiet_hf_rms_mv > 0

@@ -178,3 +178,18 @@ def test_pty_disconnect_and_reconnect_through_link(mitdb_dir, record100, tmp_pat
     assert chunks[0].sample_index == 0 and chunks[-1].end_index == 40 * 360
     lost = [c.gap_samples for c in chunks if c.gap_samples][0]
     assert lost >= 0.3 * 360  # at least the outage itself
+
+
+def test_a_path_that_can_never_be_a_serial_port_is_refused_at_open(tmp_path):
+    """Audit (session 49): a regular file or a folder as the port was retried for ever
+    ("Inappropriate ioctl for device"); a missing path is still waited for."""
+    from firmware_bridge.serial_source import port_problem
+
+    (tmp_path / "file").write_text("")
+    assert port_problem(str(tmp_path / "file")).startswith("not a device")
+    assert port_problem(str(tmp_path)).startswith("a folder")
+    assert port_problem(str(tmp_path / "missing")) is None
+    assert port_problem("/dev/null") is None  # a character device
+    for port in (tmp_path / "file", tmp_path):
+        with pytest.raises(LinkError, match="not a serial port"):
+            SerialSource(SerialConfig(port=str(port))).open()

@@ -248,6 +248,18 @@ def test_check_passes_a_file_an_earlier_run_left(capsys, tmp_path, sink):
         path.chmod(0o644)
 
 
+def test_check_refuses_a_serial_port_that_can_never_work_and_notes_a_missing_one(capsys,
+                                                                                 tmp_path):
+    """Audit (session 49): a regular file as the port passed `check`, then `run` retried it for
+    ever; a missing port (a wearable not plugged in yet) is said, not refused."""
+    (tmp_path / "ttyUSB0").write_text("")
+    base = ["check", str(CONFIG), "--set"]
+    assert main(base + [f'source.serial.port="{tmp_path / "ttyUSB0"}"']) == 2
+    assert "not a serial port" in capsys.readouterr().err
+    assert main(base + [f'source.serial.port="{tmp_path / "ttyACM9"}"']) == 0
+    assert "not present now" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("settings,words", [
     (['sinks.mqtt.tls_ca_file="{m}/ca.pem"'], "cannot read sinks.mqtt.tls_ca_file {m}/ca.pem"),
     (['sinks.mqtt.tls_cert_file="{m}/c.pem"', 'sinks.mqtt.tls_key_file="{m}/k.pem"'],
