@@ -205,11 +205,26 @@ def load_config(path: str | os.PathLike | None = None,
         ``field`` names the offending dotted key, ``rule`` the rule
         (:class:`ConfigFileError` for file problems and unknown keys, with ``path``).
     """
-    data = read_toml(path) if path is not None else {}
-    data = apply_options(apply_overrides(data, overrides or ()), options or {})
+    from_file = read_toml(path) if path is not None else {}
+    data = apply_options(apply_overrides(from_file, overrides or ()), options or {})
     try:
         return config_from_dict(data)
     except ConfigFileError as exc:
-        if path is not None and exc.path is None:
+        if exc.path is not None:
+            raise
+        if path is not None and _holds(from_file, exc.field):
             raise ConfigFileError(exc.field, exc.rule, path=str(path)) from exc
+        if overrides:  # not the file's key: a --set one
+            raise ConfigFileError(exc.field, f"{exc.rule} (from --set)") from exc
         raise
+
+
+def _holds(data: Mapping[str, Any], dotted: str) -> bool:
+    """The nested tables ``data`` hold the dotted key (an unknown key is blamed on the file
+    only when it is there)."""
+    node: Any = data
+    for part in dotted.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return False
+        node = node[part]
+    return True

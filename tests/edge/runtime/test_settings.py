@@ -170,6 +170,18 @@ def test_unknown_keys_name_the_file(tmp_path):
     assert "pause_s" in err.value.rule and str(p) in str(err.value)
 
 
+def test_an_unknown_key_from_set_is_not_blamed_on_the_file(tmp_path):
+    """Audit (session 49): `--config base.toml --set foo.bar=1` said "(in base.toml)"."""
+    p = write(tmp_path, SERIAL)
+    with pytest.raises(ConfigFileError) as err:
+        load_config(p, ["foo.bar=1"])
+    assert err.value.field == "foo" and err.value.path is None
+    assert str(err.value).endswith("(from --set)") and str(p) not in str(err.value)
+    with pytest.raises(ConfigFileError) as err:  # in the file and set again: the file's
+        load_config(write(tmp_path, SERIAL + "[alerts]\npause = 3\n"), ["alerts.pause=4"])
+    assert err.value.path is not None
+
+
 def test_deploy_example_loads():
     from pathlib import Path
 
