@@ -68,6 +68,17 @@ def _channels(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"channels must be like '0,1', got {text!r}") from None
 
 
+def _linger_s(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if math.isnan(value):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds (<0 = forever), got "
+                                         f"{text!r}")
+    return value
+
+
 def build_arg_parser() -> argparse.ArgumentParser:
     """The ``ecg-sim`` argument parser."""
     p = argparse.ArgumentParser(
@@ -109,10 +120,14 @@ def build_arg_parser() -> argparse.ArgumentParser:
     p.add_argument("--baudrate", type=int, default=115200, help="baud rate for --port")
     p.add_argument("--link", help="keep a symlink here pointing at the current pty "
                                   "(survives simulated reconnects)")
-    p.add_argument("--linger-s", type=float, default=10.0,
+    p.add_argument("--linger-s", type=_linger_s, default=10.0,
                    help="at the end of a non-looping replay, keep the pty open until the "
-                        "reader closes it, at most this long (default 10 s; <0 = forever)")
-    p.add_argument("--log-level", default="INFO", help="logging level (stderr)")
+                        "reader closes it, at most this long (default 10 s; <0 = forever). "
+                        "On a pty the replay starts only when a reader opens it, however "
+                        "long that takes")
+    p.add_argument("--log-level", type=str.upper, default="INFO",
+                   choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+                   help="logging level on stderr (default INFO)")
     return p
 
 

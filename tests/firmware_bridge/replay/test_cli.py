@@ -71,6 +71,17 @@ def test_a_wrong_option_is_named_as_typed(mitdb_dir, argv, said):
     assert run.returncode == 2 and run.stderr.splitlines() == [f"ecg-sim: error: {said}"]
 
 
+@pytest.mark.parametrize("argv, said", [(["--log-level", "LOUD"], "invalid choice: 'LOUD'"),
+                                        (["--linger-s", "nan"], "must be a number of seconds")])
+def test_log_level_and_linger_are_checked(argv, said, capsys):
+    """Audit (session 49): both were taken as typed (an unknown level silently meant INFO)."""
+    with pytest.raises(SystemExit) as exc:
+        build_arg_parser().parse_args(["100", *argv])
+    assert exc.value.code == 2 and said in capsys.readouterr().err
+    ns = build_arg_parser().parse_args(["100", "--log-level", "debug", "--linger-s", "-1"])
+    assert (ns.log_level, ns.linger_s) == ("DEBUG", -1.0)
+
+
 def test_speed_help_says_max():
     action = next(a for a in build_arg_parser()._actions if a.dest == "speed")
     assert "'max' = as fast as possible" in action.help
