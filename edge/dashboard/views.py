@@ -180,6 +180,19 @@ def _age(seconds: float | None) -> str:
     return f"{seconds / 3600:.1f} h ago"
 
 
+def _stamped(event_time_s: float | None, age_s: float | None, slack_s: float) -> str:
+    """`` (N ago by this clock)`` when the latest event's own time stamp is older than its
+    arrival by more than ``slack_s`` (a file written earlier and read now, an outbox
+    drained late): the receive age alone would read as live data. Empty otherwise, and
+    when either time is unknown (clocks are not compared beyond that)."""
+    if event_time_s is None or age_s is None or not math.isfinite(event_time_s):
+        return ""
+    by_stamp = time.time() - event_time_s
+    if by_stamp - age_s <= slack_s:
+        return ""
+    return f" ({_age(by_stamp)} by this clock)"
+
+
 def render_feed_status(config: DashboardConfig, statuses: Sequence[FeedStatus],
                        daemon_online: bool | None) -> None:
     """Where the data comes from, and whether each feed is connected (sidebar)."""
@@ -231,10 +244,11 @@ def render_device(snap: DeviceSnapshot, config: DashboardConfig, *,
     """One device: state warnings, heart rate, quality, link, strip, counts, beats, alerts."""
     age = snap.seconds_since_data(now_monotonic_s)
     stale = age is None or age > config.stale_after_s
+    stamped = _stamped(snap.last_event_time_s, age, config.stale_after_s)
     if stale:
-        st.error(f"**Disconnected** — no data from device {snap.device_id} for "
-                 f"{_age(age).removesuffix(' ago')} (last event at "
-                 f"{clock(snap.last_event_time_s)}). The values below are not live.",
+        st.error(f"**Disconnected** — nothing received from device {snap.device_id} for "
+                 f"{_age(age).removesuffix(' ago')}; its last event is stamped "
+                 f"{clock(snap.last_event_time_s)}{stamped}. The values below are not live.",
                  icon=":material/signal_disconnected:")
     elif snap.link_state in ("disconnected", "closed", "reconnecting"):
         reason = snap.link_detail or "the wearable is not sending"
@@ -261,7 +275,7 @@ def render_device(snap: DeviceSnapshot, config: DashboardConfig, *,
     c3.metric("Link", snap.link_state, help=snap.link_detail or None)
     st.caption(f":{_QUALITY_BADGE.get(snap.quality, 'gray')}-badge[quality {snap.quality}] "
                f":{_LINK_BADGE.get(snap.link_state, 'gray')}-badge[link {snap.link_state}] "
-               f"last data {_age(age)} · {snap.n_events} events"
+               f"last received {_age(age)}{stamped} · {snap.n_events} events"
                + (f" · {snap.lost_messages} lost" if snap.lost_messages else "")
                + (f" · model {snap.model_version}" if snap.model_version else ""))
     render_rhythm(snap)

@@ -3,6 +3,7 @@ several-device states) and the report page (report, no report, damaged report)."
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -97,6 +98,21 @@ def test_live_page_says_disconnected_when_data_stops(tmp_path):
     at.run()
     assert not at.exception
     assert any("Disconnected" in e.value and "device 1" in e.value for e in at.error)
+
+
+def test_an_old_file_read_now_says_how_old_its_events_are(tmp_path):
+    """Audit (session 49): a file of 3-min-old events read now showed "last data 5 s ago" and
+    no hint that nothing in it was live."""
+    mk = EventMaker(t0_s=time.time() - 200)
+    path = write_jsonl(tmp_path / "events.jsonl", mk.session(12))
+    at = run_app(jsonl_config(path, stale_after_s=60.0))
+    assert not at.exception
+    assert re.search(r"last received \d+ s ago \(3 min ago by this clock\)", texts(at))
+    at = run_app(jsonl_config(path, stale_after_s=0.2))
+    time.sleep(0.3)
+    at.run()
+    (err,) = [e.value for e in at.error if "Disconnected" in e.value]
+    assert "nothing received from device 1" in err and "min ago by this clock" in err
 
 
 def test_live_page_without_sources_says_how_to_start():
