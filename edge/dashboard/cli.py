@@ -18,7 +18,12 @@ import sys
 import threading
 from pathlib import Path
 
-from edge.dashboard.config import DEFAULT_REPORT_DIR, parse_app_args
+from edge.dashboard.config import (
+    DEFAULT_REPORT_DIR,
+    MQTT_FILE_OPTIONS,
+    add_mqtt_credentials,
+    parse_app_args,
+)
 from edge.errors import ConfigError
 
 __all__ = ["APP_PATH", "add_parser", "main", "run_dashboard", "streamlit_command"]
@@ -40,6 +45,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--mqtt", default=None, metavar="HOST[:PORT]",
                    help="subscribe to the daemon's MQTT topics")
     p.add_argument("--topic-prefix", default="ecg", help="MQTT topic prefix (default ecg)")
+    add_mqtt_credentials(p)
     p.add_argument("--db", default=None, metavar="URL",
                    help="event store of ecg-edge ingest: adds the ward overview and each "
                         "wearer's history (postgresql://... or an SQLite file)")
@@ -65,6 +71,14 @@ def _app_args(args: argparse.Namespace) -> list[str]:
         out += ["--jsonl", str(Path(args.jsonl).resolve())]
     if args.mqtt:
         out += ["--mqtt", args.mqtt, "--topic-prefix", args.topic_prefix]
+    if args.mqtt_username:
+        out += ["--mqtt-username", args.mqtt_username]
+    if args.mqtt_tls:
+        out += ["--mqtt-tls"]
+    for key in MQTT_FILE_OPTIONS:
+        if getattr(args, key):
+            out += ["--" + key.replace("_", "-"),
+                    str(Path(getattr(args, key)).expanduser().resolve())]
     if args.db:
         db = args.db if "://" in args.db or args.db.startswith("sqlite:") \
             else str(Path(args.db).resolve())
@@ -87,6 +101,8 @@ def streamlit_command(args: argparse.Namespace) -> list[str]:
     if args.expose and args.address != "127.0.0.1":
         raise ConfigError("expose", f"binds 0.0.0.0 (every address); give it or --address "
                                     f"{args.address}, not both")
+    if args.db is not None and not args.db.strip():
+        raise ConfigError("db", "must name the event store (a URL or an SQLite file)")
     if args.jsonl is not None and Path(args.jsonl).is_dir():
         raise ConfigError("jsonl", f"{args.jsonl} is a folder; give the events file "
                                    f"(ecg-edge run --jsonl PATH)")
@@ -104,7 +120,17 @@ def streamlit_command(args: argparse.Namespace) -> list[str]:
         logger.warning("the dashboard will be reachable from the network on %s:%d and has no "
                        "authentication", address, args.port)
     app_args = _app_args(args)
-    parse_app_args(app_args)  # validate now, not in the browser
+    try:
+        config = parse_app_args(app_args)  # validate now, not in the browser
+        if config.mqtt is not None:
+            config.mqtt.check_files()
+    except ConfigError as exc:  # named by the option typed
+        option = {"password_file": "--mqtt-password-file", "tls": "--mqtt-tls",
+                  "tls_ca_file": "--mqtt-tls-ca-file", "tls_cert_file": "--mqtt-tls-cert-file",
+                  "tls_key_file": "--mqtt-tls-key-file"}.get(exc.field)
+        if option is None:
+            raise
+        raise ConfigError(option, exc.rule) from None
     return [sys.executable, "-m", "streamlit", "run", str(APP_PATH),
             "--server.address", address, "--server.port", str(args.port),
             "--server.headless", "true", "--server.runOnSave", "false",

@@ -55,6 +55,13 @@ class DashboardConfig:
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise ConfigError(name, f"must be a finite number > 0 s, got {value!r}")
+        if self.refresh_s < 0.1:
+            raise ConfigError("refresh_s", f"must be >= 0.1 s (a faster redraw only loads the "
+                                           f"gateway), got {self.refresh_s:g}")
+        if self.window_s < 1.0:
+            raise ConfigError("window_s", f"must be >= 1 s of ECG, got {self.window_s:g}")
+        if self.db is not None and not str(self.db).strip():
+            raise ConfigError("db", "must name the event store (a URL or an SQLite file)")
         if self.window_s > self.state.strip_history_s:
             raise ConfigError("window_s", f"must be <= {self.state.strip_history_s:g} s, the "
                                           f"ECG strip kept per device, got {self.window_s:g}")
@@ -71,6 +78,26 @@ class DashboardConfig:
         return out
 
 
+def add_mqtt_credentials(p: argparse.ArgumentParser) -> None:
+    """The broker's credentials and TLS options (the app's and ``ecg-edge dashboard``'s)."""
+    p.add_argument("--mqtt-username", default=None, help="MQTT user name")
+    p.add_argument("--mqtt-password-file", default=None, metavar="PATH",
+                   help="file whose first line is the MQTT password")
+    p.add_argument("--mqtt-tls", action="store_true",
+                   help="TLS to the broker (the system CA store unless --mqtt-tls-ca-file)")
+    p.add_argument("--mqtt-tls-ca-file", default=None, metavar="PEM",
+                   help="the site CA that signed the broker's certificate (turns TLS on)")
+    p.add_argument("--mqtt-tls-cert-file", default=None, metavar="PEM",
+                   help="client certificate (with --mqtt-tls-key-file)")
+    p.add_argument("--mqtt-tls-key-file", default=None, metavar="PEM")
+
+
+#: The options :func:`add_mqtt_credentials` adds whose value is a file (made absolute when
+#: ``ecg-edge dashboard`` passes them on).
+MQTT_FILE_OPTIONS = ("mqtt_password_file", "mqtt_tls_ca_file", "mqtt_tls_cert_file",
+                     "mqtt_tls_key_file")
+
+
 def build_app_parser() -> argparse.ArgumentParser:
     """The app's options (also used by ``ecg-edge dashboard``)."""
     p = argparse.ArgumentParser(prog="edge/dashboard/app.py", add_help=False)
@@ -79,9 +106,9 @@ def build_app_parser() -> argparse.ArgumentParser:
     p.add_argument("--mqtt", default=None, metavar="HOST[:PORT]",
                    help="subscribe to the daemon's MQTT topics")
     p.add_argument("--topic-prefix", default="ecg", help="MQTT topic prefix (default ecg)")
-    p.add_argument("--mqtt-username", default=None)
-    p.add_argument("--mqtt-password", default=None)
-    p.add_argument("--mqtt-tls", action="store_true", help="TLS to the broker")
+    add_mqtt_credentials(p)
+    p.add_argument("--mqtt-password", default=None,
+                   help="the password itself (visible in ps: prefer --mqtt-password-file)")
     p.add_argument("--report", type=Path, default=DEFAULT_REPORT_DIR, metavar="DIR",
                    help=f"evaluation report folder (default {DEFAULT_REPORT_DIR})")
     p.add_argument("--db", default=None, metavar="URL",
@@ -105,7 +132,12 @@ def parse_app_args(argv: list[str]) -> DashboardConfig:
         host, port = parse_host_port(a.mqtt)
         mqtt = MqttFeedConfig(host=host, port=port, topic_prefix=a.topic_prefix,
                               username=a.mqtt_username, password=a.mqtt_password,
-                              tls=a.mqtt_tls)
+                              password_file=a.mqtt_password_file, tls=a.mqtt_tls,
+                              tls_ca_file=a.mqtt_tls_ca_file, tls_cert_file=a.mqtt_tls_cert_file,
+                              tls_key_file=a.mqtt_tls_key_file)
+    elif any(getattr(a, k) for k in ("mqtt_username", "mqtt_password", "mqtt_tls",
+                                     *MQTT_FILE_OPTIONS)):
+        raise ConfigError("mqtt", "the MQTT credentials and TLS options need --mqtt HOST")
     return DashboardConfig(jsonl=JsonlFeedConfig(path=a.jsonl) if a.jsonl else None,
                            mqtt=mqtt, report_dir=a.report, window_s=a.window_s,
                            refresh_s=a.refresh_s, stale_after_s=a.stale_after_s, db=a.db)

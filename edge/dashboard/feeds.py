@@ -267,8 +267,11 @@ class MqttFeedConfig:
     host, port : broker.
     topic_prefix : first topic level (the daemon's ``sinks.mqtt.topic_prefix``).
     client_id : MQTT client id ("" = generated).
-    username, password : credentials (optional).
-    tls : TLS with the system CA store.
+    username, password : credentials (optional); ``password_file`` instead of ``password``:
+        its first line is the password (a password on a command line is visible in ``ps``).
+    tls : TLS (the system CA store unless ``tls_ca_file``); ``tls_ca_file``, ``tls_cert_file``,
+        ``tls_key_file``: a site CA and a client certificate, as the daemon's MQTT sink and
+        ``ecg-edge ingest`` take them (any of them turns TLS on).
     keepalive_s : MQTT keep-alive (s).
     max_queued : messages kept between two polls (oldest dropped beyond that).
     """
@@ -279,7 +282,11 @@ class MqttFeedConfig:
     client_id: str = ""
     username: str | None = None
     password: str | None = None
+    password_file: str | None = None
     tls: bool = False
+    tls_ca_file: str | None = None
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
     keepalive_s: int = 30
     max_queued: int = 20_000
 
@@ -296,6 +303,42 @@ class MqttFeedConfig:
                                              f"{self.keepalive_s!r}")
         if not isinstance(self.max_queued, int) or self.max_queued < 1:
             raise ConfigError("max_queued", f"must be an integer >= 1, got {self.max_queued!r}")
+        if self.password is not None and self.password_file is not None:
+            raise ConfigError("password_file", "give the password or its file, not both")
+        if (self.password is not None or self.password_file is not None) and not self.username:
+            raise ConfigError("password_file", "needs a username: MQTT sends a password only "
+                                               "with one")
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ConfigError("tls_key_file", "tls_cert_file and tls_key_file go together")
+
+    @property
+    def uses_tls(self) -> bool:
+        return bool(self.tls or self.tls_ca_file or self.tls_cert_file)
+
+    def read_password(self) -> str | None:
+        """The password: given, or the first line of ``password_file``
+        (:class:`~edge.errors.ConfigError` naming the file when it cannot be read)."""
+        if self.password_file is None:
+            return self.password
+        path = Path(self.password_file).expanduser()
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError("password_file", f"cannot read {path}: "
+                                               f"{getattr(exc, 'strerror', None) or exc}") from None
+        if not lines or not lines[0]:
+            raise ConfigError("password_file", f"{path} is empty (the password is its first "
+                                               "line)")
+        return lines[0]
+
+    def check_files(self) -> None:
+        """Read the password file and check the TLS files now (a wrong path is one line at
+        start, not a feed that never connects)."""
+        self.read_password()
+        for name in ("tls_ca_file", "tls_cert_file", "tls_key_file"):
+            value = getattr(self, name)
+            if value is not None and not Path(value).expanduser().is_file():
+                raise ConfigError(name, f"{value}: no such file")
 
     def topics(self) -> list[str]:
         """Subscriptions: every device's topics; ``+/status`` also carries the daemon's
@@ -335,9 +378,17 @@ class MqttFeed:
                                    client_id=config.client_id or "", clean_session=True)
         client = client_factory()
         if config.username:
-            client.username_pw_set(config.username, config.password)
-        if config.tls:
-            client.tls_set()
+            client.username_pw_set(config.username, config.read_password())
+        if config.uses_tls:
+            def tls_file(value: str | None) -> str | None:
+                return None if value is None else str(Path(value).expanduser())
+
+            try:
+                client.tls_set(ca_certs=tls_file(config.tls_ca_file),
+                               certfile=tls_file(config.tls_cert_file),
+                               keyfile=tls_file(config.tls_key_file))
+            except (OSError, ValueError) as exc:
+                raise ConfigError("tls", f"cannot load the TLS files: {exc}") from None
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message

@@ -7,6 +7,7 @@ import logging
 import pytest
 
 from edge.dashboard.cli import APP_PATH, add_parser, main, streamlit_command
+from edge.dashboard.config import parse_app_args
 from edge.errors import ConfigError
 
 
@@ -47,11 +48,44 @@ def test_exposing_is_explicit_and_warned(caplog):
                                         (("--address", "10.0.0.5", "--expose"), "expose"),
                                         (("--jsonl", "."), "jsonl"),
                                         (("--report", __file__), "report"),
-                                        (("--window-s", "1e9"), "window_s")])
+                                        (("--window-s", "1e9"), "window_s"),
+                                        # session 49 audit: a redraw storm, a blank view,
+                                        # a store silently not used
+                                        (("--refresh-s", "1e-9"), "refresh_s"),
+                                        (("--window-s", "1e-6"), "window_s"),
+                                        (("--db", ""), "db"),
+                                        (("--mqtt-username", "u"), "mqtt"),
+                                        (("--mqtt", "h", "--mqtt-password-file", "/nope"),
+                                         "--mqtt-password-file"),
+                                        (("--mqtt", "h", "--mqtt-username", "u",
+                                          "--mqtt-password-file", "/nope"),
+                                         "--mqtt-password-file"),
+                                        (("--mqtt", "h", "--mqtt-tls-ca-file", "/nope.pem"),
+                                         "--mqtt-tls-ca-file"),
+                                        (("--mqtt", "h", "--mqtt-tls-cert-file", __file__),
+                                         "--mqtt-tls-key-file")])
 def test_bad_options_raise_config_errors(argv, field):
     with pytest.raises(ConfigError) as err:
         streamlit_command(parse(*argv))
     assert err.value.field == field
+
+
+def test_mqtt_credentials_and_tls_files_reach_the_app_absolute(tmp_path, monkeypatch):
+    """Audit (session 49): the project's own broker (TLS with a site CA, a `dashboard` user)
+    could not be used; the password goes as a file, never on the command line."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pw").write_text("pw-dash\n")
+    (tmp_path / "ca.pem").write_text("not read here")
+    cmd = streamlit_command(parse("--mqtt", "gw:8883", "--mqtt-username", "dashboard",
+                                  "--mqtt-password-file", "pw", "--mqtt-tls-ca-file",
+                                  "ca.pem"))
+    app = cmd[cmd.index("--") + 1:]
+    assert opt(app, "--mqtt-username") == "dashboard"
+    assert opt(app, "--mqtt-password-file") == str(tmp_path / "pw")
+    assert opt(app, "--mqtt-tls-ca-file") == str(tmp_path / "ca.pem")
+    assert "pw-dash" not in " ".join(cmd)
+    config = parse_app_args(app)
+    assert config.mqtt.read_password() == "pw-dash" and config.mqtt.uses_tls
 
 
 def test_main_prints_the_command(capsys):

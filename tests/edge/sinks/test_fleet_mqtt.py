@@ -28,6 +28,7 @@ from tests.edge.sinks.broker_support import (
     events,
     make_test_ca,
     need_mosquitto,
+    wait_until,
 )
 
 
@@ -173,6 +174,37 @@ def tls_broker(tmp_path):
     b = Broker(tmp_path / "broker", extra=extra, anonymous=False).start()
     yield b, ca
     b.stop()
+
+
+def test_the_dashboard_reads_the_secured_broker(tls_broker, tmp_path):
+    """Audit (session 49): `ecg-edge dashboard` had no way to give the site CA or the
+    `dashboard` user's password that deploy/mosquitto requires; with the password and CA
+    files it now subscribes, and without the CA it never connects."""
+    from edge.dashboard.feeds import MqttFeed, MqttFeedConfig
+
+    broker, ca = tls_broker
+    pw = tmp_path / "dashboard.pw"
+    pw.write_text("pw-dash\n")
+    feed = MqttFeed(MqttFeedConfig(host="127.0.0.1", port=broker.port, username="dashboard",
+                                   password_file=str(pw), tls_ca_file=str(ca["ca"])))
+    try:
+        assert feed.wait_connected(10)
+        sink = MqttSink(MqttSinkSettings(host="127.0.0.1", port=broker.port, username="1",
+                                         password="pw-one", tls_ca_file=str(ca["ca"]),
+                                         connect_timeout_s=5.0, drain_timeout_s=3.0))
+        sink.emit(_beat(1, 0))
+        got = []
+        assert wait_until(lambda: got.extend(feed.poll()) or any(
+            getattr(m, "type", None) == "beat" for m in got), 10)
+        sink.close()
+    finally:
+        feed.close()
+    plain = MqttFeed(MqttFeedConfig(host="127.0.0.1", port=broker.port, username="dashboard",
+                                    password_file=str(pw), tls=True))  # the system CA store
+    try:
+        assert not plain.wait_connected(2)
+    finally:
+        plain.close()
 
 
 def _beat(dev, i):
