@@ -29,7 +29,7 @@ TRAIN = [
     "matplotlib>=3.7",
     "tqdm>=4.60",
 ]
-DASHBOARD = ["streamlit>=1.37", "paho-mqtt>=2.0"]
+DASHBOARD = ["streamlit>=1.51", "paho-mqtt>=2.0"]  # 1.51: st.altair_chart(width=...)
 FLEET = ["paho-mqtt>=2.0"]
 STORE = ["paho-mqtt>=2.0", "psycopg[binary]>=3.1"]
 DEV = ["pytest>=7.4", "hypothesis>=6.90", "jsonschema>=4.0", "neurokit2>=0.2.7", "selenium>=4.15",

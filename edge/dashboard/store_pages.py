@@ -117,7 +117,7 @@ def _wearer(store: EventStore) -> None:
                 help="holes in the gateway's sequence numbers")
     st.subheader("Heart rate")
     if series:
-        st.altair_chart(hr_trend_chart(series, r["hr_hourly"]), use_container_width=True)
+        st.altair_chart(hr_trend_chart(series, r["hr_hourly"]), width="stretch")
     else:
         st.caption("no heart-rate values in this window")
     left, right = st.columns([2, 1])
@@ -130,7 +130,7 @@ def _wearer(store: EventStore) -> None:
     with right:
         st.subheader("Beats per class")
         if r["beats"]:
-            st.altair_chart(beats_chart(r["beats"]), use_container_width=True)
+            st.altair_chart(beats_chart(r["beats"]), width="stretch")
         g = r["gaps"]
         st.caption(f"{len(g['link'])} link gaps · {len(g['silences'])} silences over "
                    f"2 min · {g['missing_events']} events missing")
@@ -143,7 +143,7 @@ def _wearer(store: EventStore) -> None:
         if s is None:
             st.caption(f"{title}: strip not stored (retention, or strips not sent)")
             continue
-        st.altair_chart(strip_chart_db(s, title), use_container_width=True)
+        st.altair_chart(strip_chart_db(s, title), width="stretch")
         shown += 1
     if not shown and not r["alerts"]:
         st.caption("no alarms in this window")
