@@ -99,6 +99,8 @@ class QualityConfig:
             raise ConfigError("fs_hz", f"must be >= {MIN_FS_HZ:g} Hz, got {self.fs_hz}")
         if not self.window_s * self.fs_hz >= 16:
             raise ConfigError("window_s", f"must hold at least 16 samples, got {self.window_s}")
+        if not self.window_s <= 10.0:  # a lead-off must be said within seconds
+            raise ConfigError("window_s", f"must be <= 10 s, got {self.window_s}")
         if not self.flat_ms > 0:
             raise ConfigError("flat_ms", f"must be > 0 ms, got {self.flat_ms}")
         for name in ("lead_off_fraction", "clip_fraction"):

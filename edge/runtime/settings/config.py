@@ -146,8 +146,10 @@ class PipelineSettings:
     bridge_gaps: bool = True
 
     def __post_init__(self) -> None:
-        if not (_number(self.max_gap_fill_s) and self.max_gap_fill_s >= 0):
-            raise ConfigError("max_gap_fill_s", f"must be >= 0 s, got {self.max_gap_fill_s!r}")
+        if not (_number(self.max_gap_fill_s) and 0 <= self.max_gap_fill_s <= 60):
+            raise ConfigError("max_gap_fill_s", f"must be 0..60 s (a longer outage restarts the "
+                                                f"pipeline rather than being filled), got "
+                                                f"{self.max_gap_fill_s!r}")
         if not isinstance(self.num_threads, int) or self.num_threads < 1:
             raise ConfigError("num_threads", f"must be >= 1, got {self.num_threads!r}")
         if not (_number(self.min_block_ms) and 0 <= self.min_block_ms <= 1000):

@@ -27,6 +27,11 @@ def test_defaults_file_and_overrides(tmp_path):
     ('[source.serial]\nport = "/dev/x"\n[sinks.jsonl]\nmaxbytes = 1\n', [],
      "sinks.jsonl.maxbytes"),
     ('[source.serial]\nport = "/dev/x"\n', ["quality.window_s=0.01"], "quality.window_s"),
+    # session 49 audit: accepted, then no quality event within 20 s of a lead-off, or a
+    # day-long outage "filled"
+    ('[source.serial]\nport = "/dev/x"\n', ["quality.window_s=1000"], "quality.window_s"),
+    ('[source.serial]\nport = "/dev/x"\n', ["pipeline.max_gap_fill_s=1e6"],
+     "pipeline.max_gap_fill_s"),
     ('[source.serial]\nport = "/dev/x"\n', ["sinks.mqtt.port=70000"], "sinks.mqtt.port"),
     ('[source.serial]\nport = "/dev/x"\n', ["source.kind=\"usb\""], "source.kind"),
     ('[source.serial]\nport = "/dev/x"\n', ["outputs.strip_fs_hz=0"], "outputs.strip_fs_hz"),
