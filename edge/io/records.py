@@ -176,13 +176,20 @@ def _records_in(directory: Path) -> list[Path]:
     return out
 
 
+#: The databases whose folders the environment may name (``MITDB_DIR`` ...), in the order a
+#: bare record name is looked up in them for a hint.
+ENV_DATABASES = ("mitdb", "svdb", "cudb", "cinc2017", "nstdb")
+
+
 def _elsewhere_hint(text: str) -> str:
     """``; did you mean ...?`` when a bare record name is a record of a database folder named
     by the environment (``MITDB_DIR``, ``SVDB_DIR``, ...): these paths are read as given."""
     if os.sep in text or "/" in text:
         return ""
+    from firmware_bridge.replay.records import data_dir_env  # noqa: PLC0415
+
     name = _strip_suffix(text)
-    for var in ("MITDB_DIR", "SVDB_DIR", "CUDB_DIR", "CINC2017_DIR", "NSTDB_DIR"):
+    for var in map(data_dir_env, ENV_DATABASES):
         folder = os.environ.get(var)
         if folder and (Path(folder) / f"{name}.hea").is_file():
             return f"; did you mean {Path(folder) / name} (${var})?"
