@@ -18,6 +18,10 @@ and when every waiting alert has been acknowledged it emits ``state="alarms_deli
 session, one at a time and in order (a buzzer's "off" never overtakes its "on"), without
 blocking the daemon: one that fails, cannot start or outlives ``command_timeout_s`` (then
 killed) is logged and counted, never fatal.
+
+An alert the sink could not even queue (``AlarmBacklog.lost``: a full disk under the outbox)
+is lost for good: the fallback is raised at once, and cleared only once no alert has been
+lost for ``after_s`` and none waits (the cleared event counts the lost ones).
 """
 from __future__ import annotations
 
@@ -121,6 +125,8 @@ class AlarmFallback:
         self._delayed_since: float | None = None
         self._last_fire = 0.0
         self._max_age_s = 0.0
+        self._lost_seen = 0  # alerts lost (never queued) already raised
+        self._last_loss_s = -math.inf
         self._running: tuple[subprocess.Popen, float, str] | None = None
         self._queue: deque[tuple[tuple[str, ...], str, int, float]] = deque()
         self.n_warnings = 0
@@ -145,6 +151,26 @@ class AlarmFallback:
         age = max((b.age_s(now_s) for b in backlogs), default=0.0)
         where = ", ".join(f"{b.sink} ({'connected' if b.connected else 'link down'})"
                           for b in backlogs if b.pending)
+        lost = sum(b.lost for b in backlogs)
+        new_lost = lost - self._lost_seen
+        if new_lost > 0:  # alerts that could not even be queued: raised at once
+            self._lost_seen = lost
+            self._last_loss_s = now_s
+            losers = ", ".join(b.sink for b in backlogs if b.lost)
+            detail = (f"{new_lost} alert(s) LOST: {losers} could not queue them (see the "
+                      f"log); local fallback raised")
+            logger.warning("ALARMS NOT GETTING THROUGH: %s", detail)
+            out = []
+            if self._delayed_since is None:
+                self._delayed_since = now_s
+                self.n_warnings += 1
+                out.append(LinkStatusEvent(device_id=device_id, state="alarms_delayed",
+                                           detail=detail))
+            if self._last_fire < now_s - (s.repeat_s or math.inf) or out:
+                self._last_fire = now_s
+                self._alert_locally(detail)
+                self._run(s.command, "delayed", pending + new_lost, age)
+            return out
         if self._delayed_since is None:
             if not pending or age < s.after_s:
                 return []
@@ -160,10 +186,14 @@ class AlarmFallback:
             return [LinkStatusEvent(device_id=device_id, state="alarms_delayed",
                                     detail=detail)]
         self._max_age_s = max(self._max_age_s, age)
+        if not pending and now_s - self._last_loss_s < s.after_s:
+            return []  # after a loss: clear only once alerts have queued for after_s again
         if not pending:
             took = now_s - self._delayed_since
             detail = (f"alert backlog delivered {took:.1f} s after the fallback was raised; "
-                      f"the oldest alert waited {self._max_age_s:.1f} s or more")
+                      f"the oldest alert waited {self._max_age_s:.1f} s or more"
+                      + (f"; {self._lost_seen} alert(s) lost since the start"
+                         if self._lost_seen else ""))
             logger.warning("alarms getting through again: %s", detail)
             self._delayed_since = None
             self.n_delivered += 1

@@ -59,12 +59,15 @@ class AlarmBacklog:
     pending : alerts waiting.
     oldest_s : when the oldest was queued (Unix s); ``None`` when none waits.
     connected : the sink's link is up (alerts may still wait for their acknowledgement).
+    lost : alerts the sink could not even queue since it opened (a full disk under the
+        outbox): they will never be delivered.
     """
 
     sink: str
     pending: int
     oldest_s: float | None
     connected: bool
+    lost: int = 0
 
     def age_s(self, now_s: float) -> float:
         """How long the oldest alert has waited at Unix time ``now_s`` (0 when none)."""

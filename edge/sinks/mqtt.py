@@ -382,6 +382,7 @@ class MqttSink:
         self.n_acked = 0
         self.n_rejected = 0
         self.n_failed = 0
+        self.n_alerts_lost = 0  # alerts whose append to the outbox failed
         self.n_connects = 0
         self.n_disconnects = 0
         self.n_qos0_lost = 0
@@ -649,7 +650,8 @@ class MqttSink:
         """The alerts queued in the outbox (not yet acknowledged by the broker)."""
         oldest = self._outbox.oldest_urgent_s
         return AlarmBacklog(sink=self.name, pending=self._outbox.urgent_pending,
-                            oldest_s=oldest, connected=self.connected)
+                            oldest_s=oldest, connected=self.connected,
+                            lost=self.n_alerts_lost)
 
     def stats(self) -> dict[str, Any]:
         """``{"outbox": Outbox.stats(), "mqtt": {...}}``: connection and message counters
@@ -661,6 +663,7 @@ class MqttSink:
                          "link_timeouts": self.n_link_timeouts, "published": self.n_published,
                          "acked": self.n_acked, "rejected": self.n_rejected,
                          "failed": self.n_failed, "qos0_lost": self.n_qos0_lost,
+                         "alerts_lost": self.n_alerts_lost,
                          "inflight": len(self._inflight), "refused": self.refused}}
 
     def emit(self, event: Event) -> None:
@@ -683,8 +686,14 @@ class MqttSink:
         try:
             self._outbox.append(self.topic(event), payload, qos=qos, retain=suffix == "status",
                                 event_type=event.type)
-        except SinkError:
+        except SinkError as exc:
             self.n_failed += 1
+            if event.type in URGENT_TYPES:  # never queued, never sent: said every time
+                self.n_alerts_lost += 1
+                logger.error("%s: ALERT LOST, it could not be queued (%s %s of device %d, "
+                             "sample %s): %s", self.name, getattr(event, "kind", "?"),
+                             getattr(event, "state", "?"), event.device_id,
+                             getattr(event, "sample_index", "?"), exc)
             raise
         self._wake.set()
         if event.type in URGENT_TYPES:

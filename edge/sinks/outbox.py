@@ -13,12 +13,17 @@ Schema (``PRAGMA user_version = 1``)::
            priority INTEGER,                      -- drop class, see below
            n_bytes INTEGER,                       -- len(topic) + len(payload)
            created_s REAL)                        -- Unix time of the append
-    meta(key TEXT PRIMARY KEY, value INTEGER)     -- "boot" (run counter), "dropped_<type>"
+    meta(key TEXT PRIMARY KEY, value INTEGER)     -- "boot" (run number), "dropped_<type>"
 
-Boot. Each :class:`Outbox` opened on a file increments ``boot``; the MQTT sink puts it in
-every payload, so a consumer orders and de-duplicates a device's events by
-``(boot, seq)`` even though the daemon's ``seq`` restarts at 0 on every run. An in-memory
-outbox (``path=":memory:"``, not crash-safe) uses the Unix time in seconds as its boot.
+Boot. Each :class:`Outbox` opened on a file takes a new ``boot``: the Unix time in
+milliseconds, or the file's last boot + 1 when the clock reads earlier (a gateway without a
+real-time clock before NTP) -- larger at every start, and unlike a counter from 1 it does not
+repeat across outbox files (a reinstalled gateway, a deleted outbox, two gateways given one
+device id: with a counter, their runs shared ``(device_id, 1, seq)`` and the event store
+dropped one run's events as duplicates). The MQTT sink puts it in every payload, so a
+consumer orders and de-duplicates a device's events by ``(boot, seq)`` even though the
+daemon's ``seq`` restarts at 0 on every run. An in-memory outbox (``path=":memory:"``, not
+crash-safe) uses the Unix time in milliseconds.
 
 Drop policy (bounded disk). ``max_bytes`` bounds the sum of ``n_bytes`` of the queued
 messages (the file is about 1.3x that, plus a WAL of at most ``wal_max_bytes``). When an
@@ -212,11 +217,12 @@ class Outbox:
             db.executescript(_SCHEMA)
             db.execute("PRAGMA user_version=1")
             db.execute("BEGIN IMMEDIATE")
+            now_ms = int(time.time() * 1000)
             if self.path == MEMORY:
-                boot = int(time.time())
+                boot = now_ms
             else:
                 row = db.execute("SELECT value FROM meta WHERE key='boot'").fetchone()
-                boot = (row[0] if row else 0) + 1
+                boot = max((row[0] if row else 0) + 1, now_ms)
             db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('boot', ?)", (boot,))
             for etype, prio in DROP_PRIORITY.items():  # a file of an older drop policy
                 db.execute("UPDATE outbox SET priority = ? WHERE event_type = ? AND "
@@ -486,10 +492,16 @@ class Outbox:
             try:
                 yield db
             except BaseException:
-                db.execute("ROLLBACK")
+                if db.in_transaction:  # SQLite has rolled back itself on "disk full"
+                    db.execute("ROLLBACK")
                 raise
             db.execute("COMMIT")
         except sqlite3.Error as exc:
+            if db.in_transaction:  # a COMMIT that failed: the next BEGIN must not
+                try:
+                    db.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
             raise OutboxError(f"cannot {what}: {exc}", self.path) from exc
 
     def _check_open(self) -> None:

@@ -73,6 +73,31 @@ def test_repeats_while_alerts_still_wait(tmp_path):
     fb.close()
 
 
+def test_an_alert_lost_before_the_outbox_raises_the_fallback_at_once(tmp_path):
+    """Audit (session 49): on a full disk 70 alerts failed to reach the outbox; the fallback
+    watched only queued alerts, so no hook ran and no alarms_delayed was emitted."""
+    out = tmp_path / "hook.log"
+    fb = AlarmFallback(AlarmFallbackSettings(after_s=10.0, command=recorder(out),
+                                             clear_command=recorder(out), repeat_s=0,
+                                             bell=False))
+
+    def lost(n, at):
+        return [AlarmBacklog(sink="mqtt:test", pending=0, oldest_s=None, connected=True,
+                             lost=n)]
+
+    assert fb.check(NOW, lost(0, NOW), device_id=1) == []
+    evs = fb.check(NOW + 1, lost(2, NOW + 1), device_id=1)  # no wait for after_s
+    assert [e.state for e in evs] == ["alarms_delayed"] and "2 alert(s) LOST" in evs[0].detail
+    assert fb.delayed
+    assert fb.check(NOW + 2, lost(3, NOW + 2), device_id=1) == []  # raised once
+    assert fb.check(NOW + 11, lost(3, NOW + 11), device_id=1) == []  # a loss 9 s ago
+    evs = fb.check(NOW + 12.5, lost(3, NOW + 12.5), device_id=1)
+    assert [e.state for e in evs] == ["alarms_delivered"]
+    assert "3 alert(s) lost since the start" in evs[0].detail
+    assert wait_lines(fb, out, 2) == ["delayed 2", "delivered 0"]
+    fb.close()
+
+
 def test_the_worst_of_several_sinks_counts():
     fb = AlarmFallback(AlarmFallbackSettings(after_s=5.0, bell=False))
     evs = fb.check(NOW, [backlog(1, 1.0, connected=True), backlog(2, 6.0)], device_id=3)

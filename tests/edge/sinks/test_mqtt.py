@@ -109,6 +109,41 @@ def test_given_outbox_is_used_and_closed(tmp_path):
     assert Outbox(OutboxConfig(path=str(tmp_path / "o.sqlite"))).pending == 1
 
 
+def test_an_alert_that_cannot_be_queued_is_counted_and_said_each_time(tmp_path, caplog):
+    """Audit (session 49): with the disk under the outbox full, alerts failed to append and
+    only a rate-limited 'cannot append' said so; no count, no fallback. A database capped at
+    its size (SQLite's max_page_count: the same 'database or disk is full') shows it now."""
+    pytest.importorskip("paho.mqtt.client")
+    outbox = Outbox(OutboxConfig(path=str(tmp_path / "o.sqlite")))
+    sink = MqttSink(MqttSinkSettings(port=free_port(), connect_timeout_s=0.0), outbox=outbox)
+    alert = next(e for e in sample_events() if e.type == "alert")
+    try:
+        sink.emit(alert)
+        pages = outbox._db.execute("PRAGMA page_count").fetchone()[0]
+        outbox._db.execute(f"PRAGMA max_page_count={pages}")
+        with caplog.at_level(logging.ERROR, logger="edge.sinks.mqtt"):
+            queued = 1
+            for _ in range(500):  # the last page fills, then alerts fail
+                try:
+                    sink.emit(alert)
+                    queued += 1
+                except SinkError as exc:
+                    assert "full" in str(exc)
+                    break
+            for _ in range(2):
+                with pytest.raises(SinkError, match="full"):
+                    sink.emit(alert)
+        assert sink.stats()["mqtt"]["alerts_lost"] == 3
+        assert caplog.text.count("ALERT LOST") == 3
+        backlog = sink.alarm_backlog()
+        assert backlog.lost == 3 and backlog.pending == queued
+        outbox._db.execute("PRAGMA max_page_count=1000000")  # space again: appends resume
+        sink.emit(alert)
+        assert sink.alarm_backlog().pending == queued + 1
+    finally:
+        sink.close(timeout_s=0)
+
+
 def test_closing_without_a_broker_says_it_waits_and_what_is_lost(caplog):
     """Session 48 audit: Ctrl-C with the broker unreachable waited 10 s in silence, a second
     Ctrl-C did not cut it short, and "406 messages still queued in the outbox :memory:" hid

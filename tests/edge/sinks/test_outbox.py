@@ -1,6 +1,7 @@
 """The durable outbox: order, acknowledgement, persistence across runs, the drop policy."""
 import sqlite3
 import threading
+import time
 
 import pytest
 
@@ -25,6 +26,23 @@ def test_append_peek_ack_in_order(tmp_path):
         assert ob.stats()["acked"] == 2 and ob.pending_bytes > 0
 
 
+def test_boots_grow_and_do_not_repeat_across_outbox_files(tmp_path, monkeypatch):
+    """Audit (session 49): every new outbox started at boot 1, so two gateways with one
+    device id (or a reinstalled one) published the same (device_id, boot, seq) and the
+    store dropped one run as duplicates. Boots are now the start time in ms, and still grow
+    when the clock reads earlier than the last start."""
+    t0 = time.time() * 1000
+    a = Outbox(OutboxConfig(path=str(tmp_path / "a.sqlite")))
+    b = Outbox(OutboxConfig(path=str(tmp_path / "b.sqlite")))
+    assert a.boot >= t0 and b.boot >= t0 and a.boot != 1
+    a.close()
+    monkeypatch.setattr(time, "time", lambda: 1000.0)  # a Pi's clock before NTP
+    a2 = Outbox(OutboxConfig(path=str(tmp_path / "a.sqlite")))
+    assert a2.boot == a.boot + 1
+    a2.close()
+    b.close()
+
+
 def test_wal_mode_and_survives_reopen_with_a_new_boot(tmp_path):
     path = str(tmp_path / "o.sqlite")
     ob = Outbox(OutboxConfig(path=path))
@@ -37,7 +55,7 @@ def test_wal_mode_and_survives_reopen_with_a_new_boot(tmp_path):
     with pytest.raises(OutboxError):
         ob.append("t", b"x", qos=1, retain=False, event_type="beat")
     ob2 = Outbox(OutboxConfig(path=path))
-    assert ob2.boot == boot + 1 and ob2.pending == 3
+    assert ob2.boot > boot and ob2.pending == 3
     assert [m.payload for m in ob2.peek()] == [b'{"seq":0}', b'{"seq":1}', b'{"seq":2}']
     ob2.close()
 
