@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -123,15 +124,38 @@ def write_annotations(record_name: str, extension: str, sample_index: np.ndarray
     path = out / f"{record_name}.{extension}"
     if idx.size == 0 and rpos.size == 0:
         # wrann refuses an empty file; write a single-note-free file with no annotations.
-        path.write_bytes(b"\x00\x00")
+        _replace_file(path, b"\x00\x00")
         return path
-    if rpos.size == 0:
-        wfdb.wrann(record_name, extension, idx, symbol=sym, write_dir=str(out), fs=fs_hz)
-        return path
-    all_idx = np.concatenate([idx, rpos])
-    order = np.argsort(all_idx, kind="stable")
-    all_sym = sym + [RHYTHM_SYMBOL] * rpos.size
-    all_aux = [""] * idx.size + rnotes  # wrann writes no aux_note for an empty one
-    wfdb.wrann(record_name, extension, all_idx[order], symbol=[all_sym[i] for i in order],
-               aux_note=[all_aux[i] for i in order], write_dir=str(out), fs=fs_hz)
+    with tempfile.TemporaryDirectory(prefix="ecg-edge-ann-") as tmp:
+        if rpos.size == 0:
+            wfdb.wrann(record_name, extension, idx, symbol=sym, write_dir=tmp, fs=fs_hz)
+        else:
+            all_idx = np.concatenate([idx, rpos])
+            order = np.argsort(all_idx, kind="stable")
+            all_sym = sym + [RHYTHM_SYMBOL] * rpos.size
+            all_aux = [""] * idx.size + rnotes  # wrann writes no aux_note for an empty one
+            wfdb.wrann(record_name, extension, all_idx[order],
+                       symbol=[all_sym[i] for i in order],
+                       aux_note=[all_aux[i] for i in order], write_dir=tmp, fs=fs_hz)
+        data = (Path(tmp) / path.name).read_bytes()
+    if len(data) % 2 or data[-2:] != b"\x00\x00":  # wrann's numpy writes lose a short tail
+        raise DataError(f"cannot write {path}: the annotations were cut short while being "
+                        f"written ({len(data)} bytes; is the temporary folder full?)")
+    _replace_file(path, data)
     return path
+
+
+def _replace_file(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` whole or not at all: a temporary file beside it, flushed to
+    disk, then renamed over it. A full disk is an ``OSError`` here (``wfdb.wrann`` writes with
+    numpy, which loses a short tail without a word), and the previous file stays intact."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

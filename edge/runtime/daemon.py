@@ -102,8 +102,9 @@ def _stream_totals(streams: Iterable[DeviceStream], base: dict[str, Any]) -> dic
 
 @dataclass
 class DaemonResult:
-    """What a run did: ``counters`` and ``stages`` as in the final status event, and
-    ``reason`` the loop stopped (``"stop requested"``, ``"source finished"``, ``"idle"``)."""
+    """What a run did: ``counters`` and ``stages`` as in the final status event (its
+    ``sink_errors`` also counting the sinks' failures when they closed), and ``reason`` the
+    loop stopped (``"stop requested"``, ``"source finished"``, ``"idle"``)."""
 
     reason: str
     counters: dict[str, Any] = field(default_factory=dict)
@@ -443,4 +444,7 @@ class Daemon:
             self.source.close()
         except Exception:  # noqa: BLE001
             logger.exception("closing the source failed")
-        return DaemonResult(reason=reason, counters=final.counters, stages=final.stages)
+        # the sinks' last writes (the WFDB file's, the drain) come after the final status:
+        # their failures count in the result (the exit code) too
+        counters = {**final.counters, "sink_errors": dict(self.sinks.errors)}
+        return DaemonResult(reason=reason, counters=counters, stages=final.stages)

@@ -114,3 +114,36 @@ def test_bad_rhythm_changes_are_one_line_data_errors(tmp_path, changes, words):
                           rhythm_changes=changes)
     assert words in str(err.value) and "\n" not in str(err.value)
     assert not (tmp_path / "r.edge").exists()
+
+
+_FULL_DISK = r"""
+import resource, signal, sys
+import numpy as np
+from edge.io.wfdb_io import write_annotations
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG
+resource.setrlimit(resource.RLIMIT_FSIZE, (int(sys.argv[2]), int(sys.argv[2])))
+try:
+    write_annotations("rec", "cls", np.arange(1, 20001) * 300, ["N"] * 20000, 360.0, sys.argv[1])
+except Exception as exc:
+    print(type(exc).__name__, exc)
+else:
+    print("written")
+"""
+
+
+@pytest.mark.parametrize("limit", [4096, 100])
+def test_a_write_cut_short_is_an_error_and_the_previous_file_stays(tmp_path, limit):
+    """Audit (session 49): on a full disk the daemon's WFDB sink left a 4096-byte file of
+    2029 of 2273 beats, or 0 bytes, and nothing was said (numpy's writes inside wfdb.wrann
+    lose a short tail silently). A file-size limit (RLIMIT_FSIZE) cuts writes the same way."""
+    import subprocess
+    import sys
+
+    write_annotations("rec", "cls", np.array([100, 400]), ["N", "V"], 360.0, tmp_path)
+    before = (tmp_path / "rec.cls").read_bytes()
+    run = subprocess.run([sys.executable, "-c", _FULL_DISK, str(tmp_path), str(limit)],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split()[0] in ("DataError", "OSError"), run.stdout
+    assert (tmp_path / "rec.cls").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rec.cls"]

@@ -570,3 +570,24 @@ def test_invalid_samples_from_a_wearable_are_missing_signal_not_an_excursion(
     assert not [a for a in sink.alerts if a.kind == "v_run"]
     assert any(e.type == "quality" and e.quality == "lead_off" for e in sink.events)
     assert not [b for b in sink.beats if 360 * 20 + 40 < b.sample_index < 360 * 31 - 40]
+
+
+def test_a_sink_that_fails_at_close_counts_in_the_result(classifier, tmp_path):
+    """Audit (session 49): the WFDB sink's last write (at close) failed on a full disk, but
+    the result was built before the sinks closed: 'stopped', exit 0, a 0-byte file."""
+    from firmware_bridge.replay import ReplayConfig
+    from firmware_bridge.replay_source import ReplaySource
+
+    out = tmp_path / "ann"
+    sink = WfdbAnnotationSink(out, "run")
+    out.rmdir()
+    out.write_text("a file where the folder was")  # the final write cannot happen
+    excerpt = REPO / "edge" / "data" / "mitdb_233_excerpt"
+    src = ReplaySource(ReplayConfig(record=str(excerpt), speed=None, duration_s=20.0))
+    result = Daemon(load_config(None, ["outputs.status_interval_s=0",
+                                       "sinks.terminal.enabled=false", 'source.kind="replay"',
+                                       'source.replay.record="100"']),
+                    source=src, classifier=classifier, sinks=[sink]).run()
+    # its first flush fails, and its write at close: the result used to hold only the first
+    # (with no write before close, a run ended "OK": exit 0)
+    assert result.counters["sink_errors"] == {sink.name: 2}
