@@ -135,8 +135,11 @@ def cmd_run(args: argparse.Namespace) -> int:
           f"processing {c.get('x_real_time')} x faster than real time", file=sys.stderr)
     failed = {name: n for name, n in (c.get("sink_errors") or {}).items() if n}
     if failed:  # events that did not reach a sink: not a clean run (a full disk...)
+        lost = c.get("sink_events_lost") or {}
         print("ecg-edge run: error: sink failures (writes that failed; see the log): "
-              + ", ".join(f"{name} {n}" for name, n in failed.items()), file=sys.stderr)
+              + ", ".join(f"{name} {n}" + (f" ({lost[name]} events lost)" if name in lost
+                                           else "") for name, n in failed.items()),
+              file=sys.stderr)
         return 1
     return 0
 

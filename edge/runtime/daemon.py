@@ -306,6 +306,7 @@ class Daemon:
         counters["events"] = dict(self.events_by_type)
         counters["latency"] = self.latency.summary_ms()
         counters["sink_errors"] = dict(self.sinks.errors)
+        counters["sink_events_lost"] = self.sinks.events_lost()
         counters["alarm_fallback"] = self.fallback.counters()
         stats = getattr(self.source, "link_stats", None)
         if stats is not None:
@@ -446,5 +447,6 @@ class Daemon:
             logger.exception("closing the source failed")
         # the sinks' last writes (the WFDB file's, the drain) come after the final status:
         # their failures count in the result (the exit code) too
-        counters = {**final.counters, "sink_errors": dict(self.sinks.errors)}
+        counters = {**final.counters, "sink_errors": dict(self.sinks.errors),
+                    "sink_events_lost": self.sinks.events_lost()}
         return DaemonResult(reason=reason, counters=counters, stages=final.stages)

@@ -125,6 +125,11 @@ class SinkSet:
         for s in self.sinks:
             self._call(s, "emit", event)
 
+    def events_lost(self) -> dict[str, int]:
+        """Events a sink counted as lost (``n_lost``: lines a file could not take), by sink;
+        sinks that lost none are left out."""
+        return {s.name: int(n) for s in self.sinks if (n := getattr(s, "n_lost", 0))}
+
     def alarm_backlogs(self) -> list[AlarmBacklog]:
         """The :class:`AlarmBacklog` of every sink that forwards alerts (has
         ``alarm_backlog()``); a sink that fails to answer is logged and left out."""

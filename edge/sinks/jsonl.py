@@ -24,6 +24,9 @@ __all__ = ["StdoutSinkSettings", "JsonlSinkSettings", "JsonLinesSink", "Rotating
 
 logger = logging.getLogger(__name__)
 
+#: Lines kept in memory between flushes at most (bytes); the daemon flushes every loop turn.
+_MAX_PENDING_BYTES = 256 * 1024
+
 
 @dataclass(frozen=True, kw_only=True)
 class StdoutSinkSettings:
@@ -85,6 +88,12 @@ class RotatingJsonlSink:
     """JSON lines appended to ``path``; rotated to ``path.1`` ... ``path.<backups>`` when the
     file would exceed ``max_bytes``; :meth:`reopen` reopens the path (after logrotate).
 
+    Lines are written whole or not at all: they wait in memory until :meth:`flush` (or
+    :data:`_MAX_PENDING_BYTES` of them), and a write that fails (a full disk) is cut back to
+    the last whole line; its events are counted in :attr:`n_lost` and said in the error, and
+    the first write that succeeds after it logs how many were lost. A file removed while open
+    (its folder deleted) is noticed at the next flush and created again, with a warning.
+
     Parameters
     ----------
     path : file to append to (parent directories are created).
@@ -108,8 +117,12 @@ class RotatingJsonlSink:
         self.fsync = fsync
         self.types = frozenset(types)
         self.n_rotations = 0
-        self._fh: IO[str] | None = None
-        self._size = 0
+        self.n_lost = 0  # events whose lines could not be written
+        self._lost_since_ok = 0  # ... since the last write that succeeded
+        self._fh: IO[bytes] | None = None
+        self._size = 0  # bytes in the file (written)
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
         self._created = not self.path.exists()  # removed at close if nothing was written
         self._written = False
         self._open()
@@ -117,8 +130,8 @@ class RotatingJsonlSink:
     def _open(self) -> None:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fh = self.path.open("a", encoding="utf-8")
-            self._size = self._fh.tell()
+            self._fh = self.path.open("ab", buffering=0)
+            self._size = os.fstat(self._fh.fileno()).st_size
         except OSError as exc:
             raise SinkError(self.name, f"cannot open: {exc}") from exc
 
@@ -142,24 +155,75 @@ class RotatingJsonlSink:
         if self.types and event.type not in self.types:
             return
         text = event_to_json(event)  # one JSON object: "boot" goes before its closing brace
-        line = f'{text[:-1]},"boot":{self.boot}}}\n'
-        n = len(line.encode("utf-8"))
-        if self.max_bytes and self._size > 0 and self._size + n > self.max_bytes:
+        line = f'{text[:-1]},"boot":{self.boot}}}\n'.encode("utf-8")
+        n = len(line)
+        if self.max_bytes and self._size + self._pending_bytes > 0 \
+                and self._size + self._pending_bytes + n > self.max_bytes:
+            self._write_pending()
             self._rotate()
+        self._pending.append(line)
+        self._pending_bytes += n
+        if self._pending_bytes >= _MAX_PENDING_BYTES:
+            self._write_pending()
+
+    def _write_pending(self) -> None:
+        """Append the waiting lines; on a failure cut the file back to its last whole line,
+        count the lines as lost and raise :class:`~edge.errors.SinkError` saying so."""
+        if not self._pending:
+            return
+        data = b"".join(self._pending)
+        n_lines = len(self._pending)
+        self._pending, self._pending_bytes = [], 0
         if self._fh is None:
             self._open()
+        start = self._size
         try:
-            self._fh.write(line)
+            view = memoryview(data)
+            while view:
+                n = self._fh.write(view)
+                if not n:
+                    raise OSError("nothing written")
+                view = view[n:]
         except (OSError, ValueError) as exc:
-            raise SinkError(self.name, f"cannot write: {exc}") from exc
-        self._size += n
+            try:  # no half line left for the next one to join
+                os.ftruncate(self._fh.fileno(), start)
+            except (OSError, ValueError):
+                pass
+            self.n_lost += n_lines
+            self._lost_since_ok += n_lines
+            raise SinkError(self.name, f"cannot write {n_lines} event(s), lost ({exc}); "
+                                       f"{self.n_lost} lost in this run") from exc
+        self._size += len(data)
         self._written = True
+        if self._lost_since_ok:
+            logger.warning("%s: writing again; %d event(s) could not be written before this",
+                           self.name, self._lost_since_ok)
+            self._lost_since_ok = 0
 
-    def flush(self) -> None:
+    def _check_still_there(self) -> None:
+        """Reopen ``path`` when the open file was removed (its folder deleted): writes to it
+        would be lost."""
         if self._fh is None:
             return
         try:
-            self._fh.flush()
+            gone = os.fstat(self._fh.fileno()).st_nlink == 0
+        except (OSError, ValueError):
+            gone = True
+        if gone:
+            logger.warning("%s: the file was removed while open; writing a new one", self.name)
+            try:
+                self._fh.close()
+            except OSError:
+                pass
+            self._fh = None
+            self._open()
+
+    def flush(self) -> None:
+        self._check_still_there()
+        self._write_pending()
+        if self._fh is None:
+            return
+        try:
             if self.fsync:
                 os.fsync(self._fh.fileno())
         except (OSError, ValueError) as exc:
@@ -168,13 +232,16 @@ class RotatingJsonlSink:
     def _close_file(self) -> None:
         if self._fh is not None:
             try:
-                self._fh.flush()
+                self._write_pending()
                 if self.fsync:
                     os.fsync(self._fh.fileno())
-                self._fh.close()
             except (OSError, ValueError) as exc:
                 raise SinkError(self.name, f"cannot close: {exc}") from exc
             finally:
+                try:
+                    self._fh.close()
+                except OSError:
+                    pass
                 self._fh = None
 
     def reopen(self) -> None:
@@ -192,4 +259,3 @@ class RotatingJsonlSink:
                     self.path.unlink()
             except OSError:
                 pass  # already gone, or not ours to remove
-

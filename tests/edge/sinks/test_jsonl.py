@@ -1,5 +1,6 @@
 import io
 import json
+from pathlib import Path
 
 import pytest
 
@@ -60,3 +61,66 @@ def test_settings_types_are_event_types():
     with pytest.raises(ConfigError) as err:
         JsonlSinkSettings(types=("beats",))
     assert err.value.field == "types" and "unknown event type 'beats'" in err.value.rule
+
+
+_FULL = r"""
+import json, resource, signal, sys
+from edge.errors import SinkError
+from edge.sinks.jsonl import RotatingJsonlSink
+from tests.edge.sinks.conftest import stamped_beat
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the limit fail (EFBIG)
+inf = resource.RLIM_INFINITY
+resource.setrlimit(resource.RLIMIT_FSIZE, (int(sys.argv[2]), inf))
+s = RotatingJsonlSink(sys.argv[1])
+errors, seq = [], 0
+for k in range(40):
+    for _ in range(10):
+        s.emit(stamped_beat(360 * seq)); seq += 1
+    if k == 30:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (inf, inf))  # space again
+    try:
+        s.flush()
+    except SinkError as exc:
+        errors.append(str(exc))
+s.close()
+print(json.dumps({"lost": s.n_lost, "errors": errors}))
+"""
+
+
+def test_a_full_disk_loses_whole_lines_counted_and_says_when_it_writes_again(tmp_path):
+    """Audit (session 49): on a full disk the file ended in half a line, holes in seq went
+    uncounted (the failures counted were flush calls) and the recovery went unsaid. A
+    file-size limit (RLIMIT_FSIZE) fails writes the way a full disk does."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "ev.jsonl"
+    run = subprocess.run([sys.executable, "-c", _FULL, str(path), "20000"],
+                         capture_output=True, text=True, timeout=120,
+                         cwd=str(Path(__file__).resolve().parents[3]))
+    assert run.returncode == 0, run.stderr
+    out = json.loads(run.stdout)
+    lines = path.read_bytes().split(b"\n")
+    assert lines[-1] == b""  # ends with a whole line
+    written = [json.loads(x)["sample_index"] // 360 for x in lines[:-1]]
+    assert out["lost"] > 0 and len(written) + out["lost"] == 400
+    assert out["errors"] and all("lost" in e for e in out["errors"])
+    assert "writing again" in run.stderr and written[-1] == 399
+    assert written == sorted(written)
+
+
+def test_a_file_removed_while_open_is_written_again(tmp_path, beat, caplog):
+    """Audit (session 49): with its folder deleted the sink kept writing into the removed
+    file until a SIGHUP; about 8 s of events were lost."""
+    import shutil
+
+    path = tmp_path / "d" / "ev.jsonl"
+    s = RotatingJsonlSink(path)
+    s.emit(beat(1))
+    s.flush()
+    shutil.rmtree(tmp_path / "d")
+    s.emit(beat(2))
+    s.flush()
+    s.close()
+    assert [json.loads(x)["sample_index"] for x in path.read_text().splitlines()] == [2]
+    assert "removed while open" in caplog.text
