@@ -72,6 +72,7 @@ class IngestCounters:
     batches: int = 0
     store_errors: int = 0
     connects: int = 0
+    sessions_lost: int = 0  # reconnects to a broker that had kept no session
     stale_acks_skipped: int = 0
     malformed_by_field: Counter = field(default_factory=Counter)
 
@@ -448,10 +449,16 @@ class MqttIngest:
         self._generation += 1
         self.counters.connects += 1
         self.refused = None
+        present = getattr(flags, "session_present", None)
         logger.info("connected to %s:%d (session present: %s); %s %s",
-                    self.settings.host, self.settings.port,
-                    getattr(flags, "session_present", None),
+                    self.settings.host, self.settings.port, present,
                     "unsubscribing" if self.retiring else "subscribing", self.settings.topic)
+        if self.counters.connects > 1 and present is False and not self.retiring:
+            self.counters.sessions_lost += 1
+            logger.warning("the broker kept no session for client id %r: events published "
+                           "while ingest was away are lost (a broker restarted without "
+                           "persistence, or the session expired; see docs/fleet.md); "
+                           "`ecg-edge history` counts them as missing", self.settings.client_id)
         if self.retiring:
             client.unsubscribe(self.settings.topic)
         else:

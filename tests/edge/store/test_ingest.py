@@ -4,6 +4,7 @@ outage, ingest stopped and ``kill -9``-ed, shared subscriptions, TLS with creden
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -229,6 +230,23 @@ def test_broker_outage_and_ingest_restart_lose_nothing(broker, db_url):
     assert keys == sorted((4, 1, s) for s in range(600))  # 0 lost, 0 duplicated
     assert c1.connects >= 2                 # it reconnected after the outage
     assert c2.stored + c1.stored == 600
+    assert c1.sessions_lost == 0            # the broker persisted the session
+
+
+def test_a_broker_that_lost_the_session_is_a_warning(broker, db_url, caplog):
+    """Audit (session 49): a broker restarted without its persistence file lost ingest's
+    session (and the events queued in it) with only an INFO line: 'session present: False'."""
+    run = Running(broker.port, db_url, client_id="ingest-lost")
+    try:
+        broker.stop()
+        for f in broker.workdir.glob("*.db"):  # the broker's persistence file
+            f.unlink()
+        with caplog.at_level(logging.WARNING, logger="edge.store.ingest"):
+            broker.start()
+            assert wait_until(lambda: run.ingest.counters.sessions_lost == 1)
+    finally:
+        c = run.close()
+    assert c.connects >= 2 and "kept no session for client id 'ingest-lost'" in caplog.text
 
 
 def test_shared_subscription_splits_the_load(broker, db_url):
