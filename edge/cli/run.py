@@ -130,9 +130,11 @@ def cmd_run(args: argparse.Namespace) -> int:
                 clf.model_version)
     result = daemon.run()
     c = result.counters
+    speed = (f"processing {c.get('x_real_time')} x faster than real time"
+             if c.get("stream_s") else "no ECG received")
     print(f"ecg-edge run: stopped ({result.reason}): {c.get('beats', 0)} beats, "
-          f"{c.get('stream_s', 0):.1f} s of ECG, {c.get('gaps', 0)} gaps, "
-          f"processing {c.get('x_real_time')} x faster than real time", file=sys.stderr)
+          f"{c.get('stream_s', 0):.1f} s of ECG, {c.get('gaps', 0)} gaps, {speed}",
+          file=sys.stderr)
     failed = {name: n for name, n in (c.get("sink_errors") or {}).items() if n}
     if failed:  # events that did not reach a sink: not a clean run (a full disk...)
         lost = c.get("sink_events_lost") or {}

@@ -439,8 +439,12 @@ class MqttSink:
             if self.connect_error and not self.refused:
                 why = _why_unreachable(s.host, s.port)
             self._said_down = True
-            logger.warning("%s: broker not reachable yet (%s); events are queued in the outbox",
-                           self.name, why)
+            if self.refused:  # it answered: the login (user, password, client id) is wrong
+                logger.error("%s: the broker refused the login (%s); events are queued in the "
+                             "outbox until it is accepted", self.name, self.refused)
+            else:
+                logger.warning("%s: broker not reachable yet (%s); events are queued in the "
+                               "outbox", self.name, why)
 
     # -- paho callbacks (network thread) --------------------------------------------------
 
@@ -450,8 +454,12 @@ class MqttSink:
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:  # noqa: ANN001
         if getattr(reason_code, "is_failure", False):
+            again = self.refused == str(reason_code)
             self.refused = str(reason_code)
-            logger.warning("%s: connect refused: %s", self.name, reason_code)
+            # the first refusal is an error (a wrong login does not mend itself); its repeats
+            # on every retry stay at debug level
+            (logger.debug if again else logger.error)(
+                "%s: the broker refused the connection: %s", self.name, reason_code)
             self._answered.set()
             return
         self.refused = None
@@ -475,8 +483,10 @@ class MqttSink:
             self.n_disconnects += 1
             if not self._stop.is_set():  # not the sink's own disconnect at close
                 self._said_down = True
-                logger.warning("%s: disconnected (%s); queueing in the outbox", self.name,
-                               reason_code)
+                why = str(reason_code)
+                if why == "Unspecified error":  # paho's word for a closed socket
+                    why = "the connection closed: broker stopped or network lost"
+                logger.warning("%s: disconnected (%s); queueing in the outbox", self.name, why)
             self.link_log.append((time.monotonic(), "disconnected", str(reason_code)))
         self._connected.clear()
         self._lost_link = True

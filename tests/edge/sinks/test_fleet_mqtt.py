@@ -177,6 +177,24 @@ def tls_broker(tmp_path):
     b.stop()
 
 
+def test_a_refused_login_is_one_error_not_an_unreachable_broker(tls_broker, caplog):
+    """Audit (session 49): a refused login read 'broker not reachable yet (Not authorized)'
+    and was repeated at warning level on every retry, never an error."""
+    import logging
+
+    broker, ca = tls_broker
+    with caplog.at_level(logging.DEBUG, logger="edge.sinks.mqtt"):
+        bad = MqttSink(MqttSinkSettings(host="127.0.0.1", port=broker.port, username="1",
+                                        password="wrong", tls_ca_file=str(ca["ca"]),
+                                        connect_timeout_s=5.0))
+        time.sleep(3.0)  # a few retries
+        bad.close(timeout_s=0)
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert any("refused the login" in r.getMessage() for r in errors)
+    assert sum("refused the connection" in r.getMessage() for r in errors) == 1
+    assert "not reachable" not in caplog.text
+
+
 def test_the_dashboard_reads_the_secured_broker(tls_broker, tmp_path):
     """Audit (session 49): `ecg-edge dashboard` had no way to give the site CA or the
     `dashboard` user's password that deploy/mosquitto requires; with the password and CA
