@@ -100,6 +100,11 @@ def _stream_totals(streams: Iterable[DeviceStream], base: dict[str, Any]) -> dic
     return out
 
 
+#: A loop turn whose wall time exceeds its CPU time and read wait by this much means the
+#: daemon did not run (stopped or starved): said as a stall (s).
+_SUSPENDED_S = 5.0
+
+
 @dataclass
 class DaemonResult:
     """What a run did: ``counters`` and ``stages`` as in the final status event (its
@@ -134,7 +139,7 @@ class Daemon:
         self.streams: dict[int, DeviceStream] = {}
         self._retired: dict[str, Any] = {}  # counts of streams a rate change replaced
         self.counters: dict[str, int] = {"chunks": 0, "samples": 0, "chunks_rejected": 0,
-                                         "stalls": 0,
+                                         "stalls": 0, "suspensions": 0,
                                          "rate_changes": 0}
         self.events_by_type: dict[str, int] = {}
         self._stop = False
@@ -359,8 +364,10 @@ class Daemon:
         stall_s = cfg.daemon.stall_s
         stalled = False
         reason = "stop requested"
+        turn = (time.monotonic(), time.process_time())
         try:
             while not self._stop:
+                turn = self._check_suspended(turn, read_timeout)
                 t0 = time.thread_time()  # CPU, not the wait for data (it blocks)
                 chunks = self.source.read(read_timeout)
                 self.timer.add("read", time.thread_time() - t0)
@@ -412,6 +419,28 @@ class Daemon:
         finally:
             result = self._shutdown(reason)
         return result
+
+    def _check_suspended(self, last: tuple[float, float], read_timeout_s: float
+                         ) -> tuple[float, float]:
+        """Say when the loop did not run between two turns -- the process was stopped
+        (SIGSTOP, a debugger) or starved of CPU: wall time passed with neither CPU used nor a
+        read waiting. Its samples are processed late and their events leave late, so this is
+        a ``link`` ``stalled`` / ``resumed`` pair (the dashboard shows it) and a warning.
+        Returns this turn's (wall, CPU) clock."""
+        wall, cpu = time.monotonic(), time.process_time()
+        idle = (wall - last[0]) - (cpu - last[1]) - read_timeout_s
+        if idle >= _SUSPENDED_S:
+            self.counters["suspensions"] += 1
+            what = (f"the daemon did not run for {idle:.1f} s (stopped, starved of CPU, or blocked "
+                    "on a slow disk): "
+                    "the samples of that time are processed late, their events leave late")
+            logger.warning("%s", what)
+            for state in ("stalled", "resumed"):
+                self.emit(LinkStatusEvent(device_id=self._last_device, state=state,
+                                          detail=what if state == "stalled" else
+                                          f"running again after {idle:.1f} s"))
+            self.sinks.flush()
+        return wall, cpu
 
     def _check_alarm_path(self) -> None:
         """Hand the sinks' alert backlog to the local fallback; emit what it raises."""

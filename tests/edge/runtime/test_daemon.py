@@ -591,3 +591,31 @@ def test_a_sink_that_fails_at_close_counts_in_the_result(classifier, tmp_path):
     # its first flush fails, and its write at close: the result used to hold only the first
     # (with no write before close, a run ended "OK": exit 0)
     assert result.counters["sink_errors"] == {sink.name: 2}
+
+
+def test_a_stopped_daemon_says_so_when_it_runs_again(int8_model, tmp_path):
+    """Audit (session 49): after SIGSTOP / SIGCONT (20 s) nothing said the daemon had not run
+    and that the events of that time left late."""
+    out = tmp_path / "ev.jsonl"
+    excerpt = REPO / "edge" / "data" / "mitdb_233_excerpt"
+    proc = subprocess.Popen([sys.executable, "-m", "edge.cli", "run", "--replay", str(excerpt),
+                             "--speed", "1", "--model", str(int8_model), "--jsonl", str(out),
+                             "--quiet"], cwd=REPO, env=subprocess_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(4.0)
+        proc.send_signal(signal.SIGSTOP)
+        time.sleep(6.5)
+        proc.send_signal(signal.SIGCONT)
+        time.sleep(2.0)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    links = [e for e in read_jsonl(out) if e["type"] == "link"]
+    stalled = [e for e in links if e["state"] == "stalled" and "did not run" in e["detail"]]
+    assert len(stalled) == 1
+    assert 5.0 <= float(stalled[0]["detail"].split("did not run for ")[1].split()[0]) <= 8.0
+    assert [e["state"] for e in links[links.index(stalled[0]):][:2]] == ["stalled", "resumed"]
+    assert "did not run for" in err
