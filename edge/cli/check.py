@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import logging
 from pathlib import Path
 from typing import Any
 
 from edge.cli.common import add_common
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["add_parser", "cmd_check"]
 
@@ -61,6 +64,11 @@ def _channel(config: Any) -> str:
     return "not set: 0"
 
 
+#: Free space under an output below which ``check`` refuses it / warns (MB).
+_NO_SPACE_MB = 1.0
+_LOW_SPACE_MB = 100.0
+
+
 def _writable_place(path: Path, what: str) -> None:
     """Refuse (one :class:`~edge.errors.ConfigError`) a file or folder the daemon could not
     create: its nearest existing ancestor must be a folder it may write in (the sinks create
@@ -84,6 +92,14 @@ def _writable_place(path: Path, what: str) -> None:
         raise ConfigError(what, f"{path}: {probe} is not a folder")
     if not os.access(probe, os.W_OK):
         raise ConfigError(what, f"{path}: {probe} is not writable")
+    import shutil  # noqa: PLC0415
+
+    free_mb = shutil.disk_usage(probe).free / 1e6
+    if free_mb < _NO_SPACE_MB:  # run cannot open an outbox there; events would be lost
+        raise ConfigError(what, f"{path}: no space left on the file system of {probe} "
+                                f"({free_mb:.1f} MB free)")
+    if free_mb < _LOW_SPACE_MB:
+        logger.warning("%s: only %.0f MB free on the file system of %s", what, free_mb, probe)
 
 
 def _probe_outputs(config: Any) -> None:

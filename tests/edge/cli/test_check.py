@@ -248,6 +248,24 @@ def test_check_passes_a_file_an_earlier_run_left(capsys, tmp_path, sink):
         path.chmod(0o644)
 
 
+@pytest.mark.parametrize("free_bytes, code, words", [(0, 2, "no space left"),
+                                                     (50e6, 0, "only 50 MB free")])
+def test_check_says_when_an_output_has_no_space(capsys, caplog, tmp_path, monkeypatch,
+                                                 free_bytes, code, words):
+    """Audit (session 49): on a full file system `check` said OK and `run` then stopped
+    ('cannot open: database or disk is full'). The file system's free space is what
+    shutil.disk_usage reports; it is set here (filling a real one needs a mount)."""
+    import collections
+    import shutil
+
+    usage = collections.namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage(1e9, 1e9 - free_bytes,
+                                                               free_bytes))
+    assert main(["check", str(CONFIG), "--set", "sinks.jsonl.enabled=true", "--set",
+                 f'sinks.jsonl.path="{tmp_path / "ev.jsonl"}"']) == code
+    assert words in capsys.readouterr().err + caplog.text
+
+
 def test_check_refuses_a_serial_port_that_can_never_work_and_notes_a_missing_one(capsys,
                                                                                  tmp_path):
     """Audit (session 49): a regular file as the port passed `check`, then `run` retried it for
