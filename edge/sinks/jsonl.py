@@ -132,6 +132,12 @@ class RotatingJsonlSink:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._fh = self.path.open("ab", buffering=0)
             self._size = os.fstat(self._fh.fileno()).st_size
+        except (FileExistsError, NotADirectoryError) as exc:  # a file where a folder is due
+            above = self.path.parent
+            while not above.exists() and above != above.parent:
+                above = above.parent
+            raise SinkError(self.name, f"cannot open: {above} is a file, not a folder") \
+                from exc
         except OSError as exc:
             raise SinkError(self.name, f"cannot open: {exc}") from exc
 

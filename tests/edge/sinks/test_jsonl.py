@@ -124,3 +124,13 @@ def test_a_file_removed_while_open_is_written_again(tmp_path, beat, caplog):
     s.close()
     assert [json.loads(x)["sample_index"] for x in path.read_text().splitlines()] == [2]
     assert "removed while open" in caplog.text
+
+
+@pytest.mark.parametrize("below", ["e.jsonl", "a/e.jsonl"])
+def test_a_file_where_a_folder_should_be_is_named(tmp_path, below):
+    """Audit (session 49): '[Errno 17] File exists: .../sub' for a folder replaced by a file."""
+    from edge.errors import SinkError
+
+    (tmp_path / "sub").write_text("x")
+    with pytest.raises(SinkError, match=f"{tmp_path / 'sub'} is a file, not a folder"):
+        RotatingJsonlSink(tmp_path / "sub" / below)
