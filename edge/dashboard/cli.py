@@ -125,7 +125,8 @@ def streamlit_command(args: argparse.Namespace) -> list[str]:
         if config.mqtt is not None:
             config.mqtt.check_files()
     except ConfigError as exc:  # named by the option typed
-        option = {"password_file": "--mqtt-password-file", "tls": "--mqtt-tls",
+        option = {"password_file": "--mqtt-password-file", "username": "--mqtt-username",
+                  "tls": "--mqtt-tls",
                   "tls_ca_file": "--mqtt-tls-ca-file", "tls_cert_file": "--mqtt-tls-cert-file",
                   "tls_key_file": "--mqtt-tls-key-file"}.get(exc.field)
         if option is None:

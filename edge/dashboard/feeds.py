@@ -303,13 +303,11 @@ class MqttFeedConfig:
                                              f"{self.keepalive_s!r}")
         if not isinstance(self.max_queued, int) or self.max_queued < 1:
             raise ConfigError("max_queued", f"must be an integer >= 1, got {self.max_queued!r}")
-        if self.password is not None and self.password_file is not None:
-            raise ConfigError("password_file", "give the password or its file, not both")
-        if (self.password is not None or self.password_file is not None) and not self.username:
-            raise ConfigError("password_file", "needs a username: MQTT sends a password only "
-                                               "with one")
-        if (self.tls_cert_file is None) != (self.tls_key_file is None):
-            raise ConfigError("tls_key_file", "tls_cert_file and tls_key_file go together")
+        from edge.sinks.mqtt import check_credentials  # noqa: PLC0415
+
+        check_credentials(username=self.username, password=self.password,
+                          password_file=self.password_file, tls_cert_file=self.tls_cert_file,
+                          tls_key_file=self.tls_key_file)
 
     @property
     def uses_tls(self) -> bool:
@@ -318,18 +316,16 @@ class MqttFeedConfig:
     def read_password(self) -> str | None:
         """The password: given, or the first line of ``password_file``
         (:class:`~edge.errors.ConfigError` naming the file when it cannot be read)."""
+        from edge.sinks.mqtt import read_password_file  # noqa: PLC0415
+
         if self.password_file is None:
             return self.password
-        path = Path(self.password_file).expanduser()
         try:
-            lines = path.read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError("password_file", f"cannot read {path}: "
-                                               f"{getattr(exc, 'strerror', None) or exc}") from None
-        if not lines or not lines[0]:
-            raise ConfigError("password_file", f"{path} is empty (the password is its first "
-                                               "line)")
-        return lines[0]
+            return read_password_file(self.password_file)
+        except (OSError, ValueError) as exc:
+            raise ConfigError("password_file", f"cannot read {self.password_file}: "
+                                               f"{getattr(exc, 'strerror', None) or exc}") \
+                from None
 
     def check_files(self) -> None:
         """Read the password file and check the TLS files now (a wrong path is one line at

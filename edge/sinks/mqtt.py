@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
 import socket
 import threading
@@ -24,7 +25,8 @@ from edge.sinks.backoff import Backoff
 from edge.sinks.base import AlarmBacklog
 from edge.sinks.outbox import MEMORY, URGENT_TYPES, Outbox, OutboxConfig
 
-__all__ = ["MQTT_TOPICS", "MqttSinkSettings", "MqttSink"]
+__all__ = ["MQTT_TOPICS", "MqttSinkSettings", "MqttSink", "read_password_file",
+           "check_credentials"]
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +46,31 @@ def _is_int(v: Any) -> bool:
 
 def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def read_password_file(path: str | os.PathLike) -> str:
+    """The password a password file holds: its first line (the gateway's sink, ``ecg-edge
+    ingest`` and the dashboard read it alike). ``OSError`` when the file cannot be read,
+    ``ValueError`` when it is empty or not UTF-8."""
+    lines = Path(path).expanduser().read_text(encoding="utf-8").splitlines()
+    if not lines or not lines[0]:
+        raise ValueError("it is empty (the password is its first line)")
+    return lines[0]
+
+
+def check_credentials(*, username: str | None, password: str | None,
+                      password_file: str | None, tls_cert_file: str | None,
+                      tls_key_file: str | None) -> None:
+    """The rules the MQTT clients' settings share (:class:`~edge.errors.ConfigError` naming
+    the field): a password or its file, not both, and only with a username (MQTT sends a
+    password only with one); a client certificate with its key."""
+    if password is not None and password_file is not None:
+        raise ConfigError("password_file", "give the password or its file, not both")
+    if (password is not None or password_file is not None) and not username:
+        raise ConfigError("username", "a password needs a username (MQTT sends a password "
+                                      "only with one)")
+    if (tls_cert_file is None) != (tls_key_file is None):
+        raise ConfigError("tls_key_file", "tls_cert_file and tls_key_file go together")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -164,13 +191,9 @@ class MqttSinkSettings:
             raise ConfigError("qos_stream", f"must be 0 or 1, got {self.qos_stream!r}")
         if self.protocol not in PROTOCOLS:
             raise ConfigError("protocol", f"must be \"5\" or \"3.1.1\", got {self.protocol!r}")
-        if self.password is not None and self.password_file is not None:
-            raise ConfigError("password_file", "give password or password_file, not both")
-        if (self.password is not None or self.password_file is not None) and not self.username:
-            raise ConfigError("username", "a password needs a username (MQTT sends a password "
-                                          "only with one)")
-        if (self.tls_cert_file is None) != (self.tls_key_file is None):
-            raise ConfigError("tls_key_file", "tls_cert_file and tls_key_file go together")
+        check_credentials(username=self.username, password=self.password,
+                          password_file=self.password_file, tls_cert_file=self.tls_cert_file,
+                          tls_key_file=self.tls_key_file)
         for name in ("connect_timeout_s", "drain_timeout_s"):
             v = getattr(self, name)
             if not _is_number(v) or not 0 <= v <= 3600:
@@ -220,12 +243,11 @@ class MqttSinkSettings:
         if not self.password_file:
             return self.password
         try:
-            return Path(self.password_file).expanduser().read_text(encoding="utf-8") \
-                .rstrip("\r\n")
-        except OSError as exc:
+            return read_password_file(self.password_file)
+        except (OSError, ValueError) as exc:
             raise SinkError(f"mqtt:{self.host}:{self.port}",
                             f"cannot read sinks.mqtt.password_file {self.password_file}: "
-                            f"{exc.strerror or exc}") from exc
+                            f"{getattr(exc, 'strerror', None) or exc}") from exc
 
     def check_files(self) -> None:
         """The password file and the TLS files read as the sink reads them (``ecg-edge check``

@@ -326,15 +326,15 @@ class MqttIngestSettings:
             raise ConfigError("share_group", "must be non-empty without #, + or /")
         if self.protocol not in ("5", "3.1.1"):
             raise ConfigError("protocol", f"must be \"5\" or \"3.1.1\", got {self.protocol!r}")
-        if (self.tls_cert_file is None) != (self.tls_key_file is None):
-            raise ConfigError("tls_key_file", "tls_cert_file and tls_key_file go together")
         if not isinstance(self.batch_max, int) or self.batch_max < 1:
             raise ConfigError("batch_max", f"must be >= 1, got {self.batch_max!r}")
         if not isinstance(self.keepalive_s, int) or self.keepalive_s < 1:
             raise ConfigError("keepalive_s", "must be >= 1 s")
-        if self.password_file is not None and not self.username:
-            raise ConfigError("password_file", "needs a username (--username): MQTT sends a "
-                                               "password only with one")
+        from edge.sinks.mqtt import check_credentials  # noqa: PLC0415
+
+        check_credentials(username=self.username, password=None,
+                          password_file=self.password_file, tls_cert_file=self.tls_cert_file,
+                          tls_key_file=self.tls_key_file)
 
     @property
     def topic(self) -> str:
@@ -411,15 +411,13 @@ class MqttIngest:
         if s.username:
             password = None
             if s.password_file:
+                from edge.sinks.mqtt import read_password_file  # noqa: PLC0415
+
                 try:
-                    password = Path(s.password_file).expanduser().read_text(
-                        encoding="utf-8").splitlines()[0]
-                except OSError as exc:
+                    password = read_password_file(s.password_file)
+                except (OSError, ValueError) as exc:
                     raise StoreError(f"cannot read the password file {s.password_file}: "
-                                     f"{exc.strerror or exc}") from None
-                except IndexError:
-                    raise StoreError(f"the password file {s.password_file} is empty (the "
-                                     f"password is its first line)") from None
+                                     f"{getattr(exc, 'strerror', None) or exc}") from None
             client.username_pw_set(s.username, password)
         if s.uses_tls:
             try:

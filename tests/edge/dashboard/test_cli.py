@@ -56,7 +56,7 @@ def test_exposing_is_explicit_and_warned(caplog):
                                         (("--db", ""), "db"),
                                         (("--mqtt-username", "u"), "mqtt"),
                                         (("--mqtt", "h", "--mqtt-password-file", "/nope"),
-                                         "--mqtt-password-file"),
+                                         "--mqtt-username"),
                                         (("--mqtt", "h", "--mqtt-username", "u",
                                           "--mqtt-password-file", "/nope"),
                                          "--mqtt-password-file"),
