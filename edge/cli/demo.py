@@ -28,7 +28,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--duration-s", type=positive_float, default=None,
                    help="replay only the first this many seconds (> 0; default: all 300 s)")
     p.add_argument("--no-beats", action="store_true", help="do not print every beat")
-    p.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+    p.add_argument("--color", choices=("auto", "always", "never"), default="auto",
+                   help="colour the beat classes and alerts (auto: when the output is a "
+                        "terminal)")
     add_common(p)
     p.set_defaults(func=cmd_demo)
     return p

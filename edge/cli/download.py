@@ -20,8 +20,11 @@ def cmd_download(args: argparse.Namespace) -> int:
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Add ``download`` to ``ecg-edge``'s sub-commands."""
     p = subparsers.add_parser("download", help="download a PhysioNet database (needs internet)")
-    p.add_argument("database", choices=["mitdb", "nstdb"])
-    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("database", choices=["mitdb", "nstdb"],
+                   help="mitdb: the MIT-BIH Arrhythmia Database; nstdb: the Noise Stress Test "
+                        "Database (PhysioNet)")
+    p.add_argument("--out", required=True, type=Path, metavar="DIR",
+                   help="folder to write the database into (point MITDB_DIR / NSTDB_DIR at it)")
     add_common(p)
     p.set_defaults(func=cmd_download)
     return p

@@ -127,13 +127,16 @@ def add_parser(subparsers) -> argparse.ArgumentParser:  # noqa: ANN001 - argpars
                    help="retire the worker --client-id: unsubscribe, store what the broker "
                         "queued for it, delete its session, exit (an offline member of a "
                         "--share group keeps receiving its share)")
-    m.add_argument("--username", default=None)
+    m.add_argument("--username", default=None, help="MQTT user name")
     m.add_argument("--password-file", default=None, metavar="PATH",
                    help="file whose first line is the password")
     m.add_argument("--tls", action="store_true", help="TLS with the system CA store")
-    m.add_argument("--tls-ca-file", default=None, metavar="PEM")
-    m.add_argument("--tls-cert-file", default=None, metavar="PEM")
-    m.add_argument("--tls-key-file", default=None, metavar="PEM")
+    m.add_argument("--tls-ca-file", default=None, metavar="PEM",
+                   help="the site CA that signed the broker's certificate (turns TLS on)")
+    m.add_argument("--tls-cert-file", default=None, metavar="PEM",
+                   help="client certificate (with --tls-key-file)")
+    m.add_argument("--tls-key-file", default=None, metavar="PEM",
+                   help="the client certificate's key")
     m.add_argument("--protocol", default="3.1.1", choices=("5", "3.1.1"),
                    help="MQTT version of the session (default 3.1.1: less CPU per event in "
                         "paho; both keep a persistent session and support --share)")

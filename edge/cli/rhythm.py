@@ -126,7 +126,8 @@ def cmd_rhythm(args: argparse.Namespace) -> int:
             out.close()
     summary = ", ".join(f"{c} {counts[c]}" for c in ("N", "A", "O", "~") if counts[c])
     where = f" -> {args.out}" if args.out is not None else ""
-    print(f"ecg-edge rhythm: {len(records)} recordings{where}: {summary}"
+    noun = "recording" if len(records) == 1 else "recordings"
+    print(f"ecg-edge rhythm: {len(records)} {noun}{where}: {summary}"
           + (f" ({unreadable} '~' without the model's answer, see the log)" if unreadable
              else ""), file=sys.stderr)
     # every line written; exit 1 when no recording could be read at all (a wrong --channel,

@@ -89,7 +89,8 @@ def add_mqtt_credentials(p: argparse.ArgumentParser) -> None:
                    help="the site CA that signed the broker's certificate (turns TLS on)")
     p.add_argument("--mqtt-tls-cert-file", default=None, metavar="PEM",
                    help="client certificate (with --mqtt-tls-key-file)")
-    p.add_argument("--mqtt-tls-key-file", default=None, metavar="PEM")
+    p.add_argument("--mqtt-tls-key-file", default=None, metavar="PEM",
+                   help="the client certificate's key")
 
 
 #: The options :func:`add_mqtt_credentials` adds whose value is a file (made absolute when

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -193,6 +194,9 @@ def _elsewhere_hint(text: str) -> str:
         folder = os.environ.get(var)
         if folder and (Path(folder) / f"{name}.hea").is_file():
             return f"; did you mean {Path(folder) / name} (${var})?"
+    if re.fullmatch(r"[12]\d\d", name) and not os.environ.get("MITDB_DIR"):  # a MIT-BIH name
+        return (f"; for MIT-BIH record {name} give its path ($MITDB_DIR/{name}: set MITDB_DIR, "
+                f"or `ecg-edge download mitdb --out data/mitdb`)")
     return ""
 
 

@@ -90,6 +90,11 @@ def test_out_as_a_directory_and_a_bare_database_name_are_one_clear_line(
     assert main(["rhythm", "A00001"]) == 2
     err = capsys.readouterr().err
     assert f"did you mean {cinc2017_dir / 'A00001'} ($CINC2017_DIR)?" in err
+    # session 49 audit: with no MITDB_DIR set, `rhythm 201` gave no next step
+    monkeypatch.delenv("MITDB_DIR", raising=False)
+    assert main(["rhythm", "201"]) == 2
+    err = capsys.readouterr().err
+    assert "$MITDB_DIR/201" in err and "ecg-edge download mitdb" in err
 
 
 def test_a_directory_with_records(cinc2017_dir, tmp_path, capsys):
