@@ -108,7 +108,7 @@ def find_data_dir(database: str = "mitdb", data_dir: str | os.PathLike | None = 
     try:
         return find(database, data_dir)
     except RecordNotFoundError as exc:
-        raise _not_found(exc) from None
+        raise record_not_found(exc) from None
 
 
 def resolve_record(record: str | os.PathLike, database: str = "mitdb",
@@ -127,10 +127,10 @@ def resolve_record(record: str | os.PathLike, database: str = "mitdb",
     try:
         return resolve(record, database, data_dir)
     except RecordNotFoundError as exc:
-        raise _not_found(exc) from None
+        raise record_not_found(exc) from None
 
 
-def _not_found(exc) -> DataNotFoundError:  # noqa: ANN001 (a RecordNotFoundError)
+def record_not_found(exc) -> DataNotFoundError:  # noqa: ANN001 (a RecordNotFoundError)
     """The simulator's lookup error as this package's, with the download hint where
     ``ecg-edge download`` can fetch the missing directory."""
     message = str(exc)

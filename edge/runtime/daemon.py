@@ -357,7 +357,14 @@ class Daemon:
             self.source.open()
         except Exception as exc:  # noqa: BLE001 - any transport failure to start
             self.sinks.close()
-            raise DaemonError(f"cannot open the source: {exc}") from exc
+            from firmware_bridge.errors import RecordNotFoundError  # noqa: PLC0415
+
+            why = exc
+            if isinstance(exc, RecordNotFoundError):  # with the download hint, as elsewhere
+                from edge.io.records import record_not_found  # noqa: PLC0415
+
+                why = record_not_found(exc)
+            raise DaemonError(f"cannot open the source: {why}") from exc
         next_status = time.monotonic() + status_every if status_every else float("inf")
         last_data = time.monotonic()
         seen_data = False

@@ -136,3 +136,14 @@ def test_a_sink_that_cannot_write_makes_the_run_fail(mitdb_dir):
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith("ecg-edge run: error: sink failures") and "jsonl:/dev/full" in last
     assert "Traceback" not in proc.stderr
+
+
+def test_a_replay_without_its_data_folder_names_the_download(tmp_path, monkeypatch, capsys):
+    """Audit (session 49): `run --replay 100` with no MIT-BIH folder lacked the download hint
+    that annotate, detect and adapt give."""
+    monkeypatch.delenv("MITDB_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "--replay", "100", "--speed", "max", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot open the source: mitdb data directory not found" in err
+    assert "ecg-edge download mitdb --out data/mitdb" in err
