@@ -5,6 +5,7 @@ All times are Unix seconds (the events' ``time_s``); a window is ``[now - since_
 """
 from __future__ import annotations
 
+import bisect
 import json
 import time
 from dataclasses import dataclass
@@ -50,27 +51,47 @@ def _af_time(store: EventStore, w: str, p: list[Any], dev: int) -> tuple[float, 
     if not total:
         return 0.0, 0.0
     alerts = store.query(
-        f"SELECT boot, fs_hz, state, sample_index FROM alerts WHERE device_id = ? AND "
+        f"SELECT boot, fs_hz, state, sample_index, seq FROM alerts WHERE device_id = ? AND "
         f"kind = 'afib' AND boot IN (SELECT DISTINCT boot FROM beats WHERE {w}) "
         f"ORDER BY boot, time_us, seq", [dev, *p])
-    episodes: list[tuple[int, float, int, int]] = []  # (boot, fs_hz, after, up to)
-    onset: dict[tuple[int, float], int] = {}
-    for boot, fs, state, si in alerts:
+    # A wearable that restarts (its counter from 0 again) or changes rate within a run starts
+    # its sample indices anew: an episode covers the beats of its own stretch of the run only
+    # (between the link events that restarted the pipeline), or a restart's overlapping
+    # indices counted each beat once per episode (200 % burden).
+    cuts: dict[int, list[int]] = {}
+    for boot, seq in store.query(
+            "SELECT boot, seq FROM device_events WHERE device_id = ? AND type = 'link' AND "
+            "(state = 'rate_change' OR (state = 'gap' AND payload LIKE ?)) ORDER BY boot, seq",
+            [dev, '%"action":"reset"%']):
+        cuts.setdefault(int(boot), []).append(int(seq))
+
+    def stretch(boot: int, seq: int) -> tuple[int, int]:
+        marks = cuts.get(boot, [])
+        k = bisect.bisect_left(marks, seq)
+        return (marks[k - 1] if k else -1), (marks[k] if k < len(marks) else _OPEN_END)
+
+    # (boot, fs_hz, after, up to, first seq, last seq)
+    episodes: list[tuple[int, float, int, int, int, int]] = []
+    onset: dict[tuple[int, float], tuple[int, int]] = {}
+    for boot, fs, state, si, seq in alerts:
         key = (int(boot), float(fs))
         if state == "onset":
-            onset.setdefault(key, int(si))
+            onset.setdefault(key, (int(si), int(seq)))
         elif state == "end" and key in onset:
-            episodes.append((*key, onset.pop(key), int(si)))
-    episodes += [(*key, si, _OPEN_END) for key, si in onset.items()]
+            lo, at = onset.pop(key)
+            episodes.append((*key, lo, int(si), *stretch(key[0], at)))
+    episodes += [(*key, si, _OPEN_END, *stretch(key[0], at)) for key, (si, at) in onset.items()]
     with_alerts = sorted({int(b) for b, *_ in alerts})
     af = 0.0
     if episodes:
         rows = ", ".join(["(CAST(? AS BIGINT), CAST(? AS DOUBLE PRECISION), CAST(? AS BIGINT), "
-                          "CAST(? AS BIGINT))"] * len(episodes))
+                          "CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT))"]
+                         * len(episodes))
         af += store.query(
-            f"WITH eps(b, f, lo, hi) AS (VALUES {rows}) SELECT sum({pre}) FROM beats "
+            f"WITH eps(b, f, lo, hi, s0, s1) AS (VALUES {rows}) SELECT sum({pre}) FROM beats "
             f"JOIN eps ON beats.boot = eps.b AND beats.fs_hz = eps.f AND "
-            f"beats.sample_index > eps.lo AND beats.sample_index <= eps.hi "
+            f"beats.sample_index > eps.lo AND beats.sample_index <= eps.hi AND "
+            f"beats.seq > eps.s0 AND beats.seq < eps.s1 "
             f"WHERE {w} AND {_READABLE}",
             [x for ep in episodes for x in ep] + p)[0][0] or 0.0
     marks = ", ".join("?" * len(with_alerts))

@@ -171,3 +171,32 @@ def test_a_lossy_link_is_summed_in_the_text_not_listed_gap_by_gap(store):
     assert listed == sorted(listed) and len(r["gaps"]["link"]) == 175
     r["gaps"]["link"] = r["gaps"]["link"][:3]
     assert sum("link gap at" in line for line in render_history([r]).splitlines()) == 3
+
+
+def test_af_burden_of_a_run_whose_wearable_restarted(db_url):
+    """Audit (session 49): a wearable that restarted (counter from 0 again) within one run
+    gave 'AF burden: 200.0 %': its second stretch's sample indices overlap the first, and
+    each beat was counted once per episode. An episode now covers its own stretch (between
+    the link events that restarted the pipeline)."""
+    from dataclasses import replace
+
+    from tests.edge.store.support import FS, T0
+
+    t1 = H0 + 100.0
+    first = [beat(5, k, t1 + k, rhythm="AFIB", rr_pre_s=1.0) for k in range(10)]
+    onset = alert(5, 10, t1 + 9.5, "afib", "onset")
+    onset = replace(onset, event=replace(onset.event, sample_index=first[0].event.sample_index
+                                         - 1))
+    end = alert(5, 11, t1 + 9.6, "afib", "end")
+    end = replace(end, event=replace(end.event, sample_index=first[-1].event.sample_index))
+    reset = link(5, 12, t1 + 20)
+    reset = replace(reset, event=replace(reset.event, action="reset"))
+    second = []  # the same sample indices again, 30 s later, in sinus rhythm
+    for k in range(10):
+        b = beat(5, 13 + k, t1 + 30 + k, rhythm="N", rr_pre_s=1.0)
+        second.append(replace(b, event=replace(b.event, sample_index=int((t1 + k - T0) * FS))))
+    with EventStore.open(db_url) as store:
+        store.write(first + [onset, end, reset] + second)
+        (r,) = device_history(store, 3600, device=5, now_s=t1 + 60)
+    assert r["af_burden"]["analysed_s"] == pytest.approx(20.0)
+    assert r["af_burden"]["time"] == pytest.approx(0.5)
