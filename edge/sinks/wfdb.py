@@ -21,7 +21,7 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True, kw_only=True)
 class WfdbSinkSettings:
     """The ``[sinks.wfdb]`` table: beats as ``<out_dir>/<record_name>.<ext>`` (with several
-    devices the device id is appended to the record name).
+    devices, each device after the first heard has its id appended to the record name).
 
     Attributes
     ----------
@@ -47,12 +47,14 @@ class WfdbSinkSettings:
 class WfdbAnnotationSink:
     """Beats as WFDB annotation files, written on :meth:`flush` / :meth:`close`.
 
-    Beats of device ``d`` go to ``<out_dir>/<record_name>.<ext>`` when ``per_device`` is
-    False, else ``<out_dir>/<record_name>_<d>.<ext>``. Positions are the beats' device sample
-    indices at the device rate (the rate of the first beat; a beat at another rate starts a
-    file ``<record_name>_<d>_<rate>hz``). A beat whose sample index goes back (the wearable
-    restarted and counts from 0 again) starts a file ``..._part<k>`` (k = 2, 3...): two
-    sessions' positions would otherwise mix in one file, with duplicate sample numbers.
+    Beats of device ``d`` go to ``<out_dir>/<record_name>_<d>.<ext>`` when ``per_device``;
+    without it the first device heard writes ``<out_dir>/<record_name>.<ext>`` and any other
+    its own ``<record_name>_<d>`` (two devices' beats never share, or race for, one file).
+    Positions are the beats' device sample indices at the device rate (the rate of the first
+    beat; a beat at another rate starts a file ``<record_name>_<d>_<rate>hz``). A beat whose
+    sample index goes back (the wearable restarted and counts from 0 again) starts a file
+    ``..._part<k>`` (k = 2, 3...): two sessions' positions would otherwise mix in one file,
+    with duplicate sample numbers.
     Each write rewrites the whole file, so it always holds every beat so far. A file that
     existed before this sink first wrote it -- a previous run's, or a database's reference
     ``.atr`` -- is never overwritten: the beats go to ``<name>_run<k>`` (the first k = 2, 3...
@@ -71,6 +73,7 @@ class WfdbAnnotationSink:
         self._dirty: set[tuple[int, float, int]] = set()
         self._part: dict[tuple[int, float], int] = {}  # the file part a (device, rate) is at
         self._first_fs: dict[int, float] = {}
+        self._first_dev: int | None = None  # without per_device: the others get a suffix
         self._names: dict[tuple[int, float, int], str] = {}  # the file name each key got
         self.paths: list[Path] = []
         self.min_write_interval_s = float(min_write_interval_s)
@@ -92,7 +95,8 @@ class WfdbAnnotationSink:
 
     def _record(self, key: tuple[int, float, int]) -> str:
         dev, fs, part = key
-        name = f"{self.record_name}_{dev}" if self.per_device else self.record_name
+        own = self.per_device or (self._first_dev is not None and dev != self._first_dev)
+        name = f"{self.record_name}_{dev}" if own else self.record_name
         if self._first_fs.get(dev, fs) != fs:
             name += f"_{fs:g}hz"
         if part > 1:
@@ -120,6 +124,8 @@ class WfdbAnnotationSink:
         if not isinstance(event, BeatEvent):
             return
         stream = (event.device_id, float(event.fs_hz))
+        if self._first_dev is None:
+            self._first_dev = event.device_id
         self._first_fs.setdefault(event.device_id, stream[1])
         part = self._part.setdefault(stream, 1)
         at = int(event.sample_index)
