@@ -100,6 +100,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     from edge.runtime.loader import build_sinks, build_source
 
     config = load_run_config(args)
+    if args.adapted_device is not None:
+        from edge.errors import ConfigError  # noqa: PLC0415
+
+        if args.adapted is None:
+            raise ConfigError("--adapted-device", "names the device of an --adapted head; "
+                                                  "give --adapted too")
+        if not 0 <= args.adapted_device <= 65535:
+            raise ConfigError("--adapted-device", f"a device id is 0..65535, got "
+                                                  f"{args.adapted_device}")
     config.alarm_fallback.check_commands()  # a missing hook program: refused now, not in an outage
     if args.adapted:
         from edge.model.adapt import AdaptedClassifier
@@ -121,13 +130,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     sinks = build_sinks(config)
     if not sinks:
         logger.warning("no sink is enabled: events are computed and dropped")
-    daemon = Daemon(config, source=source, classifier=clf, sinks=sinks)
+    daemon = Daemon(config, source=source, classifier=clf, sinks=sinks,
+                    adapted_device=args.adapted_device)
     signal.signal(signal.SIGTERM, lambda *_: daemon.request_stop())
     signal.signal(signal.SIGINT, lambda *_: daemon.request_stop())
     if hasattr(signal, "SIGHUP"):
         signal.signal(signal.SIGHUP, lambda *_: daemon.request_reopen())
     logger.info("ecg-edge run: %s source, model %s (%s)", config.source.kind, clf.path.name,
                 clf.model_version)
+    if args.adapted:  # a per-wearer model is said even without -v: it changes the calls
+        who = ("the first device heard" if args.adapted_device is None
+               else f"device {args.adapted_device}")
+        print(f"ecg-edge run: per-wearer head {args.adapted} ({clf.model_version}) for {who}; "
+              f"other devices: the base model", file=sys.stderr)
     result = daemon.run()
     c = result.counters
     speed = (f"processing {c.get('x_real_time')} x faster than real time"
@@ -153,7 +168,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:  # noqa: ANN001 - argpars
     p.add_argument("--config", type=Path, default=None, help="TOML configuration file")
     p.add_argument("--adapted", default=None, type=Path,
                    help="per-wearer head from `ecg-edge adapt` (its base model: --model, else "
-                   "the bundled default_embed.tflite)")
+                   "the bundled default_embed.tflite); it classifies one device only")
+    p.add_argument("--adapted-device", default=None, type=int, metavar="ID",
+                   help="the device id the --adapted head belongs to (default: the first "
+                   "device heard); other devices get the base model")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--port", help="serial device or pyserial URL (source.kind=serial)")
     src.add_argument("--ble", metavar="ADDRESS", help="BLE device address (source.kind=ble)")

@@ -123,15 +123,21 @@ class Daemon:
     ----------
     config : DaemonConfig
     source : any :class:`~firmware_bridge.sources.SampleSource` (serial, BLE, replay).
-    classifier : the loaded model.
+    classifier : the loaded model. A per-wearer model (``AdaptedClassifier``, from
+        ``ecg-edge adapt``) classifies one wearer's device only: ``adapted_device``, else the
+        first device heard; every other device on the link gets its base model, with a
+        warning (a head fitted on one patient cost another 82 of 375 real PVCs).
     sinks : the outputs.
+    adapted_device : the device id the per-wearer model belongs to (None: the first heard).
     """
 
     def __init__(self, config: DaemonConfig, *, source: SampleSource,
-                 classifier: BeatClassifier, sinks: Iterable[EventSink]) -> None:
+                 classifier: BeatClassifier, sinks: Iterable[EventSink],
+                 adapted_device: int | None = None) -> None:
         self.config = config
         self.source = source
         self.classifier = classifier
+        self.adapted_device = adapted_device
         self.sinks = sinks if isinstance(sinks, SinkSet) else SinkSet(sinks)
         self.sequencer = Sequencer()
         self.timer = StageTimer()
@@ -190,7 +196,7 @@ class Daemon:
             self.counters["rate_changes"] += 1
         if stream is None or stream.fs_hz != chunk.fs_hz:
             previous = stream
-            stream = DeviceStream(self.classifier, self.config, device_id=dev,
+            stream = DeviceStream(self._classifier_for(dev), self.config, device_id=dev,
                                   fs_hz=chunk.fs_hz, first_index=chunk.sample_index,
                                   timer=self.timer)
             if previous is not None:
@@ -426,6 +432,22 @@ class Daemon:
         finally:
             result = self._shutdown(reason)
         return result
+
+    def _classifier_for(self, dev: int) -> BeatClassifier:
+        """The model for device ``dev``: a per-wearer model only for its own device."""
+        base = getattr(self.classifier, "base", None)
+        if base is None:  # a plain model serves every device
+            return self.classifier
+        if self.adapted_device is None:
+            self.adapted_device = dev
+            logger.info("the per-wearer model (%s) classifies device %d; any other device "
+                        "on this link gets its base model", self.classifier.model_version, dev)
+        if dev == self.adapted_device:
+            return self.classifier
+        logger.warning("device %d is not the wearer the per-wearer model was fitted for "
+                       "(device %d): its beats are classified by the base model %s", dev,
+                       self.adapted_device, base.model_version)
+        return base
 
     def _check_suspended(self, last: tuple[float, float], read_timeout_s: float
                          ) -> tuple[float, float]:

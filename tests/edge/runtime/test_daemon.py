@@ -619,3 +619,37 @@ def test_a_stopped_daemon_says_so_when_it_runs_again(int8_model, tmp_path):
     assert 5.0 <= float(stalled[0]["detail"].split("did not run for ")[1].split()[0]) <= 8.0
     assert [e["state"] for e in links[links.index(stalled[0]):][:2]] == ["stalled", "resumed"]
     assert "did not run for" in err
+
+
+def test_a_per_wearer_model_classifies_its_own_device_only(mitdb_dir, caplog):
+    """Audit (session 49): one --adapted head classified every device on the link: patient
+    100's head on another wearer's record 208 missed 82 of its real PVCs, and nothing said
+    which device used it. The head now serves one device (the first heard, or
+    --adapted-device); the others get the base model, with a warning."""
+    import logging
+
+    from edge.io.records import read_annotations, read_record
+    from edge.model.adapt import AdaptConfig, AdaptedClassifier, adapt_recording
+    from edge.model.bundled import default_embed_model_path
+    from edge.model.classifier import BeatClassifier
+
+    base = BeatClassifier(default_embed_model_path())
+    x100 = read_record("100", channels=[0], sampto=360 * 200, data_dir=mitdb_dir).signal_mv
+    ann = read_annotations("100", data_dir=mitdb_dir, sampto=360 * 200)
+    head = adapt_recording(base, x100[:, 0], 360.0, ann.sample_index, ann.symbol,
+                           AdaptConfig(adapt_s=180.0), name="100").head
+    adapted = AdaptedClassifier(base, head)
+    x208 = read_record("208", channels=[0], sampto=360 * 60, data_dir=mitdb_dir).signal_mv
+    chunks = [c for pair in zip(_chunks(x100[:360 * 60, 0], 3), _chunks(x208[:, 0], 7))
+              for c in pair]
+    streams = {}
+    for adapted_device in (None, 7):
+        with caplog.at_level(logging.INFO, logger="edge.runtime.daemon"):
+            daemon = Daemon(load_config(None, PORT_CFG), source=_ScriptedSource(chunks),
+                            classifier=adapted, sinks=[BeatCollector()],
+                            adapted_device=adapted_device)
+            daemon.run()
+        streams[adapted_device] = {d: s.pipeline.classifier for d, s in daemon.streams.items()}
+    assert streams[None][3] is adapted and streams[None][7] is base  # the first heard: 3
+    assert streams[7][7] is adapted and streams[7][3] is base
+    assert "device 7 is not the wearer the per-wearer model was fitted for" in caplog.text
