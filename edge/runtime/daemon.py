@@ -151,6 +151,8 @@ class Daemon:
         self._stop = False
         self._reopen = False
         self._last_device = _NO_DEVICE
+        self._dev_last: dict[int, float] = {}  # when each device last sent (monotonic s)
+        self._dev_stalled: set[int] = set()  # devices said stalled among others
         self._device_known = False
         self._held_links: list[tuple[float, LinkStatusEvent]] = []
         self._t_start = time.monotonic()
@@ -397,6 +399,8 @@ class Daemon:
                 if not chunks:
                     self._drain_streams()
                 now = time.monotonic()
+                if stall_s:
+                    self._device_stalls(chunks, now, stall_s)
                 if chunks:
                     last_data = now
                     seen_data = True
@@ -432,6 +436,31 @@ class Daemon:
         finally:
             result = self._shutdown(reason)
         return result
+
+    def _device_stalls(self, chunks: list, now: float, stall_s: float) -> None:
+        """Per device on a link that several share: one that sends nothing for ``stall_s``
+        while another still does is ``stalled`` (once; ``resumed`` when it sends again). The
+        source-wide stall (nothing at all) is said by the loop; a wearable that went silent
+        among others was said by nothing."""
+        for chunk in chunks:
+            dev = chunk.device_id
+            if dev in self._dev_stalled:
+                self._dev_stalled.discard(dev)
+                waited = now - self._dev_last.get(dev, now)
+                self.emit(LinkStatusEvent(device_id=dev, state="resumed",
+                                          detail=f"device {dev}: samples again after "
+                                                 f"{waited:.1f} s"))
+            self._dev_last[dev] = now
+        if len(self._dev_last) < 2 or not chunks:  # one device, or the source-wide stall
+            return
+        for dev, last in self._dev_last.items():
+            if dev not in self._dev_stalled and now - last >= stall_s:
+                self._dev_stalled.add(dev)
+                self.counters["stalls"] += 1
+                what = (f"device {dev}: no samples for {stall_s:g} s while other devices on "
+                        f"the link still send")
+                logger.warning("%s", what)
+                self.emit(LinkStatusEvent(device_id=dev, state="stalled", detail=what))
 
     def _classifier_for(self, dev: int) -> BeatClassifier:
         """The model for device ``dev``: a per-wearer model only for its own device."""

@@ -653,3 +653,33 @@ def test_a_per_wearer_model_classifies_its_own_device_only(mitdb_dir, caplog):
     assert streams[None][3] is adapted and streams[None][7] is base  # the first heard: 3
     assert streams[7][7] is adapted and streams[7][3] is base
     assert "device 7 is not the wearer the per-wearer model was fitted for" in caplog.text
+
+
+class _PacedSource(_ScriptedSource):
+    """:class:`_ScriptedSource` in real time: one chunk every ``period_s``."""
+
+    def __init__(self, chunks, period_s):
+        super().__init__(chunks)
+        self.period_s = period_s
+
+    def read(self, timeout_s):
+        time.sleep(self.period_s)
+        return super().read(timeout_s)
+
+
+def test_a_device_silent_among_others_is_reported_stalled(classifier, mitdb_dir):
+    """Audit (session 49): on a link two wearables shared, one stopped sending and for 32 s
+    nothing said so (stalls were per source, and went to the device heard last)."""
+    from edge.io.records import read_record
+
+    x = read_record("100", channels=[0], sampto=360 * 8, data_dir=mitdb_dir).signal_mv[:, 0]
+    a, b = _chunks(x, 3, n=36), _chunks(x, 1000, n=36)
+    chunks = [c for pair in zip(a[:20], b[:20]) for c in pair] + b[20:]  # 3 stops at 2 s
+    sink = BeatCollector()
+    Daemon(load_config(None, PORT_CFG + ["daemon.stall_s=1.0"]),
+           source=_PacedSource(chunks, 0.025), classifier=classifier, sinks=[sink]).run()
+    links = [(e.device_id, e.state) for e in sink.events if e.type == "link"]
+    assert (3, "stalled") in links and (1000, "stalled") not in links
+    (what,) = [e.detail for e in sink.events if e.type == "link" and e.state == "stalled"
+               and e.device_id == 3]
+    assert "while other devices on the link still send" in what
