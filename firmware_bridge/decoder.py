@@ -88,6 +88,12 @@ class DecoderStats:
         return asdict(self)
 
 
+#: A sample counter more than this far ahead of the expected one (s at the frame's rate) is a
+#: device that restarted from a counter of its own (PROTOCOL.md allows any first value), not a
+#: gap: unwrapped to the nearest value, a restart from above 2**31 read as a 41-day outage.
+_MAX_FORWARD_S = 86400
+
+
 @dataclass
 class _StreamState:
     next_index: int
@@ -246,6 +252,12 @@ class FrameDecoder:
             if delta >= 0x80000000:
                 delta -= 0x100000000
             index = st.next_index + delta
+            if delta > _MAX_FORWARD_S * fs_mhz / 1000.0:  # a day's leap: a restart, read as one
+                logger.info("device %d: sample counter leapt from %d to %d (more than %d h "
+                            "ahead): read as a device restart", dev, st.next_index, ctr,
+                            _MAX_FORWARD_S // 3600)
+                stats.stream_restarts += 1
+                delta, index = 0, ctr
             if delta > 0:
                 gap = delta
                 stats.gaps += 1

@@ -119,6 +119,27 @@ def test_a_restarted_frame_counter_does_not_count_65000_lost_frames():
     assert dec.stats.samples_lost == 233 * 36 and dec.stats.frames_lost == 233
 
 
+def test_a_restart_from_a_counter_above_2_31_is_a_restart_not_a_41_day_gap():
+    """Audit (session 49): a wearable whose counter started near 3e9 (the protocol allows any
+    first value) restarted from 0; unwrapped to the nearest value that read as a forward gap
+    of 1.29e9 samples (41 days at 360 Hz) and the store's history said so."""
+    from firmware_bridge.protocol import encode_frame
+
+    def frame(seq, counter):
+        return encode_frame(np.zeros((36, 1), dtype=np.int32), device_id=9, seq=seq,
+                            sample_counter=counter, fs_hz=360.0, adc_gain=(200.0,),
+                            baseline=(0,))
+    dec = FrameDecoder()
+    first = dec.process(b"".join(frame(i, 3_000_000_000 + i * 36) for i in range(10)))
+    out = dec.process(frame(0, 0) + frame(1, 36))
+    assert first[-1].sample_index == 3_000_000_000 + 9 * 36
+    assert [(f.sample_index, f.gap_samples) for f in out] == [(0, 0), (36, 0)]
+    assert dec.stats.stream_restarts == 1 and dec.stats.samples_lost == 0
+    # a real gap within a day is still a gap
+    out = dec.process(frame(5, 36 * 2 + 360 * 3600))
+    assert out[0].gap_samples == 360 * 3600 and dec.stats.stream_restarts == 1
+
+
 def test_gaps_are_tracked_per_device_and_restart_counted():
     _, a = make_frames(n_samples=360, device_id=1, spf=36)
     _, b = make_frames(n_samples=360, device_id=2, spf=36, seed=1)
