@@ -400,6 +400,6 @@ def render_history(reports: list[dict]) -> str:
             longest = sorted(link, key=lambda s: -s["gap_s"])[:_LINK_GAPS_LISTED]
             link = sorted(longest, key=lambda s: s["time_s"])
         for s in link:
-            lines.append(f"    link gap at {_fmt_time(s['time_s'])}: {s['gap_s']} s, "
+            lines.append(f"    link gap at {_fmt_time(s['time_s'])}: {s['gap_s']:.1f} s, "
                          f"{s['lost_samples']} samples lost ({s['action']})")
     return "\n".join(lines) + "\n"
