@@ -188,7 +188,8 @@ class Daemon:
         dev = chunk.device_id
         stream = self.streams.get(dev)
         if stream is not None and stream.fs_hz != chunk.fs_hz:
-            for ev in stream.flush():
+            for ev in stream.flush(f"pipeline restarted: sample rate {stream.fs_hz:g} -> "
+                                   f"{chunk.fs_hz:g} Hz"):
                 self.emit(ev)
             self._retired = _stream_totals([stream], self._retired)  # its counts stay counted
             self.emit(LinkStatusEvent(device_id=dev, state="rate_change",

@@ -351,9 +351,10 @@ class DeviceStream:
         self._queue, self._queued = [], 0
         return x
 
-    def flush(self) -> list[Event]:
+    def flush(self, reason: str = "end of stream") -> list[Event]:
         """End of stream (or before a restart): release the beats still in the pipeline and
-        end open alert episodes. The stream can go on after :meth:`restart`."""
+        end open alert episodes (the rhythm's with ``reason``: why the stream ended). The
+        stream can go on after :meth:`restart`."""
         events = self.drain()
         n_fed = len(events)  # drain's events have been through the alarm chain
         events.extend(self._beats(self.pipeline.flush(), limit=self.expected))
@@ -370,7 +371,7 @@ class DeviceStream:
             ended.extend(self.ventricular.flutter(fl, final=True))
         events.extend(ended)
         if self.rhythm is not None:
-            events.extend(self.rhythm.end(self.expected, "end of stream"))
+            events.extend(self.rhythm.end(self.expected, reason))
         if self.chain is not None:
             events[n_fed:] = self.chain.filter(events[n_fed:], None, None, final=True)
             self.chain.reset()
@@ -423,7 +424,8 @@ class DeviceStream:
         else:
             action = "reset"
             gap_start = self.expected
-            events.extend(self.flush())
+            events.extend(self.flush("pipeline restarted: " + (
+                "link gap too long to fill" if lost > 0 else "sample counter went back")))
             self.restart(start)
             detail = (f"{lost} samples lost; pipeline restarted" if lost > 0 else
                       f"sample counter jumped back by {-lost}; pipeline restarted")

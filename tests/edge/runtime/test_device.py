@@ -599,3 +599,20 @@ def test_a_beat_whose_window_lost_samples_is_q_without_probabilities(classifier,
     assert set(json.loads(event_to_json(q[0]))["proba"].values()) == {None}
     others = [e for e in beats(ev) if e.label != "Q"]
     assert all(abs(sum(e.proba.values()) - 1.0) < 0.01 for e in others)
+
+
+def test_an_episode_ended_by_a_restart_says_so(classifier, mitdb_dir):
+    """Audit (session 49): AF episodes closed by a device restart or a rate change said
+    'end of stream' while the stream went on."""
+    from edge.io.records import read_record
+
+    x = read_record("201", channels=[0], sampto=360 * 200, data_dir=mitdb_dir).signal_mv
+    ds = DeviceStream(classifier, load_config(None, CFG), device_id=1, fs_hz=360.0)
+    ev = []
+    for i in range(0, 360 * 100, 360):
+        ev += ds.process(i, x[i:i + 360])
+    for i in range(360 * 100, 360 * 200, 360):  # the wearable restarted: its counter from 0
+        ev += ds.process(i - 360 * 100, x[i:i + 360])
+    ends = [e for e in ev if e.type == "alert" and e.kind == "afib" and e.state == "end"]
+    assert ends and ends[0].detail["reason"] == ("pipeline restarted: sample counter went "
+                                                 "back")
