@@ -175,6 +175,9 @@ class WearerHead:
             or an incomplete or invalid ``meta``/``config``.
         """
         path = Path(path)
+        if path.is_dir():
+            raise AdaptedModelError("a folder, not an adapted model file (the .npz that "
+                                    "`ecg-edge adapt --out` wrote)", str(path))
         if not path.is_file():
             raise AdaptedModelError("adapted model file not found", str(path))
         try:

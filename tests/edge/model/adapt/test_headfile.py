@@ -56,6 +56,8 @@ def test_damaged_or_foreign_file_is_refused(tmp_path):
         WearerHead.load(other)
     with pytest.raises(AdaptedModelError, match="not found"):
         WearerHead.load(tmp_path / "missing.npz")
+    with pytest.raises(AdaptedModelError, match="a folder, not an adapted model file"):
+        WearerHead.load(tmp_path)  # session 49 audit: it said "not found"
 
 
 # --- damaged files (issue 14, bad input 2) ------------------------------------------------
