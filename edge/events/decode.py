@@ -7,7 +7,7 @@ reject anything that is not an event of schema :data:`~edge.events.model.SCHEMA_
 every field of the event's dataclass is type-checked (integers fit in 64 bits), unknown fields
 are refused, enumerations (beat class, quality level, beat rhythm, alert kind / state /
 severity, link state and gap action, daemon state) are checked, probabilities and AF burdens
-lie in [0, 1], counts are >= 0, rates and windows > 0 and RR intervals >= 0 (or ``null``).
+lie in [0, 1], counts, rates and RR intervals are >= 0 and windows > 0 (or ``null``).
 Optional fields added within the schema version (``rhythm``, ``af_burden_1h``,
 ``af_burden_run``) may be absent or ``null``. Envelope keys added on the
 way are accepted and dropped: ``schema``, ``t_stream_s`` (derived; it must agree with
@@ -194,8 +194,9 @@ def _check_values(event: Event) -> None:
             raise EventDecodeError("gap_s", "must be >= 0 s")
     elif isinstance(event, HeartRateEvent):
         _check_burden(event)
-        if event.hr_bpm is not None and not 0.0 < event.hr_bpm < math.inf:
-            raise EventDecodeError("hr_bpm", "must be a rate > 0 bpm or null")
+        if event.hr_bpm is not None and not 0.0 <= event.hr_bpm < math.inf:
+            raise EventDecodeError("hr_bpm", "must be a rate >= 0 bpm (0 while an asystole "
+                                             "episode is open) or null")
         if not 0.0 < event.window_s < math.inf:
             raise EventDecodeError("window_s", "must be > 0 s")
         if event.n_beats < 0:

@@ -116,7 +116,7 @@ def test_not_an_event_document(text):
     (6, {"state": "paused"}, "state"),
     (3, {"previous": "bad"}, "previous"),
     # audit (session 49): -50 bpm reached `history` and the live page as a heart rate
-    (1, {"hr_bpm": -50.0}, "hr_bpm"), (1, {"hr_bpm": 0.0}, "hr_bpm"),
+    (1, {"hr_bpm": -50.0}, "hr_bpm"),
     (1, {"window_s": -10.0}, "window_s"), (1, {"n_beats": -3}, "n_beats"),
     (0, {"rr_s": {"pre": -5.0, "post": 0.8, "local": 0.8, "long": 0.8}}, "rr_s.pre"),
 ])
@@ -234,3 +234,11 @@ def test_unknown_rhythms_and_burdens_out_of_range_are_refused(index, changes, fi
     with pytest.raises(EventDecodeError) as ei:
         parse_event(json.dumps(d))
     assert ei.value.field == field
+
+
+def test_a_heart_rate_of_0_in_asystole_decodes():
+    """docs/events.md: ``hr_bpm`` is 0 while an asystole episode is open; the session-49 rule
+    against negative rates first refused it too, which dropped those events at ingest."""
+    ev = sample_events()[1]
+    d = {**json.loads(event_to_json(ev)), "hr_bpm": 0.0}
+    assert parse_event(json.dumps(d)).hr_bpm == 0.0
