@@ -467,9 +467,12 @@ def check_annotation_rate(ann: Annotations, fs_hz: float, what: str) -> None:
 
 
 def _annotation_file_damage(path: Path) -> str:
-    """Why the annotation file ``path`` is damaged as a file, or ``""``: a WFDB (MIT-format)
-    annotation file is 16-bit words and, when not empty, ends with a zero code (two zero
-    bytes). ``wfdb`` reads a file cut at a word without a word of its own."""
+    """Why the annotation file ``path`` is damaged as a file, or ``""``
+    (:func:`edge.io.wfdb_io.annotation_tail_damage`; an empty file holds no annotation,
+    which is said downstream). ``wfdb`` reads a file cut at a word without a word of its
+    own."""
+    from edge.io.wfdb_io import annotation_tail_damage  # noqa: PLC0415
+
     try:
         size = path.stat().st_size
         with path.open("rb") as f:
@@ -477,11 +480,7 @@ def _annotation_file_damage(path: Path) -> str:
             tail = f.read()
     except OSError as exc:
         return f"cannot be read: {exc.strerror or exc}"
-    if size % 2:
-        return "an odd number of bytes: truncated"
-    if tail and tail != b"\0\0":  # an empty file holds no annotation: said downstream
-        return "no end-of-file marker: truncated or overwritten"
-    return ""
+    return annotation_tail_damage(size, tail)
 
 
 def _annotation_content_damage(ann) -> str:  # noqa: ANN001 (a wfdb.Annotation)

@@ -22,7 +22,7 @@ import numpy as np
 
 from edge.errors import DataError
 
-__all__ = ["write_annotations", "RHYTHM_SYMBOL", "rhythm_aux_note"]
+__all__ = ["write_annotations", "RHYTHM_SYMBOL", "rhythm_aux_note", "annotation_tail_damage"]
 
 logger = logging.getLogger(__name__)
 
@@ -138,11 +138,24 @@ def write_annotations(record_name: str, extension: str, sample_index: np.ndarray
                        symbol=[all_sym[i] for i in order],
                        aux_note=[all_aux[i] for i in order], write_dir=tmp, fs=fs_hz)
         data = (Path(tmp) / path.name).read_bytes()
-    if len(data) % 2 or data[-2:] != b"\x00\x00":  # wrann's numpy writes lose a short tail
+    # wrann's numpy writes lose a short tail without a word
+    if not data or annotation_tail_damage(len(data), data[-2:]):
         raise DataError(f"cannot write {path}: the annotations were cut short while being "
                         f"written ({len(data)} bytes; is the temporary folder full?)")
     _replace_file(path, data)
     return path
+
+
+def annotation_tail_damage(size: int, tail: bytes) -> str:
+    """Why an annotation file of ``size`` bytes ending in ``tail`` (its last two bytes) is
+    cut short, or ``""``: a WFDB (MIT-format) annotation file is 16-bit words and, when not
+    empty, ends with a zero code (two zero bytes). The reader's check of a file and the
+    writer's of what ``wfdb.wrann`` wrote."""
+    if size % 2:
+        return "an odd number of bytes: truncated"
+    if size and tail != b"\x00\x00":
+        return "no end-of-file marker: truncated or overwritten"
+    return ""
 
 
 def _replace_file(path: Path, data: bytes) -> None:
