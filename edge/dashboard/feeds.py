@@ -322,9 +322,8 @@ class MqttFeedConfig:
             return self.password
         try:
             return read_password_file(self.password_file)
-        except (OSError, ValueError) as exc:
-            raise ConfigError("password_file", f"cannot read {self.password_file}: "
-                                               f"{getattr(exc, 'strerror', None) or exc}") \
+        except ValueError as exc:
+            raise ConfigError("password_file", f"cannot read {self.password_file}: {exc}") \
                 from None
 
     def check_files(self) -> None:

@@ -50,9 +50,14 @@ def _is_number(v: Any) -> bool:
 
 def read_password_file(path: str | os.PathLike) -> str:
     """The password a password file holds: its first line (the gateway's sink, ``ecg-edge
-    ingest`` and the dashboard read it alike). ``OSError`` when the file cannot be read,
-    ``ValueError`` when it is empty or not UTF-8."""
-    lines = Path(path).expanduser().read_text(encoding="utf-8").splitlines()
+    ingest`` and the dashboard read it alike). ``ValueError`` saying why when the file cannot
+    be read, is not UTF-8 or is empty (each caller names the setting and the file)."""
+    try:
+        lines = Path(path).expanduser().read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise ValueError(exc.strerror or str(exc)) from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(str(exc)) from None
     if not lines or not lines[0]:
         raise ValueError("it is empty (the password is its first line)")
     return lines[0]
@@ -244,10 +249,10 @@ class MqttSinkSettings:
             return self.password
         try:
             return read_password_file(self.password_file)
-        except (OSError, ValueError) as exc:
+        except ValueError as exc:
             raise SinkError(f"mqtt:{self.host}:{self.port}",
                             f"cannot read sinks.mqtt.password_file {self.password_file}: "
-                            f"{getattr(exc, 'strerror', None) or exc}") from exc
+                            f"{exc}") from exc
 
     def check_files(self) -> None:
         """The password file and the TLS files read as the sink reads them (``ecg-edge check``
@@ -285,8 +290,6 @@ class MqttSinkSettings:
 def _why_unreachable(host: str, port: int) -> str:
     """Why a connection failed, in words: a host name that does not resolve, or nothing
     that answers there."""
-    import socket  # noqa: PLC0415
-
     try:
         socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:

@@ -415,9 +415,9 @@ class MqttIngest:
 
                 try:
                     password = read_password_file(s.password_file)
-                except (OSError, ValueError) as exc:
+                except ValueError as exc:
                     raise StoreError(f"cannot read the password file {s.password_file}: "
-                                     f"{getattr(exc, 'strerror', None) or exc}") from None
+                                     f"{exc}") from None
             client.username_pw_set(s.username, password)
         if s.uses_tls:
             try:
