@@ -39,7 +39,47 @@ _IN_AF = "rhythm IN (" + ", ".join(f"'{r}'" for r in AF_RHYTHMS) + ")"
 _OPEN_END = 2 ** 62
 
 
-def _af_time(store: EventStore, w: str, p: list[Any], dev: int) -> tuple[float, float]:
+def _restart_cuts(store: EventStore, dev: int) -> dict[int, list[int]]:
+    """Per boot, the ``seq`` of each link event that restarted the device's pipeline within
+    the run (a rate change, a reset: the wearable's counter went back or a gap was too long
+    to fill). Sample indices start anew after one, so a stretch between two is where they
+    can be compared."""
+    cuts: dict[int, list[int]] = {}
+    for boot, seq in store.query(
+            "SELECT boot, seq FROM device_events WHERE device_id = ? AND type = 'link' AND "
+            "(state = 'rate_change' OR (state = 'gap' AND payload LIKE ?)) ORDER BY boot, seq",
+            [dev, '%"action":"reset"%']):
+        cuts.setdefault(int(boot), []).append(int(seq))
+    return cuts
+
+
+def _stretch(cuts: dict[int, list[int]], boot: int, seq: int) -> tuple[int, int]:
+    """The ``seq`` bounds (exclusive) of the stretch of run ``boot`` that event ``seq`` lies
+    in (:func:`_restart_cuts`)."""
+    marks = cuts.get(boot, [])
+    k = bisect.bisect_left(marks, seq)
+    return (marks[k - 1] if k else -1), (marks[k] if k < len(marks) else _OPEN_END)
+
+
+def _max_1h(store: EventStore, w: str, p: list[Any], dev: int,
+            cuts: dict[int, list[int]]) -> float | None:
+    """The largest reported 1-hour AF burden with a full hour of its stream behind it (the
+    first hour's values cover less: 100 % after the first AF minute would read as an hour in
+    AF); a stream starts at its run's start or at a restart within it."""
+    start: dict[tuple[int, float, int], int] = {}
+    for boot, fs, seq, si in store.query(
+            "SELECT boot, fs_hz, seq, sample_index FROM hr WHERE device_id = ?", [dev]):
+        key = (int(boot), float(fs), _stretch(cuts, int(boot), int(seq))[0])
+        start[key] = min(int(si), start.get(key, int(si)))
+    return max((float(b) for boot, fs, seq, si, b in store.query(
+        f"SELECT boot, fs_hz, seq, sample_index, af_burden_1h FROM hr WHERE {w} AND "
+        f"af_burden_1h IS NOT NULL", p)
+        if int(si) - start[(int(boot), float(fs), _stretch(cuts, int(boot), int(seq))[0])]
+        >= 3600 * float(fs)), default=None)
+
+
+def _af_time(store: EventStore, w: str, p: list[Any], dev: int,
+             cuts: dict[int, list[int]]) -> tuple[float, float]:
     """(seconds in AF/flutter, seconds analysed) of the window's beats, counted as the
     device counts its burden: each beat with a readable rhythm brings its preceding
     interval, in AF when the beat lies in an ``afib`` episode as the device dated it (onset
@@ -54,22 +94,8 @@ def _af_time(store: EventStore, w: str, p: list[Any], dev: int) -> tuple[float, 
         f"SELECT boot, fs_hz, state, sample_index, seq FROM alerts WHERE device_id = ? AND "
         f"kind = 'afib' AND boot IN (SELECT DISTINCT boot FROM beats WHERE {w}) "
         f"ORDER BY boot, time_us, seq", [dev, *p])
-    # A wearable that restarts (its counter from 0 again) or changes rate within a run starts
-    # its sample indices anew: an episode covers the beats of its own stretch of the run only
-    # (between the link events that restarted the pipeline), or a restart's overlapping
-    # indices counted each beat once per episode (200 % burden).
-    cuts: dict[int, list[int]] = {}
-    for boot, seq in store.query(
-            "SELECT boot, seq FROM device_events WHERE device_id = ? AND type = 'link' AND "
-            "(state = 'rate_change' OR (state = 'gap' AND payload LIKE ?)) ORDER BY boot, seq",
-            [dev, '%"action":"reset"%']):
-        cuts.setdefault(int(boot), []).append(int(seq))
-
-    def stretch(boot: int, seq: int) -> tuple[int, int]:
-        marks = cuts.get(boot, [])
-        k = bisect.bisect_left(marks, seq)
-        return (marks[k - 1] if k else -1), (marks[k] if k < len(marks) else _OPEN_END)
-
+    # An episode covers the beats of its own stretch of the run only (_restart_cuts): a
+    # restart's overlapping indices counted each beat once per episode (200 % burden).
     # (boot, fs_hz, after, up to, first seq, last seq)
     episodes: list[tuple[int, float, int, int, int, int]] = []
     onset: dict[tuple[int, float], tuple[int, int]] = {}
@@ -79,8 +105,9 @@ def _af_time(store: EventStore, w: str, p: list[Any], dev: int) -> tuple[float, 
             onset.setdefault(key, (int(si), int(seq)))
         elif state == "end" and key in onset:
             lo, at = onset.pop(key)
-            episodes.append((*key, lo, int(si), *stretch(key[0], at)))
-    episodes += [(*key, si, _OPEN_END, *stretch(key[0], at)) for key, (si, at) in onset.items()]
+            episodes.append((*key, lo, int(si), *_stretch(cuts, key[0], at)))
+    episodes += [(*key, si, _OPEN_END, *_stretch(cuts, key[0], at))
+                 for key, (si, at) in onset.items()]
     with_alerts = sorted({int(b) for b, *_ in alerts})
     af = 0.0
     if episodes:
@@ -156,15 +183,9 @@ def device_history(store: EventStore, since_s: float, *, device: int | None = No
         af = store.query(
             f"SELECT sum(CASE WHEN {_IN_AF} THEN 1 ELSE 0 END), count(rhythm) "
             f"FROM beats WHERE {w} AND {_READABLE}", p)[0]
-        af_s, analysed_s = _af_time(store, w, p, dev)
-        # a full hour of the stream behind it (the first hour's values cover less: 100 %
-        # after the first AF minute would read as an hour in AF)
-        wh, ph = _where(since_us, dev, "h")
-        burden = store.query(
-            f"SELECT max(h.af_burden_1h) FROM hr h JOIN (SELECT boot, fs_hz, "
-            f"min(sample_index) AS s0 FROM hr WHERE device_id = ? GROUP BY boot, fs_hz) f "
-            f"ON h.boot = f.boot AND h.fs_hz = f.fs_hz WHERE {wh} AND "
-            f"h.sample_index - f.s0 >= 3600 * h.fs_hz", [dev, *ph])[0][0]
+        cuts = _restart_cuts(store, dev)
+        af_s, analysed_s = _af_time(store, w, p, dev, cuts)
+        burden = _max_1h(store, w, p, dev, cuts)
         last = store.query(f"SELECT af_burden_1h FROM hr WHERE {w} AND af_burden_1h IS NOT "
                            f"NULL ORDER BY time_us DESC LIMIT 1", p)
         rep["af_burden"] = {"time": af_s / analysed_s if analysed_s > 0 else None,

@@ -200,3 +200,27 @@ def test_af_burden_of_a_run_whose_wearable_restarted(db_url):
         (r,) = device_history(store, 3600, device=5, now_s=t1 + 60)
     assert r["af_burden"]["analysed_s"] == pytest.approx(20.0)
     assert r["af_burden"]["time"] == pytest.approx(0.5)
+
+
+def test_max_1h_counts_the_hour_of_each_stretch_after_a_restart(db_url):
+    """A wearable whose counter started 2 h in and restarted from 0 within the run: the
+    1-hour burdens of either stretch (minutes each) had a 'full hour' behind them, measured
+    from the run's lowest sample index. Each stretch now starts its own hour."""
+    from dataclasses import replace
+
+    from tests.edge.store.support import FS
+
+    t1 = H0 + 100.0
+
+    def hr_at(seq, t, index_s, burden):
+        e = hr(6, seq, t, 70.0, burden)
+        return replace(e, event=replace(e.event, sample_index=int(index_s * FS)))
+
+    first = [hr_at(k, t1 + 5 * k, 7200 + 5 * k, 0.9) for k in range(6)]
+    reset = link(6, 6, t1 + 31)
+    reset = replace(reset, event=replace(reset.event, action="reset"))
+    second = [hr_at(7 + k, t1 + 35 + 5 * k, 5 * k, 0.1) for k in range(6)]
+    with EventStore.open(db_url) as store:
+        store.write(first + [reset] + second)
+        (r,) = device_history(store, 3600, device=6, now_s=t1 + 100)
+    assert r["af_burden"]["max_1h"] is None and r["af_burden"]["last_1h"] == 0.1
