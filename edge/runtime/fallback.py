@@ -159,32 +159,22 @@ class AlarmFallback:
             losers = ", ".join(b.sink for b in backlogs if b.lost)
             detail = (f"{new_lost} alert(s) LOST: {losers} could not queue them (see the "
                       f"log); local fallback raised")
-            logger.warning("ALARMS NOT GETTING THROUGH: %s", detail)
-            out = []
-            if self._delayed_since is None:
-                self._delayed_since = now_s
-                self.n_warnings += 1
-                out.append(LinkStatusEvent(device_id=device_id, state="alarms_delayed",
-                                           detail=detail))
-            if self._last_fire < now_s - (s.repeat_s or math.inf) or out:
-                self._last_fire = now_s
-                self._alert_locally(detail)
-                self._run(s.command, "delayed", pending + new_lost, age)
+            out = [] if self._delayed_since is not None else [self._raised(now_s, detail,
+                                                                           device_id)]
+            if out or self._due_again(now_s):
+                self._fire(now_s, detail, pending + new_lost, age)
+            else:
+                logger.warning("ALARMS NOT GETTING THROUGH: %s", detail)
             return out
         if self._delayed_since is None:
             if not pending or age < s.after_s:
                 return []
-            self._delayed_since = now_s
-            self._last_fire = now_s
             self._max_age_s = age
-            self.n_warnings += 1
             detail = (f"{pending} alert(s) not delivered for {age:.1f} s: {where}; "
                       f"local fallback raised")
-            logger.warning("ALARMS NOT GETTING THROUGH: %s", detail)
-            self._alert_locally(detail)
-            self._run(s.command, "delayed", pending, age)
-            return [LinkStatusEvent(device_id=device_id, state="alarms_delayed",
-                                    detail=detail)]
+            event = self._raised(now_s, detail, device_id)
+            self._fire(now_s, detail, pending, age)
+            return [event]
         self._max_age_s = max(self._max_age_s, age)
         if not pending and now_s - self._last_loss_s < s.after_s:
             return []  # after a loss: clear only once alerts have queued for after_s again
@@ -200,13 +190,28 @@ class AlarmFallback:
             self._run(s.clear_command, "delivered", 0, 0.0)
             return [LinkStatusEvent(device_id=device_id, state="alarms_delivered",
                                     detail=detail)]
-        if s.repeat_s and now_s - self._last_fire >= s.repeat_s:
-            self._last_fire = now_s
-            detail = f"{pending} alert(s) still not delivered, the oldest for {age:.1f} s"
-            logger.warning("ALARMS NOT GETTING THROUGH: %s", detail)
-            self._alert_locally(detail)
-            self._run(s.command, "delayed", pending, age)
+        if self._due_again(now_s):
+            self._fire(now_s, f"{pending} alert(s) still not delivered, the oldest for "
+                              f"{age:.1f} s", pending, age)
         return []
+
+    def _raised(self, now_s: float, detail: str, device_id: int) -> LinkStatusEvent:
+        """The fallback goes up at ``now_s``: its ``alarms_delayed`` event."""
+        self._delayed_since = now_s
+        self.n_warnings += 1
+        return LinkStatusEvent(device_id=device_id, state="alarms_delayed", detail=detail)
+
+    def _due_again(self, now_s: float) -> bool:
+        """The fallback is up and ``repeat_s`` has passed since it last rang."""
+        s = self.settings
+        return bool(s.repeat_s) and now_s - self._last_fire >= s.repeat_s
+
+    def _fire(self, now_s: float, detail: str, waiting: int, age_s: float) -> None:
+        """Say it (warning, bell) and run ``command``."""
+        logger.warning("ALARMS NOT GETTING THROUGH: %s", detail)
+        self._last_fire = now_s
+        self._alert_locally(detail)
+        self._run(self.settings.command, "delayed", waiting, age_s)
 
     def poll(self) -> None:
         """Reap the running hook command and start the next queued one (:meth:`check` does
