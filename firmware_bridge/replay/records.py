@@ -124,14 +124,22 @@ class RecordSamples:
     channel_names: tuple[str, ...] = ()
 
     @property
+    def invalid(self) -> np.ndarray:
+        """bool array (n_samples, n_channels): the samples the record marks invalid (the
+        storage format's invalid value, :data:`INVALID_ADC`)."""
+        out = np.zeros(self.adc.shape, dtype=bool)
+        for ch, value in enumerate(self.invalid_adc):
+            if value is not None:
+                out[:, ch] = self.adc[:, ch] == value
+        return out
+
+    @property
     def signal_mv(self) -> np.ndarray:
         """float64 array (n_samples, n_channels): ``(adc - baseline) / adc_gain`` (mV), NaN
-        at invalid samples."""
+        at :attr:`invalid` samples."""
         out = (self.adc - np.array(self.baseline, dtype=np.float64)) \
             / np.array(self.adc_gain, dtype=np.float64)
-        for ch, invalid in enumerate(self.invalid_adc):
-            if invalid is not None:
-                out[self.adc[:, ch] == invalid, ch] = np.nan
+        out[self.invalid] = np.nan
         return out
 
 

@@ -75,10 +75,7 @@ def load_replay_signal(config: ReplayConfig) -> ReplaySignal:
     rec = read_samples(path, channels=list(config.channels) if config.channels else None,
                        sampfrom=sampfrom, sampto=sampto)
     adc = rec.adc
-    invalid = np.zeros(adc.shape, dtype=bool)  # samples the record marks invalid
-    for ch, value in enumerate(rec.invalid_adc):
-        if value is not None:
-            invalid[:, ch] = adc[:, ch] == value
+    invalid = rec.invalid  # samples the record marks invalid
     if adc.shape[1] > 8:
         raise ReplayError(f"record has {adc.shape[1]} channels; choose at most 8 with --channels")
     fs_out = rec.fs_hz if config.fs_hz is None else float(config.fs_hz)
