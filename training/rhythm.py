@@ -3,7 +3,9 @@
 Data:
 
 * CinC 2017 (``$CINC2017_DIR`` or ``./data/cinc2017``; ``REFERENCE.csv``):
-  beats from our own streaming detector (:func:`edge.dsp.detection.detect_signal`);
+  beats from our own streaming detector (:func:`edge.dsp.detection.detect_signal`), as
+  ``ecg-edge rhythm`` finds them (:data:`edge.rhythm.strip.STRIP_DETECTOR`: no amplitude
+  floor);
 * MIT-BIH **DS1 only** (:data:`training.data.DS1`): detected beats, each given the rhythm of
   the reference '+' annotation before it (``(AFIB`` and ``(AFL`` are AF/AFL). DS2 is never
   read here.
@@ -39,7 +41,7 @@ from edge.model.seal import seal_json
 from edge.rhythm.analyser import RhythmConfig
 from edge.rhythm.features import FEATURE_NAMES, beat_window_features
 from edge.rhythm.model import MODEL_FORMAT, default_model_path
-from edge.rhythm.strip import STRIP_CLASSES, STRIP_FEATURE_NAMES, strip_features
+from edge.rhythm.strip import STRIP_CLASSES, STRIP_DETECTOR, STRIP_FEATURE_NAMES, strip_features
 from training.data import DS1, DS2
 from training.dataset import cache_dir
 from training.tool import fold_count, output_dir
@@ -93,14 +95,15 @@ class CincBeats:
         return self.beats[self.offsets[i]:self.offsets[i + 1]]
 
 
-def detector_tag() -> str:
-    """Short hash of the streaming detector's default settings: cached detected beats are
-    keyed by it, so a detector change never reuses beats found by the old one."""
+def detector_tag(config=None) -> str:  # noqa: ANN001
+    """Short hash of the streaming detector's settings (``config``, default: the device's):
+    cached detected beats are keyed by it, so a detector change never reuses beats found by
+    the old one."""
     import hashlib  # noqa: PLC0415
 
     from edge.dsp.rpeak import DetectorConfig  # noqa: PLC0415
 
-    return hashlib.sha256(repr(DetectorConfig()).encode()).hexdigest()[:8]
+    return hashlib.sha256(repr(config or DetectorConfig()).encode()).hexdigest()[:8]
 
 
 def cinc_reference(data_dir: str | os.PathLike | None = None) -> list[tuple[str, str]]:
@@ -133,7 +136,7 @@ def cinc_beats(data_dir: str | os.PathLike | None = None) -> CincBeats:
     """Detected beats of all CinC 2017 recordings (cached)."""
     base = Path(data_dir) if data_dir else cinc_dir()
     rows = cinc_reference(data_dir)  # the data set is checked even when its beats are cached
-    cache = cache_dir() / f"rhythm_cinc_beats_{detector_tag()}.npz"
+    cache = cache_dir() / f"rhythm_cinc_beats_{detector_tag(STRIP_DETECTOR)}.npz"
     if cache.is_file():
         z = np.load(cache, allow_pickle=False)
         cached = CincBeats(*(z[k] for k in ("names", "labels", "duration_s", "fs_hz",
@@ -146,7 +149,7 @@ def cinc_beats(data_dir: str | os.PathLike | None = None) -> CincBeats:
     for k, (name, _) in enumerate(rows):
         rec = read_record(base / name)
         x = np.nan_to_num(rec.signal_mv[:, 0])
-        b = detect_signal(x, rec.fs_hz, chunk_s=None)
+        b = detect_signal(x, rec.fs_hz, chunk_s=None, detector=STRIP_DETECTOR)
         beats.append(b)
         offs.append(offs[-1] + b.size)
         durs.append(x.size / rec.fs_hz)
@@ -183,7 +186,8 @@ def cinc_labels(cinc: CincBeats, data_dir: str | os.PathLike | None = None) -> n
     the analyser; cached per model version), aligned with ``cinc.beats``."""
     base = Path(data_dir) if data_dir else cinc_dir()
     clf = _classifier()
-    cache = cache_dir() / f"rhythm_cinc_labels_{clf.model_version}_{detector_tag()}.npz"
+    tag = detector_tag(STRIP_DETECTOR)
+    cache = cache_dir() / f"rhythm_cinc_labels_{clf.model_version}_{tag}.npz"
     if cache.is_file():
         z = np.load(cache)
         if z["labels"].size == cinc.beats.size:
@@ -358,7 +362,7 @@ def strip_dataset(cinc: CincBeats, data_dir: str | os.PathLike | None = None
     import hashlib  # noqa: PLC0415
 
     names_tag = hashlib.sha256(repr(STRIP_FEATURE_NAMES).encode()).hexdigest()[:8]
-    cache = cache_dir() / f"rhythm_cinc_strip_{detector_tag()}_{names_tag}.npz"
+    cache = cache_dir() / f"rhythm_cinc_strip_{detector_tag(STRIP_DETECTOR)}_{names_tag}.npz"
     y = np.array([STRIP_CLASSES.index(c) for c in cinc.labels])
     if cache.is_file():
         z = np.load(cache)

@@ -23,12 +23,65 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from edge.cli.common import non_negative_int, positive_float, positive_int, read_channel
+from edge.cli.common import (
+    annotator,
+    bounded_float,
+    input_file_at,
+    non_negative_int,
+    positive_int,
+    read_channel,
+    record_files,
+    write_atomically,
+)
 from edge.model.bundled import default_embed_model_path
 
 __all__ = ["add_parser", "cmd_adapt"]
 
 logger = logging.getLogger(__name__)
+
+#: Longest ``--adapt-minutes``: a week of labelled ECG (more than any Holter record holds).
+MAX_ADAPT_MINUTES = 7 * 24 * 60.0
+
+#: How an adapted model file (``.npz``, a zip archive) starts: an existing file like this
+#: may be replaced by ``--out``, an annotation file of the record may not.
+_ZIP_MAGIC = b"PK\x03\x04"
+
+
+def _check_out(out: Path, record: str, labels: str, data_dir: str | None) -> None:
+    """Refuse (:class:`~edge.errors.EdgeError`), before any work, an ``--out`` that is one of
+    the record's own files (its header, a signal file, the ``--labels`` annotation file, or
+    any other existing ``<record>.<annotator>`` beside it that is not an adapted model), a
+    folder, or a file or folder that cannot be written."""
+    import os  # noqa: PLC0415
+
+    from edge.cli.common import nearest_existing  # noqa: PLC0415
+    from edge.errors import EdgeError  # noqa: PLC0415
+    from edge.io.records import resolve_record  # noqa: PLC0415
+
+    src = resolve_record(record, data_dir=data_dir)
+    inputs = record_files(src) + [(Path(f"{src}.{labels}"), "the --labels annotation file")]
+    hit = input_file_at(out, inputs)
+    if hit is None and out.is_file() and out.name.startswith(f"{src.name}."):
+        annotator_name = out.name[len(src.name) + 1:]
+        beside = Path(f"{src}.{annotator_name}")
+        if annotator_name.isascii() and annotator_name.isalnum() and beside.exists() \
+                and input_file_at(out, [(beside, "")]) is not None:
+            with out.open("rb") as f:
+                if f.read(4) != _ZIP_MAGIC:
+                    hit = (beside, "an annotation file of the record")
+    if hit is not None:
+        raise EdgeError(f"--out {out} is {hit[0]}, {hit[1]} (record {src.name}): not "
+                        f"overwritten; choose another --out (e.g. {src.name}.adapted.npz)")
+    if out.is_dir():
+        raise EdgeError(f"--out {out}: a folder, not a file (give a file path, e.g. "
+                        f"{out / (src.name + '.adapted.npz')})")
+    probe = nearest_existing(out.parent)
+    if not probe.is_dir():
+        raise EdgeError(f"--out {out}: {probe} is a file, not a folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise EdgeError(f"--out {out}: the folder {probe} is not writable")
+    if out.exists() and not os.access(out, os.W_OK):
+        raise EdgeError(f"--out {out}: the file is read-only; not overwritten")
 
 
 def cmd_adapt(args: argparse.Namespace) -> int:
@@ -39,6 +92,7 @@ def cmd_adapt(args: argparse.Namespace) -> int:
     from edge.model.classifier import BeatClassifier
 
     t0 = time.process_time()
+    _check_out(args.out, args.record, args.labels, args.data_dir)
     kept = AdaptConfig().max_templates
     if args.templates is not None and not 0 <= args.templates <= kept:
         raise EdgeError(f"--templates {args.templates}: must be 0 (off) to {kept}, the "
@@ -57,7 +111,9 @@ def cmd_adapt(args: argparse.Namespace) -> int:
     n = min(rec.n_samples, int(round((config.adapt_s + 5.0) * rec.fs_hz)))
     res = adapt_recording(clf, rec.signal_mv[:n, 0], rec.fs_hz, ann.sample_index,
                           ann.symbol, config, name=rec.name)
-    path = res.head.save(args.out)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    write_atomically(args.out, res.head.save)  # whole or not at all, the old file kept
+    path = args.out
     cpu = time.process_time() - t0
     h = res.head
     record_s = rec.n_samples / rec.fs_hz
@@ -119,13 +175,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                               "(patient adaptation); run it with `ecg-edge run --adapted FILE`")
     p.add_argument("--record", required=True, help="the wearer's WFDB record (name in "
                    "--data-dir / $MITDB_DIR, or a path); any sample rate")
-    p.add_argument("--labels", required=True, metavar="EXT",
+    p.add_argument("--labels", required=True, metavar="EXT", type=annotator,
                    help="extension of the WFDB annotation file with the beat labels (e.g. atr)")
     p.add_argument("--model", default=None, type=Path,
                    help="two-output int8 model (default: the bundled default_embed.tflite)")
     p.add_argument("--out", required=True, type=Path, help="adapted model file to write (.npz)")
-    p.add_argument("--adapt-minutes", type=positive_float, default=5.0,
-                   help="labelled minutes at the start of the record to adapt on (default 5)")
+    p.add_argument("--adapt-minutes", type=bounded_float(MAX_ADAPT_MINUTES, "minutes"),
+                   default=5.0, help="labelled minutes at the start of the record to adapt on "
+                   f"(default 5; at most {MAX_ADAPT_MINUTES:g}, a week)")
     p.add_argument("--min-beats", type=positive_int, default=None,
                    help="beats a class needs to be adapted (default 5; fusion beats F need 20 "
                         "whatever it is); fewer: base model kept")

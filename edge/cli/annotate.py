@@ -13,13 +13,14 @@ import time
 from pathlib import Path
 
 from edge.cli.common import (
+    MAX_CHUNK_S,
     add_common,
     annotator,
+    bounded_float,
     check_annotation_output,
     non_negative_int,
     output_annotator,
     output_dir,
-    positive_float,
     read_channel,
     warn_if_no_beats,
 )
@@ -41,6 +42,8 @@ def cmd_annotate(args: argparse.Namespace) -> int:
     from edge.model.classifier import BeatClassifier
     from edge.pipeline import BeatPipeline, classify_at
 
+    check_annotation_output(args.record, args.ext, args.out_dir, reads=args.reference_beats,
+                            data_dir=args.data_dir)
     if args.adapted:
         from edge.model.adapt import AdaptedClassifier
         clf = AdaptedClassifier.load(args.adapted, args.model)
@@ -48,8 +51,6 @@ def cmd_annotate(args: argparse.Namespace) -> int:
         clf = BeatClassifier(args.model or default_model_path())
     rec, channel = read_channel(args.record, args.channel, args.data_dir,
                                 lead=clf.contract.lead)
-    check_annotation_output(args.record, rec.name, args.ext, args.out_dir,
-                            reads=args.reference_beats, data_dir=args.data_dir)
     x = rec.signal_mv[:, 0]
     t0 = time.process_time()
     vf, vf_cpu_s = None, 0.0
@@ -296,10 +297,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="classify at the beats of this annotation file (e.g. atr) instead of "
                    "detected beats")
     p.add_argument("--data-dir", default=None, help="MIT-BIH directory (default $MITDB_DIR)")
-    p.add_argument("--chunk-s", type=positive_float, default=DEFAULT_CHUNK_S,
+    p.add_argument("--chunk-s", type=bounded_float(MAX_CHUNK_S, "s"), default=DEFAULT_CHUNK_S,
                    help="with detected beats: feed the streaming pipeline this many seconds "
-                   f"at a time (> 0; default {DEFAULT_CHUNK_S:g}: a quarter cheaper per hour "
-                   "than 10 s, a few MB more memory; the result does not depend on it)")
+                   f"at a time (> 0, <= {MAX_CHUNK_S:g}; default {DEFAULT_CHUNK_S:g}: a "
+                   "quarter cheaper per hour than 10 s, a few MB more memory; the result does "
+                   "not depend on it)")
     p.add_argument("--rhythm", action="store_true",
                    help="also write the rhythm (atrial fibrillation/flutter episodes from the "
                    "rhythm analyser, ventricular fibrillation/flutter from the VF detector, "

@@ -6,12 +6,13 @@ import argparse
 import time
 
 from edge.cli.common import (
+    MAX_CHUNK_S,
     add_common,
+    bounded_float,
     check_annotation_output,
     non_negative_int,
     output_annotator,
     output_dir,
-    positive_float,
     read_channel,
     warn_if_no_beats,
 )
@@ -25,8 +26,8 @@ def cmd_detect(args: argparse.Namespace) -> int:
     from edge.dsp.detection import detect_signal
     from edge.io.wfdb_io import write_annotations
 
+    check_annotation_output(args.record, args.ext, args.out_dir, data_dir=args.data_dir)
     rec, channel = read_channel(args.record, args.channel, args.data_dir)
-    check_annotation_output(args.record, rec.name, args.ext, args.out_dir)
     t0 = time.process_time()
     peaks = detect_signal(rec.signal_mv[:, 0], rec.fs_hz, chunk_s=args.chunk_s,
                           flutter_beats=True)  # every beat the device's beat stream takes
@@ -48,13 +49,15 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("record", help="MIT-BIH record name (looked up in --data-dir / $MITDB_DIR) "
                    "or a WFDB record path")
     p.add_argument("--channel", type=non_negative_int, default=None,
-                   help="signal channel (default: the one named MLII, or a lead II; else 0)")
+                   help="signal channel (default: the one named MLII, or a lead II; else the first "
+                        "in a voltage unit; else 0)")
     p.add_argument("--ext", type=output_annotator, default="qrs",
                    help="annotation file extension (default qrs)")
     p.add_argument("--out-dir", default=".", type=output_dir, help="where to write the annotations")
     p.add_argument("--data-dir", default=None, help="MIT-BIH directory (default $MITDB_DIR)")
-    p.add_argument("--chunk-s", type=positive_float, default=10.0,
-                   help="feed the streaming detector this many seconds at a time (> 0; "
+    p.add_argument("--chunk-s", type=bounded_float(MAX_CHUNK_S, "s"), default=10.0,
+                   help="feed the streaming detector this many seconds at a time (> 0, <= "
+                   f"{MAX_CHUNK_S:g}; "
                    "default 10, cheaper per hour than short chunks; the result does not "
                    "depend on it)")
     add_common(p)

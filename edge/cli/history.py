@@ -6,9 +6,12 @@ import argparse
 import json
 import sys
 
-from edge.cli.common import add_common, description, device_id, positive_float
+from edge.cli.common import add_common, bounded_float, description, device_id
 
-__all__ = ["add_parser", "cmd_history"]
+__all__ = ["add_parser", "cmd_history", "MAX_SILENCE_S"]
+
+#: Longest ``--silence-s``: a year (a larger value would overflow the store's integer times).
+MAX_SILENCE_S = 366 * 86400.0
 
 
 def cmd_history(args: argparse.Namespace) -> int:
@@ -39,9 +42,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:  # noqa: ANN001 - argpars
                    help="postgresql://user@host/db, sqlite:///path.db or a file path")
     p.add_argument("--device", type=device_id, default=None, help="one device id")
     p.add_argument("--since", default="24h", help="window ending now (default 24h; 90m, 7d)")
-    p.add_argument("--silence-s", type=positive_float, default=120.0,
+    p.add_argument("--silence-s", type=bounded_float(MAX_SILENCE_S, "s"), default=120.0,
                    help="report stretches without heart-rate events longer than this "
-                        "(default 120 s)")
+                        f"(default 120 s; at most {MAX_SILENCE_S:g}, a year)")
     p.add_argument("--json", action="store_true", help="JSON instead of text")
     add_common(p)
     p.set_defaults(func=cmd_history)

@@ -13,7 +13,7 @@ from edge.errors import ConfigError
 if TYPE_CHECKING:
     from edge.runtime.settings import DaemonConfig
 
-__all__ = ["add_parser", "cmd_run", "run_options", "load_run_config"]
+__all__ = ["add_parser", "cmd_run", "run_options", "load_run_config", "check_replay_outputs"]
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +55,9 @@ def run_options(args: argparse.Namespace) -> dict[str, Any]:
         o["source.channel"] = args.channel
     if args.model:
         o["pipeline.model"] = args.model
-    if args.jsonl:
+    if args.jsonl == "-":  # stdout, as --json (not a file named '-')
+        o.update({"sinks.stdout.enabled": True, "sinks.terminal.enabled": False})
+    elif args.jsonl:
         o.update({"sinks.jsonl.enabled": True, "sinks.jsonl.path": args.jsonl})
     if args.json:
         o.update({"sinks.stdout.enabled": True, "sinks.terminal.enabled": False})
@@ -92,6 +94,51 @@ def load_run_config(args: argparse.Namespace) -> DaemonConfig:
     return config
 
 
+def _ours(path: Path) -> bool:
+    """``path`` is empty or a file a run writes (JSON lines, an SQLite outbox): a run may
+    append to it, unlike an annotation file (binary WFDB) of the replayed record."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(16)
+    except OSError:
+        return True  # not a file to read: nothing of the record's is at stake
+    return not head or head.startswith((b"{", b"SQLite format 3"))
+
+
+def check_replay_outputs(config: DaemonConfig) -> None:
+    """With a replay source, refuse (:class:`ConfigError` naming the key) an output file of
+    an enabled sink -- ``sinks.jsonl.path`` (``--jsonl``), ``sinks.mqtt.outbox_path`` -- that
+    is one of the replayed record's files (its header, a signal file, an annotation file
+    beside it), before anything is opened. The WFDB sink needs no check: it never writes over
+    a file that exists (it picks ``<name>_run<k>``)."""
+    from edge.cli.common import input_file_at, record_files  # noqa: PLC0415
+    from edge.errors import DataError  # noqa: PLC0415
+    from edge.io.records import resolve_record  # noqa: PLC0415
+
+    if config.source.kind != "replay":
+        return
+    replay = config.source.transport
+    try:
+        record = resolve_record(replay.record, replay.database, replay.data_dir)
+    except DataError:
+        return  # the source says what is missing when it opens
+    inputs = record_files(record)
+    prefix = f"{record.name}."
+    for other in sorted(p for p in record.parent.iterdir() if p.name.startswith(prefix)):
+        suffix = other.name[len(prefix):]
+        if suffix.isascii() and suffix.isalnum() and not _ours(other):
+            inputs.append((other, "an annotation file of the record"))
+    s = config.sinks
+    outputs = [("sinks.jsonl.path", s.jsonl.enabled and s.jsonl.path, "--jsonl "),
+               ("sinks.mqtt.outbox_path", s.mqtt.enabled and s.mqtt.outbox_path, "")]
+    for key, path, option in outputs:
+        hit = input_file_at(path, inputs) if path else None
+        if hit is not None:
+            raise ConfigError(key, f"{option}{path} is {hit[0]}, {hit[1]} (the replayed "
+                                   f"record {record.name}): not written into; choose another "
+                                   f"file")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     import signal
 
@@ -100,6 +147,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from edge.runtime.loader import build_sinks, build_source
 
     config = load_run_config(args)
+    check_replay_outputs(config)
     if args.adapted_device is not None:
         from edge.errors import ConfigError  # noqa: PLC0415
 
@@ -187,7 +235,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:  # noqa: ANN001 - argpars
                    help="channel to classify (default: source.channel; unset, a replayed "
                         "record's channel named as the model's lead, MLII, else 0)")
     p.add_argument("--model", default=None, help="int8 .tflite model (default: bundled)")
-    p.add_argument("--jsonl", default=None, metavar="PATH", help="append JSON-lines events")
+    p.add_argument("--jsonl", default=None, metavar="PATH",
+                   help="append JSON-lines events ('-': stdout, as --json)")
     p.add_argument("--json", action="store_true", help="JSON lines on stdout (no terminal)")
     p.add_argument("--quiet", action="store_true", help="no terminal output")
     p.add_argument("--wfdb-dir", default=None, help="write beats as a WFDB annotation file")

@@ -22,7 +22,11 @@ logger = logging.getLogger(__name__)
 
 def to_input_index(processing_index: np.ndarray, fs_in_hz: float,
                    fs_proc_hz: float = PROCESSING_FS_HZ) -> np.ndarray:
-    """Processing-rate sample indices -> nearest input-rate sample indices."""
+    """Processing-rate sample indices -> nearest input-rate sample indices.
+
+    Exact at any rate (359.7 Hz as well as 360 Hz): the resampler's output ``k`` is the input
+    at time ``k / fs_proc_hz`` (:mod:`edge.dsp.resample`), the ratio these mappings use both
+    ways."""
     p = np.asarray(processing_index, dtype=np.float64)
     return np.round(p * fs_in_hz / fs_proc_hz).astype(np.int64)
 

@@ -8,7 +8,10 @@ and grades each:
 ``lead_off``   more than ``lead_off_fraction`` of the window is non-finite or flat (a run of
                identical samples of ``flat_ms`` or longer: electrode off, amplifier at a rail).
 ``saturated``  more than ``clip_fraction`` of the samples sit exactly at the window's maximum or
-               minimum (the ADC clips the QRS complexes).
+               minimum (the ADC clips the QRS complexes), in a window spanning at least
+               :data:`SATURATION_MIN_SPAN_MV` (a few quantisation steps of baseline noise put
+               many samples at the extremes too: a stopped heart read at 5 µV per step was
+               graded saturated, which restarts the asystole clock; session 50 audit).
 ``noisy``      high-frequency energy (above ``hf_cutoff_hz``; muscle noise, mains) exceeds
                ``noise_ratio_max`` times the QRS-band energy (``qrs_band_hz``) and is more than
                the ADC's quiet floor (RMS above ``quiet_hf_rms_mv``), or the QRS-band
@@ -52,6 +55,10 @@ QUALITY_RANK = {"good": 0, "noisy": 1, "saturated": 2, "lead_off": 3}
 #: noise start at 0.015-0.03 mV, so a floor above this would hide real noise; a value meant in
 #: µV (15) is refused, not taken as 15 mV.
 QUIET_HF_RMS_MAX_MV = 0.05
+
+#: The least span (max - min, mV) of a window graded ``saturated``: an amplifier at its rail
+#: has clipped a QRS complex or an excursion at least this large.
+SATURATION_MIN_SPAN_MV = 0.3
 
 #: The lowest sample rate the device analyses (Hz): below it a QRS complex (≈ 80-120 ms)
 #: spans too few samples to detect or to grade; records and streams are refused under it.
@@ -236,7 +243,7 @@ class SignalQuality:
         clip = 0.0
         if fin.size:
             hi, lo = fin.max(), fin.min()
-            if hi > lo:
+            if hi - lo >= SATURATION_MIN_SPAN_MV:
                 clip = max(int((fin == hi).sum()), int((fin == lo).sum())) / n
         e_qrs = float(np.mean(qrs * qrs))
         e_hf = float(np.mean(hf * hf))

@@ -73,6 +73,15 @@ with explicit state:
    Designed on SVDB, MIT-BIH, NSTDB and the CinC 2017 handheld strips (where it changes the
    beat count of 16 of 5,970 recordings, 13 of them at >= 157 bpm, no normal-rhythm one).
 
+9. Amplitude floor (``min_qrs_mv``): a candidate whose feature height is below that of a
+   ``min_qrs_mv`` QRS (a Gaussian of that height, sigma 12 ms, through the detector's own band
+   and integration: a 1-mV one reads 0.046 at the defaults) is never a beat, whatever the
+   thresholds. The thresholds adapt to the signal, so with no QRS at all -- a stopped heart,
+   electrodes on -- they sank to the noise, and 8 s into an asystole its noise peaks were
+   beats at a normal rate (the alarm ended, the rate read 85 bpm, the flutter flag came up;
+   session 50 audit). 0.1 mV (0.0046) lies below every beat of MIT-BIH DS1 and all but 7 of
+   SVDB's 98,695, and above 0.02-mV white noise at 128-500 Hz.
+
 Latency: a beat found on the main threshold is emitted ``lookahead_ms`` (stated by the
 instance: 956 ms with the defaults, at any rate) after its R peak at most; a beat recovered by
 search-back is emitted when its search-back deadline passes, at most ``max_searchback_s`` +
@@ -162,6 +171,7 @@ class DetectorConfig:
     fast_regularity: float = 1.6
     twave_fast_rr_ms: float = 400.0
     twave_rr_fraction: float = 0.7
+    min_qrs_mv: float = 0.1
 
     def __post_init__(self) -> None:
         if not (np.isfinite(self.fs_hz) and self.fs_hz >= 100):
@@ -218,6 +228,9 @@ class DetectorConfig:
                 raise ConfigError(name, f"must be positive, got {getattr(self, name)}")
         if not 0 <= self.twave_rr_fraction <= 1:
             raise ConfigError("twave_rr_fraction", "must lie in [0, 1] (0: the fixed window)")
+        if not (np.isfinite(self.min_qrs_mv) and 0 <= self.min_qrs_mv <= 1):
+            raise ConfigError("min_qrs_mv", f"must lie in [0, 1] mV (0: no floor), got "
+                                            f"{self.min_qrs_mv}")
 
 
 @dataclass(slots=True)
@@ -318,6 +331,17 @@ class _EnergyChannels:
         return now, feats
 
 
+def unit_qrs_height(cfg: DetectorConfig) -> float:
+    """The QRS-energy feature's height for a 1-mV QRS: a Gaussian (sigma 12 ms) through the
+    band-pass, derivative and integration of ``cfg`` (the unit of ``min_qrs_mv``)."""
+    fs = cfg.fs_hz
+    n_int = max(1, int(round(cfg.integration_ms * fs / 1000.0)))
+    channel = _EnergyChannels([(cfg.band_low_hz, cfg.band_high_hz)], fs, [(0, n_int)])
+    t_s = np.arange(int(round(fs))) / fs
+    _, (feature,) = channel.process(np.exp(-0.5 * ((t_s - 0.5) / 0.012) ** 2))
+    return float(feature.max())
+
+
 class RPeakDetector:
     """Streaming R-peak detector; see the module docstring for the algorithm and latency."""
 
@@ -357,6 +381,8 @@ class RPeakDetector:
         self._dom_before = np.arange(-self.n_dom, 0)  # offsets of the dominance test
         self._dom_after = np.arange(1, self.n_dom + 1)
         self.n_lookahead = self.n_found + self.n_preblank + self.n_max_conflict + 2
+        # the amplitude floor, in feature units (module docstring, 9)
+        self.qrs_floor = cfg.min_qrs_mv * unit_qrs_height(cfg)
         self.reset()
 
     @property
@@ -398,6 +424,7 @@ class RPeakDetector:
         self.n_twave_rejected = 0
         self.n_invalid_skipped = 0
         self.n_relearned = 0
+        self.n_below_floor = 0  # candidates under the amplitude floor (min_qrs_mv)
         self.n_vf_suppressed = 0
         self._vf_run = 0
         self._flutter_changes: list[tuple[int, bool]] = []
@@ -944,7 +971,8 @@ class RPeakDetector:
                 continue
             if c.r_index - self._last_r < self._twave_window():
                 continue
-            if c.height > thr2 and (best is None or c.height > best.height):
+            if (c.height > thr2 and c.height >= self.qrs_floor
+                    and (best is None or c.height > best.height)):
                 best = c
         self._searched_after = self._last_beat_feat
         self._update_deadline()
@@ -962,6 +990,10 @@ class RPeakDetector:
             self.n_invalid_skipped += 1
             return
         if self._last_r is not None and c.r_index - self._last_r < self.n_refractory:
+            return
+        if c.height < self.qrs_floor:  # smaller than any QRS: noise, whatever the threshold
+            self.n_below_floor += 1
+            self._noise(c)
             return
         thr = self._threshold
         if c.height > thr and self.config.conflict_fraction and self._rr:
@@ -1045,6 +1077,7 @@ class RPeakDetector:
         last = self._last_beat
         return (c.valid and last is not None and c.r_index - last.r_index >= self.n_refractory
                 and c.height > self.config.searchback_fraction * self._threshold
+                and c.height >= self.qrs_floor
                 and self._similar(c, last))
 
     def _rival(self, c: _Cand, out: list[int]) -> None:

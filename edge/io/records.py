@@ -300,7 +300,9 @@ def record_layout(record: str | os.PathLike, *, database: str = "mitdb",
 
         raise DataError(f"cannot read the header of WFDB record {str(path)!r}: "
                         f"{damage_reason(path, exc)}") from exc
-    names, units = list(head.sig_name or []), list(head.units or [])
+    names, units = list(head.sig_name or []), list(getattr(head, "units", None) or [])
+    if getattr(head, "seg_name", None):  # a multi-segment record: its segments say
+        names, units = _segment_layout(path, wfdb)
     n = int(head.n_sig or 0)
     return RecordLayout(
         tuple(str(names[k]) if k < len(names) and names[k] is not None else ""
@@ -308,6 +310,31 @@ def record_layout(record: str | os.PathLike, *, database: str = "mitdb",
         int(head.sig_len) if head.sig_len else None, _checked_rate(path, head.fs),
         tuple(str(units[k]) if k < len(units) and units[k] is not None else ""
               for k in range(n)))
+
+
+def _segment_layout(path: Path, wfdb) -> tuple[list, list]:  # noqa: ANN001 (the module)
+    """The signal names and units of a multi-segment record (its own header gives neither):
+    from its segments' headers -- the layout segment (variable layout: the first segment, of
+    length 0) or, with a fixed layout, the first segment.
+
+    Raises
+    ------
+    DataError
+        A segment header that cannot be read (missing or damaged), naming it.
+    """
+    try:
+        head = wfdb.rdheader(str(path), rd_segments=True)
+    except Exception as exc:  # wfdb raises bare ValueError/OSError
+        missing = [name for name in wfdb.rdheader(str(path)).seg_name
+                   if name != "~" and not (path.parent / f"{name}.hea").is_file()]
+        why = (f"the header of its segment {missing[0]} ({path.parent / missing[0]}.hea) is "
+               f"missing" if missing else f"a segment header cannot be read: {exc}")
+        raise DataError(f"multi-segment WFDB record {str(path)!r}: {why}") from exc
+    names = list(head.sig_name or [])
+    segments = [seg for seg in head.segments or () if seg is not None]
+    first = segments[0] if segments else None
+    by_name = dict(zip(first.sig_name or (), first.units or ())) if first is not None else {}
+    return names, [str(by_name.get(name) or "") for name in names]
 
 
 def channel_names(record: str | os.PathLike, *, database: str = "mitdb",

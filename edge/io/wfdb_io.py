@@ -6,7 +6,9 @@ whose ``aux_note`` is ``"("`` followed by the rhythm's name (``(N``, ``(AFIB``, 
 ``(SVTA``, ...), in the same file as the beats, everything in time order. WFDB's canonical
 order (time, then channel) has no room for two annotations of one channel at one sample, so a
 rhythm change that falls on a beat's sample is written one sample earlier, before the beat
-whose rhythm it starts (MIT-BIH's reference annotators also put it just before the beat).
+whose rhythm it starts (MIT-BIH's reference annotators also put it just before the beat). The
+one exception: the first change, on a beat with no free sample before it (a beat on the
+record's first sample), goes on the first free sample after that beat.
 Without rhythm changes the file is byte for byte what the beat-only writer wrote.
 """
 from __future__ import annotations
@@ -49,8 +51,9 @@ def rhythm_aux_note(rhythm: str) -> str:
 
 def _rhythm_positions(rhythm_changes: Iterable[tuple[int, str]],
                       beat_index: np.ndarray) -> tuple[np.ndarray, list[str]]:
-    """Positions (a change on a beat moved one sample earlier) and aux notes of the rhythm
-    changes, checked."""
+    """Positions (a change on a beat moved one sample earlier; the first change on a beat at
+    sample 0 after it, see the module docstring) and aux notes of the rhythm changes,
+    checked."""
     pairs = list(rhythm_changes)
     pos = np.empty(len(pairs), dtype=np.int64)
     notes: list[str] = []
@@ -72,6 +75,13 @@ def _rhythm_positions(rhythm_changes: Iterable[tuple[int, str]],
                         f"{pos[i]} follows one at {pos[i - 1]}")
     on_beat = np.isin(pos, beat_index)
     moved = pos - on_beat
+    if on_beat.size and on_beat[0] and (moved[0] < 0 or np.isin(moved[0], beat_index)):
+        # The first change is on a beat with no free sample before it (the record's first
+        # sample is a beat): it goes on the first free sample after the beat(s) instead.
+        moved[0] = pos[0] + 1
+        while np.isin(moved[0], beat_index):
+            moved[0] += 1
+        on_beat[0] = False  # placed: not checked as a move to the sample before
     bad = (moved < 0) | (on_beat & np.isin(moved, beat_index))
     if moved.size > 1:
         bad[1:] |= np.diff(moved) <= 0

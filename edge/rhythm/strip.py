@@ -24,7 +24,11 @@ classes scaled by its ``class_scale``: ``A`` by 0.85 in the bundled file
 (:data:`training.strip_net.CLASS_SCALE`). ``net=False``: the strip model alone, unscaled.
 
 Beats come from the device's own streaming detector (:func:`edge.dsp.detection.detect_signal`)
-unless given.
+unless given, with its amplitude floor off (:data:`STRIP_DETECTOR`): a strip is classified,
+not watched for asystole, and some hand-held lead-I strips carry QRS complexes of 0.07-0.1 mV
+(with the device's 0.1-mV floor, 11 of the 5,970 CinC 2017 answers changed, 8 of them AF
+recordings called O; session 50). The strip models are fitted on the same beats
+(:func:`training.rhythm.cinc_beats`).
 
 A strip with fewer than ``MIN_INTERVALS + 1`` beats (too short, or a detector that found
 almost nothing) is ``~`` without asking the model; the reason is logged and returned.
@@ -40,6 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.dsp.detection import detect_signal
+from edge.dsp.rpeak import DetectorConfig
 from edge.errors import ModelError, SignalError
 from edge.rhythm.atrial import ATRIAL_FEATURE_NAMES, atrial_features
 from edge.rhythm.features import (
@@ -52,12 +57,15 @@ from edge.rhythm.model import TreeModel, default_model_path, load_tree_model
 from edge.rhythm.strip_net import StripNet, load_strip_net
 from edge.rhythm.waveform import WAVEFORM_FEATURE_NAMES, waveform_features
 
-__all__ = ["STRIP_CLASSES", "STRIP_FEATURE_NAMES", "STRIP_MAX_INTERVALS", "STRIP_SETTLE_S",
-           "RR_EXTRA_NAMES", "StripResult", "strip_features", "rr_strip_features",
+__all__ = ["STRIP_CLASSES", "STRIP_DETECTOR", "STRIP_FEATURE_NAMES", "STRIP_MAX_INTERVALS",
+           "STRIP_SETTLE_S", "RR_EXTRA_NAMES", "StripResult", "strip_features", "rr_strip_features",
            "rr_extra_features", "plausible_rr", "classify_strip", "load_strip_model",
            "blend_probabilities", "default_strip_net"]
 
 logger = logging.getLogger(__name__)
+
+#: The R-peak detector's settings for strips: the device's, without the amplitude floor.
+STRIP_DETECTOR = DetectorConfig(min_qrs_mv=0.0)
 
 STRIP_CLASSES = ("N", "A", "O", "~")
 STRIP_MAX_INTERVALS = 200
@@ -209,7 +217,8 @@ def classify_strip(x_mv: np.ndarray, fs_hz: float, *, sample_index: np.ndarray |
     if x.size == 0:
         logger.info("strip is '~': no samples")
         return StripResult("~", {}, "no samples")
-    idx = detect_signal(np.nan_to_num(x), fs_hz) if sample_index is None else sample_index
+    idx = (detect_signal(np.nan_to_num(x), fs_hz, detector=STRIP_DETECTOR)
+           if sample_index is None else sample_index)
     try:
         feats = strip_features(x, fs_hz, idx)
     except SignalError as exc:

@@ -81,6 +81,8 @@ class AlertConfig:
     pause_s : longest acceptable RR interval (s).
     asystole_s : no beat for this long (s, 2-30) raises ``asystole`` while it lasts
         (:mod:`edge.runtime.asystole`; the device's chain).
+    asystole_learning_s : the same limit (s, ``asystole_s``-60) before ``learning_beats``
+        beats, counted from the stream's start: a stream that never shows a beat is an alarm.
     learning_beats : beats after a start or reset during which :data:`LEARNING_KINDS` alerts
         are held (>= 0; 0: never held).
     """
@@ -98,6 +100,7 @@ class AlertConfig:
     rate_min_beats: int = 4
     pause_s: float = 2.5
     asystole_s: float = 4.0
+    asystole_learning_s: float = 15.0
     learning_beats: int = 10
 
     def __post_init__(self) -> None:
@@ -127,6 +130,12 @@ class AlertConfig:
         if isinstance(v, bool) or not (isinstance(v, (int, float)) and math.isfinite(v)
                                        and 2.0 <= v <= 30.0):
             raise ConfigError("asystole_s", f"must be a number of seconds in 2-30, got {v!r}")
+        v = self.asystole_learning_s
+        if isinstance(v, bool) or not (isinstance(v, (int, float)) and math.isfinite(v)
+                                       and self.asystole_s <= v <= 60.0):
+            raise ConfigError("asystole_learning_s", f"must be a number of seconds from "
+                                                     f"asystole_s ({self.asystole_s}) to 60, "
+                                                     f"got {v!r}")
 
 
 def v_probabilities(proba: np.ndarray, classes) -> np.ndarray:  # noqa: ANN001

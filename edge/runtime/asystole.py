@@ -15,11 +15,14 @@ starts again after it), a link gap filled with invalid samples and the detector'
 after it (beats lost on the radio link are not a stopped heart: the clock starts again after
 it; a lossy link raised false alarms), and the time while the detector's ventricular-flutter
 flag is up or a ``vfib`` episode is open (no QRS there is VF's, not asystole: the clock starts
-again when they end). Learning: the clock runs only from the ``learning_beats``-th beat of a
-stream (or after a restart; ``alerts.learning_beats``, 10) -- a detector that learned its
-thresholds on a hand-held recorder's first seconds of motion can miss the beats after them
-until it re-learns (8 s): on the 5,970 CinC 2017 recordings that was 33 of 38 ``asystole``
-alarms (``README.md``, issue 17).
+again when they end). Learning: until the ``learning_beats``-th beat of a stream (or after a
+restart; ``alerts.learning_beats``, 10) the clock's limit is ``alerts.asystole_learning_s``
+instead -- a detector that learned its thresholds on a hand-held recorder's first seconds of
+motion can miss the beats after them until it re-learns (8 s): on the 5,970 CinC 2017
+recordings that was 33 of 38 ``asystole`` alarms at 4 s (``README.md``, issue 17). The clock
+runs from the stream's first sample, so a stream that never shows a beat (a stopped heart at
+connection, or a signal the detector cannot read) is an alarm too, not silence; such an onset
+says ``learning: true`` and the beats seen (``n_beats``).
 
 The state is the last beat, the clock's start and the open episode, and every date is fixed
 by the signal (the beats, the quality windows ending by the onset), so the events do not
@@ -42,23 +45,43 @@ class AsystoleWatch:
     throughout."""
 
     def __init__(self, *, after_s: float, fs_hz: float, device_id: int = 0,
-                 learning_beats: int = 0) -> None:
+                 learning_beats: int = 0, learning_after_s: float | None = None,
+                 start_index: int | None = None) -> None:
         self.after_s = float(after_s)
         self.learning_beats = int(learning_beats)
+        # the limit until learning_beats beats (None: the clock waits for them)
+        self.learning_after_s = None if learning_after_s is None else float(learning_after_s)
         self.fs_hz = float(fs_hz)
         self.after = int(round(self.after_s * self.fs_hz))
+        self.learning_after = (None if self.learning_after_s is None
+                               else int(round(self.learning_after_s * self.fs_hz)))
         self.device_id = int(device_id)
         self.n_episodes = 0
         self.n_technical = 0  # clocks restarted because the signal was lead-off or saturated
         self.n_unseen = 0  # clocks restarted after a link gap the detector could not see
-        self.reset()
+        self.reset(start_index)
 
-    def reset(self) -> None:
-        """A new stream (or a restart): no beat yet, the clock stopped."""
-        self._n_beats = 0  # beats since the start (the clock runs from learning_beats on)
+    def reset(self, start_index: int | None = None) -> None:
+        """A new stream (or a restart) whose first sample is ``start_index``: no beat yet; the
+        clock runs from there with the learning limit (if there is one), else it is stopped
+        until the beats start it."""
+        self._n_beats = 0  # beats since the start
         self._last: int | None = None  # the last beat
-        self._since: int | None = None  # the clock's start (the last beat, or a later hold)
+        # the clock's start (the stream's start, the last beat, or a later hold)
+        self._since: int | None = None
+        if start_index is not None and self._limit() is not None:
+            self._since = int(start_index)
         self._open: int | None = None  # the open episode's onset
+
+    @property
+    def learning(self) -> bool:
+        """Fewer than ``learning_beats`` beats since the start."""
+        return self._n_beats < self.learning_beats
+
+    def _limit(self) -> int | None:
+        """The clock's limit now (samples): ``after``, or ``learning_after`` while learning
+        (None there: the clock waits)."""
+        return self.learning_after if self.learning else self.after
 
     @property
     def is_open(self) -> bool:
@@ -69,7 +92,7 @@ class AsystoleWatch:
         """Where the clock would reach ``asystole_s`` (None: stopped or already raised)."""
         if self._since is None or self._open is not None:
             return None
-        return self._since + self.after
+        return self._since + self._limit()
 
     def _event(self, state: str, at: int, **detail: object) -> AlertEvent:
         return AlertEvent(device_id=self.device_id, kind="asystole", state=state,
@@ -85,7 +108,7 @@ class AsystoleWatch:
                 out.append(self._close(at))
             self._n_beats += 1
             self._last = int(at)
-            if self._n_beats >= self.learning_beats:
+            if self._limit() is not None:
                 self._since = self._last
         return out
 
@@ -127,10 +150,15 @@ class AsystoleWatch:
                 continue
             self._open = due
             self.n_episodes += 1
-            out.append(self._event("onset", due, last_beat_index=self._last,
-                                   after_s=self.after_s,
-                                   since_s=round((due - (self._last or since)) / self.fs_hz,
-                                                 3)))
+            learning = self.learning
+            detail: dict[str, object] = {
+                "last_beat_index": self._last,
+                "after_s": self.learning_after_s if learning else self.after_s,
+                "since_s": round((due - (self._last if self._last is not None else since))
+                                 / self.fs_hz, 3)}
+            if learning:  # not yet learned: the detector may be missing the beats
+                detail.update(learning=True, n_beats=self._n_beats)
+            out.append(self._event("onset", due, **detail))
         return out
 
     def flush(self, at: int) -> list[AlertEvent]:

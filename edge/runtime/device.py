@@ -158,7 +158,9 @@ class DeviceStream:
         # decided once the detector has analysed that far plus its look-ahead
         self.asystole = AsystoleWatch(after_s=config.alerts.asystole_s, fs_hz=fs_hz,
                                       device_id=device_id,
-                                      learning_beats=config.alerts.learning_beats)
+                                      learning_beats=config.alerts.learning_beats,
+                                      learning_after_s=config.alerts.asystole_learning_s,
+                                      start_index=first_index)
         self._asy_lag = int(math.ceil(self.pipeline.detector.lookahead_ms * self.fs_proc_hz
                                       / 1000.0))
         self._declared: list[tuple[int, str, bool]] = []  # (at, vfib|vflutter, on), recent
@@ -386,7 +388,7 @@ class DeviceStream:
         self.pipeline.reset()
         self.quality.reset(start_index)
         self.monitor.reset()
-        self.asystole.reset()
+        self.asystole.reset(start_index)
         self._declared, self._new_declared = [], []
         self._unseen_spans = []
         self._tail_mv = math.nan
@@ -529,8 +531,12 @@ class DeviceStream:
             events.extend(self._asystole(events))
         if self._hr_every and self.expected >= self._next_hr:
             rate = self.monitor.rate
-            hr = None if rate.rate_bpm is None or self._quality_level == "lead_off" \
-                else round(rate.rate_bpm, 1)  # lead off: unknown, not the last beats' rate
+            # lead off: unknown, not the last beats' rate; in VF there is no heart rate (the
+            # detector's "beats" there are fibrillation waves: 82-142 bpm read in CUDB's VF,
+            # session 50 audit)
+            hr = None if (rate.rate_bpm is None or self._quality_level == "lead_off"
+                          or self._declared_at(self.expected - 1)["vfib"]) \
+                else round(rate.rate_bpm, 1)
             stale = hr is None or self.asystole.is_open  # no rate from the last beats: count
             events.append(HeartRateEvent(  # the beats left in the window now, not then
                 device_id=self.device_id, sample_index=self.expected - 1, fs_hz=self.fs_hz,
@@ -600,13 +606,19 @@ class DeviceStream:
                 return end
         return None
 
-    def _blocked_at(self, index: int) -> bool:
-        """VF or the flutter flag declared and not over at ``index`` (device samples)."""
+    def _declared_at(self, index: int) -> dict[str, bool]:
+        """Whether VF (``vfib``) and the flutter flag (``vflutter``) were declared and not
+        over at ``index`` (device samples)."""
         state = dict(self._declared_base)
         for at, what, on in self._declared:
             if at > index:
                 break
             state[what] = on
+        return state
+
+    def _blocked_at(self, index: int) -> bool:
+        """VF or the flutter flag declared and not over at ``index`` (device samples)."""
+        state = self._declared_at(index)
         return state["vfib"] or state["vflutter"]
 
     def _vf_signal(self) -> list[Event]:

@@ -3,6 +3,7 @@
 the device path, and a damaged or foreign adapted file is one line on stderr, exit 2."""
 import argparse
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -195,6 +196,8 @@ def test_a_flat_recording_or_too_many_templates_is_one_line_and_exit_2(mitdb_dir
     (["--adapt-minutes", "0"], "argument --adapt-minutes: expected a number > 0, got '0'"),
     (["--adapt-minutes", "nan"], "argument --adapt-minutes: expected a number > 0"),
     (["--min-beats", "0"], "argument --min-beats: must be >= 1, got 0"),
+    # Audit C, defect 9: a huge finite value overflowed (a traceback)
+    (["--adapt-minutes", "1e308"], "argument --adapt-minutes: expected a number <= 10080"),
 ])
 def test_wrong_numbers_name_the_option(argv, said, tmp_path, capsys):
     """Session 48 audit: ``--adapt-minutes 0`` said ``adapt_s: must be > 0 seconds`` (an
@@ -203,3 +206,77 @@ def test_wrong_numbers_name_the_option(argv, said, tmp_path, capsys):
         main(["adapt", "--record", "201", "--labels", "atr", "--out",
               str(tmp_path / "x.npz"), *argv])
     assert exc.value.code == 2 and said in capsys.readouterr().err
+
+
+@pytest.fixture
+def record_119(mitdb_dir, tmp_path):
+    """A writable copy of MIT-BIH 119 (header, signals, expert annotations)."""
+    import shutil
+
+    for ext in ("hea", "dat", "atr"):
+        shutil.copy(mitdb_dir / f"119.{ext}", tmp_path)
+    (tmp_path / "119.qrs").write_bytes((mitdb_dir / "119.atr").read_bytes())
+    return tmp_path / "119"
+
+
+@pytest.mark.parametrize("out, words", [
+    ("119.atr", "the --labels annotation file"),
+    ("119.hea", "its header"),
+    ("119.dat", "its signal file"),
+    ("119.qrs", "an annotation file of the record"),
+])
+def test_an_out_that_is_a_file_of_the_record_is_refused_before_fitting(
+        record_119, capsys, monkeypatch, out, words):
+    """Audit C, defect 3: ``--out 119.atr`` wrote a zip over the expert annotations, ``--out
+    119.hea`` destroyed the header."""
+    import edge.cli.adapt as adapt_cli
+
+    folder = record_119.parent
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    monkeypatch.setattr(adapt_cli, "read_channel", lambda *a, **k: pytest.fail("read"))
+    assert main(["adapt", "--record", str(record_119), "--labels", "atr", "--out",
+                 str(folder / out)]) == 2
+    err = capsys.readouterr().err
+    assert words in err and "not overwritten" in err and err.count("\n") == 1
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+
+
+def test_an_unwritable_out_is_refused_before_fitting(record_119, tmp_path, capsys, monkeypatch):
+    """Audit C, defect 3: a read-only --out was reported after the fit."""
+    import os
+
+    import edge.cli.adapt as adapt_cli
+
+    monkeypatch.setattr(adapt_cli, "read_channel", lambda *a, **k: pytest.fail("read"))
+    (tmp_path / "folder").mkdir()
+    assert main(["adapt", "--record", str(record_119), "--labels", "atr", "--out",
+                 str(tmp_path / "folder")]) == 2
+    assert "a folder, not a file" in capsys.readouterr().err
+    monkeypatch.setattr(os, "access", lambda path, mode: False)
+    assert main(["adapt", "--record", str(record_119), "--labels", "atr", "--out",
+                 str(tmp_path / "new" / "x.npz")]) == 2
+    assert "is not writable" in capsys.readouterr().err
+
+
+def test_out_is_written_whole_or_not_at_all(record_119, tmp_path, capsys, monkeypatch):
+    """Audit C, defect 3: the head was written in place: a failure midway left a broken file.
+    Now a temporary file beside --out is renamed over it; on failure the old file stays and
+    no temporary file is left. A previous adapted model may be replaced (119.npz)."""
+    out = tmp_path / "119.npz"
+    out.write_bytes(b"PK\x03\x04 previous adapted model")
+
+    def broken_save(self, path):
+        Path(path).write_bytes(b"half")
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(WearerHead, "save", broken_save)
+    argv = ["adapt", "--record", str(record_119), "--labels", "atr", "--out", str(out),
+            "--adapt-minutes", "2"]
+    assert main(argv) == 2
+    assert f"{out}: No space left on device" in capsys.readouterr().err  # not the temp file
+    assert out.read_bytes() == b"PK\x03\x04 previous adapted model"
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    monkeypatch.undo()
+    assert main(argv) == 0
+    assert WearerHead.load(out).classes
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]

@@ -303,3 +303,34 @@ def test_reference_beats_by_record_name_and_data_dir_alone(mitdb_dir, tmp_path, 
     assert main(["annotate", "100", "--data-dir", str(mitdb_dir), "--reference-beats", "atr",
                  "--out-dir", str(tmp_path)]) == 0
     assert (tmp_path / "100.cls").is_file()
+
+
+def test_rhythm_of_a_record_whose_first_reference_beat_is_sample_0(mitdb_dir, tmp_path):
+    """Audit C, defect 10: with the first reference beat on sample 0, the first rhythm change
+    (at that beat) had no free sample before it: exit 2 and an internal message about the '+'
+    placement. It goes on the sample after the beat; rdann reads the file."""
+    ann = wfdb.rdann(str(mitdb_dir / "100"), "atr", sampto=360 * 40)
+    beats = [int(s) for s, y in zip(ann.sample, ann.symbol) if y in "NV"]
+    start = beats[0]
+    rec = wfdb.rdrecord(str(mitdb_dir / "100"), sampfrom=start, sampto=start + 360 * 30)
+    wfdb.wrsamp("b0", fs=360, units=rec.units, sig_name=rec.sig_name, p_signal=rec.p_signal,
+                fmt=["16", "16"], write_dir=str(tmp_path))
+    keep = [(s - start, y) for s, y in zip(ann.sample, ann.symbol)
+            if start <= s < start + 360 * 30 and y != "+"]
+    wfdb.wrann("b0", "atr", np.array([k for k, _ in keep]), [y for _, y in keep],
+               write_dir=str(tmp_path), fs=360)
+    assert main(["annotate", str(tmp_path / "b0"), "--reference-beats", "atr", "--rhythm",
+                 "--out-dir", str(tmp_path / "o")]) == 0
+    out = wfdb.rdann(str(tmp_path / "o" / "b0"), "cls")
+    assert out.sample[0] == 0 and out.symbol[0] != "+"
+    assert (out.sample[1], out.symbol[1], out.aux_note[1]) == (1, "+", "(N")
+
+
+def test_annotate_refuses_the_records_signal_file_before_loading_anything(short_record,
+                                                                          tmp_path, capsys):
+    """Audit C, defect 1: ``annotate --ext dat`` replaced the record's signal file."""
+    before = (tmp_path / "rec20.dat").read_bytes()
+    assert main(["annotate", str(short_record), "--reference-beats", "atr", "--ext", "dat",
+                 "--out-dir", str(tmp_path)]) == 2
+    assert "rec20.dat, its signal file" in capsys.readouterr().err
+    assert (tmp_path / "rec20.dat").read_bytes() == before

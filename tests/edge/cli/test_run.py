@@ -147,3 +147,52 @@ def test_a_replay_without_its_data_folder_names_the_download(tmp_path, monkeypat
     err = capsys.readouterr().err
     assert "cannot open the source: mitdb data directory not found" in err
     assert "ecg-edge download mitdb --out data/mitdb" in err
+
+
+def test_jsonl_into_the_replayed_records_own_file_is_refused(mitdb_dir, tmp_path, capsys,
+                                                              monkeypatch):
+    """Audit C, defect 4: ``run --replay ./100 --jsonl 100.hea`` appended the events to the
+    header of the record being replayed. A previous run's events file beside it is fine."""
+    import shutil
+
+    for ext in ("hea", "dat", "atr"):
+        shutil.copy(mitdb_dir / f"100.{ext}", tmp_path)
+    monkeypatch.chdir(tmp_path)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    for target, words in (("100.hea", "its header"), ("100.dat", "its signal file"),
+                          ("100.atr", "an annotation file of the record")):
+        assert main(["run", "--replay", "./100", "--speed", "max", "--quiet", "--jsonl",
+                     target]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("ecg-edge run: error: sinks.jsonl.path: --jsonl") and words in err
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+    from edge.cli.run import check_replay_outputs
+
+    (tmp_path / "100.jsonl").write_text('{"type": "status"}\n')  # a previous run's events
+    check_replay_outputs(load_run_config(args_of("--replay", "./100", "--jsonl", "100.jsonl")))
+
+
+def test_jsonl_dash_is_stdout():
+    """Audit C: ``--jsonl -`` wrote a file named '-'."""
+    o = run_options(args_of("--replay", "100", "--jsonl", "-"))
+    assert o["sinks.stdout.enabled"] is True and "sinks.jsonl.enabled" not in o
+
+
+@pytest.mark.parametrize("name", ["ward 3", "rec.v1", "ü", "a/b", ""])
+def test_a_record_name_wfdb_cannot_write_is_refused_at_load(name, capsys):
+    """Audit C, defect 6: ``--record-name "ward 3"`` was accepted, then every WFDB flush of
+    the session failed; ``check --set`` accepted it too."""
+    if name:
+        with pytest.raises(ConfigError) as exc:
+            load_run_config(args_of("--replay", "100", "--wfdb-dir", "w", "--record-name",
+                                    name))
+        assert exc.value.field in ("sinks.wfdb.record_name", "record_name")
+    from edge.runtime.settings import load_config
+
+    source = ["source.kind='replay'", "source.replay.record='100'"]
+    with pytest.raises(ConfigError) as exc:
+        load_config(None, [*source, "sinks.wfdb.enabled=true",
+                           f"sinks.wfdb.record_name={name!r}"])
+    assert "record_name" in str(exc.value) and "\n" not in str(exc.value)
+    for good in ("ecg-edge", "ward_3", "100"):
+        load_config(None, [*source, f"sinks.wfdb.record_name={good!r}"])

@@ -83,3 +83,20 @@ def test_flags_and_near_invalid_agree(rng):
     again = inputs_at(cond, to_processing_index(beats, FS), cfg)
     np.testing.assert_array_equal(again.rr_s, out.rr_s)
     np.testing.assert_array_equal(again.features, out.features)
+
+
+@pytest.mark.parametrize("fs_hz", [359.7, 359.9])
+def test_reference_beat_windows_stay_centred_at_an_odd_rate(fs_hz):
+    """``annotate --reference-beats`` at 359.7 Hz (audit, session 50): the windows were cut
+    at the exact ratio from a signal resampled at a rounded one, so they slid off the beats
+    (the R peak 109 samples away after 30 min; 299 beats read S instead of 32). Now each
+    window's R peak is where it is at 360 Hz, within a sample, to the end."""
+    from tests.edge.dsp.ecg_support import synthetic_ecg
+
+    cfg = WindowConfig()
+    peak = {}
+    for fs in (360.0, fs_hz):
+        x, r_s = synthetic_ecg(fs, 1800.0)
+        inp = beat_inputs_at(x, fs, np.round(r_s * fs).astype(np.int64), window=cfg)
+        peak[fs] = inp.beat[:, :, 0].argmax(axis=1)
+    assert np.abs(peak[fs_hz] - peak[360.0]).max() <= 1

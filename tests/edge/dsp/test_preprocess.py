@@ -6,7 +6,7 @@ from edge.errors import ConfigError, SignalError
 from tests.conftest import feed_in_chunks
 
 
-@pytest.mark.parametrize("fs_in", [250.0, 360.0])
+@pytest.mark.parametrize("fs_in", [250.0, 360.0, 359.7])
 @pytest.mark.parametrize("sizes", [1, 7, 360, "random"])
 def test_chunk_invariance(fs_in, sizes, rng):
     x = rng.standard_normal(int(fs_in * 4))

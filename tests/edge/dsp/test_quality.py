@@ -43,6 +43,18 @@ def test_lead_off_saturation_and_noise(ecg, rng):
     assert levels(z).count("noisy") >= 28
 
 
+def test_quantised_baseline_noise_is_not_saturation(rng):
+    """A stopped heart with the electrodes on, read at 5 µV per step: its few quantisation
+    levels put many samples at the window's extremes, which graded it ``saturated`` (a
+    technical state that restarts the asystole clock; session 50 audit). A window must span
+    at least SATURATION_MIN_SPAN_MV to be at an amplifier's rail."""
+    from edge.dsp.quality import SATURATION_MIN_SPAN_MV
+
+    quiet = np.round(rng.normal(0, 0.004, 360 * 20) / 0.005) * 0.005
+    assert np.ptp(quiet) < SATURATION_MIN_SPAN_MV
+    assert "saturated" not in levels(quiet)
+
+
 def test_level_lookup_and_worst_between(ecg):
     q = SignalQuality(QualityConfig(fs_hz=360.0), first_index=1000)
     x = ecg[:720 * 3].copy()

@@ -138,6 +138,46 @@ def test_recovers_after_lead_off_and_saturation_without_spurious_beats():
     assert s.fn <= 3, "beats after the artefacts must be found again"
 
 
+@pytest.mark.parametrize(("fs", "sd_mv"), [(128.0, 0.01), (250.0, 0.02), (360.0, 0.02),
+                                         (500.0, 0.02)])
+def test_a_stopped_heart_gives_no_beats(fs, sd_mv, rng):
+    """Session 50 audit: with no QRS at all (the heart stopped, the electrodes on) the
+    adaptive thresholds sank to the baseline noise within relearn_s, and its peaks were beats
+    at a normal rate (the asystole alarm ended, the rate read 85 bpm). Under the amplitude
+    floor (min_qrs_mv, 0.1 mV) none is a beat, from the stream's start or after 20 s of
+    beats, and the beats that come back are found. (White noise sampled at 128 Hz puts more
+    of itself in the QRS band: 0.02 mV there reaches the floor now and then.)"""
+    x, truth = _synthetic_ecg(20.0, fs=fs)
+    noise = sd_mv * rng.standard_normal(int(60 * fs))
+    for signal_mv in (noise, np.concatenate([x, noise, x])):
+        found = detect_signal(signal_mv, fs, flutter_beats=True)  # as the device takes them
+        if signal_mv is noise:
+            assert found.size == 0
+        else:
+            quiet = (found > x.size + 0.5 * fs) & (found < x.size + noise.size)
+            assert not quiet.any(), found[quiet] / fs
+            late = found[found >= x.size + noise.size] - x.size - noise.size
+            assert len(late) >= len(truth) - 2  # all but the first one or two
+    # the floor off (0): the old behaviour, noise peaks taken for beats once it re-learnt
+    off = detect_signal(np.concatenate([x, noise, x]), fs, flutter_beats=True,
+                        detector=DetectorConfig(min_qrs_mv=0.0))
+    assert ((off > x.size + 0.5 * fs) & (off < x.size + noise.size)).sum() >= 3
+
+
+def test_the_floor_is_in_mv_of_a_gaussian_qrs_at_every_rate():
+    """min_qrs_mv is the height of a QRS (Gaussian, sigma 12 ms); a QRS just above it is
+    found at every input rate, one just below is not."""
+    for fs in (128.0, 360.0, 500.0):
+        for amp, expect in ((0.13, True), (0.07, False)):
+            x, truth = _synthetic_ecg(30.0, fs=fs, amp_mv=amp)
+            found = detect_signal(x, fs)
+            assert (len(found) >= len(truth) - 3) if expect else len(found) == 0, (fs, amp)
+    with pytest.raises(ConfigError, match="min_qrs_mv"):
+        DetectorConfig(min_qrs_mv=-0.1)
+    with pytest.raises(ConfigError, match="min_qrs_mv"):
+        DetectorConfig(min_qrs_mv=float("nan"))
+
+
 def test_recovers_after_a_noise_burst(rng):
     x, truth = _synthetic_ecg(90)
     burst = slice(int(40 * FS), int(44 * FS))

@@ -163,3 +163,21 @@ def test_status_af_burden_counters_match_the_schema():
                    {"dev1": {"af_burden_1h": 0.5, "af_burden_run": 0.5}}):
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate({**obj, "counters": {"af_burden": broken}}, schema)
+
+
+def test_an_unclassified_q_beat_matches_the_schema():
+    """A Q beat whose window held invalid samples is not classified: every class of its
+    ``proba`` is null. The schema refused it until session 50 (every such event failed
+    validation while the decoder and ``ingest`` accepted it)."""
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads(SCHEMA.read_text())
+    beat = BeatEvent(device_id=1, sample_index=540, fs_hz=360.0, label="Q",
+                     proba={c: float("nan") for c in "NSVFQ"},
+                     rr_s={"pre": 0.5, "post": 1.0, "local": 0.8, "long": 0.8},
+                     quality="lead_off")
+    obj = json.loads(event_to_json(Sequencer().stamp(beat)))
+    assert obj["proba"] == {c: None for c in "NSVFQ"}
+    jsonschema.validate(obj, schema)
+    obj["proba"]["N"] = 1.5
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(obj, schema)

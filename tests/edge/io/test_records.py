@@ -370,3 +370,45 @@ def test_without_a_lead_name_the_first_voltage_channel_is_read():
     assert choose_lead_channel(["ABP", "RESP"], "MLII", ["mmHg", "NU"])[0] == 0
     assert choose_lead_channel(["ABP", "II"], "MLII", ["mV", "mmHg"])[0] == 1  # named first
     assert choose_lead_channel(["ABP", "ECG"], "MLII")[0] == 0  # units not known
+
+
+def _multi_segment(folder):
+    """Two 16-bit segments of a ramp, joined as a fixed-layout (``msf``) and a variable-layout
+    (``msv``, with a 100-sample gap) multi-segment record."""
+    a, b = np.arange(0, 3000, dtype="<i2"), np.arange(3000, 5000, dtype="<i2")
+    for name, x in (("s1", a), ("s2", b)):
+        (folder / f"{name}.dat").write_bytes(x.tobytes())
+        (folder / f"{name}.hea").write_text(f"{name} 1 360 {x.size}\n"
+                                            f"{name}.dat 16 200/uV 16 0 0 0 0 MLII\n")
+    (folder / "lay.hea").write_text("lay 1 360 0\n~ 0 200/uV 16 0 0 0 0 MLII\n")
+    (folder / "msf.hea").write_text(f"msf/2 1 360 5000\ns1 {a.size}\ns2 {b.size}\n")
+    (folder / "msv.hea").write_text("msv/4 1 360 5100\nlay 0\ns1 3000\n~ 100\ns2 2000\n")
+
+
+@pytest.mark.parametrize("name, n", [("msf", 5000), ("msv", 5100)])
+def test_a_multi_segment_record_reads_like_one(tmp_path, name, n):
+    """Audit C, defect 8: a multi-segment record (fixed or variable layout) was an
+    AttributeError ('MultiRecord' object has no attribute 'units') in every command but
+    ``run --replay``; its layout comes from its segments' headers."""
+    from edge.cli.common import read_channel
+    from edge.io.records import record_layout
+
+    _multi_segment(tmp_path)
+    layout = record_layout(str(tmp_path / name))
+    assert layout.sig_names == ("MLII",) and layout.units == ("uV",)
+    assert layout.n_samples == n and layout.fs_hz == 360
+    rec, channel = read_channel(str(tmp_path / name), None)
+    assert channel == 0 and rec.n_samples == n
+    x = rec.signal_mv[:, 0]
+    assert np.allclose(x[:3000], np.arange(3000) / 200 / 1000)  # 200 counts per uV
+    assert np.isnan(x[3000:3100]).all() == (name == "msv")
+
+
+def test_a_missing_segment_header_is_named(tmp_path):
+    from edge.errors import DataError
+    from edge.io.records import record_layout
+
+    _multi_segment(tmp_path)
+    (tmp_path / "s2.hea").unlink()
+    with pytest.raises(DataError, match="its segment s2 .*s2.hea\\) is missing"):
+        record_layout(str(tmp_path / "msf"))

@@ -105,7 +105,7 @@ def test_mitdb_rhythm_annotations_survive_a_round_trip(tmp_path, mitdb_dir):
     ([("10", "N")], "integer"),
     ([10], "pair"),
     ([(10, "N", "x")], "pair"),
-    ([(0, "N")], "not free"),              # on the beat at 0: no sample before it
+    ([(0, "N"), (1, "AFIB")], "not free"),  # on the beat at 0, and 1 holds the next change
     ([(399, "N"), (400, "AFIB")], "not free"),  # the sample before 400 holds a change
 ])
 def test_bad_rhythm_changes_are_one_line_data_errors(tmp_path, changes, words):
@@ -114,6 +114,18 @@ def test_bad_rhythm_changes_are_one_line_data_errors(tmp_path, changes, words):
                           rhythm_changes=changes)
     assert words in str(err.value) and "\n" not in str(err.value)
     assert not (tmp_path / "r.edge").exists()
+
+
+def test_a_first_change_on_a_beat_at_sample_0_goes_after_it(tmp_path):
+    """Audit C, defect 10: a record whose first reference beat is sample 0 and which opens in
+    AF had no sample before the beat for the '+' (annotate --rhythm failed, exit 2): the
+    first change goes on the first free sample after the beat(s), as rdann reads it."""
+    write_annotations("r", "edge", [0, 1, 400, 800], list("NNNN"), 360.0, tmp_path,
+                      rhythm_changes=[(0, "AFIB"), (400, "N")])
+    ann = wfdb.rdann(str(tmp_path / "r"), "edge")
+    assert list(zip(ann.sample.tolist(), ann.symbol, ann.aux_note)) == [
+        (0, "N", ""), (1, "N", ""), (2, "+", "(AFIB"), (399, "+", "(N"), (400, "N", ""),
+        (800, "N", "")]
 
 
 _FULL_DISK = r"""

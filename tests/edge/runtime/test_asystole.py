@@ -128,6 +128,12 @@ def test_no_asystole_in_ventricular_fibrillation(classifier):
         ev = _stream(classifier, rec.signal_mv[:, 0], rec.fs_hz, step)
         kinds = {e.kind for e in ev if e.type == "alert"}
         assert "vfib" in kinds and "asystole" not in kinds
+        # no heart rate while VF lasts (session 50 audit: 82-142 bpm read from its waves)
+        (onset,) = [e.sample_index for e in ev if e.type == "alert" and e.kind == "vfib"
+                    and e.state == "onset"]
+        hr = [(e.sample_index, e.hr_bpm) for e in ev if e.type == "hr"]
+        assert [v for t, v in hr if t > onset] and all(v is None for t, v in hr if t > onset)
+        assert any(v is not None and v > 0 for t, v in hr if t < onset)
 
 
 def test_the_clock_runs_from_the_learning_beats_on():
@@ -140,6 +146,68 @@ def test_the_clock_runs_from_the_learning_beats_on():
     assert w.due_index == 10_100 and len(w.check(10_100, good, never)) == 1
     w.reset()
     assert w.due_index is None
+
+
+def test_while_learning_the_clock_runs_from_the_start_with_the_learning_limit():
+    """A stream that never shows a beat (a stopped heart at connection, or a signal the
+    detector cannot read) is an alarm after ``asystole_learning_s``, not silence; the
+    learning limit holds until ``learning_beats`` beats, then ``asystole_s``."""
+    w = AsystoleWatch(after_s=4.0, fs_hz=FS, learning_beats=3, learning_after_s=8.0,
+                      start_index=500)
+    assert w.learning and w.due_index == 500 + 2000
+    assert w.check(2499, good, never) == []
+    (on,) = w.check(2500, good, never)
+    assert on.detail == {"last_beat_index": None, "after_s": 8.0, "since_s": 8.0,
+                         "learning": True, "n_beats": 0}
+    (end,) = w.beats([3000])
+    assert end.detail["duration_s"] == 2.0 and w.due_index == 3000 + 2000  # still learning
+    w.beats([3200, 3400])
+    assert not w.learning and w.due_index == 3400 + 1000
+    (on,) = w.check(4400, good, never)
+    assert "learning" not in on.detail and on.detail["after_s"] == 4.0
+    w.reset(10_000)  # a restart: learning again, from its first sample
+    assert w.learning and w.due_index == 12_000
+    w.flush(11_000)  # the end of a stream stops the clock
+    assert w.due_index is None
+    # the electrodes not on yet: lead-off is not asystole, looked at again a period later
+    w = AsystoleWatch(after_s=4.0, fs_hz=FS, learning_beats=3, learning_after_s=8.0,
+                      start_index=0)
+    assert w.check(2000, lambda a, b, h: "lead_off", never) == [] and w.due_index == 4000
+    # learning_beats 0: the clock runs from the start with asystole_s
+    w = AsystoleWatch(after_s=4.0, fs_hz=FS, learning_beats=0, learning_after_s=8.0,
+                      start_index=0)
+    assert w.due_index == 1000
+
+
+@pytest.mark.parametrize("bad", [3.9, 61.0, float("nan"), True, "8"])
+def test_asystole_learning_s_is_from_asystole_s_to_60(bad):
+    with pytest.raises(ConfigError, match="asystole_learning_s"):
+        AlertConfig(asystole_learning_s=bad)
+    assert AlertConfig(asystole_s=10.0, asystole_learning_s=10.0).asystole_learning_s == 10.0
+
+
+def test_a_stream_that_starts_with_a_stopped_heart_raises_asystole(classifier, stopped_heart):
+    """Session 50: the clock ran only from the 10th beat, so a heart stopped when the wearable
+    was put on (or a signal the detector never reads) raised nothing, whatever its length.
+    Baseline noise (20 s) from the start, then record 100: an alarm 15 s into the stream
+    (``alerts.asystole_learning_s``), ended by the first beat; the same at every chunking.
+    A flat line from the start (the electrodes not on) is lead-off, not asystole."""
+    x, flat = stopped_heart
+    stopped = np.concatenate([x[7200:10_800], x[7200:10_800], x[:7200]])  # 20 s, then beats
+    ref = None
+    for step in (7, 360, 3600, stopped.size):
+        ev = _stream(classifier, stopped, 360.0, step)
+        asy = [(e.state, e.sample_index, e.detail) for e in ev
+               if e.type == "alert" and e.kind == "asystole"]
+        ref = ref or asy
+        assert asy == ref, step
+    (on, end) = ref
+    assert on[1] == 15 * 360 and on[2]["learning"] and on[2]["n_beats"] == 0
+    assert on[2]["last_beat_index"] is None and on[2]["after_s"] == 15.0
+    assert end[0] == "end" and 20.0 <= end[1] / 360 < 21.5  # the first beat
+    off = np.concatenate([flat[7200:10_800], flat[7200:10_800], x[:7200]])
+    ev = _stream(classifier, off, 360.0, 360)
+    assert not [e for e in ev if e.type == "alert" and e.kind == "asystole"]
 
 
 def test_vf_declared_long_ago_still_holds_the_clock(classifier):

@@ -616,3 +616,29 @@ def test_an_episode_ended_by_a_restart_says_so(classifier, mitdb_dir):
     ends = [e for e in ev if e.type == "alert" and e.kind == "afib" and e.state == "end"]
     assert ends and ends[0].detail["reason"] == ("pipeline restarted: sample counter went "
                                                  "back")
+
+
+@pytest.mark.parametrize("fs_hz", [359.7, 719.6])
+def test_beats_and_strip_stay_on_time_at_an_odd_rate(classifier, fs_hz):
+    """Audit, session 50: at a rate with no ratio to 360 Hz of denominator <= 1000 (a
+    calibrated clock) the stream was resampled at a rounded ratio and mapped back with the
+    exact one: after 10 min the beats were 85 ms (359.7 Hz) and 238 ms (719.6 Hz) late, the
+    strip likewise. Now the beats' and the strip's R peaks stay where they were at the start."""
+    from tests.edge.dsp.ecg_support import offsets_ms, synthetic_ecg
+
+    x, truth_s = synthetic_ecg(fs_hz, 600.0)
+    ds = DeviceStream(classifier, load_config(None, CFG), device_id=1, fs_hz=fs_hz)
+    ev = run(ds, x[:, None], step=int(fs_hz))
+    b = np.array([e.sample_index for e in beats(ev)])
+    assert b.size >= truth_s.size - 1
+    off = offsets_ms(b, truth_s, fs_hz)[1:]  # the first beat comes before the detector learnt
+    n = off.size // 6
+    assert np.abs(off).max() < 12.0  # measured 6.3 +- 3 ms
+    assert abs(np.median(off[-n:]) - np.median(off[:n])) < 1.0
+    strip = [e for e in ev if e.type == "strip"]
+    t_s = np.concatenate([e.sample_index / fs_hz + np.arange(len(e.samples_mv)) / e.strip_fs_hz
+                          for e in strip])
+    v = np.array([np.nan if s is None else s for e in strip for s in e.samples_mv])
+    peak = np.flatnonzero((v[1:-1] > 0.5) & (v[1:-1] >= v[:-2]) & (v[1:-1] > v[2:])) + 1
+    off = offsets_ms(t_s[peak] * fs_hz, truth_s, fs_hz)[1:]
+    assert abs(np.median(off[-n:]) - np.median(off[:n])) < 3.0  # a strip sample is 11 ms
