@@ -73,6 +73,19 @@ def _stream(classifier, x, fs, step, settings=()):
     return events + dev.flush()
 
 
+def _asystole_in_every_chunking(classifier, x, steps):
+    """The ``asystole`` alerts (state, index, detail) of ``x`` (360 Hz) streamed in chunks of
+    each of ``steps`` samples, checked equal; and the last run's events."""
+    ref = None
+    for step in steps:
+        ev = _stream(classifier, x, 360.0, step)
+        asy = [(e.state, e.sample_index, e.detail) for e in ev
+               if e.type == "alert" and e.kind == "asystole"]
+        ref = ref if ref is not None else asy
+        assert asy == ref, step
+    return ref, ev
+
+
 @pytest.fixture(scope="module")
 def stopped_heart(mitdb_dir):
     """Record 100's first 20 s, 10 s of baseline noise (0.02 mV: the heart stopped, the
@@ -89,13 +102,7 @@ def stopped_heart(mitdb_dir):
 def test_the_daemon_raises_asystole_whatever_the_chunking_and_the_rate_says_zero(
         classifier, stopped_heart):
     x, _ = stopped_heart
-    ref = None
-    for step in (7, 36, 360, 3600, 18_000):  # 18,000: the whole stream in one call
-        ev = _stream(classifier, x, 360.0, step)
-        asy = [(e.state, e.sample_index, e.detail) for e in ev
-               if e.type == "alert" and e.kind == "asystole"]
-        ref = ref or asy
-        assert asy == ref, step
+    ref, ev = _asystole_in_every_chunking(classifier, x, (7, 36, 360, 3600, 18_000))
     (on, end) = ref
     assert on[0] == "onset" and 20.0 < on[1] / 360 < 24.0  # 4 s after the last beat
     assert on[1] - on[2]["last_beat_index"] == 4 * 360
@@ -194,13 +201,7 @@ def test_a_stream_that_starts_with_a_stopped_heart_raises_asystole(classifier, s
     A flat line from the start (the electrodes not on) is lead-off, not asystole."""
     x, flat = stopped_heart
     stopped = np.concatenate([x[7200:10_800], x[7200:10_800], x[:7200]])  # 20 s, then beats
-    ref = None
-    for step in (7, 360, 3600, stopped.size):
-        ev = _stream(classifier, stopped, 360.0, step)
-        asy = [(e.state, e.sample_index, e.detail) for e in ev
-               if e.type == "alert" and e.kind == "asystole"]
-        ref = ref or asy
-        assert asy == ref, step
+    ref, _ = _asystole_in_every_chunking(classifier, stopped, (7, 360, 3600, stopped.size))
     (on, end) = ref
     assert on[1] == 15 * 360 and on[2]["learning"] and on[2]["n_beats"] == 0
     assert on[2]["last_beat_index"] is None and on[2]["after_s"] == 15.0
