@@ -73,14 +73,23 @@ with explicit state:
    Designed on SVDB, MIT-BIH, NSTDB and the CinC 2017 handheld strips (where it changes the
    beat count of 16 of 5,970 recordings, 13 of them at >= 157 bpm, no normal-rhythm one).
 
-9. Amplitude floor (``min_qrs_mv``): a candidate whose feature height is below that of a
-   ``min_qrs_mv`` QRS (a Gaussian of that height, sigma 12 ms, through the detector's own band
-   and integration: a 1-mV one reads 0.046 at the defaults) is never a beat, whatever the
-   thresholds. The thresholds adapt to the signal, so with no QRS at all -- a stopped heart,
-   electrodes on -- they sank to the noise, and 8 s into an asystole its noise peaks were
-   beats at a normal rate (the alarm ended, the rate read 85 bpm, the flutter flag came up;
-   session 50 audit). 0.1 mV (0.0046) lies below every beat of MIT-BIH DS1 and all but 7 of
-   SVDB's 98,695, and above 0.02-mV white noise at 128-500 Hz.
+9. Amplitude floor: a candidate below the floor is never a beat, whatever the thresholds.
+   The thresholds adapt to the signal, so with no QRS at all -- a stopped heart, electrodes
+   on -- they sank to the baseline noise within ``relearn_s`` and its peaks were beats at a
+   normal rate (the asystole alarm ended, the rate read 85 bpm, the flutter flag came up;
+   session 50 audit). The floor is the larger of
+   * ``qrs_floor_ratio`` (0.2) x the QRS level of the beats before (the median of the last 8
+     beats' levels when the last beat was accepted, from the 8th beat on, so that the levels
+     learnt on a hand-held recorder's first seconds of motion do not set it; kept across a
+     re-learning, forgotten after invalid input such as a lead-off, which may change the
+     amplitude): a stop is judged against the patient's own beats, so a low-voltage ECG keeps
+     its beats;
+   * ``min_qrs_mv`` (0.05 mV), before any beat: the feature height of a QRS of that height
+     (a Gaussian, sigma 12 ms, through the detector's own band and integration: a 1-mV one
+     reads 0.046 at the defaults).
+   A single absolute floor of 0.1 mV (the first version) cost real low-voltage ECGs most of
+   their beats (MIT-BIH 232 scaled to a 0.115-mV QRS: 1,357 of 1,780) and still sat inside
+   the noise of a stopped heart sampled at 128 Hz.
 
 Latency: a beat found on the main threshold is emitted ``lookahead_ms`` (stated by the
 instance: 956 ms with the defaults, at any rate) after its R peak at most; a beat recovered by
@@ -171,7 +180,8 @@ class DetectorConfig:
     fast_regularity: float = 1.6
     twave_fast_rr_ms: float = 400.0
     twave_rr_fraction: float = 0.7
-    min_qrs_mv: float = 0.1
+    min_qrs_mv: float = 0.05
+    qrs_floor_ratio: float = 0.2
 
     def __post_init__(self) -> None:
         if not (np.isfinite(self.fs_hz) and self.fs_hz >= 100):
@@ -231,6 +241,9 @@ class DetectorConfig:
         if not (np.isfinite(self.min_qrs_mv) and 0 <= self.min_qrs_mv <= 1):
             raise ConfigError("min_qrs_mv", f"must lie in [0, 1] mV (0: no floor), got "
                                             f"{self.min_qrs_mv}")
+        if not (np.isfinite(self.qrs_floor_ratio) and 0 <= self.qrs_floor_ratio <= 0.3):
+            raise ConfigError("qrs_floor_ratio", f"must lie in [0, 0.3] (0: no floor from the "
+                                                 f"beats), got {self.qrs_floor_ratio}")
 
 
 @dataclass(slots=True)
@@ -424,7 +437,9 @@ class RPeakDetector:
         self.n_twave_rejected = 0
         self.n_invalid_skipped = 0
         self.n_relearned = 0
-        self.n_below_floor = 0  # candidates under the amplitude floor (min_qrs_mv)
+        self.n_below_floor = 0  # candidates under the amplitude floor (module docstring, 9)
+        self._floor = self.qrs_floor  # the floor now: qrs_floor, or the beats' share of it
+        self._n_floor_beats = 0  # beats accepted since the start (or invalid input)
         self.n_vf_suppressed = 0
         self._vf_run = 0
         self._flutter_changes: list[tuple[int, bool]] = []
@@ -484,6 +499,8 @@ class RPeakDetector:
                     prev_a, _ = self._invalid_runs.pop()
                     a = prev_a
                 self._invalid_runs.append((a, b + self.n_settle))
+                self._floor = self.qrs_floor  # the amplitude may differ after it
+                self._n_floor_beats = 0
         out: list[int] = []
         self._decided = []
         self._flutter_out = []
@@ -971,7 +988,7 @@ class RPeakDetector:
                 continue
             if c.r_index - self._last_r < self._twave_window():
                 continue
-            if (c.height > thr2 and c.height >= self.qrs_floor
+            if (c.height > thr2 and c.height >= self._floor
                     and (best is None or c.height > best.height)):
                 best = c
         self._searched_after = self._last_beat_feat
@@ -991,7 +1008,7 @@ class RPeakDetector:
             return
         if self._last_r is not None and c.r_index - self._last_r < self.n_refractory:
             return
-        if c.height < self.qrs_floor:  # smaller than any QRS: noise, whatever the threshold
+        if c.height < self._floor:  # smaller than any QRS: noise, whatever the threshold
             self.n_below_floor += 1
             self._noise(c)
             return
@@ -1077,7 +1094,7 @@ class RPeakDetector:
         last = self._last_beat
         return (c.valid and last is not None and c.r_index - last.r_index >= self.n_refractory
                 and c.height > self.config.searchback_fraction * self._threshold
-                and c.height >= self.qrs_floor
+                and c.height >= self._floor
                 and self._similar(c, last))
 
     def _rival(self, c: _Cand, out: list[int]) -> None:
@@ -1178,6 +1195,9 @@ class RPeakDetector:
             level = min(level, self.config.qrs_level_cap * self._qrs_median)
         self._qrs_levels.append(level)
         self._update_levels()
+        self._n_floor_beats += 1
+        if self._n_floor_beats >= self._qrs_levels.maxlen:  # the levels are all beats' now
+            self._floor = max(self.qrs_floor, self.config.qrs_floor_ratio * self._qrs_median)
         self._last_r = c.r_index
         self._last_height = c.height
         self._last_slope = c.slope

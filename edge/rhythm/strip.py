@@ -24,9 +24,9 @@ classes scaled by its ``class_scale``: ``A`` by 0.85 in the bundled file
 (:data:`training.strip_net.CLASS_SCALE`). ``net=False``: the strip model alone, unscaled.
 
 Beats come from the device's own streaming detector (:func:`edge.dsp.detection.detect_signal`)
-unless given, with its amplitude floor off (:data:`STRIP_DETECTOR`): a strip is classified,
+unless given, with its amplitude floors off (:data:`STRIP_DETECTOR`): a strip is classified,
 not watched for asystole, and some hand-held lead-I strips carry QRS complexes of 0.07-0.1 mV
-(with the device's 0.1-mV floor, 11 of the 5,970 CinC 2017 answers changed, 8 of them AF
+(with an absolute 0.1-mV floor, 11 of the 5,970 CinC 2017 answers changed, 8 of them AF
 recordings called O; session 50). The strip models are fitted on the same beats
 (:func:`training.rhythm.cinc_beats`).
 
@@ -64,8 +64,8 @@ __all__ = ["STRIP_CLASSES", "STRIP_DETECTOR", "STRIP_FEATURE_NAMES", "STRIP_MAX_
 
 logger = logging.getLogger(__name__)
 
-#: The R-peak detector's settings for strips: the device's, without the amplitude floor.
-STRIP_DETECTOR = DetectorConfig(min_qrs_mv=0.0)
+#: The R-peak detector's settings for strips: the device's, without the amplitude floors.
+STRIP_DETECTOR = DetectorConfig(min_qrs_mv=0.0, qrs_floor_ratio=0.0)
 
 STRIP_CLASSES = ("N", "A", "O", "~")
 STRIP_MAX_INTERVALS = 200

@@ -58,6 +58,10 @@ from edge.events.model import AlertEvent
 __all__ = ["AlertConfig", "BeatInfo", "FastRun", "LEARNING_KINDS", "Learning", "LearningHold",
            "RunSpan", "RhythmMonitor", "v_probabilities"]
 
+#: ``asystole_learning_s`` when unset (s): chosen on CinC 2017, whose hand-held recordings' first
+#: seconds of motion leave beat gaps of up to 12.8 s while the detector re-learns (README).
+ASYSTOLE_LEARNING_S = 15.0
+
 #: Beat-pattern alerts of :class:`RhythmMonitor` held while the stream is learning.
 LEARNING_KINDS = ("v_run", "bigeminy", "trigeminy")
 
@@ -83,6 +87,7 @@ class AlertConfig:
         (:mod:`edge.runtime.asystole`; the device's chain).
     asystole_learning_s : the same limit (s, ``asystole_s``-60) before ``learning_beats``
         beats, counted from the stream's start: a stream that never shows a beat is an alarm.
+        Unset (None): 15 s, or ``asystole_s`` when that is longer.
     learning_beats : beats after a start or reset during which :data:`LEARNING_KINDS` alerts
         are held (>= 0; 0: never held).
     """
@@ -100,7 +105,7 @@ class AlertConfig:
     rate_min_beats: int = 4
     pause_s: float = 2.5
     asystole_s: float = 4.0
-    asystole_learning_s: float = 15.0
+    asystole_learning_s: float | None = None
     learning_beats: int = 10
 
     def __post_init__(self) -> None:
@@ -131,6 +136,9 @@ class AlertConfig:
                                        and 2.0 <= v <= 30.0):
             raise ConfigError("asystole_s", f"must be a number of seconds in 2-30, got {v!r}")
         v = self.asystole_learning_s
+        if v is None:  # unset: follows a longer asystole_s
+            v = max(ASYSTOLE_LEARNING_S, float(self.asystole_s))
+            object.__setattr__(self, "asystole_learning_s", v)
         if isinstance(v, bool) or not (isinstance(v, (int, float)) and math.isfinite(v)
                                        and self.asystole_s <= v <= 60.0):
             raise ConfigError("asystole_learning_s", f"must be a number of seconds from "

@@ -22,7 +22,7 @@ motion can miss the beats after them until it re-learns (8 s): on the 5,970 CinC
 recordings that was 33 of 38 ``asystole`` alarms at 4 s (``README.md``, issue 17). The clock
 runs from the stream's first sample, so a stream that never shows a beat (a stopped heart at
 connection, or a signal the detector cannot read) is an alarm too, not silence; such an onset
-says ``learning: true`` and the beats seen (``n_beats``).
+says ``learning: true`` and the beats seen (``beats_seen``).
 
 The state is the last beat, the clock's start and the open episode, and every date is fixed
 by the signal (the beats, the quality windows ending by the onset), so the events do not
@@ -72,6 +72,11 @@ class AsystoleWatch:
         if start_index is not None and self._limit() is not None:
             self._since = int(start_index)
         self._open: int | None = None  # the open episode's onset
+
+    @property
+    def last_beat_index(self) -> int | None:
+        """The last beat of the stream (device samples; None before the first)."""
+        return self._last
 
     @property
     def learning(self) -> bool:
@@ -157,7 +162,7 @@ class AsystoleWatch:
                 "since_s": round((due - (self._last if self._last is not None else since))
                                  / self.fs_hz, 3)}
             if learning:  # not yet learned: the detector may be missing the beats
-                detail.update(learning=True, n_beats=self._n_beats)
+                detail.update(learning=True, beats_seen=self._n_beats)
             out.append(self._event("onset", due, **detail))
         return out
 

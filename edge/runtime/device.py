@@ -534,16 +534,22 @@ class DeviceStream:
             # lead off: unknown, not the last beats' rate; in VF there is no heart rate (the
             # detector's "beats" there are fibrillation waves: 82-142 bpm read in CUDB's VF,
             # session 50 audit)
+            # and no rate when the last beat is older than twice asystole_s (the rate is kept
+            # as of the last beat: while no asystole episode can open -- the first beats of a
+            # stream, a technical stretch -- an event long after a stop read the rate before
+            # it; session 50 audit)
+            now_s = (self.expected - 1) / self.fs_hz
+            last = self.asystole.last_beat_index
+            gone = last is None or self.expected - 1 - last > 2 * self.asystole.after
             hr = None if (rate.rate_bpm is None or self._quality_level == "lead_off"
-                          or self._declared_at(self.expected - 1)["vfib"]) \
+                          or self._declared_at(self.expected - 1)["vfib"] or gone) \
                 else round(rate.rate_bpm, 1)
             stale = hr is None or self.asystole.is_open  # no rate from the last beats: count
             events.append(HeartRateEvent(  # the beats left in the window now, not then
                 device_id=self.device_id, sample_index=self.expected - 1, fs_hz=self.fs_hz,
                 hr_bpm=0.0 if self.asystole.is_open else hr,  # not the last beats' rate
                 window_s=rate.config.window_s,
-                n_beats=(rate.n_beats_at((self.expected - 1) / self.fs_hz) if stale
-                         else rate.n_beats),
+                n_beats=rate.n_beats_at(now_s) if stale else rate.n_beats,
                 **self.af_burden()))
             while self._next_hr <= self.expected:
                 self._next_hr += self._hr_every

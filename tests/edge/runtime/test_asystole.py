@@ -165,7 +165,7 @@ def test_while_learning_the_clock_runs_from_the_start_with_the_learning_limit():
     assert w.check(2499, good, never) == []
     (on,) = w.check(2500, good, never)
     assert on.detail == {"last_beat_index": None, "after_s": 8.0, "since_s": 8.0,
-                         "learning": True, "n_beats": 0}
+                         "learning": True, "beats_seen": 0}
     (end,) = w.beats([3000])
     assert end.detail["duration_s"] == 2.0 and w.due_index == 3000 + 2000  # still learning
     w.beats([3200, 3400])
@@ -191,19 +191,25 @@ def test_asystole_learning_s_is_from_asystole_s_to_60(bad):
     with pytest.raises(ConfigError, match="asystole_learning_s"):
         AlertConfig(asystole_learning_s=bad)
     assert AlertConfig(asystole_s=10.0, asystole_learning_s=10.0).asystole_learning_s == 10.0
+    # unset, it follows a longer asystole_s (session 50 audit: raising asystole_s to 20 was
+    # refused for a key the user never set)
+    assert AlertConfig().asystole_learning_s == 15.0
+    assert AlertConfig(asystole_s=20.0).asystole_learning_s == 20.0
 
 
 def test_a_stream_that_starts_with_a_stopped_heart_raises_asystole(classifier, stopped_heart):
     """Session 50: the clock ran only from the 10th beat, so a heart stopped when the wearable
     was put on (or a signal the detector never reads) raised nothing, whatever its length.
-    Baseline noise (20 s) from the start, then record 100: an alarm 15 s into the stream
+    Baseline noise (20 s of 0.01 mV: before any beat the floor is min_qrs_mv, 0.05 mV, which
+    stronger noise can pass) from the start, then record 100: an alarm 15 s into the stream
     (``alerts.asystole_learning_s``), ended by the first beat; the same at every chunking.
     A flat line from the start (the electrodes not on) is lead-off, not asystole."""
     x, flat = stopped_heart
-    stopped = np.concatenate([x[7200:10_800], x[7200:10_800], x[:7200]])  # 20 s, then beats
+    noise = x[7200] + 0.01 * np.random.default_rng(1).standard_normal(7200)
+    stopped = np.concatenate([noise, x[:7200]])  # 20 s, then beats
     ref, _ = _asystole_in_every_chunking(classifier, stopped, (7, 360, 3600, stopped.size))
     (on, end) = ref
-    assert on[1] == 15 * 360 and on[2]["learning"] and on[2]["n_beats"] == 0
+    assert on[1] == 15 * 360 and on[2]["learning"] and on[2]["beats_seen"] == 0
     assert on[2]["last_beat_index"] is None and on[2]["after_s"] == 15.0
     assert end[0] == "end" and 20.0 <= end[1] / 360 < 21.5  # the first beat
     off = np.concatenate([flat[7200:10_800], flat[7200:10_800], x[:7200]])
@@ -276,3 +282,19 @@ def test_a_lossy_link_raises_no_false_asystole(classifier, mitdb_dir, caplog):
             assert dev.asystole.n_unseen > 0 and n_beats < 0.7 * 144, n_beats
     assert counts == {"bridged": 0, "blind": 0, "blind, clock blind too": counts[
         "blind, clock blind too"]} and counts["blind, clock blind too"] > 0
+
+
+def test_no_rate_from_beats_long_gone(classifier, stopped_heart):
+    """Session 50 audit: the rolling rate is kept as of the last beat, so an ``hr`` event long
+    after it read that rate (75 bpm, 13 intervals, 5 s after a stop) whenever no asystole
+    episode was open -- here the first seconds of a stream, where the asystole limit is 15 s.
+    When the last beat is older than twice ``asystole_s`` there is no rate."""
+    x, _ = stopped_heart
+    quiet = x[2160] + 0.005 * np.random.default_rng(2).standard_normal(360 * 14)
+    y = np.concatenate([x[:2160], quiet, x[:7200]])  # 6 s of beats, 14 s stopped, 20 s
+    ev = _stream(classifier, y, 360.0, 360)
+    hr = {round(e.sample_index / 360): e.hr_bpm for e in ev if e.type == "hr"}
+    assert hr[15] is None and hr[20] is None, hr  # 9 and 14 s after the last beat
+    assert hr[35] and hr[35] > 60
+
+
