@@ -109,7 +109,8 @@ _SUSPENDED_S = 5.0
 class DaemonResult:
     """What a run did: ``counters`` and ``stages`` as in the final status event (its
     ``sink_errors`` also counting the sinks' failures when they closed), and ``reason`` the
-    loop stopped (``"stop requested"``, ``"source finished"``, ``"idle"``)."""
+    loop stopped (``"stop requested"``, ``"source finished"``, ``"idle"``, ``"output
+    closed"``: every sink was a stream whose reader went away)."""
 
     reason: str
     counters: dict[str, Any] = field(default_factory=dict)
@@ -428,6 +429,9 @@ class Daemon:
                     self.emit(self.status_event("running"))
                     self.sinks.flush()
                     next_status = now + status_every
+                if self.sinks.pipes_closed and not self.sinks.sinks:
+                    reason = "output closed"  # stdout's reader went away, nothing else left
+                    break
                 if idle_exit and seen_data and now - last_data >= idle_exit:
                     reason = "idle"
                     break

@@ -196,3 +196,20 @@ def test_a_record_name_wfdb_cannot_write_is_refused_at_load(name, capsys):
     assert "record_name" in str(exc.value) and "\n" not in str(exc.value)
     for good in ("ecg-edge", "ward_3", "100"):
         load_config(None, [*source, f"sinks.wfdb.record_name={good!r}"])
+
+
+def test_a_closed_stdout_ends_the_run_quietly(mitdb_dir):
+    """Session 50 audit: ``ecg-edge run --json | head -1`` processed the whole record, logged
+    thousands of broken-pipe failures and exited 1. Now the run stops when its only output's
+    reader goes away: exit 141, as ``rhythm`` and other Unix tools, nothing on stderr."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "edge.cli", "run", "--replay", "100",
+                             "--data-dir", str(mitdb_dir), "--speed", "max", "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = proc.stdout.readline()
+    proc.stdout.close()  # the reader goes away, as `| head -1` does
+    _, err = proc.communicate(timeout=120)
+    assert first.startswith(b'{"type":') and proc.returncode == 141, err.decode()
+    assert b"Traceback" not in err and b"sink failures" not in err
