@@ -31,8 +31,8 @@ from edge.cli.common import (
     positive_int,
     read_channel,
     record_files,
-    write_atomically,
 )
+from edge.io.files import write_atomically
 from edge.model.bundled import default_embed_model_path
 
 __all__ = ["add_parser", "cmd_adapt"]

@@ -160,7 +160,7 @@ def _distinct(records: list[Path]) -> list[Path]:
 def cmd_rhythm(args: argparse.Namespace) -> int:
     import signal
 
-    from edge.cli.common import write_atomically
+    from edge.io.files import write_atomically
     from edge.io.records import expand_record_paths
     from edge.rhythm import load_strip_model
     from edge.rhythm.strip_net import load_strip_net

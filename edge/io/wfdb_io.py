@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.errors import DataError
+from edge.io.files import write_atomically
 
 __all__ = ["write_annotations", "RHYTHM_SYMBOL", "rhythm_aux_note", "annotation_tail_damage"]
 
@@ -134,7 +135,7 @@ def write_annotations(record_name: str, extension: str, sample_index: np.ndarray
     path = out / f"{record_name}.{extension}"
     if idx.size == 0 and rpos.size == 0:
         # wrann refuses an empty file; write a single-note-free file with no annotations.
-        _replace_file(path, b"\x00\x00")
+        write_atomically(path, lambda tmp: tmp.write_bytes(b"\x00\x00"))
         return path
     with tempfile.TemporaryDirectory(prefix="ecg-edge-ann-") as tmp:
         if rpos.size == 0:
@@ -152,7 +153,8 @@ def write_annotations(record_name: str, extension: str, sample_index: np.ndarray
     if not data or annotation_tail_damage(len(data), data[-2:]):
         raise DataError(f"cannot write {path}: the annotations were cut short while being "
                         f"written ({len(data)} bytes; is the temporary folder full?)")
-    _replace_file(path, data)
+    # whole or not at all: a full disk is an OSError here, and the previous file stays intact
+    write_atomically(path, lambda tmp: tmp.write_bytes(data))
     return path
 
 
@@ -166,19 +168,3 @@ def annotation_tail_damage(size: int, tail: bytes) -> str:
     if size and tail != b"\x00\x00":
         return "no end-of-file marker: truncated or overwritten"
     return ""
-
-
-def _replace_file(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` whole or not at all: a temporary file beside it, flushed to
-    disk, then renamed over it. A full disk is an ``OSError`` here (``wfdb.wrann`` writes with
-    numpy, which loses a short tail without a word), and the previous file stays intact."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
