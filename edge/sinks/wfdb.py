@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,11 @@ __all__ = ["WfdbSinkSettings", "WfdbAnnotationSink"]
 logger = logging.getLogger(__name__)
 
 
+#: A record name ``wfdb.wrann`` writes (its own rule: no character outside ``[-\w]``), in
+#: ASCII: the WFDB tools and PhysioNet's file names are ASCII.
+WFDB_RECORD_NAME = re.compile(r"[-\w]+", re.ASCII)
+
+
 @dataclass(frozen=True, kw_only=True)
 class WfdbSinkSettings:
     """The ``[sinks.wfdb]`` table: beats as ``<out_dir>/<record_name>.<ext>`` (with several
@@ -27,7 +33,7 @@ class WfdbSinkSettings:
     ----------
     enabled : write the file.
     out_dir : directory of the annotation file.
-    record_name : WFDB record name (a plain file name).
+    record_name : WFDB record name (:data:`WFDB_RECORD_NAME`).
     ext : annotation extension (alphanumeric).
     """
 
@@ -39,9 +45,12 @@ class WfdbSinkSettings:
     def __post_init__(self) -> None:
         if not isinstance(self.ext, str) or not self.ext.isalnum():
             raise ConfigError("ext", f"must be alphanumeric, got {self.ext!r}")
-        if not isinstance(self.record_name, str) or not self.record_name \
-                or "/" in self.record_name:
-            raise ConfigError("record_name", "must be a plain file name")
+        if not isinstance(self.record_name, str) \
+                or not WFDB_RECORD_NAME.fullmatch(self.record_name):
+            # checked here, not at the first write: wfdb.wrann refuses it on every flush
+            raise ConfigError("record_name", f"a WFDB record name is ASCII letters, digits, "
+                                             f"'-' and '_' (wfdb.wrann refuses spaces and "
+                                             f"dots), got {self.record_name!r}")
 
 
 class WfdbAnnotationSink:

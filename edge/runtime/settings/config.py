@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -332,11 +331,6 @@ PRESETS: dict[str, dict[tuple[str, str], Any]] = {
 }
 
 
-#: A record name ``wfdb.wrann`` writes (its own rule: no character outside ``[-\w]``),
-#: in ASCII: the WFDB tools and PhysioNet's file names are ASCII.
-WFDB_RECORD_NAME = re.compile(r"[-\w]+", re.ASCII)
-
-
 @dataclass(frozen=True, kw_only=True)
 class SinkSettings:
     """The ``[sinks]`` table: one sub-table per output."""
@@ -346,14 +340,6 @@ class SinkSettings:
     jsonl: JsonlSinkSettings = field(default_factory=JsonlSinkSettings)
     wfdb: WfdbSinkSettings = field(default_factory=WfdbSinkSettings)
     mqtt: MqttSinkSettings = field(default_factory=MqttSinkSettings)
-
-    def __post_init__(self) -> None:
-        name = self.wfdb.record_name
-        if isinstance(name, str) and not WFDB_RECORD_NAME.fullmatch(name):
-            # checked here, not at the first write: wfdb.wrann refuses it on every flush
-            raise ConfigError("sinks.wfdb.record_name",
-                              f"a WFDB record name is ASCII letters, digits, '-' and '_' "
-                              f"(wfdb.wrann refuses spaces and dots), got {name!r}")
 
     def enabled(self) -> list[str]:
         """Names of the enabled sinks, in table order."""
