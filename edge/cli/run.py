@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -194,9 +193,7 @@ def cmd_run(args: argparse.Namespace) -> int:
               f"other devices: the base model", file=sys.stderr)
     result = daemon.run()
     if result.reason == "output closed":  # `| head`: the reader has what it wanted
-        devnull = os.open(os.devnull, os.O_WRONLY)  # so the exit's flush of stdout is quiet
-        os.dup2(devnull, sys.stdout.fileno())
-        return 141
+        raise BrokenPipeError  # main() ends it quietly, exit 141, as for any command
     c = result.counters
     speed = (f"processing {c.get('x_real_time')} x faster than real time"
              if c.get("stream_s") else "no ECG received")
