@@ -24,10 +24,12 @@ from dataclasses import replace
 from pathlib import Path
 
 from edge.cli.common import (
+    annotation_files,
     annotator,
     bounded_float,
     input_file_at,
     non_negative_int,
+    output_dir,
     positive_int,
     read_channel,
     record_files,
@@ -47,39 +49,41 @@ MAX_ADAPT_MINUTES = 7 * 24 * 60.0
 _ZIP_MAGIC = b"PK\x03\x04"
 
 
+def _adapted_model(path: Path) -> bool:
+    """``path`` is an adapted model file (a zip archive) or cannot be read: ``--out`` may
+    replace it, unlike an annotation file of the record."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(4) == _ZIP_MAGIC
+    except OSError:
+        return True  # a folder or an unreadable file: nothing of the record's is at stake
+
+
 def _check_out(out: Path, record: str, labels: str, data_dir: str | None) -> None:
     """Refuse (:class:`~edge.errors.EdgeError`), before any work, an ``--out`` that is one of
     the record's own files (its header, a signal file, the ``--labels`` annotation file, or
     any other existing ``<record>.<annotator>`` beside it that is not an adapted model), a
     folder, or a file or folder that cannot be written."""
+    import argparse  # noqa: PLC0415
     import os  # noqa: PLC0415
 
-    from edge.cli.common import nearest_existing  # noqa: PLC0415
     from edge.errors import EdgeError  # noqa: PLC0415
     from edge.io.records import resolve_record  # noqa: PLC0415
 
     src = resolve_record(record, data_dir=data_dir)
-    inputs = record_files(src) + [(Path(f"{src}.{labels}"), "the --labels annotation file")]
-    hit = input_file_at(out, inputs)
-    if hit is None and out.is_file() and out.name.startswith(f"{src.name}."):
-        annotator_name = out.name[len(src.name) + 1:]
-        beside = Path(f"{src}.{annotator_name}")
-        if annotator_name.isascii() and annotator_name.isalnum() and beside.exists() \
-                and input_file_at(out, [(beside, "")]) is not None:
-            with out.open("rb") as f:
-                if f.read(4) != _ZIP_MAGIC:
-                    hit = (beside, "an annotation file of the record")
+    hit = input_file_at(out, record_files(src)
+                        + [(Path(f"{src}.{labels}"), "the --labels annotation file")]
+                        + annotation_files(src, _adapted_model))
     if hit is not None:
         raise EdgeError(f"--out {out} is {hit[0]}, {hit[1]} (record {src.name}): not "
                         f"overwritten; choose another --out (e.g. {src.name}.adapted.npz)")
     if out.is_dir():
         raise EdgeError(f"--out {out}: a folder, not a file (give a file path, e.g. "
                         f"{out / (src.name + '.adapted.npz')})")
-    probe = nearest_existing(out.parent)
-    if not probe.is_dir():
-        raise EdgeError(f"--out {out}: {probe} is a file, not a folder")
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise EdgeError(f"--out {out}: the folder {probe} is not writable")
+    try:  # the folder's checks are --out-dir's
+        output_dir(str(out.parent))
+    except argparse.ArgumentTypeError as exc:
+        raise EdgeError(f"--out {out}: {exc}") from None
     if out.exists() and not os.access(out, os.W_OK):
         raise EdgeError(f"--out {out}: the file is read-only; not overwritten")
 

@@ -11,8 +11,8 @@ from pathlib import Path
 __all__ = ["add_common", "positive_float", "non_negative_int", "replay_speed",
            "output_dir", "read_channel", "check_annotation_output", "description",
            "annotator", "positive_int", "warn_if_no_beats", "nearest_existing", "device_id",
-           "output_annotator", "record_files", "same_file", "input_file_at", "bounded_float",
-           "MAX_CHUNK_S"]
+           "output_annotator", "record_files", "annotation_files", "same_file", "input_file_at",
+           "bounded_float", "MAX_CHUNK_S"]
 
 logger = logging.getLogger(__name__)
 
@@ -300,6 +300,20 @@ def record_files(record: str | os.PathLike) -> list[tuple[Path, str]]:
         for name in getattr(h, "file_name", None) or ():
             if name and name != "~":
                 out.append((folder / name, "its signal file"))
+    return out
+
+
+def annotation_files(record: Path, ours) -> list[tuple[Path, str]]:  # noqa: ANN001
+    """The files ``<record>.<letters and digits>`` beside the record at ``record`` (a path
+    without extension) that are not ``ours(path)`` -- a file of the command's own kind, which
+    it may replace -- each as an annotation file of the record: what an output must not be
+    written into, with :func:`record_files`."""
+    prefix = f"{record.name}."
+    out = []
+    for other in sorted(p for p in record.parent.iterdir() if p.name.startswith(prefix)):
+        suffix = other.name[len(prefix):]
+        if suffix.isascii() and suffix.isalnum() and not ours(other):
+            out.append((other, "an annotation file of the record"))
     return out
 
 

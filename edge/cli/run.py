@@ -111,7 +111,7 @@ def check_replay_outputs(config: DaemonConfig) -> None:
     is one of the replayed record's files (its header, a signal file, an annotation file
     beside it), before anything is opened. The WFDB sink needs no check: it never writes over
     a file that exists (it picks ``<name>_run<k>``)."""
-    from edge.cli.common import input_file_at, record_files  # noqa: PLC0415
+    from edge.cli.common import annotation_files, input_file_at, record_files  # noqa: PLC0415
     from edge.errors import DataError  # noqa: PLC0415
     from edge.io.records import resolve_record  # noqa: PLC0415
 
@@ -122,12 +122,7 @@ def check_replay_outputs(config: DaemonConfig) -> None:
         record = resolve_record(replay.record, replay.database, replay.data_dir)
     except DataError:
         return  # the source says what is missing when it opens
-    inputs = record_files(record)
-    prefix = f"{record.name}."
-    for other in sorted(p for p in record.parent.iterdir() if p.name.startswith(prefix)):
-        suffix = other.name[len(prefix):]
-        if suffix.isascii() and suffix.isalnum() and not _ours(other):
-            inputs.append((other, "an annotation file of the record"))
+    inputs = record_files(record) + annotation_files(record, _ours)
     s = config.sinks
     outputs = [("sinks.jsonl.path", s.jsonl.enabled and s.jsonl.path, "--jsonl "),
                ("sinks.mqtt.outbox_path", s.mqtt.enabled and s.mqtt.outbox_path, "")]
